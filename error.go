@@ -1,0 +1,67 @@
+// Package elevator holds Elevator's domain: orbits, their manifests' source
+// positions, and the error type every layer returns. It imports no AWS SDK;
+// adapters under internal/aws translate into these types, and cmd/elevator
+// translates them into exit codes.
+package elevator
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Each maps to one process exit code in the CLI (see
+// docs/exit-codes.md).
+const (
+	EINTERNAL    = "internal"    // a bug or an unexpected condition
+	EINVALID     = "invalid"     // bad input: a manifest, a flag, an argument
+	ECONFLICT    = "conflict"    // a lock is held, a stack is busy or protected
+	ENOTFOUND    = "not_found"   // the thing asked for does not exist
+	EAWS         = "aws"         // AWS (or the emulator) refused or failed a call
+	EINTERRUPTED = "interrupted" // the user or the system stopped the command
+)
+
+// Error is Elevator's domain error: a code that decides how the edge reports
+// it (exit code, HTTP status) and a message written for the user.
+type Error struct {
+	Code    string
+	Message string
+	Err     error // the cause, if any
+}
+
+// Error returns the message, followed by the cause when there is one.
+func (e *Error) Error() string {
+	if e.Err != nil && e.Message != "" {
+		return e.Message + ": " + e.Err.Error()
+	}
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return e.Message
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the given code and a formatted message. A %w
+// verb keeps the cause reachable with errors.As and errors.Is.
+func Errorf(code, format string, args ...any) *Error {
+	err := fmt.Errorf(format, args...)
+	return &Error{Code: code, Message: err.Error(), Err: errors.Unwrap(err)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EINVALID for
+// a list of field errors, and EINTERNAL for anything else (and "" for nil).
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	var fe FieldErrors
+	if errors.As(err, &fe) {
+		return EINVALID
+	}
+	return EINTERNAL
+}

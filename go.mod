@@ -1,0 +1,3 @@
+module github.com/elevatorhq/elevator
+
+go 1.26.8

@@ -1,0 +1,120 @@
+package elevator
+
+import "net/netip"
+
+// Orbit is a tier of the deployment lifecycle ("test", "production") that
+// spans one or more AWS regions: in each region one VPC over every
+// availability zone, with tiers of subnets, NAT, an optional bastion, alarm
+// topics and Elevator's own state (a bucket and tables).
+//
+// An Orbit is what the orbit manifest says once parsed and defaulted: each
+// Region carries its effective settings, overrides already applied.
+type Orbit struct {
+	Name    string
+	Protect bool   // termination protection; `orbit down` refuses while set
+	Domain  string // an existing Route53 hosted zone, or ""
+	Regions []Region
+	// Notifications has one entry per severity, in the order of Severities.
+	Notifications []Notification
+	Source        Source
+}
+
+// Region is an orbit's settings in one AWS region.
+type Region struct {
+	Name string
+	// CIDR is the VPC's block; when it is not valid, one of Size bits is
+	// allocated from IPSpace, clear of the VPCs already in the region.
+	CIDR    netip.Prefix
+	IPSpace netip.Prefix
+	Size    int // prefix length of an allocated VPC block
+	// AZs names the availability zones to use; empty means every zone the
+	// region reports.
+	AZs     []string
+	NAT     NATMode
+	Tiers   []Tier
+	Bastion *Bastion // nil when the region has no bastion
+	Path    string   // field path of this region in the manifest
+}
+
+// NATMode says how a region's private tiers reach the internet.
+type NATMode string
+
+// NAT modes.
+const (
+	NATNone   NATMode = "none"   // private tiers have no route out
+	NATSingle NATMode = "single" // one NAT gateway in the first zone
+	NATPerAZ  NATMode = "per-az" // one NAT gateway per zone
+)
+
+// TierAccess says how a tier's subnets reach the internet.
+type TierAccess string
+
+// Tier access kinds.
+const (
+	AccessPublic   TierAccess = "public"   // route to the internet gateway; public IPs
+	AccessPrivate  TierAccess = "private"  // route through NAT, when there is NAT
+	AccessIsolated TierAccess = "isolated" // no route out of the VPC
+)
+
+// Tier is a layer of subnets, one per availability zone.
+type Tier struct {
+	Name   string
+	Access TierAccess
+	// CIDR is the tier's block inside the VPC; when it is not valid, a block
+	// of Size bits is allocated after the tiers before it.
+	CIDR netip.Prefix
+	Size int // prefix length of an allocated tier block; 0 = a quarter of the VPC
+	Path string
+}
+
+// Bastion is the SSH gateway of a region: an Auto Scaling Group of Count
+// instances in the maintenance tier (or the public one).
+type Bastion struct {
+	Count        int
+	InstanceType string
+	AMI          AMISelector
+	AllowedCIDRs []netip.Prefix
+	Path         string
+}
+
+// AMISelector finds a machine image: by ID, by SSM parameter, or by the
+// newest image whose name matches Name (a pattern with *) among Owners.
+// Exactly one of ID, SSMParameter and Name is set.
+type AMISelector struct {
+	ID           string
+	SSMParameter string
+	Name         string
+	Owners       []string
+}
+
+// Severity ranks alarms; each has an SNS topic per region.
+type Severity string
+
+// Severities, most urgent first.
+const (
+	SeverityCritical Severity = "critical"
+	SeverityWarning  Severity = "warning"
+	SeverityInfo     Severity = "info"
+)
+
+// Severities lists every severity, most urgent first.
+var Severities = []Severity{SeverityCritical, SeverityWarning, SeverityInfo}
+
+// Notification is where a severity's alarms go.
+type Notification struct {
+	Severity Severity
+	Emails   []string
+}
+
+// Region returns the orbit's region called name, or nil.
+func (o *Orbit) Region(name string) *Region {
+	for i := range o.Regions {
+		if o.Regions[i].Name == name {
+			return &o.Regions[i]
+		}
+	}
+	return nil
+}
+
+// StackName is the CloudFormation stack that holds an orbit in each region.
+func (o *Orbit) StackName() string { return "elevator-orbit-" + o.Name }
