@@ -1,0 +1,170 @@
+// Package manifest reads Elevator's YAML manifests: it parses them keeping
+// the position of every field, validates them against the JSON Schemas in
+// /schemas, checks what a schema cannot say (overlapping CIDRs, unknown
+// regions, duplicate names), and returns the domain types with defaults
+// applied. Every problem is an elevator.FieldError with file:line:column, and
+// all problems of a file are reported at once.
+package manifest
+
+import (
+	"fmt"
+	"strconv"
+
+	elevator "github.com/elevatorhq/elevator"
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// maxNodes bounds how many YAML nodes a document may expand to, aliases
+// included, so that a small file of nested aliases cannot exhaust memory.
+const maxNodes = 100_000
+
+// document is a parsed YAML file: its plain value (maps, slices, strings,
+// numbers, bools, nil — what a JSON Schema validator takes) and where each
+// field path came from.
+type document struct {
+	value  any
+	source elevator.Source
+	errs   elevator.FieldErrors
+	nodes  int
+	// keys lists each mapping's keys in file order, by field path.
+	keys map[string][]string
+}
+
+// parseDocument parses one YAML document. Syntax errors, duplicate keys,
+// non-string keys and merge keys are reported as field errors.
+func parseDocument(file string, data []byte) *document {
+	d := &document{source: elevator.Source{File: file, Positions: map[string]elevator.Pos{}}, keys: map[string][]string{}}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		d.errs = append(d.errs, syntaxError(file, err))
+		return d
+	}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		d.errs = append(d.errs, &elevator.FieldError{File: file, Pos: elevator.Pos{Line: 1, Column: 1}, Message: "the file is empty; it must be a YAML mapping"})
+		return d
+	}
+	top := root.Content[0]
+	d.source.Positions[""] = pos(top)
+	d.value = d.convert(top, "", 0)
+	return d
+}
+
+func pos(n *yaml.Node) elevator.Pos { return elevator.Pos{Line: n.Line, Column: n.Column} }
+
+// syntaxError turns a YAML library error into a positioned field error. The
+// library reports "yaml: line N: message"; the column is not known.
+func syntaxError(file string, err error) *elevator.FieldError {
+	msg := err.Error()
+	line := 1
+	var n int
+	var rest string
+	if _, scanErr := fmt.Sscanf(msg, "yaml: line %d:", &n); scanErr == nil {
+		line = n
+		if i := len(fmt.Sprintf("yaml: line %d: ", n)); i <= len(msg) {
+			rest = msg[i:]
+		}
+	} else {
+		rest = msg
+		if len(rest) > 6 && rest[:6] == "yaml: " {
+			rest = rest[6:]
+		}
+	}
+	return &elevator.FieldError{File: file, Pos: elevator.Pos{Line: line, Column: 1}, Message: "invalid YAML: " + rest}
+}
+
+func (d *document) errorf(n *yaml.Node, path string, format string, args ...any) {
+	d.errs = append(d.errs, &elevator.FieldError{File: d.source.File, Pos: pos(n), Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// convert turns a node into a plain value, recording positions. A field's
+// position is its value's when the value is a scalar or a flow collection,
+// and its key's when the value is a block below the key.
+func (d *document) convert(n *yaml.Node, path string, depth int) any {
+	d.nodes++
+	if d.nodes > maxNodes || depth > 100 {
+		if d.nodes == maxNodes+1 || depth == 101 {
+			d.errorf(n, path, "the document is too large or too deeply nested (aliases included)")
+		}
+		return nil
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		return d.convert(n.Alias, path, depth+1)
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		keyPos := map[string]*yaml.Node{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+				d.errorf(k, path, "merge keys (<<) are not supported; repeat the fields instead")
+				continue
+			}
+			if k.Kind != yaml.ScalarNode || (k.Tag != "!!str" && k.Tag != "!!int" && k.Tag != "!!float" && k.Tag != "!!bool") {
+				d.errorf(k, path, "a key must be a plain string")
+				continue
+			}
+			child := childPath(path, k.Value)
+			if first, dup := keyPos[k.Value]; dup {
+				d.errorf(k, child, "duplicate key %q (first at line %d, column %d)", k.Value, first.Line, first.Column)
+				continue
+			}
+			keyPos[k.Value] = k
+			d.keys[path] = append(d.keys[path], k.Value)
+			if v.Kind == yaml.ScalarNode || v.Kind == yaml.AliasNode || v.Style&yaml.FlowStyle != 0 {
+				d.source.Positions[child] = pos(v)
+			} else {
+				d.source.Positions[child] = pos(k)
+			}
+			d.source.Positions[child+"#key"] = pos(k)
+			m[k.Value] = d.convert(v, child, depth+1)
+		}
+		return m
+	case yaml.SequenceNode:
+		s := make([]any, len(n.Content))
+		for i, item := range n.Content {
+			child := fmt.Sprintf("%s[%d]", path, i)
+			d.source.Positions[child] = pos(item)
+			s[i] = d.convert(item, child, depth+1)
+		}
+		return s
+	case yaml.ScalarNode:
+		return scalar(n)
+	default:
+		d.errorf(n, path, "unexpected YAML node")
+		return nil
+	}
+}
+
+// scalar resolves a scalar by its tag, as YAML 1.2's core schema does.
+func scalar(n *yaml.Node) any {
+	switch n.Tag {
+	case "!!null":
+		return nil
+	case "!!bool":
+		var b bool
+		if n.Decode(&b) == nil {
+			return b
+		}
+	case "!!int":
+		if i, err := strconv.ParseInt(n.Value, 0, 64); err == nil {
+			return i
+		}
+		var i int64
+		if n.Decode(&i) == nil {
+			return i
+		}
+	case "!!float":
+		var f float64
+		if n.Decode(&f) == nil {
+			return f
+		}
+	}
+	return n.Value
+}
+
+func childPath(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}

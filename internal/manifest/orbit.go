@@ -1,0 +1,387 @@
+package manifest
+
+import (
+	"fmt"
+	"math/bits"
+	"net/netip"
+	"strings"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/schemas"
+)
+
+var orbitSchema = mustCompileSchema("https://github.com/elevatorhq/elevator/schemas/orbit.schema.json", schemas.Orbit)
+
+// Defaults of an orbit manifest.
+var (
+	DefaultIPSpace      = netip.MustParsePrefix("10.0.0.0/8")
+	DefaultVPCSize      = 16
+	DefaultNAT          = elevator.NATPerAZ
+	DefaultInstanceType = "t3.micro"
+	// DefaultBastionAMI is the SSM parameter AWS keeps pointing at the newest
+	// Amazon Linux 2023 image.
+	DefaultBastionAMI = elevator.AMISelector{SSMParameter: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"}
+	DefaultTiers      = []string{"public", "private", "data"}
+)
+
+// ParseOrbit parses and validates an orbit manifest. file names the manifest
+// in messages. It returns elevator.FieldErrors listing every problem found,
+// each with file:line:column, the field, the value and what is allowed.
+func ParseOrbit(file string, data []byte) (*elevator.Orbit, error) {
+	d := parseDocument(file, data)
+	if len(d.errs) > 0 {
+		return nil, d.errs.Sorted()
+	}
+	orbitSchema.validate(d)
+	root, ok := d.value.(map[string]any)
+	if !ok {
+		return nil, d.errs.Sorted()
+	}
+	// The checks a schema cannot express run even when the schema found
+	// problems, so that one run reports everything; a field the schema
+	// already faulted gets no second message.
+	schemaErrs := len(d.errs)
+	b := &orbitBuilder{d: d, root: root}
+	o := b.build()
+	d.errs = append(d.errs[:schemaErrs], withoutFaulted(d.errs[:schemaErrs], d.errs[schemaErrs:])...)
+	if len(d.errs) > 0 {
+		return nil, d.errs.Sorted()
+	}
+	return o, nil
+}
+
+// withoutFaulted drops the errors about a field (or a field inside one) that
+// already has an error in faulted.
+func withoutFaulted(faulted, errs elevator.FieldErrors) elevator.FieldErrors {
+	var out elevator.FieldErrors
+next:
+	for _, e := range errs {
+		for _, f := range faulted {
+			if e.Path == f.Path || strings.HasPrefix(e.Path, f.Path+".") || strings.HasPrefix(e.Path, f.Path+"[") {
+				continue next
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+type orbitBuilder struct {
+	d    *document
+	root map[string]any
+}
+
+// errorf records a problem at path; a path ending in "#key" points at the
+// key of a mapping entry rather than at its value.
+func (b *orbitBuilder) errorf(path string, value any, format string, args ...any) {
+	fe := b.d.source.Errorf(path, value, format, args...)
+	fe.Path = strings.TrimSuffix(path, "#key")
+	b.d.errs = append(b.d.errs, fe)
+}
+
+func (b *orbitBuilder) build() *elevator.Orbit {
+	o := &elevator.Orbit{
+		Name:    str(b.root["name"]),
+		Protect: b.root["protect"] == true,
+		Domain:  strings.TrimSuffix(str(b.root["domain"]), "."),
+		Source:  b.d.source,
+	}
+	network := obj(b.root["network"])
+	ipSpace := b.prefix("network.ip_space", network["ip_space"], DefaultIPSpace)
+	vpcSize := intOr(network["vpc_size"], DefaultVPCSize)
+	if ipSpace.IsValid() && vpcSize < ipSpace.Bits() {
+		b.errorf("network.vpc_size", vpcSize, "is larger than the ip_space %s it is allocated from; want a prefix length of %d or more", ipSpace, ipSpace.Bits())
+	}
+	nat := elevator.NATMode(strOr(network["nat"], string(DefaultNAT)))
+	tiers := b.tiers(network["tiers"], vpcSize)
+
+	var baseBastion map[string]any
+	if v, ok := b.root["bastion"]; ok {
+		baseBastion = obj(v)
+		if baseBastion == nil {
+			baseBastion = map[string]any{}
+		}
+	}
+
+	regions := obj(b.root["regions"])
+	for _, name := range b.d.keys["regions"] {
+		path := "regions." + name
+		rv := obj(regions[name])
+		r := elevator.Region{
+			Name:    name,
+			IPSpace: ipSpace,
+			Size:    vpcSize,
+			NAT:     elevator.NATMode(strOr(rv["nat"], string(nat))),
+			Path:    path,
+		}
+		if !knownRegions[name] {
+			msg := "unknown AWS region"
+			if near := closestRegions(name); len(near) > 0 {
+				msg += "; did you mean " + strings.Join(near, " or ") + "?"
+			}
+			b.errorf(path+"#key", name, "%s", msg)
+		}
+		if v, ok := rv["cidr"]; ok {
+			r.CIDR = b.prefix(path+".cidr", v, netip.Prefix{})
+		}
+		for i, z := range list(rv["azs"]) {
+			zone := str(z)
+			if !zoneInRegion(zone, name) {
+				b.errorf(fmt.Sprintf("%s.azs[%d]", path, i), zone, "is not an availability zone of %s; want a name such as %sa", name, name)
+			}
+			r.AZs = append(r.AZs, zone)
+		}
+		r.Tiers = b.regionTiers(path, tiers, obj(rv["tiers"]))
+		r.Bastion = b.bastion(path, baseBastion, rv)
+		b.checkRegionNetwork(&r)
+		o.Regions = append(o.Regions, r)
+	}
+
+	notifications := obj(b.root["notifications"])
+	for _, sev := range elevator.Severities {
+		n := elevator.Notification{Severity: sev}
+		for _, e := range list(obj(notifications[string(sev)])["email"]) {
+			n.Emails = append(n.Emails, str(e))
+		}
+		o.Notifications = append(o.Notifications, n)
+	}
+	return o
+}
+
+// tiers reads network.tiers, or the default tiers when it is absent.
+func (b *orbitBuilder) tiers(v any, vpcSize int) []elevator.Tier {
+	items := list(v)
+	if v == nil {
+		for _, n := range DefaultTiers {
+			items = append(items, map[string]any{"name": n})
+		}
+	}
+	var out []elevator.Tier
+	seen := map[string]string{}
+	for i, item := range items {
+		m := obj(item)
+		path := fmt.Sprintf("network.tiers[%d]", i)
+		if v == nil {
+			path = "network.tiers"
+		}
+		t := elevator.Tier{
+			Name:   str(m["name"]),
+			Access: elevator.TierAccess(strOr(m["access"], string(defaultAccess(str(m["name"]))))),
+			Size:   intOr(m["size"], 0),
+			Path:   path,
+		}
+		if first, dup := seen[t.Name]; dup {
+			b.errorf(path+".name", t.Name, "duplicate tier name (first at %s); tier names must be unique", first)
+		}
+		seen[t.Name] = path
+		if c := str(m["cidr"]); c != "" && c != "auto" {
+			t.CIDR = b.prefix(path+".cidr", c, netip.Prefix{})
+		}
+		if t.Size != 0 && t.Size <= vpcSize {
+			b.errorf(path+".size", t.Size, "a /%d tier does not fit in a /%d VPC; want a prefix length above %d", t.Size, vpcSize, vpcSize)
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// defaultAccess gives a tier's access from its name.
+func defaultAccess(name string) elevator.TierAccess {
+	switch name {
+	case "public", "maintenance":
+		return elevator.AccessPublic
+	case "data", "db", "database":
+		return elevator.AccessIsolated
+	default:
+		return elevator.AccessPrivate
+	}
+}
+
+// regionTiers applies a region's explicit tier CIDRs over the orbit's tiers.
+func (b *orbitBuilder) regionTiers(regionPath string, base []elevator.Tier, overrides map[string]any) []elevator.Tier {
+	tiers := append([]elevator.Tier(nil), base...)
+	for _, name := range b.d.keys[regionPath+".tiers"] {
+		path := regionPath + ".tiers." + name
+		i := tierIndex(tiers, name)
+		if i < 0 {
+			names := make([]string, len(tiers))
+			for j, t := range tiers {
+				names[j] = t.Name
+			}
+			b.errorf(path+"#key", name, "no such tier; tiers are: %s", strings.Join(names, ", "))
+			continue
+		}
+		tiers[i].CIDR = b.prefix(path, overrides[name], netip.Prefix{})
+		tiers[i].Path = path
+	}
+	return tiers
+}
+
+func tierIndex(tiers []elevator.Tier, name string) int {
+	for i, t := range tiers {
+		if t.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// bastion merges a region's bastion fields over the orbit's.
+func (b *orbitBuilder) bastion(regionPath string, base map[string]any, region map[string]any) *elevator.Bastion {
+	path := "bastion"
+	merged := map[string]any{}
+	for k, v := range base {
+		merged[k] = v
+	}
+	if rb, ok := region["bastion"]; ok {
+		path = regionPath + ".bastion"
+		for k, v := range obj(rb) {
+			merged[k] = v
+		}
+	} else if base == nil {
+		return nil
+	}
+	bastion := &elevator.Bastion{
+		Count:        intOr(merged["count"], 1),
+		InstanceType: strOr(merged["instance_type"], DefaultInstanceType),
+		AMI:          DefaultBastionAMI,
+		Path:         path,
+	}
+	if bastion.Count == 0 {
+		return nil
+	}
+	if ami, ok := merged["ami"]; ok {
+		bastion.AMI = b.ami(path+".ami", obj(ami))
+	}
+	for i, c := range list(merged["allowed_cidrs"]) {
+		bastion.AllowedCIDRs = append(bastion.AllowedCIDRs, b.prefix(fmt.Sprintf("%s.allowed_cidrs[%d]", path, i), c, netip.Prefix{}))
+	}
+	if len(bastion.AllowedCIDRs) == 0 {
+		b.errorf(path, nil, "a bastion needs allowed_cidrs: the blocks SSH is allowed from, such as [203.0.113.0/24]")
+	}
+	return bastion
+}
+
+func (b *orbitBuilder) ami(path string, m map[string]any) elevator.AMISelector {
+	sel := elevator.AMISelector{ID: str(m["id"]), SSMParameter: str(m["ssm"]), Name: str(m["name"])}
+	for _, o := range list(m["owners"]) {
+		sel.Owners = append(sel.Owners, str(o))
+	}
+	set := 0
+	for _, v := range []string{sel.ID, sel.SSMParameter, sel.Name} {
+		if v != "" {
+			set++
+		}
+	}
+	if set != 1 {
+		b.errorf(path, nil, "give exactly one of id, ssm or name (found %d)", set)
+	}
+	if len(sel.Owners) > 0 && sel.Name == "" {
+		b.errorf(path+".owners", nil, "owners only goes with name")
+	}
+	return sel
+}
+
+// checkRegionNetwork finds what can be known before any AWS call: explicit
+// blocks that overlap or fall outside the VPC, and tiers that cannot fit.
+func (b *orbitBuilder) checkRegionNetwork(r *elevator.Region) {
+	vpcBits := r.Size
+	if r.CIDR.IsValid() {
+		vpcBits = r.CIDR.Bits()
+		if r.CIDR.Bits() < 16 || r.CIDR.Bits() > 28 {
+			b.errorf(r.Path+".cidr", r.CIDR.String(), "a VPC block must be between /16 and /28")
+		}
+	}
+	zones := len(r.AZs)
+	if zones == 0 {
+		zones = 2 // the least any region reports
+	}
+	k := SubnetBits(zones)
+	var share float64 // the part of the VPC the tiers take
+	for i, t := range r.Tiers {
+		tierBits := t.Size
+		if tierBits == 0 {
+			tierBits = vpcBits + 2
+		}
+		if t.CIDR.IsValid() {
+			tierBits = t.CIDR.Bits()
+			if r.CIDR.IsValid() && !contains(r.CIDR, t.CIDR) {
+				b.errorf(t.Path+cidrSuffix(t), t.CIDR.String(), "is outside the VPC block %s of %s", r.CIDR, r.Name)
+			}
+			for _, u := range r.Tiers[:i] {
+				if u.CIDR.IsValid() && u.CIDR.Overlaps(t.CIDR) {
+					b.errorf(t.Path+cidrSuffix(t), t.CIDR.String(), "overlaps tier %s (%s) in %s; tier blocks must not overlap", u.Name, u.CIDR, r.Name)
+				}
+			}
+		}
+		if tierBits+k > 28 {
+			b.errorf(t.Path, t.Name, "tier %s does not fit: a /%d block split for %d zones gives /%d subnets, smaller than AWS's /28 minimum; give the tier a larger block", t.Name, tierBits, zones, tierBits+k)
+		}
+		if tierBits >= vpcBits {
+			share += 1 / float64(uint64(1)<<(tierBits-vpcBits))
+		} else {
+			b.errorf(t.Path, t.Name, "tier %s (/%d) is larger than the /%d VPC in %s", t.Name, tierBits, vpcBits, r.Name)
+		}
+	}
+	if share > 1 {
+		b.errorf(r.Path, r.Name, "the tiers do not fit in a /%d VPC (they need %.0f%% of it); give tiers smaller sizes or the VPC a larger block", vpcBits, share*100)
+	}
+}
+
+// SubnetBits is how many bits a tier's block is split by for n zones: enough
+// for n subnets and never fewer than four, so that a region going from two
+// zones to three or four keeps its subnets.
+func SubnetBits(n int) int {
+	if n <= 4 {
+		return 2
+	}
+	return bits.Len(uint(n - 1))
+}
+
+func cidrSuffix(t elevator.Tier) string {
+	if strings.HasPrefix(t.Path, "network.") {
+		return ".cidr"
+	}
+	return ""
+}
+
+func contains(outer, inner netip.Prefix) bool {
+	return outer.Bits() <= inner.Bits() && outer.Contains(inner.Addr())
+}
+
+// prefix parses a CIDR field; a host address with bits set past the prefix
+// is an error, with the network address suggested.
+func (b *orbitBuilder) prefix(path string, v any, def netip.Prefix) netip.Prefix {
+	if v == nil {
+		return def
+	}
+	s := str(v)
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is4() {
+		b.errorf(path, s, "not an IPv4 CIDR block; want one such as 10.0.0.0/16")
+		return netip.Prefix{}
+	}
+	if p.Masked() != p {
+		b.errorf(path, s, "has host bits set; did you mean %s?", p.Masked())
+		return netip.Prefix{}
+	}
+	return p
+}
+
+func obj(v any) map[string]any { m, _ := v.(map[string]any); return m }
+func list(v any) []any         { l, _ := v.([]any); return l }
+func str(v any) string         { s, _ := v.(string); return s }
+
+func strOr(v any, def string) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return def
+}
+
+func intOr(v any, def int) int {
+	if i, ok := v.(int64); ok {
+		return int(i)
+	}
+	return def
+}

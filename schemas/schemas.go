@@ -1,0 +1,12 @@
+// Package schemas holds the JSON Schemas of Elevator's manifests. The files
+// are committed so that editors with yaml-language-server complete and check
+// manifests; `elevator schema NAME` prints them, and the manifest parser
+// validates against the same bytes.
+package schemas
+
+import _ "embed"
+
+// Orbit is the JSON Schema of orbit.yml.
+//
+//go:embed orbit.schema.json
+var Orbit []byte
