@@ -324,7 +324,7 @@ func (b *orbitBuilder) checkRegionNetwork(r *elevator.Region) {
 		}
 	}
 	if share > 1 {
-		b.errorf(r.Path, r.Name, "the tiers do not fit in a /%d VPC (they need %.0f%% of it); give tiers smaller sizes or the VPC a larger block", vpcBits, share*100)
+		b.errorf(r.Path+"#key", r.Name, "the tiers do not fit in a /%d VPC (they need %.0f%% of it); give tiers smaller sizes or the VPC a larger block", vpcBits, share*100)
 	}
 }
 

@@ -1,0 +1,208 @@
+package manifest
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+
+	elevator "github.com/elevatorhq/elevator"
+)
+
+func TestParseOrbitReadsTheExample(t *testing.T) {
+	data, err := os.ReadFile("../../examples/orbit.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := ParseOrbit("examples/orbit.yml", data)
+	if err != nil {
+		t.Fatalf("ParseOrbit: %v", err)
+	}
+	if o.Name != "demo" || len(o.Regions) != 2 {
+		t.Fatalf("got orbit %q with %d regions, want demo with 2", o.Name, len(o.Regions))
+	}
+	east, west := o.Regions[0], o.Regions[1]
+	if east.Name != "us-east-1" || west.Name != "us-west-2" {
+		t.Errorf("regions in file order: got %s, %s", east.Name, west.Name)
+	}
+	if east.CIDR != netip.MustParsePrefix("10.10.0.0/16") || west.CIDR.IsValid() {
+		t.Errorf("cidrs: east %v (want 10.10.0.0/16), west %v (want auto)", east.CIDR, west.CIDR)
+	}
+	if west.NAT != elevator.NATPerAZ || west.Size != 16 || west.IPSpace != netip.MustParsePrefix("10.0.0.0/8") {
+		t.Errorf("west network: nat %s size %d space %s", west.NAT, west.Size, west.IPSpace)
+	}
+	if east.Bastion == nil || east.Bastion.Count != 1 || east.Bastion.AMI.SSMParameter != DefaultBastionAMI.SSMParameter {
+		t.Errorf("bastion: %+v", east.Bastion)
+	}
+	if got := o.Notifications[0]; got.Severity != elevator.SeverityCritical || len(got.Emails) != 1 {
+		t.Errorf("critical notification: %+v", got)
+	}
+	if pos := o.Source.At("regions.us-west-2"); pos.Line != 10 {
+		t.Errorf("position of regions.us-west-2: %+v, want line 10", pos)
+	}
+}
+
+func TestParseOrbitAppliesDefaultsAndOverrides(t *testing.T) {
+	src := `name: prod
+protect: true
+regions:
+  eu-west-1:
+  us-east-1:
+    nat: single
+    azs: [us-east-1a, us-east-1b, us-east-1c]
+    tiers: {private: 10.20.64.0/18}
+    bastion: {count: 2}
+bastion:
+  allowed_cidrs: [198.51.100.0/24]
+  ami: {name: "debian-12-amd64-*", owners: ["136693071363"]}
+`
+	o, err := ParseOrbit("orbit.yml", []byte(src))
+	if err != nil {
+		t.Fatalf("ParseOrbit: %v", err)
+	}
+	eu, us := o.Regions[0], o.Regions[1]
+	if !o.Protect {
+		t.Error("protect: got false")
+	}
+	if eu.NAT != elevator.NATPerAZ || us.NAT != elevator.NATSingle {
+		t.Errorf("nat: eu %s (want per-az), us %s (want single)", eu.NAT, us.NAT)
+	}
+	if names := tierNames(eu.Tiers); names != "public:public private:private data:isolated" {
+		t.Errorf("default tiers: %s", names)
+	}
+	if us.Tiers[1].CIDR != netip.MustParsePrefix("10.20.64.0/18") || eu.Tiers[1].CIDR.IsValid() {
+		t.Errorf("tier override: us %v eu %v", us.Tiers[1].CIDR, eu.Tiers[1].CIDR)
+	}
+	if eu.Bastion.Count != 1 || us.Bastion.Count != 2 || us.Bastion.AMI.Name != "debian-12-amd64-*" {
+		t.Errorf("bastion merge: eu %+v us %+v", eu.Bastion, us.Bastion)
+	}
+	if len(us.AZs) != 3 || len(eu.AZs) != 0 {
+		t.Errorf("azs: us %v eu %v", us.AZs, eu.AZs)
+	}
+}
+
+func tierNames(tiers []elevator.Tier) string {
+	var s []string
+	for _, t := range tiers {
+		s = append(s, t.Name+":"+string(t.Access))
+	}
+	return strings.Join(s, " ")
+}
+
+// TestParseOrbitRejects holds one bad manifest per row; each must fail with
+// every listed message, position included, and nothing may be lost: a file
+// with several problems reports them all.
+func TestParseOrbitRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"an empty file", ``,
+			[]string{"orbit.yml:1:1: the file is empty"}},
+		{"a list instead of a mapping", "- a\n",
+			[]string{`orbit.yml:1:1: "[...]": is a list; want object`}},
+		{"broken YAML", "name: [demo\n",
+			[]string{"orbit.yml:1:1: invalid YAML: did not find expected ',' or ']'"}},
+		{"a missing name and regions", "protect: true\n",
+			[]string{`orbit.yml:1:1: missing required field "name"`, `orbit.yml:1:1: missing required field "regions"`}},
+		{"an unknown top-level key", "name: a\nregions: {us-east-1: {}}\ncolour: red\n",
+			[]string{`orbit.yml:3:1: colour: unknown field "colour"; allowed here: bastion, domain, name, network, notifications, protect, regions`}},
+		{"an unknown key in a region", "name: a\nregions:\n  us-east-1:\n    cidrs: 10.0.0.0/16\n",
+			[]string{`orbit.yml:4:5: regions.us-east-1.cidrs: unknown field "cidrs"; allowed here: azs, bastion, cidr, nat, tiers`}},
+		{"an upper-case name", "name: Prod\nregions: {us-east-1: {}}\n",
+			[]string{`orbit.yml:1:7: name: "Prod": not allowed; want the orbit's name`}},
+		{"an unknown region", "name: a\nregions:\n  us-east-7: {}\n",
+			[]string{`orbit.yml:3:3: regions.us-east-7: "us-east-7": unknown AWS region; did you mean us-east-1`}},
+		{"a zone of another region", "name: a\nregions:\n  us-east-1:\n    azs: [us-east-1a, eu-west-1b]\n",
+			[]string{`orbit.yml:4:23: regions.us-east-1.azs[1]: "eu-west-1b": is not an availability zone of us-east-1`}},
+		{"a repeated zone", "name: a\nregions:\n  us-east-1:\n    azs: [us-east-1a, us-east-1a]\n",
+			[]string{`orbit.yml:4:23: regions.us-east-1.azs[1]: repeats item 0`}},
+		{"a bad CIDR", "name: a\nregions:\n  us-east-1:\n    cidr: 10.0.0.300/16\n",
+			[]string{`orbit.yml:4:11: regions.us-east-1.cidr: "10.0.0.300/16": not an IPv4 CIDR block`}},
+		{"a CIDR with host bits", "name: a\nregions:\n  us-east-1:\n    cidr: 10.1.2.0/16\n",
+			[]string{`orbit.yml:4:11: regions.us-east-1.cidr: "10.1.2.0/16": has host bits set; did you mean 10.1.0.0/16?`}},
+		{"a CIDR that is not a string of the right shape", "name: a\nregions:\n  us-east-1:\n    cidr: 42\n",
+			[]string{`orbit.yml:4:11: regions.us-east-1.cidr: 42: is a number; want string`}},
+		{"an unknown NAT mode", "name: a\nregions: {us-east-1: {}}\nnetwork:\n  nat: sometimes\n",
+			[]string{`orbit.yml:4:8: network.nat: "sometimes": must be one of: none, single, per-az`}},
+		{"a VPC size out of range", "name: a\nregions: {us-east-1: {}}\nnetwork:\n  vpc_size: 8\n",
+			[]string{`orbit.yml:4:13: network.vpc_size: 8: must be at least 16`}},
+		{"duplicate tier names", "name: a\nregions: {us-east-1: {}}\nnetwork:\n  tiers:\n    - name: web\n    - name: web\n",
+			[]string{`orbit.yml:6:13: network.tiers[1].name: "web": duplicate tier name (first at network.tiers[0])`}},
+		{"a duplicate key", "name: a\nname: b\nregions: {us-east-1: {}}\n",
+			[]string{`orbit.yml:2:1: name: duplicate key "name" (first at line 1, column 1)`}},
+		{"overlapping tier blocks", "name: a\nregions:\n  us-east-1: {cidr: 10.0.0.0/16}\nnetwork:\n  tiers:\n    - {name: public, cidr: 10.0.0.0/18}\n    - {name: private, cidr: 10.0.32.0/19}\n",
+			[]string{`orbit.yml:7:29: network.tiers[1].cidr: "10.0.32.0/19": overlaps tier public (10.0.0.0/18) in us-east-1`}},
+		{"a tier outside the VPC", "name: a\nregions:\n  us-east-1:\n    cidr: 10.0.0.0/16\n    tiers: {public: 10.9.0.0/20}\n",
+			[]string{`orbit.yml:5:21: regions.us-east-1.tiers.public: "10.9.0.0/20": is outside the VPC block 10.0.0.0/16 of us-east-1`}},
+		{"a tier override for a tier that does not exist", "name: a\nregions:\n  us-east-1:\n    tiers: {web: 10.0.0.0/20}\n",
+			[]string{`orbit.yml:4:13: regions.us-east-1.tiers.web: "web": no such tier; tiers are: public, private, data`}},
+		{"a tier too small to split", "name: a\nregions: {us-east-1: {}}\nnetwork:\n  tiers:\n    - {name: public, size: 27}\n",
+			[]string{`orbit.yml:5:7: network.tiers[0]: "public": tier public does not fit: a /27 block split for 2 zones gives /29 subnets`}},
+		{"tiers that need more than the VPC", "name: a\nregions: {us-east-1: {}}\nnetwork:\n  vpc_size: 20\n  tiers:\n    - {name: a, size: 21}\n    - {name: b, size: 21}\n    - {name: c, size: 22}\n",
+			[]string{`orbit.yml:2:11: regions.us-east-1: "us-east-1": the tiers do not fit in a /20 VPC (they need 125% of it)`}},
+		{"a bastion with two image selectors and no allowed blocks", "name: a\nregions: {us-east-1: {}}\nbastion:\n  ami: {id: ami-12345678, ssm: /x}\n",
+			[]string{`orbit.yml:3:1: bastion: a bastion needs allowed_cidrs`, `orbit.yml:4:8: bastion.ami: give exactly one of id, ssm or name (found 2)`}},
+		{"a bad email", "name: a\nregions: {us-east-1: {}}\nnotifications:\n  critical: {email: [not-an-address]}\n",
+			[]string{`orbit.yml:4:22: notifications.critical.email[0]: "not-an-address": not allowed; want`}},
+		{"an unknown severity", "name: a\nregions: {us-east-1: {}}\nnotifications:\n  urgent: {}\n",
+			[]string{`orbit.yml:4:3: notifications.urgent: unknown field "urgent"; allowed here: critical, info, warning`}},
+		{"no regions", "name: a\nregions: {}\n",
+			[]string{`orbit.yml:2:10: regions: needs at least 1 entry(ies)`}},
+		{"merge keys", "base: &b {cidr: 10.0.0.0/16}\nname: a\nregions:\n  us-east-1:\n    <<: *b\n",
+			[]string{`orbit.yml:5:5: regions.us-east-1: merge keys (<<) are not supported`}},
+		{"a schema problem and a semantic problem at once", "name: a\nregions:\n  us-east-1: {nat: maybe}\n  mars-north-1: {}\n",
+			[]string{`orbit.yml:3:20: regions.us-east-1.nat: "maybe": must be one of`, `orbit.yml:4:3: regions.mars-north-1: "mars-north-1": unknown AWS region`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := ParseOrbit("orbit.yml", []byte(tt.src))
+			if err == nil {
+				t.Fatalf("ParseOrbit accepted it: %+v", o)
+			}
+			var fe elevator.FieldErrors
+			if !errors.As(err, &fe) {
+				t.Fatalf("error is %T, want elevator.FieldErrors: %v", err, err)
+			}
+			if elevator.ErrorCode(err) != elevator.EINVALID {
+				t.Errorf("code %q, want %q", elevator.ErrorCode(err), elevator.EINVALID)
+			}
+			msg := err.Error()
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("message lacks %q; got:\n%s", w, msg)
+				}
+			}
+		})
+	}
+}
+
+// FuzzParseOrbit checks that no input panics, and that an accepted manifest
+// is usable: a name and at least one region, each with tiers.
+func FuzzParseOrbit(f *testing.F) {
+	if data, err := os.ReadFile("../../examples/orbit.yml"); err == nil {
+		f.Add(data)
+	}
+	f.Add([]byte("name: a\nregions: {us-east-1: {cidr: 10.0.0.0/16, tiers: {public: 10.0.0.0/20}}}\n"))
+	f.Add([]byte("a: &a [*a]\n"))
+	f.Add([]byte("name: a\nregions: {us-east-1: }\nnetwork: {tiers: [{name: x, size: 17}]}\nbastion: {allowed_cidrs: [1.2.3.0/24]}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		o, err := ParseOrbit("fuzz.yml", data)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("an error with no message")
+			}
+			return
+		}
+		if o.Name == "" || len(o.Regions) == 0 {
+			t.Fatalf("accepted an orbit without a name or regions: %+v", o)
+		}
+		for _, r := range o.Regions {
+			if len(r.Tiers) == 0 {
+				t.Fatalf("region %s has no tiers", r.Name)
+			}
+		}
+	})
+}
