@@ -1,0 +1,423 @@
+// Package orbit brings orbits up and down. For each region of an orbit, in
+// parallel, it looks up the facts compiling needs (zones, the VPCs already
+// there, the bastion's image), compiles the region's stack, and applies it
+// through a change set; it also reads orbits back from AWS for status and
+// outputs.
+package orbit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"sync"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/apply"
+	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/compile"
+)
+
+// Network is what an orbit needs of EC2 in one region.
+type Network interface {
+	AvailabilityZones(ctx context.Context) ([]string, error)
+	VPCs(ctx context.Context, tag, value string) ([]ec2.VPC, error)
+	Subnets(ctx context.Context, vpcID string) ([]ec2.Subnet, error)
+	NATGateways(ctx context.Context, vpcID string) ([]ec2.NATGateway, error)
+	NewestImage(ctx context.Context, pattern string, owners []string) (string, error)
+	ImageExists(ctx context.Context, id string) error
+}
+
+// Parameters reads SSM parameters in one region.
+type Parameters interface {
+	Parameter(ctx context.Context, name string) (string, error)
+}
+
+// Zones finds Route53 hosted zones.
+type Zones interface {
+	HostedZoneID(ctx context.Context, domain string) (string, error)
+}
+
+// Clients are the AWS clients of one region.
+type Clients struct {
+	Stacks     apply.Stacks
+	Network    Network
+	Parameters Parameters
+}
+
+// Service runs orbit operations.
+type Service struct {
+	// Clients returns the clients for a region.
+	Clients  func(region string) (Clients, error)
+	Zones    Zones
+	Progress apply.Progress
+	Poller   apply.Poller
+}
+
+// eachRegion runs fn for every region of o at once and joins the errors,
+// in the order of o.Regions.
+func (s *Service) eachRegion(ctx context.Context, o *elevator.Orbit, fn func(ctx context.Context, r *elevator.Region, c Clients) error) error {
+	errs := make([]error, len(o.Regions))
+	var wg sync.WaitGroup
+	for i := range o.Regions {
+		r := &o.Regions[i]
+		c, err := s.Clients(r.Name)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(ctx, r, c)
+		}()
+	}
+	wg.Wait()
+	return joinErrors(errs)
+}
+
+// joinErrors joins errors; a single one is returned as it is, so that its
+// code decides the exit code.
+func joinErrors(errs []error) error {
+	var nonNil []error
+	var fields elevator.FieldErrors
+	for _, err := range errs {
+		var fe elevator.FieldErrors
+		switch {
+		case err == nil:
+		case errors.As(err, &fe):
+			fields = append(fields, fe...)
+		default:
+			nonNil = append(nonNil, err)
+		}
+	}
+	if len(nonNil) == 0 {
+		return fields.Err()
+	}
+	if len(fields) > 0 {
+		nonNil = append(nonNil, fields)
+	}
+	if len(nonNil) == 1 {
+		return nonNil[0]
+	}
+	return errors.Join(nonNil...)
+}
+
+// Facts looks up, in every region of o, what compiling o needs.
+//
+// A bastion image or a domain that cannot be found is reported as an
+// elevator.FieldError at its field in the manifest.
+func (s *Service) Facts(ctx context.Context, o *elevator.Orbit) (map[string]compile.RegionFacts, error) {
+	var zoneID string
+	if o.Domain != "" {
+		id, err := s.Zones.HostedZoneID(ctx, o.Domain)
+		if err != nil {
+			if elevator.ErrorCode(err) == elevator.ENOTFOUND {
+				return nil, elevator.FieldErrors{o.Source.Errorf("domain", o.Domain, "%v", err)}
+			}
+			return nil, err
+		}
+		zoneID = id
+	}
+	var mu sync.Mutex
+	facts := map[string]compile.RegionFacts{}
+	err := s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
+		f, err := regionFacts(ctx, o, r, c)
+		if err != nil {
+			return err
+		}
+		f.HostedZoneID = zoneID
+		mu.Lock()
+		facts[r.Name] = f
+		mu.Unlock()
+		return nil
+	})
+	return facts, err
+}
+
+func regionFacts(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c Clients) (compile.RegionFacts, error) {
+	var f compile.RegionFacts
+	zones, err := c.Network.AvailabilityZones(ctx)
+	if err != nil {
+		return f, err
+	}
+	f.AZs = zones
+	vpcs, err := c.Network.VPCs(ctx, "", "")
+	if err != nil {
+		return f, err
+	}
+	for _, v := range vpcs {
+		if v.Tags[compile.TagOrbit] == o.Name && v.Tags[compile.TagManagedBy] == compile.ManagedBy {
+			f.CurrentCIDR = v.CIDR
+			continue
+		}
+		if v.CIDR.IsValid() {
+			f.OtherVPCs = append(f.OtherVPCs, v.CIDR)
+		}
+	}
+	if r.Bastion != nil {
+		ami, err := bastionImage(ctx, r.Bastion.AMI, c)
+		if err != nil {
+			if elevator.ErrorCode(err) == elevator.ENOTFOUND {
+				return f, elevator.FieldErrors{o.Source.Errorf(r.Bastion.Path+".ami", nil, "%v", err)}
+			}
+			return f, err
+		}
+		f.BastionAMI = ami
+	}
+	return f, nil
+}
+
+func bastionImage(ctx context.Context, sel elevator.AMISelector, c Clients) (string, error) {
+	switch {
+	case sel.ID != "":
+		return sel.ID, c.Network.ImageExists(ctx, sel.ID)
+	case sel.SSMParameter != "":
+		return c.Parameters.Parameter(ctx, sel.SSMParameter)
+	default:
+		return c.Network.NewestImage(ctx, sel.Name, sel.Owners)
+	}
+}
+
+// Compile looks up facts and compiles every region's stack.
+func (s *Service) Compile(ctx context.Context, o *elevator.Orbit) ([]compile.Stack, error) {
+	facts, err := s.Facts(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return compile.OrbitStacks(o, facts)
+}
+
+func (s *Service) engine(c Clients) *apply.Engine {
+	return &apply.Engine{Stacks: c.Stacks, Progress: s.Progress, Poller: s.Poller}
+}
+
+func spec(st compile.Stack) apply.Spec {
+	return apply.Spec{Name: st.Name, Body: string(st.Body), Parameters: st.Parameters, Tags: st.Tags}
+}
+
+// Plan previews what `up` would change in every region. The change sets it
+// makes to find out are deleted again.
+func (s *Service) Plan(ctx context.Context, o *elevator.Orbit) ([]*apply.Plan, error) {
+	stacks, err := s.Compile(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	plans := make([]*apply.Plan, len(stacks))
+	err = s.eachStack(ctx, o, stacks, func(ctx context.Context, i int, c Clients) error {
+		e := s.engine(c)
+		p, err := e.Plan(ctx, spec(stacks[i]))
+		if err != nil {
+			return err
+		}
+		plans[i] = p
+		return e.Discard(ctx, p)
+	})
+	return plans, err
+}
+
+// UpResult is what `up` did in each region.
+type UpResult struct {
+	Plans   []*apply.Plan   `json:"plans"`
+	Results []*apply.Result `json:"results"`
+}
+
+// Up applies the orbit in every region at once. A region whose stack has
+// no changes is left alone.
+func (s *Service) Up(ctx context.Context, o *elevator.Orbit) (*UpResult, error) {
+	stacks, err := s.Compile(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	res := &UpResult{Plans: make([]*apply.Plan, len(stacks)), Results: make([]*apply.Result, len(stacks))}
+	err = s.eachStack(ctx, o, stacks, func(ctx context.Context, i int, c Clients) error {
+		e := s.engine(c)
+		p, err := e.Plan(ctx, spec(stacks[i]))
+		if err != nil {
+			return err
+		}
+		res.Plans[i] = p
+		if p.NoChanges {
+			s.Progress.Note(p.Region, "no changes")
+		} else {
+			s.Progress.Note(p.Region, fmt.Sprintf("applying %d change(s)", len(p.Changes)))
+		}
+		r, err := e.Execute(ctx, p)
+		res.Results[i] = r
+		if err != nil {
+			_ = e.Discard(context.WithoutCancel(ctx), p)
+			return err
+		}
+		return s.protect(ctx, o, c, stacks[i].Name, r)
+	})
+	return res, err
+}
+
+// protect makes the stack's termination protection match the manifest. An
+// endpoint that cannot set it (the emulator) gets a warning, not a failure:
+// `down` refuses a protected orbit from its manifest as well.
+func (s *Service) protect(ctx context.Context, o *elevator.Orbit, c Clients, stack string, r *apply.Result) error {
+	st, err := c.Stacks.Describe(ctx, stack)
+	if err != nil {
+		return err
+	}
+	if st.TerminationProtection == o.Protect {
+		return nil
+	}
+	if err := c.Stacks.SetTerminationProtection(ctx, stack, o.Protect); err != nil {
+		s.Progress.Note(r.Region, fmt.Sprintf("warning: termination protection not set: %v", err))
+		return nil
+	}
+	r.Changed = true
+	return nil
+}
+
+func (s *Service) eachStack(ctx context.Context, o *elevator.Orbit, stacks []compile.Stack, fn func(ctx context.Context, i int, c Clients) error) error {
+	index := map[string]int{}
+	for i, st := range stacks {
+		index[st.Region] = i
+	}
+	return s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
+		return fn(ctx, index[r.Name], c)
+	})
+}
+
+// Down deletes the orbit's stack in every region. It refuses, with an
+// ECONFLICT error, while the manifest or any region's stack says the orbit
+// is protected. Confirming with the user is the caller's job.
+func (s *Service) Down(ctx context.Context, o *elevator.Orbit) ([]*apply.Result, error) {
+	if o.Protect {
+		pos := o.Source.At("protect")
+		return nil, elevator.Errorf(elevator.ECONFLICT, "orbit %s is protected (protect: true at %s:%d:%d); set protect: false, run `elevator orbit up`, then down", o.Name, o.Source.File, pos.Line, pos.Column)
+	}
+	var mu sync.Mutex
+	var protected []string
+	err := s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
+		st, err := c.Stacks.Describe(ctx, o.StackName())
+		if err != nil {
+			return nil // a missing stack is nothing to delete; others are reported by Delete
+		}
+		if st.TerminationProtection {
+			mu.Lock()
+			protected = append(protected, r.Name)
+			mu.Unlock()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(protected) > 0 {
+		sort.Strings(protected)
+		return nil, elevator.Errorf(elevator.ECONFLICT, "orbit %s has termination protection on in %v; run `elevator orbit up` with protect: false first", o.Name, protected)
+	}
+	results := make([]*apply.Result, len(o.Regions))
+	index := map[string]int{}
+	for i, r := range o.Regions {
+		index[r.Name] = i
+	}
+	err = s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
+		res, err := s.engine(c).Delete(ctx, o.StackName())
+		results[index[r.Name]] = res
+		return err
+	})
+	return results, err
+}
+
+// RegionStatus is an orbit's state in one region, read back from AWS.
+type RegionStatus struct {
+	Region      string            `json:"region"`
+	Stack       string            `json:"stack"`
+	Status      string            `json:"status"`
+	Reason      string            `json:"reason,omitempty"`
+	VPC         *VPCStatus        `json:"vpc,omitempty"`
+	Subnets     []SubnetStatus    `json:"subnets"`
+	NATGateways []string          `json:"nat_gateways"`
+	Outputs     map[string]string `json:"outputs,omitempty"`
+}
+
+// VPCStatus is the orbit's VPC in a region.
+type VPCStatus struct {
+	ID   string       `json:"id"`
+	CIDR netip.Prefix `json:"cidr"`
+}
+
+// SubnetStatus is one subnet of the orbit's VPC.
+type SubnetStatus struct {
+	Tier string       `json:"tier"`
+	AZ   string       `json:"az"`
+	CIDR netip.Prefix `json:"cidr"`
+	ID   string       `json:"id"`
+}
+
+// Status reads the orbit back from AWS in every region: its stack, its VPC,
+// subnets by tier and zone, and NAT gateways. A region without the stack
+// has Status NOT_FOUND.
+func (s *Service) Status(ctx context.Context, o *elevator.Orbit) ([]RegionStatus, error) {
+	out := make([]RegionStatus, len(o.Regions))
+	index := map[string]int{}
+	for i, r := range o.Regions {
+		index[r.Name] = i
+	}
+	err := s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
+		rs, err := regionStatus(ctx, o, r, c)
+		out[index[r.Name]] = rs
+		return err
+	})
+	return out, err
+}
+
+func regionStatus(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c Clients) (RegionStatus, error) {
+	rs := RegionStatus{Region: r.Name, Stack: o.StackName(), Status: "NOT_FOUND", Subnets: []SubnetStatus{}, NATGateways: []string{}}
+	st, err := c.Stacks.Describe(ctx, o.StackName())
+	if err == nil {
+		rs.Status, rs.Reason = string(st.Status), st.Reason
+	} else if elevator.ErrorCode(err) != elevator.EINTERNAL {
+		return rs, err
+	}
+	vpcs, err := c.Network.VPCs(ctx, compile.TagOrbit, o.Name)
+	if err != nil {
+		return rs, err
+	}
+	for _, v := range vpcs {
+		if v.Tags[compile.TagManagedBy] != compile.ManagedBy {
+			continue
+		}
+		rs.VPC = &VPCStatus{ID: v.ID, CIDR: v.CIDR}
+		subnets, err := c.Network.Subnets(ctx, v.ID)
+		if err != nil {
+			return rs, err
+		}
+		for _, sn := range subnets {
+			rs.Subnets = append(rs.Subnets, SubnetStatus{Tier: sn.Tags[compile.TagTier], AZ: sn.AZ, CIDR: sn.CIDR, ID: sn.ID})
+		}
+		nats, err := c.Network.NATGateways(ctx, v.ID)
+		if err != nil {
+			return rs, err
+		}
+		for _, n := range nats {
+			rs.NATGateways = append(rs.NATGateways, n.ID)
+		}
+		break
+	}
+	return rs, nil
+}
+
+// Outputs returns the outputs of the orbit's stack in every region, by
+// region.
+func (s *Service) Outputs(ctx context.Context, o *elevator.Orbit) (map[string]map[string]string, error) {
+	var mu sync.Mutex
+	out := map[string]map[string]string{}
+	err := s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
+		outputs, err := s.engine(c).Outputs(ctx, o.StackName())
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		out[r.Name] = outputs
+		mu.Unlock()
+		return nil
+	})
+	return out, err
+}
