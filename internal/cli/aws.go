@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"context"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awscfg"
+	"github.com/elevatorhq/elevator/internal/emulator"
+)
+
+// awsConfigs builds one aws.Config per region from the global flags, and
+// remembers them for the life of the command.
+type awsConfigs struct {
+	g        *globals
+	mu       sync.Mutex
+	base     *awscfg.Options
+	byRegion map[string]aws.Config
+}
+
+func newAWSConfigs(g *globals) *awsConfigs {
+	return &awsConfigs{g: g, byRegion: map[string]aws.Config{}}
+}
+
+// options resolves where AWS is: the local emulator (--local), an endpoint
+// (--endpoint-url or AWS_ENDPOINT_URL), or AWS itself.
+func (c *awsConfigs) options(ctx context.Context) (awscfg.Options, error) {
+	if c.base != nil {
+		return *c.base, nil
+	}
+	o := awscfg.Options{Profile: c.g.profile, Endpoint: c.g.endpoint}
+	if c.g.local {
+		st, err := emulator.LoadState()
+		if err != nil || !emulator.Running(ctx, st) {
+			return o, elevator.Errorf(elevator.ENOTFOUND, "--local: the local emulator is not running; start it with: elevator local up")
+		}
+		o = awscfg.Local(st.Endpoint)
+	}
+	c.base = &o
+	return o, nil
+}
+
+// For returns the config for region.
+func (c *awsConfigs) For(ctx context.Context, region string) (aws.Config, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cfg, ok := c.byRegion[region]; ok {
+		return cfg, nil
+	}
+	o, err := c.options(ctx)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	o.Region = region
+	cfg, err := awscfg.Load(ctx, o)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	c.byRegion[region] = cfg
+	return cfg, nil
+}
+
+// emulated reports whether calls go to the local emulator, where waits can
+// poll much more often than AWS's rate limits allow.
+func (c *awsConfigs) emulated() bool { return c.g.local }

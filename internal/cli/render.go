@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/apply"
+	"github.com/elevatorhq/elevator/internal/orbit"
+)
+
+// printPlans writes a readable diff: a line per resource, + to add, ~ to
+// modify, - to remove, with replacements flagged.
+func printPlans(w io.Writer, plans []*apply.Plan) {
+	var add, change, remove int
+	for _, p := range plans {
+		switch {
+		case p.NoChanges:
+			fmt.Fprintf(w, "%s  %s  no changes\n", p.Region, p.Stack)
+			continue
+		case p.Create:
+			fmt.Fprintf(w, "%s  %s  (new stack)\n", p.Region, p.Stack)
+		default:
+			fmt.Fprintf(w, "%s  %s\n", p.Region, p.Stack)
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, c := range p.Changes {
+			mark, note := "?", ""
+			switch c.Action {
+			case "Add":
+				mark = "+"
+				add++
+			case "Modify":
+				mark = "~"
+				change++
+				switch c.Replacement {
+				case "True":
+					note = "REPLACED"
+				case "Conditional":
+					note = "may be replaced"
+				}
+			case "Remove":
+				mark = "-"
+				remove++
+			}
+			fmt.Fprintf(tw, "  %s %s\t%s\t%s\n", mark, c.LogicalID, c.Type, note)
+		}
+		tw.Flush()
+		if len(p.Changes) == 0 {
+			fmt.Fprintln(w, "  (template or parameters change; no resource changes)")
+		}
+	}
+	if add+change+remove == 0 && allUnchanged(plans) {
+		fmt.Fprintln(w, "No changes.")
+		return
+	}
+	fmt.Fprintf(w, "Plan: %d to add, %d to change, %d to remove.\n", add, change, remove)
+}
+
+func allUnchanged(plans []*apply.Plan) bool {
+	for _, p := range plans {
+		if !p.NoChanges {
+			return false
+		}
+	}
+	return true
+}
+
+// printStatus writes each region's stack, VPC, subnets per tier per zone
+// and NAT gateways.
+func printStatus(w io.Writer, o *elevator.Orbit, regions []orbit.RegionStatus) {
+	for i, r := range regions {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%s  %s  %s", r.Region, r.Stack, r.Status)
+		if r.Reason != "" {
+			fmt.Fprintf(w, " (%s)", r.Reason)
+		}
+		fmt.Fprintln(w)
+		if r.VPC == nil {
+			fmt.Fprintln(w, "  no VPC")
+			continue
+		}
+		fmt.Fprintf(w, "  VPC %s  %s\n", r.VPC.ID, r.VPC.CIDR)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  TIER\tAZ\tCIDR\tSUBNET")
+		subnets := append([]orbit.SubnetStatus(nil), r.Subnets...)
+		order := tierOrder(o, r.Region)
+		sort.SliceStable(subnets, func(i, j int) bool {
+			a, b := subnets[i], subnets[j]
+			if order[a.Tier] != order[b.Tier] {
+				return order[a.Tier] < order[b.Tier]
+			}
+			return a.AZ < b.AZ
+		})
+		for _, s := range subnets {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Tier, s.AZ, s.CIDR, s.ID)
+		}
+		tw.Flush()
+		nats := "none"
+		if len(r.NATGateways) > 0 {
+			nats = strings.Join(r.NATGateways, ", ")
+		}
+		fmt.Fprintf(w, "  NAT gateways (%d): %s\n", len(r.NATGateways), nats)
+	}
+}
+
+func tierOrder(o *elevator.Orbit, region string) map[string]int {
+	order := map[string]int{}
+	if r := o.Region(region); r != nil {
+		for i, t := range r.Tiers {
+			order[t.Name] = i
+		}
+	}
+	return order
+}
+
+func printOutputs(w io.Writer, o *elevator.Orbit, outputs map[string]map[string]string) {
+	for i, r := range o.Regions {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintln(w, r.Name)
+		out := outputs[r.Name]
+		keys := make([]string, 0, len(out))
+		for k := range out {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, k := range keys {
+			fmt.Fprintf(tw, "  %s\t%s\n", k, out[k])
+		}
+		tw.Flush()
+	}
+}

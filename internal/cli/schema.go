@@ -1,0 +1,28 @@
+package cli
+
+import (
+	"fmt"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/schemas"
+	"github.com/spf13/cobra"
+)
+
+func newSchemaCmd(g *globals) *cobra.Command {
+	all := map[string][]byte{"orbit": schemas.Orbit}
+	return &cobra.Command{
+		Use:       "schema NAME",
+		Short:     "Print the JSON Schema of a manifest (orbit)",
+		Long:      "Print the JSON Schema of a manifest. Editors with yaml-language-server use it\nto complete and check manifests; the same files are in schemas/.",
+		ValidArgs: []string{"orbit"},
+		Args:      cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, ok := all[args[0]]
+			if !ok {
+				return elevator.Errorf(elevator.EINVALID, "no schema %q; want orbit", args[0])
+			}
+			_, err := fmt.Fprint(g.stdout, string(s))
+			return err
+		},
+	}
+}

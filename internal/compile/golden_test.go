@@ -1,0 +1,261 @@
+package compile
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/manifest"
+	yaml "go.yaml.in/yaml/v3"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden.yml from what the compiler returns")
+
+// loadOrbit builds a golden case's orbit from its manifest. It is the one
+// place that knows how: the rest of the harness only sees the Orbit.
+func loadOrbit(file string, data []byte) (*elevator.Orbit, error) {
+	return manifest.ParseOrbit(file, data)
+}
+
+// goldenFacts are the facts "looked up in AWS" for each golden case, by case
+// and region; other regions get three zones and nothing else in the way.
+var goldenFacts = map[string]map[string]RegionFacts{
+	"multi-region": {
+		"us-east-1":      {AZs: zones("us-east-1", 6), OtherVPCs: prefixes("172.31.0.0/16")},
+		"eu-west-1":      {AZs: zones("eu-west-1", 3), OtherVPCs: prefixes("10.0.0.0/16", "10.1.128.0/20", "172.31.0.0/16")},
+		"ap-southeast-2": {AZs: zones("ap-southeast-2", 3), CurrentCIDR: netipPrefix("10.7.0.0/16")},
+	},
+}
+
+func factsFor(name string, o *elevator.Orbit) map[string]RegionFacts {
+	facts := map[string]RegionFacts{}
+	for _, r := range o.Regions {
+		f, ok := goldenFacts[name][r.Name]
+		if !ok {
+			f = RegionFacts{AZs: zones(r.Name, 3)}
+		}
+		f.BastionAMI = "ami-0123456789abcdef0"
+		f.HostedZoneID = "Z0123456789ABCDEFGHIJ"
+		facts[r.Name] = f
+	}
+	return facts
+}
+
+// goldenCase is one testdata/<name>.orbit.yml and what it compiles to.
+type goldenCase struct {
+	name   string
+	orbit  *elevator.Orbit
+	facts  map[string]RegionFacts
+	stacks []Stack
+}
+
+func goldenCases(t testing.TB) []goldenCase {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", "*.orbit.yml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata/*.orbit.yml: %v", err)
+	}
+	var cases []goldenCase
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := loadOrbit(file, data)
+		if err != nil {
+			t.Fatalf("load %s:\n%v", file, err)
+		}
+		name := strings.TrimSuffix(filepath.Base(file), ".orbit.yml")
+		c := goldenCase{name: name, orbit: o, facts: factsFor(name, o)}
+		c.stacks, err = OrbitStacks(o, c.facts)
+		if err != nil {
+			t.Fatalf("compile %s:\n%v", file, err)
+		}
+		cases = append(cases, c)
+	}
+	return cases
+}
+
+func goldenPath(name, region string) string {
+	return filepath.Join("testdata", name+"."+region+".golden.yml")
+}
+
+func TestGolden(t *testing.T) {
+	want := map[string]bool{}
+	for _, c := range goldenCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			for _, s := range c.stacks {
+				path := goldenPath(c.name, s.Region)
+				want[path] = true
+				if *update {
+					// The golden file is YAML even when the body sent is
+					// JSON, so that it reads and diffs well.
+					data, err := s.Template.YAML()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(path, data, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				data, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run go test ./internal/compile -update to write it)", err)
+				}
+				if diff := yamlDiff(s.Body, data); diff != "" {
+					t.Errorf("%s differs from the compiled template (run go test ./internal/compile -update to accept):\n%s", path, diff)
+				}
+			}
+		})
+	}
+	// A golden file no case writes any more is stale.
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.golden.yml"))
+	for _, f := range files {
+		if want[f] {
+			continue
+		}
+		if *update {
+			if err := os.Remove(f); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		t.Errorf("%s is stale: no golden case compiles to it (run with -update to remove it)", f)
+	}
+}
+
+// yamlDiff compares two YAML (or JSON) documents by value, and describes
+// the first few differences, or returns "".
+func yamlDiff(got, want []byte) string {
+	var g, w any
+	if err := yaml.Unmarshal(got, &g); err != nil {
+		return "compiled body does not parse: " + err.Error()
+	}
+	if err := yaml.Unmarshal(want, &w); err != nil {
+		return "golden file does not parse: " + err.Error()
+	}
+	var diffs []string
+	diffValues("", g, w, &diffs)
+	if len(diffs) > 20 {
+		diffs = append(diffs[:20], fmt.Sprintf("... and %d more", len(diffs)-20))
+	}
+	return strings.Join(diffs, "\n")
+}
+
+func diffValues(path string, got, want any, diffs *[]string) {
+	switch g := got.(type) {
+	case map[string]any:
+		w, ok := want.(map[string]any)
+		if !ok {
+			break
+		}
+		keys := map[string]bool{}
+		for k := range g {
+			keys[k] = true
+		}
+		for k := range w {
+			keys[k] = true
+		}
+		sorted := make([]string, 0, len(keys))
+		for k := range keys {
+			sorted = append(sorted, k)
+		}
+		sort.Strings(sorted)
+		for _, k := range sorted {
+			gv, gok := g[k]
+			wv, wok := w[k]
+			switch {
+			case !gok:
+				*diffs = append(*diffs, fmt.Sprintf("%s.%s: missing, want %s", path, k, brief(wv)))
+			case !wok:
+				*diffs = append(*diffs, fmt.Sprintf("%s.%s: unexpected %s", path, k, brief(gv)))
+			default:
+				diffValues(path+"."+k, gv, wv, diffs)
+			}
+		}
+		return
+	case []any:
+		w, ok := want.([]any)
+		if !ok || len(w) != len(g) {
+			break
+		}
+		for i := range g {
+			diffValues(fmt.Sprintf("%s[%d]", path, i), g[i], w[i], diffs)
+		}
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		*diffs = append(*diffs, fmt.Sprintf("%s: got %s, want %s", path, brief(got), brief(want)))
+	}
+}
+
+func brief(v any) string {
+	data, _ := yaml.Marshal(v)
+	s := strings.TrimSpace(string(data))
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+// TestGoldenStacks checks what the golden templates do not show: the stack
+// around each body.
+func TestGoldenStacks(t *testing.T) {
+	for _, c := range goldenCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			if len(c.stacks) != len(c.orbit.Regions) {
+				t.Fatalf("%d stacks for %d regions", len(c.stacks), len(c.orbit.Regions))
+			}
+			for i, s := range c.stacks {
+				r := c.orbit.Regions[i]
+				if s.Region != r.Name || s.Name != "elevator-orbit-"+c.orbit.Name {
+					t.Errorf("stack %d is %s in %s, want %s in %s", i, s.Name, s.Region, "elevator-orbit-"+c.orbit.Name, r.Name)
+				}
+				wantTags := map[string]string{"elevator:orbit": c.orbit.Name, "elevator:region": r.Name, "elevator:managed-by": "elevator"}
+				if !reflect.DeepEqual(s.Tags, wantTags) {
+					t.Errorf("%s tags = %v, want %v", s.Region, s.Tags, wantTags)
+				}
+				for name := range s.Template.Parameters {
+					if s.Parameters[name] == "" {
+						t.Errorf("%s: template parameter %s has no value", s.Region, name)
+					}
+				}
+				for name := range s.Parameters {
+					if _, ok := s.Template.Parameters[name]; !ok {
+						t.Errorf("%s: value for %s, which the template does not declare", s.Region, name)
+					}
+				}
+				if len(s.Body) > MaxBodyBytes {
+					t.Errorf("%s: body is %d bytes, over %d", s.Region, len(s.Body), MaxBodyBytes)
+				}
+				yml, err := s.Template.YAML()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(yml) <= MaxBodyBytes && !bytes.Equal(yml, s.Body) {
+					t.Errorf("%s: body is not the template's YAML although it fits", s.Region)
+				}
+				if diff := yamlDiff(s.Body, yml); diff != "" {
+					t.Errorf("%s: body and template differ:\n%s", s.Region, diff)
+				}
+				// YAML encodes section by section; it must mean what
+				// encoding the template in one go means.
+				whole, err := yaml.Marshal(s.Template)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := yamlDiff(yml, whole); diff != "" {
+					t.Errorf("%s: YAML differs from yaml.Marshal:\n%s", s.Region, diff)
+				}
+			}
+		})
+	}
+}

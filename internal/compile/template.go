@@ -1,0 +1,190 @@
+package compile
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	elevator "github.com/elevatorhq/elevator"
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// MaxBodyBytes is the largest template body CloudFormation accepts inline
+// (TemplateBody); a larger one would have to go through S3.
+const MaxBodyBytes = 51_200
+
+// Template is a CloudFormation template: the part of the format Elevator
+// writes. Maps marshal with sorted keys, so a template always encodes to the
+// same bytes.
+type Template struct {
+	AWSTemplateFormatVersion string               `yaml:"AWSTemplateFormatVersion" json:"AWSTemplateFormatVersion"`
+	Description              string               `yaml:"Description,omitempty" json:"Description,omitempty"`
+	Parameters               map[string]Parameter `yaml:"Parameters,omitempty" json:"Parameters,omitempty"`
+	Resources                map[string]Resource  `yaml:"Resources" json:"Resources"`
+	Outputs                  map[string]Output    `yaml:"Outputs,omitempty" json:"Outputs,omitempty"`
+}
+
+// Parameter is a template parameter. Elevator passes every parameter's value
+// explicitly, so parameters have no defaults.
+type Parameter struct {
+	Type        string `yaml:"Type" json:"Type"`
+	Description string `yaml:"Description,omitempty" json:"Description,omitempty"`
+}
+
+// Resource is one resource of a template.
+type Resource struct {
+	Type                string   `yaml:"Type" json:"Type"`
+	DependsOn           []string `yaml:"DependsOn,omitempty" json:"DependsOn,omitempty"`
+	DeletionPolicy      string   `yaml:"DeletionPolicy,omitempty" json:"DeletionPolicy,omitempty"`
+	UpdateReplacePolicy string   `yaml:"UpdateReplacePolicy,omitempty" json:"UpdateReplacePolicy,omitempty"`
+	Properties          Props    `yaml:"Properties,omitempty" json:"Properties,omitempty"`
+}
+
+// Props are a resource's properties, or any nested object of them.
+type Props = map[string]any
+
+// Output is a template output; exported outputs can be imported by other
+// stacks of the same region.
+type Output struct {
+	Description string  `yaml:"Description,omitempty" json:"Description,omitempty"`
+	Value       any     `yaml:"Value" json:"Value"`
+	Export      *Export `yaml:"Export,omitempty" json:"Export,omitempty"`
+}
+
+// Export names an exported output.
+type Export struct {
+	Name any `yaml:"Name" json:"Name"`
+}
+
+// Tag is a resource tag, as most resource types take them.
+type Tag struct {
+	Key   string `yaml:"Key" json:"Key"`
+	Value string `yaml:"Value" json:"Value"`
+}
+
+// Ref returns the intrinsic {"Ref": name}: a parameter's value or a
+// resource's primary identifier.
+func Ref(name string) any { return Props{"Ref": name} }
+
+// GetAtt returns the intrinsic {"Fn::GetAtt": [resource, attribute]}.
+func GetAtt(resource, attribute string) any {
+	return Props{"Fn::GetAtt": []any{resource, attribute}}
+}
+
+// Sub returns the intrinsic {"Fn::Sub": format}.
+func Sub(format string) any { return Props{"Fn::Sub": format} }
+
+// Join returns the intrinsic {"Fn::Join": [sep, values]}.
+func Join(sep string, values []any) any { return Props{"Fn::Join": []any{sep, values}} }
+
+// Encode returns the body to send for t: YAML, or compact JSON when the YAML
+// is over MaxBodyBytes. It returns an *elevator.Error with code EINVALID when
+// even the JSON is over the limit, and EINTERNAL when t cannot be encoded.
+func (t *Template) Encode() ([]byte, error) {
+	body, err := t.YAML()
+	if err != nil {
+		return nil, err
+	}
+	if len(body) <= MaxBodyBytes {
+		return body, nil
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(t); err != nil {
+		return nil, &elevator.Error{Code: elevator.EINTERNAL, Message: "encode template as JSON", Err: err}
+	}
+	body = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if len(body) > MaxBodyBytes {
+		return nil, elevator.Errorf(elevator.EINVALID, "the template is %d bytes even as compact JSON, over CloudFormation's %d-byte limit; use fewer tiers or zones", len(body), MaxBodyBytes)
+	}
+	return body, nil
+}
+
+// YAML returns t as YAML indented by two spaces, with every mapping's keys
+// sorted. It returns an *elevator.Error with code EINTERNAL when t cannot be
+// encoded.
+//
+// Resources and outputs are encoded one at a time and indented under their
+// section: yaml.v3's emitter keeps every event of a document until the end
+// (its queue is never trimmed), which costs about 2.5 MB per orbit template
+// when the whole template is one document. The result parses to the same
+// value as yaml.Marshal(t).
+func (t *Template) YAML() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(64 << 10)
+	head := struct {
+		AWSTemplateFormatVersion string               `yaml:"AWSTemplateFormatVersion"`
+		Description              string               `yaml:"Description,omitempty"`
+		Parameters               map[string]Parameter `yaml:"Parameters,omitempty"`
+	}{t.AWSTemplateFormatVersion, t.Description, t.Parameters}
+	if err := encodeYAML(&buf, head, ""); err != nil {
+		return nil, err
+	}
+	if err := encodeSection(&buf, "Resources", t.Resources, false); err != nil {
+		return nil, err
+	}
+	if err := encodeSection(&buf, "Outputs", t.Outputs, true); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// encodeSection writes name: and then m's entries one by one, in key order,
+// indented under it. An empty m is written as {}, or not at all when
+// omitEmpty.
+func encodeSection[V any](buf *bytes.Buffer, name string, m map[string]V, omitEmpty bool) error {
+	if len(m) == 0 {
+		if !omitEmpty {
+			buf.WriteString(name + ": {}\n")
+		}
+		return nil
+	}
+	buf.WriteString(name + ":\n")
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := encodeYAML(buf, map[string]V{k: m[k]}, "  "); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encodeYAML writes v as YAML, each line prefixed by indent. Shifting a
+// block-style document right keeps it valid: block scalars' indentation is
+// relative to their parent's, and flow and quoted scalars ignore leading
+// space on continuation lines.
+func encodeYAML(buf *bytes.Buffer, v any, indent string) error {
+	var doc bytes.Buffer
+	enc := yaml.NewEncoder(&doc)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return &elevator.Error{Code: elevator.EINTERNAL, Message: "encode template as YAML", Err: err}
+	}
+	if err := enc.Close(); err != nil {
+		return &elevator.Error{Code: elevator.EINTERNAL, Message: "encode template as YAML", Err: err}
+	}
+	if indent == "" {
+		buf.Write(doc.Bytes())
+		return nil
+	}
+	for line := range bytes.Lines(doc.Bytes()) {
+		buf.WriteString(indent)
+		buf.Write(line)
+	}
+	return nil
+}
+
+// add puts a resource in t. Two resources with one logical ID is a bug in the
+// compiler, never in a manifest, so it panics.
+func (t *Template) add(id string, r Resource) {
+	if _, dup := t.Resources[id]; dup {
+		panic(fmt.Sprintf("compile: two resources with logical ID %s", id))
+	}
+	t.Resources[id] = r
+}
