@@ -7,6 +7,7 @@ package elevator
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Error codes. Each maps to one process exit code in the CLI (see
@@ -31,7 +32,10 @@ type Error struct {
 // Error returns the message, followed by the cause when there is one.
 func (e *Error) Error() string {
 	if e.Err != nil && e.Message != "" {
-		return e.Message + ": " + e.Err.Error()
+		if cause := e.Err.Error(); !strings.HasSuffix(e.Message, cause) {
+			return e.Message + ": " + cause
+		}
+		return e.Message // Errorf's message already ends with its cause
 	}
 	if e.Err != nil {
 		return e.Err.Error()

@@ -223,10 +223,10 @@ func (e *Engine) follow(ctx context.Context, stack string, since time.Time) (*cl
 	seen := map[string]bool{}
 	var failures []cloudformation.Event
 	deadline := e.Poller.Clock.Now().Add(e.Poller.Timeout)
-	for {
+	report := func() error {
 		events, err := e.Stacks.Events(ctx, stack, since)
 		if err != nil && !errors.Is(err, cloudformation.ErrStackNotFound) {
-			return nil, nil, err
+			return err
 		}
 		for _, ev := range events {
 			if seen[ev.ID] {
@@ -238,11 +238,21 @@ func (e *Engine) follow(ctx context.Context, stack string, since time.Time) (*cl
 				failures = append(failures, ev)
 			}
 		}
+		return nil
+	}
+	for {
+		if err := report(); err != nil {
+			return nil, nil, err
+		}
 		st, err := e.Stacks.Describe(ctx, stack)
 		if err != nil {
 			return nil, failures, err
 		}
 		if !st.Status.InProgress() {
+			// The events that settled it came after the last look.
+			if err := report(); err != nil {
+				return nil, nil, err
+			}
 			return st, failures, nil
 		}
 		if e.Poller.Timeout > 0 && e.Poller.Clock.Now().After(deadline) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
 
 	elevator "github.com/elevatorhq/elevator"
 	yaml "go.yaml.in/yaml/v3"
@@ -105,79 +104,17 @@ func (t *Template) Encode() ([]byte, error) {
 // YAML returns t as YAML indented by two spaces, with every mapping's keys
 // sorted. It returns an *elevator.Error with code EINTERNAL when t cannot be
 // encoded.
-//
-// Resources and outputs are encoded one at a time and indented under their
-// section: yaml.v3's emitter keeps every event of a document until the end
-// (its queue is never trimmed), which costs about 2.5 MB per orbit template
-// when the whole template is one document. The result parses to the same
-// value as yaml.Marshal(t).
 func (t *Template) YAML() ([]byte, error) {
 	var buf bytes.Buffer
-	buf.Grow(64 << 10)
-	head := struct {
-		AWSTemplateFormatVersion string               `yaml:"AWSTemplateFormatVersion"`
-		Description              string               `yaml:"Description,omitempty"`
-		Parameters               map[string]Parameter `yaml:"Parameters,omitempty"`
-	}{t.AWSTemplateFormatVersion, t.Description, t.Parameters}
-	if err := encodeYAML(&buf, head, ""); err != nil {
-		return nil, err
-	}
-	if err := encodeSection(&buf, "Resources", t.Resources, false); err != nil {
-		return nil, err
-	}
-	if err := encodeSection(&buf, "Outputs", t.Outputs, true); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// encodeSection writes name: and then m's entries one by one, in key order,
-// indented under it. An empty m is written as {}, or not at all when
-// omitEmpty.
-func encodeSection[V any](buf *bytes.Buffer, name string, m map[string]V, omitEmpty bool) error {
-	if len(m) == 0 {
-		if !omitEmpty {
-			buf.WriteString(name + ": {}\n")
-		}
-		return nil
-	}
-	buf.WriteString(name + ":\n")
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if err := encodeYAML(buf, map[string]V{k: m[k]}, "  "); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// encodeYAML writes v as YAML, each line prefixed by indent. Shifting a
-// block-style document right keeps it valid: block scalars' indentation is
-// relative to their parent's, and flow and quoted scalars ignore leading
-// space on continuation lines.
-func encodeYAML(buf *bytes.Buffer, v any, indent string) error {
-	var doc bytes.Buffer
-	enc := yaml.NewEncoder(&doc)
+	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(v); err != nil {
-		return &elevator.Error{Code: elevator.EINTERNAL, Message: "encode template as YAML", Err: err}
+	if err := enc.Encode(t); err != nil {
+		return nil, &elevator.Error{Code: elevator.EINTERNAL, Message: "encode template as YAML", Err: err}
 	}
 	if err := enc.Close(); err != nil {
-		return &elevator.Error{Code: elevator.EINTERNAL, Message: "encode template as YAML", Err: err}
+		return nil, &elevator.Error{Code: elevator.EINTERNAL, Message: "encode template as YAML", Err: err}
 	}
-	if indent == "" {
-		buf.Write(doc.Bytes())
-		return nil
-	}
-	for line := range bytes.Lines(doc.Bytes()) {
-		buf.WriteString(indent)
-		buf.Write(line)
-	}
-	return nil
+	return buf.Bytes(), nil
 }
 
 // add puts a resource in t. Two resources with one logical ID is a bug in the
