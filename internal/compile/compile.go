@@ -35,6 +35,10 @@ type RegionFacts struct {
 	// CurrentCIDR is this orbit's VPC block when its stack exists, so that
 	// the block never moves once allocated.
 	CurrentCIDR netip.Prefix
+	// CurrentAZs are this orbit's zones when its stack exists, in order (the
+	// stack's AvailabilityZones output), so that a zone AWS adds later never
+	// moves the subnets; see NetworkLayout. Nil means every reported zone.
+	CurrentAZs []string
 	// BastionAMI is the resolved image id when the region has a bastion.
 	BastionAMI string
 	// HostedZoneID is the orbit domain's Route53 zone, when it has a domain.

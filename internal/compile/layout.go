@@ -64,13 +64,20 @@ func (l Layout) TierSubnets(name string) []Subnet {
 // max(2, ceil(log2(zones))) so that growing from two zones to four keeps
 // every subnet where it is; subnet i goes to zone i.
 //
+// The zones are r.AZs when set. Else they are every zone the region
+// reports, except that once the stack exists (f.CurrentAZs) its zones keep
+// their places and a zone AWS adds later joins only if it does not change k:
+// a region going from four zones to five would otherwise cut every tier
+// again and replace every subnet. Listing the zones in the manifest is how
+// to take them all then.
+//
 // It returns elevator.FieldErrors, positioned in o's manifest, when no VPC
 // block is left, a zone is unknown, a tier lies outside the VPC, overlaps
 // another or does not fit, or subnets would be smaller than /28.
 func NetworkLayout(o *elevator.Orbit, r *elevator.Region, f RegionFacts) (Layout, error) {
 	var errs elevator.FieldErrors
 	src := o.Source
-	azs, azErrs := regionAZs(src, r, f.AZs)
+	azs, azErrs := regionAZs(src, r, f)
 	errs = append(errs, azErrs...)
 	vpc, err := vpcBlock(src, r, f)
 	if err != nil {
@@ -106,13 +113,25 @@ func subnetBitsFor(n int) int {
 }
 
 // regionAZs returns the zones the region uses: the manifest's, each checked
-// against what the region reports, or every zone the region reports.
-func regionAZs(src elevator.Source, r *elevator.Region, reported []string) ([]string, elevator.FieldErrors) {
+// against what the region reports; or the current zones followed by any new
+// zone that fits in the same cut; or every zone the region reports.
+func regionAZs(src elevator.Source, r *elevator.Region, f RegionFacts) ([]string, elevator.FieldErrors) {
+	reported := f.AZs
 	if len(reported) == 0 {
 		return nil, elevator.FieldErrors{src.Errorf(r.Path, r.Name, "AWS reports no availability zones in %s; check that the region is enabled for the account", r.Name)}
 	}
 	if len(r.AZs) == 0 {
-		return reported, nil
+		if len(f.CurrentAZs) == 0 {
+			return reported, nil
+		}
+		azs := append([]string(nil), f.CurrentAZs...)
+		k := subnetBitsFor(len(azs))
+		for _, az := range reported {
+			if !contains(azs, az) && subnetBitsFor(len(azs)+1) == k {
+				azs = append(azs, az)
+			}
+		}
+		return azs, nil
 	}
 	var errs elevator.FieldErrors
 	seen := make(map[string]bool, len(r.AZs))

@@ -80,7 +80,7 @@ func TestNetworkLayout(t *testing.T) {
 		edit  func(r *elevator.Region)
 		facts RegionFacts
 		// want are the expected blocks: "vpc", each tier's name, and
-		// "<tier> subnets" (comma-separated, in zone order).
+		// "<tier> subnets" (comma-separated, in zone order); and "azs".
 		want map[string]string
 		// wantErrs are substrings of the error, one per problem; each
 		// names its file:line:column.
@@ -167,7 +167,28 @@ func TestNetworkLayout(t *testing.T) {
 			name:  "the manifest's zones are used in its order",
 			edit:  func(r *elevator.Region) { r.AZs = []string{"us-east-1c", "us-east-1a"} },
 			facts: three,
-			want:  map[string]string{"public subnets": "10.0.0.0/20,10.0.16.0/20"},
+			want:  map[string]string{"azs": "us-east-1c,us-east-1a", "public subnets": "10.0.0.0/20,10.0.16.0/20"},
+		},
+		{
+			name:  "a zone AWS adds joins the current zones when the cut stays the same",
+			facts: RegionFacts{AZs: zones("us-east-1", 4), CurrentAZs: zones("us-east-1", 3)},
+			want:  map[string]string{"azs": "us-east-1a,us-east-1b,us-east-1c,us-east-1d", "public subnets": "10.0.0.0/20,10.0.16.0/20,10.0.32.0/20,10.0.48.0/20"},
+		},
+		{
+			name:  "a zone AWS adds stays out when it would cut every tier again",
+			facts: RegionFacts{AZs: zones("us-east-1", 6), CurrentAZs: zones("us-east-1", 4)},
+			want:  map[string]string{"azs": "us-east-1a,us-east-1b,us-east-1c,us-east-1d", "public subnets": "10.0.0.0/20,10.0.16.0/20,10.0.32.0/20,10.0.48.0/20"},
+		},
+		{
+			name:  "the current zones keep their places whatever order AWS reports",
+			facts: RegionFacts{AZs: zones("us-east-1", 3), CurrentAZs: []string{"us-east-1c", "us-east-1a"}},
+			want:  map[string]string{"azs": "us-east-1c,us-east-1a,us-east-1b"},
+		},
+		{
+			name:  "the manifest's zones win over the current ones",
+			edit:  func(r *elevator.Region) { r.AZs = zones("us-east-1", 5) },
+			facts: RegionFacts{AZs: zones("us-east-1", 6), CurrentAZs: zones("us-east-1", 4)},
+			want:  map[string]string{"azs": "us-east-1a,us-east-1b,us-east-1c,us-east-1d,us-east-1e", "public subnets": "10.0.0.0/21,10.0.8.0/21,10.0.16.0/21,10.0.24.0/21,10.0.32.0/21"},
 		},
 		{
 			name:     "an unknown zone is an error that lists the region's zones",
@@ -291,7 +312,7 @@ func TestNetworkLayout(t *testing.T) {
 
 // blocks flattens a layout the way TestNetworkLayout's want does.
 func blocks(l Layout) map[string]string {
-	m := map[string]string{"vpc": l.VPC.String()}
+	m := map[string]string{"vpc": l.VPC.String(), "azs": strings.Join(l.AZs, ",")}
 	for _, t := range l.Tiers {
 		m[t.Name] = t.CIDR.String()
 		var subnets []string

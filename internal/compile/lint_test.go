@@ -35,6 +35,7 @@ type cfnLintMatch struct {
 // against every region the golden files use. Errors and warnings fail the
 // test; informational findings are logged.
 func TestGoldenTemplatesPassCfnLint(t *testing.T) {
+	t.Parallel()
 	lint := cfnLintPath(t)
 	files, err := filepath.Glob(filepath.Join("testdata", "*.golden.yml"))
 	if err != nil || len(files) == 0 {

@@ -153,8 +153,10 @@ func TestParseOrbitRejects(t *testing.T) {
 			[]string{`orbit.yml:2:10: regions: needs at least 1 entry(ies)`}},
 		{"merge keys", "base: &b {cidr: 10.0.0.0/16}\nname: a\nregions:\n  us-east-1:\n    <<: *b\n",
 			[]string{`orbit.yml:5:5: regions.us-east-1: merge keys (<<) are not supported`}},
-		{"a schema problem and a semantic problem at once", "name: a\nregions:\n  us-east-1: {nat: maybe}\n  mars-north-1: {}\n",
-			[]string{`orbit.yml:3:20: regions.us-east-1.nat: "maybe": must be one of`, `orbit.yml:4:3: regions.mars-north-1: "mars-north-1": unknown AWS region`}},
+		{"a schema problem and a semantic problem at once", "name: a\nregions:\n  us-east-1: {nat: maybe}\n  us-north-9: {}\n",
+			[]string{`orbit.yml:3:20: regions.us-east-1.nat: "maybe": must be one of`, `orbit.yml:4:3: regions.us-north-9: "us-north-9": unknown AWS region`}},
+		{"a region name of the wrong shape", "name: a\nregions:\n  mars-north-1: {}\n",
+			[]string{`orbit.yml:3:3: regions.mars-north-1: "mars-north-1" is not allowed as a name here; want an AWS region name such as us-east-1`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,7 +65,10 @@ func (s *schema) validate(d *document) {
 
 // leaves returns the innermost errors: the ones that say what is wrong.
 func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
-	if len(e.Causes) == 0 {
+	if _, ok := e.ErrorKind.(*kind.PropertyNames); ok || len(e.Causes) == 0 {
+		// A bad property name is reported as such: its causes describe
+		// the name as if it were a value.
+
 		return []*jsonschema.ValidationError{e}
 	}
 	var out []*jsonschema.ValidationError
@@ -113,7 +117,15 @@ func (s *schema) fieldErrors(d *document, e *jsonschema.ValidationError) []*elev
 	case *kind.Pattern, *kind.MinLength, *kind.MaxLength:
 		return []*elevator.FieldError{at(path, display(value), "not allowed; want %s", allowed)}
 	case *kind.PropertyNames:
-		fe := at(childPath(path, k.Property), nil, "%q is not allowed as a name here; want %s", k.Property, describe(s.lookupSub(rule, "propertyNames")))
+		names := s.lookupSub(rule, "propertyNames")
+		if names == nil {
+			names = rule // the error's location is the propertyNames rule itself
+		}
+		// The validator may report a property-name error at another
+		// field's location (it shares the location slice), so find the
+		// mapping that holds the name.
+		path = mappingWithKey(d, path, k.Property)
+		fe := at(childPath(path, k.Property), nil, "%q is not allowed as a name here; want %s", k.Property, describe(names))
 		if kp, ok := d.source.Positions[childPath(path, k.Property)+"#key"]; ok {
 			fe.Pos = kp
 		}
@@ -131,6 +143,28 @@ func (s *schema) fieldErrors(d *document, e *jsonschema.ValidationError) []*elev
 	default:
 		return []*elevator.FieldError{at(path, nil, "%s%s", e.ErrorKind.LocalizedString(nil), suffix(allowed))}
 	}
+}
+
+// mappingWithKey returns the path of the mapping that has key: guess when
+// it does, else the first in file order that does.
+func mappingWithKey(d *document, guess, key string) string {
+	if slices.Contains(d.keys[guess], key) {
+		return guess
+	}
+	var paths []string
+	for p, keys := range d.keys {
+		if slices.Contains(keys, key) {
+			paths = append(paths, p)
+		}
+	}
+	sort.Slice(paths, func(i, j int) bool {
+		a, b := d.source.Positions[paths[i]], d.source.Positions[paths[j]]
+		return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
+	})
+	if len(paths) > 0 {
+		return paths[0]
+	}
+	return guess
 }
 
 // locate turns a schema instance location into a field path such as

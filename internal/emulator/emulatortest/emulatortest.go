@@ -169,3 +169,19 @@ func withAccount(account string) func(*middleware.Stack) error {
 			}), middleware.After)
 	}
 }
+
+// SharedConfig returns an aws.Config for region that calls the package's
+// moto server as its default account: the one the elevator command itself
+// uses when a test runs it with --endpoint-url and plain credentials. Tests
+// that share it keep apart by the names they create.
+func SharedConfig(t testing.TB, region string) aws.Config {
+	t.Helper()
+	if endpoint == "" {
+		t.Fatal("emulatortest: no emulator: call emulatortest.Main(m) from TestMain")
+	}
+	return aws.Config{
+		Region:       region,
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+	}
+}

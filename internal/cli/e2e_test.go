@@ -1,0 +1,345 @@
+package cli_test
+
+// End-to-end tests: the elevator command line, run in-process, against a
+// real moto server started for this package (emulatortest.Main). Results
+// are checked with the AWS SDK's own clients, not by reading Elevator's
+// output alone.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/elevatorhq/elevator/internal/cli"
+	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
+)
+
+func TestMain(m *testing.M) { emulatortest.Main(m) }
+
+// result is what one run of the command line gave.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// elevator runs the command line with stdin against the package's emulator.
+func elevator(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("CI", "true")
+	var stdout, stderr bytes.Buffer
+	args = append(args, "--endpoint-url", emulatortest.Endpoint())
+	if args[0] == "orbit" {
+		args = append(args, "--poll-interval", "20ms")
+	}
+	code := cli.Run(context.Background(), args, strings.NewReader(stdin), &stdout, &stderr)
+	return result{stdout.String(), stderr.String(), code}
+}
+
+// manifest writes an orbit manifest with a fresh name into a temp dir. The
+// name keeps tests apart in the emulator's shared account.
+func manifest(t *testing.T, body string) (path, name string) {
+	t.Helper()
+	name = fmt.Sprintf("e2e-%06x", rand.Uint32()&0xffffff)
+	path = filepath.Join(t.TempDir(), "orbit.yml")
+	if err := os.WriteFile(path, []byte("name: "+name+"\n"+body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, name
+}
+
+func mustSucceed(t *testing.T, r result) {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestOrbitUpTwiceThenPlanChangesNothing(t *testing.T) {
+	file, name := manifest(t, "regions:\n  us-east-1: {cidr: 10.31.0.0/16}\n  us-west-2: {}\nbastion:\n  allowed_cidrs: [203.0.113.0/24]\n")
+
+	first := elevator(t, "", "orbit", "up", "-f", file)
+	mustSucceed(t, first)
+	if !strings.Contains(first.stdout, "orbit "+name+" is up in us-east-1, us-west-2") {
+		t.Errorf("first up:\n%s", first.stdout)
+	}
+	if !strings.Contains(first.stderr, "CREATE_COMPLETE") {
+		t.Errorf("first up showed no progress:\n%s", first.stderr)
+	}
+
+	second := elevator(t, "", "orbit", "up", "-f", file)
+	mustSucceed(t, second)
+	if !strings.Contains(second.stdout, "orbit "+name+" is up to date: no changes") {
+		t.Errorf("second up:\n%s", second.stdout)
+	}
+
+	plan := elevator(t, "", "orbit", "plan", "-f", file, "--output", "json")
+	mustSucceed(t, plan)
+	var doc struct {
+		Plans []struct {
+			Region    string `json:"region"`
+			NoChanges bool   `json:"no_changes"`
+		} `json:"plans"`
+	}
+	if err := json.Unmarshal([]byte(plan.stdout), &doc); err != nil {
+		t.Fatalf("plan --output json is not JSON: %v\n%s", err, plan.stdout)
+	}
+	if len(doc.Plans) != 2 || !doc.Plans[0].NoChanges || !doc.Plans[1].NoChanges {
+		t.Errorf("plan after up: %+v", doc.Plans)
+	}
+}
+
+func TestPlanOfANewOrbitListsItsResourcesAndLeavesNothing(t *testing.T) {
+	file, name := manifest(t, "regions:\n  eu-west-1: {}\nnetwork: {nat: single}\n")
+	plan := elevator(t, "", "orbit", "plan", "-f", file)
+	mustSucceed(t, plan)
+	for _, want := range []string{"eu-west-1  elevator-orbit-" + name + "  (new stack)", "+ Vpc", "AWS::EC2::NatGateway", "Plan: "} {
+		if !strings.Contains(plan.stdout, want) {
+			t.Errorf("plan lacks %q:\n%s", want, plan.stdout)
+		}
+	}
+	_, err := cfn.NewFromConfig(emulatortest.SharedConfig(t, "eu-west-1")).DescribeStacks(context.Background(), &cfn.DescribeStacksInput{StackName: aws.String("elevator-orbit-" + name)})
+	if err == nil {
+		t.Error("plan left a stack behind")
+	}
+}
+
+// TestOrbitUpBuildsTheNetworkItDescribes checks, with the SDK's EC2, S3 and
+// DynamoDB clients, that every region has one subnet per zone per tier with
+// the right blocks and tags, the NAT gateways its mode asks for, and
+// Elevator's bucket and tables.
+func TestOrbitUpBuildsTheNetworkItDescribes(t *testing.T) {
+	file, name := manifest(t, `regions:
+  us-east-1:
+    cidr: 10.41.0.0/16
+  eu-west-1:
+    cidr: 10.42.0.0/16
+    azs: [eu-west-1a, eu-west-1b]
+    nat: single
+  us-west-2:
+    cidr: 10.43.0.0/16
+    nat: none
+`)
+	mustSucceed(t, elevator(t, "", "orbit", "up", "-f", file))
+
+	tests := []struct {
+		region string
+		nats   int
+		want   map[string]string // tier/az -> cidr (a sample, checked exactly)
+		zones  int
+	}{
+		{"us-east-1", 6, map[string]string{ // 6 zones: each /18 tier cut in 8 /21s
+			"public/us-east-1a": "10.41.0.0/21", "public/us-east-1f": "10.41.40.0/21",
+			"private/us-east-1a": "10.41.64.0/21", "data/us-east-1c": "10.41.144.0/21",
+		}, 6},
+		{"eu-west-1", 1, map[string]string{ // 2 zones: each /18 tier cut in 4 /20s
+			"public/eu-west-1a": "10.42.0.0/20", "public/eu-west-1b": "10.42.16.0/20",
+			"private/eu-west-1a": "10.42.64.0/20", "private/eu-west-1b": "10.42.80.0/20",
+			"data/eu-west-1a": "10.42.128.0/20", "data/eu-west-1b": "10.42.144.0/20",
+		}, 2},
+		{"us-west-2", 0, map[string]string{"data/us-west-2d": "10.43.176.0/20"}, 4},
+	}
+	ctx := context.Background()
+	for _, tt := range tests {
+		t.Run(tt.region, func(t *testing.T) {
+			cfg := emulatortest.SharedConfig(t, tt.region)
+			ec2c := ec2sdk.NewFromConfig(cfg)
+			vpcs, err := ec2c.DescribeVpcs(ctx, &ec2sdk.DescribeVpcsInput{Filters: []ec2types.Filter{{Name: aws.String("tag:elevator:orbit"), Values: []string{name}}}})
+			if err != nil || len(vpcs.Vpcs) != 1 {
+				t.Fatalf("vpcs tagged for %s: %v %v", name, vpcs, err)
+			}
+			vpcID := aws.ToString(vpcs.Vpcs[0].VpcId)
+			subnets, err := ec2c.DescribeSubnets(ctx, &ec2sdk.DescribeSubnetsInput{Filters: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpcID}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, s := range subnets.Subnets {
+				tags := map[string]string{}
+				for _, tg := range s.Tags {
+					tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+				}
+				if tags["elevator:orbit"] != name || tags["elevator:region"] != tt.region || tags["elevator:managed-by"] != "elevator" {
+					t.Errorf("subnet %s tags: %v", aws.ToString(s.SubnetId), tags)
+				}
+				key := tags["elevator:tier"] + "/" + aws.ToString(s.AvailabilityZone)
+				if _, dup := got[key]; dup {
+					t.Errorf("two subnets for %s", key)
+				}
+				got[key] = aws.ToString(s.CidrBlock)
+			}
+			if len(got) != 3*tt.zones {
+				keys := make([]string, 0, len(got))
+				for k := range got {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				t.Errorf("%d subnets, want 3 tiers x %d zones: %v", len(got), tt.zones, keys)
+			}
+			for k, cidr := range tt.want {
+				if got[k] != cidr {
+					t.Errorf("subnet %s = %q, want %s", k, got[k], cidr)
+				}
+			}
+			nats, err := ec2c.DescribeNatGateways(ctx, &ec2sdk.DescribeNatGatewaysInput{Filter: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpcID}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(nats.NatGateways) != tt.nats {
+				t.Errorf("%d NAT gateways, want %d", len(nats.NatGateways), tt.nats)
+			}
+			bucket := fmt.Sprintf("elevator-123456789012-%s-%s", tt.region, name)
+			if _, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
+				t.Errorf("state bucket %s: %v", bucket, err)
+			}
+			ddb := dynamodb.NewFromConfig(cfg)
+			for _, table := range []string{name + "-users", name + "-services", name + "-elevator-locks", name + "-elevator-releases"} {
+				if _, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}); err != nil {
+					t.Errorf("table %s: %v", table, err)
+				}
+			}
+		})
+	}
+
+	status := elevator(t, "", "orbit", "status", "-f", file, "--region", "eu-west-1")
+	mustSucceed(t, status)
+	for _, want := range []string{"eu-west-1  elevator-orbit-" + name, "private  eu-west-1b  10.42.80.0/20", "NAT gateways (1)"} {
+		if !strings.Contains(status.stdout, want) {
+			t.Errorf("status lacks %q:\n%s", want, status.stdout)
+		}
+	}
+	outputs := elevator(t, "", "orbit", "outputs", "-f", file, "--output", "json")
+	mustSucceed(t, outputs)
+	var doc struct {
+		Outputs map[string]map[string]string `json:"outputs"`
+	}
+	if err := json.Unmarshal([]byte(outputs.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if out := doc.Outputs["eu-west-1"]; !strings.HasPrefix(out["VpcId"], "vpc-") || len(strings.Split(out["PrivateSubnets"], ",")) != 2 || out["LocksTable"] != name+"-elevator-locks" {
+		t.Errorf("eu-west-1 outputs: %v", out)
+	}
+}
+
+func stackExists(t *testing.T, region, stack string) bool {
+	t.Helper()
+	out, err := cfn.NewFromConfig(emulatortest.SharedConfig(t, region)).DescribeStacks(context.Background(), &cfn.DescribeStacksInput{StackName: aws.String(stack)})
+	return err == nil && len(out.Stacks) == 1 && out.Stacks[0].StackStatus != "DELETE_COMPLETE"
+}
+
+func TestOrbitDownRefusesAProtectedOrbit(t *testing.T) {
+	file, name := manifest(t, "protect: true\nregions:\n  us-east-2: {}\nnetwork: {nat: none}\n")
+	mustSucceed(t, elevator(t, "", "orbit", "up", "-f", file))
+	for _, args := range [][]string{{"orbit", "down", "-f", file}, {"orbit", "down", "-f", file, "--yes"}} {
+		r := elevator(t, name+"\n", args...)
+		if r.code != cli.ExitConflict || !strings.Contains(r.stderr, "orbit "+name+" is protected (protect: true at "+file+":2:10)") {
+			t.Errorf("%v: exit %d, stderr:\n%s", args, r.code, r.stderr)
+		}
+		if strings.Contains(r.stderr, "Type the orbit's name") {
+			t.Errorf("%v asked for a confirmation it would not act on", args)
+		}
+	}
+	if !stackExists(t, "us-east-2", "elevator-orbit-"+name) {
+		t.Error("the protected orbit's stack is gone")
+	}
+}
+
+func TestOrbitDownAsksBeforeDeleting(t *testing.T) {
+	file, name := manifest(t, "regions:\n  ca-central-1: {}\nnetwork: {nat: none}\n")
+	mustSucceed(t, elevator(t, "", "orbit", "up", "-f", file))
+	stack := "elevator-orbit-" + name
+
+	no := elevator(t, "no\n", "orbit", "down", "-f", file)
+	if no.code != cli.ExitInterrupted || !strings.Contains(no.stderr, "Type the orbit's name to confirm") || !strings.Contains(no.stderr, "not confirmed: nothing was deleted") {
+		t.Errorf("answer no: exit %d, stderr:\n%s", no.code, no.stderr)
+	}
+	if !stackExists(t, "ca-central-1", stack) {
+		t.Fatal("the stack went without confirmation")
+	}
+	silent := elevator(t, "", "orbit", "down", "-f", file)
+	if silent.code != cli.ExitInterrupted || !stackExists(t, "ca-central-1", stack) {
+		t.Errorf("no answer at all: exit %d, stack kept: %v", silent.code, stackExists(t, "ca-central-1", stack))
+	}
+
+	yes := elevator(t, name+"\n", "orbit", "down", "-f", file)
+	// moto cannot delete a VPC stack's route tables: DeleteStack answers
+	// DependencyViolation (exit 4) yet drops the stack. That the deletion
+	// completes on AWS is tested with a fake CloudFormation in
+	// internal/apply (TestDeleteFollowsTheStackUntilItIsGone).
+	if yes.code != 0 && !strings.Contains(yes.stderr, "DependencyViolation") {
+		t.Errorf("answer with the name: exit %d, stderr:\n%s", yes.code, yes.stderr)
+	}
+	if stackExists(t, "ca-central-1", stack) {
+		t.Error("the stack is still there after confirming")
+	}
+}
+
+func TestAnInvalidManifestExitsTwoWithPositions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "orbit.yml")
+	os.WriteFile(path, []byte("name: x\nregions:\n  us-east-1: {cidr: 10.0.0.1/16}\n  moon-1: {}\n"), 0o644)
+
+	text := elevator(t, "", "orbit", "plan", "-f", path)
+	if text.code != cli.ExitInvalid {
+		t.Errorf("exit %d, want %d", text.code, cli.ExitInvalid)
+	}
+	for _, want := range []string{path + ":3:21: regions.us-east-1.cidr: \"10.0.0.1/16\": has host bits set; did you mean 10.0.0.0/16?", path + ":4:3: regions.moon-1"} {
+		if !strings.Contains(text.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, text.stderr)
+		}
+	}
+
+	js := elevator(t, "", "orbit", "plan", "-f", path, "-o", "json")
+	var doc struct {
+		Error struct {
+			Code   string `json:"code"`
+			Fields []struct {
+				Line, Column int
+				Path         string
+			} `json:"fields"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(js.stdout), &doc); err != nil {
+		t.Fatalf("json error output: %v\n%s", err, js.stdout)
+	}
+	if js.code != cli.ExitInvalid || doc.Error.Code != "invalid" || len(doc.Error.Fields) != 2 || doc.Error.Fields[0].Line != 3 || doc.Error.Fields[0].Column != 21 {
+		t.Errorf("exit %d, error %+v", js.code, doc.Error)
+	}
+}
+
+func TestUsageErrorsAreInvalidInput(t *testing.T) {
+	for _, args := range [][]string{{"orbit", "up", "--no-such-flag"}, {"orbit", "up", "extra"}, {"version", "-o", "yaml"}, {"schema", "app"}} {
+		if r := elevator(t, "", args...); r.code != cli.ExitInvalid {
+			t.Errorf("%v: exit %d, want %d; stderr %s", args, r.code, cli.ExitInvalid, r.stderr)
+		}
+	}
+}
+
+func TestSchemaPrintsTheCommittedSchema(t *testing.T) {
+	r := elevator(t, "", "schema", "orbit")
+	mustSucceed(t, r)
+	committed, err := os.ReadFile("../../schemas/orbit.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.stdout != string(committed) {
+		t.Error("`elevator schema orbit` differs from schemas/orbit.schema.json")
+	}
+}
