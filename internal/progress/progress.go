@@ -23,6 +23,7 @@ import (
 type Printer struct {
 	mu    sync.Mutex
 	w     io.Writer
+	fd    int  // w's file descriptor when it is a terminal
 	live  bool // a terminal: colours and a redrawn status line
 	now   func() time.Time
 	state map[string]string // region -> latest status, for the live line
@@ -32,11 +33,11 @@ type Printer struct {
 // New returns a printer writing to w. Live mode is used when w is a terminal
 // and neither CI nor NO_COLOR is set.
 func New(w io.Writer) *Printer {
-	live := false
+	p := Plain(w)
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("CI") == "" && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb" {
-		live = true
+		p.live, p.fd = true, int(f.Fd())
 	}
-	return &Printer{w: w, live: live, now: time.Now, state: map[string]string{}}
+	return p
 }
 
 // Plain returns a printer that writes plain lines only.
@@ -105,7 +106,7 @@ func (p *Printer) drawStatus() {
 		parts[i] = r + ": " + p.state[r]
 	}
 	line := "… " + strings.Join(parts, " · ")
-	if width, _, err := term.GetSize(1); err == nil && width > 4 && len(line) > width-1 {
+	if width, _, err := term.GetSize(p.fd); err == nil && width > 4 && len(line) > width-1 {
 		line = line[:width-2] + "…"
 	}
 	fmt.Fprint(p.w, "\033[2m"+line+"\033[0m")
