@@ -234,7 +234,9 @@ func TestOrbitUpBuildsTheNetworkItDescribes(t *testing.T) {
 	if err := json.Unmarshal([]byte(outputs.stdout), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if out := doc.Outputs["eu-west-1"]; !strings.HasPrefix(out["VpcId"], "vpc-") || len(strings.Split(out["PrivateSubnets"], ",")) != 2 || out["LocksTable"] != name+"-elevator-locks" {
+	if out := doc.Outputs["eu-west-1"]; !strings.HasPrefix(out["VpcId"], "vpc-") || out["VpcCidr"] != "10.42.0.0/16" ||
+		len(strings.Split(out["PrivateSubnets"], ",")) != 2 || out["AvailabilityZones"] != "eu-west-1a,eu-west-1b" ||
+		!strings.HasPrefix(out["PublicLoadBalancerSecurityGroup"], "sg-") || out["LocksTable"] != name+"-elevator-locks" {
 		t.Errorf("eu-west-1 outputs: %v", out)
 	}
 }

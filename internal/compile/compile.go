@@ -111,7 +111,8 @@ func OrbitStacks(o *elevator.Orbit, facts map[string]RegionFacts) ([]Stack, erro
 // tier to run in or no instance type, two tier names give the same logical
 // IDs, or a resource name would be too long. It returns an *elevator.Error
 // with code EINTERNAL when f lacks the bastion's image or the domain's hosted
-// zone, and code EINVALID when the template is over MaxBodyBytes.
+// zone, and code EINVALID when the template is over CloudFormation's limits
+// (MaxBodyBytes, MaxResources).
 func RegionStack(o *elevator.Orbit, r *elevator.Region, f RegionFacts) (Stack, error) {
 	l, err := NetworkLayout(o, r, f)
 	var errs elevator.FieldErrors

@@ -154,21 +154,23 @@ func manyTiers(zoneCount, tierCount int) (*elevator.Orbit, map[string]RegionFact
 
 func TestBodyEncoding(t *testing.T) {
 	tests := []struct {
-		name              string
-		zones, tiers      int
-		wantJSON, wantErr bool
+		name         string
+		zones, tiers int
+		wantJSON     bool
+		wantErr      string
 	}{
 		{name: "a template that fits as YAML is sent as YAML", zones: 3, tiers: 3},
 		{name: "a template too big as YAML is sent as compact JSON", zones: 6, tiers: 9, wantJSON: true},
-		{name: "a template too big even as JSON is an error", zones: 16, tiers: 16, wantErr: true},
+		{name: "a template too big even as JSON is an error", zones: 16, tiers: 12, wantErr: "bytes even as compact JSON, over CloudFormation's 51200-byte limit"},
+		{name: "a template of too many resources is an error", zones: 16, tiers: 16, wantErr: "resources, over CloudFormation's 500"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o, facts := manyTiers(tt.zones, tt.tiers)
 			stacks, err := OrbitStacks(o, facts)
-			if tt.wantErr {
-				if elevator.ErrorCode(err) != elevator.EINVALID || !strings.Contains(err.Error(), "over CloudFormation's 51200-byte limit") {
-					t.Fatalf("error = %v, want one about the size limit", err)
+			if tt.wantErr != "" {
+				if elevator.ErrorCode(err) != elevator.EINVALID || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want an invalid error containing %q", err, tt.wantErr)
 				}
 				return
 			}

@@ -367,7 +367,7 @@ func (b *regionBuilder) bastion() {
 				"HttpTokens":   "required",
 				"HttpEndpoint": "enabled",
 			},
-			"SecurityGroupIds": []any{GetAtt(idBastionSG, "GroupId")},
+			"SecurityGroupIds": []any{Ref(idBastionSG)},
 			"TagSpecifications": []any{
 				Props{"ResourceType": "instance", "Tags": b.tags(name)},
 				Props{"ResourceType": "volume", "Tags": b.tags(name)},
@@ -508,9 +508,13 @@ func (b *regionBuilder) state() {
 	table(idReleasesTable, o.Name+"-elevator-releases", []any{hash("app"), rangeKey("release_id")}, []any{str("app"), str("release_id")}, nil)
 }
 
+// commonOutputs declares what app stacks and the release engine read. Each
+// value is a literal, a Ref or a Fn::Join of those (a security group's Ref
+// is its id), so it can be resolved from the stack's resources where a
+// CloudFormation implementation records no outputs (see apply.Outputs).
 func (b *regionBuilder) commonOutputs() {
 	b.output("VpcId", "The VPC", Ref(idVPC))
-	b.output("VpcCidr", "The VPC's block", GetAtt(idVPC, "CidrBlock"))
+	b.output("VpcCidr", "The VPC's block", b.l.VPC.String())
 	var zones []any
 	for _, az := range b.l.AZs {
 		zones = append(zones, Ref(paramZone+b.zone[az]))
@@ -524,10 +528,10 @@ func (b *regionBuilder) commonOutputs() {
 		b.output(b.tierID[t.Name]+"Subnets", "Subnets of tier "+t.Name+", comma-separated in zone order", Join(",", ids))
 	}
 	if b.r.Bastion != nil {
-		b.output("BastionSecurityGroup", "Security group of the bastion hosts", GetAtt(idBastionSG, "GroupId"))
+		b.output("BastionSecurityGroup", "Security group of the bastion hosts", Ref(idBastionSG))
 	}
-	b.output("PublicLoadBalancerSecurityGroup", "Security group of public load balancers", GetAtt(idPublicLBSG, "GroupId"))
-	b.output("PrivateLoadBalancerSecurityGroup", "Security group of private load balancers", GetAtt(idPrivateLBSG, "GroupId"))
+	b.output("PublicLoadBalancerSecurityGroup", "Security group of public load balancers", Ref(idPublicLBSG))
+	b.output("PrivateLoadBalancerSecurityGroup", "Security group of private load balancers", Ref(idPrivateLBSG))
 	b.output("StateBucket", "Elevator's state bucket", Ref(idStateBucket))
 	b.output("UsersTable", "SSH users table", Ref(idUsersTable))
 	b.output("ServicesTable", "SSH services table", Ref(idServicesTable))

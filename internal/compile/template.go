@@ -13,6 +13,9 @@ import (
 // (TemplateBody); a larger one would have to go through S3.
 const MaxBodyBytes = 51_200
 
+// MaxResources is the most resources CloudFormation accepts in a template.
+const MaxResources = 500
+
 // Template is a CloudFormation template: the part of the format Elevator
 // writes. Maps marshal with sorted keys, so a template always encodes to the
 // same bytes.
@@ -79,8 +82,12 @@ func Join(sep string, values []any) any { return Props{"Fn::Join": []any{sep, va
 
 // Encode returns the body to send for t: YAML, or compact JSON when the YAML
 // is over MaxBodyBytes. It returns an *elevator.Error with code EINVALID when
-// even the JSON is over the limit, and EINTERNAL when t cannot be encoded.
+// t has more than MaxResources resources or even the JSON is over
+// MaxBodyBytes, and EINTERNAL when t cannot be encoded.
 func (t *Template) Encode() ([]byte, error) {
+	if n := len(t.Resources); n > MaxResources {
+		return nil, elevator.Errorf(elevator.EINVALID, "the template has %d resources, over CloudFormation's %d; use fewer tiers or zones", n, MaxResources)
+	}
 	body, err := t.YAML()
 	if err != nil {
 		return nil, err

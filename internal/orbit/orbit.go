@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/apply"
+	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/compile"
 )
@@ -150,6 +152,9 @@ func regionFacts(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c C
 	for _, v := range vpcs {
 		if v.Tags[compile.TagOrbit] == o.Name && v.Tags[compile.TagManagedBy] == compile.ManagedBy {
 			f.CurrentCIDR = v.CIDR
+			if f.CurrentAZs, err = currentZones(ctx, o, c); err != nil {
+				return f, err
+			}
 			continue
 		}
 		if v.CIDR.IsValid() {
@@ -167,6 +172,19 @@ func regionFacts(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c C
 		f.BastionAMI = ami
 	}
 	return f, nil
+}
+
+// currentZones returns the zones the orbit's stack uses now, in order, so
+// that a zone AWS adds to the region later does not re-cut the subnets.
+func currentZones(ctx context.Context, o *elevator.Orbit, c Clients) ([]string, error) {
+	outputs, err := (&apply.Engine{Stacks: c.Stacks}).Outputs(ctx, o.StackName())
+	if errors.Is(err, cloudformation.ErrStackNotFound) {
+		return nil, nil
+	}
+	if err != nil || outputs["AvailabilityZones"] == "" {
+		return nil, err
+	}
+	return strings.Split(outputs["AvailabilityZones"], ","), nil
 }
 
 func bastionImage(ctx context.Context, sel elevator.AMISelector, c Clients) (string, error) {

@@ -1,0 +1,210 @@
+package elevator
+
+import (
+	"net/netip"
+	"time"
+)
+
+// App is an application: one or more services that run on EC2 instances in
+// Auto Scaling Groups, optionally behind load balancers, with the data
+// stores the app owns. It is what the app manifest (app.yml, kept with the
+// app's code) says once parsed, defaulted, and merged with the overrides of
+// one orbit.
+type App struct {
+	Name     string
+	Services []Service // in manifest order
+	Data     Data
+	Env      map[string]string // plain settings given to every service
+	Secrets  []Secret          // references; values never appear in templates
+	Source   Source
+}
+
+// Service is one logical group of servers of an app, such as web or worker:
+// one Auto Scaling Group per release per region.
+type Service struct {
+	Name         string
+	Runtime      Runtime
+	InstanceType string
+	AMI          AMISelector
+	Port         int // the port the service listens on; 0 when it takes no traffic
+	LoadBalancer LoadBalancer
+	Firewall     []FirewallRule
+	Alarms       []Alarm
+	Scaling      Scaling
+	Env          map[string]string
+	Path         string // field path in the manifest
+}
+
+// Runtime is how a service's instances run it: Docker containers or raw
+// systemd units. Exactly one of Docker and Units is set.
+type Runtime struct {
+	Docker *Docker
+	Units  map[string]string // unit file name -> contents
+}
+
+// Docker runs one container per instance as a systemd unit.
+type Docker struct {
+	Image   string   // repository without tag; a release adds :VERSION
+	Ports   []string // host:container
+	Env     map[string]string
+	Command []string
+	Volumes []string // host:container
+}
+
+// LoadBalancerType says who can reach a service.
+type LoadBalancerType string
+
+// Load balancer types.
+const (
+	LoadBalancerNone    LoadBalancerType = "none"
+	LoadBalancerPublic  LoadBalancerType = "public"  // internet-facing, in the public tier
+	LoadBalancerPrivate LoadBalancerType = "private" // internal to the orbit's region
+)
+
+// LoadBalancer is a service's Application Load Balancer settings. The app
+// has one load balancer per type per region, shared by its services;
+// services after the first on the same one route by host or path.
+type LoadBalancer struct {
+	Type                LoadBalancerType
+	Listeners           []Listener
+	HealthCheck         HealthCheck
+	DeregistrationDelay time.Duration
+	SlowStart           time.Duration
+	Stickiness          time.Duration // 0 = off
+	Hosts               []string      // host-header routing rules
+	Paths               []string      // path-pattern routing rules
+}
+
+// Listener is one port of the load balancer.
+type Listener struct {
+	Protocol      string // HTTP or HTTPS
+	Port          int
+	RedirectHTTPS bool   // HTTP listener that only redirects to HTTPS
+	Certificate   string // HTTPS: a certificate ARN, or "" to request one for CertificateDomain
+	// CertificateDomain is the domain of an ACM certificate requested with
+	// DNS validation in the orbit's hosted zone.
+	CertificateDomain string
+}
+
+// HealthCheck is how the load balancer decides an instance is healthy.
+type HealthCheck struct {
+	Path               string
+	Port               int // 0 = the traffic port
+	Interval, Timeout  time.Duration
+	Healthy, Unhealthy int // consecutive checks
+	SuccessCodes       string
+}
+
+// FirewallRule lets traffic in to a service.
+type FirewallRule struct {
+	Protocol string // tcp, udp, icmp or all
+	FromPort int
+	ToPort   int
+	// Exactly one source: CIDR, another app's service in the same orbit
+	// (App may name this app), or the orbit's bastion.
+	CIDR    netip.Prefix
+	App     string
+	Service string // with App; "" = every service of App
+	Bastion bool
+	Path    string
+}
+
+// AlarmMetric names what an alarm watches.
+type AlarmMetric string
+
+// Alarm metrics.
+const (
+	MetricCPU            AlarmMetric = "cpu"
+	MetricUnhealthyHosts AlarmMetric = "unhealthy_hosts"
+	Metric5xxRate        AlarmMetric = "5xx_rate"
+	MetricP99Latency     AlarmMetric = "p99_latency"
+	MetricCustom         AlarmMetric = "custom"
+)
+
+// Alarm is a CloudWatch alarm wired to the orbit's topic for Severity.
+type Alarm struct {
+	Metric      AlarmMetric
+	Threshold   float64
+	Period      time.Duration
+	Evaluations int
+	Severity    Severity
+	// For custom metrics.
+	Namespace, MetricName, Statistic, Comparison string
+	Path                                         string
+}
+
+// Scaling bounds a service's Auto Scaling Groups; the policies are
+// attached to each release's group by the release engine.
+type Scaling struct {
+	Min, Max int
+}
+
+// Data holds the data stores an app owns in each region of an orbit.
+type Data struct {
+	Redis    *Redis
+	Database *Database
+	Tables   []Table
+}
+
+// Redis is an ElastiCache replication group per region.
+type Redis struct {
+	NodeType          string
+	Nodes             int
+	EngineVersion     string
+	MaintenanceWindow string
+	Path              string
+}
+
+// Database is an RDS instance, or an Aurora cluster, per region; Global
+// makes it one Aurora global database across the orbit's regions. The
+// master password is generated into Secrets Manager.
+type Database struct {
+	Engine  string // postgres or mysql
+	Version string
+	Class   string
+	Storage int // GiB, for RDS instances
+	MultiAZ bool
+	Public  bool
+	Aurora  bool
+	Global  bool
+	Path    string
+}
+
+// Table is a DynamoDB table; its physical name carries the orbit.
+type Table struct {
+	Name        string
+	HashKey     Key
+	RangeKey    *Key
+	OnDemand    bool // PAY_PER_REQUEST; else provisioned at Read/Write units
+	Read, Write int
+	Path        string
+}
+
+// Key is a DynamoDB key attribute.
+type Key struct {
+	Name string
+	Type string // S, N or B
+}
+
+// Secret is a reference to a secret value kept in SSM Parameter Store or
+// Secrets Manager. Elevator passes references, never values.
+type Secret struct {
+	Name           string // the environment variable
+	SSMParameter   string
+	SecretsManager string
+	Path           string
+}
+
+// Service returns the app's service called name, or nil.
+func (a *App) Service(name string) *Service {
+	for i := range a.Services {
+		if a.Services[i].Name == name {
+			return &a.Services[i]
+		}
+	}
+	return nil
+}
+
+// StackName is the CloudFormation stack that holds an app's
+// infrastructure in one orbit, in each of its regions.
+func (a *App) StackName(orbit string) string { return "elevator-app-" + orbit + "-" + a.Name }

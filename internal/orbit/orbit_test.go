@@ -1,0 +1,132 @@
+package orbit
+
+// These tests run the orbit service against a real moto server, each in an
+// account of its own (emulatortest.Config).
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/apply"
+	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
+	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/route53"
+	"github.com/elevatorhq/elevator/internal/aws/ssm"
+	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
+	"github.com/elevatorhq/elevator/internal/manifest"
+	"github.com/elevatorhq/elevator/internal/progress"
+)
+
+func TestMain(m *testing.M) { emulatortest.Main(m) }
+
+// service returns a Service whose regions all call one fresh account.
+func service(t *testing.T) (*Service, func(region string) aws.Config) {
+	account := emulatortest.Config(t, "us-east-1")
+	cfgFor := func(region string) aws.Config {
+		cfg := account.Copy()
+		cfg.Region = region
+		return cfg
+	}
+	return &Service{
+		Clients: func(region string) (Clients, error) {
+			cfg := cfgFor(region)
+			return Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), Parameters: ssm.New(cfg)}, nil
+		},
+		Zones:    route53.New(account),
+		Progress: progress.Discard(),
+		Poller:   apply.Poller{Clock: apply.SystemClock{}, Interval: 0, Timeout: 0},
+	}, cfgFor
+}
+
+func parse(t *testing.T, src string) *elevator.Orbit {
+	t.Helper()
+	o, err := manifest.ParseOrbit("orbit.yml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func TestAnAllocatedVPCBlockAvoidsTheRegionsVPCsAndStaysPut(t *testing.T) {
+	svc, cfgFor := service(t)
+	ctx := context.Background()
+	// Another team's VPC holds the first /16 of the orbit's space.
+	if _, err := ec2sdk.NewFromConfig(cfgFor("eu-west-1")).CreateVpc(ctx, &ec2sdk.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/16")}); err != nil {
+		t.Fatal(err)
+	}
+	o := parse(t, "name: alloc\nregions:\n  eu-west-1: {}\nnetwork: {nat: none}\n")
+	facts, err := svc.Facts(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := facts["eu-west-1"]
+	if len(f.AZs) != 3 || f.CurrentCIDR.IsValid() {
+		t.Errorf("facts before up: %+v", f)
+	}
+	if _, err := svc.Up(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	st, err := svc.Status(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st[0].VPC == nil || st[0].VPC.CIDR != netip.MustParsePrefix("10.1.0.0/16") {
+		t.Fatalf("orbit VPC: %+v, want 10.1.0.0/16 (10.0.0.0/16 is taken)", st[0].VPC)
+	}
+	facts, err = svc.Facts(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f = facts["eu-west-1"]
+	if f.CurrentCIDR != netip.MustParsePrefix("10.1.0.0/16") || strings.Join(f.CurrentAZs, ",") != "eu-west-1a,eu-west-1b,eu-west-1c" {
+		t.Errorf("facts after up: current %v zones %v", f.CurrentCIDR, f.CurrentAZs)
+	}
+	for _, v := range f.OtherVPCs {
+		if v == f.CurrentCIDR {
+			t.Errorf("the orbit's own VPC counted as another's: %v", f.OtherVPCs)
+		}
+	}
+	res, err := svc.Up(ctx, o)
+	if err != nil || !res.Plans[0].NoChanges {
+		t.Errorf("second up: %+v %v", res, err)
+	}
+}
+
+func TestAMissingImageOrZoneIsReportedAtItsField(t *testing.T) {
+	svc, _ := service(t)
+	ctx := context.Background()
+	o := parse(t, `name: img
+regions:
+  us-east-1: {}
+bastion:
+  allowed_cidrs: [203.0.113.0/24]
+  ami: {name: "no-such-image-*"}
+`)
+	_, err := svc.Plan(ctx, o)
+	if err == nil || !strings.Contains(err.Error(), `orbit.yml:6:8: bastion.ami: no image named "no-such-image-*" in us-east-1`) {
+		t.Errorf("got %v", err)
+	}
+	o = parse(t, "name: dns\ndomain: nowhere.example.com\nregions:\n  us-east-1: {}\n")
+	_, err = svc.Plan(ctx, o)
+	if err == nil || !strings.Contains(err.Error(), `orbit.yml:2:9: domain: "nowhere.example.com": no public hosted zone nowhere.example.com`) {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestTheDefaultBastionImageComesFromSSM(t *testing.T) {
+	svc, _ := service(t)
+	o := parse(t, "name: ssm\nregions:\n  us-east-1: {}\nbastion:\n  allowed_cidrs: [203.0.113.0/24]\n  ami: {ssm: /aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2}\n")
+	facts, err := svc.Facts(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ami := facts["us-east-1"].BastionAMI; !strings.HasPrefix(ami, "ami-") {
+		t.Errorf("bastion image %q", ami)
+	}
+}
