@@ -5,12 +5,14 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/spf13/cobra"
@@ -185,4 +187,20 @@ func noArgs(cmd *cobra.Command, args []string) error {
 		return usageError{fmt.Errorf("%s takes no arguments, got %q", cmd.CommandPath(), args)}
 	}
 	return nil
+}
+
+// confirm shows what is about to be deleted and asks the user to type its
+// name. It returns an EINTERRUPTED error when the answer is anything else.
+func confirm(g *globals, what, name, noun string) error {
+	fmt.Fprintf(g.stderr, "%s\nType the %s's name to confirm: ", what, noun)
+	line, err := bufio.NewReader(g.stdin).ReadString('\n')
+	answer := strings.TrimSpace(line)
+	switch {
+	case answer == name:
+		return nil
+	case err != nil && answer == "":
+		return elevator.Errorf(elevator.EINTERRUPTED, "no answer: nothing was deleted (pass --yes to skip the question)")
+	default:
+		return elevator.Errorf(elevator.EINTERRUPTED, "not confirmed: nothing was deleted")
+	}
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -23,13 +22,67 @@ import (
 // orbitOpts are the options of every `elevator orbit` command.
 type orbitOpts struct {
 	*globals
-	file         string
-	pollInterval time.Duration
-	timeout      time.Duration
+	waitFlags
+	file string
 
 	orbit    *elevator.Orbit
 	configs  *awsConfigs
 	progress *progress.Printer
+}
+
+// waitFlags say how commands that change stacks wait for them.
+type waitFlags struct {
+	pollInterval time.Duration
+	timeout      time.Duration
+}
+
+func (w *waitFlags) add(c *cobra.Command) {
+	c.Flags().DurationVar(&w.pollInterval, "poll-interval", 0, "time between two looks at AWS while waiting (default 5s, 200ms with --local)")
+	c.Flags().DurationVar(&w.timeout, "timeout", time.Hour, "how long a stack may take to settle")
+}
+
+func (w *waitFlags) validate() error {
+	if w.pollInterval < 0 || w.timeout <= 0 {
+		return elevator.Errorf(elevator.EINVALID, "--poll-interval and --timeout must be positive")
+	}
+	return nil
+}
+
+// poller polls AWS every 5 seconds, the emulator every 200 milliseconds,
+// unless --poll-interval says otherwise.
+func (w *waitFlags) poller(emulated bool) apply.Poller {
+	interval := w.pollInterval
+	if interval == 0 {
+		interval = 5 * time.Second
+		if emulated {
+			interval = 200 * time.Millisecond
+		}
+	}
+	return apply.Poller{Clock: apply.SystemClock{}, Interval: interval, Timeout: w.timeout}
+}
+
+// readOrbit reads and checks an orbit manifest; with region set, the orbit
+// keeps only that region.
+func readOrbit(file, region string) (*elevator.Orbit, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, elevator.Errorf(elevator.EINVALID, "orbit manifest %s not found; pass -f FILE", file)
+		}
+		return nil, elevator.Errorf(elevator.EINVALID, "read orbit manifest: %w", err)
+	}
+	orb, err := manifest.ParseOrbit(file, data)
+	if err != nil {
+		return nil, err
+	}
+	if region != "" {
+		r := orb.Region(region)
+		if r == nil {
+			return nil, elevator.Errorf(elevator.EINVALID, "--region %s: orbit %s is not in that region; its regions are %s", region, orb.Name, strings.Join(regionNames(orb), ", "))
+		}
+		orb.Regions = []elevator.Region{*r}
+	}
+	return orb, nil
 }
 
 func newOrbitCmd(g *globals) *cobra.Command {
@@ -66,8 +119,7 @@ It is described by an orbit manifest (see 'elevator schema orbit').`,
 			},
 		}
 		c.Flags().StringVarP(&o.file, "file", "f", "orbit.yml", "the orbit manifest")
-		c.Flags().DurationVar(&o.pollInterval, "poll-interval", 0, "time between two looks at AWS while waiting (default 5s, 200ms with --local)")
-		c.Flags().DurationVar(&o.timeout, "timeout", time.Hour, "how long a stack may take to settle")
+		o.waitFlags.add(c)
 		cmd.AddCommand(c)
 	}
 	return cmd
@@ -75,30 +127,12 @@ It is described by an orbit manifest (see 'elevator schema orbit').`,
 
 // validate reads and checks the manifest and the flags.
 func (o *orbitOpts) validate() error {
-	data, err := os.ReadFile(o.file)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return elevator.Errorf(elevator.EINVALID, "orbit manifest %s not found; pass -f FILE", o.file)
-		}
-		return elevator.Errorf(elevator.EINVALID, "read orbit manifest: %w", err)
-	}
-	orb, err := manifest.ParseOrbit(o.file, data)
-	if err != nil {
+	if err := o.waitFlags.validate(); err != nil {
 		return err
 	}
-	if o.region != "" {
-		r := orb.Region(o.region)
-		if r == nil {
-			names := make([]string, len(orb.Regions))
-			for i, r := range orb.Regions {
-				names[i] = r.Name
-			}
-			return elevator.Errorf(elevator.EINVALID, "--region %s: orbit %s is not in that region; its regions are %s", o.region, orb.Name, strings.Join(names, ", "))
-		}
-		orb.Regions = []elevator.Region{*r}
-	}
-	if o.pollInterval < 0 || o.timeout <= 0 {
-		return elevator.Errorf(elevator.EINVALID, "--poll-interval and --timeout must be positive")
+	orb, err := readOrbit(o.file, o.region)
+	if err != nil {
+		return err
 	}
 	o.orbit = orb
 	o.configs = newAWSConfigs(o.globals)
@@ -108,13 +142,6 @@ func (o *orbitOpts) validate() error {
 
 // service wires the orbit service to AWS.
 func (o *orbitOpts) service(ctx context.Context) (*orbit.Service, error) {
-	interval := o.pollInterval
-	if interval == 0 {
-		interval = 5 * time.Second
-		if o.configs.emulated() {
-			interval = 200 * time.Millisecond
-		}
-	}
 	global, err := o.configs.For(ctx, o.orbit.Regions[0].Name)
 	if err != nil {
 		return nil, err
@@ -129,7 +156,7 @@ func (o *orbitOpts) service(ctx context.Context) (*orbit.Service, error) {
 		},
 		Zones:    route53.New(global),
 		Progress: o.progress,
-		Poller:   apply.Poller{Clock: apply.SystemClock{}, Interval: interval, Timeout: o.timeout},
+		Poller:   o.poller(o.configs.emulated()),
 	}, nil
 }
 
@@ -180,20 +207,7 @@ func (o *orbitOpts) up(ctx context.Context) error {
 	if o.json() {
 		return o.printJSON(map[string]any{"orbit": o.orbit.Name, "plans": res.Plans, "results": res.Results, "seconds": time.Since(start).Seconds()})
 	}
-	changed := false
-	for i, r := range res.Results {
-		if r.Changed {
-			changed = true
-			fmt.Fprintf(o.stdout, "%s  %s  %s (%d change(s) applied in %s)\n", r.Region, r.Stack, r.Status, len(res.Plans[i].Changes), r.Duration.Round(time.Millisecond))
-		} else {
-			fmt.Fprintf(o.stdout, "%s  %s  %s (no changes)\n", r.Region, r.Stack, r.Status)
-		}
-	}
-	if !changed {
-		fmt.Fprintf(o.stdout, "orbit %s is up to date: no changes\n", o.orbit.Name)
-	} else {
-		fmt.Fprintf(o.stdout, "orbit %s is up in %s (%s)\n", o.orbit.Name, strings.Join(regionNames(o.orbit), ", "), time.Since(start).Round(time.Millisecond))
-	}
+	printApplied(o.stdout, res.Plans, res.Results, "orbit "+o.orbit.Name, time.Since(start))
 	return nil
 }
 
@@ -240,7 +254,8 @@ func (o *orbitOpts) down(ctx context.Context) error {
 			_, err = svc.Down(ctx, o.orbit)
 			return err
 		}
-		if err := o.confirm(); err != nil {
+		what := fmt.Sprintf("This deletes orbit %s in %s: its VPCs, NAT gateways, bastions, topics, bucket and tables.", o.orbit.Name, strings.Join(regionNames(o.orbit), ", "))
+		if err := confirm(o.globals, what, o.orbit.Name, "orbit"); err != nil {
 			return err
 		}
 	}
@@ -259,18 +274,4 @@ func (o *orbitOpts) down(ctx context.Context) error {
 		}
 	}
 	return err
-}
-
-// confirm asks the user to type the orbit's name before deleting it.
-func (o *orbitOpts) confirm() error {
-	fmt.Fprintf(o.stderr, "This deletes orbit %s in %s: its VPCs, NAT gateways, bastions, topics, bucket and tables.\nType the orbit's name to confirm: ",
-		o.orbit.Name, strings.Join(regionNames(o.orbit), ", "))
-	line, err := bufio.NewReader(o.stdin).ReadString('\n')
-	if strings.TrimSpace(line) == o.orbit.Name {
-		return nil
-	}
-	if err != nil && strings.TrimSpace(line) == "" {
-		return elevator.Errorf(elevator.EINTERRUPTED, "no answer: nothing was deleted (pass --yes to skip the question)")
-	}
-	return elevator.Errorf(elevator.EINTERRUPTED, "not confirmed: nothing was deleted")
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/apply"
@@ -137,4 +138,27 @@ func printOutputs(w io.Writer, o *elevator.Orbit, outputs map[string]map[string]
 		}
 		tw.Flush()
 	}
+}
+
+// printApplied says what up did in each region, and sums it up for what.
+func printApplied(w io.Writer, plans []*apply.Plan, results []*apply.Result, what string, took time.Duration) {
+	changed := false
+	var regions []string
+	for i, r := range results {
+		if r == nil {
+			continue
+		}
+		regions = append(regions, r.Region)
+		if r.Changed {
+			changed = true
+			fmt.Fprintf(w, "%s  %s  %s (%d change(s) applied in %s)\n", r.Region, r.Stack, r.Status, len(plans[i].Changes), r.Duration.Round(time.Millisecond))
+		} else {
+			fmt.Fprintf(w, "%s  %s  %s (no changes)\n", r.Region, r.Stack, r.Status)
+		}
+	}
+	if !changed {
+		fmt.Fprintf(w, "%s is up to date: no changes\n", what)
+		return
+	}
+	fmt.Fprintf(w, "%s is up in %s (%s)\n", what, strings.Join(regions, ", "), took.Round(time.Millisecond))
 }

@@ -23,6 +23,7 @@ type api interface {
 	DescribeSubnets(context.Context, *ec2sdk.DescribeSubnetsInput, ...func(*ec2sdk.Options)) (*ec2sdk.DescribeSubnetsOutput, error)
 	DescribeNatGateways(context.Context, *ec2sdk.DescribeNatGatewaysInput, ...func(*ec2sdk.Options)) (*ec2sdk.DescribeNatGatewaysOutput, error)
 	DescribeImages(context.Context, *ec2sdk.DescribeImagesInput, ...func(*ec2sdk.Options)) (*ec2sdk.DescribeImagesOutput, error)
+	DescribeSecurityGroups(context.Context, *ec2sdk.DescribeSecurityGroupsInput, ...func(*ec2sdk.Options)) (*ec2sdk.DescribeSecurityGroupsOutput, error)
 }
 
 // Client talks to EC2 in one region.
@@ -76,7 +77,7 @@ func (c *Client) VPCs(ctx context.Context, tag, value string) ([]VPC, error) {
 		}
 		for _, v := range out.Vpcs {
 			cidr, _ := netip.ParsePrefix(aws.ToString(v.CidrBlock))
-			vpcs = append(vpcs, VPC{ID: aws.ToString(v.VpcId), CIDR: cidr, Tags: tags(v.Tags)})
+			vpcs = append(vpcs, VPC{ID: aws.ToString(v.VpcId), CIDR: cidr, Tags: tagMap(v.Tags)})
 		}
 	}
 	return vpcs, nil
@@ -103,7 +104,7 @@ func (c *Client) Subnets(ctx context.Context, vpcID string) ([]Subnet, error) {
 		}
 		for _, s := range out.Subnets {
 			cidr, _ := netip.ParsePrefix(aws.ToString(s.CidrBlock))
-			subnets = append(subnets, Subnet{ID: aws.ToString(s.SubnetId), CIDR: cidr, AZ: aws.ToString(s.AvailabilityZone), Tags: tags(s.Tags)})
+			subnets = append(subnets, Subnet{ID: aws.ToString(s.SubnetId), CIDR: cidr, AZ: aws.ToString(s.AvailabilityZone), Tags: tagMap(s.Tags)})
 		}
 	}
 	sort.Slice(subnets, func(i, j int) bool { return subnets[i].CIDR.Addr().Less(subnets[j].CIDR.Addr()) })
@@ -168,7 +169,43 @@ func (c *Client) ImageExists(ctx context.Context, id string) error {
 	return nil
 }
 
-func tags(ts []ec2types.Tag) map[string]string {
+// SecurityGroup is a security group and its tags.
+type SecurityGroup struct {
+	ID, Name, VPCID string
+	Tags            map[string]string
+}
+
+// SecurityGroups returns the security groups carrying every tag in tags
+// (key -> value), found with tag filters.
+func (c *Client) SecurityGroups(ctx context.Context, tags map[string]string) ([]SecurityGroup, error) {
+	in := &ec2sdk.DescribeSecurityGroupsInput{}
+	for _, k := range sortedKeys(tags) {
+		in.Filters = append(in.Filters, ec2types.Filter{Name: aws.String("tag:" + k), Values: []string{tags[k]}})
+	}
+	var groups []SecurityGroup
+	p := ec2sdk.NewDescribeSecurityGroupsPaginator(c.api, in)
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, c.fail("describe security groups", err)
+		}
+		for _, g := range out.SecurityGroups {
+			groups = append(groups, SecurityGroup{ID: aws.ToString(g.GroupId), Name: aws.ToString(g.GroupName), VPCID: aws.ToString(g.VpcId), Tags: tagMap(g.Tags)})
+		}
+	}
+	return groups, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func tagMap(ts []ec2types.Tag) map[string]string {
 	m := make(map[string]string, len(ts))
 	for _, t := range ts {
 		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
