@@ -60,50 +60,14 @@ type Service struct {
 // eachRegion runs fn for every region of o at once and joins the errors,
 // in the order of o.Regions.
 func (s *Service) eachRegion(ctx context.Context, o *elevator.Orbit, fn func(ctx context.Context, r *elevator.Region, c Clients) error) error {
-	errs := make([]error, len(o.Regions))
-	var wg sync.WaitGroup
-	for i := range o.Regions {
+	return apply.Parallel(len(o.Regions), func(i int) error {
 		r := &o.Regions[i]
 		c, err := s.Clients(r.Name)
 		if err != nil {
-			errs[i] = err
-			continue
+			return err
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = fn(ctx, r, c)
-		}()
-	}
-	wg.Wait()
-	return joinErrors(errs)
-}
-
-// joinErrors joins errors; a single one is returned as it is, so that its
-// code decides the exit code.
-func joinErrors(errs []error) error {
-	var nonNil []error
-	var fields elevator.FieldErrors
-	for _, err := range errs {
-		var fe elevator.FieldErrors
-		switch {
-		case err == nil:
-		case errors.As(err, &fe):
-			fields = append(fields, fe...)
-		default:
-			nonNil = append(nonNil, err)
-		}
-	}
-	if len(nonNil) == 0 {
-		return fields.Err()
-	}
-	if len(fields) > 0 {
-		nonNil = append(nonNil, fields)
-	}
-	if len(nonNil) == 1 {
-		return nonNil[0]
-	}
-	return errors.Join(nonNil...)
+		return fn(ctx, r, c)
+	})
 }
 
 // Facts looks up, in every region of o, what compiling o needs.
