@@ -15,8 +15,16 @@ type App struct {
 	Services []Service // in manifest order
 	Data     Data
 	Env      map[string]string // plain settings given to every service
-	Secrets  []Secret          // references; values never appear in templates
-	Source   Source
+	Secrets  []Secret          // references, in manifest order; values never appear in templates
+	// Orbit is the orbit whose overrides (orbits.<orbit> in the manifest)
+	// are merged in; "" when none are.
+	Orbit string
+	// Overrides lists the orbits the manifest has overrides for, in
+	// manifest order, whether merged in or not.
+	Overrides []string
+	// Source has the positions of the merged fields: where each winning
+	// value is written, in the base or in the orbit's override.
+	Source Source
 }
 
 // Service is one logical group of servers of an app, such as web or worker:
@@ -26,13 +34,18 @@ type Service struct {
 	Runtime      Runtime
 	InstanceType string
 	AMI          AMISelector
-	Port         int // the port the service listens on; 0 when it takes no traffic
+	// Port is the port the service listens on, on the instance (with
+	// Docker, a host port of Runtime.Docker.Ports); 0 when it takes no
+	// traffic.
+	Port         int
 	LoadBalancer LoadBalancer
 	Firewall     []FirewallRule
 	Alarms       []Alarm
 	Scaling      Scaling
-	Env          map[string]string
-	Path         string // field path in the manifest
+	// Env is the service's environment: the app's Env with the service's
+	// own env over it. A Docker container adds Runtime.Docker.Env over this.
+	Env  map[string]string
+	Path string // field path in the manifest, such as "services.web"
 }
 
 // Runtime is how a service's instances run it: Docker containers or raw
@@ -44,11 +57,11 @@ type Runtime struct {
 
 // Docker runs one container per instance as a systemd unit.
 type Docker struct {
-	Image   string   // repository without tag; a release adds :VERSION
-	Ports   []string // host:container
-	Env     map[string]string
-	Command []string
-	Volumes []string // host:container
+	Image   string            // repository without tag; a release adds :VERSION
+	Ports   []string          // host:container, optionally /tcp or /udp
+	Env     map[string]string // the container's own, over Service.Env
+	Command []string          // nil: the image's command
+	Volumes []string          // host:container, optionally :ro or :rw
 }
 
 // LoadBalancerType says who can reach a service.
@@ -63,7 +76,8 @@ const (
 
 // LoadBalancer is a service's Application Load Balancer settings. The app
 // has one load balancer per type per region, shared by its services;
-// services after the first on the same one route by host or path.
+// services after the first on the same one route by host or path. When
+// Type is LoadBalancerNone every other field is zero.
 type LoadBalancer struct {
 	Type                LoadBalancerType
 	Listeners           []Listener
@@ -89,7 +103,7 @@ type Listener struct {
 // HealthCheck is how the load balancer decides an instance is healthy.
 type HealthCheck struct {
 	Path               string
-	Port               int // 0 = the traffic port
+	Port               int // 0 = the traffic port (Service.Port)
 	Interval, Timeout  time.Duration
 	Healthy, Unhealthy int // consecutive checks
 	SuccessCodes       string
@@ -98,10 +112,13 @@ type HealthCheck struct {
 // FirewallRule lets traffic in to a service.
 type FirewallRule struct {
 	Protocol string // tcp, udp, icmp or all
+	// FromPort and ToPort are the port range; both are -1 for icmp and all
+	// (every ICMP type, every port).
 	FromPort int
 	ToPort   int
 	// Exactly one source: CIDR, another app's service in the same orbit
-	// (App may name this app), or the orbit's bastion.
+	// (App may name this app; a manifest's {service: x} gives this app's
+	// name), or the orbit's bastion.
 	CIDR    netip.Prefix
 	App     string
 	Service string // with App; "" = every service of App
@@ -121,22 +138,31 @@ const (
 	MetricCustom         AlarmMetric = "custom"
 )
 
-// Alarm is a CloudWatch alarm wired to the orbit's topic for Severity.
+// Alarm is a CloudWatch alarm wired to the orbit's topic for Severity. It
+// goes off when Evaluations periods in a row breach Threshold: cpu and
+// 5xx_rate in percent, unhealthy_hosts in hosts, p99_latency in seconds.
 type Alarm struct {
 	Metric      AlarmMetric
 	Threshold   float64
 	Period      time.Duration
 	Evaluations int
 	Severity    Severity
-	// For custom metrics.
-	Namespace, MetricName, Statistic, Comparison string
-	Path                                         string
+	// Comparison is how the metric is compared with Threshold: >, >=, < or
+	// <=; built-in metrics always use >=.
+	Comparison string
+	// For custom metrics only.
+	Namespace, MetricName, Statistic string
+	Dimensions                       map[string]string
+	Path                             string
 }
 
 // Scaling bounds a service's Auto Scaling Groups; the policies are
 // attached to each release's group by the release engine.
 type Scaling struct {
 	Min, Max int
+	// TargetCPU is the average CPU percent a target tracking policy keeps
+	// the group at; 0 means no policy.
+	TargetCPU float64
 }
 
 // Data holds the data stores an app owns in each region of an orbit.
@@ -146,12 +172,13 @@ type Data struct {
 	Tables   []Table
 }
 
-// Redis is an ElastiCache replication group per region.
+// Redis is an ElastiCache replication group per region; more than one
+// node adds automatic failover.
 type Redis struct {
 	NodeType          string
 	Nodes             int
 	EngineVersion     string
-	MaintenanceWindow string
+	MaintenanceWindow string // ddd:hh:mm-ddd:hh:mm in UTC, or "" for AWS's choice
 	Path              string
 }
 
@@ -160,9 +187,9 @@ type Redis struct {
 // master password is generated into Secrets Manager.
 type Database struct {
 	Engine  string // postgres or mysql
-	Version string
+	Version string // "" = the engine's default
 	Class   string
-	Storage int // GiB, for RDS instances
+	Storage int // GiB, for RDS instances; 0 for Aurora
 	MultiAZ bool
 	Public  bool
 	Aurora  bool
@@ -170,13 +197,14 @@ type Database struct {
 	Path    string
 }
 
-// Table is a DynamoDB table; its physical name carries the orbit.
+// Table is a DynamoDB table; its physical name carries the orbit and the
+// app.
 type Table struct {
 	Name        string
 	HashKey     Key
-	RangeKey    *Key
+	RangeKey    *Key // nil when the table has no range key
 	OnDemand    bool // PAY_PER_REQUEST; else provisioned at Read/Write units
-	Read, Write int
+	Read, Write int  // 0 when OnDemand
 	Path        string
 }
 
@@ -187,11 +215,12 @@ type Key struct {
 }
 
 // Secret is a reference to a secret value kept in SSM Parameter Store or
-// Secrets Manager. Elevator passes references, never values.
+// Secrets Manager; exactly one of SSMParameter and SecretsManager is set.
+// Elevator passes references, never values.
 type Secret struct {
 	Name           string // the environment variable
-	SSMParameter   string
-	SecretsManager string
+	SSMParameter   string // a SecureString parameter's name
+	SecretsManager string // a secret's name or ARN
 	Path           string
 }
 

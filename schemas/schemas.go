@@ -10,3 +10,8 @@ import _ "embed"
 //
 //go:embed orbit.schema.json
 var Orbit []byte
+
+// App is the JSON Schema of app.yml.
+//
+//go:embed app.schema.json
+var App []byte

@@ -163,7 +163,7 @@ command to try Elevator without an AWS account.`,
 	f.BoolVarP(&g.yes, "yes", "y", false, "do not ask before destructive changes")
 	f.BoolVar(&g.local, "local", false, "use the local emulator started by 'elevator local up'")
 
-	root.AddCommand(newVersionCmd(g), newLocalCmd(g), newOrbitCmd(g), newSchemaCmd(g))
+	root.AddCommand(newVersionCmd(g), newLocalCmd(g), newOrbitCmd(g), newAppCmd(g), newSchemaCmd(g))
 	return root
 }
 

@@ -327,21 +327,23 @@ func TestAnInvalidManifestExitsTwoWithPositions(t *testing.T) {
 }
 
 func TestUsageErrorsAreInvalidInput(t *testing.T) {
-	for _, args := range [][]string{{"orbit", "up", "--no-such-flag"}, {"orbit", "up", "extra"}, {"version", "-o", "yaml"}, {"schema", "app"}} {
+	for _, args := range [][]string{{"orbit", "up", "--no-such-flag"}, {"orbit", "up", "extra"}, {"version", "-o", "yaml"}, {"schema", "release"}} {
 		if r := elevator(t, "", args...); r.code != cli.ExitInvalid {
 			t.Errorf("%v: exit %d, want %d; stderr %s", args, r.code, cli.ExitInvalid, r.stderr)
 		}
 	}
 }
 
-func TestSchemaPrintsTheCommittedSchema(t *testing.T) {
-	r := elevator(t, "", "schema", "orbit")
-	mustSucceed(t, r)
-	committed, err := os.ReadFile("../../schemas/orbit.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.stdout != string(committed) {
-		t.Error("`elevator schema orbit` differs from schemas/orbit.schema.json")
+func TestSchemaPrintsTheCommittedSchemas(t *testing.T) {
+	for _, name := range []string{"orbit", "app"} {
+		r := elevator(t, "", "schema", name)
+		mustSucceed(t, r)
+		committed, err := os.ReadFile("../../schemas/" + name + ".schema.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.stdout != string(committed) {
+			t.Errorf("`elevator schema %s` differs from schemas/%s.schema.json", name, name)
+		}
 	}
 }

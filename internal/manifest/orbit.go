@@ -140,12 +140,48 @@ func (b *orbitBuilder) build() *elevator.Orbit {
 	notifications := obj(b.root["notifications"])
 	for _, sev := range elevator.Severities {
 		n := elevator.Notification{Severity: sev}
-		for _, e := range list(obj(notifications[string(sev)])["email"]) {
+		path := "notifications." + string(sev)
+		sevObj := obj(notifications[string(sev)])
+		for _, e := range list(sevObj["email"]) {
 			n.Emails = append(n.Emails, str(e))
 		}
+		n.PagerDuty = b.secretRef(path+".pagerduty", sevObj["pagerduty"])
+		n.Slack = b.secretRef(path+".slack", sevObj["slack"])
 		o.Notifications = append(o.Notifications, n)
 	}
 	return o
+}
+
+// secretRef reads a reference to a secret: exactly one of ssm and
+// secretsmanager. A user who pastes the secret itself where its reference
+// belongs must not see it echoed into a terminal or a CI log, so no error
+// about the field or inside it shows the value.
+func (b *orbitBuilder) secretRef(path string, v any) elevator.SecretRef {
+	for _, e := range b.d.errs {
+		switch {
+		case e.Path == path, e.Path == path+".ssm", e.Path == path+".secretsmanager":
+			e.Value = nil
+		case strings.HasPrefix(e.Path, path+"."):
+			// An unknown key, which may be the secret itself.
+			e.Path, e.Value, e.Message = path, nil, "unknown field; allowed here: secretsmanager, ssm"
+		}
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return elevator.SecretRef{} // absent, or the schema has said what is wrong
+	}
+	ref := elevator.SecretRef{SSMParameter: str(m["ssm"]), SecretsManager: str(m["secretsmanager"])}
+	set := 0
+	for _, s := range []string{ref.SSMParameter, ref.SecretsManager} {
+		if s != "" {
+			set++
+		}
+	}
+	if set != 1 {
+		b.errorf(path, nil, "give exactly one of ssm (a parameter name such as /elevator/webhook) or secretsmanager (a secret name such as elevator/webhook) (found %d)", set)
+		return elevator.SecretRef{}
+	}
+	return ref
 }
 
 // tiers reads network.tiers, or the default tiers when it is absent.

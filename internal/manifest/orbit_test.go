@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -157,6 +158,18 @@ func TestParseOrbitRejects(t *testing.T) {
 			[]string{`orbit.yml:3:20: regions.us-east-1.nat: "maybe": must be one of`, `orbit.yml:4:3: regions.us-north-9: "us-north-9": unknown AWS region`}},
 		{"a region name of the wrong shape", "name: a\nregions:\n  mars-north-1: {}\n",
 			[]string{`orbit.yml:3:3: regions.mars-north-1: "mars-north-1" is not allowed as a name here; want an AWS region name such as us-east-1`}},
+		{"a Slack reference that names neither a parameter nor a secret", "name: a\nregions: {us-east-1: {}}\nnotifications:\n  critical: {slack: {}}\n",
+			[]string{`orbit.yml:4:21: notifications.critical.slack: give exactly one of ssm (a parameter name such as /elevator/webhook) or secretsmanager (a secret name such as elevator/webhook) (found 0)`}},
+		{"a PagerDuty reference that names both a parameter and a secret", "name: a\nregions: {us-east-1: {}}\nnotifications:\n  warning:\n    pagerduty: {ssm: /pd/url, secretsmanager: pd}\n",
+			[]string{`orbit.yml:5:16: notifications.warning.pagerduty: give exactly one of ssm`, `(found 2)`}},
+		{"an SSM parameter name without its leading slash", "name: a\nregions: {us-east-1: {}}\nnotifications:\n  info:\n    slack:\n      ssm: elevator/slack\n",
+			[]string{`orbit.yml:6:12: notifications.info.slack.ssm: not allowed; want an SSM parameter name`}},
+		{"a secret name with a colon, which a dynamic reference cannot hold", "name: a\nregions: {us-east-1: {}}\nnotifications:\n  critical:\n    pagerduty: {secretsmanager: \"pd:url\"}\n",
+			[]string{`orbit.yml:5:33: notifications.critical.pagerduty.secretsmanager: not allowed; want a Secrets Manager secret name`}},
+		{"an unknown kind of secret store", "name: a\nregions: {us-east-1: {}}\nnotifications:\n  critical:\n    slack: {vault: secret/slack}\n",
+			[]string{`orbit.yml:5:13: notifications.critical.slack: unknown field; allowed here: secretsmanager, ssm`}},
+		{"an empty Slack entry", "name: a\nregions: {us-east-1: {}}\nnotifications:\n  critical:\n    slack:\n",
+			[]string{`orbit.yml:5:11: notifications.critical.slack: is empty; want object`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,6 +194,72 @@ func TestParseOrbitRejects(t *testing.T) {
 	}
 }
 
+func TestParseOrbitReadsSecretReferencesForPagerDutyAndSlack(t *testing.T) {
+	src := `name: prod
+regions: {us-east-1: {}}
+notifications:
+  critical:
+    email: [oncall@example.com]
+    pagerduty: {secretsmanager: elevator/pagerduty}
+    slack: {ssm: /elevator/slack/critical}
+  warning:
+    slack: {secretsmanager: elevator/slack-warning}
+`
+	o, err := ParseOrbit("orbit.yml", []byte(src))
+	if err != nil {
+		t.Fatalf("ParseOrbit: %v", err)
+	}
+	want := []elevator.Notification{
+		{Severity: elevator.SeverityCritical, Emails: []string{"oncall@example.com"},
+			PagerDuty: elevator.SecretRef{SecretsManager: "elevator/pagerduty"},
+			Slack:     elevator.SecretRef{SSMParameter: "/elevator/slack/critical"}},
+		{Severity: elevator.SeverityWarning, Slack: elevator.SecretRef{SecretsManager: "elevator/slack-warning"}},
+		{Severity: elevator.SeverityInfo},
+	}
+	if !reflect.DeepEqual(o.Notifications, want) {
+		t.Errorf("notifications:\n got %+v\nwant %+v", o.Notifications, want)
+	}
+	if !o.Notifications[2].PagerDuty.IsZero() || !o.Notifications[2].Slack.IsZero() {
+		t.Errorf("info has no pagerduty or slack, yet its references are not zero: %+v", o.Notifications[2])
+	}
+}
+
+// TestParseOrbitNeverEchoesASecretPastedForItsReference: a webhook URL put
+// where its reference belongs is a secret in the wrong place; the error must
+// say where it is without printing it to a terminal or a CI log.
+func TestParseOrbitNeverEchoesASecretPastedForItsReference(t *testing.T) {
+	const secret = "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
+	tests := []struct {
+		name string
+		src  string
+		want string
+	}{
+		{"the URL in place of the reference", "  critical: {slack: \"" + secret + "\"}\n",
+			`orbit.yml:4:21: notifications.critical.slack: is a string; want object`},
+		{"the URL as the parameter name", "  critical:\n    pagerduty: {ssm: \"" + secret + "\"}\n",
+			`orbit.yml:5:22: notifications.critical.pagerduty.ssm: not allowed; want an SSM parameter name`},
+		{"the URL as the secret name", "  warning:\n    slack:\n      secretsmanager: \"" + secret + "\"\n",
+			`orbit.yml:6:23: notifications.warning.slack.secretsmanager: not allowed; want a Secrets Manager secret name`},
+		{"the URL as a key", "  info:\n    slack: {\"" + secret + "\": x}\n",
+			`orbit.yml:5:13: notifications.info.slack: unknown field; allowed here: secretsmanager, ssm`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseOrbit("orbit.yml", []byte("name: a\nregions: {us-east-1: {}}\nnotifications:\n"+tt.src))
+			if err == nil {
+				t.Fatal("ParseOrbit accepted it")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("message lacks %q; got:\n%s", tt.want, msg)
+			}
+			if strings.Contains(msg, "hooks.slack.com") {
+				t.Errorf("the message shows the secret:\n%s", msg)
+			}
+		})
+	}
+}
+
 // FuzzParseOrbit checks that no input panics, and that an accepted manifest
 // is usable: a name and at least one region, each with tiers.
 func FuzzParseOrbit(f *testing.F) {
@@ -190,6 +269,7 @@ func FuzzParseOrbit(f *testing.F) {
 	f.Add([]byte("name: a\nregions: {us-east-1: {cidr: 10.0.0.0/16, tiers: {public: 10.0.0.0/20}}}\n"))
 	f.Add([]byte("a: &a [*a]\n"))
 	f.Add([]byte("name: a\nregions: {us-east-1: }\nnetwork: {tiers: [{name: x, size: 17}]}\nbastion: {allowed_cidrs: [1.2.3.0/24]}\n"))
+	f.Add([]byte("name: a\nregions: {us-east-1: }\nnotifications: {critical: {slack: {ssm: /s}, pagerduty: {secretsmanager: p}}, info: {slack: {}}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		o, err := ParseOrbit("fuzz.yml", data)
 		if err != nil {

@@ -1,0 +1,265 @@
+// Package app brings an app's infrastructure up and down in an orbit: for
+// each region of the orbit, in parallel, it reads the orbit's outputs and
+// the security groups of other apps the firewall names, compiles the app's
+// stack, and applies it through a change set.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/apply"
+	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
+	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/sts"
+	"github.com/elevatorhq/elevator/internal/compile"
+)
+
+// Network finds security groups by tag in one region.
+type Network interface {
+	SecurityGroups(ctx context.Context, tags map[string]string) ([]ec2.SecurityGroup, error)
+}
+
+// Identity says which account the caller is in.
+type Identity interface {
+	CallerIdentity(ctx context.Context) (sts.Identity, error)
+}
+
+// Clients are the AWS clients of one region.
+type Clients struct {
+	Stacks  apply.Stacks
+	Network Network
+}
+
+// Service runs app operations.
+type Service struct {
+	Clients  func(region string) (Clients, error)
+	Identity Identity
+	Progress apply.Progress
+	Poller   apply.Poller
+}
+
+// region pairs an orbit region with its clients and engine.
+type region struct {
+	name    string
+	clients Clients
+	engine  *apply.Engine
+}
+
+func (s *Service) regions(o *elevator.Orbit) ([]region, error) {
+	out := make([]region, len(o.Regions))
+	for i, r := range o.Regions {
+		c, err := s.Clients(r.Name)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = region{r.Name, c, &apply.Engine{Stacks: c.Stacks, Progress: s.Progress, Poller: s.Poller}}
+	}
+	return out, nil
+}
+
+// Facts looks up, in every region of orbit o, what compiling app a needs:
+// the orbit's outputs and the security groups of the other apps that a's
+// firewall rules name. It returns ENOTFOUND when the orbit is not up in a
+// region.
+func (s *Service) Facts(ctx context.Context, a *elevator.App, o *elevator.Orbit) (map[string]compile.AppFacts, error) {
+	regions, err := s.regions(o)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.Identity.CallerIdentity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	others := otherApps(a)
+	facts := make(map[string]compile.AppFacts, len(regions))
+	var mu sync.Mutex
+	err = apply.Parallel(len(regions), func(i int) error {
+		r := regions[i]
+		outputs, err := r.engine.Outputs(ctx, o.StackName())
+		if errors.Is(err, cloudformation.ErrStackNotFound) {
+			return elevator.Errorf(elevator.ENOTFOUND, "orbit %s is not up in %s: run `elevator orbit up` first", o.Name, r.name)
+		}
+		if err != nil {
+			return err
+		}
+		groups := map[string]string{}
+		for _, other := range others {
+			found, err := r.clients.Network.SecurityGroups(ctx, map[string]string{
+				compile.TagOrbit: o.Name, compile.TagApp: other, compile.TagManagedBy: compile.ManagedBy,
+			})
+			if err != nil {
+				return err
+			}
+			for _, g := range found {
+				if svc := g.Tags[compile.TagService]; svc != "" {
+					groups[other+"/"+svc] = g.ID
+				}
+			}
+		}
+		mu.Lock()
+		facts[r.name] = compile.AppFacts{Orbit: outputs, ServiceSecurityGroups: groups, AccountID: id.Account}
+		mu.Unlock()
+		return nil
+	})
+	return facts, err
+}
+
+// otherApps lists the other apps a's firewall rules name, sorted.
+func otherApps(a *elevator.App) []string {
+	seen := map[string]bool{}
+	for _, svc := range a.Services {
+		for _, rule := range svc.Firewall {
+			if rule.App != "" && rule.App != a.Name {
+				seen[rule.App] = true
+			}
+		}
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// targets compiles the app's stack for every region.
+func (s *Service) targets(ctx context.Context, a *elevator.App, o *elevator.Orbit) ([]apply.Target, error) {
+	facts, err := s.Facts(ctx, a, o)
+	if err != nil {
+		return nil, err
+	}
+	stacks, err := compile.AppStacks(a, o, facts)
+	if err != nil {
+		return nil, err
+	}
+	regions, err := s.regions(o)
+	if err != nil {
+		return nil, err
+	}
+	byRegion := map[string]*apply.Engine{}
+	for _, r := range regions {
+		byRegion[r.name] = r.engine
+	}
+	targets := make([]apply.Target, len(stacks))
+	for i, st := range stacks {
+		targets[i] = apply.Target{Engine: byRegion[st.Region], Spec: apply.Spec{Name: st.Name, Body: string(st.Body), Parameters: st.Parameters, Tags: st.Tags}}
+	}
+	return targets, nil
+}
+
+// Plan previews what `up` would change in every region of the orbit.
+func (s *Service) Plan(ctx context.Context, a *elevator.App, o *elevator.Orbit) ([]*apply.Plan, error) {
+	targets, err := s.targets(ctx, a, o)
+	if err != nil {
+		return nil, err
+	}
+	return apply.PlanAll(ctx, targets)
+}
+
+// Up creates or updates the app's infrastructure in every region at once.
+func (s *Service) Up(ctx context.Context, a *elevator.App, o *elevator.Orbit) (*apply.Applied, error) {
+	targets, err := s.targets(ctx, a, o)
+	if err != nil {
+		return nil, err
+	}
+	return apply.UpAll(ctx, targets, nil)
+}
+
+// RegionStatus is the app's stack in one region and what it exports.
+type RegionStatus struct {
+	Region  string            `json:"region"`
+	Stack   string            `json:"stack"`
+	Status  string            `json:"status"`
+	Reason  string            `json:"reason,omitempty"`
+	Outputs map[string]string `json:"outputs,omitempty"`
+}
+
+// Status reads the app's stack in every region; a region without it has
+// status NOT_FOUND.
+func (s *Service) Status(ctx context.Context, a *elevator.App, o *elevator.Orbit) ([]RegionStatus, error) {
+	regions, err := s.regions(o)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]RegionStatus, len(regions))
+	err = apply.Parallel(len(regions), func(i int) error {
+		r := regions[i]
+		rs := RegionStatus{Region: r.name, Stack: a.StackName(o.Name), Status: "NOT_FOUND"}
+		st, err := r.clients.Stacks.Describe(ctx, rs.Stack)
+		if errors.Is(err, cloudformation.ErrStackNotFound) {
+			out[i] = rs
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rs.Status, rs.Reason = string(st.Status), st.Reason
+		if rs.Outputs, err = r.engine.Outputs(ctx, rs.Stack); err != nil {
+			return err
+		}
+		out[i] = rs
+		return nil
+	})
+	return out, err
+}
+
+// Outputs returns the outputs of the app's stack by region.
+func (s *Service) Outputs(ctx context.Context, a *elevator.App, o *elevator.Orbit) (map[string]map[string]string, error) {
+	st, err := s.Status(ctx, a, o)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]string{}
+	for _, r := range st {
+		if r.Status == "NOT_FOUND" {
+			return nil, elevator.Errorf(elevator.ENOTFOUND, "app %s is not up in orbit %s in %s", a.Name, o.Name, r.Region)
+		}
+		out[r.Region] = r.Outputs
+	}
+	return out, nil
+}
+
+// DataStores names the data stores app a owns, for messages: "redis",
+// "database", "table carts".
+func DataStores(a *elevator.App) []string {
+	var names []string
+	if a.Data.Redis != nil {
+		names = append(names, "redis")
+	}
+	if a.Data.Database != nil {
+		names = append(names, "database")
+	}
+	for _, t := range a.Data.Tables {
+		names = append(names, "table "+t.Name)
+	}
+	return names
+}
+
+// Down deletes the app's stack in every region of the orbit. It refuses,
+// with an ECONFLICT error, when the app owns data stores and deleteData is
+// false; RDS databases keep a final snapshot either way.
+func (s *Service) Down(ctx context.Context, a *elevator.App, o *elevator.Orbit, deleteData bool) ([]*apply.Result, error) {
+	if stores := DataStores(a); len(stores) > 0 && !deleteData {
+		return nil, elevator.Errorf(elevator.ECONFLICT, "app %s owns data stores in orbit %s (%s) that `app down` would delete; pass --delete-data to delete them (databases keep a final snapshot)", a.Name, o.Name, strings.Join(stores, ", "))
+	}
+	regions, err := s.regions(o)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]*apply.Result, len(regions))
+	err = apply.Parallel(len(regions), func(i int) error {
+		res, err := regions[i].engine.Delete(ctx, a.StackName(o.Name))
+		results[i] = res
+		if err != nil {
+			return fmt.Errorf("delete app %s in %s: %w", a.Name, regions[i].name, err)
+		}
+		return nil
+	})
+	return results, err
+}

@@ -1,0 +1,839 @@
+package manifest
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/schemas"
+)
+
+var appSchema = mustCompileSchema("https://github.com/elevatorhq/elevator/schemas/app.schema.json", schemas.App)
+
+// Defaults of an app manifest. A service's instance type defaults to
+// DefaultInstanceType, as a bastion's does.
+var (
+	// DefaultServiceAMI is the newest Amazon Linux 2023, as for bastions.
+	DefaultServiceAMI = DefaultBastionAMI
+	// DefaultListener is a load balancer's listener when it lists none.
+	DefaultListener = elevator.Listener{Protocol: "HTTP", Port: 80}
+	// DefaultHealthCheck is a load balancer's health check; its fields
+	// default one by one.
+	DefaultHealthCheck = elevator.HealthCheck{
+		Path: "/", Interval: 10 * time.Second, Timeout: 5 * time.Second,
+		Healthy: 2, Unhealthy: 3, SuccessCodes: "200-399",
+	}
+	DefaultDeregistrationDelay = 30 * time.Second
+	DefaultAlarmPeriod         = time.Minute
+	DefaultAlarmEvaluations    = 3
+	DefaultRedis               = elevator.Redis{NodeType: "cache.t3.micro", Nodes: 1, EngineVersion: "7.1"}
+	DefaultDatabaseEngine      = "postgres"
+	DefaultDatabaseClass       = "db.t3.micro"
+	DefaultAuroraClass         = "db.t3.medium" // Aurora has no micro classes
+	DefaultDatabaseStorage     = 20             // GiB
+)
+
+// ParseApp parses and validates an app manifest (app.yml) and returns the
+// app as it is in orbit: defaults applied, and the manifest's overrides for
+// orbit (orbits.<orbit>) merged over the base. orbit "" merges no override;
+// the overrides of other orbits are validated against the schema but not
+// applied. file names the manifest in messages.
+//
+// It returns elevator.FieldErrors listing every problem found, each with
+// file:line:column, the field, the value and what is allowed. The positions
+// of merged fields, in errors and in App.Source, are where the winning value
+// is written.
+func ParseApp(file string, data []byte, orbit string) (*elevator.App, error) {
+	d := parseDocument(file, data)
+	if len(d.errs) > 0 {
+		return nil, d.errs.Sorted()
+	}
+	appSchema.validate(d)
+	root, ok := d.value.(map[string]any)
+	if !ok {
+		return nil, d.errs.Sorted()
+	}
+	// The checks a schema cannot express run even when the schema found
+	// problems, so that one run reports everything; a field the schema
+	// already faulted gets no second message, whether the fault is in the
+	// base or in the override merged over it.
+	schemaErrs := len(d.errs)
+	faulted := slices.Clone(d.errs)
+	if orbit != "" {
+		prefix := "orbits." + orbit + "."
+		for _, e := range d.errs {
+			if p, ok := strings.CutPrefix(e.Path, prefix); ok {
+				faulted = append(faulted, &elevator.FieldError{Path: p})
+			}
+		}
+	}
+	b := &appBuilder{orbitBuilder: &orbitBuilder{d: d, root: root}}
+	b.checkOverrides()
+	mergeOverride(d, root, orbit)
+	a := b.build(orbit)
+	d.errs = append(d.errs[:schemaErrs], withoutFaulted(faulted, d.errs[schemaErrs:])...)
+	hideSecrets(d.errs)
+	if len(d.errs) > 0 {
+		return nil, d.errs.Sorted()
+	}
+	return a, nil
+}
+
+// hideSecrets keeps values out of the messages about secrets: a user who
+// pastes a secret where its reference belongs must not see it echoed into
+// a terminal or a CI log. An unknown key inside a secret's reference may
+// be the secret itself, so its message does not name it.
+func hideSecrets(errs elevator.FieldErrors) {
+	for _, e := range errs {
+		secret, ok := secretField(e.Path)
+		if !ok {
+			continue
+		}
+		e.Value = nil
+		if e.Path != secret && e.Path != secret+".ssm" && e.Path != secret+".secretsmanager" {
+			e.Path, e.Message = secret, "unknown field; allowed here: secretsmanager, ssm"
+		}
+	}
+}
+
+// secretField returns the path of the secret (secrets.NAME, in the base or
+// in an orbit's override) that the field path p is or lies in.
+func secretField(p string) (string, bool) {
+	prefix := ""
+	if strings.HasPrefix(p, "orbits.") {
+		parts := strings.SplitN(p, ".", 3)
+		if len(parts) < 3 {
+			return "", false
+		}
+		prefix, p = parts[0]+"."+parts[1]+".", parts[2]
+	}
+	name, ok := strings.CutPrefix(p, "secrets.")
+	if !ok || name == "" {
+		return "", false
+	}
+	name, _, _ = strings.Cut(name, ".")
+	return prefix + "secrets." + name, true
+}
+
+// appBuilder turns a validated, merged app document into an elevator.App,
+// recording every problem the schema cannot see. It reuses the orbit
+// builder's readers of the fields both manifests share (errorf, ami,
+// prefix).
+type appBuilder struct {
+	*orbitBuilder
+}
+
+// checkOverrides reports, for every orbit, overrides of services the app
+// does not have.
+func (b *appBuilder) checkOverrides() {
+	services := b.d.keys["services"]
+	for _, orbit := range b.d.keys["orbits"] {
+		path := "orbits." + orbit + ".services"
+		for _, name := range b.d.keys[path] {
+			if !slices.Contains(services, name) {
+				b.errorf(path+"."+name+"#key", name, "no such service; an override can only change one of the app's services: %s", strings.Join(services, ", "))
+			}
+		}
+	}
+}
+
+func (b *appBuilder) build(orbit string) *elevator.App {
+	a := &elevator.App{
+		Name:      str(b.root["name"]),
+		Orbit:     orbit,
+		Overrides: slices.Clone(b.d.keys["orbits"]),
+	}
+	a.Env = b.env("env", b.root["env"])
+	a.Secrets = b.secrets()
+	secretNames := map[string]bool{}
+	for _, s := range a.Secrets {
+		secretNames[s.Name] = true
+	}
+	b.checkNotSecret("env", a.Env, secretNames)
+
+	services := obj(b.root["services"])
+	for _, name := range b.d.keys["services"] {
+		s := b.service(name, obj(services[name]), a.Env)
+		b.checkNotSecret(s.Path+".env", obj(services[name])["env"], secretNames)
+		if s.Runtime.Docker != nil {
+			b.checkNotSecret(s.Path+".runtime.docker.env", s.Runtime.Docker.Env, secretNames)
+		}
+		a.Services = append(a.Services, s)
+	}
+	b.checkSources(a)
+	b.checkSharedLoadBalancers(a)
+	a.Data = b.data(obj(b.root["data"]))
+	a.Source = b.d.source
+	return a
+}
+
+// env reads a mapping of environment variables; values are strings,
+// integers or booleans, kept as text.
+func (b *appBuilder) env(path string, v any) map[string]string {
+	m := obj(v)
+	if m == nil {
+		return nil
+	}
+	env := make(map[string]string, len(m))
+	for name, val := range m {
+		switch val := val.(type) {
+		case string:
+			env[name] = val
+		case int64:
+			env[name] = strconv.FormatInt(val, 10)
+		case bool:
+			env[name] = strconv.FormatBool(val)
+		case float64:
+			b.errorf(childPath(path, name), val, "is a decimal number; quote it so that the value stays as written")
+		}
+	}
+	return env
+}
+
+// checkNotSecret reports the names of an env mapping that are also secrets.
+func (b *appBuilder) checkNotSecret(path string, env any, secrets map[string]bool) {
+	var names []string
+	switch env := env.(type) {
+	case map[string]string:
+		names = slices.Collect(maps.Keys(env))
+	case map[string]any:
+		names = slices.Collect(maps.Keys(env))
+	}
+	for _, name := range names {
+		if secrets[name] {
+			b.errorf(childPath(path, name)+"#key", name, "is also a secret (secrets.%s); a variable is either plain env or a secret, not both", name)
+		}
+	}
+}
+
+func (b *appBuilder) secrets() []elevator.Secret {
+	m := obj(b.root["secrets"])
+	var out []elevator.Secret
+	for _, name := range b.d.keys["secrets"] {
+		path := "secrets." + name
+		ref := obj(m[name])
+		s := elevator.Secret{Name: name, SSMParameter: str(ref["ssm"]), SecretsManager: str(ref["secretsmanager"]), Path: path}
+		if _, isMap := m[name].(map[string]any); isMap && (s.SSMParameter == "") == (s.SecretsManager == "") {
+			b.errorf(path, nil, "give exactly one of ssm (a parameter name) or secretsmanager (a secret name or ARN)")
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (b *appBuilder) service(name string, m map[string]any, appEnv map[string]string) elevator.Service {
+	path := "services." + name
+	s := elevator.Service{
+		Name:         name,
+		InstanceType: strOr(m["instance_type"], DefaultInstanceType),
+		AMI:          DefaultServiceAMI,
+		Port:         integer(m["port"], 0),
+		Path:         path,
+	}
+	if v, ok := m["ami"]; ok {
+		s.AMI = b.ami(path+".ami", obj(v))
+	}
+	s.Runtime = b.runtime(path, m)
+	if own := b.env(path+".env", m["env"]); appEnv != nil || own != nil {
+		s.Env = maps.Clone(appEnv)
+		if s.Env == nil {
+			s.Env = map[string]string{}
+		}
+		maps.Copy(s.Env, own)
+	}
+	if d := s.Runtime.Docker; d != nil && s.Port != 0 && len(d.Ports) > 0 {
+		var hostPorts []string
+		found := false
+		for _, p := range d.Ports {
+			host, _, _ := strings.Cut(p, ":")
+			hostPorts = append(hostPorts, host)
+			found = found || host == strconv.Itoa(s.Port)
+		}
+		if !found {
+			b.errorf(path+".port", s.Port, "is not a host port of runtime.docker.ports (%s); the load balancer and firewall reach the instance's port", strings.Join(hostPorts, ", "))
+		}
+	}
+	s.LoadBalancer = b.loadBalancer(path, &s, obj(m["load_balancer"]))
+	for i, r := range list(m["firewall"]) {
+		s.Firewall = append(s.Firewall, b.firewallRule(fmt.Sprintf("%s.firewall[%d]", path, i), obj(r)))
+	}
+	for i, al := range list(m["alarms"]) {
+		s.Alarms = append(s.Alarms, b.alarm(fmt.Sprintf("%s.alarms[%d]", path, i), obj(al), &s))
+	}
+	s.Scaling = b.scaling(path+".scaling", obj(m["scaling"]))
+	return s
+}
+
+func (b *appBuilder) runtime(path string, m map[string]any) elevator.Runtime {
+	var r elevator.Runtime
+	v, ok := m["runtime"]
+	if !ok {
+		b.errorf(path, nil, "missing required field %q (how the service runs: docker or units)", "runtime")
+		return r
+	}
+	rm, isMap := v.(map[string]any)
+	if !isMap {
+		return r // faulted by the schema
+	}
+	path += ".runtime"
+	_, docker := rm["docker"]
+	_, units := rm["units"]
+	if docker == units {
+		has := "neither"
+		if docker {
+			has = "both"
+		}
+		b.errorf(path, nil, "give exactly one of docker (a container) or units (systemd units); this has %s", has)
+	}
+	if docker {
+		r.Docker = b.docker(path+".docker", obj(rm["docker"]))
+	}
+	if units {
+		um := obj(rm["units"])
+		r.Units = make(map[string]string, len(um))
+		for name, content := range um {
+			r.Units[name] = str(content)
+		}
+	}
+	return r
+}
+
+func (b *appBuilder) docker(path string, m map[string]any) *elevator.Docker {
+	d := &elevator.Docker{Image: str(m["image"]), Env: b.env(path+".env", m["env"])}
+	if _, ok := m["image"]; !ok {
+		b.errorf(path, nil, "missing required field %q (an image repository such as ghcr.io/acme/shop; a release adds :VERSION)", "image")
+	}
+	if i := strings.LastIndex(d.Image, "/") + 1; strings.Contains(d.Image[i:], ":") {
+		repo := d.Image[:i] + d.Image[i:strings.Index(d.Image[i:], ":")+i]
+		b.errorf(path+".image", d.Image, "has a tag; give the repository only, such as %s: a release adds :VERSION", repo)
+	}
+	seen := map[string]int{}
+	for i, v := range list(m["ports"]) {
+		p := str(v)
+		d.Ports = append(d.Ports, p)
+		spec, proto, _ := strings.Cut(p, "/")
+		host, container, _ := strings.Cut(spec, ":")
+		for _, port := range []string{host, container} {
+			if n, err := strconv.Atoi(port); err == nil && (n < 1 || n > 65535) {
+				b.errorf(fmt.Sprintf("%s.ports[%d]", path, i), p, "port %d is out of range; want host:container with ports from 1 to 65535", n)
+				break
+			}
+		}
+		if proto == "" {
+			proto = "tcp"
+		}
+		key := host + "/" + proto
+		if first, dup := seen[key]; dup {
+			b.errorf(fmt.Sprintf("%s.ports[%d]", path, i), p, "publishes host port %s/%s again (first in ports[%d]); a host port takes one container port", host, proto, first)
+		}
+		seen[key] = i
+	}
+	for _, v := range list(m["command"]) {
+		d.Command = append(d.Command, str(v))
+	}
+	for _, v := range list(m["volumes"]) {
+		d.Volumes = append(d.Volumes, str(v))
+	}
+	return d
+}
+
+// loadBalancerFields lists a load balancer's fields besides type, in the
+// order they are checked.
+var loadBalancerFields = []string{"listeners", "health_check", "deregistration_delay", "slow_start", "stickiness", "hosts", "paths"}
+
+func (b *appBuilder) loadBalancer(servicePath string, s *elevator.Service, m map[string]any) elevator.LoadBalancer {
+	path := servicePath + ".load_balancer"
+	lb := elevator.LoadBalancer{Type: elevator.LoadBalancerType(strOr(m["type"], string(elevator.LoadBalancerNone)))}
+	if lb.Type == elevator.LoadBalancerNone {
+		why := "the type is none"
+		if _, ok := m["type"]; !ok {
+			why = "without a type, there is no load balancer"
+		}
+		for _, f := range loadBalancerFields {
+			if _, ok := m[f]; ok {
+				b.errorf(path+"."+f+"#key", nil, "only a load balancer of type public or private takes %s; %s", f, why)
+			}
+		}
+		return lb
+	}
+	if s.Port == 0 {
+		b.errorf(servicePath, nil, "missing required field %q (a service behind a load balancer needs the port it listens on, such as 8080)", "port")
+	}
+	lb.Listeners = b.listeners(path+".listeners", m)
+	hc := obj(m["health_check"])
+	hcPath := path + ".health_check"
+	lb.HealthCheck = elevator.HealthCheck{
+		Path:         strOr(hc["path"], DefaultHealthCheck.Path),
+		Port:         integer(hc["port"], DefaultHealthCheck.Port),
+		Interval:     b.duration(hcPath+".interval", hc["interval"], DefaultHealthCheck.Interval, 5*time.Second, 5*time.Minute),
+		Timeout:      b.duration(hcPath+".timeout", hc["timeout"], DefaultHealthCheck.Timeout, 2*time.Second, 2*time.Minute),
+		Healthy:      integer(hc["healthy"], DefaultHealthCheck.Healthy),
+		Unhealthy:    integer(hc["unhealthy"], DefaultHealthCheck.Unhealthy),
+		SuccessCodes: strOr(hc["success_codes"], DefaultHealthCheck.SuccessCodes),
+	}
+	if h := lb.HealthCheck; h.Timeout >= h.Interval {
+		p := hcPath + ".timeout"
+		if _, ok := hc["timeout"]; !ok {
+			p = hcPath + ".interval"
+		}
+		b.errorf(p, nil, "the timeout (%s) must be less than the interval (%s)", shortDuration(h.Timeout), shortDuration(h.Interval))
+	}
+	b.checkSuccessCodes(hcPath+".success_codes", lb.HealthCheck.SuccessCodes)
+	lb.DeregistrationDelay = b.duration(path+".deregistration_delay", m["deregistration_delay"], DefaultDeregistrationDelay, 0, time.Hour)
+	lb.SlowStart = b.duration(path+".slow_start", m["slow_start"], 0, 0, 15*time.Minute)
+	if lb.SlowStart > 0 && lb.SlowStart < 30*time.Second {
+		b.errorf(path+".slow_start", m["slow_start"], "must be 0s (off) or between 30s and 15m")
+	}
+	lb.Stickiness = b.duration(path+".stickiness", m["stickiness"], 0, 0, 7*24*time.Hour)
+	for _, v := range list(m["hosts"]) {
+		lb.Hosts = append(lb.Hosts, str(v))
+	}
+	for _, v := range list(m["paths"]) {
+		lb.Paths = append(lb.Paths, str(v))
+	}
+	return lb
+}
+
+func (b *appBuilder) listeners(path string, m map[string]any) []elevator.Listener {
+	items, ok := m["listeners"]
+	if !ok {
+		return []elevator.Listener{DefaultListener}
+	}
+	var out []elevator.Listener
+	first := map[int]int{}
+	https := false
+	for _, item := range list(items) {
+		https = https || obj(item)["protocol"] == "HTTPS"
+	}
+	for i, item := range list(items) {
+		lm := obj(item)
+		lp := fmt.Sprintf("%s[%d]", path, i)
+		l := elevator.Listener{Protocol: str(lm["protocol"]), Port: integer(lm["port"], 0), RedirectHTTPS: lm["redirect_https"] == true}
+		if j, dup := first[l.Port]; dup && l.Port != 0 {
+			b.errorf(lp+".port", l.Port, "duplicate listener port (first in listeners[%d]); each listener needs its own port", j)
+		} else {
+			first[l.Port] = i
+		}
+		cert, hasCert := lm["certificate"]
+		switch {
+		case l.Protocol == "HTTPS" && !hasCert:
+			b.errorf(lp, nil, "an HTTPS listener needs a certificate: {domain: shop.example.com} or {arn: arn:aws:acm:...}")
+		case l.Protocol == "HTTP" && hasCert:
+			b.errorf(lp+".certificate#key", nil, "only an HTTPS listener takes a certificate")
+		case hasCert:
+			cm := obj(cert)
+			l.Certificate, l.CertificateDomain = str(cm["arn"]), str(cm["domain"])
+			if (l.Certificate == "") == (l.CertificateDomain == "") {
+				b.errorf(lp+".certificate", nil, "give exactly one of domain (a certificate is requested) or arn (an existing certificate)")
+			}
+		}
+		if l.RedirectHTTPS && l.Protocol == "HTTPS" {
+			b.errorf(lp+".redirect_https", true, "only an HTTP listener redirects to HTTPS")
+		} else if l.RedirectHTTPS && !https {
+			b.errorf(lp+".redirect_https", true, "there is no HTTPS listener to redirect to; add one such as {protocol: HTTPS, port: 443, certificate: {domain: shop.example.com}}")
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// checkSuccessCodes checks codes such as "200", "200-399" or "200,204":
+// every code between 200 and 499, ranges in order.
+func (b *appBuilder) checkSuccessCodes(path, codes string) {
+	for _, part := range strings.Split(codes, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		if !isRange {
+			hi = lo
+		}
+		l, err1 := strconv.Atoi(lo)
+		h, err2 := strconv.Atoi(hi)
+		if err1 != nil || err2 != nil {
+			return // faulted by the schema
+		}
+		if l < 200 || h > 499 || l > h {
+			b.errorf(path, codes, "%s is not a code or an ascending range of codes between 200 and 499", part)
+			return
+		}
+	}
+}
+
+func (b *appBuilder) firewallRule(path string, m map[string]any) elevator.FirewallRule {
+	r := elevator.FirewallRule{Protocol: strOr(m["protocol"], "tcp"), Path: path}
+	_, port := m["port"]
+	_, ports := m["ports"]
+	switch {
+	case r.Protocol == "icmp" || r.Protocol == "all":
+		r.FromPort, r.ToPort = -1, -1
+		for _, f := range []string{"port", "ports"} {
+			if _, ok := m[f]; ok {
+				b.errorf(path+"."+f, m[f], "protocol %s takes no port; it lets in every %s", r.Protocol, map[string]string{"icmp": "ICMP type", "all": "port of every protocol"}[r.Protocol])
+			}
+		}
+	case port && ports:
+		b.errorf(path, nil, "give exactly one of port or ports, not both")
+	case port:
+		r.FromPort = integer(m["port"], 0)
+		r.ToPort = r.FromPort
+	case ports:
+		r.FromPort, r.ToPort = b.portRange(path+".ports", str(m["ports"]))
+	default:
+		b.errorf(path, nil, "give exactly one of port (such as 8080) or ports (such as 9000-9100)")
+	}
+	switch from := m["from"].(type) {
+	case string:
+		r.Bastion = from == "bastion"
+	case map[string]any:
+		r.App, r.Service = str(from["app"]), str(from["service"])
+		cidr, hasCIDR := from["cidr"]
+		switch {
+		case hasCIDR && (r.App != "" || r.Service != ""):
+			b.errorf(path+".from", nil, "give exactly one source: cidr, app (with or without service), service, or bastion; not cidr and app or service")
+		case hasCIDR:
+			r.CIDR = b.prefix(path+".from.cidr", cidr, netip.Prefix{})
+		case r.App == "" && r.Service == "":
+			b.errorf(path+".from", nil, "give a source: {cidr: 10.0.0.0/8}, {app: billing, service: api}, {service: web} or bastion")
+		}
+	}
+	return r
+}
+
+// portRange parses "a-b" with a <= b, both between 0 and 65535.
+func (b *appBuilder) portRange(path, s string) (int, int) {
+	lo, hi, _ := strings.Cut(s, "-")
+	from, err1 := strconv.Atoi(lo)
+	to, err2 := strconv.Atoi(hi)
+	switch {
+	case err1 != nil || err2 != nil:
+		return 0, 0 // faulted by the schema
+	case from > 65535 || to > 65535:
+		b.errorf(path, s, "ports go from 0 to 65535")
+	case from > to:
+		b.errorf(path, s, "the range is backwards; did you mean %d-%d?", to, from)
+	}
+	return from, to
+}
+
+// checkSources reports firewall sources that name a service this app does
+// not have, and makes {service: x} name this app.
+func (b *appBuilder) checkSources(a *elevator.App) {
+	var names []string
+	for _, s := range a.Services {
+		names = append(names, s.Name)
+	}
+	for i := range a.Services {
+		for j := range a.Services[i].Firewall {
+			r := &a.Services[i].Firewall[j]
+			if r.App == "" && r.Service != "" {
+				r.App = a.Name
+			}
+			if r.App == a.Name && r.Service != "" && a.Service(r.Service) == nil {
+				b.errorf(r.Path+".from.service", r.Service, "no such service in this app; services are: %s", strings.Join(names, ", "))
+			}
+		}
+	}
+}
+
+// checkSharedLoadBalancers checks the services that share one of the app's
+// load balancers: they must agree on each port's protocol, and only one of
+// them may take every request on a port (the others route by hosts or
+// paths).
+func (b *appBuilder) checkSharedLoadBalancers(a *elevator.App) {
+	type use struct {
+		service  string
+		protocol string
+	}
+	protocols := map[elevator.LoadBalancerType]map[int]use{}
+	catchAll := map[elevator.LoadBalancerType]map[int]string{}
+	for _, s := range a.Services {
+		lb := s.LoadBalancer
+		if lb.Type == elevator.LoadBalancerNone {
+			continue
+		}
+		if protocols[lb.Type] == nil {
+			protocols[lb.Type], catchAll[lb.Type] = map[int]use{}, map[int]string{}
+		}
+		for i, l := range lb.Listeners {
+			lp := s.Path + ".load_balancer"
+			if _, ok := b.d.source.Positions[lp+".listeners"]; ok {
+				lp = fmt.Sprintf("%s.listeners[%d]", lp, i)
+			}
+			u, ok := protocols[lb.Type][l.Port]
+			if ok && u.service == s.Name {
+				continue // a duplicate listener port, reported as such
+			}
+			if ok && u.protocol != l.Protocol {
+				b.errorf(lp, nil, "port %d of the app's %s load balancer is %s for service %s; services sharing a load balancer must agree on each port's protocol", l.Port, lb.Type, u.protocol, u.service)
+				continue
+			}
+			protocols[lb.Type][l.Port] = use{s.Name, l.Protocol}
+			if l.RedirectHTTPS || len(lb.Hosts) > 0 || len(lb.Paths) > 0 {
+				continue
+			}
+			if other, ok := catchAll[lb.Type][l.Port]; ok {
+				b.errorf(lp, nil, "services %s and %s would both take every request on port %d of the app's %s load balancer; give one of them hosts or paths", other, s.Name, l.Port, lb.Type)
+				continue
+			}
+			catchAll[lb.Type][l.Port] = s.Name
+		}
+	}
+}
+
+// customAlarmFields lists the fields only a custom alarm takes; the first
+// four it needs.
+var customAlarmFields = []string{"namespace", "name", "statistic", "comparison", "dimensions"}
+
+func (b *appBuilder) alarm(path string, m map[string]any, s *elevator.Service) elevator.Alarm {
+	al := elevator.Alarm{
+		Metric:      elevator.AlarmMetric(str(m["metric"])),
+		Threshold:   number(m["threshold"]),
+		Period:      b.duration(path+".period", m["period"], DefaultAlarmPeriod, 10*time.Second, 24*time.Hour),
+		Evaluations: integer(m["evaluations"], DefaultAlarmEvaluations),
+		Severity:    elevator.Severity(str(m["severity"])),
+		Path:        path,
+	}
+	if p := al.Period; p != 10*time.Second && p != 30*time.Second && p%time.Minute != 0 {
+		b.errorf(path+".period", m["period"], "must be 10s, 30s or a multiple of 60s")
+	} else if p*time.Duration(al.Evaluations) > 24*time.Hour {
+		b.errorf(path+".evaluations", al.Evaluations, "%d periods of %s are more than a day, the longest CloudWatch evaluates", al.Evaluations, shortDuration(p))
+	}
+	if al.Metric == elevator.MetricCustom {
+		var missing []string
+		for _, f := range customAlarmFields[:4] {
+			if _, ok := m[f]; !ok {
+				missing = append(missing, f)
+			}
+		}
+		if len(missing) > 0 {
+			b.errorf(path, nil, "a custom alarm needs %s", strings.Join(missing, ", "))
+		}
+		al.Namespace, al.MetricName, al.Statistic, al.Comparison = str(m["namespace"]), str(m["name"]), str(m["statistic"]), str(m["comparison"])
+		if dims := obj(m["dimensions"]); len(dims) > 0 {
+			al.Dimensions = make(map[string]string, len(dims))
+			for k, v := range dims {
+				al.Dimensions[k] = str(v)
+			}
+		}
+		return al
+	}
+	al.Comparison = ">="
+	for _, f := range customAlarmFields {
+		if _, ok := m[f]; ok && al.Metric != "" {
+			b.errorf(path+"."+f+"#key", nil, "only a custom alarm takes %s; %s is a built-in metric", f, al.Metric)
+		}
+	}
+	switch al.Metric {
+	case elevator.MetricCPU, elevator.Metric5xxRate:
+		if al.Threshold < 0 || al.Threshold > 100 {
+			b.errorf(path+".threshold", m["threshold"], "%s is a percentage; want 0 to 100", al.Metric)
+		}
+	case elevator.MetricUnhealthyHosts, elevator.MetricP99Latency:
+		if al.Threshold <= 0 {
+			b.errorf(path+".threshold", m["threshold"], "must be more than 0, or the alarm is always set off")
+		}
+	}
+	switch al.Metric {
+	case elevator.MetricUnhealthyHosts, elevator.Metric5xxRate, elevator.MetricP99Latency:
+		if s.LoadBalancer.Type == elevator.LoadBalancerNone {
+			b.errorf(path+".metric", string(al.Metric), "is measured by the load balancer, and service %s has none", s.Name)
+		}
+	}
+	return al
+}
+
+func (b *appBuilder) scaling(path string, m map[string]any) elevator.Scaling {
+	sc := elevator.Scaling{Min: integer(m["min"], 1), TargetCPU: number(m["target_cpu"])}
+	sc.Max = integer(m["max"], max(sc.Min, 1))
+	if sc.Min > sc.Max && sc.Max >= 1 { // a max below 1 is the schema's to report
+		b.errorf(path+".min", sc.Min, "is more than max (%d); want min <= max", sc.Max)
+	}
+	return sc
+}
+
+func (b *appBuilder) data(m map[string]any) elevator.Data {
+	var d elevator.Data
+	if v, ok := m["redis"]; ok {
+		rm := obj(v)
+		r := DefaultRedis
+		r.Path = "data.redis"
+		r.NodeType = strOr(rm["node_type"], r.NodeType)
+		r.Nodes = integer(rm["nodes"], r.Nodes)
+		r.EngineVersion = strOr(rm["engine_version"], r.EngineVersion)
+		r.MaintenanceWindow = str(rm["maintenance_window"])
+		b.checkMaintenanceWindow("data.redis.maintenance_window", r.MaintenanceWindow)
+		d.Redis = &r
+	}
+	if v, ok := m["database"]; ok {
+		d.Database = b.database("data.database", obj(v))
+	}
+	tables := obj(m["tables"])
+	for _, name := range b.d.keys["data.tables"] {
+		d.Tables = append(d.Tables, b.table("data.tables."+name, name, obj(tables[name])))
+	}
+	return d
+}
+
+// checkMaintenanceWindow checks a weekly window such as
+// sun:05:00-sun:06:00: real times, at least an hour and at most a day.
+func (b *appBuilder) checkMaintenanceWindow(path, w string) {
+	if w == "" {
+		return
+	}
+	start, end, _ := strings.Cut(w, "-")
+	from, ok1 := weekMinute(start)
+	to, ok2 := weekMinute(end)
+	if !ok1 || !ok2 {
+		b.errorf(path, w, "not a window of real times; want ddd:hh:mm-ddd:hh:mm with hh 00 to 23 and mm 00 to 59, such as sun:05:00-sun:06:00")
+		return
+	}
+	length := (to - from + 7*24*60) % (7 * 24 * 60)
+	if length < 60 || length > 24*60 {
+		b.errorf(path, w, "lasts %dh%02dm; a maintenance window lasts from 1 hour to 24 hours", length/60, length%60)
+	}
+}
+
+// weekMinute turns ddd:hh:mm into minutes since Monday 00:00.
+func weekMinute(s string) (int, bool) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 {
+		return 0, false
+	}
+	day := slices.Index([]string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, parts[0])
+	h, err1 := strconv.Atoi(parts[1])
+	m, err2 := strconv.Atoi(parts[2])
+	if day < 0 || err1 != nil || err2 != nil || h > 23 || m > 59 {
+		return 0, false
+	}
+	return day*24*60 + h*60 + m, true
+}
+
+func (b *appBuilder) database(path string, m map[string]any) *elevator.Database {
+	db := &elevator.Database{
+		Engine:  strOr(m["engine"], DefaultDatabaseEngine),
+		Version: str(m["version"]),
+		MultiAZ: m["multi_az"] == true,
+		Public:  m["public"] == true,
+		Aurora:  m["aurora"] == true,
+		Global:  m["global"] == true,
+		Path:    path,
+	}
+	if db.Aurora {
+		db.Class = strOr(m["class"], DefaultAuroraClass)
+		if v, ok := m["storage"]; ok {
+			b.errorf(path+".storage", v, "Aurora manages its own storage; remove storage, or set aurora: false")
+		}
+	} else {
+		db.Class = strOr(m["class"], DefaultDatabaseClass)
+		db.Storage = integer(m["storage"], DefaultDatabaseStorage)
+	}
+	if db.Global && !db.Aurora {
+		b.errorf(path+".global", true, "a global database needs aurora: true")
+	}
+	return db
+}
+
+func (b *appBuilder) table(path, name string, m map[string]any) elevator.Table {
+	t := elevator.Table{Name: name, OnDemand: strOr(m["billing"], "on_demand") == "on_demand", Path: path}
+	if v, ok := m["hash_key"]; ok {
+		t.HashKey = tableKey(v)
+	} else {
+		b.errorf(path, nil, "missing required field %q (a key attribute: {name: id, type: S})", "hash_key")
+	}
+	if v, ok := m["range_key"]; ok {
+		k := tableKey(v)
+		t.RangeKey = &k
+		if k.Name != "" && k.Name == t.HashKey.Name {
+			b.errorf(path+".range_key.name", k.Name, "is also the hash key; the range key needs another attribute")
+		}
+	}
+	if t.OnDemand {
+		for _, f := range []string{"read", "write"} {
+			if v, ok := m[f]; ok {
+				b.errorf(path+"."+f, v, "only provisioned billing takes %s; billing is on_demand", f)
+			}
+		}
+		return t
+	}
+	t.Read, t.Write = integer(m["read"], 0), integer(m["write"], 0)
+	var missing []string
+	for _, f := range []string{"read", "write"} {
+		if _, ok := m[f]; !ok {
+			missing = append(missing, f)
+		}
+	}
+	if len(missing) > 0 {
+		b.errorf(path, nil, "provisioned billing needs %s capacity units, such as read: 5, write: 5", strings.Join(missing, " and "))
+	}
+	return t
+}
+
+func tableKey(v any) elevator.Key {
+	m := obj(v)
+	return elevator.Key{Name: str(m["name"]), Type: str(m["type"])}
+}
+
+// duration reads a Go duration such as "30s": whole seconds between least
+// and most. It returns def when the field is absent or wrong, so that one
+// mistake gets one message.
+func (b *appBuilder) duration(path string, v any, def, least, most time.Duration) time.Duration {
+	s, ok := v.(string)
+	if !ok {
+		return def // absent, or faulted by the schema
+	}
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		b.errorf(path, s, "not a duration; want one such as 30s, 5m or 1h")
+		return def
+	case d%time.Second != 0:
+		b.errorf(path, s, "not whole seconds; did you mean %s?", shortDuration(d.Round(time.Second)))
+		return def
+	case d < least || d > most:
+		b.errorf(path, s, "must be between %s and %s", shortDuration(least), shortDuration(most))
+		return def
+	}
+	return d
+}
+
+// shortDuration formats a duration without trailing zero units: 5m, not
+// 5m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// integer reads an integer field, or def when it is absent or not an
+// integer. YAML may give a whole number as a float (2.0).
+func integer(v any, def int) int {
+	switch n := v.(type) {
+	case int64:
+		return int(n)
+	case float64:
+		if n == math.Trunc(n) && math.Abs(n) < 1<<53 {
+			return int(n)
+		}
+	}
+	return def
+}
+
+// number reads a numeric field, or 0.
+func number(v any) float64 {
+	switch n := v.(type) {
+	case int64:
+		return float64(n)
+	case float64:
+		return n
+	}
+	return 0
+}
