@@ -1,8 +1,9 @@
 // Package compile turns an orbit, and the facts looked up in AWS about its
-// regions, into one CloudFormation template per region. Compiling is a pure
-// function: it makes no AWS call and needs no credentials, so `plan` and the
-// tests run it freely. The apply step sends what it returns through change
-// sets.
+// regions, into one CloudFormation template per region (OrbitStacks); and
+// an app, with the orbit's outputs in each region, into one template per
+// region of the orbit (AppStacks). Compiling is a pure function: it makes
+// no AWS call and needs no credentials, so `plan` and the tests run it
+// freely. The apply step sends what it returns through change sets.
 //
 // Every problem found in the manifest is an elevator.FieldError positioned at
 // the field's file:line:column; all problems of an orbit are reported at once.
@@ -21,8 +22,10 @@ const (
 	TagOrbit     = "elevator:orbit"
 	TagRegion    = "elevator:region"
 	TagManagedBy = "elevator:managed-by"
-	TagTier      = "elevator:tier" // on subnets: the tier they belong to
-	ManagedBy    = "elevator"      // the value of TagManagedBy
+	TagTier      = "elevator:tier"    // on subnets: the tier they belong to
+	TagApp       = "elevator:app"     // on an app's resources: the app
+	TagService   = "elevator:service" // on a service's resources: the service
+	ManagedBy    = "elevator"         // the value of TagManagedBy
 )
 
 // RegionFacts are what the apply step looked up in AWS for one region.
