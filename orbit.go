@@ -104,6 +104,38 @@ var Severities = []Severity{SeverityCritical, SeverityWarning, SeverityInfo}
 type Notification struct {
 	Severity Severity
 	Emails   []string
+	// PagerDuty is where the PagerDuty CloudWatch integration URL is kept;
+	// zero when alarms of this severity do not page.
+	PagerDuty SecretRef
+	// Slack is where the Slack incoming-webhook URL is kept; zero when
+	// alarms of this severity do not go to Slack.
+	Slack SecretRef
+}
+
+// SecretRef names where a secret is kept, never the secret itself: an SSM
+// parameter or a Secrets Manager secret. Elevator passes the name on (to
+// CloudFormation as a dynamic reference, to a Lambda function as an
+// environment variable) and never reads the value. At most one field is
+// set; the zero SecretRef means "none".
+type SecretRef struct {
+	SSMParameter   string // a parameter name such as /elevator/slack-webhook
+	SecretsManager string // a secret name such as elevator/slack-webhook
+}
+
+// IsZero reports whether r names no secret.
+func (r SecretRef) IsZero() bool { return r.SSMParameter == "" && r.SecretsManager == "" }
+
+// String returns where the secret is kept, such as "ssm:/elevator/slack" or
+// "secretsmanager:elevator/slack", and "" for the zero SecretRef.
+func (r SecretRef) String() string {
+	switch {
+	case r.SSMParameter != "":
+		return "ssm:" + r.SSMParameter
+	case r.SecretsManager != "":
+		return "secretsmanager:" + r.SecretsManager
+	default:
+		return ""
+	}
 }
 
 // Region returns the orbit's region called name, or nil.
