@@ -12,6 +12,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/aws/route53"
+	"github.com/elevatorhq/elevator/internal/aws/s3"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/manifest"
 	"github.com/elevatorhq/elevator/internal/orbit"
@@ -152,7 +153,7 @@ func (o *orbitOpts) service(ctx context.Context) (*orbit.Service, error) {
 			if err != nil {
 				return orbit.Clients{}, err
 			}
-			return orbit.Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), Parameters: ssm.New(cfg)}, nil
+			return orbit.Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), Parameters: ssm.New(cfg), Objects: s3.New(cfg)}, nil
 		},
 		Zones:    route53.New(global),
 		Progress: o.progress,

@@ -46,6 +46,7 @@ type Clients struct {
 	Stacks     apply.Stacks
 	Network    Network
 	Parameters Parameters
+	Objects    Objects // needed when a severity has Slack (notify.go)
 }
 
 // Service runs orbit operations.
@@ -179,8 +180,9 @@ func spec(st compile.Stack) apply.Spec {
 	return apply.Spec{Name: st.Name, Body: string(st.Body), Parameters: st.Parameters, Tags: st.Tags}
 }
 
-// Plan previews what `up` would change in every region. The change sets it
-// makes to find out are deleted again.
+// Plan previews what `up` would change in every region: the orbit's stacks,
+// then the notifications stacks (see notify.go) where there are any. The
+// change sets it makes to find out are deleted again.
 func (s *Service) Plan(ctx context.Context, o *elevator.Orbit) ([]*apply.Plan, error) {
 	stacks, err := s.Compile(ctx, o)
 	if err != nil {
@@ -196,7 +198,11 @@ func (s *Service) Plan(ctx context.Context, o *elevator.Orbit) ([]*apply.Plan, e
 		plans[i] = p
 		return e.Discard(ctx, p)
 	})
-	return plans, err
+	if err != nil {
+		return plans, err
+	}
+	notes, err := s.planNotifications(ctx, o)
+	return append(plans, notes...), err
 }
 
 // UpResult is what `up` did in each region.
@@ -205,13 +211,19 @@ type UpResult struct {
 	Results []*apply.Result `json:"results"`
 }
 
-// Up applies the orbit in every region at once. A region whose stack has
-// no changes is left alone.
+// Up applies the orbit in every region at once: its stack, then its
+// notifications stack (see notify.go). A stack with no changes is left
+// alone.
 func (s *Service) Up(ctx context.Context, o *elevator.Orbit) (*UpResult, error) {
 	stacks, err := s.Compile(ctx, o)
 	if err != nil {
 		return nil, err
 	}
+	code, err := slackForwarderCode(o)
+	if err != nil {
+		return nil, err
+	}
+	notes := newNotificationsOutcome(o)
 	res := &UpResult{Plans: make([]*apply.Plan, len(stacks)), Results: make([]*apply.Result, len(stacks))}
 	err = s.eachStack(ctx, o, stacks, func(ctx context.Context, i int, c Clients) error {
 		e := s.engine(c)
@@ -231,8 +243,13 @@ func (s *Service) Up(ctx context.Context, o *elevator.Orbit) (*UpResult, error) 
 			_ = e.Discard(context.WithoutCancel(ctx), p)
 			return err
 		}
-		return s.protect(ctx, o, c, stacks[i].Name, r)
+		if err := s.protect(ctx, o, c, stacks[i].Name, r); err != nil {
+			return err
+		}
+		notes.plans[i], notes.results[i], err = s.upNotifications(ctx, o, &o.Regions[i], c, code)
+		return err
 	})
+	notes.appendTo(res)
 	return res, err
 }
 
@@ -265,9 +282,10 @@ func (s *Service) eachStack(ctx context.Context, o *elevator.Orbit, stacks []com
 	})
 }
 
-// Down deletes the orbit's stack in every region. It refuses, with an
-// ECONFLICT error, while the manifest or any region's stack says the orbit
-// is protected. Confirming with the user is the caller's job.
+// Down deletes the orbit's notifications stack (see notify.go), then its
+// stack, in every region. It refuses, with an ECONFLICT error, while the
+// manifest or any region's stack says the orbit is protected. Confirming
+// with the user is the caller's job.
 func (s *Service) Down(ctx context.Context, o *elevator.Orbit) ([]*apply.Result, error) {
 	if o.Protect {
 		pos := o.Source.At("protect")
@@ -295,15 +313,26 @@ func (s *Service) Down(ctx context.Context, o *elevator.Orbit) ([]*apply.Result,
 		return nil, elevator.Errorf(elevator.ECONFLICT, "orbit %s has termination protection on in %v; run `elevator orbit up` with protect: false first", o.Name, protected)
 	}
 	results := make([]*apply.Result, len(o.Regions))
+	notes := make([]*apply.Result, len(o.Regions))
 	index := map[string]int{}
 	for i, r := range o.Regions {
 		index[r.Name] = i
 	}
 	err = s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
+		note, err := s.downNotifications(ctx, o, c)
+		notes[index[r.Name]] = note
+		if err != nil {
+			return err
+		}
 		res, err := s.engine(c).Delete(ctx, o.StackName())
 		results[index[r.Name]] = res
 		return err
 	})
+	for _, note := range notes {
+		if note != nil {
+			results = append(results, note)
+		}
+	}
 	return results, err
 }
 

@@ -1,0 +1,254 @@
+// Package s3 is Elevator's adapter for Amazon S3: the objects (release
+// records, halt markers, artefacts) Elevator keeps in its orbit's bucket, in
+// Elevator's own types. It stores bytes as given; computing and checking
+// checksums of their content is the caller's business.
+//
+// Errors it returns are *elevator.Error: ENOTFOUND wrapping ErrNotFound for
+// a missing object or bucket, ECONFLICT wrapping ErrPreconditionFailed when
+// PutIfMatch finds the object changed, EINTERRUPTED when the context was
+// cancelled, and EAWS for any other failure. Check the sentinels with
+// errors.Is.
+package s3
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	elevator "github.com/elevatorhq/elevator"
+)
+
+// ErrNotFound is the cause of the ENOTFOUND error returned for an object or
+// bucket that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrPreconditionFailed is the cause of the ECONFLICT error PutIfMatch
+// returns when the object changed since its ETag was read.
+var ErrPreconditionFailed = errors.New("precondition failed")
+
+// api lists the S3 operations Elevator uses.
+type api interface {
+	PutObject(context.Context, *s3sdk.PutObjectInput, ...func(*s3sdk.Options)) (*s3sdk.PutObjectOutput, error)
+	GetObject(context.Context, *s3sdk.GetObjectInput, ...func(*s3sdk.Options)) (*s3sdk.GetObjectOutput, error)
+	ListObjectsV2(context.Context, *s3sdk.ListObjectsV2Input, ...func(*s3sdk.Options)) (*s3sdk.ListObjectsV2Output, error)
+	DeleteObject(context.Context, *s3sdk.DeleteObjectInput, ...func(*s3sdk.Options)) (*s3sdk.DeleteObjectOutput, error)
+	ListObjectVersions(context.Context, *s3sdk.ListObjectVersionsInput, ...func(*s3sdk.Options)) (*s3sdk.ListObjectVersionsOutput, error)
+	DeleteObjects(context.Context, *s3sdk.DeleteObjectsInput, ...func(*s3sdk.Options)) (*s3sdk.DeleteObjectsOutput, error)
+}
+
+// Client talks to S3 in one region.
+type Client struct {
+	api      api
+	region   string
+	pageSize int32 // keys per List page; 0 is S3's default (1000)
+}
+
+// New returns a client for cfg's region. When cfg names an endpoint (the
+// emulator) the client addresses buckets by path (endpoint/bucket/key), as
+// moto needs, instead of by virtual host (bucket.endpoint/key).
+func New(cfg aws.Config) *Client {
+	pathStyle := cfg.BaseEndpoint != nil && *cfg.BaseEndpoint != ""
+	return &Client{
+		api:    s3sdk.NewFromConfig(cfg, func(o *s3sdk.Options) { o.UsePathStyle = pathStyle }),
+		region: cfg.Region,
+	}
+}
+
+// Put writes an object of the given content type ("" for S3's default),
+// replacing any there, and returns its ETag. It returns an ENOTFOUND error
+// wrapping ErrNotFound when the bucket does not exist, and EAWS for other
+// failures.
+func (c *Client) Put(ctx context.Context, bucket, key, contentType string, body []byte) (string, error) {
+	return c.put(ctx, &s3sdk.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), ContentType: optional(contentType)}, body)
+}
+
+// PutIfAbsent writes an object of the given content type only if none
+// exists under key (If-None-Match: *), and reports whether it did: false
+// with a nil error means an object was there first and is left as it was.
+// AWS has honoured the condition since August 2024; moto 5.2.5 honours it
+// too (put_object in moto/s3/responses.py). It returns an ENOTFOUND error
+// wrapping ErrNotFound when the bucket does not exist, and EAWS for other
+// failures.
+func (c *Client) PutIfAbsent(ctx context.Context, bucket, key, contentType string, body []byte) (bool, error) {
+	_, err := c.put(ctx, &s3sdk.PutObjectInput{
+		Bucket:      aws.String(bucket),
+		Key:         aws.String(key),
+		ContentType: optional(contentType),
+		IfNoneMatch: aws.String("*"),
+	}, body)
+	if errors.Is(err, ErrPreconditionFailed) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// PutIfMatch replaces an object only if its ETag is still etag (If-Match),
+// and returns the new ETag: a writer that read the object replaces it only
+// if no one else wrote in between. When the object changed it returns an
+// ECONFLICT error wrapping ErrPreconditionFailed; when it is gone, an
+// ENOTFOUND error wrapping ErrNotFound. moto 5.2.5 honours If-Match too.
+func (c *Client) PutIfMatch(ctx context.Context, bucket, key, contentType string, body []byte, etag string) (string, error) {
+	return c.put(ctx, &s3sdk.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), ContentType: optional(contentType), IfMatch: aws.String(etag)}, body)
+}
+
+func (c *Client) put(ctx context.Context, in *s3sdk.PutObjectInput, body []byte) (string, error) {
+	in.Body = bytes.NewReader(body)
+	in.ContentLength = aws.Int64(int64(len(body)))
+	out, err := c.api.PutObject(ctx, in)
+	if err != nil {
+		return "", c.check("put s3://"+aws.ToString(in.Bucket)+"/"+aws.ToString(in.Key), err)
+	}
+	return aws.ToString(out.ETag), nil
+}
+
+// Get reads an object and returns its content and ETag. It returns an
+// ENOTFOUND error wrapping ErrNotFound when the object (or bucket) does
+// not exist, and EAWS for other failures.
+func (c *Client) Get(ctx context.Context, bucket, key string) ([]byte, string, error) {
+	out, err := c.api.GetObject(ctx, &s3sdk.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, "", c.check("get s3://"+bucket+"/"+key, err)
+	}
+	defer out.Body.Close()
+	body, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, "", c.check("read s3://"+bucket+"/"+key, err)
+	}
+	return body, aws.ToString(out.ETag), nil
+}
+
+// Object describes one stored object.
+type Object struct {
+	Key      string
+	Size     int64
+	Modified time.Time
+	ETag     string
+}
+
+// List returns the objects whose keys start with prefix, in key order,
+// reading every page. It returns an ENOTFOUND error wrapping ErrNotFound
+// when the bucket does not exist, and EAWS for other failures.
+func (c *Client) List(ctx context.Context, bucket, prefix string) ([]Object, error) {
+	var objects []Object
+	p := s3sdk.NewListObjectsV2Paginator(c.api, &s3sdk.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix), MaxKeys: c.maxKeys()})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, c.check("list s3://"+bucket+"/"+prefix, err)
+		}
+		for _, o := range out.Contents {
+			objects = append(objects, Object{
+				Key:      aws.ToString(o.Key),
+				Size:     aws.ToInt64(o.Size),
+				Modified: aws.ToTime(o.LastModified),
+				ETag:     aws.ToString(o.ETag),
+			})
+		}
+	}
+	return objects, nil
+}
+
+func (c *Client) maxKeys() *int32 {
+	if c.pageSize == 0 {
+		return nil
+	}
+	return aws.Int32(c.pageSize)
+}
+
+// Delete deletes an object. Deleting one that does not exist succeeds (S3
+// answers so). It returns an ENOTFOUND error wrapping ErrNotFound when the
+// bucket does not exist, and EAWS for other failures.
+func (c *Client) Delete(ctx context.Context, bucket, key string) error {
+	_, err := c.api.DeleteObject(ctx, &s3sdk.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return c.check("delete s3://"+bucket+"/"+key, err)
+	}
+	return nil
+}
+
+// deleteBatch is how many keys DeleteObjects takes in one call.
+const deleteBatch = 1000
+
+// DeletePrefix deletes every version and delete marker of every object
+// whose key starts with prefix, so nothing under it remains even in a
+// versioned bucket, and returns how many it deleted. A bucket that does not
+// exist holds nothing: 0, nil. Other failures are EAWS errors.
+func (c *Client) DeletePrefix(ctx context.Context, bucket, prefix string) (int, error) {
+	var ids []s3types.ObjectIdentifier
+	p := s3sdk.NewListObjectVersionsPaginator(c.api, &s3sdk.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			err = c.check("list versions in s3://"+bucket+"/"+prefix, err)
+			if errors.Is(err, ErrNotFound) {
+				return 0, nil
+			}
+			return 0, err
+		}
+		for _, v := range out.Versions {
+			ids = append(ids, s3types.ObjectIdentifier{Key: v.Key, VersionId: v.VersionId})
+		}
+		for _, m := range out.DeleteMarkers {
+			ids = append(ids, s3types.ObjectIdentifier{Key: m.Key, VersionId: m.VersionId})
+		}
+	}
+	deleted := 0
+	for start := 0; start < len(ids); start += deleteBatch {
+		batch := ids[start:min(start+deleteBatch, len(ids))]
+		out, err := c.api.DeleteObjects(ctx, &s3sdk.DeleteObjectsInput{
+			Bucket: aws.String(bucket),
+			Delete: &s3types.Delete{Objects: batch, Quiet: aws.Bool(true)},
+		})
+		if err != nil {
+			return deleted, c.check("delete versions in s3://"+bucket+"/"+prefix, err)
+		}
+		if len(out.Errors) > 0 {
+			e := out.Errors[0]
+			return deleted + len(batch) - len(out.Errors), elevator.Errorf(elevator.EAWS, "delete versions in s3://%s/%s in %s: %d not deleted, first %s: %s %s",
+				bucket, prefix, c.region, len(out.Errors), aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message))
+		}
+		deleted += len(batch)
+	}
+	return deleted, nil
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
+}
+
+// check translates an error.
+func (c *Client) check(doing string, err error) error {
+	var noKey *s3types.NoSuchKey
+	var noBucket *s3types.NoSuchBucket
+	var ae smithy.APIError
+	var re *smithyhttp.ResponseError
+	status := 0
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
+	switch {
+	case errors.As(err, &noKey), errors.As(err, &noBucket),
+		errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NoSuchBucket" || ae.ErrorCode() == "NotFound"):
+		return elevator.Errorf(elevator.ENOTFOUND, "%s in %s: %w", doing, c.region, fmt.Errorf("%w: %w", ErrNotFound, err))
+	case status == http.StatusPreconditionFailed, errors.As(err, &ae) && ae.ErrorCode() == "PreconditionFailed":
+		return elevator.Errorf(elevator.ECONFLICT, "%s in %s: %w", doing, c.region, fmt.Errorf("%w: %w", ErrPreconditionFailed, err))
+	case errors.As(err, &ae) && ae.ErrorCode() == "ConditionalRequestConflict":
+		// Another conditional write to the key is in flight; it may win.
+		return elevator.Errorf(elevator.ECONFLICT, "%s in %s: %w", doing, c.region, fmt.Errorf("%w: %w", ErrPreconditionFailed, err))
+	case errors.Is(err, context.Canceled):
+		return elevator.Errorf(elevator.EINTERRUPTED, "%s in %s: %w", doing, c.region, err)
+	}
+	return elevator.Errorf(elevator.EAWS, "%s in %s: %w", doing, c.region, err)
+}
