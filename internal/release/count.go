@@ -1,0 +1,149 @@
+package release
+
+import (
+	"context"
+	"time"
+
+	"github.com/elevatorhq/elevator"
+)
+
+// The engine reaches its interfaces through these wrappers, which count
+// every call in the release's record (Record.Calls), so that a release
+// shows what it cost and tests can assert that nothing lists every group.
+
+func (e *Engine) store(r *Release) Store { return countingStore{e.c.Store, r} }
+
+func (e *Engine) locker(r *Release) Locker { return countingLocker{e.c.Locker, r} }
+
+// cloud returns the Cloud of a region, or nil when the engine has none.
+func (e *Engine) cloud(r *Release, region string) Cloud {
+	c, ok := e.clouds[region]
+	if !ok {
+		return nil
+	}
+	return countingCloud{c, r}
+}
+
+type countingStore struct {
+	s Store
+	r *Release
+}
+
+func (c countingStore) PutRelease(ctx context.Context, id string, doc []byte, checksum string) error {
+	c.r.count("Store.PutRelease")
+	return c.s.PutRelease(ctx, id, doc, checksum)
+}
+
+func (c countingStore) Release(ctx context.Context, id string) ([]byte, string, error) {
+	c.r.count("Store.Release")
+	return c.s.Release(ctx, id)
+}
+
+func (c countingStore) PutRecord(ctx context.Context, rec *elevator.ReleaseRecord) error {
+	c.r.count("Store.PutRecord")
+	return c.s.PutRecord(ctx, rec)
+}
+
+func (c countingStore) Record(ctx context.Context, id string) (*elevator.ReleaseRecord, error) {
+	c.r.count("Store.Record")
+	return c.s.Record(ctx, id)
+}
+
+func (c countingStore) PutHalt(ctx context.Context, id string, h elevator.ReleaseHalt) error {
+	c.r.count("Store.PutHalt")
+	return c.s.PutHalt(ctx, id, h)
+}
+
+func (c countingStore) Halt(ctx context.Context, id string) (*elevator.ReleaseHalt, error) {
+	c.r.count("Store.Halt")
+	return c.s.Halt(ctx, id)
+}
+
+func (c countingStore) Audit(ctx context.Context, en elevator.AuditEntry) error {
+	c.r.count("Store.Audit")
+	return c.s.Audit(ctx, en)
+}
+
+type countingLocker struct {
+	l Locker
+	r *Release
+}
+
+func (c countingLocker) Acquire(ctx context.Context, want Lock, now time.Time) (Lock, error) {
+	c.r.count("Locker.Acquire")
+	return c.l.Acquire(ctx, want, now)
+}
+
+func (c countingLocker) Renew(ctx context.Context, l Lock) error {
+	c.r.count("Locker.Renew")
+	return c.l.Renew(ctx, l)
+}
+
+func (c countingLocker) Release(ctx context.Context, l Lock) error {
+	c.r.count("Locker.Release")
+	return c.l.Release(ctx, l)
+}
+
+func (c countingLocker) Break(ctx context.Context, app, orbit string) (Lock, error) {
+	c.r.count("Locker.Break")
+	return c.l.Break(ctx, app, orbit)
+}
+
+func (c countingLocker) Get(ctx context.Context, app, orbit string) (Lock, error) {
+	c.r.count("Locker.Get")
+	return c.l.Get(ctx, app, orbit)
+}
+
+type countingCloud struct {
+	c Cloud
+	r *Release
+}
+
+func (c countingCloud) n(op string) { c.r.count("Cloud." + op + " " + c.c.Region()) }
+
+func (c countingCloud) Region() string { return c.c.Region() }
+
+func (c countingCloud) Describe(ctx context.Context, kind ResourceKind, ids []string) ([]Resource, error) {
+	c.n("Describe")
+	return c.c.Describe(ctx, kind, ids)
+}
+
+func (c countingCloud) Groups(ctx context.Context, f GroupFilter) ([]Group, error) {
+	c.n("Groups")
+	return c.c.Groups(ctx, f)
+}
+
+func (c countingCloud) CreateGroup(ctx context.Context, spec GroupSpec, token string) error {
+	c.n("CreateGroup")
+	return c.c.CreateGroup(ctx, spec, token)
+}
+
+func (c countingCloud) SetCapacity(ctx context.Context, group string, cp Capacity) error {
+	c.n("SetCapacity")
+	return c.c.SetCapacity(ctx, group, cp)
+}
+
+func (c countingCloud) PutScaling(ctx context.Context, group string, s Scaling) error {
+	c.n("PutScaling")
+	return c.c.PutScaling(ctx, group, s)
+}
+
+func (c countingCloud) Targets(ctx context.Context, tg string) ([]Target, error) {
+	c.n("Targets")
+	return c.c.Targets(ctx, tg)
+}
+
+func (c countingCloud) AttachTargetGroups(ctx context.Context, group string, tgs []string) error {
+	c.n("AttachTargetGroups")
+	return c.c.AttachTargetGroups(ctx, group, tgs)
+}
+
+func (c countingCloud) DetachTargetGroups(ctx context.Context, group string, tgs []string) error {
+	c.n("DetachTargetGroups")
+	return c.c.DetachTargetGroups(ctx, group, tgs)
+}
+
+func (c countingCloud) DeleteGroup(ctx context.Context, group string) error {
+	c.n("DeleteGroup")
+	return c.c.DeleteGroup(ctx, group)
+}

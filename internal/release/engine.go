@@ -1,0 +1,591 @@
+// Package release is Elevator's release engine: it drives a release (an
+// immutable request to put one version of an app into one orbit) through a
+// state machine that creates new Auto Scaling Groups, waits until they are
+// healthy behind their load balancers, then retires the old ones, or tears
+// the new ones down and leaves the old ones serving.
+//
+// The state machine is a transition table (table.go). Each state is a Step
+// that re-reads real state, is safe to run twice, and asks to be called
+// again after a delay instead of sleeping. The Engine persists the
+// release's record after every transition, renews the (app, orbit) lock's
+// lease, obeys halts at every transition and poll, and can resume a release
+// whose engine died. It talks to AWS only through the small interfaces in
+// interfaces.go (Store, Locker, Cloud), and imports no AWS SDK.
+//
+// The paths through the table:
+//
+//	Validate -> Lock -> ValidateResources -> Deploy -> CheckHealthy
+//	  [-> ScaleUp -> CheckHealthy]...      (canary and percent strategies)
+//	  -> CutOver [-> Deploy ... -> CutOver]... (sequential regions)
+//	  -> CleanUpSuccess -> Unlock -> Success
+//	Validate, Lock (held by another release) -> FailureClean
+//	ValidateResources -> Unlock -> FailureClean
+//	Deploy, CheckHealthy, ScaleUp, CutOver -> CleanUpFailure -> Unlock -> FailureClean
+//	CleanUpSuccess, CleanUpFailure (giving up) -> Unlock -> FailureDirty
+package release
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/elevatorhq/elevator"
+)
+
+// Defaults of Config.
+const (
+	DefaultPoll        = 5 * time.Second
+	DefaultLease       = time.Minute
+	DefaultMaxAge      = 10 * 24 * time.Hour
+	DefaultMaxAhead    = 2 * time.Minute
+	DefaultMaxAttempts = 6
+)
+
+// Config is what an Engine needs. Store, Locker, Clouds and Owner are
+// required.
+type Config struct {
+	Store  Store
+	Locker Locker
+	// Clouds has one Cloud per region the engine may release into.
+	Clouds []Cloud
+	Clock  Clock // SystemClock when nil
+	// Owner names this engine instance in locks and records, such as
+	// "host/pid/random"; it must differ between engines.
+	Owner string
+	// Poll is the longest time between two looks at AWS while waiting;
+	// each wait is a random time between half of it and all of it.
+	Poll time.Duration
+	// Lease is how long a lock stays held after its last renewal.
+	Lease time.Duration
+	// MaxAge and MaxAhead bound a release's created_at around now.
+	MaxAge, MaxAhead time.Duration
+	// MaxAttempts is how many times a state is tried on errors before the
+	// release takes the state's failure path (or cleanup gives up).
+	MaxAttempts int
+	Log         *slog.Logger // discards when nil
+	// Observe, when set, is called with a deep copy of the record after
+	// every write, for progress output. It runs on the engine's goroutine.
+	Observe func(elevator.ReleaseRecord)
+	// Random is the source of jitter in [0, 1) (math/rand/v2 when nil); it
+	// must be safe for concurrent use when the Engine runs several
+	// releases at once.
+	Random func() float64
+	// IDs is the source of the random part of the ids Rollback makes
+	// (crypto/rand when nil).
+	IDs io.Reader
+}
+
+// Engine drives releases. It is safe for concurrent use by several
+// releases; one Engine value is one Owner.
+type Engine struct {
+	c      Config
+	clouds map[string]Cloud
+}
+
+// New returns an Engine, or an EINVALID error when a required part of c is
+// missing.
+func New(c Config) (*Engine, error) {
+	if c.Store == nil || c.Locker == nil || c.Owner == "" {
+		return nil, elevator.Errorf(elevator.EINVALID, "release engine: a store, a locker and an owner are required")
+	}
+	e := &Engine{c: c, clouds: map[string]Cloud{}}
+	for _, cl := range c.Clouds {
+		e.clouds[cl.Region()] = cl
+	}
+	if e.c.Clock == nil {
+		e.c.Clock = SystemClock{}
+	}
+	if e.c.Poll <= 0 {
+		e.c.Poll = DefaultPoll
+	}
+	if e.c.Lease <= 0 {
+		e.c.Lease = DefaultLease
+	}
+	if e.c.MaxAge <= 0 {
+		e.c.MaxAge = DefaultMaxAge
+	}
+	if e.c.MaxAhead <= 0 {
+		e.c.MaxAhead = DefaultMaxAhead
+	}
+	if e.c.MaxAttempts <= 0 {
+		e.c.MaxAttempts = DefaultMaxAttempts
+	}
+	if e.c.Log == nil {
+		e.c.Log = slog.New(slog.DiscardHandler)
+	}
+	if e.c.Random == nil {
+		e.c.Random = rand.Float64
+	}
+	return e, nil
+}
+
+// Release is a release in flight: its document, its record, and the lock
+// the engine holds for it. Steps read Doc and change Rec; the engine
+// stores Rec after every transition.
+type Release struct {
+	Doc *elevator.Release
+	Rec *elevator.ReleaseRecord
+
+	lock   Lock
+	locked bool
+	mu     sync.Mutex // guards Rec.Calls and Rec.Notes while regions work in parallel
+}
+
+func (r *Release) note(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Rec.Notes = append(r.Rec.Notes, fmt.Sprintf(format, args...))
+}
+
+func (r *Release) count(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Rec.Calls == nil {
+		r.Rec.Calls = map[string]int{}
+	}
+	r.Rec.Calls[name]++
+}
+
+// stateSince is when the release entered its current state.
+func (r *Release) stateSince() time.Time {
+	if n := len(r.Rec.Visits); n > 0 {
+		return r.Rec.Visits[n-1]
+	}
+	return r.Rec.UpdatedAt
+}
+
+// failure is an error that retrying cannot fix.
+type failure struct{ err error }
+
+func (f *failure) Error() string { return f.err.Error() }
+func (f *failure) Unwrap() error { return f.err }
+
+// fail returns a permanent error: the release leaves the state at once by
+// its failure transition.
+func fail(format string, args ...any) error {
+	return &failure{fmt.Errorf(format, args...)}
+}
+
+func permanent(err error) bool {
+	var f *failure
+	return errors.As(err, &f) || elevator.ErrorCode(err) == elevator.EINVALID
+}
+
+// abort stops the engine without writing anything: another engine is in
+// charge of the release.
+type abort struct{ err error }
+
+func (a *abort) Error() string { return a.err.Error() }
+func (a *abort) Unwrap() error { return a.err }
+
+func (e *Engine) now() time.Time { return e.c.Clock.Now().UTC() }
+
+// Submit writes a release down before anything changes: its canonical
+// document and checksum, and a record that has not started. Submitting the
+// same release again returns its record. It returns EINVALID for a release
+// that fails Check, and ErrExists when another document has the id.
+func (e *Engine) Submit(ctx context.Context, rel *elevator.Release) (*elevator.ReleaseRecord, error) {
+	if err := rel.Check(); err != nil {
+		return nil, err
+	}
+	doc, err := rel.Canonical()
+	if err != nil {
+		return nil, err
+	}
+	sum := elevator.ChecksumOf(doc)
+	if err := e.c.Store.PutRelease(ctx, rel.ID, doc, sum); err != nil {
+		return nil, fmt.Errorf("store release %s: %w", rel.ID, err)
+	}
+	now := e.now()
+	rec := &elevator.ReleaseRecord{ID: rel.ID, App: rel.App, Orbit: rel.Orbit, Revision: 1,
+		State: elevator.StateValidate, Path: []State{}, Visits: []time.Time{}, Owner: e.c.Owner,
+		SubmittedAt: now, UpdatedAt: now, Regions: []elevator.ReleaseRegionRecord{}}
+	if err := e.c.Store.PutRecord(ctx, rec); errors.Is(err, ErrStale) {
+		return e.c.Store.Record(ctx, rel.ID)
+	} else if err != nil {
+		return nil, fmt.Errorf("store record of release %s: %w", rel.ID, err)
+	}
+	err = e.c.Store.Audit(ctx, elevator.AuditEntry{At: now, By: rel.CreatedBy, Action: elevator.AuditSubmit,
+		App: rel.App, Orbit: rel.Orbit, ReleaseID: rel.ID, Outcome: "submitted",
+		Detail: fmt.Sprintf("version %s, sha256 %s", rel.Version, sum)})
+	if err != nil {
+		return nil, fmt.Errorf("audit release %s: %w", rel.ID, err)
+	}
+	return rec, nil
+}
+
+// Run starts a submitted release and drives it to an end state, which it
+// returns in the record; the error is nil whenever the release ended, even
+// in failure. checksum is the checksum of the release the caller means:
+// the release fails Validate when the stored document's differs (replay
+// protection). Run returns ECONFLICT when the release already started (use
+// Resume), and stops with ctx's error (leaving the release to Resume) when
+// ctx ends.
+func (e *Engine) Run(ctx context.Context, id, checksum string) (*elevator.ReleaseRecord, error) {
+	rec, err := e.c.Store.Record(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("read record of release %s: %w", id, err)
+	}
+	if len(rec.Path) > 0 {
+		return rec, elevator.Errorf(elevator.ECONFLICT, "release %s already started (it is in %s); resume it instead", id, rec.State)
+	}
+	r := &Release{Rec: rec}
+	r.Rec.Checksum = checksum
+	if err := e.enter(ctx, r, elevator.StateValidate); err != nil {
+		return r.Rec, err
+	}
+	return e.drive(ctx, r)
+}
+
+// Resume continues a release whose engine stopped, from the state it last
+// stored, and drives it to an end state like Run. An ended release is
+// returned as it is. While another engine's lease on the release is live,
+// Resume changes nothing and returns ECONFLICT; of two engines resuming
+// at once, one proceeds and the other returns ECONFLICT. by is who asked,
+// for the audit log.
+func (e *Engine) Resume(ctx context.Context, id, by string) (*elevator.ReleaseRecord, error) {
+	rec, err := e.c.Store.Record(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("read record of release %s: %w", id, err)
+	}
+	if rec.State.Ended() {
+		return rec, nil
+	}
+	if len(rec.Path) == 0 {
+		return rec, elevator.Errorf(elevator.ECONFLICT, "release %s has not started; run it", id)
+	}
+	r := &Release{Rec: rec}
+	if rec.State != elevator.StateValidate {
+		if r.Doc, err = e.load(ctx, id, rec.Checksum); err != nil {
+			return rec, err
+		}
+	}
+	if table[rec.State].locked {
+		if err := e.reclaim(ctx, r); err != nil {
+			return r.Rec, err
+		}
+	}
+	err = e.c.Store.Audit(ctx, elevator.AuditEntry{At: e.now(), By: by, Action: elevator.AuditResume,
+		App: rec.App, Orbit: rec.Orbit, ReleaseID: id, Outcome: "resumed", Detail: fmt.Sprintf("in %s by engine %s", rec.State, e.c.Owner)})
+	if err != nil {
+		return r.Rec, fmt.Errorf("audit resume of release %s: %w", id, err)
+	}
+	return e.drive(ctx, r)
+}
+
+// load reads a release document that passed Validate.
+func (e *Engine) load(ctx context.Context, id, checksum string) (*elevator.Release, error) {
+	doc, sum, err := e.c.Store.Release(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("read release %s: %w", id, err)
+	}
+	if got := elevator.ChecksumOf(doc); got != sum || sum != checksum {
+		return nil, elevator.Errorf(elevator.EINTERNAL, "release %s: stored document changed after it was validated (sha256 %s, stored %s, released %s)", id, got, sum, checksum)
+	}
+	return elevator.ParseRelease(doc)
+}
+
+// reclaim takes the lock back for a resumed release past Lock. A lease of
+// the same release that expired is taken over; a lock that was broken or
+// taken by another release while the engine was down turns a release that
+// was moving forward back (it may no longer own what it was changing).
+func (e *Engine) reclaim(ctx context.Context, r *Release) error {
+	now := e.now()
+	want := e.lockOf(r, now)
+	prev, err := e.c.Locker.Acquire(ctx, want, now)
+	var held *LockHeldError
+	switch {
+	case errors.As(err, &held) && held.Lock.ReleaseID == r.Rec.ID:
+		return elevator.Errorf(elevator.ECONFLICT, "release %s is being run by engine %s (lease until %s)", r.Rec.ID, held.Lock.Owner, held.Lock.Expires.Format(time.RFC3339))
+	case held != nil && r.Rec.State == elevator.StateUnlock:
+		r.note("lock of %s in %s was already taken by release %s; nothing to release", r.Rec.App, r.Rec.Orbit, held.Lock.ReleaseID)
+		return nil
+	case held != nil:
+		return elevator.Errorf(elevator.ECONFLICT, "cannot resume release %s: %v; resume once it has ended", r.Rec.ID, held)
+	case err != nil:
+		return fmt.Errorf("take the lock back for release %s: %w", r.Rec.ID, err)
+	}
+	r.lock, r.locked = want, true
+	// Another engine may have moved the release on (and even ended it)
+	// between reading the record and taking the lock.
+	if cur, err := e.store(r).Record(ctx, r.Rec.ID); err != nil || cur.Revision != r.Rec.Revision {
+		if rerr := e.locker(r).Release(ctx, want); rerr != nil {
+			e.c.Log.Warn("release lock release failed", "release", r.Rec.ID, "err", rerr)
+		}
+		r.locked = false
+		if err != nil {
+			return fmt.Errorf("read record of release %s: %w", r.Rec.ID, err)
+		}
+		return elevator.Errorf(elevator.ECONFLICT, "release %s was moved on by engine %s while resuming; nothing done", r.Rec.ID, cur.Owner)
+	}
+	if prev.ReleaseID == r.Rec.ID {
+		if prev.Owner != e.c.Owner {
+			r.note("engine %s took over from engine %s, whose lease ended at %s", e.c.Owner, prev.Owner, prev.Expires.Format(time.RFC3339))
+		}
+		return nil
+	}
+	lost := "the lock was broken while no engine ran the release"
+	if prev.ReleaseID != "" {
+		lost = fmt.Sprintf("release %s took the lock (lease ended at %s) while no engine ran this one", prev.ReleaseID, prev.Expires.Format(time.RFC3339))
+	}
+	r.note("%s", lost)
+	if !forward(r.Rec.State) {
+		return nil
+	}
+	r.Rec.Failed = true
+	r.Rec.Error = lost + "; rolled back"
+	return e.enter(ctx, r, table[r.Rec.State].fail)
+}
+
+// lockOf is the lock the engine holds for r, with a lease from now.
+func (e *Engine) lockOf(r *Release, now time.Time) Lock {
+	since := r.Rec.LockedAt
+	if since.IsZero() {
+		since = now
+	}
+	return Lock{App: r.Doc.App, Orbit: r.Doc.Orbit, ReleaseID: r.Doc.ID, Owner: e.c.Owner,
+		Holder: r.Doc.CreatedBy, Since: since, Expires: now.Add(e.c.Lease)}
+}
+
+// drive runs the state machine until the release ends, ctx ends, or
+// another engine takes over.
+func (e *Engine) drive(ctx context.Context, r *Release) (*elevator.ReleaseRecord, error) {
+	for {
+		state := r.Rec.State
+		if state.Ended() {
+			return r.Rec, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return r.Rec, err
+		}
+		t := table[state]
+		if halted, err := e.halted(ctx, r, t); err != nil {
+			return r.Rec, err
+		} else if halted {
+			continue
+		}
+		if err := e.renew(ctx, r); err != nil {
+			return r.Rec, err
+		}
+		out, err := t.step(e, ctx, r)
+		if ctx.Err() != nil {
+			return r.Rec, ctx.Err()
+		}
+		var stop *abort
+		if errors.As(err, &stop) {
+			return r.Rec, stop.err
+		}
+		if err != nil {
+			r.Rec.Attempts++
+			e.c.Log.Warn("release step failed", "release", r.Rec.ID, "state", state, "attempt", r.Rec.Attempts, "err", err)
+			if t.fail != "" && (permanent(err) || r.Rec.Attempts >= e.c.MaxAttempts) {
+				r.Rec.Failed = true
+				r.Rec.Error = fmt.Sprintf("%s: %v", state, err)
+				if err := e.enter(ctx, r, t.fail); err != nil {
+					return r.Rec, err
+				}
+				continue
+			}
+			if err := e.wait(ctx, r, e.backoff(r.Rec.Attempts)); err != nil {
+				return r.Rec, err
+			}
+			continue
+		}
+		if out.Next == "" {
+			if err := e.wait(ctx, r, out.After); err != nil {
+				return r.Rec, err
+			}
+			continue
+		}
+		if !slices.Contains(t.next, out.Next) {
+			// A bug: the table does not allow it. Fail safely.
+			r.Rec.Failed = true
+			r.Rec.Error = fmt.Sprintf("%s: internal error: no transition to %s", state, out.Next)
+			out.Next = t.fail
+			if out.Next == "" {
+				out.Next = elevator.StateUnlock
+			}
+		}
+		if err := e.enter(ctx, r, out.Next); err != nil {
+			return r.Rec, err
+		}
+	}
+}
+
+// halted checks for a halt. In a state that obeys halts, a halt sends the
+// release down the failure path; later, it is noted and the release
+// finishes what it started.
+func (e *Engine) halted(ctx context.Context, r *Release, t transition) (bool, error) {
+	if r.Rec.Halt != nil && !t.halts {
+		return false, nil
+	}
+	h, err := e.store(r).Halt(ctx, r.Rec.ID)
+	if err != nil {
+		// The next look may work; a store that stays down stops the
+		// engine at its next write.
+		e.c.Log.Warn("release halt check failed", "release", r.Rec.ID, "err", err)
+		return false, nil
+	}
+	if h == nil {
+		return false, nil
+	}
+	if r.Rec.Halt == nil {
+		r.Rec.Halt = h
+	}
+	if !t.halts {
+		r.note("halted by %s at %s (%s) after cut-over began; the release finishes", h.By, h.At.Format(time.RFC3339), h.Reason)
+		return false, nil
+	}
+	r.Rec.Failed = true
+	r.Rec.Error = fmt.Sprintf("halted by %s at %s: %s", h.By, h.At.Format(time.RFC3339), h.Reason)
+	return true, e.enter(ctx, r, t.fail)
+}
+
+// renew extends the lease when a third of it is gone.
+func (e *Engine) renew(ctx context.Context, r *Release) error {
+	if !r.locked {
+		return nil
+	}
+	now := e.now()
+	if now.Before(r.lock.Expires.Add(-e.c.Lease * 2 / 3)) {
+		return nil
+	}
+	l := r.lock
+	l.Expires = now.Add(e.c.Lease)
+	err := e.locker(r).Renew(ctx, l)
+	switch {
+	case errors.Is(err, ErrLockLost):
+		return elevator.Errorf(elevator.ECONFLICT, "release %s: lost the lock of %s in %s to another engine; stopping", r.Rec.ID, l.App, l.Orbit)
+	case err != nil && !now.Before(r.lock.Expires):
+		return fmt.Errorf("release %s: renew the lease: %w", r.Rec.ID, err)
+	case err != nil:
+		e.c.Log.Warn("release lease renewal failed", "release", r.Rec.ID, "err", err)
+		return nil
+	}
+	r.lock = l
+	return nil
+}
+
+// enter moves the release to next and stores the record. An end state is
+// audited first, so that a crash in between audits it again rather than
+// never.
+func (e *Engine) enter(ctx context.Context, r *Release, next State) error {
+	now := e.now()
+	r.Rec.State = next
+	r.Rec.Path = append(r.Rec.Path, next)
+	r.Rec.Visits = append(r.Rec.Visits, now)
+	r.Rec.Attempts = 0
+	r.Rec.UpdatedAt = now
+	r.Rec.Owner = e.c.Owner
+	e.c.Log.Info("release state", "release", r.Rec.ID, "state", next)
+	if next.Ended() {
+		r.Rec.EndedAt = now
+		who := r.Rec.Owner
+		if r.Doc != nil {
+			who = r.Doc.CreatedBy
+		}
+		detail := r.Rec.Error
+		if len(r.Rec.Leftovers) > 0 {
+			detail += "; left behind: " + strings.Join(r.Rec.Leftovers, "; ")
+		}
+		entry := elevator.AuditEntry{At: now, By: who, Action: elevator.AuditRelease, App: r.Rec.App, Orbit: r.Rec.Orbit,
+			ReleaseID: r.Rec.ID, Outcome: string(next), Detail: detail}
+		if err := e.retry(ctx, r, func() error { return e.store(r).Audit(ctx, entry) }); err != nil {
+			return fmt.Errorf("audit the end of release %s: %w", r.Rec.ID, err)
+		}
+	}
+	return e.persist(ctx, r)
+}
+
+// persist stores the record, conditional on its revision.
+func (e *Engine) persist(ctx context.Context, r *Release) error {
+	r.Rec.Revision++
+	stale := false
+	err := e.retry(ctx, r, func() error {
+		err := e.store(r).PutRecord(ctx, r.Rec)
+		if !errors.Is(err, ErrStale) {
+			return err
+		}
+		// An earlier attempt may have been stored though it reported an
+		// error; then the stored record is ours.
+		got, gerr := e.store(r).Record(ctx, r.Rec.ID)
+		if gerr == nil && got.Revision == r.Rec.Revision && got.Owner == e.c.Owner && got.State == r.Rec.State {
+			return nil
+		}
+		stale = true
+		return &abort{elevator.Errorf(elevator.ECONFLICT, "release %s: another engine advanced it; stopping", r.Rec.ID)}
+	})
+	if stale && r.locked {
+		// A lock this engine took after the other engine let go must not
+		// wait for its lease; Release leaves anyone else's alone.
+		if rerr := e.locker(r).Release(ctx, r.lock); rerr != nil && !errors.Is(rerr, ErrLockLost) {
+			e.c.Log.Warn("release lock release failed", "release", r.Rec.ID, "err", rerr)
+		}
+		r.locked = false
+	}
+	if err != nil {
+		return err
+	}
+	if e.c.Observe != nil {
+		// A deep copy: the engine goes on changing its record.
+		var cp elevator.ReleaseRecord
+		if b, err := json.Marshal(r.Rec); err == nil && json.Unmarshal(b, &cp) == nil {
+			e.c.Observe(cp)
+		}
+	}
+	return nil
+}
+
+// retry calls fn until it succeeds, returns an abort, or fails
+// MaxAttempts times.
+func (e *Engine) retry(ctx context.Context, r *Release, fn func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		var stop *abort
+		if err == nil || errors.As(err, &stop) {
+			if stop != nil {
+				return stop.err
+			}
+			return nil
+		}
+		if attempt >= e.c.MaxAttempts {
+			return err
+		}
+		if werr := e.wait(ctx, r, e.backoff(attempt)); werr != nil {
+			return werr
+		}
+	}
+}
+
+// backoff is the wait after the n-th failed attempt: Poll doubled each
+// time, at most 8 Polls.
+func (e *Engine) backoff(n int) time.Duration {
+	d := e.c.Poll
+	for i := 1; i < n && d < 8*e.c.Poll; i++ {
+		d *= 2
+	}
+	return min(d, 8*e.c.Poll)
+}
+
+// wait waits a random time between half of d and d, and no longer than a
+// third of the lease while the lock is held, on the injected clock.
+func (e *Engine) wait(ctx context.Context, r *Release, d time.Duration) error {
+	if r.locked {
+		d = min(d, e.c.Lease/3)
+	}
+	d = d/2 + time.Duration(e.c.Random()*float64(d/2))
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-e.c.Clock.After(d):
+		return nil
+	}
+}

@@ -1,0 +1,740 @@
+package release
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/elevatorhq/elevator"
+)
+
+// This file holds in-memory fakes of the engine's interfaces that behave
+// like AWS where it matters to a release (the emulator shows neither
+// unhealthy targets, nor lifecycle states, nor draining that takes time):
+// groups launch instances that boot after a while, instances terminate,
+// targets drain after a detach, deletions take time. Every fake operation
+// can be made to fail, and every one fails once the context is done, as a
+// dead engine's calls would.
+
+// fakeClock's After moves time on at once, so that waits take no real
+// time; it remembers the longest wait.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	longest time.Duration
+	waits   int
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	c.longest = max(c.longest, d)
+	c.waits++
+	ch := make(chan time.Time, 1)
+	ch <- c.now
+	return ch
+}
+
+// faults makes operations fail: a fixed number of times, or always.
+type faults struct {
+	mu     sync.Mutex
+	next   map[string][]error
+	always map[string]error
+	calls  map[string]int
+	// hook, when set, runs after each successful call of an operation.
+	hook func(op string)
+}
+
+func (f *faults) enter(ctx context.Context, op string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.calls == nil {
+		f.calls = map[string]int{}
+	}
+	f.calls[op]++
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if q := f.next[op]; len(q) > 0 {
+		f.next[op] = q[1:]
+		return q[0]
+	}
+	if err := f.always[op]; err != nil {
+		return err
+	}
+	return nil
+}
+
+func (f *faults) after(op string) {
+	f.mu.Lock()
+	h := f.hook
+	f.mu.Unlock()
+	if h != nil {
+		h(op)
+	}
+}
+
+// failNext makes the next n calls of op fail with err.
+func (f *faults) failNext(op string, n int, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.next == nil {
+		f.next = map[string][]error{}
+	}
+	for range n {
+		f.next[op] = append(f.next[op], err)
+	}
+}
+
+// failAlways makes every call of op fail with err.
+func (f *faults) failAlways(op string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.always == nil {
+		f.always = map[string]error{}
+	}
+	f.always[op] = err
+}
+
+// clearFaults forgets the failures planned for op.
+func (f *faults) clearFaults(op string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.next, op)
+	delete(f.always, op)
+}
+
+func (f *faults) count(op string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[op]
+}
+
+var errThrottled = errors.New("api error Throttling: Rate exceeded")
+
+// fakeStore is an in-memory state bucket and table. Records are kept as
+// JSON, so that what the engine stores must survive encoding.
+type fakeStore struct {
+	faults
+	mu      sync.Mutex
+	docs    map[string][]byte
+	sums    map[string]string
+	records map[string][]byte
+	halts   map[string]elevator.ReleaseHalt
+	audit   []elevator.AuditEntry
+	// afterPut runs after a record is stored (crash and halt injection).
+	afterPut func(rec elevator.ReleaseRecord)
+}
+
+func newFakeStore() *fakeStore {
+	return &fakeStore{docs: map[string][]byte{}, sums: map[string]string{}, records: map[string][]byte{}, halts: map[string]elevator.ReleaseHalt{}}
+}
+
+func (s *fakeStore) PutRelease(ctx context.Context, id string, doc []byte, checksum string) error {
+	if err := s.enter(ctx, "PutRelease"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.docs[id]; ok {
+		if string(old) != string(doc) || s.sums[id] != checksum {
+			return ErrExists
+		}
+		return nil
+	}
+	s.docs[id], s.sums[id] = slices.Clone(doc), checksum
+	return nil
+}
+
+func (s *fakeStore) Release(ctx context.Context, id string) ([]byte, string, error) {
+	if err := s.enter(ctx, "Release"); err != nil {
+		return nil, "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	doc, ok := s.docs[id]
+	if !ok {
+		return nil, "", fmt.Errorf("get releases/%s: %w", id, ErrNotFound)
+	}
+	return slices.Clone(doc), s.sums[id], nil
+}
+
+func (s *fakeStore) PutRecord(ctx context.Context, rec *elevator.ReleaseRecord) error {
+	if err := s.enter(ctx, "PutRecord"); err != nil {
+		return err
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	var stored int64
+	if old, ok := s.records[rec.ID]; ok {
+		var o elevator.ReleaseRecord
+		if err := json.Unmarshal(old, &o); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+		stored = o.Revision
+	}
+	if stored != rec.Revision-1 {
+		s.mu.Unlock()
+		return ErrStale
+	}
+	s.records[rec.ID] = b
+	after := s.afterPut
+	s.mu.Unlock()
+	if after != nil {
+		var cp elevator.ReleaseRecord
+		_ = json.Unmarshal(b, &cp)
+		after(cp)
+	}
+	return nil
+}
+
+func (s *fakeStore) Record(ctx context.Context, id string) (*elevator.ReleaseRecord, error) {
+	if err := s.enter(ctx, "Record"); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.records[id]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	var rec elevator.ReleaseRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+func (s *fakeStore) PutHalt(ctx context.Context, id string, h elevator.ReleaseHalt) error {
+	if err := s.enter(ctx, "PutHalt"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.halts[id]; !ok {
+		s.halts[id] = h
+	}
+	return nil
+}
+
+func (s *fakeStore) Halt(ctx context.Context, id string) (*elevator.ReleaseHalt, error) {
+	if err := s.enter(ctx, "Halt"); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.halts[id]
+	if !ok {
+		return nil, nil
+	}
+	return &h, nil
+}
+
+func (s *fakeStore) Audit(ctx context.Context, e elevator.AuditEntry) error {
+	if err := s.enter(ctx, "Audit"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.audit = append(s.audit, e)
+	return nil
+}
+
+func (s *fakeStore) audits() []elevator.AuditEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.audit)
+}
+
+// tamper changes a stored document behind the engine's back.
+func (s *fakeStore) tamper(id string, change func(string) string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.docs[id] = []byte(change(string(s.docs[id])))
+}
+
+// fakeLocker is an in-memory lock table with conditional writes.
+type fakeLocker struct {
+	faults
+	mu    sync.Mutex
+	locks map[string]Lock
+}
+
+func newFakeLocker() *fakeLocker { return &fakeLocker{locks: map[string]Lock{}} }
+
+func lockKey(app, orbit string) string { return app + "/" + orbit }
+
+func (l *fakeLocker) Acquire(ctx context.Context, want Lock, now time.Time) (Lock, error) {
+	if err := l.enter(ctx, "Acquire"); err != nil {
+		return Lock{}, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := lockKey(want.App, want.Orbit)
+	prev, ok := l.locks[k]
+	if ok && !prev.Expires.Before(now) && (prev.Owner != want.Owner || prev.ReleaseID != want.ReleaseID) {
+		return Lock{}, &LockHeldError{Lock: prev}
+	}
+	l.locks[k] = want
+	return prev, nil
+}
+
+func (l *fakeLocker) Renew(ctx context.Context, lk Lock) error {
+	if err := l.enter(ctx, "Renew"); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := lockKey(lk.App, lk.Orbit)
+	cur, ok := l.locks[k]
+	if !ok || cur.Owner != lk.Owner || cur.ReleaseID != lk.ReleaseID {
+		return ErrLockLost
+	}
+	cur.Expires = lk.Expires
+	l.locks[k] = cur
+	return nil
+}
+
+func (l *fakeLocker) Release(ctx context.Context, lk Lock) error {
+	if err := l.enter(ctx, "Release"); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := lockKey(lk.App, lk.Orbit)
+	cur, ok := l.locks[k]
+	if !ok {
+		return nil
+	}
+	if cur.Owner != lk.Owner || cur.ReleaseID != lk.ReleaseID {
+		return ErrLockLost
+	}
+	delete(l.locks, k)
+	return nil
+}
+
+func (l *fakeLocker) Break(ctx context.Context, app, orbit string) (Lock, error) {
+	if err := l.enter(ctx, "Break"); err != nil {
+		return Lock{}, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur, ok := l.locks[lockKey(app, orbit)]
+	if !ok {
+		return Lock{}, ErrNotFound
+	}
+	delete(l.locks, lockKey(app, orbit))
+	return cur, nil
+}
+
+func (l *fakeLocker) Get(ctx context.Context, app, orbit string) (Lock, error) {
+	if err := l.enter(ctx, "Get"); err != nil {
+		return Lock{}, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur, ok := l.locks[lockKey(app, orbit)]
+	if !ok {
+		return Lock{}, ErrNotFound
+	}
+	return cur, nil
+}
+
+// fakeCloud is one region of an in-memory AWS. Time comes from the fake
+// clock: an instance is Pending for boot after launch, then in service and
+// healthy (in its group and its target groups); a doomed instance starts
+// terminating halfway through its boot and its group launches another;
+// a detached group's targets drain for drain; a deleted group goes after
+// deleteTime.
+type fakeCloud struct {
+	faults
+	t      *testing.T
+	region string
+	clock  *fakeClock
+
+	mu        sync.Mutex
+	resources map[ResourceKind]map[string]Resource
+	groups    map[string]*fakeGroup
+	tokens    map[string]string // CreateGroup token -> group
+	seq       int
+
+	boot, drain, deleteTime time.Duration
+	// neverHealthy keeps the targets of new groups unhealthy.
+	neverHealthy bool
+	// doomed is how many of the first instances of new groups terminate.
+	doomed int
+	// created lists the specs of CreateGroup, in order.
+	created []GroupSpec
+	// capacities lists every capacity set on a group, creation included.
+	capacities map[string][]Capacity
+}
+
+type fakeGroup struct {
+	name      string
+	tags      map[string]string
+	capacity  Capacity
+	tgs       []string
+	detached  map[string]time.Time // target group -> when the group left it
+	deleting  time.Time
+	scaling   Scaling
+	instances []*fakeInstance
+	isNew     bool // made by CreateGroup
+}
+
+type fakeInstance struct {
+	id       string
+	launched time.Time
+	doomed   bool
+	scaledIn time.Time // when the group let it go; zero while it belongs
+}
+
+func newFakeCloud(t *testing.T, region string, clock *fakeClock) *fakeCloud {
+	return &fakeCloud{t: t, region: region, clock: clock,
+		resources:  map[ResourceKind]map[string]Resource{},
+		groups:     map[string]*fakeGroup{},
+		tokens:     map[string]string{},
+		capacities: map[string][]Capacity{},
+		boot:       40 * time.Second, drain: 20 * time.Second, deleteTime: 30 * time.Second}
+}
+
+func (f *fakeCloud) Region() string { return f.region }
+
+func (f *fakeCloud) addResource(r Resource) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.resources[r.Kind] == nil {
+		f.resources[r.Kind] = map[string]Resource{}
+	}
+	f.resources[r.Kind][r.ID] = r
+}
+
+// addRunningGroup makes a group that has served for a day, all healthy.
+func (f *fakeCloud) addRunningGroup(name string, tags map[string]string, desired int, tgs []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g := &fakeGroup{name: name, tags: tags, capacity: Capacity{Min: 1, Max: 10, Desired: desired}, tgs: tgs, detached: map[string]time.Time{}}
+	for range desired {
+		f.seq++
+		g.instances = append(g.instances, &fakeInstance{id: fmt.Sprintf("i-%s-%03d", f.region, f.seq), launched: f.clock.Now().Add(-24 * time.Hour)})
+	}
+	f.groups[name] = g
+}
+
+// settle brings groups up to date with the clock: launches what their
+// desired capacity misses, lets go of what exceeds it, drops what has
+// gone.
+func (f *fakeCloud) settle() {
+	now := f.clock.Now()
+	for name, g := range f.groups {
+		if !g.deleting.IsZero() {
+			if !now.Before(g.deleting.Add(f.deleteTime)) {
+				delete(f.groups, name)
+			}
+			continue
+		}
+		live := 0
+		g.instances = slices.DeleteFunc(g.instances, func(in *fakeInstance) bool {
+			return f.lifecycle(in, now) == LifecycleGone
+		})
+		for _, in := range g.instances {
+			if lc := f.lifecycle(in, now); !terminating(lc) {
+				live++
+			}
+		}
+		for ; live > g.capacity.Desired; live-- {
+			for i := len(g.instances) - 1; i >= 0; i-- {
+				if in := g.instances[i]; !terminating(f.lifecycle(in, now)) {
+					in.scaledIn = now
+					break
+				}
+			}
+		}
+		for ; live < g.capacity.Desired; live++ {
+			f.seq++
+			in := &fakeInstance{id: fmt.Sprintf("i-%s-%03d", f.region, f.seq), launched: now}
+			if g.isNew && f.doomed > 0 {
+				f.doomed--
+				in.doomed = true
+			}
+			g.instances = append(g.instances, in)
+		}
+	}
+}
+
+func (f *fakeCloud) lifecycle(in *fakeInstance, now time.Time) string {
+	switch {
+	case !in.scaledIn.IsZero() && !now.Before(in.scaledIn.Add(time.Minute)):
+		return LifecycleGone
+	case !in.scaledIn.IsZero():
+		return LifecycleTerminate
+	case in.doomed && !now.Before(in.launched.Add(f.boot/2+time.Minute)):
+		return LifecycleGone
+	case in.doomed && !now.Before(in.launched.Add(f.boot/2)):
+		return LifecycleTerminate
+	case now.Before(in.launched.Add(f.boot)):
+		return LifecyclePending
+	}
+	return LifecycleInService
+}
+
+func (f *fakeCloud) Describe(ctx context.Context, kind ResourceKind, ids []string) ([]Resource, error) {
+	if err := f.enter(ctx, "Describe"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Resource
+	for _, id := range ids {
+		if r, ok := f.resources[kind][id]; ok {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeCloud) Groups(ctx context.Context, filter GroupFilter) ([]Group, error) {
+	if err := f.enter(ctx, "Groups"); err != nil {
+		return nil, err
+	}
+	if filter.App == "" || filter.Orbit == "" {
+		f.t.Errorf("Groups(%+v) lists groups without filtering by app and orbit", filter)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.settle()
+	now := f.clock.Now()
+	var out []Group
+	for _, g := range f.groups {
+		want := map[string]string{TagApp: filter.App, TagOrbit: filter.Orbit, TagService: filter.Service, TagRelease: filter.ReleaseID}
+		match := true
+		for k, v := range want {
+			if v != "" && g.tags[k] != v {
+				match = false
+			}
+		}
+		if !match {
+			continue
+		}
+		out = append(out, f.view(g, now))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (f *fakeCloud) view(g *fakeGroup, now time.Time) Group {
+	v := Group{Name: g.name, Tags: g.tags, Capacity: g.capacity, TargetGroups: slices.Clone(g.tgs), Deleting: !g.deleting.IsZero()}
+	for _, in := range g.instances {
+		lc := f.lifecycle(in, now)
+		v.Instances = append(v.Instances, Instance{ID: in.id, Lifecycle: lc, Healthy: lc == LifecycleInService})
+	}
+	return v
+}
+
+func (f *fakeCloud) CreateGroup(ctx context.Context, spec GroupSpec, token string) error {
+	if err := f.enter(ctx, "CreateGroup"); err != nil {
+		return err
+	}
+	defer f.after("CreateGroup")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if name, ok := f.tokens[token]; ok && name != spec.Name {
+		f.t.Errorf("token %s used for %s and %s", token, name, spec.Name)
+	}
+	f.tokens[token] = spec.Name
+	if g, ok := f.groups[spec.Name]; ok {
+		if g.tags[TagRelease] != spec.Tags[TagRelease] {
+			return elevator.Errorf(elevator.EINVALID, "AlreadyExists: group %s exists", spec.Name)
+		}
+		return nil
+	}
+	f.created = append(f.created, spec)
+	f.groups[spec.Name] = &fakeGroup{name: spec.Name, tags: spec.Tags, capacity: spec.Capacity, tgs: slices.Clone(spec.TargetGroups),
+		detached: map[string]time.Time{}, isNew: true}
+	f.capacities[spec.Name] = append(f.capacities[spec.Name], spec.Capacity)
+	f.settle()
+	return nil
+}
+
+func (f *fakeCloud) SetCapacity(ctx context.Context, group string, c Capacity) error {
+	if err := f.enter(ctx, "SetCapacity"); err != nil {
+		return err
+	}
+	defer f.after("SetCapacity")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g, ok := f.groups[group]
+	if !ok {
+		return ErrNotFound
+	}
+	g.capacity = c
+	f.capacities[group] = append(f.capacities[group], c)
+	f.settle()
+	return nil
+}
+
+func (f *fakeCloud) PutScaling(ctx context.Context, group string, s Scaling) error {
+	if err := f.enter(ctx, "PutScaling"); err != nil {
+		return err
+	}
+	defer f.after("PutScaling")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g, ok := f.groups[group]
+	if !ok {
+		return ErrNotFound
+	}
+	g.scaling = s
+	return nil
+}
+
+func (f *fakeCloud) Targets(ctx context.Context, tg string) ([]Target, error) {
+	if err := f.enter(ctx, "Targets"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.settle()
+	now := f.clock.Now()
+	var out []Target
+	for _, g := range f.groups {
+		attached := slices.Contains(g.tgs, tg)
+		left, wasIn := g.detached[tg]
+		for _, in := range g.instances {
+			lc := f.lifecycle(in, now)
+			switch {
+			case lc == LifecyclePending || lc == LifecycleGone:
+			case attached && terminating(lc):
+				out = append(out, Target{in.id, TargetDraining})
+			case attached && g.isNew && f.neverHealthy:
+				out = append(out, Target{in.id, TargetUnhealthy})
+			case attached:
+				out = append(out, Target{in.id, TargetHealthy})
+			case wasIn && now.Before(left.Add(f.drain)):
+				out = append(out, Target{in.id, TargetDraining})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].InstanceID < out[j].InstanceID })
+	return out, nil
+}
+
+func (f *fakeCloud) AttachTargetGroups(ctx context.Context, group string, tgs []string) error {
+	if err := f.enter(ctx, "AttachTargetGroups"); err != nil {
+		return err
+	}
+	defer f.after("AttachTargetGroups")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g, ok := f.groups[group]
+	if !ok || !g.deleting.IsZero() {
+		return ErrNotFound
+	}
+	for _, tg := range tgs {
+		if !slices.Contains(g.tgs, tg) {
+			g.tgs = append(g.tgs, tg)
+		}
+		delete(g.detached, tg)
+	}
+	return nil
+}
+
+func (f *fakeCloud) DetachTargetGroups(ctx context.Context, group string, tgs []string) error {
+	if err := f.enter(ctx, "DetachTargetGroups"); err != nil {
+		return err
+	}
+	defer f.after("DetachTargetGroups")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g, ok := f.groups[group]
+	if !ok {
+		return ErrNotFound
+	}
+	for _, tg := range tgs {
+		if slices.Contains(g.tgs, tg) {
+			g.tgs = slices.DeleteFunc(g.tgs, func(s string) bool { return s == tg })
+			g.detached[tg] = f.clock.Now()
+		}
+	}
+	return nil
+}
+
+func (f *fakeCloud) DeleteGroup(ctx context.Context, group string) error {
+	if err := f.enter(ctx, "DeleteGroup"); err != nil {
+		return err
+	}
+	defer f.after("DeleteGroup")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g, ok := f.groups[group]
+	if !ok {
+		return nil
+	}
+	if g.deleting.IsZero() {
+		g.deleting = f.clock.Now()
+	}
+	return nil
+}
+
+// groupNames lists the groups that exist, being deleted or not.
+func (f *fakeCloud) groupNames() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.settle()
+	var out []string
+	for name := range f.groups {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// group returns a copy of a group's state.
+func (f *fakeCloud) group(name string) (Group, Scaling, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.settle()
+	g, ok := f.groups[name]
+	if !ok {
+		return Group{}, Scaling{}, false
+	}
+	return f.view(g, f.clock.Now()), g.scaling, true
+}
+
+// describeAll is a debugging aid for failed tests.
+func (f *fakeCloud) describeAll() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var b strings.Builder
+	for name, g := range f.groups {
+		fmt.Fprintf(&b, "%s tgs=%v deleting=%v instances=%d; ", name, g.tgs, !g.deleting.IsZero(), len(g.instances))
+	}
+	return b.String()
+}

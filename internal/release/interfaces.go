@@ -1,0 +1,278 @@
+package release
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/elevatorhq/elevator"
+)
+
+// Store keeps releases, their records, halts and the audit log: in AWS,
+// the orbit's state bucket and table. Every method may be called again
+// after an error; implementations return ErrNotFound, ErrStale and
+// ErrExists (or errors wrapping them) as documented, and anything else for
+// a failure worth retrying.
+type Store interface {
+	// PutRelease stores a release document and its checksum under the
+	// release id, once. Storing the same document again returns nil; a
+	// different document under the same id returns ErrExists.
+	PutRelease(ctx context.Context, id string, doc []byte, checksum string) error
+	// Release returns a stored document and the checksum stored with it, or
+	// ErrNotFound. It returns the bytes exactly as stored.
+	Release(ctx context.Context, id string) (doc []byte, checksum string, err error)
+	// PutRecord stores rec only if the stored record of rec.ID has
+	// Revision rec.Revision-1 (or there is none and rec.Revision is 1);
+	// otherwise it returns ErrStale and changes nothing. This conditional
+	// write is what keeps two engines from both advancing a release.
+	PutRecord(ctx context.Context, rec *elevator.ReleaseRecord) error
+	// Record returns the stored record of a release, or ErrNotFound.
+	Record(ctx context.Context, id string) (*elevator.ReleaseRecord, error)
+	// PutHalt asks a release to stop. Halting a release again keeps the
+	// first halt and returns nil.
+	PutHalt(ctx context.Context, id string, h elevator.ReleaseHalt) error
+	// Halt returns the halt asked for a release, or nil and no error when
+	// there is none. Halts never expire.
+	Halt(ctx context.Context, id string) (*elevator.ReleaseHalt, error)
+	// Audit appends an entry to the orbit's audit log. Appending the same
+	// entry twice may keep both.
+	Audit(ctx context.Context, e elevator.AuditEntry) error
+}
+
+// Lock is the (app, orbit) release lock: at most one release of an app in
+// an orbit runs at a time, driven by one engine (Owner) that renews its
+// lease (Expires) while it works. A lock whose lease has expired may be
+// taken by anyone.
+type Lock struct {
+	App, Orbit string
+	ReleaseID  string
+	Owner      string    // the engine instance driving the release
+	Holder     string    // who asked for the release, for people to read
+	Since      time.Time // when the release first took the lock
+	Expires    time.Time // the end of the lease
+}
+
+// Locker keeps locks with conditional writes (in AWS, a DynamoDB table with
+// condition expressions). Time is the caller's, so that the engine's
+// injected clock decides leases.
+type Locker interface {
+	// Acquire stores want if there is no lock for want.App and want.Orbit,
+	// or the lock's lease expired before now, or the lock already has
+	// want's Owner and ReleaseID; in one conditional write. It returns the
+	// lock it replaced (zero when there was none). Otherwise it changes
+	// nothing and returns a *LockHeldError with the lock as stored.
+	Acquire(ctx context.Context, want Lock, now time.Time) (prev Lock, err error)
+	// Renew sets the lease of a lock to l.Expires if the stored lock has
+	// l's Owner and ReleaseID; else it returns ErrLockLost. Renewing twice
+	// is harmless.
+	Renew(ctx context.Context, l Lock) error
+	// Release deletes the lock if it has l's Owner and ReleaseID. It
+	// returns nil when there is no lock, and ErrLockLost when someone else
+	// holds it.
+	Release(ctx context.Context, l Lock) error
+	// Break deletes the lock of an app in an orbit whoever holds it, and
+	// returns it; ErrNotFound when there is none.
+	Break(ctx context.Context, app, orbit string) (Lock, error)
+	// Get returns the lock of an app in an orbit, or ErrNotFound.
+	Get(ctx context.Context, app, orbit string) (Lock, error)
+}
+
+// Tags the engine puts on the groups it creates and expects on the
+// resources a release uses. Subnets carry the orbit compiler's tags.
+const (
+	TagApp       = "elevator:app"
+	TagOrbit     = "elevator:orbit"
+	TagService   = "elevator:service"
+	TagRelease   = "elevator:release"
+	TagTier      = "elevator:tier" // on subnets: the tier they belong to
+	TagManagedBy = "elevator:managed-by"
+)
+
+// ResourceKind is a kind of resource a release uses.
+type ResourceKind string
+
+// Resource kinds. Ids are AMI ids, subnet ids, security group ids, target
+// group ARNs and instance profile names.
+const (
+	KindImage           ResourceKind = "image"
+	KindSubnet          ResourceKind = "subnet"
+	KindSecurityGroup   ResourceKind = "security group"
+	KindTargetGroup     ResourceKind = "target group"
+	KindInstanceProfile ResourceKind = "instance profile"
+)
+
+// Resource is a resource a release uses, with what authorizes its use.
+type Resource struct {
+	Kind ResourceKind
+	ID   string
+	Tags map[string]string
+	Path string // the IAM path of an instance profile, such as /elevator/prod/shop/web/
+}
+
+// GroupFilter selects Auto Scaling Groups by their tags. App and Orbit are
+// always set; Service and ReleaseID narrow when set.
+type GroupFilter struct {
+	App, Orbit, Service, ReleaseID string
+}
+
+// Group is an Auto Scaling Group made by a release.
+type Group struct {
+	Name         string
+	Tags         map[string]string
+	Capacity     Capacity
+	TargetGroups []string // ARNs the group is attached to
+	Instances    []Instance
+	Deleting     bool // deletion started; the group is going away
+}
+
+// ReleaseID is the id of the release that made the group.
+func (g Group) ReleaseID() string { return g.Tags[TagRelease] }
+
+// Capacity is the size of a group.
+type Capacity struct {
+	Min, Max, Desired int
+}
+
+// Lifecycle states of instances in a group, as Auto Scaling names them.
+// Any state starting with "Terminat" counts as terminating.
+const (
+	LifecyclePending   = "Pending"
+	LifecycleInService = "InService"
+	LifecycleTerminate = "Terminating"
+	LifecycleGone      = "Terminated"
+)
+
+// Instance is an instance of a group.
+type Instance struct {
+	ID        string
+	Lifecycle string // Pending, InService, Terminating, Terminating:Wait, Terminated, ...
+	Healthy   bool   // the group's health status is Healthy
+}
+
+// Target health states of an ELBv2 target.
+const (
+	TargetHealthy   = "healthy"
+	TargetInitial   = "initial"
+	TargetUnhealthy = "unhealthy"
+	TargetDraining  = "draining"
+	TargetUnused    = "unused"
+)
+
+// Target is an instance registered with a target group.
+type Target struct {
+	InstanceID string
+	State      string // healthy, initial, unhealthy, draining, unused, unavailable
+}
+
+// GroupSpec is what CreateGroup makes: a launch template and an Auto
+// Scaling Group that uses it.
+type GroupSpec struct {
+	Name         string // also the launch template's name
+	ImageID      string
+	InstanceType string
+	// UserData is plain text; the adapter encodes it.
+	UserData        string
+	InstanceProfile string // a name, or ""
+	SecurityGroups  []string
+	Subnets         []string
+	TargetGroups    []string // attached at creation
+	Capacity        Capacity
+	// HealthCheckELB makes the group use its target groups' health checks
+	// (the group has target groups); else EC2 status checks.
+	HealthCheckELB   bool
+	HealthCheckGrace time.Duration
+	Hooks            []elevator.ReleaseHook // created with the group
+	Tags             map[string]string      // on the group, propagated to instances
+	// The launch template always requires IMDSv2 (HttpTokens required,
+	// hop limit 1); there is no field to turn that off.
+}
+
+// Scaling is what PutScaling puts on a group.
+type Scaling struct {
+	Policies []elevator.ReleasePolicy
+	Schedule []elevator.ReleaseSchedule
+}
+
+// Cloud is what the engine needs of AWS in one region: EC2, IAM, Auto
+// Scaling, ELBv2 and CloudWatch. Errors: ErrNotFound where documented; an
+// *elevator.Error with code EINVALID when AWS refuses a request as
+// malformed (the engine does not retry those); anything else is retried.
+type Cloud interface {
+	// Region names the region the Cloud acts in.
+	Region() string
+	// Describe returns the resources of a kind with these ids, with their
+	// tags (and path, for instance profiles). An id that does not exist is
+	// left out of the result, not an error. Read-only.
+	Describe(ctx context.Context, kind ResourceKind, ids []string) ([]Resource, error)
+	// Groups returns the groups whose tags match every non-empty field of
+	// f, with their instances, including groups being deleted. It must
+	// use tag-filtered calls, never list every group. Read-only.
+	Groups(ctx context.Context, f GroupFilter) ([]Group, error)
+	// CreateGroup makes spec's launch template and group. token is an
+	// idempotency token derived from the release id, state, region and
+	// service; a retried call carries the same token. If the launch
+	// template or a group named spec.Name already exists with spec's
+	// TagRelease, CreateGroup completes what is missing and returns nil.
+	CreateGroup(ctx context.Context, spec GroupSpec, token string) error
+	// SetCapacity sets a group's size. Setting the same size again is
+	// harmless.
+	SetCapacity(ctx context.Context, group string, c Capacity) error
+	// PutScaling puts scaling policies (with the CloudWatch alarms of step
+	// policies) and scheduled actions on a group, named after the group
+	// and their index, so that putting them again replaces them.
+	PutScaling(ctx context.Context, group string, s Scaling) error
+	// Targets returns the targets registered with a target group and their
+	// health. Read-only.
+	Targets(ctx context.Context, targetGroup string) ([]Target, error)
+	// AttachTargetGroups attaches a group to target groups; attaching an
+	// attached group is harmless.
+	AttachTargetGroups(ctx context.Context, group string, targetGroups []string) error
+	// DetachTargetGroups detaches a group from target groups (its targets
+	// then drain); detaching a detached group is harmless.
+	DetachTargetGroups(ctx context.Context, group string, targetGroups []string) error
+	// DeleteGroup starts deleting a group with its instances, its launch
+	// template, its scaling policies and their alarms, and its scheduled
+	// actions. A group already gone, or being deleted, is nil.
+	DeleteGroup(ctx context.Context, group string) error
+}
+
+// Errors the interfaces return, checked with errors.Is.
+var (
+	// ErrNotFound: the thing asked for does not exist.
+	ErrNotFound = &elevator.Error{Code: elevator.ENOTFOUND, Message: "not found"}
+	// ErrExists: a different release document is stored under the id.
+	ErrExists = &elevator.Error{Code: elevator.ECONFLICT, Message: "a different release is stored under this id"}
+	// ErrStale: the record changed since it was read (another engine wrote it).
+	ErrStale = &elevator.Error{Code: elevator.ECONFLICT, Message: "release record changed since it was read"}
+	// ErrLockLost: the lock is no longer held by this engine.
+	ErrLockLost = &elevator.Error{Code: elevator.ECONFLICT, Message: "lock no longer held by this engine"}
+)
+
+// LockHeldError is returned by Locker.Acquire when someone else holds the
+// lock.
+type LockHeldError struct {
+	Lock Lock
+}
+
+// Error says who holds the lock and since when.
+func (e *LockHeldError) Error() string {
+	l := e.Lock
+	return fmt.Sprintf("%s in %s is locked by release %s of %s since %s (engine %s, lease until %s)",
+		l.App, l.Orbit, l.ReleaseID, l.Holder, l.Since.UTC().Format(time.RFC3339), l.Owner, l.Expires.UTC().Format(time.RFC3339))
+}
+
+// Clock is the engine's time source; tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+	// After sends the time on the channel once d has passed.
+	After(d time.Duration) <-chan time.Time
+}
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now returns the current time.
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// After waits for d.
+func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }

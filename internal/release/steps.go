@@ -1,0 +1,858 @@
+package release
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/elevatorhq/elevator"
+)
+
+// cleanupWait is the least time cleanup waits for groups to go away before
+// it names them as left behind: deleting a group terminates its instances,
+// which takes minutes in AWS.
+const cleanupWait = 15 * time.Minute
+
+// defaultGrace is a new group's health check grace period when the
+// release gives none.
+const defaultGrace = 300 * time.Second
+
+// GroupName is the name of the Auto Scaling Group (and launch template) a
+// release makes for a service: <app>-<orbit>-<service>-<short release id>.
+func GroupName(rel *elevator.Release, service string) string {
+	return rel.App + "-" + rel.Orbit + "-" + service + "-" + rel.ShortID()
+}
+
+// token derives an idempotency token for a mutating call from the release
+// id, the state that makes the call, and what it is made for (region,
+// service). A call retried after a timeout, a crash or a resume carries
+// the same token, so AWS makes the resource once; another release, or the
+// same release in another state, gets another token. It is 32 hex digits,
+// within EC2's 64-character ClientToken.
+func token(id string, state State, parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(append([]string{id, string(state)}, parts...), "/")))
+	return hex.EncodeToString(sum[:16])
+}
+
+// waves lists the regions each wave of the release covers: every region
+// at once, or one at a time.
+func waves(rel *elevator.Release) [][]string {
+	if !rel.Sequential {
+		return [][]string{rel.Regions}
+	}
+	w := make([][]string, len(rel.Regions))
+	for i, reg := range rel.Regions {
+		w[i] = []string{reg}
+	}
+	return w
+}
+
+// active is the regions of the current wave.
+func (r *Release) active() []string {
+	w := waves(r.Doc)
+	return w[min(r.Rec.Wave, len(w)-1)]
+}
+
+// steps is how many capacity steps the release goes through: the most any
+// of its services has.
+func (r *Release) steps() int {
+	n := 1
+	for _, s := range r.Doc.Services {
+		n = max(n, len(Plan(s.Capacity, 1)))
+	}
+	return n
+}
+
+// stepOf is a service's capacity at step i (its last step when it has
+// fewer).
+func stepOf(svc *elevator.ReleaseService, desired, i int) CapacityStep {
+	p := Plan(svc.Capacity, desired)
+	return p[min(i, len(p)-1)]
+}
+
+func (r *Release) region(name string) *elevator.ReleaseRegionRecord {
+	for i := range r.Rec.Regions {
+		if r.Rec.Regions[i].Region == name {
+			return &r.Rec.Regions[i]
+		}
+	}
+	return nil
+}
+
+func service(rr *elevator.ReleaseRegionRecord, name string) *elevator.ReleaseServiceRecord {
+	for i := range rr.Services {
+		if rr.Services[i].Service == name {
+			return &rr.Services[i]
+		}
+	}
+	return nil
+}
+
+func byName(groups []Group, name string) (Group, bool) {
+	for _, g := range groups {
+		if g.Name == name {
+			return g, true
+		}
+	}
+	return Group{}, false
+}
+
+// each runs fn for every region in regions at once, and joins their errors,
+// each prefixed with its region.
+func (e *Engine) each(ctx context.Context, r *Release, regions []string, fn func(ctx context.Context, cl Cloud, rr *elevator.ReleaseRegionRecord) error) error {
+	errs := make([]error, len(regions))
+	var wg sync.WaitGroup
+	for i, reg := range regions {
+		cl, rr := e.cloud(r, reg), r.region(reg)
+		if cl == nil || rr == nil {
+			errs[i] = fail("%s: no AWS access configured for the region", reg)
+			continue
+		}
+		wg.Go(func() {
+			if err := fn(ctx, cl, rr); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", reg, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// collector gathers lines from regions working in parallel.
+type collector struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (c *collector) add(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lines = append(c.lines, fmt.Sprintf(format, args...))
+}
+
+func (c *collector) sorted() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := slices.Clone(c.lines)
+	sort.Strings(s)
+	return s
+}
+
+// validate checks the stored document against its checksum and the
+// checksum the engine was asked to release, its structure, and its age.
+func (e *Engine) validate(ctx context.Context, r *Release) (Outcome, error) {
+	id := r.Rec.ID
+	doc, sum, err := e.store(r).Release(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Outcome{}, fail("no release document is stored under id %s", id)
+	}
+	if err != nil {
+		return Outcome{}, fmt.Errorf("read release %s: %w", id, err)
+	}
+	if got := elevator.ChecksumOf(doc); got != sum {
+		return Outcome{}, fail("the stored document's SHA-256 is %s, not the checksum stored with it (%s): it changed after it was written", got, sum)
+	}
+	if sum != r.Rec.Checksum {
+		return Outcome{}, fail("asked to release checksum %q, but the release stored under id %s has checksum %s", r.Rec.Checksum, id, sum)
+	}
+	rel, err := elevator.ParseRelease(doc)
+	if err != nil {
+		return Outcome{}, fail("%w", err)
+	}
+	if err := rel.Check(); err != nil {
+		return Outcome{}, fail("%w", err)
+	}
+	if rel.ID != id {
+		return Outcome{}, fail("the document stored under id %s has id %s", id, rel.ID)
+	}
+	for _, s := range rel.Services {
+		for _, sc := range s.Schedule {
+			if err := CheckCron(sc.Cron); err != nil {
+				return Outcome{}, fail("service %s: schedule %q: %w", s.Name, sc.Cron, err)
+			}
+		}
+	}
+	now := e.now()
+	if age := now.Sub(rel.CreatedAt); age > e.c.MaxAge {
+		return Outcome{}, fail("created_at %s is %s old; releases older than %s are refused (replay protection): make a new release",
+			rel.CreatedAt.Format(time.RFC3339), age.Round(time.Second), e.c.MaxAge)
+	}
+	if ahead := rel.CreatedAt.Sub(now); ahead > e.c.MaxAhead {
+		return Outcome{}, fail("created_at %s is %s in the future; more than %s ahead is refused: check the clock",
+			rel.CreatedAt.Format(time.RFC3339), ahead.Round(time.Second), e.c.MaxAhead)
+	}
+	for _, reg := range rel.Regions {
+		if _, ok := e.clouds[reg]; !ok {
+			return Outcome{}, fail("no AWS access configured for region %s", reg)
+		}
+	}
+	r.Doc = rel
+	if len(r.Rec.Regions) == 0 {
+		for _, reg := range rel.Regions {
+			rr := elevator.ReleaseRegionRecord{Region: reg}
+			for _, s := range rel.Services {
+				rr.Services = append(rr.Services, elevator.ReleaseServiceRecord{Service: s.Name, Group: GroupName(rel, s.Name)})
+			}
+			r.Rec.Regions = append(r.Rec.Regions, rr)
+		}
+	}
+	return goTo(elevator.StateLock), nil
+}
+
+// lock takes the (app, orbit) lock with a lease. A lock held by another
+// release ends this one FailureClean, naming the holder; an expired lease
+// is taken over and noted.
+func (e *Engine) lock(ctx context.Context, r *Release) (Outcome, error) {
+	now := e.now()
+	want := e.lockOf(r, now)
+	prev, err := e.locker(r).Acquire(ctx, want, now)
+	var held *LockHeldError
+	if errors.As(err, &held) {
+		if held.Lock.ReleaseID == r.Rec.ID {
+			return Outcome{}, &abort{elevator.Errorf(elevator.ECONFLICT, "release %s is being run by engine %s (lease until %s)",
+				r.Rec.ID, held.Lock.Owner, held.Lock.Expires.Format(time.RFC3339))}
+		}
+		return Outcome{}, fail("%w", held)
+	}
+	if err != nil {
+		return Outcome{}, fmt.Errorf("lock %s in %s: %w", want.App, want.Orbit, err)
+	}
+	r.lock, r.locked = want, true
+	r.Rec.LockedAt = want.Since
+	if prev.ReleaseID != "" && prev.ReleaseID != r.Rec.ID {
+		r.note("took over the lock of release %s of %s (engine %s, held since %s), whose lease ended at %s",
+			prev.ReleaseID, prev.Holder, prev.Owner, prev.Since.Format(time.RFC3339), prev.Expires.Format(time.RFC3339))
+	}
+	return goTo(elevator.StateValidateResources), nil
+}
+
+// authorized reports whether a tag value allows want: the value itself,
+// "*", or a comma-separated list that has it.
+func authorized(tags map[string]string, key, want string) bool {
+	v, ok := tags[key]
+	if !ok {
+		return false
+	}
+	for _, part := range strings.Split(v, ",") {
+		if p := strings.TrimSpace(part); p == want || p == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// ProfilePath is the IAM path an instance profile must have to be used by
+// a service: /elevator/<orbit>/<app>/<service>/.
+func ProfilePath(orbit, app, service string) string {
+	return "/elevator/" + orbit + "/" + app + "/" + service + "/"
+}
+
+// SubnetTier is the orbit tier whose subnets a release's instances run in.
+const SubnetTier = "private"
+
+// validateResources checks that every resource a release uses is tagged
+// for it, that no group already carries its id, and records the groups
+// that serve each service now, whose desired capacity is carried over.
+//
+// What authorizes each kind of resource:
+//   - image: elevator:app and elevator:orbit allow the app and the orbit;
+//   - subnet: elevator:orbit is the orbit and elevator:tier is private;
+//   - security group and target group: elevator:orbit, elevator:app and
+//     elevator:service allow the orbit, the app and the service;
+//   - instance profile: its path is /elevator/<orbit>/<app>/<service>/.
+//
+// A tag allows a value when it is the value, "*", or a comma-separated
+// list that has it.
+func (e *Engine) validateResources(ctx context.Context, r *Release) (Outcome, error) {
+	doc := r.Doc
+	var problems collector
+	err := e.each(ctx, r, doc.Regions, func(ctx context.Context, cl Cloud, rr *elevator.ReleaseRegionRecord) error {
+		reg := rr.Region
+		ids := map[ResourceKind][]string{}
+		add := func(k ResourceKind, v ...string) {
+			for _, id := range v {
+				if !slices.Contains(ids[k], id) {
+					ids[k] = append(ids[k], id)
+				}
+			}
+		}
+		for _, s := range doc.Services {
+			pl := s.Placement(reg)
+			add(KindImage, pl.Image)
+			add(KindSubnet, pl.Subnets...)
+			add(KindSecurityGroup, pl.SecurityGroups...)
+			add(KindTargetGroup, pl.TargetGroups...)
+			if pl.InstanceProfile != "" {
+				add(KindInstanceProfile, pl.InstanceProfile)
+			}
+		}
+		found := map[ResourceKind]map[string]Resource{}
+		for _, k := range []ResourceKind{KindImage, KindSubnet, KindSecurityGroup, KindTargetGroup, KindInstanceProfile} {
+			if len(ids[k]) == 0 {
+				continue
+			}
+			res, err := cl.Describe(ctx, k, ids[k])
+			if err != nil {
+				return fmt.Errorf("describe %ss: %w", k, err)
+			}
+			found[k] = map[string]Resource{}
+			for _, x := range res {
+				found[k][x.ID] = x
+			}
+		}
+		for _, s := range doc.Services {
+			pl := s.Placement(reg)
+			check := func(k ResourceKind, id string, ok func(Resource) bool, rule string) {
+				x, there := found[k][id]
+				switch {
+				case !there:
+					problems.add("%s: service %s: %s %s does not exist", reg, s.Name, k, id)
+				case !ok(x):
+					problems.add("%s: service %s: %s %s is not authorized: %s", reg, s.Name, k, id, rule)
+				}
+			}
+			scoped := func(keys ...string) (func(Resource) bool, string) {
+				want := map[string]string{TagOrbit: doc.Orbit, TagApp: doc.App, TagService: s.Name, TagTier: SubnetTier}
+				var rule []string
+				for _, k := range keys {
+					rule = append(rule, k+"="+want[k])
+				}
+				return func(x Resource) bool {
+					for _, k := range keys {
+						if !authorized(x.Tags, k, want[k]) {
+							return false
+						}
+					}
+					return true
+				}, "want tags " + strings.Join(rule, ", ")
+			}
+			ok, rule := scoped(TagApp, TagOrbit)
+			check(KindImage, pl.Image, ok, rule)
+			ok, rule = scoped(TagOrbit, TagTier)
+			for _, id := range pl.Subnets {
+				check(KindSubnet, id, ok, rule)
+			}
+			ok, rule = scoped(TagOrbit, TagApp, TagService)
+			for _, id := range pl.SecurityGroups {
+				check(KindSecurityGroup, id, ok, rule)
+			}
+			for _, id := range pl.TargetGroups {
+				check(KindTargetGroup, id, ok, rule)
+			}
+			if pl.InstanceProfile != "" {
+				path := ProfilePath(doc.Orbit, doc.App, s.Name)
+				check(KindInstanceProfile, pl.InstanceProfile, func(x Resource) bool { return x.Path == path }, "want path "+path)
+			}
+		}
+		groups, err := cl.Groups(ctx, GroupFilter{App: doc.App, Orbit: doc.Orbit})
+		if err != nil {
+			return fmt.Errorf("find groups of %s in %s: %w", doc.App, doc.Orbit, err)
+		}
+		for _, g := range groups {
+			if g.ReleaseID() == doc.ID {
+				problems.add("%s: group %s already carries release id %s", reg, g.Name, doc.ID)
+			} else if doc.Service(g.Tags[TagService]) == nil && !g.Deleting {
+				r.note("%s: group %s of service %q, which this release does not have, keeps running", reg, g.Name, g.Tags[TagService])
+			}
+		}
+		for _, s := range doc.Services {
+			sr := service(rr, s.Name)
+			sr.Old, sr.CarriedFrom = nil, ""
+			var running []int
+			for _, g := range groups {
+				if g.Tags[TagService] != s.Name || g.ReleaseID() == doc.ID || g.Deleting {
+					continue
+				}
+				sr.Old = append(sr.Old, elevator.ReleaseOldGroup{Name: g.Name, Desired: g.Capacity.Desired, TargetGroups: g.TargetGroups})
+				if len(running) == 0 || g.Capacity.Desired > slices.Max(running) {
+					sr.CarriedFrom = g.Name
+				}
+				running = append(running, g.Capacity.Desired)
+			}
+			sr.Desired = Desired(s.Capacity, running)
+		}
+		return nil
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	if p := problems.sorted(); len(p) > 0 {
+		return Outcome{}, fail("resources not usable by release %s:\n  %s", doc.ID, strings.Join(p, "\n  "))
+	}
+	return goTo(elevator.StateDeploy), nil
+}
+
+// spec is what CreateGroup makes for a service in a region.
+func (e *Engine) spec(r *Release, s *elevator.ReleaseService, region string, st CapacityStep) GroupSpec {
+	doc := r.Doc
+	pl := s.Placement(region)
+	grace := time.Duration(s.HealthCheckGraceSeconds) * time.Second
+	if grace == 0 {
+		grace = defaultGrace
+	}
+	return GroupSpec{
+		Name:         GroupName(doc, s.Name),
+		ImageID:      pl.Image,
+		InstanceType: s.InstanceType,
+		UserData: Expand(s.UserData, Vars{ReleaseID: doc.ID, App: doc.App, Orbit: doc.Orbit,
+			Service: s.Name, Region: region, Version: doc.Version}),
+		InstanceProfile:  pl.InstanceProfile,
+		SecurityGroups:   pl.SecurityGroups,
+		Subnets:          pl.Subnets,
+		TargetGroups:     pl.TargetGroups,
+		Capacity:         Capacity{Min: st.Launch, Max: max(s.Capacity.Max, st.Launch), Desired: st.Launch},
+		HealthCheckELB:   len(pl.TargetGroups) > 0,
+		HealthCheckGrace: grace,
+		Hooks:            s.Hooks,
+		Tags: map[string]string{TagApp: doc.App, TagOrbit: doc.Orbit, TagService: s.Name,
+			TagRelease: doc.ID, TagManagedBy: "elevator"},
+	}
+}
+
+// deploy makes a launch template and a group per service in each region
+// of the wave, at the first capacity step, attached to the service's
+// target groups. Groups that already exist (made before a crash) are kept.
+func (e *Engine) deploy(ctx context.Context, r *Release) (Outcome, error) {
+	doc := r.Doc
+	err := e.each(ctx, r, r.active(), func(ctx context.Context, cl Cloud, rr *elevator.ReleaseRegionRecord) error {
+		groups, err := cl.Groups(ctx, GroupFilter{App: doc.App, Orbit: doc.Orbit, ReleaseID: doc.ID})
+		if err != nil {
+			return fmt.Errorf("find groups of release %s: %w", doc.ID, err)
+		}
+		for i := range doc.Services {
+			s := &doc.Services[i]
+			sr := service(rr, s.Name)
+			st := stepOf(s, sr.Desired, 0)
+			sr.Health = elevator.ReleaseGroupHealth{Launch: st.Launch, Needed: st.Healthy}
+			if g, ok := byName(groups, sr.Group); ok {
+				if g.Deleting {
+					return fail("group %s is being deleted by someone else", g.Name)
+				}
+				continue
+			}
+			spec := e.spec(r, s, rr.Region, st)
+			if err := cl.CreateGroup(ctx, spec, token(doc.ID, elevator.StateDeploy, rr.Region, s.Name)); err != nil {
+				return fmt.Errorf("create group %s: %w", spec.Name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	r.Rec.Step = 0
+	return goTo(elevator.StateCheckHealthy), nil
+}
+
+func terminating(lifecycle string) bool { return strings.HasPrefix(lifecycle, "Terminat") }
+
+// checkHealthy looks at the new groups of the wave: enough instances in
+// service and healthy in the group and in every target group for the
+// current step moves on (to the next step, or to cut-over); max_terms
+// terminating instances, or the timeout, fail the release. Otherwise it
+// looks again after a poll interval.
+func (e *Engine) checkHealthy(ctx context.Context, r *Release) (Outcome, error) {
+	doc := r.Doc
+	now := e.now()
+	var waiting collector
+	err := e.each(ctx, r, r.active(), func(ctx context.Context, cl Cloud, rr *elevator.ReleaseRegionRecord) error {
+		groups, err := cl.Groups(ctx, GroupFilter{App: doc.App, Orbit: doc.Orbit, ReleaseID: doc.ID})
+		if err != nil {
+			return fmt.Errorf("find groups of release %s: %w", doc.ID, err)
+		}
+		healthyIn := map[string]map[string]bool{} // target group -> healthy instances
+		for i := range doc.Services {
+			s := &doc.Services[i]
+			sr := service(rr, s.Name)
+			st := stepOf(s, sr.Desired, r.Rec.Step)
+			g, ok := byName(groups, sr.Group)
+			if !ok || g.Deleting {
+				return fail("group %s disappeared", sr.Group)
+			}
+			h := elevator.ReleaseGroupHealth{Launch: st.Launch, Needed: st.Healthy, ObservedAt: now}
+			var ready []string
+			for _, in := range g.Instances {
+				switch {
+				case terminating(in.Lifecycle):
+					h.Terminating++
+				case in.Lifecycle == LifecycleInService && in.Healthy:
+					ready = append(ready, in.ID)
+				}
+			}
+			h.InService = len(ready)
+			if limit := max(1, s.Capacity.MaxTerms); h.Terminating >= limit {
+				sr.Health = h
+				return fail("%d instance(s) of group %s terminating, max_terms %d: halting the release", h.Terminating, g.Name, s.Capacity.MaxTerms)
+			}
+			for _, tg := range s.Placement(rr.Region).TargetGroups {
+				set, ok := healthyIn[tg]
+				if !ok {
+					targets, err := cl.Targets(ctx, tg)
+					if err != nil {
+						return fmt.Errorf("target health of %s: %w", tg, err)
+					}
+					set = map[string]bool{}
+					for _, t := range targets {
+						if t.State == TargetHealthy {
+							set[t.InstanceID] = true
+						}
+					}
+					healthyIn[tg] = set
+				}
+				ready = slices.DeleteFunc(ready, func(id string) bool { return !set[id] })
+			}
+			h.Healthy = len(ready)
+			sr.Health = h
+			if h.Healthy < h.Needed {
+				waiting.add("%s/%s: %d of %d needed healthy (%d in service, %d launching)", rr.Region, s.Name, h.Healthy, h.Needed, h.InService, h.Launch)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	if w := waiting.sorted(); len(w) > 0 {
+		if waited := now.Sub(r.stateSince()); waited >= doc.Timeout() {
+			return Outcome{}, fail("not healthy after %s: %s", doc.Timeout(), strings.Join(w, "; "))
+		}
+		return requeue(e.c.Poll), nil
+	}
+	if r.Rec.Step+1 < r.steps() {
+		return goTo(elevator.StateScaleUp), nil
+	}
+	return goTo(elevator.StateCutOver), nil
+}
+
+// scaleUp grows the new groups of the wave to the next capacity step.
+func (e *Engine) scaleUp(ctx context.Context, r *Release) (Outcome, error) {
+	doc := r.Doc
+	next := r.Rec.Step + 1
+	err := e.each(ctx, r, r.active(), func(ctx context.Context, cl Cloud, rr *elevator.ReleaseRegionRecord) error {
+		for i := range doc.Services {
+			s := &doc.Services[i]
+			sr := service(rr, s.Name)
+			st := stepOf(s, sr.Desired, next)
+			if err := cl.SetCapacity(ctx, sr.Group, Capacity{Min: st.Launch, Max: max(s.Capacity.Max, st.Launch), Desired: st.Launch}); err != nil {
+				return fmt.Errorf("grow group %s to %d: %w", sr.Group, st.Launch, err)
+			}
+			sr.Health.Launch, sr.Health.Needed = st.Launch, st.Healthy
+		}
+		return nil
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	r.Rec.Step = next
+	return goTo(elevator.StateCheckHealthy), nil
+}
+
+// cutOver gives the new groups of the wave their final size, scaling
+// policies and scheduled actions, takes the old groups out of their target
+// groups, and waits until their targets have drained (the deregistration
+// delay), looking every poll interval. Then it moves to the next wave, or
+// to CleanUpSuccess.
+func (e *Engine) cutOver(ctx context.Context, r *Release) (Outcome, error) {
+	doc := r.Doc
+	now := e.now()
+	var draining collector
+	err := e.each(ctx, r, r.active(), func(ctx context.Context, cl Cloud, rr *elevator.ReleaseRegionRecord) error {
+		oldTGs := map[string][]string{} // target group -> old groups in it
+		for i := range doc.Services {
+			s := &doc.Services[i]
+			sr := service(rr, s.Name)
+			if !sr.Scaled {
+				c := Capacity{Min: s.Capacity.Min, Max: s.Capacity.Max, Desired: sr.Desired}
+				if err := cl.SetCapacity(ctx, sr.Group, c); err != nil {
+					return fmt.Errorf("size group %s: %w", sr.Group, err)
+				}
+				if len(s.Policies)+len(s.Schedule) > 0 {
+					if err := cl.PutScaling(ctx, sr.Group, Scaling{Policies: s.Policies, Schedule: s.Schedule}); err != nil {
+						return fmt.Errorf("put scaling on group %s: %w", sr.Group, err)
+					}
+				}
+				sr.Scaled = true
+			}
+			for j := range sr.Old {
+				old := &sr.Old[j]
+				if len(old.TargetGroups) == 0 {
+					continue
+				}
+				if !old.Detached {
+					err := cl.DetachTargetGroups(ctx, old.Name, old.TargetGroups)
+					if err != nil && !errors.Is(err, ErrNotFound) {
+						return fmt.Errorf("detach group %s from its target groups: %w", old.Name, err)
+					}
+					old.Detached = true
+				}
+				for _, tg := range old.TargetGroups {
+					oldTGs[tg] = append(oldTGs[tg], old.Name)
+				}
+			}
+		}
+		if len(oldTGs) == 0 {
+			return nil
+		}
+		groups, err := cl.Groups(ctx, GroupFilter{App: doc.App, Orbit: doc.Orbit})
+		if err != nil {
+			return fmt.Errorf("find groups of %s in %s: %w", doc.App, doc.Orbit, err)
+		}
+		for tg, names := range oldTGs {
+			old := map[string]bool{}
+			for _, g := range groups {
+				if slices.Contains(names, g.Name) {
+					for _, in := range g.Instances {
+						old[in.ID] = true
+					}
+				}
+			}
+			targets, err := cl.Targets(ctx, tg)
+			if err != nil {
+				return fmt.Errorf("target health of %s: %w", tg, err)
+			}
+			for _, t := range targets {
+				if old[t.InstanceID] && t.State != TargetUnused {
+					draining.add("%s: %s still %s in %s", rr.Region, t.InstanceID, t.State, tg)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	if d := draining.sorted(); len(d) > 0 {
+		if now.Sub(r.stateSince()) < doc.Timeout() {
+			return requeue(e.c.Poll), nil
+		}
+		r.note("cut-over went on after %s with targets still draining: %s", doc.Timeout(), strings.Join(d, "; "))
+	}
+	if r.Rec.Wave+1 < len(waves(doc)) {
+		r.Rec.Wave++
+		r.Rec.Step = 0
+		return goTo(elevator.StateDeploy), nil
+	}
+	return goTo(elevator.StateCleanUpSuccess), nil
+}
+
+func leftover(region, group, what string) string {
+	return fmt.Sprintf("%s: Auto Scaling group %s (%s; with its instances, launch template, scaling policies and alarms)", region, group, what)
+}
+
+// cleanupBound is how long cleanup waits for groups to go away.
+func cleanupBound(doc *elevator.Release) time.Duration { return max(doc.Timeout(), cleanupWait) }
+
+// giveUp reports whether a cleanup step that failed has used up its
+// attempts; the engine counts this failure after the step returns.
+func (e *Engine) giveUp(r *Release) bool { return r.Rec.Attempts+1 >= e.c.MaxAttempts }
+
+// cleanUpSuccess deletes the old groups in every region and waits until
+// they are gone. What it cannot delete after its retries, or what is still
+// there after the wait, is named in the record's Leftovers.
+func (e *Engine) cleanUpSuccess(ctx context.Context, r *Release) (Outcome, error) {
+	doc := r.Doc
+	var left collector
+	err := e.each(ctx, r, doc.Regions, func(ctx context.Context, cl Cloud, rr *elevator.ReleaseRegionRecord) error {
+		var olds []string
+		for _, sr := range rr.Services {
+			for _, old := range sr.Old {
+				olds = append(olds, old.Name)
+			}
+		}
+		if len(olds) == 0 {
+			return nil
+		}
+		groups, err := cl.Groups(ctx, GroupFilter{App: doc.App, Orbit: doc.Orbit})
+		if err != nil {
+			for _, name := range olds {
+				left.add("%s", leftover(rr.Region, name, "old"))
+			}
+			return fmt.Errorf("find groups of %s in %s: %w", doc.App, doc.Orbit, err)
+		}
+		var errs []error
+		for _, name := range olds {
+			g, ok := byName(groups, name)
+			if !ok {
+				continue
+			}
+			left.add("%s", leftover(rr.Region, name, "old"))
+			if g.Deleting {
+				continue
+			}
+			if err := cl.DeleteGroup(ctx, name); err != nil && !errors.Is(err, ErrNotFound) {
+				errs = append(errs, fmt.Errorf("delete group %s: %w", name, err))
+			}
+		}
+		return errors.Join(errs...)
+	})
+	return e.cleanedUp(r, left.sorted(), err)
+}
+
+// cleanedUp decides where cleanup goes: on to Unlock when nothing is left,
+// again after a poll while groups are going away, or on to Unlock with
+// what is left named once retries or the wait run out.
+func (e *Engine) cleanedUp(r *Release, left []string, err error) (Outcome, error) {
+	now := e.now()
+	switch {
+	case err != nil && !e.giveUp(r):
+		return Outcome{}, err
+	case err != nil:
+		r.Rec.Leftovers = left
+		r.Rec.Error = strings.TrimPrefix(r.Rec.Error+"; ", "; ") + fmt.Sprintf("%s gave up after %d attempts: %v", r.Rec.State, e.c.MaxAttempts, err)
+	case len(left) > 0 && now.Sub(r.stateSince()) < cleanupBound(r.Doc):
+		return requeue(e.c.Poll), nil
+	case len(left) > 0:
+		r.Rec.Leftovers = left
+		r.Rec.Error = strings.TrimPrefix(r.Rec.Error+"; ", "; ") + fmt.Sprintf("%s: still there after %s", r.Rec.State, cleanupBound(r.Doc))
+	}
+	return goTo(elevator.StateUnlock), nil
+}
+
+// cleanUpFailure undoes a release in every region: old groups it took out
+// of their target groups go back in (and it waits until they serve again),
+// then the groups carrying the release's id are deleted (found by tag, so
+// that a group made just before a crash is found too), and it waits until
+// they are gone.
+func (e *Engine) cleanUpFailure(ctx context.Context, r *Release) (Outcome, error) {
+	doc := r.Doc
+	now := e.now()
+	late := now.Sub(r.stateSince()) >= doc.Timeout()
+	var left, waiting collector
+	err := e.each(ctx, r, doc.Regions, func(ctx context.Context, cl Cloud, rr *elevator.ReleaseRegionRecord) error {
+		var errs []error
+		var back []*elevator.ReleaseOldGroup
+		for i := range rr.Services {
+			for j := range rr.Services[i].Old {
+				old := &rr.Services[i].Old[j]
+				if old.Detached {
+					err := cl.AttachTargetGroups(ctx, old.Name, old.TargetGroups)
+					switch {
+					case errors.Is(err, ErrNotFound):
+						old.Detached = false
+						r.note("%s: old group %s is gone; nothing to put back", rr.Region, old.Name)
+					case err != nil:
+						errs = append(errs, fmt.Errorf("attach group %s to its target groups again: %w", old.Name, err))
+						left.add("%s: Auto Scaling group %s detached from its target groups %s", rr.Region, old.Name, strings.Join(old.TargetGroups, ", "))
+						continue
+					default:
+						old.Detached, old.Reattached = false, true
+					}
+				}
+				if old.Reattached {
+					back = append(back, old)
+				}
+			}
+		}
+		if len(errs) > 0 {
+			// The new groups are all that serves: they stay.
+			for _, sr := range rr.Services {
+				left.add("%s", leftover(rr.Region, sr.Group, "new; kept serving while an old group is out of its target groups"))
+			}
+			return errors.Join(errs...)
+		}
+		groups, err := cl.Groups(ctx, GroupFilter{App: doc.App, Orbit: doc.Orbit})
+		if err != nil {
+			for _, sr := range rr.Services {
+				left.add("%s", leftover(rr.Region, sr.Group, "new"))
+			}
+			return fmt.Errorf("find groups of %s in %s: %w", doc.App, doc.Orbit, err)
+		}
+		if len(back) > 0 {
+			serving, err := e.serving(ctx, cl, groups, back)
+			if err != nil {
+				return err
+			}
+			if !serving && !late {
+				waiting.add("%s", rr.Region)
+				for _, g := range groups {
+					if g.ReleaseID() == doc.ID {
+						left.add("%s", leftover(rr.Region, g.Name, "new"))
+					}
+				}
+				return nil
+			}
+			if !serving {
+				r.note("%s: old groups not all healthy again after %s; deleting the new groups anyway", rr.Region, doc.Timeout())
+			}
+			for _, old := range back {
+				old.Reattached = false
+			}
+		}
+		for _, g := range groups {
+			if g.ReleaseID() != doc.ID {
+				continue
+			}
+			left.add("%s", leftover(rr.Region, g.Name, "new"))
+			if g.Deleting {
+				continue
+			}
+			if err := cl.DeleteGroup(ctx, g.Name); err != nil && !errors.Is(err, ErrNotFound) {
+				errs = append(errs, fmt.Errorf("delete group %s: %w", g.Name, err))
+			}
+		}
+		return errors.Join(errs...)
+	})
+	if len(waiting.sorted()) > 0 && err == nil {
+		return requeue(e.c.Poll), nil
+	}
+	return e.cleanedUp(r, left.sorted(), err)
+}
+
+// serving reports whether every in-service instance of the old groups is
+// healthy in each of their target groups again.
+func (e *Engine) serving(ctx context.Context, cl Cloud, groups []Group, olds []*elevator.ReleaseOldGroup) (bool, error) {
+	for _, old := range olds {
+		g, ok := byName(groups, old.Name)
+		if !ok {
+			continue
+		}
+		for _, tg := range old.TargetGroups {
+			targets, err := cl.Targets(ctx, tg)
+			if err != nil {
+				return false, fmt.Errorf("target health of %s: %w", tg, err)
+			}
+			healthy := map[string]bool{}
+			for _, t := range targets {
+				healthy[t.InstanceID] = t.State == TargetHealthy
+			}
+			for _, in := range g.Instances {
+				if in.Lifecycle == LifecycleInService && in.Healthy && !healthy[in.ID] {
+					return false, nil
+				}
+			}
+		}
+	}
+	return true, nil
+}
+
+// unlock releases the lock and ends the release: FailureDirty when
+// cleanup left something behind, FailureClean when it failed, else
+// Success. A lock that cannot be released is left to its lease.
+func (e *Engine) unlock(ctx context.Context, r *Release) (Outcome, error) {
+	if r.locked {
+		err := e.locker(r).Release(ctx, r.lock)
+		switch {
+		case errors.Is(err, ErrLockLost):
+			r.note("the lock had already been taken by another engine")
+		case err != nil && !e.giveUp(r):
+			return Outcome{}, fmt.Errorf("release the lock: %w", err)
+		case err != nil:
+			r.note("could not release the lock (%v); its lease ends at %s", err, r.lock.Expires.Format(time.RFC3339))
+		}
+		r.locked = false
+	}
+	switch {
+	case len(r.Rec.Leftovers) > 0:
+		return goTo(elevator.StateFailureDirty), nil
+	case r.Rec.Failed:
+		return goTo(elevator.StateFailureClean), nil
+	}
+	return goTo(elevator.StateSuccess), nil
+}

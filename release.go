@@ -1,0 +1,549 @@
+package elevator
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Release is an immutable request to put one version of an app into one
+// orbit, in every region of the orbit. It is written to the orbit's state
+// bucket with its checksum (see Canonical and Checksum) before anything
+// changes, and the release engine refuses to act on a document whose
+// checksum differs from the one it was asked to release.
+type Release struct {
+	ID        string    `json:"id"`         // from NewReleaseID
+	CreatedAt time.Time `json:"created_at"` // UTC; the engine refuses stale releases
+	CreatedBy string    `json:"created_by"` // the caller's identity, such as an IAM ARN
+	App       string    `json:"app"`
+	Orbit     string    `json:"orbit"`
+	Version   string    `json:"version"` // what {{VERSION}} becomes, such as a Docker tag
+	Regions   []string  `json:"regions"` // the orbit's regions, in rollout order
+	// Sequential releases one region at a time, in Regions order; else
+	// every region at once. Either way a failure in one region rolls back
+	// every region.
+	Sequential bool `json:"sequential,omitempty"`
+	// TimeoutSeconds bounds each wait: for health at each capacity step,
+	// for old targets to drain, for groups to be deleted.
+	TimeoutSeconds int `json:"timeout_seconds"`
+	// RollbackOf is the earlier release whose content this one repeats, or "".
+	RollbackOf string           `json:"rollback_of,omitempty"`
+	Services   []ReleaseService `json:"services"`
+}
+
+// ReleaseService is what a release puts in place for one service: one new
+// Auto Scaling Group per region.
+type ReleaseService struct {
+	Name         string `json:"name"`
+	InstanceType string `json:"instance_type"`
+	// UserData is the instances' user data with {{RELEASE_ID}}, {{APP}},
+	// {{ORBIT}}, {{SERVICE}}, {{REGION}} and {{VERSION}} still in it; the
+	// engine fills them in for each region.
+	UserData string          `json:"user_data"`
+	Capacity ReleaseCapacity `json:"capacity"`
+	Policies []ReleasePolicy `json:"policies,omitempty"`
+	// Schedule changes the desired capacity at fixed times (see
+	// release.ParseSchedule for Asiaq's "1@30 10 * * *" notation).
+	Schedule []ReleaseSchedule `json:"schedule,omitempty"`
+	Hooks    []ReleaseHook     `json:"lifecycle_hooks,omitempty"`
+	// HealthCheckGraceSeconds is how long a new instance may fail health
+	// checks before its group replaces it.
+	HealthCheckGraceSeconds int `json:"health_check_grace_seconds,omitempty"`
+	// Placements has one entry per region of the release.
+	Placements []ReleasePlacement `json:"placements"`
+}
+
+// ReleasePlacement is where a service's instances run in one region and
+// which resources they use. Each resource must be tagged for the release's
+// orbit, app and service (see internal/release).
+type ReleasePlacement struct {
+	Region          string   `json:"region"`
+	Image           string   `json:"image"`   // an AMI id
+	Subnets         []string `json:"subnets"` // subnet ids of the orbit's private tier
+	SecurityGroups  []string `json:"security_groups,omitempty"`
+	TargetGroups    []string `json:"target_groups,omitempty"` // ARNs; none for a service without a load balancer
+	InstanceProfile string   `json:"instance_profile,omitempty"`
+}
+
+// Release strategies: how a new group grows to its full size.
+const (
+	StrategyAllAtOnce = "all-at-once" // launch everything, wait for health
+	StrategyCanary    = "canary"      // one instance first, then everything
+	StrategyPercent   = "percent"     // grow through ReleaseCapacity.Steps percentages
+)
+
+// ReleaseCapacity sizes a service's new groups. The desired capacity is
+// the running group's (carried over), bounded by Min and Max, or Min when
+// nothing runs. A group launches desired x (1 + Spread) instances and is
+// healthy with desired x (1 - Spread) of them; MaxTerms or more instances
+// terminating halts the release (0 means any one does).
+type ReleaseCapacity struct {
+	Min      int     `json:"min"`
+	Max      int     `json:"max"`
+	Spread   float64 `json:"spread,omitempty"`    // 0 <= Spread < 1
+	MaxTerms int     `json:"max_terms,omitempty"` // >= 0
+	Strategy string  `json:"strategy,omitempty"`  // "" means all-at-once
+	// Steps are the percentages of the desired capacity a percent
+	// strategy goes through, increasing and ending at 100.
+	Steps []int `json:"steps,omitempty"`
+}
+
+// Scaling policy types.
+const (
+	PolicyCPUTarget    = "cpu_target"     // target tracking on average CPU
+	PolicyCPUScaleUp   = "cpu_scale_up"   // step: add instances above a CPU threshold
+	PolicyCPUScaleDown = "cpu_scale_down" // step: remove instances below a CPU threshold
+)
+
+// ReleasePolicy is a scaling policy attached to each new group once it is
+// healthy. Step policies come with the CloudWatch alarm that triggers them.
+type ReleasePolicy struct {
+	Type string `json:"type"`
+	// Target is the average CPU percent a cpu_target policy keeps.
+	Target float64 `json:"target,omitempty"`
+	// Threshold, Adjustment, Periods and CooldownSeconds describe a step
+	// policy: change the desired capacity by Adjustment when the average
+	// CPU percent is above (scale up) or below (scale down) Threshold for
+	// Periods minutes in a row.
+	Threshold       float64 `json:"threshold,omitempty"`
+	Adjustment      int     `json:"adjustment,omitempty"`
+	Periods         int     `json:"periods,omitempty"`
+	CooldownSeconds int     `json:"cooldown_seconds,omitempty"`
+}
+
+// ReleaseSchedule sets a group's desired capacity at the times a cron
+// expression (five fields, UTC) names.
+type ReleaseSchedule struct {
+	Desired int    `json:"desired"`
+	Cron    string `json:"cron"`
+}
+
+// Lifecycle hook transitions.
+const (
+	HookLaunching   = "autoscaling:EC2_INSTANCE_LAUNCHING"
+	HookTerminating = "autoscaling:EC2_INSTANCE_TERMINATING"
+)
+
+// ReleaseHook is an Auto Scaling lifecycle hook created with each new
+// group, such as one that lets a worker finish its jobs before it stops.
+type ReleaseHook struct {
+	Name             string `json:"name"`
+	Transition       string `json:"transition"`
+	RoleARN          string `json:"role_arn,omitempty"`
+	TopicARN         string `json:"topic_arn,omitempty"`
+	HeartbeatSeconds int    `json:"heartbeat_seconds,omitempty"`
+	DefaultResult    string `json:"default_result,omitempty"` // CONTINUE or ABANDON
+}
+
+var (
+	releaseIDPattern = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$`)
+	namePattern      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
+	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
+)
+
+// NewReleaseID returns a new release id: the UTC time to the second and
+// eight random hex digits from rnd (crypto/rand when nil), such as
+// "20261123-120000-9f86d081". Ids sort by time.
+func NewReleaseID(now time.Time, rnd io.Reader) (string, error) {
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	b := make([]byte, 4)
+	if _, err := io.ReadFull(rnd, b); err != nil {
+		return "", fmt.Errorf("make release id: %w", err)
+	}
+	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b), nil
+}
+
+// ShortID is the random part of the release id, used in resource names.
+func (r *Release) ShortID() string {
+	if i := strings.LastIndexByte(r.ID, '-'); i >= 0 {
+		return r.ID[i+1:]
+	}
+	return r.ID
+}
+
+// Service returns the release's service called name, or nil.
+func (r *Release) Service(name string) *ReleaseService {
+	for i := range r.Services {
+		if r.Services[i].Name == name {
+			return &r.Services[i]
+		}
+	}
+	return nil
+}
+
+// Placement returns the service's placement in region, or nil.
+func (s *ReleaseService) Placement(region string) *ReleasePlacement {
+	for i := range s.Placements {
+		if s.Placements[i].Region == region {
+			return &s.Placements[i]
+		}
+	}
+	return nil
+}
+
+// Timeout is TimeoutSeconds as a duration.
+func (r *Release) Timeout() time.Duration { return time.Duration(r.TimeoutSeconds) * time.Second }
+
+// Canonical returns the release's canonical JSON: fields in declaration
+// order, no insignificant white space, no HTML escaping, CreatedAt in UTC.
+// Encoding the same release always gives the same bytes, so their SHA-256
+// (Checksum) identifies the release's content.
+func (r *Release) Canonical() ([]byte, error) {
+	c := *r
+	c.CreatedAt = c.CreatedAt.UTC()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(&c); err != nil {
+		return nil, Errorf(EINVALID, "encode release %s: %w", r.ID, err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// Checksum returns the hex SHA-256 of the release's canonical JSON.
+func (r *Release) Checksum() (string, error) {
+	b, err := r.Canonical()
+	if err != nil {
+		return "", err
+	}
+	return ChecksumOf(b), nil
+}
+
+// ChecksumOf returns the hex SHA-256 of a stored release document.
+func ChecksumOf(doc []byte) string {
+	sum := sha256.Sum256(doc)
+	return hex.EncodeToString(sum[:])
+}
+
+// ParseRelease decodes a stored release document. It returns an EINVALID
+// error when the document has unknown fields, trailing data, or is not in
+// canonical form (so that two documents with the same content always have
+// the same checksum).
+func ParseRelease(doc []byte) (*Release, error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	var r Release
+	if err := dec.Decode(&r); err != nil {
+		return nil, Errorf(EINVALID, "decode release document: %v", err)
+	}
+	if dec.More() {
+		return nil, Errorf(EINVALID, "decode release document: trailing data")
+	}
+	c, err := r.Canonical()
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(c, doc) {
+		return nil, Errorf(EINVALID, "release document %s is not in canonical form", r.ID)
+	}
+	return &r, nil
+}
+
+// Check returns an EINVALID error listing every problem with the release's
+// structure and values, or nil. It looks nothing up.
+func (r *Release) Check() error {
+	var p []string
+	bad := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+	if !releaseIDPattern.MatchString(r.ID) {
+		bad("id %q: want the form 20261123-120000-9f86d081 (see NewReleaseID)", r.ID)
+	}
+	if r.CreatedAt.IsZero() {
+		bad("created_at: missing")
+	}
+	if strings.TrimSpace(r.CreatedBy) == "" {
+		bad("created_by: missing")
+	}
+	if !namePattern.MatchString(r.App) {
+		bad("app %q: want 1 to 20 lowercase letters, digits or '-', starting with a letter", r.App)
+	}
+	if !namePattern.MatchString(r.Orbit) {
+		bad("orbit %q: want 1 to 20 lowercase letters, digits or '-', starting with a letter", r.Orbit)
+	}
+	if r.Version == "" || strings.ContainsAny(r.Version, " \t\r\n") {
+		bad("version %q: want a non-empty version without white space", r.Version)
+	}
+	if len(r.Regions) == 0 {
+		bad("regions: want at least one")
+	}
+	for i, reg := range r.Regions {
+		if !regionPattern.MatchString(reg) {
+			bad("regions[%d] %q: not an AWS region name", i, reg)
+		}
+		if slices.Index(r.Regions, reg) != i {
+			bad("regions[%d] %q: listed twice", i, reg)
+		}
+	}
+	if r.TimeoutSeconds <= 0 || r.TimeoutSeconds > 31556926 {
+		bad("timeout_seconds %d: want 1 to 31556926 (a year)", r.TimeoutSeconds)
+	}
+	if len(r.Services) == 0 {
+		bad("services: want at least one")
+	}
+	for i := range r.Services {
+		r.Services[i].check(r, fmt.Sprintf("services[%d]", i), bad)
+		if r.Service(r.Services[i].Name) != &r.Services[i] {
+			bad("services[%d] %q: listed twice", i, r.Services[i].Name)
+		}
+	}
+	if len(p) > 0 {
+		return Errorf(EINVALID, "release %s is invalid:\n  %s", r.ID, strings.Join(p, "\n  "))
+	}
+	return nil
+}
+
+func (s *ReleaseService) check(r *Release, at string, bad func(string, ...any)) {
+	if !namePattern.MatchString(s.Name) {
+		bad("%s.name %q: want 1 to 20 lowercase letters, digits or '-', starting with a letter", at, s.Name)
+	}
+	if s.InstanceType == "" {
+		bad("%s.instance_type: missing", at)
+	}
+	if len(s.UserData) > 16384 {
+		bad("%s.user_data: %d bytes, more than EC2's 16384", at, len(s.UserData))
+	}
+	c := s.Capacity
+	if c.Min < 0 || c.Max < 1 || c.Min > c.Max {
+		bad("%s.capacity: min %d, max %d: want 0 <= min <= max and max >= 1", at, c.Min, c.Max)
+	}
+	if c.Spread < 0 || c.Spread >= 1 {
+		bad("%s.capacity.spread %v: want 0 <= spread < 1", at, c.Spread)
+	}
+	if c.MaxTerms < 0 {
+		bad("%s.capacity.max_terms %d: want >= 0", at, c.MaxTerms)
+	}
+	switch c.Strategy {
+	case "", StrategyAllAtOnce, StrategyCanary:
+		if len(c.Steps) > 0 {
+			bad("%s.capacity.steps: only the %s strategy takes steps", at, StrategyPercent)
+		}
+	case StrategyPercent:
+		ok := len(c.Steps) > 0 && c.Steps[len(c.Steps)-1] == 100
+		for i, v := range c.Steps {
+			if v < 1 || v > 100 || (i > 0 && v <= c.Steps[i-1]) {
+				ok = false
+			}
+		}
+		if !ok {
+			bad("%s.capacity.steps %v: want increasing percentages from 1 to 100, ending at 100", at, c.Steps)
+		}
+	default:
+		bad("%s.capacity.strategy %q: want %s, %s or %s", at, c.Strategy, StrategyAllAtOnce, StrategyCanary, StrategyPercent)
+	}
+	for i, pol := range s.Policies {
+		pat := fmt.Sprintf("%s.policies[%d]", at, i)
+		switch pol.Type {
+		case PolicyCPUTarget:
+			if pol.Target <= 0 || pol.Target > 100 {
+				bad("%s.target %v: want a CPU percent above 0, at most 100", pat, pol.Target)
+			}
+		case PolicyCPUScaleUp, PolicyCPUScaleDown:
+			if pol.Threshold <= 0 || pol.Threshold > 100 {
+				bad("%s.threshold %v: want a CPU percent above 0, at most 100", pat, pol.Threshold)
+			}
+			if (pol.Type == PolicyCPUScaleUp) != (pol.Adjustment > 0) || pol.Adjustment == 0 {
+				bad("%s.adjustment %d: want above 0 to scale up, below 0 to scale down", pat, pol.Adjustment)
+			}
+			if pol.Periods < 0 || pol.CooldownSeconds < 0 {
+				bad("%s: periods and cooldown_seconds must not be negative", pat)
+			}
+		default:
+			bad("%s.type %q: want %s, %s or %s", pat, pol.Type, PolicyCPUTarget, PolicyCPUScaleUp, PolicyCPUScaleDown)
+		}
+	}
+	for i, sc := range s.Schedule {
+		if sc.Desired < c.Min || sc.Desired > c.Max {
+			bad("%s.schedule[%d].desired %d: want between min %d and max %d", at, i, sc.Desired, c.Min, c.Max)
+		}
+		if len(strings.Fields(sc.Cron)) != 5 {
+			bad("%s.schedule[%d].cron %q: want five fields: minute hour day month weekday", at, i, sc.Cron)
+		}
+	}
+	for i, h := range s.Hooks {
+		pat := fmt.Sprintf("%s.lifecycle_hooks[%d]", at, i)
+		if h.Name == "" {
+			bad("%s.name: missing", pat)
+		}
+		if h.Transition != HookLaunching && h.Transition != HookTerminating {
+			bad("%s.transition %q: want %s or %s", pat, h.Transition, HookLaunching, HookTerminating)
+		}
+		if h.DefaultResult != "" && h.DefaultResult != "CONTINUE" && h.DefaultResult != "ABANDON" {
+			bad("%s.default_result %q: want CONTINUE or ABANDON", pat, h.DefaultResult)
+		}
+		if h.HeartbeatSeconds < 0 || h.HeartbeatSeconds > 7200 {
+			bad("%s.heartbeat_seconds %d: want 0 to 7200", pat, h.HeartbeatSeconds)
+		}
+	}
+	if s.HealthCheckGraceSeconds < 0 {
+		bad("%s.health_check_grace_seconds %d: want >= 0", at, s.HealthCheckGraceSeconds)
+	}
+	for i, pl := range s.Placements {
+		pat := fmt.Sprintf("%s.placements[%d]", at, i)
+		if !slices.Contains(r.Regions, pl.Region) {
+			bad("%s.region %q: not one of the release's regions", pat, pl.Region)
+		} else if s.Placement(pl.Region) != &s.Placements[i] {
+			bad("%s.region %q: placed twice", pat, pl.Region)
+		}
+		if pl.Image == "" {
+			bad("%s.image: missing", pat)
+		}
+		if len(pl.Subnets) == 0 {
+			bad("%s.subnets: want at least one", pat)
+		}
+	}
+	for _, reg := range r.Regions {
+		if s.Placement(reg) == nil {
+			bad("%s.placements: no placement in region %s", at, reg)
+		}
+	}
+}
+
+// ReleaseState is a state of the release state machine (see
+// internal/release for the transition table).
+type ReleaseState string
+
+// Release states, in the order a successful release visits them, then the
+// failure path and the three end states.
+const (
+	StateValidate          ReleaseState = "Validate"          // document, checksum, created_at
+	StateLock              ReleaseState = "Lock"              // the (app, orbit) lock, with a lease
+	StateValidateResources ReleaseState = "ValidateResources" // tags, paths, running groups
+	StateDeploy            ReleaseState = "Deploy"            // a launch template and group per service per region
+	StateCheckHealthy      ReleaseState = "CheckHealthy"      // instances and targets healthy
+	StateScaleUp           ReleaseState = "ScaleUp"           // the next capacity step of a canary or percent strategy
+	StateCutOver           ReleaseState = "CutOver"           // scaling in place, old groups out of the target groups
+	StateCleanUpSuccess    ReleaseState = "CleanUpSuccess"    // delete the old groups
+	StateCleanUpFailure    ReleaseState = "CleanUpFailure"    // old groups back in, new groups deleted
+	StateUnlock            ReleaseState = "Unlock"            // release the lock, on every path
+	StateSuccess           ReleaseState = "Success"
+	StateFailureClean      ReleaseState = "FailureClean"
+	StateFailureDirty      ReleaseState = "FailureDirty"
+)
+
+// Ended reports whether s is an end state: Success, FailureClean or
+// FailureDirty.
+func (s ReleaseState) Ended() bool {
+	return s == StateSuccess || s == StateFailureClean || s == StateFailureDirty
+}
+
+// ReleaseRecord is what is known about a release while it runs and after
+// it ends. The engine stores it after every transition; Revision makes
+// those writes conditional, so two engines can never both advance one
+// release.
+type ReleaseRecord struct {
+	ID       string       `json:"id"`
+	App      string       `json:"app"`
+	Orbit    string       `json:"orbit"`
+	Revision int64        `json:"revision"` // 1 when submitted, +1 on every write
+	State    ReleaseState `json:"state"`
+	// Path lists every state visited, in order, with Visits the time each
+	// was entered; an empty Path means the release has not started.
+	Path   []ReleaseState `json:"path"`
+	Visits []time.Time    `json:"visits"`
+	// Checksum is the checksum the engine was asked to release.
+	Checksum    string    `json:"checksum,omitempty"`
+	Owner       string    `json:"owner,omitempty"` // the engine that wrote this revision
+	SubmittedAt time.Time `json:"submitted_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	EndedAt     time.Time `json:"ended_at,omitzero"`
+	Attempts    int       `json:"attempts,omitempty"` // failed attempts at the current state
+	Step        int       `json:"step"`               // the capacity step the new groups are at
+	Wave        int       `json:"wave"`               // the region (sequential) or all regions (0)
+	LockedAt    time.Time `json:"locked_at,omitzero"` // when the release first took the lock
+	// Failed is set once the release is on its way to FailureClean or
+	// FailureDirty; Error says why.
+	Failed bool         `json:"failed,omitempty"`
+	Error  string       `json:"error,omitempty"`
+	Halt   *ReleaseHalt `json:"halt,omitempty"` // the halt that stopped the release
+	// Leftovers names what cleanup could not remove: the release ends
+	// FailureDirty exactly when it is not empty.
+	Leftovers []string              `json:"leftovers,omitempty"`
+	Notes     []string              `json:"notes,omitempty"` // lock takeovers, halts after cut-over
+	Regions   []ReleaseRegionRecord `json:"regions"`
+	// Calls counts the engine's calls per interface method, such as
+	// "Cloud.Groups us-east-1" or "Store.PutRecord".
+	Calls map[string]int `json:"calls,omitempty"`
+}
+
+// ReleaseRegionRecord is a release's progress in one region.
+type ReleaseRegionRecord struct {
+	Region   string                 `json:"region"`
+	Services []ReleaseServiceRecord `json:"services"`
+}
+
+// ReleaseServiceRecord is a release's progress for one service in one
+// region.
+type ReleaseServiceRecord struct {
+	Service string `json:"service"`
+	Group   string `json:"group"`   // the new Auto Scaling Group
+	Desired int    `json:"desired"` // the desired capacity, carried over or min
+	// CarriedFrom names the running group whose desired capacity was kept.
+	CarriedFrom string             `json:"carried_from,omitempty"`
+	Old         []ReleaseOldGroup  `json:"old,omitempty"`
+	Health      ReleaseGroupHealth `json:"health"`
+	// Scaled is set once the new group has its final size, scaling
+	// policies and scheduled actions (at cut-over).
+	Scaled bool `json:"scaled,omitempty"`
+}
+
+// ReleaseOldGroup is a group that served the service before the release.
+type ReleaseOldGroup struct {
+	Name         string   `json:"name"`
+	Desired      int      `json:"desired"`
+	TargetGroups []string `json:"target_groups,omitempty"`
+	Detached     bool     `json:"detached,omitempty"` // taken out of its target groups by this release
+	// Reattached is set while a failed release waits for the group to
+	// serve again after putting it back in its target groups.
+	Reattached bool `json:"reattached,omitempty"`
+}
+
+// ReleaseGroupHealth is the last look at a new group's health.
+type ReleaseGroupHealth struct {
+	Launch      int       `json:"launch"`      // instances asked for at this step
+	Needed      int       `json:"needed"`      // healthy instances needed at this step
+	InService   int       `json:"in_service"`  // in service and healthy in the group
+	Healthy     int       `json:"healthy"`     // and healthy in every target group
+	Terminating int       `json:"terminating"` // terminating or terminated
+	ObservedAt  time.Time `json:"observed_at,omitzero"`
+}
+
+// ReleaseHalt is an operator's request to stop a release. It does not
+// expire: a release checks for it at every transition and every poll until
+// cut-over, and then ends FailureClean.
+type ReleaseHalt struct {
+	By     string    `json:"by"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason"`
+}
+
+// Audit actions.
+const (
+	AuditSubmit   = "submit"   // a release was written down
+	AuditRelease  = "release"  // a release ended; Outcome is its end state
+	AuditHalt     = "halt"     // an operator asked a release to stop
+	AuditUnlock   = "unlock"   // an operator broke an (app, orbit) lock
+	AuditRollback = "rollback" // an operator released an earlier release's content again
+	AuditResume   = "resume"   // an engine took over a release whose engine stopped
+)
+
+// AuditEntry is one line of an orbit's audit log: who did what, when, and
+// how it came out.
+type AuditEntry struct {
+	At        time.Time `json:"at"`
+	By        string    `json:"by"`
+	Action    string    `json:"action"`
+	App       string    `json:"app"`
+	Orbit     string    `json:"orbit"`
+	ReleaseID string    `json:"release_id,omitempty"`
+	Outcome   string    `json:"outcome"`
+	Detail    string    `json:"detail,omitempty"`
+}
