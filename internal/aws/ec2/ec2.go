@@ -1,7 +1,9 @@
 // Package ec2 is Elevator's adapter for Amazon EC2: availability zones, VPCs,
-// subnets, NAT gateways and images, in Elevator's own types. Errors it
-// returns are *elevator.Error (EAWS for a refused or failed call, ENOTFOUND
-// when nothing matches).
+// subnets, NAT gateways and images, and for releases launch templates and
+// instances, in Elevator's own types. Errors it returns are *elevator.Error
+// (EAWS for a refused or failed call, ENOTFOUND when nothing matches, and as
+// each method says: ECONFLICT wrapping ErrLaunchTemplateExists, EINVALID for
+// a malformed ID, EINTERRUPTED when the context was cancelled).
 package ec2
 
 import (
@@ -24,6 +26,7 @@ type api interface {
 	DescribeNatGateways(context.Context, *ec2sdk.DescribeNatGatewaysInput, ...func(*ec2sdk.Options)) (*ec2sdk.DescribeNatGatewaysOutput, error)
 	DescribeImages(context.Context, *ec2sdk.DescribeImagesInput, ...func(*ec2sdk.Options)) (*ec2sdk.DescribeImagesOutput, error)
 	DescribeSecurityGroups(context.Context, *ec2sdk.DescribeSecurityGroupsInput, ...func(*ec2sdk.Options)) (*ec2sdk.DescribeSecurityGroupsOutput, error)
+	releaseAPI // launch templates and instances (launchtemplate.go)
 }
 
 // Client talks to EC2 in one region.
@@ -89,6 +92,9 @@ type Subnet struct {
 	CIDR netip.Prefix
 	AZ   string
 	Tags map[string]string
+	// VPCID is the subnet's VPC, set by SubnetsByID (Subnets leaves it
+	// empty: its caller named the VPC).
+	VPCID string
 }
 
 // Subnets returns the subnets of a VPC, ordered by CIDR.

@@ -1,0 +1,75 @@
+// Package iam is Elevator's adapter for AWS Identity and Access Management:
+// the instance profiles a release's instances run as, in Elevator's own
+// types. Errors it returns are *elevator.Error: ENOTFOUND wrapping
+// ErrNotFound for an instance profile that does not exist, EINTERRUPTED when
+// the context was cancelled, and EAWS for any other failure.
+package iam
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	iamsdk "github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	elevator "github.com/elevatorhq/elevator"
+)
+
+// ErrNotFound is the cause of the ENOTFOUND error returned for an instance
+// profile that does not exist.
+var ErrNotFound = errors.New("instance profile not found")
+
+// api lists the IAM operations Elevator uses.
+type api interface {
+	GetInstanceProfile(context.Context, *iamsdk.GetInstanceProfileInput, ...func(*iamsdk.Options)) (*iamsdk.GetInstanceProfileOutput, error)
+}
+
+// Client talks to IAM (a global service).
+type Client struct{ api api }
+
+// New returns a client.
+func New(cfg aws.Config) *Client { return &Client{api: iamsdk.NewFromConfig(cfg)} }
+
+// Role is an IAM role.
+type Role struct {
+	Name, ARN string
+	// Path is the role's path, e.g. /elevator/<orbit>/<app>/<service>/; it
+	// says which app and service may use it.
+	Path string
+}
+
+// InstanceProfile is an instance profile and the role it passes to its
+// instances (AWS allows at most one).
+type InstanceProfile struct {
+	Name, ARN, Path string
+	Roles           []Role
+}
+
+// InstanceProfile returns the instance profile called name; an ARN
+// (arn:aws:iam::<account>:instance-profile/<path><name>) is accepted too.
+// It returns an ENOTFOUND error wrapping ErrNotFound when there is none,
+// and EAWS for other failures.
+func (c *Client) InstanceProfile(ctx context.Context, name string) (InstanceProfile, error) {
+	if strings.HasPrefix(name, "arn:") {
+		name = name[strings.LastIndex(name, "/")+1:]
+	}
+	out, err := c.api.GetInstanceProfile(ctx, &iamsdk.GetInstanceProfileInput{InstanceProfileName: aws.String(name)})
+	if err != nil {
+		var nf *iamtypes.NoSuchEntityException
+		if errors.As(err, &nf) {
+			return InstanceProfile{}, elevator.Errorf(elevator.ENOTFOUND, "get instance profile %s: %w", name, fmt.Errorf("%w: %w", ErrNotFound, err))
+		}
+		if errors.Is(err, context.Canceled) {
+			return InstanceProfile{}, elevator.Errorf(elevator.EINTERRUPTED, "get instance profile %s: %w", name, err)
+		}
+		return InstanceProfile{}, elevator.Errorf(elevator.EAWS, "get instance profile %s: %w", name, err)
+	}
+	p := out.InstanceProfile
+	profile := InstanceProfile{Name: aws.ToString(p.InstanceProfileName), ARN: aws.ToString(p.Arn), Path: aws.ToString(p.Path)}
+	for _, r := range p.Roles {
+		profile.Roles = append(profile.Roles, Role{Name: aws.ToString(r.RoleName), ARN: aws.ToString(r.Arn), Path: aws.ToString(r.Path)})
+	}
+	return profile, nil
+}
