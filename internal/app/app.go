@@ -16,6 +16,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/elbv2"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
 	"github.com/elevatorhq/elevator/internal/compile"
 )
@@ -30,10 +31,19 @@ type Identity interface {
 	CallerIdentity(ctx context.Context) (sts.Identity, error)
 }
 
+// LoadBalancing reads load balancers and the tags of ELBv2 resources in
+// one region.
+type LoadBalancing interface {
+	LoadBalancers(ctx context.Context, arns []string) ([]elbv2.LoadBalancer, error)
+	Tags(ctx context.Context, arns []string) (map[string]map[string]string, error)
+	AddTags(ctx context.Context, arn string, tags map[string]string) error
+}
+
 // Clients are the AWS clients of one region.
 type Clients struct {
-	Stacks  apply.Stacks
-	Network Network
+	Stacks        apply.Stacks
+	Network       Network
+	LoadBalancing LoadBalancing
 }
 
 // Service runs app operations.
@@ -162,22 +172,43 @@ func (s *Service) Plan(ctx context.Context, a *elevator.App, o *elevator.Orbit) 
 	return apply.PlanAll(ctx, targets)
 }
 
-// Up creates or updates the app's infrastructure in every region at once.
+// Up creates or updates the app's infrastructure in every region at once;
+// an app with a global database first applies the orbit's first region,
+// whose stack creates the global cluster the other regions join.
 func (s *Service) Up(ctx context.Context, a *elevator.App, o *elevator.Orbit) (*apply.Applied, error) {
 	targets, err := s.targets(ctx, a, o)
 	if err != nil {
 		return nil, err
 	}
-	return apply.UpAll(ctx, targets, nil)
+	tag := func(ctx context.Context, i int, r *apply.Result) error {
+		return s.ensureTags(ctx, targets[i])
+	}
+	if db := a.Data.Database; db == nil || !db.Global || len(targets) < 2 {
+		return apply.UpAll(ctx, targets, tag)
+	}
+	first, err := apply.UpAll(ctx, targets[:1], tag)
+	if err != nil {
+		return first, err
+	}
+	rest, err := apply.UpAll(ctx, targets[1:], func(ctx context.Context, i int, r *apply.Result) error {
+		return tag(ctx, i+1, r)
+	})
+	if rest != nil {
+		first.Plans = append(first.Plans, rest.Plans...)
+		first.Results = append(first.Results, rest.Results...)
+	}
+	return first, err
 }
 
-// RegionStatus is the app's stack in one region and what it exports.
+// RegionStatus is the app's stack in one region, its load balancers read
+// back from AWS, and what the stack exports.
 type RegionStatus struct {
-	Region  string            `json:"region"`
-	Stack   string            `json:"stack"`
-	Status  string            `json:"status"`
-	Reason  string            `json:"reason,omitempty"`
-	Outputs map[string]string `json:"outputs,omitempty"`
+	Region        string               `json:"region"`
+	Stack         string               `json:"stack"`
+	Status        string               `json:"status"`
+	Reason        string               `json:"reason,omitempty"`
+	LoadBalancers []elbv2.LoadBalancer `json:"load_balancers"`
+	Outputs       map[string]string    `json:"outputs,omitempty"`
 }
 
 // Status reads the app's stack in every region; a region without it has
@@ -201,6 +232,13 @@ func (s *Service) Status(ctx context.Context, a *elevator.App, o *elevator.Orbit
 		}
 		rs.Status, rs.Reason = string(st.Status), st.Reason
 		if rs.Outputs, err = r.engine.Outputs(ctx, rs.Stack); err != nil {
+			return err
+		}
+		arns, err := resourcesOfType(ctx, r.clients.Stacks, rs.Stack, typeLoadBalancer)
+		if err != nil {
+			return err
+		}
+		if rs.LoadBalancers, err = r.clients.LoadBalancing.LoadBalancers(ctx, arns); err != nil {
 			return err
 		}
 		out[i] = rs

@@ -13,6 +13,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/app"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/elbv2"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
 	"github.com/elevatorhq/elevator/internal/manifest"
 	"github.com/elevatorhq/elevator/internal/progress"
@@ -142,7 +143,7 @@ func (o *appOpts) service(ctx context.Context) (*app.Service, error) {
 			if err != nil {
 				return app.Clients{}, err
 			}
-			return app.Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg)}, nil
+			return app.Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), LoadBalancing: elbv2.New(cfg)}, nil
 		},
 		Identity: sts.New(home),
 		Progress: o.progress,
@@ -202,6 +203,9 @@ func (o *appOpts) status(ctx context.Context) error {
 			fmt.Fprintln(o.stdout)
 		}
 		fmt.Fprintf(o.stdout, "%s  %s  %s\n", r.Region, r.Stack, r.Status)
+		for _, lb := range r.LoadBalancers {
+			fmt.Fprintf(o.stdout, "  load balancer %s (%s): http://%s\n", lb.Name, lb.Scheme, lb.DNSName)
+		}
 		keys := make([]string, 0, len(r.Outputs))
 		for k := range r.Outputs {
 			if strings.HasSuffix(k, "Endpoint") || strings.HasSuffix(k, "Dns") {

@@ -33,6 +33,7 @@ type api interface {
 	DescribeTargetGroups(context.Context, *elbv2sdk.DescribeTargetGroupsInput, ...func(*elbv2sdk.Options)) (*elbv2sdk.DescribeTargetGroupsOutput, error)
 	DescribeTargetGroupAttributes(context.Context, *elbv2sdk.DescribeTargetGroupAttributesInput, ...func(*elbv2sdk.Options)) (*elbv2sdk.DescribeTargetGroupAttributesOutput, error)
 	DescribeTags(context.Context, *elbv2sdk.DescribeTagsInput, ...func(*elbv2sdk.Options)) (*elbv2sdk.DescribeTagsOutput, error)
+	loadBalancerAPI
 }
 
 // Client talks to ELBv2 in one region.
