@@ -19,6 +19,9 @@ import (
 	elbv2sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	iamsdk "github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	r53 "github.com/aws/aws-sdk-go-v2/service/route53"
 
 	elevator "github.com/elevatorhq/elevator"
@@ -112,6 +115,11 @@ data:
     carts: {hash_key: {name: id, type: S}}
 `
 
+// shopWithDatabase adds a PostgreSQL instance (moto's CloudFormation makes
+// RDS instances, not ElastiCache groups or Aurora clusters).
+const shopWithDatabase = shop + `  database: {engine: postgres, version: "16.3", class: db.t3.micro, storage: 20}
+`
+
 func tagMap[T any](tags []T, kv func(T) (string, string)) map[string]string {
 	m := map[string]string{}
 	for _, t := range tags {
@@ -134,7 +142,7 @@ func hasElevatorTags(t *testing.T, what string, tags map[string]string, orbitNam
 // instance profile per service on its path, the DNS record, and the table.
 func TestAppUpBuildsWhatTheManifestAsks(t *testing.T) {
 	w := newWorld(t, "name: prod\ndomain: example.test\nregions:\n  eu-west-1: {}\nnetwork: {nat: single}\nbastion: {allowed_cidrs: [203.0.113.0/24]}\n")
-	a := w.app(t, shop)
+	a := w.app(t, shopWithDatabase)
 	ctx := context.Background()
 	res, err := w.apps.Up(ctx, a, w.orbit)
 	if err != nil {
@@ -212,6 +220,24 @@ func TestAppUpBuildsWhatTheManifestAsks(t *testing.T) {
 	if strings.Join(paths, " ") != "/elevator/prod/shop/web/ /elevator/prod/shop/worker/" {
 		t.Errorf("instance profile paths: %v", paths)
 	}
+
+	iamc := iamsdk.NewFromConfig(cfg)
+	for _, p := range profiles.InstanceProfiles {
+		for _, role := range p.Roles {
+			rt, err := iamc.ListRoleTags(ctx, &iamsdk.ListRoleTagsInput{RoleName: role.RoleName})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Instance profiles take no tags in CloudFormation; their roles do.
+			hasElevatorTags(t, "role "+aws.ToString(role.RoleName), tagMap(rt.Tags, func(t iamtypes.Tag) (string, string) { return aws.ToString(t.Key), aws.ToString(t.Value) }), "prod", "shop")
+		}
+	}
+
+	dbs, err := rds.NewFromConfig(cfg).DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{})
+	if err != nil || len(dbs.DBInstances) != 1 || aws.ToString(dbs.DBInstances[0].Engine) != "postgres" {
+		t.Fatalf("database: %+v %v", dbs, err)
+	}
+	hasElevatorTags(t, "database", tagMap(dbs.DBInstances[0].TagList, func(t rdstypes.Tag) (string, string) { return aws.ToString(t.Key), aws.ToString(t.Value) }), "prod", "shop")
 
 	zones, err := r53.NewFromConfig(cfg).ListHostedZonesByName(ctx, &r53.ListHostedZonesByNameInput{DNSName: aws.String("example.test.")})
 	if err != nil || len(zones.HostedZones) == 0 {
