@@ -127,7 +127,7 @@ func regionFacts(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c C
 		}
 	}
 	if r.Bastion != nil {
-		ami, err := bastionImage(ctx, r.Bastion.AMI, c)
+		ami, err := r.Bastion.AMI.Resolve(ctx, images{c})
 		if err != nil {
 			if elevator.ErrorCode(err) == elevator.ENOTFOUND {
 				return f, elevator.FieldErrors{o.Source.Errorf(r.Bastion.Path+".ami", nil, "%v", err)}
@@ -152,15 +152,17 @@ func currentZones(ctx context.Context, o *elevator.Orbit, c Clients) ([]string, 
 	return strings.Split(outputs["AvailabilityZones"], ","), nil
 }
 
-func bastionImage(ctx context.Context, sel elevator.AMISelector, c Clients) (string, error) {
-	switch {
-	case sel.ID != "":
-		return sel.ID, c.Network.ImageExists(ctx, sel.ID)
-	case sel.SSMParameter != "":
-		return c.Parameters.Parameter(ctx, sel.SSMParameter)
-	default:
-		return c.Network.NewestImage(ctx, sel.Name, sel.Owners)
-	}
+// images resolves image selectors with a region's clients.
+type images struct{ Clients }
+
+func (i images) ImageExists(ctx context.Context, id string) error {
+	return i.Network.ImageExists(ctx, id)
+}
+func (i images) NewestImage(ctx context.Context, pattern string, owners []string) (string, error) {
+	return i.Network.NewestImage(ctx, pattern, owners)
+}
+func (i images) Parameter(ctx context.Context, name string) (string, error) {
+	return i.Parameters.Parameter(ctx, name)
 }
 
 // Compile looks up facts and compiles every region's stack.

@@ -27,6 +27,7 @@ type api interface {
 	DescribeImages(context.Context, *ec2sdk.DescribeImagesInput, ...func(*ec2sdk.Options)) (*ec2sdk.DescribeImagesOutput, error)
 	DescribeSecurityGroups(context.Context, *ec2sdk.DescribeSecurityGroupsInput, ...func(*ec2sdk.Options)) (*ec2sdk.DescribeSecurityGroupsOutput, error)
 	releaseAPI // launch templates and instances (launchtemplate.go)
+	tagAPI
 }
 
 // Client talks to EC2 in one region.

@@ -1,0 +1,26 @@
+package elevator
+
+import "context"
+
+// ImageLookup is what resolving an AMISelector needs: images by id and by
+// name, and SSM parameters.
+type ImageLookup interface {
+	ImageExists(ctx context.Context, id string) error
+	NewestImage(ctx context.Context, pattern string, owners []string) (string, error)
+	Parameter(ctx context.Context, name string) (string, error)
+}
+
+// Resolve finds the image the selector names: its ID after checking it
+// exists, the value of its SSM parameter, or the newest image matching its
+// name. Errors are the lookup's (ENOTFOUND when there is no such image or
+// parameter).
+func (s AMISelector) Resolve(ctx context.Context, l ImageLookup) (string, error) {
+	switch {
+	case s.ID != "":
+		return s.ID, l.ImageExists(ctx, s.ID)
+	case s.SSMParameter != "":
+		return l.Parameter(ctx, s.SSMParameter)
+	default:
+		return l.NewestImage(ctx, s.Name, s.Owners)
+	}
+}

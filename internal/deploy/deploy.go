@@ -1,0 +1,117 @@
+// Package deploy turns an app manifest and the app's infrastructure in an
+// orbit into a release document: what `elevator deploy` writes down and
+// hands to the release engine. Building is a pure function of the manifest
+// and facts looked up in AWS (the orbit's and the app's stack outputs, the
+// images); looking them up is Facts' job.
+package deploy
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/compile"
+	"github.com/elevatorhq/elevator/internal/release"
+)
+
+// DefaultTimeout is how long a release waits for health when the app says
+// nothing, as Odin's default.
+const DefaultTimeout = 10 * time.Minute
+
+// RegionFacts are what building a release needs from one region.
+type RegionFacts struct {
+	Orbit  map[string]string // the orbit stack's outputs
+	App    map[string]string // the app stack's outputs
+	Images map[string]string // service name -> image id
+}
+
+// Request says which release to build.
+type Request struct {
+	App        *elevator.App // merged for Orbit
+	Orbit      *elevator.Orbit
+	Version    string
+	ID         string
+	CreatedAt  time.Time
+	CreatedBy  string
+	Sequential bool // one region at a time, in the orbit's order
+}
+
+// Build returns the release document for req. Each service runs in the
+// orbit's private tier with its own security group, instance profile and,
+// when it has a load balancer, target group, all from the app stack's
+// outputs. It returns an EINVALID error when the version is empty or a
+// runtime cannot be rendered, and an ENOTFOUND error naming what is
+// missing when a region lacks an output or an image (the app is not up
+// there: run `elevator app up`).
+func Build(req Request, facts map[string]RegionFacts) (*elevator.Release, error) {
+	if strings.TrimSpace(req.Version) == "" {
+		return nil, elevator.Errorf(elevator.EINVALID, "a release needs a version, such as a Docker tag: pass --version")
+	}
+	a, o := req.App, req.Orbit
+	rel := &elevator.Release{
+		ID:             req.ID,
+		CreatedAt:      req.CreatedAt.UTC(),
+		CreatedBy:      req.CreatedBy,
+		App:            a.Name,
+		Orbit:          o.Name,
+		Version:        req.Version,
+		Sequential:     req.Sequential,
+		TimeoutSeconds: int(DefaultTimeout / time.Second),
+	}
+	for _, r := range o.Regions {
+		rel.Regions = append(rel.Regions, r.Name)
+	}
+	var missing []string
+	for i := range a.Services {
+		svc := &a.Services[i]
+		userData, err := release.UserData(svc)
+		if err != nil {
+			return nil, err
+		}
+		rs := elevator.ReleaseService{
+			Name:         svc.Name,
+			InstanceType: svc.InstanceType,
+			UserData:     userData,
+			Capacity:     elevator.ReleaseCapacity{Min: svc.Scaling.Min, Max: svc.Scaling.Max},
+		}
+		if svc.Scaling.TargetCPU > 0 {
+			rs.Policies = append(rs.Policies, elevator.ReleasePolicy{Type: elevator.PolicyCPUTarget, Target: svc.Scaling.TargetCPU})
+		}
+		for ri := range o.Regions {
+			r := &o.Regions[ri]
+			f := facts[r.Name]
+			need := func(m map[string]string, key, what string) string {
+				v := m[key]
+				if v == "" {
+					missing = append(missing, fmt.Sprintf("%s in %s", what, r.Name))
+				}
+				return v
+			}
+			p := elevator.ReleasePlacement{Region: r.Name}
+			p.Image = need(f.Images, svc.Name, "the image of service "+svc.Name)
+			if key, ok := compile.ServiceSubnetsOutput(o, r); ok {
+				if subnets := need(f.Orbit, key, "the orbit's output "+key); subnets != "" {
+					p.Subnets = strings.Split(subnets, ",")
+				}
+			} else {
+				missing = append(missing, "a private tier in "+r.Name)
+			}
+			if sg := need(f.App, compile.ServiceOutput(svc.Name, "SecurityGroup"), "the security group of service "+svc.Name); sg != "" {
+				p.SecurityGroups = []string{sg}
+			}
+			p.InstanceProfile = need(f.App, compile.ServiceOutput(svc.Name, "InstanceProfile"), "the instance profile of service "+svc.Name)
+			if svc.LoadBalancer.Type != "" && svc.LoadBalancer.Type != elevator.LoadBalancerNone {
+				if tg := need(f.App, compile.ServiceOutput(svc.Name, "TargetGroup"), "the target group of service "+svc.Name); tg != "" {
+					p.TargetGroups = []string{tg}
+				}
+			}
+			rs.Placements = append(rs.Placements, p)
+		}
+		rel.Services = append(rel.Services, rs)
+	}
+	if len(missing) > 0 {
+		return nil, elevator.Errorf(elevator.ENOTFOUND, "app %s is not ready for a release in orbit %s: no %s; run `elevator app up` first", a.Name, o.Name, strings.Join(missing, ", no "))
+	}
+	return rel, nil
+}

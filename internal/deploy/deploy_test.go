@@ -1,0 +1,106 @@
+package deploy
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/manifest"
+)
+
+func example(t *testing.T) (*elevator.App, *elevator.Orbit) {
+	t.Helper()
+	od, _ := os.ReadFile("../../examples/orbit.yml")
+	o, err := manifest.ParseOrbit("orbit.yml", od)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ad, _ := os.ReadFile("../../examples/app.yml")
+	a, err := manifest.ParseApp("app.yml", ad, o.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, o
+}
+
+func factsFor(regions ...string) map[string]RegionFacts {
+	f := map[string]RegionFacts{}
+	for _, r := range regions {
+		f[r] = RegionFacts{
+			Orbit: map[string]string{"PrivateSubnets": "subnet-" + r + "-a,subnet-" + r + "-b"},
+			App: map[string]string{
+				"WebSecurityGroup": "sg-web-" + r, "WebInstanceProfile": "profile-web", "WebTargetGroup": "arn:tg/web/" + r,
+				"WorkerSecurityGroup": "sg-worker-" + r, "WorkerInstanceProfile": "profile-worker",
+			},
+			Images: map[string]string{"web": "ami-web", "worker": "ami-worker"},
+		}
+	}
+	return f
+}
+
+func TestBuildPlacesEveryServiceInEveryRegion(t *testing.T) {
+	a, o := example(t)
+	now := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	rel, err := Build(Request{App: a, Orbit: o, Version: "1.4.2", ID: "20261123-150000-0badcafe", CreatedAt: now, CreatedBy: "arn:aws:iam::1:user/ada"}, factsFor("us-east-1", "us-west-2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel.App != "shop" || rel.Orbit != "demo" || rel.Version != "1.4.2" || strings.Join(rel.Regions, ",") != "us-east-1,us-west-2" || rel.TimeoutSeconds != 600 {
+		t.Errorf("release: %+v", rel)
+	}
+	web, worker := rel.Service("web"), rel.Service("worker")
+	if web == nil || worker == nil {
+		t.Fatalf("services: %+v", rel.Services)
+	}
+	p := web.Placement("us-west-2")
+	if p.Image != "ami-web" || strings.Join(p.Subnets, ",") != "subnet-us-west-2-a,subnet-us-west-2-b" || p.SecurityGroups[0] != "sg-web-us-west-2" || p.TargetGroups[0] != "arn:tg/web/us-west-2" || p.InstanceProfile != "profile-web" {
+		t.Errorf("web in us-west-2: %+v", p)
+	}
+	if wp := worker.Placement("us-east-1"); len(wp.TargetGroups) != 0 || wp.SecurityGroups[0] != "sg-worker-us-east-1" {
+		t.Errorf("worker (no load balancer) in us-east-1: %+v", wp)
+	}
+	if web.Capacity.Min != a.Service("web").Scaling.Min || web.InstanceType != a.Service("web").InstanceType {
+		t.Errorf("web capacity %+v type %s", web.Capacity, web.InstanceType)
+	}
+	if !strings.Contains(web.UserData, "ghcr.io/acme/shop:{{VERSION}}") {
+		t.Errorf("web's user data does not run its image:\n%s", web.UserData)
+	}
+	if errs := rel.Check(); errs != nil {
+		t.Errorf("the built release fails its own checks: %v", errs)
+	}
+}
+
+func TestBuildSaysWhatIsMissing(t *testing.T) {
+	a, o := example(t)
+	f := factsFor("us-east-1", "us-west-2")
+	delete(f["us-west-2"].App, "WebTargetGroup")
+	delete(f["us-east-1"].Images, "worker")
+	_, err := Build(Request{App: a, Orbit: o, Version: "1", ID: "20261123-150000-0badcafe", CreatedAt: time.Now()}, f)
+	if elevator.ErrorCode(err) != elevator.ENOTFOUND {
+		t.Fatalf("got %v", err)
+	}
+	for _, want := range []string{"the image of service worker in us-east-1", "the target group of service web in us-west-2", "run `elevator app up` first"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if _, err := Build(Request{App: a, Orbit: o, Version: " "}, factsFor("us-east-1", "us-west-2")); elevator.ErrorCode(err) != elevator.EINVALID {
+		t.Errorf("no version: %v", err)
+	}
+}
+
+func TestAllowingAnImageKeepsWhatItAllowed(t *testing.T) {
+	tests := []struct{ list, add, want string }{
+		{"", "shop", "shop"},
+		{"billing", "shop", "billing,shop"},
+		{"shop,billing", "shop", "shop,billing"},
+		{"*", "shop", "*"},
+	}
+	for _, tt := range tests {
+		if got := addToList(tt.list, tt.add); got != tt.want {
+			t.Errorf("addToList(%q, %q) = %q, want %q", tt.list, tt.add, got, tt.want)
+		}
+	}
+}
