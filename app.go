@@ -19,6 +19,10 @@ type App struct {
 	// Orbit is the orbit whose overrides (orbits.<orbit> in the manifest)
 	// are merged in; "" when none are.
 	Orbit string
+	// ReleaseTimeout bounds each wait of a release of the app: for health
+	// at each capacity step, for old targets to drain, for groups to be
+	// deleted. It is whole seconds.
+	ReleaseTimeout time.Duration
 	// Overrides lists the orbits the manifest has overrides for, in
 	// manifest order, whether merged in or not.
 	Overrides []string
@@ -42,6 +46,12 @@ type Service struct {
 	Firewall     []FirewallRule
 	Alarms       []Alarm
 	Scaling      Scaling
+	// Release is how a release replaces the service's instances.
+	Release ReleaseSettings
+	// LifecycleHooks are the Auto Scaling lifecycle hooks each of the
+	// service's groups is created with, in manifest order; their names
+	// are unique.
+	LifecycleHooks []LifecycleHook
 	// Env is the service's environment: the app's Env with the service's
 	// own env over it. A Docker container adds Runtime.Docker.Env over this.
 	Env  map[string]string
@@ -156,13 +166,99 @@ type Alarm struct {
 	Path                             string
 }
 
-// Scaling bounds a service's Auto Scaling Groups; the policies are
-// attached to each release's group by the release engine.
+// Scaling bounds a service's Auto Scaling Groups; the policies and the
+// scheduled capacity are attached to each release's group by the release
+// engine.
 type Scaling struct {
 	Min, Max int
 	// TargetCPU is the average CPU percent a target tracking policy keeps
 	// the group at; 0 means no policy.
 	TargetCPU float64
+	// Steps are step scaling policies on average CPU, in manifest order.
+	// Every CPUBelow threshold is below every CPUAbove threshold.
+	Steps []StepPolicy
+	// Schedule sets the desired capacity at fixed times, in manifest
+	// order; every Desired is between Min and Max.
+	Schedule []ScheduledCapacity
+}
+
+// StepCondition says when a step scaling policy acts.
+type StepCondition string
+
+// Step conditions.
+const (
+	CPUAbove StepCondition = "cpu_above" // average CPU above the threshold: add instances
+	CPUBelow StepCondition = "cpu_below" // average CPU below the threshold: remove instances
+)
+
+// StepPolicy changes a group's desired capacity by Adjustment when the
+// group's average CPU percent is above (CPUAbove) or below (CPUBelow)
+// Threshold for Periods minutes in a row, then waits Cooldown before it
+// acts again (Odin's cpu_scale_up and cpu_scale_down). Adjustment is
+// positive for CPUAbove and negative for CPUBelow; Threshold is above 0
+// and at most 100.
+type StepPolicy struct {
+	When       StepCondition
+	Threshold  float64
+	Adjustment int
+	Periods    int
+	Cooldown   time.Duration // whole seconds
+	Path       string
+}
+
+// ScheduledCapacity sets a group's desired capacity to Desired at the
+// times Cron names: five fields (minute hour day-of-month month
+// day-of-week), in UTC, in the syntax Auto Scaling scheduled actions take.
+// The manifest writes it as Asiaq does: "4@0 8 * * 1-5".
+type ScheduledCapacity struct {
+	Desired int
+	Cron    string
+	Path    string // the manifest entry it was written in
+}
+
+// ReleaseSettings are how a release replaces a service's instances: how
+// the new group grows to its full size and when it counts as healthy (see
+// ReleaseCapacity, which they become in a release document).
+type ReleaseSettings struct {
+	// Strategy is StrategyAllAtOnce, StrategyCanary or StrategyPercent.
+	Strategy string
+	// Steps are the percentages of the desired capacity a percent
+	// strategy goes through: increasing, from 1 to 100, ending at 100.
+	// Nil for the other strategies.
+	Steps []int
+	// Spread is the share of the desired capacity launched beyond it, and
+	// that may be missing for the group to count as healthy:
+	// 0 <= Spread < 1.
+	Spread float64
+	// MaxTerms is how many of the new group's instances terminating
+	// halts the release (Odin's max_terms); 0 and 1 both mean the first
+	// one does.
+	MaxTerms int
+	// HealthCheckGrace is how long a new instance may fail health checks
+	// before its group replaces it; whole seconds.
+	HealthCheckGrace time.Duration
+}
+
+// LifecycleHook is an Auto Scaling lifecycle hook each of a service's
+// groups is created with, such as one that gives a worker time to finish
+// its jobs before its instance stops. An instance waits in the transition
+// until it is told to go on, or for Heartbeat, after which DefaultResult
+// applies.
+type LifecycleHook struct {
+	Name string
+	// Transition is HookLaunching or HookTerminating.
+	Transition string
+	// Heartbeat is whole seconds, from 30s to 2h.
+	Heartbeat time.Duration
+	// DefaultResult is CONTINUE or ABANDON (which terminates a launching
+	// instance).
+	DefaultResult string
+	// TopicARN is the SNS topic told about each instance in the
+	// transition, and RoleARN the IAM role Auto Scaling assumes to publish
+	// to it; both are set or both are "" (then the hook only notifies
+	// EventBridge).
+	TopicARN, RoleARN string
+	Path              string
 }
 
 // Data holds the data stores an app owns in each region of an orbit.

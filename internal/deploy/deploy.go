@@ -59,6 +59,9 @@ func Build(req Request, facts map[string]RegionFacts) (*elevator.Release, error)
 		Sequential:     req.Sequential,
 		TimeoutSeconds: int(DefaultTimeout / time.Second),
 	}
+	if a.ReleaseTimeout > 0 {
+		rel.TimeoutSeconds = int(a.ReleaseTimeout / time.Second)
+	}
 	for _, r := range o.Regions {
 		rel.Regions = append(rel.Regions, r.Name)
 	}
@@ -69,15 +72,8 @@ func Build(req Request, facts map[string]RegionFacts) (*elevator.Release, error)
 		if err != nil {
 			return nil, err
 		}
-		rs := elevator.ReleaseService{
-			Name:         svc.Name,
-			InstanceType: svc.InstanceType,
-			UserData:     userData,
-			Capacity:     elevator.ReleaseCapacity{Min: svc.Scaling.Min, Max: svc.Scaling.Max},
-		}
-		if svc.Scaling.TargetCPU > 0 {
-			rs.Policies = append(rs.Policies, elevator.ReleasePolicy{Type: elevator.PolicyCPUTarget, Target: svc.Scaling.TargetCPU})
-		}
+		rs := releaseService(svc)
+		rs.UserData = userData
 		for ri := range o.Regions {
 			r := &o.Regions[ri]
 			f := facts[r.Name]
@@ -114,4 +110,39 @@ func Build(req Request, facts map[string]RegionFacts) (*elevator.Release, error)
 		return nil, elevator.Errorf(elevator.ENOTFOUND, "app %s is not ready for a release in orbit %s: no %s; run `elevator app up` first", a.Name, o.Name, strings.Join(missing, ", no "))
 	}
 	return rel, nil
+}
+
+// releaseService carries a service's capacity, scaling and hooks over from
+// the manifest into the release document.
+func releaseService(svc *elevator.Service) elevator.ReleaseService {
+	rs := elevator.ReleaseService{
+		Name:         svc.Name,
+		InstanceType: svc.InstanceType,
+		Capacity: elevator.ReleaseCapacity{
+			Min: svc.Scaling.Min, Max: svc.Scaling.Max,
+			Spread: svc.Release.Spread, MaxTerms: svc.Release.MaxTerms,
+			Strategy: svc.Release.Strategy, Steps: svc.Release.Steps,
+		},
+		HealthCheckGraceSeconds: int(svc.Release.HealthCheckGrace / time.Second),
+	}
+	if svc.Scaling.TargetCPU > 0 {
+		rs.Policies = append(rs.Policies, elevator.ReleasePolicy{Type: elevator.PolicyCPUTarget, Target: svc.Scaling.TargetCPU})
+	}
+	for _, p := range svc.Scaling.Steps {
+		typ := elevator.PolicyCPUScaleUp
+		if p.When == elevator.CPUBelow {
+			typ = elevator.PolicyCPUScaleDown
+		}
+		rs.Policies = append(rs.Policies, elevator.ReleasePolicy{Type: typ, Threshold: p.Threshold, Adjustment: p.Adjustment, Periods: p.Periods, CooldownSeconds: int(p.Cooldown / time.Second)})
+	}
+	for _, c := range svc.Scaling.Schedule {
+		rs.Schedule = append(rs.Schedule, elevator.ReleaseSchedule{Desired: c.Desired, Cron: c.Cron})
+	}
+	for _, h := range svc.LifecycleHooks {
+		rs.Hooks = append(rs.Hooks, elevator.ReleaseHook{
+			Name: h.Name, Transition: h.Transition, RoleARN: h.RoleARN, TopicARN: h.TopicARN,
+			HeartbeatSeconds: int(h.Heartbeat / time.Second), DefaultResult: h.DefaultResult,
+		})
+	}
+	return rs
 }

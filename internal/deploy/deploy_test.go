@@ -47,7 +47,7 @@ func TestBuildPlacesEveryServiceInEveryRegion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rel.App != "shop" || rel.Orbit != "demo" || rel.Version != "1.4.2" || strings.Join(rel.Regions, ",") != "us-east-1,us-west-2" || rel.TimeoutSeconds != 600 {
+	if rel.App != "shop" || rel.Orbit != "demo" || rel.Version != "1.4.2" || strings.Join(rel.Regions, ",") != "us-east-1,us-west-2" {
 		t.Errorf("release: %+v", rel)
 	}
 	web, worker := rel.Service("web"), rel.Service("worker")
@@ -63,6 +63,15 @@ func TestBuildPlacesEveryServiceInEveryRegion(t *testing.T) {
 	}
 	if web.Capacity.Min != a.Service("web").Scaling.Min || web.InstanceType != a.Service("web").InstanceType {
 		t.Errorf("web capacity %+v type %s", web.Capacity, web.InstanceType)
+	}
+	if web.Capacity.Strategy != elevator.StrategyCanary || web.Capacity.Spread != 0.2 || web.HealthCheckGraceSeconds != 60 || rel.TimeoutSeconds != 900 {
+		t.Errorf("web's release settings: %+v grace %d timeout %d", web.Capacity, web.HealthCheckGraceSeconds, rel.TimeoutSeconds)
+	}
+	if len(worker.Hooks) != 1 || worker.Hooks[0].Transition != elevator.HookTerminating || worker.Hooks[0].HeartbeatSeconds != 300 {
+		t.Errorf("worker's hooks: %+v", worker.Hooks)
+	}
+	if len(web.Policies) == 0 {
+		t.Errorf("web's step policies were not carried over: %+v", web.Policies)
 	}
 	if !strings.Contains(web.UserData, "ghcr.io/acme/shop:{{VERSION}}") {
 		t.Errorf("web's user data does not run its image:\n%s", web.UserData)

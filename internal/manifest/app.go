@@ -11,6 +11,7 @@ import (
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/release"
 	"github.com/elevatorhq/elevator/schemas"
 )
 
@@ -37,6 +38,20 @@ var (
 	DefaultDatabaseClass       = "db.t3.micro"
 	DefaultAuroraClass         = "db.t3.medium" // Aurora has no micro classes
 	DefaultDatabaseStorage     = 20             // GiB
+	// DefaultStepPeriods and DefaultStepCooldown are a step scaling
+	// policy's, as Odin's; its adjustment defaults to 1 above and -1
+	// below.
+	DefaultStepPeriods  = 2
+	DefaultStepCooldown = time.Minute
+	// DefaultRelease is how a service is released when its manifest says
+	// nothing; the grace is the release engine's own default.
+	DefaultRelease = elevator.ReleaseSettings{Strategy: elevator.StrategyAllAtOnce, HealthCheckGrace: 300 * time.Second}
+	// DefaultHookHeartbeat and DefaultHookResult are a lifecycle hook's,
+	// as Auto Scaling's.
+	DefaultHookHeartbeat = time.Hour
+	DefaultHookResult    = "ABANDON"
+	// DefaultReleaseTimeout bounds each wait of a release, as Odin's.
+	DefaultReleaseTimeout = 10 * time.Minute
 )
 
 // ParseApp parses and validates an app manifest (app.yml) and returns the
@@ -149,6 +164,7 @@ func (b *appBuilder) build(orbit string) *elevator.App {
 		Orbit:     orbit,
 		Overrides: slices.Clone(b.d.keys["orbits"]),
 	}
+	a.ReleaseTimeout = b.duration("release.timeout", obj(b.root["release"])["timeout"], DefaultReleaseTimeout, time.Minute, 24*time.Hour)
 	a.Env = b.env("env", b.root["env"])
 	a.Secrets = b.secrets()
 	secretNames := map[string]bool{}
@@ -267,6 +283,8 @@ func (b *appBuilder) service(name string, m map[string]any, appEnv map[string]st
 		s.Alarms = append(s.Alarms, b.alarm(fmt.Sprintf("%s.alarms[%d]", path, i), obj(al), &s))
 	}
 	s.Scaling = b.scaling(path+".scaling", obj(m["scaling"]))
+	s.Release = b.releaseSettings(path+".release", obj(m["release"]))
+	s.LifecycleHooks = b.lifecycleHooks(path+".lifecycle_hooks", list(m["lifecycle_hooks"]))
 	return s
 }
 
@@ -649,10 +667,200 @@ func (b *appBuilder) alarm(path string, m map[string]any, s *elevator.Service) e
 func (b *appBuilder) scaling(path string, m map[string]any) elevator.Scaling {
 	sc := elevator.Scaling{Min: integer(m["min"], 1), TargetCPU: number(m["target_cpu"])}
 	sc.Max = integer(m["max"], max(sc.Min, 1))
-	if sc.Min > sc.Max && sc.Max >= 1 { // a max below 1 is the schema's to report
+	bounded := sc.Min <= sc.Max
+	if !bounded && sc.Max >= 1 { // a max below 1 is the schema's to report
 		b.errorf(path+".min", sc.Min, "is more than max (%d); want min <= max", sc.Max)
 	}
+	for i, v := range list(m["step"]) {
+		sc.Steps = append(sc.Steps, b.stepPolicy(fmt.Sprintf("%s.step[%d]", path, i), obj(v)))
+	}
+	b.checkStepThresholds(sc.Steps)
+	for i, v := range list(m["schedule"]) {
+		entries := b.schedule(fmt.Sprintf("%s.schedule[%d]", path, i), str(v))
+		for j, e := range entries {
+			if bounded && (e.Desired < sc.Min || e.Desired > sc.Max) {
+				entry := ""
+				if len(entries) > 1 {
+					entry = fmt.Sprintf("entry %d: ", j+1)
+				}
+				b.errorf(e.Path, str(v), "%sdesired %d is not between min (%d) and max (%d)", entry, e.Desired, sc.Min, sc.Max)
+			}
+		}
+		sc.Schedule = append(sc.Schedule, entries...)
+	}
 	return sc
+}
+
+// stepPolicy reads one of scaling.step: {when: cpu_above, threshold: 70,
+// adjust: 2, periods: 2, cooldown: 60s}.
+func (b *appBuilder) stepPolicy(path string, m map[string]any) elevator.StepPolicy {
+	p := elevator.StepPolicy{
+		When:      elevator.StepCondition(str(m["when"])),
+		Threshold: number(m["threshold"]),
+		Periods:   integer(m["periods"], DefaultStepPeriods),
+		Cooldown:  b.duration(path+".cooldown", m["cooldown"], DefaultStepCooldown, 0, time.Hour),
+		Path:      path,
+	}
+	if _, ok := m["threshold"]; ok && p.Threshold == 0 {
+		b.errorf(path+".threshold", m["threshold"], "must be more than 0, or the policy acts always (cpu_above) or never (cpu_below)")
+	}
+	adjust, given := m["adjust"]
+	switch p.When {
+	case elevator.CPUAbove:
+		p.Adjustment = integer(adjust, 1)
+		if given && p.Adjustment <= 0 {
+			b.errorf(path+".adjust", adjust, "cpu_above adds instances; want a positive adjust, such as 2")
+		}
+	case elevator.CPUBelow:
+		p.Adjustment = integer(adjust, -1)
+		if given && p.Adjustment >= 0 {
+			b.errorf(path+".adjust", adjust, "cpu_below removes instances; want a negative adjust, such as -1")
+		}
+	}
+	return p
+}
+
+// checkStepThresholds reports a cpu_below threshold that is not below
+// every cpu_above threshold: the two policies would undo each other.
+func (b *appBuilder) checkStepThresholds(steps []elevator.StepPolicy) {
+	// A threshold out of range is reported already.
+	valid := func(p elevator.StepPolicy) bool { return p.Threshold > 0 && p.Threshold <= 100 }
+	lowest := -1 // the cpu_above policy with the lowest threshold
+	for i, p := range steps {
+		if p.When == elevator.CPUAbove && valid(p) && (lowest < 0 || p.Threshold < steps[lowest].Threshold) {
+			lowest = i
+		}
+	}
+	if lowest < 0 {
+		return
+	}
+	above := steps[lowest]
+	for _, p := range steps {
+		if p.When == elevator.CPUBelow && valid(p) && p.Threshold >= above.Threshold {
+			b.errorf(p.Path+".threshold", p.Threshold, "is not below the cpu_above threshold of step[%d] (%v); the two policies would undo each other", lowest, above.Threshold)
+		}
+	}
+}
+
+// schedule reads one of scaling.schedule: desired@cron in Asiaq's
+// notation, or several of them joined with ':'. release.ParseSchedule
+// decides; the messages say which part is wrong.
+func (b *appBuilder) schedule(path, s string) []elevator.ScheduledCapacity {
+	parsed, err := release.ParseSchedule(s)
+	if err == nil {
+		out := make([]elevator.ScheduledCapacity, len(parsed))
+		for i, p := range parsed {
+			out[i] = elevator.ScheduledCapacity{Desired: p.Desired, Cron: p.Cron, Path: path}
+		}
+		return out
+	}
+	if s == "" {
+		return nil // faulted by the schema
+	}
+	parts := strings.Split(s, ":")
+	for i, part := range parts {
+		entry := ""
+		if len(parts) > 1 {
+			entry = fmt.Sprintf("entry %d: ", i+1)
+		}
+		desired, cron, ok := strings.Cut(strings.TrimSpace(part), "@")
+		if n, convErr := strconv.Atoi(strings.TrimSpace(desired)); !ok || convErr != nil || n < 0 {
+			b.errorf(path, s, "%swant desired@cron, such as 4@0 8 * * 1-5 (4 instances at 08:00 UTC on weekdays)", entry)
+			return nil
+		}
+		if cronErr := release.CheckCron(strings.Join(strings.Fields(cron), " ")); cronErr != nil {
+			b.errorf(path, s, "%s%v", entry, cronErr)
+			return nil
+		}
+	}
+	b.errorf(path, s, "%v", err) // a problem the parts above do not show
+	return nil
+}
+
+// releaseSettings reads a service's release settings. A strategy the
+// schema faults gets no message about its steps.
+func (b *appBuilder) releaseSettings(path string, m map[string]any) elevator.ReleaseSettings {
+	r := DefaultRelease
+	r.Strategy = strOr(m["strategy"], r.Strategy)
+	r.Spread = number(m["spread"])
+	r.MaxTerms = integer(m["max_terms"], r.MaxTerms)
+	r.HealthCheckGrace = b.duration(path+".health_check_grace", m["health_check_grace"], r.HealthCheckGrace, 0, 2*time.Hour)
+	if r.Spread >= 1 {
+		b.errorf(path+".spread", m["spread"], "must be less than 1: a group launches desired x (1 + spread) instances and is healthy with desired x (1 - spread)")
+	}
+	items, hasSteps := m["steps"]
+	switch r.Strategy {
+	case elevator.StrategyAllAtOnce, elevator.StrategyCanary:
+		if hasSteps {
+			why := "the strategy is " + r.Strategy
+			if _, ok := m["strategy"]; !ok {
+				why = "without a strategy, a release is " + elevator.StrategyAllAtOnce
+			}
+			b.errorf(path+".steps#key", nil, "only the %s strategy takes steps; %s", elevator.StrategyPercent, why)
+		}
+	case elevator.StrategyPercent:
+		if !hasSteps {
+			b.errorf(path, nil, "the %s strategy needs steps: increasing percentages of the desired capacity, ending at 100, such as [25, 50, 100]", elevator.StrategyPercent)
+		}
+		r.Steps = b.percentSteps(path+".steps", list(items))
+	}
+	return r
+}
+
+// percentSteps reads a percent strategy's steps: increasing, ending at
+// 100. An item the schema faults (not a whole number from 1 to 100) ends
+// the checks, so that one mistake gets one message.
+func (b *appBuilder) percentSteps(path string, items []any) []int {
+	var steps []int
+	for i, v := range items {
+		n := integer(v, 0)
+		if n < 1 || n > 100 {
+			return nil // faulted by the schema
+		}
+		if i > 0 && n <= steps[i-1] {
+			b.errorf(fmt.Sprintf("%s[%d]", path, i), n, "is not more than the step before it (%d); steps increase", steps[i-1])
+			return nil
+		}
+		steps = append(steps, n)
+	}
+	if last := len(steps) - 1; last >= 0 && steps[last] != 100 {
+		b.errorf(fmt.Sprintf("%s[%d]", path, last), steps[last], "the last step must be 100, when the new group has its full size")
+		return nil
+	}
+	return steps
+}
+
+// hookTransitions maps a manifest's transitions to Auto Scaling's.
+var hookTransitions = map[string]string{"launching": elevator.HookLaunching, "terminating": elevator.HookTerminating}
+
+func (b *appBuilder) lifecycleHooks(path string, items []any) []elevator.LifecycleHook {
+	var hooks []elevator.LifecycleHook
+	first := map[string]int{}
+	for i, v := range items {
+		m := obj(v)
+		hp := fmt.Sprintf("%s[%d]", path, i)
+		h := elevator.LifecycleHook{
+			Name:          str(m["name"]),
+			Transition:    hookTransitions[str(m["transition"])],
+			Heartbeat:     b.duration(hp+".heartbeat", m["heartbeat"], DefaultHookHeartbeat, 30*time.Second, 2*time.Hour),
+			DefaultResult: strOr(m["default_result"], DefaultHookResult),
+			TopicARN:      str(obj(m["topic"])["arn"]),
+			RoleARN:       str(obj(m["role"])["arn"]),
+			Path:          hp,
+		}
+		if j, dup := first[h.Name]; dup && h.Name != "" {
+			b.errorf(hp+".name", h.Name, "is the name of lifecycle_hooks[%d] too; each hook needs its own name", j)
+		} else {
+			first[h.Name] = i
+		}
+		_, topic := m["topic"]
+		_, role := m["role"]
+		if topic != role {
+			b.errorf(hp, nil, "give both topic (where notices go) and role (what Auto Scaling publishes them as), or neither")
+		}
+		hooks = append(hooks, h)
+	}
+	return hooks
 }
 
 func (b *appBuilder) data(m map[string]any) elevator.Data {

@@ -8,7 +8,7 @@ import (
 )
 
 // overridable lists the top-level fields an orbit's override may change.
-var overridable = []string{"env", "secrets", "services", "data"}
+var overridable = []string{"env", "secrets", "services", "data", "release"}
 
 // mergeOverride merges the override of orbit (orbits.<orbit>) into the
 // document's base value root, in place. Mappings merge field by field, the
@@ -99,6 +99,8 @@ func choice(parent, key string, om map[string]any) (whole bool, drop []string) {
 			drop = append(drop, "docker")
 		}
 		return false, drop
+	case service && key == "release" && om["strategy"] != nil && om["strategy"] != elevator.StrategyPercent:
+		return false, []string{"steps"} // only percent takes steps
 	case parent == "data.tables" && om["billing"] == "on_demand":
 		return false, []string{"read", "write"}
 	}

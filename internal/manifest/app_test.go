@@ -65,12 +65,33 @@ func TestParseAppReadsTheExample(t *testing.T) {
 	if al := web.Alarms[1]; al.Period != time.Minute || al.Evaluations != 3 || al.Comparison != ">=" || al.Severity != elevator.SeverityCritical || al.Threshold != 5 {
 		t.Errorf("5xx alarm defaults: %+v", al)
 	}
-	if web.Scaling != (elevator.Scaling{Min: 2, Max: 4}) {
-		t.Errorf("web scaling %+v, want 2..4", web.Scaling)
+	wantScaling := elevator.Scaling{Min: 2, Max: 4,
+		Steps: []elevator.StepPolicy{
+			{When: elevator.CPUAbove, Threshold: 70, Adjustment: 2, Periods: 2, Cooldown: time.Minute, Path: "services.web.scaling.step[0]"},
+			{When: elevator.CPUBelow, Threshold: 20, Adjustment: -1, Periods: 10, Cooldown: time.Minute, Path: "services.web.scaling.step[1]"},
+		},
+		Schedule: []elevator.ScheduledCapacity{
+			{Desired: 4, Cron: "0 8 * * 1-5", Path: "services.web.scaling.schedule[0]"},
+			{Desired: 2, Cron: "0 20 * * *", Path: "services.web.scaling.schedule[1]"},
+		},
+	}
+	if msg := differs(web.Scaling, wantScaling); msg != "" {
+		t.Errorf("web scaling:\n%s", msg)
+	}
+	wantRelease := elevator.ReleaseSettings{Strategy: elevator.StrategyCanary, Spread: 0.2, MaxTerms: 2, HealthCheckGrace: time.Minute}
+	if msg := differs(web.Release, wantRelease); msg != "" {
+		t.Errorf("web release:\n%s", msg)
+	}
+	wantHooks := []elevator.LifecycleHook{{Name: "drain", Transition: elevator.HookTerminating, Heartbeat: 300 * time.Second, DefaultResult: "CONTINUE", Path: "services.worker.lifecycle_hooks[0]"}}
+	if msg := differs(worker.LifecycleHooks, wantHooks); msg != "" {
+		t.Errorf("worker lifecycle hooks:\n%s", msg)
+	}
+	if a.ReleaseTimeout != 15*time.Minute {
+		t.Errorf("release timeout %s, want 15m", a.ReleaseTimeout)
 	}
 
-	if worker.InstanceType != DefaultInstanceType || !reflect.DeepEqual(worker.AMI, DefaultServiceAMI) || worker.Scaling != (elevator.Scaling{Min: 1, Max: 1}) {
-		t.Errorf("worker defaults: instance %s ami %+v scaling %+v", worker.InstanceType, worker.AMI, worker.Scaling)
+	if worker.InstanceType != DefaultInstanceType || !reflect.DeepEqual(worker.AMI, DefaultServiceAMI) || !reflect.DeepEqual(worker.Scaling, elevator.Scaling{Min: 1, Max: 1}) || !reflect.DeepEqual(worker.Release, DefaultRelease) {
+		t.Errorf("worker defaults: instance %s ami %+v scaling %+v release %+v", worker.InstanceType, worker.AMI, worker.Scaling, worker.Release)
 	}
 	if worker.LoadBalancer.Type != elevator.LoadBalancerNone || worker.LoadBalancer.Listeners != nil {
 		t.Errorf("worker load balancer: %+v, want none", worker.LoadBalancer)
@@ -98,8 +119,11 @@ func TestParseAppMergesTheExampleOverride(t *testing.T) {
 	if a.Orbit != "demo" || web == nil {
 		t.Fatalf("orbit %q, web %v", a.Orbit, web)
 	}
-	if web.InstanceType != "t3.micro" || web.Scaling != (elevator.Scaling{Min: 1, Max: 2}) {
-		t.Errorf("web in demo: instance %s scaling %+v, want t3.micro 1..2", web.InstanceType, web.Scaling)
+	if web.InstanceType != "t3.micro" || web.Scaling.Min != 1 || web.Scaling.Max != 2 || web.Scaling.Schedule != nil || len(web.Scaling.Steps) != 2 {
+		t.Errorf("web in demo: instance %s scaling %+v, want t3.micro 1..2 with the base's steps and no schedule", web.InstanceType, web.Scaling)
+	}
+	if web.Release.Strategy != elevator.StrategyCanary || a.ReleaseTimeout != 15*time.Minute {
+		t.Errorf("web in demo: strategy %s timeout %s, want the base's canary and 15m", web.Release.Strategy, a.ReleaseTimeout)
 	}
 	if a.Env["LOG_LEVEL"] != "debug" || web.Env["LOG_LEVEL"] != "debug" {
 		t.Errorf("LOG_LEVEL: app %q web %q, want debug", a.Env["LOG_LEVEL"], web.Env["LOG_LEVEL"])
@@ -108,10 +132,14 @@ func TestParseAppMergesTheExampleOverride(t *testing.T) {
 		t.Errorf("fields the override leaves alone changed: port %d lb %s", web.Port, web.LoadBalancer.Type)
 	}
 	for path, want := range map[string]elevator.Pos{
-		"services.web.instance_type": {Line: 52, Column: 24}, // the override's
-		"services.web.scaling.max":   {Line: 53, Column: 32}, // the override's
-		"env.LOG_LEVEL":              {Line: 49, Column: 22}, // the override's
-		"services.web.port":          {Line: 18, Column: 11}, // the base's
+		"services.web.instance_type":      {Line: 67, Column: 24}, // the override's
+		"services.web.scaling.max":        {Line: 68, Column: 32}, // the override's
+		"services.web.scaling.schedule":   {Line: 68, Column: 45}, // the override's
+		"services.web.scaling.step[1]":    {Line: 35, Column: 11}, // the base's
+		"env.LOG_LEVEL":                   {Line: 64, Column: 22}, // the override's
+		"services.web.port":               {Line: 18, Column: 11}, // the base's
+		"services.web.release.spread":     {Line: 39, Column: 15}, // the base's
+		"services.worker.lifecycle_hooks": {Line: 52, Column: 5},  // the base's
 	} {
 		if got := a.Source.At(path); got != want {
 			t.Errorf("position of %s: %+v, want %+v", path, got, want)
@@ -298,6 +326,32 @@ func TestParseAppAppliesDefaults(t *testing.T) {
 		{"env values become text, the service's over the app's", "    env: {N: 3, ON: true, MODE: fast}\n", func(s *elevator.Service) string {
 			return differs(s.Env, map[string]string{"N": "3", "ON": "true", "MODE": "fast", "LOG_LEVEL": "info"})
 		}},
+		{"a service is released all at once, with the engine's grace and no hooks", "", func(s *elevator.Service) string {
+			return differs([]any{s.Release, s.LifecycleHooks}, []any{elevator.ReleaseSettings{Strategy: elevator.StrategyAllAtOnce, HealthCheckGrace: 300 * time.Second}, []elevator.LifecycleHook(nil)})
+		}},
+		{"a percent strategy keeps its steps", "    release: {strategy: percent, steps: [10, 50, 100], max_terms: 3, health_check_grace: 0s}\n", func(s *elevator.Service) string {
+			return differs(s.Release, elevator.ReleaseSettings{Strategy: elevator.StrategyPercent, Steps: []int{10, 50, 100}, MaxTerms: 3})
+		}},
+		{"step policies adjust by one, over two minutes, a minute apart", "    scaling:\n      max: 4\n      step: [{when: cpu_above, threshold: 75.5}, {when: cpu_below, threshold: 10}]\n", func(s *elevator.Service) string {
+			return differs(s.Scaling.Steps, []elevator.StepPolicy{
+				{When: elevator.CPUAbove, Threshold: 75.5, Adjustment: 1, Periods: 2, Cooldown: time.Minute, Path: "services.web.scaling.step[0]"},
+				{When: elevator.CPUBelow, Threshold: 10, Adjustment: -1, Periods: 2, Cooldown: time.Minute, Path: "services.web.scaling.step[1]"},
+			})
+		}},
+		{"a schedule entry may join several in Asiaq's notation", "    scaling:\n      max: 5\n      schedule: [\"1@30 10 * * *:5@45  1 * * *\", \"3@0 */4 * JAN-MAR mon-fri\"]\n", func(s *elevator.Service) string {
+			return differs(s.Scaling.Schedule, []elevator.ScheduledCapacity{
+				{Desired: 1, Cron: "30 10 * * *", Path: "services.web.scaling.schedule[0]"},
+				{Desired: 5, Cron: "45 1 * * *", Path: "services.web.scaling.schedule[0]"},
+				{Desired: 3, Cron: "0 */4 * JAN-MAR mon-fri", Path: "services.web.scaling.schedule[1]"},
+			})
+		}},
+		{"a lifecycle hook waits an hour, then abandons", "    lifecycle_hooks: [{name: warm, transition: launching}]\n", func(s *elevator.Service) string {
+			return differs(s.LifecycleHooks, []elevator.LifecycleHook{{Name: "warm", Transition: elevator.HookLaunching, Heartbeat: time.Hour, DefaultResult: "ABANDON", Path: "services.web.lifecycle_hooks[0]"}})
+		}},
+		{"a lifecycle hook that notifies keeps its topic and role", "    lifecycle_hooks:\n      - name: drain\n        transition: terminating\n        heartbeat: 2h\n        topic: {arn: \"arn:aws:sns:us-east-1:123456789012:shop-drain\"}\n        role: {arn: \"arn:aws:iam::123456789012:role/shop/drain\"}\n", func(s *elevator.Service) string {
+			return differs(s.LifecycleHooks, []elevator.LifecycleHook{{Name: "drain", Transition: elevator.HookTerminating, Heartbeat: 2 * time.Hour, DefaultResult: "ABANDON",
+				TopicARN: "arn:aws:sns:us-east-1:123456789012:shop-drain", RoleARN: "arn:aws:iam::123456789012:role/shop/drain", Path: "services.web.lifecycle_hooks[0]"}})
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -310,6 +364,115 @@ func TestParseAppAppliesDefaults(t *testing.T) {
 				t.Error(msg)
 			}
 		})
+	}
+}
+
+func TestParseAppReadsTheReleaseTimeout(t *testing.T) {
+	tests := []struct {
+		name    string
+		release string // the app's release field, or ""
+		want    time.Duration
+	}{
+		{"a release waits ten minutes when the app says nothing", "", DefaultReleaseTimeout},
+		{"an empty release mapping keeps the default", "release: {}\n", 10 * time.Minute},
+		{"the shortest timeout is a minute", "release: {timeout: 1m}\n", time.Minute},
+		{"the longest timeout is a day", "release: {timeout: 24h}\n", 24 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "name: shop\nservices: {web: {runtime: {docker: {image: x}}}}\n" + tt.release
+			a, err := ParseApp("app.yml", []byte(src), "")
+			if err != nil {
+				t.Fatalf("ParseApp: %v", err)
+			}
+			if a.ReleaseTimeout != tt.want {
+				t.Errorf("release timeout %s, want %s", a.ReleaseTimeout, tt.want)
+			}
+		})
+	}
+}
+
+// releaseApp releases web in percent steps with a hook; its orbits change
+// how.
+const releaseApp = `name: shop
+services:
+  web:
+    runtime: {docker: {image: ghcr.io/acme/shop}}
+    scaling:
+      min: 2
+      max: 6
+      step: [{when: cpu_above, threshold: 60, adjust: 2}]
+      schedule: ["6@0 8 * * 1-5"]
+    release: {strategy: percent, steps: [25, 50, 100], spread: 0.1, health_check_grace: 90s}
+    lifecycle_hooks: [{name: drain, transition: terminating, heartbeat: 5m}]
+release: {timeout: 20m}
+orbits:
+  production:
+    services:
+      web:
+        release: {strategy: canary, max_terms: 2}
+  staging:
+    services:
+      web:
+        scaling: {max: 2, schedule: ["2@0 8 * * 1-5"]}
+        release: {steps: [50, 100]}
+        lifecycle_hooks: []
+    release: {timeout: 1h}
+`
+
+func TestParseAppMergesReleaseOverrides(t *testing.T) {
+	base := elevator.ReleaseSettings{Strategy: elevator.StrategyPercent, Steps: []int{25, 50, 100}, Spread: 0.1, HealthCheckGrace: 90 * time.Second}
+	tests := []struct {
+		name     string
+		orbit    string
+		release  elevator.ReleaseSettings
+		schedule []elevator.ScheduledCapacity
+		hooks    int
+		timeout  time.Duration
+	}{
+		{"without an orbit the base's settings stand", "", base,
+			[]elevator.ScheduledCapacity{{Desired: 6, Cron: "0 8 * * 1-5", Path: "services.web.scaling.schedule[0]"}}, 1, 20 * time.Minute},
+		{"another strategy drops the base's percent steps and keeps the rest", "production",
+			elevator.ReleaseSettings{Strategy: elevator.StrategyCanary, Spread: 0.1, MaxTerms: 2, HealthCheckGrace: 90 * time.Second},
+			[]elevator.ScheduledCapacity{{Desired: 6, Cron: "0 8 * * 1-5", Path: "services.web.scaling.schedule[0]"}}, 1, 20 * time.Minute},
+		{"new steps keep the base's percent strategy, and lists and the timeout are replaced", "staging",
+			elevator.ReleaseSettings{Strategy: elevator.StrategyPercent, Steps: []int{50, 100}, Spread: 0.1, HealthCheckGrace: 90 * time.Second},
+			[]elevator.ScheduledCapacity{{Desired: 2, Cron: "0 8 * * 1-5", Path: "services.web.scaling.schedule[0]"}}, 0, time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := ParseApp("app.yml", []byte(releaseApp), tt.orbit)
+			if err != nil {
+				t.Fatalf("ParseApp: %v", err)
+			}
+			web := a.Service("web")
+			if msg := differs(web.Release, tt.release); msg != "" {
+				t.Errorf("release:\n%s", msg)
+			}
+			if msg := differs(web.Scaling.Schedule, tt.schedule); msg != "" {
+				t.Errorf("schedule:\n%s", msg)
+			}
+			if len(web.LifecycleHooks) != tt.hooks || len(web.Scaling.Steps) != 1 {
+				t.Errorf("%d hooks and %d step policies, want %d and 1", len(web.LifecycleHooks), len(web.Scaling.Steps), tt.hooks)
+			}
+			if a.ReleaseTimeout != tt.timeout {
+				t.Errorf("timeout %s, want %s", a.ReleaseTimeout, tt.timeout)
+			}
+		})
+	}
+	a, err := ParseApp("app.yml", []byte(releaseApp), "production")
+	if err != nil {
+		t.Fatalf("ParseApp: %v", err)
+	}
+	for path, want := range map[string]elevator.Pos{
+		"services.web.release.strategy":  {Line: 17, Column: 29}, // the override's
+		"services.web.release.max_terms": {Line: 17, Column: 48}, // the override's
+		"services.web.release.spread":    {Line: 10, Column: 64}, // the base's
+		"services.web.release.steps":     {Line: 10, Column: 14}, // dropped: the merged release's, which is the base's
+	} {
+		if got := a.Source.At(path); got != want {
+			t.Errorf("position of %s: %+v, want %+v", path, got, want)
+		}
 	}
 }
 
@@ -366,7 +529,7 @@ func TestParseAppRejects(t *testing.T) {
 			[]string{`app.yml:1:1: missing required field "name" (the app's name: 1 to 20 lowercase letters, digits or '-', starting with a letter)`,
 				`app.yml:1:1: missing required field "services" (the app's services, such as web and worker, by name)`}},
 		{"an unknown top-level field", web + "colour: red\n",
-			[]string{`app.yml:5:1: colour: unknown field "colour"; allowed here: data, env, name, orbits, secrets, services`}},
+			[]string{`app.yml:5:1: colour: unknown field "colour"; allowed here: data, env, name, orbits, release, secrets, services`}},
 		{"an upper-case app name", "name: Shop\nservices: {web: {runtime: {docker: {image: x}}}}\n",
 			[]string{`app.yml:1:7: name: "Shop": not allowed; want the app's name: 1 to 20 lowercase letters, digits or '-', starting with a letter`}},
 		{"no services", "name: shop\nservices: {}\n",
@@ -374,7 +537,7 @@ func TestParseAppRejects(t *testing.T) {
 		{"a service name with a capital", "name: shop\nservices:\n  Web: {runtime: {docker: {image: x}}}\n",
 			[]string{`app.yml:3:3: services.Web: "Web" is not allowed as a name here; want a service name: 1 to 20 lowercase letters, digits or '-', starting with a letter`}},
 		{"an unknown field in a service", web + "    instance: t3.small\n",
-			[]string{`app.yml:5:5: services.web.instance: unknown field "instance"; allowed here: alarms, ami, env, firewall, instance_type, load_balancer, port, runtime, scaling`}},
+			[]string{`app.yml:5:5: services.web.instance: unknown field "instance"; allowed here: alarms, ami, env, firewall, instance_type, lifecycle_hooks, load_balancer, port, release, runtime, scaling`}},
 		{"a service without a runtime", "name: shop\nservices:\n  web:\n    instance_type: t3.small\n",
 			[]string{`app.yml:3:3: services.web: missing required field "runtime" (how the service runs: docker or units)`}},
 		{"a runtime with both docker and units", "name: shop\nservices:\n  web:\n    runtime:\n      docker: {image: x}\n      units: {web.service: x}\n",
@@ -499,7 +662,7 @@ func TestParseAppRejects(t *testing.T) {
 		{"an override for a service the app lacks, and unknown fields in overrides", web + "orbits:\n  production:\n    services: {api: {port: 1}, web: {port: 0}}\n    name: x\n  Staging: {}\n",
 			[]string{`app.yml:7:16: orbits.production.services.api: "api": no such service; an override can only change one of the app's services: web`,
 				`app.yml:7:44: orbits.production.services.web.port: 0: must be at least 1 (a port number, 1 to 65535)`,
-				`app.yml:8:5: orbits.production.name: unknown field "name"; allowed here: data, env, secrets, services`,
+				`app.yml:8:5: orbits.production.name: unknown field "name"; allowed here: data, env, release, secrets, services`,
 				`app.yml:9:3: orbits.Staging: "Staging" is not allowed as a name here; want an orbit name: 1 to 20 lowercase letters, digits or '-', starting with a letter`}},
 		{"a bad value in another orbit's override", web + "orbits:\n  staging:\n    services: {web: {scaling: {min: -1}}}\n",
 			[]string{`app.yml:7:37: orbits.staging.services.web.scaling.min: -1: must be at least 0 (the fewest instances, 0 to 1000 (default 1))`}},
@@ -516,6 +679,87 @@ func TestParseAppRejects(t *testing.T) {
 				`app.yml:7:12: secrets.API_KEY: give exactly one of ssm (a parameter name) or secretsmanager (a secret name or ARN)`,
 				`app.yml:7:13: secrets.API_KEY: unknown field; allowed here: secretsmanager, ssm`,
 				`app.yml:10:29: orbits.production.secrets.DB_URL.ssm: not allowed; want an SSM parameter name such as /elevator/production/shop/database-url`}},
+		{"an unknown release strategy", web + "    release: {strategy: blue-green, steps: [50, 100]}\n",
+			[]string{`app.yml:5:25: services.web.release.strategy: "blue-green": must be one of: all-at-once, canary, percent`}},
+		{"steps without the percent strategy", web + "    release: {steps: [50, 100]}\n  api:\n    runtime: {docker: {image: x}}\n    release:\n      strategy: canary\n      steps: [100]\n",
+			[]string{`app.yml:5:15: services.web.release.steps: only the percent strategy takes steps; without a strategy, a release is all-at-once`,
+				`app.yml:10:7: services.api.release.steps: only the percent strategy takes steps; the strategy is canary`}},
+		{"a percent strategy without steps", web + "    release: {strategy: percent}\n",
+			[]string{`app.yml:5:14: services.web.release: the percent strategy needs steps: increasing percentages of the desired capacity, ending at 100, such as [25, 50, 100]`}},
+		{"percent steps that do not increase, or stop short of 100", web + "    release: {strategy: percent, steps: [50, 50, 100]}\n  api:\n    runtime: {docker: {image: x}}\n    release: {strategy: percent, steps: [25, 75]}\n  admin:\n    runtime: {docker: {image: x}}\n    release: {strategy: percent, steps: [0, 150, 100], spread: 1, max_terms: -1}\n",
+			[]string{`app.yml:5:46: services.web.release.steps[1]: 50: is not more than the step before it (50); steps increase`,
+				`app.yml:8:46: services.api.release.steps[1]: 75: the last step must be 100, when the new group has its full size`,
+				`app.yml:11:42: services.admin.release.steps[0]: 0: must be at least 1 (a percentage of the desired capacity, 1 to 100)`,
+				`app.yml:11:45: services.admin.release.steps[1]: 150: must be at most 100 (a percentage of the desired capacity, 1 to 100)`,
+				`app.yml:11:64: services.admin.release.spread: 1: must be less than 1: a group launches desired x (1 + spread) instances and is healthy with desired x (1 - spread)`,
+				`app.yml:11:78: services.admin.release.max_terms: -1: must be at least 0 (how many of the new instances terminating halts the release, 0 to 1000; 0 and 1 both mean the first one does (default 0))`}},
+		{"a health check grace beyond two hours and a negative spread", web + "    release: {health_check_grace: 3h, spread: -0.1}\n",
+			[]string{`app.yml:5:35: services.web.release.health_check_grace: "3h": must be between 0s and 2h`,
+				`app.yml:5:47: services.web.release.spread: -0.1: must be at least 0 (the share of the desired capacity launched beyond it, and allowed to be missing for the group to be healthy: at least 0 and less than 1, such as 0.2 (default 0))`}},
+		{"step policies adjusting the wrong way", web + "    scaling:\n      max: 4\n      step:\n" +
+			"        - {when: cpu_above, threshold: 70, adjust: -2}\n" +
+			"        - {when: cpu_below, threshold: 20, adjust: 1}\n" +
+			"        - {when: cpu_above, threshold: 80, adjust: 0, cooldown: 2h}\n",
+			[]string{`app.yml:8:52: services.web.scaling.step[0].adjust: -2: cpu_above adds instances; want a positive adjust, such as 2`,
+				`app.yml:9:52: services.web.scaling.step[1].adjust: 1: cpu_below removes instances; want a negative adjust, such as -1`,
+				`app.yml:10:52: services.web.scaling.step[2].adjust: 0: cpu_above adds instances; want a positive adjust, such as 2`,
+				`app.yml:10:65: services.web.scaling.step[2].cooldown: "2h": must be between 0s and 1h`}},
+		{"step policy thresholds out of range or undoing each other", web + "    scaling:\n      max: 4\n      step:\n" +
+			"        - {when: cpu_above, threshold: 0}\n" +
+			"        - {when: cpu_below, threshold: 120}\n" +
+			"        - {when: cpu_above, threshold: 50}\n" +
+			"        - {when: cpu_below, threshold: 60, periods: 0}\n" +
+			"        - {when: cpu_over, threshold: 50}\n" +
+			"        - {threshold: 50}\n",
+			[]string{`app.yml:8:40: services.web.scaling.step[0].threshold: 0: must be more than 0, or the policy acts always (cpu_above) or never (cpu_below)`,
+				`app.yml:9:40: services.web.scaling.step[1].threshold: 120: must be at most 100 (the average CPU percent, above 0 and at most 100)`,
+				`app.yml:11:40: services.web.scaling.step[3].threshold: 60: is not below the cpu_above threshold of step[2] (50); the two policies would undo each other`,
+				`app.yml:11:53: services.web.scaling.step[3].periods: 0: must be at least 1 (how many minutes in a row the CPU must be past the threshold, 1 to 1440 (default 2))`,
+				`app.yml:12:18: services.web.scaling.step[4].when: "cpu_over": must be one of: cpu_above, cpu_below`,
+				`app.yml:13:11: services.web.scaling.step[5]: missing required field "when" (cpu_above (add instances) or cpu_below (remove instances))`}},
+		{"schedule entries that are malformed or outside min and max", web + "    scaling:\n      min: 1\n      max: 4\n      schedule:\n" +
+			"        - \"4 0 8 * * 1-5\"\n" +
+			"        - \"4@0 25 * * *\"\n" +
+			"        - \"4@0 8 * *\"\n" +
+			"        - \"9@0 8 * * MON-FRI\"\n" +
+			"        - \"2@0 20 * * *:0@0 2 * * *\"\n" +
+			"        - \"2@0 20 * * *:x@0 2 * * *\"\n" +
+			"        - \"-1@0 2 * * *\"\n" +
+			"        - \"\"\n",
+			[]string{`app.yml:9:11: services.web.scaling.schedule[0]: "4 0 8 * * 1-5": want desired@cron, such as 4@0 8 * * 1-5 (4 instances at 08:00 UTC on weekdays)`,
+				`app.yml:10:11: services.web.scaling.schedule[1]: "4@0 25 * * *": cron "0 25 * * *": hour "25": "25": want 0 to 23`,
+				`app.yml:11:11: services.web.scaling.schedule[2]: "4@0 8 * *": cron "0 8 * *": want five fields: minute hour day-of-month month day-of-week`,
+				`app.yml:12:11: services.web.scaling.schedule[3]: "9@0 8 * * MON-FRI": desired 9 is not between min (1) and max (4)`,
+				`app.yml:13:11: services.web.scaling.schedule[4]: "2@0 20 * * *:0@0 2 * * *": entry 2: desired 0 is not between min (1) and max (4)`,
+				`app.yml:14:11: services.web.scaling.schedule[5]: "2@0 20 * * *:x@0 2 * * *": entry 2: want desired@cron, such as 4@0 8 * * 1-5 (4 instances at 08:00 UTC on weekdays)`,
+				`app.yml:15:11: services.web.scaling.schedule[6]: "-1@0 2 * * *": want desired@cron, such as 4@0 8 * * 1-5 (4 instances at 08:00 UTC on weekdays)`,
+				`app.yml:16:11: services.web.scaling.schedule[7]: "": not allowed; want desired@cron, such as 4@0 8 * * 1-5 (4 instances at 08:00 UTC on weekdays); several may be joined with ':'`}},
+		{"lifecycle hook mistakes", web + "    lifecycle_hooks:\n" +
+			"      - {name: drain, transition: terminate, heartbeat: 10s}\n" +
+			"      - {name: drain, transition: terminating, heartbeat: 3h, default_result: continue}\n" +
+			"      - {name: warm, transition: launching, topic: {arn: \"arn:aws:sns:us-east-1:123456789012:warm\"}}\n" +
+			"      - {name: \"no spaces\", transition: launching, role: {arn: \"arn:aws:iam::123456789012:role/warm\"}}\n" +
+			"      - {transition: launching, heartbeat: 300}\n",
+			[]string{`app.yml:6:35: services.web.lifecycle_hooks[0].transition: "terminate": must be one of: launching, terminating`,
+				`app.yml:6:57: services.web.lifecycle_hooks[0].heartbeat: "10s": must be between 30s and 2h`,
+				`app.yml:7:16: services.web.lifecycle_hooks[1].name: "drain": is the name of lifecycle_hooks[0] too; each hook needs its own name`,
+				`app.yml:7:59: services.web.lifecycle_hooks[1].heartbeat: "3h": must be between 30s and 2h`,
+				`app.yml:7:79: services.web.lifecycle_hooks[1].default_result: "continue": must be one of: CONTINUE, ABANDON`,
+				`app.yml:8:9: services.web.lifecycle_hooks[2]: give both topic (where notices go) and role (what Auto Scaling publishes them as), or neither`,
+				`app.yml:9:9: services.web.lifecycle_hooks[3]: give both topic (where notices go) and role (what Auto Scaling publishes them as), or neither`,
+				`app.yml:9:16: services.web.lifecycle_hooks[3].name: "no spaces": not allowed; want the hook's name, unique in the service: 1 to 255 letters, digits, '-', '_' or '/'`,
+				`app.yml:10:9: services.web.lifecycle_hooks[4]: missing required field "name" (the hook's name, unique in the service: 1 to 255 letters, digits, '-', '_' or '/')`,
+				`app.yml:10:44: services.web.lifecycle_hooks[4].heartbeat: 300: is a number; want string (a duration such as 30s, 5m or 1h)`}},
+		{"a release timeout under a minute", web + "release: {timeout: 30s}\n",
+			[]string{`app.yml:5:20: release.timeout: "30s": must be between 1m and 24h`}},
+		{"release timeouts wrong in overrides, the orbit's own reported where it writes it", web + "release: {timeout: 20m}\norbits:\n  production:\n    release: {timeout: 48h}\n  staging:\n    release: {timeout: 10, wait: 1m}\n",
+			[]string{`app.yml:8:24: release.timeout: "48h": must be between 1m and 24h`,
+				`app.yml:10:24: orbits.staging.release.timeout: 10: is a number; want string (a duration such as 30s, 5m or 1h)`,
+				`app.yml:10:28: orbits.staging.release.wait: unknown field "wait"; allowed here: timeout`}},
+		{"an override that takes steps with a strategy other than percent", web + "    release: {strategy: percent, steps: [50, 100]}\norbits:\n  production:\n    services: {web: {release: {strategy: canary, steps: [100]}}}\n",
+			[]string{`app.yml:8:50: services.web.release.steps: only the percent strategy takes steps; the strategy is canary`}},
+		{"an override that lowers max below a scheduled capacity of the base", web + "    scaling: {max: 6, schedule: [\"6@0 8 * * *\"]}\norbits:\n  production:\n    services: {web: {scaling: {max: 3}}}\n",
+			[]string{`app.yml:5:34: services.web.scaling.schedule[0]: "6@0 8 * * *": desired 6 is not between min (1) and max (3)`}},
 		{"a merge key", "base: &b {image: x}\nname: shop\nservices:\n  web:\n    runtime:\n      docker:\n        <<: *b\n",
 			[]string{`app.yml:7:9: services.web.runtime.docker: merge keys (<<) are not supported; repeat the fields instead`}},
 	}
@@ -552,6 +796,8 @@ func FuzzParseApp(f *testing.F) {
 	}
 	f.Add([]byte(overrideApp), "production")
 	f.Add([]byte(overrideApp), "staging")
+	f.Add([]byte(releaseApp), "production")
+	f.Add([]byte(releaseApp), "staging")
 	f.Add([]byte("name: a\nservices: {w: {runtime: {units: {a.service: x}}, firewall: [{ports: 1-2, from: {service: w}}]}}\n"), "")
 	f.Add([]byte("name: a\nservices: {w: {runtime: {docker: {image: x}}}}\norbits: {p: {services: {w: {runtime: {units: {a.service: x}}}}}}\n"), "p")
 	f.Add([]byte("a: &a [*a]\n"), "")
@@ -572,6 +818,14 @@ func FuzzParseApp(f *testing.F) {
 			}
 			if s.Scaling.Min > s.Scaling.Max || s.Scaling.Max < 1 {
 				t.Fatalf("service %s scales %d..%d", s.Name, s.Scaling.Min, s.Scaling.Max)
+			}
+			for _, sc := range s.Scaling.Schedule {
+				if sc.Desired < s.Scaling.Min || sc.Desired > s.Scaling.Max {
+					t.Fatalf("service %s schedules %d outside %d..%d", s.Name, sc.Desired, s.Scaling.Min, s.Scaling.Max)
+				}
+			}
+			if r := s.Release; (r.Strategy == elevator.StrategyPercent) != (len(r.Steps) > 0) || r.Spread < 0 || r.Spread >= 1 {
+				t.Fatalf("service %s releases %+v", s.Name, r)
 			}
 		}
 	})
