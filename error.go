@@ -19,6 +19,8 @@ const (
 	ENOTFOUND    = "not_found"   // the thing asked for does not exist
 	EAWS         = "aws"         // AWS (or the emulator) refused or failed a call
 	EINTERRUPTED = "interrupted" // the user or the system stopped the command
+	EFAILED      = "failed"      // a release ended FailureClean: nothing changed, nothing left behind
+	EDIRTY       = "dirty"       // a release ended FailureDirty: it left something behind
 )
 
 // Error is Elevator's domain error: a code that decides how the edge reports

@@ -15,7 +15,6 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/aws/elbv2"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
-	"github.com/elevatorhq/elevator/internal/manifest"
 	"github.com/elevatorhq/elevator/internal/progress"
 	"github.com/spf13/cobra"
 )
@@ -100,14 +99,7 @@ func (o *appOpts) validate() error {
 	if o.orbit.Name != o.orbitName {
 		return elevator.Errorf(elevator.EINVALID, "--orbit %s, but %s describes orbit %s", o.orbitName, orbitFile, o.orbit.Name)
 	}
-	data, err := os.ReadFile(o.file)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return elevator.Errorf(elevator.EINVALID, "app manifest %s not found; pass -f FILE", o.file)
-		}
-		return elevator.Errorf(elevator.EINVALID, "read app manifest: %w", err)
-	}
-	if o.app, err = manifest.ParseApp(o.file, data, o.orbitName); err != nil {
+	if o.app, err = readApp(o.file, o.orbitName); err != nil {
 		return err
 	}
 	o.configs = newAWSConfigs(o.globals)

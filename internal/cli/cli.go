@@ -26,6 +26,8 @@ const (
 	ExitConflict    = 3   // a lock is held, a stack is busy, an orbit is protected
 	ExitAWS         = 4   // AWS (or the emulator) refused or failed a call
 	ExitNotFound    = 5   // the thing asked for does not exist
+	ExitFailed      = 6   // a release ended FailureClean
+	ExitDirty       = 7   // a release ended FailureDirty
 	ExitInterrupted = 130 // stopped by a signal or not confirmed
 )
 
@@ -44,6 +46,10 @@ func ExitCode(err error) int {
 		return ExitNotFound
 	case elevator.EINTERRUPTED:
 		return ExitInterrupted
+	case elevator.EFAILED:
+		return ExitFailed
+	case elevator.EDIRTY:
+		return ExitDirty
 	default:
 		if errors.Is(err, context.Canceled) {
 			return ExitInterrupted
@@ -163,7 +169,8 @@ command to try Elevator without an AWS account.`,
 	f.BoolVarP(&g.yes, "yes", "y", false, "do not ask before destructive changes")
 	f.BoolVar(&g.local, "local", false, "use the local emulator started by 'elevator local up'")
 
-	root.AddCommand(newVersionCmd(g), newLocalCmd(g), newOrbitCmd(g), newAppCmd(g), newSchemaCmd(g))
+	root.AddCommand(newVersionCmd(g), newLocalCmd(g), newOrbitCmd(g), newAppCmd(g), newSchemaCmd(g),
+		newDeployCmd(g), newReleaseCmd(g), newHaltCmd(g), newRollbackCmd(g), newUnlockCmd(g), newImageCmd(g))
 	return root
 }
 

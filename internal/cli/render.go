@@ -162,3 +162,83 @@ func printApplied(w io.Writer, plans []*apply.Plan, results []*apply.Result, wha
 	}
 	fmt.Fprintf(w, "%s is up in %s (%s)\n", what, strings.Join(regions, ", "), took.Round(time.Millisecond))
 }
+
+// statePath names the states of a path.
+func statePath(path []elevator.ReleaseState) []string {
+	names := make([]string, len(path))
+	for i, s := range path {
+		names[i] = string(s)
+	}
+	return names
+}
+
+// printRecord writes a release's record: what it is, where it went, how
+// each region's services fared.
+func printRecord(w io.Writer, r *elevator.ReleaseRecord) {
+	fmt.Fprintf(w, "release %s  app %s  orbit %s  %s\n", r.ID, r.App, r.Orbit, r.State)
+	fmt.Fprintf(w, "  path: %s\n", strings.Join(statePath(r.Path), " > "))
+	end := r.EndedAt
+	if end.IsZero() {
+		end = r.UpdatedAt
+	}
+	fmt.Fprintf(w, "  submitted %s, took %s\n", r.SubmittedAt.Format(time.RFC3339), end.Sub(r.SubmittedAt).Round(time.Millisecond))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, reg := range r.Regions {
+		for _, s := range reg.Services {
+			var old []string
+			for _, o := range s.Old {
+				old = append(old, o.Name)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d/%d healthy\treplaced: %s\n", reg.Region, s.Service, s.Group, s.Health.Healthy, s.Health.Needed, orNone(old))
+		}
+	}
+	tw.Flush()
+	if r.Error != "" {
+		fmt.Fprintf(w, "  error: %s\n", r.Error)
+	}
+	if r.Halt != nil {
+		fmt.Fprintf(w, "  halted by %s at %s: %s\n", r.Halt.By, r.Halt.At.Format(time.RFC3339), r.Halt.Reason)
+	}
+	for _, l := range r.Leftovers {
+		fmt.Fprintf(w, "  LEFT BEHIND: %s\n", l)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	calls := 0
+	for _, n := range r.Calls {
+		calls += n
+	}
+	if calls > 0 {
+		fmt.Fprintf(w, "  %d calls to AWS\n", calls)
+	}
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+// printRelease writes a release document and the resources it resolved,
+// for `deploy --dry-run`.
+func printRelease(w io.Writer, r *elevator.Release) {
+	fmt.Fprintf(w, "release %s  app %s  orbit %s  version %s  by %s\n", r.ID, r.App, r.Orbit, r.Version, r.CreatedBy)
+	fmt.Fprintf(w, "  regions: %s (sequential: %v), timeout %s\n", strings.Join(r.Regions, ", "), r.Sequential, r.Timeout())
+	for _, s := range r.Services {
+		c := s.Capacity
+		fmt.Fprintf(w, "  service %s: %s, %d..%d instances, strategy %s, spread %.2f, max_terms %d\n", s.Name, s.InstanceType, c.Min, c.Max, orDefault(c.Strategy, elevator.StrategyAllAtOnce), c.Spread, c.MaxTerms)
+		for _, p := range s.Placements {
+			fmt.Fprintf(w, "    %s: image %s, subnets %s, security groups %s, target groups %s, instance profile %s\n",
+				p.Region, p.Image, strings.Join(p.Subnets, ","), orNone(p.SecurityGroups), orNone(p.TargetGroups), p.InstanceProfile)
+		}
+	}
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,491 @@
+package awsrelease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
+	"github.com/elevatorhq/elevator/internal/aws/cloudwatch"
+	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/elbv2"
+	"github.com/elevatorhq/elevator/internal/aws/iam"
+	"github.com/elevatorhq/elevator/internal/release"
+)
+
+// The adapters' operations the Cloud uses, one small interface per AWS
+// service.
+
+type groupsAPI interface {
+	Groups(ctx context.Context, tags map[string]string) ([]autoscaling.Group, error)
+	Group(ctx context.Context, name string) (autoscaling.Group, error)
+	SetCapacity(ctx context.Context, name string, c autoscaling.Capacity) error
+	AttachTargetGroups(ctx context.Context, name string, arns []string) error
+	DetachTargetGroups(ctx context.Context, name string, arns []string) error
+	DeleteGroup(ctx context.Context, name string, force bool) error
+	PutTargetTrackingPolicy(ctx context.Context, group string, p autoscaling.TargetTrackingPolicy) (string, error)
+	PutStepPolicy(ctx context.Context, group string, p autoscaling.StepPolicy) (string, error)
+	PutScheduledAction(ctx context.Context, group string, a autoscaling.ScheduledAction) error
+	LifecycleHooks(ctx context.Context, group string) ([]autoscaling.LifecycleHook, error)
+	PutLifecycleHook(ctx context.Context, group string, h autoscaling.LifecycleHook) error
+}
+
+// groupCreator creates groups (see createRetryer for why it is apart).
+type groupCreator interface {
+	CreateGroup(ctx context.Context, in autoscaling.CreateGroupInput) error
+}
+
+type computeAPI interface {
+	Images(ctx context.Context, ids []string) ([]ec2.Image, error)
+	SubnetsByID(ctx context.Context, ids []string) ([]ec2.Subnet, error)
+	SecurityGroupsByID(ctx context.Context, ids []string) ([]ec2.SecurityGroup, error)
+	CreateLaunchTemplate(ctx context.Context, in ec2.LaunchTemplateInput) (ec2.LaunchTemplate, error)
+	LaunchTemplate(ctx context.Context, name string) (ec2.LaunchTemplate, error)
+	DeleteLaunchTemplate(ctx context.Context, name string) error
+}
+
+type loadBalancingAPI interface {
+	TargetGroups(ctx context.Context, arns []string) ([]elbv2.TargetGroup, error)
+	TargetHealth(ctx context.Context, targetGroupARN string, instanceIDs ...string) ([]elbv2.TargetHealth, error)
+}
+
+type profilesAPI interface {
+	InstanceProfile(ctx context.Context, name string) (iam.InstanceProfile, error)
+}
+
+type alarmsAPI interface {
+	PutAlarm(ctx context.Context, a cloudwatch.Alarm) error
+	Alarms(ctx context.Context, prefix string) ([]cloudwatch.Alarm, error)
+	DeleteAlarms(ctx context.Context, names []string) error
+}
+
+// Cloud is the release engine's release.Cloud in one region, on Elevator's
+// AWS adapters: Auto Scaling groups and their policies, EC2 launch
+// templates, images, subnets and security groups, ELBv2 target groups,
+// IAM instance profiles and CloudWatch alarms. It finds groups only with
+// tag-filtered DescribeAutoScalingGroups calls, so what a release costs
+// does not grow with the other groups of the account.
+type Cloud struct {
+	region  string
+	groups  groupsAPI
+	creator groupCreator
+	compute computeAPI
+	lb      loadBalancingAPI
+	iam     profilesAPI
+	alarms  alarmsAPI
+}
+
+var _ release.Cloud = (*Cloud)(nil)
+
+// NewCloud returns the Cloud of cfg's region.
+func NewCloud(cfg aws.Config) *Cloud {
+	create := cfg.Copy()
+	create.Retryer = createRetryer
+	return &Cloud{
+		region:  cfg.Region,
+		groups:  autoscaling.New(cfg),
+		creator: autoscaling.New(create),
+		compute: ec2.New(cfg),
+		lb:      elbv2.New(cfg),
+		iam:     iam.New(cfg),
+		alarms:  cloudwatch.New(cfg),
+	}
+}
+
+// createRetryer is the retryer of the client that creates groups: it
+// retries only answers that say the call was not carried out (throttling,
+// 503 Service Unavailable), never a 500 or a broken connection, after
+// which the group may exist. The SDK would resend the same
+// CreateAutoScalingGroup, and moto answers a create of an existing name by
+// replacing the group, orphaning its instances (create_auto_scaling_group
+// in moto/autoscaling/models.py). The engine retries the whole step
+// instead, and CreateGroup looks the name up first.
+func createRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.Retryables = []retry.IsErrorRetryable{
+			retry.NoRetryCanceledError{},
+			retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+				if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary {
+					return aws.TrueTernary
+				}
+				return aws.UnknownTernary
+			}),
+			retry.RetryableHTTPStatusCode{Codes: map[int]struct{}{503: {}}},
+		}
+	})
+}
+
+// Region names the Cloud's region.
+func (c *Cloud) Region() string { return c.region }
+
+// Describe returns the resources of a kind with these ids that exist, with
+// their tags (and path, for instance profiles). An id that does not exist
+// is left out. It returns EINVALID for an unknown kind and the adapters'
+// errors (EAWS) for failures.
+func (c *Cloud) Describe(ctx context.Context, kind release.ResourceKind, ids []string) ([]release.Resource, error) {
+	var out []release.Resource
+	add := func(id string, tags map[string]string) {
+		out = append(out, release.Resource{Kind: kind, ID: id, Tags: tags})
+	}
+	switch kind {
+	case release.KindImage:
+		images, err := c.compute.Images(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range images {
+			add(x.ID, x.Tags)
+		}
+	case release.KindSubnet:
+		subnets, err := c.compute.SubnetsByID(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range subnets {
+			add(x.ID, x.Tags)
+		}
+	case release.KindSecurityGroup:
+		sgs, err := c.compute.SecurityGroupsByID(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range sgs {
+			add(x.ID, x.Tags)
+		}
+	case release.KindTargetGroup:
+		tgs, err := c.lb.TargetGroups(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range tgs {
+			add(x.ARN, x.Tags)
+		}
+	case release.KindInstanceProfile:
+		for _, id := range ids {
+			p, err := c.iam.InstanceProfile(ctx, id)
+			if errors.Is(err, iam.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, release.Resource{Kind: kind, ID: id, Path: p.Path})
+		}
+	default:
+		return nil, elevator.Errorf(elevator.EINVALID, "describe %q resources in %s: not a kind of resource a release uses", kind, c.region)
+	}
+	return out, nil
+}
+
+// Groups returns the groups whose tags match every non-empty field of f,
+// found with one tag-filtered DescribeAutoScalingGroups (a page per 50
+// groups). It returns EINVALID when f has no app or orbit.
+func (c *Cloud) Groups(ctx context.Context, f release.GroupFilter) ([]release.Group, error) {
+	if f.App == "" || f.Orbit == "" {
+		return nil, elevator.Errorf(elevator.EINVALID, "find groups in %s: an app and an orbit are required", c.region)
+	}
+	tags := map[string]string{release.TagApp: f.App, release.TagOrbit: f.Orbit}
+	if f.Service != "" {
+		tags[release.TagService] = f.Service
+	}
+	if f.ReleaseID != "" {
+		tags[release.TagRelease] = f.ReleaseID
+	}
+	found, err := c.groups.Groups(ctx, tags)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]release.Group, 0, len(found))
+	for _, g := range found {
+		out = append(out, group(g))
+	}
+	return out, nil
+}
+
+func group(g autoscaling.Group) release.Group {
+	out := release.Group{
+		Name:         g.Name,
+		Tags:         g.Tags,
+		Capacity:     release.Capacity{Min: g.Min, Max: g.Max, Desired: g.Desired},
+		TargetGroups: g.TargetGroupARNs,
+		Deleting:     g.Deleting(),
+	}
+	for _, in := range g.Instances {
+		out.Instances = append(out.Instances, release.Instance{
+			ID:        in.ID,
+			Lifecycle: string(in.LifecycleState),
+			Healthy:   in.HealthStatus == autoscaling.Healthy,
+		})
+	}
+	return out
+}
+
+// metadataHops keeps IMDSv2 tokens on the instance (GroupSpec's contract).
+const metadataHops = 1
+
+// CreateGroup makes spec's launch template (with token as its client
+// token) and its group, and the group's lifecycle hooks. A template or
+// group of that name that carries spec's release id is taken as made by
+// an earlier try, and what is missing is completed; one of another release
+// is an EINVALID error, which the engine does not retry. Other errors are
+// the adapters' (EAWS), and safe to retry.
+func (c *Cloud) CreateGroup(ctx context.Context, spec release.GroupSpec, token string) error {
+	rel := spec.Tags[release.TagRelease]
+	lt, err := c.compute.CreateLaunchTemplate(ctx, ec2.LaunchTemplateInput{
+		Name:             spec.Name,
+		ImageID:          spec.ImageID,
+		InstanceType:     spec.InstanceType,
+		SecurityGroupIDs: spec.SecurityGroups,
+		InstanceProfile:  spec.InstanceProfile,
+		UserData:         []byte(spec.UserData),
+		Tags:             spec.Tags,
+		MetadataHopLimit: metadataHops,
+		// The token is derived from the release, state, region and
+		// service: a create retried after a lost answer returns the
+		// template the first try made (in AWS; moto ignores tokens and
+		// answers AlreadyExists, handled below).
+		ClientToken: token,
+	})
+	if errors.Is(err, ec2.ErrLaunchTemplateExists) {
+		lt, err = c.compute.LaunchTemplate(ctx, spec.Name)
+		if err == nil && lt.Tags[release.TagRelease] != rel {
+			return elevator.Errorf(elevator.EINVALID, "create launch template %s in %s: one of that name exists and belongs to release %q, not %s",
+				spec.Name, c.region, lt.Tags[release.TagRelease], rel)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	hc := autoscaling.HealthCheckEC2
+	if spec.HealthCheckELB {
+		hc = autoscaling.HealthCheckELB
+	}
+	var hooks []autoscaling.LifecycleHook
+	for _, h := range spec.Hooks {
+		hooks = append(hooks, autoscaling.LifecycleHook{
+			Name:                  h.Name,
+			Transition:            autoscaling.LifecycleTransition(h.Transition),
+			Heartbeat:             time.Duration(h.HeartbeatSeconds) * time.Second,
+			DefaultResult:         autoscaling.LifecycleResult(h.DefaultResult),
+			NotificationTargetARN: h.TopicARN,
+			RoleARN:               h.RoleARN,
+		})
+	}
+	version := ""
+	if lt.DefaultVersion > 0 {
+		version = strconv.FormatInt(lt.DefaultVersion, 10)
+	}
+	err = c.creator.CreateGroup(ctx, autoscaling.CreateGroupInput{
+		Name:                   spec.Name,
+		LaunchTemplateID:       lt.ID,
+		LaunchTemplateVersion:  version,
+		SubnetIDs:              spec.Subnets,
+		TargetGroupARNs:        spec.TargetGroups,
+		Min:                    spec.Capacity.Min,
+		Max:                    spec.Capacity.Max,
+		Desired:                spec.Capacity.Desired,
+		HealthCheckType:        hc,
+		HealthCheckGracePeriod: spec.HealthCheckGrace,
+		Tags:                   spec.Tags,
+		LifecycleHooks:         hooks,
+	})
+	if errors.Is(err, autoscaling.ErrGroupExists) {
+		g, gerr := c.groups.Group(ctx, spec.Name)
+		switch {
+		case gerr != nil:
+			return gerr
+		case g.Tags[release.TagRelease] != rel:
+			return elevator.Errorf(elevator.EINVALID, "create auto scaling group %s in %s: one of that name exists and belongs to release %q, not %s",
+				spec.Name, c.region, g.Tags[release.TagRelease], rel)
+		case g.Deleting():
+			return elevator.Errorf(elevator.EINVALID, "create auto scaling group %s in %s: it exists and is being deleted", spec.Name, c.region)
+		}
+		err = nil
+	}
+	if err != nil || len(hooks) == 0 {
+		return err
+	}
+	// Hooks given at creation are in place in AWS; moto 5.2.5 drops them,
+	// and a group made by an earlier try may lack them: put what is missing.
+	have, err := c.groups.LifecycleHooks(ctx, spec.Name)
+	if err != nil {
+		return err
+	}
+	for _, h := range hooks {
+		if !hasHook(have, h.Name) {
+			if err := c.groups.PutLifecycleHook(ctx, spec.Name, h); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func hasHook(hooks []autoscaling.LifecycleHook, name string) bool {
+	for _, h := range hooks {
+		if h.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// notFound turns the adapters' "no such group" into release.ErrNotFound,
+// keeping their message.
+func notFound(err error) error {
+	if errors.Is(err, autoscaling.ErrGroupNotFound) {
+		return fmt.Errorf("%w: %w", release.ErrNotFound, err)
+	}
+	return err
+}
+
+// SetCapacity sets a group's size; release.ErrNotFound for a missing
+// group.
+func (c *Cloud) SetCapacity(ctx context.Context, group string, cp release.Capacity) error {
+	return notFound(c.groups.SetCapacity(ctx, group, autoscaling.Capacity{Min: cp.Min, Max: cp.Max, Desired: cp.Desired}))
+}
+
+// AttachTargetGroups attaches a group to target groups; release.ErrNotFound
+// for a missing group.
+func (c *Cloud) AttachTargetGroups(ctx context.Context, group string, targetGroups []string) error {
+	return notFound(c.groups.AttachTargetGroups(ctx, group, targetGroups))
+}
+
+// DetachTargetGroups detaches a group from target groups;
+// release.ErrNotFound for a missing group. Detaching a detached group is
+// nil: when AWS refuses the detach, the group is looked up, and the
+// refusal stands only while one of the target groups is still attached.
+// (moto 5.2.5 refuses to detach a group again, with InvalidTarget; so may
+// a retry whose first answer was lost.)
+func (c *Cloud) DetachTargetGroups(ctx context.Context, group string, targetGroups []string) error {
+	err := c.groups.DetachTargetGroups(ctx, group, targetGroups)
+	if err == nil || errors.Is(err, autoscaling.ErrGroupNotFound) {
+		return notFound(err)
+	}
+	g, gerr := c.groups.Group(ctx, group)
+	if gerr != nil {
+		return err
+	}
+	for _, tg := range targetGroups {
+		if slices.Contains(g.TargetGroupARNs, tg) {
+			return err
+		}
+	}
+	return nil
+}
+
+// Targets returns the targets registered with a target group and their
+// health.
+func (c *Cloud) Targets(ctx context.Context, targetGroup string) ([]release.Target, error) {
+	health, err := c.lb.TargetHealth(ctx, targetGroup)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]release.Target, 0, len(health))
+	for _, h := range health {
+		out = append(out, release.Target{InstanceID: h.InstanceID, State: string(h.State)})
+	}
+	return out, nil
+}
+
+// Names of what PutScaling puts on a group: the group's name, the kind
+// and the index in the release, so that putting them again replaces them
+// and DeleteGroup finds the alarms by prefix.
+func policyName(group string, i int) string   { return fmt.Sprintf("%s-policy-%d", group, i) }
+func scheduleName(group string, i int) string { return fmt.Sprintf("%s-schedule-%d", group, i) }
+func alarmPrefix(group string) string         { return group + "-policy-" }
+
+// defaultPeriods is how many minutes in a row a step policy's alarm must
+// breach when the release does not say.
+const defaultPeriods = 3
+
+// PutScaling puts a group's scaling policies, with a CloudWatch alarm on
+// the group's average CPU for each step policy, and its scheduled actions
+// (cron in UTC). It returns EINVALID for a policy type it does not know.
+func (c *Cloud) PutScaling(ctx context.Context, group string, s release.Scaling) error {
+	for i, p := range s.Policies {
+		name := policyName(group, i)
+		var err error
+		switch p.Type {
+		case elevator.PolicyCPUTarget:
+			_, err = c.groups.PutTargetTrackingPolicy(ctx, group, autoscaling.TargetTrackingPolicy{Name: name, Target: p.Target})
+		case elevator.PolicyCPUScaleUp, elevator.PolicyCPUScaleDown:
+			err = c.putStepPolicy(ctx, group, name, p)
+		default:
+			err = elevator.Errorf(elevator.EINVALID, "scaling policy %d of group %s: unknown type %q", i, group, p.Type)
+		}
+		if err != nil {
+			return notFound(err)
+		}
+	}
+	for i, sc := range s.Schedule {
+		desired := sc.Desired
+		if err := c.groups.PutScheduledAction(ctx, group, autoscaling.ScheduledAction{Name: scheduleName(group, i), Recurrence: sc.Cron, Desired: &desired}); err != nil {
+			return notFound(err)
+		}
+	}
+	return nil
+}
+
+// putStepPolicy puts a step policy that changes the capacity by the
+// policy's adjustment, and the alarm that invokes it when the group's
+// average CPU is above (scale up) or below (scale down) the threshold.
+func (c *Cloud) putStepPolicy(ctx context.Context, group, name string, p elevator.ReleasePolicy) error {
+	step := autoscaling.Step{Lower: 0, Upper: math.Inf(1), Adjustment: p.Adjustment}
+	cmp := cloudwatch.GreaterThan
+	if p.Type == elevator.PolicyCPUScaleDown {
+		step = autoscaling.Step{Lower: math.Inf(-1), Upper: 0, Adjustment: p.Adjustment}
+		cmp = cloudwatch.LessThan
+	}
+	arn, err := c.groups.PutStepPolicy(ctx, group, autoscaling.StepPolicy{Name: name, Steps: []autoscaling.Step{step},
+		Warmup: time.Duration(p.CooldownSeconds) * time.Second})
+	if err != nil {
+		return err
+	}
+	periods := p.Periods
+	if periods <= 0 {
+		periods = defaultPeriods
+	}
+	return c.alarms.PutAlarm(ctx, cloudwatch.Alarm{
+		Name:        name,
+		Description: fmt.Sprintf("%s: %s at %v%% CPU (Elevator)", group, p.Type, p.Threshold),
+		Namespace:   "AWS/EC2", Metric: "CPUUtilization",
+		Dimensions: map[string]string{"AutoScalingGroupName": group},
+		Period:     time.Minute, EvaluationPeriods: periods,
+		Threshold: p.Threshold, Comparison: cmp,
+		Actions: []string{arn},
+	})
+}
+
+// DeleteGroup deletes a group's step policy alarms and its launch
+// template, then the group with its instances (AWS deletes its policies,
+// scheduled actions and hooks with it). The group goes last: while it
+// exists the engine calls DeleteGroup again after a failure, so nothing
+// is left behind once it is gone. A group already gone is nil.
+func (c *Cloud) DeleteGroup(ctx context.Context, group string) error {
+	alarms, err := c.alarms.Alarms(ctx, alarmPrefix(group))
+	if err != nil {
+		return err
+	}
+	if len(alarms) > 0 {
+		names := make([]string, len(alarms))
+		for i, a := range alarms {
+			names[i] = a.Name
+		}
+		if err := c.alarms.DeleteAlarms(ctx, names); err != nil {
+			return err
+		}
+	}
+	if err := c.compute.DeleteLaunchTemplate(ctx, group); err != nil {
+		return err
+	}
+	return c.groups.DeleteGroup(ctx, group, true)
+}

@@ -1,0 +1,303 @@
+package awsrelease
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
+	"github.com/elevatorhq/elevator/internal/aws/s3"
+	"github.com/elevatorhq/elevator/internal/release"
+)
+
+type objectsAPI interface {
+	PutIfAbsent(ctx context.Context, bucket, key, contentType string, body []byte) (bool, error)
+	Put(ctx context.Context, bucket, key, contentType string, body []byte) (string, error)
+	Get(ctx context.Context, bucket, key string) ([]byte, string, error)
+	List(ctx context.Context, bucket, prefix string) ([]s3.Object, error)
+}
+
+type recordsAPI interface {
+	PutItem(ctx context.Context, table string, item dynamodb.Item, conds ...dynamodb.Condition) error
+	GetItem(ctx context.Context, table string, key dynamodb.Item) (dynamodb.Item, error)
+	Query(ctx context.Context, table string, in dynamodb.QueryInput) ([]dynamodb.Item, error)
+}
+
+// Store is the release engine's release.Store in an orbit's home region:
+// release documents, their checksums, halts and the audit log are objects
+// in the orbit's state bucket, and records are items of its releases
+// table, written on condition of their revision.
+//
+// The bucket holds, for release <id>:
+//
+//	releases/<id>/release.json         the document, exactly as submitted
+//	releases/<id>/release.json.sha256  its checksum (hex SHA-256)
+//	releases/<id>/halt.json            the first halt asked for, if any
+//
+// and one object per audit entry, under
+// audit/<yyyy>/<mm>/<dd>/<time>-<app>-<action>-<random>.json, so entries
+// sort by time and two writes never collide. The releases table (hash key
+// app, range key release_id) holds one item per release: the record as
+// JSON in "record", with revision, state and updated_at beside it for
+// queries and conditions.
+type Store struct {
+	orbit, bucket, table string
+	objects              objectsAPI
+	records              recordsAPI
+	now                  func() time.Time
+
+	mu   sync.Mutex
+	apps map[string]string // release id -> app, to find a record's key
+}
+
+var _ release.Store = (*Store)(nil)
+
+func docKey(id string) string  { return "releases/" + id + "/release.json" }
+func sumKey(id string) string  { return docKey(id) + ".sha256" }
+func haltKey(id string) string { return "releases/" + id + "/halt.json" }
+
+// AuditPrefix is the prefix of the audit log's objects in the state
+// bucket.
+const AuditPrefix = "audit/"
+
+func (s *Store) remember(id, app string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.apps[id] = app
+}
+
+// PutRelease stores a release document and its checksum, once: the same
+// document again is nil, a different one under the id release.ErrExists.
+// The document is written first; a crash before the checksum leaves a
+// release that Release reports as not found until PutRelease is called
+// again.
+func (s *Store) PutRelease(ctx context.Context, id string, doc []byte, checksum string) error {
+	app, err := appOf(doc)
+	if err != nil {
+		return err
+	}
+	for _, o := range []struct {
+		key, contentType string
+		body             []byte
+	}{{docKey(id), "application/json", doc}, {sumKey(id), "text/plain", []byte(checksum)}} {
+		stored, err := s.objects.PutIfAbsent(ctx, s.bucket, o.key, o.contentType, o.body)
+		if err != nil {
+			return err
+		}
+		if stored {
+			continue
+		}
+		// Something was there: the same bytes (a retry, or a write
+		// whose answer was lost) or another release's.
+		have, _, err := s.objects.Get(ctx, s.bucket, o.key)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(have, o.body) {
+			return fmt.Errorf("store release %s in s3://%s/%s: %w", id, s.bucket, o.key, release.ErrExists)
+		}
+	}
+	s.remember(id, app)
+	return nil
+}
+
+// appOf reads the app of a release document.
+func appOf(doc []byte) (string, error) {
+	var d struct {
+		App string `json:"app"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil || d.App == "" {
+		return "", elevator.Errorf(elevator.EINVALID, "release document names no app: %v", err)
+	}
+	return d.App, nil
+}
+
+// Release returns a stored document and the checksum stored with it,
+// exactly as stored, or release.ErrNotFound when either is missing.
+func (s *Store) Release(ctx context.Context, id string) ([]byte, string, error) {
+	doc, _, err := s.objects.Get(ctx, s.bucket, docKey(id))
+	if err != nil {
+		return nil, "", missing(err)
+	}
+	sum, _, err := s.objects.Get(ctx, s.bucket, sumKey(id))
+	if err != nil {
+		return nil, "", missing(err)
+	}
+	if app, err := appOf(doc); err == nil {
+		s.remember(id, app)
+	}
+	return doc, string(sum), nil
+}
+
+// missing turns the adapters' "not found" into release.ErrNotFound.
+func missing(err error) error {
+	if errors.Is(err, s3.ErrNotFound) || errors.Is(err, dynamodb.ErrNotFound) {
+		return fmt.Errorf("%w: %w", release.ErrNotFound, err)
+	}
+	return err
+}
+
+// PutRecord stores rec if the stored record has revision rec.Revision-1
+// (or there is none and rec.Revision is 1), in one conditional write;
+// otherwise it returns release.ErrStale.
+func (s *Store) PutRecord(ctx context.Context, rec *elevator.ReleaseRecord) error {
+	if rec.Revision < 1 || rec.ID == "" || rec.App == "" {
+		return elevator.Errorf(elevator.EINVALID, "store record %q of app %q: revision %d: want an id, an app and a revision of 1 or more", rec.ID, rec.App, rec.Revision)
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return elevator.Errorf(elevator.EINTERNAL, "encode record of release %s: %w", rec.ID, err)
+	}
+	item := dynamodb.Item{
+		"app": rec.App, "release_id": rec.ID, "orbit": rec.Orbit,
+		"revision": rec.Revision, "state": string(rec.State), "owner": rec.Owner,
+		"updated_at": rec.UpdatedAt.Unix(), "record": string(b),
+	}
+	cond := dynamodb.Equal("revision", rec.Revision-1)
+	if rec.Revision == 1 {
+		cond = dynamodb.AttributeNotExists("release_id")
+	}
+	err = s.records.PutItem(ctx, s.table, item, cond)
+	if errors.Is(err, dynamodb.ErrConditionFailed) {
+		return fmt.Errorf("store revision %d of release %s: %w", rec.Revision, rec.ID, release.ErrStale)
+	}
+	if err != nil {
+		return err
+	}
+	s.remember(rec.ID, rec.App)
+	return nil
+}
+
+// Record returns the stored record of a release, or release.ErrNotFound.
+// The table is keyed by app; a release this Store has not seen yet costs
+// one more read, of its document, to learn its app.
+func (s *Store) Record(ctx context.Context, id string) (*elevator.ReleaseRecord, error) {
+	s.mu.Lock()
+	app, ok := s.apps[id]
+	s.mu.Unlock()
+	if !ok {
+		doc, _, err := s.objects.Get(ctx, s.bucket, docKey(id))
+		if err != nil {
+			return nil, missing(err)
+		}
+		if app, err = appOf(doc); err != nil {
+			return nil, err
+		}
+		s.remember(id, app)
+	}
+	item, err := s.records.GetItem(ctx, s.table, dynamodb.Item{"app": app, "release_id": id})
+	if err != nil {
+		return nil, missing(err)
+	}
+	return decodeRecord(item)
+}
+
+func decodeRecord(item dynamodb.Item) (*elevator.ReleaseRecord, error) {
+	raw, _ := item["record"].(string)
+	var rec elevator.ReleaseRecord
+	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+		return nil, elevator.Errorf(elevator.EINTERNAL, "decode record of release %v: %w", item["release_id"], err)
+	}
+	return &rec, nil
+}
+
+// Releases returns the records of an app's releases in the orbit, newest
+// first (release ids sort by time), at most limit of them (all when limit
+// is 0), for `elevator release list`.
+func (s *Store) Releases(ctx context.Context, app string, limit int) ([]*elevator.ReleaseRecord, error) {
+	items, err := s.records.Query(ctx, s.table, dynamodb.QueryInput{HashKey: "app", Value: app, Descending: true, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*elevator.ReleaseRecord, 0, len(items))
+	for _, it := range items {
+		rec, err := decodeRecord(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// PutHalt asks a release to stop; a release halted before keeps its first
+// halt.
+func (s *Store) PutHalt(ctx context.Context, id string, h elevator.ReleaseHalt) error {
+	b, err := json.Marshal(h)
+	if err != nil {
+		return elevator.Errorf(elevator.EINTERNAL, "encode halt of release %s: %w", id, err)
+	}
+	_, err = s.objects.PutIfAbsent(ctx, s.bucket, haltKey(id), "application/json", b)
+	return err
+}
+
+// Halt returns the halt asked for a release, or nil and no error.
+func (s *Store) Halt(ctx context.Context, id string) (*elevator.ReleaseHalt, error) {
+	b, _, err := s.objects.Get(ctx, s.bucket, haltKey(id))
+	if errors.Is(err, s3.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var h elevator.ReleaseHalt
+	if err := json.Unmarshal(b, &h); err != nil {
+		return nil, elevator.Errorf(elevator.EINTERNAL, "decode halt of release %s: %w", id, err)
+	}
+	return &h, nil
+}
+
+// Audit appends an entry to the orbit's audit log: one new object.
+func (s *Store) Audit(ctx context.Context, e elevator.AuditEntry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return elevator.Errorf(elevator.EINTERNAL, "encode audit entry: %w", err)
+	}
+	suffix := make([]byte, 4)
+	if _, err := rand.Read(suffix); err != nil {
+		return elevator.Errorf(elevator.EINTERNAL, "name audit entry: %w", err)
+	}
+	at := e.At.UTC()
+	if at.IsZero() {
+		at = s.now().UTC()
+	}
+	key := fmt.Sprintf("%s%s/%s-%s-%s-%s.json", AuditPrefix, at.Format("2006/01/02"), at.Format("20060102T150405.000000000Z"),
+		e.App, e.Action, hex.EncodeToString(suffix))
+	_, err = s.objects.Put(ctx, s.bucket, key, "application/json", b)
+	return err
+}
+
+// AuditLog returns the audit entries of the days from since to now, oldest
+// first (one list per day, and one read per entry).
+func (s *Store) AuditLog(ctx context.Context, since time.Time) ([]elevator.AuditEntry, error) {
+	var out []elevator.AuditEntry
+	now := s.now().UTC()
+	for day := since.UTC().Truncate(24 * time.Hour); !day.After(now); day = day.Add(24 * time.Hour) {
+		objs, err := s.objects.List(ctx, s.bucket, AuditPrefix+day.Format("2006/01/02")+"/")
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range objs {
+			b, _, err := s.objects.Get(ctx, s.bucket, o.Key)
+			if err != nil {
+				return nil, err
+			}
+			var e elevator.AuditEntry
+			if err := json.Unmarshal(b, &e); err != nil {
+				return nil, elevator.Errorf(elevator.EINTERNAL, "decode audit entry %s: %w", strings.TrimPrefix(o.Key, AuditPrefix), err)
+			}
+			if !e.At.Before(since) {
+				out = append(out, e)
+			}
+		}
+	}
+	return out, nil
+}
