@@ -31,6 +31,7 @@ type releaseEnv struct {
 	*globals
 	orbitName, orbitFile string
 	pollInterval         time.Duration
+	lease                time.Duration
 
 	orbit   *elevator.Orbit
 	configs *awsConfigs
@@ -44,6 +45,7 @@ func (e *releaseEnv) addFlags(c *cobra.Command) {
 	c.Flags().StringVar(&e.orbitName, "orbit", "", "the orbit (required)")
 	c.Flags().StringVar(&e.orbitFile, "orbit-file", "", "the orbit's manifest (default: orbits/NAME.yml, NAME.orbit.yml or orbit.yml)")
 	c.Flags().DurationVar(&e.pollInterval, "poll-interval", 0, "time between two looks at AWS while waiting (default 5s, 100ms with --local)")
+	c.Flags().DurationVar(&e.lease, "lease", release.DefaultLease, "how long the release lock outlives this process if it dies; it is renewed while it runs")
 }
 
 // open reads the orbit and wires the release engine to it.
@@ -90,6 +92,7 @@ func (e *releaseEnv) open(ctx context.Context) error {
 	if cfg.Poll == 0 && e.configs.emulated() {
 		cfg.Poll = 100 * time.Millisecond
 	}
+	cfg.Lease = e.lease
 	cfg.Observe = e.observe
 	e.engine, err = release.New(cfg)
 	return err
@@ -307,11 +310,25 @@ func newReleaseCmd(g *globals) *cobra.Command {
 		}
 	})
 	resume := byID("resume", "Continue a release whose engine stopped (safe to run twice: the lease decides)", func(e *releaseEnv, ctx context.Context, id string) error {
-		rec, err := e.engine.Resume(ctx, id, e.caller)
-		if err != nil {
-			return err
+		for said := false; ; said = true {
+			rec, err := e.engine.Resume(ctx, id, e.caller)
+			if !errors.Is(err, release.ErrRunning) {
+				if err != nil {
+					return err
+				}
+				return e.finish(rec)
+			}
+			// Another engine holds the release: it may be alive and
+			// about to finish, or dead, in which case its lease ends.
+			if !said {
+				fmt.Fprintf(e.stderr, "%v; waiting for it to end\n", err)
+			}
+			select {
+			case <-ctx.Done():
+				return elevator.Errorf(elevator.EINTERRUPTED, "stopped waiting to resume release %s", id)
+			case <-time.After(time.Second):
+			}
 		}
-		return e.finish(rec)
 	})
 	cmd.AddCommand(listCmd, status, watch, resume)
 	return cmd

@@ -245,6 +245,11 @@ func (e *Engine) Run(ctx context.Context, id, checksum string) (*elevator.Releas
 	return e.drive(ctx, r)
 }
 
+// ErrRunning is the cause of the ECONFLICT error Resume returns while
+// another engine's lease on the release is live; once the lease ends (its
+// engine died), Resume can take over.
+var ErrRunning = errors.New("its lease is live")
+
 // Resume continues a release whose engine stopped, from the state it last
 // stored, and drives it to an end state like Run. An ended release is
 // returned as it is. While another engine's lease on the release is live,
@@ -304,7 +309,8 @@ func (e *Engine) reclaim(ctx context.Context, r *Release) error {
 	var held *LockHeldError
 	switch {
 	case errors.As(err, &held) && held.Lock.ReleaseID == r.Rec.ID:
-		return elevator.Errorf(elevator.ECONFLICT, "release %s is being run by engine %s (lease until %s)", r.Rec.ID, held.Lock.Owner, held.Lock.Expires.Format(time.RFC3339))
+		return &elevator.Error{Code: elevator.ECONFLICT, Err: ErrRunning,
+			Message: fmt.Sprintf("release %s is being run by engine %s (lease until %s)", r.Rec.ID, held.Lock.Owner, held.Lock.Expires.Format(time.RFC3339))}
 	case held != nil && r.Rec.State == elevator.StateUnlock:
 		r.note("lock of %s in %s was already taken by release %s; nothing to release", r.Rec.App, r.Rec.Orbit, held.Lock.ReleaseID)
 		return nil
