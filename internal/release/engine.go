@@ -373,9 +373,17 @@ func (e *Engine) drive(ctx context.Context, r *Release) (*elevator.ReleaseRecord
 			return r.Rec, err
 		}
 		t := table[state]
-		if halted, err := e.halted(ctx, r, t); err != nil {
+		halted, err := e.halted(ctx, r, t)
+		if errors.Is(err, errHaltUnknown) {
+			if err := e.wait(ctx, r, e.backoff(1)); err != nil {
+				return r.Rec, err
+			}
+			continue
+		}
+		if err != nil {
 			return r.Rec, err
-		} else if halted {
+		}
+		if halted {
 			continue
 		}
 		if err := e.renew(ctx, r); err != nil {
@@ -426,6 +434,9 @@ func (e *Engine) drive(ctx context.Context, r *Release) (*elevator.ReleaseRecord
 	}
 }
 
+// errHaltUnknown says the halt flag could not be read.
+var errHaltUnknown = errors.New("halt flag unreadable")
+
 // halted checks for a halt. In a state that obeys halts, a halt sends the
 // release down the failure path; later, it is noted and the release
 // finishes what it started.
@@ -435,10 +446,13 @@ func (e *Engine) halted(ctx context.Context, r *Release, t transition) (bool, er
 	}
 	h, err := e.store(r).Halt(ctx, r.Rec.ID)
 	if err != nil {
-		// The next look may work; a store that stays down stops the
-		// engine at its next write.
 		e.c.Log.Warn("release halt check failed", "release", r.Rec.ID, "err", err)
-		return false, nil
+		if t.halts {
+			// Not knowing whether an operator halted the release is no
+			// reason to move it forward: look again before the step.
+			return false, errHaltUnknown
+		}
+		return false, nil // past cut-over a halt changes nothing
 	}
 	if h == nil {
 		return false, nil

@@ -1022,3 +1022,23 @@ func TestEveryStateLeadsToAnEndAndEveryLockedPathUnlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestAnUnreadableHaltIsNotIgnored: when the halt flag cannot be read,
+// the engine looks again before moving on, so a halt written while the
+// store failed still stops the release.
+func TestAnUnreadableHaltIsNotIgnored(t *testing.T) {
+	w := newWorld(t)
+	e := w.engine("engine-1")
+	rel := w.release()
+	w.store.afterPut = func(rec elevator.ReleaseRecord) {
+		if rec.State == CH && rec.ID == rel.ID {
+			_ = w.store.PutHalt(context.Background(), rel.ID, elevator.ReleaseHalt{By: "dave", At: w.clock.Now(), Reason: "bad metrics"})
+			w.store.failNext("Halt", 50, errors.New("throttled"))
+		}
+	}
+	rec := w.run(e, rel)
+	assertPath(t, rec, rolledBack)
+	if rec.Halt == nil || !strings.Contains(rec.Error, "halted by dave") {
+		t.Errorf("the halt was missed: halt %+v, error %q", rec.Halt, rec.Error)
+	}
+}

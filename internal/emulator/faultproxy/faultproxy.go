@@ -138,9 +138,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, rp *httputil.Rever
 func writeThrottle(w http.ResponseWriter, r *http.Request, body []byte) {
 	ct := r.Header.Get("Content-Type")
 	switch {
-	case strings.HasPrefix(ct, "application/x-amz-json"), strings.HasPrefix(ct, "application/json"):
-		// JSON protocols (DynamoDB, SSM, Secrets Manager, ...).
-		w.Header().Set("Content-Type", ct)
+	case r.Header.Get("X-Amz-Target") != "":
+		// JSON protocols (DynamoDB, SSM, Secrets Manager, ...) name the
+		// operation in X-Amz-Target; an S3 object that happens to be
+		// JSON does not.
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 		w.Header().Set("X-Amzn-ErrorType", "ThrottlingException")
 		w.WriteHeader(http.StatusBadRequest)
 		fmt.Fprint(w, `{"__type":"ThrottlingException","message":"Rate exceeded"}`)

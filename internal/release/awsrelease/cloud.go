@@ -354,32 +354,54 @@ func (c *Cloud) SetCapacity(ctx context.Context, group string, cp release.Capaci
 }
 
 // AttachTargetGroups attaches a group to target groups; release.ErrNotFound
-// for a missing group.
+// for a missing group. Attaching an attached group is nil.
 func (c *Cloud) AttachTargetGroups(ctx context.Context, group string, targetGroups []string) error {
-	return notFound(c.groups.AttachTargetGroups(ctx, group, targetGroups))
+	err := c.groups.AttachTargetGroups(ctx, group, targetGroups)
+	return c.settle(ctx, group, err, func(attached []string) bool {
+		for _, tg := range targetGroups {
+			if !slices.Contains(attached, tg) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // DetachTargetGroups detaches a group from target groups;
 // release.ErrNotFound for a missing group. Detaching a detached group is
-// nil: when AWS refuses the detach, the group is looked up, and the
-// refusal stands only while one of the target groups is still attached.
-// (moto 5.2.5 refuses to detach a group again, with InvalidTarget; so may
-// a retry whose first answer was lost.)
+// nil. (moto 5.2.5 refuses to detach a group again, with InvalidTarget;
+// so may a retry whose first answer was lost.)
 func (c *Cloud) DetachTargetGroups(ctx context.Context, group string, targetGroups []string) error {
 	err := c.groups.DetachTargetGroups(ctx, group, targetGroups)
+	return c.settle(ctx, group, err, func(attached []string) bool {
+		for _, tg := range targetGroups {
+			if slices.Contains(attached, tg) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// settle decides what a failed attach or detach means: the group is
+// looked up, and the failure stands only while the group exists and
+// done (given its target groups) is false. A missing group is
+// release.ErrNotFound. (moto 5.2.5 answers an attach or detach of a
+// missing group with a 500, not a not-found error.)
+func (c *Cloud) settle(ctx context.Context, group string, err error, done func(attached []string) bool) error {
 	if err == nil || errors.Is(err, autoscaling.ErrGroupNotFound) {
 		return notFound(err)
 	}
 	g, gerr := c.groups.Group(ctx, group)
-	if gerr != nil {
+	switch {
+	case errors.Is(gerr, autoscaling.ErrGroupNotFound):
+		return notFound(gerr)
+	case gerr != nil:
 		return err
+	case done(g.TargetGroupARNs):
+		return nil
 	}
-	for _, tg := range targetGroups {
-		if slices.Contains(g.TargetGroupARNs, tg) {
-			return err
-		}
-	}
-	return nil
+	return err
 }
 
 // Targets returns the targets registered with a target group and their

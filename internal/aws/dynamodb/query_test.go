@@ -1,0 +1,105 @@
+package dynamodb
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
+)
+
+// releasesTable creates a table shaped like an orbit's releases table
+// (hash key app, range key release_id) and returns a client.
+func releasesTable(t *testing.T) (*Client, string) {
+	t.Helper()
+	cfg := emulatortest.Config(t, "us-east-1")
+	const table = "prod-elevator-releases"
+	_, err := ddb.NewFromConfig(cfg).CreateTable(context.Background(), &ddb.CreateTableInput{
+		TableName: aws.String(table),
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{
+			{AttributeName: aws.String("app"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String("release_id"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+		},
+		KeySchema: []ddbtypes.KeySchemaElement{
+			{AttributeName: aws.String("app"), KeyType: ddbtypes.KeyTypeHash},
+			{AttributeName: aws.String("release_id"), KeyType: ddbtypes.KeyTypeRange},
+		},
+		BillingMode: ddbtypes.BillingModePayPerRequest,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(cfg), table
+}
+
+func TestAQueryReadsOnePartitionInEitherOrderUpToItsLimit(t *testing.T) {
+	c, table := releasesTable(t)
+	ctx := context.Background()
+	for i := range 7 {
+		for _, app := range []string{"shop", "blog"} {
+			if err := c.PutItem(ctx, table, Item{"app": app, "release_id": fmt.Sprintf("2026112%d-120000-00000000", i), "n": i}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ids := func(items []Item) (s []any) {
+		for _, it := range items {
+			s = append(s, it["n"])
+		}
+		return s
+	}
+	tests := []struct {
+		name string
+		in   QueryInput
+		want string
+	}{
+		{"ascending, all", QueryInput{HashKey: "app", Value: "shop"}, "[0 1 2 3 4 5 6]"},
+		{"descending, all", QueryInput{HashKey: "app", Value: "shop", Descending: true}, "[6 5 4 3 2 1 0]"},
+		{"descending, the newest three", QueryInput{HashKey: "app", Value: "shop", Descending: true, Limit: 3}, "[6 5 4]"},
+		{"a partition with no items", QueryInput{HashKey: "app", Value: "none"}, "[]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := c.Query(ctx, table, tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := fmt.Sprint(ids(got)); s != tt.want {
+				t.Errorf("got %s, want %s", s, tt.want)
+			}
+		})
+	}
+}
+
+func TestReplaceAndRemoveReturnTheItemTheyDisplaced(t *testing.T) {
+	c, table := locksTable(t, "us-east-1")
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000, 0)
+
+	old, err := c.Replace(ctx, table, lock("alice", now.Add(time.Minute)), free(now))
+	if err != nil || old != nil {
+		t.Fatalf("taking a free lock: %v, %v; want no previous item", old, err)
+	}
+	_, err = c.Replace(ctx, table, lock("bob", now.Add(time.Minute)), free(now))
+	conflict(t, err, "alice")
+	later := now.Add(2 * time.Minute)
+	old, err = c.Replace(ctx, table, lock("bob", later.Add(time.Minute)), free(later))
+	if err != nil || old["owner"] != "alice" {
+		t.Fatalf("taking an expired lock: %v, %v; want alice's lock back", old, err)
+	}
+	_, err = c.Remove(ctx, table, key, Equal("owner", "alice"))
+	conflict(t, err, "bob")
+	old, err = c.Remove(ctx, table, key)
+	if err != nil || old["owner"] != "bob" {
+		t.Fatalf("remove: %v, %v; want bob's lock back", old, err)
+	}
+	old, err = c.Remove(ctx, table, key)
+	if err != nil || old != nil {
+		t.Errorf("removing nothing: %v, %v; want nil, nil", old, err)
+	}
+}

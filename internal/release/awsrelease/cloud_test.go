@@ -1,0 +1,118 @@
+package awsrelease
+
+// The Cloud's own contract on moto: what Describe finds, and that
+// CreateGroup and DeleteGroup can be called again after any failure.
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	autoscalingsdk "github.com/aws/aws-sdk-go-v2/service/autoscaling"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/release"
+)
+
+func TestDescribeFindsWhatExistsWithWhatAuthorizesIt(t *testing.T) {
+	w := newWorld(t, "us-east-1")
+	a := w.newApp("shop", []string{"web"}, "web")
+	c := NewCloud(w.cfg("us-east-1"))
+	web := a.res["us-east-1"]["web"]
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		kind release.ResourceKind
+		ids  []string
+		want func(release.Resource) bool
+	}{
+		{"an image tagged for the app", release.KindImage, []string{w.images["us-east-1"], "ami-12345678"},
+			func(r release.Resource) bool {
+				return r.Tags[release.TagApp] == "shop" && r.Tags[release.TagOrbit] == orbitName
+			}},
+		{"a private subnet of the orbit", release.KindSubnet, []string{w.privateSubnets("us-east-1")[0], "subnet-12345678"},
+			func(r release.Resource) bool {
+				return r.Tags[release.TagTier] == "private" && r.Tags[release.TagOrbit] == orbitName
+			}},
+		{"a security group of the service", release.KindSecurityGroup, []string{web.SG, "sg-12345678"},
+			func(r release.Resource) bool { return r.Tags[release.TagService] == "web" }},
+		{"a target group of the service", release.KindTargetGroup, []string{web.TargetGroup, "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/none/0123456789abcdef"},
+			func(r release.Resource) bool {
+				return r.Tags[release.TagService] == "web" && r.Tags[release.TagApp] == "shop"
+			}},
+		{"an instance profile on the service's path", release.KindInstanceProfile, []string{web.Profile, "no-such-profile"},
+			func(r release.Resource) bool { return r.Path == release.ProfilePath(orbitName, "shop", "web") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := c.Describe(ctx, tt.kind, tt.ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0].ID != tt.ids[0] || got[0].Kind != tt.kind || !tt.want(got[0]) {
+				t.Errorf("got %+v; want %s alone (the other id does not exist), authorized", got, tt.ids[0])
+			}
+		})
+	}
+}
+
+func TestCreateGroupCompletesWhatAnEarlierTryLeftAndRefusesAnotherReleasesName(t *testing.T) {
+	w := newWorld(t, "us-east-1")
+	a := w.newApp("shop", []string{"worker"})
+	c := NewCloud(w.cfg("us-east-1"))
+	ctx := context.Background()
+	wk := a.res["us-east-1"]["worker"]
+	spec := func(rel string) release.GroupSpec {
+		return release.GroupSpec{
+			Name: "shop-rel-worker-0000000a", ImageID: w.images["us-east-1"], InstanceType: "t3.micro",
+			UserData: "#!/bin/sh\n", InstanceProfile: wk.Profile, SecurityGroups: []string{wk.SG},
+			Subnets: w.privateSubnets("us-east-1")[:2], Capacity: release.Capacity{Min: 1, Max: 2, Desired: 1},
+			HealthCheckGrace: time.Minute,
+			Hooks:            []elevator.ReleaseHook{{Name: "drain", Transition: elevator.HookTerminating, HeartbeatSeconds: 300, DefaultResult: "CONTINUE"}},
+			Tags:             map[string]string{release.TagApp: "shop", release.TagOrbit: orbitName, release.TagService: "worker", release.TagRelease: rel},
+		}
+	}
+	const token = "0123456789abcdef0123456789abcdef"
+	for try := 1; try <= 2; try++ {
+		if err := c.CreateGroup(ctx, spec("r1"), token); err != nil {
+			t.Fatalf("try %d: %v", try, err)
+		}
+	}
+	groups, err := c.Groups(ctx, release.GroupFilter{App: "shop", Orbit: orbitName, ReleaseID: "r1"})
+	if err != nil || len(groups) != 1 || len(groups[0].Instances) != 1 {
+		t.Fatalf("groups of r1: %+v, %v; want one with one instance", groups, err)
+	}
+	hooks, err := autoscalingsdk.NewFromConfig(w.cfg("us-east-1")).DescribeLifecycleHooks(ctx, &autoscalingsdk.DescribeLifecycleHooksInput{AutoScalingGroupName: aws.String(spec("r1").Name)})
+	if err != nil || len(hooks.LifecycleHooks) != 1 || aws.ToString(hooks.LifecycleHooks[0].LifecycleHookName) != "drain" {
+		t.Errorf("lifecycle hooks: %+v, %v; want drain", hooks, err)
+	}
+	if err := c.CreateGroup(ctx, spec("r2"), token); elevator.ErrorCode(err) != elevator.EINVALID {
+		t.Errorf("another release's create under the name: %v, want EINVALID (not retried)", err)
+	}
+
+	for try := 1; try <= 2; try++ {
+		if err := c.DeleteGroup(ctx, spec("r1").Name); err != nil {
+			t.Fatalf("delete, try %d: %v", try, err)
+		}
+	}
+	if groups, _ := c.Groups(ctx, release.GroupFilter{App: "shop", Orbit: orbitName}); len(groups) != 0 {
+		t.Errorf("groups after delete: %+v", groups)
+	}
+	if lts := w.launchTemplates(a, "us-east-1"); len(lts) != 0 {
+		t.Errorf("launch templates after delete: %v", lts)
+	}
+	for _, op := range []func() error{
+		func() error { return c.SetCapacity(ctx, "no-such-group", release.Capacity{Max: 1}) },
+		func() error { return c.AttachTargetGroups(ctx, "no-such-group", []string{"arn:tg"}) },
+		func() error { return c.DetachTargetGroups(ctx, "no-such-group", []string{"arn:tg"}) },
+	} {
+		if err := op(); !errors.Is(err, release.ErrNotFound) {
+			t.Errorf("a missing group: %v, want ErrNotFound", err)
+		}
+	}
+	if _, err := c.Groups(ctx, release.GroupFilter{App: "shop"}); elevator.ErrorCode(err) != elevator.EINVALID {
+		t.Errorf("groups without an orbit: %v, want EINVALID", err)
+	}
+}

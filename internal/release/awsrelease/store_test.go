@@ -1,0 +1,278 @@
+package awsrelease
+
+// The Store and the Locker against moto, on a state bucket and tables made
+// directly with the SDK in the shape the orbit stack gives them.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
+	"github.com/elevatorhq/elevator/internal/release"
+)
+
+// stateOf makes orbit "prod"'s state bucket and tables in a fresh account
+// and returns a backend on them.
+func stateOf(t *testing.T) (*Backend, aws.Config) {
+	t.Helper()
+	cfg := emulatortest.Config(t, "eu-west-1")
+	ctx := context.Background()
+	bucket := BucketName(emulatortest.AccountID(cfg), "eu-west-1", "prod")
+	_, err := s3sdk.NewFromConfig(cfg, func(o *s3sdk.Options) { o.UsePathStyle = true }).CreateBucket(ctx, &s3sdk.CreateBucketInput{
+		Bucket: aws.String(bucket), CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraintEuWest1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	str := func(n string) ddbtypes.AttributeDefinition {
+		return ddbtypes.AttributeDefinition{AttributeName: aws.String(n), AttributeType: ddbtypes.ScalarAttributeTypeS}
+	}
+	key := func(n string, k ddbtypes.KeyType) ddbtypes.KeySchemaElement {
+		return ddbtypes.KeySchemaElement{AttributeName: aws.String(n), KeyType: k}
+	}
+	db := ddb.NewFromConfig(cfg)
+	for _, in := range []*ddb.CreateTableInput{
+		{TableName: aws.String(LocksTable("prod")), AttributeDefinitions: []ddbtypes.AttributeDefinition{str("id")},
+			KeySchema: []ddbtypes.KeySchemaElement{key("id", ddbtypes.KeyTypeHash)}},
+		{TableName: aws.String(ReleasesTable("prod")), AttributeDefinitions: []ddbtypes.AttributeDefinition{str("app"), str("release_id")},
+			KeySchema: []ddbtypes.KeySchemaElement{key("app", ddbtypes.KeyTypeHash), key("release_id", ddbtypes.KeyTypeRange)}},
+	} {
+		in.BillingMode = ddbtypes.BillingModePayPerRequest
+		if _, err := db.CreateTable(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := New(Config{Orbit: "prod", AWS: []aws.Config{cfg}, Bucket: bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, cfg
+}
+
+func doc(t *testing.T, app, id string) ([]byte, string) {
+	t.Helper()
+	rel := &elevator.Release{ID: id, App: app, Orbit: "prod", CreatedAt: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	b, err := rel.Canonical()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, elevator.ChecksumOf(b)
+}
+
+func TestTheStoreKeepsDocumentsOnceAndRecordsByRevision(t *testing.T) {
+	b, cfg := stateOf(t)
+	s := b.Store
+	ctx := context.Background()
+	const id = "20261123-120000-0000000a"
+	d, sum := doc(t, "shop", id)
+
+	t.Run("a document is stored once; the same again is nil, another is refused", func(t *testing.T) {
+		if err := s.PutRelease(ctx, id, d, sum); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutRelease(ctx, id, d, sum); err != nil {
+			t.Errorf("the same document again: %v", err)
+		}
+		other, osum := doc(t, "blog", id)
+		if err := s.PutRelease(ctx, id, other, osum); !errors.Is(err, release.ErrExists) {
+			t.Errorf("another document under the id: %v, want ErrExists", err)
+		}
+		got, gsum, err := s.Release(ctx, id)
+		if err != nil || string(got) != string(d) || gsum != sum {
+			t.Errorf("read back %q %s %v", got, gsum, err)
+		}
+		if _, _, err := s.Release(ctx, "20261123-120000-ffffffff"); !errors.Is(err, release.ErrNotFound) {
+			t.Errorf("a release never stored: %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("records are written on condition of their revision", func(t *testing.T) {
+		rec := &elevator.ReleaseRecord{ID: id, App: "shop", Orbit: "prod", Revision: 1, State: elevator.StateValidate}
+		if err := s.PutRecord(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutRecord(ctx, rec); !errors.Is(err, release.ErrStale) {
+			t.Errorf("revision 1 again: %v, want ErrStale", err)
+		}
+		rec.Revision, rec.State = 3, elevator.StateDeploy
+		if err := s.PutRecord(ctx, rec); !errors.Is(err, release.ErrStale) {
+			t.Errorf("revision 3 over 1: %v, want ErrStale", err)
+		}
+		rec.Revision = 2
+		if err := s.PutRecord(ctx, rec); err != nil {
+			t.Errorf("revision 2 over 1: %v", err)
+		}
+	})
+	t.Run("a store that never saw the release finds its record through the document", func(t *testing.T) {
+		fresh, err := New(Config{Orbit: "prod", AWS: []aws.Config{cfg}, Bucket: s.bucket})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := fresh.Store.Record(ctx, id)
+		if err != nil || got.Revision != 2 || got.State != elevator.StateDeploy {
+			t.Errorf("record %+v, %v", got, err)
+		}
+		if _, err := fresh.Store.Record(ctx, "20261123-120000-ffffffff"); !errors.Is(err, release.ErrNotFound) {
+			t.Errorf("record of a release never stored: %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("a halt is kept as first asked", func(t *testing.T) {
+		if h, err := s.Halt(ctx, id); h != nil || err != nil {
+			t.Fatalf("halt before any: %v, %v", h, err)
+		}
+		first := elevator.ReleaseHalt{By: "bob", At: time.Date(2026, 11, 23, 12, 1, 0, 0, time.UTC), Reason: "first"}
+		for _, h := range []elevator.ReleaseHalt{first, {By: "carol", Reason: "second"}} {
+			if err := s.PutHalt(ctx, id, h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if h, err := s.Halt(ctx, id); err != nil || h == nil || *h != first {
+			t.Errorf("halt %+v, %v; want bob's", h, err)
+		}
+	})
+}
+
+func TestReleasesAreListedNewestFirst(t *testing.T) {
+	b, _ := stateOf(t)
+	s := b.Store
+	ctx := context.Background()
+	for i := range 5 {
+		for _, app := range []string{"shop", "blog"} {
+			id := fmt.Sprintf("2026112%d-120000-0000000%d", i, i)
+			rec := &elevator.ReleaseRecord{ID: id, App: app, Orbit: "prod", Revision: 1, State: elevator.StateSuccess}
+			if err := s.PutRecord(ctx, rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tests := []struct {
+		name  string
+		limit int
+		want  int
+	}{
+		{"all of them", 0, 5},
+		{"the newest two", 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.Releases(ctx, "shop", tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, r := range got {
+				if r.App != "shop" {
+					t.Errorf("release %s of %s listed for shop", r.ID, r.App)
+				}
+				ids = append(ids, r.ID)
+			}
+			if len(ids) != tt.want || !slices.IsSortedFunc(ids, func(a, b string) int { return strings.Compare(b, a) }) || ids[0] != "20261124-120000-00000004" {
+				t.Errorf("ids %v: want the newest %d, newest first", ids, tt.want)
+			}
+		})
+	}
+}
+
+func TestTheLockIsHeldByOneReleaseAtATime(t *testing.T) {
+	b, _ := stateOf(t)
+	l := b.Locker
+	ctx := context.Background()
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	lock := func(rel, owner string, expires time.Time) release.Lock {
+		return release.Lock{App: "shop", Orbit: "prod", ReleaseID: rel, Owner: owner, Holder: "alice", Since: now, Expires: expires}
+	}
+	a := lock("r1", "engine-a", now.Add(time.Minute))
+
+	steps := []struct {
+		name string
+		do   func(t *testing.T)
+	}{
+		{"a free lock is taken, with nothing before it", func(t *testing.T) {
+			prev, err := l.Acquire(ctx, a, now)
+			if err != nil || prev != (release.Lock{}) {
+				t.Fatalf("acquire: %+v, %v", prev, err)
+			}
+		}},
+		{"another release is refused while the lease runs, and told who holds it", func(t *testing.T) {
+			_, err := l.Acquire(ctx, lock("r2", "engine-b", now.Add(2*time.Minute)), now.Add(30*time.Second))
+			var held *release.LockHeldError
+			if !errors.As(err, &held) || held.Lock != a {
+				t.Fatalf("got %v, want a LockHeldError with %+v", err, a)
+			}
+		}},
+		{"the holder takes it again", func(t *testing.T) {
+			prev, err := l.Acquire(ctx, a, now.Add(10*time.Second))
+			if err != nil || prev != a {
+				t.Fatalf("acquire again: %+v, %v", prev, err)
+			}
+		}},
+		{"the holder renews it to the nanosecond; another engine cannot", func(t *testing.T) {
+			renewed := a
+			renewed.Expires = now.Add(90*time.Second + 123)
+			if err := l.Renew(ctx, renewed); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Renew(ctx, lock("r1", "engine-b", now.Add(time.Hour))); !errors.Is(err, release.ErrLockLost) {
+				t.Errorf("renew by another engine: %v, want ErrLockLost", err)
+			}
+			got, err := l.Get(ctx, "shop", "prod")
+			if err != nil || !got.Expires.Equal(renewed.Expires) {
+				t.Errorf("get: %+v, %v; want the lease to end at %s", got, err, renewed.Expires)
+			}
+			a = renewed
+		}},
+		{"an expired lease is taken over, and the lock it replaced returned", func(t *testing.T) {
+			prev, err := l.Acquire(ctx, lock("r2", "engine-b", now.Add(5*time.Minute)), now.Add(2*time.Minute))
+			if err != nil || prev != a {
+				t.Fatalf("take over: %+v, %v; want %+v", prev, err, a)
+			}
+		}},
+		{"the engine that lost it cannot release it", func(t *testing.T) {
+			if err := l.Release(ctx, a); !errors.Is(err, release.ErrLockLost) {
+				t.Errorf("release by the loser: %v, want ErrLockLost", err)
+			}
+		}},
+		{"the holder releases it, and releasing no lock is nil", func(t *testing.T) {
+			b := lock("r2", "engine-b", now.Add(5*time.Minute))
+			for range 2 {
+				if err := l.Release(ctx, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := l.Get(ctx, "shop", "prod"); !errors.Is(err, release.ErrNotFound) {
+				t.Errorf("get after release: %v, want ErrNotFound", err)
+			}
+		}},
+		{"a lock is broken whoever holds it, and breaking none is ErrNotFound", func(t *testing.T) {
+			c := lock("r3", "engine-c", now.Add(time.Hour))
+			if _, err := l.Acquire(ctx, c, now); err != nil {
+				t.Fatal(err)
+			}
+			got, err := l.Break(ctx, "shop", "prod")
+			if err != nil || got != c {
+				t.Errorf("break: %+v, %v", got, err)
+			}
+			if _, err := l.Break(ctx, "shop", "prod"); !errors.Is(err, release.ErrNotFound) {
+				t.Errorf("break again: %v, want ErrNotFound", err)
+			}
+		}},
+		{"another orbit's lock is refused", func(t *testing.T) {
+			if _, err := l.Get(ctx, "shop", "staging"); elevator.ErrorCode(err) != elevator.EINVALID {
+				t.Errorf("got %v, want EINVALID", err)
+			}
+		}},
+	}
+	for _, s := range steps {
+		t.Run(s.name, s.do)
+	}
+}
