@@ -241,7 +241,7 @@ func (i images) Parameter(ctx context.Context, name string) (string, error) {
 }
 
 func newReleaseCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "release", Short: "List, show, follow and resume releases"}
+	cmd := &cobra.Command{Use: "release", Short: "List, show, follow and resume releases, and read the audit log"}
 	list := &releaseEnv{globals: g}
 	var app string
 	var limit int
@@ -330,7 +330,34 @@ func newReleaseCmd(g *globals) *cobra.Command {
 			}
 		}
 	})
-	cmd.AddCommand(listCmd, status, watch, resume)
+	audit := &releaseEnv{globals: g}
+	var since time.Duration
+	auditCmd := &cobra.Command{
+		Use: "audit", Short: "Show who released, halted, resumed, unlocked or rolled back what, and how it ended", Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := audit.open(cmd.Context()); err != nil {
+				return err
+			}
+			entries, err := audit.backend.Store.AuditLog(cmd.Context(), time.Now().Add(-since))
+			if err != nil {
+				return err
+			}
+			if g.json() {
+				return g.printJSON(entries)
+			}
+			for _, en := range entries {
+				fmt.Fprintf(g.stdout, "%s  %-9s  %s/%s  %s  %s  by %s", en.At.Format(time.RFC3339), en.Action, en.App, en.Orbit, en.ReleaseID, en.Outcome, en.By)
+				if en.Detail != "" {
+					fmt.Fprintf(g.stdout, "  (%s)", en.Detail)
+				}
+				fmt.Fprintln(g.stdout)
+			}
+			return nil
+		},
+	}
+	auditCmd.Flags().DurationVar(&since, "since", 7*24*time.Hour, "how far back")
+	audit.addFlags(auditCmd)
+	cmd.AddCommand(listCmd, status, watch, resume, auditCmd)
 	return cmd
 }
 

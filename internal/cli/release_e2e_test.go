@@ -95,6 +95,13 @@ func TestASecondReleaseReplacesTheFirst(t *testing.T) {
 		t.Errorf("second record (json) does not say Success replacing %s:\n%s", firstID, second.stdout)
 	}
 	lockIsFree(t, orbit, flags)
+	audit := elevator(t, "", "release", "audit", "--orbit", orbit, "--orbit-file", flags[5])
+	mustSucceed(t, audit)
+	for _, want := range []string{"submit", "release", firstID, secondID, "Success", "by arn:"} {
+		if !strings.Contains(audit.stdout, want) {
+			t.Errorf("audit log lacks %q:\n%s", want, audit.stdout)
+		}
+	}
 	list := elevator(t, "", "release", "list", "--app", "shop", "--orbit", orbit, "--orbit-file", flags[5])
 	mustSucceed(t, list)
 	if lines := strings.Split(strings.TrimSpace(list.stdout), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[0], secondID) {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -210,7 +211,7 @@ func decodeRecord(item dynamodb.Item) (*elevator.ReleaseRecord, error) {
 }
 
 // Releases returns the records of an app's releases in the orbit, newest
-// first (release ids sort by time), at most limit of them (all when limit
+// first, at most limit of them (all when limit
 // is 0), for `elevator release list`.
 func (s *Store) Releases(ctx context.Context, app string, limit int) ([]*elevator.ReleaseRecord, error) {
 	items, err := s.records.Query(ctx, s.table, dynamodb.QueryInput{HashKey: "app", Value: app, Descending: true, Limit: limit})
@@ -225,6 +226,15 @@ func (s *Store) Releases(ctx context.Context, app string, limit int) ([]*elevato
 		}
 		out = append(out, rec)
 	}
+	// Ids sort by the second they were made in; within a second, the
+	// submission time orders them.
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.ID[:15] != b.ID[:15] {
+			return a.ID > b.ID
+		}
+		return a.SubmittedAt.After(b.SubmittedAt)
+	})
 	return out, nil
 }
 
