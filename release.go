@@ -71,6 +71,20 @@ type ReleasePlacement struct {
 	SecurityGroups  []string `json:"security_groups,omitempty"`
 	TargetGroups    []string `json:"target_groups,omitempty"` // ARNs; none for a service without a load balancer
 	InstanceProfile string   `json:"instance_profile,omitempty"`
+	// Alarms watch each new group in this region; their actions are the
+	// region's topics.
+	Alarms []ReleaseAlarm `json:"alarms,omitempty"`
+}
+
+// ReleaseAlarm is a CloudWatch alarm on a group's average CPU (the alarms
+// of a service's manifest that watch its instances), put on every group the
+// release makes and deleted with it.
+type ReleaseAlarm struct {
+	Name          string   `json:"name"` // unique within the service
+	Threshold     float64  `json:"threshold"`
+	PeriodSeconds int      `json:"period_seconds"`
+	Evaluations   int      `json:"evaluations"`
+	Actions       []string `json:"actions"` // SNS topic ARNs, on alarm and on recovery
 }
 
 // Release strategies: how a new group grows to its full size.
@@ -398,6 +412,17 @@ func (s *ReleaseService) check(r *Release, at string, bad func(string, ...any)) 
 		}
 		if len(pl.Subnets) == 0 {
 			bad("%s.subnets: want at least one", pat)
+		}
+		names := map[string]bool{}
+		for j, a := range pl.Alarms {
+			aat := fmt.Sprintf("%s.alarms[%d]", pat, j)
+			if a.Name == "" || names[a.Name] {
+				bad("%s.name %q: want a name unique in the service", aat, a.Name)
+			}
+			names[a.Name] = true
+			if a.PeriodSeconds < 60 || a.PeriodSeconds%60 != 0 || a.Evaluations < 1 || len(a.Actions) == 0 {
+				bad("%s: want a period of whole minutes, at least one evaluation and an action", aat)
+			}
 		}
 	}
 	for _, reg := range r.Regions {

@@ -102,6 +102,7 @@ func Build(req Request, facts map[string]RegionFacts) (*elevator.Release, error)
 					p.TargetGroups = []string{tg}
 				}
 			}
+			p.Alarms = cpuAlarms(svc, f.Orbit, func(key string) { missing = append(missing, "the orbit's output "+key+" in "+r.Name) })
 			rs.Placements = append(rs.Placements, p)
 		}
 		rel.Services = append(rel.Services, rs)
@@ -145,4 +146,31 @@ func releaseService(svc *elevator.Service) elevator.ReleaseService {
 		})
 	}
 	return rs
+}
+
+// cpuAlarms are a service's alarms on its instances' average CPU, which
+// the release engine puts on each group it makes; their actions are the
+// orbit's topic for the alarm's severity in the region. (The app stack
+// holds the alarms on load balancer metrics.)
+func cpuAlarms(svc *elevator.Service, orbit map[string]string, missing func(key string)) []elevator.ReleaseAlarm {
+	var alarms []elevator.ReleaseAlarm
+	for i, a := range svc.Alarms {
+		if a.Metric != elevator.MetricCPU {
+			continue
+		}
+		key := strings.ToUpper(string(a.Severity[:1])) + string(a.Severity[1:]) + "Topic"
+		topic := orbit[key]
+		if topic == "" {
+			missing(key)
+			continue
+		}
+		alarms = append(alarms, elevator.ReleaseAlarm{
+			Name:          fmt.Sprintf("cpu-%d", i),
+			Threshold:     a.Threshold,
+			PeriodSeconds: int(a.Period / time.Second),
+			Evaluations:   a.Evaluations,
+			Actions:       []string{topic},
+		})
+	}
+	return alarms
 }

@@ -29,7 +29,7 @@ func factsFor(regions ...string) map[string]RegionFacts {
 	f := map[string]RegionFacts{}
 	for _, r := range regions {
 		f[r] = RegionFacts{
-			Orbit: map[string]string{"PrivateSubnets": "subnet-" + r + "-a,subnet-" + r + "-b"},
+			Orbit: map[string]string{"PrivateSubnets": "subnet-" + r + "-a,subnet-" + r + "-b", "WarningTopic": "arn:aws:sns:" + r + ":1:demo-warning"},
 			App: map[string]string{
 				"WebSecurityGroup": "sg-web-" + r, "WebInstanceProfile": "profile-web", "WebTargetGroup": "arn:tg/web/" + r,
 				"WorkerSecurityGroup": "sg-worker-" + r, "WorkerInstanceProfile": "profile-worker",
@@ -69,6 +69,9 @@ func TestBuildPlacesEveryServiceInEveryRegion(t *testing.T) {
 	}
 	if len(worker.Hooks) != 1 || worker.Hooks[0].Transition != elevator.HookTerminating || worker.Hooks[0].HeartbeatSeconds != 300 {
 		t.Errorf("worker's hooks: %+v", worker.Hooks)
+	}
+	if al := web.Placement("us-west-2").Alarms; len(al) != 1 || al[0].Threshold != 80 || al[0].PeriodSeconds != 60 || al[0].Evaluations != 3 || al[0].Actions[0] != "arn:aws:sns:us-west-2:1:demo-warning" {
+		t.Errorf("web's cpu alarm (warning at 80%% over 3 minutes, to the region's warning topic): %+v", al)
 	}
 	if len(web.Policies) == 0 {
 		t.Errorf("web's step policies were not carried over: %+v", web.Policies)

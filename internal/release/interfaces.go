@@ -191,6 +191,7 @@ type GroupSpec struct {
 type Scaling struct {
 	Policies []elevator.ReleasePolicy
 	Schedule []elevator.ReleaseSchedule
+	Alarms   []elevator.ReleaseAlarm // on the group's average CPU
 }
 
 // Cloud is what the engine needs of AWS in one region: EC2, IAM, Auto

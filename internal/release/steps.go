@@ -573,8 +573,9 @@ func (e *Engine) cutOver(ctx context.Context, r *Release) (Outcome, error) {
 				if err := cl.SetCapacity(ctx, sr.Group, c); err != nil {
 					return fmt.Errorf("size group %s: %w", sr.Group, err)
 				}
-				if len(s.Policies)+len(s.Schedule) > 0 {
-					if err := cl.PutScaling(ctx, sr.Group, Scaling{Policies: s.Policies, Schedule: s.Schedule}); err != nil {
+				alarms := s.Placement(rr.Region).Alarms
+				if len(s.Policies)+len(s.Schedule)+len(alarms) > 0 {
+					if err := cl.PutScaling(ctx, sr.Group, Scaling{Policies: s.Policies, Schedule: s.Schedule, Alarms: alarms}); err != nil {
 						return fmt.Errorf("put scaling on group %s: %w", sr.Group, err)
 					}
 				}

@@ -85,8 +85,9 @@ type Alarm struct {
 	Threshold         float64
 	Comparison        Comparison
 	// Actions are the ARNs invoked when the alarm fires, such as a scaling
-	// policy's.
-	Actions []string
+	// policy's; OKActions those invoked when it recovers.
+	Actions   []string
+	OKActions []string
 	// State is what CloudWatch reports (OK, ALARM, INSUFFICIENT_DATA); it
 	// is ignored by PutAlarm.
 	State string
@@ -114,6 +115,7 @@ func (c *Client) PutAlarm(ctx context.Context, a Alarm) error {
 		Threshold:          aws.Float64(a.Threshold),
 		ComparisonOperator: cloudwatchtypes.ComparisonOperator(a.Comparison),
 		AlarmActions:       a.Actions,
+		OKActions:          a.OKActions,
 		ActionsEnabled:     aws.Bool(true),
 	}
 	keys := make([]string, 0, len(a.Dimensions))

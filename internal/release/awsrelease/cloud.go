@@ -424,14 +424,15 @@ func (c *Cloud) Targets(ctx context.Context, targetGroup string) ([]release.Targ
 func policyName(group string, i int) string   { return fmt.Sprintf("%s-policy-%d", group, i) }
 func scheduleName(group string, i int) string { return fmt.Sprintf("%s-schedule-%d", group, i) }
 func alarmPrefix(group string) string         { return group + "-policy-" }
+func alarmName(group string, i int) string    { return fmt.Sprintf("%s-policy-alarm-%d", group, i) }
 
 // defaultPeriods is how many minutes in a row a step policy's alarm must
 // breach when the release does not say.
 const defaultPeriods = 3
 
 // PutScaling puts a group's scaling policies, with a CloudWatch alarm on
-// the group's average CPU for each step policy, and its scheduled actions
-// (cron in UTC). It returns EINVALID for a policy type it does not know.
+// the group's average CPU for each step policy, the service's CPU alarms
+// (which notify topics), and its scheduled actions (cron in UTC). It returns EINVALID for a policy type it does not know.
 func (c *Cloud) PutScaling(ctx context.Context, group string, s release.Scaling) error {
 	for i, p := range s.Policies {
 		name := policyName(group, i)
@@ -444,6 +445,20 @@ func (c *Cloud) PutScaling(ctx context.Context, group string, s release.Scaling)
 		default:
 			err = elevator.Errorf(elevator.EINVALID, "scaling policy %d of group %s: unknown type %q", i, group, p.Type)
 		}
+		if err != nil {
+			return notFound(err)
+		}
+	}
+	for i, a := range s.Alarms {
+		err := c.alarms.PutAlarm(ctx, cloudwatch.Alarm{
+			Name:        alarmName(group, i),
+			Description: fmt.Sprintf("%s: %s, average CPU at %v%% or more (Elevator)", group, a.Name, a.Threshold),
+			Namespace:   "AWS/EC2", Metric: "CPUUtilization",
+			Dimensions: map[string]string{"AutoScalingGroupName": group},
+			Period:     time.Duration(a.PeriodSeconds) * time.Second, EvaluationPeriods: a.Evaluations,
+			Threshold: a.Threshold, Comparison: cloudwatch.GreaterThanOrEqual,
+			Actions: a.Actions, OKActions: a.Actions,
+		})
 		if err != nil {
 			return notFound(err)
 		}
