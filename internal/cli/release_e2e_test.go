@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 
+	"github.com/elevatorhq/elevator/internal/aws/cloudwatch"
 	"github.com/elevatorhq/elevator/internal/cli"
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
 )
@@ -28,6 +29,7 @@ services:
     port: 8080
     load_balancer: {type: public, health_check: {path: /health}}
     scaling: {min: 1, max: 2}
+    alarms: [{metric: cpu, threshold: 85, severity: critical}]
   worker:
     runtime: {docker: {image: ghcr.io/acme/worker}}
 `
@@ -93,6 +95,25 @@ func TestASecondReleaseReplacesTheFirst(t *testing.T) {
 	}
 	if !strings.Contains(second.stdout, `"state": "Success"`) || !strings.Contains(second.stdout, firstID[16:]) {
 		t.Errorf("second record (json) does not say Success replacing %s:\n%s", firstID, second.stdout)
+	}
+	// The web service's CPU alarm watches the new group only, and pages
+	// the region's critical topic.
+	for _, region := range []string{"us-east-1", "eu-west-1"} {
+		cw := cloudwatch.New(emulatortest.SharedConfig(t, region))
+		for id, want := range map[string]int{firstID: 0, secondID: 1} {
+			alarms, err := cw.Alarms(context.Background(), "shop-"+orbit+"-web-"+id[16:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(alarms) != want {
+				t.Errorf("%s: %d alarms on web of release %s, want %d", region, len(alarms), id, want)
+			}
+			for _, a := range alarms {
+				if a.Threshold != 85 || len(a.Actions) != 1 || !strings.HasSuffix(a.Actions[0], ":"+orbit+"-critical") {
+					t.Errorf("%s: alarm %+v", region, a)
+				}
+			}
+		}
 	}
 	lockIsFree(t, orbit, flags)
 	audit := elevator(t, "", "release", "audit", "--orbit", orbit, "--orbit-file", flags[5])
