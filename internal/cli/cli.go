@@ -117,8 +117,18 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return ExitCode(err)
 }
 
+// reported is an error whose command already printed its JSON answer;
+// only its exit code is left to give.
+type reported struct{ error }
+
+func (r reported) Unwrap() error { return r.error }
+
 // reportError prints err for people, or as JSON for programs.
 func reportError(g *globals, err error) {
+	var done reported
+	if errors.As(err, &done) {
+		return
+	}
 	if g.json() {
 		out := map[string]any{"error": map[string]any{"code": elevator.ErrorCode(err), "message": err.Error()}}
 		var fe elevator.FieldErrors

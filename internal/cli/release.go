@@ -156,13 +156,17 @@ func (e *releaseEnv) finish(rec *elevator.ReleaseRecord) error {
 	} else {
 		printRecord(e.stdout, rec)
 	}
+	var err error
 	switch rec.State {
 	case elevator.StateFailureClean:
-		return elevator.Errorf(elevator.EFAILED, "release %s ended FailureClean: %s", rec.ID, rec.Error)
+		err = elevator.Errorf(elevator.EFAILED, "release %s ended FailureClean: %s", rec.ID, rec.Error)
 	case elevator.StateFailureDirty:
-		return elevator.Errorf(elevator.EDIRTY, "release %s ended FailureDirty: left behind %s", rec.ID, strings.Join(rec.Leftovers, ", "))
+		err = elevator.Errorf(elevator.EDIRTY, "release %s ended FailureDirty: left behind %s", rec.ID, strings.Join(rec.Leftovers, ", "))
 	}
-	return nil
+	if err != nil && e.json() {
+		return reported{err} // the record printed is the JSON answer
+	}
+	return err
 }
 
 func newDeployCmd(g *globals) *cobra.Command {

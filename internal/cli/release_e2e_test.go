@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,7 +140,7 @@ func TestAHaltDuringCheckHealthyEndsFailureClean(t *testing.T) {
 	// while it waits in CheckHealthy.
 	done := make(chan result, 1)
 	go func() {
-		done <- elevator(t, "", append([]string{"deploy", "--version", "2.0.0", "--poll-interval", "2s"}, flags...)...)
+		done <- elevator(t, "", append([]string{"deploy", "--version", "2.0.0", "--poll-interval", "2s", "-o", "json"}, flags...)...)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -153,8 +154,13 @@ func TestAHaltDuringCheckHealthyEndsFailureClean(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // waiting for the other goroutine's release to take its lock
 	}
 	r := <-done
-	if r.code != cli.ExitFailed || !strings.Contains(r.stdout, "FailureClean") || !strings.Contains(r.stdout, "bad canary") {
-		t.Fatalf("halted release: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	var rec struct {
+		State string `json:"state"`
+		Error string `json:"error"`
+	}
+	// With --output json, stdout is the record alone: one JSON document.
+	if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil || r.code != cli.ExitFailed || rec.State != "FailureClean" || !strings.Contains(rec.Error, "bad canary") {
+		t.Fatalf("halted release: exit %d, %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
 	}
 	if after := groups(t, "us-east-1", orbit); strings.Join(after, " ") != strings.Join(before, " ") {
 		t.Errorf("groups after the halt %v, want the first release's %v still serving", after, before)
