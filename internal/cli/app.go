@@ -47,38 +47,23 @@ of the app's code ('elevator deploy') run on top of it.
 The orbit's manifest is found with --orbit-file, else $ELEVATOR_ORBIT_FILE,
 else orbits/NAME.yml, NAME.orbit.yml or orbit.yml.`,
 	}
-	verbs := []struct {
-		use, short string
-		run        func(*appOpts, context.Context) error
-	}{
+	addVerbs(cmd, []verb[*appOpts]{
 		{"plan", "Preview, per region, what 'up' would add, change or remove", (*appOpts).plan},
 		{"up", "Create or update the app's infrastructure in every region of the orbit", (*appOpts).up},
-		{"status", "Show the app's stack in each region and its endpoints", (*appOpts).status},
+		{"status", "Show the app's stack in each region and its load balancers", (*appOpts).status},
 		{"outputs", "Print what the app's stacks export (target groups, security groups, instance profiles, endpoints)", (*appOpts).outputs},
 		{"down", "Delete the app's infrastructure (asks first unless --yes; data stores need --delete-data)", (*appOpts).down},
-	}
-	for _, v := range verbs {
+	}, func(use string, c *cobra.Command) *appOpts {
 		o := &appOpts{globals: g}
-		c := &cobra.Command{
-			Use:   v.use,
-			Short: v.short,
-			Args:  noArgs,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				if err := o.validate(); err != nil {
-					return err
-				}
-				return v.run(o, cmd.Context())
-			},
-		}
 		c.Flags().StringVarP(&o.file, "file", "f", "app.yml", "the app manifest")
 		c.Flags().StringVar(&o.orbitName, "orbit", "", "the orbit to work in (required)")
 		c.Flags().StringVar(&o.orbitFile, "orbit-file", "", "the orbit's manifest (default: see above)")
-		if v.use == "down" {
+		if use == "down" {
 			c.Flags().BoolVar(&o.deleteData, "delete-data", false, "also delete the app's data stores (databases keep a final snapshot)")
 		}
 		o.waitFlags.add(c)
-		cmd.AddCommand(c)
-	}
+		return o
+	})
 	return cmd
 }
 

@@ -31,6 +31,29 @@ type orbitOpts struct {
 	progress *progress.Printer
 }
 
+// verb is one `elevator <noun> <verb>` command: its options are
+// validated, then run.
+type verb[O interface{ validate() error }] struct {
+	use, short string
+	run        func(O, context.Context) error
+}
+
+// addVerbs adds verbs to parent; options makes each verb's options and
+// declares its flags.
+func addVerbs[O interface{ validate() error }](parent *cobra.Command, verbs []verb[O], options func(use string, c *cobra.Command) O) {
+	for _, v := range verbs {
+		c := &cobra.Command{Use: v.use, Short: v.short, Args: noArgs}
+		o := options(v.use, c)
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			return v.run(o, cmd.Context())
+		}
+		parent.AddCommand(c)
+	}
+}
+
 // waitFlags say how commands that change stacks wait for them.
 type waitFlags struct {
 	pollInterval time.Duration
@@ -95,34 +118,19 @@ spanning AWS regions: in each region one VPC over every availability zone,
 with tiers of subnets, NAT, a bastion, alarm topics and Elevator's own state.
 It is described by an orbit manifest (see 'elevator schema orbit').`,
 	}
-	verbs := []struct {
-		use, short string
-		run        func(*orbitOpts, context.Context) error
-	}{
+	addVerbs(cmd, []verb[*orbitOpts]{
 		{"validate", "Check an orbit manifest without calling AWS", (*orbitOpts).validateOnly},
 		{"plan", "Preview, per region, what 'up' would add, change or remove", (*orbitOpts).plan},
 		{"up", "Create or update the orbit in every region, in parallel", (*orbitOpts).up},
 		{"status", "Show each region's stack, VPC, subnets and NAT gateways, read back from AWS", (*orbitOpts).status},
 		{"outputs", "Print the values the orbit's stacks export (VPC, subnets, topics, bucket, tables)", (*orbitOpts).outputs},
 		{"down", "Delete the orbit in every region (asks first unless --yes)", (*orbitOpts).down},
-	}
-	for _, v := range verbs {
+	}, func(use string, c *cobra.Command) *orbitOpts {
 		o := &orbitOpts{globals: g}
-		c := &cobra.Command{
-			Use:   v.use,
-			Short: v.short,
-			Args:  noArgs,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				if err := o.validate(); err != nil {
-					return err
-				}
-				return v.run(o, cmd.Context())
-			},
-		}
 		c.Flags().StringVarP(&o.file, "file", "f", "orbit.yml", "the orbit manifest")
 		o.waitFlags.add(c)
-		cmd.AddCommand(c)
-	}
+		return o
+	})
 	return cmd
 }
 
