@@ -65,9 +65,12 @@ type ReleaseService struct {
 // which resources they use. Each resource must be tagged for the release's
 // orbit, app and service (see internal/release).
 type ReleasePlacement struct {
-	Region          string   `json:"region"`
-	Image           string   `json:"image"`   // an AMI id
-	Subnets         []string `json:"subnets"` // subnet ids of the orbit's private tier
+	Region  string   `json:"region"`
+	Image   string   `json:"image"`   // an AMI id
+	Subnets []string `json:"subnets"` // subnet ids of the orbit's private tier
+	// Tier names that tier when it is not called "private"; its subnets
+	// must carry elevator:tier with this name.
+	Tier            string   `json:"tier,omitempty"`
 	SecurityGroups  []string `json:"security_groups,omitempty"`
 	TargetGroups    []string `json:"target_groups,omitempty"` // ARNs; none for a service without a load balancer
 	InstanceProfile string   `json:"instance_profile,omitempty"`

@@ -86,9 +86,12 @@ func Build(req Request, facts map[string]RegionFacts) (*elevator.Release, error)
 			}
 			p := elevator.ReleasePlacement{Region: r.Name}
 			p.Image = need(f.Images, svc.Name, "the image of service "+svc.Name)
-			if key, ok := compile.ServiceSubnetsOutput(o, r); ok {
+			if tier, key, ok := compile.ServiceTier(o, r); ok {
 				if subnets := need(f.Orbit, key, "the orbit's output "+key); subnets != "" {
 					p.Subnets = strings.Split(subnets, ",")
+				}
+				if tier != release.SubnetTier {
+					p.Tier = tier
 				}
 			} else {
 				missing = append(missing, "a private tier in "+r.Name)

@@ -116,3 +116,21 @@ func TestAllowingAnImageKeepsWhatItAllowed(t *testing.T) {
 		}
 	}
 }
+
+func TestBuildNamesACustomPrivateTier(t *testing.T) {
+	o, err := manifest.ParseOrbit("orbit.yml", []byte("name: demo\nregions:\n  us-east-1: {}\nnetwork:\n  tiers: [{name: edge, access: public}, {name: app}, {name: data}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := example(t)
+	o.Regions = o.Regions[:1]
+	f := factsFor("us-east-1")
+	f["us-east-1"].Orbit["AppSubnets"] = "subnet-app-a"
+	rel, err := Build(Request{App: a, Orbit: o, Version: "1", ID: "20261123-150000-0badcafe", CreatedAt: time.Now()}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := rel.Services[0].Placements[0]; p.Tier != "app" || p.Subnets[0] != "subnet-app-a" {
+		t.Errorf("placement in a tier called app: %+v", p)
+	}
+}

@@ -312,6 +312,7 @@ func TestResourcesMustBeTaggedForTheRelease(t *testing.T) {
 		{"a security group of another app", func(p *elevator.ReleasePlacement) { p.SecurityGroups = []string{"sg-other"} }, "security group sg-other is not authorized"},
 		{"an untagged target group", func(p *elevator.ReleasePlacement) { p.TargetGroups = []string{"arn:tg-untagged"} }, "target group arn:tg-untagged is not authorized"},
 		{"a subnet of the public tier", func(p *elevator.ReleasePlacement) { p.Subnets = []string{"subnet-public"} }, "subnet subnet-public is not authorized: want tags elevator:orbit=prod, elevator:tier=private"},
+		{"a private subnet when the placement names another tier", func(p *elevator.ReleasePlacement) { p.Tier = "app" }, "subnet subnet-a is not authorized: want tags elevator:orbit=prod, elevator:tier=app"},
 		{"an instance profile outside the service's path", func(p *elevator.ReleasePlacement) { p.InstanceProfile = "admin" }, "want path /elevator/prod/shop/web/"},
 		{"a security group that does not exist", func(p *elevator.ReleasePlacement) { p.SecurityGroups = []string{"sg-gone"} }, "security group sg-gone does not exist"},
 	}
@@ -1040,5 +1041,23 @@ func TestAnUnreadableHaltIsNotIgnored(t *testing.T) {
 	assertPath(t, rec, rolledBack)
 	if rec.Halt == nil || !strings.Contains(rec.Error, "halted by dave") {
 		t.Errorf("the halt was missed: halt %+v, error %q", rec.Halt, rec.Error)
+	}
+}
+
+func TestAPlacementMayNameItsTier(t *testing.T) {
+	w := newWorld(t)
+	for _, c := range w.clouds {
+		c.addResource(Resource{Kind: KindSubnet, ID: "subnet-app", Tags: map[string]string{TagOrbit: "prod", TagTier: "app"}})
+	}
+	e := w.engine("engine-1")
+	rec := w.run(e, w.release(func(r *elevator.Release) {
+		for i := range r.Services {
+			for j := range r.Services[i].Placements {
+				r.Services[i].Placements[j].Subnets, r.Services[i].Placements[j].Tier = []string{"subnet-app"}, "app"
+			}
+		}
+	}))
+	if rec.State != elevator.StateSuccess {
+		t.Errorf("release into a tier called app: %s (%s)", rec.State, rec.Error)
 	}
 }

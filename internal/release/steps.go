@@ -254,7 +254,8 @@ func ProfilePath(orbit, app, service string) string {
 	return "/elevator/" + orbit + "/" + app + "/" + service + "/"
 }
 
-// SubnetTier is the orbit tier whose subnets a release's instances run in.
+// SubnetTier is the orbit tier whose subnets a release's instances run in,
+// unless a placement names another (ReleasePlacement.Tier).
 const SubnetTier = "private"
 
 // validateResources checks that every resource a release uses is tagged
@@ -319,7 +320,11 @@ func (e *Engine) validateResources(ctx context.Context, r *Release) (Outcome, er
 				}
 			}
 			scoped := func(keys ...string) (func(Resource) bool, string) {
-				want := map[string]string{TagOrbit: doc.Orbit, TagApp: doc.App, TagService: s.Name, TagTier: SubnetTier}
+				tier := SubnetTier
+				if pl.Tier != "" {
+					tier = pl.Tier
+				}
+				want := map[string]string{TagOrbit: doc.Orbit, TagApp: doc.App, TagService: s.Name, TagTier: tier}
 				var rule []string
 				for _, k := range keys {
 					rule = append(rule, k+"="+want[k])
