@@ -68,7 +68,7 @@ func Build(req Request, facts map[string]RegionFacts) (*elevator.Release, error)
 	var missing []string
 	for i := range a.Services {
 		svc := &a.Services[i]
-		userData, err := release.UserData(svc)
+		userData, err := release.UserData(svc, a.Secrets...)
 		if err != nil {
 			return nil, err
 		}

@@ -39,9 +39,15 @@ func Expand(s string, v Vars) string {
 //     environment file (the image must have Docker);
 //   - units: the given unit files, in name order.
 //
+// The app's secrets are written as references only, one NAME=ssm:/path or
+// NAME=secretsmanager:name per line, to /etc/elevator/<service>.secrets
+// (ELEVATOR_SECRETS_FILE says where): the instance resolves them with its
+// instance profile, which may read exactly those; their values never
+// appear in user data.
+//
 // It returns an EINVALID error for an environment value with a line break
 // or a runtime with neither Docker nor units.
-func UserData(svc *elevator.Service) (string, error) {
+func UserData(svc *elevator.Service, secrets ...elevator.Secret) (string, error) {
 	env := maps.Clone(svc.Env)
 	if env == nil {
 		env = map[string]string{}
@@ -52,6 +58,21 @@ func UserData(svc *elevator.Service) (string, error) {
 	for k, v := range map[string]string{"RELEASE_ID": "{{RELEASE_ID}}", "APP": "{{APP}}", "ORBIT": "{{ORBIT}}",
 		"SERVICE": "{{SERVICE}}", "REGION": "{{REGION}}", "VERSION": "{{VERSION}}"} {
 		env["ELEVATOR_"+k] = v
+	}
+	secretsPath := "/etc/elevator/" + svc.Name + ".secrets"
+	var secretsFile strings.Builder
+	for _, sec := range secrets {
+		ref := "ssm:" + sec.SSMParameter
+		if sec.SecretsManager != "" {
+			ref = "secretsmanager:" + sec.SecretsManager
+		}
+		if strings.ContainsAny(sec.Name, "=\r\n") || strings.ContainsAny(ref, "\r\n") {
+			return "", elevator.Errorf(elevator.EINVALID, "service %s: secret %s: a reference cannot span lines", svc.Name, sec.Name)
+		}
+		fmt.Fprintf(&secretsFile, "%s=%s\n", sec.Name, ref)
+	}
+	if len(secrets) > 0 {
+		env["ELEVATOR_SECRETS_FILE"] = secretsPath
 	}
 	var envFile strings.Builder
 	for _, k := range slices.Sorted(maps.Keys(env)) {
@@ -75,6 +96,9 @@ func UserData(svc *elevator.Service) (string, error) {
 	var b strings.Builder
 	b.WriteString("#cloud-config\nwrite_files:\n")
 	writeFile(&b, envPath, "0600", envFile.String())
+	if len(secrets) > 0 {
+		writeFile(&b, secretsPath, "0600", secretsFile.String())
+	}
 	names := slices.Sorted(maps.Keys(units))
 	for _, name := range names {
 		writeFile(&b, "/etc/systemd/system/"+name, "0644", units[name])

@@ -151,3 +151,30 @@ func TestExpandReplacesEveryPlaceholderAndNothingElse(t *testing.T) {
 		t.Errorf("Expand = %q, want %q", got, want)
 	}
 }
+
+func TestUserDataCarriesSecretReferencesNotValues(t *testing.T) {
+	svc := &elevator.Service{Name: "web", Runtime: elevator.Runtime{Docker: &elevator.Docker{Image: "ghcr.io/acme/shop"}}}
+	tmpl, err := UserData(svc,
+		elevator.Secret{Name: "DATABASE_URL", SSMParameter: "/elevator/prod/shop/database-url"},
+		elevator.Secret{Name: "STRIPE_KEY", SecretsManager: "shop/stripe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"path: /etc/elevator/web.secrets",
+		"DATABASE_URL=ssm:/elevator/prod/shop/database-url",
+		"STRIPE_KEY=secretsmanager:shop/stripe",
+		"ELEVATOR_SECRETS_FILE=/etc/elevator/web.secrets",
+	} {
+		if !strings.Contains(tmpl, want) {
+			t.Errorf("user data lacks %q:\n%s", want, tmpl)
+		}
+	}
+	if _, err := UserData(svc, elevator.Secret{Name: "X", SSMParameter: "/a\nb"}); elevator.ErrorCode(err) != elevator.EINVALID {
+		t.Errorf("a reference over two lines: %v", err)
+	}
+	plain, _ := UserData(svc)
+	if strings.Contains(plain, ".secrets") {
+		t.Error("an app without secrets gets a secrets file")
+	}
+}
