@@ -191,23 +191,7 @@ func TestAppGolden(t *testing.T) {
 			for _, s := range c.stacks {
 				path := appGoldenPath(c.name, s.Region)
 				want[path] = true
-				if *update {
-					data, err := s.Template.YAML()
-					if err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(path, data, 0o644); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				data, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run go test ./internal/compile -update to write it)", err)
-				}
-				if diff := yamlDiff(s.Body, data); diff != "" {
-					t.Errorf("%s differs from the compiled template (run go test ./internal/compile -update to accept):\n%s", path, diff)
-				}
+				checkGolden(t, path, s)
 			}
 		})
 	}

@@ -87,6 +87,30 @@ func goldenPath(name, region string) string {
 	return filepath.Join("testdata", name+"."+region+".golden.yml")
 }
 
+// checkGolden compares a compiled stack with its golden file, or rewrites
+// the file with -update. The golden file is YAML even when the body sent is
+// JSON, so that it reads and diffs well.
+func checkGolden(t *testing.T, path string, s Stack) {
+	t.Helper()
+	if *update {
+		data, err := s.Template.YAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/compile -update to write it)", err)
+	}
+	if diff := yamlDiff(s.Body, data); diff != "" {
+		t.Errorf("%s differs from the compiled template (run go test ./internal/compile -update to accept):\n%s", path, diff)
+	}
+}
+
 func TestGolden(t *testing.T) {
 	want := map[string]bool{}
 	for _, c := range goldenCases(t) {
@@ -94,25 +118,7 @@ func TestGolden(t *testing.T) {
 			for _, s := range c.stacks {
 				path := goldenPath(c.name, s.Region)
 				want[path] = true
-				if *update {
-					// The golden file is YAML even when the body sent is
-					// JSON, so that it reads and diffs well.
-					data, err := s.Template.YAML()
-					if err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(path, data, 0o644); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				data, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run go test ./internal/compile -update to write it)", err)
-				}
-				if diff := yamlDiff(s.Body, data); diff != "" {
-					t.Errorf("%s differs from the compiled template (run go test ./internal/compile -update to accept):\n%s", path, diff)
-				}
+				checkGolden(t, path, s)
 			}
 		})
 	}

@@ -71,24 +71,7 @@ func notifyCases(t *testing.T) []notifyCase {
 func TestNotificationsGolden(t *testing.T) {
 	for _, c := range notifyCases(t) {
 		t.Run(c.name, func(t *testing.T) {
-			path := goldenPath(c.name, c.stack.Region)
-			if *update {
-				data, err := c.stack.Template.YAML()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, data, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/compile -update to write it)", err)
-			}
-			if diff := yamlDiff(c.stack.Body, data); diff != "" {
-				t.Errorf("%s differs from the compiled template (run go test ./internal/compile -update to accept):\n%s", path, diff)
-			}
+			checkGolden(t, goldenPath(c.name, c.stack.Region), c.stack)
 		})
 	}
 }
