@@ -347,3 +347,16 @@ func TestSchemaPrintsTheCommittedSchemas(t *testing.T) {
 		}
 	}
 }
+
+func TestNoCredentialsSaysHowToGetSome(t *testing.T) {
+	file, _ := manifest(t, "regions:\n  us-east-1: {}\n")
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": "", "AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_CONFIG_FILE": filepath.Join(t.TempDir(), "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "none")} {
+		t.Setenv(k, v)
+	}
+	var stdout, stderr bytes.Buffer
+	code := cli.Run(context.Background(), []string{"orbit", "plan", "-f", file}, strings.NewReader(""), &stdout, &stderr)
+	if code != cli.ExitInvalid || !strings.Contains(stderr.String(), "no AWS credentials") || !strings.Contains(stderr.String(), "elevator local up") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/elevatorhq/elevator"
 )
@@ -54,7 +55,9 @@ func Local(endpoint string) Options {
 // file) or when no region is given anywhere. Credentials are resolved
 // lazily, on the first call.
 func Load(ctx context.Context, o Options) (aws.Config, error) {
-	var opts []func(*config.LoadOptions) error
+	// The SDK logs warnings (an IMDS fallback, a skipped checksum) to
+	// stderr by default; Elevator reports what matters in its errors.
+	opts := []func(*config.LoadOptions) error{config.WithLogger(logging.Nop{})}
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
 	}
