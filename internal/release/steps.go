@@ -339,7 +339,7 @@ func (e *Engine) validateResources(ctx context.Context, r *Release) (Outcome, er
 				}, "want tags " + strings.Join(rule, ", ")
 			}
 			ok, rule := scoped(TagApp, TagOrbit)
-			check(KindImage, pl.Image, ok, rule)
+			check(KindImage, pl.Image, ok, rule+" (`elevator image allow` adds them)")
 			ok, rule = scoped(TagOrbit, TagTier)
 			for _, id := range pl.Subnets {
 				check(KindSubnet, id, ok, rule)
