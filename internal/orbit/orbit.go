@@ -182,6 +182,20 @@ func spec(st compile.Stack) apply.Spec {
 	return apply.Spec{Name: st.Name, Body: string(st.Body), Parameters: st.Parameters, Tags: st.Tags}
 }
 
+// targets pairs each compiled stack with its region's engine; clients[i]
+// are the clients of targets[i]'s region.
+func (s *Service) targets(stacks []compile.Stack) (targets []apply.Target, clients []Clients, err error) {
+	for _, st := range stacks {
+		c, err := s.Clients(st.Region)
+		if err != nil {
+			return nil, nil, err
+		}
+		targets = append(targets, apply.Target{Engine: s.engine(c), Spec: spec(st)})
+		clients = append(clients, c)
+	}
+	return targets, clients, nil
+}
+
 // Plan previews what `up` would change in every region: the orbit's stacks,
 // then the notifications stacks (see notify.go) where there are any. The
 // change sets it makes to find out are deleted again.
@@ -190,16 +204,11 @@ func (s *Service) Plan(ctx context.Context, o *elevator.Orbit) ([]*apply.Plan, e
 	if err != nil {
 		return nil, err
 	}
-	plans := make([]*apply.Plan, len(stacks))
-	err = s.eachStack(ctx, o, stacks, func(ctx context.Context, i int, c Clients) error {
-		e := s.engine(c)
-		p, err := e.Plan(ctx, spec(stacks[i]))
-		if err != nil {
-			return err
-		}
-		plans[i] = p
-		return e.Discard(ctx, p)
-	})
+	targets, _, err := s.targets(stacks)
+	if err != nil {
+		return nil, err
+	}
+	plans, err := apply.PlanAll(ctx, targets)
 	if err != nil {
 		return plans, err
 	}
@@ -208,10 +217,7 @@ func (s *Service) Plan(ctx context.Context, o *elevator.Orbit) ([]*apply.Plan, e
 }
 
 // UpResult is what `up` did in each region.
-type UpResult struct {
-	Plans   []*apply.Plan   `json:"plans"`
-	Results []*apply.Result `json:"results"`
-}
+type UpResult = apply.Applied
 
 // Up applies the orbit in every region at once: its stack, then its
 // notifications stack (see notify.go). A stack with no changes is left
@@ -225,31 +231,18 @@ func (s *Service) Up(ctx context.Context, o *elevator.Orbit) (*UpResult, error) 
 	if err != nil {
 		return nil, err
 	}
+	targets, clients, err := s.targets(stacks)
+	if err != nil {
+		return nil, err
+	}
 	notes := newNotificationsOutcome(o)
-	res := &UpResult{Plans: make([]*apply.Plan, len(stacks)), Results: make([]*apply.Result, len(stacks))}
-	err = s.eachStack(ctx, o, stacks, func(ctx context.Context, i int, c Clients) error {
-		e := s.engine(c)
-		p, err := e.Plan(ctx, spec(stacks[i]))
-		if err != nil {
+	res, err := apply.UpAll(ctx, targets, func(ctx context.Context, i int, r *apply.Result) error {
+		if err := s.protect(ctx, o, clients[i], stacks[i].Name, r); err != nil {
 			return err
 		}
-		res.Plans[i] = p
-		if p.NoChanges {
-			s.Progress.Note(p.Region, "no changes")
-		} else {
-			s.Progress.Note(p.Region, fmt.Sprintf("applying %d change(s)", len(p.Changes)))
-		}
-		r, err := e.Execute(ctx, p)
-		res.Results[i] = r
-		if err != nil {
-			_ = e.Discard(context.WithoutCancel(ctx), p)
-			return err
-		}
-		if err := s.protect(ctx, o, c, stacks[i].Name, r); err != nil {
-			return err
-		}
-		notes.plans[i], notes.results[i], err = s.upNotifications(ctx, o, &o.Regions[i], c, code)
-		return err
+		var nerr error
+		notes.plans[i], notes.results[i], nerr = s.upNotifications(ctx, o, &o.Regions[i], clients[i], code)
+		return nerr
 	})
 	notes.appendTo(res)
 	return res, err
@@ -272,16 +265,6 @@ func (s *Service) protect(ctx context.Context, o *elevator.Orbit, c Clients, sta
 	}
 	r.Changed = true
 	return nil
-}
-
-func (s *Service) eachStack(ctx context.Context, o *elevator.Orbit, stacks []compile.Stack, fn func(ctx context.Context, i int, c Clients) error) error {
-	index := map[string]int{}
-	for i, st := range stacks {
-		index[st.Region] = i
-	}
-	return s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
-		return fn(ctx, index[r.Name], c)
-	})
 }
 
 // Down deletes the orbit's notifications stack (see notify.go), then its
