@@ -24,3 +24,30 @@ func (s AMISelector) Resolve(ctx context.Context, l ImageLookup) (string, error)
 		return l.NewestImage(ctx, s.Name, s.Owners)
 	}
 }
+
+// ImageSources is an ImageLookup made of an image service (EC2) and a
+// parameter store (SSM).
+type ImageSources struct {
+	Images interface {
+		ImageExists(ctx context.Context, id string) error
+		NewestImage(ctx context.Context, pattern string, owners []string) (string, error)
+	}
+	Parameters interface {
+		Parameter(ctx context.Context, name string) (string, error)
+	}
+}
+
+// ImageExists asks the image service.
+func (s ImageSources) ImageExists(ctx context.Context, id string) error {
+	return s.Images.ImageExists(ctx, id)
+}
+
+// NewestImage asks the image service.
+func (s ImageSources) NewestImage(ctx context.Context, pattern string, owners []string) (string, error) {
+	return s.Images.NewestImage(ctx, pattern, owners)
+}
+
+// Parameter asks the parameter store.
+func (s ImageSources) Parameter(ctx context.Context, name string) (string, error) {
+	return s.Parameters.Parameter(ctx, name)
+}

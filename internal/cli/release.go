@@ -197,7 +197,7 @@ groups. Every release ends Success, FailureClean (exit 6) or FailureDirty
 				if err != nil {
 					return deploy.Clients{}, err
 				}
-				return deploy.Clients{Stacks: cloudformation.New(cfg), Images: images{ec2.New(cfg), ssm.New(cfg)}}, nil
+				return deploy.Clients{Stacks: cloudformation.New(cfg), Images: elevator.ImageSources{Images: ec2.New(cfg), Parameters: ssm.New(cfg)}}, nil
 			})
 			if err != nil {
 				return err
@@ -228,20 +228,6 @@ groups. Every release ends Success, FailureClean (exit 6) or FailureDirty
 	c.Flags().BoolVar(&sequential, "regions-in-sequence", false, "release one region at a time, in the orbit's order")
 	e.addFlags(c)
 	return c
-}
-
-// images resolves image selectors with EC2 and SSM.
-type images struct {
-	ec2 *ec2.Client
-	ssm *ssm.Client
-}
-
-func (i images) ImageExists(ctx context.Context, id string) error { return i.ec2.ImageExists(ctx, id) }
-func (i images) NewestImage(ctx context.Context, pattern string, owners []string) (string, error) {
-	return i.ec2.NewestImage(ctx, pattern, owners)
-}
-func (i images) Parameter(ctx context.Context, name string) (string, error) {
-	return i.ssm.Parameter(ctx, name)
 }
 
 func newReleaseCmd(g *globals) *cobra.Command {
@@ -509,7 +495,7 @@ manifest's services select (-f), in every region of the orbit unless
 				if a != nil {
 					ids = nil
 					for _, svc := range a.Services {
-						id, err := svc.AMI.Resolve(ctx, images{ec2.New(cfg), ssm.New(cfg)})
+						id, err := svc.AMI.Resolve(ctx, elevator.ImageSources{Images: ec2.New(cfg), Parameters: ssm.New(cfg)})
 						if err != nil {
 							return err
 						}

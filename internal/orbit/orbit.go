@@ -127,7 +127,7 @@ func regionFacts(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c C
 		}
 	}
 	if r.Bastion != nil {
-		ami, err := r.Bastion.AMI.Resolve(ctx, images{c})
+		ami, err := r.Bastion.AMI.Resolve(ctx, elevator.ImageSources{Images: c.Network, Parameters: c.Parameters})
 		if err != nil {
 			if elevator.ErrorCode(err) == elevator.ENOTFOUND {
 				return f, elevator.FieldErrors{o.Source.Errorf(r.Bastion.Path+".ami", nil, "%v", err)}
@@ -150,19 +150,6 @@ func currentZones(ctx context.Context, o *elevator.Orbit, c Clients) ([]string, 
 		return nil, err
 	}
 	return strings.Split(outputs["AvailabilityZones"], ","), nil
-}
-
-// images resolves image selectors with a region's clients.
-type images struct{ Clients }
-
-func (i images) ImageExists(ctx context.Context, id string) error {
-	return i.Network.ImageExists(ctx, id)
-}
-func (i images) NewestImage(ctx context.Context, pattern string, owners []string) (string, error) {
-	return i.Network.NewestImage(ctx, pattern, owners)
-}
-func (i images) Parameter(ctx context.Context, name string) (string, error) {
-	return i.Parameters.Parameter(ctx, name)
 }
 
 // Compile looks up facts and compiles every region's stack.
