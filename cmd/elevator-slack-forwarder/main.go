@@ -161,11 +161,20 @@ func (f *forwarder) handle(ctx context.Context, ev events.SNSEvent) error {
 	for _, r := range ev.Records {
 		if err := f.forward(ctx, r.SNS); err != nil {
 			f.log.Error("notification not forwarded", "message_id", r.SNS.MessageID, "topic", r.SNS.TopicArn, "error", err)
-			errs = append(errs, err)
+			var p permanent
+			if !errors.As(err, &p) {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)
 }
+
+// permanent marks a failure that retrying the invocation cannot cure, such
+// as Slack refusing the message itself; it is logged, not returned.
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }
 
 func (f *forwarder) forward(ctx context.Context, n events.SNSEntity) error {
 	payload := notify.Slack(notify.Message{Subject: n.Subject, Body: n.Message, TopicARN: n.TopicArn, Region: f.region})
@@ -181,7 +190,7 @@ func (f *forwarder) forward(ctx context.Context, n events.SNSEntity) error {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, webhook, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("the webhook URL in %s cannot be used", f.source) // the parse error quotes the URL
+		return permanent{fmt.Errorf("the webhook URL in %s cannot be used", f.source)} // the parse error quotes the URL
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := f.client.Do(req)
@@ -202,8 +211,10 @@ func (f *forwarder) forward(ctx context.Context, n events.SNSEntity) error {
 		// The webhook was revoked, perhaps rotated: read it again next time.
 		f.forget()
 		return fmt.Errorf("slack refused the webhook from %s (HTTP %d %s); it will be read again", f.source, resp.StatusCode, oneLine(reply))
-	default:
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode/100 == 5:
 		return fmt.Errorf("slack answered HTTP %d %s", resp.StatusCode, oneLine(reply))
+	default:
+		return permanent{fmt.Errorf("slack refused the message: HTTP %d %s", resp.StatusCode, oneLine(reply))}
 	}
 }
 

@@ -233,6 +233,18 @@ func TestTheForwarderFailsWithoutShowingTheWebhook(t *testing.T) {
 	}
 }
 
+func TestAMessageSlackRefusesIsNotRetried(t *testing.T) {
+	s := newSetup(t)
+	s.slack.status = http.StatusBadRequest // Slack's answer to invalid_payload
+	if err := s.f.handle(context.Background(), event(alarm(t))); err != nil {
+		t.Errorf("handle returned %v; retrying the invocation cannot make Slack take the message", err)
+	}
+	if !strings.Contains(s.logs.String(), "slack refused the message: HTTP 400") {
+		t.Errorf("the refusal is not logged:\n%s", s.logs.String())
+	}
+	s.assertNoURL(t, nil)
+}
+
 // fakeSSM and fakeSecrets stand in for the AWS clients and record what
 // they are asked.
 type fakeSSM struct{ in *ssmsdk.GetParameterInput }

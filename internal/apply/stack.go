@@ -134,13 +134,13 @@ func settled(st *cloudformation.Stack, region string) error {
 	case st.Status.Settled():
 		return nil
 	case st.Status.InProgress():
-		return elevator.Errorf(elevator.ECONFLICT, "%s: another change is under way; wait for it to finish (elevator orbit status) and run this again", where)
+		return elevator.Errorf(elevator.ECONFLICT, "%s: another change is under way; wait for it to finish (its `status` shows it) and run this again", where)
 	case st.Status == "ROLLBACK_COMPLETE" || st.Status == "ROLLBACK_FAILED":
-		return elevator.Errorf(elevator.ECONFLICT, "%s: its creation failed and it can only be deleted; fix the cause, run `elevator orbit down`, then this again", where)
+		return elevator.Errorf(elevator.ECONFLICT, "%s: its creation failed and it can only be deleted; fix the cause, delete the stack (`down` of the orbit or app it belongs to), then run this again", where)
 	case st.Status == "UPDATE_ROLLBACK_FAILED":
 		return elevator.Errorf(elevator.ECONFLICT, "%s: fix what blocked the rollback, then run `aws cloudformation continue-update-rollback --stack-name %s --region %s` and this again", where, st.Name, region)
 	case st.Status == "DELETE_FAILED":
-		return elevator.Errorf(elevator.ECONFLICT, "%s: remove what blocked the deletion and run `elevator orbit down` again", where)
+		return elevator.Errorf(elevator.ECONFLICT, "%s: remove what blocked the deletion and run `down` again", where)
 	default:
 		return elevator.Errorf(elevator.ECONFLICT, "%s: it cannot take a change in this state", where)
 	}
@@ -256,7 +256,7 @@ func (e *Engine) follow(ctx context.Context, stack string, since time.Time) (*cl
 			return st, failures, nil
 		}
 		if e.Poller.Timeout > 0 && e.Poller.Clock.Now().After(deadline) {
-			return nil, failures, elevator.Errorf(elevator.EAWS, "stack %s in %s still %s after %s; it goes on in AWS: follow it with `elevator orbit status`", stack, region, st.Status, e.Poller.Timeout)
+			return nil, failures, elevator.Errorf(elevator.EAWS, "stack %s in %s still %s after %s; it goes on in AWS: follow it with `status`", stack, region, st.Status, e.Poller.Timeout)
 		}
 		if err := e.Poller.wait(ctx); err != nil {
 			return nil, failures, interrupted(err)
@@ -291,8 +291,9 @@ func (e *Engine) Delete(ctx context.Context, stack string) (*Result, error) {
 	if st.Status.InProgress() && st.Status != "REVIEW_IN_PROGRESS" {
 		return nil, settled(st, res.Region)
 	}
-	// The token makes a retried delete of the same stack a no-op.
-	if err := e.Stacks.DeleteStack(ctx, stack, tokenFrom("elevator-delete-"+st.ID)); err != nil {
+	// The token makes a retried call of this delete a no-op; a later
+	// delete (after a DELETE_FAILED was fixed) gets a token of its own.
+	if err := e.Stacks.DeleteStack(ctx, stack, tokenFrom(fmt.Sprintf("elevator-delete-%d-%s", start.UnixNano(), st.ID))); err != nil {
 		return nil, err
 	}
 	res.Changed = true

@@ -149,7 +149,7 @@ func TestAStackThatCannotTakeAChangeGetsARemedy(t *testing.T) {
 		status string
 		want   string
 	}{
-		{"ROLLBACK_COMPLETE", "run `elevator orbit down`"},
+		{"ROLLBACK_COMPLETE", "delete the stack (`down` of the orbit or app it belongs to)"},
 		{"UPDATE_ROLLBACK_FAILED", "aws cloudformation continue-update-rollback --stack-name elevator-orbit-t --region us-east-1"},
 		{"UPDATE_IN_PROGRESS", "another change is under way"},
 		{"DELETE_IN_PROGRESS", "another change is under way"},

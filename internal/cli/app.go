@@ -233,7 +233,10 @@ func (o *appOpts) down(ctx context.Context) error {
 	}
 	results, err := svc.Down(ctx, o.app, o.orbit, o.deleteData)
 	o.progress.Done()
-	if o.json() && err == nil {
+	if o.json() && err != nil {
+		return err // the error is the JSON answer
+	}
+	if o.json() {
 		return o.printJSON(map[string]any{"app": o.app.Name, "orbit": o.orbit.Name, "results": results})
 	}
 	for _, r := range results {

@@ -61,7 +61,7 @@ func (c *awsConfigs) For(ctx context.Context, region string) (aws.Config, error)
 		// Find out once, before any call, whether there are credentials
 		// at all: the SDK's own error names every provider it tried.
 		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-			return aws.Config{}, elevator.Errorf(elevator.EINVALID, "no AWS credentials: set AWS_PROFILE or pass --profile, configure them with `aws configure` or `aws sso login`, or try Elevator locally with `elevator local up` and --local")
+			return aws.Config{}, elevator.Errorf(elevator.EINVALID, "no usable AWS credentials (set AWS_PROFILE or pass --profile, configure them with `aws configure` or `aws sso login`, or try Elevator locally with `elevator local up` and --local): %w", err)
 		}
 	}
 	c.byRegion[region] = cfg

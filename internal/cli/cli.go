@@ -110,7 +110,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if ctx.Err() != nil && elevator.ErrorCode(err) != elevator.EINVALID {
 		err = elevator.Errorf(elevator.EINTERRUPTED, "interrupted: %w", err)
 	}
-	if isUsageError(err) {
+	if isUsageError(err) || strings.HasPrefix(err.Error(), "unknown command") {
 		err = elevator.Errorf(elevator.EINVALID, "%v (see elevator --help)", err)
 	}
 	reportError(g, err)
@@ -196,6 +196,26 @@ func newVersionCmd(g *globals) *cobra.Command {
 			fmt.Fprintf(g.stdout, "elevator %s\n", Version)
 			return nil
 		},
+	}
+}
+
+// exactArgs and maxArgs check a command's arguments; a wrong count is
+// invalid input (exit 2).
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+func maxArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.MaximumNArgs(n)(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
 	}
 }
 

@@ -327,7 +327,7 @@ func TestAnInvalidManifestExitsTwoWithPositions(t *testing.T) {
 }
 
 func TestUsageErrorsAreInvalidInput(t *testing.T) {
-	for _, args := range [][]string{{"orbit", "up", "--no-such-flag"}, {"orbit", "up", "extra"}, {"version", "-o", "yaml"}, {"schema", "release"}} {
+	for _, args := range [][]string{{"orbit", "up", "--no-such-flag"}, {"orbit", "up", "extra"}, {"version", "-o", "yaml"}, {"schema", "release"}, {"schema"}, {"release", "status"}, {"no-such-command"}} {
 		if r := elevator(t, "", args...); r.code != cli.ExitInvalid {
 			t.Errorf("%v: exit %d, want %d; stderr %s", args, r.code, cli.ExitInvalid, r.stderr)
 		}
@@ -356,7 +356,7 @@ func TestNoCredentialsSaysHowToGetSome(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	code := cli.Run(context.Background(), []string{"orbit", "plan", "-f", file}, strings.NewReader(""), &stdout, &stderr)
-	if code != cli.ExitInvalid || !strings.Contains(stderr.String(), "no AWS credentials") || !strings.Contains(stderr.String(), "elevator local up") {
+	if code != cli.ExitInvalid || !strings.Contains(stderr.String(), "no usable AWS credentials") || !strings.Contains(stderr.String(), "elevator local up") {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr.String())
 	}
 }

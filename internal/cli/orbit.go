@@ -274,7 +274,10 @@ func (o *orbitOpts) down(ctx context.Context) error {
 	}
 	results, err := svc.Down(ctx, o.orbit)
 	o.progress.Done()
-	if o.json() && err == nil {
+	if o.json() && err != nil {
+		return err // the error is the JSON answer
+	}
+	if o.json() {
 		return o.printJSON(map[string]any{"orbit": o.orbit.Name, "results": results})
 	}
 	for _, r := range results {

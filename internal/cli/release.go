@@ -53,6 +53,9 @@ func (e *releaseEnv) open(ctx context.Context) error {
 	if e.orbitName == "" {
 		return elevator.Errorf(elevator.EINVALID, "--orbit is required")
 	}
+	if e.region != "" {
+		return elevator.Errorf(elevator.EINVALID, "--region: a release covers every region of its orbit; use --regions-in-sequence to go one region at a time")
+	}
 	file, err := findOrbitFile(e.orbitName, e.orbitFile)
 	if err != nil {
 		return err
@@ -264,7 +267,7 @@ func newReleaseCmd(g *globals) *cobra.Command {
 	byID := func(use, short string, run func(e *releaseEnv, ctx context.Context, id string) error) *cobra.Command {
 		e := &releaseEnv{globals: g}
 		c := &cobra.Command{
-			Use: use + " ID", Short: short, Args: cobra.ExactArgs(1),
+			Use: use + " ID", Short: short, Args: exactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				if err := e.open(cmd.Context()); err != nil {
 					return err
@@ -438,6 +441,11 @@ func newRollbackCmd(g *globals) *cobra.Command {
 				return elevator.Errorf(elevator.ENOTFOUND, "app %s has no earlier successful release in orbit %s to roll back to", app, e.orbit.Name)
 			}
 		}
+		if target, err := e.engine.Status(ctx, to); err != nil {
+			return err
+		} else if target.App != app {
+			return elevator.Errorf(elevator.EINVALID, "--to %s is a release of app %s, not of %s", to, target.App, app)
+		}
 		rel, err := e.engine.Rollback(ctx, to, e.caller)
 		if err != nil {
 			return err
@@ -460,7 +468,7 @@ elevator:orbit, values or comma-separated lists). This adds the app and the
 orbit to the tags of IMAGE, or, without IMAGE, of the images the app
 manifest's services select (-f), in every region of the orbit unless
 --region names one.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if e.orbitName == "" {
@@ -473,6 +481,9 @@ manifest's services select (-f), in every region of the orbit unless
 			o, err := readOrbit(orbitFile, g.region)
 			if err != nil {
 				return err
+			}
+			if len(args) == 1 && g.region == "" && len(o.Regions) > 1 {
+				return elevator.Errorf(elevator.EINVALID, "an image id belongs to one region: pass --region (orbit %s is in %s)", o.Name, strings.Join(regionNames(o), ", "))
 			}
 			var a *elevator.App
 			if len(args) == 0 {

@@ -15,7 +15,7 @@ func newSchemaCmd(g *globals) *cobra.Command {
 		Short:     "Print the JSON Schema of a manifest (orbit or app)",
 		Long:      "Print the JSON Schema of a manifest. Editors with yaml-language-server use it\nto complete and check manifests; the same files are in schemas/.",
 		ValidArgs: []string{"orbit", "app"},
-		Args:      cobra.ExactArgs(1),
+		Args:      exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, ok := all[args[0]]
 			if !ok {

@@ -267,8 +267,11 @@ func (s *Service) Down(ctx context.Context, o *elevator.Orbit) ([]*apply.Result,
 	var protected []string
 	err := s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
 		st, err := c.Stacks.Describe(ctx, o.StackName())
+		if errors.Is(err, cloudformation.ErrStackNotFound) {
+			return nil // nothing to delete here
+		}
 		if err != nil {
-			return nil // a missing stack is nothing to delete; others are reported by Delete
+			return err
 		}
 		if st.TerminationProtection {
 			mu.Lock()
@@ -354,9 +357,10 @@ func (s *Service) Status(ctx context.Context, o *elevator.Orbit) ([]RegionStatus
 func regionStatus(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c Clients) (RegionStatus, error) {
 	rs := RegionStatus{Region: r.Name, Stack: o.StackName(), Status: "NOT_FOUND", Subnets: []SubnetStatus{}, NATGateways: []string{}}
 	st, err := c.Stacks.Describe(ctx, o.StackName())
-	if err == nil {
+	switch {
+	case err == nil:
 		rs.Status, rs.Reason = string(st.Status), st.Reason
-	} else if elevator.ErrorCode(err) != elevator.EINTERNAL {
+	case !errors.Is(err, cloudformation.ErrStackNotFound):
 		return rs, err
 	}
 	vpcs, err := c.Network.VPCs(ctx, compile.TagOrbit, o.Name)

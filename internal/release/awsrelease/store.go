@@ -267,6 +267,9 @@ func (s *Store) Halt(ctx context.Context, id string) (*elevator.ReleaseHalt, err
 
 // Audit appends an entry to the orbit's audit log: one new object.
 func (s *Store) Audit(ctx context.Context, e elevator.AuditEntry) error {
+	if e.At.IsZero() {
+		e.At = s.now()
+	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return elevator.Errorf(elevator.EINTERNAL, "encode audit entry: %w", err)
@@ -276,9 +279,6 @@ func (s *Store) Audit(ctx context.Context, e elevator.AuditEntry) error {
 		return elevator.Errorf(elevator.EINTERNAL, "name audit entry: %w", err)
 	}
 	at := e.At.UTC()
-	if at.IsZero() {
-		at = s.now().UTC()
-	}
 	key := fmt.Sprintf("%s%s/%s-%s-%s-%s.json", AuditPrefix, at.Format("2006/01/02"), at.Format("20060102T150405.000000000Z"),
 		e.App, e.Action, hex.EncodeToString(suffix))
 	_, err = s.objects.Put(ctx, s.bucket, key, "application/json", b)
