@@ -52,6 +52,10 @@ type Service struct {
 	Identity Identity
 	Progress apply.Progress
 	Poller   apply.Poller
+	// Region, when set, limits plan, up, status, outputs and down to one
+	// region of the orbit. Compiling still sees every region: a global
+	// database's primary is the orbit's first region whichever is chosen.
+	Region string
 }
 
 // region pairs an orbit region with its clients and engine.
@@ -62,15 +66,30 @@ type region struct {
 }
 
 func (s *Service) regions(o *elevator.Orbit) ([]region, error) {
-	out := make([]region, len(o.Regions))
-	for i, r := range o.Regions {
+	out := make([]region, 0, len(o.Regions))
+	for _, r := range o.Regions {
 		c, err := s.Clients(r.Name)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = region{r.Name, c, &apply.Engine{Stacks: c.Stacks, Progress: s.Progress, Poller: s.Poller}}
+		out = append(out, region{r.Name, c, &apply.Engine{Stacks: c.Stacks, Progress: s.Progress, Poller: s.Poller}})
 	}
 	return out, nil
+}
+
+// selected returns the regions a command acts in: every region of o, or
+// s.Region alone.
+func (s *Service) selected(o *elevator.Orbit) ([]region, error) {
+	all, err := s.regions(o)
+	if err != nil || s.Region == "" {
+		return all, err
+	}
+	for _, r := range all {
+		if r.name == s.Region {
+			return []region{r}, nil
+		}
+	}
+	return nil, elevator.Errorf(elevator.EINVALID, "--region %s: orbit %s is not in that region", s.Region, o.Name)
 }
 
 // Facts looks up, in every region of orbit o, what compiling app a needs:
@@ -156,9 +175,12 @@ func (s *Service) targets(ctx context.Context, a *elevator.App, o *elevator.Orbi
 	for _, r := range regions {
 		byRegion[r.name] = r.engine
 	}
-	targets := make([]apply.Target, len(stacks))
-	for i, st := range stacks {
-		targets[i] = apply.Target{Engine: byRegion[st.Region], Spec: apply.Spec{Name: st.Name, Body: string(st.Body), Parameters: st.Parameters, Tags: st.Tags}}
+	var targets []apply.Target
+	for _, st := range stacks {
+		if s.Region != "" && st.Region != s.Region {
+			continue
+		}
+		targets = append(targets, apply.Target{Engine: byRegion[st.Region], Spec: apply.Spec{Name: st.Name, Body: string(st.Body), Parameters: st.Parameters, Tags: st.Tags}})
 	}
 	return targets, nil
 }
@@ -214,7 +236,7 @@ type RegionStatus struct {
 // Status reads the app's stack in every region; a region without it has
 // status NOT_FOUND.
 func (s *Service) Status(ctx context.Context, a *elevator.App, o *elevator.Orbit) ([]RegionStatus, error) {
-	regions, err := s.regions(o)
+	regions, err := s.selected(o)
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +308,7 @@ func (s *Service) Down(ctx context.Context, a *elevator.App, o *elevator.Orbit, 
 	if stores := DataStores(a); len(stores) > 0 && !deleteData {
 		return nil, elevator.Errorf(elevator.ECONFLICT, "app %s owns data stores in orbit %s (%s) that `app down` would delete; pass --delete-data to delete them (databases keep a final snapshot)", a.Name, o.Name, strings.Join(stores, ", "))
 	}
-	regions, err := s.regions(o)
+	regions, err := s.selected(o)
 	if err != nil {
 		return nil, err
 	}

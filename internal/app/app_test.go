@@ -348,3 +348,19 @@ func TestAFirewallRuleFromAnotherAppUsesItsSecurityGroup(t *testing.T) {
 		t.Errorf("shop/web does not let billing/api (%s) in on 8080: %+v", sg, groups.SecurityGroups[0].IpPermissions)
 	}
 }
+
+func TestARegionFlagActsInOneRegionOnly(t *testing.T) {
+	w := newWorld(t, "name: two\nregions:\n  us-east-1: {}\n  eu-west-1: {}\nnetwork: {nat: none}\nbastion: {allowed_cidrs: [203.0.113.0/24]}\n")
+	a := w.app(t, shop)
+	ctx := context.Background()
+	w.apps.Region = "eu-west-1"
+	res, err := w.apps.Up(ctx, a, w.orbit)
+	if err != nil || len(res.Results) != 1 || res.Results[0].Region != "eu-west-1" {
+		t.Fatalf("up in eu-west-1 only: %+v %v", res, err)
+	}
+	w.apps.Region = ""
+	st, err := w.apps.Status(ctx, a, w.orbit)
+	if err != nil || st[0].Status != "NOT_FOUND" || st[1].Status != "CREATE_COMPLETE" {
+		t.Errorf("status: %+v %v", st, err)
+	}
+}

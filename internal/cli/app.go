@@ -78,8 +78,13 @@ func (o *appOpts) validate() error {
 	if err != nil {
 		return err
 	}
-	if o.orbit, err = readOrbit(orbitFile, o.region); err != nil {
+	// The whole orbit is read even with --region: compiling an app needs
+	// every region (a global database's primary is the first one).
+	if o.orbit, err = readOrbit(orbitFile, ""); err != nil {
 		return err
+	}
+	if o.region != "" && o.orbit.Region(o.region) == nil {
+		return elevator.Errorf(elevator.EINVALID, "--region %s: orbit %s is not in that region; its regions are %s", o.region, o.orbit.Name, strings.Join(regionNames(o.orbit), ", "))
 	}
 	if o.orbit.Name != o.orbitName {
 		return elevator.Errorf(elevator.EINVALID, "--orbit %s, but %s describes orbit %s", o.orbitName, orbitFile, o.orbit.Name)
@@ -125,6 +130,7 @@ func (o *appOpts) service(ctx context.Context) (*app.Service, error) {
 		Identity: sts.New(home),
 		Progress: o.progress,
 		Poller:   o.poller(o.configs.emulated()),
+		Region:   o.region,
 	}, nil
 }
 

@@ -121,12 +121,17 @@ func tierOrder(o *elevator.Orbit, region string) map[string]int {
 }
 
 func printOutputs(w io.Writer, o *elevator.Orbit, outputs map[string]map[string]string) {
-	for i, r := range o.Regions {
-		if i > 0 {
+	first := true
+	for _, r := range o.Regions {
+		out, ok := outputs[r.Name]
+		if !ok {
+			continue // not asked for (--region)
+		}
+		if !first {
 			fmt.Fprintln(w)
 		}
+		first = false
 		fmt.Fprintln(w, r.Name)
-		out := outputs[r.Name]
 		keys := make([]string, 0, len(out))
 		for k := range out {
 			keys = append(keys, k)
