@@ -463,11 +463,11 @@ func newImageCmd(g *globals) *cobra.Command {
 	allow := &cobra.Command{
 		Use:   "allow [IMAGE]",
 		Short: "Tag an image so that releases of an app into an orbit may use it",
-		Long: `Releases use only images tagged for their app and orbit (elevator:app and
-elevator:orbit, values or comma-separated lists). This adds the app and the
-orbit to the tags of IMAGE, or, without IMAGE, of the images the app
-manifest's services select (-f), in every region of the orbit unless
---region names one.`,
+		Long: `Releases use only images tagged for their app and orbit: elevator:allow:<orbit>
+lists the apps an image may be released as in that orbit (or elevator:app and
+elevator:orbit both allow them). This adds the app to that tag of IMAGE (in
+--region), or, without IMAGE, of the images the app manifest's services
+select (-f), in every region of the orbit unless --region names one.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -520,9 +520,10 @@ manifest's services select (-f), in every region of the orbit unless
 					if err != nil {
 						return err
 					}
-					allowed = append(allowed, map[string]string{"region": r.Name, "image": id, "elevator:app": tags["elevator:app"], "elevator:orbit": tags["elevator:orbit"]})
+					key := release.TagAllow + o.Name
+					allowed = append(allowed, map[string]string{"region": r.Name, "image": id, key: tags[key]})
 					if !g.json() {
-						fmt.Fprintf(g.stdout, "%s  %s  elevator:app=%s elevator:orbit=%s\n", r.Name, id, tags["elevator:app"], tags["elevator:orbit"])
+						fmt.Fprintf(g.stdout, "%s  %s  %s=%s\n", r.Name, id, key, tags[key])
 					}
 				}
 			}

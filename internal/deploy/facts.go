@@ -11,6 +11,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/release"
 )
 
 // Clients are what looking up a release's facts needs in one region.
@@ -73,18 +74,17 @@ type Tagger interface {
 }
 
 // AllowImage tags image id so that releases of app into orbit may use it:
-// it adds app to the image's elevator:app tag and orbit to its
-// elevator:orbit tag (comma-separated lists), keeping what they allowed
-// before. It returns the tags it set.
+// it adds app to the image's elevator:allow:<orbit> tag (a comma-separated
+// list), keeping what it allowed before. The tag pairs the app with the
+// orbit, so allowing shop in production and billing in test never lets
+// billing into production. It returns the tags it set.
 func AllowImage(ctx context.Context, t Tagger, id, app, orbit string) (map[string]string, error) {
 	img, err := t.Image(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	tags := map[string]string{
-		"elevator:app":   addToList(img.Tags["elevator:app"], app),
-		"elevator:orbit": addToList(img.Tags["elevator:orbit"], orbit),
-	}
+	key := release.TagAllow + orbit
+	tags := map[string]string{key: addToList(img.Tags[key], app)}
 	return tags, t.Tag(ctx, id, tags)
 }
 

@@ -308,7 +308,8 @@ func TestResourcesMustBeTaggedForTheRelease(t *testing.T) {
 		change func(*elevator.ReleasePlacement)
 		want   string
 	}{
-		{"an untagged image", func(p *elevator.ReleasePlacement) { p.Image = "ami-untagged" }, "image ami-untagged is not authorized: want tags elevator:app=shop, elevator:orbit=prod"},
+		{"an untagged image", func(p *elevator.ReleasePlacement) { p.Image = "ami-untagged" }, "image ami-untagged is not authorized: want tag elevator:allow:prod=shop (`elevator image allow` adds it), or tags elevator:app=shop, elevator:orbit=prod"},
+		{"an image allowed for another app in this orbit", func(p *elevator.ReleasePlacement) { p.Image = "ami-blog-prod" }, "image ami-blog-prod is not authorized"},
 		{"a security group of another app", func(p *elevator.ReleasePlacement) { p.SecurityGroups = []string{"sg-other"} }, "security group sg-other is not authorized"},
 		{"an untagged target group", func(p *elevator.ReleasePlacement) { p.TargetGroups = []string{"arn:tg-untagged"} }, "target group arn:tg-untagged is not authorized"},
 		{"a subnet of the public tier", func(p *elevator.ReleasePlacement) { p.Subnets = []string{"subnet-public"} }, "subnet subnet-public is not authorized: want tags elevator:orbit=prod, elevator:tier=private"},
@@ -1059,5 +1060,21 @@ func TestAPlacementMayNameItsTier(t *testing.T) {
 	}))
 	if rec.State != elevator.StateSuccess {
 		t.Errorf("release into a tier called app: %s (%s)", rec.State, rec.Error)
+	}
+}
+
+// TestAnImageIsAllowedPerOrbitAndApp: elevator:allow:<orbit> pairs apps
+// with an orbit, so an image allowed for shop in test and blog in prod is
+// not thereby allowed for shop in prod.
+func TestAnImageIsAllowedPerOrbitAndApp(t *testing.T) {
+	w := newWorld(t)
+	e := w.engine("engine-1")
+	rec := w.run(e, w.release(func(r *elevator.Release) {
+		for i := range r.Services {
+			r.Services[i].Placements[0].Image = "ami-shop-prod"
+		}
+	}))
+	if rec.State != elevator.StateSuccess {
+		t.Errorf("an image allowed for shop in prod: %s (%s)", rec.State, rec.Error)
 	}
 }

@@ -80,10 +80,13 @@ type Locker interface {
 // Tags the engine puts on the groups it creates and expects on the
 // resources a release uses. Subnets carry the orbit compiler's tags.
 const (
-	TagApp       = "elevator:app"
-	TagOrbit     = "elevator:orbit"
-	TagService   = "elevator:service"
-	TagRelease   = "elevator:release"
+	TagApp     = "elevator:app"
+	TagOrbit   = "elevator:orbit"
+	TagService = "elevator:service"
+	TagRelease = "elevator:release"
+	// TagAllow, followed by an orbit's name, lists the apps an image may
+	// be released as in that orbit: elevator:allow:production=shop,blog.
+	TagAllow     = "elevator:allow:"
 	TagTier      = "elevator:tier" // on subnets: the tier they belong to
 	TagManagedBy = "elevator:managed-by"
 )

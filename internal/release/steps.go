@@ -263,7 +263,8 @@ const SubnetTier = "private"
 // that serve each service now, whose desired capacity is carried over.
 //
 // What authorizes each kind of resource:
-//   - image: elevator:app and elevator:orbit allow the app and the orbit;
+//   - image: elevator:allow:<orbit> allows the app, or elevator:app and
+//     elevator:orbit allow the app and the orbit;
 //   - subnet: elevator:orbit is the orbit and elevator:tier is private;
 //   - security group and target group: elevator:orbit, elevator:app and
 //     elevator:service allow the orbit, the app and the service;
@@ -338,9 +339,11 @@ func (e *Engine) validateResources(ctx context.Context, r *Release) (Outcome, er
 					return true
 				}, "want tags " + strings.Join(rule, ", ")
 			}
-			ok, rule := scoped(TagApp, TagOrbit)
-			check(KindImage, pl.Image, ok, rule+" (`elevator image allow` adds them)")
-			ok, rule = scoped(TagOrbit, TagTier)
+			pair, pairRule := scoped(TagApp, TagOrbit)
+			allow := TagAllow + doc.Orbit
+			check(KindImage, pl.Image, func(x Resource) bool { return authorized(x.Tags, allow, doc.App) || pair(x) },
+				"want tag "+allow+"="+doc.App+" (`elevator image allow` adds it), or "+strings.TrimPrefix(pairRule, "want "))
+			ok, rule := scoped(TagOrbit, TagTier)
 			for _, id := range pl.Subnets {
 				check(KindSubnet, id, ok, rule)
 			}

@@ -49,6 +49,8 @@ func newWorld(t *testing.T, regions ...string) *world {
 		}
 		c.addResource(Resource{Kind: KindImage, ID: ami(reg), Tags: map[string]string{TagApp: "shop,blog", TagOrbit: "*"}})
 		c.addResource(Resource{Kind: KindImage, ID: "ami-untagged", Tags: map[string]string{"Name": "ubuntu"}})
+		c.addResource(Resource{Kind: KindImage, ID: "ami-shop-prod", Tags: map[string]string{TagAllow + "test": "blog", TagAllow + orbit: "blog,shop"}})
+		c.addResource(Resource{Kind: KindImage, ID: "ami-blog-prod", Tags: map[string]string{TagAllow + "test": "shop", TagAllow + orbit: "blog"}})
 		for _, s := range []string{"subnet-a", "subnet-b"} {
 			c.addResource(Resource{Kind: KindSubnet, ID: s, Tags: map[string]string{TagOrbit: orbit, TagTier: "private"}})
 		}
