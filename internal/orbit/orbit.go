@@ -299,6 +299,9 @@ func (s *Service) Down(ctx context.Context, o *elevator.Orbit) ([]*apply.Result,
 		if err != nil {
 			return err
 		}
+		if err := s.emptyStateBucket(ctx, o, r, c); err != nil {
+			return err
+		}
 		res, err := s.engine(c).Delete(ctx, o.StackName())
 		results[index[r.Name]] = res
 		return err
@@ -309,6 +312,27 @@ func (s *Service) Down(ctx context.Context, o *elevator.Orbit) ([]*apply.Result,
 		}
 	}
 	return results, err
+}
+
+// emptyStateBucket deletes every object version in the orbit's state
+// bucket of a region (release documents and records, halts, the audit log,
+// Lambda code), which CloudFormation cannot delete while it holds any.
+func (s *Service) emptyStateBucket(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c Clients) error {
+	if c.Objects == nil {
+		return nil
+	}
+	outputs, err := s.engine(c).Outputs(ctx, o.StackName())
+	if errors.Is(err, cloudformation.ErrStackNotFound) || outputs["StateBucket"] == "" {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	n, err := c.Objects.DeletePrefix(ctx, outputs["StateBucket"], "")
+	if n > 0 {
+		s.Progress.Note(r.Name, fmt.Sprintf("emptied the state bucket: %d object version(s)", n))
+	}
+	return err
 }
 
 // RegionStatus is an orbit's state in one region, read back from AWS.

@@ -17,6 +17,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/aws/route53"
+	"github.com/elevatorhq/elevator/internal/aws/s3"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
 	"github.com/elevatorhq/elevator/internal/manifest"
@@ -36,7 +37,7 @@ func service(t *testing.T) (*Service, func(region string) aws.Config) {
 	return &Service{
 		Clients: func(region string) (Clients, error) {
 			cfg := cfgFor(region)
-			return Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), Parameters: ssm.New(cfg)}, nil
+			return Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), Parameters: ssm.New(cfg), Objects: s3.New(cfg)}, nil
 		},
 		Zones:    route53.New(account),
 		Progress: progress.Discard(),
@@ -128,5 +129,32 @@ func TestTheDefaultBastionImageComesFromSSM(t *testing.T) {
 	}
 	if ami := facts["us-east-1"].BastionAMI; !strings.HasPrefix(ami, "ami-") {
 		t.Errorf("bastion image %q", ami)
+	}
+}
+
+// TestDownEmptiesTheStateBucket: CloudFormation cannot delete a bucket
+// that holds objects, and releases leave records and an audit log there.
+func TestDownEmptiesTheStateBucket(t *testing.T) {
+	svc, cfgFor := service(t)
+	ctx := context.Background()
+	o := parse(t, "name: empty\nregions:\n  sa-east-1: {}\nnetwork: {nat: none}\n")
+	if _, err := svc.Up(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	out, err := svc.Outputs(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket := out["sa-east-1"]["StateBucket"]
+	objects := s3.New(cfgFor("sa-east-1"))
+	if _, err := objects.Put(ctx, bucket, "releases/r1/release.json", "application/json", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	// moto cannot delete the VPC's route tables, so Down ends in an error
+	// there (see docs/emulator.md); the bucket is emptied before that.
+	_, _ = svc.Down(ctx, o)
+	left, err := objects.List(ctx, bucket, "")
+	if err == nil && len(left) > 0 {
+		t.Errorf("objects left in the state bucket: %v", left)
 	}
 }
