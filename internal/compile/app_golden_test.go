@@ -228,16 +228,7 @@ func TestAppGoldenStacks(t *testing.T) {
 				if !reflect.DeepEqual(s.Tags, wantTags) {
 					t.Errorf("%s tags = %v, want %v", s.Region, s.Tags, wantTags)
 				}
-				for name := range s.Template.Parameters {
-					if s.Parameters[name] == "" {
-						t.Errorf("%s: template parameter %s has no value", s.Region, name)
-					}
-				}
-				for name := range s.Parameters {
-					if _, ok := s.Template.Parameters[name]; !ok {
-						t.Errorf("%s: value for %s, which the template does not declare", s.Region, name)
-					}
-				}
+				checkParameters(t, s)
 				if strings.Contains(string(s.Body), "ImportValue") {
 					t.Errorf("%s: the template imports a value; app stacks take orbit values as parameters", s.Region)
 				}

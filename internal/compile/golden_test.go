@@ -87,6 +87,22 @@ func goldenPath(name, region string) string {
 	return filepath.Join("testdata", name+"."+region+".golden.yml")
 }
 
+// checkParameters checks that a stack passes a value for every template
+// parameter, and none for a parameter the template does not declare.
+func checkParameters(t *testing.T, s Stack) {
+	t.Helper()
+	for name := range s.Template.Parameters {
+		if s.Parameters[name] == "" {
+			t.Errorf("%s: template parameter %s has no value", s.Region, name)
+		}
+	}
+	for name := range s.Parameters {
+		if _, ok := s.Template.Parameters[name]; !ok {
+			t.Errorf("%s: value for %s, which the template does not declare", s.Region, name)
+		}
+	}
+}
+
 // checkGolden compares a compiled stack with its golden file, or rewrites
 // the file with -update. The golden file is YAML even when the body sent is
 // JSON, so that it reads and diffs well.
@@ -229,16 +245,7 @@ func TestGoldenStacks(t *testing.T) {
 				if !reflect.DeepEqual(s.Tags, wantTags) {
 					t.Errorf("%s tags = %v, want %v", s.Region, s.Tags, wantTags)
 				}
-				for name := range s.Template.Parameters {
-					if s.Parameters[name] == "" {
-						t.Errorf("%s: template parameter %s has no value", s.Region, name)
-					}
-				}
-				for name := range s.Parameters {
-					if _, ok := s.Template.Parameters[name]; !ok {
-						t.Errorf("%s: value for %s, which the template does not declare", s.Region, name)
-					}
-				}
+				checkParameters(t, s)
 				if len(s.Body) > MaxBodyBytes {
 					t.Errorf("%s: body is %d bytes, over %d", s.Region, len(s.Body), MaxBodyBytes)
 				}
