@@ -136,6 +136,10 @@ type Release struct {
 
 	lock   Lock
 	locked bool
+	// fresh says the record was stored since the engine last waited: the
+	// write would have been refused had the release been halted (see
+	// Store.PutRecord), so the halt flag need not be read.
+	fresh bool
 	mu     sync.Mutex // guards Rec.Calls and Rec.Notes while regions work in parallel
 }
 
@@ -437,35 +441,30 @@ func (e *Engine) drive(ctx context.Context, r *Release) (*elevator.ReleaseRecord
 // errHaltUnknown says the halt flag could not be read.
 var errHaltUnknown = errors.New("halt flag unreadable")
 
-// halted checks for a halt. In a state that obeys halts, a halt sends the
-// release down the failure path; later, it is noted and the release
-// finishes what it started.
+// halted checks for a halt in a state that obeys halts: a halt sends the
+// release down the failure path. The flag is read only when the engine
+// has waited since it last stored the record; a halt asked for in a state
+// that does not obey halts is met by the next record write (see persist).
 func (e *Engine) halted(ctx context.Context, r *Release, t transition) (bool, error) {
-	if r.Rec.Halt != nil && !t.halts {
+	if !t.halts {
 		return false, nil
 	}
-	h, err := e.store(r).Halt(ctx, r.Rec.ID)
-	if err != nil {
-		e.c.Log.Warn("release halt check failed", "release", r.Rec.ID, "err", err)
-		if t.halts {
+	if r.Rec.Halt == nil && !r.fresh {
+		h, err := e.store(r).Halt(ctx, r.Rec.ID)
+		if err != nil {
 			// Not knowing whether an operator halted the release is no
 			// reason to move it forward: look again before the step.
+			e.c.Log.Warn("release halt check failed", "release", r.Rec.ID, "err", err)
 			return false, errHaltUnknown
 		}
-		return false, nil // past cut-over a halt changes nothing
+		r.Rec.Halt = h
 	}
+	h := r.Rec.Halt
 	if h == nil {
 		return false, nil
 	}
-	if r.Rec.Halt == nil {
-		r.Rec.Halt = h
-	}
-	if !t.halts {
-		r.note("halted by %s at %s (%s) after cut-over began; the release finishes", h.By, h.At.Format(time.RFC3339), h.Reason)
-		return false, nil
-	}
 	r.Rec.Failed = true
-	r.Rec.Error = fmt.Sprintf("halted by %s at %s: %s", h.By, h.At.Format(time.RFC3339), h.Reason)
+	r.Rec.Error = haltMessage(*h)
 	return true, e.enter(ctx, r, t.fail)
 }
 
@@ -499,6 +498,7 @@ func (e *Engine) renew(ctx context.Context, r *Release) error {
 // never.
 func (e *Engine) enter(ctx context.Context, r *Release, next State) error {
 	now := e.now()
+	from := r.Rec.State
 	r.Rec.State = next
 	r.Rec.Path = append(r.Rec.Path, next)
 	r.Rec.Visits = append(r.Rec.Visits, now)
@@ -522,7 +522,33 @@ func (e *Engine) enter(ctx context.Context, r *Release, next State) error {
 			return fmt.Errorf("audit the end of release %s: %w", r.Rec.ID, err)
 		}
 	}
+	err := e.persist(ctx, r)
+	var halt *HaltedError
+	if !errors.As(err, &halt) {
+		return err
+	}
+	// The store refused the record: the release was halted since the
+	// engine last looked.
+	r.Rec.Halt = &halt.Halt
+	if t := table[from]; t.halts && !table[next].halts && next != t.fail {
+		// On the way out of a state that obeys halts into one that does
+		// not (into cut-over): turn back instead.
+		r.Rec.State = from
+		r.Rec.Path = r.Rec.Path[:len(r.Rec.Path)-1]
+		r.Rec.Visits = r.Rec.Visits[:len(r.Rec.Visits)-1]
+		r.Rec.Failed = true
+		r.Rec.Error = haltMessage(halt.Halt)
+		return e.enter(ctx, r, t.fail)
+	}
+	if !table[next].halts {
+		r.note("halted by %s at %s (%s) after cut-over began; the release finishes", halt.Halt.By, halt.Halt.At.Format(time.RFC3339), halt.Halt.Reason)
+	}
+	// A state that obeys halts acts on it before its step (see halted).
 	return e.persist(ctx, r)
+}
+
+func haltMessage(h elevator.ReleaseHalt) string {
+	return fmt.Sprintf("halted by %s at %s: %s", h.By, h.At.Format(time.RFC3339), h.Reason)
 }
 
 // persist stores the record, conditional on its revision.
@@ -531,6 +557,10 @@ func (e *Engine) persist(ctx context.Context, r *Release) error {
 	stale := false
 	err := e.retry(ctx, r, func() error {
 		err := e.store(r).PutRecord(ctx, r.Rec)
+		var halt *HaltedError
+		if errors.As(err, &halt) {
+			return &abort{err} // enter decides where a halted release goes
+		}
 		if !errors.Is(err, ErrStale) {
 			return err
 		}
@@ -551,9 +581,15 @@ func (e *Engine) persist(ctx context.Context, r *Release) error {
 		}
 		r.locked = false
 	}
+	var halt *HaltedError
+	if errors.As(err, &halt) {
+		r.Rec.Revision-- // nothing was stored
+		return err
+	}
 	if err != nil {
 		return err
 	}
+	r.fresh = true
 	if e.c.Observe != nil {
 		// A deep copy: the engine goes on changing its record.
 		var cp elevator.ReleaseRecord
@@ -602,6 +638,7 @@ func (e *Engine) wait(ctx context.Context, r *Release, d time.Duration) error {
 		d = min(d, e.c.Lease/3)
 	}
 	d = d/2 + time.Duration(e.c.Random()*float64(d/2))
+	r.fresh = false
 	select {
 	case <-ctx.Done():
 		return ctx.Err()

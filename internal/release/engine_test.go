@@ -399,7 +399,9 @@ func TestAHaltStopsTheReleaseAtItsNextLook(t *testing.T) {
 	}{
 		{"a halt while waiting for health rolls back", CH, 0, rolledBack},
 		{"an hour-old halt still counts", CH, time.Hour, rolledBack},
-		{"a halt before the lock ends the release at once", L, 0, path(V, L, FC)},
+		// Written just after a transition's record, a halt is met by the
+		// next record write (which it refuses), before any change after it.
+		{"a halt before the lock ends the release before it changes anything", L, 0, path(V, L, VR, U, FC)},
 		{"a halt after cut-over began lets the release finish", CO, 0, happyPath},
 	}
 	for _, tt := range tests {
@@ -920,6 +922,33 @@ func TestUnlockBreaksAStuckLockAndAuditsIt(t *testing.T) {
 	}
 }
 
+func TestAHaltMetOnTheWayIntoCutOverTurnsTheReleaseBack(t *testing.T) {
+	// Instances boot at once, so CheckHealthy never waits and never reads
+	// the halt flag: the halt is met only by the write of the CutOver
+	// record, which the store refuses.
+	w := newWorld(t)
+	for _, c := range w.clouds {
+		c.boot = 0
+	}
+	e := w.engine("engine-1")
+	rel := w.release()
+	w.store.afterPut = func(rec elevator.ReleaseRecord) {
+		if rec.State == CH && rec.ID == rel.ID {
+			_ = w.store.PutHalt(context.Background(), rel.ID, elevator.ReleaseHalt{By: "dave", At: w.clock.Now(), Reason: "bad metrics"})
+		}
+	}
+	rec := w.run(e, rel)
+	assertPath(t, rec, rolledBack)
+	if n := rec.Calls["Store.Halt"]; n != 0 {
+		t.Errorf("the halt flag was read %d times; want none: the record writes met the halt", n)
+	}
+	if !strings.Contains(rec.Error, "halted by dave") {
+		t.Errorf("error %q, want the halt", rec.Error)
+	}
+	w.assertOnly(only(oldGroup))
+	w.assertServing(oldGroup)
+}
+
 func TestHaltCurrentFindsTheRunningReleaseByItsLock(t *testing.T) {
 	w := newWorld(t)
 	e := w.engine("engine-1")
@@ -935,7 +964,7 @@ func TestHaltCurrentFindsTheRunningReleaseByItsLock(t *testing.T) {
 	if haltErr != nil || halted != rel.ID {
 		t.Fatalf("HaltCurrent = %q, %v", halted, haltErr)
 	}
-	assertPath(t, rec, path(V, L, VR, D, CUF, U, FC))
+	assertPath(t, rec, path(V, L, VR, D, CH, CUF, U, FC))
 	w.assertOnly(only(oldGroup))
 }
 

@@ -205,6 +205,10 @@ func (s *fakeStore) PutRecord(ctx context.Context, rec *elevator.ReleaseRecord) 
 		s.mu.Unlock()
 		return ErrStale
 	}
+	if h, ok := s.halts[rec.ID]; ok && rec.Halt == nil {
+		s.mu.Unlock()
+		return &HaltedError{Halt: h}
+	}
 	s.records[rec.ID] = b
 	after := s.afterPut
 	s.mu.Unlock()

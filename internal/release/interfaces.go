@@ -24,7 +24,11 @@ type Store interface {
 	// PutRecord stores rec only if the stored record of rec.ID has
 	// Revision rec.Revision-1 (or there is none and rec.Revision is 1);
 	// otherwise it returns ErrStale and changes nothing. This conditional
-	// write is what keeps two engines from both advancing a release.
+	// write is what keeps two engines from both advancing a release. When
+	// the release was halted (PutHalt) and rec does not carry the halt yet
+	// (rec.Halt is nil), it returns a *HaltedError with the halt and
+	// changes nothing: the engine learns of a halt from the write that
+	// would have missed it, without reading the flag at every transition.
 	PutRecord(ctx context.Context, rec *elevator.ReleaseRecord) error
 	// Record returns the stored record of a release, or ErrNotFound.
 	Record(ctx context.Context, id string) (*elevator.ReleaseRecord, error)
@@ -251,6 +255,17 @@ var (
 	// ErrLockLost: the lock is no longer held by this engine.
 	ErrLockLost = &elevator.Error{Code: elevator.ECONFLICT, Message: "lock no longer held by this engine"}
 )
+
+// HaltedError is PutRecord's refusal to store a record that does not know
+// that its release was halted.
+type HaltedError struct {
+	Halt elevator.ReleaseHalt
+}
+
+// Error says who halted the release and why.
+func (e *HaltedError) Error() string {
+	return fmt.Sprintf("release halted by %s at %s: %s", e.Halt.By, e.Halt.At.UTC().Format(time.RFC3339), e.Halt.Reason)
+}
 
 // LockHeldError is returned by Locker.Acquire when someone else holds the
 // lock.

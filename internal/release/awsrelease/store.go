@@ -29,6 +29,7 @@ type objectsAPI interface {
 type recordsAPI interface {
 	PutItem(ctx context.Context, table string, item dynamodb.Item, conds ...dynamodb.Condition) error
 	GetItem(ctx context.Context, table string, key dynamodb.Item) (dynamodb.Item, error)
+	UpdateItem(ctx context.Context, table string, key, set dynamodb.Item, conds ...dynamodb.Condition) (dynamodb.Item, error)
 	Query(ctx context.Context, table string, in dynamodb.QueryInput) ([]dynamodb.Item, error)
 }
 
@@ -41,14 +42,16 @@ type recordsAPI interface {
 //
 //	releases/<id>/release.json         the document, exactly as submitted
 //	releases/<id>/release.json.sha256  its checksum (hex SHA-256)
-//	releases/<id>/halt.json            the first halt asked for, if any
 //
 // and one object per audit entry, under
 // audit/<yyyy>/<mm>/<dd>/<time>-<app>-<action>-<random>.json, so entries
 // sort by time and two writes never collide. The releases table (hash key
 // app, range key release_id) holds one item per release: the record as
 // JSON in "record", with revision, state and updated_at beside it for
-// queries and conditions.
+// queries and conditions, and the first halt asked for, as JSON in "halt".
+// Keeping the halt on the record's item lets the conditional write of a
+// record refuse to miss a halt, so the engine reads the flag only while it
+// waits, not at every transition.
 type Store struct {
 	orbit, bucket, table string
 	objects              objectsAPI
@@ -63,7 +66,6 @@ var _ release.Store = (*Store)(nil)
 
 func docKey(id string) string  { return "releases/" + id + "/release.json" }
 func sumKey(id string) string  { return docKey(id) + ".sha256" }
-func haltKey(id string) string { return "releases/" + id + "/halt.json" }
 
 // AuditPrefix is the prefix of the audit log's objects in the state
 // bucket.
@@ -166,8 +168,21 @@ func (s *Store) PutRecord(ctx context.Context, rec *elevator.ReleaseRecord) erro
 	if rec.Revision == 1 {
 		cond = dynamodb.AttributeNotExists("release_id")
 	}
+	if rec.Halt != nil {
+		h, err := json.Marshal(rec.Halt)
+		if err != nil {
+			return elevator.Errorf(elevator.EINTERNAL, "encode halt of release %s: %w", rec.ID, err)
+		}
+		item["halt"] = string(h)
+	} else {
+		cond = dynamodb.And(cond, dynamodb.AttributeNotExists("halt"))
+	}
 	err = s.records.PutItem(ctx, s.table, item, cond)
-	if errors.Is(err, dynamodb.ErrConditionFailed) {
+	var refused *dynamodb.ConditionFailedError
+	if errors.As(err, &refused) {
+		if h, herr := haltOf(refused.Current); herr == nil && h != nil && rec.Halt == nil && revisionOf(refused.Current) == rec.Revision-1 {
+			return &release.HaltedError{Halt: *h}
+		}
 		return fmt.Errorf("store revision %d of release %s: %w", rec.Revision, rec.ID, release.ErrStale)
 	}
 	if err != nil {
@@ -178,9 +193,22 @@ func (s *Store) PutRecord(ctx context.Context, rec *elevator.ReleaseRecord) erro
 }
 
 // Record returns the stored record of a release, or release.ErrNotFound.
-// The table is keyed by app; a release this Store has not seen yet costs
-// one more read, of its document, to learn its app.
 func (s *Store) Record(ctx context.Context, id string) (*elevator.ReleaseRecord, error) {
+	key, err := s.recordKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	item, err := s.records.GetItem(ctx, s.table, key)
+	if err != nil {
+		return nil, missing(err)
+	}
+	return decodeRecord(item)
+}
+
+// recordKey is the key of a release's record item. The table is keyed by
+// app; a release this Store has not seen yet costs one more read, of its
+// document, to learn its app.
+func (s *Store) recordKey(ctx context.Context, id string) (dynamodb.Item, error) {
 	s.mu.Lock()
 	app, ok := s.apps[id]
 	s.mu.Unlock()
@@ -194,20 +222,51 @@ func (s *Store) Record(ctx context.Context, id string) (*elevator.ReleaseRecord,
 		}
 		s.remember(id, app)
 	}
-	item, err := s.records.GetItem(ctx, s.table, dynamodb.Item{"app": app, "release_id": id})
-	if err != nil {
-		return nil, missing(err)
-	}
-	return decodeRecord(item)
+	return dynamodb.Item{"app": app, "release_id": id}, nil
 }
 
+// decodeRecord reads a record from its item, with the halt asked for the
+// release when the record does not carry it yet.
 func decodeRecord(item dynamodb.Item) (*elevator.ReleaseRecord, error) {
 	raw, _ := item["record"].(string)
 	var rec elevator.ReleaseRecord
 	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
 		return nil, elevator.Errorf(elevator.EINTERNAL, "decode record of release %v: %w", item["release_id"], err)
 	}
+	if rec.Halt == nil {
+		h, err := haltOf(item)
+		if err != nil {
+			return nil, err
+		}
+		rec.Halt = h
+	}
 	return &rec, nil
+}
+
+// haltOf reads the halt of a record's item, or nil when there is none.
+func haltOf(item dynamodb.Item) (*elevator.ReleaseHalt, error) {
+	raw, ok := item["halt"].(string)
+	if !ok {
+		return nil, nil
+	}
+	var h elevator.ReleaseHalt
+	if err := json.Unmarshal([]byte(raw), &h); err != nil {
+		return nil, elevator.Errorf(elevator.EINTERNAL, "decode halt of release %v: %w", item["release_id"], err)
+	}
+	return &h, nil
+}
+
+// revisionOf reads the revision of a record's item (0 when there is none).
+func revisionOf(item dynamodb.Item) int64 {
+	switch v := item["revision"].(type) {
+	case int64:
+		return v
+	case int:
+		return int64(v)
+	case float64:
+		return int64(v)
+	}
+	return 0
 }
 
 // Releases returns the records of an app's releases in the orbit, newest
@@ -238,31 +297,45 @@ func (s *Store) Releases(ctx context.Context, app string, limit int) ([]*elevato
 	return out, nil
 }
 
-// PutHalt asks a release to stop; a release halted before keeps its first
-// halt.
+// PutHalt asks a release to stop: it sets the halt on the release's
+// record item, unless one is there already (a release halted before keeps
+// its first halt). It returns release.ErrNotFound when the release has no
+// record.
 func (s *Store) PutHalt(ctx context.Context, id string, h elevator.ReleaseHalt) error {
 	b, err := json.Marshal(h)
 	if err != nil {
 		return elevator.Errorf(elevator.EINTERNAL, "encode halt of release %s: %w", id, err)
 	}
-	_, err = s.objects.PutIfAbsent(ctx, s.bucket, haltKey(id), "application/json", b)
+	key, err := s.recordKey(ctx, id)
+	if err != nil {
+		return err
+	}
+	_, err = s.records.UpdateItem(ctx, s.table, key, dynamodb.Item{"halt": string(b)},
+		dynamodb.Equal("release_id", id), dynamodb.AttributeNotExists("halt"))
+	var refused *dynamodb.ConditionFailedError
+	if errors.As(err, &refused) {
+		if refused.Current == nil {
+			return fmt.Errorf("halt release %s: %w", id, release.ErrNotFound)
+		}
+		return nil // halted before: the first halt stands
+	}
 	return err
 }
 
 // Halt returns the halt asked for a release, or nil and no error.
 func (s *Store) Halt(ctx context.Context, id string) (*elevator.ReleaseHalt, error) {
-	b, _, err := s.objects.Get(ctx, s.bucket, haltKey(id))
-	if errors.Is(err, s3.ErrNotFound) {
+	key, err := s.recordKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	item, err := s.records.GetItem(ctx, s.table, key)
+	if errors.Is(err, dynamodb.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var h elevator.ReleaseHalt
-	if err := json.Unmarshal(b, &h); err != nil {
-		return nil, elevator.Errorf(elevator.EINTERNAL, "decode halt of release %s: %w", id, err)
-	}
-	return &h, nil
+	return haltOf(item)
 }
 
 // Audit appends an entry to the orbit's audit log: one new object.

@@ -140,6 +140,37 @@ func TestTheStoreKeepsDocumentsOnceAndRecordsByRevision(t *testing.T) {
 			t.Errorf("halt %+v, %v; want bob's", h, err)
 		}
 	})
+	t.Run("a record that misses the halt is refused with it; one that carries it is stored", func(t *testing.T) {
+		rec, err := s.Record(ctx, id)
+		if err != nil || rec.Halt == nil || rec.Halt.By != "bob" {
+			t.Fatalf("record read after the halt: %+v, %v; want bob's halt in it", rec, err)
+		}
+		rec.Halt = nil
+		rec.Revision++
+		var halted *release.HaltedError
+		if err := s.PutRecord(ctx, rec); !errors.As(err, &halted) || halted.Halt.By != "bob" {
+			t.Fatalf("record without the halt: %v, want a HaltedError with bob's halt", err)
+		}
+		rec.Halt = &halted.Halt
+		if err := s.PutRecord(ctx, rec); err != nil {
+			t.Fatalf("record with the halt: %v", err)
+		}
+		if err := s.PutRecord(ctx, rec); !errors.Is(err, release.ErrStale) {
+			t.Errorf("the same revision again, halt and all: %v, want ErrStale", err)
+		}
+		if h, err := s.Halt(ctx, id); err != nil || h == nil || h.By != "bob" {
+			t.Errorf("halt after the record was stored with it: %+v, %v", h, err)
+		}
+	})
+	t.Run("halting a release that has no record is not found", func(t *testing.T) {
+		other := "20261123-120000-0000abcd"
+		if err := s.PutRelease(ctx, other, []byte(`{"app":"shop"}`), "x"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutHalt(ctx, other, elevator.ReleaseHalt{By: "bob"}); !errors.Is(err, release.ErrNotFound) {
+			t.Errorf("halt of a release without a record: %v, want ErrNotFound", err)
+		}
+	})
 }
 
 func TestReleasesAreListedNewestFirst(t *testing.T) {
