@@ -72,6 +72,9 @@ func benchDeployCalls(b *testing.B, services int) {
 		if code := cli.Run(context.Background(), args, strings.NewReader(""), &stdout, &stderr); code != 0 {
 			b.Fatalf("elevator %s: exit %d\n%s%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
 		}
+		if os.Getenv("BENCH_SHOW") != "" {
+			b.Log(stdout.String())
+		}
 	}
 	flags := []string{"-f", appFile, "--orbit", orbit, "--orbit-file", orbitFile}
 	run("orbit", "up", "-f", orbitFile, "--poll-interval", "20ms")
@@ -82,7 +85,7 @@ func benchDeployCalls(b *testing.B, services int) {
 		for _, which := range []string{"first", "second"} {
 			counter.reset()
 			start := time.Now()
-			run(append([]string{"deploy", "--version", fmt.Sprintf("1.0.%d-%s", i, which), "--poll-interval", "100ms"}, flags...)...)
+			run(append([]string{"deploy", "--version", fmt.Sprintf("1.0.%d-%s", i, which), "--poll-interval", "100ms", "-o", "json"}, flags...)...)
 			took := time.Since(start)
 			total, ops := counter.counts()
 			b.ReportMetric(float64(total), which+"-requests")

@@ -39,6 +39,8 @@ type releaseEnv struct {
 	engine  *release.Engine
 	caller  string
 	last    elevator.ReleaseState // the state Observe printed last
+	// orbitOutputs are the orbit stack's outputs read by open, by region.
+	orbitOutputs map[string]map[string]string
 }
 
 func (e *releaseEnv) addFlags(c *cobra.Command) {
@@ -87,6 +89,7 @@ func (e *releaseEnv) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	e.orbitOutputs = map[string]map[string]string{cfgs[0].Region: outputs}
 	if e.backend, err = awsrelease.New(awsrelease.Config{Orbit: e.orbit.Name, AWS: cfgs, Bucket: outputs["StateBucket"]}); err != nil {
 		return err
 	}
@@ -136,14 +139,7 @@ func (e *releaseEnv) observe(rec elevator.ReleaseRecord) {
 // passed to Run is the one of the document this process built, so a
 // document changed in the bucket in between fails Validate.
 func (e *releaseEnv) run(ctx context.Context, rel *elevator.Release) error {
-	sum, err := rel.Checksum()
-	if err != nil {
-		return err
-	}
-	if _, err := e.engine.Submit(ctx, rel); err != nil {
-		return err
-	}
-	rec, err := e.engine.Run(ctx, rel.ID, sum)
+	rec, err := e.engine.Start(ctx, rel)
 	if err != nil {
 		return err
 	}
@@ -200,7 +196,8 @@ groups. Every release ends Success, FailureClean (exit 6) or FailureDirty
 				if err != nil {
 					return deploy.Clients{}, err
 				}
-				return deploy.Clients{Stacks: cloudformation.New(cfg), Images: elevator.ImageSources{Images: ec2.New(cfg), Parameters: ssm.New(cfg)}}, nil
+				return deploy.Clients{Stacks: cloudformation.New(cfg), Images: elevator.ImageSources{Images: ec2.New(cfg), Parameters: ssm.New(cfg)},
+					OrbitOutputs: e.orbitOutputs[region]}, nil
 			})
 			if err != nil {
 				return err

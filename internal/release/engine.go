@@ -136,6 +136,10 @@ type Release struct {
 
 	lock   Lock
 	locked bool
+	// stored is the document as this engine stored it when it submitted
+	// the release (see Start), so Validate need not read it back; nil
+	// means read it.
+	stored []byte
 	// fresh says the record was stored since the engine last waited: the
 	// write would have been refused had the release been halted (see
 	// Store.PutRecord), so the halt flag need not be read.
@@ -197,33 +201,41 @@ func (e *Engine) now() time.Time { return e.c.Clock.Now().UTC() }
 // same release again returns its record. It returns EINVALID for a release
 // that fails Check, and ErrExists when another document has the id.
 func (e *Engine) Submit(ctx context.Context, rel *elevator.Release) (*elevator.ReleaseRecord, error) {
+	rec, _, err := e.submit(ctx, rel)
+	return rec, err
+}
+
+// submit is Submit, and returns the stored document too, or nil when the
+// release had been submitted before.
+func (e *Engine) submit(ctx context.Context, rel *elevator.Release) (*elevator.ReleaseRecord, []byte, error) {
 	if err := rel.Check(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	doc, err := rel.Canonical()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sum := elevator.ChecksumOf(doc)
 	if err := e.c.Store.PutRelease(ctx, rel.ID, doc, sum); err != nil {
-		return nil, fmt.Errorf("store release %s: %w", rel.ID, err)
+		return nil, nil, fmt.Errorf("store release %s: %w", rel.ID, err)
 	}
 	now := e.now()
 	rec := &elevator.ReleaseRecord{ID: rel.ID, App: rel.App, Orbit: rel.Orbit, Revision: 1,
 		State: elevator.StateValidate, Path: []State{}, Visits: []time.Time{}, Owner: e.c.Owner,
 		SubmittedAt: now, UpdatedAt: now, Regions: []elevator.ReleaseRegionRecord{}}
 	if err := e.c.Store.PutRecord(ctx, rec); errors.Is(err, ErrStale) {
-		return e.c.Store.Record(ctx, rel.ID)
+		rec, err := e.c.Store.Record(ctx, rel.ID)
+		return rec, nil, err
 	} else if err != nil {
-		return nil, fmt.Errorf("store record of release %s: %w", rel.ID, err)
+		return nil, nil, fmt.Errorf("store record of release %s: %w", rel.ID, err)
 	}
 	err = e.c.Store.Audit(ctx, elevator.AuditEntry{At: now, By: rel.CreatedBy, Action: elevator.AuditSubmit,
 		App: rel.App, Orbit: rel.Orbit, ReleaseID: rel.ID, Outcome: "submitted",
 		Detail: fmt.Sprintf("version %s, sha256 %s", rel.Version, sum)})
 	if err != nil {
-		return nil, fmt.Errorf("audit release %s: %w", rel.ID, err)
+		return nil, nil, fmt.Errorf("audit release %s: %w", rel.ID, err)
 	}
-	return rec, nil
+	return rec, doc, nil
 }
 
 // Run starts a submitted release and drives it to an end state, which it
@@ -238,10 +250,28 @@ func (e *Engine) Run(ctx context.Context, id, checksum string) (*elevator.Releas
 	if err != nil {
 		return nil, fmt.Errorf("read record of release %s: %w", id, err)
 	}
-	if len(rec.Path) > 0 {
-		return rec, elevator.Errorf(elevator.ECONFLICT, "release %s already started (it is in %s); resume it instead", id, rec.State)
+	return e.run(ctx, &Release{Rec: rec}, checksum)
+}
+
+// Start submits a release and runs it, as Submit then Run do, without
+// reading back what it has just stored: the record it wrote, and the
+// document, which Validate checks as this engine stored it.
+func (e *Engine) Start(ctx context.Context, rel *elevator.Release) (*elevator.ReleaseRecord, error) {
+	rec, doc, err := e.submit(ctx, rel)
+	if err != nil {
+		return nil, err
 	}
-	r := &Release{Rec: rec}
+	sum, err := rel.Checksum()
+	if err != nil {
+		return nil, err
+	}
+	return e.run(ctx, &Release{Rec: rec, stored: doc}, sum)
+}
+
+func (e *Engine) run(ctx context.Context, r *Release, checksum string) (*elevator.ReleaseRecord, error) {
+	if len(r.Rec.Path) > 0 {
+		return r.Rec, elevator.Errorf(elevator.ECONFLICT, "release %s already started (it is in %s); resume it instead", r.Rec.ID, r.Rec.State)
+	}
 	r.Rec.Checksum = checksum
 	if err := e.enter(ctx, r, elevator.StateValidate); err != nil {
 		return r.Rec, err

@@ -1107,3 +1107,29 @@ func TestAnImageIsAllowedPerOrbitAndApp(t *testing.T) {
 		t.Errorf("an image allowed for shop in prod: %s (%s)", rec.State, rec.Error)
 	}
 }
+
+func TestStartRunsWhatItSubmitsWithoutReadingItBack(t *testing.T) {
+	w := newWorld(t)
+	e := w.engine("engine-1")
+	rel := w.release()
+	rec, err := e.Start(context.Background(), rel)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	assertPath(t, rec, happyPath)
+	for _, call := range []string{"Store.Release", "Store.Record"} {
+		if n := rec.Calls[call]; n != 0 {
+			t.Errorf("%s called %d times; want none: the engine holds the document and the record it stored", call, n)
+		}
+	}
+	stored, _, err := w.store.Release(context.Background(), rel.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := rel.Canonical(); string(stored) != string(want) {
+		t.Errorf("stored document differs from the release's canonical form")
+	}
+	if _, err := e.Start(context.Background(), rel); elevator.ErrorCode(err) != elevator.ECONFLICT {
+		t.Errorf("Start of a release that already ran: %v, want ECONFLICT", err)
+	}
+}
