@@ -72,7 +72,7 @@ func benchDeployCalls(b *testing.B, services int) {
 		if code := cli.Run(context.Background(), args, strings.NewReader(""), &stdout, &stderr); code != 0 {
 			b.Fatalf("elevator %s: exit %d\n%s%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
 		}
-		if os.Getenv("BENCH_SHOW") != "" {
+		if os.Getenv("ELEVATOR_BENCH_SHOW") != "" { // print each command's output
 			b.Log(stdout.String())
 		}
 	}

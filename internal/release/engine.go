@@ -144,7 +144,7 @@ type Release struct {
 	// write would have been refused had the release been halted (see
 	// Store.PutRecord), so the halt flag need not be read.
 	fresh bool
-	mu     sync.Mutex // guards Rec.Calls and Rec.Notes while regions work in parallel
+	mu    sync.Mutex // guards Rec.Calls and Rec.Notes while regions work in parallel
 }
 
 func (r *Release) note(format string, args ...any) {
@@ -201,13 +201,14 @@ func (e *Engine) now() time.Time { return e.c.Clock.Now().UTC() }
 // same release again returns its record. It returns EINVALID for a release
 // that fails Check, and ErrExists when another document has the id.
 func (e *Engine) Submit(ctx context.Context, rel *elevator.Release) (*elevator.ReleaseRecord, error) {
-	rec, _, err := e.submit(ctx, rel)
+	rec, _, err := e.submit(ctx, rel, false)
 	return rec, err
 }
 
 // submit is Submit, and returns the stored document too, or nil when the
-// release had been submitted before.
-func (e *Engine) submit(ctx context.Context, rel *elevator.Release) (*elevator.ReleaseRecord, []byte, error) {
+// release had been submitted before. With start, the record it writes has
+// entered Validate already: one write for both.
+func (e *Engine) submit(ctx context.Context, rel *elevator.Release, start bool) (*elevator.ReleaseRecord, []byte, error) {
 	if err := rel.Check(); err != nil {
 		return nil, nil, err
 	}
@@ -223,6 +224,9 @@ func (e *Engine) submit(ctx context.Context, rel *elevator.Release) (*elevator.R
 	rec := &elevator.ReleaseRecord{ID: rel.ID, App: rel.App, Orbit: rel.Orbit, Revision: 1,
 		State: elevator.StateValidate, Path: []State{}, Visits: []time.Time{}, Owner: e.c.Owner,
 		SubmittedAt: now, UpdatedAt: now, Regions: []elevator.ReleaseRegionRecord{}}
+	if start {
+		rec.Path, rec.Visits, rec.Checksum = []State{elevator.StateValidate}, []time.Time{now}, sum
+	}
 	if err := e.c.Store.PutRecord(ctx, rec); errors.Is(err, ErrStale) {
 		rec, err := e.c.Store.Record(ctx, rel.ID)
 		return rec, nil, err
@@ -257,15 +261,20 @@ func (e *Engine) Run(ctx context.Context, id, checksum string) (*elevator.Releas
 // reading back what it has just stored: the record it wrote, and the
 // document, which Validate checks as this engine stored it.
 func (e *Engine) Start(ctx context.Context, rel *elevator.Release) (*elevator.ReleaseRecord, error) {
-	rec, doc, err := e.submit(ctx, rel)
+	rec, doc, err := e.submit(ctx, rel, true)
 	if err != nil {
 		return nil, err
 	}
-	sum, err := rel.Checksum()
-	if err != nil {
-		return nil, err
+	if doc == nil { // submitted before: run it as Run would
+		sum, err := rel.Checksum()
+		if err != nil {
+			return nil, err
+		}
+		return e.run(ctx, &Release{Rec: rec}, sum)
 	}
-	return e.run(ctx, &Release{Rec: rec, stored: doc}, sum)
+	r := &Release{Rec: rec, stored: doc, fresh: true}
+	e.observe(r)
+	return e.drive(ctx, r)
 }
 
 func (e *Engine) run(ctx context.Context, r *Release, checksum string) (*elevator.ReleaseRecord, error) {
@@ -620,6 +629,12 @@ func (e *Engine) persist(ctx context.Context, r *Release) error {
 		return err
 	}
 	r.fresh = true
+	e.observe(r)
+	return nil
+}
+
+// observe hands a copy of the stored record to Config.Observe.
+func (e *Engine) observe(r *Release) {
 	if e.c.Observe != nil {
 		// A deep copy: the engine goes on changing its record.
 		var cp elevator.ReleaseRecord
@@ -627,7 +642,6 @@ func (e *Engine) persist(ctx context.Context, r *Release) error {
 			e.c.Observe(cp)
 		}
 	}
-	return nil
 }
 
 // retry calls fn until it succeeds, returns an abort, or fails

@@ -1117,6 +1117,9 @@ func TestStartRunsWhatItSubmitsWithoutReadingItBack(t *testing.T) {
 		t.Fatalf("Start: %v", err)
 	}
 	assertPath(t, rec, happyPath)
+	if rec.Revision != int64(len(rec.Path)) {
+		t.Errorf("revision %d after %d states; want one record write per state, submission included", rec.Revision, len(rec.Path))
+	}
 	for _, call := range []string{"Store.Release", "Store.Record"} {
 		if n := rec.Calls[call]; n != 0 {
 			t.Errorf("%s called %d times; want none: the engine holds the document and the record it stored", call, n)

@@ -574,6 +574,9 @@ func (f *fakeCloud) CreateGroup(ctx context.Context, spec GroupSpec, token strin
 	}
 	f.tokens[token] = spec.Name
 	if g, ok := f.groups[spec.Name]; ok {
+		if spec.Absent {
+			f.t.Errorf("CreateGroup of %s says the caller found no such group, but it exists", spec.Name)
+		}
 		if g.tags[TagRelease] != spec.Tags[TagRelease] {
 			return elevator.Errorf(elevator.EINVALID, "AlreadyExists: group %s exists", spec.Name)
 		}

@@ -190,6 +190,10 @@ type GroupSpec struct {
 	HealthCheckGrace time.Duration
 	Hooks            []elevator.ReleaseHook // created with the group
 	Tags             map[string]string      // on the group, propagated to instances
+	// Absent says the caller has just looked for the group and found none
+	// (the engine holds the lock, and names groups after their release),
+	// so CreateGroup need not look it up again before creating it.
+	Absent bool
 	// The launch template always requires IMDSv2 (HttpTokens required,
 	// hop limit 1); there is no field to turn that off.
 }

@@ -449,6 +449,7 @@ func (e *Engine) deploy(ctx context.Context, r *Release) (Outcome, error) {
 				continue
 			}
 			spec := e.spec(r, s, rr.Region, st)
+			spec.Absent = true
 			if err := cl.CreateGroup(ctx, spec, token(doc.ID, elevator.StateDeploy, rr.Region, s.Name)); err != nil {
 				return fmt.Errorf("create group %s: %w", spec.Name, err)
 			}

@@ -287,6 +287,9 @@ func launchTemplate(lt *autoscalingtypes.LaunchTemplateSpecification) LaunchTemp
 // CreateGroupInput describes a group to create.
 type CreateGroupInput struct {
 	Name string
+	// Absent says the caller has just found no group called Name, so
+	// CreateGroup does not look it up again (see CreateGroup).
+	Absent bool
 	// LaunchTemplateID and LaunchTemplateVersion say what the group
 	// launches. An empty version means the template's default version.
 	LaunchTemplateID      string
@@ -313,14 +316,17 @@ type CreateGroupInput struct {
 // can therefore call CreateGroup again after any failure and treat
 // ErrGroupExists as done, after checking with Group that the group is not
 // being deleted. (The look-up also matters on moto, whose create silently
-// replaces an existing group and orphans its instances.) Other failures
-// are EAWS errors.
+// replaces an existing group and orphans its instances.) A caller that
+// has just looked the name up itself sets in.Absent to skip the look-up.
+// Other failures are EAWS errors.
 func (c *Client) CreateGroup(ctx context.Context, in CreateGroupInput) error {
-	switch _, err := c.Group(ctx, in.Name); {
-	case err == nil:
-		return c.exists(in.Name, nil)
-	case !errors.Is(err, ErrGroupNotFound):
-		return err
+	if !in.Absent {
+		switch _, err := c.Group(ctx, in.Name); {
+		case err == nil:
+			return c.exists(in.Name, nil)
+		case !errors.Is(err, ErrGroupNotFound):
+			return err
+		}
 	}
 	req := &autoscalingsdk.CreateAutoScalingGroupInput{
 		AutoScalingGroupName: aws.String(in.Name),

@@ -192,17 +192,10 @@ func (c *Client) LaunchTemplates(ctx context.Context, tags map[string]string) ([
 // versions. A template that does not exist counts as deleted. Other
 // failures are EAWS errors.
 func (c *Client) DeleteLaunchTemplate(ctx context.Context, name string) error {
-	// Look the name up first: moto 5.2.5 answers a delete of a missing name
-	// with MissingParameter rather than a not-found code.
-	lt, err := c.LaunchTemplate(ctx, name)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	_, err = c.api.DeleteLaunchTemplate(ctx, &ec2sdk.DeleteLaunchTemplateInput{LaunchTemplateId: aws.String(lt.ID)})
-	if err != nil && !isNotFound(err) {
+	_, err := c.api.DeleteLaunchTemplate(ctx, &ec2sdk.DeleteLaunchTemplateInput{LaunchTemplateName: aws.String(name)})
+	// AWS answers a missing name with a not-found code; moto 5.2.5 with
+	// MissingParameter, though the name is given.
+	if err != nil && !isNotFound(err) && apiCode(err) != "MissingParameter" {
 		return c.fail("delete launch template "+name, err)
 	}
 	return nil

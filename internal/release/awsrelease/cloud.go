@@ -296,6 +296,7 @@ func (c *Cloud) CreateGroup(ctx context.Context, spec release.GroupSpec, token s
 		HealthCheckGracePeriod: spec.HealthCheckGrace,
 		Tags:                   spec.Tags,
 		LifecycleHooks:         hooks,
+		Absent:                 spec.Absent,
 	})
 	if errors.Is(err, autoscaling.ErrGroupExists) {
 		g, gerr := c.groups.Group(ctx, spec.Name)

@@ -64,8 +64,8 @@ type Store struct {
 
 var _ release.Store = (*Store)(nil)
 
-func docKey(id string) string  { return "releases/" + id + "/release.json" }
-func sumKey(id string) string  { return docKey(id) + ".sha256" }
+func docKey(id string) string { return "releases/" + id + "/release.json" }
+func sumKey(id string) string { return docKey(id) + ".sha256" }
 
 // AuditPrefix is the prefix of the audit log's objects in the state
 // bucket.
