@@ -520,7 +520,7 @@ select (-f), in every region of the orbit unless --region names one.`,
 					if err != nil {
 						return err
 					}
-					key := release.TagAllow + o.Name
+					key := elevator.AllowTag(o.Name)
 					allowed = append(allowed, map[string]string{"region": r.Name, "image": id, key: tags[key]})
 					if !g.json() {
 						fmt.Fprintf(g.stdout, "%s  %s  %s=%s\n", r.Name, id, key, tags[key])

@@ -16,18 +16,6 @@ import (
 	elevator "github.com/elevatorhq/elevator"
 )
 
-// Tags Elevator puts on every stack and every resource it creates, so that
-// they can be found and told apart from what others created.
-const (
-	TagOrbit     = "elevator:orbit"
-	TagRegion    = "elevator:region"
-	TagManagedBy = "elevator:managed-by"
-	TagTier      = "elevator:tier"    // on subnets: the tier they belong to
-	TagApp       = "elevator:app"     // on an app's resources: the app
-	TagService   = "elevator:service" // on a service's resources: the service
-	ManagedBy    = "elevator"         // the value of TagManagedBy
-)
-
 // RegionFacts are what the apply step looked up in AWS for one region.
 type RegionFacts struct {
 	// AZs are the availability zones the region reports, in order.
@@ -149,5 +137,5 @@ func RegionStack(o *elevator.Orbit, r *elevator.Region, f RegionFacts) (Stack, e
 }
 
 func stackTags(o *elevator.Orbit, r *elevator.Region) map[string]string {
-	return map[string]string{TagOrbit: o.Name, TagRegion: r.Name, TagManagedBy: ManagedBy}
+	return map[string]string{elevator.TagOrbit: o.Name, elevator.TagRegion: r.Name, elevator.TagManagedBy: elevator.ManagedBy}
 }

@@ -87,7 +87,7 @@ func TestNotificationsStacksTakeTheirValuesAsParameters(t *testing.T) {
 			if s.Name != "elevator-orbit-"+o.Name+"-notifications" || s.Region != o.Regions[0].Name {
 				t.Errorf("stack %s in %s", s.Name, s.Region)
 			}
-			wantTags := map[string]string{"elevator:orbit": o.Name, "elevator:region": s.Region, "elevator:managed-by": "elevator"}
+			wantTags := map[string]string{elevator.TagOrbit: o.Name, elevator.TagRegion: s.Region, elevator.TagManagedBy: elevator.ManagedBy}
 			if !reflect.DeepEqual(s.Tags, wantTags) {
 				t.Errorf("tags %v, want %v", s.Tags, wantTags)
 			}
@@ -117,7 +117,7 @@ func TestNotificationsStacksTakeTheirValuesAsParameters(t *testing.T) {
 				}
 			}
 			for id, r := range s.Template.Resources {
-				if tags, ok := r.Properties["Tags"]; ok && !reflect.DeepEqual(tags, []Tag{{TagManagedBy, ManagedBy}, {TagOrbit, o.Name}, {TagRegion, s.Region}}) {
+				if tags, ok := r.Properties["Tags"]; ok && !reflect.DeepEqual(tags, []Tag{{elevator.TagManagedBy, elevator.ManagedBy}, {elevator.TagOrbit, o.Name}, {elevator.TagRegion, s.Region}}) {
 					t.Errorf("%s tags %v", id, tags)
 				}
 			}

@@ -15,10 +15,6 @@ import (
 	"github.com/elevatorhq/elevator/internal/release"
 )
 
-// DefaultTimeout is how long a release waits for health when the app says
-// nothing, as Odin's default.
-const DefaultTimeout = 10 * time.Minute
-
 // RegionFacts are what building a release needs from one region.
 type RegionFacts struct {
 	Orbit  map[string]string // the orbit stack's outputs
@@ -57,7 +53,7 @@ func Build(req Request, facts map[string]RegionFacts) (*elevator.Release, error)
 		Orbit:          o.Name,
 		Version:        req.Version,
 		Sequential:     req.Sequential,
-		TimeoutSeconds: int(DefaultTimeout / time.Second),
+		TimeoutSeconds: int(elevator.DefaultReleaseTimeout / time.Second),
 	}
 	if a.ReleaseTimeout > 0 {
 		rel.TimeoutSeconds = int(a.ReleaseTimeout / time.Second)
@@ -90,7 +86,7 @@ func Build(req Request, facts map[string]RegionFacts) (*elevator.Release, error)
 				if subnets := need(f.Orbit, key, "the orbit's output "+key); subnets != "" {
 					p.Subnets = strings.Split(subnets, ",")
 				}
-				if tier != release.SubnetTier {
+				if tier != elevator.TierPrivate {
 					p.Tier = tier
 				}
 			} else {

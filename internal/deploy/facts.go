@@ -11,7 +11,6 @@ import (
 	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
-	"github.com/elevatorhq/elevator/internal/release"
 )
 
 // Clients are what looking up a release's facts needs in one region.
@@ -83,7 +82,7 @@ func AllowImage(ctx context.Context, t Tagger, id, app, orbit string) (map[strin
 	if err != nil {
 		return nil, err
 	}
-	key := release.TagAllow + orbit
+	key := elevator.AllowTag(orbit)
 	tags := map[string]string{key: addToList(img.Tags[key], app)}
 	return tags, t.Tag(ctx, id, tags)
 }

@@ -115,7 +115,7 @@ func regionFacts(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c C
 		return f, err
 	}
 	for _, v := range vpcs {
-		if v.Tags[compile.TagOrbit] == o.Name && v.Tags[compile.TagManagedBy] == compile.ManagedBy {
+		if v.Tags[elevator.TagOrbit] == o.Name && v.Tags[elevator.TagManagedBy] == elevator.ManagedBy {
 			f.CurrentCIDR = v.CIDR
 			if f.CurrentAZs, err = currentZones(ctx, o, c); err != nil {
 				return f, err
@@ -387,12 +387,12 @@ func regionStatus(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c 
 	case !errors.Is(err, cloudformation.ErrStackNotFound):
 		return rs, err
 	}
-	vpcs, err := c.Network.VPCs(ctx, compile.TagOrbit, o.Name)
+	vpcs, err := c.Network.VPCs(ctx, elevator.TagOrbit, o.Name)
 	if err != nil {
 		return rs, err
 	}
 	for _, v := range vpcs {
-		if v.Tags[compile.TagManagedBy] != compile.ManagedBy {
+		if v.Tags[elevator.TagManagedBy] != elevator.ManagedBy {
 			continue
 		}
 		rs.VPC = &VPCStatus{ID: v.ID, CIDR: v.CIDR}
@@ -401,7 +401,7 @@ func regionStatus(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c 
 			return rs, err
 		}
 		for _, sn := range subnets {
-			rs.Subnets = append(rs.Subnets, SubnetStatus{Tier: sn.Tags[compile.TagTier], AZ: sn.AZ, CIDR: sn.CIDR, ID: sn.ID})
+			rs.Subnets = append(rs.Subnets, SubnetStatus{Tier: sn.Tags[elevator.TagTier], AZ: sn.AZ, CIDR: sn.CIDR, ID: sn.ID})
 		}
 		nats, err := c.Network.NATGateways(ctx, v.ID)
 		if err != nil {
