@@ -18,7 +18,9 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
-	"github.com/elevatorhq/elevator/internal/deploy"
+	"github.com/elevatorhq/elevator/internal/compile"
+	"github.com/elevatorhq/elevator/internal/image"
+	"github.com/elevatorhq/elevator/internal/lookup"
 	"github.com/elevatorhq/elevator/internal/manifest"
 	"github.com/elevatorhq/elevator/internal/release"
 	"github.com/elevatorhq/elevator/internal/release/awsrelease"
@@ -195,12 +197,12 @@ groups. Every release ends Success, FailureClean (exit 6) or FailureDirty
 			if err := e.open(ctx); err != nil {
 				return err
 			}
-			facts, err := deploy.Facts(ctx, a, e.orbit, func(region string) (deploy.Clients, error) {
+			facts, err := lookup.ReleaseFacts(ctx, a, e.orbit, func(region string) (lookup.Clients, error) {
 				cfg, err := e.configs.For(ctx, region)
 				if err != nil {
-					return deploy.Clients{}, err
+					return lookup.Clients{}, err
 				}
-				return deploy.Clients{Stacks: cloudformation.New(cfg), Images: elevator.ImageSources{Images: ec2.New(cfg), Parameters: ssm.New(cfg)}}, nil
+				return lookup.Clients{Stacks: cloudformation.New(cfg), Images: elevator.ImageSources{Images: ec2.New(cfg), Parameters: ssm.New(cfg)}}, nil
 			})
 			if err != nil {
 				return err
@@ -210,7 +212,7 @@ groups. Every release ends Success, FailureClean (exit 6) or FailureDirty
 			if err != nil {
 				return err
 			}
-			rel, err := deploy.Build(deploy.Request{App: a, Orbit: e.orbit, Version: version, ID: id, CreatedAt: now, CreatedBy: e.caller, Sequential: sequential}, facts)
+			rel, err := compile.ReleaseDocument(compile.ReleaseRequest{App: a, Orbit: e.orbit, Version: version, ID: id, CreatedAt: now, CreatedBy: e.caller, Sequential: sequential}, facts)
 			if err != nil {
 				return err
 			}
@@ -516,7 +518,7 @@ select (-f), in every region of the orbit unless --region names one.`,
 					}
 				}
 				for _, id := range ids {
-					tags, err := deploy.AllowImage(ctx, ec2.New(cfg), id, app, o.Name)
+					tags, err := image.AllowImage(ctx, ec2.New(cfg), id, app, o.Name)
 					if err != nil {
 						return err
 					}

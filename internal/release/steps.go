@@ -399,7 +399,7 @@ func (e *Engine) spec(r *Release, s *elevator.ReleaseService, region string, st 
 		Name:         GroupName(doc, s.Name),
 		ImageID:      pl.Image,
 		InstanceType: s.InstanceType,
-		UserData: Expand(s.UserData, Vars{ReleaseID: doc.ID, App: doc.App, Orbit: doc.Orbit,
+		UserData: elevator.ExpandUserData(s.UserData, elevator.UserDataVars{ReleaseID: doc.ID, App: doc.App, Orbit: doc.Orbit,
 			Service: s.Name, Region: region, Version: doc.Version}),
 		InstanceProfile:  pl.InstanceProfile,
 		SecurityGroups:   pl.SecurityGroups,
