@@ -465,9 +465,9 @@ func newImageCmd(g *globals) *cobra.Command {
 	allow := &cobra.Command{
 		Use:   "allow [IMAGE]",
 		Short: "Tag an image so that releases of an app into an orbit may use it",
-		Long: `Releases use only images tagged for their app and orbit: elevator:allow:<orbit>
-lists the apps an image may be released as in that orbit (or elevator:app and
-elevator:orbit both allow them). This adds the app to that tag of IMAGE (in
+		Long: `Releases use only images tagged for their app and orbit: ` + elevator.AllowTag("<orbit>") + `
+lists the apps an image may be released as in that orbit (or ` + elevator.TagApp + ` and
+` + elevator.TagOrbit + ` both allow them). This adds the app to that tag of IMAGE (in
 --region), or, without IMAGE, of the images the app manifest's services
 select (-f), in every region of the orbit unless --region names one.`,
 		Args: maxArgs(1),

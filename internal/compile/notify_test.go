@@ -30,7 +30,7 @@ type notifyCase struct {
 func notifyFacts(o *elevator.Orbit, region string) NotificationsFacts {
 	f := NotificationsFacts{
 		TopicARNs:         map[elevator.Severity]string{},
-		StateBucket:       "elevator-123456789012-" + region + "-" + o.Name,
+		StateBucket:       elevator.StateBucketName("123456789012", region, o.Name),
 		SlackForwarderKey: "elevator/lambda/slack-forwarder-0123456789abcdef.zip",
 	}
 	for _, sev := range elevator.Severities {
