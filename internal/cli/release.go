@@ -89,7 +89,7 @@ func (e *releaseEnv) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if e.backend, err = awsrelease.New(awsrelease.Config{Orbit: e.orbit.Name, AWS: cfgs, Bucket: outputs["StateBucket"]}); err != nil {
+	if e.backend, err = awsrelease.New(awsrelease.Config{Orbit: e.orbit.Name, AWS: cfgs, Bucket: outputs[compile.StateBucketOutput]}); err != nil {
 		return err
 	}
 	cfg := e.backend.EngineConfig(owner())

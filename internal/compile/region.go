@@ -531,7 +531,7 @@ func (b *regionBuilder) commonOutputs() {
 	}
 	b.output("PublicLoadBalancerSecurityGroup", "Security group of public load balancers", Ref(idPublicLBSG))
 	b.output("PrivateLoadBalancerSecurityGroup", "Security group of private load balancers", Ref(idPrivateLBSG))
-	b.output("StateBucket", "Elevator's state bucket", Ref(idStateBucket))
+	b.output(StateBucketOutput, "Elevator's state bucket", Ref(idStateBucket))
 	b.output("UsersTable", "SSH users table", Ref(idUsersTable))
 	b.output("ServicesTable", "SSH services table", Ref(idServicesTable))
 	b.output("LocksTable", "Elevator's locks table", Ref(idLocksTable))

@@ -322,13 +322,13 @@ func (s *Service) emptyStateBucket(ctx context.Context, o *elevator.Orbit, r *el
 		return nil
 	}
 	outputs, err := s.engine(c).Outputs(ctx, o.StackName())
-	if errors.Is(err, cloudformation.ErrStackNotFound) || outputs["StateBucket"] == "" {
+	if errors.Is(err, cloudformation.ErrStackNotFound) || outputs[compile.StateBucketOutput] == "" {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	n, err := c.Objects.DeletePrefix(ctx, outputs["StateBucket"], "")
+	n, err := c.Objects.DeletePrefix(ctx, outputs[compile.StateBucketOutput], "")
 	if n > 0 {
 		s.Progress.Note(r.Name, fmt.Sprintf("emptied the state bucket: %d object version(s)", n))
 	}
