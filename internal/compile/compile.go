@@ -1,7 +1,9 @@
 // Package compile turns an orbit, and the facts looked up in AWS about its
 // regions, into one CloudFormation template per region (OrbitStacks); and
 // an app, with the orbit's outputs in each region, into one template per
-// region of the orbit (AppStacks). Compiling is a pure function: it makes
+// region of the orbit (AppStacks); and an app, with the stacks' outputs and
+// the images found in each region, into the release document the release
+// engine runs (ReleaseDocument). Compiling is a pure function: it makes
 // no AWS call and needs no credentials, so `plan` and the tests run it
 // freely. The apply step sends what it returns through change sets.
 //
