@@ -32,7 +32,8 @@ type Release struct {
 	// every region.
 	Sequential bool `json:"sequential,omitempty"`
 	// TimeoutSeconds bounds each wait: for health at each capacity step,
-	// for old targets to drain, for groups to be deleted.
+	// for old targets to drain, for groups to be deleted
+	// (DefaultReleaseTimeout unless the app says otherwise).
 	TimeoutSeconds int `json:"timeout_seconds"`
 	// RollbackOf is the earlier release whose content this one repeats, or "".
 	RollbackOf string           `json:"rollback_of,omitempty"`
@@ -51,7 +52,7 @@ type ReleaseService struct {
 	Capacity ReleaseCapacity `json:"capacity"`
 	Policies []ReleasePolicy `json:"policies,omitempty"`
 	// Schedule changes the desired capacity at fixed times (see
-	// release.ParseSchedule for Asiaq's "1@30 10 * * *" notation).
+	// ParseSchedule for Asiaq's "1@30 10 * * *" notation).
 	Schedule []ReleaseSchedule `json:"schedule,omitempty"`
 	Hooks    []ReleaseHook     `json:"lifecycle_hooks,omitempty"`
 	// HealthCheckGraceSeconds is how long a new instance may fail health
@@ -68,8 +69,8 @@ type ReleasePlacement struct {
 	Region  string   `json:"region"`
 	Image   string   `json:"image"`   // an AMI id
 	Subnets []string `json:"subnets"` // subnet ids of the orbit's private tier
-	// Tier names that tier when it is not called "private"; its subnets
-	// must carry elevator:tier with this name.
+	// Tier names that tier when it is not TierPrivate; its subnets must
+	// carry TagTier with this name.
 	Tier            string   `json:"tier,omitempty"`
 	SecurityGroups  []string `json:"security_groups,omitempty"`
 	TargetGroups    []string `json:"target_groups,omitempty"` // ARNs; none for a service without a load balancer
@@ -163,7 +164,6 @@ type ReleaseHook struct {
 var (
 	releaseIDPattern = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$`)
 	namePattern      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
-	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
 )
 
 // NewReleaseID returns a new release id: the UTC time to the second and
@@ -293,7 +293,7 @@ func (r *Release) Check() error {
 		bad("regions: want at least one")
 	}
 	for i, reg := range r.Regions {
-		if !regionPattern.MatchString(reg) {
+		if !IsRegionName(reg) {
 			bad("regions[%d] %q: not an AWS region name", i, reg)
 		}
 		if slices.Index(r.Regions, reg) != i {

@@ -120,13 +120,13 @@ func (s *Service) Facts(ctx context.Context, a *elevator.App, o *elevator.Orbit)
 		groups := map[string]string{}
 		for _, other := range others {
 			found, err := r.clients.Network.SecurityGroups(ctx, map[string]string{
-				compile.TagOrbit: o.Name, compile.TagApp: other, compile.TagManagedBy: compile.ManagedBy,
+				elevator.TagOrbit: o.Name, elevator.TagApp: other, elevator.TagManagedBy: elevator.ManagedBy,
 			})
 			if err != nil {
 				return err
 			}
 			for _, g := range found {
-				if svc := g.Tags[compile.TagService]; svc != "" {
+				if svc := g.Tags[elevator.TagService]; svc != "" {
 					groups[other+"/"+svc] = g.ID
 				}
 			}

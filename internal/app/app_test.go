@@ -131,7 +131,7 @@ func tagMap[T any](tags []T, kv func(T) (string, string)) map[string]string {
 
 func hasElevatorTags(t *testing.T, what string, tags map[string]string, orbitName, app string) {
 	t.Helper()
-	if tags["elevator:orbit"] != orbitName || tags["elevator:app"] != app || tags["elevator:managed-by"] != "elevator" {
+	if tags[elevator.TagOrbit] != orbitName || tags[elevator.TagApp] != app || tags[elevator.TagManagedBy] != elevator.ManagedBy {
 		t.Errorf("%s tags: %v", what, tags)
 	}
 }
@@ -175,12 +175,12 @@ func TestAppUpBuildsWhatTheManifestAsks(t *testing.T) {
 		tags := tagMap(d.Tags, func(t elbv2types.Tag) (string, string) { return aws.ToString(t.Key), aws.ToString(t.Value) })
 		hasElevatorTags(t, aws.ToString(d.ResourceArn), tags, "prod", "shop")
 	}
-	if tags := tagMap(tagged.TagDescriptions[0].Tags, func(t elbv2types.Tag) (string, string) { return aws.ToString(t.Key), aws.ToString(t.Value) }); tags["elevator:service"] != "web" {
+	if tags := tagMap(tagged.TagDescriptions[0].Tags, func(t elbv2types.Tag) (string, string) { return aws.ToString(t.Key), aws.ToString(t.Value) }); tags[elevator.TagService] != "web" {
 		t.Errorf("target group is not tagged for service web: %v", tags)
 	}
 
 	e := ec2sdk.NewFromConfig(cfg)
-	sgs, err := e.DescribeSecurityGroups(ctx, &ec2sdk.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{{Name: aws.String("tag:elevator:app"), Values: []string{"shop"}}}})
+	sgs, err := e.DescribeSecurityGroups(ctx, &ec2sdk.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{{Name: aws.String("tag:" + elevator.TagApp), Values: []string{"shop"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestAppUpBuildsWhatTheManifestAsks(t *testing.T) {
 	for _, g := range sgs.SecurityGroups {
 		tags := tagMap(g.Tags, func(t ec2types.Tag) (string, string) { return aws.ToString(t.Key), aws.ToString(t.Value) })
 		hasElevatorTags(t, aws.ToString(g.GroupId), tags, "prod", "shop")
-		byService[tags["elevator:service"]] = g
+		byService[tags[elevator.TagService]] = g
 	}
 	web, worker := byService["web"], byService["worker"]
 	if web.GroupId == nil || worker.GroupId == nil {
@@ -208,7 +208,7 @@ func TestAppUpBuildsWhatTheManifestAsks(t *testing.T) {
 		t.Errorf("worker's ingress: %s", got)
 	}
 
-	profiles, err := iamsdk.NewFromConfig(cfg).ListInstanceProfiles(ctx, &iamsdk.ListInstanceProfilesInput{PathPrefix: aws.String("/elevator/prod/shop/")})
+	profiles, err := iamsdk.NewFromConfig(cfg).ListInstanceProfiles(ctx, &iamsdk.ListInstanceProfilesInput{PathPrefix: aws.String(elevator.AppPath("prod", "shop"))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,7 @@ func TestAFirewallRuleFromAnotherAppUsesItsSecurityGroup(t *testing.T) {
 	if _, err := w.apps.Up(ctx, caller, w.orbit); err != nil {
 		t.Fatal(err)
 	}
-	groups, err := ec2sdk.NewFromConfig(w.cfg("ap-south-1")).DescribeSecurityGroups(ctx, &ec2sdk.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{{Name: aws.String("tag:elevator:app"), Values: []string{"shop"}}, {Name: aws.String("tag:elevator:service"), Values: []string{"web"}}}})
+	groups, err := ec2sdk.NewFromConfig(w.cfg("ap-south-1")).DescribeSecurityGroups(ctx, &ec2sdk.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{{Name: aws.String("tag:" + elevator.TagApp), Values: []string{"shop"}}, {Name: aws.String("tag:" + elevator.TagService), Values: []string{"web"}}}})
 	if err != nil || len(groups.SecurityGroups) != 1 {
 		t.Fatalf("shop/web group: %v %v", groups, err)
 	}

@@ -22,7 +22,7 @@ func newEngine(f *fakeCloudFormation) (*Engine, *recorder) {
 }
 
 func spec(body string) Spec {
-	return Spec{Name: "elevator-orbit-t", Body: body, Parameters: map[string]string{"BastionAmi": "ami-1"}, Tags: map[string]string{"elevator:orbit": "t"}}
+	return Spec{Name: "elevator-orbit-t", Body: body, Parameters: map[string]string{"BastionAmi": "ami-1"}, Tags: map[string]string{elevator.TagOrbit: "t"}}
 }
 
 func TestApplyCreatesAStackAndReportsEveryEvent(t *testing.T) {

@@ -24,6 +24,8 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	// As domain: elevator names the command-line helper here.
+	domain "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/cli"
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
 )
@@ -162,7 +164,7 @@ func TestOrbitUpBuildsTheNetworkItDescribes(t *testing.T) {
 		t.Run(tt.region, func(t *testing.T) {
 			cfg := emulatortest.SharedConfig(t, tt.region)
 			ec2c := ec2sdk.NewFromConfig(cfg)
-			vpcs, err := ec2c.DescribeVpcs(ctx, &ec2sdk.DescribeVpcsInput{Filters: []ec2types.Filter{{Name: aws.String("tag:elevator:orbit"), Values: []string{name}}}})
+			vpcs, err := ec2c.DescribeVpcs(ctx, &ec2sdk.DescribeVpcsInput{Filters: []ec2types.Filter{{Name: aws.String("tag:" + domain.TagOrbit), Values: []string{name}}}})
 			if err != nil || len(vpcs.Vpcs) != 1 {
 				t.Fatalf("vpcs tagged for %s: %v %v", name, vpcs, err)
 			}
@@ -177,10 +179,10 @@ func TestOrbitUpBuildsTheNetworkItDescribes(t *testing.T) {
 				for _, tg := range s.Tags {
 					tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
 				}
-				if tags["elevator:orbit"] != name || tags["elevator:region"] != tt.region || tags["elevator:managed-by"] != "elevator" {
+				if tags[domain.TagOrbit] != name || tags[domain.TagRegion] != tt.region || tags[domain.TagManagedBy] != domain.ManagedBy {
 					t.Errorf("subnet %s tags: %v", aws.ToString(s.SubnetId), tags)
 				}
-				key := tags["elevator:tier"] + "/" + aws.ToString(s.AvailabilityZone)
+				key := tags[domain.TagTier] + "/" + aws.ToString(s.AvailabilityZone)
 				if _, dup := got[key]; dup {
 					t.Errorf("two subnets for %s", key)
 				}
@@ -206,12 +208,12 @@ func TestOrbitUpBuildsTheNetworkItDescribes(t *testing.T) {
 			if len(nats.NatGateways) != tt.nats {
 				t.Errorf("%d NAT gateways, want %d", len(nats.NatGateways), tt.nats)
 			}
-			bucket := fmt.Sprintf("elevator-123456789012-%s-%s", tt.region, name)
+			bucket := domain.StateBucketName("123456789012", tt.region, name)
 			if _, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
 				t.Errorf("state bucket %s: %v", bucket, err)
 			}
 			ddb := dynamodb.NewFromConfig(cfg)
-			for _, table := range []string{name + "-users", name + "-services", name + "-elevator-locks", name + "-elevator-releases"} {
+			for _, table := range []string{name + "-users", name + "-services", domain.LocksTableName(name), domain.ReleasesTableName(name)} {
 				if _, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}); err != nil {
 					t.Errorf("table %s: %v", table, err)
 				}
@@ -236,7 +238,7 @@ func TestOrbitUpBuildsTheNetworkItDescribes(t *testing.T) {
 	}
 	if out := doc.Outputs["eu-west-1"]; !strings.HasPrefix(out["VpcId"], "vpc-") || out["VpcCidr"] != "10.42.0.0/16" ||
 		len(strings.Split(out["PrivateSubnets"], ",")) != 2 || out["AvailabilityZones"] != "eu-west-1a,eu-west-1b" ||
-		!strings.HasPrefix(out["PublicLoadBalancerSecurityGroup"], "sg-") || out["LocksTable"] != name+"-elevator-locks" {
+		!strings.HasPrefix(out["PublicLoadBalancerSecurityGroup"], "sg-") || out["LocksTable"] != domain.LocksTableName(name) {
 		t.Errorf("eu-west-1 outputs: %v", out)
 	}
 }

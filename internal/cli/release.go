@@ -18,7 +18,9 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
-	"github.com/elevatorhq/elevator/internal/deploy"
+	"github.com/elevatorhq/elevator/internal/compile"
+	"github.com/elevatorhq/elevator/internal/image"
+	"github.com/elevatorhq/elevator/internal/lookup"
 	"github.com/elevatorhq/elevator/internal/manifest"
 	"github.com/elevatorhq/elevator/internal/release"
 	"github.com/elevatorhq/elevator/internal/release/awsrelease"
@@ -90,7 +92,7 @@ func (e *releaseEnv) open(ctx context.Context) error {
 		return err
 	}
 	e.orbitOutputs = map[string]map[string]string{cfgs[0].Region: outputs}
-	if e.backend, err = awsrelease.New(awsrelease.Config{Orbit: e.orbit.Name, AWS: cfgs, Bucket: outputs["StateBucket"]}); err != nil {
+	if e.backend, err = awsrelease.New(awsrelease.Config{Orbit: e.orbit.Name, AWS: cfgs, Bucket: outputs[compile.StateBucketOutput]}); err != nil {
 		return err
 	}
 	cfg := e.backend.EngineConfig(owner())
@@ -191,12 +193,12 @@ groups. Every release ends Success, FailureClean (exit 6) or FailureDirty
 			if err := e.open(ctx); err != nil {
 				return err
 			}
-			facts, err := deploy.Facts(ctx, a, e.orbit, func(region string) (deploy.Clients, error) {
+			facts, err := lookup.ReleaseFacts(ctx, a, e.orbit, func(region string) (lookup.Clients, error) {
 				cfg, err := e.configs.For(ctx, region)
 				if err != nil {
-					return deploy.Clients{}, err
+					return lookup.Clients{}, err
 				}
-				return deploy.Clients{Stacks: cloudformation.New(cfg), Images: elevator.ImageSources{Images: ec2.New(cfg), Parameters: ssm.New(cfg)},
+				return lookup.Clients{Stacks: cloudformation.New(cfg), Images: elevator.ImageSources{Images: ec2.New(cfg), Parameters: ssm.New(cfg)},
 					OrbitOutputs: e.orbitOutputs[region]}, nil
 			})
 			if err != nil {
@@ -207,7 +209,7 @@ groups. Every release ends Success, FailureClean (exit 6) or FailureDirty
 			if err != nil {
 				return err
 			}
-			rel, err := deploy.Build(deploy.Request{App: a, Orbit: e.orbit, Version: version, ID: id, CreatedAt: now, CreatedBy: e.caller, Sequential: sequential}, facts)
+			rel, err := compile.ReleaseDocument(compile.ReleaseRequest{App: a, Orbit: e.orbit, Version: version, ID: id, CreatedAt: now, CreatedBy: e.caller, Sequential: sequential}, facts)
 			if err != nil {
 				return err
 			}
@@ -460,9 +462,9 @@ func newImageCmd(g *globals) *cobra.Command {
 	allow := &cobra.Command{
 		Use:   "allow [IMAGE]",
 		Short: "Tag an image so that releases of an app into an orbit may use it",
-		Long: `Releases use only images tagged for their app and orbit: elevator:allow:<orbit>
-lists the apps an image may be released as in that orbit (or elevator:app and
-elevator:orbit both allow them). This adds the app to that tag of IMAGE (in
+		Long: `Releases use only images tagged for their app and orbit: ` + elevator.AllowTag("<orbit>") + `
+lists the apps an image may be released as in that orbit (or ` + elevator.TagApp + ` and
+` + elevator.TagOrbit + ` both allow them). This adds the app to that tag of IMAGE (in
 --region), or, without IMAGE, of the images the app manifest's services
 select (-f), in every region of the orbit unless --region names one.`,
 		Args: maxArgs(1),
@@ -513,11 +515,11 @@ select (-f), in every region of the orbit unless --region names one.`,
 					}
 				}
 				for _, id := range ids {
-					tags, err := deploy.AllowImage(ctx, ec2.New(cfg), id, app, o.Name)
+					tags, err := image.AllowImage(ctx, ec2.New(cfg), id, app, o.Name)
 					if err != nil {
 						return err
 					}
-					key := release.TagAllow + o.Name
+					key := elevator.AllowTag(o.Name)
 					allowed = append(allowed, map[string]string{"region": r.Name, "image": id, key: tags[key]})
 					if !g.json() {
 						fmt.Fprintf(g.stdout, "%s  %s  %s=%s\n", r.Name, id, key, tags[key])

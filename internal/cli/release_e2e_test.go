@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 
+	// As domain: elevator names the command-line helper here.
+	domain "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/cloudwatch"
 	"github.com/elevatorhq/elevator/internal/cli"
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
@@ -56,7 +58,7 @@ func releasable(t *testing.T) (orbitName string, flags []string) {
 func groups(t *testing.T, region, orbit string) []string {
 	t.Helper()
 	out, err := autoscaling.NewFromConfig(emulatortest.SharedConfig(t, region)).DescribeAutoScalingGroups(context.Background(), &autoscaling.DescribeAutoScalingGroupsInput{
-		Filters: []astypes.Filter{{Name: aws.String("tag:elevator:orbit"), Values: []string{orbit}}, {Name: aws.String("tag:elevator:app"), Values: []string{"shop"}}},
+		Filters: []astypes.Filter{{Name: aws.String("tag:" + domain.TagOrbit), Values: []string{orbit}}, {Name: aws.String("tag:" + domain.TagApp), Values: []string{"shop"}}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,8 @@ type AppFacts struct {
 	// ServiceSecurityGroups maps "app/service" to the security group of a
 	// service of another app in the same orbit and region, for the firewall
 	// rules that let another app's services in. Elevator tags those groups
-	// with TagOrbit, TagApp and TagService, so they can be looked up.
+	// with elevator.TagOrbit, elevator.TagApp and elevator.TagService, so
+	// they can be looked up.
 	ServiceSecurityGroups map[string]string
 	// AccountID is the AWS account the stacks go into.
 	AccountID string
@@ -56,9 +57,9 @@ const (
 
 // Subnet roles: which tier of the orbit an app's resource goes in.
 const (
-	rolePublic  = "public"
-	rolePrivate = "private"
-	roleData    = "data"
+	rolePublic  = elevator.TierPublic
+	rolePrivate = elevator.TierPrivate
+	roleData    = elevator.TierData
 )
 
 // logRetentionDays is how long a service's logs are kept.
@@ -142,7 +143,7 @@ func AppRegionStack(a *elevator.App, o *elevator.Orbit, r *elevator.Region, f Ap
 		Region:     r.Name,
 		Body:       body,
 		Parameters: b.params,
-		Tags:       map[string]string{TagOrbit: o.Name, TagRegion: r.Name, TagApp: a.Name, TagManagedBy: ManagedBy},
+		Tags:       map[string]string{elevator.TagOrbit: o.Name, elevator.TagRegion: r.Name, elevator.TagApp: a.Name, elevator.TagManagedBy: elevator.ManagedBy},
 		Template:   b.t,
 	}, nil
 }
@@ -368,13 +369,13 @@ func (b *appBuilder) tags(name, svc string) []Tag {
 		tags = append(tags, Tag{"Name", name})
 	}
 	tags = append(tags,
-		Tag{TagApp, b.a.Name},
-		Tag{TagManagedBy, ManagedBy},
-		Tag{TagOrbit, b.o.Name},
-		Tag{TagRegion, b.r.Name},
+		Tag{elevator.TagApp, b.a.Name},
+		Tag{elevator.TagManagedBy, elevator.ManagedBy},
+		Tag{elevator.TagOrbit, b.o.Name},
+		Tag{elevator.TagRegion, b.r.Name},
 	)
 	if svc != "" {
-		tags = append(tags, Tag{TagService, svc})
+		tags = append(tags, Tag{elevator.TagService, svc})
 	}
 	sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
 	return tags

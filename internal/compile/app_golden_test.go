@@ -224,7 +224,7 @@ func TestAppGoldenStacks(t *testing.T) {
 				if s.Region != r.Name || s.Name != wantName {
 					t.Errorf("stack %d is %s in %s, want %s in %s", i, s.Name, s.Region, wantName, r.Name)
 				}
-				wantTags := map[string]string{TagOrbit: c.o.Name, TagRegion: r.Name, TagApp: c.a.Name, TagManagedBy: ManagedBy}
+				wantTags := map[string]string{elevator.TagOrbit: c.o.Name, elevator.TagRegion: r.Name, elevator.TagApp: c.a.Name, elevator.TagManagedBy: elevator.ManagedBy}
 				if !reflect.DeepEqual(s.Tags, wantTags) {
 					t.Errorf("%s tags = %v, want %v", s.Region, s.Tags, wantTags)
 				}

@@ -31,16 +31,10 @@ func (b *appBuilder) service(s *elevator.Service) {
 	b.logGroup(s)
 }
 
-// IAMPath is the IAM path of a service's role and instance profile:
-// /elevator/<orbit>/<app>/<service>/.
-func IAMPath(orbit, app, service string) string {
-	return "/elevator/" + orbit + "/" + app + "/" + service + "/"
-}
-
 // LogGroupName is the CloudWatch Logs group of a service:
 // /elevator/<orbit>/<app>/<service>.
 func LogGroupName(orbit, app, service string) string {
-	return "/elevator/" + orbit + "/" + app + "/" + service
+	return elevator.AppPath(orbit, app) + service
 }
 
 // serviceSecurityGroup compiles a service's security group: traffic from
@@ -276,7 +270,7 @@ func (b *appBuilder) serviceNames() string {
 // its instance profile, with a least-privilege inline policy.
 func (b *appBuilder) identity(s *elevator.Service) {
 	svc := b.svcID[s.Name]
-	path := IAMPath(b.o.Name, b.a.Name, s.Name)
+	path := elevator.IAMPath(b.o.Name, b.a.Name, s.Name)
 	role, profile := idRole+svc, idInstanceProf+svc
 	b.add(role, s.Path, Resource{Type: "AWS::IAM::Role", Properties: Props{
 		"Path": path,
@@ -336,8 +330,8 @@ func (b *appBuilder) policy(s *elevator.Service) []any {
 			"Effect": "Allow",
 			"Action": []any{"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"},
 			"Resource": []any{
-				arn("ssm", "parameter/elevator/"+o+"/"+a),
-				arn("ssm", "parameter/elevator/"+o+"/"+a+"/*"),
+				arn("ssm", "parameter"+strings.TrimSuffix(elevator.AppPath(o, a), "/")),
+				arn("ssm", "parameter"+elevator.AppPath(o, a)+"*"),
 			},
 		},
 		Props{

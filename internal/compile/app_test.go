@@ -444,7 +444,7 @@ func TestAppIAMPaths(t *testing.T) {
 		for _, s := range c.stacks {
 			want := map[string]string{}
 			for _, svc := range c.a.Services {
-				path := "/elevator/" + c.o.Name + "/" + c.a.Name + "/" + svc.Name + "/"
+				path := elevator.IAMPath(c.o.Name, c.a.Name, svc.Name)
 				want["Role"+camel(svc.Name)] = path
 				want["InstanceProfile"+camel(svc.Name)] = path
 			}
@@ -494,11 +494,11 @@ func TestAppResourcesAreTagged(t *testing.T) {
 				for _, tag := range tags {
 					got[tag.Key] = tag.Value
 				}
-				want := map[string]string{TagOrbit: c.o.Name, TagApp: c.a.Name, TagRegion: s.Region, TagManagedBy: ManagedBy}
+				want := map[string]string{elevator.TagOrbit: c.o.Name, elevator.TagApp: c.a.Name, elevator.TagRegion: s.Region, elevator.TagManagedBy: elevator.ManagedBy}
 				for _, svc := range c.a.Services {
 					if strings.HasSuffix(id, camel(svc.Name)) && !strings.HasPrefix(id, "Table") && !strings.HasPrefix(id, "Certificate") ||
 						strings.HasPrefix(id, "Alarm"+camel(svc.Name)) {
-						want[TagService] = svc.Name
+						want[elevator.TagService] = svc.Name
 					}
 				}
 				for k, v := range want {
@@ -506,7 +506,7 @@ func TestAppResourcesAreTagged(t *testing.T) {
 						t.Errorf("%s %s: %s tag %s = %q, want %q", c.name, s.Region, id, k, got[k], v)
 					}
 				}
-				if svc, ok := got[TagService]; ok && want[TagService] != svc {
+				if svc, ok := got[elevator.TagService]; ok && want[elevator.TagService] != svc {
 					t.Errorf("%s %s: %s is tagged with service %s", c.name, s.Region, id, svc)
 				}
 			}
@@ -555,7 +555,7 @@ func TestAppOutputs(t *testing.T) {
 				}
 			}
 			if arn, ok := resolveOutput(s.Template.Outputs[camel(c.a.Services[0].Name)+"InstanceProfileArn"].Value, refs); ok {
-				want := "arn:aws:iam::" + testAccount + ":instance-profile/elevator/" + c.o.Name + "/" + c.a.Name + "/" + c.a.Services[0].Name + "/id-of-InstanceProfile" + camel(c.a.Services[0].Name)
+				want := "arn:aws:iam::" + testAccount + ":instance-profile" + elevator.IAMPath(c.o.Name, c.a.Name, c.a.Services[0].Name) + "id-of-InstanceProfile" + camel(c.a.Services[0].Name)
 				if arn != want {
 					t.Errorf("%s %s: instance profile ARN %s, want %s", c.name, s.Region, arn, want)
 				}

@@ -1,7 +1,9 @@
 // Package compile turns an orbit, and the facts looked up in AWS about its
 // regions, into one CloudFormation template per region (OrbitStacks); and
 // an app, with the orbit's outputs in each region, into one template per
-// region of the orbit (AppStacks). Compiling is a pure function: it makes
+// region of the orbit (AppStacks); and an app, with the stacks' outputs and
+// the images found in each region, into the release document the release
+// engine runs (ReleaseDocument). Compiling is a pure function: it makes
 // no AWS call and needs no credentials, so `plan` and the tests run it
 // freely. The apply step sends what it returns through change sets.
 //
@@ -14,18 +16,6 @@ import (
 	"net/netip"
 
 	elevator "github.com/elevatorhq/elevator"
-)
-
-// Tags Elevator puts on every stack and every resource it creates, so that
-// they can be found and told apart from what others created.
-const (
-	TagOrbit     = "elevator:orbit"
-	TagRegion    = "elevator:region"
-	TagManagedBy = "elevator:managed-by"
-	TagTier      = "elevator:tier"    // on subnets: the tier they belong to
-	TagApp       = "elevator:app"     // on an app's resources: the app
-	TagService   = "elevator:service" // on a service's resources: the service
-	ManagedBy    = "elevator"         // the value of TagManagedBy
 )
 
 // RegionFacts are what the apply step looked up in AWS for one region.
@@ -149,5 +139,5 @@ func RegionStack(o *elevator.Orbit, r *elevator.Region, f RegionFacts) (Stack, e
 }
 
 func stackTags(o *elevator.Orbit, r *elevator.Region) map[string]string {
-	return map[string]string{TagOrbit: o.Name, TagRegion: r.Name, TagManagedBy: ManagedBy}
+	return map[string]string{elevator.TagOrbit: o.Name, elevator.TagRegion: r.Name, elevator.TagManagedBy: elevator.ManagedBy}
 }

@@ -241,7 +241,7 @@ func TestGoldenStacks(t *testing.T) {
 				if s.Region != r.Name || s.Name != "elevator-orbit-"+c.orbit.Name {
 					t.Errorf("stack %d is %s in %s, want %s in %s", i, s.Name, s.Region, "elevator-orbit-"+c.orbit.Name, r.Name)
 				}
-				wantTags := map[string]string{"elevator:orbit": c.orbit.Name, "elevator:region": r.Name, "elevator:managed-by": "elevator"}
+				wantTags := map[string]string{elevator.TagOrbit: c.orbit.Name, elevator.TagRegion: r.Name, elevator.TagManagedBy: elevator.ManagedBy}
 				if !reflect.DeepEqual(s.Tags, wantTags) {
 					t.Errorf("%s tags = %v, want %v", s.Region, s.Tags, wantTags)
 				}

@@ -297,9 +297,9 @@ func (b *notificationsBuilder) param(name, description, value string) {
 // tags returns the elevator tags, sorted by key.
 func (b *notificationsBuilder) tags() []Tag {
 	tags := []Tag{
-		{TagManagedBy, ManagedBy},
-		{TagOrbit, b.o.Name},
-		{TagRegion, b.r.Name},
+		{elevator.TagManagedBy, elevator.ManagedBy},
+		{elevator.TagOrbit, b.o.Name},
+		{elevator.TagRegion, b.r.Name},
 	}
 	sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
 	return tags

@@ -30,7 +30,7 @@ type notifyCase struct {
 func notifyFacts(o *elevator.Orbit, region string) NotificationsFacts {
 	f := NotificationsFacts{
 		TopicARNs:         map[elevator.Severity]string{},
-		StateBucket:       "elevator-123456789012-" + region + "-" + o.Name,
+		StateBucket:       elevator.StateBucketName("123456789012", region, o.Name),
 		SlackForwarderKey: "elevator/lambda/slack-forwarder-0123456789abcdef.zip",
 	}
 	for _, sev := range elevator.Severities {
@@ -87,7 +87,7 @@ func TestNotificationsStacksTakeTheirValuesAsParameters(t *testing.T) {
 			if s.Name != "elevator-orbit-"+o.Name+"-notifications" || s.Region != o.Regions[0].Name {
 				t.Errorf("stack %s in %s", s.Name, s.Region)
 			}
-			wantTags := map[string]string{"elevator:orbit": o.Name, "elevator:region": s.Region, "elevator:managed-by": "elevator"}
+			wantTags := map[string]string{elevator.TagOrbit: o.Name, elevator.TagRegion: s.Region, elevator.TagManagedBy: elevator.ManagedBy}
 			if !reflect.DeepEqual(s.Tags, wantTags) {
 				t.Errorf("tags %v, want %v", s.Tags, wantTags)
 			}
@@ -117,7 +117,7 @@ func TestNotificationsStacksTakeTheirValuesAsParameters(t *testing.T) {
 				}
 			}
 			for id, r := range s.Template.Resources {
-				if tags, ok := r.Properties["Tags"]; ok && !reflect.DeepEqual(tags, []Tag{{TagManagedBy, ManagedBy}, {TagOrbit, o.Name}, {TagRegion, s.Region}}) {
+				if tags, ok := r.Properties["Tags"]; ok && !reflect.DeepEqual(tags, []Tag{{elevator.TagManagedBy, elevator.ManagedBy}, {elevator.TagOrbit, o.Name}, {elevator.TagRegion, s.Region}}) {
 					t.Errorf("%s tags %v", id, tags)
 				}
 			}

@@ -38,7 +38,6 @@ const (
 	paramZone          = "AvailabilityZone" // + <zone>
 	paramBastionAMI    = "BastionAmi"
 	paramHostedZone    = "HostedZoneId"
-	maintenanceTier    = "maintenance"
 	bucketNameMaxBytes = 63
 	anywhere           = "0.0.0.0/0"
 	anywhereIPv6       = "::/0"
@@ -113,15 +112,15 @@ func (b *regionBuilder) check() elevator.FieldErrors {
 
 	if bs := r.Bastion; bs != nil && bs.Count > 0 {
 		if _, ok := b.bastionTier(); !ok {
-			errs = append(errs, src.Errorf(bs.Path, nil, "a bastion runs in the tier named %s, or else in the first public tier, and %s has neither; add one of them", maintenanceTier, r.Name))
+			errs = append(errs, src.Errorf(bs.Path, nil, "a bastion runs in the tier named %s, or else in the first public tier, and %s has neither; add one of them", elevator.TierMaintenance, r.Name))
 		}
 		if bs.InstanceType == "" {
 			errs = append(errs, src.Errorf(fieldPath(src, bs.Path, "instance_type"), nil, "a bastion needs an instance type, such as t3.micro"))
 		}
 	}
 
-	// elevator-<12-digit account>-<region>-<orbit>
-	if n := len("elevator-123456789012-" + r.Name + "-" + b.o.Name); n > bucketNameMaxBytes {
+	// An account id has 12 digits.
+	if n := len(elevator.StateBucketName("123456789012", r.Name, b.o.Name)); n > bucketNameMaxBytes {
 		errs = append(errs, src.Errorf("name", b.o.Name, "makes the state bucket name in %s %d characters long, over S3's %d; use a shorter orbit name", r.Name, n, bucketNameMaxBytes))
 	}
 	return errs
@@ -142,7 +141,7 @@ func (b *regionBuilder) checkFacts() error {
 // public tier.
 func (b *regionBuilder) bastionTier() (string, bool) {
 	for _, t := range b.r.Tiers {
-		if t.Name == maintenanceTier {
+		if t.Name == elevator.TierMaintenance {
 			return t.Name, true
 		}
 	}
@@ -209,7 +208,7 @@ func (b *regionBuilder) network() {
 			"VpcId":            Ref(idVPC),
 			"CidrBlock":        s.CIDR.String(),
 			"AvailabilityZone": Ref(paramZone + b.zone[s.AZ]),
-			"Tags":             b.tags(o.Name+"-"+s.Tier+"-"+s.AZ, Tag{TagTier, s.Tier}),
+			"Tags":             b.tags(o.Name+"-"+s.Tier+"-"+s.AZ, Tag{elevator.TagTier, s.Tier}),
 		}
 		if s.Access == elevator.AccessPublic {
 			props["MapPublicIpOnLaunch"] = true
@@ -466,7 +465,7 @@ func (b *regionBuilder) state() {
 		DeletionPolicy:      policy,
 		UpdateReplacePolicy: policy,
 		Properties: Props{
-			"BucketName":              Sub("elevator-${AWS::AccountId}-${AWS::Region}-" + o.Name),
+			"BucketName":              Sub(elevator.StateBucketName("${AWS::AccountId}", "${AWS::Region}", o.Name)),
 			"VersioningConfiguration": Props{"Status": "Enabled"},
 			"BucketEncryption": Props{"ServerSideEncryptionConfiguration": []any{
 				Props{"ServerSideEncryptionByDefault": Props{"SSEAlgorithm": "AES256"}},
@@ -502,10 +501,10 @@ func (b *regionBuilder) state() {
 
 	table(idUsersTable, o.Name+"-users", []any{hash("name")}, []any{str("name")}, nil)
 	table(idServicesTable, o.Name+"-services", []any{hash("name")}, []any{str("name")}, nil)
-	table(idLocksTable, o.Name+"-elevator-locks", []any{hash("id")}, []any{str("id")}, Props{
+	table(idLocksTable, elevator.LocksTableName(o.Name), []any{hash("id")}, []any{str("id")}, Props{
 		"TimeToLiveSpecification": Props{"AttributeName": "expires_at", "Enabled": true},
 	})
-	table(idReleasesTable, o.Name+"-elevator-releases", []any{hash("app"), rangeKey("release_id")}, []any{str("app"), str("release_id")}, nil)
+	table(idReleasesTable, elevator.ReleasesTableName(o.Name), []any{hash("app"), rangeKey("release_id")}, []any{str("app"), str("release_id")}, nil)
 }
 
 // commonOutputs declares what app stacks and the release engine read. Each
@@ -532,7 +531,7 @@ func (b *regionBuilder) commonOutputs() {
 	}
 	b.output("PublicLoadBalancerSecurityGroup", "Security group of public load balancers", Ref(idPublicLBSG))
 	b.output("PrivateLoadBalancerSecurityGroup", "Security group of private load balancers", Ref(idPrivateLBSG))
-	b.output("StateBucket", "Elevator's state bucket", Ref(idStateBucket))
+	b.output(StateBucketOutput, "Elevator's state bucket", Ref(idStateBucket))
 	b.output("UsersTable", "SSH users table", Ref(idUsersTable))
 	b.output("ServicesTable", "SSH services table", Ref(idServicesTable))
 	b.output("LocksTable", "Elevator's locks table", Ref(idLocksTable))
@@ -566,9 +565,9 @@ func (b *regionBuilder) tags(name string, extra ...Tag) []Tag {
 		tags = append(tags, Tag{"Name", name})
 	}
 	tags = append(tags,
-		Tag{TagManagedBy, ManagedBy},
-		Tag{TagOrbit, b.o.Name},
-		Tag{TagRegion, b.r.Name},
+		Tag{elevator.TagManagedBy, elevator.ManagedBy},
+		Tag{elevator.TagOrbit, b.o.Name},
+		Tag{elevator.TagRegion, b.r.Name},
 	)
 	tags = append(tags, extra...)
 	sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })

@@ -1,6 +1,17 @@
+// This file builds release documents: an app's services, placed in each
+// region of an orbit on what the app and orbit stacks made there. Like
+// compiling a stack, it is a pure function of the manifests and facts
+// looked up in AWS.
+
 package compile
 
-import elevator "github.com/elevatorhq/elevator"
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	elevator "github.com/elevatorhq/elevator"
+)
 
 // ServiceOutput is the key of one of a service's outputs in its app's
 // stack, such as ServiceOutput("web", "TargetGroup") = "WebTargetGroup".
@@ -17,4 +28,165 @@ func ServiceTier(o *elevator.Orbit, r *elevator.Region) (tier, output string, ok
 		return "", "", false
 	}
 	return tier, camel(tier) + factSubnetSuffix, true
+}
+
+// ReleaseFacts are what building a release document needs from one
+// region, looked up in AWS (see internal/lookup).
+type ReleaseFacts struct {
+	Orbit  map[string]string // the orbit stack's outputs
+	App    map[string]string // the app stack's outputs
+	Images map[string]string // service name -> image id
+}
+
+// ReleaseRequest says which release document to build.
+type ReleaseRequest struct {
+	App        *elevator.App // merged for Orbit
+	Orbit      *elevator.Orbit
+	Version    string
+	ID         string
+	CreatedAt  time.Time
+	CreatedBy  string
+	Sequential bool // one region at a time, in the orbit's order
+}
+
+// ReleaseDocument returns the release document for req: what `elevator
+// deploy` writes down and hands to the release engine. Each service runs in the
+// orbit's private tier with its own security group, instance profile and,
+// when it has a load balancer, target group, all from the app stack's
+// outputs. It returns an EINVALID error when the version is empty or a
+// runtime cannot be rendered, and an ENOTFOUND error naming what is
+// missing when a region lacks an output or an image (the app is not up
+// there: run `elevator app up`).
+func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevator.Release, error) {
+	if strings.TrimSpace(req.Version) == "" {
+		return nil, elevator.Errorf(elevator.EINVALID, "a release needs a version, such as a Docker tag: pass --version")
+	}
+	a, o := req.App, req.Orbit
+	rel := &elevator.Release{
+		ID:             req.ID,
+		CreatedAt:      req.CreatedAt.UTC(),
+		CreatedBy:      req.CreatedBy,
+		App:            a.Name,
+		Orbit:          o.Name,
+		Version:        req.Version,
+		Sequential:     req.Sequential,
+		TimeoutSeconds: int(elevator.DefaultReleaseTimeout / time.Second),
+	}
+	if a.ReleaseTimeout > 0 {
+		rel.TimeoutSeconds = int(a.ReleaseTimeout / time.Second)
+	}
+	for _, r := range o.Regions {
+		rel.Regions = append(rel.Regions, r.Name)
+	}
+	var missing []string
+	for i := range a.Services {
+		svc := &a.Services[i]
+		userData, err := UserData(svc, a.Secrets...)
+		if err != nil {
+			return nil, err
+		}
+		rs := releaseService(svc)
+		rs.UserData = userData
+		for ri := range o.Regions {
+			r := &o.Regions[ri]
+			f := facts[r.Name]
+			need := func(m map[string]string, key, what string) string {
+				v := m[key]
+				if v == "" {
+					missing = append(missing, fmt.Sprintf("%s in %s", what, r.Name))
+				}
+				return v
+			}
+			p := elevator.ReleasePlacement{Region: r.Name}
+			p.Image = need(f.Images, svc.Name, "the image of service "+svc.Name)
+			if tier, key, ok := ServiceTier(o, r); ok {
+				if subnets := need(f.Orbit, key, "the orbit's output "+key); subnets != "" {
+					p.Subnets = strings.Split(subnets, ",")
+				}
+				if tier != elevator.TierPrivate {
+					p.Tier = tier
+				}
+			} else {
+				missing = append(missing, "a private tier in "+r.Name)
+			}
+			if sg := need(f.App, ServiceOutput(svc.Name, "SecurityGroup"), "the security group of service "+svc.Name); sg != "" {
+				p.SecurityGroups = []string{sg}
+			}
+			p.InstanceProfile = need(f.App, ServiceOutput(svc.Name, "InstanceProfile"), "the instance profile of service "+svc.Name)
+			if svc.LoadBalancer.Type != "" && svc.LoadBalancer.Type != elevator.LoadBalancerNone {
+				if tg := need(f.App, ServiceOutput(svc.Name, "TargetGroup"), "the target group of service "+svc.Name); tg != "" {
+					p.TargetGroups = []string{tg}
+				}
+			}
+			p.Alarms = cpuAlarms(svc, f.Orbit, func(key string) { missing = append(missing, "the orbit's output "+key+" in "+r.Name) })
+			rs.Placements = append(rs.Placements, p)
+		}
+		rel.Services = append(rel.Services, rs)
+	}
+	if len(missing) > 0 {
+		return nil, elevator.Errorf(elevator.ENOTFOUND, "app %s is not ready for a release in orbit %s: no %s; run `elevator app up` first", a.Name, o.Name, strings.Join(missing, ", no "))
+	}
+	return rel, nil
+}
+
+// releaseService carries a service's capacity, scaling and hooks over from
+// the manifest into the release document.
+func releaseService(svc *elevator.Service) elevator.ReleaseService {
+	rs := elevator.ReleaseService{
+		Name:         svc.Name,
+		InstanceType: svc.InstanceType,
+		Capacity: elevator.ReleaseCapacity{
+			Min: svc.Scaling.Min, Max: svc.Scaling.Max,
+			Spread: svc.Release.Spread, MaxTerms: svc.Release.MaxTerms,
+			Strategy: svc.Release.Strategy, Steps: svc.Release.Steps,
+		},
+		HealthCheckGraceSeconds: int(svc.Release.HealthCheckGrace / time.Second),
+	}
+	if svc.Scaling.TargetCPU > 0 {
+		rs.Policies = append(rs.Policies, elevator.ReleasePolicy{Type: elevator.PolicyCPUTarget, Target: svc.Scaling.TargetCPU})
+	}
+	for _, p := range svc.Scaling.Steps {
+		typ := elevator.PolicyCPUScaleUp
+		if p.When == elevator.CPUBelow {
+			typ = elevator.PolicyCPUScaleDown
+		}
+		rs.Policies = append(rs.Policies, elevator.ReleasePolicy{Type: typ, Threshold: p.Threshold, Adjustment: p.Adjustment, Periods: p.Periods, CooldownSeconds: int(p.Cooldown / time.Second)})
+	}
+	for _, c := range svc.Scaling.Schedule {
+		rs.Schedule = append(rs.Schedule, elevator.ReleaseSchedule{Desired: c.Desired, Cron: c.Cron})
+	}
+	for _, h := range svc.LifecycleHooks {
+		rs.Hooks = append(rs.Hooks, elevator.ReleaseHook{
+			Name: h.Name, Transition: h.Transition, RoleARN: h.RoleARN, TopicARN: h.TopicARN,
+			HeartbeatSeconds: int(h.Heartbeat / time.Second), DefaultResult: h.DefaultResult,
+		})
+	}
+	return rs
+}
+
+// cpuAlarms are a service's alarms on its instances' average CPU, which
+// the release engine puts on each group it makes; their actions are the
+// orbit's topic for the alarm's severity in the region. (The app stack
+// holds the alarms on load balancer metrics.)
+func cpuAlarms(svc *elevator.Service, orbit map[string]string, missing func(key string)) []elevator.ReleaseAlarm {
+	var alarms []elevator.ReleaseAlarm
+	for i, a := range svc.Alarms {
+		if a.Metric != elevator.MetricCPU {
+			continue
+		}
+		key := strings.ToUpper(string(a.Severity[:1])) + string(a.Severity[1:]) + "Topic"
+		topic := orbit[key]
+		if topic == "" {
+			missing(key)
+			continue
+		}
+		alarms = append(alarms, elevator.ReleaseAlarm{
+			Name:          fmt.Sprintf("cpu-%d", i),
+			Threshold:     a.Threshold,
+			PeriodSeconds: int(a.Period / time.Second),
+			Evaluations:   a.Evaluations,
+			Actions:       []string{topic},
+		})
+	}
+	return alarms
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
-	"github.com/elevatorhq/elevator/internal/release"
 	"github.com/elevatorhq/elevator/schemas"
 )
 
@@ -50,8 +49,6 @@ var (
 	// as Auto Scaling's.
 	DefaultHookHeartbeat = time.Hour
 	DefaultHookResult    = "ABANDON"
-	// DefaultReleaseTimeout bounds each wait of a release, as Odin's.
-	DefaultReleaseTimeout = 10 * time.Minute
 )
 
 // ParseApp parses and validates an app manifest (app.yml) and returns the
@@ -164,7 +161,7 @@ func (b *appBuilder) build(orbit string) *elevator.App {
 		Orbit:     orbit,
 		Overrides: slices.Clone(b.d.keys["orbits"]),
 	}
-	a.ReleaseTimeout = b.duration("release.timeout", obj(b.root["release"])["timeout"], DefaultReleaseTimeout, time.Minute, 24*time.Hour)
+	a.ReleaseTimeout = b.duration("release.timeout", obj(b.root["release"])["timeout"], elevator.DefaultReleaseTimeout, time.Minute, 24*time.Hour)
 	a.Env = b.env("env", b.root["env"])
 	a.Secrets = b.secrets()
 	secretNames := map[string]bool{}
@@ -743,10 +740,10 @@ func (b *appBuilder) checkStepThresholds(steps []elevator.StepPolicy) {
 }
 
 // schedule reads one of scaling.schedule: desired@cron in Asiaq's
-// notation, or several of them joined with ':'. release.ParseSchedule
+// notation, or several of them joined with ':'. elevator.ParseSchedule
 // decides; the messages say which part is wrong.
 func (b *appBuilder) schedule(path, s string) []elevator.ScheduledCapacity {
-	parsed, err := release.ParseSchedule(s)
+	parsed, err := elevator.ParseSchedule(s)
 	if err == nil {
 		out := make([]elevator.ScheduledCapacity, len(parsed))
 		for i, p := range parsed {
@@ -768,7 +765,7 @@ func (b *appBuilder) schedule(path, s string) []elevator.ScheduledCapacity {
 			b.errorf(path, s, "%swant desired@cron, such as 4@0 8 * * 1-5 (4 instances at 08:00 UTC on weekdays)", entry)
 			return nil
 		}
-		if cronErr := release.CheckCron(strings.Join(strings.Fields(cron), " ")); cronErr != nil {
+		if cronErr := elevator.CheckCron(strings.Join(strings.Fields(cron), " ")); cronErr != nil {
 			b.errorf(path, s, "%s%v", entry, cronErr)
 			return nil
 		}

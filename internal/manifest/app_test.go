@@ -373,7 +373,7 @@ func TestParseAppReadsTheReleaseTimeout(t *testing.T) {
 		release string // the app's release field, or ""
 		want    time.Duration
 	}{
-		{"a release waits ten minutes when the app says nothing", "", DefaultReleaseTimeout},
+		{"a release waits ten minutes when the app says nothing", "", elevator.DefaultReleaseTimeout},
 		{"an empty release mapping keeps the default", "release: {}\n", 10 * time.Minute},
 		{"the shortest timeout is a minute", "release: {timeout: 1m}\n", time.Minute},
 		{"the longest timeout is a day", "release: {timeout: 24h}\n", 24 * time.Hour},

@@ -21,7 +21,7 @@ var (
 	// DefaultBastionAMI is the SSM parameter AWS keeps pointing at the newest
 	// Amazon Linux 2023 image.
 	DefaultBastionAMI = elevator.AMISelector{SSMParameter: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"}
-	DefaultTiers      = []string{"public", "private", "data"}
+	DefaultTiers      = []string{elevator.TierPublic, elevator.TierPrivate, elevator.TierData}
 )
 
 // ParseOrbit parses and validates an orbit manifest. file names the manifest
@@ -224,9 +224,9 @@ func (b *orbitBuilder) tiers(v any, vpcSize int) []elevator.Tier {
 // defaultAccess gives a tier's access from its name.
 func defaultAccess(name string) elevator.TierAccess {
 	switch name {
-	case "public", "maintenance":
+	case elevator.TierPublic, elevator.TierMaintenance:
 		return elevator.AccessPublic
-	case "data", "db", "database":
+	case elevator.TierData, "db", "database":
 		return elevator.AccessIsolated
 	default:
 		return elevator.AccessPrivate

@@ -288,3 +288,13 @@ func FuzzParseOrbit(f *testing.F) {
 		}
 	})
 }
+
+// TestEveryKnownRegionIsARegionName: an orbit the manifest accepts must be
+// one the release engine accepts too.
+func TestEveryKnownRegionIsARegionName(t *testing.T) {
+	for r := range knownRegions {
+		if !elevator.IsRegionName(r) {
+			t.Errorf("known region %q is not a region name to elevator.IsRegionName", r)
+		}
+	}
+}

@@ -15,10 +15,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	elevator "github.com/elevatorhq/elevator"
 )
 
 // The environment variables that tell the Slack forwarder where its webhook
@@ -260,14 +261,11 @@ func footer(a *Alarm) string {
 	return strings.Join(parts, " · ")
 }
 
-// regionCode matches an AWS region code such as us-east-1 or us-gov-west-1.
-var regionCode = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
-
 // alarmRegion finds the alarm's region code: from its ARN, else from the
 // topic's ARN, else the forwarder's own region.
 func alarmRegion(a *Alarm, m Message) string {
 	for _, candidate := range []string{arnPart(a.AlarmARN, 3), arnPart(m.TopicARN, 3), m.Region} {
-		if regionCode.MatchString(candidate) {
+		if elevator.IsRegionName(candidate) {
 			return candidate
 		}
 	}

@@ -115,7 +115,7 @@ func regionFacts(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c C
 		return f, err
 	}
 	for _, v := range vpcs {
-		if v.Tags[compile.TagOrbit] == o.Name && v.Tags[compile.TagManagedBy] == compile.ManagedBy {
+		if v.Tags[elevator.TagOrbit] == o.Name && v.Tags[elevator.TagManagedBy] == elevator.ManagedBy {
 			f.CurrentCIDR = v.CIDR
 			if f.CurrentAZs, err = currentZones(ctx, o, c); err != nil {
 				return f, err
@@ -322,13 +322,13 @@ func (s *Service) emptyStateBucket(ctx context.Context, o *elevator.Orbit, r *el
 		return nil
 	}
 	outputs, err := s.engine(c).Outputs(ctx, o.StackName())
-	if errors.Is(err, cloudformation.ErrStackNotFound) || outputs["StateBucket"] == "" {
+	if errors.Is(err, cloudformation.ErrStackNotFound) || outputs[compile.StateBucketOutput] == "" {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	n, err := c.Objects.DeletePrefix(ctx, outputs["StateBucket"], "")
+	n, err := c.Objects.DeletePrefix(ctx, outputs[compile.StateBucketOutput], "")
 	if n > 0 {
 		s.Progress.Note(r.Name, fmt.Sprintf("emptied the state bucket: %d object version(s)", n))
 	}
@@ -387,12 +387,12 @@ func regionStatus(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c 
 	case !errors.Is(err, cloudformation.ErrStackNotFound):
 		return rs, err
 	}
-	vpcs, err := c.Network.VPCs(ctx, compile.TagOrbit, o.Name)
+	vpcs, err := c.Network.VPCs(ctx, elevator.TagOrbit, o.Name)
 	if err != nil {
 		return rs, err
 	}
 	for _, v := range vpcs {
-		if v.Tags[compile.TagManagedBy] != compile.ManagedBy {
+		if v.Tags[elevator.TagManagedBy] != elevator.ManagedBy {
 			continue
 		}
 		rs.VPC = &VPCStatus{ID: v.ID, CIDR: v.CIDR}
@@ -401,7 +401,7 @@ func regionStatus(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c 
 			return rs, err
 		}
 		for _, sn := range subnets {
-			rs.Subnets = append(rs.Subnets, SubnetStatus{Tier: sn.Tags[compile.TagTier], AZ: sn.AZ, CIDR: sn.CIDR, ID: sn.ID})
+			rs.Subnets = append(rs.Subnets, SubnetStatus{Tier: sn.Tags[elevator.TagTier], AZ: sn.AZ, CIDR: sn.CIDR, ID: sn.ID})
 		}
 		nats, err := c.Network.NATGateways(ctx, v.ID)
 		if err != nil {

@@ -35,7 +35,7 @@ func TestAHealthyReleaseReplacesTheOldGroup(t *testing.T) {
 		t.Errorf("created hooks %+v, grace %s", spec.Hooks, spec.HealthCheckGrace)
 	}
 	if spec.Name != "shop-prod-web-a0000001" || !spec.HealthCheckELB || spec.InstanceProfile != "shop-prod-web" ||
-		spec.Tags[TagRelease] != rel.ID || !slices.Equal(spec.TargetGroups, []string{tg("us-east-1")}) {
+		spec.Tags[elevator.TagRelease] != rel.ID || !slices.Equal(spec.TargetGroups, []string{tg("us-east-1")}) {
 		t.Errorf("created %+v", spec)
 	}
 	if want := "#!/bin/sh\necho shop web 1.4.2 " + rel.ID + " us-east-1 prod\n"; spec.UserData != want {
@@ -116,7 +116,7 @@ func TestHealthIsSeenWithinOnePollIntervalAndNothingSleepsLonger(t *testing.T) {
 func TestTheDesiredCapacityOfTheRunningGroupIsCarriedOver(t *testing.T) {
 	w := newWorld(t)
 	c := w.clouds["us-east-1"]
-	c.addRunningGroup("shop-prod-web-11111111", map[string]string{TagApp: app, TagOrbit: orbit, TagService: "web", TagRelease: "20261102-000000-11111111"}, 3, []string{tg("us-east-1")})
+	c.addRunningGroup("shop-prod-web-11111111", map[string]string{elevator.TagApp: app, elevator.TagOrbit: orbit, elevator.TagService: "web", elevator.TagRelease: "20261102-000000-11111111"}, 3, []string{tg("us-east-1")})
 	e := w.engine("engine-1")
 	rel := w.release(func(r *elevator.Release) {
 		r.Services[0].Capacity = elevator.ReleaseCapacity{Min: 1, Max: 6, Spread: 0.34, MaxTerms: 1}
@@ -308,13 +308,13 @@ func TestResourcesMustBeTaggedForTheRelease(t *testing.T) {
 		change func(*elevator.ReleasePlacement)
 		want   string
 	}{
-		{"an untagged image", func(p *elevator.ReleasePlacement) { p.Image = "ami-untagged" }, "image ami-untagged is not authorized: want tag elevator:allow:prod=shop (`elevator image allow` adds it), or tags elevator:app=shop, elevator:orbit=prod"},
+		{"an untagged image", func(p *elevator.ReleasePlacement) { p.Image = "ami-untagged" }, "image ami-untagged is not authorized: want tag " + elevator.AllowTag("prod") + "=shop (`elevator image allow` adds it), or tags " + elevator.TagApp + "=shop, " + elevator.TagOrbit + "=prod"},
 		{"an image allowed for another app in this orbit", func(p *elevator.ReleasePlacement) { p.Image = "ami-blog-prod" }, "image ami-blog-prod is not authorized"},
 		{"a security group of another app", func(p *elevator.ReleasePlacement) { p.SecurityGroups = []string{"sg-other"} }, "security group sg-other is not authorized"},
 		{"an untagged target group", func(p *elevator.ReleasePlacement) { p.TargetGroups = []string{"arn:tg-untagged"} }, "target group arn:tg-untagged is not authorized"},
-		{"a subnet of the public tier", func(p *elevator.ReleasePlacement) { p.Subnets = []string{"subnet-public"} }, "subnet subnet-public is not authorized: want tags elevator:orbit=prod, elevator:tier=private"},
-		{"a private subnet when the placement names another tier", func(p *elevator.ReleasePlacement) { p.Tier = "app" }, "subnet subnet-a is not authorized: want tags elevator:orbit=prod, elevator:tier=app"},
-		{"an instance profile outside the service's path", func(p *elevator.ReleasePlacement) { p.InstanceProfile = "admin" }, "want path /elevator/prod/shop/web/"},
+		{"a subnet of the public tier", func(p *elevator.ReleasePlacement) { p.Subnets = []string{"subnet-public"} }, "subnet subnet-public is not authorized: want tags " + elevator.TagOrbit + "=prod, " + elevator.TagTier + "=" + elevator.TierPrivate},
+		{"a private subnet when the placement names another tier", func(p *elevator.ReleasePlacement) { p.Tier = "app" }, "subnet subnet-a is not authorized: want tags " + elevator.TagOrbit + "=prod, " + elevator.TagTier + "=app"},
+		{"an instance profile outside the service's path", func(p *elevator.ReleasePlacement) { p.InstanceProfile = "admin" }, "want path " + elevator.IAMPath("prod", "shop", "web")},
 		{"a security group that does not exist", func(p *elevator.ReleasePlacement) { p.SecurityGroups = []string{"sg-gone"} }, "security group sg-gone does not exist"},
 	}
 	for _, tt := range tests {
@@ -337,7 +337,7 @@ func TestResourcesMustBeTaggedForTheRelease(t *testing.T) {
 func TestAGroupAlreadyCarryingTheReleaseIDIsRefused(t *testing.T) {
 	w := newWorld(t)
 	rel := w.release()
-	w.clouds["us-east-1"].addRunningGroup("replayed", map[string]string{TagApp: app, TagOrbit: orbit, TagService: "web", TagRelease: rel.ID}, 1, nil)
+	w.clouds["us-east-1"].addRunningGroup("replayed", map[string]string{elevator.TagApp: app, elevator.TagOrbit: orbit, elevator.TagService: "web", elevator.TagRelease: rel.ID}, 1, nil)
 	rec := w.run(w.engine("engine-1"), rel)
 	assertPath(t, rec, path(V, L, VR, U, FC))
 	if !strings.Contains(rec.Error, "group replayed already carries release id") {
@@ -1077,7 +1077,7 @@ func TestAnUnreadableHaltIsNotIgnored(t *testing.T) {
 func TestAPlacementMayNameItsTier(t *testing.T) {
 	w := newWorld(t)
 	for _, c := range w.clouds {
-		c.addResource(Resource{Kind: KindSubnet, ID: "subnet-app", Tags: map[string]string{TagOrbit: "prod", TagTier: "app"}})
+		c.addResource(Resource{Kind: KindSubnet, ID: "subnet-app", Tags: map[string]string{elevator.TagOrbit: "prod", elevator.TagTier: "app"}})
 	}
 	e := w.engine("engine-1")
 	rec := w.run(e, w.release(func(r *elevator.Release) {

@@ -537,7 +537,7 @@ func (f *fakeCloud) Groups(ctx context.Context, filter GroupFilter) ([]Group, er
 	now := f.clock.Now()
 	var out []Group
 	for _, g := range f.groups {
-		want := map[string]string{TagApp: filter.App, TagOrbit: filter.Orbit, TagService: filter.Service, TagRelease: filter.ReleaseID}
+		want := map[string]string{elevator.TagApp: filter.App, elevator.TagOrbit: filter.Orbit, elevator.TagService: filter.Service, elevator.TagRelease: filter.ReleaseID}
 		match := true
 		for k, v := range want {
 			if v != "" && g.tags[k] != v {
@@ -577,7 +577,7 @@ func (f *fakeCloud) CreateGroup(ctx context.Context, spec GroupSpec, token strin
 		if spec.Absent {
 			f.t.Errorf("CreateGroup of %s says the caller found no such group, but it exists", spec.Name)
 		}
-		if g.tags[TagRelease] != spec.Tags[TagRelease] {
+		if g.tags[elevator.TagRelease] != spec.Tags[elevator.TagRelease] {
 			return elevator.Errorf(elevator.EINVALID, "AlreadyExists: group %s exists", spec.Name)
 		}
 		return nil

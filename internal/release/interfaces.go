@@ -81,20 +81,6 @@ type Locker interface {
 	Get(ctx context.Context, app, orbit string) (Lock, error)
 }
 
-// Tags the engine puts on the groups it creates and expects on the
-// resources a release uses. Subnets carry the orbit compiler's tags.
-const (
-	TagApp     = "elevator:app"
-	TagOrbit   = "elevator:orbit"
-	TagService = "elevator:service"
-	TagRelease = "elevator:release"
-	// TagAllow, followed by an orbit's name, lists the apps an image may
-	// be released as in that orbit: elevator:allow:production=shop,blog.
-	TagAllow     = "elevator:allow:"
-	TagTier      = "elevator:tier" // on subnets: the tier they belong to
-	TagManagedBy = "elevator:managed-by"
-)
-
 // ResourceKind is a kind of resource a release uses.
 type ResourceKind string
 
@@ -113,7 +99,7 @@ type Resource struct {
 	Kind ResourceKind
 	ID   string
 	Tags map[string]string
-	Path string // the IAM path of an instance profile, such as /elevator/prod/shop/web/
+	Path string // the IAM path of an instance profile (see elevator.IAMPath)
 }
 
 // GroupFilter selects Auto Scaling Groups by their tags. App and Orbit are
@@ -133,7 +119,7 @@ type Group struct {
 }
 
 // ReleaseID is the id of the release that made the group.
-func (g Group) ReleaseID() string { return g.Tags[TagRelease] }
+func (g Group) ReleaseID() string { return g.Tags[elevator.TagRelease] }
 
 // Capacity is the size of a group.
 type Capacity struct {
@@ -224,7 +210,7 @@ type Cloud interface {
 	// idempotency token derived from the release id, state, region and
 	// service; a retried call carries the same token. If the launch
 	// template or a group named spec.Name already exists with spec's
-	// TagRelease, CreateGroup completes what is missing and returns nil.
+	// elevator.TagRelease, CreateGroup completes what is missing and returns nil.
 	CreateGroup(ctx context.Context, spec GroupSpec, token string) error
 	// SetCapacity sets a group's size. Setting the same size again is
 	// harmless.

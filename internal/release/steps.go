@@ -177,7 +177,7 @@ func (e *Engine) validate(ctx context.Context, r *Release) (Outcome, error) {
 	}
 	for _, s := range rel.Services {
 		for _, sc := range s.Schedule {
-			if err := CheckCron(sc.Cron); err != nil {
+			if err := elevator.CheckCron(sc.Cron); err != nil {
 				return Outcome{}, fail("service %s: schedule %q: %w", s.Name, sc.Cron, err)
 			}
 		}
@@ -251,16 +251,6 @@ func authorized(tags map[string]string, key, want string) bool {
 	return false
 }
 
-// ProfilePath is the IAM path an instance profile must have to be used by
-// a service: /elevator/<orbit>/<app>/<service>/.
-func ProfilePath(orbit, app, service string) string {
-	return "/elevator/" + orbit + "/" + app + "/" + service + "/"
-}
-
-// SubnetTier is the orbit tier whose subnets a release's instances run in,
-// unless a placement names another (ReleasePlacement.Tier).
-const SubnetTier = "private"
-
 // validateResources checks that every resource a release uses is tagged
 // for it, that no group already carries its id, and records the groups
 // that serve each service now, whose desired capacity is carried over.
@@ -324,11 +314,11 @@ func (e *Engine) validateResources(ctx context.Context, r *Release) (Outcome, er
 				}
 			}
 			scoped := func(keys ...string) (func(Resource) bool, string) {
-				tier := SubnetTier
+				tier := elevator.TierPrivate
 				if pl.Tier != "" {
 					tier = pl.Tier
 				}
-				want := map[string]string{TagOrbit: doc.Orbit, TagApp: doc.App, TagService: s.Name, TagTier: tier}
+				want := map[string]string{elevator.TagOrbit: doc.Orbit, elevator.TagApp: doc.App, elevator.TagService: s.Name, elevator.TagTier: tier}
 				var rule []string
 				for _, k := range keys {
 					rule = append(rule, k+"="+want[k])
@@ -342,15 +332,15 @@ func (e *Engine) validateResources(ctx context.Context, r *Release) (Outcome, er
 					return true
 				}, "want tags " + strings.Join(rule, ", ")
 			}
-			pair, pairRule := scoped(TagApp, TagOrbit)
-			allow := TagAllow + doc.Orbit
+			pair, pairRule := scoped(elevator.TagApp, elevator.TagOrbit)
+			allow := elevator.AllowTag(doc.Orbit)
 			check(KindImage, pl.Image, func(x Resource) bool { return authorized(x.Tags, allow, doc.App) || pair(x) },
 				"want tag "+allow+"="+doc.App+" (`elevator image allow` adds it), or "+strings.TrimPrefix(pairRule, "want "))
-			ok, rule := scoped(TagOrbit, TagTier)
+			ok, rule := scoped(elevator.TagOrbit, elevator.TagTier)
 			for _, id := range pl.Subnets {
 				check(KindSubnet, id, ok, rule)
 			}
-			ok, rule = scoped(TagOrbit, TagApp, TagService)
+			ok, rule = scoped(elevator.TagOrbit, elevator.TagApp, elevator.TagService)
 			for _, id := range pl.SecurityGroups {
 				check(KindSecurityGroup, id, ok, rule)
 			}
@@ -358,7 +348,7 @@ func (e *Engine) validateResources(ctx context.Context, r *Release) (Outcome, er
 				check(KindTargetGroup, id, ok, rule)
 			}
 			if pl.InstanceProfile != "" {
-				path := ProfilePath(doc.Orbit, doc.App, s.Name)
+				path := elevator.IAMPath(doc.Orbit, doc.App, s.Name)
 				check(KindInstanceProfile, pl.InstanceProfile, func(x Resource) bool { return x.Path == path }, "want path "+path)
 			}
 		}
@@ -369,8 +359,8 @@ func (e *Engine) validateResources(ctx context.Context, r *Release) (Outcome, er
 		for _, g := range groups {
 			if g.ReleaseID() == doc.ID {
 				problems.add("%s: group %s already carries release id %s", reg, g.Name, doc.ID)
-			} else if doc.Service(g.Tags[TagService]) == nil && !g.Deleting {
-				r.note("%s: group %s of service %q, which this release does not have, keeps running", reg, g.Name, g.Tags[TagService])
+			} else if doc.Service(g.Tags[elevator.TagService]) == nil && !g.Deleting {
+				r.note("%s: group %s of service %q, which this release does not have, keeps running", reg, g.Name, g.Tags[elevator.TagService])
 			}
 		}
 		for _, s := range doc.Services {
@@ -378,7 +368,7 @@ func (e *Engine) validateResources(ctx context.Context, r *Release) (Outcome, er
 			sr.Old, sr.CarriedFrom = nil, ""
 			var running []int
 			for _, g := range groups {
-				if g.Tags[TagService] != s.Name || g.ReleaseID() == doc.ID || g.Deleting {
+				if g.Tags[elevator.TagService] != s.Name || g.ReleaseID() == doc.ID || g.Deleting {
 					continue
 				}
 				sr.Old = append(sr.Old, elevator.ReleaseOldGroup{Name: g.Name, Desired: g.Capacity.Desired, TargetGroups: g.TargetGroups})
@@ -412,7 +402,7 @@ func (e *Engine) spec(r *Release, s *elevator.ReleaseService, region string, st 
 		Name:         GroupName(doc, s.Name),
 		ImageID:      pl.Image,
 		InstanceType: s.InstanceType,
-		UserData: Expand(s.UserData, Vars{ReleaseID: doc.ID, App: doc.App, Orbit: doc.Orbit,
+		UserData: elevator.ExpandUserData(s.UserData, elevator.UserDataVars{ReleaseID: doc.ID, App: doc.App, Orbit: doc.Orbit,
 			Service: s.Name, Region: region, Version: doc.Version}),
 		InstanceProfile:  pl.InstanceProfile,
 		SecurityGroups:   pl.SecurityGroups,
@@ -422,8 +412,8 @@ func (e *Engine) spec(r *Release, s *elevator.ReleaseService, region string, st 
 		HealthCheckELB:   len(pl.TargetGroups) > 0,
 		HealthCheckGrace: grace,
 		Hooks:            s.Hooks,
-		Tags: map[string]string{TagApp: doc.App, TagOrbit: doc.Orbit, TagService: s.Name,
-			TagRelease: doc.ID, TagManagedBy: "elevator"},
+		Tags: map[string]string{elevator.TagApp: doc.App, elevator.TagOrbit: doc.Orbit, elevator.TagService: s.Name,
+			elevator.TagRelease: doc.ID, elevator.TagManagedBy: elevator.ManagedBy},
 	}
 }
 

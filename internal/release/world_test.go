@@ -44,22 +44,22 @@ func newWorld(t *testing.T, regions ...string) *world {
 		c := newFakeCloud(t, reg, w.clock)
 		w.clouds[reg] = c
 		for _, svc := range []string{"web", "worker"} {
-			c.addResource(Resource{Kind: KindSecurityGroup, ID: sg(svc), Tags: map[string]string{TagOrbit: orbit, TagApp: app, TagService: svc}})
-			c.addResource(Resource{Kind: KindInstanceProfile, ID: app + "-" + orbit + "-" + svc, Path: ProfilePath(orbit, app, svc)})
+			c.addResource(Resource{Kind: KindSecurityGroup, ID: sg(svc), Tags: map[string]string{elevator.TagOrbit: orbit, elevator.TagApp: app, elevator.TagService: svc}})
+			c.addResource(Resource{Kind: KindInstanceProfile, ID: app + "-" + orbit + "-" + svc, Path: elevator.IAMPath(orbit, app, svc)})
 		}
-		c.addResource(Resource{Kind: KindImage, ID: ami(reg), Tags: map[string]string{TagApp: "shop,blog", TagOrbit: "*"}})
+		c.addResource(Resource{Kind: KindImage, ID: ami(reg), Tags: map[string]string{elevator.TagApp: "shop,blog", elevator.TagOrbit: "*"}})
 		c.addResource(Resource{Kind: KindImage, ID: "ami-untagged", Tags: map[string]string{"Name": "ubuntu"}})
-		c.addResource(Resource{Kind: KindImage, ID: "ami-shop-prod", Tags: map[string]string{TagAllow + "test": "blog", TagAllow + orbit: "blog,shop"}})
-		c.addResource(Resource{Kind: KindImage, ID: "ami-blog-prod", Tags: map[string]string{TagAllow + "test": "shop", TagAllow + orbit: "blog"}})
+		c.addResource(Resource{Kind: KindImage, ID: "ami-shop-prod", Tags: map[string]string{elevator.AllowTag("test"): "blog", elevator.AllowTag(orbit): "blog,shop"}})
+		c.addResource(Resource{Kind: KindImage, ID: "ami-blog-prod", Tags: map[string]string{elevator.AllowTag("test"): "shop", elevator.AllowTag(orbit): "blog"}})
 		for _, s := range []string{"subnet-a", "subnet-b"} {
-			c.addResource(Resource{Kind: KindSubnet, ID: s, Tags: map[string]string{TagOrbit: orbit, TagTier: "private"}})
+			c.addResource(Resource{Kind: KindSubnet, ID: s, Tags: map[string]string{elevator.TagOrbit: orbit, elevator.TagTier: elevator.TierPrivate}})
 		}
-		c.addResource(Resource{Kind: KindSubnet, ID: "subnet-public", Tags: map[string]string{TagOrbit: orbit, TagTier: "public"}})
-		c.addResource(Resource{Kind: KindSecurityGroup, ID: "sg-other", Tags: map[string]string{TagOrbit: orbit, TagApp: "blog", TagService: "web"}})
-		c.addResource(Resource{Kind: KindTargetGroup, ID: tg(reg), Tags: map[string]string{TagOrbit: orbit, TagApp: app, TagService: "web"}})
+		c.addResource(Resource{Kind: KindSubnet, ID: "subnet-public", Tags: map[string]string{elevator.TagOrbit: orbit, elevator.TagTier: elevator.TierPublic}})
+		c.addResource(Resource{Kind: KindSecurityGroup, ID: "sg-other", Tags: map[string]string{elevator.TagOrbit: orbit, elevator.TagApp: "blog", elevator.TagService: "web"}})
+		c.addResource(Resource{Kind: KindTargetGroup, ID: tg(reg), Tags: map[string]string{elevator.TagOrbit: orbit, elevator.TagApp: app, elevator.TagService: "web"}})
 		c.addResource(Resource{Kind: KindTargetGroup, ID: "arn:tg-untagged", Tags: map[string]string{}})
 		c.addResource(Resource{Kind: KindInstanceProfile, ID: "admin", Path: "/"})
-		c.addRunningGroup(oldGroup, map[string]string{TagApp: app, TagOrbit: orbit, TagService: "web", TagRelease: oldID}, 2, []string{tg(reg)})
+		c.addRunningGroup(oldGroup, map[string]string{elevator.TagApp: app, elevator.TagOrbit: orbit, elevator.TagService: "web", elevator.TagRelease: oldID}, 2, []string{tg(reg)})
 	}
 	return w
 }

@@ -99,7 +99,7 @@ func (f fixture) input(name, release string) CreateGroupInput {
 		SubnetIDs: f.subnets, TargetGroupARNs: []string{f.tg},
 		Min: 2, Max: 4, Desired: 2,
 		HealthCheckType: HealthCheckELB, HealthCheckGracePeriod: 2 * time.Minute,
-		Tags: map[string]string{"elevator:app": "shop", "elevator:service": "web", "elevator:release": release},
+		Tags: map[string]string{elevator.TagApp: "shop", elevator.TagService: "web", elevator.TagRelease: release},
 	}
 }
 
@@ -133,7 +133,7 @@ func TestAGroupIsCreatedOnceFoundByItsTagsAndDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	worker := f.input("shop-worker-r1", "r1")
-	worker.Tags["elevator:service"] = "worker"
+	worker.Tags[elevator.TagService] = "worker"
 	worker.TargetGroupARNs = nil
 	if err := f.asg.CreateGroup(ctx, worker); err != nil {
 		t.Fatal(err)
@@ -171,7 +171,7 @@ func TestAGroupIsCreatedOnceFoundByItsTagsAndDeleted(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, i := range instances {
-			if i.Tags["elevator:release"] != "r1" || i.Tags["aws:autoscaling:groupName"] != in.Name {
+			if i.Tags[elevator.TagRelease] != "r1" || i.Tags["aws:autoscaling:groupName"] != in.Name {
 				t.Errorf("instance %s tags %v, want the group's tags propagated", i.ID, i.Tags)
 			}
 		}
@@ -191,9 +191,9 @@ func TestAGroupIsCreatedOnceFoundByItsTagsAndDeleted(t *testing.T) {
 		tags map[string]string
 		want []string
 	}{
-		{"its release's tag finds both services", map[string]string{"elevator:release": "r1"}, []string{"shop-web-r1", "shop-worker-r1"}},
-		{"every tag must match", map[string]string{"elevator:release": "r1", "elevator:service": "web"}, []string{"shop-web-r1"}},
-		{"another release's tag finds nothing", map[string]string{"elevator:release": "r2"}, nil},
+		{"its release's tag finds both services", map[string]string{elevator.TagRelease: "r1"}, []string{"shop-web-r1", "shop-worker-r1"}},
+		{"every tag must match", map[string]string{elevator.TagRelease: "r1", elevator.TagService: "web"}, []string{"shop-web-r1"}},
+		{"another release's tag finds nothing", map[string]string{elevator.TagRelease: "r2"}, nil},
 		{"an unrelated tag finds nothing", map[string]string{"team": "payments"}, nil},
 	} {
 		t.Run(tc.test, func(t *testing.T) {

@@ -24,7 +24,7 @@ func TestMain(m *testing.M) { emulatortest.Main(m) }
 func locksTable(t *testing.T, region string) (*Client, string) {
 	t.Helper()
 	cfg := emulatortest.Config(t, region)
-	const table = "elevator-locks"
+	table := elevator.LocksTableName("prod")
 	_, err := ddb.NewFromConfig(cfg).CreateTable(context.Background(), &ddb.CreateTableInput{
 		TableName:            aws.String(table),
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: ddbtypes.ScalarAttributeTypeS}},

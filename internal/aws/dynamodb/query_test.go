@@ -10,6 +10,7 @@ import (
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
 )
 
@@ -18,7 +19,7 @@ import (
 func releasesTable(t *testing.T) (*Client, string) {
 	t.Helper()
 	cfg := emulatortest.Config(t, "us-east-1")
-	const table = "prod-elevator-releases"
+	table := elevator.ReleasesTableName("prod")
 	_, err := ddb.NewFromConfig(cfg).CreateTable(context.Background(), &ddb.CreateTableInput{
 		TableName: aws.String(table),
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{

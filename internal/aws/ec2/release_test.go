@@ -44,7 +44,7 @@ func newNetwork(t *testing.T, sdk *ec2sdk.Client) network {
 	for i, cidr := range []string{"10.9.1.0/24", "10.9.2.0/24"} {
 		s, err := sdk.CreateSubnet(ctx, &ec2sdk.CreateSubnetInput{
 			VpcId: aws.String(n.vpc), CidrBlock: aws.String(cidr), AvailabilityZone: zones.AvailabilityZones[i].ZoneName,
-			TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSubnet, Tags: []ec2types.Tag{{Key: aws.String("elevator:tier"), Value: aws.String("app")}}}},
+			TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSubnet, Tags: []ec2types.Tag{{Key: aws.String(elevator.TagTier), Value: aws.String("app")}}}},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -53,7 +53,7 @@ func newNetwork(t *testing.T, sdk *ec2sdk.Client) network {
 	}
 	sg, err := sdk.CreateSecurityGroup(ctx, &ec2sdk.CreateSecurityGroupInput{
 		GroupName: aws.String("web"), Description: aws.String("web"), VpcId: aws.String(n.vpc),
-		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSecurityGroup, Tags: []ec2types.Tag{{Key: aws.String("elevator:service"), Value: aws.String("web")}}}},
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSecurityGroup, Tags: []ec2types.Tag{{Key: aws.String(elevator.TagService), Value: aws.String("web")}}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -80,11 +80,11 @@ func TestALaunchTemplateRequiresIMDSv2AndTagsWhatItLaunches(t *testing.T) {
 	cfg := emulatortest.Config(t, "us-east-1")
 	ctx, sdk, c := context.Background(), ec2sdk.NewFromConfig(cfg), New(cfg)
 	net := newNetwork(t, sdk)
-	profile, err := iamsdk.NewFromConfig(cfg).CreateInstanceProfile(ctx, &iamsdk.CreateInstanceProfileInput{InstanceProfileName: aws.String("web"), Path: aws.String("/elevator/o/a/s/")})
+	profile, err := iamsdk.NewFromConfig(cfg).CreateInstanceProfile(ctx, &iamsdk.CreateInstanceProfileInput{InstanceProfileName: aws.String("web"), Path: aws.String(elevator.IAMPath("o", "a", "s"))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tags := map[string]string{"elevator:app": "shop", "elevator:release": "r-1"}
+	tags := map[string]string{elevator.TagApp: "shop", elevator.TagRelease: "r-1"}
 	in := LaunchTemplateInput{
 		Name: "shop-web-r-1", ImageID: anImage(t, sdk), InstanceType: "t3.micro",
 		SecurityGroupIDs: []string{net.group},
@@ -151,11 +151,11 @@ func TestALaunchTemplateRequiresIMDSv2AndTagsWhatItLaunches(t *testing.T) {
 		if err != nil || byName.ID != lt.ID {
 			t.Errorf("by name: %+v, %v", byName, err)
 		}
-		byTags, err := c.LaunchTemplates(ctx, map[string]string{"elevator:release": "r-1"})
+		byTags, err := c.LaunchTemplates(ctx, map[string]string{elevator.TagRelease: "r-1"})
 		if err != nil || len(byTags) != 1 || byTags[0].ID != lt.ID {
 			t.Errorf("by its tag: %+v, %v", byTags, err)
 		}
-		other, err := c.LaunchTemplates(ctx, map[string]string{"elevator:release": "r-2"})
+		other, err := c.LaunchTemplates(ctx, map[string]string{elevator.TagRelease: "r-2"})
 		if err != nil || len(other) != 0 {
 			t.Errorf("by another release's tag: %+v, %v; want none", other, err)
 		}
@@ -182,7 +182,7 @@ func TestImagesAreFoundByIDAndByTheirTags(t *testing.T) {
 	}
 	baked, err := sdk.CreateImage(ctx, &ec2sdk.CreateImageInput{
 		InstanceId: run.Instances[0].InstanceId, Name: aws.String("shop-2026-11-23"),
-		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeImage, Tags: []ec2types.Tag{{Key: aws.String("elevator:app"), Value: aws.String("shop")}}}},
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeImage, Tags: []ec2types.Tag{{Key: aws.String(elevator.TagApp), Value: aws.String("shop")}}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +190,7 @@ func TestImagesAreFoundByIDAndByTheirTags(t *testing.T) {
 	id := aws.ToString(baked.ImageId)
 
 	img, err := c.Image(ctx, id)
-	if err != nil || img.ID != id || img.Name != "shop-2026-11-23" || !img.Available() || img.Tags["elevator:app"] != "shop" {
+	if err != nil || img.ID != id || img.Name != "shop-2026-11-23" || !img.Available() || img.Tags[elevator.TagApp] != "shop" {
 		t.Errorf("image %+v, %v", img, err)
 	}
 	t.Run("images by ID leave out a missing one", func(t *testing.T) {
@@ -204,8 +204,8 @@ func TestImagesAreFoundByIDAndByTheirTags(t *testing.T) {
 		tags map[string]string
 		want []string
 	}{
-		{"its tag finds the baked image", map[string]string{"elevator:app": "shop"}, []string{id}},
-		{"another app's tag finds nothing", map[string]string{"elevator:app": "blog"}, nil},
+		{"its tag finds the baked image", map[string]string{elevator.TagApp: "shop"}, []string{id}},
+		{"another app's tag finds nothing", map[string]string{elevator.TagApp: "blog"}, nil},
 	} {
 		t.Run(tc.test, func(t *testing.T) {
 			images, err := c.ImagesByTags(ctx, tc.tags)
@@ -246,14 +246,14 @@ func TestSubnetsAndSecurityGroupsAreFoundByID(t *testing.T) {
 			t.Fatalf("%+v, %v", subnets, err)
 		}
 		for i, s := range subnets {
-			if s.ID != reversed[i] || s.VPCID != net.vpc || s.Tags["elevator:tier"] != "app" || s.AZ == "" || !s.CIDR.IsValid() {
+			if s.ID != reversed[i] || s.VPCID != net.vpc || s.Tags[elevator.TagTier] != "app" || s.AZ == "" || !s.CIDR.IsValid() {
 				t.Errorf("subnet %d: %+v", i, s)
 			}
 		}
 	})
 	t.Run("security groups come with their VPC and tags", func(t *testing.T) {
 		groups, err := c.SecurityGroupsByID(ctx, []string{net.group})
-		if err != nil || len(groups) != 1 || groups[0].VPCID != net.vpc || groups[0].Name != "web" || groups[0].Tags["elevator:service"] != "web" {
+		if err != nil || len(groups) != 1 || groups[0].VPCID != net.vpc || groups[0].Name != "web" || groups[0].Tags[elevator.TagService] != "web" {
 			t.Errorf("%+v, %v", groups, err)
 		}
 	})
@@ -305,7 +305,7 @@ func TestInstancesAreReadStoppedAndTerminated(t *testing.T) {
 	run, err := sdk.RunInstances(ctx, &ec2sdk.RunInstancesInput{
 		ImageId: aws.String(anImage(t, sdk)), MinCount: aws.Int32(2), MaxCount: aws.Int32(2), InstanceType: ec2types.InstanceTypeT3Micro,
 		SubnetId:          aws.String(net.subnets[0]),
-		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: []ec2types.Tag{{Key: aws.String("elevator:release"), Value: aws.String("r-1")}}}},
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: []ec2types.Tag{{Key: aws.String(elevator.TagRelease), Value: aws.String("r-1")}}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -324,7 +324,7 @@ func TestInstancesAreReadStoppedAndTerminated(t *testing.T) {
 	if err != nil || len(is) != 2 {
 		t.Fatalf("%+v, %v", is, err)
 	}
-	if i := is[0]; i.ID != a || i.State != InstanceRunning || i.SubnetID != net.subnets[0] || i.VPCID != net.vpc || i.Tags["elevator:release"] != "r-1" || i.PrivateIP == "" || i.AZ == "" {
+	if i := is[0]; i.ID != a || i.State != InstanceRunning || i.SubnetID != net.subnets[0] || i.VPCID != net.vpc || i.Tags[elevator.TagRelease] != "r-1" || i.PrivateIP == "" || i.AZ == "" {
 		t.Errorf("instance %+v", i)
 	}
 	if err := c.StopInstances(ctx, []string{a}); err != nil {

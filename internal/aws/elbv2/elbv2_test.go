@@ -63,7 +63,7 @@ func newFixture(t *testing.T, region string) (*Client, fixture) {
 		t.Fatal(err)
 	}
 	f.lb = aws.ToString(lb.LoadBalancers[0].LoadBalancerArn)
-	f.tg = f.targetGroup(t, "shop-web", map[string]string{"elevator:app": "shop", "elevator:service": "web"})
+	f.tg = f.targetGroup(t, "shop-web", map[string]string{elevator.TagApp: "shop", elevator.TagService: "web"})
 	if _, err := f.elb.CreateListener(ctx, &elbv2sdk.CreateListenerInput{
 		LoadBalancerArn: aws.String(f.lb), Port: aws.Int32(80), Protocol: elbv2types.ProtocolEnumHttp,
 		DefaultActions: []elbv2types.Action{{Type: elbv2types.ActionTypeEnumForward, TargetGroupArn: aws.String(f.tg)}},
@@ -189,7 +189,7 @@ func TestTargetGroupsComeWithDelayLoadBalancersAndTags(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	worker := f.targetGroup(t, "shop-worker", map[string]string{"elevator:app": "shop", "elevator:service": "worker"})
+	worker := f.targetGroup(t, "shop-worker", map[string]string{elevator.TagApp: "shop", elevator.TagService: "worker"})
 
 	groups, err := c.TargetGroups(ctx, []string{worker, f.tg})
 	if err != nil {
@@ -197,9 +197,9 @@ func TestTargetGroupsComeWithDelayLoadBalancersAndTags(t *testing.T) {
 	}
 	want := []TargetGroup{
 		{ARN: worker, Name: "shop-worker", Port: 8080, Protocol: "HTTP", TargetType: "instance", VPCID: f.vpc, LoadBalancerARNs: nil, HealthCheckPath: "/health",
-			DeregistrationDelay: 300 * time.Second, Tags: map[string]string{"elevator:app": "shop", "elevator:service": "worker"}},
+			DeregistrationDelay: 300 * time.Second, Tags: map[string]string{elevator.TagApp: "shop", elevator.TagService: "worker"}},
 		{ARN: f.tg, Name: "shop-web", Port: 8080, Protocol: "HTTP", TargetType: "instance", VPCID: f.vpc, LoadBalancerARNs: []string{f.lb}, HealthCheckPath: "/health",
-			DeregistrationDelay: 30 * time.Second, Tags: map[string]string{"elevator:app": "shop", "elevator:service": "web"}},
+			DeregistrationDelay: 30 * time.Second, Tags: map[string]string{elevator.TagApp: "shop", elevator.TagService: "web"}},
 	}
 	if !reflect.DeepEqual(groups, want) {
 		t.Errorf("got  %+v\nwant %+v", groups, want)
@@ -238,7 +238,7 @@ func TestTargetGroupsByTagsReadsTagsInBatches(t *testing.T) {
 		if i%5 == 0 {
 			app = "blog"
 		}
-		arn := f.targetGroup(t, fmt.Sprintf("tg-%02d", i), map[string]string{"elevator:app": app})
+		arn := f.targetGroup(t, fmt.Sprintf("tg-%02d", i), map[string]string{elevator.TagApp: app})
 		if app == "blog" {
 			blog = append(blog, arn)
 		}
@@ -248,9 +248,9 @@ func TestTargetGroupsByTagsReadsTagsInBatches(t *testing.T) {
 		tags map[string]string
 		want []string
 	}{
-		{"an app's groups are found past the first batch", map[string]string{"elevator:app": "blog"}, blog},
-		{"every tag must match", map[string]string{"elevator:app": "shop", "elevator:service": "web"}, []string{f.tg}},
-		{"an unrelated tag finds none", map[string]string{"elevator:app": "shop", "elevator:service": "api"}, nil},
+		{"an app's groups are found past the first batch", map[string]string{elevator.TagApp: "blog"}, blog},
+		{"every tag must match", map[string]string{elevator.TagApp: "shop", elevator.TagService: "web"}, []string{f.tg}},
+		{"an unrelated tag finds none", map[string]string{elevator.TagApp: "shop", elevator.TagService: "api"}, nil},
 	} {
 		t.Run(tc.test, func(t *testing.T) {
 			groups, err := c.TargetGroupsByTags(ctx, tc.tags)

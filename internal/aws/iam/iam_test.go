@@ -21,7 +21,7 @@ func TestInstanceProfile(t *testing.T) {
 	cfg := emulatortest.Config(t, "us-east-1")
 	ctx := context.Background()
 	sdk := iamsdk.NewFromConfig(cfg)
-	const path = "/elevator/o/a/s/"
+	path := elevator.IAMPath("o", "a", "s")
 	role, err := sdk.CreateRole(ctx, &iamsdk.CreateRoleInput{
 		RoleName: aws.String("web"), Path: aws.String(path),
 		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),

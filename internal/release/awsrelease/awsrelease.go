@@ -29,18 +29,6 @@ import (
 	"github.com/elevatorhq/elevator/internal/release"
 )
 
-// BucketName is the name of an orbit's state bucket in a region, as the
-// orbit stack names it (its StateBucket output).
-func BucketName(account, region, orbit string) string {
-	return "elevator-" + account + "-" + region + "-" + orbit
-}
-
-// ReleasesTable is the name of an orbit's releases table.
-func ReleasesTable(orbit string) string { return orbit + "-elevator-releases" }
-
-// LocksTable is the name of an orbit's locks table.
-func LocksTable(orbit string) string { return orbit + "-elevator-locks" }
-
 // Config is what New needs to run releases of one orbit.
 type Config struct {
 	Orbit string
@@ -48,10 +36,11 @@ type Config struct {
 	// (the orbit's first) first.
 	AWS []aws.Config
 	// Bucket is the state bucket of the home region: the orbit stack's
-	// StateBucket output there (see BucketName).
+	// StateBucket output there (see elevator.StateBucketName).
 	Bucket string
 	// ReleasesTable and LocksTable name the home region's tables;
-	// ReleasesTable(Orbit) and LocksTable(Orbit) when empty.
+	// elevator.ReleasesTableName(Orbit) and elevator.LocksTableName(Orbit)
+	// when empty.
 	ReleasesTable, LocksTable string
 	// Now is the time source of audit entries without a time; time.Now
 	// when nil.
@@ -75,10 +64,10 @@ func New(c Config) (*Backend, error) {
 		return nil, elevator.Errorf(elevator.EINVALID, "release backend: an orbit, its state bucket and at least one region are required")
 	}
 	if c.ReleasesTable == "" {
-		c.ReleasesTable = ReleasesTable(c.Orbit)
+		c.ReleasesTable = elevator.ReleasesTableName(c.Orbit)
 	}
 	if c.LocksTable == "" {
-		c.LocksTable = LocksTable(c.Orbit)
+		c.LocksTable = elevator.LocksTableName(c.Orbit)
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -119,8 +119,8 @@ func (w *world) unrelatedGroups(region string, n int) {
 			MinSize:              aws.Int32(0), MaxSize: aws.Int32(1), DesiredCapacity: aws.Int32(0),
 			VPCZoneIdentifier: aws.String(w.privateSubnets(region)[0]),
 			Tags: []autoscalingtypes.Tag{
-				{Key: aws.String("elevator:app"), Value: aws.String("other"), PropagateAtLaunch: aws.Bool(true)},
-				{Key: aws.String("elevator:orbit"), Value: aws.String(orbitName), PropagateAtLaunch: aws.Bool(true)},
+				{Key: aws.String(elevator.TagApp), Value: aws.String("other"), PropagateAtLaunch: aws.Bool(true)},
+				{Key: aws.String(elevator.TagOrbit), Value: aws.String(orbitName), PropagateAtLaunch: aws.Bool(true)},
 			},
 		})
 		if err != nil {

@@ -192,12 +192,12 @@ func (c *Cloud) Groups(ctx context.Context, f release.GroupFilter) ([]release.Gr
 	if f.App == "" || f.Orbit == "" {
 		return nil, elevator.Errorf(elevator.EINVALID, "find groups in %s: an app and an orbit are required", c.region)
 	}
-	tags := map[string]string{release.TagApp: f.App, release.TagOrbit: f.Orbit}
+	tags := map[string]string{elevator.TagApp: f.App, elevator.TagOrbit: f.Orbit}
 	if f.Service != "" {
-		tags[release.TagService] = f.Service
+		tags[elevator.TagService] = f.Service
 	}
 	if f.ReleaseID != "" {
-		tags[release.TagRelease] = f.ReleaseID
+		tags[elevator.TagRelease] = f.ReleaseID
 	}
 	found, err := c.groups.Groups(ctx, tags)
 	if err != nil {
@@ -238,7 +238,7 @@ const metadataHops = 1
 // is an EINVALID error, which the engine does not retry. Other errors are
 // the adapters' (EAWS), and safe to retry.
 func (c *Cloud) CreateGroup(ctx context.Context, spec release.GroupSpec, token string) error {
-	rel := spec.Tags[release.TagRelease]
+	rel := spec.Tags[elevator.TagRelease]
 	lt, err := c.compute.CreateLaunchTemplate(ctx, ec2.LaunchTemplateInput{
 		Name:             spec.Name,
 		ImageID:          spec.ImageID,
@@ -256,9 +256,9 @@ func (c *Cloud) CreateGroup(ctx context.Context, spec release.GroupSpec, token s
 	})
 	if errors.Is(err, ec2.ErrLaunchTemplateExists) {
 		lt, err = c.compute.LaunchTemplate(ctx, spec.Name)
-		if err == nil && lt.Tags[release.TagRelease] != rel {
+		if err == nil && lt.Tags[elevator.TagRelease] != rel {
 			return elevator.Errorf(elevator.EINVALID, "create launch template %s in %s: one of that name exists and belongs to release %q, not %s",
-				spec.Name, c.region, lt.Tags[release.TagRelease], rel)
+				spec.Name, c.region, lt.Tags[elevator.TagRelease], rel)
 		}
 	}
 	if err != nil {
@@ -303,9 +303,9 @@ func (c *Cloud) CreateGroup(ctx context.Context, spec release.GroupSpec, token s
 		switch {
 		case gerr != nil:
 			return gerr
-		case g.Tags[release.TagRelease] != rel:
+		case g.Tags[elevator.TagRelease] != rel:
 			return elevator.Errorf(elevator.EINVALID, "create auto scaling group %s in %s: one of that name exists and belongs to release %q, not %s",
-				spec.Name, c.region, g.Tags[release.TagRelease], rel)
+				spec.Name, c.region, g.Tags[elevator.TagRelease], rel)
 		case g.Deleting():
 			return elevator.Errorf(elevator.EINVALID, "create auto scaling group %s in %s: it exists and is being deleted", spec.Name, c.region)
 		}

@@ -30,20 +30,20 @@ func TestDescribeFindsWhatExistsWithWhatAuthorizesIt(t *testing.T) {
 	}{
 		{"an image tagged for the app", release.KindImage, []string{w.images["us-east-1"], "ami-12345678"},
 			func(r release.Resource) bool {
-				return r.Tags[release.TagApp] == "shop" && r.Tags[release.TagOrbit] == orbitName
+				return r.Tags[elevator.TagApp] == "shop" && r.Tags[elevator.TagOrbit] == orbitName
 			}},
 		{"a private subnet of the orbit", release.KindSubnet, []string{w.privateSubnets("us-east-1")[0], "subnet-12345678"},
 			func(r release.Resource) bool {
-				return r.Tags[release.TagTier] == "private" && r.Tags[release.TagOrbit] == orbitName
+				return r.Tags[elevator.TagTier] == elevator.TierPrivate && r.Tags[elevator.TagOrbit] == orbitName
 			}},
 		{"a security group of the service", release.KindSecurityGroup, []string{web.SG, "sg-12345678"},
-			func(r release.Resource) bool { return r.Tags[release.TagService] == "web" }},
+			func(r release.Resource) bool { return r.Tags[elevator.TagService] == "web" }},
 		{"a target group of the service", release.KindTargetGroup, []string{web.TargetGroup, "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/none/0123456789abcdef"},
 			func(r release.Resource) bool {
-				return r.Tags[release.TagService] == "web" && r.Tags[release.TagApp] == "shop"
+				return r.Tags[elevator.TagService] == "web" && r.Tags[elevator.TagApp] == "shop"
 			}},
 		{"an instance profile on the service's path", release.KindInstanceProfile, []string{web.Profile, "no-such-profile"},
-			func(r release.Resource) bool { return r.Path == release.ProfilePath(orbitName, "shop", "web") }},
+			func(r release.Resource) bool { return r.Path == elevator.IAMPath(orbitName, "shop", "web") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,7 +71,7 @@ func TestCreateGroupCompletesWhatAnEarlierTryLeftAndRefusesAnotherReleasesName(t
 			Subnets: w.privateSubnets("us-east-1")[:2], Capacity: release.Capacity{Min: 1, Max: 2, Desired: 1},
 			HealthCheckGrace: time.Minute,
 			Hooks:            []elevator.ReleaseHook{{Name: "drain", Transition: elevator.HookTerminating, HeartbeatSeconds: 300, DefaultResult: "CONTINUE"}},
-			Tags:             map[string]string{release.TagApp: "shop", release.TagOrbit: orbitName, release.TagService: "worker", release.TagRelease: rel},
+			Tags:             map[string]string{elevator.TagApp: "shop", elevator.TagOrbit: orbitName, elevator.TagService: "worker", elevator.TagRelease: rel},
 		}
 	}
 	const token = "0123456789abcdef0123456789abcdef"

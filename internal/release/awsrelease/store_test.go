@@ -29,7 +29,7 @@ func stateOf(t *testing.T) (*Backend, aws.Config) {
 	t.Helper()
 	cfg := emulatortest.Config(t, "eu-west-1")
 	ctx := context.Background()
-	bucket := BucketName(emulatortest.AccountID(cfg), "eu-west-1", "prod")
+	bucket := elevator.StateBucketName(emulatortest.AccountID(cfg), "eu-west-1", "prod")
 	_, err := s3sdk.NewFromConfig(cfg, func(o *s3sdk.Options) { o.UsePathStyle = true }).CreateBucket(ctx, &s3sdk.CreateBucketInput{
 		Bucket: aws.String(bucket), CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraintEuWest1}})
 	if err != nil {
@@ -43,9 +43,9 @@ func stateOf(t *testing.T) (*Backend, aws.Config) {
 	}
 	db := ddb.NewFromConfig(cfg)
 	for _, in := range []*ddb.CreateTableInput{
-		{TableName: aws.String(LocksTable("prod")), AttributeDefinitions: []ddbtypes.AttributeDefinition{str("id")},
+		{TableName: aws.String(elevator.LocksTableName("prod")), AttributeDefinitions: []ddbtypes.AttributeDefinition{str("id")},
 			KeySchema: []ddbtypes.KeySchemaElement{key("id", ddbtypes.KeyTypeHash)}},
-		{TableName: aws.String(ReleasesTable("prod")), AttributeDefinitions: []ddbtypes.AttributeDefinition{str("app"), str("release_id")},
+		{TableName: aws.String(elevator.ReleasesTableName("prod")), AttributeDefinitions: []ddbtypes.AttributeDefinition{str("app"), str("release_id")},
 			KeySchema: []ddbtypes.KeySchemaElement{key("app", ddbtypes.KeyTypeHash), key("release_id", ddbtypes.KeyTypeRange)}},
 	} {
 		in.BillingMode = ddbtypes.BillingModePayPerRequest

@@ -144,7 +144,7 @@ func (w *world) newApp(name string, services []string, lb ...string) *app {
 	iamc := iamsdk.NewFromConfig(w.cfg(w.regions[0]))
 	for _, s := range services {
 		_, err := iamc.CreateInstanceProfile(ctx, &iamsdk.CreateInstanceProfileInput{
-			InstanceProfileName: aws.String(name + "-" + orbitName + "-" + s), Path: aws.String(release.ProfilePath(orbitName, name, s))})
+			InstanceProfileName: aws.String(name + "-" + orbitName + "-" + s), Path: aws.String(elevator.IAMPath(orbitName, name, s))})
 		if err != nil {
 			w.t.Fatalf("instance profile: %v", err)
 		}
@@ -175,7 +175,7 @@ func (w *world) appRegion(ctx context.Context, a *app, region string) (map[strin
 	ec2c, elb := ec2sdk.NewFromConfig(cfg), elbv2sdk.NewFromConfig(cfg)
 	vpc := w.outputs[region]["VpcId"]
 	tags := func(s string) map[string]string {
-		return map[string]string{release.TagOrbit: orbitName, release.TagApp: a.name, release.TagService: s, "Name": a.name + "-" + s}
+		return map[string]string{elevator.TagOrbit: orbitName, elevator.TagApp: a.name, elevator.TagService: s, "Name": a.name + "-" + s}
 	}
 	// The image: add the app to its elevator:app list.
 	img, err := ec2c.DescribeImages(ctx, &ec2sdk.DescribeImagesInput{ImageIds: []string{w.images[region]}})
@@ -184,12 +184,12 @@ func (w *world) appRegion(ctx context.Context, a *app, region string) (map[strin
 	}
 	apps := a.name
 	for _, t := range img.Images[0].Tags {
-		if aws.ToString(t.Key) == release.TagApp {
+		if aws.ToString(t.Key) == elevator.TagApp {
 			apps = aws.ToString(t.Value) + "," + a.name
 		}
 	}
 	_, err = ec2c.CreateTags(ctx, &ec2sdk.CreateTagsInput{Resources: []string{w.images[region]}, Tags: []ec2types.Tag{
-		{Key: aws.String(release.TagApp), Value: aws.String(apps)}, {Key: aws.String(release.TagOrbit), Value: aws.String(orbitName)}}})
+		{Key: aws.String(elevator.TagApp), Value: aws.String(apps)}, {Key: aws.String(elevator.TagOrbit), Value: aws.String(orbitName)}}})
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +302,7 @@ func (w *world) backend(cfgs ...aws.Config) *Backend {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	if want := BucketName(w.accountID(), w.regions[0], orbitName); b.Store.bucket != want {
+	if want := elevator.StateBucketName(w.accountID(), w.regions[0], orbitName); b.Store.bucket != want {
 		w.t.Fatalf("the orbit's StateBucket output is %s, BucketName says %s", b.Store.bucket, want)
 	}
 	return b
@@ -354,7 +354,7 @@ type groupState struct {
 func (w *world) groups(a *app, region string) map[string]groupState {
 	w.t.Helper()
 	out, err := autoscalingsdk.NewFromConfig(w.cfg(region)).DescribeAutoScalingGroups(context.Background(), &autoscalingsdk.DescribeAutoScalingGroupsInput{
-		Filters: []autoscalingtypes.Filter{{Name: aws.String("tag:" + release.TagApp), Values: []string{a.name}}}})
+		Filters: []autoscalingtypes.Filter{{Name: aws.String("tag:" + elevator.TagApp), Values: []string{a.name}}}})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -363,9 +363,9 @@ func (w *world) groups(a *app, region string) map[string]groupState {
 		st := groupState{TargetGroups: g.TargetGroupARNs, Desired: int(aws.ToInt32(g.DesiredCapacity))}
 		for _, tag := range g.Tags {
 			switch aws.ToString(tag.Key) {
-			case release.TagRelease:
+			case elevator.TagRelease:
 				st.Release = aws.ToString(tag.Value)
-			case release.TagService:
+			case elevator.TagService:
 				st.Service = aws.ToString(tag.Value)
 			}
 		}
@@ -422,7 +422,7 @@ func (w *world) healthy(t testing.TB, region, tg string) []string {
 func (w *world) launchTemplates(a *app, region string) []string {
 	w.t.Helper()
 	out, err := ec2sdk.NewFromConfig(w.cfg(region)).DescribeLaunchTemplates(context.Background(), &ec2sdk.DescribeLaunchTemplatesInput{
-		Filters: []ec2types.Filter{{Name: aws.String("tag:" + release.TagApp), Values: []string{a.name}}}, MaxResults: aws.Int32(200)})
+		Filters: []ec2types.Filter{{Name: aws.String("tag:" + elevator.TagApp), Values: []string{a.name}}}, MaxResults: aws.Int32(200)})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -438,7 +438,7 @@ func (w *world) launchTemplates(a *app, region string) []string {
 func (w *world) lockItem(a *app) map[string]ddbtypes.AttributeValue {
 	w.t.Helper()
 	out, err := ddb.NewFromConfig(w.cfg(w.regions[0])).GetItem(context.Background(), &ddb.GetItemInput{
-		TableName: aws.String(LocksTable(orbitName)), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(elevator.LocksTableName(orbitName)), ConsistentRead: aws.Bool(true),
 		Key: map[string]ddbtypes.AttributeValue{"id": &ddbtypes.AttributeValueMemberS{Value: "release/" + a.name}}})
 	if err != nil {
 		w.t.Fatal(err)
@@ -450,7 +450,7 @@ func (w *world) lockItem(a *app) map[string]ddbtypes.AttributeValue {
 func (w *world) recordItem(a *app, id string) map[string]ddbtypes.AttributeValue {
 	w.t.Helper()
 	out, err := ddb.NewFromConfig(w.cfg(w.regions[0])).GetItem(context.Background(), &ddb.GetItemInput{
-		TableName: aws.String(ReleasesTable(orbitName)), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(elevator.ReleasesTableName(orbitName)), ConsistentRead: aws.Bool(true),
 		Key: map[string]ddbtypes.AttributeValue{"app": &ddbtypes.AttributeValueMemberS{Value: a.name}, "release_id": &ddbtypes.AttributeValueMemberS{Value: id}}})
 	if err != nil {
 		w.t.Fatal(err)

@@ -1,4 +1,4 @@
-package deploy
+package compile
 
 import (
 	"os"
@@ -10,7 +10,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/manifest"
 )
 
-func example(t *testing.T) (*elevator.App, *elevator.Orbit) {
+func releaseExample(t *testing.T) (*elevator.App, *elevator.Orbit) {
 	t.Helper()
 	od, _ := os.ReadFile("../../examples/orbit.yml")
 	o, err := manifest.ParseOrbit("orbit.yml", od)
@@ -25,10 +25,10 @@ func example(t *testing.T) (*elevator.App, *elevator.Orbit) {
 	return a, o
 }
 
-func factsFor(regions ...string) map[string]RegionFacts {
-	f := map[string]RegionFacts{}
+func releaseFactsFor(regions ...string) map[string]ReleaseFacts {
+	f := map[string]ReleaseFacts{}
 	for _, r := range regions {
-		f[r] = RegionFacts{
+		f[r] = ReleaseFacts{
 			Orbit: map[string]string{"PrivateSubnets": "subnet-" + r + "-a,subnet-" + r + "-b", "WarningTopic": "arn:aws:sns:" + r + ":1:demo-warning"},
 			App: map[string]string{
 				"WebSecurityGroup": "sg-web-" + r, "WebInstanceProfile": "profile-web", "WebTargetGroup": "arn:tg/web/" + r,
@@ -40,10 +40,10 @@ func factsFor(regions ...string) map[string]RegionFacts {
 	return f
 }
 
-func TestBuildPlacesEveryServiceInEveryRegion(t *testing.T) {
-	a, o := example(t)
+func TestReleaseDocumentPlacesEveryServiceInEveryRegion(t *testing.T) {
+	a, o := releaseExample(t)
 	now := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
-	rel, err := Build(Request{App: a, Orbit: o, Version: "1.4.2", ID: "20261123-150000-0badcafe", CreatedAt: now, CreatedBy: "arn:aws:iam::1:user/ada"}, factsFor("us-east-1", "us-west-2"))
+	rel, err := ReleaseDocument(ReleaseRequest{App: a, Orbit: o, Version: "1.4.2", ID: "20261123-150000-0badcafe", CreatedAt: now, CreatedBy: "arn:aws:iam::1:user/ada"}, releaseFactsFor("us-east-1", "us-west-2"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,12 +84,12 @@ func TestBuildPlacesEveryServiceInEveryRegion(t *testing.T) {
 	}
 }
 
-func TestBuildSaysWhatIsMissing(t *testing.T) {
-	a, o := example(t)
-	f := factsFor("us-east-1", "us-west-2")
+func TestReleaseDocumentSaysWhatIsMissing(t *testing.T) {
+	a, o := releaseExample(t)
+	f := releaseFactsFor("us-east-1", "us-west-2")
 	delete(f["us-west-2"].App, "WebTargetGroup")
 	delete(f["us-east-1"].Images, "worker")
-	_, err := Build(Request{App: a, Orbit: o, Version: "1", ID: "20261123-150000-0badcafe", CreatedAt: time.Now()}, f)
+	_, err := ReleaseDocument(ReleaseRequest{App: a, Orbit: o, Version: "1", ID: "20261123-150000-0badcafe", CreatedAt: time.Now()}, f)
 	if elevator.ErrorCode(err) != elevator.ENOTFOUND {
 		t.Fatalf("got %v", err)
 	}
@@ -98,35 +98,21 @@ func TestBuildSaysWhatIsMissing(t *testing.T) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
 	}
-	if _, err := Build(Request{App: a, Orbit: o, Version: " "}, factsFor("us-east-1", "us-west-2")); elevator.ErrorCode(err) != elevator.EINVALID {
+	if _, err := ReleaseDocument(ReleaseRequest{App: a, Orbit: o, Version: " "}, releaseFactsFor("us-east-1", "us-west-2")); elevator.ErrorCode(err) != elevator.EINVALID {
 		t.Errorf("no version: %v", err)
 	}
 }
 
-func TestAllowingAnImageKeepsWhatItAllowed(t *testing.T) {
-	tests := []struct{ list, add, want string }{
-		{"", "shop", "shop"},
-		{"billing", "shop", "billing,shop"},
-		{"shop,billing", "shop", "shop,billing"},
-		{"*", "shop", "*"},
-	}
-	for _, tt := range tests {
-		if got := addToList(tt.list, tt.add); got != tt.want {
-			t.Errorf("addToList(%q, %q) = %q, want %q", tt.list, tt.add, got, tt.want)
-		}
-	}
-}
-
-func TestBuildNamesACustomPrivateTier(t *testing.T) {
+func TestReleaseDocumentNamesACustomPrivateTier(t *testing.T) {
 	o, err := manifest.ParseOrbit("orbit.yml", []byte("name: demo\nregions:\n  us-east-1: {}\nnetwork:\n  tiers: [{name: edge, access: public}, {name: app}, {name: data}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := example(t)
+	a, _ := releaseExample(t)
 	o.Regions = o.Regions[:1]
-	f := factsFor("us-east-1")
+	f := releaseFactsFor("us-east-1")
 	f["us-east-1"].Orbit["AppSubnets"] = "subnet-app-a"
-	rel, err := Build(Request{App: a, Orbit: o, Version: "1", ID: "20261123-150000-0badcafe", CreatedAt: time.Now()}, f)
+	rel, err := ReleaseDocument(ReleaseRequest{App: a, Orbit: o, Version: "1", ID: "20261123-150000-0badcafe", CreatedAt: time.Now()}, f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,9 @@
-package release
+package elevator
 
 import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/elevatorhq/elevator"
 )
 
 // ParseSchedule reads Asiaq's scheduled capacity notation: one or more
@@ -13,19 +11,19 @@ import (
 // (one instance at 10:30 every day, five at 01:45). Cron expressions have
 // five fields and are in UTC. It returns an EINVALID error naming the first
 // problem.
-func ParseSchedule(s string) ([]elevator.ReleaseSchedule, error) {
-	var out []elevator.ReleaseSchedule
+func ParseSchedule(s string) ([]ReleaseSchedule, error) {
+	var out []ReleaseSchedule
 	for i, part := range strings.Split(s, ":") {
 		desired, cron, ok := strings.Cut(strings.TrimSpace(part), "@")
 		n, err := strconv.Atoi(strings.TrimSpace(desired))
 		if !ok || err != nil || n < 0 {
-			return nil, elevator.Errorf(elevator.EINVALID, "schedule %q: entry %d %q: want desired@cron, such as 1@30 10 * * *", s, i+1, part)
+			return nil, Errorf(EINVALID, "schedule %q: entry %d %q: want desired@cron, such as 1@30 10 * * *", s, i+1, part)
 		}
 		cron = strings.Join(strings.Fields(cron), " ")
 		if err := CheckCron(cron); err != nil {
-			return nil, elevator.Errorf(elevator.EINVALID, "schedule %q: entry %d: %v", s, i+1, err)
+			return nil, Errorf(EINVALID, "schedule %q: entry %d: %v", s, i+1, err)
 		}
-		out = append(out, elevator.ReleaseSchedule{Desired: n, Cron: cron})
+		out = append(out, ReleaseSchedule{Desired: n, Cron: cron})
 	}
 	return out, nil
 }

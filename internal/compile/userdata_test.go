@@ -1,14 +1,14 @@
-package release
+package compile
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/elevatorhq/elevator"
+	elevator "github.com/elevatorhq/elevator"
 	yaml "go.yaml.in/yaml/v3"
 )
 
-var vars = Vars{ReleaseID: "20261123-120000-9f86d081", App: "shop", Orbit: "prod", Service: "web", Region: "eu-west-1", Version: "1.4.2"}
+var vars = elevator.UserDataVars{ReleaseID: "20261123-120000-9f86d081", App: "shop", Orbit: "prod", Service: "web", Region: "eu-west-1", Version: "1.4.2"}
 
 func TestUserDataRendersEachRuntimeWithTheReleasesValues(t *testing.T) {
 	tests := []struct {
@@ -101,7 +101,7 @@ runcmd:
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := Expand(tmpl, vars)
+			got := elevator.ExpandUserData(tmpl, vars)
 			if got != tt.want {
 				t.Errorf("user data:\n%s\nwant:\n%s", got, tt.want)
 			}
@@ -115,7 +115,7 @@ runcmd:
 			}
 			for _, f := range doc.WriteFiles {
 				if name, ok := strings.CutPrefix(f.Path, "/etc/systemd/system/"); ok && tt.svc.Runtime.Units != nil {
-					if want := Expand(tt.svc.Runtime.Units[name], vars); f.Content != want {
+					if want := elevator.ExpandUserData(tt.svc.Runtime.Units[name], vars); f.Content != want {
 						t.Errorf("%s reads back as %q, want %q", f.Path, f.Content, want)
 					}
 				}
@@ -141,14 +141,6 @@ func TestUserDataRefusesWhatCannotBeWritten(t *testing.T) {
 				t.Errorf("UserData = %v, want an invalid-input error", err)
 			}
 		})
-	}
-}
-
-func TestExpandReplacesEveryPlaceholderAndNothingElse(t *testing.T) {
-	got := Expand("{{RELEASE_ID}} {{APP}} {{ORBIT}} {{SERVICE}} {{REGION}} {{VERSION}} {{OTHER}} {{APP}}", vars)
-	want := "20261123-120000-9f86d081 shop prod web eu-west-1 1.4.2 {{OTHER}} shop"
-	if got != want {
-		t.Errorf("Expand = %q, want %q", got, want)
 	}
 }
 

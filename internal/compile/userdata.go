@@ -1,4 +1,4 @@
-package release
+package compile
 
 import (
 	"fmt"
@@ -6,30 +6,12 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/elevatorhq/elevator"
+	elevator "github.com/elevatorhq/elevator"
 )
 
-// Vars are the values of the placeholders in user data.
-type Vars struct {
-	ReleaseID, App, Orbit, Service, Region, Version string
-}
-
-// Expand replaces {{RELEASE_ID}}, {{APP}}, {{ORBIT}}, {{SERVICE}},
-// {{REGION}} and {{VERSION}} in s with v's values, everywhere (unit files
-// and environment values included). Other text is left as it is.
-func Expand(s string, v Vars) string {
-	return strings.NewReplacer(
-		"{{RELEASE_ID}}", v.ReleaseID,
-		"{{APP}}", v.App,
-		"{{ORBIT}}", v.Orbit,
-		"{{SERVICE}}", v.Service,
-		"{{REGION}}", v.Region,
-		"{{VERSION}}", v.Version,
-	).Replace(s)
-}
-
 // UserData renders a service's runtime as a cloud-config user data
-// template, with the placeholders Expand fills in left in it. It writes an
+// template, with the placeholders elevator.ExpandUserData fills in left in
+// it. It writes an
 // environment file /etc/elevator/<service>.env (the service's environment
 // and ELEVATOR_RELEASE_ID, ELEVATOR_APP, ELEVATOR_ORBIT, ELEVATOR_SERVICE,
 // ELEVATOR_REGION and ELEVATOR_VERSION), then the systemd units, which it

@@ -1,0 +1,85 @@
+package elevator
+
+import (
+	"regexp"
+	"time"
+)
+
+// This file holds the names Elevator and AWS agree on: tag keys, IAM
+// paths, the state bucket and tables, tier names and what a region name
+// looks like. They are persisted in AWS (on resources, in stacks), so their
+// values never change; every package uses these and none restates them
+// (contract_test.go fails when one does).
+
+// Tags Elevator puts on the stacks and resources it creates, and that the
+// release engine expects on the resources a release uses.
+const (
+	TagOrbit     = "elevator:orbit"
+	TagRegion    = "elevator:region"
+	TagManagedBy = "elevator:managed-by"
+	TagTier      = "elevator:tier"    // on subnets: the tier they belong to
+	TagApp       = "elevator:app"     // on an app's resources: the app
+	TagService   = "elevator:service" // on a service's resources: the service
+	TagRelease   = "elevator:release" // on a release's groups: the release id
+	// TagAllow, followed by an orbit's name, lists the apps an image may be
+	// released as in that orbit: elevator:allow:production=shop,blog (see
+	// AllowTag).
+	TagAllow  = "elevator:allow:"
+	ManagedBy = "elevator" // the value of TagManagedBy
+)
+
+// AllowTag is the key of the tag that lists the apps an image may be
+// released as in orbit: elevator:allow:<orbit>.
+func AllowTag(orbit string) string { return TagAllow + orbit }
+
+// AppPath is the path under which an app's resources in an orbit are
+// named, in IAM, CloudWatch Logs and SSM Parameter Store:
+// /elevator/<orbit>/<app>/.
+func AppPath(orbit, app string) string { return "/elevator/" + orbit + "/" + app + "/" }
+
+// IAMPath is the IAM path of a service's role and instance profile:
+// /elevator/<orbit>/<app>/<service>/. A release uses only an instance
+// profile on its service's path.
+func IAMPath(orbit, app, service string) string { return AppPath(orbit, app) + service + "/" }
+
+// StateBucketName is the name of an orbit's state bucket in a region:
+// elevator-<account>-<region>-<orbit>. The orbit stack names it so (with
+// its own account and region) and exports it as the StateBucket output.
+func StateBucketName(account, region, orbit string) string {
+	return "elevator-" + account + "-" + region + "-" + orbit
+}
+
+// ReleasesTableName is the name of an orbit's releases table in each of
+// its regions.
+func ReleasesTableName(orbit string) string { return orbit + "-elevator-releases" }
+
+// LocksTableName is the name of an orbit's (app, orbit) release locks
+// table in each of its regions.
+func LocksTableName(orbit string) string { return orbit + "-elevator-locks" }
+
+// Tier names with a meaning. An orbit whose manifest lists no tiers has
+// TierPublic, TierPrivate and TierData. An app's resources go in the tier
+// of their role's name when the orbit has one (see internal/compile):
+// public load balancers in TierPublic, instances in TierPrivate (the tier
+// a release's subnets must be tagged with unless its placement names
+// another), databases in TierData. A bastion runs in TierMaintenance when
+// the orbit has one.
+const (
+	TierPublic      = "public"
+	TierPrivate     = "private"
+	TierData        = "data"
+	TierMaintenance = "maintenance"
+)
+
+// DefaultReleaseTimeout bounds each wait of a release when the app's
+// manifest says nothing (Release.TimeoutSeconds), as Odin's default.
+const DefaultReleaseTimeout = 10 * time.Minute
+
+// regionPattern is what an AWS region name looks like: two letters, one
+// or more words and a number, such as us-east-1, us-gov-west-1 or
+// eu-isoe-west-1 (botocore's partitions allow numbers of several digits).
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+
+// IsRegionName reports whether name has the form of an AWS region name. It
+// does not say whether the region exists.
+func IsRegionName(name string) bool { return regionPattern.MatchString(name) }
