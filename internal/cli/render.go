@@ -168,6 +168,25 @@ func printApplied(w io.Writer, plans []*apply.Plan, results []*apply.Result, wha
 	fmt.Fprintf(w, "%s is up in %s (%s)\n", what, strings.Join(regions, ", "), took.Round(time.Millisecond))
 }
 
+// printReleases writes a line per release: id, state, when it was
+// submitted, and the path it took.
+func printReleases(w io.Writer, recs []*elevator.ReleaseRecord) {
+	for _, r := range recs {
+		fmt.Fprintf(w, "%s  %-13s  %s  %s\n", r.ID, r.State, r.SubmittedAt.Format(time.RFC3339), strings.Join(statePath(r.Path), " > "))
+	}
+}
+
+// printAudit writes a line per audit entry.
+func printAudit(w io.Writer, entries []elevator.AuditEntry) {
+	for _, en := range entries {
+		fmt.Fprintf(w, "%s  %-9s  %s/%s  %s  %s  by %s", en.At.Format(time.RFC3339), en.Action, en.App, en.Orbit, en.ReleaseID, en.Outcome, en.By)
+		if en.Detail != "" {
+			fmt.Fprintf(w, "  (%s)", en.Detail)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
 // statePath names the states of a path.
 func statePath(path []elevator.ReleaseState) []string {
 	names := make([]string, len(path))
