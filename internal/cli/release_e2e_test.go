@@ -185,10 +185,10 @@ func enteringCheckHealthy(r *http.Request, body []byte) bool {
 // the first request match picks, until the test opens it: the command has
 // made the call (the emulator has done it) and waits for the answer.
 type gate struct {
-	URL  string
-	held chan struct{} // closed once an answer is held back
+	URL          string
+	held         chan struct{} // closed once an answer is held back
 	once, opened sync.Once
-	gate chan struct{}
+	gate         chan struct{}
 }
 
 func newGate(t *testing.T, match func(r *http.Request, body []byte) bool) *gate {
