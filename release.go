@@ -164,11 +164,26 @@ var (
 	releaseIDPattern = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$`)
 	namePattern      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
 	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
-	// versionPattern is the grammar of an OCI image tag: a version goes
-	// into image references, user data and systemd units, so it may hold
-	// nothing a shell, a unit file or a registry would read specially.
-	versionPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 )
+
+// NewReleaseID returns a new release id: the UTC time to the second and
+// eight random hex digits from rnd (crypto/rand when nil), such as
+// "20261123-120000-9f86d081". Ids sort by time.
+func NewReleaseID(now time.Time, rnd io.Reader) (string, error) {
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	b := make([]byte, 4)
+	if _, err := io.ReadFull(rnd, b); err != nil {
+		return "", fmt.Errorf("make release id: %w", err)
+	}
+	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b), nil
+}
+
+// versionPattern is the grammar of an OCI image tag: a version goes into
+// image references, user data and systemd units, so it may hold nothing a
+// shell, a unit file or a registry would read specially.
+var versionPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 
 // CheckReleaseID returns an EINVALID error unless id has the form
 // NewReleaseID makes, such as "20261123-120000-9f86d081". Ids name keys in
@@ -189,20 +204,6 @@ func CheckVersion(v string) error {
 		return Errorf(EINVALID, "version %q: want an OCI image tag: 1 to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'", v)
 	}
 	return nil
-}
-
-// NewReleaseID returns a new release id: the UTC time to the second and
-// eight random hex digits from rnd (crypto/rand when nil), such as
-// "20261123-120000-9f86d081". Ids sort by time.
-func NewReleaseID(now time.Time, rnd io.Reader) (string, error) {
-	if rnd == nil {
-		rnd = rand.Reader
-	}
-	b := make([]byte, 4)
-	if _, err := io.ReadFull(rnd, b); err != nil {
-		return "", fmt.Errorf("make release id: %w", err)
-	}
-	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b), nil
 }
 
 // ShortID is the random part of the release id, used in resource names.
