@@ -180,6 +180,32 @@ func NewReleaseID(now time.Time, rnd io.Reader) (string, error) {
 	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b), nil
 }
 
+// versionPattern is the grammar of an OCI image tag: a version goes into
+// image references, user data and systemd units, so it may hold nothing a
+// shell, a unit file or a registry would read specially.
+var versionPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// CheckReleaseID returns an EINVALID error unless id has the form
+// NewReleaseID makes, such as "20261123-120000-9f86d081". Ids name keys in
+// the orbit's state bucket, so anything else (such as "../x") is refused
+// before it reaches a call.
+func CheckReleaseID(id string) error {
+	if !releaseIDPattern.MatchString(id) {
+		return Errorf(EINVALID, "release id %q: want the form 20261123-120000-9f86d081", id)
+	}
+	return nil
+}
+
+// CheckVersion returns an EINVALID error unless v is a version a release
+// can carry: an OCI image tag, 1 to 128 letters, digits, '_', '.' or '-',
+// not starting with '.' or '-'.
+func CheckVersion(v string) error {
+	if !versionPattern.MatchString(v) {
+		return Errorf(EINVALID, "version %q: want an OCI image tag: 1 to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'", v)
+	}
+	return nil
+}
+
 // ShortID is the random part of the release id, used in resource names.
 func (r *Release) ShortID() string {
 	if i := strings.LastIndexByte(r.ID, '-'); i >= 0 {
@@ -271,7 +297,7 @@ func ParseRelease(doc []byte) (*Release, error) {
 func (r *Release) Check() error {
 	var p []string
 	bad := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
-	if !releaseIDPattern.MatchString(r.ID) {
+	if CheckReleaseID(r.ID) != nil {
 		bad("id %q: want the form 20261123-120000-9f86d081 (see NewReleaseID)", r.ID)
 	}
 	if r.CreatedAt.IsZero() {
@@ -286,8 +312,8 @@ func (r *Release) Check() error {
 	if !namePattern.MatchString(r.Orbit) {
 		bad("orbit %q: want 1 to 20 lowercase letters, digits or '-', starting with a letter", r.Orbit)
 	}
-	if r.Version == "" || strings.ContainsAny(r.Version, " \t\r\n") {
-		bad("version %q: want a non-empty version without white space", r.Version)
+	if CheckVersion(r.Version) != nil {
+		bad("version %q: want an OCI image tag: 1 to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'", r.Version)
 	}
 	if len(r.Regions) == 0 {
 		bad("regions: want at least one")

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 
@@ -69,6 +71,7 @@ type globals struct {
 	output   string
 	yes      bool
 	local    bool
+	verbose  bool
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -81,7 +84,27 @@ func (g *globals) validate() error {
 	if g.local && g.endpoint != "" {
 		return elevator.Errorf(elevator.EINVALID, "--local and --endpoint-url both say where AWS is; give one")
 	}
+	if g.endpoint != "" {
+		u, err := url.Parse(g.endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return elevator.Errorf(elevator.EINVALID, "--endpoint-url %q: want an http or https URL, such as http://127.0.0.1:5000", g.endpoint)
+		}
+	}
 	return nil
+}
+
+// logger is where long-running parts (the release engine) log: nowhere,
+// unless --verbose sends their records to stderr, as JSON lines with
+// --output json. Stdout stays the command's answer either way.
+func (g *globals) logger() *slog.Logger {
+	if !g.verbose {
+		return slog.New(slog.DiscardHandler)
+	}
+	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
+	if g.json() {
+		return slog.New(slog.NewJSONHandler(g.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(g.stderr, opts))
 }
 
 func (g *globals) json() bool { return g.output == "json" }
@@ -178,6 +201,7 @@ command to try Elevator without an AWS account.`,
 	f.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	f.BoolVarP(&g.yes, "yes", "y", false, "do not ask before destructive changes")
 	f.BoolVar(&g.local, "local", false, "use the local emulator started by 'elevator local up'")
+	f.BoolVar(&g.verbose, "verbose", false, "log what long-running parts do (release engine states, retries, lease renewals) to stderr")
 
 	root.AddCommand(newVersionCmd(g), newLocalCmd(g), newOrbitCmd(g), newAppCmd(g), newSchemaCmd(g),
 		newDeployCmd(g), newReleaseCmd(g), newHaltCmd(g), newRollbackCmd(g), newUnlockCmd(g), newImageCmd(g))

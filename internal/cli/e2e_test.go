@@ -13,8 +13,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,26 +40,54 @@ type result struct {
 	code           int
 }
 
-// elevator runs the command line with stdin against the package's emulator.
-func elevator(t *testing.T, stdin string, args ...string) result {
+// accounts holds the access key ids inAccount handed out.
+var accounts sync.Map
+
+// inAccount gives the test an AWS account of its own in the package's
+// emulator: the command line finds the account's keys in the environment
+// (so the test must not be parallel), and the test reads what it made with
+// the SDK through acct.Config. Tests never see each other's resources.
+func inAccount(t *testing.T) (acct *emulatortest.Account) {
 	t.Helper()
-	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	acct = emulatortest.NewAccount(t)
+	accounts.Store(acct.AccessKeyID, acct)
+	t.Setenv("AWS_ACCESS_KEY_ID", acct.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", acct.SecretAccessKey)
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_PROFILE", "")
 	t.Setenv("CI", "true")
+	return acct
+}
+
+// elevator runs the command line with stdin against the package's
+// emulator, in the test's account (see inAccount). It only reads the
+// environment, so a test may run several at once from goroutines.
+func elevator(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	if _, ok := accounts.Load(os.Getenv("AWS_ACCESS_KEY_ID")); !ok {
+		t.Error("elevator: the test has no account of its own: call inAccount first")
+		return result{code: -1}
+	}
+	return run(t, emulatortest.Endpoint(), stdin, args...)
+}
+
+// run runs the command line with stdin, sending AWS calls to endpoint
+// unless args name one.
+func run(t *testing.T, endpoint, stdin string, args ...string) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
-	args = append(args, "--endpoint-url", emulatortest.Endpoint())
-	if args[0] == "orbit" {
-		args = append(args, "--poll-interval", "20ms")
+	if !slices.Contains(args, "--endpoint-url") {
+		args = append(args, "--endpoint-url", endpoint)
+	}
+	if args[0] == "orbit" && !slices.Contains(args, "--poll-interval") {
+		args = append(args, "--poll-interval", "100ms") // the emulator's stacks settle at once
 	}
 	code := cli.Run(context.Background(), args, strings.NewReader(stdin), &stdout, &stderr)
 	return result{stdout.String(), stderr.String(), code}
 }
 
-// manifest writes an orbit manifest with a fresh name into a temp dir. The
-// name keeps tests apart in the emulator's shared account.
+// manifest writes an orbit manifest with a fresh name into a temp dir.
 func manifest(t *testing.T, body string) (path, name string) {
 	t.Helper()
 	name = fmt.Sprintf("e2e-%06x", rand.Uint32()&0xffffff)
@@ -76,6 +106,7 @@ func mustSucceed(t *testing.T, r result) {
 }
 
 func TestOrbitUpTwiceThenPlanChangesNothing(t *testing.T) {
+	inAccount(t)
 	file, name := manifest(t, "regions:\n  us-east-1: {cidr: 10.31.0.0/16}\n  us-west-2: {}\nbastion:\n  allowed_cidrs: [203.0.113.0/24]\n")
 
 	first := elevator(t, "", "orbit", "up", "-f", file)
@@ -110,6 +141,7 @@ func TestOrbitUpTwiceThenPlanChangesNothing(t *testing.T) {
 }
 
 func TestPlanOfANewOrbitListsItsResourcesAndLeavesNothing(t *testing.T) {
+	acct := inAccount(t)
 	file, name := manifest(t, "regions:\n  eu-west-1: {}\nnetwork: {nat: single}\n")
 	plan := elevator(t, "", "orbit", "plan", "-f", file)
 	mustSucceed(t, plan)
@@ -118,7 +150,7 @@ func TestPlanOfANewOrbitListsItsResourcesAndLeavesNothing(t *testing.T) {
 			t.Errorf("plan lacks %q:\n%s", want, plan.stdout)
 		}
 	}
-	_, err := cfn.NewFromConfig(emulatortest.SharedConfig(t, "eu-west-1")).DescribeStacks(context.Background(), &cfn.DescribeStacksInput{StackName: aws.String("elevator-orbit-" + name)})
+	_, err := cfn.NewFromConfig(acct.Config("eu-west-1")).DescribeStacks(context.Background(), &cfn.DescribeStacksInput{StackName: aws.String("elevator-orbit-" + name)})
 	if err == nil {
 		t.Error("plan left a stack behind")
 	}
@@ -129,6 +161,7 @@ func TestPlanOfANewOrbitListsItsResourcesAndLeavesNothing(t *testing.T) {
 // the right blocks and tags, the NAT gateways its mode asks for, and
 // Elevator's bucket and tables.
 func TestOrbitUpBuildsTheNetworkItDescribes(t *testing.T) {
+	acct := inAccount(t)
 	file, name := manifest(t, `regions:
   us-east-1:
     cidr: 10.41.0.0/16
@@ -162,7 +195,7 @@ func TestOrbitUpBuildsTheNetworkItDescribes(t *testing.T) {
 	ctx := context.Background()
 	for _, tt := range tests {
 		t.Run(tt.region, func(t *testing.T) {
-			cfg := emulatortest.SharedConfig(t, tt.region)
+			cfg := acct.Config(tt.region)
 			ec2c := ec2sdk.NewFromConfig(cfg)
 			vpcs, err := ec2c.DescribeVpcs(ctx, &ec2sdk.DescribeVpcsInput{Filters: []ec2types.Filter{{Name: aws.String("tag:" + domain.TagOrbit), Values: []string{name}}}})
 			if err != nil || len(vpcs.Vpcs) != 1 {
@@ -208,7 +241,7 @@ func TestOrbitUpBuildsTheNetworkItDescribes(t *testing.T) {
 			if len(nats.NatGateways) != tt.nats {
 				t.Errorf("%d NAT gateways, want %d", len(nats.NatGateways), tt.nats)
 			}
-			bucket := domain.StateBucketName("123456789012", tt.region, name)
+			bucket := domain.StateBucketName(acct.ID, tt.region, name)
 			if _, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
 				t.Errorf("state bucket %s: %v", bucket, err)
 			}
@@ -243,13 +276,14 @@ func TestOrbitUpBuildsTheNetworkItDescribes(t *testing.T) {
 	}
 }
 
-func stackExists(t *testing.T, region, stack string) bool {
+func stackExists(t *testing.T, acct *emulatortest.Account, region, stack string) bool {
 	t.Helper()
-	out, err := cfn.NewFromConfig(emulatortest.SharedConfig(t, region)).DescribeStacks(context.Background(), &cfn.DescribeStacksInput{StackName: aws.String(stack)})
+	out, err := cfn.NewFromConfig(acct.Config(region)).DescribeStacks(context.Background(), &cfn.DescribeStacksInput{StackName: aws.String(stack)})
 	return err == nil && len(out.Stacks) == 1 && out.Stacks[0].StackStatus != "DELETE_COMPLETE"
 }
 
 func TestOrbitDownRefusesAProtectedOrbit(t *testing.T) {
+	acct := inAccount(t)
 	file, name := manifest(t, "protect: true\nregions:\n  us-east-2: {}\nnetwork: {nat: none}\n")
 	mustSucceed(t, elevator(t, "", "orbit", "up", "-f", file))
 	for _, args := range [][]string{{"orbit", "down", "-f", file}, {"orbit", "down", "-f", file, "--yes"}} {
@@ -261,12 +295,13 @@ func TestOrbitDownRefusesAProtectedOrbit(t *testing.T) {
 			t.Errorf("%v asked for a confirmation it would not act on", args)
 		}
 	}
-	if !stackExists(t, "us-east-2", "elevator-orbit-"+name) {
+	if !stackExists(t, acct, "us-east-2", "elevator-orbit-"+name) {
 		t.Error("the protected orbit's stack is gone")
 	}
 }
 
 func TestOrbitDownAsksBeforeDeleting(t *testing.T) {
+	acct := inAccount(t)
 	file, name := manifest(t, "regions:\n  ca-central-1: {}\nnetwork: {nat: none}\n")
 	mustSucceed(t, elevator(t, "", "orbit", "up", "-f", file))
 	stack := "elevator-orbit-" + name
@@ -275,12 +310,12 @@ func TestOrbitDownAsksBeforeDeleting(t *testing.T) {
 	if no.code != cli.ExitInterrupted || !strings.Contains(no.stderr, "Type the orbit's name to confirm") || !strings.Contains(no.stderr, "not confirmed: nothing was deleted") {
 		t.Errorf("answer no: exit %d, stderr:\n%s", no.code, no.stderr)
 	}
-	if !stackExists(t, "ca-central-1", stack) {
+	if !stackExists(t, acct, "ca-central-1", stack) {
 		t.Fatal("the stack went without confirmation")
 	}
 	silent := elevator(t, "", "orbit", "down", "-f", file)
-	if silent.code != cli.ExitInterrupted || !stackExists(t, "ca-central-1", stack) {
-		t.Errorf("no answer at all: exit %d, stack kept: %v", silent.code, stackExists(t, "ca-central-1", stack))
+	if silent.code != cli.ExitInterrupted || !stackExists(t, acct, "ca-central-1", stack) {
+		t.Errorf("no answer at all: exit %d, stack kept: %v", silent.code, stackExists(t, acct, "ca-central-1", stack))
 	}
 
 	yes := elevator(t, name+"\n", "orbit", "down", "-f", file)
@@ -291,12 +326,13 @@ func TestOrbitDownAsksBeforeDeleting(t *testing.T) {
 	if yes.code != 0 && !strings.Contains(yes.stderr, "DependencyViolation") {
 		t.Errorf("answer with the name: exit %d, stderr:\n%s", yes.code, yes.stderr)
 	}
-	if stackExists(t, "ca-central-1", stack) {
+	if stackExists(t, acct, "ca-central-1", stack) {
 		t.Error("the stack is still there after confirming")
 	}
 }
 
 func TestAnInvalidManifestExitsTwoWithPositions(t *testing.T) {
+	inAccount(t)
 	path := filepath.Join(t.TempDir(), "orbit.yml")
 	os.WriteFile(path, []byte("name: x\nregions:\n  us-east-1: {cidr: 10.0.0.1/16}\n  moon-1: {}\n"), 0o644)
 
@@ -329,6 +365,7 @@ func TestAnInvalidManifestExitsTwoWithPositions(t *testing.T) {
 }
 
 func TestUsageErrorsAreInvalidInput(t *testing.T) {
+	inAccount(t)
 	for _, args := range [][]string{{"orbit", "up", "--no-such-flag"}, {"orbit", "up", "extra"}, {"version", "-o", "yaml"}, {"schema", "release"}, {"schema"}, {"release", "status"}, {"no-such-command"}} {
 		if r := elevator(t, "", args...); r.code != cli.ExitInvalid {
 			t.Errorf("%v: exit %d, want %d; stderr %s", args, r.code, cli.ExitInvalid, r.stderr)
@@ -337,6 +374,7 @@ func TestUsageErrorsAreInvalidInput(t *testing.T) {
 }
 
 func TestSchemaPrintsTheCommittedSchemas(t *testing.T) {
+	inAccount(t)
 	for _, name := range []string{"orbit", "app"} {
 		r := elevator(t, "", "schema", name)
 		mustSucceed(t, r)

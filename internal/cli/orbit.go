@@ -58,16 +58,21 @@ func addVerbs[O interface{ validate() error }](parent *cobra.Command, verbs []ve
 type waitFlags struct {
 	pollInterval time.Duration
 	timeout      time.Duration
+	cmd          *cobra.Command
 }
 
 func (w *waitFlags) add(c *cobra.Command) {
-	c.Flags().DurationVar(&w.pollInterval, "poll-interval", 0, "time between two looks at AWS while waiting (default 5s, 200ms with --local)")
+	w.cmd = c
+	c.Flags().DurationVar(&w.pollInterval, "poll-interval", 0, fmt.Sprintf("time between two looks at AWS while waiting, at least %s (default 5s, 200ms with --local)", minPollInterval))
 	c.Flags().DurationVar(&w.timeout, "timeout", time.Hour, "how long a stack may take to settle")
 }
 
 func (w *waitFlags) validate() error {
-	if w.pollInterval < 0 || w.timeout <= 0 {
-		return elevator.Errorf(elevator.EINVALID, "--poll-interval and --timeout must be positive")
+	if err := checkPollInterval(w.cmd, w.pollInterval); err != nil {
+		return err
+	}
+	if w.timeout <= 0 {
+		return elevator.Errorf(elevator.EINVALID, "--timeout %s: want a positive duration", w.timeout)
 	}
 	return nil
 }

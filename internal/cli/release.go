@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,11 +36,13 @@ type releaseEnv struct {
 	orbitName, orbitFile string
 	pollInterval         time.Duration
 	lease                time.Duration
+	cmd                  *cobra.Command
 
 	orbit   *elevator.Orbit
 	configs *awsConfigs
 	backend *awsrelease.Backend
 	engine  *release.Engine
+	locks   *lockWatch
 	caller  string
 	last    elevator.ReleaseState // the state Observe printed last
 	// orbitOutputs are the orbit stack's outputs read by open, by region.
@@ -46,19 +50,48 @@ type releaseEnv struct {
 }
 
 func (e *releaseEnv) addFlags(c *cobra.Command) {
+	e.cmd = c
 	c.Flags().StringVar(&e.orbitName, "orbit", "", "the orbit (required)")
 	c.Flags().StringVar(&e.orbitFile, "orbit-file", "", "the orbit's manifest (default: orbits/NAME.yml, NAME.orbit.yml or orbit.yml)")
-	c.Flags().DurationVar(&e.pollInterval, "poll-interval", 0, "time between two looks at AWS while waiting (default 5s, 100ms with --local)")
-	c.Flags().DurationVar(&e.lease, "lease", release.DefaultLease, "how long the release lock outlives this process if it dies; it is renewed while it runs")
+	c.Flags().DurationVar(&e.pollInterval, "poll-interval", 0, fmt.Sprintf("time between two looks at AWS while waiting, at least %s (default 5s, 100ms with --local)", minPollInterval))
+	c.Flags().DurationVar(&e.lease, "lease", release.DefaultLease, fmt.Sprintf("how long the release lock outlives this process if it dies, %s to %s; it is renewed while it runs", minLease, maxLease))
 }
 
-// open reads the orbit and wires the release engine to it.
-func (e *releaseEnv) open(ctx context.Context) error {
+// Bounds of the flags that say how a command waits (see README.md).
+const (
+	// minPollInterval keeps waits from turning into a busy loop of calls;
+	// the local emulator's default is this.
+	minPollInterval = 100 * time.Millisecond
+	// minLease keeps the lock a lock: shorter, and a live engine's lease
+	// could end during a few slow AWS calls, letting a second release in.
+	minLease = 10 * time.Second
+	// maxLease bounds how long a dead engine's lock blocks the app.
+	maxLease = 24 * time.Hour
+)
+
+// checkPollInterval refuses a --poll-interval given below the minimum
+// (including zero and negative ones); left out, it takes its default.
+func checkPollInterval(c *cobra.Command, d time.Duration) error {
+	if c.Flags().Changed("poll-interval") && d < minPollInterval {
+		return elevator.Errorf(elevator.EINVALID, "--poll-interval %s: want at least %s", d, minPollInterval)
+	}
+	return nil
+}
+
+// validate checks the flags every release command takes and reads the
+// orbit's manifest. It calls nothing.
+func (e *releaseEnv) validate() error {
 	if e.orbitName == "" {
 		return elevator.Errorf(elevator.EINVALID, "--orbit is required")
 	}
 	if e.region != "" {
 		return elevator.Errorf(elevator.EINVALID, "--region: a release covers every region of its orbit; use --regions-in-sequence to go one region at a time")
+	}
+	if err := checkPollInterval(e.cmd, e.pollInterval); err != nil {
+		return err
+	}
+	if e.lease < minLease || e.lease > maxLease {
+		return elevator.Errorf(elevator.EINVALID, "--lease %s: want %s to %s", e.lease, minLease, maxLease)
 	}
 	file, err := findOrbitFile(e.orbitName, e.orbitFile)
 	if err != nil {
@@ -70,6 +103,12 @@ func (e *releaseEnv) open(ctx context.Context) error {
 	if e.orbit.Name != e.orbitName {
 		return elevator.Errorf(elevator.EINVALID, "--orbit %s, but %s describes orbit %s", e.orbitName, file, e.orbit.Name)
 	}
+	return nil
+}
+
+// connect makes the command's first AWS calls: who the caller is, and
+// where the orbit keeps its releases; then it wires the release engine.
+func (e *releaseEnv) connect(ctx context.Context) error {
 	e.configs = newAWSConfigs(e.globals)
 	var cfgs []aws.Config
 	for _, r := range e.orbit.Regions {
@@ -96,14 +135,70 @@ func (e *releaseEnv) open(ctx context.Context) error {
 		return err
 	}
 	cfg := e.backend.EngineConfig(owner())
+	e.locks = &lockWatch{Locker: cfg.Locker}
+	cfg.Locker = e.locks
 	cfg.Poll = e.pollInterval
 	if cfg.Poll == 0 && e.configs.emulated() {
 		cfg.Poll = 100 * time.Millisecond
 	}
 	cfg.Lease = e.lease
 	cfg.Observe = e.observe
+	cfg.Log = e.logger()
 	e.engine, err = release.New(cfg)
 	return err
+}
+
+// command makes the RunE of a release command: check everything it was
+// given (the flags all release commands take, then its own with
+// validate), and only then connect to AWS and execute. validate may be nil.
+func (e *releaseEnv) command(validate func(args []string) error, execute func(ctx context.Context, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := e.validate(); err != nil {
+			return err
+		}
+		if validate != nil {
+			if err := validate(args); err != nil {
+				return err
+			}
+		}
+		if err := e.connect(cmd.Context()); err != nil {
+			return err
+		}
+		return execute(cmd.Context(), args)
+	}
+}
+
+// lockWatch remembers whether the lock a release asked for was held by
+// another release. A release refused at Lock for that reason changed
+// nothing and may simply be tried again, so the command exits as a
+// conflict (3), not as a failed release (6).
+type lockWatch struct {
+	release.Locker
+	mu   sync.Mutex
+	held *release.LockHeldError
+}
+
+// Acquire asks the locker, noting a lock held by another release.
+func (l *lockWatch) Acquire(ctx context.Context, want release.Lock, now time.Time) (release.Lock, error) {
+	prev, err := l.Locker.Acquire(ctx, want, now)
+	var held *release.LockHeldError
+	if errors.As(err, &held) && held.Lock.ReleaseID != want.ReleaseID {
+		l.mu.Lock()
+		l.held = held
+		l.mu.Unlock()
+	}
+	return prev, err
+}
+
+// refused reports whether rec ended FailureClean right from Lock because
+// another release held the lock.
+func (l *lockWatch) refused(rec *elevator.ReleaseRecord) bool {
+	if l == nil || rec.State != elevator.StateFailureClean || len(rec.Path) < 2 || rec.Path[len(rec.Path)-2] != elevator.StateLock {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.held != nil
 }
 
 // owner names this process in locks and records: host, pid and a random
@@ -158,10 +253,12 @@ func (e *releaseEnv) finish(rec *elevator.ReleaseRecord) error {
 		printRecord(e.stdout, rec)
 	}
 	var err error
-	switch rec.State {
-	case elevator.StateFailureClean:
+	switch {
+	case e.locks.refused(rec):
+		err = elevator.Errorf(elevator.ECONFLICT, "release %s refused, nothing changed: %s", rec.ID, rec.Error)
+	case rec.State == elevator.StateFailureClean:
 		err = elevator.Errorf(elevator.EFAILED, "release %s ended FailureClean: %s", rec.ID, rec.Error)
-	case elevator.StateFailureDirty:
+	case rec.State == elevator.StateFailureDirty:
 		err = elevator.Errorf(elevator.EDIRTY, "release %s ended FailureDirty: left behind %s", rec.ID, strings.Join(rec.Leftovers, ", "))
 	}
 	if err != nil && e.json() {
@@ -174,6 +271,7 @@ func newDeployCmd(g *globals) *cobra.Command {
 	e := &releaseEnv{globals: g}
 	var file, version string
 	var dryRun, sequential bool
+	var a *elevator.App
 	c := &cobra.Command{
 		Use:   "deploy",
 		Short: "Release a version of an app into an orbit: new Auto Scaling Groups, healthy, then the old ones retired",
@@ -182,54 +280,71 @@ the orbit), write it down with its checksum, and drive it through the release
 engine: lock, validate resources, deploy new Auto Scaling Groups, wait until
 they are healthy behind their load balancers, cut over, retire the old
 groups. Every release ends Success, FailureClean (exit 6) or FailureDirty
-(exit 7). If this command dies, 'elevator release resume ID' continues.`,
+(exit 7); a release refused because another release of the app holds the
+lock changes nothing and exits 3. If this command dies, 'elevator release
+resume ID' continues.`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			a, err := readApp(file, e.orbitName)
-			if err != nil {
-				return err
-			}
-			if err := e.open(ctx); err != nil {
-				return err
-			}
-			facts, err := lookup.ReleaseFacts(ctx, a, e.orbit, func(region string) (lookup.Clients, error) {
-				cfg, err := e.configs.For(ctx, region)
-				if err != nil {
-					return lookup.Clients{}, err
-				}
-				return lookup.Clients{Stacks: cloudformation.New(cfg), Images: elevator.ImageSources{Images: ec2.New(cfg), Parameters: ssm.New(cfg)},
-					OrbitOutputs: e.orbitOutputs[region]}, nil
-			})
-			if err != nil {
-				return err
-			}
-			now := time.Now().UTC()
-			id, err := elevator.NewReleaseID(now, nil)
-			if err != nil {
-				return err
-			}
-			rel, err := compile.ReleaseDocument(compile.ReleaseRequest{App: a, Orbit: e.orbit, Version: version, ID: id, CreatedAt: now, CreatedBy: e.caller, Sequential: sequential}, facts)
-			if err != nil {
-				return err
-			}
-			if dryRun {
-				if e.json() {
-					return e.printJSON(rel)
-				}
-				printRelease(e.stdout, rel)
-				return nil
-			}
-			fmt.Fprintf(e.stderr, "release %s of %s %s into orbit %s (resume it with: elevator release resume %s --orbit %s)\n", rel.ID, a.Name, version, e.orbit.Name, rel.ID, e.orbit.Name)
-			return e.run(ctx, rel)
-		},
 	}
+	c.RunE = e.command(func([]string) error {
+		if err := elevator.CheckVersion(version); err != nil {
+			return elevator.Errorf(elevator.EINVALID, "--version: %w", err)
+		}
+		var err error
+		a, err = readApp(file, e.orbitName)
+		return err
+	}, func(ctx context.Context, _ []string) error {
+		facts, err := lookup.ReleaseFacts(ctx, a, e.orbit, func(region string) (lookup.Clients, error) {
+			cfg, err := e.configs.For(ctx, region)
+			if err != nil {
+				return lookup.Clients{}, err
+			}
+			return lookup.Clients{Stacks: cloudformation.New(cfg), Images: elevator.ImageSources{Images: ec2.New(cfg), Parameters: ssm.New(cfg)},
+				OrbitOutputs: e.orbitOutputs[region]}, nil
+		})
+		if err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		id, err := elevator.NewReleaseID(now, nil)
+		if err != nil {
+			return err
+		}
+		rel, err := compile.ReleaseDocument(compile.ReleaseRequest{App: a, Orbit: e.orbit, Version: version, ID: id, CreatedAt: now, CreatedBy: e.caller, Sequential: sequential}, facts)
+		if err != nil {
+			return err
+		}
+		if dryRun {
+			if e.json() {
+				return e.printJSON(rel)
+			}
+			printRelease(e.stdout, rel)
+			return nil
+		}
+		fmt.Fprintf(e.stderr, "release %s of %s %s into orbit %s (resume it with: elevator release resume %s --orbit %s)\n", rel.ID, a.Name, version, e.orbit.Name, rel.ID, e.orbit.Name)
+		return e.run(ctx, rel)
+	})
 	c.Flags().StringVarP(&file, "file", "f", "app.yml", "the app manifest")
-	c.Flags().StringVar(&version, "version", "", "the version to release, such as a Docker tag (required)")
+	c.Flags().StringVar(&version, "version", "", "the version to release, an OCI image tag such as 1.4.2 (required)")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the release and the resources it resolved; change nothing")
 	c.Flags().BoolVar(&sequential, "regions-in-sequence", false, "release one region at a time, in the orbit's order")
 	e.addFlags(c)
 	return c
+}
+
+// checkApp refuses a missing --app.
+func checkApp(app string) error {
+	if app == "" {
+		return elevator.Errorf(elevator.EINVALID, "--app is required")
+	}
+	return nil
+}
+
+// checkReason refuses a missing or blank --reason: it is audited.
+func checkReason(reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return elevator.Errorf(elevator.EINVALID, "--reason is required: say why (it is audited)")
+	}
+	return nil
 }
 
 func newReleaseCmd(g *globals) *cobra.Command {
@@ -237,43 +352,38 @@ func newReleaseCmd(g *globals) *cobra.Command {
 	list := &releaseEnv{globals: g}
 	var app string
 	var limit int
-	listCmd := &cobra.Command{
-		Use: "list", Short: "List an app's releases in an orbit, newest first", Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if app == "" {
-				return elevator.Errorf(elevator.EINVALID, "--app is required")
-			}
-			if err := list.open(cmd.Context()); err != nil {
-				return err
-			}
-			recs, err := list.backend.Store.Releases(cmd.Context(), app, limit)
-			if err != nil {
-				return err
-			}
-			if g.json() {
-				return g.printJSON(recs)
-			}
-			for _, r := range recs {
-				fmt.Fprintf(g.stdout, "%s  %-13s  %s  %s\n", r.ID, r.State, r.SubmittedAt.Format(time.RFC3339), strings.Join(statePath(r.Path), " > "))
-			}
-			return nil
-		},
-	}
+	listCmd := &cobra.Command{Use: "list", Short: "List an app's releases in an orbit, newest first", Args: noArgs}
+	listCmd.RunE = list.command(func([]string) error {
+		if err := checkApp(app); err != nil {
+			return err
+		}
+		if limit < 1 {
+			return elevator.Errorf(elevator.EINVALID, "--limit %d: want 1 or more", limit)
+		}
+		return nil
+	}, func(ctx context.Context, _ []string) error {
+		recs, err := list.backend.Store.Releases(ctx, app, limit)
+		if err != nil {
+			return err
+		}
+		if g.json() {
+			return g.printJSON(recs)
+		}
+		printReleases(g.stdout, recs)
+		return nil
+	})
 	listCmd.Flags().StringVar(&app, "app", "", "the app (required)")
-	listCmd.Flags().IntVar(&limit, "limit", 20, "how many releases at most")
+	listCmd.Flags().IntVar(&limit, "limit", 20, "how many releases at most (1 or more)")
 	list.addFlags(listCmd)
 
 	byID := func(use, short string, run func(e *releaseEnv, ctx context.Context, id string) error) *cobra.Command {
 		e := &releaseEnv{globals: g}
-		c := &cobra.Command{
-			Use: use + " ID", Short: short, Args: exactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				if err := e.open(cmd.Context()); err != nil {
-					return err
-				}
-				return run(e, cmd.Context(), args[0])
-			},
-		}
+		c := &cobra.Command{Use: use + " ID", Short: short, Args: exactArgs(1)}
+		c.RunE = e.command(func(args []string) error {
+			return elevator.CheckReleaseID(args[0])
+		}, func(ctx context.Context, args []string) error {
+			return run(e, ctx, args[0])
+		})
 		e.addFlags(c)
 		return c
 	}
@@ -324,51 +434,46 @@ func newReleaseCmd(g *globals) *cobra.Command {
 	})
 	audit := &releaseEnv{globals: g}
 	var since time.Duration
-	auditCmd := &cobra.Command{
-		Use: "audit", Short: "Show who released, halted, resumed, unlocked or rolled back what, and how it ended", Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := audit.open(cmd.Context()); err != nil {
-				return err
-			}
-			entries, err := audit.backend.Store.AuditLog(cmd.Context(), time.Now().Add(-since))
-			if err != nil {
-				return err
-			}
-			if g.json() {
-				return g.printJSON(entries)
-			}
-			for _, en := range entries {
-				fmt.Fprintf(g.stdout, "%s  %-9s  %s/%s  %s  %s  by %s", en.At.Format(time.RFC3339), en.Action, en.App, en.Orbit, en.ReleaseID, en.Outcome, en.By)
-				if en.Detail != "" {
-					fmt.Fprintf(g.stdout, "  (%s)", en.Detail)
-				}
-				fmt.Fprintln(g.stdout)
-			}
-			return nil
-		},
-	}
-	auditCmd.Flags().DurationVar(&since, "since", 7*24*time.Hour, "how far back")
+	auditCmd := &cobra.Command{Use: "audit", Short: "Show who released, halted, resumed, unlocked or rolled back what, and how it ended", Args: noArgs}
+	auditCmd.RunE = audit.command(func([]string) error {
+		if since <= 0 {
+			return elevator.Errorf(elevator.EINVALID, "--since %s: want a positive duration, such as 24h", since)
+		}
+		return nil
+	}, func(ctx context.Context, _ []string) error {
+		entries, err := audit.backend.Store.AuditLog(ctx, time.Now().Add(-since))
+		if err != nil {
+			return err
+		}
+		if g.json() {
+			return g.printJSON(entries)
+		}
+		printAudit(g.stdout, entries)
+		return nil
+	})
+	auditCmd.Flags().DurationVar(&since, "since", 7*24*time.Hour, "how far back (a positive duration)")
 	audit.addFlags(auditCmd)
 	cmd.AddCommand(listCmd, status, watch, resume, auditCmd)
 	return cmd
 }
 
-// appCommand makes a release command about an app in an orbit.
-func appCommand(g *globals, use, short string, flags func(c *cobra.Command), run func(e *releaseEnv, ctx context.Context, app string) error) *cobra.Command {
+// appCommand makes a release command about an app in an orbit. validate
+// checks the command's own flags (it may be nil); it runs before any call.
+func appCommand(g *globals, use, short string, flags func(c *cobra.Command), validate func() error, run func(e *releaseEnv, ctx context.Context, app string) error) *cobra.Command {
 	e := &releaseEnv{globals: g}
 	var app string
-	c := &cobra.Command{
-		Use: use, Short: short, Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if app == "" {
-				return elevator.Errorf(elevator.EINVALID, "--app is required")
-			}
-			if err := e.open(cmd.Context()); err != nil {
-				return err
-			}
-			return run(e, cmd.Context(), app)
-		},
-	}
+	c := &cobra.Command{Use: use, Short: short, Args: noArgs}
+	c.RunE = e.command(func([]string) error {
+		if err := checkApp(app); err != nil {
+			return err
+		}
+		if validate != nil {
+			return validate()
+		}
+		return nil
+	}, func(ctx context.Context, _ []string) error {
+		return run(e, ctx, app)
+	})
 	c.Flags().StringVar(&app, "app", "", "the app (required)")
 	e.addFlags(c)
 	if flags != nil {
@@ -381,10 +486,7 @@ func newHaltCmd(g *globals) *cobra.Command {
 	var reason string
 	return appCommand(g, "halt", "Stop the release of an app under way in an orbit; it rolls back and ends FailureClean", func(c *cobra.Command) {
 		c.Flags().StringVar(&reason, "reason", "", "why (required; it is audited)")
-	}, func(e *releaseEnv, ctx context.Context, app string) error {
-		if reason == "" {
-			return elevator.Errorf(elevator.EINVALID, "--reason is required")
-		}
+	}, func() error { return checkReason(reason) }, func(e *releaseEnv, ctx context.Context, app string) error {
 		id, err := e.engine.HaltCurrent(ctx, app, e.orbit.Name, e.caller, reason)
 		if err != nil {
 			return err
@@ -401,10 +503,7 @@ func newUnlockCmd(g *globals) *cobra.Command {
 	var reason string
 	return appCommand(g, "unlock", "Break the release lock of an app in an orbit, whoever holds it (audited)", func(c *cobra.Command) {
 		c.Flags().StringVar(&reason, "reason", "", "why (required; it is audited)")
-	}, func(e *releaseEnv, ctx context.Context, app string) error {
-		if reason == "" {
-			return elevator.Errorf(elevator.EINVALID, "--reason is required")
-		}
+	}, func() error { return checkReason(reason) }, func(e *releaseEnv, ctx context.Context, app string) error {
 		lock, err := e.engine.Unlock(ctx, app, e.orbit.Name, e.caller, reason)
 		if err != nil {
 			return err
@@ -421,6 +520,14 @@ func newRollbackCmd(g *globals) *cobra.Command {
 	var to string
 	return appCommand(g, "rollback", "Release an earlier successful release's content again (default: the one before the current)", func(c *cobra.Command) {
 		c.Flags().StringVar(&to, "to", "", "the release to go back to")
+	}, func() error {
+		if to == "" {
+			return nil
+		}
+		if err := elevator.CheckReleaseID(to); err != nil {
+			return elevator.Errorf(elevator.EINVALID, "--to: %w", err)
+		}
+		return nil
 	}, func(e *releaseEnv, ctx context.Context, app string) error {
 		if to == "" {
 			recs, err := e.backend.Store.Releases(ctx, app, 50)
@@ -454,11 +561,45 @@ func newRollbackCmd(g *globals) *cobra.Command {
 	})
 }
 
+// imageIDPattern is the form of an AMI id, as the app schema's ami.id.
+var imageIDPattern = regexp.MustCompile(`^ami-[0-9a-f]{8,17}$`)
+
 func newImageCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "image", Short: "Authorize machine images for releases"}
-	e := &releaseEnv{globals: g}
-	var app string
-	var file string
+	var app, file, orbitName, orbitFile string
+	var o *elevator.Orbit
+	var a *elevator.App
+	// validate checks everything allow was given and reads the manifests;
+	// it calls nothing.
+	validate := func(args []string) error {
+		if orbitName == "" {
+			return elevator.Errorf(elevator.EINVALID, "--orbit is required")
+		}
+		path, err := findOrbitFile(orbitName, orbitFile)
+		if err != nil {
+			return err
+		}
+		if o, err = readOrbit(path, g.region); err != nil {
+			return err
+		}
+		if o.Name != orbitName {
+			return elevator.Errorf(elevator.EINVALID, "--orbit %s, but %s describes orbit %s", orbitName, path, o.Name)
+		}
+		if len(args) == 0 {
+			if a, err = readApp(file, o.Name); err != nil {
+				return err
+			}
+			app = a.Name
+			return nil
+		}
+		if !imageIDPattern.MatchString(args[0]) {
+			return elevator.Errorf(elevator.EINVALID, "image %q: want an AMI id such as ami-0abcdef1234567890", args[0])
+		}
+		if g.region == "" && len(o.Regions) > 1 {
+			return elevator.Errorf(elevator.EINVALID, "an image id belongs to one region: pass --region (orbit %s is in %s)", o.Name, strings.Join(regionNames(o), ", "))
+		}
+		return checkApp(app)
+	}
 	allow := &cobra.Command{
 		Use:   "allow [IMAGE]",
 		Short: "Tag an image so that releases of an app into an orbit may use it",
@@ -470,29 +611,8 @@ select (-f), in every region of the orbit unless --region names one.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if e.orbitName == "" {
-				return elevator.Errorf(elevator.EINVALID, "--orbit is required")
-			}
-			orbitFile, err := findOrbitFile(e.orbitName, e.orbitFile)
-			if err != nil {
+			if err := validate(args); err != nil {
 				return err
-			}
-			o, err := readOrbit(orbitFile, g.region)
-			if err != nil {
-				return err
-			}
-			if len(args) == 1 && g.region == "" && len(o.Regions) > 1 {
-				return elevator.Errorf(elevator.EINVALID, "an image id belongs to one region: pass --region (orbit %s is in %s)", o.Name, strings.Join(regionNames(o), ", "))
-			}
-			var a *elevator.App
-			if len(args) == 0 {
-				if a, err = readApp(file, o.Name); err != nil {
-					return err
-				}
-				app = a.Name
-			}
-			if app == "" {
-				return elevator.Errorf(elevator.EINVALID, "--app is required with an IMAGE")
 			}
 			configs := newAWSConfigs(g)
 			var allowed []map[string]string
@@ -534,8 +654,8 @@ select (-f), in every region of the orbit unless --region names one.`,
 	}
 	allow.Flags().StringVarP(&file, "file", "f", "app.yml", "the app manifest whose images to allow, when no IMAGE is given")
 	allow.Flags().StringVar(&app, "app", "", "the app (default: the manifest's)")
-	allow.Flags().StringVar(&e.orbitName, "orbit", "", "the orbit (required)")
-	allow.Flags().StringVar(&e.orbitFile, "orbit-file", "", "the orbit's manifest")
+	allow.Flags().StringVar(&orbitName, "orbit", "", "the orbit (required)")
+	allow.Flags().StringVar(&orbitFile, "orbit-file", "", "the orbit's manifest")
 	cmd.AddCommand(allow)
 	return cmd
 }

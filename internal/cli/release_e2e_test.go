@@ -1,15 +1,20 @@
 package cli_test
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +28,8 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/cloudwatch"
 	"github.com/elevatorhq/elevator/internal/cli"
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
+	"github.com/elevatorhq/elevator/internal/release"
+	"github.com/elevatorhq/elevator/internal/release/awsrelease"
 )
 
 const releaseApp = `name: shop
@@ -37,10 +44,12 @@ services:
     runtime: {docker: {image: ghcr.io/acme/worker}}
 `
 
-// releasable brings up an orbit over two regions and the app, allows its
-// images, and returns the flags that name them.
-func releasable(t *testing.T) (orbitName string, flags []string) {
+// releasable brings up an orbit over two regions and the app in the
+// test's own account, allows its images, and returns the flags that name
+// them.
+func releasable(t *testing.T) (acct *emulatortest.Account, orbitName string, flags []string) {
 	t.Helper()
+	acct = inAccount(t)
 	orbitFile, name := manifest(t, "regions:\n  us-east-1: {}\n  eu-west-1: {}\nnetwork: {nat: none}\n")
 	appFile := filepath.Join(filepath.Dir(orbitFile), "app.yml")
 	if err := os.WriteFile(appFile, []byte(releaseApp), 0o644); err != nil {
@@ -50,14 +59,14 @@ func releasable(t *testing.T) (orbitName string, flags []string) {
 	flags = []string{"-f", appFile, "--orbit", name, "--orbit-file", orbitFile}
 	mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
 	mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
-	return name, flags
+	return acct, name, flags
 }
 
 // groups returns the app's Auto Scaling Groups in an orbit and region, by
 // name, found by tag as the engine finds them.
-func groups(t *testing.T, region, orbit string) []string {
+func groups(t *testing.T, acct *emulatortest.Account, region, orbit string) []string {
 	t.Helper()
-	out, err := autoscaling.NewFromConfig(emulatortest.SharedConfig(t, region)).DescribeAutoScalingGroups(context.Background(), &autoscaling.DescribeAutoScalingGroupsInput{
+	out, err := autoscaling.NewFromConfig(acct.Config(region)).DescribeAutoScalingGroups(context.Background(), &autoscaling.DescribeAutoScalingGroupsInput{
 		Filters: []astypes.Filter{{Name: aws.String("tag:" + domain.TagOrbit), Values: []string{orbit}}, {Name: aws.String("tag:" + domain.TagApp), Values: []string{"shop"}}},
 	})
 	if err != nil {
@@ -82,7 +91,7 @@ func lockIsFree(t *testing.T, orbit string, flags []string) {
 var releaseID = regexp.MustCompile(`release ([0-9]{8}-[0-9]{6}-[0-9a-f]{8})`)
 
 func TestASecondReleaseReplacesTheFirst(t *testing.T) {
-	orbit, flags := releasable(t)
+	acct, orbit, flags := releasable(t)
 	first := elevator(t, "", append([]string{"deploy", "--version", "1.0.0"}, flags...)...)
 	mustSucceed(t, first)
 	second := elevator(t, "", append([]string{"deploy", "--version", "1.0.1", "-o", "json"}, flags...)...)
@@ -90,7 +99,7 @@ func TestASecondReleaseReplacesTheFirst(t *testing.T) {
 	firstID := releaseID.FindStringSubmatch(first.stdout)[1]
 	secondID := releaseID.FindStringSubmatch(second.stderr)[1]
 	for _, region := range []string{"us-east-1", "eu-west-1"} {
-		got := strings.Join(groups(t, region, orbit), " ")
+		got := strings.Join(groups(t, acct, region, orbit), " ")
 		want := "shop-" + orbit + "-web-" + secondID[16:] + " shop-" + orbit + "-worker-" + secondID[16:]
 		if got != want {
 			t.Errorf("%s groups: %s, want %s (the first release's gone)", region, got, want)
@@ -102,7 +111,7 @@ func TestASecondReleaseReplacesTheFirst(t *testing.T) {
 	// The web service's CPU alarm watches the new group only, and pages
 	// the region's critical topic.
 	for _, region := range []string{"us-east-1", "eu-west-1"} {
-		cw := cloudwatch.New(emulatortest.SharedConfig(t, region))
+		cw := cloudwatch.New(acct.Config(region))
 		for id, want := range map[string]int{firstID: 0, secondID: 1} {
 			alarms, err := cw.Alarms(context.Background(), "shop-"+orbit+"-web-"+id[16:])
 			if err != nil {
@@ -134,27 +143,25 @@ func TestASecondReleaseReplacesTheFirst(t *testing.T) {
 }
 
 func TestAHaltDuringCheckHealthyEndsFailureClean(t *testing.T) {
-	orbit, flags := releasable(t)
+	acct, orbit, flags := releasable(t)
 	mustSucceed(t, elevator(t, "", append([]string{"deploy", "--version", "1.0.0"}, flags...)...))
-	before := groups(t, "us-east-1", orbit)
+	before := groups(t, acct, "us-east-1", orbit)
 
-	// The second release polls health every 2 s: time enough to halt it
-	// while it waits in CheckHealthy.
+	// The second release goes through a gate that holds back the answer
+	// to its write of CheckHealthy: the halt lands while it waits, and the
+	// engine looks for halts before it checks health.
+	gate := newGate(t, enteringCheckHealthy)
 	done := make(chan result, 1)
 	go func() {
-		done <- elevator(t, "", append([]string{"deploy", "--version", "2.0.0", "--poll-interval", "2s", "-o", "json"}, flags...)...)
+		done <- run(t, gate.URL, "", append([]string{"deploy", "--version", "2.0.0", "--poll-interval", "100ms", "-o", "json"}, flags...)...)
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		r := elevator(t, "", "halt", "--app", "shop", "--orbit", orbit, "--orbit-file", flags[5], "--reason", "bad canary")
-		if r.code == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no release to halt: %s", r.stderr)
-		}
-		time.Sleep(50 * time.Millisecond) // waiting for the other goroutine's release to take its lock
+	select {
+	case <-gate.held:
+	case r := <-done:
+		t.Fatalf("the release ended without entering CheckHealthy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	mustSucceed(t, elevator(t, "", "halt", "--app", "shop", "--orbit", orbit, "--orbit-file", flags[5], "--reason", "bad canary"))
+	gate.open()
 	r := <-done
 	var rec struct {
 		State string `json:"state"`
@@ -164,44 +171,107 @@ func TestAHaltDuringCheckHealthyEndsFailureClean(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil || r.code != cli.ExitFailed || rec.State != "FailureClean" || !strings.Contains(rec.Error, "bad canary") {
 		t.Fatalf("halted release: exit %d, %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
 	}
-	if after := groups(t, "us-east-1", orbit); strings.Join(after, " ") != strings.Join(before, " ") {
+	if after := groups(t, acct, "us-east-1", orbit); strings.Join(after, " ") != strings.Join(before, " ") {
 		t.Errorf("groups after the halt %v, want the first release's %v still serving", after, before)
 	}
 	lockIsFree(t, orbit, flags)
 }
 
+// enteringCheckHealthy matches the engine's write of a release record in
+// CheckHealthy (a DynamoDB PutItem whose state attribute says so).
+func enteringCheckHealthy(r *http.Request, body []byte) bool {
+	return r.Header.Get("X-Amz-Target") == "DynamoDB_20120810.PutItem" && bytes.Contains(body, []byte(`"state":{"S":"CheckHealthy"}`))
+}
+
+// gate is a proxy to the package's emulator that holds back its answer to
+// the first request match picks, until the test opens it: the command has
+// made the call (the emulator has done it) and waits for the answer.
+type gate struct {
+	URL          string
+	held         chan struct{} // closed once an answer is held back
+	once, opened sync.Once
+	gate         chan struct{}
+}
+
+func newGate(t *testing.T, match func(r *http.Request, body []byte) bool) *gate {
+	g := &gate{held: make(chan struct{}), gate: make(chan struct{})}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		out, err := http.NewRequestWithContext(r.Context(), r.Method, emulatortest.Endpoint()+r.URL.RequestURI(), bytes.NewReader(body))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		out.Header = r.Header.Clone()
+		resp, err := http.DefaultTransport.RoundTrip(out)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		answer, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		if match(r, body) {
+			g.once.Do(func() {
+				close(g.held)
+				<-g.gate
+			})
+		}
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		w.Write(answer)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(g.open) // runs first: a failed test must not leave the answer held
+	g.URL = srv.URL
+	return g
+}
+
+// open lets the held answer, and every later one, through.
+func (g *gate) open() { g.opened.Do(func() { close(g.gate) }) }
+
 // TestADeployKilledMidReleaseIsResumed kills the elevator process with
-// SIGKILL while it waits in CheckHealthy, then resumes the release from
-// another process, which waits for the dead engine's 4 s lease to end.
+// SIGKILL once it has stored CheckHealthy, then resumes the release from
+// another process, which waits for the dead engine's 10 s lease to end.
 func TestADeployKilledMidReleaseIsResumed(t *testing.T) {
-	orbit, flags := releasable(t)
+	acct, orbit, flags := releasable(t)
 	bin := filepath.Join(t.TempDir(), "elevator")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/elevator").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, append([]string{"deploy", "--version", "1.0.0", "--poll-interval", "2s", "--lease", "4s", "--endpoint-url", emulatortest.Endpoint()}, flags...)...)
-	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "CI=true")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The process's answer to its write of CheckHealthy is held back, so
+	// it dies with CheckHealthy stored and nothing after it.
+	gate := newGate(t, enteringCheckHealthy)
+	cmd := exec.Command(bin, append([]string{"deploy", "--version", "1.0.0", "--poll-interval", "100ms", "--lease", "10s", "--endpoint-url", gate.URL}, flags...)...)
+	var stderr bytes.Buffer // read once the process is gone
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var id string
-	lines := bufio.NewScanner(stderr)
-	for lines.Scan() {
-		if m := releaseID.FindStringSubmatch(lines.Text()); m != nil {
-			id = m[1]
-		}
-		if strings.Contains(lines.Text(), "CheckHealthy") {
-			break // the engine has stored CheckHealthy and waits for health
-		}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-gate.held:
+	case err := <-exited:
+		t.Fatalf("deploy ended (%v) without entering CheckHealthy:\n%s", err, stderr.String())
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	_ = cmd.Wait()
+	<-exited
+	var id string
+	if m := releaseID.FindStringSubmatch(stderr.String()); m != nil {
+		id = m[1]
+	}
 	if id == "" {
 		t.Fatal("never saw the release id")
 	}
@@ -209,12 +279,12 @@ func TestADeployKilledMidReleaseIsResumed(t *testing.T) {
 		t.Fatalf("the killed release is not in CheckHealthy:\n%s", status.stdout)
 	}
 
-	resumed := elevator(t, "", "release", "resume", id, "--orbit", orbit, "--orbit-file", flags[5], "--poll-interval", "50ms")
+	resumed := elevator(t, "", "release", "resume", id, "--orbit", orbit, "--orbit-file", flags[5], "--poll-interval", "100ms")
 	if resumed.code != 0 && resumed.code != cli.ExitFailed {
 		t.Fatalf("resume: exit %d\n%s\n%s", resumed.code, resumed.stdout, resumed.stderr)
 	}
 	for _, region := range []string{"us-east-1", "eu-west-1"} {
-		got := groups(t, region, orbit)
+		got := groups(t, acct, region, orbit)
 		switch {
 		case resumed.code == 0 && len(got) != 2:
 			t.Errorf("%s: Success with groups %v, want web and worker of %s", region, got, id)
@@ -223,4 +293,72 @@ func TestADeployKilledMidReleaseIsResumed(t *testing.T) {
 		}
 	}
 	lockIsFree(t, orbit, flags)
+}
+
+// TestADeployThatFindsTheLockHeldChangesNothingAndExitsThree holds the
+// app's lock for another release with the engine's own locker; a deploy
+// then ends FailureClean at Lock, which is a conflict (exit 3) for scripts
+// that try again later. Its engine's warning reaches stderr with --verbose
+// only, and never stdout.
+func TestADeployThatFindsTheLockHeldChangesNothingAndExitsThree(t *testing.T) {
+	acct, orbit, flags := releasable(t)
+	home := acct.Config("us-east-1")
+	backend, err := awsrelease.New(awsrelease.Config{Orbit: orbit, AWS: []aws.Config{home}, Bucket: domain.StateBucketName(acct.ID, "us-east-1", orbit)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	holder := release.Lock{App: "shop", Orbit: orbit, ReleaseID: "20261123-115500-bbbbbbbb", Owner: "engine-elsewhere",
+		Holder: "arn:aws:iam::" + acct.ID + ":user/bob", Since: now, Expires: now.Add(time.Hour)}
+	if _, err := backend.Locker.Acquire(context.Background(), holder, now); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name  string
+		flags []string
+		warn  string // in stderr, or "" for no log at all
+	}{
+		{"quiet", nil, ""},
+		{"verbose", []string{"--verbose"}, `level=WARN msg="release step failed"`},
+		{"verbose with json", []string{"--verbose", "-o", "json"}, `"level":"WARN","msg":"release step failed"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := elevator(t, "", append(append([]string{"deploy", "--version", "1.0.0"}, tt.flags...), flags...)...)
+			if r.code != cli.ExitConflict {
+				t.Fatalf("exit %d, want %d (conflict)\n%s\n%s", r.code, cli.ExitConflict, r.stdout, r.stderr)
+			}
+			out := r.stdout + r.stderr
+			for _, want := range []string{"FailureClean", "locked by release 20261123-115500-bbbbbbbb", "user/bob"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("output does not say %q:\n%s\n%s", want, r.stdout, r.stderr)
+				}
+			}
+			switch {
+			case tt.warn == "" && strings.Contains(r.stderr, "level="):
+				t.Errorf("a log without --verbose:\n%s", r.stderr)
+			case tt.warn != "" && !strings.Contains(r.stderr, tt.warn):
+				t.Errorf("stderr lacks %s:\n%s", tt.warn, r.stderr)
+			case strings.Contains(r.stdout, "WARN"):
+				t.Errorf("a log on stdout:\n%s", r.stdout)
+			}
+			if slices.Contains(tt.flags, "json") {
+				var rec struct{ State string }
+				if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil || rec.State != "FailureClean" {
+					t.Errorf("stdout is not the record alone (%v):\n%s", err, r.stdout)
+				}
+			}
+		})
+	}
+	for _, region := range []string{"us-east-1", "eu-west-1"} {
+		if got := groups(t, acct, region, orbit); len(got) != 0 {
+			t.Errorf("%s: groups %v after refused releases, want none", region, got)
+		}
+	}
+	unlock := elevator(t, "", "unlock", "--app", "shop", "--orbit", orbit, "--orbit-file", flags[5], "--reason", "test")
+	mustSucceed(t, unlock)
+	if !strings.Contains(unlock.stdout, "held by release 20261123-115500-bbbbbbbb") {
+		t.Errorf("the holder's lock was not left alone: %s", unlock.stdout)
+	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"sort"
@@ -27,7 +28,8 @@ func printPlans(w io.Writer, plans []*apply.Plan) {
 		default:
 			fmt.Fprintf(w, "%s  %s\n", p.Region, p.Stack)
 		}
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		var rows bytes.Buffer
+		tw := tabwriter.NewWriter(&rows, 0, 4, 2, ' ', 0)
 		for _, c := range p.Changes {
 			mark, note := "?", ""
 			switch c.Action {
@@ -50,6 +52,7 @@ func printPlans(w io.Writer, plans []*apply.Plan) {
 			fmt.Fprintf(tw, "  %s %s\t%s\t%s\n", mark, c.LogicalID, c.Type, note)
 		}
 		tw.Flush()
+		writeTrimmed(w, rows.String())
 		if len(p.Changes) == 0 {
 			fmt.Fprintln(w, "  (template or parameters change; no resource changes)")
 		}
@@ -59,6 +62,16 @@ func printPlans(w io.Writer, plans []*apply.Plan) {
 		return
 	}
 	fmt.Fprintf(w, "Plan: %d to add, %d to change, %d to remove.\n", add, change, remove)
+}
+
+// writeTrimmed writes lines without the padding a table leaves after an
+// empty last cell.
+func writeTrimmed(w io.Writer, lines string) {
+	for _, line := range strings.SplitAfter(lines, "\n") {
+		if line != "" {
+			fmt.Fprintln(w, strings.TrimRight(line, " \n"))
+		}
+	}
 }
 
 func allUnchanged(plans []*apply.Plan) bool {
@@ -166,6 +179,25 @@ func printApplied(w io.Writer, plans []*apply.Plan, results []*apply.Result, wha
 		return
 	}
 	fmt.Fprintf(w, "%s is up in %s (%s)\n", what, strings.Join(regions, ", "), took.Round(time.Millisecond))
+}
+
+// printReleases writes a line per release: id, state, when it was
+// submitted, and the path it took.
+func printReleases(w io.Writer, recs []*elevator.ReleaseRecord) {
+	for _, r := range recs {
+		fmt.Fprintf(w, "%s  %-13s  %s  %s\n", r.ID, r.State, r.SubmittedAt.Format(time.RFC3339), strings.Join(statePath(r.Path), " > "))
+	}
+}
+
+// printAudit writes a line per audit entry.
+func printAudit(w io.Writer, entries []elevator.AuditEntry) {
+	for _, en := range entries {
+		fmt.Fprintf(w, "%s  %-9s  %s/%s  %s  %s  by %s", en.At.Format(time.RFC3339), en.Action, en.App, en.Orbit, en.ReleaseID, en.Outcome, en.By)
+		if en.Detail != "" {
+			fmt.Fprintf(w, "  (%s)", en.Detail)
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 // statePath names the states of a path.

@@ -11,12 +11,16 @@
 //		...
 //	}
 //
-// Accounts: moto 5.2.5 does not take the account id from the access key id
-// (an unknown key maps to the default account 123456789012; see
-// get_account_id_from in moto/iam/models.py). It does take it, per request,
-// from the x-moto-account-id header (BaseResponse.get_current_account in
-// moto/core/responses.py), which Config sets on every call. Config also uses
-// the account id as the access key id, so it shows up in moto's log.
+// Accounts: moto 5.2.5 takes the account of a request from the
+// x-moto-account-id header (BaseResponse.get_current_account in
+// moto/core/responses.py), which Config sets on every call; else from the
+// access key id, but only a key its own IAM issued (get_account_id_from in
+// moto/iam/models.py looks the key up in every account; any other key, such
+// as the account id itself, maps to the default account 123456789012).
+// Config also uses the account id as the access key id, so it shows up in
+// moto's log. Code that finds its credentials itself (the elevator command,
+// a child process) gets an account of its own with NewAccount, whose keys
+// moto issued in that account.
 package emulatortest
 
 import (
@@ -31,6 +35,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -170,18 +175,40 @@ func withAccount(account string) func(*middleware.Stack) error {
 	}
 }
 
-// SharedConfig returns an aws.Config for region that calls the package's
-// moto server as its default account: the one the elevator command itself
-// uses when a test runs it with --endpoint-url and plain credentials. Tests
-// that share it keep apart by the names they create.
-func SharedConfig(t testing.TB, region string) aws.Config {
+// Account is an AWS account of its own in the package's moto server, with
+// the access keys of an IAM user in it. A request signed with those keys is
+// served as the account with no header, so code that reads its
+// credentials from the environment works in it (see the package comment).
+type Account struct {
+	ID                           string
+	AccessKeyID, SecretAccessKey string
+
+	base aws.Config
+}
+
+// NewAccount makes a new account and an IAM user with access keys in it.
+// It fails the test if Main has not run or moto refuses.
+func NewAccount(t testing.TB) *Account {
 	t.Helper()
-	if endpoint == "" {
-		t.Fatal("emulatortest: no emulator: call emulatortest.Main(m) from TestMain")
+	base := Config(t, "us-east-1")
+	ctx := context.Background()
+	api := iam.NewFromConfig(base)
+	const user = "elevator-test"
+	if _, err := api.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user)}); err != nil {
+		t.Fatalf("emulatortest: create user: %v", err)
 	}
-	return aws.Config{
-		Region:       region,
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+	key, err := api.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(user)})
+	if err != nil {
+		t.Fatalf("emulatortest: create access key: %v", err)
 	}
+	return &Account{ID: AccountID(base), AccessKeyID: aws.ToString(key.AccessKey.AccessKeyId),
+		SecretAccessKey: aws.ToString(key.AccessKey.SecretAccessKey), base: base}
+}
+
+// Config returns an aws.Config for region that calls the package's moto
+// server as the account.
+func (a *Account) Config(region string) aws.Config {
+	cfg := a.base.Copy()
+	cfg.Region = region
+	return cfg
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	cloudformation "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	sts "github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
@@ -52,5 +53,34 @@ func TestAccountIDOfAnotherConfigIsEmpty(t *testing.T) {
 	t.Parallel()
 	if got := AccountID(aws.Config{}); got != "" {
 		t.Errorf("AccountID(aws.Config{}) = %q, want empty", got)
+	}
+}
+
+func TestAnAccountsKeysAloneReachIt(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	acct := NewAccount(t)
+	// What a process that reads its keys from the environment sends: no
+	// account header.
+	plain := aws.Config{Region: "eu-west-1", BaseEndpoint: aws.String(Endpoint()),
+		Credentials: credentials.NewStaticCredentialsProvider(acct.AccessKeyID, acct.SecretAccessKey, "")}
+
+	id, err := sts.NewFromConfig(plain).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatalf("GetCallerIdentity: %v", err)
+	}
+	if got := aws.ToString(id.Account); got != acct.ID || got == emulatorDefaultAccount {
+		t.Errorf("moto says account %s, want %s", got, acct.ID)
+	}
+	const stack = "keys-alone"
+	_, err = cloudformation.NewFromConfig(acct.Config("eu-west-1")).CreateStack(ctx, &cloudformation.CreateStackInput{
+		StackName:    aws.String(stack),
+		TemplateBody: aws.String(`{"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}`),
+	})
+	if err != nil {
+		t.Fatalf("CreateStack: %v", err)
+	}
+	if _, err := cloudformation.NewFromConfig(plain).DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stack)}); err != nil {
+		t.Errorf("the keys alone do not see the account's stack: %v", err)
 	}
 }
