@@ -93,8 +93,11 @@ func (w *waitFlags) poller(emulated bool) apply.Poller {
 // readOrbit reads and checks an orbit manifest; with region set, the orbit
 // keeps only that region.
 func readOrbit(file, region string) (*elevator.Orbit, error) {
-	data, err := os.ReadFile(file)
+	data, err := manifest.ReadFile(file)
 	if err != nil {
+		if elevator.ErrorCode(err) == elevator.EINVALID {
+			return nil, err
+		}
 		if os.IsNotExist(err) {
 			return nil, elevator.Errorf(elevator.EINVALID, "orbit manifest %s not found; pass -f FILE", file)
 		}

@@ -662,8 +662,11 @@ select (-f), in every region of the orbit unless --region names one.`,
 
 // readApp reads an app manifest merged for orbit.
 func readApp(file, orbit string) (*elevator.App, error) {
-	data, err := os.ReadFile(file)
+	data, err := manifest.ReadFile(file)
 	if err != nil {
+		if elevator.ErrorCode(err) == elevator.EINVALID {
+			return nil, err
+		}
 		if os.IsNotExist(err) {
 			return nil, elevator.Errorf(elevator.EINVALID, "app manifest %s not found; pass -f FILE", file)
 		}

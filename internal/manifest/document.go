@@ -7,16 +7,48 @@
 package manifest
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strconv"
 
 	elevator "github.com/elevatorhq/elevator"
-	yaml "go.yaml.in/yaml/v3"
+	yaml "go.yaml.in/yaml/v4"
 )
 
 // maxNodes bounds how many YAML nodes a document may expand to, aliases
 // included, so that a small file of nested aliases cannot exhaust memory.
 const maxNodes = 100_000
+
+// MaxBytes is the largest manifest Elevator reads: far above any real one,
+// and small enough that reading one costs little memory.
+const MaxBytes = 1 << 20
+
+// ReadFile reads a manifest file, refusing one larger than MaxBytes
+// without reading it all. It returns an EINVALID error naming the file and
+// the limit, or the error of opening or reading it.
+func ReadFile(file string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxBytes {
+		return nil, elevator.FieldErrors{tooLarge(file)}
+	}
+	return data, nil
+}
+
+func tooLarge(file string) *elevator.FieldError {
+	return &elevator.FieldError{File: file, Pos: elevator.Pos{Line: 1, Column: 1},
+		Message: fmt.Sprintf("the manifest is larger than %d bytes (1 MiB), the most Elevator reads", MaxBytes)}
+}
 
 // document is a parsed YAML file: its plain value (maps, slices, strings,
 // numbers, bools, nil — what a JSON Schema validator takes) and where each
@@ -30,17 +62,37 @@ type document struct {
 	keys map[string][]string
 }
 
-// parseDocument parses one YAML document. Syntax errors, duplicate keys,
-// non-string keys and merge keys are reported as field errors.
+// parseDocument parses a file of one YAML document. A file over MaxBytes,
+// syntax errors, a second document, duplicate keys, non-string keys and
+// merge keys are reported as field errors.
 func parseDocument(file string, data []byte) *document {
 	d := &document{source: elevator.Source{File: file, Positions: map[string]elevator.Pos{}}, keys: map[string][]string{}}
+	if len(data) > MaxBytes {
+		d.errs = append(d.errs, tooLarge(file))
+		return d
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
+	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
 		d.errs = append(d.errs, syntaxError(file, err))
 		return d
 	}
 	if root.Kind == 0 || len(root.Content) == 0 {
 		d.errs = append(d.errs, &elevator.FieldError{File: file, Pos: elevator.Pos{Line: 1, Column: 1}, Message: "the file is empty; it must be a YAML mapping"})
+		return d
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		at := elevator.Pos{Line: 1, Column: 1}
+		if len(next.Content) > 0 {
+			at = pos(next.Content[0])
+		}
+		d.errs = append(d.errs, &elevator.FieldError{File: file, Pos: at,
+			Message: "a second YAML document: a manifest is one document; put the second in a file of its own"})
+		return d
+	case !errors.Is(err, io.EOF):
+		d.errs = append(d.errs, syntaxError(file, err))
 		return d
 	}
 	top := root.Content[0]
@@ -51,25 +103,22 @@ func parseDocument(file string, data []byte) *document {
 
 func pos(n *yaml.Node) elevator.Pos { return elevator.Pos{Line: n.Line, Column: n.Column} }
 
-// syntaxError turns a YAML library error into a positioned field error. The
-// library reports "yaml: line N: message"; the column is not known.
+// syntaxError turns a YAML library error into a positioned field error:
+// where the parser stopped, and what it was reading, from where.
 func syntaxError(file string, err error) *elevator.FieldError {
+	at := elevator.Pos{Line: 1, Column: 1}
 	msg := err.Error()
-	line := 1
-	var n int
-	var rest string
-	if _, scanErr := fmt.Sscanf(msg, "yaml: line %d:", &n); scanErr == nil {
-		line = n
-		if i := len(fmt.Sprintf("yaml: line %d: ", n)); i <= len(msg) {
-			rest = msg[i:]
+	var le *yaml.LoadError
+	if errors.As(err, &le) {
+		msg = le.Message
+		if le.Mark.Line > 0 {
+			at = elevator.Pos{Line: le.Mark.Line, Column: max(le.Mark.Column, 1)}
 		}
-	} else {
-		rest = msg
-		if len(rest) > 6 && rest[:6] == "yaml: " {
-			rest = rest[6:]
+		if le.ContextMsg != "" && le.ContextMark.Line > 0 {
+			msg += fmt.Sprintf(" (%s that began at line %d, column %d)", le.ContextMsg, le.ContextMark.Line, le.ContextMark.Column)
 		}
 	}
-	return &elevator.FieldError{File: file, Pos: elevator.Pos{Line: line, Column: 1}, Message: "invalid YAML: " + rest}
+	return &elevator.FieldError{File: file, Pos: at, Message: "invalid YAML: " + msg}
 }
 
 func (d *document) errorf(n *yaml.Node, path string, format string, args ...any) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -105,7 +106,15 @@ func TestParseOrbitRejects(t *testing.T) {
 		{"a list instead of a mapping", "- a\n",
 			[]string{`orbit.yml:1:1: "[...]": is a list; want object`}},
 		{"broken YAML", "name: [demo\n",
-			[]string{"orbit.yml:1:1: invalid YAML: did not find expected ',' or ']'"}},
+			[]string{"orbit.yml:2:1: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence that began at line 1, column 7)"}},
+		{"a syntax error says its column", "name: demo\nregions:\n  us-east-1: {}\n  bad: x: y\n",
+			[]string{"orbit.yml:4:9: invalid YAML: mapping values are not allowed in this context"}},
+		{"a tab where indentation is expected", "name: demo\nregions:\n\tus-east-1: {}\n",
+			[]string{"orbit.yml:3:1: invalid YAML: found character that cannot start any token"}},
+		{"a second YAML document", "name: demo\nregions: {us-east-1: {}}\n---\nname: other\n",
+			[]string{"orbit.yml:4:1: a second YAML document: a manifest is one document; put the second in a file of its own"}},
+		{"a file over 1 MiB", "name: demo\nregions: {us-east-1: {}}\n#" + strings.Repeat("x", MaxBytes) + "\n",
+			[]string{"orbit.yml:1:1: the manifest is larger than 1048576 bytes (1 MiB), the most Elevator reads"}},
 		{"a missing name and regions", "protect: true\n",
 			[]string{`orbit.yml:1:1: missing required field "name"`, `orbit.yml:1:1: missing required field "regions"`}},
 		{"an unknown top-level key", "name: a\nregions: {us-east-1: {}}\ncolour: red\n",
@@ -296,5 +305,45 @@ func TestEveryKnownRegionIsARegionName(t *testing.T) {
 		if !elevator.IsRegionName(r) {
 			t.Errorf("known region %q is not a region name to elevator.IsRegionName", r)
 		}
+	}
+}
+
+func TestParseOrbitTakesAByteOrderMarkAndWindowsLineEnds(t *testing.T) {
+	data := "\ufeffname: demo\r\nregions:\r\n  us-east-1: {cidr: 10.1.0.0/16}\r\n"
+	o, err := ParseOrbit("orbit.yml", []byte(data))
+	if err != nil {
+		t.Fatalf("ParseOrbit: %v", err)
+	}
+	if o.Name != "demo" || len(o.Regions) != 1 || o.Regions[0].Name != "us-east-1" {
+		t.Errorf("orbit %+v", o)
+	}
+	bad := "\ufeffname: demo\r\nregions:\r\n  us-east-1: {cidr: 10.1.2.0/16}\r\n"
+	_, err = ParseOrbit("orbit.yml", []byte(bad))
+	if err == nil || !strings.Contains(err.Error(), "orbit.yml:3:21:") {
+		t.Errorf("an error after a BOM and CRLF lines: %v; want it at line 3, column 21", err)
+	}
+}
+
+func TestReadFileRefusesAFileOverTheLimitWithoutReadingItAll(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.yml")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A sparse 50 MiB file: ReadFile reads at most MaxBytes+1 of it.
+	if err := f.Truncate(50 << 20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	_, err = ReadFile(path)
+	if elevator.ErrorCode(err) != elevator.EINVALID || !strings.Contains(err.Error(), "big.yml:1:1: the manifest is larger than 1048576 bytes") {
+		t.Errorf("ReadFile of 50 MiB: %v", err)
+	}
+	small := filepath.Join(t.TempDir(), "orbit.yml")
+	if err := os.WriteFile(small, []byte("name: x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := ReadFile(small); err != nil || string(data) != "name: x\n" {
+		t.Errorf("ReadFile of a small file: %q, %v", data, err)
 	}
 }
