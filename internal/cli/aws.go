@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -32,8 +33,11 @@ func (c *awsConfigs) options(ctx context.Context) (awscfg.Options, error) {
 	o := awscfg.Options{Profile: c.g.profile, Endpoint: c.g.endpoint}
 	if c.g.local {
 		st, err := emulator.LoadState()
-		if err != nil || !emulator.Running(ctx, st) {
+		if err != nil {
 			return o, elevator.Errorf(elevator.ENOTFOUND, "--local: the local emulator is not running; start it with: elevator local up")
+		}
+		if err := emulator.Check(ctx, st); err != nil {
+			return o, fmt.Errorf("--local: %w", err)
 		}
 		o = awscfg.Local(st.Endpoint)
 	}

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,6 +30,7 @@ import (
 	// As domain: elevator names the command-line helper here.
 	domain "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/cli"
+	"github.com/elevatorhq/elevator/internal/emulator"
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
 )
 
@@ -398,5 +400,48 @@ func TestNoCredentialsSaysHowToGetSome(t *testing.T) {
 	code := cli.Run(context.Background(), []string{"orbit", "plan", "-f", file}, strings.NewReader(""), &stdout, &stderr)
 	if code != cli.ExitInvalid || !strings.Contains(stderr.String(), "no usable AWS credentials") || !strings.Contains(stderr.String(), "elevator local up") {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+}
+
+// TestALocalEmulatorThatDoesNotAnswerIsToldFromOneThatIsNotRunning pauses a
+// real moto_server with SIGSTOP, as a laptop's sleep or a debugger would.
+func TestALocalEmulatorThatDoesNotAnswerIsToldFromOneThatIsNotRunning(t *testing.T) {
+	t.Setenv("ELEVATOR_STATE_DIR", t.TempDir())
+	path, err := emulator.FindMotoServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := emulator.Start(context.Background(), emulator.Options{Path: path, Detach: true, LogFile: filepath.Join(t.TempDir(), "moto.log")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(s.PID, syscall.SIGCONT)
+		_ = s.Stop(context.Background())
+	})
+	if err := emulator.SaveState(s.State()); err != nil {
+		t.Fatal(err)
+	}
+	orbitFile, name := manifest(t, "regions:\n  us-east-1: {}\n")
+	list := []string{"release", "list", "--app", "shop", "--orbit", name, "--orbit-file", orbitFile, "--local"}
+	if err := syscall.Kill(s.PID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := cli.Run(context.Background(), list, strings.NewReader(""), &stdout, &stderr)
+	if code != cli.ExitAWS || !strings.Contains(stderr.String(), "does not answer at "+s.Endpoint) {
+		t.Errorf("paused: exit %d, stderr %q; want exit 4 saying it does not answer at %s", code, stderr.String(), s.Endpoint)
+	}
+	if err := syscall.Kill(s.PID, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	code = cli.Run(context.Background(), list, strings.NewReader(""), &stdout, &stderr)
+	if code != cli.ExitNotFound || !strings.Contains(stderr.String(), "not running; start it with: elevator local up") {
+		t.Errorf("stopped: exit %d, stderr %q; want exit 5 saying it is not running", code, stderr.String())
 	}
 }

@@ -49,8 +49,13 @@ func (o *localOpts) print(s localStatus, verb string) error {
 
 func (o *localOpts) up(cmd *cobra.Command) error {
 	ctx := cmd.Context()
-	if st, err := emulator.LoadState(); err == nil && emulator.Running(ctx, st) {
-		return o.print(localStatus{true, st.Endpoint, st.PID, st.LogFile, st.StartedAt}, "already running")
+	if st, err := emulator.LoadState(); err == nil {
+		switch err := emulator.Check(ctx, st); elevator.ErrorCode(err) {
+		case "":
+			return o.print(localStatus{true, st.Endpoint, st.PID, st.LogFile, st.StartedAt}, "already running")
+		case elevator.EAWS:
+			return err // one that runs but does not answer is not replaced behind its back
+		}
 	}
 	path, err := emulator.FindMotoServer()
 	if err != nil {
@@ -96,7 +101,13 @@ func (o *localOpts) down(cmd *cobra.Command) error {
 
 func (o *localOpts) status(cmd *cobra.Command) error {
 	st, err := emulator.LoadState()
-	if err != nil || !emulator.Running(cmd.Context(), st) {
+	if err != nil {
+		return o.print(localStatus{}, "")
+	}
+	switch err := emulator.Check(cmd.Context(), st); elevator.ErrorCode(err) {
+	case elevator.EAWS:
+		return err
+	case elevator.ENOTFOUND:
 		return o.print(localStatus{}, "")
 	}
 	return o.print(localStatus{true, st.Endpoint, st.PID, st.LogFile, st.StartedAt}, "running")

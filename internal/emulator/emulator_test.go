@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -159,6 +160,31 @@ func TestDetachedServerIsStoppedByItsState(t *testing.T) {
 	if b, err := os.ReadFile(logFile); err != nil || len(b) == 0 {
 		t.Errorf("log file: %d bytes, %v; want moto's output", len(b), err)
 	}
+}
+
+func TestCheckTellsAPausedServerFromAStoppedOne(t *testing.T) {
+	t.Parallel()
+	s := startMoto(t, Options{Detach: true, LogFile: filepath.Join(t.TempDir(), "moto.log")})
+	ctx := testContext(t)
+	st := s.State()
+	if err := Check(ctx, st); err != nil {
+		t.Fatalf("Check of a running server: %v", err)
+	}
+	if err := syscall.Kill(s.PID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	err := Check(ctx, st)
+	if err := syscall.Kill(s.PID, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, err, elevator.EAWS)
+	if err == nil || !strings.Contains(err.Error(), "does not answer at "+st.Endpoint) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", s.PID)) {
+		t.Errorf("Check of a paused server: %v; want it to say it does not answer, where, and its pid", err)
+	}
+	if err := StopByState(ctx, st); err != nil {
+		t.Fatalf("StopByState: %v", err)
+	}
+	wantCode(t, Check(ctx, st), elevator.ENOTFOUND)
 }
 
 func TestStopByStateLeavesOtherProgramsAlone(t *testing.T) {

@@ -146,8 +146,22 @@ func StopByState(ctx context.Context, s State) error {
 
 // Running reports whether the server s describes is up: its PID is alive,
 // belongs to a moto_server, and its endpoint answers.
-func Running(ctx context.Context, s State) bool {
-	return alive(s.PID) && isMotoServer(s.PID) && answers(ctx, s.Endpoint)
+func Running(ctx context.Context, s State) bool { return Check(ctx, s) == nil }
+
+// Check says whether the server s describes is up. It returns nil when it
+// is; an ENOTFOUND error when no moto_server runs with its PID (it was
+// never started, or it stopped); and an EAWS error naming the endpoint and
+// the PID when the server runs but does not answer within 2 seconds
+// (stopped with SIGSTOP, or overloaded).
+func Check(ctx context.Context, s State) error {
+	if !alive(s.PID) || !isMotoServer(s.PID) {
+		return elevator.Errorf(elevator.ENOTFOUND, "the local emulator is not running; start it with: elevator local up")
+	}
+	if !answers(ctx, s.Endpoint) {
+		return elevator.Errorf(elevator.EAWS, "the local emulator (moto_server, pid %d) runs but does not answer at %s within 2s: "+
+			"is it paused or overloaded? Its log is %s; restart it with: elevator local down && elevator local up", s.PID, s.Endpoint, s.LogFile)
+	}
+	return nil
 }
 
 func alive(pid int) bool {
