@@ -1,0 +1,131 @@
+package elevator
+
+// Fuzz targets for what Elevator reads from people and from its own store:
+// release ids and versions (flags, S3 keys, user data, systemd units),
+// schedules (manifests) and release documents (the state bucket). Run one
+// with, for example:
+//
+//	go test . -run '^$' -fuzz FuzzCheckVersion -fuzztime 10m
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+)
+
+func FuzzCheckReleaseID(f *testing.F) {
+	for _, s := range []string{"20261123-120000-9f86d081", "../../x", "20261123-120000-9f86d081\n", "20261123-120000-9F86D081",
+		"20261123-120000-9f86d08", "releases/20261123-120000-9f86d081", "", "２0261123-120000-9f86d081"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		if CheckReleaseID(id) != nil {
+			return
+		}
+		// An accepted id is one path segment of plain ASCII, safe in S3
+		// keys, resource names and tags.
+		if len(id) != 24 || strings.ContainsAny(id, "/.\\ \n\r\t%") {
+			t.Fatalf("accepted release id %q", id)
+		}
+		for _, r := range id {
+			if r > unicode.MaxASCII || !(r == '-' || unicode.IsDigit(r) || (r >= 'a' && r <= 'f')) {
+				t.Fatalf("accepted release id %q with %q", id, r)
+			}
+		}
+		if _, err := time.Parse("20060102-150405", id[:15]); err != nil && !strings.Contains(err.Error(), "out of range") {
+			t.Fatalf("accepted release id %q whose time does not parse: %v", id, err)
+		}
+	})
+}
+
+func FuzzCheckVersion(f *testing.F) {
+	for _, s := range []string{"1.4.2", "v1.0.0-rc.1", "latest", "1.0%H${HOME}\"x", "1.0 x", "1.0\nx", "-1", ".1", "", strings.Repeat("a", 129), "ü"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		if CheckVersion(v) != nil {
+			return
+		}
+		// An accepted version holds nothing a shell, a systemd unit, a
+		// YAML or JSON document or a registry would read specially.
+		if len(v) == 0 || len(v) > 128 || strings.ContainsAny(v, "%$\"'`\\ \t\n\r;&|<>(){}[]*?!#~=,:/@") || v[0] == '.' || v[0] == '-' {
+			t.Fatalf("accepted version %q", v)
+		}
+		for _, r := range v {
+			if r > unicode.MaxASCII {
+				t.Fatalf("accepted version %q with %q", v, r)
+			}
+		}
+	})
+}
+
+func FuzzParseSchedule(f *testing.F) {
+	for _, s := range []string{"1@30 10 * * *", "1@30 10 * * *:5@45 1 * * *", "4@0 8 * * 1-5", "0@*/15 * * JAN-MAR MON,FRI",
+		"x@1 2 3 4 5", "1@", "@", "1@61 * * * *", "-1@* * * * *", "1@* * * * * *", ":", "1@0 0 31 2 SUN/2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		entries, err := ParseSchedule(s)
+		if err != nil {
+			if ErrorCode(err) != EINVALID {
+				t.Fatalf("ParseSchedule(%q): %v, want EINVALID", s, err)
+			}
+			return
+		}
+		if len(entries) == 0 {
+			t.Fatalf("ParseSchedule(%q) accepted no entries", s)
+		}
+		for _, e := range entries {
+			if e.Desired < 0 {
+				t.Fatalf("ParseSchedule(%q): desired %d", s, e.Desired)
+			}
+			if err := CheckCron(e.Cron); err != nil {
+				t.Fatalf("ParseSchedule(%q) accepted cron %q that CheckCron refuses: %v", s, e.Cron, err)
+			}
+			if len(strings.Fields(e.Cron)) != 5 || strings.ContainsAny(e.Cron, ":@\n") {
+				t.Fatalf("ParseSchedule(%q) gave cron %q", s, e.Cron)
+			}
+		}
+	})
+}
+
+func FuzzParseRelease(f *testing.F) {
+	rel := &Release{ID: "20261123-120000-9f86d081", CreatedAt: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), CreatedBy: "arn:aws:iam::123456789012:user/ana",
+		App: "shop", Orbit: "prod", Version: "1.4.2", Regions: []string{"us-east-1"}, TimeoutSeconds: 600,
+		Services: []ReleaseService{{Name: "web", InstanceType: "t3.small", UserData: "#!/bin/sh\necho {{VERSION}}\n",
+			Capacity:   ReleaseCapacity{Min: 1, Max: 2},
+			Placements: []ReleasePlacement{{Region: "us-east-1", Image: "ami-0123456789abcdef0", Subnets: []string{"subnet-1"}}}}}}
+	doc, err := rel.Canonical()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(doc)
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"id":"../x"}`))
+	f.Add(append(bytes.Clone(doc), '\n', '{', '}'))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		r, err := ParseRelease(doc)
+		if err != nil {
+			if ErrorCode(err) != EINVALID {
+				t.Fatalf("ParseRelease: %v, want EINVALID", err)
+			}
+			return
+		}
+		// A parsed document is canonical: encoding it again gives the same
+		// bytes, so its checksum names its content.
+		again, err := r.Canonical()
+		if err != nil {
+			t.Fatalf("Canonical of a parsed release: %v", err)
+		}
+		if !bytes.Equal(again, doc) {
+			t.Fatalf("ParseRelease accepted a document that does not round-trip:\n%s\n%s", doc, again)
+		}
+		if err := r.Check(); err == nil {
+			if CheckReleaseID(r.ID) != nil || CheckVersion(r.Version) != nil {
+				t.Fatalf("Check passed a release with id %q and version %q", r.ID, r.Version)
+			}
+		}
+	})
+}
