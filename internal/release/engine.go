@@ -31,7 +31,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -56,7 +55,7 @@ type Config struct {
 	Locker Locker
 	// Clouds has one Cloud per region the engine may release into.
 	Clouds []Cloud
-	Clock  Clock // SystemClock when nil
+	Clock  elevator.Clock // elevator.SystemClock when nil
 	// Owner names this engine instance in locks and records, such as
 	// "host/pid/random"; it must differ between engines.
 	Owner string
@@ -74,7 +73,7 @@ type Config struct {
 	// Observe, when set, is called with a deep copy of the record after
 	// every write, for progress output. It runs on the engine's goroutine.
 	Observe func(elevator.ReleaseRecord)
-	// Random is the source of jitter in [0, 1) (math/rand/v2 when nil); it
+	// Random is the source of jitter in [0, 1) (math/rand/v2's when nil); it
 	// must be safe for concurrent use when the Engine runs several
 	// releases at once.
 	Random func() float64
@@ -101,7 +100,7 @@ func New(c Config) (*Engine, error) {
 		e.clouds[cl.Region()] = cl
 	}
 	if e.c.Clock == nil {
-		e.c.Clock = SystemClock{}
+		e.c.Clock = elevator.SystemClock{}
 	}
 	if e.c.Poll <= 0 {
 		e.c.Poll = DefaultPoll
@@ -120,9 +119,6 @@ func New(c Config) (*Engine, error) {
 	}
 	if e.c.Log == nil {
 		e.c.Log = slog.New(slog.DiscardHandler)
-	}
-	if e.c.Random == nil {
-		e.c.Random = rand.Float64
 	}
 	return e, nil
 }
@@ -595,13 +591,13 @@ func (e *Engine) backoff(n int) time.Duration {
 	return min(d, 8*e.c.Poll)
 }
 
-// wait waits a random time between half of d and d, and no longer than a
-// third of the lease while the lock is held, on the injected clock.
+// wait waits d, jittered by elevator.Jitter and no longer than a third of
+// the lease while the lock is held, on the injected clock.
 func (e *Engine) wait(ctx context.Context, r *Release, d time.Duration) error {
 	if r.locked {
 		d = min(d, e.c.Lease/3)
 	}
-	d = d/2 + time.Duration(e.c.Random()*float64(d/2))
+	d = elevator.Jitter(d, e.c.Random)
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
