@@ -233,21 +233,6 @@ func (e *Engine) lock(ctx context.Context, r *Release) (Outcome, error) {
 	return goTo(elevator.StateValidateResources), nil
 }
 
-// authorized reports whether a tag value allows want: the value itself,
-// "*", or a comma-separated list that has it.
-func authorized(tags map[string]string, key, want string) bool {
-	v, ok := tags[key]
-	if !ok {
-		return false
-	}
-	for _, part := range strings.Split(v, ",") {
-		if p := strings.TrimSpace(part); p == want || p == "*" {
-			return true
-		}
-	}
-	return false
-}
-
 // ProfilePath is the IAM path an instance profile must have to be used by
 // a service: /elevator/<orbit>/<app>/<service>/.
 func ProfilePath(orbit, app, service string) string {
@@ -258,106 +243,22 @@ func ProfilePath(orbit, app, service string) string {
 // unless a placement names another (ReleasePlacement.Tier).
 const SubnetTier = "private"
 
-// validateResources checks that every resource a release uses is tagged
-// for it, that no group already carries its id, and records the groups
-// that serve each service now, whose desired capacity is carried over.
-//
-// What authorizes each kind of resource:
-//   - image: elevator:allow:<orbit> allows the app, or elevator:app and
-//     elevator:orbit allow the app and the orbit;
-//   - subnet: elevator:orbit is the orbit and elevator:tier is private;
-//   - security group and target group: elevator:orbit, elevator:app and
-//     elevator:service allow the orbit, the app and the service;
-//   - instance profile: its path is /elevator/<orbit>/<app>/<service>/.
-//
-// A tag allows a value when it is the value, "*", or a comma-separated
-// list that has it.
+// validateResources checks, in every region, that every resource a
+// release uses exists and is tagged for it (collect, describe, authorize:
+// see authorize.go for the rule of each kind), and that no group already
+// carries its id; and records the groups that serve each service now,
+// whose desired capacity is carried over.
 func (e *Engine) validateResources(ctx context.Context, r *Release) (Outcome, error) {
 	doc := r.Doc
 	var problems collector
 	err := e.each(ctx, r, doc.Regions, func(ctx context.Context, cl Cloud, rr *elevator.ReleaseRegionRecord) error {
-		reg := rr.Region
-		ids := map[ResourceKind][]string{}
-		add := func(k ResourceKind, v ...string) {
-			for _, id := range v {
-				if !slices.Contains(ids[k], id) {
-					ids[k] = append(ids[k], id)
-				}
-			}
+		uses := collect(doc, rr.Region)
+		found, err := describe(ctx, cl, uses)
+		if err != nil {
+			return err
 		}
-		for _, s := range doc.Services {
-			pl := s.Placement(reg)
-			add(KindImage, pl.Image)
-			add(KindSubnet, pl.Subnets...)
-			add(KindSecurityGroup, pl.SecurityGroups...)
-			add(KindTargetGroup, pl.TargetGroups...)
-			if pl.InstanceProfile != "" {
-				add(KindInstanceProfile, pl.InstanceProfile)
-			}
-		}
-		found := map[ResourceKind]map[string]Resource{}
-		for _, k := range []ResourceKind{KindImage, KindSubnet, KindSecurityGroup, KindTargetGroup, KindInstanceProfile} {
-			if len(ids[k]) == 0 {
-				continue
-			}
-			res, err := cl.Describe(ctx, k, ids[k])
-			if err != nil {
-				return fmt.Errorf("describe %ss: %w", k, err)
-			}
-			found[k] = map[string]Resource{}
-			for _, x := range res {
-				found[k][x.ID] = x
-			}
-		}
-		for _, s := range doc.Services {
-			pl := s.Placement(reg)
-			check := func(k ResourceKind, id string, ok func(Resource) bool, rule string) {
-				x, there := found[k][id]
-				switch {
-				case !there:
-					problems.add("%s: service %s: %s %s does not exist", reg, s.Name, k, id)
-				case !ok(x):
-					problems.add("%s: service %s: %s %s is not authorized: %s", reg, s.Name, k, id, rule)
-				}
-			}
-			scoped := func(keys ...string) (func(Resource) bool, string) {
-				tier := SubnetTier
-				if pl.Tier != "" {
-					tier = pl.Tier
-				}
-				want := map[string]string{TagOrbit: doc.Orbit, TagApp: doc.App, TagService: s.Name, TagTier: tier}
-				var rule []string
-				for _, k := range keys {
-					rule = append(rule, k+"="+want[k])
-				}
-				return func(x Resource) bool {
-					for _, k := range keys {
-						if !authorized(x.Tags, k, want[k]) {
-							return false
-						}
-					}
-					return true
-				}, "want tags " + strings.Join(rule, ", ")
-			}
-			pair, pairRule := scoped(TagApp, TagOrbit)
-			allow := TagAllow + doc.Orbit
-			check(KindImage, pl.Image, func(x Resource) bool { return authorized(x.Tags, allow, doc.App) || pair(x) },
-				"want tag "+allow+"="+doc.App+" (`elevator image allow` adds it), or "+strings.TrimPrefix(pairRule, "want "))
-			ok, rule := scoped(TagOrbit, TagTier)
-			for _, id := range pl.Subnets {
-				check(KindSubnet, id, ok, rule)
-			}
-			ok, rule = scoped(TagOrbit, TagApp, TagService)
-			for _, id := range pl.SecurityGroups {
-				check(KindSecurityGroup, id, ok, rule)
-			}
-			for _, id := range pl.TargetGroups {
-				check(KindTargetGroup, id, ok, rule)
-			}
-			if pl.InstanceProfile != "" {
-				path := ProfilePath(doc.Orbit, doc.App, s.Name)
-				check(KindInstanceProfile, pl.InstanceProfile, func(x Resource) bool { return x.Path == path }, "want path "+path)
-			}
+		for _, p := range authorize(uses, found) {
+			problems.add("%s: %s", rr.Region, p)
 		}
 		groups, err := cl.Groups(ctx, GroupFilter{App: doc.App, Orbit: doc.Orbit})
 		if err != nil {
@@ -365,27 +266,12 @@ func (e *Engine) validateResources(ctx context.Context, r *Release) (Outcome, er
 		}
 		for _, g := range groups {
 			if g.ReleaseID() == doc.ID {
-				problems.add("%s: group %s already carries release id %s", reg, g.Name, doc.ID)
+				problems.add("%s: group %s already carries release id %s", rr.Region, g.Name, doc.ID)
 			} else if doc.Service(g.Tags[TagService]) == nil && !g.Deleting {
-				r.note("%s: group %s of service %q, which this release does not have, keeps running", reg, g.Name, g.Tags[TagService])
+				r.note("%s: group %s of service %q, which this release does not have, keeps running", rr.Region, g.Name, g.Tags[TagService])
 			}
 		}
-		for _, s := range doc.Services {
-			sr := service(rr, s.Name)
-			sr.Old, sr.CarriedFrom = nil, ""
-			var running []int
-			for _, g := range groups {
-				if g.Tags[TagService] != s.Name || g.ReleaseID() == doc.ID || g.Deleting {
-					continue
-				}
-				sr.Old = append(sr.Old, elevator.ReleaseOldGroup{Name: g.Name, Desired: g.Capacity.Desired, TargetGroups: g.TargetGroups})
-				if len(running) == 0 || g.Capacity.Desired > slices.Max(running) {
-					sr.CarriedFrom = g.Name
-				}
-				running = append(running, g.Capacity.Desired)
-			}
-			sr.Desired = Desired(s.Capacity, running)
-		}
+		carryOver(doc, rr, groups)
 		return nil
 	})
 	if err != nil {
@@ -395,6 +281,28 @@ func (e *Engine) validateResources(ctx context.Context, r *Release) (Outcome, er
 		return Outcome{}, fail(elevator.FailureUnusableResources, "resources not usable by release %s:\n  %s", doc.ID, strings.Join(p, "\n  "))
 	}
 	return goTo(elevator.StateDeploy), nil
+}
+
+// carryOver records, for each service in a region, the groups that serve
+// it now (the old groups), and the desired capacity the new group starts
+// from: carried over from the largest of them.
+func carryOver(doc *elevator.Release, rr *elevator.ReleaseRegionRecord, groups []Group) {
+	for _, s := range doc.Services {
+		sr := service(rr, s.Name)
+		sr.Old, sr.CarriedFrom = nil, ""
+		var running []int
+		for _, g := range groups {
+			if g.Tags[TagService] != s.Name || g.ReleaseID() == doc.ID || g.Deleting {
+				continue
+			}
+			sr.Old = append(sr.Old, elevator.ReleaseOldGroup{Name: g.Name, Desired: g.Capacity.Desired, TargetGroups: g.TargetGroups})
+			if len(running) == 0 || g.Capacity.Desired > slices.Max(running) {
+				sr.CarriedFrom = g.Name
+			}
+			running = append(running, g.Capacity.Desired)
+		}
+		sr.Desired = Desired(s.Capacity, running)
+	}
 }
 
 // spec is what CreateGroup makes for a service in a region.
