@@ -6,7 +6,9 @@
 //
 // The state machine is a transition table (table.go). Each state is a Step
 // that re-reads real state, is safe to run twice, and asks to be called
-// again after a delay instead of sleeping. The Engine persists the
+// again after a delay instead of sleeping; its row also declares whether
+// it moves the release forward, obeys halts, holds the lock, how often its
+// step is retried, and what happens when it fails for good. The Engine persists the
 // release's record after every transition, renews the (app, orbit) lock's
 // lease, obeys halts at every transition and poll, and can resume a release
 // whose engine died. It talks to AWS only through the small interfaces in
