@@ -8,11 +8,12 @@
 // that re-reads real state, is safe to run twice, and asks to be called
 // again after a delay instead of sleeping; its row also declares whether
 // it moves the release forward, obeys halts, holds the lock, how often its
-// step is retried, and what happens when it fails for good. The Engine persists the
-// release's record after every transition, renews the (app, orbit) lock's
-// lease, obeys halts at every transition and poll, and can resume a release
-// whose engine died. It talks to AWS only through the small interfaces in
-// interfaces.go (Store, Locker, Cloud), and imports no AWS SDK.
+// step is retried, and what happens when it fails for good. The Engine
+// persists the release's record after every transition, renews the (app,
+// orbit) lock's lease, obeys halts at every transition and poll, and can
+// resume a release whose engine died. It talks to AWS only through the
+// small interfaces in interfaces.go (Store, Locker, Cloud), and imports no
+// AWS SDK.
 //
 // The paths through the table:
 //

@@ -28,8 +28,8 @@ func requeue(d time.Duration) Outcome { return Outcome{After: d} }
 // Step is the work of one state. It re-reads what it needs from AWS, is
 // safe to run twice (after a crash, a retry or a resume), and returns an
 // Outcome instead of waiting. An error is tried again after the state's
-// backoff until the state's attempts run out, or at once runs out when it
-// is permanent (see fail); then the state's catch decides what happens.
+// backoff until the state's attempts run out, a permanent one (see fail)
+// never; then the state's catch decides what happens.
 type Step func(e *Engine, ctx context.Context, r *Release) (Outcome, error)
 
 // retry is a state's retry policy (Odin's Retry): how many times its step
@@ -68,9 +68,10 @@ type transition struct {
 	// fail is where a halt, a lost lock, and a step that failed for good
 	// (see catch) take the release; "" when the catch decides.
 	fail State
-	// forward says the release is changing what serves the app in this
-	// state, so that a lock lost while no engine ran it turns it back by
-	// its fail transition.
+	// forward says the release is on its way to changing what serves the
+	// app: from ValidateResources (whose look at the serving groups another
+	// release may have made stale) to CutOver. A lock lost while no engine
+	// ran the release turns it back by its fail transition.
 	forward bool
 	// halts says whether a halt is obeyed in this state. From cut-over on
 	// the release finishes what it started and notes the halt.
