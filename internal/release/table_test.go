@@ -239,3 +239,40 @@ func TestALockLostWhileNoEngineRanTurnsBackExactlyTheForwardStates(t *testing.T)
 		})
 	}
 }
+
+// TestAHaltIsObeyedUntilCutOverAndNotedAfter halts a good release as it
+// enters each state: the states before cut-over take their failure
+// transition, the others finish and note the halt.
+func TestAHaltIsObeyedUntilCutOverAndNotedAfter(t *testing.T) {
+	obeyed := map[State][]State{
+		V:  path(V, FC),
+		L:  path(V, L, FC),
+		VR: path(V, L, VR, U, FC),
+		D:  path(V, L, VR, D, CUF, U, FC),
+		CH: path(V, L, VR, D, CH, CUF, U, FC),
+	}
+	for _, state := range happyPath[:len(happyPath)-1] {
+		t.Run(fmt.Sprintf("halted on entering %s", state), func(t *testing.T) {
+			w := newWorld(t)
+			rel := w.release()
+			w.store.afterPut = func(rec elevator.ReleaseRecord) {
+				if rec.State == state {
+					_ = w.store.PutHalt(context.Background(), rel.ID, elevator.ReleaseHalt{By: "dave", At: w.clock.Now(), Reason: "stop"})
+				}
+			}
+			rec := w.run(w.engine("engine-1"), rel)
+			want, ok := obeyed[state]
+			if !ok {
+				assertPath(t, rec, happyPath)
+				assertFailure(t, rec, nil)
+				if !slices.ContainsFunc(rec.Notes, func(n string) bool { return strings.Contains(n, "after cut-over began") }) {
+					t.Errorf("notes %q do not mention the halt", rec.Notes)
+				}
+				return
+			}
+			assertPath(t, rec, want)
+			assertFailure(t, rec, elevator.FailureHalted)
+			w.assertOnly(only(oldGroup))
+		})
+	}
+}
