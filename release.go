@@ -514,10 +514,12 @@ type ReleaseRecord struct {
 	Wave        int       `json:"wave"`               // the region (sequential) or all regions (0)
 	LockedAt    time.Time `json:"locked_at,omitzero"` // when the release first took the lock
 	// Failed is set once the release is on its way to FailureClean or
-	// FailureDirty; Error says why.
-	Failed bool         `json:"failed,omitempty"`
-	Error  string       `json:"error,omitempty"`
-	Halt   *ReleaseHalt `json:"halt,omitempty"` // the halt that stopped the release
+	// FailureDirty; Error says why, and Failure says it for programs (see
+	// Err).
+	Failed  bool           `json:"failed,omitempty"`
+	Error   string         `json:"error,omitempty"`
+	Failure ReleaseFailure `json:"failure,omitempty"`
+	Halt    *ReleaseHalt   `json:"halt,omitempty"` // the halt that stopped the release
 	// Leftovers names what cleanup could not remove: the release ends
 	// FailureDirty exactly when it is not empty.
 	Leftovers []string              `json:"leftovers,omitempty"`

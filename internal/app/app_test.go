@@ -55,7 +55,7 @@ func newWorld(t *testing.T, orbitYAML string) *world {
 		c.Region = region
 		return c
 	}
-	poller := apply.Poller{Clock: apply.SystemClock{}}
+	poller := apply.Poller{Clock: elevator.SystemClock{}}
 	o, err := manifest.ParseOrbit("orbit.yml", []byte(orbitYAML))
 	if err != nil {
 		t.Fatal(err)

@@ -7,9 +7,9 @@ package apply
 
 import (
 	"context"
-	"math/rand/v2"
 	"time"
 
+	"github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 )
 
@@ -36,35 +36,16 @@ type Progress interface {
 	Note(region, message string)
 }
 
-// Clock is the time source; tests inject a fake one.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
-
-// SystemClock is the real clock.
-type SystemClock struct{}
-
-// Now returns the current time.
-func (SystemClock) Now() time.Time { return time.Now() }
-
-// After waits for d.
-func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // Poller says how often to look at AWS while waiting.
 type Poller struct {
-	Clock    Clock
-	Interval time.Duration // the mean time between two looks
-	Timeout  time.Duration // how long a stack may take to settle
+	Clock    elevator.Clock // elevator.SystemClock outside tests
+	Interval time.Duration  // the longest time between two looks
+	Timeout  time.Duration  // how long a stack may take to settle
 }
 
-// wait waits about one interval: between 0.75 and 1.25 of it, so that many
-// regions or processes polling together spread their calls.
+// wait waits up to one interval, jittered by elevator.Jitter.
 func (p Poller) wait(ctx context.Context) error {
-	d := p.Interval
-	if d > 0 {
-		d = time.Duration(float64(d) * (0.75 + rand.Float64()/2))
-	}
+	d := elevator.Jitter(p.Interval, nil)
 	select {
 	case <-ctx.Done():
 		return ctx.Err()

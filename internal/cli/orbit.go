@@ -87,7 +87,7 @@ func (w *waitFlags) poller(emulated bool) apply.Poller {
 			interval = 200 * time.Millisecond
 		}
 	}
-	return apply.Poller{Clock: apply.SystemClock{}, Interval: interval, Timeout: w.timeout}
+	return apply.Poller{Clock: elevator.SystemClock{}, Interval: interval, Timeout: w.timeout}
 }
 
 // readOrbit reads and checks an orbit manifest; with region set, the orbit

@@ -164,11 +164,12 @@ func TestAHaltDuringCheckHealthyEndsFailureClean(t *testing.T) {
 	gate.open()
 	r := <-done
 	var rec struct {
-		State string `json:"state"`
-		Error string `json:"error"`
+		State   string `json:"state"`
+		Error   string `json:"error"`
+		Failure string `json:"failure"`
 	}
 	// With --output json, stdout is the record alone: one JSON document.
-	if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil || r.code != cli.ExitFailed || rec.State != "FailureClean" || !strings.Contains(rec.Error, "bad canary") {
+	if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil || r.code != cli.ExitFailed || rec.State != "FailureClean" || rec.Failure != "halted" || !strings.Contains(rec.Error, "bad canary") {
 		t.Fatalf("halted release: exit %d, %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
 	}
 	if after := groups(t, acct, "us-east-1", orbit); strings.Join(after, " ") != strings.Join(before, " ") {

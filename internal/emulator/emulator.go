@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -288,7 +287,7 @@ func (s *Server) awaitReady(ctx context.Context) error {
 			return elevator.Errorf(elevator.EINTERNAL, "moto_server exited before answering at %s (%v)%s", s.Endpoint, s.waitErr, s.logTailSuffix())
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(jitter(delay)):
+		case <-time.After(elevator.Jitter(delay, nil)):
 		}
 		delay = min(2*delay, 250*time.Millisecond)
 	}
@@ -360,16 +359,11 @@ func waitGone(ctx context.Context, gone func() bool, d time.Duration) bool {
 		select {
 		case <-ctx.Done():
 			return gone()
-		case <-time.After(jitter(delay)):
+		case <-time.After(elevator.Jitter(delay, nil)):
 		}
 		delay = min(2*delay, 100*time.Millisecond)
 	}
 	return true
-}
-
-// jitter returns d ± 25%, so that many pollers do not move in step.
-func jitter(d time.Duration) time.Duration {
-	return d*3/4 + rand.N(d/2+1)
 }
 
 // client talks to the emulator directly: never through a proxy.

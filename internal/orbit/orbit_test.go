@@ -42,7 +42,7 @@ func service(t *testing.T) (*Service, func(region string) aws.Config) {
 		},
 		Zones:    route53.New(account),
 		Progress: progress.Discard(),
-		Poller:   apply.Poller{Clock: apply.SystemClock{}, Interval: 0, Timeout: 0},
+		Poller:   apply.Poller{Clock: elevator.SystemClock{}, Interval: 0, Timeout: 0},
 	}, cfgFor
 }
 

@@ -6,11 +6,14 @@
 //
 // The state machine is a transition table (table.go). Each state is a Step
 // that re-reads real state, is safe to run twice, and asks to be called
-// again after a delay instead of sleeping. The Engine persists the
-// release's record after every transition, renews the (app, orbit) lock's
-// lease, obeys halts at every transition and poll, and can resume a release
-// whose engine died. It talks to AWS only through the small interfaces in
-// interfaces.go (Store, Locker, Cloud), and imports no AWS SDK.
+// again after a delay instead of sleeping; its row also declares whether
+// it moves the release forward, obeys halts, holds the lock, how often its
+// step is retried, and what happens when it fails for good. The Engine
+// persists the release's record after every transition, renews the (app,
+// orbit) lock's lease, obeys halts at every transition and poll, and can
+// resume a release whose engine died. It talks to AWS only through the
+// small interfaces in interfaces.go (Store, Locker, Cloud), and imports no
+// AWS SDK.
 //
 // The paths through the table:
 //
@@ -31,7 +34,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -42,11 +44,10 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultPoll        = 5 * time.Second
-	DefaultLease       = time.Minute
-	DefaultMaxAge      = 10 * 24 * time.Hour
-	DefaultMaxAhead    = 2 * time.Minute
-	DefaultMaxAttempts = 6
+	DefaultPoll     = 5 * time.Second
+	DefaultLease    = time.Minute
+	DefaultMaxAge   = 10 * 24 * time.Hour
+	DefaultMaxAhead = 2 * time.Minute
 )
 
 // Config is what an Engine needs. Store, Locker, Clouds and Owner are
@@ -56,7 +57,7 @@ type Config struct {
 	Locker Locker
 	// Clouds has one Cloud per region the engine may release into.
 	Clouds []Cloud
-	Clock  Clock // SystemClock when nil
+	Clock  elevator.Clock // elevator.SystemClock when nil
 	// Owner names this engine instance in locks and records, such as
 	// "host/pid/random"; it must differ between engines.
 	Owner string
@@ -67,14 +68,15 @@ type Config struct {
 	Lease time.Duration
 	// MaxAge and MaxAhead bound a release's created_at around now.
 	MaxAge, MaxAhead time.Duration
-	// MaxAttempts is how many times a state is tried on errors before the
-	// release takes the state's failure path (or cleanup gives up).
+	// MaxAttempts, when set, replaces how many times every state is tried
+	// on errors before its catch (see the table's retry column), and how
+	// many times a record or audit write is tried.
 	MaxAttempts int
 	Log         *slog.Logger // discards when nil
 	// Observe, when set, is called with a deep copy of the record after
 	// every write, for progress output. It runs on the engine's goroutine.
 	Observe func(elevator.ReleaseRecord)
-	// Random is the source of jitter in [0, 1) (math/rand/v2 when nil); it
+	// Random is the source of jitter in [0, 1) (math/rand/v2's when nil); it
 	// must be safe for concurrent use when the Engine runs several
 	// releases at once.
 	Random func() float64
@@ -101,7 +103,7 @@ func New(c Config) (*Engine, error) {
 		e.clouds[cl.Region()] = cl
 	}
 	if e.c.Clock == nil {
-		e.c.Clock = SystemClock{}
+		e.c.Clock = elevator.SystemClock{}
 	}
 	if e.c.Poll <= 0 {
 		e.c.Poll = DefaultPoll
@@ -115,14 +117,8 @@ func New(c Config) (*Engine, error) {
 	if e.c.MaxAhead <= 0 {
 		e.c.MaxAhead = DefaultMaxAhead
 	}
-	if e.c.MaxAttempts <= 0 {
-		e.c.MaxAttempts = DefaultMaxAttempts
-	}
 	if e.c.Log == nil {
 		e.c.Log = slog.New(slog.DiscardHandler)
-	}
-	if e.c.Random == nil {
-		e.c.Random = rand.Float64
 	}
 	return e, nil
 }
@@ -170,17 +166,41 @@ func (r *Release) stateSince() time.Time {
 	return r.Rec.UpdatedAt
 }
 
-// failure is an error that retrying cannot fix.
-type failure struct{ err error }
-
-func (f *failure) Error() string { return f.err.Error() }
-func (f *failure) Unwrap() error { return f.err }
-
-// fail returns a permanent error: the release leaves the state at once by
-// its failure transition.
-func fail(format string, args ...any) error {
-	return &failure{fmt.Errorf(format, args...)}
+// failure is an error that retrying cannot fix, and why the release
+// fails because of it.
+type failure struct {
+	why elevator.ReleaseFailure
+	err error
 }
+
+func (f *failure) Error() string   { return f.err.Error() }
+func (f *failure) Unwrap() []error { return []error{f.err, f.why} }
+
+// fail returns a permanent error: the state's catch takes it at once, and
+// a release that fails because of it says why.
+func fail(why elevator.ReleaseFailure, format string, args ...any) error {
+	return &failure{why: why, err: fmt.Errorf(format, args...)}
+}
+
+// failureOf is why a release fails because of err: the ReleaseFailure err
+// wraps, or FailureStep.
+func failureOf(err error) elevator.ReleaseFailure {
+	var why elevator.ReleaseFailure
+	if errors.As(err, &why) {
+		return why
+	}
+	return elevator.FailureStep
+}
+
+// leftBehind is the error of a cleanup step: what it could not remove
+// (yet), which its state's catch names in the record when it gives up.
+type leftBehind struct {
+	left []string
+	err  error
+}
+
+func (l *leftBehind) Error() string { return l.err.Error() }
+func (l *leftBehind) Unwrap() error { return l.err }
 
 func permanent(err error) bool {
 	var f *failure
@@ -386,11 +406,12 @@ func (e *Engine) reclaim(ctx context.Context, r *Release) error {
 		lost = fmt.Sprintf("release %s took the lock (lease ended at %s) while no engine ran this one", prev.ReleaseID, prev.Expires.Format(time.RFC3339))
 	}
 	r.note("%s", lost)
-	if !forward(r.Rec.State) {
+	if !table[r.Rec.State].forward {
 		return nil
 	}
 	r.Rec.Failed = true
 	r.Rec.Error = lost + "; rolled back"
+	r.Rec.Failure = elevator.FailureLockLost
 	return e.enter(ctx, r, table[r.Rec.State].fail)
 }
 
@@ -418,7 +439,7 @@ func (e *Engine) drive(ctx context.Context, r *Release) (*elevator.ReleaseRecord
 		t := table[state]
 		halted, err := e.halted(ctx, r, t)
 		if errors.Is(err, errHaltUnknown) {
-			if err := e.wait(ctx, r, e.backoff(1)); err != nil {
+			if err := e.wait(ctx, r, e.backoff(t.retry, 1)); err != nil {
 				return r.Rec, err
 			}
 			continue
@@ -443,15 +464,13 @@ func (e *Engine) drive(ctx context.Context, r *Release) (*elevator.ReleaseRecord
 		if err != nil {
 			r.Rec.Attempts++
 			e.c.Log.Warn("release step failed", "release", r.Rec.ID, "state", state, "attempt", r.Rec.Attempts, "err", err)
-			if t.fail != "" && (permanent(err) || r.Rec.Attempts >= e.c.MaxAttempts) {
-				r.Rec.Failed = true
-				r.Rec.Error = fmt.Sprintf("%s: %v", state, err)
-				if err := e.enter(ctx, r, t.fail); err != nil {
+			if permanent(err) || r.Rec.Attempts >= e.attempts(t.retry) {
+				if err := e.enter(ctx, r, e.giveUp(r, t, err)); err != nil {
 					return r.Rec, err
 				}
 				continue
 			}
-			if err := e.wait(ctx, r, e.backoff(r.Rec.Attempts)); err != nil {
+			if err := e.wait(ctx, r, e.backoff(t.retry, r.Rec.Attempts)); err != nil {
 				return r.Rec, err
 			}
 			continue
@@ -466,6 +485,7 @@ func (e *Engine) drive(ctx context.Context, r *Release) (*elevator.ReleaseRecord
 			// A bug: the table does not allow it. Fail safely.
 			r.Rec.Failed = true
 			r.Rec.Error = fmt.Sprintf("%s: internal error: no transition to %s", state, out.Next)
+			r.Rec.Failure = elevator.FailureInternal
 			out.Next = t.fail
 			if out.Next == "" {
 				out.Next = elevator.StateUnlock
@@ -504,6 +524,7 @@ func (e *Engine) halted(ctx context.Context, r *Release, t transition) (bool, er
 	}
 	r.Rec.Failed = true
 	r.Rec.Error = haltMessage(*h)
+	r.Rec.Failure = elevator.FailureHalted
 	return true, e.enter(ctx, r, t.fail)
 }
 
@@ -577,6 +598,7 @@ func (e *Engine) enter(ctx context.Context, r *Release, next State) error {
 		r.Rec.Visits = r.Rec.Visits[:len(r.Rec.Visits)-1]
 		r.Rec.Failed = true
 		r.Rec.Error = haltMessage(halt.Halt)
+		r.Rec.Failure = elevator.FailureHalted
 		return e.enter(ctx, r, t.fail)
 	}
 	if !table[next].halts {
@@ -644,8 +666,41 @@ func (e *Engine) observe(r *Release) {
 	}
 }
 
-// retry calls fn until it succeeds, returns an abort, or fails
-// MaxAttempts times.
+// giveUp takes a step that failed for good (its attempts ran out, or err
+// is permanent) down its state's catch, and returns the state to enter.
+func (e *Engine) giveUp(r *Release, t transition, err error) State {
+	state := r.Rec.State
+	switch t.catch {
+	case leaveBehind:
+		var lb *leftBehind
+		if errors.As(err, &lb) {
+			r.Rec.Leftovers = lb.left
+		}
+		tries := "attempts"
+		if r.Rec.Attempts == 1 {
+			tries = "attempt"
+		}
+		r.Rec.Error = strings.TrimPrefix(r.Rec.Error+"; ", "; ") + fmt.Sprintf("%s gave up after %d %s: %v", state, r.Rec.Attempts, tries, err)
+		if r.Rec.Failure == "" {
+			r.Rec.Failure = elevator.FailureLeftBehind
+		}
+		return t.fail
+	case leaveToLease:
+		r.note("gave up releasing the lock (%v); its lease ends at %s", err, r.lock.Expires.Format(time.RFC3339))
+		r.locked = false
+		return ending(r)
+	}
+	r.Rec.Failed = true
+	r.Rec.Error = fmt.Sprintf("%s: %v", state, err)
+	r.Rec.Failure = failureOf(err)
+	return t.fail
+}
+
+// storeWrites is the retry policy of record and audit writes.
+var storeWrites = steady
+
+// retry calls fn until it succeeds, returns an abort, or runs out of the
+// attempts of storeWrites.
 func (e *Engine) retry(ctx context.Context, r *Release, fn func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := fn()
@@ -656,32 +711,41 @@ func (e *Engine) retry(ctx context.Context, r *Release, fn func() error) error {
 			}
 			return nil
 		}
-		if attempt >= e.c.MaxAttempts {
+		if attempt >= e.attempts(storeWrites) {
 			return err
 		}
-		if werr := e.wait(ctx, r, e.backoff(attempt)); werr != nil {
+		if werr := e.wait(ctx, r, e.backoff(storeWrites, attempt)); werr != nil {
 			return werr
 		}
 	}
 }
 
-// backoff is the wait after the n-th failed attempt: Poll doubled each
-// time, at most 8 Polls.
-func (e *Engine) backoff(n int) time.Duration {
-	d := e.c.Poll
-	for i := 1; i < n && d < 8*e.c.Poll; i++ {
-		d *= 2
+// attempts is how many times p tries: its own number, unless
+// Config.MaxAttempts replaces it.
+func (e *Engine) attempts(p retry) int {
+	if e.c.MaxAttempts > 0 {
+		return e.c.MaxAttempts
 	}
-	return min(d, 8*e.c.Poll)
+	return p.attempts
 }
 
-// wait waits a random time between half of d and d, and no longer than a
-// third of the lease while the lock is held, on the injected clock.
+// backoff is p's wait after the n-th failed attempt: p.first polls,
+// doubled after each further failure, at most p.most polls.
+func (e *Engine) backoff(p retry, n int) time.Duration {
+	d, most := time.Duration(p.first)*e.c.Poll, time.Duration(p.most)*e.c.Poll
+	for i := 1; i < n && d < most; i++ {
+		d *= 2
+	}
+	return min(d, most)
+}
+
+// wait waits d, jittered by elevator.Jitter and no longer than a third of
+// the lease while the lock is held, on the injected clock.
 func (e *Engine) wait(ctx context.Context, r *Release, d time.Duration) error {
 	if r.locked {
 		d = min(d, e.c.Lease/3)
 	}
-	d = d/2 + time.Duration(e.c.Random()*float64(d/2))
+	d = elevator.Jitter(d, e.c.Random)
 	r.fresh = false
 	select {
 	case <-ctx.Done():

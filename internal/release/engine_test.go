@@ -203,6 +203,7 @@ func TestAReleaseThatIsNotTheStoredOneIsRefused(t *testing.T) {
 			if !strings.Contains(rec.Error, tt.want) {
 				t.Errorf("error %q, want it to say %q", rec.Error, tt.want)
 			}
+			assertFailure(t, rec, elevator.FailureInvalid)
 			if n := w.locker.count("Acquire"); n != 0 {
 				t.Errorf("the lock was tried %d times", n)
 			}
@@ -217,11 +218,12 @@ func TestCreatedAtMustBeRecent(t *testing.T) {
 		created time.Duration // from now
 		path    []State
 		want    string
+		why     error
 	}{
-		{"nine days old is accepted", -9 * 24 * time.Hour, happyPath, ""},
-		{"eleven days old is refused", -11 * 24 * time.Hour, path(V, FC), "264h0m0s old"},
-		{"a minute ahead is accepted", time.Minute, happyPath, ""},
-		{"three minutes ahead is refused", 3 * time.Minute, path(V, FC), "in the future"},
+		{"nine days old is accepted", -9 * 24 * time.Hour, happyPath, "", nil},
+		{"eleven days old is refused", -11 * 24 * time.Hour, path(V, FC), "264h0m0s old", elevator.FailureInvalid},
+		{"a minute ahead is accepted", time.Minute, happyPath, "", nil},
+		{"three minutes ahead is refused", 3 * time.Minute, path(V, FC), "in the future", elevator.FailureInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -233,6 +235,7 @@ func TestCreatedAtMustBeRecent(t *testing.T) {
 			if !strings.Contains(rec.Error, tt.want) {
 				t.Errorf("error %q, want it to say %q", rec.Error, tt.want)
 			}
+			assertFailure(t, rec, tt.why)
 		})
 	}
 }
@@ -249,6 +252,7 @@ func TestALockHeldByAnotherReleaseEndsTheReleaseClean(t *testing.T) {
 	rec := w.run(e, w.release())
 
 	assertPath(t, rec, path(V, L, FC))
+	assertFailure(t, rec, elevator.FailureLocked)
 	for _, want := range []string{"20261123-115500-bbbbbbbb", "user/bob", "since 2026-11-23T11:57:00Z"} {
 		if !strings.Contains(rec.Error, want) {
 			t.Errorf("error %q does not say %q", rec.Error, want)
@@ -298,6 +302,7 @@ func TestALeaseThatExpiredIsTakenOverAndTheDeadReleaseRollsBackOnResume(t *testi
 	if !strings.Contains(rec.Error, "the lock was broken") {
 		t.Errorf("error %q", rec.Error)
 	}
+	assertFailure(t, rec, elevator.FailureLockLost)
 	w.assertOnly(only(GroupName(next, "web")))
 	w.assertServing(GroupName(next, "web"))
 }
@@ -326,6 +331,7 @@ func TestResourcesMustBeTaggedForTheRelease(t *testing.T) {
 			if !strings.Contains(rec.Error, tt.want) {
 				t.Errorf("error %q, want it to say %q", rec.Error, tt.want)
 			}
+			assertFailure(t, rec, elevator.FailureUnusableResources)
 			if n := w.clouds["us-east-1"].count("CreateGroup"); n != 0 {
 				t.Errorf("%d groups created", n)
 			}
@@ -343,6 +349,7 @@ func TestAGroupAlreadyCarryingTheReleaseIDIsRefused(t *testing.T) {
 	if !strings.Contains(rec.Error, "group replayed already carries release id") {
 		t.Errorf("error %q", rec.Error)
 	}
+	assertFailure(t, rec, elevator.FailureUnusableResources)
 }
 
 func TestUnhealthyReleasesRollBack(t *testing.T) {
@@ -352,11 +359,12 @@ func TestUnhealthyReleasesRollBack(t *testing.T) {
 		maxTerms int
 		path     []State
 		want     string
+		why      error
 	}{
-		{"targets that never become healthy time out", func(c *fakeCloud) { c.neverHealthy = true }, 0, rolledBack, "not healthy after 10m0s: us-east-1/web: 0 of 2 needed healthy"},
-		{"a terminating instance halts the release when max_terms is 0", func(c *fakeCloud) { c.doomed = 1 }, 0, rolledBack, "1 instance(s) of group shop-prod-web-a0000001 terminating, max_terms 0"},
-		{"two terminating instances halt the release at max_terms 2", func(c *fakeCloud) { c.doomed = 2 }, 2, rolledBack, "2 instance(s)"},
-		{"one terminating instance below max_terms 2 is replaced", func(c *fakeCloud) { c.doomed = 1 }, 2, happyPath, ""},
+		{"targets that never become healthy time out", func(c *fakeCloud) { c.neverHealthy = true }, 0, rolledBack, "not healthy after 10m0s: us-east-1/web: 0 of 2 needed healthy", elevator.FailureUnhealthy},
+		{"a terminating instance halts the release when max_terms is 0", func(c *fakeCloud) { c.doomed = 1 }, 0, rolledBack, "1 instance(s) of group shop-prod-web-a0000001 terminating, max_terms 0", elevator.FailureTerminating},
+		{"two terminating instances halt the release at max_terms 2", func(c *fakeCloud) { c.doomed = 2 }, 2, rolledBack, "2 instance(s)", elevator.FailureTerminating},
+		{"one terminating instance below max_terms 2 is replaced", func(c *fakeCloud) { c.doomed = 1 }, 2, happyPath, "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -369,6 +377,7 @@ func TestUnhealthyReleasesRollBack(t *testing.T) {
 			if !strings.Contains(rec.Error, tt.want) {
 				t.Errorf("error %q, want it to say %q", rec.Error, tt.want)
 			}
+			assertFailure(t, rec, tt.why)
 			if tt.path[len(tt.path)-1] == OK {
 				w.assertOnly(only(GroupName(rel, "web")))
 				return
@@ -423,6 +432,7 @@ func TestAHaltStopsTheReleaseAtItsNextLook(t *testing.T) {
 				if !strings.Contains(rec.Error, "halted by dave") || !strings.Contains(rec.Error, "bad metrics") {
 					t.Errorf("error %q does not give the halt's reason", rec.Error)
 				}
+				assertFailure(t, rec, elevator.FailureHalted)
 				w.assertOnly(only(oldGroup))
 				w.assertServing(oldGroup)
 			} else if !slices.ContainsFunc(rec.Notes, func(n string) bool { return strings.Contains(n, "after cut-over began") }) {
@@ -510,6 +520,7 @@ func TestCleanupThatKeepsFailingEndsDirtyAndSaysWhatIsLeft(t *testing.T) {
 			if !strings.Contains(rec.Error, "gave up after 4 attempts") {
 				t.Errorf("error %q", rec.Error)
 			}
+			assertFailure(t, rec, elevator.FailureLeftBehind)
 			a := w.store.audits()
 			if last := a[len(a)-1]; last.Outcome != "FailureDirty" || !strings.Contains(last.Detail, tt.left(rel)) {
 				t.Errorf("audit %+v does not say what was left", last)
@@ -551,6 +562,7 @@ func TestACutOverThatFailsPutsTheOldGroupsBack(t *testing.T) {
 			if !strings.Contains(rec.Error, "AccessDenied") {
 				t.Errorf("error %q", rec.Error)
 			}
+			assertFailure(t, rec, elevator.FailureStep)
 			if tt.attach < 99 {
 				w.assertOnly(only(oldGroup))
 				w.assertServing(oldGroup)

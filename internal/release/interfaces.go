@@ -269,19 +269,3 @@ func (e *LockHeldError) Error() string {
 	return fmt.Sprintf("%s in %s is locked by release %s of %s since %s (engine %s, lease until %s)",
 		l.App, l.Orbit, l.ReleaseID, l.Holder, l.Since.UTC().Format(time.RFC3339), l.Owner, l.Expires.UTC().Format(time.RFC3339))
 }
-
-// Clock is the engine's time source; tests inject a fake one.
-type Clock interface {
-	Now() time.Time
-	// After sends the time on the channel once d has passed.
-	After(d time.Duration) <-chan time.Time
-}
-
-// SystemClock is the real clock.
-type SystemClock struct{}
-
-// Now returns the current time.
-func (SystemClock) Now() time.Time { return time.Now() }
-
-// After waits for d.
-func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }

@@ -112,7 +112,7 @@ func (e *Engine) each(ctx context.Context, r *Release, regions []string, fn func
 	for i, reg := range regions {
 		cl, rr := e.cloud(r, reg), r.region(reg)
 		if cl == nil || rr == nil {
-			errs[i] = fail("%s: no AWS access configured for the region", reg)
+			errs[i] = fail(elevator.FailureInvalid, "%s: no AWS access configured for the region", reg)
 			continue
 		}
 		wg.Go(func() {
@@ -154,46 +154,46 @@ func (e *Engine) validate(ctx context.Context, r *Release) (Outcome, error) {
 		doc, sum, err = e.store(r).Release(ctx, id)
 	}
 	if errors.Is(err, ErrNotFound) {
-		return Outcome{}, fail("no release document is stored under id %s", id)
+		return Outcome{}, fail(elevator.FailureInvalid, "no release document is stored under id %s", id)
 	}
 	if err != nil {
 		return Outcome{}, fmt.Errorf("read release %s: %w", id, err)
 	}
 	if got := elevator.ChecksumOf(doc); got != sum {
-		return Outcome{}, fail("the stored document's SHA-256 is %s, not the checksum stored with it (%s): it changed after it was written", got, sum)
+		return Outcome{}, fail(elevator.FailureInvalid, "the stored document's SHA-256 is %s, not the checksum stored with it (%s): it changed after it was written", got, sum)
 	}
 	if sum != r.Rec.Checksum {
-		return Outcome{}, fail("asked to release checksum %q, but the release stored under id %s has checksum %s", r.Rec.Checksum, id, sum)
+		return Outcome{}, fail(elevator.FailureInvalid, "asked to release checksum %q, but the release stored under id %s has checksum %s", r.Rec.Checksum, id, sum)
 	}
 	rel, err := elevator.ParseRelease(doc)
 	if err != nil {
-		return Outcome{}, fail("%w", err)
+		return Outcome{}, fail(elevator.FailureInvalid, "%w", err)
 	}
 	if err := rel.Check(); err != nil {
-		return Outcome{}, fail("%w", err)
+		return Outcome{}, fail(elevator.FailureInvalid, "%w", err)
 	}
 	if rel.ID != id {
-		return Outcome{}, fail("the document stored under id %s has id %s", id, rel.ID)
+		return Outcome{}, fail(elevator.FailureInvalid, "the document stored under id %s has id %s", id, rel.ID)
 	}
 	for _, s := range rel.Services {
 		for _, sc := range s.Schedule {
 			if err := elevator.CheckCron(sc.Cron); err != nil {
-				return Outcome{}, fail("service %s: schedule %q: %w", s.Name, sc.Cron, err)
+				return Outcome{}, fail(elevator.FailureInvalid, "service %s: schedule %q: %w", s.Name, sc.Cron, err)
 			}
 		}
 	}
 	now := e.now()
 	if age := now.Sub(rel.CreatedAt); age > e.c.MaxAge {
-		return Outcome{}, fail("created_at %s is %s old; releases older than %s are refused (replay protection): make a new release",
+		return Outcome{}, fail(elevator.FailureInvalid, "created_at %s is %s old; releases older than %s are refused (replay protection): make a new release",
 			rel.CreatedAt.Format(time.RFC3339), age.Round(time.Second), e.c.MaxAge)
 	}
 	if ahead := rel.CreatedAt.Sub(now); ahead > e.c.MaxAhead {
-		return Outcome{}, fail("created_at %s is %s in the future; more than %s ahead is refused: check the clock",
+		return Outcome{}, fail(elevator.FailureInvalid, "created_at %s is %s in the future; more than %s ahead is refused: check the clock",
 			rel.CreatedAt.Format(time.RFC3339), ahead.Round(time.Second), e.c.MaxAhead)
 	}
 	for _, reg := range rel.Regions {
 		if _, ok := e.clouds[reg]; !ok {
-			return Outcome{}, fail("no AWS access configured for region %s", reg)
+			return Outcome{}, fail(elevator.FailureInvalid, "no AWS access configured for region %s", reg)
 		}
 	}
 	r.Doc = rel
@@ -222,7 +222,7 @@ func (e *Engine) lock(ctx context.Context, r *Release) (Outcome, error) {
 			return Outcome{}, &abort{elevator.Errorf(elevator.ECONFLICT, "release %s is being run by engine %s (lease until %s)",
 				r.Rec.ID, held.Lock.Owner, held.Lock.Expires.Format(time.RFC3339))}
 		}
-		return Outcome{}, fail("%w", held)
+		return Outcome{}, fail(elevator.FailureLocked, "%w", held)
 	}
 	if err != nil {
 		return Outcome{}, fmt.Errorf("lock %s in %s: %w", want.App, want.Orbit, err)
@@ -236,121 +236,22 @@ func (e *Engine) lock(ctx context.Context, r *Release) (Outcome, error) {
 	return goTo(elevator.StateValidateResources), nil
 }
 
-// authorized reports whether a tag value allows want: the value itself,
-// "*", or a comma-separated list that has it.
-func authorized(tags map[string]string, key, want string) bool {
-	v, ok := tags[key]
-	if !ok {
-		return false
-	}
-	for _, part := range strings.Split(v, ",") {
-		if p := strings.TrimSpace(part); p == want || p == "*" {
-			return true
-		}
-	}
-	return false
-}
-
-// validateResources checks that every resource a release uses is tagged
-// for it, that no group already carries its id, and records the groups
-// that serve each service now, whose desired capacity is carried over.
-//
-// What authorizes each kind of resource:
-//   - image: elevator:allow:<orbit> allows the app, or elevator:app and
-//     elevator:orbit allow the app and the orbit;
-//   - subnet: elevator:orbit is the orbit and elevator:tier is private;
-//   - security group and target group: elevator:orbit, elevator:app and
-//     elevator:service allow the orbit, the app and the service;
-//   - instance profile: its path is /elevator/<orbit>/<app>/<service>/.
-//
-// A tag allows a value when it is the value, "*", or a comma-separated
-// list that has it.
+// validateResources checks, in every region, that every resource a
+// release uses exists and is tagged for it (collect, describe, authorize:
+// see authorize.go for the rule of each kind), and that no group already
+// carries its id; and records the groups that serve each service now,
+// whose desired capacity is carried over.
 func (e *Engine) validateResources(ctx context.Context, r *Release) (Outcome, error) {
 	doc := r.Doc
 	var problems collector
 	err := e.each(ctx, r, doc.Regions, func(ctx context.Context, cl Cloud, rr *elevator.ReleaseRegionRecord) error {
-		reg := rr.Region
-		ids := map[ResourceKind][]string{}
-		add := func(k ResourceKind, v ...string) {
-			for _, id := range v {
-				if !slices.Contains(ids[k], id) {
-					ids[k] = append(ids[k], id)
-				}
-			}
+		uses := collect(doc, rr.Region)
+		found, err := describe(ctx, cl, uses)
+		if err != nil {
+			return err
 		}
-		for _, s := range doc.Services {
-			pl := s.Placement(reg)
-			add(KindImage, pl.Image)
-			add(KindSubnet, pl.Subnets...)
-			add(KindSecurityGroup, pl.SecurityGroups...)
-			add(KindTargetGroup, pl.TargetGroups...)
-			if pl.InstanceProfile != "" {
-				add(KindInstanceProfile, pl.InstanceProfile)
-			}
-		}
-		found := map[ResourceKind]map[string]Resource{}
-		for _, k := range []ResourceKind{KindImage, KindSubnet, KindSecurityGroup, KindTargetGroup, KindInstanceProfile} {
-			if len(ids[k]) == 0 {
-				continue
-			}
-			res, err := cl.Describe(ctx, k, ids[k])
-			if err != nil {
-				return fmt.Errorf("describe %ss: %w", k, err)
-			}
-			found[k] = map[string]Resource{}
-			for _, x := range res {
-				found[k][x.ID] = x
-			}
-		}
-		for _, s := range doc.Services {
-			pl := s.Placement(reg)
-			check := func(k ResourceKind, id string, ok func(Resource) bool, rule string) {
-				x, there := found[k][id]
-				switch {
-				case !there:
-					problems.add("%s: service %s: %s %s does not exist", reg, s.Name, k, id)
-				case !ok(x):
-					problems.add("%s: service %s: %s %s is not authorized: %s", reg, s.Name, k, id, rule)
-				}
-			}
-			scoped := func(keys ...string) (func(Resource) bool, string) {
-				tier := elevator.TierPrivate
-				if pl.Tier != "" {
-					tier = pl.Tier
-				}
-				want := map[string]string{elevator.TagOrbit: doc.Orbit, elevator.TagApp: doc.App, elevator.TagService: s.Name, elevator.TagTier: tier}
-				var rule []string
-				for _, k := range keys {
-					rule = append(rule, k+"="+want[k])
-				}
-				return func(x Resource) bool {
-					for _, k := range keys {
-						if !authorized(x.Tags, k, want[k]) {
-							return false
-						}
-					}
-					return true
-				}, "want tags " + strings.Join(rule, ", ")
-			}
-			pair, pairRule := scoped(elevator.TagApp, elevator.TagOrbit)
-			allow := elevator.AllowTag(doc.Orbit)
-			check(KindImage, pl.Image, func(x Resource) bool { return authorized(x.Tags, allow, doc.App) || pair(x) },
-				"want tag "+allow+"="+doc.App+" (`elevator image allow` adds it), or "+strings.TrimPrefix(pairRule, "want "))
-			ok, rule := scoped(elevator.TagOrbit, elevator.TagTier)
-			for _, id := range pl.Subnets {
-				check(KindSubnet, id, ok, rule)
-			}
-			ok, rule = scoped(elevator.TagOrbit, elevator.TagApp, elevator.TagService)
-			for _, id := range pl.SecurityGroups {
-				check(KindSecurityGroup, id, ok, rule)
-			}
-			for _, id := range pl.TargetGroups {
-				check(KindTargetGroup, id, ok, rule)
-			}
-			if pl.InstanceProfile != "" {
-				path := elevator.IAMPath(doc.Orbit, doc.App, s.Name)
-				check(KindInstanceProfile, pl.InstanceProfile, func(x Resource) bool { return x.Path == path }, "want path "+path)
-			}
+		for _, p := range authorize(uses, found) {
+			problems.add("%s: %s", rr.Region, p)
 		}
 		groups, err := cl.Groups(ctx, GroupFilter{App: doc.App, Orbit: doc.Orbit})
 		if err != nil {
@@ -358,36 +259,43 @@ func (e *Engine) validateResources(ctx context.Context, r *Release) (Outcome, er
 		}
 		for _, g := range groups {
 			if g.ReleaseID() == doc.ID {
-				problems.add("%s: group %s already carries release id %s", reg, g.Name, doc.ID)
+				problems.add("%s: group %s already carries release id %s", rr.Region, g.Name, doc.ID)
 			} else if doc.Service(g.Tags[elevator.TagService]) == nil && !g.Deleting {
-				r.note("%s: group %s of service %q, which this release does not have, keeps running", reg, g.Name, g.Tags[elevator.TagService])
+				r.note("%s: group %s of service %q, which this release does not have, keeps running", rr.Region, g.Name, g.Tags[elevator.TagService])
 			}
 		}
-		for _, s := range doc.Services {
-			sr := service(rr, s.Name)
-			sr.Old, sr.CarriedFrom = nil, ""
-			var running []int
-			for _, g := range groups {
-				if g.Tags[elevator.TagService] != s.Name || g.ReleaseID() == doc.ID || g.Deleting {
-					continue
-				}
-				sr.Old = append(sr.Old, elevator.ReleaseOldGroup{Name: g.Name, Desired: g.Capacity.Desired, TargetGroups: g.TargetGroups})
-				if len(running) == 0 || g.Capacity.Desired > slices.Max(running) {
-					sr.CarriedFrom = g.Name
-				}
-				running = append(running, g.Capacity.Desired)
-			}
-			sr.Desired = Desired(s.Capacity, running)
-		}
+		carryOver(doc, rr, groups)
 		return nil
 	})
 	if err != nil {
 		return Outcome{}, err
 	}
 	if p := problems.sorted(); len(p) > 0 {
-		return Outcome{}, fail("resources not usable by release %s:\n  %s", doc.ID, strings.Join(p, "\n  "))
+		return Outcome{}, fail(elevator.FailureUnusableResources, "resources not usable by release %s:\n  %s", doc.ID, strings.Join(p, "\n  "))
 	}
 	return goTo(elevator.StateDeploy), nil
+}
+
+// carryOver records, for each service in a region, the groups that serve
+// it now (the old groups), and the desired capacity the new group starts
+// from: carried over from the largest of them.
+func carryOver(doc *elevator.Release, rr *elevator.ReleaseRegionRecord, groups []Group) {
+	for _, s := range doc.Services {
+		sr := service(rr, s.Name)
+		sr.Old, sr.CarriedFrom = nil, ""
+		var running []int
+		for _, g := range groups {
+			if g.Tags[elevator.TagService] != s.Name || g.ReleaseID() == doc.ID || g.Deleting {
+				continue
+			}
+			sr.Old = append(sr.Old, elevator.ReleaseOldGroup{Name: g.Name, Desired: g.Capacity.Desired, TargetGroups: g.TargetGroups})
+			if len(running) == 0 || g.Capacity.Desired > slices.Max(running) {
+				sr.CarriedFrom = g.Name
+			}
+			running = append(running, g.Capacity.Desired)
+		}
+		sr.Desired = Desired(s.Capacity, running)
+	}
 }
 
 // spec is what CreateGroup makes for a service in a region.
@@ -434,7 +342,7 @@ func (e *Engine) deploy(ctx context.Context, r *Release) (Outcome, error) {
 			sr.Health = elevator.ReleaseGroupHealth{Launch: st.Launch, Needed: st.Healthy}
 			if g, ok := byName(groups, sr.Group); ok {
 				if g.Deleting {
-					return fail("group %s is being deleted by someone else", g.Name)
+					return fail(elevator.FailureConflict, "group %s is being deleted by someone else", g.Name)
 				}
 				continue
 			}
@@ -476,7 +384,7 @@ func (e *Engine) checkHealthy(ctx context.Context, r *Release) (Outcome, error) 
 			st := stepOf(s, sr.Desired, r.Rec.Step)
 			g, ok := byName(groups, sr.Group)
 			if !ok || g.Deleting {
-				return fail("group %s disappeared", sr.Group)
+				return fail(elevator.FailureConflict, "group %s disappeared", sr.Group)
 			}
 			h := elevator.ReleaseGroupHealth{Launch: st.Launch, Needed: st.Healthy, ObservedAt: now}
 			var ready []string
@@ -491,7 +399,7 @@ func (e *Engine) checkHealthy(ctx context.Context, r *Release) (Outcome, error) 
 			h.InService = len(ready)
 			if limit := max(1, s.Capacity.MaxTerms); h.Terminating >= limit {
 				sr.Health = h
-				return fail("%d instance(s) of group %s terminating, max_terms %d: halting the release", h.Terminating, g.Name, s.Capacity.MaxTerms)
+				return fail(elevator.FailureTerminating, "%d instance(s) of group %s terminating, max_terms %d: halting the release", h.Terminating, g.Name, s.Capacity.MaxTerms)
 			}
 			for _, tg := range s.Placement(rr.Region).TargetGroups {
 				set, ok := healthyIn[tg]
@@ -523,7 +431,7 @@ func (e *Engine) checkHealthy(ctx context.Context, r *Release) (Outcome, error) 
 	}
 	if w := waiting.sorted(); len(w) > 0 {
 		if waited := now.Sub(r.stateSince()); waited >= doc.Timeout() {
-			return Outcome{}, fail("not healthy after %s: %s", doc.Timeout(), strings.Join(w, "; "))
+			return Outcome{}, fail(elevator.FailureUnhealthy, "not healthy after %s: %s", doc.Timeout(), strings.Join(w, "; "))
 		}
 		return requeue(e.c.Poll), nil
 	}
@@ -652,10 +560,6 @@ func leftover(region, group, what string) string {
 // cleanupBound is how long cleanup waits for groups to go away.
 func cleanupBound(doc *elevator.Release) time.Duration { return max(doc.Timeout(), cleanupWait) }
 
-// giveUp reports whether a cleanup step that failed has used up its
-// attempts; the engine counts this failure after the step returns.
-func (e *Engine) giveUp(r *Release) bool { return r.Rec.Attempts+1 >= e.c.MaxAttempts }
-
 // cleanUpSuccess deletes the old groups in every region and waits until
 // they are gone. What it cannot delete after its retries, or what is still
 // there after the wait, is named in the record's Leftovers.
@@ -700,20 +604,21 @@ func (e *Engine) cleanUpSuccess(ctx context.Context, r *Release) (Outcome, error
 
 // cleanedUp decides where cleanup goes: on to Unlock when nothing is left,
 // again after a poll while groups are going away, or on to Unlock with
-// what is left named once retries or the wait run out.
+// what is left named once the wait runs out. An error carries what is
+// left, for the state's catch to name once its attempts run out.
 func (e *Engine) cleanedUp(r *Release, left []string, err error) (Outcome, error) {
 	now := e.now()
 	switch {
-	case err != nil && !e.giveUp(r):
-		return Outcome{}, err
 	case err != nil:
-		r.Rec.Leftovers = left
-		r.Rec.Error = strings.TrimPrefix(r.Rec.Error+"; ", "; ") + fmt.Sprintf("%s gave up after %d attempts: %v", r.Rec.State, e.c.MaxAttempts, err)
+		return Outcome{}, &leftBehind{left: left, err: err}
 	case len(left) > 0 && now.Sub(r.stateSince()) < cleanupBound(r.Doc):
 		return requeue(e.c.Poll), nil
 	case len(left) > 0:
 		r.Rec.Leftovers = left
 		r.Rec.Error = strings.TrimPrefix(r.Rec.Error+"; ", "; ") + fmt.Sprintf("%s: still there after %s", r.Rec.State, cleanupBound(r.Doc))
+		if r.Rec.Failure == "" {
+			r.Rec.Failure = elevator.FailureLeftBehind
+		}
 	}
 	return goTo(elevator.StateUnlock), nil
 }
@@ -835,27 +740,31 @@ func (e *Engine) serving(ctx context.Context, cl Cloud, groups []Group, olds []*
 	return true, nil
 }
 
-// unlock releases the lock and ends the release: FailureDirty when
-// cleanup left something behind, FailureClean when it failed, else
-// Success. A lock that cannot be released is left to its lease.
+// unlock releases the lock and ends the release (see ending). A lock that
+// cannot be released is left to its lease by the state's catch.
 func (e *Engine) unlock(ctx context.Context, r *Release) (Outcome, error) {
 	if r.locked {
 		err := e.locker(r).Release(ctx, r.lock)
 		switch {
 		case errors.Is(err, ErrLockLost):
 			r.note("the lock had already been taken by another engine")
-		case err != nil && !e.giveUp(r):
-			return Outcome{}, fmt.Errorf("release the lock: %w", err)
 		case err != nil:
-			r.note("could not release the lock (%v); its lease ends at %s", err, r.lock.Expires.Format(time.RFC3339))
+			return Outcome{}, fmt.Errorf("release the lock: %w", err)
 		}
 		r.locked = false
 	}
+	return goTo(ending(r)), nil
+}
+
+// ending is the end state of a release that unlocked: FailureDirty when
+// cleanup left something behind, FailureClean when it failed, else
+// Success.
+func ending(r *Release) State {
 	switch {
 	case len(r.Rec.Leftovers) > 0:
-		return goTo(elevator.StateFailureDirty), nil
+		return elevator.StateFailureDirty
 	case r.Rec.Failed:
-		return goTo(elevator.StateFailureClean), nil
+		return elevator.StateFailureClean
 	}
-	return goTo(elevator.StateSuccess), nil
+	return elevator.StateSuccess
 }

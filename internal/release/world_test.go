@@ -2,6 +2,7 @@ package release
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -242,4 +243,20 @@ func (w *world) assertServing(group string) {
 
 func only(names ...string) func(string) []string {
 	return func(string) []string { return slices.Clone(names) }
+}
+
+// assertFailure checks why a release failed: rec.Err() wraps why, or is nil
+// when why is nil.
+func assertFailure(t *testing.T, rec *elevator.ReleaseRecord, why error) {
+	t.Helper()
+	err := rec.Err()
+	if why == nil {
+		if err != nil {
+			t.Errorf("Err() = %v (failure %q), want none", err, rec.Failure)
+		}
+		return
+	}
+	if !errors.Is(err, why) {
+		t.Errorf("Err() = %v (failure %q), want it to wrap %q", err, rec.Failure, why)
+	}
 }

@@ -174,7 +174,7 @@ func TestAReleaseWhoseNewInstancesNeverServeEndsFailureCleanWithTheOldGroupsServ
 	id = bad.ID
 	rec := w.run(t, e, bad)
 	assertPath(t, rec, rolledBack...)
-	if !strings.Contains(rec.Error, "not healthy after 2s") || !strings.Contains(rec.Error, w.regions[1]+"/web: 0 of 1 needed healthy") {
+	if !errors.Is(rec.Err(), elevator.FailureUnhealthy) || !strings.Contains(rec.Error, "not healthy after 2s") || !strings.Contains(rec.Error, w.regions[1]+"/web: 0 of 1 needed healthy") {
 		t.Errorf("error %q, want web in %s not healthy", rec.Error, w.regions[1])
 	}
 	// In both regions the new groups are gone and the first release's
@@ -204,7 +204,7 @@ func TestAReleaseHaltedInCheckHealthyEndsFailureClean(t *testing.T) {
 	id = halted.ID
 	rec := w.run(t, e, halted)
 	assertPath(t, rec, rolledBack...)
-	if rec.Halt == nil || rec.Halt.By != "bob" || !strings.Contains(rec.Error, "halted by bob") {
+	if rec.Halt == nil || rec.Halt.By != "bob" || !errors.Is(rec.Err(), elevator.FailureHalted) || !strings.Contains(rec.Error, "halted by bob") {
 		t.Errorf("halt %+v, error %q", rec.Halt, rec.Error)
 	}
 	w.assertServing(t, a, first.ID)

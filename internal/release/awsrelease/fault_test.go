@@ -9,6 +9,7 @@ package awsrelease
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -111,7 +112,7 @@ func TestReleasesThroughAFaultyNetworkNeverEndDirty(t *testing.T) {
 		halted := w.release(a, "3.0.0")
 		id = halted.ID
 		rec := runThrough(t, e, halted)
-		if rec.State != elevator.StateFailureClean || rec.Halt == nil || !strings.Contains(rec.Error, "halted by bob") {
+		if rec.State != elevator.StateFailureClean || rec.Halt == nil || !errors.Is(rec.Err(), elevator.FailureHalted) || !strings.Contains(rec.Error, "halted by bob") {
 			t.Fatalf("ended %s with halt %v (path %v, error %s, leftovers %v), want FailureClean by the halt", rec.State, rec.Halt, rec.Path, rec.Error, rec.Leftovers)
 		}
 		w.assertServing(t, a, serving)

@@ -80,7 +80,7 @@ func newWorld(t testing.TB, regions ...string) *world {
 		},
 		Zones:    route53.New(w.account),
 		Progress: progress.Discard(),
-		Poller:   apply.Poller{Clock: apply.SystemClock{}},
+		Poller:   apply.Poller{Clock: elevator.SystemClock{}},
 	}
 	var src strings.Builder
 	fmt.Fprintf(&src, "name: %s\nregions:\n", orbitName)

@@ -1,0 +1,185 @@
+package release
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/elevatorhq/elevator"
+)
+
+// Authorizing the resources a release uses is three steps, run per region
+// by ValidateResources: collect what each service uses, describe it all
+// (one call per kind), then authorize each use by its kind's rule.
+
+// use is one resource a service of the release uses in a region.
+type use struct {
+	kind    ResourceKind
+	id      string
+	service string
+	scope   scope
+}
+
+// scope is what a release asks to use a resource for: the tag values (or
+// IAM path) that must allow it.
+type scope struct {
+	orbit, app, service string
+	tier                string // the subnet tier of the service's placement
+}
+
+// collect lists the resources the services of doc use in region, service
+// by service, in the order their placements name them.
+func collect(doc *elevator.Release, region string) []use {
+	var us []use
+	for _, s := range doc.Services {
+		pl := s.Placement(region)
+		if pl == nil {
+			continue
+		}
+		sc := scope{orbit: doc.Orbit, app: doc.App, service: s.Name, tier: elevator.TierPrivate}
+		if pl.Tier != "" {
+			sc.tier = pl.Tier
+		}
+		add := func(k ResourceKind, ids ...string) {
+			for _, id := range ids {
+				us = append(us, use{kind: k, id: id, service: s.Name, scope: sc})
+			}
+		}
+		add(KindImage, pl.Image)
+		add(KindSubnet, pl.Subnets...)
+		add(KindSecurityGroup, pl.SecurityGroups...)
+		add(KindTargetGroup, pl.TargetGroups...)
+		if pl.InstanceProfile != "" {
+			add(KindInstanceProfile, pl.InstanceProfile)
+		}
+	}
+	return us
+}
+
+// kinds is the order in which describe asks for each kind.
+var kinds = []ResourceKind{KindImage, KindSubnet, KindSecurityGroup, KindTargetGroup, KindInstanceProfile}
+
+// described holds what describe found, by kind and id.
+type described map[ResourceKind]map[string]Resource
+
+// describe looks up every resource in us, one call per kind that has any,
+// each id once.
+func describe(ctx context.Context, cl Cloud, us []use) (described, error) {
+	ids := map[ResourceKind][]string{}
+	for _, u := range us {
+		if !slices.Contains(ids[u.kind], u.id) {
+			ids[u.kind] = append(ids[u.kind], u.id)
+		}
+	}
+	found := described{}
+	for _, k := range kinds {
+		if len(ids[k]) == 0 {
+			continue
+		}
+		res, err := cl.Describe(ctx, k, ids[k])
+		if err != nil {
+			return nil, fmt.Errorf("describe %ss: %w", k, err)
+		}
+		found[k] = map[string]Resource{}
+		for _, x := range res {
+			found[k][x.ID] = x
+		}
+	}
+	return found, nil
+}
+
+// rule says whether a resource of one kind may be used for a scope: ""
+// when it may, else what it lacks, such as "tags elevator:orbit=prod".
+type rule func(x Resource, s scope) (want string)
+
+// rules has the rule of every kind of resource a release uses.
+//
+// A tag allows a value when it is the value, "*", or a comma-separated
+// list that has it.
+var rules = map[ResourceKind]rule{
+	// An image: elevator:allow:<orbit> allows the app, or elevator:app and
+	// elevator:orbit allow the app and the orbit.
+	KindImage: func(x Resource, s scope) string {
+		allow := elevator.AllowTag(s.orbit)
+		if authorized(x.Tags, allow, s.app) {
+			return ""
+		}
+		pair := wantTags(x, elevator.TagApp, s.app, elevator.TagOrbit, s.orbit)
+		if pair == "" {
+			return ""
+		}
+		return "tag " + allow + "=" + s.app + " (`elevator image allow` adds it), or " + pair
+	},
+	// A subnet: elevator:orbit is the orbit and elevator:tier the tier of
+	// the placement (private unless it names another).
+	KindSubnet: func(x Resource, s scope) string {
+		return wantTags(x, elevator.TagOrbit, s.orbit, elevator.TagTier, s.tier)
+	},
+	KindSecurityGroup: serviceTags,
+	KindTargetGroup:   serviceTags,
+	// An instance profile: its IAM path is /elevator/<orbit>/<app>/<service>/.
+	KindInstanceProfile: func(x Resource, s scope) string {
+		if path := elevator.IAMPath(s.orbit, s.app, s.service); x.Path != path {
+			return "path " + path
+		}
+		return ""
+	},
+}
+
+// serviceTags is the rule of security groups and target groups:
+// elevator:orbit, elevator:app and elevator:service allow the orbit, the
+// app and the service.
+func serviceTags(x Resource, s scope) string {
+	return wantTags(x, elevator.TagOrbit, s.orbit, elevator.TagApp, s.app, elevator.TagService, s.service)
+}
+
+// authorized reports whether a tag value allows want: the value itself,
+// "*", or a comma-separated list that has it.
+func authorized(tags map[string]string, key, want string) bool {
+	v, ok := tags[key]
+	if !ok {
+		return false
+	}
+	for _, part := range strings.Split(v, ",") {
+		if p := strings.TrimSpace(part); p == want || p == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// wantTags returns "" when x's tags allow every value of keyValues (key,
+// value, key, value...), else the tags it wants, such as
+// "tags elevator:orbit=prod, elevator:tier=private".
+func wantTags(x Resource, keyValues ...string) string {
+	ok := true
+	var want []string
+	for i := 0; i+1 < len(keyValues); i += 2 {
+		k, v := keyValues[i], keyValues[i+1]
+		ok = ok && authorized(x.Tags, k, v)
+		want = append(want, k+"="+v)
+	}
+	if ok {
+		return ""
+	}
+	return "tags " + strings.Join(want, ", ")
+}
+
+// authorize checks every use against the rule of its kind, and returns
+// what is wrong, one line per use: a resource that does not exist, or one
+// its tags (or path) do not allow.
+func authorize(us []use, found described) []string {
+	var problems []string
+	for _, u := range us {
+		x, ok := found[u.kind][u.id]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("service %s: %s %s does not exist", u.service, u.kind, u.id))
+			continue
+		}
+		if want := rules[u.kind](x, u.scope); want != "" {
+			problems = append(problems, fmt.Sprintf("service %s: %s %s is not authorized: want %s", u.service, u.kind, u.id, want))
+		}
+	}
+	return problems
+}
