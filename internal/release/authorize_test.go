@@ -28,9 +28,9 @@ func TestEachKindOfResourceHasItsRule(t *testing.T) {
 		{"an image the orbit allows for every app", KindImage, Resource{Tags: tags(elevator.TagAllow+"prod", "*")}, ""},
 		{"an image tagged with the app and the orbit", KindImage, Resource{Tags: tags(elevator.TagApp, "shop", elevator.TagOrbit, "prod")}, ""},
 		{"an image another orbit allows for the app", KindImage, Resource{Tags: tags(elevator.TagAllow+"staging", "shop")},
-			"tag "+elevator.AllowTag("prod")+"=shop (`elevator image allow` adds it), or "+tagRule(elevator.TagApp, "shop", elevator.TagOrbit, "prod")},
+			"tag " + elevator.AllowTag("prod") + "=shop (`elevator image allow` adds it), or " + tagRule(elevator.TagApp, "shop", elevator.TagOrbit, "prod")},
 		{"an image tagged with the app but another orbit", KindImage, Resource{Tags: tags(elevator.TagApp, "shop", elevator.TagOrbit, "staging")},
-			"tag "+elevator.AllowTag("prod")+"=shop (`elevator image allow` adds it), or "+tagRule(elevator.TagApp, "shop", elevator.TagOrbit, "prod")},
+			"tag " + elevator.AllowTag("prod") + "=shop (`elevator image allow` adds it), or " + tagRule(elevator.TagApp, "shop", elevator.TagOrbit, "prod")},
 		{"a private subnet of the orbit", KindSubnet, Resource{Tags: tags(elevator.TagOrbit, "prod", elevator.TagTier, "private")}, ""},
 		{"a public subnet of the orbit", KindSubnet, Resource{Tags: tags(elevator.TagOrbit, "prod", elevator.TagTier, "public")}, tagRule(elevator.TagOrbit, "prod", elevator.TagTier, "private")},
 		{"a private subnet of another orbit", KindSubnet, Resource{Tags: tags(elevator.TagOrbit, "staging", elevator.TagTier, "private")}, tagRule(elevator.TagOrbit, "prod", elevator.TagTier, "private")},
@@ -41,8 +41,8 @@ func TestEachKindOfResourceHasItsRule(t *testing.T) {
 		{"a target group of any app in the orbit", KindTargetGroup, Resource{Tags: tags(elevator.TagOrbit, "prod", elevator.TagApp, "*", elevator.TagService, "*")}, ""},
 		{"an untagged target group", KindTargetGroup, Resource{}, tagRule(elevator.TagOrbit, "prod", elevator.TagApp, "shop", elevator.TagService, "web")},
 		{"an instance profile on the service's path", KindInstanceProfile, Resource{Path: elevator.IAMPath("prod", "shop", "web")}, ""},
-		{"an instance profile of another service", KindInstanceProfile, Resource{Path: elevator.IAMPath("prod", "shop", "api")}, "path "+elevator.IAMPath("prod", "shop", "web")},
-		{"an instance profile tagged but on the root path", KindInstanceProfile, Resource{Path: "/", Tags: tags(elevator.TagOrbit, "prod", elevator.TagApp, "shop", elevator.TagService, "web")}, "path "+elevator.IAMPath("prod", "shop", "web")},
+		{"an instance profile of another service", KindInstanceProfile, Resource{Path: elevator.IAMPath("prod", "shop", "api")}, "path " + elevator.IAMPath("prod", "shop", "web")},
+		{"an instance profile tagged but on the root path", KindInstanceProfile, Resource{Path: "/", Tags: tags(elevator.TagOrbit, "prod", elevator.TagApp, "shop", elevator.TagService, "web")}, "path " + elevator.IAMPath("prod", "shop", "web")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,7 +133,7 @@ func TestDescribeAsksOncePerKindAndAuthorizeNamesEachProblem(t *testing.T) {
 	}
 	got := authorize(us, found)
 	want := []string{
-		"service api: security group sg-web is not authorized: want "+tagRule(elevator.TagOrbit, "prod", elevator.TagApp, "shop", elevator.TagService, "api"),
+		"service api: security group sg-web is not authorized: want " + tagRule(elevator.TagOrbit, "prod", elevator.TagApp, "shop", elevator.TagService, "api"),
 		"service web: subnet subnet-gone does not exist",
 	}
 	if !slices.Equal(got, want) {
