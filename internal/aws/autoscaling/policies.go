@@ -118,7 +118,7 @@ func (c *Client) PutTargetTrackingPolicy(ctx context.Context, group string, p Ta
 		EstimatedInstanceWarmup: seconds(p.Warmup),
 	})
 	if err != nil {
-		return "", c.check("put target tracking policy "+p.Name+" on auto scaling group "+group, group, err)
+		return "", c.fail("put target tracking policy "+p.Name+" on auto scaling group "+group, group, err)
 	}
 	return c.policyARN(ctx, group, p.Name, out)
 }
@@ -152,7 +152,7 @@ func (c *Client) PutStepPolicy(ctx context.Context, group string, p StepPolicy) 
 	}
 	out, err := c.api.PutScalingPolicy(ctx, req)
 	if err != nil {
-		return "", c.check("put step policy "+p.Name+" on auto scaling group "+group, group, err)
+		return "", c.fail("put step policy "+p.Name+" on auto scaling group "+group, group, err)
 	}
 	return c.policyARN(ctx, group, p.Name, out)
 }
@@ -166,7 +166,7 @@ func (c *Client) policyARN(ctx context.Context, group, name string, out *autosca
 	}
 	read, err := c.api.DescribePolicies(ctx, &autoscalingsdk.DescribePoliciesInput{AutoScalingGroupName: aws.String(group), PolicyNames: []string{name}})
 	if err != nil {
-		return "", c.fail("describe scaling policy "+name+" of auto scaling group "+group, err)
+		return "", c.fail("describe scaling policy "+name+" of auto scaling group "+group, group, err)
 	}
 	for _, sp := range read.ScalingPolicies {
 		if aws.ToString(sp.PolicyName) == name {
@@ -184,7 +184,7 @@ func (c *Client) Policies(ctx context.Context, group string) ([]Policy, error) {
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.fail("describe scaling policies of auto scaling group "+group, err)
+			return nil, c.fail("describe scaling policies of auto scaling group "+group, group, err)
 		}
 		for _, sp := range out.ScalingPolicies {
 			policies = append(policies, policy(sp))
@@ -242,8 +242,8 @@ func policy(sp autoscalingtypes.ScalingPolicy) Policy {
 // does not exist counts as deleted. Other failures are EAWS errors.
 func (c *Client) DeletePolicy(ctx context.Context, group, name string) error {
 	_, err := c.api.DeletePolicy(ctx, &autoscalingsdk.DeletePolicyInput{AutoScalingGroupName: aws.String(group), PolicyName: aws.String(name)})
-	if err != nil && !isNotFound(err) {
-		return c.fail("delete scaling policy "+name+" of auto scaling group "+group, err)
+	if err != nil && !missing.Is(err) {
+		return c.fail("delete scaling policy "+name+" of auto scaling group "+group, group, err)
 	}
 	return nil
 }
@@ -282,7 +282,7 @@ func (c *Client) PutScheduledAction(ctx context.Context, group string, a Schedul
 		req.EndTime = aws.Time(a.End)
 	}
 	_, err := c.api.PutScheduledUpdateGroupAction(ctx, req)
-	return c.check("put scheduled action "+a.Name+" on auto scaling group "+group, group, err)
+	return c.fail("put scheduled action "+a.Name+" on auto scaling group "+group, group, err)
 }
 
 // ScheduledActions returns a group's scheduled actions. Failures are EAWS
@@ -293,7 +293,7 @@ func (c *Client) ScheduledActions(ctx context.Context, group string) ([]Schedule
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.fail("describe scheduled actions of auto scaling group "+group, err)
+			return nil, c.fail("describe scheduled actions of auto scaling group "+group, group, err)
 		}
 		for _, a := range out.ScheduledUpdateGroupActions {
 			actions = append(actions, ScheduledAction{
@@ -315,8 +315,8 @@ func (c *Client) ScheduledActions(ctx context.Context, group string) ([]Schedule
 // does not exist counts as deleted. Other failures are EAWS errors.
 func (c *Client) DeleteScheduledAction(ctx context.Context, group, name string) error {
 	_, err := c.api.DeleteScheduledAction(ctx, &autoscalingsdk.DeleteScheduledActionInput{AutoScalingGroupName: aws.String(group), ScheduledActionName: aws.String(name)})
-	if err != nil && !isNotFound(err) {
-		return c.fail("delete scheduled action "+name+" of auto scaling group "+group, err)
+	if err != nil && !missing.Is(err) {
+		return c.fail("delete scheduled action "+name+" of auto scaling group "+group, group, err)
 	}
 	return nil
 }
@@ -371,7 +371,7 @@ func (c *Client) PutLifecycleHook(ctx context.Context, group string, h Lifecycle
 		NotificationMetadata:  optional(h.Metadata),
 	}
 	_, err := c.api.PutLifecycleHook(ctx, req)
-	return c.check("put lifecycle hook "+h.Name+" on auto scaling group "+group, group, err)
+	return c.fail("put lifecycle hook "+h.Name+" on auto scaling group "+group, group, err)
 }
 
 // LifecycleHooks returns a group's lifecycle hooks. Failures are EAWS
@@ -379,7 +379,7 @@ func (c *Client) PutLifecycleHook(ctx context.Context, group string, h Lifecycle
 func (c *Client) LifecycleHooks(ctx context.Context, group string) ([]LifecycleHook, error) {
 	out, err := c.api.DescribeLifecycleHooks(ctx, &autoscalingsdk.DescribeLifecycleHooksInput{AutoScalingGroupName: aws.String(group)})
 	if err != nil {
-		return nil, c.check("describe lifecycle hooks of auto scaling group "+group, group, err)
+		return nil, c.fail("describe lifecycle hooks of auto scaling group "+group, group, err)
 	}
 	var hooks []LifecycleHook
 	for _, h := range out.LifecycleHooks {
@@ -400,8 +400,8 @@ func (c *Client) LifecycleHooks(ctx context.Context, group string) ([]LifecycleH
 // not exist counts as deleted. Other failures are EAWS errors.
 func (c *Client) DeleteLifecycleHook(ctx context.Context, group, name string) error {
 	_, err := c.api.DeleteLifecycleHook(ctx, &autoscalingsdk.DeleteLifecycleHookInput{AutoScalingGroupName: aws.String(group), LifecycleHookName: aws.String(name)})
-	if err != nil && !isNotFound(err) {
-		return c.fail("delete lifecycle hook "+name+" of auto scaling group "+group, err)
+	if err != nil && !missing.Is(err) {
+		return c.fail("delete lifecycle hook "+name+" of auto scaling group "+group, group, err)
 	}
 	return nil
 }

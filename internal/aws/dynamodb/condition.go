@@ -29,7 +29,6 @@ type Condition struct {
 
 const (
 	opNotExists = "attribute_not_exists"
-	opExists    = "attribute_exists"
 	opAnd       = "AND"
 	opOr        = "OR"
 )
@@ -37,10 +36,6 @@ const (
 // AttributeNotExists holds when the item lacks the attribute; on the key
 // attribute, when there is no item.
 func AttributeNotExists(name string) Condition { return Condition{op: opNotExists, name: name} }
-
-// AttributeExists holds when the item has the attribute; on the key
-// attribute, when there is an item.
-func AttributeExists(name string) Condition { return Condition{op: opExists, name: name} }
 
 // Equal holds when the attribute equals v.
 func Equal(name string, v any) Condition { return Condition{op: "=", name: name, value: v} }
@@ -106,7 +101,7 @@ func (e *expression) condition(cs []Condition) (string, error) {
 
 func (e *expression) render(c Condition) (string, error) {
 	switch c.op {
-	case opNotExists, opExists:
+	case opNotExists:
 		return c.op + "(" + e.name(c.name) + ")", nil
 	case opAnd, opOr:
 		if len(c.subs) == 0 {

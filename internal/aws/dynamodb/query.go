@@ -55,7 +55,7 @@ func (c *Client) Query(ctx context.Context, table string, in QueryInput) ([]Item
 			req.Limit = aws.Int32(int32(in.Limit - len(items)))
 		}
 		out, err := q.Query(ctx, req)
-		if err := c.check("query "+table, err); err != nil {
+		if err := c.check("query "+table, table, err); err != nil {
 			return nil, err
 		}
 		for _, raw := range out.Items {
@@ -96,7 +96,7 @@ func (c *Client) Replace(ctx context.Context, table string, item Item, conds ...
 		ReturnValues:                        ddbtypes.ReturnValueAllOld,
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if err := c.check("put item in "+table, err); err != nil {
+	if err := c.check("put item in "+table, table, err); err != nil {
 		return nil, err
 	}
 	old, err := unmarshal(out.Attributes)
@@ -129,7 +129,7 @@ func (c *Client) Remove(ctx context.Context, table string, key Item, conds ...Co
 		ReturnValues:                        ddbtypes.ReturnValueAllOld,
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if err := c.check("delete item from "+table, err); err != nil {
+	if err := c.check("delete item from "+table, table, err); err != nil {
 		return nil, err
 	}
 	old, err := unmarshal(out.Attributes)

@@ -52,7 +52,7 @@ func (c *Client) Instances(ctx context.Context, ids []string) ([]Instance, error
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.fail("describe instances "+strings.Join(ids, ", "), err)
+			return nil, c.fail("describe instances "+strings.Join(ids, ", "), "instance", "", err)
 		}
 		for _, r := range out.Reservations {
 			for _, i := range r.Instances {
@@ -92,7 +92,7 @@ func (c *Client) StopInstances(ctx context.Context, ids []string) error {
 		return nil
 	}
 	if _, err := c.api.StopInstances(ctx, &ec2sdk.StopInstancesInput{InstanceIds: ids}); err != nil {
-		return c.lookupFailed("stop instances "+strings.Join(ids, ", "), err)
+		return c.fail("stop instances "+strings.Join(ids, ", "), "instance", "", err)
 	}
 	return nil
 }
@@ -104,7 +104,7 @@ func (c *Client) TerminateInstances(ctx context.Context, ids []string) error {
 		return nil
 	}
 	if _, err := c.api.TerminateInstances(ctx, &ec2sdk.TerminateInstancesInput{InstanceIds: ids}); err != nil {
-		return c.lookupFailed("terminate instances "+strings.Join(ids, ", "), err)
+		return c.fail("terminate instances "+strings.Join(ids, ", "), "instance", "", err)
 	}
 	return nil
 }

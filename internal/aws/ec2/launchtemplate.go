@@ -4,15 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/aws/smithy-go"
-	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
 
 // releaseAPI lists the EC2 operations a release uses: launch templates for
@@ -144,10 +142,7 @@ func (c *Client) CreateLaunchTemplate(ctx context.Context, in LaunchTemplateInpu
 	}
 	out, err := c.api.CreateLaunchTemplate(ctx, req)
 	if err != nil {
-		if apiCode(err) == "InvalidLaunchTemplateName.AlreadyExistsException" {
-			return LaunchTemplate{}, elevator.Errorf(elevator.ECONFLICT, "create launch template %s in %s: %w", in.Name, c.region, fmt.Errorf("%w: %w", ErrLaunchTemplateExists, err))
-		}
-		return LaunchTemplate{}, c.fail("create launch template "+in.Name, err)
+		return LaunchTemplate{}, c.fail("create launch template "+in.Name, "launch template", in.Name, err)
 	}
 	return launchTemplate(out.LaunchTemplate), nil
 }
@@ -157,13 +152,10 @@ func (c *Client) CreateLaunchTemplate(ctx context.Context, in LaunchTemplateInpu
 func (c *Client) LaunchTemplate(ctx context.Context, name string) (LaunchTemplate, error) {
 	out, err := c.api.DescribeLaunchTemplates(ctx, &ec2sdk.DescribeLaunchTemplatesInput{LaunchTemplateNames: []string{name}})
 	if err != nil {
-		if isNotFound(err) {
-			return LaunchTemplate{}, c.notFound("launch template " + name)
-		}
-		return LaunchTemplate{}, c.fail("describe launch template "+name, err)
+		return LaunchTemplate{}, c.fail("describe launch template "+name, "launch template", name, err)
 	}
 	if len(out.LaunchTemplates) == 0 {
-		return LaunchTemplate{}, c.notFound("launch template " + name)
+		return LaunchTemplate{}, awserr.NotFound("launch template", name, c.region, ErrNotFound)
 	}
 	return launchTemplate(&out.LaunchTemplates[0]), nil
 }
@@ -179,7 +171,7 @@ func (c *Client) LaunchTemplates(ctx context.Context, tags map[string]string) ([
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.fail("describe launch templates", err)
+			return nil, c.fail("describe launch templates", "launch template", "", err)
 		}
 		for i := range out.LaunchTemplates {
 			lts = append(lts, launchTemplate(&out.LaunchTemplates[i]))
@@ -202,10 +194,10 @@ func (c *Client) DeleteLaunchTemplate(ctx context.Context, name string) error {
 		return err
 	}
 	_, err = c.api.DeleteLaunchTemplate(ctx, &ec2sdk.DeleteLaunchTemplateInput{LaunchTemplateId: aws.String(lt.ID)})
-	if err != nil && !isNotFound(err) {
-		return c.fail("delete launch template "+name, err)
+	if err = c.fail("delete launch template "+name, "launch template", name, err); errors.Is(err, ErrNotFound) {
+		return nil
 	}
-	return nil
+	return err
 }
 
 func launchTemplate(lt *ec2types.LaunchTemplate) LaunchTemplate {
@@ -220,30 +212,6 @@ func launchTemplate(lt *ec2types.LaunchTemplate) LaunchTemplate {
 		Tags:           tagMap(lt.Tags),
 		Created:        aws.ToTime(lt.CreateTime),
 	}
-}
-
-func (c *Client) notFound(what string) error {
-	return elevator.Errorf(elevator.ENOTFOUND, "%s in %s: %w", what, c.region, ErrNotFound)
-}
-
-// isNotFound reports whether err is EC2's answer about something that does
-// not exist: codes such as InvalidSubnetID.NotFound,
-// InvalidLaunchTemplateName.NotFoundException or InvalidAMIID.Unavailable.
-func isNotFound(err error) bool {
-	code := apiCode(err)
-	return strings.HasSuffix(code, ".NotFound") || strings.HasSuffix(code, ".NotFoundException") || code == "InvalidAMIID.Unavailable"
-}
-
-// isMalformed reports whether err says an ID is not even well formed
-// (InvalidSubnetID.Malformed, InvalidAMIID.Malformed, ...).
-func isMalformed(err error) bool { return strings.HasSuffix(apiCode(err), ".Malformed") }
-
-func apiCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return ""
 }
 
 func tagFilters(tags map[string]string) []ec2types.Filter {

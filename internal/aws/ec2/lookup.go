@@ -2,7 +2,6 @@ package ec2
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"sort"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
 
 // Image is a machine image (AMI).
@@ -33,10 +33,10 @@ func (i Image) Available() bool { return i.State == string(ec2types.ImageStateAv
 func (c *Client) Image(ctx context.Context, id string) (Image, error) {
 	out, err := c.api.DescribeImages(ctx, &ec2sdk.DescribeImagesInput{ImageIds: []string{id}})
 	if err != nil {
-		return Image{}, c.lookupFailed("describe image "+id, err)
+		return Image{}, c.fail("describe image "+id, "image", id, err)
 	}
 	if len(out.Images) == 0 {
-		return Image{}, c.notFound("image " + id)
+		return Image{}, awserr.NotFound("image", id, c.region, ErrNotFound)
 	}
 	return image(out.Images[0]), nil
 }
@@ -55,7 +55,7 @@ func (c *Client) ImagesByTags(ctx context.Context, tags map[string]string) ([]Im
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.fail("describe images", err)
+			return nil, c.fail("describe images", "image", "", err)
 		}
 		for _, img := range out.Images {
 			images = append(images, image(img))
@@ -90,7 +90,7 @@ func (c *Client) Images(ctx context.Context, ids []string) ([]Image, error) {
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.fail("describe images "+strings.Join(ids, ", "), err)
+			return nil, c.fail("describe images "+strings.Join(ids, ", "), "image", "", err)
 		}
 		for _, img := range out.Images {
 			byID[aws.ToString(img.ImageId)] = image(img)
@@ -112,7 +112,7 @@ func (c *Client) SubnetsByID(ctx context.Context, ids []string) ([]Subnet, error
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.fail("describe subnets "+strings.Join(ids, ", "), err)
+			return nil, c.fail("describe subnets "+strings.Join(ids, ", "), "subnet", "", err)
 		}
 		for _, s := range out.Subnets {
 			cidr, _ := netip.ParsePrefix(aws.ToString(s.CidrBlock))
@@ -134,7 +134,7 @@ func (c *Client) SecurityGroupsByID(ctx context.Context, ids []string) ([]Securi
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.fail("describe security groups "+strings.Join(ids, ", "), err)
+			return nil, c.fail("describe security groups "+strings.Join(ids, ", "), "security group", "", err)
 		}
 		for _, g := range out.SecurityGroups {
 			byID[aws.ToString(g.GroupId)] = SecurityGroup{ID: aws.ToString(g.GroupId), Name: aws.ToString(g.GroupName), VPCID: aws.ToString(g.VpcId), Tags: tagMap(g.Tags)}
@@ -163,15 +163,4 @@ func inOrder[T any](ids []string, byID map[string]T) []T {
 		}
 	}
 	return out
-}
-
-// lookupFailed translates the error of a call that names things by ID.
-func (c *Client) lookupFailed(doing string, err error) error {
-	switch {
-	case isNotFound(err):
-		return elevator.Errorf(elevator.ENOTFOUND, "%s in %s: %w", doing, c.region, fmt.Errorf("%w: %w", ErrNotFound, err))
-	case isMalformed(err):
-		return elevator.Errorf(elevator.EINVALID, "%s in %s: %w", doing, c.region, err)
-	}
-	return c.fail(doing, err)
 }
