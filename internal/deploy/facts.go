@@ -2,14 +2,12 @@ package deploy
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"strings"
 	"sync"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/apply"
-	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/release"
 )
@@ -34,17 +32,11 @@ func Facts(ctx context.Context, a *elevator.App, o *elevator.Orbit, clients func
 			return err
 		}
 		e := &apply.Engine{Stacks: c.Stacks}
-		orbitOut, err := e.Outputs(ctx, o.StackName())
-		if errors.Is(err, cloudformation.ErrStackNotFound) {
-			return elevator.Errorf(elevator.ENOTFOUND, "orbit %s is not up in %s: run `elevator orbit up` first", o.Name, region)
-		}
+		orbitOut, err := e.OrbitOutputs(ctx, o)
 		if err != nil {
 			return err
 		}
-		appOut, err := e.Outputs(ctx, a.StackName(o.Name))
-		if errors.Is(err, cloudformation.ErrStackNotFound) {
-			return elevator.Errorf(elevator.ENOTFOUND, "app %s is not up in orbit %s in %s: run `elevator app up` first", a.Name, o.Name, region)
-		}
+		appOut, err := e.AppOutputs(ctx, a, o)
 		if err != nil {
 			return err
 		}
