@@ -52,13 +52,9 @@ type api interface {
 	DetachLoadBalancerTargetGroups(context.Context, *autoscalingsdk.DetachLoadBalancerTargetGroupsInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.DetachLoadBalancerTargetGroupsOutput, error)
 	PutScalingPolicy(context.Context, *autoscalingsdk.PutScalingPolicyInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.PutScalingPolicyOutput, error)
 	DescribePolicies(context.Context, *autoscalingsdk.DescribePoliciesInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.DescribePoliciesOutput, error)
-	DeletePolicy(context.Context, *autoscalingsdk.DeletePolicyInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.DeletePolicyOutput, error)
 	PutScheduledUpdateGroupAction(context.Context, *autoscalingsdk.PutScheduledUpdateGroupActionInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.PutScheduledUpdateGroupActionOutput, error)
-	DescribeScheduledActions(context.Context, *autoscalingsdk.DescribeScheduledActionsInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.DescribeScheduledActionsOutput, error)
-	DeleteScheduledAction(context.Context, *autoscalingsdk.DeleteScheduledActionInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.DeleteScheduledActionOutput, error)
 	PutLifecycleHook(context.Context, *autoscalingsdk.PutLifecycleHookInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.PutLifecycleHookOutput, error)
 	DescribeLifecycleHooks(context.Context, *autoscalingsdk.DescribeLifecycleHooksInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.DescribeLifecycleHooksOutput, error)
-	DeleteLifecycleHook(context.Context, *autoscalingsdk.DeleteLifecycleHookInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.DeleteLifecycleHookOutput, error)
 }
 
 // Client talks to Auto Scaling in one region.
@@ -413,10 +409,10 @@ func (c *Client) DeleteGroup(ctx context.Context, name string, force bool) error
 	return c.fail("delete auto scaling group "+name, name, err)
 }
 
-// Auto Scaling's answers about a group (or policy, or scheduled action)
-// that does not exist: a ValidationError whose message says "not found"
-// (e.g. "AutoScalingGroup name not found - ..."), and about a group being
-// deleted already ("AutoScalingGroup ... is pending delete").
+// Auto Scaling's answers about a group that does not exist: a
+// ValidationError whose message says "not found" (e.g. "AutoScalingGroup
+// name not found - ..."), and about a group being deleted already
+// ("AutoScalingGroup ... is pending delete").
 var (
 	missing       = awserr.Match{Code: "ValidationError", Message: "not found", Err: ErrGroupNotFound}
 	pendingDelete = awserr.Match{Code: "ValidationError", Message: "pending delete"}

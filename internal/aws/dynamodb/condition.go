@@ -40,14 +40,8 @@ func AttributeNotExists(name string) Condition { return Condition{op: opNotExist
 // Equal holds when the attribute equals v.
 func Equal(name string, v any) Condition { return Condition{op: "=", name: name, value: v} }
 
-// NotEqual holds when the attribute exists and differs from v.
-func NotEqual(name string, v any) Condition { return Condition{op: "<>", name: name, value: v} }
-
 // LessThan holds when the attribute is less than v.
 func LessThan(name string, v any) Condition { return Condition{op: "<", name: name, value: v} }
-
-// GreaterThan holds when the attribute is greater than v.
-func GreaterThan(name string, v any) Condition { return Condition{op: ">", name: name, value: v} }
 
 // And holds when every condition holds.
 func And(cs ...Condition) Condition { return Condition{op: opAnd, subs: cs} }
@@ -116,7 +110,7 @@ func (e *expression) render(c Condition) (string, error) {
 			parts[i] = "(" + p + ")"
 		}
 		return strings.Join(parts, " "+c.op+" "), nil
-	case "=", "<>", "<", ">":
+	case "=", "<":
 		v, err := e.value(c.value)
 		if err != nil {
 			return "", fmt.Errorf("condition on %s: %w", c.name, err)

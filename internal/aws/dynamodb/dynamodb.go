@@ -128,32 +128,6 @@ func (c *Client) GetItem(ctx context.Context, table string, key Item) (Item, err
 	return item, nil
 }
 
-// DeleteItem deletes the item under key if every condition holds of it.
-// Deleting no item succeeds unless a condition says otherwise (a
-// comparison with a missing item is false, so Equal("owner", me) fails
-// when there is no item). It returns an ECONFLICT error wrapping a
-// *ConditionFailedError when a condition does not hold.
-func (c *Client) DeleteItem(ctx context.Context, table string, key Item, conds ...Condition) error {
-	k, err := marshal(key)
-	if err != nil {
-		return c.invalid("delete item from "+table, err)
-	}
-	var e expression
-	cond, err := e.condition(conds)
-	if err != nil {
-		return c.invalid("delete item from "+table, err)
-	}
-	_, err = c.api.DeleteItem(ctx, &ddb.DeleteItemInput{
-		TableName:                           aws.String(table),
-		Key:                                 k,
-		ConditionExpression:                 optional(cond),
-		ExpressionAttributeNames:            e.names,
-		ExpressionAttributeValues:           e.values,
-		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	return c.check("delete item from "+table, table, err)
-}
-
 // UpdateItem sets the attributes in set on the item under key, if every
 // condition holds of it, and returns the item as it is afterwards: e.g. a
 // lease renewal sets expires_at on condition Equal("owner", me). set may

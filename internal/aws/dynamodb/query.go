@@ -106,8 +106,10 @@ func (c *Client) Replace(ctx context.Context, table string, item Item, conds ...
 	return old, nil
 }
 
-// Remove deletes the item under key like DeleteItem, if every condition
-// holds, and returns the item it deleted (nil when there was none). It
+// Remove deletes the item under key if every condition holds of it, and
+// returns the item it deleted (nil when there was none). Deleting no item
+// succeeds unless a condition says otherwise (a comparison with a missing
+// item is false, so Equal("owner", me) fails when there is no item). It
 // returns an ECONFLICT error wrapping a *ConditionFailedError when a
 // condition does not hold.
 func (c *Client) Remove(ctx context.Context, table string, key Item, conds ...Condition) (Item, error) {

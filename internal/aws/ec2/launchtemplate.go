@@ -14,14 +14,11 @@ import (
 )
 
 // releaseAPI lists the EC2 operations a release uses: launch templates for
-// its Auto Scaling groups, and instances.
+// its Auto Scaling groups.
 type releaseAPI interface {
 	CreateLaunchTemplate(context.Context, *ec2sdk.CreateLaunchTemplateInput, ...func(*ec2sdk.Options)) (*ec2sdk.CreateLaunchTemplateOutput, error)
 	DescribeLaunchTemplates(context.Context, *ec2sdk.DescribeLaunchTemplatesInput, ...func(*ec2sdk.Options)) (*ec2sdk.DescribeLaunchTemplatesOutput, error)
 	DeleteLaunchTemplate(context.Context, *ec2sdk.DeleteLaunchTemplateInput, ...func(*ec2sdk.Options)) (*ec2sdk.DeleteLaunchTemplateOutput, error)
-	DescribeInstances(context.Context, *ec2sdk.DescribeInstancesInput, ...func(*ec2sdk.Options)) (*ec2sdk.DescribeInstancesOutput, error)
-	StopInstances(context.Context, *ec2sdk.StopInstancesInput, ...func(*ec2sdk.Options)) (*ec2sdk.StopInstancesOutput, error)
-	TerminateInstances(context.Context, *ec2sdk.TerminateInstancesInput, ...func(*ec2sdk.Options)) (*ec2sdk.TerminateInstancesOutput, error)
 }
 
 // ErrLaunchTemplateExists is the cause of the ECONFLICT error
@@ -29,8 +26,8 @@ type releaseAPI interface {
 var ErrLaunchTemplateExists = errors.New("launch template already exists")
 
 // ErrNotFound is the cause of every ENOTFOUND error this package returns
-// for a launch template, image, subnet, security group or instance that
-// does not exist.
+// for a launch template, image or other resource named by id that does not
+// exist.
 var ErrNotFound = errors.New("not found")
 
 // LaunchTemplateInput describes a launch template for one service of one
@@ -160,26 +157,6 @@ func (c *Client) LaunchTemplate(ctx context.Context, name string) (LaunchTemplat
 	return launchTemplate(&out.LaunchTemplates[0]), nil
 }
 
-// LaunchTemplates returns the launch templates carrying every tag in tags,
-// found with tag filters (all of them when tags is empty). EAWS on failure.
-func (c *Client) LaunchTemplates(ctx context.Context, tags map[string]string) ([]LaunchTemplate, error) {
-	// MaxResults is explicit because moto does not paginate this call: it
-	// returns the first MaxResults templates (15 by default) and no token.
-	in := &ec2sdk.DescribeLaunchTemplatesInput{Filters: tagFilters(tags), MaxResults: aws.Int32(200)}
-	var lts []LaunchTemplate
-	p := ec2sdk.NewDescribeLaunchTemplatesPaginator(c.api, in)
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, c.fail("describe launch templates", "launch template", "", err)
-		}
-		for i := range out.LaunchTemplates {
-			lts = append(lts, launchTemplate(&out.LaunchTemplates[i]))
-		}
-	}
-	return lts, nil
-}
-
 // DeleteLaunchTemplate deletes the launch template called name and all its
 // versions. A template that does not exist counts as deleted. Other
 // failures are EAWS errors.
@@ -212,14 +189,6 @@ func launchTemplate(lt *ec2types.LaunchTemplate) LaunchTemplate {
 		Tags:           tagMap(lt.Tags),
 		Created:        aws.ToTime(lt.CreateTime),
 	}
-}
-
-func tagFilters(tags map[string]string) []ec2types.Filter {
-	var fs []ec2types.Filter
-	for _, k := range sortedKeys(tags) {
-		fs = append(fs, ec2types.Filter{Name: aws.String("tag:" + k), Values: []string{tags[k]}})
-	}
-	return fs
 }
 
 func ec2Tags(tags map[string]string) []ec2types.Tag {

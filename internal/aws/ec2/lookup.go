@@ -3,14 +3,12 @@ package ec2
 import (
 	"context"
 	"net/netip"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
 
@@ -24,8 +22,6 @@ type Image struct {
 	Tags    map[string]string
 }
 
-// Available reports whether instances can be launched from the image.
-func (i Image) Available() bool { return i.State == string(ec2types.ImageStateAvailable) }
 
 // Image returns the image with id. It returns an ENOTFOUND error wrapping
 // ErrNotFound when there is none (or it is not shared with the account),
@@ -39,30 +35,6 @@ func (c *Client) Image(ctx context.Context, id string) (Image, error) {
 		return Image{}, awserr.NotFound("image", id, c.region, ErrNotFound)
 	}
 	return image(out.Images[0]), nil
-}
-
-// ImagesByTags returns the images carrying every tag in tags, found with
-// tag filters, newest first. Tags are visible only on images of the
-// account's own, so these are the images it made or tagged. It returns
-// EINVALID for an empty tags (that would list every public image) and EAWS
-// for failures.
-func (c *Client) ImagesByTags(ctx context.Context, tags map[string]string) ([]Image, error) {
-	if len(tags) == 0 {
-		return nil, elevator.Errorf(elevator.EINVALID, "find images in %s: no tags to find them by", c.region)
-	}
-	var images []Image
-	p := ec2sdk.NewDescribeImagesPaginator(c.api, &ec2sdk.DescribeImagesInput{Filters: tagFilters(tags)})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, c.fail("describe images", "image", "", err)
-		}
-		for _, img := range out.Images {
-			images = append(images, image(img))
-		}
-	}
-	sort.SliceStable(images, func(i, j int) bool { return images[i].Created.After(images[j].Created) })
-	return images, nil
 }
 
 func image(img ec2types.Image) Image {

@@ -175,29 +175,6 @@ func (c *Client) TargetGroups(ctx context.Context, arns []string) ([]TargetGroup
 	return ordered, c.attributes(ctx, ordered)
 }
 
-// TargetGroupsByTags returns the region's target groups carrying every tag
-// in tags (key -> value), with their deregistration delays and tags.
-// ELBv2 cannot filter by tag, so this reads every target group in the
-// region and their tags (DescribeTags takes 20 ARNs a call); target groups
-// are few per account and region (the quota is 3000), so that costs a
-// handful of calls. It returns EAWS on failure.
-func (c *Client) TargetGroupsByTags(ctx context.Context, tags map[string]string) ([]TargetGroup, error) {
-	all, err := c.describe(ctx, &elbv2sdk.DescribeTargetGroupsInput{})
-	if err != nil {
-		return nil, err
-	}
-	if err := c.tag(ctx, all); err != nil {
-		return nil, err
-	}
-	var matched []TargetGroup
-	for _, g := range all {
-		if hasTags(g.Tags, tags) {
-			matched = append(matched, g)
-		}
-	}
-	return matched, c.attributes(ctx, matched)
-}
-
 func (c *Client) describe(ctx context.Context, in *elbv2sdk.DescribeTargetGroupsInput) ([]TargetGroup, error) {
 	var groups []TargetGroup
 	p := elbv2sdk.NewDescribeTargetGroupsPaginator(c.api, in)
@@ -276,15 +253,6 @@ func (c *Client) attributes(ctx context.Context, groups []TargetGroup) error {
 		}
 	}
 	return nil
-}
-
-func hasTags(have, want map[string]string) bool {
-	for k, v := range want {
-		if got, ok := have[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
 }
 
 // check translates the error of a call; arn names the target group the

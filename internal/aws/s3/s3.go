@@ -5,10 +5,10 @@
 //
 // Errors it returns are *elevator.Error, translated by awserr: ENOTFOUND
 // wrapping ErrNotFound and an *awserr.NotFoundError for a missing object or
-// bucket, ECONFLICT wrapping ErrPreconditionFailed when PutIfMatch finds the
-// object changed, and the codes awserr gives every service (EINTERRUPTED
-// when the context was cancelled, EAWS for any other failure). Check the
-// sentinels with errors.Is.
+// bucket, ECONFLICT wrapping ErrPreconditionFailed when another conditional
+// write to the key is in flight, and the codes awserr gives every service
+// (EINTERRUPTED when the context was cancelled, EAWS for any other
+// failure). Check the sentinels with errors.Is.
 package s3
 
 import (
@@ -30,8 +30,9 @@ import (
 // bucket that does not exist.
 var ErrNotFound = errors.New("not found")
 
-// ErrPreconditionFailed is the cause of the ECONFLICT error PutIfMatch
-// returns when the object changed since its ETag was read.
+// ErrPreconditionFailed is the cause of the ECONFLICT error a conditional
+// write returns when its condition does not hold, or may not: PutIfAbsent
+// reports an object there first as false instead.
 var ErrPreconditionFailed = errors.New("precondition failed")
 
 // codes are S3's answers that mean more than a failed call. A HEAD
@@ -111,15 +112,6 @@ func (c *Client) PutIfAbsent(ctx context.Context, bucket, key, contentType strin
 		return false, nil
 	}
 	return err == nil, err
-}
-
-// PutIfMatch replaces an object only if its ETag is still etag (If-Match),
-// and returns the new ETag: a writer that read the object replaces it only
-// if no one else wrote in between. When the object changed it returns an
-// ECONFLICT error wrapping ErrPreconditionFailed; when it is gone, an
-// ENOTFOUND error wrapping ErrNotFound. moto 5.2.5 honours If-Match too.
-func (c *Client) PutIfMatch(ctx context.Context, bucket, key, contentType string, body []byte, etag string) (string, error) {
-	return c.put(ctx, &s3sdk.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), ContentType: optional(contentType), IfMatch: aws.String(etag)}, body)
 }
 
 func (c *Client) put(ctx context.Context, in *s3sdk.PutObjectInput, body []byte) (string, error) {
