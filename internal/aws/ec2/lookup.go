@@ -22,7 +22,6 @@ type Image struct {
 	Tags    map[string]string
 }
 
-
 // Image returns the image with id. It returns an ENOTFOUND error wrapping
 // ErrNotFound when there is none (or it is not shared with the account),
 // EINVALID for an ID that is not an image ID, and EAWS for other failures.
