@@ -6,7 +6,8 @@
 //
 // What Translate returns, by AWS's answer:
 //
-//   - a cancelled context or a passed deadline: EINTERRUPTED;
+//   - a call given up because its context was cancelled or passed its
+//     deadline: EINTERRUPTED (a network timeout is not one: EAWS);
 //   - an answer matching Codes.NotFound: ENOTFOUND wrapping a *NotFoundError
 //     (and the match's sentinel, for errors.Is);
 //   - an answer matching Codes.Conflict: ECONFLICT; Codes.Invalid or a
@@ -27,6 +28,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/smithy-go"
@@ -145,7 +147,7 @@ func (c Codes) Translate(op Op, err error) error {
 	if op.Region != "" {
 		where += " in " + op.Region
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if interrupted(err) {
 		return elevator.Errorf(elevator.EINTERRUPTED, "%s: %w", where, err)
 	}
 	if m, ok := find(c.NotFound, err); ok {
@@ -174,6 +176,18 @@ func (c Codes) Translate(op Op, err error) error {
 		return wrap(elevator.EINVALID, where, nil, err)
 	}
 	return elevator.Errorf(elevator.EAWS, "%s: %w", where, err)
+}
+
+// interrupted reports whether the call was given up because its context
+// was done. The SDK says so with a CanceledError (sending) or a
+// RequestCanceledError (waiting to retry, or for credentials), whether the
+// context was cancelled or passed its deadline. A bare deadline error is
+// not enough: net/http's and net's own timeouts match
+// context.DeadlineExceeded too.
+func interrupted(err error) bool {
+	var sending *smithy.CanceledError
+	var waiting *aws.RequestCanceledError
+	return errors.Is(err, context.Canceled) || errors.As(err, &sending) || errors.As(err, &waiting)
 }
 
 // wrap returns an error with code, saying where, then why (is) when

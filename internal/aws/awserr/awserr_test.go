@@ -3,10 +3,12 @@ package awserr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	autoscalingtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
@@ -64,8 +66,14 @@ func TestTranslate(t *testing.T) {
 		{"no error is no error", op, nil, "", nil, nil, nil},
 		{"a cancelled context is interrupted", op, sdk(&smithy.CanceledError{Err: context.Canceled}, 0),
 			elevator.EINTERRUPTED, []error{context.Canceled}, []error{errMissing}, []string{"describe thing t1 in eu-west-1: "}},
-		{"a passed deadline is interrupted", op, sdk(context.DeadlineExceeded, 0),
+		{"a context past its deadline is interrupted", op, sdk(&smithy.CanceledError{Err: context.DeadlineExceeded}, 0),
 			elevator.EINTERRUPTED, []error{context.DeadlineExceeded}, nil, []string{"describe thing t1 in eu-west-1"}},
+		{"a context done while waiting to retry is interrupted", op,
+			&smithy.OperationError{ServiceID: "Test", OperationName: "Describe", Err: &aws.RequestCanceledError{Err: context.DeadlineExceeded}},
+			elevator.EINTERRUPTED, []error{context.DeadlineExceeded}, nil, nil},
+		{"a network timeout is an AWS failure, not an interruption", op,
+			&smithy.OperationError{ServiceID: "Test", OperationName: "Describe", Err: &smithyhttp.RequestSendError{Err: fmt.Errorf("dial tcp 10.0.0.1:443: i/o timeout: %w", context.DeadlineExceeded)}},
+			elevator.EAWS, nil, nil, []string{"i/o timeout"}},
 		{"a not-found answer that says so is not found and names the thing", op, sdk(api("ValidationError", "Stack with id t1 does not exist"), 400),
 			elevator.ENOTFOUND, []error{errMissing}, []error{errBusy, ErrThrottled}, []string{"thing t1 not found in eu-west-1"}},
 		{"the same code saying something else is not a missing thing", op, sdk(api("ValidationError", "Template format error"), 400),
