@@ -7,7 +7,6 @@ package elevator
 import (
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // Error codes. Each maps to one process exit code in the CLI (see
@@ -28,31 +27,46 @@ const (
 type Error struct {
 	Code    string
 	Message string
-	Err     error // the cause, if any
+	Err     error // a cause, written after the message; nil when there is none
+
+	// stated are the causes the message already states, as Errorf's %w
+	// operands: errors.Is and errors.As reach them, Error does not repeat
+	// them.
+	stated []error
 }
 
-// Error returns the message, followed by the cause when there is one.
+// Error returns the message, followed by Err when there is one.
 func (e *Error) Error() string {
-	if e.Err != nil && e.Message != "" {
-		if cause := e.Err.Error(); !strings.HasSuffix(e.Message, cause) {
-			return e.Message + ": " + cause
-		}
-		return e.Message // Errorf's message already ends with its cause
-	}
-	if e.Err != nil {
+	switch {
+	case e.Err == nil:
+		return e.Message
+	case e.Message == "":
 		return e.Err.Error()
 	}
-	return e.Message
+	return e.Message + ": " + e.Err.Error()
 }
 
-// Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.Err }
+// Unwrap returns every cause: Err and the ones the message states.
+func (e *Error) Unwrap() []error {
+	if e.Err == nil {
+		return e.stated
+	}
+	return append([]error{e.Err}, e.stated...)
+}
 
-// Errorf returns an *Error with the given code and a formatted message. A %w
-// verb keeps the cause reachable with errors.As and errors.Is.
+// Errorf returns an *Error with the given code and a formatted message. Each
+// %w verb keeps its operand reachable with errors.As and errors.Is, as
+// fmt.Errorf does; the message states it once.
 func Errorf(code, format string, args ...any) *Error {
 	err := fmt.Errorf(format, args...)
-	return &Error{Code: code, Message: err.Error(), Err: errors.Unwrap(err)}
+	e := &Error{Code: code, Message: err.Error()}
+	switch w := err.(type) {
+	case interface{ Unwrap() []error }:
+		e.stated = w.Unwrap()
+	case interface{ Unwrap() error }:
+		e.stated = []error{w.Unwrap()}
+	}
+	return e
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, EINVALID for

@@ -110,10 +110,7 @@ func (s *Service) Facts(ctx context.Context, a *elevator.App, o *elevator.Orbit)
 	var mu sync.Mutex
 	err = apply.Parallel(len(regions), func(i int) error {
 		r := regions[i]
-		outputs, err := r.engine.Outputs(ctx, o.StackName())
-		if errors.Is(err, cloudformation.ErrStackNotFound) {
-			return elevator.Errorf(elevator.ENOTFOUND, "orbit %s is not up in %s: run `elevator orbit up` first", o.Name, r.name)
-		}
+		outputs, err := r.engine.OrbitOutputs(ctx, o)
 		if err != nil {
 			return err
 		}

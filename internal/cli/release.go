@@ -123,10 +123,7 @@ func (e *releaseEnv) connect(ctx context.Context) error {
 		return err
 	}
 	e.caller = id.ARN
-	outputs, err := (&apply.Engine{Stacks: cloudformation.New(cfgs[0])}).Outputs(ctx, e.orbit.StackName())
-	if errors.Is(err, cloudformation.ErrStackNotFound) {
-		return elevator.Errorf(elevator.ENOTFOUND, "orbit %s is not up in %s: run `elevator orbit up` first", e.orbit.Name, cfgs[0].Region)
-	}
+	outputs, err := (&apply.Engine{Stacks: cloudformation.New(cfgs[0])}).OrbitOutputs(ctx, e.orbit)
 	if err != nil {
 		return err
 	}

@@ -6,12 +6,10 @@ package lookup
 
 import (
 	"context"
-	"errors"
 	"sync"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/apply"
-	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/compile"
 )
 
@@ -40,18 +38,12 @@ func ReleaseFacts(ctx context.Context, a *elevator.App, o *elevator.Orbit, clien
 		e := &apply.Engine{Stacks: c.Stacks}
 		orbitOut, err := c.OrbitOutputs, error(nil)
 		if orbitOut == nil {
-			orbitOut, err = e.Outputs(ctx, o.StackName())
-		}
-		if errors.Is(err, cloudformation.ErrStackNotFound) {
-			return elevator.Errorf(elevator.ENOTFOUND, "orbit %s is not up in %s: run `elevator orbit up` first", o.Name, region)
+			orbitOut, err = e.OrbitOutputs(ctx, o)
 		}
 		if err != nil {
 			return err
 		}
-		appOut, err := e.Outputs(ctx, a.StackName(o.Name))
-		if errors.Is(err, cloudformation.ErrStackNotFound) {
-			return elevator.Errorf(elevator.ENOTFOUND, "app %s is not up in orbit %s in %s: run `elevator app up` first", a.Name, o.Name, region)
-		}
+		appOut, err := e.AppOutputs(ctx, a, o)
 		if err != nil {
 			return err
 		}

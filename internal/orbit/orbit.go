@@ -322,10 +322,10 @@ func (s *Service) emptyStateBucket(ctx context.Context, o *elevator.Orbit, r *el
 		return nil
 	}
 	outputs, err := s.engine(c).Outputs(ctx, o.StackName())
-	if errors.Is(err, cloudformation.ErrStackNotFound) || outputs[compile.StateBucketOutput] == "" {
+	if errors.Is(err, cloudformation.ErrStackNotFound) {
 		return nil
 	}
-	if err != nil {
+	if err != nil || outputs[compile.StateBucketOutput] == "" {
 		return err
 	}
 	n, err := c.Objects.DeletePrefix(ctx, outputs[compile.StateBucketOutput], "")

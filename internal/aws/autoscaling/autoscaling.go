@@ -3,11 +3,12 @@
 // and their scaling policies, scheduled actions and lifecycle hooks, in
 // Elevator's own types. Nothing above it sees an SDK type.
 //
-// Errors it returns are *elevator.Error: EAWS for a refused or failed call,
-// EINTERRUPTED when the context was cancelled, ENOTFOUND wrapping
-// ErrGroupNotFound, ECONFLICT wrapping ErrGroupExists or ErrGroupBusy, and
-// EINVALID for a request the adapter refuses to send. Check the sentinels
-// with errors.Is.
+// Errors it returns are *elevator.Error, translated by awserr: ENOTFOUND
+// wrapping ErrGroupNotFound and an *awserr.NotFoundError naming the group,
+// ECONFLICT wrapping ErrGroupExists or ErrGroupBusy, EINVALID for a request
+// the adapter refuses to send, and the codes awserr gives every service
+// (EINTERRUPTED when the context was cancelled, EAWS for a refused or
+// failed call). Check the sentinels with errors.Is.
 //
 // The package counts and retries nothing itself: the SDK retries transient
 // failures, and the release engine decides what to do with the rest.
@@ -16,7 +17,6 @@ package autoscaling
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -24,8 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	autoscalingsdk "github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	autoscalingtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
-	"github.com/aws/smithy-go"
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
 
 // ErrGroupNotFound is the cause of the ENOTFOUND error returned for a group
@@ -52,13 +52,9 @@ type api interface {
 	DetachLoadBalancerTargetGroups(context.Context, *autoscalingsdk.DetachLoadBalancerTargetGroupsInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.DetachLoadBalancerTargetGroupsOutput, error)
 	PutScalingPolicy(context.Context, *autoscalingsdk.PutScalingPolicyInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.PutScalingPolicyOutput, error)
 	DescribePolicies(context.Context, *autoscalingsdk.DescribePoliciesInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.DescribePoliciesOutput, error)
-	DeletePolicy(context.Context, *autoscalingsdk.DeletePolicyInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.DeletePolicyOutput, error)
 	PutScheduledUpdateGroupAction(context.Context, *autoscalingsdk.PutScheduledUpdateGroupActionInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.PutScheduledUpdateGroupActionOutput, error)
-	DescribeScheduledActions(context.Context, *autoscalingsdk.DescribeScheduledActionsInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.DescribeScheduledActionsOutput, error)
-	DeleteScheduledAction(context.Context, *autoscalingsdk.DeleteScheduledActionInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.DeleteScheduledActionOutput, error)
 	PutLifecycleHook(context.Context, *autoscalingsdk.PutLifecycleHookInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.PutLifecycleHookOutput, error)
 	DescribeLifecycleHooks(context.Context, *autoscalingsdk.DescribeLifecycleHooksInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.DescribeLifecycleHooksOutput, error)
-	DeleteLifecycleHook(context.Context, *autoscalingsdk.DeleteLifecycleHookInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.DeleteLifecycleHookOutput, error)
 }
 
 // Client talks to Auto Scaling in one region.
@@ -218,7 +214,7 @@ func (c *Client) Group(ctx context.Context, name string) (Group, error) {
 		return Group{}, err
 	}
 	if len(groups) == 0 {
-		return Group{}, c.notFound(name, nil)
+		return Group{}, awserr.NotFound("auto scaling group", name, c.region, ErrGroupNotFound)
 	}
 	return groups[0], nil
 }
@@ -229,7 +225,7 @@ func (c *Client) describe(ctx context.Context, in *autoscalingsdk.DescribeAutoSc
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.fail(doing, err)
+			return nil, c.fail(doing, "", err)
 		}
 		for _, g := range out.AutoScalingGroups {
 			groups = append(groups, group(g))
@@ -323,7 +319,7 @@ func (c *Client) CreateGroup(ctx context.Context, in CreateGroupInput) error {
 	if !in.Absent {
 		switch _, err := c.Group(ctx, in.Name); {
 		case err == nil:
-			return c.exists(in.Name, nil)
+			return elevator.Errorf(elevator.ECONFLICT, "create auto scaling group %s in %s: %w", in.Name, c.region, ErrGroupExists)
 		case !errors.Is(err, ErrGroupNotFound):
 			return err
 		}
@@ -360,14 +356,8 @@ func (c *Client) CreateGroup(ctx context.Context, in CreateGroupInput) error {
 			NotificationMetadata:  optional(h.Metadata),
 		})
 	}
-	if _, err := c.api.CreateAutoScalingGroup(ctx, req); err != nil {
-		var ae *autoscalingtypes.AlreadyExistsFault
-		if errors.As(err, &ae) {
-			return c.exists(in.Name, err)
-		}
-		return c.fail("create auto scaling group "+in.Name, err)
-	}
-	return nil
+	_, err := c.api.CreateAutoScalingGroup(ctx, req)
+	return c.fail("create auto scaling group "+in.Name, in.Name, err)
 }
 
 // Capacity is a group's size: its bounds and the number of instances it
@@ -387,7 +377,7 @@ func (c *Client) SetCapacity(ctx context.Context, name string, capacity Capacity
 		MaxSize:              aws.Int32(int32(capacity.Max)),
 		DesiredCapacity:      aws.Int32(int32(capacity.Desired)),
 	})
-	return c.check("set capacity of auto scaling group "+name, name, err)
+	return c.fail("set capacity of auto scaling group "+name, name, err)
 }
 
 // AttachTargetGroups adds target groups to a group; its instances are
@@ -397,7 +387,7 @@ func (c *Client) AttachTargetGroups(ctx context.Context, name string, arns []str
 	_, err := c.api.AttachLoadBalancerTargetGroups(ctx, &autoscalingsdk.AttachLoadBalancerTargetGroupsInput{
 		AutoScalingGroupName: aws.String(name), TargetGroupARNs: arns,
 	})
-	return c.check("attach target groups to auto scaling group "+name, name, err)
+	return c.fail("attach target groups to auto scaling group "+name, name, err)
 }
 
 // DetachTargetGroups removes target groups from a group; its instances are
@@ -407,7 +397,7 @@ func (c *Client) DetachTargetGroups(ctx context.Context, name string, arns []str
 	_, err := c.api.DetachLoadBalancerTargetGroups(ctx, &autoscalingsdk.DetachLoadBalancerTargetGroupsInput{
 		AutoScalingGroupName: aws.String(name), TargetGroupARNs: arns,
 	})
-	return c.check("detach target groups from auto scaling group "+name, name, err)
+	return c.fail("detach target groups from auto scaling group "+name, name, err)
 }
 
 // DeleteGroup starts deleting a group. With force it also terminates the
@@ -419,69 +409,35 @@ func (c *Client) DeleteGroup(ctx context.Context, name string, force bool) error
 	_, err := c.api.DeleteAutoScalingGroup(ctx, &autoscalingsdk.DeleteAutoScalingGroupInput{
 		AutoScalingGroupName: aws.String(name), ForceDelete: aws.Bool(force),
 	})
-	if err != nil && (isNotFound(err) || isPendingDelete(err)) {
+	if missing.Is(err) || pendingDelete.Is(err) {
 		return nil
 	}
-	return c.check("delete auto scaling group "+name, name, err)
+	return c.fail("delete auto scaling group "+name, name, err)
 }
 
-// check translates the error of a call on group name.
-func (c *Client) check(doing, name string, err error) error {
-	var inUse *autoscalingtypes.ResourceInUseFault
-	var activity *autoscalingtypes.ScalingActivityInProgressFault
-	switch {
-	case err == nil:
-		return nil
-	case isNotFound(err):
-		return c.notFound(name, err)
-	case errors.As(err, &inUse), errors.As(err, &activity):
-		return elevator.Errorf(elevator.ECONFLICT, "%s in %s: %w", doing, c.region, fmt.Errorf("%w: %w", ErrGroupBusy, err))
-	}
-	return c.fail(doing, err)
+// Auto Scaling's answers about a group that does not exist: a
+// ValidationError whose message says "not found" (e.g. "AutoScalingGroup
+// name not found - ..."), and about a group being deleted already
+// ("AutoScalingGroup ... is pending delete").
+var (
+	missing       = awserr.Match{Code: "ValidationError", Message: "not found", Err: ErrGroupNotFound}
+	pendingDelete = awserr.Match{Code: "ValidationError", Message: "pending delete"}
+)
+
+// codes are Auto Scaling's answers that mean more than a failed call.
+var codes = awserr.Codes{
+	NotFound: []awserr.Match{missing},
+	Conflict: []awserr.Match{
+		{Code: "AlreadyExists", Err: ErrGroupExists},
+		{Code: "ResourceInUse", Err: ErrGroupBusy},
+		{Code: "ScalingActivityInProgress", Err: ErrGroupBusy},
+	},
 }
 
-// notFound returns the ENOTFOUND error for group name, keeping AWS's answer
-// (cause) when there is one.
-func (c *Client) notFound(name string, cause error) error {
-	if cause != nil {
-		cause = fmt.Errorf("%w: %w", ErrGroupNotFound, cause)
-	} else {
-		cause = ErrGroupNotFound
-	}
-	return elevator.Errorf(elevator.ENOTFOUND, "auto scaling group %s in %s: %w", name, c.region, cause)
-}
-
-// exists returns the ECONFLICT error for creating group name, keeping AWS's
-// answer (cause) when there is one.
-func (c *Client) exists(name string, cause error) error {
-	if cause != nil {
-		cause = fmt.Errorf("%w: %w", ErrGroupExists, cause)
-	} else {
-		cause = ErrGroupExists
-	}
-	return elevator.Errorf(elevator.ECONFLICT, "create auto scaling group %s in %s: %w", name, c.region, cause)
-}
-
-func (c *Client) fail(doing string, err error) error {
-	if errors.Is(err, context.Canceled) {
-		return elevator.Errorf(elevator.EINTERRUPTED, "%s in %s: %w", doing, c.region, err)
-	}
-	return elevator.Errorf(elevator.EAWS, "%s in %s: %w", doing, c.region, err)
-}
-
-// isNotFound reports whether err is Auto Scaling's answer about a group (or
-// policy, or scheduled action) that does not exist: a ValidationError whose
-// message says "not found" (e.g. "AutoScalingGroup name not found - ...").
-func isNotFound(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorCode() == "ValidationError" && strings.Contains(strings.ToLower(ae.ErrorMessage()), "not found")
-}
-
-// isPendingDelete reports whether err says the group is being deleted
-// already ("AutoScalingGroup ... is pending delete").
-func isPendingDelete(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorCode() == "ValidationError" && strings.Contains(strings.ToLower(ae.ErrorMessage()), "pending delete")
+// fail translates the error of a call on the group called group ("" when
+// the call names no one group).
+func (c *Client) fail(doing, group string, err error) error {
+	return codes.Translate(awserr.Op{Doing: doing, Region: c.region, Kind: "auto scaling group", Name: group}, err)
 }
 
 func optional(s string) *string {

@@ -9,6 +9,7 @@ package autoscaling
 import (
 	"context"
 	"errors"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -17,13 +18,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	autoscalingsdk "github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	autoscalingtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	elevator "github.com/elevatorhq/elevator"
-	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/aws/elbv2"
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
 )
@@ -34,7 +36,8 @@ func TestMain(m *testing.M) { emulatortest.Main(m) }
 // with a target group behind a listener, and a launch template.
 type fixture struct {
 	asg     *Client
-	ec2     *ec2.Client
+	api     *autoscalingsdk.Client // to check from outside what asg did
+	ec2     *ec2sdk.Client
 	elb     *elbv2.Client
 	subnets []string
 	tg      string
@@ -46,7 +49,7 @@ func newFixture(t *testing.T, region string) fixture {
 	cfg := emulatortest.Config(t, region)
 	ctx := context.Background()
 	ec2c, elbc := ec2sdk.NewFromConfig(cfg), elbv2sdk.NewFromConfig(cfg)
-	f := fixture{asg: New(cfg), ec2: ec2.New(cfg), elb: elbv2.New(cfg)}
+	f := fixture{asg: New(cfg), api: autoscalingsdk.NewFromConfig(cfg), ec2: ec2c, elb: elbv2.New(cfg)}
 
 	vpc, err := ec2c.CreateVpc(ctx, &ec2sdk.CreateVpcInput{CidrBlock: aws.String("10.7.0.0/16")})
 	if err != nil {
@@ -101,6 +104,23 @@ func (f fixture) input(name, release string) CreateGroupInput {
 		HealthCheckType: HealthCheckELB, HealthCheckGracePeriod: 2 * time.Minute,
 		Tags: map[string]string{elevator.TagApp: "shop", elevator.TagService: "web", elevator.TagRelease: release},
 	}
+}
+
+// instances reads instances from EC2 itself, as a check from outside.
+func (f fixture) instances(t *testing.T, ids []string) []ec2types.Instance {
+	t.Helper()
+	out, err := f.ec2.DescribeInstances(context.Background(), &ec2sdk.DescribeInstancesInput{InstanceIds: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var is []ec2types.Instance
+	for _, r := range out.Reservations {
+		is = append(is, r.Instances...)
+	}
+	if len(is) != len(ids) {
+		t.Fatalf("EC2 has %d of instances %v", len(is), ids)
+	}
+	return is
 }
 
 func ids(is []Instance) []string {
@@ -166,13 +186,13 @@ func TestAGroupIsCreatedOnceFoundByItsTagsAndDeleted(t *testing.T) {
 				t.Errorf("instance %+v", i)
 			}
 		}
-		instances, err := f.ec2.Instances(ctx, ids(g.Instances))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, i := range instances {
-			if i.Tags[elevator.TagRelease] != "r1" || i.Tags["aws:autoscaling:groupName"] != in.Name {
-				t.Errorf("instance %s tags %v, want the group's tags propagated", i.ID, i.Tags)
+		for _, i := range f.instances(t, ids(g.Instances)) {
+			tags := map[string]string{}
+			for _, tag := range i.Tags {
+				tags[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+			}
+			if tags[elevator.TagRelease] != "r1" || tags["aws:autoscaling:groupName"] != in.Name {
+				t.Errorf("instance %s tags %v, want the group's tags propagated", aws.ToString(i.InstanceId), tags)
 			}
 		}
 	})
@@ -227,13 +247,9 @@ func TestAGroupIsCreatedOnceFoundByItsTagsAndDeleted(t *testing.T) {
 		if _, err := f.asg.Group(ctx, in.Name); !isCode(err, elevator.ENOTFOUND, ErrGroupNotFound) {
 			t.Errorf("group after delete: %v, want ENOTFOUND", err)
 		}
-		instances, err := f.ec2.Instances(ctx, ids(before.Instances))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, i := range instances {
-			if i.State != ec2.InstanceTerminated {
-				t.Errorf("instance %s is %s, want terminated", i.ID, i.State)
+		for _, i := range f.instances(t, ids(before.Instances)) {
+			if i.State == nil || i.State.Name != ec2types.InstanceStateNameTerminated {
+				t.Errorf("instance %s is %+v, want terminated", aws.ToString(i.InstanceId), i.State)
 			}
 		}
 	})
@@ -293,7 +309,10 @@ func TestTargetHealthFollowsTheGroupsTargetGroupsAndInstances(t *testing.T) {
 		{"before attaching, the instances are unused", func() error { return nil }, all(elbv2.Unused)},
 		{"attaching the target group makes them healthy", func() error { return f.asg.AttachTargetGroups(ctx, in.Name, []string{f.tg}) }, all(elbv2.Healthy)},
 		{"attaching it again changes nothing", func() error { return f.asg.AttachTargetGroups(ctx, in.Name, []string{f.tg}) }, all(elbv2.Healthy)},
-		{"a stopped instance is unused", func() error { return f.ec2.StopInstances(ctx, members[:1]) },
+		{"a stopped instance is unused", func() error {
+			_, err := f.ec2.StopInstances(ctx, &ec2sdk.StopInstancesInput{InstanceIds: members[:1]})
+			return err
+		},
 			map[string]elbv2.TargetState{members[0]: elbv2.Unused, members[1]: elbv2.Healthy}},
 		{"detaching the target group deregisters them", func() error { return f.asg.DetachTargetGroups(ctx, in.Name, []string{f.tg}) }, all(elbv2.Unused)},
 	} {
@@ -334,27 +353,40 @@ func TestPoliciesScheduledActionsAndHooksArePutAndReadBack(t *testing.T) {
 		if err != nil || stepARN == "" || stepARN == cpuARN {
 			t.Fatalf("step: %q, %v", stepARN, err)
 		}
-		policies, err := f.asg.Policies(ctx, in.Name)
+		// Read back from Auto Scaling itself.
+		out, err := f.api.DescribePolicies(ctx, &autoscalingsdk.DescribePoliciesInput{AutoScalingGroupName: aws.String(in.Name)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		sort.Slice(policies, func(i, j int) bool { return policies[i].Name < policies[j].Name })
-		cpu.Metric = CPUUtilization
-		step.AdjustmentType, step.MetricAggregation = ChangeInCapacity, "Average"
-		want := []Policy{
-			{Name: "cpu", ARN: cpuARN, Type: TargetTrackingScaling, Enabled: true, TargetTracking: &cpu},
-			{Name: "scale-out", ARN: stepARN, Type: StepScaling, Enabled: true, Step: &step},
+		byName := map[string]autoscalingtypes.ScalingPolicy{}
+		for _, p := range out.ScalingPolicies {
+			byName[aws.ToString(p.PolicyName)] = p
 		}
-		if !reflect.DeepEqual(policies, want) {
-			t.Errorf("got  %+v %+v %+v\nwant %+v %+v %+v", policies, deref(policies, 0), deref(policies, 1), want, *want[0].TargetTracking, *want[1].Step)
+		if len(byName) != 2 {
+			t.Fatalf("policies %v, want cpu and scale-out", slices.Sorted(maps.Keys(byName)))
 		}
-		for range 2 { // deleting twice is no error
-			if err := f.asg.DeletePolicy(ctx, in.Name, "cpu"); err != nil {
-				t.Fatal(err)
-			}
+		tt := byName["cpu"]
+		if aws.ToString(tt.PolicyARN) != cpuARN || aws.ToString(tt.PolicyType) != string(TargetTrackingScaling) ||
+			aws.ToInt32(tt.EstimatedInstanceWarmup) != 180 || tt.TargetTrackingConfiguration == nil ||
+			aws.ToFloat64(tt.TargetTrackingConfiguration.TargetValue) != 50 ||
+			tt.TargetTrackingConfiguration.PredefinedMetricSpecification == nil ||
+			tt.TargetTrackingConfiguration.PredefinedMetricSpecification.PredefinedMetricType != autoscalingtypes.MetricType(CPUUtilization) {
+			t.Errorf("target tracking policy %+v", tt)
 		}
-		if policies, _ := f.asg.Policies(ctx, in.Name); len(policies) != 1 || policies[0].Name != "scale-out" {
-			t.Errorf("after deleting cpu: %+v", policies)
+		st := byName["scale-out"]
+		type adj struct {
+			lower, upper *float64
+			by           int32
+		}
+		var steps []adj
+		for _, a := range st.StepAdjustments {
+			steps = append(steps, adj{a.MetricIntervalLowerBound, a.MetricIntervalUpperBound, aws.ToInt32(a.ScalingAdjustment)})
+		}
+		wantSteps := []adj{{aws.Float64(0), aws.Float64(20), 1}, {aws.Float64(20), nil, 2}}
+		if aws.ToString(st.PolicyARN) != stepARN || aws.ToString(st.PolicyType) != string(StepScaling) ||
+			aws.ToString(st.AdjustmentType) != string(ChangeInCapacity) || aws.ToString(st.MetricAggregationType) != "Average" ||
+			!reflect.DeepEqual(steps, wantSteps) {
+			t.Errorf("step policy %+v, steps %+v", st, steps)
 		}
 	})
 	t.Run("scheduled actions", func(t *testing.T) {
@@ -363,21 +395,14 @@ func TestPoliciesScheduledActionsAndHooksArePutAndReadBack(t *testing.T) {
 		if err := f.asg.PutScheduledAction(ctx, in.Name, a); err != nil {
 			t.Fatal(err)
 		}
-		actions, err := f.asg.ScheduledActions(ctx, in.Name)
-		if err != nil || len(actions) != 1 {
-			t.Fatalf("%+v, %v", actions, err)
+		out, err := f.api.DescribeScheduledActions(ctx, &autoscalingsdk.DescribeScheduledActionsInput{AutoScalingGroupName: aws.String(in.Name)})
+		if err != nil || len(out.ScheduledUpdateGroupActions) != 1 {
+			t.Fatalf("%+v, %v", out, err)
 		}
-		got := actions[0]
-		if got.Name != a.Name || got.Recurrence != a.Recurrence || got.TimeZone != a.TimeZone || *got.Min != 2 || *got.Max != 4 || *got.Desired != 4 {
+		got := out.ScheduledUpdateGroupActions[0]
+		if aws.ToString(got.ScheduledActionName) != a.Name || aws.ToString(got.Recurrence) != a.Recurrence || aws.ToString(got.TimeZone) != a.TimeZone ||
+			aws.ToInt32(got.MinSize) != 2 || aws.ToInt32(got.MaxSize) != 4 || aws.ToInt32(got.DesiredCapacity) != 4 {
 			t.Errorf("got %+v", got)
-		}
-		for range 2 { // deleting twice is no error
-			if err := f.asg.DeleteScheduledAction(ctx, in.Name, a.Name); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if actions, _ := f.asg.ScheduledActions(ctx, in.Name); len(actions) != 0 {
-			t.Errorf("after delete: %+v", actions)
 		}
 	})
 	t.Run("lifecycle hooks", func(t *testing.T) {
@@ -399,27 +424,5 @@ func TestPoliciesScheduledActionsAndHooksArePutAndReadBack(t *testing.T) {
 		if got.Name != h.Name || got.Transition != h.Transition || got.Heartbeat != h.Heartbeat || got.DefaultResult != h.DefaultResult {
 			t.Errorf("got %+v", got)
 		}
-		for range 2 {
-			if err := f.asg.DeleteLifecycleHook(ctx, in.Name, h.Name); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if hooks, _ := f.asg.LifecycleHooks(ctx, in.Name); len(hooks) != 0 {
-			t.Errorf("after delete: %+v", hooks)
-		}
 	})
-}
-
-// deref shows a policy's details in a failure message.
-func deref(ps []Policy, i int) any {
-	if i >= len(ps) {
-		return nil
-	}
-	if ps[i].TargetTracking != nil {
-		return *ps[i].TargetTracking
-	}
-	if ps[i].Step != nil {
-		return *ps[i].Step
-	}
-	return nil
 }

@@ -81,19 +81,6 @@ type Step struct {
 	Adjustment   int
 }
 
-// Policy is a scaling policy as Auto Scaling reports it.
-type Policy struct {
-	Name, ARN string
-	Type      PolicyType
-	Enabled   bool
-	// TargetTracking is set for a target tracking policy (Name and Warmup
-	// repeat the policy's), Step for a step policy.
-	TargetTracking *TargetTrackingPolicy
-	Step           *StepPolicy
-	// Alarms names the CloudWatch alarms that invoke the policy.
-	Alarms []string
-}
-
 // PutTargetTrackingPolicy creates or replaces a target tracking policy on a
 // group and returns its ARN. Putting the same policy again is a no-op. It
 // returns an ENOTFOUND error wrapping ErrGroupNotFound for a missing group
@@ -118,7 +105,7 @@ func (c *Client) PutTargetTrackingPolicy(ctx context.Context, group string, p Ta
 		EstimatedInstanceWarmup: seconds(p.Warmup),
 	})
 	if err != nil {
-		return "", c.check("put target tracking policy "+p.Name+" on auto scaling group "+group, group, err)
+		return "", c.fail("put target tracking policy "+p.Name+" on auto scaling group "+group, group, err)
 	}
 	return c.policyARN(ctx, group, p.Name, out)
 }
@@ -152,7 +139,7 @@ func (c *Client) PutStepPolicy(ctx context.Context, group string, p StepPolicy) 
 	}
 	out, err := c.api.PutScalingPolicy(ctx, req)
 	if err != nil {
-		return "", c.check("put step policy "+p.Name+" on auto scaling group "+group, group, err)
+		return "", c.fail("put step policy "+p.Name+" on auto scaling group "+group, group, err)
 	}
 	return c.policyARN(ctx, group, p.Name, out)
 }
@@ -166,7 +153,7 @@ func (c *Client) policyARN(ctx context.Context, group, name string, out *autosca
 	}
 	read, err := c.api.DescribePolicies(ctx, &autoscalingsdk.DescribePoliciesInput{AutoScalingGroupName: aws.String(group), PolicyNames: []string{name}})
 	if err != nil {
-		return "", c.fail("describe scaling policy "+name+" of auto scaling group "+group, err)
+		return "", c.fail("describe scaling policy "+name+" of auto scaling group "+group, group, err)
 	}
 	for _, sp := range read.ScalingPolicies {
 		if aws.ToString(sp.PolicyName) == name {
@@ -174,78 +161,6 @@ func (c *Client) policyARN(ctx context.Context, group, name string, out *autosca
 		}
 	}
 	return "", elevator.Errorf(elevator.EAWS, "put scaling policy %s on auto scaling group %s in %s: no ARN in the answer, and no such policy after", name, group, c.region)
-}
-
-// Policies returns a group's scaling policies. A group that does not exist
-// has none. Failures are EAWS errors.
-func (c *Client) Policies(ctx context.Context, group string) ([]Policy, error) {
-	var policies []Policy
-	p := autoscalingsdk.NewDescribePoliciesPaginator(c.api, &autoscalingsdk.DescribePoliciesInput{AutoScalingGroupName: aws.String(group)})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, c.fail("describe scaling policies of auto scaling group "+group, err)
-		}
-		for _, sp := range out.ScalingPolicies {
-			policies = append(policies, policy(sp))
-		}
-	}
-	return policies, nil
-}
-
-func policy(sp autoscalingtypes.ScalingPolicy) Policy {
-	p := Policy{
-		Name:    aws.ToString(sp.PolicyName),
-		ARN:     aws.ToString(sp.PolicyARN),
-		Type:    PolicyType(aws.ToString(sp.PolicyType)),
-		Enabled: sp.Enabled == nil || *sp.Enabled,
-	}
-	warmup := time.Duration(aws.ToInt32(sp.EstimatedInstanceWarmup)) * time.Second
-	for _, a := range sp.Alarms {
-		p.Alarms = append(p.Alarms, aws.ToString(a.AlarmName))
-	}
-	switch p.Type {
-	case TargetTrackingScaling:
-		tt := &TargetTrackingPolicy{Name: p.Name, Warmup: warmup}
-		if cfg := sp.TargetTrackingConfiguration; cfg != nil {
-			tt.Target = aws.ToFloat64(cfg.TargetValue)
-			tt.DisableScaleIn = aws.ToBool(cfg.DisableScaleIn)
-			if m := cfg.PredefinedMetricSpecification; m != nil {
-				tt.Metric = Metric(m.PredefinedMetricType)
-				tt.ResourceLabel = aws.ToString(m.ResourceLabel)
-			}
-		}
-		p.TargetTracking = tt
-	case StepScaling:
-		st := &StepPolicy{
-			Name:              p.Name,
-			AdjustmentType:    AdjustmentType(aws.ToString(sp.AdjustmentType)),
-			MetricAggregation: aws.ToString(sp.MetricAggregationType),
-			Warmup:            warmup,
-		}
-		for _, s := range sp.StepAdjustments {
-			step := Step{Lower: math.Inf(-1), Upper: math.Inf(1), Adjustment: int(aws.ToInt32(s.ScalingAdjustment))}
-			if s.MetricIntervalLowerBound != nil {
-				step.Lower = *s.MetricIntervalLowerBound
-			}
-			if s.MetricIntervalUpperBound != nil {
-				step.Upper = *s.MetricIntervalUpperBound
-			}
-			st.Steps = append(st.Steps, step)
-		}
-		p.Step = st
-	}
-	return p
-}
-
-// DeletePolicy deletes a group's scaling policy. A policy (or group) that
-// does not exist counts as deleted. Other failures are EAWS errors.
-func (c *Client) DeletePolicy(ctx context.Context, group, name string) error {
-	_, err := c.api.DeletePolicy(ctx, &autoscalingsdk.DeletePolicyInput{AutoScalingGroupName: aws.String(group), PolicyName: aws.String(name)})
-	if err != nil && !isNotFound(err) {
-		return c.fail("delete scaling policy "+name+" of auto scaling group "+group, err)
-	}
-	return nil
 }
 
 // ScheduledAction changes a group's capacity on a schedule. Nil sizes are
@@ -282,43 +197,7 @@ func (c *Client) PutScheduledAction(ctx context.Context, group string, a Schedul
 		req.EndTime = aws.Time(a.End)
 	}
 	_, err := c.api.PutScheduledUpdateGroupAction(ctx, req)
-	return c.check("put scheduled action "+a.Name+" on auto scaling group "+group, group, err)
-}
-
-// ScheduledActions returns a group's scheduled actions. Failures are EAWS
-// errors.
-func (c *Client) ScheduledActions(ctx context.Context, group string) ([]ScheduledAction, error) {
-	var actions []ScheduledAction
-	p := autoscalingsdk.NewDescribeScheduledActionsPaginator(c.api, &autoscalingsdk.DescribeScheduledActionsInput{AutoScalingGroupName: aws.String(group)})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, c.fail("describe scheduled actions of auto scaling group "+group, err)
-		}
-		for _, a := range out.ScheduledUpdateGroupActions {
-			actions = append(actions, ScheduledAction{
-				Name:       aws.ToString(a.ScheduledActionName),
-				Recurrence: aws.ToString(a.Recurrence),
-				TimeZone:   aws.ToString(a.TimeZone),
-				Start:      aws.ToTime(a.StartTime),
-				End:        aws.ToTime(a.EndTime),
-				Min:        fromSize(a.MinSize),
-				Max:        fromSize(a.MaxSize),
-				Desired:    fromSize(a.DesiredCapacity),
-			})
-		}
-	}
-	return actions, nil
-}
-
-// DeleteScheduledAction deletes a scheduled action of a group. One that
-// does not exist counts as deleted. Other failures are EAWS errors.
-func (c *Client) DeleteScheduledAction(ctx context.Context, group, name string) error {
-	_, err := c.api.DeleteScheduledAction(ctx, &autoscalingsdk.DeleteScheduledActionInput{AutoScalingGroupName: aws.String(group), ScheduledActionName: aws.String(name)})
-	if err != nil && !isNotFound(err) {
-		return c.fail("delete scheduled action "+name+" of auto scaling group "+group, err)
-	}
-	return nil
+	return c.fail("put scheduled action "+a.Name+" on auto scaling group "+group, group, err)
 }
 
 // LifecycleTransition is the moment a lifecycle hook pauses an instance at.
@@ -371,7 +250,7 @@ func (c *Client) PutLifecycleHook(ctx context.Context, group string, h Lifecycle
 		NotificationMetadata:  optional(h.Metadata),
 	}
 	_, err := c.api.PutLifecycleHook(ctx, req)
-	return c.check("put lifecycle hook "+h.Name+" on auto scaling group "+group, group, err)
+	return c.fail("put lifecycle hook "+h.Name+" on auto scaling group "+group, group, err)
 }
 
 // LifecycleHooks returns a group's lifecycle hooks. Failures are EAWS
@@ -379,7 +258,7 @@ func (c *Client) PutLifecycleHook(ctx context.Context, group string, h Lifecycle
 func (c *Client) LifecycleHooks(ctx context.Context, group string) ([]LifecycleHook, error) {
 	out, err := c.api.DescribeLifecycleHooks(ctx, &autoscalingsdk.DescribeLifecycleHooksInput{AutoScalingGroupName: aws.String(group)})
 	if err != nil {
-		return nil, c.check("describe lifecycle hooks of auto scaling group "+group, group, err)
+		return nil, c.fail("describe lifecycle hooks of auto scaling group "+group, group, err)
 	}
 	var hooks []LifecycleHook
 	for _, h := range out.LifecycleHooks {
@@ -394,16 +273,6 @@ func (c *Client) LifecycleHooks(ctx context.Context, group string) ([]LifecycleH
 		})
 	}
 	return hooks, nil
-}
-
-// DeleteLifecycleHook deletes a lifecycle hook of a group. One that does
-// not exist counts as deleted. Other failures are EAWS errors.
-func (c *Client) DeleteLifecycleHook(ctx context.Context, group, name string) error {
-	_, err := c.api.DeleteLifecycleHook(ctx, &autoscalingsdk.DeleteLifecycleHookInput{AutoScalingGroupName: aws.String(group), LifecycleHookName: aws.String(name)})
-	if err != nil && !isNotFound(err) {
-		return c.fail("delete lifecycle hook "+name+" of auto scaling group "+group, err)
-	}
-	return nil
 }
 
 // seconds converts d to whole seconds, or nil for zero (AWS's default).

@@ -1,7 +1,10 @@
 // Package cloudformation is Elevator's adapter for AWS CloudFormation: stacks,
 // change sets, events and resources, in Elevator's own types. Nothing above
-// it sees an SDK type; errors it returns are *elevator.Error (EAWS for a
-// refused or failed call) or ErrStackNotFound.
+// it sees an SDK type. Errors it returns are *elevator.Error, translated by
+// awserr: ENOTFOUND wrapping an *awserr.NotFoundError and ErrStackNotFound
+// for a stack that does not exist (or was deleted), EINTERRUPTED when the
+// context was cancelled, EAWS for any other refused or failed call. A change
+// set that would change nothing is ErrNoChanges.
 package cloudformation
 
 import (
@@ -16,11 +19,18 @@ import (
 	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/smithy-go"
-	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
 
-// ErrStackNotFound is returned when a stack does not exist (or was deleted).
+// ErrStackNotFound is wrapped by the ENOTFOUND error returned for a stack
+// that does not exist (or was deleted); check it with errors.Is, or find the
+// *awserr.NotFoundError naming the stack with errors.As.
 var ErrStackNotFound = errors.New("stack not found")
+
+// codes are CloudFormation's answers about a stack that does not exist.
+var codes = awserr.Codes{
+	NotFound: []awserr.Match{{Code: "ValidationError", Message: "does not exist", Err: ErrStackNotFound}},
+}
 
 // api lists the CloudFormation operations Elevator uses.
 type api interface {
@@ -86,13 +96,10 @@ type Stack struct {
 func (c *Client) Describe(ctx context.Context, name string) (*Stack, error) {
 	out, err := c.api.DescribeStacks(ctx, &cfn.DescribeStacksInput{StackName: aws.String(name)})
 	if err != nil {
-		if notFound(err) {
-			return nil, ErrStackNotFound
-		}
-		return nil, c.fail("describe stack "+name, err)
+		return nil, c.fail("describe stack "+name, name, err)
 	}
 	if len(out.Stacks) == 0 {
-		return nil, ErrStackNotFound
+		return nil, c.notFound(name)
 	}
 	s := out.Stacks[0]
 	st := &Stack{
@@ -110,7 +117,7 @@ func (c *Client) Describe(ctx context.Context, name string) (*Stack, error) {
 		st.Updated = *s.LastUpdatedTime
 	}
 	if st.Status == "DELETE_COMPLETE" {
-		return nil, ErrStackNotFound
+		return nil, c.notFound(name)
 	}
 	for _, o := range s.Outputs {
 		st.Outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
@@ -128,10 +135,7 @@ func (c *Client) Describe(ctx context.Context, name string) (*Stack, error) {
 func (c *Client) Template(ctx context.Context, name string) (string, error) {
 	out, err := c.api.GetTemplate(ctx, &cfn.GetTemplateInput{StackName: aws.String(name), TemplateStage: cfntypes.TemplateStageOriginal})
 	if err != nil {
-		if notFound(err) {
-			return "", ErrStackNotFound
-		}
-		return "", c.fail("get template of "+name, err)
+		return "", c.fail("get template of "+name, name, err)
 	}
 	return aws.ToString(out.TemplateBody), nil
 }
@@ -176,7 +180,7 @@ func (c *Client) CreateChangeSet(ctx context.Context, in ChangeSetInput) (string
 		if noChanges(err) {
 			return "", ErrNoChanges
 		}
-		return "", c.fail("create change set "+in.Name, err)
+		return "", c.fail("create change set "+in.Name, in.Stack, err)
 	}
 	return aws.ToString(out.Id), nil
 }
@@ -209,7 +213,7 @@ func (c *Client) ChangeSet(ctx context.Context, id string) (*ChangeSetStatus, er
 	for {
 		out, err := c.api.DescribeChangeSet(ctx, &cfn.DescribeChangeSetInput{ChangeSetName: aws.String(id), NextToken: token})
 		if err != nil {
-			return nil, c.fail("describe change set", err)
+			return nil, c.fail("describe change set", "", err)
 		}
 		switch out.Status {
 		case cfntypes.ChangeSetStatusCreateComplete:
@@ -244,7 +248,7 @@ func (c *Client) ChangeSet(ctx context.Context, id string) (*ChangeSetStatus, er
 // DeleteChangeSet deletes a change set.
 func (c *Client) DeleteChangeSet(ctx context.Context, id string) error {
 	if _, err := c.api.DeleteChangeSet(ctx, &cfn.DeleteChangeSetInput{ChangeSetName: aws.String(id)}); err != nil {
-		return c.fail("delete change set", err)
+		return c.fail("delete change set", "", err)
 	}
 	return nil
 }
@@ -257,7 +261,7 @@ func (c *Client) ExecuteChangeSet(ctx context.Context, id, token string) error {
 		ClientRequestToken: aws.String(token),
 	})
 	if err != nil {
-		return c.fail("execute change set", err)
+		return c.fail("execute change set", "", err)
 	}
 	return nil
 }
@@ -281,10 +285,7 @@ func (c *Client) Events(ctx context.Context, stack string, since time.Time) ([]E
 	for {
 		out, err := c.api.DescribeStackEvents(ctx, &cfn.DescribeStackEventsInput{StackName: aws.String(stack), NextToken: token})
 		if err != nil {
-			if notFound(err) {
-				return nil, ErrStackNotFound
-			}
-			return nil, c.fail("describe events of "+stack, err)
+			return nil, c.fail("describe events of "+stack, stack, err)
 		}
 		older := false
 		for _, e := range out.StackEvents {
@@ -324,10 +325,7 @@ func (c *Client) Resources(ctx context.Context, stack string) ([]Resource, error
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			if notFound(err) {
-				return nil, ErrStackNotFound
-			}
-			return nil, c.fail("list resources of "+stack, err)
+			return nil, c.fail("list resources of "+stack, stack, err)
 		}
 		for _, r := range out.StackResourceSummaries {
 			res = append(res, Resource{
@@ -349,7 +347,7 @@ func (c *Client) DeleteStack(ctx context.Context, name, token string) error {
 		ClientRequestToken: aws.String(token),
 	})
 	if err != nil {
-		return c.fail("delete stack "+name, err)
+		return c.fail("delete stack "+name, name, err)
 	}
 	return nil
 }
@@ -362,21 +360,19 @@ func (c *Client) SetTerminationProtection(ctx context.Context, name string, on b
 		EnableTerminationProtection: aws.Bool(on),
 	}, func(o *cfn.Options) { o.RetryMaxAttempts = 1 })
 	if err != nil {
-		return c.fail("set termination protection of "+name, err)
+		return c.fail("set termination protection of "+name, name, err)
 	}
 	return nil
 }
 
-func (c *Client) fail(doing string, err error) error {
-	if errors.Is(err, context.Canceled) {
-		return elevator.Errorf(elevator.EINTERRUPTED, "%s in %s: %w", doing, c.region, err)
-	}
-	return elevator.Errorf(elevator.EAWS, "%s in %s: %w", doing, c.region, err)
+// fail translates the error of a call about stack ("" when the call names
+// a change set by id: a not-found answer then says which stack).
+func (c *Client) fail(doing, stack string, err error) error {
+	return codes.Translate(awserr.Op{Doing: doing, Region: c.region, Kind: "stack", Name: stack}, err)
 }
 
-func notFound(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorCode() == "ValidationError" && strings.Contains(ae.ErrorMessage(), "does not exist")
+func (c *Client) notFound(stack string) error {
+	return awserr.NotFound("stack", stack, c.region, ErrStackNotFound)
 }
 
 func noChanges(err error) bool {

@@ -10,14 +10,14 @@
 // both AWS and the emulator; New sets Options.Protocol to
 // awsquery.New(schemas.GraniteServiceVersion20100801).
 //
-// Errors it returns are *elevator.Error: EINTERRUPTED when the context was
-// cancelled, EINVALID for an alarm the adapter refuses to send, and EAWS
-// for any refused or failed call.
+// Errors it returns are *elevator.Error: EINVALID for an alarm the adapter
+// refuses to send, and the codes awserr gives every service (EINTERRUPTED
+// when the context was cancelled, EAWS for any refused or failed call).
+// CloudWatch has no answer of its own that means more.
 package cloudwatch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -28,6 +28,7 @@ import (
 	cloudwatchtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
 
 // api lists the CloudWatch operations Elevator uses.
@@ -190,10 +191,7 @@ func (c *Client) DeleteAlarms(ctx context.Context, names []string) error {
 }
 
 func (c *Client) fail(doing string, err error) error {
-	if errors.Is(err, context.Canceled) {
-		return elevator.Errorf(elevator.EINTERRUPTED, "%s in %s: %w", doing, c.region, err)
-	}
-	return elevator.Errorf(elevator.EAWS, "%s in %s: %w", doing, c.region, err)
+	return awserr.Codes{}.Translate(awserr.Op{Doing: doing, Region: c.region}, err)
 }
 
 func optional(s string) *string {

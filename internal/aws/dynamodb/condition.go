@@ -29,7 +29,6 @@ type Condition struct {
 
 const (
 	opNotExists = "attribute_not_exists"
-	opExists    = "attribute_exists"
 	opAnd       = "AND"
 	opOr        = "OR"
 )
@@ -38,21 +37,11 @@ const (
 // attribute, when there is no item.
 func AttributeNotExists(name string) Condition { return Condition{op: opNotExists, name: name} }
 
-// AttributeExists holds when the item has the attribute; on the key
-// attribute, when there is an item.
-func AttributeExists(name string) Condition { return Condition{op: opExists, name: name} }
-
 // Equal holds when the attribute equals v.
 func Equal(name string, v any) Condition { return Condition{op: "=", name: name, value: v} }
 
-// NotEqual holds when the attribute exists and differs from v.
-func NotEqual(name string, v any) Condition { return Condition{op: "<>", name: name, value: v} }
-
 // LessThan holds when the attribute is less than v.
 func LessThan(name string, v any) Condition { return Condition{op: "<", name: name, value: v} }
-
-// GreaterThan holds when the attribute is greater than v.
-func GreaterThan(name string, v any) Condition { return Condition{op: ">", name: name, value: v} }
 
 // And holds when every condition holds.
 func And(cs ...Condition) Condition { return Condition{op: opAnd, subs: cs} }
@@ -106,7 +95,7 @@ func (e *expression) condition(cs []Condition) (string, error) {
 
 func (e *expression) render(c Condition) (string, error) {
 	switch c.op {
-	case opNotExists, opExists:
+	case opNotExists:
 		return c.op + "(" + e.name(c.name) + ")", nil
 	case opAnd, opOr:
 		if len(c.subs) == 0 {
@@ -121,7 +110,7 @@ func (e *expression) render(c Condition) (string, error) {
 			parts[i] = "(" + p + ")"
 		}
 		return strings.Join(parts, " "+c.op+" "), nil
-	case "=", "<>", "<", ">":
+	case "=", "<":
 		v, err := e.value(c.value)
 		if err != nil {
 			return "", fmt.Errorf("condition on %s: %w", c.name, err)

@@ -5,12 +5,13 @@
 // are built with Condition's functions, so nothing above it sees an SDK
 // type.
 //
-// Errors it returns are *elevator.Error: ECONFLICT wrapping a
-// *ConditionFailedError (errors.Is(err, ErrConditionFailed)) when a
-// write's condition does not hold, ENOTFOUND wrapping ErrNotFound for a
-// missing item or ErrTableNotFound for a missing table, EINVALID for a
-// value Item cannot map, EINTERRUPTED when the context was cancelled, and
-// EAWS for any other failure.
+// Errors it returns are *elevator.Error, translated by awserr: ECONFLICT
+// wrapping a *ConditionFailedError (errors.Is(err, ErrConditionFailed))
+// when a write's condition does not hold, ENOTFOUND wrapping an
+// *awserr.NotFoundError and ErrNotFound for a missing item or
+// ErrTableNotFound for a missing table, EINVALID for a value Item cannot
+// map, and the codes awserr gives every service (EINTERRUPTED when the
+// context was cancelled, EAWS for any other failure).
 package dynamodb
 
 import (
@@ -24,6 +25,7 @@ import (
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
 
 // ErrConditionFailed is what a write whose condition did not hold is:
@@ -38,6 +40,13 @@ var ErrNotFound = errors.New("item not found")
 // ErrTableNotFound is the cause of the ENOTFOUND error returned when the
 // table does not exist (or is still being created).
 var ErrTableNotFound = errors.New("table not found")
+
+// codes are DynamoDB's answers that mean more than a failed call. (A
+// condition that failed is translated before: its answer carries the item
+// in place.)
+var codes = awserr.Codes{
+	NotFound: []awserr.Match{{Code: "ResourceNotFoundException", Err: ErrTableNotFound}},
+}
 
 // ConditionFailedError is a write refused because its condition did not
 // hold. Current is the item in place at the time (nil when there was none),
@@ -94,7 +103,7 @@ func (c *Client) PutItem(ctx context.Context, table string, item Item, conds ...
 		ExpressionAttributeValues:           e.values,
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	return c.check("put item in "+table, err)
+	return c.check("put item in "+table, table, err)
 }
 
 // GetItem reads the item under key with a strongly consistent read, so it
@@ -107,10 +116,10 @@ func (c *Client) GetItem(ctx context.Context, table string, key Item) (Item, err
 	}
 	out, err := c.api.GetItem(ctx, &ddb.GetItemInput{TableName: aws.String(table), Key: k, ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return nil, c.check("get item from "+table, err)
+		return nil, c.check("get item from "+table, table, err)
 	}
 	if out.Item == nil {
-		return nil, elevator.Errorf(elevator.ENOTFOUND, "get item %s from %s in %s: %w", describe(key), table, c.region, ErrNotFound)
+		return nil, awserr.NotFound("item", describe(key)+" of table "+table, c.region, ErrNotFound)
 	}
 	item, err := unmarshal(out.Item)
 	if err != nil {
@@ -119,38 +128,11 @@ func (c *Client) GetItem(ctx context.Context, table string, key Item) (Item, err
 	return item, nil
 }
 
-// DeleteItem deletes the item under key if every condition holds of it.
-// Deleting no item succeeds unless a condition says otherwise (a
-// comparison with a missing item is false, so Equal("owner", me) fails
-// when there is no item). It returns an ECONFLICT error wrapping a
-// *ConditionFailedError when a condition does not hold.
-func (c *Client) DeleteItem(ctx context.Context, table string, key Item, conds ...Condition) error {
-	k, err := marshal(key)
-	if err != nil {
-		return c.invalid("delete item from "+table, err)
-	}
-	var e expression
-	cond, err := e.condition(conds)
-	if err != nil {
-		return c.invalid("delete item from "+table, err)
-	}
-	_, err = c.api.DeleteItem(ctx, &ddb.DeleteItemInput{
-		TableName:                           aws.String(table),
-		Key:                                 k,
-		ConditionExpression:                 optional(cond),
-		ExpressionAttributeNames:            e.names,
-		ExpressionAttributeValues:           e.values,
-		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	return c.check("delete item from "+table, err)
-}
-
 // UpdateItem sets the attributes in set on the item under key, if every
 // condition holds of it, and returns the item as it is afterwards: e.g. a
 // lease renewal sets expires_at on condition Equal("owner", me). set may
 // not name key attributes. Without a condition that needs an item,
-// UpdateItem creates one when there is none; pass AttributeExists on the
-// key to avoid that. It returns an ECONFLICT error wrapping a
+// UpdateItem creates one when there is none. It returns an ECONFLICT error wrapping a
 // *ConditionFailedError when a condition does not hold.
 func (c *Client) UpdateItem(ctx context.Context, table string, key, set Item, conds ...Condition) (Item, error) {
 	k, err := marshal(key)
@@ -188,7 +170,7 @@ func (c *Client) UpdateItem(ctx context.Context, table string, key, set Item, co
 		ReturnValues:                        ddbtypes.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if err := c.check("update item in "+table, err); err != nil {
+	if err := c.check("update item in "+table, table, err); err != nil {
 		return nil, err
 	}
 	item, err := unmarshal(out.Attributes)
@@ -198,25 +180,17 @@ func (c *Client) UpdateItem(ctx context.Context, table string, key, set Item, co
 	return item, nil
 }
 
-// check translates the error of a call.
-func (c *Client) check(doing string, err error) error {
+// check translates the error of a call on table.
+func (c *Client) check(doing, table string, err error) error {
 	var ccf *ddbtypes.ConditionalCheckFailedException
-	var rnf *ddbtypes.ResourceNotFoundException
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &ccf):
+	if errors.As(err, &ccf) {
 		current, uerr := unmarshal(ccf.Item)
 		if uerr != nil {
 			current = nil // the item in place is unreadable; the refusal stands
 		}
 		return elevator.Errorf(elevator.ECONFLICT, "%s in %s: %w", doing, c.region, &ConditionFailedError{Current: current})
-	case errors.As(err, &rnf):
-		return elevator.Errorf(elevator.ENOTFOUND, "%s in %s: %w", doing, c.region, fmt.Errorf("%w: %w", ErrTableNotFound, err))
-	case errors.Is(err, context.Canceled):
-		return elevator.Errorf(elevator.EINTERRUPTED, "%s in %s: %w", doing, c.region, err)
 	}
-	return elevator.Errorf(elevator.EAWS, "%s in %s: %w", doing, c.region, err)
+	return codes.Translate(awserr.Op{Doing: doing, Region: c.region, Kind: "table", Name: table}, err)
 }
 
 func (c *Client) invalid(doing string, err error) error {

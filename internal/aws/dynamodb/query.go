@@ -55,7 +55,7 @@ func (c *Client) Query(ctx context.Context, table string, in QueryInput) ([]Item
 			req.Limit = aws.Int32(int32(in.Limit - len(items)))
 		}
 		out, err := q.Query(ctx, req)
-		if err := c.check("query "+table, err); err != nil {
+		if err := c.check("query "+table, table, err); err != nil {
 			return nil, err
 		}
 		for _, raw := range out.Items {
@@ -96,7 +96,7 @@ func (c *Client) Replace(ctx context.Context, table string, item Item, conds ...
 		ReturnValues:                        ddbtypes.ReturnValueAllOld,
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if err := c.check("put item in "+table, err); err != nil {
+	if err := c.check("put item in "+table, table, err); err != nil {
 		return nil, err
 	}
 	old, err := unmarshal(out.Attributes)
@@ -106,8 +106,10 @@ func (c *Client) Replace(ctx context.Context, table string, item Item, conds ...
 	return old, nil
 }
 
-// Remove deletes the item under key like DeleteItem, if every condition
-// holds, and returns the item it deleted (nil when there was none). It
+// Remove deletes the item under key if every condition holds of it, and
+// returns the item it deleted (nil when there was none). Deleting no item
+// succeeds unless a condition says otherwise (a comparison with a missing
+// item is false, so Equal("owner", me) fails when there is no item). It
 // returns an ECONFLICT error wrapping a *ConditionFailedError when a
 // condition does not hold.
 func (c *Client) Remove(ctx context.Context, table string, key Item, conds ...Condition) (Item, error) {
@@ -129,7 +131,7 @@ func (c *Client) Remove(ctx context.Context, table string, key Item, conds ...Co
 		ReturnValues:                        ddbtypes.ReturnValueAllOld,
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if err := c.check("delete item from "+table, err); err != nil {
+	if err := c.check("delete item from "+table, table, err); err != nil {
 		return nil, err
 	}
 	old, err := unmarshal(out.Attributes)

@@ -1,14 +1,15 @@
 // Package ec2 is Elevator's adapter for Amazon EC2: availability zones, VPCs,
-// subnets, NAT gateways and images, and for releases launch templates and
-// instances, in Elevator's own types. Errors it returns are *elevator.Error
-// (EAWS for a refused or failed call, ENOTFOUND when nothing matches, and as
-// each method says: ECONFLICT wrapping ErrLaunchTemplateExists, EINVALID for
-// a malformed ID, EINTERRUPTED when the context was cancelled).
+// subnets, security groups and images, and for releases launch templates,
+// in Elevator's own types. Errors it returns are *elevator.Error,
+// translated by awserr: ENOTFOUND when nothing matches (wrapping ErrNotFound
+// and an *awserr.NotFoundError when a method says so), and as each method
+// says: ECONFLICT wrapping ErrLaunchTemplateExists, EINVALID for a malformed
+// ID; and the codes awserr gives every service (EINTERRUPTED when the
+// context was cancelled, EAWS for a refused or failed call).
 package ec2
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 	"sort"
 
@@ -16,6 +17,7 @@ import (
 	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
 
 // api lists the EC2 operations Elevator uses.
@@ -46,7 +48,7 @@ func (c *Client) AvailabilityZones(ctx context.Context) ([]string, error) {
 		Filters: []ec2types.Filter{{Name: aws.String("state"), Values: []string{"available"}}},
 	})
 	if err != nil {
-		return nil, c.fail("describe availability zones", err)
+		return nil, c.fail("describe availability zones", "", "", err)
 	}
 	var zones []string
 	for _, z := range out.AvailabilityZones {
@@ -77,7 +79,7 @@ func (c *Client) VPCs(ctx context.Context, tag, value string) ([]VPC, error) {
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.fail("describe vpcs", err)
+			return nil, c.fail("describe vpcs", "vpc", "", err)
 		}
 		for _, v := range out.Vpcs {
 			cidr, _ := netip.ParsePrefix(aws.ToString(v.CidrBlock))
@@ -107,7 +109,7 @@ func (c *Client) Subnets(ctx context.Context, vpcID string) ([]Subnet, error) {
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.fail("describe subnets", err)
+			return nil, c.fail("describe subnets", "subnet", "", err)
 		}
 		for _, s := range out.Subnets {
 			cidr, _ := netip.ParsePrefix(aws.ToString(s.CidrBlock))
@@ -135,7 +137,7 @@ func (c *Client) NATGateways(ctx context.Context, vpcID string) ([]NATGateway, e
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.fail("describe nat gateways", err)
+			return nil, c.fail("describe nat gateways", "nat gateway", "", err)
 		}
 		for _, n := range out.NatGateways {
 			nats = append(nats, NATGateway{ID: aws.ToString(n.NatGatewayId), SubnetID: aws.ToString(n.SubnetId), State: string(n.State)})
@@ -153,7 +155,7 @@ func (c *Client) NewestImage(ctx context.Context, pattern string, owners []strin
 		Filters: []ec2types.Filter{{Name: aws.String("name"), Values: []string{pattern}}, {Name: aws.String("state"), Values: []string{"available"}}},
 	})
 	if err != nil {
-		return "", c.fail("describe images", err)
+		return "", c.fail("describe images", "image", "", err)
 	}
 	var best ec2types.Image
 	for _, img := range out.Images {
@@ -167,13 +169,11 @@ func (c *Client) NewestImage(ctx context.Context, pattern string, owners []strin
 	return aws.ToString(best.ImageId), nil
 }
 
-// ImageExists returns ENOTFOUND unless the image exists in the region.
+// ImageExists returns nil when the image exists in the region, and the
+// errors of Image otherwise: a failed look-up is not a missing image.
 func (c *Client) ImageExists(ctx context.Context, id string) error {
-	out, err := c.api.DescribeImages(ctx, &ec2sdk.DescribeImagesInput{ImageIds: []string{id}})
-	if err != nil || len(out.Images) == 0 {
-		return elevator.Errorf(elevator.ENOTFOUND, "image %s not found in %s", id, c.region)
-	}
-	return nil
+	_, err := c.Image(ctx, id)
+	return err
 }
 
 // SecurityGroup is a security group and its tags.
@@ -194,7 +194,7 @@ func (c *Client) SecurityGroups(ctx context.Context, tags map[string]string) ([]
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.fail("describe security groups", err)
+			return nil, c.fail("describe security groups", "security group", "", err)
 		}
 		for _, g := range out.SecurityGroups {
 			groups = append(groups, SecurityGroup{ID: aws.ToString(g.GroupId), Name: aws.ToString(g.GroupName), VPCID: aws.ToString(g.VpcId), Tags: tagMap(g.Tags)})
@@ -220,9 +220,23 @@ func tagMap(ts []ec2types.Tag) map[string]string {
 	return m
 }
 
-func (c *Client) fail(doing string, err error) error {
-	if errors.Is(err, context.Canceled) {
-		return elevator.Errorf(elevator.EINTERRUPTED, "%s in %s: %w", doing, c.region, err)
-	}
-	return elevator.Errorf(elevator.EAWS, "%s in %s: %w", doing, c.region, err)
+// codes are EC2's answers that mean more than a failed call: about
+// something that does not exist (InvalidSubnetID.NotFound,
+// InvalidLaunchTemplateName.NotFoundException, InvalidAMIID.Unavailable),
+// a name taken, or an ID that is not even well formed
+// (InvalidSubnetID.Malformed, InvalidAMIID.Malformed, ...).
+var codes = awserr.Codes{
+	NotFound: []awserr.Match{
+		{Code: "*.NotFound", Err: ErrNotFound},
+		{Code: "*.NotFoundException", Err: ErrNotFound},
+		{Code: "InvalidAMIID.Unavailable", Err: ErrNotFound},
+	},
+	Conflict: []awserr.Match{{Code: "InvalidLaunchTemplateName.AlreadyExistsException", Err: ErrLaunchTemplateExists}},
+	Invalid:  []awserr.Match{{Code: "*.Malformed"}},
+}
+
+// fail translates the error of a call that names a resource of kind by
+// id; a call that names several, or none, passes "" for id.
+func (c *Client) fail(doing, kind, id string, err error) error {
+	return codes.Translate(awserr.Op{Doing: doing, Region: c.region, Kind: kind, Name: id}, err)
 }

@@ -4,26 +4,21 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/aws/smithy-go"
-	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
 
 // releaseAPI lists the EC2 operations a release uses: launch templates for
-// its Auto Scaling groups, and instances.
+// its Auto Scaling groups.
 type releaseAPI interface {
 	CreateLaunchTemplate(context.Context, *ec2sdk.CreateLaunchTemplateInput, ...func(*ec2sdk.Options)) (*ec2sdk.CreateLaunchTemplateOutput, error)
 	DescribeLaunchTemplates(context.Context, *ec2sdk.DescribeLaunchTemplatesInput, ...func(*ec2sdk.Options)) (*ec2sdk.DescribeLaunchTemplatesOutput, error)
 	DeleteLaunchTemplate(context.Context, *ec2sdk.DeleteLaunchTemplateInput, ...func(*ec2sdk.Options)) (*ec2sdk.DeleteLaunchTemplateOutput, error)
-	DescribeInstances(context.Context, *ec2sdk.DescribeInstancesInput, ...func(*ec2sdk.Options)) (*ec2sdk.DescribeInstancesOutput, error)
-	StopInstances(context.Context, *ec2sdk.StopInstancesInput, ...func(*ec2sdk.Options)) (*ec2sdk.StopInstancesOutput, error)
-	TerminateInstances(context.Context, *ec2sdk.TerminateInstancesInput, ...func(*ec2sdk.Options)) (*ec2sdk.TerminateInstancesOutput, error)
 }
 
 // ErrLaunchTemplateExists is the cause of the ECONFLICT error
@@ -31,8 +26,8 @@ type releaseAPI interface {
 var ErrLaunchTemplateExists = errors.New("launch template already exists")
 
 // ErrNotFound is the cause of every ENOTFOUND error this package returns
-// for a launch template, image, subnet, security group or instance that
-// does not exist.
+// for a launch template, image or other resource named by id that does not
+// exist.
 var ErrNotFound = errors.New("not found")
 
 // LaunchTemplateInput describes a launch template for one service of one
@@ -144,10 +139,7 @@ func (c *Client) CreateLaunchTemplate(ctx context.Context, in LaunchTemplateInpu
 	}
 	out, err := c.api.CreateLaunchTemplate(ctx, req)
 	if err != nil {
-		if apiCode(err) == "InvalidLaunchTemplateName.AlreadyExistsException" {
-			return LaunchTemplate{}, elevator.Errorf(elevator.ECONFLICT, "create launch template %s in %s: %w", in.Name, c.region, fmt.Errorf("%w: %w", ErrLaunchTemplateExists, err))
-		}
-		return LaunchTemplate{}, c.fail("create launch template "+in.Name, err)
+		return LaunchTemplate{}, c.fail("create launch template "+in.Name, "launch template", in.Name, err)
 	}
 	return launchTemplate(out.LaunchTemplate), nil
 }
@@ -157,35 +149,12 @@ func (c *Client) CreateLaunchTemplate(ctx context.Context, in LaunchTemplateInpu
 func (c *Client) LaunchTemplate(ctx context.Context, name string) (LaunchTemplate, error) {
 	out, err := c.api.DescribeLaunchTemplates(ctx, &ec2sdk.DescribeLaunchTemplatesInput{LaunchTemplateNames: []string{name}})
 	if err != nil {
-		if isNotFound(err) {
-			return LaunchTemplate{}, c.notFound("launch template " + name)
-		}
-		return LaunchTemplate{}, c.fail("describe launch template "+name, err)
+		return LaunchTemplate{}, c.fail("describe launch template "+name, "launch template", name, err)
 	}
 	if len(out.LaunchTemplates) == 0 {
-		return LaunchTemplate{}, c.notFound("launch template " + name)
+		return LaunchTemplate{}, awserr.NotFound("launch template", name, c.region, ErrNotFound)
 	}
 	return launchTemplate(&out.LaunchTemplates[0]), nil
-}
-
-// LaunchTemplates returns the launch templates carrying every tag in tags,
-// found with tag filters (all of them when tags is empty). EAWS on failure.
-func (c *Client) LaunchTemplates(ctx context.Context, tags map[string]string) ([]LaunchTemplate, error) {
-	// MaxResults is explicit because moto does not paginate this call: it
-	// returns the first MaxResults templates (15 by default) and no token.
-	in := &ec2sdk.DescribeLaunchTemplatesInput{Filters: tagFilters(tags), MaxResults: aws.Int32(200)}
-	var lts []LaunchTemplate
-	p := ec2sdk.NewDescribeLaunchTemplatesPaginator(c.api, in)
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, c.fail("describe launch templates", err)
-		}
-		for i := range out.LaunchTemplates {
-			lts = append(lts, launchTemplate(&out.LaunchTemplates[i]))
-		}
-	}
-	return lts, nil
 }
 
 // DeleteLaunchTemplate deletes the launch template called name and all its
@@ -195,10 +164,13 @@ func (c *Client) DeleteLaunchTemplate(ctx context.Context, name string) error {
 	_, err := c.api.DeleteLaunchTemplate(ctx, &ec2sdk.DeleteLaunchTemplateInput{LaunchTemplateName: aws.String(name)})
 	// AWS answers a missing name with a not-found code; moto 5.2.5 with
 	// MissingParameter, though the name is given.
-	if err != nil && !isNotFound(err) && apiCode(err) != "MissingParameter" {
-		return c.fail("delete launch template "+name, err)
+	if awserr.Code(err) == "MissingParameter" {
+		return nil
 	}
-	return nil
+	if err = c.fail("delete launch template "+name, "launch template", name, err); errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 func launchTemplate(lt *ec2types.LaunchTemplate) LaunchTemplate {
@@ -213,38 +185,6 @@ func launchTemplate(lt *ec2types.LaunchTemplate) LaunchTemplate {
 		Tags:           tagMap(lt.Tags),
 		Created:        aws.ToTime(lt.CreateTime),
 	}
-}
-
-func (c *Client) notFound(what string) error {
-	return elevator.Errorf(elevator.ENOTFOUND, "%s in %s: %w", what, c.region, ErrNotFound)
-}
-
-// isNotFound reports whether err is EC2's answer about something that does
-// not exist: codes such as InvalidSubnetID.NotFound,
-// InvalidLaunchTemplateName.NotFoundException or InvalidAMIID.Unavailable.
-func isNotFound(err error) bool {
-	code := apiCode(err)
-	return strings.HasSuffix(code, ".NotFound") || strings.HasSuffix(code, ".NotFoundException") || code == "InvalidAMIID.Unavailable"
-}
-
-// isMalformed reports whether err says an ID is not even well formed
-// (InvalidSubnetID.Malformed, InvalidAMIID.Malformed, ...).
-func isMalformed(err error) bool { return strings.HasSuffix(apiCode(err), ".Malformed") }
-
-func apiCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return ""
-}
-
-func tagFilters(tags map[string]string) []ec2types.Filter {
-	var fs []ec2types.Filter
-	for _, k := range sortedKeys(tags) {
-		fs = append(fs, ec2types.Filter{Name: aws.String("tag:" + k), Values: []string{tags[k]}})
-	}
-	return fs
 }
 
 func ec2Tags(tags map[string]string) []ec2types.Tag {

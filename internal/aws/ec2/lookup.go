@@ -2,16 +2,14 @@ package ec2
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
 
 // Image is a machine image (AMI).
@@ -24,45 +22,18 @@ type Image struct {
 	Tags    map[string]string
 }
 
-// Available reports whether instances can be launched from the image.
-func (i Image) Available() bool { return i.State == string(ec2types.ImageStateAvailable) }
-
 // Image returns the image with id. It returns an ENOTFOUND error wrapping
 // ErrNotFound when there is none (or it is not shared with the account),
 // EINVALID for an ID that is not an image ID, and EAWS for other failures.
 func (c *Client) Image(ctx context.Context, id string) (Image, error) {
 	out, err := c.api.DescribeImages(ctx, &ec2sdk.DescribeImagesInput{ImageIds: []string{id}})
 	if err != nil {
-		return Image{}, c.lookupFailed("describe image "+id, err)
+		return Image{}, c.fail("describe image "+id, "image", id, err)
 	}
 	if len(out.Images) == 0 {
-		return Image{}, c.notFound("image " + id)
+		return Image{}, awserr.NotFound("image", id, c.region, ErrNotFound)
 	}
 	return image(out.Images[0]), nil
-}
-
-// ImagesByTags returns the images carrying every tag in tags, found with
-// tag filters, newest first. Tags are visible only on images of the
-// account's own, so these are the images it made or tagged. It returns
-// EINVALID for an empty tags (that would list every public image) and EAWS
-// for failures.
-func (c *Client) ImagesByTags(ctx context.Context, tags map[string]string) ([]Image, error) {
-	if len(tags) == 0 {
-		return nil, elevator.Errorf(elevator.EINVALID, "find images in %s: no tags to find them by", c.region)
-	}
-	var images []Image
-	p := ec2sdk.NewDescribeImagesPaginator(c.api, &ec2sdk.DescribeImagesInput{Filters: tagFilters(tags)})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, c.fail("describe images", err)
-		}
-		for _, img := range out.Images {
-			images = append(images, image(img))
-		}
-	}
-	sort.SliceStable(images, func(i, j int) bool { return images[i].Created.After(images[j].Created) })
-	return images, nil
 }
 
 func image(img ec2types.Image) Image {
@@ -90,7 +61,7 @@ func (c *Client) Images(ctx context.Context, ids []string) ([]Image, error) {
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.fail("describe images "+strings.Join(ids, ", "), err)
+			return nil, c.fail("describe images "+strings.Join(ids, ", "), "image", "", err)
 		}
 		for _, img := range out.Images {
 			byID[aws.ToString(img.ImageId)] = image(img)
@@ -112,7 +83,7 @@ func (c *Client) SubnetsByID(ctx context.Context, ids []string) ([]Subnet, error
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.fail("describe subnets "+strings.Join(ids, ", "), err)
+			return nil, c.fail("describe subnets "+strings.Join(ids, ", "), "subnet", "", err)
 		}
 		for _, s := range out.Subnets {
 			cidr, _ := netip.ParsePrefix(aws.ToString(s.CidrBlock))
@@ -134,7 +105,7 @@ func (c *Client) SecurityGroupsByID(ctx context.Context, ids []string) ([]Securi
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.fail("describe security groups "+strings.Join(ids, ", "), err)
+			return nil, c.fail("describe security groups "+strings.Join(ids, ", "), "security group", "", err)
 		}
 		for _, g := range out.SecurityGroups {
 			byID[aws.ToString(g.GroupId)] = SecurityGroup{ID: aws.ToString(g.GroupId), Name: aws.ToString(g.GroupName), VPCID: aws.ToString(g.VpcId), Tags: tagMap(g.Tags)}
@@ -163,15 +134,4 @@ func inOrder[T any](ids []string, byID map[string]T) []T {
 		}
 	}
 	return out
-}
-
-// lookupFailed translates the error of a call that names things by ID.
-func (c *Client) lookupFailed(doing string, err error) error {
-	switch {
-	case isNotFound(err):
-		return elevator.Errorf(elevator.ENOTFOUND, "%s in %s: %w", doing, c.region, fmt.Errorf("%w: %w", ErrNotFound, err))
-	case isMalformed(err):
-		return elevator.Errorf(elevator.EINVALID, "%s in %s: %w", doing, c.region, err)
-	}
-	return c.fail(doing, err)
 }

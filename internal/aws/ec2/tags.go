@@ -26,7 +26,7 @@ func (c *Client) Tag(ctx context.Context, id string, tags map[string]string) err
 		in.Tags = append(in.Tags, ec2types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
 	}
 	if _, err := c.api.CreateTags(ctx, in); err != nil {
-		return c.fail("tag "+id, err)
+		return c.fail("tag "+id, "resource", id, err)
 	}
 	return nil
 }

@@ -3,17 +3,17 @@
 // of their targets, in Elevator's own types. Nothing above it sees an SDK
 // type.
 //
-// Errors it returns are *elevator.Error: ENOTFOUND wrapping
-// ErrTargetGroupNotFound when TargetHealth names a target group that does
-// not exist,
-// EINTERRUPTED when the context was cancelled, and EAWS for any other
-// refused or failed call. Check the sentinel with errors.Is.
+// Errors it returns are *elevator.Error, translated by awserr: ENOTFOUND
+// wrapping ErrTargetGroupNotFound and an *awserr.NotFoundError when
+// TargetHealth names a target group that does not exist, and the codes
+// awserr gives every service (EINTERRUPTED when the context was cancelled,
+// EAWS for any other refused or failed call). Check the sentinel with
+// errors.Is.
 package elbv2
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -21,11 +21,17 @@ import (
 	elbv2sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
 
 // ErrTargetGroupNotFound is the cause of the ENOTFOUND error returned for a
 // target group that does not exist.
 var ErrTargetGroupNotFound = errors.New("target group not found")
+
+// codes are ELBv2's answers that mean more than a failed call.
+var codes = awserr.Codes{
+	NotFound: []awserr.Match{{Code: "TargetGroupNotFound", Err: ErrTargetGroupNotFound}},
+}
 
 // api lists the ELBv2 operations Elevator uses.
 type api interface {
@@ -90,7 +96,7 @@ func (c *Client) TargetHealth(ctx context.Context, targetGroupARN string, instan
 	}
 	out, err := c.api.DescribeTargetHealth(ctx, in)
 	if err != nil {
-		return nil, c.check("describe target health of "+targetGroupARN, err)
+		return nil, c.check("describe target health of "+targetGroupARN, targetGroupARN, err)
 	}
 	health := make([]TargetHealth, 0, len(out.TargetHealthDescriptions))
 	for _, d := range out.TargetHealthDescriptions {
@@ -169,36 +175,13 @@ func (c *Client) TargetGroups(ctx context.Context, arns []string) ([]TargetGroup
 	return ordered, c.attributes(ctx, ordered)
 }
 
-// TargetGroupsByTags returns the region's target groups carrying every tag
-// in tags (key -> value), with their deregistration delays and tags.
-// ELBv2 cannot filter by tag, so this reads every target group in the
-// region and their tags (DescribeTags takes 20 ARNs a call); target groups
-// are few per account and region (the quota is 3000), so that costs a
-// handful of calls. It returns EAWS on failure.
-func (c *Client) TargetGroupsByTags(ctx context.Context, tags map[string]string) ([]TargetGroup, error) {
-	all, err := c.describe(ctx, &elbv2sdk.DescribeTargetGroupsInput{})
-	if err != nil {
-		return nil, err
-	}
-	if err := c.tag(ctx, all); err != nil {
-		return nil, err
-	}
-	var matched []TargetGroup
-	for _, g := range all {
-		if hasTags(g.Tags, tags) {
-			matched = append(matched, g)
-		}
-	}
-	return matched, c.attributes(ctx, matched)
-}
-
 func (c *Client) describe(ctx context.Context, in *elbv2sdk.DescribeTargetGroupsInput) ([]TargetGroup, error) {
 	var groups []TargetGroup
 	p := elbv2sdk.NewDescribeTargetGroupsPaginator(c.api, in)
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.check("describe target groups", err)
+			return nil, c.check("describe target groups", "", err)
 		}
 		for _, g := range out.TargetGroups {
 			var lbs []string // nil, not empty, when there is none
@@ -231,7 +214,7 @@ func (c *Client) tag(ctx context.Context, groups []TargetGroup) error {
 		}
 		out, err := c.api.DescribeTags(ctx, in)
 		if err != nil {
-			return c.check("describe tags of target groups", err)
+			return c.check("describe tags of target groups", "", err)
 		}
 		tags := map[string]map[string]string{}
 		for _, d := range out.TagDescriptions {
@@ -256,7 +239,7 @@ func (c *Client) attributes(ctx context.Context, groups []TargetGroup) error {
 	for i := range groups {
 		out, err := c.api.DescribeTargetGroupAttributes(ctx, &elbv2sdk.DescribeTargetGroupAttributesInput{TargetGroupArn: aws.String(groups[i].ARN)})
 		if err != nil {
-			return c.check("describe attributes of target group "+groups[i].Name, err)
+			return c.check("describe attributes of target group "+groups[i].Name, "", err)
 		}
 		for _, a := range out.Attributes {
 			if aws.ToString(a.Key) != "deregistration_delay.timeout_seconds" {
@@ -272,23 +255,8 @@ func (c *Client) attributes(ctx context.Context, groups []TargetGroup) error {
 	return nil
 }
 
-func hasTags(have, want map[string]string) bool {
-	for k, v := range want {
-		if got, ok := have[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
-}
-
-// check translates an error.
-func (c *Client) check(doing string, err error) error {
-	var nf *elbv2types.TargetGroupNotFoundException
-	if errors.As(err, &nf) {
-		return elevator.Errorf(elevator.ENOTFOUND, "%s in %s: %w", doing, c.region, fmt.Errorf("%w: %w", ErrTargetGroupNotFound, err))
-	}
-	if errors.Is(err, context.Canceled) {
-		return elevator.Errorf(elevator.EINTERRUPTED, "%s in %s: %w", doing, c.region, err)
-	}
-	return elevator.Errorf(elevator.EAWS, "%s in %s: %w", doing, c.region, err)
+// check translates the error of a call; arn names the target group the
+// call is about ("" when it names several, or none).
+func (c *Client) check(doing, arn string, err error) error {
+	return codes.Translate(awserr.Op{Doing: doing, Region: c.region, Kind: "target group", Name: arn}, err)
 }

@@ -8,9 +8,7 @@ package elbv2
 import (
 	"context"
 	"errors"
-	"fmt"
 	"reflect"
-	"sort"
 	"testing"
 	"time"
 
@@ -222,53 +220,6 @@ func TestTargetGroupsComeWithDelayLoadBalancersAndTags(t *testing.T) {
 			}
 			if err != nil || !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got %v, %v; want %v", got, err, tc.want)
-			}
-		})
-	}
-}
-
-func TestTargetGroupsByTagsReadsTagsInBatches(t *testing.T) {
-	c, f := newFixture(t, "us-west-2")
-	ctx := context.Background()
-	// 25 more groups than one DescribeTags call takes; every fifth is the
-	// blog app's.
-	var blog []string
-	for i := range 25 {
-		app := "other"
-		if i%5 == 0 {
-			app = "blog"
-		}
-		arn := f.targetGroup(t, fmt.Sprintf("tg-%02d", i), map[string]string{elevator.TagApp: app})
-		if app == "blog" {
-			blog = append(blog, arn)
-		}
-	}
-	for _, tc := range []struct {
-		test string
-		tags map[string]string
-		want []string
-	}{
-		{"an app's groups are found past the first batch", map[string]string{elevator.TagApp: "blog"}, blog},
-		{"every tag must match", map[string]string{elevator.TagApp: "shop", elevator.TagService: "web"}, []string{f.tg}},
-		{"an unrelated tag finds none", map[string]string{elevator.TagApp: "shop", elevator.TagService: "api"}, nil},
-	} {
-		t.Run(tc.test, func(t *testing.T) {
-			groups, err := c.TargetGroupsByTags(ctx, tc.tags)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, g := range groups {
-				got = append(got, g.ARN)
-				if g.DeregistrationDelay != 300*time.Second {
-					t.Errorf("%s: deregistration delay %v, want moto's default 5m0s", g.Name, g.DeregistrationDelay)
-				}
-			}
-			sort.Strings(got)
-			want := append([]string(nil), tc.want...)
-			sort.Strings(want)
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("got %v, want %v", got, want)
 			}
 		})
 	}

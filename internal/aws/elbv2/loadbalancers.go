@@ -30,7 +30,7 @@ func (c *Client) LoadBalancers(ctx context.Context, arns []string) ([]LoadBalanc
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.check("describe load balancers", err)
+			return nil, c.check("describe load balancers", "", err)
 		}
 		for _, lb := range out.LoadBalancers {
 			state := ""
@@ -50,7 +50,7 @@ func (c *Client) Tags(ctx context.Context, arns []string) (map[string]map[string
 	for start := 0; start < len(arns); start += tagBatch {
 		out, err := c.api.DescribeTags(ctx, &elbv2sdk.DescribeTagsInput{ResourceArns: arns[start:min(start+tagBatch, len(arns))]})
 		if err != nil {
-			return nil, c.check("describe tags", err)
+			return nil, c.check("describe tags", "", err)
 		}
 		for _, d := range out.TagDescriptions {
 			m := make(map[string]string, len(d.Tags))
@@ -70,7 +70,7 @@ func (c *Client) AddTags(ctx context.Context, arn string, tags map[string]string
 		in.Tags = append(in.Tags, elbv2types.Tag{Key: aws.String(k), Value: aws.String(v)})
 	}
 	if _, err := c.api.AddTags(ctx, in); err != nil {
-		return c.check("add tags", err)
+		return c.check("add tags", "", err)
 	}
 	return nil
 }

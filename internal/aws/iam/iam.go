@@ -1,25 +1,30 @@
 // Package iam is Elevator's adapter for AWS Identity and Access Management:
 // the instance profiles a release's instances run as, in Elevator's own
-// types. Errors it returns are *elevator.Error: ENOTFOUND wrapping
-// ErrNotFound for an instance profile that does not exist, EINTERRUPTED when
-// the context was cancelled, and EAWS for any other failure.
+// types. Errors it returns are *elevator.Error, translated by awserr:
+// ENOTFOUND wrapping ErrNotFound and an *awserr.NotFoundError for an
+// instance profile that does not exist, and the codes awserr gives every
+// service (EINTERRUPTED when the context was cancelled, EAWS for any other
+// failure).
 package iam
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	iamsdk "github.com/aws/aws-sdk-go-v2/service/iam"
-	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
-	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
 
 // ErrNotFound is the cause of the ENOTFOUND error returned for an instance
 // profile that does not exist.
 var ErrNotFound = errors.New("instance profile not found")
+
+// codes are IAM's answers that mean more than a failed call.
+var codes = awserr.Codes{
+	NotFound: []awserr.Match{{Code: "NoSuchEntity", Err: ErrNotFound}},
+}
 
 // api lists the IAM operations Elevator uses.
 type api interface {
@@ -57,14 +62,7 @@ func (c *Client) InstanceProfile(ctx context.Context, name string) (InstanceProf
 	}
 	out, err := c.api.GetInstanceProfile(ctx, &iamsdk.GetInstanceProfileInput{InstanceProfileName: aws.String(name)})
 	if err != nil {
-		var nf *iamtypes.NoSuchEntityException
-		if errors.As(err, &nf) {
-			return InstanceProfile{}, elevator.Errorf(elevator.ENOTFOUND, "get instance profile %s: %w", name, fmt.Errorf("%w: %w", ErrNotFound, err))
-		}
-		if errors.Is(err, context.Canceled) {
-			return InstanceProfile{}, elevator.Errorf(elevator.EINTERRUPTED, "get instance profile %s: %w", name, err)
-		}
-		return InstanceProfile{}, elevator.Errorf(elevator.EAWS, "get instance profile %s: %w", name, err)
+		return InstanceProfile{}, codes.Translate(awserr.Op{Doing: "get instance profile " + name, Kind: "instance profile", Name: name}, err)
 	}
 	p := out.InstanceProfile
 	profile := InstanceProfile{Name: aws.ToString(p.InstanceProfileName), ARN: aws.ToString(p.Arn), Path: aws.ToString(p.Path)}

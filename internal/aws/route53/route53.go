@@ -1,6 +1,7 @@
 // Package route53 is Elevator's adapter for Amazon Route 53. Errors it
-// returns are *elevator.Error: ENOTFOUND when a zone does not exist, EAWS for
-// any other failure.
+// returns are *elevator.Error: ENOTFOUND when a zone does not exist, and the
+// codes awserr gives every service (EINTERRUPTED when the context was
+// cancelled, EAWS for any other failure).
 package route53
 
 import (
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	r53 "github.com/aws/aws-sdk-go-v2/service/route53"
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
 
 type api interface {
@@ -28,7 +30,7 @@ func (c *Client) HostedZoneID(ctx context.Context, domain string) (string, error
 	name := strings.TrimSuffix(domain, ".") + "."
 	out, err := c.api.ListHostedZonesByName(ctx, &r53.ListHostedZonesByNameInput{DNSName: aws.String(name)})
 	if err != nil {
-		return "", elevator.Errorf(elevator.EAWS, "list hosted zones: %w", err)
+		return "", awserr.Codes{}.Translate(awserr.Op{Doing: "list hosted zones"}, err)
 	}
 	for _, z := range out.HostedZones {
 		if aws.ToString(z.Name) == name && (z.Config == nil || !z.Config.PrivateZone) {

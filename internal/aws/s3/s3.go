@@ -3,18 +3,18 @@
 // Elevator's own types. It stores bytes as given; computing and checking
 // checksums of their content is the caller's business.
 //
-// Errors it returns are *elevator.Error: ENOTFOUND wrapping ErrNotFound for
-// a missing object or bucket, ECONFLICT wrapping ErrPreconditionFailed when
-// PutIfMatch finds the object changed, EINTERRUPTED when the context was
-// cancelled, and EAWS for any other failure. Check the sentinels with
-// errors.Is.
+// Errors it returns are *elevator.Error, translated by awserr: ENOTFOUND
+// wrapping ErrNotFound and an *awserr.NotFoundError for a missing object or
+// bucket, ECONFLICT wrapping ErrPreconditionFailed when another conditional
+// write to the key is in flight, and the codes awserr gives every service
+// (EINTERRUPTED when the context was cancelled, EAWS for any other
+// failure). Check the sentinels with errors.Is.
 package s3
 
 import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -22,18 +22,35 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
 
 // ErrNotFound is the cause of the ENOTFOUND error returned for an object or
 // bucket that does not exist.
 var ErrNotFound = errors.New("not found")
 
-// ErrPreconditionFailed is the cause of the ECONFLICT error PutIfMatch
-// returns when the object changed since its ETag was read.
+// ErrPreconditionFailed is the cause of the ECONFLICT error a conditional
+// write returns when its condition does not hold, or may not: PutIfAbsent
+// reports an object there first as false instead.
 var ErrPreconditionFailed = errors.New("precondition failed")
+
+// codes are S3's answers that mean more than a failed call. A HEAD
+// request's answer has no body, hence a bare NotFound code; a precondition
+// that failed may come as a bare 412. ConditionalRequestConflict says
+// another conditional write to the key is in flight; it may win.
+var codes = awserr.Codes{
+	NotFound: []awserr.Match{
+		{Code: "NoSuchKey", Err: ErrNotFound},
+		{Code: "NoSuchBucket", Err: ErrNotFound},
+		{Code: "NotFound", Err: ErrNotFound},
+	},
+	Conflict: []awserr.Match{
+		{Code: "PreconditionFailed", Err: ErrPreconditionFailed},
+		{Status: http.StatusPreconditionFailed, Err: ErrPreconditionFailed},
+		{Code: "ConditionalRequestConflict", Err: ErrPreconditionFailed},
+	},
+}
 
 // api lists the S3 operations Elevator uses.
 type api interface {
@@ -97,21 +114,12 @@ func (c *Client) PutIfAbsent(ctx context.Context, bucket, key, contentType strin
 	return err == nil, err
 }
 
-// PutIfMatch replaces an object only if its ETag is still etag (If-Match),
-// and returns the new ETag: a writer that read the object replaces it only
-// if no one else wrote in between. When the object changed it returns an
-// ECONFLICT error wrapping ErrPreconditionFailed; when it is gone, an
-// ENOTFOUND error wrapping ErrNotFound. moto 5.2.5 honours If-Match too.
-func (c *Client) PutIfMatch(ctx context.Context, bucket, key, contentType string, body []byte, etag string) (string, error) {
-	return c.put(ctx, &s3sdk.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), ContentType: optional(contentType), IfMatch: aws.String(etag)}, body)
-}
-
 func (c *Client) put(ctx context.Context, in *s3sdk.PutObjectInput, body []byte) (string, error) {
 	in.Body = bytes.NewReader(body)
 	in.ContentLength = aws.Int64(int64(len(body)))
 	out, err := c.api.PutObject(ctx, in)
 	if err != nil {
-		return "", c.check("put s3://"+aws.ToString(in.Bucket)+"/"+aws.ToString(in.Key), err)
+		return "", c.check("put", "object", "s3://"+aws.ToString(in.Bucket)+"/"+aws.ToString(in.Key), err)
 	}
 	return aws.ToString(out.ETag), nil
 }
@@ -122,12 +130,12 @@ func (c *Client) put(ctx context.Context, in *s3sdk.PutObjectInput, body []byte)
 func (c *Client) Get(ctx context.Context, bucket, key string) ([]byte, string, error) {
 	out, err := c.api.GetObject(ctx, &s3sdk.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
-		return nil, "", c.check("get s3://"+bucket+"/"+key, err)
+		return nil, "", c.check("get", "object", "s3://"+bucket+"/"+key, err)
 	}
 	defer out.Body.Close()
 	body, err := io.ReadAll(out.Body)
 	if err != nil {
-		return nil, "", c.check("read s3://"+bucket+"/"+key, err)
+		return nil, "", c.check("read", "object", "s3://"+bucket+"/"+key, err)
 	}
 	return body, aws.ToString(out.ETag), nil
 }
@@ -149,7 +157,7 @@ func (c *Client) List(ctx context.Context, bucket, prefix string) ([]Object, err
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.check("list s3://"+bucket+"/"+prefix, err)
+			return nil, c.check("list", "bucket", "s3://"+bucket+"/"+prefix, err)
 		}
 		for _, o := range out.Contents {
 			objects = append(objects, Object{
@@ -176,7 +184,7 @@ func (c *Client) maxKeys() *int32 {
 func (c *Client) Delete(ctx context.Context, bucket, key string) error {
 	_, err := c.api.DeleteObject(ctx, &s3sdk.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
-		return c.check("delete s3://"+bucket+"/"+key, err)
+		return c.check("delete", "object", "s3://"+bucket+"/"+key, err)
 	}
 	return nil
 }
@@ -194,7 +202,7 @@ func (c *Client) DeletePrefix(ctx context.Context, bucket, prefix string) (int, 
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			err = c.check("list versions in s3://"+bucket+"/"+prefix, err)
+			err = c.check("list versions in", "bucket", "s3://"+bucket+"/"+prefix, err)
 			if errors.Is(err, ErrNotFound) {
 				return 0, nil
 			}
@@ -215,7 +223,7 @@ func (c *Client) DeletePrefix(ctx context.Context, bucket, prefix string) (int, 
 			Delete: &s3types.Delete{Objects: batch, Quiet: aws.Bool(true)},
 		})
 		if err != nil {
-			return deleted, c.check("delete versions in s3://"+bucket+"/"+prefix, err)
+			return deleted, c.check("delete versions in", "bucket", "s3://"+bucket+"/"+prefix, err)
 		}
 		if len(out.Errors) > 0 {
 			e := out.Errors[0]
@@ -234,27 +242,8 @@ func optional(s string) *string {
 	return aws.String(s)
 }
 
-// check translates an error.
-func (c *Client) check(doing string, err error) error {
-	var noKey *s3types.NoSuchKey
-	var noBucket *s3types.NoSuchBucket
-	var ae smithy.APIError
-	var re *smithyhttp.ResponseError
-	status := 0
-	if errors.As(err, &re) {
-		status = re.HTTPStatusCode()
-	}
-	switch {
-	case errors.As(err, &noKey), errors.As(err, &noBucket),
-		errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NoSuchBucket" || ae.ErrorCode() == "NotFound"):
-		return elevator.Errorf(elevator.ENOTFOUND, "%s in %s: %w", doing, c.region, fmt.Errorf("%w: %w", ErrNotFound, err))
-	case status == http.StatusPreconditionFailed, errors.As(err, &ae) && ae.ErrorCode() == "PreconditionFailed":
-		return elevator.Errorf(elevator.ECONFLICT, "%s in %s: %w", doing, c.region, fmt.Errorf("%w: %w", ErrPreconditionFailed, err))
-	case errors.As(err, &ae) && ae.ErrorCode() == "ConditionalRequestConflict":
-		// Another conditional write to the key is in flight; it may win.
-		return elevator.Errorf(elevator.ECONFLICT, "%s in %s: %w", doing, c.region, fmt.Errorf("%w: %w", ErrPreconditionFailed, err))
-	case errors.Is(err, context.Canceled):
-		return elevator.Errorf(elevator.EINTERRUPTED, "%s in %s: %w", doing, c.region, err)
-	}
-	return elevator.Errorf(elevator.EAWS, "%s in %s: %w", doing, c.region, err)
+// check translates the error of a call (doing) about url, an object or a
+// bucket (kind).
+func (c *Client) check(doing, kind, url string, err error) error {
+	return codes.Translate(awserr.Op{Doing: doing + " " + url, Region: c.region, Kind: kind, Name: url}, err)
 }

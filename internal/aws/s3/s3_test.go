@@ -90,39 +90,6 @@ func TestPutIfAbsentStoresAnObjectOnce(t *testing.T) {
 	}
 }
 
-func TestPutIfMatchReplacesOnlyWhatWasRead(t *testing.T) {
-	cfg := emulatortest.Config(t, "us-west-2")
-	b, _ := bucket(t, cfg, false)
-	c, ctx := New(cfg), context.Background()
-	first, err := c.Put(ctx, b, "state.json", "", []byte("v1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := c.PutIfMatch(ctx, b, "state.json", "", []byte("v2"), first)
-	if err != nil || second == first {
-		t.Fatalf("put over the etag read: %q, %v; want a new etag", second, err)
-	}
-
-	for _, tc := range []struct {
-		test, key, etag string
-		code            string
-		sentinel        error
-	}{
-		{"a stale etag is a conflict", "state.json", first, elevator.ECONFLICT, ErrPreconditionFailed},
-		{"a missing object is not found", "gone.json", first, elevator.ENOTFOUND, ErrNotFound},
-	} {
-		t.Run(tc.test, func(t *testing.T) {
-			_, err := c.PutIfMatch(ctx, b, tc.key, "", []byte("v3"), tc.etag)
-			if !isCode(err, tc.code, tc.sentinel) {
-				t.Errorf("got %v (code %q), want %s wrapping %v", err, elevator.ErrorCode(err), tc.code, tc.sentinel)
-			}
-		})
-	}
-	if body, _, _ := c.Get(ctx, b, "state.json"); string(body) != "v2" {
-		t.Errorf("object %q after the refused put, want v2", body)
-	}
-}
-
 func TestGetOfWhatDoesNotExistIsNotFound(t *testing.T) {
 	cfg := emulatortest.Config(t, "eu-central-1")
 	b, _ := bucket(t, cfg, false)

@@ -1,17 +1,22 @@
 // Package ssm is Elevator's adapter for AWS Systems Manager Parameter Store.
-// Errors it returns are *elevator.Error: ENOTFOUND for a missing parameter,
-// EAWS for any other failure.
+// Errors it returns are *elevator.Error, translated by awserr: ENOTFOUND
+// wrapping an *awserr.NotFoundError for a missing parameter, and the codes
+// awserr gives every service (EINTERRUPTED when the context was cancelled,
+// EAWS for any other failure).
 package ssm
 
 import (
 	"context"
-	"errors"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ssmsdk "github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
-	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
+
+// codes are Parameter Store's answers that mean more than a failed call.
+var codes = awserr.Codes{
+	NotFound: []awserr.Match{{Code: "ParameterNotFound"}},
+}
 
 type api interface {
 	GetParameter(context.Context, *ssmsdk.GetParameterInput, ...func(*ssmsdk.Options)) (*ssmsdk.GetParameterOutput, error)
@@ -30,11 +35,7 @@ func New(cfg aws.Config) *Client { return &Client{api: ssmsdk.NewFromConfig(cfg)
 func (c *Client) Parameter(ctx context.Context, name string) (string, error) {
 	out, err := c.api.GetParameter(ctx, &ssmsdk.GetParameterInput{Name: aws.String(name)})
 	if err != nil {
-		var nf *ssmtypes.ParameterNotFound
-		if errors.As(err, &nf) {
-			return "", elevator.Errorf(elevator.ENOTFOUND, "SSM parameter %s not found in %s", name, c.region)
-		}
-		return "", elevator.Errorf(elevator.EAWS, "get SSM parameter %s in %s: %w", name, c.region, err)
+		return "", codes.Translate(awserr.Op{Doing: "get SSM parameter " + name, Region: c.region, Kind: "SSM parameter", Name: name}, err)
 	}
 	return aws.ToString(out.Parameter.Value), nil
 }

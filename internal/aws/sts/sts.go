@@ -1,5 +1,7 @@
 // Package sts is Elevator's adapter for AWS STS: who is calling. Errors it
-// returns are *elevator.Error with code EAWS.
+// returns are *elevator.Error with the codes awserr gives every service
+// (EINVALID for credentials AWS refuses, EINTERRUPTED when the context was
+// cancelled, EAWS for any other failure).
 package sts
 
 import (
@@ -7,7 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	stssdk "github.com/aws/aws-sdk-go-v2/service/sts"
-	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
 
 type api interface {
@@ -31,7 +33,7 @@ type Identity struct {
 func (c *Client) CallerIdentity(ctx context.Context) (Identity, error) {
 	out, err := c.api.GetCallerIdentity(ctx, &stssdk.GetCallerIdentityInput{})
 	if err != nil {
-		return Identity{}, elevator.Errorf(elevator.EAWS, "get caller identity: %w", err)
+		return Identity{}, awserr.Codes{}.Translate(awserr.Op{Doing: "get caller identity"}, err)
 	}
 	return Identity{Account: aws.ToString(out.Account), ARN: aws.ToString(out.Arn), UserID: aws.ToString(out.UserId)}, nil
 }

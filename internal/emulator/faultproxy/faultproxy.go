@@ -78,13 +78,6 @@ func (p *Proxy) Counts() Counts {
 	return p.counts
 }
 
-// SetConfig changes the fault rates from now on.
-func (p *Proxy) SetConfig(cfg Config) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cfg = cfg
-}
-
 type fault int
 
 const (

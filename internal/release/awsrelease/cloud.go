@@ -343,7 +343,7 @@ func hasHook(hooks []autoscaling.LifecycleHook, name string) bool {
 // keeping their message.
 func notFound(err error) error {
 	if errors.Is(err, autoscaling.ErrGroupNotFound) {
-		return fmt.Errorf("%w: %w", release.ErrNotFound, err)
+		return engineNotFound{err}
 	}
 	return err
 }

@@ -143,10 +143,16 @@ func (s *Store) Release(ctx context.Context, id string) ([]byte, string, error) 
 // missing turns the adapters' "not found" into release.ErrNotFound.
 func missing(err error) error {
 	if errors.Is(err, s3.ErrNotFound) || errors.Is(err, dynamodb.ErrNotFound) {
-		return fmt.Errorf("%w: %w", release.ErrNotFound, err)
+		return engineNotFound{err}
 	}
 	return err
 }
+
+// engineNotFound is an adapter's not-found error that is also
+// release.ErrNotFound, with the adapter's message and code.
+type engineNotFound struct{ error }
+
+func (e engineNotFound) Unwrap() []error { return []error{e.error, release.ErrNotFound} }
 
 // PutRecord stores rec if the stored record has revision rec.Revision-1
 // (or there is none and rec.Revision is 1), in one conditional write;
