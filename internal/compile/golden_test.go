@@ -107,7 +107,7 @@ func checkParameters(t *testing.T, s Stack) {
 // checkBody checks that a stack's body is what CloudFormation is sent for
 // its template: under MaxBodyBytes, the bytes encoding/json writes for the
 // template, and the same document as the template's YAML, which is what
-// the golden files hold and cfn-lint reads.
+// the golden files hold.
 func checkBody(t *testing.T, s Stack) {
 	t.Helper()
 	if len(s.Body) > MaxBodyBytes {

@@ -116,7 +116,7 @@ func (t *Template) JSON() ([]byte, error) {
 }
 
 // YAML returns t as YAML indented by two spaces, with every mapping's keys
-// sorted. It returns an *elevator.Error with code EINTERNAL when t cannot be
+// sorted: the template for people to read, as the golden files hold it. It returns an *elevator.Error with code EINTERNAL when t cannot be
 // encoded.
 func (t *Template) YAML() ([]byte, error) {
 	var buf bytes.Buffer
