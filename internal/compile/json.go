@@ -193,13 +193,23 @@ func (w *jsonWriter) strings(s []string) {
 // writeObject writes m as a JSON object with its keys sorted, each value
 // written by write.
 func writeObject[V any](w *jsonWriter, m map[string]V, write func(*jsonWriter, V)) {
+	// Most objects have a few keys: sort them on the stack, where storing
+	// them costs no write barrier while the collector runs.
+	var small [16]string
+	keys := small[:0]
 	start := len(w.keys)
-	for k := range m {
-		w.keys = append(w.keys, k)
+	if len(m) > len(small) {
+		for k := range m {
+			w.keys = append(w.keys, k)
+		}
+		// Values written below push their own keys after these: the slice
+		// may move, but this window of it stays as sorted here.
+		keys = w.keys[start:]
+	} else {
+		for k := range m {
+			keys = append(keys, k)
+		}
 	}
-	// Values written below push their own keys after these: the slice
-	// may move, but this window of it stays as sorted here.
-	keys := w.keys[start:]
 	slices.Sort(keys)
 	w.buf = append(w.buf, '{')
 	for i, k := range keys {
@@ -211,11 +221,21 @@ func writeObject[V any](w *jsonWriter, m map[string]V, write func(*jsonWriter, V
 		write(w, m[k])
 	}
 	w.buf = append(w.buf, '}')
-	clear(w.keys[start:])
-	w.keys = w.keys[:start]
+	if len(w.keys) > start {
+		clear(w.keys[start:])
+		w.keys = w.keys[:start]
+	}
 }
 
 const hexDigits = "0123456789abcdef"
+
+// jsonSafe tells the ASCII characters a JSON string holds as they are.
+var jsonSafe = func() (safe [utf8.RuneSelf]bool) {
+	for c := range safe {
+		safe[c] = c >= 0x20 && c != '"' && c != '\\'
+	}
+	return safe
+}()
 
 // string writes s quoted and escaped as encoding/json does with HTML
 // escaping off: quote, backslash and control characters escaped, invalid
@@ -225,7 +245,7 @@ func (w *jsonWriter) string(s string) {
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if jsonSafe[c] {
 				i++
 				continue
 			}
