@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"strings"
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // Spec is a stack as Elevator wants it to be.
@@ -112,7 +114,7 @@ func (e *Engine) unchanged(ctx context.Context, st *cloudformation.Stack, spec S
 	if err != nil {
 		return false, err
 	}
-	if strings.TrimSpace(body) != strings.TrimSpace(spec.Body) || !maps.Equal(st.Parameters, spec.Parameters) {
+	if !sameTemplate(body, spec.Body) || !maps.Equal(st.Parameters, spec.Parameters) {
 		return false, nil
 	}
 	for k, v := range spec.Tags {
@@ -121,6 +123,20 @@ func (e *Engine) unchanged(ctx context.Context, st *cloudformation.Stack, spec S
 		}
 	}
 	return true, nil
+}
+
+// sameTemplate reports whether two template bodies hold one document,
+// whether written as YAML or JSON: a stack applied when Elevator sent YAML
+// bodies needs no change set for the same template sent as JSON.
+func sameTemplate(deployed, body string) bool {
+	if strings.TrimSpace(deployed) == strings.TrimSpace(body) {
+		return true
+	}
+	var a, b any
+	if yaml.Unmarshal([]byte(deployed), &a) != nil || yaml.Unmarshal([]byte(body), &b) != nil {
+		return false
+	}
+	return reflect.DeepEqual(a, b)
 }
 
 // settled returns nil when a stack can take a change, and otherwise an

@@ -84,6 +84,49 @@ func TestApplyTwiceChangesNothingTheSecondTime(t *testing.T) {
 	}
 }
 
+func TestPlanComparesTemplatesAsDocuments(t *testing.T) {
+	tests := []struct {
+		name        string
+		deployed    string
+		body        string
+		wantChanges string
+	}{
+		{name: "the same YAML needs no change set", deployed: twoResources, body: twoResources},
+		{name: "a stack applied as YAML takes the same template as JSON without a change set", deployed: twoResources,
+			body: `{"Resources":{"Subnet":{"Type":"AWS::EC2::Subnet"},"Vpc":{"Type":"AWS::EC2::VPC"}}}`},
+		{name: "a JSON template that differs makes a change set", deployed: twoResources,
+			body: `{"Resources":{"Vpc":{"Type":"AWS::EC2::VPC"}}}`, wantChanges: "Modify Vpc,Remove Subnet"},
+		{name: "a value that differs only in type is a change", deployed: "Resources:\n  Vpc: {Type: AWS::EC2::VPC, Properties: {Size: 16}}\n",
+			body: `{"Resources":{"Vpc":{"Type":"AWS::EC2::VPC","Properties":{"Size":"16"}}}}`, wantChanges: "Modify Vpc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			e, _ := newEngine(f)
+			ctx := context.Background()
+			p, _ := e.Plan(ctx, spec(tt.deployed))
+			if _, err := e.Execute(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			created := f.calls["CreateChangeSet"]
+			p, err := e.Plan(ctx, spec(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range p.Changes {
+				got = append(got, c.Action+" "+c.LogicalID)
+			}
+			if strings.Join(got, ",") != tt.wantChanges {
+				t.Errorf("changes = %v, want %q", got, tt.wantChanges)
+			}
+			if madeOne := f.calls["CreateChangeSet"] > created; madeOne != (tt.wantChanges != "") || p.NoChanges == madeOne {
+				t.Errorf("change sets made: %d, no changes: %v", f.calls["CreateChangeSet"]-created, p.NoChanges)
+			}
+		})
+	}
+}
+
 func TestPlanShowsAddModifyRemoveAndDiscardLeavesNothing(t *testing.T) {
 	f := newFake()
 	e, _ := newEngine(f)

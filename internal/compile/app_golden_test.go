@@ -232,16 +232,7 @@ func TestAppGoldenStacks(t *testing.T) {
 				if strings.Contains(string(s.Body), "ImportValue") {
 					t.Errorf("%s: the template imports a value; app stacks take orbit values as parameters", s.Region)
 				}
-				if len(s.Body) > MaxBodyBytes {
-					t.Errorf("%s: body is %d bytes, over %d", s.Region, len(s.Body), MaxBodyBytes)
-				}
-				yml, err := s.Template.YAML()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if diff := yamlDiff(s.Body, yml); diff != "" {
-					t.Errorf("%s: body and template differ:\n%s", s.Region, diff)
-				}
+				checkBody(t, s)
 			}
 		})
 	}

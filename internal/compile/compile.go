@@ -43,8 +43,7 @@ type RegionFacts struct {
 type Stack struct {
 	Name   string // the stack name, the same in every region
 	Region string
-	// Body is the template to send: YAML, or compact JSON when the YAML is
-	// over MaxBodyBytes.
+	// Body is the template to send, as compact JSON (see Template.Encode).
 	Body []byte
 	// Parameters holds every template parameter with its value: they are
 	// always passed explicitly, never left to defaults or previous values.

@@ -2,6 +2,7 @@ package compile
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -156,12 +157,12 @@ func TestBodyEncoding(t *testing.T) {
 	tests := []struct {
 		name         string
 		zones, tiers int
-		wantJSON     bool
+		yamlTooBig   bool // the template is over MaxBodyBytes as YAML
 		wantErr      string
 	}{
-		{name: "a template that fits as YAML is sent as YAML", zones: 3, tiers: 3},
-		{name: "a template too big as YAML is sent as compact JSON", zones: 6, tiers: 9, wantJSON: true},
-		{name: "a template too big even as JSON is an error", zones: 16, tiers: 12, wantErr: "bytes even as compact JSON, over CloudFormation's 51200-byte limit"},
+		{name: "a template is sent as compact JSON", zones: 3, tiers: 3},
+		{name: "a template too big as YAML fits as compact JSON", zones: 6, tiers: 9, yamlTooBig: true},
+		{name: "a template too big as JSON is an error", zones: 16, tiers: 12, wantErr: "bytes as compact JSON, over CloudFormation's 51200-byte limit"},
 		{name: "a template of too many resources is an error", zones: 16, tiers: 16, wantErr: "resources, over CloudFormation's 500"},
 	}
 	for _, tt := range tests {
@@ -178,16 +179,24 @@ func TestBodyEncoding(t *testing.T) {
 				t.Fatal(err)
 			}
 			body := stacks[0].Body
-			yml, _ := stacks[0].Template.YAML()
-			if isJSON := body[0] == '{'; isJSON != tt.wantJSON {
-				t.Errorf("body is JSON: %v, want %v (YAML is %d bytes, body %d)", isJSON, tt.wantJSON, len(yml), len(body))
+			yml, err := stacks[0].Template.YAML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var compact bytes.Buffer
+			if err := json.Compact(&compact, body); err != nil || !bytes.Equal(compact.Bytes(), body) {
+				t.Errorf("body is not compact JSON (%v): %.80s", err, body)
 			}
 			if len(body) > MaxBodyBytes {
 				t.Errorf("body is %d bytes", len(body))
 			}
+			if tooBig := len(yml) > MaxBodyBytes; tooBig != tt.yamlTooBig {
+				t.Errorf("YAML is %d bytes: over the limit %v, want %v", len(yml), tooBig, tt.yamlTooBig)
+			}
 			if diff := yamlDiff(body, yml); diff != "" {
 				t.Errorf("body and YAML differ:\n%s", diff)
 			}
+			t.Logf("%d bytes as JSON, %d as YAML", len(body), len(yml))
 		})
 	}
 }
@@ -309,7 +318,17 @@ func TestEncodeIntrinsics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `AWSTemplateFormatVersion: "2010-09-09"
+	want := `{"AWSTemplateFormatVersion":"2010-09-09",` +
+		`"Resources":{"B":{"Type":"AWS::S3::Bucket","Properties":{"BucketName":{"Fn::Sub":"x-${AWS::Region}"},"Tags":[{"Key":"k","Value":"v"}]}}},` +
+		`"Outputs":{"O":{"Value":{"Fn::Join":[",",[{"Ref":"B"},{"Fn::GetAtt":["B","Arn"]}]]}}}}`
+	if string(body) != want {
+		t.Errorf("body =\n%s\nwant\n%s", body, want)
+	}
+	yml, err := tpl.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantYAML := `AWSTemplateFormatVersion: "2010-09-09"
 Resources:
   B:
     Type: AWS::S3::Bucket
@@ -329,7 +348,7 @@ Outputs:
               - B
               - Arn
 `
-	if string(body) != want {
-		t.Errorf("body =\n%s\nwant\n%s", body, want)
+	if string(yml) != wantYAML {
+		t.Errorf("YAML =\n%s\nwant\n%s", yml, wantYAML)
 	}
 }

@@ -2,6 +2,7 @@ package compile
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -103,9 +104,36 @@ func checkParameters(t *testing.T, s Stack) {
 	}
 }
 
+// checkBody checks that a stack's body is what CloudFormation is sent for
+// its template: under MaxBodyBytes, the bytes encoding/json writes for the
+// template, and the same document as the template's YAML, which is what
+// the golden files hold.
+func checkBody(t *testing.T, s Stack) {
+	t.Helper()
+	if len(s.Body) > MaxBodyBytes {
+		t.Errorf("%s: body is %d bytes, over %d", s.Region, len(s.Body), MaxBodyBytes)
+	}
+	var want bytes.Buffer
+	enc := json.NewEncoder(&want)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s.Template); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(s.Body, bytes.TrimSuffix(want.Bytes(), []byte("\n"))) {
+		t.Errorf("%s: body is not the template as encoding/json writes it:\n got %.300s\nwant %.300s", s.Region, s.Body, want.Bytes())
+	}
+	yml, err := s.Template.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := yamlDiff(s.Body, yml); diff != "" {
+		t.Errorf("%s: body and the template's YAML differ:\n%s", s.Region, diff)
+	}
+}
+
 // checkGolden compares a compiled stack with its golden file, or rewrites
-// the file with -update. The golden file is YAML even when the body sent is
-// JSON, so that it reads and diffs well.
+// the file with -update. The golden file is YAML although the body sent is
+// JSON, so that it reads and diffs well; they are compared as documents.
 func checkGolden(t *testing.T, path string, s Stack) {
 	t.Helper()
 	if *update {
@@ -246,19 +274,7 @@ func TestGoldenStacks(t *testing.T) {
 					t.Errorf("%s tags = %v, want %v", s.Region, s.Tags, wantTags)
 				}
 				checkParameters(t, s)
-				if len(s.Body) > MaxBodyBytes {
-					t.Errorf("%s: body is %d bytes, over %d", s.Region, len(s.Body), MaxBodyBytes)
-				}
-				yml, err := s.Template.YAML()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(yml) <= MaxBodyBytes && !bytes.Equal(yml, s.Body) {
-					t.Errorf("%s: body is not the template's YAML although it fits", s.Region)
-				}
-				if diff := yamlDiff(s.Body, yml); diff != "" {
-					t.Errorf("%s: body and template differ:\n%s", s.Region, diff)
-				}
+				checkBody(t, s)
 			}
 		})
 	}

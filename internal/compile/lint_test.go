@@ -30,22 +30,44 @@ type cfnLintMatch struct {
 	}
 }
 
-// TestGoldenTemplatesPassCfnLint runs AWS's linter over every golden
-// template in one invocation (it takes seconds to start), validating each
-// against every region the golden files use. Errors and warnings fail the
-// test; informational findings are logged.
+// TestGoldenTemplatesPassCfnLint runs AWS's linter over the body sent to
+// CloudFormation for every golden case in one invocation (it takes seconds
+// to start), validating each against every region the cases use. The bodies
+// are JSON; each is the document its golden YAML file holds (checkGolden),
+// so a finding names that file and the path in it. Errors and warnings fail
+// the test; informational findings are logged.
 func TestGoldenTemplatesPassCfnLint(t *testing.T) {
 	t.Parallel()
 	lint := cfnLintPath(t)
-	files, err := filepath.Glob(filepath.Join("testdata", "*.golden.yml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden templates in testdata: %v", err)
-	}
+	dir := t.TempDir()
+	golden := map[string]string{} // body file -> golden file
 	regionSet := map[string]bool{}
-	for _, f := range files {
-		// <case>.<region>.golden.yml
-		parts := strings.Split(filepath.Base(f), ".")
-		regionSet[parts[1]] = true
+	var files []string
+	send := func(goldenFile string, s Stack) {
+		f := filepath.Join(dir, strings.TrimSuffix(filepath.Base(goldenFile), ".golden.yml")+".json")
+		if err := os.WriteFile(f, s.Body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		golden[f] = goldenFile
+		regionSet[s.Region] = true
+		files = append(files, f)
+	}
+	for _, c := range goldenCases(t) {
+		for _, s := range c.stacks {
+			send(goldenPath(c.name, s.Region), s)
+		}
+	}
+	for _, c := range compileAppCases(t) {
+		for _, s := range c.stacks {
+			send(appGoldenPath(c.name, s.Region), s)
+		}
+	}
+	for _, c := range notifyCases(t) {
+		send(goldenPath(c.name, c.stack.Region), c.stack)
+	}
+	goldenFiles, err := filepath.Glob(filepath.Join("testdata", "*.golden.yml"))
+	if err != nil || len(goldenFiles) != len(files) {
+		t.Fatalf("%d bodies for %d golden files: every golden case must be linted (%v)", len(files), len(goldenFiles), err)
 	}
 	var regions []string
 	for r := range regionSet {
@@ -80,7 +102,13 @@ func TestGoldenTemplatesPassCfnLint(t *testing.T) {
 	}
 	var errorsFound, warnings int
 	for _, m := range matches {
-		where := fmt.Sprintf("%s:%d:%d", m.Filename, m.Location.Start.LineNumber, m.Location.Start.ColumnNumber)
+		where := golden[m.Filename]
+		if where == "" {
+			where = m.Filename
+		}
+		if p := jsonPath(m.Location.Path); p != "" {
+			where += " at " + p
+		}
 		switch m.Level {
 		case "Error":
 			errorsFound++
@@ -99,8 +127,26 @@ func TestGoldenTemplatesPassCfnLint(t *testing.T) {
 	if code&2 != 0 && errorsFound == 0 {
 		t.Errorf("cfn-lint exited %d (errors) but reported none:\n%s", code, stdout.String())
 	}
-	t.Logf("cfn-lint on %d templates in %s: %d errors, %d warnings, %d findings in all",
+	t.Logf("cfn-lint on the %d bodies sent, in %s: %d errors, %d warnings, %d findings in all",
 		len(files), strings.Join(regions, ", "), errorsFound, warnings, len(matches))
+}
+
+// jsonPath writes a location in a template the way people read it:
+// Resources.Vpc.Properties.Tags[0].
+func jsonPath(path []any) string {
+	var b strings.Builder
+	for _, p := range path {
+		switch p := p.(type) {
+		case float64:
+			fmt.Fprintf(&b, "[%d]", int(p))
+		default:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			fmt.Fprint(&b, p)
+		}
+	}
+	return b.String()
 }
 
 // cfnLintPath finds .venv/bin/cfn-lint at the root of the repository, walking

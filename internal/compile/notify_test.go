@@ -72,6 +72,7 @@ func TestNotificationsGolden(t *testing.T) {
 	for _, c := range notifyCases(t) {
 		t.Run(c.name, func(t *testing.T) {
 			checkGolden(t, goldenPath(c.name, c.stack.Region), c.stack)
+			checkBody(t, c.stack)
 		})
 	}
 }

@@ -2,7 +2,6 @@ package compile
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 
 	elevator "github.com/elevatorhq/elevator"
@@ -80,36 +79,44 @@ func Sub(format string) any { return Props{"Fn::Sub": format} }
 // Join returns the intrinsic {"Fn::Join": [sep, values]}.
 func Join(sep string, values []any) any { return Props{"Fn::Join": []any{sep, values}} }
 
-// Encode returns the body to send for t: YAML, or compact JSON when the YAML
-// is over MaxBodyBytes. It returns an *elevator.Error with code EINVALID when
-// t has more than MaxResources resources or even the JSON is over
-// MaxBodyBytes, and EINTERNAL when t cannot be encoded.
+// Encode returns the body to send to CloudFormation for t: compact JSON,
+// which CloudFormation reads as it reads YAML, and which is smaller than
+// YAML and far cheaper to write. People read templates as YAML (see YAML).
+// It returns an *elevator.Error with code EINVALID when t has more than
+// MaxResources resources or the body is over MaxBodyBytes, and EINTERNAL
+// when t cannot be encoded.
 func (t *Template) Encode() ([]byte, error) {
 	if n := len(t.Resources); n > MaxResources {
 		return nil, elevator.Errorf(elevator.EINVALID, "the template has %d resources, over CloudFormation's %d; use fewer tiers or zones", n, MaxResources)
 	}
-	body, err := t.YAML()
+	body, err := t.JSON()
 	if err != nil {
 		return nil, err
 	}
-	if len(body) <= MaxBodyBytes {
-		return body, nil
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(t); err != nil {
-		return nil, &elevator.Error{Code: elevator.EINTERNAL, Message: "encode template as JSON", Err: err}
-	}
-	body = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if len(body) > MaxBodyBytes {
-		return nil, elevator.Errorf(elevator.EINVALID, "the template is %d bytes even as compact JSON, over CloudFormation's %d-byte limit; use fewer tiers or zones", len(body), MaxBodyBytes)
+		return nil, elevator.Errorf(elevator.EINVALID, "the template is %d bytes as compact JSON, over CloudFormation's %d-byte limit; use fewer tiers or zones", len(body), MaxBodyBytes)
 	}
 	return body, nil
 }
 
+// JSON returns t as compact JSON with every object's keys sorted: the bytes
+// encoding/json writes for t with HTML escaping off. It returns an
+// *elevator.Error with code EINTERNAL when t cannot be encoded.
+func (t *Template) JSON() ([]byte, error) {
+	w := jsonWriters.Get().(*jsonWriter)
+	defer func() {
+		w.buf, w.err = w.buf[:0], nil
+		jsonWriters.Put(w)
+	}()
+	w.template(t)
+	if w.err != nil {
+		return nil, &elevator.Error{Code: elevator.EINTERNAL, Message: "encode template as JSON", Err: w.err}
+	}
+	return bytes.Clone(w.buf), nil
+}
+
 // YAML returns t as YAML indented by two spaces, with every mapping's keys
-// sorted. It returns an *elevator.Error with code EINTERNAL when t cannot be
+// sorted: the template for people to read, as the golden files hold it. It returns an *elevator.Error with code EINTERNAL when t cannot be
 // encoded.
 func (t *Template) YAML() ([]byte, error) {
 	var buf bytes.Buffer
