@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	elevator "github.com/elevatorhq/elevator"
 )
 
 // encodingJSON is what encoding/json writes for v, as a template body is
@@ -38,7 +40,7 @@ func TestTemplateJSONIsWhatEncodingJSONWrites(t *testing.T) {
 		{name: "numbers and booleans", value: []any{0, -1, 65535, true, false, nil}},
 		{name: "nested objects are written with sorted keys", value: Props{"b": Props{"z": 1, "a": []string{"x", "y"}}, "a": map[string]string{"k2": "v", "k1": "w"}, "A": "upper"}},
 		{name: "empty and nil collections", value: Props{"e": Props{}, "n": Props(nil), "s": []string{}, "ns": []string(nil), "a": []any{}, "na": []any(nil), "m": map[string]string{}, "nm": map[string]string(nil), "t": []Tag(nil)}},
-		{name: "tags", value: []Tag{{Key: "elevator:orbit", Value: "prod"}, {Key: "Name", Value: `a "b"`}}},
+		{name: "tags", value: []Tag{{Key: elevator.TagOrbit, Value: "prod"}, {Key: "Name", Value: `a "b"`}}},
 		{name: "intrinsics", value: Join(",", []any{Ref("Vpc"), GetAtt("Vpc", "CidrBlock"), Sub("${AWS::StackName}-x")})},
 		{name: "other types go through encoding/json", value: []any{severityName("critical"), 1.5, []Props{{"Ref": "X"}}, map[string]int{"b": 2, "a": 1}, int64(7)}},
 	}
