@@ -14,13 +14,10 @@ package elbv2
 import (
 	"context"
 	"errors"
-	"strconv"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
-	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
 
@@ -37,7 +34,6 @@ var codes = awserr.Codes{
 type api interface {
 	DescribeTargetHealth(context.Context, *elbv2sdk.DescribeTargetHealthInput, ...func(*elbv2sdk.Options)) (*elbv2sdk.DescribeTargetHealthOutput, error)
 	DescribeTargetGroups(context.Context, *elbv2sdk.DescribeTargetGroupsInput, ...func(*elbv2sdk.Options)) (*elbv2sdk.DescribeTargetGroupsOutput, error)
-	DescribeTargetGroupAttributes(context.Context, *elbv2sdk.DescribeTargetGroupAttributesInput, ...func(*elbv2sdk.Options)) (*elbv2sdk.DescribeTargetGroupAttributesOutput, error)
 	DescribeTags(context.Context, *elbv2sdk.DescribeTagsInput, ...func(*elbv2sdk.Options)) (*elbv2sdk.DescribeTagsOutput, error)
 	loadBalancerAPI
 }
@@ -126,15 +122,11 @@ type TargetGroup struct {
 	// group without one cannot take traffic, and its targets stay unused.
 	LoadBalancerARNs []string
 	HealthCheckPath  string
-	// DeregistrationDelay is how long a deregistered target drains
-	// (attribute deregistration_delay.timeout_seconds).
-	DeregistrationDelay time.Duration
-	Tags                map[string]string
+	Tags             map[string]string
 }
 
 // TargetGroups returns the target groups with the given ARNs that exist,
-// in the order asked for, with their deregistration delay (one
-// DescribeTargetGroupAttributes call each) and tags. ARNs that match no
+// in the order asked for, with their tags. ARNs that match no
 // target group are left out, not an error: the caller compares. (AWS fails
 // the whole call for one unknown ARN; TargetGroups then asks for each ARN
 // on its own.) It returns EAWS on failure. No ARNs means no target groups.
@@ -172,7 +164,7 @@ func (c *Client) TargetGroups(ctx context.Context, arns []string) ([]TargetGroup
 	if err := c.tag(ctx, ordered); err != nil {
 		return nil, err
 	}
-	return ordered, c.attributes(ctx, ordered)
+	return ordered, nil
 }
 
 func (c *Client) describe(ctx context.Context, in *elbv2sdk.DescribeTargetGroupsInput) ([]TargetGroup, error) {
@@ -229,27 +221,6 @@ func (c *Client) tag(ctx context.Context, groups []TargetGroup) error {
 			if batch[i].Tags == nil {
 				batch[i].Tags = map[string]string{}
 			}
-		}
-	}
-	return nil
-}
-
-// attributes fills in the groups' deregistration delays.
-func (c *Client) attributes(ctx context.Context, groups []TargetGroup) error {
-	for i := range groups {
-		out, err := c.api.DescribeTargetGroupAttributes(ctx, &elbv2sdk.DescribeTargetGroupAttributesInput{TargetGroupArn: aws.String(groups[i].ARN)})
-		if err != nil {
-			return c.check("describe attributes of target group "+groups[i].Name, "", err)
-		}
-		for _, a := range out.Attributes {
-			if aws.ToString(a.Key) != "deregistration_delay.timeout_seconds" {
-				continue
-			}
-			s, err := strconv.Atoi(aws.ToString(a.Value))
-			if err != nil {
-				return elevator.Errorf(elevator.EAWS, "target group %s in %s: deregistration delay %q is not a number of seconds", groups[i].Name, c.region, aws.ToString(a.Value))
-			}
-			groups[i].DeregistrationDelay = time.Duration(s) * time.Second
 		}
 	}
 	return nil

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"reflect"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -178,15 +177,9 @@ func TestTargetHealthFollowsTheInstances(t *testing.T) {
 	})
 }
 
-func TestTargetGroupsComeWithDelayLoadBalancersAndTags(t *testing.T) {
+func TestTargetGroupsComeWithLoadBalancersAndTags(t *testing.T) {
 	c, f := newFixture(t, "eu-west-1")
 	ctx := context.Background()
-	if _, err := f.elb.ModifyTargetGroupAttributes(ctx, &elbv2sdk.ModifyTargetGroupAttributesInput{
-		TargetGroupArn: aws.String(f.tg),
-		Attributes:     []elbv2types.TargetGroupAttribute{{Key: aws.String("deregistration_delay.timeout_seconds"), Value: aws.String("30")}},
-	}); err != nil {
-		t.Fatal(err)
-	}
 	worker := f.targetGroup(t, "shop-worker", map[string]string{elevator.TagApp: "shop", elevator.TagService: "worker"})
 
 	groups, err := c.TargetGroups(ctx, []string{worker, f.tg})
@@ -195,9 +188,9 @@ func TestTargetGroupsComeWithDelayLoadBalancersAndTags(t *testing.T) {
 	}
 	want := []TargetGroup{
 		{ARN: worker, Name: "shop-worker", Port: 8080, Protocol: "HTTP", TargetType: "instance", VPCID: f.vpc, LoadBalancerARNs: nil, HealthCheckPath: "/health",
-			DeregistrationDelay: 300 * time.Second, Tags: map[string]string{elevator.TagApp: "shop", elevator.TagService: "worker"}},
+			Tags: map[string]string{elevator.TagApp: "shop", elevator.TagService: "worker"}},
 		{ARN: f.tg, Name: "shop-web", Port: 8080, Protocol: "HTTP", TargetType: "instance", VPCID: f.vpc, LoadBalancerARNs: []string{f.lb}, HealthCheckPath: "/health",
-			DeregistrationDelay: 30 * time.Second, Tags: map[string]string{elevator.TagApp: "shop", elevator.TagService: "web"}},
+			Tags: map[string]string{elevator.TagApp: "shop", elevator.TagService: "web"}},
 	}
 	if !reflect.DeepEqual(groups, want) {
 		t.Errorf("got  %+v\nwant %+v", groups, want)
