@@ -100,7 +100,7 @@ func askAllowList(ctx context.Context, cl Cloud, us []use, found described) erro
 	var sc scope
 	for _, u := range us {
 		x, ok := found[KindImage][u.id]
-		if u.kind != KindImage || !ok || imageTags(x, u.scope) == "" || slices.Contains(ask, u.id) {
+		if u.kind != KindImage || !ok || tagsAllowImage(x, u.scope) || slices.Contains(ask, u.id) {
 			continue
 		}
 		ask, sc = append(ask, u.id), u.scope // one orbit and one app per release
@@ -135,7 +135,7 @@ var rules = map[ResourceKind]rule{
 	// older Elevators tagged, elevator:allow:<orbit> allows the app, or
 	// elevator:app and elevator:orbit allow the app and the orbit.
 	KindImage: func(x Resource, s scope) string {
-		if slices.Contains(x.Allows, s.app) || imageTags(x, s) == "" {
+		if slices.Contains(x.Allows, s.app) || tagsAllowImage(x, s) {
 			return ""
 		}
 		return imageListRule(s)
@@ -162,20 +162,13 @@ func imageListRule(s scope) string {
 	return "an entry for " + s.app + " in " + elevator.ImagesTableName(s.orbit) + " (`elevator image allow --orbit " + s.orbit + " --app " + s.app + "` adds it)"
 }
 
-// imageTags is "" when an image's tags, as older Elevators wrote them,
-// allow the scope's app in its orbit: elevator:allow:<orbit> lists the app,
-// or elevator:app and elevator:orbit allow the app and the orbit. Else it
-// says which tags would.
-func imageTags(x Resource, s scope) string {
-	allow := elevator.AllowTag(s.orbit)
-	if authorized(x.Tags, allow, s.app) {
-		return ""
-	}
-	pair := wantTags(x, elevator.TagApp, s.app, elevator.TagOrbit, s.orbit)
-	if pair == "" {
-		return ""
-	}
-	return "tag " + allow + "=" + s.app + ", or " + pair
+// tagsAllowImage reports whether an image's tags, as older Elevators
+// wrote them, allow the scope's app in its orbit: elevator:allow:<orbit>
+// lists the app, or elevator:app and elevator:orbit allow the app and the
+// orbit.
+func tagsAllowImage(x Resource, s scope) bool {
+	return authorized(x.Tags, elevator.AllowTag(s.orbit), s.app) ||
+		wantTags(x, elevator.TagApp, s.app, elevator.TagOrbit, s.orbit) == ""
 }
 
 // serviceTags is the rule of security groups and target groups:
