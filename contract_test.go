@@ -33,8 +33,8 @@ var contracts = []struct {
 	// an app or a service is one written out.
 	{"an IAM or app path", regexp.MustCompile(`/elevator/$|^/elevator/([^/]+/){2,3}$`), regexp.MustCompile(`/etc/elevator/$`),
 		[]string{"names.go", "names_test.go"}, "AppPath or IAMPath"},
-	{"a state table name", regexp.MustCompile(`elevator-(releases|locks)\b`), nil,
-		[]string{"names.go", "names_test.go"}, "ReleasesTableName or LocksTableName"},
+	{"a state table name", regexp.MustCompile(`elevator-(releases|locks|images)\b`), nil,
+		[]string{"names.go", "names_test.go"}, "ReleasesTableName, LocksTableName or ImagesTableName"},
 	{"the state bucket name", regexp.MustCompile(`^elevator-(\$\{AWS::AccountId\}|[0-9]{12})-`), nil,
 		[]string{"names.go", "names_test.go"}, "StateBucketName"},
 	{"a region pattern", regexp.MustCompile(`\[a-z\]\{2\}\(-\[a-z\]\+\)\+-`), nil,
@@ -46,7 +46,7 @@ var contracts = []struct {
 var contractNames = []string{
 	"TagApp", "TagOrbit", "TagService", "TagRelease", "TagRegion", "TagTier", "TagManagedBy", "TagAllow", "ManagedBy",
 	"AllowTag", "AppPath", "IAMPath", "ProfilePath", "BucketName", "StateBucketName",
-	"ReleasesTable", "LocksTable", "ReleasesTableName", "LocksTableName",
+	"ReleasesTable", "LocksTable", "ReleasesTableName", "LocksTableName", "ImagesTableName", "ImagesKeyApp", "ImagesKeyImage",
 	"SubnetTier", "TierPublic", "TierPrivate", "TierData", "TierMaintenance",
 	"DefaultTimeout", "DefaultReleaseTimeout", "regionPattern", "regionCode", "IsRegionName",
 	"ParseSchedule", "CheckCron", "ExpandUserData",

@@ -23,13 +23,15 @@ const (
 	TagRelease   = "elevator:release" // on a release's groups: the release id
 	// TagAllow, followed by an orbit's name, lists the apps an image may be
 	// released as in that orbit: elevator:allow:production=shop,blog (see
-	// AllowTag).
+	// AllowTag). Elevator no longer writes it (see ImagesTableName), and
+	// still honours it on images tagged so.
 	TagAllow  = "elevator:allow:"
 	ManagedBy = "elevator" // the value of TagManagedBy
 )
 
 // AllowTag is the key of the tag that lists the apps an image may be
-// released as in orbit: elevator:allow:<orbit>.
+// released as in orbit: elevator:allow:<orbit>. Older Elevators wrote it;
+// it is read, never written (see ImagesTableName).
 func AllowTag(orbit string) string { return TagAllow + orbit }
 
 // AppPath is the path under which an app's resources in an orbit are
@@ -56,6 +58,18 @@ func ReleasesTableName(orbit string) string { return orbit + "-elevator-releases
 // LocksTableName is the name of an orbit's (app, orbit) release locks
 // table in each of its regions.
 func LocksTableName(orbit string) string { return orbit + "-elevator-locks" }
+
+// ImagesTableName is the name of an orbit's image allow list in each of its
+// regions: one item per app and image (partition key ImagesKeyApp, sort
+// key ImagesKeyImage) that releases of the app into the orbit may use.
+// `elevator image allow` writes it; the release engine reads it.
+func ImagesTableName(orbit string) string { return orbit + "-elevator-images" }
+
+// The key attributes of an images table (see ImagesTableName).
+const (
+	ImagesKeyApp   = "app"
+	ImagesKeyImage = "image"
+)
 
 // Tier names with a meaning. An orbit whose manifest lists no tiers has
 // TierPublic, TierPrivate and TierData. An app's resources go in the tier

@@ -344,6 +344,42 @@ func (r *Release) Check() error {
 	return nil
 }
 
+// MaxUserData is the most user data EC2 takes for an instance (and a
+// launch template): 16 KB, counted before base64 encoding.
+const MaxUserData = 16 << 10
+
+// CheckUserData returns an EINVALID error naming each service whose user
+// data is more than EC2 takes (MaxUserData) once ExpandUserData has filled
+// its placeholders as the release engine does, in a region it is placed
+// in; or nil. Building a release runs it, so that `deploy --dry-run`
+// refuses what EC2 would.
+func (r *Release) CheckUserData() error {
+	var p []string
+	bad := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+	for i := range r.Services {
+		r.Services[i].checkUserData(r, "service "+r.Services[i].Name, bad)
+	}
+	if len(p) > 0 {
+		return Errorf(EINVALID, "release %s of %s: %s", r.ID, r.App, strings.Join(p, "; "))
+	}
+	return nil
+}
+
+// checkUserData reports the service's user data when it is more than
+// MaxUserData in a region, its placeholders filled (or as it is, when the
+// service is placed nowhere).
+func (s *ReleaseService) checkUserData(r *Release, at string, bad func(string, ...any)) {
+	if len(s.Placements) == 0 && len(s.UserData) > MaxUserData {
+		bad("%s: user data of %d bytes; EC2 takes at most %d (16 KB)", at, len(s.UserData), MaxUserData)
+	}
+	for _, p := range s.Placements {
+		ud := ExpandUserData(s.UserData, UserDataVars{ReleaseID: r.ID, App: r.App, Orbit: r.Orbit, Service: s.Name, Region: p.Region, Version: r.Version})
+		if len(ud) > MaxUserData {
+			bad("%s: user data of %d bytes in %s once its placeholders are filled; EC2 takes at most %d (16 KB)", at, len(ud), p.Region, MaxUserData)
+		}
+	}
+}
+
 func (s *ReleaseService) check(r *Release, at string, bad func(string, ...any)) {
 	if !namePattern.MatchString(s.Name) {
 		bad("%s.name %q: want 1 to 20 lowercase letters, digits or '-', starting with a letter", at, s.Name)
@@ -351,9 +387,7 @@ func (s *ReleaseService) check(r *Release, at string, bad func(string, ...any)) 
 	if s.InstanceType == "" {
 		bad("%s.instance_type: missing", at)
 	}
-	if len(s.UserData) > 16384 {
-		bad("%s.user_data: %d bytes, more than EC2's 16384", at, len(s.UserData))
-	}
+	s.checkUserData(r, at, bad)
 	c := s.Capacity
 	if c.Min < 0 || c.Max < 1 || c.Min > c.Max {
 		bad("%s.capacity: min %d, max %d: want 0 <= min <= max and max >= 1", at, c.Min, c.Max)

@@ -60,3 +60,29 @@ func TestReleaseCheckRefusesAVersionThatIsNoTag(t *testing.T) {
 		t.Errorf("Check() = %v, want it to refuse the version", err)
 	}
 }
+
+// TestReleaseCheckMeasuresUserDataAsTheEngineFillsIt: a document (one
+// written by hand, say) whose user data fits as written but not once the
+// engine has filled its placeholders for a region is refused, naming the
+// service, the region and the size.
+func TestReleaseCheckMeasuresUserDataAsTheEngineFillsIt(t *testing.T) {
+	ud := "#!/bin/sh\n" + strings.Repeat("echo {{REGION}}\n", 1000) // 16,010 bytes as written
+	r := Release{ID: "20261123-120000-9f86d081", App: "shop", Orbit: "prod", Version: "1.4.2", Services: []ReleaseService{{
+		Name: "web", UserData: ud,
+		Placements: []ReleasePlacement{{Region: "us-east-1"}, {Region: "ap-southeast-2"}},
+	}}}
+	if len(ud) > MaxUserData {
+		t.Fatalf("the user data as written is %d bytes, over the limit already", len(ud))
+	}
+	err := r.CheckUserData()
+	if ErrorCode(err) != EINVALID {
+		t.Fatalf("CheckUserData() = %v, want EINVALID", err)
+	}
+	want := "service web: user data of 20010 bytes in ap-southeast-2 once its placeholders are filled; EC2 takes at most 16384 (16 KB)"
+	if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "us-east-1") {
+		t.Errorf("CheckUserData() = %v, want it to say %q and nothing of us-east-1 (15,010 bytes filled)", err, want)
+	}
+	if err := r.Check(); err == nil || !strings.Contains(err.Error(), "services[0]: user data of 20010 bytes in ap-southeast-2") {
+		t.Errorf("Check() = %v, want it to refuse the user data", err)
+	}
+}

@@ -44,9 +44,13 @@ type Engine struct {
 // Plan makes a change set for spec and reads what it would change. The
 // change set is kept for Execute; Discard removes it (and a stack that only
 // exists to hold it). A stack in a state that cannot take a change returns
-// an ECONFLICT error that says what to do.
+// an ECONFLICT error that says what to do; a body over CloudFormation's
+// limit (MaxInlineBody) an EINVALID error, before any call.
 func (e *Engine) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 	region := e.Stacks.Region()
+	if err := checkBody(spec, region, true); err != nil { // the change set carries it inline
+		return nil, err
+	}
 	p := &Plan{Region: region, Stack: spec.Name, spec: spec}
 	st, err := e.Stacks.Describe(ctx, spec.Name)
 	switch {

@@ -287,3 +287,41 @@ func TestWaitingStopsWhenTheContextIsCancelled(t *testing.T) {
 		t.Errorf("got %v (code %q), want interrupted", err, elevator.ErrorCode(err))
 	}
 }
+
+// TestABodyOverCloudFormationsLimitIsRefusedBeforeAnyCall: a body of a
+// huge manifest value never reaches a change set.
+func TestABodyOverCloudFormationsLimitIsRefusedBeforeAnyCall(t *testing.T) {
+	padded := func(n int) string { return oneResource + "# " + strings.Repeat("x", n-len(oneResource)-3) + "\n" }
+	tests := []struct {
+		name string
+		size int
+		want string // "" when it is sent
+	}{
+		{"a body of 51,200 bytes", MaxInlineBody, ""},
+		{"a body of 51,201 bytes", MaxInlineBody + 1, "the template body is 51201 bytes; CloudFormation takes at most 51200 in a request"},
+		{"a body over 1 MB", MaxS3Body + 1, "the template body is 1048577 bytes; CloudFormation takes at most 1048576 (1 MB, from S3)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			e, _ := newEngine(f)
+			body := padded(tt.size)
+			if len(body) != tt.size {
+				t.Fatalf("the test's body is %d bytes, want %d", len(body), tt.size)
+			}
+			_, err := e.Plan(context.Background(), spec(body))
+			if tt.want == "" {
+				if err != nil {
+					t.Errorf("Plan = %v, want it sent", err)
+				}
+				return
+			}
+			if elevator.ErrorCode(err) != elevator.EINVALID || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "stack elevator-orbit-t") {
+				t.Errorf("Plan = %v, want EINVALID naming the stack and saying %q", err, tt.want)
+			}
+			if len(f.calls) != 0 {
+				t.Errorf("calls made before refusing: %v", f.calls)
+			}
+		})
+	}
+}

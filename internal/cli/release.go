@@ -17,6 +17,7 @@ import (
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
+	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
@@ -562,8 +563,8 @@ func newRollbackCmd(g *globals) *cobra.Command {
 var imageIDPattern = regexp.MustCompile(`^ami-[0-9a-f]{8,17}$`)
 
 func newImageCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "image", Short: "Authorize machine images for releases"}
-	var app, file, orbitName, orbitFile string
+	cmd := &cobra.Command{Use: "image", Short: "Allow machine images for releases"}
+	var app, file, orbitName, orbitFile, caller string
 	var o *elevator.Orbit
 	var a *elevator.App
 	// validate checks everything allow was given and reads the manifests;
@@ -599,12 +600,14 @@ func newImageCmd(g *globals) *cobra.Command {
 	}
 	allow := &cobra.Command{
 		Use:   "allow [IMAGE]",
-		Short: "Tag an image so that releases of an app into an orbit may use it",
-		Long: `Releases use only images tagged for their app and orbit: ` + elevator.AllowTag("<orbit>") + `
-lists the apps an image may be released as in that orbit (or ` + elevator.TagApp + ` and
-` + elevator.TagOrbit + ` both allow them). This adds the app to that tag of IMAGE (in
---region), or, without IMAGE, of the images the app manifest's services
-select (-f), in every region of the orbit unless --region names one.`,
+		Short: "Allow releases of an app into an orbit to use an image",
+		Long: `Releases use only images the orbit's image allow list has for their app: the
+table ` + elevator.ImagesTableName("<orbit>") + ` in each region, one item per app and image
+(images tagged ` + elevator.AllowTag("<orbit>") + `=<app>, or ` + elevator.TagApp + ` and ` + elevator.TagOrbit + `, by
+older Elevators stay allowed). This adds IMAGE (in --region), or, without IMAGE,
+the images the app manifest's services select (-f), in every region of the
+orbit unless --region names one. The images themselves are not changed.
+Allowing needs dynamodb:PutItem on the table; releasing only reads it.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -613,10 +616,17 @@ select (-f), in every region of the orbit unless --region names one.`,
 			}
 			configs := newAWSConfigs(g)
 			var allowed []map[string]string
-			for _, r := range o.Regions {
+			for i, r := range o.Regions {
 				cfg, err := configs.For(ctx, r.Name)
 				if err != nil {
 					return err
+				}
+				if i == 0 {
+					id, err := sts.New(cfg).CallerIdentity(ctx)
+					if err != nil {
+						return err
+					}
+					caller = id.ARN
 				}
 				ids := args
 				if a != nil {
@@ -631,15 +641,15 @@ select (-f), in every region of the orbit unless --region names one.`,
 						}
 					}
 				}
+				list := image.AllowList{Orbit: o.Name, Items: dynamodb.New(cfg)}
 				for _, id := range ids {
-					tags, err := image.AllowImage(ctx, ec2.New(cfg), id, app, o.Name)
+					al, err := image.AllowImage(ctx, ec2.New(cfg), list, id, app, caller, time.Now())
 					if err != nil {
 						return err
 					}
-					key := elevator.AllowTag(o.Name)
-					allowed = append(allowed, map[string]string{"region": r.Name, "image": id, key: tags[key]})
+					allowed = append(allowed, map[string]string{"region": r.Name, "image": al.Image, "app": al.App, "orbit": al.Orbit})
 					if !g.json() {
-						fmt.Fprintf(g.stdout, "%s  %s  %s=%s\n", r.Name, id, key, tags[key])
+						fmt.Fprintf(g.stdout, "%s  %s  allowed for %s in %s\n", r.Name, id, app, o.Name)
 					}
 				}
 			}

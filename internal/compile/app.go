@@ -134,6 +134,10 @@ func AppRegionStack(a *elevator.App, o *elevator.Orbit, r *elevator.Region, f Ap
 		return Stack{}, elevator.Errorf(elevator.EINTERNAL, "compile app %s in orbit %s, region %s: %s %s not looked up",
 			a.Name, o.Name, r.Name, strings.Join(b.missing, ", "), plural(len(b.missing), "was", "were"))
 	}
+	tags := map[string]string{elevator.TagOrbit: o.Name, elevator.TagRegion: r.Name, elevator.TagApp: a.Name, elevator.TagManagedBy: elevator.ManagedBy}
+	if err := checkTags(b.t, tags); err != nil {
+		return Stack{}, &elevator.Error{Code: elevator.ErrorCode(err), Message: "compile app " + a.Name + " in orbit " + o.Name + ", region " + r.Name, Err: err}
+	}
 	body, err := b.t.Encode()
 	if err != nil {
 		return Stack{}, &elevator.Error{Code: elevator.ErrorCode(err), Message: "compile app " + a.Name + " in orbit " + o.Name + ", region " + r.Name, Err: err}
@@ -143,7 +147,7 @@ func AppRegionStack(a *elevator.App, o *elevator.Orbit, r *elevator.Region, f Ap
 		Region:     r.Name,
 		Body:       body,
 		Parameters: b.params,
-		Tags:       map[string]string{elevator.TagOrbit: o.Name, elevator.TagRegion: r.Name, elevator.TagApp: a.Name, elevator.TagManagedBy: elevator.ManagedBy},
+		Tags:       tags,
 		Template:   b.t,
 	}, nil
 }

@@ -122,6 +122,9 @@ func RegionStack(o *elevator.Orbit, r *elevator.Region, f RegionFacts) (Stack, e
 		return Stack{}, err
 	}
 	b.build()
+	if err := checkTags(b.t, stackTags(o, r)); err != nil {
+		return Stack{}, &elevator.Error{Code: elevator.ErrorCode(err), Message: "compile orbit " + o.Name + " in " + r.Name, Err: err}
+	}
 	body, err := b.t.Encode()
 	if err != nil {
 		return Stack{}, &elevator.Error{Code: elevator.ErrorCode(err), Message: "compile orbit " + o.Name + " in " + r.Name, Err: err}

@@ -117,6 +117,9 @@ func NotificationsStack(o *elevator.Orbit, r *elevator.Region, f NotificationsFa
 		return Stack{}, err
 	}
 	b.build()
+	if err := checkTags(b.t, stackTags(o, r)); err != nil {
+		return Stack{}, &elevator.Error{Code: elevator.ErrorCode(err), Message: "compile notifications of orbit " + o.Name + " in " + r.Name, Err: err}
+	}
 	body, err := b.t.Encode()
 	if err != nil {
 		return Stack{}, &elevator.Error{Code: elevator.ErrorCode(err), Message: "compile notifications of orbit " + o.Name + " in " + r.Name, Err: err}

@@ -35,6 +35,7 @@ const (
 	idServicesTable    = "TableServices"
 	idLocksTable       = "TableLocks"
 	idReleasesTable    = "TableReleases"
+	idImagesTable      = "TableImages"
 	paramZone          = "AvailabilityZone" // + <zone>
 	paramBastionAMI    = "BastionAmi"
 	paramHostedZone    = "HostedZoneId"
@@ -505,6 +506,13 @@ func (b *regionBuilder) state() {
 		"TimeToLiveSpecification": Props{"AttributeName": "expires_at", "Enabled": true},
 	})
 	table(idReleasesTable, elevator.ReleasesTableName(o.Name), []any{hash("app"), rangeKey("release_id")}, []any{str("app"), str("release_id")}, nil)
+	// The image allow list: an item per app and image a release may use.
+	// It is a table of its own so that who may allow images (write it) is
+	// granted apart from who may release (write the locks and releases
+	// tables, read this one); the app leads the key, so IAM's
+	// dynamodb:LeadingKeys can limit a principal to one app's images.
+	table(idImagesTable, elevator.ImagesTableName(o.Name), []any{hash(elevator.ImagesKeyApp), rangeKey(elevator.ImagesKeyImage)},
+		[]any{str(elevator.ImagesKeyApp), str(elevator.ImagesKeyImage)}, nil)
 }
 
 // commonOutputs declares what app stacks and the release engine read. Each
@@ -536,6 +544,7 @@ func (b *regionBuilder) commonOutputs() {
 	b.output("ServicesTable", "SSH services table", Ref(idServicesTable))
 	b.output("LocksTable", "Elevator's locks table", Ref(idLocksTable))
 	b.output("ReleasesTable", "Elevator's releases table", Ref(idReleasesTable))
+	b.output("ImagesTable", "Elevator's image allow list", Ref(idImagesTable))
 	if b.o.Domain != "" {
 		b.t.Parameters[paramHostedZone] = Parameter{Type: "AWS::Route53::HostedZone::Id", Description: "The hosted zone of " + b.o.Domain + ", looked up by elevator"}
 		b.params[paramHostedZone] = b.f.HostedZoneID

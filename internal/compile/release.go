@@ -53,8 +53,9 @@ type ReleaseRequest struct {
 // deploy` writes down and hands to the release engine. Each service runs in the
 // orbit's private tier with its own security group, instance profile and,
 // when it has a load balancer, target group, all from the app stack's
-// outputs. It returns an EINVALID error when the version is empty or a
-// runtime cannot be rendered, and an ENOTFOUND error naming what is
+// outputs. It returns an EINVALID error when the version is empty, a
+// runtime cannot be rendered or a service's user data, its placeholders
+// filled, is more than EC2 takes (elevator.MaxUserData), and an ENOTFOUND error naming what is
 // missing when a region lacks an output or an image (the app is not up
 // there: run `elevator app up`).
 func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevator.Release, error) {
@@ -125,6 +126,9 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 	}
 	if len(missing) > 0 {
 		return nil, elevator.Errorf(elevator.ENOTFOUND, "app %s is not ready for a release in orbit %s: no %s; run `elevator app up` first", a.Name, o.Name, strings.Join(missing, ", no "))
+	}
+	if err := rel.CheckUserData(); err != nil {
+		return nil, err
 	}
 	return rel, nil
 }

@@ -120,3 +120,31 @@ func TestReleaseDocumentNamesACustomPrivateTier(t *testing.T) {
 		t.Errorf("placement in a tier called app: %+v", p)
 	}
 }
+
+// TestReleaseDocumentRefusesUserDataEC2WouldRefuse: the user data is
+// measured as the engine hands it to EC2, its placeholders filled, so a
+// version that fills a placeholder used many times can make it too large.
+func TestReleaseDocumentRefusesUserDataEC2WouldRefuse(t *testing.T) {
+	a, o := releaseExample(t)
+	a.Service("web").Env["MANY_VERSIONS"] = strings.Repeat("{{VERSION}},", 1200) // 13,200 bytes as written
+	build := func(version string) error {
+		_, err := ReleaseDocument(ReleaseRequest{App: a, Orbit: o, Version: version, ID: "20261123-150000-0badcafe", CreatedAt: time.Now(), CreatedBy: "ada"},
+			releaseFactsFor("us-east-1", "us-west-2"))
+		return err
+	}
+	if err := build("1"); err != nil {
+		t.Fatalf("user data within 16 KB once filled: %v", err)
+	}
+	err := build("1.4.2-" + strings.Repeat("x", 20))
+	if elevator.ErrorCode(err) != elevator.EINVALID {
+		t.Fatalf("user data over 16 KB once filled: %v, want EINVALID", err)
+	}
+	for _, want := range []string{"service web: user data of ", " bytes in us-east-1 once its placeholders are filled; EC2 takes at most 16384 (16 KB)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "service worker") {
+		t.Errorf("error %q names worker, whose user data fits", err)
+	}
+}

@@ -64,7 +64,8 @@ var kinds = []ResourceKind{KindImage, KindSubnet, KindSecurityGroup, KindTargetG
 type described map[ResourceKind]map[string]Resource
 
 // describe looks up every resource in us, one call per kind that has any,
-// each id once.
+// each id once; then it asks the orbit's image allow list about the images
+// their tags do not allow (see askAllowList).
 func describe(ctx context.Context, cl Cloud, us []use) (described, error) {
 	ids := map[ResourceKind][]string{}
 	for _, u := range us {
@@ -86,7 +87,38 @@ func describe(ctx context.Context, cl Cloud, us []use) (described, error) {
 			found[k][x.ID] = x
 		}
 	}
-	return found, nil
+	return found, askAllowList(ctx, cl, us, found)
+}
+
+// askAllowList asks the orbit's image allow list about the images found
+// that no tag of an older Elevator allows for their use, in one call, and
+// records in each image's Allows whether the list has the release's app.
+// The tags are looked at first only to spare the read: an image is allowed
+// when either allows it.
+func askAllowList(ctx context.Context, cl Cloud, us []use, found described) error {
+	var ask []string
+	var sc scope
+	for _, u := range us {
+		x, ok := found[KindImage][u.id]
+		if u.kind != KindImage || !ok || tagsAllowImage(x, u.scope) || slices.Contains(ask, u.id) {
+			continue
+		}
+		ask, sc = append(ask, u.id), u.scope // one orbit and one app per release
+	}
+	if len(ask) == 0 {
+		return nil
+	}
+	allowed, err := cl.AllowedImages(ctx, sc.orbit, sc.app, ask)
+	if err != nil {
+		return fmt.Errorf("read the image allow list of %s: %w", sc.orbit, err)
+	}
+	for _, id := range allowed {
+		if x, ok := found[KindImage][id]; ok {
+			x.Allows = append(x.Allows, sc.app)
+			found[KindImage][id] = x
+		}
+	}
+	return nil
 }
 
 // rule says whether a resource of one kind may be used for a scope: ""
@@ -98,18 +130,15 @@ type rule func(x Resource, s scope) (want string)
 // A tag allows a value when it is the value, "*", or a comma-separated
 // list that has it.
 var rules = map[ResourceKind]rule{
-	// An image: elevator:allow:<orbit> allows the app, or elevator:app and
-	// elevator:orbit allow the app and the orbit.
+	// An image: the orbit's image allow list has it for the app (see
+	// internal/image for why a list, and who may write it); or, on images
+	// older Elevators tagged, elevator:allow:<orbit> allows the app, or
+	// elevator:app and elevator:orbit allow the app and the orbit.
 	KindImage: func(x Resource, s scope) string {
-		allow := elevator.AllowTag(s.orbit)
-		if authorized(x.Tags, allow, s.app) {
+		if slices.Contains(x.Allows, s.app) || tagsAllowImage(x, s) {
 			return ""
 		}
-		pair := wantTags(x, elevator.TagApp, s.app, elevator.TagOrbit, s.orbit)
-		if pair == "" {
-			return ""
-		}
-		return "tag " + allow + "=" + s.app + " (`elevator image allow` adds it), or " + pair
+		return imageListRule(s)
 	},
 	// A subnet: elevator:orbit is the orbit and elevator:tier the tier of
 	// the placement (private unless it names another).
@@ -125,6 +154,21 @@ var rules = map[ResourceKind]rule{
 		}
 		return ""
 	},
+}
+
+// imageListRule is what an image lacks: an entry in the orbit's allow
+// list.
+func imageListRule(s scope) string {
+	return "an entry for " + s.app + " in " + elevator.ImagesTableName(s.orbit) + " (`elevator image allow --orbit " + s.orbit + " --app " + s.app + "` adds it)"
+}
+
+// tagsAllowImage reports whether an image's tags, as older Elevators
+// wrote them, allow the scope's app in its orbit: elevator:allow:<orbit>
+// lists the app, or elevator:app and elevator:orbit allow the app and the
+// orbit.
+func tagsAllowImage(x Resource, s scope) bool {
+	return authorized(x.Tags, elevator.AllowTag(s.orbit), s.app) ||
+		wantTags(x, elevator.TagApp, s.app, elevator.TagOrbit, s.orbit) == ""
 }
 
 // serviceTags is the rule of security groups and target groups:

@@ -2,6 +2,7 @@ package release
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -24,13 +25,13 @@ func TestEachKindOfResourceHasItsRule(t *testing.T) {
 		x    Resource
 		want string // "" when authorized
 	}{
+		{"an image the orbit's allow list has for the app", KindImage, Resource{Allows: []string{"shop"}}, ""},
+		{"an image the orbit's allow list has for another app", KindImage, Resource{Allows: []string{"blog"}}, imageListRule(web)},
 		{"an image the orbit allows for the app", KindImage, Resource{Tags: tags(elevator.TagAllow+"prod", "blog, shop")}, ""},
 		{"an image the orbit allows for every app", KindImage, Resource{Tags: tags(elevator.TagAllow+"prod", "*")}, ""},
 		{"an image tagged with the app and the orbit", KindImage, Resource{Tags: tags(elevator.TagApp, "shop", elevator.TagOrbit, "prod")}, ""},
-		{"an image another orbit allows for the app", KindImage, Resource{Tags: tags(elevator.TagAllow+"staging", "shop")},
-			"tag " + elevator.AllowTag("prod") + "=shop (`elevator image allow` adds it), or " + tagRule(elevator.TagApp, "shop", elevator.TagOrbit, "prod")},
-		{"an image tagged with the app but another orbit", KindImage, Resource{Tags: tags(elevator.TagApp, "shop", elevator.TagOrbit, "staging")},
-			"tag " + elevator.AllowTag("prod") + "=shop (`elevator image allow` adds it), or " + tagRule(elevator.TagApp, "shop", elevator.TagOrbit, "prod")},
+		{"an image another orbit allows for the app", KindImage, Resource{Tags: tags(elevator.TagAllow+"staging", "shop")}, imageListRule(web)},
+		{"an image tagged with the app but another orbit", KindImage, Resource{Tags: tags(elevator.TagApp, "shop", elevator.TagOrbit, "staging")}, imageListRule(web)},
 		{"a private subnet of the orbit", KindSubnet, Resource{Tags: tags(elevator.TagOrbit, "prod", elevator.TagTier, "private")}, ""},
 		{"a public subnet of the orbit", KindSubnet, Resource{Tags: tags(elevator.TagOrbit, "prod", elevator.TagTier, "public")}, tagRule(elevator.TagOrbit, "prod", elevator.TagTier, "private")},
 		{"a private subnet of another orbit", KindSubnet, Resource{Tags: tags(elevator.TagOrbit, "staging", elevator.TagTier, "private")}, tagRule(elevator.TagOrbit, "prod", elevator.TagTier, "private")},
@@ -86,11 +87,57 @@ func TestCollectListsWhatEachServiceUsesInTheRegion(t *testing.T) {
 	}
 }
 
-// describer is a Cloud that answers Describe from a list, counting calls.
+// describer is a Cloud that answers Describe from a list, and
+// AllowedImages from an allow list of (orbit, app, image), counting calls.
 type describer struct {
 	Cloud
-	have  []Resource
-	calls map[ResourceKind][]string
+	have    []Resource
+	listed  [][3]string
+	calls   map[ResourceKind][]string
+	allowed [][]string // the images of each AllowedImages call
+}
+
+func (d *describer) AllowedImages(_ context.Context, orbit, app string, images []string) ([]string, error) {
+	d.allowed = append(d.allowed, images)
+	var out []string
+	for _, id := range images {
+		if slices.Contains(d.listed, [3]string{orbit, app, id}) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+func TestTheAllowListIsReadOnceForTheImagesTheirTagsDoNotAllow(t *testing.T) {
+	web := scope{orbit: "prod", app: "shop", service: "web", tier: elevator.TierPrivate}
+	api := scope{orbit: "prod", app: "shop", service: "api", tier: elevator.TierPrivate}
+	us := []use{
+		{KindImage, "ami-tagged", "web", web},
+		{KindImage, "ami-listed", "web", web},
+		{KindImage, "ami-listed", "api", api},
+		{KindImage, "ami-blog", "api", api},
+		{KindImage, "ami-gone", "api", api},
+	}
+	cl := &describer{calls: map[ResourceKind][]string{}, have: []Resource{
+		{Kind: KindImage, ID: "ami-tagged", Tags: map[string]string{elevator.AllowTag("prod"): "shop"}},
+		{Kind: KindImage, ID: "ami-listed"},
+		{Kind: KindImage, ID: "ami-blog"},
+	}, listed: [][3]string{{"prod", "shop", "ami-listed"}, {"prod", "blog", "ami-blog"}, {"test", "shop", "ami-blog"}}}
+	found, err := describe(context.Background(), cl, us)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := [][]string{{"ami-listed", "ami-blog"}}; fmt.Sprint(cl.allowed) != fmt.Sprint(want) {
+		t.Errorf("asked the allow list about %v, want %v: once, for the images found that tags do not allow", cl.allowed, want)
+	}
+	got := authorize(us, found)
+	want := []string{
+		"service api: image ami-blog is not authorized: want " + imageListRule(api),
+		"service api: image ami-gone does not exist",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("authorize = %q\nwant %q", got, want)
+	}
 }
 
 func (d *describer) Describe(_ context.Context, k ResourceKind, ids []string) ([]Resource, error) {

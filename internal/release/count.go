@@ -108,6 +108,11 @@ func (c countingCloud) Describe(ctx context.Context, kind ResourceKind, ids []st
 	return c.c.Describe(ctx, kind, ids)
 }
 
+func (c countingCloud) AllowedImages(ctx context.Context, orbit, app string, images []string) ([]string, error) {
+	c.n("AllowedImages")
+	return c.c.AllowedImages(ctx, orbit, app, images)
+}
+
 func (c countingCloud) Groups(ctx context.Context, f GroupFilter) ([]Group, error) {
 	c.n("Groups")
 	return c.c.Groups(ctx, f)

@@ -313,7 +313,7 @@ func TestResourcesMustBeTaggedForTheRelease(t *testing.T) {
 		change func(*elevator.ReleasePlacement)
 		want   string
 	}{
-		{"an untagged image", func(p *elevator.ReleasePlacement) { p.Image = "ami-untagged" }, "image ami-untagged is not authorized: want tag " + elevator.AllowTag("prod") + "=shop (`elevator image allow` adds it), or tags " + elevator.TagApp + "=shop, " + elevator.TagOrbit + "=prod"},
+		{"an untagged image", func(p *elevator.ReleasePlacement) { p.Image = "ami-untagged" }, "image ami-untagged is not authorized: want an entry for shop in " + elevator.ImagesTableName("prod") + " (`elevator image allow --orbit prod --app shop` adds it)"},
 		{"an image allowed for another app in this orbit", func(p *elevator.ReleasePlacement) { p.Image = "ami-blog-prod" }, "image ami-blog-prod is not authorized"},
 		{"a security group of another app", func(p *elevator.ReleasePlacement) { p.SecurityGroups = []string{"sg-other"} }, "security group sg-other is not authorized"},
 		{"an untagged target group", func(p *elevator.ReleasePlacement) { p.TargetGroups = []string{"arn:tg-untagged"} }, "target group arn:tg-untagged is not authorized"},
@@ -1117,6 +1117,97 @@ func TestAnImageIsAllowedPerOrbitAndApp(t *testing.T) {
 	}))
 	if rec.State != elevator.StateSuccess {
 		t.Errorf("an image allowed for shop in prod: %s (%s)", rec.State, rec.Error)
+	}
+}
+
+// TestTheOrbitsImageAllowListAllowsExactlyItsPairs: an image without
+// tags is allowed by the orbit's allow list for the pairs it has, in the
+// regions it has them, and for no other pair.
+func TestTheOrbitsImageAllowListAllowsExactlyItsPairs(t *testing.T) {
+	regions := []string{"us-east-1", "eu-west-1"}
+	listed := func(w *world, allow func(c *fakeCloud)) {
+		for _, c := range w.clouds {
+			c.addResource(Resource{Kind: KindImage, ID: "ami-listed", Tags: map[string]string{"Name": "built today"}})
+			allow(c)
+		}
+	}
+	withListed := func(r *elevator.Release) {
+		for i := range r.Services[0].Placements {
+			r.Services[0].Placements[i].Image = "ami-listed"
+		}
+	}
+	tests := []struct {
+		name  string
+		allow func(c *fakeCloud)
+		want  string // "" for Success, else what the refusal says
+	}{
+		{"the list has the app in the orbit, in every region", func(c *fakeCloud) {
+			c.allowImage(orbit, app, "ami-listed")
+		}, ""},
+		{"the list has the app in another orbit and another app in this one", func(c *fakeCloud) {
+			c.allowImage("test", app, "ami-listed")
+			c.allowImage(orbit, "blog", "ami-listed")
+		}, "us-east-1: service web: image ami-listed is not authorized: want an entry for shop in " + elevator.ImagesTableName(orbit)},
+		{"the list has the app for another image", func(c *fakeCloud) {
+			c.allowImage(orbit, app, "ami-other")
+		}, "image ami-listed is not authorized"},
+		{"the list has the app in one region only", func(c *fakeCloud) {
+			if c.region == "us-east-1" {
+				c.allowImage(orbit, app, "ami-listed")
+			}
+		}, "eu-west-1: service web: image ami-listed is not authorized"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, regions...)
+			listed(w, tt.allow)
+			rec := w.run(w.engine("engine-1"), w.release(withListed))
+			for _, reg := range regions {
+				if n := rec.Calls["Cloud.AllowedImages "+reg]; n != 1 {
+					t.Errorf("the allow list of %s read %d times, want once", reg, n)
+				}
+			}
+			if tt.want == "" {
+				if rec.State != elevator.StateSuccess {
+					t.Errorf("release with a listed image: %s (%s)", rec.State, rec.Error)
+				}
+				return
+			}
+			assertPath(t, rec, path(V, L, VR, U, FC))
+			assertFailure(t, rec, elevator.FailureUnusableResources)
+			if !strings.Contains(rec.Error, tt.want) {
+				t.Errorf("error %q, want it to say %q", rec.Error, tt.want)
+			}
+			if tt.name == "the list has the app in one region only" && strings.Contains(rec.Error, "us-east-1:") {
+				t.Errorf("error %q names us-east-1, where the list has the image", rec.Error)
+			}
+		})
+	}
+}
+
+// TestTaggedImagesAreAllowedWithoutReadingTheAllowList: images older
+// Elevators tagged cost no read of the list; a failed read is retried.
+func TestTaggedImagesAreAllowedWithoutReadingTheAllowList(t *testing.T) {
+	w := newWorld(t)
+	rec := w.run(w.engine("engine-1"), w.release())
+	if rec.State != elevator.StateSuccess {
+		t.Fatalf("release with a tagged image: %s (%s)", rec.State, rec.Error)
+	}
+	if n := w.clouds["us-east-1"].count("AllowedImages"); n != 0 {
+		t.Errorf("the allow list read %d times for an image its tags allow", n)
+	}
+
+	w = newWorld(t)
+	c := w.clouds["us-east-1"]
+	c.addResource(Resource{Kind: KindImage, ID: "ami-listed"})
+	c.allowImage(orbit, app, "ami-listed")
+	c.failNext("AllowedImages", 2, errThrottled)
+	rec = w.run(w.engine("engine-1"), w.release(func(r *elevator.Release) { r.Services[0].Placements[0].Image = "ami-listed" }))
+	if rec.State != elevator.StateSuccess {
+		t.Errorf("release after the allow list failed twice: %s (%s)", rec.State, rec.Error)
+	}
+	if n := c.count("AllowedImages"); n != 3 {
+		t.Errorf("the allow list read %d times, want 3 (two failures, then an answer)", n)
 	}
 }
 

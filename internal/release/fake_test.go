@@ -386,6 +386,7 @@ type fakeCloud struct {
 
 	mu        sync.Mutex
 	resources map[ResourceKind]map[string]Resource
+	allowList map[[3]string]bool // (orbit, app, image) the image allow list has
 	groups    map[string]*fakeGroup
 	tokens    map[string]string // CreateGroup token -> group
 	seq       int
@@ -519,6 +520,31 @@ func (f *fakeCloud) Describe(ctx context.Context, kind ResourceKind, ids []strin
 	for _, id := range ids {
 		if r, ok := f.resources[kind][id]; ok {
 			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// allowImage adds image to orbit's image allow list for app.
+func (f *fakeCloud) allowImage(orbit, app, image string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.allowList == nil {
+		f.allowList = map[[3]string]bool{}
+	}
+	f.allowList[[3]string{orbit, app, image}] = true
+}
+
+func (f *fakeCloud) AllowedImages(ctx context.Context, orbit, app string, images []string) ([]string, error) {
+	if err := f.enter(ctx, "AllowedImages"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, id := range images {
+		if f.allowList[[3]string{orbit, app, id}] {
+			out = append(out, id)
 		}
 	}
 	return out, nil

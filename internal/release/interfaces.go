@@ -100,6 +100,10 @@ type Resource struct {
 	ID   string
 	Tags map[string]string
 	Path string // the IAM path of an instance profile (see elevator.IAMPath)
+	// Allows lists, for an image, the apps the orbit's image allow list
+	// lets releases into the release's orbit use it for, of those asked
+	// about (see Cloud.AllowedImages).
+	Allows []string
 }
 
 // GroupFilter selects Auto Scaling Groups by their tags. App and Orbit are
@@ -202,6 +206,11 @@ type Cloud interface {
 	// tags (and path, for instance profiles). An id that does not exist is
 	// left out of the result, not an error. Read-only.
 	Describe(ctx context.Context, kind ResourceKind, ids []string) ([]Resource, error)
+	// AllowedImages returns those of images that the image allow list of
+	// orbit in the Cloud's region (elevator.ImagesTableName) lets releases
+	// of app use. A region whose orbit has no allow list yet allows none.
+	// Read-only, and at most one read per image.
+	AllowedImages(ctx context.Context, orbit, app string, images []string) ([]string, error)
 	// Groups returns the groups whose tags match every non-empty field of
 	// f, with their instances, including groups being deleted. It must
 	// use tag-filtered calls, never list every group. Read-only.

@@ -15,9 +15,11 @@ import (
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/cloudwatch"
+	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/aws/elbv2"
 	"github.com/elevatorhq/elevator/internal/aws/iam"
+	"github.com/elevatorhq/elevator/internal/image"
 	"github.com/elevatorhq/elevator/internal/release"
 )
 
@@ -70,7 +72,8 @@ type alarmsAPI interface {
 // Cloud is the release engine's release.Cloud in one region, on Elevator's
 // AWS adapters: Auto Scaling groups and their policies, EC2 launch
 // templates, images, subnets and security groups, ELBv2 target groups,
-// IAM instance profiles and CloudWatch alarms. It finds groups only with
+// IAM instance profiles, CloudWatch alarms and the orbit's image allow
+// list (DynamoDB). It finds groups only with
 // tag-filtered DescribeAutoScalingGroups calls, so what a release costs
 // does not grow with the other groups of the account.
 type Cloud struct {
@@ -81,6 +84,7 @@ type Cloud struct {
 	lb      loadBalancingAPI
 	iam     profilesAPI
 	alarms  alarmsAPI
+	items   image.Items // the orbit's image allow list
 }
 
 var _ release.Cloud = (*Cloud)(nil)
@@ -97,6 +101,7 @@ func NewCloud(cfg aws.Config) *Cloud {
 		lb:      elbv2.New(cfg),
 		iam:     iam.New(cfg),
 		alarms:  cloudwatch.New(cfg),
+		items:   dynamodb.New(cfg),
 	}
 }
 
@@ -181,6 +186,25 @@ func (c *Cloud) Describe(ctx context.Context, kind release.ResourceKind, ids []s
 		}
 	default:
 		return nil, elevator.Errorf(elevator.EINVALID, "describe %q resources in %s: not a kind of resource a release uses", kind, c.region)
+	}
+	return out, nil
+}
+
+// AllowedImages returns those of images that orbit's image allow list in
+// the Cloud's region has for app: one GetItem per image, by its exact key
+// (see internal/image). A region whose orbit stack predates allow lists
+// allows none. Other errors are the adapter's (EAWS).
+func (c *Cloud) AllowedImages(ctx context.Context, orbit, app string, images []string) ([]string, error) {
+	list := image.AllowList{Orbit: orbit, Items: c.items}
+	var out []string
+	for _, id := range images {
+		ok, err := list.Allows(ctx, app, id)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, id)
+		}
 	}
 	return out, nil
 }
