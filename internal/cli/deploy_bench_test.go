@@ -7,7 +7,7 @@ package cli_test
 // load balancer) in a one-region orbit, for the app's first release and
 // for the second, which replaces the first's groups.
 //
-//	go test ./internal/cli -run '^$' -bench DeployCalls -benchtime 1x
+//	go test ./internal/cli -run '^$' -bench DeployCalls -benchtime 3x -v
 //
 // The requests are counted by a counting reverse proxy in front of moto,
 // so they are what AWS would bill and throttle, retries included.
