@@ -1148,3 +1148,48 @@ func TestStartRunsWhatItSubmitsWithoutReadingItBack(t *testing.T) {
 		t.Errorf("Start of a release that already ran: %v, want ECONFLICT", err)
 	}
 }
+
+// TestAReleaseKilledBetweenATemplateAndItsGroupLeavesNothingWhenRolledBack:
+// the engine dies after Deploy made the launch template of a group but
+// not the group; another release takes the lock once the lease ends and
+// succeeds; the dead release, resumed, ends FailureClean and its launch
+// template is gone too, though no group leads to it. (On moto:
+// TestAReleaseKilledBetweenATemplateAndItsGroupAndOvertakenLeavesNothingTagged
+// in awsrelease.)
+func TestAReleaseKilledBetweenATemplateAndItsGroupLeavesNothingWhenRolledBack(t *testing.T) {
+	w := newWorld(t)
+	dead := w.release()
+	c := w.clouds["us-east-1"]
+	ctx, crash := context.WithCancel(context.Background())
+	defer crash()
+	c.hook = func(op string) {
+		if op == "CreateLaunchTemplate" {
+			crash()
+		}
+	}
+	e1 := w.engine("engine-1")
+	if rec, err := e1.Run(ctx, dead.ID, w.submit(e1, dead)); !errors.Is(err, context.Canceled) || rec.State != D {
+		t.Fatalf("Run = %v in %s, want the engine to die in Deploy", err, rec.State)
+	}
+	c.hook = nil
+	if got := c.remains(); !slices.Equal(got, []string{"launch template " + GroupName(dead, "web")}) {
+		t.Fatalf("after the crash: %v, want the dead release's launch template", got)
+	}
+	w.clock.Advance(lease + time.Second)
+	next := w.release(func(r *elevator.Release) { r.Version = "1.5.0" })
+	assertPath(t, w.run(w.engine("engine-2"), next), happyPath)
+
+	rec, err := w.engine("engine-3").Resume(context.Background(), dead.ID, "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertPath(t, rec, path(V, L, VR, D, CUF, U, FC))
+	assertFailure(t, rec, elevator.FailureLockLost)
+	if len(rec.Leftovers) > 0 {
+		t.Errorf("leftovers %v", rec.Leftovers)
+	}
+	w.assertOnly(only(GroupName(next, "web")))
+	if got, want := c.remains(), []string{"launch template " + GroupName(next, "web")}; !slices.Equal(got, want) {
+		t.Errorf("launch templates and alarms: %v, want only the serving release's %v", got, want)
+	}
+}
