@@ -588,7 +588,8 @@ func (e *Engine) renew(ctx context.Context, r *Release) error {
 	case errors.Is(err, ErrLockLost):
 		return elevator.Errorf(elevator.ECONFLICT, "release %s: lost the lock of %s in %s to another engine; stopping", r.Rec.ID, l.App, l.Orbit)
 	case err != nil && !now.Before(r.lock.Expires):
-		return fmt.Errorf("release %s: renew the lease: %w", r.Rec.ID, err)
+		// The lock table is the store's: the lease ran out unrenewed.
+		return e.unreachable(r, r.Rec.State, fmt.Errorf("renew the lease: %w", err))
 	case err != nil:
 		e.c.Log.Warn("release lease renewal failed", "release", r.Rec.ID, "err", err)
 		return nil
