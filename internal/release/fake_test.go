@@ -536,8 +536,8 @@ func (f *fakeCloud) Groups(ctx context.Context, filter GroupFilter) ([]Group, er
 	if err := f.enter(ctx, "Groups"); err != nil {
 		return nil, err
 	}
-	if filter.App == "" || filter.Orbit == "" {
-		f.t.Errorf("Groups(%+v) lists groups without filtering by app and orbit", filter)
+	if filter.Orbit == "" {
+		f.t.Errorf("Groups(%+v) lists groups without filtering by orbit", filter)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -764,14 +764,14 @@ func (f *fakeCloud) Remains(ctx context.Context, filter GroupFilter) ([]Remain, 
 	var out []Remain
 	for name, tags := range f.templates {
 		if matches(tags) {
-			out = append(out, Remain{Kind: RemainLaunchTemplate, Name: name, Group: name, ReleaseID: tags[elevator.TagRelease]})
+			out = append(out, Remain{Kind: RemainLaunchTemplate, Name: name, Group: name, App: tags[elevator.TagApp], ReleaseID: tags[elevator.TagRelease]})
 		}
 	}
 	for name, group := range f.alarms {
 		// As in AWS, alarms are found by name: their group's.
 		if filter.App != "" && strings.HasPrefix(group, filter.App+"-"+filter.Orbit+"-") &&
 			(filter.ReleaseID == "" || strings.HasSuffix(group, filter.ReleaseID[strings.LastIndexByte(filter.ReleaseID, '-'):])) {
-			out = append(out, Remain{Kind: RemainAlarm, Name: name, Group: group, ReleaseID: filter.ReleaseID})
+			out = append(out, Remain{Kind: RemainAlarm, Name: name, Group: group, App: filter.App, ReleaseID: filter.ReleaseID})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

@@ -102,8 +102,9 @@ type Resource struct {
 	Path string // the IAM path of an instance profile (see elevator.IAMPath)
 }
 
-// GroupFilter selects Auto Scaling Groups by their tags. App and Orbit are
-// always set; Service and ReleaseID narrow when set.
+// GroupFilter selects Auto Scaling Groups by their tags. Orbit is always
+// set, and App by releases (gc looks at a whole orbit); Service and
+// ReleaseID narrow when set.
 type GroupFilter struct {
 	App, Orbit, Service, ReleaseID string
 }
@@ -259,11 +260,12 @@ const (
 type Remain struct {
 	Kind RemainKind
 	Name string
-	// Group is the group it was made for (its name), and ReleaseID the
-	// release that made it: from its tags, or, for an alarm, whose name
-	// carries only the short id, "" unless Remains was asked for one
-	// release.
-	Group, ReleaseID string
+	// Group is the group it was made for (its name); App and ReleaseID
+	// the app and release that made it, from its tags. An alarm carries
+	// none: its App is the one Remains was asked for, and its ReleaseID
+	// "" unless Remains was asked for one release (its name carries only
+	// the short id).
+	Group, App, ReleaseID string
 }
 
 // String names a Remain for records and output: "launch template NAME".

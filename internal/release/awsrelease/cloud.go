@@ -189,12 +189,15 @@ func (c *Cloud) Describe(ctx context.Context, kind release.ResourceKind, ids []s
 
 // Groups returns the groups whose tags match every non-empty field of f,
 // found with one tag-filtered DescribeAutoScalingGroups (a page per 50
-// groups). It returns EINVALID when f has no app or orbit.
+// groups). It returns EINVALID when f has no orbit.
 func (c *Cloud) Groups(ctx context.Context, f release.GroupFilter) ([]release.Group, error) {
-	if f.App == "" || f.Orbit == "" {
-		return nil, elevator.Errorf(elevator.EINVALID, "find groups in %s: an app and an orbit are required", c.region)
+	if f.Orbit == "" {
+		return nil, elevator.Errorf(elevator.EINVALID, "find groups in %s: an orbit is required", c.region)
 	}
-	tags := map[string]string{elevator.TagApp: f.App, elevator.TagOrbit: f.Orbit}
+	tags := map[string]string{elevator.TagOrbit: f.Orbit}
+	if f.App != "" {
+		tags[elevator.TagApp] = f.App
+	}
 	if f.Service != "" {
 		tags[elevator.TagService] = f.Service
 	}
@@ -554,7 +557,7 @@ func (c *Cloud) Remains(ctx context.Context, f release.GroupFilter) ([]release.R
 	}
 	var out []release.Remain
 	for _, lt := range lts {
-		out = append(out, release.Remain{Kind: release.RemainLaunchTemplate, Name: lt.Name, Group: lt.Name, ReleaseID: lt.Tags[elevator.TagRelease]})
+		out = append(out, release.Remain{Kind: release.RemainLaunchTemplate, Name: lt.Name, Group: lt.Name, App: lt.Tags[elevator.TagApp], ReleaseID: lt.Tags[elevator.TagRelease]})
 	}
 	if f.App == "" {
 		return out, nil
@@ -584,7 +587,7 @@ func (c *Cloud) Remains(ctx context.Context, f release.GroupFilter) ([]release.R
 		if f.ReleaseID != "" && !strings.HasSuffix(group, "-"+short) {
 			continue
 		}
-		out = append(out, release.Remain{Kind: release.RemainAlarm, Name: a.Name, Group: group, ReleaseID: f.ReleaseID})
+		out = append(out, release.Remain{Kind: release.RemainAlarm, Name: a.Name, Group: group, App: f.App, ReleaseID: f.ReleaseID})
 	}
 	return out, nil
 }
