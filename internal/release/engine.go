@@ -11,7 +11,11 @@
 // step is retried, and what happens when it fails for good. The Engine
 // persists the release's record after every transition, renews the (app,
 // orbit) lock's lease, obeys halts at every transition and poll, and can
-// resume a release whose engine died. It talks to AWS only through the
+// resume a release whose engine died. Every wait is bounded: a state is
+// tried a bounded number of times (a halt flag it cannot read counts),
+// never past the release's timeout, and a state store that stops
+// answering stops the engine (ErrStoreUnreachable) with the release as
+// last stored, for Resume. It talks to AWS only through the
 // small interfaces in interfaces.go (Store, Locker, Cloud), and imports no
 // AWS SDK.
 //
@@ -439,6 +443,9 @@ func (e *Engine) drive(ctx context.Context, r *Release) (*elevator.ReleaseRecord
 		t := table[state]
 		halted, err := e.halted(ctx, r, t)
 		if errors.Is(err, errHaltUnknown) {
+			if ctx.Err() != nil {
+				return r.Rec, ctx.Err()
+			}
 			// Not knowing is a failed attempt like any other: the state's
 			// attempts and the release's timeout bound it. The engine then
 			// stops where the store last saw the release, for a resume.
@@ -653,11 +660,12 @@ func (e *Engine) enter(ctx context.Context, r *Release, next State) error {
 	return e.persist(ctx, r)
 }
 
-// lost turns a write the store refused for good (after its retries)
-// into the engine's stop (see unreachable); it passes conflicts (another
-// engine wrote the record) and the context's end through.
+// lost turns a write the store failed for good (after its retries) into
+// the engine's stop (see unreachable); it passes conflicts (another
+// engine wrote the record), refusals of what was written, and the
+// context's end through.
 func (e *Engine) lost(ctx context.Context, r *Release, from State, err error) error {
-	if err == nil || ctx.Err() != nil || elevator.ErrorCode(err) == elevator.ECONFLICT {
+	if code := elevator.ErrorCode(err); err == nil || ctx.Err() != nil || code == elevator.ECONFLICT || code == elevator.EINVALID {
 		return err
 	}
 	return e.unreachable(r, from, err)

@@ -38,7 +38,8 @@ const KindGroup = "group"
 // belongs to a release that has not ended, nor anything of the release
 // that holds the app's lock, nor what it cannot tie to an ended release's
 // record (except alarms whose group is gone, which watch nothing). Groups
-// of releases that reached cut-over are left alone: they may serve. A
+// of releases that went on to CleanUpSuccess are left alone: they may
+// serve, and old groups their cleanup left are named in their records. A
 // removal that fails is named in its Orphan's Error, and makes GC
 // return an EAWS error after it has tried the rest.
 func (e *Engine) GC(ctx context.Context, orbit, app, by string, dryRun bool) ([]Orphan, error) {

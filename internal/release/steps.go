@@ -626,8 +626,9 @@ func (e *Engine) cleanedUp(r *Release, left []string, err error) (Outcome, error
 // cleanUpFailure undoes a release in every region: old groups it took out
 // of their target groups go back in (and it waits until they serve again),
 // then the groups carrying the release's id are deleted (found by tag, so
-// that a group made just before a crash is found too), and it waits until
-// they are gone.
+// that a group made just before a crash is found too), with the launch
+// templates and alarms of the release that no group holds (see sweep),
+// and it waits until they are gone.
 func (e *Engine) cleanUpFailure(ctx context.Context, r *Release) (Outcome, error) {
 	doc := r.Doc
 	now := e.now()
