@@ -38,8 +38,9 @@ const KindGroup = "group"
 // belongs to a release that has not ended, nor anything of the release
 // that holds the app's lock, nor what it cannot tie to an ended release's
 // record (except alarms whose group is gone, which watch nothing). Groups
-// of releases that went on to CleanUpSuccess are left alone: they may
-// serve, and old groups their cleanup left are named in their records. A
+// of releases that went on to CleanUpSuccess, or whose rollback could not
+// put an old group back into its target groups, are left alone: they may
+// serve (old groups a cleanup left are named in its record). A
 // removal that fails is named in its Orphan's Error, and makes GC
 // return an EAWS error after it has tried the rest.
 func (e *Engine) GC(ctx context.Context, orbit, app, by string, dryRun bool) ([]Orphan, error) {
@@ -178,7 +179,7 @@ func (c *gcApp) find(ctx context.Context, cl Cloud) ([]Orphan, error) {
 		if err != nil {
 			return nil, err
 		}
-		if rec == nil || g.Deleting || slices.Contains(rec.Path, elevator.StateCleanUpSuccess) {
+		if rec == nil || g.Deleting || slices.Contains(rec.Path, elevator.StateCleanUpSuccess) || detached(rec, cl.Region()) {
 			continue // not ended, going already, or it may serve
 		}
 		orphan(KindGroup, g.Name, g.ReleaseID(), rec)
@@ -210,6 +211,25 @@ func (c *gcApp) find(ctx context.Context, cl Cloud) ([]Orphan, error) {
 		orphan(string(x.Kind), x.Name, id, rec)
 	}
 	return out, nil
+}
+
+// detached says whether a release left an old group out of its target
+// groups in a region: its rollback could not put it back, so the
+// release's own groups are what serves there.
+func detached(rec *elevator.ReleaseRecord, region string) bool {
+	for _, rr := range rec.Regions {
+		if rr.Region != region {
+			continue
+		}
+		for _, sr := range rr.Services {
+			for _, old := range sr.Old {
+				if old.Detached {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // remove deletes an orphan.

@@ -110,3 +110,39 @@ func TestGCRemovesWhatEndedReleasesLeftAndNothingElse(t *testing.T) {
 		t.Errorf("after removal: %v, %v; want nothing", names(again), err)
 	}
 }
+
+// TestGCLeavesTheGroupsOfARollbackThatCouldNotPutTheOldOnesBack: a
+// release fails at cut-over after taking the old group out of its target
+// group, and its rollback cannot put it back: it ends FailureDirty with
+// its own group serving. GC leaves that group alone.
+func TestGCLeavesTheGroupsOfARollbackThatCouldNotPutTheOldOnesBack(t *testing.T) {
+	w := newWorld(t)
+	c := w.clouds["us-east-1"]
+	e := w.engine("engine-1")
+	rel := w.release()
+	c.hook = func(op string) {
+		if op == "DetachTargetGroups" {
+			c.failAlways("Targets", errThrottled)
+			c.failAlways("AttachTargetGroups", errThrottled)
+		}
+	}
+	rec := w.run(e, rel)
+	c.hook = nil
+	c.clearFaults("Targets")
+	c.clearFaults("AttachTargetGroups")
+	if rec.State != FD || !detached(rec, "us-east-1") {
+		t.Fatalf("ended %s (path %v, leftovers %v), want FailureDirty with the old group detached", rec.State, rec.Path, rec.Leftovers)
+	}
+	found, err := e.GC(context.Background(), orbit, app, "ops", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range found {
+		if o.Kind == KindGroup {
+			t.Errorf("gc took %+v", o)
+		}
+	}
+	if g, _, ok := c.group(GroupName(rel, "web")); !ok || g.Deleting {
+		t.Errorf("the serving group of the dirty release was touched")
+	}
+}
