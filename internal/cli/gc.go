@@ -22,7 +22,8 @@ behind, and remove it: Auto Scaling groups of releases that rolled back or
 whose cleanup gave up (with their instances), and launch templates and
 CloudWatch alarms whose group is gone. What belongs to a release that has
 not ended, or to the release holding the app's lock, is never touched, nor
-are the groups of releases that succeeded. --dry-run lists without
+are the groups of releases that succeeded or whose rollback could not put
+the old groups back (they serve). --dry-run lists without
 removing; without --yes, gc lists and asks first. Removals are audited.`,
 		Args: noArgs,
 	}
