@@ -158,9 +158,19 @@ func (c *gcApp) ended(ctx context.Context, id string) (*elevator.ReleaseRecord, 
 
 // find lists the app's orphans in a region.
 func (c *gcApp) find(ctx context.Context, cl Cloud) ([]Orphan, error) {
-	groups, err := cl.Groups(ctx, GroupFilter{App: c.app, Orbit: c.orbit})
+	// Every group of the orbit: alarms are found by a name prefix that
+	// another app's name may share (app "shop" in orbit "prod" and app
+	// "shop-prod"), so an alarm is an orphan only when no group at all
+	// has its group's name.
+	all, err := cl.Groups(ctx, GroupFilter{Orbit: c.orbit})
 	if err != nil {
-		return nil, fmt.Errorf("find groups of %s in %s: %w", c.app, c.orbit, err)
+		return nil, fmt.Errorf("find groups in %s: %w", c.orbit, err)
+	}
+	var groups []Group
+	for _, g := range all {
+		if g.Tags[elevator.TagApp] == c.app {
+			groups = append(groups, g)
+		}
 	}
 	remains, err := cl.Remains(ctx, GroupFilter{App: c.app, Orbit: c.orbit})
 	if err != nil {
@@ -191,7 +201,7 @@ func (c *gcApp) find(ctx context.Context, cl Cloud) ([]Orphan, error) {
 		}
 	}
 	for _, x := range remains {
-		if _, ok := byName(groups, x.Group); ok {
+		if _, ok := byName(all, x.Group); ok {
 			continue // with its group, orphan or not
 		}
 		id := x.ReleaseID
