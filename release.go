@@ -623,6 +623,7 @@ const (
 	AuditUnlock   = "unlock"   // an operator broke an (app, orbit) lock
 	AuditRollback = "rollback" // an operator released an earlier release's content again
 	AuditResume   = "resume"   // an engine took over a release whose engine stopped
+	AuditGC       = "gc"       // an operator removed what ended releases left behind
 )
 
 // AuditEntry is one line of an orbit's audit log: who did what, when, and

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/cloudwatch"
 	"github.com/elevatorhq/elevator/internal/cli"
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
+	"github.com/elevatorhq/elevator/internal/emulator/faultproxy"
 	"github.com/elevatorhq/elevator/internal/release"
 	"github.com/elevatorhq/elevator/internal/release/awsrelease"
 )
@@ -362,4 +364,75 @@ func TestADeployThatFindsTheLockHeldChangesNothingAndExitsThree(t *testing.T) {
 	if !strings.Contains(unlock.stdout, "held by release 20261123-115500-bbbbbbbb") {
 		t.Errorf("the holder's lock was not left alone: %s", unlock.stdout)
 	}
+}
+
+// TestADeployWhoseStoreGoesAwayExitsFourAndResumes runs a deploy through
+// a fault proxy that, once the release has stored CheckHealthy, hangs up
+// on every call, the state store's first (moto was killed): the engine
+// spends its attempts, halt reads included, and stops with exit 4 and a
+// message that says so, within the release's timeout. Once AWS answers
+// again, `release resume` takes over after the dead engine's lease and
+// ends the release Success or FailureClean.
+func TestADeployWhoseStoreGoesAwayExitsFourAndResumes(t *testing.T) {
+	// Each call fails fast once everything is gone: it is the engine's
+	// own attempts that are under test, not the SDK's.
+	t.Setenv("AWS_MAX_ATTEMPTS", "2")
+	acct, orbit, flags := releasable(t)
+	const timeout = time.Minute // the least a manifest may give
+	if err := os.WriteFile(flags[1], []byte(releaseApp+"release: {timeout: 1m}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var gone atomic.Bool
+	proxy, err := faultproxy.Start(emulatortest.Endpoint(), faultproxy.Config{Drop: 1, Match: func(r *http.Request, body []byte) bool {
+		if enteringCheckHealthy(r, body) {
+			gone.Store(true)
+			return false // stored: the release is in CheckHealthy
+		}
+		return gone.Load()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+
+	done := make(chan result, 1)
+	go func() {
+		done <- run(t, proxy.URL, "", append([]string{"deploy", "--version", "1.0.0", "--poll-interval", "100ms", "--lease", "10s"}, flags...)...)
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(timeout):
+		t.Fatalf("deploy still running after the release's timeout (%s) with AWS gone; proxy %+v", timeout, proxy.Counts())
+	}
+	if !gone.Load() {
+		t.Fatalf("the release never entered CheckHealthy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r.code != cli.ExitAWS || !strings.Contains(r.stderr, "state store does not answer") || !strings.Contains(r.stderr, "stopped in CheckHealthy") {
+		t.Fatalf("exit %d, want %d saying the store does not answer\n%s\n%s", r.code, cli.ExitAWS, r.stdout, r.stderr)
+	}
+	m := releaseID.FindStringSubmatch(r.stderr)
+	if m == nil {
+		t.Fatalf("never saw the release id:\n%s", r.stderr)
+	}
+	id := m[1]
+	if status := elevator(t, "", "release", "status", id, "--orbit", orbit, "--orbit-file", flags[5]); !strings.Contains(status.stdout, "CheckHealthy") {
+		t.Fatalf("the release is not left in CheckHealthy:\n%s", status.stdout)
+	}
+
+	// AWS is back (straight to moto): resume waits for the 10 s lease.
+	resumed := elevator(t, "", "release", "resume", id, "--orbit", orbit, "--orbit-file", flags[5], "--poll-interval", "100ms")
+	if resumed.code != 0 && resumed.code != cli.ExitFailed {
+		t.Fatalf("resume: exit %d\n%s\n%s", resumed.code, resumed.stdout, resumed.stderr)
+	}
+	for _, region := range []string{"us-east-1", "eu-west-1"} {
+		got := groups(t, acct, region, orbit)
+		switch {
+		case resumed.code == 0 && len(got) != 2:
+			t.Errorf("%s: Success with groups %v, want web and worker of %s", region, got, id)
+		case resumed.code == cli.ExitFailed && len(got) != 0:
+			t.Errorf("%s: FailureClean left groups %v", region, got)
+		}
+	}
+	lockIsFree(t, orbit, flags)
 }

@@ -152,3 +152,13 @@ func (c countingCloud) DeleteGroup(ctx context.Context, group string) error {
 	c.n("DeleteGroup")
 	return c.c.DeleteGroup(ctx, group)
 }
+
+func (c countingCloud) Remains(ctx context.Context, f GroupFilter) ([]Remain, error) {
+	c.n("Remains")
+	return c.c.Remains(ctx, f)
+}
+
+func (c countingCloud) DeleteRemain(ctx context.Context, rm Remain) error {
+	c.n("DeleteRemain")
+	return c.c.DeleteRemain(ctx, rm)
+}

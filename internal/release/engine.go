@@ -11,7 +11,11 @@
 // step is retried, and what happens when it fails for good. The Engine
 // persists the release's record after every transition, renews the (app,
 // orbit) lock's lease, obeys halts at every transition and poll, and can
-// resume a release whose engine died. It talks to AWS only through the
+// resume a release whose engine died. Every wait is bounded: a state is
+// tried a bounded number of times (a halt flag it cannot read counts),
+// never past the release's timeout, and a state store that stops
+// answering stops the engine (ErrStoreUnreachable) with the release as
+// last stored, for Resume. It talks to AWS only through the
 // small interfaces in interfaces.go (Store, Locker, Cloud), and imports no
 // AWS SDK.
 //
@@ -439,7 +443,17 @@ func (e *Engine) drive(ctx context.Context, r *Release) (*elevator.ReleaseRecord
 		t := table[state]
 		halted, err := e.halted(ctx, r, t)
 		if errors.Is(err, errHaltUnknown) {
-			if err := e.wait(ctx, r, e.backoff(t.retry, 1)); err != nil {
+			if ctx.Err() != nil {
+				return r.Rec, ctx.Err()
+			}
+			// Not knowing is a failed attempt like any other: the state's
+			// attempts and the release's timeout bound it. The engine then
+			// stops where the store last saw the release, for a resume.
+			r.Rec.Attempts++
+			if r.Rec.Attempts >= e.attempts(t.retry) || e.overdue(r) {
+				return r.Rec, e.unreachable(r, state, err)
+			}
+			if err := e.wait(ctx, r, e.backoff(t.retry, r.Rec.Attempts)); err != nil {
 				return r.Rec, err
 			}
 			continue
@@ -464,7 +478,7 @@ func (e *Engine) drive(ctx context.Context, r *Release) (*elevator.ReleaseRecord
 		if err != nil {
 			r.Rec.Attempts++
 			e.c.Log.Warn("release step failed", "release", r.Rec.ID, "state", state, "attempt", r.Rec.Attempts, "err", err)
-			if permanent(err) || r.Rec.Attempts >= e.attempts(t.retry) {
+			if permanent(err) || r.Rec.Attempts >= e.attempts(t.retry) || e.overdue(r) {
 				if err := e.enter(ctx, r, e.giveUp(r, t, err)); err != nil {
 					return r.Rec, err
 				}
@@ -513,8 +527,8 @@ func (e *Engine) halted(ctx context.Context, r *Release, t transition) (bool, er
 		if err != nil {
 			// Not knowing whether an operator halted the release is no
 			// reason to move it forward: look again before the step.
-			e.c.Log.Warn("release halt check failed", "release", r.Rec.ID, "err", err)
-			return false, errHaltUnknown
+			e.c.Log.Warn("release halt check failed", "release", r.Rec.ID, "attempt", r.Rec.Attempts+1, "err", err)
+			return false, fmt.Errorf("%w: %w", errHaltUnknown, err)
 		}
 		r.Rec.Halt = h
 	}
@@ -527,6 +541,43 @@ func (e *Engine) halted(ctx context.Context, r *Release, t transition) (bool, er
 	r.Rec.Failure = elevator.FailureHalted
 	return true, e.enter(ctx, r, t.fail)
 }
+
+// overdue says whether the release has been in its state for longer than
+// any state may last: its timeout (elevator.DefaultReleaseTimeout before
+// its document is read), or, in cleanup, cleanupBound. The steps that
+// wait check their own bound; this one ends retries in every state.
+func (e *Engine) overdue(r *Release) bool {
+	bound := elevator.DefaultReleaseTimeout
+	if r.Doc != nil {
+		bound = r.Doc.Timeout()
+		if s := r.Rec.State; s == elevator.StateCleanUpSuccess || s == elevator.StateCleanUpFailure {
+			bound = cleanupBound(r.Doc)
+		}
+	}
+	return e.now().Sub(r.stateSince()) >= bound
+}
+
+// ErrStoreUnreachable is the cause of the EAWS error with which the engine
+// stops when the orbit's state store (its bucket and table) does not
+// answer after a state's attempts: the release is left as last stored,
+// for Resume once the store answers again. Nothing about the release is
+// decided (and no end state stored) while the store cannot be read.
+var ErrStoreUnreachable = errors.New("the release's state store does not answer")
+
+// unreachable is the error the engine stops with when the store failed
+// for good in state: the release stays there, as last stored.
+func (e *Engine) unreachable(r *Release, state State, err error) error {
+	return &elevator.Error{Code: elevator.EAWS, Err: storeDown{err},
+		Message: fmt.Sprintf("release %s stopped in %s, as last stored, because the orbit's state store does not answer; resume it with `elevator release resume %s --orbit %s` once it does",
+			r.Rec.ID, state, r.Rec.ID, r.Rec.Orbit)}
+}
+
+// storeDown is the cause of unreachable's error: the store's last error,
+// which is also ErrStoreUnreachable.
+type storeDown struct{ err error }
+
+func (s storeDown) Error() string   { return s.err.Error() }
+func (s storeDown) Unwrap() []error { return []error{ErrStoreUnreachable, s.err} }
 
 // renew extends the lease when a third of it is gone.
 func (e *Engine) renew(ctx context.Context, r *Release) error {
@@ -544,7 +595,8 @@ func (e *Engine) renew(ctx context.Context, r *Release) error {
 	case errors.Is(err, ErrLockLost):
 		return elevator.Errorf(elevator.ECONFLICT, "release %s: lost the lock of %s in %s to another engine; stopping", r.Rec.ID, l.App, l.Orbit)
 	case err != nil && !now.Before(r.lock.Expires):
-		return fmt.Errorf("release %s: renew the lease: %w", r.Rec.ID, err)
+		// The lock table is the store's: the lease ran out unrenewed.
+		return e.unreachable(r, r.Rec.State, fmt.Errorf("renew the lease: %w", err))
 	case err != nil:
 		e.c.Log.Warn("release lease renewal failed", "release", r.Rec.ID, "err", err)
 		return nil
@@ -579,13 +631,13 @@ func (e *Engine) enter(ctx context.Context, r *Release, next State) error {
 		entry := elevator.AuditEntry{At: now, By: who, Action: elevator.AuditRelease, App: r.Rec.App, Orbit: r.Rec.Orbit,
 			ReleaseID: r.Rec.ID, Outcome: string(next), Detail: detail}
 		if err := e.retry(ctx, r, func() error { return e.store(r).Audit(ctx, entry) }); err != nil {
-			return fmt.Errorf("audit the end of release %s: %w", r.Rec.ID, err)
+			return e.lost(ctx, r, from, fmt.Errorf("audit the end of release %s: %w", r.Rec.ID, err))
 		}
 	}
 	err := e.persist(ctx, r)
 	var halt *HaltedError
 	if !errors.As(err, &halt) {
-		return err
+		return e.lost(ctx, r, from, err)
 	}
 	// The store refused the record: the release was halted since the
 	// engine last looked.
@@ -606,6 +658,17 @@ func (e *Engine) enter(ctx context.Context, r *Release, next State) error {
 	}
 	// A state that obeys halts acts on it before its step (see halted).
 	return e.persist(ctx, r)
+}
+
+// lost turns a write the store failed for good (after its retries) into
+// the engine's stop (see unreachable); it passes conflicts (another
+// engine wrote the record), refusals of what was written, and the
+// context's end through.
+func (e *Engine) lost(ctx context.Context, r *Release, from State, err error) error {
+	if code := elevator.ErrorCode(err); err == nil || ctx.Err() != nil || code == elevator.ECONFLICT || code == elevator.EINVALID {
+		return err
+	}
+	return e.unreachable(r, from, err)
 }
 
 func haltMessage(h elevator.ReleaseHalt) string {

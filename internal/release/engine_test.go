@@ -1010,8 +1010,10 @@ func TestStoreFailuresAreRetried(t *testing.T) {
 	rel := w.release()
 	sum := w.submit(e, rel)
 	w.store.failNext("PutRecord", 2, errThrottled)
-	w.store.failNext("Halt", 3, errThrottled)
-	w.locker.failNext("Acquire", 2, errThrottled)
+	// Failed halt reads and steps count as attempts of their state alike:
+	// fewer than the engine's four.
+	w.store.failNext("Halt", 2, errThrottled)
+	w.locker.failNext("Acquire", 1, errThrottled)
 	rec, err := e.Run(context.Background(), rel.ID, sum)
 	if err != nil {
 		t.Fatal(err)
@@ -1076,7 +1078,7 @@ func TestAnUnreadableHaltIsNotIgnored(t *testing.T) {
 	w.store.afterPut = func(rec elevator.ReleaseRecord) {
 		if rec.State == CH && rec.ID == rel.ID {
 			_ = w.store.PutHalt(context.Background(), rel.ID, elevator.ReleaseHalt{By: "dave", At: w.clock.Now(), Reason: "bad metrics"})
-			w.store.failNext("Halt", 50, errors.New("throttled"))
+			w.store.failNext("Halt", 3, errors.New("throttled"))
 		}
 	}
 	rec := w.run(e, rel)
@@ -1237,5 +1239,126 @@ func TestStartRunsWhatItSubmitsWithoutReadingItBack(t *testing.T) {
 	}
 	if _, err := e.Start(context.Background(), rel); elevator.ErrorCode(err) != elevator.ECONFLICT {
 		t.Errorf("Start of a release that already ran: %v, want ECONFLICT", err)
+	}
+}
+
+// TestAReleaseKilledBetweenATemplateAndItsGroupLeavesNothingWhenRolledBack:
+// the engine dies after Deploy made the launch template of a group but
+// not the group; another release takes the lock once the lease ends and
+// succeeds; the dead release, resumed, ends FailureClean and its launch
+// template is gone too, though no group leads to it. (On moto:
+// TestAReleaseKilledBetweenATemplateAndItsGroupAndOvertakenLeavesNothingTagged
+// in awsrelease.)
+func TestAReleaseKilledBetweenATemplateAndItsGroupLeavesNothingWhenRolledBack(t *testing.T) {
+	w := newWorld(t)
+	dead := w.release()
+	c := w.clouds["us-east-1"]
+	ctx, crash := context.WithCancel(context.Background())
+	defer crash()
+	c.hook = func(op string) {
+		if op == "CreateLaunchTemplate" {
+			crash()
+		}
+	}
+	e1 := w.engine("engine-1")
+	if rec, err := e1.Run(ctx, dead.ID, w.submit(e1, dead)); !errors.Is(err, context.Canceled) || rec.State != D {
+		t.Fatalf("Run = %v in %s, want the engine to die in Deploy", err, rec.State)
+	}
+	c.hook = nil
+	if got := c.remains(); !slices.Equal(got, []string{"launch template " + GroupName(dead, "web")}) {
+		t.Fatalf("after the crash: %v, want the dead release's launch template", got)
+	}
+	w.clock.Advance(lease + time.Second)
+	next := w.release(func(r *elevator.Release) { r.Version = "1.5.0" })
+	assertPath(t, w.run(w.engine("engine-2"), next), happyPath)
+
+	rec, err := w.engine("engine-3").Resume(context.Background(), dead.ID, "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertPath(t, rec, path(V, L, VR, D, CUF, U, FC))
+	assertFailure(t, rec, elevator.FailureLockLost)
+	if len(rec.Leftovers) > 0 {
+		t.Errorf("leftovers %v", rec.Leftovers)
+	}
+	w.assertOnly(only(GroupName(next, "web")))
+	if got, want := c.remains(), []string{"launch template " + GroupName(next, "web")}; !slices.Equal(got, want) {
+		t.Errorf("launch templates and alarms: %v, want only the serving release's %v", got, want)
+	}
+}
+
+// TestAStoreThatStaysUnreachableStopsTheEngineWhereTheReleaseWas: the
+// state store stops answering while the release waits for health. Each
+// failed halt read is an attempt; once the state's attempts are spent the
+// engine stops with an EAWS error that says so, within the release's
+// timeout, having stored nothing more; a resume once the store is back
+// ends the release. (The in-memory store; on moto through the fault
+// proxy: TestADeployWhoseStoreGoesAwayExitsFourAndResumes in cli.)
+func TestAStoreThatStaysUnreachableStopsTheEngineWhereTheReleaseWas(t *testing.T) {
+	w := newWorld(t)
+	rel := w.release()
+	down := errors.New("dial tcp 127.0.0.1:5000: connect: connection refused")
+	ops := []string{"Halt", "PutRecord", "Record", "Audit", "Release"}
+	w.store.afterPut = func(rec elevator.ReleaseRecord) {
+		if rec.State == CH {
+			for _, op := range ops {
+				w.store.failAlways(op, down)
+			}
+		}
+	}
+	w.clouds["us-east-1"].boot = time.Hour // it waits in CheckHealthy
+	// A bound on the test only: an engine that never gives up spins here.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	e := w.engine("engine-1")
+	start := w.clock.Now()
+	rec, err := e.Run(ctx, rel.ID, w.submit(e, rel))
+	if elevator.ErrorCode(err) != elevator.EAWS || !errors.Is(err, ErrStoreUnreachable) || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("Run = %v (code %q), want an EAWS error saying the store does not answer", err, elevator.ErrorCode(err))
+	}
+	if !strings.Contains(err.Error(), "stopped in CheckHealthy") || !strings.Contains(err.Error(), "release resume "+rel.ID) {
+		t.Errorf("the error does not say where the release stays and how to resume it: %v", err)
+	}
+	if n := w.store.count("Halt"); n > 4 {
+		t.Errorf("%d halt reads, want at most the state's 4 attempts", n)
+	}
+	if took := w.clock.Now().Sub(start); took >= rel.Timeout() {
+		t.Errorf("the engine gave up after %s, not within the release's timeout %s", took, rel.Timeout())
+	}
+
+	for _, op := range ops {
+		w.store.clearFaults(op)
+	}
+	stored, err := w.store.Record(context.Background(), rel.ID)
+	if err != nil || stored.State != CH || stored.Failed {
+		t.Fatalf("stored record %+v, %v; want it left in CheckHealthy, not failed", stored, err)
+	}
+	if rec.State == FD || rec.State == FC {
+		t.Errorf("the engine returned a record in %s", rec.State)
+	}
+	w.clouds["us-east-1"].boot = 40 * time.Second
+	w.clock.Advance(lease + time.Second)
+	rec, err = w.engine("engine-2").Resume(context.Background(), rel.ID, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertPath(t, rec, happyPath)
+	w.assertOnly(only(GroupName(rel, "web")))
+}
+
+// TestNoStateRetriesPastTheReleaseTimeout: a step that keeps failing with
+// more attempts than its timeout allows (MaxAttempts 100, four minutes of
+// backoff each) is given up once the state has lasted the release's
+// timeout, and the release rolls back.
+func TestNoStateRetriesPastTheReleaseTimeout(t *testing.T) {
+	w := newWorld(t)
+	e := w.engine("engine-1", func(c *Config) { c.MaxAttempts = 100 })
+	rel := w.release()
+	w.clouds["us-east-1"].failAlways("CreateGroup", errThrottled)
+	rec := w.run(e, rel)
+	assertPath(t, rec, path(V, L, VR, D, CUF, U, FC))
+	in := rec.Visits[4].Sub(rec.Visits[3]) // from Deploy to CleanUpFailure
+	if most := rel.Timeout() + 8*poll; in > most {
+		t.Errorf("Deploy lasted %s, want the release's timeout %s and one backoff at most", in, rel.Timeout())
 	}
 }

@@ -400,6 +400,12 @@ type fakeCloud struct {
 	created []GroupSpec
 	// capacities lists every capacity set on a group, creation included.
 	capacities map[string][]Capacity
+	// templates are the launch templates by name, with their tags;
+	// alarms the alarms by name, with their group. CreateGroup makes a
+	// template before its group (the hook sees "CreateLaunchTemplate" in
+	// between), DeleteGroup deletes them before the group.
+	templates map[string]map[string]string
+	alarms    map[string]string
 }
 
 type fakeGroup struct {
@@ -427,6 +433,8 @@ func newFakeCloud(t *testing.T, region string, clock *fakeClock) *fakeCloud {
 		groups:     map[string]*fakeGroup{},
 		tokens:     map[string]string{},
 		capacities: map[string][]Capacity{},
+		templates:  map[string]map[string]string{},
+		alarms:     map[string]string{},
 		boot:       40 * time.Second, drain: 20 * time.Second, deleteTime: 30 * time.Second}
 }
 
@@ -554,8 +562,8 @@ func (f *fakeCloud) Groups(ctx context.Context, filter GroupFilter) ([]Group, er
 	if err := f.enter(ctx, "Groups"); err != nil {
 		return nil, err
 	}
-	if filter.App == "" || filter.Orbit == "" {
-		f.t.Errorf("Groups(%+v) lists groups without filtering by app and orbit", filter)
+	if filter.Orbit == "" {
+		f.t.Errorf("Groups(%+v) lists groups without filtering by orbit", filter)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -593,6 +601,17 @@ func (f *fakeCloud) CreateGroup(ctx context.Context, spec GroupSpec, token strin
 		return err
 	}
 	defer f.after("CreateGroup")
+	f.mu.Lock()
+	if tags, ok := f.templates[spec.Name]; ok && tags[elevator.TagRelease] != spec.Tags[elevator.TagRelease] {
+		f.mu.Unlock()
+		return elevator.Errorf(elevator.EINVALID, "AlreadyExists: launch template %s exists", spec.Name)
+	}
+	f.templates[spec.Name] = spec.Tags
+	f.mu.Unlock()
+	f.after("CreateLaunchTemplate")
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if name, ok := f.tokens[token]; ok && name != spec.Name {
@@ -645,6 +664,14 @@ func (f *fakeCloud) PutScaling(ctx context.Context, group string, s Scaling) err
 		return ErrNotFound
 	}
 	g.scaling = s
+	for i, p := range s.Policies {
+		if p.Type != elevator.PolicyCPUTarget {
+			f.alarms[fmt.Sprintf("%s-policy-%d", group, i)] = group
+		}
+	}
+	for i := range s.Alarms {
+		f.alarms[fmt.Sprintf("%s-policy-alarm-%d", group, i)] = group
+	}
 	return nil
 }
 
@@ -726,6 +753,12 @@ func (f *fakeCloud) DeleteGroup(ctx context.Context, group string) error {
 	defer f.after("DeleteGroup")
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	for name, of := range f.alarms {
+		if of == group {
+			delete(f.alarms, name)
+		}
+	}
+	delete(f.templates, group)
 	g, ok := f.groups[group]
 	if !ok {
 		return nil
@@ -734,6 +767,72 @@ func (f *fakeCloud) DeleteGroup(ctx context.Context, group string) error {
 		g.deleting = f.clock.Now()
 	}
 	return nil
+}
+
+func (f *fakeCloud) Remains(ctx context.Context, filter GroupFilter) ([]Remain, error) {
+	if err := f.enter(ctx, "Remains"); err != nil {
+		return nil, err
+	}
+	if filter.Orbit == "" {
+		f.t.Errorf("Remains(%+v) without an orbit", filter)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	want := map[string]string{elevator.TagApp: filter.App, elevator.TagOrbit: filter.Orbit, elevator.TagService: filter.Service, elevator.TagRelease: filter.ReleaseID}
+	matches := func(tags map[string]string) bool {
+		for k, v := range want {
+			if v != "" && tags[k] != v {
+				return false
+			}
+		}
+		return true
+	}
+	var out []Remain
+	for name, tags := range f.templates {
+		if matches(tags) {
+			out = append(out, Remain{Kind: RemainLaunchTemplate, Name: name, Group: name, App: tags[elevator.TagApp], ReleaseID: tags[elevator.TagRelease]})
+		}
+	}
+	for name, group := range f.alarms {
+		// As in AWS, alarms are found by name: their group's.
+		if filter.App != "" && strings.HasPrefix(group, filter.App+"-"+filter.Orbit+"-") &&
+			(filter.ReleaseID == "" || strings.HasSuffix(group, filter.ReleaseID[strings.LastIndexByte(filter.ReleaseID, '-'):])) {
+			out = append(out, Remain{Kind: RemainAlarm, Name: name, Group: group, App: filter.App, ReleaseID: filter.ReleaseID})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (f *fakeCloud) DeleteRemain(ctx context.Context, r Remain) error {
+	if err := f.enter(ctx, "DeleteRemain"); err != nil {
+		return err
+	}
+	defer f.after("DeleteRemain")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch r.Kind {
+	case RemainLaunchTemplate:
+		delete(f.templates, r.Name)
+	case RemainAlarm:
+		delete(f.alarms, r.Name)
+	}
+	return nil
+}
+
+// remains lists the launch templates and alarms there are, sorted.
+func (f *fakeCloud) remains() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for name := range f.templates {
+		out = append(out, "launch template "+name)
+	}
+	for name := range f.alarms {
+		out = append(out, "alarm "+name)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // groupNames lists the groups that exist, being deleted or not.

@@ -106,8 +106,9 @@ type Resource struct {
 	Allows []string
 }
 
-// GroupFilter selects Auto Scaling Groups by their tags. App and Orbit are
-// always set; Service and ReleaseID narrow when set.
+// GroupFilter selects Auto Scaling Groups by their tags. Orbit is always
+// set, and App by releases (gc looks at a whole orbit); Service and
+// ReleaseID narrow when set.
 type GroupFilter struct {
 	App, Orbit, Service, ReleaseID string
 }
@@ -241,7 +242,43 @@ type Cloud interface {
 	// template, its scaling policies and their alarms, and its scheduled
 	// actions. A group already gone, or being deleted, is nil.
 	DeleteGroup(ctx context.Context, group string) error
+	// Remains returns what releases made besides their groups, which
+	// outlives a group that was never made or went away without
+	// DeleteGroup: launch templates found by tag (f.App, f.Orbit and
+	// f.ReleaseID when set), and CloudWatch alarms found by their name,
+	// which starts with their group's (see GroupName). f.Orbit is
+	// required, and f.App for alarms. Read-only.
+	Remains(ctx context.Context, f GroupFilter) ([]Remain, error)
+	// DeleteRemain deletes what Remains found. A launch template already
+	// gone is nil; an alarm already gone may be an error, and Remains no
+	// longer lists it.
+	DeleteRemain(ctx context.Context, r Remain) error
 }
+
+// RemainKind is a kind of Remain.
+type RemainKind string
+
+// Kinds of Remain.
+const (
+	RemainLaunchTemplate RemainKind = "launch template"
+	RemainAlarm          RemainKind = "alarm"
+)
+
+// Remain is a launch template or alarm a release made for one of its
+// groups.
+type Remain struct {
+	Kind RemainKind
+	Name string
+	// Group is the group it was made for (its name); App and ReleaseID
+	// the app and release that made it, from its tags. An alarm carries
+	// none: its App is the one Remains was asked for, and its ReleaseID
+	// "" unless Remains was asked for one release (its name carries only
+	// the short id).
+	Group, App, ReleaseID string
+}
+
+// String names a Remain for records and output: "launch template NAME".
+func (r Remain) String() string { return string(r.Kind) + " " + r.Name }
 
 // Errors the interfaces return, checked with errors.Is.
 var (

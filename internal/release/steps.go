@@ -626,8 +626,9 @@ func (e *Engine) cleanedUp(r *Release, left []string, err error) (Outcome, error
 // cleanUpFailure undoes a release in every region: old groups it took out
 // of their target groups go back in (and it waits until they serve again),
 // then the groups carrying the release's id are deleted (found by tag, so
-// that a group made just before a crash is found too), and it waits until
-// they are gone.
+// that a group made just before a crash is found too), with the launch
+// templates and alarms of the release that no group holds (see sweep),
+// and it waits until they are gone.
 func (e *Engine) cleanUpFailure(ctx context.Context, r *Release) (Outcome, error) {
 	doc := r.Doc
 	now := e.now()
@@ -705,12 +706,39 @@ func (e *Engine) cleanUpFailure(ctx context.Context, r *Release) (Outcome, error
 				errs = append(errs, fmt.Errorf("delete group %s: %w", g.Name, err))
 			}
 		}
+		if err := e.sweep(ctx, r, cl, groups, &left); err != nil {
+			errs = append(errs, err)
+		}
 		return errors.Join(errs...)
 	})
 	if len(waiting.sorted()) > 0 && err == nil {
 		return requeue(e.c.Poll), nil
 	}
 	return e.cleanedUp(r, left.sorted(), err)
+}
+
+// sweep deletes what the release made in a region besides groups and
+// that no group of it holds any more: launch templates and alarms, found
+// by the release's tags and names (not through its groups, which a crash
+// between a launch template and its group never made). What is still
+// there is added to left. It names the release by its record, not its
+// document.
+func (e *Engine) sweep(ctx context.Context, r *Release, cl Cloud, groups []Group, left *collector) error {
+	remains, err := cl.Remains(ctx, GroupFilter{App: r.Rec.App, Orbit: r.Rec.Orbit, ReleaseID: r.Rec.ID})
+	if err != nil {
+		return fmt.Errorf("find what release %s left: %w", r.Rec.ID, err)
+	}
+	var errs []error
+	for _, x := range remains {
+		if g, ok := byName(groups, x.Group); ok && g.ReleaseID() == r.Rec.ID {
+			continue // deleted with its group (see DeleteGroup)
+		}
+		if err := cl.DeleteRemain(ctx, x); err != nil && !errors.Is(err, ErrNotFound) {
+			left.add("%s: %s of release %s", cl.Region(), x, r.Rec.ID)
+			errs = append(errs, fmt.Errorf("delete %s: %w", x, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // serving reports whether every in-service instance of the old groups is

@@ -1,16 +1,22 @@
 // Package awscfg builds the aws.Config every AWS adapter is created from:
 // the SDK's standard credential and region chain, an optional endpoint (the
-// emulator), and a retry policy suited to applying in many regions at once.
+// emulator), a retry policy suited to applying in many regions at once,
+// and timeouts that bound every call, so that an endpoint that stops
+// answering (a paused emulator, a network that drops packets) fails the
+// call instead of blocking its caller.
 package awscfg
 
 import (
 	"context"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/smithy-go/logging"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/elevatorhq/elevator"
 )
@@ -20,6 +26,17 @@ import (
 // apply runs in several regions in parallel, each polling CloudFormation,
 // and the throttling that causes outlasts three attempts.
 const MaxAttempts = 6
+
+// Timeouts of a call unless Options say otherwise. An attempt that gets
+// no whole answer within AttemptTimeout fails and the SDK tries again (a
+// timeout is retryable, as a broken connection is); a call, with all its
+// attempts and the waits between them, fails with a deadline error after
+// CallTimeout. Every call Elevator makes is small: the largest is a
+// template of at most 1 MB.
+const (
+	AttemptTimeout = 20 * time.Second
+	CallTimeout    = 2 * time.Minute
+)
 
 // LocalRegion is the region Local uses when none is configured.
 const LocalRegion = "us-east-1"
@@ -37,6 +54,10 @@ type Options struct {
 	AccessKeyID     string
 	SecretAccessKey string
 	SessionToken    string
+
+	// AttemptTimeout and CallTimeout replace the package's defaults when
+	// set (tests shorten them).
+	AttemptTimeout, CallTimeout time.Duration
 }
 
 // Local returns Options for the emulator at endpoint: static credentials
@@ -84,5 +105,38 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 	if cfg.RetryMaxAttempts == 0 { // AWS_MAX_ATTEMPTS and max_attempts still win
 		cfg.RetryMaxAttempts = MaxAttempts
 	}
+	attempt, call := o.AttemptTimeout, o.CallTimeout
+	if attempt <= 0 {
+		attempt = AttemptTimeout
+	}
+	if call <= 0 {
+		call = CallTimeout
+	}
+	// The SDK's client has no timeout of its own: an endpoint that accepts
+	// a connection and never answers would hold the call forever.
+	client, ok := cfg.HTTPClient.(*awshttp.BuildableClient)
+	if !ok || client == nil {
+		client = awshttp.NewBuildableClient()
+	}
+	cfg.HTTPClient = client.WithTimeout(attempt)
+	cfg.APIOptions = append(cfg.APIOptions, callDeadline(call))
 	return cfg, nil
+}
+
+// callDeadline bounds each call, with its retries, to d. A call whose
+// answer is a stream read after it returns (S3 GetObject) keeps only the
+// attempt timeout, which covers reading the answer: the deadline would
+// end with the call and cut the stream.
+func callDeadline(d time.Duration) func(*middleware.Stack) error {
+	return func(s *middleware.Stack) error {
+		if s.ID() == "GetObject" {
+			return nil
+		}
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("ElevatorCallDeadline",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				ctx, cancel := context.WithTimeout(ctx, d)
+				defer cancel()
+				return next.HandleInitialize(ctx, in)
+			}), middleware.After)
+	}
 }

@@ -1,8 +1,15 @@
 package awscfg
 
 import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sts "github.com/aws/aws-sdk-go-v2/service/sts"
@@ -91,5 +98,54 @@ func TestLoad(t *testing.T) {
 				t.Errorf("a client tries %d times, want %d", got, tt.wantAttempts)
 			}
 		})
+	}
+}
+
+// TestACallToAnEndpointThatNeverAnswersFails: an endpoint that accepts
+// requests and never answers (a paused emulator) costs each attempt its
+// timeout, the SDK tries again, and the call fails once its deadline has
+// passed, instead of waiting forever.
+func TestACallToAnEndpointThatNeverAnswersFails(t *testing.T) {
+	isolate(t)
+	var mu sync.Mutex
+	attempts := 0
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		attempts++
+		mu.Unlock()
+		select { // paused: no answer until the client gives up
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	defer srv.Close()
+	defer close(stop)
+	opts := Local(srv.URL)
+	opts.AttemptTimeout, opts.CallTimeout = 100*time.Millisecond, 2*time.Second
+	cfg, err := Load(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := sts.NewFromConfig(cfg).GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute): // a bound on the test, far beyond the deadline
+		t.Fatal("the call is still waiting for an answer")
+	}
+	if err == nil {
+		t.Fatal("a call nobody answered succeeded")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if attempts < 2 {
+		t.Errorf("%d attempt(s), want the SDK to try again after a timeout: %v", attempts, err)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "retry") && !strings.Contains(err.Error(), "Timeout") {
+		t.Errorf("error %v does not say it timed out", err)
 	}
 }

@@ -157,6 +157,26 @@ func (c *Client) LaunchTemplate(ctx context.Context, name string) (LaunchTemplat
 	return launchTemplate(&out.LaunchTemplates[0]), nil
 }
 
+// LaunchTemplates returns the launch templates carrying every tag in tags,
+// found with tag filters (all of them when tags is empty). EAWS on failure.
+func (c *Client) LaunchTemplates(ctx context.Context, tags map[string]string) ([]LaunchTemplate, error) {
+	// MaxResults is explicit because moto does not paginate this call: it
+	// returns the first MaxResults templates (15 by default) and no token.
+	in := &ec2sdk.DescribeLaunchTemplatesInput{Filters: tagFilters(tags), MaxResults: aws.Int32(200)}
+	var lts []LaunchTemplate
+	p := ec2sdk.NewDescribeLaunchTemplatesPaginator(c.api, in)
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, c.fail("describe launch templates", "", "", err)
+		}
+		for i := range out.LaunchTemplates {
+			lts = append(lts, launchTemplate(&out.LaunchTemplates[i]))
+		}
+	}
+	return lts, nil
+}
+
 // DeleteLaunchTemplate deletes the launch template called name and all its
 // versions. A template that does not exist counts as deleted. Other
 // failures are EAWS errors.
@@ -200,4 +220,12 @@ func optionalString(s string) *string {
 		return nil
 	}
 	return aws.String(s)
+}
+
+func tagFilters(tags map[string]string) []ec2types.Filter {
+	var fs []ec2types.Filter
+	for _, k := range sortedKeys(tags) {
+		fs = append(fs, ec2types.Filter{Name: aws.String("tag:" + k), Values: []string{tags[k]}})
+	}
+	return fs
 }

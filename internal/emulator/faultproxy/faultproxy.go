@@ -30,6 +30,10 @@ type Config struct {
 	// LostAnswer is the share forwarded to the emulator whose answer is
 	// replaced by a 500: the call took effect, the caller cannot know.
 	LostAnswer float64
+	// Drop is the share whose connection is closed without an answer
+	// before they reach the emulator: the service is gone (the emulator
+	// was killed, the network is down).
+	Drop float64
 	// Seed makes the choice of failing calls repeatable.
 	Seed uint64
 	// Match, when set, limits faults to requests it accepts, e.g. one AWS
@@ -50,7 +54,7 @@ type Proxy struct {
 
 // Counts says what the proxy did.
 type Counts struct {
-	Requests, Throttled, Unavailable, LostAnswers int
+	Requests, Throttled, Unavailable, LostAnswers, Dropped int
 }
 
 // Start starts a proxy in front of target (the emulator's base URL).
@@ -85,6 +89,7 @@ const (
 	throttle
 	unavailable
 	lostAnswer
+	drop
 )
 
 func (p *Proxy) decide(r *http.Request, body []byte) fault {
@@ -105,6 +110,9 @@ func (p *Proxy) decide(r *http.Request, body []byte) fault {
 	case x < p.cfg.Throttle+p.cfg.Unavailable+p.cfg.LostAnswer:
 		p.counts.LostAnswers++
 		return lostAnswer
+	case x < p.cfg.Throttle+p.cfg.Unavailable+p.cfg.LostAnswer+p.cfg.Drop:
+		p.counts.Dropped++
+		return drop
 	}
 	return none
 }
@@ -121,9 +129,20 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, rp *httputil.Rever
 		rec := httptest.NewRecorder()
 		rp.ServeHTTP(rec, r)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+	case drop:
+		hangUp(w)
 	default:
 		rp.ServeHTTP(w, r)
 	}
+}
+
+// hangUp closes the connection of a request without answering it.
+func hangUp(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler) // closes the connection as well
+	}
+	conn.Close()
 }
 
 // writeThrottle answers with the throttling error of the request's
@@ -155,4 +174,21 @@ func writeThrottle(w http.ResponseWriter, r *http.Request, body []byte) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprint(w, `<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
 	}
+}
+
+// Service returns the AWS service a request is signed for, from the
+// credential scope of its SigV4 Authorization header ("dynamodb", "s3",
+// "ec2", ...), or "" for an unsigned request. A Match can use it to take
+// one service away.
+func Service(r *http.Request) string {
+	_, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+	if !ok {
+		return ""
+	}
+	cred, _, _ = strings.Cut(cred, ",")
+	// AKID/20261129/us-east-1/dynamodb/aws4_request
+	if parts := strings.Split(cred, "/"); len(parts) == 5 {
+		return parts[3]
+	}
+	return ""
 }

@@ -115,3 +115,21 @@ func TestTheSameSeedFaultsTheSameCalls(t *testing.T) {
 		t.Errorf("two runs with one seed differ: %s vs %s", a, b)
 	}
 }
+
+// TestADroppedServiceFailsItsCallsAndOnlyIts: with every DynamoDB call
+// dropped, DynamoDB calls fail after the SDK's attempts, as if the service
+// were gone, while other services answer.
+func TestADroppedServiceFailsItsCallsAndOnlyIts(t *testing.T) {
+	cfg, p := through(t, Config{Drop: 1, Match: func(r *http.Request, _ []byte) bool { return Service(r) == "dynamodb" }}, "us-east-1")
+	cfg.RetryMaxAttempts = 2
+	ctx := context.Background()
+	if _, err := dynamodb.NewFromConfig(cfg).ListTables(ctx, &dynamodb.ListTablesInput{}); err == nil {
+		t.Error("dynamodb answered through a proxy that drops it")
+	}
+	if _, err := ec2sdk.NewFromConfig(cfg).DescribeVpcs(ctx, &ec2sdk.DescribeVpcsInput{}); err != nil {
+		t.Errorf("ec2: %v", err)
+	}
+	if c := p.Counts(); c.Dropped != 2 {
+		t.Errorf("counts %+v: want both of DynamoDB's attempts dropped", c)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -51,6 +52,7 @@ type computeAPI interface {
 	SecurityGroupsByID(ctx context.Context, ids []string) ([]ec2.SecurityGroup, error)
 	CreateLaunchTemplate(ctx context.Context, in ec2.LaunchTemplateInput) (ec2.LaunchTemplate, error)
 	LaunchTemplate(ctx context.Context, name string) (ec2.LaunchTemplate, error)
+	LaunchTemplates(ctx context.Context, tags map[string]string) ([]ec2.LaunchTemplate, error)
 	DeleteLaunchTemplate(ctx context.Context, name string) error
 }
 
@@ -211,12 +213,15 @@ func (c *Cloud) AllowedImages(ctx context.Context, orbit, app string, images []s
 
 // Groups returns the groups whose tags match every non-empty field of f,
 // found with one tag-filtered DescribeAutoScalingGroups (a page per 50
-// groups). It returns EINVALID when f has no app or orbit.
+// groups). It returns EINVALID when f has no orbit.
 func (c *Cloud) Groups(ctx context.Context, f release.GroupFilter) ([]release.Group, error) {
-	if f.App == "" || f.Orbit == "" {
-		return nil, elevator.Errorf(elevator.EINVALID, "find groups in %s: an app and an orbit are required", c.region)
+	if f.Orbit == "" {
+		return nil, elevator.Errorf(elevator.EINVALID, "find groups in %s: an orbit is required", c.region)
 	}
-	tags := map[string]string{elevator.TagApp: f.App, elevator.TagOrbit: f.Orbit}
+	tags := map[string]string{elevator.TagOrbit: f.Orbit}
+	if f.App != "" {
+		tags[elevator.TagApp] = f.App
+	}
 	if f.Service != "" {
 		tags[elevator.TagService] = f.Service
 	}
@@ -443,12 +448,16 @@ func (c *Cloud) Targets(ctx context.Context, targetGroup string) ([]release.Targ
 	return out, nil
 }
 
+// policyInfix follows the group's name in the names of its policies and
+// alarms.
+const policyInfix = "-policy-"
+
 // Names of what PutScaling puts on a group: the group's name, the kind
 // and the index in the release, so that putting them again replaces them
-// and DeleteGroup finds the alarms by prefix.
+// and DeleteGroup (and Remains) find the alarms by prefix.
 func policyName(group string, i int) string   { return fmt.Sprintf("%s-policy-%d", group, i) }
 func scheduleName(group string, i int) string { return fmt.Sprintf("%s-schedule-%d", group, i) }
-func alarmPrefix(group string) string         { return group + "-policy-" }
+func alarmPrefix(group string) string         { return group + policyInfix }
 func alarmName(group string, i int) string    { return fmt.Sprintf("%s-policy-alarm-%d", group, i) }
 
 // defaultPeriods is how many minutes in a row a step policy's alarm must
@@ -550,4 +559,72 @@ func (c *Cloud) DeleteGroup(ctx context.Context, group string) error {
 		return err
 	}
 	return c.groups.DeleteGroup(ctx, group, true)
+}
+
+// Remains returns the launch templates carrying f's tags and, when f names
+// an app, the alarms named after the app's groups in f's orbit (of f's
+// release only, when f has one: its short id is in the group's name). It
+// returns EINVALID when f has no orbit, and the adapters' errors (EAWS).
+func (c *Cloud) Remains(ctx context.Context, f release.GroupFilter) ([]release.Remain, error) {
+	if f.Orbit == "" {
+		return nil, elevator.Errorf(elevator.EINVALID, "find what releases left in %s: an orbit is required", c.region)
+	}
+	tags := map[string]string{elevator.TagOrbit: f.Orbit}
+	for k, v := range map[string]string{elevator.TagApp: f.App, elevator.TagService: f.Service, elevator.TagRelease: f.ReleaseID} {
+		if v != "" {
+			tags[k] = v
+		}
+	}
+	lts, err := c.compute.LaunchTemplates(ctx, tags)
+	if err != nil {
+		return nil, err
+	}
+	var out []release.Remain
+	for _, lt := range lts {
+		out = append(out, release.Remain{Kind: release.RemainLaunchTemplate, Name: lt.Name, Group: lt.Name, App: lt.Tags[elevator.TagApp], ReleaseID: lt.Tags[elevator.TagRelease]})
+	}
+	if f.App == "" {
+		return out, nil
+	}
+	// Alarms carry no tags to filter by: they are named after their group
+	// (see alarmPrefix), <app>-<orbit>-<service>-<short id>-policy-...
+	prefix := f.App + "-" + f.Orbit + "-"
+	if f.Service != "" {
+		prefix += f.Service + "-"
+	}
+	alarms, err := c.alarms.Alarms(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	short := ""
+	if i := strings.LastIndexByte(f.ReleaseID, '-'); i >= 0 {
+		short = f.ReleaseID[i+1:]
+	}
+	for _, a := range alarms {
+		group, _, ok := strings.Cut(a.Name, policyInfix)
+		if !ok {
+			continue // not one of a release's
+		}
+		if d := a.Dimensions["AutoScalingGroupName"]; d != "" {
+			group = d
+		}
+		if f.ReleaseID != "" && !strings.HasSuffix(group, "-"+short) {
+			continue
+		}
+		out = append(out, release.Remain{Kind: release.RemainAlarm, Name: a.Name, Group: group, App: f.App, ReleaseID: f.ReleaseID})
+	}
+	return out, nil
+}
+
+// DeleteRemain deletes a launch template or an alarm; one already gone is
+// nil. It returns EINVALID for another kind, and the adapters' errors
+// (EAWS).
+func (c *Cloud) DeleteRemain(ctx context.Context, r release.Remain) error {
+	switch r.Kind {
+	case release.RemainLaunchTemplate:
+		return c.compute.DeleteLaunchTemplate(ctx, r.Name)
+	case release.RemainAlarm:
+		return c.alarms.DeleteAlarms(ctx, []string{r.Name})
+	}
+	return elevator.Errorf(elevator.EINVALID, "delete %s in %s: not something a release makes", r, c.region)
 }

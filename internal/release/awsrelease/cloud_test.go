@@ -1,11 +1,14 @@
 package awsrelease
 
-// The Cloud's own contract on moto: what Describe finds, and that
-// CreateGroup and DeleteGroup can be called again after any failure.
+// The Cloud's own contract on moto: what Describe and Remains find, and
+// that CreateGroup and DeleteGroup can be called again after any failure.
 
 import (
 	"context"
 	"errors"
+	"slices"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +16,8 @@ import (
 	autoscalingsdk "github.com/aws/aws-sdk-go-v2/service/autoscaling"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/cloudwatch"
+	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/release"
 )
 
@@ -114,5 +119,67 @@ func TestCreateGroupCompletesWhatAnEarlierTryLeftAndRefusesAnotherReleasesName(t
 	}
 	if _, err := c.Groups(ctx, release.GroupFilter{App: "shop"}); elevator.ErrorCode(err) != elevator.EINVALID {
 		t.Errorf("groups without an orbit: %v, want EINVALID", err)
+	}
+}
+
+func TestRemainsFindsAReleasesTemplatesByTagAndAlarmsByName(t *testing.T) {
+	w := newWorld(t, "us-east-1")
+	cfg := w.cfg("us-east-1")
+	c := NewCloud(cfg)
+	ctx := context.Background()
+	ids := []string{"20261123-120000-0000000a", "20261123-120000-0000000b"}
+	for _, id := range ids {
+		group := "shop-" + orbitName + "-worker-" + id[16:]
+		if _, err := ec2.New(cfg).CreateLaunchTemplate(ctx, ec2.LaunchTemplateInput{Name: group, ImageID: w.images["us-east-1"], InstanceType: "t3.micro",
+			Tags: map[string]string{elevator.TagApp: "shop", elevator.TagOrbit: orbitName, elevator.TagService: "worker", elevator.TagRelease: id}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cloudwatch.New(cfg).PutAlarm(ctx, cloudwatch.Alarm{Name: alarmName(group, 0), Namespace: "AWS/EC2", Metric: "CPUUtilization",
+			Dimensions: map[string]string{"AutoScalingGroupName": group}, Period: time.Minute, EvaluationPeriods: 1, Threshold: 90,
+			Comparison: cloudwatch.GreaterThanOrEqual}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func(f release.GroupFilter) []string {
+		t.Helper()
+		found, err := c.Remains(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, x := range found {
+			out = append(out, x.String()+" of "+x.Group+" "+x.App+" "+x.ReleaseID)
+		}
+		sort.Strings(out)
+		return out
+	}
+	a := "shop-" + orbitName + "-worker-0000000a"
+	want := []string{"alarm " + alarmName(a, 0) + " of " + a + " shop " + ids[0], "launch template " + a + " of " + a + " shop " + ids[0]}
+	if got := names(release.GroupFilter{App: "shop", Orbit: orbitName, ReleaseID: ids[0]}); !slices.Equal(got, want) {
+		t.Errorf("one release's: %q, want %q", got, want)
+	}
+	if got := names(release.GroupFilter{Orbit: orbitName}); len(got) != 2 || !strings.HasPrefix(got[0], "launch template") || !strings.HasPrefix(got[1], "launch template") {
+		t.Errorf("the orbit's without an app: %q, want both launch templates (alarms are found by an app's name)", got)
+	}
+	found, err := c.Remains(ctx, release.GroupFilter{App: "shop", Orbit: orbitName, ReleaseID: ids[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range found {
+		if err := c.DeleteRemain(ctx, x); err != nil {
+			t.Fatalf("delete %s: %v", x, err)
+		}
+	}
+	if got := names(release.GroupFilter{App: "shop", Orbit: orbitName, ReleaseID: ids[0]}); len(got) != 0 {
+		t.Errorf("after deleting: %q", got)
+	}
+	if got := names(release.GroupFilter{App: "shop", Orbit: orbitName}); len(got) != 2 {
+		t.Errorf("the other release's: %q, want its template and alarm untouched", got)
+	}
+	if err := c.DeleteRemain(ctx, release.Remain{Kind: release.RemainLaunchTemplate, Name: a}); err != nil {
+		t.Errorf("deleting a template again: %v", err)
+	}
+	if _, err := c.Remains(ctx, release.GroupFilter{App: "shop"}); elevator.ErrorCode(err) != elevator.EINVALID {
+		t.Errorf("remains without an orbit: %v, want EINVALID", err)
 	}
 }

@@ -18,8 +18,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	autoscalingsdk "github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	autoscalingtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	cloudwatchsdk "github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/cloudwatch"
@@ -318,4 +321,100 @@ func TestAnEngineKilledInAnyStateIsResumedByAnotherToACleanEnd(t *testing.T) {
 			w.assertServing(t, a, serving.ID)
 		})
 	}
+}
+
+// TestAReleaseKilledBetweenATemplateAndItsGroupAndOvertakenLeavesNothingTagged
+// kills an engine right after its first CreateLaunchTemplate, before the
+// group; another release takes the lock once the lease has ended and
+// succeeds; the killed release, resumed, ends FailureClean ("the lock was
+// broken while no engine ran the release") and, as the SDK sees it,
+// nothing tagged or named for it remains in any region: no group, no
+// launch template, no alarm.
+func TestAReleaseKilledBetweenATemplateAndItsGroupAndOvertakenLeavesNothingTagged(t *testing.T) {
+	w := newWorld(t, twoRegions...)
+	a := w.newApp("shop", []string{"web", "worker"}, "web")
+	b := w.backend()
+	assertPath(t, w.run(t, w.engine(b, "engine-0"), w.release(a, "1.0.0", withScaling)), happyPath...)
+
+	dead := w.release(a, "2.0.0", withScaling)
+	ctx, kill := context.WithCancel(context.Background())
+	defer kill()
+	var cfgs []aws.Config
+	for _, r := range w.regions {
+		c := w.cfg(r)
+		c.HTTPClient = hookClient{next: http.DefaultClient, after: func(op string) {
+			if op == "CreateLaunchTemplate" {
+				kill()
+			}
+		}}
+		cfgs = append(cfgs, c)
+	}
+	dying := w.engine(w.backend(cfgs...), "dying")
+	if _, err := dying.Submit(context.Background(), dead); err != nil {
+		t.Fatal(err)
+	}
+	sum, _ := dead.Checksum()
+	if rec, err := dying.Run(ctx, dead.ID, sum); !errors.Is(err, context.Canceled) || rec.State != elevator.StateDeploy {
+		t.Fatalf("the dying engine stopped in %s with %v, want it killed in Deploy", rec.State, err)
+	}
+	if got := w.tagged(t, a, dead.ID); len(got) == 0 {
+		t.Fatal("the killed release made nothing; the test misses its window")
+	}
+
+	// Past the dead engine's lease.
+	later := func(c *release.Config) { c.Clock = offsetClock{testLease + time.Second} }
+	next := w.release(a, "3.0.0", withScaling)
+	assertPath(t, w.run(t, w.engine(b, "engine-next", later), next), happyPath...)
+
+	rec, err := w.engine(b, "heir", later).Resume(context.Background(), dead.ID, "carol")
+	if err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if rec.State != elevator.StateFailureClean || !strings.Contains(rec.Error, "the lock was broken") || len(rec.Leftovers) > 0 {
+		t.Fatalf("resumed release ended %s (path %v, error %s, leftovers %v), want FailureClean by the broken lock", rec.State, rec.Path, rec.Error, rec.Leftovers)
+	}
+	if got := w.tagged(t, a, dead.ID); len(got) > 0 {
+		t.Errorf("left after FailureClean: %v", got)
+	}
+	w.assertServing(t, a, next.ID)
+}
+
+// tagged lists, with the SDK, what carries a release's id in every
+// region: groups and launch templates by tag, alarms by name (they are
+// named after their group, which ends with the release's short id).
+func (w *world) tagged(t *testing.T, a *app, id string) []string {
+	t.Helper()
+	ctx := context.Background()
+	byRelease := aws.String("tag:" + elevator.TagRelease)
+	short := id[strings.LastIndexByte(id, '-')+1:]
+	var out []string
+	for _, region := range w.regions {
+		cfg := w.cfg(region)
+		groups, err := autoscalingsdk.NewFromConfig(cfg).DescribeAutoScalingGroups(ctx, &autoscalingsdk.DescribeAutoScalingGroupsInput{
+			Filters: []autoscalingtypes.Filter{{Name: byRelease, Values: []string{id}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range groups.AutoScalingGroups {
+			out = append(out, region+": group "+aws.ToString(g.AutoScalingGroupName))
+		}
+		lts, err := ec2sdk.NewFromConfig(cfg).DescribeLaunchTemplates(ctx, &ec2sdk.DescribeLaunchTemplatesInput{
+			Filters: []ec2types.Filter{{Name: byRelease, Values: []string{id}}}, MaxResults: aws.Int32(200)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, lt := range lts.LaunchTemplates {
+			out = append(out, region+": launch template "+aws.ToString(lt.LaunchTemplateName))
+		}
+		alarms, err := cloudwatchsdk.NewFromConfig(cfg, cloudwatch.QueryProtocol).DescribeAlarms(ctx, &cloudwatchsdk.DescribeAlarmsInput{AlarmNamePrefix: aws.String(a.name + "-" + orbitName + "-")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, al := range alarms.MetricAlarms {
+			if strings.Contains(aws.ToString(al.AlarmName), "-"+short+"-") {
+				out = append(out, region+": alarm "+aws.ToString(al.AlarmName))
+			}
+		}
+	}
+	return out
 }
