@@ -77,8 +77,8 @@ func benchDeployCalls(b *testing.B, services int) {
 		}
 	}
 	flags := []string{"-f", appFile, "--orbit", orbit, "--orbit-file", orbitFile}
-	run("orbit", "up", "-f", orbitFile, "--poll-interval", "20ms")
-	run(append([]string{"app", "up", "--poll-interval", "20ms"}, flags...)...)
+	run("orbit", "up", "-f", orbitFile, "--poll-interval", "100ms")
+	run(append([]string{"app", "up", "--poll-interval", "100ms"}, flags...)...)
 	run(append([]string{"image", "allow"}, flags...)...)
 
 	for i := range b.N {

@@ -1,0 +1,161 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/elevatorhq/elevator"
+)
+
+// Fencing: a release changes AWS only while its engine holds the (app,
+// orbit) lock, so that `elevator unlock`, or a lease that ended while the
+// engine was stalled, never lets two releases change one app at once.
+//
+// Two checks make the fence, and neither costs a call of its own on the
+// usual path:
+//
+//   - every record the engine writes while it holds the lock is written
+//     on condition that the lock is still its own (Store.PutLockedRecord,
+//     one transaction in DynamoDB), and a record is written at every
+//     transition, just before the new state's step first runs;
+//   - a step that runs again after a wait (it polls, or retries after an
+//     error) renews the lease on condition that the lock is still its own
+//     (Locker.Renew) before the first change it makes in that run: once
+//     per run of a step, not per call, and only when the run changes
+//     something (see fencedCloud).
+//
+// What remains is the window between a check and the changes of one run
+// of a step that follow it: seconds, in which an `unlock` can land. It is
+// acceptable because the changes of a run touch only what the release
+// itself owns: the groups named after its id and tagged with it, and the
+// groups that served before it, which it recorded at ValidateResources
+// while it held the lock. A release that takes the lock after an unlock
+// starts with Validate, Lock and ValidateResources, which change nothing;
+// by the time it makes its first change, the stale engine has finished
+// that one run and stops at its next check, before its next transition
+// or its next run. The stale release is then left in its state, to be
+// resumed (which rolls it back, see reclaim) once the lock is free.
+
+// fenceState is the lock check of the current run of a step. Regions
+// work in parallel: the first change in any of them makes the check, the
+// others wait for it.
+type fenceState struct {
+	mu   sync.Mutex
+	done bool  // the check was made (or a record was just written under the lock)
+	err  error // what the check found, for every change of the run
+}
+
+// armFence prepares the lock check of the next run of a step: none is
+// needed when the record was written under the lock since the engine last
+// waited.
+func (r *Release) armFence() {
+	r.fence.mu.Lock()
+	defer r.fence.mu.Unlock()
+	r.fence.done, r.fence.err = r.fresh && r.locked, nil
+}
+
+// lockLost is the error with which the engine stops when its lock is no
+// longer its own.
+func lockLost(r *Release, l Lock) error {
+	return elevator.Errorf(elevator.ECONFLICT, "release %s: the lock of %s in %s is no longer this engine's (unlocked, or taken after its lease ended); stopping before changing anything more",
+		r.Rec.ID, l.App, l.Orbit)
+}
+
+// checkFence makes sure the engine holds the lock before a change in AWS:
+// the first change of a run of a step renews the lease on condition of the
+// lock (see the comment at the top of this file), and the changes after it
+// reuse what that found. It returns an *abort when the lock is lost, and
+// another error (the change then fails, and the step is tried again) when
+// the lock could not be checked.
+func (e *Engine) checkFence(ctx context.Context, r *Release) error {
+	r.fence.mu.Lock()
+	defer r.fence.mu.Unlock()
+	if r.fence.done {
+		return r.fence.err
+	}
+	r.fence.done = true
+	if !r.locked {
+		r.fence.err = fail(elevator.FailureInternal, "%s: a change in AWS without holding the lock", r.Rec.State)
+		return r.fence.err
+	}
+	l := r.lock
+	l.Expires = e.now().Add(e.c.Lease)
+	err := e.locker(r).Renew(ctx, l)
+	switch {
+	case errors.Is(err, ErrLockLost):
+		r.fence.err = &abort{lockLost(r, l)}
+	case err != nil:
+		r.fence.err = fmt.Errorf("check the lock before changing AWS: %w", err)
+	default:
+		r.lock = l
+	}
+	return r.fence.err
+}
+
+// fencedCloud is a Cloud whose changes wait for the lock check of the
+// current run of a step (see checkFence); reads go straight through. It
+// lists every method, so that a method added to Cloud must be placed on
+// one side or the other here.
+type fencedCloud struct {
+	c Cloud
+	e *Engine
+	r *Release
+}
+
+func (f fencedCloud) Region() string { return f.c.Region() }
+
+func (f fencedCloud) Describe(ctx context.Context, kind ResourceKind, ids []string) ([]Resource, error) {
+	return f.c.Describe(ctx, kind, ids)
+}
+
+func (f fencedCloud) Groups(ctx context.Context, g GroupFilter) ([]Group, error) {
+	return f.c.Groups(ctx, g)
+}
+
+func (f fencedCloud) Targets(ctx context.Context, tg string) ([]Target, error) {
+	return f.c.Targets(ctx, tg)
+}
+
+func (f fencedCloud) CreateGroup(ctx context.Context, spec GroupSpec, token string) error {
+	if err := f.e.checkFence(ctx, f.r); err != nil {
+		return err
+	}
+	return f.c.CreateGroup(ctx, spec, token)
+}
+
+func (f fencedCloud) SetCapacity(ctx context.Context, group string, cp Capacity) error {
+	if err := f.e.checkFence(ctx, f.r); err != nil {
+		return err
+	}
+	return f.c.SetCapacity(ctx, group, cp)
+}
+
+func (f fencedCloud) PutScaling(ctx context.Context, group string, s Scaling) error {
+	if err := f.e.checkFence(ctx, f.r); err != nil {
+		return err
+	}
+	return f.c.PutScaling(ctx, group, s)
+}
+
+func (f fencedCloud) AttachTargetGroups(ctx context.Context, group string, tgs []string) error {
+	if err := f.e.checkFence(ctx, f.r); err != nil {
+		return err
+	}
+	return f.c.AttachTargetGroups(ctx, group, tgs)
+}
+
+func (f fencedCloud) DetachTargetGroups(ctx context.Context, group string, tgs []string) error {
+	if err := f.e.checkFence(ctx, f.r); err != nil {
+		return err
+	}
+	return f.c.DetachTargetGroups(ctx, group, tgs)
+}
+
+func (f fencedCloud) DeleteGroup(ctx context.Context, group string) error {
+	if err := f.e.checkFence(ctx, f.r); err != nil {
+		return err
+	}
+	return f.c.DeleteGroup(ctx, group)
+}
