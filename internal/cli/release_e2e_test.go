@@ -179,9 +179,10 @@ func TestAHaltDuringCheckHealthyEndsFailureClean(t *testing.T) {
 }
 
 // enteringCheckHealthy matches the engine's write of a release record in
-// CheckHealthy (a DynamoDB PutItem whose state attribute says so).
+// CheckHealthy (a DynamoDB TransactWriteItems, the record written on
+// condition of the lock, whose state attribute says so).
 func enteringCheckHealthy(r *http.Request, body []byte) bool {
-	return r.Header.Get("X-Amz-Target") == "DynamoDB_20120810.PutItem" && bytes.Contains(body, []byte(`"state":{"S":"CheckHealthy"}`))
+	return r.Header.Get("X-Amz-Target") == "DynamoDB_20120810.TransactWriteItems" && bytes.Contains(body, []byte(`"state":{"S":"CheckHealthy"}`))
 }
 
 // gate is a proxy to the package's emulator that holds back its answer to

@@ -358,13 +358,15 @@ func (l *fakeLocker) Acquire(ctx context.Context, want Lock, now time.Time) (Loc
 		return Lock{}, err
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	k := lockKey(want.App, want.Orbit)
 	prev, ok := l.locks[k]
 	if ok && !prev.Expires.Before(now) && (prev.Owner != want.Owner || prev.ReleaseID != want.ReleaseID) {
+		l.mu.Unlock()
 		return Lock{}, &LockHeldError{Lock: prev}
 	}
 	l.locks[k] = want
+	l.mu.Unlock()
+	l.after("Acquire")
 	return prev, nil
 }
 
