@@ -11,9 +11,9 @@
 // step is retried, and what happens when it fails for good. The Engine
 // persists the release's record after every transition, renews the (app,
 // orbit) lock's lease, obeys halts at every transition and poll, and can
-// resume a release whose engine died. It talks to AWS only through the
-// small interfaces in interfaces.go (Store, Locker, Cloud), and imports no
-// AWS SDK.
+// resume a release whose engine died. Its changes in AWS are fenced by the
+// lock (fence.go). It talks to AWS only through the small interfaces in
+// interfaces.go (Store, Locker, Cloud), and imports no AWS SDK.
 //
 // The paths through the table:
 //
@@ -21,7 +21,8 @@
 //	  [-> ScaleUp -> CheckHealthy]...      (canary and percent strategies)
 //	  -> CutOver [-> Deploy ... -> CutOver]... (sequential regions)
 //	  -> CleanUpSuccess -> Unlock -> Success
-//	Validate, Lock (held by another release) -> FailureClean
+//	Validate, Lock (held by another release; or resumed after a newer
+//	  release took the lock, or with a refused document) -> FailureClean
 //	ValidateResources -> Unlock -> FailureClean
 //	Deploy, CheckHealthy, ScaleUp, CutOver -> CleanUpFailure -> Unlock -> FailureClean
 //	CleanUpSuccess, CleanUpFailure (giving up) -> Unlock -> FailureDirty
@@ -66,7 +67,8 @@ type Config struct {
 	Poll time.Duration
 	// Lease is how long a lock stays held after its last renewal.
 	Lease time.Duration
-	// MaxAge and MaxAhead bound a release's created_at around now.
+	// MaxAge and MaxAhead bound a release's created_at around now, at
+	// Validate; MaxAge again when a release is resumed.
 	MaxAge, MaxAhead time.Duration
 	// MaxAttempts, when set, replaces how many times every state is tried
 	// on errors before its catch (see the table's retry column), and how

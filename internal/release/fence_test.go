@@ -71,14 +71,14 @@ func TestAnUnlockStopsTheReleaseBeforeItsNextChange(t *testing.T) {
 			})
 			e1 := w.engine("engine-1")
 			rec, err := e1.Run(context.Background(), a.ID, w.submit(e1, a))
-			if elevator.ErrorCode(err) != elevator.ECONFLICT || !strings.Contains(err.Error(), "no longer this engine's") {
-				t.Fatalf("Run = %v (path %v), want the engine to stop for its lost lock", err, rec.Path)
-			}
 			if seen < 0 {
 				t.Fatal("the lock was never broken")
 			}
 			if n := changes(c) - seen; n != tt.late {
-				t.Errorf("%d changes in AWS after the unlock, want %d", n, tt.late)
+				t.Errorf("%d changes in AWS after the unlock, want %d (path %v)", n, tt.late, rec.Path)
+			}
+			if elevator.ErrorCode(err) != elevator.ECONFLICT || !strings.Contains(err.Error(), "no longer this engine's") {
+				t.Fatalf("Run = %v (path %v), want the engine to stop for its lost lock", err, rec.Path)
 			}
 			stored, _ := w.store.Record(context.Background(), a.ID)
 			if stored.State != tt.state {
