@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/elevatorhq/elevator"
 )
@@ -26,25 +27,35 @@ import (
 //     per run of a step, not per call, and only when the run changes
 //     something (see fencedCloud).
 //
-// What remains is the window between a check and the changes of one run
-// of a step that follow it: seconds, in which an `unlock` can land. It is
-// acceptable because the changes of a run touch only what the release
-// itself owns: the groups named after its id and tagged with it, and the
-// groups that served before it, which it recorded at ValidateResources
-// while it held the lock. A release that takes the lock after an unlock
-// starts with Validate, Lock and ValidateResources, which change nothing;
-// by the time it makes its first change, the stale engine has finished
-// that one run and stops at its next check, before its next transition
-// or its next run. The stale release is then left in its state, to be
-// resumed (which rolls it back, see reclaim) once the lock is free.
+// A check is trusted for a tenth of the lease (6 s by default): a run of
+// a step that goes on longer checks again before its next change.
+//
+// What remains is the window between a check and the changes that follow
+// it within one run of a step, at most a tenth of the lease apart, in
+// which an `unlock` can land. It is acceptable because a release that
+// takes the lock after an unlock starts with Validate, Lock and
+// ValidateResources, which change nothing, so the stale engine has
+// normally finished that run and stopped at its next check before the
+// new release's first change; and because the changes of a run touch only
+// what the stale release itself owns: the groups named after its id and
+// tagged with it, and the groups that served before it, which it recorded
+// at ValidateResources while it held the lock (and which the new release
+// records as old in turn). The worst case is an engine stalled inside a
+// call (a paused process, a call that hangs) past the new release's
+// ValidateResources: that one call still lands, e.g. a group of the stale
+// release created after the new one looked, which then serves beside the
+// new release's until the stale release is resumed. A stale release is
+// left in its state, to be resumed (which rolls it back and deletes its
+// groups by its id, see reclaim) once the lock is free.
 
 // fenceState is the lock check of the current run of a step. Regions
 // work in parallel: the first change in any of them makes the check, the
 // others wait for it.
 type fenceState struct {
 	mu   sync.Mutex
-	done bool  // the check was made (or a record was just written under the lock)
-	err  error // what the check found, for every change of the run
+	done bool      // the check was made (or a record was just written under the lock)
+	at   time.Time // when
+	err  error     // what the check found, for every change of the run
 }
 
 // armFence prepares the lock check of the next run of a step: none is
@@ -53,7 +64,7 @@ type fenceState struct {
 func (r *Release) armFence() {
 	r.fence.mu.Lock()
 	defer r.fence.mu.Unlock()
-	r.fence.done, r.fence.err = r.fresh && r.locked, nil
+	r.fence.done, r.fence.at, r.fence.err = r.fresh && r.locked, r.Rec.UpdatedAt, nil
 }
 
 // lockLost is the error with which the engine stops when its lock is no
@@ -65,23 +76,25 @@ func lockLost(r *Release, l Lock) error {
 
 // checkFence makes sure the engine holds the lock before a change in AWS:
 // the first change of a run of a step renews the lease on condition of the
-// lock (see the comment at the top of this file), and the changes after it
-// reuse what that found. It returns an *abort when the lock is lost, and
+// lock (see the comment at the top of this file), unless a record was just
+// written under the lock, and the changes after it reuse what that found
+// for a tenth of the lease. It returns an *abort when the lock is lost, and
 // another error (the change then fails, and the step is tried again) when
 // the lock could not be checked.
 func (e *Engine) checkFence(ctx context.Context, r *Release) error {
 	r.fence.mu.Lock()
 	defer r.fence.mu.Unlock()
-	if r.fence.done {
+	now := e.now()
+	if r.fence.done && (r.fence.err != nil || now.Sub(r.fence.at) < e.c.Lease/10) {
 		return r.fence.err
 	}
-	r.fence.done = true
+	r.fence.done, r.fence.at = true, now
 	if !r.locked {
 		r.fence.err = fail(elevator.FailureInternal, "%s: a change in AWS without holding the lock", r.Rec.State)
 		return r.fence.err
 	}
 	l := r.lock
-	l.Expires = e.now().Add(e.c.Lease)
+	l.Expires = now.Add(e.c.Lease)
 	err := e.locker(r).Renew(ctx, l)
 	switch {
 	case errors.Is(err, ErrLockLost):

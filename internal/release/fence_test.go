@@ -3,6 +3,7 @@ package release
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +145,37 @@ func TestARecordWriteUnderALostLockIsRefused(t *testing.T) {
 	}
 	if got, _ := w.store.Record(ctx, rec.ID); got.Revision != 1 {
 		t.Errorf("revision %d stored, want 1", got.Revision)
+	}
+}
+
+// TestALongRunOfAStepChecksTheLockAgain breaks the lock in the middle of a
+// run of Deploy that takes longer than a tenth of the lease between two of
+// its changes (the time, not the unlock, is what makes it check again):
+// the second group is not created.
+func TestALongRunOfAStepChecksTheLockAgain(t *testing.T) {
+	w := newWorld(t)
+	c := w.clouds["us-east-1"]
+	rel := w.release(func(r *elevator.Release) {
+		worker := r.Services[0]
+		worker.Name, worker.Placements = "worker", slices.Clone(worker.Placements)
+		worker.Placements[0].SecurityGroups, worker.Placements[0].InstanceProfile = []string{sg("worker")}, "shop-prod-worker"
+		worker.Placements[0].TargetGroups = nil
+		r.Services = append(r.Services, worker)
+	})
+	c.hook = func(op string) {
+		if op == "CreateGroup" && c.count("CreateGroup") == 1 {
+			w.clock.Advance(lease/10 + time.Second) // a slow call
+			if _, err := w.locker.Break(context.Background(), app, orbit); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	e := w.engine("engine-1")
+	rec, err := e.Run(context.Background(), rel.ID, w.submit(e, rel))
+	if n := c.count("CreateGroup"); n != 1 {
+		t.Errorf("%d groups created, want 1: the second must wait for a check of the lock (path %v, error %q)", n, rec.Path, rec.Error)
+	}
+	if elevator.ErrorCode(err) != elevator.ECONFLICT || !strings.Contains(err.Error(), "no longer this engine's") {
+		t.Errorf("Run = %v, want the engine to stop for its lost lock", err)
 	}
 }
