@@ -178,6 +178,52 @@ func TestAHaltDuringCheckHealthyEndsFailureClean(t *testing.T) {
 	lockIsFree(t, orbit, flags)
 }
 
+// TestAnUnlockDuringAReleaseStopsItBeforeItsNextChange holds release A in
+// CheckHealthy (a gate holds back the answer to its record write), unlocks
+// the app as an operator would, and runs release B to Success. Let go, A
+// must stop for its lost lock (exit 3) before it changes anything, and,
+// resumed, end FailureClean without touching B's groups.
+func TestAnUnlockDuringAReleaseStopsItBeforeItsNextChange(t *testing.T) {
+	acct, orbit, flags := releasable(t)
+	gate := newGate(t, enteringCheckHealthy)
+	done := make(chan result, 1)
+	go func() {
+		done <- run(t, gate.URL, "", append([]string{"deploy", "--version", "1.0.0", "--poll-interval", "100ms"}, flags...)...)
+	}()
+	select {
+	case <-gate.held:
+	case r := <-done:
+		t.Fatalf("release A ended without entering CheckHealthy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	mustSucceed(t, elevator(t, "", "unlock", "--app", "shop", "--orbit", orbit, "--orbit-file", flags[5], "--reason", "looks stuck"))
+	mustSucceed(t, elevator(t, "", append([]string{"deploy", "--version", "2.0.0", "--poll-interval", "100ms"}, flags...)...))
+	regions := []string{"us-east-1", "eu-west-1"}
+	b := map[string][]string{}
+	for _, region := range regions {
+		b[region] = groups(t, acct, region, orbit)
+	}
+
+	gate.open()
+	a := <-done
+	if a.code != cli.ExitConflict || !strings.Contains(a.stderr, "no longer this engine's") {
+		t.Fatalf("release A after the unlock: exit %d, want %d for its lost lock\n%s\n%s", a.code, cli.ExitConflict, a.stdout, a.stderr)
+	}
+	m := releaseID.FindStringSubmatch(a.stderr)
+	if m == nil {
+		t.Fatalf("never saw release A's id:\n%s", a.stderr)
+	}
+	resumed := elevator(t, "", "release", "resume", m[1], "--orbit", orbit, "--orbit-file", flags[5], "--poll-interval", "100ms")
+	if resumed.code != cli.ExitFailed || !strings.Contains(resumed.stdout+resumed.stderr, "the lock was broken") {
+		t.Errorf("resume of release A: exit %d, want %d (rolled back for its lost lock)\n%s\n%s", resumed.code, cli.ExitFailed, resumed.stdout, resumed.stderr)
+	}
+	for _, region := range regions {
+		if got := groups(t, acct, region, orbit); !slices.Equal(got, b[region]) {
+			t.Errorf("%s: groups %v, want release B's %v", region, got, b[region])
+		}
+	}
+	lockIsFree(t, orbit, flags)
+}
+
 // enteringCheckHealthy matches the engine's write of a release record in
 // CheckHealthy (a DynamoDB TransactWriteItems, the record written on
 // condition of the lock, whose state attribute says so).
