@@ -13,8 +13,9 @@ func (f ReleaseFailure) Error() string { return string(f) }
 
 // Why releases fail.
 const (
-	// FailureInvalid: Validate refused the stored document (its checksum,
-	// structure or age, or a region the engine cannot reach).
+	// FailureInvalid: Validate, or a resume, refused the stored document
+	// (its checksum, structure or age, or a region the engine cannot
+	// reach).
 	FailureInvalid ReleaseFailure = "invalid"
 	// FailureLocked: another release holds the app's lock in the orbit.
 	FailureLocked ReleaseFailure = "locked"
@@ -34,6 +35,10 @@ const (
 	// FailureLockLost: the lock was broken or taken by another release
 	// while no engine ran this one.
 	FailureLockLost ReleaseFailure = "lock_lost"
+	// FailureSuperseded: the release was resumed after a release of the
+	// same app and orbit, made after it, had taken the lock; moving on
+	// would have put an older release over a newer one.
+	FailureSuperseded ReleaseFailure = "superseded"
 	// FailureStep: a step kept failing until its attempts ran out, or AWS
 	// refused one of its requests as invalid.
 	FailureStep ReleaseFailure = "step_failed"

@@ -180,10 +180,57 @@ func TestAHaltDuringCheckHealthyEndsFailureClean(t *testing.T) {
 	lockIsFree(t, orbit, flags)
 }
 
+// TestAnUnlockDuringAReleaseStopsItBeforeItsNextChange holds release A in
+// CheckHealthy (a gate holds back the answer to its record write), unlocks
+// the app as an operator would, and runs release B to Success. Let go, A
+// must stop for its lost lock (exit 3) before it changes anything, and,
+// resumed, end FailureClean without touching B's groups.
+func TestAnUnlockDuringAReleaseStopsItBeforeItsNextChange(t *testing.T) {
+	acct, orbit, flags := releasable(t)
+	gate := newGate(t, enteringCheckHealthy)
+	done := make(chan result, 1)
+	go func() {
+		done <- run(t, gate.URL, "", append([]string{"deploy", "--version", "1.0.0", "--poll-interval", "100ms"}, flags...)...)
+	}()
+	select {
+	case <-gate.held:
+	case r := <-done:
+		t.Fatalf("release A ended without entering CheckHealthy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	mustSucceed(t, elevator(t, "", "unlock", "--app", "shop", "--orbit", orbit, "--orbit-file", flags[5], "--reason", "looks stuck"))
+	mustSucceed(t, elevator(t, "", append([]string{"deploy", "--version", "2.0.0", "--poll-interval", "100ms"}, flags...)...))
+	regions := []string{"us-east-1", "eu-west-1"}
+	b := map[string][]string{}
+	for _, region := range regions {
+		b[region] = groups(t, acct, region, orbit)
+	}
+
+	gate.open()
+	a := <-done
+	if a.code != cli.ExitConflict || !strings.Contains(a.stderr, "no longer this engine's") {
+		t.Fatalf("release A after the unlock: exit %d, want %d for its lost lock\n%s\n%s", a.code, cli.ExitConflict, a.stdout, a.stderr)
+	}
+	m := releaseID.FindStringSubmatch(a.stderr)
+	if m == nil {
+		t.Fatalf("never saw release A's id:\n%s", a.stderr)
+	}
+	resumed := elevator(t, "", "release", "resume", m[1], "--orbit", orbit, "--orbit-file", flags[5], "--poll-interval", "100ms")
+	if resumed.code != cli.ExitFailed || !strings.Contains(resumed.stdout+resumed.stderr, "the lock was broken") {
+		t.Errorf("resume of release A: exit %d, want %d (rolled back for its lost lock)\n%s\n%s", resumed.code, cli.ExitFailed, resumed.stdout, resumed.stderr)
+	}
+	for _, region := range regions {
+		if got := groups(t, acct, region, orbit); !slices.Equal(got, b[region]) {
+			t.Errorf("%s: groups %v, want release B's %v", region, got, b[region])
+		}
+	}
+	lockIsFree(t, orbit, flags)
+}
+
 // enteringCheckHealthy matches the engine's write of a release record in
-// CheckHealthy (a DynamoDB PutItem whose state attribute says so).
+// CheckHealthy (a DynamoDB TransactWriteItems, the record written on
+// condition of the lock, whose state attribute says so).
 func enteringCheckHealthy(r *http.Request, body []byte) bool {
-	return r.Header.Get("X-Amz-Target") == "DynamoDB_20120810.PutItem" && bytes.Contains(body, []byte(`"state":{"S":"CheckHealthy"}`))
+	return r.Header.Get("X-Amz-Target") == "DynamoDB_20120810.TransactWriteItems" && bytes.Contains(body, []byte(`"state":{"S":"CheckHealthy"}`))
 }
 
 // gate is a proxy to the package's emulator that holds back its answer to
@@ -243,59 +290,82 @@ func newGate(t *testing.T, match func(r *http.Request, body []byte) bool) *gate 
 func (g *gate) open() { g.opened.Do(func() { close(g.gate) }) }
 
 // TestADeployKilledMidReleaseIsResumed kills the elevator process with
-// SIGKILL once it has stored CheckHealthy, then resumes the release from
-// another process, which waits for the dead engine's 10 s lease to end.
+// SIGKILL once it has stored CheckHealthy, or once it has taken the lock
+// in Lock (before it stored ValidateResources), then resumes the release
+// from another process, which waits for the dead engine's 10 s lease to
+// end in either state.
 func TestADeployKilledMidReleaseIsResumed(t *testing.T) {
-	acct, orbit, flags := releasable(t)
 	bin := filepath.Join(t.TempDir(), "elevator")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/elevator").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	// The process's answer to its write of CheckHealthy is held back, so
-	// it dies with CheckHealthy stored and nothing after it.
-	gate := newGate(t, enteringCheckHealthy)
-	cmd := exec.Command(bin, append([]string{"deploy", "--version", "1.0.0", "--poll-interval", "100ms", "--lease", "10s", "--endpoint-url", gate.URL}, flags...)...)
-	var stderr bytes.Buffer // read once the process is gone
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name  string
+		state string
+		// match picks the request whose answer is held back: the process
+		// dies with it done and nothing after it.
+		match func(r *http.Request, body []byte) bool
+	}{
+		{"dead in CheckHealthy", "CheckHealthy", enteringCheckHealthy},
+		{"dead in Lock, holding the lock", "Lock", takingTheLock},
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	select {
-	case <-gate.held:
-	case err := <-exited:
-		t.Fatalf("deploy ended (%v) without entering CheckHealthy:\n%s", err, stderr.String())
-	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-exited
-	var id string
-	if m := releaseID.FindStringSubmatch(stderr.String()); m != nil {
-		id = m[1]
-	}
-	if id == "" {
-		t.Fatal("never saw the release id")
-	}
-	if status := elevator(t, "", "release", "status", id, "--orbit", orbit, "--orbit-file", flags[5]); !strings.Contains(status.stdout, "CheckHealthy") {
-		t.Fatalf("the killed release is not in CheckHealthy:\n%s", status.stdout)
-	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			acct, orbit, flags := releasable(t)
+			gate := newGate(t, tt.match)
+			cmd := exec.Command(bin, append([]string{"deploy", "--version", "1.0.0", "--poll-interval", "100ms", "--lease", "10s", "--endpoint-url", gate.URL}, flags...)...)
+			var stderr bytes.Buffer // read once the process is gone
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			select {
+			case <-gate.held:
+			case err := <-exited:
+				t.Fatalf("deploy ended (%v) before the request held back:\n%s", err, stderr.String())
+			}
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			<-exited
+			var id string
+			if m := releaseID.FindStringSubmatch(stderr.String()); m != nil {
+				id = m[1]
+			}
+			if id == "" {
+				t.Fatal("never saw the release id")
+			}
+			if status := elevator(t, "", "release", "status", id, "--orbit", orbit, "--orbit-file", flags[5]); !strings.Contains(status.stdout, tt.state) {
+				t.Fatalf("the killed release is not in %s:\n%s", tt.state, status.stdout)
+			}
 
-	resumed := elevator(t, "", "release", "resume", id, "--orbit", orbit, "--orbit-file", flags[5], "--poll-interval", "100ms")
-	if resumed.code != 0 && resumed.code != cli.ExitFailed {
-		t.Fatalf("resume: exit %d\n%s\n%s", resumed.code, resumed.stdout, resumed.stderr)
+			resumed := elevator(t, "", "release", "resume", id, "--orbit", orbit, "--orbit-file", flags[5], "--poll-interval", "100ms")
+			if resumed.code != 0 && resumed.code != cli.ExitFailed {
+				t.Fatalf("resume: exit %d\n%s\n%s", resumed.code, resumed.stdout, resumed.stderr)
+			}
+			if !strings.Contains(resumed.stderr, "waiting for it to end") {
+				t.Errorf("resume did not wait for the dead engine's lease:\n%s", resumed.stderr)
+			}
+			for _, region := range []string{"us-east-1", "eu-west-1"} {
+				got := groups(t, acct, region, orbit)
+				switch {
+				case resumed.code == 0 && len(got) != 2:
+					t.Errorf("%s: Success with groups %v, want web and worker of %s", region, got, id)
+				case resumed.code == cli.ExitFailed && len(got) != 0:
+					t.Errorf("%s: FailureClean left groups %v", region, got)
+				}
+			}
+			lockIsFree(t, orbit, flags)
+		})
 	}
-	for _, region := range []string{"us-east-1", "eu-west-1"} {
-		got := groups(t, acct, region, orbit)
-		switch {
-		case resumed.code == 0 && len(got) != 2:
-			t.Errorf("%s: Success with groups %v, want web and worker of %s", region, got, id)
-		case resumed.code == cli.ExitFailed && len(got) != 0:
-			t.Errorf("%s: FailureClean left groups %v", region, got)
-		}
-	}
-	lockIsFree(t, orbit, flags)
+}
+
+// takingTheLock matches the engine's write of the release lock (a DynamoDB
+// PutItem of an item with a lease).
+func takingTheLock(r *http.Request, body []byte) bool {
+	return r.Header.Get("X-Amz-Target") == "DynamoDB_20120810.PutItem" && bytes.Contains(body, []byte(`"expires_ns"`))
 }
 
 // TestADeployThatFindsTheLockHeldChangesNothingAndExitsThree holds the

@@ -16,12 +16,13 @@ func (e *Engine) store(r *Release) Store { return countingStore{e.c.Store, r} }
 func (e *Engine) locker(r *Release) Locker { return countingLocker{e.c.Locker, r} }
 
 // cloud returns the Cloud of a region, or nil when the engine has none.
+// Its changes are fenced by the lock (see fence.go).
 func (e *Engine) cloud(r *Release, region string) Cloud {
 	c, ok := e.clouds[region]
 	if !ok {
 		return nil
 	}
-	return countingCloud{c, r}
+	return fencedCloud{countingCloud{c, r}, e, r}
 }
 
 type countingStore struct {
@@ -42,6 +43,16 @@ func (c countingStore) Release(ctx context.Context, id string) ([]byte, string, 
 func (c countingStore) PutRecord(ctx context.Context, rec *elevator.ReleaseRecord) error {
 	c.r.count("Store.PutRecord")
 	return c.s.PutRecord(ctx, rec)
+}
+
+func (c countingStore) PutLockedRecord(ctx context.Context, rec *elevator.ReleaseRecord, l Lock) error {
+	c.r.count("Store.PutLockedRecord")
+	return c.s.PutLockedRecord(ctx, rec, l)
+}
+
+func (c countingStore) ReleasesAfter(ctx context.Context, app, after string) ([]*elevator.ReleaseRecord, error) {
+	c.r.count("Store.ReleasesAfter")
+	return c.s.ReleasesAfter(ctx, app, after)
 }
 
 func (c countingStore) Record(ctx context.Context, id string) (*elevator.ReleaseRecord, error) {

@@ -15,9 +15,9 @@
 // tried a bounded number of times (a halt flag it cannot read counts),
 // never past the release's timeout, and a state store that stops
 // answering stops the engine (ErrStoreUnreachable) with the release as
-// last stored, for Resume. It talks to AWS only through the
-// small interfaces in interfaces.go (Store, Locker, Cloud), and imports no
-// AWS SDK.
+// last stored, for Resume. Its changes in AWS are fenced by the lock
+// (fence.go). It talks to AWS only through the small interfaces in
+// interfaces.go (Store, Locker, Cloud), and imports no AWS SDK.
 //
 // The paths through the table:
 //
@@ -25,7 +25,8 @@
 //	  [-> ScaleUp -> CheckHealthy]...      (canary and percent strategies)
 //	  -> CutOver [-> Deploy ... -> CutOver]... (sequential regions)
 //	  -> CleanUpSuccess -> Unlock -> Success
-//	Validate, Lock (held by another release) -> FailureClean
+//	Validate, Lock (held by another release; or resumed after a newer
+//	  release took the lock, or with a refused document) -> FailureClean
 //	ValidateResources -> Unlock -> FailureClean
 //	Deploy, CheckHealthy, ScaleUp, CutOver -> CleanUpFailure -> Unlock -> FailureClean
 //	CleanUpSuccess, CleanUpFailure (giving up) -> Unlock -> FailureDirty
@@ -70,7 +71,8 @@ type Config struct {
 	Poll time.Duration
 	// Lease is how long a lock stays held after its last renewal.
 	Lease time.Duration
-	// MaxAge and MaxAhead bound a release's created_at around now.
+	// MaxAge and MaxAhead bound a release's created_at around now, at
+	// Validate; MaxAge again when a release is resumed.
 	MaxAge, MaxAhead time.Duration
 	// MaxAttempts, when set, replaces how many times every state is tried
 	// on errors before its catch (see the table's retry column), and how
@@ -144,6 +146,8 @@ type Release struct {
 	// write would have been refused had the release been halted (see
 	// Store.PutRecord), so the halt flag need not be read.
 	fresh bool
+	// fence is the lock check of the current run of a step (see fence.go).
+	fence fenceState
 	mu    sync.Mutex // guards Rec.Calls and Rec.Notes while regions work in parallel
 }
 
@@ -317,12 +321,29 @@ func (e *Engine) run(ctx context.Context, r *Release, checksum string) (*elevato
 // engine died), Resume can take over.
 var ErrRunning = errors.New("its lease is live")
 
+// running is the error of a release whose lock l another engine holds
+// for it.
+func running(id string, l Lock) error {
+	return &elevator.Error{Code: elevator.ECONFLICT, Err: ErrRunning,
+		Message: fmt.Sprintf("release %s is being run by engine %s (lease until %s)", id, l.Owner, l.Expires.Format(time.RFC3339))}
+}
+
 // Resume continues a release whose engine stopped, from the state it last
 // stored, and drives it to an end state like Run. An ended release is
 // returned as it is. While another engine's lease on the release is live,
-// Resume changes nothing and returns ECONFLICT; of two engines resuming
-// at once, one proceeds and the other returns ECONFLICT. by is who asked,
-// for the audit log.
+// Resume changes nothing and returns ECONFLICT wrapping ErrRunning; of two
+// engines resuming at once, one proceeds and the other returns ECONFLICT.
+// by is who asked, for the audit log.
+//
+// A resumed release gets the checks a new one gets (replay protection)
+// before it moves forward again: its stored document must still match its
+// checksum and be valid, and its created_at must be within MaxAge; and,
+// when it stopped before it held the lock, no release of its app in its
+// orbit made after it may have taken the lock since, or moving on would
+// put an older version over a newer one. A release that fails them is
+// turned back by its state's failure transition: it cleans up what it
+// made (found by its id, without trusting a refused document) and ends
+// FailureClean, saying why (FailureInvalid, FailureSuperseded).
 func (e *Engine) Resume(ctx context.Context, id, by string) (*elevator.ReleaseRecord, error) {
 	rec, err := e.c.Store.Record(ctx, id)
 	if err != nil {
@@ -335,9 +356,24 @@ func (e *Engine) Resume(ctx context.Context, id, by string) (*elevator.ReleaseRe
 		return rec, elevator.Errorf(elevator.ECONFLICT, "release %s has not started; run it", id)
 	}
 	r := &Release{Rec: rec}
+	var refused error
 	if rec.State != elevator.StateValidate {
 		if r.Doc, err = e.load(ctx, id, rec.Checksum); err != nil {
-			return rec, err
+			if !permanent(err) {
+				return rec, err
+			}
+			refused, r.Doc = err, standIn(rec, by)
+		}
+	}
+	if rec.State == elevator.StateLock {
+		// The dead engine may have taken the lock just before it died:
+		// wait for its lease as in any state that holds the lock.
+		l, err := e.locker(r).Get(ctx, rec.App, rec.Orbit)
+		switch {
+		case err == nil && l.ReleaseID == id && l.Owner != e.c.Owner && e.now().Before(l.Expires):
+			return rec, running(id, l)
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return rec, fmt.Errorf("read the lock of %s in %s: %w", rec.App, rec.Orbit, err)
 		}
 	}
 	if table[rec.State].locked {
@@ -350,19 +386,108 @@ func (e *Engine) Resume(ctx context.Context, id, by string) (*elevator.ReleaseRe
 	if err != nil {
 		return r.Rec, fmt.Errorf("audit resume of release %s: %w", id, err)
 	}
+	if err := e.recheck(ctx, r, refused); err != nil {
+		return r.Rec, err
+	}
 	return e.drive(ctx, r)
 }
 
-// load reads a release document that passed Validate.
+// load reads a release document that passed Validate. A document that
+// no longer matches its checksum, or no longer parses, is a permanent
+// FailureInvalid error.
 func (e *Engine) load(ctx context.Context, id, checksum string) (*elevator.Release, error) {
 	doc, sum, err := e.c.Store.Release(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fail(elevator.FailureInvalid, "no release document is stored under id %s any more", id)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read release %s: %w", id, err)
 	}
 	if got := elevator.ChecksumOf(doc); got != sum || sum != checksum {
-		return nil, elevator.Errorf(elevator.EINTERNAL, "release %s: stored document changed after it was validated (sha256 %s, stored %s, released %s)", id, got, sum, checksum)
+		return nil, fail(elevator.FailureInvalid, "the stored document changed after it was validated (sha256 %s, stored %s, released %s)", got, sum, checksum)
 	}
-	return elevator.ParseRelease(doc)
+	rel, err := elevator.ParseRelease(doc)
+	if err == nil && rel.ID != id {
+		err = fmt.Errorf("the document stored under id %s has id %s", id, rel.ID)
+	}
+	if err != nil {
+		return nil, fail(elevator.FailureInvalid, "the stored document no longer reads: %w", err)
+	}
+	return rel, nil
+}
+
+// standInTimeout is the timeout of a stand-in release (see standIn): how
+// long its cleanup waits for old groups to serve again.
+const standInTimeout = 10 * time.Minute
+
+// standIn is what the engine knows of a release whose stored document it
+// refused, from its record alone: its id, app, orbit and regions, which is
+// all cleanup needs (groups are found by the release's id, old groups are
+// in the record). by, who resumed it, stands for whoever made it.
+func standIn(rec *elevator.ReleaseRecord, by string) *elevator.Release {
+	rel := &elevator.Release{ID: rec.ID, App: rec.App, Orbit: rec.Orbit, CreatedBy: by,
+		TimeoutSeconds: int(standInTimeout / time.Second)}
+	for _, rr := range rec.Regions {
+		rel.Regions = append(rel.Regions, rr.Region)
+	}
+	return rel
+}
+
+// recheck turns back a resumed release that may not move forward (see
+// Resume): refused is why its stored document was refused, if it was.
+// States from cleanup on go on: they only finish what the release
+// started, and need no more of the document than a stand-in gives.
+func (e *Engine) recheck(ctx context.Context, r *Release, refused error) error {
+	t := table[r.Rec.State]
+	if r.Rec.Failed || (!t.forward && r.Rec.State != elevator.StateLock && r.Rec.State != elevator.StateValidate) {
+		if refused != nil {
+			r.note("resumed with a stand-in for its refused document: %v", refused)
+		}
+		return nil
+	}
+	why := refused
+	if why == nil && r.Doc != nil {
+		if age := e.now().Sub(r.Doc.CreatedAt); age > e.c.MaxAge {
+			why = fail(elevator.FailureInvalid, "created_at %s is %s old; releases older than %s are not resumed (replay protection): make a new release",
+				r.Doc.CreatedAt.Format(time.RFC3339), age.Round(time.Second), e.c.MaxAge)
+		}
+	}
+	if why == nil && !t.locked {
+		newer, err := e.overtaken(ctx, r)
+		if err != nil {
+			return err
+		}
+		if newer != nil {
+			why = fail(elevator.FailureSuperseded, "release %s of %s in %s, made after this one, took the lock (at %s) while this one was stopped; resuming it would put an older release over a newer one",
+				newer.ID, r.Rec.App, r.Rec.Orbit, newer.LockedAt.Format(time.RFC3339))
+		}
+	}
+	if why == nil {
+		return nil
+	}
+	r.Rec.Failed = true
+	r.Rec.Error = fmt.Sprintf("%s: resume refused: %v", r.Rec.State, why)
+	r.Rec.Failure = failureOf(why)
+	return e.enter(ctx, r, t.fail)
+}
+
+// overtaken returns a release of r's app in its orbit, made after r (a
+// later id, or the same second and submitted later), that took the lock;
+// nil when there is none.
+func (e *Engine) overtaken(ctx context.Context, r *Release) (*elevator.ReleaseRecord, error) {
+	id := r.Rec.ID
+	second := id[:min(len(id), len("20060102-150405"))]
+	recs, err := e.store(r).ReleasesAfter(ctx, r.Rec.App, second)
+	if err != nil {
+		return nil, fmt.Errorf("find releases of %s in %s made after %s: %w", r.Rec.App, r.Rec.Orbit, id, err)
+	}
+	for _, o := range recs {
+		later := !strings.HasPrefix(o.ID, second) || o.SubmittedAt.After(r.Rec.SubmittedAt)
+		if o.ID != id && later && !o.LockedAt.IsZero() {
+			return o, nil
+		}
+	}
+	return nil, nil
 }
 
 // reclaim takes the lock back for a resumed release past Lock. A lease of
@@ -376,8 +501,7 @@ func (e *Engine) reclaim(ctx context.Context, r *Release) error {
 	var held *LockHeldError
 	switch {
 	case errors.As(err, &held) && held.Lock.ReleaseID == r.Rec.ID:
-		return &elevator.Error{Code: elevator.ECONFLICT, Err: ErrRunning,
-			Message: fmt.Sprintf("release %s is being run by engine %s (lease until %s)", r.Rec.ID, held.Lock.Owner, held.Lock.Expires.Format(time.RFC3339))}
+		return running(r.Rec.ID, held.Lock)
 	case held != nil && r.Rec.State == elevator.StateUnlock:
 		r.note("lock of %s in %s was already taken by release %s; nothing to release", r.Rec.App, r.Rec.Orbit, held.Lock.ReleaseID)
 		return nil
@@ -467,6 +591,7 @@ func (e *Engine) drive(ctx context.Context, r *Release) (*elevator.ReleaseRecord
 		if err := e.renew(ctx, r); err != nil {
 			return r.Rec, err
 		}
+		r.armFence()
 		out, err := t.step(e, ctx, r)
 		if ctx.Err() != nil {
 			return r.Rec, ctx.Err()
@@ -593,7 +718,7 @@ func (e *Engine) renew(ctx context.Context, r *Release) error {
 	err := e.locker(r).Renew(ctx, l)
 	switch {
 	case errors.Is(err, ErrLockLost):
-		return elevator.Errorf(elevator.ECONFLICT, "release %s: lost the lock of %s in %s to another engine; stopping", r.Rec.ID, l.App, l.Orbit)
+		return lockLost(r, l)
 	case err != nil && !now.Before(r.lock.Expires):
 		// The lock table is the store's: the lease ran out unrenewed.
 		return e.unreachable(r, r.Rec.State, fmt.Errorf("renew the lease: %w", err))
@@ -621,7 +746,7 @@ func (e *Engine) enter(ctx context.Context, r *Release, next State) error {
 	if next.Ended() {
 		r.Rec.EndedAt = now
 		who := r.Rec.Owner
-		if r.Doc != nil {
+		if r.Doc != nil && r.Doc.CreatedBy != "" {
 			who = r.Doc.CreatedBy
 		}
 		detail := r.Rec.Error
@@ -678,12 +803,22 @@ func haltMessage(h elevator.ReleaseHalt) string {
 // persist stores the record, conditional on its revision.
 func (e *Engine) persist(ctx context.Context, r *Release) error {
 	r.Rec.Revision++
-	stale := false
+	stale, lost := false, false
 	err := e.retry(ctx, r, func() error {
-		err := e.store(r).PutRecord(ctx, r.Rec)
+		var err error
+		if r.locked {
+			// Fenced: refused once the lock is no longer ours (see fence.go).
+			err = e.store(r).PutLockedRecord(ctx, r.Rec, r.lock)
+		} else {
+			err = e.store(r).PutRecord(ctx, r.Rec)
+		}
 		var halt *HaltedError
 		if errors.As(err, &halt) {
 			return &abort{err} // enter decides where a halted release goes
+		}
+		if errors.Is(err, ErrLockLost) {
+			lost = true
+			return &abort{lockLost(r, r.lock)}
 		}
 		if !errors.Is(err, ErrStale) {
 			return err
@@ -706,8 +841,9 @@ func (e *Engine) persist(ctx context.Context, r *Release) error {
 		r.locked = false
 	}
 	var halt *HaltedError
-	if errors.As(err, &halt) {
+	if errors.As(err, &halt) || lost {
 		r.Rec.Revision-- // nothing was stored
+		r.locked = r.locked && !lost
 		return err
 	}
 	if err != nil {

@@ -148,6 +148,9 @@ type fakeStore struct {
 	audit   []elevator.AuditEntry
 	// afterPut runs after a record is stored (crash and halt injection).
 	afterPut func(rec elevator.ReleaseRecord)
+	// locks is the lock table PutLockedRecord checks, as one DynamoDB
+	// transaction checks the locks table.
+	locks *fakeLocker
 }
 
 func newFakeStore() *fakeStore {
@@ -187,8 +190,31 @@ func (s *fakeStore) PutRecord(ctx context.Context, rec *elevator.ReleaseRecord) 
 	if err := s.enter(ctx, "PutRecord"); err != nil {
 		return err
 	}
+	return s.putRecord(rec, nil)
+}
+
+func (s *fakeStore) PutLockedRecord(ctx context.Context, rec *elevator.ReleaseRecord, l Lock) error {
+	if err := s.enter(ctx, "PutLockedRecord"); err != nil {
+		return err
+	}
+	return s.putRecord(rec, &l)
+}
+
+// putRecord stores rec on condition of its revision, its halt and, when l
+// is not nil, the lock, all at once: the lock table stays locked while the
+// conditions are checked and the record stored.
+func (s *fakeStore) putRecord(rec *elevator.ReleaseRecord, l *Lock) error {
+	if l != nil {
+		s.locks.mu.Lock()
+	}
+	unlock := func() {
+		if l != nil {
+			s.locks.mu.Unlock()
+		}
+	}
 	b, err := json.Marshal(rec)
 	if err != nil {
+		unlock()
 		return err
 	}
 	s.mu.Lock()
@@ -197,21 +223,32 @@ func (s *fakeStore) PutRecord(ctx context.Context, rec *elevator.ReleaseRecord) 
 		var o elevator.ReleaseRecord
 		if err := json.Unmarshal(old, &o); err != nil {
 			s.mu.Unlock()
+			unlock()
 			return err
 		}
 		stored = o.Revision
 	}
 	if stored != rec.Revision-1 {
 		s.mu.Unlock()
+		unlock()
 		return ErrStale
 	}
 	if h, ok := s.halts[rec.ID]; ok && rec.Halt == nil {
 		s.mu.Unlock()
+		unlock()
 		return &HaltedError{Halt: h}
+	}
+	if l != nil {
+		if cur, ok := s.locks.locks[lockKey(l.App, l.Orbit)]; !ok || cur.Owner != l.Owner || cur.ReleaseID != l.ReleaseID {
+			s.mu.Unlock()
+			unlock()
+			return ErrLockLost
+		}
 	}
 	s.records[rec.ID] = b
 	after := s.afterPut
 	s.mu.Unlock()
+	unlock()
 	if after != nil {
 		var cp elevator.ReleaseRecord
 		_ = json.Unmarshal(b, &cp)
@@ -235,6 +272,26 @@ func (s *fakeStore) Record(ctx context.Context, id string) (*elevator.ReleaseRec
 		return nil, err
 	}
 	return &rec, nil
+}
+
+func (s *fakeStore) ReleasesAfter(ctx context.Context, app, after string) ([]*elevator.ReleaseRecord, error) {
+	if err := s.enter(ctx, "ReleasesAfter"); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*elevator.ReleaseRecord
+	for id, b := range s.records {
+		var rec elevator.ReleaseRecord
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return nil, err
+		}
+		if id > after && rec.App == app {
+			out = append(out, &rec)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
 }
 
 func (s *fakeStore) PutHalt(ctx context.Context, id string, h elevator.ReleaseHalt) error {
@@ -301,13 +358,15 @@ func (l *fakeLocker) Acquire(ctx context.Context, want Lock, now time.Time) (Loc
 		return Lock{}, err
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	k := lockKey(want.App, want.Orbit)
 	prev, ok := l.locks[k]
 	if ok && !prev.Expires.Before(now) && (prev.Owner != want.Owner || prev.ReleaseID != want.ReleaseID) {
+		l.mu.Unlock()
 		return Lock{}, &LockHeldError{Lock: prev}
 	}
 	l.locks[k] = want
+	l.mu.Unlock()
+	l.after("Acquire")
 	return prev, nil
 }
 

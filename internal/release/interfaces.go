@@ -30,8 +30,21 @@ type Store interface {
 	// changes nothing: the engine learns of a halt from the write that
 	// would have missed it, without reading the flag at every transition.
 	PutRecord(ctx context.Context, rec *elevator.ReleaseRecord) error
+	// PutLockedRecord is PutRecord for a release whose engine holds its
+	// lock: in the same conditional write, it also requires that the
+	// Locker's lock of rec.App in rec.Orbit has l's Owner and ReleaseID,
+	// and otherwise returns ErrLockLost (after ErrStale and *HaltedError,
+	// which are reported first) and changes nothing. This is the engine's
+	// fence: a lock broken by `unlock`, or taken by another release after
+	// its lease ended, refuses the next record of the release that had it.
+	PutLockedRecord(ctx context.Context, rec *elevator.ReleaseRecord, l Lock) error
 	// Record returns the stored record of a release, or ErrNotFound.
 	Record(ctx context.Context, id string) (*elevator.ReleaseRecord, error)
+	// ReleasesAfter returns the records of an app's releases whose ids
+	// sort after after, in id order. Ids begin with the second they were
+	// made in, so after "20261123-120000" gives the releases made in that
+	// second or later.
+	ReleasesAfter(ctx context.Context, app, after string) ([]*elevator.ReleaseRecord, error)
 	// PutHalt asks a release to stop. Halting a release again keeps the
 	// first halt and returns nil.
 	PutHalt(ctx context.Context, id string, h elevator.ReleaseHalt) error

@@ -55,7 +55,8 @@ func (e *Engine) HaltCurrent(ctx context.Context, app, orbit, by, reason string)
 
 // Unlock breaks the lock of an app in an orbit, whoever holds it, and
 // audits who broke which lock and why. A release whose lock was broken
-// while it ran stops at its next lease renewal; resumed, it rolls back.
+// while it ran stops before its next change in AWS (see fence.go);
+// resumed, it rolls back.
 // Unlock returns the broken lock, or ENOTFOUND when there is none.
 func (e *Engine) Unlock(ctx context.Context, app, orbit, by, reason string) (Lock, error) {
 	l, err := e.c.Locker.Break(ctx, app, orbit)

@@ -219,8 +219,7 @@ func (e *Engine) lock(ctx context.Context, r *Release) (Outcome, error) {
 	var held *LockHeldError
 	if errors.As(err, &held) {
 		if held.Lock.ReleaseID == r.Rec.ID {
-			return Outcome{}, &abort{elevator.Errorf(elevator.ECONFLICT, "release %s is being run by engine %s (lease until %s)",
-				r.Rec.ID, held.Lock.Owner, held.Lock.Expires.Format(time.RFC3339))}
+			return Outcome{}, &abort{running(r.Rec.ID, held.Lock)}
 		}
 		return Outcome{}, fail(elevator.FailureLocked, "%w", held)
 	}

@@ -41,6 +41,7 @@ func newWorld(t *testing.T, regions ...string) *world {
 		regions = []string{"us-east-1"}
 	}
 	w := &world{t: t, clock: newFakeClock(), store: newFakeStore(), locker: newFakeLocker(), clouds: map[string]*fakeCloud{}, regions: regions}
+	w.store.locks = w.locker
 	for _, reg := range regions {
 		c := newFakeCloud(t, reg, w.clock)
 		w.clouds[reg] = c

@@ -53,6 +53,10 @@ var codes = awserr.Codes{
 // e.g. the lock and who holds it until when.
 type ConditionFailedError struct {
 	Current Item
+	// Check is the check of another item that failed, for a write that
+	// required checks (see PutItemChecked); nil when the write's own
+	// condition failed.
+	Check *Check
 }
 
 // Error says the condition failed.

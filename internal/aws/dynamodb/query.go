@@ -26,6 +26,10 @@ type QueryInput struct {
 	Descending bool
 	// Limit is the most items to return; 0 means all of them.
 	Limit int
+	// RangeKey and After, when set, keep only the items whose range key
+	// attribute RangeKey sorts after After.
+	RangeKey string
+	After    any
 }
 
 // Query returns the items of one partition in range key order, reading
@@ -41,9 +45,17 @@ func (c *Client) Query(ctx context.Context, table string, in QueryInput) ([]Item
 	if err != nil {
 		return nil, c.invalid("query "+table, err)
 	}
+	keys := e.name(in.HashKey) + " = " + v
+	if in.RangeKey != "" {
+		after, err := e.value(in.After)
+		if err != nil {
+			return nil, c.invalid("query "+table, err)
+		}
+		keys += " AND " + e.name(in.RangeKey) + " > " + after
+	}
 	req := &ddb.QueryInput{
 		TableName:                 aws.String(table),
-		KeyConditionExpression:    aws.String(e.name(in.HashKey) + " = " + v),
+		KeyConditionExpression:    aws.String(keys),
 		ExpressionAttributeNames:  e.names,
 		ExpressionAttributeValues: e.values,
 		ScanIndexForward:          aws.Bool(!in.Descending),

@@ -2,6 +2,7 @@ package dynamodb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -63,6 +64,8 @@ func TestAQueryReadsOnePartitionInEitherOrderUpToItsLimit(t *testing.T) {
 		{"descending, all", QueryInput{HashKey: "app", Value: "shop", Descending: true}, "[6 5 4 3 2 1 0]"},
 		{"descending, the newest three", QueryInput{HashKey: "app", Value: "shop", Descending: true, Limit: 3}, "[6 5 4]"},
 		{"a partition with no items", QueryInput{HashKey: "app", Value: "none"}, "[]"},
+		{"the ids after a second", QueryInput{HashKey: "app", Value: "shop", RangeKey: "release_id", After: "20261124-120000"}, "[4 5 6]"},
+		{"the ids after the last", QueryInput{HashKey: "app", Value: "shop", RangeKey: "release_id", After: "20261126-120000-00000000"}, "[]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,5 +105,49 @@ func TestReplaceAndRemoveReturnTheItemTheyDisplaced(t *testing.T) {
 	old, err = c.Remove(ctx, table, key)
 	if err != nil || old != nil {
 		t.Errorf("removing nothing: %v, %v; want nil, nil", old, err)
+	}
+}
+
+func TestAWriteWithChecksHappensOnlyWhenEveryConditionHolds(t *testing.T) {
+	c, table := releasesTable(t)
+	ctx := context.Background()
+	locks := elevator.LocksTableName("prod")
+	_, err := c.api.(*ddb.Client).CreateTable(ctx, &ddb.CreateTableInput{
+		TableName:            aws.String(locks),
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: ddbtypes.KeyTypeHash}},
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PutItem(ctx, locks, Item{"id": "release/shop", "owner": "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	held := func(owner string) Check {
+		return Check{Table: locks, Key: Item{"id": "release/shop"}, Conds: []Condition{Equal("owner", owner)}}
+	}
+	rec := func(rev int) Item {
+		return Item{"app": "shop", "release_id": "20261123-120000-00000000", "revision": rev}
+	}
+	if err := c.PutItemChecked(ctx, table, rec(1), []Condition{AttributeNotExists("release_id")}, held("alice")); err != nil {
+		t.Fatalf("a write whose conditions hold: %v", err)
+	}
+
+	err = c.PutItemChecked(ctx, table, rec(2), []Condition{Equal("revision", 1)}, held("bob"))
+	var cf *ConditionFailedError
+	if !errors.As(err, &cf) || elevator.ErrorCode(err) != elevator.ECONFLICT || cf.Check == nil || cf.Check.Table != locks || cf.Current["owner"] != "alice" {
+		t.Fatalf("a failed check: %v (%+v), want a refusal naming the check, with alice's lock in place", err, cf)
+	}
+	err = c.PutItemChecked(ctx, table, rec(2), []Condition{Equal("revision", 5)}, held("bob"))
+	if !errors.As(err, &cf) || cf.Check != nil || fmt.Sprint(cf.Current["revision"]) != "1" {
+		t.Fatalf("a failed condition and a failed check: %v (%+v), want the write's own condition reported, with revision 1 in place", err, cf)
+	}
+	items, err := c.Query(ctx, table, QueryInput{HashKey: "app", Value: "shop"})
+	if err != nil || len(items) != 1 || fmt.Sprint(items[0]["revision"]) != "1" {
+		t.Fatalf("after two refusals: %v, %v; want revision 1 alone", items, err)
+	}
+	if err := c.PutItemChecked(ctx, table, rec(2), []Condition{Equal("revision", 1)}, held("alice")); err != nil {
+		t.Fatalf("the next revision: %v", err)
 	}
 }

@@ -75,7 +75,7 @@ func New(c Config) (*Backend, error) {
 	home := c.AWS[0]
 	items := dynamodb.New(home)
 	b := &Backend{
-		Store: &Store{orbit: c.Orbit, bucket: c.Bucket, table: c.ReleasesTable, objects: s3.New(home), records: items,
+		Store: &Store{orbit: c.Orbit, bucket: c.Bucket, table: c.ReleasesTable, locks: c.LocksTable, objects: s3.New(home), records: items,
 			now: c.Now, apps: map[string]string{}},
 		Locker: &Locker{orbit: c.Orbit, table: c.LocksTable, items: items},
 	}

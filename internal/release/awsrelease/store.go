@@ -28,6 +28,7 @@ type objectsAPI interface {
 
 type recordsAPI interface {
 	PutItem(ctx context.Context, table string, item dynamodb.Item, conds ...dynamodb.Condition) error
+	PutItemChecked(ctx context.Context, table string, item dynamodb.Item, conds []dynamodb.Condition, checks ...dynamodb.Check) error
 	GetItem(ctx context.Context, table string, key dynamodb.Item) (dynamodb.Item, error)
 	UpdateItem(ctx context.Context, table string, key, set dynamodb.Item, conds ...dynamodb.Condition) (dynamodb.Item, error)
 	Query(ctx context.Context, table string, in dynamodb.QueryInput) ([]dynamodb.Item, error)
@@ -51,12 +52,14 @@ type recordsAPI interface {
 // queries and conditions, and the first halt asked for, as JSON in "halt".
 // Keeping the halt on the record's item lets the conditional write of a
 // record refuse to miss a halt, so the engine reads the flag only while it
-// waits, not at every transition.
+// waits, not at every transition. The locks table (locks) is in the same
+// region, so that a record can be written on condition of the lock in one
+// transaction (PutLockedRecord).
 type Store struct {
-	orbit, bucket, table string
-	objects              objectsAPI
-	records              recordsAPI
-	now                  func() time.Time
+	orbit, bucket, table, locks string
+	objects                     objectsAPI
+	records                     recordsAPI
+	now                         func() time.Time
 
 	mu   sync.Mutex
 	apps map[string]string // release id -> app, to find a record's key
@@ -158,6 +161,23 @@ func (e engineNotFound) Unwrap() []error { return []error{e.error, release.ErrNo
 // (or there is none and rec.Revision is 1), in one conditional write;
 // otherwise it returns release.ErrStale.
 func (s *Store) PutRecord(ctx context.Context, rec *elevator.ReleaseRecord) error {
+	return s.putRecord(ctx, rec, nil)
+}
+
+// PutLockedRecord is PutRecord on condition that the lock of rec.App (an
+// item of the locks table, see Locker) has l's owner and release too: one
+// transaction that writes the record and checks the lock, a single request
+// like PutRecord's. It returns release.ErrLockLost when only the lock's
+// condition failed. A retried write needs no token: the revision condition
+// refuses a second copy, and the engine then reads its own record back.
+func (s *Store) PutLockedRecord(ctx context.Context, rec *elevator.ReleaseRecord, l release.Lock) error {
+	if l.App != rec.App || l.Orbit != s.orbit || l.ReleaseID != rec.ID {
+		return elevator.Errorf(elevator.EINVALID, "store record of release %s under the lock of release %s of %s in %s: not its lock", rec.ID, l.ReleaseID, l.App, l.Orbit)
+	}
+	return s.putRecord(ctx, rec, &l)
+}
+
+func (s *Store) putRecord(ctx context.Context, rec *elevator.ReleaseRecord, l *release.Lock) error {
 	if rec.Revision < 1 || rec.ID == "" || rec.App == "" {
 		return elevator.Errorf(elevator.EINVALID, "store record %q of app %q: revision %d: want an id, an app and a revision of 1 or more", rec.ID, rec.App, rec.Revision)
 	}
@@ -183,8 +203,17 @@ func (s *Store) PutRecord(ctx context.Context, rec *elevator.ReleaseRecord) erro
 	} else {
 		cond = dynamodb.And(cond, dynamodb.AttributeNotExists("halt"))
 	}
-	err = s.records.PutItem(ctx, s.table, item, cond)
+	if l == nil {
+		err = s.records.PutItem(ctx, s.table, item, cond)
+	} else {
+		err = s.records.PutItemChecked(ctx, s.table, item, []dynamodb.Condition{cond},
+			dynamodb.Check{Table: s.locks, Key: lockKey(l.App), Conds: []dynamodb.Condition{mine(*l)}})
+	}
 	var refused *dynamodb.ConditionFailedError
+	if errors.As(err, &refused) && refused.Check != nil {
+		return fmt.Errorf("store revision %d of release %s: the lock of %s is held by release %v of engine %v: %w",
+			rec.Revision, rec.ID, rec.App, refused.Current["release_id"], refused.Current["owner"], release.ErrLockLost)
+	}
 	if errors.As(err, &refused) {
 		if h, herr := haltOf(refused.Current); herr == nil && h != nil && rec.Halt == nil && revisionOf(refused.Current) == rec.Revision-1 {
 			return &release.HaltedError{Halt: *h}
@@ -300,6 +329,25 @@ func (s *Store) Releases(ctx context.Context, app string, limit int) ([]*elevato
 		}
 		return a.SubmittedAt.After(b.SubmittedAt)
 	})
+	return out, nil
+}
+
+// ReleasesAfter returns the records of an app's releases in the orbit
+// whose ids sort after after, in id order: one query of the app's
+// partition from after on.
+func (s *Store) ReleasesAfter(ctx context.Context, app, after string) ([]*elevator.ReleaseRecord, error) {
+	items, err := s.records.Query(ctx, s.table, dynamodb.QueryInput{HashKey: "app", Value: app, RangeKey: "release_id", After: after})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*elevator.ReleaseRecord, 0, len(items))
+	for _, it := range items {
+		rec, err := decodeRecord(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
 	return out, nil
 }
 

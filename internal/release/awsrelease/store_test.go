@@ -307,3 +307,83 @@ func TestTheLockIsHeldByOneReleaseAtATime(t *testing.T) {
 		t.Run(s.name, s.do)
 	}
 }
+
+// TestARecordWrittenUnderTheLockIsRefusedOnceTheLockMoved checks the
+// fence of the engine on moto: a record written under the lock is one
+// transaction with a check of the lock item, refused once `unlock` broke
+// the lock or another release took it, while a halt or a stale revision
+// is still reported as such.
+func TestARecordWrittenUnderTheLockIsRefusedOnceTheLockMoved(t *testing.T) {
+	b, _ := stateOf(t)
+	s, l := b.Store, b.Locker
+	ctx := context.Background()
+	const id = "20261123-120000-0000000b"
+	d, sum := doc(t, "shop", id)
+	if err := s.PutRelease(ctx, id, d, sum); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	mine := release.Lock{App: "shop", Orbit: "prod", ReleaseID: id, Owner: "engine-a", Since: now, Expires: now.Add(time.Minute)}
+	if _, err := l.Acquire(ctx, mine, now); err != nil {
+		t.Fatal(err)
+	}
+	rec := &elevator.ReleaseRecord{ID: id, App: "shop", Orbit: "prod", Revision: 1, State: elevator.StateValidateResources}
+	if err := s.PutLockedRecord(ctx, rec, mine); err != nil {
+		t.Fatalf("a record under the lock held: %v", err)
+	}
+	rec.Revision = 5
+	if err := s.PutLockedRecord(ctx, rec, mine); !errors.Is(err, release.ErrStale) {
+		t.Errorf("a stale revision under the lock held: %v, want ErrStale", err)
+	}
+	if _, err := l.Break(ctx, "shop", "prod"); err != nil {
+		t.Fatal(err)
+	}
+	rec.Revision = 2
+	if err := s.PutLockedRecord(ctx, rec, mine); !errors.Is(err, release.ErrLockLost) {
+		t.Errorf("after an unlock: %v, want ErrLockLost", err)
+	}
+	other := release.Lock{App: "shop", Orbit: "prod", ReleaseID: "20261123-120500-0000000c", Owner: "engine-b", Since: now, Expires: now.Add(time.Hour)}
+	if _, err := l.Acquire(ctx, other, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutLockedRecord(ctx, rec, mine); !errors.Is(err, release.ErrLockLost) || !strings.Contains(err.Error(), "0000000c") {
+		t.Errorf("with another release holding the lock: %v, want ErrLockLost naming it", err)
+	}
+	if err := s.PutHalt(ctx, id, elevator.ReleaseHalt{By: "bob", Reason: "stop"}); err != nil {
+		t.Fatal(err)
+	}
+	var halted *release.HaltedError
+	if err := s.PutLockedRecord(ctx, rec, mine); !errors.As(err, &halted) {
+		t.Errorf("halted, with the lock lost: %v, want the halt first", err)
+	}
+	if got, err := s.Record(ctx, id); err != nil || got.Revision != 1 {
+		t.Errorf("record %+v, %v; want revision 1 alone stored", got, err)
+	}
+	if err := s.PutLockedRecord(ctx, &elevator.ReleaseRecord{ID: id, App: "shop", Orbit: "prod", Revision: 2}, other); elevator.ErrorCode(err) != elevator.EINVALID {
+		t.Errorf("under another release's lock: %v, want EINVALID", err)
+	}
+}
+
+func TestReleasesAfterListsTheReleasesMadeSinceASecond(t *testing.T) {
+	b, _ := stateOf(t)
+	s := b.Store
+	ctx := context.Background()
+	for _, id := range []string{"20261123-115959-00000001", "20261123-120000-00000002", "20261123-120001-00000003"} {
+		for _, app := range []string{"shop", "blog"} {
+			if err := s.PutRecord(ctx, &elevator.ReleaseRecord{ID: id, App: app, Orbit: "prod", Revision: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	recs, err := s.ReleasesAfter(ctx, "shop", "20261123-120000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.App+"/"+r.ID)
+	}
+	if want := []string{"shop/20261123-120000-00000002", "shop/20261123-120001-00000003"}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
