@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/elevatorhq/elevator/internal/apply"
-	yaml "go.yaml.in/yaml/v3"
+	yaml "go.yaml.in/yaml/v4"
 )
 
 // ELBv2 resource types whose tags releases rely on.

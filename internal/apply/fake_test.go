@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
-	yaml "go.yaml.in/yaml/v3"
+	yaml "go.yaml.in/yaml/v4"
 )
 
 // fakeCloudFormation is an in-memory CloudFormation that behaves like AWS

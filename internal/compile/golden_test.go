@@ -14,7 +14,7 @@ import (
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/manifest"
-	yaml "go.yaml.in/yaml/v3"
+	yaml "go.yaml.in/yaml/v4"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.yml from what the compiler returns")

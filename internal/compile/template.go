@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	elevator "github.com/elevatorhq/elevator"
-	yaml "go.yaml.in/yaml/v3"
+	yaml "go.yaml.in/yaml/v4"
 )
 
 // MaxBodyBytes is the largest template body CloudFormation accepts inline

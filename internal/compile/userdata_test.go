@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	elevator "github.com/elevatorhq/elevator"
-	yaml "go.yaml.in/yaml/v3"
+	yaml "go.yaml.in/yaml/v4"
 )
 
 var vars = elevator.UserDataVars{ReleaseID: "20261123-120000-9f86d081", App: "shop", Orbit: "prod", Service: "web", Region: "eu-west-1", Version: "1.4.2"}
