@@ -577,6 +577,11 @@ func (e *Engine) drive(ctx context.Context, r *Release) (*elevator.ReleaseRecord
 			if r.Rec.Attempts >= e.attempts(t.retry) || e.overdue(r) {
 				return r.Rec, e.unreachable(r, state, err)
 			}
+			// The lock table may answer while the releases table does not:
+			// keep the lease while waiting to look again.
+			if err := e.renew(ctx, r); err != nil {
+				return r.Rec, err
+			}
 			if err := e.wait(ctx, r, e.backoff(t.retry, r.Rec.Attempts)); err != nil {
 				return r.Rec, err
 			}
@@ -778,11 +783,11 @@ func (e *Engine) enter(ctx context.Context, r *Release, next State) error {
 		r.Rec.Failure = elevator.FailureHalted
 		return e.enter(ctx, r, t.fail)
 	}
-	if !table[next].halts {
+	if !table[next].halts && !r.Rec.Failed {
 		r.note("halted by %s at %s (%s) after cut-over began; the release finishes", halt.Halt.By, halt.Halt.At.Format(time.RFC3339), halt.Halt.Reason)
 	}
 	// A state that obeys halts acts on it before its step (see halted).
-	return e.persist(ctx, r)
+	return e.lost(ctx, r, from, e.persist(ctx, r))
 }
 
 // lost turns a write the store failed for good (after its retries) into
@@ -826,7 +831,16 @@ func (e *Engine) persist(ctx context.Context, r *Release) error {
 		// An earlier attempt may have been stored though it reported an
 		// error; then the stored record is ours.
 		got, gerr := e.store(r).Record(ctx, r.Rec.ID)
-		if gerr == nil && got.Revision == r.Rec.Revision && got.Owner == e.c.Owner && got.State == r.Rec.State {
+		if gerr != nil {
+			// Not knowing whose the stored record is proves nothing:
+			// write again (a retry reads back again), never give up the
+			// lock on it.
+			return fmt.Errorf("read back record of release %s: %w", r.Rec.ID, gerr)
+		}
+		if got.Revision == r.Rec.Revision && got.Owner == e.c.Owner && got.State == r.Rec.State {
+			if r.Rec.Halt == nil {
+				r.Rec.Halt = got.Halt
+			}
 			return nil
 		}
 		stale = true
@@ -874,6 +888,12 @@ func (e *Engine) giveUp(r *Release, t transition, err error) State {
 		var lb *leftBehind
 		if errors.As(err, &lb) {
 			r.Rec.Leftovers = lb.left
+		}
+		if len(r.Rec.Leftovers) == 0 {
+			// It failed before it could tell what remains: never call
+			// that clean.
+			r.Rec.Leftovers = []string{fmt.Sprintf("whatever %s could not tell apart (%v); `elevator gc --orbit %s --app %s` finds what an ended release left",
+				state, err, r.Rec.Orbit, r.Rec.App)}
 		}
 		tries := "attempts"
 		if r.Rec.Attempts == 1 {

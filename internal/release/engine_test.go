@@ -1362,3 +1362,99 @@ func TestNoStateRetriesPastTheReleaseTimeout(t *testing.T) {
 		t.Errorf("Deploy lasted %s, want the release's timeout %s and one backoff at most", in, rel.Timeout())
 	}
 }
+
+// TestACleanupThatGivesUpWithoutNamingWhatIsLeftIsNotClean: after cut-over
+// began, target health becomes unreadable for good (the in-memory fake
+// refuses it), so the rollback cannot tell what still serves. Giving up
+// then must not be called clean.
+func TestACleanupThatGivesUpWithoutNamingWhatIsLeftIsNotClean(t *testing.T) {
+	w := newWorld(t)
+	c := w.clouds["us-east-1"]
+	c.hook = func(op string) {
+		if op == "DetachTargetGroups" {
+			c.failAlways("Targets", elevator.Errorf(elevator.EINVALID, "AccessDenied: elasticloadbalancing:DescribeTargetHealth"))
+		}
+	}
+	rec := w.run(w.engine("engine-1"), w.release())
+	if rec.State != FD || len(rec.Leftovers) == 0 {
+		t.Fatalf("state %s, leftovers %q (error %q); want FailureDirty naming what may be left", rec.State, rec.Leftovers, rec.Error)
+	}
+	if !strings.Contains(rec.Leftovers[0], "elevator gc") {
+		t.Errorf("leftovers %q do not say how to find what is left", rec.Leftovers)
+	}
+}
+
+// lossyStore is the in-memory store whose write of one state's record is
+// stored but answered with a throttling error, and whose next read fails
+// too: the engine cannot tell whose the stored record is.
+type lossyStore struct {
+	*fakeStore
+	at              State
+	lost, readFails bool
+}
+
+func (s *lossyStore) PutLockedRecord(ctx context.Context, rec *elevator.ReleaseRecord, l Lock) error {
+	err := s.fakeStore.PutLockedRecord(ctx, rec, l)
+	if err == nil && rec.State == s.at && !s.lost {
+		s.lost, s.readFails = true, true
+		return errThrottled
+	}
+	return err
+}
+
+func (s *lossyStore) Record(ctx context.Context, id string) (*elevator.ReleaseRecord, error) {
+	if s.readFails {
+		s.readFails = false
+		return nil, errThrottled
+	}
+	return s.fakeStore.Record(ctx, id)
+}
+
+func TestAWriteWhoseAnswerAndReadBackFailKeepsTheLockAndGoesOn(t *testing.T) {
+	w := newWorld(t)
+	store := &lossyStore{fakeStore: w.store, at: CH}
+	e := w.engine("engine-1", func(c *Config) { c.Store = store })
+	rec, err := e.Start(context.Background(), w.release())
+	if err != nil {
+		t.Fatalf("Start: %v; want the write tried again, not a conflict", err)
+	}
+	assertPath(t, rec, happyPath)
+	if !store.lost {
+		t.Fatal("the fault was never injected")
+	}
+}
+
+// watchStore is the in-memory store that notes whether the engine's lease
+// ran out while it read the halt flag.
+type watchStore struct {
+	*fakeStore
+	w       *world
+	expired time.Duration
+}
+
+func (s *watchStore) Halt(ctx context.Context, id string) (*elevator.ReleaseHalt, error) {
+	if l, err := s.w.locker.Get(ctx, app, orbit); err == nil && s.w.clock.Now().After(l.Expires) {
+		s.expired = max(s.expired, s.w.clock.Now().Sub(l.Expires))
+	}
+	return s.fakeStore.Halt(ctx, id)
+}
+
+func TestTheLeaseIsKeptWhileTheHaltFlagCannotBeRead(t *testing.T) {
+	w := newWorld(t)
+	store := &watchStore{fakeStore: w.store, w: w}
+	e := w.engine("engine-1", func(c *Config) { c.Store = store; c.MaxAttempts = 6; c.Random = func() float64 { return 0.99 } })
+	rel := w.release()
+	w.store.afterPut = func(rec elevator.ReleaseRecord) {
+		if rec.State == CH && rec.ID == rel.ID {
+			w.store.failNext("Halt", 5, errThrottled)
+		}
+	}
+	rec, err := e.Start(context.Background(), rel)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	assertPath(t, rec, happyPath)
+	if store.expired > 0 {
+		t.Errorf("the lease had run out %s before a halt read; want it renewed while the engine waits", store.expired)
+	}
+}
