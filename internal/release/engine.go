@@ -741,6 +741,14 @@ func (e *Engine) renew(ctx context.Context, r *Release) error {
 func (e *Engine) enter(ctx context.Context, r *Release, next State) error {
 	now := e.now()
 	from := r.Rec.State
+	// A failed write leaves the record as last stored, so that what the
+	// engine returns when it stops is what a resume will find.
+	stored := *r.Rec
+	unmove := func() {
+		r.Rec.State, r.Rec.Path, r.Rec.Visits = stored.State, stored.Path, stored.Visits
+		r.Rec.Attempts, r.Rec.UpdatedAt, r.Rec.Owner = stored.Attempts, stored.UpdatedAt, stored.Owner
+		r.Rec.EndedAt, r.Rec.Revision = stored.EndedAt, stored.Revision
+	}
 	r.Rec.State = next
 	r.Rec.Path = append(r.Rec.Path, next)
 	r.Rec.Visits = append(r.Rec.Visits, now)
@@ -761,12 +769,16 @@ func (e *Engine) enter(ctx context.Context, r *Release, next State) error {
 		entry := elevator.AuditEntry{At: now, By: who, Action: elevator.AuditRelease, App: r.Rec.App, Orbit: r.Rec.Orbit,
 			ReleaseID: r.Rec.ID, Outcome: string(next), Detail: detail}
 		if err := e.retry(ctx, r, func() error { return e.store(r).Audit(ctx, entry) }); err != nil {
+			unmove()
 			return e.lost(ctx, r, from, fmt.Errorf("audit the end of release %s: %w", r.Rec.ID, err))
 		}
 	}
 	err := e.persist(ctx, r)
 	var halt *HaltedError
 	if !errors.As(err, &halt) {
+		if err != nil {
+			unmove()
+		}
 		return e.lost(ctx, r, from, err)
 	}
 	// The store refused the record: the release was halted since the

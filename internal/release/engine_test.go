@@ -1458,3 +1458,34 @@ func TestTheLeaseIsKeptWhileTheHaltFlagCannotBeRead(t *testing.T) {
 		t.Errorf("the lease had run out %s before a halt read; want it renewed while the engine waits", store.expired)
 	}
 }
+
+// TestAStoreThatGoesDownUnderTheLockStopsTheEngineAsLastStored: once
+// CleanUpSuccess is stored, every write of the in-memory store fails.
+func TestAStoreThatGoesDownUnderTheLockStopsTheEngineAsLastStored(t *testing.T) {
+	w := newWorld(t)
+	rel := w.release()
+	ops := []string{"PutRecord", "PutLockedRecord", "Record", "Audit"}
+	w.store.afterPut = func(rec elevator.ReleaseRecord) {
+		if rec.State == CUS {
+			for _, op := range ops {
+				w.store.failAlways(op, errThrottled)
+			}
+		}
+	}
+	e := w.engine("engine-1")
+	rec, err := e.Run(context.Background(), rel.ID, w.submit(e, rel))
+	if !errors.Is(err, ErrStoreUnreachable) || elevator.ErrorCode(err) != elevator.EAWS {
+		t.Fatalf("Run: %v; want ErrStoreUnreachable (EAWS)", err)
+	}
+	for _, op := range ops {
+		w.store.clearFaults(op)
+	}
+	stored, serr := w.store.Record(context.Background(), rel.ID)
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	if rec.State != stored.State || rec.Revision != stored.Revision || len(rec.Path) != len(stored.Path) {
+		t.Errorf("returned %s (revision %d, %d states), stored %s (revision %d, %d states); want the record as last stored",
+			rec.State, rec.Revision, len(rec.Path), stored.State, stored.Revision, len(stored.Path))
+	}
+}
