@@ -28,18 +28,21 @@ removing; without --yes, gc lists and asks first. Removals are audited.`,
 		Args: noArgs,
 	}
 	c.RunE = e.command(nil, func(ctx context.Context, _ []string) error {
-		found, err := e.engine.GC(ctx, e.orbit.Name, app, e.caller, true)
+		if g.yes && !dryRun {
+			return e.printOrphans(e.engine.GC(ctx, e.orbit.Name, app, e.caller, release.All))
+		}
+		found, err := e.engine.GC(ctx, e.orbit.Name, app, e.caller, nil)
 		if err != nil || dryRun || len(found) == 0 {
 			return e.printOrphans(found, err)
 		}
-		if !g.yes {
-			var b strings.Builder
-			printOrphans(&b, found)
-			if err := confirm(g, fmt.Sprintf("This removes what ended releases left in orbit %s:\n%s", e.orbit.Name, strings.TrimRight(b.String(), "\n")), e.orbit.Name, "orbit"); err != nil {
-				return err
-			}
+		var b strings.Builder
+		printOrphans(&b, found)
+		if err := confirm(g, fmt.Sprintf("This removes what ended releases left in orbit %s:\n%s", e.orbit.Name, strings.TrimRight(b.String(), "\n")), e.orbit.Name, "orbit"); err != nil {
+			return err
 		}
-		return e.printOrphans(e.engine.GC(ctx, e.orbit.Name, app, e.caller, false))
+		// Only what the person was shown and agreed to; what turned up
+		// since is listed, not removed.
+		return e.printOrphans(e.engine.GC(ctx, e.orbit.Name, app, e.caller, release.Among(found)))
 	})
 	c.Flags().StringVar(&app, "app", "", "only this app's (default: every app in the orbit)")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be removed; remove nothing")

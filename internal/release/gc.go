@@ -28,13 +28,26 @@ type Orphan struct {
 	Error   string `json:"error,omitempty"`
 }
 
+// All is GC's remove that removes every orphan it finds.
+func All(Orphan) bool { return true }
+
+// Among returns GC's remove that removes only orphans in shown (the same
+// region, kind and name), such as those a dry run listed.
+func Among(shown []Orphan) func(Orphan) bool {
+	return func(o Orphan) bool {
+		return slices.ContainsFunc(shown, func(s Orphan) bool { return s.Region == o.Region && s.Kind == o.Kind && s.Name == o.Name })
+	}
+}
+
 // KindGroup is the Kind of an Orphan that is an Auto Scaling group.
 const KindGroup = "group"
 
 // GC finds what ended releases of an orbit left behind in every
 // region of the engine (of one app when app is set; else of every app
 // that has a group or a launch template in the orbit), and removes it
-// unless dryRun; by is who asked, for the audit log. It never touches what
+// when remove accepts it (nil removes nothing: a dry run), so that what is
+// removed can be limited to what a person was shown; by is who asked, for
+// the audit log. It never touches what
 // belongs to a release that has not ended, nor anything of the release
 // that holds the app's lock, nor what it cannot tie to an ended release's
 // record (except alarms whose group is gone, which watch nothing). Groups
@@ -43,7 +56,7 @@ const KindGroup = "group"
 // serve (old groups a cleanup left are named in its record). A
 // removal that fails is named in its Orphan's Error, and makes GC
 // return an EAWS error after it has tried the rest.
-func (e *Engine) GC(ctx context.Context, orbit, app, by string, dryRun bool) ([]Orphan, error) {
+func (e *Engine) GC(ctx context.Context, orbit, app, by string, remove func(Orphan) bool) ([]Orphan, error) {
 	if orbit == "" {
 		return nil, elevator.Errorf(elevator.EINVALID, "gc: an orbit is required")
 	}
@@ -98,7 +111,7 @@ func (e *Engine) GC(ctx context.Context, orbit, app, by string, dryRun bool) ([]
 			}
 			for i := range found {
 				o := &found[i]
-				if !dryRun {
+				if remove != nil && remove(*o) {
 					if err := c.remove(ctx, e.clouds[reg], *o); err != nil {
 						o.Error = err.Error()
 						failed = append(failed, fmt.Sprintf("%s: %s %s", reg, o.Kind, o.Name))

@@ -66,7 +66,7 @@ func TestGCRemovesWhatEndedReleasesLeftAndNothingElse(t *testing.T) {
 		return out
 	}
 	before := c.remains()
-	found, err := e.GC(context.Background(), orbit, "", "ops", true)
+	found, err := e.GC(context.Background(), orbit, "", "ops", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,15 @@ func TestGCRemovesWhatEndedReleasesLeftAndNothingElse(t *testing.T) {
 		t.Errorf("a dry run changed %v into %v", before, after)
 	}
 
-	removed, err := e.GC(context.Background(), orbit, app, "ops", false)
+	// Only what was shown is removed: nothing shown, nothing removed.
+	if none, err := e.GC(context.Background(), orbit, app, "ops", Among(nil)); err != nil || len(none) != len(want) || slices.ContainsFunc(none, func(o Orphan) bool { return o.Removed }) {
+		t.Errorf("removing among nothing: %+v, %v; want all found and none removed", none, err)
+	}
+	if after := c.remains(); !slices.Equal(after, before) {
+		t.Errorf("removing among nothing changed %v into %v", before, after)
+	}
+
+	removed, err := e.GC(context.Background(), orbit, app, "ops", Among(found))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +113,7 @@ func TestGCRemovesWhatEndedReleasesLeftAndNothingElse(t *testing.T) {
 	}) {
 		t.Error("the removal is not audited")
 	}
-	again, err := e.GC(context.Background(), orbit, "", "ops", true)
+	again, err := e.GC(context.Background(), orbit, "", "ops", nil)
 	if err != nil || len(again) != 0 {
 		t.Errorf("after removal: %v, %v; want nothing", names(again), err)
 	}
@@ -133,7 +141,7 @@ func TestGCLeavesTheGroupsOfARollbackThatCouldNotPutTheOldOnesBack(t *testing.T)
 	if rec.State != FD || !detached(rec, "us-east-1") {
 		t.Fatalf("ended %s (path %v, leftovers %v), want FailureDirty with the old group detached", rec.State, rec.Path, rec.Leftovers)
 	}
-	found, err := e.GC(context.Background(), orbit, app, "ops", false)
+	found, err := e.GC(context.Background(), orbit, app, "ops", All)
 	if err != nil {
 		t.Fatal(err)
 	}
