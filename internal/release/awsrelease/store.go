@@ -308,17 +308,9 @@ func revisionOf(item dynamodb.Item) int64 {
 // first, at most limit of them (all when limit
 // is 0), for `elevator release list`.
 func (s *Store) Releases(ctx context.Context, app string, limit int) ([]*elevator.ReleaseRecord, error) {
-	items, err := s.records.Query(ctx, s.table, dynamodb.QueryInput{HashKey: "app", Value: app, Descending: true, Limit: limit})
+	out, err := s.query(ctx, dynamodb.QueryInput{HashKey: "app", Value: app, Descending: true, Limit: limit})
 	if err != nil {
 		return nil, err
-	}
-	out := make([]*elevator.ReleaseRecord, 0, len(items))
-	for _, it := range items {
-		rec, err := decodeRecord(it)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rec)
 	}
 	// Ids sort by the second they were made in; within a second, the
 	// submission time orders them.
@@ -336,7 +328,12 @@ func (s *Store) Releases(ctx context.Context, app string, limit int) ([]*elevato
 // whose ids sort after after, in id order: one query of the app's
 // partition from after on.
 func (s *Store) ReleasesAfter(ctx context.Context, app, after string) ([]*elevator.ReleaseRecord, error) {
-	items, err := s.records.Query(ctx, s.table, dynamodb.QueryInput{HashKey: "app", Value: app, RangeKey: "release_id", After: after})
+	return s.query(ctx, dynamodb.QueryInput{HashKey: "app", Value: app, RangeKey: "release_id", After: after})
+}
+
+// query returns the records of the releases table's items that in selects.
+func (s *Store) query(ctx context.Context, in dynamodb.QueryInput) ([]*elevator.ReleaseRecord, error) {
+	items, err := s.records.Query(ctx, s.table, in)
 	if err != nil {
 		return nil, err
 	}
