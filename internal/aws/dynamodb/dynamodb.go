@@ -90,24 +90,42 @@ func (c *Client) Region() string { return c.region }
 // ECONFLICT error wrapping a *ConditionFailedError when one does not; see
 // the package comment for the other errors.
 func (c *Client) PutItem(ctx context.Context, table string, item Item, conds ...Condition) error {
+	p, err := c.put(table, item, conds)
+	if err != nil {
+		return err
+	}
+	_, err = c.api.PutItem(ctx, &ddb.PutItemInput{
+		TableName:                           p.TableName,
+		Item:                                p.Item,
+		ConditionExpression:                 p.ConditionExpression,
+		ExpressionAttributeNames:            p.ExpressionAttributeNames,
+		ExpressionAttributeValues:           p.ExpressionAttributeValues,
+		ReturnValuesOnConditionCheckFailure: p.ReturnValuesOnConditionCheckFailure,
+	})
+	return c.check("put item in "+table, table, err)
+}
+
+// put prepares the write of item into table on conds, as PutItem and
+// PutItemChecked send it: the item in place comes back when a condition
+// fails.
+func (c *Client) put(table string, item Item, conds []Condition) (*ddbtypes.Put, error) {
 	av, err := marshal(item)
 	if err != nil {
-		return c.invalid("put item in "+table, err)
+		return nil, c.invalid("put item in "+table, err)
 	}
 	var e expression
 	cond, err := e.condition(conds)
 	if err != nil {
-		return c.invalid("put item in "+table, err)
+		return nil, c.invalid("put item in "+table, err)
 	}
-	_, err = c.api.PutItem(ctx, &ddb.PutItemInput{
+	return &ddbtypes.Put{
 		TableName:                           aws.String(table),
 		Item:                                av,
 		ConditionExpression:                 optional(cond),
 		ExpressionAttributeNames:            e.names,
 		ExpressionAttributeValues:           e.values,
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	return c.check("put item in "+table, table, err)
+	}, nil
 }
 
 // GetItem reads the item under key with a strongly consistent read, so it

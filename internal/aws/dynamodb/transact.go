@@ -40,23 +40,11 @@ func (c *Client) PutItemChecked(ctx context.Context, table string, item Item, co
 	if !ok {
 		return elevator.Errorf(elevator.EINTERNAL, "put item in %s in %s: this client cannot write transactions", table, c.region)
 	}
-	av, err := marshal(item)
+	put, err := c.put(table, item, conds)
 	if err != nil {
-		return c.invalid("put item in "+table, err)
+		return err
 	}
-	var e expression
-	cond, err := e.condition(conds)
-	if err != nil {
-		return c.invalid("put item in "+table, err)
-	}
-	items := []ddbtypes.TransactWriteItem{{Put: &ddbtypes.Put{
-		TableName:                           aws.String(table),
-		Item:                                av,
-		ConditionExpression:                 optional(cond),
-		ExpressionAttributeNames:            e.names,
-		ExpressionAttributeValues:           e.values,
-		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
-	}}}
+	items := []ddbtypes.TransactWriteItem{{Put: put}}
 	for _, ch := range checks {
 		k, err := marshal(ch.Key)
 		if err != nil {
