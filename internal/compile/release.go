@@ -47,6 +47,10 @@ type ReleaseRequest struct {
 	CreatedAt  time.Time
 	CreatedBy  string
 	Sequential bool // one region at a time, in the orbit's order
+	// Agent are the Elevator agent's builds by Go architecture, which the
+	// user data names: the same in every region, whose state bucket the
+	// caller stores them in before the release starts.
+	Agent map[string]elevator.AgentBuild
 }
 
 // ReleaseDocument returns the release document for req: what `elevator
@@ -54,10 +58,11 @@ type ReleaseRequest struct {
 // orbit's private tier with its own security group, instance profile and,
 // when it has a load balancer, target group, all from the app stack's
 // outputs. It returns an EINVALID error when the version is empty, a
-// runtime cannot be rendered or a service's user data, its placeholders
+// runtime cannot be rendered (see UserData) or a service's user data, its placeholders
 // filled, is more than EC2 takes (elevator.MaxUserData), and an ENOTFOUND error naming what is
 // missing when a region lacks an output or an image (the app is not up
-// there: run `elevator app up`).
+// there: run `elevator app up`); and an EINTERNAL error when req.Agent
+// lacks a build.
 func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevator.Release, error) {
 	if strings.TrimSpace(req.Version) == "" {
 		return nil, elevator.Errorf(elevator.EINVALID, "a release needs a version, such as a Docker tag: pass --version")
@@ -82,7 +87,7 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 	var missing []string
 	for i := range a.Services {
 		svc := &a.Services[i]
-		userData, err := UserData(svc, a.Secrets...)
+		userData, err := UserData(svc, a, o, req.Agent)
 		if err != nil {
 			return nil, err
 		}
