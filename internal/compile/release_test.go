@@ -43,7 +43,7 @@ func releaseFactsFor(regions ...string) map[string]ReleaseFacts {
 func TestReleaseDocumentPlacesEveryServiceInEveryRegion(t *testing.T) {
 	a, o := releaseExample(t)
 	now := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
-	rel, err := ReleaseDocument(ReleaseRequest{App: a, Orbit: o, Version: "1.4.2", ID: "20261123-150000-0badcafe", CreatedAt: now, CreatedBy: "arn:aws:iam::1:user/ada"}, releaseFactsFor("us-east-1", "us-west-2"))
+	rel, err := ReleaseDocument(ReleaseRequest{Agent: fakeAgentBuilds(), App: a, Orbit: o, Version: "1.4.2", ID: "20261123-150000-0badcafe", CreatedAt: now, CreatedBy: "arn:aws:iam::1:user/ada"}, releaseFactsFor("us-east-1", "us-west-2"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestReleaseDocumentSaysWhatIsMissing(t *testing.T) {
 	f := releaseFactsFor("us-east-1", "us-west-2")
 	delete(f["us-west-2"].App, "WebTargetGroup")
 	delete(f["us-east-1"].Images, "worker")
-	_, err := ReleaseDocument(ReleaseRequest{App: a, Orbit: o, Version: "1", ID: "20261123-150000-0badcafe", CreatedAt: time.Now()}, f)
+	_, err := ReleaseDocument(ReleaseRequest{Agent: fakeAgentBuilds(), App: a, Orbit: o, Version: "1", ID: "20261123-150000-0badcafe", CreatedAt: time.Now()}, f)
 	if elevator.ErrorCode(err) != elevator.ENOTFOUND {
 		t.Fatalf("got %v", err)
 	}
@@ -98,7 +98,7 @@ func TestReleaseDocumentSaysWhatIsMissing(t *testing.T) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
 	}
-	if _, err := ReleaseDocument(ReleaseRequest{App: a, Orbit: o, Version: " "}, releaseFactsFor("us-east-1", "us-west-2")); elevator.ErrorCode(err) != elevator.EINVALID {
+	if _, err := ReleaseDocument(ReleaseRequest{Agent: fakeAgentBuilds(), App: a, Orbit: o, Version: " "}, releaseFactsFor("us-east-1", "us-west-2")); elevator.ErrorCode(err) != elevator.EINVALID {
 		t.Errorf("no version: %v", err)
 	}
 }
@@ -112,7 +112,7 @@ func TestReleaseDocumentNamesACustomPrivateTier(t *testing.T) {
 	o.Regions = o.Regions[:1]
 	f := releaseFactsFor("us-east-1")
 	f["us-east-1"].Orbit["AppSubnets"] = "subnet-app-a"
-	rel, err := ReleaseDocument(ReleaseRequest{App: a, Orbit: o, Version: "1", ID: "20261123-150000-0badcafe", CreatedAt: time.Now()}, f)
+	rel, err := ReleaseDocument(ReleaseRequest{Agent: fakeAgentBuilds(), App: a, Orbit: o, Version: "1", ID: "20261123-150000-0badcafe", CreatedAt: time.Now()}, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestReleaseDocumentRefusesUserDataEC2WouldRefuse(t *testing.T) {
 	a, o := releaseExample(t)
 	a.Service("web").Env["MANY_VERSIONS"] = strings.Repeat("{{VERSION}},", 1200) // 13,200 bytes as written
 	build := func(version string) error {
-		_, err := ReleaseDocument(ReleaseRequest{App: a, Orbit: o, Version: version, ID: "20261123-150000-0badcafe", CreatedAt: time.Now(), CreatedBy: "ada"},
+		_, err := ReleaseDocument(ReleaseRequest{Agent: fakeAgentBuilds(), App: a, Orbit: o, Version: version, ID: "20261123-150000-0badcafe", CreatedAt: time.Now(), CreatedBy: "ada"},
 			releaseFactsFor("us-east-1", "us-west-2"))
 		return err
 	}

@@ -237,7 +237,16 @@ func renderBootstrap(orbit string, builds map[string]elevator.AgentBuild) (strin
 		}
 		script = strings.Replace(script, r.old, r.new, 1)
 	}
-	return script, nil
+	// Its comments are for whoever reads bootstrap.sh; an instance's
+	// 16 KB of user data has better uses.
+	var kept strings.Builder
+	for i, line := range strings.SplitAfter(script, "\n") {
+		if trimmed := strings.TrimLeft(line, " \t"); i > 0 && strings.HasPrefix(trimmed, "#") && !strings.HasPrefix(trimmed, "# shellcheck ") {
+			continue
+		}
+		kept.WriteString(line)
+	}
+	return kept.String(), nil
 }
 
 // writeFile adds a write_files entry whose content is a YAML literal
