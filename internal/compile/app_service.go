@@ -2,6 +2,7 @@ package compile
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -303,7 +304,20 @@ func (b *appBuilder) identity(s *elevator.Service) {
 // policy is what a service's instances may do: read and write their own
 // prefix of the orbit's state bucket, read the app's settings and the
 // secrets it references, use the app's tables, write their own logs, and
-// put the custom metrics their alarms watch. Nothing else.
+// put the custom metrics their alarms watch; and what the Elevator agent
+// on them needs: read the agent's builds in the state bucket, describe the
+// app's stack (its data stores' addresses), read the orbit's SSH tables,
+// pull the service's image when it is in ECR, and let Session Manager in.
+// Nothing else.
+//
+// Every statement names its resources, but for the actions that take
+// none, whose Resource is "*" (docs/instance-role.md lists them):
+//   - ecr:GetAuthorizationToken, only for an image in ECR;
+//   - ssm:UpdateInstanceInformation and ssmmessages:CreateControlChannel,
+//     CreateDataChannel, OpenControlChannel, OpenDataChannel (Session
+//     Manager);
+//   - cloudwatch:PutMetricData, limited by a cloudwatch:namespace
+//     condition to the custom namespaces of the service's alarms.
 func (b *appBuilder) policy(s *elevator.Service) []any {
 	o, a := b.o.Name, b.a.Name
 	b.param(factStateBucket, "String", "The orbit's state bucket", factStateBucket)
@@ -341,6 +355,8 @@ func (b *appBuilder) policy(s *elevator.Service) []any {
 			"Resource": arn("logs", "log-group:"+LogGroupName(o, a, s.Name)+":*"),
 		},
 	}
+
+	statements = append(statements, agentStatements(b.o.Name, b.a.StackName(b.o.Name), s)...)
 
 	if len(b.a.Data.Tables) > 0 {
 		var tables []any
@@ -422,6 +438,88 @@ func (b *appBuilder) policy(s *elevator.Service) []any {
 		})
 	}
 	return statements
+}
+
+// SessionManagerActions are the actions Session Manager needs of an
+// instance's role (AWS's AmazonSSMManagedInstanceCore, less what it does
+// not need: messages of the older ec2messages channel and parameters).
+// None takes a resource.
+var SessionManagerActions = []any{
+	"ssm:UpdateInstanceInformation",
+	"ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+	"ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+}
+
+// agentStatements are what the Elevator agent on a service's instances
+// needs (see policy).
+func agentStatements(orbit, appStack string, s *elevator.Service) []any {
+	statements := []any{
+		Props{
+			"Sid":      "AgentBuilds",
+			"Effect":   "Allow",
+			"Action":   "s3:GetObject",
+			"Resource": Sub("arn:${AWS::Partition}:s3:::${" + factStateBucket + "}/" + elevator.AgentObjectPrefix + "*"),
+		},
+		Props{
+			"Sid":      "AppStack",
+			"Effect":   "Allow",
+			"Action":   "cloudformation:DescribeStacks",
+			"Resource": Sub("arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/" + appStack + "/*"),
+		},
+		Props{
+			"Sid":    "SSHAccess",
+			"Effect": "Allow",
+			"Action": []any{"dynamodb:GetItem", "dynamodb:BatchGetItem"},
+			"Resource": []any{
+				Sub("arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/" + UsersTableName(orbit)),
+				Sub("arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/" + ServicesTableName(orbit)),
+			},
+		},
+	}
+	if d := s.Runtime.Docker; d != nil {
+		if repo, ok := ParseECRImage(d.Image); ok {
+			// GetAuthorizationToken takes no resource: the token it
+			// gives is good for the pulls granted below.
+			statements = append(statements,
+				Props{"Sid": "ECRLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+				Props{
+					"Sid":      "ECRPull",
+					"Effect":   "Allow",
+					"Action":   []any{"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"},
+					"Resource": repo.ARN(),
+				})
+		}
+	}
+	return append(statements, Props{"Sid": "SessionManager", "Effect": "Allow", "Action": SessionManagerActions, "Resource": "*"})
+}
+
+// ECRRepository is an ECR repository an image is in.
+type ECRRepository struct {
+	Account, Region, Name string
+	China                 bool // in the aws-cn partition
+}
+
+// ARN is the repository's ARN.
+func (r ECRRepository) ARN() string {
+	partition := "aws"
+	if r.China {
+		partition = "aws-cn"
+	}
+	return "arn:" + partition + ":ecr:" + r.Region + ":" + r.Account + ":repository/" + r.Name
+}
+
+// ecrImage matches an image in ECR: <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>,
+// with no tag or digest.
+var ecrImage = regexp.MustCompile(`^([0-9]{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/([a-z0-9][a-z0-9._/-]*)$`)
+
+// ParseECRImage returns the ECR repository of a Docker image (without a
+// tag), and false when the image is not in ECR.
+func ParseECRImage(image string) (ECRRepository, bool) {
+	m := ecrImage.FindStringSubmatch(image)
+	if m == nil {
+		return ECRRepository{}, false
+	}
+	return ECRRepository{Account: m[1], Region: m[2], China: m[3] != "", Name: m[4]}, true
 }
 
 // secretARNs are the ARN patterns of a Secrets Manager secret given by

@@ -1,0 +1,137 @@
+package compile
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestInstanceRoleGrantsOnlyNamedResources compiles services of several
+// shapes and reads each one's instance role: every action is spelled out,
+// every statement names its resources but for the actions documented in
+// docs/instance-role.md (and policy's comment) as taking none, and the
+// agent gets exactly what it needs: its builds, the app's stack, the SSH
+// tables, Session Manager, and ECR pulls only for an image in ECR.
+func TestInstanceRoleGrantsOnlyNamedResources(t *testing.T) {
+	withoutResource := map[string]bool{"ecr:GetAuthorizationToken": true, "cloudwatch:PutMetricData": true}
+	for _, a := range SessionManagerActions {
+		withoutResource[a.(string)] = true
+	}
+	shapes := []struct {
+		name, yml string
+		ecr       string // the repository ARN the role may pull from, or ""
+	}{
+		{"docker from ECR", `name: shop
+services:
+  web:
+    runtime: {docker: {image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/acme/shop}}
+`, "arn:aws:ecr:us-east-1:123456789012:repository/acme/shop"},
+		{"docker from ECR in China", `name: shop
+services:
+  web:
+    runtime: {docker: {image: 123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/shop}}
+`, "arn:aws-cn:ecr:cn-north-1:123456789012:repository/shop"},
+		{"docker from ghcr with secrets, a database, tables and a custom metric", `name: shop
+secrets:
+  SIGNING_KEY: {ssm: /shop/signing-key}
+  STRIPE_KEY: {secretsmanager: shop/stripe}
+services:
+  web:
+    runtime: {docker: {image: ghcr.io/acme/shop}}
+    alarms:
+      - {metric: custom, namespace: Shop, name: QueueDepth, statistic: Maximum, comparison: ">", threshold: 100, severity: warning}
+data:
+  database: {engine: postgres, class: db.t4g.micro, storage: 20}
+  tables:
+    orders:
+      hash_key: {name: id, type: S}
+`, ""},
+		{"units without data", `name: shop
+services:
+  web:
+    runtime:
+      units:
+        web.service: |
+          [Service]
+          ExecStart=/opt/shop/web
+`, ""},
+	}
+	for _, sh := range shapes {
+		t.Run(sh.name, func(t *testing.T) {
+			for _, s := range mustCompileManifest(t, sh.yml, loadAppOrbit(t, "staging"), nil) {
+				role, ok := s.Template.Resources["RoleWeb"]
+				if !ok {
+					t.Fatalf("no RoleWeb in %s", s.Region)
+				}
+				doc := role.Properties["Policies"].([]any)[0].(Props)["PolicyDocument"].(Props)
+				sids := map[string]Props{}
+				for _, st := range doc["Statement"].([]any) {
+					st := st.(Props)
+					sid, _ := st["Sid"].(string)
+					sids[sid] = st
+					actions := list(st["Action"])
+					resources := list(st["Resource"])
+					for _, a := range actions {
+						if strings.Contains(a, "*") {
+							t.Errorf("%s: statement %s allows the actions %s", s.Region, sid, a)
+						}
+					}
+					if !slices.Contains(resources, "*") {
+						continue
+					}
+					for _, a := range actions {
+						if !withoutResource[a] {
+							t.Errorf("%s: statement %s allows %s on every resource", s.Region, sid, a)
+						}
+					}
+					if slices.Contains(actions, "cloudwatch:PutMetricData") && st["Condition"] == nil {
+						t.Errorf("%s: statement %s puts metrics in any namespace", s.Region, sid)
+					}
+				}
+				for _, sid := range []string{"AgentBuilds", "AppStack", "SSHAccess", "SessionManager", "OwnLogs"} {
+					if _, ok := sids[sid]; !ok {
+						t.Errorf("%s: no statement %s", s.Region, sid)
+					}
+				}
+				if want := "arn:${AWS::Partition}:s3:::${StateBucket}/agent/*"; fmt.Sprint(sids["AgentBuilds"]["Resource"]) != fmt.Sprint(Sub(want)) {
+					t.Errorf("%s: the agent's builds are %v, want %s", s.Region, sids["AgentBuilds"]["Resource"], want)
+				}
+				if want := "stack/elevator-app-staging-shop/*"; !strings.Contains(fmt.Sprint(sids["AppStack"]["Resource"]), want) {
+					t.Errorf("%s: the app stack is %v, want %s", s.Region, sids["AppStack"]["Resource"], want)
+				}
+				if got := fmt.Sprint(sids["SSHAccess"]["Resource"]); !strings.Contains(got, "table/staging-users") || !strings.Contains(got, "table/staging-services") {
+					t.Errorf("%s: the SSH tables are %s", s.Region, got)
+				}
+				_, login := sids["ECRLogin"]
+				pull, pulls := sids["ECRPull"]
+				if login != (sh.ecr != "") || pulls != (sh.ecr != "") {
+					t.Errorf("%s: ECR login %v, pull %v; want both %v", s.Region, login, pulls, sh.ecr != "")
+				}
+				if pulls && pull["Resource"] != sh.ecr {
+					t.Errorf("%s: pulls from %v, want %s", s.Region, pull["Resource"], sh.ecr)
+				}
+			}
+		})
+	}
+}
+
+// list is an IAM statement's Action or Resource as a list; a resource
+// that is not a string (a Sub, a Ref) is written with %v.
+func list(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, e := range v {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			} else {
+				out = append(out, fmt.Sprint(e))
+			}
+		}
+		return out
+	}
+	return []string{fmt.Sprint(v)}
+}
