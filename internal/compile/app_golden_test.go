@@ -77,7 +77,7 @@ func orbitAppFacts(t testing.TB, o *elevator.Orbit, peers map[string]string) map
 	t.Helper()
 	rf := map[string]RegionFacts{}
 	for _, r := range o.Regions {
-		rf[r.Name] = RegionFacts{AZs: zones(r.Name, 3), BastionAMI: "ami-0123456789abcdef0", HostedZoneID: "Z0123456789ABCDEFGHIJ"}
+		rf[r.Name] = RegionFacts{AZs: zones(r.Name, 3), BastionAMI: "ami-0123456789abcdef0", HostedZoneID: "Z0123456789ABCDEFGHIJ", Agent: fakeAgentBuilds()}
 	}
 	stacks, err := OrbitStacks(o, rf)
 	if err != nil {

@@ -36,6 +36,9 @@ type RegionFacts struct {
 	BastionAMI string
 	// HostedZoneID is the orbit domain's Route53 zone, when it has a domain.
 	HostedZoneID string
+	// Agent are the Elevator agent's builds by Go architecture, which the
+	// bastion's user data names, when the region has a bastion.
+	Agent map[string]elevator.AgentBuild
 }
 
 // Stack is one region's compiled orbit: what the apply step creates or
@@ -102,8 +105,8 @@ func OrbitStacks(o *elevator.Orbit, facts map[string]RegionFacts) ([]Stack, erro
 // NetworkLayout), NAT is asked for without a public tier, the bastion has no
 // tier to run in or no instance type, two tier names give the same logical
 // IDs, or a resource name would be too long. It returns an *elevator.Error
-// with code EINTERNAL when f lacks the bastion's image or the domain's hosted
-// zone, and code EINVALID when the template is over CloudFormation's limits
+// with code EINTERNAL when f lacks the bastion's image or agent builds or
+// the domain's hosted zone, and code EINVALID when the template is over CloudFormation's limits
 // (MaxBodyBytes, MaxResources).
 func RegionStack(o *elevator.Orbit, r *elevator.Region, f RegionFacts) (Stack, error) {
 	l, err := NetworkLayout(o, r, f)

@@ -11,7 +11,7 @@ import (
 )
 
 func TestOrbitStacksErrors(t *testing.T) {
-	facts := map[string]RegionFacts{"us-east-1": {AZs: zones("us-east-1", 3), BastionAMI: "ami-0123456789abcdef0"}}
+	facts := map[string]RegionFacts{"us-east-1": {AZs: zones("us-east-1", 3), BastionAMI: "ami-0123456789abcdef0", Agent: fakeAgentBuilds()}}
 	bastion := &elevator.Bastion{Count: 1, InstanceType: "t3.micro", AllowedCIDRs: prefixes("203.0.113.0/24"), Path: "bastion"}
 	privateOnly := []elevator.Tier{
 		{Name: "private", Access: elevator.AccessPrivate, Path: "network.tiers[0]"},

@@ -44,6 +44,7 @@ func factsFor(name string, o *elevator.Orbit) map[string]RegionFacts {
 		}
 		f.BastionAMI = "ami-0123456789abcdef0"
 		f.HostedZoneID = "Z0123456789ABCDEFGHIJ"
+		f.Agent = fakeAgentBuilds()
 		facts[r.Name] = f
 	}
 	return facts

@@ -28,6 +28,8 @@ const (
 	idPrivateLBSG      = "SecurityGroupPrivateLoadBalancer"
 	idBastionTemplate  = "LaunchTemplateBastion"
 	idBastionGroup     = "AutoScalingGroupBastion"
+	idBastionRole      = "RoleBastion"
+	idBastionProfile   = "InstanceProfileBastion"
 	idTopic            = "Topic"        // + <severity>
 	idSubscription     = "Subscription" // + <severity><email>
 	idStateBucket      = "BucketState"
@@ -57,6 +59,8 @@ type regionBuilder struct {
 	tierID map[string]string // tier name -> logical ID part
 	// publicTiers, privateTiers and isolatedTiers list tier names by access.
 	publicTiers, privateTiers, isolatedTiers []string
+	// bastionUserData is the bastion's user data, rendered by checkFacts.
+	bastionUserData string
 }
 
 func newRegionBuilder(o *elevator.Orbit, r *elevator.Region, f RegionFacts, l Layout) *regionBuilder {
@@ -129,8 +133,15 @@ func (b *regionBuilder) check() elevator.FieldErrors {
 
 // checkFacts finds facts the apply step should have looked up but did not.
 func (b *regionBuilder) checkFacts() error {
-	if bs := b.r.Bastion; bs != nil && bs.Count > 0 && b.f.BastionAMI == "" {
-		return elevator.Errorf(elevator.EINTERNAL, "compile orbit %s in %s: the bastion's image was not resolved", b.o.Name, b.r.Name)
+	if bs := b.r.Bastion; bs != nil && bs.Count > 0 {
+		if b.f.BastionAMI == "" {
+			return elevator.Errorf(elevator.EINTERNAL, "compile orbit %s in %s: the bastion's image was not resolved", b.o.Name, b.r.Name)
+		}
+		ud, err := BastionUserData(b.o, b.r, b.f.Agent)
+		if err != nil {
+			return elevator.Errorf(elevator.EINTERNAL, "compile orbit %s in %s: the bastion's user data: %w", b.o.Name, b.r.Name, err)
+		}
+		b.bastionUserData = ud
 	}
 	if b.o.Domain != "" && b.f.HostedZoneID == "" {
 		return elevator.Errorf(elevator.EINTERNAL, "compile orbit %s in %s: the hosted zone of %s was not looked up", b.o.Name, b.r.Name, b.o.Domain)
@@ -359,10 +370,13 @@ func (b *regionBuilder) bastion() {
 	name := o.Name + "-bastion"
 	b.t.Parameters[paramBastionAMI] = Parameter{Type: "AWS::EC2::Image::Id", Description: "The bastion's machine image, resolved by elevator"}
 	b.params[paramBastionAMI] = b.f.BastionAMI
+	b.bastionIdentity(name)
 	b.t.add(idBastionTemplate, Resource{Type: "AWS::EC2::LaunchTemplate", Properties: Props{
 		"LaunchTemplateData": Props{
-			"ImageId":      Ref(paramBastionAMI),
-			"InstanceType": bs.InstanceType,
+			"ImageId":            Ref(paramBastionAMI),
+			"InstanceType":       bs.InstanceType,
+			"IamInstanceProfile": Props{"Arn": GetAtt(idBastionProfile, "Arn")},
+			"UserData":           Props{"Fn::Base64": b.bastionUserData},
 			"MetadataOptions": Props{
 				"HttpTokens":   "required",
 				"HttpEndpoint": "enabled",
@@ -400,6 +414,53 @@ func (b *regionBuilder) bastion() {
 			"Version":          GetAtt(idBastionTemplate, "LatestVersionNumber"),
 		},
 		"Tags": tags,
+	}})
+}
+
+// bastionIdentity compiles the bastion hosts' role and instance profile.
+// The Elevator agent on them (in bastion mode) reads the SSH tables to
+// answer sshd's AuthorizedKeysCommand: a user with a key who may reach
+// any app or service of the orbit may pass through, so it scans the
+// services table. It fetches its own build from the state bucket, and
+// Session Manager may reach the hosts.
+func (b *regionBuilder) bastionIdentity(name string) {
+	b.t.add(idBastionRole, Resource{Type: "AWS::IAM::Role", Properties: Props{
+		"AssumeRolePolicyDocument": Props{
+			"Version": "2012-10-17",
+			"Statement": []any{Props{
+				"Effect":    "Allow",
+				"Principal": Props{"Service": "ec2.amazonaws.com"},
+				"Action":    "sts:AssumeRole",
+			}},
+		},
+		"Policies": []any{Props{
+			"PolicyName": "elevator-bastion",
+			"PolicyDocument": Props{"Version": "2012-10-17", "Statement": []any{
+				Props{
+					"Sid":      "SSHUsers",
+					"Effect":   "Allow",
+					"Action":   []any{"dynamodb:GetItem", "dynamodb:BatchGetItem"},
+					"Resource": GetAtt(idUsersTable, "Arn"),
+				},
+				Props{
+					"Sid":      "SSHServices",
+					"Effect":   "Allow",
+					"Action":   []any{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Scan"},
+					"Resource": GetAtt(idServicesTable, "Arn"),
+				},
+				Props{
+					"Sid":      "AgentBuilds",
+					"Effect":   "Allow",
+					"Action":   "s3:GetObject",
+					"Resource": Sub("arn:${AWS::Partition}:s3:::${" + idStateBucket + "}/" + elevator.AgentObjectPrefix + "*"),
+				},
+				Props{"Sid": "SessionManager", "Effect": "Allow", "Action": SessionManagerActions, "Resource": "*"},
+			}},
+		}},
+		"Tags": b.tags(name),
+	}})
+	b.t.add(idBastionProfile, Resource{Type: "AWS::IAM::InstanceProfile", Properties: Props{
+		"Roles": []any{Ref(idBastionRole)},
 	}})
 }
 
@@ -500,8 +561,8 @@ func (b *regionBuilder) state() {
 	rangeKey := func(name string) Props { return Props{"AttributeName": name, "KeyType": "RANGE"} }
 	str := func(name string) Props { return Props{"AttributeName": name, "AttributeType": "S"} }
 
-	table(idUsersTable, o.Name+"-users", []any{hash("name")}, []any{str("name")}, nil)
-	table(idServicesTable, o.Name+"-services", []any{hash("name")}, []any{str("name")}, nil)
+	table(idUsersTable, UsersTableName(o.Name), []any{hash("name")}, []any{str("name")}, nil)
+	table(idServicesTable, ServicesTableName(o.Name), []any{hash("name")}, []any{str("name")}, nil)
 	table(idLocksTable, elevator.LocksTableName(o.Name), []any{hash("id")}, []any{str("id")}, Props{
 		"TimeToLiveSpecification": Props{"AttributeName": "expires_at", "Enabled": true},
 	})
@@ -537,6 +598,9 @@ func (b *regionBuilder) commonOutputs() {
 	if b.r.Bastion != nil {
 		b.output("BastionSecurityGroup", "Security group of the bastion hosts", Ref(idBastionSG))
 	}
+	if bs := b.r.Bastion; bs != nil && bs.Count > 0 {
+		b.output(BastionGroupOutput, "Auto Scaling Group of the bastion hosts", Ref(idBastionGroup))
+	}
 	b.output("PublicLoadBalancerSecurityGroup", "Security group of public load balancers", Ref(idPublicLBSG))
 	b.output("PrivateLoadBalancerSecurityGroup", "Security group of private load balancers", Ref(idPrivateLBSG))
 	b.output(StateBucketOutput, "Elevator's state bucket", Ref(idStateBucket))
@@ -552,6 +616,10 @@ func (b *regionBuilder) commonOutputs() {
 		b.output("Domain", "The orbit's domain", b.o.Domain)
 	}
 }
+
+// BastionGroupOutput is the key of the orbit stack's output that names
+// the bastion hosts' Auto Scaling Group, in a region with a bastion.
+const BastionGroupOutput = "BastionAutoScalingGroup"
 
 // output adds an output exported as elevator-<orbit>-<key>; exports are
 // per region, so every region's stack exports the same names.

@@ -222,7 +222,7 @@ func renderBootstrap(orbit string, builds map[string]elevator.AgentBuild) (strin
 		goarch := elevator.AgentArches[arch]
 		b, ok := builds[goarch]
 		if sum, err := hex.DecodeString(b.SHA256); !ok || err != nil || len(sum) != 32 || b.Key != elevator.AgentObjectKey(b.SHA256, goarch) {
-			return "", elevator.Errorf(elevator.EINTERNAL, "the Elevator agent's linux/%s build was not looked up (have %v)", goarch, builds)
+			return "", elevator.Errorf(elevator.EINTERNAL, "the Elevator agent's linux/%s build was not looked up", goarch)
 		}
 		fmt.Fprintf(&table, "%s %s %s\n", arch, b.Key, b.SHA256)
 	}
