@@ -2,11 +2,14 @@ package compile
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/manifest"
@@ -378,6 +381,7 @@ data:
   database: {engine: postgres, class: db.t4g.micro, storage: 20}
 `
 	for _, orbit := range []string{"staging", "production"} {
+		releaseHasNoSecret(t, yml, loadAppOrbit(t, orbit), store)
 		stacks := mustCompileManifest(t, yml, loadAppOrbit(t, orbit), nil)
 		for _, s := range stacks {
 			var all bytes.Buffer
@@ -433,6 +437,69 @@ data:
 					t.Errorf("%s %s: output %s resolves a secret", orbit, s.Region, key)
 				}
 			}
+		}
+	}
+}
+
+// releaseHasNoSecret builds the release document of the app of yml in
+// orbit o and finds none of the secret values of store in it (as JSON, as
+// the record and `deploy --dry-run -o json` hold it) nor in any user data
+// as EC2 gets it (placeholders filled), the agent's configuration and
+// unit files included; and finds the references the agent resolves.
+func releaseHasNoSecret(t *testing.T, yml string, o *elevator.Orbit, store map[string]string) {
+	t.Helper()
+	a, err := manifest.ParseApp("app.yml", []byte(yml), o.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts := map[string]ReleaseFacts{}
+	for i := range o.Regions {
+		r := &o.Regions[i]
+		_, subnets, _ := ServiceTier(o, r)
+		f := ReleaseFacts{Orbit: map[string]string{subnets: "subnet-a,subnet-b"}, App: map[string]string{}, Images: map[string]string{}}
+		for _, svc := range a.Services {
+			for _, what := range []string{"SecurityGroup", "InstanceProfile", "TargetGroup"} {
+				f.App[ServiceOutput(svc.Name, what)] = what + "-" + svc.Name
+			}
+			f.Images[svc.Name] = "ami-0123456789abcdef0"
+		}
+		facts[r.Name] = f
+	}
+	rel, err := ReleaseDocument(ReleaseRequest{App: a, Orbit: o, Version: "1.4.2", ID: "20261123-120000-9f86d081", CreatedAt: time.Now(), Agent: fakeAgentBuilds()}, facts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.Marshal(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := map[string]string{"the release document": string(js)}
+	for _, s := range rel.Services {
+		for _, p := range s.Placements {
+			ud := elevator.ExpandUserData(s.UserData, elevator.UserDataVars{ReleaseID: rel.ID, App: rel.App, Orbit: rel.Orbit, Service: s.Name, Region: p.Region, Version: rel.Version})
+			texts["the user data of "+s.Name+" in "+p.Region] = ud
+			cfg := agentConfig(t, ud)
+			var refs []string
+			for _, sec := range cfg.Secrets {
+				refs = append(refs, sec.Name+"="+sec.SSMParameter+sec.SecretsManager)
+			}
+			slices.Sort(refs)
+			if want := []string{"SIGNING_KEY=/ledger/signing-key", "SMTP_PASSWORD=/shared/smtp-password", "STRIPE_KEY=ledger/stripe"}; !reflect.DeepEqual(refs, want) {
+				t.Errorf("%s %s: the agent resolves %v, want %v", o.Name, s.Name, refs, want)
+			}
+			if cfg.Database == nil || cfg.Database.Engine != "postgres" {
+				t.Errorf("%s %s: the agent's database is %+v", o.Name, s.Name, cfg.Database)
+			}
+		}
+	}
+	for what, text := range texts {
+		for _, v := range store {
+			if strings.Contains(text, v) {
+				t.Errorf("%s: the value %q appears in %s", o.Name, v, what)
+			}
+		}
+		if strings.Contains(strings.ToLower(text), "password=") || strings.Contains(text, "resolve:secretsmanager") {
+			t.Errorf("%s: %s carries a password", o.Name, what)
 		}
 	}
 }

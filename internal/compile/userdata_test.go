@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -352,6 +353,37 @@ func TestUserDataSizeOfTheExample(t *testing.T) {
 		t.Logf("examples/app.yml service %s: user data of %d bytes (%d as a template), %.0f%% of EC2's 16 KB", svc.Name, len(ud), len(tmpl), 100*float64(len(ud))/elevator.MaxUserData)
 		if len(ud) > elevator.MaxUserData/2 {
 			t.Errorf("service %s: user data of %d bytes leaves less than half of EC2's 16 KB to the app", svc.Name, len(ud))
+		}
+	}
+}
+
+// TestBastionLaunchTemplateRunsTheAgentInBastionMode: the bastion's launch
+// template has an instance profile and user data whose agent serves SSH
+// only, in its own orbit and region.
+func TestBastionLaunchTemplateRunsTheAgentInBastionMode(t *testing.T) {
+	for _, c := range goldenCases(t) {
+		for _, s := range c.stacks {
+			lt, ok := s.Template.Resources[idBastionTemplate]
+			if !ok {
+				continue
+			}
+			data := lt.Properties["LaunchTemplateData"].(Props)
+			if fmt.Sprint(data["IamInstanceProfile"]) != fmt.Sprint(Props{"Arn": GetAtt(idBastionProfile, "Arn")}) {
+				t.Errorf("%s %s: instance profile %v", c.name, s.Region, data["IamInstanceProfile"])
+			}
+			ud, _ := data["UserData"].(Props)["Fn::Base64"].(string)
+			cfg := agentConfig(t, ud)
+			want := elevator.AgentConfig{Mode: elevator.AgentModeBastion, Orbit: c.orbit.Name, Region: s.Region,
+				UsersTable: UsersTableName(c.orbit.Name), ServicesTable: ServicesTableName(c.orbit.Name)}
+			if !reflect.DeepEqual(cfg, want) {
+				t.Errorf("%s %s: agent.json %+v, want %+v", c.name, s.Region, cfg, want)
+			}
+			if strings.Contains(ud, "{{") {
+				t.Errorf("%s %s: the bastion's user data has a placeholder left:\n%s", c.name, s.Region, ud)
+			}
+			if _, ok := s.Template.Outputs[BastionGroupOutput]; !ok {
+				t.Errorf("%s %s: no %s output", c.name, s.Region, BastionGroupOutput)
+			}
 		}
 	}
 }
