@@ -38,8 +38,9 @@ const LambdaDirEnv = "ELEVATOR_LAMBDA_DIR"
 // lambdaPrefix is where Elevator keeps Lambda code in an orbit's bucket.
 const lambdaPrefix = "elevator/lambda/"
 
-// Objects is what the notifications stack needs of S3 in one region: a
-// place for the Slack forwarder's code in the orbit's state bucket.
+// Objects is what an orbit needs of S3 in one region: a place for the
+// Slack forwarder's code and the agent's builds (agent.go) in the orbit's
+// state bucket.
 type Objects interface {
 	// PutIfAbsent writes an object unless one is there, and reports
 	// whether it did.
@@ -47,6 +48,9 @@ type Objects interface {
 	// DeletePrefix deletes every version of every object under prefix;
 	// a missing bucket holds nothing.
 	DeletePrefix(ctx context.Context, bucket, prefix string) (int, error)
+	// Exists reports whether an object is there; false for a missing
+	// bucket too.
+	Exists(ctx context.Context, bucket, key string) (bool, error)
 }
 
 // lambdaCode is a function's zip and the key it is stored under.

@@ -46,7 +46,9 @@ type Clients struct {
 	Stacks     apply.Stacks
 	Network    Network
 	Parameters Parameters
-	Objects    Objects // needed when a severity has Slack (notify.go)
+	// Objects is needed when a severity has Slack (notify.go); without
+	// it, up stores no agent build (agent.go).
+	Objects Objects
 }
 
 // Service runs orbit operations.
@@ -74,8 +76,17 @@ func (s *Service) eachRegion(ctx context.Context, o *elevator.Orbit, fn func(ctx
 // Facts looks up, in every region of o, what compiling o needs.
 //
 // A bastion image or a domain that cannot be found is reported as an
-// elevator.FieldError at its field in the manifest.
+// elevator.FieldError at its field in the manifest; agent builds a bastion
+// needs that are not built, as an ENOTFOUND error (see ReadAgent).
 func (s *Service) Facts(ctx context.Context, o *elevator.Orbit) (map[string]compile.RegionFacts, error) {
+	agent, err := orbitAgent(o)
+	if err != nil {
+		return nil, err
+	}
+	return s.facts(ctx, o, agent)
+}
+
+func (s *Service) facts(ctx context.Context, o *elevator.Orbit, agent *AgentFiles) (map[string]compile.RegionFacts, error) {
 	var zoneID string
 	if o.Domain != "" {
 		id, err := s.Zones.HostedZoneID(ctx, o.Domain)
@@ -95,6 +106,9 @@ func (s *Service) Facts(ctx context.Context, o *elevator.Orbit) (map[string]comp
 			return err
 		}
 		f.HostedZoneID = zoneID
+		if agent != nil && r.Bastion != nil {
+			f.Agent = agent.Builds
+		}
 		mu.Lock()
 		facts[r.Name] = f
 		mu.Unlock()
@@ -154,7 +168,15 @@ func currentZones(ctx context.Context, o *elevator.Orbit, c Clients) ([]string, 
 
 // Compile looks up facts and compiles every region's stack.
 func (s *Service) Compile(ctx context.Context, o *elevator.Orbit) ([]compile.Stack, error) {
-	facts, err := s.Facts(ctx, o)
+	agent, err := orbitAgent(o)
+	if err != nil {
+		return nil, err
+	}
+	return s.compile(ctx, o, agent)
+}
+
+func (s *Service) compile(ctx context.Context, o *elevator.Orbit, agent *AgentFiles) ([]compile.Stack, error) {
+	facts, err := s.facts(ctx, o, agent)
 	if err != nil {
 		return nil, err
 	}
@@ -206,11 +228,17 @@ func (s *Service) Plan(ctx context.Context, o *elevator.Orbit) ([]*apply.Plan, e
 // UpResult is what `up` did in each region.
 type UpResult = apply.Applied
 
-// Up applies the orbit in every region at once: its stack, then its
+// Up applies the orbit in every region at once: its stack, then the
+// agent's builds into its state bucket (see agent.go), then its
 // notifications stack (see notify.go). A stack with no changes is left
-// alone.
+// alone. An orbit with a bastion needs the agent built (ENOTFOUND when it
+// is not); another stores it when it is.
 func (s *Service) Up(ctx context.Context, o *elevator.Orbit) (*UpResult, error) {
-	stacks, err := s.Compile(ctx, o)
+	agent, err := orbitAgent(o)
+	if err != nil {
+		return nil, err
+	}
+	stacks, err := s.compile(ctx, o, agent)
 	if err != nil {
 		return nil, err
 	}
@@ -227,12 +255,38 @@ func (s *Service) Up(ctx context.Context, o *elevator.Orbit) (*UpResult, error) 
 		if err := s.protect(ctx, o, clients[i], stacks[i].Name, r); err != nil {
 			return err
 		}
+		// The bastion fetches its agent from the bucket the stack made,
+		// trying again until it is there.
+		if err := s.publishAgent(ctx, o, r.Region, clients[i], agent); err != nil {
+			return err
+		}
 		var nerr error
 		notes.plans[i], notes.results[i], nerr = s.upNotifications(ctx, o, &o.Regions[i], clients[i], code)
 		return nerr
 	})
 	notes.appendTo(res)
 	return res, err
+}
+
+// publishAgent stores the agent's builds in the state bucket of a region
+// where the orbit's stack is up, unless they are there.
+func (s *Service) publishAgent(ctx context.Context, o *elevator.Orbit, region string, c Clients, agent *AgentFiles) error {
+	if agent == nil || c.Objects == nil {
+		return nil
+	}
+	outputs, err := s.engine(c).Outputs(ctx, o.StackName())
+	if err != nil {
+		return err
+	}
+	bucket := outputs[compile.StateBucketOutput]
+	if bucket == "" {
+		return elevator.Errorf(elevator.EINTERNAL, "store the Elevator agent in %s: the orbit stack %s has no %s output", region, o.StackName(), compile.StateBucketOutput)
+	}
+	stored, err := PublishAgent(ctx, c.Objects, bucket, agent)
+	for _, key := range stored {
+		s.Progress.Note(region, fmt.Sprintf("stored the Elevator agent at s3://%s/%s", bucket, key))
+	}
+	return err
 }
 
 // protect makes the stack's termination protection match the manifest. An

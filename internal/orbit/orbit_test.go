@@ -27,8 +27,10 @@ import (
 
 func TestMain(m *testing.M) { emulatortest.Main(m) }
 
-// service returns a Service whose regions all call one fresh account.
+// service returns a Service whose regions all call one fresh account,
+// with fake agent builds (fakeAgent).
 func service(t *testing.T) (*Service, func(region string) aws.Config) {
+	fakeAgent(t)
 	account := emulatortest.Config(t, "us-east-1")
 	cfgFor := func(region string) aws.Config {
 		cfg := account.Copy()

@@ -56,6 +56,7 @@ var codes = awserr.Codes{
 type api interface {
 	PutObject(context.Context, *s3sdk.PutObjectInput, ...func(*s3sdk.Options)) (*s3sdk.PutObjectOutput, error)
 	GetObject(context.Context, *s3sdk.GetObjectInput, ...func(*s3sdk.Options)) (*s3sdk.GetObjectOutput, error)
+	HeadObject(context.Context, *s3sdk.HeadObjectInput, ...func(*s3sdk.Options)) (*s3sdk.HeadObjectOutput, error)
 	ListObjectsV2(context.Context, *s3sdk.ListObjectsV2Input, ...func(*s3sdk.Options)) (*s3sdk.ListObjectsV2Output, error)
 	DeleteObject(context.Context, *s3sdk.DeleteObjectInput, ...func(*s3sdk.Options)) (*s3sdk.DeleteObjectOutput, error)
 	ListObjectVersions(context.Context, *s3sdk.ListObjectVersionsInput, ...func(*s3sdk.Options)) (*s3sdk.ListObjectVersionsOutput, error)
@@ -138,6 +139,21 @@ func (c *Client) Get(ctx context.Context, bucket, key string) ([]byte, string, e
 		return nil, "", c.check("read", "object", "s3://"+bucket+"/"+key, err)
 	}
 	return body, aws.ToString(out.ETag), nil
+}
+
+// Exists reports whether an object is there, reading only its metadata:
+// false, with a nil error, for a missing object or bucket (a HEAD request's
+// answer has no body to tell them apart; a Put then says which). It
+// returns EAWS for other failures.
+func (c *Client) Exists(ctx context.Context, bucket, key string) (bool, error) {
+	_, err := c.api.HeadObject(ctx, &s3sdk.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err == nil {
+		return true, nil
+	}
+	if err = c.check("head", "object", "s3://"+bucket+"/"+key, err); errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return false, err
 }
 
 // Object describes one stored object.

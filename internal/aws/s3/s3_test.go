@@ -69,6 +69,25 @@ func TestPutAndGetRoundTripWithTheSameETag(t *testing.T) {
 	}
 }
 
+func TestExistsReadsOnlyWhetherAnObjectIsThere(t *testing.T) {
+	cfg := emulatortest.Config(t, "eu-west-2")
+	b, _ := bucket(t, cfg, true)
+	c, ctx := New(cfg), context.Background()
+
+	if ok, err := c.Exists(ctx, b, "agent/abc/elevator-agent-linux-amd64"); ok || err != nil {
+		t.Fatalf("before a put: %v, %v; want false, nil", ok, err)
+	}
+	if _, err := c.Put(ctx, b, "agent/abc/elevator-agent-linux-amd64", "", []byte("fake agent")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := c.Exists(ctx, b, "agent/abc/elevator-agent-linux-amd64"); !ok || err != nil {
+		t.Fatalf("after a put: %v, %v; want true, nil", ok, err)
+	}
+	if ok, err := c.Exists(ctx, b+"-missing", "x"); ok || err != nil {
+		t.Fatalf("in a missing bucket: %v, %v; want false, nil", ok, err)
+	}
+}
+
 func TestPutIfAbsentStoresAnObjectOnce(t *testing.T) {
 	cfg := emulatortest.Config(t, "us-east-1")
 	b, _ := bucket(t, cfg, true)
