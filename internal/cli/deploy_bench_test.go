@@ -47,6 +47,7 @@ func benchDeployCalls(b *testing.B, services int) {
 	b.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(b.TempDir(), "none"))
 	b.Setenv("AWS_PROFILE", "")
 	b.Setenv("CI", "true")
+	fakeAgent(b)
 	counter := startCountingProxy(b, emulatortest.Endpoint())
 
 	dir := b.TempDir()

@@ -59,6 +59,7 @@ func inAccount(t *testing.T) (acct *emulatortest.Account) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_PROFILE", "")
 	t.Setenv("CI", "true")
+	fakeAgent(t)
 	return acct
 }
 

@@ -19,12 +19,14 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/s3"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
 	"github.com/elevatorhq/elevator/internal/compile"
 	"github.com/elevatorhq/elevator/internal/image"
 	"github.com/elevatorhq/elevator/internal/lookup"
 	"github.com/elevatorhq/elevator/internal/manifest"
+	"github.com/elevatorhq/elevator/internal/orbit"
 	"github.com/elevatorhq/elevator/internal/release"
 	"github.com/elevatorhq/elevator/internal/release/awsrelease"
 	"github.com/spf13/cobra"
@@ -270,6 +272,7 @@ func newDeployCmd(g *globals) *cobra.Command {
 	var file, version string
 	var dryRun, sequential bool
 	var a *elevator.App
+	var agent *orbit.AgentFiles
 	c := &cobra.Command{
 		Use:   "deploy",
 		Short: "Release a version of an app into an orbit: new Auto Scaling Groups, healthy, then the old ones retired",
@@ -280,7 +283,11 @@ they are healthy behind their load balancers, cut over, retire the old
 groups. Every release ends Success, FailureClean (exit 6) or FailureDirty
 (exit 7); a release refused because another release of the app holds the
 lock changes nothing and exits 3. If this command dies, 'elevator release
-resume ID' continues.`,
+resume ID' continues.
+
+The instances run the Elevator agent: before the release starts, deploy
+stores its builds (bin/agent, built by scripts/setup, or $ELEVATOR_AGENT_DIR)
+in each region's state bucket when they are not there yet.`,
 		Args: noArgs,
 	}
 	c.RunE = e.command(func([]string) error {
@@ -288,7 +295,11 @@ resume ID' continues.`,
 			return elevator.Errorf(elevator.EINVALID, "--version: %w", err)
 		}
 		var err error
-		a, err = readApp(file, e.orbitName)
+		if a, err = readApp(file, e.orbitName); err != nil {
+			return err
+		}
+		// The release's user data names the agent's builds.
+		agent, err = orbit.ReadAgent()
 		return err
 	}, func(ctx context.Context, _ []string) error {
 		facts, err := lookup.ReleaseFacts(ctx, a, e.orbit, func(region string) (lookup.Clients, error) {
@@ -307,7 +318,7 @@ resume ID' continues.`,
 		if err != nil {
 			return err
 		}
-		rel, err := compile.ReleaseDocument(compile.ReleaseRequest{App: a, Orbit: e.orbit, Version: version, ID: id, CreatedAt: now, CreatedBy: e.caller, Sequential: sequential}, facts)
+		rel, err := compile.ReleaseDocument(compile.ReleaseRequest{App: a, Orbit: e.orbit, Version: version, ID: id, CreatedAt: now, CreatedBy: e.caller, Sequential: sequential, Agent: agent.Builds}, facts)
 		if err != nil {
 			return err
 		}
@@ -318,6 +329,9 @@ resume ID' continues.`,
 			printRelease(e.stdout, rel)
 			return nil
 		}
+		if err := e.publishAgent(ctx, facts, agent); err != nil {
+			return err
+		}
 		fmt.Fprintf(e.stderr, "release %s of %s %s into orbit %s (resume it with: elevator release resume %s --orbit %s)\n", rel.ID, a.Name, version, e.orbit.Name, rel.ID, e.orbit.Name)
 		return e.run(ctx, rel)
 	})
@@ -327,6 +341,28 @@ resume ID' continues.`,
 	c.Flags().BoolVar(&sequential, "regions-in-sequence", false, "release one region at a time, in the orbit's order")
 	e.addFlags(c)
 	return c
+}
+
+// publishAgent makes sure the agent's builds the release names are in the
+// state bucket of every region before the release starts, so that its
+// instances find them; once they are, it only asks.
+func (e *releaseEnv) publishAgent(ctx context.Context, facts map[string]compile.ReleaseFacts, agent *orbit.AgentFiles) error {
+	return apply.Parallel(len(e.orbit.Regions), func(i int) error {
+		region := e.orbit.Regions[i].Name
+		bucket := facts[region].Orbit[compile.StateBucketOutput]
+		if bucket == "" {
+			return elevator.Errorf(elevator.ENOTFOUND, "orbit %s has no state bucket in %s; run `elevator orbit up`", e.orbit.Name, region)
+		}
+		cfg, err := e.configs.For(ctx, region)
+		if err != nil {
+			return err
+		}
+		stored, err := orbit.PublishAgent(ctx, s3.New(cfg), bucket, agent)
+		for _, key := range stored {
+			fmt.Fprintf(e.stderr, "%s  stored the Elevator agent at s3://%s/%s\n", region, bucket, key)
+		}
+		return err
+	})
 }
 
 // checkApp refuses a missing --app.

@@ -11,6 +11,7 @@ import (
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/apply"
+	"github.com/elevatorhq/elevator/internal/compile"
 	"github.com/elevatorhq/elevator/internal/orbit"
 )
 
@@ -155,7 +156,21 @@ func printOutputs(w io.Writer, o *elevator.Orbit, outputs map[string]map[string]
 			fmt.Fprintf(tw, "  %s\t%s\n", k, out[k])
 		}
 		tw.Flush()
+		if group := out[compile.BastionGroupOutput]; group != "" {
+			printBastionHint(w, o.Name, r.Name, group)
+		}
 	}
+}
+
+// printBastionHint says how to reach an orbit's hosts through its bastion
+// in a region: the bastion's agent lets in anyone granted an app or a
+// service of the orbit (`elevator access grant`).
+func printBastionHint(w io.Writer, orbitName, region, group string) {
+	fmt.Fprintf(w, `  reach the hosts through the bastion (Auto Scaling Group %[3]s):
+    elevator ssh --orbit %[1]s --app APP --service SERVICE
+    ssh -J USER@BASTION-ADDRESS USER@HOST-ADDRESS   # BASTION-ADDRESS: aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names %[3]s --region %[2]s
+    aws ssm start-session --target INSTANCE-ID --region %[2]s   # Session Manager, without SSH
+`, orbitName, region, group)
 }
 
 // printApplied says what up did in each region, and sums it up for what.
