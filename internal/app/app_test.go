@@ -35,6 +35,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
 	"github.com/elevatorhq/elevator/internal/manifest"
 	"github.com/elevatorhq/elevator/internal/orbit"
+	"github.com/elevatorhq/elevator/internal/orbit/orbittest"
 	"github.com/elevatorhq/elevator/internal/progress"
 )
 
@@ -49,6 +50,7 @@ type world struct {
 
 func newWorld(t *testing.T, orbitYAML string) *world {
 	t.Helper()
+	orbittest.FakeAgent(t)
 	account := emulatortest.Config(t, "us-east-1")
 	cfgFor := func(region string) aws.Config {
 		c := account.Copy()
@@ -212,10 +214,17 @@ func TestAppUpBuildsWhatTheManifestAsks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// moto lists every profile whatever the prefix (the orbit's bastion
+	// has one too): keep the app's.
 	var paths []string
+	appProfiles := profiles.InstanceProfiles[:0]
 	for _, p := range profiles.InstanceProfiles {
-		paths = append(paths, aws.ToString(p.Path))
+		if strings.HasPrefix(aws.ToString(p.Path), elevator.AppPath("prod", "shop")) {
+			paths = append(paths, aws.ToString(p.Path))
+			appProfiles = append(appProfiles, p)
+		}
 	}
+	profiles.InstanceProfiles = appProfiles
 	sort.Strings(paths)
 	if strings.Join(paths, " ") != "/elevator/prod/shop/web/ /elevator/prod/shop/worker/" {
 		t.Errorf("instance profile paths: %v", paths)

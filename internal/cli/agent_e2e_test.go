@@ -2,8 +2,6 @@ package cli_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,21 +11,8 @@ import (
 	domain "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/cli"
 	"github.com/elevatorhq/elevator/internal/orbit"
+	"github.com/elevatorhq/elevator/internal/orbit/orbittest"
 )
-
-// fakeAgent points orbit.AgentDirEnv at two fake agent files (moto runs
-// no instance, so nothing runs them) named as scripts/setup names the
-// builds; each call's files are new builds, with new hashes.
-func fakeAgent(t testing.TB) {
-	t.Helper()
-	dir := t.TempDir()
-	for _, goarch := range domain.AgentArches {
-		if err := os.WriteFile(filepath.Join(dir, "elevator-agent-linux-"+goarch), []byte("fake elevator-agent for linux/"+goarch+" in "+dir), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Setenv(orbit.AgentDirEnv, dir)
-}
 
 // TestDeployStoresTheAgentItsInstancesFetch: deploy refuses to start
 // without the agent built, stores each new build (here, newer than the
@@ -41,7 +26,7 @@ func TestDeployStoresTheAgentItsInstancesFetch(t *testing.T) {
 	if none.code != cli.ExitNotFound || !strings.Contains(none.stderr, "run scripts/setup") {
 		t.Errorf("deploy without the agent built: exit %d\n%s", none.code, none.stderr)
 	}
-	fakeAgent(t)
+	orbittest.FakeAgent(t)
 
 	first := elevator(t, "", append([]string{"deploy", "--version", "1.0.0"}, flags...)...)
 	mustSucceed(t, first)

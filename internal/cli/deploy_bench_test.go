@@ -30,6 +30,7 @@ import (
 
 	"github.com/elevatorhq/elevator/internal/cli"
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
+	"github.com/elevatorhq/elevator/internal/orbit/orbittest"
 )
 
 func BenchmarkDeployCalls(b *testing.B) {
@@ -47,7 +48,7 @@ func benchDeployCalls(b *testing.B, services int) {
 	b.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(b.TempDir(), "none"))
 	b.Setenv("AWS_PROFILE", "")
 	b.Setenv("CI", "true")
-	fakeAgent(b)
+	orbittest.FakeAgent(b)
 	counter := startCountingProxy(b, emulatortest.Endpoint())
 
 	dir := b.TempDir()

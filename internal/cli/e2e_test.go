@@ -32,6 +32,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/cli"
 	"github.com/elevatorhq/elevator/internal/emulator"
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
+	"github.com/elevatorhq/elevator/internal/orbit/orbittest"
 )
 
 func TestMain(m *testing.M) { emulatortest.Main(m) }
@@ -59,7 +60,7 @@ func inAccount(t *testing.T) (acct *emulatortest.Account) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_PROFILE", "")
 	t.Setenv("CI", "true")
-	fakeAgent(t)
+	orbittest.FakeAgent(t)
 	return acct
 }
 
