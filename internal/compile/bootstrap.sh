@@ -32,10 +32,10 @@ done
 
 imds=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}
 imds=${imds%/}
-token=$(curl -fsS --retry 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 21600" "$imds/latest/api/token") ||
+token=$(curl -fsS --retry 5 --retry-connrefused -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 21600" "$imds/latest/api/token") ||
 	fail "no IMDSv2 token from $imds"
 metadata() {
-	curl -fsS --retry 5 -H "X-aws-ec2-metadata-token: $token" "$imds/latest/$1"
+	curl -fsS --retry 5 --retry-connrefused -H "X-aws-ec2-metadata-token: $token" "$imds/latest/$1"
 }
 # field NAME JSON prints the string value of NAME in JSON (no jq here).
 field() {
