@@ -152,8 +152,8 @@ func (b *appBuilder) redis() {
 	}
 	// A cache: nothing in it outlives the stack.
 	b.add(idRedisGroup, rd.Path, Resource{Type: "AWS::ElastiCache::ReplicationGroup", DeletionPolicy: "Delete", UpdateReplacePolicy: "Delete", Properties: props})
-	b.output("RedisEndpoint", rd.Path, "Address of the Redis primary (TLS)", GetAtt(idRedisGroup, "PrimaryEndPoint.Address"))
-	b.output("RedisPort", rd.Path, "Port of Redis", strconv.Itoa(redisPort))
+	b.output(elevator.AppOutputRedisEndpoint, rd.Path, "Address of the Redis primary (TLS)", GetAtt(idRedisGroup, "PrimaryEndPoint.Address"))
+	b.output(elevator.AppOutputRedisPort, rd.Path, "Port of Redis", strconv.Itoa(redisPort))
 }
 
 // database compiles the app's database: an RDS instance or an Aurora
@@ -238,7 +238,7 @@ func (b *appBuilder) database() {
 		}
 		b.add(idDatabaseInstance, path, Resource{Type: "AWS::RDS::DBInstance", DeletionPolicy: "Snapshot", UpdateReplacePolicy: "Snapshot", Properties: props})
 		b.attachSecret(path, idDatabaseInstance, "AWS::RDS::DBInstance")
-		b.output("DatabaseEndpoint", path, "Address of the database", GetAtt(idDatabaseInstance, "Endpoint.Address"))
+		b.output(elevator.AppOutputDatabaseEndpoint, path, "Address of the database", GetAtt(idDatabaseInstance, "Endpoint.Address"))
 	} else {
 		engine := "aurora-postgresql"
 		if db.Engine == "mysql" {
@@ -304,11 +304,11 @@ func (b *appBuilder) database() {
 		if writer {
 			b.attachSecret(path, idDatabaseCluster, "AWS::RDS::DBCluster")
 		}
-		b.output("DatabaseEndpoint", path, "Address of the database's writer", GetAtt(idDatabaseCluster, "Endpoint.Address"))
+		b.output(elevator.AppOutputDatabaseEndpoint, path, "Address of the database's writer", GetAtt(idDatabaseCluster, "Endpoint.Address"))
 		b.output("DatabaseReaderEndpoint", path, "Address of the database's readers", GetAtt(idDatabaseCluster, "ReadEndpoint.Address"))
 	}
-	b.output("DatabasePort", path, "Port of the database", strconv.Itoa(port))
-	b.output("DatabaseSecret", path, "Secrets Manager secret with the database's user, password, host and port", b.dbSecret)
+	b.output(elevator.AppOutputDatabasePort, path, "Port of the database", strconv.Itoa(port))
+	b.output(elevator.AppOutputDatabaseSecret, path, "Secrets Manager secret with the database's user, password, host and port", b.dbSecret)
 }
 
 // databaseSecret compiles the secret that generates the database's master
