@@ -124,14 +124,18 @@ func newOrbitCmd(g *globals) *cobra.Command {
 		Long: `An orbit is a tier of the deployment lifecycle (test, staging, production)
 spanning AWS regions: in each region one VPC over every availability zone,
 with tiers of subnets, NAT, a bastion, alarm topics and Elevator's own state.
-It is described by an orbit manifest (see 'elevator schema orbit').`,
+It is described by an orbit manifest (see 'elevator schema orbit').
+
+'up' also stores the Elevator agent's builds (bin/agent, built by
+scripts/setup, or $ELEVATOR_AGENT_DIR) in each region's state bucket: the
+bastion runs the agent, so an orbit with a bastion needs it built.`,
 	}
 	addVerbs(cmd, []verb[*orbitOpts]{
 		{"validate", "Check an orbit manifest without calling AWS", (*orbitOpts).validateOnly},
 		{"plan", "Preview, per region, what 'up' would add, change or remove", (*orbitOpts).plan},
 		{"up", "Create or update the orbit in every region, in parallel", (*orbitOpts).up},
 		{"status", "Show each region's stack, VPC, subnets and NAT gateways, read back from AWS", (*orbitOpts).status},
-		{"outputs", "Print the values the orbit's stacks export (VPC, subnets, topics, bucket, tables)", (*orbitOpts).outputs},
+		{"outputs", "Print the values the orbit's stacks export (VPC, subnets, topics, bucket, tables, bastion) and how to reach the bastion", (*orbitOpts).outputs},
 		{"down", "Delete the orbit in every region (asks first unless --yes)", (*orbitOpts).down},
 	}, func(use string, c *cobra.Command) *orbitOpts {
 		o := &orbitOpts{globals: g}
