@@ -372,6 +372,7 @@ func TestBastionLaunchTemplateRunsTheAgentInBastionMode(t *testing.T) {
 				t.Errorf("%s %s: instance profile %v", c.name, s.Region, data["IamInstanceProfile"])
 			}
 			ud, _ := data["UserData"].(Props)["Fn::Base64"].(string)
+			t.Logf("%s %s: bastion user data of %d bytes", c.name, s.Region, len(ud))
 			cfg := agentConfig(t, ud)
 			want := elevator.AgentConfig{Mode: elevator.AgentModeBastion, Orbit: c.orbit.Name, Region: s.Region,
 				UsersTable: UsersTableName(c.orbit.Name), ServicesTable: ServicesTableName(c.orbit.Name)}
