@@ -106,7 +106,13 @@ func (t Tables) List(ctx context.Context, user string, withHistory bool) ([]User
 	}
 	out := make([]User, 0, len(byName))
 	for _, u := range byName {
-		sort.Slice(u.Keys, func(i, j int) bool { return u.Keys[i].Fingerprint < u.Keys[j].Fingerprint })
+		sort.Slice(u.Keys, func(i, j int) bool {
+			a, b := u.Keys[i], u.Keys[j]
+			if a.Comment != b.Comment {
+				return a.Comment < b.Comment
+			}
+			return a.Fingerprint < b.Fingerprint
+		})
 		sort.Slice(u.Scopes, func(i, j int) bool { return u.Scopes[i].Item < u.Scopes[j].Item })
 		out = append(out, *u)
 	}
