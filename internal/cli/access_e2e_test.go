@@ -248,7 +248,9 @@ func TestAccessGrantRefusesBadInputAndWritesNothing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := elevator(t, "", append(append([]string{"access", "grant", "-o", "json"}, tt.args...), o...)...)
-			var doc struct{ Error struct{ Code, Message string } }
+			var doc struct {
+				Error struct{ Code, Message string }
+			}
 			_ = json.Unmarshal([]byte(r.stdout), &doc)
 			if r.code != cli.ExitInvalid || !strings.Contains(doc.Error.Message, tt.want) {
 				t.Errorf("exit %d, error %+v; want exit 2 and a message with %q\n%s", r.code, doc.Error, tt.want, r.stderr)
