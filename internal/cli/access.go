@@ -25,6 +25,9 @@ import (
 type orbitEnv struct {
 	*globals
 	orbitName, orbitFile string
+	// allRegions keeps every region of the orbit even with --region: the
+	// command reads the orbit's first region, and uses --region itself.
+	allRegions bool
 
 	orbit   *elevator.Orbit
 	configs *awsConfigs
@@ -44,7 +47,11 @@ func (e *orbitEnv) validate() error {
 	if err != nil {
 		return err
 	}
-	if e.orbit, err = readOrbit(file, e.region); err != nil {
+	region := e.region
+	if e.allRegions {
+		region = ""
+	}
+	if e.orbit, err = readOrbit(file, region); err != nil {
 		return err
 	}
 	if e.orbit.Name != e.orbitName {

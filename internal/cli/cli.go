@@ -130,6 +130,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return ExitOK
 	}
+	var status exitStatus
+	if errors.As(err, &status) {
+		return status.code // a program run in the foreground (ssh) said why
+	}
 	if ctx.Err() != nil && elevator.ErrorCode(err) != elevator.EINVALID {
 		err = elevator.Errorf(elevator.EINTERRUPTED, "interrupted: %w", err)
 	}
@@ -205,7 +209,7 @@ command to try Elevator without an AWS account.`,
 
 	root.AddCommand(newVersionCmd(g), newLocalCmd(g), newOrbitCmd(g), newAppCmd(g), newSchemaCmd(g),
 		newDeployCmd(g), newReleaseCmd(g), newHaltCmd(g), newRollbackCmd(g), newUnlockCmd(g), newImageCmd(g), newGCCmd(g),
-		newAccessCmd(g), newLogsCmd(g))
+		newAccessCmd(g), newLogsCmd(g), newSSHCmd(g))
 	return root
 }
 

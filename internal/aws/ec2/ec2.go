@@ -30,6 +30,7 @@ type api interface {
 	DescribeSecurityGroups(context.Context, *ec2sdk.DescribeSecurityGroupsInput, ...func(*ec2sdk.Options)) (*ec2sdk.DescribeSecurityGroupsOutput, error)
 	releaseAPI // launch templates and instances (launchtemplate.go)
 	tagAPI
+	instanceAPI // instances to log in to (instances.go)
 }
 
 // Client talks to EC2 in one region.
