@@ -26,12 +26,13 @@ func TestGroupsByPrefixAndEventsFromAStartTime(t *testing.T) {
 	cfg := emulatortest.Config(t, "us-east-1")
 	sdk := logs.NewFromConfig(cfg)
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	for _, g := range []string{"/elevator/prod/shop/web", "/elevator/prod/shop/worker", "/elevator/prod/blog/web"} {
+	shop := elevator.AppPath("prod", "shop")
+	for _, g := range []string{shop + "web", shop + "worker", elevator.AppPath("prod", "blog") + "web"} {
 		if _, err := sdk.CreateLogGroup(ctx, &logs.CreateLogGroupInput{LogGroupName: aws.String(g)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	group := "/elevator/prod/shop/web"
+	group := shop + "web"
 	if _, err := sdk.CreateLogStream(ctx, &logs.CreateLogStreamInput{LogGroupName: aws.String(group), LogStreamName: aws.String("i-0a")}); err != nil {
 		t.Fatal(err)
 	}
@@ -44,8 +45,8 @@ func TestGroupsByPrefixAndEventsFromAStartTime(t *testing.T) {
 	}
 
 	c := New(cfg)
-	groups, err := c.Groups(ctx, "/elevator/prod/shop/")
-	if err != nil || !slices.Equal(groups, []string{"/elevator/prod/shop/web", "/elevator/prod/shop/worker"}) {
+	groups, err := c.Groups(ctx, shop)
+	if err != nil || !slices.Equal(groups, []string{shop + "web", shop + "worker"}) {
 		t.Errorf("groups %q, %v", groups, err)
 	}
 	got, err := c.Events(ctx, group, now.Add(-150*time.Second), time.Time{})
@@ -62,7 +63,7 @@ func TestGroupsByPrefixAndEventsFromAStartTime(t *testing.T) {
 	if !slices.Equal(messages, []string{"line 3", "line 4"}) || !got[1].Time.Equal(now.Add(-time.Minute)) {
 		t.Errorf("events since 150s ago: %+v", got)
 	}
-	_, err = c.Events(ctx, "/elevator/prod/shop/api", now, time.Time{})
+	_, err = c.Events(ctx, shop+"api", now, time.Time{})
 	if elevator.ErrorCode(err) != elevator.ENOTFOUND || !errors.Is(err, ErrGroupNotFound) {
 		t.Errorf("events of a missing group: %v", err)
 	}
