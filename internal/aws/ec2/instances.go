@@ -2,13 +2,10 @@ package ec2
 
 import (
 	"context"
-	"sort"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	elevator "github.com/elevatorhq/elevator"
 )
 
 // instanceAPI lists the EC2 operations that find instances to log in to.
@@ -45,25 +42,6 @@ func (c *Client) Instances(ctx context.Context, ids []string) ([]Instance, error
 	return inOrder(ids, byID), nil
 }
 
-// RunningInstances returns the running instances carrying every tag in
-// tags (key -> value), ordered by ID. It returns EINVALID for an empty
-// tags: that would list every instance of the region.
-func (c *Client) RunningInstances(ctx context.Context, tags map[string]string) ([]Instance, error) {
-	if len(tags) == 0 {
-		return nil, elevator.Errorf(elevator.EINVALID, "find instances in %s: no tags to find them by", c.region)
-	}
-	in := &ec2sdk.DescribeInstancesInput{Filters: []ec2types.Filter{{Name: aws.String("instance-state-name"), Values: []string{"running"}}}}
-	for _, k := range sortedKeys(tags) {
-		in.Filters = append(in.Filters, ec2types.Filter{Name: aws.String("tag:" + k), Values: []string{tags[k]}})
-	}
-	found, err := c.describeInstances(ctx, in, "describe instances")
-	if err != nil {
-		return nil, err
-	}
-	sortInstances(found)
-	return found, nil
-}
-
 func (c *Client) describeInstances(ctx context.Context, in *ec2sdk.DescribeInstancesInput, doing string) ([]Instance, error) {
 	var out []Instance
 	p := ec2sdk.NewDescribeInstancesPaginator(c.api, in)
@@ -91,8 +69,4 @@ func (c *Client) describeInstances(ctx context.Context, in *ec2sdk.DescribeInsta
 		}
 	}
 	return out, nil
-}
-
-func sortInstances(is []Instance) {
-	sort.Slice(is, func(i, j int) bool { return is[i].ID < is[j].ID })
 }
