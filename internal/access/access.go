@@ -131,6 +131,9 @@ type Change struct {
 type Result struct {
 	Region  string  `json:"region"`
 	Changes []Entry `json:"changes"`
+	// Keys is how many keys the user has in the region afterwards: a
+	// user without one cannot log in, whatever their scopes.
+	Keys int `json:"keys"`
 }
 
 // write is one item to put, on the condition that it is still as read.
@@ -150,12 +153,12 @@ func (t Tables) Apply(ctx context.Context, c Change) ([]Result, error) {
 	plans := make([][]write, len(t.Regions))
 	results := make([]Result, len(t.Regions))
 	for i, r := range t.Regions {
-		w, changes, err := t.plan(ctx, r, c)
+		w, changes, keys, err := t.plan(ctx, r, c)
 		if err != nil {
 			return nil, err
 		}
 		plans[i] = w
-		results[i] = Result{Region: r.Name, Changes: changes}
+		results[i] = Result{Region: r.Name, Changes: changes, Keys: keys}
 		if results[i].Changes == nil {
 			results[i].Changes = []Entry{}
 		}
@@ -179,11 +182,12 @@ func (t Tables) Apply(ctx context.Context, c Change) ([]Result, error) {
 }
 
 // plan reads the items the change touches in one region and returns the
-// writes that make it, with the entries they record.
-func (t Tables) plan(ctx context.Context, r Region, c Change) ([]write, []Entry, error) {
+// writes that make it, with the entries they record, and how many keys the
+// user has afterwards.
+func (t Tables) plan(ctx context.Context, r Region, c Change) (writes []write, userEntries []Entry, keyCount int, err error) {
 	user, err := get(ctx, r.Items, t.users(), c.User)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	// The services items the change may touch, by name.
 	scopes := map[string]dynamodb.Item{}
@@ -192,7 +196,7 @@ func (t Tables) plan(ctx context.Context, r Region, c Change) ([]write, []Entry,
 	case c.All:
 		all, err := r.Items.Scan(ctx, t.services())
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		for _, it := range all {
 			if n, _ := it["name"].(string); n != "" && slices.Contains(stringSet(it, "admins"), c.User) {
@@ -208,7 +212,7 @@ func (t Tables) plan(ctx context.Context, r Region, c Change) ([]write, []Entry,
 		for _, n := range names {
 			it, err := get(ctx, r.Items, t.services(), n)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, 0, err
 			}
 			scopes[n] = it
 		}
@@ -218,8 +222,6 @@ func (t Tables) plan(ctx context.Context, r Region, c Change) ([]write, []Entry,
 	entry := func(action, scope, key string) Entry {
 		return Entry{At: c.At.UTC().Truncate(time.Second), By: c.By, Action: action, User: c.User, Scope: scope, Key: key}
 	}
-	var writes []write
-	var userEntries []Entry
 	newUser := clone(user, c.User)
 
 	// Keys.
@@ -283,7 +285,7 @@ func (t Tables) plan(ctx context.Context, r Region, c Change) ([]write, []Entry,
 	if len(userEntries) > 0 {
 		writes = append(writes, write{t.users(), stamp(newUser, c, userEntries...), unchanged(user)})
 	}
-	return writes, userEntries, nil
+	return writes, userEntries, len(keys), nil
 }
 
 // get reads the item called name, or returns nil when there is none.

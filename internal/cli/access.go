@@ -274,7 +274,7 @@ func newAccessListCmd(g *globals) *cobra.Command {
 		if g.json() {
 			return g.printJSON(map[string]any{"orbit": e.orbit.Name, "regions": regionNames(e.orbit), "users": users})
 		}
-		printAccessList(g.stdout, e.orbit, users)
+		printAccessList(g.stdout, e.orbit, user, users)
 		return nil
 	}
 	e.addFlags(c)
@@ -292,6 +292,9 @@ func printAccessResults(w io.Writer, verb, user string, results []access.Result)
 		}
 		for _, c := range r.Changes {
 			fmt.Fprintf(w, "%s  %s\n", r.Region, describeEntry(c))
+		}
+		if r.Keys == 0 && verb == "grant" {
+			fmt.Fprintf(w, "%s  %s has no key there: they cannot log in until granted one with --key FILE\n", r.Region, user)
 		}
 	}
 }
@@ -313,7 +316,11 @@ func describeEntry(e access.Entry) string {
 
 // printAccessList writes each user, keys and scopes, naming the regions
 // of whatever is not in every region of the orbit.
-func printAccessList(w io.Writer, o *elevator.Orbit, users []access.User) {
+func printAccessList(w io.Writer, o *elevator.Orbit, user string, users []access.User) {
+	if len(users) == 0 && user != "" {
+		fmt.Fprintf(w, "%s has no key and no scope in orbit %s\n", user, o.Name)
+		return
+	}
 	if len(users) == 0 {
 		fmt.Fprintf(w, "nobody may log in to orbit %s's instances (grant with: elevator access grant --orbit %s --user NAME --key FILE)\n", o.Name, o.Name)
 		return

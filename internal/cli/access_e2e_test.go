@@ -193,6 +193,11 @@ func TestAccessGrantRevokeAndListInEveryRegion(t *testing.T) {
 			t.Errorf("%s: bob's history %q", region, got)
 		}
 	}
+	keyless := elevator(t, "", append([]string{"access", "grant", "--user", "erin", "--app", "shop"}, o...)...)
+	mustSucceed(t, keyless)
+	if !strings.Contains(keyless.stdout, "us-east-1  erin granted app shop\n") || !strings.Contains(keyless.stdout, "eu-west-1  erin has no key there") {
+		t.Errorf("a grant without a key does not say the user cannot log in:\n%s", keyless.stdout)
+	}
 	hist := elevator(t, "", append([]string{"access", "list", "--user", "bob", "--history"}, o...)...)
 	mustSucceed(t, hist)
 	for _, want := range []string{"bob granted service shop/web  by arn:aws:", "bob key " + bobFP + " removed", "bob revoked from service shop/web", "scope  none"} {

@@ -30,6 +30,6 @@ func TestAccessListMatchesItsGoldenFile(t *testing.T) {
 	}
 	orbit := &elevator.Orbit{Name: "production", Regions: []elevator.Region{{Name: "us-east-1"}, {Name: "eu-west-1"}}}
 	var got bytes.Buffer
-	printAccessList(&got, orbit, users)
+	printAccessList(&got, orbit, "", users)
 	requireGolden(t, filepath.Join("testdata", "access", "list.golden"), got.Bytes())
 }
