@@ -87,6 +87,9 @@ JSON object on a line of its own.`,
 		if err := t.read(ctx, start); err != nil {
 			return err
 		}
+		if t.newest.IsZero() && !g.json() {
+			fmt.Fprintf(g.stderr, "no events in the last %s in %d log groups of %s\n", since, len(sources), app)
+		}
 		if !follow {
 			return nil
 		}

@@ -73,7 +73,6 @@ type sshHost struct {
 // sshTarget is where `elevator ssh` goes, and how.
 type sshTarget struct {
 	Release  string   `json:"release"`
-	Version  string   `json:"version,omitempty"`
 	Region   string   `json:"region"`
 	Service  string   `json:"service"`
 	Group    string   `json:"group"`
