@@ -308,9 +308,9 @@ Your key must have been granted first: elevator access grant --orbit O --user US
 		if g.json() {
 			return g.printJSON(target)
 		}
-		via := "bastion " + target.Bastion.ID + " (" + target.Bastion.PublicIP + ")"
-		if ssm {
-			via = "Session Manager"
+		via := "Session Manager"
+		if target.Bastion != nil {
+			via = "bastion " + target.Bastion.ID + " (" + target.Bastion.PublicIP + ")"
 		}
 		fmt.Fprintf(g.stderr, "%s %s: instance %s (%s) of release %s in %s, through %s\n", app, service, target.Instance.ID, target.Instance.PrivateIP, target.Release, region, via)
 		run := exec.Command(target.Command[0], target.Command[1:]...)

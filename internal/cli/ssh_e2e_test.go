@@ -52,9 +52,9 @@ func relaunchBastionWithAPublicAddress(t *testing.T, acct *emulatortest.Account,
 	}
 }
 
-// fakeSSH writes a fake ssh: a script that records its arguments, one per
-// line, in a file, and exits with status. It returns the script and the
-// file.
+// fakeSSH writes a fake ssh (or AWS CLI): a script that records its
+// arguments, one per line, in a file, and exits with status. It returns
+// the script and the file.
 func fakeSSH(t *testing.T, status int) (script, argvFile string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -120,6 +120,14 @@ func TestSSHGoesThroughTheBastionToAHealthyInstanceOfTheCurrentRelease(t *testin
 	}
 	if !strings.Contains(r.stderr, "through bastion "+target.Bastion.ID) {
 		t.Errorf("ssh did not say where it goes:\n%s", r.stderr)
+	}
+
+	// Through Session Manager: a fake AWS CLI is run with the instance.
+	awsCLI, awsArgv := fakeSSH(t, 0)
+	t.Setenv(cli.AWSCLIEnv, awsCLI)
+	mustSucceed(t, elevator(t, "", append([]string{"ssh", "--app", "shop", "--service", "web", "--ssm", "--region", "eu-west-1"}, o...)...))
+	if argv, err := os.ReadFile(awsArgv); err != nil || string(argv) != "ssm\nstart-session\n--target\n"+target.Instance.ID+"\n--region\neu-west-1\n" {
+		t.Errorf("the AWS CLI was run with %q (%v)", argv, err)
 	}
 
 	ssm := elevator(t, "", append([]string{"ssh", "--app", "shop", "--service", "worker", "--ssm", "-o", "json"}, o...)...)
