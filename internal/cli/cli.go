@@ -130,6 +130,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return ExitOK
 	}
+	var status exitStatus
+	if errors.As(err, &status) {
+		return status.code // a program run in the foreground (ssh) said why
+	}
 	if ctx.Err() != nil && elevator.ErrorCode(err) != elevator.EINVALID {
 		err = elevator.Errorf(elevator.EINTERRUPTED, "interrupted: %w", err)
 	}
@@ -204,7 +208,8 @@ command to try Elevator without an AWS account.`,
 	f.BoolVar(&g.verbose, "verbose", false, "log what long-running parts do (release engine states, retries, lease renewals) to stderr")
 
 	root.AddCommand(newVersionCmd(g), newLocalCmd(g), newOrbitCmd(g), newAppCmd(g), newSchemaCmd(g),
-		newDeployCmd(g), newReleaseCmd(g), newHaltCmd(g), newRollbackCmd(g), newUnlockCmd(g), newImageCmd(g), newGCCmd(g))
+		newDeployCmd(g), newReleaseCmd(g), newHaltCmd(g), newRollbackCmd(g), newUnlockCmd(g), newImageCmd(g), newGCCmd(g),
+		newAccessCmd(g), newLogsCmd(g), newSSHCmd(g))
 	return root
 }
 

@@ -43,6 +43,10 @@ func TestEveryCommandChecksItsInputBeforeCallingAWS(t *testing.T) {
 	if err := os.WriteFile(appFile, []byte(releaseApp), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	keyFile := filepath.Join(dir, "alice.pub")
+	if err := os.WriteFile(keyFile, []byte("ssh-ed25519 AAAA!!!! alice@laptop\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	orbit := []string{"--orbit", "door", "--orbit-file", orbitFile}
 	deploy := func(args ...string) []string {
 		return append(append([]string{"deploy", "-f", appFile}, orbit...), args...)
@@ -93,6 +97,23 @@ func TestEveryCommandChecksItsInputBeforeCallingAWS(t *testing.T) {
 		{"orbit up in a region not in the orbit", []string{"orbit", "up", "-f", orbitFile, "--region", "ap-south-1"}, "orbit door is not in that region"},
 		{"app plan polling at no interval", []string{"app", "plan", "-f", appFile, "--orbit", "door", "--orbit-file", orbitFile, "--poll-interval", "0"}, "--poll-interval 0s"},
 		{"app up with no time to settle", []string{"app", "up", "-f", appFile, "--orbit", "door", "--orbit-file", orbitFile, "--timeout", "0"}, "--timeout 0s"},
+		{"access grant to a user name with capitals", cmd("access", "grant", "--user", "Alice"), `--user: user name "Alice": want a Linux user name`},
+		{"access grant to a user name of 33 characters", cmd("access", "grant", "--user", strings.Repeat("a", 33)), "1 to 32 lower-case letters"},
+		{"access grant without a user", cmd("access", "grant"), "--user is required"},
+		{"access grant of a key that is no key", cmd("access", "grant", "--user", "alice", "--key", keyFile), "not an OpenSSH public key"},
+		{"access grant of a key file that is not there", cmd("access", "grant", "--user", "alice", "--key", filepath.Join(dir, "none.pub")), "none.pub"},
+		{"access grant of a service without an app", cmd("access", "grant", "--user", "alice", "--service", "web"), "--service web needs --app"},
+		{"access grant of an app that is no name", cmd("access", "grant", "--user", "alice", "--app", "../shop"), `--app "../shop"`},
+		{"access revoke of everything and a key", cmd("access", "revoke", "--user", "alice", "--all", "--key", keyFile), "--all takes every key and scope away"},
+		{"access list of a user name with a space", cmd("access", "list", "--user", "a b"), "want a Linux user name"},
+		{"ssh without a service", cmd("ssh", "--app", "shop", "--user", "alice"), "--service is required"},
+		{"ssh without an app", cmd("ssh", "--service", "web", "--user", "alice"), "--app is required"},
+		{"ssh to an instance that is no instance id", cmd("ssh", "--app", "shop", "--service", "web", "--user", "alice", "--instance", "web-1"), `--instance "web-1": want an EC2 instance id`},
+		{"ssh as a user name with a slash", cmd("ssh", "--app", "shop", "--service", "web", "--user", "../root"), "--user: user name"},
+		{"ssh in a region not in the orbit", cmd("ssh", "--app", "shop", "--service", "web", "--user", "alice", "--region", "ap-south-1"), "orbit door is not in that region"},
+		{"logs of the future", cmd("logs", "--app", "shop", "--since", "-1h"), "--since -1h0m0s: want a positive duration"},
+		{"logs without an app", cmd("logs"), "--app is required"},
+		{"logs polling every nanosecond", cmd("logs", "--app", "shop", "--follow", "--poll-interval", "1ns"), "--poll-interval 1ns"},
 		{"an endpoint that is no URL", []string{"orbit", "plan", "-f", orbitFile, "--endpoint-url", "localhost:4566"}, `--endpoint-url "localhost:4566": want an http or https URL`},
 	}
 	for _, tt := range tests {

@@ -51,8 +51,15 @@ services:
 // them.
 func releasable(t *testing.T) (acct *emulatortest.Account, orbitName string, flags []string) {
 	t.Helper()
+	return releasableIn(t, "regions:\n  us-east-1: {}\n  eu-west-1: {}\nnetwork: {nat: none}\n")
+}
+
+// releasableIn is releasable with the orbit manifest's body (all but its
+// name) given.
+func releasableIn(t *testing.T, orbitBody string) (acct *emulatortest.Account, orbitName string, flags []string) {
+	t.Helper()
 	acct = inAccount(t)
-	orbitFile, name := manifest(t, "regions:\n  us-east-1: {}\n  eu-west-1: {}\nnetwork: {nat: none}\n")
+	orbitFile, name := manifest(t, orbitBody)
 	appFile := filepath.Join(filepath.Dir(orbitFile), "app.yml")
 	if err := os.WriteFile(appFile, []byte(releaseApp), 0o644); err != nil {
 		t.Fatal(err)

@@ -151,3 +151,22 @@ func TestAWriteWithChecksHappensOnlyWhenEveryConditionHolds(t *testing.T) {
 		t.Fatalf("the next revision: %v", err)
 	}
 }
+
+func TestAScanReadsEveryPage(t *testing.T) {
+	c, table := releasesTable(t)
+	ctx := context.Background()
+	// Items of about 100 KB: moto, as DynamoDB, ends a page at 1 MB.
+	big := make([]byte, 100*1024)
+	for i := range 25 {
+		if err := c.PutItem(ctx, table, Item{"app": fmt.Sprint("app", i), "release_id": "20261129-120000-00000000", "blob": big}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	items, err := c.Scan(ctx, table)
+	if err != nil || len(items) != 25 {
+		t.Errorf("scan: %d items, %v", len(items), err)
+	}
+	if _, err := c.Scan(ctx, "no-such-table"); !errors.Is(err, ErrTableNotFound) {
+		t.Errorf("scan of a missing table: %v", err)
+	}
+}

@@ -1,6 +1,6 @@
 // Package ec2 is Elevator's adapter for Amazon EC2: availability zones, VPCs,
-// subnets, security groups and images, and for releases launch templates,
-// in Elevator's own types. Errors it returns are *elevator.Error,
+// subnets, security groups and images, for releases launch templates, and
+// instances for `elevator ssh`, in Elevator's own types. Errors it returns are *elevator.Error,
 // translated by awserr: ENOTFOUND when nothing matches (wrapping ErrNotFound
 // and an *awserr.NotFoundError when a method says so), and as each method
 // says: ECONFLICT wrapping ErrLaunchTemplateExists, EINVALID for a malformed
@@ -30,6 +30,7 @@ type api interface {
 	DescribeSecurityGroups(context.Context, *ec2sdk.DescribeSecurityGroupsInput, ...func(*ec2sdk.Options)) (*ec2sdk.DescribeSecurityGroupsOutput, error)
 	releaseAPI // launch templates and instances (launchtemplate.go)
 	tagAPI
+	instanceAPI // instances to log in to (instances.go)
 }
 
 // Client talks to EC2 in one region.
