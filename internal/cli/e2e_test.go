@@ -250,7 +250,7 @@ func TestOrbitUpBuildsTheNetworkItDescribes(t *testing.T) {
 				t.Errorf("state bucket %s: %v", bucket, err)
 			}
 			ddb := dynamodb.NewFromConfig(cfg)
-			for _, table := range []string{name + "-users", name + "-services", domain.LocksTableName(name), domain.ReleasesTableName(name)} {
+			for _, table := range []string{domain.UsersTableName(name), domain.ServicesTableName(name), domain.LocksTableName(name), domain.ReleasesTableName(name)} {
 				if _, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}); err != nil {
 					t.Errorf("table %s: %v", table, err)
 				}

@@ -471,8 +471,8 @@ func agentStatements(orbit, appStack string, s *elevator.Service) []any {
 			"Effect": "Allow",
 			"Action": []any{"dynamodb:GetItem", "dynamodb:BatchGetItem"},
 			"Resource": []any{
-				Sub("arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/" + UsersTableName(orbit)),
-				Sub("arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/" + ServicesTableName(orbit)),
+				Sub("arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/" + elevator.UsersTableName(orbit)),
+				Sub("arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/" + elevator.ServicesTableName(orbit)),
 			},
 		},
 	}

@@ -321,7 +321,7 @@ func (b *regionBuilder) securityGroups() {
 		for _, c := range b.r.Bastion.AllowedCIDRs {
 			ingress = append(ingress, ingressRule(22, c.String(), "SSH from "+c.String()))
 		}
-		b.securityGroup(idBastionSG, o.Name+"-bastion", fmt.Sprintf("Bastion hosts of orbit %s: SSH from the allowed blocks", o.Name), ingress)
+		b.securityGroup(idBastionSG, elevator.BastionName(o.Name), fmt.Sprintf("Bastion hosts of orbit %s: SSH from the allowed blocks", o.Name), ingress)
 	}
 	b.securityGroup(idPublicLBSG, o.Name+"-public-lb", fmt.Sprintf("Public load balancers of orbit %s: HTTP and HTTPS from anywhere", o.Name), []any{
 		ingressRule(80, anywhere, "HTTP from anywhere"),
@@ -367,7 +367,7 @@ func (b *regionBuilder) bastion() {
 		return
 	}
 	o := b.o
-	name := o.Name + "-bastion"
+	name := elevator.BastionName(o.Name)
 	b.t.Parameters[paramBastionAMI] = Parameter{Type: "AWS::EC2::Image::Id", Description: "The bastion's machine image, resolved by elevator"}
 	b.params[paramBastionAMI] = b.f.BastionAMI
 	b.bastionIdentity(name)
@@ -561,8 +561,8 @@ func (b *regionBuilder) state() {
 	rangeKey := func(name string) Props { return Props{"AttributeName": name, "KeyType": "RANGE"} }
 	str := func(name string) Props { return Props{"AttributeName": name, "AttributeType": "S"} }
 
-	table(idUsersTable, UsersTableName(o.Name), []any{hash("name")}, []any{str("name")}, nil)
-	table(idServicesTable, ServicesTableName(o.Name), []any{hash("name")}, []any{str("name")}, nil)
+	table(idUsersTable, elevator.UsersTableName(o.Name), []any{hash("name")}, []any{str("name")}, nil)
+	table(idServicesTable, elevator.ServicesTableName(o.Name), []any{hash("name")}, []any{str("name")}, nil)
 	table(idLocksTable, elevator.LocksTableName(o.Name), []any{hash("id")}, []any{str("id")}, Props{
 		"TimeToLiveSpecification": Props{"AttributeName": "expires_at", "Enabled": true},
 	})

@@ -71,20 +71,11 @@ func BastionUserData(o *elevator.Orbit, r *elevator.Region, builds map[string]el
 		Mode:          elevator.AgentModeBastion,
 		Orbit:         o.Name,
 		Region:        r.Name,
-		UsersTable:    UsersTableName(o.Name),
-		ServicesTable: ServicesTableName(o.Name),
+		UsersTable:    elevator.UsersTableName(o.Name),
+		ServicesTable: elevator.ServicesTableName(o.Name),
 	}
 	return renderUserData(cfg, o.Name, builds, nil)
 }
-
-// UsersTableName is the name of an orbit's SSH users table in each of its
-// regions: an item {name, keys} per user.
-func UsersTableName(orbit string) string { return orbit + "-users" }
-
-// ServicesTableName is the name of an orbit's SSH services table in each
-// of its regions: an item {name, admins} per app, per app/service, and
-// elevator.AgentOperators for every host.
-func ServicesTableName(orbit string) string { return orbit + "-services" }
 
 // serviceAgentConfig is the agent's configuration of a service, and its
 // unit files by name.
@@ -115,8 +106,8 @@ func serviceAgentConfig(svc *elevator.Service, a *elevator.App, o *elevator.Orbi
 		Service:       "{{SERVICE}}",
 		ReleaseID:     "{{RELEASE_ID}}",
 		Version:       "{{VERSION}}",
-		UsersTable:    UsersTableName(o.Name),
-		ServicesTable: ServicesTableName(o.Name),
+		UsersTable:    elevator.UsersTableName(o.Name),
+		ServicesTable: elevator.ServicesTableName(o.Name),
 		AppStack:      a.StackName(o.Name),
 		LogGroup:      LogGroupName(o.Name, a.Name, svc.Name),
 		Env:           env,

@@ -375,7 +375,7 @@ func TestBastionLaunchTemplateRunsTheAgentInBastionMode(t *testing.T) {
 			t.Logf("%s %s: bastion user data of %d bytes", c.name, s.Region, len(ud))
 			cfg := agentConfig(t, ud)
 			want := elevator.AgentConfig{Mode: elevator.AgentModeBastion, Orbit: c.orbit.Name, Region: s.Region,
-				UsersTable: UsersTableName(c.orbit.Name), ServicesTable: ServicesTableName(c.orbit.Name)}
+				UsersTable: elevator.UsersTableName(c.orbit.Name), ServicesTable: elevator.ServicesTableName(c.orbit.Name)}
 			if !reflect.DeepEqual(cfg, want) {
 				t.Errorf("%s %s: agent.json %+v, want %+v", c.name, s.Region, cfg, want)
 			}
