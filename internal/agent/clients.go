@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 
 	elevator "github.com/elevatorhq/elevator"
@@ -71,6 +72,11 @@ func AWSClients(ctx context.Context, cfg *elevator.AgentConfig) (*Clients, error
 	if err != nil {
 		return nil, err
 	}
+	return NewClients(awsCfg), nil
+}
+
+// NewClients returns the clients of awsCfg.
+func NewClients(awsCfg aws.Config) *Clients {
 	return &Clients{
 		Parameters: ssm.New(awsCfg),
 		Secrets:    secretsmanager.New(awsCfg),
@@ -91,5 +97,5 @@ func AWSClients(ctx context.Context, cfg *elevator.AgentConfig) (*Clients, error
 			b, err := io.ReadAll(io.LimitReader(out.Content, 256))
 			return strings.TrimSpace(string(b)), err
 		},
-	}, nil
+	}
 }
