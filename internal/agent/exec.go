@@ -56,7 +56,7 @@ func (a *Agent) Exec(ctx context.Context, service string, argv []string) (int, e
 	if ship != nil {
 		shipCtx, stopShip = context.WithCancel(context.WithoutCancel(ctx))
 		defer stopShip()
-		go ship.run(shipCtx)
+		ship.start(shipCtx)
 	}
 
 	cmd := exec.Command(argv[0], argv[1:]...)

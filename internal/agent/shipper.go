@@ -48,6 +48,7 @@ type shipper struct {
 	full     chan struct{}
 	done     chan struct{}
 	stopped  chan struct{}
+	started  bool
 }
 
 func newShipper(w LogWriter, group, stream string, log *slog.Logger, now func() time.Time, every time.Duration) *shipper {
@@ -169,7 +170,12 @@ func (s *shipper) flush(ctx context.Context) bool {
 	}
 }
 
-// run sends batches until Close.
+// start sends batches in the background until Close.
+func (s *shipper) start(ctx context.Context) {
+	s.started = true
+	go s.run(ctx)
+}
+
 func (s *shipper) run(ctx context.Context) {
 	defer close(s.stopped)
 	t := time.NewTicker(s.every)
@@ -190,7 +196,9 @@ func (s *shipper) run(ctx context.Context) {
 // Close stops the loop and sends what is left, giving up at ctx's end.
 func (s *shipper) Close(ctx context.Context) {
 	close(s.done)
-	<-s.stopped
+	if s.started {
+		<-s.stopped
+	}
 	for ctx.Err() == nil && !s.flush(ctx) {
 		select {
 		case <-ctx.Done():
