@@ -73,7 +73,7 @@ func TestBootOfABastionSetsUpSSHOnly(t *testing.T) {
 		t.Errorf("a bastion has a run directory: %v", err)
 	}
 	for path, want := range map[string]string{
-		"/etc/sudoers.d/elevator": "%elevator ALL=(ALL) NOPASSWD:ALL",
+		"/etc/sudoers.d/elevator":                          "%elevator ALL=(ALL) NOPASSWD:ALL",
 		"/etc/systemd/system/elevator-agent-users.timer":   "OnUnitActiveSec=1min",
 		"/etc/systemd/system/elevator-agent-users.service": "ExecStart=/usr/local/bin/elevator-agent sync-users",
 		"/etc/ssh/sshd_config.d/50-elevator.conf":          "AuthorizedKeysCommandUser root",
