@@ -26,7 +26,7 @@ func TestBootOfADockerServiceInstallsDockerAndLogsInBeforeTheUnitStarts(t *testi
 	cfg.Env = map[string]string{"ELEVATOR_APP": "shop"}
 	a, run, _ := testAgent(t, NewClients(awsCfg))
 	writeFile(t, a, "/etc/os-release", "ID=\"amzn\"\nVERSION_ID=\"2023\"\n")
-	writeFile(t, a, "/etc/group", "elevator:x:999:\n")
+	writeFile(t, a, "/etc/group", AdminGroup+":x:999:\n")
 
 	if err := a.Boot(context.Background(), cfg); err != nil {
 		t.Fatal(err)
@@ -56,7 +56,7 @@ func TestBootOfABastionSetsUpSSHOnly(t *testing.T) {
 	cfg.Mode, cfg.App, cfg.Service = elevator.AgentModeBastion, "", ""
 	putAdmins(t, awsCfg, cfg.ServicesTable, "shop", "alice")
 	a, run, _ := testAgent(t, NewClients(awsCfg))
-	writeFile(t, a, "/etc/group", "elevator:x:999:\n")
+	writeFile(t, a, "/etc/group", AdminGroup+":x:999:\n")
 	if err := a.Boot(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -129,7 +129,7 @@ func TestSyncUsersMakesLocksAndUnlocksOnlyItsOwnAccounts(t *testing.T) {
 
 	// The accounts now exist, as useradd would have left them.
 	writeFile(t, a, "/etc/passwd", "root:x:0:0:root:/root:/bin/bash\nadmin:x:1000:1000::/home/admin:/bin/bash\nalice:x:1001:1001::/home/alice:/bin/bash\n")
-	writeFile(t, a, "/etc/group", "root:x:0:\nelevator:x:999:alice\n")
+	writeFile(t, a, "/etc/group", "root:x:0:\n"+AdminGroup+":x:999:alice\n")
 	run.commands = nil
 	if err := a.SyncUsers(ctx, cfg, tables); err != nil {
 		t.Fatalf("second sync: %v", err)
@@ -173,7 +173,7 @@ func TestSyncUsersOnABastionMakesEveryGrantedUser(t *testing.T) {
 	cfg := sshTables(t, awsCfg, "bast")
 	cfg.Mode, cfg.App, cfg.Service = elevator.AgentModeBastion, "", ""
 	a, run, _ := testAgent(t, nil)
-	writeFile(t, a, "/etc/group", "elevator:x:999:\n")
+	writeFile(t, a, "/etc/group", AdminGroup+":x:999:\n")
 	putAdmins(t, awsCfg, cfg.ServicesTable, "shop", "alice")
 	putAdmins(t, awsCfg, cfg.ServicesTable, "cart/web", "carol")
 	putAdmins(t, awsCfg, cfg.ServicesTable, elevator.AgentOperators, "ops")
