@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -20,6 +21,17 @@ import (
 func Run(ctx context.Context, program string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	code := 0
 	cmd := NewCommand(program, stdin, stdout, stderr, &code)
+	if parent, name, ok := strings.Cut(program, " "); ok {
+		// `elevator agent`: help and usage name the whole path.
+		cmd.Use = name
+		p := &cobra.Command{Use: parent, SilenceUsage: true, SilenceErrors: true}
+		p.CompletionOptions.DisableDefaultCmd = true
+		p.SetOut(stdout)
+		p.SetErr(stderr)
+		p.AddCommand(cmd)
+		args = append([]string{name}, args...)
+		cmd = p
+	}
 	cmd.SetArgs(args)
 	if err := cmd.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", program, err)
