@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,6 +57,9 @@ type appWorld struct {
 	cfg     *elevator.AgentConfig
 	bin     string
 	baseEnv []string
+	// instanceID is passed with --instance-id; "" leaves the agent to
+	// ask IMDS.
+	instanceID string
 }
 
 func newAppWorld(t testing.TB) *appWorld {
@@ -62,7 +67,7 @@ func newAppWorld(t testing.TB) *appWorld {
 	ctx := context.Background()
 	acct := emulatortest.NewAccount(t)
 	awsCfg := acct.Config(testRegion)
-	w := &appWorld{acct: acct, awsCfg: awsCfg, root: t.TempDir()}
+	w := &appWorld{acct: acct, awsCfg: awsCfg, root: t.TempDir(), instanceID: "i-0agent0test0001"}
 
 	_, err := ssmsdk.NewFromConfig(awsCfg).PutParameter(ctx, &ssmsdk.PutParameterInput{
 		Name: aws.String("/prod/shop/api-key"), Value: aws.String(ssmSecret), Type: ssmtypes.ParameterTypeSecureString})
@@ -129,7 +134,11 @@ func (w *appWorld) write(t testing.TB, abs, content string, mode os.FileMode) {
 
 // command returns the agent as a process, with the test's hidden flags.
 func (w *appWorld) command(args ...string) *exec.Cmd {
-	all := append([]string{"--root", w.root, "--record-commands", filepath.Join(w.root, "commands.log"), "--instance-id", "i-0agent0test0001"}, args...)
+	all := []string{"--root", w.root, "--record-commands", filepath.Join(w.root, "commands.log")}
+	if w.instanceID != "" {
+		all = append(all, "--instance-id", w.instanceID)
+	}
+	all = append(all, args...)
 	cmd := exec.Command(w.bin, all...)
 	cmd.Env = w.baseEnv
 	return cmd
@@ -324,5 +333,39 @@ func TestAuthorizedKeysAsSSHDRunsIt(t *testing.T) {
 	stdout, stderr, code = w.run(t, "authorized-keys", "alice")
 	if code != 1 || stdout != "" || !strings.HasPrefix(stderr, "elevator-agent: ") {
 		t.Errorf("authorized-keys with AWS unreachable: status %d, stdout %q, stderr %q; want status 1 and one line", code, stdout, stderr)
+	}
+}
+
+func TestBootAsksTheInstanceMetadataServiceForTheInstanceID(t *testing.T) {
+	t.Parallel()
+	w := newAppWorld(t)
+	w.bin = buildAgent(t)
+	w.instanceID = ""
+	// A double of IMDSv2, named as such: a token first, then the id.
+	const token = "imds-token-1"
+	imds := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPut && r.URL.Path == "/latest/api/token":
+			rw.Header().Set("X-Aws-Ec2-Metadata-Token-Ttl-Seconds", "21600")
+			fmt.Fprint(rw, token)
+		case r.Method == http.MethodGet && r.URL.Path == "/latest/meta-data/instance-id" && r.Header.Get("X-Aws-Ec2-Metadata-Token") == token:
+			fmt.Fprint(rw, "i-0fromimds000001")
+		default:
+			http.Error(rw, "not here", http.StatusNotFound)
+		}
+	}))
+	defer imds.Close()
+	env, err := os.ReadFile(filepath.Join(w.root, elevator.AgentAWSEnvPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.write(t, elevator.AgentAWSEnvPath, string(env)+"AWS_EC2_METADATA_SERVICE_ENDPOINT="+imds.URL+"\n", 0o600)
+
+	if _, stderr, code := w.run(t, "boot"); code != 0 {
+		t.Fatalf("boot exited %d:\n%s", code, stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(w.root, elevator.AgentRunDir, "web.env"))
+	if err != nil || !strings.Contains(string(data), "ELEVATOR_INSTANCE_ID=i-0fromimds000001\n") {
+		t.Errorf("env file: %v; want the instance id IMDS gave", err)
 	}
 }
