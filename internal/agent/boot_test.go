@@ -35,7 +35,8 @@ func TestBootOfADockerServiceInstallsDockerAndLogsInBeforeTheUnitStarts(t *testi
 		"dnf install -y docker",
 		"systemctl enable --now docker",
 		"docker login --username AWS --password-stdin " + host,
-		"systemctl try-reload-or-restart ssh sshd",
+		"systemctl try-reload-or-restart sshd",
+		"systemctl try-reload-or-restart ssh",
 		"systemctl daemon-reload",
 		"systemctl enable --now elevator-web.service",
 		"systemctl enable --now elevator-agent-users.timer",
@@ -61,7 +62,8 @@ func TestBootOfABastionSetsUpSSHOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"systemctl try-reload-or-restart ssh sshd",
+		"systemctl try-reload-or-restart sshd",
+		"systemctl try-reload-or-restart ssh",
 		"useradd -m -s /bin/bash -G elevator alice",
 		"systemctl daemon-reload",
 		"systemctl enable --now elevator-agent-users.timer",

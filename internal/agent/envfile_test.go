@@ -147,3 +147,33 @@ func FuzzEnvFile(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseEnv checks that any file ParseEnv reads gives valid names, and
+// that writing what it read and reading it again changes nothing.
+func FuzzParseEnv(f *testing.F) {
+	for _, seed := range []string{"A=1\n", "# c\n\n  B= x \r\n", "bad line\n", "A=1\nA=2", "=v\n", "X=a=b\n\x00", "É=1\n"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		env, err := ParseEnv(data)
+		if err != nil {
+			if strings.Contains(err.Error(), "=") && !strings.Contains(err.Error(), "NAME=value") {
+				t.Fatalf("the refusal quotes the file: %v", err)
+			}
+			return
+		}
+		for n := range env {
+			if !envName.MatchString(n) {
+				t.Fatalf("read a variable named %q", n)
+			}
+		}
+		out, err := FormatEnv(env)
+		if err != nil {
+			return // a value docker's reader takes and an env file should not carry (a lone \r)
+		}
+		again, err := ParseEnv(out)
+		if err != nil || !reflect.DeepEqual(again, env) {
+			t.Fatalf("read %q, wrote %q, read back %q (%v)", env, out, again, err)
+		}
+	})
+}

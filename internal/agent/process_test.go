@@ -191,7 +191,8 @@ func TestTheAgentBootsAndRunsTheServiceWithItsSecretsAndShipsItsOutput(t *testin
 	}
 	ran := strings.Split(strings.TrimSpace(string(rec)), "\n")
 	for _, want := range []string{
-		"systemctl try-reload-or-restart ssh sshd",
+		"systemctl try-reload-or-restart sshd",
+		"systemctl try-reload-or-restart ssh",
 		"groupadd --system elevator",
 		"useradd -m -s /bin/bash -G elevator alice",
 		"systemctl daemon-reload",

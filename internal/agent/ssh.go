@@ -370,10 +370,17 @@ func (a *Agent) setupSSH(ctx context.Context) error {
 			return err
 		}
 	}
-	// Debian calls sshd's unit ssh, Amazon Linux sshd; a unit that is not
-	// running is left alone.
-	if err := a.Runner.Run(ctx, Command{Name: "systemctl", Args: []string{"try-reload-or-restart", "ssh", "sshd"}}); err != nil {
-		a.Log.Warn("could not reload sshd", "error", err.Error())
+	// Amazon Linux calls sshd's unit sshd, Debian ssh (with sshd as an
+	// alias): one at a time, so a name this image lacks does not stop the
+	// other. A unit that is not running is left alone.
+	reloaded := false
+	for _, unit := range []string{"sshd", "ssh"} {
+		if a.Runner.Run(ctx, Command{Name: "systemctl", Args: []string{"try-reload-or-restart", unit}}) == nil {
+			reloaded = true
+		}
+	}
+	if !reloaded {
+		a.Log.Warn("could not reload sshd: new logins may not ask the agent for keys until it restarts")
 	}
 	return nil
 }
