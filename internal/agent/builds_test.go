@@ -34,6 +34,9 @@ func buildsDir(t *testing.T) string {
 	return dir
 }
 
+// The S3 adapter is what orbit up and deploy pass to Publish.
+var _ Objects = (*s3.Client)(nil)
+
 // countingObjects counts the writes of an S3 client.
 type countingObjects struct {
 	*s3.Client
