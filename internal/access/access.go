@@ -38,7 +38,7 @@ const HistoryLimit = 50
 type Items interface {
 	GetItem(ctx context.Context, table string, key dynamodb.Item) (dynamodb.Item, error)
 	PutItem(ctx context.Context, table string, item dynamodb.Item, conds ...dynamodb.Condition) error
-	Scan(ctx context.Context, table string) ([]dynamodb.Item, error)
+	Scan(ctx context.Context, table string, in dynamodb.ScanInput) ([]dynamodb.Item, error)
 }
 
 // Region is the SSH tables of an orbit in one region.
@@ -194,7 +194,7 @@ func (t Tables) plan(ctx context.Context, r Region, c Change) (writes []write, u
 	var names []string
 	switch {
 	case c.All:
-		all, err := r.Items.Scan(ctx, t.services())
+		all, err := r.Items.Scan(ctx, t.services(), dynamodb.ScanInput{})
 		if err != nil {
 			return nil, nil, 0, err
 		}

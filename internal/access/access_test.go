@@ -90,7 +90,7 @@ func (m *memory) PutItem(_ context.Context, table string, item dynamodb.Item, _ 
 	return nil
 }
 
-func (m *memory) Scan(_ context.Context, table string) ([]dynamodb.Item, error) {
+func (m *memory) Scan(_ context.Context, table string, _ dynamodb.ScanInput) ([]dynamodb.Item, error) {
 	var out []dynamodb.Item
 	for _, it := range m.tables[table] {
 		out = append(out, it)

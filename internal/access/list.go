@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
 )
 
 // User is what the tables say of one user, over every region of the
@@ -52,11 +54,11 @@ func (t Tables) List(ctx context.Context, user string, withHistory bool) ([]User
 		return u
 	}
 	for _, r := range t.Regions {
-		users, err := r.Items.Scan(ctx, t.users())
+		users, err := r.Items.Scan(ctx, t.users(), dynamodb.ScanInput{})
 		if err != nil {
 			return nil, err
 		}
-		services, err := r.Items.Scan(ctx, t.services())
+		services, err := r.Items.Scan(ctx, t.services(), dynamodb.ScanInput{})
 		if err != nil {
 			return nil, err
 		}

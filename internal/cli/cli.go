@@ -209,7 +209,7 @@ command to try Elevator without an AWS account.`,
 
 	root.AddCommand(newVersionCmd(g), newLocalCmd(g), newOrbitCmd(g), newAppCmd(g), newSchemaCmd(g),
 		newDeployCmd(g), newReleaseCmd(g), newHaltCmd(g), newRollbackCmd(g), newUnlockCmd(g), newImageCmd(g), newGCCmd(g),
-		newAccessCmd(g), newLogsCmd(g), newSSHCmd(g))
+		newAccessCmd(g), newLogsCmd(g), newSSHCmd(g), newAgentCmd(g))
 	return root
 }
 

@@ -168,7 +168,7 @@ func (t *tail) read(ctx context.Context, start time.Time) error {
 	var events []logEvent
 	for _, s := range t.sources {
 		got, err := s.logs.Events(ctx, s.group, start, time.Time{})
-		if errors.Is(err, cloudwatchlogs.ErrGroupNotFound) {
+		if errors.Is(err, cloudwatchlogs.ErrNotFound) {
 			return elevator.Errorf(elevator.ENOTFOUND, "service %s has no log group %s in %s: is the app up there, with that service?", s.service, s.group, s.region)
 		}
 		if err != nil {

@@ -4,7 +4,7 @@
 // Elevator's own types. Nothing above it sees an SDK type.
 //
 // Errors it returns are *elevator.Error, translated by awserr: ENOTFOUND
-// wrapping ErrGroupNotFound and an *awserr.NotFoundError naming the group,
+// wrapping ErrNotFound and an *awserr.NotFoundError naming the group,
 // ECONFLICT wrapping ErrGroupExists or ErrGroupBusy, EINVALID for a request
 // the adapter refuses to send, and the codes awserr gives every service
 // (EINTERRUPTED when the context was cancelled, EAWS for a refused or
@@ -28,9 +28,9 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
 
-// ErrGroupNotFound is the cause of the ENOTFOUND error returned for a group
+// ErrNotFound is the cause of the ENOTFOUND error returned for a group
 // that does not exist.
-var ErrGroupNotFound = errors.New("auto scaling group not found")
+var ErrNotFound = errors.New("auto scaling group not found")
 
 // ErrGroupExists is the cause of the ECONFLICT error CreateGroup returns when
 // a group of that name exists already. A caller that creates groups under
@@ -207,14 +207,14 @@ func (c *Client) Groups(ctx context.Context, tags map[string]string) ([]Group, e
 }
 
 // Group returns the group called name, or an ENOTFOUND error wrapping
-// ErrGroupNotFound.
+// ErrNotFound.
 func (c *Client) Group(ctx context.Context, name string) (Group, error) {
 	groups, err := c.describe(ctx, &autoscalingsdk.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{name}}, "describe auto scaling group "+name)
 	if err != nil {
 		return Group{}, err
 	}
 	if len(groups) == 0 {
-		return Group{}, awserr.NotFound("auto scaling group", name, c.region, ErrGroupNotFound)
+		return Group{}, awserr.NotFound("auto scaling group", name, c.region, ErrNotFound)
 	}
 	return groups[0], nil
 }
@@ -320,7 +320,7 @@ func (c *Client) CreateGroup(ctx context.Context, in CreateGroupInput) error {
 		switch _, err := c.Group(ctx, in.Name); {
 		case err == nil:
 			return elevator.Errorf(elevator.ECONFLICT, "create auto scaling group %s in %s: %w", in.Name, c.region, ErrGroupExists)
-		case !errors.Is(err, ErrGroupNotFound):
+		case !errors.Is(err, ErrNotFound):
 			return err
 		}
 	}
@@ -367,7 +367,7 @@ type Capacity struct {
 }
 
 // SetCapacity sets a group's min, max and desired sizes in one call. It
-// returns an ENOTFOUND error wrapping ErrGroupNotFound for a missing group,
+// returns an ENOTFOUND error wrapping ErrNotFound for a missing group,
 // ECONFLICT wrapping ErrGroupBusy when a scaling activity is in progress,
 // and EAWS for other failures.
 func (c *Client) SetCapacity(ctx context.Context, name string, capacity Capacity) error {
@@ -420,7 +420,7 @@ func (c *Client) DeleteGroup(ctx context.Context, name string, force bool) error
 // name not found - ..."), and about a group being deleted already
 // ("AutoScalingGroup ... is pending delete").
 var (
-	missing       = awserr.Match{Code: "ValidationError", Message: "not found", Err: ErrGroupNotFound}
+	missing       = awserr.Match{Code: "ValidationError", Message: "not found", Err: ErrNotFound}
 	pendingDelete = awserr.Match{Code: "ValidationError", Message: "pending delete"}
 )
 

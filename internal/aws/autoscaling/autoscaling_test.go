@@ -244,7 +244,7 @@ func TestAGroupIsCreatedOnceFoundByItsTagsAndDeleted(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := f.asg.Group(ctx, in.Name); !isCode(err, elevator.ENOTFOUND, ErrGroupNotFound) {
+		if _, err := f.asg.Group(ctx, in.Name); !isCode(err, elevator.ENOTFOUND, ErrNotFound) {
 			t.Errorf("group after delete: %v, want ENOTFOUND", err)
 		}
 		for _, i := range f.instances(t, ids(before.Instances)) {
@@ -261,8 +261,8 @@ func TestAGroupIsCreatedOnceFoundByItsTagsAndDeleted(t *testing.T) {
 		{"reading a missing group", func() error { _, err := f.asg.Group(ctx, "nope"); return err }},
 	} {
 		t.Run(tc.test+" is not found", func(t *testing.T) {
-			if err := tc.call(); !isCode(err, elevator.ENOTFOUND, ErrGroupNotFound) {
-				t.Errorf("got %v (code %q), want ENOTFOUND wrapping ErrGroupNotFound", err, elevator.ErrorCode(err))
+			if err := tc.call(); !isCode(err, elevator.ENOTFOUND, ErrNotFound) {
+				t.Errorf("got %v (code %q), want ENOTFOUND wrapping ErrNotFound", err, elevator.ErrorCode(err))
 			}
 		})
 	}

@@ -76,7 +76,7 @@ func TestAWSAnswersMotoCannotGiveAreTranslated(t *testing.T) {
 		{"deleting a group already being deleted succeeds", validation("AutoScalingGroup web is pending delete."),
 			func(c *Client) error { return c.DeleteGroup(ctx, "web", true) }, "", nil},
 		{"attaching to a missing group is not found (moto answers 500)", validation("AutoScalingGroup name not found - null"),
-			func(c *Client) error { return c.AttachTargetGroups(ctx, "web", []string{"arn:tg"}) }, elevator.ENOTFOUND, ErrGroupNotFound},
+			func(c *Client) error { return c.AttachTargetGroups(ctx, "web", []string{"arn:tg"}) }, elevator.ENOTFOUND, ErrNotFound},
 		{"any other refusal is an AWS error", validation("Max bound, 1, must be greater than or equal to min bound, 2"),
 			func(c *Client) error { return c.SetCapacity(ctx, "web", Capacity{Min: 2, Max: 1}) }, elevator.EAWS, nil},
 	} {

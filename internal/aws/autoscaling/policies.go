@@ -83,7 +83,7 @@ type Step struct {
 
 // PutTargetTrackingPolicy creates or replaces a target tracking policy on a
 // group and returns its ARN. Putting the same policy again is a no-op. It
-// returns an ENOTFOUND error wrapping ErrGroupNotFound for a missing group
+// returns an ENOTFOUND error wrapping ErrNotFound for a missing group
 // and EAWS for other failures.
 func (c *Client) PutTargetTrackingPolicy(ctx context.Context, group string, p TargetTrackingPolicy) (string, error) {
 	metric := p.Metric
@@ -178,7 +178,7 @@ type ScheduledAction struct {
 }
 
 // PutScheduledAction creates or replaces a scheduled action of a group. It
-// returns an ENOTFOUND error wrapping ErrGroupNotFound for a missing group
+// returns an ENOTFOUND error wrapping ErrNotFound for a missing group
 // and EAWS for other failures.
 func (c *Client) PutScheduledAction(ctx context.Context, group string, a ScheduledAction) error {
 	req := &autoscalingsdk.PutScheduledUpdateGroupActionInput{
@@ -236,7 +236,7 @@ type LifecycleHook struct {
 }
 
 // PutLifecycleHook creates or replaces a lifecycle hook of a group. It
-// returns an ENOTFOUND error wrapping ErrGroupNotFound for a missing group
+// returns an ENOTFOUND error wrapping ErrNotFound for a missing group
 // and EAWS for other failures.
 func (c *Client) PutLifecycleHook(ctx context.Context, group string, h LifecycleHook) error {
 	req := &autoscalingsdk.PutLifecycleHookInput{

@@ -1,7 +1,7 @@
 // Package cloudwatchlogs is Elevator's adapter for Amazon CloudWatch Logs:
 // the log groups of an app's services and the events in them, in
 // Elevator's own types. Errors it returns are *elevator.Error, translated
-// by awserr: ENOTFOUND wrapping ErrGroupNotFound and an
+// by awserr: ENOTFOUND wrapping ErrNotFound and an
 // *awserr.NotFoundError naming the group when it does not exist, and the
 // codes awserr gives every service (EINTERRUPTED when the context was
 // cancelled, EAWS for a refused or failed call).
@@ -17,12 +17,15 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
 
-// ErrGroupNotFound is the cause of the ENOTFOUND error returned for a log
-// group that does not exist.
-var ErrGroupNotFound = errors.New("log group not found")
+// ErrNotFound is the cause of the ENOTFOUND error returned for a log
+// group or stream that does not exist.
+var ErrNotFound = errors.New("log group or stream not found")
 
+// codes are CloudWatch Logs' answers that mean more than a failed call.
 var codes = awserr.Codes{
-	NotFound: []awserr.Match{{Code: "ResourceNotFoundException", Err: ErrGroupNotFound}},
+	NotFound: []awserr.Match{{Code: "ResourceNotFoundException", Err: ErrNotFound}},
+	Conflict: []awserr.Match{{Code: "ResourceAlreadyExistsException"}},
+	Invalid:  []awserr.Match{{Code: "InvalidParameterException"}},
 }
 
 // api lists the CloudWatch Logs operations Elevator uses.
@@ -72,7 +75,7 @@ type Event struct {
 // Events returns the events of a group from start on (and before end,
 // when end is not zero), reading every page, in the order CloudWatch
 // Logs gives them (by time within each stream). It returns ENOTFOUND
-// wrapping ErrGroupNotFound when the group does not exist.
+// wrapping ErrNotFound when the group does not exist.
 func (c *Client) Events(ctx context.Context, group string, start, end time.Time) ([]Event, error) {
 	in := &logs.FilterLogEventsInput{LogGroupName: aws.String(group), StartTime: aws.Int64(start.UnixMilli())}
 	if !end.IsZero() {

@@ -64,7 +64,7 @@ func TestGroupsByPrefixAndEventsFromAStartTime(t *testing.T) {
 		t.Errorf("events since 150s ago: %+v", got)
 	}
 	_, err = c.Events(ctx, shop+"api", now, time.Time{})
-	if elevator.ErrorCode(err) != elevator.ENOTFOUND || !errors.Is(err, ErrGroupNotFound) {
+	if elevator.ErrorCode(err) != elevator.ENOTFOUND || !errors.Is(err, ErrNotFound) {
 		t.Errorf("events of a missing group: %v", err)
 	}
 }

@@ -162,11 +162,11 @@ func TestAScanReadsEveryPage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	items, err := c.Scan(ctx, table)
+	items, err := c.Scan(ctx, table, ScanInput{})
 	if err != nil || len(items) != 25 {
 		t.Errorf("scan: %d items, %v", len(items), err)
 	}
-	if _, err := c.Scan(ctx, "no-such-table"); !errors.Is(err, ErrTableNotFound) {
+	if _, err := c.Scan(ctx, "no-such-table", ScanInput{}); !errors.Is(err, ErrTableNotFound) {
 		t.Errorf("scan of a missing table: %v", err)
 	}
 }

@@ -39,3 +39,15 @@ func (c *Client) Parameter(ctx context.Context, name string) (string, error) {
 	}
 	return aws.ToString(out.Parameter.Value), nil
 }
+
+// SecureParameter returns a parameter's value, decrypted when it is a
+// SecureString (a String parameter is returned as it is). It returns an
+// ENOTFOUND error for a missing parameter; see the package comment for
+// the others.
+func (c *Client) SecureParameter(ctx context.Context, name string) (string, error) {
+	out, err := c.api.GetParameter(ctx, &ssmsdk.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+	if err != nil {
+		return "", codes.Translate(awserr.Op{Doing: "get SSM parameter " + name, Region: c.region, Kind: "SSM parameter", Name: name}, err)
+	}
+	return aws.ToString(out.Parameter.Value), nil
+}

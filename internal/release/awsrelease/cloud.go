@@ -371,7 +371,7 @@ func hasHook(hooks []autoscaling.LifecycleHook, name string) bool {
 // notFound turns the adapters' "no such group" into release.ErrNotFound,
 // keeping their message.
 func notFound(err error) error {
-	if errors.Is(err, autoscaling.ErrGroupNotFound) {
+	if errors.Is(err, autoscaling.ErrNotFound) {
 		return engineNotFound{err}
 	}
 	return err
@@ -419,12 +419,12 @@ func (c *Cloud) DetachTargetGroups(ctx context.Context, group string, targetGrou
 // release.ErrNotFound. (moto 5.2.5 answers an attach or detach of a
 // missing group with a 500, not a not-found error.)
 func (c *Cloud) settle(ctx context.Context, group string, err error, done func(attached []string) bool) error {
-	if err == nil || errors.Is(err, autoscaling.ErrGroupNotFound) {
+	if err == nil || errors.Is(err, autoscaling.ErrNotFound) {
 		return notFound(err)
 	}
 	g, gerr := c.groups.Group(ctx, group)
 	switch {
-	case errors.Is(gerr, autoscaling.ErrGroupNotFound):
+	case errors.Is(gerr, autoscaling.ErrNotFound):
 		return notFound(gerr)
 	case gerr != nil:
 		return err
