@@ -45,10 +45,13 @@ func StartIMDS(t testing.TB, f *FakeIMDS) *FakeIMDS {
 		f.requests = append(f.requests, r.Method+" "+r.URL.Path)
 		f.mu.Unlock()
 		if r.Method == http.MethodPut && r.URL.Path == "/latest/api/token" {
-			if r.Header.Get("X-aws-ec2-metadata-token-ttl-seconds") == "" {
+			ttl := r.Header.Get("X-aws-ec2-metadata-token-ttl-seconds")
+			if ttl == "" {
 				http.Error(w, "missing ttl", http.StatusBadRequest)
 				return
 			}
+			// As IMDS does, the answer says how long the token lasts.
+			w.Header().Set("X-aws-ec2-metadata-token-ttl-seconds", ttl)
 			w.Write([]byte(token))
 			return
 		}
