@@ -47,7 +47,7 @@ import (
 func TestMain(m *testing.M) { emulatortest.Main(m) }
 
 const (
-	region = "us-east-1"
+	region    = "us-east-1"
 	orbitName = "boot"
 )
 
@@ -55,13 +55,13 @@ const (
 // with the agent in it, the SSH tables, the app's secrets, log group and
 // (stand-in) stack outputs.
 type world struct {
-	acct    *emulatortest.Account
-	cfg     aws.Config
-	orbit   *elevator.Orbit
-	builds  map[string]elevator.AgentBuild
-	imds    *instancetest.FakeIMDS
-	awsEnv  string
-	secrets map[string]string // NAME -> value
+	acct             *emulatortest.Account
+	cfg              aws.Config
+	orbit            *elevator.Orbit
+	builds           map[string]elevator.AgentBuild
+	imds             *instancetest.FakeIMDS
+	awsEnv           string
+	secrets          map[string]string // NAME -> value
 	aliceKey, bobKey ssh.Signer
 }
 
