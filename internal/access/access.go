@@ -9,9 +9,8 @@
 // and add an audit: who changed the item last and when (updated_by,
 // updated_at, Unix seconds), a revision that makes each write conditional
 // on the item read (two people granting at once cannot lose a change), and
-// the item's last HistoryLimit changes. A user's item also lists the
-// services items naming them (scopes: SS), so a bastion can tell with one
-// read whether the user may pass through.
+// the item's last HistoryLimit changes. The services table is the only
+// record of who may reach what: the agent reads it at every login.
 //
 // A change is read in every region first, and written only once every
 // region has been read: a missing table or a refused read anywhere writes
@@ -247,8 +246,7 @@ func (t Tables) plan(ctx context.Context, r Region, c Change) (writes []write, u
 	}
 	setStrings(newUser, "keys", keys)
 
-	// Scopes: the services items first, then the user's list of them.
-	userScopes := stringSet(newUser, "scopes")
+	// Scopes: the services items.
 	for _, n := range names {
 		it := scopes[n]
 		admins := stringSet(it, "admins")
@@ -269,19 +267,6 @@ func (t Tables) plan(ctx context.Context, r Region, c Change) (writes []write, u
 		writes = append(writes, write{t.services(), stamp(updated, c, e), unchanged(it)})
 		userEntries = append(userEntries, e)
 	}
-	for _, n := range names {
-		if c.Grant {
-			if !slices.Contains(userScopes, n) {
-				userScopes = append(userScopes, n)
-			}
-		} else {
-			userScopes = slices.DeleteFunc(userScopes, func(s string) bool { return s == n })
-		}
-	}
-	if c.All {
-		userScopes = nil
-	}
-	setStrings(newUser, "scopes", userScopes)
 	if len(userEntries) > 0 {
 		writes = append(writes, write{t.users(), stamp(newUser, c, userEntries...), unchanged(user)})
 	}

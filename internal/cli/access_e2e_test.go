@@ -133,9 +133,6 @@ func TestAccessGrantRevokeAndListInEveryRegion(t *testing.T) {
 		if got := ss(s["shop/web"], "admins"); !slices.Equal(got, []string{"bob"}) {
 			t.Errorf("%s: shop/web admins %q", region, got)
 		}
-		if got := ss(u["bob"], "scopes"); !slices.Equal(got, []string{"shop/web"}) {
-			t.Errorf("%s: bob's scopes %q", region, got)
-		}
 		for _, it := range []map[string]ddbtypes.AttributeValue{u["alice"], u["bob"], s[domain.AgentOperators], s["shop/web"]} {
 			if !strings.HasPrefix(str(it, "updated_by"), "arn:aws:") || str(it, "updated_at") == "" || str(it, "revision") != "1" {
 				t.Errorf("%s: item %s is not audited: by %q at %q revision %q", region, str(it, "name"), str(it, "updated_by"), str(it, "updated_at"), str(it, "revision"))
@@ -186,8 +183,8 @@ func TestAccessGrantRevokeAndListInEveryRegion(t *testing.T) {
 		if got := ss(s["shop/web"], "admins"); got != nil {
 			t.Errorf("%s: shop/web admins after revoking bob everywhere: %q", region, got)
 		}
-		if keys, scopes := ss(u["bob"], "keys"), ss(u["bob"], "scopes"); keys != nil || scopes != nil {
-			t.Errorf("%s: bob after --all: keys %q scopes %q", region, keys, scopes)
+		if keys := ss(u["bob"], "keys"); keys != nil {
+			t.Errorf("%s: bob after --all: keys %q", region, keys)
 		}
 		if got := historyOf(u["bob"]); len(got) != 4 || got[2] != "remove-key "+bobFP || got[3] != "revoke shop/web" {
 			t.Errorf("%s: bob's history %q", region, got)
