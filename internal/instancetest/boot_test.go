@@ -420,3 +420,99 @@ func TestABastionBootsAndLetsGrantedUsersIn(t *testing.T) {
 		t.Errorf("the bastion's agent config: %+v, %v", cfg, err)
 	}
 }
+
+// TestADockerServiceGetsDockerFromTheImagesPackageManager boots a service
+// with a Docker runtime on an image without Docker (this Debian root): the
+// agent installs it with apt-get, as it would on Debian or Ubuntu images
+// (dnf on Amazon Linux is the same path with another command, tested with
+// a recording runner in internal/agent). What cannot run here is said in
+// the test's log: this machine reaches no container registry, and
+// dockerd inside systemd-nspawn may lack what it needs.
+func TestADockerServiceGetsDockerFromTheImagesPackageManager(t *testing.T) {
+	root := instancetest.Root(t)
+	const instanceID = "i-0b00751ce0000003"
+	w := newWorld(t, instanceID)
+	ctx := context.Background()
+	app, err := manifest.ParseApp("app.yml", []byte(`name: shop
+services:
+  web:
+    runtime:
+      docker:
+        image: registry.example.com/acme/shop
+        ports: ["8080:8080"]
+    instance_type: t3.micro
+    port: 8080
+`), orbitName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &app.Services[0]
+	if _, err := cloudformation.NewFromConfig(w.cfg).CreateStack(ctx, &cloudformation.CreateStackInput{
+		StackName:    aws.String(app.StackName(orbitName)),
+		TemplateBody: aws.String(`{"Resources":{"Handle":{"Type":"AWS::CloudFormation::WaitConditionHandle"}}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	userData, err := compile.UserData(svc, app, w.orbit, w.builds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	userData = elevator.ExpandUserData(userData, elevator.UserDataVars{ReleaseID: "r-boot-3", App: app.Name, Orbit: orbitName, Service: svc.Name, Region: region, Version: "1.0.0"})
+	inst := instancetest.Boot(t, root, instancetest.Seed{InstanceID: instanceID, UserData: userData,
+		Files: map[string]string{elevator.AgentAWSEnvPath: w.awsEnv}})
+
+	if err := inst.Wait(8*time.Minute, func() error {
+		out, _, err := inst.Exec(ctx, "dpkg-query", "-W", "-f=${Status}", "docker.io")
+		if err != nil || strings.TrimSpace(out) != "install ok installed" {
+			return fmt.Errorf("docker.io: %q, %v", out, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("the agent did not install Docker with apt-get: %v", err)
+	}
+	// Docker is installed; whether dockerd runs depends on the machine.
+	// Where it cannot start, boot must say so on the console and not
+	// start the service; where it can, the service's unit runs (and its
+	// image pull fails here: this machine reaches no registry).
+	var dockerd string
+	if err := inst.Wait(2*time.Minute, func() error {
+		out, _, _ := inst.Exec(ctx, "systemctl", "is-active", "docker.service")
+		dockerd = strings.TrimSpace(out)
+		if dockerd == "active" || strings.Contains(inst.Console(), "elevator-agent: install docker") {
+			return nil
+		}
+		return fmt.Errorf("docker.service is %q and the agent said nothing of it", dockerd)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	web, _, _ := inst.Exec(ctx, "systemctl", "is-enabled", "elevator-web.service")
+	web = strings.TrimSpace(web)
+	if dockerd == "active" {
+		if web != "enabled" {
+			t.Errorf("dockerd runs, and the service's unit is %q, want enabled", web)
+		}
+		t.Log("could not run here: the image pull (this machine reaches no container registry) and the container")
+		return
+	}
+	if web == "enabled" {
+		t.Error("Docker could not start, and boot still enabled the service's unit")
+	}
+	journal, _, _ := inst.Exec(ctx, "journalctl", "--no-pager", "-o", "cat", "-u", "docker.service")
+	why := "see the journal"
+	for _, line := range strings.Split(journal, "\n") {
+		if strings.Contains(line, "failed to start daemon") {
+			why = line
+		}
+	}
+	t.Logf("Docker was installed with apt-get; could not run here: dockerd inside systemd-nspawn (%s), the image pull (no registry is reachable) and the container. The agent stopped and said: %s",
+		why, consoleLine(inst.Console(), "elevator-agent: install docker"))
+}
+
+// consoleLine returns the first line of console holding s.
+func consoleLine(console, s string) string {
+	for _, line := range strings.Split(console, "\n") {
+		if i := strings.Index(line, s); i >= 0 {
+			return strings.TrimSpace(line[i:])
+		}
+	}
+	return ""
+}
