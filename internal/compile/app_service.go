@@ -267,6 +267,19 @@ func (b *appBuilder) serviceNames() string {
 	return strings.Join(names, ", ")
 }
 
+// ec2AssumeRole is the trust policy of a role that EC2 instances assume
+// through their instance profile.
+func ec2AssumeRole() Props {
+	return Props{
+		"Version": "2012-10-17",
+		"Statement": []any{Props{
+			"Effect":    "Allow",
+			"Principal": Props{"Service": "ec2.amazonaws.com"},
+			"Action":    "sts:AssumeRole",
+		}},
+	}
+}
+
 // identity compiles a service's IAM role, assumed by its instances through
 // its instance profile, with a least-privilege inline policy.
 func (b *appBuilder) identity(s *elevator.Service) {
@@ -274,15 +287,8 @@ func (b *appBuilder) identity(s *elevator.Service) {
 	path := elevator.IAMPath(b.o.Name, b.a.Name, s.Name)
 	role, profile := idRole+svc, idInstanceProf+svc
 	b.add(role, s.Path, Resource{Type: "AWS::IAM::Role", Properties: Props{
-		"Path": path,
-		"AssumeRolePolicyDocument": Props{
-			"Version": "2012-10-17",
-			"Statement": []any{Props{
-				"Effect":    "Allow",
-				"Principal": Props{"Service": "ec2.amazonaws.com"},
-				"Action":    "sts:AssumeRole",
-			}},
-		},
+		"Path":                     path,
+		"AssumeRolePolicyDocument": ec2AssumeRole(),
 		"Policies": []any{Props{
 			"PolicyName":     policyName,
 			"PolicyDocument": Props{"Version": "2012-10-17", "Statement": b.policy(s)},

@@ -425,14 +425,7 @@ func (b *regionBuilder) bastion() {
 // Session Manager may reach the hosts.
 func (b *regionBuilder) bastionIdentity(name string) {
 	b.t.add(idBastionRole, Resource{Type: "AWS::IAM::Role", Properties: Props{
-		"AssumeRolePolicyDocument": Props{
-			"Version": "2012-10-17",
-			"Statement": []any{Props{
-				"Effect":    "Allow",
-				"Principal": Props{"Service": "ec2.amazonaws.com"},
-				"Action":    "sts:AssumeRole",
-			}},
-		},
+		"AssumeRolePolicyDocument": ec2AssumeRole(),
 		"Policies": []any{Props{
 			"PolicyName": "elevator-bastion",
 			"PolicyDocument": Props{"Version": "2012-10-17", "Statement": []any{
