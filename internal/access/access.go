@@ -330,8 +330,9 @@ func clone(item dynamodb.Item, name string) dynamodb.Item {
 
 // stringSet returns a string-set attribute of item (nil when absent).
 func stringSet(item dynamodb.Item, attr string) []string {
-	ss, _ := item[attr].([]string)
-	return slices.Clone(ss)
+	// A list or a single string, as a hand-filled table may hold, is read
+	// too: a grant rewrites it as a set and loses no one.
+	return slices.Clone(dynamodb.Strings(item[attr]))
 }
 
 // setStrings sets a string-set attribute, or removes it when empty:

@@ -58,6 +58,12 @@ func (a *Agent) Boot(ctx context.Context, cfg *elevator.AgentConfig, again bool)
 	if err := a.SyncUsers(ctx, cfg, cl.Tables); err != nil {
 		a.Log.Warn("could not sync SSH users now; the timer tries again every minute", "error", err.Error())
 	}
+	// The boot unit is wanted by the service's units: the marker, on
+	// tmpfs, keeps it from running the whole boot again on the first
+	// boot, and is gone at the next.
+	if err := writeAtomic(a.Paths.Path(bootMarker), nil, 0o600); err != nil {
+		return err
+	}
 	if again {
 		return nil
 	}
@@ -70,7 +76,9 @@ func (a *Agent) Boot(ctx context.Context, cfg *elevator.AgentConfig, again bool)
 	if err := a.systemctl(ctx, "enable", bootUnit+".service"); err != nil {
 		return err
 	}
-	for _, u := range append(append([]string{}, cfg.Units...), usersUnit+".timer") {
+	// The timer first: a service unit that fails to start (a slow image
+	// pull) must not keep later grants from making their accounts.
+	for _, u := range append([]string{usersUnit + ".timer"}, cfg.Units...) {
 		if err := a.systemctl(ctx, "enable", "--now", u); err != nil {
 			return err
 		}
@@ -89,15 +97,23 @@ func (a *Agent) systemctl(ctx context.Context, args ...string) error {
 // bootUnit runs the agent's boot again at each later boot of the instance.
 const bootUnit = "elevator-agent"
 
+// bootMarker says this boot of the instance has been through Boot.
+const bootMarker = "/run/elevator-agent.booted"
+
+// bootService tries again every 10 s when AWS or the network is not there
+// yet: the service's units wait for it.
 var bootService = `[Unit]
 Description=Elevator: the service's environment and SSH access, read again at boot
 Wants=network-online.target
 After=network-online.target
+ConditionPathExists=!` + bootMarker + `
 
 [Service]
 Type=oneshot
 RemainAfterExit=yes
 ExecStart=` + elevator.AgentBinaryPath + ` boot --again
+Restart=on-failure
+RestartSec=10s
 
 [Install]
 WantedBy=multi-user.target

@@ -35,12 +35,13 @@ func TestBootOfADockerServiceInstallsDockerAndLogsInBeforeTheUnitStarts(t *testi
 		"dnf install -y docker",
 		"systemctl enable --now docker",
 		"docker login --username AWS --password-stdin " + host,
-		"systemctl try-reload-or-restart sshd",
-		"systemctl try-reload-or-restart ssh",
+		"systemctl daemon-reload",
+		"systemctl try-restart sshd",
+		"systemctl try-restart ssh",
 		"systemctl daemon-reload",
 		"systemctl enable elevator-agent.service",
-		"systemctl enable --now elevator-web.service",
 		"systemctl enable --now elevator-agent-users.timer",
+		"systemctl enable --now elevator-web.service",
 	}
 	if got := run.lines(); !reflect.DeepEqual(got, want) {
 		t.Errorf("boot ran\n%q\nwant\n%q", got, want)
@@ -86,8 +87,9 @@ func TestBootOfABastionSetsUpSSHOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"systemctl try-reload-or-restart sshd",
-		"systemctl try-reload-or-restart ssh",
+		"systemctl daemon-reload",
+		"systemctl try-restart sshd",
+		"systemctl try-restart ssh",
 		"useradd -m -s /bin/bash -G elevator alice",
 		"systemctl daemon-reload",
 		"systemctl enable elevator-agent.service",

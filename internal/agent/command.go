@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -144,6 +145,7 @@ bootstrap script runs 'boot'; the service's unit runs the service through
 	execCmd.Flags().StringVar(&service, "service", "", "the service, whose environment is "+elevator.AgentRunDir+"/<service>.env")
 	_ = execCmd.MarkFlagRequired("service")
 
+	const authorizedKeysTimeout = 10 * time.Second
 	keys := &cobra.Command{
 		Use:   "authorized-keys USER",
 		Short: "Print the SSH keys USER may log in here with (sshd's AuthorizedKeysCommand)",
@@ -163,7 +165,10 @@ bootstrap script runs 'boot'; the service's unit runs the service through
 			if err != nil {
 				return err
 			}
-			ks, err := AuthorizedKeys(cmd.Context(), cfg, cl.Tables, args[0])
+			// sshd waits for the answer: a login never hangs on AWS.
+			ctx, cancel := context.WithTimeout(cmd.Context(), authorizedKeysTimeout)
+			defer cancel()
+			ks, err := AuthorizedKeys(ctx, cfg, cl.Tables, args[0])
 			if err != nil {
 				return err
 			}

@@ -14,25 +14,39 @@ import (
 // manager of the distribution /etc/os-release names, and starts it. It
 // returns an EINVALID error saying so for a distribution it does not know.
 func (a *Agent) ensureDocker(ctx context.Context) error {
-	if _, err := a.Runner.LookPath("docker"); err == nil {
-		return nil
+	if _, err := a.Runner.LookPath("docker"); err != nil {
+		if err := a.installDocker(ctx); err != nil {
+			return err
+		}
 	}
+	// Installed or not by the agent, the daemon must run: docker login
+	// and the service's unit talk to it.
+	if err := a.Runner.Run(ctx, Command{Name: "systemctl", Args: []string{"enable", "--now", "docker"}}); err != nil {
+		return elevator.Errorf(elevator.EINTERNAL, "start docker (see journalctl -u docker): %w", err)
+	}
+	return nil
+}
+
+// installDocker installs Docker with the image's package manager.
+func (a *Agent) installDocker(ctx context.Context) error {
 	id, like := osRelease(a.Paths.Path("/etc/os-release"))
 	var cmds []Command
 	switch {
 	case id == "amzn":
 		cmds = []Command{{Name: "dnf", Args: []string{"install", "-y", "docker"}}}
 	case id == "debian" || id == "ubuntu" || like["debian"] || like["ubuntu"]:
+		// On a first boot, apt's daily timers may hold dpkg's lock: wait
+		// for it rather than fail.
 		noPrompt := []string{"DEBIAN_FRONTEND=noninteractive"}
+		wait := []string{"-o", "DPkg::Lock::Timeout=300"}
 		cmds = []Command{
-			{Name: "apt-get", Args: []string{"update"}, Env: noPrompt},
-			{Name: "apt-get", Args: []string{"install", "-y", "docker.io"}, Env: noPrompt},
+			{Name: "apt-get", Args: append(append([]string{}, wait...), "update"), Env: noPrompt},
+			{Name: "apt-get", Args: append(append([]string{}, wait...), "install", "-y", "docker.io"), Env: noPrompt},
 		}
 	default:
 		return elevator.Errorf(elevator.EINVALID, "docker is not installed and the agent cannot install it on this image (/etc/os-release ID=%q): use Amazon Linux, Debian or Ubuntu, or an image with Docker", id)
 	}
 	a.Log.Info("installing docker", "os", id)
-	cmds = append(cmds, Command{Name: "systemctl", Args: []string{"enable", "--now", "docker"}})
 	for _, c := range cmds {
 		if err := a.Runner.Run(ctx, c); err != nil {
 			return elevator.Errorf(elevator.EINTERNAL, "install docker: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,9 +21,9 @@ func TestDockerIsInstalledByTheImagesPackageManager(t *testing.T) {
 		{"Amazon Linux 2023 uses dnf", "NAME=\"Amazon Linux\"\nID=\"amzn\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"2023\"\n",
 			[]string{"dnf install -y docker", "systemctl enable --now docker"}},
 		{"Debian uses apt-get", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n",
-			[]string{"DEBIAN_FRONTEND=noninteractive apt-get update", "DEBIAN_FRONTEND=noninteractive apt-get install -y docker.io", "systemctl enable --now docker"}},
+			[]string{"DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update", "DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y docker.io", "systemctl enable --now docker"}},
 		{"Ubuntu uses apt-get", "ID=ubuntu\nID_LIKE=debian\n",
-			[]string{"DEBIAN_FRONTEND=noninteractive apt-get update", "DEBIAN_FRONTEND=noninteractive apt-get install -y docker.io", "systemctl enable --now docker"}},
+			[]string{"DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update", "DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y docker.io", "systemctl enable --now docker"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -36,13 +37,14 @@ func TestDockerIsInstalledByTheImagesPackageManager(t *testing.T) {
 			}
 		})
 	}
-	t.Run("an image with docker needs nothing", func(t *testing.T) {
+	t.Run("an image with docker only gets its daemon started", func(t *testing.T) {
 		t.Parallel()
 		a, run, _ := testAgent(t, nil)
 		run.installed["docker"] = true
 		writeFile(t, a, "/etc/os-release", "ID=amzn\n")
-		if err := a.ensureDocker(context.Background()); err != nil || len(run.lines()) != 0 {
-			t.Errorf("ran %q, %v; want nothing", run.lines(), err)
+		want := []string{"systemctl enable --now docker"}
+		if err := a.ensureDocker(context.Background()); err != nil || !slices.Equal(run.lines(), want) {
+			t.Errorf("ran %q, %v; want %q", run.lines(), err, want)
 		}
 	})
 	t.Run("an unknown distribution is a clear error", func(t *testing.T) {

@@ -191,19 +191,20 @@ func TestTheAgentBootsAndRunsTheServiceWithItsSecretsAndShipsItsOutput(t *testin
 	}
 	ran := strings.Split(strings.TrimSpace(string(rec)), "\n")
 	for _, want := range []string{
-		"systemctl try-reload-or-restart sshd",
-		"systemctl try-reload-or-restart ssh",
+		"systemctl daemon-reload",
+		"systemctl try-restart sshd",
+		"systemctl try-restart ssh",
 		"groupadd --system elevator",
 		"useradd -m -s /bin/bash -G elevator alice",
 		"systemctl daemon-reload",
-		"systemctl enable --now elevator-web.service",
 		"systemctl enable --now elevator-agent-users.timer",
+		"systemctl enable --now elevator-web.service",
 	} {
 		if !hasLine(ran, want) {
 			t.Errorf("boot did not run %q; it ran:\n%s", want, rec)
 		}
 	}
-	if n := len(ran); n < 2 || ran[n-2] != "systemctl enable --now elevator-web.service" {
+	if n := len(ran); n < 2 || ran[n-1] != "systemctl enable --now elevator-web.service" {
 		t.Errorf("the service's unit is not started after everything else is ready:\n%s", rec)
 	}
 	sshd, err := os.ReadFile(filepath.Join(w.root, "/etc/ssh/sshd_config.d/50-elevator.conf"))

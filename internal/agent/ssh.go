@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
@@ -36,6 +38,16 @@ const (
 var sshdConfig = "# Written by the Elevator agent: keys come from the orbit's users table.\n" +
 	"AuthorizedKeysCommand " + elevator.AgentBinaryPath + " authorized-keys %u\n" +
 	"AuthorizedKeysCommandUser root\n"
+
+// eicMask replaces EC2 Instance Connect's systemd drop-in for sshd (same
+// name, in /etc, which wins over /usr/lib and /lib): the package that
+// Amazon Linux 2023 and Ubuntu images ship starts sshd with its own
+// AuthorizedKeysCommand on the command line, which beats every file in
+// sshd_config.d, so Elevator's keys would never be asked for. With
+// Elevator, the orbit's tables say who may log in; Instance Connect's
+// pushed keys no longer work on its hosts.
+var eicMask = "# Written by the Elevator agent: masks EC2 Instance Connect's drop-in of the\n" +
+	"# same name, whose AuthorizedKeysCommand would override Elevator's.\n[Service]\n"
 
 var sudoers = "# Written by the Elevator agent.\n%" + AdminGroup + " ALL=(ALL) NOPASSWD:ALL\n"
 
@@ -81,25 +93,6 @@ func nameKeys(names ...string) []dynamodb.Item {
 	return keys
 }
 
-// strs reads a string set (or a list of strings, or one string) attribute.
-func strs(v any) []string {
-	switch v := v.(type) {
-	case []string:
-		return v
-	case string:
-		return []string{v}
-	case []any:
-		var out []string
-		for _, e := range v {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
-}
-
 func contains(list []string, s string) bool {
 	for _, e := range list {
 		if e == s {
@@ -132,14 +125,14 @@ func AuthorizedKeys(ctx context.Context, cfg *elevator.AgentConfig, tables Table
 	var keys []string
 	for _, it := range got[cfg.UsersTable] {
 		if it["name"] == user {
-			keys = cleanKeys(strs(it["keys"]))
+			keys = cleanKeys(dynamodb.Strings(it["keys"]))
 		}
 	}
 	if len(keys) == 0 {
 		return nil, nil
 	}
 	for _, it := range got[cfg.ServicesTable] {
-		if contains(strs(it["admins"]), user) {
+		if contains(dynamodb.Strings(it["admins"]), user) {
 			return keys, nil
 		}
 	}
@@ -151,7 +144,7 @@ func AuthorizedKeys(ctx context.Context, cfg *elevator.AgentConfig, tables Table
 		return nil, err
 	}
 	for _, it := range items {
-		if contains(strs(it["admins"]), user) {
+		if contains(dynamodb.Strings(it["admins"]), user) {
 			return keys, nil
 		}
 	}
@@ -194,7 +187,7 @@ func AllowedUsers(ctx context.Context, cfg *elevator.AgentConfig, tables Tables)
 	seen := map[string]bool{}
 	var users []string
 	for _, it := range items {
-		for _, u := range strs(it["admins"]) {
+		for _, u := range dynamodb.Strings(it["admins"]) {
 			if !seen[u] && elevator.CheckUserName(u) == nil {
 				seen[u] = true
 				users = append(users, u)
@@ -246,6 +239,23 @@ func (a *Agent) saveUserStates(s userStates) error {
 	return writeAtomic(a.Paths.Path(elevator.AgentStateDir+"/"+usersState), append(data, '\n'), 0o600)
 }
 
+// lockUsers takes the lock of the users' list, waiting for it.
+func (a *Agent) lockUsers() (func(), error) {
+	dir := a.Paths.Path(elevator.AgentStateDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, elevator.Errorf(elevator.EINTERNAL, "lock the users' list: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, usersState+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, elevator.Errorf(elevator.EINTERNAL, "lock the users' list: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, elevator.Errorf(elevator.EINTERNAL, "lock the users' list: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
+
 // names reads the first field of each line of an /etc/passwd or
 // /etc/group file.
 func names(path string) map[string]bool {
@@ -275,6 +285,13 @@ func (a *Agent) SyncUsers(ctx context.Context, cfg *elevator.AgentConfig, tables
 	if err != nil {
 		return err
 	}
+	// The timer and a boot may sync at once: one at a time, or the last
+	// to save its list could forget an account the other made.
+	unlock, err := a.lockUsers()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	states, err := a.loadUserStates()
 	if err != nil {
 		return err
@@ -350,23 +367,33 @@ func (a *Agent) setupSSH(ctx context.Context) error {
 		{sudoersDropIn, sudoers, 0o440},
 		{systemdDir + "/" + usersUnit + ".service", usersService, 0o644},
 		{systemdDir + "/" + usersUnit + ".timer", usersTimer, 0o644},
+		{systemdDir + "/sshd.service.d/ec2-instance-connect.conf", eicMask, 0o644},
+		{systemdDir + "/ssh.service.d/ec2-instance-connect.conf", eicMask, 0o644},
 	}
 	for _, f := range files {
+		if err := os.MkdirAll(filepath.Dir(a.Paths.Path(f.path)), 0o755); err != nil {
+			return elevator.Errorf(elevator.EINTERNAL, "write %s: %w", f.path, err)
+		}
 		if err := writeAtomic(a.Paths.Path(f.path), []byte(f.data), f.mode); err != nil {
 			return err
 		}
 	}
-	// Amazon Linux calls sshd's unit sshd, Debian ssh (with sshd as an
-	// alias): one at a time, so a name this image lacks does not stop the
-	// other. A unit that is not running is left alone.
-	reloaded := false
+	// A changed drop-in takes a daemon-reload and a restart (not a reload)
+	// of sshd; established sessions survive it. Amazon Linux calls sshd's
+	// unit sshd, Debian ssh (with sshd as an alias): one at a time, so a
+	// name this image lacks does not stop the other. A unit that is not
+	// running is left alone.
+	if err := a.systemctl(ctx, "daemon-reload"); err != nil {
+		return err
+	}
+	restarted := false
 	for _, unit := range []string{"sshd", "ssh"} {
-		if a.Runner.Run(ctx, Command{Name: "systemctl", Args: []string{"try-reload-or-restart", unit}}) == nil {
-			reloaded = true
+		if a.Runner.Run(ctx, Command{Name: "systemctl", Args: []string{"try-restart", unit}}) == nil {
+			restarted = true
 		}
 	}
-	if !reloaded {
-		a.Log.Warn("could not reload sshd: new logins may not ask the agent for keys until it restarts")
+	if !restarted {
+		a.Log.Warn("could not restart sshd: new logins may not ask the agent for keys until it restarts")
 	}
 	return nil
 }

@@ -29,6 +29,15 @@ fi
 for tool in curl sha256sum sed; do
 	command -v "$tool" >/dev/null 2>&1 || fail "$tool is not installed; the image needs it"
 done
+# curl signs the S3 request itself (--aws-sigv4); before 7.87 it signs
+# neither a given payload hash nor the session token's header, and S3
+# refuses the request.
+version=$(curl --version | sed -n '1s/^curl \([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
+major=${version% *}
+minor=${version#* }
+if [ -z "$version" ] || [ "$major" -lt 7 ] || { [ "$major" -eq 7 ] && [ "$minor" -lt 87 ]; }; then
+	fail "curl $major.$minor is too old to fetch the agent (7.87 or later signs S3 requests rightly): use Amazon Linux 2023, Debian 12, Ubuntu 24.04 or later"
+fi
 
 imds=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}
 imds=${imds%/}
@@ -48,14 +57,18 @@ account=$(field accountId "$doc")
 if [ -z "$region" ] || [ -z "$account" ]; then
 	fail "no region or account in the instance identity document"
 fi
-role=$(metadata meta-data/iam/security-credentials/ | head -n 1) || fail "the instance has no instance profile"
-creds=$(metadata "meta-data/iam/security-credentials/$role") || fail "cannot read the credentials of role $role"
-key_id=$(field AccessKeyId "$creds")
-secret=$(field SecretAccessKey "$creds")
-session=$(field Token "$creds")
-if [ -z "$key_id" ] || [ -z "$secret" ]; then
-	fail "no credentials for role $role"
-fi
+# credentials reads the role's credentials, which early in a boot may not
+# be there yet (IMDS answers 404) and which expire: read again before each
+# fetch.
+credentials() {
+	role=$(metadata meta-data/iam/security-credentials/) || return 1
+	role=$(printf '%s\n' "$role" | head -n 1)
+	creds=$(metadata "meta-data/iam/security-credentials/$role") || return 1
+	key_id=$(field AccessKeyId "$creds")
+	secret=$(field SecretAccessKey "$creds")
+	session=$(field Token "$creds")
+	[ -n "$key_id" ] && [ -n "$secret" ]
+}
 
 arch=$(uname -m)
 build=$(printf '%s\n' "$builds" | grep "^$arch ") || fail "no Elevator agent build for $arch"
@@ -78,10 +91,10 @@ fi
 tmp=$(mktemp "$agent.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
 tries=0
-until printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' "$key_id" "$secret" "$session" |
+until credentials && printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' "$key_id" "$secret" "$session" |
 	curl -fsS --retry 5 -K - --aws-sigv4 "aws:amz:$region:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -o "$tmp" "$url"; do
 	tries=$((tries + 1))
-	[ "$tries" -lt 60 ] || fail "cannot fetch s3://$bucket/$key"
+	[ "$tries" -lt 60 ] || fail "cannot fetch s3://$bucket/$key with the instance profile's role${role:+ $role}"
 	echo "elevator-bootstrap: s3://$bucket/$key is not readable yet; trying again in 10s" >&2
 	sleep 10
 done

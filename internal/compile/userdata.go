@@ -268,7 +268,7 @@ func dockerUnit(svc *elevator.Service) string {
 	name := svc.Name
 	image := d.Image + ":{{VERSION}}"
 	run := []string{elevator.AgentBinaryPath, "exec", "--service", name, "--",
-		"/usr/bin/docker", "run", "--rm", "--name", name, "--env-file", AgentEnvFile(name)}
+		"/usr/bin/docker", "run", "--rm", "--name", name, "--log-driver", "none", "--env-file", AgentEnvFile(name)}
 	for _, p := range d.Ports {
 		run = append(run, "-p", p)
 	}
@@ -289,6 +289,7 @@ Requires=docker.service
 [Service]
 Restart=always
 RestartSec=5
+TimeoutStartSec=15min
 ExecStartPre=-/usr/bin/docker rm -f %[1]s
 ExecStartPre=-/usr/bin/docker pull %[2]s
 ExecStart=%[3]s

@@ -113,9 +113,10 @@ Requires=docker.service
 [Service]
 Restart=always
 RestartSec=5
+TimeoutStartSec=15min
 ExecStartPre=-/usr/bin/docker rm -f web
 ExecStartPre=-/usr/bin/docker pull 123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop:1.4.2
-ExecStart=/usr/local/bin/elevator-agent exec --service web -- /usr/bin/docker run --rm --name web --env-file /run/elevator/web.env -p 80:8080 -v /var/log/shop:/logs:rw 123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop:1.4.2 serve --motd "50%% off $$today"
+ExecStart=/usr/local/bin/elevator-agent exec --service web -- /usr/bin/docker run --rm --name web --log-driver none --env-file /run/elevator/web.env -p 80:8080 -v /var/log/shop:/logs:rw 123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop:1.4.2 serve --motd "50%% off $$today"
 ExecStop=/usr/bin/docker stop web
 
 [Install]

@@ -340,12 +340,39 @@ data:
 	}
 
 	// No secret's value in what the instance printed (cloud-init's and the
-	// agent's logs reach the console).
-	console := inst.Console()
-	for _, s := range []string{token, partner, dbPassword} {
-		if strings.Contains(console, s) {
-			t.Errorf("a secret's value is on the console")
+	// agent's logs reach the console), in its journal, in its units or in
+	// what cloud-init kept of the user data: only in the service's
+	// environment file.
+	journal, _, err := inst.Exec(ctx2, "journalctl", "--no-pager", "-o", "cat")
+	if err != nil || !strings.Contains(journal, "resolved secret") {
+		t.Errorf("the journal holds no line of the agent's: %v", err)
+	}
+	places := map[string]string{"the console": inst.Console(), "the journal": journal}
+	for _, dir := range []string{"/etc/systemd/system", "/var/lib/cloud/instance", "/etc/elevator"} {
+		host, err := inst.Path(dir)
+		if err != nil {
+			t.Fatal(err)
 		}
+		filepath.WalkDir(host, func(path string, d os.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				b, _ := os.ReadFile(path)
+				places[strings.TrimPrefix(path, host[:len(host)-len(dir)])] = string(b)
+			}
+			return nil
+		})
+	}
+	if len(places) < 10 {
+		t.Errorf("read only %d places to look for secrets", len(places))
+	}
+	for where, text := range places {
+		for _, s := range []string{token, partner, dbPassword} {
+			if strings.Contains(text, s) {
+				t.Errorf("a secret's value is in %s", where)
+			}
+		}
+	}
+	if env, _ := os.ReadFile(envFile); !strings.Contains(string(env), token) {
+		t.Error("the service's environment file does not hold its secret: the search above proves nothing")
 	}
 	t.Logf("user data: %d bytes; the service answered, with its environment, and logged to %s/%s", len(userData), logGroup, instanceID)
 }
@@ -373,6 +400,12 @@ func TestABastionBootsAndLetsGrantedUsersIn(t *testing.T) {
 			elevator.AgentAWSEnvPath: w.awsEnv,
 			// The host's network is shared: sshd listens on a free port.
 			"/etc/ssh/sshd_config.d/10-test-port.conf": fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\n", port),
+			// What EC2 Instance Connect's package installs on Amazon Linux
+			// 2023 and Ubuntu images: sshd started with its own
+			// AuthorizedKeysCommand, which beats sshd_config.d. The agent
+			// must mask it, or no granted user gets in.
+			"/usr/lib/systemd/system/ssh.service.d/ec2-instance-connect.conf": "[Service]\nExecStart=\n" +
+				`ExecStart=/usr/sbin/sshd -D $SSHD_OPTS -o "AuthorizedKeysCommand /bin/false" -o "AuthorizedKeysCommandUser nobody"` + "\n",
 		}})
 
 	login := func(user string, key ssh.Signer) error {

@@ -149,3 +149,24 @@ func value(av ddbtypes.AttributeValue) (any, error) {
 	}
 	return nil, fmt.Errorf("a %T attribute, which Elevator does not read", av)
 }
+
+// Strings reads an attribute written as a string set, a list of strings or
+// one string (tables filled by hand, such as spacel's SSH tables, hold any
+// of them) as a list of strings; other values read as none.
+func Strings(v any) []string {
+	switch v := v.(type) {
+	case []string:
+		return v
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, e := range v {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
