@@ -510,7 +510,7 @@ services:
 	if err := inst.Wait(2*time.Minute, func() error {
 		out, _, _ := inst.Exec(ctx, "systemctl", "is-active", "docker.service")
 		dockerd = strings.TrimSpace(out)
-		if dockerd == "active" || strings.Contains(inst.Console(), "elevator-agent: install docker") {
+		if dockerd == "active" || strings.Contains(inst.Console(), "elevator-agent: start docker") {
 			return nil
 		}
 		return fmt.Errorf("docker.service is %q and the agent said nothing of it", dockerd)
@@ -537,7 +537,7 @@ services:
 		}
 	}
 	t.Logf("Docker was installed with apt-get; could not run here: dockerd inside systemd-nspawn (%s), the image pull (no registry is reachable) and the container. The agent stopped and said: %s",
-		why, consoleLine(inst.Console(), "elevator-agent: install docker"))
+		why, consoleLine(inst.Console(), "elevator-agent: start docker"))
 }
 
 // consoleLine returns the first line of console holding s.
