@@ -150,3 +150,14 @@ func (o *Orbit) RoleOf(arn, app string) AccessRole {
 	}
 	return best
 }
+
+// Caller is who called the deployer's API, as STS answered for the
+// request the caller signed.
+type Caller struct {
+	ARN         string `json:"arn"`
+	Account     string `json:"account"`
+	UserID      string `json:"user_id"`
+	AccessKeyID string `json:"access_key_id"`
+	// SessionName is the session of an assumed role ("" for a user).
+	SessionName string `json:"session_name,omitempty"`
+}
