@@ -25,23 +25,28 @@ import (
 //	Authorization: Elevator-STS <base64url, no padding, of the JSON below>
 //
 //	{"v":1,
-//	 "method":"GET",
-//	 "url":"https://sts.eu-west-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15",
-//	 "headers":{"Authorization":"AWS4-HMAC-SHA256 Credential=AKIA.../20261129/eu-west-1/sts/aws4_request, SignedHeaders=host;x-amz-date;x-elevator-server-id, Signature=...",
+//	 "method":"POST",
+//	 "url":"https://sts.eu-west-1.amazonaws.com/",
+//	 "body":"Action=GetCallerIdentity&Version=2011-06-15",
+//	 "headers":{"Authorization":"AWS4-HMAC-SHA256 Credential=AKIA.../20261129/eu-west-1/sts/aws4_request, SignedHeaders=content-length;content-type;host;x-amz-date;x-elevator-server-id, Signature=...",
+//	            "Content-Type":"application/x-www-form-urlencoded; charset=utf-8",
 //	            "X-Amz-Date":"20261129T180000Z",
 //	            "X-Elevator-Server-Id":"prod-deployer",
 //	            "X-Amz-Security-Token":"..."}}
 //
-// headers holds the request's signed headers (but host) and its
-// Authorization header, nothing else. The whole Authorization value is at
+// headers holds the request's signed headers (but host and
+// content-length, which the URL and the body give) and its Authorization
+// header, nothing else. The whole Authorization value is at
 // most MaxAuthorization bytes. The server checks everything it can
 // without a call (see Authenticator.Authenticate), then sends the request
 // itself to the allow-listed STS endpoint the URL names, and STS, checking
 // the signature, answers with the caller's ARN.
 //
 // The signature is carried in headers (SigV4 header signing), not in the
-// URL's query: the request signed is the one the SDK's presign client
-// builds (PresignGetCallerIdentity), signed by a header presigner. Both
+// URL's query, and the action in a POST body: the request signed is the
+// one the SDK's presign client builds (PresignGetCallerIdentity), signed
+// by a presigner that moves the action to the body and signs in headers,
+// as the SDK calls STS itself. Both
 // forms are equally bound to their time (AWS refuses a request more than
 // 15 minutes from its X-Amz-Date) and to every signed header; the header
 // form is the one the emulator verifies, so the tests prove that a forged
@@ -61,14 +66,18 @@ const MaxAuthorization = 4 << 10
 // MaxSkew is how far from the server's clock a request's X-Amz-Date may be.
 const MaxSkew = 15 * time.Minute
 
-// stsQuery is the only query a signed request may have.
+// stsQuery is the only body a signed request may have.
 const stsQuery = "Action=GetCallerIdentity&Version=2011-06-15"
+
+// formType is the signed request's content type.
+const formType = "application/x-www-form-urlencoded; charset=utf-8"
 
 // token is the JSON in the Authorization header.
 type token struct {
 	V       int               `json:"v"`
 	Method  string            `json:"method"`
 	URL     string            `json:"url"`
+	Body    string            `json:"body"`
 	Headers map[string]string `json:"headers"`
 }
 
@@ -192,11 +201,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 // list; it calls nothing.
 func (a *Authenticator) check(ctx context.Context, tok token) (*http.Request, elevator.Caller, error) {
 	var caller elevator.Caller
-	if tok.Method != http.MethodGet {
-		return nil, caller, unauthenticated("the signed request's method is %q; want GET", tok.Method)
+	if tok.Method != http.MethodPost {
+		return nil, caller, unauthenticated("the signed request's method is %q; want POST", tok.Method)
 	}
 	u, err := url.Parse(tok.URL)
-	if err != nil || u.Scheme != "https" || u.User != nil || u.Port() != "" || u.Fragment != "" || (u.Path != "/" && u.Path != "") {
+	if err != nil || u.Scheme != "https" || u.User != nil || u.Port() != "" || u.Fragment != "" || u.RawQuery != "" || (u.Path != "/" && u.Path != "") {
 		return nil, caller, unauthenticated("the signed request's URL must be https://sts.REGION.amazonaws.com/ (or .amazonaws.com.cn)")
 	}
 	host := strings.ToLower(u.Hostname())
@@ -204,8 +213,8 @@ func (a *Authenticator) check(ctx context.Context, tok token) (*http.Request, el
 	if !ok {
 		return nil, caller, unauthenticated("the signed request is for %q, which is not a regional STS endpoint this server calls; sign for https://sts.REGION.amazonaws.com/", u.Host)
 	}
-	if q, err := url.ParseQuery(u.RawQuery); err != nil || len(q) != 2 || q.Get("Action") != "GetCallerIdentity" || q.Get("Version") != "2011-06-15" {
-		return nil, caller, unauthenticated("the signed request may only be sts:GetCallerIdentity (query %s)", stsQuery)
+	if tok.Body != stsQuery {
+		return nil, caller, unauthenticated("the signed request may only be sts:GetCallerIdentity (body %s)", stsQuery)
 	}
 	h := http.Header{}
 	for k, v := range tok.Headers {
@@ -232,7 +241,7 @@ func (a *Authenticator) check(ctx context.Context, tok token) (*http.Request, el
 		}
 	}
 	for _, name := range signed {
-		if name != "host" && len(h.Values(name)) == 0 {
+		if name != "host" && name != "content-length" && len(h.Values(name)) == 0 {
 			return nil, caller, unauthenticated("the signed header %s is missing from the token", name)
 		}
 	}
@@ -248,13 +257,13 @@ func (a *Authenticator) check(ctx context.Context, tok token) (*http.Request, el
 	}
 	// Rebuild the request from the allow list: only the host comes from
 	// the token, and only after it was found on the list.
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+"/?"+stsQuery, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+host+"/", strings.NewReader(stsQuery))
 	if err != nil {
 		return nil, caller, unauthenticated("build the STS request: %v", err)
 	}
 	req.Header.Set("Authorization", h.Get("Authorization"))
 	for _, name := range signed {
-		if name != "host" {
+		if name != "host" && name != "content-length" {
 			req.Header[http.CanonicalHeaderKey(name)] = h.Values(name)
 		}
 	}
@@ -301,12 +310,16 @@ type stsAnswer struct {
 	} `xml:"GetCallerIdentityResult"`
 }
 
-// stsError is STS's error document.
+// stsError is STS's error document (ErrorResponse/Error; the emulator
+// writes ErrorResponse/Errors/Error).
 type stsError struct {
-	Error struct {
-		Code    string `xml:"Code"`
-		Message string `xml:"Message"`
-	} `xml:"Error"`
+	Error  stsErrorDetail `xml:"Error"`
+	Errors stsErrorDetail `xml:"Errors>Error"`
+}
+
+type stsErrorDetail struct {
+	Code    string `xml:"Code"`
+	Message string `xml:"Message"`
 }
 
 // call sends the checked request to STS and reads the caller from the
@@ -330,6 +343,9 @@ func (a *Authenticator) call(req *http.Request, caller elevator.Caller) (elevato
 	if resp.StatusCode != http.StatusOK {
 		var e stsError
 		_ = xml.Unmarshal(body, &e)
+		if e.Error.Code == "" {
+			e.Error = e.Errors
+		}
 		msg := fmt.Sprintf("STS refused the signed request (%d %s: %s)", resp.StatusCode, e.Error.Code, e.Error.Message)
 		if e.Error.Code == "" {
 			msg = fmt.Sprintf("STS refused the signed request (%d)", resp.StatusCode)

@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -66,14 +68,14 @@ func (c *Client) Authorization(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", elevator.Errorf(elevator.EINVALID, "sign sts:GetCallerIdentity for the deployer: %w", err)
 	}
-	tok := token{V: 1, Method: req.Method, URL: req.URL, Headers: map[string]string{}}
+	tok := token{V: 1, Method: http.MethodPost, URL: req.URL, Body: stsQuery, Headers: map[string]string{}}
 	_, signed, err := parseAuthorization(req.SignedHeader.Get("Authorization"))
 	if err != nil {
 		return "", elevator.Errorf(elevator.EINTERNAL, "sign sts:GetCallerIdentity: %v", err)
 	}
 	tok.Headers["Authorization"] = req.SignedHeader.Get("Authorization")
 	for _, name := range signed {
-		if name != "host" {
+		if name != "host" && name != "content-length" {
 			tok.Headers[http.CanonicalHeaderKey(name)] = req.SignedHeader.Get(name)
 		}
 	}
@@ -103,6 +105,19 @@ func (s *headerSigner) PresignHTTP(ctx context.Context, creds aws.Credentials, r
 	if s.now != nil {
 		signingTime = s.now()
 	}
+	// The presign client builds a GET with the action in the query; the
+	// deployer sends a POST with it in the body, as the SDK itself calls
+	// STS (and as the emulator can verify).
+	if q, err := url.ParseQuery(r.URL.RawQuery); err != nil || q.Get("Action") != "GetCallerIdentity" {
+		return "", nil, fmt.Errorf("sign %s: not sts:GetCallerIdentity", r.URL.Redacted())
+	}
+	r.Method = http.MethodPost
+	r.URL.RawQuery = ""
+	r.Body = io.NopCloser(strings.NewReader(stsQuery))
+	r.ContentLength = int64(len(stsQuery))
+	r.Header.Set("Content-Type", formType)
+	sum := sha256.Sum256([]byte(stsQuery))
+	payloadHash = hex.EncodeToString(sum[:])
 	// Headers the SDK adds for its own bookkeeping are not part of what
 	// the deployer replays; leave them unsigned.
 	for _, h := range []string{"Amz-Sdk-Invocation-Id", "Amz-Sdk-Request", "X-Amz-User-Agent"} {
