@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
@@ -151,7 +153,22 @@ type Authenticator struct {
 	STSTransportForTests http.RoundTripper
 	// Timeout bounds a call to STS; 0 means 10 seconds.
 	Timeout time.Duration
+
+	// seen remembers the callers STS named for recent Authorization
+	// values, until their X-Amz-Date is MaxSkew old: a client may send
+	// one signed request with many calls, as STS would take it again
+	// for as long, without the server asking STS each time.
+	mu   sync.Mutex
+	seen map[[32]byte]seenCaller
 }
+
+type seenCaller struct {
+	caller  elevator.Caller
+	expires time.Time
+}
+
+// maxSeen bounds the remembered Authorization values.
+const maxSeen = 10_000
 
 func (a *Authenticator) now() time.Time {
 	if a.Now != nil {
@@ -184,6 +201,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 	if err != nil {
 		return elevator.Caller{}, unauthenticated("the %s token is not base64url: %v", Scheme, err)
 	}
+	key := sha256.Sum256([]byte(authorization))
+	a.mu.Lock()
+	if s, ok := a.seen[key]; ok && a.now().Before(s.expires) {
+		a.mu.Unlock()
+		return s.caller, nil
+	}
+	a.mu.Unlock()
 	var tok token
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.DisallowUnknownFields()
@@ -194,7 +218,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 	if err != nil {
 		return caller, err
 	}
-	return a.call(req, caller)
+	if caller, err = a.call(req, caller); err != nil {
+		return caller, err
+	}
+	signed, _ := time.Parse("20060102T150405Z", req.Header.Get("X-Amz-Date"))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.seen == nil || len(a.seen) >= maxSeen {
+		a.seen = map[[32]byte]seenCaller{}
+	}
+	a.seen[key] = seenCaller{caller: caller, expires: signed.Add(MaxSkew)}
+	return caller, nil
 }
 
 // check validates a token and builds the request to send, from the allow

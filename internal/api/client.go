@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -150,7 +150,9 @@ type APIError struct {
 }
 
 // Error returns the message with the status.
-func (e *APIError) Error() string { return fmt.Sprintf("deployer: %d %s: %s", e.Status, e.Code, e.Message) }
+func (e *APIError) Error() string {
+	return fmt.Sprintf("deployer: %d %s: %s", e.Status, e.Code, e.Message)
+}
 
 // Do sends a signed request with body (JSON, or none when nil) and
 // decodes a JSON answer into out (when not nil). An error answer is an
