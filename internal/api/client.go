@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -306,29 +307,27 @@ func (c *Client) Watch(ctx context.Context, id string, each func(*elevator.Relea
 	return last, nil
 }
 
-// readEvents reads a Server-Sent Events stream, calling fn with each
-// event's name and data.
+// readEvents reads a Server-Sent Events stream as it comes, calling fn
+// with each event's name and data.
 func readEvents(r io.Reader, fn func(event, data string) error) error {
-	b, err := io.ReadAll(r) // a watch ends when its release does
-	if err != nil {
-		return err
-	}
-	for _, block := range strings.Split(string(b), "\n\n") {
-		var ev, data string
-		for _, line := range strings.Split(block, "\n") {
-			switch {
-			case strings.HasPrefix(line, "event: "):
-				ev = strings.TrimPrefix(line, "event: ")
-			case strings.HasPrefix(line, "data: "):
-				data += strings.TrimPrefix(line, "data: ")
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4<<20) // a record with many notes is long
+	var ev, data string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if ev != "" {
+				if err := fn(ev, data); err != nil {
+					return err
+				}
 			}
-		}
-		if ev == "" {
-			continue
-		}
-		if err := fn(ev, data); err != nil {
-			return err
+			ev, data = "", ""
+		case strings.HasPrefix(line, "event: "):
+			ev = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			data += strings.TrimPrefix(line, "data: ")
 		}
 	}
-	return nil
+	return sc.Err()
 }

@@ -54,7 +54,7 @@ func (e *emulatorSTS) called() []string {
 // checkSignatures makes the emulator verify the SigV4 signature of every
 // request until the test ends, as STS does. Make accounts before: the
 // calls that make them are not signed with keys the emulator knows.
-func checkSignatures(t *testing.T) {
+func checkSignatures(t testing.TB) {
 	t.Helper()
 	set := func(v string) error {
 		resp, err := http.Post(emulatortest.Endpoint()+"/moto-api/reset-auth", "text/plain", strings.NewReader(v))

@@ -41,7 +41,7 @@ type harness struct {
 	accounts                                      map[*Client]*emulatortest.Account
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{fake: newFake(), sts: &emulatorSTS{}, metrics: NewMetrics(), accounts: map[*Client]*emulatortest.Account{}}
 	arn := func(a *emulatortest.Account) string { return "arn:aws:iam::" + a.ID + ":user/elevator-test" }
