@@ -120,6 +120,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	opts.Log = opts.Log.With("orbit", opts.Orbit.Name)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
