@@ -139,7 +139,23 @@ func New(opts Options) (*Server, error) {
 	})))
 	s.mux.Handle("GET /readyz", s.instrument("GET /readyz", http.HandlerFunc(s.ready)))
 	s.mux.Handle("GET /metrics", s.o.Metrics.Handler())
+	// paths knows the routes' paths whatever the method, to tell a
+	// method not allowed from a path not found.
+	paths := http.NewServeMux()
+	allowed := map[string][]string{}
+	for _, rt := range s.routes() {
+		method, path, _ := strings.Cut(rt.Pattern, " ")
+		if allowed[path] == nil {
+			paths.Handle(path, http.NotFoundHandler())
+		}
+		allowed[path] = append(allowed[path], method)
+	}
 	s.mux.Handle("/", s.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := paths.Handler(r); pattern != "" {
+			w.Header().Set("Allow", strings.Join(allowed[pattern], ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, strings.Join(allowed[pattern], " or ")))
+			return
+		}
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
 	})))
 	return s, nil

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -453,6 +454,44 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 	} {
 		if got := value(c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v (%v)", c.name, c.labels, got, c.want, families[c.name])
+		}
+	}
+}
+
+func TestRoutesNeedTheRolesTheDocsSay(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/deployer-api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]string{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 4 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		call := strings.Split(strings.TrimSpace(cells[1]), "`")[1]
+		call, _, _ = strings.Cut(call, "?")
+		documented[call] = strings.Fields(cells[2])[0]
+	}
+	routes := Routes()
+	if len(documented) != len(routes) {
+		t.Errorf("docs/deployer-api.md lists %d calls, the API has %d", len(documented), len(routes))
+	}
+	for _, r := range routes {
+		if got := documented[r.Pattern]; got != string(r.Role) {
+			t.Errorf("%s needs %s; docs/deployer-api.md says %q", r.Pattern, r.Role, got)
+		}
+	}
+}
+
+func TestAnyOtherCallIsAJSONError(t *testing.T) {
+	h := newHarness(t)
+	for _, c := range []struct {
+		method, path string
+		want         int
+	}{{"DELETE", "/v1/releases", 405}, {"GET", "/v1/nothing", 404}, {"PUT", "/v1/apps/shop/unlock", 405}, {"GET", "/v1/releases/x/halt", 405}} {
+		if status, eb := h.raw(t, c.method, c.path, "", nil); status != c.want {
+			t.Errorf("%s %s: %d %+v, want %d", c.method, c.path, status, eb, c.want)
 		}
 	}
 }
