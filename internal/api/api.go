@@ -224,6 +224,13 @@ func (s *Server) authorized(rt Route) http.Handler {
 			return
 		}
 		c := &call{route: rt, caller: caller, log: s.o.Log.With("caller", caller.ARN, "route", rt.Pattern)}
+		// Any AWS identity can prove who it is: one the access rules do
+		// not name is refused before anything is read for it, so that
+		// it cannot even learn which releases exist.
+		if !s.named(caller.ARN) {
+			_ = s.allow(w, r, c, r.PathValue("app"))
+			return
+		}
 		if err := rt.serve(s, w, r, c); err != nil {
 			var ref *Refusal
 			if errors.As(err, &ref) {
@@ -232,6 +239,19 @@ func (s *Server) authorized(rt Route) http.Handler {
 			s.fail(w, c, err)
 		}
 	})
+}
+
+// named reports whether any access rule of the orbit names arn, in any
+// app.
+func (s *Server) named(arn string) bool {
+	for _, rule := range s.o.Orbit.Access {
+		for _, p := range rule.Principals {
+			if elevator.MatchPrincipal(p, arn) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // allow checks that the caller has the route's role in app ("" for the

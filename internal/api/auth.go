@@ -227,7 +227,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 	if a.seen == nil || len(a.seen) >= maxSeen {
 		a.seen = map[[32]byte]seenCaller{}
 	}
-	a.seen[key] = seenCaller{caller: caller, expires: signed.Add(MaxSkew)}
+	// Remembered while STS would take it again, and never longer than
+	// MaxSkew from now (a request may be signed a little in the future).
+	expires := signed.Add(MaxSkew)
+	if limit := a.now().Add(MaxSkew); expires.After(limit) {
+		expires = limit
+	}
+	a.seen[key] = seenCaller{caller: caller, expires: expires}
 	return caller, nil
 }
 

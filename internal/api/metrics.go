@@ -164,7 +164,11 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 		d := time.Since(start)
 		s.o.Metrics.Requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
 		s.o.Metrics.RequestSeconds.WithLabelValues(route).Observe(d.Seconds())
+		app := r.PathValue("app")
+		if app == "" {
+			app = r.URL.Query().Get("app")
+		}
 		s.o.Log.Info("request", "method", r.Method, "path", r.URL.Path, "route", route, "status", sw.status,
-			"duration_ms", d.Milliseconds(), "remote", r.RemoteAddr)
+			"release", r.PathValue("id"), "app", app, "duration_ms", d.Milliseconds(), "remote", r.RemoteAddr)
 	})
 }

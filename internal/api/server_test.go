@@ -234,6 +234,7 @@ func TestRolesDecideWhatEachCallerMayDo(t *testing.T) {
 	}{
 		{"a caller without a role cannot list", h.nobody, "GET", "/v1/releases?app=shop", nil, 403},
 		{"a caller without a role cannot read a release", h.nobody, "GET", "/v1/releases/" + shop.ID, nil, 403},
+		{"a caller without a role cannot learn which releases exist", h.nobody, "GET", "/v1/releases/20261129-130000-00000000", nil, 403},
 		{"a viewer lists", h.viewer, "GET", "/v1/releases?app=shop", nil, 200},
 		{"a viewer reads a release", h.viewer, "GET", "/v1/releases/" + cart.ID, nil, 200},
 		{"a viewer reads the audit log", h.viewer, "GET", "/v1/audit", nil, 200},
