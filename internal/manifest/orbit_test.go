@@ -40,7 +40,7 @@ func TestParseOrbitReadsTheExample(t *testing.T) {
 	if got := o.Notifications[0]; got.Severity != elevator.SeverityCritical || len(got.Emails) != 1 {
 		t.Errorf("critical notification: %+v", got)
 	}
-	if len(o.Access) != 2 || o.Access[1].Role != elevator.RoleDeployer || o.Access[1].Apps[0] != "shop" {
+	if len(o.Access) != 3 || o.Access[1].Role != elevator.RoleDeployer || o.Access[1].Apps[0] != "shop" {
 		t.Errorf("access: %+v", o.Access)
 	}
 	if pos := o.Source.At("regions.us-west-2"); pos.Line != 10 {
