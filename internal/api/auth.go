@@ -404,3 +404,28 @@ func (a *Authenticator) call(req *http.Request, caller elevator.Caller) (elevato
 	caller.SessionName = elevator.SessionNameOf(caller.ARN)
 	return caller, nil
 }
+
+// EmulatorSTS returns a transport for STSTransportForTests that sends the
+// calls for allow-listed STS hosts to an AWS emulator at endpoint (such as
+// moto, in tests or behind `--local`), keeping the Host header the caller
+// signed, and refuses any other host. It returns an EINVALID error for an
+// endpoint that is not an http(s) URL.
+func EmulatorSTS(endpoint string) (http.RoundTripper, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, elevator.Errorf(elevator.EINVALID, "emulator endpoint %q: want a URL such as http://127.0.0.1:5000", endpoint)
+	}
+	return emulatorTransport{u}, nil
+}
+
+type emulatorTransport struct{ endpoint *url.URL }
+
+func (e emulatorTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if _, ok := stsHosts[r.URL.Hostname()]; !ok {
+		return nil, fmt.Errorf("%s is not an allow-listed STS endpoint", r.URL.Host)
+	}
+	out := r.Clone(r.Context())
+	out.Host = r.URL.Host
+	out.URL.Scheme, out.URL.Host = e.endpoint.Scheme, e.endpoint.Host
+	return http.DefaultTransport.RoundTrip(out)
+}

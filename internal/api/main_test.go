@@ -1,9 +1,7 @@
 package api
 
 import (
-	"context"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -38,11 +36,11 @@ func (e *emulatorSTS) RoundTrip(r *http.Request) (*http.Response, error) {
 	if _, ok := stsHosts[r.URL.Hostname()]; !ok {
 		panic("the authenticator called a host off the allow list: " + r.URL.Host)
 	}
-	moto, _ := url.Parse(emulatortest.Endpoint())
-	out := r.Clone(r.Context())
-	out.Host = r.URL.Host
-	out.URL.Scheme, out.URL.Host = moto.Scheme, moto.Host
-	return http.DefaultTransport.RoundTrip(out)
+	tr, err := EmulatorSTS(emulatortest.Endpoint())
+	if err != nil {
+		return nil, err
+	}
+	return tr.RoundTrip(r)
 }
 
 func (e *emulatorSTS) called() []string {
@@ -79,5 +77,3 @@ func checkSignatures(t testing.TB) {
 func userConfig(a *emulatortest.Account, region string) aws.Config {
 	return aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider(a.AccessKeyID, a.SecretAccessKey, "")}
 }
-
-var _ = context.Background
