@@ -8,7 +8,14 @@
 // answered with a JSON error and written to the orbit's audit log.
 //
 // The package declares what it needs of the deployer (Releases), so it is
-// tested with a fake and wired to the deployer in cmd/elevator.
+// tested with a fake and wired to the deployer in cmd/elevator:
+//
+//	metrics := api.NewMetrics() // and metrics.AWSMiddleware in the deployer's aws.Config
+//	h, err := api.New(api.Options{Releases: releases, Orbit: orbit, Metrics: metrics, Log: log,
+//		Auth: &api.Authenticator{ServerID: id}, Ready: ready})
+//	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+//
+// (no WriteTimeout: a watch streams for as long as its release runs).
 package api
 
 import (
