@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,6 +38,40 @@ type Client struct {
 	HTTP *http.Client // nil: http.DefaultClient
 	// Now is the signing clock; nil means time.Now.
 	Now func() time.Time
+
+	// The last Authorization made, reused for ReuseSignature so that a
+	// burst of calls costs the deployer one call to STS (it remembers a
+	// signed request it has checked).
+	mu       sync.Mutex
+	auth     string
+	signedAt time.Time
+}
+
+// ReuseSignature is how long a Client sends the same signed request: well
+// inside the 15 minutes a deployer and STS take it for.
+const ReuseSignature = 5 * time.Minute
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// authorization returns the Authorization of the last ReuseSignature, or
+// a new one.
+func (c *Client) authorization(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := c.now(); c.auth != "" && now.Sub(c.signedAt) < ReuseSignature && !now.Before(c.signedAt) {
+		return c.auth, nil
+	}
+	auth, err := c.Authorization(ctx)
+	if err != nil {
+		return "", err
+	}
+	c.auth, c.signedAt = auth, c.now()
+	return auth, nil
 }
 
 // Authorization returns the value of an Authorization header that proves
@@ -187,7 +222,7 @@ func (c *Client) send(ctx context.Context, method, path string, body any) (*http
 	if err != nil {
 		return nil, err
 	}
-	auth, err := c.Authorization(ctx)
+	auth, err := c.authorization(ctx)
 	if err != nil {
 		return nil, err
 	}

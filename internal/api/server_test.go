@@ -137,9 +137,9 @@ func TestUnprovenCallersGet401AndAreAudited(t *testing.T) {
 	h := newHarness(t)
 	good := sign(t, h.viewer)
 	h.fake.put(record("shop", 1, elevator.StateSuccess))
-	stale := *h.viewer
+	stale := h.client(h.accounts[h.viewer], "us-east-1")
 	stale.Now = func() time.Time { return time.Now().Add(-16 * time.Minute) }
-	other := *h.viewer
+	other := h.client(h.accounts[h.viewer], "us-east-1")
 	other.ServerID = "staging-deployer"
 	west := h.client(h.accounts[h.viewer], "eu-west-1")
 	tests := []struct {
@@ -161,8 +161,8 @@ func TestUnprovenCallersGet401AndAreAudited(t *testing.T) {
 			last := a[len(a)-1]
 			tok.Headers["Authorization"] = a[:len(a)-1] + map[bool]string{true: "0", false: "1"}[last != '0']
 		}), 1, "SignatureDoesNotMatch", true},
-		{"a request signed more than 15 minutes ago", sign(t, &stale), 0, "more than 15m0s from this server's clock", true},
-		{"a request signed for another deployer", sign(t, &other), 0, `signed for deployer "staging-deployer"`, true},
+		{"a request signed more than 15 minutes ago", sign(t, stale), 0, "more than 15m0s from this server's clock", true},
+		{"a request signed for another deployer", sign(t, other), 0, `signed for deployer "staging-deployer"`, true},
 		{"a request whose server id is not signed", tamper(t, good, func(tok *token) {
 			tok.Headers["Authorization"] = strings.Replace(tok.Headers["Authorization"], ";x-elevator-server-id", "", 1)
 		}), 0, "does not sign x-elevator-server-id", true},
@@ -339,6 +339,11 @@ func TestClientCallsTheAPI(t *testing.T) {
 	entries, err := h.viewer.Audit(ctx, "shop", time.Hour)
 	if err != nil || len(entries) != 2 {
 		t.Fatalf("audit: %v %+v", err, entries)
+	}
+	// A client reuses its signed request for a while, and the server
+	// remembers what STS said of it: one call to STS per caller.
+	if calls := h.sts.called(); len(calls) != 2 {
+		t.Errorf("%d calls to STS for 8 calls of 2 callers, want 2", len(calls))
 	}
 }
 
