@@ -16,7 +16,10 @@ type Orbit struct {
 	Regions []Region
 	// Notifications has one entry per severity, in the order of Severities.
 	Notifications []Notification
-	Source        Source
+	// Access grants roles in the deployer's API to IAM principals, in
+	// manifest order (see RoleOf).
+	Access []AccessRule
+	Source Source
 }
 
 // Region is an orbit's settings in one AWS region.
