@@ -150,7 +150,23 @@ func (b *orbitBuilder) build() *elevator.Orbit {
 		o.Notifications = append(o.Notifications, n)
 	}
 	o.Access = b.access(b.root["access"])
+	o.Deployer = b.deployer(b.root["deployer"])
 	return o
+}
+
+// deployer reads the deployer's URL. The schema checks its form; url.Parse
+// runs again here so that a URL the CLI could not call is refused when the
+// manifest is read, not when a release is submitted.
+func (b *orbitBuilder) deployer(v any) string {
+	s, ok := v.(string)
+	if !ok {
+		return "" // absent, or the schema has said what is wrong
+	}
+	if err := elevator.CheckDeployerURL(s); err != nil {
+		b.errorf("deployer", s, "%v", err)
+		return ""
+	}
+	return s
 }
 
 // access reads the access rules. The schema checks each principal's form

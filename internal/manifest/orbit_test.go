@@ -121,7 +121,7 @@ func TestParseOrbitRejects(t *testing.T) {
 		{"a missing name and regions", "protect: true\n",
 			[]string{`orbit.yml:1:1: missing required field "name"`, `orbit.yml:1:1: missing required field "regions"`}},
 		{"an unknown top-level key", "name: a\nregions: {us-east-1: {}}\ncolour: red\n",
-			[]string{`orbit.yml:3:1: colour: unknown field "colour"; allowed here: access, bastion, domain, name, network, notifications, protect, regions`}},
+			[]string{`orbit.yml:3:1: colour: unknown field "colour"; allowed here: access, bastion, deployer, domain, name, network, notifications, protect, regions`}},
 		{"an unknown key in a region", "name: a\nregions:\n  us-east-1:\n    cidrs: 10.0.0.0/16\n",
 			[]string{`orbit.yml:4:5: regions.us-east-1.cidrs: unknown field "cidrs"; allowed here: azs, bastion, cidr, nat, tiers`}},
 		{"an upper-case name", "name: Prod\nregions: {us-east-1: {}}\n",
@@ -409,6 +409,42 @@ func TestParseOrbitRejectsBadAccessRules(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error:\n%v\nwant it to contain:\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseOrbitReadsTheDeployersURL(t *testing.T) {
+	tests := []struct {
+		name, deployer string
+		want           string // the URL read, or part of the error
+	}{
+		{"an https URL", "https://deployer.prod.internal", "https://deployer.prod.internal"},
+		{"an http URL with a port and a path", "http://10.0.0.5:8080/elevator", "http://10.0.0.5:8080/elevator"},
+		{"no URL", "", ""},
+		{"a URL of another scheme", "ftp://deployer", `orbit.yml:3:11: deployer: "ftp://deployer": not allowed; want the URL of the orbit's deployer`},
+		{"a URL with a query", "https://deployer/?x=1", `deployer: "https://deployer/?x=1": not allowed`},
+		{"a host alone", "deployer.prod.internal", `deployer: "deployer.prod.internal": not allowed`},
+		{"a URL with a user", "https://me@deployer", `deployer: "https://me@deployer": not allowed`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "name: prod\nregions: {us-east-1: {}}\n"
+			if tt.deployer != "" {
+				src += "deployer: " + tt.deployer + "\n"
+			}
+			o, err := ParseOrbit("orbit.yml", []byte(src))
+			if strings.Contains(tt.want, ": ") {
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("error:\n%v\nwant it to contain:\n%s", err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Deployer != tt.want {
+				t.Errorf("deployer %q, want %q", o.Deployer, tt.want)
 			}
 		})
 	}
