@@ -23,6 +23,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/release"
 )
 
 // Client calls a deployer's API, signing each request with the caller's
@@ -289,9 +290,20 @@ func (c *Client) Rollback(ctx context.Context, app, to string) (*elevator.Releas
 	return &rel, c.Do(ctx, http.MethodPost, "/v1/apps/"+url.PathEscape(app)+"/rollback", map[string]string{"to": to}, &rel)
 }
 
-// Unlock breaks the release lock of app.
-func (c *Client) Unlock(ctx context.Context, app, reason string) error {
-	return c.Do(ctx, http.MethodPost, "/v1/apps/"+url.PathEscape(app)+"/unlock", reasonBody{reason}, nil)
+// Unlock breaks the release lock of app and returns the lock it broke.
+func (c *Client) Unlock(ctx context.Context, app, reason string) (release.Lock, error) {
+	var out struct {
+		App       string    `json:"app"`
+		Orbit     string    `json:"orbit"`
+		ReleaseID string    `json:"release_id"`
+		Holder    string    `json:"holder"`
+		Owner     string    `json:"owner"`
+		Since     time.Time `json:"since"`
+		Expires   time.Time `json:"expires"`
+	}
+	err := c.Do(ctx, http.MethodPost, "/v1/apps/"+url.PathEscape(app)+"/unlock", reasonBody{reason}, &out)
+	return release.Lock{App: out.App, Orbit: out.Orbit, ReleaseID: out.ReleaseID, Holder: out.Holder, Owner: out.Owner,
+		Since: out.Since, Expires: out.Expires}, err
 }
 
 // Audit returns the orbit's audit entries of the last since, of app when
