@@ -54,6 +54,10 @@ type releaseEnv struct {
 	// inProcess keeps the command in this process whatever the deployer
 	// (resume: the deployers resume their own releases).
 	inProcess bool
+	// submitted says the command submitted the release it follows to a
+	// deployer (deploy, rollback), which then exits as a conflict when
+	// the release was refused at Lock, as lockWatch makes it in process.
+	submitted bool
 	backend   *awsrelease.Backend
 	engine    *release.Engine
 	locks     *lockWatch
@@ -281,7 +285,7 @@ func (e *releaseEnv) finish(rec *elevator.ReleaseRecord) error {
 	}
 	var err error
 	switch {
-	case e.locks.refused(rec):
+	case e.locks.refused(rec), e.submitted && rec.State == elevator.StateFailureClean && rec.Failure == elevator.FailureLocked:
 		err = elevator.Errorf(elevator.ECONFLICT, "release %s refused, nothing changed: %s", rec.ID, rec.Error)
 	case rec.State == elevator.StateFailureClean:
 		err = elevator.Errorf(elevator.EFAILED, "release %s ended FailureClean: %s", rec.ID, rec.Error)

@@ -82,6 +82,7 @@ func (e *releaseEnv) submit(ctx context.Context, rel *elevator.Release, wait boo
 	if !wait {
 		return e.finish(rec)
 	}
+	e.submitted = true
 	return e.follow(ctx, rec.ID)
 }
 
@@ -137,6 +138,7 @@ func (e *releaseEnv) current(ctx context.Context, app string) (string, error) {
 func (e *releaseEnv) rolledBack(ctx context.Context, rel *elevator.Release, app string, wait bool) error {
 	fmt.Fprintf(e.stderr, "release %s rolls %s back to release %s, submitted to the deployer at %s\n", rel.ID, app, rel.RollbackOf, e.deployerURL)
 	if wait {
+		e.submitted = true
 		return e.follow(ctx, rel.ID)
 	}
 	rec, err := e.client.Get(ctx, rel.ID)

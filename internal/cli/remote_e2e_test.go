@@ -41,8 +41,9 @@ type fakeDeployer struct {
 	lists     []api.ListQuery
 	audit     []domain.AuditEntry
 	// runs makes a record read after its submission end Success, as a
-	// deployer would drive it, one state per read.
-	runs bool
+	// deployer would drive it, one state per read; lockedOut makes it end
+	// FailureClean at Lock instead, refused for another release's lock.
+	runs, lockedOut bool
 }
 
 func newFakeDeployer() *fakeDeployer {
@@ -99,6 +100,10 @@ func (f *fakeDeployer) Get(_ context.Context, id string) (*domain.ReleaseRecord,
 	rec, ok := f.records[id]
 	if !ok {
 		return nil, domain.Errorf(domain.ENOTFOUND, "no release %s", id)
+	}
+	if f.runs && f.lockedOut && rec.State == domain.StateLock {
+		rec.Path, rec.State, rec.Revision = append(rec.Path, rec.State, domain.StateFailureClean), domain.StateFailureClean, rec.Revision+1
+		rec.Failed, rec.Failure, rec.Error = true, domain.FailureLocked, "release 20261129-110000-00000001 holds the lock"
 	}
 	if f.runs && !rec.State.Ended() {
 		next := successPath[slices.Index(successPath, rec.State)+1]
@@ -245,6 +250,18 @@ func TestThroughADeployerDeploySubmitsTheReleaseItWouldRun(t *testing.T) {
 		}
 		if !strings.Contains(r.stdout, " Success\n") {
 			t.Errorf("--wait printed:\n%s", r.stdout)
+		}
+	})
+	t.Run("a release refused at Lock for another's lock exits as a conflict", func(t *testing.T) {
+		fake.runs, fake.lockedOut = true, true
+		r := elevator(t, "", append([]string{"deploy", "--version", "1.0.2", "--deployer", url, "--wait", "-o", "json"}, flags...)...)
+		var rec domain.ReleaseRecord
+		if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil || r.code != cli.ExitConflict || rec.Failure != domain.FailureLocked {
+			t.Errorf("exit %d, %v, record %+v; want 3 and the record\n%s\n%s", r.code, err, rec, r.stdout, r.stderr)
+		}
+		id := releaseID.FindStringSubmatch(r.stderr)[1]
+		if r := elevator(t, "", append([]string{"release", "watch", id, "--deployer", url}, flags[2:]...)...); r.code != cli.ExitFailed {
+			t.Errorf("release watch of it: exit %d, want %d (only the command that submitted it says conflict)\n%s", r.code, cli.ExitFailed, r.stderr)
 		}
 	})
 }
