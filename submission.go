@@ -46,3 +46,13 @@ func SubmissionsDLQName(orbit string) string { return SubmissionsQueueName(orbit
 // SubmissionsMaxReceives is how many times the submissions queue hands out
 // a message before it moves it to the dead-letter queue.
 const SubmissionsMaxReceives = 5
+
+// Prefixes of the state bucket's keys besides submissions: the release
+// engine's documents (releases/<id>/release.json and its checksum), the
+// audit log (audit/<yyyy>/<mm>/<dd>/...), and the submissions a deployer
+// refused (rejected/<name>).
+const (
+	ReleasesPrefix = "releases/"
+	AuditPrefix    = "audit/"
+	RejectedPrefix = "rejected/"
+)

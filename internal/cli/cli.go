@@ -207,7 +207,7 @@ command to try Elevator without an AWS account.`,
 	f.BoolVar(&g.local, "local", false, "use the local emulator started by 'elevator local up'")
 	f.BoolVar(&g.verbose, "verbose", false, "log what long-running parts do (release engine states, retries, lease renewals) to stderr")
 
-	root.AddCommand(newVersionCmd(g), newLocalCmd(g), newOrbitCmd(g), newAppCmd(g), newSchemaCmd(g),
+	root.AddCommand(newVersionCmd(g), newLocalCmd(g), newOrbitCmd(g), newAppCmd(g), newSchemaCmd(g), newDeployerCmd(g),
 		newDeployCmd(g), newReleaseCmd(g), newHaltCmd(g), newRollbackCmd(g), newUnlockCmd(g), newImageCmd(g), newGCCmd(g),
 		newAccessCmd(g), newLogsCmd(g), newSSHCmd(g), newAgentCmd(g))
 	return root

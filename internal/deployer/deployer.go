@@ -60,11 +60,6 @@ const (
 	DefaultWait        = 20 * time.Second
 )
 
-// RejectedPrefix is where the deployer moves a submission it refuses
-// (rejected/<name>), so that the submissions prefix keeps only what is
-// pending and a refused submission is audited once.
-const RejectedPrefix = "rejected/"
-
 // Options is what New needs. Orbit, Bucket, Objects and Engine (with its
 // Store, Locker and Owner) are required.
 type Options struct {

@@ -408,13 +408,13 @@ func (j *job) read(ctx context.Context) (rel *elevator.Release, body []byte, met
 }
 
 // reject audits a refused submission with the reason, and moves it aside
-// (under RejectedPrefix) so that it is audited once and listed no more.
+// (under elevator.RejectedPrefix) so that it is audited once and listed no more.
 // A submission already moved aside is only logged.
 func (j *job) reject(rel *elevator.Release, body []byte, meta map[string]string, reason string) verdict {
 	d := j.d
 	ctx, cancel := cleanup()
 	defer cancel()
-	aside := RejectedPrefix + strings.TrimPrefix(j.key, elevator.SubmissionsPrefix)
+	aside := elevator.RejectedPrefix + strings.TrimPrefix(j.key, elevator.SubmissionsPrefix)
 	if body == nil {
 		if _, _, err := d.o.Objects.GetWithMetadata(ctx, d.o.Bucket, aside); err == nil {
 			j.log.Info("submission already rejected", "key", j.key, "state", "rejected")
