@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,6 +25,7 @@ import (
 	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	sqssdk "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	domain "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/s3"
@@ -419,6 +421,15 @@ func TestTwoDeployersDriveFiftyReleasesOfTenApps(t *testing.T) {
 			t.Errorf("release %s of %s ended %s: %s", id, rec.App, rec.State, rec.Error)
 		}
 	}
+	listed := 0
+	for _, r := range []*replica{a, b} {
+		for _, l := range r.lines(t) {
+			if l.Msg == "submission found by listing" {
+				listed++
+			}
+		}
+	}
+	t.Logf("%d of %d submissions found by listing the prefix, the rest by the queue", listed, len(ids))
 	counts := drivers(t, recs, a, b)
 	by := map[string]int{}
 	for id, n := range counts {
@@ -578,6 +589,28 @@ func TestADuplicateSubmissionRunsOnceAndAMalformedOneIsRejected(t *testing.T) {
 			t.Fatalf("%d malformed submissions not audited as rejected: %v", missing, rejected)
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+
+	// The malformed submissions' messages go to the dead-letter queue
+	// after their retries (elevator.SubmissionsMaxReceives receives).
+	dlq, err := q.GetQueueUrl(ctx, &sqssdk.GetQueueUrlInput{QueueName: aws.String(domain.SubmissionsDLQName(in.orbit))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(90 * time.Second); ; {
+		attrs, err := q.GetQueueAttributes(ctx, &sqssdk.GetQueueAttributesInput{QueueUrl: dlq.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := strconv.Atoi(attrs.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
+		if n >= len(bad) {
+			t.Logf("%d messages in the dead-letter queue", n)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages in the dead-letter queue, want the %d malformed submissions'", n, len(bad))
+		}
+		time.Sleep(time.Second)
 	}
 
 	// The duplicate notification was dropped: the release ran once.

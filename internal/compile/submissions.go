@@ -101,7 +101,7 @@ func (b *regionBuilder) submissions() {
 	releases, locks := table(elevator.ReleasesTableName(o.Name)), table(elevator.LocksTableName(o.Name))
 	b.t.add(idSubmitterPolicy, Resource{Type: "AWS::IAM::ManagedPolicy", Properties: Props{
 		"Description": "Elevator: submit releases to the deployers of orbit " + o.Name + ", and read their records and the audit log",
-		"Path":        "/elevator/" + o.Name + "/",
+		"Path":        elevator.OrbitPath(o.Name),
 		"PolicyDocument": Props{"Version": "2012-10-17", "Statement": []any{
 			Props{"Sid": "Submit", "Effect": "Allow", "Action": "s3:PutObject", "Resource": objects(elevator.SubmissionsPrefix)},
 			Props{"Sid": "ReadRecords", "Effect": "Allow", "Action": []any{"dynamodb:GetItem", "dynamodb:Query"}, "Resource": releases},
@@ -115,7 +115,7 @@ func (b *regionBuilder) submissions() {
 	orbitTag := "aws:ResourceTag/" + elevator.TagOrbit
 	b.t.add(idDeployerPolicy, Resource{Type: "AWS::IAM::ManagedPolicy", Properties: Props{
 		"Description": "Elevator: the deployer service of orbit " + o.Name + ": take submissions from its queue and drive releases",
-		"Path":        "/elevator/" + o.Name + "/",
+		"Path":        elevator.OrbitPath(o.Name),
 		"PolicyDocument": Props{"Version": "2012-10-17", "Statement": []any{
 			Props{"Sid": "Submissions", "Effect": "Allow",
 				"Action":   []any{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"},
@@ -158,7 +158,7 @@ func (b *regionBuilder) submissions() {
 			Props{"Sid": "InstanceProfiles", "Effect": "Allow", "Action": "iam:GetInstanceProfile",
 				"Resource": Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:instance-profile/*")},
 			Props{"Sid": "PassServiceRoles", "Effect": "Allow", "Action": "iam:PassRole",
-				"Resource":  Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/elevator/" + o.Name + "/*"),
+				"Resource":  Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role" + elevator.OrbitPath(o.Name) + "*"),
 				"Condition": Props{"StringEquals": Props{"iam:PassedToService": "ec2.amazonaws.com"}}},
 			Props{"Sid": "GroupAlarms", "Effect": "Allow", "Action": []any{"cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"},
 				"Resource": Sub("arn:${AWS::Partition}:cloudwatch:*:${AWS::AccountId}:alarm:*-" + o.Name + "-*")},
