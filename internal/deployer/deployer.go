@@ -102,7 +102,8 @@ type Deployer struct {
 	submits *release.Engine // for Submit; releases get their own engines
 
 	mu       sync.Mutex
-	jobs     map[string]*job // by release id
+	jobs     map[string]*job          // by release id
+	apps     map[string]chan struct{} // closed when a release of the app ends here
 	stopping bool
 	slots    chan struct{} // a token per release driven now
 	wg       sync.WaitGroup
@@ -147,7 +148,7 @@ func New(o Options) (*Deployer, error) {
 	}
 	return &Deployer{o: o, log: log, store: o.Engine.Store, locker: o.Engine.Locker, owner: o.Engine.Owner,
 		lease: o.Engine.Lease, clock: o.Engine.Clock, submits: submits,
-		jobs: map[string]*job{}, slots: make(chan struct{}, o.MaxInFlight)}, nil
+		jobs: map[string]*job{}, apps: map[string]chan struct{}{}, slots: make(chan struct{}, o.MaxInFlight)}, nil
 }
 
 // Store is the orbit's release store, for reading records and the audit
@@ -286,8 +287,13 @@ func (d *Deployer) accept(ctx context.Context, m sqs.Message) {
 		}
 		if !d.start(ctx, key, &m2) {
 			// Held by a job already (a duplicate delivery): that job
-			// deletes its own message; this copy comes back later.
-			d.retryLater(m2, d.visibility())
+			// deletes its own message; this copy comes back later (at
+			// once for another replica when this one is stopping).
+			after := d.visibility()
+			if !d.Ready() {
+				after = 0
+			}
+			d.retryLater(m2, after)
 		}
 		return // S3 sends one record per message; a job owns the message
 	}
@@ -318,6 +324,12 @@ func (d *Deployer) reconcileOnce(ctx context.Context) {
 		if ctx.Err() != nil || d.inFlight() >= d.maxPending() {
 			return
 		}
+		if d.o.Queue != nil && d.clock.Now().Sub(o.Modified) < d.visibility() {
+			// Its notification is on its way, or held by a replica
+			// (which extends its visibility): the listing is the safety
+			// net for what the queue lost, not a second intake.
+			continue
+		}
 		d.mu.Lock()
 		_, held := d.jobs[idOf(o.Key)]
 		d.mu.Unlock()
@@ -331,6 +343,11 @@ func (d *Deployer) reconcileOnce(ctx context.Context) {
 				continue
 			}
 			if err == nil && len(rec.Path) > 0 && !d.resumable(ctx, rec) {
+				continue
+			}
+			if err == nil && len(rec.Path) == 0 && d.o.Queue != nil && d.clock.Now().Sub(rec.UpdatedAt) < 5*d.visibility() {
+				// Written down by a replica that holds its message (it
+				// waits for the app's lock): not lost.
 				continue
 			}
 		}
@@ -408,6 +425,36 @@ func (d *Deployer) stop() {
 		for _, j := range jobs {
 			j.cancel()
 		}
+	}
+}
+
+// waitApp waits until a release of app ends in this replica, d passes,
+// or ctx ends, and reports whether ctx is still live.
+func (d *Deployer) waitApp(ctx context.Context, app string, dur time.Duration) bool {
+	d.mu.Lock()
+	ch := d.apps[app]
+	if ch == nil {
+		ch = make(chan struct{})
+		d.apps[app] = ch
+	}
+	d.mu.Unlock()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-ch:
+		return true
+	case <-d.clock.After(dur):
+		return true
+	}
+}
+
+// appEnded wakes the jobs waiting for app's lock in this replica.
+func (d *Deployer) appEnded(app string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if ch := d.apps[app]; ch != nil {
+		close(ch)
+		delete(d.apps, app)
 	}
 }
 

@@ -200,13 +200,25 @@ func (j *job) process() (verdict, time.Duration, *elevator.ReleaseRecord) {
 				return later, max(busy.Lock.Expires.Sub(d.clock.Now()), 0) + time.Second, rec
 			case errors.As(err, &busy):
 				// Another release of the app holds the lock: wait for it
-				// here, keeping the message, and look again.
+				// here, keeping the message, and claim again when a
+				// release of the app ends in this replica, or after a
+				// while (the holder may be another replica's). A claim
+				// that then finds this release driven elsewhere, or
+				// started or ended, is sorted out by the next round.
 				j.unslot()
 				log.Debug("waiting for the app's lock", "state", rec.State, "holder", busy.Lock.ReleaseID)
-				tries = -1
-				if !d.sleep(ctx, elevator.Jitter(2*time.Second, nil)) {
-					return stopped, 0, rec
+				for errors.As(err, &busy) && busy.Lock.ReleaseID != j.id {
+					if !d.waitApp(ctx, rec.App, elevator.Jitter(2*time.Second, nil)) {
+						return stopped, 0, rec
+					}
+					err = j.claim(ctx, rec)
 				}
+				if err == nil {
+					// Claimed: release the lock for the next round to
+					// claim it again with a fresh look at the record.
+					j.unclaim(rec)
+				}
+				tries = -1
 				continue
 			case err != nil:
 				j.unslot()
@@ -219,6 +231,7 @@ func (j *job) process() (verdict, time.Duration, *elevator.ReleaseRecord) {
 		switch {
 		case err == nil && out != nil && out.State.Ended():
 			j.unclaim(out)
+			d.appEnded(out.App)
 			return ended, 0, out
 		case errors.Is(err, release.ErrRunning):
 			log.Info("release driven by another replica", "state", rec.State)
