@@ -637,3 +637,51 @@ func TestADuplicateSubmissionRunsOnceAndAMalformedOneIsRejected(t *testing.T) {
 	a.alive(t)
 	b.alive(t)
 }
+
+// TestASIGTERMedDeployerHandsItsReleaseOver stops the deployer driving a
+// release with SIGTERM while the release's step is in flight: it finishes
+// the step, ends its lease, exits 0, and another deployer finishes the
+// release without waiting for the lease to run out.
+func TestASIGTERMedDeployerHandsItsReleaseOver(t *testing.T) {
+	in := newIntake(t, 1)
+	rel := in.release(t, "app00", "1.0.0")
+	gate := newGate(t, enteringCheckHealthy)
+	a := in.start(t, gate.URL)
+	in.submit(t, rel)
+	select {
+	case <-gate.held:
+	case <-time.After(time.Minute):
+		t.Fatalf("the release never entered CheckHealthy:\n%s", tail(a.out.String(), 40))
+	}
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	gate.open() // the step in flight finishes
+	select {
+	case err := <-a.exited:
+		a.exited <- err
+		if err != nil {
+			t.Fatalf("deployer exited %v on SIGTERM:\n%s", err, tail(a.out.String(), 40))
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("deployer did not stop within 20s of SIGTERM:\n%s", tail(a.out.String(), 40))
+	}
+	if !strings.Contains(a.out.String(), "lease ended for another replica") {
+		t.Errorf("the stopped deployer did not end its lease:\n%s", tail(a.out.String(), 30))
+	}
+	stopped := time.Now()
+	b := in.start(t, emulatortest.Endpoint())
+	rec := in.waitEnded(t, []string{rel.ID}, time.Minute, b)[rel.ID]
+	took := time.Since(stopped)
+	t.Logf("taken over and ended %s after the first deployer stopped", took.Round(time.Millisecond))
+	if rec.State != domain.StateSuccess {
+		t.Fatalf("release ended %s: %s", rec.State, rec.Error)
+	}
+	if took >= 10*time.Second {
+		t.Errorf("the release ended %s after the stop: the lease (10s) was waited for", took)
+	}
+	if n := drivers(t, map[string]*domain.ReleaseRecord{rel.ID: rec}, a, b)[rel.ID]; n != 2 {
+		t.Errorf("release had %d drivers, want the stopped deployer and the other", n)
+	}
+}
