@@ -137,7 +137,7 @@ func (b *regionBuilder) submissions() {
 			Props{"Sid": "OrbitStack", "Effect": "Allow", "Action": []any{"cloudformation:DescribeStacks", "cloudformation:DescribeStackResources", "cloudformation:GetTemplate"},
 				"Resource": Sub("arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/" + o.StackName() + "/*")},
 			Props{"Sid": "CreateGroups", "Effect": "Allow", "Action": "autoscaling:CreateAutoScalingGroup",
-				"Resource": Sub("arn:${AWS::Partition}:autoscaling:*:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*"),
+				"Resource":  Sub("arn:${AWS::Partition}:autoscaling:*:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*"),
 				"Condition": Props{"StringEquals": Props{"aws:RequestTag/" + elevator.TagOrbit: o.Name}}},
 			Props{"Sid": "ChangeGroups", "Effect": "Allow",
 				"Action": []any{"autoscaling:UpdateAutoScalingGroup", "autoscaling:DeleteAutoScalingGroup", "autoscaling:AttachLoadBalancerTargetGroups",
