@@ -67,12 +67,12 @@ type Store struct {
 
 var _ release.Store = (*Store)(nil)
 
-func docKey(id string) string { return "releases/" + id + "/release.json" }
+func docKey(id string) string { return elevator.ReleasesPrefix + id + "/release.json" }
 func sumKey(id string) string { return docKey(id) + ".sha256" }
 
 // AuditPrefix is the prefix of the audit log's objects in the state
 // bucket.
-const AuditPrefix = "audit/"
+const AuditPrefix = elevator.AuditPrefix
 
 func (s *Store) remember(id, app string) {
 	s.mu.Lock()
