@@ -12,10 +12,13 @@ import (
 	"github.com/spf13/cobra"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/api"
 	"github.com/elevatorhq/elevator/internal/aws/s3"
 	"github.com/elevatorhq/elevator/internal/aws/sqs"
 	"github.com/elevatorhq/elevator/internal/compile"
 	"github.com/elevatorhq/elevator/internal/deployer"
+	"github.com/elevatorhq/elevator/internal/release"
+	"github.com/elevatorhq/elevator/internal/release/awsrelease"
 )
 
 // deployerOptions are the flags of `elevator deployer`.
@@ -69,7 +72,8 @@ On SIGTERM the deployer stops taking work, lets its releases finish their
 current step (at most --grace), ends their leases so another deployer
 resumes them at once, and exits 0.
 
-Logs are JSON lines on stderr. --listen serves /healthz and /readyz.`,
+Logs are JSON lines on stderr. --listen serves the deployer's HTTP API
+(/v1: see docs/deployer-api.md), /healthz, /readyz and /metrics.`,
 		Args: noArgs,
 	}
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -79,7 +83,7 @@ Logs are JSON lines on stderr. --listen serves /healthz and /readyz.`,
 		return o.execute(cmd.Context())
 	}
 	o.env.addFlags(c)
-	c.Flags().StringVar(&o.listen, "listen", "", "serve /healthz and /readyz on this address, such as 127.0.0.1:8080")
+	c.Flags().StringVar(&o.listen, "listen", "", "serve the HTTP API, /healthz, /readyz and /metrics on this address, such as 127.0.0.1:8080")
 	c.Flags().IntVar(&o.maxInFlight, "max-in-flight", deployer.DefaultMaxInFlight, "releases this deployer drives at once, 1 to 1000")
 	c.Flags().DurationVar(&o.reconcile, "reconcile", deployer.DefaultReconcile, "time between two listings of the submissions prefix, at least 1s; 0 never lists")
 	c.Flags().DurationVar(&o.wait, "receive-wait", deployer.DefaultWait, "long poll of a receive from the queue, 1s to 20s")
@@ -135,11 +139,16 @@ func (o *deployerOptions) execute(ctx context.Context) error {
 		return err
 	}
 	if o.listen != "" {
+		handler, err := o.apiHandler(ctx, d, engine, log)
+		if err != nil {
+			return err
+		}
 		ln, err := net.Listen("tcp", o.listen)
 		if err != nil {
 			return elevator.Errorf(elevator.EINVALID, "--listen %s: %v", o.listen, err)
 		}
-		srv := &http.Server{Handler: healthHandler(d), ReadHeaderTimeout: 5 * time.Second}
+		// No WriteTimeout: a watch streams for as long as its release runs.
+		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
 		log.Info("listening", "orbit", e.orbit.Name, "addr", ln.Addr().String())
@@ -150,20 +159,41 @@ func (o *deployerOptions) execute(ctx context.Context) error {
 
 // healthHandler serves /healthz (the process answers) and /readyz (the
 // deployer takes work). The API is mounted next to them.
-func healthHandler(d *deployer.Deployer) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if !d.Ready() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(`{"status":"stopping"}` + "\n"))
-			return
+// apiHandler is the deployer's HTTP API (internal/api) over this
+// deployer: callers prove who they are with a signed
+// sts:GetCallerIdentity, bound to the orbit's deployer id, and the orbit
+// manifest's access section says what each may do. On the emulator, the
+// allow-listed STS endpoints are carried to it.
+func (o *deployerOptions) apiHandler(ctx context.Context, d *deployer.Deployer, engine release.Config, log *slog.Logger) (http.Handler, error) {
+	e := &o.env
+	store, ok := engine.Store.(*awsrelease.Store)
+	if !ok {
+		return nil, elevator.Errorf(elevator.EINTERNAL, "the deployer's store cannot page releases")
+	}
+	ops, err := release.New(engine)
+	if err != nil {
+		return nil, err
+	}
+	auth := &api.Authenticator{ServerID: elevator.DeployerServerID(e.orbit.Name)}
+	opts, err := e.configs.options(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Endpoint != "" {
+		if auth.STSTransportForTests, err = api.EmulatorSTS(opts.Endpoint); err != nil {
+			return nil, err
 		}
-		_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
+	}
+	return api.New(api.Options{
+		Releases: &deployerReleases{d: d, engine: ops, store: store, orbit: e.orbit.Name},
+		Orbit:    e.orbit,
+		Auth:     auth,
+		Log:      log,
+		Ready: func() error {
+			if !d.Ready() {
+				return errors.New("the deployer is stopping")
+			}
+			return nil
+		},
 	})
-	return mux
 }

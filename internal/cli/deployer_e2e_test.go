@@ -50,6 +50,7 @@ type intake struct {
 	queueURL         string
 	bin              string
 	templates        map[string]*domain.Release // a dry-run release per app
+	flags            map[string][]string        // the flags that name each app
 	store            *awsrelease.Store
 }
 
@@ -91,7 +92,7 @@ func buildElevator(t *testing.T) string {
 // notification comes.
 func newIntake(t *testing.T, apps int) *intake {
 	t.Helper()
-	in := &intake{acct: inAccount(t), bin: buildElevator(t), templates: map[string]*domain.Release{}}
+	in := &intake{acct: inAccount(t), bin: buildElevator(t), templates: map[string]*domain.Release{}, flags: map[string][]string{}}
 	in.orbitFile, in.orbit = manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n")
 	mustSucceed(t, elevator(t, "", "orbit", "up", "-f", in.orbitFile))
 	in.bucket = domain.StateBucketName(in.acct.ID, "us-east-1", in.orbit)
@@ -140,6 +141,7 @@ func newIntake(t *testing.T, apps int) *intake {
 			}
 			mu.Lock()
 			in.templates[name] = &rel
+			in.flags[name] = flags
 			mu.Unlock()
 		}()
 	}
