@@ -160,11 +160,22 @@ func (d *Deployer) Store() release.Store { return d.store }
 // replica of the deployer then drives it. It returns EINVALID for a
 // release that fails Check, ErrExists when another document has the id,
 // and the store's errors.
+//
+// The replica that was asked drives the release itself when it has room
+// (its notification, when it comes, finds the release taken or ended), so
+// a release submitted through the API never waits for the queue.
 func (d *Deployer) Submit(ctx context.Context, rel *elevator.Release) (*elevator.ReleaseRecord, error) {
 	if err := PutSubmission(ctx, d.o.Objects, d.o.Bucket, rel); err != nil {
 		return nil, err
 	}
-	return d.submits.Submit(ctx, rel)
+	rec, err := d.submits.Submit(ctx, rel)
+	if err != nil {
+		return nil, err
+	}
+	if d.inFlight() < d.maxPending() {
+		d.start(ctx, elevator.SubmissionKey(rel.ID), nil)
+	}
+	return rec, nil
 }
 
 // Putter writes objects with metadata: an S3 client.
