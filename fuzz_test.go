@@ -129,3 +129,25 @@ func FuzzParseRelease(f *testing.F) {
 		}
 	})
 }
+
+func FuzzMatchPrincipal(f *testing.F) {
+	for _, s := range [][2]string{
+		{"arn:aws:iam::222222222222:role/ci-*", "arn:aws:sts::222222222222:assumed-role/ci-main/run-7"},
+		{"arn:aws:iam::*:role/ops", "arn:aws:iam::111111111111:role/ops"},
+		{"arn:aws:iam::111111111111:**", "arn:aws:iam::111111111111:role/a:b"},
+		{"*", ""}, {"", "arn"}, {"arn:aws:sts::1:assumed-role//", "arn:aws:sts::1:assumed-role//"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, arn string) {
+		if !MatchPrincipal(pattern, arn) || CheckPrincipal(pattern) != nil {
+			return
+		}
+		// A principal an access rule may name never matches a caller of
+		// another account or partition.
+		p, a := strings.SplitN(pattern, ":", 6), strings.SplitN(arn, ":", 6)
+		if len(a) != 6 || a[1] != p[1] || a[4] != p[4] {
+			t.Fatalf("principal %q matched %q", pattern, arn)
+		}
+	})
+}

@@ -37,7 +37,12 @@ func AllowTag(orbit string) string { return TagAllow + orbit }
 // AppPath is the path under which an app's resources in an orbit are
 // named, in IAM, CloudWatch Logs and SSM Parameter Store:
 // /elevator/<orbit>/<app>/.
-func AppPath(orbit, app string) string { return "/elevator/" + orbit + "/" + app + "/" }
+func AppPath(orbit, app string) string { return OrbitPath(orbit) + app + "/" }
+
+// OrbitPath is the IAM path under which an orbit's own resources (the
+// deployer and submitter policies) and every app's are named:
+// /elevator/<orbit>/.
+func OrbitPath(orbit string) string { return "/elevator/" + orbit + "/" }
 
 // IAMPath is the IAM path of a service's role and instance profile:
 // /elevator/<orbit>/<app>/<service>/. A release uses only an instance

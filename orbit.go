@@ -16,7 +16,14 @@ type Orbit struct {
 	Regions []Region
 	// Notifications has one entry per severity, in the order of Severities.
 	Notifications []Notification
-	Source        Source
+	// Access grants roles in the deployer's API to IAM principals, in
+	// manifest order (see RoleOf).
+	Access []AccessRule
+	// Deployer is the URL of the orbit's deployer (see internal/api), or
+	// "": when set, the CLI submits releases to it and asks it about
+	// them instead of running them itself.
+	Deployer string
+	Source   Source
 }
 
 // Region is an orbit's settings in one AWS region.

@@ -624,6 +624,7 @@ const (
 	AuditRollback = "rollback" // an operator released an earlier release's content again
 	AuditResume   = "resume"   // an engine took over a release whose engine stopped
 	AuditGC       = "gc"       // an operator removed what ended releases left behind
+	AuditRefused  = "refused"  // the deployer's API refused a call: not authenticated, or not allowed
 )
 
 // AuditEntry is one line of an orbit's audit log: who did what, when, and
@@ -637,4 +638,8 @@ type AuditEntry struct {
 	ReleaseID string    `json:"release_id,omitempty"`
 	Outcome   string    `json:"outcome"`
 	Detail    string    `json:"detail,omitempty"`
+	// SessionName and AccessKeyID say which session and key By used,
+	// when By called the deployer's API.
+	SessionName string `json:"session_name,omitempty"`
+	AccessKeyID string `json:"access_key_id,omitempty"`
 }

@@ -86,3 +86,15 @@ func TestReleaseCheckMeasuresUserDataAsTheEngineFillsIt(t *testing.T) {
 		t.Errorf("Check() = %v, want it to refuse the user data", err)
 	}
 }
+
+func TestSubmissionKeyNamesTheReleaseID(t *testing.T) {
+	id := "20261123-120000-9f86d081"
+	if got, ok := SubmissionID(SubmissionKey(id)); !ok || got != id {
+		t.Errorf("SubmissionID(SubmissionKey(%q)) = %q, %v", id, got, ok)
+	}
+	for _, key := range []string{"submissions/.json", "submissions/a/b.json", "releases/x.json", "submissions/x"} {
+		if _, ok := SubmissionID(key); ok {
+			t.Errorf("SubmissionID(%q) is ok", key)
+		}
+	}
+}

@@ -72,6 +72,9 @@ type globals struct {
 	yes      bool
 	local    bool
 	verbose  bool
+	// deployer is --deployer; deployerEnv is $ELEVATOR_DEPLOYER (see
+	// elevator.Deployer for which one wins).
+	deployer, deployerEnv string
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -88,6 +91,11 @@ func (g *globals) validate() error {
 		u, err := url.Parse(g.endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return elevator.Errorf(elevator.EINVALID, "--endpoint-url %q: want an http or https URL, such as http://127.0.0.1:5000", g.endpoint)
+		}
+	}
+	if g.deployer != "" {
+		if err := elevator.CheckDeployerURL(g.deployer); err != nil {
+			return fmt.Errorf("--deployer: %w", err)
 		}
 	}
 	return nil
@@ -120,7 +128,7 @@ func (g *globals) printJSON(v any) error {
 // the exit code. Errors are printed to stderr, or as JSON on stdout with
 // --output json.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr}
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr, deployerEnv: os.Getenv(elevator.DeployerEnv)}
 	root := newRoot(g)
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -205,9 +213,10 @@ command to try Elevator without an AWS account.`,
 	f.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	f.BoolVarP(&g.yes, "yes", "y", false, "do not ask before destructive changes")
 	f.BoolVar(&g.local, "local", false, "use the local emulator started by 'elevator local up'")
+	f.StringVar(&g.deployer, "deployer", "", "the URL of the orbit's deployer: deploy, release, halt, rollback and unlock go through its API instead of running here (default: $"+elevator.DeployerEnv+", else the orbit manifest's deployer)")
 	f.BoolVar(&g.verbose, "verbose", false, "log what long-running parts do (release engine states, retries, lease renewals) to stderr")
 
-	root.AddCommand(newVersionCmd(g), newLocalCmd(g), newOrbitCmd(g), newAppCmd(g), newSchemaCmd(g),
+	root.AddCommand(newVersionCmd(g), newLocalCmd(g), newOrbitCmd(g), newAppCmd(g), newSchemaCmd(g), newDeployerCmd(g),
 		newDeployCmd(g), newReleaseCmd(g), newHaltCmd(g), newRollbackCmd(g), newUnlockCmd(g), newImageCmd(g), newGCCmd(g),
 		newAccessCmd(g), newLogsCmd(g), newSSHCmd(g), newAgentCmd(g))
 	return root

@@ -60,6 +60,7 @@ func inAccount(t *testing.T) (acct *emulatortest.Account) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_PROFILE", "")
 	t.Setenv("CI", "true")
+	t.Setenv(domain.DeployerEnv, "") // release commands run in process unless a test says otherwise
 	orbittest.FakeAgent(t)
 	return acct
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/api"
 	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
@@ -43,11 +44,25 @@ type releaseEnv struct {
 
 	orbit   *elevator.Orbit
 	configs *awsConfigs
-	backend *awsrelease.Backend
-	engine  *release.Engine
-	locks   *lockWatch
-	caller  string
-	last    elevator.ReleaseState // the state Observe printed last
+	// deployerURL is the deployer the command goes through ("": it runs
+	// in this process); client calls it once connected.
+	deployerURL string
+	client      *api.Client
+	// lookups says the command reads the orbit in AWS even through a
+	// deployer (deploy builds the release document itself).
+	lookups bool
+	// inProcess keeps the command in this process whatever the deployer
+	// (resume: the deployers resume their own releases).
+	inProcess bool
+	// submitted says the command submitted the release it follows to a
+	// deployer (deploy, rollback), which then exits as a conflict when
+	// the release was refused at Lock, as lockWatch makes it in process.
+	submitted bool
+	backend   *awsrelease.Backend
+	engine    *release.Engine
+	locks     *lockWatch
+	caller    string
+	last      elevator.ReleaseState // the state Observe printed last
 	// orbitOutputs are the orbit stack's outputs read by open, by region.
 	orbitOutputs map[string]map[string]string
 }
@@ -106,11 +121,19 @@ func (e *releaseEnv) validate() error {
 	if e.orbit.Name != e.orbitName {
 		return elevator.Errorf(elevator.EINVALID, "--orbit %s, but %s describes orbit %s", e.orbitName, file, e.orbit.Name)
 	}
+	if !e.inProcess {
+		if e.deployerURL, err = elevator.Deployer(e.globals.deployer, e.deployerEnv, e.orbit); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 // connect makes the command's first AWS calls: who the caller is, and
 // where the orbit keeps its releases; then it wires the release engine.
+// Through a deployer it only makes the deployer's client (and, for a
+// command that looks the orbit up, asks who the caller is and where the
+// orbit keeps its releases).
 func (e *releaseEnv) connect(ctx context.Context) error {
 	e.configs = newAWSConfigs(e.globals)
 	var cfgs []aws.Config
@@ -120,6 +143,11 @@ func (e *releaseEnv) connect(ctx context.Context) error {
 			return err
 		}
 		cfgs = append(cfgs, cfg)
+	}
+	if e.deployerURL != "" {
+		if err := e.connectDeployer(ctx); err != nil || !e.lookups {
+			return err
+		}
 	}
 	id, err := sts.New(cfgs[0]).CallerIdentity(ctx)
 	if err != nil {
@@ -131,6 +159,9 @@ func (e *releaseEnv) connect(ctx context.Context) error {
 		return err
 	}
 	e.orbitOutputs = map[string]map[string]string{cfgs[0].Region: outputs}
+	if e.remote() {
+		return nil
+	}
 	if e.backend, err = awsrelease.New(awsrelease.Config{Orbit: e.orbit.Name, AWS: cfgs, Bucket: outputs[compile.StateBucketOutput]}); err != nil {
 		return err
 	}
@@ -254,7 +285,7 @@ func (e *releaseEnv) finish(rec *elevator.ReleaseRecord) error {
 	}
 	var err error
 	switch {
-	case e.locks.refused(rec):
+	case e.locks.refused(rec), e.submitted && rec.State == elevator.StateFailureClean && rec.Failure == elevator.FailureLocked:
 		err = elevator.Errorf(elevator.ECONFLICT, "release %s refused, nothing changed: %s", rec.ID, rec.Error)
 	case rec.State == elevator.StateFailureClean:
 		err = elevator.Errorf(elevator.EFAILED, "release %s ended FailureClean: %s", rec.ID, rec.Error)
@@ -268,9 +299,9 @@ func (e *releaseEnv) finish(rec *elevator.ReleaseRecord) error {
 }
 
 func newDeployCmd(g *globals) *cobra.Command {
-	e := &releaseEnv{globals: g}
+	e := &releaseEnv{globals: g, lookups: true}
 	var file, version string
-	var dryRun, sequential bool
+	var dryRun, sequential, wait bool
 	var a *elevator.App
 	var agent *orbit.AgentFiles
 	c := &cobra.Command{
@@ -329,6 +360,15 @@ in each region's state bucket when they are not there yet.`,
 			printRelease(e.stdout, rel)
 			return nil
 		}
+		if e.remote() {
+			// The deployer's instances need the agent's builds as much;
+			// a submitter may not be allowed to store them, in which
+			// case the deployer's own role must have.
+			if err := e.publishAgent(ctx, facts, agent); err != nil {
+				fmt.Fprintf(e.stderr, "could not make sure the Elevator agent is in the state bucket (%v); the deployer's release needs it there\n", err)
+			}
+			return e.submit(ctx, rel, wait)
+		}
 		if err := e.publishAgent(ctx, facts, agent); err != nil {
 			return err
 		}
@@ -339,6 +379,7 @@ in each region's state bucket when they are not there yet.`,
 	c.Flags().StringVar(&version, "version", "", "the version to release, an OCI image tag such as 1.4.2 (required)")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the release and the resources it resolved; change nothing")
 	c.Flags().BoolVar(&sequential, "regions-in-sequence", false, "release one region at a time, in the orbit's order")
+	c.Flags().BoolVar(&wait, "wait", false, "through a deployer, follow the release until it ends (without one, deploy always does)")
 	e.addFlags(c)
 	return c
 }
@@ -396,7 +437,13 @@ func newReleaseCmd(g *globals) *cobra.Command {
 		}
 		return nil
 	}, func(ctx context.Context, _ []string) error {
-		recs, err := list.backend.Store.Releases(ctx, app, limit)
+		var recs []*elevator.ReleaseRecord
+		var err error
+		if list.remote() {
+			recs, err = list.releases(ctx, app, limit)
+		} else {
+			recs, err = list.backend.Store.Releases(ctx, app, limit)
+		}
 		if err != nil {
 			return err
 		}
@@ -410,9 +457,9 @@ func newReleaseCmd(g *globals) *cobra.Command {
 	listCmd.Flags().IntVar(&limit, "limit", 20, "how many releases at most (1 or more)")
 	list.addFlags(listCmd)
 
-	byID := func(use, short string, run func(e *releaseEnv, ctx context.Context, id string) error) *cobra.Command {
-		e := &releaseEnv{globals: g}
-		c := &cobra.Command{Use: use + " ID", Short: short, Args: exactArgs(1)}
+	byID := func(use, short string, run func(e *releaseEnv, ctx context.Context, id string) error, aliases ...string) *cobra.Command {
+		e := &releaseEnv{globals: g, inProcess: use == "resume"}
+		c := &cobra.Command{Use: use + " ID", Short: short, Args: exactArgs(1), Aliases: aliases}
 		c.RunE = e.command(func(args []string) error {
 			return elevator.CheckReleaseID(args[0])
 		}, func(ctx context.Context, args []string) error {
@@ -422,13 +469,23 @@ func newReleaseCmd(g *globals) *cobra.Command {
 		return c
 	}
 	status := byID("status", "Show a release's record: state, path, health per region and service", func(e *releaseEnv, ctx context.Context, id string) error {
+		if e.remote() {
+			rec, err := e.client.Get(ctx, id)
+			if err != nil {
+				return e.deployerError(err)
+			}
+			return e.finish(rec)
+		}
 		rec, err := e.engine.Status(ctx, id)
 		if err != nil {
 			return err
 		}
 		return e.finish(rec)
-	})
+	}, "show")
 	watch := byID("watch", "Follow a release until it ends", func(e *releaseEnv, ctx context.Context, id string) error {
+		if e.remote() {
+			return e.follow(ctx, id)
+		}
 		for {
 			rec, err := e.engine.Status(ctx, id)
 			if err != nil {
@@ -445,7 +502,7 @@ func newReleaseCmd(g *globals) *cobra.Command {
 			}
 		}
 	})
-	resume := byID("resume", "Continue a release whose engine stopped (safe to run twice: the lease decides)", func(e *releaseEnv, ctx context.Context, id string) error {
+	resume := byID("resume", "Continue a release whose engine stopped, in this process even when the orbit has a deployer (safe to run twice: the lease decides)", func(e *releaseEnv, ctx context.Context, id string) error {
 		for said := false; ; said = true {
 			rec, err := e.engine.Resume(ctx, id, e.caller)
 			if !errors.Is(err, release.ErrRunning) {
@@ -475,7 +532,14 @@ func newReleaseCmd(g *globals) *cobra.Command {
 		}
 		return nil
 	}, func(ctx context.Context, _ []string) error {
-		entries, err := audit.backend.Store.AuditLog(ctx, time.Now().Add(-since))
+		var entries []elevator.AuditEntry
+		var err error
+		if audit.remote() {
+			entries, err = audit.client.Audit(ctx, "", since)
+			err = audit.deployerError(err)
+		} else {
+			entries, err = audit.backend.Store.AuditLog(ctx, time.Now().Add(-since))
+		}
 		if err != nil {
 			return err
 		}
@@ -521,7 +585,15 @@ func newHaltCmd(g *globals) *cobra.Command {
 	return appCommand(g, "halt", "Stop the release of an app under way in an orbit; it rolls back and ends FailureClean", func(c *cobra.Command) {
 		c.Flags().StringVar(&reason, "reason", "", "why (required; it is audited)")
 	}, func() error { return checkReason(reason) }, func(e *releaseEnv, ctx context.Context, app string) error {
-		id, err := e.engine.HaltCurrent(ctx, app, e.orbit.Name, e.caller, reason)
+		var id string
+		var err error
+		if e.remote() {
+			if id, err = e.current(ctx, app); err == nil {
+				err = e.deployerError(e.client.Halt(ctx, id, reason))
+			}
+		} else {
+			id, err = e.engine.HaltCurrent(ctx, app, e.orbit.Name, e.caller, reason)
+		}
 		if err != nil {
 			return err
 		}
@@ -538,7 +610,14 @@ func newUnlockCmd(g *globals) *cobra.Command {
 	return appCommand(g, "unlock", "Break the release lock of an app in an orbit, whoever holds it (audited)", func(c *cobra.Command) {
 		c.Flags().StringVar(&reason, "reason", "", "why (required; it is audited)")
 	}, func() error { return checkReason(reason) }, func(e *releaseEnv, ctx context.Context, app string) error {
-		lock, err := e.engine.Unlock(ctx, app, e.orbit.Name, e.caller, reason)
+		var lock release.Lock
+		var err error
+		if e.remote() {
+			lock, err = e.client.Unlock(ctx, app, reason)
+			err = e.deployerError(err)
+		} else {
+			lock, err = e.engine.Unlock(ctx, app, e.orbit.Name, e.caller, reason)
+		}
 		if err != nil {
 			return err
 		}
@@ -552,8 +631,10 @@ func newUnlockCmd(g *globals) *cobra.Command {
 
 func newRollbackCmd(g *globals) *cobra.Command {
 	var to string
+	var wait bool
 	return appCommand(g, "rollback", "Release an earlier successful release's content again (default: the one before the current)", func(c *cobra.Command) {
 		c.Flags().StringVar(&to, "to", "", "the release to go back to")
+		c.Flags().BoolVar(&wait, "wait", false, "through a deployer, follow the release until it ends (without one, rollback always does)")
 	}, func() error {
 		if to == "" {
 			return nil
@@ -563,6 +644,15 @@ func newRollbackCmd(g *globals) *cobra.Command {
 		}
 		return nil
 	}, func(e *releaseEnv, ctx context.Context, app string) error {
+		if e.remote() {
+			// The deployer finds the release to go back to when --to
+			// is not given, and checks it is one of app's.
+			rel, err := e.client.Rollback(ctx, app, to)
+			if err != nil {
+				return e.deployerError(err)
+			}
+			return e.rolledBack(ctx, rel, app, wait)
+		}
 		if to == "" {
 			recs, err := e.backend.Store.Releases(ctx, app, 50)
 			if err != nil {

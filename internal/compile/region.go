@@ -170,6 +170,9 @@ func (b *regionBuilder) build() {
 	b.bastion()
 	b.topics()
 	b.state()
+	if b.home() {
+		b.submissions()
+	}
 	b.commonOutputs()
 }
 
@@ -515,7 +518,7 @@ func (b *regionBuilder) state() {
 	if o.Protect {
 		policy = "Retain"
 	}
-	b.t.add(idStateBucket, Resource{
+	bucket := Resource{
 		Type:                "AWS::S3::Bucket",
 		DeletionPolicy:      policy,
 		UpdateReplacePolicy: policy,
@@ -533,7 +536,14 @@ func (b *regionBuilder) state() {
 			},
 			"Tags": b.tags(""),
 		},
-	})
+	}
+	if b.home() {
+		// S3 checks it may send to the queue when the notification is
+		// set: the queue's policy comes first (see submissions).
+		bucket.Properties["NotificationConfiguration"] = submissionsNotification()
+		bucket.DependsOn = []string{idSubmissionsPolicy}
+	}
+	b.t.add(idStateBucket, bucket)
 	table := func(id, name string, key []any, attrs []any, extra Props) {
 		props := Props{
 			"TableName":            name,

@@ -149,7 +149,49 @@ func (b *orbitBuilder) build() *elevator.Orbit {
 		n.Slack = b.secretRef(path+".slack", sevObj["slack"])
 		o.Notifications = append(o.Notifications, n)
 	}
+	o.Access = b.access(b.root["access"])
+	o.Deployer = b.deployer(b.root["deployer"])
 	return o
+}
+
+// deployer reads the deployer's URL. The schema checks its form; url.Parse
+// runs again here so that a URL the CLI could not call is refused when the
+// manifest is read, not when a release is submitted.
+func (b *orbitBuilder) deployer(v any) string {
+	s, ok := v.(string)
+	if !ok {
+		return "" // absent, or the schema has said what is wrong
+	}
+	if err := elevator.CheckDeployerURL(s); err != nil {
+		b.errorf("deployer", s, "%v", err)
+		return ""
+	}
+	return s
+}
+
+// access reads the access rules. The schema checks each principal's form
+// and each role; CheckPrincipal runs again here so that the domain's rule,
+// not only the schema's copy of it, decides.
+func (b *orbitBuilder) access(v any) []elevator.AccessRule {
+	var out []elevator.AccessRule
+	for i, item := range list(v) {
+		m := obj(item)
+		path := fmt.Sprintf("access[%d]", i)
+		r := elevator.AccessRule{Role: elevator.AccessRole(str(m["role"])), Path: path}
+		for j, p := range list(m["principals"]) {
+			s := str(p)
+			if err := elevator.CheckPrincipal(s); err != nil {
+				b.errorf(fmt.Sprintf("%s.principals[%d]", path, j), s, "want an IAM or STS ARN with a 12-digit account id, such as arn:aws:iam::123456789012:role/ci-*")
+				continue
+			}
+			r.Principals = append(r.Principals, s)
+		}
+		for _, a := range list(m["apps"]) {
+			r.Apps = append(r.Apps, str(a))
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // secretRef reads a reference to a secret: exactly one of ssm and

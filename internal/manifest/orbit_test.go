@@ -40,6 +40,9 @@ func TestParseOrbitReadsTheExample(t *testing.T) {
 	if got := o.Notifications[0]; got.Severity != elevator.SeverityCritical || len(got.Emails) != 1 {
 		t.Errorf("critical notification: %+v", got)
 	}
+	if len(o.Access) != 3 || o.Access[1].Role != elevator.RoleDeployer || o.Access[1].Apps[0] != "shop" {
+		t.Errorf("access: %+v", o.Access)
+	}
 	if pos := o.Source.At("regions.us-west-2"); pos.Line != 10 {
 		t.Errorf("position of regions.us-west-2: %+v, want line 10", pos)
 	}
@@ -118,7 +121,7 @@ func TestParseOrbitRejects(t *testing.T) {
 		{"a missing name and regions", "protect: true\n",
 			[]string{`orbit.yml:1:1: missing required field "name"`, `orbit.yml:1:1: missing required field "regions"`}},
 		{"an unknown top-level key", "name: a\nregions: {us-east-1: {}}\ncolour: red\n",
-			[]string{`orbit.yml:3:1: colour: unknown field "colour"; allowed here: bastion, domain, name, network, notifications, protect, regions`}},
+			[]string{`orbit.yml:3:1: colour: unknown field "colour"; allowed here: access, bastion, deployer, domain, name, network, notifications, protect, regions`}},
 		{"an unknown key in a region", "name: a\nregions:\n  us-east-1:\n    cidrs: 10.0.0.0/16\n",
 			[]string{`orbit.yml:4:5: regions.us-east-1.cidrs: unknown field "cidrs"; allowed here: azs, bastion, cidr, nat, tiers`}},
 		{"an upper-case name", "name: Prod\nregions: {us-east-1: {}}\n",
@@ -345,5 +348,104 @@ func TestReadFileRefusesAFileOverTheLimitWithoutReadingItAll(t *testing.T) {
 	}
 	if data, err := ReadFile(small); err != nil || string(data) != "name: x\n" {
 		t.Errorf("ReadFile of a small file: %q, %v", data, err)
+	}
+}
+
+func TestParseOrbitReadsAccessRules(t *testing.T) {
+	src := `name: prod
+regions: {us-east-1: {}}
+access:
+  - {role: admin, principals: ["arn:aws:iam::111111111111:role/ops"]}
+  - role: deployer
+    principals: ["arn:aws:iam::222222222222:role/ci-*", "arn:aws:sts::222222222222:assumed-role/build/*"]
+    apps: [shop]
+`
+	o, err := ParseOrbit("orbit.yml", []byte(src))
+	if err != nil {
+		t.Fatalf("ParseOrbit: %v", err)
+	}
+	want := []elevator.AccessRule{
+		{Role: elevator.RoleAdmin, Principals: []string{"arn:aws:iam::111111111111:role/ops"}, Path: "access[0]"},
+		{Role: elevator.RoleDeployer, Principals: []string{"arn:aws:iam::222222222222:role/ci-*", "arn:aws:sts::222222222222:assumed-role/build/*"},
+			Apps: []string{"shop"}, Path: "access[1]"},
+	}
+	if !reflect.DeepEqual(o.Access, want) {
+		t.Fatalf("access:\n got %+v\nwant %+v", o.Access, want)
+	}
+	if got := o.RoleOf("arn:aws:sts::222222222222:assumed-role/ci-main/run-42", "shop"); got != elevator.RoleDeployer {
+		t.Errorf("role of a CI session in shop: %q, want deployer", got)
+	}
+	if got := o.RoleOf("arn:aws:sts::222222222222:assumed-role/ci-main/run-42", "cart"); got != "" {
+		t.Errorf("role of a CI session in cart: %q, want none", got)
+	}
+}
+
+func TestParseOrbitRejectsBadAccessRules(t *testing.T) {
+	tests := []struct {
+		name, access string
+		want         string
+	}{
+		{"an unknown role", `[{role: owner, principals: ["arn:aws:iam::111111111111:role/ops"]}]`,
+			`orbit.yml:3:17: access[0].role: "owner": must be one of: viewer, deployer, approver, admin`},
+		{"a principal with a wildcard account", `[{role: admin, principals: ["arn:aws:iam::*:role/ops"]}]`,
+			`orbit.yml:3:37: access[0].principals[0]: "arn:aws:iam::*:role/ops": not allowed; want an IAM or STS ARN with a 12-digit account id`},
+		{"a principal of another service", `[{role: admin, principals: ["arn:aws:s3:::bucket"]}]`,
+			`orbit.yml:3:37: access[0].principals[0]: "arn:aws:s3:::bucket": not allowed`},
+		{"no principals", `[{role: admin, principals: []}]`,
+			`orbit.yml:3:36: access[0].principals: needs at least 1 item(s)`},
+		{"a missing role", `[{principals: ["arn:aws:iam::111111111111:role/ops"]}]`,
+			`orbit.yml:3:10: access[0]: missing required field "role"`},
+		{"a bad app name", `[{role: viewer, principals: ["arn:aws:iam::111111111111:role/ops"], apps: [Shop]}]`,
+			`orbit.yml:3:84: access[0].apps[0]: "Shop": not allowed; want an app name`},
+		{"an unknown field", `[{role: viewer, principals: ["arn:aws:iam::111111111111:role/ops"], app: shop}]`,
+			`access[0].app: unknown field "app"; allowed here: apps, principals, role`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "name: prod\nregions: {us-east-1: {}}\naccess: " + tt.access + "\n"
+			_, err := ParseOrbit("orbit.yml", []byte(src))
+			if err == nil {
+				t.Fatal("ParseOrbit accepted it")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error:\n%v\nwant it to contain:\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseOrbitReadsTheDeployersURL(t *testing.T) {
+	tests := []struct {
+		name, deployer string
+		want           string // the URL read, or part of the error
+	}{
+		{"an https URL", "https://deployer.prod.internal", "https://deployer.prod.internal"},
+		{"an http URL with a port and a path", "http://10.0.0.5:8080/elevator", "http://10.0.0.5:8080/elevator"},
+		{"no URL", "", ""},
+		{"a URL of another scheme", "ftp://deployer", `orbit.yml:3:11: deployer: "ftp://deployer": not allowed; want the URL of the orbit's deployer`},
+		{"a URL with a query", "https://deployer/?x=1", `deployer: "https://deployer/?x=1": not allowed`},
+		{"a host alone", "deployer.prod.internal", `deployer: "deployer.prod.internal": not allowed`},
+		{"a URL with a user", "https://me@deployer", `deployer: "https://me@deployer": not allowed`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "name: prod\nregions: {us-east-1: {}}\n"
+			if tt.deployer != "" {
+				src += "deployer: " + tt.deployer + "\n"
+			}
+			o, err := ParseOrbit("orbit.yml", []byte(src))
+			if strings.Contains(tt.want, ": ") {
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("error:\n%v\nwant it to contain:\n%s", err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Deployer != tt.want {
+				t.Errorf("deployer %q, want %q", o.Deployer, tt.want)
+			}
+		})
 	}
 }

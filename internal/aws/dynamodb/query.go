@@ -2,6 +2,7 @@ package dynamodb
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -27,9 +28,12 @@ type QueryInput struct {
 	// Limit is the most items to return; 0 means all of them.
 	Limit int
 	// RangeKey and After, when set, keep only the items whose range key
-	// attribute RangeKey sorts after After.
+	// attribute RangeKey sorts after After; RangeKey and Before, those
+	// that sort before Before (a page of a list that goes on from the
+	// last item of the page before). Give After or Before, not both.
 	RangeKey string
 	After    any
+	Before   any
 }
 
 // Query returns the items of one partition in range key order, reading
@@ -47,11 +51,18 @@ func (c *Client) Query(ctx context.Context, table string, in QueryInput) ([]Item
 	}
 	keys := e.name(in.HashKey) + " = " + v
 	if in.RangeKey != "" {
-		after, err := e.value(in.After)
+		op, bound := ">", in.After
+		switch {
+		case in.After != nil && in.Before != nil:
+			return nil, c.invalid("query "+table, fmt.Errorf("a range key condition is After or Before, not both"))
+		case in.Before != nil:
+			op, bound = "<", in.Before
+		}
+		b, err := e.value(bound)
 		if err != nil {
 			return nil, c.invalid("query "+table, err)
 		}
-		keys += " AND " + e.name(in.RangeKey) + " > " + after
+		keys += " AND " + e.name(in.RangeKey) + " " + op + " " + b
 	}
 	req := &ddb.QueryInput{
 		TableName:                 aws.String(table),

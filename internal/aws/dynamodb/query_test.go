@@ -66,6 +66,8 @@ func TestAQueryReadsOnePartitionInEitherOrderUpToItsLimit(t *testing.T) {
 		{"a partition with no items", QueryInput{HashKey: "app", Value: "none"}, "[]"},
 		{"the ids after a second", QueryInput{HashKey: "app", Value: "shop", RangeKey: "release_id", After: "20261124-120000"}, "[4 5 6]"},
 		{"the ids after the last", QueryInput{HashKey: "app", Value: "shop", RangeKey: "release_id", After: "20261126-120000-00000000"}, "[]"},
+		{"a page of the ids before one, newest first", QueryInput{HashKey: "app", Value: "shop", RangeKey: "release_id", Before: "20261125-120000-00000000", Descending: true, Limit: 2}, "[4 3]"},
+		{"the ids before the first", QueryInput{HashKey: "app", Value: "shop", RangeKey: "release_id", Before: "20261120-120000-00000000"}, "[]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,6 +80,12 @@ func TestAQueryReadsOnePartitionInEitherOrderUpToItsLimit(t *testing.T) {
 			}
 		})
 	}
+	t.Run("after and before at once are refused", func(t *testing.T) {
+		_, err := c.Query(ctx, table, QueryInput{HashKey: "app", Value: "shop", RangeKey: "release_id", After: "a", Before: "b"})
+		if elevator.ErrorCode(err) != elevator.EINVALID {
+			t.Errorf("got %v, want EINVALID", err)
+		}
+	})
 }
 
 func TestReplaceAndRemoveReturnTheItemTheyDisplaced(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -139,6 +140,31 @@ func (c *Client) Get(ctx context.Context, bucket, key string) ([]byte, string, e
 		return nil, "", c.check("read", "object", "s3://"+bucket+"/"+key, err)
 	}
 	return body, aws.ToString(out.ETag), nil
+}
+
+// PutWithMetadata is Put with user metadata (sent as x-amz-meta-<name>
+// headers; names are lower case). It returns what Put returns.
+func (c *Client) PutWithMetadata(ctx context.Context, bucket, key, contentType string, body []byte, meta map[string]string) (string, error) {
+	return c.put(ctx, &s3sdk.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), ContentType: optional(contentType), Metadata: meta}, body)
+}
+
+// GetWithMetadata is Get, returning the object's user metadata (names in
+// lower case) instead of its ETag. It returns what Get returns.
+func (c *Client) GetWithMetadata(ctx context.Context, bucket, key string) ([]byte, map[string]string, error) {
+	out, err := c.api.GetObject(ctx, &s3sdk.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, nil, c.check("get", "object", "s3://"+bucket+"/"+key, err)
+	}
+	defer out.Body.Close()
+	body, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, nil, c.check("read", "object", "s3://"+bucket+"/"+key, err)
+	}
+	meta := make(map[string]string, len(out.Metadata))
+	for k, v := range out.Metadata {
+		meta[strings.ToLower(k)] = v
+	}
+	return body, meta, nil
 }
 
 // Exists reports whether an object is there, reading only its metadata:

@@ -67,12 +67,12 @@ type Store struct {
 
 var _ release.Store = (*Store)(nil)
 
-func docKey(id string) string { return "releases/" + id + "/release.json" }
+func docKey(id string) string { return elevator.ReleasesPrefix + id + "/release.json" }
 func sumKey(id string) string { return docKey(id) + ".sha256" }
 
 // AuditPrefix is the prefix of the audit log's objects in the state
 // bucket.
-const AuditPrefix = "audit/"
+const AuditPrefix = elevator.AuditPrefix
 
 func (s *Store) remember(id, app string) {
 	s.mu.Lock()
@@ -322,6 +322,30 @@ func (s *Store) Releases(ctx context.Context, app string, limit int) ([]*elevato
 		return a.SubmittedAt.After(b.SubmittedAt)
 	})
 	return out, nil
+}
+
+// Page returns one page of an app's releases in the orbit, newest first
+// in id order: at most limit records whose ids sort before before (""
+// for the newest), read with one query of the app's partition, never the
+// whole of it. next is the id to pass as before for the page after: the
+// last id of a full page, "" when the page is not full (a full page that
+// happens to be the last is followed by an empty one). It returns an
+// EINVALID error for a limit below 1.
+func (s *Store) Page(ctx context.Context, app string, limit int, before string) (recs []*elevator.ReleaseRecord, next string, err error) {
+	if limit < 1 {
+		return nil, "", elevator.Errorf(elevator.EINVALID, "a page of the releases of %s: limit %d, want 1 or more", app, limit)
+	}
+	in := dynamodb.QueryInput{HashKey: "app", Value: app, Descending: true, Limit: limit}
+	if before != "" {
+		in.RangeKey, in.Before = "release_id", before
+	}
+	if recs, err = s.query(ctx, in); err != nil {
+		return nil, "", err
+	}
+	if len(recs) == limit {
+		next = recs[len(recs)-1].ID
+	}
+	return recs, next, nil
 }
 
 // ReleasesAfter returns the records of an app's releases in the orbit

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/middleware"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
@@ -386,4 +388,93 @@ func TestReleasesAfterListsTheReleasesMadeSinceASecond(t *testing.T) {
 	if want := []string{"shop/20261123-120000-00000002", "shop/20261123-120001-00000003"}; !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
+}
+
+// queryCounter counts the DynamoDB Query requests sent with a config.
+type queryCounter struct{ n atomic.Int64 }
+
+func (q *queryCounter) middleware(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("CountQueries",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			if middleware.GetOperationName(ctx) == "Query" {
+				q.n.Add(1)
+			}
+			return next.HandleInitialize(ctx, in)
+		}), middleware.After)
+}
+
+func TestPagesWalkAnAppsReleasesNewestFirstOneQueryEach(t *testing.T) {
+	b, cfg := stateOf(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	var want []string // shop's ids, newest first
+	for i := range 25 {
+		for _, app := range []string{"shop", "blog"} {
+			id := fmt.Sprintf("%s-%08x", at.Add(time.Duration(i)*time.Minute).Format("20060102-150405"), i)
+			if app == "blog" {
+				id = fmt.Sprintf("%s-%08x", at.Add(time.Duration(i)*time.Minute+time.Second).Format("20060102-150405"), i)
+			}
+			rec := &elevator.ReleaseRecord{ID: id, App: app, Orbit: "prod", Revision: 1, State: elevator.StateSuccess, SubmittedAt: at}
+			if err := b.Store.PutRecord(ctx, rec); err != nil {
+				t.Fatal(err)
+			}
+			if app == "shop" {
+				want = append([]string{id}, want...)
+			}
+		}
+	}
+	// A store whose requests are counted, on the same bucket and tables.
+	var queries queryCounter
+	counted := cfg.Copy()
+	counted.APIOptions = append(counted.APIOptions, queries.middleware)
+	cb, err := New(Config{Orbit: "prod", AWS: []aws.Config{counted}, Bucket: b.Store.bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var got []string
+	var sizes []int
+	before := ""
+	for page := 1; ; page++ {
+		if page > 5 {
+			t.Fatalf("still paging after %d pages: %v", page-1, got)
+		}
+		n := queries.n.Load()
+		recs, next, err := cb.Store.Page(ctx, "shop", 10, before)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q := queries.n.Load() - n; q != 1 {
+			t.Errorf("page %d took %d queries, want 1", page, q)
+		}
+		sizes = append(sizes, len(recs))
+		for _, r := range recs {
+			if r.App != "shop" {
+				t.Errorf("page %d has a release of %s", page, r.App)
+			}
+			got = append(got, r.ID)
+		}
+		if next == "" {
+			break
+		}
+		before = next
+	}
+	if fmt.Sprint(sizes) != "[10 10 5]" {
+		t.Errorf("page sizes %v, want [10 10 5]", sizes)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("the pages walked\n%v\nwant every release of shop once, newest first:\n%v", got, want)
+	}
+
+	t.Run("a page of an app with no releases is empty and last", func(t *testing.T) {
+		recs, next, err := cb.Store.Page(ctx, "cart", 10, "")
+		if err != nil || len(recs) != 0 || next != "" {
+			t.Errorf("got %d records, next %q, %v", len(recs), next, err)
+		}
+	})
+	t.Run("a limit below one is refused", func(t *testing.T) {
+		if _, _, err := cb.Store.Page(ctx, "shop", 0, ""); elevator.ErrorCode(err) != elevator.EINVALID {
+			t.Errorf("got %v, want EINVALID", err)
+		}
+	})
 }

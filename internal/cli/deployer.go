@@ -1,0 +1,199 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/api"
+	"github.com/elevatorhq/elevator/internal/aws/s3"
+	"github.com/elevatorhq/elevator/internal/aws/sqs"
+	"github.com/elevatorhq/elevator/internal/compile"
+	"github.com/elevatorhq/elevator/internal/deployer"
+	"github.com/elevatorhq/elevator/internal/release"
+	"github.com/elevatorhq/elevator/internal/release/awsrelease"
+)
+
+// deployerOptions are the flags of `elevator deployer`.
+type deployerOptions struct {
+	env         releaseEnv
+	listen      string
+	maxInFlight int
+	reconcile   time.Duration
+	wait        time.Duration
+	grace       time.Duration
+}
+
+func (o *deployerOptions) validate() error {
+	if err := o.env.validate(); err != nil {
+		return err
+	}
+	if o.maxInFlight < 1 || o.maxInFlight > 1000 {
+		return elevator.Errorf(elevator.EINVALID, "--max-in-flight %d: want 1 to 1000", o.maxInFlight)
+	}
+	if o.reconcile != 0 && o.reconcile < time.Second {
+		return elevator.Errorf(elevator.EINVALID, "--reconcile %s: want at least 1s, or 0 to list submissions never", o.reconcile)
+	}
+	if o.wait < time.Second || o.wait > 20*time.Second {
+		return elevator.Errorf(elevator.EINVALID, "--receive-wait %s: want 1s to 20s", o.wait)
+	}
+	if o.grace < time.Second {
+		return elevator.Errorf(elevator.EINVALID, "--grace %s: want at least 1s", o.grace)
+	}
+	if o.listen != "" {
+		if _, _, err := net.SplitHostPort(o.listen); err != nil {
+			return elevator.Errorf(elevator.EINVALID, "--listen %q: want host:port, such as 127.0.0.1:8080", o.listen)
+		}
+	}
+	return nil
+}
+
+func newDeployerCmd(g *globals) *cobra.Command {
+	o := &deployerOptions{env: releaseEnv{globals: g}}
+	c := &cobra.Command{
+		Use:   "deployer",
+		Short: "Run the deployer service of an orbit: drive the releases submitted to its state bucket",
+		Long: `Run until SIGTERM or SIGINT, driving the releases submitted to the orbit:
+each is an object under submissions/ in the state bucket of the orbit's first
+region, announced on the orbit's submissions queue (and found by listing the
+prefix every --reconcile, should a notification be lost). Any number of
+deployers may run for one orbit: each release is driven by one of them at a
+time, through the release locks' leases; a release whose deployer dies is
+resumed by another once its lease ends.
+
+On SIGTERM the deployer stops taking work, lets its releases finish their
+current step (at most --grace), ends their leases so another deployer
+resumes them at once, and exits 0.
+
+Logs are JSON lines on stderr. --listen serves the deployer's HTTP API
+(/v1: see docs/deployer-api.md), /healthz, /readyz and /metrics.`,
+		Args: noArgs,
+	}
+	c.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := o.validate(); err != nil {
+			return err
+		}
+		return o.execute(cmd.Context())
+	}
+	o.env.addFlags(c)
+	c.Flags().StringVar(&o.listen, "listen", "", "serve the HTTP API, /healthz, /readyz and /metrics on this address, such as 127.0.0.1:8080")
+	c.Flags().IntVar(&o.maxInFlight, "max-in-flight", deployer.DefaultMaxInFlight, "releases this deployer drives at once, 1 to 1000")
+	c.Flags().DurationVar(&o.reconcile, "reconcile", deployer.DefaultReconcile, "time between two listings of the submissions prefix, at least 1s; 0 never lists")
+	c.Flags().DurationVar(&o.wait, "receive-wait", deployer.DefaultWait, "long poll of a receive from the queue, 1s to 20s")
+	c.Flags().DurationVar(&o.grace, "grace", deployer.DefaultGrace, "on SIGTERM, how long releases may take to finish their current step")
+	return c
+}
+
+func (o *deployerOptions) execute(ctx context.Context) error {
+	e := &o.env
+	if err := e.connect(ctx); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if e.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	home := e.orbit.Regions[0].Name
+	cfg, err := e.configs.For(ctx, home)
+	if err != nil {
+		return err
+	}
+	outputs := e.orbitOutputs[home]
+	engine := e.backend.EngineConfig(owner())
+	engine.Poll = e.pollInterval
+	if engine.Poll == 0 && e.configs.emulated() {
+		engine.Poll = 100 * time.Millisecond
+	}
+	engine.Lease = e.lease
+	opts := deployer.Options{Orbit: e.orbit.Name, Bucket: outputs[compile.StateBucketOutput], Objects: s3.New(cfg), Engine: engine,
+		MaxInFlight: o.maxInFlight, Reconcile: o.reconcile, Wait: o.wait, Grace: o.grace, Log: log}
+	if opts.Reconcile == 0 {
+		opts.Reconcile = -1
+	}
+	queues := sqs.New(cfg)
+	url := outputs[compile.SubmissionsQueueOutput]
+	if url == "" {
+		url, err = queues.QueueURL(ctx, elevator.SubmissionsQueueName(e.orbit.Name))
+	}
+	switch {
+	case errors.Is(err, sqs.ErrNotFound):
+		log.Warn("the orbit has no submissions queue; finding submissions by listing them (run `elevator orbit up` to add it)", "orbit", e.orbit.Name)
+		if opts.Reconcile < 0 {
+			return elevator.Errorf(elevator.EINVALID, "orbit %s has no submissions queue, and --reconcile 0 says never to list submissions: run `elevator orbit up`", e.orbit.Name)
+		}
+	case err != nil:
+		return err
+	default:
+		opts.Queue, opts.QueueURL = queues, url
+	}
+	d, err := deployer.New(opts)
+	if err != nil {
+		return err
+	}
+	if o.listen != "" {
+		handler, err := o.apiHandler(ctx, d, engine, log)
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", o.listen)
+		if err != nil {
+			return elevator.Errorf(elevator.EINVALID, "--listen %s: %v", o.listen, err)
+		}
+		// No WriteTimeout: a watch streams for as long as its release runs.
+		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		log.Info("listening", "orbit", e.orbit.Name, "addr", ln.Addr().String())
+	}
+	fmt.Fprintf(e.stderr, "deployer of orbit %s started (pid in its owner name %s)\n", e.orbit.Name, engine.Owner)
+	return d.Run(ctx)
+}
+
+// healthHandler serves /healthz (the process answers) and /readyz (the
+// deployer takes work). The API is mounted next to them.
+// apiHandler is the deployer's HTTP API (internal/api) over this
+// deployer: callers prove who they are with a signed
+// sts:GetCallerIdentity, bound to the orbit's deployer id, and the orbit
+// manifest's access section says what each may do. On the emulator, the
+// allow-listed STS endpoints are carried to it.
+func (o *deployerOptions) apiHandler(ctx context.Context, d *deployer.Deployer, engine release.Config, log *slog.Logger) (http.Handler, error) {
+	e := &o.env
+	store, ok := engine.Store.(*awsrelease.Store)
+	if !ok {
+		return nil, elevator.Errorf(elevator.EINTERNAL, "the deployer's store cannot page releases")
+	}
+	ops, err := release.New(engine)
+	if err != nil {
+		return nil, err
+	}
+	auth := &api.Authenticator{ServerID: elevator.DeployerServerID(e.orbit.Name)}
+	opts, err := e.configs.options(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Endpoint != "" {
+		if auth.STSTransportForTests, err = api.EmulatorSTS(opts.Endpoint); err != nil {
+			return nil, err
+		}
+	}
+	return api.New(api.Options{
+		Releases: &deployerReleases{d: d, engine: ops, store: store, orbit: e.orbit.Name},
+		Orbit:    e.orbit,
+		Auth:     auth,
+		Log:      log,
+		Ready: func() error {
+			if !d.Ready() {
+				return errors.New("the deployer is stopping")
+			}
+			return nil
+		},
+	})
+}

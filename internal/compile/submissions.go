@@ -1,0 +1,185 @@
+package compile
+
+import (
+	elevator "github.com/elevatorhq/elevator"
+)
+
+// The deployer's intake, in the orbit's first region only: releases are
+// submitted to the state bucket of that region (the home region, where the
+// release engine keeps records and locks), so only its bucket announces
+// submissions, and one queue serves every deployer of the orbit.
+const (
+	idSubmissionsQueue  = "QueueSubmissions"
+	idSubmissionsDLQ    = "QueueSubmissionsDeadLetter"
+	idSubmissionsPolicy = "QueuePolicySubmissions"
+	idSubmitterPolicy   = "ManagedPolicySubmitter"
+	idDeployerPolicy    = "ManagedPolicyDeployer"
+
+	// SubmissionsQueueOutput is the key of the home region's orbit stack
+	// output that holds the submissions queue's URL.
+	SubmissionsQueueOutput = "SubmissionsQueueUrl"
+	// SubmitterPolicyOutput and DeployerPolicyOutput hold the ARNs of the
+	// managed policies a submitter (CI) and a deployer are given.
+	SubmitterPolicyOutput = "SubmitterPolicy"
+	DeployerPolicyOutput  = "DeployerPolicy"
+)
+
+// DescribeActions are the read-only actions the deployer policy allows on
+// every resource ("*"): IAM cannot narrow them to resources (Describe*
+// calls take no resource ARN), and sts:GetCallerIdentity needs no
+// permission at all. docs/deployer.md lists them too.
+var DescribeActions = []any{
+	"autoscaling:DescribeAutoScalingGroups",
+	"autoscaling:DescribeLifecycleHooks",
+	"autoscaling:DescribePolicies",
+	"autoscaling:DescribeScheduledActions",
+	"cloudwatch:DescribeAlarms",
+	"ec2:DescribeAvailabilityZones",
+	"ec2:DescribeImages",
+	"ec2:DescribeLaunchTemplates",
+	"ec2:DescribeLaunchTemplateVersions",
+	"ec2:DescribeSecurityGroups",
+	"ec2:DescribeSubnets",
+	"elasticloadbalancing:DescribeTags",
+	"elasticloadbalancing:DescribeTargetGroups",
+	"elasticloadbalancing:DescribeTargetHealth",
+	"sts:GetCallerIdentity",
+}
+
+// home reports whether the builder's region is the orbit's first.
+func (b *regionBuilder) home() bool { return b.o.Regions[0].Name == b.r.Name }
+
+// submissions adds the submissions queue and its dead-letter queue, the
+// policy that lets the state bucket send to it, the bucket's notification
+// of objects created under elevator.SubmissionsPrefix (added to the
+// bucket by state), and the submitter and deployer managed policies.
+//
+// The queue policy names the bucket by its ARN built from its name, not
+// by a Ref: the bucket depends on the policy (S3 checks it may send when
+// the notification is set), so a Ref back would be a circular dependency.
+func (b *regionBuilder) submissions() {
+	o := b.o
+	bucket := elevator.StateBucketName("${AWS::AccountId}", "${AWS::Region}", o.Name)
+	bucketARN := "arn:${AWS::Partition}:s3:::" + bucket
+	b.t.add(idSubmissionsDLQ, Resource{Type: "AWS::SQS::Queue", Properties: Props{
+		"QueueName":              elevator.SubmissionsDLQName(o.Name),
+		"MessageRetentionPeriod": 1209600, // 14 days, the most SQS keeps
+		"SqsManagedSseEnabled":   true,
+		"Tags":                   b.tags(""),
+	}})
+	b.t.add(idSubmissionsQueue, Resource{Type: "AWS::SQS::Queue", Properties: Props{
+		"QueueName":                     elevator.SubmissionsQueueName(o.Name),
+		"VisibilityTimeout":             60,
+		"ReceiveMessageWaitTimeSeconds": 20,
+		"MessageRetentionPeriod":        345600, // 4 days
+		"SqsManagedSseEnabled":          true,
+		"RedrivePolicy": Props{
+			"deadLetterTargetArn": GetAtt(idSubmissionsDLQ, "Arn"),
+			"maxReceiveCount":     elevator.SubmissionsMaxReceives,
+		},
+		"Tags": b.tags(""),
+	}})
+	b.t.add(idSubmissionsPolicy, Resource{Type: "AWS::SQS::QueuePolicy", Properties: Props{
+		"Queues": []any{Ref(idSubmissionsQueue)},
+		"PolicyDocument": Props{"Version": "2012-10-17", "Statement": []any{Props{
+			"Sid":       "StateBucketNotifications",
+			"Effect":    "Allow",
+			"Principal": Props{"Service": "s3.amazonaws.com"},
+			"Action":    "sqs:SendMessage",
+			"Resource":  GetAtt(idSubmissionsQueue, "Arn"),
+			"Condition": Props{
+				"ArnEquals":    Props{"aws:SourceArn": Sub(bucketARN)},
+				"StringEquals": Props{"aws:SourceAccount": Ref("AWS::AccountId")},
+			},
+		}}},
+	}})
+
+	objects := func(prefix string) any { return Sub(bucketARN + "/" + prefix + "*") }
+	table := func(name string) any {
+		return Sub("arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/" + name)
+	}
+	releases, locks := table(elevator.ReleasesTableName(o.Name)), table(elevator.LocksTableName(o.Name))
+	b.t.add(idSubmitterPolicy, Resource{Type: "AWS::IAM::ManagedPolicy", Properties: Props{
+		"Description": "Elevator: submit releases to the deployers of orbit " + o.Name + ", and read their records and the audit log",
+		"Path":        elevator.OrbitPath(o.Name),
+		"PolicyDocument": Props{"Version": "2012-10-17", "Statement": []any{
+			Props{"Sid": "Submit", "Effect": "Allow", "Action": "s3:PutObject", "Resource": objects(elevator.SubmissionsPrefix)},
+			Props{"Sid": "ReadRecords", "Effect": "Allow", "Action": []any{"dynamodb:GetItem", "dynamodb:Query"}, "Resource": releases},
+			Props{"Sid": "ReadDocumentsAndAudit", "Effect": "Allow", "Action": "s3:GetObject",
+				"Resource": []any{objects(elevator.ReleasesPrefix), objects(elevator.AuditPrefix)}},
+			Props{"Sid": "ListAudit", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": Sub(bucketARN),
+				"Condition": Props{"StringLike": Props{"s3:prefix": []any{elevator.AuditPrefix + "*"}}}},
+		}},
+	}})
+
+	orbitTag := "aws:ResourceTag/" + elevator.TagOrbit
+	b.t.add(idDeployerPolicy, Resource{Type: "AWS::IAM::ManagedPolicy", Properties: Props{
+		"Description": "Elevator: the deployer service of orbit " + o.Name + ": take submissions from its queue and drive releases",
+		"Path":        elevator.OrbitPath(o.Name),
+		"PolicyDocument": Props{"Version": "2012-10-17", "Statement": []any{
+			Props{"Sid": "Submissions", "Effect": "Allow",
+				"Action":   []any{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"},
+				"Resource": GetAtt(idSubmissionsQueue, "Arn")},
+			Props{"Sid": "ReadSubmissions", "Effect": "Allow", "Action": []any{"s3:GetObject", "s3:DeleteObject"}, "Resource": objects(elevator.SubmissionsPrefix)},
+			Props{"Sid": "RejectSubmissions", "Effect": "Allow", "Action": []any{"s3:GetObject", "s3:PutObject"}, "Resource": objects(elevator.RejectedPrefix)},
+			Props{"Sid": "ReleaseState", "Effect": "Allow", "Action": []any{"s3:GetObject", "s3:PutObject"},
+				"Resource": []any{objects(elevator.ReleasesPrefix), objects(elevator.AuditPrefix)}},
+			Props{"Sid": "ListState", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": Sub(bucketARN),
+				"Condition": Props{"StringLike": Props{"s3:prefix": []any{elevator.SubmissionsPrefix + "*", elevator.AuditPrefix + "*", elevator.ReleasesPrefix + "*"}}}},
+			Props{"Sid": "Records", "Effect": "Allow",
+				"Action":   []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"},
+				"Resource": releases},
+			Props{"Sid": "Locks", "Effect": "Allow",
+				"Action":   []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
+				"Resource": locks},
+			Props{"Sid": "ImageAllowList", "Effect": "Allow", "Action": []any{"dynamodb:GetItem", "dynamodb:BatchGetItem"},
+				"Resource": Sub("arn:${AWS::Partition}:dynamodb:*:${AWS::AccountId}:table/" + elevator.ImagesTableName(o.Name))},
+			Props{"Sid": "OrbitStack", "Effect": "Allow", "Action": []any{"cloudformation:DescribeStacks", "cloudformation:DescribeStackResources", "cloudformation:GetTemplate"},
+				"Resource": Sub("arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/" + o.StackName() + "/*")},
+			Props{"Sid": "CreateGroups", "Effect": "Allow", "Action": "autoscaling:CreateAutoScalingGroup",
+				"Resource":  Sub("arn:${AWS::Partition}:autoscaling:*:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*"),
+				"Condition": Props{"StringEquals": Props{"aws:RequestTag/" + elevator.TagOrbit: o.Name}}},
+			Props{"Sid": "ChangeGroups", "Effect": "Allow",
+				"Action": []any{"autoscaling:UpdateAutoScalingGroup", "autoscaling:DeleteAutoScalingGroup", "autoscaling:AttachLoadBalancerTargetGroups",
+					"autoscaling:DetachLoadBalancerTargetGroups", "autoscaling:PutScalingPolicy", "autoscaling:PutScheduledUpdateGroupAction",
+					"autoscaling:PutLifecycleHook", "autoscaling:CreateOrUpdateTags"},
+				"Resource":  Sub("arn:${AWS::Partition}:autoscaling:*:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*"),
+				"Condition": Props{"StringEquals": Props{orbitTag: o.Name}}},
+			Props{"Sid": "CreateLaunchTemplates", "Effect": "Allow", "Action": []any{"ec2:CreateLaunchTemplate", "ec2:CreateTags"},
+				"Resource":  Sub("arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:launch-template/*"),
+				"Condition": Props{"StringEquals": Props{"aws:RequestTag/" + elevator.TagOrbit: o.Name}}},
+			Props{"Sid": "DeleteLaunchTemplates", "Effect": "Allow", "Action": "ec2:DeleteLaunchTemplate",
+				"Resource":  Sub("arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:launch-template/*"),
+				"Condition": Props{"StringEquals": Props{orbitTag: o.Name}}},
+			// Auto Scaling launches the groups' instances with the caller's
+			// permission to run them from their launch templates.
+			Props{"Sid": "RunInstances", "Effect": "Allow", "Action": "ec2:RunInstances",
+				"Resource": []any{Sub("arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:*"), Sub("arn:${AWS::Partition}:ec2:*::image/*")}},
+			Props{"Sid": "InstanceProfiles", "Effect": "Allow", "Action": "iam:GetInstanceProfile",
+				"Resource": Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:instance-profile/*")},
+			Props{"Sid": "PassServiceRoles", "Effect": "Allow", "Action": "iam:PassRole",
+				"Resource":  Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role" + elevator.OrbitPath(o.Name) + "*"),
+				"Condition": Props{"StringEquals": Props{"iam:PassedToService": "ec2.amazonaws.com"}}},
+			Props{"Sid": "GroupAlarms", "Effect": "Allow", "Action": []any{"cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"},
+				"Resource": Sub("arn:${AWS::Partition}:cloudwatch:*:${AWS::AccountId}:alarm:*-" + o.Name + "-*")},
+			Props{"Sid": "Describe", "Effect": "Allow", "Action": DescribeActions, "Resource": "*"},
+		}},
+	}})
+	b.output(SubmissionsQueueOutput, "The queue of release submissions (the state bucket's notifications)", Ref(idSubmissionsQueue))
+	// No output of the queue's ARN: every output must resolve from the
+	// stack's resources where outputs are not recorded (see
+	// apply.Outputs), and a GetAtt does not; the ARN is
+	// arn:<partition>:sqs:<region>:<account>:<elevator.SubmissionsQueueName>.
+	b.output(SubmitterPolicyOutput, "Managed policy of who submits releases (CI): put submissions, read records and the audit log", Ref(idSubmitterPolicy))
+	b.output(DeployerPolicyOutput, "Managed policy of the orbit's deployer service", Ref(idDeployerPolicy))
+}
+
+// submissionsNotification is the state bucket's notification of objects
+// created under elevator.SubmissionsPrefix, sent to the submissions queue.
+func submissionsNotification() Props {
+	return Props{"QueueConfigurations": []any{Props{
+		"Event":  "s3:ObjectCreated:*",
+		"Queue":  GetAtt(idSubmissionsQueue, "Arn"),
+		"Filter": Props{"S3Key": Props{"Rules": []any{Props{"Name": "prefix", "Value": elevator.SubmissionsPrefix}}}},
+	}}}
+}
