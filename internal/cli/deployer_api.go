@@ -56,16 +56,7 @@ func (r *deployerReleases) Rollback(ctx context.Context, app, to string, by elev
 		if err != nil {
 			return nil, err
 		}
-		successes := 0
-		for _, rec := range recs {
-			if rec.State == elevator.StateSuccess {
-				if successes++; successes == 2 {
-					to = rec.ID
-					break
-				}
-			}
-		}
-		if to == "" {
+		if to = previousSuccess(recs); to == "" {
 			return nil, elevator.Errorf(elevator.ENOTFOUND, "app %s has no earlier successful release in orbit %s to roll back to", app, r.orbit)
 		}
 	}

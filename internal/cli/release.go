@@ -658,16 +658,7 @@ func newRollbackCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			successes := 0
-			for _, r := range recs {
-				if r.State == elevator.StateSuccess {
-					if successes++; successes == 2 {
-						to = r.ID
-						break
-					}
-				}
-			}
-			if to == "" {
+			if to = previousSuccess(recs); to == "" {
 				return elevator.Errorf(elevator.ENOTFOUND, "app %s has no earlier successful release in orbit %s to roll back to", app, e.orbit.Name)
 			}
 		}
@@ -806,4 +797,19 @@ func readApp(file, orbit string) (*elevator.App, error) {
 		return nil, elevator.Errorf(elevator.EINVALID, "read app manifest: %w", err)
 	}
 	return manifest.ParseApp(file, data, orbit)
+}
+
+// previousSuccess is the id of the successful release before the current
+// one among an app's records, newest first, or "" when there is none: what
+// a rollback goes back to by default.
+func previousSuccess(recs []*elevator.ReleaseRecord) string {
+	successes := 0
+	for _, r := range recs {
+		if r.State == elevator.StateSuccess {
+			if successes++; successes == 2 {
+				return r.ID
+			}
+		}
+	}
+	return ""
 }
