@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -113,6 +114,8 @@ func (o *deployerOptions) execute(ctx context.Context) error {
 		engine.Poll = 100 * time.Millisecond
 	}
 	engine.Lease = e.lease
+	metrics := api.NewMetrics()
+	engine.Observe = releaseMetrics(metrics)
 	opts := deployer.Options{Orbit: e.orbit.Name, Bucket: outputs[compile.StateBucketOutput], Objects: s3.New(cfg), Engine: engine,
 		MaxInFlight: o.maxInFlight, Reconcile: o.reconcile, Wait: o.wait, Grace: o.grace, Log: log}
 	if opts.Reconcile == 0 {
@@ -139,7 +142,7 @@ func (o *deployerOptions) execute(ctx context.Context) error {
 		return err
 	}
 	if o.listen != "" {
-		handler, err := o.apiHandler(ctx, d, engine, log)
+		handler, err := o.apiHandler(ctx, d, engine, metrics, log)
 		if err != nil {
 			return err
 		}
@@ -164,7 +167,7 @@ func (o *deployerOptions) execute(ctx context.Context) error {
 // sts:GetCallerIdentity, bound to the orbit's deployer id, and the orbit
 // manifest's access section says what each may do. On the emulator, the
 // allow-listed STS endpoints are carried to it.
-func (o *deployerOptions) apiHandler(ctx context.Context, d *deployer.Deployer, engine release.Config, log *slog.Logger) (http.Handler, error) {
+func (o *deployerOptions) apiHandler(ctx context.Context, d *deployer.Deployer, engine release.Config, metrics *api.Metrics, log *slog.Logger) (http.Handler, error) {
 	e := &o.env
 	store, ok := engine.Store.(*awsrelease.Store)
 	if !ok {
@@ -188,6 +191,7 @@ func (o *deployerOptions) apiHandler(ctx context.Context, d *deployer.Deployer, 
 		Releases: &deployerReleases{d: d, engine: ops, store: store, orbit: e.orbit.Name},
 		Orbit:    e.orbit,
 		Auth:     auth,
+		Metrics:  metrics,
 		Log:      log,
 		Ready: func() error {
 			if !d.Ready() {
@@ -196,4 +200,22 @@ func (o *deployerOptions) apiHandler(ctx context.Context, d *deployer.Deployer, 
 			return nil
 		},
 	})
+}
+
+// releaseMetrics is the engine's observer that counts, in metrics, the
+// states the releases this deployer drives enter, how long they spent in
+// each, and how many of them are in each state now.
+func releaseMetrics(metrics *api.Metrics) func(elevator.ReleaseRecord) {
+	var mu sync.Mutex
+	states := map[string]elevator.ReleaseState{}
+	return func(rec elevator.ReleaseRecord) {
+		metrics.ObserveTransition(rec)
+		mu.Lock()
+		defer mu.Unlock()
+		if was, ok := states[rec.ID]; ok {
+			metrics.Releases.WithLabelValues(string(was)).Dec()
+		}
+		states[rec.ID] = rec.State
+		metrics.Releases.WithLabelValues(string(rec.State)).Inc()
+	}
 }

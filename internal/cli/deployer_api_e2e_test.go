@@ -91,6 +91,30 @@ func TestDeployThroughADeployersAPI(t *testing.T) {
 	if len(families) == 0 {
 		t.Error("/metrics holds no metric")
 	}
+	// The deployer counted what its engine did: the release entered
+	// Success once, and is the one release in Success now.
+	count := func(family, state string) float64 {
+		for _, m := range families[family].GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "state" && l.GetValue() == state {
+					if c := m.GetCounter(); c != nil {
+						return c.GetValue()
+					}
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+		return 0
+	}
+	if got := count("elevator_release_transitions_total", "Success"); got != 1 {
+		t.Errorf("elevator_release_transitions_total{state=Success} = %v, want 1", got)
+	}
+	if got := count("elevator_releases", "Success"); got != 1 {
+		t.Errorf("elevator_releases{state=Success} = %v, want 1", got)
+	}
+	if got := count("elevator_releases", "CheckHealthy"); got != 0 {
+		t.Errorf("elevator_releases{state=CheckHealthy} = %v, want 0: the release has left it", got)
+	}
 	t.Logf("/metrics: %d families", len(families))
 }
 

@@ -73,7 +73,8 @@ type Options struct {
 	Queue    Queue
 	QueueURL string
 	// Engine is the release engine's configuration. The deployer makes an
-	// engine per release it drives from it, all with its Owner.
+	// engine per release it drives from it, all with its Owner; its
+	// Observe, when set, sees every record they write.
 	Engine release.Config
 	// MaxInFlight bounds the releases this replica drives at once
 	// (DefaultMaxInFlight when 0). Up to four times as many may wait for

@@ -323,7 +323,15 @@ func (j *job) drive(ctx context.Context, rec *elevator.ReleaseRecord, started bo
 	cfg := j.d.o.Engine
 	cfg.Clock = &jobClock{Clock: j.d.clock, j: j}
 	cfg.Log = j.d.log.With("app", rec.App)
-	cfg.Observe = j.observe
+	// The deployer's own observer (Options.Engine.Observe: its metrics)
+	// sees every record too.
+	also := cfg.Observe
+	cfg.Observe = func(rec elevator.ReleaseRecord) {
+		j.observe(rec)
+		if also != nil {
+			also(rec)
+		}
+	}
 	e, err := release.New(cfg)
 	if err != nil {
 		return nil, err
