@@ -204,7 +204,8 @@ func (o *deployerOptions) apiHandler(ctx context.Context, d *deployer.Deployer, 
 
 // releaseMetrics is the engine's observer that counts, in metrics, the
 // states the releases this deployer drives enter, how long they spent in
-// each, and how many of them are in each state now.
+// each, and how many of them are in each state now (ended ones counted
+// once, and forgotten).
 func releaseMetrics(metrics *api.Metrics) func(elevator.ReleaseRecord) {
 	var mu sync.Mutex
 	states := map[string]elevator.ReleaseState{}
@@ -215,7 +216,11 @@ func releaseMetrics(metrics *api.Metrics) func(elevator.ReleaseRecord) {
 		if was, ok := states[rec.ID]; ok {
 			metrics.Releases.WithLabelValues(string(was)).Dec()
 		}
-		states[rec.ID] = rec.State
 		metrics.Releases.WithLabelValues(string(rec.State)).Inc()
+		if rec.State.Ended() {
+			delete(states, rec.ID) // an ended release writes no more records
+		} else {
+			states[rec.ID] = rec.State
+		}
 	}
 }
