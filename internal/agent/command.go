@@ -73,6 +73,21 @@ func (o *options) agent(stdin io.Reader, stdout, stderr io.Writer) *Agent {
 	return a
 }
 
+// withClients makes the agent, reads its configuration and makes its AWS
+// clients: what the commands that read AWS start with.
+func (o *options) withClients(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) (*Agent, *elevator.AgentConfig, *Clients, error) {
+	a := o.agent(stdin, stdout, stderr)
+	cfg, err := a.config()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cl, err := a.Clients(ctx, cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return a, cfg, cl, nil
+}
+
 // config loads the AWS environment file, then the agent's configuration.
 func (a *Agent) config() (*elevator.AgentConfig, error) {
 	if names, err := LoadAWSEnv(a.Paths.Path(elevator.AgentAWSEnvPath)); err != nil {
@@ -156,12 +171,7 @@ bootstrap script runs 'boot'; the service's unit runs the service through
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a := o.agent(stdin, stdout, stderr)
-			cfg, err := a.config()
-			if err != nil {
-				return err
-			}
-			cl, err := a.Clients(cmd.Context(), cfg)
+			_, cfg, cl, err := o.withClients(cmd.Context(), stdin, stdout, stderr)
 			if err != nil {
 				return err
 			}
@@ -183,12 +193,7 @@ bootstrap script runs 'boot'; the service's unit runs the service through
 		Short: "Make the accounts of the users granted SSH access here, and lock the ones no longer granted",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a := o.agent(stdin, stdout, stderr)
-			cfg, err := a.config()
-			if err != nil {
-				return err
-			}
-			cl, err := a.Clients(cmd.Context(), cfg)
+			a, cfg, cl, err := o.withClients(cmd.Context(), stdin, stdout, stderr)
 			if err != nil {
 				return err
 			}
