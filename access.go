@@ -61,6 +61,22 @@ func CheckPrincipal(p string) error {
 	return nil
 }
 
+// builderPattern is the form of a builder: an account id, or the ARN of
+// an IAM role or user with no wildcard (resource policies name principals
+// exactly).
+var builderPattern = regexp.MustCompile(`^([0-9]{12}|arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:(role|user)/([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,64})$`)
+
+// CheckBuilder returns an EINVALID error unless p is a principal an orbit
+// may name as a builder: a 12-digit account id (every principal of that
+// account its own IAM policies allow), or the ARN of one IAM role or user,
+// such as arn:aws:iam::222222222222:role/ci.
+func CheckBuilder(p string) error {
+	if !builderPattern.MatchString(p) {
+		return Errorf(EINVALID, "builder %q: want a 12-digit account id or an IAM role or user ARN without wildcards, such as arn:aws:iam::222222222222:role/ci", p)
+	}
+	return nil
+}
+
 // MatchPrincipal reports whether the caller whose ARN is arn is one of the
 // principals pattern names. In pattern, '*' stands for any run of
 // characters other than ':' (so it never spans an ARN's account or

@@ -23,6 +23,12 @@ type Orbit struct {
 	// "": when set, the CLI submits releases to it and asks it about
 	// them instead of running them itself.
 	Deployer string
+	// Builders are the principals of other accounts (CI, "builders" in
+	// stups2go's words) that may submit releases to the orbit's deployers
+	// and read what became of them: 12-digit account ids or IAM role or
+	// user ARNs (see CheckBuilder). The home region's state bucket and
+	// releases table grant them that through resource policies.
+	Builders []string
 	Source   Source
 }
 

@@ -172,6 +172,7 @@ func (b *regionBuilder) build() {
 	b.state()
 	if b.home() {
 		b.submissions()
+		b.builderAccess()
 	}
 	b.commonOutputs()
 }
@@ -543,6 +544,10 @@ func (b *regionBuilder) state() {
 		bucket.Properties["NotificationConfiguration"] = submissionsNotification()
 		bucket.DependsOn = []string{idSubmissionsPolicy}
 	}
+	// The bucket owns every object, whoever wrote it: a submission a
+	// builder of another account puts is then the orbit's to read and
+	// delete, and ACLs play no part.
+	bucket.Properties["OwnershipControls"] = Props{"Rules": []any{Props{"ObjectOwnership": "BucketOwnerEnforced"}}}
 	b.t.add(idStateBucket, bucket)
 	table := func(id, name string, key []any, attrs []any, extra Props) {
 		props := Props{
@@ -569,7 +574,7 @@ func (b *regionBuilder) state() {
 	table(idLocksTable, elevator.LocksTableName(o.Name), []any{hash("id")}, []any{str("id")}, Props{
 		"TimeToLiveSpecification": Props{"AttributeName": "expires_at", "Enabled": true},
 	})
-	table(idReleasesTable, elevator.ReleasesTableName(o.Name), []any{hash("app"), rangeKey("release_id")}, []any{str("app"), str("release_id")}, nil)
+	table(idReleasesTable, elevator.ReleasesTableName(o.Name), []any{hash("app"), rangeKey("release_id")}, []any{str("app"), str("release_id")}, b.releasesTablePolicy())
 	// The image allow list: an item per app and image a release may use.
 	// It is a table of its own so that who may allow images (write it) is
 	// granted apart from who may release (write the locks and releases

@@ -14,6 +14,7 @@ const (
 	idSubmissionsPolicy = "QueuePolicySubmissions"
 	idSubmitterPolicy   = "ManagedPolicySubmitter"
 	idDeployerPolicy    = "ManagedPolicyDeployer"
+	idStateBucketPolicy = "BucketPolicyState"
 
 	// SubmissionsQueueOutput is the key of the home region's orbit stack
 	// output that holds the submissions queue's URL.
@@ -182,4 +183,65 @@ func submissionsNotification() Props {
 		"Queue":  GetAtt(idSubmissionsQueue, "Arn"),
 		"Filter": Props{"S3Key": Props{"Rules": []any{Props{"Name": "prefix", "Value": elevator.SubmissionsPrefix}}}},
 	}}}
+}
+
+// BuilderActions are what an orbit's builders (principals of other
+// accounts, see elevator.Orbit.Builders) may do in its home region, by
+// resource: put submissions; read release documents and the audit log,
+// and list the audit log; read release records. docs/deployer.md lists
+// them too.
+var (
+	BuilderSubmitActions = []any{"s3:PutObject"}
+	BuilderReadActions   = []any{"s3:GetObject"}
+	BuilderListActions   = []any{"s3:ListBucket"}
+	BuilderRecordActions = []any{"dynamodb:GetItem", "dynamodb:Query"}
+)
+
+// builders is the Principal of the builders' statements.
+func (b *regionBuilder) builders() Props {
+	var ps []any
+	for _, p := range b.o.Builders {
+		ps = append(ps, p)
+	}
+	return Props{"AWS": ps}
+}
+
+// builderAccess adds the state bucket's policy that lets the orbit's
+// builders (in other accounts) submit releases and read their documents
+// and the audit log. Only the home region has one, and only when the
+// orbit names builders: in the deploy account itself the submitter
+// managed policy is the way.
+func (b *regionBuilder) builderAccess() {
+	if len(b.o.Builders) == 0 {
+		return
+	}
+	bucketARN := "arn:${AWS::Partition}:s3:::" + elevator.StateBucketName("${AWS::AccountId}", "${AWS::Region}", b.o.Name)
+	objects := func(prefix string) any { return Sub(bucketARN + "/" + prefix + "*") }
+	b.t.add(idStateBucketPolicy, Resource{Type: "AWS::S3::BucketPolicy", Properties: Props{
+		"Bucket": Ref(idStateBucket),
+		"PolicyDocument": Props{"Version": "2012-10-17", "Statement": []any{
+			Props{"Sid": "BuildersSubmit", "Effect": "Allow", "Principal": b.builders(),
+				"Action": BuilderSubmitActions, "Resource": objects(elevator.SubmissionsPrefix)},
+			Props{"Sid": "BuildersReadDocumentsAndAudit", "Effect": "Allow", "Principal": b.builders(),
+				"Action": BuilderReadActions, "Resource": []any{objects(elevator.ReleasesPrefix), objects(elevator.AuditPrefix)}},
+			Props{"Sid": "BuildersListAudit", "Effect": "Allow", "Principal": b.builders(),
+				"Action": BuilderListActions, "Resource": Sub(bucketARN),
+				"Condition": Props{"StringLike": Props{"s3:prefix": []any{elevator.AuditPrefix + "*"}}}},
+		}},
+	}})
+}
+
+// releasesTablePolicy is the resource policy of the home region's
+// releases table when the orbit names builders: they may read the records
+// of releases (GetItem, Query), with the table's ARN as its name, and
+// nothing else. nil elsewhere.
+func (b *regionBuilder) releasesTablePolicy() Props {
+	if len(b.o.Builders) == 0 || !b.home() {
+		return nil
+	}
+	return Props{"ResourcePolicy": Props{"PolicyDocument": Props{"Version": "2012-10-17", "Statement": []any{
+		Props{"Sid": "BuildersReadRecords", "Effect": "Allow", "Principal": b.builders(),
+			"Action":   BuilderRecordActions,
+			"Resource": Sub("arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/" + elevator.ReleasesTableName(b.o.Name))},
+	}}}}
 }

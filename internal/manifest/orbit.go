@@ -151,6 +151,7 @@ func (b *orbitBuilder) build() *elevator.Orbit {
 	}
 	o.Access = b.access(b.root["access"])
 	o.Deployer = b.deployer(b.root["deployer"])
+	o.Builders = b.builders(b.root["builders"])
 	return o
 }
 
@@ -167,6 +168,25 @@ func (b *orbitBuilder) deployer(v any) string {
 		return ""
 	}
 	return s
+}
+
+// builders reads the principals of other accounts that may submit
+// releases. The schema checks their form; CheckBuilder runs again here so
+// that the domain's rule decides.
+func (b *orbitBuilder) builders(v any) []string {
+	var out []string
+	for i, p := range list(v) {
+		s, ok := p.(string)
+		if !ok {
+			continue // the schema has said what is wrong
+		}
+		if err := elevator.CheckBuilder(s); err != nil {
+			b.errorf(fmt.Sprintf("builders[%d]", i), s, "want a 12-digit account id or an IAM role or user ARN without wildcards, such as arn:aws:iam::222222222222:role/ci")
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // access reads the access rules. The schema checks each principal's form

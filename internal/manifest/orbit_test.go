@@ -121,7 +121,7 @@ func TestParseOrbitRejects(t *testing.T) {
 		{"a missing name and regions", "protect: true\n",
 			[]string{`orbit.yml:1:1: missing required field "name"`, `orbit.yml:1:1: missing required field "regions"`}},
 		{"an unknown top-level key", "name: a\nregions: {us-east-1: {}}\ncolour: red\n",
-			[]string{`orbit.yml:3:1: colour: unknown field "colour"; allowed here: access, bastion, deployer, domain, name, network, notifications, protect, regions`}},
+			[]string{`orbit.yml:3:1: colour: unknown field "colour"; allowed here: access, bastion, builders, deployer, domain, name, network, notifications, protect, regions`}},
 		{"an unknown key in a region", "name: a\nregions:\n  us-east-1:\n    cidrs: 10.0.0.0/16\n",
 			[]string{`orbit.yml:4:5: regions.us-east-1.cidrs: unknown field "cidrs"; allowed here: azs, bastion, cidr, nat, tiers`}},
 		{"an upper-case name", "name: Prod\nregions: {us-east-1: {}}\n",
@@ -403,6 +403,46 @@ func TestParseOrbitRejectsBadAccessRules(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src := "name: prod\nregions: {us-east-1: {}}\naccess: " + tt.access + "\n"
+			_, err := ParseOrbit("orbit.yml", []byte(src))
+			if err == nil {
+				t.Fatal("ParseOrbit accepted it")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error:\n%v\nwant it to contain:\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseOrbitReadsBuilders(t *testing.T) {
+	src := "name: prod\nregions: {us-east-1: {}}\nbuilders: [\"222222222222\", \"arn:aws:iam::333333333333:role/ci/main\", \"arn:aws-cn:iam::444444444444:user/ci\"]\n"
+	o, err := ParseOrbit("orbit.yml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"222222222222", "arn:aws:iam::333333333333:role/ci/main", "arn:aws-cn:iam::444444444444:user/ci"}
+	if !reflect.DeepEqual(o.Builders, want) {
+		t.Errorf("builders %q, want %q", o.Builders, want)
+	}
+}
+
+func TestParseOrbitRejectsBadBuilders(t *testing.T) {
+	tests := []struct {
+		name, builders string
+		want           string
+	}{
+		{"a wildcard role", `["arn:aws:iam::222222222222:role/ci-*"]`,
+			`orbit.yml:3:12: builders[0]: "arn:aws:iam::222222222222:role/ci-*": not allowed; want a 12-digit account id, such as 222222222222, or an IAM role or user ARN without wildcards`},
+		{"an assumed-role session", `["arn:aws:sts::222222222222:assumed-role/ci/build-7"]`,
+			`orbit.yml:3:12: builders[0]: "arn:aws:sts::222222222222:assumed-role/ci/build-7": not allowed`},
+		{"a short account id", `["22222222222"]`, `orbit.yml:3:12: builders[0]: "22222222222": not allowed`},
+		{"an unquoted account id", `[222222222222]`, `orbit.yml:3:12: builders[0]: 222222222222: is a number; want string`},
+		{"the same builder twice", `["222222222222", "222222222222"]`, `orbit.yml:3:28: builders[1]: repeats item 0`},
+		{"an empty list", `[]`, `orbit.yml:3:11: builders: needs at least 1 item(s)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "name: prod\nregions: {us-east-1: {}}\nbuilders: " + tt.builders + "\n"
 			_, err := ParseOrbit("orbit.yml", []byte(src))
 			if err == nil {
 				t.Fatal("ParseOrbit accepted it")
