@@ -625,6 +625,7 @@ const (
 	AuditResume   = "resume"   // an engine took over a release whose engine stopped
 	AuditGC       = "gc"       // an operator removed what ended releases left behind
 	AuditRefused  = "refused"  // the deployer's API refused a call: not authenticated, or not allowed
+	AuditCall     = "call"     // the deployer's API served a call; Detail names it and the caller's role
 )
 
 // AuditEntry is one line of an orbit's audit log: who did what, when, and
@@ -642,4 +643,7 @@ type AuditEntry struct {
 	// when By called the deployer's API.
 	SessionName string `json:"session_name,omitempty"`
 	AccessKeyID string `json:"access_key_id,omitempty"`
+	// Suppressed counts, in a refusal's entry, the refusals before it
+	// that were over the audit's rate limit and not written.
+	Suppressed int `json:"suppressed,omitempty"`
 }

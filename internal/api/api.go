@@ -104,12 +104,16 @@ type Options struct {
 	WatchPoll time.Duration
 	// MaxBody bounds a request body (default 1 MiB).
 	MaxBody int64
+	// RefusalLimit bounds the audit entries of refused calls (see
+	// audit.go); zero fields take their defaults.
+	RefusalLimit RefusalLimit
 }
 
 // Server is the API's http.Handler.
 type Server struct {
-	o   Options
-	mux *http.ServeMux
+	o        Options
+	mux      *http.ServeMux
+	refusals *refusalLimiter
 }
 
 // New checks opts and returns the API's handler. It returns an EINVALID
@@ -137,7 +141,7 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 1 << 20
 	}
-	s := &Server{o: opts, mux: http.NewServeMux()}
+	s := &Server{o: opts, mux: http.NewServeMux(), refusals: newRefusalLimiter(opts.RefusalLimit)}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.Pattern, s.instrument(rt.Pattern, s.authorized(rt)))
 	}
@@ -267,6 +271,13 @@ func (s *Server) named(arn string) bool {
 func (s *Server) allow(w http.ResponseWriter, r *http.Request, c *call, app string) error {
 	has := s.o.Orbit.RoleOf(c.caller.ARN, app)
 	if has.Covers(c.route.Role) {
+		if err := s.auditCall(r, c, app); err != nil {
+			c.log.Error("audit call", "error", err)
+			ref := &Refusal{Status: http.StatusServiceUnavailable, Code: "audit_unavailable", Caller: c.caller,
+				Message: "the deployer could not write the call to the audit log, so it did not serve it; try again"}
+			writeError(w, ref.Status, ref.Code, ref.Message)
+			return ref
+		}
 		return nil
 	}
 	where := "app " + app
@@ -284,26 +295,11 @@ func (s *Server) allow(w http.ResponseWriter, r *http.Request, c *call, app stri
 	return ref
 }
 
-// refuse audits a refused call and answers it.
+// refuse audits a refused call (within the rate limit of its source,
+// see auditRefusal) and answers it.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, rt Route, ref *Refusal, app string) {
-	by := ref.Caller.ARN
-	if by == "" {
-		by = "unauthenticated caller at " + r.RemoteAddr
-	}
 	s.o.Metrics.Refused.WithLabelValues(strconv.Itoa(ref.Status)).Inc()
-	e := elevator.AuditEntry{At: s.o.Now().UTC(), By: by, Action: elevator.AuditRefused, App: app, Orbit: s.o.Orbit.Name,
-		ReleaseID: r.PathValue("id"), Outcome: strconv.Itoa(ref.Status), Detail: rt.Pattern + ": " + ref.Message,
-		SessionName: ref.Caller.SessionName, AccessKeyID: ref.Caller.AccessKeyID}
-	// The answer does not wait on a slow audit log for long, but the
-	// entry is written before the caller hears: a refusal is never
-	// unrecorded because the caller hung up.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
-	defer cancel()
-	if err := s.o.Releases.Audit(ctx, e); err != nil {
-		s.o.Log.Error("audit refused call", "route", rt.Pattern, "caller", by, "error", err)
-	}
-	s.o.Log.Warn("refused call", "route", rt.Pattern, "status", ref.Status, "caller", by, "app", app,
-		"session", ref.Caller.SessionName, "access_key_id", ref.Caller.AccessKeyID, "reason", ref.Message)
+	s.auditRefusal(r, rt, ref, app)
 	writeError(w, ref.Status, ref.Code, ref.Message)
 }
 

@@ -25,6 +25,9 @@ type fakeReleases struct {
 	read int
 	// onGet, when set, may change a record each time Get reads it.
 	onGet func(rec *elevator.ReleaseRecord)
+	// auditErr, when set, is what Audit returns, writing nothing (a
+	// bucket that refuses or does not answer).
+	auditErr error
 }
 
 func newFake() *fakeReleases {
@@ -129,11 +132,27 @@ func (f *fakeReleases) AuditLog(_ context.Context, since time.Time) ([]elevator.
 func (f *fakeReleases) Audit(_ context.Context, e elevator.AuditEntry) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.auditErr != nil {
+		return f.auditErr
+	}
 	if e.At.IsZero() {
 		e.At = time.Now().UTC()
 	}
 	f.audit = append(f.audit, e)
 	return nil
+}
+
+// entries returns the audit entries of an action.
+func (f *fakeReleases) entries(action string) []elevator.AuditEntry {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []elevator.AuditEntry
+	for _, e := range f.audit {
+		if e.Action == action {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // refusals returns the audited refusals.
