@@ -52,6 +52,10 @@ type Service struct {
 	// service's groups is created with, in manifest order; their names
 	// are unique.
 	LifecycleHooks []LifecycleHook
+	// OrbitPolicies are the orbit's managed policies the service's role
+	// is given besides its own least-privilege policy, in manifest order,
+	// such as OrbitPolicyDeployer for the orbit's deployer service.
+	OrbitPolicies []OrbitPolicy
 	// Env is the service's environment: the app's Env with the service's
 	// own env over it. A Docker container adds Runtime.Docker.Env over this.
 	Env  map[string]string

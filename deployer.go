@@ -50,3 +50,26 @@ func Deployer(flag, env string, o *Orbit) (string, error) {
 	}
 	return "", nil
 }
+
+// OrbitPolicy names a managed policy an orbit's stack makes (in its first
+// region) that a service's role may be given (Service.OrbitPolicies).
+type OrbitPolicy string
+
+// The orbit's managed policies.
+const (
+	// OrbitPolicyDeployer is what the orbit's deployer service needs:
+	// take submissions from its queue and drive releases.
+	OrbitPolicyDeployer OrbitPolicy = "deployer"
+	// OrbitPolicySubmitter is what submits releases (CI): put
+	// submissions, read records and the audit log.
+	OrbitPolicySubmitter OrbitPolicy = "submitter"
+)
+
+// OrbitPolicies lists the orbit's managed policies.
+var OrbitPolicies = []OrbitPolicy{OrbitPolicyDeployer, OrbitPolicySubmitter}
+
+// OrbitPolicyName is the name of an orbit's managed policy:
+// elevator-<orbit>-<policy>, under the path OrbitPath(orbit). The name is
+// fixed, so that app stacks in any region name the policy by its ARN
+// without reading the first region's outputs.
+func OrbitPolicyName(orbit string, p OrbitPolicy) string { return "elevator-" + orbit + "-" + string(p) }

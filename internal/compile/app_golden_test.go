@@ -38,6 +38,9 @@ var appGoldenCases = []appGoldenCase{
 		"reports/builder": "sg-0a1b2c3d4e5f60004",
 	}},
 	{name: "worker", app: "worker", orbit: "staging"},
+	// examples/deployer.yml (a link): the deployer service, given the
+	// orbit's deployer policy.
+	{name: "deployer", app: "deployer", orbit: "staging"},
 	{name: "data", app: "data", orbit: "staging"},
 	{name: "global-db", app: "global-db", orbit: "production"},
 	{name: "overrides-staging", app: "overrides", orbit: "staging"},

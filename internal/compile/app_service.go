@@ -286,7 +286,7 @@ func (b *appBuilder) identity(s *elevator.Service) {
 	svc := b.svcID[s.Name]
 	path := elevator.IAMPath(b.o.Name, b.a.Name, s.Name)
 	role, profile := idRole+svc, idInstanceProf+svc
-	b.add(role, s.Path, Resource{Type: "AWS::IAM::Role", Properties: Props{
+	props := Props{
 		"Path":                     path,
 		"AssumeRolePolicyDocument": ec2AssumeRole(),
 		"Policies": []any{Props{
@@ -294,7 +294,18 @@ func (b *appBuilder) identity(s *elevator.Service) {
 			"PolicyDocument": Props{"Version": "2012-10-17", "Statement": b.policy(s)},
 		}},
 		"Tags": b.tags(b.resourceName(s.Name), s.Name),
-	}})
+	}
+	// The orbit's managed policies the manifest gives the service, by
+	// ARN: their names are fixed (elevator.OrbitPolicyName), so no
+	// region needs the first region's outputs.
+	var managed []any
+	for _, p := range s.OrbitPolicies {
+		managed = append(managed, Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:policy"+elevator.OrbitPath(b.o.Name)+elevator.OrbitPolicyName(b.o.Name, p)))
+	}
+	if len(managed) > 0 {
+		props["ManagedPolicyArns"] = managed
+	}
+	b.add(role, s.Path, Resource{Type: "AWS::IAM::Role", Properties: props})
 	b.add(profile, s.Path, Resource{Type: "AWS::IAM::InstanceProfile", Properties: Props{
 		"Path":  path,
 		"Roles": []any{Ref(role)},

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	elevator "github.com/elevatorhq/elevator"
 )
 
 // TestInstanceRoleGrantsOnlyNamedResources compiles services of several
@@ -113,6 +115,67 @@ services:
 				}
 			}
 		})
+	}
+}
+
+// TestAServiceRoleGetsOnlyTheOrbitPoliciesItNames compiles services with
+// and without orbit_policies: a role holds the managed policies its
+// service names, each the orbit's own (its fixed name under the orbit's
+// path, in the stack's account and partition), and no other; a role
+// whose service names none holds none.
+func TestAServiceRoleGetsOnlyTheOrbitPoliciesItNames(t *testing.T) {
+	o := loadAppOrbit(t, "staging")
+	tests := []struct {
+		name, policies string
+		want           []string
+	}{
+		{"no orbit policies", "", nil},
+		{"the deployer policy", "    orbit_policies: [deployer]\n",
+			[]string{"arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/elevator/staging/elevator-staging-deployer"}},
+		{"both", "    orbit_policies: [submitter, deployer]\n",
+			[]string{"arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/elevator/staging/elevator-staging-submitter",
+				"arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/elevator/staging/elevator-staging-deployer"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			yml := "name: shop\nservices:\n  web:\n    runtime: {docker: {image: ghcr.io/acme/shop}}\n" + tt.policies +
+				"  worker:\n    runtime: {docker: {image: ghcr.io/acme/worker}}\n"
+			for _, s := range mustCompileManifest(t, yml, o, nil) {
+				var got []string
+				if arns, ok := s.Template.Resources["RoleWeb"].Properties["ManagedPolicyArns"].([]any); ok {
+					for _, a := range arns {
+						got = append(got, a.(Props)["Fn::Sub"].(string))
+					}
+				}
+				if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+					t.Errorf("%s: web's managed policies %q, want %q", s.Region, got, tt.want)
+				}
+				if arns := s.Template.Resources["RoleWorker"].Properties["ManagedPolicyArns"]; arns != nil {
+					t.Errorf("%s: worker, which names none, holds %v", s.Region, arns)
+				}
+				// The names are the ones the orbit stack gives its policies.
+				for _, a := range got {
+					name := a[strings.LastIndex(a, "/")+1:]
+					if name != elevator.OrbitPolicyName(o.Name, elevator.OrbitPolicyDeployer) && name != elevator.OrbitPolicyName(o.Name, elevator.OrbitPolicySubmitter) {
+						t.Errorf("%s: %s is not a policy of orbit %s", s.Region, a, o.Name)
+					}
+				}
+			}
+		})
+	}
+	rf := map[string]RegionFacts{}
+	for _, r := range o.Regions {
+		rf[r.Name] = RegionFacts{AZs: zones(r.Name, 3), BastionAMI: "ami-0123456789abcdef0", HostedZoneID: "Z0123456789ABCDEFGHIJ", Agent: fakeAgentBuilds()}
+	}
+	stacks, err := OrbitStacks(o, rf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, p := range map[string]elevator.OrbitPolicy{idDeployerPolicy: elevator.OrbitPolicyDeployer, idSubmitterPolicy: elevator.OrbitPolicySubmitter} {
+		props := stacks[0].Template.Resources[id].Properties
+		if props["Path"] != elevator.OrbitPath(o.Name) || props["ManagedPolicyName"] != elevator.OrbitPolicyName(o.Name, p) {
+			t.Errorf("orbit policy %s is %v under %v", id, props["ManagedPolicyName"], props["Path"])
+		}
 	}
 }
 

@@ -101,8 +101,9 @@ func (b *regionBuilder) submissions() {
 	}
 	releases, locks := table(elevator.ReleasesTableName(o.Name)), table(elevator.LocksTableName(o.Name))
 	b.t.add(idSubmitterPolicy, Resource{Type: "AWS::IAM::ManagedPolicy", Properties: Props{
-		"Description": "Elevator: submit releases to the deployers of orbit " + o.Name + ", and read their records and the audit log",
-		"Path":        elevator.OrbitPath(o.Name),
+		"Description":       "Elevator: submit releases to the deployers of orbit " + o.Name + ", and read their records and the audit log",
+		"ManagedPolicyName": elevator.OrbitPolicyName(o.Name, elevator.OrbitPolicySubmitter),
+		"Path":              elevator.OrbitPath(o.Name),
 		"PolicyDocument": Props{"Version": "2012-10-17", "Statement": []any{
 			Props{"Sid": "Submit", "Effect": "Allow", "Action": "s3:PutObject", "Resource": objects(elevator.SubmissionsPrefix)},
 			Props{"Sid": "ReadRecords", "Effect": "Allow", "Action": []any{"dynamodb:GetItem", "dynamodb:Query"}, "Resource": releases},
@@ -115,8 +116,9 @@ func (b *regionBuilder) submissions() {
 
 	orbitTag := "aws:ResourceTag/" + elevator.TagOrbit
 	b.t.add(idDeployerPolicy, Resource{Type: "AWS::IAM::ManagedPolicy", Properties: Props{
-		"Description": "Elevator: the deployer service of orbit " + o.Name + ": take submissions from its queue and drive releases",
-		"Path":        elevator.OrbitPath(o.Name),
+		"Description":       "Elevator: the deployer service of orbit " + o.Name + ": take submissions from its queue and drive releases",
+		"ManagedPolicyName": elevator.OrbitPolicyName(o.Name, elevator.OrbitPolicyDeployer),
+		"Path":              elevator.OrbitPath(o.Name),
 		"PolicyDocument": Props{"Version": "2012-10-17", "Statement": []any{
 			Props{"Sid": "Submissions", "Effect": "Allow",
 				"Action":   []any{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"},

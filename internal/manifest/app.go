@@ -282,6 +282,11 @@ func (b *appBuilder) service(name string, m map[string]any, appEnv map[string]st
 	s.Scaling = b.scaling(path+".scaling", obj(m["scaling"]))
 	s.Release = b.releaseSettings(path+".release", obj(m["release"]))
 	s.LifecycleHooks = b.lifecycleHooks(path+".lifecycle_hooks", list(m["lifecycle_hooks"]))
+	for _, p := range list(m["orbit_policies"]) {
+		if p, ok := p.(string); ok && slices.Contains(elevator.OrbitPolicies, elevator.OrbitPolicy(p)) {
+			s.OrbitPolicies = append(s.OrbitPolicies, elevator.OrbitPolicy(p)) // anything else, the schema has faulted
+		}
+	}
 	return s
 }
 

@@ -110,6 +110,47 @@ func TestParseAppReadsTheExample(t *testing.T) {
 	}
 }
 
+// TestParseAppReadsTheDeployerExample reads examples/deployer.yml, the
+// deployer service's own manifest, in the demo orbit: two or more
+// instances behind a private load balancer that checks /readyz, given the
+// orbit's deployer policy, running `elevator deployer` for the orbit.
+func TestParseAppReadsTheDeployerExample(t *testing.T) {
+	data, err := os.ReadFile("../../examples/deployer.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ParseApp("examples/deployer.yml", data, "demo")
+	if err != nil {
+		t.Fatalf("ParseApp:\n%v", err)
+	}
+	api := a.Service("api")
+	if api == nil || api.Runtime.Docker == nil {
+		t.Fatalf("no docker service api: %+v", a.Services)
+	}
+	if !reflect.DeepEqual(api.OrbitPolicies, []elevator.OrbitPolicy{elevator.OrbitPolicyDeployer}) {
+		t.Errorf("orbit policies %v, want [deployer]", api.OrbitPolicies)
+	}
+	lb := api.LoadBalancer
+	if lb.Type != elevator.LoadBalancerPrivate || lb.HealthCheck.Path != "/readyz" {
+		t.Errorf("load balancer %s with health %s, want private with /readyz", lb.Type, lb.HealthCheck.Path)
+	}
+	if api.Scaling.Min < 2 {
+		t.Errorf("scaling min %d, want 2 or more (one instance per zone survives a zone)", api.Scaling.Min)
+	}
+	if got := strings.Join(api.Runtime.Docker.Command, " "); got != "deployer --orbit demo --listen :8080" {
+		t.Errorf("command %q, want the deployer of orbit demo on :8080", got)
+	}
+}
+
+func TestParseAppRejectsAnUnknownOrbitPolicy(t *testing.T) {
+	src := "name: shop\nservices:\n  web:\n    runtime: {docker: {image: x}}\n    orbit_policies: [deployer, admin]\n"
+	_, err := ParseApp("app.yml", []byte(src), "")
+	want := `app.yml:5:32: services.web.orbit_policies[1]: "admin": must be one of: deployer, submitter`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error:\n%v\nwant it to contain:\n%s", err, want)
+	}
+}
+
 func TestParseAppMergesTheExampleOverride(t *testing.T) {
 	a, err := ParseApp("examples/app.yml", readExampleApp(t), "demo")
 	if err != nil {
@@ -537,7 +578,7 @@ func TestParseAppRejects(t *testing.T) {
 		{"a service name with a capital", "name: shop\nservices:\n  Web: {runtime: {docker: {image: x}}}\n",
 			[]string{`app.yml:3:3: services.Web: "Web" is not allowed as a name here; want a service name: 1 to 20 lowercase letters, digits or '-', starting with a letter`}},
 		{"an unknown field in a service", web + "    instance: t3.small\n",
-			[]string{`app.yml:5:5: services.web.instance: unknown field "instance"; allowed here: alarms, ami, env, firewall, instance_type, lifecycle_hooks, load_balancer, port, release, runtime, scaling`}},
+			[]string{`app.yml:5:5: services.web.instance: unknown field "instance"; allowed here: alarms, ami, env, firewall, instance_type, lifecycle_hooks, load_balancer, orbit_policies, port, release, runtime, scaling`}},
 		{"a service without a runtime", "name: shop\nservices:\n  web:\n    instance_type: t3.small\n",
 			[]string{`app.yml:3:3: services.web: missing required field "runtime" (how the service runs: docker or units)`}},
 		{"a runtime with both docker and units", "name: shop\nservices:\n  web:\n    runtime:\n      docker: {image: x}\n      units: {web.service: x}\n",
