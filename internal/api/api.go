@@ -4,8 +4,10 @@
 //
 // Callers prove their AWS identity with a signed sts:GetCallerIdentity
 // request (see auth.go and Client), and the orbit manifest's access
-// section says what each may do (see Routes). Every refused call is
-// answered with a JSON error and written to the orbit's audit log.
+// section says what each may do (see Routes). Every call served is
+// written to the orbit's audit log before it acts, and every refused call
+// is answered with a JSON error and written there too, within a rate
+// limit per source (see audit.go).
 //
 // The package declares what it needs of the deployer (Releases), so it is
 // tested with a fake and wired to the deployer in cmd/elevator:
