@@ -97,6 +97,7 @@ type refusalLimiter struct {
 	// forgotten counts the suppressed refusals of sources forgotten
 	// before they wrote again; the next entry of any source carries it.
 	forgotten int
+	pruned    time.Time // the last prune
 }
 
 func newRefusalLimiter(l RefusalLimit) *refusalLimiter {
@@ -111,8 +112,11 @@ func (l *refusalLimiter) admit(source string, now time.Time) (write bool, suppre
 	defer l.mu.Unlock()
 	b, ok := l.sources[source]
 	if !ok {
-		if len(l.sources) >= maxSources {
+		// A prune reads every source: at most one per Every, so that a
+		// stream of new sources cannot make each refusal cost that.
+		if len(l.sources) >= maxSources && now.Sub(l.pruned) >= l.limit.Every {
 			l.prune(now)
+			l.pruned = now
 		}
 		if len(l.sources) >= maxSources {
 			source = otherSources

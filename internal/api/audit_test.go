@@ -253,3 +253,25 @@ func TestTheRefusalLimiterBoundsAllSourcesTogether(t *testing.T) {
 		t.Error("no shared bucket for the sources over the bound")
 	}
 }
+
+// BenchmarkRefusalLimiterAdmit is the limiter's cost per refusal: a flood
+// from one source, and from 100,000 sources (pruning past maxSources).
+func BenchmarkRefusalLimiterAdmit(b *testing.B) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	b.Run("one source", func(b *testing.B) {
+		l := newRefusalLimiter(RefusalLimit{})
+		for i := 0; b.Loop(); i++ {
+			l.admit("address 203.0.113.7", now.Add(time.Duration(i)*time.Microsecond))
+		}
+	})
+	b.Run("100000 sources", func(b *testing.B) {
+		l := newRefusalLimiter(RefusalLimit{})
+		names := make([]string, 100_000)
+		for i := range names {
+			names[i] = fmt.Sprintf("address 10.%d.%d.%d", i>>16, (i>>8)&255, i&255)
+		}
+		for i := 0; b.Loop(); i++ {
+			l.admit(names[i%len(names)], now.Add(time.Duration(i)*time.Microsecond))
+		}
+	})
+}
