@@ -72,4 +72,6 @@ var OrbitPolicies = []OrbitPolicy{OrbitPolicyDeployer, OrbitPolicySubmitter}
 // elevator-<orbit>-<policy>, under the path OrbitPath(orbit). The name is
 // fixed, so that app stacks in any region name the policy by its ARN
 // without reading the first region's outputs.
-func OrbitPolicyName(orbit string, p OrbitPolicy) string { return "elevator-" + orbit + "-" + string(p) }
+func OrbitPolicyName(orbit string, p OrbitPolicy) string {
+	return "elevator-" + orbit + "-" + string(p)
+}
