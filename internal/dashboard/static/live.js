@@ -17,7 +17,13 @@
       .then(function () { pending = null; });
     return pending;
   }
-  src.addEventListener("record", refresh);
+  src.addEventListener("record", function (ev) {
+    var shown = document.getElementById("state");
+    try {
+      if (shown && String(JSON.parse(ev.data).revision) === shown.getAttribute("data-revision")) return;
+    } catch (e) { /* not JSON: refresh anyway */ }
+    refresh();
+  });
   src.addEventListener("end", function () {
     src.close();
     (pending || Promise.resolve()).then(refresh);
