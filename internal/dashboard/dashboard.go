@@ -390,25 +390,61 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, u user) {
 	for _, reg := range s.o.Orbit.Regions {
 		d.Regions = append(d.Regions, reg.Name)
 	}
-	for _, app := range names {
-		row := overviewApp{App: app}
-		recs, _, err := s.o.Source.Page(ctx, app, 1, "")
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		if len(recs) > 0 {
-			row.Last = recs[0]
-			if doc := s.document(ctx, recs[0].ID); doc != nil {
-				row.Version = doc.Version
+	// The newest release of each app: one page of one record per app,
+	// read a few apps at a time.
+	d.Apps = make([]overviewApp, len(names))
+	errs := make([]error, len(names))
+	sem := make(chan struct{}, overviewReaders)
+	var wg sync.WaitGroup
+	for i, app := range names {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			row := overviewApp{App: app}
+			recs, _, err := s.o.Source.Page(ctx, app, 1, "")
+			if err != nil {
+				errs[i] = err
+				return
 			}
-		}
-		for _, region := range d.Regions {
-			row.Cells = append(row.Cells, s.cell(ctx, groups, app, region))
-		}
-		d.Apps = append(d.Apps, row)
+			if len(recs) > 0 {
+				row.Last = recs[0]
+				if doc := s.document(ctx, recs[0].ID); doc != nil {
+					row.Version = doc.Version
+				}
+			}
+			for _, region := range d.Regions {
+				row.Cells = append(row.Cells, s.cell(ctx, groups, app, region))
+			}
+			d.Apps[i] = row
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	s.page(w, r, http.StatusOK, "overview", d)
+}
+
+// overviewReaders is how many apps the overview reads at once, and how
+// many documents a page reads at once.
+const overviewReaders = 8
+
+// prefetch reads the documents of records into the cache, a few at a
+// time.
+func (s *Server) prefetch(ctx context.Context, recs []*elevator.ReleaseRecord) {
+	sem := make(chan struct{}, overviewReaders)
+	var wg sync.WaitGroup
+	for _, rec := range recs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			s.document(ctx, rec.ID)
+		}()
+	}
+	wg.Wait()
 }
 
 // cell sums what serves app in region: per service, the ready instances
@@ -531,6 +567,9 @@ func (s *Server) app(w http.ResponseWriter, r *http.Request, u user) {
 		if err != nil {
 			s.fail(w, r, err)
 			return
+		}
+		if f.State == "" {
+			s.prefetch(ctx, recs)
 		}
 		for i, rec := range recs {
 			v.Scanned++
