@@ -99,7 +99,9 @@ func (c *countingSource) Groups(ctx context.Context) ([]dashboard.Group, error) 
 // change): the measured renders are warm, and the first, cold one is
 // logged.
 //
-//	go test ./internal/cli -run '^$' -bench Dashboard -benchtime 200x
+//	go test ./internal/cli -run '^$' -bench Dashboard -benchtime 10x -v
+//
+// Figures and what the emulator's DynamoDB costs: docs/dashboard.md.
 func BenchmarkDashboard(b *testing.B) {
 	cfg := emulatortest.Config(b, "us-east-1")
 	ctx := context.Background()
