@@ -108,7 +108,7 @@ func (s *Server) act(a action) http.HandlerFunc {
 		if reason == "" || len(reason) > 1000 || r.PostFormValue("confirm") != "yes" {
 			d := s.data(u, a.verb+" "+target)
 			d.Confirm = &confirmView{Verb: a.verb, Name: a.name, Target: target, App: app, Rec: rec, Reason: reason,
-				Action: strings.NewReplacer("{id}", target, "{app}", target).Replace(a.path),
+				Action:  strings.NewReplacer("{id}", target, "{app}", target).Replace(a.path),
 				Problem: "Say why (up to 1000 characters; it goes to the audit log) and tick the confirmation."}
 			s.page(w, r, http.StatusBadRequest, "confirm", d)
 			return

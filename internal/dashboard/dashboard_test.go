@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -310,5 +311,187 @@ func TestTheGraphIsTheEnginesTable(t *testing.T) {
 	}
 	if !strings.Contains(svg, `class="node ok visited current" data-state="Success"`) {
 		t.Error("the current state is not marked")
+	}
+}
+
+// body GETs a page and returns its status and body.
+func body(t *testing.T, c *http.Client, u string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestTheHistoryFiltersAndPages(t *testing.T) {
+	e := newEnv(t)
+	for i := 100; i < 145; i++ {
+		path := successPath
+		if i%5 == 0 {
+			path = []elevator.ReleaseState{elevator.StateValidate, elevator.StateFailureClean}
+		}
+		by := "arn:aws:sts::123456789012:assumed-role/ci/run"
+		if i%3 == 0 {
+			by = "email:carol@example.com"
+		}
+		e.src.add(releaseID(i), "shop", fmt.Sprintf("3.%d.0", i), by, path...)
+	}
+	c := e.client(t, bob)
+	rows := regexp.MustCompile(`<tr><td><a href="/releases/([0-9a-f-]+)">`)
+	ids := func(page string) []string {
+		var out []string
+		for _, m := range rows.FindAllStringSubmatch(page, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	_, first := body(t, c, e.url+"/apps/shop")
+	got := ids(first)
+	if len(got) != 20 || got[0] != releaseID(144) || got[19] != releaseID(125) {
+		t.Fatalf("first page: %v", got)
+	}
+	_, second := body(t, c, e.url+"/apps/shop?before="+releaseID(125))
+	if got := ids(second); len(got) != 20 || got[0] != releaseID(124) {
+		t.Fatalf("second page: %v", got)
+	}
+	_, third := body(t, c, e.url+"/apps/shop?before="+releaseID(105))
+	if got := ids(third); len(got) != 6 || strings.Contains(third, "Older releases") {
+		t.Fatalf("last page: %v (an older link: %v)", got, strings.Contains(third, "Older releases"))
+	}
+	_, failed := body(t, c, e.url+"/apps/shop?state=FailureClean")
+	if got := ids(failed); len(got) != 9 || got[0] != releaseID(140) {
+		t.Fatalf("FailureClean: %v", got)
+	}
+	_, version := body(t, c, e.url+"/apps/shop?version=3.117.0")
+	if got := ids(version); len(got) != 1 || got[0] != releaseID(117) {
+		t.Fatalf("version 3.117.0: %v", got)
+	}
+	_, carol := body(t, c, e.url+"/apps/shop?by=carol&state=Success")
+	for _, id := range ids(carol) {
+		var n int
+		fmt.Sscanf(id[16:], "%x", &n)
+		if n%3 != 0 || n%5 == 0 {
+			t.Errorf("carol's successes list %s", id)
+		}
+	}
+	if len(ids(carol)) != 12 {
+		t.Errorf("carol's successes: %d, want 12", len(ids(carol)))
+	}
+	if code, _ := body(t, c, e.url+"/apps/shop?before=../x"); code != http.StatusBadRequest {
+		t.Errorf("a bad cursor: %d, want 400", code)
+	}
+}
+
+func TestTheAuditLogFilters(t *testing.T) {
+	e := newEnv(t)
+	now := time.Now().UTC()
+	e.src.audit = []elevator.AuditEntry{
+		{At: now.Add(-48 * time.Hour), By: "email:alice@example.com", Action: elevator.AuditHalt, App: "shop", Detail: "old"},
+		{At: now.Add(-time.Hour), By: "email:alice@example.com", Action: elevator.AuditUnlock, App: "shop", Detail: "stuck"},
+		{At: now.Add(-time.Minute), By: "arn:aws:iam::123456789012:role/ci", Action: elevator.AuditSubmit, App: "cart", Detail: "ci"},
+	}
+	c := e.client(t, bob)
+	details := regexp.MustCompile(`<td class="detail">([^<]*)</td>`)
+	show := func(q string) string {
+		_, page := body(t, c, e.url+"/audit"+q)
+		var out []string
+		for _, m := range details.FindAllStringSubmatch(page, -1) {
+			out = append(out, m[1])
+		}
+		return strings.Join(out, ",")
+	}
+	for q, want := range map[string]string{
+		"":                    "ci,stuck,old",
+		"?app=shop":           "stuck,old",
+		"?action=unlock":      "stuck",
+		"?by=alice&since=24h": "stuck",
+		"?by=role/ci":         "ci",
+		"?app=shop&since=30m": "",
+	} {
+		if got := show(q); got != want {
+			t.Errorf("audit%s: %q, want %q", q, got, want)
+		}
+	}
+	if code, _ := body(t, c, e.url+"/audit?action=delete"); code != http.StatusBadRequest {
+		t.Errorf("an unknown action: %d, want 400", code)
+	}
+}
+
+func TestAnApproverUnlocksWithAReason(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, alice)
+	code, confirm := body(t, c, e.url+"/apps/shop/unlock")
+	if code != http.StatusOK || !strings.Contains(confirm, `name="reason"`) || !strings.Contains(confirm, `name="confirm"`) {
+		t.Fatalf("unlock's confirmation page: %d\n%s", code, confirm)
+	}
+	token := csrfField.FindStringSubmatch(confirm)[1]
+	// Without the confirmation ticked, or without a reason, nothing
+	// happens.
+	for _, form := range []url.Values{{"csrf": {token}, "reason": {"stuck"}}, {"csrf": {token}, "confirm": {"yes"}, "reason": {"  "}}} {
+		resp, err := c.PostForm(e.url+"/apps/shop/unlock", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("unlock with %v: %d, want 400", form, resp.StatusCode)
+		}
+	}
+	if n := len(e.src.entries(elevator.AuditUnlock)); n != 0 {
+		t.Fatalf("%d unlocks without a confirmation", n)
+	}
+	resp, err := noRedirects(c).PostForm(e.url+"/apps/shop/unlock", url.Values{"csrf": {token}, "confirm": {"yes"}, "reason": {"the CI runner died"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/apps/shop" {
+		t.Fatalf("unlock: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if u := e.src.entries(elevator.AuditUnlock); len(u) != 1 || u[0].By != "email:alice@example.com" || u[0].Detail != "the CI runner died" {
+		t.Fatalf("unlock audited: %+v", u)
+	}
+	// In cart alice is a viewer: no rollback there.
+	if code, _ := body(t, c, e.url+"/apps/cart/rollback"); code != http.StatusForbidden {
+		t.Errorf("alice's rollback page in cart: %d, want 403", code)
+	}
+	// A rollback with nothing to roll back to says so.
+	resp, err = c.PostForm(e.url+"/apps/shop/rollback", url.Values{"csrf": {token}, "confirm": {"yes"}, "reason": {"bad"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("rollback without an earlier success: %d, want 404", resp.StatusCode)
+	}
+}
+
+func TestTheLocalModeServesOneMarkedUser(t *testing.T) {
+	src := newFakeSource(t)
+	src.add(releaseID(1), "shop", "1.0.0", "local:dev", successPath...)
+	src.groups = []Group{{Region: "us-east-1", App: "shop", Service: "web", ReleaseID: releaseID(1), Name: "g", Desired: 1, Serving: true,
+		Instances: []Instance{{ID: "i-1", Lifecycle: "InService", Healthy: true}}}}
+	h, err := New(context.Background(), Options{Source: src, Orbit: &elevator.Orbit{Name: "demo", Regions: []elevator.Region{{Name: "us-east-1"}}},
+		Local: true, LocalRole: elevator.RoleViewer, PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	code, page := body(t, c, srv.URL+"/")
+	if code != http.StatusOK || !strings.Contains(page, "Local single-user mode") || !strings.Contains(page, `id="user">local:`) ||
+		!strings.Contains(page, "web: 1/1") {
+		t.Fatalf("local overview: %d\n%s", code, page)
+	}
+	if _, page := body(t, c, srv.URL+"/releases/"+releaseID(1)); strings.Contains(page, `id="halt"`) {
+		t.Error("a local viewer sees a halt button")
+	}
+	if _, err := New(context.Background(), Options{Source: src, Orbit: &elevator.Orbit{Name: "demo"}}); err == nil {
+		t.Error("New served without sign-in and without local mode")
 	}
 }
