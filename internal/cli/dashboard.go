@@ -136,6 +136,9 @@ func (s *dashboardSource) Groups(ctx context.Context) ([]dashboard.Group, error)
 			}
 		}
 		for _, g := range groups {
+			if g.Tags[elevator.TagApp] == "" || g.ReleaseID() == "" {
+				continue // the orbit's own groups, such as its bastions
+			}
 			dg := dashboard.Group{Region: c.Region(), App: g.Tags[elevator.TagApp], Service: g.Tags[elevator.TagService],
 				ReleaseID: g.ReleaseID(), Name: g.Name, Desired: g.Capacity.Desired, Deleting: g.Deleting,
 				Serving: !g.Deleting && (len(g.TargetGroups) > 0 || !balanced[g.Tags[elevator.TagApp]+"/"+g.Tags[elevator.TagService]])}

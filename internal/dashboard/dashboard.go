@@ -372,7 +372,9 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, u user) {
 	}
 	apps := map[string]bool{}
 	for _, g := range groups {
-		apps[g.App] = true
+		if elevator.CheckName("app", g.App) == nil {
+			apps[g.App] = true
+		}
 	}
 	for _, rule := range s.o.Orbit.Access {
 		for _, a := range rule.Apps {

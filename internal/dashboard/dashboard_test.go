@@ -473,7 +473,9 @@ func TestTheLocalModeServesOneMarkedUser(t *testing.T) {
 	src := newFakeSource(t)
 	src.add(releaseID(1), "shop", "1.0.0", "local:dev", successPath...)
 	src.groups = []Group{{Region: "us-east-1", App: "shop", Service: "web", ReleaseID: releaseID(1), Name: "g", Desired: 1, Serving: true,
-		Instances: []Instance{{ID: "i-1", Lifecycle: "InService", Healthy: true}}}}
+		Instances: []Instance{{ID: "i-1", Lifecycle: "InService", Healthy: true}}},
+		// A group of the orbit's own, such as a bastion's, is no app.
+		{Region: "us-east-1", Name: "demo-bastion", Desired: 1, Serving: true}}
 	h, err := New(context.Background(), Options{Source: src, Orbit: &elevator.Orbit{Name: "demo", Regions: []elevator.Region{{Name: "us-east-1"}}},
 		Local: true, LocalRole: elevator.RoleViewer, PlainHTTP: true})
 	if err != nil {

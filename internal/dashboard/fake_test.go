@@ -134,6 +134,9 @@ func (f *fakeSource) Groups(ctx context.Context) ([]Group, error) {
 }
 
 func (f *fakeSource) Page(ctx context.Context, app string, limit int, before string) ([]*elevator.ReleaseRecord, string, error) {
+	if err := elevator.CheckName("app", app); err != nil {
+		return nil, "", err // DynamoDB refuses an empty key too
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pages++
