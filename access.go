@@ -34,10 +34,13 @@ func (r AccessRole) Covers(need AccessRole) bool {
 	return r.Valid() && need.Valid() && r.rank() >= need.rank()
 }
 
-// AccessRule grants a role to IAM principals, in the whole orbit or in some
-// of its apps. Principals are IAM or STS ARNs, or patterns of them in which
-// '*' stands for any run of characters other than ':' (see
-// MatchPrincipal).
+// AccessRule grants a role to principals, in the whole orbit or in some of
+// its apps. Principals are IAM or STS ARNs, or patterns of them in which
+// '*' stands for any run of characters other than ':' (callers of the
+// deployer's API), or the OpenID Connect identities of the dashboard's
+// users: "email:alice@example.com", "email:*@example.com" (every address
+// of a domain) or "group:ops" (a value of the ID token's groups claim).
+// See CheckPrincipal and MatchPrincipal.
 type AccessRule struct {
 	Role       AccessRole
 	Principals []string
@@ -45,18 +48,37 @@ type AccessRule struct {
 	Path       string   // field path of this rule in the manifest
 }
 
+// Prefixes of the principals that name a dashboard user signed in with
+// OpenID Connect: by the ID token's verified email, or by a value of its
+// groups claim.
+const (
+	PrincipalEmail = "email:"
+	PrincipalGroup = "group:"
+)
+
 // principalPattern is the form an access rule's principal must have: an
 // IAM or STS ARN of a known partition with a literal 12-digit account, so
-// that no pattern can grant a role to other accounts.
-var principalPattern = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:(iam|sts)::[0-9]{12}:[A-Za-z0-9+=,.@_/*-]+$`)
+// that no pattern can grant a role to other accounts; an email address
+// whose domain is literal (its local part may be '*', so that no pattern
+// spans domains); or a group name without '*'. The orbit schema's
+// access_rule principal pattern is the same expression.
+var principalPattern = regexp.MustCompile(PrincipalPattern)
+
+// PrincipalPattern is the regular expression of CheckPrincipal.
+const PrincipalPattern = `^(arn:aws(-cn|-us-gov)?:(iam|sts)::[0-9]{12}:[A-Za-z0-9+=,.@_/*-]+|email:(\*|[a-z0-9._%+-]+)@[a-z0-9-]+(\.[a-z0-9-]+)+|group:[A-Za-z0-9._@/-]{1,128})$`
+
+// PrincipalForms says what a principal may be, for error messages.
+const PrincipalForms = "an IAM or STS ARN with a 12-digit account id (arn:aws:iam::123456789012:role/ci-*), email:ADDRESS in lowercase (email:alice@example.com, or email:*@example.com for a whole domain) or group:NAME (a value of the OpenID Connect groups claim, such as group:ops)"
 
 // CheckPrincipal returns an EINVALID error unless p is a principal an
 // access rule may name: an IAM or STS ARN of a partition AWS has (aws,
 // aws-cn, aws-us-gov), with a literal 12-digit account id, whose resource
-// may hold '*', such as arn:aws:iam::123456789012:role/ci-*.
+// may hold '*', such as arn:aws:iam::123456789012:role/ci-*; an email
+// address in lowercase after "email:", whose local part may be '*'; or a
+// group name after "group:".
 func CheckPrincipal(p string) error {
 	if !principalPattern.MatchString(p) {
-		return Errorf(EINVALID, "principal %q: want an IAM or STS ARN with a 12-digit account id, such as arn:aws:iam::123456789012:role/ci-* or arn:aws:sts::123456789012:assumed-role/ops/*", p)
+		return Errorf(EINVALID, "principal %q: want %s", p, PrincipalForms)
 	}
 	return nil
 }
@@ -77,6 +99,22 @@ func CheckBuilder(p string) error {
 	return nil
 }
 
+// UserPrincipals returns the principals a dashboard user signed in with
+// OpenID Connect is known by: email:ADDRESS (lowercased; only when the
+// provider verified it) and group:NAME for each group.
+func UserPrincipals(email string, verified bool, groups []string) []string {
+	var out []string
+	if email != "" && verified {
+		out = append(out, PrincipalEmail+strings.ToLower(email))
+	}
+	for _, g := range groups {
+		if g != "" && !strings.ContainsAny(g, "*") {
+			out = append(out, PrincipalGroup+g)
+		}
+	}
+	return out
+}
+
 // MatchPrincipal reports whether the caller whose ARN is arn is one of the
 // principals pattern names. In pattern, '*' stands for any run of
 // characters other than ':' (so it never spans an ARN's account or
@@ -84,7 +122,20 @@ func CheckBuilder(p string) error {
 // (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION) also matches the
 // patterns of its role's ARN (arn:aws:iam::ACCOUNT:role/ROLE), as IAM
 // role ARNs are written without their path in assumed-role ARNs.
+//
+// An email pattern matches only an email principal and a group only a
+// group (their prefixes differ from "arn:"), and '*' never spans the '@'
+// of an email pattern, whose domain is literal.
 func MatchPrincipal(pattern, arn string) bool {
+	if strings.HasPrefix(pattern, PrincipalEmail) {
+		local, domain, ok := strings.Cut(strings.TrimPrefix(arn, PrincipalEmail), "@")
+		plocal, pdomain, _ := strings.Cut(strings.TrimPrefix(pattern, PrincipalEmail), "@")
+		return strings.HasPrefix(arn, PrincipalEmail) && ok && local != "" && !strings.Contains(domain, "@") &&
+			domain == pdomain && (plocal == "*" || plocal == local)
+	}
+	if strings.HasPrefix(pattern, PrincipalGroup) {
+		return pattern == arn
+	}
 	if glob(pattern, arn) {
 		return true
 	}
@@ -149,6 +200,14 @@ func glob(pattern, s string) bool {
 // caller whose ARN is arn in app, and "" when they grant none. app "" asks
 // for the whole orbit: only rules without apps count.
 func (o *Orbit) RoleOf(arn, app string) AccessRole {
+	return o.RoleOfAny([]string{arn}, app)
+}
+
+// RoleOfAny returns the highest role the orbit's access rules grant in
+// app to a caller known by any of ids (such as the principals of
+// UserPrincipals), and "" when they grant none. app "" asks for the whole
+// orbit: only rules without apps count.
+func (o *Orbit) RoleOfAny(ids []string, app string) AccessRole {
 	var best AccessRole
 	for _, r := range o.Access {
 		if len(r.Apps) > 0 && (app == "" || !slices.Contains(r.Apps, app)) {
@@ -157,11 +216,8 @@ func (o *Orbit) RoleOf(arn, app string) AccessRole {
 		if r.Role.rank() <= best.rank() {
 			continue
 		}
-		for _, p := range r.Principals {
-			if MatchPrincipal(p, arn) {
-				best = r.Role
-				break
-			}
+		if matchAny(r.Principals, ids) {
+			best = r.Role
 		}
 	}
 	return best
@@ -176,4 +232,28 @@ type Caller struct {
 	AccessKeyID string `json:"access_key_id"`
 	// SessionName is the session of an assumed role ("" for a user).
 	SessionName string `json:"session_name,omitempty"`
+}
+
+// matchAny reports whether any of ids is one of the principals patterns
+// names.
+func matchAny(patterns, ids []string) bool {
+	for _, p := range patterns {
+		for _, id := range ids {
+			if MatchPrincipal(p, id) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Names reports whether any access rule of the orbit, in any app, names
+// one of ids.
+func (o *Orbit) Names(ids ...string) bool {
+	for _, r := range o.Access {
+		if matchAny(r.Principals, ids) {
+			return true
+		}
+	}
+	return false
 }

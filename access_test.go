@@ -1,6 +1,9 @@
 package elevator
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestMatchPrincipalTakesPatternsAndAssumedRoles(t *testing.T) {
 	tests := []struct {
@@ -57,5 +60,66 @@ func TestSessionNameOf(t *testing.T) {
 	}
 	if got := SessionNameOf("arn:aws:iam::111111111111:user/ana"); got != "" {
 		t.Errorf("session name of a user %q", got)
+	}
+}
+
+func TestDashboardUsersMatchEmailAndGroupPrincipals(t *testing.T) {
+	alice := UserPrincipals("Alice@Example.com", true, []string{"ops", "bad*"})
+	if want := []string{"email:alice@example.com", "group:ops"}; !slices.Equal(alice, want) {
+		t.Fatalf("UserPrincipals: %q, want %q", alice, want)
+	}
+	if got := UserPrincipals("mallory@example.com", false, nil); len(got) != 0 {
+		t.Errorf("an unverified email became a principal: %q", got)
+	}
+	tests := []struct {
+		pattern, id string
+		want        bool
+	}{
+		{"email:alice@example.com", "email:alice@example.com", true},
+		{"email:*@example.com", "email:alice@example.com", true},
+		{"email:*@example.com", "email:alice@example.com.evil.io", false},
+		{"email:*@example.com", "email:a@b@example.com", false},
+		{"email:*@example.com", "email:@example.com", false},
+		{"email:bob@example.com", "email:alice@example.com", false},
+		{"group:ops", "group:ops", true},
+		{"group:ops", "group:ops-admins", false},
+		{"group:ops", "email:ops@example.com", false},
+		{"email:*@example.com", "arn:aws:iam::111111111111:role/ops", false},
+		{"arn:aws:iam::111111111111:role/*", "group:ops", false},
+	}
+	for _, tt := range tests {
+		if got := MatchPrincipal(tt.pattern, tt.id); got != tt.want {
+			t.Errorf("MatchPrincipal(%q, %q) = %v, want %v", tt.pattern, tt.id, got, tt.want)
+		}
+	}
+	o := &Orbit{Name: "prod", Access: []AccessRule{
+		{Role: RoleViewer, Principals: []string{"email:*@example.com"}},
+		{Role: RoleApprover, Principals: []string{"group:ops"}, Apps: []string{"shop"}},
+		{Role: RoleAdmin, Principals: []string{"arn:aws:iam::111111111111:role/ops"}},
+	}}
+	if got := o.RoleOfAny(alice, "shop"); got != RoleApprover {
+		t.Errorf("alice in shop: %q, want approver", got)
+	}
+	if got := o.RoleOfAny(alice, "cart"); got != RoleViewer {
+		t.Errorf("alice in cart: %q, want viewer", got)
+	}
+	if got := o.RoleOf("arn:aws:sts::111111111111:assumed-role/ops/bob", "cart"); got != RoleAdmin {
+		t.Errorf("an IAM caller: %q, want admin", got)
+	}
+	if o.Names("email:eve@evil.io", "group:devs") {
+		t.Error("Names named a stranger")
+	}
+}
+
+func TestCheckPrincipalTakesTheThreeForms(t *testing.T) {
+	for _, p := range []string{"arn:aws:iam::123456789012:role/ci-*", "email:alice@example.com", "email:*@example.co.uk", "group:ops", "group:team/sre"} {
+		if err := CheckPrincipal(p); err != nil {
+			t.Errorf("CheckPrincipal(%q): %v", p, err)
+		}
+	}
+	for _, p := range []string{"email:Alice@example.com", "email:*@*", "email:a*@example.com", "email:alice", "group:*", "group:", "alice@example.com", "arn:aws:iam::*:role/x"} {
+		if err := CheckPrincipal(p); err == nil || ErrorCode(err) != EINVALID {
+			t.Errorf("CheckPrincipal(%q) = %v, want EINVALID", p, err)
+		}
 	}
 }

@@ -136,11 +136,28 @@ func FuzzMatchPrincipal(f *testing.F) {
 		{"arn:aws:iam::*:role/ops", "arn:aws:iam::111111111111:role/ops"},
 		{"arn:aws:iam::111111111111:**", "arn:aws:iam::111111111111:role/a:b"},
 		{"*", ""}, {"", "arn"}, {"arn:aws:sts::1:assumed-role//", "arn:aws:sts::1:assumed-role//"},
+		{"email:*@example.com", "email:alice@example.com"}, {"email:*@example.com", "email:a@b@example.com"},
+		{"group:ops", "group:ops"}, {"group:ops", "arn:aws:iam::111111111111:role/ops"},
 	} {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, pattern, arn string) {
 		if !MatchPrincipal(pattern, arn) || CheckPrincipal(pattern) != nil {
+			return
+		}
+		// An email principal matches only an address of its domain, a
+		// group only itself.
+		if d, ok := strings.CutPrefix(pattern, PrincipalEmail); ok {
+			_, pd, _ := strings.Cut(d, "@")
+			if !strings.HasPrefix(arn, PrincipalEmail) || !strings.HasSuffix(arn, "@"+pd) || strings.Count(arn, "@") != 1 {
+				t.Fatalf("principal %q matched %q", pattern, arn)
+			}
+			return
+		}
+		if strings.HasPrefix(pattern, PrincipalGroup) {
+			if pattern != arn {
+				t.Fatalf("principal %q matched %q", pattern, arn)
+			}
 			return
 		}
 		// A principal an access rule may name never matches a caller of

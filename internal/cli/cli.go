@@ -216,7 +216,7 @@ command to try Elevator without an AWS account.`,
 	f.StringVar(&g.deployer, "deployer", "", "the URL of the orbit's deployer: deploy, release, halt, rollback and unlock go through its API instead of running here (default: $"+elevator.DeployerEnv+", else the orbit manifest's deployer)")
 	f.BoolVar(&g.verbose, "verbose", false, "log what long-running parts do (release engine states, retries, lease renewals) to stderr")
 
-	root.AddCommand(newVersionCmd(g), newLocalCmd(g), newOrbitCmd(g), newAppCmd(g), newSchemaCmd(g), newDeployerCmd(g),
+	root.AddCommand(newVersionCmd(g), newLocalCmd(g), newOrbitCmd(g), newAppCmd(g), newSchemaCmd(g), newDeployerCmd(g), newDashboardCmd(g),
 		newDeployCmd(g), newReleaseCmd(g), newHaltCmd(g), newRollbackCmd(g), newUnlockCmd(g), newImageCmd(g), newGCCmd(g),
 		newAccessCmd(g), newLogsCmd(g), newSSHCmd(g), newAgentCmd(g))
 	return root

@@ -30,6 +30,7 @@ type deployerOptions struct {
 	reconcile   time.Duration
 	wait        time.Duration
 	grace       time.Duration
+	dashboard   dashboardFlags // the dashboard at / beside the API, when set
 }
 
 func (o *deployerOptions) validate() error {
@@ -47,6 +48,12 @@ func (o *deployerOptions) validate() error {
 	}
 	if o.grace < time.Second {
 		return elevator.Errorf(elevator.EINVALID, "--grace %s: want at least 1s", o.grace)
+	}
+	if o.dashboard.enabled() && o.listen == "" {
+		return elevator.Errorf(elevator.EINVALID, "the dashboard is served on --listen, beside the API: give --listen")
+	}
+	if err := o.dashboard.validate(); err != nil {
+		return err
 	}
 	if o.listen != "" {
 		if _, _, err := net.SplitHostPort(o.listen); err != nil {
@@ -74,7 +81,9 @@ current step (at most --grace), ends their leases so another deployer
 resumes them at once, and exits 0.
 
 Logs are JSON lines on stderr. --listen serves the deployer's HTTP API
-(/v1: see docs/deployer-api.md), /healthz, /readyz and /metrics.`,
+(/v1: see docs/deployer-api.md), /healthz, /readyz and /metrics; with
+--oidc-issuer, --oidc-client-id and --dashboard-url, the dashboard at /
+too (docs/dashboard.md).`,
 		Args: noArgs,
 	}
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -89,6 +98,7 @@ Logs are JSON lines on stderr. --listen serves the deployer's HTTP API
 	c.Flags().DurationVar(&o.reconcile, "reconcile", deployer.DefaultReconcile, "time between two listings of the submissions prefix, at least 1s; 0 never lists")
 	c.Flags().DurationVar(&o.wait, "receive-wait", deployer.DefaultWait, "long poll of a receive from the queue, 1s to 20s")
 	c.Flags().DurationVar(&o.grace, "grace", deployer.DefaultGrace, "on SIGTERM, how long releases may take to finish their current step")
+	o.dashboard.add(c)
 	return c
 }
 
@@ -145,6 +155,13 @@ func (o *deployerOptions) execute(ctx context.Context) error {
 		handler, err := o.apiHandler(ctx, d, engine, metrics, log)
 		if err != nil {
 			return err
+		}
+		if o.dashboard.enabled() {
+			dash, err := deployerDashboard(ctx, &o.dashboard, e.orbit, d, engine, log)
+			if err != nil {
+				return err
+			}
+			handler = mountDashboard(handler, dash)
 		}
 		ln, err := net.Listen("tcp", o.listen)
 		if err != nil {

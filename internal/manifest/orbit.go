@@ -201,7 +201,7 @@ func (b *orbitBuilder) access(v any) []elevator.AccessRule {
 		for j, p := range list(m["principals"]) {
 			s := str(p)
 			if err := elevator.CheckPrincipal(s); err != nil {
-				b.errorf(fmt.Sprintf("%s.principals[%d]", path, j), s, "want an IAM or STS ARN with a 12-digit account id, such as arn:aws:iam::123456789012:role/ci-*")
+				b.errorf(fmt.Sprintf("%s.principals[%d]", path, j), s, "want %s", elevator.PrincipalForms)
 				continue
 			}
 			r.Principals = append(r.Principals, s)

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"os"
@@ -487,5 +488,63 @@ func TestParseOrbitReadsTheDeployersURL(t *testing.T) {
 				t.Errorf("deployer %q, want %q", o.Deployer, tt.want)
 			}
 		})
+	}
+}
+
+func TestParseOrbitReadsDashboardPrincipals(t *testing.T) {
+	src := `name: prod
+regions: {us-east-1: {}}
+access:
+  - {role: viewer, principals: ["email:*@example.com"]}
+  - {role: approver, principals: ["group:ops", "email:alice@example.com", "arn:aws:iam::111111111111:role/ops"], apps: [shop]}
+`
+	o, err := ParseOrbit("orbit.yml", []byte(src))
+	if err != nil {
+		t.Fatalf("ParseOrbit: %v", err)
+	}
+	if got := o.RoleOfAny(elevator.UserPrincipals("bob@example.com", true, []string{"ops"}), "shop"); got != elevator.RoleApprover {
+		t.Errorf("role of bob in group ops: %q, want approver", got)
+	}
+	if got := o.RoleOf("arn:aws:sts::111111111111:assumed-role/ops/x", "shop"); got != elevator.RoleApprover {
+		t.Errorf("an IAM role next to OIDC principals: %q, want approver", got)
+	}
+	bad := []struct{ principal, want string }{
+		{`"email:Alice@example.com"`, `orbit.yml:3:37: access[0].principals[0]: "email:Alice@example.com": not allowed; want an IAM or STS ARN`},
+		{`"email:*@*"`, `orbit.yml:3:37: access[0].principals[0]: "email:*@*": not allowed`},
+		{`"group:*"`, `orbit.yml:3:37: access[0].principals[0]: "group:*": not allowed`},
+		{`"alice@example.com"`, `group:NAME`},
+	}
+	for _, b := range bad {
+		src := "name: prod\nregions: {us-east-1: {}}\naccess: [{role: admin, principals: [" + b.principal + "]}]\n"
+		_, err := ParseOrbit("orbit.yml", []byte(src))
+		if err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("principal %s: error %v, want it to contain %q", b.principal, err, b.want)
+		}
+	}
+}
+
+func TestTheSchemaChecksPrincipalsAsTheDomainDoes(t *testing.T) {
+	raw, err := os.ReadFile("../../schemas/orbit.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		Defs struct {
+			Rule struct {
+				Properties struct {
+					Principals struct {
+						Items struct {
+							Pattern string `json:"pattern"`
+						} `json:"items"`
+					} `json:"principals"`
+				} `json:"properties"`
+			} `json:"access_rule"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		t.Fatal(err)
+	}
+	if got := schema.Defs.Rule.Properties.Principals.Items.Pattern; got != elevator.PrincipalPattern {
+		t.Fatalf("schema principal pattern\n%s\nwant elevator.PrincipalPattern\n%s", got, elevator.PrincipalPattern)
 	}
 }

@@ -1,0 +1,185 @@
+package dashboard
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	osuser "os/user"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	elevator "github.com/elevatorhq/elevator"
+)
+
+// OIDC configures sign-in with an OpenID Connect provider (Google, Okta,
+// GitHub through Dex, AWS IAM Identity Center, ...): the dashboard is a
+// confidential client that uses the authorization code flow with PKCE,
+// and reads the ID token's verified email and groups claim.
+type OIDC struct {
+	Issuer       string // such as https://accounts.google.com
+	ClientID     string
+	ClientSecret string
+	// RedirectURL is the dashboard's callback as the browser reaches
+	// it, such as https://deployer.example.com/signin/callback.
+	RedirectURL string
+	// Scopes asked for besides openid; default email, profile, groups.
+	Scopes []string
+}
+
+// signin is the sign-in side of a Server: OpenID Connect, or a local
+// single user.
+type signin struct {
+	oauth    *oauth2.Config
+	verifier *oidc.IDTokenVerifier
+}
+
+// newSignin discovers the provider (one HTTP call to its
+// .well-known/openid-configuration).
+func newSignin(ctx context.Context, c *OIDC) (*signin, error) {
+	if c.Issuer == "" || c.ClientID == "" || c.RedirectURL == "" {
+		return nil, elevator.Errorf(elevator.EINVALID, "dashboard sign-in: the OpenID Connect issuer, client id and redirect URL are required")
+	}
+	if u, err := url.Parse(c.RedirectURL); err != nil || u.Path != callbackPath {
+		return nil, elevator.Errorf(elevator.EINVALID, "dashboard sign-in: redirect URL %q: want the dashboard's URL ending in %s", c.RedirectURL, callbackPath)
+	}
+	p, err := oidc.NewProvider(ctx, c.Issuer)
+	if err != nil {
+		return nil, elevator.Errorf(elevator.EINVALID, "dashboard sign-in: discover the OpenID Connect provider %s: %v", c.Issuer, err)
+	}
+	scopes := c.Scopes
+	if len(scopes) == 0 {
+		scopes = []string{"email", "profile", "groups"}
+	}
+	return &signin{
+		oauth: &oauth2.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURL: c.RedirectURL,
+			Endpoint: p.Endpoint(), Scopes: append([]string{oidc.ScopeOpenID}, scopes...)},
+		verifier: p.Verifier(&oidc.Config{ClientID: c.ClientID}),
+	}, nil
+}
+
+const callbackPath = "/signin/callback"
+
+// Sign-in lifetimes: a sign-in must come back from the provider within
+// flowTTL; a session lasts SessionTTL.
+const (
+	flowTTL    = 10 * time.Minute
+	SessionTTL = 12 * time.Hour
+)
+
+// localName is the local single user's name in the audit log.
+func localName() string {
+	name := "local"
+	if u, err := osuser.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	return "local:" + name
+}
+
+// safeNext returns next when it is a path of this site, else "/": a
+// sign-in never sends the browser to another site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+// signIn starts a sign-in: in local mode it makes the session at once;
+// else it remembers a state, nonce and PKCE verifier in a short-lived
+// cookie and sends the browser to the provider.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.URL.Query().Get("next"))
+	if s.o.Local {
+		s.startSession(w, r, &session{Name: s.local, Local: true}, next)
+		return
+	}
+	f := flow{State: randomToken(), Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(), Next: next,
+		Expires: s.o.Now().Add(flowTTL).Unix()}
+	if err := s.cookies.set(w, flowCookie, f, flowTTL); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, s.signin.oauth.AuthCodeURL(f.State, oidc.Nonce(f.Nonce), oauth2.S256ChallengeOption(f.Verifier)), http.StatusFound)
+}
+
+// callback ends a sign-in: it checks the state, trades the code for
+// tokens with the PKCE verifier, verifies the ID token (issuer, audience,
+// expiry, signature, nonce) and makes the session from its claims.
+func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
+	if s.o.Local {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	var f flow
+	ok := s.cookies.get(r, flowCookie, &f)
+	s.cookies.clear(w, flowCookie)
+	q := r.URL.Query()
+	if !ok || s.o.Now().Unix() >= f.Expires || q.Get("state") == "" || !checkCSRF(&session{CSRF: f.State}, q.Get("state")) {
+		s.page(w, r, http.StatusBadRequest, "error", pageData{Title: "Sign-in failed",
+			Message: "This sign-in was not started here, or took longer than 10 minutes. Sign in again."})
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		s.page(w, r, http.StatusUnauthorized, "error", pageData{Title: "Sign-in refused",
+			Message: "The identity provider said: " + e + " " + q.Get("error_description")})
+		return
+	}
+	ctx := r.Context()
+	tok, err := s.signin.oauth.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(f.Verifier))
+	if err != nil {
+		s.o.Log.Warn("sign-in code exchange failed", "error", err)
+		s.page(w, r, http.StatusUnauthorized, "error", pageData{Title: "Sign-in failed", Message: "The identity provider did not accept the sign-in code. Sign in again."})
+		return
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := s.signin.verifier.Verify(ctx, raw)
+	if err != nil || idt.Nonce == "" || !checkCSRF(&session{CSRF: f.Nonce}, idt.Nonce) {
+		s.o.Log.Warn("sign-in ID token refused", "error", err)
+		s.page(w, r, http.StatusUnauthorized, "error", pageData{Title: "Sign-in failed", Message: "The identity provider's ID token was not valid. Sign in again."})
+		return
+	}
+	var claims struct {
+		Email    string   `json:"email"`
+		Verified bool     `json:"email_verified"`
+		Groups   []string `json:"groups"`
+	}
+	if err := idt.Claims(&claims); err != nil {
+		s.page(w, r, http.StatusUnauthorized, "error", pageData{Title: "Sign-in failed", Message: "The ID token's claims could not be read."})
+		return
+	}
+	all := elevator.UserPrincipals(claims.Email, claims.Verified, claims.Groups)
+	sess := &session{Name: "oidc:" + idt.Subject}
+	if len(all) > 0 && strings.HasPrefix(all[0], elevator.PrincipalEmail) {
+		sess.Name = all[0]
+	}
+	for _, p := range all {
+		if s.o.Orbit.Names(p) && !slices.Contains(sess.Principals, p) {
+			sess.Principals = append(sess.Principals, p)
+		}
+	}
+	s.o.Log.Info("signed in", "user", sess.Name, "principals", sess.Principals)
+	s.startSession(w, r, sess, f.Next)
+}
+
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sess *session, next string) {
+	sess.CSRF = randomToken()
+	sess.Expires = s.o.Now().Add(SessionTTL).Unix()
+	if err := s.cookies.set(w, sessionCookie, sess, SessionTTL); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// signOut ends the session (a POST with the session's CSRF token, so
+// that no other site can sign a user out).
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
+	if sess := s.cookies.session(r); sess != nil && checkCSRF(sess, r.PostFormValue("csrf")) {
+		s.cookies.clear(w, sessionCookie)
+	}
+	http.Redirect(w, r, "/signed-out", http.StatusSeeOther)
+}
