@@ -70,6 +70,9 @@ type Message struct {
 	// Receives is how many times the queue has handed the message out,
 	// this time included.
 	Receives int
+	// Sent is when the queue first got the message (zero when the queue
+	// did not say).
+	Sent time.Time
 }
 
 // QueueURL returns the URL of the queue called name. It returns ENOTFOUND
@@ -87,11 +90,12 @@ func (c *Client) QueueURL(ctx context.Context, name string) (string, error) {
 // visibility. No message is no error.
 func (c *Client) Receive(ctx context.Context, url string, n int, wait, visibility time.Duration) ([]Message, error) {
 	out, err := c.api.ReceiveMessage(ctx, &sqssdk.ReceiveMessageInput{
-		QueueUrl:                    aws.String(url),
-		MaxNumberOfMessages:         int32(min(max(n, 1), 10)),
-		WaitTimeSeconds:             int32(min(wait/time.Second, 20)),
-		VisibilityTimeout:           int32(visibility / time.Second),
-		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameApproximateReceiveCount},
+		QueueUrl:            aws.String(url),
+		MaxNumberOfMessages: int32(min(max(n, 1), 10)),
+		WaitTimeSeconds:     int32(min(wait/time.Second, 20)),
+		VisibilityTimeout:   int32(visibility / time.Second),
+		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameApproximateReceiveCount,
+			sqstypes.MessageSystemAttributeNameSentTimestamp},
 	})
 	if err != nil {
 		return nil, c.check("receive from "+url, url, err)
@@ -99,7 +103,12 @@ func (c *Client) Receive(ctx context.Context, url string, n int, wait, visibilit
 	msgs := make([]Message, 0, len(out.Messages))
 	for _, m := range out.Messages {
 		n, _ := strconv.Atoi(m.Attributes[string(sqstypes.MessageSystemAttributeNameApproximateReceiveCount)])
-		msgs = append(msgs, Message{ID: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle), Body: aws.ToString(m.Body), Receives: n})
+		msg := Message{ID: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle), Body: aws.ToString(m.Body), Receives: n}
+		// SentTimestamp is epoch milliseconds.
+		if ms, err := strconv.ParseInt(m.Attributes[string(sqstypes.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil && ms > 0 {
+			msg.Sent = time.UnixMilli(ms).UTC()
+		}
+		msgs = append(msgs, msg)
 	}
 	return msgs, nil
 }
