@@ -170,8 +170,20 @@ func TestDeployerChaos(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, item := range out.Items {
-		id, _ := item["id"].(*ddbtypes.AttributeValueMemberS)
-		t.Errorf("lock %v left in %s", id, domain.LocksTableName(in.orbit))
+		str := func(k string) string {
+			v, _ := item[k].(*ddbtypes.AttributeValueMemberS)
+			if v == nil {
+				return ""
+			}
+			return v.Value
+		}
+		expires := ""
+		if v, ok := item["expires_ns"].(*ddbtypes.AttributeValueMemberN); ok {
+			ns, _ := strconv.ParseInt(v.Value, 10, 64)
+			expires = time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
+		}
+		t.Errorf("lock %s left in %s: release %s, owner %s, lease until %s (now %s)", str("id"), domain.LocksTableName(in.orbit),
+			str("release_id"), str("owner"), expires, time.Now().UTC().Format(time.RFC3339Nano))
 	}
 	for _, r := range live {
 		r.alive(t)

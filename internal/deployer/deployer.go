@@ -88,7 +88,11 @@ type Options struct {
 	// Grace bounds how long Run, once its context ends, lets releases
 	// finish their current step (DefaultGrace when 0).
 	Grace time.Duration
-	Log   *slog.Logger // discards when nil
+	// QueueLag, when set, is called after each receive that brought
+	// messages with the age of the oldest (how long it waited in the
+	// queue, redeliveries included).
+	QueueLag func(age time.Duration)
+	Log      *slog.Logger // discards when nil
 }
 
 // Deployer drives the releases submitted to one orbit.
@@ -266,9 +270,38 @@ func (d *Deployer) receive(ctx context.Context) {
 			d.sleep(ctx, 2*time.Second)
 			continue
 		}
+		d.observeLag(msgs)
 		for _, m := range msgs {
 			d.accept(ctx, m)
 		}
+	}
+}
+
+// resumeWindow is how long after a dead replica's lease ends its release
+// is left for another replica to resume before a release of the same app
+// may take the lock: the dead replica's message comes back after a
+// lease, and the listing finds the submission every Reconcile.
+func (d *Deployer) resumeWindow() time.Duration {
+	w := 2 * d.lease
+	if d.o.Reconcile > 0 {
+		w += d.o.Reconcile
+	}
+	return w
+}
+
+// observeLag tells Options.QueueLag the age of the oldest of msgs.
+func (d *Deployer) observeLag(msgs []sqs.Message) {
+	if d.o.QueueLag == nil {
+		return
+	}
+	var oldest time.Time
+	for _, m := range msgs {
+		if !m.Sent.IsZero() && (oldest.IsZero() || m.Sent.Before(oldest)) {
+			oldest = m.Sent
+		}
+	}
+	if !oldest.IsZero() {
+		d.o.QueueLag(max(d.clock.Now().Sub(oldest), 0))
 	}
 }
 

@@ -61,6 +61,10 @@ func (j *job) run() {
 			j.d.deleteMessage(*j.msg)
 		}
 		if rec != nil {
+			// An engine of this replica that resumed the release as its
+			// driver ended it may have taken the lock back and given up
+			// holding it: an ended release needs no lock.
+			j.unclaim(rec)
 			j.d.removeSubmission(j.key, rec)
 		}
 	case later:
@@ -277,11 +281,30 @@ func (j *job) unslot() { <-j.d.slots }
 // the lock its own. Of two replicas handed one release, one gets it; a
 // release of an app whose lock another release holds waits. It returns
 // the *release.LockHeldError of a lock held.
+//
+// A lock whose lease ended while its release had not (its replica died) is
+// left for a replica to resume that release, for up to resumeWindow after
+// the lease's end: taking it would make the dead release roll back when
+// resumed ("the lock was broken") instead of finishing.
 func (j *job) claim(ctx context.Context, rec *elevator.ReleaseRecord) error {
 	now := j.d.clock.Now().UTC()
+	cur, err := j.d.locker.Get(ctx, rec.App, rec.Orbit)
+	switch {
+	case errors.Is(err, release.ErrNotFound):
+	case err != nil:
+		return err
+	case cur.ReleaseID != rec.ID && !now.Before(cur.Expires) && now.Before(cur.Expires.Add(j.d.resumeWindow())):
+		held, err := j.d.store.Record(ctx, cur.ReleaseID)
+		if err != nil && !errors.Is(err, release.ErrNotFound) {
+			return err
+		}
+		if err == nil && !held.State.Ended() {
+			return &release.LockHeldError{Lock: cur}
+		}
+	}
 	l := release.Lock{App: rec.App, Orbit: rec.Orbit, ReleaseID: rec.ID, Owner: j.d.owner, Holder: "deployer " + j.d.owner,
 		Since: now, Expires: now.Add(j.d.lease)}
-	_, err := j.d.locker.Acquire(ctx, l, now)
+	_, err = j.d.locker.Acquire(ctx, l, now)
 	return err
 }
 
