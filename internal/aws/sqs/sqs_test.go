@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	sqssdk "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
@@ -69,4 +70,27 @@ func TestReceiveSaysWhenAMessageWasSentAndHowOftenReceived(t *testing.T) {
 	if err != nil || len(msgs) != 0 {
 		t.Errorf("after delete: %d messages, %v", len(msgs), err)
 	}
+}
+
+// TestALongPollOnAnEmptyQueueOutlastsTheAttemptTimeout receives from an
+// empty queue with a long poll longer than the HTTP client's attempt
+// timeout (2s here, as awscfg sets 20s against 20s polls): the receive
+// returns no message and no error once the poll is over, instead of
+// timing out, being retried, and failing or holding on to the call's
+// deadline.
+func TestALongPollOnAnEmptyQueueOutlastsTheAttemptTimeout(t *testing.T) {
+	cfg := emulatortest.Config(t, "us-east-1")
+	cfg.HTTPClient = awshttp.NewBuildableClient().WithTimeout(2 * time.Second)
+	ctx := context.Background()
+	q, err := sqssdk.NewFromConfig(cfg).CreateQueue(ctx, &sqssdk.CreateQueueInput{QueueName: aws.String("empty")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	msgs, err := New(cfg).Receive(ctx, aws.ToString(q.QueueUrl), 10, 3*time.Second, time.Minute)
+	took := time.Since(start)
+	if err != nil || len(msgs) != 0 {
+		t.Fatalf("Receive = %d messages, %v after %s; want none, no error", len(msgs), err, took)
+	}
+	t.Logf("a 3s long poll on an empty queue returned after %s", took.Round(time.Millisecond))
 }
