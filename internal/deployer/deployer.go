@@ -109,6 +109,9 @@ type Deployer struct {
 	mu       sync.Mutex
 	jobs     map[string]*job          // by release id
 	apps     map[string]chan struct{} // closed when a release of the app ends here
+	// waiting are the releases this replica has to run, by app, that
+	// want the app's lock: each takes it in its turn (see turn).
+	waiting map[string]map[string]*elevator.ReleaseRecord
 	stopping bool
 	slots    chan struct{} // a token per release driven now
 	wg       sync.WaitGroup
@@ -153,7 +156,7 @@ func New(o Options) (*Deployer, error) {
 	}
 	return &Deployer{o: o, log: log, store: o.Engine.Store, locker: o.Engine.Locker, owner: o.Engine.Owner,
 		lease: o.Engine.Lease, clock: o.Engine.Clock, submits: submits,
-		jobs: map[string]*job{}, apps: map[string]chan struct{}{}, slots: make(chan struct{}, o.MaxInFlight)}, nil
+		jobs: map[string]*job{}, apps: map[string]chan struct{}{}, waiting: map[string]map[string]*elevator.ReleaseRecord{}, slots: make(chan struct{}, o.MaxInFlight)}, nil
 }
 
 // Store is the orbit's release store, for reading records and the audit
@@ -491,6 +494,54 @@ func (d *Deployer) waitApp(ctx context.Context, app string, dur time.Duration) b
 	case <-d.clock.After(dur):
 		return true
 	}
+}
+
+// turn says whether the release rec may claim its app's lock now: no
+// other release of the app waiting in this replica was made before it.
+// Releases are ordered as the engine orders them (see release.Engine's
+// Resume): by the second of their id, then by when they were submitted,
+// then by id. It notes rec as waiting until done forgets it.
+func (d *Deployer) turn(rec *elevator.ReleaseRecord) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	w := d.waiting[rec.App]
+	if w == nil {
+		w = map[string]*elevator.ReleaseRecord{}
+		d.waiting[rec.App] = w
+	}
+	w[rec.ID] = rec
+	for id, o := range w {
+		if id != rec.ID && madeBefore(o, rec) {
+			return false
+		}
+	}
+	return true
+}
+
+// done forgets a release noted by turn: it holds its app's lock, or no
+// longer waits for it here.
+func (d *Deployer) done(app, id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if w := d.waiting[app]; w != nil {
+		delete(w, id)
+		if len(w) == 0 {
+			delete(d.waiting, app)
+		}
+	}
+}
+
+// madeBefore orders two releases of an app as their turns come.
+func madeBefore(a, b *elevator.ReleaseRecord) bool {
+	const second = len("20060102-150405")
+	sa, sb := a.ID[:min(len(a.ID), second)], b.ID[:min(len(b.ID), second)]
+	switch {
+	case sa != sb:
+		return sa < sb
+	case !a.SubmittedAt.Equal(b.SubmittedAt):
+		return a.SubmittedAt.Before(b.SubmittedAt)
+	}
+	return a.ID < b.ID
 }
 
 // appEnded wakes the jobs waiting for app's lock in this replica.
