@@ -85,6 +85,8 @@ func TestDeployerFigures(t *testing.T) {
 				rec := recs[rel.ID]
 				if rec.State == domain.StateSuccess {
 					ok++
+				} else {
+					t.Logf("release %s of %s ended %s: %s", rec.ID, rec.App, rec.State, rec.Error)
 				}
 				if len(rec.Visits) > 0 {
 					lat = append(lat, rec.Visits[0].Sub(submitted[i]))
