@@ -106,12 +106,12 @@ type Deployer struct {
 	clock   elevator.Clock
 	submits *release.Engine // for Submit; releases get their own engines
 
-	mu       sync.Mutex
-	jobs     map[string]*job          // by release id
-	apps     map[string]chan struct{} // closed when a release of the app ends here
+	mu   sync.Mutex
+	jobs map[string]*job          // by release id
+	apps map[string]chan struct{} // closed when a release of the app ends here
 	// waiting are the releases this replica has to run, by app, that
 	// want the app's lock: each takes it in its turn (see turn).
-	waiting map[string]map[string]*elevator.ReleaseRecord
+	waiting  map[string]map[string]*elevator.ReleaseRecord
 	stopping bool
 	slots    chan struct{} // a token per release driven now
 	wg       sync.WaitGroup
