@@ -312,7 +312,8 @@ func (in *intake) waitEnded(t *testing.T, ids []string, within time.Duration, re
 // how many drivers each release had.
 func drivers(t *testing.T, recs map[string]*domain.ReleaseRecord, replicas ...*replica) map[string]int {
 	t.Helper()
-	return checkDrivers(t, recs, nil, replicas...)
+	counts, _ := checkDrivers(t, recs, nil, replicas...)
+	return counts
 }
 
 // checkDrivers is drivers, where killedAt says when a driver (a record
@@ -321,8 +322,10 @@ func drivers(t *testing.T, recs map[string]*domain.ReleaseRecord, replicas ...*r
 // after the kill; other changes must be noted takeovers, as in drivers.
 // In any case a driver that was replaced never writes again. A killed
 // driver may have died between a record's write and its log line, so its
-// last write may be missing from the logs.
-func checkDrivers(t *testing.T, recs map[string]*domain.ReleaseRecord, killedAt func(driver string) (time.Time, bool), replicas ...*replica) map[string]int {
+// last write may be missing from the logs. It also returns, for each
+// change from a killed driver, how long after the kill the new driver
+// wrote first.
+func checkDrivers(t *testing.T, recs map[string]*domain.ReleaseRecord, killedAt func(driver string) (time.Time, bool), replicas ...*replica) (map[string]int, []time.Duration) {
 	t.Helper()
 	if killedAt == nil {
 		killedAt = func(string) (time.Time, bool) { return time.Time{}, false }
@@ -336,6 +339,7 @@ func checkDrivers(t *testing.T, recs map[string]*domain.ReleaseRecord, killedAt 
 		}
 	}
 	out := map[string]int{}
+	var resumed []time.Duration
 	for id, rec := range recs {
 		ls := byRelease[id]
 		sort.Slice(ls, func(i, j int) bool { return ls[i].Revision < ls[j].Revision })
@@ -358,6 +362,7 @@ func checkDrivers(t *testing.T, recs map[string]*domain.ReleaseRecord, killedAt 
 					if !l.Time.After(at) {
 						t.Errorf("release %s: %s wrote revision %d at %s, before %s was killed at %s", id, l.Driver, l.Revision, l.Time.Format(time.RFC3339Nano), ls[i-1].Driver, at.Format(time.RFC3339Nano))
 					}
+					resumed = append(resumed, l.Time.Sub(at))
 				} else {
 					changes++
 				}
@@ -372,7 +377,7 @@ func checkDrivers(t *testing.T, recs map[string]*domain.ReleaseRecord, killedAt 
 		}
 		out[id] = len(seen)
 	}
-	return out
+	return out, resumed
 }
 
 // leftovers returns the orbit's groups and launch templates, found with
