@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/smithy-go/middleware"
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/awscfg"
 	"github.com/elevatorhq/elevator/internal/emulator"
@@ -18,6 +19,8 @@ type awsConfigs struct {
 	mu       sync.Mutex
 	base     *awscfg.Options
 	byRegion map[string]aws.Config
+	// apiOptions are added to every config's middleware stacks.
+	apiOptions []func(*middleware.Stack) error
 }
 
 func newAWSConfigs(g *globals) *awsConfigs {
@@ -61,6 +64,7 @@ func (c *awsConfigs) For(ctx context.Context, region string) (aws.Config, error)
 	if err != nil {
 		return aws.Config{}, err
 	}
+	cfg.APIOptions = append(cfg.APIOptions, c.apiOptions...)
 	if len(c.byRegion) == 0 {
 		// Find out once, before any call, whether there are credentials
 		// at all: the SDK's own error names every provider it tried.

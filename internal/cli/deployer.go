@@ -104,6 +104,10 @@ too (docs/dashboard.md).`,
 
 func (o *deployerOptions) execute(ctx context.Context) error {
 	e := &o.env
+	// The metrics count every AWS call: their middleware is in the
+	// configs before any client is built.
+	metrics := api.NewMetrics()
+	e.apiOptions = append(e.apiOptions, metrics.AWSMiddleware)
 	if err := e.connect(ctx); err != nil {
 		return err
 	}
@@ -124,10 +128,11 @@ func (o *deployerOptions) execute(ctx context.Context) error {
 		engine.Poll = 100 * time.Millisecond
 	}
 	engine.Lease = e.lease
-	metrics := api.NewMetrics()
 	engine.Observe = releaseMetrics(metrics)
+	engine.ObserveRenewal = func(outcome string) { metrics.LeaseRenewals.WithLabelValues(outcome).Inc() }
 	opts := deployer.Options{Orbit: e.orbit.Name, Bucket: outputs[compile.StateBucketOutput], Objects: s3.New(cfg), Engine: engine,
-		MaxInFlight: o.maxInFlight, Reconcile: o.reconcile, Wait: o.wait, Grace: o.grace, Log: log}
+		MaxInFlight: o.maxInFlight, Reconcile: o.reconcile, Wait: o.wait, Grace: o.grace, Log: log,
+		QueueLag: func(age time.Duration) { metrics.QueueLagSeconds.Set(age.Seconds()) }}
 	if opts.Reconcile == 0 {
 		opts.Reconcile = -1
 	}

@@ -312,6 +312,24 @@ func (in *intake) waitEnded(t *testing.T, ids []string, within time.Duration, re
 // how many drivers each release had.
 func drivers(t *testing.T, recs map[string]*domain.ReleaseRecord, replicas ...*replica) map[string]int {
 	t.Helper()
+	counts, _ := checkDrivers(t, recs, nil, replicas...)
+	return counts
+}
+
+// checkDrivers is drivers, where killedAt says when a driver (a record
+// owner) was killed with SIGKILL, if it was. A change of driver from a
+// killed one is one at a time when the new driver's first write comes
+// after the kill; other changes must be noted takeovers, as in drivers.
+// In any case a driver that was replaced never writes again. A killed
+// driver may have died between a record's write and its log line, so its
+// last write may be missing from the logs. It also returns, for each
+// change from a killed driver, how long after the kill the new driver
+// wrote first.
+func checkDrivers(t *testing.T, recs map[string]*domain.ReleaseRecord, killedAt func(driver string) (time.Time, bool), replicas ...*replica) (map[string]int, []time.Duration) {
+	t.Helper()
+	if killedAt == nil {
+		killedAt = func(string) (time.Time, bool) { return time.Time{}, false }
+	}
 	byRelease := map[string][]logLine{}
 	for _, r := range replicas {
 		for _, l := range r.lines(t) {
@@ -321,6 +339,7 @@ func drivers(t *testing.T, recs map[string]*domain.ReleaseRecord, replicas ...*r
 		}
 	}
 	out := map[string]int{}
+	var resumed []time.Duration
 	for id, rec := range recs {
 		ls := byRelease[id]
 		sort.Slice(ls, func(i, j int) bool { return ls[i].Revision < ls[j].Revision })
@@ -332,23 +351,33 @@ func drivers(t *testing.T, recs map[string]*domain.ReleaseRecord, replicas ...*r
 		}
 		changes, seen := 0, map[string]bool{}
 		for i, l := range ls {
-			seen[l.Driver] = true
 			if i > 0 && ls[i-1].Revision == l.Revision {
 				t.Errorf("release %s: revision %d written by %s and %s", id, l.Revision, ls[i-1].Driver, l.Driver)
 			}
 			if i > 0 && ls[i-1].Driver != l.Driver {
-				changes++
+				if seen[l.Driver] {
+					t.Errorf("release %s: %s wrote revision %d after %s had replaced it", id, l.Driver, l.Revision, ls[i-1].Driver)
+				}
+				if at, ok := killedAt(ls[i-1].Driver); ok {
+					if !l.Time.After(at) {
+						t.Errorf("release %s: %s wrote revision %d at %s, before %s was killed at %s", id, l.Driver, l.Revision, l.Time.Format(time.RFC3339Nano), ls[i-1].Driver, at.Format(time.RFC3339Nano))
+					}
+					resumed = append(resumed, l.Time.Sub(at))
+				} else {
+					changes++
+				}
 			}
+			seen[l.Driver] = true
 		}
 		if changes > takeovers {
 			t.Errorf("release %s: the driver changed %d times, but its record notes %d takeovers: %v", id, changes, takeovers, rec.Notes)
 		}
-		if len(ls) > 0 && ls[len(ls)-1].Revision != rec.Revision {
+		if _, dead := killedAt(rec.Owner); len(ls) > 0 && ls[len(ls)-1].Revision != rec.Revision && !dead {
 			t.Errorf("release %s: last logged revision %d, record at %d", id, ls[len(ls)-1].Revision, rec.Revision)
 		}
 		out[id] = len(seen)
 	}
-	return out
+	return out, resumed
 }
 
 // leftovers returns the orbit's groups and launch templates, found with

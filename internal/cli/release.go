@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/smithy-go/middleware"
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/api"
 	"github.com/elevatorhq/elevator/internal/apply"
@@ -65,6 +66,9 @@ type releaseEnv struct {
 	last      elevator.ReleaseState // the state Observe printed last
 	// orbitOutputs are the orbit stack's outputs read by open, by region.
 	orbitOutputs map[string]map[string]string
+	// apiOptions are added to every AWS config connect makes, before any
+	// client is built from it (the deployer's metrics middleware).
+	apiOptions []func(*middleware.Stack) error
 }
 
 func (e *releaseEnv) addFlags(c *cobra.Command) {
@@ -136,6 +140,7 @@ func (e *releaseEnv) validate() error {
 // orbit keeps its releases).
 func (e *releaseEnv) connect(ctx context.Context) error {
 	e.configs = newAWSConfigs(e.globals)
+	e.configs.apiOptions = e.apiOptions
 	var cfgs []aws.Config
 	for _, r := range e.orbit.Regions {
 		cfg, err := e.configs.For(ctx, r.Name)

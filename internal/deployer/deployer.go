@@ -88,7 +88,11 @@ type Options struct {
 	// Grace bounds how long Run, once its context ends, lets releases
 	// finish their current step (DefaultGrace when 0).
 	Grace time.Duration
-	Log   *slog.Logger // discards when nil
+	// QueueLag, when set, is called after each receive that brought
+	// messages with the age of the oldest (how long it waited in the
+	// queue, redeliveries included).
+	QueueLag func(age time.Duration)
+	Log      *slog.Logger // discards when nil
 }
 
 // Deployer drives the releases submitted to one orbit.
@@ -102,9 +106,12 @@ type Deployer struct {
 	clock   elevator.Clock
 	submits *release.Engine // for Submit; releases get their own engines
 
-	mu       sync.Mutex
-	jobs     map[string]*job          // by release id
-	apps     map[string]chan struct{} // closed when a release of the app ends here
+	mu   sync.Mutex
+	jobs map[string]*job          // by release id
+	apps map[string]chan struct{} // closed when a release of the app ends here
+	// waiting are the releases this replica has to run, by app, that
+	// want the app's lock: each takes it in its turn (see turn).
+	waiting  map[string]map[string]*elevator.ReleaseRecord
 	stopping bool
 	slots    chan struct{} // a token per release driven now
 	wg       sync.WaitGroup
@@ -149,7 +156,7 @@ func New(o Options) (*Deployer, error) {
 	}
 	return &Deployer{o: o, log: log, store: o.Engine.Store, locker: o.Engine.Locker, owner: o.Engine.Owner,
 		lease: o.Engine.Lease, clock: o.Engine.Clock, submits: submits,
-		jobs: map[string]*job{}, apps: map[string]chan struct{}{}, slots: make(chan struct{}, o.MaxInFlight)}, nil
+		jobs: map[string]*job{}, apps: map[string]chan struct{}{}, waiting: map[string]map[string]*elevator.ReleaseRecord{}, slots: make(chan struct{}, o.MaxInFlight)}, nil
 }
 
 // Store is the orbit's release store, for reading records and the audit
@@ -266,9 +273,38 @@ func (d *Deployer) receive(ctx context.Context) {
 			d.sleep(ctx, 2*time.Second)
 			continue
 		}
+		d.observeLag(msgs)
 		for _, m := range msgs {
 			d.accept(ctx, m)
 		}
+	}
+}
+
+// resumeWindow is how long after a dead replica's lease ends its release
+// is left for another replica to resume before a release of the same app
+// may take the lock: the dead replica's message comes back after a
+// lease, and the listing finds the submission every Reconcile.
+func (d *Deployer) resumeWindow() time.Duration {
+	w := 2 * d.lease
+	if d.o.Reconcile > 0 {
+		w += d.o.Reconcile
+	}
+	return w
+}
+
+// observeLag tells Options.QueueLag the age of the oldest of msgs.
+func (d *Deployer) observeLag(msgs []sqs.Message) {
+	if d.o.QueueLag == nil {
+		return
+	}
+	var oldest time.Time
+	for _, m := range msgs {
+		if !m.Sent.IsZero() && (oldest.IsZero() || m.Sent.Before(oldest)) {
+			oldest = m.Sent
+		}
+	}
+	if !oldest.IsZero() {
+		d.o.QueueLag(max(d.clock.Now().Sub(oldest), 0))
 	}
 }
 
@@ -458,6 +494,54 @@ func (d *Deployer) waitApp(ctx context.Context, app string, dur time.Duration) b
 	case <-d.clock.After(dur):
 		return true
 	}
+}
+
+// turn says whether the release rec may claim its app's lock now: no
+// other release of the app waiting in this replica was made before it.
+// Releases are ordered as the engine orders them (see release.Engine's
+// Resume): by the second of their id, then by when they were submitted,
+// then by id. It notes rec as waiting until done forgets it.
+func (d *Deployer) turn(rec *elevator.ReleaseRecord) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	w := d.waiting[rec.App]
+	if w == nil {
+		w = map[string]*elevator.ReleaseRecord{}
+		d.waiting[rec.App] = w
+	}
+	w[rec.ID] = rec
+	for id, o := range w {
+		if id != rec.ID && madeBefore(o, rec) {
+			return false
+		}
+	}
+	return true
+}
+
+// done forgets a release noted by turn: it holds its app's lock, or no
+// longer waits for it here.
+func (d *Deployer) done(app, id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if w := d.waiting[app]; w != nil {
+		delete(w, id)
+		if len(w) == 0 {
+			delete(d.waiting, app)
+		}
+	}
+}
+
+// madeBefore orders two releases of an app as their turns come.
+func madeBefore(a, b *elevator.ReleaseRecord) bool {
+	const second = len("20060102-150405")
+	sa, sb := a.ID[:min(len(a.ID), second)], b.ID[:min(len(b.ID), second)]
+	switch {
+	case sa != sb:
+		return sa < sb
+	case !a.SubmittedAt.Equal(b.SubmittedAt):
+		return a.SubmittedAt.Before(b.SubmittedAt)
+	}
+	return a.ID < b.ID
 }
 
 // appEnded wakes the jobs waiting for app's lock in this replica.

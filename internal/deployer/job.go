@@ -61,6 +61,10 @@ func (j *job) run() {
 			j.d.deleteMessage(*j.msg)
 		}
 		if rec != nil {
+			// An engine of this replica that resumed the release as its
+			// driver ended it may have taken the lock back and given up
+			// holding it: an ended release needs no lock.
+			j.unclaim(rec)
 			j.d.removeSubmission(j.key, rec)
 		}
 	case later:
@@ -137,6 +141,14 @@ func (j *job) isStopping() bool {
 func (j *job) process() (verdict, time.Duration, *elevator.ReleaseRecord) {
 	d := j.d
 	ctx := j.ctx
+	defer func() {
+		j.mu.Lock()
+		app := j.app
+		j.mu.Unlock()
+		if app != "" {
+			d.done(app, j.id) // however the job ends, it waits no more
+		}
+	}()
 	if err := elevator.CheckReleaseID(j.id); err != nil {
 		return j.reject(nil, nil, nil, fmt.Sprintf("key %s names no release id: %v", j.key, err)), 0, nil
 	}
@@ -191,11 +203,14 @@ func (j *job) process() (verdict, time.Duration, *elevator.ReleaseRecord) {
 			return stopped, 0, rec
 		}
 		if !started || rec.State == elevator.StateValidate || rec.State == elevator.StateLock {
-			err := j.claim(ctx, rec)
+			// Releases of the app waiting here take the lock in their
+			// turn: an earlier one first.
+			err := j.claimInTurn(ctx, rec)
 			var busy *release.LockHeldError
 			switch {
 			case errors.As(err, &busy) && busy.Lock.ReleaseID == j.id:
 				j.unslot()
+				d.done(rec.App, j.id)
 				log.Info("release driven by another replica", "state", rec.State, "driver", busy.Lock.Owner)
 				return later, max(busy.Lock.Expires.Sub(d.clock.Now()), 0) + time.Second, rec
 			case errors.As(err, &busy):
@@ -209,9 +224,10 @@ func (j *job) process() (verdict, time.Duration, *elevator.ReleaseRecord) {
 				log.Debug("waiting for the app's lock", "state", rec.State, "holder", busy.Lock.ReleaseID)
 				for errors.As(err, &busy) && busy.Lock.ReleaseID != j.id {
 					if !d.waitApp(ctx, rec.App, elevator.Jitter(2*time.Second, nil)) {
+						d.done(rec.App, j.id)
 						return stopped, 0, rec
 					}
-					err = j.claim(ctx, rec)
+					err = j.claimInTurn(ctx, rec)
 				}
 				if err == nil {
 					// Claimed: release the lock for the next round to
@@ -222,9 +238,11 @@ func (j *job) process() (verdict, time.Duration, *elevator.ReleaseRecord) {
 				continue
 			case err != nil:
 				j.unslot()
+				d.done(rec.App, j.id)
 				log.Warn("claim failed", "err", err)
 				return later, 5 * time.Second, rec
 			}
+			d.done(rec.App, j.id)
 		}
 		out, err := j.drive(ctx, rec, started, sum)
 		j.unslot()
@@ -277,12 +295,49 @@ func (j *job) unslot() { <-j.d.slots }
 // the lock its own. Of two replicas handed one release, one gets it; a
 // release of an app whose lock another release holds waits. It returns
 // the *release.LockHeldError of a lock held.
+//
+// A lock whose lease ended while its release had not (its replica died) is
+// left for a replica to resume that release, for up to resumeWindow after
+// the lease's end: taking it would make the dead release roll back when
+// resumed ("the lock was broken") instead of finishing.
 func (j *job) claim(ctx context.Context, rec *elevator.ReleaseRecord) error {
 	now := j.d.clock.Now().UTC()
+	cur, err := j.d.locker.Get(ctx, rec.App, rec.Orbit)
+	switch {
+	case errors.Is(err, release.ErrNotFound):
+	case err != nil:
+		return err
+	case cur.ReleaseID != rec.ID && !now.Before(cur.Expires) && now.Before(cur.Expires.Add(j.d.resumeWindow())):
+		held, err := j.d.store.Record(ctx, cur.ReleaseID)
+		if err != nil && !errors.Is(err, release.ErrNotFound) {
+			return err
+		}
+		if err == nil && !held.State.Ended() {
+			return &release.LockHeldError{Lock: cur}
+		}
+	}
 	l := release.Lock{App: rec.App, Orbit: rec.Orbit, ReleaseID: rec.ID, Owner: j.d.owner, Holder: "deployer " + j.d.owner,
 		Since: now, Expires: now.Add(j.d.lease)}
-	_, err := j.d.locker.Acquire(ctx, l, now)
+	_, err = j.d.locker.Acquire(ctx, l, now)
 	return err
+}
+
+// claimInTurn claims the lock when it is the release's turn among those
+// of its app waiting in this replica (Deployer.turn); else it returns the
+// *release.LockHeldError of the lock as it stands (or of an empty one),
+// to wait as for a lock held.
+func (j *job) claimInTurn(ctx context.Context, rec *elevator.ReleaseRecord) error {
+	if j.d.turn(rec) {
+		return j.claim(ctx, rec)
+	}
+	l, err := j.d.locker.Get(ctx, rec.App, rec.Orbit)
+	if err != nil && !errors.Is(err, release.ErrNotFound) {
+		return err
+	}
+	if l.ReleaseID == rec.ID {
+		l = release.Lock{App: rec.App, Orbit: rec.Orbit} // held for it elsewhere, or before: sorted out by the next round
+	}
+	return &release.LockHeldError{Lock: l}
 }
 
 // unclaim lets go of the lock of an ended release if it is still the

@@ -82,6 +82,10 @@ type Config struct {
 	// Observe, when set, is called with a deep copy of the record after
 	// every write, for progress output. It runs on the engine's goroutine.
 	Observe func(elevator.ReleaseRecord)
+	// ObserveRenewal, when set, is called after each renewal of a lease
+	// with its outcome: RenewalOK, RenewalLost (another engine or release
+	// has the lock) or RenewalError (the lock table did not answer).
+	ObserveRenewal func(outcome string)
 	// Random is the source of jitter in [0, 1) (math/rand/v2's when nil); it
 	// must be safe for concurrent use when the Engine runs several
 	// releases at once.
@@ -89,6 +93,28 @@ type Config struct {
 	// IDs is the source of the random part of the ids Rollback makes
 	// (crypto/rand when nil).
 	IDs io.Reader
+}
+
+// Outcomes of a lease renewal, as Config.ObserveRenewal sees them.
+const (
+	RenewalOK    = "ok"
+	RenewalLost  = "lost"
+	RenewalError = "error"
+)
+
+// renewed tells Config.ObserveRenewal how a renewal went.
+func (e *Engine) renewed(err error) {
+	if e.c.ObserveRenewal == nil {
+		return
+	}
+	switch {
+	case err == nil:
+		e.c.ObserveRenewal(RenewalOK)
+	case errors.Is(err, ErrLockLost):
+		e.c.ObserveRenewal(RenewalLost)
+	default:
+		e.c.ObserveRenewal(RenewalError)
+	}
 }
 
 // Engine drives releases. It is safe for concurrent use by several
@@ -721,6 +747,7 @@ func (e *Engine) renew(ctx context.Context, r *Release) error {
 	l := r.lock
 	l.Expires = now.Add(e.c.Lease)
 	err := e.locker(r).Renew(ctx, l)
+	e.renewed(err)
 	switch {
 	case errors.Is(err, ErrLockLost):
 		return lockLost(r, l)

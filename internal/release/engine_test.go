@@ -1489,3 +1489,34 @@ func TestAStoreThatGoesDownUnderTheLockStopsTheEngineAsLastStored(t *testing.T) 
 			rec.State, rec.Revision, len(rec.Path), stored.State, stored.Revision, len(stored.Path))
 	}
 }
+
+// TestLeaseRenewalsAreObservedWithTheirOutcome counts the renewals of a
+// release that runs to its end (all ok), then breaks the lock of another
+// one in the middle: its next renewal is lost.
+func TestLeaseRenewalsAreObservedWithTheirOutcome(t *testing.T) {
+	w := newWorld(t)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	observe := func(c *Config) {
+		c.ObserveRenewal = func(outcome string) { mu.Lock(); seen[outcome]++; mu.Unlock() }
+	}
+	e := w.engine("engine-1", observe)
+	assertPath(t, w.run(e, w.release()), happyPath)
+	if seen[RenewalOK] == 0 || seen[RenewalLost] != 0 || seen[RenewalError] != 0 {
+		t.Fatalf("renewals of a release that ran to its end: %v, want some ok and nothing else", seen)
+	}
+
+	clear(seen)
+	rel := w.release(func(r *elevator.Release) { r.Version = "2.0.0" })
+	w.store.afterPut = func(rec elevator.ReleaseRecord) {
+		if rec.ID == rel.ID && rec.State == CH {
+			if _, err := w.locker.Break(context.Background(), rel.App, rel.Orbit); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	_, _ = e.Run(context.Background(), rel.ID, w.submit(e, rel))
+	if seen[RenewalLost] == 0 {
+		t.Errorf("renewals after the lock was broken: %v, want one lost", seen)
+	}
+}

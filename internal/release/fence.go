@@ -96,6 +96,7 @@ func (e *Engine) checkFence(ctx context.Context, r *Release) error {
 	l := r.lock
 	l.Expires = now.Add(e.c.Lease)
 	err := e.locker(r).Renew(ctx, l)
+	e.renewed(err)
 	switch {
 	case errors.Is(err, ErrLockLost):
 		r.fence.err = &abort{lockLost(r, l)}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	sqssdk "github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -70,6 +71,9 @@ type Message struct {
 	// Receives is how many times the queue has handed the message out,
 	// this time included.
 	Receives int
+	// Sent is when the queue first got the message (zero when the queue
+	// did not say).
+	Sent time.Time
 }
 
 // QueueURL returns the URL of the queue called name. It returns ENOTFOUND
@@ -85,23 +89,46 @@ func (c *Client) QueueURL(ctx context.Context, name string) (string, error) {
 // Receive waits up to wait (long polling; at most 20s) for up to n
 // messages (at most 10), which stay invisible to other receivers for
 // visibility. No message is no error.
+//
+// The attempt timeout of the config's HTTP client (awscfg's
+// AttemptTimeout, 20s) is lengthened by wait for this call: an empty
+// queue answers a long poll only once it is over, so an attempt bounded by
+// less than the poll would time out, be retried, and hold the receive
+// until the call's deadline.
 func (c *Client) Receive(ctx context.Context, url string, n int, wait, visibility time.Duration) ([]Message, error) {
+	wait = min(wait.Truncate(time.Second), 20*time.Second)
 	out, err := c.api.ReceiveMessage(ctx, &sqssdk.ReceiveMessageInput{
-		QueueUrl:                    aws.String(url),
-		MaxNumberOfMessages:         int32(min(max(n, 1), 10)),
-		WaitTimeSeconds:             int32(min(wait/time.Second, 20)),
-		VisibilityTimeout:           int32(visibility / time.Second),
-		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameApproximateReceiveCount},
-	})
+		QueueUrl:            aws.String(url),
+		MaxNumberOfMessages: int32(min(max(n, 1), 10)),
+		WaitTimeSeconds:     int32(min(wait/time.Second, 20)),
+		VisibilityTimeout:   int32(visibility / time.Second),
+		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameApproximateReceiveCount,
+			sqstypes.MessageSystemAttributeNameSentTimestamp},
+	}, outlast(wait))
 	if err != nil {
 		return nil, c.check("receive from "+url, url, err)
 	}
 	msgs := make([]Message, 0, len(out.Messages))
 	for _, m := range out.Messages {
 		n, _ := strconv.Atoi(m.Attributes[string(sqstypes.MessageSystemAttributeNameApproximateReceiveCount)])
-		msgs = append(msgs, Message{ID: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle), Body: aws.ToString(m.Body), Receives: n})
+		msg := Message{ID: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle), Body: aws.ToString(m.Body), Receives: n}
+		// SentTimestamp is epoch milliseconds.
+		if ms, err := strconv.ParseInt(m.Attributes[string(sqstypes.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil && ms > 0 {
+			msg.Sent = time.UnixMilli(ms).UTC()
+		}
+		msgs = append(msgs, msg)
 	}
 	return msgs, nil
+}
+
+// outlast lengthens the attempt timeout of a call's HTTP client by a long
+// poll of wait.
+func outlast(wait time.Duration) func(*sqssdk.Options) {
+	return func(o *sqssdk.Options) {
+		if bc, ok := o.HTTPClient.(*awshttp.BuildableClient); ok && bc.GetTimeout() > 0 {
+			o.HTTPClient = bc.WithTimeout(bc.GetTimeout() + wait)
+		}
+	}
 }
 
 // Delete deletes a received message.
