@@ -207,9 +207,15 @@ func (s *Server) auditRefusal(r *http.Request, rt Route, ref *Refusal, app strin
 	if others > 0 {
 		detail += fmt.Sprintf(" (and %d refusals of other sources not written, over the limit)", others)
 	}
+	session, key := ref.Caller.SessionName, ref.Caller.AccessKeyID
+	if ref.Caller.ARN == "" && key != "" {
+		// STS never vouched for it: anyone may name anyone's key.
+		detail += fmt.Sprintf(" (the request claimed access key id %s, unverified)", key)
+		session, key = "", ""
+	}
 	e := elevator.AuditEntry{At: now, By: by, Action: elevator.AuditRefused, App: app, Orbit: s.o.Orbit.Name,
 		ReleaseID: r.PathValue("id"), Outcome: strconv.Itoa(ref.Status), Detail: detail,
-		SessionName: ref.Caller.SessionName, AccessKeyID: ref.Caller.AccessKeyID, Suppressed: suppressed + others}
+		SessionName: session, AccessKeyID: key, Suppressed: suppressed + others}
 	// The entry is written before the caller hears: a refusal within
 	// the limit is never unrecorded because the caller hung up.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), auditTimeout)

@@ -323,19 +323,22 @@ func (j *job) claim(ctx context.Context, rec *elevator.ReleaseRecord) error {
 }
 
 // claimInTurn claims the lock when it is the release's turn among those
-// of its app waiting in this replica (Deployer.turn); else it returns the
+// of its app waiting in this replica (Deployer.turn), or when the lock
+// already names the release (its replica died, or it is this one's): a
+// release that holds its app's lock never waits for a release made before
+// it, which would wait for that very lock. Else it returns the
 // *release.LockHeldError of the lock as it stands (or of an empty one),
 // to wait as for a lock held.
 func (j *job) claimInTurn(ctx context.Context, rec *elevator.ReleaseRecord) error {
-	if j.d.turn(rec) {
-		return j.claim(ctx, rec)
-	}
 	l, err := j.d.locker.Get(ctx, rec.App, rec.Orbit)
 	if err != nil && !errors.Is(err, release.ErrNotFound) {
 		return err
 	}
-	if l.ReleaseID == rec.ID {
-		l = release.Lock{App: rec.App, Orbit: rec.Orbit} // held for it elsewhere, or before: sorted out by the next round
+	if l.ReleaseID == rec.ID || j.d.turn(rec) {
+		return j.claim(ctx, rec)
+	}
+	if errors.Is(err, release.ErrNotFound) {
+		l = release.Lock{App: rec.App, Orbit: rec.Orbit}
 	}
 	return &release.LockHeldError{Lock: l}
 }

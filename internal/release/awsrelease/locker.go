@@ -23,8 +23,10 @@ type locksAPI interface {
 // item "release/<app>"; every change is one conditional write, so two
 // engines never both hold it. Leases are kept to the nanosecond in
 // expires_ns, which the conditions compare; expires_at (Unix seconds,
-// rounded up) is the table's time-to-live attribute, so DynamoDB removes
-// a lock some time after its lease has ended: the lock was free anyway.
+// rounded up) plus lockKept is the table's time-to-live attribute, so
+// DynamoDB removes a lock some time after its lease has ended, never
+// before a replica had the time to resume a release whose driver died
+// (that release would roll back if its lock were gone).
 type Locker struct {
 	orbit, table string
 	items        locksAPI
@@ -52,13 +54,16 @@ func lockItem(k release.Lock) dynamodb.Item {
 	return item
 }
 
+// lockKept is how long the table keeps a lock after its lease's end.
+const lockKept = 24 * time.Hour
+
 // lease is the attributes of a lease that ends at t.
 func lease(t time.Time) dynamodb.Item {
 	secs := t.Unix()
 	if t.After(time.Unix(secs, 0)) {
 		secs++
 	}
-	return dynamodb.Item{"expires_ns": t.UnixNano(), "expires_at": secs}
+	return dynamodb.Item{"expires_ns": t.UnixNano(), "expires_at": secs + int64(lockKept/time.Second)}
 }
 
 func lockOf(item dynamodb.Item) release.Lock {
