@@ -89,6 +89,9 @@ type Config struct {
 	// IDs is the source of the random part of the ids Rollback makes
 	// (crypto/rand when nil).
 	IDs io.Reader
+	// Tester runs the http and command tests of releases' gates
+	// (LocalTester when nil).
+	Tester Tester
 }
 
 // Engine drives releases. It is safe for concurrent use by several
@@ -920,6 +923,11 @@ func (e *Engine) giveUp(r *Release, t transition, err error) State {
 		r.note("gave up releasing the lock (%v); its lease ends at %s", err, r.lock.Expires.Format(time.RFC3339))
 		r.locked = false
 		return ending(r)
+	}
+	if r.Rec.Failed {
+		// Failing on the way back (RollBack): keep why it turned back.
+		r.Rec.Error = strings.TrimPrefix(r.Rec.Error+"; ", "; ") + fmt.Sprintf("%s: %v", state, err)
+		return t.fail
 	}
 	r.Rec.Failed = true
 	r.Rec.Error = fmt.Sprintf("%s: %v", state, err)
