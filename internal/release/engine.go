@@ -623,6 +623,11 @@ func (e *Engine) drive(ctx context.Context, r *Release) (*elevator.ReleaseRecord
 			continue
 		}
 		if out.Next == "" {
+			if out.Save {
+				if err := e.save(ctx, r); err != nil {
+					return r.Rec, err
+				}
+			}
 			if err := e.wait(ctx, r, out.After); err != nil {
 				return r.Rec, err
 			}
@@ -881,6 +886,18 @@ func (e *Engine) persist(ctx context.Context, r *Release) error {
 	r.fresh = true
 	e.observe(r)
 	return nil
+}
+
+// save stores the record in the middle of a state (see Outcome.Save). A
+// halt the store reports is kept for the state's next look (see halted).
+func (e *Engine) save(ctx context.Context, r *Release) error {
+	err := e.persist(ctx, r)
+	var halt *HaltedError
+	if errors.As(err, &halt) {
+		r.Rec.Halt = &halt.Halt
+		return nil
+	}
+	return e.lost(ctx, r, r.Rec.State, err)
 }
 
 // observe hands a copy of the stored record to Config.Observe.

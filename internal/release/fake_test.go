@@ -502,6 +502,7 @@ type fakeCloud struct {
 	testTGs     map[string]fakeTestTG
 	listeners   map[string]string
 	alarmStates map[string]string
+	alarmAt     map[string]fakeAlarmAt
 	commands    []string
 	commandOK   bool
 	published   []string
@@ -1045,12 +1046,33 @@ func (f *fakeCloud) AlarmStates(ctx context.Context, names []string) ([]AlarmSta
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []AlarmState
+	for n, at := range f.alarmAt {
+		if !f.clock.Now().Before(at.at) {
+			f.alarmStates[n] = at.state
+			delete(f.alarmAt, n)
+		}
+	}
 	for _, n := range names {
 		if st, ok := f.alarmStates[n]; ok {
 			out = append(out, AlarmState{Name: n, State: st, Reason: "set by the test"})
 		}
 	}
 	return out, nil
+}
+
+// setAlarmAt sets a watched alarm's state at a time to come.
+func (f *fakeCloud) setAlarmAt(name, state string, at time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.alarmAt == nil {
+		f.alarmAt = map[string]fakeAlarmAt{}
+	}
+	f.alarmAt[name] = fakeAlarmAt{state, at}
+}
+
+type fakeAlarmAt struct {
+	state string
+	at    time.Time
 }
 
 // setAlarm sets a watched alarm's state.

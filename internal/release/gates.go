@@ -201,7 +201,9 @@ func (e *Engine) bake(ctx context.Context, r *Release) (Outcome, error) {
 	}
 	left := time.Duration(r.Doc.Tests.BakeSeconds)*time.Second - e.now().Sub(r.stateSince())
 	if left > 0 {
-		return requeue(min(left, e.c.Poll)), nil
+		// Waits are jittered down to half: a floor keeps the last ones
+		// from shrinking without end.
+		return requeue(max(min(left, e.c.Poll), time.Second)), nil
 	}
 	return goTo(elevator.StateCleanUpSuccess), nil
 }
@@ -324,7 +326,7 @@ func (e *Engine) runTests(ctx context.Context, r *Release, phase string, tests [
 	if now.Sub(since) >= doc.Timeout() {
 		return false, Outcome{}, fail(elevator.FailureTest, "%s tests did not all pass within %s: %s", phase, doc.Timeout(), strings.Join(r.failedTests(phase, since), "; "))
 	}
-	pending, failed := false, false
+	pending, failed, ran := false, false, false
 	for _, reg := range regions {
 		for _, t := range tests {
 			passed, tries := r.tries(phase, t.Name, reg, since)
@@ -336,6 +338,7 @@ func (e *Engine) runTests(ctx context.Context, r *Release, phase string, tests [
 				continue
 			}
 			res := e.test(ctx, r, phase, t, reg)
+			ran = true
 			res.Attempt = tries + 1
 			r.addResult(res)
 			switch {
@@ -353,9 +356,9 @@ func (e *Engine) runTests(ctx context.Context, r *Release, phase string, tests [
 	case failed && !pending:
 		r.Rec.TestsFailedAt = now
 		r.note("%s tests failed; waiting %ds for `elevator release retry-tests %s`", phase, doc.Tests.RetrySeconds, r.Rec.ID)
-		return false, requeue(e.c.Poll), nil
+		return false, Outcome{After: e.c.Poll, Save: true}, nil
 	case pending || failed:
-		return false, requeue(e.c.Poll), nil
+		return false, Outcome{After: e.c.Poll, Save: ran}, nil
 	}
 	return true, Outcome{}, nil
 }

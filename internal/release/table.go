@@ -17,6 +17,10 @@ type State = elevator.ReleaseState
 type Outcome struct {
 	Next  State
 	After time.Duration
+	// Save asks the engine to store the record before it waits, for what
+	// the step found that others must see before the next transition
+	// (tests' results, a phase waiting for `release retry-tests`).
+	Save bool
 }
 
 // goTo moves the release to next.
