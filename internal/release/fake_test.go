@@ -544,7 +544,7 @@ func newFakeCloud(t *testing.T, region string, clock *fakeClock) *fakeCloud {
 		templates:  map[string]map[string]string{},
 		alarms:     map[string]string{},
 		testTGs:    map[string]fakeTestTG{}, listeners: map[string]string{}, alarmStates: map[string]string{}, commandOK: true,
-		boot:       40 * time.Second, drain: 20 * time.Second, deleteTime: 30 * time.Second}
+		boot: 40 * time.Second, drain: 20 * time.Second, deleteTime: 30 * time.Second}
 }
 
 func (f *fakeCloud) Region() string { return f.region }

@@ -52,8 +52,10 @@ func (f *fakeTester) ran() []string {
 
 const watched = "shop-prod-web-5xx"
 
-func listener(region string) string { return "arn:aws:elasticloadbalancing:" + region + ":123456789012:listener/app/shop-prod/1/test" }
-func topic(region string) string    { return "arn:aws:sns:" + region + ":123456789012:prod-events" }
+func listener(region string) string {
+	return "arn:aws:elasticloadbalancing:" + region + ":123456789012:listener/app/shop-prod/1/test"
+}
+func topic(region string) string { return "arn:aws:sns:" + region + ":123456789012:prod-events" }
 
 // gated gives a release every gate: a smoke test, an integration test, a
 // bake of a minute and an alarm watched, in every region's test listener.
