@@ -655,14 +655,15 @@ type ReleaseHalt struct {
 
 // Audit actions.
 const (
-	AuditSubmit   = "submit"   // a release was written down
-	AuditRelease  = "release"  // a release ended; Outcome is its end state
-	AuditHalt     = "halt"     // an operator asked a release to stop
-	AuditUnlock   = "unlock"   // an operator broke an (app, orbit) lock
-	AuditRollback = "rollback" // an operator released an earlier release's content again
-	AuditResume   = "resume"   // an engine took over a release whose engine stopped
-	AuditGC       = "gc"       // an operator removed what ended releases left behind
-	AuditRefused  = "refused"  // the deployer's API refused a call: not authenticated, or not allowed
+	AuditSubmit     = "submit"      // a release was written down
+	AuditRelease    = "release"     // a release ended; Outcome is its end state
+	AuditHalt       = "halt"        // an operator asked a release to stop
+	AuditUnlock     = "unlock"      // an operator broke an (app, orbit) lock
+	AuditRollback   = "rollback"    // an operator released an earlier release's content again
+	AuditResume     = "resume"      // an engine took over a release whose engine stopped
+	AuditGC         = "gc"          // an operator removed what ended releases left behind
+	AuditRefused    = "refused"     // the deployer's API refused a call: not authenticated, or not allowed
+	AuditRetryTests = "retry-tests" // an operator asked a release to run its failed tests again
 )
 
 // AuditEntry is one line of an orbit's audit log: who did what, when, and

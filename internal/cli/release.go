@@ -458,7 +458,9 @@ func newReleaseCmd(g *globals) *cobra.Command {
 	list.addFlags(listCmd)
 
 	byID := func(use, short string, run func(e *releaseEnv, ctx context.Context, id string) error, aliases ...string) *cobra.Command {
-		e := &releaseEnv{globals: g, inProcess: use == "resume"}
+		// resume runs here; retry-tests writes its request to the orbit's
+		// state, which the engine running the release reads, wherever it runs.
+		e := &releaseEnv{globals: g, inProcess: use == "resume" || use == "retry-tests"}
 		c := &cobra.Command{Use: use + " ID", Short: short, Args: exactArgs(1), Aliases: aliases}
 		c.RunE = e.command(func(args []string) error {
 			return elevator.CheckReleaseID(args[0])
@@ -523,6 +525,17 @@ func newReleaseCmd(g *globals) *cobra.Command {
 			}
 		}
 	})
+	retryTests := byID("retry-tests", "Run a release's failed tests again while it waits for a retry (tests.retry_window), without aborting it", func(e *releaseEnv, ctx context.Context, id string) error {
+		round, err := e.engine.RetryTests(ctx, id, e.caller)
+		if err != nil {
+			return err
+		}
+		if e.json() {
+			return e.printJSON(map[string]any{"release": id, "round": round})
+		}
+		fmt.Fprintf(e.stdout, "release %s: its failed tests run again (round %d) at the engine's next look\n", id, round)
+		return nil
+	})
 	audit := &releaseEnv{globals: g}
 	var since time.Duration
 	auditCmd := &cobra.Command{Use: "audit", Short: "Show who released, halted, resumed, unlocked or rolled back what, and how it ended", Args: noArgs}
@@ -551,7 +564,7 @@ func newReleaseCmd(g *globals) *cobra.Command {
 	})
 	auditCmd.Flags().DurationVar(&since, "since", 7*24*time.Hour, "how far back (a positive duration)")
 	audit.addFlags(auditCmd)
-	cmd.AddCommand(listCmd, status, watch, resume, auditCmd)
+	cmd.AddCommand(listCmd, status, watch, resume, retryTests, auditCmd)
 	return cmd
 }
 

@@ -549,3 +549,34 @@ func TestAnSSMTestRunsOnANewInstance(t *testing.T) {
 		t.Errorf("ran on %q, want an instance of the new group %v", cmds[0], g.Instances)
 	}
 }
+
+func TestRetryTestsIsRefusedUnlessFailedTestsWait(t *testing.T) {
+	w := newWorld(t)
+	e := w.gatedEngine("engine-1", &fakeTester{})
+	rel := w.release(gated)
+	rec := w.run(e, rel)
+	if _, err := e.RetryTests(context.Background(), rel.ID, "erin"); elevator.ErrorCode(err) != elevator.ECONFLICT {
+		t.Errorf("retry-tests of a release that ended %s: %v, want a conflict", rec.State, err)
+	}
+	if _, err := e.RetryTests(context.Background(), "20261123-120000-ffffffff", "erin"); elevator.ErrorCode(err) != elevator.ENOTFOUND {
+		t.Errorf("retry-tests of an unknown release: %v, want not found", err)
+	}
+	// While failed tests wait, it is taken, audited, and asks for the next round.
+	w2 := newWorld(t)
+	rel2 := w2.release(gated, func(r *elevator.Release) { r.Tests.RetrySeconds = 600 })
+	e2 := w2.gatedEngine("engine-1", &fakeTester{fail: func(elevator.ReleaseTest, int) string { return "503" }})
+	var round int
+	var rerr error
+	w2.store.afterPut = func(r elevator.ReleaseRecord) {
+		if !r.TestsFailedAt.IsZero() && round == 0 && rerr == nil {
+			round, rerr = e2.RetryTests(context.Background(), rel2.ID, "erin")
+		}
+	}
+	w2.run(e2, rel2)
+	if rerr != nil || round != 1 {
+		t.Errorf("RetryTests = %d, %v; want round 1", round, rerr)
+	}
+	if !slices.ContainsFunc(w2.store.audits(), func(a elevator.AuditEntry) bool { return a.Action == elevator.AuditRetryTests && a.By == "erin" }) {
+		t.Error("retry-tests not audited")
+	}
+}
