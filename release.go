@@ -621,6 +621,9 @@ type ReleaseServiceRecord struct {
 	// the new group is in its production target groups (at cut-over).
 	TestTargetGroup string `json:"test_target_group,omitempty"`
 	Attached        bool   `json:"attached,omitempty"`
+	// TestTargetGroupGone is set once cleanup deleted the test target
+	// group (or found none).
+	TestTargetGroupGone bool `json:"test_target_group_gone,omitempty"`
 }
 
 // ReleaseOldGroup is a group that served the service before the release.

@@ -500,7 +500,7 @@ func (e *Engine) dropTestTargetGroups(ctx context.Context, r *Release, cl Cloud,
 		}
 		// A test target group made just before a crash is not in the
 		// record: look for it by name whenever the release makes one.
-		if sr.TestTargetGroup == "" && (s == nil || !onTestListener(r.Doc, s, rr.Region)) {
+		if sr.TestTargetGroupGone || (sr.TestTargetGroup == "" && (s == nil || !onTestListener(r.Doc, s, rr.Region))) {
 			continue
 		}
 		if s != nil {
@@ -521,7 +521,7 @@ func (e *Engine) dropTestTargetGroups(ctx context.Context, r *Release, cl Cloud,
 			errs = append(errs, fmt.Errorf("delete test target group %s: %w", name, err))
 			continue
 		}
-		sr.TestTargetGroup = ""
+		sr.TestTargetGroup, sr.TestTargetGroupGone = "", true
 	}
 	return errors.Join(errs...)
 }

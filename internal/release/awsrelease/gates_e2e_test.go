@@ -22,7 +22,7 @@ import (
 // port 9000 (answering 503, as the app stack makes it) in every region,
 // and an alarm on web; it returns the test listeners by region and the
 // alarm's name.
-func (w *world) gatedApp(t *testing.T) (*app, map[string]string, string) {
+func (w *world) gatedApp(t testing.TB) (*app, map[string]string, string) {
 	t.Helper()
 	a := w.newApp("shop", []string{"web"}, "web")
 	ctx := context.Background()
@@ -196,5 +196,57 @@ func TestOnTheEmulatorAnAlarmSetDuringTheBakeRollsTheReleaseBack(t *testing.T) {
 	w.assertServing(t, a, first.ID)
 	if tg, to := w.testSide(t, "us-east-1", listeners["us-east-1"], rel.ID); tg != "" || to != string(elbv2types.ActionTypeEnumFixedResponse) {
 		t.Errorf("after the rollback: test target group %q, test listener %q", tg, to)
+	}
+}
+
+// BenchmarkGates measures what the gates add to a healthy release on the
+// emulator: one service behind a load balancer in one region, released
+// without gates, and with a smoke test (a command) on the test listener
+// and a bake of 0 s. It reports wall time, the engine's calls and the
+// SDK's HTTP calls per release.
+//
+//	go test ./internal/release/awsrelease -run '^$' -bench Gates -benchtime 3x
+func BenchmarkGates(b *testing.B) {
+	for _, gated := range []bool{false, true} {
+		b.Run(fmt.Sprintf("gates=%v", gated), func(b *testing.B) {
+			w := newWorld(b, "us-east-1")
+			a, listeners, _ := w.gatedApp(b)
+			counter := newCountingClient()
+			c := w.cfg("us-east-1")
+			c.HTTPClient = counter
+			e := w.engine(w.backend(c), "bench")
+			if rec := w.run(b, e, w.release(a, "0")); rec.State != elevator.StateSuccess {
+				b.Fatalf("first release: %s (%s)", rec.State, rec.Error)
+			}
+			counter.reset()
+			engineCalls := 0
+			b.ResetTimer()
+			start := time.Now()
+			for i := range b.N {
+				var change []func(*elevator.Release)
+				if gated {
+					change = append(change, gates(listeners, "", 0))
+				}
+				rec := w.run(b, e, w.release(a, fmt.Sprint(i+1), change...))
+				if rec.State != elevator.StateSuccess {
+					b.Fatalf("release %d: %s (%s)", i+1, rec.State, rec.Error)
+				}
+				for _, n := range rec.Calls {
+					engineCalls += n
+				}
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			ops := counter.reset()
+			total := 0
+			for _, n := range ops {
+				total += n
+			}
+			n := float64(b.N)
+			b.ReportMetric(elapsed.Seconds()/n, "s/op")
+			b.ReportMetric(float64(engineCalls)/n, "calls/op")
+			b.ReportMetric(float64(total)/n, "http/op")
+			b.Logf("HTTP calls by operation over %d release(s): %v", b.N, ops)
+		})
 	}
 }
