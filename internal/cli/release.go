@@ -657,6 +657,14 @@ func newRollbackCmd(g *globals) *cobra.Command {
 		}
 		return nil
 	}, func(e *releaseEnv, ctx context.Context, app string) error {
+		// A release at its gates (smoke tests, integration tests, bake)
+		// is rolled back at once: halted, it puts its old groups back.
+		if to == "" {
+			id, err := e.rollBackInGates(ctx, app)
+			if err != nil || id != "" {
+				return err
+			}
+		}
 		if e.remote() {
 			// The deployer finds the release to go back to when --to
 			// is not given, and checks it is one of app's.
@@ -825,4 +833,33 @@ func previousSuccess(recs []*elevator.ReleaseRecord) string {
 		}
 	}
 	return ""
+}
+
+// rollBackInGates halts the release of app at its gates, if there is one,
+// and says so; it returns its id, or "".
+func (e *releaseEnv) rollBackInGates(ctx context.Context, app string) (string, error) {
+	reason := "rollback during the release's gates"
+	var id string
+	var err error
+	if e.remote() {
+		cur, cerr := e.current(ctx, app)
+		if cerr != nil {
+			return "", nil // nothing running: roll back to an earlier release
+		}
+		rec, gerr := e.client.Get(ctx, cur)
+		if gerr != nil || !release.InGates(rec.State) {
+			return "", nil
+		}
+		id, err = cur, e.deployerError(e.client.Halt(ctx, cur, reason))
+	} else {
+		id, err = e.engine.RollBackInGates(ctx, app, e.orbit.Name, e.caller, reason)
+	}
+	if err != nil || id == "" {
+		return "", err
+	}
+	if e.json() {
+		return id, e.printJSON(map[string]string{"rolled_back": id, "how": "halted at its gates; its old groups go back at once"})
+	}
+	fmt.Fprintf(e.stdout, "release %s of %s in orbit %s was at its gates: halted; its old groups go back into their target groups at its next look\n", id, app, e.orbit.Name)
+	return id, nil
 }

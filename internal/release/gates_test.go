@@ -580,3 +580,30 @@ func TestRetryTestsIsRefusedUnlessFailedTestsWait(t *testing.T) {
 		t.Error("retry-tests not audited")
 	}
 }
+
+func TestARollbackDuringTheBakeHaltsTheReleaseAndPutsTheOldGroupsBack(t *testing.T) {
+	w := newWorld(t)
+	e := w.gatedEngine("engine-1", &fakeTester{})
+	rel := w.release(gated)
+	var id string
+	var err error
+	w.store.afterPut = func(rec elevator.ReleaseRecord) {
+		switch {
+		case rec.State == CH && id == "":
+			// Not at its gates yet: a rollback is a new release.
+			if got, gerr := e.RollBackInGates(context.Background(), app, orbit, "erin", "bad numbers"); got != "" || gerr != nil {
+				t.Errorf("RollBackInGates in CheckHealthy = %q, %v; want nothing done", got, gerr)
+			}
+		case rec.State == BK && id == "":
+			id, err = e.RollBackInGates(context.Background(), app, orbit, "erin", "bad numbers")
+		}
+	}
+	rec := w.run(e, rel)
+	if err != nil || id != rel.ID {
+		t.Fatalf("RollBackInGates = %q, %v; want the release", id, err)
+	}
+	assertPath(t, rec, path(V, L, VR, D, CH, ST, CO, IT, BK, RB, CUF, U, FC))
+	assertFailure(t, rec, elevator.FailureHalted)
+	w.assertOnly(only(oldGroup))
+	w.assertServing(oldGroup)
+}

@@ -140,3 +140,30 @@ func (e *Engine) RetryTests(ctx context.Context, id, by string) (int, error) {
 		Orbit: rec.Orbit, ReleaseID: id, Outcome: "requested", Detail: fmt.Sprintf("round %d of the %s tests", round, rec.State)})
 	return round, err
 }
+
+// InGates says whether a release in state s is at one of its gates
+// (SmokeTest, IntegrationTest, Bake), where a halt rolls it back at once:
+// before cut-over production never saw it, after cut-over its old groups
+// are alive, out of their target groups, to be put back.
+func InGates(s State) bool {
+	return s == elevator.StateSmokeTest || s == elevator.StateIntegrationTest || s == elevator.StateBake
+}
+
+// RollBackInGates rolls back the release of an app in an orbit that is at
+// one of its gates (see InGates), by halting it with the reason, and
+// returns its id; "" and no error when no release of the app is there
+// (then a rollback is a new release of earlier content, see Rollback).
+func (e *Engine) RollBackInGates(ctx context.Context, app, orbit, by, reason string) (string, error) {
+	l, err := e.c.Locker.Get(ctx, app, orbit)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the lock of %s in %s: %w", app, orbit, err)
+	}
+	rec, err := e.Status(ctx, l.ReleaseID)
+	if err != nil || !InGates(rec.State) {
+		return "", err
+	}
+	return rec.ID, e.Halt(ctx, rec.ID, by, reason)
+}
