@@ -3,6 +3,8 @@ package awsrelease
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	cloudwatchtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	elbv2sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	snssdk "github.com/aws/aws-sdk-go-v2/service/sns"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/cloudwatch"
@@ -105,9 +108,35 @@ func (w *world) testSide(t testing.TB, region, listener, releaseID string) (tg s
 	return tg, forwardsTo
 }
 
+// withEvents makes an events topic in every region and names it in the
+// release's placements.
+func (w *world) withEvents(t testing.TB) func(*elevator.Release) {
+	t.Helper()
+	topics := map[string]string{}
+	for _, r := range w.regions {
+		out, err := snssdk.NewFromConfig(w.cfg(r)).CreateTopic(context.Background(), &snssdk.CreateTopicInput{Name: aws.String(orbitName + "-info")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		topics[r] = aws.ToString(out.TopicArn)
+	}
+	return func(rel *elevator.Release) {
+		for i := range rel.Services[0].Placements {
+			rel.Services[0].Placements[i].Events = topics[rel.Services[0].Placements[i].Region]
+		}
+	}
+}
+
+// withSSMTest adds a smoke test run on a new instance through SSM Run
+// Command (moto answers it as a success without running anything).
+func withSSMTest(rel *elevator.Release) {
+	rel.Tests.Smoke = append(rel.Tests.Smoke, elevator.ReleaseTest{Name: "on-instance", Kind: elevator.TestSSM, Command: []string{"echo hi"}, TimeoutSeconds: 20})
+}
+
 func TestOnTheEmulatorTheTestListenerAndTestTargetGroupLastOnlyAsLongAsTheRelease(t *testing.T) {
 	w := newWorld(t, twoRegions...)
 	a, listeners, alarm := w.gatedApp(t)
+	events := w.withEvents(t)
 	b := w.backend()
 	first := w.release(a, "1.0.0")
 	assertPath(t, w.run(t, w.engine(b, "engine-a"), first), happyPath...)
@@ -128,7 +157,7 @@ func TestOnTheEmulatorTheTestListenerAndTestTargetGroupLastOnlyAsLongAsTheReleas
 			}
 		}
 	})
-	rel = w.release(a, "1.1.0", gates(listeners, alarm, 1))
+	rel = w.release(a, "1.1.0", gates(listeners, alarm, 1), events, withSSMTest)
 	rec := w.run(t, e, rel)
 	assertPath(t, rec, elevator.StateValidate, elevator.StateLock, elevator.StateValidateResources, elevator.StateDeploy,
 		elevator.StateCheckHealthy, elevator.StateSmokeTest, elevator.StateCutOver, elevator.StateBake, elevator.StateCleanUpSuccess,
@@ -145,8 +174,16 @@ func TestOnTheEmulatorTheTestListenerAndTestTargetGroupLastOnlyAsLongAsTheReleas
 			t.Errorf("%s: green is ready not recorded", r)
 		}
 	}
-	if len(rec.Tests) != 2 || !rec.Tests[0].Passed {
-		t.Errorf("tests %+v, want the smoke test passed in each region", rec.Tests)
+	if len(rec.Tests) != 4 || slices.ContainsFunc(rec.Tests, func(x elevator.ReleaseTestResult) bool { return !x.Passed }) {
+		t.Errorf("tests %+v, want both smoke tests passed in each region", rec.Tests)
+	}
+	for _, r := range w.regions {
+		if n := rec.Calls["Cloud.Publish "+r]; n != 1 {
+			t.Errorf("%s: %d events published, want green is ready once", r, n)
+		}
+	}
+	if slices.ContainsFunc(rec.Notes, func(n string) bool { return strings.Contains(n, "could not publish") }) {
+		t.Errorf("notes %q", rec.Notes)
 	}
 	w.assertServing(t, a, rel.ID)
 }
