@@ -323,7 +323,7 @@ func (e *Engine) runTests(ctx context.Context, r *Release, phase string, tests [
 		r.Rec.TestRound, r.Rec.TestsFailedAt = next, time.Time{}
 		r.note("%s tests retried (round %d) by %s", phase, next, req.By)
 	}
-	if now.Sub(since) >= doc.Timeout() {
+	if now.Sub(r.roundSince(phase, since, now)) >= doc.Timeout() {
 		return false, Outcome{}, fail(elevator.FailureTest, "%s tests did not all pass within %s: %s", phase, doc.Timeout(), strings.Join(r.failedTests(phase, since), "; "))
 	}
 	pending, failed, ran := false, false, false
@@ -361,6 +361,21 @@ func (e *Engine) runTests(ctx context.Context, r *Release, phase string, tests [
 		return false, Outcome{After: e.c.Poll, Save: ran}, nil
 	}
 	return true, Outcome{}, nil
+}
+
+// roundSince is when the current round of a phase's tests began: the
+// phase's start, or the first try after `release retry-tests` (now when
+// none ran yet), so that each round has the release's timeout.
+func (r *Release) roundSince(phase string, since, now time.Time) time.Time {
+	if r.Rec.TestRound == 0 {
+		return since
+	}
+	for _, x := range r.Rec.Tests {
+		if x.Phase == phase && x.Round == r.Rec.TestRound && !x.At.Before(since) {
+			return x.At
+		}
+	}
+	return now
 }
 
 // tries says whether a test passed in a region since the phase began, and

@@ -438,11 +438,13 @@ func TestRetryTestsRunsAFailedTestAgainWithoutAbortingTheRelease(t *testing.T) {
 		}
 		return ""
 	}}
-	rel := w.release(gated, func(r *elevator.Release) { r.Tests.RetrySeconds = 600 })
+	// The fix takes longer than the release's timeout: the new round has
+	// a timeout of its own.
+	rel := w.release(gated, func(r *elevator.Release) { r.Tests.RetrySeconds = 3600 })
 	w.store.afterPut = func(rec elevator.ReleaseRecord) {
 		if !rec.TestsFailedAt.IsZero() && !fixed {
-			// Someone fixes what the test found, a few minutes later.
-			w.clock.Advance(3 * time.Minute)
+			// Someone fixes what the test found, a quarter of an hour later.
+			w.clock.Advance(15 * time.Minute)
 			fixed = true
 			if err := w.store.PutTestRetry(context.Background(), rel.ID, rec.TestRound+1, elevator.TestRetry{By: "erin", At: w.clock.Now()}); err != nil {
 				t.Error(err)
