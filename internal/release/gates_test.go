@@ -609,3 +609,45 @@ func TestARollbackDuringTheBakeHaltsTheReleaseAndPutsTheOldGroupsBack(t *testing
 	w.assertOnly(only(oldGroup))
 	w.assertServing(oldGroup)
 }
+
+// TestALockLostAtAGateTurnsTheReleaseBack kills the engine in each gate,
+// breaks the lock, and resumes: the gates move the release forward, so it
+// turns back by their failure transitions, old groups serving.
+func TestALockLostAtAGateTurnsTheReleaseBack(t *testing.T) {
+	for _, tt := range []struct {
+		at   State
+		path []State
+	}{
+		{ST, path(V, L, VR, D, CH, ST, CUF, U, FC)},
+		{IT, path(V, L, VR, D, CH, ST, CO, IT, RB, CUF, U, FC)},
+		{BK, path(V, L, VR, D, CH, ST, CO, IT, BK, RB, CUF, U, FC)},
+	} {
+		t.Run("dead in "+string(tt.at), func(t *testing.T) {
+			w := newWorld(t)
+			rel := w.release(gated)
+			ctx, crash := context.WithCancel(context.Background())
+			defer crash()
+			w.store.afterPut = func(rec elevator.ReleaseRecord) {
+				if rec.State == tt.at {
+					crash()
+				}
+			}
+			e1 := w.gatedEngine("engine-1", &fakeTester{})
+			if _, err := e1.Run(ctx, rel.ID, w.submit(e1, rel)); !errors.Is(err, context.Canceled) {
+				t.Fatalf("Run = %v, want the engine to die", err)
+			}
+			w.store.afterPut = nil
+			_, _ = w.locker.Break(context.Background(), app, orbit)
+			w.clock.Advance(lease + time.Second)
+			rec, err := w.gatedEngine("engine-2", &fakeTester{}).Resume(context.Background(), rel.ID, "ops")
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertPath(t, rec, tt.path)
+			assertFailure(t, rec, elevator.FailureLockLost)
+			w.assertOnly(only(oldGroup))
+			w.assertServing(oldGroup)
+			w.assertNoTestTargetGroup()
+		})
+	}
+}
