@@ -489,14 +489,23 @@ func (b *appBuilder) testListeners(routed []*elevator.Service) []*listener {
 	}
 	var out []*listener
 	for _, s := range routed {
-		i := slices.IndexFunc(b.a.Services, func(x elevator.Service) bool { return x.Name == s.Name })
-		out = append(out, &listener{port: t.ListenerPort + i, protocol: "HTTP", path: t.Path, services: []*elevator.Service{s}})
+		out = append(out, &listener{port: TestListenerPort(b.a, s), protocol: "HTTP", path: t.Path, services: []*elevator.Service{s}})
 	}
 	return out
 }
 
+// TestListenerPort is the port of a service's test listener:
+// tests.listener_port plus the service's place in the manifest.
+func TestListenerPort(a *elevator.App, s *elevator.Service) int {
+	port := elevator.DefaultTestListenerPort
+	if a.Tests != nil && a.Tests.ListenerPort > 0 {
+		port = a.Tests.ListenerPort
+	}
+	return port + slices.IndexFunc(a.Services, func(x elevator.Service) bool { return x.Name == s.Name })
+}
+
 // testListener compiles a test listener: it answers 503 until a release
-// points it at the new groups, and its ARN and URL are outputs the release
+// points it at the new groups, and its ARN is an output the release
 // document carries.
 func (b *appBuilder) testListener(kind, lbID string, ls *listener) {
 	s := ls.services[0]
@@ -508,7 +517,8 @@ func (b *appBuilder) testListener(kind, lbID string, ls *listener) {
 		"DefaultActions": []any{Props{"Type": "fixed-response", "FixedResponseConfig": Props{
 			"StatusCode": "503", "ContentType": "text/plain", "MessageBody": "no release under test"}}},
 	}})
+	// Its URL is the load balancer's DNS name (an output already) and
+	// the port: no output of its own, which would not resolve from the
+	// stack's resources (see apply.Outputs).
 	b.output(ServiceOutput(s.Name, "TestListener"), ls.path, "ARN of the test listener of service "+s.Name, Ref(id))
-	b.output(ServiceOutput(s.Name, "TestUrl"), ls.path, "URL of the test listener of service "+s.Name,
-		Join("", []any{"http://", GetAtt(lbID, "DNSName"), ":" + strconv.Itoa(ls.port)}))
 }

@@ -125,7 +125,9 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 				}
 				if a.Tests != nil && len(a.Tests.Smoke) > 0 {
 					p.TestListener = need(f.App, ServiceOutput(svc.Name, "TestListener"), "the test listener of service "+svc.Name)
-					p.TestURL = f.App[ServiceOutput(svc.Name, "TestUrl")]
+					if dns := f.App[camel(string(svc.LoadBalancer.Type))+"LoadBalancerDns"]; dns != "" {
+						p.TestURL = fmt.Sprintf("http://%s:%d", dns, TestListenerPort(a, svc))
+					}
 				}
 				p.ServiceURL = serviceURL(svc, f.App[ServiceOutput(svc.Name, "Endpoint")])
 			}

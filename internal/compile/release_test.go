@@ -165,7 +165,7 @@ func TestReleaseDocumentCarriesTheGatesAndTheTestListener(t *testing.T) {
 	}
 	for _, r := range []string{"us-east-1", "us-west-2"} {
 		facts[r].App["WebTestListener"] = "arn:listener/test/" + r
-		facts[r].App["WebTestUrl"] = "http://lb-" + r + ":9000"
+		facts[r].App["PublicLoadBalancerDns"] = "lb-" + r
 		facts[r].App["WebEndpoint"] = "shop.demo.example.com"
 		facts[r].Orbit["InfoTopic"] = "arn:aws:sns:" + r + ":1:demo-info"
 	}
