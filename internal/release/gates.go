@@ -105,13 +105,16 @@ func afterCutOver(doc *elevator.Release) State {
 }
 
 // watchAlarms looks at the watched alarms in every region of the release,
-// writes each change of state to the record, and returns a permanent
-// FailureAlarm error naming the alarms that breach.
-func (e *Engine) watchAlarms(ctx context.Context, r *Release) error {
+// writes each change of state to the record (and says whether one
+// changed, for the step to have the record stored before it waits), and
+// returns a permanent FailureAlarm error naming the alarms that breach.
+func (e *Engine) watchAlarms(ctx context.Context, r *Release) (bool, error) {
 	t := r.Doc.Tests
 	if t == nil || len(t.Alarms) == 0 {
-		return nil
+		return false, nil
 	}
+	before := len(r.Rec.Alarms)
+	last := lastChange(r.Rec.Alarms)
 	now := e.now()
 	var breach collector
 	err := e.each(ctx, r, r.Doc.Regions, func(ctx context.Context, cl Cloud, rr *elevator.ReleaseRegionRecord) error {
@@ -133,13 +136,22 @@ func (e *Engine) watchAlarms(ctx context.Context, r *Release) error {
 		}
 		return nil
 	})
+	changed := len(r.Rec.Alarms) != before || lastChange(r.Rec.Alarms) != last
 	if err != nil {
-		return err
+		return changed, err
 	}
 	if b := breach.sorted(); len(b) > 0 {
-		return fail(elevator.FailureAlarm, "%s", strings.Join(b, "; "))
+		return changed, fail(elevator.FailureAlarm, "%s", strings.Join(b, "; "))
 	}
-	return nil
+	return changed, nil
+}
+
+// lastChange is the latest alarm change of a record, or the zero one.
+func lastChange(c []elevator.ReleaseAlarmChange) elevator.ReleaseAlarmChange {
+	if len(c) == 0 {
+		return elevator.ReleaseAlarmChange{}
+	}
+	return c[len(c)-1]
 }
 
 // alarmSeen writes a watched alarm's state to the record when it changed.
@@ -166,12 +178,14 @@ func (r *Release) alarmSeen(at time.Time, region string, st AlarmState) {
 // the test listener, after saying that they are ready there (green is
 // ready). Production target groups have not seen the new groups.
 func (e *Engine) smokeTest(ctx context.Context, r *Release) (Outcome, error) {
-	if err := e.watchAlarms(ctx, r); err != nil {
+	changed, err := e.watchAlarms(ctx, r)
+	if err != nil {
 		return Outcome{}, err
 	}
 	e.greenReady(ctx, r)
 	done, out, err := e.runTests(ctx, r, elevator.PhaseSmoke, r.Doc.Tests.Smoke, r.active())
 	if err != nil || !done {
+		out.Save = out.Save || changed
 		return out, err
 	}
 	return goTo(elevator.StateCutOver), nil
@@ -180,11 +194,13 @@ func (e *Engine) smokeTest(ctx context.Context, r *Release) (Outcome, error) {
 // integrationTest runs the integration tests against the new groups
 // serving, with the old groups alive out of their target groups.
 func (e *Engine) integrationTest(ctx context.Context, r *Release) (Outcome, error) {
-	if err := e.watchAlarms(ctx, r); err != nil {
+	changed, err := e.watchAlarms(ctx, r)
+	if err != nil {
 		return Outcome{}, err
 	}
 	done, out, err := e.runTests(ctx, r, elevator.PhaseIntegration, r.Doc.Tests.Integration, r.Doc.Regions)
 	if err != nil || !done {
+		out.Save = out.Save || changed
 		return out, err
 	}
 	if r.Doc.Tests.BakeSeconds > 0 || len(r.Doc.Tests.Alarms) > 0 {
@@ -196,14 +212,15 @@ func (e *Engine) integrationTest(ctx context.Context, r *Release) (Outcome, erro
 // bake watches the alarms for the bake time, every poll interval, with the
 // old groups alive out of their target groups.
 func (e *Engine) bake(ctx context.Context, r *Release) (Outcome, error) {
-	if err := e.watchAlarms(ctx, r); err != nil {
+	changed, err := e.watchAlarms(ctx, r)
+	if err != nil {
 		return Outcome{}, err
 	}
 	left := time.Duration(r.Doc.Tests.BakeSeconds)*time.Second - e.now().Sub(r.stateSince())
 	if left > 0 {
 		// Waits are jittered down to half: a floor keeps the last ones
 		// from shrinking without end.
-		return requeue(max(min(left, e.c.Poll), time.Second)), nil
+		return Outcome{After: max(min(left, e.c.Poll), time.Second), Save: changed}, nil
 	}
 	return goTo(elevator.StateCleanUpSuccess), nil
 }

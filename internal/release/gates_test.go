@@ -651,3 +651,25 @@ func TestALockLostAtAGateTurnsTheReleaseBack(t *testing.T) {
 		})
 	}
 }
+
+func TestAnAlarmChangeIsStoredWhenItIsSeenNotAtTheNextTransition(t *testing.T) {
+	w := newWorld(t)
+	rel := w.release(gated)
+	c := w.clouds["us-east-1"]
+	c.setAlarm(watched, elevator.AlarmOK)
+	var storedInBake []string
+	w.store.afterPut = func(rec elevator.ReleaseRecord) {
+		if rec.State == BK && len(storedInBake) == 0 {
+			c.setAlarmAt(watched, elevator.AlarmInsufficient, w.clock.Now().Add(20*time.Second))
+		}
+		if rec.State == BK {
+			a := rec.Alarms[len(rec.Alarms)-1]
+			storedInBake = append(storedInBake, a.From+"->"+a.To)
+		}
+	}
+	rec := w.run(w.gatedEngine("engine-1", &fakeTester{}), rel)
+	assertPath(t, rec, gatedPath)
+	if !slices.Equal(storedInBake, []string{"->OK", "OK->INSUFFICIENT_DATA"}) {
+		t.Errorf("records stored in Bake end with alarm changes %v, want the first look, then the change while baking", storedInBake)
+	}
+}

@@ -481,10 +481,13 @@ func (e *Engine) scaleUp(ctx context.Context, r *Release) (Outcome, error) {
 func (e *Engine) cutOver(ctx context.Context, r *Release) (Outcome, error) {
 	doc := r.Doc
 	now := e.now()
+	alarmed := false
 	if doc.Tests.Gated() {
-		if err := e.watchAlarms(ctx, r); err != nil {
+		changed, err := e.watchAlarms(ctx, r)
+		if err != nil {
 			return Outcome{}, err
 		}
+		alarmed = changed
 	}
 	var draining, joining collector
 	err := e.each(ctx, r, r.active(), func(ctx context.Context, cl Cloud, rr *elevator.ReleaseRegionRecord) error {
@@ -563,11 +566,11 @@ func (e *Engine) cutOver(ctx context.Context, r *Release) (Outcome, error) {
 		if now.Sub(r.stateSince()) >= doc.Timeout() {
 			return Outcome{}, fail(elevator.FailureUnhealthy, "new groups not healthy in their target groups after %s: %s", doc.Timeout(), strings.Join(j, "; "))
 		}
-		return requeue(e.c.Poll), nil
+		return Outcome{After: e.c.Poll, Save: alarmed}, nil
 	}
 	if d := draining.sorted(); len(d) > 0 {
 		if now.Sub(r.stateSince()) < doc.Timeout() {
-			return requeue(e.c.Poll), nil
+			return Outcome{After: e.c.Poll, Save: alarmed}, nil
 		}
 		r.note("cut-over went on after %s with targets still draining: %s", doc.Timeout(), strings.Join(d, "; "))
 	}
