@@ -30,6 +30,13 @@
 //	ValidateResources -> Unlock -> FailureClean
 //	Deploy, CheckHealthy, ScaleUp, CutOver -> CleanUpFailure -> Unlock -> FailureClean
 //	CleanUpSuccess, CleanUpFailure (giving up) -> Unlock -> FailureDirty
+//
+// A gated release (see gates.go) adds SmokeTest between CheckHealthy and
+// CutOver, IntegrationTest and Bake between the last CutOver and
+// CleanUpSuccess, and RollBack:
+//
+//	SmokeTest -> CleanUpFailure -> Unlock -> FailureClean
+//	IntegrationTest, Bake -> RollBack -> CleanUpFailure -> Unlock -> FailureClean
 package release
 
 import (
