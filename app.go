@@ -23,6 +23,9 @@ type App struct {
 	// at each capacity step, for old targets to drain, for groups to be
 	// deleted. It is whole seconds.
 	ReleaseTimeout time.Duration
+	// Tests are the gates of the app's releases; nil when the manifest
+	// has no tests section.
+	Tests *AppTests
 	// Overrides lists the orbits the manifest has overrides for, in
 	// manifest order, whether merged in or not.
 	Overrides []string
@@ -337,3 +340,22 @@ func (a *App) Service(name string) *Service {
 // StackName is the CloudFormation stack that holds an app's
 // infrastructure in one orbit, in each of its regions.
 func (a *App) StackName(orbit string) string { return "elevator-app-" + orbit + "-" + a.Name }
+
+// AppTests are the gates of an app's releases (see ReleaseTests, which
+// they become in a release document).
+type AppTests struct {
+	Smoke, Integration []ReleaseTest
+	// Bake is how long alarms are watched after the integration tests;
+	// RetryWindow how long failed tests wait for `release retry-tests`.
+	Bake, RetryWindow time.Duration
+	Alarms            []string // CloudWatch alarm names
+	MissingData       string   // MissingDataOK or MissingDataBreaching
+	// ListenerPort is the port of the first load-balanced service's test
+	// listener; the next service's is the next port.
+	ListenerPort int
+	Path         string
+}
+
+// DefaultTestListenerPort is AppTests.ListenerPort when the manifest
+// gives none.
+const DefaultTestListenerPort = 9000

@@ -39,6 +39,12 @@ const (
 	// same app and orbit, made after it, had taken the lock; moving on
 	// would have put an older release over a newer one.
 	FailureSuperseded ReleaseFailure = "superseded"
+	// FailureTest: a smoke or integration test failed (its output is in
+	// the record's tests).
+	FailureTest ReleaseFailure = "test_failed"
+	// FailureAlarm: a watched alarm went into ALARM (or had no data, when
+	// missing data breaches) during the gates.
+	FailureAlarm ReleaseFailure = "alarm"
 	// FailureStep: a step kept failing until its attempts ran out, or AWS
 	// refused one of its requests as invalid.
 	FailureStep ReleaseFailure = "step_failed"

@@ -102,6 +102,12 @@ func FuzzParseRelease(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(doc)
+	gated := *rel
+	gated.Tests = &ReleaseTests{Smoke: []ReleaseTest{{Name: "health", Kind: TestCommand, Command: []string{"true"}}}, BakeSeconds: 60,
+		Alarms: []string{"a"}, MissingData: MissingDataOK}
+	if doc, err := gated.Canonical(); err == nil {
+		f.Add(doc)
+	}
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"id":"../x"}`))
 	f.Add(append(bytes.Clone(doc), '\n', '{', '}'))

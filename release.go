@@ -38,6 +38,8 @@ type Release struct {
 	// RollbackOf is the earlier release whose content this one repeats, or "".
 	RollbackOf string           `json:"rollback_of,omitempty"`
 	Services   []ReleaseService `json:"services"`
+	// Tests are the release's gates (see ReleaseTests); nil for none.
+	Tests *ReleaseTests `json:"tests,omitempty"`
 }
 
 // ReleaseService is what a release puts in place for one service: one new
@@ -78,6 +80,17 @@ type ReleasePlacement struct {
 	// Alarms watch each new group in this region; their actions are the
 	// region's topics.
 	Alarms []ReleaseAlarm `json:"alarms,omitempty"`
+	// TestListener is the ARN of the test listener of the service's load
+	// balancer, which the engine points at a per-release test target
+	// group while smoke tests run; TestURL is its address, such as
+	// "http://shop-prod-123.us-east-1.elb.amazonaws.com:8443", and
+	// ServiceURL the service's production address.
+	TestListener string `json:"test_listener,omitempty"`
+	TestURL      string `json:"test_url,omitempty"`
+	ServiceURL   string `json:"service_url,omitempty"`
+	// Events is the ARN of the orbit's topic in the region that hears of
+	// the release's events, such as "green is ready"; "" for none.
+	Events string `json:"events,omitempty"`
 }
 
 // ReleaseAlarm is a CloudWatch alarm on a group's average CPU (the alarms
@@ -338,6 +351,7 @@ func (r *Release) Check() error {
 			bad("services[%d] %q: listed twice", i, r.Services[i].Name)
 		}
 	}
+	r.Tests.check(r, bad)
 	if len(p) > 0 {
 		return Errorf(EINVALID, "release %s is invalid:\n  %s", r.ID, strings.Join(p, "\n  "))
 	}
@@ -508,7 +522,11 @@ const (
 	StateDeploy            ReleaseState = "Deploy"            // a launch template and group per service per region
 	StateCheckHealthy      ReleaseState = "CheckHealthy"      // instances and targets healthy
 	StateScaleUp           ReleaseState = "ScaleUp"           // the next capacity step of a canary or percent strategy
+	StateSmokeTest         ReleaseState = "SmokeTest"         // new groups on the test listener only; smoke tests run
 	StateCutOver           ReleaseState = "CutOver"           // scaling in place, old groups out of the target groups
+	StateIntegrationTest   ReleaseState = "IntegrationTest"   // integration tests against the new groups serving; old groups kept alive
+	StateBake              ReleaseState = "Bake"              // alarms watched for the bake time; old groups kept alive
+	StateRollBack          ReleaseState = "RollBack"          // old groups back in their target groups at once, new groups out
 	StateCleanUpSuccess    ReleaseState = "CleanUpSuccess"    // delete the old groups
 	StateCleanUpFailure    ReleaseState = "CleanUpFailure"    // old groups back in, new groups deleted
 	StateUnlock            ReleaseState = "Unlock"            // release the lock, on every path
@@ -559,6 +577,18 @@ type ReleaseRecord struct {
 	Leftovers []string              `json:"leftovers,omitempty"`
 	Notes     []string              `json:"notes,omitempty"` // lock takeovers, halts after cut-over
 	Regions   []ReleaseRegionRecord `json:"regions"`
+	// GreenReadyAt is when the new groups first answered on the test
+	// listener (an event published to the orbit's topic as well).
+	GreenReadyAt time.Time `json:"green_ready_at,omitzero"`
+	// Tests are the latest tries of the release's tests (at most
+	// MaxTestResults), TestRound the round of `release retry-tests` being
+	// run, and TestsFailedAt when the current phase's tests failed, while
+	// it waits for a retry; zero otherwise.
+	Tests         []ReleaseTestResult `json:"tests,omitempty"`
+	TestRound     int                 `json:"test_round,omitempty"`
+	TestsFailedAt time.Time           `json:"tests_failed_at,omitzero"`
+	// Alarms are the watched alarms' changes of state, in order.
+	Alarms []ReleaseAlarmChange `json:"alarms,omitempty"`
 	// Calls counts the engine's calls per interface method, such as
 	// "Cloud.Groups us-east-1" or "Store.PutRecord".
 	Calls map[string]int `json:"calls,omitempty"`
@@ -568,6 +598,9 @@ type ReleaseRecord struct {
 type ReleaseRegionRecord struct {
 	Region   string                 `json:"region"`
 	Services []ReleaseServiceRecord `json:"services"`
+	// GreenReadyAt is when the new groups of the region answered on the
+	// test listener ("green is ready").
+	GreenReadyAt time.Time `json:"green_ready_at,omitzero"`
 }
 
 // ReleaseServiceRecord is a release's progress for one service in one
@@ -583,6 +616,14 @@ type ReleaseServiceRecord struct {
 	// Scaled is set once the new group has its final size, scaling
 	// policies and scheduled actions (at cut-over).
 	Scaled bool `json:"scaled,omitempty"`
+	// TestTargetGroup is the ARN of the per-release test target group the
+	// new group was made in, while smoke tests run; Attached is set once
+	// the new group is in its production target groups (at cut-over).
+	TestTargetGroup string `json:"test_target_group,omitempty"`
+	Attached        bool   `json:"attached,omitempty"`
+	// TestTargetGroupGone is set once cleanup deleted the test target
+	// group (or found none).
+	TestTargetGroupGone bool `json:"test_target_group_gone,omitempty"`
 }
 
 // ReleaseOldGroup is a group that served the service before the release.
@@ -617,15 +658,16 @@ type ReleaseHalt struct {
 
 // Audit actions.
 const (
-	AuditSubmit   = "submit"   // a release was written down
-	AuditRelease  = "release"  // a release ended; Outcome is its end state
-	AuditHalt     = "halt"     // an operator asked a release to stop
-	AuditUnlock   = "unlock"   // an operator broke an (app, orbit) lock
-	AuditRollback = "rollback" // an operator released an earlier release's content again
-	AuditResume   = "resume"   // an engine took over a release whose engine stopped
-	AuditGC       = "gc"       // an operator removed what ended releases left behind
-	AuditRefused  = "refused"  // the deployer's API refused a call: not authenticated, or not allowed
-	AuditCall     = "call"     // the deployer's API served a call; Detail names it and the caller's role
+	AuditSubmit     = "submit"      // a release was written down
+	AuditRelease    = "release"     // a release ended; Outcome is its end state
+	AuditHalt       = "halt"        // an operator asked a release to stop
+	AuditUnlock     = "unlock"      // an operator broke an (app, orbit) lock
+	AuditRollback   = "rollback"    // an operator released an earlier release's content again
+	AuditResume     = "resume"      // an engine took over a release whose engine stopped
+	AuditGC         = "gc"          // an operator removed what ended releases left behind
+	AuditRefused    = "refused"     // the deployer's API refused a call: not authenticated, or not allowed
+	AuditRetryTests = "retry-tests" // an operator asked a release to run its failed tests again
+	AuditCall       = "call"        // the deployer's API served a call; Detail names it and the caller's role
 )
 
 // AuditEntry is one line of an orbit's audit log: who did what, when, and

@@ -463,7 +463,9 @@ func newReleaseCmd(g *globals) *cobra.Command {
 	list.addFlags(listCmd)
 
 	byID := func(use, short string, run func(e *releaseEnv, ctx context.Context, id string) error, aliases ...string) *cobra.Command {
-		e := &releaseEnv{globals: g, inProcess: use == "resume"}
+		// resume runs here; retry-tests writes its request to the orbit's
+		// state, which the engine running the release reads, wherever it runs.
+		e := &releaseEnv{globals: g, inProcess: use == "resume" || use == "retry-tests"}
 		c := &cobra.Command{Use: use + " ID", Short: short, Args: exactArgs(1), Aliases: aliases}
 		c.RunE = e.command(func(args []string) error {
 			return elevator.CheckReleaseID(args[0])
@@ -528,6 +530,17 @@ func newReleaseCmd(g *globals) *cobra.Command {
 			}
 		}
 	})
+	retryTests := byID("retry-tests", "Run a release's failed tests again while it waits for a retry (tests.retry_window), without aborting it", func(e *releaseEnv, ctx context.Context, id string) error {
+		round, err := e.engine.RetryTests(ctx, id, e.caller)
+		if err != nil {
+			return err
+		}
+		if e.json() {
+			return e.printJSON(map[string]any{"release": id, "round": round})
+		}
+		fmt.Fprintf(e.stdout, "release %s: its failed tests run again (round %d) at the engine's next look\n", id, round)
+		return nil
+	})
 	audit := &releaseEnv{globals: g}
 	var since time.Duration
 	auditCmd := &cobra.Command{Use: "audit", Short: "Show who released, halted, resumed, unlocked or rolled back what, and how it ended", Args: noArgs}
@@ -556,7 +569,7 @@ func newReleaseCmd(g *globals) *cobra.Command {
 	})
 	auditCmd.Flags().DurationVar(&since, "since", 7*24*time.Hour, "how far back (a positive duration)")
 	audit.addFlags(auditCmd)
-	cmd.AddCommand(listCmd, status, watch, resume, auditCmd)
+	cmd.AddCommand(listCmd, status, watch, resume, retryTests, auditCmd)
 	return cmd
 }
 
@@ -649,6 +662,14 @@ func newRollbackCmd(g *globals) *cobra.Command {
 		}
 		return nil
 	}, func(e *releaseEnv, ctx context.Context, app string) error {
+		// A release at its gates (smoke tests, integration tests, bake)
+		// is rolled back at once: halted, it puts its old groups back.
+		if to == "" {
+			id, err := e.rollBackInGates(ctx, app)
+			if err != nil || id != "" {
+				return err
+			}
+		}
 		if e.remote() {
 			// The deployer finds the release to go back to when --to
 			// is not given, and checks it is one of app's.
@@ -817,4 +838,33 @@ func previousSuccess(recs []*elevator.ReleaseRecord) string {
 		}
 	}
 	return ""
+}
+
+// rollBackInGates halts the release of app at its gates, if there is one,
+// and says so; it returns its id, or "".
+func (e *releaseEnv) rollBackInGates(ctx context.Context, app string) (string, error) {
+	reason := "rollback during the release's gates"
+	var id string
+	var err error
+	if e.remote() {
+		cur, cerr := e.current(ctx, app)
+		if cerr != nil {
+			return "", nil // nothing running: roll back to an earlier release
+		}
+		rec, gerr := e.client.Get(ctx, cur)
+		if gerr != nil || !release.InGates(rec.State) {
+			return "", nil
+		}
+		id, err = cur, e.deployerError(e.client.Halt(ctx, cur, reason))
+	} else {
+		id, err = e.engine.RollBackInGates(ctx, app, e.orbit.Name, e.caller, reason)
+	}
+	if err != nil || id == "" {
+		return "", err
+	}
+	if e.json() {
+		return id, e.printJSON(map[string]string{"rolled_back": id, "how": "halted at its gates; its old groups go back at once"})
+	}
+	fmt.Fprintf(e.stdout, "release %s of %s in orbit %s was at its gates: halted; its old groups go back into their target groups at its next look\n", id, app, e.orbit.Name)
+	return id, nil
 }

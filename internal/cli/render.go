@@ -251,6 +251,22 @@ func printRecord(w io.Writer, r *elevator.ReleaseRecord) {
 	if r.Halt != nil {
 		fmt.Fprintf(w, "  halted by %s at %s: %s\n", r.Halt.By, r.Halt.At.Format(time.RFC3339), r.Halt.Reason)
 	}
+	if !r.GreenReadyAt.IsZero() {
+		fmt.Fprintf(w, "  green is ready: %s\n", r.GreenReadyAt.Format(time.RFC3339))
+	}
+	for _, x := range r.Tests {
+		res := "passed"
+		if !x.Passed {
+			res = "FAILED: " + x.Error
+		}
+		fmt.Fprintf(w, "  test %s/%s in %s (round %d, try %d, %.1fs): %s\n", x.Phase, x.Name, x.Region, x.Round, x.Attempt, x.Seconds, res)
+	}
+	if !r.TestsFailedAt.IsZero() {
+		fmt.Fprintf(w, "  tests failed at %s; `elevator release retry-tests %s --orbit %s` runs them again\n", r.TestsFailedAt.Format(time.RFC3339), r.ID, r.Orbit)
+	}
+	for _, a := range r.Alarms {
+		fmt.Fprintf(w, "  alarm %s in %s: %s -> %s at %s\n", a.Name, a.Region, orDefault(a.From, "(first look)"), a.To, a.At.Format(time.RFC3339))
+	}
 	for _, l := range r.Leftovers {
 		fmt.Fprintf(w, "  LEFT BEHIND: %s\n", l)
 	}

@@ -67,6 +67,31 @@ var (
 			}},
 		},
 	}
+	// baked is a gated release an alarm rolled back during its bake.
+	baked = &elevator.ReleaseRecord{
+		ID: "20261123-124000-ba4eba4e", App: "shop", Orbit: "production", Revision: 14, State: elevator.StateFailureClean,
+		Path: []elevator.ReleaseState{elevator.StateValidate, elevator.StateLock, elevator.StateValidateResources, elevator.StateDeploy,
+			elevator.StateCheckHealthy, elevator.StateSmokeTest, elevator.StateCutOver, elevator.StateIntegrationTest, elevator.StateBake,
+			elevator.StateRollBack, elevator.StateCleanUpFailure, elevator.StateUnlock, elevator.StateFailureClean},
+		SubmittedAt: at(40, 0), UpdatedAt: at(47, 30), EndedAt: at(47, 30), Failed: true, Failure: elevator.FailureAlarm,
+		Error:        "Bake: alarm elevator-production-shop-web-5xx_rate in us-east-1 is ALARM (Threshold Crossed: 1 datapoint [9.0] was >= 5.0)",
+		GreenReadyAt: at(41, 10),
+		Tests: []elevator.ReleaseTestResult{
+			{Phase: elevator.PhaseSmoke, Name: "health", Region: "us-east-1", Attempt: 1, Passed: true, At: at(41, 10), Seconds: 0.2},
+			{Phase: elevator.PhaseIntegration, Name: "checkout", Region: "us-east-1", Attempt: 1, Passed: false, At: at(42, 0), Seconds: 3.1, Error: "exit status 1"},
+			{Phase: elevator.PhaseIntegration, Name: "checkout", Region: "us-east-1", Attempt: 2, Passed: true, At: at(42, 5), Seconds: 2.9},
+		},
+		Alarms: []elevator.ReleaseAlarmChange{
+			{At: at(41, 10), Region: "us-east-1", Name: "elevator-production-shop-web-5xx_rate", To: elevator.AlarmOK},
+			{At: at(47, 20), Region: "us-east-1", Name: "elevator-production-shop-web-5xx_rate", From: elevator.AlarmOK, To: elevator.AlarmAlarm},
+		},
+		Regions: []elevator.ReleaseRegionRecord{
+			{Region: "us-east-1", Services: []elevator.ReleaseServiceRecord{
+				{Service: "web", Group: "shop-production-web-ba4eba4e", Desired: 2, Health: elevator.ReleaseGroupHealth{Launch: 2, Needed: 2, InService: 2, Healthy: 2},
+					Old: []elevator.ReleaseOldGroup{{Name: "shop-production-web-5eed5eed", Desired: 2}}},
+			}},
+		},
+	}
 	refused = &elevator.ReleaseRecord{
 		ID: "20261123-123001-0000beef", App: "shop", Orbit: "production", Revision: 4, State: elevator.StateFailureClean,
 		Path:        []elevator.ReleaseState{elevator.StateValidate, elevator.StateLock, elevator.StateFailureClean},
@@ -114,6 +139,7 @@ func TestHumanOutputMatchesGoldenFiles(t *testing.T) {
 		{"release_status_failure_dirty", func(w *bytes.Buffer) { printRecord(w, halted) }},
 		{"release_status_running", func(w *bytes.Buffer) { printRecord(w, running) }},
 		{"release_status_refused", func(w *bytes.Buffer) { printRecord(w, refused) }},
+		{"release_status_rolled_back_in_bake", func(w *bytes.Buffer) { printRecord(w, baked) }},
 		{"release_list", func(w *bytes.Buffer) {
 			printReleases(w, []*elevator.ReleaseRecord{refused, running, halted, succeeded})
 		}},

@@ -45,6 +45,7 @@ var appGoldenCases = []appGoldenCase{
 	{name: "global-db", app: "global-db", orbit: "production"},
 	{name: "overrides-staging", app: "overrides", orbit: "staging"},
 	{name: "overrides-production", app: "overrides", orbit: "production"},
+	{name: "gated", app: "gated", orbit: "staging"},
 }
 
 // loadApp builds a golden case's app as it is in orbit. It is the one place

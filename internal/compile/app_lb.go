@@ -2,6 +2,7 @@ package compile
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ const (
 	idTargetGroup    = "TargetGroup"               // + <service>
 	idCertificate    = "Certificate"               // + <domain>
 	idRecordSet      = "RecordSet"                 // + <service>
+	idTestListener   = "TestListener"              // + <Kind><service>: the test listener of release gates
 	// sslPolicy is the TLS policy of HTTPS listeners: TLS 1.3 and 1.2 only.
 	sslPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 	// maxRuleValues is how many hosts and paths one listener rule matches.
@@ -131,8 +133,9 @@ func (b *appBuilder) loadBalancer(typ elevator.LoadBalancerType, services []*ele
 	if !ok {
 		return
 	}
+	tests := b.testListeners(routed)
 	groups := []any{b.orbitLoadBalancerSG(typ)}
-	if sg := b.loadBalancerPortsSG(typ, ports, lbPath); sg != nil {
+	if sg := b.loadBalancerPortsSG(typ, append(slices.Clone(ports), tests...), lbPath); sg != nil {
 		groups = append(groups, sg)
 	}
 	scheme := "internal"
@@ -154,6 +157,9 @@ func (b *appBuilder) loadBalancer(typ elevator.LoadBalancerType, services []*ele
 
 	for _, ls := range ports {
 		b.listener(kind, lbID, ls)
+	}
+	for _, ls := range tests {
+		b.testListener(kind, lbID, ls)
 	}
 	for _, s := range routed {
 		b.dns(s, lbID)
@@ -469,4 +475,50 @@ func (b *appBuilder) dns(s *elevator.Service, lbID string) {
 		},
 	}})
 	b.output(svc+"Endpoint", s.Path, "DNS name of service "+s.Name, name)
+}
+
+// testListeners are the test listeners of the services of one load
+// balancer when the app has smoke tests: one HTTP port per service,
+// tests.listener_port plus the service's place in the manifest. The
+// release engine points one at a per-release test target group while the
+// smoke tests run (CodeDeploy's test listener).
+func (b *appBuilder) testListeners(routed []*elevator.Service) []*listener {
+	t := b.a.Tests
+	if t == nil || len(t.Smoke) == 0 {
+		return nil
+	}
+	var out []*listener
+	for _, s := range routed {
+		out = append(out, &listener{port: TestListenerPort(b.a, s), protocol: "HTTP", path: t.Path, services: []*elevator.Service{s}})
+	}
+	return out
+}
+
+// TestListenerPort is the port of a service's test listener:
+// tests.listener_port plus the service's place in the manifest.
+func TestListenerPort(a *elevator.App, s *elevator.Service) int {
+	port := elevator.DefaultTestListenerPort
+	if a.Tests != nil && a.Tests.ListenerPort > 0 {
+		port = a.Tests.ListenerPort
+	}
+	return port + slices.IndexFunc(a.Services, func(x elevator.Service) bool { return x.Name == s.Name })
+}
+
+// testListener compiles a test listener: it answers 503 until a release
+// points it at the new groups, and its ARN is an output the release
+// document carries.
+func (b *appBuilder) testListener(kind, lbID string, ls *listener) {
+	s := ls.services[0]
+	id := idTestListener + kind + b.svcID[s.Name]
+	b.add(id, ls.path, Resource{Type: "AWS::ElasticLoadBalancingV2::Listener", Properties: Props{
+		"LoadBalancerArn": Ref(lbID),
+		"Port":            ls.port,
+		"Protocol":        "HTTP",
+		"DefaultActions": []any{Props{"Type": "fixed-response", "FixedResponseConfig": Props{
+			"StatusCode": "503", "ContentType": "text/plain", "MessageBody": "no release under test"}}},
+	}})
+	// Its URL is the load balancer's DNS name (an output already) and
+	// the port: no output of its own, which would not resolve from the
+	// stack's resources (see apply.Outputs).
+	b.output(ServiceOutput(s.Name, "TestListener"), ls.path, "ARN of the test listener of service "+s.Name, Ref(id))
 }

@@ -123,12 +123,23 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 				if tg := need(f.App, ServiceOutput(svc.Name, "TargetGroup"), "the target group of service "+svc.Name); tg != "" {
 					p.TargetGroups = []string{tg}
 				}
+				if a.Tests != nil && len(a.Tests.Smoke) > 0 {
+					p.TestListener = need(f.App, ServiceOutput(svc.Name, "TestListener"), "the test listener of service "+svc.Name)
+					if dns := f.App[camel(string(svc.LoadBalancer.Type))+"LoadBalancerDns"]; dns != "" {
+						p.TestURL = fmt.Sprintf("http://%s:%d", dns, TestListenerPort(a, svc))
+					}
+				}
+				p.ServiceURL = serviceURL(svc, f.App[ServiceOutput(svc.Name, "Endpoint")])
 			}
+			// Release events (green is ready) go to the orbit's topic for
+			// info notices.
+			p.Events = f.Orbit[TopicOutput(elevator.SeverityInfo)]
 			p.Alarms = cpuAlarms(svc, f.Orbit, func(key string) { missing = append(missing, "the orbit's output "+key+" in "+r.Name) })
 			rs.Placements = append(rs.Placements, p)
 		}
 		rel.Services = append(rel.Services, rs)
 	}
+	rel.Tests = releaseTests(a.Tests)
 	if len(missing) > 0 {
 		return nil, elevator.Errorf(elevator.ENOTFOUND, "app %s is not ready for a release in orbit %s: no %s; run `elevator app up` first", a.Name, o.Name, strings.Join(missing, ", no "))
 	}
@@ -198,4 +209,38 @@ func cpuAlarms(svc *elevator.Service, orbit map[string]string, missing func(key 
 		})
 	}
 	return alarms
+}
+
+// releaseTests carries the app's gates over into the release document.
+func releaseTests(t *elevator.AppTests) *elevator.ReleaseTests {
+	if t == nil {
+		return nil
+	}
+	rt := &elevator.ReleaseTests{Smoke: t.Smoke, Integration: t.Integration, BakeSeconds: int(t.Bake / time.Second),
+		Alarms: t.Alarms, MissingData: t.MissingData, RetrySeconds: int(t.RetryWindow / time.Second)}
+	if !rt.Gated() {
+		return nil
+	}
+	return rt
+}
+
+// serviceURL is the address of a load-balanced service, from its endpoint
+// (the app stack's <Service>Endpoint output): https when one of its
+// listeners is HTTPS, with the port when it is not the scheme's own.
+func serviceURL(svc *elevator.Service, endpoint string) string {
+	if endpoint == "" || len(svc.LoadBalancer.Listeners) == 0 {
+		return ""
+	}
+	l := svc.LoadBalancer.Listeners[0]
+	for _, x := range svc.LoadBalancer.Listeners {
+		if strings.EqualFold(x.Protocol, "HTTPS") {
+			l = x
+			break
+		}
+	}
+	scheme := strings.ToLower(l.Protocol)
+	if (scheme == "https" && l.Port == 443) || (scheme == "http" && l.Port == 80) {
+		return scheme + "://" + endpoint
+	}
+	return fmt.Sprintf("%s://%s:%d", scheme, endpoint, l.Port)
 }

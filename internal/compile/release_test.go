@@ -148,3 +148,42 @@ func TestReleaseDocumentRefusesUserDataEC2WouldRefuse(t *testing.T) {
 		t.Errorf("error %q names worker, whose user data fits", err)
 	}
 }
+
+func TestReleaseDocumentCarriesTheGatesAndTheTestListener(t *testing.T) {
+	a, o := releaseExample(t)
+	a.Tests = &elevator.AppTests{
+		Smoke:       []elevator.ReleaseTest{{Name: "health", Kind: elevator.TestHTTP, Path: "/health"}},
+		Bake:        5 * time.Minute,
+		Alarms:      []string{"elevator-demo-shop-web-5xx_rate"},
+		MissingData: elevator.MissingDataOK,
+	}
+	req := ReleaseRequest{Agent: fakeAgentBuilds(), App: a, Orbit: o, Version: "1.4.2", ID: "20261123-150000-0badcafe",
+		CreatedAt: time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC), CreatedBy: "arn:aws:iam::1:user/ada"}
+	facts := releaseFactsFor("us-east-1", "us-west-2")
+	if _, err := ReleaseDocument(req, facts); elevator.ErrorCode(err) != elevator.ENOTFOUND || !strings.Contains(err.Error(), "the test listener of service web in us-east-1") {
+		t.Fatalf("without the test listener's output: %v, want it named as missing", err)
+	}
+	for _, r := range []string{"us-east-1", "us-west-2"} {
+		facts[r].App["WebTestListener"] = "arn:listener/test/" + r
+		facts[r].App["PublicLoadBalancerDns"] = "lb-" + r
+		facts[r].App["WebEndpoint"] = "shop.demo.example.com"
+		facts[r].Orbit["InfoTopic"] = "arn:aws:sns:" + r + ":1:demo-info"
+	}
+	rel, err := ReleaseDocument(req, facts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel.Tests == nil || rel.Tests.BakeSeconds != 300 || len(rel.Tests.Smoke) != 1 || rel.Tests.MissingData != elevator.MissingDataOK {
+		t.Errorf("tests %+v", rel.Tests)
+	}
+	p := rel.Service("web").Placement("us-west-2")
+	if p.TestListener != "arn:listener/test/us-west-2" || p.TestURL != "http://lb-us-west-2:9000" || p.Events != "arn:aws:sns:us-west-2:1:demo-info" || !strings.HasSuffix(p.ServiceURL, "://shop.demo.example.com") {
+		t.Errorf("web in us-west-2: %+v", p)
+	}
+	if w := rel.Service("worker").Placement("us-west-2"); w.TestListener != "" {
+		t.Errorf("worker has a test listener: %+v", w)
+	}
+	if err := rel.Check(); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -182,8 +183,131 @@ func (b *appBuilder) build(orbit string) *elevator.App {
 	b.checkSources(a)
 	b.checkSharedLoadBalancers(a)
 	a.Data = b.data(obj(b.root["data"]))
+	if t, ok := b.root["tests"].(map[string]any); ok {
+		a.Tests = b.tests("tests", t, a)
+	}
 	a.Source = b.d.source
 	return a
+}
+
+// tests reads the tests section: the gates of the app's releases.
+func (b *appBuilder) tests(path string, m map[string]any, a *elevator.App) *elevator.AppTests {
+	t := &elevator.AppTests{
+		Bake:         b.duration(path+".bake", m["bake"], 0, 0, 24*time.Hour),
+		RetryWindow:  b.duration(path+".retry_window", m["retry_window"], 0, 0, 24*time.Hour),
+		MissingData:  str(m["missing_data"]),
+		ListenerPort: integer(m["listener_port"], elevator.DefaultTestListenerPort),
+		Path:         path,
+	}
+	for i, v := range list(m["alarms"]) {
+		name := str(v)
+		if slices.Contains(t.Alarms, name) {
+			b.errorf(fmt.Sprintf("%s.alarms[%d]", path, i), name, "is listed twice")
+			continue
+		}
+		t.Alarms = append(t.Alarms, name)
+	}
+	if len(t.Alarms) > 0 && t.MissingData == "" {
+		b.errorf(path+".alarms", nil, "say what missing alarm data means: add missing_data: ok (no data is fine) or missing_data: breaching (no data rolls back)")
+	}
+	t.Smoke = b.testList(path+".smoke", list(m["smoke"]), a)
+	t.Integration = b.testList(path+".integration", list(m["integration"]), a)
+	if len(t.Smoke) > 0 {
+		balanced := false
+		for _, s := range a.Services {
+			if s.LoadBalancer.Type != "" && s.LoadBalancer.Type != elevator.LoadBalancerNone {
+				balanced = true
+				for _, l := range s.LoadBalancer.Listeners {
+					if l.Port >= t.ListenerPort && l.Port < t.ListenerPort+len(a.Services) {
+						b.errorf(path+".listener_port", t.ListenerPort, "test listeners take ports %d to %d, and service %s listens on %d; pick another listener_port",
+							t.ListenerPort, t.ListenerPort+len(a.Services)-1, s.Name, l.Port)
+					}
+				}
+			}
+		}
+		for i, x := range t.Smoke {
+			if x.Kind == elevator.TestHTTP && x.Target != elevator.TargetServiceURL && !balanced {
+				b.errorf(fmt.Sprintf("%s.smoke[%d]", path, i), x.Name, "an http smoke test runs against the test listener of a load balancer, and no service of the app has one; use kind command or ssm, or target: service")
+			}
+		}
+	}
+	return t
+}
+
+// testList reads the tests of one phase.
+func (b *appBuilder) testList(path string, items []any, a *elevator.App) []elevator.ReleaseTest {
+	var out []elevator.ReleaseTest
+	first := map[string]int{}
+	for i, v := range items {
+		m := obj(v)
+		tp := fmt.Sprintf("%s[%d]", path, i)
+		x := elevator.ReleaseTest{
+			Name:    str(m["name"]),
+			Kind:    strOr(m["kind"], elevator.TestHTTP),
+			Method:  str(m["method"]),
+			Path:    str(m["path"]),
+			Status:  integer(m["status"], 0),
+			Body:    str(m["body"]),
+			Target:  str(m["target"]),
+			Service: str(m["service"]),
+			Retries: integer(m["retries"], 0),
+		}
+		x.TimeoutSeconds = int(b.duration(tp+".timeout", m["timeout"], elevator.DefaultTestTimeout, time.Second, time.Hour) / time.Second)
+		if hs := obj(m["headers"]); len(hs) > 0 {
+			x.Headers = make(map[string]string, len(hs))
+			for k, hv := range hs {
+				x.Headers[k] = str(hv)
+			}
+		}
+		for _, c := range list(m["command"]) {
+			x.Command = append(x.Command, str(c))
+		}
+		if j, dup := first[x.Name]; dup && x.Name != "" {
+			b.errorf(tp+".name", x.Name, "is the name of %s[%d] too; each test needs its own name", path, j)
+		} else {
+			first[x.Name] = i
+		}
+		switch x.Kind {
+		case elevator.TestHTTP:
+			if x.Path == "" {
+				x.Path = "/"
+			}
+			if _, err := regexp.Compile(x.Body); err != nil {
+				b.errorf(tp+".body", x.Body, "not a regular expression: %v", err)
+			}
+			for _, f := range []string{"command", "service"} {
+				if _, ok := m[f]; ok {
+					b.errorf(tp+"."+f+"#key", nil, "an http test takes no %s; use kind: command or kind: ssm", f)
+				}
+			}
+		case elevator.TestCommand, elevator.TestSSM:
+			if len(x.Command) == 0 {
+				b.errorf(tp, nil, "a %s test needs a command, such as command: [./smoke.sh]", x.Kind)
+			}
+			for _, f := range []string{"method", "path", "headers", "status", "body", "target"} {
+				if _, ok := m[f]; ok {
+					b.errorf(tp+"."+f+"#key", nil, "only an http test takes %s; this one is kind %s", f, x.Kind)
+				}
+			}
+			if x.Kind == elevator.TestCommand {
+				if _, ok := m["service"]; ok {
+					b.errorf(tp+".service#key", nil, "a command test runs where the engine runs; only an ssm test takes service")
+				}
+			} else if x.Service != "" && a.Service(x.Service) == nil {
+				b.errorf(tp+".service", x.Service, "no such service; the app's services are %s", strings.Join(serviceNames(a), ", "))
+			}
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+func serviceNames(a *elevator.App) []string {
+	var out []string
+	for _, s := range a.Services {
+		out = append(out, s.Name)
+	}
+	return out
 }
 
 // env reads a mapping of environment variables; values are strings,

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -570,7 +571,7 @@ func TestParseAppRejects(t *testing.T) {
 			[]string{`app.yml:1:1: missing required field "name" (the app's name: 1 to 20 lowercase letters, digits or '-', starting with a letter)`,
 				`app.yml:1:1: missing required field "services" (the app's services, such as web and worker, by name)`}},
 		{"an unknown top-level field", web + "colour: red\n",
-			[]string{`app.yml:5:1: colour: unknown field "colour"; allowed here: data, env, name, orbits, release, secrets, services`}},
+			[]string{`app.yml:5:1: colour: unknown field "colour"; allowed here: data, env, name, orbits, release, secrets, services, tests`}},
 		{"an upper-case app name", "name: Shop\nservices: {web: {runtime: {docker: {image: x}}}}\n",
 			[]string{`app.yml:1:7: name: "Shop": not allowed; want the app's name: 1 to 20 lowercase letters, digits or '-', starting with a letter`}},
 		{"no services", "name: shop\nservices: {}\n",
@@ -842,6 +843,7 @@ func FuzzParseApp(f *testing.F) {
 	f.Add([]byte("name: a\nservices: {w: {runtime: {units: {a.service: x}}, firewall: [{ports: 1-2, from: {service: w}}]}}\n"), "")
 	f.Add([]byte("name: a\nservices: {w: {runtime: {docker: {image: x}}}}\norbits: {p: {services: {w: {runtime: {units: {a.service: x}}}}}}\n"), "p")
 	f.Add([]byte("a: &a [*a]\n"), "")
+	f.Add([]byte(gatedApp), "")
 	f.Fuzz(func(t *testing.T, data []byte, orbit string) {
 		a, err := ParseApp("fuzz.yml", data, orbit)
 		if err != nil {
@@ -867,6 +869,16 @@ func FuzzParseApp(f *testing.F) {
 			}
 			if r := s.Release; (r.Strategy == elevator.StrategyPercent) != (len(r.Steps) > 0) || r.Spread < 0 || r.Spread >= 1 {
 				t.Fatalf("service %s releases %+v", s.Name, r)
+			}
+		}
+		if tt := a.Tests; tt != nil {
+			for _, x := range append(slices.Clone(tt.Smoke), tt.Integration...) {
+				if (x.Kind == elevator.TestCommand || x.Kind == elevator.TestSSM) && len(x.Command) == 0 {
+					t.Fatalf("accepted a %s test without a command: %+v", x.Kind, x)
+				}
+			}
+			if len(tt.Alarms) > 0 && tt.MissingData == "" {
+				t.Fatalf("accepted alarms without missing_data: %+v", tt)
 			}
 		}
 	})

@@ -70,6 +70,16 @@ func (c countingStore) Halt(ctx context.Context, id string) (*elevator.ReleaseHa
 	return c.s.Halt(ctx, id)
 }
 
+func (c countingStore) PutTestRetry(ctx context.Context, id string, round int, t elevator.TestRetry) error {
+	c.r.count("Store.PutTestRetry")
+	return c.s.PutTestRetry(ctx, id, round, t)
+}
+
+func (c countingStore) TestRetry(ctx context.Context, id string, round int) (*elevator.TestRetry, error) {
+	c.r.count("Store.TestRetry")
+	return c.s.TestRetry(ctx, id, round)
+}
+
 func (c countingStore) Audit(ctx context.Context, en elevator.AuditEntry) error {
 	c.r.count("Store.Audit")
 	return c.s.Audit(ctx, en)
@@ -172,4 +182,34 @@ func (c countingCloud) Remains(ctx context.Context, f GroupFilter) ([]Remain, er
 func (c countingCloud) DeleteRemain(ctx context.Context, rm Remain) error {
 	c.n("DeleteRemain")
 	return c.c.DeleteRemain(ctx, rm)
+}
+
+func (c countingCloud) CreateTestTargetGroup(ctx context.Context, name, like string, tags map[string]string) (string, error) {
+	c.n("CreateTestTargetGroup")
+	return c.c.CreateTestTargetGroup(ctx, name, like, tags)
+}
+
+func (c countingCloud) DeleteTestTargetGroup(ctx context.Context, name string) error {
+	c.n("DeleteTestTargetGroup")
+	return c.c.DeleteTestTargetGroup(ctx, name)
+}
+
+func (c countingCloud) ForwardListener(ctx context.Context, listener, tg string) error {
+	c.n("ForwardListener")
+	return c.c.ForwardListener(ctx, listener, tg)
+}
+
+func (c countingCloud) AlarmStates(ctx context.Context, names []string) ([]AlarmState, error) {
+	c.n("AlarmStates")
+	return c.c.AlarmStates(ctx, names)
+}
+
+func (c countingCloud) RunCommand(ctx context.Context, instance string, lines []string, timeout time.Duration) (CommandResult, error) {
+	c.n("RunCommand")
+	return c.c.RunCommand(ctx, instance, lines, timeout)
+}
+
+func (c countingCloud) Publish(ctx context.Context, topic, subject, message string) error {
+	c.n("Publish")
+	return c.c.Publish(ctx, topic, subject, message)
 }

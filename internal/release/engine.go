@@ -30,6 +30,13 @@
 //	ValidateResources -> Unlock -> FailureClean
 //	Deploy, CheckHealthy, ScaleUp, CutOver -> CleanUpFailure -> Unlock -> FailureClean
 //	CleanUpSuccess, CleanUpFailure (giving up) -> Unlock -> FailureDirty
+//
+// A gated release (see gates.go) adds SmokeTest between CheckHealthy and
+// CutOver, IntegrationTest and Bake between the last CutOver and
+// CleanUpSuccess, and RollBack:
+//
+//	SmokeTest -> CleanUpFailure -> Unlock -> FailureClean
+//	IntegrationTest, Bake -> RollBack -> CleanUpFailure -> Unlock -> FailureClean
 package release
 
 import (
@@ -93,6 +100,9 @@ type Config struct {
 	// IDs is the source of the random part of the ids Rollback makes
 	// (crypto/rand when nil).
 	IDs io.Reader
+	// Tester runs the http and command tests of releases' gates
+	// (LocalTester when nil).
+	Tester Tester
 }
 
 // Outcomes of a lease renewal, as Config.ObserveRenewal sees them.
@@ -646,6 +656,11 @@ func (e *Engine) drive(ctx context.Context, r *Release) (*elevator.ReleaseRecord
 			continue
 		}
 		if out.Next == "" {
+			if out.Save {
+				if err := e.save(ctx, r); err != nil {
+					return r.Rec, err
+				}
+			}
 			if err := e.wait(ctx, r, out.After); err != nil {
 				return r.Rec, err
 			}
@@ -907,6 +922,18 @@ func (e *Engine) persist(ctx context.Context, r *Release) error {
 	return nil
 }
 
+// save stores the record in the middle of a state (see Outcome.Save). A
+// halt the store reports is kept for the state's next look (see halted).
+func (e *Engine) save(ctx context.Context, r *Release) error {
+	err := e.persist(ctx, r)
+	var halt *HaltedError
+	if errors.As(err, &halt) {
+		r.Rec.Halt = &halt.Halt
+		return nil
+	}
+	return e.lost(ctx, r, r.Rec.State, err)
+}
+
 // observe hands a copy of the stored record to Config.Observe.
 func (e *Engine) observe(r *Release) {
 	if e.c.Observe != nil {
@@ -947,6 +974,11 @@ func (e *Engine) giveUp(r *Release, t transition, err error) State {
 		r.note("gave up releasing the lock (%v); its lease ends at %s", err, r.lock.Expires.Format(time.RFC3339))
 		r.locked = false
 		return ending(r)
+	}
+	if r.Rec.Failed {
+		// Failing on the way back (RollBack): keep why it turned back.
+		r.Rec.Error = strings.TrimPrefix(r.Rec.Error+"; ", "; ") + fmt.Sprintf("%s: %v", state, err)
+		return t.fail
 	}
 	r.Rec.Failed = true
 	r.Rec.Error = fmt.Sprintf("%s: %v", state, err)

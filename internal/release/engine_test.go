@@ -1024,7 +1024,7 @@ func TestStoreFailuresAreRetried(t *testing.T) {
 
 func TestTransitionsListsEveryStateThatIsNotAnEnd(t *testing.T) {
 	tr := Transitions()
-	if len(tr) != 10 || !slices.Equal(tr[CH], []State{SU, CO, CUF}) || !slices.Equal(tr[V], []State{L, FC}) {
+	if len(tr) != 14 || !slices.Equal(tr[CH], []State{SU, ST, CO, CUF}) || !slices.Equal(tr[BK], []State{CUS, RB}) || !slices.Equal(tr[V], []State{L, FC}) {
 		t.Errorf("Transitions = %v", tr)
 	}
 }

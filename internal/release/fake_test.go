@@ -145,6 +145,7 @@ type fakeStore struct {
 	sums    map[string]string
 	records map[string][]byte
 	halts   map[string]elevator.ReleaseHalt
+	retries map[string]elevator.TestRetry // "id/round" -> request
 	audit   []elevator.AuditEntry
 	// afterPut runs after a record is stored (crash and halt injection).
 	afterPut func(rec elevator.ReleaseRecord)
@@ -329,6 +330,35 @@ func (s *fakeStore) Audit(ctx context.Context, e elevator.AuditEntry) error {
 	return nil
 }
 
+func (s *fakeStore) PutTestRetry(ctx context.Context, id string, round int, t elevator.TestRetry) error {
+	if err := s.enter(ctx, "PutTestRetry"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.retries == nil {
+		s.retries = map[string]elevator.TestRetry{}
+	}
+	k := fmt.Sprintf("%s/%d", id, round)
+	if _, ok := s.retries[k]; !ok {
+		s.retries[k] = t
+	}
+	return nil
+}
+
+func (s *fakeStore) TestRetry(ctx context.Context, id string, round int) (*elevator.TestRetry, error) {
+	if err := s.enter(ctx, "TestRetry"); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.retries[fmt.Sprintf("%s/%d", id, round)]
+	if !ok {
+		return nil, nil
+	}
+	return &t, nil
+}
+
 func (s *fakeStore) audits() []elevator.AuditEntry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -465,6 +495,25 @@ type fakeCloud struct {
 	// between), DeleteGroup deletes them before the group.
 	templates map[string]map[string]string
 	alarms    map[string]string
+
+	// The gates: test target groups by name (ARN and tags), where each
+	// listener forwards ("" for the fixed answer), the watched alarms'
+	// states, commands run on instances and messages published.
+	testTGs     map[string]fakeTestTG
+	listeners   map[string]string
+	alarmStates map[string]string
+	alarmAt     map[string]fakeAlarmAt
+	commands    []string
+	commandOK   bool
+	published   []string
+	// attachments lists every attach of a group to target groups,
+	// creation included, as "group -> target group".
+	attachments []string
+}
+
+type fakeTestTG struct {
+	arn  string
+	tags map[string]string
 }
 
 type fakeGroup struct {
@@ -494,7 +543,8 @@ func newFakeCloud(t *testing.T, region string, clock *fakeClock) *fakeCloud {
 		capacities: map[string][]Capacity{},
 		templates:  map[string]map[string]string{},
 		alarms:     map[string]string{},
-		boot:       40 * time.Second, drain: 20 * time.Second, deleteTime: 30 * time.Second}
+		testTGs:    map[string]fakeTestTG{}, listeners: map[string]string{}, alarmStates: map[string]string{}, commandOK: true,
+		boot: 40 * time.Second, drain: 20 * time.Second, deleteTime: 30 * time.Second}
 }
 
 func (f *fakeCloud) Region() string { return f.region }
@@ -687,6 +737,9 @@ func (f *fakeCloud) CreateGroup(ctx context.Context, spec GroupSpec, token strin
 		return nil
 	}
 	f.created = append(f.created, spec)
+	for _, tg := range spec.TargetGroups {
+		f.attachments = append(f.attachments, spec.Name+" -> "+tg)
+	}
 	f.groups[spec.Name] = &fakeGroup{name: spec.Name, tags: spec.Tags, capacity: spec.Capacity, tgs: slices.Clone(spec.TargetGroups),
 		detached: map[string]time.Time{}, isNew: true}
 	f.capacities[spec.Name] = append(f.capacities[spec.Name], spec.Capacity)
@@ -781,6 +834,7 @@ func (f *fakeCloud) AttachTargetGroups(ctx context.Context, group string, tgs []
 			g.tgs = append(g.tgs, tg)
 		}
 		delete(g.detached, tg)
+		f.attachments = append(f.attachments, group+" -> "+tg)
 	}
 	return nil
 }
@@ -928,4 +982,139 @@ func (f *fakeCloud) describeAll() string {
 		fmt.Fprintf(&b, "%s tgs=%v deleting=%v instances=%d; ", name, g.tgs, !g.deleting.IsZero(), len(g.instances))
 	}
 	return b.String()
+}
+
+func (f *fakeCloud) CreateTestTargetGroup(ctx context.Context, name, like string, tags map[string]string) (string, error) {
+	if err := f.enter(ctx, "CreateTestTargetGroup"); err != nil {
+		return "", err
+	}
+	defer f.after("CreateTestTargetGroup")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(name) > 32 {
+		return "", elevator.Errorf(elevator.EINVALID, "ValidationError: target group name %q longer than 32 characters", name)
+	}
+	if _, ok := f.resources[KindTargetGroup][like]; !ok {
+		return "", fmt.Errorf("target group %s: %w", like, ErrNotFound)
+	}
+	if tg, ok := f.testTGs[name]; ok {
+		if tg.tags[elevator.TagRelease] != tags[elevator.TagRelease] {
+			return "", elevator.Errorf(elevator.EINVALID, "DuplicateTargetGroupName: %s", name)
+		}
+		return tg.arn, nil
+	}
+	arn := "arn:aws:elasticloadbalancing:" + f.region + ":123456789012:targetgroup/" + name + "/feedfeedfeedfeed"
+	f.testTGs[name] = fakeTestTG{arn: arn, tags: tags}
+	return arn, nil
+}
+
+func (f *fakeCloud) DeleteTestTargetGroup(ctx context.Context, name string) error {
+	if err := f.enter(ctx, "DeleteTestTargetGroup"); err != nil {
+		return err
+	}
+	defer f.after("DeleteTestTargetGroup")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	tg, ok := f.testTGs[name]
+	if !ok {
+		return nil
+	}
+	for l, to := range f.listeners {
+		if to == tg.arn {
+			return elevator.Errorf(elevator.EINVALID, "ResourceInUse: target group %s is used by listener %s", name, l)
+		}
+	}
+	delete(f.testTGs, name)
+	return nil
+}
+
+func (f *fakeCloud) ForwardListener(ctx context.Context, listener, tg string) error {
+	if err := f.enter(ctx, "ForwardListener"); err != nil {
+		return err
+	}
+	defer f.after("ForwardListener")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.listeners[listener] = tg
+	return nil
+}
+
+func (f *fakeCloud) AlarmStates(ctx context.Context, names []string) ([]AlarmState, error) {
+	if err := f.enter(ctx, "AlarmStates"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []AlarmState
+	for n, at := range f.alarmAt {
+		if !f.clock.Now().Before(at.at) {
+			f.alarmStates[n] = at.state
+			delete(f.alarmAt, n)
+		}
+	}
+	for _, n := range names {
+		if st, ok := f.alarmStates[n]; ok {
+			out = append(out, AlarmState{Name: n, State: st, Reason: "set by the test"})
+		}
+	}
+	return out, nil
+}
+
+// setAlarmAt sets a watched alarm's state at a time to come.
+func (f *fakeCloud) setAlarmAt(name, state string, at time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.alarmAt == nil {
+		f.alarmAt = map[string]fakeAlarmAt{}
+	}
+	f.alarmAt[name] = fakeAlarmAt{state, at}
+}
+
+type fakeAlarmAt struct {
+	state string
+	at    time.Time
+}
+
+// setAlarm sets a watched alarm's state.
+func (f *fakeCloud) setAlarm(name, state string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.alarmStates[name] = state
+}
+
+func (f *fakeCloud) RunCommand(ctx context.Context, instance string, lines []string, timeout time.Duration) (CommandResult, error) {
+	if err := f.enter(ctx, "RunCommand"); err != nil {
+		return CommandResult{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.commands = append(f.commands, instance+": "+strings.Join(lines, "; "))
+	if !f.commandOK {
+		return CommandResult{Output: "exit 1", Status: "Failed"}, nil
+	}
+	return CommandResult{Output: "ok", OK: true, Status: "Success"}, nil
+}
+
+func (f *fakeCloud) Publish(ctx context.Context, topic, subject, message string) error {
+	if err := f.enter(ctx, "Publish"); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.published = append(f.published, topic+": "+subject+": "+message)
+	return nil
+}
+
+// attached lists, for the groups made by release id, every target group
+// they were ever attached to.
+func (f *fakeCloud) attachedTo(group string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, a := range f.attachments {
+		if g, tg, _ := strings.Cut(a, " -> "); g == group && !slices.Contains(out, tg) {
+			out = append(out, tg)
+		}
+	}
+	return out
 }

@@ -188,3 +188,43 @@ func (f fencedCloud) DeleteRemain(ctx context.Context, rm Remain) error {
 	}
 	return f.c.DeleteRemain(ctx, rm)
 }
+
+func (f fencedCloud) CreateTestTargetGroup(ctx context.Context, name, like string, tags map[string]string) (string, error) {
+	if err := f.e.checkFence(ctx, f.r); err != nil {
+		return "", err
+	}
+	return f.c.CreateTestTargetGroup(ctx, name, like, tags)
+}
+
+func (f fencedCloud) DeleteTestTargetGroup(ctx context.Context, name string) error {
+	if err := f.e.checkFence(ctx, f.r); err != nil {
+		return err
+	}
+	return f.c.DeleteTestTargetGroup(ctx, name)
+}
+
+func (f fencedCloud) ForwardListener(ctx context.Context, listener, tg string) error {
+	if err := f.e.checkFence(ctx, f.r); err != nil {
+		return err
+	}
+	return f.c.ForwardListener(ctx, listener, tg)
+}
+
+func (f fencedCloud) AlarmStates(ctx context.Context, names []string) ([]AlarmState, error) {
+	return f.c.AlarmStates(ctx, names)
+}
+
+// RunCommand runs a test on an instance of the release's own group: not a
+// change to what the release owns, but fenced like one, since it acts.
+func (f fencedCloud) RunCommand(ctx context.Context, instance string, lines []string, timeout time.Duration) (CommandResult, error) {
+	if err := f.e.checkFence(ctx, f.r); err != nil {
+		return CommandResult{}, err
+	}
+	return f.c.RunCommand(ctx, instance, lines, timeout)
+}
+
+// Publish tells the orbit's topic of an event; it changes nothing the
+// lock guards.
+func (f fencedCloud) Publish(ctx context.Context, topic, subject, message string) error {
+	return f.c.Publish(ctx, topic, subject, message)
+}

@@ -54,6 +54,13 @@ type Store interface {
 	// Audit appends an entry to the orbit's audit log. Appending the same
 	// entry twice may keep both.
 	Audit(ctx context.Context, e elevator.AuditEntry) error
+	// PutTestRetry asks the engine running a release to run its failed
+	// tests again, as round round (the record's TestRound + 1). Asking for
+	// a round again keeps the first request and returns nil.
+	PutTestRetry(ctx context.Context, id string, round int, t elevator.TestRetry) error
+	// TestRetry returns the request for a round of a release's tests, or
+	// nil and no error when there is none.
+	TestRetry(ctx context.Context, id string, round int) (*elevator.TestRetry, error)
 }
 
 // Lock is the (app, orbit) release lock: at most one release of an app in
@@ -266,6 +273,45 @@ type Cloud interface {
 	// gone is nil; an alarm already gone may be an error, and Remains no
 	// longer lists it.
 	DeleteRemain(ctx context.Context, r Remain) error
+
+	// The gates' operations (see gates.go).
+
+	// CreateTestTargetGroup makes a target group called name like the
+	// target group like (its VPC, protocol, port and health check),
+	// tagged with tags, and returns its ARN. A target group of that name
+	// that carries tags' elevator.TagRelease is returned as it is; one
+	// that carries another is an EINVALID error.
+	CreateTestTargetGroup(ctx context.Context, name, like string, tags map[string]string) (string, error)
+	// DeleteTestTargetGroup deletes the target group called name; one
+	// already gone is nil.
+	DeleteTestTargetGroup(ctx context.Context, name string) error
+	// ForwardListener makes a listener's default action forward to a
+	// target group, or, when targetGroup is "", answer 503 (no release
+	// under test). Doing it again is harmless.
+	ForwardListener(ctx context.Context, listener, targetGroup string) error
+	// AlarmStates returns the states of the named CloudWatch alarms; an
+	// alarm that does not exist is left out. Read-only.
+	AlarmStates(ctx context.Context, names []string) ([]AlarmState, error)
+	// RunCommand runs shell lines on an instance through SSM Run Command,
+	// waits at most timeout for them to finish, and returns what they
+	// printed and whether they succeeded.
+	RunCommand(ctx context.Context, instance string, lines []string, timeout time.Duration) (CommandResult, error)
+	// Publish sends a message to an SNS topic.
+	Publish(ctx context.Context, topic, subject, message string) error
+}
+
+// AlarmState is the state of a CloudWatch alarm: elevator.AlarmOK,
+// AlarmAlarm or AlarmInsufficient, and why.
+type AlarmState struct {
+	Name, State, Reason string
+}
+
+// CommandResult is what a command run on an instance printed, and whether
+// it succeeded (exited 0 before its timeout).
+type CommandResult struct {
+	Output string
+	OK     bool
+	Status string // as SSM says it: Success, Failed, TimedOut, ...
 }
 
 // RemainKind is a kind of Remain.

@@ -114,3 +114,56 @@ func (e *Engine) Rollback(ctx context.Context, to, by string) (*elevator.Release
 	}
 	return &rel, nil
 }
+
+// RetryTests asks the engine running a release whose tests failed, and
+// that waits for a retry (tests.retry_window), to run them again, and
+// audits it; it returns the round asked for. The engine takes it at its
+// next poll. It returns ENOTFOUND for an unknown release, and ECONFLICT
+// for one that has ended or whose tests are not waiting for a retry.
+func (e *Engine) RetryTests(ctx context.Context, id, by string) (int, error) {
+	rec, err := e.Status(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if rec.State.Ended() {
+		return 0, elevator.Errorf(elevator.ECONFLICT, "release %s already ended %s", id, rec.State)
+	}
+	if rec.TestsFailedAt.IsZero() {
+		return 0, elevator.Errorf(elevator.ECONFLICT, "release %s is in %s, and no failed tests are waiting for a retry", id, rec.State)
+	}
+	round := rec.TestRound + 1
+	now := e.now()
+	if err := e.c.Store.PutTestRetry(ctx, id, round, elevator.TestRetry{By: by, At: now}); err != nil {
+		return 0, fmt.Errorf("ask release %s to retry its tests: %w", id, err)
+	}
+	err = e.c.Store.Audit(ctx, elevator.AuditEntry{At: now, By: by, Action: elevator.AuditRetryTests, App: rec.App,
+		Orbit: rec.Orbit, ReleaseID: id, Outcome: "requested", Detail: fmt.Sprintf("round %d of the %s tests", round, rec.State)})
+	return round, err
+}
+
+// InGates says whether a release in state s is at one of its gates
+// (SmokeTest, IntegrationTest, Bake), where a halt rolls it back at once:
+// before cut-over production never saw it, after cut-over its old groups
+// are alive, out of their target groups, to be put back.
+func InGates(s State) bool {
+	return s == elevator.StateSmokeTest || s == elevator.StateIntegrationTest || s == elevator.StateBake
+}
+
+// RollBackInGates rolls back the release of an app in an orbit that is at
+// one of its gates (see InGates), by halting it with the reason, and
+// returns its id; "" and no error when no release of the app is there
+// (then a rollback is a new release of earlier content, see Rollback).
+func (e *Engine) RollBackInGates(ctx context.Context, app, orbit, by, reason string) (string, error) {
+	l, err := e.c.Locker.Get(ctx, app, orbit)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the lock of %s in %s: %w", app, orbit, err)
+	}
+	rec, err := e.Status(ctx, l.ReleaseID)
+	if err != nil || !InGates(rec.State) {
+		return "", err
+	}
+	return rec.ID, e.Halt(ctx, rec.ID, by, reason)
+}

@@ -339,6 +339,12 @@ func (e *Engine) deploy(ctx context.Context, r *Release) (Outcome, error) {
 			sr := service(rr, s.Name)
 			st := stepOf(s, sr.Desired, 0)
 			sr.Health = elevator.ReleaseGroupHealth{Launch: st.Launch, Needed: st.Healthy}
+			var testTG string
+			if onTestListener(doc, s, rr.Region) {
+				if testTG, err = e.testTargetGroup(ctx, r, cl, s, sr, rr.Region); err != nil {
+					return err
+				}
+			}
 			if g, ok := byName(groups, sr.Group); ok {
 				if g.Deleting {
 					return fail(elevator.FailureConflict, "group %s is being deleted by someone else", g.Name)
@@ -347,6 +353,10 @@ func (e *Engine) deploy(ctx context.Context, r *Release) (Outcome, error) {
 			}
 			spec := e.spec(r, s, rr.Region, st)
 			spec.Absent = true
+			if testTG != "" {
+				// Smoke tests first: production sees the group at cut-over.
+				spec.TargetGroups = []string{testTG}
+			}
 			if err := cl.CreateGroup(ctx, spec, token(doc.ID, elevator.StateDeploy, rr.Region, s.Name)); err != nil {
 				return fmt.Errorf("create group %s: %w", spec.Name, err)
 			}
@@ -400,7 +410,7 @@ func (e *Engine) checkHealthy(ctx context.Context, r *Release) (Outcome, error) 
 				sr.Health = h
 				return fail(elevator.FailureTerminating, "%d instance(s) of group %s terminating, max_terms %d: halting the release", h.Terminating, g.Name, s.Capacity.MaxTerms)
 			}
-			for _, tg := range s.Placement(rr.Region).TargetGroups {
+			for _, tg := range healthTargetGroups(s, sr, rr.Region) {
 				set, ok := healthyIn[tg]
 				if !ok {
 					targets, err := cl.Targets(ctx, tg)
@@ -437,7 +447,7 @@ func (e *Engine) checkHealthy(ctx context.Context, r *Release) (Outcome, error) 
 	if r.Rec.Step+1 < r.steps() {
 		return goTo(elevator.StateScaleUp), nil
 	}
-	return goTo(elevator.StateCutOver), nil
+	return goTo(afterHealthy(doc)), nil
 }
 
 // scaleUp grows the new groups of the wave to the next capacity step.
@@ -471,8 +481,22 @@ func (e *Engine) scaleUp(ctx context.Context, r *Release) (Outcome, error) {
 func (e *Engine) cutOver(ctx context.Context, r *Release) (Outcome, error) {
 	doc := r.Doc
 	now := e.now()
-	var draining collector
+	alarmed := false
+	if doc.Tests.Gated() {
+		changed, err := e.watchAlarms(ctx, r)
+		if err != nil {
+			return Outcome{}, err
+		}
+		alarmed = changed
+	}
+	var draining, joining collector
 	err := e.each(ctx, r, r.active(), func(ctx context.Context, cl Cloud, rr *elevator.ReleaseRegionRecord) error {
+		// New groups smoke-tested on a test target group join production
+		// first, and the old groups leave once they serve there.
+		ok, err := e.attachTested(ctx, r, cl, rr, &joining)
+		if err != nil || !ok {
+			return err
+		}
 		oldTGs := map[string][]string{} // target group -> old groups in it
 		for i := range doc.Services {
 			s := &doc.Services[i]
@@ -538,9 +562,15 @@ func (e *Engine) cutOver(ctx context.Context, r *Release) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	if j := joining.sorted(); len(j) > 0 {
+		if now.Sub(r.stateSince()) >= doc.Timeout() {
+			return Outcome{}, fail(elevator.FailureUnhealthy, "new groups not healthy in their target groups after %s: %s", doc.Timeout(), strings.Join(j, "; "))
+		}
+		return Outcome{After: e.c.Poll, Save: alarmed}, nil
+	}
 	if d := draining.sorted(); len(d) > 0 {
 		if now.Sub(r.stateSince()) < doc.Timeout() {
-			return requeue(e.c.Poll), nil
+			return Outcome{After: e.c.Poll, Save: alarmed}, nil
 		}
 		r.note("cut-over went on after %s with targets still draining: %s", doc.Timeout(), strings.Join(d, "; "))
 	}
@@ -549,7 +579,55 @@ func (e *Engine) cutOver(ctx context.Context, r *Release) (Outcome, error) {
 		r.Rec.Step = 0
 		return goTo(elevator.StateDeploy), nil
 	}
-	return goTo(elevator.StateCleanUpSuccess), nil
+	return goTo(afterCutOver(doc)), nil
+}
+
+// attachTested attaches the new groups of a region that were made on a
+// test target group to their production target groups, and says whether
+// they serve there (enough instances healthy, as at CheckHealthy); then
+// it takes them off the test target group. What is not ready yet is
+// added to joining.
+func (e *Engine) attachTested(ctx context.Context, r *Release, cl Cloud, rr *elevator.ReleaseRegionRecord, joining *collector) (bool, error) {
+	doc := r.Doc
+	ready := true
+	for i := range doc.Services {
+		s := &doc.Services[i]
+		sr := service(rr, s.Name)
+		if sr.TestTargetGroup == "" || sr.Attached {
+			continue
+		}
+		tgs := s.Placement(rr.Region).TargetGroups
+		if err := cl.AttachTargetGroups(ctx, sr.Group, tgs); err != nil {
+			return false, fmt.Errorf("attach group %s to its target groups: %w", sr.Group, err)
+		}
+		groups, err := cl.Groups(ctx, GroupFilter{App: doc.App, Orbit: doc.Orbit, ReleaseID: doc.ID})
+		if err != nil {
+			return false, fmt.Errorf("find groups of release %s: %w", doc.ID, err)
+		}
+		g, _ := byName(groups, sr.Group)
+		healthy := 0
+		for _, tg := range tgs {
+			targets, err := cl.Targets(ctx, tg)
+			if err != nil {
+				return false, fmt.Errorf("target health of %s: %w", tg, err)
+			}
+			for _, t := range targets {
+				if t.State == TargetHealthy && slices.ContainsFunc(g.Instances, func(in Instance) bool { return in.ID == t.InstanceID }) {
+					healthy++
+				}
+			}
+		}
+		if need := sr.Health.Needed * len(tgs); healthy < need {
+			joining.add("%s/%s: %d of %d targets healthy", rr.Region, s.Name, healthy, need)
+			ready = false
+			continue
+		}
+		if err := cl.DetachTargetGroups(ctx, sr.Group, []string{sr.TestTargetGroup}); err != nil {
+			return false, fmt.Errorf("detach group %s from its test target group: %w", sr.Group, err)
+		}
+		sr.Attached = true
+	}
+	return ready, nil
 }
 
 func leftover(region, group, what string) string {
@@ -570,6 +648,11 @@ func (e *Engine) cleanUpSuccess(ctx context.Context, r *Release) (Outcome, error
 		for _, sr := range rr.Services {
 			for _, old := range sr.Old {
 				olds = append(olds, old.Name)
+			}
+		}
+		if doc.Tests != nil && len(doc.Tests.Smoke) > 0 {
+			if err := e.dropTestTargetGroups(ctx, r, cl, rr, nil, &left); err != nil {
+				return err
 			}
 		}
 		if len(olds) == 0 {
@@ -706,6 +789,9 @@ func (e *Engine) cleanUpFailure(ctx context.Context, r *Release) (Outcome, error
 			}
 		}
 		if err := e.sweep(ctx, r, cl, groups, &left); err != nil {
+			errs = append(errs, err)
+		}
+		if err := e.dropTestTargetGroups(ctx, r, cl, rr, groups, &left); err != nil {
 			errs = append(errs, err)
 		}
 		return errors.Join(errs...)

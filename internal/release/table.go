@@ -17,6 +17,10 @@ type State = elevator.ReleaseState
 type Outcome struct {
 	Next  State
 	After time.Duration
+	// Save asks the engine to store the record before it waits, for what
+	// the step found that others must see before the next transition
+	// (tests' results, a phase waiting for `release retry-tests`).
+	Save bool
 }
 
 // goTo moves the release to next.
@@ -107,11 +111,21 @@ var table = map[State]transition{
 	elevator.StateDeploy: {step: (*Engine).deploy, forward: true, halts: true, locked: true, retry: steady,
 		next: []State{elevator.StateCheckHealthy}, fail: elevator.StateCleanUpFailure},
 	elevator.StateCheckHealthy: {step: (*Engine).checkHealthy, forward: true, halts: true, locked: true, retry: steady,
-		next: []State{elevator.StateScaleUp, elevator.StateCutOver}, fail: elevator.StateCleanUpFailure},
+		next: []State{elevator.StateScaleUp, elevator.StateSmokeTest, elevator.StateCutOver}, fail: elevator.StateCleanUpFailure},
 	elevator.StateScaleUp: {step: (*Engine).scaleUp, forward: true, halts: true, locked: true, retry: steady,
 		next: []State{elevator.StateCheckHealthy}, fail: elevator.StateCleanUpFailure},
+	elevator.StateSmokeTest: {step: (*Engine).smokeTest, forward: true, halts: true, locked: true, retry: steady,
+		next: []State{elevator.StateCutOver}, fail: elevator.StateCleanUpFailure},
 	elevator.StateCutOver: {step: (*Engine).cutOver, forward: true, locked: true, retry: steady,
-		next: []State{elevator.StateDeploy, elevator.StateCleanUpSuccess}, fail: elevator.StateCleanUpFailure},
+		next: []State{elevator.StateDeploy, elevator.StateIntegrationTest, elevator.StateBake, elevator.StateCleanUpSuccess}, fail: elevator.StateCleanUpFailure},
+	elevator.StateIntegrationTest: {step: (*Engine).integrationTest, forward: true, halts: true, locked: true, retry: steady,
+		next: []State{elevator.StateBake, elevator.StateCleanUpSuccess}, fail: elevator.StateRollBack},
+	elevator.StateBake: {step: (*Engine).bake, forward: true, halts: true, locked: true, retry: steady,
+		next: []State{elevator.StateCleanUpSuccess}, fail: elevator.StateRollBack},
+	// RollBack must put the old groups back: tried as often as cleanup,
+	// then CleanUpFailure tries again.
+	elevator.StateRollBack: {step: (*Engine).rollBack, locked: true, retry: patient,
+		next: []State{elevator.StateCleanUpFailure}, fail: elevator.StateCleanUpFailure},
 	elevator.StateCleanUpSuccess: {step: (*Engine).cleanUpSuccess, locked: true, retry: patient, catch: leaveBehind,
 		next: []State{elevator.StateUnlock}, fail: elevator.StateUnlock},
 	elevator.StateCleanUpFailure: {step: (*Engine).cleanUpFailure, locked: true, retry: patient, catch: leaveBehind,

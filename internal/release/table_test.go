@@ -33,7 +33,13 @@ func TestEachStateDeclaresTheRulesTheDocumentationGives(t *testing.T) {
 		{D, true, true, true, steady, rollBack, CUF},
 		{CH, true, true, true, steady, rollBack, CUF},
 		{SU, true, true, true, steady, rollBack, CUF},
+		{ST, true, true, true, steady, rollBack, CUF},
 		{CO, true, false, true, steady, rollBack, CUF},
+		// After cut-over the gates obey halts again: a halt rolls back.
+		{IT, true, true, true, steady, rollBack, RB},
+		{BK, true, true, true, steady, rollBack, RB},
+		// Rolling back is tried as often as cleanup, which tries again.
+		{RB, false, false, true, patient, rollBack, CUF},
 		// Cleanup: 12 tries; giving up leaves groups behind.
 		{CUS, false, false, true, patient, leaveBehind, U},
 		{CUF, false, false, true, patient, leaveBehind, U},

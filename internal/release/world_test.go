@@ -171,6 +171,10 @@ var (
 	CH  = elevator.StateCheckHealthy
 	SU  = elevator.StateScaleUp
 	CO  = elevator.StateCutOver
+	ST  = elevator.StateSmokeTest
+	IT  = elevator.StateIntegrationTest
+	BK  = elevator.StateBake
+	RB  = elevator.StateRollBack
 	CUS = elevator.StateCleanUpSuccess
 	CUF = elevator.StateCleanUpFailure
 	U   = elevator.StateUnlock

@@ -200,3 +200,40 @@ func optional(s string) *string {
 	}
 	return aws.String(s)
 }
+
+// AlarmState is an alarm's state (OK, ALARM, INSUFFICIENT_DATA) and why.
+type AlarmState struct {
+	Name, State, Reason string
+	Updated             time.Time
+}
+
+// alarmBatch is how many alarm names DescribeAlarms takes in one call.
+const alarmBatch = 100
+
+// AlarmStates returns the states of the named alarms, metric or composite;
+// names that match no alarm are left out. Failures are EAWS errors.
+func (c *Client) AlarmStates(ctx context.Context, names []string) ([]AlarmState, error) {
+	var out []AlarmState
+	for start := 0; start < len(names); start += alarmBatch {
+		batch := names[start:min(start+alarmBatch, len(names))]
+		p := cloudwatchsdk.NewDescribeAlarmsPaginator(c.api, &cloudwatchsdk.DescribeAlarmsInput{
+			AlarmNames: batch,
+			AlarmTypes: []cloudwatchtypes.AlarmType{cloudwatchtypes.AlarmTypeMetricAlarm, cloudwatchtypes.AlarmTypeCompositeAlarm},
+		})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, c.fail("describe alarms", err)
+			}
+			for _, m := range page.MetricAlarms {
+				out = append(out, AlarmState{Name: aws.ToString(m.AlarmName), State: string(m.StateValue),
+					Reason: aws.ToString(m.StateReason), Updated: aws.ToTime(m.StateUpdatedTimestamp)})
+			}
+			for _, m := range page.CompositeAlarms {
+				out = append(out, AlarmState{Name: aws.ToString(m.AlarmName), State: string(m.StateValue),
+					Reason: aws.ToString(m.StateReason), Updated: aws.ToTime(m.StateUpdatedTimestamp)})
+			}
+		}
+	}
+	return out, nil
+}

@@ -20,6 +20,8 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/aws/elbv2"
 	"github.com/elevatorhq/elevator/internal/aws/iam"
+	"github.com/elevatorhq/elevator/internal/aws/sns"
+	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/image"
 	"github.com/elevatorhq/elevator/internal/release"
 )
@@ -87,6 +89,11 @@ type Cloud struct {
 	iam     profilesAPI
 	alarms  alarmsAPI
 	items   image.Items // the orbit's image allow list
+
+	testGroups  testGroupsAPI
+	alarmStates alarmStatesAPI
+	commands    commandsAPI
+	topics      topicsAPI
 }
 
 var _ release.Cloud = (*Cloud)(nil)
@@ -95,15 +102,20 @@ var _ release.Cloud = (*Cloud)(nil)
 func NewCloud(cfg aws.Config) *Cloud {
 	create := cfg.Copy()
 	create.Retryer = createRetryer
+	lb, cw := elbv2.New(cfg), cloudwatch.New(cfg)
 	return &Cloud{
-		region:  cfg.Region,
-		groups:  autoscaling.New(cfg),
-		creator: autoscaling.New(create),
-		compute: ec2.New(cfg),
-		lb:      elbv2.New(cfg),
-		iam:     iam.New(cfg),
-		alarms:  cloudwatch.New(cfg),
-		items:   dynamodb.New(cfg),
+		region:      cfg.Region,
+		groups:      autoscaling.New(cfg),
+		creator:     autoscaling.New(create),
+		compute:     ec2.New(cfg),
+		lb:          lb,
+		iam:         iam.New(cfg),
+		alarms:      cw,
+		items:       dynamodb.New(cfg),
+		testGroups:  lb,
+		alarmStates: cw,
+		commands:    ssm.New(cfg),
+		topics:      sns.New(cfg),
 	}
 }
 

@@ -459,3 +459,40 @@ func (s *Store) AuditLog(ctx context.Context, since time.Time) ([]elevator.Audit
 	}
 	return out, nil
 }
+
+// retryKey is the object of a request to retry a release's tests, one per
+// round: releases/<id>/retry-tests/<round>.json.
+func retryKey(id string, round int) string {
+	return fmt.Sprintf("%s%s/retry-tests/%d.json", elevator.ReleasesPrefix, id, round)
+}
+
+// PutTestRetry stores a request to retry a release's failed tests as
+// round round, unless one is stored for that round already.
+func (s *Store) PutTestRetry(ctx context.Context, id string, round int, t elevator.TestRetry) error {
+	if err := elevator.CheckReleaseID(id); err != nil {
+		return err
+	}
+	b, err := json.Marshal(t)
+	if err != nil {
+		return elevator.Errorf(elevator.EINTERNAL, "encode test retry of release %s: %w", id, err)
+	}
+	_, err = s.objects.PutIfAbsent(ctx, s.bucket, retryKey(id, round), "application/json", b)
+	return err
+}
+
+// TestRetry returns the request to retry a round of a release's tests, or
+// nil and no error.
+func (s *Store) TestRetry(ctx context.Context, id string, round int) (*elevator.TestRetry, error) {
+	b, _, err := s.objects.Get(ctx, s.bucket, retryKey(id, round))
+	if errors.Is(err, s3.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var t elevator.TestRetry
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, elevator.Errorf(elevator.EINTERNAL, "decode test retry of release %s: %w", id, err)
+	}
+	return &t, nil
+}

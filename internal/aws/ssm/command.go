@@ -1,0 +1,72 @@
+package ssm
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ssmsdk "github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
+)
+
+// commandAPI lists the Run Command operations.
+type commandAPI interface {
+	SendCommand(context.Context, *ssmsdk.SendCommandInput, ...func(*ssmsdk.Options)) (*ssmsdk.SendCommandOutput, error)
+	GetCommandInvocation(context.Context, *ssmsdk.GetCommandInvocationInput, ...func(*ssmsdk.Options)) (*ssmsdk.GetCommandInvocationOutput, error)
+}
+
+// CommandResult is what a command run on an instance printed and how it
+// ended: Status is Run Command's (Success, Failed, TimedOut, Cancelled,
+// ...), OK whether it is Success.
+type CommandResult struct {
+	Output, Status string
+	OK             bool
+}
+
+// RunShell runs shell lines on an instance with the AWS-RunShellScript
+// document and waits, looking every poll, until they end or timeout
+// passes (then Status is TimedOut). Failures are EAWS errors.
+func (c *Client) RunShell(ctx context.Context, instance string, lines []string, timeout, poll time.Duration) (CommandResult, error) {
+	api, ok := c.api.(commandAPI)
+	if !ok {
+		return CommandResult{}, errors.New("ssm: client cannot run commands")
+	}
+	op := awserr.Op{Doing: "run command on " + instance, Region: c.region, Kind: "instance", Name: instance}
+	secs := max(int32(timeout/time.Second), 30)
+	out, err := api.SendCommand(ctx, &ssmsdk.SendCommandInput{
+		DocumentName:   aws.String("AWS-RunShellScript"),
+		InstanceIds:    []string{instance},
+		Parameters:     map[string][]string{"commands": lines},
+		TimeoutSeconds: aws.Int32(secs),
+	})
+	if err != nil {
+		return CommandResult{}, codes.Translate(op, err)
+	}
+	id := aws.ToString(out.Command.CommandId)
+	deadline := time.Now().Add(timeout)
+	for {
+		inv, err := api.GetCommandInvocation(ctx, &ssmsdk.GetCommandInvocationInput{CommandId: aws.String(id), InstanceId: aws.String(instance)})
+		if err != nil && awserr.Code(err) != "InvocationDoesNotExist" {
+			return CommandResult{}, codes.Translate(op, err)
+		}
+		if err == nil {
+			switch inv.Status {
+			case ssmtypes.CommandInvocationStatusPending, ssmtypes.CommandInvocationStatusInProgress, ssmtypes.CommandInvocationStatusDelayed:
+			default:
+				res := CommandResult{Output: aws.ToString(inv.StandardOutputContent) + aws.ToString(inv.StandardErrorContent), Status: string(inv.Status)}
+				res.OK = inv.Status == ssmtypes.CommandInvocationStatusSuccess
+				return res, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return CommandResult{Status: "TimedOut"}, nil
+		}
+		select {
+		case <-ctx.Done():
+			return CommandResult{}, codes.Translate(op, ctx.Err())
+		case <-time.After(poll):
+		}
+	}
+}

@@ -1,0 +1,202 @@
+package release
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/elevatorhq/elevator"
+)
+
+// Tester runs one try of a test of a release's gates where the engine
+// runs (http and command tests; ssm tests go through the Cloud). It never
+// returns an error: a test that cannot run fails, saying why.
+type Tester interface {
+	Test(ctx context.Context, t elevator.ReleaseTest, env TestEnv) TestOutcome
+}
+
+// TestEnv is what a test runs against: the URL of its target
+// (ELEVATOR_TEST_URL), the new instances, and the release's facts.
+type TestEnv struct {
+	URL       string
+	Instances []string // ids of the new groups' instances in service
+	// Facts become the environment of a command test, as ELEVATOR_<KEY>:
+	// RELEASE_ID, APP, ORBIT, VERSION, REGION, PHASE, TEST_URL, INSTANCES.
+	Facts map[string]string
+}
+
+// TestOutcome is what a try of a test found. Output is what it printed
+// or answered; the engine caps it and takes secret values out before it
+// stores it.
+type TestOutcome struct {
+	Passed bool
+	Output string
+	Error  string
+}
+
+// LocalTester runs http tests with an HTTP client and command tests as
+// processes, each bounded by its test's timeout. A command's environment
+// is PATH, HOME and the release's facts, never the engine's own (which
+// holds its AWS credentials).
+type LocalTester struct {
+	Client *http.Client // http.DefaultClient's transport when nil
+}
+
+// capWriter keeps at most limit bytes of what is written, counting the
+// rest, so a chatty test cannot fill the engine's memory.
+type capWriter struct {
+	buf   bytes.Buffer
+	limit int
+	cut   int
+}
+
+func (w *capWriter) Write(p []byte) (int, error) {
+	room := w.limit - w.buf.Len()
+	if room >= len(p) {
+		w.buf.Write(p)
+	} else {
+		if room > 0 {
+			w.buf.Write(p[:room])
+		}
+		w.cut += len(p) - max(room, 0)
+	}
+	return len(p), nil
+}
+
+func (w *capWriter) String() string {
+	if w.cut > 0 {
+		return w.buf.String() + fmt.Sprintf("\n[... %d more bytes ...]", w.cut)
+	}
+	return w.buf.String()
+}
+
+// Test runs one try of t.
+func (l LocalTester) Test(ctx context.Context, t elevator.ReleaseTest, env TestEnv) TestOutcome {
+	ctx, cancel := context.WithTimeout(ctx, t.Timeout())
+	defer cancel()
+	switch t.Kind {
+	case elevator.TestHTTP:
+		return l.http(ctx, t, env)
+	case elevator.TestCommand:
+		return l.command(ctx, t, env)
+	}
+	return TestOutcome{Error: fmt.Sprintf("a %s test does not run where the engine runs", t.Kind)}
+}
+
+func (l LocalTester) http(ctx context.Context, t elevator.ReleaseTest, env TestEnv) TestOutcome {
+	if env.URL == "" {
+		return TestOutcome{Error: fmt.Sprintf("no URL to test: the release has no %s URL in this region", targetOf(t))}
+	}
+	method := t.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	url := strings.TrimSuffix(env.URL, "/") + t.Path
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		return TestOutcome{Error: fmt.Sprintf("make request %s %s: %v", method, url, err)}
+	}
+	keys := make([]string, 0, len(t.Headers))
+	for k := range t.Headers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		req.Header.Set(k, t.Headers[k])
+	}
+	client := l.Client
+	if client == nil {
+		client = &http.Client{}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return TestOutcome{Output: fmt.Sprintf("%s %s", method, url), Error: err.Error()}
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body := &capWriter{limit: elevator.MaxTestOutput}
+	_, rerr := io.Copy(body, io.LimitReader(resp.Body, 1<<20))
+	out := fmt.Sprintf("%s %s -> %d\n%s", method, url, resp.StatusCode, body.String())
+	want := t.Status
+	if want == 0 {
+		want = http.StatusOK
+	}
+	switch {
+	case rerr != nil:
+		return TestOutcome{Output: out, Error: fmt.Sprintf("read the answer: %v", rerr)}
+	case resp.StatusCode != want:
+		return TestOutcome{Output: out, Error: fmt.Sprintf("status %d, want %d", resp.StatusCode, want)}
+	case t.Body != "" && !regexp.MustCompile(t.Body).MatchString(body.buf.String()):
+		return TestOutcome{Output: out, Error: fmt.Sprintf("body does not match %q", t.Body)}
+	}
+	return TestOutcome{Passed: true, Output: out}
+}
+
+func (l LocalTester) command(ctx context.Context, t elevator.ReleaseTest, env TestEnv) TestOutcome {
+	cmd := exec.CommandContext(ctx, t.Command[0], t.Command[1:]...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	keys := make([]string, 0, len(env.Facts))
+	for k := range env.Facts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		cmd.Env = append(cmd.Env, "ELEVATOR_"+k+"="+env.Facts[k])
+	}
+	out := &capWriter{limit: elevator.MaxTestOutput}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	switch {
+	case ctx.Err() != nil:
+		return TestOutcome{Output: out.String(), Error: fmt.Sprintf("no answer within %s", t.Timeout())}
+	case err != nil:
+		return TestOutcome{Output: out.String(), Error: err.Error()}
+	}
+	return TestOutcome{Passed: true, Output: out.String()}
+}
+
+func targetOf(t elevator.ReleaseTest) string {
+	if t.Target == "" {
+		return "default"
+	}
+	return t.Target
+}
+
+// secretNames are the words that make an environment variable of the
+// engine's secret: its value never reaches a record.
+var secretNames = []string{"SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE", "API_KEY", "ACCESS_KEY"}
+
+// secretsOf lists the values a test's stored output must not hold: the
+// values of its headers, and those of the engine's environment variables
+// whose names say they are secret (AWS_SECRET_ACCESS_KEY,
+// AWS_SESSION_TOKEN, ...).
+func secretsOf(t elevator.ReleaseTest, environ []string) []string {
+	var out []string
+	for _, v := range t.Headers {
+		out = append(out, v)
+		// "Bearer xyz": the token alone, too.
+		if _, tok, ok := strings.Cut(v, " "); ok {
+			out = append(out, tok)
+		}
+	}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		for _, w := range secretNames {
+			if strings.Contains(strings.ToUpper(k), w) {
+				out = append(out, v)
+				break
+			}
+		}
+	}
+	// Longest first, so that a secret that contains another goes whole.
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
