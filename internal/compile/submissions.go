@@ -44,6 +44,7 @@ var DescribeActions = []any{
 	"elasticloadbalancing:DescribeTags",
 	"elasticloadbalancing:DescribeTargetGroups",
 	"elasticloadbalancing:DescribeTargetHealth",
+	"ssm:GetCommandInvocation",
 	"sts:GetCallerIdentity",
 }
 
@@ -165,6 +166,23 @@ func (b *regionBuilder) submissions() {
 				"Condition": Props{"StringEquals": Props{"iam:PassedToService": "ec2.amazonaws.com"}}},
 			Props{"Sid": "GroupAlarms", "Effect": "Allow", "Action": []any{"cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"},
 				"Resource": Sub("arn:${AWS::Partition}:cloudwatch:*:${AWS::AccountId}:alarm:*-" + o.Name + "-*")},
+			// Release gates (docs/release-gates.md): a test target group per
+			// release and service, the test listener pointed at it, ssm
+			// tests on a new instance, and "green is ready" on the orbit's
+			// topics.
+			Props{"Sid": "TestTargetGroups", "Effect": "Allow", "Action": []any{"elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:AddTags"},
+				"Resource":  Sub("arn:${AWS::Partition}:elasticloadbalancing:*:${AWS::AccountId}:targetgroup/t-*/*"),
+				"Condition": Props{"StringEquals": Props{"aws:RequestTag/" + elevator.TagOrbit: o.Name}}},
+			Props{"Sid": "DeleteTestTargetGroups", "Effect": "Allow", "Action": "elasticloadbalancing:DeleteTargetGroup",
+				"Resource":  Sub("arn:${AWS::Partition}:elasticloadbalancing:*:${AWS::AccountId}:targetgroup/t-*/*"),
+				"Condition": Props{"StringEquals": Props{orbitTag: o.Name}}},
+			Props{"Sid": "TestListeners", "Effect": "Allow", "Action": "elasticloadbalancing:ModifyListener",
+				"Resource": Sub("arn:${AWS::Partition}:elasticloadbalancing:*:${AWS::AccountId}:listener/app/*")},
+			Props{"Sid": "SSMTests", "Effect": "Allow", "Action": "ssm:SendCommand",
+				"Resource": []any{Sub("arn:${AWS::Partition}:ssm:*::document/AWS-RunShellScript"), Sub("arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*")},
+				"Condition": Props{"StringEqualsIfExists": Props{"ssm:resourceTag/" + elevator.TagOrbit: o.Name}}},
+			Props{"Sid": "OrbitTopics", "Effect": "Allow", "Action": "sns:Publish",
+				"Resource": Sub("arn:${AWS::Partition}:sns:*:${AWS::AccountId}:" + o.Name + "-*")},
 			Props{"Sid": "Describe", "Effect": "Allow", "Action": DescribeActions, "Resource": "*"},
 		}},
 	}})

@@ -60,9 +60,11 @@ func TestDeployerAndSubmitterPoliciesGrantOnlyNamedResources(t *testing.T) {
 						}
 						continue
 					}
-					// Images are the one resource of another account (AMIs are
-					// shared): RunInstances names them by id alone.
-					image := sid == "RunInstances" && strings.HasSuffix(r, "::image/*]")
+					// Images (AMIs are shared) and the AWS-owned Run Command
+					// document are the resources of another account: they are
+					// named without one.
+					image := sid == "RunInstances" && strings.HasSuffix(r, "::image/*]") ||
+						sid == "SSMTests" && strings.HasSuffix(r, "::document/AWS-RunShellScript]")
 					if !image && !strings.Contains(r, o.Name) && !strings.Contains(r, "${AWS::AccountId}") && !strings.Contains(r, "Arn") {
 						t.Errorf("%s %s: resource %s names neither the orbit nor the account", id, sid, r)
 					}
