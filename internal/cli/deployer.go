@@ -125,7 +125,8 @@ func (o *deployerOptions) execute(ctx context.Context) error {
 	}
 	engine.Lease = e.lease
 	metrics := api.NewMetrics()
-	engine.Observe = releaseMetrics(metrics)
+	feed := &recordFeed{} // to the dashboard, when there is one
+	engine.Observe = feed.wrap(releaseMetrics(metrics))
 	opts := deployer.Options{Orbit: e.orbit.Name, Bucket: outputs[compile.StateBucketOutput], Objects: s3.New(cfg), Engine: engine,
 		MaxInFlight: o.maxInFlight, Reconcile: o.reconcile, Wait: o.wait, Grace: o.grace, Log: log}
 	if opts.Reconcile == 0 {
@@ -157,7 +158,7 @@ func (o *deployerOptions) execute(ctx context.Context) error {
 			return err
 		}
 		if o.dashboard.enabled() {
-			dash, err := deployerDashboard(ctx, &o.dashboard, e.orbit, d, engine, log)
+			dash, err := deployerDashboard(ctx, &o.dashboard, e.orbit, d, engine, feed, log)
 			if err != nil {
 				return err
 			}

@@ -71,7 +71,7 @@ type Options struct {
 	// (default 10s); see summary.go.
 	Refresh time.Duration
 	Now     func() time.Time
-	Log      *slog.Logger
+	Log     *slog.Logger
 }
 
 // Server is the dashboard's http.Handler.
