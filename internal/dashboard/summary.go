@@ -49,11 +49,12 @@ type freshness struct {
 	Failed time.Time     // when the last refresh failed (its log says why), after AsOf
 }
 
-// refresh reads the summary again: the groups, then one page per app of
-// the groups and the access rules, with the documents the pages show
-// (documents never change, so only new ones are read). On an error it
-// keeps the summary it had and records the failure.
-func (s *Server) refresh(ctx context.Context) error {
+// Refresh reads the summary again now, as the background refresh does
+// every Options.Refresh: the groups, then one page per app of the groups
+// and the access rules, with the documents the pages show (documents
+// never change, so only new ones are read). On an error it keeps the
+// summary it had, and the pages say how old that is.
+func (s *Server) Refresh(ctx context.Context) error {
 	return s.read(ctx, false)
 }
 
@@ -238,7 +239,7 @@ func (s *Server) refreshEvery() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(s.life, max(s.o.Refresh, time.Minute))
-		_ = s.refresh(ctx)
+		_ = s.Refresh(ctx)
 		cancel()
 	}
 }

@@ -116,7 +116,7 @@ func TestTheSummaryIsRefreshed(t *testing.T) {
 			src.listings.Load()-groups, src.queries.Load()-pages)
 	}
 	clk.add(10 * time.Second)
-	if err := h.refresh(context.Background()); err != nil {
+	if err := h.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	_, page = body(t, c, url+"/")
@@ -225,7 +225,7 @@ func TestAFailedRefreshKeepsTheLastSummary(t *testing.T) {
 	src.add(releaseID(2), "shop", "2.0.0", "local:dev", successPath...)
 	src.fail.Store(true)
 	clk.add(30 * time.Second)
-	if err := h.refresh(context.Background()); err == nil {
+	if err := h.Refresh(context.Background()); err == nil {
 		t.Fatal("a refresh of a failing store succeeded")
 	}
 	clk.add(5 * time.Second)
@@ -237,7 +237,7 @@ func TestAFailedRefreshKeepsTheLastSummary(t *testing.T) {
 		}
 	}
 	src.fail.Store(false)
-	if err := h.refresh(context.Background()); err != nil {
+	if err := h.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	_, page := body(t, c, url+"/")
