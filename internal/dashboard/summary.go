@@ -30,6 +30,9 @@ type summary struct {
 	asOf   time.Time // of the last refresh that succeeded
 	failed time.Time // of the last refresh, when it failed
 	err    error     // why it failed
+	// seen are the records observed while a refresh reads, which may
+	// be newer than what it read; nil when none reads.
+	seen []*elevator.ReleaseRecord
 
 	load    sync.Mutex // one refresh at a time
 	started sync.Once  // the background refresh
@@ -72,7 +75,13 @@ func (s *Server) read(ctx context.Context, first bool) error {
 		}
 	}
 	began := s.o.Now()
+	s.sum.mu.Lock()
+	s.sum.seen = []*elevator.ReleaseRecord{}
+	s.sum.mu.Unlock()
 	err := s.readSummary(ctx, began)
+	s.sum.mu.Lock()
+	s.sum.seen = nil
+	s.sum.mu.Unlock()
 	if err != nil {
 		s.sum.mu.Lock()
 		s.sum.failed, s.sum.err = s.o.Now(), err
@@ -121,18 +130,16 @@ func (s *Server) readSummary(ctx context.Context, began time.Time) error {
 	s.prefetch(ctx, recs)
 	s.sum.mu.Lock()
 	defer s.sum.mu.Unlock()
-	old := s.sum.apps
 	s.sum.apps = map[string]*appPage{}
 	for i, app := range names {
-		p := pages[i]
-		// A record seen while the pages were read may be newer than
-		// what they hold.
-		if o := old[app]; o != nil {
-			for _, rec := range o.recs {
-				p = p.with(rec, s.o.PageSize)
-			}
+		s.sum.apps[app] = pages[i]
+	}
+	// A record seen while the pages were read may be newer than what
+	// they hold.
+	for _, rec := range s.sum.seen {
+		if p := s.sum.apps[rec.App]; p != nil {
+			s.sum.apps[rec.App] = p.with(rec, s.o.PageSize)
 		}
-		s.sum.apps[app] = p
 	}
 	s.sum.groups, s.sum.asOf, s.sum.loaded = groups, began, true
 	s.sum.failed, s.sum.err = time.Time{}, nil
@@ -199,6 +206,9 @@ func (s *Server) Observe(rec *elevator.ReleaseRecord) {
 	}
 	s.sum.mu.Lock()
 	defer s.sum.mu.Unlock()
+	if s.sum.seen != nil {
+		s.sum.seen = append(s.sum.seen, rec)
+	}
 	if !s.sum.loaded {
 		return // the first read will have it
 	}

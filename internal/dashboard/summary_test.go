@@ -2,9 +2,11 @@ package dashboard
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -243,5 +245,51 @@ func TestAFailedRefreshKeepsTheLastSummary(t *testing.T) {
 	_, page := body(t, c, url+"/")
 	if latest(t, page) != releaseID(2) || !strings.Contains(page, "As of 12:00:35 UTC.") || strings.Contains(page, "could not read") {
 		t.Fatalf("after the store recovers:\n%s", page)
+	}
+}
+
+// TestAPageTakesARecordInItsPlace: a record seen goes into an app's first
+// page in id order, replaces an older revision of itself only, pushes the
+// oldest out of a full page (which then has a next page), and is left out
+// when it is older than a full page's records.
+func TestAPageTakesARecordInItsPlace(t *testing.T) {
+	rec := func(n int, rev int64) *elevator.ReleaseRecord {
+		return &elevator.ReleaseRecord{ID: releaseID(n), App: "shop", Revision: rev}
+	}
+	ids := func(p *appPage) (out []int) {
+		for _, r := range p.recs {
+			var n int
+			fmt.Sscanf(r.ID[16:], "%x", &n)
+			out = append(out, n*10+int(r.Revision))
+		}
+		return out
+	}
+	page := &appPage{recs: []*elevator.ReleaseRecord{rec(5, 1), rec(3, 2), rec(2, 1)}}
+	tests := []struct {
+		name string
+		rec  *elevator.ReleaseRecord
+		size int
+		want []int
+		next string
+	}{
+		{"newest", rec(9, 1), 5, []int{91, 51, 32, 21}, ""},
+		{"between", rec(4, 1), 5, []int{51, 41, 32, 21}, ""},
+		{"a newer revision", rec(3, 3), 5, []int{51, 33, 21}, ""},
+		{"an older revision", rec(3, 1), 5, []int{51, 32, 21}, ""},
+		{"oldest, on the only page", rec(1, 1), 5, []int{51, 32, 21, 11}, ""},
+		{"newest, on a full page", rec(9, 1), 3, []int{91, 51, 32}, releaseID(3)},
+	}
+	for _, tt := range tests {
+		got := page.with(tt.rec, tt.size)
+		if !slices.Equal(ids(got), tt.want) || got.next != tt.next {
+			t.Errorf("%s: %v next %q, want %v next %q", tt.name, ids(got), got.next, tt.want, tt.next)
+		}
+	}
+	full := &appPage{recs: page.recs, next: releaseID(2)}
+	if got := full.with(rec(1, 1), 3); !slices.Equal(ids(got), []int{51, 32, 21}) {
+		t.Errorf("a record older than a full page: %v", ids(got))
+	}
+	if !slices.Equal(ids(page), []int{51, 32, 21}) {
+		t.Errorf("with changed the page: %v", ids(page))
 	}
 }
