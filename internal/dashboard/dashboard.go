@@ -10,6 +10,10 @@
 // access rules grant their verified email or groups; in local mode (the
 // demo, on 127.0.0.1 only) one user has one role and no sign-in.
 //
+// The overview and an app's first page of history render from a summary
+// the dashboard keeps and refreshes in the background (summary.go), never
+// from the store on the request path; every page says as of when.
+//
 // The dashboard declares what it reads (Source), so it is tested with a
 // fake and wired to the release store and engine in internal/cli:
 //
