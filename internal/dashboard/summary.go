@@ -28,8 +28,7 @@ type summary struct {
 	groups []Group
 	apps   map[string]*appPage
 	asOf   time.Time // of the last refresh that succeeded
-	failed time.Time // of the last refresh, when it failed
-	err    error     // why it failed
+	failed time.Time // of the last refresh, when it failed (logged)
 	// seen are the records observed while a refresh reads, which may
 	// be newer than what it read; nil when none reads.
 	seen []*elevator.ReleaseRecord
@@ -84,7 +83,7 @@ func (s *Server) read(ctx context.Context, first bool) error {
 	s.sum.mu.Unlock()
 	if err != nil {
 		s.sum.mu.Lock()
-		s.sum.failed, s.sum.err = s.o.Now(), err
+		s.sum.failed = s.o.Now()
 		s.sum.mu.Unlock()
 		s.o.Log.Warn("dashboard refresh failed; the pages show the last summary", "error", err)
 	}
@@ -142,7 +141,7 @@ func (s *Server) readSummary(ctx context.Context, began time.Time) error {
 		}
 	}
 	s.sum.groups, s.sum.asOf, s.sum.loaded = groups, began, true
-	s.sum.failed, s.sum.err = time.Time{}, nil
+	s.sum.failed = time.Time{}
 	return nil
 }
 
