@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,18 +38,23 @@ const (
 // `elevator deployer` and `elevator dashboard` take.
 type dashboardFlags struct {
 	issuer, clientID, url string
+	refresh               time.Duration
 }
 
 func (f *dashboardFlags) add(c *cobra.Command) {
 	c.Flags().StringVar(&f.issuer, "oidc-issuer", "", "serve the dashboard at /, signing users in with this OpenID Connect issuer, such as https://accounts.google.com (the client secret is $"+oidcSecretEnv+")")
 	c.Flags().StringVar(&f.clientID, "oidc-client-id", "", "the dashboard's OpenID Connect client id")
 	c.Flags().StringVar(&f.url, "dashboard-url", "", "the dashboard's URL as browsers reach it, such as https://deployer.example.com (its sign-in callback is /signin/callback there)")
+	c.Flags().DurationVar(&f.refresh, "refresh", 10*time.Second, "how often the dashboard reads again the summary its overview and app pages show (one page of releases per app), at least 1s")
 }
 
 // enabled says whether the dashboard is to be served with sign-in.
 func (f *dashboardFlags) enabled() bool { return f.issuer != "" || f.clientID != "" || f.url != "" }
 
 func (f *dashboardFlags) validate() error {
+	if f.refresh < time.Second {
+		return elevator.Errorf(elevator.EINVALID, "--refresh %s: want at least 1s", f.refresh)
+	}
 	if !f.enabled() {
 		return nil
 	}
@@ -81,7 +87,7 @@ func isLoopback(host string) bool {
 func (f *dashboardFlags) options() (dashboard.Options, error) {
 	u, _ := url.Parse(f.url)
 	o := dashboard.Options{OIDC: &dashboard.OIDC{Issuer: f.issuer, ClientID: f.clientID, ClientSecret: os.Getenv(oidcSecretEnv),
-		RedirectURL: strings.TrimSuffix(f.url, "/") + "/signin/callback"}, PlainHTTP: u.Scheme == "http"}
+		RedirectURL: strings.TrimSuffix(f.url, "/") + "/signin/callback"}, PlainHTTP: u.Scheme == "http", Refresh: f.refresh}
 	if k := os.Getenv(sessionKeyEnv); k != "" {
 		key, err := hex.DecodeString(k)
 		if err != nil || len(key) < 32 {
@@ -228,10 +234,28 @@ func mountDashboard(apiHandler, dash http.Handler) http.Handler {
 	return mux
 }
 
+// recordFeed hands the records a deployer's engine writes to its
+// dashboard, once there is one, so that its pages show them at once.
+type recordFeed struct {
+	to atomic.Pointer[func(*elevator.ReleaseRecord)]
+}
+
+// wrap returns an engine observer that calls next, then the dashboard.
+func (f *recordFeed) wrap(next func(elevator.ReleaseRecord)) func(elevator.ReleaseRecord) {
+	return func(rec elevator.ReleaseRecord) {
+		if next != nil {
+			next(rec)
+		}
+		if to := f.to.Load(); to != nil {
+			(*to)(&rec)
+		}
+	}
+}
+
 // deployerDashboard is the dashboard a deployer serves, when its flags
 // ask for one: over the deployer's store and engine, rollbacks submitted
-// through the deployer.
-func deployerDashboard(ctx context.Context, f *dashboardFlags, orbit *elevator.Orbit, d *deployer.Deployer, engine release.Config, log *slog.Logger) (http.Handler, error) {
+// through the deployer, and the records its engine writes fed to it.
+func deployerDashboard(ctx context.Context, f *dashboardFlags, orbit *elevator.Orbit, d *deployer.Deployer, engine release.Config, feed *recordFeed, log *slog.Logger) (http.Handler, error) {
 	store, ok := engine.Store.(*awsrelease.Store)
 	if !ok {
 		return nil, elevator.Errorf(elevator.EINTERNAL, "the deployer's store cannot page releases")
@@ -247,7 +271,13 @@ func deployerDashboard(ctx context.Context, f *dashboardFlags, orbit *elevator.O
 	opts.Source = &dashboardSource{orbit: orbit.Name, store: store, engine: ops, clouds: engine.Clouds,
 		submit: func(ctx context.Context, rel *elevator.Release) error { _, err := d.Submit(ctx, rel); return err }}
 	opts.Orbit, opts.Log = orbit, log
-	return dashboard.New(ctx, opts)
+	dash, err := dashboard.New(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	observe := dash.Observe
+	feed.to.Store(&observe)
+	return dash, nil
 }
 
 // dashboardOptions are the flags of `elevator dashboard`.
@@ -319,6 +349,9 @@ func (o *dashboardOptions) validate() error {
 	if !elevator.AccessRole(o.role).Valid() {
 		return elevator.Errorf(elevator.EINVALID, "--local-role %q: want viewer, deployer, approver or admin", o.role)
 	}
+	if o.flags.refresh < time.Second {
+		return elevator.Errorf(elevator.EINVALID, "--refresh %s: want at least 1s", o.flags.refresh)
+	}
 	if e.local {
 		if o.flags.enabled() {
 			return elevator.Errorf(elevator.EINVALID, "--local serves one local user without sign-in; drop the --oidc-* and --dashboard-url flags")
@@ -350,7 +383,7 @@ func (o *dashboardOptions) execute(ctx context.Context) error {
 		return err
 	}
 	objects, bucket := s3.New(cfg), e.orbitOutputs[home][compile.StateBucketOutput]
-	opts := dashboard.Options{Local: e.local, LocalRole: elevator.AccessRole(o.role), PlainHTTP: e.local}
+	opts := dashboard.Options{Local: e.local, LocalRole: elevator.AccessRole(o.role), PlainHTTP: e.local, Refresh: o.flags.refresh}
 	if !e.local {
 		if opts, err = o.flags.options(); err != nil {
 			return err

@@ -29,6 +29,8 @@ func TestTheDashboardRefusesWhatItCannotServeSafely(t *testing.T) {
 		{"plain http on a network", append([]string{"dashboard", "-f", orbitFile, "--dashboard-url", "http://dash.example.com"}, oidc...), "want https"},
 		{"a dashboard URL with a path", append([]string{"dashboard", "-f", orbitFile, "--dashboard-url", "https://dash.example.com/x"}, oidc...), "the site's root URL"},
 		{"an issuer over plain http", []string{"dashboard", "-f", orbitFile, "--dashboard-url", "https://dash.example.com", "--oidc-client-id", "e", "--oidc-issuer", "http://idp.example.com"}, "--oidc-issuer"},
+		{"a refresh too often", []string{"dashboard", "--local", "-f", orbitFile, "--refresh", "100ms"}, "--refresh 100ms: want at least 1s"},
+		{"a deployer's refresh too often", []string{"deployer", "--orbit", name, "--orbit-file", orbitFile, "--refresh", "0s"}, "--refresh 0s: want at least 1s"},
 		{"a deployer's dashboard without --listen", append([]string{"deployer", "--orbit", name, "--orbit-file", orbitFile, "--dashboard-url", "https://dash.example.com"}, oidc...), "give --listen"},
 	}
 	for _, tt := range tests {

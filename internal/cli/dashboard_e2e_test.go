@@ -21,7 +21,8 @@ import (
 // dashboard beside its API on one listener, signing users in through a
 // local OpenID Connect provider (mockoidc) the test runs. A release
 // submitted through the state bucket runs to Success on the emulator, and
-// a user of the group the orbit manifest names sees it on the overview,
+// a user of the group the orbit manifest names sees it on the overview
+// (and the next release at once, from the deployer's own writes),
 // its app's page and its own page, read from the orbit's real store and
 // groups; the API still answers beside it.
 func TestADeployerServesTheDashboard(t *testing.T) {
@@ -46,7 +47,7 @@ func TestADeployerServesTheDashboard(t *testing.T) {
 	url := "http://" + addr
 	t.Setenv("ELEVATOR_OIDC_CLIENT_SECRET", m.Config().ClientSecret)
 	r := in.start(t, emulatortest.Endpoint(), "--listen", addr, "--oidc-issuer", m.Issuer(),
-		"--oidc-client-id", m.Config().ClientID, "--dashboard-url", url)
+		"--oidc-client-id", m.Config().ClientID, "--dashboard-url", url, "--refresh", "1h")
 	if err := pollUntil(time.Minute, func() error {
 		resp, err := http.Get(url + "/readyz")
 		if err != nil {
@@ -102,6 +103,17 @@ func TestADeployerServesTheDashboard(t *testing.T) {
 	code, app := get("/apps/app00")
 	if code != http.StatusOK || !strings.Contains(app, rec.Regions[0].Services[0].Group) || !strings.Contains(app, "Roll back") {
 		t.Errorf("app page: %d\n%s", code, app)
+	}
+	// The summary was read by the first page view, and --refresh 1h
+	// reads it never again here: the next release shows on the overview
+	// because the deployer hands its engine's records to its dashboard.
+	rel2 := in.release(t, "app00", "2.0.1")
+	in.submit(t, rel2)
+	if rec := in.waitEnded(t, []string{rel2.ID}, 3*time.Minute, r)[rel2.ID]; rec.State != domain.StateSuccess {
+		t.Fatalf("release %s ended %s: %s", rel2.ID, rec.State, rec.Error)
+	}
+	if _, overview := get("/"); !strings.Contains(overview, rel2.ID) || !strings.Contains(overview, "version 2.0.1") {
+		t.Errorf("the overview lacks the deployer's next release %s\n%s", rel2.ID, overview)
 	}
 	code, health := get("/healthz")
 	if code != http.StatusOK || !strings.Contains(health, `"ok"`) {

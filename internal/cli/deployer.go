@@ -128,7 +128,8 @@ func (o *deployerOptions) execute(ctx context.Context) error {
 		engine.Poll = 100 * time.Millisecond
 	}
 	engine.Lease = e.lease
-	engine.Observe = releaseMetrics(metrics)
+	feed := &recordFeed{} // to the dashboard, when there is one
+	engine.Observe = feed.wrap(releaseMetrics(metrics))
 	engine.ObserveRenewal = func(outcome string) { metrics.LeaseRenewals.WithLabelValues(outcome).Inc() }
 	opts := deployer.Options{Orbit: e.orbit.Name, Bucket: outputs[compile.StateBucketOutput], Objects: s3.New(cfg), Engine: engine,
 		MaxInFlight: o.maxInFlight, Reconcile: o.reconcile, Wait: o.wait, Grace: o.grace, Log: log,
@@ -162,7 +163,7 @@ func (o *deployerOptions) execute(ctx context.Context) error {
 			return err
 		}
 		if o.dashboard.enabled() {
-			dash, err := deployerDashboard(ctx, &o.dashboard, e.orbit, d, engine, log)
+			dash, err := deployerDashboard(ctx, &o.dashboard, e.orbit, d, engine, feed, log)
 			if err != nil {
 				return err
 			}

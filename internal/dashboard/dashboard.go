@@ -10,6 +10,10 @@
 // access rules grant their verified email or groups; in local mode (the
 // demo, on 127.0.0.1 only) one user has one role and no sign-in.
 //
+// The overview and an app's first page of history render from a summary
+// the dashboard keeps and refreshes in the background (summary.go), never
+// from the store on the request path; every page says as of when.
+//
 // The dashboard declares what it reads (Source), so it is tested with a
 // fake and wired to the release store and engine in internal/cli:
 //
@@ -66,8 +70,12 @@ type Options struct {
 	// PageSize is the number of releases on a page of an app's history
 	// (default 20).
 	PageSize int
-	Now      func() time.Time
-	Log      *slog.Logger
+	// Refresh is how often the summary that the overview and an app's
+	// first page of history render from is read again from the store
+	// (default 10s); see summary.go.
+	Refresh time.Duration
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // Server is the dashboard's http.Handler.
@@ -81,6 +89,10 @@ type Server struct {
 
 	docMu sync.Mutex
 	docs  map[string]*elevator.Release // release documents never change
+
+	sum  summary
+	life context.Context // of the background refresh
+	stop context.CancelFunc
 }
 
 // New checks opts, discovers the OpenID Connect provider, and returns the
@@ -112,6 +124,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.PageSize <= 0 {
 		opts.PageSize = 20
 	}
+	if opts.Refresh <= 0 {
+		opts.Refresh = 10 * time.Second
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -121,6 +136,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	opts.Log = opts.Log.With("orbit", opts.Orbit.Name, "part", "dashboard")
 	s := &Server{o: opts, mux: http.NewServeMux(), pages: map[string]*template.Template{},
 		cookies: &cookies{key: opts.SessionKey, secure: !opts.PlainHTTP, now: opts.Now}, docs: map[string]*elevator.Release{}}
+	s.life, s.stop = context.WithCancel(context.WithoutCancel(ctx))
+	context.AfterFunc(ctx, s.stop)
 	if opts.Local {
 		s.local = localName()
 	} else {
@@ -274,10 +291,13 @@ type pageData struct {
 	Audit    *auditView
 	Confirm  *confirmView
 	Fragment bool
+	// Fresh says how fresh what the page shows is: the time of the
+	// summary, or of the page's own reads.
+	Fresh *freshness
 }
 
 func (s *Server) data(u user, title string) pageData {
-	return pageData{Title: title, User: u.Name, CSRF: u.CSRF, Local: u.Local, Role: u.role("")}
+	return pageData{Title: title, User: u.Name, CSRF: u.CSRF, Local: u.Local, Role: u.role(""), Fresh: &freshness{AsOf: s.o.Now()}}
 }
 
 // page renders a page; the template writes into a buffer first so that a
@@ -361,25 +381,14 @@ func (h serviceHealth) Health() string {
 	return "degraded"
 }
 
-// overview is the orbit × regions page: one listing of groups per region
-// and one page of one record per app, however long the history.
+// overview is the orbit × regions page, rendered from the summary: its
+// groups and each app's newest release, however long the history.
 func (s *Server) overview(w http.ResponseWriter, r *http.Request, u user) {
 	ctx := r.Context()
-	groups, err := s.o.Source.Groups(ctx)
+	groups, apps, fresh, err := s.current(ctx)
 	if err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	apps := map[string]bool{}
-	for _, g := range groups {
-		if elevator.CheckName("app", g.App) == nil {
-			apps[g.App] = true
-		}
-	}
-	for _, rule := range s.o.Orbit.Access {
-		for _, a := range rule.Apps {
-			apps[a] = true
-		}
 	}
 	names := make([]string, 0, len(apps))
 	for a := range apps {
@@ -389,42 +398,22 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, u user) {
 	}
 	sort.Strings(names)
 	d := s.data(u, "Orbit "+s.o.Orbit.Name)
+	d.Fresh = &fresh
 	for _, reg := range s.o.Orbit.Regions {
 		d.Regions = append(d.Regions, reg.Name)
 	}
-	// The newest release of each app: one page of one record per app,
-	// read a few apps at a time.
-	d.Apps = make([]overviewApp, len(names))
-	errs := make([]error, len(names))
-	sem := make(chan struct{}, overviewReaders)
-	var wg sync.WaitGroup
-	for i, app := range names {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			row := overviewApp{App: app}
-			recs, _, err := s.o.Source.Page(ctx, app, 1, "")
-			if err != nil {
-				errs[i] = err
-				return
+	for _, app := range names {
+		row := overviewApp{App: app}
+		if recs := apps[app].recs; len(recs) > 0 {
+			row.Last = recs[0]
+			if doc := s.document(ctx, recs[0].ID); doc != nil {
+				row.Version = doc.Version
 			}
-			if len(recs) > 0 {
-				row.Last = recs[0]
-				if doc := s.document(ctx, recs[0].ID); doc != nil {
-					row.Version = doc.Version
-				}
-			}
-			for _, region := range d.Regions {
-				row.Cells = append(row.Cells, s.cell(ctx, groups, app, region))
-			}
-			d.Apps[i] = row
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		s.fail(w, r, err)
-		return
+		}
+		for _, region := range d.Regions {
+			row.Cells = append(row.Cells, s.cell(ctx, groups, app, region))
+		}
+		d.Apps = append(d.Apps, row)
 	}
 	s.page(w, r, http.StatusOK, "overview", d)
 }
@@ -540,7 +529,7 @@ func (s *Server) app(w http.ResponseWriter, r *http.Request, u user) {
 		}
 	}
 	v := &appView{App: app, Filter: f, CanAct: u.role(app).Covers(elevator.RoleApprover)}
-	groups, err := s.o.Source.Groups(ctx)
+	groups, apps, fresh, err := s.current(ctx)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -556,6 +545,25 @@ func (s *Server) app(w http.ResponseWriter, r *http.Request, u user) {
 		v.Regions = append(v.Regions, ar)
 	}
 	filtered := f.State != "" || f.Version != "" || f.By != ""
+	d := s.data(u, "App "+app)
+	d.App = v
+	if p := apps[app]; p != nil && !filtered && f.Before == "" {
+		// The first page of the history is the summary's.
+		s.prefetch(ctx, p.recs)
+		for _, rec := range p.recs {
+			row := historyRow{Rec: rec}
+			if doc := s.document(ctx, rec.ID); doc != nil {
+				row.Version, row.By = doc.Version, doc.CreatedBy
+			}
+			v.History = append(v.History, row)
+		}
+		v.Next, v.Scanned = p.next, len(p.recs)
+		d.Fresh = &fresh
+		s.page(w, r, http.StatusOK, "app", d)
+		return
+	}
+	// A filtered or later page reads the store, at most maxScan records.
+	d.Fresh = &freshness{AsOf: s.o.Now()}
 	before := f.Before
 	for len(v.History) < s.o.PageSize {
 		want := s.o.PageSize - len(v.History)
@@ -605,8 +613,6 @@ func (s *Server) app(w http.ResponseWriter, r *http.Request, u user) {
 			break
 		}
 	}
-	d := s.data(u, "App "+app)
-	d.App = v
 	s.page(w, r, http.StatusOK, "app", d)
 }
 
@@ -668,6 +674,7 @@ func (s *Server) record(w http.ResponseWriter, r *http.Request, u user, need ele
 		s.fail(w, r, err)
 		return nil
 	}
+	s.Observe(rec)
 	if !u.role(rec.App).Covers(need) {
 		s.refuse(w, r, u, rec.App, r.Method+" "+r.URL.Path, fmt.Sprintf("this needs the %s role in app %s, which the access section of the orbit manifest does not grant %s", need, rec.App, u.Name))
 		return nil
@@ -731,6 +738,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, u user) {
 			}
 			return
 		}
+		s.Observe(next)
 		rec = next
 	}
 }
@@ -811,6 +819,9 @@ var funcs = template.FuncMap{
 		return d.Round(10 * time.Millisecond).String()
 	},
 	"join": strings.Join,
+	// clock is the time of day of what a page shows.
+	"clock": func(t time.Time) string { return t.UTC().Format("15:04:05 UTC") },
+	"age":   func(d time.Duration) string { return max(d, 0).Round(time.Second).String() },
 }
 
 func urlQueryEscape(s string) string {

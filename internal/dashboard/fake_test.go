@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -152,8 +153,7 @@ func (f *fakeSource) Page(ctx context.Context, app string, limit int, before str
 		if len(out) == limit {
 			break
 		}
-		c := *f.recs[id]
-		out = append(out, &c)
+		out = append(out, clone(f.recs[id]))
 	}
 	next := ""
 	if len(out) == limit {
@@ -169,9 +169,7 @@ func (f *fakeSource) Record(ctx context.Context, id string) (*elevator.ReleaseRe
 	if !ok {
 		return nil, elevator.Errorf(elevator.ENOTFOUND, "no release %s", id)
 	}
-	c := *r
-	c.Path, c.Visits = slices.Clone(r.Path), slices.Clone(r.Visits)
-	return &c, nil
+	return clone(r), nil
 }
 
 func (f *fakeSource) Release(ctx context.Context, id string) (*elevator.Release, error) {
@@ -255,4 +253,12 @@ func (f *fakeSource) state(id string) elevator.ReleaseState {
 }
 
 // releaseID makes the n-th release id of a test.
+// clone copies what step changes of a record, so that what a read
+// returned does not change under the dashboard.
+func clone(r *elevator.ReleaseRecord) *elevator.ReleaseRecord {
+	c := *r
+	c.Path, c.Visits, c.Calls = slices.Clone(r.Path), slices.Clone(r.Visits), maps.Clone(r.Calls)
+	return &c
+}
+
 func releaseID(n int) string { return fmt.Sprintf("20261129-%06d-%08x", 100000+n%100000, n) }
