@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	osuser "os/user"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -80,9 +81,14 @@ func localName() string {
 }
 
 // safeNext returns next when it is a path of this site, else "/": a
-// sign-in never sends the browser to another site.
+// sign-in never sends the browser to another site. Browsers read a
+// backslash as a slash and drop tabs and line breaks, and http.Redirect
+// cleans the path ("/a/../\\x" becomes "/\\x"), so a path with any of
+// those, or one that cleans to a network path, is refused too.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || strings.ContainsRune(next, '\\') ||
+		strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f }) ||
+		strings.HasPrefix(next, "//") || strings.HasPrefix(path.Clean(next), "//") {
 		return "/"
 	}
 	return next
