@@ -109,13 +109,16 @@ type Options struct {
 	// RefusalLimit bounds the audit entries of refused calls (see
 	// audit.go); zero fields take their defaults.
 	RefusalLimit RefusalLimit
+	// Refusals, when set, is the limiter to use instead of one of
+	// RefusalLimit: the deployer shares it with its dashboard.
+	Refusals *RefusalLimiter
 }
 
 // Server is the API's http.Handler.
 type Server struct {
 	o        Options
 	mux      *http.ServeMux
-	refusals *refusalLimiter
+	refusals *RefusalLimiter
 }
 
 // New checks opts and returns the API's handler. It returns an EINVALID
@@ -143,7 +146,10 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 1 << 20
 	}
-	s := &Server{o: opts, mux: http.NewServeMux(), refusals: newRefusalLimiter(opts.RefusalLimit)}
+	if opts.Refusals == nil {
+		opts.Refusals = NewRefusalLimiter(opts.RefusalLimit)
+	}
+	s := &Server{o: opts, mux: http.NewServeMux(), refusals: opts.Refusals}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.Pattern, s.instrument(rt.Pattern, s.authorized(rt)))
 	}

@@ -88,8 +88,10 @@ func (b *tokens) full(now time.Time, burst int, every time.Duration) bool {
 	return b.n+float64(now.Sub(b.at))/float64(every) >= float64(burst)
 }
 
-// refusalLimiter decides which refusals are written.
-type refusalLimiter struct {
+// RefusalLimiter decides which refusals are written. One limiter may be
+// shared by the API and the dashboard a deployer serves (Options.Refusals),
+// so that the two together stay within the limit.
+type RefusalLimiter struct {
 	limit   RefusalLimit
 	mu      sync.Mutex
 	sources map[string]*tokens
@@ -100,14 +102,16 @@ type refusalLimiter struct {
 	pruned    time.Time // the last prune
 }
 
-func newRefusalLimiter(l RefusalLimit) *refusalLimiter {
-	return &refusalLimiter{limit: l.withDefaults(), sources: map[string]*tokens{}}
+// NewRefusalLimiter returns a limiter of l (zero fields take their
+// defaults).
+func NewRefusalLimiter(l RefusalLimit) *RefusalLimiter {
+	return &RefusalLimiter{limit: l.withDefaults(), sources: map[string]*tokens{}}
 }
 
-// admit reports whether a refusal of source at now is written, and if so
+// Admit reports whether a refusal of source at now is written, and if so
 // how many of the source's refusals were suppressed before it, and how
 // many of sources since forgotten.
-func (l *refusalLimiter) admit(source string, now time.Time) (write bool, suppressed, others int) {
+func (l *RefusalLimiter) Admit(source string, now time.Time) (write bool, suppressed, others int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.sources[source]
@@ -147,7 +151,7 @@ func (l *refusalLimiter) admit(source string, now time.Time) (write bool, suppre
 
 // prune forgets the sources whose buckets are full again, keeping count
 // of what they had suppressed.
-func (l *refusalLimiter) prune(now time.Time) {
+func (l *RefusalLimiter) prune(now time.Time) {
 	for k, b := range l.sources {
 		if k != otherSources && b.full(now, l.limit.Burst, l.limit.Every) {
 			l.forgotten += b.suppressed
@@ -192,7 +196,7 @@ func (s *Server) auditCall(r *http.Request, c *call, app string) error {
 // source is over the limit; it reports whether it wrote one.
 func (s *Server) auditRefusal(r *http.Request, rt Route, ref *Refusal, app string) bool {
 	now := s.o.Now().UTC()
-	write, suppressed, others := s.refusals.admit(refusalSource(r, ref), now)
+	write, suppressed, others := s.refusals.Admit(refusalSource(r, ref), now)
 	if !write {
 		return false
 	}

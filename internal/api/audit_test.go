@@ -211,11 +211,11 @@ func counterValue(t *testing.T, m *Metrics, status string) float64 {
 // limit held back keeps its own token; sources forgotten while over the
 // limit hand their counts to the next entry written.
 func TestTheRefusalLimiterBoundsAllSourcesTogether(t *testing.T) {
-	l := newRefusalLimiter(RefusalLimit{Burst: 2, Every: time.Minute, GlobalBurst: 10, GlobalEvery: time.Minute})
+	l := NewRefusalLimiter(RefusalLimit{Burst: 2, Every: time.Minute, GlobalBurst: 10, GlobalEvery: time.Minute})
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	written := 0
 	for i := range 100 {
-		if ok, _, _ := l.admit(fmt.Sprintf("address 10.0.0.%d", i), now); ok {
+		if ok, _, _ := l.Admit(fmt.Sprintf("address 10.0.0.%d", i), now); ok {
 			written++
 		}
 	}
@@ -224,27 +224,27 @@ func TestTheRefusalLimiterBoundsAllSourcesTogether(t *testing.T) {
 	}
 	// Source 50 was held back by the global limit, not its own: a
 	// minute on, with one global token, it writes and reports 1.
-	ok, suppressed, _ := l.admit("address 10.0.0.50", now.Add(time.Minute))
+	ok, suppressed, _ := l.Admit("address 10.0.0.50", now.Add(time.Minute))
 	if !ok || suppressed != 1 {
 		t.Errorf("source 50 a minute on: written %v, suppressed %d; want written with 1", ok, suppressed)
 	}
 	// Forgetting: a limiter over maxSources prunes full buckets and
 	// keeps what they suppressed.
-	l = newRefusalLimiter(RefusalLimit{Burst: 1, Every: time.Second, GlobalBurst: 1 << 30, GlobalEvery: time.Nanosecond})
-	l.admit("noisy", now)
-	l.admit("noisy", now) // suppressed
+	l = NewRefusalLimiter(RefusalLimit{Burst: 1, Every: time.Second, GlobalBurst: 1 << 30, GlobalEvery: time.Nanosecond})
+	l.Admit("noisy", now)
+	l.Admit("noisy", now) // suppressed
 	for i := range maxSources - 1 {
-		if ok, _, others := l.admit(fmt.Sprintf("s%d", i), now.Add(time.Hour)); !ok || others != 0 {
+		if ok, _, others := l.Admit(fmt.Sprintf("s%d", i), now.Add(time.Hour)); !ok || others != 0 {
 			t.Fatalf("source s%d: written %v, others %d", i, ok, others)
 		}
 	}
-	ok, _, others := l.admit("late", now.Add(time.Hour))
+	ok, _, others := l.Admit("late", now.Add(time.Hour))
 	if !ok || others != 1 {
 		t.Errorf("after pruning: written %v, others %d; want the forgotten source's 1", ok, others)
 	}
 	// With every bucket busy, new sources share one.
 	for i := range 100 {
-		l.admit(fmt.Sprintf("t%d", i), now.Add(time.Hour))
+		l.Admit(fmt.Sprintf("t%d", i), now.Add(time.Hour))
 	}
 	if len(l.sources) > maxSources+1 {
 		t.Errorf("%d sources tracked, want at most %d and the shared one", len(l.sources), maxSources)
@@ -259,19 +259,19 @@ func TestTheRefusalLimiterBoundsAllSourcesTogether(t *testing.T) {
 func BenchmarkRefusalLimiterAdmit(b *testing.B) {
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	b.Run("one source", func(b *testing.B) {
-		l := newRefusalLimiter(RefusalLimit{})
+		l := NewRefusalLimiter(RefusalLimit{})
 		for i := 0; b.Loop(); i++ {
-			l.admit("address 203.0.113.7", now.Add(time.Duration(i)*time.Microsecond))
+			l.Admit("address 203.0.113.7", now.Add(time.Duration(i)*time.Microsecond))
 		}
 	})
 	b.Run("100000 sources", func(b *testing.B) {
-		l := newRefusalLimiter(RefusalLimit{})
+		l := NewRefusalLimiter(RefusalLimit{})
 		names := make([]string, 100_000)
 		for i := range names {
 			names[i] = fmt.Sprintf("address 10.%d.%d.%d", i>>16, (i>>8)&255, i&255)
 		}
 		for i := 0; b.Loop(); i++ {
-			l.admit(names[i%len(names)], now.Add(time.Duration(i)*time.Microsecond))
+			l.Admit(names[i%len(names)], now.Add(time.Duration(i)*time.Microsecond))
 		}
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/api"
 	"github.com/elevatorhq/elevator/internal/aws/s3"
 	"github.com/elevatorhq/elevator/internal/compile"
 	"github.com/elevatorhq/elevator/internal/dashboard"
@@ -255,7 +256,7 @@ func (f *recordFeed) wrap(next func(elevator.ReleaseRecord)) func(elevator.Relea
 // deployerDashboard is the dashboard a deployer serves, when its flags
 // ask for one: over the deployer's store and engine, rollbacks submitted
 // through the deployer, and the records its engine writes fed to it.
-func deployerDashboard(ctx context.Context, f *dashboardFlags, orbit *elevator.Orbit, d *deployer.Deployer, engine release.Config, feed *recordFeed, log *slog.Logger) (http.Handler, error) {
+func deployerDashboard(ctx context.Context, f *dashboardFlags, orbit *elevator.Orbit, d *deployer.Deployer, engine release.Config, feed *recordFeed, refusals *api.RefusalLimiter, log *slog.Logger) (http.Handler, error) {
 	store, ok := engine.Store.(*awsrelease.Store)
 	if !ok {
 		return nil, elevator.Errorf(elevator.EINTERNAL, "the deployer's store cannot page releases")
@@ -270,7 +271,7 @@ func deployerDashboard(ctx context.Context, f *dashboardFlags, orbit *elevator.O
 	}
 	opts.Source = &dashboardSource{orbit: orbit.Name, store: store, engine: ops, clouds: engine.Clouds,
 		submit: func(ctx context.Context, rel *elevator.Release) error { _, err := d.Submit(ctx, rel); return err }}
-	opts.Orbit, opts.Log = orbit, log
+	opts.Orbit, opts.Log, opts.Refusals = orbit, log, refusals
 	dash, err := dashboard.New(ctx, opts)
 	if err != nil {
 		return nil, err

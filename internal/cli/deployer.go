@@ -158,12 +158,13 @@ func (o *deployerOptions) execute(ctx context.Context) error {
 		return err
 	}
 	if o.listen != "" {
-		handler, err := o.apiHandler(ctx, d, engine, metrics, log)
+		refusals := api.NewRefusalLimiter(api.RefusalLimit{}) // the API's and the dashboard's together
+		handler, err := o.apiHandler(ctx, d, engine, metrics, refusals, log)
 		if err != nil {
 			return err
 		}
 		if o.dashboard.enabled() {
-			dash, err := deployerDashboard(ctx, &o.dashboard, e.orbit, d, engine, feed, log)
+			dash, err := deployerDashboard(ctx, &o.dashboard, e.orbit, d, engine, feed, refusals, log)
 			if err != nil {
 				return err
 			}
@@ -183,14 +184,12 @@ func (o *deployerOptions) execute(ctx context.Context) error {
 	return d.Run(ctx)
 }
 
-// healthHandler serves /healthz (the process answers) and /readyz (the
-// deployer takes work). The API is mounted next to them.
 // apiHandler is the deployer's HTTP API (internal/api) over this
 // deployer: callers prove who they are with a signed
 // sts:GetCallerIdentity, bound to the orbit's deployer id, and the orbit
 // manifest's access section says what each may do. On the emulator, the
 // allow-listed STS endpoints are carried to it.
-func (o *deployerOptions) apiHandler(ctx context.Context, d *deployer.Deployer, engine release.Config, metrics *api.Metrics, log *slog.Logger) (http.Handler, error) {
+func (o *deployerOptions) apiHandler(ctx context.Context, d *deployer.Deployer, engine release.Config, metrics *api.Metrics, refusals *api.RefusalLimiter, log *slog.Logger) (http.Handler, error) {
 	e := &o.env
 	store, ok := engine.Store.(*awsrelease.Store)
 	if !ok {
@@ -215,6 +214,7 @@ func (o *deployerOptions) apiHandler(ctx context.Context, d *deployer.Deployer, 
 		Orbit:    e.orbit,
 		Auth:     auth,
 		Metrics:  metrics,
+		Refusals: refusals,
 		Log:      log,
 		Ready: func() error {
 			if !d.Ready() {

@@ -30,6 +30,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"sort"
@@ -39,6 +40,7 @@ import (
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/api"
 )
 
 //go:embed templates/*.html static/*
@@ -74,8 +76,12 @@ type Options struct {
 	// first page of history render from is read again from the store
 	// (default 10s); see summary.go.
 	Refresh time.Duration
-	Now     func() time.Time
-	Log     *slog.Logger
+	// Refusals bounds the audit entries of refused requests, as the API's
+	// (a deployer shares one limiter between the two); a limiter of the
+	// API's defaults when nil.
+	Refusals *api.RefusalLimiter
+	Now      func() time.Time
+	Log      *slog.Logger
 }
 
 // Server is the dashboard's http.Handler.
@@ -120,6 +126,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if opts.Poll <= 0 {
 		opts.Poll = time.Second
+	}
+	if opts.Refusals == nil {
+		opts.Refusals = api.NewRefusalLimiter(api.RefusalLimit{})
 	}
 	if opts.PageSize <= 0 {
 		opts.PageSize = 20
@@ -238,18 +247,31 @@ func (s *Server) viewer(h func(w http.ResponseWriter, r *http.Request, u user)) 
 	}
 }
 
-// refuse audits a refused request and answers 403.
+// refuse audits a refused request, within the refusal limit (so that a
+// flood of them cannot fill the audit log: the count of those not written
+// goes into the source's next entry), and answers 403.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, u user, app, what, why string) {
-	by := "unauthenticated browser at " + r.RemoteAddr
-	if u.session != nil {
-		by = u.Name
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
 	}
-	e := elevator.AuditEntry{At: s.o.Now().UTC(), By: by, Action: elevator.AuditRefused, App: app, Orbit: s.o.Orbit.Name,
-		ReleaseID: r.PathValue("id"), Outcome: strconv.Itoa(http.StatusForbidden), Detail: "dashboard " + what + ": " + why}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
-	defer cancel()
-	if err := s.o.Source.Audit(ctx, e); err != nil {
-		s.o.Log.Error("audit refused request", "user", by, "error", err)
+	by, source := "unauthenticated browser at "+r.RemoteAddr, "address "+host
+	if u.session != nil {
+		by, source = u.Name, u.Name
+	}
+	now := s.o.Now().UTC()
+	if write, suppressed, others := s.o.Refusals.Admit(source, now); write {
+		detail := "dashboard " + what + ": " + why
+		if suppressed+others > 0 {
+			detail += fmt.Sprintf(" (and %d earlier refusals not written, over the limit)", suppressed+others)
+		}
+		e := elevator.AuditEntry{At: now, By: by, Action: elevator.AuditRefused, App: app, Orbit: s.o.Orbit.Name,
+			ReleaseID: r.PathValue("id"), Outcome: strconv.Itoa(http.StatusForbidden), Detail: detail, Suppressed: suppressed + others}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+		defer cancel()
+		if err := s.o.Source.Audit(ctx, e); err != nil {
+			s.o.Log.Error("audit refused request", "user", by, "error", err)
+		}
 	}
 	s.o.Log.Warn("refused request", "user", by, "app", app, "what", what, "reason", why)
 	d := pageData{Title: "Not allowed", Message: why + "."}

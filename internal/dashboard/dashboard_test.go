@@ -241,6 +241,32 @@ func TestAPostWithoutASessionIsRefused(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden || len(e.src.entries(elevator.AuditUnlock)) != 0 {
 		t.Fatalf("unlock without a session: %d", resp.StatusCode)
 	}
+	if r := e.src.entries(elevator.AuditRefused); len(r) != 1 || !strings.Contains(r[0].By, "unauthenticated browser") {
+		t.Fatalf("refusal audited: %+v", r)
+	}
+}
+
+// A flood of refused requests is audited within the refusal limit (the
+// API's defaults: 20 entries at once per source, then one every 6s), so
+// that it cannot fill the audit log.
+func TestAFloodOfRefusalsIsAuditedWithinItsLimit(t *testing.T) {
+	e := newEnv(t)
+	c := noRedirects(e.client(t, nil))
+	start := time.Now()
+	for range 60 {
+		resp, err := c.PostForm(e.url+"/apps/shop/unlock", url.Values{"reason": {"x"}, "confirm": {"yes"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("unlock without a session: %d", resp.StatusCode)
+		}
+	}
+	refill := int(time.Since(start)/(6*time.Second)) + 1
+	if n := len(e.src.entries(elevator.AuditRefused)); n < 20 || n > 20+refill {
+		t.Fatalf("%d refusals audited of 60, want the 20 of the burst (and at most %d refilled)", n, refill)
+	}
 }
 
 func TestAUserWithoutARoleSeesNothing(t *testing.T) {
