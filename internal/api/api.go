@@ -544,8 +544,10 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, c *call) error {
 	since := 7 * 24 * time.Hour
 	if v := q.Get("since"); v != "" {
 		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 || d > 366*24*time.Hour {
-			return elevator.Errorf(elevator.EINVALID, "since %q: want a positive duration of at most a year, such as 24h", v)
+		// The log is read an entry at a time: a month bounds what one
+		// call may cost.
+		if err != nil || d <= 0 || d > 31*24*time.Hour {
+			return elevator.Errorf(elevator.EINVALID, "since %q: want a positive duration of at most 31 days (744h), such as 24h", v)
 		}
 		since = d
 	}

@@ -793,8 +793,10 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, u user) {
 	since := 7 * 24 * time.Hour
 	if v.For != "" {
 		d, err := time.ParseDuration(v.For)
-		if err != nil || d <= 0 || d > 366*24*time.Hour {
-			s.fail(w, r, elevator.Errorf(elevator.EINVALID, "since %q: want a positive duration of at most a year, such as 24h", v.For))
+		// The log is read an entry at a time: a month bounds what one
+		// page view may cost.
+		if err != nil || d <= 0 || d > 31*24*time.Hour {
+			s.fail(w, r, elevator.Errorf(elevator.EINVALID, "since %q: want a positive duration of at most 31 days (744h), such as 24h", v.For))
 			return
 		}
 		since = d
