@@ -103,7 +103,8 @@ type Server struct {
 
 // New checks opts, discovers the OpenID Connect provider, and returns the
 // dashboard's handler. It returns an EINVALID error when an option is
-// missing or wrong, or the provider cannot be discovered.
+// missing or wrong. A provider that cannot be reached does not stop it:
+// sign-in answers 503 until the provider answers (see signin).
 func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Source == nil || opts.Orbit == nil {
 		return nil, elevator.Errorf(elevator.EINVALID, "dashboard: Source and Orbit are required")
@@ -151,7 +152,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		s.local = localName()
 	} else {
 		var err error
-		if s.signin, err = newSignin(ctx, opts.OIDC); err != nil {
+		if s.signin, err = newSignin(ctx, opts.OIDC, opts.Log); err != nil {
 			return nil, err
 		}
 	}
@@ -196,7 +197,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !strings.HasPrefix(r.URL.Path, "/static/") {
 		h.Set("Cache-Control", "no-store")
 	}
+	if s.o.Local && !loopbackHost(r.Host) {
+		// A page of another site whose name was made to point at
+		// 127.0.0.1 (DNS rebinding) must not act as the local user.
+		http.Error(w, "the local dashboard answers only to localhost or a loopback address", http.StatusMisdirectedRequest)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// loopbackHost reports whether a request's Host names this machine:
+// localhost or a loopback address, with or without a port.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // user is a signed-in request: who, and what the page may show them.

@@ -519,7 +519,42 @@ func TestTheLocalModeServesOneMarkedUser(t *testing.T) {
 	if _, page := body(t, c, srv.URL+"/releases/"+releaseID(1)); strings.Contains(page, `id="halt"`) {
 		t.Error("a local viewer sees a halt button")
 	}
+	// DNS rebinding: a page of another site whose name points at
+	// 127.0.0.1 reaches the local dashboard with its own Host.
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/", nil)
+	req.Host = "evil.example:80"
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("local dashboard asked for Host %s: %d, want 421", req.Host, resp.StatusCode)
+	}
 	if _, err := New(context.Background(), Options{Source: src, Orbit: &elevator.Orbit{Name: "demo"}}); err == nil {
 		t.Error("New served without sign-in and without local mode")
+	}
+}
+
+// A provider that cannot be reached when the dashboard starts does not
+// stop it (a deployer serving it must start and drive releases): sign-in
+// answers 503 and says so, and pages send to sign-in as before.
+func TestADashboardStartsWhileItsProviderCannotBeReached(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := "http://" + ln.Addr().String()
+	ln.Close() // nothing answers there now
+	dash, err := New(context.Background(), Options{Source: newFakeSource(t), Orbit: testOrbit(), PlainHTTP: true,
+		OIDC: &OIDC{Issuer: gone, ClientID: "elevator", RedirectURL: "http://127.0.0.1:1" + callbackPath}})
+	if err != nil {
+		t.Fatalf("the dashboard did not start without its provider: %v", err)
+	}
+	defer dash.Close()
+	w := httptest.NewRecorder()
+	dash.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/signin?next=/", nil))
+	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "cannot be reached") {
+		t.Fatalf("sign-in without a provider: %d %s", w.Code, w.Body.String())
 	}
 }

@@ -2,12 +2,15 @@ package dashboard
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	osuser "os/user"
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -31,35 +34,76 @@ type OIDC struct {
 	Scopes []string
 }
 
-// signin is the sign-in side of a Server: OpenID Connect, or a local
-// single user.
+// signin is the sign-in side of a Server with OpenID Connect. The
+// provider is discovered when the dashboard starts and, when it cannot be
+// reached then, at the next sign-in (at most every discoverEvery): a
+// provider's outage keeps people from signing in, never a deployer from
+// starting and driving releases.
 type signin struct {
+	c    *OIDC
+	log  *slog.Logger
+	mu   sync.Mutex
+	last time.Time // of the last failed discovery
+	err  error     // of the last failed discovery
+	// oauth and verifier are set once the provider is discovered.
 	oauth    *oauth2.Config
 	verifier *oidc.IDTokenVerifier
 }
 
-// newSignin discovers the provider (one HTTP call to its
-// .well-known/openid-configuration).
-func newSignin(ctx context.Context, c *OIDC) (*signin, error) {
+// discoverEvery bounds how often a provider that could not be reached is
+// asked again.
+const discoverEvery = 10 * time.Second
+
+// newSignin checks the configuration and tries to discover the provider
+// (one HTTP call to its .well-known/openid-configuration).
+func newSignin(ctx context.Context, c *OIDC, log *slog.Logger) (*signin, error) {
 	if c.Issuer == "" || c.ClientID == "" || c.RedirectURL == "" {
 		return nil, elevator.Errorf(elevator.EINVALID, "dashboard sign-in: the OpenID Connect issuer, client id and redirect URL are required")
 	}
 	if u, err := url.Parse(c.RedirectURL); err != nil || u.Path != callbackPath {
 		return nil, elevator.Errorf(elevator.EINVALID, "dashboard sign-in: redirect URL %q: want the dashboard's URL ending in %s", c.RedirectURL, callbackPath)
 	}
-	p, err := oidc.NewProvider(ctx, c.Issuer)
-	if err != nil {
-		return nil, elevator.Errorf(elevator.EINVALID, "dashboard sign-in: discover the OpenID Connect provider %s: %v", c.Issuer, err)
+	s := &signin{c: c, log: log}
+	if _, _, err := s.provider(ctx); err != nil {
+		log.Error("dashboard sign-in unavailable until the provider answers", "error", err)
 	}
-	scopes := c.Scopes
+	return s, nil
+}
+
+// provider returns the provider's OAuth2 configuration and ID token
+// verifier, discovering it first if that has not been done yet.
+func (s *signin) provider(ctx context.Context) (*oauth2.Config, *oidc.IDTokenVerifier, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.oauth != nil {
+		return s.oauth, s.verifier, nil
+	}
+	if s.err != nil && time.Since(s.last) < discoverEvery {
+		return nil, nil, s.err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	p, err := oidc.NewProvider(ctx, s.c.Issuer)
+	if err != nil {
+		s.last, s.err = time.Now(), fmt.Errorf("discover the OpenID Connect provider %s: %w", s.c.Issuer, err)
+		return nil, nil, s.err
+	}
+	scopes := s.c.Scopes
 	if len(scopes) == 0 {
 		scopes = []string{"email", "profile", "groups"}
 	}
-	return &signin{
-		oauth: &oauth2.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURL: c.RedirectURL,
-			Endpoint: p.Endpoint(), Scopes: append([]string{oidc.ScopeOpenID}, scopes...)},
-		verifier: p.Verifier(&oidc.Config{ClientID: c.ClientID}),
-	}, nil
+	s.oauth = &oauth2.Config{ClientID: s.c.ClientID, ClientSecret: s.c.ClientSecret, RedirectURL: s.c.RedirectURL,
+		Endpoint: p.Endpoint(), Scopes: append([]string{oidc.ScopeOpenID}, scopes...)}
+	s.verifier = p.Verifier(&oidc.Config{ClientID: s.c.ClientID})
+	s.err = nil
+	return s.oauth, s.verifier, nil
+}
+
+// unavailable answers a sign-in while the provider cannot be reached.
+func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	s.o.Log.Warn("sign-in while the provider cannot be reached", "error", err)
+	s.page(w, r, http.StatusServiceUnavailable, "error", pageData{Title: "Sign-in unavailable",
+		Message: "The identity provider cannot be reached just now, so nobody can sign in. Try again in a moment; the dashboard's log says why."})
 }
 
 const callbackPath = "/signin/callback"
@@ -103,13 +147,18 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.startSession(w, r, &session{Name: s.local, Local: true}, next)
 		return
 	}
+	oauth, _, err := s.signin.provider(r.Context())
+	if err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
 	f := flow{State: randomToken(), Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(), Next: next,
 		Expires: s.o.Now().Add(flowTTL).Unix()}
 	if err := s.cookies.set(w, flowCookie, f, flowTTL); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, s.signin.oauth.AuthCodeURL(f.State, oidc.Nonce(f.Nonce), oauth2.S256ChallengeOption(f.Verifier)), http.StatusFound)
+	http.Redirect(w, r, oauth.AuthCodeURL(f.State, oidc.Nonce(f.Nonce), oauth2.S256ChallengeOption(f.Verifier)), http.StatusFound)
 }
 
 // callback ends a sign-in: it checks the state, trades the code for
@@ -135,14 +184,19 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	tok, err := s.signin.oauth.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(f.Verifier))
+	oauth, verifier, err := s.signin.provider(ctx)
+	if err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
+	tok, err := oauth.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(f.Verifier))
 	if err != nil {
 		s.o.Log.Warn("sign-in code exchange failed", "error", err)
 		s.page(w, r, http.StatusUnauthorized, "error", pageData{Title: "Sign-in failed", Message: "The identity provider did not accept the sign-in code. Sign in again."})
 		return
 	}
 	raw, _ := tok.Extra("id_token").(string)
-	idt, err := s.signin.verifier.Verify(ctx, raw)
+	idt, err := verifier.Verify(ctx, raw)
 	if err != nil || idt.Nonce == "" || !checkCSRF(&session{CSRF: f.Nonce}, idt.Nonce) {
 		s.o.Log.Warn("sign-in ID token refused", "error", err)
 		s.page(w, r, http.StatusUnauthorized, "error", pageData{Title: "Sign-in failed", Message: "The identity provider's ID token was not valid. Sign in again."})
