@@ -179,7 +179,7 @@ func (b *regionBuilder) submissions() {
 			Props{"Sid": "TestListeners", "Effect": "Allow", "Action": "elasticloadbalancing:ModifyListener",
 				"Resource": Sub("arn:${AWS::Partition}:elasticloadbalancing:*:${AWS::AccountId}:listener/app/*")},
 			Props{"Sid": "SSMTests", "Effect": "Allow", "Action": "ssm:SendCommand",
-				"Resource": []any{Sub("arn:${AWS::Partition}:ssm:*::document/AWS-RunShellScript"), Sub("arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*")},
+				"Resource":  []any{Sub("arn:${AWS::Partition}:ssm:*::document/AWS-RunShellScript"), Sub("arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*")},
 				"Condition": Props{"StringEqualsIfExists": Props{"ssm:resourceTag/" + elevator.TagOrbit: o.Name}}},
 			Props{"Sid": "OrbitTopics", "Effect": "Allow", "Action": "sns:Publish",
 				"Resource": Sub("arn:${AWS::Partition}:sns:*:${AWS::AccountId}:" + o.Name + "-*")},
