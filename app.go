@@ -26,6 +26,10 @@ type App struct {
 	// Tests are the gates of the app's releases; nil when the manifest
 	// has no tests section.
 	Tests *AppTests
+	// Pipeline is how a version is promoted through orbits; nil when
+	// the manifest has no pipeline section. Orbit overrides cannot
+	// change it.
+	Pipeline *Pipeline
 	// Overrides lists the orbits the manifest has overrides for, in
 	// manifest order, whether merged in or not.
 	Overrides []string

@@ -186,6 +186,9 @@ func (b *appBuilder) build(orbit string) *elevator.App {
 	if t, ok := b.root["tests"].(map[string]any); ok {
 		a.Tests = b.tests("tests", t, a)
 	}
+	if p, ok := b.root["pipeline"].(map[string]any); ok {
+		a.Pipeline = b.pipeline("pipeline", p)
+	}
 	a.Source = b.d.source
 	return a
 }

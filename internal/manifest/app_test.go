@@ -571,7 +571,7 @@ func TestParseAppRejects(t *testing.T) {
 			[]string{`app.yml:1:1: missing required field "name" (the app's name: 1 to 20 lowercase letters, digits or '-', starting with a letter)`,
 				`app.yml:1:1: missing required field "services" (the app's services, such as web and worker, by name)`}},
 		{"an unknown top-level field", web + "colour: red\n",
-			[]string{`app.yml:5:1: colour: unknown field "colour"; allowed here: data, env, name, orbits, release, secrets, services, tests`}},
+			[]string{`app.yml:5:1: colour: unknown field "colour"; allowed here: data, env, name, orbits, pipeline, release, secrets, services, tests`}},
 		{"an upper-case app name", "name: Shop\nservices: {web: {runtime: {docker: {image: x}}}}\n",
 			[]string{`app.yml:1:7: name: "Shop": not allowed; want the app's name: 1 to 20 lowercase letters, digits or '-', starting with a letter`}},
 		{"no services", "name: shop\nservices: {}\n",
@@ -844,6 +844,7 @@ func FuzzParseApp(f *testing.F) {
 	f.Add([]byte("name: a\nservices: {w: {runtime: {docker: {image: x}}}}\norbits: {p: {services: {w: {runtime: {units: {a.service: x}}}}}}\n"), "p")
 	f.Add([]byte("a: &a [*a]\n"), "")
 	f.Add([]byte(gatedApp), "")
+	f.Add([]byte(pipelineApp), "production")
 	f.Fuzz(func(t *testing.T, data []byte, orbit string) {
 		a, err := ParseApp("fuzz.yml", data, orbit)
 		if err != nil {
@@ -880,6 +881,9 @@ func FuzzParseApp(f *testing.F) {
 			if len(tt.Alarms) > 0 && tt.MissingData == "" {
 				t.Fatalf("accepted alarms without missing_data: %+v", tt)
 			}
+		}
+		if p := a.Pipeline; p != nil {
+			checkPipelineInvariants(t, p)
 		}
 	})
 }
