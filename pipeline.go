@@ -73,3 +73,125 @@ func (p *Pipeline) Stage(name string) *PipelineStage {
 	}
 	return nil
 }
+
+// ExecutionState is where a pipeline execution as a whole is.
+type ExecutionState string
+
+// Execution states. Running covers waiting: a running execution that
+// waits for an approval or a window holds no process.
+const (
+	ExecutionRunning   ExecutionState = "Running"
+	ExecutionSucceeded ExecutionState = "Succeeded"
+	ExecutionFailed    ExecutionState = "Failed"
+	ExecutionCancelled ExecutionState = "Cancelled"
+)
+
+// Done reports whether the execution has ended.
+func (s ExecutionState) Done() bool { return s != ExecutionRunning }
+
+// StageState is where one stage of a pipeline execution is:
+// Pending -> Waiting -> Releasing -> Baking -> Succeeded, or Failed from
+// Waiting (outside its windows, rejected), Releasing or Baking.
+type StageState string
+
+// Stage states.
+const (
+	StagePending   StageState = "Pending"   // an earlier stage has not succeeded, or it waits to be promoted
+	StageWaiting   StageState = "Waiting"   // for its approval or its window
+	StageReleasing StageState = "Releasing" // its orbits' releases run
+	StageBaking    StageState = "Baking"    // released; the bake time runs
+	StageSucceeded StageState = "Succeeded"
+	StageFailed    StageState = "Failed"
+)
+
+// What a waiting stage waits for (StageRun.WaitingFor).
+const (
+	WaitApproval = "approval"
+	WaitWindow   = "window"
+	WaitPromote  = "promotion" // a stage without auto: `pipeline resume --stage`
+)
+
+// PipelineExecution is the durable record of one run of an app's pipeline
+// for one version. It is written on condition of its revision, like a
+// release record, so that a driver, an approver and a canceller never
+// overwrite each other's writes; the driver holds a lease in it.
+type PipelineExecution struct {
+	ID        string         `json:"id"`
+	App       string         `json:"app"`
+	Version   string         `json:"version"`
+	StartedBy string         `json:"started_by"` // the caller's ARN
+	StartedAt time.Time      `json:"started_at"`
+	State     ExecutionState `json:"state"`
+	Stages    []StageRun     `json:"stages"`
+	// Pipeline is the pipeline as the manifest said when the execution
+	// started; later edits of the manifest do not change a running one.
+	Pipeline Pipeline `json:"pipeline"`
+	// Cancel is set by `pipeline cancel`; the driver ends the execution
+	// at its next step.
+	Cancel *StageDecision `json:"cancel,omitempty"`
+	// Owner and LeaseExpires are the lease of the process that drives
+	// the execution; no other process drives it before LeaseExpires
+	// unless Owner gave the lease up (zero LeaseExpires).
+	Owner        string    `json:"owner,omitempty"`
+	LeaseExpires time.Time `json:"lease_expires,omitzero"`
+	Revision     int64     `json:"revision"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Stage returns the run of the stage called name, or nil.
+func (e *PipelineExecution) Stage(name string) *StageRun {
+	for i := range e.Stages {
+		if e.Stages[i].Name == name {
+			return &e.Stages[i]
+		}
+	}
+	return nil
+}
+
+// StageRun is one stage of an execution.
+type StageRun struct {
+	Name       string     `json:"name"`
+	State      StageState `json:"state"`
+	WaitingFor []string   `json:"waiting_for,omitempty"` // WaitApproval, WaitWindow, WaitPromote
+	// Until is when the stage's next window opens while it waits for
+	// one, or when its bake ends while it bakes.
+	Until time.Time `json:"until,omitzero"`
+	// Review is what an approver is shown and approves: the change sets
+	// of the app's stacks in the stage's orbits, computed when the stage
+	// starts waiting for its approval.
+	Review []ChangeSetRef `json:"review,omitempty"`
+	// Approval is the approval given, bound to Review; void when the
+	// change sets change or it expires.
+	Approval  *StageDecision `json:"approval,omitempty"`
+	Rejection *StageDecision `json:"rejection,omitempty"`
+	// Promoted is who started a stage that does not start by itself.
+	Promoted *StageDecision `json:"promoted,omitempty"`
+	// Releases are the release ids of the stage, by orbit.
+	Releases  map[string]string `json:"releases,omitempty"`
+	StartedAt time.Time         `json:"started_at,omitzero"`
+	EndedAt   time.Time         `json:"ended_at,omitzero"`
+	Error     string            `json:"error,omitempty"`
+}
+
+// ChangeSetRef names a change set computed for review: the change set of
+// the app's stack in one orbit and region, and the hash of the template
+// it would apply. Two reviews are the same when their refs are.
+type ChangeSetRef struct {
+	Orbit        string `json:"orbit"`
+	Region       string `json:"region"`
+	Stack        string `json:"stack"`
+	ChangeSetID  string `json:"change_set_id"` // "" when the stack would not change
+	TemplateHash string `json:"template_hash"`
+}
+
+// StageDecision is a person's decision on an execution or one of its
+// stages: an approval, a rejection, a promotion or a cancellation.
+type StageDecision struct {
+	By     string    `json:"by"` // the caller's ARN
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason,omitempty"`
+	// Reviewed are the change sets the decision was made on (approvals).
+	Reviewed []ChangeSetRef `json:"reviewed,omitempty"`
+	// Expires is when an approval stops being good.
+	Expires time.Time `json:"expires,omitzero"`
+}

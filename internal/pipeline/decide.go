@@ -1,0 +1,196 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	elevator "github.com/elevatorhq/elevator"
+)
+
+// Decider records people's decisions on executions: approvals,
+// rejections, promotions and cancellations. Each is one conditional write
+// of the record (retried on ErrStale after a fresh read), audited whether
+// it is made or refused; the driver picks it up at its next step, or the
+// next `pipeline resume` does.
+type Decider struct {
+	Store Store
+	// Orbits are the orbit manifests, by name, whose access sections say
+	// who holds which role.
+	Orbits map[string]*elevator.Orbit
+	Now    func() time.Time
+}
+
+// ErrRefused is the error of a decision the caller may not make, or may
+// not make now.
+var ErrRefused = &elevator.Error{Code: elevator.EINVALID, Message: "decision refused"}
+
+// Approve approves stage of execution id of app for caller (an IAM or STS
+// ARN), who was shown the change sets shown, with reason. It refuses, with
+// ErrRefused, when the stage does not wait for an approval, when the
+// caller started the execution, when the caller is neither one of the
+// approval's principals nor holds one of its roles in each of the stage's
+// orbits, and when shown is not the stage's current review (the change
+// sets changed since they were shown).
+func (d *Decider) Approve(ctx context.Context, app, id, stage, caller string, shown []elevator.ChangeSetRef, reason string) (*elevator.PipelineExecution, error) {
+	return d.decide(ctx, app, id, stage, "pipeline.approve", caller, reason, func(e *elevator.PipelineExecution, s *elevator.StageRun, spec elevator.PipelineStage, now time.Time) error {
+		if err := d.mayApprove(e, s, spec, caller); err != nil {
+			return err
+		}
+		if !slices.Equal(shown, s.Review) {
+			return refused("the change sets of stage %s changed since they were shown; look at them again (pipeline status) and approve what is there now", s.Name)
+		}
+		s.Approval = &elevator.StageDecision{By: caller, At: now, Reason: reason, Reviewed: slices.Clone(shown), Expires: now.Add(spec.Approval.Expiry)}
+		return nil
+	})
+}
+
+// Reject rejects stage of execution id; the stage fails at the driver's
+// next step. Who may reject is who may approve.
+func (d *Decider) Reject(ctx context.Context, app, id, stage, caller, reason string) (*elevator.PipelineExecution, error) {
+	return d.decide(ctx, app, id, stage, "pipeline.reject", caller, reason, func(e *elevator.PipelineExecution, s *elevator.StageRun, spec elevator.PipelineStage, now time.Time) error {
+		if err := d.mayApprove(e, s, spec, caller); err != nil {
+			return err
+		}
+		s.Rejection = &elevator.StageDecision{By: caller, At: now, Reason: reason}
+		return nil
+	})
+}
+
+func (d *Decider) mayApprove(e *elevator.PipelineExecution, s *elevator.StageRun, spec elevator.PipelineStage, caller string) error {
+	if spec.Approval == nil {
+		return refused("stage %s needs no approval", s.Name)
+	}
+	if s.State != elevator.StageWaiting || !slices.Contains(s.WaitingFor, elevator.WaitApproval) {
+		return refused("stage %s does not wait for an approval; it is %s", s.Name, s.State)
+	}
+	if caller == e.StartedBy {
+		return refused("%s started this execution; someone else must approve stage %s", caller, s.Name)
+	}
+	for _, p := range spec.Approval.Principals {
+		if elevator.MatchPrincipal(p, caller) {
+			return nil
+		}
+	}
+	for _, o := range spec.Orbits {
+		orbit, ok := d.Orbits[o]
+		if !ok {
+			return refused("orbit %s of stage %s: its manifest was not given", o, s.Name)
+		}
+		has := orbit.RoleOf(caller, e.App)
+		if !slices.ContainsFunc(spec.Approval.Roles, has.Covers) {
+			roles := make([]string, len(spec.Approval.Roles))
+			for i, r := range spec.Approval.Roles {
+				roles[i] = string(r)
+			}
+			held := "none"
+			if has != "" {
+				held = string(has)
+			}
+			return refused("approving stage %s needs one of the roles %s in orbit %s (or one of the stage's principals); %s holds %s there",
+				s.Name, strings.Join(roles, ", "), o, caller, held)
+		}
+	}
+	return nil
+}
+
+// Promote starts a stage that does not start by itself, once the stage
+// before it has succeeded. Anyone who may deploy to each of its orbits
+// may promote it.
+func (d *Decider) Promote(ctx context.Context, app, id, stage, caller, reason string) (*elevator.PipelineExecution, error) {
+	return d.decide(ctx, app, id, stage, "pipeline.promote", caller, reason, func(e *elevator.PipelineExecution, s *elevator.StageRun, spec elevator.PipelineStage, now time.Time) error {
+		if s.State != elevator.StagePending {
+			return refused("stage %s is %s, not pending", s.Name, s.State)
+		}
+		for _, o := range spec.Orbits {
+			orbit, ok := d.Orbits[o]
+			if !ok {
+				return refused("orbit %s of stage %s: its manifest was not given", o, s.Name)
+			}
+			if !orbit.RoleOf(caller, e.App).Covers(elevator.RoleDeployer) {
+				return refused("promoting stage %s needs the deployer role in orbit %s; %s does not hold it", s.Name, o, caller)
+			}
+		}
+		s.Promoted = &elevator.StageDecision{By: caller, At: now, Reason: reason}
+		return nil
+	})
+}
+
+// Cancel asks the driver to end the execution; releases already running
+// go on to their end. Anyone who may deploy to one of the pipeline's
+// orbits, or who started it, may cancel it.
+func (d *Decider) Cancel(ctx context.Context, app, id, caller, reason string) (*elevator.PipelineExecution, error) {
+	return d.decide(ctx, app, id, "", "pipeline.cancel", caller, reason, func(e *elevator.PipelineExecution, _ *elevator.StageRun, _ elevator.PipelineStage, now time.Time) error {
+		allowed := caller == e.StartedBy
+		for _, s := range e.Pipeline.Stages {
+			for _, o := range s.Orbits {
+				if orbit, ok := d.Orbits[o]; ok && orbit.RoleOf(caller, e.App).Covers(elevator.RoleDeployer) {
+					allowed = true
+				}
+			}
+		}
+		if !allowed {
+			return refused("cancelling needs the deployer role in one of the pipeline's orbits; %s holds none", caller)
+		}
+		e.Cancel = &elevator.StageDecision{By: caller, At: now, Reason: reason}
+		return nil
+	})
+}
+
+func refused(format string, args ...any) error {
+	return elevator.Errorf(elevator.EINVALID, format+": %w", append(args, ErrRefused)...)
+}
+
+// decide applies a decision to a fresh read of the record and writes it,
+// again after a fresh read when another write came between. stage "" is
+// a decision on the whole execution.
+func (d *Decider) decide(ctx context.Context, app, id, stage, action, caller, reason string,
+	apply func(e *elevator.PipelineExecution, s *elevator.StageRun, spec elevator.PipelineStage, now time.Time) error) (*elevator.PipelineExecution, error) {
+	for {
+		e, err := d.Store.Get(ctx, app, id)
+		if err != nil {
+			return nil, fmt.Errorf("read pipeline execution %s: %w", id, err)
+		}
+		now := d.Now().UTC().Truncate(time.Millisecond)
+		orbit := ""
+		var s *elevator.StageRun
+		var spec elevator.PipelineStage
+		if stage != "" {
+			if s = e.Stage(stage); s == nil {
+				return e, elevator.Errorf(elevator.EINVALID, "pipeline %s has no stage %s", id, stage)
+			}
+			spec = *e.Pipeline.Stage(stage)
+			orbit = strings.Join(spec.Orbits, ",")
+		}
+		if e.State.Done() {
+			err = refused("pipeline %s has ended: %s", id, e.State)
+		} else {
+			err = apply(e, s, spec, now)
+		}
+		entry := elevator.AuditEntry{At: now, By: caller, Action: action, App: app, Orbit: orbit, Outcome: "done",
+			Detail: fmt.Sprintf("pipeline %s stage %s: %s", id, stage, reason)}
+		if err != nil {
+			entry.Outcome, entry.Detail = "refused", fmt.Sprintf("pipeline %s stage %s: %v", id, stage, err)
+			if aerr := d.Store.Audit(ctx, entry); aerr != nil {
+				return e, fmt.Errorf("%w (and auditing the refusal failed: %v)", err, aerr)
+			}
+			return e, err
+		}
+		// The audit entry is written first: a decision that is not in the
+		// log is not made. A write that lost a race is audited again when
+		// it is retried.
+		if err := d.Store.Audit(ctx, entry); err != nil {
+			return e, fmt.Errorf("audit %s: %w", action, err)
+		}
+		e.Revision++
+		e.UpdatedAt = now
+		if err := d.Store.Put(ctx, e); isStale(err) {
+			continue
+		} else if err != nil {
+			return e, fmt.Errorf("store pipeline execution %s: %w", id, err)
+		}
+		return e, nil
+	}
+}

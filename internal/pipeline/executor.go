@@ -1,0 +1,412 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/window"
+)
+
+// Outcome is what a stage's step asks for: to move to Next, to be run
+// again After a delay (Next unchanged), or to Park: the execution is
+// written and the executor returns; the next Run continues it.
+type Outcome struct {
+	Next  elevator.StageState
+	After time.Duration
+	Park  bool
+}
+
+// step advances one stage. It re-reads what it needs and is safe to run
+// twice: a crash between a step and the write of its outcome runs it
+// again.
+type step func(ctx context.Context, x *Executor, e *elevator.PipelineExecution, i int) (Outcome, error)
+
+// transition is a row of the table: a state's step and the states it may
+// move to.
+type transition struct {
+	step step
+	next []elevator.StageState
+}
+
+// table is the pipeline's stage machine. Succeeded and Failed are final.
+var table = map[elevator.StageState]transition{
+	elevator.StagePending:   {pending, []elevator.StageState{elevator.StageWaiting}},
+	elevator.StageWaiting:   {waiting, []elevator.StageState{elevator.StageReleasing, elevator.StageFailed}},
+	elevator.StageReleasing: {releasing, []elevator.StageState{elevator.StageBaking, elevator.StageFailed}},
+	elevator.StageBaking:    {baking, []elevator.StageState{elevator.StageSucceeded}},
+}
+
+// Executor drives pipeline executions of one app.
+type Executor struct {
+	App      *elevator.App // its Pipeline is what Start records
+	Store    Store
+	Releaser Releaser
+	Reviewer Reviewer
+	// Owner names this process in leases, such as host:pid.
+	Owner string
+	// Lease is how long a lease lasts between writes; 2 minutes when 0.
+	Lease time.Duration
+	// MaxWait is the longest wait the executor sleeps through; a longer
+	// one (or any approval) parks the execution. 0 parks at every wait
+	// that is not a release poll.
+	MaxWait time.Duration
+	// Poll is how often a release's status is read; 5 s when 0.
+	Poll  time.Duration
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+	Log   *slog.Logger
+	// Progress, when set, is told about every transition.
+	Progress func(e *elevator.PipelineExecution, stage string, from, to elevator.StageState)
+}
+
+func (x *Executor) now() time.Time { return x.Now().UTC().Truncate(time.Millisecond) }
+
+func (x *Executor) lease() time.Duration {
+	if x.Lease > 0 {
+		return x.Lease
+	}
+	return 2 * time.Minute
+}
+
+func (x *Executor) poll() time.Duration {
+	if x.Poll > 0 {
+		return x.Poll
+	}
+	return 5 * time.Second
+}
+
+// Start records a new execution of the app's pipeline for version,
+// started by the caller by, with id, and returns it; Run drives it. It
+// returns an EINVALID error when the app has no pipeline.
+func (x *Executor) Start(ctx context.Context, id, version, by string) (*elevator.PipelineExecution, error) {
+	if x.App.Pipeline == nil {
+		return nil, elevator.Errorf(elevator.EINVALID, "app %s has no pipeline section", x.App.Name)
+	}
+	now := x.now()
+	e := &elevator.PipelineExecution{
+		ID: id, App: x.App.Name, Version: version, StartedBy: by, StartedAt: now,
+		State: elevator.ExecutionRunning, Pipeline: *x.App.Pipeline, Revision: 1, UpdatedAt: now,
+	}
+	for _, s := range x.App.Pipeline.Stages {
+		e.Stages = append(e.Stages, elevator.StageRun{Name: s.Name, State: elevator.StagePending})
+	}
+	if err := x.Store.Put(ctx, e); err != nil {
+		return nil, fmt.Errorf("store pipeline execution %s: %w", id, err)
+	}
+	x.audit(ctx, e, "", "pipeline.start", by, "started", "version "+version)
+	return e, nil
+}
+
+// Run drives execution id until it ends or parks, and returns its record
+// as last written. It returns ErrLeased when another process holds the
+// lease, and the error of a step or a write otherwise (the lease is kept
+// until it expires, so a crash and an error look alike to others).
+func (x *Executor) Run(ctx context.Context, id string) (*elevator.PipelineExecution, error) {
+	e, err := x.acquire(ctx, id)
+	if err != nil {
+		return e, err
+	}
+	for {
+		if e.State.Done() {
+			return e, nil
+		}
+		if e.Cancel != nil {
+			e.State = elevator.ExecutionCancelled
+			if err := x.write(ctx, e, true); err != nil {
+				return e, err
+			}
+			x.audit(ctx, e, "", "pipeline.cancelled", e.Cancel.By, "cancelled", e.Cancel.Reason)
+			continue
+		}
+		i := current(e)
+		if i < 0 {
+			e.State = elevator.ExecutionSucceeded
+			if err := x.write(ctx, e, true); err != nil {
+				return e, err
+			}
+			continue
+		}
+		s := &e.Stages[i]
+		if s.State == elevator.StageFailed {
+			e.State = elevator.ExecutionFailed
+			if err := x.write(ctx, e, true); err != nil {
+				return e, err
+			}
+			continue
+		}
+		row, ok := table[s.State]
+		if !ok {
+			return e, elevator.Errorf(elevator.EINTERNAL, "pipeline %s stage %s: no step for state %s", e.ID, s.Name, s.State)
+		}
+		from := s.State
+		out, err := row.step(ctx, x, e, i)
+		if err != nil {
+			return e, fmt.Errorf("pipeline %s stage %s in %s: %w", e.ID, s.Name, from, err)
+		}
+		if out.Next != "" && out.Next != from {
+			if !slices.Contains(row.next, out.Next) {
+				return e, elevator.Errorf(elevator.EINTERNAL, "pipeline %s stage %s: %s may not move to %s", e.ID, s.Name, from, out.Next)
+			}
+			s.State = out.Next
+			switch out.Next {
+			case elevator.StageWaiting:
+				s.StartedAt = x.now()
+			case elevator.StageSucceeded, elevator.StageFailed:
+				s.EndedAt = x.now()
+			}
+		}
+		if out.Park {
+			if err := x.write(ctx, e, false); err != nil {
+				if isStale(err) {
+					// An approval or a cancel landed: read it and go on.
+					if e, err = x.acquire(ctx, id); err != nil {
+						return e, err
+					}
+					continue
+				}
+				return e, err
+			}
+			return e, nil
+		}
+		if err := x.write(ctx, e, true); err != nil {
+			if isStale(err) {
+				if e, err = x.acquire(ctx, id); err != nil {
+					return e, err
+				}
+				continue
+			}
+			return e, err
+		}
+		if out.Next != "" && out.Next != from {
+			x.Log.Info("pipeline stage moved", "execution", e.ID, "stage", s.Name, "from", from, "to", out.Next)
+			if x.Progress != nil {
+				x.Progress(e, s.Name, from, out.Next)
+			}
+		}
+		if out.After > 0 {
+			if err := x.Sleep(ctx, out.After); err != nil {
+				return e, err
+			}
+			// Decisions land while the executor sleeps.
+			if e, err = x.acquire(ctx, id); err != nil {
+				return e, err
+			}
+		}
+	}
+}
+
+// current is the index of the first stage that has not succeeded, or -1.
+func current(e *elevator.PipelineExecution) int {
+	for i, s := range e.Stages {
+		if s.State != elevator.StageSucceeded {
+			return i
+		}
+	}
+	return -1
+}
+
+// acquire reads the execution and takes (or renews) its lease with a
+// conditional write. A record that has ended needs no lease.
+func (x *Executor) acquire(ctx context.Context, id string) (*elevator.PipelineExecution, error) {
+	for {
+		e, err := x.Store.Get(ctx, x.App.Name, id)
+		if err != nil {
+			return nil, fmt.Errorf("read pipeline execution %s: %w", id, err)
+		}
+		if e.State.Done() {
+			return e, nil
+		}
+		now := x.now()
+		if e.Owner != "" && e.Owner != x.Owner && now.Before(e.LeaseExpires) {
+			return e, fmt.Errorf("pipeline %s is driven by %s until %s: %w", id, e.Owner, e.LeaseExpires.Format(time.RFC3339), ErrLeased)
+		}
+		err = x.write(ctx, e, true)
+		if isStale(err) {
+			continue // someone wrote between the read and the write; look again
+		}
+		return e, err
+	}
+}
+
+// write stores e as its next revision, holding the lease (hold) or giving
+// it up (when the execution parks or ends).
+func (x *Executor) write(ctx context.Context, e *elevator.PipelineExecution, hold bool) error {
+	next := *e
+	next.Revision++
+	next.UpdatedAt = x.now()
+	next.Owner, next.LeaseExpires = x.Owner, next.UpdatedAt.Add(x.lease())
+	if !hold || next.State.Done() {
+		next.Owner, next.LeaseExpires = "", time.Time{}
+	}
+	if err := x.Store.Put(ctx, &next); err != nil {
+		return fmt.Errorf("store revision %d of pipeline %s: %w", next.Revision, e.ID, err)
+	}
+	*e = next
+	return nil
+}
+
+func (x *Executor) audit(ctx context.Context, e *elevator.PipelineExecution, orbit, action, by, outcome, detail string) {
+	err := x.Store.Audit(ctx, elevator.AuditEntry{At: x.now(), By: by, Action: action, App: e.App, Orbit: orbit, Outcome: outcome,
+		Detail: fmt.Sprintf("pipeline %s: %s", e.ID, detail)})
+	if err != nil {
+		x.Log.Error("audit pipeline decision", "execution", e.ID, "action", action, "error", err)
+	}
+}
+
+// pending starts a stage: the first one, or one whose previous stage
+// succeeded and that starts by itself (auto) or was promoted.
+func pending(_ context.Context, x *Executor, e *elevator.PipelineExecution, i int) (Outcome, error) {
+	s, spec := &e.Stages[i], e.Pipeline.Stages[i]
+	if i > 0 && !spec.Auto && s.Promoted == nil {
+		s.WaitingFor = []string{elevator.WaitPromote}
+		return Outcome{Park: true}, nil
+	}
+	s.WaitingFor = nil
+	return Outcome{Next: elevator.StageWaiting}, nil
+}
+
+// waiting holds a stage until its approval is given and good for the
+// change sets as they are now, and one of its windows is open.
+func waiting(ctx context.Context, x *Executor, e *elevator.PipelineExecution, i int) (Outcome, error) {
+	s, spec := &e.Stages[i], e.Pipeline.Stages[i]
+	now := x.now()
+	if s.Rejection != nil {
+		s.Error = fmt.Sprintf("rejected by %s: %s", s.Rejection.By, s.Rejection.Reason)
+		return Outcome{Next: elevator.StageFailed}, nil
+	}
+	s.WaitingFor, s.Until = nil, time.Time{}
+	if spec.Approval != nil {
+		review, err := x.review(ctx, spec.Orbits)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if !slices.Equal(review, s.Review) {
+			// What was shown (and maybe approved) is not what would run.
+			s.Review, s.Approval = review, nil
+		}
+		if s.Approval != nil && !now.Before(s.Approval.Expires) {
+			s.Approval = nil
+		}
+		if s.Approval == nil {
+			s.WaitingFor = []string{elevator.WaitApproval}
+			return Outcome{Park: true}, nil
+		}
+	}
+	sched, err := schedule(spec)
+	if err != nil {
+		return Outcome{}, err
+	}
+	next, ok := sched.NextOpen(now)
+	switch {
+	case ok && !next.After(now):
+		return Outcome{Next: elevator.StageReleasing}, nil
+	case spec.Outside == elevator.OutsideFail:
+		s.Error = "due outside its windows"
+		if ok {
+			s.Error += "; the next opens at " + next.Format(time.RFC3339)
+		}
+		return Outcome{Next: elevator.StageFailed}, nil
+	case !ok:
+		s.Error = "no window opens within a year (freeze dates)"
+		return Outcome{Next: elevator.StageFailed}, nil
+	}
+	s.WaitingFor, s.Until = []string{elevator.WaitWindow}, next
+	if d := next.Sub(now); d <= x.MaxWait {
+		return Outcome{After: d}, nil
+	}
+	return Outcome{Park: true}, nil
+}
+
+func (x *Executor) review(ctx context.Context, orbits []string) ([]elevator.ChangeSetRef, error) {
+	var all []elevator.ChangeSetRef
+	for _, o := range orbits {
+		refs, err := x.Reviewer.Review(ctx, o)
+		if err != nil {
+			return nil, fmt.Errorf("compute the change sets in %s for review: %w", o, err)
+		}
+		all = append(all, refs...)
+	}
+	return all, nil
+}
+
+// schedule reads a stage's windows and freeze dates, which the manifest
+// checked.
+func schedule(spec elevator.PipelineStage) (window.Schedule, error) {
+	var s window.Schedule
+	for _, w := range spec.Windows {
+		p, err := window.Parse(w)
+		if err != nil {
+			return s, elevator.Errorf(elevator.EINVALID, "stage %s window %q: %v", spec.Name, w, err)
+		}
+		s.Windows = append(s.Windows, p)
+	}
+	for _, f := range spec.Freeze {
+		d, err := window.ParseDate(f)
+		if err != nil {
+			return s, elevator.Errorf(elevator.EINVALID, "stage %s freeze date %q: %v", spec.Name, f, err)
+		}
+		s.Freeze = append(s.Freeze, d)
+	}
+	return s, nil
+}
+
+// releasing starts the stage's release in each of its orbits (recording
+// each id before it polls), then waits for all of them.
+func releasing(ctx context.Context, x *Executor, e *elevator.PipelineExecution, i int) (Outcome, error) {
+	s, spec := &e.Stages[i], e.Pipeline.Stages[i]
+	for _, o := range spec.Orbits {
+		if s.Releases[o] != "" {
+			continue
+		}
+		// The token is the same for every run of this step, so a crash
+		// after Start and before the id was written starts no second
+		// release.
+		id, err := x.Releaser.Start(ctx, o, e.Version, e.ID+"-"+s.Name+"-"+o)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("start the release in %s: %w", o, err)
+		}
+		if s.Releases == nil {
+			s.Releases = map[string]string{}
+		}
+		s.Releases[o] = id
+		x.audit(ctx, e, o, "pipeline.release", e.StartedBy, "started", "stage "+s.Name+" release "+id)
+		return Outcome{}, nil // write the id now, before anything else
+	}
+	var failed []string
+	for _, o := range spec.Orbits {
+		st, err := x.Releaser.Status(ctx, o, s.Releases[o])
+		if err != nil {
+			return Outcome{}, fmt.Errorf("read release %s in %s: %w", s.Releases[o], o, err)
+		}
+		if !st.Done {
+			return Outcome{After: x.poll()}, nil
+		}
+		if !st.Succeeded {
+			failed = append(failed, fmt.Sprintf("release %s in %s failed: %s", s.Releases[o], o, st.Message))
+		}
+	}
+	if len(failed) > 0 {
+		s.Error = fmt.Sprint(failed)
+		return Outcome{Next: elevator.StageFailed}, nil
+	}
+	s.Until = x.now().Add(spec.Bake)
+	return Outcome{Next: elevator.StageBaking}, nil
+}
+
+// baking waits out the stage's bake time.
+func baking(_ context.Context, x *Executor, e *elevator.PipelineExecution, i int) (Outcome, error) {
+	s := &e.Stages[i]
+	d := s.Until.Sub(x.now())
+	switch {
+	case d <= 0:
+		s.Until = time.Time{}
+		return Outcome{Next: elevator.StageSucceeded}, nil
+	case d <= x.MaxWait:
+		return Outcome{After: d}, nil
+	}
+	return Outcome{Park: true}, nil
+}

@@ -1,0 +1,67 @@
+// Package pipeline drives pipeline executions: a version of an app
+// promoted through the stages of its manifest's pipeline, each stage
+// gated by an approval and time windows, released into its orbits, then
+// baked. An execution is a record (elevator.PipelineExecution) in a Store,
+// written on condition of its revision; an Executor advances it through a
+// transition table of stage states, holding a lease in the record, and
+// parks it — writes it and returns, holding no process — whenever it must
+// wait longer than it is willing to (an approval, a window, a bake). Any
+// process can then resume it.
+package pipeline
+
+import (
+	"context"
+	"errors"
+
+	elevator "github.com/elevatorhq/elevator"
+)
+
+// Store keeps execution records. Implementations return ErrNotFound and
+// ErrStale, wrapped or not.
+type Store interface {
+	// Put stores e if the stored record has revision e.Revision-1 (or
+	// there is none and e.Revision is 1); otherwise it returns ErrStale
+	// and changes nothing.
+	Put(ctx context.Context, e *elevator.PipelineExecution) error
+	// Get returns the record of execution id of app, or ErrNotFound.
+	Get(ctx context.Context, app, id string) (*elevator.PipelineExecution, error)
+	// List returns the app's executions, newest first, at most limit.
+	List(ctx context.Context, app string, limit int) ([]*elevator.PipelineExecution, error)
+	// Audit records a decision (an approval, a rejection, a refusal,
+	// a promotion, a cancellation).
+	Audit(ctx context.Context, e elevator.AuditEntry) error
+}
+
+// Releaser runs the releases of a stage: one per orbit.
+type Releaser interface {
+	// Start releases version of the app into orbit and returns the
+	// release's id. token is the same every time the executor asks for
+	// the same release, so that a retry after a crash starts none twice.
+	Start(ctx context.Context, orbit, version, token string) (string, error)
+	// Status reports whether release id in orbit has ended and whether
+	// it succeeded; a failed one's message says why.
+	Status(ctx context.Context, orbit, id string) (ReleaseStatus, error)
+}
+
+// ReleaseStatus is where a stage's release is.
+type ReleaseStatus struct {
+	Done, Succeeded bool
+	Message         string
+}
+
+// Reviewer computes the change sets of the app's stacks in an orbit, in
+// every region (`app plan`), for an approver to review.
+type Reviewer interface {
+	Review(ctx context.Context, orbit string) ([]elevator.ChangeSetRef, error)
+}
+
+// Errors of the package.
+var (
+	ErrNotFound = &elevator.Error{Code: elevator.ENOTFOUND, Message: "pipeline execution not found"}
+	ErrStale    = &elevator.Error{Code: elevator.ECONFLICT, Message: "pipeline execution changed since it was read"}
+	// ErrLeased: another process drives the execution and its lease has
+	// not ended.
+	ErrLeased = &elevator.Error{Code: elevator.ECONFLICT, Message: "another process drives this pipeline execution"}
+)
+
+func isStale(err error) bool { return errors.Is(err, ErrStale) }
