@@ -1,0 +1,386 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/manifest"
+)
+
+const (
+	alice     = "arn:aws:sts::123456789012:assumed-role/dev/alice" // starts pipelines
+	bob       = "arn:aws:sts::123456789012:assumed-role/ops/bob"   // approver in production
+	carol     = "arn:aws:sts::123456789012:assumed-role/ci/carol"  // deployer only
+	manifest3 = `name: shop
+services:
+  web:
+    runtime: {docker: {image: ghcr.io/acme/shop}}
+pipeline:
+  stages:
+    - orbit: test
+    - orbit: staging
+      auto: true
+      approval: {roles: [approver], expiry: 24h}
+    - orbit: production
+      auto: true
+      windows: [Mon-Fri 09:00-17:00 UTC]
+      bake: 10m
+`
+)
+
+// sunday noon: the production window opens on Monday at 09:00.
+var sundayNoon = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+
+type world struct {
+	t      *testing.T
+	store  *memStore
+	rel    *fakeReleaser
+	rev    *fakeReviewer
+	clock  *clock
+	app    *elevator.App
+	orbits map[string]*elevator.Orbit
+	path   []string
+}
+
+func newWorld(t *testing.T, src string) *world {
+	t.Helper()
+	a, err := manifest.ParseApp("app.yml", []byte(src), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	access := []elevator.AccessRule{
+		{Role: elevator.RoleApprover, Principals: []string{"arn:aws:iam::123456789012:role/ops"}},
+		{Role: elevator.RoleDeployer, Principals: []string{"arn:aws:iam::123456789012:role/ci", "arn:aws:iam::123456789012:role/dev"}},
+	}
+	orbits := map[string]*elevator.Orbit{}
+	for _, s := range a.Pipeline.Stages {
+		for _, o := range s.Orbits {
+			orbits[o] = &elevator.Orbit{Name: o, Access: access}
+		}
+	}
+	if err := manifest.CheckPipeline(a, orbits); err != nil {
+		t.Fatal(err)
+	}
+	return &world{t: t, store: newMemStore(), rel: newFakeReleaser(2), rev: &fakeReviewer{hash: map[string]string{}},
+		clock: &clock{t: sundayNoon}, app: a, orbits: orbits}
+}
+
+func (w *world) executor(owner string) *Executor {
+	return &Executor{App: w.app, Store: w.store, Releaser: w.rel, Reviewer: w.rev, Owner: owner,
+		Lease: time.Minute, MaxWait: 15 * time.Minute, Now: w.clock.Now, Sleep: w.clock.Sleep,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Progress: func(_ *elevator.PipelineExecution, stage string, from, to elevator.StageState) {
+			w.path = append(w.path, fmt.Sprintf("%s:%s>%s", stage, from, to))
+		}}
+}
+
+func (w *world) decider() *Decider {
+	return &Decider{Store: w.store, Orbits: w.orbits, Now: w.clock.Now}
+}
+
+func states(e *elevator.PipelineExecution) string {
+	var s []string
+	for _, st := range e.Stages {
+		s = append(s, st.Name+"="+string(st.State))
+	}
+	return string(e.State) + " " + strings.Join(s, " ")
+}
+
+func TestAThreeStagePipelineWaitsForItsApprovalAndWindow(t *testing.T) {
+	w := newWorld(t, manifest3)
+	ctx := context.Background()
+	x := w.executor("host-a:1")
+	if _, err := x.Start(ctx, "p1", "1.4.2", alice); err != nil {
+		t.Fatal(err)
+	}
+	e, err := x.Run(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := states(e); got != "Running test=Succeeded staging=Waiting production=Pending" {
+		t.Fatalf("after the first run: %s", got)
+	}
+	st := e.Stage("staging")
+	if !slices.Equal(st.WaitingFor, []string{elevator.WaitApproval}) || len(st.Review) != 1 || e.Owner != "" {
+		t.Fatalf("staging waits for %v with review %v; lease %q (a parked execution holds none)", st.WaitingFor, st.Review, e.Owner)
+	}
+
+	d := w.decider()
+	if _, err := d.Approve(ctx, "shop", "p1", "staging", alice, st.Review, "lgtm"); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "someone else must approve") {
+		t.Errorf("the starter approving: %v", err)
+	}
+	if _, err := d.Approve(ctx, "shop", "p1", "staging", carol, st.Review, "lgtm"); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "holds deployer there") {
+		t.Errorf("a deployer approving: %v", err)
+	}
+	if _, err := d.Approve(ctx, "shop", "p1", "staging", bob, st.Review, "ok"); err != nil {
+		t.Fatalf("the approver approving: %v", err)
+	}
+
+	// Another process resumes it: the first one is gone.
+	e, err = w.executor("host-b:2").Run(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := states(e); got != "Running test=Succeeded staging=Succeeded production=Waiting" {
+		t.Fatalf("after the approval: %s", got)
+	}
+	p := e.Stage("production")
+	if want := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC); !p.Until.Equal(want) || !slices.Equal(p.WaitingFor, []string{elevator.WaitWindow}) {
+		t.Fatalf("production waits for %v until %s, want the window until %s", p.WaitingFor, p.Until, want)
+	}
+	w.clock.t = time.Date(2026, 11, 30, 8, 55, 0, 0, time.UTC)
+	if e, err = w.executor("host-c:3").Run(ctx, "p1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := states(e); got != "Succeeded test=Succeeded staging=Succeeded production=Succeeded" {
+		t.Fatalf("on Monday: %s", got)
+	}
+	want := []string{
+		"test:Pending>Waiting", "test:Waiting>Releasing", "test:Releasing>Baking", "test:Baking>Succeeded",
+		"staging:Pending>Waiting",
+		"staging:Waiting>Releasing", "staging:Releasing>Baking", "staging:Baking>Succeeded", "production:Pending>Waiting",
+		"production:Waiting>Releasing", "production:Releasing>Baking", "production:Baking>Succeeded",
+	}
+	if !slices.Equal(w.path, want) {
+		t.Errorf("path\n got %v\nwant %v", w.path, want)
+	}
+	if !slices.Equal(w.rel.started, []string{"test", "staging", "production"}) {
+		t.Errorf("releases started in %v", w.rel.started)
+	}
+	if e.Stage("staging").Approval.By != bob || e.Stage("production").Releases["production"] == "" {
+		t.Errorf("record lacks the approval or the release id: %+v", e.Stages)
+	}
+	acts := w.store.actions()
+	for _, a := range []string{"pipeline.start:started", "pipeline.approve:refused", "pipeline.approve:done", "pipeline.release:started"} {
+		if !slices.Contains(acts, a) {
+			t.Errorf("audit log %v lacks %s", acts, a)
+		}
+	}
+	if n := strings.Count(strings.Join(acts, " "), "pipeline.approve:refused"); n != 2 {
+		t.Errorf("%d refusals audited, want 2", n)
+	}
+}
+
+func TestAnApprovalOfAStaleChangeSetIsRefusedAndAChangeVoidsAnApproval(t *testing.T) {
+	w := newWorld(t, manifest3)
+	ctx := context.Background()
+	x := w.executor("a")
+	if _, err := x.Start(ctx, "p1", "2.0.0", alice); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := x.Run(ctx, "p1")
+	shown := e.Stage("staging").Review
+
+	// The change sets change (a new template), and the driver sees it.
+	w.rev.hash["staging"] = "h2"
+	if e, _ = x.Run(ctx, "p1"); e.Stage("staging").Review[0].TemplateHash != "h2" {
+		t.Fatalf("review not recomputed: %+v", e.Stage("staging").Review)
+	}
+	if _, err := w.decider().Approve(ctx, "shop", "p1", "staging", bob, shown, "ok"); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "changed since they were shown") {
+		t.Fatalf("approving what was shown before: %v", err)
+	}
+	if _, err := w.decider().Approve(ctx, "shop", "p1", "staging", bob, e.Stage("staging").Review, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	// Another change after the approval voids it: the stage waits again.
+	w.rev.hash["staging"] = "h3"
+	e, err := x.Run(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := e.Stage("staging")
+	if st.State != elevator.StageWaiting || st.Approval != nil || st.Review[0].TemplateHash != "h3" {
+		t.Fatalf("after a change: %s approval %+v review %+v", st.State, st.Approval, st.Review)
+	}
+	if slices.Contains(w.rel.started, "staging") {
+		t.Fatal("staging released a change set nobody approved")
+	}
+}
+
+func TestAnApprovalExpires(t *testing.T) {
+	w := newWorld(t, manifest3)
+	ctx := context.Background()
+	x := w.executor("a")
+	x.Start(ctx, "p1", "1", alice)
+	e, _ := x.Run(ctx, "p1")
+	if _, err := w.decider().Approve(ctx, "shop", "p1", "staging", bob, e.Stage("staging").Review, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(24*time.Hour + time.Second) // the manifest's expiry is 24h
+	e, err := x.Run(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := e.Stage("staging"); st.State != elevator.StageWaiting || st.Approval != nil {
+		t.Fatalf("an expired approval still counts: %+v", st)
+	}
+}
+
+func TestARejectionFailsTheStageAndThePipeline(t *testing.T) {
+	w := newWorld(t, manifest3)
+	ctx := context.Background()
+	x := w.executor("a")
+	x.Start(ctx, "p1", "1", alice)
+	x.Run(ctx, "p1")
+	if _, err := w.decider().Reject(ctx, "shop", "p1", "staging", bob, "not on a Sunday"); err != nil {
+		t.Fatal(err)
+	}
+	e, err := x.Run(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := states(e); got != "Failed test=Succeeded staging=Failed production=Pending" || !strings.Contains(e.Stage("staging").Error, "not on a Sunday") {
+		t.Fatalf("%s: %q", got, e.Stage("staging").Error)
+	}
+}
+
+func TestAProcessKilledWhileReleasingIsResumedByAnotherAfterItsLease(t *testing.T) {
+	w := newWorld(t, manifest3)
+	ctx := context.Background()
+	w.rel.polls = 3
+	killed := errors.New("killed")
+	// The process dies at the first write after the test stage's release
+	// id was recorded: the lease it holds is left in the record.
+	w.store.failPut = func(e *elevator.PipelineExecution) error {
+		if len(e.Stages) > 0 && e.Stages[0].State == elevator.StageReleasing && e.Stages[0].Releases["test"] != "" && e.Owner == "a" {
+			if prev, _ := w.store.recs["shop/p1"]; strings.Contains(string(prev), `"releases"`) {
+				return killed
+			}
+		}
+		return nil
+	}
+	a := w.executor("a")
+	a.Start(ctx, "p1", "1", alice)
+	if _, err := a.Run(ctx, "p1"); !errors.Is(err, killed) {
+		t.Fatalf("run = %v, want it killed", err)
+	}
+	w.store.failPut = nil
+	b := w.executor("b")
+	if _, err := b.Run(ctx, "p1"); !errors.Is(err, ErrLeased) {
+		t.Fatalf("a second driver inside the lease: %v, want ErrLeased", err)
+	}
+	w.clock.Advance(time.Minute)
+	e, err := b.Run(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := states(e); got != "Running test=Succeeded staging=Waiting production=Pending" {
+		t.Fatalf("after the resume: %s", got)
+	}
+	if !slices.Equal(w.rel.started, []string{"test"}) || w.rel.calls["test"] != 1 {
+		t.Errorf("releases started %v, %d calls to start the test release: the resume asked again for a release it had recorded", w.rel.started, w.rel.calls["test"])
+	}
+}
+
+func TestOutsideItsWindowAStageThatMayNotWaitFails(t *testing.T) {
+	w := newWorld(t, strings.Replace(manifest3, "bake: 10m", "bake: 10m\n      outside: fail", 1))
+	ctx := context.Background()
+	x := w.executor("a")
+	x.Start(ctx, "p1", "1", alice)
+	e, _ := x.Run(ctx, "p1")
+	w.decider().Approve(ctx, "shop", "p1", "staging", bob, e.Stage("staging").Review, "ok")
+	e, err := x.Run(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := states(e); got != "Failed test=Succeeded staging=Succeeded production=Failed" ||
+		e.Stage("production").Error != "due outside its windows; the next opens at 2026-11-30T09:00:00Z" {
+		t.Fatalf("%s: %q", got, e.Stage("production").Error)
+	}
+}
+
+func TestParallelOrbitsAndAFailedRelease(t *testing.T) {
+	w := newWorld(t, `name: shop
+services:
+  web:
+    runtime: {docker: {image: ghcr.io/acme/shop}}
+pipeline:
+  stages:
+    - {name: canary, orbits: [eu, us]}
+    - {orbit: world, auto: true}
+`)
+	w.rel.fail["us"] = true
+	ctx := context.Background()
+	x := w.executor("a")
+	x.Start(ctx, "p1", "1", alice)
+	e, err := x.Run(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := e.Stage("canary")
+	if got := states(e); got != "Failed canary=Failed world=Pending" || len(st.Releases) != 2 || !strings.Contains(st.Error, "in us failed: FailureClean: unhealthy") {
+		t.Fatalf("%s releases %v: %q", got, st.Releases, st.Error)
+	}
+	if !slices.Equal(w.rel.started, []string{"eu", "us"}) {
+		t.Errorf("started %v", w.rel.started)
+	}
+}
+
+func TestAStageWithoutAutoWaitsToBePromoted(t *testing.T) {
+	w := newWorld(t, strings.Replace(manifest3, "    - orbit: staging\n      auto: true\n", "    - orbit: staging\n", 1))
+	ctx := context.Background()
+	x := w.executor("a")
+	x.Start(ctx, "p1", "1", alice)
+	e, _ := x.Run(ctx, "p1")
+	if st := e.Stage("staging"); st.State != elevator.StagePending || !slices.Equal(st.WaitingFor, []string{elevator.WaitPromote}) {
+		t.Fatalf("staging %+v", st)
+	}
+	if _, err := w.decider().Promote(ctx, "shop", "p1", "staging", "arn:aws:sts::123456789012:assumed-role/web/eve", ""); !errors.Is(err, ErrRefused) {
+		t.Fatalf("a stranger promoting: %v", err)
+	}
+	if _, err := w.decider().Promote(ctx, "shop", "p1", "staging", carol, "go"); err != nil {
+		t.Fatal(err)
+	}
+	e, _ = x.Run(ctx, "p1")
+	if st := e.Stage("staging"); st.State != elevator.StageWaiting || !slices.Equal(st.WaitingFor, []string{elevator.WaitApproval}) {
+		t.Fatalf("after the promotion staging %+v", st)
+	}
+}
+
+func TestACancelledPipelineEnds(t *testing.T) {
+	w := newWorld(t, manifest3)
+	ctx := context.Background()
+	x := w.executor("a")
+	x.Start(ctx, "p1", "1", alice)
+	x.Run(ctx, "p1")
+	if _, err := w.decider().Cancel(ctx, "shop", "p1", "arn:aws:sts::123456789012:assumed-role/web/eve", "no"); !errors.Is(err, ErrRefused) {
+		t.Fatalf("a stranger cancelling: %v", err)
+	}
+	if _, err := w.decider().Cancel(ctx, "shop", "p1", alice, "wrong version"); err != nil {
+		t.Fatal(err)
+	}
+	e, err := x.Run(ctx, "p1")
+	if err != nil || e.State != elevator.ExecutionCancelled {
+		t.Fatalf("after cancel: %v %v", states(e), err)
+	}
+	if _, err := w.decider().Approve(ctx, "shop", "p1", "staging", bob, nil, "late"); !errors.Is(err, ErrRefused) {
+		t.Errorf("approving an ended pipeline: %v", err)
+	}
+}
+
+func TestEveryStateOfTheTableHasAStepAndKnownNextStates(t *testing.T) {
+	all := []elevator.StageState{elevator.StagePending, elevator.StageWaiting, elevator.StageReleasing, elevator.StageBaking, elevator.StageSucceeded, elevator.StageFailed}
+	for s, row := range table {
+		if row.step == nil || len(row.next) == 0 {
+			t.Errorf("state %s has no step or no next state", s)
+		}
+		for _, n := range row.next {
+			if !slices.Contains(all, n) {
+				t.Errorf("state %s moves to unknown %s", s, n)
+			}
+		}
+	}
+	for _, final := range []elevator.StageState{elevator.StageSucceeded, elevator.StageFailed} {
+		if _, ok := table[final]; ok {
+			t.Errorf("final state %s has a step", final)
+		}
+	}
+}

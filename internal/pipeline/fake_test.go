@@ -1,0 +1,176 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	elevator "github.com/elevatorhq/elevator"
+)
+
+// memStore is a Store that really stores: records as JSON (so that a
+// reader never shares memory with a writer), revision-checked like the
+// DynamoDB store. failPut, when set, is called before every Put and its
+// error returned: the failure-injection hook that stands for a process
+// killed between two writes.
+type memStore struct {
+	mu      sync.Mutex
+	recs    map[string][]byte
+	audit   []elevator.AuditEntry
+	failPut func(e *elevator.PipelineExecution) error
+}
+
+func newMemStore() *memStore { return &memStore{recs: map[string][]byte{}} }
+
+func (m *memStore) Put(_ context.Context, e *elevator.PipelineExecution) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.failPut != nil {
+		if err := m.failPut(e); err != nil {
+			return err
+		}
+	}
+	key := e.App + "/" + e.ID
+	var have int64
+	if b, ok := m.recs[key]; ok {
+		var old elevator.PipelineExecution
+		_ = json.Unmarshal(b, &old)
+		have = old.Revision
+	}
+	if e.Revision != have+1 {
+		return fmt.Errorf("put revision %d over %d: %w", e.Revision, have, ErrStale)
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	m.recs[key] = b
+	return nil
+}
+
+func (m *memStore) Get(_ context.Context, app, id string) (*elevator.PipelineExecution, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.recs[app+"/"+id]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	var e elevator.PipelineExecution
+	return &e, json.Unmarshal(b, &e)
+}
+
+func (m *memStore) List(ctx context.Context, app string, limit int) ([]*elevator.PipelineExecution, error) {
+	m.mu.Lock()
+	var ids []string
+	for _, b := range m.recs {
+		var e elevator.PipelineExecution
+		_ = json.Unmarshal(b, &e)
+		if e.App == app {
+			ids = append(ids, e.ID)
+		}
+	}
+	m.mu.Unlock()
+	sort.Sort(sort.Reverse(sort.StringSlice(ids)))
+	var out []*elevator.PipelineExecution
+	for _, id := range ids[:min(limit, len(ids))] {
+		e, err := m.Get(ctx, app, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func (m *memStore) Audit(_ context.Context, e elevator.AuditEntry) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.audit = append(m.audit, e)
+	return nil
+}
+
+func (m *memStore) actions() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, a := range m.audit {
+		out = append(out, a.Action+":"+a.Outcome)
+	}
+	return out
+}
+
+// fakeReleaser runs releases that end after polls reads of their status,
+// succeeding unless their orbit is in fail. Start with a token seen before
+// returns the same id, as the release engine's submission does.
+type fakeReleaser struct {
+	mu      sync.Mutex
+	polls   int
+	fail    map[string]bool
+	byToken map[string]string
+	reads   map[string]int
+	started []string       // orbits, in order
+	calls   map[string]int // Start calls by orbit, whether or not they started a release
+}
+
+func newFakeReleaser(polls int) *fakeReleaser {
+	return &fakeReleaser{polls: polls, fail: map[string]bool{}, byToken: map[string]string{}, reads: map[string]int{}, calls: map[string]int{}}
+}
+
+func (f *fakeReleaser) Start(_ context.Context, orbit, version, token string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls[orbit]++
+	if id, ok := f.byToken[token]; ok {
+		return id, nil
+	}
+	id := fmt.Sprintf("r%d-%s-%s", len(f.byToken)+1, orbit, version)
+	f.byToken[token] = id
+	f.started = append(f.started, orbit)
+	return id, nil
+}
+
+func (f *fakeReleaser) Status(_ context.Context, orbit, id string) (ReleaseStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads[id]++
+	if f.reads[id] < f.polls {
+		return ReleaseStatus{}, nil
+	}
+	if f.fail[orbit] {
+		return ReleaseStatus{Done: true, Message: "FailureClean: unhealthy"}, nil
+	}
+	return ReleaseStatus{Done: true, Succeeded: true}, nil
+}
+
+// fakeReviewer returns a change set per orbit whose template hash the test
+// may change, as a pushed commit would.
+type fakeReviewer struct {
+	mu   sync.Mutex
+	hash map[string]string
+}
+
+func (f *fakeReviewer) Review(_ context.Context, orbit string) ([]elevator.ChangeSetRef, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h := f.hash[orbit]
+	if h == "" {
+		h = "h1"
+	}
+	return []elevator.ChangeSetRef{{Orbit: orbit, Region: "us-east-1", Stack: "elevator-app-" + orbit + "-shop", ChangeSetID: "cs-" + orbit + "-" + h, TemplateHash: h}}, nil
+}
+
+// clock is a fake clock whose Sleep moves it.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Sleep(_ context.Context, d time.Duration) error {
+	c.Advance(d)
+	return nil
+}
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
