@@ -195,3 +195,10 @@ type StageDecision struct {
 	// Expires is when an approval stops being good.
 	Expires time.Time `json:"expires,omitzero"`
 }
+
+// PipelineKeyPrefix starts the hash key ("app") of a pipeline execution's
+// item in an orbit's releases table (ReleasesTableName): the item of
+// execution ID of app A has app "pipeline#A" and release_id ID, so that
+// it never shows among A's releases (app names cannot hold '#') and the
+// orbit stack needs no table of its own for it.
+const PipelineKeyPrefix = "pipeline#"
