@@ -217,7 +217,7 @@ command to try Elevator without an AWS account.`,
 	f.BoolVar(&g.verbose, "verbose", false, "log what long-running parts do (release engine states, retries, lease renewals) to stderr")
 
 	root.AddCommand(newVersionCmd(g), newLocalCmd(g), newOrbitCmd(g), newAppCmd(g), newSchemaCmd(g), newDeployerCmd(g), newDashboardCmd(g),
-		newDeployCmd(g), newReleaseCmd(g), newHaltCmd(g), newRollbackCmd(g), newUnlockCmd(g), newImageCmd(g), newGCCmd(g),
+		newDeployCmd(g), newReleaseCmd(g), newPipelineCmd(g), newHaltCmd(g), newRollbackCmd(g), newUnlockCmd(g), newImageCmd(g), newGCCmd(g),
 		newAccessCmd(g), newLogsCmd(g), newSSHCmd(g), newAgentCmd(g))
 	return root
 }

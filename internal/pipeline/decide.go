@@ -35,14 +35,21 @@ var ErrRefused = &elevator.Error{Code: elevator.EINVALID, Message: "decision ref
 // orbits, and when shown is not the stage's current review (the change
 // sets changed since they were shown).
 func (d *Decider) Approve(ctx context.Context, app, id, stage, caller string, shown []elevator.ChangeSetRef, reason string) (*elevator.PipelineExecution, error) {
+	return d.ApproveSeen(ctx, app, id, stage, caller, func(current []elevator.ChangeSetRef) bool { return slices.Equal(shown, current) }, reason)
+}
+
+// ApproveSeen is Approve for a caller who names what they were shown some
+// other way, such as by a digest: seen reports whether the stage's current
+// review is what they saw.
+func (d *Decider) ApproveSeen(ctx context.Context, app, id, stage, caller string, seen func(current []elevator.ChangeSetRef) bool, reason string) (*elevator.PipelineExecution, error) {
 	return d.decide(ctx, app, id, stage, "pipeline.approve", caller, reason, func(e *elevator.PipelineExecution, s *elevator.StageRun, spec elevator.PipelineStage, now time.Time) error {
 		if err := d.mayApprove(e, s, spec, caller); err != nil {
 			return err
 		}
-		if !slices.Equal(shown, s.Review) {
+		if !seen(s.Review) {
 			return refused("the change sets of stage %s changed since they were shown; look at them again (pipeline status) and approve what is there now", s.Name)
 		}
-		s.Approval = &elevator.StageDecision{By: caller, At: now, Reason: reason, Reviewed: slices.Clone(shown), Expires: now.Add(spec.Approval.Expiry)}
+		s.Approval = &elevator.StageDecision{By: caller, At: now, Reason: reason, Reviewed: slices.Clone(s.Review), Expires: now.Add(spec.Approval.Expiry)}
 		return nil
 	})
 }

@@ -1,0 +1,615 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/app"
+	"github.com/elevatorhq/elevator/internal/apply"
+	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
+	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
+	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/elbv2"
+	"github.com/elevatorhq/elevator/internal/aws/ssm"
+	"github.com/elevatorhq/elevator/internal/aws/sts"
+	"github.com/elevatorhq/elevator/internal/compile"
+	"github.com/elevatorhq/elevator/internal/lookup"
+	"github.com/elevatorhq/elevator/internal/manifest"
+	"github.com/elevatorhq/elevator/internal/orbit"
+	"github.com/elevatorhq/elevator/internal/pipeline"
+	"github.com/elevatorhq/elevator/internal/pipeline/awspipeline"
+	"github.com/elevatorhq/elevator/internal/release"
+	"github.com/elevatorhq/elevator/internal/release/awsrelease"
+	"github.com/spf13/cobra"
+)
+
+// pipelineEnv is what every pipeline command needs: the app with its
+// pipeline, the manifests of the pipeline's orbits, the caller, and the
+// store of executions in the first stage's orbit.
+type pipelineEnv struct {
+	*globals
+	file         string
+	orbitFiles   []string
+	pollInterval time.Duration
+	maxWait      time.Duration
+
+	app    *elevator.App
+	orbits map[string]*elevator.Orbit
+	caller string
+	store  *awspipeline.Store
+	// releases are the release commands' environments, by orbit, made
+	// when a stage first releases into the orbit.
+	mu       sync.Mutex
+	releases map[string]*releaseEnv
+}
+
+func (p *pipelineEnv) addFlags(c *cobra.Command) {
+	c.Flags().StringVarP(&p.file, "file", "f", "app.yml", "the app manifest, with its pipeline section")
+	c.Flags().StringArrayVar(&p.orbitFiles, "orbit-file", nil, "an orbit manifest of the pipeline (repeat it; default for each orbit: orbits/NAME.yml, NAME.orbit.yml or orbit.yml)")
+}
+
+// validate reads the app and the orbits of its pipeline and checks one
+// against the others. It calls nothing.
+func (p *pipelineEnv) validate() error {
+	var err error
+	if p.app, err = readApp(p.file, ""); err != nil {
+		return err
+	}
+	if p.app.Pipeline == nil {
+		return elevator.Errorf(elevator.EINVALID, "%s has no pipeline section; see docs/pipelines.md", p.file)
+	}
+	p.orbits = map[string]*elevator.Orbit{}
+	given := map[string]string{}
+	for _, f := range p.orbitFiles {
+		o, err := readOrbit(f, "")
+		if err != nil {
+			return err
+		}
+		given[o.Name] = f
+		p.orbits[o.Name] = o
+	}
+	for _, s := range p.app.Pipeline.Stages {
+		for _, name := range s.Orbits {
+			if _, ok := p.orbits[name]; ok {
+				continue
+			}
+			f, err := findOrbitFile(name, "")
+			if err != nil {
+				return err
+			}
+			o, err := readOrbit(f, "")
+			if err != nil {
+				return err
+			}
+			if o.Name != name {
+				return elevator.Errorf(elevator.EINVALID, "stage %s names orbit %s, but %s describes orbit %s; pass --orbit-file", s.Name, name, f, o.Name)
+			}
+			p.orbits[name] = o
+		}
+	}
+	return manifest.CheckPipeline(p.app, p.orbits)
+}
+
+// connect asks who the caller is and opens the store of executions: the
+// releases table of the first stage's orbit, in its home region.
+func (p *pipelineEnv) connect(ctx context.Context) error {
+	first := p.orbits[p.app.Pipeline.Stages[0].Orbits[0]]
+	configs := newAWSConfigs(p.globals)
+	var cfgs []aws.Config
+	for _, r := range first.Regions {
+		cfg, err := configs.For(ctx, r.Name)
+		if err != nil {
+			return err
+		}
+		cfgs = append(cfgs, cfg)
+	}
+	id, err := sts.New(cfgs[0]).CallerIdentity(ctx)
+	if err != nil {
+		return err
+	}
+	p.caller = id.ARN
+	outputs, err := (&apply.Engine{Stacks: cloudformation.New(cfgs[0])}).OrbitOutputs(ctx, first)
+	if err != nil {
+		return err
+	}
+	backend, err := awsrelease.New(awsrelease.Config{Orbit: first.Name, AWS: cfgs, Bucket: outputs[compile.StateBucketOutput]})
+	if err != nil {
+		return err
+	}
+	p.store = awspipeline.New(elevator.ReleasesTableName(first.Name), dynamodb.New(cfgs[0]), backend.Store)
+	return nil
+}
+
+func (p *pipelineEnv) command(validate func(args []string) error, execute func(ctx context.Context, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := p.validate(); err != nil {
+			return err
+		}
+		if validate != nil {
+			if err := validate(args); err != nil {
+				return err
+			}
+		}
+		if err := p.connect(cmd.Context()); err != nil {
+			return err
+		}
+		return execute(cmd.Context(), args)
+	}
+}
+
+// release returns the release environment of an orbit, connected.
+func (p *pipelineEnv) release(ctx context.Context, orbitName string) (*releaseEnv, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e, ok := p.releases[orbitName]; ok {
+		return e, nil
+	}
+	e := &releaseEnv{globals: p.globals, orbitName: orbitName, orbit: p.orbits[orbitName], pollInterval: p.pollInterval,
+		lease: release.DefaultLease, lookups: true, inProcess: true}
+	if err := e.connect(ctx); err != nil {
+		return nil, err
+	}
+	if p.releases == nil {
+		p.releases = map[string]*releaseEnv{}
+	}
+	p.releases[orbitName] = e
+	return e, nil
+}
+
+// executor is the pipeline engine on this process: releases run in it,
+// as `deploy` runs them.
+func (p *pipelineEnv) executor() *pipeline.Executor {
+	return &pipeline.Executor{App: p.app, Store: p.store, Releaser: cliReleaser{p}, Reviewer: cliReviewer{p}, Owner: owner(),
+		MaxWait: p.maxWait, Poll: p.pollInterval, Now: time.Now,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+				return nil
+			}
+		},
+		Log: p.logger(),
+		Progress: func(e *elevator.PipelineExecution, stage string, from, to elevator.StageState) {
+			fmt.Fprintf(p.stderr, "%s pipeline %s  stage %s  %s\n", time.Now().UTC().Format(time.RFC3339), e.ID, stage, to)
+		}}
+}
+
+func (p *pipelineEnv) decider() *pipeline.Decider {
+	return &pipeline.Decider{Store: p.store, Orbits: p.orbits, Now: time.Now}
+}
+
+// cliReleaser runs a stage's releases in this process: it builds and
+// submits the release as `deploy` does, and Status drives it to its end.
+type cliReleaser struct{ p *pipelineEnv }
+
+func (r cliReleaser) Start(ctx context.Context, orbitName, version, _ string) (string, error) {
+	e, err := r.p.release(ctx, orbitName)
+	if err != nil {
+		return "", err
+	}
+	a, err := readApp(r.p.file, orbitName)
+	if err != nil {
+		return "", err
+	}
+	agent, err := orbit.ReadAgent()
+	if err != nil {
+		return "", err
+	}
+	facts, err := lookup.ReleaseFacts(ctx, a, e.orbit, func(region string) (lookup.Clients, error) {
+		cfg, err := e.configs.For(ctx, region)
+		if err != nil {
+			return lookup.Clients{}, err
+		}
+		return lookup.Clients{Stacks: cloudformation.New(cfg), Images: elevator.ImageSources{Images: ec2.New(cfg), Parameters: ssm.New(cfg)},
+			OrbitOutputs: e.orbitOutputs[region]}, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	now := time.Now().UTC()
+	id, err := elevator.NewReleaseID(now, nil)
+	if err != nil {
+		return "", err
+	}
+	rel, err := compile.ReleaseDocument(compile.ReleaseRequest{App: a, Orbit: e.orbit, Version: version, ID: id, CreatedAt: now, CreatedBy: r.p.caller, Agent: agent.Builds}, facts)
+	if err != nil {
+		return "", err
+	}
+	if err := e.publishAgent(ctx, facts, agent); err != nil {
+		return "", err
+	}
+	if _, err := e.engine.Submit(ctx, rel); err != nil {
+		return "", err
+	}
+	return rel.ID, nil
+}
+
+// Status drives the release to its end when it has not ended: it runs a
+// submitted release, or resumes one whose process died.
+func (r cliReleaser) Status(ctx context.Context, orbitName, id string) (pipeline.ReleaseStatus, error) {
+	e, err := r.p.release(ctx, orbitName)
+	if err != nil {
+		return pipeline.ReleaseStatus{}, err
+	}
+	rec, err := e.backend.Store.Record(ctx, id)
+	if err != nil {
+		return pipeline.ReleaseStatus{}, err
+	}
+	if !rec.State.Ended() {
+		fmt.Fprintf(r.p.stderr, "release %s of %s into orbit %s\n", id, rec.App, orbitName)
+		if len(rec.Path) == 0 {
+			_, sum, err := e.backend.Store.Release(ctx, id)
+			if err != nil {
+				return pipeline.ReleaseStatus{}, err
+			}
+			rec, err = e.engine.Run(ctx, id, sum)
+		} else {
+			rec, err = e.engine.Resume(ctx, id, r.p.caller)
+		}
+		if errors.Is(err, release.ErrRunning) {
+			return pipeline.ReleaseStatus{}, nil // another engine drives it; look again later
+		}
+		if err != nil {
+			return pipeline.ReleaseStatus{}, err
+		}
+	}
+	return pipeline.ReleaseStatus{Done: rec.State.Ended(), Succeeded: rec.State == elevator.StateSuccess, Message: string(rec.State) + " " + rec.Error}, nil
+}
+
+// cliReviewer computes what a stage's approver reviews: for every region
+// of the orbit, the app's stack as it would be compiled now, named by the
+// hash of its template, parameters and tags.
+type cliReviewer struct{ p *pipelineEnv }
+
+func (r cliReviewer) Review(ctx context.Context, orbitName string) ([]elevator.ChangeSetRef, error) {
+	o := r.p.orbits[orbitName]
+	a, err := readApp(r.p.file, orbitName)
+	if err != nil {
+		return nil, err
+	}
+	configs := newAWSConfigs(r.p.globals)
+	svc := &app.Service{Clients: func(region string) (app.Clients, error) {
+		cfg, err := configs.For(ctx, region)
+		if err != nil {
+			return app.Clients{}, err
+		}
+		return app.Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), LoadBalancing: elbv2.New(cfg)}, nil
+	}}
+	cfg, err := configs.For(ctx, o.Regions[0].Name)
+	if err != nil {
+		return nil, err
+	}
+	svc.Identity = sts.New(cfg)
+	facts, err := svc.Facts(ctx, a, o)
+	if err != nil {
+		return nil, err
+	}
+	stacks, err := compile.AppStacks(a, o, facts)
+	if err != nil {
+		return nil, err
+	}
+	var refs []elevator.ChangeSetRef
+	for _, st := range stacks {
+		h := sha256.New()
+		b, _ := json.Marshal(struct {
+			Body       string
+			Parameters any
+			Tags       any
+		}{string(st.Body), st.Parameters, st.Tags})
+		h.Write(b)
+		refs = append(refs, elevator.ChangeSetRef{Orbit: orbitName, Region: st.Region, Stack: st.Name, TemplateHash: hex.EncodeToString(h.Sum(nil))[:16]})
+	}
+	return refs, nil
+}
+
+// reviewDigest names a stage's review in one short word: what `pipeline
+// status` prints and `pipeline approve --review` must repeat.
+func reviewDigest(refs []elevator.ChangeSetRef) string {
+	b, _ := json.Marshal(refs)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])[:12]
+}
+
+func newPipelineCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "pipeline",
+		Short: "Promote a version of an app through the orbits of its manifest's pipeline, gated by approvals and windows",
+		Long: `A pipeline (the app manifest's pipeline section) releases one version into
+its stages' orbits in order. An execution is a record in the releases table of
+the first stage's orbit; it runs in this process, and whenever it must wait for
+an approval, a window or a bake longer than --max-wait it is written down and
+the command returns: 'elevator pipeline resume EXEC' continues it, from any
+machine. See docs/pipelines.md.`,
+	}
+	cmd.AddCommand(newPipelineStartCmd(g), newPipelineResumeCmd(g), newPipelineStatusCmd(g), newPipelineListCmd(g),
+		newPipelineDecisionCmd(g, "approve"), newPipelineDecisionCmd(g, "reject"), newPipelineCancelCmd(g))
+	return cmd
+}
+
+func (p *pipelineEnv) runFlags(c *cobra.Command) {
+	c.Flags().DurationVar(&p.pollInterval, "poll-interval", 0, fmt.Sprintf("time between two looks at AWS while a release runs, at least %s (default 5s, 100ms with --local)", minPollInterval))
+	c.Flags().DurationVar(&p.maxWait, "max-wait", 15*time.Minute, "the longest wait (window, bake) this process sits through; a longer one, or an approval, ends the command and leaves the execution to 'pipeline resume'")
+}
+
+func (p *pipelineEnv) checkRunFlags(c *cobra.Command) error {
+	if err := checkPollInterval(c, p.pollInterval); err != nil {
+		return err
+	}
+	if p.pollInterval == 0 && p.local {
+		p.pollInterval = minPollInterval
+	}
+	if p.maxWait < 0 {
+		return elevator.Errorf(elevator.EINVALID, "--max-wait %s: want 0 or more", p.maxWait)
+	}
+	return nil
+}
+
+// finishExecution prints an execution and turns its end into the exit
+// code: 0 while it runs or waits and when it succeeded, EFAILED when it
+// failed.
+func (p *pipelineEnv) finishExecution(e *elevator.PipelineExecution) error {
+	if p.json() {
+		if err := p.printJSON(executionView(e)); err != nil {
+			return err
+		}
+	} else {
+		printExecution(p.stdout, e)
+	}
+	if e.State == elevator.ExecutionFailed {
+		err := elevator.Errorf(elevator.EFAILED, "pipeline %s failed", e.ID)
+		if p.json() {
+			return reported{err}
+		}
+		return err
+	}
+	return nil
+}
+
+func newPipelineStartCmd(g *globals) *cobra.Command {
+	p := &pipelineEnv{globals: g}
+	var version string
+	c := &cobra.Command{Use: "start", Short: "Start an execution of the app's pipeline for a version, and run it until it ends or waits", Args: noArgs}
+	c.RunE = p.command(func([]string) error {
+		if err := elevator.CheckVersion(version); err != nil {
+			return elevator.Errorf(elevator.EINVALID, "--version: %w", err)
+		}
+		if _, err := orbit.ReadAgent(); err != nil {
+			return err
+		}
+		return p.checkRunFlags(c)
+	}, func(ctx context.Context, _ []string) error {
+		id, err := elevator.NewReleaseID(time.Now(), nil)
+		if err != nil {
+			return err
+		}
+		x := p.executor()
+		if _, err := x.Start(ctx, id, version, p.caller); err != nil {
+			return err
+		}
+		fmt.Fprintf(p.stderr, "pipeline %s of %s %s (resume it with: elevator pipeline resume %s -f %s)\n", id, p.app.Name, version, id, p.file)
+		e, err := x.Run(ctx, id)
+		if err != nil {
+			return err
+		}
+		return p.finishExecution(e)
+	})
+	c.Flags().StringVar(&version, "version", "", "the version to promote, an OCI image tag such as 1.4.2 (required)")
+	p.addFlags(c)
+	p.runFlags(c)
+	return c
+}
+
+func newPipelineResumeCmd(g *globals) *cobra.Command {
+	p := &pipelineEnv{globals: g}
+	var stage, reason string
+	c := &cobra.Command{Use: "resume EXEC", Short: "Continue an execution that waits or whose process died; --stage also starts a stage that does not start by itself", Args: exactArgs(1)}
+	c.RunE = p.command(func([]string) error { return p.checkRunFlags(c) }, func(ctx context.Context, args []string) error {
+		if stage != "" {
+			if _, err := p.decider().Promote(ctx, p.app.Name, args[0], stage, p.caller, reason); err != nil {
+				return err
+			}
+		}
+		e, err := p.executor().Run(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		return p.finishExecution(e)
+	})
+	c.Flags().StringVar(&stage, "stage", "", "a pending stage without auto to start (needs the deployer role in its orbits)")
+	c.Flags().StringVar(&reason, "reason", "", "why, for the audit log")
+	p.addFlags(c)
+	p.runFlags(c)
+	return c
+}
+
+func newPipelineStatusCmd(g *globals) *cobra.Command {
+	p := &pipelineEnv{globals: g}
+	c := &cobra.Command{Use: "status EXEC", Short: "Show an execution: each stage, what it waits for and until when, the change sets to approve", Args: exactArgs(1)}
+	c.RunE = p.command(nil, func(ctx context.Context, args []string) error {
+		e, err := p.store.Get(ctx, p.app.Name, args[0])
+		if err != nil {
+			return err
+		}
+		if p.json() {
+			return p.printJSON(executionView(e))
+		}
+		printExecution(p.stdout, e)
+		return nil
+	})
+	p.addFlags(c)
+	return c
+}
+
+func newPipelineListCmd(g *globals) *cobra.Command {
+	p := &pipelineEnv{globals: g}
+	var limit int
+	c := &cobra.Command{Use: "list", Short: "List the app's pipeline executions, newest first", Args: noArgs}
+	c.RunE = p.command(nil, func(ctx context.Context, _ []string) error {
+		list, err := p.store.List(ctx, p.app.Name, limit)
+		if err != nil {
+			return err
+		}
+		if p.json() {
+			views := make([]executionJSON, 0, len(list))
+			for _, e := range list {
+				views = append(views, executionView(e))
+			}
+			return p.printJSON(views)
+		}
+		for _, e := range list {
+			fmt.Fprintf(p.stdout, "%s  %s  %-9s  %s\n", e.ID, e.Version, e.State, stagesLine(e))
+		}
+		return nil
+	})
+	c.Flags().IntVar(&limit, "limit", 20, "the most executions to list")
+	p.addFlags(c)
+	return c
+}
+
+func newPipelineDecisionCmd(g *globals, verb string) *cobra.Command {
+	p := &pipelineEnv{globals: g}
+	var stage, reason, review string
+	short := "Approve a stage that waits for its approval, bound to the change sets 'pipeline status' showed (--review)"
+	if verb == "reject" {
+		short = "Reject a stage that waits for its approval: the stage and the execution fail"
+	}
+	c := &cobra.Command{Use: verb + " EXEC", Short: short, Args: exactArgs(1)}
+	c.RunE = p.command(func([]string) error {
+		if stage == "" {
+			return elevator.Errorf(elevator.EINVALID, "--stage is required")
+		}
+		if verb == "approve" && review == "" {
+			return elevator.Errorf(elevator.EINVALID, "--review is required: the review digest 'pipeline status' prints for the stage, so that what you approve is what you saw")
+		}
+		return checkReason(reason)
+	}, func(ctx context.Context, args []string) error {
+		var e *elevator.PipelineExecution
+		var err error
+		if verb == "approve" {
+			seen := func(current []elevator.ChangeSetRef) bool { return reviewDigest(current) == review }
+			e, err = p.decider().ApproveSeen(ctx, p.app.Name, args[0], stage, p.caller, seen, reason)
+		} else {
+			e, err = p.decider().Reject(ctx, p.app.Name, args[0], stage, p.caller, reason)
+		}
+		if err != nil {
+			return err
+		}
+		if p.json() {
+			return p.printJSON(executionView(e))
+		}
+		fmt.Fprintf(p.stdout, "stage %s of pipeline %s %sd by %s; 'elevator pipeline resume %s' continues it\n", stage, e.ID, verb, p.caller, e.ID)
+		return nil
+	})
+	c.Flags().StringVar(&stage, "stage", "", "the stage (required)")
+	c.Flags().StringVar(&reason, "reason", "", "why (required), for the audit log")
+	if verb == "approve" {
+		c.Flags().StringVar(&review, "review", "", "the stage's review digest that 'pipeline status' printed (required)")
+	}
+	p.addFlags(c)
+	return c
+}
+
+func newPipelineCancelCmd(g *globals) *cobra.Command {
+	p := &pipelineEnv{globals: g}
+	var reason string
+	c := &cobra.Command{Use: "cancel EXEC", Short: "End an execution at its next step; releases already running go on to their end", Args: exactArgs(1)}
+	c.RunE = p.command(func([]string) error { return checkReason(reason) }, func(ctx context.Context, args []string) error {
+		e, err := p.decider().Cancel(ctx, p.app.Name, args[0], p.caller, reason)
+		if err != nil {
+			return err
+		}
+		if p.json() {
+			return p.printJSON(executionView(e))
+		}
+		fmt.Fprintf(p.stdout, "pipeline %s cancelled by %s; it ends at its next step ('elevator pipeline resume %s' if nothing runs it)\n", e.ID, p.caller, e.ID)
+		return nil
+	})
+	c.Flags().StringVar(&reason, "reason", "", "why (required), for the audit log")
+	p.addFlags(c)
+	return c
+}
+
+// executionJSON is an execution as --output json prints it: the record,
+// and each stage's review digest for `pipeline approve --review`.
+type executionJSON struct {
+	*elevator.PipelineExecution
+	Reviews map[string]string `json:"reviews,omitempty"` // stage -> review digest
+}
+
+func executionView(e *elevator.PipelineExecution) executionJSON {
+	v := executionJSON{PipelineExecution: e}
+	for _, s := range e.Stages {
+		if len(s.Review) > 0 {
+			if v.Reviews == nil {
+				v.Reviews = map[string]string{}
+			}
+			v.Reviews[s.Name] = reviewDigest(s.Review)
+		}
+	}
+	return v
+}
+
+func stagesLine(e *elevator.PipelineExecution) string {
+	var parts []string
+	for _, s := range e.Stages {
+		parts = append(parts, s.Name+" "+string(s.State))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func printExecution(w io.Writer, e *elevator.PipelineExecution) {
+	fmt.Fprintf(w, "pipeline %s  app %s  version %s  %s\n", e.ID, e.App, e.Version, e.State)
+	fmt.Fprintf(w, "  started by %s at %s\n", e.StartedBy, e.StartedAt.Format(time.RFC3339))
+	if e.Cancel != nil {
+		fmt.Fprintf(w, "  cancelled by %s: %s\n", e.Cancel.By, e.Cancel.Reason)
+	}
+	for _, s := range e.Stages {
+		fmt.Fprintf(w, "  stage %s  %s", s.Name, s.State)
+		for _, o := range sortedKeys(s.Releases) {
+			fmt.Fprintf(w, "  %s: release %s", o, s.Releases[o])
+		}
+		fmt.Fprintln(w)
+		if len(s.WaitingFor) > 0 {
+			line := "    waiting for " + strings.Join(s.WaitingFor, ", ")
+			if !s.Until.IsZero() {
+				line += " until " + s.Until.Format(time.RFC3339) + " (next window opens)"
+			}
+			fmt.Fprintln(w, line)
+		}
+		if s.State == elevator.StageBaking && !s.Until.IsZero() {
+			fmt.Fprintf(w, "    baking until %s\n", s.Until.Format(time.RFC3339))
+		}
+		if len(s.Review) > 0 {
+			fmt.Fprintf(w, "    review %s:\n", reviewDigest(s.Review))
+			for _, r := range s.Review {
+				fmt.Fprintf(w, "      %s %s %s template %s\n", r.Orbit, r.Region, r.Stack, r.TemplateHash)
+			}
+		}
+		if s.Approval != nil {
+			fmt.Fprintf(w, "    approved by %s at %s (until %s): %s\n", s.Approval.By, s.Approval.At.Format(time.RFC3339), s.Approval.Expires.Format(time.RFC3339), s.Approval.Reason)
+		}
+		if s.Rejection != nil {
+			fmt.Fprintf(w, "    rejected by %s: %s\n", s.Rejection.By, s.Rejection.Reason)
+		}
+		if s.Error != "" {
+			fmt.Fprintf(w, "    %s\n", s.Error)
+		}
+	}
+}
+
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

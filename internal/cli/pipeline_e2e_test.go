@@ -1,0 +1,184 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	domain "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/cli"
+	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
+)
+
+// userKeys makes an IAM user in the test's account and returns its access
+// keys: commands run with them are called by arn:aws:iam::ACCOUNT:user/NAME
+// (moto answers GetCallerIdentity by the signing key, as AWS does).
+func userKeys(t *testing.T, acct *emulatortest.Account, name string) (id, secret string) {
+	t.Helper()
+	api := iam.NewFromConfig(acct.Config("us-east-1"))
+	ctx := context.Background()
+	if _, err := api.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := api.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts.Store(aws.ToString(key.AccessKey.AccessKeyId), acct) // the same account, for elevator()
+	return aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey)
+}
+
+// as runs the command line with the keys of another user of the account.
+func as(t *testing.T, keys [2]string, args ...string) result {
+	t.Helper()
+	id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	os.Setenv("AWS_ACCESS_KEY_ID", keys[0])
+	os.Setenv("AWS_SECRET_ACCESS_KEY", keys[1])
+	defer func() { os.Setenv("AWS_ACCESS_KEY_ID", id); os.Setenv("AWS_SECRET_ACCESS_KEY", secret) }()
+	return elevator(t, "", args...)
+}
+
+type executionOut struct {
+	ID     string `json:"id"`
+	State  string `json:"state"`
+	Stages []struct {
+		Name       string            `json:"name"`
+		State      string            `json:"state"`
+		WaitingFor []string          `json:"waiting_for"`
+		Until      time.Time         `json:"until"`
+		Releases   map[string]string `json:"releases"`
+		Approval   *struct {
+			By string `json:"by"`
+		} `json:"approval"`
+	} `json:"stages"`
+	Reviews map[string]string `json:"reviews"`
+}
+
+func execution(t *testing.T, r result) executionOut {
+	t.Helper()
+	mustSucceed(t, r)
+	var e executionOut
+	if err := json.Unmarshal([]byte(r.stdout), &e); err != nil {
+		t.Fatalf("pipeline output: %v\n%s", err, r.stdout)
+	}
+	return e
+}
+
+func (e executionOut) states() string {
+	var s []string
+	for _, st := range e.Stages {
+		s = append(s, st.State)
+	}
+	return e.State + " " + strings.Join(s, " ")
+}
+
+// TestAThreeStagePipelineThroughTheCommandLine promotes a version through
+// three orbits on the emulator: the first stage releases, the second waits
+// for an approval (the process ends: waiting holds none), a deployer and
+// the starter are refused, an approval of change sets that changed since
+// they were shown is refused, and `pipeline resume` in a new process
+// releases the second stage once it is approved; the third is outside its
+// window and `pipeline status` says until when.
+func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
+	acct := inAccount(t)
+	bob := [2]string{}
+	bob[0], bob[1] = userKeys(t, acct, "bob")
+	carol := [2]string{}
+	carol[0], carol[1] = userKeys(t, acct, "carol")
+	starter := fmt.Sprintf("arn:aws:iam::%s:user/elevator-test", acct.ID)
+	access := fmt.Sprintf("access:\n  - {role: approver, principals: [\"arn:aws:iam::%[1]s:user/bob\"]}\n  - {role: deployer, principals: [\"arn:aws:iam::%[1]s:user/carol\", %[2]q]}\n", acct.ID, starter)
+	var orbitFiles, names []string
+	for range 3 {
+		f, name := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n"+access)
+		mustSucceed(t, elevator(t, "", "orbit", "up", "-f", f))
+		orbitFiles, names = append(orbitFiles, f), append(names, name)
+	}
+	// A window that is not open today (UTC): the whole of tomorrow.
+	tomorrow := time.Now().UTC().AddDate(0, 0, 1)
+	window := tomorrow.Weekday().String()[:3] + " 00:00-24:00 UTC"
+	appFile := filepath.Join(t.TempDir(), "app.yml")
+	writeApp := func(healthPath string) {
+		body := strings.Replace(releaseApp, "path: /health}", "path: "+healthPath+"}", 1) + fmt.Sprintf(`pipeline:
+  stages:
+    - orbit: %s
+    - orbit: %s
+      auto: true
+      approval: {roles: [approver]}
+    - orbit: %s
+      auto: true
+      windows: [%s]
+`, names[0], names[1], names[2], window)
+		if err := os.WriteFile(appFile, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeApp("/health")
+	for i, name := range names {
+		flags := []string{"-f", appFile, "--orbit", name, "--orbit-file", orbitFiles[i]}
+		mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
+		mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
+	}
+	pflags := []string{"-f", appFile, "--orbit-file", orbitFiles[0], "--orbit-file", orbitFiles[1], "--orbit-file", orbitFiles[2], "--output", "json"}
+	pipeline := func(keys [2]string, args ...string) result {
+		return as(t, keys, append(append([]string{"pipeline"}, args...), pflags...)...)
+	}
+	me := [2]string{acct.AccessKeyID, acct.SecretAccessKey}
+
+	e := execution(t, pipeline(me, "start", "--version", "1.4.2"))
+	if got := e.states(); got != "Running Succeeded Waiting Pending" || e.Stages[0].Releases[names[0]] == "" {
+		t.Fatalf("after start: %s, releases %v", got, e.Stages[0].Releases)
+	}
+	if w := e.Stages[1].WaitingFor; len(w) != 1 || w[0] != domain.WaitApproval || e.Reviews[names[1]] == "" {
+		t.Fatalf("stage 2 waits for %v, reviews %v", w, e.Reviews)
+	}
+	shown := e.Reviews[names[1]]
+	approve := func(keys [2]string, review string) result {
+		return pipeline(keys, "approve", e.ID, "--stage", names[1], "--review", review, "--reason", "ship it")
+	}
+	if r := approve(carol, shown); r.code != cli.ExitInvalid || !strings.Contains(r.stdout+r.stderr, "needs one of the roles approver in orbit "+names[1]) {
+		t.Fatalf("a deployer approving: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := approve(me, shown); r.code != cli.ExitInvalid || !strings.Contains(r.stdout+r.stderr, "someone else must approve") {
+		t.Fatalf("the starter approving: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// The app's infrastructure changes after the approver looked: the
+	// resumed execution computes the stage's review again, and an
+	// approval of what was shown before is refused.
+	writeApp("/healthz")
+	e = execution(t, pipeline(me, "resume", e.ID))
+	if got := e.states(); got != "Running Succeeded Waiting Pending" || e.Reviews[names[1]] == shown {
+		t.Fatalf("after the change: %s, review %s (was %s)", got, e.Reviews[names[1]], shown)
+	}
+	if r := approve(bob, shown); r.code != cli.ExitInvalid || !strings.Contains(r.stdout+r.stderr, "changed since they were shown") {
+		t.Fatalf("approving a stale review: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	mustSucceed(t, approve(bob, e.Reviews[names[1]]))
+
+	e = execution(t, pipeline(me, "resume", e.ID))
+	if got := e.states(); got != "Running Succeeded Succeeded Waiting" || e.Stages[1].Releases[names[1]] == "" || e.Stages[1].Approval == nil ||
+		e.Stages[1].Approval.By != fmt.Sprintf("arn:aws:iam::%s:user/bob", acct.ID) {
+		t.Fatalf("after the approval: %s, %+v", got, e.Stages[1])
+	}
+	want := time.Date(tomorrow.Year(), tomorrow.Month(), tomorrow.Day(), 0, 0, 0, 0, time.UTC)
+	if p := e.Stages[2]; len(p.WaitingFor) != 1 || p.WaitingFor[0] != domain.WaitWindow || !p.Until.Equal(want) {
+		t.Fatalf("stage 3 waits for %v until %s, want the window until %s", p.WaitingFor, p.Until, want)
+	}
+	status := as(t, me, "pipeline", "status", e.ID, "-f", appFile, "--orbit-file", orbitFiles[0], "--orbit-file", orbitFiles[1], "--orbit-file", orbitFiles[2])
+	mustSucceed(t, status)
+	if !strings.Contains(status.stdout, "waiting for window until "+want.Format(time.RFC3339)) {
+		t.Errorf("status does not say until when:\n%s", status.stdout)
+	}
+	list := execution(t, pipeline(me, "status", e.ID))
+	if list.ID != e.ID {
+		t.Errorf("status --output json: %+v", list)
+	}
+}
