@@ -87,7 +87,7 @@ func (p *pipelineEnv) validate() error {
 			}
 			f, err := findOrbitFile(name, "")
 			if err != nil {
-				return err
+				continue // CheckPipeline says where the orbit is named, and which are known
 			}
 			o, err := readOrbit(f, "")
 			if err != nil {

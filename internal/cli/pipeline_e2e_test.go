@@ -182,3 +182,42 @@ func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
 		t.Errorf("status --output json: %+v", list)
 	}
 }
+
+// TestPipelineCommandsCheckTheirInputFirst: bad input is refused before
+// any AWS call, with exit 2 and what is wrong.
+func TestPipelineCommandsCheckTheirInputFirst(t *testing.T) {
+	inAccount(t)
+	dir := t.TempDir()
+	noPipeline := filepath.Join(dir, "app.yml")
+	if err := os.WriteFile(noPipeline, []byte(releaseApp), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	orbitFile, name := manifest(t, "regions:\n  us-east-1: {}\n")
+	withPipeline := filepath.Join(dir, "pipeline.yml")
+	if err := os.WriteFile(withPipeline, []byte(releaseApp+"pipeline:\n  stages:\n    - orbit: "+name+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := filepath.Join(dir, "elsewhere.yml")
+	if err := os.WriteFile(elsewhere, []byte(releaseApp+"pipeline:\n  stages:\n    - orbit: "+name+"\n    - {orbit: elsewhere, approval: {roles: [approver]}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		says string
+	}{
+		{"an app without a pipeline", []string{"pipeline", "start", "-f", noPipeline, "--version", "1"}, "has no pipeline section"},
+		{"an orbit no manifest describes", []string{"pipeline", "list", "-f", elsewhere, "--orbit-file", orbitFile},
+			"elsewhere.yml:14:15: pipeline.stages[1].orbit: \"elsewhere\": no such orbit; the orbits given are " + name},
+		{"a bad version", []string{"pipeline", "start", "-f", withPipeline, "--orbit-file", orbitFile, "--version", "a b"}, "--version"},
+		{"an approval without its review", []string{"pipeline", "approve", "X", "--stage", name, "--reason", "ok", "-f", withPipeline, "--orbit-file", orbitFile}, "--review is required"},
+		{"a rejection without a reason", []string{"pipeline", "reject", "X", "--stage", name, "-f", withPipeline, "--orbit-file", orbitFile}, "reason"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := elevator(t, "", c.args...)
+			if r.code != cli.ExitInvalid || !strings.Contains(r.stdout+r.stderr, c.says) {
+				t.Errorf("exit %d, want %d saying %q\n%s%s", r.code, cli.ExitInvalid, c.says, r.stdout, r.stderr)
+			}
+		})
+	}
+}
