@@ -44,6 +44,7 @@ type pipelineEnv struct {
 	orbitFiles   []string
 	pollInterval time.Duration
 	maxWait      time.Duration
+	lease        time.Duration
 
 	app    *elevator.App
 	orbits map[string]*elevator.Orbit
@@ -157,7 +158,7 @@ func (p *pipelineEnv) release(ctx context.Context, orbitName string) (*releaseEn
 		return e, nil
 	}
 	e := &releaseEnv{globals: p.globals, orbitName: orbitName, orbit: p.orbits[orbitName], pollInterval: p.pollInterval,
-		lease: release.DefaultLease, lookups: true, inProcess: true}
+		lease: p.lease, lookups: true, inProcess: true}
 	if err := e.connect(ctx); err != nil {
 		return nil, err
 	}
@@ -172,7 +173,7 @@ func (p *pipelineEnv) release(ctx context.Context, orbitName string) (*releaseEn
 // as `deploy` runs them.
 func (p *pipelineEnv) executor() *pipeline.Executor {
 	return &pipeline.Executor{App: p.app, Store: p.store, Releaser: cliReleaser{p}, Reviewer: cliReviewer{p}, Owner: owner(),
-		MaxWait: p.maxWait, Poll: p.pollInterval, Now: time.Now,
+		Lease: p.lease, MaxWait: p.maxWait, Poll: p.pollInterval, Now: time.Now,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			t := time.NewTimer(d)
 			defer t.Stop()
@@ -343,6 +344,7 @@ machine. See docs/pipelines.md.`,
 
 func (p *pipelineEnv) runFlags(c *cobra.Command) {
 	c.Flags().DurationVar(&p.pollInterval, "poll-interval", 0, fmt.Sprintf("time between two looks at AWS while a release runs, at least %s (default 5s, 100ms with --local)", minPollInterval))
+	c.Flags().DurationVar(&p.lease, "lease", release.DefaultLease, fmt.Sprintf("how long the execution and its releases stay this process's if it dies, %s to %s; renewed while it runs", minLease, maxLease))
 	c.Flags().DurationVar(&p.maxWait, "max-wait", 15*time.Minute, "the longest wait (window, bake) this process sits through; a longer one, or an approval, ends the command and leaves the execution to 'pipeline resume'")
 }
 
@@ -352,6 +354,9 @@ func (p *pipelineEnv) checkRunFlags(c *cobra.Command) error {
 	}
 	if p.pollInterval == 0 && p.local {
 		p.pollInterval = minPollInterval
+	}
+	if p.lease < minLease || p.lease > maxLease {
+		return elevator.Errorf(elevator.EINVALID, "--lease %s: want %s to %s", p.lease, minLease, maxLease)
 	}
 	if p.maxWait < 0 {
 		return elevator.Errorf(elevator.EINVALID, "--max-wait %s: want 0 or more", p.maxWait)

@@ -1,12 +1,16 @@
 package cli_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -219,5 +223,72 @@ func TestPipelineCommandsCheckTheirInputFirst(t *testing.T) {
 				t.Errorf("exit %d, want %d saying %q\n%s%s", r.code, cli.ExitInvalid, c.says, r.stdout, r.stderr)
 			}
 		})
+	}
+}
+
+// TestAPipelineKilledMidReleaseIsResumed runs `pipeline start` as its own
+// process and SIGKILLs it once the first stage's release has stored
+// CheckHealthy (the proxy holds that answer back); `pipeline resume` from
+// another process is refused while the dead process's 10 s lease lasts,
+// then finishes the release and the pipeline without starting a second
+// release.
+func TestAPipelineKilledMidReleaseIsResumed(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "elevator")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/elevator").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	inAccount(t)
+	orbitFile, name := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n")
+	mustSucceed(t, elevator(t, "", "orbit", "up", "-f", orbitFile))
+	appFile := filepath.Join(t.TempDir(), "app.yml")
+	if err := os.WriteFile(appFile, []byte(releaseApp+"pipeline:\n  stages:\n    - orbit: "+name+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	flags := []string{"-f", appFile, "--orbit", name, "--orbit-file", orbitFile}
+	mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
+	mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
+
+	gate := newGate(t, enteringCheckHealthy)
+	cmd := exec.Command(bin, "pipeline", "start", "--version", "1.0.0", "-f", appFile, "--orbit-file", orbitFile,
+		"--poll-interval", "100ms", "--lease", "10s", "--endpoint-url", gate.URL)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-gate.held:
+	case err := <-exited:
+		t.Fatalf("pipeline start ended (%v) before the request held back:\n%s", err, stderr.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	m := regexp.MustCompile(`pipeline ([0-9]{8}-[0-9]{6}-[0-9a-f]{8}) of shop`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("never saw the execution id:\n%s", stderr.String())
+	}
+	id := m[1]
+	resume := []string{"pipeline", "resume", id, "-f", appFile, "--orbit-file", orbitFile, "--poll-interval", "100ms", "--lease", "10s", "--output", "json"}
+	r := elevator(t, "", resume...)
+	if r.code != cli.ExitConflict || !strings.Contains(r.stdout+r.stderr, "another process drives this pipeline execution") {
+		t.Fatalf("resume inside the dead process's lease: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	time.Sleep(10 * time.Second)
+	e := execution(t, elevator(t, "", resume...))
+	if got := e.states(); got != "Succeeded Succeeded" {
+		t.Fatalf("after the resume: %s", got)
+	}
+	rel := e.Stages[0].Releases[name]
+	if !strings.Contains(stderr.String(), "release "+rel) {
+		t.Errorf("the resume finished release %s, not the one the killed process started:\n%s", rel, stderr.String())
+	}
+	list := elevator(t, "", "release", "list", "--app", "shop", "--orbit", name, "--orbit-file", orbitFile, "--output", "json")
+	mustSucceed(t, list)
+	if n := strings.Count(list.stdout, `"id"`); n != 1 {
+		t.Errorf("%d releases of shop, want 1:\n%s", n, list.stdout)
 	}
 }
