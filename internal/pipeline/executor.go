@@ -2,7 +2,9 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"log/slog"
 	"slices"
 	"time"
@@ -46,6 +48,11 @@ type Executor struct {
 	Store    Store
 	Releaser Releaser
 	Reviewer Reviewer
+	// Notifier, when set, is told when a stage starts releasing, waits
+	// for an approval of a new review, or fails, and when the execution
+	// ends. A notification that cannot be sent is logged, not retried:
+	// the execution does not wait for it.
+	Notifier Notifier
 	// Owner names this process in leases, such as host:pid.
 	Owner string
 	// Lease is how long a lease lasts between writes; 2 minutes when 0.
@@ -119,6 +126,7 @@ func (x *Executor) Run(ctx context.Context, id string) (*elevator.PipelineExecut
 			if err := x.write(ctx, e, true); err != nil {
 				return e, err
 			}
+			x.notifyDone(ctx, e)
 			x.audit(ctx, e, "", "pipeline.cancelled", e.Cancel.By, "cancelled", e.Cancel.Reason)
 			continue
 		}
@@ -128,6 +136,7 @@ func (x *Executor) Run(ctx context.Context, id string) (*elevator.PipelineExecut
 			if err := x.write(ctx, e, true); err != nil {
 				return e, err
 			}
+			x.notifyDone(ctx, e)
 			continue
 		}
 		s := &e.Stages[i]
@@ -136,6 +145,7 @@ func (x *Executor) Run(ctx context.Context, id string) (*elevator.PipelineExecut
 			if err := x.write(ctx, e, true); err != nil {
 				return e, err
 			}
+			x.notifyDone(ctx, e)
 			continue
 		}
 		row, ok := table[s.State]
@@ -143,6 +153,8 @@ func (x *Executor) Run(ctx context.Context, id string) (*elevator.PipelineExecut
 			return e, elevator.Errorf(elevator.EINTERNAL, "pipeline %s stage %s: no step for state %s", e.ID, s.Name, s.State)
 		}
 		from := s.State
+		askedBefore := slices.Contains(s.WaitingFor, elevator.WaitApproval)
+		reviewBefore := s.Review
 		out, err := row.step(ctx, x, e, i)
 		if err != nil {
 			return e, fmt.Errorf("pipeline %s stage %s in %s: %w", e.ID, s.Name, from, err)
@@ -159,6 +171,7 @@ func (x *Executor) Run(ctx context.Context, id string) (*elevator.PipelineExecut
 				s.EndedAt = x.now()
 			}
 		}
+		asks := slices.Contains(s.WaitingFor, elevator.WaitApproval) && (!askedBefore || !slices.Equal(reviewBefore, s.Review))
 		if out.Park {
 			if err := x.write(ctx, e, false); err != nil {
 				if isStale(err) {
@@ -169,6 +182,9 @@ func (x *Executor) Run(ctx context.Context, id string) (*elevator.PipelineExecut
 					continue
 				}
 				return e, err
+			}
+			if asks {
+				x.notify(ctx, e, &e.Stages[i], EventApprovalNeeded)
 			}
 			return e, nil
 		}
@@ -186,6 +202,12 @@ func (x *Executor) Run(ctx context.Context, id string) (*elevator.PipelineExecut
 			if x.Progress != nil {
 				x.Progress(e, s.Name, from, out.Next)
 			}
+			switch out.Next {
+			case elevator.StageReleasing:
+				x.notify(ctx, e, s, EventStageStarted)
+			case elevator.StageFailed:
+				x.notify(ctx, e, s, EventStageFailed)
+			}
 		}
 		if out.After > 0 {
 			if err := x.Sleep(ctx, out.After); err != nil {
@@ -195,6 +217,46 @@ func (x *Executor) Run(ctx context.Context, id string) (*elevator.PipelineExecut
 			if e, err = x.acquire(ctx, id); err != nil {
 				return e, err
 			}
+		}
+	}
+}
+
+// notify tells the orbits of stage s about event.
+func (x *Executor) notify(ctx context.Context, e *elevator.PipelineExecution, s *elevator.StageRun, event string) {
+	if x.Notifier == nil {
+		return
+	}
+	n := Notice{Event: event, Pipeline: e.ID, App: e.App, Version: e.Version, Stage: s.Name, State: string(s.State),
+		WaitingFor: s.WaitingFor, Until: s.Until, Error: s.Error}
+	subject := fmt.Sprintf("%s %s: stage %s %s", e.App, e.Version, s.Name, strings.ReplaceAll(event, "_", " "))
+	x.send(ctx, e.Pipeline.Stage(s.Name).Orbits, subject, n)
+}
+
+// notifyDone tells the orbits of the last stage that ran that the
+// execution ended.
+func (x *Executor) notifyDone(ctx context.Context, e *elevator.PipelineExecution) {
+	if x.Notifier == nil {
+		return
+	}
+	last := e.Pipeline.Stages[0]
+	for i, s := range e.Stages {
+		if s.State != elevator.StagePending {
+			last = e.Pipeline.Stages[i]
+		}
+	}
+	n := Notice{Event: EventPipelineDone, Pipeline: e.ID, App: e.App, Version: e.Version, State: string(e.State)}
+	x.send(ctx, last.Orbits, fmt.Sprintf("%s %s: pipeline %s", e.App, e.Version, strings.ToLower(string(e.State))), n)
+}
+
+func (x *Executor) send(ctx context.Context, orbits []string, subject string, n Notice) {
+	b, err := json.Marshal(n)
+	if err != nil {
+		x.Log.Error("encode pipeline notice", "execution", n.Pipeline, "error", err)
+		return
+	}
+	for _, o := range orbits {
+		if err := x.Notifier.Notify(ctx, o, subject, string(b)); err != nil {
+			x.Log.Warn("pipeline notification not sent", "execution", n.Pipeline, "orbit", o, "event", n.Event, "error", err)
 		}
 	}
 }

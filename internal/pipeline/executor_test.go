@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -382,5 +383,48 @@ func TestEveryStateOfTheTableHasAStepAndKnownNextStates(t *testing.T) {
 		if _, ok := table[final]; ok {
 			t.Errorf("final state %s has a step", final)
 		}
+	}
+}
+
+// notices records notifications as "orbit event stage state".
+type notices struct{ got []string }
+
+func (n *notices) Notify(_ context.Context, orbit, subject, message string) error {
+	var x Notice
+	if err := json.Unmarshal([]byte(message), &x); err != nil {
+		return err
+	}
+	n.got = append(n.got, strings.TrimSpace(fmt.Sprintf("%s %s %s %s", orbit, x.Event, x.Stage, x.State)))
+	return nil
+}
+
+func TestTheExecutorNotifiesTheStagesOrbits(t *testing.T) {
+	w := newWorld(t, strings.Replace(manifest3, "bake: 10m", "bake: 10m\n      outside: fail", 1))
+	ctx := context.Background()
+	n := &notices{}
+	x := w.executor("a")
+	x.Notifier = n
+	x.Start(ctx, "p1", "1", alice)
+	e, _ := x.Run(ctx, "p1")
+	x.Run(ctx, "p1") // nothing new: no second "approval needed"
+	w.rev.hash["staging"] = "h2"
+	x.Run(ctx, "p1") // a new review: asked again
+	e, _ = x.Run(ctx, "p1")
+	if _, err := w.decider().Approve(ctx, "shop", "p1", "staging", bob, e.Stage("staging").Review, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ = x.Run(ctx, "p1"); e.State != elevator.ExecutionFailed {
+		t.Fatalf("%s", states(e))
+	}
+	want := []string{
+		"test stage_started test Releasing",
+		"staging approval_needed staging Waiting",
+		"staging approval_needed staging Waiting",
+		"staging stage_started staging Releasing",
+		"production stage_failed production Failed",
+		"production pipeline_done  Failed",
+	}
+	if !slices.Equal(n.got, want) {
+		t.Errorf("notifications\n got %q\nwant %q", n.got, want)
 	}
 }

@@ -12,6 +12,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"time"
 
 	elevator "github.com/elevatorhq/elevator"
 )
@@ -53,6 +54,33 @@ type ReleaseStatus struct {
 // every region (`app plan`), for an approver to review.
 type Reviewer interface {
 	Review(ctx context.Context, orbit string) ([]elevator.ChangeSetRef, error)
+}
+
+// Notifier tells people about an execution: it publishes to an orbit's
+// topic (the orbit stack's info topic), from which Slack and email get it.
+type Notifier interface {
+	Notify(ctx context.Context, orbit, subject, message string) error
+}
+
+// Events an Executor notifies, in Notice.Event.
+const (
+	EventStageStarted   = "stage_started"   // a stage's releases start
+	EventApprovalNeeded = "approval_needed" // a stage waits for an approval of a new review
+	EventStageFailed    = "stage_failed"
+	EventPipelineDone   = "pipeline_done" // it succeeded, failed or was cancelled
+)
+
+// Notice is the message of a notification, as JSON.
+type Notice struct {
+	Event      string    `json:"event"`
+	Pipeline   string    `json:"pipeline"`
+	App        string    `json:"app"`
+	Version    string    `json:"version"`
+	Stage      string    `json:"stage,omitempty"`
+	State      string    `json:"state"` // the stage's, or the execution's for pipeline_done
+	WaitingFor []string  `json:"waiting_for,omitempty"`
+	Until      time.Time `json:"until,omitzero"`
+	Error      string    `json:"error,omitempty"`
 }
 
 // Errors of the package.
