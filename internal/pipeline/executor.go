@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
