@@ -22,6 +22,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/aws/elbv2"
+	"github.com/elevatorhq/elevator/internal/aws/sns"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
 	"github.com/elevatorhq/elevator/internal/compile"
@@ -172,7 +173,7 @@ func (p *pipelineEnv) release(ctx context.Context, orbitName string) (*releaseEn
 // executor is the pipeline engine on this process: releases run in it,
 // as `deploy` runs them.
 func (p *pipelineEnv) executor() *pipeline.Executor {
-	return &pipeline.Executor{App: p.app, Store: p.store, Releaser: cliReleaser{p}, Reviewer: cliReviewer{p}, Owner: owner(),
+	return &pipeline.Executor{App: p.app, Store: p.store, Releaser: cliReleaser{p}, Reviewer: cliReviewer{p}, Notifier: cliNotifier{p}, Owner: owner(),
 		Lease: p.lease, MaxWait: p.maxWait, Poll: p.pollInterval, Now: time.Now,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			t := time.NewTimer(d)
@@ -270,6 +271,35 @@ func (r cliReleaser) Status(ctx context.Context, orbitName, id string) (pipeline
 		}
 	}
 	return pipeline.ReleaseStatus{Done: rec.State.Ended(), Succeeded: rec.State == elevator.StateSuccess, Message: string(rec.State) + " " + rec.Error}, nil
+}
+
+// cliNotifier publishes an execution's notices to an orbit's info topic
+// (the orbit stack's output), in its home region, where the orbit's
+// subscriptions (Slack, email) get them.
+type cliNotifier struct{ p *pipelineEnv }
+
+// maxSubject is SNS's limit on a message's subject.
+const maxSubject = 100
+
+func (n cliNotifier) Notify(ctx context.Context, orbitName, subject, message string) error {
+	e, err := n.p.release(ctx, orbitName)
+	if err != nil {
+		return err
+	}
+	home := e.orbit.Regions[0].Name
+	topic := e.orbitOutputs[home][compile.TopicOutput(elevator.SeverityInfo)]
+	if topic == "" {
+		return elevator.Errorf(elevator.ENOTFOUND, "orbit %s has no %s output in %s; run `elevator orbit up`", orbitName, compile.TopicOutput(elevator.SeverityInfo), home)
+	}
+	cfg, err := e.configs.For(ctx, home)
+	if err != nil {
+		return err
+	}
+	if len(subject) > maxSubject {
+		subject = subject[:maxSubject]
+	}
+	_, err = sns.New(cfg).Publish(ctx, topic, subject, message)
+	return err
 }
 
 // cliReviewer computes what a stage's approver reviews: for every region

@@ -16,6 +16,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	domain "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/cli"
@@ -130,6 +133,7 @@ func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
 		mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
 		mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
 	}
+	messages := subscribe(t, acct, names[1], orbitFiles[1])
 	pflags := []string{"-f", appFile, "--orbit-file", orbitFiles[0], "--orbit-file", orbitFiles[1], "--orbit-file", orbitFiles[2], "--output", "json"}
 	pipeline := func(keys [2]string, args ...string) result {
 		return as(t, keys, append(append([]string{"pipeline"}, args...), pflags...)...)
@@ -184,6 +188,64 @@ func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
 	list := execution(t, pipeline(me, "status", e.ID))
 	if list.ID != e.ID {
 		t.Errorf("status --output json: %+v", list)
+	}
+	// The second stage's orbit was told twice that it waits for an
+	// approval (the review changed in between), then that it started.
+	got := messages()
+	if n := strings.Count(got, `approval_needed`); n != 2 || !strings.Contains(got, `stage_started`) || !strings.Contains(got, e.ID) {
+		t.Errorf("orbit %s's info topic got %d approval_needed notices:\n%s", names[1], n, got)
+	}
+}
+
+// subscribe subscribes a new SQS queue to an orbit's info topic and
+// returns a function that reads what reached the queue, every body
+// joined.
+func subscribe(t *testing.T, acct *emulatortest.Account, orbitName, orbitFile string) func() string {
+	t.Helper()
+	ctx := context.Background()
+	cfg := acct.Config("us-east-1")
+	r := elevator(t, "", "orbit", "outputs", "-f", orbitFile, "--output", "json")
+	mustSucceed(t, r)
+	var out struct {
+		Outputs map[string]map[string]string `json:"outputs"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("orbit outputs: %v\n%s", err, r.stdout)
+	}
+	topic := out.Outputs["us-east-1"]["InfoTopic"]
+	if topic == "" {
+		t.Fatalf("orbit outputs have no InfoTopic:\n%s", r.stdout)
+	}
+	q := sqs.NewFromConfig(cfg)
+	created, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(orbitName + "-notices")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: created.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sns.NewFromConfig(cfg).Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String("sqs"),
+		Endpoint: aws.String(attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)])}); err != nil {
+		t.Fatalf("subscribe to %q: %v", topic, err)
+	}
+	return func() string {
+		var all []string
+		for {
+			out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: created.QueueUrl, MaxNumberOfMessages: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out.Messages) == 0 {
+				return strings.Join(all, "\n")
+			}
+			for _, m := range out.Messages {
+				all = append(all, aws.ToString(m.Body))
+				if _, err := q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: created.QueueUrl, ReceiptHandle: m.ReceiptHandle}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 	}
 }
 
