@@ -166,6 +166,9 @@ type StageRun struct {
 	Rejection *StageDecision `json:"rejection,omitempty"`
 	// Promoted is who started a stage that does not start by itself.
 	Promoted *StageDecision `json:"promoted,omitempty"`
+	// Override is an admin's decision to release the stage outside its
+	// windows.
+	Override *StageDecision `json:"override,omitempty"`
 	// Releases are the release ids of the stage, by orbit.
 	Releases  map[string]string `json:"releases,omitempty"`
 	StartedAt time.Time         `json:"started_at,omitzero"`

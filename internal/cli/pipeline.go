@@ -368,7 +368,7 @@ the command returns: 'elevator pipeline resume EXEC' continues it, from any
 machine. See docs/pipelines.md.`,
 	}
 	cmd.AddCommand(newPipelineStartCmd(g), newPipelineResumeCmd(g), newPipelineStatusCmd(g), newPipelineListCmd(g),
-		newPipelineDecisionCmd(g, "approve"), newPipelineDecisionCmd(g, "reject"), newPipelineCancelCmd(g))
+		newPipelineDecisionCmd(g, "approve"), newPipelineDecisionCmd(g, "reject"), newPipelineOverrideCmd(g), newPipelineCancelCmd(g))
 	return cmd
 }
 
@@ -559,6 +559,32 @@ func newPipelineDecisionCmd(g *globals, verb string) *cobra.Command {
 	return c
 }
 
+func newPipelineOverrideCmd(g *globals) *cobra.Command {
+	p := &pipelineEnv{globals: g}
+	var stage, reason string
+	c := &cobra.Command{Use: "override EXEC", Short: "Let a stage that waits for its window release now (admin of its orbits; audited)", Args: exactArgs(1)}
+	c.RunE = p.command(func([]string) error {
+		if stage == "" {
+			return elevator.Errorf(elevator.EINVALID, "--stage is required")
+		}
+		return checkReason(reason)
+	}, func(ctx context.Context, args []string) error {
+		e, err := p.decider().Override(ctx, p.app.Name, args[0], stage, p.caller, reason)
+		if err != nil {
+			return err
+		}
+		if p.json() {
+			return p.printJSON(executionView(e))
+		}
+		fmt.Fprintf(p.stdout, "stage %s of pipeline %s may release outside its windows (%s); 'elevator pipeline resume %s' continues it\n", stage, e.ID, p.caller, e.ID)
+		return nil
+	})
+	c.Flags().StringVar(&stage, "stage", "", "the stage (required)")
+	c.Flags().StringVar(&reason, "reason", "", "why (required), for the audit log")
+	p.addFlags(c)
+	return c
+}
+
 func newPipelineCancelCmd(g *globals) *cobra.Command {
 	p := &pipelineEnv{globals: g}
 	var reason string
@@ -637,6 +663,9 @@ func printExecution(w io.Writer, e *elevator.PipelineExecution) {
 		}
 		if s.Approval != nil {
 			fmt.Fprintf(w, "    approved by %s at %s (until %s): %s\n", s.Approval.By, s.Approval.At.Format(time.RFC3339), s.Approval.Expires.Format(time.RFC3339), s.Approval.Reason)
+		}
+		if s.Override != nil {
+			fmt.Fprintf(w, "    windows overridden by %s: %s\n", s.Override.By, s.Override.Reason)
 		}
 		if s.Rejection != nil {
 			fmt.Fprintf(w, "    rejected by %s: %s\n", s.Rejection.By, s.Rejection.Reason)

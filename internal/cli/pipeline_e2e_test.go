@@ -189,6 +189,11 @@ func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
 	if list.ID != e.ID {
 		t.Errorf("status --output json: %+v", list)
 	}
+	// Only an admin of the orbit may release outside the window; none of
+	// the callers here is one.
+	if r := pipeline(bob, "override", e.ID, "--stage", names[2], "--reason", "hotfix"); r.code != cli.ExitInvalid || !strings.Contains(r.stdout+r.stderr, "needs the admin role in orbit "+names[2]) {
+		t.Errorf("an approver overriding the window: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	// The second stage's orbit was told twice that it waits for an
 	// approval (the review changed in between), then that it started.
 	got := messages()

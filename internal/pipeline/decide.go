@@ -125,6 +125,28 @@ func (d *Decider) Promote(ctx context.Context, app, id, stage, caller, reason st
 	})
 }
 
+// Override lets a stage that waits for its window release now. Only an
+// admin of each of the stage's orbits may override; the override is
+// audited like every decision.
+func (d *Decider) Override(ctx context.Context, app, id, stage, caller, reason string) (*elevator.PipelineExecution, error) {
+	return d.decide(ctx, app, id, stage, "pipeline.override", caller, reason, func(e *elevator.PipelineExecution, s *elevator.StageRun, spec elevator.PipelineStage, now time.Time) error {
+		if s.State != elevator.StageWaiting || !slices.Contains(s.WaitingFor, elevator.WaitWindow) {
+			return refused("stage %s does not wait for a window; it is %s", s.Name, s.State)
+		}
+		for _, o := range spec.Orbits {
+			orbit, ok := d.Orbits[o]
+			if !ok {
+				return refused("orbit %s of stage %s: its manifest was not given", o, s.Name)
+			}
+			if !orbit.RoleOf(caller, e.App).Covers(elevator.RoleAdmin) {
+				return refused("overriding the windows of stage %s needs the admin role in orbit %s; %s does not hold it", s.Name, o, caller)
+			}
+		}
+		s.Override = &elevator.StageDecision{By: caller, At: now, Reason: reason}
+		return nil
+	})
+}
+
 // Cancel asks the driver to end the execution; releases already running
 // go on to their end. Anyone who may deploy to one of the pipeline's
 // orbits, or who started it, may cancel it.

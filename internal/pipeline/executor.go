@@ -358,6 +358,9 @@ func waiting(ctx context.Context, x *Executor, e *elevator.PipelineExecution, i 
 			return Outcome{Park: true}, nil
 		}
 	}
+	if s.Override != nil {
+		return Outcome{Next: elevator.StageReleasing}, nil
+	}
 	sched, err := schedule(spec)
 	if err != nil {
 		return Outcome{}, err

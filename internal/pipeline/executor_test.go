@@ -428,3 +428,38 @@ func TestTheExecutorNotifiesTheStagesOrbits(t *testing.T) {
 		t.Errorf("notifications\n got %q\nwant %q", n.got, want)
 	}
 }
+
+func TestAnAdminOverridesAWindowAndIsAudited(t *testing.T) {
+	w := newWorld(t, manifest3)
+	admin := "arn:aws:sts::123456789012:assumed-role/root-ops/dana"
+	w.orbits["production"].Access = append(w.orbits["production"].Access,
+		elevator.AccessRule{Role: elevator.RoleAdmin, Principals: []string{"arn:aws:iam::123456789012:role/root-ops"}})
+	ctx := context.Background()
+	x := w.executor("a")
+	x.Start(ctx, "p1", "1", alice)
+	e, _ := x.Run(ctx, "p1")
+	if _, err := w.decider().Override(ctx, "shop", "p1", "staging", admin, "early"); !errors.Is(err, ErrRefused) {
+		t.Fatalf("overriding a stage that waits for an approval: %v", err)
+	}
+	w.decider().Approve(ctx, "shop", "p1", "staging", bob, e.Stage("staging").Review, "ok")
+	if e, _ = x.Run(ctx, "p1"); e.Stage("production").State != elevator.StageWaiting {
+		t.Fatalf("%s", states(e))
+	}
+	if _, err := w.decider().Override(ctx, "shop", "p1", "production", bob, "hotfix"); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "needs the admin role") {
+		t.Fatalf("an approver overriding: %v", err)
+	}
+	if _, err := w.decider().Override(ctx, "shop", "p1", "production", admin, "hotfix"); err != nil {
+		t.Fatal(err)
+	}
+	e, err := x.Run(ctx, "p1")
+	if err != nil || e.State != elevator.ExecutionSucceeded || e.Stage("production").Override.By != admin {
+		t.Fatalf("after the override: %s %v", states(e), err)
+	}
+	if !w.clock.Now().Before(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)) {
+		t.Errorf("it waited for the window anyway: it is %s", w.clock.Now())
+	}
+	acts := strings.Join(w.store.actions(), " ")
+	if strings.Count(acts, "pipeline.override:refused") != 2 || !strings.Contains(acts, "pipeline.override:done") {
+		t.Errorf("audit log %s", acts)
+	}
+}
