@@ -65,6 +65,9 @@ func (p *pipelineEnv) addFlags(c *cobra.Command) {
 // validate reads the app and the orbits of its pipeline and checks one
 // against the others. It calls nothing.
 func (p *pipelineEnv) validate() error {
+	if p.region != "" {
+		return elevator.Errorf(elevator.EINVALID, "--region: a pipeline covers every region of its orbits")
+	}
 	var err error
 	if p.app, err = readApp(p.file, ""); err != nil {
 		return err
@@ -423,10 +426,11 @@ func newPipelineStartCmd(g *globals) *cobra.Command {
 		if err := elevator.CheckVersion(version); err != nil {
 			return elevator.Errorf(elevator.EINVALID, "--version: %w", err)
 		}
-		if _, err := orbit.ReadAgent(); err != nil {
+		if err := p.checkRunFlags(c); err != nil {
 			return err
 		}
-		return p.checkRunFlags(c)
+		_, err := orbit.ReadAgent() // the releases' user data names its builds
+		return err
 	}, func(ctx context.Context, _ []string) error {
 		id, err := elevator.NewReleaseID(time.Now(), nil)
 		if err != nil {
@@ -494,7 +498,12 @@ func newPipelineListCmd(g *globals) *cobra.Command {
 	p := &pipelineEnv{globals: g}
 	var limit int
 	c := &cobra.Command{Use: "list", Short: "List the app's pipeline executions, newest first", Args: noArgs}
-	c.RunE = p.command(nil, func(ctx context.Context, _ []string) error {
+	c.RunE = p.command(func([]string) error {
+		if limit < 1 {
+			return elevator.Errorf(elevator.EINVALID, "--limit %d: want 1 or more", limit)
+		}
+		return nil
+	}, func(ctx context.Context, _ []string) error {
 		list, err := p.store.List(ctx, p.app.Name, limit)
 		if err != nil {
 			return err

@@ -255,9 +255,10 @@ func subscribe(t *testing.T, acct *emulatortest.Account, orbitName, orbitFile st
 }
 
 // TestPipelineCommandsCheckTheirInputFirst: bad input is refused before
-// any AWS call, with exit 2 and what is wrong.
+// any AWS call (the endpoint fails the test on any request), with exit 2
+// and what is wrong.
 func TestPipelineCommandsCheckTheirInputFirst(t *testing.T) {
-	inAccount(t)
+	endpoint := offline(t)
 	dir := t.TempDir()
 	noPipeline := filepath.Join(dir, "app.yml")
 	if err := os.WriteFile(noPipeline, []byte(releaseApp), 0o644); err != nil {
@@ -272,6 +273,11 @@ func TestPipelineCommandsCheckTheirInputFirst(t *testing.T) {
 	if err := os.WriteFile(elsewhere, []byte(releaseApp+"pipeline:\n  stages:\n    - orbit: "+name+"\n    - {orbit: elsewhere, approval: {roles: [approver]}}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	badWindow := filepath.Join(dir, "window.yml")
+	if err := os.WriteFile(badWindow, []byte(releaseApp+"pipeline:\n  stages:\n    - {orbit: "+name+", windows: [Mon-Fri 09:00-17:00 Mars/Olympus]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	with := func(args ...string) []string { return append(args, "-f", withPipeline, "--orbit-file", orbitFile) }
 	for _, c := range []struct {
 		name string
 		args []string
@@ -280,12 +286,23 @@ func TestPipelineCommandsCheckTheirInputFirst(t *testing.T) {
 		{"an app without a pipeline", []string{"pipeline", "start", "-f", noPipeline, "--version", "1"}, "has no pipeline section"},
 		{"an orbit no manifest describes", []string{"pipeline", "list", "-f", elsewhere, "--orbit-file", orbitFile},
 			"elsewhere.yml:14:15: pipeline.stages[1].orbit: \"elsewhere\": no such orbit; the orbits given are " + name},
-		{"a bad version", []string{"pipeline", "start", "-f", withPipeline, "--orbit-file", orbitFile, "--version", "a b"}, "--version"},
-		{"an approval without its review", []string{"pipeline", "approve", "X", "--stage", name, "--reason", "ok", "-f", withPipeline, "--orbit-file", orbitFile}, "--review is required"},
-		{"a rejection without a reason", []string{"pipeline", "reject", "X", "--stage", name, "-f", withPipeline, "--orbit-file", orbitFile}, "reason"},
+		{"an unknown time zone", []string{"pipeline", "status", "X", "-f", badWindow, "--orbit-file", orbitFile},
+			"window.yml:13:37: pipeline.stages[0].windows[0]: \"Mon-Fri 09:00-17:00 Mars/Olympus\": time zone \"Mars/Olympus\": not an IANA time zone"},
+		{"a bad version", with("pipeline", "start", "--version", "a b"), "--version"},
+		{"a lease too short", with("pipeline", "start", "--version", "1", "--lease", "1s"), "--lease 1s: want 10s to 24h0m0s"},
+		{"a poll interval too short", with("pipeline", "resume", "X", "--poll-interval", "1ms"), "--poll-interval 1ms: want at least 100ms"},
+		{"a negative wait", with("pipeline", "resume", "X", "--max-wait", "-1s"), "--max-wait -1s"},
+		{"a list of nothing", with("pipeline", "list", "--limit", "0"), "--limit 0: want 1 or more"},
+		{"one region", with("pipeline", "list", "--region", "us-east-1"), "a pipeline covers every region"},
+		{"an approval without its review", with("pipeline", "approve", "X", "--stage", name, "--reason", "ok"), "--review is required"},
+		{"an approval without a stage", with("pipeline", "approve", "X", "--review", "abc", "--reason", "ok"), "--stage is required"},
+		{"a rejection without a reason", with("pipeline", "reject", "X", "--stage", name), "reason"},
+		{"an override without a reason", with("pipeline", "override", "X", "--stage", name), "reason"},
+		{"a cancel without a reason", with("pipeline", "cancel", "X"), "reason"},
+		{"a status without an execution", with("pipeline", "status"), "accepts 1 arg"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := elevator(t, "", c.args...)
+			r := run(t, endpoint, "", c.args...)
 			if r.code != cli.ExitInvalid || !strings.Contains(r.stdout+r.stderr, c.says) {
 				t.Errorf("exit %d, want %d saying %q\n%s%s", r.code, cli.ExitInvalid, c.says, r.stdout, r.stderr)
 			}
