@@ -41,7 +41,7 @@ pipeline:
 var sundayNoon = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	store  *memStore
 	rel    *fakeReleaser
 	rev    *fakeReviewer
@@ -51,7 +51,7 @@ type world struct {
 	path   []string
 }
 
-func newWorld(t *testing.T, src string) *world {
+func newWorld(t testing.TB, src string) *world {
 	t.Helper()
 	a, err := manifest.ParseApp("app.yml", []byte(src), "")
 	if err != nil {
