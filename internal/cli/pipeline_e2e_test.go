@@ -102,6 +102,7 @@ func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
 	carol[0], carol[1] = userKeys(t, acct, "carol")
 	starter := fmt.Sprintf("arn:aws:iam::%s:user/elevator-test", acct.ID)
 	access := fmt.Sprintf("access:\n  - {role: approver, principals: [\"arn:aws:iam::%[1]s:user/bob\"]}\n  - {role: deployer, principals: [\"arn:aws:iam::%[1]s:user/carol\", %[2]q]}\n", acct.ID, starter)
+	setup := time.Now()
 	var orbitFiles, names []string
 	for range 3 {
 		f, name := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n"+access)
@@ -140,7 +141,10 @@ func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
 	}
 	me := [2]string{acct.AccessKeyID, acct.SecretAccessKey}
 
+	t.Logf("figure: 3 orbits and the app up in %s", time.Since(setup).Round(time.Millisecond))
+	started := time.Now()
 	e := execution(t, pipeline(me, "start", "--version", "1.4.2"))
+	t.Logf("figure: pipeline start (stage 1 released, stage 2 reviewed and parked) in %s", time.Since(started).Round(time.Millisecond))
 	if got := e.states(); got != "Running Succeeded Waiting Pending" || e.Stages[0].Releases[names[0]] == "" {
 		t.Fatalf("after start: %s, releases %v", got, e.Stages[0].Releases)
 	}
@@ -171,7 +175,9 @@ func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
 	}
 	mustSucceed(t, approve(bob, e.Reviews[names[1]]))
 
+	resumed := time.Now()
 	e = execution(t, pipeline(me, "resume", e.ID))
+	t.Logf("figure: pipeline resume (stage 2 re-reviewed and released, stage 3 parked) in %s", time.Since(resumed).Round(time.Millisecond))
 	if got := e.states(); got != "Running Succeeded Succeeded Waiting" || e.Stages[1].Releases[names[1]] == "" || e.Stages[1].Approval == nil ||
 		e.Stages[1].Approval.By != fmt.Sprintf("arn:aws:iam::%s:user/bob", acct.ID) {
 		t.Fatalf("after the approval: %s, %+v", got, e.Stages[1])
