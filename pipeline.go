@@ -109,6 +109,7 @@ const (
 	WaitApproval = "approval"
 	WaitWindow   = "window"
 	WaitPromote  = "promotion" // a stage without auto: `pipeline resume --stage`
+	WaitUnpin    = "unpin"     // an orbit of the stage is pinned by a rollback: `pipeline unpin`
 )
 
 // PipelineExecution is the durable record of one run of an app's pipeline
@@ -169,6 +170,11 @@ type StageRun struct {
 	// Override is an admin's decision to release the stage outside its
 	// windows.
 	Override *StageDecision `json:"override,omitempty"`
+	// Pins say why the stage's orbits are pinned (a person rolled the
+	// app back there) while it waits to be unpinned; Unpinned is who
+	// cleared them for this execution.
+	Pins     []string       `json:"pins,omitempty"`
+	Unpinned *StageDecision `json:"unpinned,omitempty"`
 	// Releases are the release ids of the stage, by orbit.
 	Releases  map[string]string `json:"releases,omitempty"`
 	StartedAt time.Time         `json:"started_at,omitzero"`

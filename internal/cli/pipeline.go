@@ -176,7 +176,7 @@ func (p *pipelineEnv) release(ctx context.Context, orbitName string) (*releaseEn
 // executor is the pipeline engine on this process: releases run in it,
 // as `deploy` runs them.
 func (p *pipelineEnv) executor() *pipeline.Executor {
-	return &pipeline.Executor{App: p.app, Store: p.store, Releaser: cliReleaser{p}, Reviewer: cliReviewer{p}, Notifier: cliNotifier{p}, Owner: owner(),
+	return &pipeline.Executor{App: p.app, Store: p.store, Releaser: cliReleaser{p}, Reviewer: cliReviewer{p}, Pins: cliPins{p}, Notifier: cliNotifier{p}, Owner: owner(),
 		Lease: p.lease, MaxWait: p.maxWait, Poll: p.pollInterval, Now: time.Now,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			t := time.NewTimer(d)
@@ -276,6 +276,35 @@ func (r cliReleaser) Status(ctx context.Context, orbitName, id string) (pipeline
 	return pipeline.ReleaseStatus{Done: rec.State.Ended(), Succeeded: rec.State == elevator.StateSuccess, Message: string(rec.State) + " " + rec.Error}, nil
 }
 
+// cliPins finds the pin a rollback leaves: an orbit is pinned while the
+// newest release of the app there is a rollback (a release that repeats
+// an earlier one's content, `elevator rollback`) that succeeded. A release
+// after it, by hand or by a pipeline that was unpinned, clears it.
+type cliPins struct{ p *pipelineEnv }
+
+func (c cliPins) Pin(ctx context.Context, orbitName string) (string, error) {
+	e, err := c.p.release(ctx, orbitName)
+	if err != nil {
+		return "", err
+	}
+	recs, err := e.backend.Store.Releases(ctx, c.p.app.Name, 1)
+	if err != nil || len(recs) == 0 || recs[0].State != elevator.StateSuccess {
+		return "", err
+	}
+	doc, _, err := e.backend.Store.Release(ctx, recs[0].ID)
+	if err != nil {
+		return "", err
+	}
+	rel, err := elevator.ParseRelease(doc)
+	if err != nil {
+		return "", err
+	}
+	if rel.RollbackOf == "" {
+		return "", nil
+	}
+	return fmt.Sprintf("release %s by %s rolled %s back to the content of %s", rel.ID, rel.CreatedBy, rel.App, rel.RollbackOf), nil
+}
+
 // cliNotifier publishes an execution's notices to an orbit's info topic
 // (the orbit stack's output), in its home region, where the orbit's
 // subscriptions (Slack, email) get them.
@@ -371,7 +400,7 @@ the command returns: 'elevator pipeline resume EXEC' continues it, from any
 machine. See docs/pipelines.md.`,
 	}
 	cmd.AddCommand(newPipelineStartCmd(g), newPipelineResumeCmd(g), newPipelineStatusCmd(g), newPipelineListCmd(g),
-		newPipelineDecisionCmd(g, "approve"), newPipelineDecisionCmd(g, "reject"), newPipelineOverrideCmd(g), newPipelineCancelCmd(g))
+		newPipelineDecisionCmd(g, "approve"), newPipelineDecisionCmd(g, "reject"), newPipelineOverrideCmd(g), newPipelineUnpinCmd(g), newPipelineCancelCmd(g))
 	return cmd
 }
 
@@ -594,6 +623,32 @@ func newPipelineOverrideCmd(g *globals) *cobra.Command {
 	return c
 }
 
+func newPipelineUnpinCmd(g *globals) *cobra.Command {
+	p := &pipelineEnv{globals: g}
+	var stage, reason string
+	c := &cobra.Command{Use: "unpin EXEC", Short: "Let a stage release into orbits a rollback pinned (approver of its orbits; audited)", Args: exactArgs(1)}
+	c.RunE = p.command(func([]string) error {
+		if stage == "" {
+			return elevator.Errorf(elevator.EINVALID, "--stage is required")
+		}
+		return checkReason(reason)
+	}, func(ctx context.Context, args []string) error {
+		e, err := p.decider().Unpin(ctx, p.app.Name, args[0], stage, p.caller, reason)
+		if err != nil {
+			return err
+		}
+		if p.json() {
+			return p.printJSON(executionView(e))
+		}
+		fmt.Fprintf(p.stdout, "stage %s of pipeline %s unpinned by %s; 'elevator pipeline resume %s' continues it\n", stage, e.ID, p.caller, e.ID)
+		return nil
+	})
+	c.Flags().StringVar(&stage, "stage", "", "the stage (required)")
+	c.Flags().StringVar(&reason, "reason", "", "why (required), for the audit log")
+	p.addFlags(c)
+	return c
+}
+
 func newPipelineCancelCmd(g *globals) *cobra.Command {
 	p := &pipelineEnv{globals: g}
 	var reason string
@@ -672,6 +727,14 @@ func printExecution(w io.Writer, e *elevator.PipelineExecution) {
 		}
 		if s.Approval != nil {
 			fmt.Fprintf(w, "    approved by %s at %s (until %s): %s\n", s.Approval.By, s.Approval.At.Format(time.RFC3339), s.Approval.Expires.Format(time.RFC3339), s.Approval.Reason)
+		}
+		for _, pin := range s.Pins {
+			if s.Unpinned == nil {
+				fmt.Fprintf(w, "    pinned: %s\n", pin)
+			}
+		}
+		if s.Unpinned != nil {
+			fmt.Fprintf(w, "    unpinned by %s: %s\n", s.Unpinned.By, s.Unpinned.Reason)
 		}
 		if s.Override != nil {
 			fmt.Fprintf(w, "    windows overridden by %s: %s\n", s.Override.By, s.Override.Reason)

@@ -382,3 +382,51 @@ func TestAPipelineKilledMidReleaseIsResumed(t *testing.T) {
 		t.Errorf("%d releases of shop, want 1:\n%s", n, list.stdout)
 	}
 }
+
+// TestARollbackPinsTheOrbitAgainstAPipeline: after `elevator rollback` in
+// an orbit, a pipeline waits before releasing into it; a deployer may not
+// clear the pin, an approver may, and the pipeline then releases.
+func TestARollbackPinsTheOrbitAgainstAPipeline(t *testing.T) {
+	acct := inAccount(t)
+	bob := [2]string{}
+	bob[0], bob[1] = userKeys(t, acct, "bob")
+	carol := [2]string{}
+	carol[0], carol[1] = userKeys(t, acct, "carol")
+	orbitFile, name := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n"+fmt.Sprintf(
+		"access:\n  - {role: approver, principals: [\"arn:aws:iam::%[1]s:user/bob\"]}\n  - {role: deployer, principals: [\"arn:aws:iam::%[1]s:user/carol\"]}\n", acct.ID))
+	mustSucceed(t, elevator(t, "", "orbit", "up", "-f", orbitFile))
+	appFile := filepath.Join(t.TempDir(), "app.yml")
+	if err := os.WriteFile(appFile, []byte(releaseApp+"pipeline:\n  stages:\n    - orbit: "+name+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	flags := []string{"-f", appFile, "--orbit", name, "--orbit-file", orbitFile}
+	mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
+	mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
+	for _, v := range []string{"1.0.0", "2.0.0"} {
+		mustSucceed(t, elevator(t, "", append([]string{"deploy", "--version", v, "--poll-interval", "100ms"}, flags...)...))
+	}
+	mustSucceed(t, elevator(t, "", "rollback", "--app", "shop", "--orbit", name, "--orbit-file", orbitFile, "--poll-interval", "100ms"))
+
+	pflags := []string{"-f", appFile, "--orbit-file", orbitFile, "--output", "json"}
+	me := [2]string{acct.AccessKeyID, acct.SecretAccessKey}
+	e := execution(t, as(t, me, append([]string{"pipeline", "start", "--version", "3.0.0"}, pflags...)...))
+	if st := e.Stages[0]; e.State != "Running" || st.State != "Waiting" || len(st.WaitingFor) != 1 || st.WaitingFor[0] != domain.WaitUnpin || len(st.Releases) != 0 {
+		t.Fatalf("a pipeline into a rolled-back orbit: %s %+v", e.states(), st)
+	}
+	status := as(t, me, "pipeline", "status", e.ID, "-f", appFile, "--orbit-file", orbitFile)
+	mustSucceed(t, status)
+	if !strings.Contains(status.stdout, "pinned: "+name+": release ") || !strings.Contains(status.stdout, "rolled shop back to the content of") {
+		t.Errorf("status does not say why the stage waits:\n%s", status.stdout)
+	}
+	unpin := func(keys [2]string) result {
+		return as(t, keys, append([]string{"pipeline", "unpin", e.ID, "--stage", name, "--reason", "3.0.0 fixes it"}, pflags...)...)
+	}
+	if r := unpin(carol); r.code != cli.ExitInvalid || !strings.Contains(r.stdout+r.stderr, "needs the approver role in orbit "+name) {
+		t.Fatalf("a deployer unpinning: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	mustSucceed(t, unpin(bob))
+	e = execution(t, as(t, me, append([]string{"pipeline", "resume", e.ID, "--poll-interval", "100ms"}, pflags...)...))
+	if e.states() != "Succeeded Succeeded" || e.Stages[0].Releases[name] == "" {
+		t.Fatalf("after the unpin: %s %+v", e.states(), e.Stages[0])
+	}
+}

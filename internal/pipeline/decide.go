@@ -147,6 +147,28 @@ func (d *Decider) Override(ctx context.Context, app, id, stage, caller, reason s
 	})
 }
 
+// Unpin clears, for this execution, the pins that hold a stage: it may
+// then release into orbits where a person rolled the app back. It needs
+// the approver role in each of the stage's orbits, and is audited.
+func (d *Decider) Unpin(ctx context.Context, app, id, stage, caller, reason string) (*elevator.PipelineExecution, error) {
+	return d.decide(ctx, app, id, stage, "pipeline.unpin", caller, reason, func(e *elevator.PipelineExecution, s *elevator.StageRun, spec elevator.PipelineStage, now time.Time) error {
+		if s.State != elevator.StageWaiting || !slices.Contains(s.WaitingFor, elevator.WaitUnpin) {
+			return refused("stage %s is not held by a pin; it is %s", s.Name, s.State)
+		}
+		for _, o := range spec.Orbits {
+			orbit, ok := d.Orbits[o]
+			if !ok {
+				return refused("orbit %s of stage %s: its manifest was not given", o, s.Name)
+			}
+			if !orbit.RoleOf(caller, e.App).Covers(elevator.RoleApprover) {
+				return refused("unpinning stage %s needs the approver role in orbit %s; %s does not hold it", s.Name, o, caller)
+			}
+		}
+		s.Unpinned = &elevator.StageDecision{By: caller, At: now, Reason: reason}
+		return nil
+	})
+}
+
 // Cancel asks the driver to end the execution; releases already running
 // go on to their end. Anyone who may deploy to one of the pipeline's
 // orbits, or who started it, may cancel it.

@@ -48,6 +48,8 @@ type Executor struct {
 	Store    Store
 	Releaser Releaser
 	Reviewer Reviewer
+	// Pins, when set, holds a stage whose orbit a rollback pinned.
+	Pins Pins
 	// Notifier, when set, is told when a stage starts releasing, waits
 	// for an approval of a new review, or fails, and when the execution
 	// ends. A notification that cannot be sent is logged, not retried:
@@ -341,6 +343,22 @@ func waiting(ctx context.Context, x *Executor, e *elevator.PipelineExecution, i 
 		return Outcome{Next: elevator.StageFailed}, nil
 	}
 	s.WaitingFor, s.Until = nil, time.Time{}
+	if x.Pins != nil && s.Unpinned == nil {
+		s.Pins = nil
+		for _, o := range spec.Orbits {
+			pin, err := x.Pins.Pin(ctx, o)
+			if err != nil {
+				return Outcome{}, fmt.Errorf("read the pin of %s: %w", o, err)
+			}
+			if pin != "" {
+				s.Pins = append(s.Pins, o+": "+pin)
+			}
+		}
+		if len(s.Pins) > 0 {
+			s.WaitingFor = []string{elevator.WaitUnpin}
+			return Outcome{Park: true}, nil
+		}
+	}
 	if spec.Approval != nil {
 		review, err := x.review(ctx, spec.Orbits)
 		if err != nil {

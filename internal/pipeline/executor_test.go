@@ -463,3 +463,44 @@ func TestAnAdminOverridesAWindowAndIsAudited(t *testing.T) {
 		t.Errorf("audit log %s", acts)
 	}
 }
+
+// pins pins the orbits it lists.
+type pins map[string]string
+
+func (p pins) Pin(_ context.Context, orbit string) (string, error) { return p[orbit], nil }
+
+func TestARollbackPinsTheOrbitUntilSomeoneUnpinsIt(t *testing.T) {
+	w := newWorld(t, manifest3)
+	ctx := context.Background()
+	x := w.executor("a")
+	x.Pins = pins{"staging": "release r9 rolled back to r8 by bob"}
+	n := &notices{}
+	x.Notifier = n
+	x.Start(ctx, "p1", "1", alice)
+	e, _ := x.Run(ctx, "p1")
+	st := e.Stage("staging")
+	if st.State != elevator.StageWaiting || !slices.Equal(st.WaitingFor, []string{elevator.WaitUnpin}) ||
+		!slices.Equal(st.Pins, []string{"staging: release r9 rolled back to r8 by bob"}) || len(st.Review) != 0 {
+		t.Fatalf("staging %+v", st)
+	}
+	if _, err := w.decider().Approve(ctx, "shop", "p1", "staging", bob, nil, "ok"); !errors.Is(err, ErrRefused) {
+		t.Fatalf("approving a pinned stage: %v", err)
+	}
+	if _, err := w.decider().Unpin(ctx, "shop", "p1", "staging", carol, "fixed"); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "needs the approver role") {
+		t.Fatalf("a deployer unpinning: %v", err)
+	}
+	if _, err := w.decider().Unpin(ctx, "shop", "p1", "staging", bob, "fixed in 1"); err != nil {
+		t.Fatal(err)
+	}
+	e, _ = x.Run(ctx, "p1")
+	if st := e.Stage("staging"); !slices.Equal(st.WaitingFor, []string{elevator.WaitApproval}) || st.Unpinned.By != bob {
+		t.Fatalf("after the unpin staging %+v", st)
+	}
+	if slices.Contains(w.rel.started, "staging") {
+		t.Error("a pinned orbit was released into")
+	}
+	acts := strings.Join(w.store.actions(), " ")
+	if !strings.Contains(acts, "pipeline.unpin:refused") || !strings.Contains(acts, "pipeline.unpin:done") {
+		t.Errorf("audit log %s", acts)
+	}
+}

@@ -56,6 +56,15 @@ type Reviewer interface {
 	Review(ctx context.Context, orbit string) ([]elevator.ChangeSetRef, error)
 }
 
+// Pins says whether a person rolled the app back in an orbit: a pipeline
+// never ships into it again, whatever its gates say, before someone clears
+// the pin (`pipeline unpin`), so that it does not re-ship what a person
+// just took out.
+type Pins interface {
+	// Pin returns why the orbit is pinned, or "" when it is not.
+	Pin(ctx context.Context, orbit string) (string, error)
+}
+
 // Notifier tells people about an execution: it publishes to an orbit's
 // topic (the orbit stack's info topic), from which Slack and email get it.
 type Notifier interface {
