@@ -177,18 +177,7 @@ func (p *pipelineEnv) release(ctx context.Context, orbitName string) (*releaseEn
 // as `deploy` runs them.
 func (p *pipelineEnv) executor() *pipeline.Executor {
 	return &pipeline.Executor{App: p.app, Store: p.store, Releaser: cliReleaser{p}, Reviewer: cliReviewer{p}, Pins: cliPins{p}, Notifier: cliNotifier{p}, Owner: owner(),
-		Lease: p.lease, MaxWait: p.maxWait, Poll: p.pollInterval, Now: time.Now,
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		},
-		Log: p.logger(),
+		Lease: p.lease, MaxWait: p.maxWait, Poll: p.pollInterval, Log: p.logger(),
 		Progress: func(e *elevator.PipelineExecution, stage string, from, to elevator.StageState) {
 			fmt.Fprintf(p.stderr, "%s pipeline %s  stage %s  %s\n", time.Now().UTC().Format(time.RFC3339), e.ID, stage, to)
 		}}

@@ -20,7 +20,7 @@ type Decider struct {
 	// Orbits are the orbit manifests, by name, whose access sections say
 	// who holds which role.
 	Orbits map[string]*elevator.Orbit
-	Now    func() time.Time
+	Now    func() time.Time // time.Now when nil
 }
 
 // ErrRefused is the error of a decision the caller may not make, or may
@@ -204,7 +204,11 @@ func (d *Decider) decide(ctx context.Context, app, id, stage, action, caller, re
 		if err != nil {
 			return nil, fmt.Errorf("read pipeline execution %s: %w", id, err)
 		}
-		now := d.Now().UTC().Truncate(time.Millisecond)
+		clock := d.Now
+		if clock == nil {
+			clock = time.Now
+		}
+		now := clock().UTC().Truncate(time.Millisecond)
 		orbit := ""
 		var s *elevator.StageRun
 		var spec elevator.PipelineStage

@@ -64,7 +64,9 @@ type Executor struct {
 	// that is not a release poll.
 	MaxWait time.Duration
 	// Poll is how often a release's status is read; 5 s when 0.
-	Poll  time.Duration
+	Poll time.Duration
+	// Now, Sleep and Log default to time.Now, a sleep that ends with its
+	// context, and a logger that drops everything.
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
 	Log   *slog.Logger
@@ -73,6 +75,29 @@ type Executor struct {
 }
 
 func (x *Executor) now() time.Time { return x.Now().UTC().Truncate(time.Millisecond) }
+
+// defaults fills what the caller left out: the clock, a sleep that ends
+// with ctx, and a logger that drops everything.
+func (x *Executor) defaults() {
+	if x.Now == nil {
+		x.Now = time.Now
+	}
+	if x.Sleep == nil {
+		x.Sleep = func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+				return nil
+			}
+		}
+	}
+	if x.Log == nil {
+		x.Log = slog.New(slog.DiscardHandler)
+	}
+}
 
 func (x *Executor) lease() time.Duration {
 	if x.Lease > 0 {
@@ -92,6 +117,7 @@ func (x *Executor) poll() time.Duration {
 // started by the caller by, with id, and returns it; Run drives it. It
 // returns an EINVALID error when the app has no pipeline.
 func (x *Executor) Start(ctx context.Context, id, version, by string) (*elevator.PipelineExecution, error) {
+	x.defaults()
 	if x.App.Pipeline == nil {
 		return nil, elevator.Errorf(elevator.EINVALID, "app %s has no pipeline section", x.App.Name)
 	}
@@ -115,6 +141,7 @@ func (x *Executor) Start(ctx context.Context, id, version, by string) (*elevator
 // lease, and the error of a step or a write otherwise (the lease is kept
 // until it expires, so a crash and an error look alike to others).
 func (x *Executor) Run(ctx context.Context, id string) (*elevator.PipelineExecution, error) {
+	x.defaults()
 	e, err := x.acquire(ctx, id)
 	if err != nil {
 		return e, err
