@@ -373,11 +373,7 @@ func (o *dashboardOptions) execute(ctx context.Context) error {
 	if err := e.connect(ctx); err != nil {
 		return err
 	}
-	level := slog.LevelInfo
-	if e.verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	log := e.serviceLog()
 	home := e.orbit.Regions[0].Name
 	cfg, err := e.configs.For(ctx, home)
 	if err != nil {

@@ -102,6 +102,16 @@ too (docs/dashboard.md).`,
 	return c
 }
 
+// serviceLog is the structured JSON log of a long-running command (the
+// deployer, the dashboard) on stderr; --verbose adds the debug lines.
+func (e *releaseEnv) serviceLog() *slog.Logger {
+	level := slog.LevelInfo
+	if e.verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+}
+
 func (o *deployerOptions) execute(ctx context.Context) error {
 	e := &o.env
 	// The metrics count every AWS call: their middleware is in the
@@ -111,11 +121,7 @@ func (o *deployerOptions) execute(ctx context.Context) error {
 	if err := e.connect(ctx); err != nil {
 		return err
 	}
-	level := slog.LevelInfo
-	if e.verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	log := e.serviceLog()
 	home := e.orbit.Regions[0].Name
 	cfg, err := e.configs.For(ctx, home)
 	if err != nil {
