@@ -44,8 +44,11 @@ type TestOutcome struct {
 
 // LocalTester runs http tests with an HTTP client and command tests as
 // processes, each bounded by its test's timeout. A command's environment
-// is PATH, HOME and the release's facts, never the engine's own (which
-// holds its AWS credentials).
+// is PATH, a HOME of its own, AWS settings that point at no credentials,
+// and the release's facts, never the engine's own (which holds its AWS
+// credentials). It runs as the engine's user on the engine's machine:
+// fit for the CLI, where the caller runs their own tests; a deployer
+// uses DeployerTester.
 type LocalTester struct {
 	Client *http.Client // http.DefaultClient's transport when nil
 }
@@ -89,6 +92,22 @@ func (l LocalTester) Test(ctx context.Context, t elevator.ReleaseTest, env TestE
 		return l.command(ctx, t, env)
 	}
 	return TestOutcome{Error: fmt.Sprintf("a %s test does not run where the engine runs", t.Kind)}
+}
+
+// DeployerTester is the Tester of a deployer: http tests as LocalTester
+// runs them, command tests refused. A command test would run on the
+// deployer's machine, where the instance metadata service hands out the
+// deployer's role to any process: whoever may deploy one app could act
+// as the deployer of every app. Run such tests with kind ssm (on a new
+// instance of the release) instead.
+type DeployerTester struct{ LocalTester }
+
+// Test runs t unless it is a command test.
+func (d DeployerTester) Test(ctx context.Context, t elevator.ReleaseTest, env TestEnv) TestOutcome {
+	if t.Kind == elevator.TestCommand {
+		return TestOutcome{Error: "a deployer runs no command tests (they would run with its own role): use kind ssm to run the command on a new instance, or release from the CLI"}
+	}
+	return d.LocalTester.Test(ctx, t, env)
 }
 
 func (l LocalTester) http(ctx context.Context, t elevator.ReleaseTest, env TestEnv) TestOutcome {
@@ -140,8 +159,18 @@ func (l LocalTester) http(ctx context.Context, t elevator.ReleaseTest, env TestE
 }
 
 func (l LocalTester) command(ctx context.Context, t elevator.ReleaseTest, env TestEnv) TestOutcome {
+	// A home of its own and no AWS configuration: the engine's shared
+	// credentials, profiles and SSO caches are out of the test's reach
+	// (the instance metadata service is not: see DeployerTester).
+	home, err := os.MkdirTemp("", "elevator-test-home-")
+	if err != nil {
+		return TestOutcome{Error: fmt.Sprintf("make the test's home: %v", err)}
+	}
+	defer os.RemoveAll(home)
 	cmd := exec.CommandContext(ctx, t.Command[0], t.Command[1:]...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	cmd.Dir = home
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home,
+		"AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull, "AWS_CONFIG_FILE=" + os.DevNull, "AWS_EC2_METADATA_DISABLED=true"}
 	keys := make([]string, 0, len(env.Facts))
 	for k := range env.Facts {
 		keys = append(keys, k)
@@ -153,7 +182,7 @@ func (l LocalTester) command(ctx context.Context, t elevator.ReleaseTest, env Te
 	out := &capWriter{limit: elevator.MaxTestOutput}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = time.Second
-	err := cmd.Run()
+	err = cmd.Run()
 	switch {
 	case ctx.Err() != nil:
 		return TestOutcome{Output: out.String(), Error: fmt.Sprintf("no answer within %s", t.Timeout())}
