@@ -135,7 +135,7 @@ func (o *deployerOptions) execute(ctx context.Context) error {
 	}
 	engine.Lease = e.lease
 	engine.Tester = release.DeployerTester{} // no command tests with the deployer's role
-	feed := &recordFeed{} // to the dashboard, when there is one
+	feed := &recordFeed{}                    // to the dashboard, when there is one
 	engine.Observe = feed.wrap(releaseMetrics(metrics))
 	engine.ObserveRenewal = func(outcome string) { metrics.LeaseRenewals.WithLabelValues(outcome).Inc() }
 	opts := deployer.Options{Orbit: e.orbit.Name, Bucket: outputs[compile.StateBucketOutput], Objects: s3.New(cfg), Engine: engine,
