@@ -111,14 +111,8 @@ func (d *Decider) Promote(ctx context.Context, app, id, stage, caller, reason st
 		if s.State != elevator.StagePending {
 			return refused("stage %s is %s, not pending", s.Name, s.State)
 		}
-		for _, o := range spec.Orbits {
-			orbit, ok := d.Orbits[o]
-			if !ok {
-				return refused("orbit %s of stage %s: its manifest was not given", o, s.Name)
-			}
-			if !orbit.RoleOf(caller, e.App).Covers(elevator.RoleDeployer) {
-				return refused("promoting stage %s needs the deployer role in orbit %s; %s does not hold it", s.Name, o, caller)
-			}
+		if err := d.holdsIn(spec, e.App, caller, elevator.RoleDeployer, "promoting stage "+s.Name); err != nil {
+			return err
 		}
 		s.Promoted = &elevator.StageDecision{By: caller, At: now, Reason: reason}
 		return nil
@@ -133,14 +127,8 @@ func (d *Decider) Override(ctx context.Context, app, id, stage, caller, reason s
 		if s.State != elevator.StageWaiting || !slices.Contains(s.WaitingFor, elevator.WaitWindow) {
 			return refused("stage %s does not wait for a window; it is %s", s.Name, s.State)
 		}
-		for _, o := range spec.Orbits {
-			orbit, ok := d.Orbits[o]
-			if !ok {
-				return refused("orbit %s of stage %s: its manifest was not given", o, s.Name)
-			}
-			if !orbit.RoleOf(caller, e.App).Covers(elevator.RoleAdmin) {
-				return refused("overriding the windows of stage %s needs the admin role in orbit %s; %s does not hold it", s.Name, o, caller)
-			}
+		if err := d.holdsIn(spec, e.App, caller, elevator.RoleAdmin, "overriding the windows of stage "+s.Name); err != nil {
+			return err
 		}
 		s.Override = &elevator.StageDecision{By: caller, At: now, Reason: reason}
 		return nil
@@ -155,18 +143,27 @@ func (d *Decider) Unpin(ctx context.Context, app, id, stage, caller, reason stri
 		if s.State != elevator.StageWaiting || !slices.Contains(s.WaitingFor, elevator.WaitUnpin) {
 			return refused("stage %s is not held by a pin; it is %s", s.Name, s.State)
 		}
-		for _, o := range spec.Orbits {
-			orbit, ok := d.Orbits[o]
-			if !ok {
-				return refused("orbit %s of stage %s: its manifest was not given", o, s.Name)
-			}
-			if !orbit.RoleOf(caller, e.App).Covers(elevator.RoleApprover) {
-				return refused("unpinning stage %s needs the approver role in orbit %s; %s does not hold it", s.Name, o, caller)
-			}
+		if err := d.holdsIn(spec, e.App, caller, elevator.RoleApprover, "unpinning stage "+s.Name); err != nil {
+			return err
 		}
 		s.Unpinned = &elevator.StageDecision{By: caller, At: now, Reason: reason}
 		return nil
 	})
+}
+
+// holdsIn refuses, saying what doing needs, unless caller holds role for
+// app in each orbit of the stage spec.
+func (d *Decider) holdsIn(spec elevator.PipelineStage, app, caller string, role elevator.AccessRole, doing string) error {
+	for _, o := range spec.Orbits {
+		orbit, ok := d.Orbits[o]
+		if !ok {
+			return refused("orbit %s of stage %s: its manifest was not given", o, spec.Name)
+		}
+		if !orbit.RoleOf(caller, app).Covers(role) {
+			return refused("%s needs the %s role in orbit %s; %s does not hold it", doing, role, o, caller)
+		}
+	}
+	return nil
 }
 
 // Cancel asks the driver to end the execution; releases already running
