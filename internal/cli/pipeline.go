@@ -138,20 +138,7 @@ func (p *pipelineEnv) connect(ctx context.Context) error {
 }
 
 func (p *pipelineEnv) command(validate func(args []string) error, execute func(ctx context.Context, args []string) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := p.validate(); err != nil {
-			return err
-		}
-		if validate != nil {
-			if err := validate(args); err != nil {
-				return err
-			}
-		}
-		if err := p.connect(cmd.Context()); err != nil {
-			return err
-		}
-		return execute(cmd.Context(), args)
-	}
+	return checkedRun(p.validate, validate, p.connect, execute)
 }
 
 // release returns the release environment of an orbit, connected.

@@ -188,8 +188,15 @@ func (e *releaseEnv) connect(ctx context.Context) error {
 // given (the flags all release commands take, then its own with
 // validate), and only then connect to AWS and execute. validate may be nil.
 func (e *releaseEnv) command(validate func(args []string) error, execute func(ctx context.Context, args []string) error) func(*cobra.Command, []string) error {
+	return checkedRun(e.validate, validate, e.connect, execute)
+}
+
+// checkedRun makes a RunE that checks what a command was given (check,
+// then validate when not nil) before it connects to AWS and executes.
+func checkedRun(check func() error, validate func(args []string) error, connect func(context.Context) error,
+	execute func(ctx context.Context, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		if err := e.validate(); err != nil {
+		if err := check(); err != nil {
 			return err
 		}
 		if validate != nil {
@@ -197,7 +204,7 @@ func (e *releaseEnv) command(validate func(args []string) error, execute func(ct
 				return err
 			}
 		}
-		if err := e.connect(cmd.Context()); err != nil {
+		if err := connect(cmd.Context()); err != nil {
 			return err
 		}
 		return execute(cmd.Context(), args)
