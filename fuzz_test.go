@@ -17,7 +17,8 @@ import (
 
 func FuzzCheckReleaseID(f *testing.F) {
 	for _, s := range []string{"20261123-120000-9f86d081", "../../x", "20261123-120000-9f86d081\n", "20261123-120000-9F86D081",
-		"20261123-120000-9f86d08", "releases/20261123-120000-9f86d081", "", "２0261123-120000-9f86d081"} {
+		"20261123-120000-9f86d08", "releases/20261123-120000-9f86d081", "", "２0261123-120000-9f86d081",
+		"20261123-120000123-9f86d081", "20261123-1200001-9f86d081", "20261123-120000123-9f86d081\n"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, id string) {
@@ -26,7 +27,7 @@ func FuzzCheckReleaseID(f *testing.F) {
 		}
 		// An accepted id is one path segment of plain ASCII, safe in S3
 		// keys, resource names and tags.
-		if len(id) != 24 || strings.ContainsAny(id, "/.\\ \n\r\t%") {
+		if (len(id) != 24 && len(id) != 27) || strings.ContainsAny(id, "/.\\ \n\r\t%") {
 			t.Fatalf("accepted release id %q", id)
 		}
 		for _, r := range id {
@@ -36,6 +37,42 @@ func FuzzCheckReleaseID(f *testing.F) {
 		}
 		if _, err := time.Parse("20060102-150405", id[:15]); err != nil && !strings.Contains(err.Error(), "out of range") {
 			t.Fatalf("accepted release id %q whose time does not parse: %v", id, err)
+		}
+		// Its stamp is its time, its short id the eight hex digits after.
+		stamp := ReleaseIDStamp(id)
+		if len(stamp) != len(id)-9 || id[len(stamp)] != '-' || (len(stamp) != 15 && len(stamp) != 18) {
+			t.Fatalf("release id %q has the stamp %q", id, stamp)
+		}
+		if r := (&Release{ID: id}); r.ShortID() != id[len(id)-8:] {
+			t.Fatalf("release id %q has the short id %q", id, r.ShortID())
+		}
+	})
+}
+
+// FuzzReleaseIDAt makes ids of any time: each is a release id whose stamp
+// reads back as the time to the millisecond, and ids of two times sort as
+// the times do.
+func FuzzReleaseIDAt(f *testing.F) {
+	f.Add(int64(1795521600123456789), int64(1795521600123456790), uint32(0x9f86d081))
+	f.Add(int64(0), int64(-1), uint32(0))
+	f.Fuzz(func(t *testing.T, a, b int64, r uint32) {
+		ta, tb := time.Unix(0, a).UTC(), time.Unix(0, b).UTC()
+		rnd := string([]byte{byte(r >> 24), byte(r >> 16), byte(r >> 8), byte(r)})
+		ia, errA := ReleaseIDAt(ta, strings.NewReader(rnd))
+		ib, errB := ReleaseIDAt(tb, strings.NewReader(rnd))
+		if errA != nil || errB != nil {
+			t.Fatalf("ReleaseIDAt(%s) = %v, ReleaseIDAt(%s) = %v", ta, errA, tb, errB)
+		}
+		if err := CheckReleaseID(ia); err != nil {
+			t.Fatalf("ReleaseIDAt(%s) = %q, refused: %v", ta, ia, err)
+		}
+		back, err := time.Parse("20060102-150405.000", ReleaseIDStamp(ia)[:15]+"."+ReleaseIDStamp(ia)[15:])
+		if err != nil || !back.Equal(ta.Truncate(time.Millisecond)) {
+			t.Fatalf("id %q reads back as %s (%v), want %s", ia, back, err, ta.Truncate(time.Millisecond))
+		}
+		ma, mb := ta.Truncate(time.Millisecond), tb.Truncate(time.Millisecond)
+		if ma.Before(mb) != (ia < ib) || ma.Equal(mb) != (ia == ib) {
+			t.Fatalf("%s at %s and %s at %s sort the other way", ia, ta, ib, tb)
 		}
 	})
 }

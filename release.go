@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -175,22 +176,84 @@ type ReleaseHook struct {
 }
 
 var (
-	releaseIDPattern = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$`)
+	// releaseIDPattern takes the ids NewReleaseID makes and those it made
+	// before it counted milliseconds (see ReleaseIDStamp).
+	releaseIDPattern = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}(?:[0-9]{3})?-[0-9a-f]{8}$`)
 	namePattern      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
 )
 
-// NewReleaseID returns a new release id: the UTC time to the second and
-// eight random hex digits from rnd (crypto/rand when nil), such as
-// "20261123-120000-9f86d081". Ids sort by time.
+// releaseIDClock is the stamp of the last id NewReleaseID returned in this
+// process.
+var releaseIDClock struct {
+	sync.Mutex
+	last time.Time
+}
+
+// NewReleaseID returns a new release id: the UTC time to the millisecond
+// and eight random hex digits from rnd (crypto/rand when nil), such as
+// "20261123-120000123-9f86d081". Ids sort by time (see ReleaseIDStamp).
+//
+// It never returns an id whose stamp is at or before that of an id it
+// returned before in this process: when now is not later than the last
+// id's millisecond (two ids in one millisecond, or a clock that stepped
+// back) it stamps the millisecond after it. So the ids one process makes
+// sort in the order it made them. Two processes can make ids in one
+// millisecond; those sort by their random parts, whatever the order they
+// were made in, and readers that must order such ids (the release list,
+// the deployer's turns) break the tie with the records' submission time.
+// It returns an error when rnd fails or the time has no four-digit year.
 func NewReleaseID(now time.Time, rnd io.Reader) (string, error) {
+	at := now.UTC().Truncate(time.Millisecond)
+	releaseIDClock.Lock()
+	if !at.After(releaseIDClock.last) {
+		at = releaseIDClock.last.Add(time.Millisecond)
+	}
+	releaseIDClock.last = at
+	releaseIDClock.Unlock()
+	return ReleaseIDAt(at, rnd)
+}
+
+// ReleaseIDAt returns the release id of the time at (to the millisecond,
+// in UTC) with eight random hex digits from rnd (crypto/rand when nil),
+// whatever ids were made before: for ids of a given time, such as in
+// tests. It returns an error when rnd fails or at has no four-digit year.
+func ReleaseIDAt(at time.Time, rnd io.Reader) (string, error) {
 	if rnd == nil {
 		rnd = rand.Reader
+	}
+	at = at.UTC()
+	if at.Year() < 0 || at.Year() > 9999 {
+		return "", Errorf(EINVALID, "make release id: year %d: want 0 to 9999", at.Year())
 	}
 	b := make([]byte, 4)
 	if _, err := io.ReadFull(rnd, b); err != nil {
 		return "", fmt.Errorf("make release id: %w", err)
 	}
-	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b), nil
+	return fmt.Sprintf("%s%03d-%s", at.Format("20060102-150405"), at.Nanosecond()/int(time.Millisecond), hex.EncodeToString(b)), nil
+}
+
+// ReleaseIDStamp returns the part of a release id that says when it was
+// made: "20261123-120000123" of "20261123-120000123-9f86d081", or
+// "20261123-120000" of an id made before ids counted milliseconds, such as
+// "20261123-120000-9f86d081" (id itself when it has no '-' after its
+// date).
+//
+// Ids, and their stamps, sort as strings in the order they were made, in
+// Go as in DynamoDB's sort keys and S3's listings (both order UTF-8
+// bytes): ids of different seconds differ in their first 15 bytes, which
+// both forms share; within one second an id of the old form has '-' where
+// one of the new form has the first digit of its milliseconds, and '-'
+// sorts before every digit, so an old id sorts as made at the start of its
+// second, before the new ids of that second. Two ids with one stamp were
+// made in the same millisecond (or, both of the old form, the same second)
+// by different processes: their order says nothing of which came first.
+func ReleaseIDStamp(id string) string {
+	if len(id) > 9 {
+		if i := strings.IndexByte(id[9:], '-'); i >= 0 {
+			return id[:9+i]
+		}
+	}
+	return id
 }
 
 // versionPattern is the grammar of an OCI image tag: a version goes into
@@ -199,12 +262,13 @@ func NewReleaseID(now time.Time, rnd io.Reader) (string, error) {
 var versionPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 
 // CheckReleaseID returns an EINVALID error unless id has the form
-// NewReleaseID makes, such as "20261123-120000-9f86d081". Ids name keys in
-// the orbit's state bucket, so anything else (such as "../x") is refused
-// before it reaches a call.
+// NewReleaseID makes, such as "20261123-120000123-9f86d081", or the form
+// it made before it counted milliseconds, such as
+// "20261123-120000-9f86d081". Ids name keys in the orbit's state bucket,
+// so anything else (such as "../x") is refused before it reaches a call.
 func CheckReleaseID(id string) error {
 	if !releaseIDPattern.MatchString(id) {
-		return Errorf(EINVALID, "release id %q: want the form 20261123-120000-9f86d081", id)
+		return Errorf(EINVALID, "release id %q: want the form 20261123-120000123-9f86d081 (or 20261123-120000-9f86d081)", id)
 	}
 	return nil
 }
@@ -311,7 +375,7 @@ func (r *Release) Check() error {
 	var p []string
 	bad := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
 	if CheckReleaseID(r.ID) != nil {
-		bad("id %q: want the form 20261123-120000-9f86d081 (see NewReleaseID)", r.ID)
+		bad("id %q: want the form 20261123-120000123-9f86d081 (see NewReleaseID)", r.ID)
 	}
 	if r.CreatedAt.IsZero() {
 		bad("created_at: missing")

@@ -1,7 +1,9 @@
 package elevator
 
 import (
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -39,14 +41,23 @@ func TestCheckVersionTakesOCITagsOnly(t *testing.T) {
 }
 
 func TestCheckReleaseIDTakesWhatNewReleaseIDMakes(t *testing.T) {
-	made, err := NewReleaseID(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), strings.NewReader("\x9f\x86\xd0\x81"))
+	made, err := NewReleaseID(time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckReleaseID(made); err != nil {
-		t.Errorf("CheckReleaseID(%q) = %v, want nil", made, err)
+	at, err := ReleaseIDAt(time.Date(2026, 11, 23, 12, 0, 0, 123456789, time.FixedZone("X", 3600)), strings.NewReader("\x9f\x86\xd0\x81"))
+	if err != nil || at != "20261123-110000123-9f86d081" {
+		t.Fatalf("ReleaseIDAt = %q, %v, want 20261123-110000123-9f86d081", at, err)
 	}
-	for _, id := range []string{"", "../../x", "20261123-120000-9f86d081/../x", "20261123-120000-9F86D081", "20261123-120000-9f86d08", "20261123-120000-9f86d0811", " 20261123-120000-9f86d081"} {
+	// Ids made before they counted milliseconds are still release ids.
+	for _, id := range []string{made, at, "20261123-120000-9f86d081"} {
+		if err := CheckReleaseID(id); err != nil {
+			t.Errorf("CheckReleaseID(%q) = %v, want nil", id, err)
+		}
+	}
+	for _, id := range []string{"", "../../x", "20261123-120000-9f86d081/../x", "20261123-120000-9F86D081", "20261123-120000-9f86d08",
+		"20261123-120000-9f86d0811", " 20261123-120000-9f86d081", "20261123-1200001-9f86d081", "20261123-12000012-9f86d081",
+		"20261123-1200001234-9f86d081", "20261123-120000123-9f86d08", "20261123-120000123-", "20261123-120000123"} {
 		if err := CheckReleaseID(id); ErrorCode(err) != EINVALID {
 			t.Errorf("CheckReleaseID(%q) = %v, want an invalid-input error", id, err)
 		}
@@ -96,5 +107,122 @@ func TestSubmissionKeyNamesTheReleaseID(t *testing.T) {
 		if _, ok := SubmissionID(key); ok {
 			t.Errorf("SubmissionID(%q) is ok", key)
 		}
+	}
+}
+
+func TestReleaseIDAtRefusesAYearOfOtherThanFourDigits(t *testing.T) {
+	for _, at := range []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		if id, err := ReleaseIDAt(at, strings.NewReader("abcd")); ErrorCode(err) != EINVALID {
+			t.Errorf("ReleaseIDAt(%s) = %q, %v, want an invalid-input error", at, id, err)
+		}
+	}
+	if _, err := ReleaseIDAt(time.Now(), strings.NewReader("ab")); err == nil {
+		t.Error("ReleaseIDAt with a reader of two bytes made an id")
+	}
+}
+
+// Ids of both forms, listed in the order of the times they stand for: an
+// id of the old form stands for the start of its second, before every id
+// of the new form in that second. Sorted as strings (as DynamoDB and S3
+// sort them) they keep this order, and so do their stamps.
+func TestReleaseIDsOfBothFormsSortByTheTimeTheyWereMade(t *testing.T) {
+	inOrder := []string{
+		"20261123-115959-ffffffff",
+		"20261123-115959999-00000000",
+		"20261123-120000-00000000",
+		"20261123-120000-ffffffff",
+		"20261123-120000000-00000000",
+		"20261123-120000000-ffffffff",
+		"20261123-120000001-00000000",
+		"20261123-120000999-ffffffff",
+		"20261123-120001-00000000",
+		"20261123-120001000-00000000",
+		"20261124-000000-00000000",
+	}
+	for i := range inOrder {
+		for j := range inOrder {
+			a, b := inOrder[i], inOrder[j]
+			if (a < b) != (i < j) {
+				t.Errorf("%s < %s is %v, want %v", a, b, a < b, i < j)
+			}
+			sa, sb := ReleaseIDStamp(a), ReleaseIDStamp(b)
+			if sa != sb && (sa < sb) != (i < j) {
+				t.Errorf("stamps %s < %s is %v, want %v", sa, sb, sa < sb, i < j)
+			}
+		}
+	}
+	shuffled := slices.Clone(inOrder)
+	slices.Reverse(shuffled)
+	slices.Sort(shuffled)
+	if !slices.Equal(shuffled, inOrder) {
+		t.Errorf("sorted: %v, want %v", shuffled, inOrder)
+	}
+}
+
+func TestReleaseIDStampIsTheTimePartOfAnId(t *testing.T) {
+	for id, want := range map[string]string{
+		"20261123-120000123-9f86d081": "20261123-120000123",
+		"20261123-120000-9f86d081":    "20261123-120000",
+		"20261123-120000":             "20261123-120000",
+		"x":                           "x",
+		"":                            "",
+	} {
+		if got := ReleaseIDStamp(id); got != want {
+			t.Errorf("ReleaseIDStamp(%q) = %q, want %q", id, got, want)
+		}
+	}
+}
+
+// Ids made in one process sort in the order they were made, even when
+// the clock reads the same millisecond each time or steps back.
+func TestNewReleaseIDsOfOneProcessSortInTheOrderTheyWereMade(t *testing.T) {
+	now := time.Now()
+	clock := []time.Time{now, now, now.Add(time.Microsecond), now.Add(-time.Second), now.Add(-time.Hour), now, now.Add(time.Millisecond)}
+	var ids []string
+	for _, at := range clock {
+		id, err := NewReleaseID(at, strings.NewReader("\x00\x00\x00\x00"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckReleaseID(id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	for i := 1; i < len(ids); i++ {
+		if ReleaseIDStamp(ids[i-1]) >= ReleaseIDStamp(ids[i]) {
+			t.Errorf("id %d %s does not sort after id %d %s", i, ids[i], i-1, ids[i-1])
+		}
+	}
+	if first, _ := ReleaseIDAt(now, strings.NewReader("\x00\x00\x00\x00")); ids[0] < first {
+		t.Errorf("the first id %s is before its clock's %s", ids[0], first)
+	}
+}
+
+// Ids made at once by many goroutines are all different in their stamps.
+func TestNewReleaseIDsMadeAtOnceHaveDifferentStamps(t *testing.T) {
+	const n = 200
+	stamps := make(chan string, n)
+	var wg sync.WaitGroup
+	now := time.Now()
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, err := NewReleaseID(now, nil)
+			if err != nil {
+				t.Error(err)
+			}
+			stamps <- ReleaseIDStamp(id)
+		}()
+	}
+	wg.Wait()
+	close(stamps)
+	seen := map[string]bool{}
+	for s := range stamps {
+		if seen[s] {
+			t.Errorf("two ids with the stamp %s", s)
+		}
+		seen[s] = true
 	}
 }

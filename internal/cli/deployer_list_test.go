@@ -67,7 +67,7 @@ func TestDeployerListPagesTenThousandReleasesReadingOnePageEach(t *testing.T) {
 	ids := make([]string, listRecords)
 	items := make([]map[string]ddbtypes.AttributeValue, listRecords)
 	for i := range listRecords {
-		id, err := domain.NewReleaseID(now.Add(-time.Duration(i+1)*time.Second), nil)
+		id, err := domain.ReleaseIDAt(now.Add(-time.Duration(i+1)*time.Second), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

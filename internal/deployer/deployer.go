@@ -531,10 +531,11 @@ func (d *Deployer) done(app, id string) {
 	}
 }
 
-// madeBefore orders two releases of an app as their turns come.
+// madeBefore orders two releases of an app as their turns come: by the
+// time in their ids, then (ids made in one millisecond by two processes)
+// by when they were submitted.
 func madeBefore(a, b *elevator.ReleaseRecord) bool {
-	const second = len("20060102-150405")
-	sa, sb := a.ID[:min(len(a.ID), second)], b.ID[:min(len(b.ID), second)]
+	sa, sb := elevator.ReleaseIDStamp(a.ID), elevator.ReleaseIDStamp(b.ID)
 	switch {
 	case sa != sb:
 		return sa < sb

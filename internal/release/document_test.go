@@ -126,9 +126,9 @@ func TestCheckNamesEveryProblemOfARelease(t *testing.T) {
 
 func TestNewReleaseIDsSortByTimeAndFitGroupNames(t *testing.T) {
 	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.FixedZone("X", 7200))
-	id, err := elevator.NewReleaseID(at, strings.NewReader("\x9f\x86\xd0\x81"))
-	if err != nil || id != "20261123-100000-9f86d081" {
-		t.Fatalf("NewReleaseID = %q, %v", id, err)
+	id, err := elevator.ReleaseIDAt(at, strings.NewReader("\x9f\x86\xd0\x81"))
+	if err != nil || id != "20261123-100000000-9f86d081" {
+		t.Fatalf("ReleaseIDAt = %q, %v", id, err)
 	}
 	rel := &elevator.Release{ID: id, App: "abcdefghijklmnopqrst", Orbit: "abcdefghijklmnopqrst"}
 	if name := GroupName(rel, "abcdefghijklmnopqrst"); len(name) > 255 || !strings.HasSuffix(name, "-9f86d081") {

@@ -508,17 +508,18 @@ func (e *Engine) recheck(ctx context.Context, r *Release, refused error) error {
 }
 
 // overtaken returns a release of r's app in its orbit, made after r (a
-// later id, or the same second and submitted later), that took the lock;
-// nil when there is none.
+// later id stamp, or the same stamp and submitted later: see
+// elevator.ReleaseIDStamp), that took the lock; nil when there is none.
 func (e *Engine) overtaken(ctx context.Context, r *Release) (*elevator.ReleaseRecord, error) {
 	id := r.Rec.ID
-	second := id[:min(len(id), len("20060102-150405"))]
-	recs, err := e.store(r).ReleasesAfter(ctx, r.Rec.App, second)
+	stamp := elevator.ReleaseIDStamp(id)
+	// Every id with this stamp or a later one sorts after the stamp.
+	recs, err := e.store(r).ReleasesAfter(ctx, r.Rec.App, stamp)
 	if err != nil {
 		return nil, fmt.Errorf("find releases of %s in %s made after %s: %w", r.Rec.App, r.Rec.Orbit, id, err)
 	}
 	for _, o := range recs {
-		later := !strings.HasPrefix(o.ID, second) || o.SubmittedAt.After(r.Rec.SubmittedAt)
+		later := elevator.ReleaseIDStamp(o.ID) != stamp || o.SubmittedAt.After(r.Rec.SubmittedAt)
 		if o.ID != id && later && !o.LockedAt.IsZero() {
 			return o, nil
 		}

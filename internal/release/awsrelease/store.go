@@ -312,11 +312,12 @@ func (s *Store) Releases(ctx context.Context, app string, limit int) ([]*elevato
 	if err != nil {
 		return nil, err
 	}
-	// Ids sort by the second they were made in; within a second, the
-	// submission time orders them.
+	// Ids sort by the time they were made (see ReleaseIDStamp); ids made
+	// in one millisecond by two processes (or one second, for ids of the
+	// old form) are ordered by submission time.
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
-		if a.ID[:15] != b.ID[:15] {
+		if elevator.ReleaseIDStamp(a.ID) != elevator.ReleaseIDStamp(b.ID) {
 			return a.ID > b.ID
 		}
 		return a.SubmittedAt.After(b.SubmittedAt)

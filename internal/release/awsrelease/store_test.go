@@ -390,6 +390,61 @@ func TestReleasesAfterListsTheReleasesMadeSinceASecond(t *testing.T) {
 	}
 }
 
+// On the emulator's DynamoDB: ids of both forms, put in a shuffled order,
+// are listed newest first by the time in them (to the millisecond, an id
+// of the old form first in its second), ids of one millisecond by
+// submission; the releases after a millisecond's stamp are those made in
+// it or later.
+func TestReleasesOfBothIdFormsAreListedInTheOrderTheyWereMade(t *testing.T) {
+	b, _ := stateOf(t)
+	s := b.Store
+	ctx := context.Background()
+	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	oldestFirst := []struct {
+		id        string
+		submitted time.Time
+	}{
+		{"20261123-115959999-ffffffff", at},
+		{"20261123-120000-ffffffff", at},
+		{"20261123-120000001-ffffffff", at},
+		{"20261123-120000002-ffffffff", at.Add(time.Second)},
+		{"20261123-120000002-00000000", at.Add(2 * time.Second)},
+		{"20261123-120000003-00000000", at},
+		{"20261123-120001-00000000", at},
+	}
+	for _, i := range []int{4, 0, 6, 2, 5, 1, 3} {
+		r := oldestFirst[i]
+		if err := s.PutRecord(ctx, &elevator.ReleaseRecord{ID: r.id, App: "shop", Orbit: "prod", Revision: 1, SubmittedAt: r.submitted}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := s.Releases(ctx, "shop", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, want []string
+	for _, r := range recs {
+		got = append(got, r.ID)
+	}
+	for i := len(oldestFirst) - 1; i >= 0; i-- {
+		want = append(want, oldestFirst[i].id)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("listed %v, want %v", got, want)
+	}
+	after, err := s.ReleasesAfter(ctx, "shop", elevator.ReleaseIDStamp("20261123-120000002-00000000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	for _, r := range after {
+		got = append(got, r.ID)
+	}
+	if want := []string{"20261123-120000002-00000000", "20261123-120000002-ffffffff", "20261123-120000003-00000000", "20261123-120001-00000000"}; !slices.Equal(got, want) {
+		t.Errorf("after 20261123-120000002: %v, want %v", got, want)
+	}
+}
+
 // queryCounter counts the DynamoDB Query requests sent with a config.
 type queryCounter struct{ n atomic.Int64 }
 
