@@ -37,12 +37,13 @@ func TestReleasesOfAnAppWaitingInOneDeployerRunInTheOrderTheyWereMade(t *testing
 		t.Fatal(err)
 	}
 
-	// Made a second apart, so that their ids order them.
+	// Made a millisecond apart: their ids order them, whatever their
+	// random parts and the order they are submitted in.
 	var rels []*domain.Release
 	for i := range 5 {
-		made := now.Add(time.Duration(i-10) * time.Second)
+		made := now.Add(time.Duration(i-10) * time.Millisecond)
 		rel := in.release(t, "app00", fmt.Sprintf("1.0.%d", i))
-		if rel.ID, err = domain.NewReleaseID(made, nil); err != nil {
+		if rel.ID, err = domain.ReleaseIDAt(made, nil); err != nil {
 			t.Fatal(err)
 		}
 		rel.CreatedAt = made.Truncate(time.Second)

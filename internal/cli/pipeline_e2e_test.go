@@ -405,10 +405,8 @@ func TestARollbackPinsTheOrbitAgainstAPipeline(t *testing.T) {
 	for _, v := range []string{"1.0.0", "2.0.0"} {
 		mustSucceed(t, elevator(t, "", append([]string{"deploy", "--version", v, "--poll-interval", "100ms"}, flags...)...))
 	}
-	// Release ids order releases to the second (then by a random part):
-	// the rollback is made in a later second than the release before it,
-	// so that it is the newest whatever its random part.
-	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	// The rollback follows the release before it at once: release ids
+	// order releases to the millisecond, so it is the newest.
 	mustSucceed(t, elevator(t, "", "rollback", "--app", "shop", "--orbit", name, "--orbit-file", orbitFile, "--poll-interval", "100ms"))
 
 	pflags := []string{"-f", appFile, "--orbit-file", orbitFile, "--output", "json"}
