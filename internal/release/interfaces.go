@@ -41,9 +41,9 @@ type Store interface {
 	// Record returns the stored record of a release, or ErrNotFound.
 	Record(ctx context.Context, id string) (*elevator.ReleaseRecord, error)
 	// ReleasesAfter returns the records of an app's releases whose ids
-	// sort after after, in id order. Ids begin with the second they were
-	// made in, so after "20261123-120000" gives the releases made in that
-	// second or later.
+	// sort after after, in id order. Ids begin with the time they were
+	// made (elevator.ReleaseIDStamp), so after "20261123-120000123" gives
+	// the releases made in that millisecond or later.
 	ReleasesAfter(ctx context.Context, app, after string) ([]*elevator.ReleaseRecord, error)
 	// PutHalt asks a release to stop. Halting a release again keeps the
 	// first halt and returns nil.
