@@ -46,7 +46,7 @@ func TestGCRemovesWhatEndedReleasesLeftAndNothingElse(t *testing.T) {
 		Holder: "bob", Since: now, Expires: now.Add(time.Hour)}, now); err != nil {
 		t.Fatal(err)
 	}
-	orphanLT := "shop-" + orbit + "-web-" + firstID[16:]
+	orphanLT := "shop-" + orbit + "-web-" + shortID(firstID)
 	orphanAlarm := orphanLT + "-policy-alarm-0"
 	runningLT := "shop-" + orbit + "-worker-bbbbbbbb"
 	regions := []string{"us-east-1", "eu-west-1"}

@@ -97,7 +97,10 @@ func lockIsFree(t *testing.T, orbit string, flags []string) {
 	}
 }
 
-var releaseID = regexp.MustCompile(`release ([0-9]{8}-[0-9]{6}-[0-9a-f]{8})`)
+var releaseID = regexp.MustCompile(`release ([0-9]{8}-[0-9]{6}(?:[0-9]{3})?-[0-9a-f]{8})`)
+
+// shortID is the part of a release id that names the release's groups.
+func shortID(id string) string { return (&domain.Release{ID: id}).ShortID() }
 
 func TestASecondReleaseReplacesTheFirst(t *testing.T) {
 	acct, orbit, flags := releasable(t)
@@ -109,12 +112,12 @@ func TestASecondReleaseReplacesTheFirst(t *testing.T) {
 	secondID := releaseID.FindStringSubmatch(second.stderr)[1]
 	for _, region := range []string{"us-east-1", "eu-west-1"} {
 		got := strings.Join(groups(t, acct, region, orbit), " ")
-		want := "shop-" + orbit + "-web-" + secondID[16:] + " shop-" + orbit + "-worker-" + secondID[16:]
+		want := "shop-" + orbit + "-web-" + shortID(secondID) + " shop-" + orbit + "-worker-" + shortID(secondID)
 		if got != want {
 			t.Errorf("%s groups: %s, want %s (the first release's gone)", region, got, want)
 		}
 	}
-	if !strings.Contains(second.stdout, `"state": "Success"`) || !strings.Contains(second.stdout, firstID[16:]) {
+	if !strings.Contains(second.stdout, `"state": "Success"`) || !strings.Contains(second.stdout, shortID(firstID)) {
 		t.Errorf("second record (json) does not say Success replacing %s:\n%s", firstID, second.stdout)
 	}
 	// The web service's CPU alarm watches the new group only, and pages
@@ -122,7 +125,7 @@ func TestASecondReleaseReplacesTheFirst(t *testing.T) {
 	for _, region := range []string{"us-east-1", "eu-west-1"} {
 		cw := cloudwatch.New(acct.Config(region))
 		for id, want := range map[string]int{firstID: 0, secondID: 1} {
-			alarms, err := cw.Alarms(context.Background(), "shop-"+orbit+"-web-"+id[16:])
+			alarms, err := cw.Alarms(context.Background(), "shop-"+orbit+"-web-"+shortID(id))
 			if err != nil {
 				t.Fatal(err)
 			}
