@@ -205,12 +205,16 @@ var releaseIDClock struct {
 func NewReleaseID(now time.Time, rnd io.Reader) (string, error) {
 	at := now.UTC().Truncate(time.Millisecond)
 	releaseIDClock.Lock()
+	defer releaseIDClock.Unlock()
 	if !at.After(releaseIDClock.last) {
 		at = releaseIDClock.last.Add(time.Millisecond)
 	}
+	id, err := ReleaseIDAt(at, rnd)
+	if err != nil {
+		return "", err // no id made: the next may have this stamp
+	}
 	releaseIDClock.last = at
-	releaseIDClock.Unlock()
-	return ReleaseIDAt(at, rnd)
+	return id, nil
 }
 
 // ReleaseIDAt returns the release id of the time at (to the millisecond,

@@ -226,3 +226,19 @@ func TestNewReleaseIDsMadeAtOnceHaveDifferentStamps(t *testing.T) {
 		seen[s] = true
 	}
 }
+
+// An id refused (a time beyond year 9999) does not move the clock of the
+// ids made after it.
+func TestARefusedReleaseIDLeavesTheNextOnesAlone(t *testing.T) {
+	if id, err := NewReleaseID(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), nil); err == nil {
+		t.Fatalf("NewReleaseID in the year 10000 = %q", id)
+	}
+	now := time.Now()
+	id, err := NewReleaseID(now, nil)
+	if err != nil {
+		t.Fatalf("NewReleaseID after a refused one: %v", err)
+	}
+	if !strings.HasPrefix(id, now.UTC().Format("20060102")) && !strings.HasPrefix(id, now.UTC().Add(time.Hour).Format("20060102")) {
+		t.Errorf("NewReleaseID after a refused one = %q, want an id of about %s", id, now.UTC())
+	}
+}
