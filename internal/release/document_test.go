@@ -131,8 +131,13 @@ func TestNewReleaseIDsSortByTimeAndFitGroupNames(t *testing.T) {
 		t.Fatalf("ReleaseIDAt = %q, %v", id, err)
 	}
 	rel := &elevator.Release{ID: id, App: "abcdefghijklmnopqrst", Orbit: "abcdefghijklmnopqrst"}
-	if name := GroupName(rel, "abcdefghijklmnopqrst"); len(name) > 255 || !strings.HasSuffix(name, "-9f86d081") {
+	// Names use the random part alone: within a launch template's 128
+	// characters (and a group's 255), and a target group's 32.
+	if name := GroupName(rel, "abcdefghijklmnopqrst"); len(name) > 128 || !strings.HasSuffix(name, "-9f86d081") {
 		t.Errorf("group name %q", name)
+	}
+	if name := TestTargetGroupName(id, "abcdefghijklmnopqrst"); len(name) > 32 || name != "t-9f86d081-abcdefghijklmnopqrst" {
+		t.Errorf("test target group name %q", name)
 	}
 }
 
