@@ -82,6 +82,36 @@ func TestAResumedReleaseThatNoNewerOneOvertookGoesOn(t *testing.T) {
 	w.assertOnly(only(GroupName(rel, "web")))
 }
 
+// TestAResumedReleaseMadeAMillisecondAfterTheOneThatPassedItGoesOn is the
+// same within one second: ids count milliseconds, so the release made a
+// millisecond after the other is the newer one, though the other was
+// submitted after it and has the greater random part.
+func TestAResumedReleaseMadeAMillisecondAfterTheOneThatPassedItGoesOn(t *testing.T) {
+	w := newWorld(t)
+	made := w.clock.Now().Add(-time.Minute).Truncate(time.Second)
+	idAt := func(at time.Time, random string) func(*elevator.Release) {
+		return func(r *elevator.Release) {
+			id, err := elevator.ReleaseIDAt(at, strings.NewReader(random))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.ID = id
+		}
+	}
+	earlier := w.release(idAt(made, "\xff\xff\xff\xff"))
+	rel := w.release(idAt(made.Add(time.Millisecond), "\x00\x00\x00\x00"), func(r *elevator.Release) { r.Version = "2.0.0" })
+	w.killedAfterStoring(rel, L)
+	w.clock.Advance(time.Second) // earlier is submitted after rel
+	assertPath(t, w.run(w.engine("engine-2"), earlier), happyPath)
+
+	rec, err := w.engine("engine-3").Resume(context.Background(), rel.ID, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertPath(t, rec, path(V, L, VR, D, CH, CO, CUS, U, OK))
+	w.assertOnly(only(GroupName(rel, "web")))
+}
+
 // TestAResumedReleaseOlderThanMaxAgeIsTurnedBack resumes, eleven days
 // later, a release whose engine died while it moved forward: replay
 // protection covers resume as it covers submission.
