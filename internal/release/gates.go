@@ -23,7 +23,8 @@ import (
 //	                                       groups, alive, until the bake ends
 //	SmokeTest -> CleanUpFailure            production never saw the new groups
 //	IntegrationTest, Bake -> RollBack -> CleanUpFailure
-//	                                       old groups back in at once
+//	                                       old groups back in at once; the
+//	                                       new ones leave once they serve
 //
 // One alarm watch spans SmokeTest, CutOver, IntegrationTest and Bake:
 // every change of a watched alarm's state is written to the record, and
@@ -225,12 +226,14 @@ func (e *Engine) bake(ctx context.Context, r *Release) (Outcome, error) {
 	return goTo(elevator.StateCleanUpSuccess), nil
 }
 
-// rollBack puts the old groups back in their target groups at once and
-// takes the new groups out of them, in every region; CleanUpFailure then
-// waits until the old groups serve and deletes the new ones.
+// rollBack puts the old groups back in their target groups at once, in
+// every region, and leaves the new groups in them: the old groups' targets
+// are not healthy the moment they are attached (their health checks must
+// pass first), and taking the new groups out now would leave the target
+// groups with no healthy target. CleanUpFailure waits until the old
+// groups serve, and only then deletes the new groups.
 func (e *Engine) rollBack(ctx context.Context, r *Release) (Outcome, error) {
-	doc := r.Doc
-	err := e.each(ctx, r, doc.Regions, func(ctx context.Context, cl Cloud, rr *elevator.ReleaseRegionRecord) error {
+	err := e.each(ctx, r, r.Doc.Regions, func(ctx context.Context, cl Cloud, rr *elevator.ReleaseRegionRecord) error {
 		var errs []error
 		for i := range rr.Services {
 			sr := &rr.Services[i]
@@ -248,22 +251,6 @@ func (e *Engine) rollBack(ctx context.Context, r *Release) (Outcome, error) {
 					errs = append(errs, fmt.Errorf("attach group %s to its target groups again: %w", old.Name, err))
 				default:
 					old.Detached, old.Reattached = false, true
-				}
-			}
-		}
-		if len(errs) > 0 {
-			return errors.Join(errs...)
-		}
-		// Only once every old group is back: the new groups leave.
-		for i := range rr.Services {
-			sr := &rr.Services[i]
-			s := doc.Service(sr.Service)
-			if s == nil || !sr.Scaled || !slices.ContainsFunc(sr.Old, func(o elevator.ReleaseOldGroup) bool { return o.Reattached }) {
-				continue
-			}
-			if tgs := s.Placement(rr.Region).TargetGroups; len(tgs) > 0 {
-				if err := cl.DetachTargetGroups(ctx, sr.Group, tgs); err != nil && !errors.Is(err, ErrNotFound) {
-					errs = append(errs, fmt.Errorf("detach new group %s: %w", sr.Group, err))
 				}
 			}
 		}

@@ -673,3 +673,35 @@ func TestAnAlarmChangeIsStoredWhenItIsSeenNotAtTheNextTransition(t *testing.T) {
 		t.Errorf("records stored in Bake end with alarm changes %v, want the first look, then the change while baking", storedInBake)
 	}
 }
+
+// TestARollBackNeverLeavesTheTargetGroupWithoutAHealthyTarget fails the
+// integration test with targets that take a while to pass their health
+// checks once attached (the in-memory cloud's warmup: moto's targets are
+// healthy at once, so it cannot show this). After every call to the
+// cloud, the web target group must have a healthy target: the new groups
+// leave only once the old ones serve again.
+func TestARollBackNeverLeavesTheTargetGroupWithoutAHealthyTarget(t *testing.T) {
+	w := newWorld(t)
+	c := w.clouds["us-east-1"]
+	c.warmup = 15 * time.Second
+	var empty []string
+	c.hook = func(op string) {
+		if n := c.healthyIn(tg("us-east-1")); n == 0 {
+			empty = append(empty, op)
+		}
+	}
+	tester := &fakeTester{fail: func(t elevator.ReleaseTest, _ int) string {
+		if t.Name == "checkout" {
+			return "payment provider said no"
+		}
+		return ""
+	}}
+	rel := w.release(gated)
+	rec := w.run(w.gatedEngine("engine-1", tester), rel)
+	assertPath(t, rec, path(V, L, VR, D, CH, ST, CO, IT, RB, CUF, U, FC))
+	if len(empty) > 0 {
+		t.Errorf("the target group had no healthy target after %v", empty)
+	}
+	w.assertOnly(only(oldGroup))
+	w.assertServing(oldGroup)
+}
