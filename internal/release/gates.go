@@ -2,6 +2,8 @@ package release
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,14 +37,37 @@ import (
 const maxAlarmChanges = 200
 
 // TestTargetGroupName is the name of the per-release test target group of
-// a service (at most 32 characters, as ELBv2 allows): "t-", the release's
-// short id, and the service.
+// a service: "t-", the release's short id (the part after its last '-')
+// and the service, such as t-9f86d081-web. ELBv2 wants 1 to 32 letters,
+// digits and hyphens, neither first nor last a hyphen: a name that would
+// break that rule (a service whose name ends with '-', a longer id; any
+// character other than those is first made a '-') is
+// cut to 23 characters, its trailing hyphens dropped, and ends with '-'
+// and the first 8 hex digits of the SHA-256 of the id and the service, so
+// that two services of a release still have two names.
 func TestTargetGroupName(releaseID, service string) string {
-	short := releaseID
-	if i := strings.LastIndexByte(releaseID, '-'); i >= 0 {
-		short = releaseID[i+1:]
+	short := releaseID[strings.LastIndexByte(releaseID, '-')+1:]
+	name := "t-" + tgChars(short) + "-" + tgChars(service)
+	if len(name) <= maxTargetGroupName && !strings.HasSuffix(name, "-") && short != "" && service != "" &&
+		name == "t-"+short+"-"+service {
+		return name
 	}
-	return "t-" + short + "-" + service
+	sum := sha256.Sum256([]byte(releaseID + "/" + service))
+	name = strings.TrimRight(name[:min(len(name), maxTargetGroupName-9)], "-")
+	return name + "-" + hex.EncodeToString(sum[:4])
+}
+
+// maxTargetGroupName is the longest name ELBv2 gives a target group.
+const maxTargetGroupName = 32
+
+// tgChars replaces what a target group name may not hold with '-'.
+func tgChars(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return r
+		}
+		return '-'
+	}, s)
 }
 
 // onTestListener says whether a service's new group is made on a test

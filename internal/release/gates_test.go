@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -704,4 +705,50 @@ func TestARollBackNeverLeavesTheTargetGroupWithoutAHealthyTarget(t *testing.T) {
 	}
 	w.assertOnly(only(oldGroup))
 	w.assertServing(oldGroup)
+}
+
+// tgNamePattern is ELBv2's rule for target group names: 1 to 32
+// letters, digits and hyphens, neither first nor last a hyphen.
+var tgNamePattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?$`)
+
+func TestTheTestTargetGroupNameFollowsAWSRules(t *testing.T) {
+	for _, tt := range []struct{ name, id, service, want string }{
+		{"a release and a service", "20261123-120000-9f86d081", "web", "t-9f86d081-web"},
+		{"a service of twenty characters", "20261123-120000-9f86d081", "a-service-of-twenty", "t-9f86d081-a-service-of-twenty"},
+		{"a service that ends with a hyphen", "20261123-120000-9f86d081", "web-", ""},
+		{"a longer id than today's", "20261123-120000-9f86d0819f86d0819f86d081", "checkout-api", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := TestTargetGroupName(tt.id, tt.service)
+			if !tgNamePattern.MatchString(got) {
+				t.Errorf("TestTargetGroupName(%q, %q) = %q: not a target group name AWS accepts", tt.id, tt.service, got)
+			}
+			if tt.want != "" && got != tt.want {
+				t.Errorf("TestTargetGroupName(%q, %q) = %q, want %q", tt.id, tt.service, got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzTestTargetGroupName checks that every name is one AWS accepts, and
+// that two services of a release never share one.
+func FuzzTestTargetGroupName(f *testing.F) {
+	f.Add("20261123-120000-9f86d081", "web", "worker")
+	f.Add("20261123-120000-9f86d081", "web-", "web")
+	f.Add("20261123-120000-9f86d0819f86d0819f86d081", "checkout-api-eu-west", "checkout-api-eu-west-")
+	f.Add("", "-", "--")
+	f.Fuzz(func(t *testing.T, id, a, b string) {
+		na, nb := TestTargetGroupName(id, a), TestTargetGroupName(id, b)
+		for _, n := range []string{na, nb} {
+			if !tgNamePattern.MatchString(n) {
+				t.Fatalf("TestTargetGroupName(%q, ...) = %q: not a target group name AWS accepts", id, n)
+			}
+		}
+		if a != b && na == nb {
+			t.Errorf("services %q and %q of %q share the name %q", a, b, id, na)
+		}
+		if again := TestTargetGroupName(id, a); again != na {
+			t.Errorf("the name of %q changed from %q to %q", a, na, again)
+		}
+	})
 }
