@@ -523,11 +523,21 @@ func (e *Engine) test(ctx context.Context, r *Release, phase string, t elevator.
 	secrets := secretsOf(t, os.Environ())
 	res := elevator.ReleaseTestResult{Phase: phase, Name: t.Name, Region: region, Round: r.Rec.TestRound, Passed: out.Passed,
 		At: start, Seconds: e.now().Sub(start).Seconds(),
-		Output: elevator.CapOutput(elevator.Redact(out.Output, secrets)), Error: elevator.Redact(out.Error, secrets)}
+		Output: elevator.CapOutput(redacted(out, secrets)), Error: elevator.Redact(out.Error, secrets)}
 	if len(res.Error) > 512 {
 		res.Error = res.Error[:512] + "..."
 	}
 	return res
+}
+
+// redacted is a test's output without secret values, before it is
+// capped: cutting first could leave the beginning of a secret that
+// straddled the cut, which Redact would no longer recognise.
+func redacted(out TestOutcome, secrets []string) string {
+	if out.Cut {
+		return elevator.RedactCut(out.Output, secrets)
+	}
+	return elevator.Redact(out.Output, secrets)
 }
 
 // dropTestTargetGroups points the test listeners of a region back at

@@ -475,19 +475,27 @@ func TestFailedTestsNotRetriedInTimeFailTheRelease(t *testing.T) {
 
 func TestTestOutputInRecordsIsCappedAndHoldsNoSecret(t *testing.T) {
 	t.Setenv("DEPLOY_API_TOKEN", "tok-0123456789")
+	t.Setenv("SMOKE_BEARER", "sekrit-bearer-value")
 	w := newWorld(t)
 	huge := strings.Repeat("x", 100<<10)
 	tester := &fakeTester{fail: func(elevator.ReleaseTest, int) string {
 		return "Authorization: Bearer sekrit-bearer-value\n" + huge + "\ntoken tok-0123456789 seen\n"
 	}}
 	rel := w.release(gated, func(r *elevator.Release) {
-		r.Tests.Smoke[0].Headers = map[string]string{"Authorization": "Bearer sekrit-bearer-value"}
+		r.Tests.Smoke[0].Headers = map[string]string{"Authorization": "Bearer ${SMOKE_BEARER}"}
 	})
 	rec := w.run(w.gatedEngine("engine-1", tester), rel)
 	assertFailure(t, rec, elevator.FailureTest)
 	stored, err := w.store.Record(context.Background(), rel.ID)
 	if err != nil {
 		t.Fatal(err)
+	}
+	doc, _, err := w.store.Release(context.Background(), rel.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(doc), "sekrit-bearer-value") {
+		t.Error("the release document holds the header's secret")
 	}
 	out := stored.Tests[0].Output
 	if len(out) > elevator.MaxTestOutput+64 {
@@ -509,10 +517,15 @@ func TestTheLocalTesterRunsHTTPAndCommandTests(t *testing.T) {
 			w.WriteHeader(http.StatusForbidden)
 			return
 		}
+		if r.URL.Path == "/long" {
+			_, _ = fmt.Fprintf(w, `{"log":%q,"ready":true}`, strings.Repeat("x", 3*elevator.MaxTestOutput))
+			return
+		}
 		_, _ = fmt.Fprint(w, `{"status":"green","version":"1.4.2"}`)
 	}))
 	defer srv.Close()
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "engine-secret")
+	t.Setenv("CHECK_VALUE", "yes")
 	env := TestEnv{URL: srv.URL, Facts: map[string]string{"TEST_URL": srv.URL, "VERSION": "1.4.2"}}
 	for _, tt := range []struct {
 		name string
@@ -522,6 +535,8 @@ func TestTheLocalTesterRunsHTTPAndCommandTests(t *testing.T) {
 	}{
 		{"an answer as expected passes", elevator.ReleaseTest{Kind: elevator.TestHTTP, Path: "/health", Headers: map[string]string{"X-Check": "yes"}, Body: `"status":"green"`}, true, "-> 200"},
 		{"another status fails", elevator.ReleaseTest{Kind: elevator.TestHTTP, Path: "/health"}, false, "-> 403"},
+		{"a header takes ${NAME} from the engine's environment", elevator.ReleaseTest{Kind: elevator.TestHTTP, Path: "/health", Headers: map[string]string{"X-Check": "${CHECK_VALUE}"}}, true, "-> 200"},
+		{"the body pattern is matched past the first kilobytes", elevator.ReleaseTest{Kind: elevator.TestHTTP, Path: "/long", Headers: map[string]string{"X-Check": "yes"}, Body: `"ready":true`}, true, "-> 200"},
 		{"a body that does not match fails", elevator.ReleaseTest{Kind: elevator.TestHTTP, Path: "/", Headers: map[string]string{"X-Check": "yes"}, Body: `"status":"red"`}, false, "green"},
 		{"a command sees the release's facts", elevator.ReleaseTest{Kind: elevator.TestCommand, Command: []string{"sh", "-c", `echo "v=$ELEVATOR_VERSION url=$ELEVATOR_TEST_URL key=$AWS_SECRET_ACCESS_KEY"`}}, true, "v=1.4.2 url=" + srv.URL + " key=\n"},
 		{"a command that exits non-zero fails", elevator.ReleaseTest{Kind: elevator.TestCommand, Command: []string{"sh", "-c", "echo broken; exit 3"}}, false, "broken"},
@@ -751,4 +766,30 @@ func FuzzTestTargetGroupName(f *testing.F) {
 			t.Errorf("the name of %q changed from %q to %q", a, na, again)
 		}
 	})
+}
+
+// TestASecretCutWhereOutputIsCutLeavesNoPrefixInTheRecord runs a command
+// test that prints a secret across the old 4 KiB cut and across the
+// capture limit: no part of it may reach the record.
+func TestASecretCutWhereOutputIsCutLeavesNoPrefixInTheRecord(t *testing.T) {
+	const secret = "tok-ABCDEFGHIJKLMNOP"
+	t.Setenv("DEPLOY_API_TOKEN", secret)
+	for _, at := range []int{elevator.MaxTestOutput - 8, elevator.MaxTestOutput/2 - 8, elevator.MaxTestCapture - 8} {
+		t.Run(fmt.Sprintf("at byte %d", at), func(t *testing.T) {
+			w := newWorld(t)
+			rel := w.release(gated, func(r *elevator.Release) {
+				r.Tests.Smoke = []elevator.ReleaseTest{{Name: "chatty", Kind: elevator.TestCommand,
+					Command: []string{"sh", "-c", fmt.Sprintf(`yes x | tr -d '\n' | head -c %d; printf '%s'; yes y | tr -d '\n' | head -c 100; exit 1`, at, secret)}}}
+			})
+			rec := w.run(w.gatedEngine("engine-1", LocalTester{}), rel)
+			assertFailure(t, rec, elevator.FailureTest)
+			out := rec.Tests[0].Output
+			if !strings.Contains(out, "xxxx") {
+				t.Fatalf("output %.60q... is not the command's", out)
+			}
+			if strings.Contains(out, secret[:6]) {
+				t.Errorf("the record holds the beginning of the secret: ...%q", out[max(0, strings.Index(out, secret[:6])-10):][:30])
+			}
+		})
+	}
 }
