@@ -3,6 +3,7 @@ package ssm
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,12 +35,16 @@ func (c *Client) RunShell(ctx context.Context, instance string, lines []string, 
 		return CommandResult{}, errors.New("ssm: client cannot run commands")
 	}
 	op := awserr.Op{Doing: "run command on " + instance, Region: c.region, Kind: "instance", Name: instance}
-	secs := max(int32(timeout/time.Second), 30)
+	// TimeoutSeconds only bounds how long the command may wait to be
+	// delivered to the instance (30 s at least); the document's
+	// executionTimeout bounds how long it runs there, so that a command
+	// past its test's timeout is stopped on the instance too.
+	secs := max(int32(timeout/time.Second), 1)
 	out, err := api.SendCommand(ctx, &ssmsdk.SendCommandInput{
 		DocumentName:   aws.String("AWS-RunShellScript"),
 		InstanceIds:    []string{instance},
-		Parameters:     map[string][]string{"commands": lines},
-		TimeoutSeconds: aws.Int32(secs),
+		Parameters:     map[string][]string{"commands": lines, "executionTimeout": {strconv.Itoa(int(secs))}},
+		TimeoutSeconds: aws.Int32(max(secs, 30)),
 	})
 	if err != nil {
 		return CommandResult{}, codes.Translate(op, err)
