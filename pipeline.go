@@ -50,7 +50,8 @@ const (
 // the stage's orbits (the access rules of its orbit manifest) covers one
 // of Roles, or who match one of Principals (IAM or STS ARNs, '*' as in
 // access rules). The approver is never the principal who started the
-// pipeline.
+// pipeline (see SamePrincipal), unless every orbit of the stage allows
+// self-approval (Orbit.SelfApproval).
 type StageApproval struct {
 	Roles      []AccessRole
 	Principals []string
@@ -203,6 +204,9 @@ type StageDecision struct {
 	Reviewed []ChangeSetRef `json:"reviewed,omitempty"`
 	// Expires is when an approval stops being good.
 	Expires time.Time `json:"expires,omitzero"`
+	// Self says that the principal who started the execution approved
+	// it, as the stage's orbits allow (Orbit.SelfApproval).
+	Self bool `json:"self,omitempty"`
 }
 
 // PipelineKeyPrefix starts the hash key ("app") of a pipeline execution's

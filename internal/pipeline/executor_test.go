@@ -504,3 +504,98 @@ func TestARollbackPinsTheOrbitUntilSomeoneUnpinsIt(t *testing.T) {
 		t.Errorf("audit log %s", acts)
 	}
 }
+
+// approvalWaiting starts an execution by starter and runs it until
+// staging waits for its approval.
+func (w *world) approvalWaiting(starter string) *elevator.PipelineExecution {
+	w.t.Helper()
+	ctx := context.Background()
+	x := w.executor("host-a:1")
+	if _, err := x.Start(ctx, "p1", "1.4.2", starter); err != nil {
+		w.t.Fatal(err)
+	}
+	e, err := x.Run(ctx, "p1")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if s := e.Stage("staging"); !slices.Contains(s.WaitingFor, elevator.WaitApproval) {
+		w.t.Fatalf("staging waits for %v", s.WaitingFor)
+	}
+	return e
+}
+
+func TestTheStarterMayNotApproveFromAnotherSessionOfTheSameRole(t *testing.T) {
+	const bobAgain = "arn:aws:sts::123456789012:assumed-role/ops/release-bot"
+	w := newWorld(t, manifest3)
+	e := w.approvalWaiting(bob)
+	_, err := w.decider().Approve(context.Background(), "shop", "p1", "staging", bobAgain, e.Stage("staging").Review, "lgtm")
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "someone else must approve") {
+		t.Errorf("another session of the starter's role approving: %v, want refused", err)
+	}
+}
+
+func TestTwoUsersOfOneIdentityCenterRoleAreTwoPrincipals(t *testing.T) {
+	const (
+		role  = "arn:aws:iam::123456789012:role/AWSReservedSSO_Approver_0123456789abcdef"
+		alice = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Approver_0123456789abcdef/alice@example.com"
+		bob   = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Approver_0123456789abcdef/bob@example.com"
+	)
+	w := newWorld(t, manifest3)
+	for _, o := range w.orbits {
+		o.Access = append(o.Access, elevator.AccessRule{Role: elevator.RoleApprover, Principals: []string{role}})
+	}
+	e := w.approvalWaiting(alice)
+	d := w.decider()
+	if _, err := d.Approve(context.Background(), "shop", "p1", "staging", alice, e.Stage("staging").Review, "lgtm"); !errors.Is(err, ErrRefused) {
+		t.Errorf("the starter approving: %v, want refused", err)
+	}
+	if _, err := d.Approve(context.Background(), "shop", "p1", "staging", bob, e.Stage("staging").Review, "lgtm"); err != nil {
+		t.Errorf("another Identity Center user of the role approving: %v", err)
+	}
+}
+
+const manifestTwoOrbitStage = `name: shop
+services:
+  web:
+    runtime: {docker: {image: ghcr.io/acme/shop}}
+pipeline:
+  stages:
+    - orbit: test
+    - name: staging
+      orbits: [staging-eu, staging-us]
+      auto: true
+      approval: {roles: [approver]}
+`
+
+func TestAnOrbitMayLetTheStarterApproveAndItIsAuditedAsASelfApproval(t *testing.T) {
+	t.Run("every orbit of the stage allows it", func(t *testing.T) {
+		w := newWorld(t, manifestTwoOrbitStage)
+		w.orbits["staging-eu"].SelfApproval, w.orbits["staging-us"].SelfApproval = true, true
+		e := w.approvalWaiting(bob)
+		e, err := w.decider().Approve(context.Background(), "shop", "p1", "staging", bob, e.Stage("staging").Review, "small fix, on call alone")
+		if err != nil {
+			t.Fatalf("the starter approving where the orbits allow it: %v", err)
+		}
+		if a := e.Stage("staging").Approval; a == nil || !a.Self || a.By != bob {
+			t.Errorf("approval %+v, want a self-approval by bob", a)
+		}
+		if acts := w.store.actions(); !slices.Contains(acts, ActionSelfApprove+":done") || slices.Contains(acts, ActionApprove+":done") {
+			t.Errorf("audit log %v, want the approval audited as %s", acts, ActionSelfApprove)
+		}
+		if e, err = w.executor("host-b:2").Run(context.Background(), "p1"); err != nil || e.State != elevator.ExecutionSucceeded {
+			t.Errorf("after the self-approval: %v, %v", states(e), err)
+		}
+	})
+	t.Run("one orbit of the stage does not", func(t *testing.T) {
+		w := newWorld(t, manifestTwoOrbitStage)
+		w.orbits["staging-eu"].SelfApproval = true
+		e := w.approvalWaiting(bob)
+		_, err := w.decider().Approve(context.Background(), "shop", "p1", "staging", bob, e.Stage("staging").Review, "lgtm")
+		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "orbit staging-us does not allow self-approval") {
+			t.Errorf("the starter approving: %v, want refused naming staging-us", err)
+		}
+		if e, _ := w.store.Get(context.Background(), "shop", "p1"); e.Stage("staging").Approval != nil {
+			t.Error("the refused approval was recorded")
+		}
+	})
+}
