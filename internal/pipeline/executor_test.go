@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -598,4 +599,128 @@ func TestAnOrbitMayLetTheStarterApproveAndItIsAuditedAsASelfApproval(t *testing.
 			t.Error("the refused approval was recorded")
 		}
 	})
+}
+
+// slowReleaser is a fakeReleaser whose first Status call blocks, as a
+// release driven in the process does, until the test lets it go or its
+// context ends.
+type slowReleaser struct {
+	*fakeReleaser
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (s *slowReleaser) Status(ctx context.Context, orbit, id string) (ReleaseStatus, error) {
+	first := false
+	s.once.Do(func() { first = true })
+	if first {
+		close(s.entered)
+		select {
+		case <-s.release:
+			return ReleaseStatus{Done: true, Succeeded: true}, nil
+		case <-ctx.Done():
+			return ReleaseStatus{}, context.Cause(ctx)
+		}
+	}
+	return s.fakeReleaser.Status(ctx, orbit, id)
+}
+
+// eventually waits, in real time, until cond holds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 5s", what)
+		}
+	}
+}
+
+const oneStage = `name: shop
+services:
+  web:
+    runtime: {docker: {image: ghcr.io/acme/shop}}
+pipeline:
+  stages:
+    - orbit: test
+`
+
+// slowRun starts an execution whose release blocks, driven by host-a
+// with a one-minute lease renewed on the fake clock, and returns where
+// Run's result will arrive once the release is under way.
+func (w *world) slowRun(t *testing.T) (*slowReleaser, chan error) {
+	slow := &slowReleaser{fakeReleaser: w.rel, entered: make(chan struct{}), release: make(chan struct{})}
+	x := w.executor("host-a:1")
+	x.Releaser, x.After = slow, w.clock.After
+	if _, err := x.Start(context.Background(), "p1", "1.4.2", alice); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		e, err := x.Run(context.Background(), "p1")
+		if err == nil && e.State != elevator.ExecutionSucceeded {
+			err = fmt.Errorf("ended %s", states(e))
+		}
+		done <- err
+	}()
+	select {
+	case <-slow.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the release was not started")
+	}
+	return slow, done
+}
+
+// TestTheLeaseIsRenewedWhileAStageReleases: a release that lasts longer
+// than the lease (in-memory store, fake clock) keeps the execution this
+// process's: another process is refused throughout, and the first one
+// finishes it.
+func TestTheLeaseIsRenewedWhileAStageReleases(t *testing.T) {
+	w := newWorld(t, oneStage)
+	slow, done := w.slowRun(t)
+	for range 6 { // two minutes: twice the lease
+		w.clock.Advance(20 * time.Second)
+		eventually(t, "the lease renewed", func() bool {
+			e, _ := w.store.Get(context.Background(), "shop", "p1")
+			return e.Owner == "host-a:1" && e.LeaseExpires.Sub(w.clock.Now()) >= 40*time.Second
+		})
+	}
+	if _, err := w.executor("host-b:2").Run(context.Background(), "p1"); !errors.Is(err, ErrLeased) {
+		t.Errorf("another process, two leases into the release: %v, want ErrLeased", err)
+	}
+	close(slow.release)
+	if err := <-done; err != nil {
+		t.Errorf("the first process: %v", err)
+	}
+	if len(w.rel.started) != 1 {
+		t.Errorf("releases started: %v, want one", w.rel.started)
+	}
+}
+
+// TestADriverWhoseExecutionWasTakenOverStops: when a renewal finds that
+// another process holds the lease (this one was too slow to renew it),
+// the step's context ends and Run returns ErrLeased.
+func TestADriverWhoseExecutionWasTakenOverStops(t *testing.T) {
+	w := newWorld(t, oneStage)
+	_, done := w.slowRun(t)
+	e, err := w.store.Get(context.Background(), "shop", "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Revision++
+	e.Owner, e.LeaseExpires = "host-b:2", w.clock.Now().Add(time.Hour)
+	if err := w.store.Put(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(20 * time.Second)
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrLeased) {
+			t.Errorf("Run = %v, want ErrLeased", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the process whose execution was taken over still drives it")
+	}
+	if e, _ := w.store.Get(context.Background(), "shop", "p1"); e.Owner != "host-b:2" {
+		t.Errorf("the record's owner is %q, want the process that took it over", e.Owner)
+	}
 }
