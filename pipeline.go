@@ -1,6 +1,10 @@
 package elevator
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
 
 // Pipeline is how a version of an app is promoted through orbits: stages
 // in order, each released when the one before it has succeeded and its own
@@ -215,3 +219,15 @@ type StageDecision struct {
 // it never shows among A's releases (app names cannot hold '#') and the
 // orbit stack needs no table of its own for it.
 const PipelineKeyPrefix = "pipeline#"
+
+// ReleaseTokenKey is the key, in the state bucket of the orbit a release
+// goes to, of the object that binds a release token to the id of the
+// release it started: the pipeline executor gives each stage's release
+// in each orbit one token, the same at every try, and the object is
+// written (if absent) before the release is submitted, so that a try
+// after a crash finds the release the one before it submitted. The token
+// is hashed: it is the key's only variable part, and may hold anything.
+func ReleaseTokenKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return ReleasesPrefix + "tokens/" + hex.EncodeToString(sum[:]) + ".json"
+}

@@ -178,7 +178,8 @@ func (p *pipelineEnv) decider() *pipeline.Decider {
 // submits the release as `deploy` does, and Status drives it to its end.
 type cliReleaser struct{ p *pipelineEnv }
 
-func (r cliReleaser) Start(ctx context.Context, orbitName, version, _ string) (string, error) {
+// Start submits the release once per token (see startOnce).
+func (r cliReleaser) Start(ctx context.Context, orbitName, version, token string) (string, error) {
 	e, err := r.p.release(ctx, orbitName)
 	if err != nil {
 		return "", err
@@ -203,21 +204,20 @@ func (r cliReleaser) Start(ctx context.Context, orbitName, version, _ string) (s
 		return "", err
 	}
 	now := time.Now().UTC()
-	id, err := elevator.NewReleaseID(now, nil)
+	fresh, err := elevator.NewReleaseID(now, nil)
 	if err != nil {
 		return "", err
 	}
-	rel, err := compile.ReleaseDocument(compile.ReleaseRequest{App: a, Orbit: e.orbit, Version: version, ID: id, CreatedAt: now, CreatedBy: r.p.caller, Agent: agent.Builds}, facts)
-	if err != nil {
-		return "", err
-	}
-	if err := e.publishAgent(ctx, facts, agent); err != nil {
-		return "", err
-	}
-	if _, err := e.engine.Submit(ctx, rel); err != nil {
-		return "", err
-	}
-	return rel.ID, nil
+	return startOnce(ctx, e.backend.Store, token, fresh, func(id string) (*elevator.Release, error) {
+		rel, err := compile.ReleaseDocument(compile.ReleaseRequest{App: a, Orbit: e.orbit, Version: version, ID: id, CreatedAt: now, CreatedBy: r.p.caller, Agent: agent.Builds}, facts)
+		if err != nil {
+			return nil, err
+		}
+		return rel, e.publishAgent(ctx, facts, agent)
+	}, func(rel *elevator.Release) error {
+		_, err := e.engine.Submit(ctx, rel)
+		return err
+	})
 }
 
 // Status drives the release to its end when it has not ended: it runs a
