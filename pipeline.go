@@ -3,6 +3,7 @@ package elevator
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"time"
 )
 
@@ -230,4 +231,40 @@ const PipelineKeyPrefix = "pipeline#"
 func ReleaseTokenKey(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return ReleasesPrefix + "tokens/" + hex.EncodeToString(sum[:]) + ".json"
+}
+
+// RollbackPin says why the newest release of an app in an orbit pins the
+// orbit against pipelines, or "" when it does not: a pipeline never ships
+// into an orbit where a person has just rolled the app back (see
+// `pipeline unpin`). rec is that release's record, rel its document. A
+// person rolls an app back in one of two ways, and both pin:
+//   - a rollback release (`elevator rollback`, the dashboard's or the
+//     deployer's rollback: rel.RollbackOf is set), whatever its state:
+//     running, it is on its way; failed, the person still wanted the
+//     content before it back;
+//   - a halt of a release at its gates (`elevator rollback` while a
+//     release is at SmokeTest, IntegrationTest or Bake halts it, and so
+//     does `release halt`), which takes it back at once: the record has
+//     the halt, reached a gate, and did not succeed.
+//
+// A release that failed by itself (a test, an alarm: its own instant
+// rollback) does not pin: no person decided it, and the pipeline stage
+// that made it failed with it.
+func RollbackPin(rec *ReleaseRecord, rel *Release) string {
+	if rel != nil && rel.RollbackOf != "" {
+		return fmt.Sprintf("release %s by %s rolled %s back to the content of %s", rel.ID, rel.CreatedBy, rel.App, rel.RollbackOf)
+	}
+	if rec == nil || rec.Halt == nil || rec.State == StateSuccess {
+		return ""
+	}
+	for _, s := range rec.Path {
+		if s == StateSmokeTest || s == StateIntegrationTest || s == StateBake {
+			version := ""
+			if rel != nil {
+				version = " (version " + rel.Version + ")"
+			}
+			return fmt.Sprintf("release %s%s was rolled back at its gates by %s: %s", rec.ID, version, rec.Halt.By, rec.Halt.Reason)
+		}
+	}
+	return ""
 }

@@ -253,9 +253,10 @@ func (r cliReleaser) Status(ctx context.Context, orbitName, id string) (pipeline
 }
 
 // cliPins finds the pin a rollback leaves: an orbit is pinned while the
-// newest release of the app there is a rollback (a release that repeats
-// an earlier one's content, `elevator rollback`) that succeeded. A release
-// after it, by hand or by a pipeline that was unpinned, clears it.
+// newest release of the app there is a person's rollback
+// (elevator.RollbackPin): a rollback release, or a release halted at its
+// gates. A release after it, by hand or by a pipeline that was unpinned,
+// clears it.
 type cliPins struct{ p *pipelineEnv }
 
 func (c cliPins) Pin(ctx context.Context, orbitName string) (string, error) {
@@ -264,7 +265,7 @@ func (c cliPins) Pin(ctx context.Context, orbitName string) (string, error) {
 		return "", err
 	}
 	recs, err := e.backend.Store.Releases(ctx, c.p.app.Name, 1)
-	if err != nil || len(recs) == 0 || recs[0].State != elevator.StateSuccess {
+	if err != nil || len(recs) == 0 {
 		return "", err
 	}
 	doc, _, err := e.backend.Store.Release(ctx, recs[0].ID)
@@ -275,10 +276,7 @@ func (c cliPins) Pin(ctx context.Context, orbitName string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if rel.RollbackOf == "" {
-		return "", nil
-	}
-	return fmt.Sprintf("release %s by %s rolled %s back to the content of %s", rel.ID, rel.CreatedBy, rel.App, rel.RollbackOf), nil
+	return elevator.RollbackPin(recs[0], rel), nil
 }
 
 // cliNotifier publishes an execution's notices to an orbit's info topic
