@@ -40,8 +40,15 @@ func (s *tokenStore) Release(context.Context, string) ([]byte, string, error) {
 func TestStartOnceSubmitsOneReleaseATokenWhereverTheTryBeforeDied(t *testing.T) {
 	s := &tokenStore{tokens: map[string]string{}, records: map[string]bool{}}
 	var built, submitted []string
-	build := func(id string) (*elevator.Release, error) { built = append(built, id); return &elevator.Release{ID: id}, nil }
-	submit := func(rel *elevator.Release) error { submitted = append(submitted, rel.ID); s.records[rel.ID] = true; return nil }
+	build := func(id string) (*elevator.Release, error) {
+		built = append(built, id)
+		return &elevator.Release{ID: id}, nil
+	}
+	submit := func(rel *elevator.Release) error {
+		submitted = append(submitted, rel.ID)
+		s.records[rel.ID] = true
+		return nil
+	}
 	ctx := context.Background()
 
 	first, err := startOnce(ctx, s, "p1-prod-prod", "20261129-120000-00000001", build, submit)
@@ -63,4 +70,3 @@ func TestStartOnceSubmitsOneReleaseATokenWhereverTheTryBeforeDied(t *testing.T) 
 		t.Errorf("a try after a claim without a release = %q, %v; built %v", got, err, built)
 	}
 }
-
