@@ -37,11 +37,12 @@ var ErrRefused = &elevator.Error{Code: elevator.EINVALID, Message: "decision ref
 // Approve approves stage of execution id of app for caller (an IAM or STS
 // ARN), who was shown the change sets shown, with reason. It refuses, with
 // ErrRefused, when the stage does not wait for an approval, when the
-// caller is the principal who started the execution (elevator.SamePrincipal)
-// and one of the stage's orbits does not allow self-approval, when the caller is neither one of the
-// approval's principals nor holds one of its roles in each of the stage's
-// orbits, and when shown is not the stage's current review (the change
-// sets changed since they were shown).
+// caller is the principal who started the execution
+// (elevator.SamePrincipal) and one of the stage's orbits does not allow
+// self-approval, when the caller is neither one of the approval's
+// principals nor holds one of its roles in each of the stage's orbits,
+// and when shown is not the stage's current review (the change sets
+// changed since they were shown).
 func (d *Decider) Approve(ctx context.Context, app, id, stage, caller string, shown []elevator.ChangeSetRef, reason string) (*elevator.PipelineExecution, error) {
 	return d.ApproveSeen(ctx, app, id, stage, caller, func(current []elevator.ChangeSetRef) bool { return slices.Equal(shown, current) }, reason)
 }
