@@ -509,6 +509,8 @@ type fakeCloud struct {
 	alarmAt     map[string]fakeAlarmAt
 	commands    []string
 	commandOK   bool
+	// commandOutput, when set, is what a successful command answers.
+	commandOutput *CommandResult
 	published   []string
 	// attachments lists every attach of a group to target groups,
 	// creation included, as "group -> target group".
@@ -1101,9 +1103,12 @@ func (f *fakeCloud) RunCommand(ctx context.Context, instance string, lines []str
 	defer f.mu.Unlock()
 	f.commands = append(f.commands, instance+": "+strings.Join(lines, "; "))
 	if !f.commandOK {
-		return CommandResult{Output: "exit 1", Status: "Failed"}, nil
+		return CommandResult{Stderr: "exit 1", Status: "Failed"}, nil
 	}
-	return CommandResult{Output: "ok", OK: true, Status: "Success"}, nil
+	if f.commandOutput != nil {
+		return *f.commandOutput, nil
+	}
+	return CommandResult{Stdout: "ok", OK: true, Status: "Success"}, nil
 }
 
 func (f *fakeCloud) Publish(ctx context.Context, topic, subject, message string) error {

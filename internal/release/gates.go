@@ -506,7 +506,11 @@ func (e *Engine) test(ctx context.Context, r *Release, phase string, t elevator.
 			out = TestOutcome{Error: fmt.Sprintf("no new instance of %s in service", svc)}
 		} else {
 			res, err := cl.RunCommand(ctx, ids[0], t.Command, t.Timeout())
-			out = TestOutcome{Passed: err == nil && res.OK, Output: fmt.Sprintf("on %s: %s", ids[0], res.Output)}
+			// SSM cuts each stream before the engine sees it: each is
+			// redacted on its own, knowing where it was cut.
+			secrets := secretsOf(t, os.Environ())
+			out = TestOutcome{Passed: err == nil && res.OK, Output: fmt.Sprintf("on %s: %s%s", ids[0],
+				redacted(TestOutcome{Output: res.Stdout, Cut: res.StdoutCut}, secrets), redacted(TestOutcome{Output: res.Stderr, Cut: res.StderrCut}, secrets))}
 			if err != nil {
 				out.Error = err.Error()
 			} else if !res.OK {

@@ -793,3 +793,25 @@ func TestASecretCutWhereOutputIsCutLeavesNoPrefixInTheRecord(t *testing.T) {
 		})
 	}
 }
+
+// TestASecretSSMCutLeavesNoPrefixInTheRecord: SSM keeps 24,000
+// characters of a command's output, cut before the engine can redact it
+// (the in-memory cloud answers as SSM would; moto runs no commands).
+func TestASecretSSMCutLeavesNoPrefixInTheRecord(t *testing.T) {
+	const secret = "tok-ABCDEFGHIJKLMNOP"
+	t.Setenv("DEPLOY_API_TOKEN", secret)
+	w := newWorld(t)
+	w.clouds["us-east-1"].commandOutput = &CommandResult{Stdout: strings.Repeat("x", 23990) + secret[:10], StdoutCut: true, Stderr: "warning: " + secret, Status: "Failed"}
+	rel := w.release(gated, func(r *elevator.Release) {
+		r.Tests.Smoke = []elevator.ReleaseTest{{Name: "local", Kind: elevator.TestSSM, Command: []string{"./long-report.sh"}}}
+	})
+	rec := w.run(w.gatedEngine("engine-1", &fakeTester{}), rel)
+	assertFailure(t, rec, elevator.FailureTest)
+	out := rec.Tests[0].Output
+	if !strings.Contains(out, "warning: [redacted]") {
+		t.Errorf("output %q... lacks the redacted error stream", out[len(out)-80:])
+	}
+	if strings.Contains(out, secret[:6]) {
+		t.Errorf("the record holds the beginning of the secret: %q", out)
+	}
+}

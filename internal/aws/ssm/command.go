@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ssmsdk "github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -20,11 +21,18 @@ type commandAPI interface {
 
 // CommandResult is what a command run on an instance printed and how it
 // ended: Status is Run Command's (Success, Failed, TimedOut, Cancelled,
-// ...), OK whether it is Success.
+// ...), OK whether it is Success. Run Command keeps at most MaxOutput
+// characters of each stream; StdoutCut and StderrCut say it cut one.
 type CommandResult struct {
-	Output, Status string
-	OK             bool
+	Stdout, Stderr       string
+	StdoutCut, StderrCut bool
+	Status               string
+	OK                   bool
 }
+
+// MaxOutput is the most of a stream GetCommandInvocation answers with:
+// the rest is cut.
+const MaxOutput = 24000
 
 // RunShell runs shell lines on an instance with the AWS-RunShellScript
 // document and waits, looking every poll, until they end or timeout
@@ -60,7 +68,8 @@ func (c *Client) RunShell(ctx context.Context, instance string, lines []string, 
 			switch inv.Status {
 			case ssmtypes.CommandInvocationStatusPending, ssmtypes.CommandInvocationStatusInProgress, ssmtypes.CommandInvocationStatusDelayed:
 			default:
-				res := CommandResult{Output: aws.ToString(inv.StandardOutputContent) + aws.ToString(inv.StandardErrorContent), Status: string(inv.Status)}
+				res := CommandResult{Stdout: aws.ToString(inv.StandardOutputContent), Stderr: aws.ToString(inv.StandardErrorContent), Status: string(inv.Status)}
+				res.StdoutCut, res.StderrCut = utf8.RuneCountInString(res.Stdout) >= MaxOutput, utf8.RuneCountInString(res.Stderr) >= MaxOutput
 				res.OK = inv.Status == ssmtypes.CommandInvocationStatusSuccess
 				return res, nil
 			}
