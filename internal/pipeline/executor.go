@@ -362,8 +362,20 @@ type beat struct {
 
 // heartbeat starts renewing the lease of e, as stored, in the background.
 func (x *Executor) heartbeat(ctx context.Context, e *elevator.PipelineExecution) *beat {
-	b := &beat{base: *e, quit: make(chan struct{}), done: make(chan struct{})}
+	b := &beat{quit: make(chan struct{}), done: make(chan struct{})}
 	b.ctx, b.cancel = context.WithCancelCause(ctx)
+	// The base is a deep copy: the step changes e's stages (their maps
+	// and slices) while the heartbeat writes the record as it was.
+	raw, err := json.Marshal(e)
+	if err == nil {
+		err = json.Unmarshal(raw, &b.base)
+	}
+	if err != nil {
+		x.Log.Error("pipeline lease not renewed during a step", "execution", e.ID, "error", err)
+		close(b.done)
+		b.base = *e
+		return b
+	}
 	// Each beat's timer is set before the beat before it writes, so that
 	// a clock that moves (a test's) finds it set.
 	tick := x.After(x.lease() / 3)
@@ -429,7 +441,7 @@ func (x *Executor) renew(b *beat) {
 // revision, and its write finds it stale and reads the decision.
 func (b *beat) stop(e *elevator.PipelineExecution) error {
 	close(b.quit)
-	<-b.done
+	<-b.done // closed at once when no heartbeat ran
 	b.cancel(nil)
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -724,3 +724,43 @@ func TestADriverWhoseExecutionWasTakenOverStops(t *testing.T) {
 		t.Errorf("the record's owner is %q, want the process that took it over", e.Owner)
 	}
 }
+
+// TestTheHeartbeatWritesTheRecordAsStoredNotTheStepsHalfDoneCopy: the
+// step changes its copy of the record while the heartbeat renews the
+// lease; the heartbeat's write holds none of those changes (the step
+// writes them when it ends), and the step's copy then carries the
+// revision the heartbeat wrote, so that its own write lands.
+func TestTheHeartbeatWritesTheRecordAsStoredNotTheStepsHalfDoneCopy(t *testing.T) {
+	w := newWorld(t, oneStage)
+	ctx := context.Background()
+	x := w.executor("host-a:1")
+	x.After = w.clock.After
+	if _, err := x.Start(ctx, "p1", "1.4.2", alice); err != nil {
+		t.Fatal(err)
+	}
+	x.defaults()
+	e, err := x.acquire(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := x.heartbeat(ctx, e)
+	e.Stages[0].State, e.Stages[0].Releases = elevator.StageReleasing, map[string]string{"test": "r-half-done"}
+	w.clock.Advance(20 * time.Second)
+	var stored *elevator.PipelineExecution
+	eventually(t, "the lease renewed", func() bool {
+		stored, _ = w.store.Get(ctx, "shop", "p1")
+		return stored.Revision == e.Revision+1
+	})
+	if err := b.stop(e); err != nil {
+		t.Fatal(err)
+	}
+	if st := stored.Stages[0]; st.State != elevator.StagePending || len(st.Releases) != 0 {
+		t.Errorf("the heartbeat wrote the step's unfinished stage: %+v", st)
+	}
+	if e.Revision != stored.Revision || e.Stages[0].Releases["test"] != "r-half-done" {
+		t.Errorf("after the heartbeat the step's copy is revision %d with %v, want revision %d with its own changes", e.Revision, e.Stages[0].Releases, stored.Revision)
+	}
+	if err := x.write(ctx, e, true); err != nil {
+		t.Errorf("the step's write after a heartbeat: %v", err)
+	}
+}
