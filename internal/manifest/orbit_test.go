@@ -283,6 +283,7 @@ func FuzzParseOrbit(f *testing.F) {
 	f.Add([]byte("a: &a [*a]\n"))
 	f.Add([]byte("name: a\nregions: {us-east-1: }\nnetwork: {tiers: [{name: x, size: 17}]}\nbastion: {allowed_cidrs: [1.2.3.0/24]}\n"))
 	f.Add([]byte("name: a\nregions: {us-east-1: }\nnotifications: {critical: {slack: {ssm: /s}, pagerduty: {secretsmanager: p}}, info: {slack: {}}}\n"))
+	f.Add([]byte("name: a\nregions: {us-east-1: }\npipelines: {self_approval: true}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		o, err := ParseOrbit("fuzz.yml", data)
 		if err != nil {
