@@ -511,7 +511,7 @@ type fakeCloud struct {
 	commandOK   bool
 	// commandOutput, when set, is what a successful command answers.
 	commandOutput *CommandResult
-	published   []string
+	published     []string
 	// attachments lists every attach of a group to target groups,
 	// creation included, as "group -> target group".
 	attachments []string
