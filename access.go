@@ -174,6 +174,33 @@ func SessionNameOf(arn string) string {
 	return arn[i+1:]
 }
 
+// ssoRolePrefix starts the names of the roles IAM Identity Center makes
+// for its permission sets: a session of one is named by Identity Center
+// after the signed-in user, and cannot be chosen.
+const ssoRolePrefix = "AWSReservedSSO_"
+
+// SamePrincipal reports whether the callers whose ARNs are a and b are
+// one principal, as "the approver is not the starter" means it. Anyone
+// who may assume a role chooses the session name, so two sessions of an
+// assumed role are one principal: the role. Sessions of IAM Identity
+// Center roles (AWSReservedSSO_*) are the exception: their session name
+// is the user Identity Center signed in, so they are one principal only
+// when role and session are the same. Other ARNs (IAM users) are compared
+// whole.
+func SamePrincipal(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ra, rb := RoleARNOf(a), RoleARNOf(b)
+	if ra == "" || ra != rb {
+		return false
+	}
+	if strings.HasPrefix(ra[strings.LastIndexByte(ra, '/')+1:], ssoRolePrefix) {
+		return SessionNameOf(a) == SessionNameOf(b)
+	}
+	return true
+}
+
 // glob matches s against pattern, where '*' is any run of non-':'
 // characters. It runs in O(len(pattern) x len(s)).
 func glob(pattern, s string) bool {

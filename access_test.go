@@ -123,3 +123,34 @@ func TestCheckPrincipalTakesTheThreeForms(t *testing.T) {
 		}
 	}
 }
+
+func TestSamePrincipal(t *testing.T) {
+	const (
+		ops      = "arn:aws:sts::123456789012:assumed-role/ops/alice"
+		sso      = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Approver_0123456789abcdef/alice@example.com"
+		ssoOther = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Approver_0123456789abcdef/bob@example.com"
+	)
+	for _, tt := range []struct {
+		name string
+		a, b string
+		same bool
+	}{
+		{"one session", ops, ops, true},
+		{"two sessions of one role: anyone who assumes it names the session", ops, "arn:aws:sts::123456789012:assumed-role/ops/bob", true},
+		{"sessions of two roles", ops, "arn:aws:sts::123456789012:assumed-role/dev/alice", false},
+		{"one role name in two accounts", ops, "arn:aws:sts::210987654321:assumed-role/ops/alice", false},
+		{"two users of one Identity Center permission set", sso, ssoOther, false},
+		{"one user of Identity Center, signed in twice", sso, sso, true},
+		{"two IAM users", "arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:user/bob", false},
+		{"an IAM user and a session named after it", "arn:aws:iam::123456789012:user/alice", ops, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := SamePrincipal(tt.a, tt.b); got != tt.same {
+				t.Errorf("SamePrincipal(%s, %s) = %v, want %v", tt.a, tt.b, got, tt.same)
+			}
+			if got := SamePrincipal(tt.b, tt.a); got != tt.same {
+				t.Errorf("SamePrincipal(%s, %s) = %v, want %v", tt.b, tt.a, got, tt.same)
+			}
+		})
+	}
+}

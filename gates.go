@@ -2,6 +2,7 @@ package elevator
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -81,12 +82,47 @@ type ReleaseTest struct {
 	TimeoutSeconds int `json:"timeout_seconds,omitempty"`
 }
 
+// headerRef is a reference, in an http test's header value, to a
+// variable of the engine's environment: ${NAME}.
+var headerRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// credentialHeader matches the names of headers that carry credentials.
+var credentialHeader = regexp.MustCompile(`(?i)^(authorization|proxy-authorization|cookie)$|token|secret|key|password|passwd|credential|session|auth`)
+
+// ExpandHeader returns an http test's header value with each ${NAME} in
+// it replaced by the engine's environment variable NAME (getenv), as the
+// engine does when it sends the request. A release document keeps the
+// value as written: the secret itself stays in the environment of
+// whoever runs the test.
+func ExpandHeader(v string, getenv func(string) string) string {
+	return headerRef.ReplaceAllStringFunc(v, func(ref string) string { return getenv(ref[2 : len(ref)-1]) })
+}
+
+// CheckTestHeader returns an EINVALID error for a header of an http test
+// whose value would put a credential in the release document, which
+// every viewer of the orbit may read: a header whose name says it carries
+// one (Authorization, Cookie, or a name with token, secret, key,
+// password, credential, session or auth in it) must take its secret from
+// the engine's environment, as ${NAME}.
+func CheckTestHeader(name, value string) error {
+	if credentialHeader.MatchString(name) && value != "" && !headerRef.MatchString(value) {
+		return Errorf(EINVALID, "header %s carries a credential: its value would be stored in the release document, readable by every viewer of the orbit; write the secret as ${ENV_VAR}, read from the engine's environment when the test runs, such as \"Bearer ${SMOKE_TOKEN}\"", name)
+	}
+	return nil
+}
+
 // DefaultTestTimeout bounds a test's try when it gives no timeout.
 const DefaultTestTimeout = 30 * time.Second
 
 // MaxTestOutput is the most output of one try of a test a release record
 // keeps: the first half and the last half, with what was cut counted.
 const MaxTestOutput = 4 << 10
+
+// MaxTestCapture is the most output of one try of a test the engine
+// reads (a command's output, an http answer's body) before it redacts and
+// caps it: an http test's body pattern is matched against this much of
+// the body.
+const MaxTestCapture = 1 << 20
 
 // MaxTestResults is how many test results a record keeps: the latest.
 const MaxTestResults = 50
@@ -183,6 +219,11 @@ func (x ReleaseTest) check(r *Release, phase, at string, bad func(string, ...any
 		if len(x.Command) > 0 {
 			bad("%s.command: an http test runs no command", at)
 		}
+		for _, k := range slices.Sorted(maps.Keys(x.Headers)) {
+			if err := CheckTestHeader(k, x.Headers[k]); err != nil {
+				bad("%s.headers.%s: %v", at, k, err)
+			}
+		}
 	case TestCommand, TestSSM:
 		if len(x.Command) == 0 || strings.TrimSpace(x.Command[0]) == "" {
 			bad("%s.command: a %s test needs a command", at, x.Kind)
@@ -231,6 +272,22 @@ func Redact(s string, secrets []string) string {
 		}
 	}
 	return s
+}
+
+// RedactCut is Redact for output that was cut short at its end before
+// it could be redacted (it reached MaxTestCapture): its end may hold the
+// beginning of a secret, which Redact cannot recognise. After redacting,
+// it drops as many bytes from the end as the longest secret has, less
+// one, and says that the output was cut there.
+func RedactCut(s string, secrets []string) string {
+	s = Redact(s, secrets)
+	drop := 0
+	for _, v := range secrets {
+		if len(v) >= 4 {
+			drop = max(drop, len(v)-1)
+		}
+	}
+	return s[:max(len(s)-drop, 0)] + "\n[... cut ...]"
 }
 
 // CloudWatch alarm states.

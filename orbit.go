@@ -29,7 +29,12 @@ type Orbit struct {
 	// user ARNs (see CheckBuilder). The home region's state bucket and
 	// releases table grant them that through resource policies.
 	Builders []string
-	Source   Source
+	// SelfApproval lets whoever started a pipeline execution approve its
+	// stages in this orbit (the manifest's pipelines.self_approval); a
+	// stage of several orbits needs it in each. Such an approval is
+	// audited as a self-approval.
+	SelfApproval bool
+	Source       Source
 }
 
 // Region is an orbit's settings in one AWS region.

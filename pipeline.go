@@ -1,6 +1,11 @@
 package elevator
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
 
 // Pipeline is how a version of an app is promoted through orbits: stages
 // in order, each released when the one before it has succeeded and its own
@@ -50,7 +55,8 @@ const (
 // the stage's orbits (the access rules of its orbit manifest) covers one
 // of Roles, or who match one of Principals (IAM or STS ARNs, '*' as in
 // access rules). The approver is never the principal who started the
-// pipeline.
+// pipeline (see SamePrincipal), unless every orbit of the stage allows
+// self-approval (Orbit.SelfApproval).
 type StageApproval struct {
 	Roles      []AccessRole
 	Principals []string
@@ -203,6 +209,9 @@ type StageDecision struct {
 	Reviewed []ChangeSetRef `json:"reviewed,omitempty"`
 	// Expires is when an approval stops being good.
 	Expires time.Time `json:"expires,omitzero"`
+	// Self says that the principal who started the execution approved
+	// it, as the stage's orbits allow (Orbit.SelfApproval).
+	Self bool `json:"self,omitempty"`
 }
 
 // PipelineKeyPrefix starts the hash key ("app") of a pipeline execution's
@@ -211,3 +220,51 @@ type StageDecision struct {
 // it never shows among A's releases (app names cannot hold '#') and the
 // orbit stack needs no table of its own for it.
 const PipelineKeyPrefix = "pipeline#"
+
+// ReleaseTokenKey is the key, in the state bucket of the orbit a release
+// goes to, of the object that binds a release token to the id of the
+// release it started: the pipeline executor gives each stage's release
+// in each orbit one token, the same at every try, and the object is
+// written (if absent) before the release is submitted, so that a try
+// after a crash finds the release the one before it submitted. The token
+// is hashed: it is the key's only variable part, and may hold anything.
+func ReleaseTokenKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return ReleasesPrefix + "tokens/" + hex.EncodeToString(sum[:]) + ".json"
+}
+
+// RollbackPin says why the newest release of an app in an orbit pins the
+// orbit against pipelines, or "" when it does not: a pipeline never ships
+// into an orbit where a person has just rolled the app back (see
+// `pipeline unpin`). rec is that release's record, rel its document. A
+// person rolls an app back in one of two ways, and both pin:
+//   - a rollback release (`elevator rollback`, the dashboard's or the
+//     deployer's rollback: rel.RollbackOf is set), whatever its state:
+//     running, it is on its way; failed, the person still wanted the
+//     content before it back;
+//   - a halt of a release at its gates (`elevator rollback` while a
+//     release is at SmokeTest, IntegrationTest or Bake halts it, and so
+//     does `release halt`), which takes it back at once: the record has
+//     the halt, reached a gate, and did not succeed.
+//
+// A release that failed by itself (a test, an alarm: its own instant
+// rollback) does not pin: no person decided it, and the pipeline stage
+// that made it failed with it.
+func RollbackPin(rec *ReleaseRecord, rel *Release) string {
+	if rel != nil && rel.RollbackOf != "" {
+		return fmt.Sprintf("release %s by %s rolled %s back to the content of %s", rel.ID, rel.CreatedBy, rel.App, rel.RollbackOf)
+	}
+	if rec == nil || rec.Halt == nil || rec.State == StateSuccess {
+		return ""
+	}
+	for _, s := range rec.Path {
+		if s == StateSmokeTest || s == StateIntegrationTest || s == StateBake {
+			version := ""
+			if rel != nil {
+				version = " (version " + rel.Version + ")"
+			}
+			return fmt.Sprintf("release %s%s was rolled back at its gates by %s: %s", rec.ID, version, rec.Halt.By, rec.Halt.Reason)
+		}
+	}
+	return ""
+}

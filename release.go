@@ -594,7 +594,7 @@ const (
 	StateCutOver           ReleaseState = "CutOver"           // scaling in place, old groups out of the target groups
 	StateIntegrationTest   ReleaseState = "IntegrationTest"   // integration tests against the new groups serving; old groups kept alive
 	StateBake              ReleaseState = "Bake"              // alarms watched for the bake time; old groups kept alive
-	StateRollBack          ReleaseState = "RollBack"          // old groups back in their target groups at once, new groups out
+	StateRollBack          ReleaseState = "RollBack"          // old groups back in their target groups at once; the new ones leave once those serve
 	StateCleanUpSuccess    ReleaseState = "CleanUpSuccess"    // delete the old groups
 	StateCleanUpFailure    ReleaseState = "CleanUpFailure"    // old groups back in, new groups deleted
 	StateUnlock            ReleaseState = "Unlock"            // release the lock, on every path

@@ -178,7 +178,8 @@ func (p *pipelineEnv) decider() *pipeline.Decider {
 // submits the release as `deploy` does, and Status drives it to its end.
 type cliReleaser struct{ p *pipelineEnv }
 
-func (r cliReleaser) Start(ctx context.Context, orbitName, version, _ string) (string, error) {
+// Start submits the release once per token (see startOnce).
+func (r cliReleaser) Start(ctx context.Context, orbitName, version, token string) (string, error) {
 	e, err := r.p.release(ctx, orbitName)
 	if err != nil {
 		return "", err
@@ -203,21 +204,20 @@ func (r cliReleaser) Start(ctx context.Context, orbitName, version, _ string) (s
 		return "", err
 	}
 	now := time.Now().UTC()
-	id, err := elevator.NewReleaseID(now, nil)
+	fresh, err := elevator.NewReleaseID(now, nil)
 	if err != nil {
 		return "", err
 	}
-	rel, err := compile.ReleaseDocument(compile.ReleaseRequest{App: a, Orbit: e.orbit, Version: version, ID: id, CreatedAt: now, CreatedBy: r.p.caller, Agent: agent.Builds}, facts)
-	if err != nil {
-		return "", err
-	}
-	if err := e.publishAgent(ctx, facts, agent); err != nil {
-		return "", err
-	}
-	if _, err := e.engine.Submit(ctx, rel); err != nil {
-		return "", err
-	}
-	return rel.ID, nil
+	return startOnce(ctx, e.backend.Store, token, fresh, func(id string) (*elevator.Release, error) {
+		rel, err := compile.ReleaseDocument(compile.ReleaseRequest{App: a, Orbit: e.orbit, Version: version, ID: id, CreatedAt: now, CreatedBy: r.p.caller, Agent: agent.Builds}, facts)
+		if err != nil {
+			return nil, err
+		}
+		return rel, e.publishAgent(ctx, facts, agent)
+	}, func(rel *elevator.Release) error {
+		_, err := e.engine.Submit(ctx, rel)
+		return err
+	})
 }
 
 // Status drives the release to its end when it has not ended: it runs a
@@ -253,9 +253,10 @@ func (r cliReleaser) Status(ctx context.Context, orbitName, id string) (pipeline
 }
 
 // cliPins finds the pin a rollback leaves: an orbit is pinned while the
-// newest release of the app there is a rollback (a release that repeats
-// an earlier one's content, `elevator rollback`) that succeeded. A release
-// after it, by hand or by a pipeline that was unpinned, clears it.
+// newest release of the app there is a person's rollback
+// (elevator.RollbackPin): a rollback release, or a release halted at its
+// gates. A release after it, by hand or by a pipeline that was unpinned,
+// clears it.
 type cliPins struct{ p *pipelineEnv }
 
 func (c cliPins) Pin(ctx context.Context, orbitName string) (string, error) {
@@ -264,7 +265,7 @@ func (c cliPins) Pin(ctx context.Context, orbitName string) (string, error) {
 		return "", err
 	}
 	recs, err := e.backend.Store.Releases(ctx, c.p.app.Name, 1)
-	if err != nil || len(recs) == 0 || recs[0].State != elevator.StateSuccess {
+	if err != nil || len(recs) == 0 {
 		return "", err
 	}
 	doc, _, err := e.backend.Store.Release(ctx, recs[0].ID)
@@ -275,10 +276,7 @@ func (c cliPins) Pin(ctx context.Context, orbitName string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if rel.RollbackOf == "" {
-		return "", nil
-	}
-	return fmt.Sprintf("release %s by %s rolled %s back to the content of %s", rel.ID, rel.CreatedBy, rel.App, rel.RollbackOf), nil
+	return elevator.RollbackPin(recs[0], rel), nil
 }
 
 // cliNotifier publishes an execution's notices to an orbit's info topic

@@ -260,6 +260,9 @@ func (b *appBuilder) testList(path string, items []any, a *elevator.App) []eleva
 			x.Headers = make(map[string]string, len(hs))
 			for k, hv := range hs {
 				x.Headers[k] = str(hv)
+				if err := elevator.CheckTestHeader(k, x.Headers[k]); err != nil {
+					b.errorf(tp+".headers."+k, x.Headers[k], "%s", strings.TrimPrefix(err.Error(), "header "+k+" "))
+				}
 			}
 		}
 		for _, c := range list(m["command"]) {

@@ -152,6 +152,7 @@ func (b *orbitBuilder) build() *elevator.Orbit {
 	o.Access = b.access(b.root["access"])
 	o.Deployer = b.deployer(b.root["deployer"])
 	o.Builders = b.builders(b.root["builders"])
+	o.SelfApproval = obj(b.root["pipelines"])["self_approval"] == true
 	return o
 }
 

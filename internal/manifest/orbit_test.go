@@ -122,7 +122,7 @@ func TestParseOrbitRejects(t *testing.T) {
 		{"a missing name and regions", "protect: true\n",
 			[]string{`orbit.yml:1:1: missing required field "name"`, `orbit.yml:1:1: missing required field "regions"`}},
 		{"an unknown top-level key", "name: a\nregions: {us-east-1: {}}\ncolour: red\n",
-			[]string{`orbit.yml:3:1: colour: unknown field "colour"; allowed here: access, bastion, builders, deployer, domain, name, network, notifications, protect, regions`}},
+			[]string{`orbit.yml:3:1: colour: unknown field "colour"; allowed here: access, bastion, builders, deployer, domain, name, network, notifications, pipelines, protect, regions`}},
 		{"an unknown key in a region", "name: a\nregions:\n  us-east-1:\n    cidrs: 10.0.0.0/16\n",
 			[]string{`orbit.yml:4:5: regions.us-east-1.cidrs: unknown field "cidrs"; allowed here: azs, bastion, cidr, nat, tiers`}},
 		{"an upper-case name", "name: Prod\nregions: {us-east-1: {}}\n",
@@ -283,6 +283,7 @@ func FuzzParseOrbit(f *testing.F) {
 	f.Add([]byte("a: &a [*a]\n"))
 	f.Add([]byte("name: a\nregions: {us-east-1: }\nnetwork: {tiers: [{name: x, size: 17}]}\nbastion: {allowed_cidrs: [1.2.3.0/24]}\n"))
 	f.Add([]byte("name: a\nregions: {us-east-1: }\nnotifications: {critical: {slack: {ssm: /s}, pagerduty: {secretsmanager: p}}, info: {slack: {}}}\n"))
+	f.Add([]byte("name: a\nregions: {us-east-1: }\npipelines: {self_approval: true}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		o, err := ParseOrbit("fuzz.yml", data)
 		if err != nil {
@@ -546,5 +547,43 @@ func TestTheSchemaChecksPrincipalsAsTheDomainDoes(t *testing.T) {
 	}
 	if got := schema.Defs.Rule.Properties.Principals.Items.Pattern; got != elevator.PrincipalPattern {
 		t.Fatalf("schema principal pattern\n%s\nwant elevator.PrincipalPattern\n%s", got, elevator.PrincipalPattern)
+	}
+}
+
+func TestParseOrbitReadsWhetherPipelinesMaySelfApprove(t *testing.T) {
+	for _, tt := range []struct {
+		name, extra string
+		want        bool
+	}{
+		{"not said", "", false},
+		{"allowed", "pipelines: {self_approval: true}\n", true},
+		{"refused", "pipelines:\n  self_approval: false\n", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := ParseOrbit("orbit.yml", []byte("name: prod\nregions: {us-east-1: {}}\n"+tt.extra))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.SelfApproval != tt.want {
+				t.Errorf("SelfApproval = %v, want %v", o.SelfApproval, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseOrbitRejectsABadPipelinesSection(t *testing.T) {
+	for _, tt := range []struct{ name, section, want string }{
+		{"a word for a boolean", "pipelines:\n  self_approval: yes\n", `orbit.yml:4:18: pipelines.self_approval: "yes": is a string; want boolean`},
+		{"an unknown setting", "pipelines:\n  self_approve: true\n", `orbit.yml:4:3: pipelines.self_approve: unknown field "self_approve"; allowed here: self_approval`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseOrbit("orbit.yml", []byte("name: prod\nregions: {us-east-1: {}}\n"+tt.section))
+			if err == nil {
+				t.Fatal("ParseOrbit accepted it")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error:\n%v\nwant it to contain:\n%s", err, tt.want)
+			}
+		})
 	}
 }

@@ -23,6 +23,13 @@ type Decider struct {
 	Now    func() time.Time // time.Now when nil
 }
 
+// Audit actions of approvals: a self-approval (the starter approving, as
+// the stage's orbits allow) is audited under its own action.
+const (
+	ActionApprove     = "pipeline.approve"
+	ActionSelfApprove = "pipeline.self-approve"
+)
+
 // ErrRefused is the error of a decision the caller may not make, or may
 // not make now.
 var ErrRefused = &elevator.Error{Code: elevator.EINVALID, Message: "decision refused"}
@@ -30,10 +37,12 @@ var ErrRefused = &elevator.Error{Code: elevator.EINVALID, Message: "decision ref
 // Approve approves stage of execution id of app for caller (an IAM or STS
 // ARN), who was shown the change sets shown, with reason. It refuses, with
 // ErrRefused, when the stage does not wait for an approval, when the
-// caller started the execution, when the caller is neither one of the
-// approval's principals nor holds one of its roles in each of the stage's
-// orbits, and when shown is not the stage's current review (the change
-// sets changed since they were shown).
+// caller is the principal who started the execution
+// (elevator.SamePrincipal) and one of the stage's orbits does not allow
+// self-approval, when the caller is neither one of the approval's
+// principals nor holds one of its roles in each of the stage's orbits,
+// and when shown is not the stage's current review (the change sets
+// changed since they were shown).
 func (d *Decider) Approve(ctx context.Context, app, id, stage, caller string, shown []elevator.ChangeSetRef, reason string) (*elevator.PipelineExecution, error) {
 	return d.ApproveSeen(ctx, app, id, stage, caller, func(current []elevator.ChangeSetRef) bool { return slices.Equal(shown, current) }, reason)
 }
@@ -42,14 +51,15 @@ func (d *Decider) Approve(ctx context.Context, app, id, stage, caller string, sh
 // other way, such as by a digest: seen reports whether the stage's current
 // review is what they saw.
 func (d *Decider) ApproveSeen(ctx context.Context, app, id, stage, caller string, seen func(current []elevator.ChangeSetRef) bool, reason string) (*elevator.PipelineExecution, error) {
-	return d.decide(ctx, app, id, stage, "pipeline.approve", caller, reason, func(e *elevator.PipelineExecution, s *elevator.StageRun, spec elevator.PipelineStage, now time.Time) error {
+	return d.decide(ctx, app, id, stage, ActionApprove, caller, reason, func(e *elevator.PipelineExecution, s *elevator.StageRun, spec elevator.PipelineStage, now time.Time) error {
 		if err := d.mayApprove(e, s, spec, caller); err != nil {
 			return err
 		}
 		if !seen(s.Review) {
 			return refused("the change sets of stage %s changed since they were shown; look at them again (pipeline status) and approve what is there now", s.Name)
 		}
-		s.Approval = &elevator.StageDecision{By: caller, At: now, Reason: reason, Reviewed: slices.Clone(s.Review), Expires: now.Add(spec.Approval.Expiry)}
+		s.Approval = &elevator.StageDecision{By: caller, At: now, Reason: reason, Reviewed: slices.Clone(s.Review), Expires: now.Add(spec.Approval.Expiry),
+			Self: elevator.SamePrincipal(caller, e.StartedBy)}
 		return nil
 	})
 }
@@ -73,8 +83,12 @@ func (d *Decider) mayApprove(e *elevator.PipelineExecution, s *elevator.StageRun
 	if s.State != elevator.StageWaiting || !slices.Contains(s.WaitingFor, elevator.WaitApproval) {
 		return refused("stage %s does not wait for an approval; it is %s", s.Name, s.State)
 	}
-	if caller == e.StartedBy {
-		return refused("%s started this execution; someone else must approve stage %s", caller, s.Name)
+	if elevator.SamePrincipal(caller, e.StartedBy) {
+		for _, o := range spec.Orbits {
+			if orbit, ok := d.Orbits[o]; !ok || !orbit.SelfApproval {
+				return refused("%s started this execution (as %s); someone else must approve stage %s (orbit %s does not allow self-approval)", caller, e.StartedBy, s.Name, o)
+			}
+		}
 	}
 	for _, p := range spec.Approval.Principals {
 		if elevator.MatchPrincipal(p, caller) {
@@ -223,6 +237,9 @@ func (d *Decider) decide(ctx context.Context, app, id, stage, action, caller, re
 		}
 		entry := elevator.AuditEntry{At: now, By: caller, Action: action, App: app, Orbit: orbit, Outcome: "done",
 			Detail: fmt.Sprintf("pipeline %s stage %s: %s", id, stage, reason)}
+		if err == nil && action == ActionApprove && s.Approval != nil && s.Approval.Self {
+			entry.Action = ActionSelfApprove
+		}
 		if err != nil {
 			entry.Outcome, entry.Detail = "refused", fmt.Sprintf("pipeline %s stage %s: %v", id, stage, err)
 			if aerr := d.Store.Audit(ctx, entry); aerr != nil {

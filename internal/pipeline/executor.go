@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
@@ -66,9 +67,11 @@ type Executor struct {
 	// Poll is how often a release's status is read; 5 s when 0.
 	Poll time.Duration
 	// Now, Sleep and Log default to time.Now, a sleep that ends with its
-	// context, and a logger that drops everything.
+	// context, and a logger that drops everything. After, time.After when
+	// nil, times the lease's heartbeat (see heartbeat).
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
+	After func(d time.Duration) <-chan time.Time
 	Log   *slog.Logger
 	// Progress, when set, is told about every transition.
 	Progress func(e *elevator.PipelineExecution, stage string, from, to elevator.StageState)
@@ -96,6 +99,9 @@ func (x *Executor) defaults() {
 	}
 	if x.Log == nil {
 		x.Log = slog.New(slog.DiscardHandler)
+	}
+	if x.After == nil {
+		x.After = time.After
 	}
 }
 
@@ -184,7 +190,13 @@ func (x *Executor) Run(ctx context.Context, id string) (*elevator.PipelineExecut
 		from := s.State
 		askedBefore := slices.Contains(s.WaitingFor, elevator.WaitApproval)
 		reviewBefore := s.Review
-		out, err := row.step(ctx, x, e, i)
+		// A step may run as long as a stage's release: the lease is
+		// renewed meanwhile.
+		hb := x.heartbeat(ctx, e)
+		out, err := row.step(hb.ctx, x, e, i)
+		if lost := hb.stop(e); lost != nil {
+			return e, lost
+		}
 		if err != nil {
 			return e, fmt.Errorf("pipeline %s stage %s in %s: %w", e.ID, s.Name, from, err)
 		}
@@ -239,7 +251,12 @@ func (x *Executor) Run(ctx context.Context, id string) (*elevator.PipelineExecut
 			}
 		}
 		if out.After > 0 {
-			if err := x.Sleep(ctx, out.After); err != nil {
+			hb := x.heartbeat(ctx, e)
+			err := x.Sleep(hb.ctx, out.After)
+			if lost := hb.stop(e); lost != nil {
+				return e, lost
+			}
+			if err != nil {
 				return e, err
 			}
 			// Decisions land while the executor sleeps.
@@ -321,6 +338,120 @@ func (x *Executor) acquire(ctx context.Context, id string) (*elevator.PipelineEx
 		}
 		return e, err
 	}
+}
+
+// beat is the lease's heartbeat while a step runs or the executor
+// sleeps: every third of the lease it writes the record as this process
+// last stored it, on condition of its revision, with the lease renewed.
+// The step works on its own copy of the record, which it writes when it
+// returns.
+type beat struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	quit   chan struct{}
+	done   chan struct{}
+
+	mu sync.Mutex
+	// base is the record as this process last stored it; moved says
+	// that another process's write (a decision) landed since the step
+	// began, so the step's copy is stale.
+	base  elevator.PipelineExecution
+	moved bool
+	lost  error
+}
+
+// heartbeat starts renewing the lease of e, as stored, in the background.
+func (x *Executor) heartbeat(ctx context.Context, e *elevator.PipelineExecution) *beat {
+	b := &beat{quit: make(chan struct{}), done: make(chan struct{})}
+	b.ctx, b.cancel = context.WithCancelCause(ctx)
+	// The base is a deep copy: the step changes e's stages (their maps
+	// and slices) while the heartbeat writes the record as it was.
+	raw, err := json.Marshal(e)
+	if err == nil {
+		err = json.Unmarshal(raw, &b.base)
+	}
+	if err != nil {
+		x.Log.Error("pipeline lease not renewed during a step", "execution", e.ID, "error", err)
+		close(b.done)
+		b.base = *e
+		return b
+	}
+	// Each beat's timer is set before the beat before it writes, so that
+	// a clock that moves (a test's) finds it set.
+	tick := x.After(x.lease() / 3)
+	go func() {
+		defer close(b.done)
+		for {
+			select {
+			case <-b.quit:
+				return
+			case <-b.ctx.Done():
+				return
+			case <-tick:
+			}
+			tick = x.After(x.lease() / 3)
+			x.renew(b)
+		}
+	}()
+	return b
+}
+
+// renew writes b's record with the lease renewed. A write that finds the
+// record changed reads it again: a record whose lease another process
+// holds (it took the execution over while this one was slow) ends the
+// step, with ErrLeased; any other change (a decision) is kept, and the
+// lease renewed on top of it.
+func (x *Executor) renew(b *beat) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for range 3 {
+		next := b.base
+		next.Revision++
+		next.UpdatedAt = x.now()
+		next.Owner, next.LeaseExpires = x.Owner, next.UpdatedAt.Add(x.lease())
+		err := x.Store.Put(b.ctx, &next)
+		if err == nil {
+			b.base = next
+			return
+		}
+		if !isStale(err) {
+			x.Log.Warn("pipeline lease not renewed", "execution", next.ID, "error", err)
+			return
+		}
+		fresh, err := x.Store.Get(b.ctx, next.App, next.ID)
+		if err != nil {
+			x.Log.Warn("pipeline lease not renewed", "execution", next.ID, "error", err)
+			return
+		}
+		if fresh.Owner != "" && fresh.Owner != x.Owner && x.now().Before(fresh.LeaseExpires) {
+			b.lost = fmt.Errorf("pipeline %s was taken over by %s (lease until %s) while this process drove it: %w",
+				fresh.ID, fresh.Owner, fresh.LeaseExpires.Format(time.RFC3339), ErrLeased)
+			x.Log.Error("pipeline lease lost", "execution", fresh.ID, "owner", fresh.Owner)
+			b.cancel(b.lost)
+			return
+		}
+		b.base, b.moved = *fresh, true
+	}
+}
+
+// stop ends the heartbeat and returns ErrLeased (wrapped) when it found
+// the execution taken over. Otherwise, when only the heartbeat wrote the
+// record since the step began, e takes the revision and lease it wrote,
+// so that the step's write lands; when a decision landed, e keeps its
+// revision, and its write finds it stale and reads the decision.
+func (b *beat) stop(e *elevator.PipelineExecution) error {
+	close(b.quit)
+	<-b.done // closed at once when no heartbeat ran
+	b.cancel(nil)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.lost != nil {
+		return b.lost
+	}
+	if !b.moved {
+		e.Revision, e.UpdatedAt, e.Owner, e.LeaseExpires = b.base.Revision, b.base.UpdatedAt, b.base.Owner, b.base.LeaseExpires
+	}
+	return nil
 }
 
 // write stores e as its next revision, holding the lease (hold) or giving

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -502,5 +503,264 @@ func TestARollbackPinsTheOrbitUntilSomeoneUnpinsIt(t *testing.T) {
 	acts := strings.Join(w.store.actions(), " ")
 	if !strings.Contains(acts, "pipeline.unpin:refused") || !strings.Contains(acts, "pipeline.unpin:done") {
 		t.Errorf("audit log %s", acts)
+	}
+}
+
+// approvalWaiting starts an execution by starter and runs it until
+// staging waits for its approval.
+func (w *world) approvalWaiting(starter string) *elevator.PipelineExecution {
+	w.t.Helper()
+	ctx := context.Background()
+	x := w.executor("host-a:1")
+	if _, err := x.Start(ctx, "p1", "1.4.2", starter); err != nil {
+		w.t.Fatal(err)
+	}
+	e, err := x.Run(ctx, "p1")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if s := e.Stage("staging"); !slices.Contains(s.WaitingFor, elevator.WaitApproval) {
+		w.t.Fatalf("staging waits for %v", s.WaitingFor)
+	}
+	return e
+}
+
+func TestTheStarterMayNotApproveFromAnotherSessionOfTheSameRole(t *testing.T) {
+	const bobAgain = "arn:aws:sts::123456789012:assumed-role/ops/release-bot"
+	w := newWorld(t, manifest3)
+	e := w.approvalWaiting(bob)
+	_, err := w.decider().Approve(context.Background(), "shop", "p1", "staging", bobAgain, e.Stage("staging").Review, "lgtm")
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "someone else must approve") {
+		t.Errorf("another session of the starter's role approving: %v, want refused", err)
+	}
+}
+
+func TestTwoUsersOfOneIdentityCenterRoleAreTwoPrincipals(t *testing.T) {
+	const (
+		role  = "arn:aws:iam::123456789012:role/AWSReservedSSO_Approver_0123456789abcdef"
+		alice = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Approver_0123456789abcdef/alice@example.com"
+		bob   = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Approver_0123456789abcdef/bob@example.com"
+	)
+	w := newWorld(t, manifest3)
+	for _, o := range w.orbits {
+		o.Access = append(o.Access, elevator.AccessRule{Role: elevator.RoleApprover, Principals: []string{role}})
+	}
+	e := w.approvalWaiting(alice)
+	d := w.decider()
+	if _, err := d.Approve(context.Background(), "shop", "p1", "staging", alice, e.Stage("staging").Review, "lgtm"); !errors.Is(err, ErrRefused) {
+		t.Errorf("the starter approving: %v, want refused", err)
+	}
+	if _, err := d.Approve(context.Background(), "shop", "p1", "staging", bob, e.Stage("staging").Review, "lgtm"); err != nil {
+		t.Errorf("another Identity Center user of the role approving: %v", err)
+	}
+}
+
+const manifestTwoOrbitStage = `name: shop
+services:
+  web:
+    runtime: {docker: {image: ghcr.io/acme/shop}}
+pipeline:
+  stages:
+    - orbit: test
+    - name: staging
+      orbits: [staging-eu, staging-us]
+      auto: true
+      approval: {roles: [approver]}
+`
+
+func TestAnOrbitMayLetTheStarterApproveAndItIsAuditedAsASelfApproval(t *testing.T) {
+	t.Run("every orbit of the stage allows it", func(t *testing.T) {
+		w := newWorld(t, manifestTwoOrbitStage)
+		w.orbits["staging-eu"].SelfApproval, w.orbits["staging-us"].SelfApproval = true, true
+		e := w.approvalWaiting(bob)
+		e, err := w.decider().Approve(context.Background(), "shop", "p1", "staging", bob, e.Stage("staging").Review, "small fix, on call alone")
+		if err != nil {
+			t.Fatalf("the starter approving where the orbits allow it: %v", err)
+		}
+		if a := e.Stage("staging").Approval; a == nil || !a.Self || a.By != bob {
+			t.Errorf("approval %+v, want a self-approval by bob", a)
+		}
+		if acts := w.store.actions(); !slices.Contains(acts, ActionSelfApprove+":done") || slices.Contains(acts, ActionApprove+":done") {
+			t.Errorf("audit log %v, want the approval audited as %s", acts, ActionSelfApprove)
+		}
+		if e, err = w.executor("host-b:2").Run(context.Background(), "p1"); err != nil || e.State != elevator.ExecutionSucceeded {
+			t.Errorf("after the self-approval: %v, %v", states(e), err)
+		}
+	})
+	t.Run("one orbit of the stage does not", func(t *testing.T) {
+		w := newWorld(t, manifestTwoOrbitStage)
+		w.orbits["staging-eu"].SelfApproval = true
+		e := w.approvalWaiting(bob)
+		_, err := w.decider().Approve(context.Background(), "shop", "p1", "staging", bob, e.Stage("staging").Review, "lgtm")
+		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "orbit staging-us does not allow self-approval") {
+			t.Errorf("the starter approving: %v, want refused naming staging-us", err)
+		}
+		if e, _ := w.store.Get(context.Background(), "shop", "p1"); e.Stage("staging").Approval != nil {
+			t.Error("the refused approval was recorded")
+		}
+	})
+}
+
+// slowReleaser is a fakeReleaser whose first Status call blocks, as a
+// release driven in the process does, until the test lets it go or its
+// context ends.
+type slowReleaser struct {
+	*fakeReleaser
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (s *slowReleaser) Status(ctx context.Context, orbit, id string) (ReleaseStatus, error) {
+	first := false
+	s.once.Do(func() { first = true })
+	if first {
+		close(s.entered)
+		select {
+		case <-s.release:
+			return ReleaseStatus{Done: true, Succeeded: true}, nil
+		case <-ctx.Done():
+			return ReleaseStatus{}, context.Cause(ctx)
+		}
+	}
+	return s.fakeReleaser.Status(ctx, orbit, id)
+}
+
+// eventually waits, in real time, until cond holds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 5s", what)
+		}
+	}
+}
+
+const oneStage = `name: shop
+services:
+  web:
+    runtime: {docker: {image: ghcr.io/acme/shop}}
+pipeline:
+  stages:
+    - orbit: test
+`
+
+// slowRun starts an execution whose release blocks, driven by host-a
+// with a one-minute lease renewed on the fake clock, and returns where
+// Run's result will arrive once the release is under way.
+func (w *world) slowRun(t *testing.T) (*slowReleaser, chan error) {
+	slow := &slowReleaser{fakeReleaser: w.rel, entered: make(chan struct{}), release: make(chan struct{})}
+	x := w.executor("host-a:1")
+	x.Releaser, x.After = slow, w.clock.After
+	if _, err := x.Start(context.Background(), "p1", "1.4.2", alice); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		e, err := x.Run(context.Background(), "p1")
+		if err == nil && e.State != elevator.ExecutionSucceeded {
+			err = fmt.Errorf("ended %s", states(e))
+		}
+		done <- err
+	}()
+	select {
+	case <-slow.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the release was not started")
+	}
+	return slow, done
+}
+
+// TestTheLeaseIsRenewedWhileAStageReleases: a release that lasts longer
+// than the lease (in-memory store, fake clock) keeps the execution this
+// process's: another process is refused throughout, and the first one
+// finishes it.
+func TestTheLeaseIsRenewedWhileAStageReleases(t *testing.T) {
+	w := newWorld(t, oneStage)
+	slow, done := w.slowRun(t)
+	for range 6 { // two minutes: twice the lease
+		w.clock.Advance(20 * time.Second)
+		eventually(t, "the lease renewed", func() bool {
+			e, _ := w.store.Get(context.Background(), "shop", "p1")
+			return e.Owner == "host-a:1" && e.LeaseExpires.Sub(w.clock.Now()) >= 40*time.Second
+		})
+	}
+	if _, err := w.executor("host-b:2").Run(context.Background(), "p1"); !errors.Is(err, ErrLeased) {
+		t.Errorf("another process, two leases into the release: %v, want ErrLeased", err)
+	}
+	close(slow.release)
+	if err := <-done; err != nil {
+		t.Errorf("the first process: %v", err)
+	}
+	if len(w.rel.started) != 1 {
+		t.Errorf("releases started: %v, want one", w.rel.started)
+	}
+}
+
+// TestADriverWhoseExecutionWasTakenOverStops: when a renewal finds that
+// another process holds the lease (this one was too slow to renew it),
+// the step's context ends and Run returns ErrLeased.
+func TestADriverWhoseExecutionWasTakenOverStops(t *testing.T) {
+	w := newWorld(t, oneStage)
+	_, done := w.slowRun(t)
+	e, err := w.store.Get(context.Background(), "shop", "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Revision++
+	e.Owner, e.LeaseExpires = "host-b:2", w.clock.Now().Add(time.Hour)
+	if err := w.store.Put(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(20 * time.Second)
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrLeased) {
+			t.Errorf("Run = %v, want ErrLeased", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the process whose execution was taken over still drives it")
+	}
+	if e, _ := w.store.Get(context.Background(), "shop", "p1"); e.Owner != "host-b:2" {
+		t.Errorf("the record's owner is %q, want the process that took it over", e.Owner)
+	}
+}
+
+// TestTheHeartbeatWritesTheRecordAsStoredNotTheStepsHalfDoneCopy: the
+// step changes its copy of the record while the heartbeat renews the
+// lease; the heartbeat's write holds none of those changes (the step
+// writes them when it ends), and the step's copy then carries the
+// revision the heartbeat wrote, so that its own write lands.
+func TestTheHeartbeatWritesTheRecordAsStoredNotTheStepsHalfDoneCopy(t *testing.T) {
+	w := newWorld(t, oneStage)
+	ctx := context.Background()
+	x := w.executor("host-a:1")
+	x.After = w.clock.After
+	if _, err := x.Start(ctx, "p1", "1.4.2", alice); err != nil {
+		t.Fatal(err)
+	}
+	x.defaults()
+	e, err := x.acquire(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := x.heartbeat(ctx, e)
+	e.Stages[0].State, e.Stages[0].Releases = elevator.StageReleasing, map[string]string{"test": "r-half-done"}
+	w.clock.Advance(20 * time.Second)
+	var stored *elevator.PipelineExecution
+	eventually(t, "the lease renewed", func() bool {
+		stored, _ = w.store.Get(ctx, "shop", "p1")
+		return stored.Revision == e.Revision+1
+	})
+	if err := b.stop(e); err != nil {
+		t.Fatal(err)
+	}
+	if st := stored.Stages[0]; st.State != elevator.StagePending || len(st.Releases) != 0 {
+		t.Errorf("the heartbeat wrote the step's unfinished stage: %+v", st)
+	}
+	if e.Revision != stored.Revision || e.Stages[0].Releases["test"] != "r-half-done" {
+		t.Errorf("after the heartbeat the step's copy is revision %d with %v, want revision %d with its own changes", e.Revision, e.Stages[0].Releases, stored.Revision)
+	}
+	if err := x.write(ctx, e, true); err != nil {
+		t.Errorf("the step's write after a heartbeat: %v", err)
 	}
 }

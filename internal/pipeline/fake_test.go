@@ -162,10 +162,17 @@ func (f *fakeReviewer) Review(_ context.Context, orbit string) ([]elevator.Chang
 	return []elevator.ChangeSetRef{{Orbit: orbit, Region: "us-east-1", Stack: "elevator-app-" + orbit + "-shop", ChangeSetID: "cs-" + orbit + "-" + h, TemplateHash: h}}, nil
 }
 
-// clock is a fake clock whose Sleep moves it.
+// clock is a fake clock whose Sleep moves it. After's channels fire when
+// the clock is moved past their time.
 type clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu      sync.Mutex
+	t       time.Time
+	waiters []waiter
+}
+
+type waiter struct {
+	at time.Time
+	ch chan time.Time
 }
 
 func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
@@ -173,4 +180,24 @@ func (c *clock) Sleep(_ context.Context, d time.Duration) error {
 	c.Advance(d)
 	return nil
 }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.t) {
+			kept = append(kept, w)
+			continue
+		}
+		w.ch <- c.t
+	}
+	c.waiters = kept
+}
+func (c *clock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	c.waiters = append(c.waiters, waiter{c.t.Add(d), ch})
+	return ch
+}

@@ -481,6 +481,10 @@ type fakeCloud struct {
 	seq       int
 
 	boot, drain, deleteTime time.Duration
+	// warmup is how long a group's instances stay initial in a target
+	// group after the group is attached to it (its health checks have not
+	// passed yet); 0: healthy at once, as on moto.
+	warmup time.Duration
 	// neverHealthy keeps the targets of new groups unhealthy.
 	neverHealthy bool
 	// doomed is how many of the first instances of new groups terminate.
@@ -505,7 +509,9 @@ type fakeCloud struct {
 	alarmAt     map[string]fakeAlarmAt
 	commands    []string
 	commandOK   bool
-	published   []string
+	// commandOutput, when set, is what a successful command answers.
+	commandOutput *CommandResult
+	published     []string
 	// attachments lists every attach of a group to target groups,
 	// creation included, as "group -> target group".
 	attachments []string
@@ -522,6 +528,7 @@ type fakeGroup struct {
 	capacity  Capacity
 	tgs       []string
 	detached  map[string]time.Time // target group -> when the group left it
+	attached  map[string]time.Time // target group -> when the group was attached to it
 	deleting  time.Time
 	scaling   Scaling
 	instances []*fakeInstance
@@ -807,6 +814,8 @@ func (f *fakeCloud) Targets(ctx context.Context, tg string) ([]Target, error) {
 				out = append(out, Target{in.id, TargetDraining})
 			case attached && g.isNew && f.neverHealthy:
 				out = append(out, Target{in.id, TargetUnhealthy})
+			case attached && now.Before(g.attached[tg].Add(f.warmup)):
+				out = append(out, Target{in.id, TargetInitial})
 			case attached:
 				out = append(out, Target{in.id, TargetHealthy})
 			case wasIn && now.Before(left.Add(f.drain)):
@@ -832,6 +841,10 @@ func (f *fakeCloud) AttachTargetGroups(ctx context.Context, group string, tgs []
 	for _, tg := range tgs {
 		if !slices.Contains(g.tgs, tg) {
 			g.tgs = append(g.tgs, tg)
+			if g.attached == nil {
+				g.attached = map[string]time.Time{}
+			}
+			g.attached[tg] = f.clock.Now()
 		}
 		delete(g.detached, tg)
 		f.attachments = append(f.attachments, group+" -> "+tg)
@@ -1090,9 +1103,12 @@ func (f *fakeCloud) RunCommand(ctx context.Context, instance string, lines []str
 	defer f.mu.Unlock()
 	f.commands = append(f.commands, instance+": "+strings.Join(lines, "; "))
 	if !f.commandOK {
-		return CommandResult{Output: "exit 1", Status: "Failed"}, nil
+		return CommandResult{Stderr: "exit 1", Status: "Failed"}, nil
 	}
-	return CommandResult{Output: "ok", OK: true, Status: "Success"}, nil
+	if f.commandOutput != nil {
+		return *f.commandOutput, nil
+	}
+	return CommandResult{Stdout: "ok", OK: true, Status: "Success"}, nil
 }
 
 func (f *fakeCloud) Publish(ctx context.Context, topic, subject, message string) error {
@@ -1107,6 +1123,18 @@ func (f *fakeCloud) Publish(ctx context.Context, topic, subject, message string)
 
 // attached lists, for the groups made by release id, every target group
 // they were ever attached to.
+// healthyIn counts the healthy targets of target group tg.
+func (f *fakeCloud) healthyIn(tg string) int {
+	targets, _ := f.Targets(context.Background(), tg)
+	n := 0
+	for _, t := range targets {
+		if t.State == TargetHealthy {
+			n++
+		}
+	}
+	return n
+}
+
 func (f *fakeCloud) attachedTo(group string) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -2,6 +2,8 @@ package release
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,7 +25,8 @@ import (
 //	                                       groups, alive, until the bake ends
 //	SmokeTest -> CleanUpFailure            production never saw the new groups
 //	IntegrationTest, Bake -> RollBack -> CleanUpFailure
-//	                                       old groups back in at once
+//	                                       old groups back in at once; the
+//	                                       new ones leave once they serve
 //
 // One alarm watch spans SmokeTest, CutOver, IntegrationTest and Bake:
 // every change of a watched alarm's state is written to the record, and
@@ -34,14 +37,37 @@ import (
 const maxAlarmChanges = 200
 
 // TestTargetGroupName is the name of the per-release test target group of
-// a service (at most 32 characters, as ELBv2 allows): "t-", the release's
-// short id, and the service.
+// a service: "t-", the release's short id (the part after its last '-')
+// and the service, such as t-9f86d081-web. ELBv2 wants 1 to 32 letters,
+// digits and hyphens, neither first nor last a hyphen: a name that would
+// break that rule (a service whose name ends with '-', a longer id; any
+// character other than those is first made a '-') is
+// cut to 23 characters, its trailing hyphens dropped, and ends with '-'
+// and the first 8 hex digits of the SHA-256 of the id and the service, so
+// that two services of a release still have two names.
 func TestTargetGroupName(releaseID, service string) string {
-	short := releaseID
-	if i := strings.LastIndexByte(releaseID, '-'); i >= 0 {
-		short = releaseID[i+1:]
+	short := releaseID[strings.LastIndexByte(releaseID, '-')+1:]
+	name := "t-" + tgChars(short) + "-" + tgChars(service)
+	if len(name) <= maxTargetGroupName && !strings.HasSuffix(name, "-") && short != "" && service != "" &&
+		name == "t-"+short+"-"+service {
+		return name
 	}
-	return "t-" + short + "-" + service
+	sum := sha256.Sum256([]byte(releaseID + "/" + service))
+	name = strings.TrimRight(name[:min(len(name), maxTargetGroupName-9)], "-")
+	return name + "-" + hex.EncodeToString(sum[:4])
+}
+
+// maxTargetGroupName is the longest name ELBv2 gives a target group.
+const maxTargetGroupName = 32
+
+// tgChars replaces what a target group name may not hold with '-'.
+func tgChars(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return r
+		}
+		return '-'
+	}, s)
 }
 
 // onTestListener says whether a service's new group is made on a test
@@ -225,12 +251,14 @@ func (e *Engine) bake(ctx context.Context, r *Release) (Outcome, error) {
 	return goTo(elevator.StateCleanUpSuccess), nil
 }
 
-// rollBack puts the old groups back in their target groups at once and
-// takes the new groups out of them, in every region; CleanUpFailure then
-// waits until the old groups serve and deletes the new ones.
+// rollBack puts the old groups back in their target groups at once, in
+// every region, and leaves the new groups in them: the old groups' targets
+// are not healthy the moment they are attached (their health checks must
+// pass first), and taking the new groups out now would leave the target
+// groups with no healthy target. CleanUpFailure waits until the old
+// groups serve, and only then deletes the new groups.
 func (e *Engine) rollBack(ctx context.Context, r *Release) (Outcome, error) {
-	doc := r.Doc
-	err := e.each(ctx, r, doc.Regions, func(ctx context.Context, cl Cloud, rr *elevator.ReleaseRegionRecord) error {
+	err := e.each(ctx, r, r.Doc.Regions, func(ctx context.Context, cl Cloud, rr *elevator.ReleaseRegionRecord) error {
 		var errs []error
 		for i := range rr.Services {
 			sr := &rr.Services[i]
@@ -248,22 +276,6 @@ func (e *Engine) rollBack(ctx context.Context, r *Release) (Outcome, error) {
 					errs = append(errs, fmt.Errorf("attach group %s to its target groups again: %w", old.Name, err))
 				default:
 					old.Detached, old.Reattached = false, true
-				}
-			}
-		}
-		if len(errs) > 0 {
-			return errors.Join(errs...)
-		}
-		// Only once every old group is back: the new groups leave.
-		for i := range rr.Services {
-			sr := &rr.Services[i]
-			s := doc.Service(sr.Service)
-			if s == nil || !sr.Scaled || !slices.ContainsFunc(sr.Old, func(o elevator.ReleaseOldGroup) bool { return o.Reattached }) {
-				continue
-			}
-			if tgs := s.Placement(rr.Region).TargetGroups; len(tgs) > 0 {
-				if err := cl.DetachTargetGroups(ctx, sr.Group, tgs); err != nil && !errors.Is(err, ErrNotFound) {
-					errs = append(errs, fmt.Errorf("detach new group %s: %w", sr.Group, err))
 				}
 			}
 		}
@@ -494,7 +506,11 @@ func (e *Engine) test(ctx context.Context, r *Release, phase string, t elevator.
 			out = TestOutcome{Error: fmt.Sprintf("no new instance of %s in service", svc)}
 		} else {
 			res, err := cl.RunCommand(ctx, ids[0], t.Command, t.Timeout())
-			out = TestOutcome{Passed: err == nil && res.OK, Output: fmt.Sprintf("on %s: %s", ids[0], res.Output)}
+			// SSM cuts each stream before the engine sees it: each is
+			// redacted on its own, knowing where it was cut.
+			secrets := secretsOf(t, os.Environ())
+			out = TestOutcome{Passed: err == nil && res.OK, Output: fmt.Sprintf("on %s: %s%s", ids[0],
+				redacted(TestOutcome{Output: res.Stdout, Cut: res.StdoutCut}, secrets), redacted(TestOutcome{Output: res.Stderr, Cut: res.StderrCut}, secrets))}
 			if err != nil {
 				out.Error = err.Error()
 			} else if !res.OK {
@@ -511,11 +527,21 @@ func (e *Engine) test(ctx context.Context, r *Release, phase string, t elevator.
 	secrets := secretsOf(t, os.Environ())
 	res := elevator.ReleaseTestResult{Phase: phase, Name: t.Name, Region: region, Round: r.Rec.TestRound, Passed: out.Passed,
 		At: start, Seconds: e.now().Sub(start).Seconds(),
-		Output: elevator.CapOutput(elevator.Redact(out.Output, secrets)), Error: elevator.Redact(out.Error, secrets)}
+		Output: elevator.CapOutput(redacted(out, secrets)), Error: elevator.Redact(out.Error, secrets)}
 	if len(res.Error) > 512 {
 		res.Error = res.Error[:512] + "..."
 	}
 	return res
+}
+
+// redacted is a test's output without secret values, before it is
+// capped: cutting first could leave the beginning of a secret that
+// straddled the cut, which Redact would no longer recognise.
+func redacted(out TestOutcome, secrets []string) string {
+	if out.Cut {
+		return elevator.RedactCut(out.Output, secrets)
+	}
+	return elevator.Redact(out.Output, secrets)
 }
 
 // dropTestTargetGroups points the test listeners of a region back at

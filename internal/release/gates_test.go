@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -474,19 +475,27 @@ func TestFailedTestsNotRetriedInTimeFailTheRelease(t *testing.T) {
 
 func TestTestOutputInRecordsIsCappedAndHoldsNoSecret(t *testing.T) {
 	t.Setenv("DEPLOY_API_TOKEN", "tok-0123456789")
+	t.Setenv("SMOKE_BEARER", "sekrit-bearer-value")
 	w := newWorld(t)
 	huge := strings.Repeat("x", 100<<10)
 	tester := &fakeTester{fail: func(elevator.ReleaseTest, int) string {
 		return "Authorization: Bearer sekrit-bearer-value\n" + huge + "\ntoken tok-0123456789 seen\n"
 	}}
 	rel := w.release(gated, func(r *elevator.Release) {
-		r.Tests.Smoke[0].Headers = map[string]string{"Authorization": "Bearer sekrit-bearer-value"}
+		r.Tests.Smoke[0].Headers = map[string]string{"Authorization": "Bearer ${SMOKE_BEARER}"}
 	})
 	rec := w.run(w.gatedEngine("engine-1", tester), rel)
 	assertFailure(t, rec, elevator.FailureTest)
 	stored, err := w.store.Record(context.Background(), rel.ID)
 	if err != nil {
 		t.Fatal(err)
+	}
+	doc, _, err := w.store.Release(context.Background(), rel.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(doc), "sekrit-bearer-value") {
+		t.Error("the release document holds the header's secret")
 	}
 	out := stored.Tests[0].Output
 	if len(out) > elevator.MaxTestOutput+64 {
@@ -508,10 +517,15 @@ func TestTheLocalTesterRunsHTTPAndCommandTests(t *testing.T) {
 			w.WriteHeader(http.StatusForbidden)
 			return
 		}
+		if r.URL.Path == "/long" {
+			_, _ = fmt.Fprintf(w, `{"log":%q,"ready":true}`, strings.Repeat("x", 3*elevator.MaxTestOutput))
+			return
+		}
 		_, _ = fmt.Fprint(w, `{"status":"green","version":"1.4.2"}`)
 	}))
 	defer srv.Close()
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "engine-secret")
+	t.Setenv("CHECK_VALUE", "yes")
 	env := TestEnv{URL: srv.URL, Facts: map[string]string{"TEST_URL": srv.URL, "VERSION": "1.4.2"}}
 	for _, tt := range []struct {
 		name string
@@ -521,6 +535,8 @@ func TestTheLocalTesterRunsHTTPAndCommandTests(t *testing.T) {
 	}{
 		{"an answer as expected passes", elevator.ReleaseTest{Kind: elevator.TestHTTP, Path: "/health", Headers: map[string]string{"X-Check": "yes"}, Body: `"status":"green"`}, true, "-> 200"},
 		{"another status fails", elevator.ReleaseTest{Kind: elevator.TestHTTP, Path: "/health"}, false, "-> 403"},
+		{"a header takes ${NAME} from the engine's environment", elevator.ReleaseTest{Kind: elevator.TestHTTP, Path: "/health", Headers: map[string]string{"X-Check": "${CHECK_VALUE}"}}, true, "-> 200"},
+		{"the body pattern is matched past the first kilobytes", elevator.ReleaseTest{Kind: elevator.TestHTTP, Path: "/long", Headers: map[string]string{"X-Check": "yes"}, Body: `"ready":true`}, true, "-> 200"},
 		{"a body that does not match fails", elevator.ReleaseTest{Kind: elevator.TestHTTP, Path: "/", Headers: map[string]string{"X-Check": "yes"}, Body: `"status":"red"`}, false, "green"},
 		{"a command sees the release's facts", elevator.ReleaseTest{Kind: elevator.TestCommand, Command: []string{"sh", "-c", `echo "v=$ELEVATOR_VERSION url=$ELEVATOR_TEST_URL key=$AWS_SECRET_ACCESS_KEY"`}}, true, "v=1.4.2 url=" + srv.URL + " key=\n"},
 		{"a command that exits non-zero fails", elevator.ReleaseTest{Kind: elevator.TestCommand, Command: []string{"sh", "-c", "echo broken; exit 3"}}, false, "broken"},
@@ -671,5 +687,131 @@ func TestAnAlarmChangeIsStoredWhenItIsSeenNotAtTheNextTransition(t *testing.T) {
 	assertPath(t, rec, gatedPath)
 	if !slices.Equal(storedInBake, []string{"->OK", "OK->INSUFFICIENT_DATA"}) {
 		t.Errorf("records stored in Bake end with alarm changes %v, want the first look, then the change while baking", storedInBake)
+	}
+}
+
+// TestARollBackNeverLeavesTheTargetGroupWithoutAHealthyTarget fails the
+// integration test with targets that take a while to pass their health
+// checks once attached (the in-memory cloud's warmup: moto's targets are
+// healthy at once, so it cannot show this). After every call to the
+// cloud, the web target group must have a healthy target: the new groups
+// leave only once the old ones serve again.
+func TestARollBackNeverLeavesTheTargetGroupWithoutAHealthyTarget(t *testing.T) {
+	w := newWorld(t)
+	c := w.clouds["us-east-1"]
+	c.warmup = 15 * time.Second
+	var empty []string
+	c.hook = func(op string) {
+		if n := c.healthyIn(tg("us-east-1")); n == 0 {
+			empty = append(empty, op)
+		}
+	}
+	tester := &fakeTester{fail: func(t elevator.ReleaseTest, _ int) string {
+		if t.Name == "checkout" {
+			return "payment provider said no"
+		}
+		return ""
+	}}
+	rel := w.release(gated)
+	rec := w.run(w.gatedEngine("engine-1", tester), rel)
+	assertPath(t, rec, path(V, L, VR, D, CH, ST, CO, IT, RB, CUF, U, FC))
+	if len(empty) > 0 {
+		t.Errorf("the target group had no healthy target after %v", empty)
+	}
+	w.assertOnly(only(oldGroup))
+	w.assertServing(oldGroup)
+}
+
+// tgNamePattern is ELBv2's rule for target group names: 1 to 32
+// letters, digits and hyphens, neither first nor last a hyphen.
+var tgNamePattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?$`)
+
+func TestTheTestTargetGroupNameFollowsAWSRules(t *testing.T) {
+	for _, tt := range []struct{ name, id, service, want string }{
+		{"a release and a service", "20261123-120000-9f86d081", "web", "t-9f86d081-web"},
+		{"a service of twenty characters", "20261123-120000-9f86d081", "a-service-of-twenty", "t-9f86d081-a-service-of-twenty"},
+		{"a service that ends with a hyphen", "20261123-120000-9f86d081", "web-", ""},
+		{"a longer id than today's", "20261123-120000-9f86d0819f86d0819f86d081", "checkout-api", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := TestTargetGroupName(tt.id, tt.service)
+			if !tgNamePattern.MatchString(got) {
+				t.Errorf("TestTargetGroupName(%q, %q) = %q: not a target group name AWS accepts", tt.id, tt.service, got)
+			}
+			if tt.want != "" && got != tt.want {
+				t.Errorf("TestTargetGroupName(%q, %q) = %q, want %q", tt.id, tt.service, got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzTestTargetGroupName checks that every name is one AWS accepts, and
+// that two services of a release never share one.
+func FuzzTestTargetGroupName(f *testing.F) {
+	f.Add("20261123-120000-9f86d081", "web", "worker")
+	f.Add("20261123-120000-9f86d081", "web-", "web")
+	f.Add("20261123-120000-9f86d0819f86d0819f86d081", "checkout-api-eu-west", "checkout-api-eu-west-")
+	f.Add("", "-", "--")
+	f.Fuzz(func(t *testing.T, id, a, b string) {
+		na, nb := TestTargetGroupName(id, a), TestTargetGroupName(id, b)
+		for _, n := range []string{na, nb} {
+			if !tgNamePattern.MatchString(n) {
+				t.Fatalf("TestTargetGroupName(%q, ...) = %q: not a target group name AWS accepts", id, n)
+			}
+		}
+		if a != b && na == nb {
+			t.Errorf("services %q and %q of %q share the name %q", a, b, id, na)
+		}
+		if again := TestTargetGroupName(id, a); again != na {
+			t.Errorf("the name of %q changed from %q to %q", a, na, again)
+		}
+	})
+}
+
+// TestASecretCutWhereOutputIsCutLeavesNoPrefixInTheRecord runs a command
+// test that prints a secret across the old 4 KiB cut and across the
+// capture limit: no part of it may reach the record.
+func TestASecretCutWhereOutputIsCutLeavesNoPrefixInTheRecord(t *testing.T) {
+	const secret = "tok-ABCDEFGHIJKLMNOP"
+	t.Setenv("DEPLOY_API_TOKEN", secret)
+	for _, at := range []int{elevator.MaxTestOutput - 8, elevator.MaxTestOutput/2 - 8, elevator.MaxTestCapture - 8} {
+		t.Run(fmt.Sprintf("at byte %d", at), func(t *testing.T) {
+			w := newWorld(t)
+			rel := w.release(gated, func(r *elevator.Release) {
+				r.Tests.Smoke = []elevator.ReleaseTest{{Name: "chatty", Kind: elevator.TestCommand,
+					Command: []string{"sh", "-c", fmt.Sprintf(`yes x | tr -d '\n' | head -c %d; printf '%s'; yes y | tr -d '\n' | head -c 100; exit 1`, at, secret)}}}
+			})
+			rec := w.run(w.gatedEngine("engine-1", LocalTester{}), rel)
+			assertFailure(t, rec, elevator.FailureTest)
+			out := rec.Tests[0].Output
+			if !strings.Contains(out, "xxxx") {
+				t.Fatalf("output %.60q... is not the command's", out)
+			}
+			if strings.Contains(out, secret[:6]) {
+				t.Errorf("the record holds the beginning of the secret: ...%q", out[max(0, strings.Index(out, secret[:6])-10):][:30])
+			}
+		})
+	}
+}
+
+// TestASecretSSMCutLeavesNoPrefixInTheRecord: SSM keeps 24,000
+// characters of a command's output, cut before the engine can redact it
+// (the in-memory cloud answers as SSM would; moto runs no commands).
+func TestASecretSSMCutLeavesNoPrefixInTheRecord(t *testing.T) {
+	const secret = "tok-ABCDEFGHIJKLMNOP"
+	t.Setenv("DEPLOY_API_TOKEN", secret)
+	w := newWorld(t)
+	w.clouds["us-east-1"].commandOutput = &CommandResult{Stdout: strings.Repeat("x", 23990) + secret[:10], StdoutCut: true, Stderr: "warning: " + secret, Status: "Failed"}
+	rel := w.release(gated, func(r *elevator.Release) {
+		r.Tests.Smoke = []elevator.ReleaseTest{{Name: "local", Kind: elevator.TestSSM, Command: []string{"./long-report.sh"}}}
+	})
+	rec := w.run(w.gatedEngine("engine-1", &fakeTester{}), rel)
+	assertFailure(t, rec, elevator.FailureTest)
+	out := rec.Tests[0].Output
+	if !strings.Contains(out, "warning: [redacted]") {
+		t.Errorf("output %q... lacks the redacted error stream", out[len(out)-80:])
+	}
+	if strings.Contains(out, secret[:6]) {
+		t.Errorf("the record holds the beginning of the secret: %q", out)
 	}
 }

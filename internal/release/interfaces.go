@@ -309,9 +309,13 @@ type AlarmState struct {
 // CommandResult is what a command run on an instance printed, and whether
 // it succeeded (exited 0 before its timeout).
 type CommandResult struct {
-	Output string
-	OK     bool
-	Status string // as SSM says it: Success, Failed, TimedOut, ...
+	// Stdout and Stderr are what the command printed; StdoutCut and
+	// StderrCut say that SSM cut one short at its end (it keeps 24,000
+	// characters), where a secret may have been cut in two.
+	Stdout, Stderr       string
+	StdoutCut, StderrCut bool
+	OK                   bool
+	Status               string // as SSM says it: Success, Failed, TimedOut, ...
 }
 
 // RemainKind is a kind of Remain.

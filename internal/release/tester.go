@@ -40,6 +40,9 @@ type TestOutcome struct {
 	Passed bool
 	Output string
 	Error  string
+	// Cut says that Output was cut short at its end (at
+	// elevator.MaxTestCapture), where a secret may have been cut in two.
+	Cut bool
 }
 
 // LocalTester runs http tests with an HTTP client and command tests as
@@ -53,12 +56,13 @@ type LocalTester struct {
 	Client *http.Client // http.DefaultClient's transport when nil
 }
 
-// capWriter keeps at most limit bytes of what is written, counting the
-// rest, so a chatty test cannot fill the engine's memory.
+// capWriter keeps at most limit bytes of what is written, and says
+// whether it dropped the rest, so a chatty test cannot fill the engine's
+// memory.
 type capWriter struct {
 	buf   bytes.Buffer
 	limit int
-	cut   int
+	cut   bool
 }
 
 func (w *capWriter) Write(p []byte) (int, error) {
@@ -66,19 +70,10 @@ func (w *capWriter) Write(p []byte) (int, error) {
 	if room >= len(p) {
 		w.buf.Write(p)
 	} else {
-		if room > 0 {
-			w.buf.Write(p[:room])
-		}
-		w.cut += len(p) - max(room, 0)
+		w.buf.Write(p[:max(room, 0)])
+		w.cut = true
 	}
 	return len(p), nil
-}
-
-func (w *capWriter) String() string {
-	if w.cut > 0 {
-		return w.buf.String() + fmt.Sprintf("\n[... %d more bytes ...]", w.cut)
-	}
-	return w.buf.String()
 }
 
 // Test runs one try of t.
@@ -129,7 +124,7 @@ func (l LocalTester) http(ctx context.Context, t elevator.ReleaseTest, env TestE
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		req.Header.Set(k, t.Headers[k])
+		req.Header.Set(k, elevator.ExpandHeader(t.Headers[k], os.Getenv))
 	}
 	client := l.Client
 	if client == nil {
@@ -140,22 +135,24 @@ func (l LocalTester) http(ctx context.Context, t elevator.ReleaseTest, env TestE
 		return TestOutcome{Output: fmt.Sprintf("%s %s", method, url), Error: err.Error()}
 	}
 	defer func() { _ = resp.Body.Close() }()
-	body := &capWriter{limit: elevator.MaxTestOutput}
-	_, rerr := io.Copy(body, io.LimitReader(resp.Body, 1<<20))
-	out := fmt.Sprintf("%s %s -> %d\n%s", method, url, resp.StatusCode, body.String())
+	// The body pattern is matched against the whole body, up to
+	// MaxTestCapture; the engine keeps less of it in the record.
+	body := &capWriter{limit: elevator.MaxTestCapture}
+	_, rerr := io.Copy(body, io.LimitReader(resp.Body, elevator.MaxTestCapture+1))
+	out := fmt.Sprintf("%s %s -> %d\n%s", method, url, resp.StatusCode, body.buf.String())
 	want := t.Status
 	if want == 0 {
 		want = http.StatusOK
 	}
 	switch {
 	case rerr != nil:
-		return TestOutcome{Output: out, Error: fmt.Sprintf("read the answer: %v", rerr)}
+		return TestOutcome{Output: out, Cut: body.cut, Error: fmt.Sprintf("read the answer: %v", rerr)}
 	case resp.StatusCode != want:
-		return TestOutcome{Output: out, Error: fmt.Sprintf("status %d, want %d", resp.StatusCode, want)}
+		return TestOutcome{Output: out, Cut: body.cut, Error: fmt.Sprintf("status %d, want %d", resp.StatusCode, want)}
 	case t.Body != "" && !regexp.MustCompile(t.Body).MatchString(body.buf.String()):
-		return TestOutcome{Output: out, Error: fmt.Sprintf("body does not match %q", t.Body)}
+		return TestOutcome{Output: out, Cut: body.cut, Error: fmt.Sprintf("body does not match %q", t.Body)}
 	}
-	return TestOutcome{Passed: true, Output: out}
+	return TestOutcome{Passed: true, Output: out, Cut: body.cut}
 }
 
 func (l LocalTester) command(ctx context.Context, t elevator.ReleaseTest, env TestEnv) TestOutcome {
@@ -179,17 +176,17 @@ func (l LocalTester) command(ctx context.Context, t elevator.ReleaseTest, env Te
 	for _, k := range keys {
 		cmd.Env = append(cmd.Env, "ELEVATOR_"+k+"="+env.Facts[k])
 	}
-	out := &capWriter{limit: elevator.MaxTestOutput}
+	out := &capWriter{limit: elevator.MaxTestCapture}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = time.Second
 	err = cmd.Run()
 	switch {
 	case ctx.Err() != nil:
-		return TestOutcome{Output: out.String(), Error: fmt.Sprintf("no answer within %s", t.Timeout())}
+		return TestOutcome{Output: out.buf.String(), Cut: out.cut, Error: fmt.Sprintf("no answer within %s", t.Timeout())}
 	case err != nil:
-		return TestOutcome{Output: out.String(), Error: err.Error()}
+		return TestOutcome{Output: out.buf.String(), Cut: out.cut, Error: err.Error()}
 	}
-	return TestOutcome{Passed: true, Output: out.String()}
+	return TestOutcome{Passed: true, Output: out.buf.String(), Cut: out.cut}
 }
 
 func targetOf(t elevator.ReleaseTest) string {
@@ -204,12 +201,21 @@ func targetOf(t elevator.ReleaseTest) string {
 var secretNames = []string{"SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE", "API_KEY", "ACCESS_KEY"}
 
 // secretsOf lists the values a test's stored output must not hold: the
-// values of its headers, and those of the engine's environment variables
+// values of its headers (with the ${NAME} in them expanded), and those of the engine's environment variables
 // whose names say they are secret (AWS_SECRET_ACCESS_KEY,
 // AWS_SESSION_TOKEN, ...).
 func secretsOf(t elevator.ReleaseTest, environ []string) []string {
+	getenv := func(name string) string {
+		for _, kv := range environ {
+			if k, v, _ := strings.Cut(kv, "="); k == name {
+				return v
+			}
+		}
+		return ""
+	}
 	var out []string
 	for _, v := range t.Headers {
+		v = elevator.ExpandHeader(v, getenv)
 		out = append(out, v)
 		// "Bearer xyz": the token alone, too.
 		if _, tok, ok := strings.Cut(v, " "); ok {

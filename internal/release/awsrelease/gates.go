@@ -105,7 +105,7 @@ func (c *Cloud) RunCommand(ctx context.Context, instance string, lines []string,
 	if err != nil {
 		return release.CommandResult{}, err
 	}
-	return release.CommandResult{Output: res.Output, OK: res.OK, Status: res.Status}, nil
+	return release.CommandResult{Stdout: res.Stdout, Stderr: res.Stderr, StdoutCut: res.StdoutCut, StderrCut: res.StderrCut, OK: res.OK, Status: res.Status}, nil
 }
 
 // Publish sends a message to an SNS topic.

@@ -497,3 +497,36 @@ func (s *Store) TestRetry(ctx context.Context, id string, round int) (*elevator.
 	}
 	return &t, nil
 }
+
+// releaseToken is the object under elevator.ReleaseTokenKey.
+type releaseToken struct {
+	Token     string `json:"token"`
+	ReleaseID string `json:"release_id"`
+}
+
+// ClaimToken binds token to release id unless it is bound already (a
+// conditional write: the first claim wins), and returns the id the token
+// is bound to: id, or the one an earlier claim stored.
+func (s *Store) ClaimToken(ctx context.Context, token, id string) (string, error) {
+	if err := elevator.CheckReleaseID(id); err != nil {
+		return "", err
+	}
+	key := elevator.ReleaseTokenKey(token)
+	b, err := json.Marshal(releaseToken{Token: token, ReleaseID: id})
+	if err != nil {
+		return "", elevator.Errorf(elevator.EINTERNAL, "encode release token: %w", err)
+	}
+	stored, err := s.objects.PutIfAbsent(ctx, s.bucket, key, "application/json", b)
+	if err != nil || stored {
+		return id, err
+	}
+	b, _, err = s.objects.Get(ctx, s.bucket, key)
+	if err != nil {
+		return "", err
+	}
+	var have releaseToken
+	if err := json.Unmarshal(b, &have); err != nil || have.Token != token || elevator.CheckReleaseID(have.ReleaseID) != nil {
+		return "", elevator.Errorf(elevator.EINTERNAL, "release token in s3://%s/%s does not name a release for %q: %v", s.bucket, key, token, err)
+	}
+	return have.ReleaseID, nil
+}

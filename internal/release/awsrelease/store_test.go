@@ -533,3 +533,23 @@ func TestPagesWalkAnAppsReleasesNewestFirstOneQueryEach(t *testing.T) {
 		}
 	})
 }
+
+func TestAReleaseTokenIsBoundToTheFirstReleaseThatClaimsIt(t *testing.T) {
+	b, _ := stateOf(t)
+	ctx := context.Background()
+	first, err := b.Store.ClaimToken(ctx, "p1-prod-prod", "20261129-120000-00000001")
+	if err != nil || first != "20261129-120000-00000001" {
+		t.Fatalf("first claim = %q, %v", first, err)
+	}
+	again, err := b.Store.ClaimToken(ctx, "p1-prod-prod", "20261129-120500-00000002")
+	if err != nil || again != first {
+		t.Errorf("second claim = %q, %v; want %s, bound first", again, err, first)
+	}
+	other, err := b.Store.ClaimToken(ctx, "p1-test-test", "20261129-120500-00000002")
+	if err != nil || other != "20261129-120500-00000002" {
+		t.Errorf("another token's claim = %q, %v", other, err)
+	}
+	if _, err := b.Store.ClaimToken(ctx, "p1-x-x", "../x"); elevator.ErrorCode(err) != elevator.EINVALID {
+		t.Errorf("a claim for a bad id: %v, want EINVALID", err)
+	}
+}
