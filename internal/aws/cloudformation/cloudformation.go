@@ -190,10 +190,30 @@ var ErrNoChanges = errors.New("no changes")
 
 // ChangeSetStatus is where a change set is in its life.
 type ChangeSetStatus struct {
-	Done    bool // created (or failed): no more waiting
+	ID      string // its ARN
+	Name    string
+	Stack   string // the stack's name
+	Done    bool   // created (or failed): no more waiting
 	Failed  bool
 	Reason  string
 	Changes []Change
+	// Execution is CloudFormation's ExecutionStatus: AVAILABLE when it
+	// can be executed, EXECUTE_IN_PROGRESS or EXECUTE_COMPLETE once it
+	// was, OBSOLETE when the stack changed since, UNAVAILABLE otherwise.
+	Execution string
+	Created   time.Time
+}
+
+// Execution statuses of a change set.
+const (
+	ExecutionAvailable  = "AVAILABLE"
+	ExecutionInProgress = "EXECUTE_IN_PROGRESS"
+	ExecutionComplete   = "EXECUTE_COMPLETE"
+)
+
+// Executed reports whether the change set was executed (or is being).
+func (s *ChangeSetStatus) Executed() bool {
+	return s.Execution == ExecutionInProgress || s.Execution == ExecutionComplete
 }
 
 // Change is one resource a change set would add, modify or remove.
@@ -215,6 +235,8 @@ func (c *Client) ChangeSet(ctx context.Context, id string) (*ChangeSetStatus, er
 		if err != nil {
 			return nil, c.fail("describe change set", "", err)
 		}
+		st.ID, st.Name, st.Stack = aws.ToString(out.ChangeSetId), aws.ToString(out.ChangeSetName), aws.ToString(out.StackName)
+		st.Execution, st.Created = string(out.ExecutionStatus), aws.ToTime(out.CreationTime)
 		switch out.Status {
 		case cfntypes.ChangeSetStatusCreateComplete:
 			st.Done = true
