@@ -31,7 +31,7 @@ type Plan struct {
 	Changes   []cloudformation.Change `json:"changes"`
 
 	ChangeSetID string `json:"change_set_id,omitempty"` // the change set, while it exists (kept for review)
-	spec      Spec
+	spec        Spec
 }
 
 // Engine applies stacks in one region.

@@ -37,8 +37,8 @@ type transition struct {
 
 // table is the pipeline's stage machine. Succeeded and Failed are final.
 var table = map[elevator.StageState]transition{
-	elevator.StagePending:   {pending, []elevator.StageState{elevator.StageWaiting}},
-	elevator.StageWaiting:   {waiting, []elevator.StageState{elevator.StageUpdating, elevator.StageReleasing, elevator.StageFailed}},
+	elevator.StagePending: {pending, []elevator.StageState{elevator.StageWaiting}},
+	elevator.StageWaiting: {waiting, []elevator.StageState{elevator.StageUpdating, elevator.StageReleasing, elevator.StageFailed}},
 	// Updating goes back to Waiting when a reviewed change set went stale:
 	// what runs must be what was reviewed (and approved).
 	elevator.StageUpdating:  {updating, []elevator.StageState{elevator.StageReleasing, elevator.StageWaiting, elevator.StageFailed}},
