@@ -267,6 +267,16 @@ func (c *Client) ChangeSet(ctx context.Context, id string) (*ChangeSetStatus, er
 	}
 }
 
+// ChangeSetARN returns the id (ARN) of the change set called name of
+// stack: a change set's name is unique only within its stack.
+func (c *Client) ChangeSetARN(ctx context.Context, stack, name string) (string, error) {
+	out, err := c.api.DescribeChangeSet(ctx, &cfn.DescribeChangeSetInput{StackName: aws.String(stack), ChangeSetName: aws.String(name)})
+	if err != nil {
+		return "", c.fail("describe change set "+name, stack, err)
+	}
+	return aws.ToString(out.ChangeSetId), nil
+}
+
 // DeleteChangeSet deletes a change set.
 func (c *Client) DeleteChangeSet(ctx context.Context, id string) error {
 	if _, err := c.api.DeleteChangeSet(ctx, &cfn.DeleteChangeSetInput{ChangeSetName: aws.String(id)}); err != nil {
