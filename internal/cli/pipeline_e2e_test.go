@@ -483,3 +483,59 @@ func TestARollbackPinsTheOrbitAgainstAPipeline(t *testing.T) {
 		t.Fatalf("after the unpin: %s %+v", e.states(), e.Stages[0])
 	}
 }
+
+// TestTheSafeChangesPolicyApprovesAnAddedTableButNotARemovedOne runs a
+// two-stage pipeline whose second stage may be approved by policy: a
+// version that adds a table is approved by "policy" and runs its change
+// set; one that removes a table waits for a person, and its review says
+// that data may be lost.
+func TestTheSafeChangesPolicyApprovesAnAddedTableButNotARemovedOne(t *testing.T) {
+	acct := inAccount(t)
+	starter := fmt.Sprintf("arn:aws:iam::%s:user/elevator-test", acct.ID)
+	access := fmt.Sprintf("access:\n  - {role: approver, principals: [\"arn:aws:iam::%[1]s:user/bob\"]}\n  - {role: deployer, principals: [%[2]q]}\n", acct.ID, starter)
+	var orbitFiles, names []string
+	for range 2 {
+		f, name := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n"+access)
+		mustSucceed(t, elevator(t, "", "orbit", "up", "-f", f))
+		orbitFiles, names = append(orbitFiles, f), append(names, name)
+	}
+	appFile := filepath.Join(t.TempDir(), "app.yml")
+	writeApp := func(tables ...string) {
+		body := releaseApp + "data:\n  tables:\n"
+		for _, tb := range tables {
+			body += "    " + tb + ": {hash_key: {name: id, type: S}}\n"
+		}
+		body += fmt.Sprintf("pipeline:\n  stages:\n    - orbit: %s\n    - orbit: %s\n      auto: true\n      approval: {roles: [approver], auto: safe-changes}\n", names[0], names[1])
+		if err := os.WriteFile(appFile, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeApp("orders")
+	for i, name := range names {
+		flags := []string{"-f", appFile, "--orbit", name, "--orbit-file", orbitFiles[i]}
+		mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
+		mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
+	}
+	pflags := []string{"-f", appFile, "--orbit-file", orbitFiles[0], "--orbit-file", orbitFiles[1]}
+	tableIn := func(table, orbitName string) bool {
+		_, err := dynamodb.NewFromConfig(acct.Config("us-east-1")).DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String("shop-" + table + "-" + orbitName)})
+		return err == nil
+	}
+
+	writeApp("orders", "audit")
+	e := execution(t, elevator(t, "", append([]string{"pipeline", "start", "--version", "1.0.0", "--output", "json"}, pflags...)...))
+	if got := e.states(); got != "Succeeded Succeeded Succeeded" || e.Stages[1].Approval == nil || e.Stages[1].Approval.By != domain.PolicyApprover || !tableIn("audit", names[1]) {
+		t.Fatalf("a version adding a table: %s, approval %+v", got, e.Stages[1].Approval)
+	}
+
+	writeApp("audit")
+	e = execution(t, elevator(t, "", append([]string{"pipeline", "start", "--version", "1.0.1", "--output", "json"}, pflags...)...))
+	if got := e.states(); got != "Running Succeeded Waiting" || e.Stages[1].Approval != nil || !tableIn("orders", names[1]) {
+		t.Fatalf("a version removing a table: %s, approval %+v", got, e.Stages[1].Approval)
+	}
+	status := elevator(t, "", append([]string{"pipeline", "status", e.ID}, pflags...)...)
+	mustSucceed(t, status)
+	if !strings.Contains(status.stdout, "-  TableOrders  AWS::DynamoDB::Table  STATEFUL: data may be lost") {
+		t.Errorf("status does not warn of the table removed:\n%s", status.stdout)
+	}
+}
