@@ -28,7 +28,9 @@ func TestTheReviewDigestFollowsChangeSetsAndHashesOnly(t *testing.T) {
 	}{
 		{"the same review read again", edit(func([]elevator.ChangeSetRef) {}), true},
 		{"its changes described otherwise", edit(func(r []elevator.ChangeSetRef) { r[0].Changes[0].Replacement = "False" }), true},
-		{"another change set id", edit(func(r []elevator.ChangeSetRef) { r[0].ChangeSetID = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/b/2" }), false},
+		{"another change set id", edit(func(r []elevator.ChangeSetRef) {
+			r[0].ChangeSetID = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/b/2"
+		}), false},
 		{"a change set where there was none", edit(func(r []elevator.ChangeSetRef) { r[1].ChangeSetID = "arn:x" }), false},
 		{"another template hash", edit(func(r []elevator.ChangeSetRef) { r[1].TemplateHash = "h3" }), false},
 		{"another stack", edit(func(r []elevator.ChangeSetRef) { r[1].Stack = "elevator-app-prod-cart" }), false},
