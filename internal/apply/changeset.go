@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
@@ -26,13 +25,13 @@ func (p *Plan) Kept() string { return p.ChangeSetID }
 func (e *Engine) CheckKept(ctx context.Context, id, stack string) (*cloudformation.ChangeSetStatus, error) {
 	region := e.Stacks.Region()
 	cs, err := e.Stacks.ChangeSet(ctx, id)
-	if errors.Is(err, cloudformation.ErrStackNotFound) || errors.Is(err, cloudformation.ErrNoChanges) {
+	if errors.Is(err, cloudformation.ErrChangeSetNotFound) || errors.Is(err, cloudformation.ErrStackNotFound) || errors.Is(err, cloudformation.ErrNoChanges) {
 		return nil, elevator.Errorf(elevator.ECONFLICT, "change set %s of stack %s in %s: %w: %w", id, stack, region, errGone, elevator.ErrStaleChangeSet)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if cs.Stack != "" && cs.Stack != stack && !strings.Contains(cs.ID, ":stack/"+stack+"/") {
+	if cs.Stack != stack {
 		return nil, elevator.Errorf(elevator.EINVALID, "change set %s in %s is of stack %s, not %s", id, region, cs.Stack, stack)
 	}
 	if cs.Executed() {
@@ -112,7 +111,7 @@ func (e *Engine) ExecuteKept(ctx context.Context, id, stack string, started bool
 // that is gone already is not an error.
 func (e *Engine) DeleteKept(ctx context.Context, id string) error {
 	err := e.Stacks.DeleteChangeSet(ctx, id)
-	if errors.Is(err, cloudformation.ErrStackNotFound) {
+	if errors.Is(err, cloudformation.ErrChangeSetNotFound) || errors.Is(err, cloudformation.ErrStackNotFound) {
 		return nil
 	}
 	return err

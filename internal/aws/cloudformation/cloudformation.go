@@ -27,9 +27,20 @@ import (
 // *awserr.NotFoundError naming the stack with errors.As.
 var ErrStackNotFound = errors.New("stack not found")
 
-// codes are CloudFormation's answers about a stack that does not exist.
+// ErrChangeSetNotFound is wrapped by the ENOTFOUND error returned for a
+// change set that does not exist (or was deleted, as AWS does with a
+// stack's change sets once one of them ran). The emulator answers such a
+// call as for a stack that does not exist: ErrStackNotFound.
+var ErrChangeSetNotFound = errors.New("change set not found")
+
+// codes are CloudFormation's answers about a stack or change set that does
+// not exist.
 var codes = awserr.Codes{
-	NotFound: []awserr.Match{{Code: "ValidationError", Message: "does not exist", Err: ErrStackNotFound}},
+	NotFound: []awserr.Match{
+		{Code: "ValidationError", Message: "does not exist", Err: ErrStackNotFound},
+		{Code: "ChangeSetNotFound", Err: ErrChangeSetNotFound},
+		{Code: "ChangeSetNotFoundException", Err: ErrChangeSetNotFound},
+	},
 }
 
 // api lists the CloudFormation operations Elevator uses.
