@@ -50,7 +50,7 @@ func (r cliReviewer) targets(ctx context.Context, orbitName string) (*app.Servic
 			return app.Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), LoadBalancing: elbv2.New(cfg)}, nil
 		},
 		Identity: sts.New(cfg),
-		Progress: progress.New(r.p.stderr),
+		Progress: progress.Plain(r.p.stderr), // beside the executor's own lines: no live status line
 		Poller:   apply.Poller{Clock: elevator.SystemClock{}, Interval: interval, Timeout: reviewTimeout},
 	}
 	targets, err := svc.Targets(ctx, a, o)
