@@ -98,3 +98,22 @@ func (s *Service) ExecuteKept(ctx context.Context, t apply.Target, id string, st
 	}
 	return res, s.ensureTags(ctx, t)
 }
+
+// ExecuteReviewed executes the reviewed change set of ref with target t
+// (the app's stack in ref's region, as the app compiles now): it refuses,
+// with an ECONFLICT error wrapping elevator.ErrStaleChangeSet, a change set
+// not yet executed when the app no longer compiles to the reviewed template
+// hash, and otherwise is ExecuteKept.
+func (s *Service) ExecuteReviewed(ctx context.Context, t apply.Target, ref elevator.ChangeSetRef, started bool) (*apply.Result, error) {
+	if t.Spec.Name != ref.Stack || t.Engine.Stacks.Region() != ref.Region {
+		return nil, elevator.Errorf(elevator.EINTERNAL, "change set %s is of stack %s in %s, not %s in %s", ref.ChangeSetID, ref.Stack, ref.Region, t.Spec.Name, t.Engine.Stacks.Region())
+	}
+	cs, err := t.Engine.CheckKept(ctx, ref.ChangeSetID, ref.Stack)
+	if err == nil && !cs.Executed() {
+		if hash := TemplateHash(t.Spec); hash != ref.TemplateHash {
+			return nil, elevator.Errorf(elevator.ECONFLICT, "change set %s of stack %s in %s: the app compiles to template %s now, not the reviewed %s: %w",
+				ref.ChangeSetID, ref.Stack, ref.Region, hash, ref.TemplateHash, elevator.ErrStaleChangeSet)
+		}
+	}
+	return s.ExecuteKept(ctx, t, ref.ChangeSetID, started)
+}

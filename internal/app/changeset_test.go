@@ -154,17 +154,24 @@ func TestAReviewedChangeSetOnMoto(t *testing.T) {
 		t.Errorf("a change set checked against another stack: %v", err)
 	}
 
+	// The app compiles to another template now (a commit after the
+	// review): the reviewed change set is refused.
+	_, other := review(withMisc, nil)
+	if _, err := svc.ExecuteReviewed(ctx, other, fresh, false); !errors.Is(err, elevator.ErrStaleChangeSet) || !strings.Contains(err.Error(), "not the reviewed "+fresh.TemplateHash) {
+		t.Fatalf("executing a change set the app no longer compiles to: %v", err)
+	}
+
 	// The reviewed change set is what runs; run again (a resume), it is
 	// followed, not executed a second time.
 	calls.take()
-	res, err := svc.ExecuteKept(ctx, target, fresh.ChangeSetID, true)
+	res, err := svc.ExecuteReviewed(ctx, target, fresh, false)
 	if err != nil || res.Status != "UPDATE_COMPLETE" {
 		t.Fatalf("execute: %+v, %v", res, err)
 	}
 	if _, err := dynamodb.NewFromConfig(w.cfg("us-east-2")).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("shop-orders-test")}); err != nil {
 		t.Errorf("the reviewed table is not there: %v", err)
 	}
-	if _, err := svc.ExecuteKept(ctx, target, fresh.ChangeSetID, true); err != nil {
+	if _, err := svc.ExecuteReviewed(ctx, target, fresh, true); err != nil {
 		t.Fatalf("execute again: %v", err)
 	}
 	if _, _, ops := calls.take(); ops["CloudFormation.ExecuteChangeSet"] != 1 {

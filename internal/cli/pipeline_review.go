@@ -94,14 +94,7 @@ func (r cliReviewer) Apply(ctx context.Context, ref elevator.ChangeSetRef, start
 		if t.Engine.Stacks.Region() != ref.Region || t.Spec.Name != ref.Stack {
 			continue
 		}
-		cs, err := t.Engine.CheckKept(ctx, ref.ChangeSetID, ref.Stack)
-		if err == nil && !cs.Executed() {
-			if hash := app.TemplateHash(t.Spec); hash != ref.TemplateHash {
-				return elevator.Errorf(elevator.ECONFLICT, "change set %s of stack %s in %s: the app compiles to template %s now, not the reviewed %s: %w",
-					ref.ChangeSetID, ref.Stack, ref.Region, hash, ref.TemplateHash, elevator.ErrStaleChangeSet)
-			}
-		}
-		_, err = svc.ExecuteKept(ctx, t, ref.ChangeSetID, started)
+		_, err := svc.ExecuteReviewed(ctx, t, ref, started)
 		return err
 	}
 	return elevator.Errorf(elevator.ECONFLICT, "the app has no stack %s in %s of orbit %s any more: %w", ref.Stack, ref.Region, ref.Orbit, elevator.ErrStaleChangeSet)
