@@ -70,8 +70,9 @@ func stale(id, stack, region, why string) error {
 // ExecuteKept executes the kept change set id of stack, after CheckKept,
 // and follows the stack until it settles. A change set executed already
 // (a retry after a crash) is followed, not executed again; so is one that
-// is gone when started says this engine's caller executed it before (AWS
-// deletes a stack's change sets once one of them ran). Errors are
+// is gone when started says the caller may have executed it before and
+// the stack's events carry the token of its execution (AWS deletes a
+// stack's change sets once one of them ran). Errors are
 // CheckKept's, and an EAWS error naming the resources that failed and
 // wrapping elevator.ErrChangeSetFailed.
 func (e *Engine) ExecuteKept(ctx context.Context, id, stack string, started bool) (*Result, error) {
@@ -80,7 +81,16 @@ func (e *Engine) ExecuteKept(ctx context.Context, id, stack string, started bool
 	cs, err := e.CheckKept(ctx, id, stack)
 	switch {
 	case err != nil && started && errors.Is(err, errGone):
-		// Executed before, and gone since: follow the stack.
+		// Gone: AWS deletes a stack's change sets once one of them ran.
+		// It was this one when the stack's events carry its token;
+		// otherwise another change ran first, and it is stale.
+		ran, eerr := e.ranWithToken(ctx, stack, tokenFrom(id))
+		if eerr != nil {
+			return nil, eerr
+		}
+		if !ran {
+			return nil, err
+		}
 	case err != nil:
 		return nil, err
 	case cs.Executed():
@@ -105,6 +115,21 @@ func (e *Engine) ExecuteKept(ctx context.Context, id, stack string, started bool
 		return res, elevator.Errorf(elevator.EAWS, "stack %s in %s ended %s%s: %w", stack, res.Region, st.Status, failureList(st, failures), elevator.ErrChangeSetFailed)
 	}
 	return res, nil
+}
+
+// ranWithToken reports whether an event of the stack carries token: an
+// operation called with it ran.
+func (e *Engine) ranWithToken(ctx context.Context, stack, token string) (bool, error) {
+	events, err := e.Stacks.Events(ctx, stack, time.Time{})
+	if err != nil && !errors.Is(err, cloudformation.ErrStackNotFound) {
+		return false, err
+	}
+	for _, ev := range events {
+		if ev.Token == token {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // DeleteKept deletes a kept change set that a newer one superseded; one

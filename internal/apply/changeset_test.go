@@ -81,6 +81,16 @@ func TestAResumedExecutionOfAKeptChangeSetFollowsItsStack(t *testing.T) {
 	if err != nil || res.Status != "CREATE_COMPLETE" || f.calls["ExecuteChangeSet"] != 1 {
 		t.Fatalf("resume: %+v, %v; %d executions", res, err, f.calls["ExecuteChangeSet"])
 	}
+	// A change set that is gone because another one ran first is stale,
+	// started or not: no event of the stack carries its token.
+	other, _ := e.Plan(ctx, spec(twoResources))
+	third, _ := e.Plan(ctx, spec(twoResources+"  Gateway: {Type: AWS::EC2::InternetGateway}\n"))
+	if _, err := e.ExecuteKept(ctx, third.Kept(), p.Stack, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ExecuteKept(ctx, other.Kept(), p.Stack, true); !errors.Is(err, elevator.ErrStaleChangeSet) || f.calls["ExecuteChangeSet"] != 2 {
+		t.Fatalf("a change set another one's execution deleted: %v (%d executions)", err, f.calls["ExecuteChangeSet"])
+	}
 	// Without having started it, a change set that is gone is stale.
 	if _, err := e.ExecuteKept(ctx, id, p.Stack, false); !errors.Is(err, elevator.ErrStaleChangeSet) || !strings.Contains(err.Error(), "no longer exists") {
 		t.Fatalf("a gone change set never started: %v", err)

@@ -209,6 +209,7 @@ func (f *fakeCloudFormation) ExecuteChangeSet(ctx context.Context, id, token str
 	}
 	s.Status = cloudformation.StackStatus(verb + "_IN_PROGRESS")
 	f.event(s, s.Name, "AWS::CloudFormation::Stack", string(s.Status), "User Initiated")
+	s.events[len(s.events)-1].Token = token
 	s.body, s.Parameters, s.Tags = cs.body, cs.params, cs.tags
 	s.resources = resourcesOf(cs.body)
 	s.final = verb + "_COMPLETE"

@@ -318,6 +318,10 @@ type Event struct {
 	Status     string
 	Reason     string
 	PhysicalID string
+	// Token is the client request token of the operation that caused
+	// the event (ExecuteChangeSet's, DeleteStack's); the emulator keeps
+	// none.
+	Token string
 }
 
 // Events returns the stack's events newer than since, oldest first. It reads
@@ -345,6 +349,7 @@ func (c *Client) Events(ctx context.Context, stack string, since time.Time) ([]E
 				Status:     string(e.ResourceStatus),
 				Reason:     aws.ToString(e.ResourceStatusReason),
 				PhysicalID: aws.ToString(e.PhysicalResourceId),
+				Token:      aws.ToString(e.ClientRequestToken),
 			})
 		}
 		if older || out.NextToken == nil {
