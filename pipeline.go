@@ -201,15 +201,12 @@ type StageRun struct {
 // same when their refs name the same change sets and hashes (SameReview);
 // Changes only describe the change set.
 type ChangeSetRef struct {
-	Orbit        string `json:"orbit"`
-	Region       string `json:"region"`
-	Stack        string `json:"stack"`
-	ChangeSetID  string `json:"change_set_id"` // the change set's ARN; "" when the stack would not change
-	TemplateHash string `json:"template_hash"`
-	// Created is when the change set was made; a stack changed after it
-	// makes it stale.
-	Created time.Time        `json:"created,omitzero"`
-	Changes []ResourceChange `json:"changes,omitempty"`
+	Orbit        string           `json:"orbit"`
+	Region       string           `json:"region"`
+	Stack        string           `json:"stack"`
+	ChangeSetID  string           `json:"change_set_id"` // the change set's ARN; "" when the stack would not change
+	TemplateHash string           `json:"template_hash"`
+	Changes      []ResourceChange `json:"changes,omitempty"`
 }
 
 // SameChangeSet reports whether r and o name the same change set of the
