@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"errors"
 	"time"
 )
 
@@ -63,7 +64,10 @@ type StageApproval struct {
 	// Expiry is how long an approval stays good; DefaultApprovalExpiry
 	// when the manifest gives none.
 	Expiry time.Duration
-	Path   string
+	// Auto, when set (ApproveSafeChanges), approves by policy a review
+	// the policy finds safe.
+	Auto string
+	Path string
 }
 
 // DefaultApprovalExpiry is how long a stage's approval stays good when the
@@ -96,14 +100,17 @@ const (
 func (s ExecutionState) Done() bool { return s != ExecutionRunning }
 
 // StageState is where one stage of a pipeline execution is:
-// Pending -> Waiting -> Releasing -> Baking -> Succeeded, or Failed from
-// Waiting (outside its windows, rejected), Releasing or Baking.
+// Pending -> Waiting -> (Updating ->) Releasing -> Baking -> Succeeded, or
+// Failed from Waiting (outside its windows, rejected), Updating (a change
+// set failed), Releasing or Baking; Updating goes back to Waiting when a
+// reviewed change set went stale.
 type StageState string
 
 // Stage states.
 const (
 	StagePending   StageState = "Pending"   // an earlier stage has not succeeded, or it waits to be promoted
 	StageWaiting   StageState = "Waiting"   // for its approval or its window
+	StageUpdating  StageState = "Updating"  // its reviewed change sets are executed
 	StageReleasing StageState = "Releasing" // its orbits' releases run
 	StageBaking    StageState = "Baking"    // released; the bake time runs
 	StageSucceeded StageState = "Succeeded"
@@ -181,6 +188,10 @@ type StageRun struct {
 	// cleared them for this execution.
 	Pins     []string       `json:"pins,omitempty"`
 	Unpinned *StageDecision `json:"unpinned,omitempty"`
+	// Updates are the reviewed change sets the stage executes, by change
+	// set id: UpdateStarted once it asked CloudFormation to execute it,
+	// UpdateDone when the stack settled.
+	Updates map[string]string `json:"updates,omitempty"`
 	// Releases are the release ids of the stage, by orbit.
 	Releases  map[string]string `json:"releases,omitempty"`
 	StartedAt time.Time         `json:"started_at,omitzero"`
@@ -188,16 +199,107 @@ type StageRun struct {
 	Error     string            `json:"error,omitempty"`
 }
 
-// ChangeSetRef names a change set computed for review: the change set of
-// the app's stack in one orbit and region, and the hash of the template
-// it would apply. Two reviews are the same when their refs are.
+// ChangeSetRef names a change set computed for review: the CloudFormation
+// change set of the app's stack in one orbit and region, the hash of the
+// template it would apply, and what it would change. Two reviews are the
+// same when their refs name the same change sets and hashes (SameReview);
+// Changes only describe the change set.
 type ChangeSetRef struct {
-	Orbit        string `json:"orbit"`
-	Region       string `json:"region"`
-	Stack        string `json:"stack"`
-	ChangeSetID  string `json:"change_set_id"` // "" when the stack would not change
-	TemplateHash string `json:"template_hash"`
+	Orbit        string           `json:"orbit"`
+	Region       string           `json:"region"`
+	Stack        string           `json:"stack"`
+	ChangeSetID  string           `json:"change_set_id"` // the change set's ARN; "" when the stack would not change
+	TemplateHash string           `json:"template_hash"`
+	Changes      []ResourceChange `json:"changes,omitempty"`
 }
+
+// SameChangeSet reports whether r and o name the same change set of the
+// same stack for the same template.
+func (r ChangeSetRef) SameChangeSet(o ChangeSetRef) bool {
+	return r.Orbit == o.Orbit && r.Region == o.Region && r.Stack == o.Stack && r.ChangeSetID == o.ChangeSetID && r.TemplateHash == o.TemplateHash
+}
+
+// SameReview reports whether two reviews name the same change sets, in
+// the same order.
+func SameReview(a, b []ChangeSetRef) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].SameChangeSet(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// ResourceChange is one resource a change set would add, modify or
+// remove, as CloudFormation describes it.
+type ResourceChange struct {
+	Action    string `json:"action"` // Add, Modify, Remove (Import, Dynamic)
+	LogicalID string `json:"logical_id"`
+	Type      string `json:"type"`
+	// Replacement is True, False or Conditional for a Modify; "" when
+	// CloudFormation does not say (the emulator never does).
+	Replacement string `json:"replacement,omitempty"`
+	// Stateful marks a resource that holds data (StatefulType).
+	Stateful bool `json:"stateful,omitempty"`
+}
+
+// Destructive reports whether the change removes or may replace a
+// stateful resource: a Remove, or a Modify whose replacement is True,
+// Conditional or not known.
+func (c ResourceChange) Destructive() bool {
+	if !c.Stateful {
+		return false
+	}
+	switch c.Action {
+	case "Remove":
+		return true
+	case "Modify", "Dynamic":
+		return c.Replacement != "False"
+	}
+	return false
+}
+
+// statefulTypes are the CloudFormation resource types that hold data:
+// the data stores an app compiles to (RDS, Aurora, ElastiCache, DynamoDB
+// and the generated database password), and log groups, buckets, queues
+// and file systems generally.
+var statefulTypes = map[string]bool{
+	"AWS::RDS::DBInstance":               true,
+	"AWS::RDS::DBCluster":                true,
+	"AWS::RDS::GlobalCluster":            true,
+	"AWS::ElastiCache::ReplicationGroup": true,
+	"AWS::ElastiCache::CacheCluster":     true,
+	"AWS::DynamoDB::Table":               true,
+	"AWS::DynamoDB::GlobalTable":         true,
+	"AWS::SecretsManager::Secret":        true,
+	"AWS::Logs::LogGroup":                true,
+	"AWS::S3::Bucket":                    true,
+	"AWS::SQS::Queue":                    true,
+	"AWS::EFS::FileSystem":               true,
+}
+
+// StatefulType reports whether resources of a CloudFormation type hold
+// data that replacing or removing them loses.
+func StatefulType(t string) bool { return statefulTypes[t] }
+
+// Auto-approval policies of a stage (StageApproval.Auto).
+const (
+	// ApproveSafeChanges approves a stage by policy when no change set of
+	// its review removes or may replace a stateful resource (and when
+	// nothing changes at all); otherwise a person approves.
+	ApproveSafeChanges = "safe-changes"
+	// PolicyApprover is the approver of an approval given by policy.
+	PolicyApprover = "policy"
+)
+
+// Where a stage's change set is (StageRun.Updates).
+const (
+	UpdateStarted = "started"
+	UpdateDone    = "done"
+)
 
 // StageDecision is a person's decision on an execution or one of its
 // stages: an approval, a rejection, a promotion or a cancellation.
@@ -268,3 +370,12 @@ func RollbackPin(rec *ReleaseRecord, rel *Release) string {
 	}
 	return ""
 }
+// ErrStaleChangeSet is wrapped by the error of a reviewed change set that
+// may not run: its stack changed since it was made, it is gone or not
+// executable, or the app no longer compiles to the template it applies.
+// What was reviewed is not what would run: review again.
+var ErrStaleChangeSet = errors.New("the reviewed change set is stale; review again")
+
+// ErrChangeSetFailed is wrapped by the error of a reviewed change set
+// whose stack ended its update in failure (rolled back).
+var ErrChangeSetFailed = errors.New("the change set's update failed")

@@ -42,6 +42,7 @@ type fakeChangeSet struct {
 	params, tags map[string]string
 	create       bool
 	changes      []cloudformation.Change
+	created      time.Time
 }
 
 func newFake() *fakeCloudFormation {
@@ -132,7 +133,8 @@ func (f *fakeCloudFormation) CreateChangeSet(ctx context.Context, in cloudformat
 			f.stacks[in.Stack] = &fakeStack{Stack: cloudformation.Stack{Name: in.Stack, ID: "arn:stack/" + in.Stack, Status: "REVIEW_IN_PROGRESS", Parameters: map[string]string{}, Tags: map[string]string{}}}
 		}
 	}
-	cs := &fakeChangeSet{stack: in.Stack, body: in.Body, params: in.Parameters, tags: in.Tags, create: in.Create}
+	f.clock.Advance(time.Millisecond)
+	cs := &fakeChangeSet{stack: in.Stack, body: in.Body, params: in.Parameters, tags: in.Tags, create: in.Create, created: f.clock.Now()}
 	now := map[string]bool{}
 	for _, r := range resourcesOf(in.Body) {
 		now[r] = true
@@ -171,9 +173,10 @@ func (f *fakeCloudFormation) ChangeSet(ctx context.Context, id string) (*cloudfo
 	f.call("ChangeSet")
 	cs, ok := f.changeSets[id]
 	if !ok {
-		return nil, fmt.Errorf("no change set %s", id)
+		return nil, fmt.Errorf("no change set %s: %w", id, cloudformation.ErrChangeSetNotFound)
 	}
-	return &cloudformation.ChangeSetStatus{Done: true, Changes: cs.changes}, nil
+	return &cloudformation.ChangeSetStatus{ID: id, Stack: cs.stack, Done: true, Changes: cs.changes,
+		Execution: cloudformation.ExecutionAvailable, Created: cs.created}, nil
 }
 
 func (f *fakeCloudFormation) DeleteChangeSet(ctx context.Context, id string) error {
@@ -192,7 +195,13 @@ func (f *fakeCloudFormation) ExecuteChangeSet(ctx context.Context, id, token str
 	if !ok {
 		return fmt.Errorf("no change set %s", id)
 	}
-	delete(f.changeSets, id)
+	// As AWS does, executing a change set deletes every change set of
+	// its stack.
+	for other, c := range f.changeSets {
+		if c.stack == cs.stack {
+			delete(f.changeSets, other)
+		}
+	}
 	s := f.stacks[cs.stack]
 	verb := "UPDATE"
 	if cs.create {
@@ -200,6 +209,7 @@ func (f *fakeCloudFormation) ExecuteChangeSet(ctx context.Context, id, token str
 	}
 	s.Status = cloudformation.StackStatus(verb + "_IN_PROGRESS")
 	f.event(s, s.Name, "AWS::CloudFormation::Stack", string(s.Status), "User Initiated")
+	s.events[len(s.events)-1].Token = token
 	s.body, s.Parameters, s.Tags = cs.body, cs.params, cs.tags
 	s.resources = resourcesOf(cs.body)
 	s.final = verb + "_COMPLETE"

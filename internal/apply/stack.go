@@ -30,8 +30,8 @@ type Plan struct {
 	NoChanges bool                    `json:"no_changes"`
 	Changes   []cloudformation.Change `json:"changes"`
 
-	changeSet string // the id, while it exists
-	spec      Spec
+	ChangeSetID string `json:"change_set_id,omitempty"` // the change set, while it exists (kept for review)
+	spec        Spec
 }
 
 // Engine applies stacks in one region.
@@ -86,7 +86,7 @@ func (e *Engine) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.changeSet = id
+	p.ChangeSetID = id
 	e.Progress.Note(region, "change set "+name+" created; waiting for it")
 	for {
 		cs, err := e.Stacks.ChangeSet(ctx, id)
@@ -169,11 +169,11 @@ func settled(st *cloudformation.Stack, region string) error {
 // Discard deletes a plan's change set, and the stack too when it exists
 // only to hold that change set, so that a preview leaves nothing behind.
 func (e *Engine) Discard(ctx context.Context, p *Plan) error {
-	if p.changeSet == "" {
+	if p.ChangeSetID == "" {
 		return nil
 	}
-	id := p.changeSet
-	p.changeSet = ""
+	id := p.ChangeSetID
+	p.ChangeSetID = ""
 	if err := e.Stacks.DeleteChangeSet(ctx, id); err != nil {
 		return err
 	}
@@ -219,10 +219,10 @@ func (e *Engine) Execute(ctx context.Context, p *Plan) (*Result, error) {
 	}
 	// The change set's name is unique, so it doubles as the token that
 	// makes a retried execute harmless.
-	if err := e.Stacks.ExecuteChangeSet(ctx, p.changeSet, tokenFrom(p.changeSet)); err != nil {
+	if err := e.Stacks.ExecuteChangeSet(ctx, p.ChangeSetID, tokenFrom(p.ChangeSetID)); err != nil {
 		return nil, err
 	}
-	p.changeSet = ""
+	p.ChangeSetID = ""
 	res.Changed = true
 	st, failures, err := e.follow(ctx, p.Stack, start.Add(-time.Second))
 	res.Duration = e.Poller.Clock.Now().Sub(start)

@@ -27,6 +27,8 @@ type appOpts struct {
 	orbitName  string
 	orbitFile  string
 	deleteData bool
+	changeSet  string // up: the reviewed change set to execute
+	keep       bool   // plan: keep the change sets for review
 
 	app      *elevator.App
 	orbit    *elevator.Orbit
@@ -58,6 +60,7 @@ else orbits/NAME.yml, NAME.orbit.yml or orbit.yml.`,
 		c.Flags().StringVarP(&o.file, "file", "f", "app.yml", "the app manifest")
 		c.Flags().StringVar(&o.orbitName, "orbit", "", "the orbit to work in (required)")
 		c.Flags().StringVar(&o.orbitFile, "orbit-file", "", "the orbit's manifest (default: see above)")
+		addChangeSetFlags(use, c, o)
 		if use == "down" {
 			c.Flags().BoolVar(&o.deleteData, "delete-data", false, "also delete the app's data stores (databases keep a final snapshot)")
 		}
@@ -94,7 +97,7 @@ func (o *appOpts) validate() error {
 	}
 	o.configs = newAWSConfigs(o.globals)
 	o.progress = progress.New(o.stderr)
-	return nil
+	return o.validateChangeSet()
 }
 
 // findOrbitFile finds the manifest of orbit name.
@@ -135,6 +138,9 @@ func (o *appOpts) service(ctx context.Context) (*app.Service, error) {
 }
 
 func (o *appOpts) plan(ctx context.Context) error {
+	if o.keep {
+		return o.planKept(ctx)
+	}
 	svc, err := o.service(ctx)
 	if err != nil {
 		return err
@@ -152,6 +158,9 @@ func (o *appOpts) plan(ctx context.Context) error {
 }
 
 func (o *appOpts) up(ctx context.Context) error {
+	if o.changeSet != "" {
+		return o.upChangeSet(ctx)
+	}
 	svc, err := o.service(ctx)
 	if err != nil {
 		return err

@@ -2,9 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,12 +13,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elevator "github.com/elevatorhq/elevator"
-	"github.com/elevatorhq/elevator/internal/app"
 	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
-	"github.com/elevatorhq/elevator/internal/aws/elbv2"
 	"github.com/elevatorhq/elevator/internal/aws/sns"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
@@ -306,60 +301,6 @@ func (n cliNotifier) Notify(ctx context.Context, orbitName, subject, message str
 	}
 	_, err = sns.New(cfg).Publish(ctx, topic, subject, message)
 	return err
-}
-
-// cliReviewer computes what a stage's approver reviews: for every region
-// of the orbit, the app's stack as it would be compiled now, named by the
-// hash of its template, parameters and tags.
-type cliReviewer struct{ p *pipelineEnv }
-
-func (r cliReviewer) Review(ctx context.Context, orbitName string) ([]elevator.ChangeSetRef, error) {
-	o := r.p.orbits[orbitName]
-	a, err := readApp(r.p.file, orbitName)
-	if err != nil {
-		return nil, err
-	}
-	configs := newAWSConfigs(r.p.globals)
-	svc := &app.Service{Clients: func(region string) (app.Clients, error) {
-		cfg, err := configs.For(ctx, region)
-		if err != nil {
-			return app.Clients{}, err
-		}
-		return app.Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), LoadBalancing: elbv2.New(cfg)}, nil
-	}}
-	cfg, err := configs.For(ctx, o.Regions[0].Name)
-	if err != nil {
-		return nil, err
-	}
-	svc.Identity = sts.New(cfg)
-	facts, err := svc.Facts(ctx, a, o)
-	if err != nil {
-		return nil, err
-	}
-	stacks, err := compile.AppStacks(a, o, facts)
-	if err != nil {
-		return nil, err
-	}
-	var refs []elevator.ChangeSetRef
-	for _, st := range stacks {
-		h := sha256.New()
-		b, _ := json.Marshal(struct {
-			Body       string
-			Parameters any
-			Tags       any
-		}{string(st.Body), st.Parameters, st.Tags})
-		h.Write(b)
-		refs = append(refs, elevator.ChangeSetRef{Orbit: orbitName, Region: st.Region, Stack: st.Name, TemplateHash: hex.EncodeToString(h.Sum(nil))[:16]})
-	}
-	return refs, nil
-}
-
-// reviewDigest names a stage's review in one short word: what `pipeline
-// status` prints and `pipeline approve --review` must repeat.
-func reviewDigest(refs []elevator.ChangeSetRef) string {
-	b, _ := json.Marshal(refs)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])[:12]
 }
 
 func newPipelineCmd(g *globals) *cobra.Command {
@@ -693,12 +634,7 @@ func printExecution(w io.Writer, e *elevator.PipelineExecution) {
 		if s.State == elevator.StageBaking && !s.Until.IsZero() {
 			fmt.Fprintf(w, "    baking until %s\n", s.Until.Format(time.RFC3339))
 		}
-		if len(s.Review) > 0 {
-			fmt.Fprintf(w, "    review %s:\n", reviewDigest(s.Review))
-			for _, r := range s.Review {
-				fmt.Fprintf(w, "      %s %s %s template %s\n", r.Orbit, r.Region, r.Stack, r.TemplateHash)
-			}
-		}
+		printReview(w, s)
 		if s.Approval != nil {
 			fmt.Fprintf(w, "    approved by %s at %s (until %s): %s\n", s.Approval.By, s.Approval.At.Format(time.RFC3339), s.Approval.Expires.Format(time.RFC3339), s.Approval.Reason)
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -65,6 +66,11 @@ type executionOut struct {
 		Approval   *struct {
 			By string `json:"by"`
 		} `json:"approval"`
+		Review []struct {
+			ChangeSetID string                  `json:"change_set_id"`
+			Changes     []domain.ResourceChange `json:"changes"`
+		} `json:"review"`
+		Updates map[string]string `json:"updates"`
 	} `json:"stages"`
 	Reviews map[string]string `json:"reviews"`
 }
@@ -113,8 +119,18 @@ func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
 	tomorrow := time.Now().UTC().AddDate(0, 0, 1)
 	window := tomorrow.Weekday().String()[:3] + " 00:00-24:00 UTC"
 	appFile := filepath.Join(t.TempDir(), "app.yml")
-	writeApp := func(healthPath string) {
-		body := strings.Replace(releaseApp, "path: /health}", "path: "+healthPath+"}", 1) + fmt.Sprintf(`pipeline:
+	// tables are the app's data tables: adding one is the change to its
+	// infrastructure a stage reviews (moto loses a target group that a
+	// change set modifies, so the change is an added table).
+	writeApp := func(tables ...string) {
+		body := releaseApp
+		if len(tables) > 0 {
+			body += "data:\n  tables:\n"
+			for _, t := range tables {
+				body += "    " + t + ": {hash_key: {name: id, type: S}}\n"
+			}
+		}
+		body += fmt.Sprintf(`pipeline:
   stages:
     - orbit: %s
     - orbit: %s
@@ -128,11 +144,18 @@ func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	writeApp("/health")
+	writeApp()
 	for i, name := range names {
 		flags := []string{"-f", appFile, "--orbit", name, "--orbit-file", orbitFiles[i]}
 		mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
 		mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
+	}
+	// The version to promote needs a new table: every stage's review has
+	// a change set.
+	writeApp("orders")
+	tableIn := func(table, orbitName string) bool {
+		_, err := dynamodb.NewFromConfig(acct.Config("us-east-1")).DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String("shop-" + table + "-" + orbitName)})
+		return err == nil
 	}
 	messages := subscribe(t, acct, names[1], orbitFiles[1])
 	pflags := []string{"-f", appFile, "--orbit-file", orbitFiles[0], "--orbit-file", orbitFiles[1], "--orbit-file", orbitFiles[2], "--output", "json"}
@@ -151,7 +174,23 @@ func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
 	if w := e.Stages[1].WaitingFor; len(w) != 1 || w[0] != domain.WaitApproval || e.Reviews[names[1]] == "" {
 		t.Fatalf("stage 2 waits for %v, reviews %v", w, e.Reviews)
 	}
+	// Stage 1, without an approval, executed its change set before its
+	// release; stage 2 shows a real change set, the table added.
+	if id := e.Stages[0].Review[0].ChangeSetID; id == "" || e.Stages[0].Updates[id] != domain.UpdateDone || !tableIn("orders", names[0]) {
+		t.Fatalf("stage 1 review %+v, updates %v: its change set did not run", e.Stages[0].Review, e.Stages[0].Updates)
+	}
+	firstSet := e.Stages[1].Review[0].ChangeSetID
+	if !strings.HasPrefix(firstSet, "arn:aws:cloudformation:us-east-1:"+acct.ID+":changeSet/") || tableIn("orders", names[1]) {
+		t.Fatalf("stage 2's review %+v: want a change set, and nothing changed yet", e.Stages[1].Review)
+	}
+	if r := as(t, me, "pipeline", "status", e.ID, "-f", appFile, "--orbit-file", orbitFiles[0], "--orbit-file", orbitFiles[1], "--orbit-file", orbitFiles[2]); !strings.Contains(r.stdout, "+  TableOrders  AWS::DynamoDB::Table  STATEFUL") || !strings.Contains(r.stdout, "change set "+firstSet) {
+		t.Errorf("status does not show the diff:\n%s%s", r.stdout, r.stderr)
+	}
 	shown := e.Reviews[names[1]]
+	// A resume with nothing changed reviews again, and keeps the change set.
+	if again := execution(t, pipeline(me, "resume", e.ID)); again.Reviews[names[1]] != shown || again.Stages[1].Review[0].ChangeSetID != firstSet {
+		t.Fatalf("a resume with nothing changed: review %s (was %s), change set %s (was %s)", again.Reviews[names[1]], shown, again.Stages[1].Review[0].ChangeSetID, firstSet)
+	}
 	approve := func(keys [2]string, review string) result {
 		return pipeline(keys, "approve", e.ID, "--stage", names[1], "--review", review, "--reason", "ship it")
 	}
@@ -165,13 +204,19 @@ func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
 	// The app's infrastructure changes after the approver looked: the
 	// resumed execution computes the stage's review again, and an
 	// approval of what was shown before is refused.
-	writeApp("/healthz")
+	writeApp("orders", "audit")
 	e = execution(t, pipeline(me, "resume", e.ID))
-	if got := e.states(); got != "Running Succeeded Waiting Pending" || e.Reviews[names[1]] == shown {
-		t.Fatalf("after the change: %s, review %s (was %s)", got, e.Reviews[names[1]], shown)
+	approved := e.Stages[1].Review[0].ChangeSetID
+	if got := e.states(); got != "Running Succeeded Waiting Pending" || e.Reviews[names[1]] == shown || approved == firstSet || approved == "" {
+		t.Fatalf("after the change: %s, review %s (was %s), change set %s (was %s)", got, e.Reviews[names[1]], shown, approved, firstSet)
 	}
 	if r := approve(bob, shown); r.code != cli.ExitInvalid || !strings.Contains(r.stdout+r.stderr, "changed since they were shown") {
 		t.Fatalf("approving a stale review: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// The superseded change set was deleted: nobody can run it by hand.
+	upFlags := []string{"-f", appFile, "--orbit", names[1], "--orbit-file", orbitFiles[1]}
+	if r := elevator(t, "", append([]string{"app", "up", "--change-set", firstSet}, upFlags...)...); r.code != cli.ExitConflict || !strings.Contains(r.stdout+r.stderr, "no longer exists") {
+		t.Fatalf("app up --change-set of the superseded change set: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	mustSucceed(t, approve(bob, e.Reviews[names[1]]))
 
@@ -181,6 +226,10 @@ func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
 	if got := e.states(); got != "Running Succeeded Succeeded Waiting" || e.Stages[1].Releases[names[1]] == "" || e.Stages[1].Approval == nil ||
 		e.Stages[1].Approval.By != fmt.Sprintf("arn:aws:iam::%s:user/bob", acct.ID) {
 		t.Fatalf("after the approval: %s, %+v", got, e.Stages[1])
+	}
+	// What ran is the approved change set: both tables are there.
+	if e.Stages[1].Updates[approved] != domain.UpdateDone || !tableIn("orders", names[1]) || !tableIn("audit", names[1]) {
+		t.Fatalf("stage 2 updates %v: the approved change set %s did not run", e.Stages[1].Updates, approved)
 	}
 	want := time.Date(tomorrow.Year(), tomorrow.Month(), tomorrow.Day(), 0, 0, 0, 0, time.UTC)
 	if p := e.Stages[2]; len(p.WaitingFor) != 1 || p.WaitingFor[0] != domain.WaitWindow || !p.Until.Equal(want) {
@@ -430,5 +479,61 @@ func TestARollbackPinsTheOrbitAgainstAPipeline(t *testing.T) {
 	e = execution(t, as(t, me, append([]string{"pipeline", "resume", e.ID, "--poll-interval", "100ms"}, pflags...)...))
 	if e.states() != "Succeeded Succeeded" || e.Stages[0].Releases[name] == "" {
 		t.Fatalf("after the unpin: %s %+v", e.states(), e.Stages[0])
+	}
+}
+
+// TestTheSafeChangesPolicyApprovesAnAddedTableButNotARemovedOne runs a
+// two-stage pipeline whose second stage may be approved by policy: a
+// version that adds a table is approved by "policy" and runs its change
+// set; one that removes a table waits for a person, and its review says
+// that data may be lost.
+func TestTheSafeChangesPolicyApprovesAnAddedTableButNotARemovedOne(t *testing.T) {
+	acct := inAccount(t)
+	starter := fmt.Sprintf("arn:aws:iam::%s:user/elevator-test", acct.ID)
+	access := fmt.Sprintf("access:\n  - {role: approver, principals: [\"arn:aws:iam::%[1]s:user/bob\"]}\n  - {role: deployer, principals: [%[2]q]}\n", acct.ID, starter)
+	var orbitFiles, names []string
+	for range 2 {
+		f, name := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n"+access)
+		mustSucceed(t, elevator(t, "", "orbit", "up", "-f", f))
+		orbitFiles, names = append(orbitFiles, f), append(names, name)
+	}
+	appFile := filepath.Join(t.TempDir(), "app.yml")
+	writeApp := func(tables ...string) {
+		body := releaseApp + "data:\n  tables:\n"
+		for _, tb := range tables {
+			body += "    " + tb + ": {hash_key: {name: id, type: S}}\n"
+		}
+		body += fmt.Sprintf("pipeline:\n  stages:\n    - orbit: %s\n    - orbit: %s\n      auto: true\n      approval: {roles: [approver], auto: safe-changes}\n", names[0], names[1])
+		if err := os.WriteFile(appFile, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeApp("orders")
+	for i, name := range names {
+		flags := []string{"-f", appFile, "--orbit", name, "--orbit-file", orbitFiles[i]}
+		mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
+		mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
+	}
+	pflags := []string{"-f", appFile, "--orbit-file", orbitFiles[0], "--orbit-file", orbitFiles[1]}
+	tableIn := func(table, orbitName string) bool {
+		_, err := dynamodb.NewFromConfig(acct.Config("us-east-1")).DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String("shop-" + table + "-" + orbitName)})
+		return err == nil
+	}
+
+	writeApp("orders", "audit")
+	e := execution(t, elevator(t, "", append([]string{"pipeline", "start", "--version", "1.0.0", "--output", "json"}, pflags...)...))
+	if got := e.states(); got != "Succeeded Succeeded Succeeded" || e.Stages[1].Approval == nil || e.Stages[1].Approval.By != domain.PolicyApprover || !tableIn("audit", names[1]) {
+		t.Fatalf("a version adding a table: %s, approval %+v", got, e.Stages[1].Approval)
+	}
+
+	writeApp("audit")
+	e = execution(t, elevator(t, "", append([]string{"pipeline", "start", "--version", "1.0.1", "--output", "json"}, pflags...)...))
+	if got := e.states(); got != "Running Succeeded Waiting" || e.Stages[1].Approval != nil || !tableIn("orders", names[1]) {
+		t.Fatalf("a version removing a table: %s, approval %+v", got, e.Stages[1].Approval)
+	}
+	status := elevator(t, "", append([]string{"pipeline", "status", e.ID}, pflags...)...)
+	mustSucceed(t, status)
+	if !strings.Contains(status.stdout, "-  TableOrders  AWS::DynamoDB::Table  STATEFUL: data may be lost") {
+		t.Errorf("status does not warn of the table removed:\n%s", status.stdout)
 	}
 }

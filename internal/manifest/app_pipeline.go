@@ -125,6 +125,13 @@ func (b *appBuilder) approval(path string, m map[string]any) *elevator.StageAppr
 	if len(list(m["roles"])) == 0 && len(list(m["principals"])) == 0 {
 		b.errorf(path, nil, "say who may approve: roles: [approver], principals: [ARN], or both")
 	}
+	if v, ok := m["auto"]; ok {
+		if auto := str(v); auto == elevator.ApproveSafeChanges {
+			a.Auto = auto
+		} else {
+			b.errorf(path+".auto", v, "no such policy; the one policy is %s: approve when no change set removes or may replace a stateful resource (data stores, log groups, buckets, queues)", elevator.ApproveSafeChanges)
+		}
+	}
 	return a
 }
 

@@ -25,6 +25,7 @@ const pipelineApp = pipelineBase + `pipeline:
         roles: [approver]
         principals: [arn:aws:iam::123456789012:role/release-*]
         expiry: 72h
+        auto: safe-changes
       windows: [Mon-Thu 09:00-16:00 Europe/Berlin, Fri 09:00-12:00 UTC]
       freeze: [2026-12-24, 2026-12-31]
       outside: fail
@@ -53,7 +54,7 @@ func TestParseAppReadsThePipeline(t *testing.T) {
 		t.Errorf("stage 3 %+v", prod)
 	}
 	if ap := prod.Approval; ap == nil || !slices.Equal(ap.Roles, []elevator.AccessRole{elevator.RoleApprover}) ||
-		!slices.Equal(ap.Principals, []string{"arn:aws:iam::123456789012:role/release-*"}) || ap.Expiry != 72*time.Hour {
+		!slices.Equal(ap.Principals, []string{"arn:aws:iam::123456789012:role/release-*"}) || ap.Expiry != 72*time.Hour || ap.Auto != elevator.ApproveSafeChanges {
 		t.Errorf("approval %+v", prod.Approval)
 	}
 	if p.Stage("staging") != &p.Stages[1] || p.Stage("stage-eu") != nil {
@@ -96,6 +97,8 @@ func TestParseAppRejectsBadPipelines(t *testing.T) {
 			[]string{`app.yml:7:45: pipeline.stages[0].approval.principals[0]: "email:bob@example.com": not an IAM or STS ARN`}},
 		{"an approval naming nobody", stages("    - {orbit: prod, approval: {expiry: 1h}}"),
 			[]string{`app.yml:7:31: pipeline.stages[0].approval: say who may approve`}},
+		{"an unknown auto-approval policy", stages("    - {orbit: prod, approval: {roles: [admin], auto: everything}}"),
+			[]string{`app.yml:7:54: pipeline.stages[0].approval.auto: "everything": must be one of: safe-changes`}},
 		{"an approval expiring after 90 days", stages("    - {orbit: prod, approval: {roles: [admin], expiry: 2400h}}"),
 			[]string{`app.yml:7:56: pipeline.stages[0].approval.expiry: "2400h": must be between 1m and 2160h`}},
 		{"an unparseable window", stages("    - orbit: prod", "      windows: [Mon-Thu 9-16 Europe/Berlin]"),

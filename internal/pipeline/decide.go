@@ -44,7 +44,7 @@ var ErrRefused = &elevator.Error{Code: elevator.EINVALID, Message: "decision ref
 // and when shown is not the stage's current review (the change sets
 // changed since they were shown).
 func (d *Decider) Approve(ctx context.Context, app, id, stage, caller string, shown []elevator.ChangeSetRef, reason string) (*elevator.PipelineExecution, error) {
-	return d.ApproveSeen(ctx, app, id, stage, caller, func(current []elevator.ChangeSetRef) bool { return slices.Equal(shown, current) }, reason)
+	return d.ApproveSeen(ctx, app, id, stage, caller, func(current []elevator.ChangeSetRef) bool { return elevator.SameReview(shown, current) }, reason)
 }
 
 // ApproveSeen is Approve for a caller who names what they were shown some

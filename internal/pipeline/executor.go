@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -37,8 +38,11 @@ type transition struct {
 
 // table is the pipeline's stage machine. Succeeded and Failed are final.
 var table = map[elevator.StageState]transition{
-	elevator.StagePending:   {pending, []elevator.StageState{elevator.StageWaiting}},
-	elevator.StageWaiting:   {waiting, []elevator.StageState{elevator.StageReleasing, elevator.StageFailed}},
+	elevator.StagePending: {pending, []elevator.StageState{elevator.StageWaiting}},
+	elevator.StageWaiting: {waiting, []elevator.StageState{elevator.StageUpdating, elevator.StageReleasing, elevator.StageFailed}},
+	// Updating goes back to Waiting when a reviewed change set went stale:
+	// what runs must be what was reviewed (and approved).
+	elevator.StageUpdating:  {updating, []elevator.StageState{elevator.StageReleasing, elevator.StageWaiting, elevator.StageFailed}},
 	elevator.StageReleasing: {releasing, []elevator.StageState{elevator.StageBaking, elevator.StageFailed}},
 	elevator.StageBaking:    {baking, []elevator.StageState{elevator.StageSucceeded}},
 }
@@ -48,6 +52,9 @@ type Executor struct {
 	App      *elevator.App // its Pipeline is what Start records
 	Store    Store
 	Releaser Releaser
+	// Reviewer makes the change sets a stage reviews and executes them
+	// before its releases; without one a stage leaves the app's
+	// infrastructure alone.
 	Reviewer Reviewer
 	// Pins, when set, holds a stage whose orbit a rollback pinned.
 	Pins Pins
@@ -212,7 +219,7 @@ func (x *Executor) Run(ctx context.Context, id string) (*elevator.PipelineExecut
 				s.EndedAt = x.now()
 			}
 		}
-		asks := slices.Contains(s.WaitingFor, elevator.WaitApproval) && (!askedBefore || !slices.Equal(reviewBefore, s.Review))
+		asks := slices.Contains(s.WaitingFor, elevator.WaitApproval) && (!askedBefore || !elevator.SameReview(reviewBefore, s.Review))
 		if out.Park {
 			if err := x.write(ctx, e, false); err != nil {
 				if isStale(err) {
@@ -518,16 +525,16 @@ func waiting(ctx context.Context, x *Executor, e *elevator.PipelineExecution, i 
 		}
 	}
 	if spec.Approval != nil {
-		review, err := x.review(ctx, spec.Orbits)
-		if err != nil {
+		if err := x.reviewStage(ctx, e, i); err != nil {
 			return Outcome{}, err
-		}
-		if !slices.Equal(review, s.Review) {
-			// What was shown (and maybe approved) is not what would run.
-			s.Review, s.Approval = review, nil
 		}
 		if s.Approval != nil && !now.Before(s.Approval.Expires) {
 			s.Approval = nil
+		}
+		if s.Approval == nil && spec.Approval.Auto == elevator.ApproveSafeChanges && safe(s.Review) {
+			s.Approval = &elevator.StageDecision{By: elevator.PolicyApprover, At: now, Reason: elevator.ApproveSafeChanges + ": no stateful resource is removed or replaced",
+				Reviewed: slices.Clone(s.Review), Expires: now.Add(spec.Approval.Expiry)}
+			x.audit(ctx, e, strings.Join(spec.Orbits, ","), "pipeline.approve", elevator.PolicyApprover, "done", "stage "+s.Name+": approved by policy "+elevator.ApproveSafeChanges)
 		}
 		if s.Approval == nil {
 			s.WaitingFor = []string{elevator.WaitApproval}
@@ -535,7 +542,7 @@ func waiting(ctx context.Context, x *Executor, e *elevator.PipelineExecution, i 
 		}
 	}
 	if s.Override != nil {
-		return Outcome{Next: elevator.StageReleasing}, nil
+		return x.leaveWaiting(ctx, e, i)
 	}
 	sched, err := schedule(spec)
 	if err != nil {
@@ -544,7 +551,7 @@ func waiting(ctx context.Context, x *Executor, e *elevator.PipelineExecution, i 
 	next, ok := sched.NextOpen(now)
 	switch {
 	case ok && !next.After(now):
-		return Outcome{Next: elevator.StageReleasing}, nil
+		return x.leaveWaiting(ctx, e, i)
 	case spec.Outside == elevator.OutsideFail:
 		s.Error = "due outside its windows"
 		if ok {
@@ -562,16 +569,109 @@ func waiting(ctx context.Context, x *Executor, e *elevator.PipelineExecution, i 
 	return Outcome{Park: true}, nil
 }
 
-func (x *Executor) review(ctx context.Context, orbits []string) ([]elevator.ChangeSetRef, error) {
-	var all []elevator.ChangeSetRef
-	for _, o := range orbits {
-		refs, err := x.Reviewer.Review(ctx, o)
-		if err != nil {
-			return nil, fmt.Errorf("compute the change sets in %s for review: %w", o, err)
-		}
-		all = append(all, refs...)
+// reviewStage makes (or keeps) the change sets of stage i's orbits; a
+// review that is not the one recorded voids the approval: what was shown
+// (and maybe approved) is not what would run.
+func (x *Executor) reviewStage(ctx context.Context, e *elevator.PipelineExecution, i int) error {
+	s, spec := &e.Stages[i], e.Pipeline.Stages[i]
+	if x.Reviewer == nil {
+		return nil // nothing to review: the approval binds no change set
 	}
-	return all, nil
+	var review []elevator.ChangeSetRef
+	for _, o := range spec.Orbits {
+		var previous []elevator.ChangeSetRef
+		for _, r := range s.Review {
+			if r.Orbit == o {
+				previous = append(previous, r)
+			}
+		}
+		refs, err := x.Reviewer.Review(ctx, o, previous)
+		if err != nil {
+			return fmt.Errorf("make the change sets in %s for review: %w", o, err)
+		}
+		review = append(review, refs...)
+	}
+	if !elevator.SameReview(review, s.Review) {
+		s.Review, s.Approval, s.Updates = review, nil, nil
+	}
+	return nil
+}
+
+// leaveWaiting moves a stage whose gates are open on: to Updating when
+// its review has a change set to execute, to Releasing when none does.
+// A stage without an approval is reviewed now, as it leaves.
+func (x *Executor) leaveWaiting(ctx context.Context, e *elevator.PipelineExecution, i int) (Outcome, error) {
+	s, spec := &e.Stages[i], e.Pipeline.Stages[i]
+	if x.Reviewer == nil {
+		return Outcome{Next: elevator.StageReleasing}, nil
+	}
+	if spec.Approval == nil {
+		if err := x.reviewStage(ctx, e, i); err != nil {
+			return Outcome{}, err
+		}
+	}
+	s.Error = ""
+	for _, r := range s.Review {
+		if r.ChangeSetID != "" {
+			return Outcome{Next: elevator.StageUpdating}, nil
+		}
+	}
+	return Outcome{Next: elevator.StageReleasing}, nil // no change, no infrastructure step
+}
+
+// safe reports whether a review may be approved by the policy
+// ApproveSafeChanges: no change removes or may replace a stateful
+// resource.
+func safe(review []elevator.ChangeSetRef) bool {
+	for _, r := range review {
+		for _, c := range r.Changes {
+			if c.Destructive() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// updating executes the stage's reviewed change sets, one at a time,
+// marking each started (written before it is executed, so that a resume
+// after a crash follows its stack instead of executing it again) and
+// done. A change set that went stale sends the stage back to Waiting for
+// a new review (and, with an approval gate, a new approval).
+func updating(ctx context.Context, x *Executor, e *elevator.PipelineExecution, i int) (Outcome, error) {
+	s, spec := &e.Stages[i], e.Pipeline.Stages[i]
+	for _, ref := range s.Review {
+		if ref.ChangeSetID == "" || s.Updates[ref.ChangeSetID] == elevator.UpdateDone {
+			continue
+		}
+		if s.Updates[ref.ChangeSetID] != elevator.UpdateStarted {
+			if s.Updates == nil {
+				s.Updates = map[string]string{}
+			}
+			s.Updates[ref.ChangeSetID] = elevator.UpdateStarted
+			x.audit(ctx, e, ref.Orbit, "pipeline.update", e.StartedBy, "started", fmt.Sprintf("stage %s change set %s of %s in %s", s.Name, ref.ChangeSetID, ref.Stack, ref.Region))
+			return Outcome{}, nil // write it now, before the change set runs
+		}
+		err := x.Reviewer.Apply(ctx, ref, true)
+		switch {
+		case errors.Is(err, elevator.ErrStaleChangeSet):
+			s.Error = err.Error()
+			s.Approval, s.Updates = nil, nil
+			x.Log.Warn("pipeline reviewed change set stale", "execution", e.ID, "stage", s.Name, "change_set", ref.ChangeSetID, "error", err)
+			if spec.Approval == nil {
+				return Outcome{Next: elevator.StageWaiting, After: x.poll()}, nil
+			}
+			return Outcome{Next: elevator.StageWaiting}, nil
+		case errors.Is(err, elevator.ErrChangeSetFailed):
+			s.Error = fmt.Sprintf("change set %s of %s in %s: %v", ref.ChangeSetID, ref.Stack, ref.Region, err)
+			return Outcome{Next: elevator.StageFailed}, nil
+		case err != nil:
+			return Outcome{}, fmt.Errorf("execute change set %s of %s in %s: %w", ref.ChangeSetID, ref.Stack, ref.Region, err)
+		}
+		s.Updates[ref.ChangeSetID] = elevator.UpdateDone
+		return Outcome{}, nil
+	}
+	return Outcome{Next: elevator.StageReleasing}, nil
 }
 
 // schedule reads a stage's windows and freeze dates, which the manifest

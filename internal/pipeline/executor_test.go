@@ -71,7 +71,7 @@ func newWorld(t testing.TB, src string) *world {
 	if err := manifest.CheckPipeline(a, orbits); err != nil {
 		t.Fatal(err)
 	}
-	return &world{t: t, store: newMemStore(), rel: newFakeReleaser(2), rev: &fakeReviewer{hash: map[string]string{}},
+	return &world{t: t, store: newMemStore(), rel: newFakeReleaser(2), rev: newFakeReviewer(),
 		clock: &clock{t: sundayNoon}, app: a, orbits: orbits}
 }
 
@@ -145,14 +145,19 @@ func TestAThreeStagePipelineWaitsForItsApprovalAndWindow(t *testing.T) {
 	if got := states(e); got != "Succeeded test=Succeeded staging=Succeeded production=Succeeded" {
 		t.Fatalf("on Monday: %s", got)
 	}
+	// Every stage's infrastructure changes (the fake reviewer finds a
+	// change in every orbit), so every stage updates before it releases.
 	want := []string{
-		"test:Pending>Waiting", "test:Waiting>Releasing", "test:Releasing>Baking", "test:Baking>Succeeded",
+		"test:Pending>Waiting", "test:Waiting>Updating", "test:Updating>Releasing", "test:Releasing>Baking", "test:Baking>Succeeded",
 		"staging:Pending>Waiting",
-		"staging:Waiting>Releasing", "staging:Releasing>Baking", "staging:Baking>Succeeded", "production:Pending>Waiting",
-		"production:Waiting>Releasing", "production:Releasing>Baking", "production:Baking>Succeeded",
+		"staging:Waiting>Updating", "staging:Updating>Releasing", "staging:Releasing>Baking", "staging:Baking>Succeeded", "production:Pending>Waiting",
+		"production:Waiting>Updating", "production:Updating>Releasing", "production:Releasing>Baking", "production:Baking>Succeeded",
 	}
 	if !slices.Equal(w.path, want) {
 		t.Errorf("path\n got %v\nwant %v", w.path, want)
+	}
+	if approved := e.Stage("staging").Approval.Reviewed[0].ChangeSetID; !slices.Contains(w.rev.executed, approved) || len(w.rev.executed) != 3 {
+		t.Errorf("executed change sets %v; want one per stage, staging's the approved %s", w.rev.executed, approved)
 	}
 	if !slices.Equal(w.rel.started, []string{"test", "staging", "production"}) {
 		t.Errorf("releases started in %v", w.rel.started)
@@ -369,7 +374,7 @@ func TestACancelledPipelineEnds(t *testing.T) {
 }
 
 func TestEveryStateOfTheTableHasAStepAndKnownNextStates(t *testing.T) {
-	all := []elevator.StageState{elevator.StagePending, elevator.StageWaiting, elevator.StageReleasing, elevator.StageBaking, elevator.StageSucceeded, elevator.StageFailed}
+	all := []elevator.StageState{elevator.StagePending, elevator.StageWaiting, elevator.StageUpdating, elevator.StageReleasing, elevator.StageBaking, elevator.StageSucceeded, elevator.StageFailed}
 	for s, row := range table {
 		if row.step == nil || len(row.next) == 0 {
 			t.Errorf("state %s has no step or no next state", s)

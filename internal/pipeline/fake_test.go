@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -145,21 +146,80 @@ func (f *fakeReleaser) Status(_ context.Context, orbit, id string) (ReleaseStatu
 	return ReleaseStatus{Done: true, Succeeded: true}, nil
 }
 
-// fakeReviewer returns a change set per orbit whose template hash the test
-// may change, as a pushed commit would.
+// fakeReviewer behaves like the CLI's reviewer on a cloud that keeps
+// change sets: per orbit one stack whose compiled template hash the test
+// may change (as a pushed commit would); a review keeps the previous
+// change set while the hash is the same and the change set is not stale,
+// and otherwise makes a new one and deletes the superseded one. Apply
+// executes a change set once (a second Apply of an executed one follows
+// it); stale marks change sets whose stack changed since, failing those
+// whose update fails. none lists orbits whose stack would not change.
 type fakeReviewer struct {
-	mu   sync.Mutex
-	hash map[string]string
+	mu       sync.Mutex
+	hash     map[string]string
+	changes  map[string][]elevator.ResourceChange // by orbit; one Modify when unset
+	none     map[string]bool
+	stale    map[string]bool // change set ids
+	failing  map[string]bool // change set ids
+	made     []string        // change sets made, in order
+	deleted  []string
+	executed []string // change sets executed, in order
+	applies  int      // Apply calls
 }
 
-func (f *fakeReviewer) Review(_ context.Context, orbit string) ([]elevator.ChangeSetRef, error) {
+func newFakeReviewer() *fakeReviewer {
+	return &fakeReviewer{hash: map[string]string{}, changes: map[string][]elevator.ResourceChange{}, none: map[string]bool{},
+		stale: map[string]bool{}, failing: map[string]bool{}}
+}
+
+func (f *fakeReviewer) Review(_ context.Context, orbit string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h := f.hash[orbit]
 	if h == "" {
 		h = "h1"
 	}
-	return []elevator.ChangeSetRef{{Orbit: orbit, Region: "us-east-1", Stack: "elevator-app-" + orbit + "-shop", ChangeSetID: "cs-" + orbit + "-" + h, TemplateHash: h}}, nil
+	stack := "elevator-app-" + orbit + "-shop"
+	var prev *elevator.ChangeSetRef
+	if len(previous) > 0 {
+		prev = &previous[0]
+	}
+	if prev != nil && prev.TemplateHash == h && prev.ChangeSetID != "" && !f.stale[prev.ChangeSetID] && !slices.Contains(f.executed, prev.ChangeSetID) {
+		return []elevator.ChangeSetRef{*prev}, nil
+	}
+	ref := elevator.ChangeSetRef{Orbit: orbit, Region: "us-east-1", Stack: stack, TemplateHash: h}
+	if !f.none[orbit] {
+		ref.ChangeSetID = fmt.Sprintf("arn:aws:cloudformation:us-east-1:123456789012:changeSet/cs%d-%s-%s/x", len(f.made)+1, orbit, h)
+		ref.Changes = f.changes[orbit]
+		if ref.Changes == nil {
+			ref.Changes = []elevator.ResourceChange{{Action: "Modify", LogicalID: "WebSecurityGroup", Type: "AWS::EC2::SecurityGroup", Replacement: "False"}}
+		}
+		f.made = append(f.made, ref.ChangeSetID)
+	}
+	if prev != nil && prev.ChangeSetID != "" && prev.ChangeSetID != ref.ChangeSetID {
+		f.deleted = append(f.deleted, prev.ChangeSetID)
+	}
+	return []elevator.ChangeSetRef{ref}, nil
+}
+
+func (f *fakeReviewer) Apply(_ context.Context, ref elevator.ChangeSetRef, started bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.applies++
+	if slices.Contains(f.executed, ref.ChangeSetID) {
+		return nil // executed before: followed, not executed again
+	}
+	if f.stale[ref.ChangeSetID] || slices.Contains(f.deleted, ref.ChangeSetID) {
+		return fmt.Errorf("change set %s: the stack changed since: %w", ref.ChangeSetID, elevator.ErrStaleChangeSet)
+	}
+	if h := f.hash[ref.Orbit]; h != "" && h != ref.TemplateHash {
+		return fmt.Errorf("change set %s: the app compiles to %s now: %w", ref.ChangeSetID, h, elevator.ErrStaleChangeSet)
+	}
+	f.executed = append(f.executed, ref.ChangeSetID)
+	if f.failing[ref.ChangeSetID] {
+		return fmt.Errorf("stack %s ended UPDATE_ROLLBACK_COMPLETE: %w", ref.Stack, elevator.ErrChangeSetFailed)
+	}
+	return nil
 }
 
 // clock is a fake clock whose Sleep moves it. After's channels fire when

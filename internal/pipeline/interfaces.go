@@ -50,10 +50,27 @@ type ReleaseStatus struct {
 	Message         string
 }
 
-// Reviewer computes the change sets of the app's stacks in an orbit, in
-// every region (`app plan`), for an approver to review.
+// Reviewer makes the change sets of the app's stacks in an orbit, in every
+// region (`app plan --keep`), for an approver to review, and executes
+// them once approved.
 type Reviewer interface {
-	Review(ctx context.Context, orbit string) ([]elevator.ChangeSetRef, error)
+	// Review returns a ref per region of the orbit: the change set of
+	// the app's stack, kept for Apply, or no change set id when the stack
+	// would not change. previous are the refs the stage reviewed before
+	// in this orbit: Review returns a previous ref unchanged when the
+	// app still compiles to its template hash and its change set may
+	// still run (CheckKept), so that a review is stable; otherwise it
+	// makes a new change set and deletes the one it supersedes.
+	Review(ctx context.Context, orbit string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error)
+	// Apply executes the reviewed change set of ref and follows its
+	// stack until it settles; started says the stage asked for it
+	// before (a resume), so that one executed already is followed, not
+	// executed again. It returns an error wrapping
+	// elevator.ErrStaleChangeSet when the change set may no longer run
+	// (the stack changed since it was made, it is gone or not
+	// executable, or the app compiles to another template now), and one
+	// wrapping elevator.ErrChangeSetFailed when the stack's update failed.
+	Apply(ctx context.Context, ref elevator.ChangeSetRef, started bool) error
 }
 
 // Pins says whether a person rolled the app back in an orbit: a pipeline

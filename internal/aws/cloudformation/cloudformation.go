@@ -27,9 +27,20 @@ import (
 // *awserr.NotFoundError naming the stack with errors.As.
 var ErrStackNotFound = errors.New("stack not found")
 
-// codes are CloudFormation's answers about a stack that does not exist.
+// ErrChangeSetNotFound is wrapped by the ENOTFOUND error returned for a
+// change set that does not exist (or was deleted, as AWS does with a
+// stack's change sets once one of them ran). The emulator answers such a
+// call as for a stack that does not exist: ErrStackNotFound.
+var ErrChangeSetNotFound = errors.New("change set not found")
+
+// codes are CloudFormation's answers about a stack or change set that does
+// not exist.
 var codes = awserr.Codes{
-	NotFound: []awserr.Match{{Code: "ValidationError", Message: "does not exist", Err: ErrStackNotFound}},
+	NotFound: []awserr.Match{
+		{Code: "ValidationError", Message: "does not exist", Err: ErrStackNotFound},
+		{Code: "ChangeSetNotFound", Err: ErrChangeSetNotFound},
+		{Code: "ChangeSetNotFoundException", Err: ErrChangeSetNotFound},
+	},
 }
 
 // api lists the CloudFormation operations Elevator uses.
@@ -190,10 +201,30 @@ var ErrNoChanges = errors.New("no changes")
 
 // ChangeSetStatus is where a change set is in its life.
 type ChangeSetStatus struct {
-	Done    bool // created (or failed): no more waiting
+	ID      string // its ARN
+	Name    string
+	Stack   string // the stack's name
+	Done    bool   // created (or failed): no more waiting
 	Failed  bool
 	Reason  string
 	Changes []Change
+	// Execution is CloudFormation's ExecutionStatus: AVAILABLE when it
+	// can be executed, EXECUTE_IN_PROGRESS or EXECUTE_COMPLETE once it
+	// was, OBSOLETE when the stack changed since, UNAVAILABLE otherwise.
+	Execution string
+	Created   time.Time
+}
+
+// Execution statuses of a change set.
+const (
+	ExecutionAvailable  = "AVAILABLE"
+	ExecutionInProgress = "EXECUTE_IN_PROGRESS"
+	ExecutionComplete   = "EXECUTE_COMPLETE"
+)
+
+// Executed reports whether the change set was executed (or is being).
+func (s *ChangeSetStatus) Executed() bool {
+	return s.Execution == ExecutionInProgress || s.Execution == ExecutionComplete
 }
 
 // Change is one resource a change set would add, modify or remove.
@@ -215,6 +246,8 @@ func (c *Client) ChangeSet(ctx context.Context, id string) (*ChangeSetStatus, er
 		if err != nil {
 			return nil, c.fail("describe change set", "", err)
 		}
+		st.ID, st.Name, st.Stack = aws.ToString(out.ChangeSetId), aws.ToString(out.ChangeSetName), aws.ToString(out.StackName)
+		st.Execution, st.Created = string(out.ExecutionStatus), aws.ToTime(out.CreationTime)
 		switch out.Status {
 		case cfntypes.ChangeSetStatusCreateComplete:
 			st.Done = true
@@ -243,6 +276,16 @@ func (c *Client) ChangeSet(ctx context.Context, id string) (*ChangeSetStatus, er
 		}
 		token = out.NextToken
 	}
+}
+
+// ChangeSetARN returns the id (ARN) of the change set called name of
+// stack: a change set's name is unique only within its stack.
+func (c *Client) ChangeSetARN(ctx context.Context, stack, name string) (string, error) {
+	out, err := c.api.DescribeChangeSet(ctx, &cfn.DescribeChangeSetInput{StackName: aws.String(stack), ChangeSetName: aws.String(name)})
+	if err != nil {
+		return "", c.fail("describe change set "+name, stack, err)
+	}
+	return aws.ToString(out.ChangeSetId), nil
 }
 
 // DeleteChangeSet deletes a change set.
@@ -275,6 +318,10 @@ type Event struct {
 	Status     string
 	Reason     string
 	PhysicalID string
+	// Token is the client request token of the operation that caused
+	// the event (ExecuteChangeSet's, DeleteStack's); the emulator keeps
+	// none.
+	Token string
 }
 
 // Events returns the stack's events newer than since, oldest first. It reads
@@ -302,6 +349,7 @@ func (c *Client) Events(ctx context.Context, stack string, since time.Time) ([]E
 				Status:     string(e.ResourceStatus),
 				Reason:     aws.ToString(e.ResourceStatusReason),
 				PhysicalID: aws.ToString(e.PhysicalResourceId),
+				Token:      aws.ToString(e.ClientRequestToken),
 			})
 		}
 		if older || out.NextToken == nil {

@@ -120,8 +120,13 @@ func (r *releaser) Status(context.Context, string, string) (pipeline.ReleaseStat
 
 type reviewer struct{}
 
-func (reviewer) Review(_ context.Context, orbit string) ([]elevator.ChangeSetRef, error) {
+func (reviewer) Review(_ context.Context, orbit string, _ []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
 	return []elevator.ChangeSetRef{{Orbit: orbit, Region: "eu-west-1", Stack: "elevator-app-" + orbit + "-shop", TemplateHash: "h"}}, nil
+}
+
+// Apply is never called: the review has no change set.
+func (reviewer) Apply(context.Context, elevator.ChangeSetRef, bool) error {
+	return errors.New("no change set to apply")
 }
 
 func TestAnExecutionParkedOnMotoIsApprovedAndResumedByAnotherProcess(t *testing.T) {

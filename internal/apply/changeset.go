@@ -1,0 +1,143 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
+)
+
+// Kept returns a plan's change set, left in place for review and a later
+// ExecuteKept, or "" when the plan has none (no changes, or discarded).
+func (p *Plan) Kept() string { return p.ChangeSetID }
+
+// CheckKept reads the kept change set id and says whether it may still be
+// executed on stack. It returns the change set when it is executable or
+// was executed already (Executed()), an EINVALID error when it belongs to
+// another stack, and an ECONFLICT error wrapping
+// elevator.ErrStaleChangeSet when it is gone, failed, not executable
+// (OBSOLETE on AWS) or the stack changed after it was made. The last
+// check is Elevator's own: the emulator leaves a change set AVAILABLE
+// after its stack changed, and would execute it.
+func (e *Engine) CheckKept(ctx context.Context, id, stack string) (*cloudformation.ChangeSetStatus, error) {
+	region := e.Stacks.Region()
+	cs, err := e.Stacks.ChangeSet(ctx, id)
+	if errors.Is(err, cloudformation.ErrChangeSetNotFound) || errors.Is(err, cloudformation.ErrStackNotFound) || errors.Is(err, cloudformation.ErrNoChanges) {
+		return nil, elevator.Errorf(elevator.ECONFLICT, "change set %s of stack %s in %s: %w: %w", id, stack, region, errGone, elevator.ErrStaleChangeSet)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cs.Stack != stack {
+		return nil, elevator.Errorf(elevator.EINVALID, "change set %s in %s is of stack %s, not %s", id, region, cs.Stack, stack)
+	}
+	if cs.Executed() {
+		return cs, nil
+	}
+	switch {
+	case cs.Failed:
+		return nil, stale(id, stack, region, "it failed: "+cs.Reason)
+	case !cs.Done:
+		return nil, stale(id, stack, region, "it is still being made")
+	case cs.Execution != cloudformation.ExecutionAvailable:
+		return nil, stale(id, stack, region, "its execution status is "+cs.Execution)
+	}
+	events, err := e.Stacks.Events(ctx, stack, cs.Created)
+	if err != nil && !errors.Is(err, cloudformation.ErrStackNotFound) {
+		return nil, err
+	}
+	for _, ev := range events {
+		// A change set for a new stack makes the stack, in review, first.
+		if ev.Status != "REVIEW_IN_PROGRESS" && ev.Time.After(cs.Created) {
+			return nil, stale(id, stack, region, fmt.Sprintf("the stack changed at %s (%s %s), after the change set was made at %s",
+				ev.Time.UTC().Format(time.RFC3339), ev.LogicalID, ev.Status, cs.Created.UTC().Format(time.RFC3339)))
+		}
+	}
+	return cs, nil
+}
+
+// errGone is wrapped, with elevator.ErrStaleChangeSet, by CheckKept's
+// error for a change set that no longer exists.
+var errGone = errors.New("it no longer exists")
+
+func stale(id, stack, region, why string) error {
+	return elevator.Errorf(elevator.ECONFLICT, "change set %s of stack %s in %s: %s: %w", id, stack, region, why, elevator.ErrStaleChangeSet)
+}
+
+// ExecuteKept executes the kept change set id of stack, after CheckKept,
+// and follows the stack until it settles. A change set executed already
+// (a retry after a crash) is followed, not executed again; so is one that
+// is gone when started says the caller may have executed it before and
+// the stack's events carry the token of its execution (AWS deletes a
+// stack's change sets once one of them ran). Errors are
+// CheckKept's, and an EAWS error naming the resources that failed and
+// wrapping elevator.ErrChangeSetFailed.
+func (e *Engine) ExecuteKept(ctx context.Context, id, stack string, started bool) (*Result, error) {
+	start := e.Poller.Clock.Now()
+	res := &Result{Region: e.Stacks.Region(), Stack: stack}
+	cs, err := e.CheckKept(ctx, id, stack)
+	switch {
+	case err != nil && started && errors.Is(err, errGone):
+		// Gone: AWS deletes a stack's change sets once one of them ran.
+		// It was this one when the stack's events carry its token;
+		// otherwise another change ran first, and it is stale.
+		ran, eerr := e.ranWithToken(ctx, stack, tokenFrom(id))
+		if eerr != nil {
+			return nil, eerr
+		}
+		if !ran {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	case cs.Executed():
+		res.Changes = len(cs.Changes)
+	default:
+		res.Changes = len(cs.Changes)
+		// The change set's id is unique, so it doubles as the token
+		// that makes a retried execute harmless.
+		if err := e.Stacks.ExecuteChangeSet(ctx, id, tokenFrom(id)); err != nil {
+			return nil, err
+		}
+		e.Progress.Note(res.Region, fmt.Sprintf("%s: executing reviewed change set %s (%d change(s))", stack, id, res.Changes))
+	}
+	res.Changed = true
+	st, failures, err := e.follow(ctx, stack, start.Add(-time.Second))
+	res.Duration = e.Poller.Clock.Now().Sub(start)
+	if err != nil {
+		return res, err
+	}
+	res.Status = string(st.Status)
+	if st.Status.Failed() {
+		return res, elevator.Errorf(elevator.EAWS, "stack %s in %s ended %s%s: %w", stack, res.Region, st.Status, failureList(st, failures), elevator.ErrChangeSetFailed)
+	}
+	return res, nil
+}
+
+// ranWithToken reports whether an event of the stack carries token: an
+// operation called with it ran.
+func (e *Engine) ranWithToken(ctx context.Context, stack, token string) (bool, error) {
+	events, err := e.Stacks.Events(ctx, stack, time.Time{})
+	if err != nil && !errors.Is(err, cloudformation.ErrStackNotFound) {
+		return false, err
+	}
+	for _, ev := range events {
+		if ev.Token == token {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// DeleteKept deletes a kept change set that a newer one superseded; one
+// that is gone already is not an error.
+func (e *Engine) DeleteKept(ctx context.Context, id string) error {
+	err := e.Stacks.DeleteChangeSet(ctx, id)
+	if errors.Is(err, cloudformation.ErrChangeSetNotFound) || errors.Is(err, cloudformation.ErrStackNotFound) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,172 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/app"
+	"github.com/elevatorhq/elevator/internal/apply"
+	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
+	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/elbv2"
+	"github.com/elevatorhq/elevator/internal/aws/sts"
+	"github.com/elevatorhq/elevator/internal/progress"
+)
+
+// cliReviewer makes what a stage's approver reviews — for every region of
+// the orbit, the CloudFormation change set of the app's stack as the app
+// compiles now, kept — and executes it once approved (pipeline.Reviewer).
+type cliReviewer struct{ p *pipelineEnv }
+
+// targets compiles the app's stacks in an orbit, with their engines.
+func (r cliReviewer) targets(ctx context.Context, orbitName string) (*app.Service, []apply.Target, error) {
+	o := r.p.orbits[orbitName]
+	a, err := readApp(r.p.file, orbitName)
+	if err != nil {
+		return nil, nil, err
+	}
+	configs := newAWSConfigs(r.p.globals)
+	cfg, err := configs.For(ctx, o.Regions[0].Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	interval := r.p.pollInterval
+	if interval == 0 {
+		interval = (&waitFlags{}).poller(configs.emulated()).Interval
+	}
+	svc := &app.Service{
+		Clients: func(region string) (app.Clients, error) {
+			cfg, err := configs.For(ctx, region)
+			if err != nil {
+				return app.Clients{}, err
+			}
+			return app.Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), LoadBalancing: elbv2.New(cfg)}, nil
+		},
+		Identity: sts.New(cfg),
+		Progress: progress.Plain(r.p.stderr), // beside the executor's own lines: no live status line
+		Poller:   apply.Poller{Clock: elevator.SystemClock{}, Interval: interval, Timeout: reviewTimeout},
+	}
+	targets, err := svc.Targets(ctx, a, o)
+	return svc, targets, err
+}
+
+// reviewTimeout bounds how long a reviewed change set's stack may take to
+// settle when a stage executes it: app commands' default --timeout.
+const reviewTimeout = time.Hour
+
+func (r cliReviewer) Review(ctx context.Context, orbitName string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
+	svc, targets, err := r.targets(ctx, orbitName)
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]elevator.ChangeSetRef, len(targets))
+	err = apply.Parallel(len(targets), func(i int) error {
+		t := targets[i]
+		var prev *elevator.ChangeSetRef
+		for j := range previous {
+			if previous[j].Region == t.Engine.Stacks.Region() && previous[j].Stack == t.Spec.Name {
+				prev = &previous[j]
+			}
+		}
+		ref, err := svc.Review(ctx, orbitName, t, prev)
+		refs[i] = ref
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return refs, nil
+}
+
+func (r cliReviewer) Apply(ctx context.Context, ref elevator.ChangeSetRef, started bool) error {
+	svc, targets, err := r.targets(ctx, ref.Orbit)
+	if err != nil {
+		return err
+	}
+	for _, t := range targets {
+		if t.Engine.Stacks.Region() != ref.Region || t.Spec.Name != ref.Stack {
+			continue
+		}
+		_, err := svc.ExecuteReviewed(ctx, t, ref, started)
+		return err
+	}
+	return elevator.Errorf(elevator.ECONFLICT, "the app has no stack %s in %s of orbit %s any more: %w", ref.Stack, ref.Region, ref.Orbit, elevator.ErrStaleChangeSet)
+}
+
+// reviewDigest names a stage's review in one short word: what `pipeline
+// status` prints and `pipeline approve --review` must repeat. It is made of
+// what binds an approval — each ref's orbit, region, stack, change set id
+// and template hash — so it changes exactly when one of those does.
+func reviewDigest(refs []elevator.ChangeSetRef) string {
+	type key struct{ Orbit, Region, Stack, ChangeSetID, TemplateHash string }
+	keys := make([]key, len(refs))
+	for i, r := range refs {
+		keys[i] = key{r.Orbit, r.Region, r.Stack, r.ChangeSetID, r.TemplateHash}
+	}
+	b, _ := json.Marshal(keys)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])[:12]
+}
+
+// printReview prints a stage's review: per stack and region, its change
+// set and what it would change, stateful resources marked.
+func printReview(w io.Writer, s elevator.StageRun) {
+	if len(s.Review) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "    review %s:\n", reviewDigest(s.Review))
+	for _, r := range s.Review {
+		if r.ChangeSetID == "" {
+			fmt.Fprintf(w, "      %s %s %s: no changes (template %s)\n", r.Orbit, r.Region, r.Stack, r.TemplateHash)
+			continue
+		}
+		state := ""
+		if u := s.Updates[r.ChangeSetID]; u != "" {
+			state = " [" + u + "]"
+		}
+		fmt.Fprintf(w, "      %s %s %s: change set %s (template %s)%s\n", r.Orbit, r.Region, r.Stack, r.ChangeSetID, r.TemplateHash, state)
+		for _, c := range r.Changes {
+			fmt.Fprintf(w, "        %s\n", changeLine(c))
+		}
+		if len(r.Changes) == 0 {
+			fmt.Fprintln(w, "        (template or parameters change; no resource changes)")
+		}
+	}
+}
+
+// changeLine is one change of a review: mark, logical id, type,
+// replacement, and STATEFUL for a resource that holds data.
+func changeLine(c elevator.ResourceChange) string {
+	mark := map[string]string{"Add": "+", "Modify": "~", "Remove": "-"}[c.Action]
+	if mark == "" {
+		mark = "?"
+	}
+	parts := []string{mark, c.LogicalID, c.Type}
+	if c.Action == "Modify" {
+		switch c.Replacement {
+		case "True":
+			parts = append(parts, "REPLACED")
+		case "Conditional":
+			parts = append(parts, "may be replaced")
+		case "False":
+			parts = append(parts, "in place")
+		default:
+			parts = append(parts, "replacement unknown")
+		}
+	}
+	if c.Stateful {
+		note := "STATEFUL"
+		if c.Destructive() {
+			note += ": data may be lost"
+		}
+		parts = append(parts, note)
+	}
+	return strings.Join(parts, "  ")
+}
