@@ -3,8 +3,8 @@ package elevator
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -370,6 +370,7 @@ func RollbackPin(rec *ReleaseRecord, rel *Release) string {
 	}
 	return ""
 }
+
 // ErrStaleChangeSet is wrapped by the error of a reviewed change set that
 // may not run: its stack changed since it was made, it is gone or not
 // executable, or the app no longer compiles to the template it applies.
