@@ -634,7 +634,7 @@ func printExecution(w io.Writer, e *elevator.PipelineExecution) {
 		if s.State == elevator.StageBaking && !s.Until.IsZero() {
 			fmt.Fprintf(w, "    baking until %s\n", s.Until.Format(time.RFC3339))
 		}
-		printReview(w, s)
+		printReview(w, e, s)
 		if s.Approval != nil {
 			fmt.Fprintf(w, "    approved by %s at %s (until %s): %s\n", s.Approval.By, s.Approval.At.Format(time.RFC3339), s.Approval.Expires.Format(time.RFC3339), s.Approval.Reason)
 		}

@@ -533,7 +533,8 @@ func TestTheSafeChangesPolicyApprovesAnAddedTableButNotARemovedOne(t *testing.T)
 	}
 	status := elevator(t, "", append([]string{"pipeline", "status", e.ID}, pflags...)...)
 	mustSucceed(t, status)
-	if !strings.Contains(status.stdout, "-  TableOrders  AWS::DynamoDB::Table  STATEFUL: data may be lost") {
+	if !strings.Contains(status.stdout, "-  TableOrders  AWS::DynamoDB::Table  STATEFUL: data may be lost") ||
+		!strings.Contains(status.stdout, "not approved by policy safe-changes, data may be lost: remove TableOrders in us-east-1") {
 		t.Errorf("status does not warn of the table removed:\n%s", status.stdout)
 	}
 }

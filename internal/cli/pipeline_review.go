@@ -116,11 +116,30 @@ func reviewDigest(refs []elevator.ChangeSetRef) string {
 }
 
 // printReview prints a stage's review: per stack and region, its change
-// set and what it would change, stateful resources marked.
-func printReview(w io.Writer, s elevator.StageRun) {
+// set and what it would change, stateful resources marked; and, for a
+// stage that may be approved by policy and waits for a person, which
+// changes kept the policy from approving.
+func printReview(w io.Writer, e *elevator.PipelineExecution, s elevator.StageRun) {
 	if len(s.Review) == 0 {
 		return
 	}
+	defer func() {
+		spec := e.Pipeline.Stage(s.Name)
+		if spec == nil || spec.Approval == nil || spec.Approval.Auto == "" || s.Approval != nil {
+			return
+		}
+		var lose []string
+		for _, r := range s.Review {
+			for _, c := range r.Changes {
+				if c.Destructive() {
+					lose = append(lose, fmt.Sprintf("%s %s in %s", strings.ToLower(c.Action), c.LogicalID, r.Region))
+				}
+			}
+		}
+		if len(lose) > 0 {
+			fmt.Fprintf(w, "    not approved by policy %s, data may be lost: %s\n", spec.Approval.Auto, strings.Join(lose, ", "))
+		}
+	}()
 	fmt.Fprintf(w, "    review %s:\n", reviewDigest(s.Review))
 	for _, r := range s.Review {
 		if r.ChangeSetID == "" {

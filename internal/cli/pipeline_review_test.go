@@ -47,7 +47,9 @@ func TestTheReviewDigestFollowsChangeSetsAndHashesOnly(t *testing.T) {
 
 func TestAReviewShowsEachChangeAndMarksStatefulOnes(t *testing.T) {
 	var b bytes.Buffer
-	printReview(&b, elevator.StageRun{Review: []elevator.ChangeSetRef{
+	e := &elevator.PipelineExecution{Pipeline: elevator.Pipeline{Stages: []elevator.PipelineStage{{Name: "prod", Orbits: []string{"prod"},
+		Approval: &elevator.StageApproval{Auto: elevator.ApproveSafeChanges}}}}}
+	printReview(&b, e, elevator.StageRun{Name: "prod", Review: []elevator.ChangeSetRef{
 		{Orbit: "prod", Region: "us-east-1", Stack: "elevator-app-prod-shop", ChangeSetID: "arn:cs/1", TemplateHash: "h1", Changes: []elevator.ResourceChange{
 			{Action: "Add", LogicalID: "TableOrders", Type: "AWS::DynamoDB::Table", Stateful: true},
 			{Action: "Modify", LogicalID: "Database", Type: "AWS::RDS::DBInstance", Replacement: "True", Stateful: true},
@@ -64,6 +66,7 @@ func TestAReviewShowsEachChangeAndMarksStatefulOnes(t *testing.T) {
 		"~  WebSecurityGroup  AWS::EC2::SecurityGroup  in place\n",
 		"-  WebLogs  AWS::Logs::LogGroup  STATEFUL: data may be lost",
 		"prod eu-west-1 elevator-app-prod-shop: no changes (template h2)",
+		"not approved by policy safe-changes, data may be lost: modify Database in us-east-1, remove WebLogs in us-east-1",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("review lacks %q:\n%s", want, b.String())
