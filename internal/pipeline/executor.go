@@ -45,10 +45,10 @@ var table = map[elevator.StageState]transition{
 
 // Executor drives pipeline executions of one app.
 type Executor struct {
-	App      *elevator.App // its Pipeline is what Start records
+	App *elevator.App // its Pipeline is what Start records
 	// Sources, when set, name the manifests the execution ships; Start
 	// records them.
-	Sources *elevator.PipelineSourcesRef
+	Sources  *elevator.PipelineSourcesRef
 	Store    Store
 	Releaser Releaser
 	Reviewer Reviewer
