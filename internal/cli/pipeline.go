@@ -22,6 +22,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/aws/elbv2"
+	"github.com/elevatorhq/elevator/internal/aws/s3"
 	"github.com/elevatorhq/elevator/internal/aws/sns"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
@@ -31,6 +32,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/orbit"
 	"github.com/elevatorhq/elevator/internal/pipeline"
 	"github.com/elevatorhq/elevator/internal/pipeline/awspipeline"
+	"github.com/elevatorhq/elevator/internal/pipeline/stagerelease"
 	"github.com/elevatorhq/elevator/internal/release"
 	"github.com/elevatorhq/elevator/internal/release/awsrelease"
 	"github.com/spf13/cobra"
@@ -51,6 +53,10 @@ type pipelineEnv struct {
 	orbits map[string]*elevator.Orbit
 	caller string
 	store  *awspipeline.Store
+	// orbitFileOf is the manifest file of each orbit, by name; sources
+	// are the manifests the execution being driven pinned.
+	orbitFileOf map[string]string
+	sources     *elevator.PipelineSources
 	// releases are the release commands' environments, by orbit, made
 	// when a stage first releases into the orbit.
 	mu       sync.Mutex
@@ -76,13 +82,13 @@ func (p *pipelineEnv) validate() error {
 		return elevator.Errorf(elevator.EINVALID, "%s has no pipeline section; see docs/pipelines.md", p.file)
 	}
 	p.orbits = map[string]*elevator.Orbit{}
-	given := map[string]string{}
+	p.orbitFileOf = map[string]string{}
 	for _, f := range p.orbitFiles {
 		o, err := readOrbit(f, "")
 		if err != nil {
 			return err
 		}
-		given[o.Name] = f
+		p.orbitFileOf[o.Name] = f
 		p.orbits[o.Name] = o
 	}
 	for _, s := range p.app.Pipeline.Stages {
@@ -102,6 +108,7 @@ func (p *pipelineEnv) validate() error {
 				return elevator.Errorf(elevator.EINVALID, "stage %s names orbit %s, but %s describes orbit %s; pass --orbit-file", s.Name, name, f, o.Name)
 			}
 			p.orbits[name] = o
+			p.orbitFileOf[name] = f
 		}
 	}
 	return manifest.CheckPipeline(p.app, p.orbits)
@@ -133,7 +140,8 @@ func (p *pipelineEnv) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.store = awspipeline.New(elevator.ReleasesTableName(first.Name), dynamodb.New(cfgs[0]), backend.Store)
+	p.store = awspipeline.New(elevator.ReleasesTableName(first.Name), dynamodb.New(cfgs[0]), backend.Store).
+		WithSources(s3.New(cfgs[0]), outputs[compile.StateBucketOutput])
 	return nil
 }
 
@@ -183,7 +191,7 @@ func (r cliReleaser) Start(ctx context.Context, orbitName, version, _ string) (s
 	if err != nil {
 		return "", err
 	}
-	a, err := readApp(r.p.file, orbitName)
+	a, err := r.p.stageApp(orbitName)
 	if err != nil {
 		return "", err
 	}
@@ -263,22 +271,7 @@ func (c cliPins) Pin(ctx context.Context, orbitName string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	recs, err := e.backend.Store.Releases(ctx, c.p.app.Name, 1)
-	if err != nil || len(recs) == 0 || recs[0].State != elevator.StateSuccess {
-		return "", err
-	}
-	doc, _, err := e.backend.Store.Release(ctx, recs[0].ID)
-	if err != nil {
-		return "", err
-	}
-	rel, err := elevator.ParseRelease(doc)
-	if err != nil {
-		return "", err
-	}
-	if rel.RollbackOf == "" {
-		return "", nil
-	}
-	return fmt.Sprintf("release %s by %s rolled %s back to the content of %s", rel.ID, rel.CreatedBy, rel.App, rel.RollbackOf), nil
+	return stagerelease.Pin(ctx, e.backend.Store, c.p.app.Name)
 }
 
 // cliNotifier publishes an execution's notices to an orbit's info topic
@@ -317,7 +310,7 @@ type cliReviewer struct{ p *pipelineEnv }
 
 func (r cliReviewer) Review(ctx context.Context, orbitName string) ([]elevator.ChangeSetRef, error) {
 	o := r.p.orbits[orbitName]
-	a, err := readApp(r.p.file, orbitName)
+	a, err := r.p.stageApp(orbitName)
 	if err != nil {
 		return nil, err
 	}
@@ -334,26 +327,7 @@ func (r cliReviewer) Review(ctx context.Context, orbitName string) ([]elevator.C
 		return nil, err
 	}
 	svc.Identity = sts.New(cfg)
-	facts, err := svc.Facts(ctx, a, o)
-	if err != nil {
-		return nil, err
-	}
-	stacks, err := compile.AppStacks(a, o, facts)
-	if err != nil {
-		return nil, err
-	}
-	var refs []elevator.ChangeSetRef
-	for _, st := range stacks {
-		h := sha256.New()
-		b, _ := json.Marshal(struct {
-			Body       string
-			Parameters any
-			Tags       any
-		}{string(st.Body), st.Parameters, st.Tags})
-		h.Write(b)
-		refs = append(refs, elevator.ChangeSetRef{Orbit: orbitName, Region: st.Region, Stack: st.Name, TemplateHash: hex.EncodeToString(h.Sum(nil))[:16]})
-	}
-	return refs, nil
+	return stagerelease.Review(ctx, a, o, svc)
 }
 
 // reviewDigest names a stage's review in one short word: what `pipeline
@@ -376,7 +350,7 @@ the command returns: 'elevator pipeline resume EXEC' continues it, from any
 machine. See docs/pipelines.md.`,
 	}
 	cmd.AddCommand(newPipelineStartCmd(g), newPipelineResumeCmd(g), newPipelineStatusCmd(g), newPipelineListCmd(g),
-		newPipelineDecisionCmd(g, "approve"), newPipelineDecisionCmd(g, "reject"), newPipelineOverrideCmd(g), newPipelineUnpinCmd(g), newPipelineCancelCmd(g))
+		newPipelineDecisionCmd(g, "approve"), newPipelineDecisionCmd(g, "reject"), newPipelineOverrideCmd(g), newPipelineUnpinCmd(g), newPipelineCancelCmd(g), newPipelineWatchCmd(g))
 	return cmd
 }
 
@@ -426,12 +400,16 @@ func (p *pipelineEnv) finishExecution(e *elevator.PipelineExecution) error {
 func newPipelineStartCmd(g *globals) *cobra.Command {
 	p := &pipelineEnv{globals: g}
 	var version string
-	c := &cobra.Command{Use: "start", Short: "Start an execution of the app's pipeline for a version, and run it until it ends or waits", Args: noArgs}
+	var s startOptions
+	c := &cobra.Command{Use: "start", Short: "Start an execution of the app's pipeline for a version; run it here until it ends or waits, or leave it to the first orbit's deployer", Args: noArgs}
 	c.RunE = p.command(func([]string) error {
 		if err := elevator.CheckVersion(version); err != nil {
 			return elevator.Errorf(elevator.EINVALID, "--version: %w", err)
 		}
 		if err := p.checkRunFlags(c); err != nil {
+			return err
+		}
+		if err := s.validate(p); err != nil {
 			return err
 		}
 		_, err := orbit.ReadAgent() // the releases' user data names its builds
@@ -441,9 +419,16 @@ func newPipelineStartCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		x := p.executor()
-		if _, err := x.Start(ctx, id, version, p.caller); err != nil {
+		x, err := p.pinnedExecutor(ctx, id)
+		if err != nil {
 			return err
+		}
+		started, err := x.Start(ctx, id, version, p.caller)
+		if err != nil {
+			return err
+		}
+		if s.deployer != "" {
+			return s.leave(ctx, p, started)
 		}
 		fmt.Fprintf(p.stderr, "pipeline %s of %s %s (resume it with: elevator pipeline resume %s -f %s)\n", id, p.app.Name, version, id, p.file)
 		e, err := x.Run(ctx, id)
@@ -453,6 +438,7 @@ func newPipelineStartCmd(g *globals) *cobra.Command {
 		return p.finishExecution(e)
 	})
 	c.Flags().StringVar(&version, "version", "", "the version to promote, an OCI image tag such as 1.4.2 (required)")
+	s.addFlags(c)
 	p.addFlags(c)
 	p.runFlags(c)
 	return c
@@ -467,6 +453,13 @@ func newPipelineResumeCmd(g *globals) *cobra.Command {
 			if _, err := p.decider().Promote(ctx, p.app.Name, args[0], stage, p.caller, reason); err != nil {
 				return err
 			}
+		}
+		was, err := p.store.Get(ctx, p.app.Name, args[0])
+		if err != nil {
+			return err
+		}
+		if err := p.useSources(ctx, was); err != nil {
+			return err
 		}
 		e, err := p.executor().Run(ctx, args[0])
 		if err != nil {
