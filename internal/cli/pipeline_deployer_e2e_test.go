@@ -1,0 +1,243 @@
+package cli_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	domain "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
+	"github.com/elevatorhq/elevator/internal/release/awsrelease"
+)
+
+// watchLine is a line of `pipeline watch --output json`.
+type watchLine struct {
+	Pipeline   string            `json:"pipeline"`
+	Stage      string            `json:"stage"`
+	From       string            `json:"from"`
+	To         string            `json:"to"`
+	WaitingFor []string          `json:"waiting_for"`
+	Releases   map[string]string `json:"releases"`
+	State      string            `json:"state"`
+}
+
+func watchLines(t *testing.T, r result) []watchLine {
+	t.Helper()
+	var out []watchLine
+	sc := bufio.NewScanner(strings.NewReader(r.stdout))
+	for sc.Scan() {
+		var l watchLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("pipeline watch --output json printed a line that is no JSON object: %v\n%s", err, r.stdout)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// moves lists a watch's lines as "stage from>to" (and the execution's end
+// as "pipeline STATE").
+func moves(lines []watchLine) string {
+	var s []string
+	for _, l := range lines {
+		if l.Stage == "" {
+			s = append(s, "pipeline "+l.State)
+			continue
+		}
+		w := ""
+		if len(l.WaitingFor) > 0 {
+			w = "(" + strings.SplitN(l.WaitingFor[0], ":", 2)[0] + ")"
+		}
+		s = append(s, l.Stage+" "+l.From+">"+l.To+w)
+	}
+	return strings.Join(s, ", ")
+}
+
+// pipelineDeployer starts `elevator deployer` for an orbit as its own
+// process, driving pipeline executions every second, and returns its URL;
+// the test kills it (by its pid) when it ends.
+func pipelineDeployer(t *testing.T, orbitName, orbitFile string) (string, *replica) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	args := []string{"deployer", "--orbit", orbitName, "--orbit-file", orbitFile, "--endpoint-url", emulatortest.Endpoint(),
+		"--poll-interval", "100ms", "--lease", "10s", "--reconcile", "1s", "--receive-wait", "1s", "--pipeline-every", "1s", "--grace", "5s", "--listen", addr}
+	r := &replica{cmd: exec.Command(buildElevator(t), args...), out: &lockedBuffer{}, exited: make(chan error, 1)}
+	r.cmd.Stderr = r.out
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { r.exited <- r.cmd.Wait() }()
+	t.Cleanup(func() {
+		if r.cmd.ProcessState == nil {
+			_ = r.cmd.Process.Signal(syscall.SIGKILL)
+			<-r.exited
+		}
+		if t.Failed() {
+			t.Logf("deployer %d:\n%s", r.cmd.Process.Pid, tail(r.out.String(), 60))
+		}
+	})
+	return "http://" + addr, r
+}
+
+// TestADeployerDrivesAPipelineThroughItsApproval: `pipeline start` with a
+// deployer for the first stage's orbit writes the execution and returns;
+// the deployer (its own process) runs it to its approval wait, and after
+// `pipeline approve` releases the stage with no process of the user's
+// running: `pipeline watch` follows it there. The second stage is in
+// another orbit, which the deployer does not release into: the stage
+// waits for access, and `pipeline resume` from "a machine with access"
+// (this process) finishes it.
+func TestADeployerDrivesAPipelineThroughItsApproval(t *testing.T) {
+	acct := inAccount(t)
+	bob := [2]string{}
+	bob[0], bob[1] = userKeys(t, acct, "bob")
+	me := [2]string{acct.AccessKeyID, acct.SecretAccessKey}
+	access := fmt.Sprintf("access:\n  - {role: approver, principals: [\"arn:aws:iam::%s:user/bob\"]}\n", acct.ID)
+	first, firstName := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n"+access)
+	second, secondName := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n")
+	appFile := filepath.Join(t.TempDir(), "app.yml")
+	body := releaseApp + fmt.Sprintf("pipeline:\n  stages:\n    - orbit: %s\n      approval: {roles: [approver]}\n    - orbit: %s\n      auto: true\n", firstName, secondName)
+	if err := os.WriteFile(appFile, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range [][2]string{{first, firstName}, {second, secondName}} {
+		mustSucceed(t, elevator(t, "", "orbit", "up", "-f", o[0]))
+		flags := []string{"-f", appFile, "--orbit", o[1], "--orbit-file", o[0]}
+		mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
+		mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
+	}
+	url, dep := pipelineDeployer(t, firstName, first)
+	pflags := []string{"-f", appFile, "--orbit-file", first, "--orbit-file", second, "--output", "json"}
+	pipeline := func(keys [2]string, args ...string) result {
+		return as(t, keys, append(append([]string{"pipeline"}, args...), pflags...)...)
+	}
+
+	r := pipeline(me, "start", "--version", "2.0.0", "--deployer", url)
+	e := execution(t, r)
+	if got := e.states(); got != "Running Pending Pending" || !strings.Contains(r.stderr, "the deployer of orbit "+firstName) {
+		t.Fatalf("pipeline start with a deployer: %s\n%s", got, r.stderr)
+	}
+
+	// The deployer takes it to the approval; watch returns there.
+	w := pipeline(me, "watch", e.ID, "--watch-interval", "200ms")
+	mustSucceed(t, w)
+	if got := moves(watchLines(t, w)); !strings.HasSuffix(got, firstName+" Pending>Waiting(approval)") && !strings.HasSuffix(got, firstName+" >Waiting(approval)") {
+		t.Fatalf("watch until the approval: %s", got)
+	}
+	e = execution(t, pipeline(me, "status", e.ID))
+	review := e.Reviews[firstName]
+	if review == "" {
+		t.Fatalf("the deployer computed no review: %+v", e)
+	}
+	mustSucceed(t, pipeline(bob, "approve", e.ID, "--stage", firstName, "--review", review, "--reason", "ship it"))
+
+	// No process of the user's runs: the deployer sees the approval and
+	// releases the stage; watch follows it until the second stage waits
+	// for a driver that may release into its orbit.
+	w = pipeline(me, "watch", e.ID, "--watch-interval", "200ms")
+	mustSucceed(t, w)
+	lines := watchLines(t, w)
+	got := moves(lines)
+	for _, want := range []string{firstName + " Waiting>Releasing", firstName + " Baking>Succeeded", secondName + " Waiting>Waiting(access)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("watch after the approval: want %q in %s", want, got)
+		}
+	}
+	e = execution(t, pipeline(me, "status", e.ID))
+	rel := e.Stages[0].Releases[firstName]
+	if got := e.states(); got != "Running Succeeded Waiting" || rel == "" {
+		t.Fatalf("after the deployer: %s %+v", got, e.Stages)
+	}
+	if w := e.Stages[1].WaitingFor; len(w) != 1 || !strings.HasPrefix(w[0], domain.WaitAccess+": orbit "+secondName+": the deployer of orbit "+firstName+" releases into its own orbit only") {
+		t.Errorf("the second stage waits for %q", w)
+	}
+	// The deployer drove the release: its log has the release's records.
+	var drove bool
+	for _, l := range dep.lines(t) {
+		drove = drove || (l.Msg == "release record" && l.Release == rel && l.State == string(domain.StateSuccess))
+	}
+	if !drove {
+		t.Errorf("the deployer's log has no record of release %s ending in Success", rel)
+	}
+
+	// A machine with access to the second orbit goes on.
+	e = execution(t, pipeline(me, "resume", e.ID, "--poll-interval", "100ms"))
+	if got := e.states(); got != "Succeeded Succeeded Succeeded" || e.Stages[1].Releases[secondName] == "" {
+		t.Fatalf("after the resume: %s", got)
+	}
+	dep.alive(t)
+}
+
+// TestAResumeShipsTheManifestTheExecutionStartedWith: the execution pins
+// the app manifest at `pipeline start`; app.yml changes while the stage
+// waits for its approval; `pipeline resume` warns that the file differs
+// and releases what the execution started with.
+func TestAResumeShipsTheManifestTheExecutionStartedWith(t *testing.T) {
+	acct := inAccount(t)
+	bob := [2]string{}
+	bob[0], bob[1] = userKeys(t, acct, "bob")
+	me := [2]string{acct.AccessKeyID, acct.SecretAccessKey}
+	orbitFile, name := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n"+
+		fmt.Sprintf("access:\n  - {role: approver, principals: [\"arn:aws:iam::%s:user/bob\"]}\n", acct.ID))
+	mustSucceed(t, elevator(t, "", "orbit", "up", "-f", orbitFile))
+	appFile := filepath.Join(t.TempDir(), "app.yml")
+	write := func(max int) {
+		body := strings.Replace(releaseApp, "scaling: {min: 1, max: 2}", fmt.Sprintf("scaling: {min: 1, max: %d}", max), 1) +
+			"pipeline:\n  stages:\n    - orbit: " + name + "\n      approval: {roles: [approver]}\n"
+		if err := os.WriteFile(appFile, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(2)
+	flags := []string{"-f", appFile, "--orbit", name, "--orbit-file", orbitFile}
+	mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
+	mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
+	pflags := []string{"-f", appFile, "--orbit-file", orbitFile, "--output", "json", "--poll-interval", "100ms"}
+
+	e := execution(t, as(t, me, append([]string{"pipeline", "start", "--version", "1.0.0"}, pflags...)...))
+	if got := e.states(); got != "Running Waiting" {
+		t.Fatalf("after start: %s", got)
+	}
+	write(3) // a later commit: what a resume must not ship
+	mustSucceed(t, as(t, bob, "pipeline", "approve", e.ID, "--stage", name, "--review", e.Reviews[name], "--reason", "ok", "-f", appFile, "--orbit-file", orbitFile))
+	r := as(t, me, append([]string{"pipeline", "resume", e.ID}, pflags...)...)
+	e = execution(t, r)
+	if got := e.states(); got != "Succeeded Succeeded" {
+		t.Fatalf("after the resume: %s\n%s", got, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "warning: "+appFile+" differs from the app manifest pipeline "+e.ID+" started with") {
+		t.Errorf("the resume did not warn that app.yml changed:\n%s", r.stderr)
+	}
+	b, err := awsrelease.New(awsrelease.Config{Orbit: name, AWS: []aws.Config{acct.Config("us-east-1")}, Bucket: domain.StateBucketName(acct.ID, "us-east-1", name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _, err := b.Store.Release(context.Background(), e.Stages[0].Releases[name])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := domain.ParseRelease(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range rel.Services {
+		if s.Name == "web" && s.Capacity.Max != 2 {
+			t.Errorf("the release ships web with max %d, from the app.yml of the resume; want 2, from the one the execution started with", s.Capacity.Max)
+		}
+	}
+}
