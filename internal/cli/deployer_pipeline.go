@@ -81,10 +81,7 @@ func (dp *deployerPipelines) drive(ctx context.Context, e *elevator.PipelineExec
 	}
 	r := &stageReleaser{dp: dp, src: src, startedBy: e.StartedBy, app: e.App}
 	x := &pipeline.Executor{App: a, Store: dp.store, Releaser: r, Reviewer: r, Pins: r, Notifier: r, Owner: dp.owner,
-		Lease: dp.env.lease, MaxWait: dp.wait, Poll: dp.poll, Log: dp.log.With("pipeline", e.ID),
-		Progress: func(e *elevator.PipelineExecution, stage string, from, to elevator.StageState) {
-			dp.log.Info("pipeline stage moved", "pipeline", e.ID, "app", e.App, "stage", stage, "from", from, "to", to)
-		}}
+		Lease: dp.env.lease, MaxWait: dp.wait, Poll: dp.poll, Log: dp.log.With("app", e.App)}
 	out, err := x.Run(ctx, e.ID)
 	if errors.Is(err, pipeline.ErrLeased) {
 		return out, elevator.Errorf(elevator.ECONFLICT, "%v", err)

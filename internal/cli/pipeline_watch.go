@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -67,6 +68,7 @@ func (w *watchOptions) run(ctx context.Context, p *pipelineEnv, id string) error
 	out := progress.New(p.stdout)
 	defer out.Done()
 	var last *elevator.PipelineExecution
+	lines := json.NewEncoder(p.stdout) // one object a line
 	for {
 		e, err := p.store.Get(ctx, p.app.Name, id)
 		if err != nil {
@@ -74,7 +76,7 @@ func (w *watchOptions) run(ctx context.Context, p *pipelineEnv, id string) error
 		}
 		for _, c := range changes(last, e, time.Now().UTC()) {
 			if p.json() {
-				if err := p.printJSON(c); err != nil {
+				if err := lines.Encode(c); err != nil {
 					return err
 				}
 				continue
