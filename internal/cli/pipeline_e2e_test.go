@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -113,8 +115,14 @@ func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
 	tomorrow := time.Now().UTC().AddDate(0, 0, 1)
 	window := tomorrow.Weekday().String()[:3] + " 00:00-24:00 UTC"
 	appFile := filepath.Join(t.TempDir(), "app.yml")
+	// web lets in the services of app billing, whose api is up in every
+	// orbit (its security group is all web's stack needs of it).
+	for _, name := range names {
+		peerGroup(t, acct, name, "api")
+	}
 	writeApp := func(healthPath string) {
-		body := strings.Replace(releaseApp, "path: /health}", "path: "+healthPath+"}", 1) + fmt.Sprintf(`pipeline:
+		body := strings.Replace(releaseApp, "path: /health}", "path: "+healthPath+"}", 1)
+		body = strings.Replace(body, "    scaling: {min: 1, max: 2}\n", "    scaling: {min: 1, max: 2}\n    firewall: [{port: 8080, from: {app: billing}}]\n", 1) + fmt.Sprintf(`pipeline:
   stages:
     - orbit: %s
     - orbit: %s
@@ -162,11 +170,19 @@ func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
 		t.Fatalf("the starter approving: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
-	// The app's infrastructure changes after the approver looked: the
-	// resumed execution computes the stage's review again, and an
-	// approval of what was shown before is refused.
+	// The app's infrastructure in the second orbit changes after the
+	// approver looked — billing's jobs service comes up there, so web's
+	// firewall now names its security group too: the resumed execution computes the
+	// stage's review again, and an approval of what was shown before is
+	// refused. (A new app.yml alone changes nothing: the execution ships the
+	// manifest it started with, and says so.)
 	writeApp("/healthz")
-	e = execution(t, pipeline(me, "resume", e.ID))
+	peerGroup(t, acct, names[1], "jobs")
+	r := pipeline(me, "resume", e.ID)
+	if !strings.Contains(r.stderr, "differs from the app manifest pipeline "+e.ID+" started with") {
+		t.Errorf("the resume did not warn that app.yml changed:\n%s", r.stderr)
+	}
+	e = execution(t, r)
 	if got := e.states(); got != "Running Succeeded Waiting Pending" || e.Reviews[names[1]] == shown {
 		t.Fatalf("after the change: %s, review %s (was %s)", got, e.Reviews[names[1]], shown)
 	}
@@ -432,5 +448,21 @@ func TestARollbackPinsTheOrbitAgainstAPipeline(t *testing.T) {
 	e = execution(t, as(t, me, append([]string{"pipeline", "resume", e.ID, "--poll-interval", "100ms"}, pflags...)...))
 	if e.states() != "Succeeded Succeeded" || e.Stages[0].Releases[name] == "" {
 		t.Fatalf("after the unpin: %s %+v", e.states(), e.Stages[0])
+	}
+}
+
+// peerGroup makes the security group of service of app billing in orbit,
+// tagged as Elevator tags a service's group: what an app whose firewall
+// lets billing in finds of it.
+func peerGroup(t *testing.T, acct *emulatortest.Account, orbit, service string) {
+	t.Helper()
+	_, err := ec2.NewFromConfig(acct.Config("us-east-1")).CreateSecurityGroup(context.Background(), &ec2.CreateSecurityGroupInput{
+		GroupName: aws.String("billing-" + service + "-" + orbit), Description: aws.String("billing " + service),
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSecurityGroup, Tags: []ec2types.Tag{
+			{Key: aws.String(domain.TagOrbit), Value: aws.String(orbit)}, {Key: aws.String(domain.TagApp), Value: aws.String("billing")},
+			{Key: aws.String(domain.TagService), Value: aws.String(service)}, {Key: aws.String(domain.TagManagedBy), Value: aws.String(domain.ManagedBy)}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
