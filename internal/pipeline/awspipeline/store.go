@@ -139,7 +139,7 @@ func (s *Store) unindex(ctx context.Context, app, id string) {
 }
 
 // Running returns the executions that have not ended, as their records
-// are now, oldest first: one Query of the index partition
+// are now, in the order of their entries (by app, then id): one Query of the index partition
 // (elevator.PipelineIndexKey), whose items are a few bytes each, then a
 // GetItem per execution. Entries of executions that ended, or of none,
 // are dropped from the index.
