@@ -120,7 +120,7 @@ func (b *regionBuilder) submissions() {
 		"Description":       "Elevator: the deployer service of orbit " + o.Name + ": take submissions from its queue and drive releases",
 		"ManagedPolicyName": elevator.OrbitPolicyName(o.Name, elevator.OrbitPolicyDeployer),
 		"Path":              elevator.OrbitPath(o.Name),
-		"PolicyDocument": Props{"Version": "2012-10-17", "Statement": []any{
+		"PolicyDocument": Props{"Version": "2012-10-17", "Statement": append([]any{
 			Props{"Sid": "Submissions", "Effect": "Allow",
 				"Action":   []any{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"},
 				"Resource": GetAtt(idSubmissionsQueue, "Arn")},
@@ -184,7 +184,7 @@ func (b *regionBuilder) submissions() {
 			Props{"Sid": "OrbitTopics", "Effect": "Allow", "Action": "sns:Publish",
 				"Resource": Sub("arn:${AWS::Partition}:sns:*:${AWS::AccountId}:" + o.Name + "-*")},
 			Props{"Sid": "Describe", "Effect": "Allow", "Action": DescribeActions, "Resource": "*"},
-		}},
+		}, pipelineStatements(o, objects, releases)...)},
 	}})
 	b.output(SubmissionsQueueOutput, "The queue of release submissions (the state bucket's notifications)", Ref(idSubmissionsQueue))
 	// No output of the queue's ARN: every output must resolve from the
@@ -264,4 +264,33 @@ func (b *regionBuilder) releasesTablePolicy() Props {
 			"Action":   BuilderRecordActions,
 			"Resource": Sub("arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/" + elevator.ReleasesTableName(b.o.Name))},
 	}}}}
+}
+
+// pipelineStatements are what the deployer needs to drive the pipeline
+// executions whose first stage is its orbit (docs/pipelines.md, "The
+// deployer's part"): read their pinned manifests (elevator.PipelinesPrefix
+// in the home region's state bucket) and drop their entries from the
+// index partition of the releases table when they end — DeleteItem on
+// that partition only (dynamodb:LeadingKeys), never on a release's
+// record; and to compile a stage's release in its own orbit as `deploy`
+// does: read the app stacks' outputs, the services' image parameters, and
+// store the Elevator agent's builds in every region's state bucket.
+func pipelineStatements(o *elevator.Orbit, objects func(string) any, releases any) []any {
+	buckets := "arn:${AWS::Partition}:s3:::" + elevator.StateBucketName("${AWS::AccountId}", "*", o.Name)
+	appStacks := (&elevator.App{}).StackName(o.Name) // elevator-app-<orbit>-, the app's name follows
+	return []any{
+		Props{"Sid": "PipelineSources", "Effect": "Allow", "Action": "s3:GetObject", "Resource": objects(elevator.PipelinesPrefix)},
+		Props{"Sid": "PipelineIndex", "Effect": "Allow", "Action": "dynamodb:DeleteItem", "Resource": releases,
+			"Condition": Props{"ForAllValues:StringEquals": Props{"dynamodb:LeadingKeys": []any{elevator.PipelineIndexKey}}}},
+		Props{"Sid": "AppStacks", "Effect": "Allow", "Action": "cloudformation:DescribeStacks",
+			"Resource": Sub("arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/" + appStacks + "*/*")},
+		Props{"Sid": "ImageParameters", "Effect": "Allow", "Action": "ssm:GetParameter",
+			"Resource": []any{Sub("arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter/*"), Sub("arn:${AWS::Partition}:ssm:*::parameter/aws/service/*")}},
+		Props{"Sid": "AgentBuilds", "Effect": "Allow", "Action": []any{"s3:GetObject", "s3:PutObject"},
+			"Resource": Sub(buckets + "/" + elevator.AgentObjectPrefix + "*")},
+		// Without ListBucket, S3 answers a HeadObject of a missing build
+		// 403, not 404.
+		Props{"Sid": "ListAgentBuilds", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": Sub(buckets),
+			"Condition": Props{"StringLike": Props{"s3:prefix": []any{elevator.AgentObjectPrefix + "*"}}}},
+	}
 }

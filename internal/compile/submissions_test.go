@@ -60,11 +60,13 @@ func TestDeployerAndSubmitterPoliciesGrantOnlyNamedResources(t *testing.T) {
 						}
 						continue
 					}
-					// Images (AMIs are shared) and the AWS-owned Run Command
-					// document are the resources of another account: they are
+					// Images (AMIs are shared), the AWS-owned Run Command
+					// document and AWS's public parameters (the newest AMI
+					// ids) are the resources of another account: they are
 					// named without one.
 					image := sid == "RunInstances" && strings.HasSuffix(r, "::image/*]") ||
-						sid == "SSMTests" && strings.HasSuffix(r, "::document/AWS-RunShellScript]")
+						sid == "SSMTests" && strings.HasSuffix(r, "::document/AWS-RunShellScript]") ||
+						sid == "ImageParameters" && strings.HasSuffix(r, "::parameter/aws/service/*]")
 					if !image && !strings.Contains(r, o.Name) && !strings.Contains(r, "${AWS::AccountId}") && !strings.Contains(r, "Arn") {
 						t.Errorf("%s %s: resource %s names neither the orbit nor the account", id, sid, r)
 					}
