@@ -2,17 +2,16 @@ package elevator
 
 import "strings"
 
-// PipelineSources are the manifests a pipeline execution ships, as they
-// were read when it started: the app manifest and the manifests of the
-// pipeline's orbits, each as its file's name and text. Every stage's
-// release is compiled from them — in any process, after any resume —
-// not from whatever the files say later. They are kept as one JSON
+// PipelineSources are what a pipeline execution ships, as it was read
+// when it started: the app manifest, as its file's name and text. Every
+// stage's release is compiled from it — in any process, after any resume —
+// not from whatever the file says later. (The orbits are not pinned: a
+// stage releases into its orbit as the orbit is when it runs.) They are kept as one JSON
 // object under PipelineSourcesKey in the state bucket of the home region
 // of the first stage's orbit, and the execution holds its sha256
 // (PipelineExecution.Sources), checked on every read.
 type PipelineSources struct {
-	App    ManifestSource   `json:"app"`
-	Orbits []ManifestSource `json:"orbits"`
+	App ManifestSource `json:"app"`
 }
 
 // ManifestSource is a manifest as read: its file's name (for the
