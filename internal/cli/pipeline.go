@@ -341,10 +341,12 @@ func newPipelineCmd(g *globals) *cobra.Command {
 		Short: "Promote a version of an app through the orbits of its manifest's pipeline, gated by approvals and windows",
 		Long: `A pipeline (the app manifest's pipeline section) releases one version into
 its stages' orbits in order. An execution is a record in the releases table of
-the first stage's orbit; it runs in this process, and whenever it must wait for
-an approval, a window or a bake longer than --max-wait it is written down and
-the command returns: 'elevator pipeline resume EXEC' continues it, from any
-machine. See docs/pipelines.md.`,
+the first stage's orbit, and ships the app manifest it started with. When that
+orbit has a deployer, the deployer drives it ('pipeline watch' follows it);
+else it runs in this process, and whenever it must wait for an approval, a
+window or a bake longer than --max-wait it is written down and the command
+returns: 'elevator pipeline resume EXEC' continues it, from any machine. See
+docs/pipelines.md.`,
 	}
 	cmd.AddCommand(newPipelineStartCmd(g), newPipelineResumeCmd(g), newPipelineStatusCmd(g), newPipelineListCmd(g),
 		newPipelineDecisionCmd(g, "approve"), newPipelineDecisionCmd(g, "reject"), newPipelineOverrideCmd(g), newPipelineUnpinCmd(g), newPipelineCancelCmd(g), newPipelineWatchCmd(g))
