@@ -6,6 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,12 +143,24 @@ func TestADeployerDrivesAPipelineThroughItsApproval(t *testing.T) {
 	if got := moves(watchLines(t, w)); !strings.HasSuffix(got, ">Waiting(approval)") || !strings.Contains(got, firstName+" ") {
 		t.Fatalf("watch until the approval: %s", got)
 	}
+	// Parked, the execution costs the deployer one Query of the index
+	// and one GetItem of its record a round (--pipeline-every 1s), and no
+	// write: nothing changed, so it is not run again.
+	before := awsCalls(t, url)
+	time.Sleep(3 * time.Second)
+	after := awsCalls(t, url)
+	query, get, put := after["DynamoDB Query"]-before["DynamoDB Query"], after["DynamoDB GetItem"]-before["DynamoDB GetItem"], after["DynamoDB PutItem"]-before["DynamoDB PutItem"]
+	t.Logf("figure: a parked execution, 3s of an idle deployer (--pipeline-every 1s): %.0f Query, %.0f GetItem, %.0f PutItem", query, get, put)
+	if query == 0 || put != 0 {
+		t.Errorf("while the execution was parked the deployer made %.0f Query and %.0f PutItem calls; want its listing and no write", query, put)
+	}
 	e = execution(t, pipeline(me, "status", e.ID))
 	review := e.Reviews[firstName]
 	if review == "" {
 		t.Fatalf("the deployer computed no review: %+v", e)
 	}
 	mustSucceed(t, pipeline(bob, "approve", e.ID, "--stage", firstName, "--review", review, "--reason", "ship it"))
+	approved := time.Now()
 
 	// No process of the user's runs: the deployer sees the approval and
 	// releases the stage; watch follows it until the second stage waits
@@ -163,6 +179,16 @@ func TestADeployerDrivesAPipelineThroughItsApproval(t *testing.T) {
 	}
 	if !released || !succeeded || !blocked {
 		t.Errorf("watch after the approval: released %v, succeeded %v, second stage waits for access %v: %s", released, succeeded, blocked, got)
+	}
+	for _, l := range strings.Split(dep.out.String(), "\n") {
+		var m struct {
+			Time     time.Time `json:"time"`
+			Msg      string    `json:"msg"`
+			From, To string
+		}
+		if json.Unmarshal([]byte(l), &m) == nil && m.Msg == "pipeline stage moved" && m.From == "Waiting" && m.To == "Releasing" {
+			t.Logf("figure: approval to the deployer releasing the stage: %s (--pipeline-every 1s)", m.Time.Sub(approved).Round(time.Millisecond))
+		}
 	}
 	e = execution(t, pipeline(me, "status", e.ID))
 	rel := e.Stages[0].Releases[firstName]
@@ -250,4 +276,25 @@ func TestAResumeShipsTheManifestTheExecutionStartedWith(t *testing.T) {
 	if web == nil || web.Capacity.Max != 2 {
 		t.Errorf("the release ships web as %+v; want max 2, from the app.yml the execution started with (the resume's says 3)", web)
 	}
+}
+
+// awsCalls reads the deployer's /metrics: the AWS calls it made, by
+// "service operation".
+func awsCalls(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	re := regexp.MustCompile(`^elevator_aws_calls_total\{operation="([^"]+)",service="([^"]+)"\} ([0-9.e+]+)$`)
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			n, _ := strconv.ParseFloat(m[3], 64)
+			out[m[2]+" "+m[1]] = n
+		}
+	}
+	return out
 }
