@@ -43,10 +43,16 @@ const (
 	DefaultPipelineRecheck = 10 * time.Minute
 )
 
+// PipelineRetry is how long after a run of an execution failed the
+// deployer runs it again when nothing changed its record.
+const PipelineRetry = time.Minute
+
 // parked is what the deployer saw of an execution it left parked.
 type parked struct {
 	revision int64
 	at       time.Time
+	// retry, when set, is when a run that failed is tried again.
+	retry time.Time
 }
 
 // pipelines is the deployer's state of the executions it drives.
@@ -72,7 +78,7 @@ func (d *Deployer) pipelineDue(e *elevator.PipelineExecution, now time.Time) boo
 		return false
 	}
 	p, ok := d.pipes.seen[e.ID]
-	if !ok || p.revision != e.Revision || now.Sub(p.at) >= d.o.Pipelines.Recheck {
+	if !ok || p.revision != e.Revision || now.Sub(p.at) >= d.o.Pipelines.Recheck || (!p.retry.IsZero() && !now.Before(p.retry)) {
 		return true
 	}
 	for _, s := range e.Stages {
@@ -144,7 +150,17 @@ func (d *Deployer) drivePipeline(ctx context.Context, e *elevator.PipelineExecut
 		case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 			log.Info("pipeline left at shutdown; its lease ends and another deployer goes on")
 		default:
-			log.Warn("pipeline stopped", "err", err)
+			// Again when something changes, or after a while: an
+			// execution this deployer cannot drive (it pinned no
+			// manifest) or whose step failed (AWS throttled) is not run
+			// again every round.
+			rev := e.Revision
+			if out != nil {
+				rev = out.Revision
+			}
+			now := d.clock.Now()
+			d.pipes.seen[e.ID] = parked{revision: rev, at: now, retry: now.Add(PipelineRetry)}
+			log.Warn("pipeline stopped", "err", err, "retry_in", PipelineRetry.String())
 		}
 	}()
 }

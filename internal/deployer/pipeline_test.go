@@ -2,6 +2,7 @@ package deployer
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -35,6 +36,7 @@ type executions struct {
 	mu    sync.Mutex
 	recs  map[string]*elevator.PipelineExecution
 	drove []string
+	fail  error // what a run returns, the record unchanged
 }
 
 func (x *executions) Running(context.Context) ([]*elevator.PipelineExecution, error) {
@@ -58,6 +60,9 @@ func (x *executions) drive(_ context.Context, e *elevator.PipelineExecution) (*e
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.drove = append(x.drove, e.ID)
+	if x.fail != nil {
+		return nil, x.fail
+	}
 	rec := x.recs[e.ID]
 	rec.Revision += 2 // its lease taken, then given up as it parks
 	out := *rec
@@ -117,6 +122,13 @@ func TestTheDeployerDrivesAnExecutionWhenItIsDue(t *testing.T) {
 			x.recs["a"].State = elevator.ExecutionSucceeded
 			clock.add(2 * time.Hour)
 		}, []string{"b"}},
+		{"a run fails", func() {
+			x.fail = errors.New("throttled")
+			x.decide("b")
+		}, []string{"b"}},
+		{"not again at the next round", func() { clock.add(time.Second) }, nil},
+		{"again after PipelineRetry", func() { x.fail = nil; clock.add(PipelineRetry) }, []string{"b"}},
+		{"and not again once it parked", func() { clock.add(PipelineRetry) }, nil},
 	}
 	for _, s := range steps {
 		if s.before != nil {
