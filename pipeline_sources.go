@@ -5,13 +5,16 @@ import "strings"
 // PipelineSources are what a pipeline execution ships, as it was read
 // when it started: the app manifest, as its file's name and text. Every
 // stage's release is compiled from it — in any process, after any resume —
-// not from whatever the file says later. (The orbits are not pinned: a
-// stage releases into its orbit as the orbit is when it runs.) They are kept as one JSON
+// not from whatever the file says later. Orbits are the manifests of the
+// pipeline's orbits then: what the first orbit's deployer, which has only
+// its own orbit's manifest, knows of the others (their regions, their
+// deployer); the command line reads the orbits' files. They are kept as one JSON
 // object under PipelineSourcesKey in the state bucket of the home region
 // of the first stage's orbit, and the execution holds its sha256
 // (PipelineExecution.Sources), checked on every read.
 type PipelineSources struct {
-	App ManifestSource `json:"app"`
+	App    ManifestSource   `json:"app"`
+	Orbits []ManifestSource `json:"orbits,omitempty"`
 }
 
 // ManifestSource is a manifest as read: its file's name (for the

@@ -70,7 +70,9 @@ func (o *deployerOptions) validate() error {
 }
 
 func newDeployerCmd(g *globals) *cobra.Command {
-	o := &deployerOptions{env: releaseEnv{globals: g}}
+	// A deployer drives releases itself, whatever its orbit manifest's
+	// deployer: says (the URL the CLI reaches it at).
+	o := &deployerOptions{env: releaseEnv{globals: g, inProcess: true}}
 	c := &cobra.Command{
 		Use:   "deployer",
 		Short: "Run the deployer service of an orbit: drive the releases submitted to its state bucket",

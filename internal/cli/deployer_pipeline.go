@@ -11,6 +11,7 @@ import (
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/app"
 	"github.com/elevatorhq/elevator/internal/apply"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
@@ -32,9 +33,10 @@ import (
 // deployerPipelines is the deployer's part in pipelines: it drives the
 // executions kept in its orbit's releases table (those whose first stage
 // is its orbit), with a releaser that compiles each stage's release from
-// the execution's pinned manifests and submits it to this deployer. It
-// releases into its own orbit only: a stage in another orbit waits for
-// elevator.WaitAccess (see docs/pipelines.md, "The deployer's part").
+// the execution's pinned manifest and submits it: to this deployer for a
+// stage in its own orbit, to that orbit's deployers for a stage in
+// another; a stage it may not release waits for elevator.WaitAccess (see
+// docs/pipelines.md, "The deployer's part").
 type deployerPipelines struct {
 	env   *releaseEnv // the deployer's orbit, connected
 	store *awspipeline.Store
@@ -101,21 +103,62 @@ type stageReleaser struct {
 	src       *elevator.PipelineSources
 	startedBy string
 	app       string
+
+	mu     sync.Mutex
+	others map[string]*releaseEnv // other orbits, connected, by name
 }
 
-// own refuses an orbit other than the deployer's: a deployer role is
-// granted its own orbit only (docs/pipelines.md says why it does not reach
-// into another).
-func (r *stageReleaser) own(orbitName string) error {
-	if mine := r.dp.env.orbit.Name; orbitName != mine {
-		return &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf("the deployer of orbit %s releases into its own orbit only; "+
-			"`elevator pipeline resume` from a machine with access to orbit %s goes on (or start the stage there)", mine, orbitName)}
+// target is the orbit a stage acts in: the deployer's own (own), or
+// another orbit connected with the deployer's credentials from the
+// manifest the execution pinned. Another orbit without a deployer to take
+// the stage's release, or whose manifest the execution did not pin, gives
+// a *pipeline.BlockedError.
+func (r *stageReleaser) target(ctx context.Context, orbitName string) (env *releaseEnv, own bool, err error) {
+	if orbitName == r.dp.env.orbit.Name {
+		return r.dp.env, true, nil
 	}
-	return nil
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e := r.others[orbitName]; e != nil {
+		return e, false, nil
+	}
+	mine := r.dp.env.orbit.Name
+	o, err := stagerelease.Orbit(r.src, orbitName)
+	if elevator.ErrorCode(err) == elevator.ENOTFOUND {
+		return nil, false, &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf("the execution pinned no manifest of orbit %s, which the deployer of orbit %s needs to release there; "+
+			"`elevator pipeline resume` from a machine with access to orbit %s goes on", orbitName, mine, orbitName)}
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if o.Deployer == "" {
+		return nil, false, &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf("orbit %s has no deployer (its manifest's deployer:) to take the stage's release from the deployer of orbit %s; "+
+			"`elevator pipeline resume` from a machine with access to orbit %s goes on", orbitName, mine, orbitName)}
+	}
+	e := &releaseEnv{globals: r.dp.env.globals, orbitName: orbitName, orbit: o, pollInterval: r.dp.env.pollInterval, lease: r.dp.env.lease,
+		lookups: true, inProcess: true, apiOptions: r.dp.env.apiOptions}
+	if err := e.connect(ctx); err != nil {
+		return nil, false, r.denied(orbitName, "read its orbit stack and its releases", err)
+	}
+	if r.others == nil {
+		r.others = map[string]*releaseEnv{}
+	}
+	r.others[orbitName] = e
+	return e, false, nil
 }
 
-func (r *stageReleaser) clients(ctx context.Context) func(region string) (lookup.Clients, error) {
-	e := r.dp.env
+// denied turns a call another orbit refused into the stage's wait for
+// access, saying what grant is missing; other errors stay errors.
+func (r *stageReleaser) denied(orbitName, doing string, err error) error {
+	if !errors.Is(err, awserr.ErrAccessDenied) {
+		return err
+	}
+	return &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf("the deployer of orbit %s may not %s in orbit %s (%v): give its role orbit %s's submitter policy (%s); "+
+		"or `elevator pipeline resume` from a machine with access to orbit %s goes on", r.dp.env.orbit.Name, doing, orbitName, err, orbitName,
+		elevator.OrbitPolicyName(orbitName, elevator.OrbitPolicySubmitter), orbitName)}
+}
+
+func (r *stageReleaser) clients(ctx context.Context, e *releaseEnv) func(region string) (lookup.Clients, error) {
 	return func(region string) (lookup.Clients, error) {
 		cfg, err := e.configs.For(ctx, region)
 		if err != nil {
@@ -128,21 +171,22 @@ func (r *stageReleaser) clients(ctx context.Context) func(region string) (lookup
 
 // Start compiles the stage's release from the pinned manifest with the
 // orbit's facts, stores the agent's builds where its instances find
-// them, and submits the release to this deployer, which drives it like
-// any submitted release.
+// them, and submits the release: to this deployer, which drives it like
+// any submitted release, or to the other orbit's deployers through its
+// state bucket (deployer.PutSubmission, as CI submits).
 func (r *stageReleaser) Start(ctx context.Context, orbitName, version, _ string) (string, error) {
-	if err := r.own(orbitName); err != nil {
+	e, own, err := r.target(ctx, orbitName)
+	if err != nil {
 		return "", err
 	}
-	e := r.dp.env
 	agent, err := r.dp.readAgent()
 	if err != nil {
 		return "", err
 	}
 	rel, facts, err := stagerelease.Release(ctx, stagerelease.Request{Sources: r.src, Orbit: e.orbit, Version: version, By: r.startedBy,
-		Now: time.Now(), Agent: agent.Builds, Clients: r.clients(ctx)})
+		Now: time.Now(), Agent: agent.Builds, Clients: r.clients(ctx, e)})
 	if err != nil {
-		return "", err
+		return "", r.denied(orbitName, "read the app's stacks to compile its release", err)
 	}
 	err = apply.Parallel(len(e.orbit.Regions), func(i int) error {
 		region := e.orbit.Regions[i].Name
@@ -158,26 +202,39 @@ func (r *stageReleaser) Start(ctx context.Context, orbitName, version, _ string)
 		return err
 	})
 	if err != nil {
+		return "", r.denied(orbitName, "store the Elevator agent's builds", err)
+	}
+	if own {
+		if _, err := r.dp.d.Submit(ctx, rel); err != nil {
+			return "", err
+		}
+		return rel.ID, nil
+	}
+	home := e.orbit.Regions[0].Name
+	cfg, err := e.configs.For(ctx, home)
+	if err != nil {
 		return "", err
 	}
-	if _, err := r.dp.d.Submit(ctx, rel); err != nil {
-		return "", err
+	if err := deployer.PutSubmission(ctx, s3.New(cfg), e.orbitOutputs[home][compile.StateBucketOutput], rel); err != nil {
+		return "", r.denied(orbitName, "submit a release", err)
 	}
 	return rel.ID, nil
 }
 
-// Status reads the release's record; a release submitted whose record is
-// not written yet has not ended.
+// Status reads the release's record in its orbit; a release submitted
+// whose record is not written yet (no deployer took it yet) has not
+// ended.
 func (r *stageReleaser) Status(ctx context.Context, orbitName, id string) (pipeline.ReleaseStatus, error) {
-	if err := r.own(orbitName); err != nil {
+	e, _, err := r.target(ctx, orbitName)
+	if err != nil {
 		return pipeline.ReleaseStatus{}, err
 	}
-	rec, err := r.dp.d.Store().Record(ctx, id)
+	rec, err := e.backend.Store.Record(ctx, id)
 	if errors.Is(err, release.ErrNotFound) {
 		return pipeline.ReleaseStatus{}, nil
 	}
 	if err != nil {
-		return pipeline.ReleaseStatus{}, err
+		return pipeline.ReleaseStatus{}, r.denied(orbitName, "read release records", err)
 	}
 	return pipeline.ReleaseStatus{Done: rec.State.Ended(), Succeeded: rec.State == elevator.StateSuccess, Message: string(rec.State) + " " + rec.Error}, nil
 }
@@ -186,10 +243,10 @@ func (r *stageReleaser) Status(ctx context.Context, orbitName, id string) (pipel
 // (stagerelease.Review), so that a review computed here and one computed
 // by a command are the same.
 func (r *stageReleaser) Review(ctx context.Context, orbitName string) ([]elevator.ChangeSetRef, error) {
-	if err := r.own(orbitName); err != nil {
+	e, _, err := r.target(ctx, orbitName)
+	if err != nil {
 		return nil, err
 	}
-	e := r.dp.env
 	a, err := stagerelease.App(r.src, orbitName)
 	if err != nil {
 		return nil, err
@@ -206,24 +263,32 @@ func (r *stageReleaser) Review(ctx context.Context, orbitName string) ([]elevato
 		return nil, err
 	}
 	svc.Identity = sts.New(cfg)
-	return stagerelease.Review(ctx, a, e.orbit, svc)
+	refs, err := stagerelease.Review(ctx, a, e.orbit, svc)
+	if err != nil {
+		return nil, r.denied(orbitName, "read the orbit to compute the review", err)
+	}
+	return refs, nil
 }
 
-// Pin reads the pin a rollback left in the deployer's orbit.
+// Pin reads the pin a rollback left in the orbit.
 func (r *stageReleaser) Pin(ctx context.Context, orbitName string) (string, error) {
-	if err := r.own(orbitName); err != nil {
+	e, _, err := r.target(ctx, orbitName)
+	if err != nil {
 		return "", err
 	}
-	return stagerelease.Pin(ctx, r.dp.env.backend.Store, r.app)
+	pin, err := stagerelease.Pin(ctx, e.backend.Store, r.app)
+	if err != nil {
+		return "", r.denied(orbitName, "read release records and documents", err)
+	}
+	return pin, nil
 }
 
-// Notify publishes to the deployer's orbit's info topic; another orbit's
-// is not the deployer's to publish to (the executor logs the error).
+// Notify publishes to the orbit's info topic.
 func (r *stageReleaser) Notify(ctx context.Context, orbitName, subject, message string) error {
-	if err := r.own(orbitName); err != nil {
+	e, _, err := r.target(ctx, orbitName)
+	if err != nil {
 		return err
 	}
-	e := r.dp.env
 	home := e.orbit.Regions[0].Name
 	topic := e.orbitOutputs[home][compile.TopicOutput(elevator.SeverityInfo)]
 	if topic == "" {

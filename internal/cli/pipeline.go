@@ -53,8 +53,10 @@ type pipelineEnv struct {
 	orbits map[string]*elevator.Orbit
 	caller string
 	store  *awspipeline.Store
-	// sources are what the execution being driven pinned.
-	sources *elevator.PipelineSources
+	// orbitFileOf is the manifest file of each orbit, by name; sources
+	// are what the execution being driven pinned.
+	orbitFileOf map[string]string
+	sources     *elevator.PipelineSources
 	// releases are the release commands' environments, by orbit, made
 	// when a stage first releases into the orbit.
 	mu       sync.Mutex
@@ -80,13 +82,13 @@ func (p *pipelineEnv) validate() error {
 		return elevator.Errorf(elevator.EINVALID, "%s has no pipeline section; see docs/pipelines.md", p.file)
 	}
 	p.orbits = map[string]*elevator.Orbit{}
-	given := map[string]string{}
+	p.orbitFileOf = map[string]string{}
 	for _, f := range p.orbitFiles {
 		o, err := readOrbit(f, "")
 		if err != nil {
 			return err
 		}
-		given[o.Name] = f
+		p.orbitFileOf[o.Name] = f
 		p.orbits[o.Name] = o
 	}
 	for _, s := range p.app.Pipeline.Stages {
@@ -106,6 +108,7 @@ func (p *pipelineEnv) validate() error {
 				return elevator.Errorf(elevator.EINVALID, "stage %s names orbit %s, but %s describes orbit %s; pass --orbit-file", s.Name, name, f, o.Name)
 			}
 			p.orbits[name] = o
+			p.orbitFileOf[name] = f
 		}
 	}
 	return manifest.CheckPipeline(p.app, p.orbits)

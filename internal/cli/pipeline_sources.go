@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -13,14 +15,23 @@ import (
 	"github.com/elevatorhq/elevator/internal/pipeline/stagerelease"
 )
 
-// readSources reads the app manifest as it is now: what `pipeline start`
-// pins for the execution.
+// readSources reads the app manifest and the manifests of the pipeline's
+// orbits as they are now: what `pipeline start` pins for the execution.
 func (p *pipelineEnv) readSources() (*elevator.PipelineSources, error) {
 	text, err := manifest.ReadFile(p.file)
 	if err != nil {
 		return nil, elevator.Errorf(elevator.EINVALID, "read app manifest %s: %w", p.file, err)
 	}
-	return &elevator.PipelineSources{App: elevator.ManifestSource{File: p.file, Text: string(text)}}, nil
+	src := &elevator.PipelineSources{App: elevator.ManifestSource{File: p.file, Text: string(text)}}
+	for _, name := range slices.Sorted(maps.Keys(p.orbitFileOf)) {
+		f := p.orbitFileOf[name]
+		text, err := manifest.ReadFile(f)
+		if err != nil {
+			return nil, elevator.Errorf(elevator.EINVALID, "read orbit manifest %s: %w", f, err)
+		}
+		src.Orbits = append(src.Orbits, elevator.ManifestSource{File: f, Text: string(text)})
+	}
+	return src, nil
 }
 
 // useSources makes the stages of execution e compile from the manifests

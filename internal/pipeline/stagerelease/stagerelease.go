@@ -29,6 +29,21 @@ func App(src *elevator.PipelineSources, orbit string) (*elevator.App, error) {
 	return manifest.ParseApp(src.App.File, []byte(src.App.Text), orbit)
 }
 
+// Orbit parses the pinned manifest of orbit name. It returns an ENOTFOUND
+// error when the sources hold none.
+func Orbit(src *elevator.PipelineSources, name string) (*elevator.Orbit, error) {
+	for _, m := range src.Orbits {
+		o, err := manifest.ParseOrbit(m.File, []byte(m.Text))
+		if err != nil {
+			return nil, err
+		}
+		if o.Name == name {
+			return o, nil
+		}
+	}
+	return nil, elevator.Errorf(elevator.ENOTFOUND, "the execution pinned no manifest of orbit %s", name)
+}
+
 // Request is one stage's release into one orbit.
 type Request struct {
 	Sources *elevator.PipelineSources
