@@ -73,7 +73,8 @@ func TestDeployerAndSubmitterPoliciesGrantOnlyNamedResources(t *testing.T) {
 				}
 			}
 			if id == idSubmitterPolicy {
-				want := []string{"dynamodb:GetItem", "dynamodb:Query", "s3:GetObject", "s3:ListBucket", "s3:PutObject"}
+				want := []string{"cloudformation:DescribeStackResources", "cloudformation:DescribeStacks", "dynamodb:GetItem", "dynamodb:Query",
+					"s3:GetObject", "s3:ListBucket", "s3:PutObject", "sns:Publish", "ssm:GetParameter"}
 				slices.Sort(actions)
 				if fmt.Sprint(slices.Compact(actions)) != fmt.Sprint(want) {
 					t.Errorf("submitter actions %v, want %v", actions, want)
@@ -81,8 +82,8 @@ func TestDeployerAndSubmitterPoliciesGrantOnlyNamedResources(t *testing.T) {
 				for _, st := range doc["Statement"].([]any) {
 					st := st.(Props)
 					if slices.Contains(list(st["Action"]), "s3:PutObject") {
-						if r := fmt.Sprint(st["Resource"]); !strings.Contains(r, "/submissions/*") {
-							t.Errorf("submitter puts objects in %s, want only under submissions/", r)
+						if r := fmt.Sprint(st["Resource"]); !strings.Contains(r, "/submissions/*") && !strings.Contains(r, "/agent/*") {
+							t.Errorf("submitter puts objects in %s, want only under submissions/ and agent/", r)
 						}
 					}
 				}
