@@ -67,17 +67,23 @@ func moves(lines []watchLine) string {
 	return strings.Join(s, ", ")
 }
 
-// pipelineDeployer starts `elevator deployer` for an orbit as its own
-// process, driving pipeline executions every second, and returns its URL;
-// the test kills it (by its pid) when it ends.
-func pipelineDeployer(t *testing.T, orbitName, orbitFile string) (string, *replica) {
+// freeAddr is an address on the loopback that nothing listens on now.
+func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// pipelineDeployer starts `elevator deployer` for an orbit as its own
+// process, listening on addr and driving pipeline executions every
+// second, and returns its URL; the test kills it (by its pid) when it
+// ends.
+func pipelineDeployer(t *testing.T, orbitName, orbitFile, addr string) (string, *replica) {
+	t.Helper()
 	args := []string{"deployer", "--orbit", orbitName, "--orbit-file", orbitFile, "--endpoint-url", emulatortest.Endpoint(),
 		"--poll-interval", "100ms", "--lease", "10s", "--reconcile", "1s", "--receive-wait", "1s", "--pipeline-every", "1s", "--grace", "5s", "--listen", addr}
 	r := &replica{cmd: exec.Command(buildElevator(t), args...), out: &lockedBuffer{}, exited: make(chan error, 1)}
@@ -92,48 +98,65 @@ func pipelineDeployer(t *testing.T, orbitName, orbitFile string) (string, *repli
 			<-r.exited
 		}
 		if t.Failed() {
-			t.Logf("deployer %d:\n%s", r.cmd.Process.Pid, tail(r.out.String(), 60))
+			t.Logf("deployer %d of %s:\n%s", r.cmd.Process.Pid, orbitName, tail(r.out.String(), 60))
 		}
 	})
 	return "http://" + addr, r
 }
 
-// TestADeployerDrivesAPipelineThroughItsApproval: `pipeline start` with a
-// deployer for the first stage's orbit writes the execution and returns;
-// the deployer (its own process) runs it to its approval wait, and after
-// `pipeline approve` releases the stage with no process of the user's
-// running: `pipeline watch` follows it there. The second stage is in
-// another orbit, which the deployer does not release into: the stage
-// waits for access, and `pipeline resume` from "a machine with access"
-// (this process) finishes it.
+// drove reports whether a deployer's log shows release id ending in
+// Success under its hand.
+func (r *replica) drove(t *testing.T, id string) bool {
+	for _, l := range r.lines(t) {
+		if l.Msg == "release record" && l.Release == id && l.State == string(domain.StateSuccess) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestADeployerDrivesAPipelineThroughItsApproval: three orbits; the first
+// two have a deployer each (their own processes), the third none.
+// `pipeline start` with the first orbit's deployer writes the execution
+// and returns; that deployer runs it to the first stage's approval, and
+// after `pipeline approve` — no process of the user's running — releases
+// the stage, then submits the second stage's release to the second
+// orbit's deployer, which runs it; `pipeline watch` follows it all. The
+// third orbit has no deployer to take its release: the stage waits for
+// access, and `pipeline resume` from "a machine with access" (this
+// process) finishes it.
 func TestADeployerDrivesAPipelineThroughItsApproval(t *testing.T) {
 	acct := inAccount(t)
 	bob := [2]string{}
 	bob[0], bob[1] = userKeys(t, acct, "bob")
 	me := [2]string{acct.AccessKeyID, acct.SecretAccessKey}
 	access := fmt.Sprintf("access:\n  - {role: approver, principals: [\"arn:aws:iam::%s:user/bob\"]}\n", acct.ID)
+	firstAddr, secondAddr := freeAddr(t), freeAddr(t)
 	first, firstName := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n"+access)
-	second, secondName := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n")
+	second, secondName := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\ndeployer: http://"+secondAddr+"\n")
+	third, thirdName := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n")
 	appFile := filepath.Join(t.TempDir(), "app.yml")
-	body := releaseApp + fmt.Sprintf("pipeline:\n  stages:\n    - orbit: %s\n      approval: {roles: [approver]}\n    - orbit: %s\n      auto: true\n", firstName, secondName)
+	body := releaseApp + fmt.Sprintf("pipeline:\n  stages:\n    - orbit: %s\n      approval: {roles: [approver]}\n    - {orbit: %s, auto: true}\n    - {orbit: %s, auto: true}\n",
+		firstName, secondName, thirdName)
 	if err := os.WriteFile(appFile, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range [][2]string{{first, firstName}, {second, secondName}} {
+	for _, o := range [][2]string{{first, firstName}, {second, secondName}, {third, thirdName}} {
 		mustSucceed(t, elevator(t, "", "orbit", "up", "-f", o[0]))
 		flags := []string{"-f", appFile, "--orbit", o[1], "--orbit-file", o[0]}
 		mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
 		mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
 	}
-	url, dep := pipelineDeployer(t, firstName, first)
-	pflags := []string{"-f", appFile, "--orbit-file", first, "--orbit-file", second, "--output", "json"}
+	url, dep := pipelineDeployer(t, firstName, first, firstAddr)
+	_, dep2 := pipelineDeployer(t, secondName, second, secondAddr)
+	pflags := []string{"-f", appFile, "--orbit-file", first, "--orbit-file", second, "--orbit-file", third, "--output", "json"}
 	pipeline := func(keys [2]string, args ...string) result {
 		return as(t, keys, append(append([]string{"pipeline"}, args...), pflags...)...)
 	}
 
 	r := pipeline(me, "start", "--version", "2.0.0", "--deployer", url)
 	e := execution(t, r)
-	if got := e.states(); got != "Running Pending Pending" || !strings.Contains(r.stderr, "the deployer of orbit "+firstName) {
+	if got := e.states(); got != "Running Pending Pending Pending" || !strings.Contains(r.stderr, "the deployer of orbit "+firstName) {
 		t.Fatalf("pipeline start with a deployer: %s\n%s", got, r.stderr)
 	}
 
@@ -163,22 +186,25 @@ func TestADeployerDrivesAPipelineThroughItsApproval(t *testing.T) {
 	approved := time.Now()
 
 	// No process of the user's runs: the deployer sees the approval and
-	// releases the stage; watch follows it until the second stage waits
-	// for a driver that may release into its orbit.
+	// releases the stage, then the second orbit's deployer releases the
+	// second; watch follows until the third stage waits for a driver that
+	// may release into its orbit.
 	w = pipeline(me, "watch", e.ID, "--watch-interval", "200ms")
 	mustSucceed(t, w)
 	lines := watchLines(t, w)
 	got := moves(lines)
 	// watch reads the record every 200ms: it sees the states the record
 	// was in then (a quick bake may pass between two reads).
-	var released, succeeded, blocked bool
+	var released, succeeded, succeeded2, blocked bool
 	for _, l := range lines {
 		released = released || (l.Stage == firstName && l.From == "Waiting" && l.To == "Releasing")
 		succeeded = succeeded || (l.Stage == firstName && l.To == "Succeeded" && l.Releases[firstName] != "")
-		blocked = blocked || (l.Stage == secondName && l.To == "Waiting" && len(l.WaitingFor) == 1 && strings.HasPrefix(l.WaitingFor[0], domain.WaitAccess+":"))
+		succeeded2 = succeeded2 || (l.Stage == secondName && l.To == "Succeeded" && l.Releases[secondName] != "")
+		blocked = blocked || (l.Stage == thirdName && l.To == "Waiting" && len(l.WaitingFor) == 1 && strings.HasPrefix(l.WaitingFor[0], domain.WaitAccess+":"))
 	}
-	if !released || !succeeded || !blocked {
-		t.Errorf("watch after the approval: released %v, succeeded %v, second stage waits for access %v: %s", released, succeeded, blocked, got)
+	if !released || !succeeded || !succeeded2 || !blocked {
+		t.Errorf("watch after the approval: first stage released %v and succeeded %v, second succeeded %v, third waits for access %v: %s",
+			released, succeeded, succeeded2, blocked, got)
 	}
 	for _, l := range strings.Split(dep.out.String(), "\n") {
 		var m struct {
@@ -188,31 +214,29 @@ func TestADeployerDrivesAPipelineThroughItsApproval(t *testing.T) {
 		}
 		if json.Unmarshal([]byte(l), &m) == nil && m.Msg == "pipeline stage moved" && m.From == "Waiting" && m.To == "Releasing" {
 			t.Logf("figure: approval to the deployer releasing the stage: %s (--pipeline-every 1s)", m.Time.Sub(approved).Round(time.Millisecond))
+			break
 		}
 	}
 	e = execution(t, pipeline(me, "status", e.ID))
-	rel := e.Stages[0].Releases[firstName]
-	if got := e.states(); got != "Running Succeeded Waiting" || rel == "" {
-		t.Fatalf("after the deployer: %s %+v", got, e.Stages)
+	rel, rel2 := e.Stages[0].Releases[firstName], e.Stages[1].Releases[secondName]
+	if got := e.states(); got != "Running Succeeded Succeeded Waiting" || rel == "" || rel2 == "" {
+		t.Fatalf("after the deployers: %s %+v", got, e.Stages)
 	}
-	if w := e.Stages[1].WaitingFor; len(w) != 1 || !strings.HasPrefix(w[0], domain.WaitAccess+": orbit "+secondName+": the deployer of orbit "+firstName+" releases into its own orbit only") {
-		t.Errorf("the second stage waits for %q", w)
+	if w := e.Stages[2].WaitingFor; len(w) != 1 || !strings.HasPrefix(w[0], domain.WaitAccess+": orbit "+thirdName+": orbit "+thirdName+" has no deployer") {
+		t.Errorf("the third stage waits for %q", w)
 	}
-	// The deployer drove the release: its log has the release's records.
-	var drove bool
-	for _, l := range dep.lines(t) {
-		drove = drove || (l.Msg == "release record" && l.Release == rel && l.State == string(domain.StateSuccess))
-	}
-	if !drove {
-		t.Errorf("the deployer's log has no record of release %s ending in Success", rel)
+	// Each orbit's deployer drove its orbit's release.
+	if !dep.drove(t, rel) || !dep2.drove(t, rel2) {
+		t.Errorf("the first orbit's deployer drove %s: %v; the second's drove %s: %v", rel, dep.drove(t, rel), rel2, dep2.drove(t, rel2))
 	}
 
-	// A machine with access to the second orbit goes on.
+	// A machine with access to the third orbit goes on.
 	e = execution(t, pipeline(me, "resume", e.ID, "--poll-interval", "100ms"))
-	if got := e.states(); got != "Succeeded Succeeded Succeeded" || e.Stages[1].Releases[secondName] == "" {
+	if got := e.states(); got != "Succeeded Succeeded Succeeded Succeeded" || e.Stages[2].Releases[thirdName] == "" {
 		t.Fatalf("after the resume: %s", got)
 	}
 	dep.alive(t)
+	dep2.alive(t)
 }
 
 // TestAResumeShipsTheManifestTheExecutionStartedWith: the execution pins
