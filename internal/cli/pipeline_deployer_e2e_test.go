@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	domain "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
@@ -148,6 +150,7 @@ func TestADeployerDrivesAPipelineThroughItsApproval(t *testing.T) {
 		mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
 	}
 	url, dep := pipelineDeployer(t, firstName, first, firstAddr)
+	notifySubmissions(t, acct, secondName) // the second orbit's deployer hears of the submission at once
 	_, dep2 := pipelineDeployer(t, secondName, second, secondAddr)
 	pflags := []string{"-f", appFile, "--orbit-file", first, "--orbit-file", second, "--orbit-file", third, "--output", "json"}
 	pipeline := func(keys [2]string, args ...string) result {
@@ -321,4 +324,24 @@ func awsCalls(t *testing.T, url string) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// notifySubmissions puts the state bucket's notification of submissions
+// to the orbit's queue, as the orbit stack does on AWS: moto ignores the
+// one given through CloudFormation (see newIntake).
+func notifySubmissions(t *testing.T, acct *emulatortest.Account, orbit string) {
+	t.Helper()
+	cfg := acct.Config("us-east-1")
+	_, err := s3sdk.NewFromConfig(cfg, func(o *s3sdk.Options) { o.UsePathStyle = true }).PutBucketNotificationConfiguration(context.Background(), &s3sdk.PutBucketNotificationConfigurationInput{
+		Bucket: aws.String(domain.StateBucketName(acct.ID, "us-east-1", orbit)),
+		NotificationConfiguration: &s3types.NotificationConfiguration{QueueConfigurations: []s3types.QueueConfiguration{{
+			Events:   []s3types.Event{"s3:ObjectCreated:*"},
+			QueueArn: aws.String(fmt.Sprintf("arn:aws:sqs:us-east-1:%s:%s", acct.ID, domain.SubmissionsQueueName(orbit))),
+			Filter: &s3types.NotificationConfigurationFilter{Key: &s3types.S3KeyFilter{FilterRules: []s3types.FilterRule{
+				{Name: s3types.FilterRuleNamePrefix, Value: aws.String(domain.SubmissionsPrefix)}}}},
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
