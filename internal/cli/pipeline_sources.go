@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -39,6 +38,13 @@ func (p *pipelineEnv) readSources() (*elevator.PipelineSources, error) {
 // execution ships what it started with. An execution that pinned none
 // (it started before executions kept them) reads the files, as then.
 func (p *pipelineEnv) useSources(ctx context.Context, e *elevator.PipelineExecution) error {
+	for _, s := range e.Pipeline.Stages {
+		for _, o := range s.Orbits {
+			if p.orbits[o] == nil {
+				return elevator.Errorf(elevator.EINVALID, "pipeline %s releases into orbit %s (stage %s), which the pipeline of %s no longer names: pass its manifest with --orbit-file", e.ID, o, s.Name, p.file)
+			}
+		}
+	}
 	if e.Sources == nil {
 		fmt.Fprintf(p.stderr, "warning: pipeline %s keeps no manifests (it started before executions kept them); its stages compile from %s as it is now\n", e.ID, p.file)
 		return nil
@@ -48,7 +54,7 @@ func (p *pipelineEnv) useSources(ctx context.Context, e *elevator.PipelineExecut
 		return err
 	}
 	p.sources = src
-	if now, err := os.ReadFile(p.file); err == nil && string(now) != src.App.Text {
+	if now, err := manifest.ReadFile(p.file); err == nil && string(now) != src.App.Text {
 		fmt.Fprintf(p.stderr, "warning: %s differs from the app manifest pipeline %s started with (sha256 of the sources %s); the execution ships the one it started with — start a new execution to ship the new one\n",
 			p.file, e.ID, e.Sources.SHA256[:12])
 	}
@@ -103,12 +109,20 @@ func (s *startOptions) validate(p *pipelineEnv) error {
 		return err
 	}
 	if s.inProcess {
+		if s.watch {
+			return elevator.Errorf(elevator.EINVALID, "--watch follows an execution a deployer drives; with --in-process this command runs it and prints its progress")
+		}
 		return nil
 	}
 	first := p.orbits[p.app.Pipeline.Stages[0].Orbits[0]]
 	var err error
-	s.deployer, err = elevator.Deployer(p.globals.deployer, p.deployerEnv, first)
-	return err
+	if s.deployer, err = elevator.Deployer(p.globals.deployer, p.deployerEnv, first); err != nil {
+		return err
+	}
+	if s.watch && s.deployer == "" {
+		return elevator.Errorf(elevator.EINVALID, "--watch: orbit %s has no deployer (--deployer, $%s or its manifest's deployer:), so this command runs the execution and prints its progress itself", first.Name, elevator.DeployerEnv)
+	}
+	return nil
 }
 
 // leave leaves the execution it started to the first orbit's deployer:
