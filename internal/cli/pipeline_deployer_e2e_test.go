@@ -119,8 +119,9 @@ func (r *replica) drove(t *testing.T, id string) bool {
 
 // TestADeployerDrivesAPipelineThroughItsApproval: three orbits; the first
 // two have a deployer each (their own processes), the third none.
-// `pipeline start` with the first orbit's deployer writes the execution
-// and returns; that deployer runs it to the first stage's approval, and
+// `pipeline start --watch` with the first orbit's deployer writes the
+// execution and follows it; that deployer runs it to the first stage's
+// approval, where the watch returns, and
 // after `pipeline approve` — no process of the user's running — releases
 // the stage, then submits the second stage's release to the second
 // orbit's deployer, which runs it; `pipeline watch` follows it all. The
@@ -157,17 +158,18 @@ func TestADeployerDrivesAPipelineThroughItsApproval(t *testing.T) {
 		return as(t, keys, append(append([]string{"pipeline"}, args...), pflags...)...)
 	}
 
-	r := pipeline(me, "start", "--version", "2.0.0", "--deployer", url)
-	e := execution(t, r)
-	if got := e.states(); got != "Running Pending Pending Pending" || !strings.Contains(r.stderr, "the deployer of orbit "+firstName) {
-		t.Fatalf("pipeline start with a deployer: %s\n%s", got, r.stderr)
+	// start leaves the execution to the deployer and, with --watch,
+	// follows it: the deployer takes it to the approval, and the watch
+	// returns there.
+	r := pipeline(me, "start", "--version", "2.0.0", "--deployer", url, "--watch", "--watch-interval", "200ms")
+	mustSucceed(t, r)
+	lines := watchLines(t, r)
+	if len(lines) == 0 || !strings.Contains(r.stderr, "the deployer of orbit "+firstName) {
+		t.Fatalf("pipeline start --watch with a deployer printed no change:\n%s%s", r.stdout, r.stderr)
 	}
-
-	// The deployer takes it to the approval; watch returns there.
-	w := pipeline(me, "watch", e.ID, "--watch-interval", "200ms")
-	mustSucceed(t, w)
-	if got := moves(watchLines(t, w)); !strings.HasSuffix(got, ">Waiting(approval)") || !strings.Contains(got, firstName+" ") {
-		t.Fatalf("watch until the approval: %s", got)
+	e := execution(t, pipeline(me, "status", lines[0].Pipeline))
+	if got := moves(lines); !strings.HasSuffix(got, ">Waiting(approval)") || !strings.Contains(got, firstName+" ") || e.states() != "Running Waiting Pending Pending" {
+		t.Fatalf("start --watch until the approval: %s; the execution is %s", got, e.states())
 	}
 	// Parked, the execution costs the deployer one Query of the index
 	// and one GetItem of its record a round (--pipeline-every 1s), and no
@@ -192,9 +194,9 @@ func TestADeployerDrivesAPipelineThroughItsApproval(t *testing.T) {
 	// releases the stage, then the second orbit's deployer releases the
 	// second; watch follows until the third stage waits for a driver that
 	// may release into its orbit.
-	w = pipeline(me, "watch", e.ID, "--watch-interval", "200ms")
+	w := pipeline(me, "watch", e.ID, "--watch-interval", "200ms")
 	mustSucceed(t, w)
-	lines := watchLines(t, w)
+	lines = watchLines(t, w)
 	got := moves(lines)
 	// watch reads the record every 200ms: it sees the states the record
 	// was in then (a quick bake may pass between two reads).
