@@ -84,11 +84,7 @@ func (dp *deployerPipelines) drive(ctx context.Context, e *elevator.PipelineExec
 	r := &stageReleaser{dp: dp, src: src, startedBy: e.StartedBy, app: e.App}
 	x := &pipeline.Executor{App: a, Store: dp.store, Releaser: r, Reviewer: r, Pins: r, Notifier: r, Owner: dp.owner,
 		Lease: dp.env.lease, MaxWait: dp.wait, Poll: dp.poll, Log: dp.log.With("app", e.App)}
-	out, err := x.Run(ctx, e.ID)
-	if errors.Is(err, pipeline.ErrLeased) {
-		return out, elevator.Errorf(elevator.ECONFLICT, "%v", err)
-	}
-	return out, err
+	return x.Run(ctx, e.ID) // pipeline.ErrLeased is an ECONFLICT error
 }
 
 func (dp *deployerPipelines) readAgent() (*orbit.AgentFiles, error) {
