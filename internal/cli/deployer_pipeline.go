@@ -40,7 +40,7 @@ import (
 type deployerPipelines struct {
 	env   *releaseEnv // the deployer's orbit, connected
 	store *awspipeline.Store
-	owner string
+	owner string // the deployer's, as in its release locks: the executions' lease owner
 	poll  time.Duration
 	wait  time.Duration // the executor's MaxWait
 	log   *slog.Logger
@@ -62,7 +62,7 @@ func (o *deployerOptions) pipelinesOptions(ctx context.Context, engine release.C
 	}
 	store := awspipeline.New(elevator.ReleasesTableName(e.orbit.Name), dynamodb.New(cfg), e.backend.Store).
 		WithSources(s3.New(cfg), e.orbitOutputs[home][compile.StateBucketOutput])
-	dp := &deployerPipelines{env: e, store: store, owner: "deployer " + engine.Owner, poll: engine.Poll, wait: o.pipelineEvery, log: log}
+	dp := &deployerPipelines{env: e, store: store, owner: engine.Owner, poll: engine.Poll, wait: o.pipelineEvery, log: log}
 	return dp, &deployer.Pipelines{Executions: store, Drive: dp.drive, Every: o.pipelineEvery}, nil
 }
 
