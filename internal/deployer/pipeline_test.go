@@ -129,6 +129,10 @@ func TestTheDeployerDrivesAnExecutionWhenItIsDue(t *testing.T) {
 		{"not again at the next round", func() { clock.add(time.Second) }, nil},
 		{"again after PipelineRetry", func() { x.fail = nil; clock.add(PipelineRetry) }, []string{"b"}},
 		{"and not again once it parked", func() { clock.add(PipelineRetry) }, nil},
+		{"its own lease, left by a run of this deployer that failed, is no other's", func() {
+			x.recs["b"].Owner, x.recs["b"].LeaseExpires = "deployer-1", clock.now.Add(time.Minute)
+			x.decide("b")
+		}, []string{"b"}},
 	}
 	for _, s := range steps {
 		if s.before != nil {
