@@ -82,11 +82,11 @@ func freeAddr(t *testing.T) string {
 
 // pipelineDeployer starts `elevator deployer` for an orbit as its own
 // process, listening on addr and driving pipeline executions every
-// second, and returns its URL; the test kills it (by its pid) when it
-// ends.
-func pipelineDeployer(t *testing.T, orbitName, orbitFile, addr string) (string, *replica) {
+// second, its AWS calls to endpoint, and returns its URL; the test kills
+// it (by its pid) when it ends.
+func pipelineDeployer(t *testing.T, orbitName, orbitFile, addr, endpoint string) (string, *replica) {
 	t.Helper()
-	args := []string{"deployer", "--orbit", orbitName, "--orbit-file", orbitFile, "--endpoint-url", emulatortest.Endpoint(),
+	args := []string{"deployer", "--orbit", orbitName, "--orbit-file", orbitFile, "--endpoint-url", endpoint,
 		"--poll-interval", "100ms", "--lease", "10s", "--reconcile", "1s", "--receive-wait", "1s", "--pipeline-every", "1s", "--grace", "5s", "--listen", addr}
 	r := &replica{cmd: exec.Command(buildElevator(t), args...), out: &lockedBuffer{}, exited: make(chan error, 1)}
 	r.cmd.Stderr = r.out
@@ -150,9 +150,9 @@ func TestADeployerDrivesAPipelineThroughItsApproval(t *testing.T) {
 		mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
 		mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
 	}
-	url, dep := pipelineDeployer(t, firstName, first, firstAddr)
+	url, dep := pipelineDeployer(t, firstName, first, firstAddr, emulatortest.Endpoint())
 	notifySubmissions(t, acct, secondName) // the second orbit's deployer hears of the submission at once
-	_, dep2 := pipelineDeployer(t, secondName, second, secondAddr)
+	_, dep2 := pipelineDeployer(t, secondName, second, secondAddr, emulatortest.Endpoint())
 	pflags := []string{"-f", appFile, "--orbit-file", first, "--orbit-file", second, "--orbit-file", third, "--output", "json"}
 	pipeline := func(keys [2]string, args ...string) result {
 		return as(t, keys, append(append([]string{"pipeline"}, args...), pflags...)...)
@@ -242,6 +242,72 @@ func TestADeployerDrivesAPipelineThroughItsApproval(t *testing.T) {
 	}
 	dep.alive(t)
 	dep2.alive(t)
+}
+
+// TestAKilledDeployersPipelineIsFinishedByAnother: a deployer drives a
+// one-stage pipeline and is SIGKILLed while the stage's release is in
+// CheckHealthy (a proxy in front of the emulator holds that answer back);
+// another deployer of the orbit, once the dead one's 10s leases have
+// ended, finishes the release and the execution, with the one release the
+// dead deployer started.
+func TestAKilledDeployersPipelineIsFinishedByAnother(t *testing.T) {
+	inAccount(t)
+	orbitFile, name := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n")
+	mustSucceed(t, elevator(t, "", "orbit", "up", "-f", orbitFile))
+	appFile := filepath.Join(t.TempDir(), "app.yml")
+	if err := os.WriteFile(appFile, []byte(releaseApp+"pipeline:\n  stages:\n    - orbit: "+name+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	flags := []string{"-f", appFile, "--orbit", name, "--orbit-file", orbitFile}
+	mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
+	mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
+
+	gate := newGate(t, enteringCheckHealthy)
+	url, a := pipelineDeployer(t, name, orbitFile, freeAddr(t), gate.URL)
+	pflags := []string{"-f", appFile, "--orbit-file", orbitFile, "--output", "json"}
+	e := execution(t, elevator(t, "", append([]string{"pipeline", "start", "--version", "1.0.0", "--deployer", url}, pflags...)...))
+	select {
+	case <-gate.held:
+	case err := <-a.exited:
+		t.Fatalf("the deployer exited (%v) before the release entered CheckHealthy", err)
+	case <-time.After(time.Minute):
+		t.Fatal("the stage's release never entered CheckHealthy")
+	}
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-a.exited
+	a.exited <- nil
+	gate.open()
+	killed := time.Now()
+	_, b := pipelineDeployer(t, name, orbitFile, freeAddr(t), emulatortest.Endpoint())
+	if err := pollUntil(2*time.Minute, func() error {
+		b.alive(t)
+		e = execution(t, elevator(t, "", append([]string{"pipeline", "status", e.ID}, pflags...)...))
+		if e.State == "Running" {
+			return fmt.Errorf("pipeline %s", e.states())
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("figure: the other deployer finished the pipeline %s after the kill (leases of 10s)", time.Since(killed).Round(time.Millisecond))
+	rel := e.Stages[0].Releases[name]
+	if got := e.states(); got != "Succeeded Succeeded" || rel == "" {
+		t.Fatalf("after the other deployer: %s", got)
+	}
+	list := elevator(t, "", "release", "list", "--app", "shop", "--orbit", name, "--orbit-file", orbitFile, "--output", "json")
+	mustSucceed(t, list)
+	var recs []struct {
+		ID    string `json:"id"`
+		State string `json:"state"`
+	}
+	if err := json.Unmarshal([]byte(list.stdout), &recs); err != nil || len(recs) != 1 || recs[0].ID != rel || recs[0].State != string(domain.StateSuccess) {
+		t.Errorf("releases of shop: %+v (%v); want the one the killed deployer started, %s, ended Success", recs, err, rel)
+	}
+	if !b.drove(t, rel) {
+		t.Errorf("the other deployer's log has no record of release %s ending in Success", rel)
+	}
 }
 
 // TestAResumeShipsTheManifestTheExecutionStartedWith: the execution pins
