@@ -556,7 +556,7 @@ func newPipelineDecisionCmd(g *globals, verb string) *cobra.Command {
 		if p.json() {
 			return p.printJSON(executionView(e))
 		}
-		fmt.Fprintf(p.stdout, "stage %s of pipeline %s %sd by %s; 'elevator pipeline resume %s' continues it\n", stage, e.ID, verb, p.caller, e.ID)
+		fmt.Fprintf(p.stdout, "stage %s of pipeline %s %sd by %s; %s\n", stage, e.ID, verb, p.caller, p.continues(e.ID))
 		return nil
 	})
 	c.Flags().StringVar(&stage, "stage", "", "the stage (required)")
@@ -585,7 +585,7 @@ func newPipelineOverrideCmd(g *globals) *cobra.Command {
 		if p.json() {
 			return p.printJSON(executionView(e))
 		}
-		fmt.Fprintf(p.stdout, "stage %s of pipeline %s may release outside its windows (%s); 'elevator pipeline resume %s' continues it\n", stage, e.ID, p.caller, e.ID)
+		fmt.Fprintf(p.stdout, "stage %s of pipeline %s may release outside its windows (%s); %s\n", stage, e.ID, p.caller, p.continues(e.ID))
 		return nil
 	})
 	c.Flags().StringVar(&stage, "stage", "", "the stage (required)")
@@ -611,7 +611,7 @@ func newPipelineUnpinCmd(g *globals) *cobra.Command {
 		if p.json() {
 			return p.printJSON(executionView(e))
 		}
-		fmt.Fprintf(p.stdout, "stage %s of pipeline %s unpinned by %s; 'elevator pipeline resume %s' continues it\n", stage, e.ID, p.caller, e.ID)
+		fmt.Fprintf(p.stdout, "stage %s of pipeline %s unpinned by %s; %s\n", stage, e.ID, p.caller, p.continues(e.ID))
 		return nil
 	})
 	c.Flags().StringVar(&stage, "stage", "", "the stage (required)")

@@ -135,3 +135,13 @@ func (s *startOptions) leave(ctx context.Context, p *pipelineEnv, e *elevator.Pi
 	}
 	return p.finishExecution(e)
 }
+
+// continues says who goes on with execution id after a decision: the
+// first orbit's deployer when it has one, else `pipeline resume`.
+func (p *pipelineEnv) continues(id string) string {
+	first := p.orbits[p.app.Pipeline.Stages[0].Orbits[0]]
+	if url, err := elevator.Deployer(p.globals.deployer, p.deployerEnv, first); err == nil && url != "" {
+		return fmt.Sprintf("the deployer of orbit %s continues it ('elevator pipeline watch %s' follows it)", first.Name, id)
+	}
+	return fmt.Sprintf("'elevator pipeline resume %s' continues it", id)
+}
