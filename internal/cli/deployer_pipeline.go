@@ -84,7 +84,32 @@ func (dp *deployerPipelines) drive(ctx context.Context, e *elevator.PipelineExec
 	r := &stageReleaser{dp: dp, src: src, startedBy: e.StartedBy, app: e.App}
 	x := &pipeline.Executor{App: a, Store: dp.store, Releaser: r, Reviewer: r, Pins: r, Notifier: r, Owner: dp.owner,
 		Lease: dp.env.lease, MaxWait: dp.wait, Poll: dp.poll, Log: dp.log.With("app", e.App)}
-	return x.Run(ctx, e.ID) // pipeline.ErrLeased is an ECONFLICT error
+	out, err := x.Run(ctx, e.ID) // pipeline.ErrLeased is an ECONFLICT error
+	if ctx.Err() != nil {
+		dp.handOver(e.App, e.ID)
+	}
+	return out, err
+}
+
+// handOver gives up this deployer's lease on an execution it stops
+// driving (it is shutting down), so that another replica takes it over at
+// its next round instead of at the lease's end. The write is on condition
+// of the revision read: a record someone else wrote since is left alone.
+func (dp *deployerPipelines) handOver(app, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e, err := dp.store.Get(ctx, app, id)
+	if err != nil || e.State.Done() || e.Owner != dp.owner {
+		return
+	}
+	e.Revision++
+	e.UpdatedAt = time.Now().UTC().Truncate(time.Millisecond)
+	e.Owner, e.LeaseExpires = "", time.Time{}
+	if err := dp.store.Put(ctx, e); err != nil {
+		dp.log.Warn("pipeline lease not handed over; another replica takes it when it ends", "pipeline", id, "err", err)
+		return
+	}
+	dp.log.Info("pipeline lease handed over", "pipeline", id, "revision", e.Revision)
 }
 
 func (dp *deployerPipelines) readAgent() (*orbit.AgentFiles, error) {
