@@ -123,6 +123,10 @@ const (
 	WaitWindow   = "window"
 	WaitPromote  = "promotion" // a stage without auto: `pipeline resume --stage`
 	WaitUnpin    = "unpin"     // an orbit of the stage is pinned by a rollback: `pipeline unpin`
+	// WaitAccess starts the WaitingFor entry of a stage whose driver may
+	// not release into one of its orbits ("access: ..." says which grant
+	// is missing); `pipeline resume` from a machine with access goes on.
+	WaitAccess = "access"
 )
 
 // PipelineExecution is the durable record of one run of an app's pipeline
@@ -140,6 +144,10 @@ type PipelineExecution struct {
 	// Pipeline is the pipeline as the manifest said when the execution
 	// started; later edits of the manifest do not change a running one.
 	Pipeline Pipeline `json:"pipeline"`
+	// Sources name the manifests the execution ships (see
+	// PipelineSources); nil for an execution started before they were
+	// kept, whose stages read the manifest files.
+	Sources *PipelineSourcesRef `json:"sources,omitempty"`
 	// Cancel is set by `pipeline cancel`; the driver ends the execution
 	// at its next step.
 	Cancel *StageDecision `json:"cancel,omitempty"`

@@ -30,7 +30,10 @@ type deployerOptions struct {
 	reconcile   time.Duration
 	wait        time.Duration
 	grace       time.Duration
-	dashboard   dashboardFlags // the dashboard at / beside the API, when set
+	// pipelineEvery is the time between two looks at the orbit's
+	// pipeline executions; 0 drives none.
+	pipelineEvery time.Duration
+	dashboard     dashboardFlags // the dashboard at / beside the API, when set
 }
 
 func (o *deployerOptions) validate() error {
@@ -45,6 +48,9 @@ func (o *deployerOptions) validate() error {
 	}
 	if o.wait < time.Second || o.wait > 20*time.Second {
 		return elevator.Errorf(elevator.EINVALID, "--receive-wait %s: want 1s to 20s", o.wait)
+	}
+	if o.pipelineEvery != 0 && o.pipelineEvery < time.Second {
+		return elevator.Errorf(elevator.EINVALID, "--pipeline-every %s: want at least 1s, or 0 to drive no pipeline executions", o.pipelineEvery)
 	}
 	if o.grace < time.Second {
 		return elevator.Errorf(elevator.EINVALID, "--grace %s: want at least 1s", o.grace)
@@ -64,7 +70,9 @@ func (o *deployerOptions) validate() error {
 }
 
 func newDeployerCmd(g *globals) *cobra.Command {
-	o := &deployerOptions{env: releaseEnv{globals: g}}
+	// A deployer drives releases itself, whatever its orbit manifest's
+	// deployer: says (the URL the CLI reaches it at).
+	o := &deployerOptions{env: releaseEnv{globals: g, inProcess: true}}
 	c := &cobra.Command{
 		Use:   "deployer",
 		Short: "Run the deployer service of an orbit: drive the releases submitted to its state bucket",
@@ -97,6 +105,7 @@ too (docs/dashboard.md).`,
 	c.Flags().IntVar(&o.maxInFlight, "max-in-flight", deployer.DefaultMaxInFlight, "releases this deployer drives at once, 1 to 1000")
 	c.Flags().DurationVar(&o.reconcile, "reconcile", deployer.DefaultReconcile, "time between two listings of the submissions prefix, at least 1s; 0 never lists")
 	c.Flags().DurationVar(&o.wait, "receive-wait", deployer.DefaultWait, "long poll of a receive from the queue, 1s to 20s")
+	c.Flags().DurationVar(&o.pipelineEvery, "pipeline-every", deployer.DefaultPipelineEvery, "time between two looks at the pipeline executions whose first stage is this orbit, at least 1s; 0 drives none (see docs/pipelines.md)")
 	c.Flags().DurationVar(&o.grace, "grace", deployer.DefaultGrace, "on SIGTERM, how long releases may take to finish their current step")
 	o.dashboard.add(c)
 	return c
@@ -160,9 +169,18 @@ func (o *deployerOptions) execute(ctx context.Context) error {
 	default:
 		opts.Queue, opts.QueueURL = queues, url
 	}
+	var pipes *deployerPipelines
+	if o.pipelineEvery > 0 {
+		if pipes, opts.Pipelines, err = o.pipelinesOptions(ctx, engine, log); err != nil {
+			return err
+		}
+	}
 	d, err := deployer.New(opts)
 	if err != nil {
 		return err
+	}
+	if pipes != nil {
+		pipes.d = d
 	}
 	if o.listen != "" {
 		refusals := api.NewRefusalLimiter(api.RefusalLimit{}) // the API's and the dashboard's together

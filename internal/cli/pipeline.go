@@ -17,6 +17,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/s3"
 	"github.com/elevatorhq/elevator/internal/aws/sns"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
@@ -26,6 +27,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/orbit"
 	"github.com/elevatorhq/elevator/internal/pipeline"
 	"github.com/elevatorhq/elevator/internal/pipeline/awspipeline"
+	"github.com/elevatorhq/elevator/internal/pipeline/stagerelease"
 	"github.com/elevatorhq/elevator/internal/release"
 	"github.com/elevatorhq/elevator/internal/release/awsrelease"
 	"github.com/spf13/cobra"
@@ -46,6 +48,10 @@ type pipelineEnv struct {
 	orbits map[string]*elevator.Orbit
 	caller string
 	store  *awspipeline.Store
+	// orbitFileOf is the manifest file of each orbit, by name; sources
+	// are what the execution being driven pinned.
+	orbitFileOf map[string]string
+	sources     *elevator.PipelineSources
 	// releases are the release commands' environments, by orbit, made
 	// when a stage first releases into the orbit.
 	mu       sync.Mutex
@@ -71,13 +77,13 @@ func (p *pipelineEnv) validate() error {
 		return elevator.Errorf(elevator.EINVALID, "%s has no pipeline section; see docs/pipelines.md", p.file)
 	}
 	p.orbits = map[string]*elevator.Orbit{}
-	given := map[string]string{}
+	p.orbitFileOf = map[string]string{}
 	for _, f := range p.orbitFiles {
 		o, err := readOrbit(f, "")
 		if err != nil {
 			return err
 		}
-		given[o.Name] = f
+		p.orbitFileOf[o.Name] = f
 		p.orbits[o.Name] = o
 	}
 	for _, s := range p.app.Pipeline.Stages {
@@ -97,6 +103,7 @@ func (p *pipelineEnv) validate() error {
 				return elevator.Errorf(elevator.EINVALID, "stage %s names orbit %s, but %s describes orbit %s; pass --orbit-file", s.Name, name, f, o.Name)
 			}
 			p.orbits[name] = o
+			p.orbitFileOf[name] = f
 		}
 	}
 	return manifest.CheckPipeline(p.app, p.orbits)
@@ -128,7 +135,8 @@ func (p *pipelineEnv) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.store = awspipeline.New(elevator.ReleasesTableName(first.Name), dynamodb.New(cfgs[0]), backend.Store)
+	p.store = awspipeline.New(elevator.ReleasesTableName(first.Name), dynamodb.New(cfgs[0]), backend.Store).
+		WithSources(s3.New(cfgs[0]), outputs[compile.StateBucketOutput])
 	return nil
 }
 
@@ -158,7 +166,7 @@ func (p *pipelineEnv) release(ctx context.Context, orbitName string) (*releaseEn
 // executor is the pipeline engine on this process: releases run in it,
 // as `deploy` runs them.
 func (p *pipelineEnv) executor() *pipeline.Executor {
-	return &pipeline.Executor{App: p.app, Store: p.store, Releaser: cliReleaser{p}, Reviewer: cliReviewer{p}, Pins: cliPins{p}, Notifier: cliNotifier{p}, Owner: owner(),
+	return &pipeline.Executor{App: p.app, Store: p.store, Releaser: cliReleaser{p}, Reviewer: cliReviewer(p), Pins: cliPins{p}, Notifier: cliNotifier{p}, Owner: owner(),
 		Lease: p.lease, MaxWait: p.maxWait, Poll: p.pollInterval, Log: p.logger(),
 		Progress: func(e *elevator.PipelineExecution, stage string, from, to elevator.StageState) {
 			fmt.Fprintf(p.stderr, "%s pipeline %s  stage %s  %s\n", time.Now().UTC().Format(time.RFC3339), e.ID, stage, to)
@@ -179,7 +187,7 @@ func (r cliReleaser) Start(ctx context.Context, orbitName, version, token string
 	if err != nil {
 		return "", err
 	}
-	a, err := readApp(r.p.file, orbitName)
+	a, err := r.p.stageApp(orbitName)
 	if err != nil {
 		return "", err
 	}
@@ -259,19 +267,7 @@ func (c cliPins) Pin(ctx context.Context, orbitName string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	recs, err := e.backend.Store.Releases(ctx, c.p.app.Name, 1)
-	if err != nil || len(recs) == 0 {
-		return "", err
-	}
-	doc, _, err := e.backend.Store.Release(ctx, recs[0].ID)
-	if err != nil {
-		return "", err
-	}
-	rel, err := elevator.ParseRelease(doc)
-	if err != nil {
-		return "", err
-	}
-	return elevator.RollbackPin(recs[0], rel), nil
+	return stagerelease.Pin(ctx, e.backend.Store, c.p.app.Name)
 }
 
 // cliNotifier publishes an execution's notices to an orbit's info topic
@@ -309,13 +305,15 @@ func newPipelineCmd(g *globals) *cobra.Command {
 		Short: "Promote a version of an app through the orbits of its manifest's pipeline, gated by approvals and windows",
 		Long: `A pipeline (the app manifest's pipeline section) releases one version into
 its stages' orbits in order. An execution is a record in the releases table of
-the first stage's orbit; it runs in this process, and whenever it must wait for
-an approval, a window or a bake longer than --max-wait it is written down and
-the command returns: 'elevator pipeline resume EXEC' continues it, from any
-machine. See docs/pipelines.md.`,
+the first stage's orbit, and ships the app manifest it started with. When that
+orbit has a deployer, the deployer drives it ('pipeline watch' follows it);
+else it runs in this process, and whenever it must wait for an approval, a
+window or a bake longer than --max-wait it is written down and the command
+returns: 'elevator pipeline resume EXEC' continues it, from any machine. See
+docs/pipelines.md.`,
 	}
 	cmd.AddCommand(newPipelineStartCmd(g), newPipelineResumeCmd(g), newPipelineStatusCmd(g), newPipelineListCmd(g),
-		newPipelineDecisionCmd(g, "approve"), newPipelineDecisionCmd(g, "reject"), newPipelineOverrideCmd(g), newPipelineUnpinCmd(g), newPipelineCancelCmd(g))
+		newPipelineDecisionCmd(g, "approve"), newPipelineDecisionCmd(g, "reject"), newPipelineOverrideCmd(g), newPipelineUnpinCmd(g), newPipelineCancelCmd(g), newPipelineWatchCmd(g))
 	return cmd
 }
 
@@ -365,12 +363,16 @@ func (p *pipelineEnv) finishExecution(e *elevator.PipelineExecution) error {
 func newPipelineStartCmd(g *globals) *cobra.Command {
 	p := &pipelineEnv{globals: g}
 	var version string
-	c := &cobra.Command{Use: "start", Short: "Start an execution of the app's pipeline for a version, and run it until it ends or waits", Args: noArgs}
+	var s startOptions
+	c := &cobra.Command{Use: "start", Short: "Start an execution of the app's pipeline for a version; run it here until it ends or waits, or leave it to the first orbit's deployer", Args: noArgs}
 	c.RunE = p.command(func([]string) error {
 		if err := elevator.CheckVersion(version); err != nil {
 			return elevator.Errorf(elevator.EINVALID, "--version: %w", err)
 		}
 		if err := p.checkRunFlags(c); err != nil {
+			return err
+		}
+		if err := s.validate(p); err != nil {
 			return err
 		}
 		_, err := orbit.ReadAgent() // the releases' user data names its builds
@@ -380,9 +382,16 @@ func newPipelineStartCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		x := p.executor()
-		if _, err := x.Start(ctx, id, version, p.caller); err != nil {
+		x, err := p.pinnedExecutor(ctx, id)
+		if err != nil {
 			return err
+		}
+		started, err := x.Start(ctx, id, version, p.caller)
+		if err != nil {
+			return err
+		}
+		if s.deployer != "" {
+			return s.leave(ctx, p, started)
 		}
 		fmt.Fprintf(p.stderr, "pipeline %s of %s %s (resume it with: elevator pipeline resume %s -f %s)\n", id, p.app.Name, version, id, p.file)
 		e, err := x.Run(ctx, id)
@@ -392,6 +401,7 @@ func newPipelineStartCmd(g *globals) *cobra.Command {
 		return p.finishExecution(e)
 	})
 	c.Flags().StringVar(&version, "version", "", "the version to promote, an OCI image tag such as 1.4.2 (required)")
+	s.addFlags(c)
 	p.addFlags(c)
 	p.runFlags(c)
 	return c
@@ -406,6 +416,13 @@ func newPipelineResumeCmd(g *globals) *cobra.Command {
 			if _, err := p.decider().Promote(ctx, p.app.Name, args[0], stage, p.caller, reason); err != nil {
 				return err
 			}
+		}
+		was, err := p.store.Get(ctx, p.app.Name, args[0])
+		if err != nil {
+			return err
+		}
+		if err := p.useSources(ctx, was); err != nil {
+			return err
 		}
 		e, err := p.executor().Run(ctx, args[0])
 		if err != nil {
@@ -500,7 +517,7 @@ func newPipelineDecisionCmd(g *globals, verb string) *cobra.Command {
 		if p.json() {
 			return p.printJSON(executionView(e))
 		}
-		fmt.Fprintf(p.stdout, "stage %s of pipeline %s %sd by %s; 'elevator pipeline resume %s' continues it\n", stage, e.ID, verb, p.caller, e.ID)
+		fmt.Fprintf(p.stdout, "stage %s of pipeline %s %sd by %s; %s\n", stage, e.ID, verb, p.caller, p.continues(e.ID))
 		return nil
 	})
 	c.Flags().StringVar(&stage, "stage", "", "the stage (required)")
@@ -529,7 +546,7 @@ func newPipelineOverrideCmd(g *globals) *cobra.Command {
 		if p.json() {
 			return p.printJSON(executionView(e))
 		}
-		fmt.Fprintf(p.stdout, "stage %s of pipeline %s may release outside its windows (%s); 'elevator pipeline resume %s' continues it\n", stage, e.ID, p.caller, e.ID)
+		fmt.Fprintf(p.stdout, "stage %s of pipeline %s may release outside its windows (%s); %s\n", stage, e.ID, p.caller, p.continues(e.ID))
 		return nil
 	})
 	c.Flags().StringVar(&stage, "stage", "", "the stage (required)")
@@ -555,7 +572,7 @@ func newPipelineUnpinCmd(g *globals) *cobra.Command {
 		if p.json() {
 			return p.printJSON(executionView(e))
 		}
-		fmt.Fprintf(p.stdout, "stage %s of pipeline %s unpinned by %s; 'elevator pipeline resume %s' continues it\n", stage, e.ID, p.caller, e.ID)
+		fmt.Fprintf(p.stdout, "stage %s of pipeline %s unpinned by %s; %s\n", stage, e.ID, p.caller, p.continues(e.ID))
 		return nil
 	})
 	c.Flags().StringVar(&stage, "stage", "", "the stage (required)")

@@ -16,6 +16,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -119,11 +121,16 @@ func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
 	tomorrow := time.Now().UTC().AddDate(0, 0, 1)
 	window := tomorrow.Weekday().String()[:3] + " 00:00-24:00 UTC"
 	appFile := filepath.Join(t.TempDir(), "app.yml")
+	// web lets in the services of app billing, whose api is up in every
+	// orbit (its security group is all web's stack needs of it).
+	for _, name := range names {
+		peerGroup(t, acct, name, "api")
+	}
 	// tables are the app's data tables: adding one is the change to its
 	// infrastructure a stage reviews (moto loses a target group that a
 	// change set modifies, so the change is an added table).
 	writeApp := func(tables ...string) {
-		body := releaseApp
+		body := strings.Replace(releaseApp, "    scaling: {min: 1, max: 2}\n", "    scaling: {min: 1, max: 2}\n    firewall: [{port: 8080, from: {app: billing}}]\n", 1)
 		if len(tables) > 0 {
 			body += "data:\n  tables:\n"
 			for _, t := range tables {
@@ -201,11 +208,20 @@ func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
 		t.Fatalf("the starter approving: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
-	// The app's infrastructure changes after the approver looked: the
-	// resumed execution computes the stage's review again, and an
-	// approval of what was shown before is refused.
+	// The app's infrastructure in the second orbit changes after the
+	// approver looked — billing's jobs service comes up there, so web's
+	// firewall now names its security group too: the resumed execution
+	// computes the stage's review again, and an approval of what was
+	// shown before is refused. A new app.yml (another table) changes
+	// nothing: the execution ships the manifest it started with, and says
+	// so.
 	writeApp("orders", "audit")
-	e = execution(t, pipeline(me, "resume", e.ID))
+	peerGroup(t, acct, names[1], "jobs")
+	r := pipeline(me, "resume", e.ID)
+	if !strings.Contains(r.stderr, "differs from the app manifest pipeline "+e.ID+" started with") {
+		t.Errorf("the resume did not warn that app.yml changed:\n%s", r.stderr)
+	}
+	e = execution(t, r)
 	approved := e.Stages[1].Review[0].ChangeSetID
 	if got := e.states(); got != "Running Succeeded Waiting Pending" || e.Reviews[names[1]] == shown || approved == firstSet || approved == "" {
 		t.Fatalf("after the change: %s, review %s (was %s), change set %s (was %s)", got, e.Reviews[names[1]], shown, approved, firstSet)
@@ -227,8 +243,9 @@ func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
 		e.Stages[1].Approval.By != fmt.Sprintf("arn:aws:iam::%s:user/bob", acct.ID) {
 		t.Fatalf("after the approval: %s, %+v", got, e.Stages[1])
 	}
-	// What ran is the approved change set: both tables are there.
-	if e.Stages[1].Updates[approved] != domain.UpdateDone || !tableIn("orders", names[1]) || !tableIn("audit", names[1]) {
+	// What ran is the approved change set, of the manifest the execution
+	// started with: its table is there, the one app.yml added since is not.
+	if e.Stages[1].Updates[approved] != domain.UpdateDone || !tableIn("orders", names[1]) || tableIn("audit", names[1]) {
 		t.Fatalf("stage 2 updates %v: the approved change set %s did not run", e.Stages[1].Updates, approved)
 	}
 	want := time.Date(tomorrow.Year(), tomorrow.Month(), tomorrow.Day(), 0, 0, 0, 0, time.UTC)
@@ -348,6 +365,10 @@ func TestPipelineCommandsCheckTheirInputFirst(t *testing.T) {
 		{"a poll interval too short", with("pipeline", "resume", "X", "--poll-interval", "1ms"), "--poll-interval 1ms: want at least 100ms"},
 		{"a negative wait", with("pipeline", "resume", "X", "--max-wait", "-1s"), "--max-wait -1s"},
 		{"a list of nothing", with("pipeline", "list", "--limit", "0"), "--limit 0: want 1 or more"},
+		{"a watch too eager", with("pipeline", "watch", "X", "--watch-interval", "1ms"), "--watch-interval 1ms: want at least 100ms"},
+		{"following what this command runs", with("pipeline", "start", "--version", "1", "--watch", "--in-process"), "--watch follows an execution a deployer drives"},
+		{"following with no deployer", with("pipeline", "start", "--version", "1", "--watch"), "--watch: orbit " + name + " has no deployer"},
+		{"a deployer that is no URL", with("pipeline", "start", "--version", "1", "--deployer", "ftp://x"), "want the URL of the deployer"},
 		{"one region", with("pipeline", "list", "--region", "us-east-1"), "a pipeline covers every region"},
 		{"an approval without its review", with("pipeline", "approve", "X", "--stage", name, "--reason", "ok"), "--review is required"},
 		{"an approval without a stage", with("pipeline", "approve", "X", "--review", "abc", "--reason", "ok"), "--stage is required"},
@@ -536,5 +557,21 @@ func TestTheSafeChangesPolicyApprovesAnAddedTableButNotARemovedOne(t *testing.T)
 	if !strings.Contains(status.stdout, "-  TableOrders  AWS::DynamoDB::Table  STATEFUL: data may be lost") ||
 		!strings.Contains(status.stdout, "not approved by policy safe-changes, data may be lost: remove TableOrders in us-east-1") {
 		t.Errorf("status does not warn of the table removed:\n%s", status.stdout)
+	}
+}
+
+// peerGroup makes the security group of service of app billing in orbit,
+// tagged as Elevator tags a service's group: what an app whose firewall
+// lets billing in finds of it.
+func peerGroup(t *testing.T, acct *emulatortest.Account, orbit, service string) {
+	t.Helper()
+	_, err := ec2.NewFromConfig(acct.Config("us-east-1")).CreateSecurityGroup(context.Background(), &ec2.CreateSecurityGroupInput{
+		GroupName: aws.String("billing-" + service + "-" + orbit), Description: aws.String("billing " + service),
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSecurityGroup, Tags: []ec2types.Tag{
+			{Key: aws.String(domain.TagOrbit), Value: aws.String(orbit)}, {Key: aws.String(domain.TagApp), Value: aws.String("billing")},
+			{Key: aws.String(domain.TagService), Value: aws.String(service)}, {Key: aws.String(domain.TagManagedBy), Value: aws.String(domain.ManagedBy)}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

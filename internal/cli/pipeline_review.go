@@ -20,40 +20,57 @@ import (
 	"github.com/elevatorhq/elevator/internal/progress"
 )
 
-// cliReviewer makes what a stage's approver reviews — for every region of
-// the orbit, the CloudFormation change set of the app's stack as the app
-// compiles now, kept — and executes it once approved (pipeline.Reviewer).
-type cliReviewer struct{ p *pipelineEnv }
+// stackReviewer makes what a stage's approver reviews — for every region
+// of the orbit, the CloudFormation change set of the app's stack as the
+// app compiles now, kept — and executes it once approved
+// (pipeline.Reviewer). The command line and the deployer use it alike, so
+// that a review made by one is the review the other keeps.
+type stackReviewer struct {
+	// app is the app merged for an orbit: from the manifest the
+	// execution pinned.
+	app func(orbit string) (*elevator.App, error)
+	// env is the orbit, connected.
+	env  func(ctx context.Context, orbit string) (*releaseEnv, error)
+	poll time.Duration
+	log  io.Writer
+}
+
+// cliReviewer is the reviewer of `pipeline start|resume`.
+func cliReviewer(p *pipelineEnv) stackReviewer {
+	return stackReviewer{app: p.stageApp, env: p.release, poll: p.pollInterval, log: p.stderr}
+}
 
 // targets compiles the app's stacks in an orbit, with their engines.
-func (r cliReviewer) targets(ctx context.Context, orbitName string) (*app.Service, []apply.Target, error) {
-	o := r.p.orbits[orbitName]
-	a, err := readApp(r.p.file, orbitName)
+func (r stackReviewer) targets(ctx context.Context, orbitName string) (*app.Service, []apply.Target, error) {
+	e, err := r.env(ctx, orbitName)
 	if err != nil {
 		return nil, nil, err
 	}
-	configs := newAWSConfigs(r.p.globals)
-	cfg, err := configs.For(ctx, o.Regions[0].Name)
+	a, err := r.app(orbitName)
 	if err != nil {
 		return nil, nil, err
 	}
-	interval := r.p.pollInterval
+	cfg, err := e.configs.For(ctx, e.orbit.Regions[0].Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	interval := r.poll
 	if interval == 0 {
-		interval = (&waitFlags{}).poller(configs.emulated()).Interval
+		interval = (&waitFlags{}).poller(e.configs.emulated()).Interval
 	}
 	svc := &app.Service{
 		Clients: func(region string) (app.Clients, error) {
-			cfg, err := configs.For(ctx, region)
+			cfg, err := e.configs.For(ctx, region)
 			if err != nil {
 				return app.Clients{}, err
 			}
 			return app.Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), LoadBalancing: elbv2.New(cfg)}, nil
 		},
 		Identity: sts.New(cfg),
-		Progress: progress.Plain(r.p.stderr), // beside the executor's own lines: no live status line
+		Progress: progress.Plain(r.log), // beside the executor's own lines: no live status line
 		Poller:   apply.Poller{Clock: elevator.SystemClock{}, Interval: interval, Timeout: reviewTimeout},
 	}
-	targets, err := svc.Targets(ctx, a, o)
+	targets, err := svc.Targets(ctx, a, e.orbit)
 	return svc, targets, err
 }
 
@@ -61,7 +78,7 @@ func (r cliReviewer) targets(ctx context.Context, orbitName string) (*app.Servic
 // settle when a stage executes it: app commands' default --timeout.
 const reviewTimeout = time.Hour
 
-func (r cliReviewer) Review(ctx context.Context, orbitName string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
+func (r stackReviewer) Review(ctx context.Context, orbitName string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
 	svc, targets, err := r.targets(ctx, orbitName)
 	if err != nil {
 		return nil, err
@@ -85,7 +102,7 @@ func (r cliReviewer) Review(ctx context.Context, orbitName string, previous []el
 	return refs, nil
 }
 
-func (r cliReviewer) Apply(ctx context.Context, ref elevator.ChangeSetRef, started bool) error {
+func (r stackReviewer) Apply(ctx context.Context, ref elevator.ChangeSetRef, started bool) error {
 	svc, targets, err := r.targets(ctx, ref.Orbit)
 	if err != nil {
 		return err

@@ -64,3 +64,29 @@ func startOnce(ctx context.Context, store releaseStarts, token, fresh string,
 	}
 	return id, submit(rel)
 }
+
+// splitTokenStore keeps the token's binding in one orbit's store (claims) and
+// reads the release in another's (releases): the deployer binds the tokens
+// of every release it starts in its own orbit, where it may write, and
+// reads each release where it went.
+type splitTokenStore struct {
+	claims interface {
+		ClaimToken(ctx context.Context, token, id string) (string, error)
+	}
+	releases interface {
+		Record(ctx context.Context, id string) (*elevator.ReleaseRecord, error)
+		Release(ctx context.Context, id string) ([]byte, string, error)
+	}
+}
+
+func (t splitTokenStore) ClaimToken(ctx context.Context, token, id string) (string, error) {
+	return t.claims.ClaimToken(ctx, token, id)
+}
+
+func (t splitTokenStore) Record(ctx context.Context, id string) (*elevator.ReleaseRecord, error) {
+	return t.releases.Record(ctx, id)
+}
+
+func (t splitTokenStore) Release(ctx context.Context, id string) ([]byte, string, error) {
+	return t.releases.Release(ctx, id)
+}

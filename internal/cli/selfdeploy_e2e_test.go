@@ -22,8 +22,9 @@ import (
 // place of demo: `app plan` validates it, `app up` makes its stack, and a
 // deploy of it ends Success with a group of two or more instances over the
 // orbit's zones, behind the load balancer's target group. Its role (in the template the app stack was made from) names the
-// orbit's deployer policy by an ARN that is the orbit stack's real policy:
-// GetPolicy finds it in the account, with the deployer's statements.
+// orbit's deployer and submitter policies by ARNs that are the orbit
+// stack's real policies: GetPolicy finds them in the account, with their
+// statements.
 //
 // moto's CloudFormation makes an AWS::IAM::Role without its
 // ManagedPolicyArns (Role.create_from_cloudformation_json in
@@ -108,20 +109,25 @@ func TestTheDeployerDeploysAsAnElevatorApp(t *testing.T) {
 		t.Errorf("load balancer schemes %v, target group health paths %v; want internal only, /readyz only", schemes, health)
 	}
 	role := body.Resources["RoleApi"]
-	if role.Type != "AWS::IAM::Role" || len(role.Properties.ManagedPolicyArns) != 1 {
-		t.Fatalf("the api role in the app stack: %+v, want one managed policy", role)
+	if role.Type != "AWS::IAM::Role" || len(role.Properties.ManagedPolicyArns) != 2 {
+		t.Fatalf("the api role in the app stack: %+v, want two managed policies", role)
 	}
-	arn := strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::AccountId}", acct.ID).Replace(role.Properties.ManagedPolicyArns[0].Sub)
+	// The deployer's policy, and the submitter's (it compiles the releases
+	// of the pipeline stages it drives), both real policies of the account.
+	want := map[string]string{"deployer": "sqs:ReceiveMessage", "submitter": "/submissions/*"}
 	api := iam.NewFromConfig(cfg)
-	p, err := api.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(arn)})
-	if err != nil {
-		t.Fatalf("the role names %s, which is no policy of the account: %v", arn, err)
-	}
-	v, err := api.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(arn), VersionId: p.Policy.DefaultVersionId})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if doc := aws.ToString(v.PolicyVersion.Document); !strings.Contains(doc, "sqs:ReceiveMessage") || !strings.Contains(doc, domain.SubmissionsQueueName(orbit)) && !strings.Contains(doc, "QueueSubmissions") {
-		t.Errorf("policy %s is not the deployer's: %s", arn, doc)
+	for i, which := range []string{"deployer", "submitter"} {
+		arn := strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::AccountId}", acct.ID).Replace(role.Properties.ManagedPolicyArns[i].Sub)
+		p, err := api.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(arn)})
+		if err != nil {
+			t.Fatalf("the role names %s, which is no policy of the account: %v", arn, err)
+		}
+		v, err := api.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(arn), VersionId: p.Policy.DefaultVersionId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if doc := aws.ToString(v.PolicyVersion.Document); !strings.Contains(doc, want[which]) || which == "deployer" && !strings.Contains(doc, domain.SubmissionsQueueName(orbit)) && !strings.Contains(doc, "QueueSubmissions") {
+			t.Errorf("policy %s is not the %s's: %s", arn, which, doc)
+		}
 	}
 }

@@ -39,7 +39,7 @@ var appGoldenCases = []appGoldenCase{
 	}},
 	{name: "worker", app: "worker", orbit: "staging"},
 	// examples/deployer.yml (a link): the deployer service, given the
-	// orbit's deployer policy.
+	// orbit's deployer and submitter policies.
 	{name: "deployer", app: "deployer", orbit: "staging"},
 	{name: "data", app: "data", orbit: "staging"},
 	{name: "global-db", app: "global-db", orbit: "production"},

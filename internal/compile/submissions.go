@@ -105,14 +105,21 @@ func (b *regionBuilder) submissions() {
 		"Description":       "Elevator: submit releases to the deployers of orbit " + o.Name + ", and read their records and the audit log",
 		"ManagedPolicyName": elevator.OrbitPolicyName(o.Name, elevator.OrbitPolicySubmitter),
 		"Path":              elevator.OrbitPath(o.Name),
-		"PolicyDocument": Props{"Version": "2012-10-17", "Statement": []any{
+		"PolicyDocument": Props{"Version": "2012-10-17", "Statement": append([]any{
 			Props{"Sid": "Submit", "Effect": "Allow", "Action": "s3:PutObject", "Resource": objects(elevator.SubmissionsPrefix)},
 			Props{"Sid": "ReadRecords", "Effect": "Allow", "Action": []any{"dynamodb:GetItem", "dynamodb:Query"}, "Resource": releases},
 			Props{"Sid": "ReadDocumentsAndAudit", "Effect": "Allow", "Action": "s3:GetObject",
 				"Resource": []any{objects(elevator.ReleasesPrefix), objects(elevator.AuditPrefix)}},
 			Props{"Sid": "ListAudit", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": Sub(bucketARN),
 				"Condition": Props{"StringLike": Props{"s3:prefix": []any{elevator.AuditPrefix + "*"}}}},
-		}},
+			// What compiling a release for the orbit reads and stores, and
+			// the orbit's topics: a pipeline driven by another orbit's
+			// deployer submits its stages' releases here (docs/pipelines.md).
+			Props{"Sid": "OrbitStack", "Effect": "Allow", "Action": []any{"cloudformation:DescribeStacks", "cloudformation:DescribeStackResources"},
+				"Resource": Sub("arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/" + o.StackName() + "/*")},
+			Props{"Sid": "OrbitTopics", "Effect": "Allow", "Action": "sns:Publish",
+				"Resource": Sub("arn:${AWS::Partition}:sns:*:${AWS::AccountId}:" + o.Name + "-*")},
+		}, compileStatements(o)...)},
 	}})
 
 	orbitTag := "aws:ResourceTag/" + elevator.TagOrbit
@@ -126,12 +133,17 @@ func (b *regionBuilder) submissions() {
 				"Resource": GetAtt(idSubmissionsQueue, "Arn")},
 			Props{"Sid": "ReadSubmissions", "Effect": "Allow", "Action": []any{"s3:GetObject", "s3:DeleteObject"}, "Resource": objects(elevator.SubmissionsPrefix)},
 			Props{"Sid": "RejectSubmissions", "Effect": "Allow", "Action": []any{"s3:GetObject", "s3:PutObject"}, "Resource": objects(elevator.RejectedPrefix)},
+			// pipelines/: the manifests of the pipeline executions it
+			// drives (docs/pipelines.md, "The deployer's part").
 			Props{"Sid": "ReleaseState", "Effect": "Allow", "Action": []any{"s3:GetObject", "s3:PutObject"},
-				"Resource": []any{objects(elevator.ReleasesPrefix), objects(elevator.AuditPrefix)}},
+				"Resource": []any{objects(elevator.ReleasesPrefix), objects(elevator.AuditPrefix), objects(elevator.PipelinesPrefix)}},
 			Props{"Sid": "ListState", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": Sub(bucketARN),
 				"Condition": Props{"StringLike": Props{"s3:prefix": []any{elevator.SubmissionsPrefix + "*", elevator.AuditPrefix + "*", elevator.ReleasesPrefix + "*"}}}},
+			// DeleteItem: the index entry of a pipeline execution that
+			// ended (it may write any record already). The policy is near
+			// IAM's size limit: TestOrbitPoliciesFitIAMsLimit.
 			Props{"Sid": "Records", "Effect": "Allow",
-				"Action":   []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"},
+				"Action":   []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"},
 				"Resource": releases},
 			Props{"Sid": "Locks", "Effect": "Allow",
 				"Action":   []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
@@ -264,4 +276,26 @@ func (b *regionBuilder) releasesTablePolicy() Props {
 			"Action":   BuilderRecordActions,
 			"Resource": Sub("arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/" + elevator.ReleasesTableName(b.o.Name))},
 	}}}}
+}
+
+// compileStatements are what compiling a release for orbit o reads and
+// stores besides the orbit stack, as `deploy` does: the app stacks'
+// outputs, the services' image parameters (the account's, and AWS's
+// public ones), and the Elevator agent's builds in every region's state
+// bucket. The submitter policy has them.
+func compileStatements(o *elevator.Orbit) []any {
+	buckets := "arn:${AWS::Partition}:s3:::" + elevator.StateBucketName("${AWS::AccountId}", "*", o.Name)
+	appStacks := (&elevator.App{}).StackName(o.Name) // elevator-app-<orbit>-, the app's name follows
+	return []any{
+		Props{"Sid": "AppStacks", "Effect": "Allow", "Action": "cloudformation:DescribeStacks",
+			"Resource": Sub("arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/" + appStacks + "*/*")},
+		Props{"Sid": "ImageParameters", "Effect": "Allow", "Action": "ssm:GetParameter",
+			"Resource": []any{Sub("arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter/*"), Sub("arn:${AWS::Partition}:ssm:*::parameter/aws/service/*")}},
+		Props{"Sid": "AgentBuilds", "Effect": "Allow", "Action": []any{"s3:GetObject", "s3:PutObject"},
+			"Resource": Sub(buckets + "/" + elevator.AgentObjectPrefix + "*")},
+		// Without ListBucket, S3 answers a HeadObject of a missing build
+		// 403, not 404.
+		Props{"Sid": "ListAgentBuilds", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": Sub(buckets),
+			"Condition": Props{"StringLike": Props{"s3:prefix": []any{elevator.AgentObjectPrefix + "*"}}}},
+	}
 }

@@ -60,18 +60,21 @@ func TestDeployerAndSubmitterPoliciesGrantOnlyNamedResources(t *testing.T) {
 						}
 						continue
 					}
-					// Images (AMIs are shared) and the AWS-owned Run Command
-					// document are the resources of another account: they are
+					// Images (AMIs are shared), the AWS-owned Run Command
+					// document and AWS's public parameters (the newest AMI
+					// ids) are the resources of another account: they are
 					// named without one.
 					image := sid == "RunInstances" && strings.HasSuffix(r, "::image/*]") ||
-						sid == "SSMTests" && strings.HasSuffix(r, "::document/AWS-RunShellScript]")
+						sid == "SSMTests" && strings.HasSuffix(r, "::document/AWS-RunShellScript]") ||
+						sid == "ImageParameters" && strings.HasSuffix(r, "::parameter/aws/service/*]")
 					if !image && !strings.Contains(r, o.Name) && !strings.Contains(r, "${AWS::AccountId}") && !strings.Contains(r, "Arn") {
 						t.Errorf("%s %s: resource %s names neither the orbit nor the account", id, sid, r)
 					}
 				}
 			}
 			if id == idSubmitterPolicy {
-				want := []string{"dynamodb:GetItem", "dynamodb:Query", "s3:GetObject", "s3:ListBucket", "s3:PutObject"}
+				want := []string{"cloudformation:DescribeStackResources", "cloudformation:DescribeStacks", "dynamodb:GetItem", "dynamodb:Query",
+					"s3:GetObject", "s3:ListBucket", "s3:PutObject", "sns:Publish", "ssm:GetParameter"}
 				slices.Sort(actions)
 				if fmt.Sprint(slices.Compact(actions)) != fmt.Sprint(want) {
 					t.Errorf("submitter actions %v, want %v", actions, want)
@@ -79,8 +82,8 @@ func TestDeployerAndSubmitterPoliciesGrantOnlyNamedResources(t *testing.T) {
 				for _, st := range doc["Statement"].([]any) {
 					st := st.(Props)
 					if slices.Contains(list(st["Action"]), "s3:PutObject") {
-						if r := fmt.Sprint(st["Resource"]); !strings.Contains(r, "/submissions/*") {
-							t.Errorf("submitter puts objects in %s, want only under submissions/", r)
+						if r := fmt.Sprint(st["Resource"]); !strings.Contains(r, "/submissions/*") && !strings.Contains(r, "/agent/*") {
+							t.Errorf("submitter puts objects in %s, want only under submissions/ and agent/", r)
 						}
 					}
 				}

@@ -92,7 +92,10 @@ type Options struct {
 	// messages with the age of the oldest (how long it waited in the
 	// queue, redeliveries included).
 	QueueLag func(age time.Duration)
-	Log      *slog.Logger // discards when nil
+	// Pipelines, when set, makes the deployer drive the pipeline
+	// executions kept in the orbit (see pipeline.go).
+	Pipelines *Pipelines
+	Log       *slog.Logger // discards when nil
 }
 
 // Deployer drives the releases submitted to one orbit.
@@ -115,6 +118,7 @@ type Deployer struct {
 	stopping bool
 	slots    chan struct{} // a token per release driven now
 	wg       sync.WaitGroup
+	pipes    pipelines
 }
 
 // New returns a Deployer, or an EINVALID error when a required option is
@@ -141,6 +145,17 @@ func New(o Options) (*Deployer, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	if p := o.Pipelines; p != nil {
+		if p.Executions == nil || p.Drive == nil {
+			return nil, elevator.Errorf(elevator.EINVALID, "deployer: pipelines need their executions and a driver")
+		}
+		if p.Every <= 0 {
+			p.Every = DefaultPipelineEvery
+		}
+		if p.Recheck <= 0 {
+			p.Recheck = DefaultPipelineRecheck
+		}
+	}
 	if o.Engine.Lease <= 0 {
 		o.Engine.Lease = release.DefaultLease
 	}
@@ -156,7 +171,8 @@ func New(o Options) (*Deployer, error) {
 	}
 	return &Deployer{o: o, log: log, store: o.Engine.Store, locker: o.Engine.Locker, owner: o.Engine.Owner,
 		lease: o.Engine.Lease, clock: o.Engine.Clock, submits: submits,
-		jobs: map[string]*job{}, apps: map[string]chan struct{}{}, waiting: map[string]map[string]*elevator.ReleaseRecord{}, slots: make(chan struct{}, o.MaxInFlight)}, nil
+		jobs: map[string]*job{}, apps: map[string]chan struct{}{}, waiting: map[string]map[string]*elevator.ReleaseRecord{}, slots: make(chan struct{}, o.MaxInFlight),
+		pipes: pipelines{driving: map[string]bool{}, seen: map[string]parked{}}}, nil
 }
 
 // Store is the orbit's release store, for reading records and the audit
@@ -228,6 +244,10 @@ func (d *Deployer) Run(ctx context.Context) error {
 	if d.o.Reconcile > 0 {
 		loops.Add(1)
 		go func() { defer loops.Done(); d.reconcile(ctx) }()
+	}
+	if d.o.Pipelines != nil {
+		loops.Add(1)
+		go func() { defer loops.Done(); d.pipelineLoop(ctx) }()
 	}
 	<-ctx.Done()
 	d.log.Info("deployer stopping", "in_flight", d.inFlight())

@@ -114,7 +114,8 @@ func TestParseAppReadsTheExample(t *testing.T) {
 // TestParseAppReadsTheDeployerExample reads examples/deployer.yml, the
 // deployer service's own manifest, in the demo orbit: two or more
 // instances behind a private load balancer that checks /readyz, given the
-// orbit's deployer policy, running `elevator deployer` for the orbit.
+// orbit's deployer and submitter policies, running `elevator deployer` for
+// the orbit.
 func TestParseAppReadsTheDeployerExample(t *testing.T) {
 	data, err := os.ReadFile("../../examples/deployer.yml")
 	if err != nil {
@@ -128,8 +129,8 @@ func TestParseAppReadsTheDeployerExample(t *testing.T) {
 	if api == nil || api.Runtime.Docker == nil {
 		t.Fatalf("no docker service api: %+v", a.Services)
 	}
-	if !reflect.DeepEqual(api.OrbitPolicies, []elevator.OrbitPolicy{elevator.OrbitPolicyDeployer}) {
-		t.Errorf("orbit policies %v, want [deployer]", api.OrbitPolicies)
+	if !reflect.DeepEqual(api.OrbitPolicies, []elevator.OrbitPolicy{elevator.OrbitPolicyDeployer, elevator.OrbitPolicySubmitter}) {
+		t.Errorf("orbit policies %v, want [deployer submitter] (it compiles the releases of pipeline stages)", api.OrbitPolicies)
 	}
 	lb := api.LoadBalancer
 	if lb.Type != elevator.LoadBalancerPrivate || lb.HealthCheck.Path != "/readyz" {

@@ -49,7 +49,10 @@ var table = map[elevator.StageState]transition{
 
 // Executor drives pipeline executions of one app.
 type Executor struct {
-	App      *elevator.App // its Pipeline is what Start records
+	App *elevator.App // its Pipeline is what Start records
+	// Sources, when set, name the manifests the execution ships; Start
+	// records them.
+	Sources  *elevator.PipelineSourcesRef
 	Store    Store
 	Releaser Releaser
 	// Reviewer makes the change sets a stage reviews and executes them
@@ -137,7 +140,7 @@ func (x *Executor) Start(ctx context.Context, id, version, by string) (*elevator
 	now := x.now()
 	e := &elevator.PipelineExecution{
 		ID: id, App: x.App.Name, Version: version, StartedBy: by, StartedAt: now,
-		State: elevator.ExecutionRunning, Pipeline: *x.App.Pipeline, Revision: 1, UpdatedAt: now,
+		State: elevator.ExecutionRunning, Pipeline: *x.App.Pipeline, Sources: x.Sources, Revision: 1, UpdatedAt: now,
 	}
 	for _, s := range x.App.Pipeline.Stages {
 		e.Stages = append(e.Stages, elevator.StageRun{Name: s.Name, State: elevator.StagePending})
@@ -197,12 +200,16 @@ func (x *Executor) Run(ctx context.Context, id string) (*elevator.PipelineExecut
 		from := s.State
 		askedBefore := slices.Contains(s.WaitingFor, elevator.WaitApproval)
 		reviewBefore := s.Review
+		s.WaitingFor = slices.DeleteFunc(s.WaitingFor, isAccessWait) // this driver may have the access
 		// A step may run as long as a stage's release: the lease is
 		// renewed meanwhile.
 		hb := x.heartbeat(ctx, e)
 		out, err := row.step(hb.ctx, x, e, i)
 		if lost := hb.stop(e); lost != nil {
 			return e, lost
+		}
+		if blocked := (*BlockedError)(nil); errors.As(err, &blocked) {
+			s.WaitingFor, out, err = []string{elevator.WaitAccess + ": " + blocked.Error()}, Outcome{Park: true}, nil
 		}
 		if err != nil {
 			return e, fmt.Errorf("pipeline %s stage %s in %s: %w", e.ID, s.Name, from, err)
@@ -751,3 +758,5 @@ func baking(_ context.Context, x *Executor, e *elevator.PipelineExecution, i int
 	}
 	return Outcome{Park: true}, nil
 }
+
+func isAccessWait(w string) bool { return strings.HasPrefix(w, elevator.WaitAccess+":") }

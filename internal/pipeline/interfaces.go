@@ -119,3 +119,16 @@ var (
 )
 
 func isStale(err error) bool { return errors.Is(err, ErrStale) }
+
+// BlockedError is what a Releaser, Reviewer or Pins returns when the
+// process that drives the execution may not act in an orbit (an orbit's
+// deployer drives only the stages of its own orbit). The executor parks
+// the execution with the stage waiting for elevator.WaitAccess and the
+// reason, instead of failing: another driver with access (`pipeline
+// resume` from a machine that has it) goes on from there.
+type BlockedError struct {
+	Orbit  string
+	Reason string // what is missing, and who can go on
+}
+
+func (e *BlockedError) Error() string { return "orbit " + e.Orbit + ": " + e.Reason }

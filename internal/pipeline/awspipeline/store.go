@@ -19,6 +19,7 @@ type itemsAPI interface {
 	PutItem(ctx context.Context, table string, item dynamodb.Item, conds ...dynamodb.Condition) error
 	GetItem(ctx context.Context, table string, key dynamodb.Item) (dynamodb.Item, error)
 	Query(ctx context.Context, table string, in dynamodb.QueryInput) ([]dynamodb.Item, error)
+	Remove(ctx context.Context, table string, key dynamodb.Item, conds ...dynamodb.Condition) (dynamodb.Item, error)
 }
 
 // Auditor appends to an orbit's audit log; the release store
@@ -32,6 +33,9 @@ type Store struct {
 	table   string
 	items   itemsAPI
 	auditor Auditor
+	// objects and bucket keep executions' sources (see WithSources).
+	objects Objects
+	bucket  string
 }
 
 var _ pipeline.Store = (*Store)(nil)
@@ -55,6 +59,14 @@ func (s *Store) Put(ctx context.Context, e *elevator.PipelineExecution) error {
 	if err != nil {
 		return elevator.Errorf(elevator.EINTERNAL, "encode pipeline execution %s: %w", e.ID, err)
 	}
+	if e.Revision == 1 {
+		// The index entry first: an execution is never without one
+		// while it runs (a crash here leaves an entry of no execution,
+		// which Running skips and drops).
+		if err := s.items.PutItem(ctx, s.table, indexKey(e.App, e.ID)); err != nil {
+			return fmt.Errorf("index pipeline execution %s: %w", e.ID, err)
+		}
+	}
 	item := key(e.App, e.ID)
 	item["revision"], item["state"], item["updated_at"], item["record"] = e.Revision, string(e.State), e.UpdatedAt.Unix(), string(b)
 	cond := dynamodb.Equal("revision", e.Revision-1)
@@ -65,6 +77,9 @@ func (s *Store) Put(ctx context.Context, e *elevator.PipelineExecution) error {
 	var refused *dynamodb.ConditionFailedError
 	if errors.As(err, &refused) {
 		return fmt.Errorf("store revision %d of pipeline execution %s: %w", e.Revision, e.ID, pipeline.ErrStale)
+	}
+	if err == nil && e.State.Done() {
+		s.unindex(ctx, e.App, e.ID)
 	}
 	return err
 }
@@ -111,4 +126,104 @@ func decode(item dynamodb.Item) (*elevator.PipelineExecution, error) {
 		return nil, elevator.Errorf(elevator.EINTERNAL, "decode pipeline execution %v: %w", item["release_id"], err)
 	}
 	return &e, nil
+}
+
+func indexKey(app, id string) dynamodb.Item {
+	return dynamodb.Item{"app": elevator.PipelineIndexKey, "release_id": elevator.PipelineIndexEntry(app, id)}
+}
+
+// unindex drops the index entry of an execution that ended. An entry left
+// behind (the call failed) costs a read: Running drops it the next time.
+func (s *Store) unindex(ctx context.Context, app, id string) {
+	_, _ = s.items.Remove(ctx, s.table, indexKey(app, id))
+}
+
+// Running returns the executions that have not ended, as their records
+// are now, in the order of their entries (by app, then id): one Query of the index partition
+// (elevator.PipelineIndexKey), whose items are a few bytes each, then a
+// GetItem per execution. Entries of executions that ended, or of none,
+// are dropped from the index.
+func (s *Store) Running(ctx context.Context) ([]*elevator.PipelineExecution, error) {
+	items, err := s.items.Query(ctx, s.table, dynamodb.QueryInput{HashKey: "app", Value: elevator.PipelineIndexKey})
+	if err != nil {
+		return nil, fmt.Errorf("list running pipeline executions: %w", err)
+	}
+	var out []*elevator.PipelineExecution
+	for _, it := range items {
+		entry, _ := it["release_id"].(string)
+		app, id, ok := elevator.ParsePipelineIndexEntry(entry)
+		if !ok {
+			continue
+		}
+		e, err := s.Get(ctx, app, id)
+		switch {
+		case errors.Is(err, pipeline.ErrNotFound):
+			s.unindex(ctx, app, id)
+			continue
+		case err != nil:
+			return nil, err
+		case e.State.Done():
+			s.unindex(ctx, app, id)
+			continue
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Objects reads and writes the state bucket's objects: an S3 client.
+type Objects interface {
+	PutWithMetadata(ctx context.Context, bucket, key, contentType string, body []byte, meta map[string]string) (string, error)
+	GetWithMetadata(ctx context.Context, bucket, key string) ([]byte, map[string]string, error)
+}
+
+// WithSources makes the store keep executions' sources in bucket (the
+// state bucket of the orbit's home region) through objects, and returns
+// it.
+func (s *Store) WithSources(objects Objects, bucket string) *Store {
+	s.objects, s.bucket = objects, bucket
+	return s
+}
+
+// PutSources stores the sources of execution id of app and returns the
+// reference the execution keeps. It returns an EINTERNAL error when the
+// store keeps no sources, and the S3 client's errors.
+func (s *Store) PutSources(ctx context.Context, app, id string, src *elevator.PipelineSources) (*elevator.PipelineSourcesRef, error) {
+	if s.objects == nil {
+		return nil, elevator.Errorf(elevator.EINTERNAL, "store the sources of pipeline %s: no state bucket", id)
+	}
+	b, err := json.Marshal(src)
+	if err != nil {
+		return nil, elevator.Errorf(elevator.EINTERNAL, "encode the sources of pipeline %s: %w", id, err)
+	}
+	ref := &elevator.PipelineSourcesRef{Key: elevator.PipelineSourcesKey(app, id), SHA256: elevator.ChecksumOf(b)}
+	if _, err := s.objects.PutWithMetadata(ctx, s.bucket, ref.Key, "application/json", b, map[string]string{elevator.SubmissionChecksumMeta: ref.SHA256}); err != nil {
+		return nil, fmt.Errorf("store the sources of pipeline %s: %w", id, err)
+	}
+	return ref, nil
+}
+
+// Sources reads the sources an execution names and checks them against
+// its sha256. It returns an ENOTFOUND error when the execution keeps none
+// (it started before they were kept), and an EINTERNAL error naming both
+// sums when the object is not what the execution recorded.
+func (s *Store) Sources(ctx context.Context, e *elevator.PipelineExecution) (*elevator.PipelineSources, error) {
+	if e.Sources == nil {
+		return nil, elevator.Errorf(elevator.ENOTFOUND, "pipeline %s keeps no sources (it started before executions kept them)", e.ID)
+	}
+	if s.objects == nil {
+		return nil, elevator.Errorf(elevator.EINTERNAL, "read the sources of pipeline %s: no state bucket", e.ID)
+	}
+	b, _, err := s.objects.GetWithMetadata(ctx, s.bucket, e.Sources.Key)
+	if err != nil {
+		return nil, fmt.Errorf("read the sources of pipeline %s: %w", e.ID, err)
+	}
+	if got := elevator.ChecksumOf(b); got != e.Sources.SHA256 {
+		return nil, elevator.Errorf(elevator.EINTERNAL, "the sources of pipeline %s at s3://%s/%s have sha256 %s, the execution recorded %s: refusing to ship them", e.ID, s.bucket, e.Sources.Key, got, e.Sources.SHA256)
+	}
+	var src elevator.PipelineSources
+	if err := json.Unmarshal(b, &src); err != nil {
+		return nil, elevator.Errorf(elevator.EINTERNAL, "decode the sources of pipeline %s: %w", e.ID, err)
+	}
+	return &src, nil
 }

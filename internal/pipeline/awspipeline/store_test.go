@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
+	"github.com/elevatorhq/elevator/internal/aws/s3"
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
 	"github.com/elevatorhq/elevator/internal/manifest"
 	"github.com/elevatorhq/elevator/internal/pipeline"
@@ -56,7 +58,7 @@ func stateOf(t *testing.T) (*awsrelease.Backend, *Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b, New(table, dynamodb.New(cfg), b.Store)
+	return b, New(table, dynamodb.New(cfg), b.Store).WithSources(s3.New(cfg), bucket)
 }
 
 func TestTheStoreKeepsExecutionsByRevisionApartFromReleases(t *testing.T) {
@@ -177,6 +179,86 @@ pipeline:
 	}
 	if !slices.Contains(actions, "pipeline.approve "+bob+" done") || !slices.Contains(actions, "pipeline.start "+alice+" started") {
 		t.Errorf("audit log %v lacks the start or the approval", actions)
+	}
+}
+
+// TestTheIndexListsTheRunningExecutionsOnly: Running finds an execution
+// from its first revision to its last, through the index partition, and
+// drops the entries of executions that ended or were never written.
+func TestTheIndexListsTheRunningExecutionsOnly(t *testing.T) {
+	_, s := stateOf(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	run := func(app, id string) *elevator.PipelineExecution {
+		e := &elevator.PipelineExecution{ID: id, App: app, State: elevator.ExecutionRunning, Revision: 1, UpdatedAt: at}
+		if err := s.Put(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	ids := func() []string {
+		t.Helper()
+		list, err := s.Running(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range list {
+			out = append(out, e.App+"/"+e.ID)
+		}
+		return out
+	}
+	shop := run("shop", "20261129-120000-00000001")
+	run("blog", "20261129-120000-00000002")
+	if got := ids(); !slices.Equal(got, []string{"blog/20261129-120000-00000002", "shop/20261129-120000-00000001"}) {
+		t.Fatalf("Running = %v, want both", got)
+	}
+	done := *shop
+	done.Revision, done.State = 2, elevator.ExecutionSucceeded
+	if err := s.Put(ctx, &done); err != nil {
+		t.Fatal(err)
+	}
+	// An entry of an execution never written (a crash between the two
+	// puts of its first revision) is dropped too.
+	if err := s.items.PutItem(ctx, s.table, indexKey("shop", "20261129-120000-00000003")); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(); !slices.Equal(got, []string{"blog/20261129-120000-00000002"}) {
+		t.Fatalf("Running after shop's ended = %v, want blog's only", got)
+	}
+	items, err := s.items.Query(ctx, s.table, dynamodb.QueryInput{HashKey: "app", Value: elevator.PipelineIndexKey})
+	if err != nil || len(items) != 1 {
+		t.Fatalf("the index holds %v (%v); want blog's entry only", items, err)
+	}
+}
+
+// TestSourcesAreCheckedAgainstTheirSHA256: the sources an execution pins
+// read back as written; an object changed behind the execution's back is
+// refused, naming both sums.
+func TestSourcesAreCheckedAgainstTheirSHA256(t *testing.T) {
+	_, s := stateOf(t)
+	ctx := context.Background()
+	src := &elevator.PipelineSources{App: elevator.ManifestSource{File: "app.yml", Text: "name: shop\n"}}
+	ref, err := s.PutSources(ctx, "shop", "20261129-120000-00000001", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &elevator.PipelineExecution{ID: "20261129-120000-00000001", App: "shop", Sources: ref}
+	got, err := s.Sources(ctx, e)
+	if err != nil || got.App != src.App {
+		t.Fatalf("Sources = %+v, %v; want what was put", got, err)
+	}
+	if ref.Key != elevator.PipelineSourcesKey("shop", e.ID) {
+		t.Errorf("sources kept at %s", ref.Key)
+	}
+	if _, err := s.objects.PutWithMetadata(ctx, s.bucket, ref.Key, "application/json", []byte(`{"app":{"file":"app.yml","text":"name: evil\n"}}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Sources(ctx, e); elevator.ErrorCode(err) != elevator.EINTERNAL || !strings.Contains(fmt.Sprint(err), "the execution recorded "+ref.SHA256) {
+		t.Fatalf("Sources of a changed object: %v, want a refusal naming the recorded sum", err)
+	}
+	if _, err := s.Sources(ctx, &elevator.PipelineExecution{ID: "x", App: "shop"}); elevator.ErrorCode(err) != elevator.ENOTFOUND {
+		t.Fatalf("Sources of an execution that pinned none: %v, want ENOTFOUND", err)
 	}
 }
 

@@ -1,0 +1,336 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/apply"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
+	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
+	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
+	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/s3"
+	"github.com/elevatorhq/elevator/internal/aws/sns"
+	"github.com/elevatorhq/elevator/internal/aws/ssm"
+	"github.com/elevatorhq/elevator/internal/compile"
+	"github.com/elevatorhq/elevator/internal/deployer"
+	"github.com/elevatorhq/elevator/internal/lookup"
+	"github.com/elevatorhq/elevator/internal/orbit"
+	"github.com/elevatorhq/elevator/internal/pipeline"
+	"github.com/elevatorhq/elevator/internal/pipeline/awspipeline"
+	"github.com/elevatorhq/elevator/internal/pipeline/stagerelease"
+	"github.com/elevatorhq/elevator/internal/release"
+)
+
+// deployerPipelines is the deployer's part in pipelines: it drives the
+// executions kept in its orbit's releases table (those whose first stage
+// is its orbit), with a releaser that compiles each stage's release from
+// the execution's pinned manifest and submits it: to this deployer for a
+// stage in its own orbit, to that orbit's deployers for a stage in
+// another; a stage it may not release waits for elevator.WaitAccess (see
+// docs/pipelines.md, "The deployer's part").
+type deployerPipelines struct {
+	env   *releaseEnv // the deployer's orbit, connected
+	store *awspipeline.Store
+	owner string // the deployer's, as in its release locks: the executions' lease owner
+	poll  time.Duration
+	wait  time.Duration // the executor's MaxWait
+	log   *slog.Logger
+	d     *deployer.Deployer // set once made
+
+	agentOnce sync.Once
+	agent     *orbit.AgentFiles
+	agentErr  error
+}
+
+// pipelinesOptions makes the deployer's Pipelines option over its orbit's
+// table and state bucket.
+func (o *deployerOptions) pipelinesOptions(ctx context.Context, engine release.Config, log *slog.Logger) (*deployerPipelines, *deployer.Pipelines, error) {
+	e := &o.env
+	home := e.orbit.Regions[0].Name
+	cfg, err := e.configs.For(ctx, home)
+	if err != nil {
+		return nil, nil, err
+	}
+	store := awspipeline.New(elevator.ReleasesTableName(e.orbit.Name), dynamodb.New(cfg), e.backend.Store).
+		WithSources(s3.New(cfg), e.orbitOutputs[home][compile.StateBucketOutput])
+	dp := &deployerPipelines{env: e, store: store, owner: engine.Owner, poll: engine.Poll, wait: o.pipelineEvery, log: log}
+	return dp, &deployer.Pipelines{Executions: store, Drive: dp.drive, Every: o.pipelineEvery}, nil
+}
+
+// drive runs one execution until it ends or parks.
+func (dp *deployerPipelines) drive(ctx context.Context, e *elevator.PipelineExecution) (*elevator.PipelineExecution, error) {
+	src, err := dp.store.Sources(ctx, e)
+	if err != nil {
+		// An execution without sources started before they were kept:
+		// `pipeline resume` (which reads the files) drives it.
+		return nil, err
+	}
+	a, err := stagerelease.App(src, "")
+	if err != nil {
+		return nil, err
+	}
+	if a.Name != e.App {
+		return nil, elevator.Errorf(elevator.EINTERNAL, "pipeline %s of app %s pinned a manifest of app %s", e.ID, e.App, a.Name)
+	}
+	r := &stageReleaser{dp: dp, src: src, startedBy: e.StartedBy, app: e.App}
+	x := &pipeline.Executor{App: a, Store: dp.store, Releaser: r, Reviewer: r, Pins: r, Notifier: r, Owner: dp.owner,
+		Lease: dp.env.lease, MaxWait: dp.wait, Poll: dp.poll, Log: dp.log.With("app", e.App)}
+	out, err := x.Run(ctx, e.ID) // pipeline.ErrLeased is an ECONFLICT error
+	if ctx.Err() != nil {
+		dp.handOver(e.App, e.ID)
+	}
+	return out, err
+}
+
+// handOver gives up this deployer's lease on an execution it stops
+// driving (it is shutting down), so that another replica takes it over at
+// its next round instead of at the lease's end. The write is on condition
+// of the revision read: a record someone else wrote since is left alone.
+func (dp *deployerPipelines) handOver(app, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e, err := dp.store.Get(ctx, app, id)
+	if err != nil || e.State.Done() || e.Owner != dp.owner {
+		return
+	}
+	e.Revision++
+	e.UpdatedAt = time.Now().UTC().Truncate(time.Millisecond)
+	e.Owner, e.LeaseExpires = "", time.Time{}
+	if err := dp.store.Put(ctx, e); err != nil {
+		dp.log.Warn("pipeline lease not handed over; another replica takes it when it ends", "pipeline", id, "err", err)
+		return
+	}
+	dp.log.Info("pipeline lease handed over", "pipeline", id, "revision", e.Revision)
+}
+
+func (dp *deployerPipelines) readAgent() (*orbit.AgentFiles, error) {
+	dp.agentOnce.Do(func() { dp.agent, dp.agentErr = orbit.ReadAgent() })
+	return dp.agent, dp.agentErr
+}
+
+// stageReleaser is the deployer's pipeline.Releaser, Reviewer, Pins and
+// Notifier for one execution.
+type stageReleaser struct {
+	dp        *deployerPipelines
+	src       *elevator.PipelineSources
+	startedBy string
+	app       string
+
+	mu     sync.Mutex
+	others map[string]*releaseEnv // other orbits, connected, by name
+}
+
+// target is the orbit a stage acts in: the deployer's own (own), or
+// another orbit connected with the deployer's credentials from the
+// manifest the execution pinned. Another orbit without a deployer to take
+// the stage's release, or whose manifest the execution did not pin, gives
+// a *pipeline.BlockedError.
+func (r *stageReleaser) target(ctx context.Context, orbitName string) (env *releaseEnv, own bool, err error) {
+	if orbitName == r.dp.env.orbit.Name {
+		return r.dp.env, true, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e := r.others[orbitName]; e != nil {
+		return e, false, nil
+	}
+	mine := r.dp.env.orbit.Name
+	o, err := stagerelease.Orbit(r.src, orbitName)
+	if elevator.ErrorCode(err) == elevator.ENOTFOUND {
+		return nil, false, &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf("the execution pinned no manifest of orbit %s, which the deployer of orbit %s needs to release there; "+
+			"`elevator pipeline resume` from a machine with access to orbit %s goes on", orbitName, mine, orbitName)}
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if o.Deployer == "" {
+		return nil, false, &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf("orbit %s has no deployer (its manifest's deployer:) to take the stage's release from the deployer of orbit %s; "+
+			"`elevator pipeline resume` from a machine with access to orbit %s goes on", orbitName, mine, orbitName)}
+	}
+	e := &releaseEnv{globals: r.dp.env.globals, orbitName: orbitName, orbit: o, pollInterval: r.dp.env.pollInterval, lease: r.dp.env.lease,
+		lookups: true, inProcess: true, apiOptions: r.dp.env.apiOptions}
+	if err := e.connect(ctx); err != nil {
+		return nil, false, r.denied(orbitName, "read its orbit stack and its releases", err)
+	}
+	if r.others == nil {
+		r.others = map[string]*releaseEnv{}
+	}
+	r.others[orbitName] = e
+	return e, false, nil
+}
+
+// denied turns a call another orbit refused into the stage's wait for
+// access, saying what grant is missing; other errors stay errors.
+func (r *stageReleaser) denied(orbitName, doing string, err error) error {
+	if !errors.Is(err, awserr.ErrAccessDenied) {
+		return err
+	}
+	return &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf("the deployer of orbit %s may not %s in orbit %s (%v): give its role orbit %s's submitter policy (%s); "+
+		"or `elevator pipeline resume` from a machine with access to orbit %s goes on", r.dp.env.orbit.Name, doing, orbitName, err, orbitName,
+		elevator.OrbitPolicyName(orbitName, elevator.OrbitPolicySubmitter), orbitName)}
+}
+
+func (r *stageReleaser) clients(ctx context.Context, e *releaseEnv) func(region string) (lookup.Clients, error) {
+	return func(region string) (lookup.Clients, error) {
+		cfg, err := e.configs.For(ctx, region)
+		if err != nil {
+			return lookup.Clients{}, err
+		}
+		return lookup.Clients{Stacks: cloudformation.New(cfg), Images: elevator.ImageSources{Images: ec2.New(cfg), Parameters: ssm.New(cfg)},
+			OrbitOutputs: e.orbitOutputs[region]}, nil
+	}
+}
+
+// Start compiles the stage's release from the pinned manifest with the
+// orbit's facts, stores the agent's builds where its instances find
+// them, and submits the release: to this deployer, which drives it like
+// any submitted release, or to the other orbit's deployers through its
+// state bucket (deployer.PutSubmission, as CI submits).
+func (r *stageReleaser) Start(ctx context.Context, orbitName, version, token string) (string, error) {
+	e, own, err := r.target(ctx, orbitName)
+	if err != nil {
+		return "", err
+	}
+	agent, err := r.dp.readAgent()
+	if err != nil {
+		return "", err
+	}
+	fresh, err := elevator.NewReleaseID(time.Now(), nil)
+	if err != nil {
+		return "", err
+	}
+	build := func(id string) (*elevator.Release, error) {
+		rel, facts, err := stagerelease.Release(ctx, stagerelease.Request{Sources: r.src, Orbit: e.orbit, Version: version, ID: id, By: r.startedBy,
+			Now: time.Now(), Agent: agent.Builds, Clients: r.clients(ctx, e)})
+		if err != nil {
+			return nil, r.denied(orbitName, "read the app's stacks to compile its release", err)
+		}
+		err = apply.Parallel(len(e.orbit.Regions), func(i int) error {
+			region := e.orbit.Regions[i].Name
+			bucket := facts[region].Orbit[compile.StateBucketOutput]
+			if bucket == "" {
+				return elevator.Errorf(elevator.ENOTFOUND, "orbit %s has no state bucket in %s; run `elevator orbit up`", e.orbit.Name, region)
+			}
+			cfg, err := e.configs.For(ctx, region)
+			if err != nil {
+				return err
+			}
+			_, err = orbit.PublishAgent(ctx, s3.New(cfg), bucket, agent)
+			return err
+		})
+		if err != nil {
+			return nil, r.denied(orbitName, "store the Elevator agent's builds", err)
+		}
+		return rel, nil
+	}
+	submit := func(rel *elevator.Release) error {
+		if own {
+			_, err := r.dp.d.Submit(ctx, rel)
+			return err
+		}
+		home := e.orbit.Regions[0].Name
+		cfg, err := e.configs.For(ctx, home)
+		if err != nil {
+			return err
+		}
+		if err := deployer.PutSubmission(ctx, s3.New(cfg), e.orbitOutputs[home][compile.StateBucketOutput], rel); err != nil {
+			return r.denied(orbitName, "submit a release", err)
+		}
+		return nil
+	}
+	// The token is bound to the release in this deployer's own orbit,
+	// which it may always write, whichever orbit the release goes to; a
+	// release submitted twice under one id (the try before died after
+	// submitting it to another orbit) is one release there.
+	return startOnce(ctx, splitTokenStore{claims: r.dp.env.backend.Store, releases: e.backend.Store}, token, fresh, build, submit)
+}
+
+// Status reads the release's record in its orbit; a release submitted
+// whose record is not written yet (no deployer took it yet) has not
+// ended.
+func (r *stageReleaser) Status(ctx context.Context, orbitName, id string) (pipeline.ReleaseStatus, error) {
+	e, _, err := r.target(ctx, orbitName)
+	if err != nil {
+		return pipeline.ReleaseStatus{}, err
+	}
+	rec, err := e.backend.Store.Record(ctx, id)
+	if errors.Is(err, release.ErrNotFound) {
+		return pipeline.ReleaseStatus{}, nil
+	}
+	if err != nil {
+		return pipeline.ReleaseStatus{}, r.denied(orbitName, "read release records", err)
+	}
+	return pipeline.ReleaseStatus{Done: rec.State.Ended(), Succeeded: rec.State == elevator.StateSuccess, Message: string(rec.State) + " " + rec.Error}, nil
+}
+
+// reviewer makes and executes the stage's change sets as `pipeline
+// resume` does, from the pinned manifest, so that a review made here and
+// one made by a command are the same.
+func (r *stageReleaser) reviewer() stackReviewer {
+	return stackReviewer{
+		app: func(orbitName string) (*elevator.App, error) { return stagerelease.App(r.src, orbitName) },
+		env: func(ctx context.Context, orbitName string) (*releaseEnv, error) {
+			e, _, err := r.target(ctx, orbitName)
+			return e, err
+		},
+		poll: r.dp.poll, log: r.dp.env.stderr,
+	}
+}
+
+// Review makes the stage's change sets in an orbit (see stackReviewer).
+func (r *stageReleaser) Review(ctx context.Context, orbitName string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
+	refs, err := r.reviewer().Review(ctx, orbitName, previous)
+	if err != nil {
+		return nil, r.denied(orbitName, "make the change sets of the app's stacks", err)
+	}
+	return refs, nil
+}
+
+// Apply executes a reviewed change set (see stackReviewer).
+func (r *stageReleaser) Apply(ctx context.Context, ref elevator.ChangeSetRef, started bool) error {
+	if err := r.reviewer().Apply(ctx, ref, started); err != nil {
+		return r.denied(ref.Orbit, "execute the app's change sets", err)
+	}
+	return nil
+}
+
+// Pin reads the pin a rollback left in the orbit.
+func (r *stageReleaser) Pin(ctx context.Context, orbitName string) (string, error) {
+	e, _, err := r.target(ctx, orbitName)
+	if err != nil {
+		return "", err
+	}
+	pin, err := stagerelease.Pin(ctx, e.backend.Store, r.app)
+	if err != nil {
+		return "", r.denied(orbitName, "read release records and documents", err)
+	}
+	return pin, nil
+}
+
+// Notify publishes to the orbit's info topic.
+func (r *stageReleaser) Notify(ctx context.Context, orbitName, subject, message string) error {
+	e, _, err := r.target(ctx, orbitName)
+	if err != nil {
+		return err
+	}
+	home := e.orbit.Regions[0].Name
+	topic := e.orbitOutputs[home][compile.TopicOutput(elevator.SeverityInfo)]
+	if topic == "" {
+		return elevator.Errorf(elevator.ENOTFOUND, "orbit %s has no %s output in %s; run `elevator orbit up`", orbitName, compile.TopicOutput(elevator.SeverityInfo), home)
+	}
+	cfg, err := e.configs.For(ctx, home)
+	if err != nil {
+		return err
+	}
+	if len(subject) > maxSubject {
+		subject = subject[:maxSubject]
+	}
+	_, err = sns.New(cfg).Publish(ctx, topic, subject, message)
+	return err
+}

@@ -1,0 +1,174 @@
+package deployer
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	elevator "github.com/elevatorhq/elevator"
+)
+
+// This file is the deployer's part in pipelines (docs/pipelines.md): the
+// deployers of the orbit whose releases table holds an execution (the
+// orbit of its first stage) drive it, so that waiting for an approval, a
+// window or a bake holds no process of the user's.
+
+// Executions lists the pipeline executions kept in the orbit's releases
+// table that have not ended (awspipeline.Store is one).
+type Executions interface {
+	Running(ctx context.Context) ([]*elevator.PipelineExecution, error)
+}
+
+// Pipelines is what the deployer needs to drive pipeline executions.
+type Pipelines struct {
+	Executions Executions
+	// Drive runs an execution until it ends or parks (pipeline.Executor's
+	// Run with the deployer's releaser) and returns its record as last
+	// written. It returns an ECONFLICT error when another process holds
+	// the execution's lease.
+	Drive func(ctx context.Context, e *elevator.PipelineExecution) (*elevator.PipelineExecution, error)
+	// Every is the time between two looks at the executions
+	// (DefaultPipelineEvery when 0).
+	Every time.Duration
+	// Recheck is how often a parked execution that nothing changed is
+	// run again all the same, for what its record cannot show (a pin
+	// cleared by a release made by hand): DefaultPipelineRecheck when 0.
+	Recheck time.Duration
+}
+
+// Defaults of Pipelines.
+const (
+	DefaultPipelineEvery   = 15 * time.Second
+	DefaultPipelineRecheck = 10 * time.Minute
+)
+
+// PipelineRetry is how long after a run of an execution failed the
+// deployer runs it again when nothing changed its record.
+const PipelineRetry = time.Minute
+
+// parked is what the deployer saw of an execution it left parked.
+type parked struct {
+	revision int64
+	at       time.Time
+	// retry, when set, is when a run that failed is tried again.
+	retry time.Time
+}
+
+// pipelines is the deployer's state of the executions it drives.
+type pipelines struct {
+	mu      sync.Mutex
+	driving map[string]bool   // by execution id
+	seen    map[string]parked // the record it parked, by execution id
+}
+
+// due says whether the deployer runs execution e now: it has not ended,
+// no other process holds its lease, and something may have changed since
+// this deployer parked it — a decision wrote its record (an approval, a
+// promotion, a cancel: the revision moved), the time a stage waits for
+// has come (Until passed), or Recheck has passed. An execution this
+// deployer has not seen (a new one, or after a restart) is due.
+func (d *Deployer) pipelineDue(e *elevator.PipelineExecution, now time.Time) bool {
+	if e.State.Done() || (e.Owner != "" && e.Owner != d.owner && now.Before(e.LeaseExpires)) {
+		return false
+	}
+	d.pipes.mu.Lock()
+	defer d.pipes.mu.Unlock()
+	if d.pipes.driving[e.ID] {
+		return false
+	}
+	p, ok := d.pipes.seen[e.ID]
+	if !ok || p.revision != e.Revision || now.Sub(p.at) >= d.o.Pipelines.Recheck || (!p.retry.IsZero() && !now.Before(p.retry)) {
+		return true
+	}
+	for _, s := range e.Stages {
+		if !s.Until.IsZero() && !now.Before(s.Until) && s.State != elevator.StageSucceeded && s.State != elevator.StageFailed {
+			return true
+		}
+	}
+	return false
+}
+
+// pipelineLoop looks at the running executions every Pipelines.Every and
+// drives those that are due, each in a goroutine of its own.
+func (d *Deployer) pipelineLoop(ctx context.Context) {
+	for {
+		d.pipelinesOnce(ctx)
+		if !d.sleep(ctx, elevator.Jitter(d.o.Pipelines.Every, nil)) {
+			return
+		}
+	}
+}
+
+func (d *Deployer) pipelinesOnce(ctx context.Context) {
+	list, err := d.o.Pipelines.Executions.Running(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("list pipeline executions failed", "err", err)
+		}
+		return
+	}
+	now := d.clock.Now()
+	for _, e := range list {
+		if ctx.Err() != nil || !d.Ready() {
+			return
+		}
+		if !d.pipelineDue(e, now) {
+			continue
+		}
+		d.drivePipeline(ctx, e)
+	}
+}
+
+// drivePipeline runs execution e in a goroutine unless one does already.
+func (d *Deployer) drivePipeline(ctx context.Context, e *elevator.PipelineExecution) {
+	d.pipes.mu.Lock()
+	if d.pipes.driving[e.ID] {
+		d.pipes.mu.Unlock()
+		return
+	}
+	d.pipes.driving[e.ID] = true
+	d.pipes.mu.Unlock()
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		log := d.log.With("pipeline", e.ID, "app", e.App, "version", e.Version)
+		log.Info("pipeline driven", "revision", e.Revision)
+		out, err := d.o.Pipelines.Drive(ctx, e)
+		d.pipes.mu.Lock()
+		defer d.pipes.mu.Unlock()
+		delete(d.pipes.driving, e.ID)
+		switch {
+		case err == nil && out != nil && out.State.Done():
+			delete(d.pipes.seen, e.ID)
+			log.Info("pipeline ended", "state", out.State)
+		case err == nil && out != nil:
+			d.pipes.seen[e.ID] = parked{revision: out.Revision, at: d.clock.Now()}
+			log.Info("pipeline parked", "revision", out.Revision, "stages", stagesOf(out))
+		case elevator.ErrorCode(err) == elevator.ECONFLICT:
+			log.Info("pipeline driven by another process", "err", err)
+		case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+			log.Info("pipeline left at shutdown; its lease ends and another deployer goes on")
+		default:
+			// Again when something changes, or after a while: an
+			// execution this deployer cannot drive (it pinned no
+			// manifest) or whose step failed (AWS throttled) is not run
+			// again every round.
+			rev := e.Revision
+			if out != nil {
+				rev = out.Revision
+			}
+			now := d.clock.Now()
+			d.pipes.seen[e.ID] = parked{revision: rev, at: now, retry: now.Add(PipelineRetry)}
+			log.Warn("pipeline stopped", "err", err, "retry_in", PipelineRetry.String())
+		}
+	}()
+}
+
+func stagesOf(e *elevator.PipelineExecution) []string {
+	out := make([]string, 0, len(e.Stages))
+	for _, s := range e.Stages {
+		out = append(out, s.Name+" "+string(s.State))
+	}
+	return out
+}
