@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/apply"
@@ -69,7 +70,7 @@ func (s *Service) Review(ctx context.Context, orbit string, t apply.Target, prev
 	if err != nil {
 		return elevator.ChangeSetRef{}, err
 	}
-	ref := elevator.ChangeSetRef{Orbit: orbit, Region: region, Stack: t.Spec.Name, ChangeSetID: p.Kept(), TemplateHash: hash, Changes: Changes(p.Changes)}
+	ref := elevator.ChangeSetRef{Orbit: orbit, Region: region, Stack: t.Spec.Name, ChangeSetID: p.Kept(), TemplateHash: hash, Changes: Changes(p.Changes), Created: p.ChangeSetCreated}
 	if previous != nil && previous.ChangeSetID != "" && previous.ChangeSetID != ref.ChangeSetID {
 		if err := t.Engine.DeleteKept(ctx, previous.ChangeSetID); err != nil {
 			return ref, fmt.Errorf("delete superseded change set %s: %w", previous.ChangeSetID, err)
@@ -91,8 +92,8 @@ func Changes(in []cloudformation.Change) []elevator.ResourceChange {
 // ExecuteKept executes a reviewed change set of target t's stack (see
 // apply.Engine.ExecuteKept) and then gives its load balancers and target
 // groups the tags releases rely on, as Up does.
-func (s *Service) ExecuteKept(ctx context.Context, t apply.Target, id string, started bool) (*apply.Result, error) {
-	res, err := t.Engine.ExecuteKept(ctx, id, t.Spec.Name, started)
+func (s *Service) ExecuteKept(ctx context.Context, t apply.Target, id string, made time.Time) (*apply.Result, error) {
+	res, err := t.Engine.ExecuteKept(ctx, id, t.Spec.Name, made)
 	if err != nil {
 		return res, err
 	}
@@ -104,7 +105,7 @@ func (s *Service) ExecuteKept(ctx context.Context, t apply.Target, id string, st
 // with an ECONFLICT error wrapping elevator.ErrStaleChangeSet, a change set
 // not yet executed when the app no longer compiles to the reviewed template
 // hash, and otherwise is ExecuteKept.
-func (s *Service) ExecuteReviewed(ctx context.Context, t apply.Target, ref elevator.ChangeSetRef, started bool) (*apply.Result, error) {
+func (s *Service) ExecuteReviewed(ctx context.Context, t apply.Target, ref elevator.ChangeSetRef) (*apply.Result, error) {
 	if t.Spec.Name != ref.Stack || t.Engine.Stacks.Region() != ref.Region {
 		return nil, elevator.Errorf(elevator.EINTERNAL, "change set %s is of stack %s in %s, not %s in %s", ref.ChangeSetID, ref.Stack, ref.Region, t.Spec.Name, t.Engine.Stacks.Region())
 	}
@@ -115,5 +116,5 @@ func (s *Service) ExecuteReviewed(ctx context.Context, t apply.Target, ref eleva
 				ref.ChangeSetID, ref.Stack, ref.Region, hash, ref.TemplateHash, elevator.ErrStaleChangeSet)
 		}
 	}
-	return s.ExecuteKept(ctx, t, ref.ChangeSetID, started)
+	return s.ExecuteKept(ctx, t, ref.ChangeSetID, ref.Created)
 }

@@ -110,6 +110,9 @@ func TestAReviewedChangeSetOnMoto(t *testing.T) {
 	if !strings.HasPrefix(ref.ChangeSetID, "arn:aws:cloudformation:us-east-2:") || ref.Stack != a.StackName("test") || ref.TemplateHash == none.TemplateHash {
 		t.Fatalf("review of a new table: %+v", ref)
 	}
+	if ref.Created.IsZero() || ref.Created.After(time.Now().Add(time.Minute)) {
+		t.Errorf("review made at %v: want when the change set was made", ref.Created)
+	}
 	var added *elevator.ResourceChange
 	for i, c := range ref.Changes {
 		if c.Action == "Add" && c.Type == "AWS::DynamoDB::Table" {
@@ -139,7 +142,7 @@ func TestAReviewedChangeSetOnMoto(t *testing.T) {
 	if !errors.Is(err, elevator.ErrStaleChangeSet) || elevator.ErrorCode(err) != elevator.ECONFLICT || !strings.Contains(err.Error(), "after the change set was made") {
 		t.Fatalf("check of a change set older than the stack's last update: %v", err)
 	}
-	if _, err := svc.ExecuteKept(ctx, target, ref.ChangeSetID, false); !errors.Is(err, elevator.ErrStaleChangeSet) {
+	if _, err := svc.ExecuteKept(ctx, target, ref.ChangeSetID, ref.Created); !errors.Is(err, elevator.ErrStaleChangeSet) {
 		t.Fatalf("executing the stale change set: %v", err)
 	}
 	// The next review makes a new change set and deletes the stale one.
@@ -157,21 +160,21 @@ func TestAReviewedChangeSetOnMoto(t *testing.T) {
 	// The app compiles to another template now (a commit after the
 	// review): the reviewed change set is refused.
 	_, other := review(withMisc, nil)
-	if _, err := svc.ExecuteReviewed(ctx, other, fresh, false); !errors.Is(err, elevator.ErrStaleChangeSet) || !strings.Contains(err.Error(), "not the reviewed "+fresh.TemplateHash) {
+	if _, err := svc.ExecuteReviewed(ctx, other, fresh); !errors.Is(err, elevator.ErrStaleChangeSet) || !strings.Contains(err.Error(), "not the reviewed "+fresh.TemplateHash) {
 		t.Fatalf("executing a change set the app no longer compiles to: %v", err)
 	}
 
 	// The reviewed change set is what runs; run again (a resume), it is
 	// followed, not executed a second time.
 	calls.take()
-	res, err := svc.ExecuteReviewed(ctx, target, fresh, false)
+	res, err := svc.ExecuteReviewed(ctx, target, fresh)
 	if err != nil || res.Status != "UPDATE_COMPLETE" {
 		t.Fatalf("execute: %+v, %v", res, err)
 	}
 	if _, err := dynamodb.NewFromConfig(w.cfg("us-east-2")).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("shop-orders-test")}); err != nil {
 		t.Errorf("the reviewed table is not there: %v", err)
 	}
-	if _, err := svc.ExecuteReviewed(ctx, target, fresh, true); err != nil {
+	if _, err := svc.ExecuteReviewed(ctx, target, fresh); err != nil {
 		t.Fatalf("execute again: %v", err)
 	}
 	if _, _, ops := calls.take(); ops["CloudFormation.ExecuteChangeSet"] != 1 {

@@ -69,22 +69,25 @@ func stale(id, stack, region, why string) error {
 
 // ExecuteKept executes the kept change set id of stack, after CheckKept,
 // and follows the stack until it settles. A change set executed already
-// (a retry after a crash) is followed, not executed again; so is one that
-// is gone when started says the caller may have executed it before and
-// the stack's events carry the token of its execution (AWS deletes a
-// stack's change sets once one of them ran). Errors are
+// (a retry after a crash; AWS keeps it, EXECUTE_COMPLETE or
+// EXECUTE_FAILED) is followed, not executed again; so is one that is gone
+// when the stack's events since made (when the change set was made; the
+// zero time reads the stack's whole history) carry the token of its
+// execution: a later change set's execution deletes it. Errors are
 // CheckKept's, and an EAWS error naming the resources that failed and
-// wrapping elevator.ErrChangeSetFailed.
-func (e *Engine) ExecuteKept(ctx context.Context, id, stack string, started bool) (*Result, error) {
+// wrapping elevator.ErrChangeSetFailed, for an update that fails now or
+// failed when the change set ran before.
+func (e *Engine) ExecuteKept(ctx context.Context, id, stack string, made time.Time) (*Result, error) {
 	start := e.Poller.Clock.Now()
+	since := start.Add(-time.Second)
 	res := &Result{Region: e.Stacks.Region(), Stack: stack}
 	cs, err := e.CheckKept(ctx, id, stack)
 	switch {
-	case err != nil && started && errors.Is(err, errGone):
-		// Gone: AWS deletes a stack's change sets once one of them ran.
-		// It was this one when the stack's events carry its token;
+	case err != nil && errors.Is(err, errGone):
+		// Gone: executing a later change set of the stack deletes this
+		// one. It ran when the stack's events carry its token;
 		// otherwise another change ran first, and it is stale.
-		ran, eerr := e.ranWithToken(ctx, stack, tokenFrom(id))
+		ran, eerr := e.ranWithToken(ctx, stack, tokenFrom(id), made)
 		if eerr != nil {
 			return nil, eerr
 		}
@@ -94,7 +97,10 @@ func (e *Engine) ExecuteKept(ctx context.Context, id, stack string, started bool
 	case err != nil:
 		return nil, err
 	case cs.Executed():
+		// Ran before (a resume): its stack's events since it was made
+		// say which resources failed, if any.
 		res.Changes = len(cs.Changes)
+		since = cs.Created
 	default:
 		res.Changes = len(cs.Changes)
 		// The change set's id is unique, so it doubles as the token
@@ -105,7 +111,7 @@ func (e *Engine) ExecuteKept(ctx context.Context, id, stack string, started bool
 		e.Progress.Note(res.Region, fmt.Sprintf("%s: executing reviewed change set %s (%d change(s))", stack, id, res.Changes))
 	}
 	res.Changed = true
-	st, failures, err := e.follow(ctx, stack, start.Add(-time.Second))
+	st, failures, err := e.follow(ctx, stack, since)
 	res.Duration = e.Poller.Clock.Now().Sub(start)
 	if err != nil {
 		return res, err
@@ -117,10 +123,10 @@ func (e *Engine) ExecuteKept(ctx context.Context, id, stack string, started bool
 	return res, nil
 }
 
-// ranWithToken reports whether an event of the stack carries token: an
-// operation called with it ran.
-func (e *Engine) ranWithToken(ctx context.Context, stack, token string) (bool, error) {
-	events, err := e.Stacks.Events(ctx, stack, time.Time{})
+// ranWithToken reports whether an event of the stack since since carries
+// token: an operation called with it ran.
+func (e *Engine) ranWithToken(ctx context.Context, stack, token string, since time.Time) (bool, error) {
+	events, err := e.Stacks.Events(ctx, stack, since)
 	if err != nil && !errors.Is(err, cloudformation.ErrStackNotFound) {
 		return false, err
 	}

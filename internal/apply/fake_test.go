@@ -26,6 +26,8 @@ type fakeCloudFormation struct {
 	failResource string
 	// pollsToSettle is how many Describe calls a change takes.
 	pollsToSettle int
+	// eventsSince are the since arguments of the Events calls.
+	eventsSince []time.Time
 }
 
 type fakeStack struct {
@@ -43,6 +45,8 @@ type fakeChangeSet struct {
 	create       bool
 	changes      []cloudformation.Change
 	created      time.Time
+	// execution is "" (AVAILABLE) until it is executed.
+	execution string
 }
 
 func newFake() *fakeCloudFormation {
@@ -76,6 +80,11 @@ func (f *fakeCloudFormation) Describe(ctx context.Context, name string) (*cloudf
 	}
 	if s.Status == "DELETE_COMPLETE" {
 		delete(f.stacks, name)
+		for id, cs := range f.changeSets {
+			if cs.stack == name {
+				delete(f.changeSets, id)
+			}
+		}
 		return nil, cloudformation.ErrStackNotFound
 	}
 	st := s.Stack
@@ -97,6 +106,15 @@ func (f *fakeCloudFormation) settle(s *fakeStack) {
 	}
 	s.Status = cloudformation.StackStatus(s.final)
 	f.event(s, s.Name, "AWS::CloudFormation::Stack", s.final, "")
+	// As AWS does, the executed change set stays, saying how it went.
+	for _, cs := range f.changeSets {
+		if cs.stack == s.Name && cs.execution == cloudformation.ExecutionInProgress {
+			cs.execution = cloudformation.ExecutionComplete
+			if s.Status.Failed() {
+				cs.execution = cloudformation.ExecutionFailed
+			}
+		}
+	}
 }
 
 func (f *fakeCloudFormation) event(s *fakeStack, logical, typ, status, reason string) {
@@ -175,8 +193,12 @@ func (f *fakeCloudFormation) ChangeSet(ctx context.Context, id string) (*cloudfo
 	if !ok {
 		return nil, fmt.Errorf("no change set %s: %w", id, cloudformation.ErrChangeSetNotFound)
 	}
+	execution := cs.execution
+	if execution == "" {
+		execution = cloudformation.ExecutionAvailable
+	}
 	return &cloudformation.ChangeSetStatus{ID: id, Stack: cs.stack, Done: true, Changes: cs.changes,
-		Execution: cloudformation.ExecutionAvailable, Created: cs.created}, nil
+		Execution: execution, Created: cs.created}, nil
 }
 
 func (f *fakeCloudFormation) DeleteChangeSet(ctx context.Context, id string) error {
@@ -195,13 +217,17 @@ func (f *fakeCloudFormation) ExecuteChangeSet(ctx context.Context, id, token str
 	if !ok {
 		return fmt.Errorf("no change set %s", id)
 	}
-	// As AWS does, executing a change set deletes every change set of
-	// its stack.
+	if cs.execution != "" {
+		return fmt.Errorf("change set %s is %s, not AVAILABLE", id, cs.execution)
+	}
+	// As AWS does, executing a change set deletes every other change set
+	// of its stack (executed ones too) and keeps this one.
 	for other, c := range f.changeSets {
-		if c.stack == cs.stack {
+		if c.stack == cs.stack && other != id {
 			delete(f.changeSets, other)
 		}
 	}
+	cs.execution = cloudformation.ExecutionInProgress
 	s := f.stacks[cs.stack]
 	verb := "UPDATE"
 	if cs.create {
@@ -229,6 +255,7 @@ func (f *fakeCloudFormation) Events(ctx context.Context, stack string, since tim
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.call("Events")
+	f.eventsSince = append(f.eventsSince, since)
 	s, ok := f.stacks[stack]
 	if !ok {
 		return nil, cloudformation.ErrStackNotFound

@@ -31,7 +31,9 @@ type Plan struct {
 	Changes   []cloudformation.Change `json:"changes"`
 
 	ChangeSetID string `json:"change_set_id,omitempty"` // the change set, while it exists (kept for review)
-	spec        Spec
+	// ChangeSetCreated is when CloudFormation made the change set.
+	ChangeSetCreated time.Time `json:"change_set_created,omitzero"`
+	spec             Spec
 }
 
 // Engine applies stacks in one region.
@@ -102,7 +104,7 @@ func (e *Engine) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 			return nil, elevator.Errorf(elevator.EAWS, "change set for %s in %s failed: %s", spec.Name, region, cs.Reason)
 		}
 		if cs.Done {
-			p.Changes = cs.Changes
+			p.Changes, p.ChangeSetCreated = cs.Changes, cs.Created
 			return p, nil
 		}
 		if err := e.Poller.wait(ctx); err != nil {

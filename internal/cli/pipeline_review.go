@@ -85,7 +85,7 @@ func (r cliReviewer) Review(ctx context.Context, orbitName string, previous []el
 	return refs, nil
 }
 
-func (r cliReviewer) Apply(ctx context.Context, ref elevator.ChangeSetRef, started bool) error {
+func (r cliReviewer) Apply(ctx context.Context, ref elevator.ChangeSetRef) error {
 	svc, targets, err := r.targets(ctx, ref.Orbit)
 	if err != nil {
 		return err
@@ -94,7 +94,7 @@ func (r cliReviewer) Apply(ctx context.Context, ref elevator.ChangeSetRef, start
 		if t.Engine.Stacks.Region() != ref.Region || t.Spec.Name != ref.Stack {
 			continue
 		}
-		_, err := svc.ExecuteReviewed(ctx, t, ref, started)
+		_, err := svc.ExecuteReviewed(ctx, t, ref)
 		return err
 	}
 	return elevator.Errorf(elevator.ECONFLICT, "the app has no stack %s in %s of orbit %s any more: %w", ref.Stack, ref.Region, ref.Orbit, elevator.ErrStaleChangeSet)

@@ -652,7 +652,7 @@ func updating(ctx context.Context, x *Executor, e *elevator.PipelineExecution, i
 			x.audit(ctx, e, ref.Orbit, "pipeline.update", e.StartedBy, "started", fmt.Sprintf("stage %s change set %s of %s in %s", s.Name, ref.ChangeSetID, ref.Stack, ref.Region))
 			return Outcome{}, nil // write it now, before the change set runs
 		}
-		err := x.Reviewer.Apply(ctx, ref, true)
+		err := x.Reviewer.Apply(ctx, ref)
 		switch {
 		case errors.Is(err, elevator.ErrStaleChangeSet):
 			s.Error = err.Error()

@@ -202,12 +202,17 @@ func (f *fakeReviewer) Review(_ context.Context, orbit string, previous []elevat
 	return []elevator.ChangeSetRef{ref}, nil
 }
 
-func (f *fakeReviewer) Apply(_ context.Context, ref elevator.ChangeSetRef, started bool) error {
+func (f *fakeReviewer) Apply(_ context.Context, ref elevator.ChangeSetRef) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.applies++
 	if slices.Contains(f.executed, ref.ChangeSetID) {
-		return nil // executed before: followed, not executed again
+		// Executed before: followed, not executed again; AWS keeps it,
+		// EXECUTE_FAILED when its update failed.
+		if f.failing[ref.ChangeSetID] {
+			return fmt.Errorf("stack %s ended UPDATE_ROLLBACK_COMPLETE: %w", ref.Stack, elevator.ErrChangeSetFailed)
+		}
+		return nil
 	}
 	if f.stale[ref.ChangeSetID] || slices.Contains(f.deleted, ref.ChangeSetID) {
 		return fmt.Errorf("change set %s: the stack changed since: %w", ref.ChangeSetID, elevator.ErrStaleChangeSet)

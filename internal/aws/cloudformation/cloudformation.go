@@ -209,8 +209,11 @@ type ChangeSetStatus struct {
 	Reason  string
 	Changes []Change
 	// Execution is CloudFormation's ExecutionStatus: AVAILABLE when it
-	// can be executed, EXECUTE_IN_PROGRESS or EXECUTE_COMPLETE once it
-	// was, OBSOLETE when the stack changed since, UNAVAILABLE otherwise.
+	// can be executed; EXECUTE_IN_PROGRESS, EXECUTE_COMPLETE or
+	// EXECUTE_FAILED (the stack's update failed and rolled back) once it
+	// was (AWS keeps an executed change set and deletes the stack's
+	// others); OBSOLETE when the stack changed since, UNAVAILABLE
+	// otherwise.
 	Execution string
 	Created   time.Time
 }
@@ -220,11 +223,17 @@ const (
 	ExecutionAvailable  = "AVAILABLE"
 	ExecutionInProgress = "EXECUTE_IN_PROGRESS"
 	ExecutionComplete   = "EXECUTE_COMPLETE"
+	ExecutionFailed     = "EXECUTE_FAILED"
 )
 
-// Executed reports whether the change set was executed (or is being).
+// Executed reports whether the change set was executed (or is being),
+// whether its stack's update succeeded or failed.
 func (s *ChangeSetStatus) Executed() bool {
-	return s.Execution == ExecutionInProgress || s.Execution == ExecutionComplete
+	switch s.Execution {
+	case ExecutionInProgress, ExecutionComplete, ExecutionFailed:
+		return true
+	}
+	return false
 }
 
 // Change is one resource a change set would add, modify or remove.
