@@ -7,6 +7,7 @@ package orbit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -260,6 +261,9 @@ func (s *Service) Up(ctx context.Context, o *elevator.Orbit) (*UpResult, error) 
 		if err := s.publishAgent(ctx, o, r.Region, clients[i], agent); err != nil {
 			return err
 		}
+		if err := s.publishSettings(ctx, o, r.Region, clients[i]); err != nil {
+			return err
+		}
 		var nerr error
 		notes.plans[i], notes.results[i], nerr = s.upNotifications(ctx, o, &o.Regions[i], clients[i], code)
 		return nerr
@@ -287,6 +291,34 @@ func (s *Service) publishAgent(ctx context.Context, o *elevator.Orbit, region st
 		s.Progress.Note(region, fmt.Sprintf("stored the Elevator agent at s3://%s/%s", bucket, key))
 	}
 	return err
+}
+
+// publishSettings stores, in the state bucket of the orbit's home region,
+// the orbit's settings as applied (elevator.OrbitSettingsKey): pipeline
+// decisions read who holds which role, and whether a starter may approve,
+// from there. Without Objects it stores nothing, and pipeline decisions
+// in the orbit are refused.
+func (s *Service) publishSettings(ctx context.Context, o *elevator.Orbit, region string, c Clients) error {
+	if c.Objects == nil || region != o.Regions[0].Name {
+		return nil
+	}
+	outputs, err := s.engine(c).Outputs(ctx, o.StackName())
+	if err != nil {
+		return err
+	}
+	bucket := outputs[compile.StateBucketOutput]
+	if bucket == "" {
+		return elevator.Errorf(elevator.EINTERNAL, "store the orbit's settings in %s: the orbit stack %s has no %s output", region, o.StackName(), compile.StateBucketOutput)
+	}
+	body, err := json.Marshal(o.Settings(s.Poller.Clock.Now()))
+	if err != nil {
+		return err
+	}
+	if _, err := c.Objects.Put(ctx, bucket, elevator.OrbitSettingsKey, "application/json", body); err != nil {
+		return fmt.Errorf("store the orbit's settings at s3://%s/%s: %w", bucket, elevator.OrbitSettingsKey, err)
+	}
+	s.Progress.Note(region, fmt.Sprintf("stored the orbit's access rules and pipeline settings at s3://%s/%s", bucket, elevator.OrbitSettingsKey))
+	return nil
 }
 
 // protect makes the stack's termination protection match the manifest. An

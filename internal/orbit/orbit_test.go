@@ -137,6 +137,35 @@ func TestTheDefaultBastionImageComesFromSSM(t *testing.T) {
 
 // TestDownEmptiesTheStateBucket: CloudFormation cannot delete a bucket
 // that holds objects, and releases leave records and an audit log there.
+func TestUpRecordsTheOrbitsSettingsInItsHomeRegion(t *testing.T) {
+	svc, cfgFor := service(t)
+	ctx := context.Background()
+	o := parse(t, "name: ruled\nregions:\n  eu-north-1: {}\n  eu-west-3: {}\nnetwork: {nat: none}\n"+
+		"access:\n  - {role: approver, principals: [\"arn:aws:iam::123456789012:role/ops\"], apps: [shop]}\npipelines:\n  self_approval: true\n")
+	if _, err := svc.Up(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	out, err := svc.Outputs(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _, err := s3.New(cfgFor("eu-north-1")).Get(ctx, out["eu-north-1"]["StateBucket"], elevator.OrbitSettingsKey)
+	if err != nil {
+		t.Fatalf("the settings in the home region: %v", err)
+	}
+	settings, err := elevator.ParseOrbitSettings("ruled", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := settings.Deployed()
+	if !d.SelfApproval || d.RoleOf("arn:aws:sts::123456789012:assumed-role/ops/bob", "shop") != elevator.RoleApprover || d.RoleOf("arn:aws:sts::123456789012:assumed-role/ops/bob", "cart") != "" {
+		t.Errorf("settings %s: want self-approval and ops an approver of shop only", body)
+	}
+	if _, _, err := s3.New(cfgFor("eu-west-3")).Get(ctx, out["eu-west-3"]["StateBucket"], elevator.OrbitSettingsKey); !errors.Is(err, s3.ErrNotFound) {
+		t.Errorf("settings in the second region: %v, want none (decisions read the home region)", err)
+	}
+}
+
 func TestDownEmptiesTheStateBucket(t *testing.T) {
 	svc, cfgFor := service(t)
 	ctx := context.Background()

@@ -85,7 +85,7 @@ func (w *world) executor(owner string) *Executor {
 }
 
 func (w *world) decider() *Decider {
-	return &Decider{Store: w.store, Orbits: w.orbits, Now: w.clock.Now}
+	return &Decider{Store: w.store, Orbits: deployedOrbits(w.orbits), Now: w.clock.Now}
 }
 
 func states(e *elevator.PipelineExecution) string {
@@ -604,6 +604,27 @@ func TestAnOrbitMayLetTheStarterApproveAndItIsAuditedAsASelfApproval(t *testing.
 			t.Error("the refused approval was recorded")
 		}
 	})
+}
+
+func TestDecisionsInAnOrbitWithoutRecordedSettingsAreRefused(t *testing.T) {
+	// The decider sees orbits only as deployed (deployedOrbits, in
+	// memory here; the CLI reads what `orbit up` stored in the state
+	// bucket): an orbit with no record grants no role and no
+	// self-approval, whatever a manifest says.
+	w := newWorld(t, manifestTwoOrbitStage)
+	e := w.approvalWaiting(alice)
+	delete(w.orbits, "staging-us")
+	ctx := context.Background()
+	_, err := w.decider().Approve(ctx, "shop", "p1", "staging", bob, e.Stage("staging").Review, "lgtm")
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "orbit staging-us") || !strings.Contains(err.Error(), "elevator orbit up") {
+		t.Errorf("an approval by a holder of the role: %v, want it refused, saying to run orbit up for staging-us", err)
+	}
+	if _, err := w.decider().Reject(ctx, "shop", "p1", "staging", bob, "no"); !errors.Is(err, ErrRefused) {
+		t.Errorf("a rejection: %v, want it refused", err)
+	}
+	if e, _ := w.store.Get(ctx, "shop", "p1"); e.Stage("staging").Approval != nil || e.Stage("staging").Rejection != nil {
+		t.Error("a refused decision was recorded")
+	}
 }
 
 // slowReleaser is a fakeReleaser whose first Status call blocks, as a

@@ -266,3 +266,16 @@ func (c *clock) After(d time.Duration) <-chan time.Time {
 	c.waiters = append(c.waiters, waiter{c.t.Add(d), ch})
 	return ch
 }
+
+// deployedOrbits are orbits as deployed, held in memory: what the
+// settings `orbit up` recorded in the state bucket say (an orbit missing
+// here has no such record).
+type deployedOrbits map[string]*elevator.Orbit
+
+func (d deployedOrbits) Deployed(_ context.Context, orbit string) (*elevator.Orbit, error) {
+	o, ok := d[orbit]
+	if !ok {
+		return nil, fmt.Errorf("orbit %s: %w", orbit, ErrNotDeployed)
+	}
+	return o, nil
+}
