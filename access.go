@@ -185,11 +185,18 @@ const ssoRolePrefix = "AWSReservedSSO_"
 // assumed role are one principal: the role. Sessions of IAM Identity
 // Center roles (AWSReservedSSO_*) are the exception: their session name
 // is the user Identity Center signed in, so they are one principal only
-// when role and session are the same. Other ARNs (IAM users) are compared
-// whole.
+// when role and session are the same. A federated user
+// (arn:aws:sts::ACCOUNT:federated-user/NAME) is named by whoever called
+// GetFederationToken, an IAM user (or the root user) of its account whom
+// the ARN does not name: every federated user and IAM user of one account
+// is one principal with a federated user of that account. Other ARNs
+// (IAM users) are compared whole.
 func SamePrincipal(a, b string) bool {
 	if a == b {
 		return true
+	}
+	if fa, fb := federatedAccount(a), federatedAccount(b); fa != "" || fb != "" {
+		return (fa != "" && (fa == fb || fa == userAccount(b))) || (fb != "" && fb == userAccount(a))
 	}
 	ra, rb := RoleARNOf(a), RoleARNOf(b)
 	if ra == "" || ra != rb {
@@ -199,6 +206,27 @@ func SamePrincipal(a, b string) bool {
 		return SessionNameOf(a) == SessionNameOf(b)
 	}
 	return true
+}
+
+// federatedAccount returns the account of a federated user's ARN
+// (arn:aws:sts::ACCOUNT:federated-user/NAME), or "" for any other ARN.
+func federatedAccount(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "sts" || !strings.HasPrefix(parts[5], "federated-user/") {
+		return ""
+	}
+	return parts[4]
+}
+
+// userAccount returns the account of an IAM user's ARN or of the root
+// user's (arn:aws:iam::ACCOUNT:user/NAME, arn:aws:iam::ACCOUNT:root): who
+// may call GetFederationToken. "" for any other ARN.
+func userAccount(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iam" || (parts[5] != "root" && !strings.HasPrefix(parts[5], "user/")) {
+		return ""
+	}
+	return parts[4]
 }
 
 // glob matches s against pattern, where '*' is any run of non-':'

@@ -143,6 +143,12 @@ func TestSamePrincipal(t *testing.T) {
 		{"one user of Identity Center, signed in twice", sso, sso, true},
 		{"two IAM users", "arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:user/bob", false},
 		{"an IAM user and a session named after it", "arn:aws:iam::123456789012:user/alice", ops, false},
+		{"two federated users of one account: whoever calls GetFederationToken names them", "arn:aws:sts::123456789012:federated-user/alice", "arn:aws:sts::123456789012:federated-user/bob", true},
+		{"a federated user and an IAM user of its account, who may have made it", "arn:aws:sts::123456789012:federated-user/bob", "arn:aws:iam::123456789012:user/alice", true},
+		{"a federated user and the root user of its account", "arn:aws:sts::123456789012:federated-user/bob", "arn:aws:iam::123456789012:root", true},
+		{"federated users of two accounts", "arn:aws:sts::123456789012:federated-user/alice", "arn:aws:sts::210987654321:federated-user/alice", false},
+		{"a federated user and an IAM user of another account", "arn:aws:sts::123456789012:federated-user/bob", "arn:aws:iam::210987654321:user/alice", false},
+		{"a federated user and a role session of its account", "arn:aws:sts::123456789012:federated-user/bob", ops, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := SamePrincipal(tt.a, tt.b); got != tt.same {
