@@ -405,9 +405,9 @@ func (x *Executor) heartbeat(ctx context.Context, e *elevator.PipelineExecution)
 
 // renew writes b's record with the lease renewed. A write that finds the
 // record changed reads it again: a record whose lease another process
-// holds (it took the execution over while this one was slow) ends the
-// step, with ErrLeased; any other change (a decision) is kept, and the
-// lease renewed on top of it.
+// holds (it took the execution over while this one was slow), or that
+// another process ended, ends the step, with ErrLeased; any other change
+// (a decision) is kept, and the lease renewed on top of it.
 func (x *Executor) renew(b *beat) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -434,6 +434,14 @@ func (x *Executor) renew(b *beat) {
 			b.lost = fmt.Errorf("pipeline %s was taken over by %s (lease until %s) while this process drove it: %w",
 				fresh.ID, fresh.Owner, fresh.LeaseExpires.Format(time.RFC3339), ErrLeased)
 			x.Log.Error("pipeline lease lost", "execution", fresh.ID, "owner", fresh.Owner)
+			b.cancel(b.lost)
+			return
+		}
+		if fresh.State.Done() {
+			// Another process ended it (a cancel, or a driver that took
+			// over and finished): stop the step, write nothing.
+			b.lost = fmt.Errorf("pipeline %s ended %s in another process while this one drove it: %w", fresh.ID, fresh.State, ErrLeased)
+			x.Log.Warn("pipeline ended elsewhere", "execution", fresh.ID, "state", fresh.State)
 			b.cancel(b.lost)
 			return
 		}

@@ -751,6 +751,38 @@ func TestADriverWhoseExecutionWasTakenOverStops(t *testing.T) {
 	}
 }
 
+// TestADriverWhoseExecutionEndedElsewhereStopsWithoutWriting: when a
+// renewal finds the record ended by another process (its lease free), the
+// step's context ends and the record stays as that process left it: no
+// owner, no lease written on an ended execution.
+func TestADriverWhoseExecutionEndedElsewhereStopsWithoutWriting(t *testing.T) {
+	w := newWorld(t, oneStage)
+	_, done := w.slowRun(t)
+	e, err := w.store.Get(context.Background(), "shop", "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Revision++
+	e.State, e.Owner, e.LeaseExpires = elevator.ExecutionCancelled, "", time.Time{}
+	if err := w.store.Put(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(20 * time.Second)
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrLeased) || !strings.Contains(err.Error(), "ended") {
+			t.Errorf("Run = %v, want ErrLeased saying it ended", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the process whose execution ended elsewhere still drives it")
+	}
+	stored, _ := w.store.Get(context.Background(), "shop", "p1")
+	if stored.Revision != e.Revision || stored.Owner != "" || !stored.LeaseExpires.IsZero() || stored.State != elevator.ExecutionCancelled {
+		t.Errorf("record after: revision %d (want %d), owner %q, lease %v, state %s: want it as the other process left it",
+			stored.Revision, e.Revision, stored.Owner, stored.LeaseExpires, stored.State)
+	}
+}
+
 // TestTheHeartbeatWritesTheRecordAsStoredNotTheStepsHalfDoneCopy: the
 // step changes its copy of the record while the heartbeat renews the
 // lease; the heartbeat's write holds none of those changes (the step
