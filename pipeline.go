@@ -216,6 +216,13 @@ type ChangeSetRef struct {
 	Created time.Time `json:"created,omitzero"`
 }
 
+// ReviewOwner names who keeps the change sets a stage of an execution
+// reviews: the description of each, by which a review finds and deletes
+// those it made and lost track of.
+func ReviewOwner(execution, stage string) string {
+	return "elevator pipeline " + execution + " stage " + stage
+}
+
 // SameChangeSet reports whether r and o name the same change set of the
 // same stack for the same template.
 func (r ChangeSetRef) SameChangeSet(o ChangeSetRef) bool {

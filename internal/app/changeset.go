@@ -53,20 +53,33 @@ func (s *Service) PlanKept(ctx context.Context, a *elevator.App, o *elevator.Orb
 // or keeps previous: a ref made before for the same stack, returned as it
 // is when the app still compiles to its template hash and its change set
 // may still run (or it had none and the stack still needs none). A new
-// change set supersedes previous's, which is deleted.
-func (s *Service) Review(ctx context.Context, orbit string, t apply.Target, previous *elevator.ChangeSetRef) (elevator.ChangeSetRef, error) {
+// change set supersedes previous's, which is deleted. owner
+// (elevator.ReviewOwner) describes the change sets the review makes; every
+// other change set of the stack owner made and that is not the one
+// returned (one a review made whose record was lost, one superseded) is
+// deleted, with the stack when it held nothing else
+// (apply.Engine.SweepKept).
+func (s *Service) Review(ctx context.Context, orbit, owner string, t apply.Target, previous *elevator.ChangeSetRef) (elevator.ChangeSetRef, error) {
 	hash := TemplateHash(t.Spec)
 	region := t.Engine.Stacks.Region()
+	sweep := func(ref elevator.ChangeSetRef) (elevator.ChangeSetRef, error) {
+		if _, err := t.Engine.SweepKept(ctx, t.Spec.Name, owner, ref.ChangeSetID); err != nil {
+			return ref, fmt.Errorf("delete the change sets a review of %s left: %w", owner, err)
+		}
+		return ref, nil
+	}
 	if previous != nil && previous.TemplateHash == hash && previous.ChangeSetID != "" {
 		cs, err := t.Engine.CheckKept(ctx, previous.ChangeSetID, t.Spec.Name)
 		switch {
 		case err == nil && !cs.Executed():
-			return *previous, nil
+			return sweep(*previous)
 		case err != nil && !errors.Is(err, elevator.ErrStaleChangeSet):
 			return elevator.ChangeSetRef{}, err
 		}
 	}
-	p, err := t.Engine.Plan(ctx, t.Spec)
+	spec := t.Spec
+	spec.Owner = owner
+	p, err := t.Engine.Plan(ctx, spec)
 	if err != nil {
 		return elevator.ChangeSetRef{}, err
 	}
@@ -76,7 +89,7 @@ func (s *Service) Review(ctx context.Context, orbit string, t apply.Target, prev
 			return ref, fmt.Errorf("delete superseded change set %s: %w", previous.ChangeSetID, err)
 		}
 	}
-	return ref, nil
+	return sweep(ref)
 }
 
 // Changes turns a change set's changes into the review's, marking those of

@@ -78,13 +78,14 @@ func TestAReviewedChangeSetOnMoto(t *testing.T) {
 		Identity: sts.New(calls.add(w.cfg("us-east-2"))), Progress: progress.Discard(),
 		Poller: apply.Poller{Clock: elevator.SystemClock{}, Interval: 100 * time.Millisecond, Timeout: time.Minute},
 	}
+	owner := elevator.ReviewOwner("20261129-120000-000-00000001", "test")
 	review := func(src string, prev *elevator.ChangeSetRef) (elevator.ChangeSetRef, apply.Target) {
 		t.Helper()
 		targets, err := svc.Targets(ctx, w.app(t, src), w.orbit)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ref, err := svc.Review(ctx, "test", targets[0], prev)
+		ref, err := svc.Review(ctx, "test", owner, targets[0], prev)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,9 +160,33 @@ func TestAReviewedChangeSetOnMoto(t *testing.T) {
 
 	// The app compiles to another template now (a commit after the
 	// review): the reviewed change set is refused.
-	_, other := review(withMisc, nil)
+	others, err := svc.Targets(ctx, w.app(t, withMisc), w.orbit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := others[0]
 	if _, err := svc.ExecuteReviewed(ctx, other, fresh); !errors.Is(err, elevator.ErrStaleChangeSet) || !strings.Contains(err.Error(), "not the reviewed "+fresh.TemplateHash) {
 		t.Fatalf("executing a change set the app no longer compiles to: %v", err)
+	}
+
+	// A review whose record was never written (the process died, or
+	// another region failed): the next review makes a new change set,
+	// not knowing of that one, and deletes it, as the same owner's. A
+	// change set someone else made stays.
+	lost, _ := review(withOrders+"    lost: {hash_key: {name: id, type: S}}\n", &fresh)
+	if lost.ChangeSetID == fresh.ChangeSetID {
+		t.Fatalf("a review of another template kept %s", fresh.ChangeSetID)
+	}
+	mine, err := target.Engine.Plan(ctx, target.Spec)
+	if err != nil || mine.Kept() == "" {
+		t.Fatalf("a change set of someone else: %+v, %v", mine, err)
+	}
+	fresh, target = review(withOrders, nil)
+	if _, err := target.Engine.CheckKept(ctx, lost.ChangeSetID, lost.Stack); !errors.Is(err, elevator.ErrStaleChangeSet) || !strings.Contains(err.Error(), "no longer exists") {
+		t.Errorf("the unrecorded change set of the same owner: %v, want it deleted", err)
+	}
+	if _, err := target.Engine.CheckKept(ctx, mine.Kept(), mine.Stack); err != nil {
+		t.Errorf("someone else's change set: %v, want it kept", err)
 	}
 
 	// The reviewed change set is what runs; run again (a resume), it is

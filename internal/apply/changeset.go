@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
@@ -146,4 +147,55 @@ func (e *Engine) DeleteKept(ctx context.Context, id string) error {
 		return nil
 	}
 	return err
+}
+
+// SweepKept deletes the change sets of stack that owner made (Spec.Owner)
+// and that are neither executed nor one of keep: those an owner made and
+// lost track of (a review whose record was never written, or one
+// superseded). A stack left holding no change set while it waits in
+// REVIEW_IN_PROGRESS (it only ever existed to hold one) is deleted too.
+// It returns how many change sets it deleted.
+func (e *Engine) SweepKept(ctx context.Context, stack, owner string, keep ...string) (int, error) {
+	if owner == "" {
+		return 0, elevator.Errorf(elevator.EINTERNAL, "sweep the change sets of %s: no owner", stack)
+	}
+	sets, err := e.Stacks.ChangeSets(ctx, stack)
+	if errors.Is(err, cloudformation.ErrStackNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	deleted, left := 0, 0
+	for _, cs := range sets {
+		st := cloudformation.ChangeSetStatus{Execution: cs.Execution}
+		if cs.Description != owner || st.Executed() || slices.Contains(keep, cs.ID) {
+			left++
+			continue
+		}
+		if err := e.DeleteKept(ctx, cs.ID); err != nil {
+			return deleted, fmt.Errorf("delete change set %s of %s, left by %s: %w", cs.ID, stack, owner, err)
+		}
+		deleted++
+	}
+	if left > 0 {
+		return deleted, nil
+	}
+	st, err := e.Stacks.Describe(ctx, stack)
+	if errors.Is(err, cloudformation.ErrStackNotFound) {
+		return deleted, nil
+	}
+	if err != nil {
+		return deleted, err
+	}
+	if st.Status == "REVIEW_IN_PROGRESS" {
+		// A token of its own: the stack's id differs from one made
+		// later under its name.
+		token := tokenFrom(fmt.Sprintf("elevator-sweep-%d", e.Poller.Clock.Now().UnixNano()))
+		if err := e.Stacks.DeleteStack(ctx, stack, token); err != nil {
+			return deleted, fmt.Errorf("delete stack %s, made only to hold a change set: %w", stack, err)
+		}
+		e.Progress.Note(e.Stacks.Region(), stack+": deleted, it held no change set any more")
+	}
+	return deleted, nil
 }

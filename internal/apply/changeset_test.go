@@ -134,3 +134,35 @@ func TestAResumeAfterAFailedUpdateFailsAndDoesNotExecuteAgain(t *testing.T) {
 		t.Errorf("%d executions, want 2 (the first update, the failing one; none on resume)", f.calls["ExecuteChangeSet"])
 	}
 }
+
+func TestSweepKeptDeletesAnOwnersLostChangeSetsAndTheStackThatOnlyHeldThem(t *testing.T) {
+	f := newFake()
+	e, _ := newEngine(f)
+	ctx := context.Background()
+	const owner = "elevator pipeline p1 stage test"
+	mine := spec(oneResource)
+	mine.Owner = owner
+	lost, err := e.Plan(ctx, mine) // a new stack: made in REVIEW_IN_PROGRESS to hold it
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, _ := e.Plan(ctx, mine)
+	theirs, _ := e.Plan(ctx, spec(oneResource)) // made by someone else
+	if n, err := e.SweepKept(ctx, lost.Stack, owner, kept.Kept()); err != nil || n != 1 {
+		t.Fatalf("sweep = %d, %v; want the lost one deleted", n, err)
+	}
+	for id, want := range map[string]bool{lost.Kept(): false, kept.Kept(): true, theirs.Kept(): true} {
+		if _, ok := f.changeSets[id]; ok != want {
+			t.Errorf("change set %s there: %v, want %v", id, ok, want)
+		}
+	}
+	// Nothing kept, nothing of anyone else: the stack that existed only
+	// to hold the change sets goes too.
+	_ = e.DeleteKept(ctx, theirs.Kept())
+	if n, err := e.SweepKept(ctx, lost.Stack, owner); err != nil || n != 1 {
+		t.Fatalf("second sweep = %d, %v", n, err)
+	}
+	if _, ok := f.stacks[lost.Stack]; ok {
+		t.Errorf("the empty REVIEW_IN_PROGRESS stack %s is still there", lost.Stack)
+	}
+}

@@ -46,7 +46,8 @@ type fakeChangeSet struct {
 	changes      []cloudformation.Change
 	created      time.Time
 	// execution is "" (AVAILABLE) until it is executed.
-	execution string
+	execution   string
+	description string
 }
 
 func newFake() *fakeCloudFormation {
@@ -152,7 +153,7 @@ func (f *fakeCloudFormation) CreateChangeSet(ctx context.Context, in cloudformat
 		}
 	}
 	f.clock.Advance(time.Millisecond)
-	cs := &fakeChangeSet{stack: in.Stack, body: in.Body, params: in.Parameters, tags: in.Tags, create: in.Create, created: f.clock.Now()}
+	cs := &fakeChangeSet{stack: in.Stack, body: in.Body, params: in.Parameters, tags: in.Tags, create: in.Create, created: f.clock.Now(), description: in.Description}
 	now := map[string]bool{}
 	for _, r := range resourcesOf(in.Body) {
 		now[r] = true
@@ -199,6 +200,27 @@ func (f *fakeCloudFormation) ChangeSet(ctx context.Context, id string) (*cloudfo
 	}
 	return &cloudformation.ChangeSetStatus{ID: id, Stack: cs.stack, Done: true, Changes: cs.changes,
 		Execution: execution, Created: cs.created}, nil
+}
+
+func (f *fakeCloudFormation) ChangeSets(ctx context.Context, stack string) ([]cloudformation.ChangeSetSummary, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.call("ChangeSets")
+	if _, ok := f.stacks[stack]; !ok {
+		return nil, cloudformation.ErrStackNotFound
+	}
+	var out []cloudformation.ChangeSetSummary
+	for id, cs := range f.changeSets {
+		if cs.stack == stack {
+			execution := cs.execution
+			if execution == "" {
+				execution = cloudformation.ExecutionAvailable
+			}
+			out = append(out, cloudformation.ChangeSetSummary{ID: id, Description: cs.description, Execution: execution})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
 }
 
 func (f *fakeCloudFormation) DeleteChangeSet(ctx context.Context, id string) error {

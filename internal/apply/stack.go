@@ -20,6 +20,9 @@ type Spec struct {
 	Body       string
 	Parameters map[string]string
 	Tags       map[string]string
+	// Owner, when set, is the description of the change set Plan makes:
+	// who keeps it, so that SweepKept finds the ones an owner left.
+	Owner string
 }
 
 // Plan is what applying a Spec would do in one region.
@@ -79,7 +82,7 @@ func (e *Engine) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 	id, err := e.Stacks.CreateChangeSet(ctx, cloudformation.ChangeSetInput{
 		Stack: spec.Name, Name: name, Create: p.Create,
 		Body: spec.Body, Parameters: spec.Parameters, Tags: spec.Tags,
-		Token: name,
+		Token: name, Description: spec.Owner,
 	})
 	if errors.Is(err, cloudformation.ErrNoChanges) {
 		p.NoChanges = true

@@ -61,7 +61,7 @@ func (r cliReviewer) targets(ctx context.Context, orbitName string) (*app.Servic
 // settle when a stage executes it: app commands' default --timeout.
 const reviewTimeout = time.Hour
 
-func (r cliReviewer) Review(ctx context.Context, orbitName string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
+func (r cliReviewer) Review(ctx context.Context, orbitName, owner string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
 	svc, targets, err := r.targets(ctx, orbitName)
 	if err != nil {
 		return nil, err
@@ -75,7 +75,7 @@ func (r cliReviewer) Review(ctx context.Context, orbitName string, previous []el
 				prev = &previous[j]
 			}
 		}
-		ref, err := svc.Review(ctx, orbitName, t, prev)
+		ref, err := svc.Review(ctx, orbitName, owner, t, prev)
 		refs[i] = ref
 		return err
 	})

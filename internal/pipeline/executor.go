@@ -593,7 +593,7 @@ func (x *Executor) reviewStage(ctx context.Context, e *elevator.PipelineExecutio
 				previous = append(previous, r)
 			}
 		}
-		refs, err := x.Reviewer.Review(ctx, o, previous)
+		refs, err := x.Reviewer.Review(ctx, o, elevator.ReviewOwner(e.ID, s.Name), previous)
 		if err != nil {
 			return fmt.Errorf("make the change sets in %s for review: %w", o, err)
 		}

@@ -172,7 +172,7 @@ func newFakeReviewer() *fakeReviewer {
 		stale: map[string]bool{}, failing: map[string]bool{}}
 }
 
-func (f *fakeReviewer) Review(_ context.Context, orbit string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
+func (f *fakeReviewer) Review(_ context.Context, orbit, owner string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h := f.hash[orbit]

@@ -61,7 +61,11 @@ type Reviewer interface {
 	// app still compiles to its template hash and its change set may
 	// still run (CheckKept), so that a review is stable; otherwise it
 	// makes a new change set and deletes the one it supersedes.
-	Review(ctx context.Context, orbit string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error)
+	// owner (elevator.ReviewOwner of the execution and stage) describes
+	// the change sets Review makes; those owner made that the review
+	// does not return are deleted, so that a review whose record was
+	// never written leaves none behind.
+	Review(ctx context.Context, orbit, owner string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error)
 	// Apply executes the reviewed change set of ref and follows its
 	// stack until it settles; one executed already (a resume after a
 	// crash, whether its update succeeded or failed) is followed, not

@@ -120,7 +120,7 @@ func (r *releaser) Status(context.Context, string, string) (pipeline.ReleaseStat
 
 type reviewer struct{}
 
-func (reviewer) Review(_ context.Context, orbit string, _ []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
+func (reviewer) Review(_ context.Context, orbit, _ string, _ []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
 	return []elevator.ChangeSetRef{{Orbit: orbit, Region: "eu-west-1", Stack: "elevator-app-" + orbit + "-shop", TemplateHash: "h"}}, nil
 }
 
