@@ -74,7 +74,7 @@ func TestAPipelineKilledAfterSubmittingAReleaseResumesThatRelease(t *testing.T) 
 				t.Fatal(err)
 			}
 			<-exited
-			m := regexp.MustCompile(`pipeline ([0-9]{8}-[0-9]{6}-[0-9a-f]{8}) of shop`).FindStringSubmatch(stderr.String())
+			m := regexp.MustCompile(`pipeline ([0-9]{8}-[0-9]{9}-[0-9a-f]{8}) of shop`).FindStringSubmatch(stderr.String())
 			if m == nil {
 				t.Fatalf("never saw the execution id:\n%s", stderr.String())
 			}
