@@ -21,7 +21,11 @@ type OrbitSettings struct {
 	Orbit        string              `json:"orbit"`
 	Access       []OrbitSettingsRule `json:"access,omitempty"`
 	SelfApproval bool                `json:"self_approval,omitempty"`
-	AppliedAt    time.Time           `json:"applied_at,omitzero"`
+	// IdentityCenterRoles are the roles on IdentityCenterRolePath of the
+	// orbit's account that `orbit up` found, as pathless role ARNs
+	// (arn:aws:iam::ACCOUNT:role/AWSReservedSSO_...).
+	IdentityCenterRoles []string  `json:"identity_center_roles,omitempty"`
+	AppliedAt           time.Time `json:"applied_at,omitzero"`
 }
 
 // OrbitSettingsRule is an AccessRule as OrbitSettings store it.
@@ -64,7 +68,7 @@ func ParseOrbitSettings(orbit string, body []byte) (*OrbitSettings, error) {
 // name, access rules and self-approval. Its RoleOf answers as the orbit
 // as applied does.
 func (s *OrbitSettings) Deployed() *Orbit {
-	o := &Orbit{Name: s.Orbit, SelfApproval: s.SelfApproval}
+	o := &Orbit{Name: s.Orbit, SelfApproval: s.SelfApproval, IdentityCenterRoles: s.IdentityCenterRoles}
 	for i, r := range s.Access {
 		o.Access = append(o.Access, AccessRule{Role: r.Role, Principals: r.Principals, Apps: r.Apps, Path: fmt.Sprintf("%s access[%d]", OrbitSettingsKey, i)})
 	}

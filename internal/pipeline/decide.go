@@ -79,14 +79,15 @@ func (d *Decider) Approve(ctx context.Context, app, id, stage, caller string, sh
 // review is what they saw.
 func (d *Decider) ApproveSeen(ctx context.Context, app, id, stage, caller string, seen func(current []elevator.ChangeSetRef) bool, reason string) (*elevator.PipelineExecution, error) {
 	return d.decide(ctx, app, id, stage, ActionApprove, caller, reason, func(e *elevator.PipelineExecution, s *elevator.StageRun, spec elevator.PipelineStage, now time.Time) error {
-		if err := d.mayApprove(ctx, e, s, spec, caller); err != nil {
+		self, err := d.mayApprove(ctx, e, s, spec, caller)
+		if err != nil {
 			return err
 		}
 		if !seen(s.Review) {
 			return refused("the change sets of stage %s changed since they were shown; look at them again (pipeline status) and approve what is there now", s.Name)
 		}
 		s.Approval = &elevator.StageDecision{By: caller, At: now, Reason: reason, Reviewed: slices.Clone(s.Review), Expires: now.Add(spec.Approval.Expiry),
-			Self: elevator.SamePrincipal(caller, e.StartedBy)}
+			Self: self}
 		return nil
 	})
 }
@@ -95,7 +96,7 @@ func (d *Decider) ApproveSeen(ctx context.Context, app, id, stage, caller string
 // next step. Who may reject is who may approve.
 func (d *Decider) Reject(ctx context.Context, app, id, stage, caller, reason string) (*elevator.PipelineExecution, error) {
 	return d.decide(ctx, app, id, stage, "pipeline.reject", caller, reason, func(e *elevator.PipelineExecution, s *elevator.StageRun, spec elevator.PipelineStage, now time.Time) error {
-		if err := d.mayApprove(ctx, e, s, spec, caller); err != nil {
+		if _, err := d.mayApprove(ctx, e, s, spec, caller); err != nil {
 			return err
 		}
 		s.Rejection = &elevator.StageDecision{By: caller, At: now, Reason: reason}
@@ -103,30 +104,37 @@ func (d *Decider) Reject(ctx context.Context, app, id, stage, caller, reason str
 	})
 }
 
-func (d *Decider) mayApprove(ctx context.Context, e *elevator.PipelineExecution, s *elevator.StageRun, spec elevator.PipelineStage, caller string) error {
+// mayApprove refuses caller's approval of stage s, or says whether it is
+// a self-approval: caller and the starter are one principal as one of the
+// stage's orbits as deployed sees them (its Identity Center roles).
+func (d *Decider) mayApprove(ctx context.Context, e *elevator.PipelineExecution, s *elevator.StageRun, spec elevator.PipelineStage, caller string) (bool, error) {
 	if spec.Approval == nil {
-		return refused("stage %s needs no approval", s.Name)
+		return false, refused("stage %s needs no approval", s.Name)
 	}
 	if s.State != elevator.StageWaiting || !slices.Contains(s.WaitingFor, elevator.WaitApproval) {
-		return refused("stage %s does not wait for an approval; it is %s", s.Name, s.State)
+		return false, refused("stage %s does not wait for an approval; it is %s", s.Name, s.State)
 	}
 	orbits := make([]*elevator.Orbit, len(spec.Orbits))
 	for i, o := range spec.Orbits {
 		var err error
 		if orbits[i], err = d.deployed(ctx, o); err != nil {
-			return err
+			return false, err
 		}
 	}
-	if elevator.SamePrincipal(caller, e.StartedBy) {
+	self := false
+	for _, orbit := range orbits {
+		self = self || elevator.SamePrincipal(caller, e.StartedBy, orbit.IdentityCenterRoles)
+	}
+	if self {
 		for i, orbit := range orbits {
 			if !orbit.SelfApproval {
-				return refused("%s started this execution (as %s); someone else must approve stage %s (orbit %s does not allow self-approval)", caller, e.StartedBy, s.Name, spec.Orbits[i])
+				return false, refused("%s started this execution (as %s); someone else must approve stage %s (orbit %s does not allow self-approval)", caller, e.StartedBy, s.Name, spec.Orbits[i])
 			}
 		}
 	}
 	for _, p := range spec.Approval.Principals {
 		if elevator.MatchPrincipal(p, caller) {
-			return nil
+			return self, nil
 		}
 	}
 	for i, orbit := range orbits {
@@ -141,11 +149,11 @@ func (d *Decider) mayApprove(ctx context.Context, e *elevator.PipelineExecution,
 			if has != "" {
 				held = string(has)
 			}
-			return refused("approving stage %s needs one of the roles %s in orbit %s (or one of the stage's principals); %s holds %s there",
+			return false, refused("approving stage %s needs one of the roles %s in orbit %s (or one of the stage's principals); %s holds %s there",
 				s.Name, strings.Join(roles, ", "), o, caller, held)
 		}
 	}
-	return nil
+	return self, nil
 }
 
 // Promote starts a stage that does not start by itself, once the stage

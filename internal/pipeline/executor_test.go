@@ -546,18 +546,34 @@ func TestTwoUsersOfOneIdentityCenterRoleAreTwoPrincipals(t *testing.T) {
 		alice = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Approver_0123456789abcdef/alice@example.com"
 		bob   = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Approver_0123456789abcdef/bob@example.com"
 	)
-	w := newWorld(t, manifest3)
-	for _, o := range w.orbits {
-		o.Access = append(o.Access, elevator.AccessRule{Role: elevator.RoleApprover, Principals: []string{role}})
-	}
-	e := w.approvalWaiting(alice)
-	d := w.decider()
-	if _, err := d.Approve(context.Background(), "shop", "p1", "staging", alice, e.Stage("staging").Review, "lgtm"); !errors.Is(err, ErrRefused) {
-		t.Errorf("the starter approving: %v, want refused", err)
-	}
-	if _, err := d.Approve(context.Background(), "shop", "p1", "staging", bob, e.Stage("staging").Review, "lgtm"); err != nil {
-		t.Errorf("another Identity Center user of the role approving: %v", err)
-	}
+	t.Run("a role orbit up found on Identity Center's path", func(t *testing.T) {
+		w := newWorld(t, manifest3)
+		for _, o := range w.orbits {
+			o.Access = append(o.Access, elevator.AccessRule{Role: elevator.RoleApprover, Principals: []string{role}})
+			o.IdentityCenterRoles = []string{role}
+		}
+		e := w.approvalWaiting(alice)
+		d := w.decider()
+		if _, err := d.Approve(context.Background(), "shop", "p1", "staging", alice, e.Stage("staging").Review, "lgtm"); !errors.Is(err, ErrRefused) {
+			t.Errorf("the starter approving: %v, want refused", err)
+		}
+		if _, err := d.Approve(context.Background(), "shop", "p1", "staging", bob, e.Stage("staging").Review, "lgtm"); err != nil {
+			t.Errorf("another Identity Center user of the role approving: %v", err)
+		}
+	})
+	t.Run("a role only named like one", func(t *testing.T) {
+		// Anyone who may create roles can name one AWSReservedSSO_*; its
+		// sessions, named at will, are one principal.
+		w := newWorld(t, manifest3)
+		for _, o := range w.orbits {
+			o.Access = append(o.Access, elevator.AccessRule{Role: elevator.RoleApprover, Principals: []string{role}})
+		}
+		e := w.approvalWaiting(alice)
+		_, err := w.decider().Approve(context.Background(), "shop", "p1", "staging", bob, e.Stage("staging").Review, "lgtm")
+		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "someone else must approve") {
+			t.Errorf("another session of the role approving: %v, want refused as the starter", err)
+		}
+	})
 }
 
 const manifestTwoOrbitStage = `name: shop
