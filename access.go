@@ -179,26 +179,68 @@ func SessionNameOf(arn string) string {
 // after the signed-in user, and cannot be chosen.
 const ssoRolePrefix = "AWSReservedSSO_"
 
+// IdentityCenterRolePath is the IAM path of the roles IAM Identity Center
+// makes for its permission sets. The name of a role is no proof (IAM does
+// not say it refuses to create a role named AWSReservedSSO_* elsewhere);
+// its path, which an assumed-role ARN does not carry, is what `orbit up`
+// checks (OrbitSettings.IdentityCenterRoles).
+const IdentityCenterRolePath = "/aws-reserved/sso.amazonaws.com/"
+
+// IsIdentityCenterRoleName reports whether name is the name IAM Identity
+// Center gives the roles of its permission sets.
+func IsIdentityCenterRoleName(name string) bool { return strings.HasPrefix(name, ssoRolePrefix) }
+
 // SamePrincipal reports whether the callers whose ARNs are a and b are
 // one principal, as "the approver is not the starter" means it. Anyone
 // who may assume a role chooses the session name, so two sessions of an
 // assumed role are one principal: the role. Sessions of IAM Identity
-// Center roles (AWSReservedSSO_*) are the exception: their session name
-// is the user Identity Center signed in, so they are one principal only
-// when role and session are the same. Other ARNs (IAM users) are compared
-// whole.
-func SamePrincipal(a, b string) bool {
+// Center roles are the exception: their session name is the user
+// Identity Center signed in, so they are one principal only when role and
+// session are the same. identityCenterRoles are the roles known to be
+// Identity Center's (pathless role ARNs, named AWSReservedSSO_* and on
+// IdentityCenterRolePath, as `orbit up` found them); a role named so but
+// not among them gets no exception. A federated user
+// (arn:aws:sts::ACCOUNT:federated-user/NAME) is named by whoever called
+// GetFederationToken, an IAM user (or the root user) of its account whom
+// the ARN does not name: every federated user and IAM user of one account
+// is one principal with a federated user of that account. Other ARNs
+// (IAM users) are compared whole.
+func SamePrincipal(a, b string, identityCenterRoles []string) bool {
 	if a == b {
 		return true
+	}
+	if fa, fb := federatedAccount(a), federatedAccount(b); fa != "" || fb != "" {
+		return (fa != "" && (fa == fb || fa == userAccount(b))) || (fb != "" && fb == userAccount(a))
 	}
 	ra, rb := RoleARNOf(a), RoleARNOf(b)
 	if ra == "" || ra != rb {
 		return false
 	}
-	if strings.HasPrefix(ra[strings.LastIndexByte(ra, '/')+1:], ssoRolePrefix) {
+	if IsIdentityCenterRoleName(ra[strings.LastIndexByte(ra, '/')+1:]) && slices.Contains(identityCenterRoles, ra) {
 		return SessionNameOf(a) == SessionNameOf(b)
 	}
 	return true
+}
+
+// federatedAccount returns the account of a federated user's ARN
+// (arn:aws:sts::ACCOUNT:federated-user/NAME), or "" for any other ARN.
+func federatedAccount(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "sts" || !strings.HasPrefix(parts[5], "federated-user/") {
+		return ""
+	}
+	return parts[4]
+}
+
+// userAccount returns the account of an IAM user's ARN or of the root
+// user's (arn:aws:iam::ACCOUNT:user/NAME, arn:aws:iam::ACCOUNT:root): who
+// may call GetFederationToken. "" for any other ARN.
+func userAccount(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iam" || (parts[5] != "root" && !strings.HasPrefix(parts[5], "user/")) {
+		return ""
+	}
+	return parts[4]
 }
 
 // glob matches s against pattern, where '*' is any run of non-':'

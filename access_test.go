@@ -130,6 +130,8 @@ func TestSamePrincipal(t *testing.T) {
 		sso      = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Approver_0123456789abcdef/alice@example.com"
 		ssoOther = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Approver_0123456789abcdef/bob@example.com"
 	)
+	// The Identity Center roles `orbit up` found on their path.
+	identityCenter := []string{"arn:aws:iam::123456789012:role/AWSReservedSSO_Approver_0123456789abcdef"}
 	for _, tt := range []struct {
 		name string
 		a, b string
@@ -140,15 +142,22 @@ func TestSamePrincipal(t *testing.T) {
 		{"sessions of two roles", ops, "arn:aws:sts::123456789012:assumed-role/dev/alice", false},
 		{"one role name in two accounts", ops, "arn:aws:sts::210987654321:assumed-role/ops/alice", false},
 		{"two users of one Identity Center permission set", sso, ssoOther, false},
+		{"two sessions of a role named like Identity Center's but not found on its path", "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Fake_0123/alice@example.com", "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Fake_0123/bob@example.com", true},
 		{"one user of Identity Center, signed in twice", sso, sso, true},
 		{"two IAM users", "arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:user/bob", false},
 		{"an IAM user and a session named after it", "arn:aws:iam::123456789012:user/alice", ops, false},
+		{"two federated users of one account: whoever calls GetFederationToken names them", "arn:aws:sts::123456789012:federated-user/alice", "arn:aws:sts::123456789012:federated-user/bob", true},
+		{"a federated user and an IAM user of its account, who may have made it", "arn:aws:sts::123456789012:federated-user/bob", "arn:aws:iam::123456789012:user/alice", true},
+		{"a federated user and the root user of its account", "arn:aws:sts::123456789012:federated-user/bob", "arn:aws:iam::123456789012:root", true},
+		{"federated users of two accounts", "arn:aws:sts::123456789012:federated-user/alice", "arn:aws:sts::210987654321:federated-user/alice", false},
+		{"a federated user and an IAM user of another account", "arn:aws:sts::123456789012:federated-user/bob", "arn:aws:iam::210987654321:user/alice", false},
+		{"a federated user and a role session of its account", "arn:aws:sts::123456789012:federated-user/bob", ops, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := SamePrincipal(tt.a, tt.b); got != tt.same {
+			if got := SamePrincipal(tt.a, tt.b, identityCenter); got != tt.same {
 				t.Errorf("SamePrincipal(%s, %s) = %v, want %v", tt.a, tt.b, got, tt.same)
 			}
-			if got := SamePrincipal(tt.b, tt.a); got != tt.same {
+			if got := SamePrincipal(tt.b, tt.a, identityCenter); got != tt.same {
 				t.Errorf("SamePrincipal(%s, %s) = %v, want %v", tt.b, tt.a, got, tt.same)
 			}
 		})

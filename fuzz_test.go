@@ -211,3 +211,32 @@ func FuzzMatchPrincipal(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseOrbitSettings: the settings object in the state bucket is read
+// by every pipeline decision; whatever it holds, parsing returns an error
+// or settings of the orbit asked for, with valid roles only, and never
+// panics.
+func FuzzParseOrbitSettings(f *testing.F) {
+	for _, s := range []string{`{"orbit":"prod","access":[{"role":"approver","principals":["arn:aws:iam::1:role/ops"]}],"self_approval":true}`,
+		`{"orbit":"prod","access":[{"role":"god"}]}`, `{"orbit":"test"}`, `null`, `[]`, `{"orbit":"prod","identity_center_roles":["x"]}`, ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		s, err := ParseOrbitSettings("prod", []byte(body))
+		if err != nil {
+			if ErrorCode(err) != EINVALID {
+				t.Errorf("error %v, want EINVALID", err)
+			}
+			return
+		}
+		if s.Orbit != "prod" {
+			t.Errorf("settings of %q accepted for prod", s.Orbit)
+		}
+		o := s.Deployed()
+		for _, r := range o.Access {
+			if !r.Role.Valid() {
+				t.Errorf("role %q accepted", r.Role)
+			}
+		}
+	})
+}

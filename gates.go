@@ -82,6 +82,14 @@ type ReleaseTest struct {
 	TimeoutSeconds int `json:"timeout_seconds,omitempty"`
 }
 
+// TestEnvPrefix starts the names of the only variables of the engine's
+// environment an http test's header may read, as ${ELEVATOR_TEST_NAME}.
+// A header is sent to the app under test, so no other variable of the
+// engine (its AWS credentials, AWS_SECRET_ACCESS_KEY among them) may be
+// named there: manifests and Release.Check refuse such a ${NAME}, and
+// ExpandHeader leaves it as written.
+const TestEnvPrefix = "ELEVATOR_TEST_"
+
 // headerRef is a reference, in an http test's header value, to a
 // variable of the engine's environment: ${NAME}.
 var headerRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -89,24 +97,39 @@ var headerRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 // credentialHeader matches the names of headers that carry credentials.
 var credentialHeader = regexp.MustCompile(`(?i)^(authorization|proxy-authorization|cookie)$|token|secret|key|password|passwd|credential|session|auth`)
 
-// ExpandHeader returns an http test's header value with each ${NAME} in
-// it replaced by the engine's environment variable NAME (getenv), as the
-// engine does when it sends the request. A release document keeps the
-// value as written: the secret itself stays in the environment of
-// whoever runs the test.
+// ExpandHeader returns an http test's header value with each
+// ${ELEVATOR_TEST_NAME} in it replaced by the engine's environment
+// variable of that name (getenv), as the engine does when it sends the
+// request. A ${NAME} without TestEnvPrefix stays as written: it is never
+// read from the environment. A release document keeps the value as
+// written: the secret itself stays in the environment of whoever runs
+// the test.
 func ExpandHeader(v string, getenv func(string) string) string {
-	return headerRef.ReplaceAllStringFunc(v, func(ref string) string { return getenv(ref[2 : len(ref)-1]) })
+	return headerRef.ReplaceAllStringFunc(v, func(ref string) string {
+		name := ref[2 : len(ref)-1]
+		if !strings.HasPrefix(name, TestEnvPrefix) {
+			return ref
+		}
+		return getenv(name)
+	})
 }
 
 // CheckTestHeader returns an EINVALID error for a header of an http test
-// whose value would put a credential in the release document, which
-// every viewer of the orbit may read: a header whose name says it carries
-// one (Authorization, Cookie, or a name with token, secret, key,
-// password, credential, session or auth in it) must take its secret from
-// the engine's environment, as ${NAME}.
+// that names a variable of the engine's environment without
+// TestEnvPrefix (the header is sent to the app under test), or whose
+// value would put a credential in the release document, which every
+// viewer of the orbit may read: a header whose name says it carries one
+// (Authorization, Cookie, or a name with token, secret, key, password,
+// credential, session or auth in it) must take its secret from the
+// engine's environment, as ${ELEVATOR_TEST_NAME}.
 func CheckTestHeader(name, value string) error {
+	for _, m := range headerRef.FindAllStringSubmatch(value, -1) {
+		if !strings.HasPrefix(m[1], TestEnvPrefix) {
+			return Errorf(EINVALID, "header %s reads ${%s}: a header is sent to the app under test, so it may read only the engine's variables whose names start with %s, such as ${%sTOKEN}", name, m[1], TestEnvPrefix, TestEnvPrefix)
+		}
+	}
 	if credentialHeader.MatchString(name) && value != "" && !headerRef.MatchString(value) {
-		return Errorf(EINVALID, "header %s carries a credential: its value would be stored in the release document, readable by every viewer of the orbit; write the secret as ${ENV_VAR}, read from the engine's environment when the test runs, such as \"Bearer ${SMOKE_TOKEN}\"", name)
+		return Errorf(EINVALID, "header %s carries a credential: its value would be stored in the release document, readable by every viewer of the orbit; write the secret as ${%sNAME}, read from the engine's environment when the test runs, such as \"Bearer ${%sSMOKE_TOKEN}\"", name, TestEnvPrefix, TestEnvPrefix)
 	}
 	return nil
 }

@@ -34,6 +34,12 @@ func TestCheckRefusesBadGates(t *testing.T) {
 		{"an ssm test on another service", func(r *Release) {
 			r.Tests.Integration = []ReleaseTest{{Name: "x", Kind: TestSSM, Command: []string{"ls"}, Service: "api"}}
 		}, `tests.integration[0].service "api": not a service of the release`},
+		{"a header naming an engine variable outside the test prefix", func(r *Release) {
+			r.Tests.Smoke[0].Headers = map[string]string{"X-Debug": "${AWS_SECRET_ACCESS_KEY}"}
+		}, "tests.smoke[0].headers.X-Debug: header X-Debug reads ${AWS_SECRET_ACCESS_KEY}: a header is sent to the app under test, so it may read only the engine's variables whose names start with ELEVATOR_TEST_"},
+		{"a credential header mixing a test variable with another", func(r *Release) {
+			r.Tests.Smoke[0].Headers = map[string]string{"Authorization": "Bearer ${ELEVATOR_TEST_TOKEN}${AWS_SESSION_TOKEN}"}
+		}, "reads ${AWS_SESSION_TOKEN}"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,6 +50,24 @@ func TestCheckRefusesBadGates(t *testing.T) {
 				t.Errorf("Check = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestExpandHeaderReadsOnlyTestVariables(t *testing.T) {
+	env := map[string]string{"AWS_SECRET_ACCESS_KEY": "engine-secret", "ELEVATOR_TEST_TOKEN": "smoke-token"}
+	getenv := func(k string) string { return env[k] }
+	for _, tt := range []struct{ in, want string }{
+		{"Bearer ${ELEVATOR_TEST_TOKEN}", "Bearer smoke-token"},
+		{"${AWS_SECRET_ACCESS_KEY}", "${AWS_SECRET_ACCESS_KEY}"},
+		{"${ELEVATOR_TEST_TOKEN}:${AWS_SECRET_ACCESS_KEY}", "smoke-token:${AWS_SECRET_ACCESS_KEY}"},
+		{"${ELEVATOR_TEST_UNSET}", ""},
+	} {
+		if got := ExpandHeader(tt.in, getenv); got != tt.want {
+			t.Errorf("ExpandHeader(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if err := CheckTestHeader("Authorization", "Bearer ${ELEVATOR_TEST_TOKEN}"); err != nil {
+		t.Errorf("a credential from a test variable: %v", err)
 	}
 }
 

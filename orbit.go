@@ -34,7 +34,13 @@ type Orbit struct {
 	// stage of several orbits needs it in each. Such an approval is
 	// audited as a self-approval.
 	SelfApproval bool
-	Source       Source
+	// IdentityCenterRoles are the IAM Identity Center roles of the
+	// orbit's account (pathless role ARNs), as `orbit up` found them on
+	// IdentityCenterRolePath: only sessions of these count as different
+	// people by their session names (SamePrincipal). Set in an orbit as
+	// deployed (OrbitSettings.Deployed), never by a manifest.
+	IdentityCenterRoles []string
+	Source              Source
 }
 
 // Region is an orbit's settings in one AWS region.

@@ -219,6 +219,16 @@ type ChangeSetRef struct {
 	ChangeSetID  string           `json:"change_set_id"` // the change set's ARN; "" when the stack would not change
 	TemplateHash string           `json:"template_hash"`
 	Changes      []ResourceChange `json:"changes,omitempty"`
+	// Created is when CloudFormation made the change set: executing it
+	// reads the stack's events from then on, not its whole history.
+	Created time.Time `json:"created,omitzero"`
+}
+
+// ReviewOwner names who keeps the change sets a stage of an execution
+// reviews: the description of each, by which a review finds and deletes
+// those it made and lost track of.
+func ReviewOwner(execution, stage string) string {
+	return "elevator pipeline " + execution + " stage " + stage
 }
 
 // SameChangeSet reports whether r and o name the same change set of the

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/apply"
@@ -52,30 +53,43 @@ func (s *Service) PlanKept(ctx context.Context, a *elevator.App, o *elevator.Orb
 // or keeps previous: a ref made before for the same stack, returned as it
 // is when the app still compiles to its template hash and its change set
 // may still run (or it had none and the stack still needs none). A new
-// change set supersedes previous's, which is deleted.
-func (s *Service) Review(ctx context.Context, orbit string, t apply.Target, previous *elevator.ChangeSetRef) (elevator.ChangeSetRef, error) {
+// change set supersedes previous's, which is deleted. owner
+// (elevator.ReviewOwner) describes the change sets the review makes; every
+// other change set of the stack owner made and that is not the one
+// returned (one a review made whose record was lost, one superseded) is
+// deleted, with the stack when it held nothing else
+// (apply.Engine.SweepKept).
+func (s *Service) Review(ctx context.Context, orbit, owner string, t apply.Target, previous *elevator.ChangeSetRef) (elevator.ChangeSetRef, error) {
 	hash := TemplateHash(t.Spec)
 	region := t.Engine.Stacks.Region()
+	sweep := func(ref elevator.ChangeSetRef) (elevator.ChangeSetRef, error) {
+		if _, err := t.Engine.SweepKept(ctx, t.Spec.Name, owner, ref.ChangeSetID); err != nil {
+			return ref, fmt.Errorf("delete the change sets a review of %s left: %w", owner, err)
+		}
+		return ref, nil
+	}
 	if previous != nil && previous.TemplateHash == hash && previous.ChangeSetID != "" {
 		cs, err := t.Engine.CheckKept(ctx, previous.ChangeSetID, t.Spec.Name)
 		switch {
 		case err == nil && !cs.Executed():
-			return *previous, nil
+			return sweep(*previous)
 		case err != nil && !errors.Is(err, elevator.ErrStaleChangeSet):
 			return elevator.ChangeSetRef{}, err
 		}
 	}
-	p, err := t.Engine.Plan(ctx, t.Spec)
+	spec := t.Spec
+	spec.Owner = owner
+	p, err := t.Engine.Plan(ctx, spec)
 	if err != nil {
 		return elevator.ChangeSetRef{}, err
 	}
-	ref := elevator.ChangeSetRef{Orbit: orbit, Region: region, Stack: t.Spec.Name, ChangeSetID: p.Kept(), TemplateHash: hash, Changes: Changes(p.Changes)}
+	ref := elevator.ChangeSetRef{Orbit: orbit, Region: region, Stack: t.Spec.Name, ChangeSetID: p.Kept(), TemplateHash: hash, Changes: Changes(p.Changes), Created: p.ChangeSetCreated}
 	if previous != nil && previous.ChangeSetID != "" && previous.ChangeSetID != ref.ChangeSetID {
 		if err := t.Engine.DeleteKept(ctx, previous.ChangeSetID); err != nil {
 			return ref, fmt.Errorf("delete superseded change set %s: %w", previous.ChangeSetID, err)
 		}
 	}
-	return ref, nil
+	return sweep(ref)
 }
 
 // Changes turns a change set's changes into the review's, marking those of
@@ -91,8 +105,8 @@ func Changes(in []cloudformation.Change) []elevator.ResourceChange {
 // ExecuteKept executes a reviewed change set of target t's stack (see
 // apply.Engine.ExecuteKept) and then gives its load balancers and target
 // groups the tags releases rely on, as Up does.
-func (s *Service) ExecuteKept(ctx context.Context, t apply.Target, id string, started bool) (*apply.Result, error) {
-	res, err := t.Engine.ExecuteKept(ctx, id, t.Spec.Name, started)
+func (s *Service) ExecuteKept(ctx context.Context, t apply.Target, id string, made time.Time) (*apply.Result, error) {
+	res, err := t.Engine.ExecuteKept(ctx, id, t.Spec.Name, made)
 	if err != nil {
 		return res, err
 	}
@@ -104,7 +118,7 @@ func (s *Service) ExecuteKept(ctx context.Context, t apply.Target, id string, st
 // with an ECONFLICT error wrapping elevator.ErrStaleChangeSet, a change set
 // not yet executed when the app no longer compiles to the reviewed template
 // hash, and otherwise is ExecuteKept.
-func (s *Service) ExecuteReviewed(ctx context.Context, t apply.Target, ref elevator.ChangeSetRef, started bool) (*apply.Result, error) {
+func (s *Service) ExecuteReviewed(ctx context.Context, t apply.Target, ref elevator.ChangeSetRef) (*apply.Result, error) {
 	if t.Spec.Name != ref.Stack || t.Engine.Stacks.Region() != ref.Region {
 		return nil, elevator.Errorf(elevator.EINTERNAL, "change set %s is of stack %s in %s, not %s in %s", ref.ChangeSetID, ref.Stack, ref.Region, t.Spec.Name, t.Engine.Stacks.Region())
 	}
@@ -115,5 +129,5 @@ func (s *Service) ExecuteReviewed(ctx context.Context, t apply.Target, ref eleva
 				ref.ChangeSetID, ref.Stack, ref.Region, hash, ref.TemplateHash, elevator.ErrStaleChangeSet)
 		}
 	}
-	return s.ExecuteKept(ctx, t, ref.ChangeSetID, started)
+	return s.ExecuteKept(ctx, t, ref.ChangeSetID, ref.Created)
 }

@@ -78,13 +78,14 @@ func TestAReviewedChangeSetOnMoto(t *testing.T) {
 		Identity: sts.New(calls.add(w.cfg("us-east-2"))), Progress: progress.Discard(),
 		Poller: apply.Poller{Clock: elevator.SystemClock{}, Interval: 100 * time.Millisecond, Timeout: time.Minute},
 	}
+	owner := elevator.ReviewOwner("20261129-120000-000-00000001", "test")
 	review := func(src string, prev *elevator.ChangeSetRef) (elevator.ChangeSetRef, apply.Target) {
 		t.Helper()
 		targets, err := svc.Targets(ctx, w.app(t, src), w.orbit)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ref, err := svc.Review(ctx, "test", targets[0], prev)
+		ref, err := svc.Review(ctx, "test", owner, targets[0], prev)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,6 +110,9 @@ func TestAReviewedChangeSetOnMoto(t *testing.T) {
 	figure("a review with a change (a change set made)", start)
 	if !strings.HasPrefix(ref.ChangeSetID, "arn:aws:cloudformation:us-east-2:") || ref.Stack != a.StackName("test") || ref.TemplateHash == none.TemplateHash {
 		t.Fatalf("review of a new table: %+v", ref)
+	}
+	if ref.Created.IsZero() || ref.Created.After(time.Now().Add(time.Minute)) {
+		t.Errorf("review made at %v: want when the change set was made", ref.Created)
 	}
 	var added *elevator.ResourceChange
 	for i, c := range ref.Changes {
@@ -139,7 +143,7 @@ func TestAReviewedChangeSetOnMoto(t *testing.T) {
 	if !errors.Is(err, elevator.ErrStaleChangeSet) || elevator.ErrorCode(err) != elevator.ECONFLICT || !strings.Contains(err.Error(), "after the change set was made") {
 		t.Fatalf("check of a change set older than the stack's last update: %v", err)
 	}
-	if _, err := svc.ExecuteKept(ctx, target, ref.ChangeSetID, false); !errors.Is(err, elevator.ErrStaleChangeSet) {
+	if _, err := svc.ExecuteKept(ctx, target, ref.ChangeSetID, ref.Created); !errors.Is(err, elevator.ErrStaleChangeSet) {
 		t.Fatalf("executing the stale change set: %v", err)
 	}
 	// The next review makes a new change set and deletes the stale one.
@@ -156,22 +160,46 @@ func TestAReviewedChangeSetOnMoto(t *testing.T) {
 
 	// The app compiles to another template now (a commit after the
 	// review): the reviewed change set is refused.
-	_, other := review(withMisc, nil)
-	if _, err := svc.ExecuteReviewed(ctx, other, fresh, false); !errors.Is(err, elevator.ErrStaleChangeSet) || !strings.Contains(err.Error(), "not the reviewed "+fresh.TemplateHash) {
+	others, err := svc.Targets(ctx, w.app(t, withMisc), w.orbit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := others[0]
+	if _, err := svc.ExecuteReviewed(ctx, other, fresh); !errors.Is(err, elevator.ErrStaleChangeSet) || !strings.Contains(err.Error(), "not the reviewed "+fresh.TemplateHash) {
 		t.Fatalf("executing a change set the app no longer compiles to: %v", err)
+	}
+
+	// A review whose record was never written (the process died, or
+	// another region failed): the next review makes a new change set,
+	// not knowing of that one, and deletes it, as the same owner's. A
+	// change set someone else made stays.
+	lost, _ := review(withOrders+"    lost: {hash_key: {name: id, type: S}}\n", &fresh)
+	if lost.ChangeSetID == fresh.ChangeSetID {
+		t.Fatalf("a review of another template kept %s", fresh.ChangeSetID)
+	}
+	mine, err := target.Engine.Plan(ctx, target.Spec)
+	if err != nil || mine.Kept() == "" {
+		t.Fatalf("a change set of someone else: %+v, %v", mine, err)
+	}
+	fresh, target = review(withOrders, nil)
+	if _, err := target.Engine.CheckKept(ctx, lost.ChangeSetID, lost.Stack); !errors.Is(err, elevator.ErrStaleChangeSet) || !strings.Contains(err.Error(), "no longer exists") {
+		t.Errorf("the unrecorded change set of the same owner: %v, want it deleted", err)
+	}
+	if _, err := target.Engine.CheckKept(ctx, mine.Kept(), mine.Stack); err != nil {
+		t.Errorf("someone else's change set: %v, want it kept", err)
 	}
 
 	// The reviewed change set is what runs; run again (a resume), it is
 	// followed, not executed a second time.
 	calls.take()
-	res, err := svc.ExecuteReviewed(ctx, target, fresh, false)
+	res, err := svc.ExecuteReviewed(ctx, target, fresh)
 	if err != nil || res.Status != "UPDATE_COMPLETE" {
 		t.Fatalf("execute: %+v, %v", res, err)
 	}
 	if _, err := dynamodb.NewFromConfig(w.cfg("us-east-2")).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("shop-orders-test")}); err != nil {
 		t.Errorf("the reviewed table is not there: %v", err)
 	}
-	if _, err := svc.ExecuteReviewed(ctx, target, fresh, true); err != nil {
+	if _, err := svc.ExecuteReviewed(ctx, target, fresh); err != nil {
 		t.Fatalf("execute again: %v", err)
 	}
 	if _, _, ops := calls.take(); ops["CloudFormation.ExecuteChangeSet"] != 1 {

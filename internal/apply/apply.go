@@ -21,6 +21,7 @@ type Stacks interface {
 	CreateChangeSet(ctx context.Context, in cloudformation.ChangeSetInput) (string, error)
 	ChangeSet(ctx context.Context, id string) (*cloudformation.ChangeSetStatus, error)
 	DeleteChangeSet(ctx context.Context, id string) error
+	ChangeSets(ctx context.Context, stack string) ([]cloudformation.ChangeSetSummary, error)
 	ExecuteChangeSet(ctx context.Context, id, token string) error
 	Events(ctx context.Context, stack string, since time.Time) ([]cloudformation.Event, error)
 	Resources(ctx context.Context, stack string) ([]cloudformation.Resource, error)

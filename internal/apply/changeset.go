@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
@@ -69,22 +70,25 @@ func stale(id, stack, region, why string) error {
 
 // ExecuteKept executes the kept change set id of stack, after CheckKept,
 // and follows the stack until it settles. A change set executed already
-// (a retry after a crash) is followed, not executed again; so is one that
-// is gone when started says the caller may have executed it before and
-// the stack's events carry the token of its execution (AWS deletes a
-// stack's change sets once one of them ran). Errors are
+// (a retry after a crash; AWS keeps it, EXECUTE_COMPLETE or
+// EXECUTE_FAILED) is followed, not executed again; so is one that is gone
+// when the stack's events since made (when the change set was made; the
+// zero time reads the stack's whole history) carry the token of its
+// execution: a later change set's execution deletes it. Errors are
 // CheckKept's, and an EAWS error naming the resources that failed and
-// wrapping elevator.ErrChangeSetFailed.
-func (e *Engine) ExecuteKept(ctx context.Context, id, stack string, started bool) (*Result, error) {
+// wrapping elevator.ErrChangeSetFailed, for an update that fails now or
+// failed when the change set ran before.
+func (e *Engine) ExecuteKept(ctx context.Context, id, stack string, made time.Time) (*Result, error) {
 	start := e.Poller.Clock.Now()
+	since := start.Add(-time.Second)
 	res := &Result{Region: e.Stacks.Region(), Stack: stack}
 	cs, err := e.CheckKept(ctx, id, stack)
 	switch {
-	case err != nil && started && errors.Is(err, errGone):
-		// Gone: AWS deletes a stack's change sets once one of them ran.
-		// It was this one when the stack's events carry its token;
+	case err != nil && errors.Is(err, errGone):
+		// Gone: executing a later change set of the stack deletes this
+		// one. It ran when the stack's events carry its token;
 		// otherwise another change ran first, and it is stale.
-		ran, eerr := e.ranWithToken(ctx, stack, tokenFrom(id))
+		ran, eerr := e.ranWithToken(ctx, stack, tokenFrom(id), made)
 		if eerr != nil {
 			return nil, eerr
 		}
@@ -94,7 +98,10 @@ func (e *Engine) ExecuteKept(ctx context.Context, id, stack string, started bool
 	case err != nil:
 		return nil, err
 	case cs.Executed():
+		// Ran before (a resume): its stack's events since it was made
+		// say which resources failed, if any.
 		res.Changes = len(cs.Changes)
+		since = cs.Created
 	default:
 		res.Changes = len(cs.Changes)
 		// The change set's id is unique, so it doubles as the token
@@ -105,7 +112,7 @@ func (e *Engine) ExecuteKept(ctx context.Context, id, stack string, started bool
 		e.Progress.Note(res.Region, fmt.Sprintf("%s: executing reviewed change set %s (%d change(s))", stack, id, res.Changes))
 	}
 	res.Changed = true
-	st, failures, err := e.follow(ctx, stack, start.Add(-time.Second))
+	st, failures, err := e.follow(ctx, stack, since)
 	res.Duration = e.Poller.Clock.Now().Sub(start)
 	if err != nil {
 		return res, err
@@ -117,10 +124,10 @@ func (e *Engine) ExecuteKept(ctx context.Context, id, stack string, started bool
 	return res, nil
 }
 
-// ranWithToken reports whether an event of the stack carries token: an
-// operation called with it ran.
-func (e *Engine) ranWithToken(ctx context.Context, stack, token string) (bool, error) {
-	events, err := e.Stacks.Events(ctx, stack, time.Time{})
+// ranWithToken reports whether an event of the stack since since carries
+// token: an operation called with it ran.
+func (e *Engine) ranWithToken(ctx context.Context, stack, token string, since time.Time) (bool, error) {
+	events, err := e.Stacks.Events(ctx, stack, since)
 	if err != nil && !errors.Is(err, cloudformation.ErrStackNotFound) {
 		return false, err
 	}
@@ -140,4 +147,55 @@ func (e *Engine) DeleteKept(ctx context.Context, id string) error {
 		return nil
 	}
 	return err
+}
+
+// SweepKept deletes the change sets of stack that owner made (Spec.Owner)
+// and that are neither executed nor one of keep: those an owner made and
+// lost track of (a review whose record was never written, or one
+// superseded). A stack left holding no change set while it waits in
+// REVIEW_IN_PROGRESS (it only ever existed to hold one) is deleted too.
+// It returns how many change sets it deleted.
+func (e *Engine) SweepKept(ctx context.Context, stack, owner string, keep ...string) (int, error) {
+	if owner == "" {
+		return 0, elevator.Errorf(elevator.EINTERNAL, "sweep the change sets of %s: no owner", stack)
+	}
+	sets, err := e.Stacks.ChangeSets(ctx, stack)
+	if errors.Is(err, cloudformation.ErrStackNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	deleted, left := 0, 0
+	for _, cs := range sets {
+		st := cloudformation.ChangeSetStatus{Execution: cs.Execution}
+		if cs.Description != owner || st.Executed() || slices.Contains(keep, cs.ID) {
+			left++
+			continue
+		}
+		if err := e.DeleteKept(ctx, cs.ID); err != nil {
+			return deleted, fmt.Errorf("delete change set %s of %s, left by %s: %w", cs.ID, stack, owner, err)
+		}
+		deleted++
+	}
+	if left > 0 {
+		return deleted, nil
+	}
+	st, err := e.Stacks.Describe(ctx, stack)
+	if errors.Is(err, cloudformation.ErrStackNotFound) {
+		return deleted, nil
+	}
+	if err != nil {
+		return deleted, err
+	}
+	if st.Status == "REVIEW_IN_PROGRESS" {
+		// A token of its own: the stack's id differs from one made
+		// later under its name.
+		token := tokenFrom(fmt.Sprintf("elevator-sweep-%d", e.Poller.Clock.Now().UnixNano()))
+		if err := e.Stacks.DeleteStack(ctx, stack, token); err != nil {
+			return deleted, fmt.Errorf("delete stack %s, made only to hold a change set: %w", stack, err)
+		}
+		e.Progress.Note(e.Stacks.Region(), stack+": deleted, it held no change set any more")
+	}
+	return deleted, nil
 }

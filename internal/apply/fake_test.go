@@ -26,6 +26,8 @@ type fakeCloudFormation struct {
 	failResource string
 	// pollsToSettle is how many Describe calls a change takes.
 	pollsToSettle int
+	// eventsSince are the since arguments of the Events calls.
+	eventsSince []time.Time
 }
 
 type fakeStack struct {
@@ -43,6 +45,9 @@ type fakeChangeSet struct {
 	create       bool
 	changes      []cloudformation.Change
 	created      time.Time
+	// execution is "" (AVAILABLE) until it is executed.
+	execution   string
+	description string
 }
 
 func newFake() *fakeCloudFormation {
@@ -76,6 +81,11 @@ func (f *fakeCloudFormation) Describe(ctx context.Context, name string) (*cloudf
 	}
 	if s.Status == "DELETE_COMPLETE" {
 		delete(f.stacks, name)
+		for id, cs := range f.changeSets {
+			if cs.stack == name {
+				delete(f.changeSets, id)
+			}
+		}
 		return nil, cloudformation.ErrStackNotFound
 	}
 	st := s.Stack
@@ -97,6 +107,15 @@ func (f *fakeCloudFormation) settle(s *fakeStack) {
 	}
 	s.Status = cloudformation.StackStatus(s.final)
 	f.event(s, s.Name, "AWS::CloudFormation::Stack", s.final, "")
+	// As AWS does, the executed change set stays, saying how it went.
+	for _, cs := range f.changeSets {
+		if cs.stack == s.Name && cs.execution == cloudformation.ExecutionInProgress {
+			cs.execution = cloudformation.ExecutionComplete
+			if s.Status.Failed() {
+				cs.execution = cloudformation.ExecutionFailed
+			}
+		}
+	}
 }
 
 func (f *fakeCloudFormation) event(s *fakeStack, logical, typ, status, reason string) {
@@ -134,7 +153,7 @@ func (f *fakeCloudFormation) CreateChangeSet(ctx context.Context, in cloudformat
 		}
 	}
 	f.clock.Advance(time.Millisecond)
-	cs := &fakeChangeSet{stack: in.Stack, body: in.Body, params: in.Parameters, tags: in.Tags, create: in.Create, created: f.clock.Now()}
+	cs := &fakeChangeSet{stack: in.Stack, body: in.Body, params: in.Parameters, tags: in.Tags, create: in.Create, created: f.clock.Now(), description: in.Description}
 	now := map[string]bool{}
 	for _, r := range resourcesOf(in.Body) {
 		now[r] = true
@@ -175,8 +194,33 @@ func (f *fakeCloudFormation) ChangeSet(ctx context.Context, id string) (*cloudfo
 	if !ok {
 		return nil, fmt.Errorf("no change set %s: %w", id, cloudformation.ErrChangeSetNotFound)
 	}
+	execution := cs.execution
+	if execution == "" {
+		execution = cloudformation.ExecutionAvailable
+	}
 	return &cloudformation.ChangeSetStatus{ID: id, Stack: cs.stack, Done: true, Changes: cs.changes,
-		Execution: cloudformation.ExecutionAvailable, Created: cs.created}, nil
+		Execution: execution, Created: cs.created}, nil
+}
+
+func (f *fakeCloudFormation) ChangeSets(ctx context.Context, stack string) ([]cloudformation.ChangeSetSummary, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.call("ChangeSets")
+	if _, ok := f.stacks[stack]; !ok {
+		return nil, cloudformation.ErrStackNotFound
+	}
+	var out []cloudformation.ChangeSetSummary
+	for id, cs := range f.changeSets {
+		if cs.stack == stack {
+			execution := cs.execution
+			if execution == "" {
+				execution = cloudformation.ExecutionAvailable
+			}
+			out = append(out, cloudformation.ChangeSetSummary{ID: id, Description: cs.description, Execution: execution})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
 }
 
 func (f *fakeCloudFormation) DeleteChangeSet(ctx context.Context, id string) error {
@@ -195,13 +239,17 @@ func (f *fakeCloudFormation) ExecuteChangeSet(ctx context.Context, id, token str
 	if !ok {
 		return fmt.Errorf("no change set %s", id)
 	}
-	// As AWS does, executing a change set deletes every change set of
-	// its stack.
+	if cs.execution != "" {
+		return fmt.Errorf("change set %s is %s, not AVAILABLE", id, cs.execution)
+	}
+	// As AWS does, executing a change set deletes every other change set
+	// of its stack (executed ones too) and keeps this one.
 	for other, c := range f.changeSets {
-		if c.stack == cs.stack {
+		if c.stack == cs.stack && other != id {
 			delete(f.changeSets, other)
 		}
 	}
+	cs.execution = cloudformation.ExecutionInProgress
 	s := f.stacks[cs.stack]
 	verb := "UPDATE"
 	if cs.create {
@@ -229,6 +277,7 @@ func (f *fakeCloudFormation) Events(ctx context.Context, stack string, since tim
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.call("Events")
+	f.eventsSince = append(f.eventsSince, since)
 	s, ok := f.stacks[stack]
 	if !ok {
 		return nil, cloudformation.ErrStackNotFound

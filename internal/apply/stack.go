@@ -20,6 +20,9 @@ type Spec struct {
 	Body       string
 	Parameters map[string]string
 	Tags       map[string]string
+	// Owner, when set, is the description of the change set Plan makes:
+	// who keeps it, so that SweepKept finds the ones an owner left.
+	Owner string
 }
 
 // Plan is what applying a Spec would do in one region.
@@ -31,7 +34,9 @@ type Plan struct {
 	Changes   []cloudformation.Change `json:"changes"`
 
 	ChangeSetID string `json:"change_set_id,omitempty"` // the change set, while it exists (kept for review)
-	spec        Spec
+	// ChangeSetCreated is when CloudFormation made the change set.
+	ChangeSetCreated time.Time `json:"change_set_created,omitzero"`
+	spec             Spec
 }
 
 // Engine applies stacks in one region.
@@ -77,7 +82,7 @@ func (e *Engine) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 	id, err := e.Stacks.CreateChangeSet(ctx, cloudformation.ChangeSetInput{
 		Stack: spec.Name, Name: name, Create: p.Create,
 		Body: spec.Body, Parameters: spec.Parameters, Tags: spec.Tags,
-		Token: name,
+		Token: name, Description: spec.Owner,
 	})
 	if errors.Is(err, cloudformation.ErrNoChanges) {
 		p.NoChanges = true
@@ -102,7 +107,7 @@ func (e *Engine) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 			return nil, elevator.Errorf(elevator.EAWS, "change set for %s in %s failed: %s", spec.Name, region, cs.Reason)
 		}
 		if cs.Done {
-			p.Changes = cs.Changes
+			p.Changes, p.ChangeSetCreated = cs.Changes, cs.Created
 			return p, nil
 		}
 		if err := e.Poller.wait(ctx); err != nil {

@@ -149,8 +149,12 @@ func TestPlanShowsAddModifyRemoveAndDiscardLeavesNothing(t *testing.T) {
 	if err := e.Discard(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.changeSets) != 0 {
-		t.Errorf("%d change set(s) left after discard", len(f.changeSets))
+	// The executed change set of the first update stays, as on AWS; no
+	// other does.
+	for id, cs := range f.changeSets {
+		if cs.execution == "" {
+			t.Errorf("change set %s left after discard", id)
+		}
 	}
 }
 

@@ -88,7 +88,7 @@ func (o *appOpts) upChangeSet(ctx context.Context) error {
 		return elevator.Errorf(elevator.ECONFLICT, "change set %s of stack %s in %s was executed already (%s); plan again", id, t.Spec.Name, o.region, cs.Execution)
 	}
 	start := time.Now()
-	res, err := svc.ExecuteKept(ctx, t, id, false)
+	res, err := svc.ExecuteKept(ctx, t, id, cs.Created)
 	o.progress.Done()
 	if err != nil {
 		return err

@@ -284,8 +284,8 @@ func (r *stageReleaser) reviewer() stackReviewer {
 }
 
 // Review makes the stage's change sets in an orbit (see stackReviewer).
-func (r *stageReleaser) Review(ctx context.Context, orbitName string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
-	refs, err := r.reviewer().Review(ctx, orbitName, previous)
+func (r *stageReleaser) Review(ctx context.Context, orbitName, owner string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
+	refs, err := r.reviewer().Review(ctx, orbitName, owner, previous)
 	if err != nil {
 		return nil, r.denied(orbitName, "make the change sets of the app's stacks", err)
 	}
@@ -293,8 +293,8 @@ func (r *stageReleaser) Review(ctx context.Context, orbitName string, previous [
 }
 
 // Apply executes a reviewed change set (see stackReviewer).
-func (r *stageReleaser) Apply(ctx context.Context, ref elevator.ChangeSetRef, started bool) error {
-	if err := r.reviewer().Apply(ctx, ref, started); err != nil {
+func (r *stageReleaser) Apply(ctx context.Context, ref elevator.ChangeSetRef) error {
+	if err := r.reviewer().Apply(ctx, ref); err != nil {
 		return r.denied(ref.Orbit, "execute the app's change sets", err)
 	}
 	return nil

@@ -174,7 +174,7 @@ func (p *pipelineEnv) executor() *pipeline.Executor {
 }
 
 func (p *pipelineEnv) decider() *pipeline.Decider {
-	return &pipeline.Decider{Store: p.store, Orbits: p.orbits, Now: time.Now}
+	return &pipeline.Decider{Store: p.store, Orbits: &deployedOrbits{p: p}, Now: time.Now}
 }
 
 // cliReleaser runs a stage's releases in this process: it builds and

@@ -207,6 +207,20 @@ func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
 	if r := approve(me, shown); r.code != cli.ExitInvalid || !strings.Contains(r.stdout+r.stderr, "someone else must approve") {
 		t.Fatalf("the starter approving: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// A copy of the orbit's manifest that allows self-approval changes
+	// nothing: decisions read the orbit as `orbit up` applied it.
+	doctored := filepath.Join(t.TempDir(), "orbit.yml")
+	body, err := os.ReadFile(orbitFiles[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(doctored, append(body, "pipelines:\n  self_approval: true\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := as(t, me, "pipeline", "approve", e.ID, "--stage", names[1], "--review", shown, "--reason", "mine", "-f", appFile,
+		"--orbit-file", orbitFiles[0], "--orbit-file", doctored, "--orbit-file", orbitFiles[2]); r.code != cli.ExitInvalid || !strings.Contains(r.stdout+r.stderr, "orbit "+names[1]+" does not allow self-approval") {
+		t.Fatalf("the starter approving with a manifest that allows it: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 
 	// The app's infrastructure in the second orbit changes after the
 	// approver looked — billing's jobs service comes up there, so web's

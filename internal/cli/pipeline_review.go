@@ -78,7 +78,7 @@ func (r stackReviewer) targets(ctx context.Context, orbitName string) (*app.Serv
 // settle when a stage executes it: app commands' default --timeout.
 const reviewTimeout = time.Hour
 
-func (r stackReviewer) Review(ctx context.Context, orbitName string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
+func (r stackReviewer) Review(ctx context.Context, orbitName, owner string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
 	svc, targets, err := r.targets(ctx, orbitName)
 	if err != nil {
 		return nil, err
@@ -92,7 +92,7 @@ func (r stackReviewer) Review(ctx context.Context, orbitName string, previous []
 				prev = &previous[j]
 			}
 		}
-		ref, err := svc.Review(ctx, orbitName, t, prev)
+		ref, err := svc.Review(ctx, orbitName, owner, t, prev)
 		refs[i] = ref
 		return err
 	})
@@ -102,7 +102,7 @@ func (r stackReviewer) Review(ctx context.Context, orbitName string, previous []
 	return refs, nil
 }
 
-func (r stackReviewer) Apply(ctx context.Context, ref elevator.ChangeSetRef, started bool) error {
+func (r stackReviewer) Apply(ctx context.Context, ref elevator.ChangeSetRef) error {
 	svc, targets, err := r.targets(ctx, ref.Orbit)
 	if err != nil {
 		return err
@@ -111,7 +111,7 @@ func (r stackReviewer) Apply(ctx context.Context, ref elevator.ChangeSetRef, sta
 		if t.Engine.Stacks.Region() != ref.Region || t.Spec.Name != ref.Stack {
 			continue
 		}
-		_, err := svc.ExecuteReviewed(ctx, t, ref, started)
+		_, err := svc.ExecuteReviewed(ctx, t, ref)
 		return err
 	}
 	return elevator.Errorf(elevator.ECONFLICT, "the app has no stack %s in %s of orbit %s any more: %w", ref.Stack, ref.Region, ref.Orbit, elevator.ErrStaleChangeSet)

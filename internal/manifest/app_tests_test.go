@@ -21,7 +21,7 @@ tests:
     - {name: db, kind: ssm, command: ["curl -fsS localhost:8080/db"]}
   integration:
     - {name: e2e, kind: command, command: [./e2e.sh, --fast]}
-    - {name: cart, method: POST, path: /cart, status: 201, headers: {Authorization: 'Bearer ${CART_TOKEN}', Accept: application/json}, target: service}
+    - {name: cart, method: POST, path: /cart, status: 201, headers: {Authorization: 'Bearer ${ELEVATOR_TEST_CART_TOKEN}', Accept: application/json}, target: service}
   bake: 10m
   alarms: [elevator-prod-shop-web-5xx_rate]
   missing_data: breaching
@@ -46,7 +46,7 @@ func TestParseAppReadsTheTests(t *testing.T) {
 		t.Errorf("smoke %+v", tt.Smoke)
 	}
 	if len(tt.Integration) != 2 || !slices.Equal(tt.Integration[0].Command, []string{"./e2e.sh", "--fast"}) ||
-		tt.Integration[1].Status != 201 || tt.Integration[1].Headers["Authorization"] != "Bearer ${CART_TOKEN}" {
+		tt.Integration[1].Status != 201 || tt.Integration[1].Headers["Authorization"] != "Bearer ${ELEVATOR_TEST_CART_TOKEN}" {
 		t.Errorf("integration %+v", tt.Integration)
 	}
 }
@@ -77,6 +77,8 @@ func TestParseAppRejectsBadTests(t *testing.T) {
 			[]string{"tests.integration[0].path: only an http test takes path; this one is kind command"}},
 		{"a credential written in a header", web + "tests:\n  smoke:\n    - {name: x, headers: {X-Api-Key: k-123456}}\n",
 			[]string{`app.yml:9:38: tests.smoke[0].headers.X-Api-Key: "k-123456": carries a credential: its value would be stored in the release document`}},
+		{"a header reading an engine variable outside the test prefix", web + "tests:\n  smoke:\n    - {name: x, headers: {X-Debug: '${AWS_SECRET_ACCESS_KEY}'}}\n",
+			[]string{`app.yml:9:36: tests.smoke[0].headers.X-Debug: "${AWS_SECRET_ACCESS_KEY}": reads ${AWS_SECRET_ACCESS_KEY}: a header is sent to the app under test, so it may read only the engine's variables whose names start with ELEVATOR_TEST_`}},
 		{"a test listener port a service uses", web[:len(web)-len("{type: public}\n")] + "{type: public, listeners: [{protocol: HTTP, port: 9000}]}\ntests:\n  smoke: [{name: x}]\n",
 			[]string{"app.yml:7:1: tests.listener_port: 9000: test listeners take ports 9000 to 9000, and service web listens on 9000; pick another listener_port"}},
 	}

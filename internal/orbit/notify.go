@@ -45,6 +45,8 @@ type Objects interface {
 	// PutIfAbsent writes an object unless one is there, and reports
 	// whether it did.
 	PutIfAbsent(ctx context.Context, bucket, key, contentType string, body []byte) (bool, error)
+	// Put writes an object, replacing the one there.
+	Put(ctx context.Context, bucket, key, contentType string, body []byte) (string, error)
 	// DeletePrefix deletes every version of every object under prefix;
 	// a missing bucket holds nothing.
 	DeletePrefix(ctx context.Context, bucket, prefix string) (int, error)

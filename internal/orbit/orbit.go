@@ -7,6 +7,7 @@ package orbit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -18,6 +19,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/iam"
 	"github.com/elevatorhq/elevator/internal/compile"
 )
 
@@ -51,6 +53,11 @@ type Clients struct {
 	Objects Objects
 }
 
+// Roles lists IAM roles (a global service).
+type Roles interface {
+	RolesOnPath(ctx context.Context, prefix string) ([]iam.Role, error)
+}
+
 // Service runs orbit operations.
 type Service struct {
 	// Clients returns the clients for a region.
@@ -58,6 +65,10 @@ type Service struct {
 	Zones    Zones
 	Progress apply.Progress
 	Poller   apply.Poller
+	// Roles finds the account's IAM Identity Center roles, recorded
+	// with the orbit's settings; without it, or when IAM refuses, none
+	// are, and sessions of one such role count as one principal.
+	Roles Roles
 }
 
 // eachRegion runs fn for every region of o at once and joins the errors,
@@ -260,6 +271,9 @@ func (s *Service) Up(ctx context.Context, o *elevator.Orbit) (*UpResult, error) 
 		if err := s.publishAgent(ctx, o, r.Region, clients[i], agent); err != nil {
 			return err
 		}
+		if err := s.publishSettings(ctx, o, r.Region, clients[i]); err != nil {
+			return err
+		}
 		var nerr error
 		notes.plans[i], notes.results[i], nerr = s.upNotifications(ctx, o, &o.Regions[i], clients[i], code)
 		return nerr
@@ -287,6 +301,62 @@ func (s *Service) publishAgent(ctx context.Context, o *elevator.Orbit, region st
 		s.Progress.Note(region, fmt.Sprintf("stored the Elevator agent at s3://%s/%s", bucket, key))
 	}
 	return err
+}
+
+// publishSettings stores, in the state bucket of the orbit's home region,
+// the orbit's settings as applied (elevator.OrbitSettingsKey): pipeline
+// decisions read who holds which role, and whether a starter may approve,
+// from there. Without Objects it stores nothing, and pipeline decisions
+// in the orbit are refused.
+func (s *Service) publishSettings(ctx context.Context, o *elevator.Orbit, region string, c Clients) error {
+	if c.Objects == nil || region != o.Regions[0].Name {
+		return nil
+	}
+	outputs, err := s.engine(c).Outputs(ctx, o.StackName())
+	if err != nil {
+		return err
+	}
+	bucket := outputs[compile.StateBucketOutput]
+	if bucket == "" {
+		return elevator.Errorf(elevator.EINTERNAL, "store the orbit's settings in %s: the orbit stack %s has no %s output", region, o.StackName(), compile.StateBucketOutput)
+	}
+	settings := o.Settings(s.Poller.Clock.Now())
+	settings.IdentityCenterRoles = s.identityCenterRoles(ctx, region)
+	body, err := json.Marshal(settings)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Objects.Put(ctx, bucket, elevator.OrbitSettingsKey, "application/json", body); err != nil {
+		return fmt.Errorf("store the orbit's settings at s3://%s/%s: %w", bucket, elevator.OrbitSettingsKey, err)
+	}
+	s.Progress.Note(region, fmt.Sprintf("stored the orbit's access rules and pipeline settings at s3://%s/%s", bucket, elevator.OrbitSettingsKey))
+	return nil
+}
+
+// identityCenterRoles returns the account's roles that IAM Identity Center
+// made (named AWSReservedSSO_*, on elevator.IdentityCenterRolePath), as
+// pathless role ARNs, or none when they cannot be listed (said in a note).
+func (s *Service) identityCenterRoles(ctx context.Context, region string) []string {
+	if s.Roles == nil {
+		return nil
+	}
+	roles, err := s.Roles.RolesOnPath(ctx, elevator.IdentityCenterRolePath)
+	if err != nil {
+		s.Progress.Note(region, fmt.Sprintf("IAM Identity Center roles not recorded (%v): in pipelines, sessions of one such role count as one person", err))
+		return nil
+	}
+	var out []string
+	for _, r := range roles {
+		if r.Path != elevator.IdentityCenterRolePath || !elevator.IsIdentityCenterRoleName(r.Name) {
+			continue
+		}
+		// An assumed-role ARN names its role without the path.
+		if i := strings.Index(r.ARN, ":role/"); i > 0 {
+			out = append(out, r.ARN[:i]+":role/"+r.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // protect makes the stack's termination protection match the manifest. An

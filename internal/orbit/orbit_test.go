@@ -12,11 +12,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
+	iamsdk "github.com/aws/aws-sdk-go-v2/service/iam"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/iam"
 	"github.com/elevatorhq/elevator/internal/aws/route53"
 	"github.com/elevatorhq/elevator/internal/aws/s3"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
@@ -137,6 +139,47 @@ func TestTheDefaultBastionImageComesFromSSM(t *testing.T) {
 
 // TestDownEmptiesTheStateBucket: CloudFormation cannot delete a bucket
 // that holds objects, and releases leave records and an audit log there.
+func TestUpRecordsTheOrbitsSettingsInItsHomeRegion(t *testing.T) {
+	svc, cfgFor := service(t)
+	ctx := context.Background()
+	o := parse(t, "name: ruled\nregions:\n  eu-north-1: {}\n  eu-west-3: {}\nnetwork: {nat: none}\n"+
+		"access:\n  - {role: approver, principals: [\"arn:aws:iam::123456789012:role/ops\"], apps: [shop]}\npipelines:\n  self_approval: true\n")
+	// An Identity Center role on its path, and one only named like it.
+	cfg := cfgFor("us-east-1")
+	svc.Roles = iam.New(cfg)
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	for name, path := range map[string]string{"AWSReservedSSO_Approver_0123456789abcdef": elevator.IdentityCenterRolePath, "AWSReservedSSO_Forged_0123": "/"} {
+		if _, err := iamsdk.NewFromConfig(cfg).CreateRole(ctx, &iamsdk.CreateRoleInput{RoleName: aws.String(name), Path: aws.String(path), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := svc.Up(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	out, err := svc.Outputs(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _, err := s3.New(cfgFor("eu-north-1")).Get(ctx, out["eu-north-1"]["StateBucket"], elevator.OrbitSettingsKey)
+	if err != nil {
+		t.Fatalf("the settings in the home region: %v", err)
+	}
+	settings, err := elevator.ParseOrbitSettings("ruled", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := settings.Deployed()
+	if !d.SelfApproval || d.RoleOf("arn:aws:sts::123456789012:assumed-role/ops/bob", "shop") != elevator.RoleApprover || d.RoleOf("arn:aws:sts::123456789012:assumed-role/ops/bob", "cart") != "" {
+		t.Errorf("settings %s: want self-approval and ops an approver of shop only", body)
+	}
+	if want := "arn:aws:iam::" + emulatortest.AccountID(cfg) + ":role/AWSReservedSSO_Approver_0123456789abcdef"; len(d.IdentityCenterRoles) != 1 || d.IdentityCenterRoles[0] != want {
+		t.Errorf("Identity Center roles %v, want only %s (the one on %s)", d.IdentityCenterRoles, want, elevator.IdentityCenterRolePath)
+	}
+	if _, _, err := s3.New(cfgFor("eu-west-3")).Get(ctx, out["eu-west-3"]["StateBucket"], elevator.OrbitSettingsKey); !errors.Is(err, s3.ErrNotFound) {
+		t.Errorf("settings in the second region: %v, want none (decisions read the home region)", err)
+	}
+}
+
 func TestDownEmptiesTheStateBucket(t *testing.T) {
 	svc, cfgFor := service(t)
 	ctx := context.Background()

@@ -227,6 +227,41 @@ func TestAProcessKilledWhileUpdatingFollowsTheStackInsteadOfExecutingAgain(t *te
 	}
 }
 
+func TestAProcessKilledAfterAFailedUpdateFailsTheStageOnResume(t *testing.T) {
+	// The fake reviewer answers as apply.Engine does on AWS, which keeps
+	// a change set whose update failed (EXECUTE_FAILED): followed again,
+	// it fails again, and is not stale.
+	w := newWorld(t, twoStages)
+	ctx := context.Background()
+	w.rev.failing["arn:aws:cloudformation:us-east-1:123456789012:changeSet/cs1-test-h1/x"] = true
+	killed := errors.New("killed")
+	// The process dies at the write that would record the stage failed:
+	// the change set ran and failed; the record says only "started".
+	w.store.failPut = func(e *elevator.PipelineExecution) error {
+		if e.Stages[0].State == elevator.StageFailed && e.Owner == "a" {
+			return killed
+		}
+		return nil
+	}
+	a := w.executor("a")
+	a.Start(ctx, "p1", "1", alice)
+	if _, err := a.Run(ctx, "p1"); !errors.Is(err, killed) {
+		t.Fatalf("run = %v, want it killed", err)
+	}
+	w.store.failPut = nil
+	w.clock.Advance(time.Minute)
+	e, err := w.executor("b").Run(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := states(e); got != "Failed test=Failed staging=Pending" || !strings.Contains(e.Stage("test").Error, "UPDATE_ROLLBACK_COMPLETE") {
+		t.Fatalf("after the resume: %s: %q", got, e.Stage("test").Error)
+	}
+	if len(w.rev.executed) != 1 || len(w.rev.made) != 1 || len(w.rel.started) != 0 {
+		t.Errorf("executed %v, made %v, released %v: want the failing change set run once, never reviewed again, no release", w.rev.executed, w.rev.made, w.rel.started)
+	}
+}
+
 func TestAFailedChangeSetFailsTheStage(t *testing.T) {
 	w := newWorld(t, twoStages)
 	ctx := context.Background()

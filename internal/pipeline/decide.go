@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -17,10 +18,36 @@ import (
 // next `pipeline resume` does.
 type Decider struct {
 	Store Store
-	// Orbits are the orbit manifests, by name, whose access sections say
-	// who holds which role.
-	Orbits map[string]*elevator.Orbit
+	// Orbits are the orbits as deployed: their access rules say who
+	// holds which role, and their settings whether the starter may
+	// approve. Never a manifest the caller hands in.
+	Orbits DeployedOrbits
 	Now    func() time.Time // time.Now when nil
+}
+
+// DeployedOrbits reads orbits as `orbit up` last applied them.
+type DeployedOrbits interface {
+	// Deployed returns the orbit's name, access rules and
+	// self-approval setting as applied, and an error wrapping
+	// ErrNotDeployed when there is no record of them.
+	Deployed(ctx context.Context, orbit string) (*elevator.Orbit, error)
+}
+
+// ErrNotDeployed is the cause of DeployedOrbits' error for an orbit whose
+// settings as applied are not recorded: decisions in it are refused.
+var ErrNotDeployed = errors.New("its settings as applied are not recorded in AWS; an admin of the orbit must run `elevator orbit up` (which records them) before pipelines can decide there")
+
+// deployed returns orbit as deployed; an orbit without a record of its
+// settings is refused (ErrRefused).
+func (d *Decider) deployed(ctx context.Context, orbit string) (*elevator.Orbit, error) {
+	o, err := d.Orbits.Deployed(ctx, orbit)
+	if errors.Is(err, ErrNotDeployed) {
+		return nil, refused("orbit %s: %v", orbit, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the settings of orbit %s: %w", orbit, err)
+	}
+	return o, nil
 }
 
 // Audit actions of approvals: a self-approval (the starter approving, as
@@ -52,14 +79,15 @@ func (d *Decider) Approve(ctx context.Context, app, id, stage, caller string, sh
 // review is what they saw.
 func (d *Decider) ApproveSeen(ctx context.Context, app, id, stage, caller string, seen func(current []elevator.ChangeSetRef) bool, reason string) (*elevator.PipelineExecution, error) {
 	return d.decide(ctx, app, id, stage, ActionApprove, caller, reason, func(e *elevator.PipelineExecution, s *elevator.StageRun, spec elevator.PipelineStage, now time.Time) error {
-		if err := d.mayApprove(e, s, spec, caller); err != nil {
+		self, err := d.mayApprove(ctx, e, s, spec, caller)
+		if err != nil {
 			return err
 		}
 		if !seen(s.Review) {
 			return refused("the change sets of stage %s changed since they were shown; look at them again (pipeline status) and approve what is there now", s.Name)
 		}
 		s.Approval = &elevator.StageDecision{By: caller, At: now, Reason: reason, Reviewed: slices.Clone(s.Review), Expires: now.Add(spec.Approval.Expiry),
-			Self: elevator.SamePrincipal(caller, e.StartedBy)}
+			Self: self}
 		return nil
 	})
 }
@@ -68,7 +96,7 @@ func (d *Decider) ApproveSeen(ctx context.Context, app, id, stage, caller string
 // next step. Who may reject is who may approve.
 func (d *Decider) Reject(ctx context.Context, app, id, stage, caller, reason string) (*elevator.PipelineExecution, error) {
 	return d.decide(ctx, app, id, stage, "pipeline.reject", caller, reason, func(e *elevator.PipelineExecution, s *elevator.StageRun, spec elevator.PipelineStage, now time.Time) error {
-		if err := d.mayApprove(e, s, spec, caller); err != nil {
+		if _, err := d.mayApprove(ctx, e, s, spec, caller); err != nil {
 			return err
 		}
 		s.Rejection = &elevator.StageDecision{By: caller, At: now, Reason: reason}
@@ -76,30 +104,41 @@ func (d *Decider) Reject(ctx context.Context, app, id, stage, caller, reason str
 	})
 }
 
-func (d *Decider) mayApprove(e *elevator.PipelineExecution, s *elevator.StageRun, spec elevator.PipelineStage, caller string) error {
+// mayApprove refuses caller's approval of stage s, or says whether it is
+// a self-approval: caller and the starter are one principal as one of the
+// stage's orbits as deployed sees them (its Identity Center roles).
+func (d *Decider) mayApprove(ctx context.Context, e *elevator.PipelineExecution, s *elevator.StageRun, spec elevator.PipelineStage, caller string) (bool, error) {
 	if spec.Approval == nil {
-		return refused("stage %s needs no approval", s.Name)
+		return false, refused("stage %s needs no approval", s.Name)
 	}
 	if s.State != elevator.StageWaiting || !slices.Contains(s.WaitingFor, elevator.WaitApproval) {
-		return refused("stage %s does not wait for an approval; it is %s", s.Name, s.State)
+		return false, refused("stage %s does not wait for an approval; it is %s", s.Name, s.State)
 	}
-	if elevator.SamePrincipal(caller, e.StartedBy) {
-		for _, o := range spec.Orbits {
-			if orbit, ok := d.Orbits[o]; !ok || !orbit.SelfApproval {
-				return refused("%s started this execution (as %s); someone else must approve stage %s (orbit %s does not allow self-approval)", caller, e.StartedBy, s.Name, o)
+	orbits := make([]*elevator.Orbit, len(spec.Orbits))
+	for i, o := range spec.Orbits {
+		var err error
+		if orbits[i], err = d.deployed(ctx, o); err != nil {
+			return false, err
+		}
+	}
+	self := false
+	for _, orbit := range orbits {
+		self = self || elevator.SamePrincipal(caller, e.StartedBy, orbit.IdentityCenterRoles)
+	}
+	if self {
+		for i, orbit := range orbits {
+			if !orbit.SelfApproval {
+				return false, refused("%s started this execution (as %s); someone else must approve stage %s (orbit %s does not allow self-approval)", caller, e.StartedBy, s.Name, spec.Orbits[i])
 			}
 		}
 	}
 	for _, p := range spec.Approval.Principals {
 		if elevator.MatchPrincipal(p, caller) {
-			return nil
+			return self, nil
 		}
 	}
-	for _, o := range spec.Orbits {
-		orbit, ok := d.Orbits[o]
-		if !ok {
-			return refused("orbit %s of stage %s: its manifest was not given", o, s.Name)
-		}
+	for i, orbit := range orbits {
+		o := spec.Orbits[i]
 		has := orbit.RoleOf(caller, e.App)
 		if !slices.ContainsFunc(spec.Approval.Roles, has.Covers) {
 			roles := make([]string, len(spec.Approval.Roles))
@@ -110,11 +149,11 @@ func (d *Decider) mayApprove(e *elevator.PipelineExecution, s *elevator.StageRun
 			if has != "" {
 				held = string(has)
 			}
-			return refused("approving stage %s needs one of the roles %s in orbit %s (or one of the stage's principals); %s holds %s there",
+			return false, refused("approving stage %s needs one of the roles %s in orbit %s (or one of the stage's principals); %s holds %s there",
 				s.Name, strings.Join(roles, ", "), o, caller, held)
 		}
 	}
-	return nil
+	return self, nil
 }
 
 // Promote starts a stage that does not start by itself, once the stage
@@ -125,7 +164,7 @@ func (d *Decider) Promote(ctx context.Context, app, id, stage, caller, reason st
 		if s.State != elevator.StagePending {
 			return refused("stage %s is %s, not pending", s.Name, s.State)
 		}
-		if err := d.holdsIn(spec, e.App, caller, elevator.RoleDeployer, "promoting stage "+s.Name); err != nil {
+		if err := d.holdsIn(ctx, spec, e.App, caller, elevator.RoleDeployer, "promoting stage "+s.Name); err != nil {
 			return err
 		}
 		s.Promoted = &elevator.StageDecision{By: caller, At: now, Reason: reason}
@@ -141,7 +180,7 @@ func (d *Decider) Override(ctx context.Context, app, id, stage, caller, reason s
 		if s.State != elevator.StageWaiting || !slices.Contains(s.WaitingFor, elevator.WaitWindow) {
 			return refused("stage %s does not wait for a window; it is %s", s.Name, s.State)
 		}
-		if err := d.holdsIn(spec, e.App, caller, elevator.RoleAdmin, "overriding the windows of stage "+s.Name); err != nil {
+		if err := d.holdsIn(ctx, spec, e.App, caller, elevator.RoleAdmin, "overriding the windows of stage "+s.Name); err != nil {
 			return err
 		}
 		s.Override = &elevator.StageDecision{By: caller, At: now, Reason: reason}
@@ -157,7 +196,7 @@ func (d *Decider) Unpin(ctx context.Context, app, id, stage, caller, reason stri
 		if s.State != elevator.StageWaiting || !slices.Contains(s.WaitingFor, elevator.WaitUnpin) {
 			return refused("stage %s is not held by a pin; it is %s", s.Name, s.State)
 		}
-		if err := d.holdsIn(spec, e.App, caller, elevator.RoleApprover, "unpinning stage "+s.Name); err != nil {
+		if err := d.holdsIn(ctx, spec, e.App, caller, elevator.RoleApprover, "unpinning stage "+s.Name); err != nil {
 			return err
 		}
 		s.Unpinned = &elevator.StageDecision{By: caller, At: now, Reason: reason}
@@ -167,11 +206,11 @@ func (d *Decider) Unpin(ctx context.Context, app, id, stage, caller, reason stri
 
 // holdsIn refuses, saying what doing needs, unless caller holds role for
 // app in each orbit of the stage spec.
-func (d *Decider) holdsIn(spec elevator.PipelineStage, app, caller string, role elevator.AccessRole, doing string) error {
+func (d *Decider) holdsIn(ctx context.Context, spec elevator.PipelineStage, app, caller string, role elevator.AccessRole, doing string) error {
 	for _, o := range spec.Orbits {
-		orbit, ok := d.Orbits[o]
-		if !ok {
-			return refused("orbit %s of stage %s: its manifest was not given", o, spec.Name)
+		orbit, err := d.deployed(ctx, o)
+		if err != nil {
+			return err
 		}
 		if !orbit.RoleOf(caller, app).Covers(role) {
 			return refused("%s needs the %s role in orbit %s; %s does not hold it", doing, role, o, caller)
@@ -188,7 +227,11 @@ func (d *Decider) Cancel(ctx context.Context, app, id, caller, reason string) (*
 		allowed := caller == e.StartedBy
 		for _, s := range e.Pipeline.Stages {
 			for _, o := range s.Orbits {
-				if orbit, ok := d.Orbits[o]; ok && orbit.RoleOf(caller, e.App).Covers(elevator.RoleDeployer) {
+				if allowed {
+					break
+				}
+				// An orbit without recorded settings grants nothing.
+				if orbit, err := d.Orbits.Deployed(ctx, o); err == nil && orbit.RoleOf(caller, e.App).Covers(elevator.RoleDeployer) {
 					allowed = true
 				}
 			}

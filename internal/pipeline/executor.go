@@ -412,9 +412,9 @@ func (x *Executor) heartbeat(ctx context.Context, e *elevator.PipelineExecution)
 
 // renew writes b's record with the lease renewed. A write that finds the
 // record changed reads it again: a record whose lease another process
-// holds (it took the execution over while this one was slow) ends the
-// step, with ErrLeased; any other change (a decision) is kept, and the
-// lease renewed on top of it.
+// holds (it took the execution over while this one was slow), or that
+// another process ended, ends the step, with ErrLeased; any other change
+// (a decision) is kept, and the lease renewed on top of it.
 func (x *Executor) renew(b *beat) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -441,6 +441,14 @@ func (x *Executor) renew(b *beat) {
 			b.lost = fmt.Errorf("pipeline %s was taken over by %s (lease until %s) while this process drove it: %w",
 				fresh.ID, fresh.Owner, fresh.LeaseExpires.Format(time.RFC3339), ErrLeased)
 			x.Log.Error("pipeline lease lost", "execution", fresh.ID, "owner", fresh.Owner)
+			b.cancel(b.lost)
+			return
+		}
+		if fresh.State.Done() {
+			// Another process ended it (a cancel, or a driver that took
+			// over and finished): stop the step, write nothing.
+			b.lost = fmt.Errorf("pipeline %s ended %s in another process while this one drove it: %w", fresh.ID, fresh.State, ErrLeased)
+			x.Log.Warn("pipeline ended elsewhere", "execution", fresh.ID, "state", fresh.State)
 			b.cancel(b.lost)
 			return
 		}
@@ -592,7 +600,7 @@ func (x *Executor) reviewStage(ctx context.Context, e *elevator.PipelineExecutio
 				previous = append(previous, r)
 			}
 		}
-		refs, err := x.Reviewer.Review(ctx, o, previous)
+		refs, err := x.Reviewer.Review(ctx, o, elevator.ReviewOwner(e.ID, s.Name), previous)
 		if err != nil {
 			return fmt.Errorf("make the change sets in %s for review: %w", o, err)
 		}
@@ -659,7 +667,7 @@ func updating(ctx context.Context, x *Executor, e *elevator.PipelineExecution, i
 			x.audit(ctx, e, ref.Orbit, "pipeline.update", e.StartedBy, "started", fmt.Sprintf("stage %s change set %s of %s in %s", s.Name, ref.ChangeSetID, ref.Stack, ref.Region))
 			return Outcome{}, nil // write it now, before the change set runs
 		}
-		err := x.Reviewer.Apply(ctx, ref, true)
+		err := x.Reviewer.Apply(ctx, ref)
 		switch {
 		case errors.Is(err, elevator.ErrStaleChangeSet):
 			s.Error = err.Error()

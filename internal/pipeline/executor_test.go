@@ -85,7 +85,7 @@ func (w *world) executor(owner string) *Executor {
 }
 
 func (w *world) decider() *Decider {
-	return &Decider{Store: w.store, Orbits: w.orbits, Now: w.clock.Now}
+	return &Decider{Store: w.store, Orbits: deployedOrbits(w.orbits), Now: w.clock.Now}
 }
 
 func states(e *elevator.PipelineExecution) string {
@@ -546,18 +546,34 @@ func TestTwoUsersOfOneIdentityCenterRoleAreTwoPrincipals(t *testing.T) {
 		alice = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Approver_0123456789abcdef/alice@example.com"
 		bob   = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Approver_0123456789abcdef/bob@example.com"
 	)
-	w := newWorld(t, manifest3)
-	for _, o := range w.orbits {
-		o.Access = append(o.Access, elevator.AccessRule{Role: elevator.RoleApprover, Principals: []string{role}})
-	}
-	e := w.approvalWaiting(alice)
-	d := w.decider()
-	if _, err := d.Approve(context.Background(), "shop", "p1", "staging", alice, e.Stage("staging").Review, "lgtm"); !errors.Is(err, ErrRefused) {
-		t.Errorf("the starter approving: %v, want refused", err)
-	}
-	if _, err := d.Approve(context.Background(), "shop", "p1", "staging", bob, e.Stage("staging").Review, "lgtm"); err != nil {
-		t.Errorf("another Identity Center user of the role approving: %v", err)
-	}
+	t.Run("a role orbit up found on Identity Center's path", func(t *testing.T) {
+		w := newWorld(t, manifest3)
+		for _, o := range w.orbits {
+			o.Access = append(o.Access, elevator.AccessRule{Role: elevator.RoleApprover, Principals: []string{role}})
+			o.IdentityCenterRoles = []string{role}
+		}
+		e := w.approvalWaiting(alice)
+		d := w.decider()
+		if _, err := d.Approve(context.Background(), "shop", "p1", "staging", alice, e.Stage("staging").Review, "lgtm"); !errors.Is(err, ErrRefused) {
+			t.Errorf("the starter approving: %v, want refused", err)
+		}
+		if _, err := d.Approve(context.Background(), "shop", "p1", "staging", bob, e.Stage("staging").Review, "lgtm"); err != nil {
+			t.Errorf("another Identity Center user of the role approving: %v", err)
+		}
+	})
+	t.Run("a role only named like one", func(t *testing.T) {
+		// Anyone who may create roles can name one AWSReservedSSO_*; its
+		// sessions, named at will, are one principal.
+		w := newWorld(t, manifest3)
+		for _, o := range w.orbits {
+			o.Access = append(o.Access, elevator.AccessRule{Role: elevator.RoleApprover, Principals: []string{role}})
+		}
+		e := w.approvalWaiting(alice)
+		_, err := w.decider().Approve(context.Background(), "shop", "p1", "staging", bob, e.Stage("staging").Review, "lgtm")
+		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "someone else must approve") {
+			t.Errorf("another session of the role approving: %v, want refused as the starter", err)
+		}
+	})
 }
 
 const manifestTwoOrbitStage = `name: shop
@@ -604,6 +620,27 @@ func TestAnOrbitMayLetTheStarterApproveAndItIsAuditedAsASelfApproval(t *testing.
 			t.Error("the refused approval was recorded")
 		}
 	})
+}
+
+func TestDecisionsInAnOrbitWithoutRecordedSettingsAreRefused(t *testing.T) {
+	// The decider sees orbits only as deployed (deployedOrbits, in
+	// memory here; the CLI reads what `orbit up` stored in the state
+	// bucket): an orbit with no record grants no role and no
+	// self-approval, whatever a manifest says.
+	w := newWorld(t, manifestTwoOrbitStage)
+	e := w.approvalWaiting(alice)
+	delete(w.orbits, "staging-us")
+	ctx := context.Background()
+	_, err := w.decider().Approve(ctx, "shop", "p1", "staging", bob, e.Stage("staging").Review, "lgtm")
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "orbit staging-us") || !strings.Contains(err.Error(), "elevator orbit up") {
+		t.Errorf("an approval by a holder of the role: %v, want it refused, saying to run orbit up for staging-us", err)
+	}
+	if _, err := w.decider().Reject(ctx, "shop", "p1", "staging", bob, "no"); !errors.Is(err, ErrRefused) {
+		t.Errorf("a rejection: %v, want it refused", err)
+	}
+	if e, _ := w.store.Get(ctx, "shop", "p1"); e.Stage("staging").Approval != nil || e.Stage("staging").Rejection != nil {
+		t.Error("a refused decision was recorded")
+	}
 }
 
 // slowReleaser is a fakeReleaser whose first Status call blocks, as a
@@ -727,6 +764,38 @@ func TestADriverWhoseExecutionWasTakenOverStops(t *testing.T) {
 	}
 	if e, _ := w.store.Get(context.Background(), "shop", "p1"); e.Owner != "host-b:2" {
 		t.Errorf("the record's owner is %q, want the process that took it over", e.Owner)
+	}
+}
+
+// TestADriverWhoseExecutionEndedElsewhereStopsWithoutWriting: when a
+// renewal finds the record ended by another process (its lease free), the
+// step's context ends and the record stays as that process left it: no
+// owner, no lease written on an ended execution.
+func TestADriverWhoseExecutionEndedElsewhereStopsWithoutWriting(t *testing.T) {
+	w := newWorld(t, oneStage)
+	_, done := w.slowRun(t)
+	e, err := w.store.Get(context.Background(), "shop", "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Revision++
+	e.State, e.Owner, e.LeaseExpires = elevator.ExecutionCancelled, "", time.Time{}
+	if err := w.store.Put(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(20 * time.Second)
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrLeased) || !strings.Contains(err.Error(), "ended") {
+			t.Errorf("Run = %v, want ErrLeased saying it ended", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the process whose execution ended elsewhere still drives it")
+	}
+	stored, _ := w.store.Get(context.Background(), "shop", "p1")
+	if stored.Revision != e.Revision || stored.Owner != "" || !stored.LeaseExpires.IsZero() || stored.State != elevator.ExecutionCancelled {
+		t.Errorf("record after: revision %d (want %d), owner %q, lease %v, state %s: want it as the other process left it",
+			stored.Revision, e.Revision, stored.Owner, stored.LeaseExpires, stored.State)
 	}
 }
 

@@ -172,7 +172,7 @@ func newFakeReviewer() *fakeReviewer {
 		stale: map[string]bool{}, failing: map[string]bool{}}
 }
 
-func (f *fakeReviewer) Review(_ context.Context, orbit string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
+func (f *fakeReviewer) Review(_ context.Context, orbit, owner string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h := f.hash[orbit]
@@ -202,12 +202,17 @@ func (f *fakeReviewer) Review(_ context.Context, orbit string, previous []elevat
 	return []elevator.ChangeSetRef{ref}, nil
 }
 
-func (f *fakeReviewer) Apply(_ context.Context, ref elevator.ChangeSetRef, started bool) error {
+func (f *fakeReviewer) Apply(_ context.Context, ref elevator.ChangeSetRef) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.applies++
 	if slices.Contains(f.executed, ref.ChangeSetID) {
-		return nil // executed before: followed, not executed again
+		// Executed before: followed, not executed again; AWS keeps it,
+		// EXECUTE_FAILED when its update failed.
+		if f.failing[ref.ChangeSetID] {
+			return fmt.Errorf("stack %s ended UPDATE_ROLLBACK_COMPLETE: %w", ref.Stack, elevator.ErrChangeSetFailed)
+		}
+		return nil
 	}
 	if f.stale[ref.ChangeSetID] || slices.Contains(f.deleted, ref.ChangeSetID) {
 		return fmt.Errorf("change set %s: the stack changed since: %w", ref.ChangeSetID, elevator.ErrStaleChangeSet)
@@ -260,4 +265,17 @@ func (c *clock) After(d time.Duration) <-chan time.Time {
 	ch := make(chan time.Time, 1)
 	c.waiters = append(c.waiters, waiter{c.t.Add(d), ch})
 	return ch
+}
+
+// deployedOrbits are orbits as deployed, held in memory: what the
+// settings `orbit up` recorded in the state bucket say (an orbit missing
+// here has no such record).
+type deployedOrbits map[string]*elevator.Orbit
+
+func (d deployedOrbits) Deployed(_ context.Context, orbit string) (*elevator.Orbit, error) {
+	o, ok := d[orbit]
+	if !ok {
+		return nil, fmt.Errorf("orbit %s: %w", orbit, ErrNotDeployed)
+	}
+	return o, nil
 }

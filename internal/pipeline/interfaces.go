@@ -61,16 +61,20 @@ type Reviewer interface {
 	// app still compiles to its template hash and its change set may
 	// still run (CheckKept), so that a review is stable; otherwise it
 	// makes a new change set and deletes the one it supersedes.
-	Review(ctx context.Context, orbit string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error)
+	// owner (elevator.ReviewOwner of the execution and stage) describes
+	// the change sets Review makes; those owner made that the review
+	// does not return are deleted, so that a review whose record was
+	// never written leaves none behind.
+	Review(ctx context.Context, orbit, owner string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error)
 	// Apply executes the reviewed change set of ref and follows its
-	// stack until it settles; started says the stage asked for it
-	// before (a resume), so that one executed already is followed, not
+	// stack until it settles; one executed already (a resume after a
+	// crash, whether its update succeeded or failed) is followed, not
 	// executed again. It returns an error wrapping
 	// elevator.ErrStaleChangeSet when the change set may no longer run
 	// (the stack changed since it was made, it is gone or not
 	// executable, or the app compiles to another template now), and one
 	// wrapping elevator.ErrChangeSetFailed when the stack's update failed.
-	Apply(ctx context.Context, ref elevator.ChangeSetRef, started bool) error
+	Apply(ctx context.Context, ref elevator.ChangeSetRef) error
 }
 
 // Pins says whether a person rolled the app back in an orbit: a pipeline

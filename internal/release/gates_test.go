@@ -475,14 +475,14 @@ func TestFailedTestsNotRetriedInTimeFailTheRelease(t *testing.T) {
 
 func TestTestOutputInRecordsIsCappedAndHoldsNoSecret(t *testing.T) {
 	t.Setenv("DEPLOY_API_TOKEN", "tok-0123456789")
-	t.Setenv("SMOKE_BEARER", "sekrit-bearer-value")
+	t.Setenv("ELEVATOR_TEST_SMOKE_BEARER", "sekrit-bearer-value")
 	w := newWorld(t)
 	huge := strings.Repeat("x", 100<<10)
 	tester := &fakeTester{fail: func(elevator.ReleaseTest, int) string {
 		return "Authorization: Bearer sekrit-bearer-value\n" + huge + "\ntoken tok-0123456789 seen\n"
 	}}
 	rel := w.release(gated, func(r *elevator.Release) {
-		r.Tests.Smoke[0].Headers = map[string]string{"Authorization": "Bearer ${SMOKE_BEARER}"}
+		r.Tests.Smoke[0].Headers = map[string]string{"Authorization": "Bearer ${ELEVATOR_TEST_SMOKE_BEARER}"}
 	})
 	rec := w.run(w.gatedEngine("engine-1", tester), rel)
 	assertFailure(t, rec, elevator.FailureTest)
@@ -525,6 +525,7 @@ func TestTheLocalTesterRunsHTTPAndCommandTests(t *testing.T) {
 	}))
 	defer srv.Close()
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "engine-secret")
+	t.Setenv("ELEVATOR_TEST_CHECK_VALUE", "yes")
 	t.Setenv("CHECK_VALUE", "yes")
 	env := TestEnv{URL: srv.URL, Facts: map[string]string{"TEST_URL": srv.URL, "VERSION": "1.4.2"}}
 	for _, tt := range []struct {
@@ -535,7 +536,8 @@ func TestTheLocalTesterRunsHTTPAndCommandTests(t *testing.T) {
 	}{
 		{"an answer as expected passes", elevator.ReleaseTest{Kind: elevator.TestHTTP, Path: "/health", Headers: map[string]string{"X-Check": "yes"}, Body: `"status":"green"`}, true, "-> 200"},
 		{"another status fails", elevator.ReleaseTest{Kind: elevator.TestHTTP, Path: "/health"}, false, "-> 403"},
-		{"a header takes ${NAME} from the engine's environment", elevator.ReleaseTest{Kind: elevator.TestHTTP, Path: "/health", Headers: map[string]string{"X-Check": "${CHECK_VALUE}"}}, true, "-> 200"},
+		{"a header takes ${ELEVATOR_TEST_NAME} from the engine's environment", elevator.ReleaseTest{Kind: elevator.TestHTTP, Path: "/health", Headers: map[string]string{"X-Check": "${ELEVATOR_TEST_CHECK_VALUE}"}}, true, "-> 200"},
+		{"a header never reads an engine variable outside the test prefix", elevator.ReleaseTest{Kind: elevator.TestHTTP, Path: "/health", Headers: map[string]string{"X-Check": "${CHECK_VALUE}"}}, false, "-> 403"},
 		{"the body pattern is matched past the first kilobytes", elevator.ReleaseTest{Kind: elevator.TestHTTP, Path: "/long", Headers: map[string]string{"X-Check": "yes"}, Body: `"ready":true`}, true, "-> 200"},
 		{"a body that does not match fails", elevator.ReleaseTest{Kind: elevator.TestHTTP, Path: "/", Headers: map[string]string{"X-Check": "yes"}, Body: `"status":"red"`}, false, "green"},
 		{"a command sees the release's facts", elevator.ReleaseTest{Kind: elevator.TestCommand, Command: []string{"sh", "-c", `echo "v=$ELEVATOR_VERSION url=$ELEVATOR_TEST_URL key=$AWS_SECRET_ACCESS_KEY"`}}, true, "v=1.4.2 url=" + srv.URL + " key=\n"},

@@ -50,6 +50,7 @@ type api interface {
 	CreateChangeSet(context.Context, *cfn.CreateChangeSetInput, ...func(*cfn.Options)) (*cfn.CreateChangeSetOutput, error)
 	DescribeChangeSet(context.Context, *cfn.DescribeChangeSetInput, ...func(*cfn.Options)) (*cfn.DescribeChangeSetOutput, error)
 	DeleteChangeSet(context.Context, *cfn.DeleteChangeSetInput, ...func(*cfn.Options)) (*cfn.DeleteChangeSetOutput, error)
+	ListChangeSets(context.Context, *cfn.ListChangeSetsInput, ...func(*cfn.Options)) (*cfn.ListChangeSetsOutput, error)
 	ExecuteChangeSet(context.Context, *cfn.ExecuteChangeSetInput, ...func(*cfn.Options)) (*cfn.ExecuteChangeSetOutput, error)
 	DescribeStackEvents(context.Context, *cfn.DescribeStackEventsInput, ...func(*cfn.Options)) (*cfn.DescribeStackEventsOutput, error)
 	ListStackResources(context.Context, *cfn.ListStackResourcesInput, ...func(*cfn.Options)) (*cfn.ListStackResourcesOutput, error)
@@ -162,6 +163,9 @@ type ChangeSetInput struct {
 	Parameters map[string]string
 	Tags       map[string]string
 	Token      string // idempotency token for retried calls
+	// Description is the change set's description: who made it and
+	// for what (see ChangeSets).
+	Description string
 }
 
 // CreateChangeSet starts creating a change set and returns its id.
@@ -179,6 +183,9 @@ func (c *Client) CreateChangeSet(ctx context.Context, in ChangeSetInput) (string
 		// The client token makes a retried call after a network failure
 		// create the same change set rather than a second one.
 		ClientToken: aws.String(in.Token),
+	}
+	if in.Description != "" {
+		req.Description = aws.String(in.Description)
 	}
 	for _, k := range sortedKeys(in.Parameters) {
 		req.Parameters = append(req.Parameters, cfntypes.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(in.Parameters[k])})
@@ -209,8 +216,11 @@ type ChangeSetStatus struct {
 	Reason  string
 	Changes []Change
 	// Execution is CloudFormation's ExecutionStatus: AVAILABLE when it
-	// can be executed, EXECUTE_IN_PROGRESS or EXECUTE_COMPLETE once it
-	// was, OBSOLETE when the stack changed since, UNAVAILABLE otherwise.
+	// can be executed; EXECUTE_IN_PROGRESS, EXECUTE_COMPLETE or
+	// EXECUTE_FAILED (the stack's update failed and rolled back) once it
+	// was (AWS keeps an executed change set and deletes the stack's
+	// others); OBSOLETE when the stack changed since, UNAVAILABLE
+	// otherwise.
 	Execution string
 	Created   time.Time
 }
@@ -220,11 +230,17 @@ const (
 	ExecutionAvailable  = "AVAILABLE"
 	ExecutionInProgress = "EXECUTE_IN_PROGRESS"
 	ExecutionComplete   = "EXECUTE_COMPLETE"
+	ExecutionFailed     = "EXECUTE_FAILED"
 )
 
-// Executed reports whether the change set was executed (or is being).
+// Executed reports whether the change set was executed (or is being),
+// whether its stack's update succeeded or failed.
 func (s *ChangeSetStatus) Executed() bool {
-	return s.Execution == ExecutionInProgress || s.Execution == ExecutionComplete
+	switch s.Execution {
+	case ExecutionInProgress, ExecutionComplete, ExecutionFailed:
+		return true
+	}
+	return false
 }
 
 // Change is one resource a change set would add, modify or remove.
@@ -286,6 +302,35 @@ func (c *Client) ChangeSetARN(ctx context.Context, stack, name string) (string, 
 		return "", c.fail("describe change set "+name, stack, err)
 	}
 	return aws.ToString(out.ChangeSetId), nil
+}
+
+// ChangeSetSummary is one change set of a stack, as ChangeSets lists it.
+type ChangeSetSummary struct {
+	ID          string // its ARN
+	Name        string
+	Description string
+	Execution   string // as ChangeSetStatus.Execution
+}
+
+// ChangeSets lists the change sets of stack. A missing stack returns
+// ErrStackNotFound.
+func (c *Client) ChangeSets(ctx context.Context, stack string) ([]ChangeSetSummary, error) {
+	var out []ChangeSetSummary
+	var token *string
+	for {
+		page, err := c.api.ListChangeSets(ctx, &cfn.ListChangeSetsInput{StackName: aws.String(stack), NextToken: token})
+		if err != nil {
+			return nil, c.fail("list change sets", stack, err)
+		}
+		for _, s := range page.Summaries {
+			out = append(out, ChangeSetSummary{ID: aws.ToString(s.ChangeSetId), Name: aws.ToString(s.ChangeSetName),
+				Description: aws.ToString(s.Description), Execution: string(s.ExecutionStatus)})
+		}
+		if page.NextToken == nil {
+			return out, nil
+		}
+		token = page.NextToken
+	}
 }
 
 // DeleteChangeSet deletes a change set.

@@ -29,6 +29,7 @@ var codes = awserr.Codes{
 // api lists the IAM operations Elevator uses.
 type api interface {
 	GetInstanceProfile(context.Context, *iamsdk.GetInstanceProfileInput, ...func(*iamsdk.Options)) (*iamsdk.GetInstanceProfileOutput, error)
+	ListRoles(context.Context, *iamsdk.ListRolesInput, ...func(*iamsdk.Options)) (*iamsdk.ListRolesOutput, error)
 }
 
 // Client talks to IAM (a global service).
@@ -70,4 +71,24 @@ func (c *Client) InstanceProfile(ctx context.Context, name string) (InstanceProf
 		profile.Roles = append(profile.Roles, Role{Name: aws.ToString(r.RoleName), ARN: aws.ToString(r.Arn), Path: aws.ToString(r.Path)})
 	}
 	return profile, nil
+}
+
+// RolesOnPath returns the roles whose paths start with prefix. It returns
+// an EAWS error (or another of awserr's codes) when IAM refuses.
+func (c *Client) RolesOnPath(ctx context.Context, prefix string) ([]Role, error) {
+	var out []Role
+	in := &iamsdk.ListRolesInput{PathPrefix: aws.String(prefix)}
+	for {
+		page, err := c.api.ListRoles(ctx, in)
+		if err != nil {
+			return nil, codes.Translate(awserr.Op{Doing: "list roles", Kind: "roles on path", Name: prefix}, err)
+		}
+		for _, r := range page.Roles {
+			out = append(out, Role{Name: aws.ToString(r.RoleName), ARN: aws.ToString(r.Arn), Path: aws.ToString(r.Path)})
+		}
+		if !page.IsTruncated || page.Marker == nil {
+			return out, nil
+		}
+		in.Marker = page.Marker
+	}
 }

@@ -122,12 +122,12 @@ func (r *releaser) Status(context.Context, string, string) (pipeline.ReleaseStat
 
 type reviewer struct{}
 
-func (reviewer) Review(_ context.Context, orbit string, _ []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
+func (reviewer) Review(_ context.Context, orbit, _ string, _ []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
 	return []elevator.ChangeSetRef{{Orbit: orbit, Region: "eu-west-1", Stack: "elevator-app-" + orbit + "-shop", TemplateHash: "h"}}, nil
 }
 
 // Apply is never called: the review has no change set.
-func (reviewer) Apply(context.Context, elevator.ChangeSetRef, bool) error {
+func (reviewer) Apply(context.Context, elevator.ChangeSetRef) error {
 	return errors.New("no change set to apply")
 }
 
@@ -161,7 +161,7 @@ pipeline:
 	}
 	orbits := map[string]*elevator.Orbit{"test": {}, "production": {Access: []elevator.AccessRule{
 		{Role: elevator.RoleApprover, Principals: []string{"arn:aws:iam::123456789012:role/ops"}}}}}
-	d := &pipeline.Decider{Store: s, Orbits: orbits, Now: now}
+	d := &pipeline.Decider{Store: s, Orbits: deployedOrbits(orbits), Now: now}
 	if _, err := d.Approve(ctx, "shop", id, "production", bob, e.Stage("production").Review, "ship it"); err != nil {
 		t.Fatal(err)
 	}
@@ -263,3 +263,13 @@ func TestSourcesAreCheckedAgainstTheirSHA256(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { emulatortest.Main(m) }
+
+// deployedOrbits are orbits as deployed, held in memory.
+type deployedOrbits map[string]*elevator.Orbit
+
+func (d deployedOrbits) Deployed(_ context.Context, orbit string) (*elevator.Orbit, error) {
+	if o, ok := d[orbit]; ok {
+		return o, nil
+	}
+	return nil, fmt.Errorf("orbit %s: %w", orbit, pipeline.ErrNotDeployed)
+}

@@ -525,8 +525,14 @@ func (s *Store) ClaimToken(ctx context.Context, token, id string) (string, error
 		return "", err
 	}
 	var have releaseToken
-	if err := json.Unmarshal(b, &have); err != nil || have.Token != token || elevator.CheckReleaseID(have.ReleaseID) != nil {
-		return "", elevator.Errorf(elevator.EINTERNAL, "release token in s3://%s/%s does not name a release for %q: %v", s.bucket, key, token, err)
+	if err := json.Unmarshal(b, &have); err != nil {
+		return "", elevator.Errorf(elevator.EINTERNAL, "release token in s3://%s/%s is not a token document: %v", s.bucket, key, err)
+	}
+	if have.Token != token {
+		return "", elevator.Errorf(elevator.EINTERNAL, "release token in s3://%s/%s is of token %q, not %q", s.bucket, key, have.Token, token)
+	}
+	if err := elevator.CheckReleaseID(have.ReleaseID); err != nil {
+		return "", elevator.Errorf(elevator.EINTERNAL, "release token in s3://%s/%s for %q names no release: %v", s.bucket, key, token, err)
 	}
 	return have.ReleaseID, nil
 }

@@ -535,7 +535,7 @@ func TestPagesWalkAnAppsReleasesNewestFirstOneQueryEach(t *testing.T) {
 }
 
 func TestAReleaseTokenIsBoundToTheFirstReleaseThatClaimsIt(t *testing.T) {
-	b, _ := stateOf(t)
+	b, cfg := stateOf(t)
 	ctx := context.Background()
 	first, err := b.Store.ClaimToken(ctx, "p1-prod-prod", "20261129-120000-00000001")
 	if err != nil || first != "20261129-120000-00000001" {
@@ -551,5 +551,27 @@ func TestAReleaseTokenIsBoundToTheFirstReleaseThatClaimsIt(t *testing.T) {
 	}
 	if _, err := b.Store.ClaimToken(ctx, "p1-x-x", "../x"); elevator.ErrorCode(err) != elevator.EINVALID {
 		t.Errorf("a claim for a bad id: %v, want EINVALID", err)
+	}
+	// A token object that is not what a claim wrote says what it holds.
+	bucket := elevator.StateBucketName(emulatortest.AccountID(cfg), "eu-west-1", "prod")
+	put := func(token, body string) {
+		t.Helper()
+		if _, err := s3sdk.NewFromConfig(cfg, func(o *s3sdk.Options) { o.UsePathStyle = true }).PutObject(ctx, &s3sdk.PutObjectInput{
+			Bucket: aws.String(bucket), Key: aws.String(elevator.ReleaseTokenKey(token)), Body: strings.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("p1-a-a", `{"token":"p1-b-b","release_id":"20261129-120000-00000001"}`)
+	put("p1-c-c", `{"token":"p1-c-c","release_id":"../x"}`)
+	put("p1-d-d", `not json`)
+	for _, tt := range []struct{ token, want string }{
+		{"p1-a-a", `is of token "p1-b-b", not "p1-a-a"`},
+		{"p1-c-c", `for "p1-c-c" names no release: `},
+		{"p1-d-d", "is not a token document: "},
+	} {
+		_, err := b.Store.ClaimToken(ctx, tt.token, "20261129-120500-00000002")
+		if elevator.ErrorCode(err) != elevator.EINTERNAL || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "<nil>") {
+			t.Errorf("claim of %s over a bad token object: %v, want EINTERNAL saying %q", tt.token, err, tt.want)
+		}
 	}
 }

@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/apply"
+	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
+	"github.com/elevatorhq/elevator/internal/aws/s3"
+	"github.com/elevatorhq/elevator/internal/compile"
+	"github.com/elevatorhq/elevator/internal/pipeline"
+)
+
+// deployedOrbits reads the pipeline's orbits as `orbit up` last applied
+// them (pipeline.DeployedOrbits): the settings it stored in the state
+// bucket of each orbit's home region (elevator.OrbitSettingsKey). The
+// caller's orbit manifest only says where to look: the home region, and
+// through it the orbit stack's state bucket, which must be the one
+// Elevator names for the caller's account, that region and that orbit.
+type deployedOrbits struct {
+	p *pipelineEnv
+
+	mu    sync.Mutex
+	known map[string]*elevator.Orbit
+}
+
+func (d *deployedOrbits) Deployed(ctx context.Context, name string) (*elevator.Orbit, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if o, ok := d.known[name]; ok {
+		return o, nil
+	}
+	manifest := d.p.orbits[name]
+	if manifest == nil || len(manifest.Regions) == 0 {
+		return nil, fmt.Errorf("orbit %s: no manifest says where it is: %w", name, pipeline.ErrNotDeployed)
+	}
+	region := manifest.Regions[0].Name
+	cfg, err := newAWSConfigs(d.p.globals).For(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	outputs, err := (&apply.Engine{Stacks: cloudformation.New(cfg)}).OrbitOutputs(ctx, manifest)
+	if elevator.ErrorCode(err) == elevator.ENOTFOUND {
+		return nil, fmt.Errorf("orbit %s is not up in %s: %w", name, region, pipeline.ErrNotDeployed)
+	}
+	if err != nil {
+		return nil, err
+	}
+	bucket := outputs[compile.StateBucketOutput]
+	if want := elevator.StateBucketName(accountOf(d.p.caller), region, name); bucket != want {
+		return nil, fmt.Errorf("orbit %s: the orbit stack in %s names state bucket %q, not %s: %w", name, region, bucket, want, pipeline.ErrNotDeployed)
+	}
+	body, _, err := s3.New(cfg).Get(ctx, bucket, elevator.OrbitSettingsKey)
+	if errors.Is(err, s3.ErrNotFound) {
+		return nil, fmt.Errorf("orbit %s: no s3://%s/%s: %w", name, bucket, elevator.OrbitSettingsKey, pipeline.ErrNotDeployed)
+	}
+	if err != nil {
+		return nil, err
+	}
+	settings, err := elevator.ParseOrbitSettings(name, body)
+	if err != nil {
+		return nil, err
+	}
+	if d.known == nil {
+		d.known = map[string]*elevator.Orbit{}
+	}
+	d.known[name] = settings.Deployed()
+	return d.known[name], nil
+}
+
+// accountOf returns the account of an IAM or STS ARN, or "".
+func accountOf(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return ""
+	}
+	return parts[4]
+}
