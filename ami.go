@@ -1,6 +1,31 @@
 package elevator
 
-import "context"
+import (
+	"context"
+	"strings"
+)
+
+// Where a service's image parameter (ami: {ssm: NAME}) may live: AWS's
+// public parameters (the newest AMI ids), or the account's under
+// ImageParameterPrefix. Compiling a release reads it with the orbit's
+// submitter policy, which may read no other parameter of the account:
+// the others may hold secrets (docs/deployer.md).
+const (
+	AWSParameterPrefix   = "/aws/service/"
+	ImageParameterPrefix = "/elevator/images/"
+)
+
+// ImageParameterAllowed reports whether name may be a service's image
+// parameter: under AWSParameterPrefix or ImageParameterPrefix, with a
+// name after it.
+func ImageParameterAllowed(name string) bool {
+	for _, p := range []string{AWSParameterPrefix, ImageParameterPrefix} {
+		if rest, ok := strings.CutPrefix(name, p); ok && rest != "" {
+			return true
+		}
+	}
+	return false
+}
 
 // ImageLookup is what resolving an AMISelector needs: images by id and by
 // name, and SSM parameters.

@@ -1,6 +1,8 @@
 package compile
 
 import (
+	"slices"
+
 	elevator "github.com/elevatorhq/elevator"
 )
 
@@ -110,8 +112,10 @@ func (b *regionBuilder) submissions() {
 			Props{"Sid": "ReadRecords", "Effect": "Allow", "Action": []any{"dynamodb:GetItem", "dynamodb:Query"}, "Resource": releases},
 			Props{"Sid": "ReadDocumentsAndAudit", "Effect": "Allow", "Action": "s3:GetObject",
 				"Resource": []any{objects(elevator.ReleasesPrefix), objects(elevator.AuditPrefix)}},
-			Props{"Sid": "ListAudit", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": Sub(bucketARN),
-				"Condition": Props{"StringLike": Props{"s3:prefix": []any{elevator.AuditPrefix + "*"}}}},
+			// Without ListBucket, S3 answers a GetObject of a missing key
+			// 403, not 404: a release not written yet must read as missing.
+			Props{"Sid": "ListDocumentsAndAudit", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": Sub(bucketARN),
+				"Condition": Props{"StringLike": Props{"s3:prefix": []any{elevator.ReleasesPrefix + "*", elevator.AuditPrefix + "*"}}}},
 			// What compiling a release for the orbit reads and stores, and
 			// the orbit's topics: a pipeline driven by another orbit's
 			// deployer submits its stages' releases here (docs/pipelines.md).
@@ -123,28 +127,38 @@ func (b *regionBuilder) submissions() {
 	}})
 
 	orbitTag := "aws:ResourceTag/" + elevator.TagOrbit
+	groups := Sub("arn:${AWS::Partition}:autoscaling:*:${AWS::AccountId}:autoScalingGroup:*") // every group's ARN: autoScalingGroup:<id>:autoScalingGroupName/<name>
+	launchTemplates := Sub("arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:launch-template/*")
+	testTargetGroups := Sub("arn:${AWS::Partition}:elasticloadbalancing:*:${AWS::AccountId}:targetgroup/t-*/*")
 	b.t.add(idDeployerPolicy, Resource{Type: "AWS::IAM::ManagedPolicy", Properties: Props{
 		"Description":       "Elevator: the deployer service of orbit " + o.Name + ": take submissions from its queue and drive releases",
 		"ManagedPolicyName": elevator.OrbitPolicyName(o.Name, elevator.OrbitPolicyDeployer),
 		"Path":              elevator.OrbitPath(o.Name),
+		// The policy is near IAM's size limit (TestOrbitPoliciesFitIAMsLimit):
+		// statements with the same condition share one statement, each
+		// action naming its own resources among them.
 		"PolicyDocument": Props{"Version": "2012-10-17", "Statement": []any{
 			Props{"Sid": "Submissions", "Effect": "Allow",
 				"Action":   []any{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"},
 				"Resource": GetAtt(idSubmissionsQueue, "Arn")},
 			Props{"Sid": "ReadSubmissions", "Effect": "Allow", "Action": []any{"s3:GetObject", "s3:DeleteObject"}, "Resource": objects(elevator.SubmissionsPrefix)},
-			Props{"Sid": "RejectSubmissions", "Effect": "Allow", "Action": []any{"s3:GetObject", "s3:PutObject"}, "Resource": objects(elevator.RejectedPrefix)},
-			// pipelines/: the manifests of the pipeline executions it
-			// drives (docs/pipelines.md, "The deployer's part").
 			Props{"Sid": "ReleaseState", "Effect": "Allow", "Action": []any{"s3:GetObject", "s3:PutObject"},
-				"Resource": []any{objects(elevator.ReleasesPrefix), objects(elevator.AuditPrefix), objects(elevator.PipelinesPrefix)}},
+				"Resource": []any{objects(elevator.RejectedPrefix), objects(elevator.ReleasesPrefix), objects(elevator.AuditPrefix)}},
+			// pipelines/: the manifests of the pipeline executions it
+			// drives (docs/pipelines.md, "The deployer's part"), which
+			// `pipeline start` writes; the deployer only reads them.
+			Props{"Sid": "ReadPipelines", "Effect": "Allow", "Action": "s3:GetObject", "Resource": objects(elevator.PipelinesPrefix)},
+			// Without ListBucket, S3 answers a GetObject of a missing key
+			// 403, not 404.
 			Props{"Sid": "ListState", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": Sub(bucketARN),
-				"Condition": Props{"StringLike": Props{"s3:prefix": []any{elevator.SubmissionsPrefix + "*", elevator.AuditPrefix + "*", elevator.ReleasesPrefix + "*"}}}},
-			// DeleteItem: the index entry of a pipeline execution that
-			// ended (it may write any record already). The policy is near
-			// IAM's size limit: TestOrbitPoliciesFitIAMsLimit.
+				"Condition": Props{"StringLike": Props{"s3:prefix": []any{elevator.SubmissionsPrefix + "*", elevator.AuditPrefix + "*", elevator.ReleasesPrefix + "*", elevator.PipelinesPrefix + "*"}}}},
 			Props{"Sid": "Records", "Effect": "Allow",
-				"Action":   []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"},
+				"Action":   []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"},
 				"Resource": releases},
+			// The only items it deletes in the releases table: the index
+			// entries of pipeline executions that ended.
+			Props{"Sid": "PipelineIndex", "Effect": "Allow", "Action": "dynamodb:DeleteItem", "Resource": releases,
+				"Condition": Props{"ForAllValues:StringEquals": Props{"dynamodb:LeadingKeys": []any{elevator.PipelineIndexKey}}}},
 			Props{"Sid": "Locks", "Effect": "Allow",
 				"Action":   []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
 				"Resource": locks},
@@ -152,20 +166,24 @@ func (b *regionBuilder) submissions() {
 				"Resource": Sub("arn:${AWS::Partition}:dynamodb:*:${AWS::AccountId}:table/" + elevator.ImagesTableName(o.Name))},
 			Props{"Sid": "OrbitStack", "Effect": "Allow", "Action": []any{"cloudformation:DescribeStacks", "cloudformation:DescribeStackResources", "cloudformation:GetTemplate"},
 				"Resource": Sub("arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/" + o.StackName() + "/*")},
-			Props{"Sid": "CreateGroups", "Effect": "Allow", "Action": "autoscaling:CreateAutoScalingGroup",
-				"Resource":  Sub("arn:${AWS::Partition}:autoscaling:*:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*"),
+			// A pipeline stage's review and update of the app's stacks
+			// (docs/pipelines.md, "Its IAM"): CloudFormation then makes
+			// the app's resources with the deployer's own rights, which
+			// this policy does not give.
+			Props{"Sid": "AppStacks", "Effect": "Allow", "Action": append(slices.Clone(ReviewActions), "cloudformation:ExecuteChangeSet"),
+				"Resource": appStackResources(o)},
+			// Made only when tagged with the orbit; ec2:CreateTags and
+			// elasticloadbalancing:AddTags tag them as they are made.
+			Props{"Sid": "CreateTagged", "Effect": "Allow",
+				"Action": []any{"autoscaling:CreateAutoScalingGroup", "ec2:CreateLaunchTemplate", "ec2:CreateTags",
+					"elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:AddTags"},
+				"Resource":  []any{groups, launchTemplates, testTargetGroups},
 				"Condition": Props{"StringEquals": Props{"aws:RequestTag/" + elevator.TagOrbit: o.Name}}},
-			Props{"Sid": "ChangeGroups", "Effect": "Allow",
+			Props{"Sid": "ChangeTagged", "Effect": "Allow",
 				"Action": []any{"autoscaling:UpdateAutoScalingGroup", "autoscaling:DeleteAutoScalingGroup", "autoscaling:AttachLoadBalancerTargetGroups",
 					"autoscaling:DetachLoadBalancerTargetGroups", "autoscaling:PutScalingPolicy", "autoscaling:PutScheduledUpdateGroupAction",
-					"autoscaling:PutLifecycleHook", "autoscaling:CreateOrUpdateTags"},
-				"Resource":  Sub("arn:${AWS::Partition}:autoscaling:*:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*"),
-				"Condition": Props{"StringEquals": Props{orbitTag: o.Name}}},
-			Props{"Sid": "CreateLaunchTemplates", "Effect": "Allow", "Action": []any{"ec2:CreateLaunchTemplate", "ec2:CreateTags"},
-				"Resource":  Sub("arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:launch-template/*"),
-				"Condition": Props{"StringEquals": Props{"aws:RequestTag/" + elevator.TagOrbit: o.Name}}},
-			Props{"Sid": "DeleteLaunchTemplates", "Effect": "Allow", "Action": "ec2:DeleteLaunchTemplate",
-				"Resource":  Sub("arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:launch-template/*"),
+					"autoscaling:PutLifecycleHook", "autoscaling:CreateOrUpdateTags", "ec2:DeleteLaunchTemplate", "elasticloadbalancing:DeleteTargetGroup"},
+				"Resource":  []any{groups, launchTemplates, testTargetGroups},
 				"Condition": Props{"StringEquals": Props{orbitTag: o.Name}}},
 			// Auto Scaling launches the groups' instances with the caller's
 			// permission to run them from their launch templates.
@@ -179,15 +197,9 @@ func (b *regionBuilder) submissions() {
 			Props{"Sid": "GroupAlarms", "Effect": "Allow", "Action": []any{"cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"},
 				"Resource": Sub("arn:${AWS::Partition}:cloudwatch:*:${AWS::AccountId}:alarm:*-" + o.Name + "-*")},
 			// Release gates (docs/release-gates.md): a test target group per
-			// release and service, the test listener pointed at it, ssm
-			// tests on a new instance, and "green is ready" on the orbit's
-			// topics.
-			Props{"Sid": "TestTargetGroups", "Effect": "Allow", "Action": []any{"elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:AddTags"},
-				"Resource":  Sub("arn:${AWS::Partition}:elasticloadbalancing:*:${AWS::AccountId}:targetgroup/t-*/*"),
-				"Condition": Props{"StringEquals": Props{"aws:RequestTag/" + elevator.TagOrbit: o.Name}}},
-			Props{"Sid": "DeleteTestTargetGroups", "Effect": "Allow", "Action": "elasticloadbalancing:DeleteTargetGroup",
-				"Resource":  Sub("arn:${AWS::Partition}:elasticloadbalancing:*:${AWS::AccountId}:targetgroup/t-*/*"),
-				"Condition": Props{"StringEquals": Props{orbitTag: o.Name}}},
+			// release and service (made and deleted above), the test
+			// listener pointed at it, ssm tests on a new instance, and
+			// "green is ready" on the orbit's topics.
 			Props{"Sid": "TestListeners", "Effect": "Allow", "Action": "elasticloadbalancing:ModifyListener",
 				"Resource": Sub("arn:${AWS::Partition}:elasticloadbalancing:*:${AWS::AccountId}:listener/app/*")},
 			Props{"Sid": "SSMTests", "Effect": "Allow", "Action": "ssm:SendCommand",
@@ -278,19 +290,59 @@ func (b *regionBuilder) releasesTablePolicy() Props {
 	}}}}
 }
 
-// compileStatements are what compiling a release for orbit o reads and
-// stores besides the orbit stack, as `deploy` does: the app stacks'
-// outputs, the services' image parameters (the account's, and AWS's
-// public ones), and the Elevator agent's builds in every region's state
-// bucket. The submitter policy has them.
-func compileStatements(o *elevator.Orbit) []any {
-	buckets := "arn:${AWS::Partition}:s3:::" + elevator.StateBucketName("${AWS::AccountId}", "*", o.Name)
+// ReviewActions are what reviewing an app's infrastructure in an orbit
+// calls on its stacks (elevator-app-<orbit>-*): the stack and its
+// template as they are, then a change set made, read, listed and, once
+// superseded or left over, deleted. Making a change set changes no
+// resource (it is a plan), so the submitter policy has them as well as
+// the deployer policy; only the deployer's adds
+// cloudformation:ExecuteChangeSet. docs/deployer.md lists them too.
+//
+// Not granted: cloudformation:DeleteStack, which a review calls only to
+// drop the stack in REVIEW_IN_PROGRESS that a failed first change set of
+// a new app leaves. IAM cannot tell that stack from a running app's, so
+// such a stack is left for `elevator app up` or `app down` to clear.
+var ReviewActions = []any{
+	"cloudformation:CreateChangeSet",
+	"cloudformation:DeleteChangeSet",
+	"cloudformation:DescribeChangeSet",
+	"cloudformation:DescribeStackEvents",
+	"cloudformation:DescribeStackResources",
+	"cloudformation:DescribeStacks",
+	"cloudformation:GetTemplate",
+	"cloudformation:ListChangeSets",
+}
+
+// appStackResources are the app stacks of orbit o, and the change sets
+// Elevator makes (named elevator-<time>, apply.Engine.Plan): the change
+// set calls are authorized on the stack, and naming the change set too
+// covers the calls that name it alone.
+func appStackResources(o *elevator.Orbit) []any {
 	appStacks := (&elevator.App{}).StackName(o.Name) // elevator-app-<orbit>-, the app's name follows
 	return []any{
-		Props{"Sid": "AppStacks", "Effect": "Allow", "Action": "cloudformation:DescribeStacks",
-			"Resource": Sub("arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/" + appStacks + "*/*")},
+		Sub("arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/" + appStacks + "*/*"),
+		Sub("arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:changeSet/elevator-*/*"),
+	}
+}
+
+// compileStatements are what compiling a release for orbit o, and
+// reviewing its app's stacks, reads and stores besides the orbit stack,
+// as `deploy` and `pipeline start` do: the app stacks (their outputs, and
+// the change sets of a review), the security groups of the other apps
+// the app's firewall names, the services' image parameters (AWS's public
+// ones and the account's under elevator.ImageParameterPrefix), and the
+// Elevator agent's builds in every region's state bucket. The submitter
+// policy has them.
+func compileStatements(o *elevator.Orbit) []any {
+	buckets := "arn:${AWS::Partition}:s3:::" + elevator.StateBucketName("${AWS::AccountId}", "*", o.Name)
+	return []any{
+		Props{"Sid": "AppStacks", "Effect": "Allow", "Action": ReviewActions, "Resource": appStackResources(o)},
+		Props{"Sid": "Describe", "Effect": "Allow", "Action": "ec2:DescribeSecurityGroups", "Resource": "*"},
+		// Not parameter/*: that would read every parameter of the
+		// account, SecureString secrets included (the aws/ssm key
+		// decrypts them with no grant of its own).
 		Props{"Sid": "ImageParameters", "Effect": "Allow", "Action": "ssm:GetParameter",
-			"Resource": []any{Sub("arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter/*"), Sub("arn:${AWS::Partition}:ssm:*::parameter/aws/service/*")}},
+			"Resource": []any{Sub("arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter" + elevator.ImageParameterPrefix + "*"), Sub("arn:${AWS::Partition}:ssm:*::parameter" + elevator.AWSParameterPrefix + "*")}},
 		Props{"Sid": "AgentBuilds", "Effect": "Allow", "Action": []any{"s3:GetObject", "s3:PutObject"},
 			"Resource": Sub(buckets + "/" + elevator.AgentObjectPrefix + "*")},
 		// Without ListBucket, S3 answers a HeadObject of a missing build

@@ -73,10 +73,12 @@ func TestDeployerAndSubmitterPoliciesGrantOnlyNamedResources(t *testing.T) {
 				}
 			}
 			if id == idSubmitterPolicy {
-				want := []string{"cloudformation:DescribeStackResources", "cloudformation:DescribeStacks", "dynamodb:GetItem", "dynamodb:Query",
-					"s3:GetObject", "s3:ListBucket", "s3:PutObject", "sns:Publish", "ssm:GetParameter"}
+				want := []string{"cloudformation:CreateChangeSet", "cloudformation:DeleteChangeSet", "cloudformation:DescribeChangeSet",
+					"cloudformation:DescribeStackEvents", "cloudformation:DescribeStackResources", "cloudformation:DescribeStacks",
+					"cloudformation:GetTemplate", "cloudformation:ListChangeSets", "dynamodb:GetItem", "dynamodb:Query",
+					"ec2:DescribeSecurityGroups", "s3:GetObject", "s3:ListBucket", "s3:PutObject", "sns:Publish", "ssm:GetParameter"}
 				slices.Sort(actions)
-				if fmt.Sprint(slices.Compact(actions)) != fmt.Sprint(want) {
+				if actions = slices.Compact(actions); fmt.Sprint(actions) != fmt.Sprint(want) {
 					t.Errorf("submitter actions %v, want %v", actions, want)
 				}
 				for _, st := range doc["Statement"].([]any) {
