@@ -381,6 +381,11 @@ func (b *appBuilder) service(name string, m map[string]any, appEnv map[string]st
 	}
 	if v, ok := m["ami"]; ok {
 		s.AMI = b.ami(path+".ami", obj(v))
+		if p := s.AMI.SSMParameter; p != "" && !elevator.ImageParameterAllowed(p) {
+			b.errorf(path+".ami.ssm", p, "an image parameter must be one of AWS's, under %s, or the account's under %s, such as %s%s/%s: "+
+				"compiling a release reads it with the orbit's submitter policy, which may read no other parameter (the others may hold secrets)",
+				elevator.AWSParameterPrefix, elevator.ImageParameterPrefix, elevator.ImageParameterPrefix, b.root["name"], name)
+		}
 	}
 	s.Runtime = b.runtime(path, m)
 	if own := b.env(path+".env", m["env"]); appEnv != nil || own != nil {

@@ -661,6 +661,12 @@ func TestParseAppRejects(t *testing.T) {
 				`app.yml:10:26: services.web.firewall[4].from: give a source: {cidr: 10.0.0.0/8}, {app: billing, service: api}, {service: web} or bastion`,
 				`app.yml:11:26: services.web.firewall[5].from: "nowhere": must be one of: bastion`,
 				`app.yml:12:9: services.web.firewall[6]: missing required field "from" (where the traffic comes from: exactly one of {cidr: 10.0.0.0/8}, {app: billing, service: api} (another app's service in the same orbit; without service, every service of the app), {service: web} (a service of this app) or bastion (the orbit's bastion))`}},
+		{"an image parameter outside the prefixes the submitter policy may read", web + "    ami: {ssm: /shop/web-ami}\n" +
+			"  worker:\n    runtime: {docker: {image: x}}\n    ami: {ssm: /elevator/images/}\n" +
+			"  cron:\n    runtime: {docker: {image: x}}\n    ami: {ssm: /elevator/images/shop/cron}\n" +
+			"  batch:\n    runtime: {docker: {image: x}}\n    ami: {ssm: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64}\n",
+			[]string{`app.yml:5:16: services.web.ami.ssm: "/shop/web-ami": an image parameter must be one of AWS's, under /aws/service/, or the account's under /elevator/images/, such as /elevator/images/shop/web: compiling a release reads it with the orbit's submitter policy, which may read no other parameter (the others may hold secrets)`,
+				`app.yml:8:16: services.worker.ami.ssm: "/elevator/images/": an image parameter must be one of AWS's, under /aws/service/, or the account's under /elevator/images/, such as /elevator/images/shop/worker: compiling a release reads it with the orbit's submitter policy, which may read no other parameter (the others may hold secrets)`}},
 		{"alarm mistakes", web + "    alarms:\n" +
 			"      - {metric: custom, threshold: 1, severity: info, namespace: Shop}\n" +
 			"      - {metric: cpu, threshold: 180, severity: warning, statistic: Maximum}\n" +
