@@ -165,16 +165,33 @@ func (r *stageReleaser) target(ctx context.Context, orbitName string) (env *rele
 	return e, false, nil
 }
 
-// denied turns a call another orbit refused into the stage's wait for
-// access, saying what grant is missing; other errors stay errors.
+// denied turns a call an orbit refused into the stage's wait for
+// access, saying what grant is missing and who goes on; other errors stay
+// errors. Everything but executing a change set is in the orbit's
+// submitter policy (compiling and submitting releases, reviews, pins,
+// notices); executing one needs the orbit's deployer policy and the
+// rights to make the app's resources, which no Elevator policy gives
+// (docs/pipelines.md, "Its IAM").
 func (r *stageReleaser) denied(orbitName, doing string, err error) error {
 	if !errors.Is(err, awserr.ErrAccessDenied) {
 		return err
 	}
+	mine := r.dp.env.orbit.Name
+	if doing == executeChangeSets {
+		return &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf("the deployer of orbit %s may not %s in orbit %s (%v): "+
+			"executing a reviewed change set needs orbit %s's deployer policy (%s) and, as CloudFormation makes the app's resources with the caller's own rights, "+
+			"the rights to create and change them (security groups, load balancers, IAM roles, data stores), which no Elevator policy grants; "+
+			"`elevator pipeline resume` (or `elevator app up --change-set ID` with the change sets `elevator pipeline status` shows) "+
+			"by someone who may change the app's infrastructure in orbit %s goes on", mine, doing, orbitName, err, orbitName,
+			elevator.OrbitPolicyName(orbitName, elevator.OrbitPolicyDeployer), orbitName)}
+	}
 	return &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf("the deployer of orbit %s may not %s in orbit %s (%v): give its role orbit %s's submitter policy (%s); "+
-		"or `elevator pipeline resume` from a machine with access to orbit %s goes on", r.dp.env.orbit.Name, doing, orbitName, err, orbitName,
+		"or `elevator pipeline resume` from a machine with access to orbit %s goes on", mine, doing, orbitName, err, orbitName,
 		elevator.OrbitPolicyName(orbitName, elevator.OrbitPolicySubmitter), orbitName)}
 }
+
+// executeChangeSets is what Apply is refused: see denied.
+const executeChangeSets = "execute the app's change sets"
 
 func (r *stageReleaser) clients(ctx context.Context, e *releaseEnv) func(region string) (lookup.Clients, error) {
 	return func(region string) (lookup.Clients, error) {
@@ -295,7 +312,7 @@ func (r *stageReleaser) Review(ctx context.Context, orbitName, owner string, pre
 // Apply executes a reviewed change set (see stackReviewer).
 func (r *stageReleaser) Apply(ctx context.Context, ref elevator.ChangeSetRef) error {
 	if err := r.reviewer().Apply(ctx, ref); err != nil {
-		return r.denied(ref.Orbit, "execute the app's change sets", err)
+		return r.denied(ref.Orbit, executeChangeSets, err)
 	}
 	return nil
 }
