@@ -848,6 +848,7 @@ func FuzzParseApp(f *testing.F) {
 	f.Add([]byte(releaseApp), "production")
 	f.Add([]byte(releaseApp), "staging")
 	f.Add([]byte("name: a\nservices: {w: {runtime: {units: {a.service: x}}, firewall: [{ports: 1-2, from: {service: w}}]}}\n"), "")
+	f.Add([]byte("name: a\nservices: {w: {runtime: {docker: {image: x}}, ami: {ssm: /elevator/images/}}}\norbits: {p: {services: {w: {ami: {ssm: /x}}}}}\n"), "p")
 	f.Add([]byte("name: a\nservices: {w: {runtime: {docker: {image: x}}}}\norbits: {p: {services: {w: {runtime: {units: {a.service: x}}}}}}\n"), "p")
 	f.Add([]byte("a: &a [*a]\n"), "")
 	f.Add([]byte(gatedApp), "")
