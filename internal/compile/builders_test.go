@@ -169,6 +169,7 @@ builders: ["222222222222", "arn:aws:iam::333333333333:role/ci"]
 		{"read a release's document", bucketDoc, request{action: "s3:GetObject", resource: bucket + "/releases/" + id + "/release.json"}, true},
 		{"read the audit log", bucketDoc, request{action: "s3:GetObject", resource: bucket + "/audit/2026/01/01/x.json"}, true},
 		{"list the audit log", bucketDoc, request{action: "s3:ListBucket", resource: bucket, prefix: "audit/2026/01/01/"}, true},
+		{"list the release documents, so that a missing one reads as missing", bucketDoc, request{action: "s3:ListBucket", resource: bucket, prefix: "releases/20261129-120000-abcdef12"}, true},
 		{"read a release's record", tableDoc, request{action: "dynamodb:GetItem", resource: table}, true},
 		{"query the records of an app", tableDoc, request{action: "dynamodb:Query", resource: table}, true},
 		{"overwrite a release's document", bucketDoc, request{action: "s3:PutObject", resource: bucket + "/releases/" + id + "/release.json"}, false},

@@ -232,7 +232,7 @@ func submissionsNotification() Props {
 // BuilderActions are what an orbit's builders (principals of other
 // accounts, see elevator.Orbit.Builders) may do in its home region, by
 // resource: put submissions; read release documents and the audit log,
-// and list the audit log; read release records. docs/deployer.md lists
+// and list them; read release records. docs/deployer.md lists
 // them too.
 var (
 	BuilderSubmitActions = []any{"s3:PutObject"}
@@ -268,9 +268,10 @@ func (b *regionBuilder) builderAccess() {
 				"Action": BuilderSubmitActions, "Resource": objects(elevator.SubmissionsPrefix)},
 			Props{"Sid": "BuildersReadDocumentsAndAudit", "Effect": "Allow", "Principal": b.builders(),
 				"Action": BuilderReadActions, "Resource": []any{objects(elevator.ReleasesPrefix), objects(elevator.AuditPrefix)}},
-			Props{"Sid": "BuildersListAudit", "Effect": "Allow", "Principal": b.builders(),
+			// Listing what they read: a missing document answers 404, not 403.
+			Props{"Sid": "BuildersListDocumentsAndAudit", "Effect": "Allow", "Principal": b.builders(),
 				"Action": BuilderListActions, "Resource": Sub(bucketARN),
-				"Condition": Props{"StringLike": Props{"s3:prefix": []any{elevator.AuditPrefix + "*"}}}},
+				"Condition": Props{"StringLike": Props{"s3:prefix": []any{elevator.ReleasesPrefix + "*", elevator.AuditPrefix + "*"}}}},
 		}},
 	}})
 }
