@@ -116,6 +116,11 @@ func TestAStagesReviewAndUpdateOfTheAppStacksAreGranted(t *testing.T) {
 	if len(granting(submitter, "ec2:DescribeSecurityGroups", "*")) == 0 {
 		t.Errorf("submitter policy: no ec2:DescribeSecurityGroups, which a review's facts need")
 	}
+	// Compiling a release checks a service's image given by id, or finds
+	// the newest by name (elevator.AMISelector.Resolve).
+	if len(granting(submitter, "ec2:DescribeImages", "*")) == 0 {
+		t.Errorf("submitter policy: no ec2:DescribeImages, which resolving a service's image by id or name needs")
+	}
 }
 
 // TestTheSubmitterReadsOnlyImageParameters checks that compiling a

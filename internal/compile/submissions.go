@@ -330,15 +330,16 @@ func appStackResources(o *elevator.Orbit) []any {
 // reviewing its app's stacks, reads and stores besides the orbit stack,
 // as `deploy` and `pipeline start` do: the app stacks (their outputs, and
 // the change sets of a review), the security groups of the other apps
-// the app's firewall names, the services' image parameters (AWS's public
-// ones and the account's under elevator.ImageParameterPrefix), and the
+// the app's firewall names, the services' images (by id or name, and
+// their parameters: AWS's public ones and the account's under
+// elevator.ImageParameterPrefix), and the
 // Elevator agent's builds in every region's state bucket. The submitter
 // policy has them.
 func compileStatements(o *elevator.Orbit) []any {
 	buckets := "arn:${AWS::Partition}:s3:::" + elevator.StateBucketName("${AWS::AccountId}", "*", o.Name)
 	return []any{
 		Props{"Sid": "AppStacks", "Effect": "Allow", "Action": ReviewActions, "Resource": appStackResources(o)},
-		Props{"Sid": "Describe", "Effect": "Allow", "Action": "ec2:DescribeSecurityGroups", "Resource": "*"},
+		Props{"Sid": "Describe", "Effect": "Allow", "Action": []any{"ec2:DescribeImages", "ec2:DescribeSecurityGroups"}, "Resource": "*"},
 		// Not parameter/*: that would read every parameter of the
 		// account, SecureString secrets included (the aws/ssm key
 		// decrypts them with no grant of its own).

@@ -76,7 +76,7 @@ func TestDeployerAndSubmitterPoliciesGrantOnlyNamedResources(t *testing.T) {
 				want := []string{"cloudformation:CreateChangeSet", "cloudformation:DeleteChangeSet", "cloudformation:DescribeChangeSet",
 					"cloudformation:DescribeStackEvents", "cloudformation:DescribeStackResources", "cloudformation:DescribeStacks",
 					"cloudformation:GetTemplate", "cloudformation:ListChangeSets", "dynamodb:GetItem", "dynamodb:Query",
-					"ec2:DescribeSecurityGroups", "s3:GetObject", "s3:ListBucket", "s3:PutObject", "sns:Publish", "ssm:GetParameter"}
+					"ec2:DescribeImages", "ec2:DescribeSecurityGroups", "s3:GetObject", "s3:ListBucket", "s3:PutObject", "sns:Publish", "ssm:GetParameter"}
 				slices.Sort(actions)
 				if actions = slices.Compact(actions); fmt.Sprint(actions) != fmt.Sprint(want) {
 					t.Errorf("submitter actions %v, want %v", actions, want)
