@@ -157,7 +157,14 @@ type PipelineExecution struct {
 	Owner        string    `json:"owner,omitempty"`
 	LeaseExpires time.Time `json:"lease_expires,omitzero"`
 	Revision     int64     `json:"revision"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	// Decisions counts the writes of decisions (approve, reject, promote,
+	// override, unpin, cancel): every one adds 1, and nothing else
+	// changes it. A driver's own writes (a lease taken, a stage parked)
+	// move Revision, not Decisions, so a deployer that parked an
+	// execution runs it again when Decisions moved, not when another
+	// replica's run wrote the record.
+	Decisions int64     `json:"decisions,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Stage returns the run of the stage called name, or nil.
