@@ -37,11 +37,14 @@ import (
 type deployerPipelines struct {
 	env   *releaseEnv // the deployer's orbit, connected
 	store *awspipeline.Store
-	owner string // the deployer's, as in its release locks: the executions' lease owner
-	poll  time.Duration
-	wait  time.Duration // the executor's MaxWait
-	log   *slog.Logger
-	d     *deployer.Deployer // set once made
+	// claims binds the release tokens of the executions' stages: the
+	// deployer's orbit is the home of the executions it drives.
+	claims tokenClaims
+	owner  string // the deployer's, as in its release locks: the executions' lease owner
+	poll   time.Duration
+	wait   time.Duration // the executor's MaxWait
+	log    *slog.Logger
+	d      *deployer.Deployer // set once made
 
 	agentOnce sync.Once
 	agent     *orbit.AgentFiles
@@ -59,7 +62,7 @@ func (o *deployerOptions) pipelinesOptions(ctx context.Context, engine release.C
 	}
 	store := awspipeline.New(elevator.ReleasesTableName(e.orbit.Name), dynamodb.New(cfg), e.backend.Store).
 		WithSources(s3.New(cfg), e.orbitOutputs[home][compile.StateBucketOutput])
-	dp := &deployerPipelines{env: e, store: store, owner: engine.Owner, poll: engine.Poll, wait: o.pipelineEvery, log: log}
+	dp := &deployerPipelines{env: e, store: store, claims: e.backend.Store, owner: engine.Owner, poll: engine.Poll, wait: o.pipelineEvery, log: log}
 	return dp, &deployer.Pipelines{Executions: store, Drive: dp.drive, Every: o.pipelineEvery}, nil
 }
 
@@ -244,11 +247,18 @@ func (r *stageReleaser) Start(ctx context.Context, orbitName, version, token str
 		}
 		return nil
 	}
-	// The token is bound to the release in this deployer's own orbit,
-	// which it may always write, whichever orbit the release goes to; a
-	// release submitted twice under one id (the try before died after
-	// submitting it to another orbit) is one release there.
-	return startOnce(ctx, splitTokenStore{claims: r.dp.env.backend.Store, releases: e.backend.Store}, token, fresh, build, submit)
+	// The token is bound in the execution's home, this deployer's own
+	// orbit, as every driver binds it; a release submitted twice under
+	// one id (the try before died after submitting it to another orbit)
+	// is one release there.
+	return startOnce(ctx, r.tokens(e.backend.Store), token, fresh, build, submit)
+}
+
+// tokens binds a stage's release token in the execution's home and reads
+// the release in the orbit it goes to, as the CLI does (see
+// splitTokenStore).
+func (r *stageReleaser) tokens(releases releaseReads) splitTokenStore {
+	return splitTokenStore{claims: r.dp.claims, releases: releases}
 }
 
 // Status reads the release's record in its orbit; a release submitted
