@@ -261,9 +261,9 @@ func (r *stageReleaser) tokens(releases releaseReads) splitTokenStore {
 	return splitTokenStore{claims: r.dp.claims, releases: releases}
 }
 
-// Status reads the release's record in its orbit; a release submitted
-// whose record is not written yet (no deployer took it yet) has not
-// ended.
+// Status reads the release's record in its orbit. A release submitted
+// whose record is not written yet has not ended, unless the orbit's
+// deployer rejected it (see untaken).
 func (r *stageReleaser) Status(ctx context.Context, orbitName, id string) (pipeline.ReleaseStatus, error) {
 	e, _, err := r.target(ctx, orbitName)
 	if err != nil {
@@ -271,12 +271,54 @@ func (r *stageReleaser) Status(ctx context.Context, orbitName, id string) (pipel
 	}
 	rec, err := e.backend.Store.Record(ctx, id)
 	if errors.Is(err, release.ErrNotFound) {
-		return pipeline.ReleaseStatus{}, nil
+		home := e.orbit.Regions[0].Name
+		cfg, err := e.configs.For(ctx, home)
+		if err != nil {
+			return pipeline.ReleaseStatus{}, err
+		}
+		st, err := untaken(ctx, s3.New(cfg), e.orbitOutputs[home][compile.StateBucketOutput], orbitName, id, time.Now())
+		if err != nil {
+			return pipeline.ReleaseStatus{}, r.denied(orbitName, "read its rejected submissions", err)
+		}
+		return st, nil
 	}
 	if err != nil {
 		return pipeline.ReleaseStatus{}, r.denied(orbitName, "read release records", err)
 	}
 	return pipeline.ReleaseStatus{Done: rec.State.Ended(), Succeeded: rec.State == elevator.StateSuccess, Message: string(rec.State) + " " + rec.Error}, nil
+}
+
+// rejectedReads reads a rejected submission (s3.Client).
+type rejectedReads interface {
+	GetWithMetadata(ctx context.Context, bucket, key string) ([]byte, map[string]string, error)
+}
+
+// untaken is the status of release id, submitted to orbit orbitName's
+// deployers (whose state bucket is bucket) and without a record: failed
+// with the deployer's reason when it rejected the submission (moved it
+// to elevator.RejectedKey); a *pipeline.BlockedError when no record came
+// within deployer.SubmissionTakeDeadline of the id's time (the orbit's
+// deployer is down or does not read its submissions), so the stage waits
+// and says so rather than polling unseen; otherwise not ended.
+func untaken(ctx context.Context, objects rejectedReads, bucket, orbitName, id string, now time.Time) (pipeline.ReleaseStatus, error) {
+	_, meta, err := objects.GetWithMetadata(ctx, bucket, elevator.RejectedKey(id))
+	if err == nil {
+		reason := meta[elevator.RejectedReasonMeta]
+		if reason == "" {
+			reason = "see the orbit's audit log"
+		}
+		return pipeline.ReleaseStatus{Done: true, Message: fmt.Sprintf("the deployer of orbit %s rejected the submission: %s", orbitName, reason)}, nil
+	}
+	if !errors.Is(err, s3.ErrNotFound) {
+		return pipeline.ReleaseStatus{}, fmt.Errorf("read the rejected submission of release %s: %w", id, err)
+	}
+	if at, ok := elevator.ReleaseIDTime(id); ok && now.Sub(at) > deployer.SubmissionTakeDeadline {
+		return pipeline.ReleaseStatus{}, &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf(
+			"the deployer of orbit %s has not taken release %s, submitted %s ago (it takes one within %s): check that it runs (its logs) and reads s3://%s/%s; "+
+				"the stage goes on once it does",
+			orbitName, id, now.Sub(at).Truncate(time.Second), deployer.SubmissionTakeDeadline, bucket, elevator.SubmissionKey(id))}
+	}
+	return pipeline.ReleaseStatus{}, nil
 }
 
 // reviewer makes and executes the stage's change sets as `pipeline

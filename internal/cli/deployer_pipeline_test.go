@@ -3,41 +3,57 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	elevator "github.com/elevatorhq/elevator"
-	"github.com/elevatorhq/elevator/internal/aws/awserr"
+	"github.com/elevatorhq/elevator/internal/aws/s3"
+	"github.com/elevatorhq/elevator/internal/deployer"
 	"github.com/elevatorhq/elevator/internal/pipeline"
 )
 
-// TestTheDeployerSaysWhatItMayNotDoInAnotherOrbit: a call another orbit
-// refuses, or an orbit with no deployer to take the release, or none
-// pinned, becomes a wait for access that names the orbit, what is
-// missing and who can go on; any other error stays an error. (Refusals
-// are made here: moto's IAM checks are server-wide and do not evaluate
-// the conditions the orbit policies use.)
-func TestTheDeployerSaysWhatItMayNotDoInAnotherOrbit(t *testing.T) {
-	r := &stageReleaser{dp: &deployerPipelines{env: &releaseEnv{orbit: &elevator.Orbit{Name: "test"}}},
-		src: &elevator.PipelineSources{Orbits: []elevator.ManifestSource{
-			{File: "orbits/staging.yml", Text: "name: staging\nregions:\n  us-east-1: {}\n"},
-		}}}
-	refused := fmt.Errorf("put object: %w", awserr.ErrAccessDenied)
-	var blocked *pipeline.BlockedError
-	if err := r.denied("prod", "submit a release", refused); !errors.As(err, &blocked) || blocked.Orbit != "prod" ||
-		!strings.Contains(blocked.Reason, "may not submit a release in orbit prod") || !strings.Contains(blocked.Reason, "elevator-prod-submitter") ||
-		!strings.Contains(blocked.Reason, "pipeline resume") {
-		t.Errorf("a refused call: %v", err)
+// rejectedObjects is an in-memory state bucket: metadata by key.
+type rejectedObjects map[string]map[string]string
+
+func (o rejectedObjects) GetWithMetadata(_ context.Context, _, key string) ([]byte, map[string]string, error) {
+	meta, ok := o[key]
+	if !ok {
+		return nil, nil, s3.ErrNotFound
 	}
-	if err := r.denied("prod", "submit a release", errors.New("throttled")); errors.As(err, &blocked) {
-		t.Errorf("a throttled call became a wait for access: %v", err)
-	}
+	return []byte("{}"), meta, nil
+}
+
+// TestASubmissionAnotherOrbitNeverTakesEndsTheStagesPolling: a stage's
+// release submitted to another orbit with no record there yet has not
+// ended while that orbit's deployer may still take it; it fails with the
+// deployer's reason once the submission was rejected, and the stage
+// waits, saying why, once SubmissionTakeDeadline passed with no record.
+// An in-memory bucket stands for the other orbit's state bucket: moto
+// runs no deployer to reject or ignore a submission.
+func TestASubmissionAnotherOrbitNeverTakesEndsTheStagesPolling(t *testing.T) {
 	ctx := context.Background()
-	if _, _, err := r.target(ctx, "staging"); !errors.As(err, &blocked) || !strings.Contains(blocked.Reason, "orbit staging has no deployer") {
-		t.Errorf("an orbit without a deployer: %v", err)
+	at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	id, err := elevator.ReleaseIDAt(at, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, _, err := r.target(ctx, "prod"); !errors.As(err, &blocked) || !strings.Contains(blocked.Reason, "pinned no manifest of orbit prod") {
-		t.Errorf("an orbit not pinned: %v", err)
+	bucket := rejectedObjects{}
+
+	st, err := untaken(ctx, bucket, "state", "prod", id, at.Add(time.Minute))
+	if err != nil || st.Done {
+		t.Fatalf("a minute after the submission = %+v, %v; want not ended", st, err)
+	}
+
+	_, err = untaken(ctx, bucket, "state", "prod", id, at.Add(deployer.SubmissionTakeDeadline+time.Second))
+	var blocked *pipeline.BlockedError
+	if !errors.As(err, &blocked) || blocked.Orbit != "prod" || !strings.Contains(blocked.Reason, "has not taken release "+id) {
+		t.Fatalf("past SubmissionTakeDeadline = %v; want a BlockedError saying prod's deployer has not taken %s", err, id)
+	}
+
+	bucket[elevator.RejectedKey(id)] = map[string]string{elevator.RejectedReasonMeta: elevator.RejectedReason("release of orbit test submitted to orbit prod\nmore")}
+	st, err = untaken(ctx, bucket, "state", "prod", id, at.Add(time.Minute))
+	if err != nil || !st.Done || st.Succeeded || !strings.HasSuffix(st.Message, "rejected the submission: release of orbit test submitted to orbit prod") {
+		t.Fatalf("a rejected submission = %+v, %v; want failed with the deployer's reason", st, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/release"
 )
 
 // This file is the deployer's part in pipelines (docs/pipelines.md): the
@@ -42,6 +43,15 @@ const (
 	DefaultPipelineEvery   = 15 * time.Second
 	DefaultPipelineRecheck = 10 * time.Minute
 )
+
+// SubmissionTakeDeadline is how long after a pipeline stage submitted a
+// release to another orbit (the time in its id) that orbit's deployers
+// have to take it, writing its record, before the stage says the orbit's
+// deployer has not taken it: a deployer that died with the submission's
+// message comes back after a lease, another finds it at its next listing
+// of the submissions (Reconcile), so a live orbit takes it within two
+// leases and a listing (release.DefaultLease, DefaultReconcile).
+const SubmissionTakeDeadline = 2*release.DefaultLease + DefaultReconcile
 
 // PipelineRetry is how long after a run of an execution failed the
 // deployer runs it again when nothing changed its record.
