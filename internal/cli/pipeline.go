@@ -397,12 +397,17 @@ func newPipelineStartCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		started, err := x.Start(ctx, id, version, p.caller)
-		if err != nil {
-			return err
-		}
 		if s.deployer != "" {
+			started, err := x.Start(ctx, id, version, p.caller)
+			if err != nil {
+				return err
+			}
 			return s.leave(ctx, p, started)
+		}
+		// Run next, by this process: the record is written leased to
+		// it, so that a deployer does not take it in between.
+		if _, err := x.StartLeased(ctx, id, version, p.caller); err != nil {
+			return err
 		}
 		fmt.Fprintf(p.stderr, "pipeline %s of %s %s (resume it with: elevator pipeline resume %s -f %s)\n", id, p.app.Name, version, id, p.file)
 		e, err := x.Run(ctx, id)
