@@ -82,6 +82,7 @@ func (dp *deployerPipelines) drive(ctx context.Context, e *elevator.PipelineExec
 		return nil, elevator.Errorf(elevator.EINTERNAL, "pipeline %s of app %s pinned a manifest of app %s", e.ID, e.App, a.Name)
 	}
 	r := &stageReleaser{dp: dp, src: src, startedBy: e.StartedBy, app: e.App}
+	r.settings = &deployedSettings{r: r}
 	x := &pipeline.Executor{App: a, Store: dp.store, Releaser: r, Reviewer: r, Pins: r, Notifier: r, Owner: dp.owner,
 		Lease: dp.env.lease, MaxWait: dp.wait, Poll: dp.poll, Log: dp.log.With("app", e.App)}
 	out, err := x.Run(ctx, e.ID) // pipeline.ErrLeased is an ECONFLICT error
@@ -124,9 +125,84 @@ type stageReleaser struct {
 	src       *elevator.PipelineSources
 	startedBy string
 	app       string
+	// settings reads other orbits as `orbit up` applied them, for the
+	// starter's role there (see starterMay).
+	settings pipeline.DeployedOrbits
 
 	mu     sync.Mutex
 	others map[string]*releaseEnv // other orbits, connected, by name
+}
+
+// starterMay refuses, with a *pipeline.BlockedError naming the missing
+// role, to act in another orbit than the deployer's own for an execution
+// whose starter does not hold the deployer role for the app there, as
+// `orbit up` last applied the orbit's access rules. The deployer acts
+// with its own credentials: without this check, anyone who may start a
+// pipeline in the first orbit would release into every orbit whose
+// deployer takes the first orbit's submissions. (The CLI acts with the
+// caller's own credentials: IAM decides there.)
+func (r *stageReleaser) starterMay(ctx context.Context, orbitName string) error {
+	if orbitName == r.dp.env.orbit.Name {
+		return nil
+	}
+	o, err := r.settings.Deployed(ctx, orbitName)
+	if errors.Is(err, pipeline.ErrNotDeployed) {
+		return &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf("the deployer of orbit %s cannot tell whether %s, who started the pipeline, holds the %s role for app %s in orbit %s: %v",
+			r.dp.env.orbit.Name, r.startedBy, elevator.RoleDeployer, r.app, orbitName, err)}
+	}
+	if err != nil {
+		return err
+	}
+	if !o.RoleOf(r.startedBy, r.app).Covers(elevator.RoleDeployer) {
+		return &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf("%s, who started the pipeline, does not hold the %s role for app %s in orbit %s (its access rules as `orbit up` applied them), "+
+			"so the deployer of orbit %s does not release there for them: an admin of orbit %s grants the role and runs `elevator orbit up`, "+
+			"or someone who holds it runs `elevator pipeline resume`", r.startedBy, elevator.RoleDeployer, r.app, orbitName, r.dp.env.orbit.Name, orbitName)}
+	}
+	return nil
+}
+
+// deployedSettings reads another orbit's settings as `orbit up` applied
+// them (elevator.OrbitSettingsKey in the state bucket of its home
+// region), with the deployer's credentials: a pipeline.DeployedOrbits.
+type deployedSettings struct {
+	r *stageReleaser
+
+	mu    sync.Mutex
+	known map[string]*elevator.Orbit
+}
+
+func (d *deployedSettings) Deployed(ctx context.Context, name string) (*elevator.Orbit, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if o, ok := d.known[name]; ok {
+		return o, nil
+	}
+	e, _, err := d.r.target(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	home := e.orbit.Regions[0].Name
+	cfg, err := e.configs.For(ctx, home)
+	if err != nil {
+		return nil, err
+	}
+	bucket := e.orbitOutputs[home][compile.StateBucketOutput]
+	body, _, err := s3.New(cfg).Get(ctx, bucket, elevator.OrbitSettingsKey)
+	if errors.Is(err, s3.ErrNotFound) {
+		return nil, fmt.Errorf("orbit %s: no s3://%s/%s: %w", name, bucket, elevator.OrbitSettingsKey, pipeline.ErrNotDeployed)
+	}
+	if err != nil {
+		return nil, d.r.denied(name, "read its settings as orbit up applied them", err)
+	}
+	settings, err := elevator.ParseOrbitSettings(name, body)
+	if err != nil {
+		return nil, err
+	}
+	if d.known == nil {
+		d.known = map[string]*elevator.Orbit{}
+	}
+	d.known[name] = settings.Deployed()
+	return d.known[name], nil
 }
 
 // target is the orbit a stage acts in: the deployer's own (own), or
@@ -196,6 +272,9 @@ func (r *stageReleaser) clients(ctx context.Context, e *releaseEnv) func(region 
 // any submitted release, or to the other orbit's deployers through its
 // state bucket (deployer.PutSubmission, as CI submits).
 func (r *stageReleaser) Start(ctx context.Context, orbitName, version, token string) (string, error) {
+	if err := r.starterMay(ctx, orbitName); err != nil {
+		return "", err
+	}
 	e, own, err := r.target(ctx, orbitName)
 	if err != nil {
 		return "", err
@@ -337,6 +416,9 @@ func (r *stageReleaser) reviewer() stackReviewer {
 
 // Review makes the stage's change sets in an orbit (see stackReviewer).
 func (r *stageReleaser) Review(ctx context.Context, orbitName, owner string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
+	if err := r.starterMay(ctx, orbitName); err != nil {
+		return nil, err
+	}
 	refs, err := r.reviewer().Review(ctx, orbitName, owner, previous)
 	if err != nil {
 		return nil, r.denied(orbitName, "make the change sets of the app's stacks", err)
@@ -346,6 +428,9 @@ func (r *stageReleaser) Review(ctx context.Context, orbitName, owner string, pre
 
 // Apply executes a reviewed change set (see stackReviewer).
 func (r *stageReleaser) Apply(ctx context.Context, ref elevator.ChangeSetRef) error {
+	if err := r.starterMay(ctx, ref.Orbit); err != nil {
+		return err
+	}
 	if err := r.reviewer().Apply(ctx, ref); err != nil {
 		return r.denied(ref.Orbit, "execute the app's change sets", err)
 	}
