@@ -348,9 +348,10 @@ type StageDecision struct {
 // orbit stack needs no table of its own for it.
 const PipelineKeyPrefix = "pipeline#"
 
-// ReleaseTokenKey is the key, in the state bucket of the orbit a release
-// goes to, of the object that binds a release token to the id of the
-// release it started: the pipeline executor gives each stage's release
+// ReleaseTokenKey is the key, in the state bucket of the execution's
+// home (the orbit of its first stage), whichever orbit the release goes
+// to, of the object that binds a release token to the id of the release
+// it started: the pipeline executor gives each stage's release
 // in each orbit one token, the same at every try, and the object is
 // written (if absent) before the release is submitted, so that a try
 // after a crash finds the release the one before it submitted. The token

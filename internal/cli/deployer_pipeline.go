@@ -355,11 +355,7 @@ func (r *stageReleaser) Status(ctx context.Context, orbitName, id string) (pipel
 		if err != nil {
 			return pipeline.ReleaseStatus{}, err
 		}
-		st, err := untaken(ctx, s3.New(cfg), e.orbitOutputs[home][compile.StateBucketOutput], orbitName, id, time.Now())
-		if err != nil {
-			return pipeline.ReleaseStatus{}, r.denied(orbitName, "read its rejected submissions", err)
-		}
-		return st, nil
+		return untaken(ctx, s3.New(cfg), e.orbitOutputs[home][compile.StateBucketOutput], orbitName, id, time.Now())
 	}
 	if err != nil {
 		return pipeline.ReleaseStatus{}, r.denied(orbitName, "read release records", err)
@@ -388,14 +384,22 @@ func untaken(ctx context.Context, objects rejectedReads, bucket, orbitName, id s
 		}
 		return pipeline.ReleaseStatus{Done: true, Message: fmt.Sprintf("the deployer of orbit %s rejected the submission: %s", orbitName, reason)}, nil
 	}
-	if !errors.Is(err, s3.ErrNotFound) {
+	// A driver the orbit does not let read its rejected submissions
+	// (its submitter policy grants no rejected/) still learns, from the
+	// deadline, that the release was not taken.
+	unreadable := errors.Is(err, awserr.ErrAccessDenied)
+	if !errors.Is(err, s3.ErrNotFound) && !unreadable {
 		return pipeline.ReleaseStatus{}, fmt.Errorf("read the rejected submission of release %s: %w", id, err)
 	}
 	if at, ok := elevator.ReleaseIDTime(id); ok && now.Sub(at) > deployer.SubmissionTakeDeadline {
+		also := ""
+		if unreadable {
+			also = fmt.Sprintf(" (it may have rejected it: s3://%s/%s could not be read, see orbit %s's audit log)", bucket, elevator.RejectedKey(id), orbitName)
+		}
 		return pipeline.ReleaseStatus{}, &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf(
-			"the deployer of orbit %s has not taken release %s, submitted %s ago (it takes one within %s): check that it runs (its logs) and reads s3://%s/%s; "+
+			"the deployer of orbit %s has not taken release %s, submitted %s ago (it takes one within %s)%s: check that it runs (its logs) and reads s3://%s/%s; "+
 				"the stage goes on once it does",
-			orbitName, id, now.Sub(at).Truncate(time.Second), deployer.SubmissionTakeDeadline, bucket, elevator.SubmissionKey(id))}
+			orbitName, id, now.Sub(at).Truncate(time.Second), deployer.SubmissionTakeDeadline, also, bucket, elevator.SubmissionKey(id))}
 	}
 	return pipeline.ReleaseStatus{}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
 	"github.com/elevatorhq/elevator/internal/aws/s3"
 	"github.com/elevatorhq/elevator/internal/deployer"
 	"github.com/elevatorhq/elevator/internal/pipeline"
@@ -21,6 +22,9 @@ func (o rejectedObjects) GetWithMetadata(_ context.Context, _, key string) ([]by
 	meta, ok := o[key]
 	if !ok {
 		return nil, nil, s3.ErrNotFound
+	}
+	if meta == nil {
+		return nil, nil, fmt.Errorf("get %s: %w", key, awserr.ErrAccessDenied) // the orbit lets the driver read no rejected/
 	}
 	return []byte("{}"), meta, nil
 }
@@ -50,6 +54,15 @@ func TestASubmissionAnotherOrbitNeverTakesEndsTheStagesPolling(t *testing.T) {
 	var blocked *pipeline.BlockedError
 	if !errors.As(err, &blocked) || blocked.Orbit != "prod" || !strings.Contains(blocked.Reason, "has not taken release "+id) {
 		t.Fatalf("past SubmissionTakeDeadline = %v; want a BlockedError saying prod's deployer has not taken %s", err, id)
+	}
+
+	// A driver that may not read rejected/ learns it from the deadline.
+	denied := rejectedObjects{elevator.RejectedKey(id): nil}
+	if st, err := untaken(ctx, denied, "state", "prod", id, at.Add(time.Minute)); err != nil || st.Done {
+		t.Fatalf("rejected/ unreadable, a minute after = %+v, %v; want not ended", st, err)
+	}
+	if _, err = untaken(ctx, denied, "state", "prod", id, at.Add(deployer.SubmissionTakeDeadline+time.Second)); !errors.As(err, &blocked) || !strings.Contains(blocked.Reason, "could not be read") {
+		t.Fatalf("rejected/ unreadable, past the deadline = %v; want a BlockedError saying so", err)
 	}
 
 	bucket[elevator.RejectedKey(id)] = map[string]string{elevator.RejectedReasonMeta: elevator.RejectedReason("release of orbit test submitted to orbit prod\nmore")}
