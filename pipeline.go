@@ -163,7 +163,11 @@ type PipelineExecution struct {
 	// move Revision, not Decisions, so a deployer that parked an
 	// execution runs it again when Decisions moved, not when another
 	// replica's run wrote the record.
-	Decisions int64     `json:"decisions,omitempty"`
+	Decisions int64 `json:"decisions,omitempty"`
+	// HandOvers counts the leases given up by drivers that stopped
+	// before the execution parked (a deployer shutting down): such a
+	// write asks another driver to go on at once, as a decision does.
+	HandOvers int64     `json:"hand_overs,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 

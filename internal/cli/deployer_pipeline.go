@@ -104,6 +104,7 @@ func (dp *deployerPipelines) handOver(app, id string) {
 		return
 	}
 	e.Revision++
+	e.HandOvers++ // the other replicas' sign to go on at once
 	e.UpdatedAt = time.Now().UTC().Truncate(time.Millisecond)
 	e.Owner, e.LeaseExpires = "", time.Time{}
 	if err := dp.store.Put(ctx, e); err != nil {

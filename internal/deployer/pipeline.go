@@ -59,11 +59,12 @@ const PipelineRetry = time.Minute
 
 // parked is what the deployer saw of an execution it left parked.
 type parked struct {
-	// decisions is the record's Decisions: every replica's runs write
-	// the record (its revision moves at each lease taken and given up),
-	// so only a decision's write says that something changed for it.
-	decisions int64
-	at        time.Time
+	// calls is the record's Decisions + HandOvers: every replica's runs
+	// write the record (its revision moves at each lease taken and
+	// given up), so only a decision's write, or a driver's hand-over,
+	// says that it calls for a run.
+	calls int64
+	at    time.Time
 	// lease is the end of another process's lease the record held then.
 	lease time.Time
 	// retry, when set, is when a run that failed is tried again.
@@ -80,7 +81,8 @@ type pipelines struct {
 // due says whether the deployer runs execution e now: it has not ended,
 // no other process holds its lease, and something may have changed since
 // this deployer parked it — a decision wrote its record (an approval, a
-// promotion, a cancel: Decisions moved), the time a stage waits for has
+// promotion, a cancel: Decisions moved) or a stopping driver handed it
+// over (HandOvers moved), the time a stage waits for has
 // come since (Until passed), another process died holding its lease, or
 // Recheck has passed. An execution this deployer has not seen (a new
 // one, or after a restart) is due. Another replica's runs, which write
@@ -96,7 +98,7 @@ func (d *Deployer) pipelineDue(e *elevator.PipelineExecution, now time.Time) boo
 		return false
 	}
 	p, ok := d.pipes.seen[e.ID]
-	if !ok || p.decisions != e.Decisions || now.Sub(p.at) >= d.o.Pipelines.Recheck || (!p.retry.IsZero() && !now.Before(p.retry)) {
+	if !ok || p.calls != callsOf(e) || now.Sub(p.at) >= d.o.Pipelines.Recheck || (!p.retry.IsZero() && !now.Before(p.retry)) {
 		return true
 	}
 	if e.Owner != "" && e.Owner != d.owner && !e.LeaseExpires.Equal(p.lease) {
@@ -164,13 +166,13 @@ func (d *Deployer) drivePipeline(ctx context.Context, e *elevator.PipelineExecut
 			delete(d.pipes.seen, e.ID)
 			log.Info("pipeline ended", "state", out.State)
 		case err == nil && out != nil:
-			d.pipes.seen[e.ID] = parked{decisions: out.Decisions, at: d.clock.Now(), lease: othersLease(out, d.owner)}
+			d.pipes.seen[e.ID] = parked{calls: callsOf(out), at: d.clock.Now(), lease: othersLease(out, d.owner)}
 			log.Info("pipeline parked", "revision", out.Revision, "stages", stagesOf(out))
 		case elevator.ErrorCode(err) == elevator.ECONFLICT:
 			// The other process parks it; this deployer runs it again
 			// when a decision or the time calls for it, or when that
 			// process dies holding the lease.
-			d.pipes.seen[e.ID] = parked{decisions: e.Decisions, at: d.clock.Now(), lease: e.LeaseExpires}
+			d.pipes.seen[e.ID] = parked{calls: callsOf(e), at: d.clock.Now(), lease: e.LeaseExpires}
 			log.Info("pipeline driven by another process", "err", err)
 		case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 			log.Info("pipeline left at shutdown; its lease ends and another deployer goes on")
@@ -184,11 +186,15 @@ func (d *Deployer) drivePipeline(ctx context.Context, e *elevator.PipelineExecut
 				last = out
 			}
 			now := d.clock.Now()
-			d.pipes.seen[e.ID] = parked{decisions: last.Decisions, at: now, lease: othersLease(last, d.owner), retry: now.Add(PipelineRetry)}
+			d.pipes.seen[e.ID] = parked{calls: callsOf(last), at: now, lease: othersLease(last, d.owner), retry: now.Add(PipelineRetry)}
 			log.Warn("pipeline stopped", "err", err, "retry_in", PipelineRetry.String())
 		}
 	}()
 }
+
+// callsOf counts the writes of e that call for a run: decisions and
+// hand-overs.
+func callsOf(e *elevator.PipelineExecution) int64 { return e.Decisions + e.HandOvers }
 
 // othersLease is the end of the lease another process than owner holds
 // in e, or zero.

@@ -165,8 +165,8 @@ func TestTheDeployerDrivesAnExecutionWhenItIsDue(t *testing.T) {
 // every round, each run making it due for the other. With two deployers
 // on the fakes above: each runs a new execution at most once, then
 // neither runs it nor writes it while it stays parked; a decision makes
-// it due again, once per replica; a driver that died holding the lease
-// is taken over once the lease ended.
+// it due again, once per replica, and so does a hand-over; a driver that
+// died holding the lease is taken over once the lease ended.
 func TestTwoReplicasDoNotRunAParkedExecutionInTurn(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
 	x := &executions{recs: map[string]*elevator.PipelineExecution{
@@ -201,6 +201,15 @@ func TestTwoReplicasDoNotRunAParkedExecutionInTurn(t *testing.T) {
 	x.decide("a")
 	if n := runs(20); n != 2 {
 		t.Fatalf("a decision, then 20 rounds: %d runs, want one per replica", n)
+	}
+	// A replica that stops mid-run hands the execution over (its lease
+	// given up, HandOvers+1): the others go on at once.
+	x.mu.Lock()
+	x.recs["a"].Revision++
+	x.recs["a"].HandOvers++
+	x.mu.Unlock()
+	if n := runs(1); n != 2 {
+		t.Fatalf("a hand-over, then a round: %d runs, want one per replica", n)
 	}
 	x.mu.Lock()
 	x.recs["a"].Owner, x.recs["a"].LeaseExpires = "deployer-c", clock.now.Add(10*time.Second)
