@@ -70,9 +70,33 @@ func FuzzReleaseIDAt(f *testing.F) {
 		if err != nil || !back.Equal(ta.Truncate(time.Millisecond)) {
 			t.Fatalf("id %q reads back as %s (%v), want %s", ia, back, err, ta.Truncate(time.Millisecond))
 		}
+		if at, ok := ReleaseIDTime(ia); !ok || !at.Equal(back) {
+			t.Fatalf("ReleaseIDTime(%q) = %s, %v; want %s", ia, at, ok, back)
+		}
 		ma, mb := ta.Truncate(time.Millisecond), tb.Truncate(time.Millisecond)
 		if ma.Before(mb) != (ia < ib) || ma.Equal(mb) != (ia == ib) {
 			t.Fatalf("%s at %s and %s at %s sort the other way", ia, ta, ib, tb)
+		}
+	})
+}
+
+// FuzzReleaseIDTime reads any string: a time for the ids CheckReleaseID
+// takes whose stamp is a real time, false for the others, never a panic.
+func FuzzReleaseIDTime(f *testing.F) {
+	f.Add("20261129-120000123-9f86d081")
+	f.Add("20261129-120000-9f86d081")
+	f.Add("20261399-120000-9f86d081")
+	f.Add("../x")
+	f.Fuzz(func(t *testing.T, id string) {
+		at, ok := ReleaseIDTime(id)
+		if ok && CheckReleaseID(id) != nil {
+			t.Fatalf("ReleaseIDTime(%q) = %s, true; but CheckReleaseID refuses it", id, at)
+		}
+		if !ok && !at.IsZero() {
+			t.Fatalf("ReleaseIDTime(%q) = %s, false; want the zero time", id, at)
+		}
+		if ok && !strings.HasPrefix(id, at.Format("20060102-150405")) {
+			t.Fatalf("ReleaseIDTime(%q) = %s: not the time its stamp says", id, at)
 		}
 	})
 }

@@ -157,7 +157,18 @@ type PipelineExecution struct {
 	Owner        string    `json:"owner,omitempty"`
 	LeaseExpires time.Time `json:"lease_expires,omitzero"`
 	Revision     int64     `json:"revision"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	// Decisions counts the writes of decisions (approve, reject, promote,
+	// override, unpin, cancel): every one adds 1, and nothing else
+	// changes it. A driver's own writes (a lease taken, a stage parked)
+	// move Revision, not Decisions, so a deployer that parked an
+	// execution runs it again when Decisions moved, not when another
+	// replica's run wrote the record.
+	Decisions int64 `json:"decisions,omitempty"`
+	// HandOvers counts the leases given up by drivers that stopped
+	// before the execution parked (a deployer shutting down): such a
+	// write asks another driver to go on at once, as a decision does.
+	HandOvers int64     `json:"hand_overs,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Stage returns the run of the stage called name, or nil.
@@ -341,9 +352,10 @@ type StageDecision struct {
 // orbit stack needs no table of its own for it.
 const PipelineKeyPrefix = "pipeline#"
 
-// ReleaseTokenKey is the key, in the state bucket of the orbit a release
-// goes to, of the object that binds a release token to the id of the
-// release it started: the pipeline executor gives each stage's release
+// ReleaseTokenKey is the key, in the state bucket of the execution's
+// home (the orbit of its first stage), whichever orbit the release goes
+// to, of the object that binds a release token to the id of the release
+// it started: the pipeline executor gives each stage's release
 // in each orbit one token, the same at every try, and the object is
 // written (if absent) before the release is submitted, so that a try
 // after a crash finds the release the one before it submitted. The token

@@ -260,6 +260,23 @@ func ReleaseIDStamp(id string) string {
 	return id
 }
 
+// ReleaseIDTime returns when id was made, as its stamp says (to the
+// millisecond, or the second for an id of the old form), and false when
+// id is not a release id (CheckReleaseID).
+func ReleaseIDTime(id string) (time.Time, bool) {
+	if CheckReleaseID(id) != nil {
+		return time.Time{}, false
+	}
+	stamp := ReleaseIDStamp(id)
+	layout := "20060102-150405"
+	if len(stamp) > len(layout) {
+		stamp = stamp[:len(layout)] + "." + stamp[len(layout):]
+		layout += ".000"
+	}
+	at, err := time.Parse(layout, stamp)
+	return at, err == nil
+}
+
 // versionPattern is the grammar of an OCI image tag: a version goes into
 // image references, user data and systemd units, so it may hold nothing a
 // shell, a unit file or a registry would read specially.

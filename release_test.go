@@ -242,3 +242,26 @@ func TestARefusedReleaseIDLeavesTheNextOnesAlone(t *testing.T) {
 		t.Errorf("NewReleaseID after a refused one = %q, want an id of about %s", id, now.UTC())
 	}
 }
+
+func TestReleaseIDTimeIsWhenTheIdWasMade(t *testing.T) {
+	at := time.Date(2026, 11, 29, 12, 30, 15, 123_000_000, time.UTC)
+	id, err := ReleaseIDAt(at, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id   string
+		want time.Time
+		ok   bool
+	}{
+		{id, at, true},
+		{"20261129-123015-9f86d081", at.Truncate(time.Second), true},
+		{"../x", time.Time{}, false},
+		{"20261399-123015-9f86d081", time.Time{}, false},
+	} {
+		got, ok := ReleaseIDTime(c.id)
+		if ok != c.ok || !got.Equal(c.want) {
+			t.Errorf("ReleaseIDTime(%q) = %v, %v; want %v, %v", c.id, got, ok, c.want, c.ok)
+		}
+	}
+}

@@ -34,6 +34,38 @@ func SubmissionID(key string) (string, bool) {
 	return id, true
 }
 
+// RejectedKey is where a deployer moves the submission of release id it
+// refused: rejected/<id>.json, with the submission's metadata and
+// RejectedReasonMeta.
+func RejectedKey(id string) string { return RejectedPrefix + id + ".json" }
+
+// RejectedReasonMeta is the name of the object metadata
+// (x-amz-meta-rejected-reason) of a rejected submission that says why the
+// deployer refused it: the first line of the reason, printable ASCII only,
+// at most MaxRejectedReason bytes (the audit log keeps it whole).
+const RejectedReasonMeta = "rejected-reason"
+
+// MaxRejectedReason caps RejectedReasonMeta: S3 allows 2 KB of user
+// metadata in all.
+const MaxRejectedReason = 512
+
+// RejectedReason is reason as RejectedReasonMeta keeps it.
+func RejectedReason(reason string) string {
+	if i := strings.IndexByte(reason, '\n'); i >= 0 {
+		reason = reason[:i]
+	}
+	b := []byte(reason)
+	for i, c := range b {
+		if c < ' ' || c > '~' {
+			b[i] = '?'
+		}
+	}
+	if len(b) > MaxRejectedReason {
+		b = b[:MaxRejectedReason]
+	}
+	return string(b)
+}
+
 // SubmissionsQueueName is the name of the SQS queue that receives the
 // notifications of an orbit's submissions: <orbit>-elevator-submissions.
 func SubmissionsQueueName(orbit string) string { return orbit + "-elevator-submissions" }

@@ -610,8 +610,11 @@ func TestADuplicateSubmissionRunsOnceAndAMalformedOneIsRejected(t *testing.T) {
 		if missing == 0 {
 			for id, name := range badIDs {
 				t.Logf("%s: %s", name, rejected[id])
-				if ok, _ := objects.Exists(ctx, in.bucket, domain.RejectedPrefix+id+".json"); !ok {
-					t.Errorf("%s: not moved aside under %s", name, domain.RejectedPrefix)
+				_, meta, err := objects.GetWithMetadata(ctx, in.bucket, domain.RejectedKey(id))
+				if err != nil {
+					t.Errorf("%s: not moved aside under %s: %v", name, domain.RejectedPrefix, err)
+				} else if meta[domain.RejectedReasonMeta] == "" || !strings.Contains(rejected[id], meta[domain.RejectedReasonMeta][:min(20, len(meta[domain.RejectedReasonMeta]))]) {
+					t.Errorf("%s: moved aside with reason %q, the audit log says %q", name, meta[domain.RejectedReasonMeta], rejected[id])
 				}
 			}
 			break

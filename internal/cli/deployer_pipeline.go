@@ -37,11 +37,14 @@ import (
 type deployerPipelines struct {
 	env   *releaseEnv // the deployer's orbit, connected
 	store *awspipeline.Store
-	owner string // the deployer's, as in its release locks: the executions' lease owner
-	poll  time.Duration
-	wait  time.Duration // the executor's MaxWait
-	log   *slog.Logger
-	d     *deployer.Deployer // set once made
+	// claims binds the release tokens of the executions' stages: the
+	// deployer's orbit is the home of the executions it drives.
+	claims tokenClaims
+	owner  string // the deployer's, as in its release locks: the executions' lease owner
+	poll   time.Duration
+	wait   time.Duration // the executor's MaxWait
+	log    *slog.Logger
+	d      *deployer.Deployer // set once made
 
 	agentOnce sync.Once
 	agent     *orbit.AgentFiles
@@ -59,7 +62,7 @@ func (o *deployerOptions) pipelinesOptions(ctx context.Context, engine release.C
 	}
 	store := awspipeline.New(elevator.ReleasesTableName(e.orbit.Name), dynamodb.New(cfg), e.backend.Store).
 		WithSources(s3.New(cfg), e.orbitOutputs[home][compile.StateBucketOutput])
-	dp := &deployerPipelines{env: e, store: store, owner: engine.Owner, poll: engine.Poll, wait: o.pipelineEvery, log: log}
+	dp := &deployerPipelines{env: e, store: store, claims: e.backend.Store, owner: engine.Owner, poll: engine.Poll, wait: o.pipelineEvery, log: log}
 	return dp, &deployer.Pipelines{Executions: store, Drive: dp.drive, Every: o.pipelineEvery}, nil
 }
 
@@ -79,6 +82,7 @@ func (dp *deployerPipelines) drive(ctx context.Context, e *elevator.PipelineExec
 		return nil, elevator.Errorf(elevator.EINTERNAL, "pipeline %s of app %s pinned a manifest of app %s", e.ID, e.App, a.Name)
 	}
 	r := &stageReleaser{dp: dp, src: src, startedBy: e.StartedBy, app: e.App}
+	r.settings = &deployedSettings{r: r}
 	x := &pipeline.Executor{App: a, Store: dp.store, Releaser: r, Reviewer: r, Pins: r, Notifier: r, Owner: dp.owner,
 		Lease: dp.env.lease, MaxWait: dp.wait, Poll: dp.poll, Log: dp.log.With("app", e.App)}
 	out, err := x.Run(ctx, e.ID) // pipeline.ErrLeased is an ECONFLICT error
@@ -100,6 +104,7 @@ func (dp *deployerPipelines) handOver(app, id string) {
 		return
 	}
 	e.Revision++
+	e.HandOvers++ // the other replicas' sign to go on at once
 	e.UpdatedAt = time.Now().UTC().Truncate(time.Millisecond)
 	e.Owner, e.LeaseExpires = "", time.Time{}
 	if err := dp.store.Put(ctx, e); err != nil {
@@ -121,9 +126,84 @@ type stageReleaser struct {
 	src       *elevator.PipelineSources
 	startedBy string
 	app       string
+	// settings reads other orbits as `orbit up` applied them, for the
+	// starter's role there (see starterMay).
+	settings pipeline.DeployedOrbits
 
 	mu     sync.Mutex
 	others map[string]*releaseEnv // other orbits, connected, by name
+}
+
+// starterMay refuses, with a *pipeline.BlockedError naming the missing
+// role, to act in another orbit than the deployer's own for an execution
+// whose starter does not hold the deployer role for the app there, as
+// `orbit up` last applied the orbit's access rules. The deployer acts
+// with its own credentials: without this check, anyone who may start a
+// pipeline in the first orbit would release into every orbit whose
+// deployer takes the first orbit's submissions. (The CLI acts with the
+// caller's own credentials: IAM decides there.)
+func (r *stageReleaser) starterMay(ctx context.Context, orbitName string) error {
+	if orbitName == r.dp.env.orbit.Name {
+		return nil
+	}
+	o, err := r.settings.Deployed(ctx, orbitName)
+	if errors.Is(err, pipeline.ErrNotDeployed) {
+		return &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf("the deployer of orbit %s cannot tell whether %s, who started the pipeline, holds the %s role for app %s in orbit %s: %v",
+			r.dp.env.orbit.Name, r.startedBy, elevator.RoleDeployer, r.app, orbitName, err)}
+	}
+	if err != nil {
+		return err
+	}
+	if !o.RoleOf(r.startedBy, r.app).Covers(elevator.RoleDeployer) {
+		return &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf("%s, who started the pipeline, does not hold the %s role for app %s in orbit %s (its access rules as `orbit up` applied them), "+
+			"so the deployer of orbit %s does not release there for them: an admin of orbit %s grants the role and runs `elevator orbit up`, "+
+			"or someone who holds it runs `elevator pipeline resume`", r.startedBy, elevator.RoleDeployer, r.app, orbitName, r.dp.env.orbit.Name, orbitName)}
+	}
+	return nil
+}
+
+// deployedSettings reads another orbit's settings as `orbit up` applied
+// them (elevator.OrbitSettingsKey in the state bucket of its home
+// region), with the deployer's credentials: a pipeline.DeployedOrbits.
+type deployedSettings struct {
+	r *stageReleaser
+
+	mu    sync.Mutex
+	known map[string]*elevator.Orbit
+}
+
+func (d *deployedSettings) Deployed(ctx context.Context, name string) (*elevator.Orbit, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if o, ok := d.known[name]; ok {
+		return o, nil
+	}
+	e, _, err := d.r.target(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	home := e.orbit.Regions[0].Name
+	cfg, err := e.configs.For(ctx, home)
+	if err != nil {
+		return nil, err
+	}
+	bucket := e.orbitOutputs[home][compile.StateBucketOutput]
+	body, _, err := s3.New(cfg).Get(ctx, bucket, elevator.OrbitSettingsKey)
+	if errors.Is(err, s3.ErrNotFound) {
+		return nil, fmt.Errorf("orbit %s: no s3://%s/%s: %w", name, bucket, elevator.OrbitSettingsKey, pipeline.ErrNotDeployed)
+	}
+	if err != nil {
+		return nil, d.r.denied(name, "read its settings as orbit up applied them", err)
+	}
+	settings, err := elevator.ParseOrbitSettings(name, body)
+	if err != nil {
+		return nil, err
+	}
+	if d.known == nil {
+		d.known = map[string]*elevator.Orbit{}
+	}
+	d.known[name] = settings.Deployed()
+	return d.known[name], nil
 }
 
 // target is the orbit a stage acts in: the deployer's own (own), or
@@ -210,6 +290,9 @@ func (r *stageReleaser) clients(ctx context.Context, e *releaseEnv) func(region 
 // any submitted release, or to the other orbit's deployers through its
 // state bucket (deployer.PutSubmission, as CI submits).
 func (r *stageReleaser) Start(ctx context.Context, orbitName, version, token string) (string, error) {
+	if err := r.starterMay(ctx, orbitName); err != nil {
+		return "", err
+	}
 	e, own, err := r.target(ctx, orbitName)
 	if err != nil {
 		return "", err
@@ -261,16 +344,23 @@ func (r *stageReleaser) Start(ctx context.Context, orbitName, version, token str
 		}
 		return nil
 	}
-	// The token is bound to the release in this deployer's own orbit,
-	// which it may always write, whichever orbit the release goes to; a
-	// release submitted twice under one id (the try before died after
-	// submitting it to another orbit) is one release there.
-	return startOnce(ctx, splitTokenStore{claims: r.dp.env.backend.Store, releases: e.backend.Store}, token, fresh, build, submit)
+	// The token is bound in the execution's home, this deployer's own
+	// orbit, as every driver binds it; a release submitted twice under
+	// one id (the try before died after submitting it to another orbit)
+	// is one release there.
+	return startOnce(ctx, r.tokens(e.backend.Store), token, fresh, build, submit)
 }
 
-// Status reads the release's record in its orbit; a release submitted
-// whose record is not written yet (no deployer took it yet) has not
-// ended.
+// tokens binds a stage's release token in the execution's home and reads
+// the release in the orbit it goes to, as the CLI does (see
+// splitTokenStore).
+func (r *stageReleaser) tokens(releases releaseReads) splitTokenStore {
+	return splitTokenStore{claims: r.dp.claims, releases: releases}
+}
+
+// Status reads the release's record in its orbit. A release submitted
+// whose record is not written yet has not ended, unless the orbit's
+// deployer rejected it (see untaken).
 func (r *stageReleaser) Status(ctx context.Context, orbitName, id string) (pipeline.ReleaseStatus, error) {
 	e, _, err := r.target(ctx, orbitName)
 	if err != nil {
@@ -278,12 +368,58 @@ func (r *stageReleaser) Status(ctx context.Context, orbitName, id string) (pipel
 	}
 	rec, err := e.backend.Store.Record(ctx, id)
 	if errors.Is(err, release.ErrNotFound) {
-		return pipeline.ReleaseStatus{}, nil
+		home := e.orbit.Regions[0].Name
+		cfg, err := e.configs.For(ctx, home)
+		if err != nil {
+			return pipeline.ReleaseStatus{}, err
+		}
+		return untaken(ctx, s3.New(cfg), e.orbitOutputs[home][compile.StateBucketOutput], orbitName, id, time.Now())
 	}
 	if err != nil {
 		return pipeline.ReleaseStatus{}, r.denied(orbitName, "read release records", err)
 	}
 	return pipeline.ReleaseStatus{Done: rec.State.Ended(), Succeeded: rec.State == elevator.StateSuccess, Message: string(rec.State) + " " + rec.Error}, nil
+}
+
+// rejectedReads reads a rejected submission (s3.Client).
+type rejectedReads interface {
+	GetWithMetadata(ctx context.Context, bucket, key string) ([]byte, map[string]string, error)
+}
+
+// untaken is the status of release id, submitted to orbit orbitName's
+// deployers (whose state bucket is bucket) and without a record: failed
+// with the deployer's reason when it rejected the submission (moved it
+// to elevator.RejectedKey); a *pipeline.BlockedError when no record came
+// within deployer.SubmissionTakeDeadline of the id's time (the orbit's
+// deployer is down or does not read its submissions), so the stage waits
+// and says so rather than polling unseen; otherwise not ended.
+func untaken(ctx context.Context, objects rejectedReads, bucket, orbitName, id string, now time.Time) (pipeline.ReleaseStatus, error) {
+	_, meta, err := objects.GetWithMetadata(ctx, bucket, elevator.RejectedKey(id))
+	if err == nil {
+		reason := meta[elevator.RejectedReasonMeta]
+		if reason == "" {
+			reason = "see the orbit's audit log"
+		}
+		return pipeline.ReleaseStatus{Done: true, Message: fmt.Sprintf("the deployer of orbit %s rejected the submission: %s", orbitName, reason)}, nil
+	}
+	// A driver the orbit does not let read its rejected submissions
+	// (its submitter policy grants no rejected/) still learns, from the
+	// deadline, that the release was not taken.
+	unreadable := errors.Is(err, awserr.ErrAccessDenied)
+	if !errors.Is(err, s3.ErrNotFound) && !unreadable {
+		return pipeline.ReleaseStatus{}, fmt.Errorf("read the rejected submission of release %s: %w", id, err)
+	}
+	if at, ok := elevator.ReleaseIDTime(id); ok && now.Sub(at) > deployer.SubmissionTakeDeadline {
+		also := ""
+		if unreadable {
+			also = fmt.Sprintf(" (it may have rejected it: s3://%s/%s could not be read, see orbit %s's audit log)", bucket, elevator.RejectedKey(id), orbitName)
+		}
+		return pipeline.ReleaseStatus{}, &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf(
+			"the deployer of orbit %s has not taken release %s, submitted %s ago (it takes one within %s)%s: check that it runs (its logs) and reads s3://%s/%s; "+
+				"the stage goes on once it does",
+			orbitName, id, now.Sub(at).Truncate(time.Second), deployer.SubmissionTakeDeadline, also, bucket, elevator.SubmissionKey(id))}
+	}
+	return pipeline.ReleaseStatus{}, nil
 }
 
 // reviewer makes and executes the stage's change sets as `pipeline
@@ -302,6 +438,9 @@ func (r *stageReleaser) reviewer() stackReviewer {
 
 // Review makes the stage's change sets in an orbit (see stackReviewer).
 func (r *stageReleaser) Review(ctx context.Context, orbitName, owner string, previous []elevator.ChangeSetRef) ([]elevator.ChangeSetRef, error) {
+	if err := r.starterMay(ctx, orbitName); err != nil {
+		return nil, err
+	}
 	refs, err := r.reviewer().Review(ctx, orbitName, owner, previous)
 	if err != nil {
 		return nil, r.denied(orbitName, "make the change sets of the app's stacks", err)
@@ -311,6 +450,9 @@ func (r *stageReleaser) Review(ctx context.Context, orbitName, owner string, pre
 
 // Apply executes a reviewed change set (see stackReviewer).
 func (r *stageReleaser) Apply(ctx context.Context, ref elevator.ChangeSetRef) error {
+	if err := r.starterMay(ctx, ref.Orbit); err != nil {
+		return err
+	}
 	if err := r.reviewer().Apply(ctx, ref); err != nil {
 		return r.denied(ref.Orbit, executeChangeSets, err)
 	}

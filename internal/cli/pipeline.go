@@ -48,6 +48,9 @@ type pipelineEnv struct {
 	orbits map[string]*elevator.Orbit
 	caller string
 	store  *awspipeline.Store
+	// claims binds the release tokens of the execution's stages, in the
+	// first stage's orbit's state bucket (see splitTokenStore).
+	claims tokenClaims
 	// orbitFileOf is the manifest file of each orbit, by name; sources
 	// are what the execution being driven pinned.
 	orbitFileOf map[string]string
@@ -137,6 +140,7 @@ func (p *pipelineEnv) connect(ctx context.Context) error {
 	}
 	p.store = awspipeline.New(elevator.ReleasesTableName(first.Name), dynamodb.New(cfgs[0]), backend.Store).
 		WithSources(s3.New(cfgs[0]), outputs[compile.StateBucketOutput])
+	p.claims = backend.Store
 	return nil
 }
 
@@ -211,7 +215,7 @@ func (r cliReleaser) Start(ctx context.Context, orbitName, version, token string
 	if err != nil {
 		return "", err
 	}
-	return startOnce(ctx, e.backend.Store, token, fresh, func(id string) (*elevator.Release, error) {
+	return startOnce(ctx, r.tokens(e.backend.Store), token, fresh, func(id string) (*elevator.Release, error) {
 		rel, err := compile.ReleaseDocument(compile.ReleaseRequest{App: a, Orbit: e.orbit, Version: version, ID: id, CreatedAt: now, CreatedBy: r.p.caller, Agent: agent.Builds}, facts)
 		if err != nil {
 			return nil, err
@@ -221,6 +225,13 @@ func (r cliReleaser) Start(ctx context.Context, orbitName, version, token string
 		_, err := e.engine.Submit(ctx, rel)
 		return err
 	})
+}
+
+// tokens binds a stage's release token in the execution's home and reads
+// the release in the orbit it goes to, as the deployer does (see
+// splitTokenStore).
+func (r cliReleaser) tokens(releases releaseReads) splitTokenStore {
+	return splitTokenStore{claims: r.p.claims, releases: releases}
 }
 
 // Status drives the release to its end when it has not ended: it runs a
@@ -386,12 +397,17 @@ func newPipelineStartCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		started, err := x.Start(ctx, id, version, p.caller)
-		if err != nil {
-			return err
-		}
 		if s.deployer != "" {
+			started, err := x.Start(ctx, id, version, p.caller)
+			if err != nil {
+				return err
+			}
 			return s.leave(ctx, p, started)
+		}
+		// Run next, by this process: the record is written leased to
+		// it, so that a deployer does not take it in between.
+		if _, err := x.StartLeased(ctx, id, version, p.caller); err != nil {
+			return err
 		}
 		fmt.Fprintf(p.stderr, "pipeline %s of %s %s (resume it with: elevator pipeline resume %s -f %s)\n", id, p.app.Name, version, id, p.file)
 		e, err := x.Run(ctx, id)

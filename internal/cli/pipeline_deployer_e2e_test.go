@@ -136,7 +136,10 @@ func TestADeployerDrivesAPipelineThroughItsApproval(t *testing.T) {
 	access := fmt.Sprintf("access:\n  - {role: approver, principals: [\"arn:aws:iam::%s:user/bob\"]}\n", acct.ID)
 	firstAddr, secondAddr := freeAddr(t), freeAddr(t)
 	first, firstName := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n"+access)
-	second, secondName := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\ndeployer: http://"+secondAddr+"\n")
+	// The first orbit's deployer releases into the second for the
+	// starter only if they may deploy the app there.
+	starter := fmt.Sprintf("access:\n  - {role: deployer, principals: [\"arn:aws:iam::%s:user/elevator-test\"], apps: [shop]}\n", acct.ID)
+	second, secondName := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\ndeployer: http://"+secondAddr+"\n"+starter)
 	third, thirdName := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n")
 	appFile := filepath.Join(t.TempDir(), "app.yml")
 	body := releaseApp + fmt.Sprintf("pipeline:\n  stages:\n    - orbit: %s\n      approval: {roles: [approver]}\n    - {orbit: %s, auto: true}\n    - {orbit: %s, auto: true}\n",

@@ -65,18 +65,28 @@ func startOnce(ctx context.Context, store releaseStarts, token, fresh string,
 	return id, submit(rel)
 }
 
+// tokenClaims binds release tokens (awsrelease.Store).
+type tokenClaims interface {
+	ClaimToken(ctx context.Context, token, id string) (string, error)
+}
+
+// releaseReads reads a release's record and document (awsrelease.Store).
+type releaseReads interface {
+	Record(ctx context.Context, id string) (*elevator.ReleaseRecord, error)
+	Release(ctx context.Context, id string) ([]byte, string, error)
+}
+
 // splitTokenStore keeps the token's binding in one orbit's store (claims) and
-// reads the release in another's (releases): the deployer binds the tokens
-// of every release it starts in its own orbit, where it may write, and
-// reads each release where it went.
+// reads the release in another's (releases). Every driver of an execution
+// (the deployer, `pipeline start --in-process`, `pipeline resume`) binds
+// the tokens of its stages' releases in the execution's home, the first
+// stage's orbit, whose table keeps the execution and whose state bucket
+// every driver may write: so a token one driver bound is the one the
+// next driver finds, whichever orbit the release goes to, and a stage
+// gets one release. It reads each release where it went.
 type splitTokenStore struct {
-	claims interface {
-		ClaimToken(ctx context.Context, token, id string) (string, error)
-	}
-	releases interface {
-		Record(ctx context.Context, id string) (*elevator.ReleaseRecord, error)
-		Release(ctx context.Context, id string) ([]byte, string, error)
-	}
+	claims   tokenClaims
+	releases releaseReads
 }
 
 func (t splitTokenStore) ClaimToken(ctx context.Context, token, id string) (string, error) {

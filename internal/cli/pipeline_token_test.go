@@ -70,3 +70,47 @@ func TestStartOnceSubmitsOneReleaseATokenWhereverTheTryBeforeDied(t *testing.T) 
 		t.Errorf("a try after a claim without a release = %q, %v; built %v", got, err, built)
 	}
 }
+
+// TestAStageTokenOneDriverBoundIsFoundByTheOther: the deployer and the
+// CLI (`pipeline resume`) both bind a stage's release token in the
+// execution's home, the first stage's orbit, and read the release where
+// it went; so when one driver died after submitting the stage's release
+// into another orbit, the other finds the release and submits none.
+// In-memory stores stand for the two orbits' state buckets.
+func TestAStageTokenOneDriverBoundIsFoundByTheOther(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct{ name, first string }{{"the deployer first, then the CLI", "deployer"}, {"the CLI first, then the deployer", "cli"}} {
+		t.Run(c.name, func(t *testing.T) {
+			home := &tokenStore{tokens: map[string]string{}, records: map[string]bool{}}   // orbit test: the execution's
+			target := &tokenStore{tokens: map[string]string{}, records: map[string]bool{}} // orbit prod: the stage's
+			cli := cliReleaser{p: &pipelineEnv{claims: home}}
+			dep := &stageReleaser{dp: &deployerPipelines{claims: home}}
+			drivers := map[string]func() splitTokenStore{
+				"cli":      func() splitTokenStore { return cli.tokens(target) },
+				"deployer": func() splitTokenStore { return dep.tokens(target) },
+			}
+			second := "cli"
+			if c.first == "cli" {
+				second = "deployer"
+			}
+			var submitted []string
+			build := func(id string) (*elevator.Release, error) { return &elevator.Release{ID: id}, nil }
+			submit := func(rel *elevator.Release) error {
+				submitted = append(submitted, rel.ID)
+				target.records[rel.ID] = true
+				return nil
+			}
+			one, err := startOnce(ctx, drivers[c.first](), "p1-prod-prod", "20261129-120000-00000001", build, submit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			two, err := startOnce(ctx, drivers[second](), "p1-prod-prod", "20261129-120500-00000002", build, submit)
+			if err != nil || two != one || len(submitted) != 1 {
+				t.Fatalf("the %s started %s, the %s then %q (%v); submitted %v, want one release", c.first, one, second, two, err, submitted)
+			}
+			if home.tokens["p1-prod-prod"] != one || len(target.tokens) != 0 {
+				t.Errorf("tokens in the home orbit %v, in the target orbit %v; want the binding in the home orbit only", home.tokens, target.tokens)
+			}
+		})
+	}
+}

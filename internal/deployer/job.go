@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -513,6 +514,13 @@ func (j *job) reject(rel *elevator.Release, body []byte, meta map[string]string,
 	}
 	j.log.Warn("submission rejected", "key", j.key, "app", e.App, "state", "rejected", "reason", reason)
 	if body != nil {
+		// The reason goes with the submission, for whoever submitted
+		// it to read (a pipeline's stage fails with it).
+		meta = maps.Clone(meta)
+		if meta == nil {
+			meta = map[string]string{}
+		}
+		meta[elevator.RejectedReasonMeta] = elevator.RejectedReason(reason)
 		if _, err := d.o.Objects.PutWithMetadata(ctx, d.o.Bucket, aside, "application/json", body, meta); err != nil {
 			j.log.Warn("move rejected submission aside failed", "err", err)
 			return rejected

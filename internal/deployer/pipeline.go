@@ -7,6 +7,7 @@ import (
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/release"
 )
 
 // This file is the deployer's part in pipelines (docs/pipelines.md): the
@@ -43,14 +44,29 @@ const (
 	DefaultPipelineRecheck = 10 * time.Minute
 )
 
+// SubmissionTakeDeadline is how long after a pipeline stage submitted a
+// release to another orbit (the time in its id) that orbit's deployers
+// have to take it, writing its record, before the stage says the orbit's
+// deployer has not taken it: a deployer that died with the submission's
+// message comes back after a lease, another finds it at its next listing
+// of the submissions (Reconcile), so a live orbit takes it within two
+// leases and a listing (release.DefaultLease, DefaultReconcile).
+const SubmissionTakeDeadline = 2*release.DefaultLease + DefaultReconcile
+
 // PipelineRetry is how long after a run of an execution failed the
 // deployer runs it again when nothing changed its record.
 const PipelineRetry = time.Minute
 
 // parked is what the deployer saw of an execution it left parked.
 type parked struct {
-	revision int64
-	at       time.Time
+	// calls is the record's Decisions + HandOvers: every replica's runs
+	// write the record (its revision moves at each lease taken and
+	// given up), so only a decision's write, or a driver's hand-over,
+	// says that it calls for a run.
+	calls int64
+	at    time.Time
+	// lease is the end of another process's lease the record held then.
+	lease time.Time
 	// retry, when set, is when a run that failed is tried again.
 	retry time.Time
 }
@@ -65,9 +81,13 @@ type pipelines struct {
 // due says whether the deployer runs execution e now: it has not ended,
 // no other process holds its lease, and something may have changed since
 // this deployer parked it — a decision wrote its record (an approval, a
-// promotion, a cancel: the revision moved), the time a stage waits for
-// has come (Until passed), or Recheck has passed. An execution this
-// deployer has not seen (a new one, or after a restart) is due.
+// promotion, a cancel: Decisions moved) or a stopping driver handed it
+// over (HandOvers moved), the time a stage waits for has
+// come since (Until passed), another process died holding its lease, or
+// Recheck has passed. An execution this deployer has not seen (a new
+// one, or after a restart) is due. Another replica's runs, which write
+// the record too, do not make it due: two replicas do not run a parked
+// execution in turn forever.
 func (d *Deployer) pipelineDue(e *elevator.PipelineExecution, now time.Time) bool {
 	if e.State.Done() || (e.Owner != "" && e.Owner != d.owner && now.Before(e.LeaseExpires)) {
 		return false
@@ -78,11 +98,14 @@ func (d *Deployer) pipelineDue(e *elevator.PipelineExecution, now time.Time) boo
 		return false
 	}
 	p, ok := d.pipes.seen[e.ID]
-	if !ok || p.revision != e.Revision || now.Sub(p.at) >= d.o.Pipelines.Recheck || (!p.retry.IsZero() && !now.Before(p.retry)) {
+	if !ok || p.calls != callsOf(e) || now.Sub(p.at) >= d.o.Pipelines.Recheck || (!p.retry.IsZero() && !now.Before(p.retry)) {
 		return true
 	}
+	if e.Owner != "" && e.Owner != d.owner && !e.LeaseExpires.Equal(p.lease) {
+		return true // a lease it had not seen ended with its driver: it died while driving
+	}
 	for _, s := range e.Stages {
-		if !s.Until.IsZero() && !now.Before(s.Until) && s.State != elevator.StageSucceeded && s.State != elevator.StageFailed {
+		if !s.Until.IsZero() && !now.Before(s.Until) && p.at.Before(s.Until) && s.State != elevator.StageSucceeded && s.State != elevator.StageFailed {
 			return true
 		}
 	}
@@ -143,9 +166,13 @@ func (d *Deployer) drivePipeline(ctx context.Context, e *elevator.PipelineExecut
 			delete(d.pipes.seen, e.ID)
 			log.Info("pipeline ended", "state", out.State)
 		case err == nil && out != nil:
-			d.pipes.seen[e.ID] = parked{revision: out.Revision, at: d.clock.Now()}
+			d.pipes.seen[e.ID] = parked{calls: callsOf(out), at: d.clock.Now(), lease: othersLease(out, d.owner)}
 			log.Info("pipeline parked", "revision", out.Revision, "stages", stagesOf(out))
 		case elevator.ErrorCode(err) == elevator.ECONFLICT:
+			// The other process parks it; this deployer runs it again
+			// when a decision or the time calls for it, or when that
+			// process dies holding the lease.
+			d.pipes.seen[e.ID] = parked{calls: callsOf(e), at: d.clock.Now(), lease: e.LeaseExpires}
 			log.Info("pipeline driven by another process", "err", err)
 		case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 			log.Info("pipeline left at shutdown; its lease ends and another deployer goes on")
@@ -154,15 +181,28 @@ func (d *Deployer) drivePipeline(ctx context.Context, e *elevator.PipelineExecut
 			// execution this deployer cannot drive (it pinned no
 			// manifest) or whose step failed (AWS throttled) is not run
 			// again every round.
-			rev := e.Revision
+			last := e
 			if out != nil {
-				rev = out.Revision
+				last = out
 			}
 			now := d.clock.Now()
-			d.pipes.seen[e.ID] = parked{revision: rev, at: now, retry: now.Add(PipelineRetry)}
+			d.pipes.seen[e.ID] = parked{calls: callsOf(last), at: now, lease: othersLease(last, d.owner), retry: now.Add(PipelineRetry)}
 			log.Warn("pipeline stopped", "err", err, "retry_in", PipelineRetry.String())
 		}
 	}()
+}
+
+// callsOf counts the writes of e that call for a run: decisions and
+// hand-overs.
+func callsOf(e *elevator.PipelineExecution) int64 { return e.Decisions + e.HandOvers }
+
+// othersLease is the end of the lease another process than owner holds
+// in e, or zero.
+func othersLease(e *elevator.PipelineExecution, owner string) time.Time {
+	if e.Owner == "" || e.Owner == owner {
+		return time.Time{}
+	}
+	return e.LeaseExpires
 }
 
 func stagesOf(e *elevator.PipelineExecution) []string {

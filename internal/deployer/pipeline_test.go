@@ -65,14 +65,41 @@ func (x *executions) drive(_ context.Context, e *elevator.PipelineExecution) (*e
 	}
 	rec := x.recs[e.ID]
 	rec.Revision += 2 // its lease taken, then given up as it parks
+	rec.Owner, rec.LeaseExpires = "", time.Time{}
 	out := *rec
 	return &out, nil
 }
 
+// decide writes a decision as pipeline.Decider does: a new revision, one
+// more decision.
 func (x *executions) decide(id string) {
 	x.mu.Lock()
 	x.recs[id].Revision++
+	x.recs[id].Decisions++
 	x.mu.Unlock()
+}
+
+func (x *executions) deployer(owner string, clock *fakeClock) *Deployer {
+	return &Deployer{o: Options{Pipelines: &Pipelines{Executions: x, Drive: x.drive, Every: time.Second, Recheck: 2 * time.Hour}},
+		log: slog.New(slog.DiscardHandler), owner: owner, clock: clock,
+		pipes: pipelines{driving: map[string]bool{}, seen: map[string]parked{}}}
+}
+
+// round runs one round of each deployer in turn and returns what each
+// drove.
+func (x *executions) round(ds ...*Deployer) [][]string {
+	var out [][]string
+	for _, d := range ds {
+		x.mu.Lock()
+		x.drove = nil
+		x.mu.Unlock()
+		d.pipelinesOnce(context.Background())
+		d.wg.Wait()
+		x.mu.Lock()
+		out = append(out, slices.Sorted(slices.Values(x.drove))) // each runs in a goroutine of its own
+		x.mu.Unlock()
+	}
+	return out
 }
 
 // TestTheDeployerDrivesAnExecutionWhenItIsDue: an execution is driven the
@@ -84,20 +111,8 @@ func TestTheDeployerDrivesAnExecutionWhenItIsDue(t *testing.T) {
 	x := &executions{recs: map[string]*elevator.PipelineExecution{
 		"a": {ID: "a", State: elevator.ExecutionRunning, Revision: 1, Stages: []elevator.StageRun{{Name: "test", State: elevator.StageWaiting}}},
 	}}
-	d := &Deployer{o: Options{Pipelines: &Pipelines{Executions: x, Drive: x.drive, Every: time.Second, Recheck: 2 * time.Hour}},
-		log: slog.New(slog.DiscardHandler), owner: "deployer-1", clock: clock,
-		pipes: pipelines{driving: map[string]bool{}, seen: map[string]parked{}}}
-	round := func() []string {
-		t.Helper()
-		x.mu.Lock()
-		x.drove = nil
-		x.mu.Unlock()
-		d.pipelinesOnce(context.Background())
-		d.wg.Wait()
-		x.mu.Lock()
-		defer x.mu.Unlock()
-		return slices.Sorted(slices.Values(x.drove)) // each runs in a goroutine of its own
-	}
+	d := x.deployer("deployer-1", clock)
+	round := func() []string { return x.round(d)[0] }
 	steps := []struct {
 		name   string
 		before func()
@@ -141,5 +156,65 @@ func TestTheDeployerDrivesAnExecutionWhenItIsDue(t *testing.T) {
 		if got := round(); !slices.Equal(got, s.want) {
 			t.Fatalf("%s: drove %v, want %v", s.name, got, s.want)
 		}
+	}
+}
+
+// TestTwoReplicasDoNotRunAParkedExecutionInTurn: every run writes the
+// record (its lease taken, then given up as it parks), so a replica that
+// took the other's writes for decisions would run a parked execution
+// every round, each run making it due for the other. With two deployers
+// on the fakes above: each runs a new execution at most once, then
+// neither runs it nor writes it while it stays parked; a decision makes
+// it due again, once per replica, and so does a hand-over; a driver that
+// died holding the lease is taken over once the lease ended.
+func TestTwoReplicasDoNotRunAParkedExecutionInTurn(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
+	x := &executions{recs: map[string]*elevator.PipelineExecution{
+		"a": {ID: "a", State: elevator.ExecutionRunning, Revision: 1, Stages: []elevator.StageRun{{Name: "prod", State: elevator.StageWaiting}}},
+	}}
+	a, b := x.deployer("deployer-a", clock), x.deployer("deployer-b", clock)
+	runs := func(rounds int) int {
+		n := 0
+		for range rounds {
+			for _, drove := range x.round(a, b) {
+				n += len(drove)
+			}
+			clock.add(time.Second)
+		}
+		return n
+	}
+	revision := func() int64 {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		return x.recs["a"].Revision
+	}
+	if n := runs(1); n != 2 {
+		t.Fatalf("first round: %d runs, want one per replica (neither had seen it)", n)
+	}
+	parkedAt := revision()
+	if n := runs(20); n != 0 {
+		t.Fatalf("20 rounds of two replicas on a parked execution: %d runs, revision %d -> %d; want none", n, parkedAt, revision())
+	}
+	if got := revision(); got != parkedAt {
+		t.Fatalf("the parked execution was written while nothing changed: revision %d -> %d", parkedAt, got)
+	}
+	x.decide("a")
+	if n := runs(20); n != 2 {
+		t.Fatalf("a decision, then 20 rounds: %d runs, want one per replica", n)
+	}
+	// A replica that stops mid-run hands the execution over (its lease
+	// given up, HandOvers+1): the others go on at once.
+	x.mu.Lock()
+	x.recs["a"].Revision++
+	x.recs["a"].HandOvers++
+	x.mu.Unlock()
+	if n := runs(1); n != 2 {
+		t.Fatalf("a hand-over, then a round: %d runs, want one per replica", n)
+	}
+	x.mu.Lock()
+	x.recs["a"].Owner, x.recs["a"].LeaseExpires = "deployer-c", clock.now.Add(10*time.Second)
+	x.mu.Unlock()
+	if n := runs(30); n != 1 {
+		t.Fatalf("a driver died holding the lease: %d runs in the 30 s after it, want one once the lease ended", n)
 	}
 }

@@ -297,6 +297,7 @@ func (d *Decider) decide(ctx context.Context, app, id, stage, action, caller, re
 			return e, fmt.Errorf("audit %s: %w", action, err)
 		}
 		e.Revision++
+		e.Decisions++
 		e.UpdatedAt = now
 		if err := d.Store.Put(ctx, e); isStale(err) {
 			continue

@@ -133,6 +133,19 @@ func (x *Executor) poll() time.Duration {
 // started by the caller by, with id, and returns it; Run drives it. It
 // returns an EINVALID error when the app has no pipeline.
 func (x *Executor) Start(ctx context.Context, id, version, by string) (*elevator.PipelineExecution, error) {
+	return x.start(ctx, id, version, by, false)
+}
+
+// StartLeased is Start for a caller that runs the execution next (Run):
+// the first record is written already leased to x.Owner, so that no
+// other driver (a deployer's round) takes the execution between Start
+// and Run. If the caller dies before Run, another driver takes it once
+// the lease ended.
+func (x *Executor) StartLeased(ctx context.Context, id, version, by string) (*elevator.PipelineExecution, error) {
+	return x.start(ctx, id, version, by, true)
+}
+
+func (x *Executor) start(ctx context.Context, id, version, by string, leased bool) (*elevator.PipelineExecution, error) {
 	x.defaults()
 	if x.App.Pipeline == nil {
 		return nil, elevator.Errorf(elevator.EINVALID, "app %s has no pipeline section", x.App.Name)
@@ -144,6 +157,9 @@ func (x *Executor) Start(ctx context.Context, id, version, by string) (*elevator
 	}
 	for _, s := range x.App.Pipeline.Stages {
 		e.Stages = append(e.Stages, elevator.StageRun{Name: s.Name, State: elevator.StagePending})
+	}
+	if leased {
+		e.Owner, e.LeaseExpires = x.Owner, now.Add(x.lease())
 	}
 	if err := x.Store.Put(ctx, e); err != nil {
 		return nil, fmt.Errorf("store pipeline execution %s: %w", id, err)

@@ -838,3 +838,34 @@ func TestTheHeartbeatWritesTheRecordAsStoredNotTheStepsHalfDoneCopy(t *testing.T
 		t.Errorf("the step's write after a heartbeat: %v", err)
 	}
 }
+
+// TestAnExecutionStartedToRunHereIsNotTakenBeforeItsRun: `pipeline start
+// --in-process` starts an execution and runs it; a deployer's round in
+// between finds it leased to the starter (StartLeased) and leaves it, and
+// the starter's Run drives it. Started without the lease (Start, for a
+// deployer to drive), any driver takes it.
+func TestAnExecutionStartedToRunHereIsNotTakenBeforeItsRun(t *testing.T) {
+	w := newWorld(t, manifest3)
+	ctx := context.Background()
+	cli, dep := w.executor("laptop:1"), w.executor("deployer-1")
+	if _, err := cli.StartLeased(ctx, "p1", "1.4.2", alice); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dep.Run(ctx, "p1"); !errors.Is(err, ErrLeased) {
+		t.Fatalf("a deployer's round between StartLeased and Run: %v, want ErrLeased", err)
+	}
+	e, err := cli.Run(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := states(e); got != "Running test=Succeeded staging=Waiting production=Pending" {
+		t.Fatalf("the starter's Run left %s", got)
+	}
+
+	if _, err := cli.Start(ctx, "p2", "1.4.2", alice); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dep.Run(ctx, "p2"); err != nil {
+		t.Fatalf("a deployer on an execution started for it: %v", err)
+	}
+}

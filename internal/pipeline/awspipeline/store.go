@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
@@ -36,14 +37,31 @@ type Store struct {
 	// objects and bucket keep executions' sources (see WithSources).
 	objects Objects
 	bucket  string
+	now     func() time.Time
 }
+
+// UnwrittenGrace is how long after its id's time an index entry whose
+// execution has no record yet is kept: Put writes the entry, then the
+// record, so for a moment a new execution has an entry and no record.
+// An entry older than this without a record is of a process that died
+// between the two writes, and Running drops it. Ids are made just before
+// Put, so this is minutes more than the two writes take, and more than
+// the clocks of two machines differ.
+const UnwrittenGrace = 5 * time.Minute
 
 var _ pipeline.Store = (*Store)(nil)
 
 // New returns a Store on table (elevator.ReleasesTableName of the orbit)
 // through items, auditing to auditor. It makes no call.
 func New(table string, items *dynamodb.Client, auditor Auditor) *Store {
-	return &Store{table: table, items: items, auditor: auditor}
+	return &Store{table: table, items: items, auditor: auditor, now: time.Now}
+}
+
+// WithClock makes the store read the time from now (Running's
+// UnwrittenGrace), and returns it.
+func (s *Store) WithClock(now func() time.Time) *Store {
+	s.now = now
+	return s
 }
 
 func key(app, id string) dynamodb.Item {
@@ -141,8 +159,10 @@ func (s *Store) unindex(ctx context.Context, app, id string) {
 // Running returns the executions that have not ended, as their records
 // are now, in the order of their entries (by app, then id): one Query of the index partition
 // (elevator.PipelineIndexKey), whose items are a few bytes each, then a
-// GetItem per execution. Entries of executions that ended, or of none,
-// are dropped from the index.
+// GetItem per execution. Entries of executions that ended are dropped
+// from the index, and so are those of none when their id is older than
+// UnwrittenGrace (a younger one may be of an execution whose first
+// record is being written).
 func (s *Store) Running(ctx context.Context) ([]*elevator.PipelineExecution, error) {
 	items, err := s.items.Query(ctx, s.table, dynamodb.QueryInput{HashKey: "app", Value: elevator.PipelineIndexKey})
 	if err != nil {
@@ -158,7 +178,9 @@ func (s *Store) Running(ctx context.Context) ([]*elevator.PipelineExecution, err
 		e, err := s.Get(ctx, app, id)
 		switch {
 		case errors.Is(err, pipeline.ErrNotFound):
-			s.unindex(ctx, app, id)
+			if at, ok := elevator.ReleaseIDTime(id); !ok || s.now().Sub(at) > UnwrittenGrace {
+				s.unindex(ctx, app, id)
+			}
 			continue
 		case err != nil:
 			return nil, err

@@ -5,6 +5,7 @@ package awspipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -189,6 +190,7 @@ func TestTheIndexListsTheRunningExecutionsOnly(t *testing.T) {
 	_, s := stateOf(t)
 	ctx := context.Background()
 	at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	s.WithClock(func() time.Time { return at.Add(time.Hour) })
 	run := func(app, id string) *elevator.PipelineExecution {
 		e := &elevator.PipelineExecution{ID: id, App: app, State: elevator.ExecutionRunning, Revision: 1, UpdatedAt: at}
 		if err := s.Put(ctx, e); err != nil {
@@ -229,6 +231,54 @@ func TestTheIndexListsTheRunningExecutionsOnly(t *testing.T) {
 	items, err := s.items.Query(ctx, s.table, dynamodb.QueryInput{HashKey: "app", Value: elevator.PipelineIndexKey})
 	if err != nil || len(items) != 1 {
 		t.Fatalf("the index holds %v (%v); want blog's entry only", items, err)
+	}
+}
+
+// TestAnEntryWhoseFirstRecordIsBeingWrittenStaysIndexed: Put writes a new
+// execution's index entry, then its first record; a Running between the
+// two finds an entry of no record. It keeps an entry younger than
+// UnwrittenGrace, so the execution stays listed once its record is
+// written, and drops it after.
+func TestAnEntryWhoseFirstRecordIsBeingWrittenStaysIndexed(t *testing.T) {
+	_, s := stateOf(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	s.WithClock(func() time.Time { return now })
+	id, err := elevator.ReleaseIDAt(now.Add(-time.Second), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Put's first write, made by hand: its second is not made yet.
+	if err := s.items.PutItem(ctx, s.table, indexKey("shop", id)); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := s.Running(ctx); err != nil || len(list) != 0 {
+		t.Fatalf("Running between the two writes = %v, %v; want nothing listed yet", list, err)
+	}
+	e := &elevator.PipelineExecution{ID: id, App: "shop", State: elevator.ExecutionRunning, Revision: 1, UpdatedAt: now}
+	item := key(e.App, e.ID)
+	b, _ := json.Marshal(e)
+	item["revision"], item["state"], item["updated_at"], item["record"] = e.Revision, string(e.State), e.UpdatedAt.Unix(), string(b)
+	if err := s.items.PutItem(ctx, s.table, item); err != nil { // Put's second write
+		t.Fatal(err)
+	}
+	list, err := s.Running(ctx)
+	if err != nil || len(list) != 1 || list[0].ID != id {
+		t.Fatalf("Running once the record is written = %v, %v; want execution %s (its entry kept)", list, err, id)
+	}
+
+	// An entry of no record older than UnwrittenGrace is of a process
+	// that died between the writes: dropped.
+	old, _ := elevator.ReleaseIDAt(now.Add(-UnwrittenGrace-time.Second), nil)
+	if err := s.items.PutItem(ctx, s.table, indexKey("shop", old)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Running(ctx); err != nil {
+		t.Fatal(err)
+	}
+	items, err := s.items.Query(ctx, s.table, dynamodb.QueryInput{HashKey: "app", Value: elevator.PipelineIndexKey})
+	if err != nil || len(items) != 1 || items[0]["release_id"] != elevator.PipelineIndexEntry("shop", id) {
+		t.Fatalf("the index holds %v (%v); want the entry of %s only", items, err, id)
 	}
 }
 
