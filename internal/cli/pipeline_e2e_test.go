@@ -117,8 +117,10 @@ func TestAThreeStagePipelineThroughTheCommandLine(t *testing.T) {
 		mustSucceed(t, elevator(t, "", "orbit", "up", "-f", f))
 		orbitFiles, names = append(orbitFiles, f), append(names, name)
 	}
-	// A window that is not open today (UTC): the whole of tomorrow.
-	tomorrow := time.Now().UTC().AddDate(0, 0, 1)
+	// A window that is not open today (UTC) and opens more than --max-wait
+	// from now, even when the test runs across midnight: the whole of the
+	// day after tomorrow.
+	tomorrow := time.Now().UTC().AddDate(0, 0, 2)
 	window := tomorrow.Weekday().String()[:3] + " 00:00-24:00 UTC"
 	appFile := filepath.Join(t.TempDir(), "app.yml")
 	// web lets in the services of app billing, whose api is up in every

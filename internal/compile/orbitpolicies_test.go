@@ -189,6 +189,12 @@ func TestAMissingKeyReadsAsMissing(t *testing.T) {
 		if tc.policy == "submitter" && !slices.Contains(read, elevator.ReleasesPrefix+"*") {
 			t.Errorf("submitter policy reads %v, want %s among them", read, elevator.ReleasesPrefix)
 		}
+		// Another orbit's deployer, holding this orbit's submitter
+		// policy, checks a pipeline's starter against the orbit's
+		// settings and reads why a stage's release was rejected.
+		if tc.policy == "submitter" && (!slices.Contains(read, elevator.OrbitSettingsKey) || !slices.Contains(listed, elevator.RejectedPrefix+"*")) {
+			t.Errorf("submitter policy reads %v and lists %v, want %s read and %s listed", read, listed, elevator.OrbitSettingsKey, elevator.RejectedPrefix)
+		}
 		if tc.policy == "deployer" && !slices.Contains(read, elevator.PipelinesPrefix+"*") {
 			t.Errorf("deployer policy reads %v, want %s among them", read, elevator.PipelinesPrefix)
 		}

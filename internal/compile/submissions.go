@@ -110,12 +110,16 @@ func (b *regionBuilder) submissions() {
 		"PolicyDocument": Props{"Version": "2012-10-17", "Statement": append([]any{
 			Props{"Sid": "Submit", "Effect": "Allow", "Action": "s3:PutObject", "Resource": objects(elevator.SubmissionsPrefix)},
 			Props{"Sid": "ReadRecords", "Effect": "Allow", "Action": []any{"dynamodb:GetItem", "dynamodb:Query"}, "Resource": releases},
+			// The orbit's settings as `orbit up` applied them and the
+			// submissions its deployers rejected: another orbit's deployer
+			// checks a pipeline's starter against the one and fails a stage
+			// whose release was rejected with the other's reason.
 			Props{"Sid": "ReadDocumentsAndAudit", "Effect": "Allow", "Action": "s3:GetObject",
-				"Resource": []any{objects(elevator.ReleasesPrefix), objects(elevator.AuditPrefix)}},
+				"Resource": []any{objects(elevator.ReleasesPrefix), objects(elevator.AuditPrefix), objects(elevator.RejectedPrefix), Sub(bucketARN + "/" + elevator.OrbitSettingsKey)}},
 			// Without ListBucket, S3 answers a GetObject of a missing key
 			// 403, not 404: a release not written yet must read as missing.
 			Props{"Sid": "ListDocumentsAndAudit", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": Sub(bucketARN),
-				"Condition": Props{"StringLike": Props{"s3:prefix": []any{elevator.ReleasesPrefix + "*", elevator.AuditPrefix + "*"}}}},
+				"Condition": Props{"StringLike": Props{"s3:prefix": []any{elevator.ReleasesPrefix + "*", elevator.AuditPrefix + "*", elevator.RejectedPrefix + "*", elevator.OrbitSettingsKey}}}},
 			// What compiling a release for the orbit reads and stores, and
 			// the orbit's topics: a pipeline driven by another orbit's
 			// deployer submits its stages' releases here (docs/pipelines.md).
