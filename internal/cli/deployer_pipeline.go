@@ -15,7 +15,6 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/aws/s3"
-	"github.com/elevatorhq/elevator/internal/aws/sns"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/compile"
 	"github.com/elevatorhq/elevator/internal/deployer"
@@ -478,18 +477,5 @@ func (r *stageReleaser) Notify(ctx context.Context, orbitName, subject, message 
 	if err != nil {
 		return err
 	}
-	home := e.orbit.Regions[0].Name
-	topic := e.orbitOutputs[home][compile.TopicOutput(elevator.SeverityInfo)]
-	if topic == "" {
-		return elevator.Errorf(elevator.ENOTFOUND, "orbit %s has no %s output in %s; run `elevator orbit up`", orbitName, compile.TopicOutput(elevator.SeverityInfo), home)
-	}
-	cfg, err := e.configs.For(ctx, home)
-	if err != nil {
-		return err
-	}
-	if len(subject) > maxSubject {
-		subject = subject[:maxSubject]
-	}
-	_, err = sns.New(cfg).Publish(ctx, topic, subject, message)
-	return err
+	return e.notifyInfo(ctx, subject, message)
 }

@@ -294,10 +294,16 @@ func (n cliNotifier) Notify(ctx context.Context, orbitName, subject, message str
 	if err != nil {
 		return err
 	}
+	return e.notifyInfo(ctx, subject, message)
+}
+
+// notifyInfo publishes a pipeline notice to the orbit's info topic, in its
+// home region.
+func (e *releaseEnv) notifyInfo(ctx context.Context, subject, message string) error {
 	home := e.orbit.Regions[0].Name
 	topic := e.orbitOutputs[home][compile.TopicOutput(elevator.SeverityInfo)]
 	if topic == "" {
-		return elevator.Errorf(elevator.ENOTFOUND, "orbit %s has no %s output in %s; run `elevator orbit up`", orbitName, compile.TopicOutput(elevator.SeverityInfo), home)
+		return elevator.Errorf(elevator.ENOTFOUND, "orbit %s has no %s output in %s; run `elevator orbit up`", e.orbit.Name, compile.TopicOutput(elevator.SeverityInfo), home)
 	}
 	cfg, err := e.configs.For(ctx, home)
 	if err != nil {
