@@ -9,16 +9,11 @@ import (
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
-	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/awserr"
-	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
-	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/aws/s3"
-	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/compile"
 	"github.com/elevatorhq/elevator/internal/deployer"
-	"github.com/elevatorhq/elevator/internal/lookup"
 	"github.com/elevatorhq/elevator/internal/orbit"
 	"github.com/elevatorhq/elevator/internal/pipeline"
 	"github.com/elevatorhq/elevator/internal/pipeline/awspipeline"
@@ -166,43 +161,26 @@ func (r *stageReleaser) starterMay(ctx context.Context, orbitName string) error 
 // region), with the deployer's credentials: a pipeline.DeployedOrbits.
 type deployedSettings struct {
 	r *stageReleaser
-
-	mu    sync.Mutex
-	known map[string]*elevator.Orbit
+	orbitCache
 }
 
 func (d *deployedSettings) Deployed(ctx context.Context, name string) (*elevator.Orbit, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if o, ok := d.known[name]; ok {
-		return o, nil
-	}
-	e, _, err := d.r.target(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	home := e.orbit.Regions[0].Name
-	cfg, err := e.configs.For(ctx, home)
-	if err != nil {
-		return nil, err
-	}
-	bucket := e.orbitOutputs[home][compile.StateBucketOutput]
-	body, _, err := s3.New(cfg).Get(ctx, bucket, elevator.OrbitSettingsKey)
-	if errors.Is(err, s3.ErrNotFound) {
-		return nil, fmt.Errorf("orbit %s: no s3://%s/%s: %w", name, bucket, elevator.OrbitSettingsKey, pipeline.ErrNotDeployed)
-	}
-	if err != nil {
-		return nil, d.r.denied(name, "read its settings as orbit up applied them", err)
-	}
-	settings, err := elevator.ParseOrbitSettings(name, body)
-	if err != nil {
-		return nil, err
-	}
-	if d.known == nil {
-		d.known = map[string]*elevator.Orbit{}
-	}
-	d.known[name] = settings.Deployed()
-	return d.known[name], nil
+	return d.get(name, func() (*elevator.Orbit, error) {
+		e, _, err := d.r.target(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		home := e.orbit.Regions[0].Name
+		cfg, err := e.configs.For(ctx, home)
+		if err != nil {
+			return nil, err
+		}
+		o, err := orbitSettingsIn(ctx, s3.New(cfg), e.orbitOutputs[home][compile.StateBucketOutput], name)
+		if err != nil && !errors.Is(err, pipeline.ErrNotDeployed) {
+			return nil, d.r.denied(name, "read its settings as orbit up applied them", err)
+		}
+		return o, err
+	})
 }
 
 // target is the orbit a stage acts in: the deployer's own (own), or
@@ -272,17 +250,6 @@ func (r *stageReleaser) denied(orbitName, doing string, err error) error {
 // executeChangeSets is what Apply is refused: see denied.
 const executeChangeSets = "execute the app's change sets"
 
-func (r *stageReleaser) clients(ctx context.Context, e *releaseEnv) func(region string) (lookup.Clients, error) {
-	return func(region string) (lookup.Clients, error) {
-		cfg, err := e.configs.For(ctx, region)
-		if err != nil {
-			return lookup.Clients{}, err
-		}
-		return lookup.Clients{Stacks: cloudformation.New(cfg), Images: elevator.ImageSources{Images: ec2.New(cfg), Parameters: ssm.New(cfg)},
-			OrbitOutputs: e.orbitOutputs[region]}, nil
-	}
-}
-
 // Start compiles the stage's release from the pinned manifest with the
 // orbit's facts, stores the agent's builds where its instances find
 // them, and submits the release: to this deployer, which drives it like
@@ -306,23 +273,11 @@ func (r *stageReleaser) Start(ctx context.Context, orbitName, version, token str
 	}
 	build := func(id string) (*elevator.Release, error) {
 		rel, facts, err := stagerelease.Release(ctx, stagerelease.Request{Sources: r.src, Orbit: e.orbit, Version: version, ID: id, By: r.startedBy,
-			Now: time.Now(), Agent: agent.Builds, Clients: r.clients(ctx, e)})
+			Now: time.Now(), Agent: agent.Builds, Clients: e.lookupClients(ctx)})
 		if err != nil {
 			return nil, r.denied(orbitName, "read the app's stacks to compile its release", err)
 		}
-		err = apply.Parallel(len(e.orbit.Regions), func(i int) error {
-			region := e.orbit.Regions[i].Name
-			bucket := facts[region].Orbit[compile.StateBucketOutput]
-			if bucket == "" {
-				return elevator.Errorf(elevator.ENOTFOUND, "orbit %s has no state bucket in %s; run `elevator orbit up`", e.orbit.Name, region)
-			}
-			cfg, err := e.configs.For(ctx, region)
-			if err != nil {
-				return err
-			}
-			_, err = orbit.PublishAgent(ctx, s3.New(cfg), bucket, agent)
-			return err
-		})
+		err = e.publishAgent(ctx, facts, agent)
 		if err != nil {
 			return nil, r.denied(orbitName, "store the Elevator agent's builds", err)
 		}

@@ -16,10 +16,8 @@ import (
 	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
-	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/aws/s3"
 	"github.com/elevatorhq/elevator/internal/aws/sns"
-	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
 	"github.com/elevatorhq/elevator/internal/compile"
 	"github.com/elevatorhq/elevator/internal/lookup"
@@ -199,14 +197,7 @@ func (r cliReleaser) Start(ctx context.Context, orbitName, version, token string
 	if err != nil {
 		return "", err
 	}
-	facts, err := lookup.ReleaseFacts(ctx, a, e.orbit, func(region string) (lookup.Clients, error) {
-		cfg, err := e.configs.For(ctx, region)
-		if err != nil {
-			return lookup.Clients{}, err
-		}
-		return lookup.Clients{Stacks: cloudformation.New(cfg), Images: elevator.ImageSources{Images: ec2.New(cfg), Parameters: ssm.New(cfg)},
-			OrbitOutputs: e.orbitOutputs[region]}, nil
-	})
+	facts, err := lookup.ReleaseFacts(ctx, a, e.orbit, e.lookupClients(ctx))
 	if err != nil {
 		return "", err
 	}
@@ -367,14 +358,20 @@ func (p *pipelineEnv) finishExecution(e *elevator.PipelineExecution) error {
 	} else {
 		printExecution(p.stdout, e)
 	}
-	if e.State == elevator.ExecutionFailed {
-		err := elevator.Errorf(elevator.EFAILED, "pipeline %s failed", e.ID)
-		if p.json() {
-			return reported{err}
-		}
-		return err
+	return p.endError(e)
+}
+
+// endError is the exit of a command that followed an execution to its
+// end or a wait: EFAILED (already reported in JSON) when it failed.
+func (p *pipelineEnv) endError(e *elevator.PipelineExecution) error {
+	if e.State != elevator.ExecutionFailed {
+		return nil
 	}
-	return nil
+	err := elevator.Errorf(elevator.EFAILED, "pipeline %s failed", e.ID)
+	if p.json() {
+		return reported{err}
+	}
+	return err
 }
 
 func newPipelineStartCmd(g *globals) *cobra.Command {

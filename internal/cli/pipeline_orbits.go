@@ -23,17 +23,14 @@ import (
 // Elevator names for the caller's account, that region and that orbit.
 type deployedOrbits struct {
 	p *pipelineEnv
-
-	mu    sync.Mutex
-	known map[string]*elevator.Orbit
+	orbitCache
 }
 
 func (d *deployedOrbits) Deployed(ctx context.Context, name string) (*elevator.Orbit, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if o, ok := d.known[name]; ok {
-		return o, nil
-	}
+	return d.get(name, func() (*elevator.Orbit, error) { return d.read(ctx, name) })
+}
+
+func (d *deployedOrbits) read(ctx context.Context, name string) (*elevator.Orbit, error) {
 	manifest := d.p.orbits[name]
 	if manifest == nil || len(manifest.Regions) == 0 {
 		return nil, fmt.Errorf("orbit %s: no manifest says where it is: %w", name, pipeline.ErrNotDeployed)
@@ -54,7 +51,13 @@ func (d *deployedOrbits) Deployed(ctx context.Context, name string) (*elevator.O
 	if want := elevator.StateBucketName(accountOf(d.p.caller), region, name); bucket != want {
 		return nil, fmt.Errorf("orbit %s: the orbit stack in %s names state bucket %q, not %s: %w", name, region, bucket, want, pipeline.ErrNotDeployed)
 	}
-	body, _, err := s3.New(cfg).Get(ctx, bucket, elevator.OrbitSettingsKey)
+	return orbitSettingsIn(ctx, s3.New(cfg), bucket, name)
+}
+
+// orbitSettingsIn reads orbit name's settings as `orbit up` applied them
+// from its state bucket: a missing object is pipeline.ErrNotDeployed.
+func orbitSettingsIn(ctx context.Context, objects *s3.Client, bucket, name string) (*elevator.Orbit, error) {
+	body, _, err := objects.Get(ctx, bucket, elevator.OrbitSettingsKey)
 	if errors.Is(err, s3.ErrNotFound) {
 		return nil, fmt.Errorf("orbit %s: no s3://%s/%s: %w", name, bucket, elevator.OrbitSettingsKey, pipeline.ErrNotDeployed)
 	}
@@ -65,11 +68,31 @@ func (d *deployedOrbits) Deployed(ctx context.Context, name string) (*elevator.O
 	if err != nil {
 		return nil, err
 	}
-	if d.known == nil {
-		d.known = map[string]*elevator.Orbit{}
+	return settings.Deployed(), nil
+}
+
+// orbitCache keeps the orbits read once, by name.
+type orbitCache struct {
+	mu    sync.Mutex
+	known map[string]*elevator.Orbit
+}
+
+// get returns the orbit called name, read by load the first time.
+func (c *orbitCache) get(name string, load func() (*elevator.Orbit, error)) (*elevator.Orbit, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if o, ok := c.known[name]; ok {
+		return o, nil
 	}
-	d.known[name] = settings.Deployed()
-	return d.known[name], nil
+	o, err := load()
+	if err != nil {
+		return nil, err
+	}
+	if c.known == nil {
+		c.known = map[string]*elevator.Orbit{}
+	}
+	c.known[name] = o
+	return o, nil
 }
 
 // accountOf returns the account of an IAM or STS ARN, or "".

@@ -92,14 +92,7 @@ func (w *watchOptions) run(ctx context.Context, p *pipelineEnv, id string) error
 				}
 				fmt.Fprintf(p.stdout, "pipeline %s %s\n", e.ID, e.State)
 			}
-			if e.State == elevator.ExecutionFailed {
-				err := elevator.Errorf(elevator.EFAILED, "pipeline %s failed", e.ID)
-				if p.json() {
-					return reported{err}
-				}
-				return err
-			}
-			return nil
+			return p.endError(e)
 		}
 		select {
 		case <-ctx.Done():

@@ -345,14 +345,7 @@ in each region's state bucket when they are not there yet.`,
 		agent, err = orbit.ReadAgent()
 		return err
 	}, func(ctx context.Context, _ []string) error {
-		facts, err := lookup.ReleaseFacts(ctx, a, e.orbit, func(region string) (lookup.Clients, error) {
-			cfg, err := e.configs.For(ctx, region)
-			if err != nil {
-				return lookup.Clients{}, err
-			}
-			return lookup.Clients{Stacks: cloudformation.New(cfg), Images: elevator.ImageSources{Images: ec2.New(cfg), Parameters: ssm.New(cfg)},
-				OrbitOutputs: e.orbitOutputs[region]}, nil
-		})
+		facts, err := lookup.ReleaseFacts(ctx, a, e.orbit, e.lookupClients(ctx))
 		if err != nil {
 			return err
 		}
@@ -394,6 +387,19 @@ in each region's state bucket when they are not there yet.`,
 	c.Flags().BoolVar(&wait, "wait", false, "through a deployer, follow the release until it ends (without one, deploy always does)")
 	e.addFlags(c)
 	return c
+}
+
+// lookupClients reads the orbit and the app in one region of the orbit,
+// for lookup.ReleaseFacts.
+func (e *releaseEnv) lookupClients(ctx context.Context) func(region string) (lookup.Clients, error) {
+	return func(region string) (lookup.Clients, error) {
+		cfg, err := e.configs.For(ctx, region)
+		if err != nil {
+			return lookup.Clients{}, err
+		}
+		return lookup.Clients{Stacks: cloudformation.New(cfg), Images: elevator.ImageSources{Images: ec2.New(cfg), Parameters: ssm.New(cfg)},
+			OrbitOutputs: e.orbitOutputs[region]}, nil
+	}
 }
 
 // publishAgent makes sure the agent's builds the release names are in the
