@@ -29,6 +29,27 @@ const (
 	ManagedBy = "elevator" // the value of TagManagedBy
 )
 
+// Tags of a baked image and of every copy of it (see docs/images.md). A
+// copy in another region carries the same values plus TagImageCopiedFrom.
+const (
+	TagImage        = "elevator:image"   // the image line (ImageManifest.Name): images of a line are listed, promoted and cleaned up together
+	TagImagePhase   = "elevator:phase"   // ImagePhaseBase or ImagePhaseService
+	TagImageSource  = "elevator:source"  // the base image it was baked from: its id
+	TagImageVersion = "elevator:version" // the version the bake was given
+	TagImageStage   = "elevator:stage"   // the stage it has reached (ImageSettings.Stages)
+	TagImageBuilt   = "elevator:built"   // when the bake made it, RFC 3339 in UTC
+	TagImageCommit  = "elevator:commit"  // the git commit of the manifest's directory, when known
+	TagImageBakeID  = "elevator:bake"    // the bake that made it (BakeRecord.ID)
+	// TagImageRevoked holds the reason an image was revoked: releases
+	// refuse it, groups already running it are left alone.
+	TagImageRevoked = "elevator:revoked"
+	// TagImageCopiedFrom, on a copy, is "<region>/<image id>" of the
+	// image it was copied from.
+	TagImageCopiedFrom = "elevator:copied-from"
+	// TagBakeBuilder marks a bake's builder instance with the bake's id.
+	TagBakeBuilder = "elevator:bake-builder"
+)
+
 // AllowTag is the key of the tag that lists the apps an image may be
 // released as in orbit: elevator:allow:<orbit>. Older Elevators wrote it;
 // it is read, never written (see ImagesTableName).

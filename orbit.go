@@ -40,7 +40,11 @@ type Orbit struct {
 	// people by their session names (SamePrincipal). Set in an orbit as
 	// deployed (OrbitSettings.Deployed), never by a manifest.
 	IdentityCenterRoles []string
-	Source              Source
+	// Images is what the manifest's images section says: the stages
+	// images are promoted through, the stage releases need, and whom the
+	// last stage shares with.
+	Images ImageSettings
+	Source Source
 }
 
 // Region is an orbit's settings in one AWS region.

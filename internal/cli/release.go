@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,13 +17,11 @@ import (
 	"github.com/elevatorhq/elevator/internal/api"
 	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
-	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/aws/s3"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
 	"github.com/elevatorhq/elevator/internal/compile"
-	"github.com/elevatorhq/elevator/internal/image"
 	"github.com/elevatorhq/elevator/internal/lookup"
 	"github.com/elevatorhq/elevator/internal/manifest"
 	"github.com/elevatorhq/elevator/internal/orbit"
@@ -713,114 +709,6 @@ func newRollbackCmd(g *globals) *cobra.Command {
 		fmt.Fprintf(e.stderr, "release %s rolls %s back to release %s\n", rel.ID, app, to)
 		return e.run(ctx, rel)
 	})
-}
-
-// imageIDPattern is the form of an AMI id, as the app schema's ami.id.
-var imageIDPattern = regexp.MustCompile(`^ami-[0-9a-f]{8,17}$`)
-
-func newImageCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "image", Short: "Allow machine images for releases"}
-	var app, file, orbitName, orbitFile, caller string
-	var o *elevator.Orbit
-	var a *elevator.App
-	// validate checks everything allow was given and reads the manifests;
-	// it calls nothing.
-	validate := func(args []string) error {
-		if orbitName == "" {
-			return elevator.Errorf(elevator.EINVALID, "--orbit is required")
-		}
-		path, err := findOrbitFile(orbitName, orbitFile)
-		if err != nil {
-			return err
-		}
-		if o, err = readOrbit(path, g.region); err != nil {
-			return err
-		}
-		if o.Name != orbitName {
-			return elevator.Errorf(elevator.EINVALID, "--orbit %s, but %s describes orbit %s", orbitName, path, o.Name)
-		}
-		if len(args) == 0 {
-			if a, err = readApp(file, o.Name); err != nil {
-				return err
-			}
-			app = a.Name
-			return nil
-		}
-		if !imageIDPattern.MatchString(args[0]) {
-			return elevator.Errorf(elevator.EINVALID, "image %q: want an AMI id such as ami-0abcdef1234567890", args[0])
-		}
-		if g.region == "" && len(o.Regions) > 1 {
-			return elevator.Errorf(elevator.EINVALID, "an image id belongs to one region: pass --region (orbit %s is in %s)", o.Name, strings.Join(regionNames(o), ", "))
-		}
-		return checkApp(app)
-	}
-	allow := &cobra.Command{
-		Use:   "allow [IMAGE]",
-		Short: "Allow releases of an app into an orbit to use an image",
-		Long: `Releases use only images the orbit's image allow list has for their app: the
-table ` + elevator.ImagesTableName("<orbit>") + ` in each region, one item per app and image
-(images tagged ` + elevator.AllowTag("<orbit>") + `=<app>, or ` + elevator.TagApp + ` and ` + elevator.TagOrbit + `, by
-older Elevators stay allowed). This adds IMAGE (in --region), or, without IMAGE,
-the images the app manifest's services select (-f), in every region of the
-orbit unless --region names one. The images themselves are not changed.
-Allowing needs dynamodb:PutItem on the table; releasing only reads it.`,
-		Args: maxArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			if err := validate(args); err != nil {
-				return err
-			}
-			configs := newAWSConfigs(g)
-			var allowed []map[string]string
-			for i, r := range o.Regions {
-				cfg, err := configs.For(ctx, r.Name)
-				if err != nil {
-					return err
-				}
-				if i == 0 {
-					id, err := sts.New(cfg).CallerIdentity(ctx)
-					if err != nil {
-						return err
-					}
-					caller = id.ARN
-				}
-				ids := args
-				if a != nil {
-					ids = nil
-					for _, svc := range a.Services {
-						id, err := svc.AMI.Resolve(ctx, elevator.ImageSources{Images: ec2.New(cfg), Parameters: ssm.New(cfg)})
-						if err != nil {
-							return err
-						}
-						if !slices.Contains(ids, id) {
-							ids = append(ids, id)
-						}
-					}
-				}
-				list := image.AllowList{Orbit: o.Name, Items: dynamodb.New(cfg)}
-				for _, id := range ids {
-					al, err := image.AllowImage(ctx, ec2.New(cfg), list, id, app, caller, time.Now())
-					if err != nil {
-						return err
-					}
-					allowed = append(allowed, map[string]string{"region": r.Name, "image": al.Image, "app": al.App, "orbit": al.Orbit})
-					if !g.json() {
-						fmt.Fprintf(g.stdout, "%s  %s  allowed for %s in %s\n", r.Name, id, app, o.Name)
-					}
-				}
-			}
-			if g.json() {
-				return g.printJSON(allowed)
-			}
-			return nil
-		},
-	}
-	allow.Flags().StringVarP(&file, "file", "f", "app.yml", "the app manifest whose images to allow, when no IMAGE is given")
-	allow.Flags().StringVar(&app, "app", "", "the app (default: the manifest's)")
-	allow.Flags().StringVar(&orbitName, "orbit", "", "the orbit (required)")
-	allow.Flags().StringVar(&orbitFile, "orbit-file", "", "the orbit's manifest")
-	cmd.AddCommand(allow)
-	return cmd
 }
 
 // readApp reads an app manifest merged for orbit.
