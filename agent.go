@@ -28,6 +28,9 @@ const (
 const (
 	AgentModeService = "service"
 	AgentModeBastion = "bastion"
+	// AgentModeBake runs a bake's plan on its builder and reports the
+	// result (see BakePlan, BakeResult).
+	AgentModeBake = "bake"
 )
 
 // AgentOperators is the name of the item of an orbit's services table
@@ -65,13 +68,17 @@ type AgentBuild struct {
 // The placeholders of ExpandUserData are filled in before an instance
 // sees it. It never holds a secret's value: only where to read it.
 type AgentConfig struct {
-	Mode      string `json:"mode"` // AgentModeService or AgentModeBastion
+	Mode      string `json:"mode"` // AgentModeService, AgentModeBastion or AgentModeBake
 	Orbit     string `json:"orbit"`
 	Region    string `json:"region"`
 	App       string `json:"app,omitempty"`
 	Service   string `json:"service,omitempty"`
 	ReleaseID string `json:"release_id,omitempty"`
 	Version   string `json:"version,omitempty"`
+	// BakeID is, in AgentModeBake, the bake whose bundle the agent runs
+	// (BakeBundleKey) and whose result it uploads (BakeResultKey), in
+	// the orbit's state bucket of its region.
+	BakeID string `json:"bake_id,omitempty"`
 
 	// UsersTable and ServicesTable are the orbit's SSH tables.
 	UsersTable    string `json:"users_table"`

@@ -77,6 +77,25 @@ func BastionUserData(o *elevator.Orbit, r *elevator.Region, builds map[string]el
 	return renderUserData(cfg, o.Name, builds, nil)
 }
 
+// BakeUserData renders the user data of bake id's builder in region of
+// orbit: the agent in bake mode, which downloads the bake's bundle from
+// the orbit's state bucket (elevator.BakeBundleKey), copies its files,
+// runs its scripts and uploads an elevator.BakeResult
+// (elevator.BakeResultKey). It has no placeholder left. It returns an
+// EINTERNAL error when builds lacks an architecture of
+// elevator.AgentArches.
+func BakeUserData(orbit, region, id string, builds map[string]elevator.AgentBuild) (string, error) {
+	cfg := elevator.AgentConfig{
+		Mode:          elevator.AgentModeBake,
+		Orbit:         orbit,
+		Region:        region,
+		BakeID:        id,
+		UsersTable:    elevator.UsersTableName(orbit),
+		ServicesTable: elevator.ServicesTableName(orbit),
+	}
+	return renderUserData(cfg, orbit, builds, nil)
+}
+
 // serviceAgentConfig is the agent's configuration of a service, and its
 // unit files by name.
 func serviceAgentConfig(svc *elevator.Service, a *elevator.App, o *elevator.Orbit) (elevator.AgentConfig, map[string]string, error) {
