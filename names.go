@@ -91,6 +91,26 @@ func LocksTableName(orbit string) string { return orbit + "-elevator-locks" }
 // `elevator image allow` writes it; the release engine reads it.
 func ImagesTableName(orbit string) string { return orbit + "-elevator-images" }
 
+// BakeInstanceProfileName is the name of the instance profile (and of
+// its role) an orbit's image builders run with, on the IAM path
+// BakeIAMPath: it may read the orbit's agent builds and a bake's bundle,
+// write a bake's result, and be reached through Session Manager; nothing
+// else.
+func BakeInstanceProfileName(orbit string) string { return "elevator-" + orbit + "-bake" }
+
+// BakeIAMPath is the IAM path of an orbit's bake role and instance
+// profile: /elevator/<orbit>/bake/.
+func BakeIAMPath(orbit string) string { return OrbitPath(orbit) + "bake/" }
+
+// BakeSecurityGroupName is the name of the security group an orbit's
+// image builders run in, in each region's VPC: no way in, any way out.
+func BakeSecurityGroupName(orbit string) string { return "elevator-" + orbit + "-bake" }
+
+// AppRepositoryName is the name of the ECR repository of an app's Docker
+// service in an orbit, which the app stack makes in each region:
+// <orbit>/<app>/<service>.
+func AppRepositoryName(orbit, app, service string) string { return orbit + "/" + app + "/" + service }
+
 // The key attributes of an images table (see ImagesTableName).
 const (
 	ImagesKeyApp   = "app"
