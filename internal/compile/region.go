@@ -167,12 +167,14 @@ func (b *regionBuilder) build() {
 	b.zones()
 	b.network()
 	b.securityGroups()
+	b.bakeSecurityGroup()
 	b.bastion()
 	b.topics()
 	b.state()
 	if b.home() {
 		b.submissions()
 		b.builderAccess()
+		b.bakeIdentity()
 	}
 	b.commonOutputs()
 }
