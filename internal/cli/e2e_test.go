@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	iamsdk "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	// As domain: elevator names the command-line helper here.
@@ -246,6 +247,21 @@ func TestOrbitUpBuildsTheNetworkItDescribes(t *testing.T) {
 			if len(nats.NatGateways) != tt.nats {
 				t.Errorf("%d NAT gateways, want %d", len(nats.NatGateways), tt.nats)
 			}
+			// Image builders run in the bake group: in the orbit's VPC,
+			// tagged with the orbit, with no way in.
+			sgs, err := ec2c.DescribeSecurityGroups(ctx, &ec2sdk.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{
+				{Name: aws.String("group-name"), Values: []string{domain.BakeSecurityGroupName(name)}}}})
+			if err != nil || len(sgs.SecurityGroups) != 1 {
+				t.Fatalf("bake security group %s: %v %v", domain.BakeSecurityGroupName(name), sgs, err)
+			}
+			sg := sgs.SecurityGroups[0]
+			sgTags := map[string]string{}
+			for _, tg := range sg.Tags {
+				sgTags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+			}
+			if aws.ToString(sg.VpcId) != vpcID || len(sg.IpPermissions) != 0 || sgTags[domain.TagOrbit] != name {
+				t.Errorf("bake security group: VPC %s (want %s), ingress %v (want none), tags %v", aws.ToString(sg.VpcId), vpcID, sg.IpPermissions, sgTags)
+			}
 			bucket := domain.StateBucketName(acct.ID, tt.region, name)
 			if _, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
 				t.Errorf("state bucket %s: %v", bucket, err)
@@ -257,6 +273,18 @@ func TestOrbitUpBuildsTheNetworkItDescribes(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// The builders' instance profile, made once (IAM is global) by the
+	// home region's stack.
+	profile, err := iamsdk.NewFromConfig(acct.Config("us-east-1")).GetInstanceProfile(ctx, &iamsdk.GetInstanceProfileInput{
+		InstanceProfileName: aws.String(domain.BakeInstanceProfileName(name))})
+	if err != nil {
+		t.Fatalf("bake instance profile %s: %v", domain.BakeInstanceProfileName(name), err)
+	}
+	if p := profile.InstanceProfile; aws.ToString(p.Path) != domain.BakeIAMPath(name) || len(p.Roles) != 1 ||
+		aws.ToString(p.Roles[0].RoleName) != domain.BakeInstanceProfileName(name) || aws.ToString(p.Roles[0].Path) != domain.BakeIAMPath(name) {
+		t.Errorf("bake instance profile on %s with roles %v; want on %s with role %s", aws.ToString(p.Path), p.Roles, domain.BakeIAMPath(name), domain.BakeInstanceProfileName(name))
 	}
 
 	status := elevator(t, "", "orbit", "status", "-f", file, "--region", "eu-west-1")

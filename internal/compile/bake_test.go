@@ -169,3 +169,34 @@ func TestTheBakeRoleMayDoExactlyWhatABuilderNeeds(t *testing.T) {
 		})
 	}
 }
+
+// TestAHomeRegionOfSixZonesWithABastionFits compiles the home region of
+// an orbit as `orbit up` meets it in us-east-1 (six zones, a NAT gateway
+// in each, a bastion, the default tiers) and shows its template, bake
+// role and all, fits CloudFormation's limit; go test -v prints how close
+// it is.
+func TestAHomeRegionOfSixZonesWithABastionFits(t *testing.T) {
+	o, err := loadOrbit("orbit.yml", []byte(`name: e2e-abcdef
+regions:
+  us-east-1: {cidr: 10.31.0.0/16}
+  us-west-2: {}
+bastion:
+  allowed_cidrs: [203.0.113.0/24]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts := factsFor("six-zones", o)
+	f := facts["us-east-1"]
+	f.AZs = zones("us-east-1", 6)
+	facts["us-east-1"] = f
+	stacks, err := OrbitStacks(o, facts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := stacks[0]
+	if _, ok := home.Template.Resources[idBakeRole]; !ok {
+		t.Fatal("the home region has no bake role: the size proves nothing")
+	}
+	t.Logf("home region template: %d bytes of %d", len(home.Body), MaxBodyBytes)
+}

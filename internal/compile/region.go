@@ -59,7 +59,8 @@ type regionBuilder struct {
 	tierID map[string]string // tier name -> logical ID part
 	// publicTiers, privateTiers and isolatedTiers list tier names by access.
 	publicTiers, privateTiers, isolatedTiers []string
-	// bastionUserData is the bastion's user data, rendered by checkFacts.
+	// bastionUserData is the bastion's user data, rendered by checkFacts,
+	// gzipped and in base64 (see compressUserData).
 	bastionUserData string
 }
 
@@ -141,7 +142,7 @@ func (b *regionBuilder) checkFacts() error {
 		if err != nil {
 			return elevator.Errorf(elevator.EINTERNAL, "compile orbit %s in %s: the bastion's user data: %w", b.o.Name, b.r.Name, err)
 		}
-		b.bastionUserData = ud
+		b.bastionUserData = compressUserData(ud)
 	}
 	if b.o.Domain != "" && b.f.HostedZoneID == "" {
 		return elevator.Errorf(elevator.EINTERNAL, "compile orbit %s in %s: the hosted zone of %s was not looked up", b.o.Name, b.r.Name, b.o.Domain)
@@ -382,7 +383,7 @@ func (b *regionBuilder) bastion() {
 			"ImageId":            Ref(paramBastionAMI),
 			"InstanceType":       bs.InstanceType,
 			"IamInstanceProfile": Props{"Arn": GetAtt(idBastionProfile, "Arn")},
-			"UserData":           Props{"Fn::Base64": b.bastionUserData},
+			"UserData":           b.bastionUserData,
 			"MetadataOptions": Props{
 				"HttpTokens":   "required",
 				"HttpEndpoint": "enabled",

@@ -2,7 +2,9 @@ package compile
 
 import (
 	"bytes"
+	"compress/gzip"
 	_ "embed"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -94,6 +96,21 @@ func BakeUserData(orbit, region, id string, builds map[string]elevator.AgentBuil
 		ServicesTable: elevator.ServicesTableName(orbit),
 	}
 	return renderUserData(cfg, orbit, builds, nil)
+}
+
+// compressUserData returns user data gzipped, in base64, as a launch
+// template takes it: cloud-init unzips user data that starts with gzip's
+// magic bytes. The bastion's launch template holds its user data so, at
+// less than half the size of the text: the orbit stack of a region of six
+// zones is otherwise close to CloudFormation's MaxBodyBytes. The gzip
+// header has no time or name, so the same user data always gives the
+// same bytes and the template does not change.
+func compressUserData(userData string) string {
+	var b bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&b, gzip.BestCompression) // the level is valid
+	w.Write([]byte(userData))                             // a bytes.Buffer does not fail
+	w.Close()
+	return base64.StdEncoding.EncodeToString(b.Bytes())
 }
 
 // serviceAgentConfig is the agent's configuration of a service, and its

@@ -1,10 +1,14 @@
 package compile
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -372,8 +376,12 @@ func TestBastionLaunchTemplateRunsTheAgentInBastionMode(t *testing.T) {
 			if fmt.Sprint(data["IamInstanceProfile"]) != fmt.Sprint(Props{"Arn": GetAtt(idBastionProfile, "Arn")}) {
 				t.Errorf("%s %s: instance profile %v", c.name, s.Region, data["IamInstanceProfile"])
 			}
-			ud, _ := data["UserData"].(Props)["Fn::Base64"].(string)
-			t.Logf("%s %s: bastion user data of %d bytes", c.name, s.Region, len(ud))
+			compressed, _ := data["UserData"].(string)
+			ud := uncompressUserData(t, compressed)
+			if want, err := BastionUserData(c.orbit, regionOf(c.orbit, s.Region), c.facts[s.Region].Agent); err != nil || ud != want {
+				t.Errorf("%s %s: the launch template's user data is not the bastion's (%v):\n%s", c.name, s.Region, err, ud)
+			}
+			t.Logf("%s %s: bastion user data of %d bytes, %d gzipped in base64", c.name, s.Region, len(ud), len(compressed))
 			cfg := agentConfig(t, ud)
 			want := elevator.AgentConfig{Mode: elevator.AgentModeBastion, Orbit: c.orbit.Name, Region: s.Region,
 				UsersTable: elevator.UsersTableName(c.orbit.Name), ServicesTable: elevator.ServicesTableName(c.orbit.Name)}
@@ -387,5 +395,46 @@ func TestBastionLaunchTemplateRunsTheAgentInBastionMode(t *testing.T) {
 				t.Errorf("%s %s: no %s output", c.name, s.Region, BastionGroupOutput)
 			}
 		}
+	}
+}
+
+// uncompressUserData reads user data as compressUserData writes it.
+func uncompressUserData(t *testing.T, compressed string) string {
+	t.Helper()
+	raw, err := base64.StdEncoding.DecodeString(compressed)
+	if err != nil {
+		t.Fatalf("user data is not base64: %v", err)
+	}
+	if len(raw) < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
+		t.Fatalf("user data does not start with gzip's magic bytes, which cloud-init looks for: % x", raw[:min(len(raw), 2)])
+	}
+	r, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(text)
+}
+
+func regionOf(o *elevator.Orbit, name string) *elevator.Region {
+	for i := range o.Regions {
+		if o.Regions[i].Name == name {
+			return &o.Regions[i]
+		}
+	}
+	return nil
+}
+
+func TestCompressedUserDataIsTheSameBytesEachTime(t *testing.T) {
+	const ud = "#cloud-config\nruncmd:\n  - [/usr/local/lib/elevator/bootstrap.sh]\n"
+	first := compressUserData(ud)
+	if again := compressUserData(ud); again != first {
+		t.Errorf("two compressions differ: %s and %s", first, again)
+	}
+	if got := uncompressUserData(t, first); got != ud {
+		t.Errorf("round trip gave %q", got)
 	}
 }
