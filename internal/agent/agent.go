@@ -14,6 +14,9 @@
 //     `elevator-agent exec`: it gives the child that environment and ships
 //     its output to the service's CloudWatch log group.
 //
+// On an image builder (bake mode) boot does none of that: it runs the
+// bake's bundle of files and scripts and uploads the result (see Bake).
+//
 // Every path the agent reads or writes is under Paths.Root ("/" on an
 // instance) and every system command (systemctl, useradd, dnf, docker)
 // goes through a Runner, so tests run it unprivileged.
@@ -148,6 +151,9 @@ type Agent struct {
 	// DefaultFlushEvery.
 	Now        func() time.Time
 	FlushEvery time.Duration
+	// BakeRetry is the wait before the second try to upload a bake's
+	// result, growing by as much before each further try; zero means 2 s.
+	BakeRetry time.Duration
 }
 
 func (a *Agent) now() time.Time {

@@ -13,7 +13,7 @@ import (
 // environment resolved and written to AgentRunDir/<service>.env, SSH
 // access set up, then `systemctl daemon-reload` and `systemctl enable
 // --now` of each unit and of the sync-users timer. In bastion mode: SSH
-// access only. Syncing the users once may fail (the timer tries again
+// access only. In bake mode: the bake (see Bake), and nothing else. Syncing the users once may fail (the timer tries again
 // every minute): that is logged, not returned. It returns the first error
 // that stops the service from running.
 //
@@ -29,6 +29,11 @@ func (a *Agent) Boot(ctx context.Context, cfg *elevator.AgentConfig, again bool)
 		return err
 	}
 	a.Log.Info("booting", "mode", cfg.Mode, "orbit", cfg.Orbit, "app", cfg.App, "service", cfg.Service, "release", cfg.ReleaseID)
+	if cfg.Mode == elevator.AgentModeBake {
+		// A builder becomes an image: it runs the bake and nothing else
+		// (no SSH access, no boot unit, no service).
+		return a.Bake(ctx, cfg, cl)
+	}
 	if cfg.Mode == elevator.AgentModeService {
 		if cfg.Docker != nil {
 			if err := a.ensureDocker(ctx); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/cloudwatchlogs"
 	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
 	"github.com/elevatorhq/elevator/internal/aws/ecr"
+	"github.com/elevatorhq/elevator/internal/aws/s3"
 	"github.com/elevatorhq/elevator/internal/aws/secretsmanager"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
 )
@@ -50,6 +51,13 @@ type LogWriter interface {
 	Put(ctx context.Context, group, stream string, events []cloudwatchlogs.Event) (int, error)
 }
 
+// Objects reads and writes objects of the orbit's state bucket (a
+// builder's bundle and its result).
+type Objects interface {
+	Get(ctx context.Context, bucket, key string) ([]byte, string, error)
+	Put(ctx context.Context, bucket, key, contentType string, body []byte) (string, error)
+}
+
 // Clients are the AWS clients the agent uses, in the instance's region.
 type Clients struct {
 	Parameters Parameters
@@ -57,11 +65,16 @@ type Clients struct {
 	Stacks     Stacks
 	Tables     Tables
 	Logs       LogWriter
+	Objects    Objects
 	// Registry returns the ECR client of a region (an image may live in
 	// another region than the instance).
 	Registry func(region string) Registry
 	// InstanceID asks the instance metadata service for the instance id.
 	InstanceID func(ctx context.Context) (string, error)
+	// AccountID asks the instance metadata service for the account the
+	// instance runs in (its identity document), which names the orbit's
+	// state bucket, as the bootstrap script reads it.
+	AccountID func(ctx context.Context) (string, error)
 }
 
 // AWSClients returns the clients of the real AWS (or of the endpoint in
@@ -83,6 +96,7 @@ func NewClients(awsCfg aws.Config) *Clients {
 		Stacks:     cloudformation.New(awsCfg),
 		Tables:     dynamodb.New(awsCfg),
 		Logs:       cloudwatchlogs.NewWriter(awsCfg),
+		Objects:    s3.New(awsCfg),
 		Registry: func(region string) Registry {
 			c := awsCfg.Copy()
 			c.Region = region
@@ -96,6 +110,13 @@ func NewClients(awsCfg aws.Config) *Clients {
 			defer out.Content.Close()
 			b, err := io.ReadAll(io.LimitReader(out.Content, 256))
 			return strings.TrimSpace(string(b)), err
+		},
+		AccountID: func(ctx context.Context) (string, error) {
+			out, err := imds.NewFromConfig(awsCfg).GetInstanceIdentityDocument(ctx, &imds.GetInstanceIdentityDocumentInput{})
+			if err != nil {
+				return "", err
+			}
+			return out.AccountID, nil
 		},
 	}
 }

@@ -49,8 +49,10 @@ func checkConfig(cfg *elevator.AgentConfig) error {
 		need("app", cfg.App)
 		need("service", cfg.Service)
 	case elevator.AgentModeBastion:
+	case elevator.AgentModeBake:
+		need("bake_id", cfg.BakeID)
 	default:
-		return errors.New(`mode must be "` + elevator.AgentModeService + `" or "` + elevator.AgentModeBastion + `", not "` + cfg.Mode + `"`)
+		return errors.New(`mode must be "` + elevator.AgentModeService + `", "` + elevator.AgentModeBastion + `" or "` + elevator.AgentModeBake + `", not "` + cfg.Mode + `"`)
 	}
 	if len(missing) > 0 {
 		return errors.New("missing " + strings.Join(missing, ", "))
