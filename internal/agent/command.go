@@ -128,7 +128,7 @@ bootstrap script runs 'boot'; the service's unit runs the service through
 	var again bool
 	boot := &cobra.Command{
 		Use:   "boot",
-		Short: "Prepare this instance and start its service (user data runs it)",
+		Short: "Prepare this instance and start its service, or run its bake on a builder (user data runs it)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a := o.agent(stdin, stdout, stderr)
