@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -382,18 +383,16 @@ func readCmdline(pid int) string {
 	return strings.ReplaceAll(string(b), "\x00", " ")
 }
 
-// TestABastionBootsAndLetsGrantedUsersIn boots a bastion with the orbit's
-// bastion user data: the agent sets up sshd's AuthorizedKeysCommand and
-// the users' accounts, and a real ssh login with a granted key gets in
-// while an ungranted key does not.
+// TestABastionBootsAndLetsGrantedUsersIn boots a bastion with the user
+// data of the orbit stack's bastion launch template, gzipped as EC2 hands
+// it over: the agent sets up sshd's AuthorizedKeysCommand and the users'
+// accounts, and a real ssh login with a granted key gets in while an
+// ungranted key does not.
 func TestABastionBootsAndLetsGrantedUsersIn(t *testing.T) {
 	root := instancetest.Root(t)
 	const instanceID = "i-0b00751ce0000002"
 	w := newWorld(t, instanceID)
-	userData, err := compile.BastionUserData(w.orbit, &w.orbit.Regions[0], w.builds)
-	if err != nil {
-		t.Fatal(err)
-	}
+	userData := bastionLaunchUserData(t, w)
 	port := freePort(t)
 	inst := instancetest.Boot(t, root, instancetest.Seed{InstanceID: instanceID, UserData: userData,
 		Files: map[string]string{
@@ -538,6 +537,44 @@ services:
 	}
 	t.Logf("Docker was installed with apt-get; could not run here: dockerd inside systemd-nspawn (%s), the image pull (no registry is reachable) and the container. The agent stopped and said: %s",
 		why, consoleLine(inst.Console(), "elevator-agent: start docker"))
+}
+
+// bastionLaunchUserData compiles the world's orbit with a bastion and
+// returns the user data of its launch template, decoded from base64 as
+// EC2 decodes it: gzip, which cloud-init unzips.
+func bastionLaunchUserData(t *testing.T, w *world) string {
+	t.Helper()
+	o, err := manifest.ParseOrbit("orbit.yml", []byte("name: "+orbitName+"\nregions:\n  "+region+": {cidr: 10.20.0.0/16}\nbastion:\n  allowed_cidrs: [203.0.113.0/24]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stacks, err := compile.OrbitStacks(o, map[string]compile.RegionFacts{region: {
+		AZs: []string{region + "a", region + "b"}, BastionAMI: "ami-0123456789abcdef0", Agent: w.builds}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lt *compile.Resource
+	for id, r := range stacks[0].Template.Resources {
+		if r.Type == "AWS::EC2::LaunchTemplate" {
+			lt = &r
+			t.Logf("the bastion's launch template: %s", id)
+		}
+	}
+	if lt == nil {
+		t.Fatal("the orbit stack has no launch template")
+	}
+	encoded, ok := lt.Properties["LaunchTemplateData"].(compile.Props)["UserData"].(string)
+	if !ok {
+		t.Fatalf("the launch template's user data is %T, want base64 text", lt.Properties["LaunchTemplateData"].(compile.Props)["UserData"])
+	}
+	raw, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
+		t.Fatal("the bastion's user data is not gzipped: this test would not show that cloud-init unzips it")
+	}
+	return string(raw)
 }
 
 // consoleLine returns the first line of console holding s.
