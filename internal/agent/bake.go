@@ -36,7 +36,7 @@ const BakeDir = elevator.AgentStateDir + "/bake"
 // its destination (parent directories made, mode and owner set), then
 // runs each script in order, as root, from the bundle's directory, with
 // ELEVATOR_BAKE_ID, ELEVATOR_ORBIT and ELEVATOR_REGION in its
-// environment; the scripts' output goes to the agent's stderr (the
+// environment (and HOME=/root when the agent has no HOME); the scripts' output goes to the agent's stderr (the
 // console). The first script that fails stops the bake. It then uploads
 // the elevator.BakeResult (elevator.BakeResultKey): OK, or the failed
 // script's bundle name (scripts/<i>/<name>: the manifest's scripts[i]),
@@ -152,6 +152,11 @@ func (a *Agent) runBake(ctx context.Context, cfg *elevator.AgentConfig, cl *Clie
 		a.Log.Info("placed file", "dest", f.Dest, "mode", fmt.Sprintf("%04o", f.Mode), "owner", f.Owner)
 	}
 	env := append(os.Environ(), "ELEVATOR_BAKE_ID="+cfg.BakeID, "ELEVATOR_ORBIT="+cfg.Orbit, "ELEVATOR_REGION="+cfg.Region)
+	if os.Getenv("HOME") == "" {
+		// cloud-init runs user data as a system service, with no HOME;
+		// git, pip and many installers want one.
+		env = append(env, "HOME=/root")
+	}
 	for _, s := range plan.Scripts {
 		code, output, err := a.runScript(ctx, dir, s, env)
 		if err == nil {

@@ -79,7 +79,7 @@ func TestABuilderBootsRunsItsBakeAndReportsTheResult(t *testing.T) {
 		inst, res := bake(t, "20261130-bake-ok", "i-0b00751ce0000011", map[string]string{
 			"shop.conf": "listen 8080\n",
 			"install.sh": "#!/bin/sh\nset -eu\nmkdir -p /var/lib/shop\n" +
-				"echo \"install $ELEVATOR_BAKE_ID $ELEVATOR_ORBIT $ELEVATOR_REGION\" > /var/lib/shop/trace\n" +
+				"echo \"install $ELEVATOR_BAKE_ID $ELEVATOR_ORBIT $ELEVATOR_REGION $HOME\" > /var/lib/shop/trace\n" +
 				"echo 'install: the console shows this'\n",
 			"configure.py": "#!/usr/bin/env python3\n" +
 				"import os\n" +
@@ -96,7 +96,7 @@ func TestABuilderBootsRunsItsBakeAndReportsTheResult(t *testing.T) {
 			t.Fatalf("result = %+v, want OK", res)
 		}
 		trace, err := inst.ReadFile("/var/lib/shop/trace")
-		if want := "install 20261130-bake-ok " + orbitName + " " + region + "\nconfigure 0o640\n"; err != nil || string(trace) != want {
+		if want := "install 20261130-bake-ok " + orbitName + " " + region + " /root\nconfigure 0o640\n"; err != nil || string(trace) != want {
 			t.Errorf("the scripts left %q (%v), want %q: both, in order, with the bake's environment, after the file was placed", trace, err, want)
 		}
 		path, err := inst.Path("/etc/shop/shop.conf")
