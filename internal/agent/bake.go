@@ -47,7 +47,7 @@ const BakeDir = elevator.AgentStateDir + "/bake"
 //
 // It starts no service and installs no unit: the builder becomes an
 // image, not a host. It returns an EAWS error when the result cannot be
-// uploaded, and an EINVALID error saying why when the bake failed (the
+// uploaded, and an EFAILED error saying why when the bake failed (the
 // result, uploaded, says the same).
 func (a *Agent) Bake(ctx context.Context, cfg *elevator.AgentConfig, cl *Clients) error {
 	if cl.AccountID == nil || cl.Objects == nil {
@@ -72,9 +72,9 @@ func (a *Agent) Bake(ctx context.Context, cfg *elevator.AgentConfig, cl *Clients
 	a.Log.Info("uploaded the bake's result", "bake", cfg.BakeID, "ok", res.OK, "script", res.Script, "exit_code", res.ExitCode, "key", key)
 	if !res.OK {
 		if res.Script != "" {
-			return elevator.Errorf(elevator.EINVALID, "bake %s: script %s failed with exit code %d", cfg.BakeID, res.Script, res.ExitCode)
+			return elevator.Errorf(elevator.EFAILED, "bake %s: script %s failed with exit code %d", cfg.BakeID, res.Script, res.ExitCode)
 		}
-		return elevator.Errorf(elevator.EINVALID, "bake %s: %s", cfg.BakeID, res.Output)
+		return elevator.Errorf(elevator.EFAILED, "bake %s: %s", cfg.BakeID, res.Output)
 	}
 	return nil
 }
@@ -135,6 +135,7 @@ func (a *Agent) runBake(ctx context.Context, cfg *elevator.AgentConfig, cl *Clie
 	if err := os.MkdirAll(base, 0o700); err != nil {
 		return failed("make %s: %v", base, err)
 	}
+	defer os.Remove(base) // after the bundle's directory, below
 	dir, err := os.MkdirTemp(base, cfg.BakeID+"-")
 	if err != nil {
 		return failed("make a directory for the bundle: %v", err)
