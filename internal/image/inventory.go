@@ -287,9 +287,13 @@ func takeRegion(ctx context.Context, r Region) ([]Copy, []Use, error) {
 // with the image its elevator:copied-from names (followed to the
 // original). Images come out by line, then newest first.
 func Group(copies []Copy) []Image {
+	copies = slices.Clone(copies)
 	byRef := map[string]Copy{}
-	for _, c := range copies {
-		byRef[c.Ref()] = c
+	for i, c := range copies {
+		if c.CopiedFrom == "" {
+			copies[i].CopiedFrom = c.Tags[elevator.TagImageCopiedFrom]
+		}
+		byRef[c.Ref()] = copies[i]
 	}
 	root := func(c Copy) string {
 		ref := c.Ref()
