@@ -289,9 +289,13 @@ type CleanupInput struct {
 	// Removers remove images and snapshots, by region.
 	Removers map[string]Remover
 	Policy   Policy
-	DryRun   bool
-	Now      time.Time
-	By       string // who asks, for the audit log
+	// Among, when not nil, limits removals to the images (by ID) it
+	// holds: those a person was shown and agreed to. An image among them
+	// that the plan now keeps (a use appeared since) stays.
+	Among  map[string]bool
+	DryRun bool
+	Now    time.Time
+	By     string // who asks, for the audit log
 	// Audit appends an entry to the orbit's audit log; nil audits nothing.
 	Audit func(ctx context.Context, e elevator.AuditEntry) error
 	// Progress, when not nil, is told what each region found and did.
@@ -313,7 +317,16 @@ func Cleanup(ctx context.Context, in CleanupInput) (Report, error) {
 	if in.DryRun {
 		return rep, nil
 	}
-	rep.Removals = Remove(ctx, in.Removers, rep.Decisions, in.Progress)
+	agreed := rep.Decisions
+	if in.Among != nil {
+		agreed = nil
+		for _, d := range rep.Decisions {
+			if in.Among[d.Image.ID()] {
+				agreed = append(agreed, d)
+			}
+		}
+	}
+	rep.Removals = Remove(ctx, in.Removers, agreed, in.Progress)
 	if len(rep.Removals) == 0 || in.Audit == nil {
 		return rep, nil
 	}
