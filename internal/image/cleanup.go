@@ -63,6 +63,7 @@ func (p Policy) in(img Image) bool {
 // younger than Age; every reason that holds is given. Any other image is
 // removed, revoked or not. Plan is pure: it calls nothing.
 func Plan(inv Inventory, p Policy, now time.Time) []Decision {
+	inv = inv.indexed()
 	type lineStage struct{ line, stage string }
 	groups := map[lineStage][]Image{}
 	var keys []lineStage

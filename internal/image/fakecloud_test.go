@@ -24,30 +24,40 @@ type fakeRegion struct {
 	mu        sync.Mutex
 	images    map[string]ec2.OwnImage
 	snapshots map[string]bool
+	snapOf    map[string]string // snapshot -> the image that names it
 	templates map[string][]ec2.TemplateImage // by template name: versions 1..n
 	defaults  map[string]int64               // template name -> default version
 	groups    []autoscaling.GroupLaunch
 	configs   []autoscaling.LaunchConfiguration
 	instances []ec2.InstanceImage
-	// pageSize is how many items one describe call returns: the calls a
-	// paginated read makes grow with the items, one per page.
-	pageSize int
+	// pageSize is how many items one describe call returns, by call (AWS's
+	// largest page when absent): a paginated read makes a call per page.
+	pageSize map[string]int
 	calls    map[string]int
 	// fail makes the named call on the named id fail: "DeregisterImage ami-1".
 	fail map[string]bool
 }
 
 func newFakeRegion() *fakeRegion {
-	return &fakeRegion{images: map[string]ec2.OwnImage{}, snapshots: map[string]bool{}, templates: map[string][]ec2.TemplateImage{},
-		defaults: map[string]int64{}, pageSize: 1000, calls: map[string]int{}, fail: map[string]bool{}}
+	return &fakeRegion{images: map[string]ec2.OwnImage{}, snapshots: map[string]bool{}, snapOf: map[string]string{}, templates: map[string][]ec2.TemplateImage{},
+		defaults: map[string]int64{}, pageSize: map[string]int{}, calls: map[string]int{}, fail: map[string]bool{}}
 }
 
+// awsPageSizes are the largest pages AWS returns (MaxResults or
+// MaxRecords), which the adapters ask for.
+var awsPageSizes = map[string]int{"DescribeImages": 1000, "DescribeLaunchTemplateVersions": 200, "DescribeAutoScalingGroups": 100,
+	"DescribeLaunchConfigurations": 100, "DescribeInstances": 1000}
+
 // pages is how many calls a paginated read of n items makes.
-func (f *fakeRegion) pages(n int) int {
+func (f *fakeRegion) pages(call string, n int) int {
+	size := f.pageSize[call]
+	if size == 0 {
+		size = awsPageSizes[call]
+	}
 	if n == 0 {
 		return 1
 	}
-	return (n + f.pageSize - 1) / f.pageSize
+	return (n + size - 1) / size
 }
 
 func (f *fakeRegion) count(call string, n int) {
@@ -65,6 +75,7 @@ func (f *fakeRegion) addImage(img ec2.OwnImage) {
 	}
 	for _, s := range img.Snapshots {
 		f.snapshots[s] = true
+		f.snapOf[s] = img.ID
 	}
 	f.images[img.ID] = img
 }
@@ -88,7 +99,7 @@ func (f *fakeRegion) OwnImagesTagged(_ context.Context, key string) ([]ec2.OwnIm
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	f.count("DescribeImages", f.pages(len(out)))
+	f.count("DescribeImages", f.pages("DescribeImages", len(out)))
 	return out, nil
 }
 
@@ -108,7 +119,7 @@ func (f *fakeRegion) UsableTemplateImages(context.Context) ([]ec2.TemplateImage,
 			out = append(out, f.version(name, latest))
 		}
 	}
-	f.count("DescribeLaunchTemplateVersions", f.pages(len(out)))
+	f.count("DescribeLaunchTemplateVersions", f.pages("DescribeLaunchTemplateVersions", len(out)))
 	return out, nil
 }
 
@@ -134,21 +145,21 @@ func (f *fakeRegion) TemplateVersionImages(_ context.Context, idOrName string, v
 func (f *fakeRegion) LiveInstanceImages(context.Context) ([]ec2.InstanceImage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.count("DescribeInstances", f.pages(len(f.instances)))
+	f.count("DescribeInstances", f.pages("DescribeInstances", len(f.instances)))
 	return slices.Clone(f.instances), nil
 }
 
 func (f *fakeRegion) GroupLaunches(context.Context) ([]autoscaling.GroupLaunch, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.count("DescribeAutoScalingGroups", f.pages(len(f.groups)))
+	f.count("DescribeAutoScalingGroups", f.pages("DescribeAutoScalingGroups", len(f.groups)))
 	return slices.Clone(f.groups), nil
 }
 
 func (f *fakeRegion) LaunchConfigurations(context.Context) ([]autoscaling.LaunchConfiguration, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.count("DescribeLaunchConfigurations", f.pages(len(f.configs)))
+	f.count("DescribeLaunchConfigurations", f.pages("DescribeLaunchConfigurations", len(f.configs)))
 	return slices.Clone(f.configs), nil
 }
 
@@ -170,10 +181,8 @@ func (f *fakeRegion) DeleteSnapshot(_ context.Context, id string) error {
 	if f.fail["DeleteSnapshot "+id] {
 		return fmt.Errorf("delete snapshot %s: injected failure", id)
 	}
-	for _, img := range f.images {
-		if slices.Contains(img.Snapshots, id) {
-			return fmt.Errorf("delete snapshot %s: InvalidSnapshot.InUse by %s", id, img.ID)
-		}
+	if img, ok := f.images[f.snapOf[id]]; ok && slices.Contains(img.Snapshots, id) {
+		return fmt.Errorf("delete snapshot %s: InvalidSnapshot.InUse by %s", id, img.ID)
 	}
 	delete(f.snapshots, id)
 	return nil

@@ -119,12 +119,32 @@ func (u Use) String() string {
 type Inventory struct {
 	Images []Image
 	Uses   []Use
+	// byCopy indexes Uses by "<region>/<image id>" (see indexed).
+	byCopy map[string][]Use
+}
+
+// indexed returns inv with its uses indexed, so that UsesOf costs a map
+// look-up per copy rather than a pass over every use.
+func (inv Inventory) indexed() Inventory {
+	if inv.byCopy != nil {
+		return inv
+	}
+	inv.byCopy = make(map[string][]Use, len(inv.Uses))
+	for _, u := range inv.Uses {
+		k := u.Region + "/" + u.ImageID
+		inv.byCopy[k] = append(inv.byCopy[k], u)
+	}
+	return inv
 }
 
 // UsesOf returns the uses of any copy of img.
 func (inv Inventory) UsesOf(img Image) []Use {
 	var out []Use
 	for _, c := range img.Copies {
+		if inv.byCopy != nil {
+			out = append(out, inv.byCopy[c.Ref()]...)
+			continue
+		}
 		for _, u := range inv.Uses {
 			if u.Region == c.Region && u.ImageID == c.ID {
 				out = append(out, u)
@@ -173,7 +193,7 @@ func Take(ctx context.Context, regions []Region, note func(region, msg string)) 
 		inv.Uses = append(inv.Uses, f.uses...)
 	}
 	inv.Images = Group(copies)
-	return inv, nil
+	return inv.indexed(), nil
 }
 
 func takeRegion(ctx context.Context, r Region) ([]Copy, []Use, error) {
