@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
@@ -211,46 +212,64 @@ func (r Removal) OK() bool { return r.Deregistered && len(r.SnapshotErrors) == 0
 
 // Remove deregisters every copy of every image decisions remove, in
 // every region (removers by region), then deletes the snapshots of each
-// copy it deregistered (those were read, with the image, before). A
-// failure does not stop the others; a copy that could not be
-// deregistered keeps its snapshots. A region with no remover fails its
-// copies. progress, when not nil, is told of each copy.
+// copy it deregistered (those were read, with the image, before). The
+// regions work at once, each copy after copy (AWS limits the rate of
+// calls per region). A failure does not stop the others; a copy that
+// could not be deregistered keeps its snapshots. A region with no
+// remover fails its copies. progress, when not nil, is told of each
+// copy. Removals come out in the order of decisions and copies.
 func Remove(ctx context.Context, removers map[string]Remover, decisions []Decision, progress func(region, msg string)) []Removal {
+	type job struct {
+		at       int
+		snapshot []string
+	}
 	var out []Removal
+	byRegion := map[string][]job{}
 	for _, d := range decisions {
 		if !d.Remove {
 			continue
 		}
 		for _, c := range d.Image.Copies {
-			r := Removal{Line: d.Image.Line, Region: c.Region, ImageID: c.ID}
-			rm, ok := removers[c.Region]
-			var err error
-			if !ok {
-				err = fmt.Errorf("no access to region %s", c.Region)
-			} else {
-				err = rm.DeregisterImage(ctx, c.ID)
-			}
-			if err != nil {
-				r.Error = err.Error()
-			} else {
-				r.Deregistered = true
-				for _, s := range c.Snapshots {
-					if err := rm.DeleteSnapshot(ctx, s); err != nil {
-						if r.SnapshotErrors == nil {
-							r.SnapshotErrors = map[string]string{}
-						}
-						r.SnapshotErrors[s] = err.Error()
-					} else {
-						r.Snapshots = append(r.Snapshots, s)
-					}
-				}
-			}
-			if progress != nil {
-				progress(c.Region, describeRemoval(r))
-			}
-			out = append(out, r)
+			byRegion[c.Region] = append(byRegion[c.Region], job{at: len(out), snapshot: c.Snapshots})
+			out = append(out, Removal{Line: d.Image.Line, Region: c.Region, ImageID: c.ID})
 		}
 	}
+	var wg sync.WaitGroup
+	for region, jobs := range byRegion {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rm, ok := removers[region]
+			for _, j := range jobs {
+				r := &out[j.at] // each region writes only its own removals
+				var err error
+				if !ok {
+					err = fmt.Errorf("no access to region %s", region)
+				} else {
+					err = rm.DeregisterImage(ctx, r.ImageID)
+				}
+				if err != nil {
+					r.Error = err.Error()
+				} else {
+					r.Deregistered = true
+					for _, s := range j.snapshot {
+						if err := rm.DeleteSnapshot(ctx, s); err != nil {
+							if r.SnapshotErrors == nil {
+								r.SnapshotErrors = map[string]string{}
+							}
+							r.SnapshotErrors[s] = err.Error()
+						} else {
+							r.Snapshots = append(r.Snapshots, s)
+						}
+					}
+				}
+				if progress != nil {
+					progress(region, describeRemoval(*r))
+				}
+			}
+		}()
+	}
+	wg.Wait()
 	return out
 }
 
