@@ -61,7 +61,7 @@ func (p Policy) in(img Image) bool {
 // launch configuration or an instance), when a copy is still being made
 // (not available and not failed), when it is among the newest Keep
 // unrevoked images of its line and stage (by Built), or when it is
-// younger than Age; every reason that holds is given. Any other image is
+// younger than Age or of unknown age; every reason that holds is given. Any other image is
 // removed, revoked or not. Plan is pure: it calls nothing.
 func Plan(inv Inventory, p Policy, now time.Time) []Decision {
 	inv = inv.indexed()
@@ -107,7 +107,9 @@ func Plan(inv Inventory, p Policy, now time.Time) []Decision {
 				}
 			}
 			age := now.Sub(img.Built)
-			if age < p.Age {
+			if img.Built.IsZero() {
+				keep = append(keep, "age unknown (no "+elevator.TagImageBuilt+" tag nor creation date)")
+			} else if age < p.Age {
 				keep = append(keep, fmt.Sprintf("younger than %s (built %s ago)", Age(p.Age), Age(age)))
 			}
 			if len(keep) > 0 {
@@ -167,14 +169,19 @@ func Age(d time.Duration) string {
 	return fmt.Sprintf("%dm", int(d/time.Minute))
 }
 
+// maxAgeDays bounds an age in days (a hundred years), well within a
+// time.Duration.
+const maxAgeDays = 36500
+
 // ParseAge reads an age: a number of days ("14d") or a Go duration
-// ("36h", "90m"). It returns EINVALID for anything else or a negative age.
+// ("36h", "90m"). It returns EINVALID for anything else, a negative age,
+// or more than maxAgeDays days.
 func ParseAge(s string) (time.Duration, error) {
 	var d time.Duration
 	var err error
 	if n, ok := strings.CutSuffix(s, "d"); ok && n != "" && !strings.ContainsAny(n, "hmsuµn") {
 		var days int
-		if _, err = fmt.Sscanf(n, "%d", &days); err == nil && fmt.Sprint(days) == n {
+		if _, err = fmt.Sscanf(n, "%d", &days); err == nil && fmt.Sprint(days) == n && days <= maxAgeDays {
 			d = time.Duration(days) * 24 * time.Hour
 		} else {
 			err = fmt.Errorf("not a number of days")

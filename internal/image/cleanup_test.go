@@ -165,6 +165,12 @@ func TestPlanKeepsTheNewestTheYoungAndWhatIsUsedInAnyRegion(t *testing.T) {
 			why:     map[string]string{"ami-5": "ami-5 in us-east-1 is pending"},
 		},
 		{
+			name: "an image of unknown age stays",
+			images: append(five(nil), Image{Line: "base", Stage: "tested", Copies: []Copy{{Region: "us-east-1", ID: "ami-0", State: "available"}}}),
+			policy: defaults, removed: []string{"ami-4", "ami-5"},
+			why: map[string]string{"ami-0": "age unknown"},
+		},
+		{
 			name:   "in use and among the newest gives both reasons",
 			images: five(nil), policy: defaults,
 			uses:    []Use{{Region: "us-east-1", ImageID: "ami-1", Kind: UseInstance, Name: "i-1 (running)"}},
@@ -399,13 +405,31 @@ func TestADryRunChangesNothingAndAuditsNothing(t *testing.T) {
 	}
 }
 
+func FuzzParseAge(f *testing.F) {
+	for _, s := range []string{"14d", "36h", "0", "-1d", "1.5d", "90m", "d", "1e3d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseAge(s)
+		if err != nil {
+			if elevator.ErrorCode(err) != elevator.EINVALID || !strings.Contains(err.Error(), "want a number of days") {
+				t.Errorf("ParseAge(%q): %v, want an EINVALID error saying what is allowed", s, err)
+			}
+			return
+		}
+		if d < 0 {
+			t.Errorf("ParseAge(%q) = %v: negative", s, d)
+		}
+	})
+}
+
 func TestParseAge(t *testing.T) {
 	for in, want := range map[string]time.Duration{"14d": 14 * 24 * time.Hour, "0d": 0, "36h": 36 * time.Hour, "90m": 90 * time.Minute, "0": 0} {
 		if got, err := ParseAge(in); err != nil || got != want {
 			t.Errorf("ParseAge(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "d", "-1d", "-2h", "14days", "1.5d", "x", "14dd", "1e3d", " 14d"} {
+	for _, in := range []string{"", "d", "-1d", "-2h", "14days", "1.5d", "x", "14dd", "1e3d", " 14d", "36501d", "99999999999999d"} {
 		if _, err := ParseAge(in); elevator.ErrorCode(err) != elevator.EINVALID {
 			t.Errorf("ParseAge(%q): %v, want EINVALID", in, err)
 		}
