@@ -13,6 +13,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	domain "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/cli"
 	"github.com/elevatorhq/elevator/internal/release/awsrelease"
 )
 
@@ -44,7 +45,8 @@ type cleanupOutput struct {
 // instance in eu-west-1, through its copy), old2 and old3 (40 and 50
 // days old). `image list` shows the copies and the instance;
 // `cleanup --keep 1 --dry-run` would remove old2 and old3 and changes
-// nothing; `cleanup --keep 1 --yes` removes both, in both regions, with
+// nothing, and so does a cleanup not confirmed; `cleanup --keep 1 --yes`
+// removes both, in both regions, with
 // their snapshots, and writes one audit entry.
 func TestImageCleanupOnAnOrbitRemovesOldCopiesAndAuditsIt(t *testing.T) {
 	acct := inAccount(t)
@@ -152,6 +154,15 @@ func TestImageCleanupOnAnOrbitRemovesOldCopiesAndAuditsIt(t *testing.T) {
 	mustSucceed(t, dryText)
 	if !strings.Contains(dryText.stdout, "would remove  web  tested") || !strings.Contains(dryText.stdout, "dry run: nothing was removed") {
 		t.Errorf("dry run text:\n%s", dryText.stdout)
+	}
+
+	refused := elevator(t, "someone-else\n", append([]string{"image", "cleanup", "--keep", "1"}, flags...)...)
+	if refused.code != cli.ExitInterrupted || !strings.Contains(refused.stderr, "Type the orbit's name to confirm") ||
+		!strings.Contains(refused.stderr, "would remove  web  tested") {
+		t.Errorf("cleanup not confirmed: exit %d\n%s%s", refused.code, refused.stdout, refused.stderr)
+	}
+	if after := registered(); !slices.Equal(after, before) {
+		t.Fatalf("a cleanup not confirmed changed the images:\nbefore %v\nafter  %v", before, after)
 	}
 
 	started := time.Now().Add(-time.Minute)

@@ -1,5 +1,11 @@
 package image
 
+// This file and cleanup.go are `elevator image list` and `elevator image
+// cleanup`: an inventory of an orbit's regions, read in bulk (the
+// account's images of every line with their regional copies, and what
+// uses them), a pure plan of what a cleanup keeps and why, and the
+// removal of every copy of an image with its snapshots.
+
 import (
 	"context"
 	"fmt"
@@ -178,7 +184,7 @@ func Take(ctx context.Context, regions []Region, note func(region, msg string)) 
 			f := &results[i]
 			f.copies, f.uses, f.err = takeRegion(ctx, r)
 			if f.err == nil && note != nil {
-				note(r.Name, fmt.Sprintf("%d images tagged %s, %d uses of images", len(f.copies), elevator.TagImage, len(f.uses)))
+				note(r.Name, fmt.Sprintf("%d images tagged %s; %d uses by groups, launch templates, launch configurations and instances", len(f.copies), elevator.TagImage, len(f.uses)))
 			}
 		}()
 	}
