@@ -183,6 +183,7 @@ what would go and why each other image stays, and changes nothing; without
 			}
 		}
 		if len(among) == 0 {
+			plan.DryRun = false // nothing to remove: the plan is the outcome
 			return o.printCleanup(policy, plan)
 		}
 		if !g.yes {
@@ -304,6 +305,9 @@ func (o *imageInventory) printCleanup(p image.Policy, rep image.Report) error {
 		if !d.Remove {
 			fmt.Fprintf(o.stdout, "keep          %s\n", describeImage(d.Image, d.Why))
 		}
+	}
+	if len(rep.Removals) == 0 {
+		fmt.Fprintf(o.stdout, "nothing to remove in orbit %s's regions\n", o.orbit.Name)
 	}
 	for _, r := range rep.Removals {
 		switch {
