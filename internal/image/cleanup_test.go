@@ -165,7 +165,7 @@ func TestPlanKeepsTheNewestTheYoungAndWhatIsUsedInAnyRegion(t *testing.T) {
 			why:     map[string]string{"ami-5": "ami-5 in us-east-1 is pending"},
 		},
 		{
-			name: "an image of unknown age stays",
+			name:   "an image of unknown age stays",
 			images: append(five(nil), Image{Line: "base", Stage: "tested", Copies: []Copy{{Region: "us-east-1", ID: "ami-0", State: "available"}}}),
 			policy: defaults, removed: []string{"ami-4", "ami-5"},
 			why: map[string]string{"ami-0": "age unknown"},

@@ -24,7 +24,7 @@ type fakeRegion struct {
 	mu        sync.Mutex
 	images    map[string]ec2.OwnImage
 	snapshots map[string]bool
-	snapOf    map[string]string // snapshot -> the image that names it
+	snapOf    map[string]string              // snapshot -> the image that names it
 	templates map[string][]ec2.TemplateImage // by template name: versions 1..n
 	defaults  map[string]int64               // template name -> default version
 	groups    []autoscaling.GroupLaunch
