@@ -30,7 +30,8 @@ type api interface {
 	DescribeSecurityGroups(context.Context, *ec2sdk.DescribeSecurityGroupsInput, ...func(*ec2sdk.Options)) (*ec2sdk.DescribeSecurityGroupsOutput, error)
 	releaseAPI // launch templates and instances (launchtemplate.go)
 	tagAPI
-	instanceAPI // instances to log in to (instances.go)
+	instanceAPI  // instances to log in to (instances.go)
+	inventoryAPI // image inventories and cleanups (inventory.go)
 }
 
 // Client talks to EC2 in one region.
