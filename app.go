@@ -85,10 +85,10 @@ type Docker struct {
 	// the ECR repository AppRepositoryName(orbit, app, service) that the
 	// app stack makes in each region of the orbit.
 	Repository *Repository
-	Ports   []string          // host:container, optionally /tcp or /udp
-	Env     map[string]string // the container's own, over Service.Env
-	Command []string          // nil: the image's command
-	Volumes []string          // host:container, optionally :ro or :rw
+	Ports      []string          // host:container, optionally /tcp or /udp
+	Env        map[string]string // the container's own, over Service.Env
+	Command    []string          // nil: the image's command
+	Volumes    []string          // host:container, optionally :ro or :rw
 }
 
 // Repository is the settings of a Docker service's own ECR repository.
