@@ -14,6 +14,10 @@ import (
 // Repository<Service>.
 const idRepository = "Repository"
 
+// RepositoryResource is the logical id, in the app stack, of a service's
+// own repository: Repository<Service>.
+func RepositoryResource(service string) string { return idRepository + camel(service) }
+
 // RepositoryOutput is the key of the app stack's output that holds the URI
 // of a service's own repository, such as WebRepository =
 // 123456789012.dkr.ecr.us-east-1.amazonaws.com/prod/shop/web.
@@ -44,14 +48,13 @@ func (b *appBuilder) repository(s *elevator.Service) {
 	if d == nil || d.Repository == nil || b.svcID[s.Name] == "" {
 		return
 	}
-	svc := b.svcID[s.Name]
 	name := elevator.AppRepositoryName(b.o.Name, b.a.Name, s.Name)
 	host := RepositoryHost(b.f.AccountID, b.r.Name)
 	if b.f.KeptRepositories[name] {
 		b.output(RepositoryOutput(s.Name), d.Repository.Path, "ECR repository of service "+s.Name+" (kept from an earlier stack)", host+"/"+name)
 		return
 	}
-	id := idRepository + svc
+	id := RepositoryResource(s.Name)
 	b.add(id, d.Repository.Path, Resource{Type: "AWS::ECR::Repository", DeletionPolicy: "Retain", UpdateReplacePolicy: "Retain", Properties: Props{
 		"RepositoryName":             name,
 		"ImageScanningConfiguration": Props{"ScanOnPush": true},
