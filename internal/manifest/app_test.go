@@ -857,6 +857,7 @@ func FuzzParseApp(f *testing.F) {
 	f.Add([]byte("name: a\nservices: {w: {runtime: {docker: {image: x}}, ami: {ssm: /elevator/images/}}}\norbits: {p: {services: {w: {ami: {ssm: /x}}}}}\n"), "p")
 	f.Add([]byte("name: a\nservices: {w: {runtime: {docker: {image: x}}}}\norbits: {p: {services: {w: {runtime: {units: {a.service: x}}}}}}\n"), "p")
 	f.Add([]byte("a: &a [*a]\n"), "")
+	f.Add([]byte("name: a\nservices: {w: {runtime: {docker: {repository: {keep_untagged: 3}}}}, v: {runtime: {docker: {}}}}\norbits: {p: {services: {w: {runtime: {docker: {image: x}}}}}}\n"), "p")
 	f.Add([]byte(gatedApp), "")
 	f.Add([]byte(pipelineApp), "production")
 	f.Fuzz(func(t *testing.T, data []byte, orbit string) {
@@ -873,6 +874,12 @@ func FuzzParseApp(f *testing.F) {
 		for _, s := range a.Services {
 			if (s.Runtime.Docker == nil) == (s.Runtime.Units == nil) {
 				t.Fatalf("service %s has not exactly one runtime: %+v", s.Name, s.Runtime)
+			}
+			if d := s.Runtime.Docker; d != nil && (d.Image == "") != (d.Repository != nil) {
+				t.Fatalf("service %s has image %q and repository %+v: want exactly one", s.Name, d.Image, d.Repository)
+			}
+			if d := s.Runtime.Docker; d != nil && d.Repository != nil && (d.Repository.KeepUntagged < 1 || d.Repository.KeepUntagged > elevator.MaxKeepUntagged) {
+				t.Fatalf("service %s keeps %d untagged images", s.Name, d.Repository.KeepUntagged)
 			}
 			if s.Scaling.Min > s.Scaling.Max || s.Scaling.Max < 1 {
 				t.Fatalf("service %s scales %d..%d", s.Name, s.Scaling.Min, s.Scaling.Max)
