@@ -27,8 +27,9 @@ func containerRule(x Resource, s scope) string {
 	if slices.Contains(x.Allows, s.app) {
 		return ""
 	}
-	return fmt.Sprintf("an entry for %s in %s (`elevator image allow <registry>/%s --orbit %s --app %s`, or `elevator image allow -f app.yml --version <tag> --orbit %s`, adds it)",
-		s.app, elevator.ImagesTableName(s.orbit), x.ID, s.orbit, s.app, s.orbit)
+	tag := x.ID[strings.LastIndex(x.ID, ":")+1:]
+	return fmt.Sprintf("an entry for %s in %s (`elevator image allow <registry>/%s --orbit %s --app %s`, or `elevator image allow -f app.yml --version %s --orbit %s`, adds it)",
+		s.app, elevator.ImagesTableName(s.orbit), x.ID, s.orbit, s.app, tag, s.orbit)
 }
 
 // containerMissing says that a container image is not in its repository,
