@@ -928,7 +928,7 @@ orbits:
 		want  map[string]*elevator.Repository // by service
 	}{
 		{"", map[string]*elevator.Repository{
-			"web":    {KeepUntagged: elevator.DefaultKeepUntagged, Path: "services.web.runtime.docker.repository"},
+			"web":    {KeepUntagged: elevator.DefaultKeepUntagged, Path: "services.web.runtime.docker"},
 			"worker": {KeepUntagged: 3, Path: "services.worker.runtime.docker.repository"},
 			"cron":   nil,
 		}},
