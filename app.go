@@ -78,12 +78,35 @@ type Runtime struct {
 
 // Docker runs one container per instance as a systemd unit.
 type Docker struct {
-	Image   string            // repository without tag; a release adds :VERSION
-	Ports   []string          // host:container, optionally /tcp or /udp
-	Env     map[string]string // the container's own, over Service.Env
-	Command []string          // nil: the image's command
-	Volumes []string          // host:container, optionally :ro or :rw
+	// Image is the repository without a tag; a release adds :VERSION. ""
+	// when the service runs from its own repository (Repository).
+	Image string
+	// Repository is set exactly when Image is "": the service runs from
+	// the ECR repository AppRepositoryName(orbit, app, service) that the
+	// app stack makes in each region of the orbit.
+	Repository *Repository
+	Ports      []string          // host:container, optionally /tcp or /udp
+	Env        map[string]string // the container's own, over Service.Env
+	Command    []string          // nil: the image's command
+	Volumes    []string          // host:container, optionally :ro or :rw
 }
+
+// Repository is the settings of a Docker service's own ECR repository.
+// Its tags are immutable and every push is scanned; the lifecycle policy
+// expires untagged images beyond the newest KeepUntagged. The repository
+// outlives the app stack (see docs/images.md): `app down` keeps the
+// images, and a later `app up` takes the repository back.
+type Repository struct {
+	KeepUntagged int // from 1 to MaxKeepUntagged
+	Path         string
+}
+
+// Bounds of Repository.KeepUntagged, and its value when the manifest
+// gives none.
+const (
+	DefaultKeepUntagged = 10
+	MaxKeepUntagged     = 1000
+)
 
 // LoadBalancerType says who can reach a service.
 type LoadBalancerType string

@@ -78,6 +78,12 @@ type ReleasePlacement struct {
 	SecurityGroups  []string `json:"security_groups,omitempty"`
 	TargetGroups    []string `json:"target_groups,omitempty"` // ARNs; none for a service without a load balancer
 	InstanceProfile string   `json:"instance_profile,omitempty"`
+	// Repository is, for a Docker service that runs from its own ECR
+	// repository, that repository's name in the region
+	// (AppRepositoryName): the release checks that it holds the release's
+	// version as a tag, and that the orbit's image allow list has
+	// <repository>:<version> for the app. "" for other services.
+	Repository string `json:"repository,omitempty"`
 	// Alarms watch each new group in this region; their actions are the
 	// region's topics.
 	Alarms []ReleaseAlarm `json:"alarms,omitempty"`
@@ -571,6 +577,9 @@ func (s *ReleaseService) check(r *Release, at string, bad func(string, ...any)) 
 		}
 		if pl.Image == "" {
 			bad("%s.image: missing", pat)
+		}
+		if want := AppRepositoryName(r.Orbit, r.App, s.Name); pl.Repository != "" && pl.Repository != want {
+			bad("%s.repository %q: a service runs only from its own repository, %s", pat, pl.Repository, want)
 		}
 		if len(pl.Subnets) == 0 {
 			bad("%s.subnets: want at least one", pat)

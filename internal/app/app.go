@@ -16,6 +16,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/ecr"
 	"github.com/elevatorhq/elevator/internal/aws/elbv2"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
 	"github.com/elevatorhq/elevator/internal/compile"
@@ -39,11 +40,20 @@ type LoadBalancing interface {
 	AddTags(ctx context.Context, arn string, tags map[string]string) error
 }
 
+// Registry finds ECR repositories in one region.
+type Registry interface {
+	Repository(ctx context.Context, name string) (ecr.Repository, error)
+}
+
 // Clients are the AWS clients of one region.
 type Clients struct {
 	Stacks        apply.Stacks
 	Network       Network
 	LoadBalancing LoadBalancing
+	// Registry finds the app's own repositories that an earlier stack
+	// kept (see keptRepositories); nil when the caller may not look (a
+	// deployer reviewing a pipeline's stage), which takes none as kept.
+	Registry Registry
 }
 
 // Service runs app operations.
@@ -128,12 +138,58 @@ func (s *Service) Facts(ctx context.Context, a *elevator.App, o *elevator.Orbit)
 				}
 			}
 		}
+		kept, err := keptRepositories(ctx, r.clients, a, o)
+		if err != nil {
+			return err
+		}
 		mu.Lock()
-		facts[r.name] = compile.AppFacts{Orbit: outputs, ServiceSecurityGroups: groups, AccountID: id.Account}
+		facts[r.name] = compile.AppFacts{Orbit: outputs, ServiceSecurityGroups: groups, AccountID: id.Account, KeptRepositories: kept}
 		mu.Unlock()
 		return nil
 	})
 	return facts, err
+}
+
+// keptRepositories returns the names of a's own repositories in the
+// clients' region that exist but are not in the app's stack: kept when an
+// earlier stack of the app was deleted (the stack keeps its repositories,
+// see compile's repository). The app stack takes them as they are; making
+// them again would fail on the name. It looks only when the stack lacks a
+// repository: one ListStackResources, then one DescribeRepositories per
+// repository the stack lacks.
+func keptRepositories(ctx context.Context, c Clients, a *elevator.App, o *elevator.Orbit) (map[string]bool, error) {
+	var own []string
+	for _, s := range a.Services {
+		if d := s.Runtime.Docker; d != nil && d.Repository != nil {
+			own = append(own, s.Name)
+		}
+	}
+	if len(own) == 0 || c.Registry == nil {
+		return nil, nil
+	}
+	inStack := map[string]bool{}
+	res, err := c.Stacks.Resources(ctx, a.StackName(o.Name))
+	if err != nil && !errors.Is(err, cloudformation.ErrStackNotFound) {
+		return nil, err
+	}
+	for _, r := range res {
+		inStack[r.LogicalID] = true
+	}
+	kept := map[string]bool{}
+	for _, svc := range own {
+		if inStack[compile.RepositoryResource(svc)] {
+			continue
+		}
+		name := elevator.AppRepositoryName(o.Name, a.Name, svc)
+		_, err := c.Registry.Repository(ctx, name)
+		switch {
+		case err == nil:
+			kept[name] = true
+		case !errors.Is(err, ecr.ErrRepositoryNotFound):
+			return nil, err
+		}
+	}
+	return kept, nil
 }
 
 // otherApps lists the other apps a's firewall rules name, sorted.
@@ -315,6 +371,12 @@ func (s *Service) Down(ctx context.Context, a *elevator.App, o *elevator.Orbit, 
 		results[i] = res
 		if err != nil {
 			return fmt.Errorf("delete app %s in %s: %w", a.Name, regions[i].name, err)
+		}
+		for _, svc := range a.Services {
+			if d := svc.Runtime.Docker; d != nil && d.Repository != nil && s.Progress != nil {
+				s.Progress.Note(regions[i].name, "kept ECR repository "+elevator.AppRepositoryName(o.Name, a.Name, svc.Name)+
+					" and its images: the next `app up` takes it back; `aws ecr delete-repository --force` deletes it")
+			}
 		}
 		return nil
 	})

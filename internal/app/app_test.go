@@ -28,6 +28,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/ecr"
 	"github.com/elevatorhq/elevator/internal/aws/elbv2"
 	"github.com/elevatorhq/elevator/internal/aws/route53"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
@@ -80,7 +81,7 @@ func newWorld(t *testing.T, orbitYAML string) *world {
 	return &world{cfg: cfgFor, orbit: o, apps: &Service{
 		Clients: func(region string) (Clients, error) {
 			c := cfgFor(region)
-			return Clients{Stacks: cloudformation.New(c), Network: ec2.New(c), LoadBalancing: elbv2.New(c)}, nil
+			return Clients{Stacks: cloudformation.New(c), Network: ec2.New(c), LoadBalancing: elbv2.New(c), Registry: ecr.New(c)}, nil
 		},
 		Identity: sts.New(account), Progress: progress.Discard(), Poller: poller,
 	}}

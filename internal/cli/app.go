@@ -13,6 +13,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/app"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/ecr"
 	"github.com/elevatorhq/elevator/internal/aws/elbv2"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
 	"github.com/elevatorhq/elevator/internal/progress"
@@ -128,7 +129,7 @@ func (o *appOpts) service(ctx context.Context) (*app.Service, error) {
 			if err != nil {
 				return app.Clients{}, err
 			}
-			return app.Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), LoadBalancing: elbv2.New(cfg)}, nil
+			return app.Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), LoadBalancing: elbv2.New(cfg), Registry: ecr.New(cfg)}, nil
 		},
 		Identity: sts.New(home),
 		Progress: o.progress,

@@ -27,6 +27,11 @@ type AppFacts struct {
 	ServiceSecurityGroups map[string]string
 	// AccountID is the AWS account the stacks go into.
 	AccountID string
+	// KeptRepositories has the names of the app's own ECR repositories
+	// (elevator.AppRepositoryName) that exist in the region but not in
+	// the app's stack: kept by an earlier stack of the app when it was
+	// deleted. The stack takes them as they are instead of making them.
+	KeptRepositories map[string]bool
 }
 
 // Orbit outputs an app stack takes as parameters, by the output's key. An

@@ -46,6 +46,7 @@ var appGoldenCases = []appGoldenCase{
 	{name: "overrides-staging", app: "overrides", orbit: "staging"},
 	{name: "overrides-production", app: "overrides", orbit: "production"},
 	{name: "gated", app: "gated", orbit: "staging"},
+	{name: "own-repository", app: "own-repository", orbit: "staging"},
 }
 
 // loadApp builds a golden case's app as it is in orbit. It is the one place

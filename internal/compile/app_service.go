@@ -30,6 +30,7 @@ func (b *appBuilder) service(s *elevator.Service) {
 	b.serviceSecurityGroup(s)
 	b.identity(s)
 	b.logGroup(s)
+	b.repository(s)
 }
 
 // LogGroupName is the CloudWatch Logs group of a service:
@@ -329,7 +330,8 @@ func (b *appBuilder) identity(s *elevator.Service) {
 //
 // Every statement names its resources, but for the actions that take
 // none, whose Resource is "*" (docs/instance-role.md lists them):
-//   - ecr:GetAuthorizationToken, only for an image in ECR;
+//   - ecr:GetAuthorizationToken, only for an image in ECR (the
+//     service's own repository, or the one its image names);
 //   - ssm:UpdateInstanceInformation and ssmmessages:CreateControlChannel,
 //     CreateDataChannel, OpenControlChannel, OpenDataChannel (Session
 //     Manager);
@@ -373,7 +375,7 @@ func (b *appBuilder) policy(s *elevator.Service) []any {
 		},
 	}
 
-	statements = append(statements, agentStatements(b.o.Name, b.a.StackName(b.o.Name), s)...)
+	statements = append(statements, agentStatements(b.o.Name, b.a.Name, b.a.StackName(b.o.Name), s)...)
 
 	if len(b.a.Data.Tables) > 0 {
 		var tables []any
@@ -469,7 +471,7 @@ var SessionManagerActions = []any{
 
 // agentStatements are what the Elevator agent on a service's instances
 // needs (see policy).
-func agentStatements(orbit, appStack string, s *elevator.Service) []any {
+func agentStatements(orbit, appName, appStack string, s *elevator.Service) []any {
 	statements := []any{
 		Props{
 			"Sid":      "AgentBuilds",
@@ -494,7 +496,16 @@ func agentStatements(orbit, appStack string, s *elevator.Service) []any {
 		},
 	}
 	if d := s.Runtime.Docker; d != nil {
-		if repo, ok := ParseECRImage(d.Image); ok {
+		// The service pulls from its own repository in the region
+		// (exactly that one: not the app's other services'), or from the
+		// ECR repository its image names.
+		var pull any
+		if d.Repository != nil {
+			pull = Sub("arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/" + elevator.AppRepositoryName(orbit, appName, s.Name))
+		} else if repo, ok := ParseECRImage(d.Image); ok {
+			pull = repo.ARN()
+		}
+		if pull != nil {
 			// GetAuthorizationToken takes no resource: the token it
 			// gives is good for the pulls granted below.
 			statements = append(statements,
@@ -502,13 +513,16 @@ func agentStatements(orbit, appStack string, s *elevator.Service) []any {
 				Props{
 					"Sid":      "ECRPull",
 					"Effect":   "Allow",
-					"Action":   []any{"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"},
-					"Resource": repo.ARN(),
+					"Action":   ecrPullActions,
+					"Resource": pull,
 				})
 		}
 	}
 	return append(statements, Props{"Sid": "SessionManager", "Effect": "Allow", "Action": SessionManagerActions, "Resource": "*"})
 }
+
+// ecrPullActions are what pulling an image from an ECR repository takes.
+var ecrPullActions = []any{"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"}
 
 // ECRRepository is an ECR repository an image is in.
 type ECRRepository struct {

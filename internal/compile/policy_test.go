@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/manifest"
 )
 
 // TestInstanceRoleGrantsOnlyNamedResources compiles services of several
@@ -34,6 +35,13 @@ services:
   web:
     runtime: {docker: {image: 123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/shop}}
 `, "arn:aws-cn:ecr:cn-north-1:123456789012:repository/shop"},
+		{"docker from its own repository, beside another service's", `name: shop
+services:
+  web:
+    runtime: {docker: {}}
+  worker:
+    runtime: {docker: {repository: {keep_untagged: 2}}}
+`, "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/staging/shop/web"},
 		{"docker from ghcr with secrets, a database, tables and a custom metric", `name: shop
 secrets:
   SIGNING_KEY: {ssm: /shop/signing-key}
@@ -109,6 +117,9 @@ services:
 				pull, pulls := sids["ECRPull"]
 				if login != (sh.ecr != "") || pulls != (sh.ecr != "") {
 					t.Errorf("%s: ECR login %v, pull %v; want both %v", s.Region, login, pulls, sh.ecr != "")
+				}
+				if r, ok := pull["Resource"].(Props); ok {
+					pull["Resource"] = r["Fn::Sub"] // the own repository, in the stack's region and account
 				}
 				if pulls && pull["Resource"] != sh.ecr {
 					t.Errorf("%s: pulls from %v, want %s", s.Region, pull["Resource"], sh.ecr)
@@ -197,4 +208,63 @@ func list(v any) []string {
 		return out
 	}
 	return []string{fmt.Sprint(v)}
+}
+
+// TestOwnRepositoriesAreMadeOnceAndKeptAfter compiles an app whose
+// services run from their own repositories: the stack makes each one
+// (scan on push, immutable tags, its lifecycle policy, kept when the
+// stack goes) and outputs its URI; a repository an earlier stack kept is
+// not made again, which CloudFormation would refuse, but still output.
+func TestOwnRepositoriesAreMadeOnceAndKeptAfter(t *testing.T) {
+	const yml = `name: shop
+services:
+  web:
+    runtime: {docker: {}}
+  worker:
+    runtime: {docker: {repository: {keep_untagged: 2}}}
+  cron:
+    runtime: {docker: {image: ghcr.io/acme/cron}}
+`
+	o := loadAppOrbit(t, "staging")
+	a, err := manifest.ParseApp("app.yml", []byte(yml), o.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts := orbitAppFacts(t, o, nil)
+	for region, f := range facts {
+		f.KeptRepositories = map[string]bool{"staging/shop/worker": true}
+		facts[region] = f
+	}
+	stacks, err := AppStacks(a, o, facts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stacks {
+		repo, ok := s.Template.Resources["RepositoryWeb"]
+		if !ok {
+			t.Fatalf("%s: no RepositoryWeb", s.Region)
+		}
+		p := repo.Properties
+		if repo.DeletionPolicy != "Retain" || repo.UpdateReplacePolicy != "Retain" {
+			t.Errorf("%s: web's repository is deleted with the stack (%s, %s)", s.Region, repo.DeletionPolicy, repo.UpdateReplacePolicy)
+		}
+		if p["RepositoryName"] != "staging/shop/web" || p["ImageTagMutability"] != "IMMUTABLE" || fmt.Sprint(p["ImageScanningConfiguration"]) != fmt.Sprint(Props{"ScanOnPush": true}) {
+			t.Errorf("%s: web's repository is %v", s.Region, p)
+		}
+		if got := fmt.Sprint(p["LifecyclePolicy"]); !strings.Contains(got, `"countNumber":10`) || !strings.Contains(got, `"tagStatus":"untagged"`) {
+			t.Errorf("%s: web's lifecycle policy is %s, want the newest %d untagged kept", s.Region, got, elevator.DefaultKeepUntagged)
+		}
+		for _, id := range []string{"RepositoryWorker", "RepositoryCron"} {
+			if _, ok := s.Template.Resources[id]; ok {
+				t.Errorf("%s: the stack makes %s", s.Region, id)
+			}
+		}
+		want := "123456789012.dkr.ecr." + s.Region + ".amazonaws.com/staging/shop/worker"
+		if got := s.Template.Outputs["WorkerRepository"].Value; got != want {
+			t.Errorf("%s: the kept repository's output is %v, want %s", s.Region, got, want)
+		}
+		if _, ok := s.Template.Outputs["CronRepository"]; ok {
+			t.Errorf("%s: cron, whose image is elsewhere, has a repository output", s.Region)
+		}
+	}
 }

@@ -87,6 +87,10 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 	var missing []string
 	for i := range a.Services {
 		svc := &a.Services[i]
+		svc, err := withOwnImage(svc, a, o, facts, func(what string) { missing = append(missing, what) })
+		if err != nil {
+			return nil, err
+		}
 		userData, err := UserData(svc, a, o, req.Agent)
 		if err != nil {
 			return nil, err
@@ -119,6 +123,9 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 				p.SecurityGroups = []string{sg}
 			}
 			p.InstanceProfile = need(f.App, ServiceOutput(svc.Name, "InstanceProfile"), "the instance profile of service "+svc.Name)
+			if d := svc.Runtime.Docker; d != nil && d.Repository != nil {
+				p.Repository = elevator.AppRepositoryName(o.Name, a.Name, svc.Name)
+			}
 			if svc.LoadBalancer.Type != "" && svc.LoadBalancer.Type != elevator.LoadBalancerNone {
 				if tg := need(f.App, ServiceOutput(svc.Name, "TargetGroup"), "the target group of service "+svc.Name); tg != "" {
 					p.TargetGroups = []string{tg}
@@ -147,6 +154,47 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 		return nil, err
 	}
 	return rel, nil
+}
+
+// withOwnImage returns svc, or, for a Docker service that runs from its
+// own repository, a copy of it whose image is that repository as the app
+// stack outputs it in each region, with {{REGION}} for the region (one
+// user data serves every region of the release):
+// <account>.dkr.ecr.{{REGION}}.amazonaws.com/<orbit>/<app>/<service>. It
+// reports a region whose stack has no such output to missing, and returns
+// an EINTERNAL error for an output that is not the service's repository,
+// and an EINVALID one when the orbit's regions are in different accounts.
+func withOwnImage(svc *elevator.Service, a *elevator.App, o *elevator.Orbit, facts map[string]ReleaseFacts, missing func(string)) (*elevator.Service, error) {
+	d := svc.Runtime.Docker
+	if d == nil || d.Repository == nil {
+		return svc, nil
+	}
+	name := elevator.AppRepositoryName(o.Name, a.Name, svc.Name)
+	var image, first string
+	for _, r := range o.Regions {
+		uri := facts[r.Name].App[RepositoryOutput(svc.Name)]
+		if uri == "" {
+			missing("the repository of service " + svc.Name + " in " + r.Name)
+			continue
+		}
+		repo, ok := ParseECRImage(uri)
+		if !ok || repo.Region != r.Name || repo.Name != name {
+			return nil, elevator.Errorf(elevator.EINTERNAL, "app %s in orbit %s, region %s: output %s is %q, not the URI of repository %s there",
+				a.Name, o.Name, r.Name, RepositoryOutput(svc.Name), uri, name)
+		}
+		img := strings.Replace(uri, ".dkr.ecr."+r.Name+".", ".dkr.ecr.{{REGION}}.", 1)
+		switch {
+		case image == "":
+			image, first = img, r.Name
+		case img != image:
+			return nil, elevator.Errorf(elevator.EINVALID, "service %s of app %s: its repository is %s in %s but %s in %s; the regions of orbit %s must be in one account and partition",
+				svc.Name, a.Name, strings.Replace(image, "{{REGION}}", first, 1), first, uri, r.Name, o.Name)
+		}
+	}
+	own, docker := *svc, *d
+	docker.Image = image
+	own.Runtime.Docker = &docker
+	return &own, nil
 }
 
 // releaseService carries a service's capacity, scaling and hooks over from

@@ -187,3 +187,55 @@ func TestReleaseDocumentCarriesTheGatesAndTheTestListener(t *testing.T) {
 		t.Errorf("Check: %v", err)
 	}
 }
+
+// TestReleaseDocumentRunsAnOwnRepositoryFromEachRegion releases the
+// example app with web on its own repository: each region's instances
+// pull <account>.dkr.ecr.<region>.amazonaws.com/demo/shop/web:<version>
+// (one user data, {{REGION}} filled in per region), and each placement
+// names the repository the engine checks; the worker, from ghcr, names
+// none. A region without the repository's output is missing, and regions
+// in different accounts are refused.
+func TestReleaseDocumentRunsAnOwnRepositoryFromEachRegion(t *testing.T) {
+	a, o := releaseExample(t)
+	web := a.Service("web")
+	web.Runtime.Docker.Image, web.Runtime.Docker.Repository = "", &elevator.Repository{KeepUntagged: 10}
+	facts := func(accounts ...string) map[string]ReleaseFacts {
+		f := releaseFactsFor("us-east-1", "us-west-2")
+		for i, r := range []string{"us-east-1", "us-west-2"} {
+			if i < len(accounts) {
+				f[r].App["WebRepository"] = accounts[i] + ".dkr.ecr." + r + ".amazonaws.com/demo/shop/web"
+			}
+		}
+		return f
+	}
+	req := ReleaseRequest{Agent: fakeAgentBuilds(), App: a, Orbit: o, Version: "1.4.2", ID: "20261123-150000-0badcafe", CreatedAt: time.Now(), CreatedBy: "arn:aws:iam::1:user/ada"}
+	rel, err := ReleaseDocument(req, facts("123456789012", "123456789012"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw := rel.Service("web")
+	for _, r := range rel.Regions {
+		if p := rw.Placement(r); p.Repository != "demo/shop/web" {
+			t.Errorf("web in %s: repository %q, want demo/shop/web", r, p.Repository)
+		}
+		if p := rel.Service("worker").Placement(r); p.Repository != "" {
+			t.Errorf("worker in %s: repository %q, want none", r, p.Repository)
+		}
+		ud := elevator.ExpandUserData(rw.UserData, elevator.UserDataVars{Region: r, Version: rel.Version})
+		if want := "123456789012.dkr.ecr." + r + ".amazonaws.com/demo/shop/web:1.4.2"; !strings.Contains(ud, want) {
+			t.Errorf("web's user data in %s does not run %s:\n%s", r, want, ud)
+		}
+	}
+	if errs := rel.Check(); errs != nil {
+		t.Errorf("the built release fails its own checks: %v", errs)
+	}
+
+	_, err = ReleaseDocument(req, facts("123456789012"))
+	if elevator.ErrorCode(err) != elevator.ENOTFOUND || !strings.Contains(err.Error(), "the repository of service web in us-west-2") {
+		t.Errorf("no repository in us-west-2: %v", err)
+	}
+	_, err = ReleaseDocument(req, facts("123456789012", "210987654321"))
+	if elevator.ErrorCode(err) != elevator.EINVALID || !strings.Contains(err.Error(), "one account") {
+		t.Errorf("regions in two accounts: %v", err)
+	}
+}

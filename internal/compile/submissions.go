@@ -30,7 +30,11 @@ const (
 // DescribeActions are the read-only actions the deployer policy allows on
 // every resource ("*"): IAM cannot narrow them to resources (Describe*
 // calls take no resource ARN), and sts:GetCallerIdentity needs no
-// permission at all. docs/deployer.md lists them too.
+// permission at all. ecr:DescribeImages (a release checks that its
+// version is a tag of the own repositories of the services it runs) could
+// be narrowed to repository/<orbit>/*, but that statement would take the
+// policy past IAM's size limit (TestOrbitPoliciesFitIAMsLimit); it reads
+// image metadata only, never an image. docs/deployer.md lists them too.
 var DescribeActions = []any{
 	"autoscaling:DescribeAutoScalingGroups",
 	"autoscaling:DescribeLifecycleHooks",
@@ -43,6 +47,7 @@ var DescribeActions = []any{
 	"ec2:DescribeLaunchTemplateVersions",
 	"ec2:DescribeSecurityGroups",
 	"ec2:DescribeSubnets",
+	"ecr:DescribeImages",
 	"elasticloadbalancing:DescribeTags",
 	"elasticloadbalancing:DescribeTargetGroups",
 	"elasticloadbalancing:DescribeTargetHealth",

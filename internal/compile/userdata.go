@@ -167,6 +167,8 @@ func serviceAgentConfig(svc *elevator.Service, a *elevator.App, o *elevator.Orbi
 
 	units := map[string]string{}
 	switch {
+	case svc.Runtime.Docker != nil && svc.Runtime.Docker.Image == "":
+		return elevator.AgentConfig{}, nil, elevator.Errorf(elevator.EINTERNAL, "service %s: it runs from its own repository, whose URI the release document gives (see ReleaseDocument)", svc.Name)
 	case svc.Runtime.Docker != nil:
 		units["elevator-"+svc.Name+".service"] = dockerUnit(svc)
 		cfg.Docker = &elevator.AgentDocker{Image: svc.Runtime.Docker.Image + ":{{VERSION}}"}

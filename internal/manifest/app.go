@@ -461,8 +461,11 @@ func (b *appBuilder) runtime(path string, m map[string]any) elevator.Runtime {
 
 func (b *appBuilder) docker(path string, m map[string]any) *elevator.Docker {
 	d := &elevator.Docker{Image: str(m["image"]), Env: b.env(path+".env", m["env"])}
-	if _, ok := m["image"]; !ok {
-		b.errorf(path, nil, "missing required field %q (an image repository such as ghcr.io/acme/shop; a release adds :VERSION)", "image")
+	_, hasImage := m["image"]
+	if rv, hasRepo := m["repository"]; hasRepo && hasImage {
+		b.errorf(path+".repository#key", nil, "only a service without image has its own repository; remove image to run from the app's ECR repository, or repository to keep %s", d.Image)
+	} else if !hasImage {
+		d.Repository = b.repository(path, rv, hasRepo)
 	}
 	if i := strings.LastIndex(d.Image, "/") + 1; strings.Contains(d.Image[i:], ":") {
 		repo := d.Image[:i] + d.Image[i:strings.Index(d.Image[i:], ":")+i]
@@ -496,6 +499,26 @@ func (b *appBuilder) docker(path string, m map[string]any) *elevator.Docker {
 		d.Volumes = append(d.Volumes, str(v))
 	}
 	return d
+}
+
+// repository reads the settings of a Docker service's own repository
+// (v, at the docker runtime's field repository, when given). Its Path is
+// the repository field's, or the runtime's when the manifest has none.
+func (b *appBuilder) repository(dockerPath string, v any, given bool) *elevator.Repository {
+	r := &elevator.Repository{KeepUntagged: elevator.DefaultKeepUntagged, Path: dockerPath}
+	if !given {
+		return r
+	}
+	path := dockerPath + ".repository"
+	r.Path = path
+	if v, ok := obj(v)["keep_untagged"]; ok {
+		n := integer(v, 0)
+		if n < 1 || n > elevator.MaxKeepUntagged {
+			b.errorf(path+".keep_untagged", v, "want a whole number from 1 to %d: how many untagged images the repository keeps", elevator.MaxKeepUntagged)
+		}
+		r.KeepUntagged = n
+	}
+	return r
 }
 
 // loadBalancerFields lists a load balancer's fields besides type, in the

@@ -587,8 +587,14 @@ func TestParseAppRejects(t *testing.T) {
 			[]string{`app.yml:4:5: services.web.runtime: give exactly one of docker (a container) or units (systemd units); this has both`}},
 		{"a runtime with neither docker nor units", "name: shop\nservices:\n  web:\n    runtime: {}\n",
 			[]string{`app.yml:4:14: services.web.runtime: give exactly one of docker (a container) or units (systemd units); this has neither`}},
-		{"a docker runtime without an image", "name: shop\nservices:\n  web:\n    runtime: {docker: {command: [x]}}\n",
-			[]string{`app.yml:4:23: services.web.runtime.docker: missing required field "image" (an image repository such as ghcr.io/acme/shop; a release adds :VERSION)`}},
+		{"a repository beside an image", "name: shop\nservices:\n  web:\n    runtime: {docker: {image: x, repository: {keep_untagged: 5}}}\n",
+			[]string{`app.yml:4:34: services.web.runtime.docker.repository: only a service without image has its own repository; remove image to run from the app's ECR repository, or repository to keep x`}},
+		{"a repository that keeps no untagged image", "name: shop\nservices:\n  web:\n    runtime: {docker: {repository: {keep_untagged: 0}}}\n",
+			[]string{`app.yml:4:52: services.web.runtime.docker.repository.keep_untagged: 0: must be at least 1 (how many untagged images the repository keeps, newest first (default 10))`}},
+		{"a repository that keeps a fraction", "name: shop\nservices:\n  web:\n    runtime: {docker: {repository: {keep_untagged: 2.5}}}\n",
+			[]string{`app.yml:4:52: services.web.runtime.docker.repository.keep_untagged: 2.5: is a number; want integer (how many untagged images the repository keeps, newest first (default 10))`}},
+		{"a repository with an unknown setting", "name: shop\nservices:\n  web:\n    runtime: {docker: {repository: {scan: false}}}\n",
+			[]string{`app.yml:4:37: services.web.runtime.docker.repository.scan: unknown field "scan"; allowed here: keep_untagged`}},
 		{"an image with a tag", "name: shop\nservices:\n  web:\n    runtime: {docker: {image: \"localhost:5000/shop:1.2\"}}\n",
 			[]string{`app.yml:4:31: services.web.runtime.docker.image: "localhost:5000/shop:1.2": has a tag; give the repository only, such as localhost:5000/shop: a release adds :VERSION`}},
 		{"a docker port that is not host:container", "name: shop\nservices:\n  web:\n    runtime: {docker: {image: x, ports: [\"8080\"]}}\n",
@@ -851,6 +857,7 @@ func FuzzParseApp(f *testing.F) {
 	f.Add([]byte("name: a\nservices: {w: {runtime: {docker: {image: x}}, ami: {ssm: /elevator/images/}}}\norbits: {p: {services: {w: {ami: {ssm: /x}}}}}\n"), "p")
 	f.Add([]byte("name: a\nservices: {w: {runtime: {docker: {image: x}}}}\norbits: {p: {services: {w: {runtime: {units: {a.service: x}}}}}}\n"), "p")
 	f.Add([]byte("a: &a [*a]\n"), "")
+	f.Add([]byte("name: a\nservices: {w: {runtime: {docker: {repository: {keep_untagged: 3}}}}, v: {runtime: {docker: {}}}}\norbits: {p: {services: {w: {runtime: {docker: {image: x}}}}}}\n"), "p")
 	f.Add([]byte(gatedApp), "")
 	f.Add([]byte(pipelineApp), "production")
 	f.Fuzz(func(t *testing.T, data []byte, orbit string) {
@@ -867,6 +874,12 @@ func FuzzParseApp(f *testing.F) {
 		for _, s := range a.Services {
 			if (s.Runtime.Docker == nil) == (s.Runtime.Units == nil) {
 				t.Fatalf("service %s has not exactly one runtime: %+v", s.Name, s.Runtime)
+			}
+			if d := s.Runtime.Docker; d != nil && (d.Image == "") != (d.Repository != nil) {
+				t.Fatalf("service %s has image %q and repository %+v: want exactly one", s.Name, d.Image, d.Repository)
+			}
+			if d := s.Runtime.Docker; d != nil && d.Repository != nil && (d.Repository.KeepUntagged < 1 || d.Repository.KeepUntagged > elevator.MaxKeepUntagged) {
+				t.Fatalf("service %s keeps %d untagged images", s.Name, d.Repository.KeepUntagged)
 			}
 			if s.Scaling.Min > s.Scaling.Max || s.Scaling.Max < 1 {
 				t.Fatalf("service %s scales %d..%d", s.Name, s.Scaling.Min, s.Scaling.Max)
@@ -894,4 +907,52 @@ func FuzzParseApp(f *testing.F) {
 			checkPipelineInvariants(t, p)
 		}
 	})
+}
+
+func TestParseAppReadsOwnRepositories(t *testing.T) {
+	src := `name: shop
+services:
+  web:
+    runtime: {docker: {ports: ["80:8080"]}}
+  worker:
+    runtime: {docker: {repository: {keep_untagged: 3}}}
+  cron:
+    runtime: {docker: {image: ghcr.io/acme/cron}}
+orbits:
+  prod:
+    services:
+      web: {runtime: {docker: {repository: {keep_untagged: 50}}}}
+`
+	tests := []struct {
+		orbit string
+		want  map[string]*elevator.Repository // by service
+	}{
+		{"", map[string]*elevator.Repository{
+			"web":    {KeepUntagged: elevator.DefaultKeepUntagged, Path: "services.web.runtime.docker"},
+			"worker": {KeepUntagged: 3, Path: "services.worker.runtime.docker.repository"},
+			"cron":   nil,
+		}},
+		{"prod", map[string]*elevator.Repository{
+			"web":    {KeepUntagged: 50, Path: "services.web.runtime.docker.repository"},
+			"worker": {KeepUntagged: 3, Path: "services.worker.runtime.docker.repository"},
+			"cron":   nil,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run("orbit "+tt.orbit, func(t *testing.T) {
+			a, err := ParseApp("app.yml", []byte(src), tt.orbit)
+			if err != nil {
+				t.Fatalf("ParseApp: %v", err)
+			}
+			for name, want := range tt.want {
+				d := a.Service(name).Runtime.Docker
+				if (d.Image == "") != (want != nil) {
+					t.Errorf("%s: image %q with repository %+v", name, d.Image, d.Repository)
+				}
+				if msg := differs(d.Repository, want); msg != "" {
+					t.Errorf("%s: repository: %s", name, msg)
+				}
+			}
+		})
+	}
 }

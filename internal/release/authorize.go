@@ -53,12 +53,15 @@ func collect(doc *elevator.Release, region string) []use {
 		if pl.InstanceProfile != "" {
 			add(KindInstanceProfile, pl.InstanceProfile)
 		}
+		if pl.Repository != "" {
+			add(KindContainerImage, containerImage(pl.Repository, doc.Version))
+		}
 	}
 	return us
 }
 
 // kinds is the order in which describe asks for each kind.
-var kinds = []ResourceKind{KindImage, KindSubnet, KindSecurityGroup, KindTargetGroup, KindInstanceProfile}
+var kinds = []ResourceKind{KindImage, KindSubnet, KindSecurityGroup, KindTargetGroup, KindInstanceProfile, KindContainerImage}
 
 // described holds what describe found, by kind and id.
 type described map[ResourceKind]map[string]Resource
@@ -87,7 +90,10 @@ func describe(ctx context.Context, cl Cloud, us []use) (described, error) {
 			found[k][x.ID] = x
 		}
 	}
-	return found, askAllowList(ctx, cl, us, found)
+	if err := askAllowList(ctx, cl, us, found); err != nil {
+		return nil, err
+	}
+	return found, askContainerAllowList(ctx, cl, us, found)
 }
 
 // askAllowList asks the orbit's image allow list about the images found
@@ -154,6 +160,8 @@ var rules = map[ResourceKind]rule{
 		}
 		return ""
 	},
+	// A container image in a service's own repository: see containerRule.
+	KindContainerImage: containerRule,
 }
 
 // imageListRule is what an image lacks: an entry in the orbit's allow
@@ -210,6 +218,14 @@ func wantTags(x Resource, keyValues ...string) string {
 	return "tags " + strings.Join(want, ", ")
 }
 
+// doesNotExist says that a resource a release uses does not exist.
+func doesNotExist(u use) string {
+	if u.kind == KindContainerImage {
+		return containerMissing(u)
+	}
+	return fmt.Sprintf("%s %s does not exist", u.kind, u.id)
+}
+
 // authorize checks every use against the rule of its kind, and returns
 // what is wrong, one line per use: a resource that does not exist, or one
 // its tags (or path) do not allow.
@@ -218,7 +234,7 @@ func authorize(us []use, found described) []string {
 	for _, u := range us {
 		x, ok := found[u.kind][u.id]
 		if !ok {
-			problems = append(problems, fmt.Sprintf("service %s: %s %s does not exist", u.service, u.kind, u.id))
+			problems = append(problems, fmt.Sprintf("service %s: %s", u.service, doesNotExist(u)))
 			continue
 		}
 		if want := rules[u.kind](x, u.scope); want != "" {

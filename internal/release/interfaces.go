@@ -105,13 +105,15 @@ type Locker interface {
 type ResourceKind string
 
 // Resource kinds. Ids are AMI ids, subnet ids, security group ids, target
-// group ARNs and instance profile names.
+// group ARNs, instance profile names and, for container images in a
+// service's own ECR repository, <repository>:<tag>.
 const (
 	KindImage           ResourceKind = "image"
 	KindSubnet          ResourceKind = "subnet"
 	KindSecurityGroup   ResourceKind = "security group"
 	KindTargetGroup     ResourceKind = "target group"
 	KindInstanceProfile ResourceKind = "instance profile"
+	KindContainerImage  ResourceKind = "container image"
 )
 
 // Resource is a resource a release uses, with what authorizes its use.
@@ -120,9 +122,9 @@ type Resource struct {
 	ID   string
 	Tags map[string]string
 	Path string // the IAM path of an instance profile (see elevator.IAMPath)
-	// Allows lists, for an image, the apps the orbit's image allow list
-	// lets releases into the release's orbit use it for, of those asked
-	// about (see Cloud.AllowedImages).
+	// Allows lists, for an image or a container image, the apps the
+	// orbit's image allow list lets releases into the release's orbit use
+	// it for, of those asked about (see Cloud.AllowedImages).
 	Allows []string
 }
 
@@ -225,7 +227,9 @@ type Cloud interface {
 	Region() string
 	// Describe returns the resources of a kind with these ids, with their
 	// tags (and path, for instance profiles). An id that does not exist is
-	// left out of the result, not an error. Read-only.
+	// left out of the result, not an error: for a container image, a tag
+	// its repository lacks, or a repository that does not exist. It asks
+	// about container images with one call per repository. Read-only.
 	Describe(ctx context.Context, kind ResourceKind, ids []string) ([]Resource, error)
 	// AllowedImages returns those of images that the image allow list of
 	// orbit in the Cloud's region (elevator.ImagesTableName) lets releases

@@ -18,6 +18,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/cloudwatch"
 	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/ecr"
 	"github.com/elevatorhq/elevator/internal/aws/elbv2"
 	"github.com/elevatorhq/elevator/internal/aws/iam"
 	"github.com/elevatorhq/elevator/internal/aws/sns"
@@ -67,6 +68,11 @@ type profilesAPI interface {
 	InstanceProfile(ctx context.Context, name string) (iam.InstanceProfile, error)
 }
 
+// registryAPI looks container images up in ECR.
+type registryAPI interface {
+	Image(ctx context.Context, repository, tag string) (ecr.Image, error)
+}
+
 type alarmsAPI interface {
 	PutAlarm(ctx context.Context, a cloudwatch.Alarm) error
 	Alarms(ctx context.Context, prefix string) ([]cloudwatch.Alarm, error)
@@ -76,8 +82,8 @@ type alarmsAPI interface {
 // Cloud is the release engine's release.Cloud in one region, on Elevator's
 // AWS adapters: Auto Scaling groups and their policies, EC2 launch
 // templates, images, subnets and security groups, ELBv2 target groups,
-// IAM instance profiles, CloudWatch alarms and the orbit's image allow
-// list (DynamoDB). It finds groups only with
+// IAM instance profiles, CloudWatch alarms, the orbit's image allow list
+// (DynamoDB) and the container images of services' own ECR repositories. It finds groups only with
 // tag-filtered DescribeAutoScalingGroups calls, so what a release costs
 // does not grow with the other groups of the account.
 type Cloud struct {
@@ -89,6 +95,7 @@ type Cloud struct {
 	iam     profilesAPI
 	alarms  alarmsAPI
 	items   image.Items // the orbit's image allow list
+	ecr     registryAPI
 
 	testGroups  testGroupsAPI
 	alarmStates alarmStatesAPI
@@ -112,6 +119,7 @@ func NewCloud(cfg aws.Config) *Cloud {
 		iam:         iam.New(cfg),
 		alarms:      cw,
 		items:       dynamodb.New(cfg),
+		ecr:         ecr.New(cfg),
 		testGroups:  lb,
 		alarmStates: cw,
 		commands:    ssm.New(cfg),
@@ -197,6 +205,23 @@ func (c *Cloud) Describe(ctx context.Context, kind release.ResourceKind, ids []s
 				return nil, err
 			}
 			out = append(out, release.Resource{Kind: kind, ID: id, Path: p.Path})
+		}
+	case release.KindContainerImage:
+		// One DescribeImages per repository and tag: a release has one
+		// version, so one call per repository.
+		for _, id := range ids {
+			i := strings.LastIndex(id, ":")
+			if i < 0 {
+				return nil, elevator.Errorf(elevator.EINVALID, "describe container image %q in %s: want <repository>:<tag>", id, c.region)
+			}
+			_, err := c.ecr.Image(ctx, id[:i], id[i+1:])
+			if errors.Is(err, ecr.ErrImageNotFound) || errors.Is(err, ecr.ErrRepositoryNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			add(id, nil)
 		}
 	default:
 		return nil, elevator.Errorf(elevator.EINVALID, "describe %q resources in %s: not a kind of resource a release uses", kind, c.region)
