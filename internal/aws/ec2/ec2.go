@@ -31,6 +31,7 @@ type api interface {
 	releaseAPI // launch templates and instances (launchtemplate.go)
 	tagAPI
 	instanceAPI // instances to log in to (instances.go)
+	bakeAPI     // builders and the images made from them (bake.go)
 }
 
 // Client talks to EC2 in one region.
