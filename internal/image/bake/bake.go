@@ -52,12 +52,12 @@ func (s State) Done() bool { return s == StateSucceeded || s == StateFailed }
 
 // Why a bake failed (Record.Reason).
 const (
-	ReasonScript      = "script"      // a script exited non-zero: Record.Result says which
-	ReasonTimeout     = "timeout"     // the builder did not report within the manifest's timeout
+	ReasonScript      = "script"       // a script exited non-zero: Record.Result says which
+	ReasonTimeout     = "timeout"      // the builder did not report within the manifest's timeout
 	ReasonBuilderGone = "builder-gone" // the builder stopped or was terminated by someone else
-	ReasonImage       = "image"       // the image failed to become available
-	ReasonInterrupted = "interrupted" // the command was stopped (Ctrl-C)
-	ReasonAWS         = "aws"         // a call kept failing
+	ReasonImage       = "image"        // the image failed to become available
+	ReasonInterrupted = "interrupted"  // the command was stopped (Ctrl-C)
+	ReasonAWS         = "aws"          // a call kept failing
 )
 
 // Record is what a bake keeps in the state bucket: everything needed to
@@ -83,9 +83,9 @@ type Record struct {
 	// debugging.
 	KeepBuilder bool `json:"keep_builder,omitempty"`
 
-	InstanceID string              `json:"instance_id,omitempty"`
-	ImageID    string              `json:"image_id,omitempty"`
-	Snapshots  []string            `json:"snapshots,omitempty"`
+	InstanceID string               `json:"instance_id,omitempty"`
+	ImageID    string               `json:"image_id,omitempty"`
+	Snapshots  []string             `json:"snapshots,omitempty"`
 	Result     *elevator.BakeResult `json:"result,omitempty"`
 
 	// Error and Reason say why a failed bake failed; Leftovers what its

@@ -256,4 +256,3 @@ func NewestUnfinished(ctx context.Context, c Cloud, l Lister, line string) (*Rec
 	}
 	return nil, elevator.Errorf(elevator.ENOTFOUND, "%s in this region: %w", what, ErrNoUnfinished)
 }
-
