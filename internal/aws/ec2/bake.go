@@ -111,7 +111,9 @@ func (c *Client) TerminateInstance(ctx context.Context, id string) error {
 }
 
 // CreateImage makes an image of a (stopped) instance, named name, with
-// tags on the image and its snapshots, and returns its id. It returns EAWS
+// tags on the image, and returns its id. (Its snapshots are tagged with
+// Tag once the image is available: the emulator refuses snapshot tags
+// here.) It returns EAWS
 // on failure (EINVALID when the name is taken or not allowed).
 func (c *Client) CreateImage(ctx context.Context, instanceID, name, description string, tags map[string]string) (string, error) {
 	out, err := c.api.CreateImage(ctx, &ec2sdk.CreateImageInput{
@@ -120,7 +122,6 @@ func (c *Client) CreateImage(ctx context.Context, instanceID, name, description 
 		Description: optionalString(description),
 		TagSpecifications: []ec2types.TagSpecification{
 			{ResourceType: ec2types.ResourceTypeImage, Tags: ec2Tags(tags)},
-			{ResourceType: ec2types.ResourceTypeSnapshot, Tags: ec2Tags(tags)},
 		},
 	})
 	if err != nil {
