@@ -47,6 +47,13 @@ func newBakeSetting(t *testing.T) *bakeSetting {
 	s := &bakeSetting{acct: inAccount(t)}
 	s.orbitFile, s.orbit = manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n")
 	mustSucceed(t, elevator(t, "", "orbit", "up", "-f", s.orbitFile))
+	s.prepare(t)
+	return s
+}
+
+// prepare readies the setting's orbit, once up, for bakes.
+func (s *bakeSetting) prepare(t testing.TB) {
+	t.Helper()
 	cfg := s.acct.Config("us-east-1")
 	s.ec2, s.s3 = ec2sdk.NewFromConfig(cfg), s3.NewFromConfig(cfg)
 	s.bucket = domain.StateBucketName(s.acct.ID, "us-east-1", s.orbit)
@@ -74,11 +81,10 @@ func newBakeSetting(t *testing.T) *bakeSetting {
 		t.Fatal(err)
 	}
 	s.imageFile = s.write(t, "name: web\nbase: {id: "+s.base+"}\nscripts: [scripts/install.sh]\nvolume_size: 12\n")
-	return s
 }
 
 // write writes an image manifest into the setting's directory.
-func (s *bakeSetting) write(t *testing.T, body string) string {
+func (s *bakeSetting) write(t testing.TB, body string) string {
 	t.Helper()
 	file := filepath.Join(s.dir, "image.yml")
 	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
@@ -89,7 +95,7 @@ func (s *bakeSetting) write(t *testing.T, body string) string {
 
 // registerImage registers an image from a snapshot, as a base image a
 // team bakes from.
-func registerImage(t *testing.T, sdk *ec2sdk.Client, name string) string {
+func registerImage(t testing.TB, sdk *ec2sdk.Client, name string) string {
 	t.Helper()
 	ctx := context.Background()
 	vol, err := sdk.CreateVolume(ctx, &ec2sdk.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a"), Size: aws.Int32(8)})
@@ -112,7 +118,7 @@ func registerImage(t *testing.T, sdk *ec2sdk.Client, name string) string {
 // playBuilder stands in for the agent on every builder that appears:
 // moto cannot boot an instance, so it writes the result the agent would
 // upload once its scripts ran. It stops when the test ends.
-func (s *bakeSetting) playBuilder(t *testing.T, result domain.BakeResult) {
+func (s *bakeSetting) playBuilder(t testing.TB, result domain.BakeResult) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	t.Cleanup(func() { cancel(); <-done })
@@ -136,7 +142,7 @@ func (s *bakeSetting) playBuilder(t *testing.T, result domain.BakeResult) {
 }
 
 // builders returns the bake builders in the given states (all when none).
-func (s *bakeSetting) builders(t *testing.T, states ...string) []ec2types.Instance {
+func (s *bakeSetting) builders(t testing.TB, states ...string) []ec2types.Instance {
 	in := &ec2sdk.DescribeInstancesInput{Filters: []ec2types.Filter{{Name: aws.String("tag-key"), Values: []string{domain.TagBakeBuilder}}}}
 	if len(states) > 0 {
 		in.Filters = append(in.Filters, ec2types.Filter{Name: aws.String("instance-state-name"), Values: states})
