@@ -256,7 +256,12 @@ func (e *Engine) Run(ctx context.Context, r *Record) error {
 	if r.State == "" {
 		r.State = StateLaunching
 	}
-	if err := e.enter(ctx, r, r.State); err != nil {
+	if n := len(r.Path); n > 0 && r.Path[n-1] == r.State {
+		// Stored already (by Start, or before the process died).
+		if e.Observe != nil {
+			e.Observe(r)
+		}
+	} else if err := e.enter(ctx, r, r.State); err != nil {
 		return err
 	}
 	tries := 0
