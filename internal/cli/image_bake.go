@@ -283,6 +283,7 @@ func (b *imageBakeCmd) execute(ctx context.Context) error {
 			if err := b.printJSON(bakeResult(rec)); err != nil {
 				return err
 			}
+			return reported{runErr} // the record printed is the JSON answer
 		}
 		return runErr
 	}

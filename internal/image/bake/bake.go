@@ -266,8 +266,14 @@ func (e *Engine) Run(ctx context.Context, r *Record) error {
 	}
 	tries := 0
 	for !r.State.Done() {
-		if ctx.Err() != nil && r.State != StateCleaningUp {
-			return e.interrupted(ctx, r)
+		if ctx.Err() != nil {
+			if r.State != StateCleaningUp {
+				return e.interrupted(ctx, r)
+			}
+			// Cleaning up goes on after Ctrl-C, with a context of its own.
+			own, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+			defer cancel()
+			ctx = own
 		}
 		t := table[r.State]
 		out, err := t.step(e, ctx, r)

@@ -572,3 +572,23 @@ func TestEveryStateOfTheTableIsReachableAndEndsInAnEndState(t *testing.T) {
 		t.Errorf("CleaningUp goes to %v, want only Failed", tr[StateCleaningUp])
 	}
 }
+
+func TestCtrlCWhileCleaningUpStillCleansUp(t *testing.T) {
+	w := newWorld(t, plainManifest)
+	w.cloud.onLaunch = func(string) {
+		w.cloud.report("20261130-013000000-00000001", elevator.BakeResult{Script: "install.sh", ExitCode: 2, Output: "no"})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := w.engine(func(r *Record) {
+		if r.State == StateCleaningUp {
+			cancel()
+		}
+	})
+	r := w.start(e, w.request())
+	if err := e.Run(ctx, r); elevator.ErrorCode(err) != elevator.EFAILED {
+		t.Fatalf("Run: %v, want EFAILED (the script's failure)", err)
+	}
+	if live := w.cloud.live(); len(live) != 0 {
+		t.Errorf("builders left: %v", live)
+	}
+}

@@ -43,7 +43,10 @@ func newFakeCloud() *fakeCloud {
 		snapshots: map[string]bool{}, tags: map[string]map[string]string{}}
 }
 
-func (f *fakeCloud) call(op string) error {
+func (f *fakeCloud) call(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return elevator.Errorf(elevator.EINTERRUPTED, "%s: %w", op, err) // as the SDK does
+	}
 	f.mu.Lock()
 	f.calls = append(f.calls, op)
 	hook := f.hook
@@ -68,7 +71,7 @@ func (f *fakeCloud) id(prefix string) string {
 func notFound(what string) error { return elevator.Errorf(elevator.ENOTFOUND, "no %s", what) }
 
 func (f *fakeCloud) PutObject(ctx context.Context, key string, body []byte) error {
-	if err := f.call("PutObject"); err != nil {
+	if err := f.call(ctx, "PutObject"); err != nil {
 		return err
 	}
 	f.mu.Lock()
@@ -78,7 +81,7 @@ func (f *fakeCloud) PutObject(ctx context.Context, key string, body []byte) erro
 }
 
 func (f *fakeCloud) GetObject(ctx context.Context, key string) ([]byte, error) {
-	if err := f.call("GetObject"); err != nil {
+	if err := f.call(ctx, "GetObject"); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -104,7 +107,7 @@ func (f *fakeCloud) ListKeys(ctx context.Context, prefix string) ([]string, erro
 }
 
 func (f *fakeCloud) RunBuilder(ctx context.Context, in ec2.BuilderInput) (string, error) {
-	if err := f.call("RunBuilder"); err != nil {
+	if err := f.call(ctx, "RunBuilder"); err != nil {
 		return "", err
 	}
 	f.mu.Lock()
@@ -121,7 +124,7 @@ func (f *fakeCloud) RunBuilder(ctx context.Context, in ec2.BuilderInput) (string
 }
 
 func (f *fakeCloud) InstancesTagged(ctx context.Context, tags map[string]string) ([]ec2.Instance, error) {
-	if err := f.call("InstancesTagged"); err != nil {
+	if err := f.call(ctx, "InstancesTagged"); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -146,7 +149,7 @@ func hasTags(have, want map[string]string) bool {
 }
 
 func (f *fakeCloud) Instances(ctx context.Context, ids []string) ([]ec2.Instance, error) {
-	if err := f.call("Instances"); err != nil {
+	if err := f.call(ctx, "Instances"); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -164,7 +167,7 @@ func (f *fakeCloud) Instances(ctx context.Context, ids []string) ([]ec2.Instance
 }
 
 func (f *fakeCloud) StopInstance(ctx context.Context, id string) error {
-	if err := f.call("StopInstance"); err != nil {
+	if err := f.call(ctx, "StopInstance"); err != nil {
 		return err
 	}
 	f.mu.Lock()
@@ -180,7 +183,7 @@ func (f *fakeCloud) StopInstance(ctx context.Context, id string) error {
 }
 
 func (f *fakeCloud) TerminateInstance(ctx context.Context, id string) error {
-	if err := f.call("TerminateInstance"); err != nil {
+	if err := f.call(ctx, "TerminateInstance"); err != nil {
 		return err
 	}
 	f.mu.Lock()
@@ -194,7 +197,7 @@ func (f *fakeCloud) TerminateInstance(ctx context.Context, id string) error {
 }
 
 func (f *fakeCloud) CreateImage(ctx context.Context, instanceID, name, description string, tags map[string]string) (string, error) {
-	if err := f.call("CreateImage"); err != nil {
+	if err := f.call(ctx, "CreateImage"); err != nil {
 		return "", err
 	}
 	f.mu.Lock()
@@ -218,7 +221,7 @@ func (f *fakeCloud) CreateImage(ctx context.Context, instanceID, name, descripti
 }
 
 func (f *fakeCloud) OwnImages(ctx context.Context, name string, tags map[string]string) ([]ec2.ImageDetail, error) {
-	if err := f.call("OwnImages"); err != nil {
+	if err := f.call(ctx, "OwnImages"); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -234,7 +237,7 @@ func (f *fakeCloud) OwnImages(ctx context.Context, name string, tags map[string]
 }
 
 func (f *fakeCloud) ImageDetail(ctx context.Context, id string) (ec2.ImageDetail, error) {
-	if err := f.call("ImageDetail"); err != nil {
+	if err := f.call(ctx, "ImageDetail"); err != nil {
 		return ec2.ImageDetail{}, err
 	}
 	f.mu.Lock()
@@ -251,7 +254,7 @@ func (f *fakeCloud) ImageDetail(ctx context.Context, id string) (ec2.ImageDetail
 }
 
 func (f *fakeCloud) Tag(ctx context.Context, id string, tags map[string]string) error {
-	if err := f.call("Tag"); err != nil {
+	if err := f.call(ctx, "Tag"); err != nil {
 		return err
 	}
 	f.mu.Lock()
@@ -268,7 +271,7 @@ func (f *fakeCloud) Tag(ctx context.Context, id string, tags map[string]string) 
 }
 
 func (f *fakeCloud) DeregisterImage(ctx context.Context, id string) error {
-	if err := f.call("DeregisterImage"); err != nil {
+	if err := f.call(ctx, "DeregisterImage"); err != nil {
 		return err
 	}
 	f.mu.Lock()
@@ -281,7 +284,7 @@ func (f *fakeCloud) DeregisterImage(ctx context.Context, id string) error {
 }
 
 func (f *fakeCloud) DeleteSnapshot(ctx context.Context, id string) error {
-	if err := f.call("DeleteSnapshot"); err != nil {
+	if err := f.call(ctx, "DeleteSnapshot"); err != nil {
 		return err
 	}
 	f.mu.Lock()
