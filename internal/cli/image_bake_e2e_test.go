@@ -303,37 +303,72 @@ func TestBadImageManifestsAreRefusedWithPositionsAndLaunchNothing(t *testing.T) 
 	}
 }
 
-// TestAKilledBakeIsCleanedUpByResume runs `image bake` as its own process
-// with no one playing the builder, SIGKILLs it once its builder is
-// running, and checks that `image bake --resume` terminates the builder
-// (here by finishing the bake once the builder reports).
-func TestAKilledBakeIsResumedAndLeavesNoBuilder(t *testing.T) {
+// bakeProcess runs `image bake` as its own process with no one playing
+// the builder, and returns once the builder is running.
+type bakeProcess struct {
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+	exited chan error
+}
+
+func startBakeProcess(t *testing.T, s *bakeSetting) *bakeProcess {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "elevator")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/elevator").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	s := newBakeSetting(t)
-	cmd := exec.Command(bin, "image", "bake", "-f", s.imageFile, "--orbit", s.orbit, "--orbit-file", s.orbitFile, "--poll-interval", "100ms",
+	p := &bakeProcess{exited: make(chan error, 1)}
+	p.cmd = exec.Command(bin, "image", "bake", "-f", s.imageFile, "--orbit", s.orbit, "--orbit-file", s.orbitFile, "--poll-interval", "100ms",
 		"--endpoint-url", emulatortest.Endpoint())
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
+	p.cmd.Stderr = &p.stderr
+	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() { p.exited <- p.cmd.Wait() }()
 	deadline := time.Now().Add(60 * time.Second)
 	for len(s.builders(t, "pending", "running")) == 0 {
 		select {
-		case err := <-exited:
-			t.Fatalf("image bake ended (%v) before its builder ran:\n%s", err, stderr.String())
+		case err := <-p.exited:
+			t.Fatalf("image bake ended (%v) before its builder ran:\n%s", err, p.stderr.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no builder after 60s:\n%s", stderr.String())
+			_ = p.cmd.Process.Kill()
+			t.Fatalf("no builder after 60s:\n%s", p.stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return p
+}
+
+// TestCtrlCDuringABakeTerminatesItsBuilder interrupts `image bake` (as
+// Ctrl-C does: SIGINT) while its builder runs: it terminates the builder
+// before it exits 130.
+func TestCtrlCDuringABakeTerminatesItsBuilder(t *testing.T) {
+	s := newBakeSetting(t)
+	p := startBakeProcess(t, s)
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	<-p.exited
+	if code := p.cmd.ProcessState.ExitCode(); code != cli.ExitInterrupted {
+		t.Errorf("exit %d, want %d\n%s", code, cli.ExitInterrupted, p.stderr.String())
+	}
+	if live := s.builders(t, "pending", "running", "stopping", "stopped"); len(live) != 0 {
+		t.Errorf("builders left after Ctrl-C: %d\n%s", len(live), p.stderr.String())
+	}
+	if !strings.Contains(p.stderr.String(), "its builder is terminated") {
+		t.Errorf("stderr:\n%s", p.stderr.String())
+	}
+}
+
+// TestAKilledBakeIsResumedAndLeavesNoBuilder SIGKILLs `image bake` once
+// its builder is running, and checks that `image bake --resume` ends the
+// bake and terminates the builder.
+func TestAKilledBakeIsResumedAndLeavesNoBuilder(t *testing.T) {
+	s := newBakeSetting(t)
+	p := startBakeProcess(t, s)
+	cmd, exited, stderr := p.cmd, p.exited, &p.stderr
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
