@@ -285,6 +285,9 @@ func (e *Engine) Run(ctx context.Context, r *Record) error {
 			e.Log.Warn("bake step failed", "bake", r.ID, "state", r.State, "error", err)
 			r.Error, r.Reason = f.Error(), f.reason
 			if err := e.enter(ctx, r, StateCleaningUp); err != nil {
+				if ctx.Err() != nil {
+					return e.interrupted(ctx, r)
+				}
 				return err
 			}
 			tries = 0
@@ -318,6 +321,12 @@ func (e *Engine) Run(ctx context.Context, r *Record) error {
 		}
 		tries = 0
 		if err := e.enter(ctx, r, out.Next); err != nil {
+			if ctx.Err() != nil {
+				// Interrupted while storing: the new state is
+				// stored again, and cleaned up, with a context of
+				// its own.
+				return e.interrupted(ctx, r)
+			}
 			return err
 		}
 	}

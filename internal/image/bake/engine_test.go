@@ -592,3 +592,28 @@ func TestCtrlCWhileCleaningUpStillCleansUp(t *testing.T) {
 		t.Errorf("builders left: %v", live)
 	}
 }
+
+func TestCtrlCWhileTheRecordIsStoredStillTerminatesTheBuilder(t *testing.T) {
+	w := newWorld(t, plainManifest)
+	ctx, cancel := context.WithCancel(context.Background())
+	e := w.engine(nil)
+	r := w.start(e, w.request())
+	// The write of Provisioning's record is cut off by Ctrl-C.
+	w.cloud.hook = func(op string) error {
+		if op == "PutObject" && w.cloud.objects[elevator.BakeRecordKey(r.ID)] != nil && r.State == StateProvisioning && ctx.Err() == nil {
+			cancel()
+			return elevator.Errorf(elevator.EINTERRUPTED, "put record: %w", context.Canceled)
+		}
+		return nil
+	}
+	err := e.Run(ctx, r)
+	if elevator.ErrorCode(err) != elevator.EINTERRUPTED {
+		t.Fatalf("Run: %v, want EINTERRUPTED", err)
+	}
+	if live := w.cloud.live(); len(live) != 0 {
+		t.Errorf("builders left: %v", live)
+	}
+	if got := w.stored(r.ID); got.State != StateFailed {
+		t.Errorf("stored state %s", got.State)
+	}
+}
