@@ -58,19 +58,31 @@ func (s *bakeSetting) prepare(t testing.TB) {
 	s.ec2, s.s3 = ec2sdk.NewFromConfig(cfg), s3.NewFromConfig(cfg)
 	s.bucket = domain.StateBucketName(s.acct.ID, "us-east-1", s.orbit)
 	ctx := context.Background()
-	// The orbit stack of this branch has no bake security group and
-	// instance profile yet: make them as the stack will.
 	vpcs, err := s.ec2.DescribeVpcs(ctx, &ec2sdk.DescribeVpcsInput{Filters: []ec2types.Filter{{Name: aws.String("tag:" + domain.TagOrbit), Values: []string{s.orbit}}}})
 	if err != nil || len(vpcs.Vpcs) != 1 {
 		t.Fatalf("orbit VPC: %v %v", vpcs, err)
 	}
-	if _, err := s.ec2.CreateSecurityGroup(ctx, &ec2sdk.CreateSecurityGroupInput{GroupName: aws.String(domain.BakeSecurityGroupName(s.orbit)),
-		Description: aws.String("bake builders"), VpcId: vpcs.Vpcs[0].VpcId}); err != nil {
+	// An orbit stack without a bake security group and instance profile
+	// (one brought up before they were part of it) gets them here, as
+	// the stack makes them.
+	groups, err := s.ec2.DescribeSecurityGroups(ctx, &ec2sdk.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{
+		{Name: aws.String("vpc-id"), Values: []string{aws.ToString(vpcs.Vpcs[0].VpcId)}},
+		{Name: aws.String("group-name"), Values: []string{domain.BakeSecurityGroupName(s.orbit)}}}})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := iamsdk.NewFromConfig(cfg).CreateInstanceProfile(ctx, &iamsdk.CreateInstanceProfileInput{
-		InstanceProfileName: aws.String(domain.BakeInstanceProfileName(s.orbit)), Path: aws.String(domain.BakeIAMPath(s.orbit))}); err != nil {
-		t.Fatal(err)
+	if len(groups.SecurityGroups) == 0 {
+		if _, err := s.ec2.CreateSecurityGroup(ctx, &ec2sdk.CreateSecurityGroupInput{GroupName: aws.String(domain.BakeSecurityGroupName(s.orbit)),
+			Description: aws.String("bake builders"), VpcId: vpcs.Vpcs[0].VpcId}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	profiles := iamsdk.NewFromConfig(cfg)
+	if _, err := profiles.GetInstanceProfile(ctx, &iamsdk.GetInstanceProfileInput{InstanceProfileName: aws.String(domain.BakeInstanceProfileName(s.orbit))}); err != nil {
+		if _, err := profiles.CreateInstanceProfile(ctx, &iamsdk.CreateInstanceProfileInput{
+			InstanceProfileName: aws.String(domain.BakeInstanceProfileName(s.orbit)), Path: aws.String(domain.BakeIAMPath(s.orbit))}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.base = registerImage(t, s.ec2, "debian-12-base")
 	s.dir = t.TempDir()
