@@ -256,6 +256,9 @@ func (e *Engine) Run(ctx context.Context, r *Record) error {
 	if r.State == "" {
 		r.State = StateLaunching
 	}
+	if r.State.Done() {
+		return Ended(r) // ended and audited already
+	}
 	if n := len(r.Path); n > 0 && r.Path[n-1] == r.State {
 		// Stored already (by Start, or before the process died).
 		if e.Observe != nil {
@@ -380,15 +383,14 @@ func (e *Engine) interrupted(ctx context.Context, r *Record) error {
 		return elevator.Errorf(elevator.EINTERRUPTED, "%s: %w", msg, ErrInterrupted)
 	}
 	r.Error, r.Reason = "interrupted", ReasonInterrupted
-	quiet := *e
-	quiet.Sleep = sleep // the caller's sleep may be bound to the cancelled context
-	r2 := r
+	cleaner := *e
+	cleaner.Sleep = sleep // the caller's sleep may be bound to the cancelled context
 	if r.State != StateCleaningUp {
-		if err := quiet.enter(own, r2, StateCleaningUp); err != nil {
+		if err := cleaner.enter(own, r, StateCleaningUp); err != nil {
 			return err
 		}
 	}
-	err := quiet.Run(own, r2)
+	err := cleaner.Run(own, r)
 	if elevator.ErrorCode(err) == elevator.EDIRTY {
 		return err
 	}
@@ -402,6 +404,12 @@ func (e *Engine) end(ctx context.Context, r *Record) error {
 			e.Log.Warn("bake audit failed", "bake", r.ID, "error", err)
 		}
 	}
+	return Ended(r)
+}
+
+// Ended is how an ended bake ended, as Run returns it: nil when it
+// succeeded, else the error Run describes.
+func Ended(r *Record) error {
 	if r.State == StateSucceeded {
 		return nil
 	}

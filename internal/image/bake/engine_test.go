@@ -617,3 +617,23 @@ func TestCtrlCWhileTheRecordIsStoredStillTerminatesTheBuilder(t *testing.T) {
 		t.Errorf("stored state %s", got.State)
 	}
 }
+
+func TestResumingAnEndedBakeChangesNothing(t *testing.T) {
+	w := newWorld(t, plainManifest)
+	w.cloud.onLaunch = func(string) {
+		w.cloud.report("20261130-013000000-00000001", elevator.BakeResult{Script: "install.sh", ExitCode: 4, Output: "nope"})
+	}
+	audits := 0
+	e := w.engine(nil)
+	e.Audit = func(context.Context, *Record) error { audits++; return nil }
+	r := w.start(e, w.request())
+	first := e.Run(context.Background(), r)
+	calls := len(w.cloud.calls)
+	again := e.Run(context.Background(), w.stored(r.ID))
+	if elevator.ErrorCode(again) != elevator.EFAILED || again.Error() != first.Error() {
+		t.Errorf("resumed: %v\nfirst: %v", again, first)
+	}
+	if len(w.cloud.calls) != calls+1 || audits != 1 { // the record's read only
+		t.Errorf("resuming an ended bake made %d calls and %d audits", len(w.cloud.calls)-calls-1, audits)
+	}
+}
