@@ -55,7 +55,8 @@ type imageBakeCmd struct {
 	audit              *awsrelease.Store
 	commit             string
 	progress           *progress.Printer
-	shown              string // the bake and state observe showed last
+	shown              string    // the bake and state observe showed last
+	waited             time.Time // when wait last showed a bake waiting
 }
 
 func newImageBakeCmd(g *globals) *cobra.Command {
@@ -250,6 +251,7 @@ func (b *imageBakeCmd) execute(ctx context.Context) error {
 		Cloud:   b.cloud,
 		Poll:    b.pollInterval,
 		Observe: b.observe,
+		Wait:    b.wait,
 		Audit:   b.auditBake,
 		Log:     b.logger(),
 	})
@@ -324,6 +326,7 @@ func (b *imageBakeCmd) observe(r *bake.Record) {
 		return
 	}
 	b.shown = r.ID + string(r.State)
+	b.waited = time.Time{}
 	msg := "bake " + r.ID + ": " + string(r.State)
 	switch r.State {
 	case bake.StateLaunching:
@@ -336,6 +339,24 @@ func (b *imageBakeCmd) observe(r *bake.Record) {
 		msg += " " + r.ImageID
 	case bake.StateCleaningUp:
 		msg += ": " + r.Error
+	}
+	b.progress.Note(r.Region, msg)
+}
+
+// wait shows, at most once a minute, that a bake is still waiting.
+func (b *imageBakeCmd) wait(r *bake.Record) {
+	now := time.Now()
+	if now.Sub(b.waited) < time.Minute {
+		return
+	}
+	if b.waited.IsZero() {
+		b.waited = now // the state's own line has just said so
+		return
+	}
+	b.waited = now
+	msg := "bake " + r.ID + ": still " + string(r.State)
+	if r.State == bake.StateProvisioning {
+		msg += fmt.Sprintf(", %s left", time.Until(r.Deadline).Round(time.Second))
 	}
 	b.progress.Note(r.Region, msg)
 }

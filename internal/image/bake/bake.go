@@ -147,6 +147,10 @@ type Config struct {
 	// Observe, when set, is told of each state the bake enters, after
 	// the record is stored: for progress.
 	Observe func(r *Record)
+	// Wait, when set, is told each time a step waits to look again
+	// (the builder still provisioning, the image still pending): for a
+	// heartbeat.
+	Wait func(r *Record)
 	// Audit, when set, is called once when the bake ends.
 	Audit func(ctx context.Context, r *Record) error
 	Log   *slog.Logger
@@ -314,6 +318,9 @@ func (e *Engine) Run(ctx context.Context, r *Record) error {
 			tries = 0
 		}
 		if out.Next == "" {
+			if e.Wait != nil && err == nil {
+				e.Wait(r)
+			}
 			if err := e.Sleep(ctx, out.After); err != nil && r.State != StateCleaningUp {
 				return e.interrupted(ctx, r)
 			}

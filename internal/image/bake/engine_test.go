@@ -229,6 +229,12 @@ func TestAFailedBakeKeepsItsBuilderWhenAsked(t *testing.T) {
 func TestABuilderThatNeverReportsTimesOutAndIsTerminated(t *testing.T) {
 	w := newWorld(t, plainManifest)
 	e := w.engine(nil)
+	waits := 0
+	e.Wait = func(r *Record) {
+		if r.State == StateProvisioning {
+			waits++
+		}
+	}
 	r := w.start(e, w.request())
 	began := w.now
 	err := e.Run(context.Background(), r)
@@ -237,6 +243,9 @@ func TestABuilderThatNeverReportsTimesOutAndIsTerminated(t *testing.T) {
 	}
 	if waited := w.now.Sub(began); waited < 10*time.Minute || waited > 11*time.Minute {
 		t.Errorf("gave up after %s, want 10m", waited)
+	}
+	if waits != 120 {
+		t.Errorf("told of %d waits while provisioning, want 120 (10m in 5s polls)", waits)
 	}
 	if live := w.cloud.live(); len(live) != 0 {
 		t.Errorf("builders left: %v", live)
