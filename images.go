@@ -64,8 +64,13 @@ type ImageManifest struct {
 	// names its App and Service.
 	Phase        string
 	App, Service string
-	// Base is the image the bake starts from.
+	// Base is the image the bake starts from, when the manifest names it
+	// by id, SSM parameter or name; empty when it names an image line.
 	Base AMISelector
+	// BaseLine, when set, names the base by image line instead: the
+	// newest image of the account tagged TagImage=BaseLine, at BaseStage
+	// or past it in the baking orbit's stages when BaseStage is set.
+	BaseLine, BaseStage string
 	// Files are copied onto the builder before the scripts run, in
 	// manifest order.
 	Files []ImageFile

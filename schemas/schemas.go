@@ -15,3 +15,8 @@ var Orbit []byte
 //
 //go:embed app.schema.json
 var App []byte
+
+// Image is the JSON Schema of image.yml.
+//
+//go:embed image.schema.json
+var Image []byte

@@ -173,6 +173,7 @@ machine images the manifest selects).`,
 	allow.Flags().StringVar(&orbitFile, "orbit-file", "", "the orbit's manifest")
 	allow.Flags().StringVar(&version, "version", "", "with -f: also allow this tag of each service's own ECR repository")
 	cmd.AddCommand(allow)
+	cmd.AddCommand(newImageBakeCmd(g))
 	cmd.AddCommand(newImageCleanupCmd(g))
 	cmd.AddCommand(newImageListCmd(g))
 	return cmd

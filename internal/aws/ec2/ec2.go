@@ -32,6 +32,7 @@ type api interface {
 	tagAPI
 	instanceAPI  // instances to log in to (instances.go)
 	inventoryAPI // image inventories and cleanups (inventory.go)
+	bakeAPI      // builders and the images made from them (bake.go)
 }
 
 // Client talks to EC2 in one region.
