@@ -18,8 +18,6 @@ type bakeAPI interface {
 	StopInstances(context.Context, *ec2sdk.StopInstancesInput, ...func(*ec2sdk.Options)) (*ec2sdk.StopInstancesOutput, error)
 	TerminateInstances(context.Context, *ec2sdk.TerminateInstancesInput, ...func(*ec2sdk.Options)) (*ec2sdk.TerminateInstancesOutput, error)
 	CreateImage(context.Context, *ec2sdk.CreateImageInput, ...func(*ec2sdk.Options)) (*ec2sdk.CreateImageOutput, error)
-	DeregisterImage(context.Context, *ec2sdk.DeregisterImageInput, ...func(*ec2sdk.Options)) (*ec2sdk.DeregisterImageOutput, error)
-	DeleteSnapshot(context.Context, *ec2sdk.DeleteSnapshotInput, ...func(*ec2sdk.Options)) (*ec2sdk.DeleteSnapshotOutput, error)
 }
 
 // BuilderInput describes a bake's builder instance.
@@ -180,24 +178,6 @@ func imageDetail(img ec2types.Image) ImageDetail {
 		}
 	}
 	return d
-}
-
-// DeregisterImage deregisters an image. It returns ENOTFOUND wrapping
-// ErrNotFound when there is no such image, EAWS for other failures.
-func (c *Client) DeregisterImage(ctx context.Context, id string) error {
-	if _, err := c.api.DeregisterImage(ctx, &ec2sdk.DeregisterImageInput{ImageId: aws.String(id)}); err != nil {
-		return c.fail("deregister image "+id, "image", id, err)
-	}
-	return nil
-}
-
-// DeleteSnapshot deletes a snapshot. It returns ENOTFOUND wrapping
-// ErrNotFound when there is no such snapshot, EAWS for other failures.
-func (c *Client) DeleteSnapshot(ctx context.Context, id string) error {
-	if _, err := c.api.DeleteSnapshot(ctx, &ec2sdk.DeleteSnapshotInput{SnapshotId: aws.String(id)}); err != nil {
-		return c.fail("delete snapshot "+id, "snapshot", id, err)
-	}
-	return nil
 }
 
 // SecurityGroupNamed returns the security group called name in a VPC. It
