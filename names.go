@@ -43,6 +43,12 @@ const (
 	// TagImageRevoked holds the reason an image was revoked: releases
 	// refuse it, groups already running it are left alone.
 	TagImageRevoked = "elevator:revoked"
+	// TagImageShared is on an image shared with other accounts,
+	// organizations or units (the last stage shares): the accounts and
+	// units it was shared with, comma-separated and cut to the tag's 256
+	// characters. Uses in other accounts cannot be seen, so cleanup keeps
+	// such an image unless told otherwise.
+	TagImageShared = "elevator:shared"
 	// TagImageCopiedFrom, on a copy, is "<region>/<image id>" of the
 	// image it was copied from.
 	TagImageCopiedFrom = "elevator:copied-from"
