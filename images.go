@@ -37,6 +37,10 @@ type ImageSettings struct {
 	// is shared with when it reaches the last stage: 12-digit account
 	// ids, organization ARNs and organizational unit ARNs.
 	ShareAccounts, ShareOrganizations, ShareOUs []string
+	// KMSKey is the KMS key (id, ARN or alias) copies of an image to the
+	// orbit's other regions are encrypted with; "" copies keep the
+	// source's encryption.
+	KMSKey string
 }
 
 // ImageStages are the orbit's image stages, in order.
