@@ -31,6 +31,7 @@ type api interface {
 	releaseAPI // launch templates and instances (launchtemplate.go)
 	tagAPI
 	instanceAPI // instances to log in to (instances.go)
+	shareAPI    // sharing and copying images (share.go)
 }
 
 // Client talks to EC2 in one region.
