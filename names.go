@@ -43,6 +43,10 @@ const (
 	// TagImageRevoked holds the reason an image was revoked: releases
 	// refuse it, groups already running it are left alone.
 	TagImageRevoked = "elevator:revoked"
+	// TagImageRevokedBy and TagImageRevokedAt say who revoked it (the
+	// caller's ARN) and when (RFC 3339 in UTC).
+	TagImageRevokedBy = "elevator:revoked-by"
+	TagImageRevokedAt = "elevator:revoked-at"
 	// TagImageCopiedFrom, on a copy, is "<region>/<image id>" of the
 	// image it was copied from.
 	TagImageCopiedFrom = "elevator:copied-from"
