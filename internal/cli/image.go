@@ -121,5 +121,7 @@ Allowing needs dynamodb:PutItem on the table; releasing only reads it.`,
 	allow.Flags().StringVar(&orbitName, "orbit", "", "the orbit (required)")
 	allow.Flags().StringVar(&orbitFile, "orbit-file", "", "the orbit's manifest")
 	cmd.AddCommand(allow)
+	cmd.AddCommand(newImagePromoteCmd(g))
+	cmd.AddCommand(newImageRevokeCmd(g))
 	return cmd
 }
