@@ -246,7 +246,7 @@ func TestPromotionRefusesWhatItCannotPromote(t *testing.T) {
 		name, image, stage, want string
 	}{
 		{"a stage the orbit does not have", w.image, "approved", `stage "approved" is not a stage of orbit prod; its stages are untested, tested`},
-		{"an image Elevator did not bake", foreign, "tested", "has no elevator:image tag"},
+		{"an image Elevator did not bake", foreign, "tested", "has no " + elevator.TagImage + " tag"},
 		{"an image at a stage the orbit does not have", odd, "tested", `is at stage "qa", which is not a stage of orbit prod`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

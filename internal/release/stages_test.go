@@ -33,7 +33,7 @@ func TestAnImageMustBeUnrevokedAndAtTheOrbitsStage(t *testing.T) {
 		{"an image at the min_stage", three, Resource{ID: "ami-1", Tags: allowed(elevator.TagImageStage, "tested")}, ""},
 		{"an image past the min_stage", three, Resource{ID: "ami-1", Tags: allowed(elevator.TagImageStage, "released")}, ""},
 		{"an image before the min_stage", three, Resource{ID: "ami-1", Tags: allowed(elevator.TagImageStage, "untested")}, want + "it is at stage untested " + promote},
-		{"an image without a stage tag", three, Resource{ID: "ami-1", Tags: allowed()}, want + "it has no elevator:stage tag " + promote},
+		{"an image without a stage tag", three, Resource{ID: "ami-1", Tags: allowed()}, want + "it has no " + elevator.TagImageStage + " tag " + promote},
 		{"an image at a stage the orbit does not have", three, Resource{ID: "ami-1", Tags: allowed(elevator.TagImageStage, "qa")},
 			want + `it is at stage "qa", which the orbit does not have ` + promote},
 		{"another account's image shared with this one counts as at the last stage", three, Resource{ID: "ami-1", Foreign: true, Allows: []string{"shop"}}, ""},
