@@ -180,3 +180,31 @@ func ec2Tag(t *testing.T, acct *emulatortest.Account, region, id, key string) st
 	}
 	return img.Tags[key]
 }
+
+// TestImagePromoteAndRevokeRefuseBadInputBeforeAnyCall: bad flags exit 2
+// before any AWS call (no endpoint answers here).
+func TestImagePromoteAndRevokeRefuseBadInputBeforeAnyCall(t *testing.T) {
+	orbitFile, orbit := manifest(t, "regions:\n  us-east-1: {}\nimages: {stages: [new, tested, live]}\n")
+	base := []string{"--orbit", orbit, "--orbit-file", orbitFile, "--endpoint-url", "http://127.0.0.1:1"}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"promote without a stage", []string{"image", "promote", "--image", "ami-0123456789abcdef0"}, "--stage is required: one of new, tested, live"},
+		{"promote to a stage the orbit lacks", []string{"image", "promote", "--image", "ami-0123456789abcdef0", "--stage", "untested"}, `stage "untested" is not a stage of orbit ` + orbit + "; its stages are new, tested, live"},
+		{"promote without an image", []string{"image", "promote", "--stage", "live"}, "--image is required"},
+		{"promote a bad image id", []string{"image", "promote", "--image", "ami-XYZ", "--stage", "live"}, `--image "ami-XYZ": want an AMI id`},
+		{"promote in a region the orbit lacks", []string{"image", "promote", "--image", "ami-0123456789abcdef0", "--stage", "live", "--region", "eu-west-1"}, "--region eu-west-1: orbit " + orbit + " is not in that region"},
+		{"revoke without a reason", []string{"image", "revoke", "--image", "ami-0123456789abcdef0"}, "--reason is required"},
+		{"revoke with two lines", []string{"image", "revoke", "--image", "ami-0123456789abcdef0", "--reason", "a\nb"}, "--reason: one line"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr strings.Builder
+			code := cli.Run(context.Background(), append(tt.args, base...), strings.NewReader(""), &stdout, &stderr)
+			if code != cli.ExitInvalid || !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit %d saying %q", code, stderr.String(), cli.ExitInvalid, tt.want)
+			}
+		})
+	}
+}
