@@ -38,8 +38,9 @@ type ImageSettings struct {
 	// ids, organization ARNs and organizational unit ARNs.
 	ShareAccounts, ShareOrganizations, ShareOUs []string
 	// KMSKey is the KMS key (id, ARN or alias) copies of an image to the
-	// orbit's other regions are encrypted with; "" copies keep the
-	// source's encryption.
+	// orbit's other regions are encrypted with; "" leaves the copy of an
+	// unencrypted image unencrypted, and that of an encrypted one under
+	// the region's default EBS key.
 	KMSKey string
 }
 

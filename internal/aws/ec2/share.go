@@ -153,7 +153,8 @@ type CopyImageInput struct {
 	SourceRegion, SourceImage string
 	Name, Description         string
 	// KMSKey, when set, encrypts the copy's snapshots with that key; else
-	// they are encrypted as the source's are.
+	// an unencrypted source makes an unencrypted copy, an encrypted one a copy
+	// under the region's default EBS key.
 	KMSKey string
 	// Token makes retries of one copy one copy (EC2's ClientToken, at
 	// most 64 ASCII characters).
