@@ -15,7 +15,9 @@ import (
 
 // countingSTS counts the caller's identity asked of STS.
 type countingSTS struct {
-	sts   interface{ CallerIdentity(context.Context) (sts.Identity, error) }
+	sts interface {
+		CallerIdentity(context.Context) (sts.Identity, error)
+	}
 	calls int
 }
 
