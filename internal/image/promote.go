@@ -481,3 +481,82 @@ func (s *Stages) audit(ctx context.Context, action string, img ec2.Image, outcom
 	}
 	return nil
 }
+
+// Used is an image a release used in a region.
+type Used struct{ Region, Image string }
+
+// ReleaseImages lists the images the release document uses, each once,
+// by region.
+func ReleaseImages(doc *elevator.Release) []Used {
+	var out []Used
+	seen := map[Used]bool{}
+	for _, s := range doc.Services {
+		for _, p := range s.Placements {
+			u := Used{Region: p.Region, Image: p.Image}
+			if p.Image != "" && !seen[u] {
+				seen[u] = true
+				out = append(out, u)
+			}
+		}
+	}
+	return out
+}
+
+// PromoteUsed promotes images a release used to stage, as a pipeline
+// stage does once it succeeded: a copy stands for its source, each image
+// is promoted once, and an image is left where it is, with a note saying
+// why, when it is not Elevator's (no elevator:image tag: another
+// account's or a third party's), is revoked, or is already past stage.
+// It returns the promotions made and the notes, and Promote's errors.
+func (s *Stages) PromoteUsed(ctx context.Context, used []Used, stage string) ([]*Promotion, []string, error) {
+	if err := CheckStage(s.Orbit, stage); err != nil {
+		return nil, nil, err
+	}
+	var done []*Promotion
+	var notes []string
+	seen := map[Used]bool{}
+	for _, u := range used {
+		c, err := s.client(u.Region)
+		if err != nil {
+			return nil, nil, err
+		}
+		img, err := c.Image(ctx, u.Image)
+		if err != nil {
+			return nil, nil, err
+		}
+		if src := img.Tags[elevator.TagImageCopiedFrom]; src != "" {
+			region, id, _ := strings.Cut(src, "/")
+			sc, ok := s.EC2[region]
+			if !ok {
+				notes = append(notes, fmt.Sprintf("%s/%s: a copy of %s, outside orbit %s: left at its stage", u.Region, u.Image, src, s.Orbit.Name))
+				continue
+			}
+			if img, err = sc.Image(ctx, id); err != nil {
+				return nil, nil, err
+			}
+			u = Used{Region: region, Image: id}
+		}
+		if seen[u] {
+			continue
+		}
+		seen[u] = true
+		at := img.Tags[elevator.TagImageStage]
+		switch {
+		case img.Tags[elevator.TagImage] == "":
+			notes = append(notes, fmt.Sprintf("%s/%s: not an image Elevator baked in this account (no %s tag): not promoted", u.Region, u.Image, elevator.TagImage))
+			continue
+		case img.Tags[elevator.TagImageRevoked] != "":
+			notes = append(notes, fmt.Sprintf("%s/%s: revoked (%s): not promoted", u.Region, u.Image, img.Tags[elevator.TagImageRevoked]))
+			continue
+		case s.Orbit.ImageStageIndex(at) > s.Orbit.ImageStageIndex(stage):
+			notes = append(notes, fmt.Sprintf("%s/%s: at stage %s already, past %s", u.Region, u.Image, at, stage))
+			continue
+		}
+		p, err := s.Promote(ctx, u.Region, u.Image, stage, false)
+		if err != nil {
+			return done, notes, err
+		}
+		done = append(done, p)
+	}
+	return done, notes, nil
+}

@@ -403,3 +403,54 @@ func TestRevokingTagsTheImageAndEveryCopyAndIsAudited(t *testing.T) {
 		}
 	})
 }
+
+func TestPromotingWhatAReleaseUsedPromotesEachSourceOnceAndLeavesTheRest(t *testing.T) {
+	w := newWorld(t, "untested", "tested", "released")
+	ctx := context.Background()
+	// The image reaches the last stage, so that eu-west-1 has its copy;
+	// then it is moved back to untested, copies and all.
+	p, err := w.stages.Promote(ctx, "us-east-1", w.image, "released", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.stages.Promote(ctx, "us-east-1", w.image, "untested", true); err != nil {
+		t.Fatal(err)
+	}
+	copyEU := p.Copies[1]
+	if copyEU.Region != "eu-west-1" {
+		t.Fatalf("copies %+v: want eu-west-1 second", p.Copies)
+	}
+	ahead := w.bake(t, map[string]string{elevator.TagImage: "shop-worker", elevator.TagImageStage: "released"})
+	foreign, _ := twoImages(t, w.cfgs["us-east-1"]) // one of moto's, not Elevator's
+	doc := &elevator.Release{Services: []elevator.ReleaseService{
+		{Name: "web", Placements: []elevator.ReleasePlacement{{Region: "us-east-1", Image: w.image}, {Region: copyEU.Region, Image: copyEU.Image}}},
+		{Name: "worker", Placements: []elevator.ReleasePlacement{{Region: "us-east-1", Image: ahead}, {Region: "us-east-1", Image: foreign}}},
+	}}
+	used := ReleaseImages(doc)
+	if len(used) != 4 {
+		t.Fatalf("used %+v, want 4", used)
+	}
+	before := len(w.audit.entries)
+	done, notes, err := w.stages.PromoteUsed(ctx, used, "tested")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(done) != 1 || done[0].Image != w.image || done[0].From != "untested" || done[0].To != "tested" {
+		t.Errorf("promotions %+v; want the source alone, once, untested -> tested", done)
+	}
+	joined := strings.Join(notes, "\n")
+	for _, want := range []string{ahead + ": at stage released already, past tested", foreign + ": not an image Elevator baked in this account"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("notes lack %q:\n%s", want, joined)
+		}
+	}
+	if got := w.describe(t, "eu-west-1", copyEU.Image).Tags[elevator.TagImageStage]; got != "tested" {
+		t.Errorf("the copy is at %q, want tested with its source", got)
+	}
+	if got := w.describe(t, "us-east-1", ahead).Tags[elevator.TagImageStage]; got != "released" {
+		t.Errorf("the image past the stage is at %q, want left at released", got)
+	}
+	if n := len(w.audit.entries) - before; n != 1 {
+		t.Errorf("%d promotions audited, want 1", n)
+	}
+}
