@@ -167,3 +167,51 @@ The image is in --region, by default the orbit's first region.`,
 	cmd.Flags().BoolVar(&force, "force", false, "allow moving the image back to an earlier stage")
 	return cmd
 }
+
+// cliImages promotes the images of a pipeline stage's releases in this
+// process, with the caller's credentials, as `image promote` does.
+type cliImages struct{ p *pipelineEnv }
+
+// Promote promotes the images release id used in orbit to stage (see
+// image.Stages.PromoteUsed).
+func (c cliImages) Promote(ctx context.Context, orbitName, id, stage string) ([]string, error) {
+	e, err := c.p.release(ctx, orbitName)
+	if err != nil {
+		return nil, err
+	}
+	doc, _, err := e.backend.Store.Release(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := elevator.ParseRelease(doc)
+	if err != nil {
+		return nil, err
+	}
+	clients := map[string]image.Regional{}
+	for _, r := range e.orbit.Regions {
+		cfg, err := e.configs.For(ctx, r.Name)
+		if err != nil {
+			return nil, err
+		}
+		clients[r.Name] = ec2.New(cfg)
+	}
+	out := progress.New(c.p.stderr)
+	defer out.Done()
+	s := &image.Stages{Orbit: e.orbit, EC2: clients, Audit: e.backend.Store, By: c.p.caller, Note: out.Note}
+	if e.configs.emulated() {
+		s.CopyPoll = pollOnEmulator
+	}
+	done, notes, err := s.PromoteUsed(ctx, image.ReleaseImages(rel), stage)
+	if err != nil {
+		return nil, err
+	}
+	var lines []string
+	for _, p := range done {
+		line := fmt.Sprintf("%s/%s %s -> %s", p.Region, p.Image, p.From, p.To)
+		for _, cp := range p.Copies {
+			line += ", copy " + cp.Region + "/" + cp.Image
+		}
+		lines = append(lines, line)
+	}
+	return append(lines, notes...), nil
+}

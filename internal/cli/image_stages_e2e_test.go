@@ -208,3 +208,38 @@ func TestImagePromoteAndRevokeRefuseBadInputBeforeAnyCall(t *testing.T) {
 		})
 	}
 }
+
+// TestAPipelineStagePromotesTheImagesItReleased: a stage with
+// promote_images: tested, once its release succeeds, promotes the image
+// the release used (through the command line's pipeline driver), and the
+// promotion is in the orbit's audit log.
+func TestAPipelineStagePromotesTheImagesItReleased(t *testing.T) {
+	acct := inAccount(t)
+	orbitFile, orbit := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n")
+	appFile := filepath.Join(filepath.Dir(orbitFile), "app.yml")
+	if err := os.WriteFile(appFile, []byte(stagedApp+"pipeline:\n  stages:\n    - {orbit: "+orbit+", promote_images: tested}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	image := bakedImage(t, acct, "us-east-1")
+	pointImageParameter(t, acct, "us-east-1", image)
+	mustSucceed(t, elevator(t, "", "orbit", "up", "-f", orbitFile))
+	flags := []string{"-f", appFile, "--orbit", orbit, "--orbit-file", orbitFile}
+	mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
+	mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
+
+	e := execution(t, elevator(t, "", "pipeline", "start", "--version", "1.0.0", "-f", appFile, "--orbit-file", orbitFile,
+		"--poll-interval", "100ms", "--output", "json"))
+	if got := e.states(); got != "Succeeded Succeeded" {
+		t.Fatalf("pipeline: %s", got)
+	}
+	if got := ec2Tag(t, acct, "us-east-1", image, domain.TagImageStage); got != "tested" {
+		t.Errorf("the released image is at %q, want tested", got)
+	}
+	audit := elevator(t, "", "release", "audit", "--orbit", orbit, "--orbit-file", orbitFile)
+	mustSucceed(t, audit)
+	for _, want := range []string{"pipeline.promote-images", "us-east-1/" + image + " untested -> tested", domain.AuditImagePromote} {
+		if !strings.Contains(audit.stdout, want) {
+			t.Errorf("the audit log lacks %q:\n%s", want, audit.stdout)
+		}
+	}
+}
