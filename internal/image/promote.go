@@ -76,7 +76,8 @@ type Copy struct {
 	Region string `json:"region"`
 	Image  string `json:"image"`
 	// Made says whether this promotion made it (else it was found).
-	Made bool `json:"made"`
+	Made  bool   `json:"made"`
+	stage string // its stage tag when found
 }
 
 // MaxRevokeReason is the longest reason a revocation takes: an EC2 tag
@@ -196,7 +197,7 @@ func (s *Stages) Promote(ctx context.Context, region, id, stage string, force bo
 		}
 	}
 	for _, cp := range copies {
-		if !cp.Made {
+		if !cp.Made && cp.stage != stage {
 			if err := s.EC2[cp.Region].Tag(ctx, cp.Image, map[string]string{elevator.TagImageStage: stage}); err != nil {
 				return nil, err
 			}
@@ -271,7 +272,7 @@ func (s *Stages) copies(ctx context.Context, region, id string) ([]Copy, error) 
 			return nil, err
 		}
 		for _, x := range found {
-			out = append(out, Copy{Region: r, Image: x.ID})
+			out = append(out, Copy{Region: r, Image: x.ID, stage: x.Tags[elevator.TagImageStage]})
 		}
 	}
 	return out, nil

@@ -454,3 +454,72 @@ func TestPromotingWhatAReleaseUsedPromotesEachSourceOnceAndLeavesTheRest(t *test
 		t.Errorf("%d promotions audited, want 1", n)
 	}
 }
+
+// countingEC2 counts the calls a Regional is asked, by method.
+type countingEC2 struct {
+	Regional
+	mu    *sync.Mutex
+	calls map[string]int
+}
+
+func (c countingEC2) count(m string) { c.mu.Lock(); c.calls[m]++; c.mu.Unlock() }
+func (c countingEC2) Image(ctx context.Context, id string) (ec2.Image, error) {
+	c.count("DescribeImages")
+	return c.Regional.Image(ctx, id)
+}
+func (c countingEC2) OwnImagesTagged(ctx context.Context, tags map[string]string) ([]ec2.Image, error) {
+	c.count("DescribeImages")
+	return c.Regional.OwnImagesTagged(ctx, tags)
+}
+func (c countingEC2) Tag(ctx context.Context, id string, tags map[string]string) error {
+	c.count("CreateTags")
+	return c.Regional.Tag(ctx, id, tags)
+}
+func (c countingEC2) ShareImage(ctx context.Context, id string, s ec2.Share) error {
+	c.count("ModifyImageAttribute")
+	return c.Regional.ShareImage(ctx, id, s)
+}
+func (c countingEC2) ShareSnapshot(ctx context.Context, id string, accounts []string) error {
+	c.count("ModifySnapshotAttribute")
+	return c.Regional.ShareSnapshot(ctx, id, accounts)
+}
+func (c countingEC2) CopyImage(ctx context.Context, in ec2.CopyImageInput) (string, error) {
+	c.count("CopyImage")
+	return c.Regional.CopyImage(ctx, in)
+}
+
+// TestTheCallsOfAPromotionToTheLastStage prints, and checks, the EC2
+// calls a promotion makes in an orbit of three regions: the first
+// promotion to the last stage, then the same promotion again (which only
+// looks, and shares again). Copies are available at once on moto: a
+// pending copy adds one DescribeImages per look.
+func TestTheCallsOfAPromotionToTheLastStage(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	calls := map[string]int{}
+	mu := &sync.Mutex{}
+	for r, c := range w.stages.EC2 {
+		w.stages.EC2[r] = countingEC2{Regional: c, mu: mu, calls: calls}
+	}
+	want := []map[string]int{
+		// the image, its copies looked for in 2 regions, each copy looked at
+		// once; stage tag, 2 copies tagged; the image and 2 copies shared,
+		// one snapshot each.
+		{"DescribeImages": 5, "CreateTags": 3, "CopyImage": 2, "ModifyImageAttribute": 3, "ModifySnapshotAttribute": 3},
+		{"DescribeImages": 5, "ModifyImageAttribute": 3, "ModifySnapshotAttribute": 3},
+	}
+	for i, w2 := range want {
+		clear(calls)
+		if _, err := w.stages.Promote(ctx, "us-east-1", w.image, "tested", false); err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for _, n := range calls {
+			total += n
+		}
+		t.Logf("promotion %d to the last stage over 3 regions: %d EC2 calls %v, and 1 audit object", i+1, total, calls)
+		if !reflect.DeepEqual(calls, w2) {
+			t.Errorf("promotion %d: calls %v, want %v", i+1, calls, w2)
+		}
+	}
+}
