@@ -37,6 +37,11 @@ type ImageSettings struct {
 	// is shared with when it reaches the last stage: 12-digit account
 	// ids, organization ARNs and organizational unit ARNs.
 	ShareAccounts, ShareOrganizations, ShareOUs []string
+	// KMSKey is the KMS key (id, ARN or alias) copies of an image to the
+	// orbit's other regions are encrypted with; "" leaves the copy of an
+	// unencrypted image unencrypted, and that of an encrypted one under
+	// the region's default EBS key.
+	KMSKey string
 }
 
 // ImageStages are the orbit's image stages, in order.
@@ -169,3 +174,40 @@ const (
 	AuditImageRevoke  = "image-revoke"  // an image was revoked; Detail is the reason
 	AuditImageCleanup = "image-cleanup" // images were deregistered; Detail lists them
 )
+
+// ReleaseImages is what a release document carries of its orbit's image
+// settings: the orbit's stages, in order, and the first stage a release
+// accepts an image at (ImageSettings.MinStage).
+type ReleaseImages struct {
+	Stages   []string `json:"stages"`
+	MinStage string   `json:"min_stage"`
+}
+
+// ReleaseImages returns what a release into the orbit carries of its
+// image settings, or nil when the orbit accepts images at any stage.
+func (o *Orbit) ReleaseImages() *ReleaseImages {
+	if o.Images.MinStage == "" {
+		return nil
+	}
+	return &ReleaseImages{Stages: slices.Clone(o.ImageStages()), MinStage: o.Images.MinStage}
+}
+
+// StageIndex is the position of stage among the stages, or -1.
+func (ri *ReleaseImages) StageIndex(stage string) int { return slices.Index(ri.Stages, stage) }
+
+func (ri *ReleaseImages) check(bad func(string, ...any)) {
+	if ri == nil {
+		return
+	}
+	if len(ri.Stages) == 0 {
+		bad("images.stages: want at least one")
+	}
+	for i, s := range ri.Stages {
+		if s == "" || slices.Index(ri.Stages, s) != i {
+			bad("images.stages[%d] %q: empty or listed twice", i, s)
+		}
+	}
+	if ri.StageIndex(ri.MinStage) < 0 {
+		bad("images.min_stage %q: not one of images.stages", ri.MinStage)
+	}
+}

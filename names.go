@@ -49,6 +49,10 @@ const (
 	// characters. Uses in other accounts cannot be seen, so cleanup keeps
 	// such an image unless told otherwise.
 	TagImageShared = "elevator:shared"
+	// TagImageRevokedBy and TagImageRevokedAt say who revoked it (the
+	// caller's ARN) and when (RFC 3339 in UTC).
+	TagImageRevokedBy = "elevator:revoked-by"
+	TagImageRevokedAt = "elevator:revoked-at"
 	// TagImageCopiedFrom, on a copy, is "<region>/<image id>" of the
 	// image it was copied from.
 	TagImageCopiedFrom = "elevator:copied-from"

@@ -43,7 +43,12 @@ type PipelineStage struct {
 	// first stage starts with the pipeline either way. Without it someone
 	// runs `pipeline resume` to start it.
 	Auto bool
-	Path string
+	// PromoteImages, when set, is the image stage the images of the
+	// stage's releases are promoted to once the stage has succeeded (its
+	// bake included): a stage of each of its orbits (see
+	// Orbit.ImageStages).
+	PromoteImages string
+	Path          string
 }
 
 // What a stage does when it is due outside its windows.

@@ -41,6 +41,9 @@ type Release struct {
 	Services   []ReleaseService `json:"services"`
 	// Tests are the release's gates (see ReleaseTests); nil for none.
 	Tests *ReleaseTests `json:"tests,omitempty"`
+	// Images is the stage the orbit needs the release's images at; nil
+	// for an orbit that takes any (see ReleaseImages).
+	Images *ReleaseImages `json:"images,omitempty"`
 }
 
 // ReleaseService is what a release puts in place for one service: one new
@@ -443,6 +446,7 @@ func (r *Release) Check() error {
 		}
 	}
 	r.Tests.check(r, bad)
+	r.Images.check(bad)
 	if len(p) > 0 {
 		return Errorf(EINVALID, "release %s is invalid:\n  %s", r.ID, strings.Join(p, "\n  "))
 	}

@@ -176,5 +176,7 @@ machine images the manifest selects).`,
 	cmd.AddCommand(newImageBakeCmd(g))
 	cmd.AddCommand(newImageCleanupCmd(g))
 	cmd.AddCommand(newImageListCmd(g))
+	cmd.AddCommand(newImagePromoteCmd(g))
+	cmd.AddCommand(newImageRevokeCmd(g))
 	return cmd
 }

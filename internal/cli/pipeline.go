@@ -168,7 +168,7 @@ func (p *pipelineEnv) release(ctx context.Context, orbitName string) (*releaseEn
 // executor is the pipeline engine on this process: releases run in it,
 // as `deploy` runs them.
 func (p *pipelineEnv) executor() *pipeline.Executor {
-	return &pipeline.Executor{App: p.app, Store: p.store, Releaser: cliReleaser{p}, Reviewer: cliReviewer(p), Pins: cliPins{p}, Notifier: cliNotifier{p}, Owner: owner(),
+	return &pipeline.Executor{App: p.app, Store: p.store, Releaser: cliReleaser{p}, Reviewer: cliReviewer(p), Pins: cliPins{p}, Notifier: cliNotifier{p}, Images: cliImages{p}, Owner: owner(),
 		Lease: p.lease, MaxWait: p.maxWait, Poll: p.pollInterval, Log: p.logger(),
 		Progress: func(e *elevator.PipelineExecution, stage string, from, to elevator.StageState) {
 			fmt.Fprintf(p.stderr, "%s pipeline %s  stage %s  %s\n", time.Now().UTC().Format(time.RFC3339), e.ID, stage, to)

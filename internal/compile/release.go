@@ -77,6 +77,7 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 		Version:        req.Version,
 		Sequential:     req.Sequential,
 		TimeoutSeconds: int(elevator.DefaultReleaseTimeout / time.Second),
+		Images:         o.ReleaseImages(),
 	}
 	if a.ReleaseTimeout > 0 {
 		rel.TimeoutSeconds = int(a.ReleaseTimeout / time.Second)

@@ -28,6 +28,8 @@ func (b *appBuilder) pipeline(path string, m map[string]any) *elevator.Pipeline 
 			Bake:    b.duration(sp+".bake", sm["bake"], 0, 0, 24*time.Hour),
 			Auto:    sm["auto"] == true,
 			Path:    sp,
+			// Checked against the orbits' stages by CheckPipeline.
+			PromoteImages: str(sm["promote_images"]),
 		}
 		_, one := sm["orbit"]
 		_, many := sm["orbits"]
@@ -169,6 +171,10 @@ func CheckPipeline(a *elevator.App, orbits map[string]*elevator.Orbit) error {
 			if !ok {
 				errs = append(errs, a.Source.Errorf(op, name, "no such orbit; the orbits given are %s", strings.Join(known, ", ")))
 				continue
+			}
+			if s.PromoteImages != "" && o.ImageStageIndex(s.PromoteImages) < 0 {
+				errs = append(errs, a.Source.Errorf(s.Path+".promote_images", s.PromoteImages,
+					"not an image stage of orbit %s; its stages are %s", name, strings.Join(o.ImageStages(), ", ")))
 			}
 			if s.Approval == nil || len(s.Approval.Roles) == 0 {
 				continue

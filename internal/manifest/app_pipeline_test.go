@@ -229,3 +229,35 @@ func checkPipelineInvariants(t *testing.T, p *elevator.Pipeline) {
 		}
 	}
 }
+
+func TestAPipelineStagePromotesImagesToAStageOfEachOfItsOrbits(t *testing.T) {
+	const src = pipelineBase + `pipeline:
+  stages:
+    - orbit: test
+      promote_images: tested
+    - {name: prod, orbits: [prod-us, prod-eu]}
+`
+	a, err := ParseApp("app.yml", []byte(src), "")
+	if err != nil {
+		t.Fatalf("ParseApp: %v", err)
+	}
+	if got := a.Pipeline.Stages[0].PromoteImages; got != "tested" {
+		t.Fatalf("PromoteImages %q, want tested", got)
+	}
+	if got := a.Pipeline.Stages[1].PromoteImages; got != "" {
+		t.Errorf("a stage without promote_images promotes to %q", got)
+	}
+	orbits := map[string]*elevator.Orbit{"test": {}, "prod-us": {}, "prod-eu": {}}
+	if err := CheckPipeline(a, orbits); err != nil {
+		t.Errorf("an orbit with the default stages: %v", err)
+	}
+	orbits["test"] = &elevator.Orbit{Images: elevator.ImageSettings{Stages: []string{"new", "qa", "live"}}}
+	err = CheckPipeline(a, orbits)
+	if want := `app.yml:8:23: pipeline.stages[0].promote_images: "tested": not an image stage of orbit test; its stages are new, qa, live`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want it to contain %s", err, want)
+	}
+	_, err = ParseApp("app.yml", []byte(pipelineBase+"pipeline:\n  stages:\n    - {orbit: test, promote_images: Tested}\n"), "")
+	if want := `pipeline.stages[0].promote_images: "Tested": not allowed`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want it to contain %s", err, want)
+	}
+}

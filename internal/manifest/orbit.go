@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
+	"slices"
 	"strings"
 
 	elevator "github.com/elevatorhq/elevator"
@@ -153,7 +154,35 @@ func (b *orbitBuilder) build() *elevator.Orbit {
 	o.Deployer = b.deployer(b.root["deployer"])
 	o.Builders = b.builders(b.root["builders"])
 	o.SelfApproval = obj(b.root["pipelines"])["self_approval"] == true
+	o.Images = b.images(obj(b.root["images"]))
 	return o
+}
+
+// images reads the images section. The schema checks each name's form
+// and that stages are unique; here min_stage must be one of the stages.
+func (b *orbitBuilder) images(m map[string]any) elevator.ImageSettings {
+	s := elevator.ImageSettings{MinStage: str(m["min_stage"]), KMSKey: str(m["kms_key"])}
+	for _, v := range list(m["stages"]) {
+		s.Stages = append(s.Stages, str(v))
+	}
+	share := obj(m["share"])
+	for _, v := range list(share["accounts"]) {
+		s.ShareAccounts = append(s.ShareAccounts, str(v))
+	}
+	for _, v := range list(share["organizations"]) {
+		s.ShareOrganizations = append(s.ShareOrganizations, str(v))
+	}
+	for _, v := range list(share["organizational_units"]) {
+		s.ShareOUs = append(s.ShareOUs, str(v))
+	}
+	stages := s.Stages
+	if len(stages) == 0 {
+		stages = elevator.DefaultImageStages
+	}
+	if s.MinStage != "" && !slices.Contains(stages, s.MinStage) {
+		b.errorf("images.min_stage", s.MinStage, "not one of the stages; want one of %s", strings.Join(stages, ", "))
+	}
+	return s
 }
 
 // deployer reads the deployer's URL. The schema checks its form; url.Parse

@@ -122,7 +122,7 @@ func TestParseOrbitRejects(t *testing.T) {
 		{"a missing name and regions", "protect: true\n",
 			[]string{`orbit.yml:1:1: missing required field "name"`, `orbit.yml:1:1: missing required field "regions"`}},
 		{"an unknown top-level key", "name: a\nregions: {us-east-1: {}}\ncolour: red\n",
-			[]string{`orbit.yml:3:1: colour: unknown field "colour"; allowed here: access, bastion, builders, deployer, domain, name, network, notifications, pipelines, protect, regions`}},
+			[]string{`orbit.yml:3:1: colour: unknown field "colour"; allowed here: access, bastion, builders, deployer, domain, images, name, network, notifications, pipelines, protect, regions`}},
 		{"an unknown key in a region", "name: a\nregions:\n  us-east-1:\n    cidrs: 10.0.0.0/16\n",
 			[]string{`orbit.yml:4:5: regions.us-east-1.cidrs: unknown field "cidrs"; allowed here: azs, bastion, cidr, nat, tiers`}},
 		{"an upper-case name", "name: Prod\nregions: {us-east-1: {}}\n",
@@ -284,6 +284,7 @@ func FuzzParseOrbit(f *testing.F) {
 	f.Add([]byte("name: a\nregions: {us-east-1: }\nnetwork: {tiers: [{name: x, size: 17}]}\nbastion: {allowed_cidrs: [1.2.3.0/24]}\n"))
 	f.Add([]byte("name: a\nregions: {us-east-1: }\nnotifications: {critical: {slack: {ssm: /s}, pagerduty: {secretsmanager: p}}, info: {slack: {}}}\n"))
 	f.Add([]byte("name: a\nregions: {us-east-1: }\npipelines: {self_approval: true}\n"))
+	f.Add([]byte("name: a\nregions: {us-east-1: }\nimages: {stages: [a, b], min_stage: b, kms_key: alias/k, share: {accounts: [\"111122223333\"]}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		o, err := ParseOrbit("fuzz.yml", data)
 		if err != nil {
@@ -575,6 +576,78 @@ func TestParseOrbitRejectsABadPipelinesSection(t *testing.T) {
 	for _, tt := range []struct{ name, section, want string }{
 		{"a word for a boolean", "pipelines:\n  self_approval: yes\n", `orbit.yml:4:18: pipelines.self_approval: "yes": is a string; want boolean`},
 		{"an unknown setting", "pipelines:\n  self_approve: true\n", `orbit.yml:4:3: pipelines.self_approve: unknown field "self_approve"; allowed here: self_approval`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseOrbit("orbit.yml", []byte("name: prod\nregions: {us-east-1: {}}\n"+tt.section))
+			if err == nil {
+				t.Fatal("ParseOrbit accepted it")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error:\n%v\nwant it to contain:\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseOrbitReadsTheImagesSection(t *testing.T) {
+	src := "name: prod\nregions: {us-east-1: {}}\nimages:\n" +
+		"  stages: [untested, tested, production]\n" +
+		"  min_stage: tested\n" +
+		"  kms_key: alias/images\n" +
+		"  share:\n" +
+		"    accounts: [\"111122223333\"]\n" +
+		"    organizations: [\"arn:aws:organizations::111122223333:organization/o-abc123def4\"]\n" +
+		"    organizational_units: [\"arn:aws:organizations::111122223333:ou/o-abc123def4/ou-ab12-cdef3456\"]\n"
+	o, err := ParseOrbit("orbit.yml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := elevator.ImageSettings{
+		Stages:             []string{"untested", "tested", "production"},
+		MinStage:           "tested",
+		KMSKey:             "alias/images",
+		ShareAccounts:      []string{"111122223333"},
+		ShareOrganizations: []string{"arn:aws:organizations::111122223333:organization/o-abc123def4"},
+		ShareOUs:           []string{"arn:aws:organizations::111122223333:ou/o-abc123def4/ou-ab12-cdef3456"},
+	}
+	if !reflect.DeepEqual(o.Images, want) {
+		t.Errorf("images\n%+v\nwant\n%+v", o.Images, want)
+	}
+	if got := o.ImageStageIndex("production"); got != 2 {
+		t.Errorf("ImageStageIndex(production) = %d, want 2", got)
+	}
+}
+
+func TestParseOrbitWithoutImagesHasTheDefaultStages(t *testing.T) {
+	o, err := ParseOrbit("orbit.yml", []byte("name: prod\nregions: {us-east-1: {}}\nimages: {min_stage: tested}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(o.ImageStages(), elevator.DefaultImageStages) || o.Images.MinStage != "tested" {
+		t.Errorf("stages %v, min_stage %q; want %v and tested", o.ImageStages(), o.Images.MinStage, elevator.DefaultImageStages)
+	}
+}
+
+func TestParseOrbitRejectsABadImagesSection(t *testing.T) {
+	for _, tt := range []struct{ name, section, want string }{
+		{"a min_stage that is not a stage", "images:\n  stages: [untested, tested]\n  min_stage: prod\n",
+			`orbit.yml:5:14: images.min_stage: "prod": not one of the stages; want one of untested, tested`},
+		{"a min_stage that is not a default stage", "images: {min_stage: approved}\n",
+			`orbit.yml:3:21: images.min_stage: "approved": not one of the stages; want one of untested, tested`},
+		{"the same stage twice", "images:\n  stages: [untested, tested, untested]\n",
+			`orbit.yml:4:30: images.stages[2]: repeats item 0`},
+		{"no stages", "images: {stages: []}\n", `orbit.yml:3:18: images.stages: needs at least 1 item(s)`},
+		{"an upper-case stage", "images: {stages: [Tested]}\n", `orbit.yml:3:19: images.stages[0]: "Tested": not allowed; want an image stage`},
+		{"a short account id", "images: {share: {accounts: [\"11112222333\"]}}\n",
+			`orbit.yml:3:29: images.share.accounts[0]: "11112222333": not allowed; want a 12-digit account id`},
+		{"an unquoted account id", "images: {share: {accounts: [111122223333]}}\n",
+			`orbit.yml:3:29: images.share.accounts[0]: 111122223333: is a number; want string`},
+		{"an account for an organization", "images: {share: {organizations: [\"111122223333\"]}}\n",
+			`orbit.yml:3:34: images.share.organizations[0]: "111122223333": not allowed; want an organization ARN`},
+		{"an organization for an organizational unit", "images: {share: {organizational_units: [\"arn:aws:organizations::111122223333:organization/o-abc123def4\"]}}\n",
+			`orbit.yml:3:41: images.share.organizational_units[0]: "arn:aws:organizations::111122223333:organization/o-abc123def4": not allowed; want an organizational unit ARN`},
+		{"a bad key", "images: {kms_key: my-key}\n", `orbit.yml:3:19: images.kms_key: "my-key": not allowed`},
+		{"an unknown setting", "images: {min_stages: tested}\n", `orbit.yml:3:10: images.min_stages: unknown field "min_stages"; allowed here: kms_key, min_stage, share, stages`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseOrbit("orbit.yml", []byte("name: prod\nregions: {us-east-1: {}}\n"+tt.section))

@@ -61,6 +61,9 @@ type Executor struct {
 	Reviewer Reviewer
 	// Pins, when set, holds a stage whose orbit a rollback pinned.
 	Pins Pins
+	// Images promotes the images of a stage that says promote_images;
+	// without one such a stage waits at its end for a driver that has it.
+	Images Images
 	// Notifier, when set, is told when a stage starts releasing, waits
 	// for an approval of a new review, or fails, and when the execution
 	// ends. A notification that cannot be sent is logged, not retried:
@@ -770,17 +773,44 @@ func releasing(ctx context.Context, x *Executor, e *elevator.PipelineExecution, 
 }
 
 // baking waits out the stage's bake time.
-func baking(_ context.Context, x *Executor, e *elevator.PipelineExecution, i int) (Outcome, error) {
+func baking(ctx context.Context, x *Executor, e *elevator.PipelineExecution, i int) (Outcome, error) {
 	s := &e.Stages[i]
 	d := s.Until.Sub(x.now())
 	switch {
 	case d <= 0:
+		if err := promoteImages(ctx, x, e, i); err != nil {
+			return Outcome{}, err
+		}
 		s.Until = time.Time{}
 		return Outcome{Next: elevator.StageSucceeded}, nil
 	case d <= x.MaxWait:
 		return Outcome{After: d}, nil
 	}
 	return Outcome{Park: true}, nil
+}
+
+// promoteImages promotes the images of the stage's releases, in each of
+// its orbits, to the image stage its promote_images names, and audits it.
+// It runs each time the bake ends until the stage moves on: promoting
+// again is safe.
+func promoteImages(ctx context.Context, x *Executor, e *elevator.PipelineExecution, i int) error {
+	s, spec := &e.Stages[i], e.Pipeline.Stages[i]
+	if spec.PromoteImages == "" {
+		return nil
+	}
+	for _, o := range spec.Orbits {
+		if x.Images == nil {
+			return &BlockedError{Orbit: o, Reason: fmt.Sprintf("stage %s promotes its images to %s, which this process cannot do: "+
+				"run `elevator pipeline resume` where the credentials may tag, share and copy images in orbit %s", s.Name, spec.PromoteImages, o)}
+		}
+		lines, err := x.Images.Promote(ctx, o, s.Releases[o], spec.PromoteImages)
+		if err != nil {
+			return fmt.Errorf("promote the images of release %s in %s to %s: %w", s.Releases[o], o, spec.PromoteImages, err)
+		}
+		x.audit(ctx, e, o, "pipeline.promote-images", e.StartedBy, "promoted",
+			fmt.Sprintf("stage %s release %s images to %s: %s", s.Name, s.Releases[o], spec.PromoteImages, strings.Join(lines, "; ")))
+	}
+	return nil
 }
 
 func isAccessWait(w string) bool { return strings.HasPrefix(w, elevator.WaitAccess+":") }

@@ -124,7 +124,17 @@ var (
 
 func isStale(err error) bool { return errors.Is(err, ErrStale) }
 
-// BlockedError is what a Releaser, Reviewer or Pins returns when the
+// Images promotes the images a stage's releases used, once the stage has
+// succeeded (elevator.PipelineStage.PromoteImages).
+type Images interface {
+	// Promote promotes the images release id in orbit used to stage
+	// (images already past it stay) and returns what it did and left, a
+	// line each. Promoting again is safe. A process that may not promote
+	// images in the orbit returns a *BlockedError.
+	Promote(ctx context.Context, orbit, releaseID, stage string) ([]string, error)
+}
+
+// BlockedError is what a Releaser, Reviewer, Pins or Images returns when the
 // process that drives the execution may not act in an orbit (an orbit's
 // deployer drives only the stages of its own orbit). The executor parks
 // the execution with the stage waiting for elevator.WaitAccess and the

@@ -26,6 +26,8 @@ type use struct {
 type scope struct {
 	orbit, app, service string
 	tier                string // the subnet tier of the service's placement
+	// images is the stage the orbit needs images at; nil for any.
+	images *elevator.ReleaseImages
 }
 
 // collect lists the resources the services of doc use in region, service
@@ -37,7 +39,7 @@ func collect(doc *elevator.Release, region string) []use {
 		if pl == nil {
 			continue
 		}
-		sc := scope{orbit: doc.Orbit, app: doc.App, service: s.Name, tier: elevator.TierPrivate}
+		sc := scope{orbit: doc.Orbit, app: doc.App, service: s.Name, tier: elevator.TierPrivate, images: doc.Images}
 		if pl.Tier != "" {
 			sc.tier = pl.Tier
 		}
@@ -139,8 +141,13 @@ var rules = map[ResourceKind]rule{
 	// An image: the orbit's image allow list has it for the app (see
 	// internal/image for why a list, and who may write it); or, on images
 	// older Elevators tagged, elevator:allow:<orbit> allows the app, or
-	// elevator:app and elevator:orbit allow the app and the orbit.
+	// elevator:app and elevator:orbit allow the app and the orbit. First,
+	// it must be neither revoked nor before the orbit's min_stage
+	// (imageStageRule).
 	KindImage: func(x Resource, s scope) string {
+		if want := imageStageRule(x, s); want != "" {
+			return want
+		}
 		if slices.Contains(x.Allows, s.app) || tagsAllowImage(x, s) {
 			return ""
 		}

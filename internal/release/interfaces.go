@@ -126,6 +126,10 @@ type Resource struct {
 	// orbit's image allow list lets releases into the release's orbit use
 	// it for, of those asked about (see Cloud.AllowedImages).
 	Allows []string
+	// Foreign says an image is owned by another account than the
+	// release's (its owner's tags are not seen), Public that every
+	// account may launch it.
+	Foreign, Public bool
 }
 
 // GroupFilter selects Auto Scaling Groups by their tags. Orbit is always

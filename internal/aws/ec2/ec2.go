@@ -33,6 +33,7 @@ type api interface {
 	instanceAPI  // instances to log in to (instances.go)
 	inventoryAPI // image inventories and cleanups (inventory.go)
 	bakeAPI      // builders and the images made from them (bake.go)
+	shareAPI     // sharing and copying images (share.go)
 }
 
 // Client talks to EC2 in one region.

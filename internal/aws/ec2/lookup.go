@@ -20,6 +20,10 @@ type Image struct {
 	OwnerID string
 	Created time.Time
 	Tags    map[string]string
+	// Public says whether every account may launch it; Snapshots are the
+	// EBS snapshots of its block devices.
+	Public    bool
+	Snapshots []string
 }
 
 // Image returns the image with id. It returns an ENOTFOUND error wrapping
@@ -39,13 +43,26 @@ func (c *Client) Image(ctx context.Context, id string) (Image, error) {
 func image(img ec2types.Image) Image {
 	created, _ := time.Parse(time.RFC3339, aws.ToString(img.CreationDate))
 	return Image{
-		ID:      aws.ToString(img.ImageId),
-		Name:    aws.ToString(img.Name),
-		State:   string(img.State),
-		OwnerID: aws.ToString(img.OwnerId),
-		Created: created,
-		Tags:    tagMap(img.Tags),
+		ID:        aws.ToString(img.ImageId),
+		Name:      aws.ToString(img.Name),
+		State:     string(img.State),
+		OwnerID:   aws.ToString(img.OwnerId),
+		Created:   created,
+		Tags:      tagMap(img.Tags),
+		Public:    aws.ToBool(img.Public),
+		Snapshots: imageSnapshots(img),
 	}
+}
+
+// imageSnapshots lists the EBS snapshots of an image's block devices.
+func imageSnapshots(img ec2types.Image) []string {
+	var ids []string
+	for _, m := range img.BlockDeviceMappings {
+		if m.Ebs != nil && aws.ToString(m.Ebs.SnapshotId) != "" {
+			ids = append(ids, aws.ToString(m.Ebs.SnapshotId))
+		}
+	}
+	return ids
 }
 
 // Images returns the images with the given IDs that exist (and are

@@ -23,6 +23,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/iam"
 	"github.com/elevatorhq/elevator/internal/aws/sns"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
+	"github.com/elevatorhq/elevator/internal/aws/sts"
 	"github.com/elevatorhq/elevator/internal/image"
 	"github.com/elevatorhq/elevator/internal/release"
 )
@@ -101,6 +102,7 @@ type Cloud struct {
 	alarmStates alarmStatesAPI
 	commands    commandsAPI
 	topics      topicsAPI
+	owner       imageOwner
 }
 
 var _ release.Cloud = (*Cloud)(nil)
@@ -124,6 +126,7 @@ func NewCloud(cfg aws.Config) *Cloud {
 		alarmStates: cw,
 		commands:    ssm.New(cfg),
 		topics:      sns.New(cfg),
+		owner:       &callerAccount{sts: sts.New(cfg)},
 	}
 }
 
@@ -168,8 +171,14 @@ func (c *Cloud) Describe(ctx context.Context, kind release.ResourceKind, ids []s
 		if err != nil {
 			return nil, err
 		}
+		account := ""
+		if len(images) > 0 {
+			if account, err = c.owner.Account(ctx); err != nil {
+				return nil, err
+			}
+		}
 		for _, x := range images {
-			add(x.ID, x.Tags)
+			out = append(out, release.Resource{Kind: kind, ID: x.ID, Tags: x.Tags, Public: x.Public, Foreign: x.OwnerID != account})
 		}
 	case release.KindSubnet:
 		subnets, err := c.compute.SubnetsByID(ctx, ids)
