@@ -83,16 +83,16 @@ type Record struct {
 	// debugging.
 	KeepBuilder bool `json:"keep_builder,omitempty"`
 
-	InstanceID string               `json:"instance_id,omitempty"`
+	InstanceID string `json:"instance_id,omitempty"`
 	// LaunchUnsure is set while a launch has not been answered: a
 	// builder may exist that InstanceID does not name.
 	LaunchUnsure bool `json:"launch_unsure,omitempty"`
 	// BuilderSearchUntil is when a cleanup that knows no builder stops
 	// looking for one by the bake's tag.
-	BuilderSearchUntil time.Time `json:"builder_search_until,omitzero"`
-	ImageID    string               `json:"image_id,omitempty"`
-	Snapshots  []string             `json:"snapshots,omitempty"`
-	Result     *elevator.BakeResult `json:"result,omitempty"`
+	BuilderSearchUntil time.Time            `json:"builder_search_until,omitzero"`
+	ImageID            string               `json:"image_id,omitempty"`
+	Snapshots          []string             `json:"snapshots,omitempty"`
+	Result             *elevator.BakeResult `json:"result,omitempty"`
 
 	// Error and Reason say why a failed bake failed; Leftovers what its
 	// cleanup could not remove (or kept, with KeepBuilder).
