@@ -805,3 +805,16 @@ func TestABakesBundleAndResultAreDeletedWhenItEnds(t *testing.T) {
 		})
 	}
 }
+
+func TestABuilderIsToldToShutDownPastTheTimeoutUnlessKept(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		w := newWorld(t, plainManifest) // timeout: 10m
+		req := w.request()
+		req.KeepBuilder = keep
+		r := w.start(w.engine(nil), req)
+		has := strings.Contains(r.Builder.UserData, `"bake_shutdown_minutes": 25`) || strings.Contains(r.Builder.UserData, `"bake_shutdown_minutes":25`)
+		if has == keep || (!keep && strings.Count(r.Builder.UserData, "bake_shutdown_minutes") != 1) {
+			t.Errorf("keep %t: user data with the shutdown in 25 minutes: %t\n%s", keep, has, r.Builder.UserData)
+		}
+	}
+}
