@@ -407,7 +407,6 @@ func (e *Engine) abandon(ctx context.Context, r *Record, err error) error {
 	e.Log.Warn("bake record not stored; ending the bake", "bake", r.ID, "state", r.State, "error", err)
 	mem := *e
 	mem.Cloud = unstored{e.Cloud, r.ID}
-	mem.Observe, mem.Audit = nil, nil
 	if r.State != StateTagging && r.State != StateTerminating && r.State != StateCleaningUp {
 		r.Error, r.Reason = joinError(r.Error, err.Error()), ReasonAWS
 		r.State = StateCleaningUp
