@@ -79,6 +79,11 @@ type AgentConfig struct {
 	// (BakeBundleKey) and whose result it uploads (BakeResultKey), in
 	// the orbit's state bucket of its region.
 	BakeID string `json:"bake_id,omitempty"`
+	// BakeShutdownMinutes, in AgentModeBake when not 0, is when the
+	// builder shuts itself down (`shutdown -h +N`), counted from the
+	// agent's start: a backstop that ends a builder whose bake was
+	// abandoned (see internal/image/bake).
+	BakeShutdownMinutes int `json:"bake_shutdown_minutes,omitempty"`
 
 	// UsersTable and ServicesTable are the orbit's SSH tables.
 	UsersTable    string `json:"users_table"`

@@ -59,6 +59,7 @@ func (a *Agent) Bake(ctx context.Context, cfg *elevator.AgentConfig, cl *Clients
 	}
 	bucket := elevator.StateBucketName(account, cfg.Region, cfg.Orbit)
 	a.Log.Info("baking", "bake", cfg.BakeID, "orbit", cfg.Orbit, "bucket", bucket)
+	a.scheduleShutdown(ctx, cfg)
 	res := a.runBake(ctx, cfg, cl, bucket)
 	res.At = a.now().UTC()
 	body, err := json.Marshal(res)
@@ -77,6 +78,24 @@ func (a *Agent) Bake(ctx context.Context, cfg *elevator.AgentConfig, cl *Clients
 		return elevator.Errorf(elevator.EFAILED, "bake %s: %s", cfg.BakeID, res.Output)
 	}
 	return nil
+}
+
+// scheduleShutdown schedules the builder's shutdown cfg.BakeShutdownMinutes
+// from now, when that is not 0: should the bake that launched the builder
+// die and never be resumed, the builder stops rather than runs on. The
+// bake stops it itself to image it long before, and the schedule lives in
+// /run, which no image keeps. A failure to schedule is logged: the bake
+// goes on.
+func (a *Agent) scheduleShutdown(ctx context.Context, cfg *elevator.AgentConfig) {
+	if cfg.BakeShutdownMinutes <= 0 {
+		return
+	}
+	c := Command{Name: "shutdown", Args: []string{"-h", "+" + strconv.Itoa(cfg.BakeShutdownMinutes), "elevator: bake " + cfg.BakeID + " ran past its timeout"}}
+	if err := a.Runner.Run(ctx, c); err != nil {
+		a.Log.Warn("could not schedule the builder's shutdown", "bake", cfg.BakeID, "command", c.String(), "error", err.Error())
+		return
+	}
+	a.Log.Info("scheduled the builder's shutdown", "bake", cfg.BakeID, "minutes", cfg.BakeShutdownMinutes)
 }
 
 func (a *Agent) accountID(ctx context.Context, cl *Clients) (string, error) {

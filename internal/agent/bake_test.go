@@ -335,3 +335,35 @@ func TestAFileOwnerIsLookedUpOnTheBuilder(t *testing.T) {
 		}
 	}
 }
+
+func TestABuilderSchedulesItsShutdownAsABackstop(t *testing.T) {
+	for _, tc := range []struct {
+		minutes int
+		fail    error
+		want    string
+	}{
+		{45, nil, "shutdown -h +45"},
+		{45, errors.New("no systemd"), "shutdown -h +45"}, // logged; the bake goes on
+		{0, nil, ""},
+	} {
+		w := newBakeWorld(t)
+		w.cfg.BakeShutdownMinutes = tc.minutes
+		w.run.fail = map[string]error{"shutdown": tc.fail}
+		w.bundle(t, map[string]string{"ok.sh": "#!/bin/sh\nexit 0\n"}, &elevator.ImageManifest{Scripts: []elevator.ImageScript{{Source: "ok.sh"}}})
+		if err := w.a.Boot(context.Background(), w.cfg, false); err != nil {
+			t.Fatalf("minutes %d, failure %v: %v", tc.minutes, tc.fail, err)
+		}
+		var got []string
+		for _, c := range w.run.commands {
+			if c.Name == "shutdown" {
+				got = append(got, c.Name+" "+strings.Join(c.Args[:2], " "))
+			}
+		}
+		if tc.want == "" && len(got) != 0 || tc.want != "" && (len(got) != 1 || got[0] != tc.want) {
+			t.Errorf("minutes %d: shutdown commands %v, want %q", tc.minutes, got, tc.want)
+		}
+		if !w.result(t).OK {
+			t.Errorf("minutes %d, failure %v: the bake did not succeed", tc.minutes, tc.fail)
+		}
+	}
+}

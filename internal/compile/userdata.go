@@ -83,17 +83,20 @@ func BastionUserData(o *elevator.Orbit, r *elevator.Region, builds map[string]el
 // orbit: the agent in bake mode, which downloads the bake's bundle from
 // the orbit's state bucket (elevator.BakeBundleKey), copies its files,
 // runs its scripts and uploads an elevator.BakeResult
-// (elevator.BakeResultKey). It has no placeholder left. It returns an
+// (elevator.BakeResultKey); when shutdownMinutes is not 0, it first
+// schedules the builder's shutdown that many minutes later (a backstop
+// against an abandoned bake). It has no placeholder left. It returns an
 // EINTERNAL error when builds lacks an architecture of
 // elevator.AgentArches.
-func BakeUserData(orbit, region, id string, builds map[string]elevator.AgentBuild) (string, error) {
+func BakeUserData(orbit, region, id string, shutdownMinutes int, builds map[string]elevator.AgentBuild) (string, error) {
 	cfg := elevator.AgentConfig{
-		Mode:          elevator.AgentModeBake,
-		Orbit:         orbit,
-		Region:        region,
-		BakeID:        id,
-		UsersTable:    elevator.UsersTableName(orbit),
-		ServicesTable: elevator.ServicesTableName(orbit),
+		Mode:                elevator.AgentModeBake,
+		Orbit:               orbit,
+		Region:              region,
+		BakeID:              id,
+		BakeShutdownMinutes: shutdownMinutes,
+		UsersTable:          elevator.UsersTableName(orbit),
+		ServicesTable:       elevator.ServicesTableName(orbit),
 	}
 	return renderUserData(cfg, orbit, builds, nil)
 }

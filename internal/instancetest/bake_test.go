@@ -54,7 +54,7 @@ func TestABuilderBootsRunsItsBakeAndReportsTheResult(t *testing.T) {
 			Body: bytes.NewReader(bundle.Bytes())}); err != nil {
 			t.Fatal(err)
 		}
-		userData, err := compile.BakeUserData(orbitName, region, id, w.builds)
+		userData, err := compile.BakeUserData(orbitName, region, id, 0, w.builds)
 		if err != nil {
 			t.Fatal(err)
 		}

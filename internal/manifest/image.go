@@ -132,6 +132,12 @@ func (b *appBuilder) imageBase(m *elevator.ImageManifest, base map[string]any) {
 	if set != 1 {
 		b.errorf("base", nil, "give exactly one of id (such as ami-0abcdef1234567890), ssm (a parameter such as /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64), name (with owners) or image (one of your image lines, with stage) (found %d)", set)
 	}
+	if set == 1 && m.Base.Name != "" && len(m.Base.Owners) == 0 {
+		// Anyone may publish an image of any name: without owners, the
+		// newest public image matching could be anybody's, run as root
+		// with the bake's role.
+		b.errorf("base.name", m.Base.Name, "a name pattern needs owners, the accounts the image may come from, such as owners: [amazon] or the publisher's account id: anyone may publish a public image of any name")
+	}
 	if len(m.Base.Owners) > 0 && m.Base.Name == "" {
 		b.errorf("base.owners", nil, "owners only goes with name")
 	}
@@ -177,8 +183,10 @@ func displayDir(dir string) string {
 
 // CheckImageOrbit checks what an image manifest says against the orbit
 // it is baked in, in region: its tier must be one of the region's tiers,
-// and its base's stage one of the orbit's image stages. It returns
-// elevator.FieldErrors at the manifest's positions, or nil.
+// and not one whose access is public, but for maintenance (a builder
+// bakes in a private tier or in maintenance); its base's stage must be
+// one of the orbit's image stages. It returns elevator.FieldErrors at the
+// manifest's positions, or nil.
 func CheckImageOrbit(m *elevator.ImageManifest, o *elevator.Orbit, region string) error {
 	var errs elevator.FieldErrors
 	for _, r := range o.Regions {
@@ -188,6 +196,10 @@ func CheckImageOrbit(m *elevator.ImageManifest, o *elevator.Orbit, region string
 		var names []string
 		for _, t := range r.Tiers {
 			names = append(names, t.Name)
+			if t.Name == m.Tier && t.Access == elevator.AccessPublic && t.Name != elevator.TierMaintenance {
+				errs = append(errs, m.Source.Errorf("tier", m.Tier, "tier %s of orbit %s is public (its instances get public IPs); a builder runs in a private tier such as %s (with the orbit's NAT) or in %s",
+					m.Tier, o.Name, elevator.TierPrivate, elevator.TierMaintenance))
+			}
 		}
 		if !slices.Contains(names, m.Tier) {
 			errs = append(errs, m.Source.Errorf("tier", m.Tier, "orbit %s has no tier %s in %s; tiers are: %s", o.Name, m.Tier, region, strings.Join(names, ", ")))

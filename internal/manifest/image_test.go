@@ -118,6 +118,10 @@ func TestParseImageRefusesBadInputWithPositions(t *testing.T) {
 		{"a relative destination and a bad mode", "name: base\nbase: {id: ami-0123456789abcdef0}\nfiles: [{source: a, dest: etc/a, mode: \"999\"}]\n", []string{"a"},
 			[]string{`image.yml:3:27: files[0].dest: "etc/a": not allowed; want the absolute path on the builder`,
 				`image.yml:3:40: files[0].mode: "999": not allowed; want octal permission bits`}},
+		{"a name pattern without owners", "name: base\nbase: {name: debian-12-*}\n", nil,
+			[]string{`image.yml:2:14: base.name: "debian-12-*": a name pattern needs owners`}},
+		{"empty owners", "name: base\nbase: {name: debian-12-*, owners: []}\n", nil,
+			[]string{`image.yml:2:14: base.name: "debian-12-*": a name pattern needs owners`, `image.yml:2:35: base.owners: needs at least 1 item`}},
 		{"an unknown field", "name: base\nbase: {id: ami-0123456789abcdef0}\nvolume: 8\n", nil,
 			[]string{`image.yml:3:1: volume: unknown field "volume"; allowed here: app, base, files`}},
 	} {
@@ -161,6 +165,30 @@ func TestCheckImageOrbitRefusesATierAndAStageTheOrbitLacks(t *testing.T) {
 	m.Tier, m.BaseStage = "private", "tested"
 	if err := CheckImageOrbit(m, o, "us-east-1"); err != nil {
 		t.Errorf("a tier and stage the orbit has: %v", err)
+	}
+}
+
+func TestCheckImageOrbitRefusesAPublicTierButMaintenance(t *testing.T) {
+	file := imageDir(t)
+	m, err := ParseImage(file, []byte("name: web\nbase: {id: ami-0123456789abcdef0}\ntier: public\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := ParseOrbit("orbit.yml", []byte("name: test\nregions: {us-east-1: {}}\nnetwork:\n  tiers: [{name: public}, {name: private}, {name: maintenance}, {name: edge, access: public}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tier, want := range map[string]string{
+		"public":      `image.yml:3:7: tier: "public": tier public of orbit test is public (its instances get public IPs); a builder runs in a private tier such as private (with the orbit's NAT) or in maintenance`,
+		"edge":        `image.yml:3:7: tier: "edge": tier edge of orbit test is public`,
+		"private":     "<nil>",
+		"maintenance": "<nil>",
+	} {
+		m.Tier = tier
+		got := strings.ReplaceAll(fmtErr(CheckImageOrbit(m, o, "us-east-1")), file, "image.yml")
+		if !strings.HasPrefix(got, want) {
+			t.Errorf("tier %s:\n got %s\nwant %s...", tier, got, want)
+		}
 	}
 }
 

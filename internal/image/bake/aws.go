@@ -46,6 +46,11 @@ func (a *AWS) GetObject(ctx context.Context, key string) ([]byte, error) {
 	return body, err
 }
 
+// DeleteObject deletes an object of the state bucket.
+func (a *AWS) DeleteObject(ctx context.Context, key string) error {
+	return a.objects.Delete(ctx, a.bucket, key)
+}
+
 // ListKeys lists the state bucket's keys under prefix.
 func (a *AWS) ListKeys(ctx context.Context, prefix string) ([]string, error) {
 	objs, err := a.objects.List(ctx, a.bucket, prefix)

@@ -83,10 +83,16 @@ type Record struct {
 	// debugging.
 	KeepBuilder bool `json:"keep_builder,omitempty"`
 
-	InstanceID string               `json:"instance_id,omitempty"`
-	ImageID    string               `json:"image_id,omitempty"`
-	Snapshots  []string             `json:"snapshots,omitempty"`
-	Result     *elevator.BakeResult `json:"result,omitempty"`
+	InstanceID string `json:"instance_id,omitempty"`
+	// LaunchUnsure is set while a launch has not been answered: a
+	// builder may exist that InstanceID does not name.
+	LaunchUnsure bool `json:"launch_unsure,omitempty"`
+	// BuilderSearchUntil is when a cleanup that knows no builder stops
+	// looking for one by the bake's tag.
+	BuilderSearchUntil time.Time            `json:"builder_search_until,omitzero"`
+	ImageID            string               `json:"image_id,omitempty"`
+	Snapshots          []string             `json:"snapshots,omitempty"`
+	Result             *elevator.BakeResult `json:"result,omitempty"`
 
 	// Error and Reason say why a failed bake failed; Leftovers what its
 	// cleanup could not remove (or kept, with KeepBuilder).
@@ -122,6 +128,8 @@ type Cloud interface {
 	PutObject(ctx context.Context, key string, body []byte) error
 	// GetObject returns an ENOTFOUND error when there is no such object.
 	GetObject(ctx context.Context, key string) ([]byte, error)
+	// DeleteObject deletes an object; one that is gone already is done.
+	DeleteObject(ctx context.Context, key string) error
 	RunBuilder(ctx context.Context, in ec2.BuilderInput) (string, error)
 	InstancesTagged(ctx context.Context, tags map[string]string) ([]ec2.Instance, error)
 	Instances(ctx context.Context, ids []string) ([]ec2.Instance, error)
@@ -269,7 +277,10 @@ func (e *Engine) Run(ctx context.Context, r *Record) error {
 			e.Observe(r)
 		}
 	} else if err := e.enter(ctx, r, r.State); err != nil {
-		return err
+		if ctx.Err() != nil {
+			return e.interrupted(ctx, r)
+		}
+		return e.abandon(ctx, r, err)
 	}
 	tries := 0
 	for !r.State.Done() {
@@ -295,7 +306,7 @@ func (e *Engine) Run(ctx context.Context, r *Record) error {
 				if ctx.Err() != nil {
 					return e.interrupted(ctx, r)
 				}
-				return err
+				return e.abandon(ctx, r, err)
 			}
 			tries = 0
 			continue
@@ -337,7 +348,7 @@ func (e *Engine) Run(ctx context.Context, r *Record) error {
 				// its own.
 				return e.interrupted(ctx, r)
 			}
-			return err
+			return e.abandon(ctx, r, err)
 		}
 	}
 	return e.end(ctx, r)
@@ -367,10 +378,66 @@ func (e *Engine) save(ctx context.Context, r *Record) error {
 	if err != nil {
 		return elevator.Errorf(elevator.EINTERNAL, "encode bake record: %w", err)
 	}
-	if err := e.Cloud.PutObject(ctx, elevator.BakeRecordKey(r.ID), b); err != nil {
-		return fmt.Errorf("store bake record %s: %w", r.ID, err)
+	for try := 1; ; try++ {
+		err = e.Cloud.PutObject(ctx, elevator.BakeRecordKey(r.ID), b)
+		if err == nil {
+			return nil
+		}
+		if try == saveTries || ctx.Err() != nil {
+			return fmt.Errorf("store bake record %s: %w", r.ID, err)
+		}
+		e.Log.Warn("could not store the bake's record", "bake", r.ID, "attempt", try, "error", err)
+		if err := e.Sleep(ctx, e.Poll<<(try-1)); err != nil {
+			return fmt.Errorf("store bake record %s: %w", r.ID, err)
+		}
 	}
-	return nil
+}
+
+// saveTries is how many times a bake tries to store its record before
+// it gives up on it and cleans up (abandon).
+const saveTries = 4
+
+// abandon ends a bake whose record cannot be stored (err): a bake that is
+// not stored cannot be resumed, so it does not go on. It finishes a bake
+// whose image is made (Tagging, Terminating) and otherwise cleans up, in
+// memory, as the CleaningUp state does, then tries once more to store the
+// outcome. It returns an EDIRTY error naming what is left when the
+// cleanup failed, and else an EAWS error saying the record is not stored.
+func (e *Engine) abandon(ctx context.Context, r *Record, err error) error {
+	e.Log.Warn("bake record not stored; ending the bake", "bake", r.ID, "state", r.State, "error", err)
+	mem := *e
+	mem.Cloud = unstored{e.Cloud, r.ID}
+	if r.State != StateTagging && r.State != StateTerminating && r.State != StateCleaningUp {
+		r.Error, r.Reason = joinError(r.Error, err.Error()), ReasonAWS
+		r.State = StateCleaningUp
+		r.Path = append(r.Path, StateCleaningUp)
+	}
+	ended := mem.Run(ctx, r)
+	if elevator.ErrorCode(ended) == elevator.EDIRTY {
+		return ended
+	}
+	if e.save(ctx, r) == nil {
+		return Ended(r)
+	}
+	what := "its builder is terminated and no image is left"
+	if r.State == StateSucceeded {
+		what = "its image " + r.ImageID + " is made and its builder terminated"
+	}
+	return elevator.Errorf(elevator.EAWS, "bake %s ended %s without its record stored (%v): %s", r.ID, r.State, err, what)
+}
+
+// unstored is a Cloud whose bake record writes are dropped: the record
+// of an abandoned bake lives in memory only.
+type unstored struct {
+	Cloud
+	id string
+}
+
+func (u unstored) PutObject(ctx context.Context, key string, body []byte) error {
+	if key == elevator.BakeRecordKey(u.id) {
+		return nil
+	}
+	return u.Cloud.PutObject(ctx, key, body)
 }
 
 // interrupted ends a bake whose context was cancelled: with KeepBuilder
@@ -379,6 +446,16 @@ func (e *Engine) save(ctx context.Context, r *Record) error {
 func (e *Engine) interrupted(ctx context.Context, r *Record) error {
 	own, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
+	cleaner := *e
+	cleaner.Sleep = sleep // the caller's sleep may be bound to the cancelled context
+	if r.State == StateTagging || r.State == StateTerminating {
+		// The image is made: finish the bake rather than destroy it.
+		// Tagging is a few idempotent calls and Terminating one, so
+		// they end with a context of their own; should they fail, the
+		// bake cleans up as any failed step does.
+		e.Log.Info("bake interrupted after its image was made; finishing it", "bake", r.ID, "state", r.State, "image", r.ImageID)
+		return cleaner.Run(own, r)
+	}
 	if r.KeepBuilder {
 		if err := e.save(own, r); err != nil {
 			return err
@@ -390,8 +467,6 @@ func (e *Engine) interrupted(ctx context.Context, r *Record) error {
 		return elevator.Errorf(elevator.EINTERRUPTED, "%s: %w", msg, ErrInterrupted)
 	}
 	r.Error, r.Reason = "interrupted", ReasonInterrupted
-	cleaner := *e
-	cleaner.Sleep = sleep // the caller's sleep may be bound to the cancelled context
 	if r.State != StateCleaningUp {
 		if err := cleaner.enter(own, r, StateCleaningUp); err != nil {
 			return err
@@ -404,8 +479,16 @@ func (e *Engine) interrupted(ctx context.Context, r *Record) error {
 	return elevator.Errorf(elevator.EINTERRUPTED, "bake %s interrupted; its builder is terminated and no image is left: %w", r.ID, ErrInterrupted)
 }
 
-// end reports how the bake ended, and audits it.
+// end reports how the bake ended, and audits it. It deletes the bake's
+// bundle and the builder's result first: every builder's role may read
+// every bundle and write every result, so that a bake's objects last no
+// longer than the bake (the record keeps the result).
 func (e *Engine) end(ctx context.Context, r *Record) error {
+	for _, key := range []string{elevator.BakeBundleKey(r.ID), elevator.BakeResultKey(r.ID)} {
+		if err := e.Cloud.DeleteObject(ctx, key); err != nil && elevator.ErrorCode(err) != elevator.ENOTFOUND {
+			e.Log.Warn("could not delete a bake's object", "bake", r.ID, "key", key, "error", err)
+		}
+	}
 	if e.Audit != nil {
 		if err := e.Audit(ctx, r); err != nil {
 			e.Log.Warn("bake audit failed", "bake", r.ID, "error", err)

@@ -55,7 +55,9 @@ func newWorld(t *testing.T, manifestBody string) *world {
 	}
 	c := newFakeCloud()
 	c.images[baseImage] = &ec2Detail{Image: ec2.Image{ID: baseImage, State: "available"}, RootDevice: "/dev/xvda"}
-	return &world{t: t, cloud: c, look: &fakeLookup{cloud: c}, orbit: o, m: m, now: time.Date(2026, 11, 30, 1, 30, 0, 0, time.UTC)}
+	w := &world{t: t, cloud: c, look: &fakeLookup{cloud: c}, orbit: o, m: m, now: time.Date(2026, 11, 30, 1, 30, 0, 0, time.UTC)}
+	c.clock = func() time.Time { return w.now }
+	return w
 }
 
 const plainManifest = "name: web\nbase: {id: " + baseImage + "}\nscripts: [install.sh]\ntimeout: 10m\n"
@@ -644,5 +646,175 @@ func TestResumingAnEndedBakeChangesNothing(t *testing.T) {
 	}
 	if len(w.cloud.calls) != calls+1 || audits != 1 { // the record's read only
 		t.Errorf("resuming an ended bake made %d calls and %d audits", len(w.cloud.calls)-calls-1, audits)
+	}
+}
+
+// The tests below play EC2's eventual consistency and lost answers in
+// fakeCloud (tagLag, lostAnswer): the emulator sees a tag at once and
+// always answers.
+
+func TestACleanupTerminatesTheBuilderItKnowsThoughItsTagIsNotSeenYet(t *testing.T) {
+	w := newWorld(t, plainManifest)
+	w.cloud.tagLag = time.Hour // no lookup by tag sees the builder
+	w.cloud.onLaunch = func(string) {
+		w.cloud.report("20261130-013000000-00000001", elevator.BakeResult{Script: "install.sh", ExitCode: 1, Output: "no"})
+	}
+	e := w.engine(nil)
+	r := w.start(e, w.request())
+	if err := e.Run(context.Background(), r); elevator.ErrorCode(err) != elevator.EFAILED {
+		t.Fatalf("Run: %v, want EFAILED", err)
+	}
+	if live := w.cloud.live(); len(live) != 0 {
+		t.Errorf("builders left: %v (the bake knew %s)", live, r.InstanceID)
+	}
+}
+
+func TestALaunchWhoseAnswerWasLostIsFoundByTagAndTerminated(t *testing.T) {
+	w := newWorld(t, plainManifest)
+	// Every launch works, but its answer is lost; the tag shows the
+	// builder 50s after its launch, after the launch step gave up.
+	w.cloud.tagLag = 50 * time.Second
+	w.cloud.lostAnswer = func(op string) error {
+		if op == "RunBuilder" {
+			return elevator.Errorf(elevator.EAWS, "run builder instance: connection reset")
+		}
+		return nil
+	}
+	e := w.engine(nil)
+	r := w.start(e, w.request())
+	began := w.now
+	err := e.Run(context.Background(), r)
+	if elevator.ErrorCode(err) != elevator.EFAILED || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("Run: %v, want EFAILED", err)
+	}
+	if len(w.cloud.launches) != 1 {
+		t.Errorf("%d builders launched, want 1 (the client token)", len(w.cloud.launches))
+	}
+	if live := w.cloud.live(); len(live) != 0 {
+		t.Errorf("builders left: %v", live)
+	}
+	if took := w.now.Sub(began); took > 2*time.Minute {
+		t.Errorf("the bake looked for its builder for %s", took)
+	}
+}
+
+func TestABakeThatNeverLaunchedDoesNotLookForItsBuilder(t *testing.T) {
+	w := newWorld(t, plainManifest)
+	w.cloud.hook = func(op string) error {
+		if op == "RunBuilder" {
+			return elevator.Errorf(elevator.ENOTFOUND, "no image")
+		}
+		return nil
+	}
+	e := w.engine(nil)
+	r := w.start(e, w.request())
+	began := w.now
+	if err := e.Run(context.Background(), r); elevator.ErrorCode(err) != elevator.EFAILED {
+		t.Fatalf("Run: %v", err)
+	}
+	if took := w.now.Sub(began); took >= builderSearch {
+		t.Errorf("a refused launch waited %s", took)
+	}
+}
+
+func TestARecordThatCannotBeStoredEndsTheBakeWithoutABuilder(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		failures int // record writes refused once Provisioning is stored
+		code     string
+	}{
+		{"a few failures are tried again", saveTries - 1, ""},
+		{"failing for good cleans up", 1000, elevator.EAWS},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, plainManifest)
+			w.builderSucceeds()
+			left := -1
+			e := w.engine(func(r *Record) {
+				if r.State == StateProvisioning && left < 0 {
+					left = tc.failures
+				}
+			})
+			r := w.start(e, w.request())
+			w.cloud.hook = func(op string) error {
+				if op == "PutObject" && left > 0 {
+					left--
+					return elevator.Errorf(elevator.EAWS, "put object: service unavailable")
+				}
+				return nil
+			}
+			err := e.Run(context.Background(), r)
+			if elevator.ErrorCode(err) != tc.code {
+				t.Fatalf("Run: %v (code %q), want code %q", err, elevator.ErrorCode(err), tc.code)
+			}
+			if live := w.cloud.live(); len(live) != 0 {
+				t.Errorf("builders left: %v", live)
+			}
+			if tc.code == "" {
+				checkOneImageNoBuilder(t, w, r.ID)
+				return
+			}
+			if !strings.Contains(err.Error(), "without its record stored") {
+				t.Errorf("error: %v", err)
+			}
+			if len(w.cloud.images) != 1 || len(w.cloud.snapshots) != 0 {
+				t.Errorf("images %d (want the base only), snapshots %v", len(w.cloud.images), w.cloud.snapshots)
+			}
+		})
+	}
+}
+
+func TestCtrlCAfterTheImageIsMadeFinishesTheBake(t *testing.T) {
+	for _, at := range []State{StateTagging, StateTerminating} {
+		t.Run(string(at), func(t *testing.T) {
+			w := newWorld(t, plainManifest)
+			w.builderSucceeds()
+			ctx, cancel := context.WithCancel(context.Background())
+			e := w.engine(func(r *Record) {
+				if r.State == at {
+					cancel()
+				}
+			})
+			r := w.start(e, w.request())
+			if err := e.Run(ctx, r); err != nil {
+				t.Fatalf("Run: %v, want the bake to succeed", err)
+			}
+			checkOneImageNoBuilder(t, w, r.ID)
+		})
+	}
+}
+
+func TestABakesBundleAndResultAreDeletedWhenItEnds(t *testing.T) {
+	for _, ok := range []bool{true, false} {
+		t.Run(fmt.Sprintf("ok=%t", ok), func(t *testing.T) {
+			w := newWorld(t, plainManifest)
+			w.cloud.onLaunch = func(string) {
+				w.cloud.report("20261130-013000000-00000001", elevator.BakeResult{OK: ok, Script: "install.sh", ExitCode: 1})
+			}
+			e := w.engine(nil)
+			r := w.start(e, w.request())
+			_ = e.Run(context.Background(), r)
+			for _, key := range []string{elevator.BakeBundleKey(r.ID), elevator.BakeResultKey(r.ID)} {
+				if _, there := w.cloud.objects[key]; there {
+					t.Errorf("%s is left in the state bucket", key)
+				}
+			}
+			if got := w.stored(r.ID); got.Result == nil || got.Result.OK != ok {
+				t.Errorf("the record lost the result: %+v", got.Result)
+			}
+		})
+	}
+}
+
+func TestABuilderIsToldToShutDownPastTheTimeoutUnlessKept(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		w := newWorld(t, plainManifest) // timeout: 10m
+		req := w.request()
+		req.KeepBuilder = keep
+		r := w.start(w.engine(nil), req)
+		has := strings.Contains(r.Builder.UserData, `"bake_shutdown_minutes": 25`) || strings.Contains(r.Builder.UserData, `"bake_shutdown_minutes":25`)
+		if has == keep || (!keep && strings.Count(r.Builder.UserData, "bake_shutdown_minutes") != 1) {
+			t.Errorf("keep %t: user data with the shutdown in 25 minutes: %t\n%s", keep, has, r.Builder.UserData)
+		}
 	}
 }

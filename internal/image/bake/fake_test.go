@@ -36,11 +36,23 @@ type fakeCloud struct {
 	// afterCall runs after each call succeeded; it may panic to play a
 	// crash after AWS did the work but before the caller saw it.
 	afterCall func(op string)
+	// lostAnswer, when it returns an error for op, makes the call do its
+	// work and return that error: an answer lost on the way back.
+	lostAnswer func(op string) error
+	// tagLag plays EC2's eventual consistency: a lookup by tag does not
+	// see an instance until tagLag after its launch, by clock.
+	tagLag   time.Duration
+	clock    func() time.Time
+	launched map[string]time.Time
+	tokens   map[string]string // client token -> instance id
+	// deleted lists the objects deleted, in order.
+	deleted []string
 }
 
 func newFakeCloud() *fakeCloud {
 	return &fakeCloud{objects: map[string][]byte{}, instances: map[string]*ec2.Instance{}, images: map[string]*ec2.ImageDetail{},
-		snapshots: map[string]bool{}, tags: map[string]map[string]string{}}
+		snapshots: map[string]bool{}, tags: map[string]map[string]string{},
+		clock: time.Now, launched: map[string]time.Time{}, tokens: map[string]string{}}
 }
 
 func (f *fakeCloud) call(ctx context.Context, op string) error {
@@ -80,6 +92,17 @@ func (f *fakeCloud) PutObject(ctx context.Context, key string, body []byte) erro
 	return nil
 }
 
+func (f *fakeCloud) DeleteObject(ctx context.Context, key string) error {
+	if err := f.call(ctx, "DeleteObject"); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.objects, key)
+	f.deleted = append(f.deleted, key)
+	return nil
+}
+
 func (f *fakeCloud) GetObject(ctx context.Context, key string) ([]byte, error) {
 	if err := f.call(ctx, "GetObject"); err != nil {
 		return nil, err
@@ -111,15 +134,33 @@ func (f *fakeCloud) RunBuilder(ctx context.Context, in ec2.BuilderInput) (string
 		return "", err
 	}
 	f.mu.Lock()
+	if id, ok := f.tokens[in.ClientToken]; ok && in.ClientToken != "" {
+		f.mu.Unlock()
+		if f.lostAnswer != nil {
+			if err := f.lostAnswer("RunBuilder"); err != nil {
+				return "", err
+			}
+		}
+		return id, nil // as EC2 does for a launch retried with its token
+	}
 	id := f.id("i")
 	f.instances[id] = &ec2.Instance{ID: id, State: "running", Tags: maps.Clone(in.Tags)}
 	f.launches = append(f.launches, in)
+	f.launched[id] = f.clock()
+	if in.ClientToken != "" {
+		f.tokens[in.ClientToken] = id
+	}
 	onLaunch := f.onLaunch
 	f.mu.Unlock()
 	if onLaunch != nil {
 		onLaunch(id)
 	}
 	f.after("RunBuilder")
+	if f.lostAnswer != nil {
+		if err := f.lostAnswer("RunBuilder"); err != nil {
+			return "", err
+		}
+	}
 	return id, nil
 }
 
@@ -132,6 +173,9 @@ func (f *fakeCloud) InstancesTagged(ctx context.Context, tags map[string]string)
 	var out []ec2.Instance
 	for _, id := range slices.Sorted(maps.Keys(f.instances)) {
 		i := f.instances[id]
+		if f.clock().Sub(f.launched[id]) < f.tagLag {
+			continue // not seen by tag yet
+		}
 		if hasTags(i.Tags, tags) {
 			out = append(out, *i)
 		}

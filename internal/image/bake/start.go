@@ -52,6 +52,21 @@ func NewID(now time.Time) (string, error) { return elevator.NewReleaseID(now, ni
 // the minute, such as 20261130-0130.
 func DefaultVersion(now time.Time) string { return now.UTC().Format("20060102-1504") }
 
+// shutdownMargin is how long past a bake's timeout its builder runs
+// before it shuts itself down: by then the bake has stopped it to make
+// its image, or failed and terminated it, unless the bake was abandoned.
+const shutdownMargin = 15 * time.Minute
+
+// ShutdownMinutes is when a builder of a bake with timeout shuts itself
+// down, in minutes from its agent's start: a backstop against a builder
+// left running by a bake that died and is never resumed. The builder
+// stops (its instance-initiated shutdown behaviour is stop); a bake's
+// own stop before imaging goes through the API. A bake with
+// --keep-builder schedules none.
+func ShutdownMinutes(timeout time.Duration) int {
+	return int((timeout + shutdownMargin + time.Minute - 1) / time.Minute)
+}
+
 // ImageName is the name of the image of line at version.
 func ImageName(line, version string) string { return line + "-" + version }
 
@@ -119,7 +134,11 @@ func (e *Engine) Start(ctx context.Context, req Request, l Lookup) (*Record, err
 	} else if err != nil {
 		return nil, err
 	}
-	userData, err := compile.BakeUserData(o.Name, req.Region, req.ID, req.Agent)
+	shutdown := 0
+	if !req.KeepBuilder {
+		shutdown = ShutdownMinutes(m.Timeout)
+	}
+	userData, err := compile.BakeUserData(o.Name, req.Region, req.ID, shutdown, req.Agent)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
@@ -40,6 +41,8 @@ func (e *Engine) launch(ctx context.Context, r *Record) (Outcome, error) {
 			"Name":                  "elevator-bake-" + r.Line + "-" + r.Version,
 		}
 		b := r.Builder
+		// Until EC2 answers, a builder may exist that no id names.
+		r.LaunchUnsure = true
 		id, err := e.Cloud.RunBuilder(ctx, ec2.BuilderInput{
 			ImageID: b.BaseImage, InstanceType: b.InstanceType, SubnetID: b.SubnetID,
 			SecurityGroupIDs: []string{b.SecurityGroupID}, InstanceProfile: b.InstanceProfile,
@@ -47,6 +50,9 @@ func (e *Engine) launch(ctx context.Context, r *Record) (Outcome, error) {
 			// One builder per bake, however often this step runs.
 			ClientToken: "elevator-bake-" + r.ID,
 		})
+		if code := elevator.ErrorCode(err); err == nil || code == elevator.ENOTFOUND || code == elevator.EINVALID {
+			r.LaunchUnsure = false // an id, or a refusal: nothing launched unseen
+		}
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -188,25 +194,52 @@ func (e *Engine) terminate(ctx context.Context, r *Record) (Outcome, error) {
 	return Outcome{Next: StateSucceeded}, nil
 }
 
+// builderSearch is how long a cleanup that knows no builder looks for one
+// by the bake's tag: a lookup by tag can miss an instance for seconds
+// after its launch (EC2 is eventually consistent), and a launch whose
+// answer was lost leaves the bake without the builder's id.
+const builderSearch = time.Minute
+
 // cleanUp removes what a failed bake made: its builder (unless
-// KeepBuilder), including one launched by a process that died before
-// storing its id, and its image and the image's snapshots.
+// KeepBuilder), the one whose id it stored and any its tag finds, among
+// them one launched by a process that died before storing its id, and
+// its image and the image's snapshots. A bake whose launch got no answer
+// and that knows no builder looks for one by tag for builderSearch.
 func (e *Engine) cleanUp(ctx context.Context, r *Record) (Outcome, error) {
 	found, err := e.Cloud.InstancesTagged(ctx, builderTags(r))
 	if err != nil {
 		return Outcome{}, err
 	}
-	var kept []string
+	ids := []string{}
+	if r.InstanceID != "" {
+		ids = append(ids, r.InstanceID)
+	}
 	for _, i := range found {
-		if gone(i.State) {
-			continue
+		if !gone(i.State) && !slices.Contains(ids, i.ID) {
+			ids = append(ids, i.ID)
 		}
+	}
+	if len(ids) == 0 && r.LaunchUnsure {
+		// The tag may not find a builder launched moments ago: look
+		// again, for a while.
+		now := e.Now().UTC()
+		if r.BuilderSearchUntil.IsZero() {
+			r.BuilderSearchUntil = now.Add(builderSearch)
+		}
+		if now.Before(r.BuilderSearchUntil) {
+			return Outcome{After: e.Poll}, nil
+		}
+	}
+	var kept []string
+	for _, id := range ids {
 		if r.KeepBuilder {
-			r.InstanceID = i.ID
-			kept = append(kept, "instance "+i.ID)
+			if r.InstanceID == "" {
+				r.InstanceID = id
+			}
+			kept = append(kept, "instance "+id)
 			continue
 		}
-		if err := e.Cloud.TerminateInstance(ctx, i.ID); err != nil && elevator.ErrorCode(err) != elevator.ENOTFOUND {
+		if err := e.Cloud.TerminateInstance(ctx, id); err != nil && elevator.ErrorCode(err) != elevator.ENOTFOUND {
 			return Outcome{}, err
 		}
 	}
