@@ -107,19 +107,21 @@ func newImageCleanupCmd(g *globals) *cobra.Command {
 	o := &imageInventory{globals: g}
 	var stage, age string
 	var keep int
-	var dryRun bool
+	var dryRun, includeShared bool
 	c := &cobra.Command{
 		Use:   "cleanup",
 		Short: "Deregister old images of an orbit's regions and delete their snapshots, never one in use",
 		Long: `Look, in every region of the orbit, at the images the account owns that carry
-an ` + elevator.TagImage + ` tag (an image and its copies in other regions are one image),
-and remove those that are, in their line and stage, older than --age, not
+an ` + elevator.TagImage + ` tag and were baked in the orbit (` + elevator.TagOrbit + `; an image and
+its copies in other regions are one image), and remove those that are, in their line and stage, older than --age, not
 among the newest --keep, and not in use: deregister every copy and delete
 its snapshots. An image is in use when any copy, in any region of the orbit,
 is launched by an Auto Scaling group (its launch template version or launch
 configuration), named by a launch template's $Latest or $Default version or
 by a launch configuration, or run by an instance that has not terminated,
-whoever owns them. A revoked image does not count toward --keep. --stage,
+whoever owns them, or named by an image parameter under ` + elevator.ImageParameterPrefix + `.
+An image shared with other accounts (` + elevator.TagImageShared + `) stays unless
+--include-shared: its uses there cannot be seen. A revoked image does not count toward --keep. --stage,
 --image and --service narrow which images are considered. --dry-run prints
 what would go and why each other image stays, and changes nothing; without
 --yes, cleanup prints the same and asks first. Removals are audited.`,
@@ -130,7 +132,7 @@ what would go and why each other image stays, and changes nothing; without
 		if err := o.validate(true); err != nil {
 			return err
 		}
-		policy := image.Policy{Stage: stage, Keep: keep, Line: o.line, App: o.app, Service: o.svc}
+		policy := image.Policy{Stage: stage, Keep: keep, Line: o.line, App: o.app, Service: o.svc, Orbit: o.orbit.Name, IncludeShared: includeShared}
 		if stage != "" && o.orbit.ImageStageIndex(stage) < 0 {
 			return elevator.Errorf(elevator.EINVALID, "--stage %s: orbit %s has stages %s", stage, o.orbit.Name, strings.Join(o.orbit.ImageStages(), ", "))
 		}
@@ -214,6 +216,7 @@ what would go and why each other image stays, and changes nothing; without
 	c.Flags().IntVar(&keep, "keep", image.DefaultKeep, "how many of the newest images of each line and stage to keep, whatever their age")
 	c.Flags().StringVar(&age, "age", "14d", "keep every image younger than this: days (14d) or a duration (36h)")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be removed and why the rest stays; remove nothing")
+	c.Flags().BoolVar(&includeShared, "include-shared", false, "also remove images shared with other accounts ("+elevator.TagImageShared+"), whose uses there cannot be seen")
 	o.addFlags(c)
 	return c
 }

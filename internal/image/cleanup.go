@@ -35,6 +35,15 @@ type Policy struct {
 	// App and Service, when set, consider only the images made for that
 	// app (and service).
 	App, Service string
+	// Orbit, when set, considers only the images its bakes made (their
+	// elevator:orbit tag): other orbits' images in the same regions are
+	// neither removed nor counted toward Keep. Uses count whoever's they
+	// are.
+	Orbit string
+	// IncludeShared lets a cleanup remove an image shared with other
+	// accounts (elevator:shared). Without it such an image stays: uses in
+	// other accounts cannot be seen.
+	IncludeShared bool
 }
 
 // Decision is what a cleanup does with one image: remove it (with every
@@ -49,7 +58,8 @@ type Decision struct {
 
 // in reports whether the policy considers img.
 func (p Policy) in(img Image) bool {
-	return (p.Line == "" || img.Line == p.Line) &&
+	return (p.Orbit == "" || img.Orbit == p.Orbit) &&
+		(p.Line == "" || img.Line == p.Line) &&
 		(p.App == "" || img.App == p.App) &&
 		(p.Service == "" || img.Service == p.Service) &&
 		(p.Stage == "" || img.Stage == p.Stage)
@@ -58,7 +68,8 @@ func (p Policy) in(img Image) bool {
 // Plan decides, for each image the policy considers, whether a cleanup
 // at now removes it. An image stays when any of its copies in any region
 // is used (by a group, a launch template's $Latest or $Default version, a
-// launch configuration or an instance), when a copy is still being made
+// launch configuration, an instance or an image parameter), when it is
+// shared with other accounts (unless IncludeShared), when a copy is still being made
 // (not available and not failed), when it is among the newest Keep
 // unrevoked images of its line and stage (by Built), or when it is
 // younger than Age or of unknown age; every reason that holds is given. Any other image is
@@ -99,6 +110,9 @@ func Plan(inv Inventory, p Policy, now time.Time) []Decision {
 				if c.State != "available" && c.State != "failed" {
 					keep = append(keep, fmt.Sprintf("%s in %s is %s", c.ID, c.Region, orUnknown(c.State)))
 				}
+			}
+			if img.Shared != "" && !p.IncludeShared {
+				keep = append(keep, "shared with "+img.Shared+"; uses there cannot be seen (--include-shared removes it)")
 			}
 			if img.Revoked == "" {
 				rank++
@@ -335,7 +349,11 @@ type CleanupInput struct {
 // copies that went and those that did not). A dry run changes nothing and
 // writes no audit entry. Errors are the inventory's and the audit's; a
 // copy that could not be removed is in the report, not an error.
+//
+// Cleanup considers only the images of in.Orbit (Policy.Orbit is set
+// to it).
 func Cleanup(ctx context.Context, in CleanupInput) (Report, error) {
+	in.Policy.Orbit = in.Orbit
 	inv, err := Take(ctx, in.Regions, in.Progress)
 	if err != nil {
 		return Report{}, err

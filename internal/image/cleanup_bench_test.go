@@ -46,7 +46,7 @@ func thousandImages(n int) fakeCloud {
 	}
 	for i := range n {
 		line := fmt.Sprintf("line-%d", i%10)
-		tags := map[string]string{elevator.TagImage: line, elevator.TagImageStage: "tested", elevator.TagImageBakeID: fmt.Sprintf("bake-%d", i),
+		tags := map[string]string{elevator.TagImage: line, elevator.TagImageStage: "tested", elevator.TagOrbit: "bench", elevator.TagImageBakeID: fmt.Sprintf("bake-%d", i),
 			elevator.TagImageBuilt: testNow.Add(-time.Duration(i) * time.Hour).Format(time.RFC3339)}
 		for ri, r := range benchRegions {
 			ct := map[string]string{}
@@ -160,6 +160,7 @@ func BenchmarkCleanupOnMoto(b *testing.B) {
 			}
 			tags := []ec2types.Tag{{Key: aws.String(elevator.TagImage), Value: aws.String(fmt.Sprintf("line-%d", i%10))},
 				{Key: aws.String(elevator.TagImageStage), Value: aws.String("tested")},
+				{Key: aws.String(elevator.TagOrbit), Value: aws.String("bench")},
 				{Key: aws.String(elevator.TagImageBakeID), Value: aws.String(fmt.Sprintf("bake-%d-%s", i, aws.ToString(reg.ImageId)))},
 				{Key: aws.String(elevator.TagImageBuilt), Value: aws.String(testNow.Add(-time.Duration(i+400) * time.Hour).Format(time.RFC3339))}}
 			if _, err := east.CreateTags(ctx, &ec2sdk.CreateTagsInput{Resources: []string{aws.ToString(reg.ImageId)}, Tags: tags}); err != nil {

@@ -75,7 +75,7 @@ func newMotoImages(t *testing.T) motoImages {
 			t.Fatal(err)
 		}
 		id := aws.ToString(reg.ImageId)
-		tags := map[string]string{elevator.TagImage: "base", elevator.TagImageStage: "tested", elevator.TagImageBakeID: "bake-" + role,
+		tags := map[string]string{elevator.TagImage: "base", elevator.TagImageStage: "tested", elevator.TagOrbit: "demo", elevator.TagImageBakeID: "bake-" + role,
 			elevator.TagImageBuilt: time.Now().Add(-time.Duration(ages[i]) * 24 * time.Hour).UTC().Format(time.RFC3339)}
 		if _, err := m.eastSDK.CreateTags(ctx, &ec2sdk.CreateTagsInput{Resources: []string{id}, Tags: tagsOf(tags)}); err != nil {
 			t.Fatal(err)

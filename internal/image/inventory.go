@@ -67,6 +67,11 @@ type Image struct {
 	Line, Stage, Version, Phase string
 	App, Service                string
 	BakeID                      string
+	// Orbit is the orbit whose bake made it (elevator:orbit).
+	Orbit string
+	// Shared is who the image is shared with (elevator:shared on any
+	// copy); "" when it is not.
+	Shared string
 	// Revoked is the reason the image was revoked; "" when it was not.
 	Revoked string
 	// Built is elevator:built, or the original's creation time when the
@@ -369,11 +374,14 @@ func Group(copies []Copy) []Image {
 		img := Image{
 			Line: o.Tags[elevator.TagImage], Stage: o.Tags[elevator.TagImageStage], Version: o.Tags[elevator.TagImageVersion],
 			Phase: o.Tags[elevator.TagImagePhase], App: o.Tags[elevator.TagApp], Service: o.Tags[elevator.TagService],
-			BakeID: o.Tags[elevator.TagImageBakeID], Revoked: o.Tags[elevator.TagImageRevoked], Built: o.Created, Copies: cs,
+			BakeID: o.Tags[elevator.TagImageBakeID], Orbit: o.Tags[elevator.TagOrbit], Revoked: o.Tags[elevator.TagImageRevoked], Built: o.Created, Copies: cs,
 		}
 		for _, c := range cs {
 			if img.Revoked == "" {
 				img.Revoked = c.Tags[elevator.TagImageRevoked]
+			}
+			if img.Shared == "" {
+				img.Shared = c.Tags[elevator.TagImageShared]
 			}
 		}
 		if t, err := time.Parse(time.RFC3339, o.Tags[elevator.TagImageBuilt]); err == nil {
