@@ -207,8 +207,8 @@ what would go and why each other image stays, and changes nothing; without
 		if perr := o.printCleanup(policy, done); perr != nil {
 			return perr
 		}
-		if n := done.Failed(); n > 0 {
-			return reported{elevator.Errorf(elevator.EAWS, "%d image copies were not removed entirely; run cleanup again to retry them", n)}
+		if msg := failedRemovals(done.Removals); msg != "" {
+			return reported{elevator.Errorf(elevator.EAWS, "%s", msg)}
 		}
 		return nil
 	}
@@ -324,6 +324,34 @@ func (o *imageInventory) printCleanup(p image.Policy, rep image.Report) error {
 		}
 	}
 	return nil
+}
+
+// failedRemovals says what did not go and what to do about it: a copy
+// not deregistered is still registered, so cleanup finds it again; a
+// snapshot not deleted belongs to no image any more, so cleanup does not
+// see it again and it has to be deleted by hand. It is "" when
+// everything went.
+func failedRemovals(rs []image.Removal) string {
+	var images int
+	var snaps []string
+	for _, r := range rs {
+		if !r.Deregistered {
+			images++
+			continue
+		}
+		for _, s := range sortedKeys(r.SnapshotErrors) {
+			snaps = append(snaps, r.Region+"/"+s)
+		}
+	}
+	var parts []string
+	if images > 0 {
+		parts = append(parts, fmt.Sprintf("%d image copies were not deregistered; run cleanup again to retry them", images))
+	}
+	if len(snaps) > 0 {
+		parts = append(parts, fmt.Sprintf("%d snapshots of deregistered images were not deleted (%s); their images are gone, so cleanup will not find them again: delete them with `aws ec2 delete-snapshot --region REGION --snapshot-id ID`",
+			len(snaps), strings.Join(snaps, ", ")))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func joinErrors(m map[string]string) string {

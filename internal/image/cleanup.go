@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/ec2"
 )
 
 // Cleanup defaults, as Asiaq's: keep the newest 3 images of each line
@@ -233,7 +235,9 @@ func (r Removal) OK() bool { return r.Deregistered && len(r.SnapshotErrors) == 0
 
 // Remove deregisters every copy of every image decisions remove, in
 // every region (removers by region), then deletes the snapshots of each
-// copy it deregistered (those were read, with the image, before). The
+// copy it deregistered (those were read, with the image, before),
+// trying a snapshot AWS still says is in use again for about a minute
+// (snapshotWaits). The
 // regions work at once, each copy after copy (AWS limits the rate of
 // calls per region). A failure does not stop the others; a copy that
 // could not be deregistered keeps its snapshots. A region with no
@@ -274,7 +278,7 @@ func Remove(ctx context.Context, removers map[string]Remover, decisions []Decisi
 				} else {
 					r.Deregistered = true
 					for _, s := range j.snapshot {
-						if err := rm.DeleteSnapshot(ctx, s); err != nil {
+						if err := deleteSnapshot(ctx, rm, s); err != nil {
 							if r.SnapshotErrors == nil {
 								r.SnapshotErrors = map[string]string{}
 							}
@@ -292,6 +296,31 @@ func Remove(ctx context.Context, removers map[string]Remover, decisions []Decisi
 	}
 	wg.Wait()
 	return out
+}
+
+// snapshotWaits are the pauses between tries of a snapshot AWS still
+// says is in use (ec2.ErrSnapshotInUse): it may, for a while after its
+// image was deregistered. About a minute in all.
+var snapshotWaits = []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second}
+
+// deleteSnapshot deletes snapshot id, trying again after each of
+// snapshotWaits while it is in use. It gives up early when ctx ends.
+func deleteSnapshot(ctx context.Context, rm Remover, id string) error {
+	err := rm.DeleteSnapshot(ctx, id)
+	for _, wait := range snapshotWaits {
+		if !errors.Is(err, ec2.ErrSnapshotInUse) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		err = rm.DeleteSnapshot(ctx, id)
+	}
+	return err
 }
 
 func describeRemoval(r Removal) string {

@@ -509,3 +509,36 @@ func TestCleanupKeepsSharedImagesAndOtherOrbitsImages(t *testing.T) {
 		t.Errorf("with IncludeShared: removed %v, want [ami-4 ami-5]", removed)
 	}
 }
+
+// TestASnapshotStillInUseAfterItsImageWentIsTriedAgain: AWS may say a
+// snapshot is in use for a while after its image was deregistered (the
+// fake answers so a set number of times); Remove tries again, a bounded
+// number of times.
+func TestASnapshotStillInUseAfterItsImageWentIsTriedAgain(t *testing.T) {
+	saved := snapshotWaits
+	snapshotWaits = []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond}
+	t.Cleanup(func() { snapshotWaits = saved })
+	cloud := threeRegions(t)
+	east := cloud["us-east-1"]
+	east.inUse["snap-4"] = 2  // deleted at the third try
+	east.inUse["snap-5"] = 10 // still in use after the last
+	rep, err := Cleanup(context.Background(), CleanupInput{Orbit: "demo", Regions: cloud.regions(), Removers: cloud.removers(),
+		Policy: Policy{Keep: 3, Age: DefaultAge}, Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Removal{}
+	for _, r := range rep.Removals {
+		got[r.Region+"/"+r.ImageID] = r
+	}
+	if r := got["us-east-1/ami-4"]; !r.OK() || east.snapshots["snap-4"] {
+		t.Errorf("ami-4: %+v; snapshot left: %v", r, east.snapshots["snap-4"])
+	}
+	if r := got["us-east-1/ami-5"]; r.OK() || !strings.Contains(r.SnapshotErrors["snap-5"], "InUse") || !east.snapshots["snap-5"] {
+		t.Errorf("ami-5: %+v; want snap-5 not deleted, in use", r)
+	}
+	// snap-4: 3 tries; snap-5: 1 + len(snapshotWaits).
+	if n := east.calls["DeleteSnapshot"]; n != 3+4 {
+		t.Errorf("%d DeleteSnapshot calls in us-east-1, want 7", n)
+	}
+}

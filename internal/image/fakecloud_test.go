@@ -36,11 +36,15 @@ type fakeRegion struct {
 	calls    map[string]int
 	// fail makes the named call on the named id fail: "DeregisterImage ami-1".
 	fail map[string]bool
+	// inUse makes DeleteSnapshot of a snapshot answer that it is in use
+	// (as AWS may for a while after its image was deregistered) that many
+	// more times.
+	inUse map[string]int
 }
 
 func newFakeRegion() *fakeRegion {
 	return &fakeRegion{images: map[string]ec2.OwnImage{}, snapshots: map[string]bool{}, snapOf: map[string]string{}, templates: map[string][]ec2.TemplateImage{},
-		defaults: map[string]int64{}, pageSize: map[string]int{}, calls: map[string]int{}, fail: map[string]bool{}}
+		defaults: map[string]int64{}, pageSize: map[string]int{}, calls: map[string]int{}, fail: map[string]bool{}, inUse: map[string]int{}}
 }
 
 // awsPageSizes are the largest pages AWS returns (MaxResults or
@@ -182,7 +186,11 @@ func (f *fakeRegion) DeleteSnapshot(_ context.Context, id string) error {
 		return fmt.Errorf("delete snapshot %s: injected failure", id)
 	}
 	if img, ok := f.images[f.snapOf[id]]; ok && slices.Contains(img.Snapshots, id) {
-		return fmt.Errorf("delete snapshot %s: InvalidSnapshot.InUse by %s", id, img.ID)
+		return fmt.Errorf("delete snapshot %s: InvalidSnapshot.InUse by %s: %w", id, img.ID, ec2.ErrSnapshotInUse)
+	}
+	if f.inUse[id] > 0 {
+		f.inUse[id]--
+		return fmt.Errorf("delete snapshot %s: InvalidSnapshot.InUse: %w", id, ec2.ErrSnapshotInUse)
 	}
 	delete(f.snapshots, id)
 	return nil

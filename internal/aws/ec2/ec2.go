@@ -234,7 +234,10 @@ var codes = awserr.Codes{
 		{Code: "*.NotFoundException", Err: ErrNotFound},
 		{Code: "InvalidAMIID.Unavailable", Err: ErrNotFound},
 	},
-	Conflict: []awserr.Match{{Code: "InvalidLaunchTemplateName.AlreadyExistsException", Err: ErrLaunchTemplateExists}},
+	Conflict: []awserr.Match{
+		{Code: "InvalidLaunchTemplateName.AlreadyExistsException", Err: ErrLaunchTemplateExists},
+		{Code: "InvalidSnapshot.InUse", Err: ErrSnapshotInUse},
+	},
 	Invalid:  []awserr.Match{{Code: "*.Malformed"}},
 }
 

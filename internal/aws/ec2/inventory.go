@@ -183,10 +183,16 @@ func (c *Client) DeregisterImage(ctx context.Context, id string) error {
 	return err
 }
 
+// ErrSnapshotInUse is the cause of the ECONFLICT error DeleteSnapshot
+// returns while a registered image names the snapshot
+// (InvalidSnapshot.InUse). AWS may answer so for a while after the image
+// was deregistered: the call is worth retrying then.
+var ErrSnapshotInUse = errors.New("snapshot in use by an image")
+
 // DeleteSnapshot deletes the EBS snapshot id. A snapshot that is gone
-// already counts as deleted. AWS refuses (EAWS, InvalidSnapshot.InUse)
-// while a registered image still names it. Other failures are EAWS
-// errors.
+// already counts as deleted. AWS refuses (ECONFLICT wrapping
+// ErrSnapshotInUse) while a registered image still names it. Other
+// failures are EAWS errors.
 func (c *Client) DeleteSnapshot(ctx context.Context, id string) error {
 	_, err := c.api.DeleteSnapshot(ctx, &ec2sdk.DeleteSnapshotInput{SnapshotId: aws.String(id)})
 	if err = c.fail("delete snapshot "+id, "snapshot", id, err); errors.Is(err, ErrNotFound) {
