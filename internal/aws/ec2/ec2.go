@@ -238,7 +238,7 @@ var codes = awserr.Codes{
 		{Code: "InvalidLaunchTemplateName.AlreadyExistsException", Err: ErrLaunchTemplateExists},
 		{Code: "InvalidSnapshot.InUse", Err: ErrSnapshotInUse},
 	},
-	Invalid:  []awserr.Match{{Code: "*.Malformed"}},
+	Invalid: []awserr.Match{{Code: "*.Malformed"}},
 }
 
 // fail translates the error of a call that names a resource of kind by
