@@ -14,6 +14,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
 	"github.com/elevatorhq/elevator/internal/compile"
 	"github.com/elevatorhq/elevator/internal/image"
@@ -95,7 +96,7 @@ func (o *imageInventory) regions(ctx context.Context) ([]image.Region, map[strin
 			return nil, nil, err
 		}
 		e := ec2.New(cfg)
-		regions = append(regions, image.Region{Name: r.Name, Images: e, Groups: autoscaling.New(cfg)})
+		regions = append(regions, image.Region{Name: r.Name, Images: e, Groups: autoscaling.New(cfg), Parameters: ssm.New(cfg)})
 		removers[r.Name] = e
 	}
 	return regions, removers, nil

@@ -32,6 +32,7 @@ import (
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
 )
 
@@ -190,7 +191,7 @@ func BenchmarkCleanupOnMoto(b *testing.B) {
 		for _, r := range benchRegions {
 			cfg := c.add(acct.Config(r))
 			e := ec2.New(cfg)
-			regions = append(regions, Region{Name: r, Images: e, Groups: autoscaling.New(cfg)})
+			regions = append(regions, Region{Name: r, Images: e, Groups: autoscaling.New(cfg), Parameters: ssm.New(cfg)})
 			removers[r] = e
 		}
 		b.StartTimer()

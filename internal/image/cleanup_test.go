@@ -338,7 +338,7 @@ func TestTakeFindsEveryKindOfUseInBulk(t *testing.T) {
 	// One call per kind and region, plus one for the pinned version.
 	calls := cloud.calls()
 	for kind, want := range map[string]int{"DescribeImages": 3, "DescribeLaunchTemplateVersions": 4, "DescribeAutoScalingGroups": 3,
-		"DescribeLaunchConfigurations": 3, "DescribeInstances": 3} {
+		"DescribeLaunchConfigurations": 3, "DescribeInstances": 3, "GetParametersByPath": 3} {
 		if calls[kind] != want {
 			t.Errorf("%s: %d calls, want %d", kind, calls[kind], want)
 		}

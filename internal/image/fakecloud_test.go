@@ -14,10 +14,12 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/ssm"
 )
 
 type fakeRegion struct {
@@ -30,6 +32,7 @@ type fakeRegion struct {
 	groups    []autoscaling.GroupLaunch
 	configs   []autoscaling.LaunchConfiguration
 	instances []ec2.InstanceImage
+	params    []ssm.NamedValue
 	// pageSize is how many items one describe call returns, by call (AWS's
 	// largest page when absent): a paginated read makes a call per page.
 	pageSize map[string]int
@@ -50,7 +53,7 @@ func newFakeRegion() *fakeRegion {
 // awsPageSizes are the largest pages AWS returns (MaxResults or
 // MaxRecords), which the adapters ask for.
 var awsPageSizes = map[string]int{"DescribeImages": 1000, "DescribeLaunchTemplateVersions": 200, "DescribeAutoScalingGroups": 100,
-	"DescribeLaunchConfigurations": 100, "DescribeInstances": 1000}
+	"DescribeLaunchConfigurations": 100, "DescribeInstances": 1000, "GetParametersByPath": 10}
 
 // pages is how many calls a paginated read of n items makes.
 func (f *fakeRegion) pages(call string, n int) int {
@@ -167,6 +170,19 @@ func (f *fakeRegion) LaunchConfigurations(context.Context) ([]autoscaling.Launch
 	return slices.Clone(f.configs), nil
 }
 
+func (f *fakeRegion) ParametersUnder(_ context.Context, path string) ([]ssm.NamedValue, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []ssm.NamedValue
+	for _, p := range f.params {
+		if strings.HasPrefix(p.Name, path) {
+			out = append(out, p)
+		}
+	}
+	f.count("GetParametersByPath", f.pages("GetParametersByPath", len(out)))
+	return out, nil
+}
+
 func (f *fakeRegion) DeregisterImage(_ context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -211,7 +227,7 @@ type fakeCloud map[string]*fakeRegion
 func (c fakeCloud) regions() []Region {
 	var rs []Region
 	for _, name := range sortedNames(c) {
-		rs = append(rs, Region{Name: name, Images: c[name], Groups: c[name]})
+		rs = append(rs, Region{Name: name, Images: c[name], Groups: c[name], Parameters: c[name]})
 	}
 	return rs
 }

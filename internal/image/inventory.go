@@ -19,6 +19,7 @@ import (
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/ssm"
 )
 
 // RegionImages reads, in bulk, the images of one region and what uses
@@ -37,12 +38,19 @@ type RegionGroups interface {
 	LaunchConfigurations(ctx context.Context) ([]autoscaling.LaunchConfiguration, error)
 }
 
+// RegionParameters reads the image parameters of one region (the SSM
+// adapter).
+type RegionParameters interface {
+	ParametersUnder(ctx context.Context, path string) ([]ssm.NamedValue, error)
+}
+
 // Region is where an inventory looks: one region of an orbit and its
 // adapters.
 type Region struct {
-	Name   string
-	Images RegionImages
-	Groups RegionGroups
+	Name       string
+	Images     RegionImages
+	Groups     RegionGroups
+	Parameters RegionParameters
 }
 
 // Copy is one regional copy of an image: the image a bake made, or a
@@ -101,12 +109,15 @@ const (
 	UseLaunchTemplate      = "launch template"
 	UseLaunchConfiguration = "launch configuration"
 	UseInstance            = "instance"
+	UseParameter           = "SSM parameter"
 )
 
 // Use is one thing that uses an image copy: an Auto Scaling group (Via
 // says through which template version or launch configuration), a launch
 // template version a launch may use ($Latest or $Default), a launch
-// configuration, or an instance that has not terminated.
+// configuration, an instance that has not terminated, or a parameter
+// under elevator.ImageParameterPrefix (a manifest may name the image
+// through it: the next release would need it).
 type Use struct {
 	Region, ImageID string
 	Kind, Name      string
@@ -170,7 +181,8 @@ func (inv Inventory) UsesOf(img Image) []Use {
 // number of images: DescribeImages (own, tagged elevator:image),
 // DescribeLaunchTemplateVersions ($Latest and $Default of every template),
 // DescribeAutoScalingGroups, DescribeLaunchConfigurations and
-// DescribeInstances; plus one DescribeLaunchTemplateVersions per template
+// DescribeInstances, and GetParametersByPath under
+// elevator.ImageParameterPrefix; plus one DescribeLaunchTemplateVersions per template
 // that a group names by a version number other than its $Latest or
 // $Default. note, when not nil, is told what each region found. Errors
 // are the adapters'; the first one is returned.
@@ -189,7 +201,7 @@ func Take(ctx context.Context, regions []Region, note func(region, msg string)) 
 			f := &results[i]
 			f.copies, f.uses, f.err = takeRegion(ctx, r)
 			if f.err == nil && note != nil {
-				note(r.Name, fmt.Sprintf("%d images tagged %s; %d uses by groups, launch templates, launch configurations and instances", len(f.copies), elevator.TagImage, len(f.uses)))
+				note(r.Name, fmt.Sprintf("%d images tagged %s; %d uses by groups, launch templates, launch configurations, instances and image parameters", len(f.copies), elevator.TagImage, len(f.uses)))
 			}
 		}()
 	}
@@ -309,6 +321,14 @@ func takeRegion(ctx context.Context, r Region) ([]Copy, []Use, error) {
 	}
 	for _, i := range instances {
 		use(Use{ImageID: i.ImageID, Kind: UseInstance, Name: i.InstanceID + " (" + i.State + ")"})
+	}
+
+	params, err := r.Parameters.ParametersUnder(ctx, elevator.ImageParameterPrefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, p := range params {
+		use(Use{ImageID: strings.TrimSpace(p.Value), Kind: UseParameter, Name: p.Name})
 	}
 	return copies, uses, nil
 }
