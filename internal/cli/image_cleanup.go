@@ -24,8 +24,9 @@ import (
 )
 
 // imageLinePattern is the form of an image line (the value of
-// elevator:image) that --image accepts.
-var imageLinePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
+// elevator:image) that --image accepts: image.yml's name, as
+// schemas/image.schema.json says (a test holds them equal).
+var imageLinePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
 
 // imageInventory is what `image list` and `image cleanup` share: the
 // orbit whose regions they look in, and which images they consider.
@@ -53,7 +54,7 @@ func (o *imageInventory) validate(allRegions bool) error {
 		return elevator.Errorf(elevator.EINVALID, "--orbit is required")
 	}
 	if o.line != "" && !imageLinePattern.MatchString(o.line) {
-		return elevator.Errorf(elevator.EINVALID, "--image %q: want an image line (the %s tag of its images): lower-case letters, digits, '.', '_' or '-'", o.line, elevator.TagImage)
+		return elevator.Errorf(elevator.EINVALID, "--image %q: want an image line (the %s tag of its images): 1 to 40 lowercase letters, digits or '-', starting with a letter, such as base or shop-web", o.line, elevator.TagImage)
 	}
 	if o.service != "" {
 		if o.line != "" {

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/elevatorhq/elevator/internal/image"
+	"github.com/elevatorhq/elevator/schemas"
 )
 
 // TestImageCleanupSaysWhatARetryCanFix: a copy not deregistered is found
@@ -29,5 +31,29 @@ func TestImageCleanupSaysWhatARetryCanFix(t *testing.T) {
 	}
 	if got := failedRemovals(rs[:1]); got != "" {
 		t.Errorf("nothing failed: %q", got)
+	}
+}
+
+// TestImageLinePatternIsTheSchemas: --image accepts exactly the image
+// lines image.yml may name.
+func TestImageLinePatternIsTheSchemas(t *testing.T) {
+	var schema struct {
+		Properties struct {
+			Name struct {
+				Pattern string `json:"pattern"`
+			} `json:"name"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(schemas.Image, &schema); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := imageLinePattern.String(), schema.Properties.Name.Pattern; got != want || want == "" {
+		t.Errorf("--image pattern %q, image.schema.json's name %q", got, want)
+	}
+	for line, ok := range map[string]bool{"base": true, "shop-web": true, "a" + strings.Repeat("b", 39): true,
+		"a" + strings.Repeat("b", 40): false, "web.v2": false, "web_v2": false, "9base": false} {
+		if imageLinePattern.MatchString(line) != ok {
+			t.Errorf("--image %q: accepted %v, want %v", line, !ok, ok)
+		}
 	}
 }
