@@ -57,7 +57,7 @@ func thousandImages(n int) fakeCloud {
 			if ri > 0 {
 				ct[elevator.TagImageCopiedFrom] = fmt.Sprintf("%s/ami-%05d-0", benchRegions[0], i)
 			}
-			cloud[r].addImage(ec2.OwnImage{Image: ec2.Image{ID: fmt.Sprintf("ami-%05d-%d", i, ri), Tags: ct}})
+			cloud[r].addImage(ec2.ImageDetail{Image: ec2.Image{ID: fmt.Sprintf("ami-%05d-%d", i, ri), Tags: ct}})
 		}
 	}
 	for ri, r := range benchRegions {

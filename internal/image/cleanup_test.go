@@ -286,12 +286,12 @@ func threeRegions(t *testing.T) fakeCloud {
 		id := "ami-" + string(rune('0'+n))
 		tg := map[string]string{elevator.TagImage: "base", elevator.TagImageStage: "tested", elevator.TagImageBakeID: "bake-" + id, elevator.TagOrbit: "demo",
 			elevator.TagImageBuilt: testNow.Add(-time.Duration(10*n+10) * 24 * time.Hour).Format(time.RFC3339)}
-		cloud["us-east-1"].addImage(ec2.OwnImage{Image: ec2.Image{ID: id, Tags: tg}})
+		cloud["us-east-1"].addImage(ec2.ImageDetail{Image: ec2.Image{ID: id, Tags: tg}})
 		ct := map[string]string{elevator.TagImageCopiedFrom: "us-east-1/" + id}
 		for k, v := range tg {
 			ct[k] = v
 		}
-		cloud["us-west-2"].addImage(ec2.OwnImage{Image: ec2.Image{ID: id + "w", Tags: ct}})
+		cloud["us-west-2"].addImage(ec2.ImageDetail{Image: ec2.Image{ID: id + "w", Tags: ct}})
 	}
 	return cloud
 }
@@ -474,7 +474,7 @@ func TestCleanupKeepsSharedImagesAndOtherOrbitsImages(t *testing.T) {
 	shared.Tags[elevator.TagImageShared] = "111111111111"
 	other := map[string]string{elevator.TagImage: "base", elevator.TagImageStage: "tested", elevator.TagImageBakeID: "bake-p",
 		elevator.TagOrbit: "prod", elevator.TagImageBuilt: testNow.Add(-100 * 24 * time.Hour).Format(time.RFC3339)}
-	cloud["us-east-1"].addImage(ec2.OwnImage{Image: ec2.Image{ID: "ami-9", Tags: other}})
+	cloud["us-east-1"].addImage(ec2.ImageDetail{Image: ec2.Image{ID: "ami-9", Tags: other}})
 	run := func(includeShared bool) Report {
 		t.Helper()
 		rep, err := Cleanup(context.Background(), CleanupInput{Orbit: "demo", Regions: cloud.regions(), Removers: cloud.removers(),

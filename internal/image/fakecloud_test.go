@@ -24,7 +24,7 @@ import (
 
 type fakeRegion struct {
 	mu        sync.Mutex
-	images    map[string]ec2.OwnImage
+	images    map[string]ec2.ImageDetail
 	snapshots map[string]bool
 	snapOf    map[string]string              // snapshot -> the image that names it
 	templates map[string][]ec2.TemplateImage // by template name: versions 1..n
@@ -46,7 +46,7 @@ type fakeRegion struct {
 }
 
 func newFakeRegion() *fakeRegion {
-	return &fakeRegion{images: map[string]ec2.OwnImage{}, snapshots: map[string]bool{}, snapOf: map[string]string{}, templates: map[string][]ec2.TemplateImage{},
+	return &fakeRegion{images: map[string]ec2.ImageDetail{}, snapshots: map[string]bool{}, snapOf: map[string]string{}, templates: map[string][]ec2.TemplateImage{},
 		defaults: map[string]int64{}, pageSize: map[string]int{}, calls: map[string]int{}, fail: map[string]bool{}, inUse: map[string]int{}}
 }
 
@@ -71,7 +71,7 @@ func (f *fakeRegion) count(call string, n int) {
 	f.calls[call] += n
 }
 
-func (f *fakeRegion) addImage(img ec2.OwnImage) {
+func (f *fakeRegion) addImage(img ec2.ImageDetail) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if img.State == "" {
@@ -96,10 +96,10 @@ func (f *fakeRegion) addTemplate(name string, images ...string) {
 	f.defaults[name] = 1
 }
 
-func (f *fakeRegion) OwnImagesTagged(_ context.Context, key string) ([]ec2.OwnImage, error) {
+func (f *fakeRegion) OwnImagesTagged(_ context.Context, key string) ([]ec2.ImageDetail, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []ec2.OwnImage
+	var out []ec2.ImageDetail
 	for _, img := range f.images {
 		if _, ok := img.Tags[key]; ok {
 			out = append(out, img)

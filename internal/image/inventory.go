@@ -25,7 +25,7 @@ import (
 // RegionImages reads, in bulk, the images of one region and what uses
 // them (the EC2 adapter).
 type RegionImages interface {
-	OwnImagesTagged(ctx context.Context, key string) ([]ec2.OwnImage, error)
+	OwnImagesTagged(ctx context.Context, key string) ([]ec2.ImageDetail, error)
 	UsableTemplateImages(ctx context.Context) ([]ec2.TemplateImage, error)
 	TemplateVersionImages(ctx context.Context, idOrName string, versions []string) ([]ec2.TemplateImage, error)
 	LiveInstanceImages(ctx context.Context) ([]ec2.InstanceImage, error)
