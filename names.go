@@ -121,6 +121,11 @@ func BakeSecurityGroupName(orbit string) string { return "elevator-" + orbit + "
 // <orbit>/<app>/<service>.
 func AppRepositoryName(orbit, app, service string) string { return orbit + "/" + app + "/" + service }
 
+// ContainerImage is the id of the container image tagged tag in an ECR
+// repository, as releases and the image allow list name it:
+// <repository>:<tag>.
+func ContainerImage(repository, tag string) string { return repository + ":" + tag }
+
 // The key attributes of an images table (see ImagesTableName).
 const (
 	ImagesKeyApp   = "app"

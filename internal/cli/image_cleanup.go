@@ -14,6 +14,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
 	"github.com/elevatorhq/elevator/internal/compile"
 	"github.com/elevatorhq/elevator/internal/image"
@@ -23,8 +24,9 @@ import (
 )
 
 // imageLinePattern is the form of an image line (the value of
-// elevator:image) that --image accepts.
-var imageLinePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
+// elevator:image) that --image accepts: image.yml's name, as
+// schemas/image.schema.json says (a test holds them equal).
+var imageLinePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
 
 // imageInventory is what `image list` and `image cleanup` share: the
 // orbit whose regions they look in, and which images they consider.
@@ -52,7 +54,7 @@ func (o *imageInventory) validate(allRegions bool) error {
 		return elevator.Errorf(elevator.EINVALID, "--orbit is required")
 	}
 	if o.line != "" && !imageLinePattern.MatchString(o.line) {
-		return elevator.Errorf(elevator.EINVALID, "--image %q: want an image line (the %s tag of its images): lower-case letters, digits, '.', '_' or '-'", o.line, elevator.TagImage)
+		return elevator.Errorf(elevator.EINVALID, "--image %q: want an image line (the %s tag of its images): 1 to 40 lowercase letters, digits or '-', starting with a letter, such as base or shop-web", o.line, elevator.TagImage)
 	}
 	if o.service != "" {
 		if o.line != "" {
@@ -95,7 +97,7 @@ func (o *imageInventory) regions(ctx context.Context) ([]image.Region, map[strin
 			return nil, nil, err
 		}
 		e := ec2.New(cfg)
-		regions = append(regions, image.Region{Name: r.Name, Images: e, Groups: autoscaling.New(cfg)})
+		regions = append(regions, image.Region{Name: r.Name, Images: e, Groups: autoscaling.New(cfg), Parameters: ssm.New(cfg)})
 		removers[r.Name] = e
 	}
 	return regions, removers, nil
@@ -107,19 +109,21 @@ func newImageCleanupCmd(g *globals) *cobra.Command {
 	o := &imageInventory{globals: g}
 	var stage, age string
 	var keep int
-	var dryRun bool
+	var dryRun, includeShared bool
 	c := &cobra.Command{
 		Use:   "cleanup",
 		Short: "Deregister old images of an orbit's regions and delete their snapshots, never one in use",
 		Long: `Look, in every region of the orbit, at the images the account owns that carry
-an ` + elevator.TagImage + ` tag (an image and its copies in other regions are one image),
-and remove those that are, in their line and stage, older than --age, not
+an ` + elevator.TagImage + ` tag and were baked in the orbit (` + elevator.TagOrbit + `; an image and
+its copies in other regions are one image), and remove those that are, in their line and stage, older than --age, not
 among the newest --keep, and not in use: deregister every copy and delete
 its snapshots. An image is in use when any copy, in any region of the orbit,
 is launched by an Auto Scaling group (its launch template version or launch
 configuration), named by a launch template's $Latest or $Default version or
 by a launch configuration, or run by an instance that has not terminated,
-whoever owns them. A revoked image does not count toward --keep. --stage,
+whoever owns them, or named by an image parameter under ` + elevator.ImageParameterPrefix + `.
+An image shared with other accounts (` + elevator.TagImageShared + `) stays unless
+--include-shared: its uses there cannot be seen. A revoked image does not count toward --keep. --stage,
 --image and --service narrow which images are considered. --dry-run prints
 what would go and why each other image stays, and changes nothing; without
 --yes, cleanup prints the same and asks first. Removals are audited.`,
@@ -130,7 +134,7 @@ what would go and why each other image stays, and changes nothing; without
 		if err := o.validate(true); err != nil {
 			return err
 		}
-		policy := image.Policy{Stage: stage, Keep: keep, Line: o.line, App: o.app, Service: o.svc}
+		policy := image.Policy{Stage: stage, Keep: keep, Line: o.line, App: o.app, Service: o.svc, Orbit: o.orbit.Name, IncludeShared: includeShared}
 		if stage != "" && o.orbit.ImageStageIndex(stage) < 0 {
 			return elevator.Errorf(elevator.EINVALID, "--stage %s: orbit %s has stages %s", stage, o.orbit.Name, strings.Join(o.orbit.ImageStages(), ", "))
 		}
@@ -205,8 +209,8 @@ what would go and why each other image stays, and changes nothing; without
 		if perr := o.printCleanup(policy, done); perr != nil {
 			return perr
 		}
-		if n := done.Failed(); n > 0 {
-			return reported{elevator.Errorf(elevator.EAWS, "%d image copies were not removed entirely; run cleanup again to retry them", n)}
+		if msg := failedRemovals(done.Removals); msg != "" {
+			return reported{elevator.Errorf(elevator.EAWS, "%s", msg)}
 		}
 		return nil
 	}
@@ -214,6 +218,7 @@ what would go and why each other image stays, and changes nothing; without
 	c.Flags().IntVar(&keep, "keep", image.DefaultKeep, "how many of the newest images of each line and stage to keep, whatever their age")
 	c.Flags().StringVar(&age, "age", "14d", "keep every image younger than this: days (14d) or a duration (36h)")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be removed and why the rest stays; remove nothing")
+	c.Flags().BoolVar(&includeShared, "include-shared", false, "also remove images shared with other accounts ("+elevator.TagImageShared+"), whose uses there cannot be seen")
 	o.addFlags(c)
 	return c
 }
@@ -321,6 +326,34 @@ func (o *imageInventory) printCleanup(p image.Policy, rep image.Report) error {
 		}
 	}
 	return nil
+}
+
+// failedRemovals says what did not go and what to do about it: a copy
+// not deregistered is still registered, so cleanup finds it again; a
+// snapshot not deleted belongs to no image any more, so cleanup does not
+// see it again and it has to be deleted by hand. It is "" when
+// everything went.
+func failedRemovals(rs []image.Removal) string {
+	var images int
+	var snaps []string
+	for _, r := range rs {
+		if !r.Deregistered {
+			images++
+			continue
+		}
+		for _, s := range sortedKeys(r.SnapshotErrors) {
+			snaps = append(snaps, r.Region+"/"+s)
+		}
+	}
+	var parts []string
+	if images > 0 {
+		parts = append(parts, fmt.Sprintf("%d image copies were not deregistered; run cleanup again to retry them", images))
+	}
+	if len(snaps) > 0 {
+		parts = append(parts, fmt.Sprintf("%d snapshots of deregistered images were not deleted (%s); their images are gone, so cleanup will not find them again: delete them with `aws ec2 delete-snapshot --region REGION --snapshot-id ID`",
+			len(snaps), strings.Join(snaps, ", ")))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func joinErrors(m map[string]string) string {

@@ -63,6 +63,7 @@ func TestImageCleanupOnAnOrbitRemovesOldCopiesAndAuditsIt(t *testing.T) {
 		tags := []ec2types.Tag{
 			{Key: aws.String(domain.TagImage), Value: aws.String("web")},
 			{Key: aws.String(domain.TagImageStage), Value: aws.String("tested")},
+			{Key: aws.String(domain.TagOrbit), Value: aws.String(orbit)},
 			{Key: aws.String(domain.TagImageBakeID), Value: aws.String("bake-" + role)},
 			{Key: aws.String(domain.TagImageBuilt), Value: aws.String(time.Now().UTC().Add(-time.Duration(days) * 24 * time.Hour).Format(time.RFC3339))},
 		}

@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/ec2"
 )
 
 // Cleanup defaults, as Asiaq's: keep the newest 3 images of each line
@@ -35,6 +37,15 @@ type Policy struct {
 	// App and Service, when set, consider only the images made for that
 	// app (and service).
 	App, Service string
+	// Orbit, when set, considers only the images its bakes made (their
+	// elevator:orbit tag): other orbits' images in the same regions are
+	// neither removed nor counted toward Keep. Uses count whoever's they
+	// are.
+	Orbit string
+	// IncludeShared lets a cleanup remove an image shared with other
+	// accounts (elevator:shared). Without it such an image stays: uses in
+	// other accounts cannot be seen.
+	IncludeShared bool
 }
 
 // Decision is what a cleanup does with one image: remove it (with every
@@ -49,7 +60,8 @@ type Decision struct {
 
 // in reports whether the policy considers img.
 func (p Policy) in(img Image) bool {
-	return (p.Line == "" || img.Line == p.Line) &&
+	return (p.Orbit == "" || img.Orbit == p.Orbit) &&
+		(p.Line == "" || img.Line == p.Line) &&
 		(p.App == "" || img.App == p.App) &&
 		(p.Service == "" || img.Service == p.Service) &&
 		(p.Stage == "" || img.Stage == p.Stage)
@@ -58,7 +70,8 @@ func (p Policy) in(img Image) bool {
 // Plan decides, for each image the policy considers, whether a cleanup
 // at now removes it. An image stays when any of its copies in any region
 // is used (by a group, a launch template's $Latest or $Default version, a
-// launch configuration or an instance), when a copy is still being made
+// launch configuration, an instance or an image parameter), when it is
+// shared with other accounts (unless IncludeShared), when a copy is still being made
 // (not available and not failed), when it is among the newest Keep
 // unrevoked images of its line and stage (by Built), or when it is
 // younger than Age or of unknown age; every reason that holds is given. Any other image is
@@ -99,6 +112,9 @@ func Plan(inv Inventory, p Policy, now time.Time) []Decision {
 				if c.State != "available" && c.State != "failed" {
 					keep = append(keep, fmt.Sprintf("%s in %s is %s", c.ID, c.Region, orUnknown(c.State)))
 				}
+			}
+			if img.Shared != "" && !p.IncludeShared {
+				keep = append(keep, "shared with "+img.Shared+"; uses there cannot be seen (--include-shared removes it)")
 			}
 			if img.Revoked == "" {
 				rank++
@@ -219,7 +235,9 @@ func (r Removal) OK() bool { return r.Deregistered && len(r.SnapshotErrors) == 0
 
 // Remove deregisters every copy of every image decisions remove, in
 // every region (removers by region), then deletes the snapshots of each
-// copy it deregistered (those were read, with the image, before). The
+// copy it deregistered (those were read, with the image, before),
+// trying a snapshot AWS still says is in use again for about a minute
+// (snapshotWaits). The
 // regions work at once, each copy after copy (AWS limits the rate of
 // calls per region). A failure does not stop the others; a copy that
 // could not be deregistered keeps its snapshots. A region with no
@@ -260,7 +278,7 @@ func Remove(ctx context.Context, removers map[string]Remover, decisions []Decisi
 				} else {
 					r.Deregistered = true
 					for _, s := range j.snapshot {
-						if err := rm.DeleteSnapshot(ctx, s); err != nil {
+						if err := deleteSnapshot(ctx, rm, s); err != nil {
 							if r.SnapshotErrors == nil {
 								r.SnapshotErrors = map[string]string{}
 							}
@@ -278,6 +296,31 @@ func Remove(ctx context.Context, removers map[string]Remover, decisions []Decisi
 	}
 	wg.Wait()
 	return out
+}
+
+// snapshotWaits are the pauses between tries of a snapshot AWS still
+// says is in use (ec2.ErrSnapshotInUse): it may, for a while after its
+// image was deregistered. About a minute in all.
+var snapshotWaits = []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second}
+
+// deleteSnapshot deletes snapshot id, trying again after each of
+// snapshotWaits while it is in use. It gives up early when ctx ends.
+func deleteSnapshot(ctx context.Context, rm Remover, id string) error {
+	err := rm.DeleteSnapshot(ctx, id)
+	for _, wait := range snapshotWaits {
+		if !errors.Is(err, ec2.ErrSnapshotInUse) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		err = rm.DeleteSnapshot(ctx, id)
+	}
+	return err
 }
 
 func describeRemoval(r Removal) string {
@@ -335,7 +378,11 @@ type CleanupInput struct {
 // copies that went and those that did not). A dry run changes nothing and
 // writes no audit entry. Errors are the inventory's and the audit's; a
 // copy that could not be removed is in the report, not an error.
+//
+// Cleanup considers only the images of in.Orbit (Policy.Orbit is set
+// to it).
 func Cleanup(ctx context.Context, in CleanupInput) (Report, error) {
+	in.Policy.Orbit = in.Orbit
 	inv, err := Take(ctx, in.Regions, in.Progress)
 	if err != nil {
 		return Report{}, err

@@ -32,6 +32,7 @@ import (
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
 )
 
@@ -46,7 +47,7 @@ func thousandImages(n int) fakeCloud {
 	}
 	for i := range n {
 		line := fmt.Sprintf("line-%d", i%10)
-		tags := map[string]string{elevator.TagImage: line, elevator.TagImageStage: "tested", elevator.TagImageBakeID: fmt.Sprintf("bake-%d", i),
+		tags := map[string]string{elevator.TagImage: line, elevator.TagImageStage: "tested", elevator.TagOrbit: "bench", elevator.TagImageBakeID: fmt.Sprintf("bake-%d", i),
 			elevator.TagImageBuilt: testNow.Add(-time.Duration(i) * time.Hour).Format(time.RFC3339)}
 		for ri, r := range benchRegions {
 			ct := map[string]string{}
@@ -56,7 +57,7 @@ func thousandImages(n int) fakeCloud {
 			if ri > 0 {
 				ct[elevator.TagImageCopiedFrom] = fmt.Sprintf("%s/ami-%05d-0", benchRegions[0], i)
 			}
-			cloud[r].addImage(ec2.OwnImage{Image: ec2.Image{ID: fmt.Sprintf("ami-%05d-%d", i, ri), Tags: ct}})
+			cloud[r].addImage(ec2.ImageDetail{Image: ec2.Image{ID: fmt.Sprintf("ami-%05d-%d", i, ri), Tags: ct}})
 		}
 	}
 	for ri, r := range benchRegions {
@@ -160,6 +161,7 @@ func BenchmarkCleanupOnMoto(b *testing.B) {
 			}
 			tags := []ec2types.Tag{{Key: aws.String(elevator.TagImage), Value: aws.String(fmt.Sprintf("line-%d", i%10))},
 				{Key: aws.String(elevator.TagImageStage), Value: aws.String("tested")},
+				{Key: aws.String(elevator.TagOrbit), Value: aws.String("bench")},
 				{Key: aws.String(elevator.TagImageBakeID), Value: aws.String(fmt.Sprintf("bake-%d-%s", i, aws.ToString(reg.ImageId)))},
 				{Key: aws.String(elevator.TagImageBuilt), Value: aws.String(testNow.Add(-time.Duration(i+400) * time.Hour).Format(time.RFC3339))}}
 			if _, err := east.CreateTags(ctx, &ec2sdk.CreateTagsInput{Resources: []string{aws.ToString(reg.ImageId)}, Tags: tags}); err != nil {
@@ -189,7 +191,7 @@ func BenchmarkCleanupOnMoto(b *testing.B) {
 		for _, r := range benchRegions {
 			cfg := c.add(acct.Config(r))
 			e := ec2.New(cfg)
-			regions = append(regions, Region{Name: r, Images: e, Groups: autoscaling.New(cfg)})
+			regions = append(regions, Region{Name: r, Images: e, Groups: autoscaling.New(cfg), Parameters: ssm.New(cfg)})
 			removers[r] = e
 		}
 		b.StartTimer()

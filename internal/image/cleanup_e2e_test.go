@@ -18,10 +18,13 @@ import (
 	autoscalingtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	ssmsdk "github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
 )
 
@@ -36,8 +39,8 @@ type motoImages struct {
 
 func (m motoImages) regions() []Region {
 	return []Region{
-		{Name: "us-east-1", Images: ec2.New(m.east), Groups: autoscaling.New(m.east)},
-		{Name: "us-west-2", Images: ec2.New(m.west), Groups: autoscaling.New(m.west)},
+		{Name: "us-east-1", Images: ec2.New(m.east), Groups: autoscaling.New(m.east), Parameters: ssm.New(m.east)},
+		{Name: "us-west-2", Images: ec2.New(m.west), Groups: autoscaling.New(m.west), Parameters: ssm.New(m.west)},
 	}
 }
 
@@ -55,27 +58,30 @@ func tagsOf(kv map[string]string) []ec2types.Tag {
 
 // newMotoImages registers, in us-east-1, images of line base at stage
 // tested: new1 and new2 built 20 and 21 days ago, then, 30 to 35 days
-// ago, byGroup, byInstance, byTemplate, byConfig, spare1 and spare2; and
+// ago, byGroup, byInstance, byTemplate, byConfig, byParameter, spare1 and
+// spare2; and
 // copies each to us-west-2 with the same tags and elevator:copied-from.
 // It uses byGroup through a group pinned to a launch template version
 // that is neither $Latest nor $Default, byTemplate through a template's
 // $Latest, byConfig through a launch configuration, and byInstance's
-// copy through an instance in us-west-2.
+// copy through an instance in us-west-2, and byParameter's copy through
+// an image parameter in us-west-2 (a parameter outside
+// elevator.ImageParameterPrefix names spare1: it is no use).
 func newMotoImages(t *testing.T) motoImages {
 	t.Helper()
 	ctx := context.Background()
 	acct := emulatortest.NewAccount(t)
 	m := motoImages{east: acct.Config("us-east-1"), west: acct.Config("us-west-2"), ids: map[string]string{}, copies: map[string]string{}}
 	m.eastSDK, m.westSDK = ec2sdk.NewFromConfig(m.east), ec2sdk.NewFromConfig(m.west)
-	roles := []string{"new1", "new2", "byGroup", "byInstance", "byTemplate", "byConfig", "spare1", "spare2"}
-	ages := []int{20, 21, 30, 31, 32, 33, 34, 35}
+	roles := []string{"new1", "new2", "byGroup", "byInstance", "byTemplate", "byConfig", "byParameter", "spare1", "spare2"}
+	ages := []int{20, 21, 30, 31, 32, 33, 36, 34, 35}
 	for i, role := range roles {
 		reg, err := m.eastSDK.RegisterImage(ctx, &ec2sdk.RegisterImageInput{Name: aws.String("base-" + role)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		id := aws.ToString(reg.ImageId)
-		tags := map[string]string{elevator.TagImage: "base", elevator.TagImageStage: "tested", elevator.TagImageBakeID: "bake-" + role,
+		tags := map[string]string{elevator.TagImage: "base", elevator.TagImageStage: "tested", elevator.TagOrbit: "demo", elevator.TagImageBakeID: "bake-" + role,
 			elevator.TagImageBuilt: time.Now().Add(-time.Duration(ages[i]) * 24 * time.Hour).UTC().Format(time.RFC3339)}
 		if _, err := m.eastSDK.CreateTags(ctx, &ec2sdk.CreateTagsInput{Resources: []string{id}, Tags: tagsOf(tags)}); err != nil {
 			t.Fatal(err)
@@ -125,6 +131,12 @@ func newMotoImages(t *testing.T) motoImages {
 	if _, err := m.westSDK.RunInstances(ctx, &ec2sdk.RunInstancesInput{ImageId: aws.String(m.copies["byInstance"]), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)}); err != nil {
 		t.Fatal(err)
 	}
+	params := ssmsdk.NewFromConfig(m.west)
+	for name, id := range map[string]string{elevator.ImageParameterPrefix + "shop/web": m.copies["byParameter"], "/other/web": m.copies["spare1"]} {
+		if _, err := params.PutParameter(ctx, &ssmsdk.PutParameterInput{Name: aws.String(name), Value: aws.String(id), Type: ssmtypes.ParameterTypeString}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return m
 }
 
@@ -168,8 +180,8 @@ func TestCleanupOnMotoKeepsWhatIsUsedOrNewAndRemovesEveryCopyWithItsSnapshots(t 
 	mp := &m
 	ctx := context.Background()
 	before := mp.state(t)
-	if len(before["us-east-1"]) != 16 || len(before["us-west-2"]) != 16 {
-		t.Fatalf("want 8 images and 8 snapshots per region, got %v", before)
+	if len(before["us-east-1"]) != 18 || len(before["us-west-2"]) != 18 {
+		t.Fatalf("want 9 images and 9 snapshots per region, got %v", before)
 	}
 	policy := Policy{Keep: 2, Age: DefaultAge}
 
@@ -200,12 +212,13 @@ func TestCleanupOnMotoKeepsWhatIsUsedOrNewAndRemovesEveryCopyWithItsSnapshots(t 
 		t.Errorf("a dry run would remove %v, want %v; reasons: %v", wouldGo, want, why)
 	}
 	for role, want := range map[string]string{
-		"new1":       "newest 2 of line base at stage tested (#1)",
-		"new2":       "newest 2 of line base at stage tested (#2)",
-		"byGroup":    "group shop-web-r1 (launch template shop-web version 1) in us-east-1",
-		"byTemplate": "launch template spare version 1 in us-east-1",
-		"byConfig":   "launch configuration old-lc in us-east-1",
-		"byInstance": "in us-west-2",
+		"new1":        "newest 2 of line base at stage tested (#1)",
+		"new2":        "newest 2 of line base at stage tested (#2)",
+		"byGroup":     "group shop-web-r1 (launch template shop-web version 1) in us-east-1",
+		"byTemplate":  "launch template spare version 1 in us-east-1",
+		"byConfig":    "launch configuration old-lc in us-east-1",
+		"byInstance":  "in us-west-2",
+		"byParameter": "SSM parameter " + elevator.ImageParameterPrefix + "shop/web in us-west-2",
 	} {
 		if !strings.Contains(why[role], want) {
 			t.Errorf("%s: why = %q, want it to say %q", role, why[role], want)
@@ -230,15 +243,15 @@ func TestCleanupOnMotoKeepsWhatIsUsedOrNewAndRemovesEveryCopyWithItsSnapshots(t 
 			t.Errorf("%s or its copy is still registered", role)
 		}
 	}
-	for _, role := range []string{"new1", "new2", "byGroup", "byInstance", "byTemplate", "byConfig"} {
+	for _, role := range []string{"new1", "new2", "byGroup", "byInstance", "byTemplate", "byConfig", "byParameter"} {
 		if !slices.Contains(after["us-east-1"], m.ids[role]) || !slices.Contains(after["us-west-2"], m.copies[role]) {
 			t.Errorf("%s or its copy was removed", role)
 		}
 	}
-	// 6 images and their 6 snapshots remain in each region: the removed
+	// 7 images and their 7 snapshots remain in each region: the removed
 	// images' snapshots went with them.
-	if len(after["us-east-1"]) != 12 || len(after["us-west-2"]) != 12 {
-		t.Errorf("want 6 images and 6 snapshots left per region, got %v", after)
+	if len(after["us-east-1"]) != 14 || len(after["us-west-2"]) != 14 {
+		t.Errorf("want 7 images and 7 snapshots left per region, got %v", after)
 	}
 	for _, r := range rep.Removals {
 		if len(r.Snapshots) != 1 {

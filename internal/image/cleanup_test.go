@@ -37,6 +37,10 @@ func copiedTo(region, id string) func(*Image) {
 	}
 }
 
+func shared(with string) func(*Image) { return func(i *Image) { i.Shared = with } }
+
+func ofOrbit(name string) func(*Image) { return func(i *Image) { i.Orbit = name } }
+
 func state(s string) func(*Image) { return func(i *Image) { i.Copies[0].State = s } }
 
 // five are five images of line base at stage tested, built 20 to 60 days
@@ -171,6 +175,29 @@ func TestPlanKeepsTheNewestTheYoungAndWhatIsUsedInAnyRegion(t *testing.T) {
 			why: map[string]string{"ami-0": "age unknown"},
 		},
 		{
+			name:    "an image shared with other accounts stays: uses there cannot be seen",
+			images:  five(map[string][]func(*Image){"ami-5": {shared("111111111111,222222222222")}}),
+			policy:  defaults,
+			removed: []string{"ami-4"},
+			why:     map[string]string{"ami-5": "kept: shared with 111111111111,222222222222; uses there cannot be seen"},
+		},
+		{
+			name:    "--include-shared removes a shared image like any other",
+			images:  five(map[string][]func(*Image){"ami-5": {shared("111111111111")}}),
+			policy:  Policy{Keep: DefaultKeep, Age: DefaultAge, IncludeShared: true},
+			removed: []string{"ami-4", "ami-5"},
+		},
+		{
+			name: "only the orbit's images are considered, and only they count toward keep",
+			images: []Image{img("base", "tested", "ami-o1", 20, ofOrbit("test")), img("base", "tested", "ami-o2", 21, ofOrbit("test")),
+				img("base", "tested", "ami-p1", 10, ofOrbit("prod")), img("base", "tested", "ami-p2", 11, ofOrbit("prod")),
+				img("base", "tested", "ami-n1", 30)},
+			policy:  Policy{Orbit: "test", Keep: 1, Age: DefaultAge},
+			removed: []string{"ami-o2"},
+			absent:  []string{"ami-p1", "ami-p2", "ami-n1"},
+			why:     map[string]string{"ami-o1": "newest 1 of line base at stage tested (#1)"},
+		},
+		{
 			name:   "in use and among the newest gives both reasons",
 			images: five(nil), policy: defaults,
 			uses:    []Use{{Region: "us-east-1", ImageID: "ami-1", Kind: UseInstance, Name: "i-1 (running)"}},
@@ -249,21 +276,22 @@ func TestCopiesAreOneImageByBakeOrCopiedFrom(t *testing.T) {
 	}
 }
 
-// threeRegions is a fake cloud (see fakeRegion) with line base: ami-1
-// (newest) to ami-5 in us-east-1, each copied to us-west-2 as ami-Nw.
+// threeRegions is a fake cloud (see fakeRegion) with line base of orbit
+// demo: ami-1 (newest) to ami-5 in us-east-1, each copied to us-west-2 as
+// ami-Nw.
 func threeRegions(t *testing.T) fakeCloud {
 	t.Helper()
 	cloud := fakeCloud{"us-east-1": newFakeRegion(), "us-west-2": newFakeRegion(), "eu-west-1": newFakeRegion()}
 	for n := 1; n <= 5; n++ {
 		id := "ami-" + string(rune('0'+n))
-		tg := map[string]string{elevator.TagImage: "base", elevator.TagImageStage: "tested", elevator.TagImageBakeID: "bake-" + id,
+		tg := map[string]string{elevator.TagImage: "base", elevator.TagImageStage: "tested", elevator.TagImageBakeID: "bake-" + id, elevator.TagOrbit: "demo",
 			elevator.TagImageBuilt: testNow.Add(-time.Duration(10*n+10) * 24 * time.Hour).Format(time.RFC3339)}
-		cloud["us-east-1"].addImage(ec2.OwnImage{Image: ec2.Image{ID: id, Tags: tg}})
+		cloud["us-east-1"].addImage(ec2.ImageDetail{Image: ec2.Image{ID: id, Tags: tg}})
 		ct := map[string]string{elevator.TagImageCopiedFrom: "us-east-1/" + id}
 		for k, v := range tg {
 			ct[k] = v
 		}
-		cloud["us-west-2"].addImage(ec2.OwnImage{Image: ec2.Image{ID: id + "w", Tags: ct}})
+		cloud["us-west-2"].addImage(ec2.ImageDetail{Image: ec2.Image{ID: id + "w", Tags: ct}})
 	}
 	return cloud
 }
@@ -310,7 +338,7 @@ func TestTakeFindsEveryKindOfUseInBulk(t *testing.T) {
 	// One call per kind and region, plus one for the pinned version.
 	calls := cloud.calls()
 	for kind, want := range map[string]int{"DescribeImages": 3, "DescribeLaunchTemplateVersions": 4, "DescribeAutoScalingGroups": 3,
-		"DescribeLaunchConfigurations": 3, "DescribeInstances": 3} {
+		"DescribeLaunchConfigurations": 3, "DescribeInstances": 3, "GetParametersByPath": 3} {
 		if calls[kind] != want {
 			t.Errorf("%s: %d calls, want %d", kind, calls[kind], want)
 		}
@@ -433,5 +461,84 @@ func TestParseAge(t *testing.T) {
 		if _, err := ParseAge(in); elevator.ErrorCode(err) != elevator.EINVALID {
 			t.Errorf("ParseAge(%q): %v, want EINVALID", in, err)
 		}
+	}
+}
+
+// TestCleanupKeepsSharedImagesAndOtherOrbitsImages reads the tags from
+// the fake cloud: elevator:shared on a copy keeps the whole image, and an
+// image another orbit baked is neither removed nor counted.
+func TestCleanupKeepsSharedImagesAndOtherOrbitsImages(t *testing.T) {
+	cloud := threeRegions(t)
+	west := cloud["us-west-2"]
+	shared := west.images["ami-5w"]
+	shared.Tags[elevator.TagImageShared] = "111111111111"
+	other := map[string]string{elevator.TagImage: "base", elevator.TagImageStage: "tested", elevator.TagImageBakeID: "bake-p",
+		elevator.TagOrbit: "prod", elevator.TagImageBuilt: testNow.Add(-100 * 24 * time.Hour).Format(time.RFC3339)}
+	cloud["us-east-1"].addImage(ec2.ImageDetail{Image: ec2.Image{ID: "ami-9", Tags: other}})
+	run := func(includeShared bool) Report {
+		t.Helper()
+		rep, err := Cleanup(context.Background(), CleanupInput{Orbit: "demo", Regions: cloud.regions(), Removers: cloud.removers(),
+			Policy: Policy{Keep: 3, Age: DefaultAge, IncludeShared: includeShared}, DryRun: true, Now: testNow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	var removed []string
+	for _, d := range run(false).Decisions {
+		if d.Image.Copies[0].ID == "ami-9" {
+			t.Errorf("orbit prod's image was considered: %+v", d)
+		}
+		if d.Remove {
+			removed = append(removed, d.Image.Copies[0].ID)
+		}
+		if d.Image.Copies[0].ID == "ami-5" && !strings.Contains(d.Why, "shared with 111111111111; uses there cannot be seen") {
+			t.Errorf("ami-5: why = %q", d.Why)
+		}
+	}
+	if !slices.Equal(removed, []string{"ami-4"}) {
+		t.Errorf("removed %v, want [ami-4]", removed)
+	}
+	removed = nil
+	for _, d := range run(true).Decisions {
+		if d.Remove {
+			removed = append(removed, d.Image.Copies[0].ID)
+		}
+	}
+	if !slices.Equal(removed, []string{"ami-4", "ami-5"}) {
+		t.Errorf("with IncludeShared: removed %v, want [ami-4 ami-5]", removed)
+	}
+}
+
+// TestASnapshotStillInUseAfterItsImageWentIsTriedAgain: AWS may say a
+// snapshot is in use for a while after its image was deregistered (the
+// fake answers so a set number of times); Remove tries again, a bounded
+// number of times.
+func TestASnapshotStillInUseAfterItsImageWentIsTriedAgain(t *testing.T) {
+	saved := snapshotWaits
+	snapshotWaits = []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond}
+	t.Cleanup(func() { snapshotWaits = saved })
+	cloud := threeRegions(t)
+	east := cloud["us-east-1"]
+	east.inUse["snap-4"] = 2  // deleted at the third try
+	east.inUse["snap-5"] = 10 // still in use after the last
+	rep, err := Cleanup(context.Background(), CleanupInput{Orbit: "demo", Regions: cloud.regions(), Removers: cloud.removers(),
+		Policy: Policy{Keep: 3, Age: DefaultAge}, Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Removal{}
+	for _, r := range rep.Removals {
+		got[r.Region+"/"+r.ImageID] = r
+	}
+	if r := got["us-east-1/ami-4"]; !r.OK() || east.snapshots["snap-4"] {
+		t.Errorf("ami-4: %+v; snapshot left: %v", r, east.snapshots["snap-4"])
+	}
+	if r := got["us-east-1/ami-5"]; r.OK() || !strings.Contains(r.SnapshotErrors["snap-5"], "InUse") || !east.snapshots["snap-5"] {
+		t.Errorf("ami-5: %+v; want snap-5 not deleted, in use", r)
+	}
+	// snap-4: 3 tries; snap-5: 1 + len(snapshotWaits).
+	if n := east.calls["DeleteSnapshot"]; n != 3+4 {
+		t.Errorf("%d DeleteSnapshot calls in us-east-1, want 7", n)
 	}
 }

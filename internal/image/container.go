@@ -22,10 +22,6 @@ type Registry interface {
 	Image(ctx context.Context, repository, tag string) (ecr.Image, error)
 }
 
-// ContainerImage is the allow list's name of the image tagged tag in
-// repository: <repository>:<tag>.
-func ContainerImage(repository, tag string) string { return repository + ":" + tag }
-
 // AllowContainerImage adds the image tagged tag in repository, after
 // checking it is there (ENOTFOUND, saying to push it, when it is not), to
 // the allow list for app, and returns what it allowed. It returns an
@@ -46,7 +42,7 @@ func AllowContainerImage(ctx context.Context, registry Registry, list AllowList,
 		}
 		return Allowance{}, err
 	}
-	id := ContainerImage(repository, tag)
+	id := elevator.ContainerImage(repository, tag)
 	if err := list.Allow(ctx, app, id, by, now); err != nil {
 		if errors.Is(err, dynamodb.ErrTableNotFound) {
 			return Allowance{}, elevator.Errorf(elevator.ENOTFOUND, "allow image %s for %s in orbit %s: the orbit has no image allow list (%s) yet; run `elevator orbit up` first: %w",

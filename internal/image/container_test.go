@@ -48,7 +48,7 @@ func TestATagIsAllowedOnlyOnceItIsInItsAppsRepository(t *testing.T) {
 		if _, err := AllowContainerImage(ctx, registry, list, r.repository, r.tag, "shop", "alice", now); elevator.ErrorCode(err) != r.code {
 			t.Errorf("%s: %v, want %s", r.name, err, r.code)
 		}
-		if ok, err := list.Allows(ctx, "shop", ContainerImage(r.repository, r.tag)); ok || err != nil {
+		if ok, err := list.Allows(ctx, "shop", elevator.ContainerImage(r.repository, r.tag)); ok || err != nil {
 			t.Errorf("%s: allowed %v (%v) after a refusal", r.name, ok, err)
 		}
 	}

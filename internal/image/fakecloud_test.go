@@ -14,15 +14,17 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/ssm"
 )
 
 type fakeRegion struct {
 	mu        sync.Mutex
-	images    map[string]ec2.OwnImage
+	images    map[string]ec2.ImageDetail
 	snapshots map[string]bool
 	snapOf    map[string]string              // snapshot -> the image that names it
 	templates map[string][]ec2.TemplateImage // by template name: versions 1..n
@@ -30,23 +32,28 @@ type fakeRegion struct {
 	groups    []autoscaling.GroupLaunch
 	configs   []autoscaling.LaunchConfiguration
 	instances []ec2.InstanceImage
+	params    []ssm.NamedValue
 	// pageSize is how many items one describe call returns, by call (AWS's
 	// largest page when absent): a paginated read makes a call per page.
 	pageSize map[string]int
 	calls    map[string]int
 	// fail makes the named call on the named id fail: "DeregisterImage ami-1".
 	fail map[string]bool
+	// inUse makes DeleteSnapshot of a snapshot answer that it is in use
+	// (as AWS may for a while after its image was deregistered) that many
+	// more times.
+	inUse map[string]int
 }
 
 func newFakeRegion() *fakeRegion {
-	return &fakeRegion{images: map[string]ec2.OwnImage{}, snapshots: map[string]bool{}, snapOf: map[string]string{}, templates: map[string][]ec2.TemplateImage{},
-		defaults: map[string]int64{}, pageSize: map[string]int{}, calls: map[string]int{}, fail: map[string]bool{}}
+	return &fakeRegion{images: map[string]ec2.ImageDetail{}, snapshots: map[string]bool{}, snapOf: map[string]string{}, templates: map[string][]ec2.TemplateImage{},
+		defaults: map[string]int64{}, pageSize: map[string]int{}, calls: map[string]int{}, fail: map[string]bool{}, inUse: map[string]int{}}
 }
 
 // awsPageSizes are the largest pages AWS returns (MaxResults or
 // MaxRecords), which the adapters ask for.
 var awsPageSizes = map[string]int{"DescribeImages": 1000, "DescribeLaunchTemplateVersions": 200, "DescribeAutoScalingGroups": 100,
-	"DescribeLaunchConfigurations": 100, "DescribeInstances": 1000}
+	"DescribeLaunchConfigurations": 100, "DescribeInstances": 1000, "GetParametersByPath": 10}
 
 // pages is how many calls a paginated read of n items makes.
 func (f *fakeRegion) pages(call string, n int) int {
@@ -64,7 +71,7 @@ func (f *fakeRegion) count(call string, n int) {
 	f.calls[call] += n
 }
 
-func (f *fakeRegion) addImage(img ec2.OwnImage) {
+func (f *fakeRegion) addImage(img ec2.ImageDetail) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if img.State == "" {
@@ -89,10 +96,10 @@ func (f *fakeRegion) addTemplate(name string, images ...string) {
 	f.defaults[name] = 1
 }
 
-func (f *fakeRegion) OwnImagesTagged(_ context.Context, key string) ([]ec2.OwnImage, error) {
+func (f *fakeRegion) OwnImagesTagged(_ context.Context, key string) ([]ec2.ImageDetail, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []ec2.OwnImage
+	var out []ec2.ImageDetail
 	for _, img := range f.images {
 		if _, ok := img.Tags[key]; ok {
 			out = append(out, img)
@@ -163,6 +170,19 @@ func (f *fakeRegion) LaunchConfigurations(context.Context) ([]autoscaling.Launch
 	return slices.Clone(f.configs), nil
 }
 
+func (f *fakeRegion) ParametersUnder(_ context.Context, path string) ([]ssm.NamedValue, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []ssm.NamedValue
+	for _, p := range f.params {
+		if strings.HasPrefix(p.Name, path) {
+			out = append(out, p)
+		}
+	}
+	f.count("GetParametersByPath", f.pages("GetParametersByPath", len(out)))
+	return out, nil
+}
+
 func (f *fakeRegion) DeregisterImage(_ context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -182,7 +202,11 @@ func (f *fakeRegion) DeleteSnapshot(_ context.Context, id string) error {
 		return fmt.Errorf("delete snapshot %s: injected failure", id)
 	}
 	if img, ok := f.images[f.snapOf[id]]; ok && slices.Contains(img.Snapshots, id) {
-		return fmt.Errorf("delete snapshot %s: InvalidSnapshot.InUse by %s", id, img.ID)
+		return fmt.Errorf("delete snapshot %s: InvalidSnapshot.InUse by %s: %w", id, img.ID, ec2.ErrSnapshotInUse)
+	}
+	if f.inUse[id] > 0 {
+		f.inUse[id]--
+		return fmt.Errorf("delete snapshot %s: InvalidSnapshot.InUse: %w", id, ec2.ErrSnapshotInUse)
 	}
 	delete(f.snapshots, id)
 	return nil
@@ -203,7 +227,7 @@ type fakeCloud map[string]*fakeRegion
 func (c fakeCloud) regions() []Region {
 	var rs []Region
 	for _, name := range sortedNames(c) {
-		rs = append(rs, Region{Name: name, Images: c[name], Groups: c[name]})
+		rs = append(rs, Region{Name: name, Images: c[name], Groups: c[name], Parameters: c[name]})
 	}
 	return rs
 }

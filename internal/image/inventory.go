@@ -19,12 +19,13 @@ import (
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/ssm"
 )
 
 // RegionImages reads, in bulk, the images of one region and what uses
 // them (the EC2 adapter).
 type RegionImages interface {
-	OwnImagesTagged(ctx context.Context, key string) ([]ec2.OwnImage, error)
+	OwnImagesTagged(ctx context.Context, key string) ([]ec2.ImageDetail, error)
 	UsableTemplateImages(ctx context.Context) ([]ec2.TemplateImage, error)
 	TemplateVersionImages(ctx context.Context, idOrName string, versions []string) ([]ec2.TemplateImage, error)
 	LiveInstanceImages(ctx context.Context) ([]ec2.InstanceImage, error)
@@ -37,12 +38,19 @@ type RegionGroups interface {
 	LaunchConfigurations(ctx context.Context) ([]autoscaling.LaunchConfiguration, error)
 }
 
+// RegionParameters reads the image parameters of one region (the SSM
+// adapter).
+type RegionParameters interface {
+	ParametersUnder(ctx context.Context, path string) ([]ssm.NamedValue, error)
+}
+
 // Region is where an inventory looks: one region of an orbit and its
 // adapters.
 type Region struct {
-	Name   string
-	Images RegionImages
-	Groups RegionGroups
+	Name       string
+	Images     RegionImages
+	Groups     RegionGroups
+	Parameters RegionParameters
 }
 
 // Copy is one regional copy of an image: the image a bake made, or a
@@ -67,6 +75,11 @@ type Image struct {
 	Line, Stage, Version, Phase string
 	App, Service                string
 	BakeID                      string
+	// Orbit is the orbit whose bake made it (elevator:orbit).
+	Orbit string
+	// Shared is who the image is shared with (elevator:shared on any
+	// copy); "" when it is not.
+	Shared string
 	// Revoked is the reason the image was revoked; "" when it was not.
 	Revoked string
 	// Built is elevator:built, or the original's creation time when the
@@ -96,12 +109,15 @@ const (
 	UseLaunchTemplate      = "launch template"
 	UseLaunchConfiguration = "launch configuration"
 	UseInstance            = "instance"
+	UseParameter           = "SSM parameter"
 )
 
 // Use is one thing that uses an image copy: an Auto Scaling group (Via
 // says through which template version or launch configuration), a launch
 // template version a launch may use ($Latest or $Default), a launch
-// configuration, or an instance that has not terminated.
+// configuration, an instance that has not terminated, or a parameter
+// under elevator.ImageParameterPrefix (a manifest may name the image
+// through it: the next release would need it).
 type Use struct {
 	Region, ImageID string
 	Kind, Name      string
@@ -165,7 +181,8 @@ func (inv Inventory) UsesOf(img Image) []Use {
 // number of images: DescribeImages (own, tagged elevator:image),
 // DescribeLaunchTemplateVersions ($Latest and $Default of every template),
 // DescribeAutoScalingGroups, DescribeLaunchConfigurations and
-// DescribeInstances; plus one DescribeLaunchTemplateVersions per template
+// DescribeInstances, and GetParametersByPath under
+// elevator.ImageParameterPrefix; plus one DescribeLaunchTemplateVersions per template
 // that a group names by a version number other than its $Latest or
 // $Default. note, when not nil, is told what each region found. Errors
 // are the adapters'; the first one is returned.
@@ -184,7 +201,7 @@ func Take(ctx context.Context, regions []Region, note func(region, msg string)) 
 			f := &results[i]
 			f.copies, f.uses, f.err = takeRegion(ctx, r)
 			if f.err == nil && note != nil {
-				note(r.Name, fmt.Sprintf("%d images tagged %s; %d uses by groups, launch templates, launch configurations and instances", len(f.copies), elevator.TagImage, len(f.uses)))
+				note(r.Name, fmt.Sprintf("%d images tagged %s; %d uses by groups, launch templates, launch configurations, instances and image parameters", len(f.copies), elevator.TagImage, len(f.uses)))
 			}
 		}()
 	}
@@ -305,6 +322,14 @@ func takeRegion(ctx context.Context, r Region) ([]Copy, []Use, error) {
 	for _, i := range instances {
 		use(Use{ImageID: i.ImageID, Kind: UseInstance, Name: i.InstanceID + " (" + i.State + ")"})
 	}
+
+	params, err := r.Parameters.ParametersUnder(ctx, elevator.ImageParameterPrefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, p := range params {
+		use(Use{ImageID: strings.TrimSpace(p.Value), Kind: UseParameter, Name: p.Name})
+	}
 	return copies, uses, nil
 }
 
@@ -369,11 +394,14 @@ func Group(copies []Copy) []Image {
 		img := Image{
 			Line: o.Tags[elevator.TagImage], Stage: o.Tags[elevator.TagImageStage], Version: o.Tags[elevator.TagImageVersion],
 			Phase: o.Tags[elevator.TagImagePhase], App: o.Tags[elevator.TagApp], Service: o.Tags[elevator.TagService],
-			BakeID: o.Tags[elevator.TagImageBakeID], Revoked: o.Tags[elevator.TagImageRevoked], Built: o.Created, Copies: cs,
+			BakeID: o.Tags[elevator.TagImageBakeID], Orbit: o.Tags[elevator.TagOrbit], Revoked: o.Tags[elevator.TagImageRevoked], Built: o.Created, Copies: cs,
 		}
 		for _, c := range cs {
 			if img.Revoked == "" {
 				img.Revoked = c.Tags[elevator.TagImageRevoked]
+			}
+			if img.Shared == "" {
+				img.Shared = c.Tags[elevator.TagImageShared]
 			}
 		}
 		if t, err := time.Parse(time.RFC3339, o.Tags[elevator.TagImageBuilt]); err == nil {

@@ -56,7 +56,7 @@ func collect(doc *elevator.Release, region string) []use {
 			add(KindInstanceProfile, pl.InstanceProfile)
 		}
 		if pl.Repository != "" {
-			add(KindContainerImage, containerImage(pl.Repository, doc.Version))
+			add(KindContainerImage, elevator.ContainerImage(pl.Repository, doc.Version))
 		}
 	}
 	return us

@@ -17,9 +17,6 @@ import (
 // (`elevator image allow`), as for machine images: a release never runs a
 // tag nobody allowed into the orbit.
 
-// containerImage is the id of a container image: <repository>:<tag>.
-func containerImage(repository, tag string) string { return repository + ":" + tag }
-
 // containerRule is the rule of container images: the orbit's image allow
 // list has <repository>:<tag> for the app. Images in ECR carry no tags
 // Elevator writes, so the list is the only way to allow one.

@@ -128,8 +128,9 @@ func (c *Client) CreateImage(ctx context.Context, instanceID, name, description 
 	return aws.ToString(out.ImageId), nil
 }
 
-// ImageDetail is an image with what a bake needs beyond Image: its root
-// device and the snapshots of its block devices.
+// ImageDetail is an image with its root device and the EBS snapshots its
+// block device mappings name: what a bake needs beyond Image, and what
+// deregistering the image leaves behind.
 type ImageDetail struct {
 	Image
 	RootDevice string
@@ -143,12 +144,18 @@ func (c *Client) OwnImages(ctx context.Context, name string, tags map[string]str
 	if name != "" {
 		in.Filters = append(in.Filters, ec2types.Filter{Name: aws.String("name"), Values: []string{name}})
 	}
+	return c.describeImages(ctx, in, "describe own images")
+}
+
+// describeImages is every page of DescribeImages in, each image with its
+// detail. doing names the call in errors (EAWS).
+func (c *Client) describeImages(ctx context.Context, in *ec2sdk.DescribeImagesInput, doing string) ([]ImageDetail, error) {
 	var out []ImageDetail
 	p := ec2sdk.NewDescribeImagesPaginator(c.api, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, c.fail("describe own images", "image", "", err)
+			return nil, c.fail(doing, "image", "", err)
 		}
 		for _, img := range page.Images {
 			out = append(out, imageDetail(img))

@@ -235,8 +235,11 @@ var codes = awserr.Codes{
 		{Code: "*.NotFoundException", Err: ErrNotFound},
 		{Code: "InvalidAMIID.Unavailable", Err: ErrNotFound},
 	},
-	Conflict: []awserr.Match{{Code: "InvalidLaunchTemplateName.AlreadyExistsException", Err: ErrLaunchTemplateExists}},
-	Invalid:  []awserr.Match{{Code: "*.Malformed"}},
+	Conflict: []awserr.Match{
+		{Code: "InvalidLaunchTemplateName.AlreadyExistsException", Err: ErrLaunchTemplateExists},
+		{Code: "InvalidSnapshot.InUse", Err: ErrSnapshotInUse},
+	},
+	Invalid: []awserr.Match{{Code: "*.Malformed"}},
 }
 
 // fail translates the error of a call that names a resource of kind by

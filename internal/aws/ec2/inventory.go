@@ -25,39 +25,15 @@ type inventoryAPI interface {
 	DeleteSnapshot(context.Context, *ec2sdk.DeleteSnapshotInput, ...func(*ec2sdk.Options)) (*ec2sdk.DeleteSnapshotOutput, error)
 }
 
-// OwnImage is an image the account owns, with the EBS snapshots its
-// block device mappings name: what deregistering it leaves behind.
-type OwnImage struct {
-	Image
-	Snapshots []string
-}
-
 // OwnImagesTagged returns every image the account owns that carries the
 // tag key (whatever its value), in one paginated DescribeImages
 // (Owners=self, Filters tag-key). It returns EAWS on failure.
-func (c *Client) OwnImagesTagged(ctx context.Context, key string) ([]OwnImage, error) {
-	var out []OwnImage
-	p := ec2sdk.NewDescribeImagesPaginator(c.api, &ec2sdk.DescribeImagesInput{
+func (c *Client) OwnImagesTagged(ctx context.Context, key string) ([]ImageDetail, error) {
+	return c.describeImages(ctx, &ec2sdk.DescribeImagesInput{
 		Owners:     []string{"self"},
 		Filters:    []ec2types.Filter{{Name: aws.String("tag-key"), Values: []string{key}}},
 		MaxResults: aws.Int32(1000),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, c.fail("describe own images tagged "+key, "image", "", err)
-		}
-		for _, img := range page.Images {
-			o := OwnImage{Image: image(img)}
-			for _, m := range img.BlockDeviceMappings {
-				if m.Ebs != nil && aws.ToString(m.Ebs.SnapshotId) != "" {
-					o.Snapshots = append(o.Snapshots, aws.ToString(m.Ebs.SnapshotId))
-				}
-			}
-			out = append(out, o)
-		}
-	}
-	return out, nil
+	}, "describe own images tagged "+key)
 }
 
 // TemplateImage is the image one version of a launch template launches.
@@ -183,10 +159,16 @@ func (c *Client) DeregisterImage(ctx context.Context, id string) error {
 	return err
 }
 
+// ErrSnapshotInUse is the cause of the ECONFLICT error DeleteSnapshot
+// returns while a registered image names the snapshot
+// (InvalidSnapshot.InUse). AWS may answer so for a while after the image
+// was deregistered: the call is worth retrying then.
+var ErrSnapshotInUse = errors.New("snapshot in use by an image")
+
 // DeleteSnapshot deletes the EBS snapshot id. A snapshot that is gone
-// already counts as deleted. AWS refuses (EAWS, InvalidSnapshot.InUse)
-// while a registered image still names it. Other failures are EAWS
-// errors.
+// already counts as deleted. AWS refuses (ECONFLICT wrapping
+// ErrSnapshotInUse) while a registered image still names it. Other
+// failures are EAWS errors.
 func (c *Client) DeleteSnapshot(ctx context.Context, id string) error {
 	_, err := c.api.DeleteSnapshot(ctx, &ec2sdk.DeleteSnapshotInput{SnapshotId: aws.String(id)})
 	if err = c.fail("delete snapshot "+id, "snapshot", id, err); errors.Is(err, ErrNotFound) {

@@ -5,6 +5,7 @@ package ec2
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -118,8 +119,8 @@ func TestRemovingAnImageTwiceAndItsSnapshotAfterIt(t *testing.T) {
 		t.Fatalf("own: %+v, %v", own, err)
 	}
 	snap := own[0].Snapshots[0]
-	if err := c.DeleteSnapshot(ctx, snap); elevator.ErrorCode(err) != elevator.EAWS {
-		t.Errorf("deleting the snapshot of a registered image: %v, want EAWS (in use)", err)
+	if err := c.DeleteSnapshot(ctx, snap); elevator.ErrorCode(err) != elevator.ECONFLICT || !errors.Is(err, ErrSnapshotInUse) {
+		t.Errorf("deleting the snapshot of a registered image: %v, want ECONFLICT wrapping ErrSnapshotInUse", err)
 	}
 	for range 2 {
 		if err := c.DeregisterImage(ctx, id); err != nil {
