@@ -128,13 +128,11 @@ func (c *Client) CreateImage(ctx context.Context, instanceID, name, description 
 	return aws.ToString(out.ImageId), nil
 }
 
-// ImageDetail is an image with its root device and the EBS snapshots its
-// block device mappings name: what a bake needs beyond Image, and what
-// deregistering the image leaves behind.
+// ImageDetail is an image with its root device: what a bake needs beyond
+// Image.
 type ImageDetail struct {
 	Image
 	RootDevice string
-	Snapshots  []string
 }
 
 // OwnImages returns the account's own images carrying every tag in tags,
@@ -178,13 +176,7 @@ func (c *Client) ImageDetail(ctx context.Context, id string) (ImageDetail, error
 }
 
 func imageDetail(img ec2types.Image) ImageDetail {
-	d := ImageDetail{Image: image(img), RootDevice: aws.ToString(img.RootDeviceName)}
-	for _, b := range img.BlockDeviceMappings {
-		if b.Ebs != nil && aws.ToString(b.Ebs.SnapshotId) != "" {
-			d.Snapshots = append(d.Snapshots, aws.ToString(b.Ebs.SnapshotId))
-		}
-	}
-	return d
+	return ImageDetail{Image: image(img), RootDevice: aws.ToString(img.RootDeviceName)}
 }
 
 // SecurityGroupNamed returns the security group called name in a VPC. It

@@ -256,7 +256,7 @@ func (f *fakeCloud) CreateImage(ctx context.Context, instanceID, name, descripti
 		return "", elevator.Errorf(elevator.EAWS, "instance %s is not stopped", instanceID)
 	}
 	id, snap := f.id("ami"), f.id("snap")
-	f.images[id] = &ec2.ImageDetail{Image: ec2.Image{ID: id, Name: name, State: "pending", Tags: maps.Clone(tags), Created: time.Now()}, RootDevice: "/dev/xvda", Snapshots: []string{snap}}
+	f.images[id] = &ec2.ImageDetail{Image: ec2.Image{ID: id, Name: name, State: "pending", Tags: maps.Clone(tags), Created: time.Now(), Snapshots: []string{snap}}, RootDevice: "/dev/xvda"}
 	f.snapshots[snap] = true
 	f.tags[snap] = maps.Clone(tags)
 	f.mu.Unlock()
