@@ -241,6 +241,23 @@ func (s *Stages) share() ec2.Share {
 	return ec2.Share{Accounts: im.ShareAccounts, Organizations: im.ShareOrganizations, OUs: im.ShareOUs}
 }
 
+// sharedWith is the value of an image's elevator.TagImageShared: the
+// accounts, organizations and units shared with (the last part of each
+// ARN), comma-separated, cut to a tag value's 256 characters.
+func sharedWith(s ec2.Share) string {
+	var parts []string
+	for _, list := range [][]string{s.Accounts, s.Organizations, s.OUs} {
+		for _, p := range list {
+			parts = append(parts, p[strings.LastIndex(p, "/")+1:])
+		}
+	}
+	v := strings.Join(parts, ",")
+	if len(v) > 256 {
+		v = v[:256]
+	}
+	return v
+}
+
 // shareImage grants launch permission on img and, to the accounts, volume
 // permission on its snapshots.
 func (s *Stages) shareImage(ctx context.Context, c Regional, region string, img ec2.Image, share ec2.Share) error {
@@ -252,6 +269,13 @@ func (s *Stages) shareImage(ctx context.Context, c Regional, region string, img 
 	}
 	for _, snap := range img.Snapshots {
 		if err := c.ShareSnapshot(ctx, snap, share.Accounts); err != nil {
+			return err
+		}
+	}
+	// Uses in the accounts shared with cannot be seen from here: the tag
+	// tells cleanup to keep the image (elevator.TagImageShared).
+	if with := sharedWith(share); img.Tags[elevator.TagImageShared] != with {
+		if err := c.Tag(ctx, img.ID, map[string]string{elevator.TagImageShared: with}); err != nil {
 			return err
 		}
 	}

@@ -194,6 +194,11 @@ func TestPromotionMovesAnImageThroughTheStagesAndTheLastSharesAndCopies(t *testi
 			if !reflect.DeepEqual(s, testShare) || len(snaps) != 1 || !reflect.DeepEqual(snaps[0], testShare.Accounts) {
 				t.Errorf("%s: copy shared with %+v, snapshots %v; want %+v", r, s, snaps, testShare)
 			}
+			// Cleanup keeps what carries elevator:shared: uses in the
+			// accounts shared with cannot be seen.
+			if got := w.describe(t, r, cp.ID).Tags[elevator.TagImageShared]; got != sharedWith(testShare) || got == "" {
+				t.Errorf("%s: copy's %s is %q, want %q", r, elevator.TagImageShared, got, sharedWith(testShare))
+			}
 		}
 	})
 	t.Run("promoting to the last stage again finds the copies and copies nothing", func(t *testing.T) {
@@ -504,8 +509,8 @@ func TestTheCallsOfAPromotionToTheLastStage(t *testing.T) {
 	want := []map[string]int{
 		// the image, its copies looked for in 2 regions, each copy looked at
 		// once; stage tag, 2 copies tagged; the image and 2 copies shared,
-		// one snapshot each.
-		{"DescribeImages": 5, "CreateTags": 3, "CopyImage": 2, "ModifyImageAttribute": 3, "ModifySnapshotAttribute": 3},
+		// one snapshot each, and tagged elevator:shared.
+		{"DescribeImages": 5, "CreateTags": 6, "CopyImage": 2, "ModifyImageAttribute": 3, "ModifySnapshotAttribute": 3},
 		{"DescribeImages": 5, "ModifyImageAttribute": 3, "ModifySnapshotAttribute": 3},
 	}
 	for i, w2 := range want {
