@@ -92,38 +92,41 @@ func describe(ctx context.Context, cl Cloud, us []use) (described, error) {
 			found[k][x.ID] = x
 		}
 	}
-	if err := askAllowList(ctx, cl, us, found); err != nil {
-		return nil, err
-	}
-	return found, askContainerAllowList(ctx, cl, us, found)
+	return found, askAllowList(ctx, cl, us, found)
 }
 
-// askAllowList asks the orbit's image allow list about the images found
-// that no tag of an older Elevator allows for their use, in one call, and
-// records in each image's Allows whether the list has the release's app.
-// The tags are looked at first only to spare the read: an image is allowed
-// when either allows it.
+// askAllowList asks the orbit's image allow list, in one call, about the
+// machine images found that no tag of an older Elevator allows for their
+// use and about every container image found, and records in each one's
+// Allows whether the list has the release's app. A machine image's tags
+// are looked at first only to spare the read: it is allowed when either
+// allows it.
 func askAllowList(ctx context.Context, cl Cloud, us []use, found described) error {
-	var ask []string
-	var sc scope
+	var ask []use
 	for _, u := range us {
-		x, ok := found[KindImage][u.id]
-		if u.kind != KindImage || !ok || tagsAllowImage(x, u.scope) || slices.Contains(ask, u.id) {
+		x, ok := found[u.kind][u.id]
+		if !ok || (u.kind != KindImage && u.kind != KindContainerImage) || (u.kind == KindImage && tagsAllowImage(x, u.scope)) ||
+			slices.ContainsFunc(ask, func(a use) bool { return a.kind == u.kind && a.id == u.id }) {
 			continue
 		}
-		ask, sc = append(ask, u.id), u.scope // one orbit and one app per release
+		ask = append(ask, u)
 	}
 	if len(ask) == 0 {
 		return nil
 	}
-	allowed, err := cl.AllowedImages(ctx, sc.orbit, sc.app, ask)
+	sc := ask[0].scope // one orbit and one app per release
+	ids := make([]string, len(ask))
+	for i, u := range ask {
+		ids[i] = u.id
+	}
+	allowed, err := cl.AllowedImages(ctx, sc.orbit, sc.app, ids)
 	if err != nil {
 		return fmt.Errorf("read the image allow list of %s: %w", sc.orbit, err)
 	}
-	for _, id := range allowed {
-		if x, ok := found[KindImage][id]; ok {
+	for _, u := range ask {
+		if x := found[u.kind][u.id]; slices.Contains(allowed, u.id) {
 			x.Allows = append(x.Allows, sc.app)
-			found[KindImage][id] = x
+			found[u.kind][u.id] = x
 		}
 	}
 	return nil

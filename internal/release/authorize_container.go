@@ -1,7 +1,6 @@
 package release
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -38,32 +37,4 @@ func containerMissing(u use) string {
 	}
 	return fmt.Sprintf("%s %s does not exist: repository %s has no image tagged %s (or is not there: `elevator app up` makes it); push it with `docker push <registry>/%s`, then allow it with `elevator image allow --orbit %s --app %s`",
 		u.kind, u.id, repo, tag, u.id, u.scope.orbit, u.scope.app)
-}
-
-// askContainerAllowList asks the orbit's image allow list, in one call,
-// about the container images found, and records in each one's Allows
-// whether the list has the release's app.
-func askContainerAllowList(ctx context.Context, cl Cloud, us []use, found described) error {
-	var ask []string
-	var sc scope
-	for _, u := range us {
-		if _, ok := found[KindContainerImage][u.id]; u.kind != KindContainerImage || !ok || slices.Contains(ask, u.id) {
-			continue
-		}
-		ask, sc = append(ask, u.id), u.scope // one orbit and one app per release
-	}
-	if len(ask) == 0 {
-		return nil
-	}
-	allowed, err := cl.AllowedImages(ctx, sc.orbit, sc.app, ask)
-	if err != nil {
-		return fmt.Errorf("read the image allow list of %s: %w", sc.orbit, err)
-	}
-	for _, id := range allowed {
-		if x, ok := found[KindContainerImage][id]; ok {
-			x.Allows = append(x.Allows, sc.app)
-			found[KindContainerImage][id] = x
-		}
-	}
-	return nil
 }
