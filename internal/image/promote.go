@@ -531,7 +531,8 @@ func ReleaseImages(doc *elevator.Release) []Used {
 // stage does once it succeeded: a copy stands for its source, each image
 // is promoted once, and an image is left where it is, with a note saying
 // why, when it is not Elevator's (no elevator:image tag: another
-// account's or a third party's), is revoked, or is already past stage.
+// account's or a third party's), is revoked, has no stage or one that is
+// not the orbit's, or is already past stage.
 // It returns the promotions made and the notes, and Promote's errors.
 func (s *Stages) PromoteUsed(ctx context.Context, used []Used, stage string) ([]*Promotion, []string, error) {
 	if err := CheckStage(s.Orbit, stage); err != nil {
@@ -572,6 +573,11 @@ func (s *Stages) PromoteUsed(ctx context.Context, used []Used, stage string) ([]
 			continue
 		case img.Tags[elevator.TagImageRevoked] != "":
 			notes = append(notes, fmt.Sprintf("%s/%s: revoked (%s): not promoted", u.Region, u.Image, img.Tags[elevator.TagImageRevoked]))
+			continue
+		case s.Orbit.ImageStageIndex(at) < 0:
+			// Promote would refuse it, and the pipeline stage that asked
+			// would fail again on every resume.
+			notes = append(notes, fmt.Sprintf("%s/%s: at stage %q, which is not a stage of orbit %s (%s): not promoted", u.Region, u.Image, at, s.Orbit.Name, strings.Join(s.Orbit.ImageStages(), ", ")))
 			continue
 		case s.Orbit.ImageStageIndex(at) > s.Orbit.ImageStageIndex(stage):
 			notes = append(notes, fmt.Sprintf("%s/%s: at stage %s already, past %s", u.Region, u.Image, at, stage))

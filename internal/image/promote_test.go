@@ -427,13 +427,18 @@ func TestPromotingWhatAReleaseUsedPromotesEachSourceOnceAndLeavesTheRest(t *test
 	}
 	ahead := w.bake(t, map[string]string{elevator.TagImage: "shop-worker", elevator.TagImageStage: "released"})
 	foreign, _ := twoImages(t, w.cfgs["us-east-1"]) // one of moto's, not Elevator's
+	// Elevator's images that Promote refuses: no stage tag, and a stage of
+	// another orbit.
+	unstaged := w.bake(t, map[string]string{elevator.TagImage: "shop-cron"})
+	otherStage := w.bake(t, map[string]string{elevator.TagImage: "shop-mail", elevator.TagImageStage: "qa"})
 	doc := &elevator.Release{Services: []elevator.ReleaseService{
 		{Name: "web", Placements: []elevator.ReleasePlacement{{Region: "us-east-1", Image: w.image}, {Region: copyEU.Region, Image: copyEU.Image}}},
 		{Name: "worker", Placements: []elevator.ReleasePlacement{{Region: "us-east-1", Image: ahead}, {Region: "us-east-1", Image: foreign}}},
+		{Name: "cron", Placements: []elevator.ReleasePlacement{{Region: "us-east-1", Image: unstaged}, {Region: "us-east-1", Image: otherStage}}},
 	}}
 	used := ReleaseImages(doc)
-	if len(used) != 4 {
-		t.Fatalf("used %+v, want 4", used)
+	if len(used) != 6 {
+		t.Fatalf("used %+v, want 6", used)
 	}
 	before := len(w.audit.entries)
 	done, notes, err := w.stages.PromoteUsed(ctx, used, "tested")
@@ -444,7 +449,8 @@ func TestPromotingWhatAReleaseUsedPromotesEachSourceOnceAndLeavesTheRest(t *test
 		t.Errorf("promotions %+v; want the source alone, once, untested -> tested", done)
 	}
 	joined := strings.Join(notes, "\n")
-	for _, want := range []string{ahead + ": at stage released already, past tested", foreign + ": not an image Elevator baked in this account"} {
+	for _, want := range []string{ahead + ": at stage released already, past tested", foreign + ": not an image Elevator baked in this account",
+		unstaged + `: at stage "", which is not a stage of orbit prod`, otherStage + `: at stage "qa", which is not a stage of orbit prod`} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("notes lack %q:\n%s", want, joined)
 		}
