@@ -67,8 +67,8 @@ type Promotion struct {
 	To     string `json:"to"`
 	// Shared is whom the image and its copies are shared with (at the last
 	// stage only).
-	Shared *ec2.Share `json:"shared,omitempty"`
-	Copies []PromotedCopy     `json:"copies,omitempty"`
+	Shared *ec2.Share     `json:"shared,omitempty"`
+	Copies []PromotedCopy `json:"copies,omitempty"`
 }
 
 // PromotedCopy is an image's copy in another region of the orbit, as a promotion found or made it.
@@ -187,12 +187,12 @@ func (s *Stages) Promote(ctx context.Context, region, id, stage string, force bo
 		}
 	}
 	// The copies an earlier promotion made follow their source's stage.
-	copies, err := s.copies(ctx, region, id)
+	copies, dead, err := s.copies(ctx, region, id)
 	if err != nil {
 		return nil, err
 	}
 	if last {
-		if copies, err = s.copyAll(ctx, region, img, stage, copies); err != nil {
+		if copies, err = s.copyAll(ctx, region, img, stage, copies, dead); err != nil {
 			return nil, err
 		}
 	}
@@ -284,28 +284,42 @@ func (s *Stages) shareImage(ctx context.Context, c Regional, region string, img 
 	return nil
 }
 
-// copies finds the copies of region/id in the orbit's other regions.
-func (s *Stages) copies(ctx context.Context, region, id string) ([]PromotedCopy, error) {
+// copies finds the live copies (pending or available) of region/id in the
+// orbit's other regions, and counts by region the dead ones: failed, or
+// deregistered but still listed, as AWS lists them for a while.
+func (s *Stages) copies(ctx context.Context, region, id string) ([]PromotedCopy, map[string]int, error) {
 	var out []PromotedCopy
+	dead := map[string]int{}
 	for _, r := range s.regions() {
 		if r == region {
 			continue
 		}
 		found, err := s.EC2[r].OwnImagesWithTags(ctx, map[string]string{elevator.TagImageCopiedFrom: region + "/" + id})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, x := range found {
+			if !liveImage(x.State) {
+				dead[r]++
+				continue
+			}
 			out = append(out, PromotedCopy{Region: r, Image: x.ID, stage: x.Tags[elevator.TagImageStage]})
 		}
 	}
-	return out, nil
+	return out, dead, nil
+}
+
+// liveImage says whether an image in state may still be (or become)
+// available: pending or available ("" when the state is not known).
+func liveImage(state string) bool {
+	return state == "available" || state == "pending" || state == ""
 }
 
 // copyAll makes sure each other region of the orbit has a copy of img,
 // tagged as img (at stage) plus elevator:copied-from, available and
-// shared; found are the copies already there.
-func (s *Stages) copyAll(ctx context.Context, region string, img ec2.Image, stage string, found []PromotedCopy) ([]PromotedCopy, error) {
+// shared; found are the live copies already there, dead the number of
+// failed or deregistered ones by region.
+func (s *Stages) copyAll(ctx context.Context, region string, img ec2.Image, stage string, found []PromotedCopy, dead map[string]int) ([]PromotedCopy, error) {
 	tags := map[string]string{}
 	for _, k := range copiedTags {
 		if v, ok := img.Tags[k]; ok {
@@ -322,9 +336,15 @@ func (s *Stages) copyAll(ctx context.Context, region string, img ec2.Image, stag
 		c := s.EC2[r]
 		// The token makes a retried call (by the SDK, or by promoting
 		// again before the copy was tagged) return the same copy: one
-		// source image has one copy per region.
+		// source image has one live copy per region. It counts the dead
+		// copies, so that a copy made after one failed or was deregistered
+		// is a new one and not the dead copy handed back.
+		token := "elevator-copy-" + img.ID
+		if n := dead[r]; n > 0 {
+			token += fmt.Sprintf("-%d", n+1)
+		}
 		id, err := c.CopyImage(ctx, ec2.CopyImageInput{SourceRegion: region, SourceImage: img.ID, Name: img.Name,
-			Description: "copy of " + region + "/" + img.ID, KMSKey: s.Orbit.Images.KMSKey, Token: "elevator-copy-" + img.ID})
+			Description: "copy of " + region + "/" + img.ID, KMSKey: s.Orbit.Images.KMSKey, Token: token})
 		if err != nil {
 			return nil, err
 		}
@@ -412,7 +432,7 @@ func (s *Stages) waitAvailable(ctx context.Context, copies []PromotedCopy) (map[
 
 // Revocation is what Revoke did: the images it tagged as revoked.
 type Revocation struct {
-	Reason string `json:"reason"`
+	Reason string         `json:"reason"`
 	Images []PromotedCopy `json:"images"` // the image first, then its copies (Made is false)
 }
 
@@ -472,7 +492,7 @@ func (s *Stages) Revoke(ctx context.Context, region, id, reason string) (*Revoca
 	}
 	s.note(region, "%s: revoked", id)
 	rev := &Revocation{Reason: reason, Images: []PromotedCopy{{Region: region, Image: id}}}
-	copies, err := s.copies(ctx, region, id)
+	copies, _, err := s.copies(ctx, region, id)
 	if err != nil {
 		return nil, err
 	}

@@ -534,3 +534,100 @@ func TestTheCallsOfAPromotionToTheLastStage(t *testing.T) {
 		}
 	}
 }
+
+// deadCopies is a Regional on moto that reports chosen images failed, as
+// AWS reports a failed copy (or a deregistered one, which it keeps listing
+// for a while) and refuses to tag them; moto can make neither. It keeps
+// the ClientToken of each CopyImage, which moto ignores.
+type deadCopies struct {
+	Regional
+	mu     sync.Mutex
+	dead   map[string]bool
+	tokens []string
+}
+
+func (d *deadCopies) mark(img ec2.Image) ec2.Image {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dead[img.ID] {
+		img.State = "failed"
+	}
+	return img
+}
+
+func (d *deadCopies) Image(ctx context.Context, id string) (ec2.Image, error) {
+	img, err := d.Regional.Image(ctx, id)
+	return d.mark(img), err
+}
+
+func (d *deadCopies) OwnImagesWithTags(ctx context.Context, tags map[string]string) ([]ec2.Image, error) {
+	found, err := d.Regional.OwnImagesWithTags(ctx, tags)
+	for i := range found {
+		found[i] = d.mark(found[i])
+	}
+	return found, err
+}
+
+func (d *deadCopies) Tag(ctx context.Context, id string, tags map[string]string) error {
+	d.mu.Lock()
+	dead := d.dead[id]
+	d.mu.Unlock()
+	if dead {
+		return elevator.Errorf(elevator.EAWS, "create tags %s: InvalidAMIID.Unavailable (a failed image)", id)
+	}
+	return d.Regional.Tag(ctx, id, tags)
+}
+
+func (d *deadCopies) CopyImage(ctx context.Context, in ec2.CopyImageInput) (string, error) {
+	d.mu.Lock()
+	d.tokens = append(d.tokens, in.Token)
+	d.mu.Unlock()
+	return d.Regional.CopyImage(ctx, in)
+}
+
+func TestAFailedCopyIsCopiedAnewWithANewTokenAndIsNotRevoked(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	west := &deadCopies{Regional: w.stages.EC2["us-west-2"], dead: map[string]bool{}}
+	w.stages.EC2["us-west-2"] = west
+	first, err := w.stages.Promote(ctx, "us-east-1", w.image, "tested", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := first.Copies[0]
+	if failed.Region != "us-west-2" {
+		t.Fatalf("copies %+v: want us-west-2 first", first.Copies)
+	}
+	west.dead[failed.Image] = true
+
+	p, err := w.stages.Promote(ctx, "us-east-1", w.image, "tested", false)
+	if err != nil {
+		t.Fatalf("promoting again with a failed copy: %v", err)
+	}
+	want := []string{"elevator-copy-" + w.image, "elevator-copy-" + w.image + "-2"}
+	if !reflect.DeepEqual(west.tokens, want) {
+		t.Errorf("CopyImage tokens %q, want %q (a new one once a copy failed)", west.tokens, want)
+	}
+	var fresh PromotedCopy
+	for _, cp := range p.Copies {
+		if cp.Region == "us-west-2" {
+			fresh = cp
+		}
+	}
+	if !fresh.Made || fresh.Image == failed.Image {
+		t.Errorf("us-west-2 copy %+v; want a new one made in place of %s", fresh, failed.Image)
+	}
+
+	rev, err := w.stages.Revoke(ctx, "us-east-1", w.image, "CVE-2026-1234 in openssl")
+	if err != nil {
+		t.Fatalf("revoking with a failed copy: %v", err)
+	}
+	for _, x := range rev.Images {
+		if x.Image == failed.Image {
+			t.Errorf("the failed copy %s was revoked: %+v", failed.Image, rev.Images)
+		}
+	}
+	if len(rev.Images) != 3 {
+		t.Errorf("revoked %+v; want the image and its two live copies", rev.Images)
+	}
+}
