@@ -11,7 +11,9 @@ package image
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -432,8 +434,10 @@ func (s *Stages) waitAvailable(ctx context.Context, copies []PromotedCopy) (map[
 
 // Revocation is what Revoke did: the images it tagged as revoked.
 type Revocation struct {
-	Reason string         `json:"reason"`
-	Images []PromotedCopy `json:"images"` // the image first, then its copies (Made is false)
+	Reason string `json:"reason"`
+	// Images are the source first (unless it is gone), then its copies
+	// (Made is false).
+	Images []PromotedCopy `json:"images"`
 }
 
 // CheckRevokeReason returns an EINVALID error unless reason is text of
@@ -454,11 +458,17 @@ func CheckRevokeReason(reason string) error {
 // Revoke tags image id (in region), and every copy of it in the orbit's
 // other regions, as revoked for reason, by whom and when: releases refuse
 // them from then on; groups already running them are left alone. Given a
-// copy, it revokes its source and all the source's copies. Revoking again
-// updates the reason. The revocation is audited.
+// copy, it revokes its source when the source still exists in a region of
+// the orbit, and every copy of that source, found by their
+// elevator:copied-from tag (so a source deregistered or outside the orbit
+// still has all its copies revoked). Dead copies (failed, deregistered)
+// are left alone. Revoking again updates the reason. The revocation is
+// audited.
 //
 // It returns an EINVALID error for a bad reason or a region not of the
-// orbit, ENOTFOUND when there is no such image, and the adapters' errors.
+// orbit, ENOTFOUND when there is no such image, and the adapters' errors
+// (looking the source of a copy up included: only its absence is taken as
+// an answer).
 func (s *Stages) Revoke(ctx context.Context, region, id, reason string) (*Revocation, error) {
 	if err := CheckRevokeReason(reason); err != nil {
 		return nil, err
@@ -471,14 +481,6 @@ func (s *Stages) Revoke(ctx context.Context, region, id, reason string) (*Revoca
 	if err != nil {
 		return nil, err
 	}
-	if src := img.Tags[elevator.TagImageCopiedFrom]; src != "" {
-		srcRegion, srcID, _ := strings.Cut(src, "/")
-		if sc, ok := s.EC2[srcRegion]; ok {
-			if source, err := sc.Image(ctx, srcID); err == nil {
-				region, id, img, c = srcRegion, srcID, source, sc
-			}
-		}
-	}
 	tags := map[string]string{
 		elevator.TagImageRevoked:   reason,
 		elevator.TagImageRevokedBy: s.By,
@@ -487,29 +489,64 @@ func (s *Stages) Revoke(ctx context.Context, region, id, reason string) (*Revoca
 	if s.By == "" {
 		delete(tags, elevator.TagImageRevokedBy)
 	}
-	if err := c.Tag(ctx, id, tags); err != nil {
-		return nil, err
+	// The source: the image itself, or the one it was copied from.
+	srcRegion, srcID := region, id
+	var source *ec2.Image
+	if src := img.Tags[elevator.TagImageCopiedFrom]; src != "" {
+		srcRegion, srcID, _ = strings.Cut(src, "/")
+		if sc, ok := s.EC2[srcRegion]; ok && s.Orbit.Region(srcRegion) != nil {
+			found, err := sc.Image(ctx, srcID)
+			switch {
+			case err == nil:
+				source = &found
+			case !errors.Is(err, ec2.ErrNotFound):
+				return nil, fmt.Errorf("look up %s/%s, the source of copy %s/%s: %w", srcRegion, srcID, region, id, err)
+			}
+		}
+	} else {
+		source = &img
 	}
-	s.note(region, "%s: revoked", id)
-	rev := &Revocation{Reason: reason, Images: []PromotedCopy{{Region: region, Image: id}}}
-	copies, _, err := s.copies(ctx, region, id)
+	rev := &Revocation{Reason: reason}
+	if source != nil {
+		if err := s.EC2[srcRegion].Tag(ctx, srcID, tags); err != nil {
+			return nil, err
+		}
+		s.note(srcRegion, "%s: revoked", srcID)
+		rev.Images = append(rev.Images, PromotedCopy{Region: srcRegion, Image: srcID})
+	} else {
+		s.note(region, "%s: its source %s/%s is gone or outside orbit %s: revoking its copies", id, srcRegion, srcID, s.Orbit.Name)
+	}
+	copies, _, err := s.copies(ctx, srcRegion, srcID)
 	if err != nil {
 		return nil, err
+	}
+	if srcRegion != region || srcID != id {
+		// The copy revoke was given, should a listing not show it yet.
+		if !slices.ContainsFunc(copies, func(cp PromotedCopy) bool { return cp.Region == region && cp.Image == id }) && liveImage(img.State) {
+			copies = append(copies, PromotedCopy{Region: region, Image: id})
+		}
 	}
 	var names []string
 	for _, cp := range copies {
 		if err := s.EC2[cp.Region].Tag(ctx, cp.Image, tags); err != nil {
 			return nil, err
 		}
-		s.note(cp.Region, "%s: revoked (a copy of %s/%s)", cp.Image, region, id)
+		s.note(cp.Region, "%s: revoked (a copy of %s/%s)", cp.Image, srcRegion, srcID)
 		rev.Images = append(rev.Images, cp)
 		names = append(names, cp.Region+"/"+cp.Image)
 	}
-	detail := fmt.Sprintf("image %s/%s revoked: %s", region, id, reason)
+	detail := fmt.Sprintf("image %s/%s revoked: %s", srcRegion, srcID, reason)
+	if source == nil {
+		detail = fmt.Sprintf("copies of image %s/%s (not found in orbit %s) revoked: %s", srcRegion, srcID, s.Orbit.Name, reason)
+	}
 	if len(names) > 0 {
 		detail += "; copies " + strings.Join(names, ", ")
 	}
-	if err := s.audit(ctx, elevator.AuditImageRevoke, img, "revoked", detail); err != nil {
+	audited := img
+	if source != nil {
+		audited = *source
+	}
+	if err := s.audit(ctx, elevator.AuditImageRevoke, audited, "revoked", detail); err != nil {
 		return rev, err
 	}
 	return rev, nil

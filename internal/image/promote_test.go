@@ -631,3 +631,64 @@ func TestAFailedCopyIsCopiedAnewWithANewTokenAndIsNotRevoked(t *testing.T) {
 		t.Errorf("revoked %+v; want the image and its two live copies", rev.Images)
 	}
 }
+
+// failingLookups is a Regional on moto whose Image fails for chosen ids
+// with an error other than not found (moto cannot be made to throttle or
+// deny one call).
+type failingLookups struct {
+	Regional
+	fail map[string]bool
+}
+
+func (f failingLookups) Image(ctx context.Context, id string) (ec2.Image, error) {
+	if f.fail[id] {
+		return ec2.Image{}, elevator.Errorf(elevator.EAWS, "describe image %s: RequestLimitExceeded (injected)", id)
+	}
+	return f.Regional.Image(ctx, id)
+}
+
+func TestRevokingThroughACopyRevokesEverySiblingOrFails(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	p, err := w.stages.Promote(ctx, "us-east-1", w.image, "tested", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	east := w.stages.EC2["us-east-1"]
+	revoked := func(x PromotedCopy) bool {
+		_, ok := w.describe(t, x.Region, x.Image).Tags[elevator.TagImageRevoked]
+		return ok
+	}
+
+	t.Run("a source that cannot be looked up fails the revocation, nothing tagged", func(t *testing.T) {
+		w.stages.EC2["us-east-1"] = failingLookups{Regional: east, fail: map[string]bool{w.image: true}}
+		defer func() { w.stages.EC2["us-east-1"] = east }()
+		_, err := w.stages.Revoke(ctx, p.Copies[1].Region, p.Copies[1].Image, "CVE-2026-1234 in openssl")
+		if elevator.ErrorCode(err) != elevator.EAWS || !strings.Contains(err.Error(), "RequestLimitExceeded") {
+			t.Fatalf("got %v, want the lookup's EAWS error", err)
+		}
+		for _, cp := range p.Copies {
+			if revoked(cp) {
+				t.Errorf("%s/%s revoked though the revocation failed", cp.Region, cp.Image)
+			}
+		}
+	})
+
+	t.Run("a deregistered source still has all its copies revoked", func(t *testing.T) {
+		if _, err := ec2sdk.NewFromConfig(w.cfgs["us-east-1"]).DeregisterImage(ctx, &ec2sdk.DeregisterImageInput{ImageId: aws.String(w.image)}); err != nil {
+			t.Fatal(err)
+		}
+		rev, err := w.stages.Revoke(ctx, p.Copies[1].Region, p.Copies[1].Image, "CVE-2026-1234 in openssl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rev.Images) != 2 {
+			t.Errorf("revoked %+v; want both copies", rev.Images)
+		}
+		for _, cp := range p.Copies {
+			if !revoked(cp) {
+				t.Errorf("%s/%s not revoked", cp.Region, cp.Image)
+			}
+		}
+	})
+}
