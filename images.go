@@ -3,6 +3,7 @@ package elevator
 import (
 	"io/fs"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -37,11 +38,26 @@ type ImageSettings struct {
 	// is shared with when it reaches the last stage: 12-digit account
 	// ids, organization ARNs and organizational unit ARNs.
 	ShareAccounts, ShareOrganizations, ShareOUs []string
-	// KMSKey is the KMS key (id, ARN or alias) copies of an image to the
-	// orbit's other regions are encrypted with; "" leaves the copy of an
-	// unencrypted image unencrypted, and that of an encrypted one under
-	// the region's default EBS key.
+	// KMSKey is the KMS key copies of an image to the orbit's other
+	// regions are encrypted with: alias/NAME (an alias of that name in
+	// each region) or a multi-region key (its mrk- id, or a key ARN whose
+	// key id starts with mrk-), as the orbit manifest's schema allows; ""
+	// leaves the copy of an unencrypted image unencrypted, and that of an
+	// encrypted one under the region's default EBS key. See KMSKeyIn.
 	KMSKey string
+}
+
+// KMSKeyIn is KMSKey as a copy into region names it: a key ARN with its
+// region set to region (a multi-region key's replica there has the same
+// key id), else KMSKey as it is (an alias or key id resolves in the
+// region of the call).
+func (s ImageSettings) KMSKeyIn(region string) string {
+	parts := strings.SplitN(s.KMSKey, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "kms" {
+		return s.KMSKey
+	}
+	parts[3] = region
+	return strings.Join(parts, ":")
 }
 
 // ImageStages are the orbit's image stages, in order.

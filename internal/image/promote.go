@@ -346,7 +346,7 @@ func (s *Stages) copyAll(ctx context.Context, region string, img ec2.Image, stag
 			token += fmt.Sprintf("-%d", n+1)
 		}
 		id, err := c.CopyImage(ctx, ec2.CopyImageInput{SourceRegion: region, SourceImage: img.ID, Name: img.Name,
-			Description: "copy of " + region + "/" + img.ID, KMSKey: s.Orbit.Images.KMSKey, Token: token})
+			Description: "copy of " + region + "/" + img.ID, KMSKey: s.Orbit.Images.KMSKeyIn(r), Token: token})
 		if err != nil {
 			return nil, err
 		}

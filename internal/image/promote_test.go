@@ -692,3 +692,34 @@ func TestRevokingThroughACopyRevokesEverySiblingOrFails(t *testing.T) {
 		}
 	})
 }
+
+// copyKeys is a Regional on moto that keeps the KMS key of each CopyImage
+// (moto ignores a copy's encryption, so it cannot show which key was used).
+type copyKeys struct {
+	Regional
+	keys *[]string
+}
+
+func (c copyKeys) CopyImage(ctx context.Context, in ec2.CopyImageInput) (string, error) {
+	*c.keys = append(*c.keys, in.KMSKey)
+	return c.Regional.CopyImage(ctx, in)
+}
+
+func TestEachCopyIsEncryptedWithTheMultiRegionKeyOfItsRegion(t *testing.T) {
+	w := newWorld(t)
+	w.orbit.Images.KMSKey = "arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+	keys := map[string]*[]string{}
+	for r, c := range w.stages.EC2 {
+		keys[r] = &[]string{}
+		w.stages.EC2[r] = copyKeys{Regional: c, keys: keys[r]}
+	}
+	if _, err := w.stages.Promote(context.Background(), "us-east-1", w.image, "tested", false); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"us-west-2", "eu-west-1"} {
+		want := []string{"arn:aws:kms:" + r + ":123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"}
+		if !reflect.DeepEqual(*keys[r], want) {
+			t.Errorf("%s: copied with keys %q, want %q", r, *keys[r], want)
+		}
+	}
+}

@@ -647,6 +647,14 @@ func TestParseOrbitRejectsABadImagesSection(t *testing.T) {
 		{"an organization for an organizational unit", "images: {share: {organizational_units: [\"arn:aws:organizations::111122223333:organization/o-abc123def4\"]}}\n",
 			`orbit.yml:3:41: images.share.organizational_units[0]: "arn:aws:organizations::111122223333:organization/o-abc123def4": not allowed; want an organizational unit ARN`},
 		{"a bad key", "images: {kms_key: my-key}\n", `orbit.yml:3:19: images.kms_key: "my-key": not allowed`},
+		// A single-region key exists in one region: CopyImage into the
+		// orbit's other regions could not use it.
+		{"a single-region key id", "images: {kms_key: 1234abcd-12ab-34cd-56ef-1234567890ab}\n",
+			`orbit.yml:3:19: images.kms_key: "1234abcd-12ab-34cd-56ef-1234567890ab": not allowed; want the KMS key that copies of an image to the orbit's other regions are encrypted with, which must exist in each of those regions: alias/NAME`},
+		{"a single-region key ARN", "images: {kms_key: \"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab\"}\n",
+			`orbit.yml:3:19: images.kms_key: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab": not allowed`},
+		{"an alias ARN", "images: {kms_key: \"arn:aws:kms:us-east-1:111122223333:alias/images\"}\n",
+			`orbit.yml:3:19: images.kms_key: "arn:aws:kms:us-east-1:111122223333:alias/images": not allowed`},
 		{"an unknown setting", "images: {min_stages: tested}\n", `orbit.yml:3:10: images.min_stages: unknown field "min_stages"; allowed here: kms_key, min_stage, share, stages`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
