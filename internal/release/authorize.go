@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/elevatorhq/elevator"
 )
@@ -28,18 +29,20 @@ type scope struct {
 	tier                string // the subnet tier of the service's placement
 	// images is the stage the orbit needs images at; nil for any.
 	images *elevator.ReleaseImages
+	// now is when the resources are checked.
+	now time.Time
 }
 
 // collect lists the resources the services of doc use in region, service
 // by service, in the order their placements name them.
-func collect(doc *elevator.Release, region string) []use {
+func collect(doc *elevator.Release, region string, now time.Time) []use {
 	var us []use
 	for _, s := range doc.Services {
 		pl := s.Placement(region)
 		if pl == nil {
 			continue
 		}
-		sc := scope{orbit: doc.Orbit, app: doc.App, service: s.Name, tier: elevator.TierPrivate, images: doc.Images}
+		sc := scope{orbit: doc.Orbit, app: doc.App, service: s.Name, tier: elevator.TierPrivate, images: doc.Images, now: now}
 		if pl.Tier != "" {
 			sc.tier = pl.Tier
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/elevatorhq/elevator"
 )
@@ -82,7 +83,7 @@ func TestCollectListsWhatEachServiceUsesInTheRegion(t *testing.T) {
 		{KindImage, "ami-1", "worker", worker},
 		{KindSubnet, "subnet-c", "worker", worker},
 	}
-	if got := collect(doc, "us-east-1"); !slices.Equal(got, want) {
+	if got := collect(doc, "us-east-1", time.Time{}); !slices.Equal(got, want) {
 		t.Errorf("collect = %+v\nwant %+v", got, want)
 	}
 }

@@ -3,6 +3,7 @@ package release
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/elevatorhq/elevator"
 )
@@ -86,13 +87,13 @@ func TestAServiceWithoutARepositoryChecksNoContainerImage(t *testing.T) {
 	doc := &elevator.Release{App: app, Orbit: orbit, Version: "1.4.2", Services: []elevator.ReleaseService{{Name: "web", Placements: []elevator.ReleasePlacement{
 		{Region: "us-east-1", Image: "ami-1"},
 	}}}}
-	for _, u := range collect(doc, "us-east-1") {
+	for _, u := range collect(doc, "us-east-1", time.Time{}) {
 		if u.kind == KindContainerImage {
 			t.Errorf("collect lists %+v for a service without a repository", u)
 		}
 	}
 	doc.Services[0].Placements[0].Repository = elevator.AppRepositoryName(orbit, app, "web")
-	us := collect(doc, "us-east-1")
+	us := collect(doc, "us-east-1", time.Time{})
 	if last := us[len(us)-1]; last.kind != KindContainerImage || last.id != "prod/shop/web:1.4.2" {
 		t.Errorf("collect's last use is %+v, want the container image prod/shop/web:1.4.2", last)
 	}

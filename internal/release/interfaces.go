@@ -130,6 +130,10 @@ type Resource struct {
 	// release's (its owner's tags are not seen), Public that every
 	// account may launch it.
 	Foreign, Public bool
+	// Deprecated is when an image's owner set it to be deprecated; zero
+	// when not. Another account's image shows it where its tags are not
+	// seen: a revocation deprecates the image (see imageStageRule).
+	Deprecated time.Time
 }
 
 // GroupFilter selects Auto Scaling Groups by their tags. Orbit is always

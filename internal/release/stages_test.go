@@ -3,6 +3,7 @@ package release
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/elevatorhq/elevator"
 )
@@ -18,6 +19,7 @@ func TestAnImageMustBeUnrevokedAndAtTheOrbitsStage(t *testing.T) {
 	}
 	promote := "(`elevator image promote --image ami-1 --stage tested --orbit prod` promotes it)"
 	want := "an image at stage tested or later (of untested, tested, released); "
+	checkedAt := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
 	for _, tt := range []struct {
 		name   string
 		images *elevator.ReleaseImages
@@ -39,12 +41,22 @@ func TestAnImageMustBeUnrevokedAndAtTheOrbitsStage(t *testing.T) {
 		{"another account's image shared with this one counts as at the last stage", three, Resource{ID: "ami-1", Foreign: true, Allows: []string{"shop"}}, ""},
 		{"another account's public image is refused", three, Resource{ID: "ami-1", Foreign: true, Public: true, Allows: []string{"shop"}},
 			want + "it is another account's public image, whose stage this account cannot see: bake an image from it, or copy it into this account"},
+		// A revocation deprecates the image, which, unlike its tags, the
+		// accounts it is shared with see.
+		{"another account's image its owner deprecated is refused, even without a min_stage", nil,
+			Resource{ID: "ami-1", Foreign: true, Allows: []string{"shop"}, Deprecated: checkedAt.Add(-time.Minute)},
+			"an image that is not deprecated (deprecated by its owner at 2026-11-30T02:59:00Z: revoked?)"},
+		{"another account's image deprecated at the last stage is refused", three,
+			Resource{ID: "ami-1", Foreign: true, Allows: []string{"shop"}, Deprecated: checkedAt},
+			"an image that is not deprecated (deprecated by its owner at 2026-11-30T03:00:00Z: revoked?)"},
+		{"another account's image to be deprecated later is taken", three,
+			Resource{ID: "ami-1", Foreign: true, Allows: []string{"shop"}, Deprecated: checkedAt.Add(time.Hour)}, ""},
 		{"this account's public image counts by its tag", three, Resource{ID: "ami-1", Public: true, Tags: allowed(elevator.TagImageStage, "released")}, ""},
 		{"an image at the stage but not allowed is still refused", three, Resource{ID: "ami-1", Tags: map[string]string{elevator.TagImageStage: "tested"}},
 			imageListRule(scope{orbit: "prod", app: "shop"})},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := scope{orbit: "prod", app: "shop", service: "web", tier: elevator.TierPrivate, images: tt.images}
+			s := scope{orbit: "prod", app: "shop", service: "web", tier: elevator.TierPrivate, images: tt.images, now: checkedAt}
 			if got := rules[KindImage](tt.x, s); got != tt.want {
 				t.Errorf("rule = %q\nwant  %q", got, tt.want)
 			}

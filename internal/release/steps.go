@@ -244,7 +244,7 @@ func (e *Engine) validateResources(ctx context.Context, r *Release) (Outcome, er
 	doc := r.Doc
 	var problems collector
 	err := e.each(ctx, r, doc.Regions, func(ctx context.Context, cl Cloud, rr *elevator.ReleaseRegionRecord) error {
-		uses := collect(doc, rr.Region)
+		uses := collect(doc, rr.Region, e.now())
 		found, err := describe(ctx, cl, uses)
 		if err != nil {
 			return err

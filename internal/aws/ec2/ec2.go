@@ -22,6 +22,7 @@ import (
 
 // api lists the EC2 operations Elevator uses.
 type api interface {
+	EnableImageDeprecation(context.Context, *ec2sdk.EnableImageDeprecationInput, ...func(*ec2sdk.Options)) (*ec2sdk.EnableImageDeprecationOutput, error)
 	DescribeAvailabilityZones(context.Context, *ec2sdk.DescribeAvailabilityZonesInput, ...func(*ec2sdk.Options)) (*ec2sdk.DescribeAvailabilityZonesOutput, error)
 	DescribeVpcs(context.Context, *ec2sdk.DescribeVpcsInput, ...func(*ec2sdk.Options)) (*ec2sdk.DescribeVpcsOutput, error)
 	DescribeSubnets(context.Context, *ec2sdk.DescribeSubnetsInput, ...func(*ec2sdk.Options)) (*ec2sdk.DescribeSubnetsOutput, error)

@@ -24,6 +24,10 @@ type Image struct {
 	// EBS snapshots of its block devices.
 	Public    bool
 	Snapshots []string
+	// Deprecated is when the image's owner set it to be deprecated
+	// (EnableImageDeprecation); zero when not. Unlike tags, every account
+	// the image is shared with sees it.
+	Deprecated time.Time
 }
 
 // Image returns the image with id. It returns an ENOTFOUND error wrapping
@@ -42,15 +46,17 @@ func (c *Client) Image(ctx context.Context, id string) (Image, error) {
 
 func image(img ec2types.Image) Image {
 	created, _ := time.Parse(time.RFC3339, aws.ToString(img.CreationDate))
+	deprecated, _ := time.Parse(time.RFC3339, aws.ToString(img.DeprecationTime))
 	return Image{
-		ID:        aws.ToString(img.ImageId),
-		Name:      aws.ToString(img.Name),
-		State:     string(img.State),
-		OwnerID:   aws.ToString(img.OwnerId),
-		Created:   created,
-		Tags:      tagMap(img.Tags),
-		Public:    aws.ToBool(img.Public),
-		Snapshots: imageSnapshots(img),
+		Deprecated: deprecated,
+		ID:         aws.ToString(img.ImageId),
+		Name:       aws.ToString(img.Name),
+		State:      string(img.State),
+		OwnerID:    aws.ToString(img.OwnerId),
+		Created:    created,
+		Tags:       tagMap(img.Tags),
+		Public:     aws.ToBool(img.Public),
+		Snapshots:  imageSnapshots(img),
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -200,4 +201,15 @@ func (c *Client) OwnImagesWithTags(ctx context.Context, tags map[string]string) 
 	}
 	sort.Slice(images, func(i, j int) bool { return images[i].ID < images[j].ID })
 	return images, nil
+}
+
+// DeprecateImage sets image id to be deprecated at at, which AWS rounds
+// to the minute and takes only in the future: every account the image is
+// shared with sees when (Image.Deprecated). It returns ENOTFOUND wrapping
+// ErrNotFound when there is no such image, EAWS for other failures.
+func (c *Client) DeprecateImage(ctx context.Context, id string, at time.Time) error {
+	if _, err := c.api.EnableImageDeprecation(ctx, &ec2sdk.EnableImageDeprecationInput{ImageId: aws.String(id), DeprecateAt: aws.Time(at)}); err != nil {
+		return c.fail("deprecate image "+id, "image", id, err)
+	}
+	return nil
 }

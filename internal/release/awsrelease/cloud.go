@@ -178,7 +178,7 @@ func (c *Cloud) Describe(ctx context.Context, kind release.ResourceKind, ids []s
 			}
 		}
 		for _, x := range images {
-			out = append(out, release.Resource{Kind: kind, ID: x.ID, Tags: x.Tags, Public: x.Public, Foreign: x.OwnerID != account})
+			out = append(out, release.Resource{Kind: kind, ID: x.ID, Tags: x.Tags, Public: x.Public, Foreign: x.OwnerID != account, Deprecated: x.Deprecated})
 		}
 	case release.KindSubnet:
 		subnets, err := c.compute.SubnetsByID(ctx, ids)
