@@ -30,6 +30,7 @@ type Regional interface {
 	ShareImage(ctx context.Context, id string, s ec2.Share) error
 	ShareSnapshot(ctx context.Context, id string, accounts []string) error
 	CopyImage(ctx context.Context, in ec2.CopyImageInput) (string, error)
+	DeprecateImage(ctx context.Context, id string, at time.Time) error
 }
 
 // Auditor appends entries to an orbit's audit log.
@@ -456,8 +457,10 @@ func CheckRevokeReason(reason string) error {
 }
 
 // Revoke tags image id (in region), and every copy of it in the orbit's
-// other regions, as revoked for reason, by whom and when: releases refuse
-// them from then on; groups already running them are left alone. Given a
+// other regions, as revoked for reason, by whom and when, and deprecates
+// each from the next minute on (which the accounts they are shared with
+// see, where tags do not reach): releases refuse them from then on;
+// groups already running them are left alone. Given a
 // copy, it revokes its source when the source still exists in a region of
 // the orbit, and every copy of that source, found by their
 // elevator:copied-from tag (so a source deregistered or outside the orbit
@@ -489,6 +492,16 @@ func (s *Stages) Revoke(ctx context.Context, region, id, reason string) (*Revoca
 	if s.By == "" {
 		delete(tags, elevator.TagImageRevokedBy)
 	}
+	// Tags do not cross accounts; a deprecation time does, and releases
+	// refuse another account's image once it has passed. AWS takes only a
+	// time in the future, to the minute: the next minute.
+	deprecateAt := s.now().UTC().Truncate(time.Minute).Add(time.Minute)
+	revoke := func(region, id string) error {
+		if err := s.EC2[region].Tag(ctx, id, tags); err != nil {
+			return err
+		}
+		return s.EC2[region].DeprecateImage(ctx, id, deprecateAt)
+	}
 	// The source: the image itself, or the one it was copied from.
 	srcRegion, srcID := region, id
 	var source *ec2.Image
@@ -508,7 +521,7 @@ func (s *Stages) Revoke(ctx context.Context, region, id, reason string) (*Revoca
 	}
 	rev := &Revocation{Reason: reason}
 	if source != nil {
-		if err := s.EC2[srcRegion].Tag(ctx, srcID, tags); err != nil {
+		if err := revoke(srcRegion, srcID); err != nil {
 			return nil, err
 		}
 		s.note(srcRegion, "%s: revoked", srcID)
@@ -528,7 +541,7 @@ func (s *Stages) Revoke(ctx context.Context, region, id, reason string) (*Revoca
 	}
 	var names []string
 	for _, cp := range copies {
-		if err := s.EC2[cp.Region].Tag(ctx, cp.Image, tags); err != nil {
+		if err := revoke(cp.Region, cp.Image); err != nil {
 			return nil, err
 		}
 		s.note(cp.Region, "%s: revoked (a copy of %s/%s)", cp.Image, srcRegion, srcID)

@@ -43,6 +43,33 @@ var testShare = ec2.Share{
 	OUs:           []string{"arn:aws:organizations::111122223333:ou/o-abc123def4/ou-ab12-cdef3456"},
 }
 
+// deprecations is a Regional on moto that keeps the deprecation times
+// DeprecateImage sets and reports them in Image: moto 5.2.5 has neither
+// EnableImageDeprecation nor DeprecationTime in DescribeImages.
+type deprecations struct {
+	Regional
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func (d *deprecations) DeprecateImage(ctx context.Context, id string, at time.Time) error {
+	if _, err := d.Regional.Image(ctx, id); err != nil {
+		return err // as AWS, for an image that is not there
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.at[id] = at
+	return nil
+}
+
+func (d *deprecations) Image(ctx context.Context, id string) (ec2.Image, error) {
+	img, err := d.Regional.Image(ctx, id)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	img.Deprecated = d.at[id]
+	return img, err
+}
+
 // world is an orbit of three regions in one moto account, and a baked
 // image in its first region.
 type world struct {
@@ -65,7 +92,7 @@ func newWorld(t *testing.T, stages ...string) *world {
 		cfg.Region = r
 		w.cfgs[r] = cfg
 		w.orbit.Regions = append(w.orbit.Regions, elevator.Region{Name: r})
-		clients[r] = ec2.New(cfg)
+		clients[r] = &deprecations{Regional: ec2.New(cfg), at: map[string]time.Time{}}
 	}
 	w.stages = &Stages{Orbit: w.orbit, EC2: clients, Audit: w.audit, By: "arn:aws:iam::123456789012:user/ana",
 		Sleep: func(context.Context, time.Duration) error { return nil }}
@@ -385,6 +412,10 @@ func TestRevokingTagsTheImageAndEveryCopyAndIsAudited(t *testing.T) {
 		t.Errorf("revoked %+v; want the source first and its two copies", rev.Images)
 	}
 	for _, x := range append([]PromotedCopy{{Region: "us-east-1", Image: w.image}}, p.Copies...) {
+		// The deprecation, which the accounts the image is shared with see.
+		if got, want := w.stages.EC2[x.Region].(*deprecations).at[x.Image], now.Add(time.Minute); !got.Equal(want) {
+			t.Errorf("%s/%s deprecated at %v, want %v (the next minute)", x.Region, x.Image, got, want)
+		}
 		tags := w.describe(t, x.Region, x.Image).Tags
 		if tags[elevator.TagImageRevoked] != "CVE-2026-1234 in openssl" || tags[elevator.TagImageRevokedBy] != w.stages.By || tags[elevator.TagImageRevokedAt] != "2026-11-30T02:00:00Z" {
 			t.Errorf("%s/%s tags %v; want revoked with reason, by and at", x.Region, x.Image, tags)
