@@ -17,15 +17,17 @@ import (
 // another account and shared with this one (not public) counts as at the
 // last stage, since images are shared only at the last stage; a public
 // image of another account has no stage Elevator can trust, and is
-// refused. For the same reason another account's image whose owner has
-// deprecated it (the deprecation time has passed) never may: revoking an
+// refused. For the same reason another account's privately shared image
+// whose owner has deprecated it (the deprecation time has passed) never may: revoking an
 // image deprecates it, and that, unlike its tags, is seen by the accounts
 // it is shared with.
 func imageStageRule(x Resource, s scope) string {
 	if reason, ok := x.Tags[elevator.TagImageRevoked]; ok {
 		return fmt.Sprintf("an image that is not revoked (it was revoked: %s)", reason)
 	}
-	if x.Foreign && !x.Deprecated.IsZero() && !x.Deprecated.After(s.now) {
+	// A public image's deprecation is AWS's default two years after it
+	// was made, not a revocation: only a privately shared one counts.
+	if x.Foreign && !x.Public && !x.Deprecated.IsZero() && !x.Deprecated.After(s.now) {
 		return fmt.Sprintf("an image that is not deprecated (deprecated by its owner at %s: revoked?)", x.Deprecated.UTC().Format(time.RFC3339))
 	}
 	ri := s.images

@@ -49,6 +49,8 @@ func TestAnImageMustBeUnrevokedAndAtTheOrbitsStage(t *testing.T) {
 		{"another account's image deprecated at the last stage is refused", three,
 			Resource{ID: "ami-1", Foreign: true, Allows: []string{"shop"}, Deprecated: checkedAt},
 			"an image that is not deprecated (deprecated by its owner at 2026-11-30T03:00:00Z: revoked?)"},
+		{"another account's public image AWS deprecated (two years after it was made) is not taken for revoked", nil,
+			Resource{ID: "ami-1", Foreign: true, Public: true, Allows: []string{"shop"}, Deprecated: checkedAt.Add(-time.Minute)}, ""},
 		{"another account's image to be deprecated later is taken", three,
 			Resource{ID: "ami-1", Foreign: true, Allows: []string{"shop"}, Deprecated: checkedAt.Add(time.Hour)}, ""},
 		{"this account's public image counts by its tag", three, Resource{ID: "ami-1", Public: true, Tags: allowed(elevator.TagImageStage, "released")}, ""},
