@@ -44,8 +44,27 @@ type Orbit struct {
 	// images are promoted through, the stage releases need, and whom the
 	// last stage shares with.
 	Images ImageSettings
-	Source Source
+	// Account is the AWS account the orbit lives in and the role every
+	// command for the orbit assumes there; the zero Account means the
+	// caller's credentials, whatever account they are for.
+	Account Account
+	Source  Source
 }
+
+// Account names an AWS account and how to act in it. Every command for an
+// orbit with an Account assumes Role (when set) and refuses to act when
+// the credentials it ends up with are for another account than ID.
+type Account struct {
+	ID         string // 12 digits; "" = not checked
+	Role       string // IAM role ARN to assume; "" = the caller's credentials as they are
+	ExternalID string // the external id the role's trust policy asks for, or ""
+	Path       string // field path of the account section in its manifest
+}
+
+// IsZero reports whether a names no account: the caller's credentials are
+// used as they are.
+func (a Account) IsZero() bool { return a.ID == "" && a.Role == "" }
+
 
 // Region is an orbit's settings in one AWS region.
 type Region struct {

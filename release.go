@@ -766,6 +766,10 @@ const (
 	AuditRefused    = "refused"     // the deployer's API refused a call: not authenticated, or not allowed
 	AuditRetryTests = "retry-tests" // an operator asked a release to run its failed tests again
 	AuditCall       = "call"        // the deployer's API served a call; Detail names it and the caller's role
+	AuditExec       = "exec"        // a command ran on a service's instances; Detail names it and how many failed
+	AuditChaos      = "chaos"       // instances were terminated on purpose (or a zone taken away); Detail lists them
+	AuditIAMApply   = "iam-apply"   // IAM groups, users, roles or policies were changed from files; Detail lists the changes
+	AuditIAMKeys    = "iam-keys"    // IAM users' access keys were deactivated; Detail names them
 )
 
 // AuditEntry is one line of an orbit's audit log: who did what, when, and
