@@ -65,7 +65,6 @@ type Account struct {
 // used as they are.
 func (a Account) IsZero() bool { return a.ID == "" && a.Role == "" }
 
-
 // Region is an orbit's settings in one AWS region.
 type Region struct {
 	Name string

@@ -21,6 +21,8 @@ type awsConfigs struct {
 	byRegion map[string]aws.Config
 	// apiOptions are added to every config's middleware stacks.
 	apiOptions []func(*middleware.Stack) error
+	// account is where the configs act (see accountConfigs).
+	account elevator.Account
 }
 
 func newAWSConfigs(g *globals) *awsConfigs {
@@ -79,3 +81,18 @@ func (c *awsConfigs) For(ctx context.Context, region string) (aws.Config, error)
 // emulated reports whether calls go to the local emulator, where waits can
 // poll much more often than AWS's rate limits allow.
 func (c *awsConfigs) emulated() bool { return c.g.local }
+
+// orbitConfigs returns the configs every command for orbit uses: the
+// caller's credentials, in the orbit's account (see accountConfigs).
+func orbitConfigs(g *globals, orbit *elevator.Orbit) *awsConfigs {
+	return accountConfigs(g, orbit.Account)
+}
+
+// accountConfigs returns configs that act in account a: they assume its
+// role when it names one, and refuse to act when the credentials are for
+// another account than its ID.
+func accountConfigs(g *globals, a elevator.Account) *awsConfigs {
+	c := newAWSConfigs(g)
+	c.account = a
+	return c
+}
