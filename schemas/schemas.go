@@ -20,3 +20,8 @@ var App []byte
 //
 //go:embed image.schema.json
 var Image []byte
+
+// IAM is the JSON Schema of an IAM file (iam.yml).
+//
+//go:embed iam.schema.json
+var IAM []byte
