@@ -33,10 +33,17 @@ type api interface {
 }
 
 // Client talks to IAM (a global service).
-type Client struct{ api api }
+type Client struct {
+	api api
+	// files holds the operations of IAM kept in files (files.go).
+	files filesAPI
+}
 
 // New returns a client.
-func New(cfg aws.Config) *Client { return &Client{api: iamsdk.NewFromConfig(cfg)} }
+func New(cfg aws.Config) *Client {
+	c := iamsdk.NewFromConfig(cfg)
+	return &Client{api: c, files: c}
+}
 
 // Role is an IAM role.
 type Role struct {
