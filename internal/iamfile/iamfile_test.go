@@ -1,0 +1,304 @@
+package iamfile
+
+// These tests run against a real moto server (emulatortest), each in an
+// account of its own: IAM is global, and moto keeps paths.
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	iamsdk "github.com/aws/aws-sdk-go-v2/service/iam"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/iam"
+	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
+	"github.com/elevatorhq/elevator/internal/iampolicy"
+	"github.com/elevatorhq/elevator/internal/manifest"
+)
+
+func TestMain(m *testing.M) { emulatortest.Main(m) }
+
+const files = `path: /elevator-iam/
+policies:
+  - name: read-logs
+    description: read the logs
+    document:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Action: [logs:Get*, logs:DescribeLogGroups]
+          Resource: "*"
+groups:
+  - name: developers
+    policies: [read-logs]
+    inline:
+      s3-read: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: s3:GetObject, Resource: "arn:aws:s3:::b/*"}]}
+users:
+  - name: alice
+    groups: [developers]
+    inline:
+      sqs: {Version: "2012-10-17", Statement: {Effect: Allow, Action: [sqs:SendMessage], Resource: "*"}}
+  - name: bob
+roles:
+  - name: ci
+    description: CI
+    max_session: 4h
+    policies: [read-logs]
+    trust:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Principal: {Service: ec2.amazonaws.com}
+          Action: sts:AssumeRole
+`
+
+func parse(t *testing.T, yml string) *elevator.IAMFile {
+	t.Helper()
+	f, err := manifest.ParseIAM("iam.yml", []byte(yml), func(string) ([]byte, error) { return nil, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func plan(t *testing.T, acct *iam.Client, id string, f *elevator.IAMFile) *Plan {
+	t.Helper()
+	p, err := MakePlan(context.Background(), acct, Input{File: f, AccountID: id, Partition: "aws"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func apply(t *testing.T, acct *iam.Client, p *Plan) Result {
+	t.Helper()
+	r, err := Apply(context.Background(), acct, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+const outsideTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+
+func TestApplyTwiceChangesNothingTheSecondTimeAndLeavesWhatIsOutsideThePath(t *testing.T) {
+	ctx := context.Background()
+	cfg := emulatortest.Config(t, "us-east-1")
+	id := emulatortest.AccountID(cfg)
+	sdk := iamsdk.NewFromConfig(cfg)
+	acct := iam.New(cfg)
+	// A role outside the owned path, with an inline and an attached policy.
+	if _, err := sdk.CreateRole(ctx, &iamsdk.CreateRoleInput{RoleName: aws.String("outside"), Path: aws.String("/"), AssumeRolePolicyDocument: aws.String(outsideTrust)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sdk.PutRolePolicy(ctx, &iamsdk.PutRolePolicyInput{RoleName: aws.String("outside"), PolicyName: aws.String("keep"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	outsidePolicy, err := sdk.CreatePolicy(ctx, &iamsdk.CreatePolicyInput{PolicyName: aws.String("outside-policy"), Path: aws.String("/"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sdk.AttachRolePolicy(ctx, &iamsdk.AttachRolePolicyInput{RoleName: aws.String("outside"), PolicyArn: outsidePolicy.Policy.Arn}); err != nil {
+		t.Fatal(err)
+	}
+
+	f := parse(t, files)
+	first := plan(t, acct, id, f)
+	if len(first.Changes) != 5 || len(first.Blockers) != 0 {
+		t.Fatalf("first plan:\n%s", changes(first))
+	}
+	for _, c := range first.Changes {
+		if c.Op != OpCreate {
+			t.Errorf("first plan: %s; want only creations", c)
+		}
+	}
+	r := apply(t, acct, first)
+	if len(r.Done) != 5 {
+		t.Errorf("done %v; want the 5 changes", r.Done)
+	}
+
+	second := plan(t, acct, id, f)
+	if !second.Empty() || second.Unchanged != 5 {
+		t.Fatalf("second plan has changes (unchanged %d):\n%s", second.Unchanged, changes(second))
+	}
+	if r := apply(t, acct, second); len(r.Done) != 0 {
+		t.Errorf("second apply did %v", r.Done)
+	}
+
+	// Read back what apply made.
+	role, err := sdk.GetRole(ctx, &iamsdk.GetRoleInput{RoleName: aws.String("ci")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(role.Role.Path) != "/elevator-iam/" || aws.ToInt32(role.Role.MaxSessionDuration) != 4*3600 || aws.ToString(role.Role.Description) != "CI" {
+		t.Errorf("role ci = path %s, max session %d, description %q", aws.ToString(role.Role.Path), aws.ToInt32(role.Role.MaxSessionDuration), aws.ToString(role.Role.Description))
+	}
+	groups, err := sdk.ListGroupsForUser(ctx, &iamsdk.ListGroupsForUserInput{UserName: aws.String("alice")})
+	if err != nil || len(groups.Groups) != 1 || aws.ToString(groups.Groups[0].GroupName) != "developers" {
+		t.Errorf("alice's groups = %v, %v", groups, err)
+	}
+
+	// The role outside the path is as it was.
+	assertOutsideRole(t, sdk, aws.ToString(outsidePolicy.Policy.Arn))
+}
+
+func assertOutsideRole(t *testing.T, sdk *iamsdk.Client, policyARN string) {
+	t.Helper()
+	ctx := context.Background()
+	got, err := sdk.GetRole(ctx, &iamsdk.GetRoleInput{RoleName: aws.String("outside")})
+	if err != nil {
+		t.Fatalf("role outside the path: %v", err)
+	}
+	trust, err := iampolicy.Decode(aws.ToString(got.Role.AssumeRolePolicyDocument))
+	want, _ := iampolicy.Decode(outsideTrust)
+	if err != nil || iampolicy.Canonical(trust) != iampolicy.Canonical(want) {
+		t.Errorf("outside role's trust = %s", aws.ToString(got.Role.AssumeRolePolicyDocument))
+	}
+	inline, err := sdk.ListRolePolicies(ctx, &iamsdk.ListRolePoliciesInput{RoleName: aws.String("outside")})
+	if err != nil || len(inline.PolicyNames) != 1 || inline.PolicyNames[0] != "keep" {
+		t.Errorf("outside role's inline policies = %v, %v", inline, err)
+	}
+	attached, err := sdk.ListAttachedRolePolicies(ctx, &iamsdk.ListAttachedRolePoliciesInput{RoleName: aws.String("outside")})
+	if err != nil || len(attached.AttachedPolicies) != 1 || aws.ToString(attached.AttachedPolicies[0].PolicyArn) != policyARN {
+		t.Errorf("outside role's attached policies = %v, %v", attached, err)
+	}
+}
+
+func changes(p *Plan) string {
+	var b strings.Builder
+	for _, c := range p.Changes {
+		b.WriteString(c.String() + "\n")
+	}
+	for _, x := range p.Blockers {
+		b.WriteString("blocker: " + x + "\n")
+	}
+	return b.String()
+}
+
+func TestPlanUpdatesAndDeletesWhatTheFilesNoLongerSay(t *testing.T) {
+	ctx := context.Background()
+	cfg := emulatortest.Config(t, "us-east-1")
+	id := emulatortest.AccountID(cfg)
+	sdk := iamsdk.NewFromConfig(cfg)
+	acct := iam.New(cfg)
+	apply(t, acct, plan(t, acct, id, parse(t, files)))
+
+	// Six document changes: the policy reaches IAM's five versions and
+	// the oldest goes.
+	yml := files
+	for n := range 6 {
+		next := strings.Replace(yml, "logs:DescribeLogGroups", "logs:DescribeLogStreams", 1)
+		if n%2 == 1 {
+			next = strings.Replace(yml, "logs:DescribeLogStreams", "logs:DescribeLogGroups", 1)
+		}
+		yml = next
+		p := plan(t, acct, id, parse(t, yml))
+		if len(p.Changes) != 1 || p.Changes[0].Kind != elevator.IAMKindPolicy || p.Changes[0].Op != OpUpdate {
+			t.Fatalf("plan after changing the document:\n%s", changes(p))
+		}
+		apply(t, acct, p)
+	}
+	arn := "arn:aws:iam::" + id + ":policy/elevator-iam/read-logs"
+	if n, err := acct.PolicyVersions(ctx, arn); err != nil || n != 5 {
+		t.Errorf("read-logs has %d versions (%v); want IAM's 5", n, err)
+	}
+
+	// Bob goes, alice leaves the group and loses her inline policy; the
+	// role's trust and session change.
+	smaller := strings.Replace(files, "  - name: bob\n", "", 1)
+	smaller = strings.Replace(smaller, "    groups: [developers]\n    inline:\n      sqs: {Version: \"2012-10-17\", Statement: {Effect: Allow, Action: [sqs:SendMessage], Resource: \"*\"}}\n", "", 1)
+	smaller = strings.Replace(smaller, "max_session: 4h", "max_session: 2h", 1)
+	smaller = strings.Replace(smaller, "ec2.amazonaws.com", "ecs-tasks.amazonaws.com", 1)
+	p := plan(t, acct, id, parse(t, smaller))
+	got := changes(p)
+	for _, want := range []string{
+		"update user alice: delete inline policy sqs; leave group developers",
+		"update role ci: max session 4h0m0s → 2h0m0s; trust policy",
+		"delete user bob",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("plan:\n%s\nwant a line %q", got, want)
+		}
+	}
+	apply(t, acct, p)
+	if again := plan(t, acct, id, parse(t, smaller)); !again.Empty() {
+		t.Errorf("plan after apply:\n%s", changes(again))
+	}
+	if _, err := sdk.GetUser(ctx, &iamsdk.GetUserInput{UserName: aws.String("bob")}); err == nil {
+		t.Error("user bob is still there")
+	}
+
+	// An empty file deletes everything under the path.
+	p = plan(t, acct, id, parse(t, "path: /elevator-iam/\n"))
+	apply(t, acct, p)
+	inv, err := acct.Owned(ctx, "/elevator-iam/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(inv.Policies) + len(inv.Groups) + len(inv.Users) + len(inv.Roles); n != 0 {
+		t.Errorf("left under the path after an empty file: %+v", inv)
+	}
+}
+
+func TestPlanRefusesWhatItMustNotTouch(t *testing.T) {
+	ctx := context.Background()
+	cfg := emulatortest.Config(t, "us-east-1")
+	id := emulatortest.AccountID(cfg)
+	sdk := iamsdk.NewFromConfig(cfg)
+	acct := iam.New(cfg)
+	// ci exists outside the path; a user under the path has an access key;
+	// a role under the path that the files do not name is in an instance
+	// profile.
+	if _, err := sdk.CreateRole(ctx, &iamsdk.CreateRoleInput{RoleName: aws.String("ci"), Path: aws.String("/"), AssumeRolePolicyDocument: aws.String(outsideTrust)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sdk.CreateUser(ctx, &iamsdk.CreateUserInput{UserName: aws.String("carol"), Path: aws.String("/elevator-iam/")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sdk.CreateAccessKey(ctx, &iamsdk.CreateAccessKeyInput{UserName: aws.String("carol")}); err != nil {
+		t.Fatal(err)
+	}
+	p := plan(t, acct, id, parse(t, files))
+	got := strings.Join(p.Blockers, "\n")
+	for _, want := range []string{"role ci is in the files, but the account has a role of that name at path /", "user carol is to be deleted", "1 access key(s)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("blockers:\n%s\nwant %q", got, want)
+		}
+	}
+	_, err := Apply(ctx, acct, p, nil)
+	if elevator.ErrorCode(err) != elevator.ECONFLICT {
+		t.Fatalf("apply with blockers: %v; want ECONFLICT", err)
+	}
+	inv, err := acct.Owned(ctx, "/elevator-iam/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Policies)+len(inv.Groups)+len(inv.Roles) != 0 || len(inv.Users) != 1 {
+		t.Errorf("apply with blockers changed the account: %+v", inv)
+	}
+}
+
+func TestDocumentsFromIAMCompareCanonically(t *testing.T) {
+	// IAM returns documents URL-encoded, with its own key order, and a
+	// single action as a string.
+	mine := map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{"Effect": "Allow", "Action": []any{"s3:GetObject"}, "Resource": "*",
+		"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": true}}}}}
+	theirs := url.PathEscape(`{"Statement":{"Resource":["*"],"Action":"s3:GetObject","Effect":"Allow","Condition":{"Bool":{"aws:SecureTransport":"true"}}},"Version":"2012-10-17"}`)
+	got, err := iampolicy.Decode(theirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if iampolicy.Canonical(got) != iampolicy.Canonical(mine) {
+		t.Errorf("canonical forms differ:\n%s\n%s", iampolicy.Canonical(got), iampolicy.Canonical(mine))
+	}
+	other := map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"}}}
+	if iampolicy.Canonical(other) == iampolicy.Canonical(mine) {
+		t.Error("an Allow and a Deny have the same canonical form")
+	}
+}
+
