@@ -1,0 +1,94 @@
+package iampolicy
+
+import (
+	"strings"
+	"testing"
+
+	elevator "github.com/elevatorhq/elevator"
+)
+
+func TestTheActionTableKnowsServicesAndActions(t *testing.T) {
+	if n := len(services()); n < 300 {
+		t.Fatalf("the table has %d services; the cfn-lint it comes from has over 400", n)
+	}
+	cases := []struct {
+		service, action string
+		want            bool
+	}{
+		{"s3", "GetObject", true},
+		{"S3", "getobject", true},
+		{"s3", "Get*", true},
+		{"s3", "*Object", true},
+		{"s3", "GetObjec?", true},
+		{"s3", "GetObjects", false},
+		{"s3", "Fly*", false},
+		{"s3", "[a-z]*", false},
+		{"sts", "AssumeRole", true},
+		{"iam", "PassRole", true},
+		{"s4", "GetObject", false},
+	}
+	for _, c := range cases {
+		if got := ActionExists(c.service, c.action); got != c.want {
+			t.Errorf("ActionExists(%q, %q) = %v; want %v", c.service, c.action, got, c.want)
+		}
+	}
+}
+
+func TestCheckNamesEachProblem(t *testing.T) {
+	src := elevator.Source{File: "p.json", Positions: map[string]elevator.Pos{"": {Line: 1, Column: 1}}}
+	stmt := func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return map[string]any{"Version": "2012-10-17", "Statement": []any{m}}
+	}
+	cases := []struct {
+		name  string
+		doc   any
+		kind  Kind
+		admin bool
+		want  string // "" = no problem
+	}{
+		{"a good identity policy", stmt("Effect", "Allow", "Action", "s3:GetObject", "Resource", "*"), Identity, false, ""},
+		{"a good trust policy", stmt("Effect", "Allow", "Action", "sts:AssumeRole", "Principal", map[string]any{"Service": "ec2.amazonaws.com"}), Trust, false, ""},
+		{"not a mapping", []any{"x"}, Identity, false, "want a policy document"},
+		{"no Version", map[string]any{"Statement": []any{}}, Identity, false, "Version is missing"},
+		{"an old Version as a number", map[string]any{"Version": int64(2012), "Statement": []any{}}, Identity, false, `want "2012-10-17"`},
+		{"Action and NotAction", stmt("Effect", "Allow", "Action", "s3:GetObject", "NotAction", "s3:PutObject", "Resource", "*"), Identity, false, "Action or NotAction, not both"},
+		{"an action without service", stmt("Effect", "Allow", "Action", "GetObject", "Resource", "*"), Identity, false, "want service:Action"},
+		{"an action that is a number", stmt("Effect", "Allow", "Action", []any{int64(3)}, "Resource", "*"), Identity, false, "want a string"},
+		{"a principal in an identity policy", stmt("Effect", "Allow", "Action", "s3:GetObject", "Resource", "*", "Principal", "*"), Identity, false, "has no Principal"},
+		{"a resource in a trust policy", stmt("Effect", "Allow", "Action", "sts:AssumeRole", "Principal", "*", "Resource", "*"), Trust, false, "has no Resource"},
+		{"an unknown principal kind", stmt("Effect", "Allow", "Action", "sts:AssumeRole", "Principal", map[string]any{"Person": "bob"}), Trust, false, "unknown kind of principal"},
+		{"an unknown statement field", stmt("Effect", "Allow", "Action", "s3:GetObject", "Resource", "*", "Effects", "x"), Identity, false, "unknown field of a statement"},
+		{"* on *", stmt("Effect", "Allow", "Action", "*", "Resource", "*"), Identity, false, "allows every action on every resource"},
+		{"* on * allowed", stmt("Effect", "Allow", "Action", "*", "Resource", "*"), Identity, true, ""},
+		{"* on one bucket", stmt("Effect", "Allow", "Action", "*", "Resource", "arn:aws:s3:::b"), Identity, false, ""},
+		{"*:* denied", stmt("Effect", "Deny", "Action", "*:*", "Resource", "*"), Identity, false, ""},
+		{"a bad condition", stmt("Effect", "Allow", "Action", "s3:GetObject", "Resource", "*", "Condition", "x"), Identity, false, "want a mapping of condition operators"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			errs := Check(c.doc, src, "", c.kind, c.admin)
+			switch {
+			case c.want == "" && len(errs) > 0:
+				t.Errorf("problems: %v", errs)
+			case c.want != "" && !strings.Contains(errs.Error(), c.want):
+				t.Errorf("problems: %v; want one saying %q", errs, c.want)
+			}
+		})
+	}
+}
+
+func TestCanonicalIgnoresWhatIAMIgnores(t *testing.T) {
+	a := map[string]any{"Version": "2012-10-17", "Statement": map[string]any{"Effect": "Allow", "Action": "s3:GetObject", "Resource": []any{"b", "a"}}}
+	b := map[string]any{"Statement": []any{map[string]any{"Resource": []any{"a", "b", "a"}, "Action": []any{"s3:GetObject"}, "Effect": "Allow"}}, "Version": "2012-10-17"}
+	if Canonical(a) != Canonical(b) {
+		t.Errorf("\n%s\n%s", Canonical(a), Canonical(b))
+	}
+	c := map[string]any{"Statement": []any{map[string]any{"Resource": []any{"a"}, "Action": []any{"s3:GetObject"}, "Effect": "Allow"}}, "Version": "2012-10-17"}
+	if Canonical(a) == Canonical(c) {
+		t.Error("documents with different resources compare equal")
+	}
+}
