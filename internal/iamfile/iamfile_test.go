@@ -55,7 +55,7 @@ roles:
           Action: sts:AssumeRole
 `
 
-func parse(t *testing.T, yml string) *elevator.IAMFile {
+func parse(t testing.TB, yml string) *elevator.IAMFile {
 	t.Helper()
 	f, err := manifest.ParseIAM("iam.yml", []byte(yml), func(string) ([]byte, error) { return nil, nil })
 	if err != nil {
