@@ -22,6 +22,7 @@ import (
 type Account interface {
 	Owned(ctx context.Context, path string) (iam.Inventory, error)
 	PathOf(ctx context.Context, kind, name string) (string, bool, error)
+	PolicyPaths(ctx context.Context) (map[string]string, error)
 	PolicyUsers(ctx context.Context, arn string) ([]string, error)
 	GroupMembers(ctx context.Context, group string) ([]string, error)
 	InstanceProfilesOf(ctx context.Context, role string) ([]string, error)
@@ -82,7 +83,8 @@ type Plan struct {
 	// outside it or holds what Elevator never deletes.
 	Blockers []string `json:"blockers,omitempty"`
 
-	steps []step
+	steps       []step
+	policyPaths map[string]string
 }
 
 // step is one call of Apply.
@@ -188,6 +190,12 @@ func MakePlan(ctx context.Context, acct Account, in Input) (*Plan, error) {
 		for _, e := range list {
 			have[e.Kind+"/"+e.Name] = e
 		}
+	}
+	// A user's membership of a group outside the path is the other
+	// group's business: left as it is.
+	ownedGroup := map[string]bool{}
+	for _, g := range inv.Groups {
+		ownedGroup[g.Name] = true
 	}
 	var wants []wantEntity
 	for _, g := range f.Groups {
@@ -327,7 +335,7 @@ func MakePlan(ctx context.Context, acct Account, in Input) (*Plan, error) {
 				}
 			}
 			for _, g := range got.Groups {
-				if !contains(w.groups, g) {
+				if !contains(w.groups, g) && ownedGroup[g] {
 					i = p.changeOnce(i, OpUpdate, kind, name)
 					p.detail(i, "leave group "+g)
 					g := g
@@ -443,8 +451,19 @@ func (p *Plan) deleteEntity(ctx context.Context, acct Account, e iam.Entity) err
 // checkFree adds a blocker when name is taken outside the path: IAM names
 // are unique in an account.
 func (p *Plan) checkFree(ctx context.Context, acct Account, kind, name string) error {
-	path, found, err := acct.PathOf(ctx, kind, name)
-	if err != nil {
+	var path string
+	var found bool
+	var err error
+	if kind == elevator.IAMKindPolicy {
+		// A policy is found by ARN, which holds its path: all of them are
+		// read once.
+		if p.policyPaths == nil {
+			if p.policyPaths, err = acct.PolicyPaths(ctx); err != nil {
+				return err
+			}
+		}
+		path, found = p.policyPaths[name]
+	} else if path, found, err = acct.PathOf(ctx, kind, name); err != nil {
 		return err
 	}
 	if found {

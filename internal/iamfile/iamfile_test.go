@@ -302,3 +302,26 @@ func TestDocumentsFromIAMCompareCanonically(t *testing.T) {
 	}
 }
 
+
+func TestAUsersGroupOutsideThePathIsLeftAlone(t *testing.T) {
+	ctx := context.Background()
+	cfg := emulatortest.Config(t, "us-east-1")
+	id := emulatortest.AccountID(cfg)
+	sdk := iamsdk.NewFromConfig(cfg)
+	acct := iam.New(cfg)
+	f := parse(t, files)
+	apply(t, acct, plan(t, acct, id, f))
+	if _, err := sdk.CreateGroup(ctx, &iamsdk.CreateGroupInput{GroupName: aws.String("auditors"), Path: aws.String("/")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sdk.AddUserToGroup(ctx, &iamsdk.AddUserToGroupInput{GroupName: aws.String("auditors"), UserName: aws.String("alice")}); err != nil {
+		t.Fatal(err)
+	}
+	if p := plan(t, acct, id, f); !p.Empty() {
+		t.Errorf("a membership of a group outside the path shows in the plan:\n%s", changes(p))
+	}
+	groups, err := sdk.ListGroupsForUser(ctx, &iamsdk.ListGroupsForUserInput{UserName: aws.String("alice")})
+	if err != nil || len(groups.Groups) != 2 {
+		t.Errorf("alice's groups: %v, %v; want developers and auditors", groups, err)
+	}
+}

@@ -317,12 +317,38 @@ func alnum(s string) bool {
 
 // Encode returns doc as the compact JSON IAM takes.
 func Encode(doc any) (string, error) {
-	b, err := json.Marshal(doc)
-	if err != nil {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // IAM takes < > & as they are
+	if err := enc.Encode(doc); err != nil {
 		return "", fmt.Errorf("encode policy document: %w", err)
 	}
-	return string(b), nil
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
+
+// Size is how IAM counts a document against its limits: the characters
+// of its JSON, white space left out.
+func Size(doc any) int {
+	s, err := Encode(doc)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, r := range s {
+		if r != ' ' && r != '\t' && r != '\n' && r != '\r' {
+			n++
+		}
+	}
+	return n
+}
+
+// IAM's limits on documents, in characters without white space.
+const (
+	MaxManagedSize     = 6144  // a managed policy
+	MaxUserInlineSize  = 2048  // all inline policies of a user together
+	MaxGroupInlineSize = 5120  // of a group
+	MaxRoleInlineSize  = 10240 // of a role
+)
 
 // Decode reads a document as IAM returns it: URL-encoded JSON (or plain
 // JSON, as some emulators return it).

@@ -101,8 +101,9 @@ type iamMerger struct {
 	// where each setting and name was first written
 	pathAt, accountAt, adminAt *elevator.FieldError
 	firstAt                    map[string]elevator.IAMAt
-	// refs are names to resolve once every file is read.
-	refs []iamRef
+	// refs are names to resolve once every file is read; arnRefs the
+	// ARNs attached, checked against the path.
+	refs, arnRefs []iamRef
 }
 
 type iamRef struct {
@@ -273,8 +274,11 @@ func (m *iamMerger) attached(v any, src elevator.Source, at string) []string {
 	for i, e := range list(v) {
 		name := str(e)
 		out = append(out, name)
-		if !strings.HasPrefix(name, "arn:") {
-			m.refs = append(m.refs, iamRef{elevator.IAMKindPolicy, name, src, fmt.Sprintf("%s[%d]", at, i)})
+		ref := iamRef{elevator.IAMKindPolicy, name, src, fmt.Sprintf("%s[%d]", at, i)}
+		if strings.HasPrefix(name, "arn:") {
+			m.arnRefs = append(m.arnRefs, ref)
+		} else {
+			m.refs = append(m.refs, ref)
 		}
 	}
 	return out
@@ -296,6 +300,11 @@ func (m *iamMerger) finish() (*elevator.IAMFile, error) {
 		src := m.out.Sources[0]
 		m.errs = append(m.errs, src.Errorf("", nil, "missing required field \"path\": what Elevator owns, such as /elevator-iam/; only IAM objects under it are created, changed or deleted"))
 	}
+	for _, r := range m.arnRefs {
+		if _, rest, ok := strings.Cut(r.name, ":policy/"); ok && m.out.Path != "" && strings.HasPrefix("/"+rest, m.out.Path) {
+			m.errs = append(m.errs, r.src.Errorf(r.at, r.name, "is under the files' path %s, which Elevator owns: name a policy of these files instead (by its name)", m.out.Path))
+		}
+	}
 	for _, r := range m.refs {
 		if _, ok := m.firstAt[r.kind+"/"+r.name]; !ok {
 			what := "the name of a policy of these files, or the ARN of another such as arn:aws:iam::aws:policy/ReadOnlyAccess"
@@ -308,10 +317,40 @@ func (m *iamMerger) finish() (*elevator.IAMFile, error) {
 	for _, d := range m.docs {
 		m.errs = append(m.errs, iampolicy.Check(d.value, d.src, d.at, d.kind, m.out.AllowAdmin)...)
 	}
+	m.checkSizes()
 	if len(m.errs) > 0 {
 		return nil, m.errs.Sorted()
 	}
 	return m.out, nil
+}
+
+// checkSizes reports documents over IAM's limits, which IAM would refuse
+// part way through an apply.
+func (m *iamMerger) checkSizes() {
+	src := func(at elevator.IAMAt) elevator.Source { return m.out.Sources[at.File] }
+	for _, p := range m.out.Policies {
+		if n := iampolicy.Size(p.Document); n > iampolicy.MaxManagedSize {
+			m.errs = append(m.errs, src(p.At).Errorf(p.At.Path+".name", p.Name, "the policy is %d characters (white space left out); IAM takes at most %d in a managed policy: split it", n, iampolicy.MaxManagedSize))
+		}
+	}
+	inline := func(at elevator.IAMAt, kind string, docs map[string]any, limit int) {
+		n := 0
+		for _, d := range docs {
+			n += iampolicy.Size(d)
+		}
+		if n > limit {
+			m.errs = append(m.errs, src(at).Errorf(at.Path+".inline", nil, "the %s's inline policies are %d characters together (white space left out); IAM takes at most %d for a %s: move some into managed policies", kind, n, limit, kind))
+		}
+	}
+	for _, g := range m.out.Groups {
+		inline(g.At, elevator.IAMKindGroup, g.Inline, iampolicy.MaxGroupInlineSize)
+	}
+	for _, u := range m.out.Users {
+		inline(u.At, elevator.IAMKindUser, u.Inline, iampolicy.MaxUserInlineSize)
+	}
+	for _, r := range m.out.Roles {
+		inline(r.At, elevator.IAMKindRole, r.Inline, iampolicy.MaxRoleInlineSize)
+	}
 }
 
 // unwrapPath drops the path an *os.PathError repeats.

@@ -315,7 +315,8 @@ func (c *Client) inlineDocument(ctx context.Context, kind, name, policy string) 
 }
 
 // PathOf returns the path of the group, user, role or customer managed
-// policy called name, and false when the account has none. Errors are
+// policy called name (for several policies, PolicyPaths reads the list
+// once), and false when the account has none. Errors are
 // EAWS (or another of awserr's codes).
 func (c *Client) PathOf(ctx context.Context, kind, name string) (string, bool, error) {
 	var path *string
@@ -337,20 +338,12 @@ func (c *Client) PathOf(ctx context.Context, kind, name string) (string, bool, e
 			path = out.Role.Path
 		}
 	case elevator.IAMKindPolicy:
-		// A policy is found by ARN, which holds its path: look at them all.
-		pp := iamsdk.NewListPoliciesPaginator(c.files, &iamsdk.ListPoliciesInput{Scope: iamtypes.PolicyScopeTypeLocal})
-		for pp.HasMorePages() {
-			page, err := pp.NextPage(ctx)
-			if err != nil {
-				return "", false, c.fail("list policies", "policies", "", err)
-			}
-			for _, p := range page.Policies {
-				if aws.ToString(p.PolicyName) == name {
-					return aws.ToString(p.Path), true, nil
-				}
-			}
+		paths, err := c.PolicyPaths(ctx)
+		if err != nil {
+			return "", false, err
 		}
-		return "", false, nil
+		path, ok := paths[name]
+		return path, ok, nil
 	default:
 		return "", false, fmt.Errorf("iam: unknown kind %q", kind)
 	}
@@ -362,6 +355,24 @@ func (c *Client) PathOf(ctx context.Context, kind, name string) (string, bool, e
 		return "", false, err
 	}
 	return aws.ToString(path), true, nil
+}
+
+// PolicyPaths returns the path of every customer managed policy of the
+// account, by name (a policy is found by its ARN, which holds its path,
+// so they are all listed).
+func (c *Client) PolicyPaths(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	pp := iamsdk.NewListPoliciesPaginator(c.files, &iamsdk.ListPoliciesInput{Scope: iamtypes.PolicyScopeTypeLocal})
+	for pp.HasMorePages() {
+		page, err := pp.NextPage(ctx)
+		if err != nil {
+			return nil, c.fail("list policies", "policies", "", err)
+		}
+		for _, p := range page.Policies {
+			out[aws.ToString(p.PolicyName)] = aws.ToString(p.Path)
+		}
+	}
+	return out, nil
 }
 
 // CreatePolicy creates a managed policy and returns its ARN.
