@@ -137,6 +137,9 @@ func (c *Client) Owned(ctx context.Context, path string) (Inventory, error) {
 			return inv, c.fail("list policies", "policies on path", path, err)
 		}
 		for _, p := range page.Policies {
+			if !under(p.Path, path) {
+				continue
+			}
 			mp := ManagedPolicy{Name: aws.ToString(p.PolicyName), ARN: aws.ToString(p.Arn), Path: aws.ToString(p.Path), DefaultVersion: aws.ToString(p.DefaultVersionId)}
 			got, err := c.files.GetPolicy(ctx, &iamsdk.GetPolicyInput{PolicyArn: p.Arn})
 			if err != nil {
@@ -158,6 +161,9 @@ func (c *Client) Owned(ctx context.Context, path string) (Inventory, error) {
 			return inv, c.fail("list groups", "groups on path", path, err)
 		}
 		for _, g := range page.Groups {
+			if !under(g.Path, path) {
+				continue
+			}
 			e := Entity{Kind: elevator.IAMKindGroup, Name: aws.ToString(g.GroupName), ARN: aws.ToString(g.Arn), Path: aws.ToString(g.Path)}
 			if err := c.policiesOf(ctx, &e); err != nil {
 				return inv, err
@@ -172,6 +178,9 @@ func (c *Client) Owned(ctx context.Context, path string) (Inventory, error) {
 			return inv, c.fail("list users", "users on path", path, err)
 		}
 		for _, u := range page.Users {
+			if !under(u.Path, path) {
+				continue
+			}
 			e := Entity{Kind: elevator.IAMKindUser, Name: aws.ToString(u.UserName), ARN: aws.ToString(u.Arn), Path: aws.ToString(u.Path)}
 			if err := c.policiesOf(ctx, &e); err != nil {
 				return inv, err
@@ -197,6 +206,9 @@ func (c *Client) Owned(ctx context.Context, path string) (Inventory, error) {
 			return inv, c.fail("list roles", "roles on path", path, err)
 		}
 		for _, r := range page.Roles {
+			if !under(r.Path, path) {
+				continue
+			}
 			// ListRoles leaves out some fields (AWS documents which); GetRole has them all.
 			got, err := c.files.GetRole(ctx, &iamsdk.GetRoleInput{RoleName: r.RoleName})
 			if err != nil {
@@ -216,6 +228,12 @@ func (c *Client) Owned(ctx context.Context, path string) (Inventory, error) {
 	}
 	return inv, nil
 }
+
+// under reports whether an object's path is under prefix. The lists are
+// asked for that prefix already; this holds even where an emulator
+// ignores it (moto's ListGroups does), so that nothing outside is ever
+// taken for owned.
+func under(path *string, prefix string) bool { return strings.HasPrefix(aws.ToString(path), prefix) }
 
 // policiesOf reads the attached and inline policies of e.
 func (c *Client) policiesOf(ctx context.Context, e *Entity) error {
