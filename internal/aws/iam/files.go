@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -124,6 +125,10 @@ func (c *Client) fail(doing, kind, name string, err error) error {
 	return codes.Translate(awserr.Op{Doing: doing, Kind: kind, Name: name}, err)
 }
 
+// ownedReaders is how many objects Owned reads at once: IAM answers
+// each call in tens of milliseconds, and an account has hundreds.
+const ownedReaders = 8
+
 // Owned returns every managed policy, group, user and role whose path
 // starts with path, with their documents, attachments, inline policies
 // and (for users) groups; nothing outside path is read but the groups a
@@ -137,21 +142,9 @@ func (c *Client) Owned(ctx context.Context, path string) (Inventory, error) {
 			return inv, c.fail("list policies", "policies on path", path, err)
 		}
 		for _, p := range page.Policies {
-			if !under(p.Path, path) {
-				continue
+			if under(p.Path, path) {
+				inv.Policies = append(inv.Policies, ManagedPolicy{Name: aws.ToString(p.PolicyName), ARN: aws.ToString(p.Arn), Path: aws.ToString(p.Path), DefaultVersion: aws.ToString(p.DefaultVersionId)})
 			}
-			mp := ManagedPolicy{Name: aws.ToString(p.PolicyName), ARN: aws.ToString(p.Arn), Path: aws.ToString(p.Path), DefaultVersion: aws.ToString(p.DefaultVersionId)}
-			got, err := c.files.GetPolicy(ctx, &iamsdk.GetPolicyInput{PolicyArn: p.Arn})
-			if err != nil {
-				return inv, c.fail("get policy "+mp.Name, "policy", mp.Name, err)
-			}
-			mp.Description = aws.ToString(got.Policy.Description)
-			v, err := c.files.GetPolicyVersion(ctx, &iamsdk.GetPolicyVersionInput{PolicyArn: p.Arn, VersionId: p.DefaultVersionId})
-			if err != nil {
-				return inv, c.fail("get policy version "+mp.Name, "policy", mp.Name, err)
-			}
-			mp.Document = aws.ToString(v.PolicyVersion.Document)
-			inv.Policies = append(inv.Policies, mp)
 		}
 	}
 	gp := iamsdk.NewListGroupsPaginator(c.files, &iamsdk.ListGroupsInput{PathPrefix: aws.String(path)})
@@ -161,14 +154,9 @@ func (c *Client) Owned(ctx context.Context, path string) (Inventory, error) {
 			return inv, c.fail("list groups", "groups on path", path, err)
 		}
 		for _, g := range page.Groups {
-			if !under(g.Path, path) {
-				continue
+			if under(g.Path, path) {
+				inv.Groups = append(inv.Groups, Entity{Kind: elevator.IAMKindGroup, Name: aws.ToString(g.GroupName), ARN: aws.ToString(g.Arn), Path: aws.ToString(g.Path)})
 			}
-			e := Entity{Kind: elevator.IAMKindGroup, Name: aws.ToString(g.GroupName), ARN: aws.ToString(g.Arn), Path: aws.ToString(g.Path)}
-			if err := c.policiesOf(ctx, &e); err != nil {
-				return inv, err
-			}
-			inv.Groups = append(inv.Groups, e)
 		}
 	}
 	up := iamsdk.NewListUsersPaginator(c.files, &iamsdk.ListUsersInput{PathPrefix: aws.String(path)})
@@ -178,25 +166,9 @@ func (c *Client) Owned(ctx context.Context, path string) (Inventory, error) {
 			return inv, c.fail("list users", "users on path", path, err)
 		}
 		for _, u := range page.Users {
-			if !under(u.Path, path) {
-				continue
+			if under(u.Path, path) {
+				inv.Users = append(inv.Users, Entity{Kind: elevator.IAMKindUser, Name: aws.ToString(u.UserName), ARN: aws.ToString(u.Arn), Path: aws.ToString(u.Path)})
 			}
-			e := Entity{Kind: elevator.IAMKindUser, Name: aws.ToString(u.UserName), ARN: aws.ToString(u.Arn), Path: aws.ToString(u.Path)}
-			if err := c.policiesOf(ctx, &e); err != nil {
-				return inv, err
-			}
-			gs := iamsdk.NewListGroupsForUserPaginator(c.files, &iamsdk.ListGroupsForUserInput{UserName: u.UserName})
-			for gs.HasMorePages() {
-				page, err := gs.NextPage(ctx)
-				if err != nil {
-					return inv, c.fail("list groups of user "+e.Name, "user", e.Name, err)
-				}
-				for _, g := range page.Groups {
-					e.Groups = append(e.Groups, aws.ToString(g.GroupName))
-				}
-			}
-			sort.Strings(e.Groups)
-			inv.Users = append(inv.Users, e)
 		}
 	}
 	rp := iamsdk.NewListRolesPaginator(c.api, &iamsdk.ListRolesInput{PathPrefix: aws.String(path)})
@@ -206,27 +178,99 @@ func (c *Client) Owned(ctx context.Context, path string) (Inventory, error) {
 			return inv, c.fail("list roles", "roles on path", path, err)
 		}
 		for _, r := range page.Roles {
-			if !under(r.Path, path) {
-				continue
+			if under(r.Path, path) {
+				inv.Roles = append(inv.Roles, Entity{Kind: elevator.IAMKindRole, Name: aws.ToString(r.RoleName), ARN: aws.ToString(r.Arn), Path: aws.ToString(r.Path)})
 			}
-			// ListRoles leaves out some fields (AWS documents which); GetRole has them all.
-			got, err := c.files.GetRole(ctx, &iamsdk.GetRoleInput{RoleName: r.RoleName})
-			if err != nil {
-				return inv, c.fail("get role "+aws.ToString(r.RoleName), "role", aws.ToString(r.RoleName), err)
-			}
-			role := got.Role
-			e := Entity{Kind: elevator.IAMKindRole, Name: aws.ToString(role.RoleName), ARN: aws.ToString(role.Arn), Path: aws.ToString(role.Path),
-				Description: aws.ToString(role.Description), Trust: aws.ToString(role.AssumeRolePolicyDocument)}
-			if role.MaxSessionDuration != nil {
-				e.MaxSession = time.Duration(*role.MaxSessionDuration) * time.Second
-			}
-			if err := c.policiesOf(ctx, &e); err != nil {
-				return inv, err
-			}
-			inv.Roles = append(inv.Roles, e)
 		}
 	}
-	return inv, nil
+
+	// The details of each object, several at once.
+	var reads []func(context.Context) error
+	for i := range inv.Policies {
+		reads = append(reads, func(ctx context.Context) error { return c.policyDetails(ctx, &inv.Policies[i]) })
+	}
+	for _, list := range [][]Entity{inv.Groups, inv.Users, inv.Roles} {
+		for i := range list {
+			reads = append(reads, func(ctx context.Context) error { return c.entityDetails(ctx, &list[i]) })
+		}
+	}
+	return inv, parallel(ctx, ownedReaders, reads)
+}
+
+// parallel runs fns, n at a time, and returns the first error; after
+// one, the rest are not started.
+func parallel(ctx context.Context, n int, fns []func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	slots := make(chan struct{}, n)
+	for _, fn := range fns {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			if err := fn(ctx); err != nil {
+				once.Do(func() { first = err; cancel() })
+			}
+		}()
+	}
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return first
+}
+
+func (c *Client) policyDetails(ctx context.Context, mp *ManagedPolicy) error {
+	got, err := c.files.GetPolicy(ctx, &iamsdk.GetPolicyInput{PolicyArn: &mp.ARN})
+	if err != nil {
+		return c.fail("get policy "+mp.Name, "policy", mp.Name, err)
+	}
+	mp.Description = aws.ToString(got.Policy.Description)
+	v, err := c.files.GetPolicyVersion(ctx, &iamsdk.GetPolicyVersionInput{PolicyArn: &mp.ARN, VersionId: &mp.DefaultVersion})
+	if err != nil {
+		return c.fail("get policy version "+mp.Name, "policy", mp.Name, err)
+	}
+	mp.Document = aws.ToString(v.PolicyVersion.Document)
+	return nil
+}
+
+func (c *Client) entityDetails(ctx context.Context, e *Entity) error {
+	switch e.Kind {
+	case elevator.IAMKindUser:
+		gs := iamsdk.NewListGroupsForUserPaginator(c.files, &iamsdk.ListGroupsForUserInput{UserName: &e.Name})
+		for gs.HasMorePages() {
+			page, err := gs.NextPage(ctx)
+			if err != nil {
+				return c.fail("list groups of user "+e.Name, "user", e.Name, err)
+			}
+			for _, g := range page.Groups {
+				e.Groups = append(e.Groups, aws.ToString(g.GroupName))
+			}
+		}
+		sort.Strings(e.Groups)
+	case elevator.IAMKindRole:
+		// ListRoles leaves out some fields (AWS documents which); GetRole has them all.
+		got, err := c.files.GetRole(ctx, &iamsdk.GetRoleInput{RoleName: &e.Name})
+		if err != nil {
+			return c.fail("get role "+e.Name, "role", e.Name, err)
+		}
+		e.Description, e.Trust = aws.ToString(got.Role.Description), aws.ToString(got.Role.AssumeRolePolicyDocument)
+		if got.Role.MaxSessionDuration != nil {
+			e.MaxSession = time.Duration(*got.Role.MaxSessionDuration) * time.Second
+		}
+	}
+	return c.policiesOf(ctx, e)
 }
 
 // under reports whether an object's path is under prefix. The lists are
