@@ -518,7 +518,7 @@ orbit's audit log with --orbit.`,
 	}
 	o.addFlags(c)
 	c.Flags().StringVar(&olderThan, "older-than", "", "only keys older than this: days (90d) or a duration (36h)")
-	c.Flags().StringArrayVar(&deactivate, "deactivate", nil, "deactivate this access key (repeat for several)")
+	c.Flags().StringSliceVar(&deactivate, "deactivate", nil, "deactivate these access keys (comma-separated, or repeat the flag)")
 	c.Flags().BoolVar(&deactivateOlder, "deactivate-older", false, "deactivate every active key older than --older-than")
 	return c
 }

@@ -245,4 +245,22 @@ func TestIAMKeysListsAndDeactivatesAndAuditsInTheOrbit(t *testing.T) {
 	if d := seen[domain.AuditIAMKeys]; !strings.Contains(d, ids[0]) || strings.Contains(d, ids[1]) {
 		t.Errorf("audit of keys: %q", d)
 	}
+
+	// Bad flags change nothing; --deactivate-older takes every active key
+	// older than --older-than (0d: all of them).
+	for _, args := range [][]string{{"--deactivate-older"}, {"--older-than", "ninety days"}, {"--deactivate-older", "--older-than", "1d", "--deactivate", ids[1]}} {
+		if r := elevator(t, "", append([]string{"iam", "keys", "-f", file}, args...)...); r.code != 2 {
+			t.Errorf("keys %v: exit %d; want 2\n%s", args, r.code, r.stderr)
+		}
+	}
+	mustSucceed(t, elevator(t, "", "iam", "keys", "-f", file, "--older-than", "0d", "--deactivate-older"))
+	got, err = sdk.ListAccessKeys(ctx, &iamsdk.ListAccessKeysInput{UserName: aws.String("alice")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range got.AccessKeyMetadata {
+		if k.Status != iamtypes.StatusTypeInactive {
+			t.Errorf("after --deactivate-older, key %s is %s", aws.ToString(k.AccessKeyId), k.Status)
+		}
+	}
 }
