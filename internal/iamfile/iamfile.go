@@ -272,9 +272,7 @@ func MakePlan(ctx context.Context, acct Account, in Input) (*Plan, error) {
 		for _, arn := range w.attached {
 			if !contains(got.Attached, arn) {
 				i = p.changeOnce(i, OpUpdate, kind, name)
-				if !created {
-					p.detail(i, "attach "+arn)
-				}
+				p.detail(i, "attach "+arn)
 				arn := arn
 				p.add(i, "attach "+arn, func(ctx context.Context, a Account) error { return a.Attach(ctx, kind, name, arn) })
 			}
@@ -287,13 +285,11 @@ func MakePlan(ctx context.Context, acct Account, in Input) (*Plan, error) {
 				}
 			}
 			i = p.changeOnce(i, OpUpdate, kind, name)
-			if !created {
-				verb := "add"
-				if _, ok := got.Inline[pn]; ok {
-					verb = "change"
-				}
-				p.detail(i, verb+" inline policy "+pn)
+			verb := "add"
+			if _, ok := got.Inline[pn]; ok {
+				verb = "change"
 			}
+			p.detail(i, verb+" inline policy "+pn)
 			enc, err := iampolicy.Encode(doc)
 			if err != nil {
 				return nil, err
@@ -304,9 +300,7 @@ func MakePlan(ctx context.Context, acct Account, in Input) (*Plan, error) {
 		for _, g := range w.groups {
 			if !contains(got.Groups, g) {
 				i = p.changeOnce(i, OpUpdate, kind, name)
-				if !created {
-					p.detail(i, "join group "+g)
-				}
+				p.detail(i, "join group "+g)
 				g := g
 				p.add(i, "join group "+g, func(ctx context.Context, a Account) error { return a.AddToGroup(ctx, name, g) })
 			}

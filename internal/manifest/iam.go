@@ -261,7 +261,7 @@ func (m *iamMerger) unique(kind, name string, src elevator.Source, at string, wh
 	key := kind + "/" + name
 	if first, dup := m.firstAt[key]; dup {
 		fs := m.out.Sources[first.File]
-		p := fs.At(first.Path)
+		p := fs.At(first.Path + ".name")
 		m.errs = append(m.errs, src.Errorf(at+".name", name, "a second %s of this name (the first is at %s:%d:%d); IAM names are unique in an account", kind, fs.File, p.Line, p.Column))
 		return false
 	}

@@ -109,7 +109,7 @@ func TestParseIAMReportsEachProblemAtItsPosition(t *testing.T) {
 		{"a missing policy file", goodIAM, map[string]string{},
 			`iam.yml:12:11: policies[1].file: "policies/from-file.json": cannot read the policy file`},
 		{"a name twice", goodIAM + "  - name: ci\n    trust: {Version: \"2012-10-17\", Statement: [{Effect: Allow, Principal: \"*\", Action: sts:AssumeRole}]}\n", nil,
-			`iam.yml:32:11: roles[1].name: "ci": a second role of this name (the first is at iam/iam.yml:23:5)`},
+			`iam.yml:32:11: roles[1].name: "ci": a second role of this name (the first is at iam/iam.yml:23:11)`},
 		{"an ARN under the files' own path", strings.Replace(goodIAM, "policies: [from-file]", "policies: [\"arn:aws:iam::111122223333:policy/elevator-iam/from-file\"]", 1), nil,
 			`iam.yml:21:16: users[0].policies[0]: "arn:aws:iam::111122223333:policy/elevator-iam/from-file": is under the files' path /elevator-iam/`},
 		{"a managed policy over IAM's limit", goodIAM, map[string]string{"iam/policies/from-file.json": strings.Replace(fromFileJSON, `"Resource": "*"`, `"Resource": ["arn:aws:s3:::`+strings.Repeat("b", 6200)+`"]`, 1)},
