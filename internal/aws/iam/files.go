@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -461,7 +462,7 @@ func (c *Client) SetPolicyDocument(ctx context.Context, arn, document string) er
 	if len(versions.Versions) >= 5 {
 		var oldest *iamtypes.PolicyVersion
 		for i, v := range versions.Versions {
-			if !v.IsDefaultVersion && (oldest == nil || aws.ToTime(v.CreateDate).Before(aws.ToTime(oldest.CreateDate))) {
+			if !v.IsDefaultVersion && (oldest == nil || older(v, *oldest)) {
 				oldest = &versions.Versions[i]
 			}
 		}
@@ -475,6 +476,18 @@ func (c *Client) SetPolicyDocument(ctx context.Context, arn, document string) er
 		return c.fail("create version of policy "+arn, "policy", arn, err)
 	}
 	return nil
+}
+
+// older reports whether version a was made before b: by date, and by
+// number (v2 before v10) within one second.
+func older(a, b iamtypes.PolicyVersion) bool {
+	ta, tb := aws.ToTime(a.CreateDate), aws.ToTime(b.CreateDate)
+	if !ta.Equal(tb) {
+		return ta.Before(tb)
+	}
+	na, _ := strconv.Atoi(strings.TrimPrefix(aws.ToString(a.VersionId), "v"))
+	nb, _ := strconv.Atoi(strings.TrimPrefix(aws.ToString(b.VersionId), "v"))
+	return na < nb
 }
 
 // PolicyVersions returns how many versions the policy arn has.
