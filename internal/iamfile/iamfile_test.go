@@ -325,3 +325,49 @@ func TestAUsersGroupOutsideThePathIsLeftAlone(t *testing.T) {
 		t.Errorf("alice's groups: %v, %v; want developers and auditors", groups, err)
 	}
 }
+
+// failingAccount is a fault-injecting fake over the real adapter (moto
+// cannot be made to fail one call): AddToGroup fails once.
+type failingAccount struct {
+	*iam.Client
+	failed bool
+}
+
+func (f *failingAccount) AddToGroup(ctx context.Context, user, group string) error {
+	if !f.failed {
+		f.failed = true
+		return elevator.Errorf(elevator.EAWS, "add user %s to group %s: injected failure", user, group)
+	}
+	return f.Client.AddToGroup(ctx, user, group)
+}
+
+func TestApplyStopsAtAFailureAndTheNextApplyFinishes(t *testing.T) {
+	ctx := context.Background()
+	cfg := emulatortest.Config(t, "us-east-1")
+	id := emulatortest.AccountID(cfg)
+	acct := iam.New(cfg)
+	f := parse(t, files)
+	p := plan(t, acct, id, f)
+	var calls []string
+	r, err := Apply(ctx, &failingAccount{Client: acct}, p, func(c Change, what string) { calls = append(calls, c.Name+": "+what) })
+	if elevator.ErrorCode(err) != elevator.EAWS || r.Failed == nil || r.Failed.Name != "alice" {
+		t.Fatalf("apply: %v, failed %+v; want alice's join to fail", err, r.Failed)
+	}
+	if last := calls[len(calls)-1]; last != "alice: join group developers" {
+		t.Errorf("apply went on after the failure: last call %q", last)
+	}
+	for _, c := range r.Done {
+		if c.Name == "alice" {
+			t.Errorf("alice counted done: %v", r.Done)
+		}
+	}
+	rest := plan(t, acct, id, f)
+	// What was left: alice's group, and ci's policy, attached after it.
+	if got := changes(rest); got != "update user alice: join group developers\nupdate role ci: attach arn:aws:iam::"+id+":policy/elevator-iam/read-logs\n" {
+		t.Fatalf("plan after the failure:\n%s", changes(rest))
+	}
+	apply(t, acct, rest)
+	if again := plan(t, acct, id, f); !again.Empty() {
+		t.Errorf("plan after the second apply:\n%s", changes(again))
+	}
+}
