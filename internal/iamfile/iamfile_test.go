@@ -302,7 +302,6 @@ func TestDocumentsFromIAMCompareCanonically(t *testing.T) {
 	}
 }
 
-
 func TestAUsersGroupOutsideThePathIsLeftAlone(t *testing.T) {
 	ctx := context.Background()
 	cfg := emulatortest.Config(t, "us-east-1")
