@@ -92,3 +92,32 @@ func TestCanonicalIgnoresWhatIAMIgnores(t *testing.T) {
 		t.Error("documents with different resources compare equal")
 	}
 }
+
+// FuzzCheck: any JSON document is checked and put in canonical form
+// without a panic, and a document Check accepts encodes and decodes to
+// the same canonical form.
+func FuzzCheck(f *testing.F) {
+	f.Add(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:Get*"],"Resource":"*","Condition":{"Bool":{"aws:SecureTransport":true}}}]}`)
+	f.Add(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"AWS":["arn:aws:iam::111122223333:root"]}}}`)
+	f.Add(`[1, {"Statement": null}]`)
+	src := elevator.Source{File: "p.json", Positions: map[string]elevator.Pos{}}
+	f.Fuzz(func(t *testing.T, s string) {
+		doc, err := Decode(s)
+		if err != nil {
+			return
+		}
+		for _, kind := range []Kind{Identity, Trust} {
+			if len(Check(doc, src, "", kind, false)) > 0 {
+				continue
+			}
+			enc, err := Encode(doc)
+			if err != nil {
+				t.Fatalf("encode an accepted document: %v", err)
+			}
+			back, err := Decode(enc)
+			if err != nil || Canonical(back) != Canonical(doc) {
+				t.Fatalf("round trip of %s: %v\n%s\n%s", enc, err, Canonical(back), Canonical(doc))
+			}
+		}
+	})
+}
