@@ -264,3 +264,32 @@ func TestIAMKeysListsAndDeactivatesAndAuditsInTheOrbit(t *testing.T) {
 		}
 	}
 }
+
+func TestSchemaIAMPrintsTheCommittedSchema(t *testing.T) {
+	inAccount(t)
+	r := elevator(t, "", "schema", "iam")
+	mustSucceed(t, r)
+	committed, err := os.ReadFile("../../schemas/iam.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.stdout != string(committed) {
+		t.Error("`elevator schema iam` differs from schemas/iam.schema.json")
+	}
+}
+
+func TestIAMBadFlagsAreInvalidInput(t *testing.T) {
+	inAccount(t)
+	file := iamFiles(t, iamFile, readLogs)
+	for _, args := range [][]string{
+		{"iam", "plan"},
+		{"iam", "plan", "-f", filepath.Join(t.TempDir(), "missing.yml")},
+		{"iam", "apply", "-f", file, "--orbit", "nowhere", "--orbit-file", filepath.Join(t.TempDir(), "none.yml")},
+		{"iam", "keys", "-f", file, "--deactivate", "short"},
+		{"iam", "plan", "-f", file, "extra"},
+	} {
+		if r := elevator(t, "", args...); r.code != 2 {
+			t.Errorf("%v: exit %d; want 2\n%s", args, r.code, r.stderr)
+		}
+	}
+}
