@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	elevator "github.com/elevatorhq/elevator"
@@ -182,14 +183,30 @@ func (c *checker) statement(s any, at string) {
 			c.errs = append(c.errs, &elevator.FieldError{File: c.src.File, Pos: c.keyPos(join(at, f)), Path: join(at, f),
 				Message: "a trust policy has no Resource: the resource is the role"})
 		}
+		if hasNP {
+			c.errs = append(c.errs, &elevator.FieldError{File: c.src.File, Pos: c.keyPos(join(at, "NotPrincipal")), Path: join(at, "NotPrincipal"),
+				Message: "IAM refuses NotPrincipal in a trust policy; say who may assume the role in Principal"})
+		}
+		if hasNA {
+			c.errs = append(c.errs, &elevator.FieldError{File: c.src.File, Pos: c.keyPos(join(at, "NotAction")), Path: join(at, "NotAction"),
+				Message: "a trust policy names its actions in Action: " + strings.Join(TrustActions, ", ")})
+		}
+		for i, a := range actions {
+			if a != "" && !containsFold(TrustActions, a) {
+				path := join(at, "Action")
+				if _, list := m["Action"].([]any); list {
+					path = fmt.Sprintf("%s[%d]", path, i)
+				}
+				c.errorf(path, a, "a trust policy allows only %s", strings.Join(TrustActions, ", "))
+			}
+		}
 		switch {
-		case hasP && hasNP:
-			c.errorf(join(at, "NotPrincipal"), nil, "a statement has Principal or NotPrincipal, not both")
 		case hasP:
-			c.principal(m["Principal"], join(at, "Principal"))
-		case hasNP:
-			c.principal(m["NotPrincipal"], join(at, "NotPrincipal"))
-		default:
+			_, hasCond := m["Condition"]
+			if c.principal(m["Principal"], join(at, "Principal")) && effect == "Allow" && !hasCond && !c.allowAdmin {
+				c.errorf(join(at, "Principal"), nil, "lets anyone in any AWS account assume the role; add a Condition (such as StringEquals: {sts:ExternalId: ...}), name the principals, or set allow_admin: true in the file")
+			}
+		case !hasNP:
 			c.errorf(at, nil, "Principal is missing; a trust policy says who may assume the role, such as Principal: {Service: ec2.amazonaws.com}")
 		}
 	}
@@ -198,9 +215,15 @@ func (c *checker) statement(s any, at string) {
 			c.errorf(join(at, "Condition"), v, "want a mapping of condition operators, such as StringEquals: {aws:SourceAccount: \"111122223333\"}")
 		}
 	}
-	if effect == "Allow" && !c.allowAdmin && c.kind == Identity {
+	if effect == "Allow" && !c.allowAdmin && c.kind == Identity && (hasNR || anyEverything(resources)) {
+		// On every resource (or every one but some): every action, or
+		// every action but some, is an administrator's policy.
+		if hasNA && !hasA {
+			c.errs = append(c.errs, &elevator.FieldError{File: c.src.File, Pos: c.keyPos(join(at, "NotAction")), Path: join(at, "NotAction"),
+				Message: "allows every action but those listed, on every resource; set allow_admin: true in the file to allow it"})
+		}
 		for i, a := range actions {
-			if (a == "*" || a == "*:*") && contains(resources, "*") {
+			if a == "*" || a == "*:*" {
 				path := join(at, "Action")
 				if _, list := m["Action"].([]any); list {
 					path = fmt.Sprintf("%s[%d]", path, i)
@@ -211,6 +234,32 @@ func (c *checker) statement(s any, at string) {
 	}
 }
 
+// anyEverything reports whether one of resources matches every resource:
+// "*", or an ARN pattern of wildcards only past its partition, such as
+// arn:* or arn:aws:*:*:*:*.
+func anyEverything(resources []string) bool {
+	for _, r := range resources {
+		if r != "" && strings.Trim(r, "*") == "" {
+			return true
+		}
+		parts := strings.Split(r, ":")
+		if len(parts) < 2 || parts[0] != "arn" || !strings.HasSuffix(r, "*") {
+			continue
+		}
+		all := true
+		for i, p := range parts[1:] {
+			if i == 0 && (p == "aws" || p == "aws-cn" || p == "aws-us-gov") {
+				continue
+			}
+			all = all && strings.Trim(p, "*?") == ""
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *checker) needs() string {
 	if c.kind == Trust {
 		return "Principal"
@@ -219,6 +268,8 @@ func (c *checker) needs() string {
 }
 
 // strings reads a string or a list of strings, reporting anything else.
+// The list returned has an entry for each of v's, at the same index: ""
+// for one that is not a string, already reported.
 func (c *checker) strings(v any, at, what string) []string {
 	switch v := v.(type) {
 	case string:
@@ -230,14 +281,14 @@ func (c *checker) strings(v any, at, what string) []string {
 		if len(v) == 0 {
 			c.errorf(at, nil, "want at least one of %s", what)
 		}
-		out := make([]string, 0, len(v))
+		out := make([]string, len(v))
 		for i, e := range v {
 			s, ok := e.(string)
 			if !ok || s == "" {
 				c.errorf(fmt.Sprintf("%s[%d]", at, i), e, "want a string: %s", what)
 				continue
 			}
-			out = append(out, s)
+			out[i] = s
 		}
 		return out
 	default:
@@ -255,7 +306,7 @@ func (c *checker) actions(v any, at string) []string {
 		if isList {
 			path = fmt.Sprintf("%s[%d]", at, i)
 		}
-		if a == "*" {
+		if a == "*" || a == "" {
 			continue
 		}
 		svc, name, ok := strings.Cut(a, ":")
@@ -272,29 +323,51 @@ func (c *checker) actions(v any, at string) []string {
 	return list
 }
 
-var principalKinds = []string{"AWS", "Service", "Federated", "CanonicalUser"}
+// principalKinds are the principals IAM takes in a trust policy.
+var principalKinds = []string{"AWS", "Service", "Federated"}
 
-func (c *checker) principal(v any, at string) {
+// TrustActions are the actions a trust policy may allow.
+var TrustActions = []string{"sts:AssumeRole", "sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity", "sts:TagSession", "sts:SetSourceIdentity", "sts:SetContext"}
+
+// principal checks a trust policy's Principal and reports whether it is
+// everyone: "*", or "*" among the AWS principals.
+func (c *checker) principal(v any, at string) (everyone bool) {
 	switch v := v.(type) {
 	case string:
 		if v != "*" {
 			c.errorf(at, v, "want \"*\" or a mapping such as {AWS: arn:aws:iam::111122223333:root} or {Service: ec2.amazonaws.com}")
 		}
+		return v == "*"
 	case map[string]any:
 		if len(v) == 0 {
 			c.errorf(at, nil, "want at least one of %s", strings.Join(principalKinds, ", "))
 		}
 		for k, p := range v {
 			if !contains(principalKinds, k) {
-				c.errs = append(c.errs, &elevator.FieldError{File: c.src.File, Pos: c.keyPos(join(at, k)), Path: join(at, k),
-					Message: "unknown kind of principal; want " + strings.Join(principalKinds, ", ")})
+				msg := "unknown kind of principal; want " + strings.Join(principalKinds, ", ")
+				if k == "CanonicalUser" {
+					msg = "IAM refuses CanonicalUser principals in a trust policy; want " + strings.Join(principalKinds, ", ")
+				}
+				c.errs = append(c.errs, &elevator.FieldError{File: c.src.File, Pos: c.keyPos(join(at, k)), Path: join(at, k), Message: msg})
 				continue
 			}
-			c.strings(p, join(at, k), k+" principals")
+			list := c.strings(p, join(at, k), k+" principals")
+			everyone = everyone || (k == "AWS" && contains(list, "*"))
 		}
+		return everyone
 	default:
 		c.errorf(at, v, "want \"*\" or a mapping such as {Service: ec2.amazonaws.com}")
+		return false
 	}
+}
+
+func containsFold(list []string, s string) bool {
+	for _, e := range list {
+		if strings.EqualFold(e, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(list []string, s string) bool {
@@ -351,16 +424,30 @@ const (
 )
 
 // Decode reads a document as IAM returns it: URL-encoded JSON (or plain
-// JSON, as some emulators return it).
+// JSON, as some emulators return it). Numbers are json.Numbers, their
+// text as written: 111122223333 stays that, not 1.11122223333e+11.
 func Decode(s string) (any, error) {
-	var v any
 	if un, err := url.PathUnescape(s); err == nil {
-		if json.Unmarshal([]byte(un), &v) == nil {
+		if v, err := decodeJSON(un); err == nil {
 			return v, nil
 		}
 	}
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
+	v, err := decodeJSON(s)
+	if err != nil {
 		return nil, fmt.Errorf("decode policy document: %w", err)
+	}
+	return v, nil
+}
+
+func decodeJSON(s string) (any, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("more than one JSON value")
 	}
 	return v, nil
 }
@@ -393,6 +480,9 @@ func canonical(v any, key string) any {
 				}
 				out[k] = e
 			case key == "Principal" || key == "NotPrincipal":
+				if k == "AWS" {
+					e = accountRoots(e)
+				}
 				out[k] = stringSet(e)
 			case k == "Statement":
 				if m, ok := e.(map[string]any); ok {
@@ -425,8 +515,47 @@ func canonical(v any, key string) any {
 	}
 }
 
+// accountRoots writes AWS principals naming an account's root
+// (arn:aws:iam::111122223333:root) as the bare account id, which IAM
+// takes for the same and rewrites to the ARN.
+func accountRoots(v any) any {
+	root := func(e any) any {
+		s, ok := e.(string)
+		if !ok {
+			return e
+		}
+		parts := strings.Split(s, ":")
+		if len(parts) == 6 && parts[0] == "arn" && parts[2] == "iam" && parts[3] == "" && parts[5] == "root" && accountID(parts[4]) {
+			return parts[4]
+		}
+		return s
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return root(v)
+	}
+	out := make([]any, len(list))
+	for i, e := range list {
+		out[i] = root(e)
+	}
+	return out
+}
+
+func accountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // stringSet turns a string, number, bool or list of them into a sorted
-// list of distinct strings; anything else is kept as it is.
+// list of distinct strings (a number as its text: a json.Number as
+// written, an int64 in decimal); anything else is kept as it is.
 func stringSet(v any) any {
 	var list []any
 	switch v := v.(type) {
@@ -444,6 +573,10 @@ func stringSet(v any) any {
 		switch e := e.(type) {
 		case string:
 			s = e
+		case json.Number:
+			s = string(e)
+		case float64:
+			s = strconv.FormatFloat(e, 'f', -1, 64)
 		case map[string]any, []any:
 			return v
 		default:

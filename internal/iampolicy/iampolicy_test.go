@@ -66,6 +66,20 @@ func TestCheckNamesEachProblem(t *testing.T) {
 		{"* on * allowed", stmt("Effect", "Allow", "Action", "*", "Resource", "*"), Identity, true, ""},
 		{"* on one bucket", stmt("Effect", "Allow", "Action", "*", "Resource", "arn:aws:s3:::b"), Identity, false, ""},
 		{"*:* denied", stmt("Effect", "Deny", "Action", "*:*", "Resource", "*"), Identity, false, ""},
+		{"NotPrincipal in a trust policy", stmt("Effect", "Deny", "Action", "sts:AssumeRole", "Principal", map[string]any{"Service": "ec2.amazonaws.com"}, "NotPrincipal", map[string]any{"AWS": "arn:aws:iam::111122223333:root"}), Trust, false, "refuses NotPrincipal"},
+		{"a CanonicalUser in a trust policy", stmt("Effect", "Allow", "Action", "sts:AssumeRole", "Principal", map[string]any{"CanonicalUser": "79a59df9"}), Trust, false, "refuses CanonicalUser"},
+		{"a trust policy open to everyone", stmt("Effect", "Allow", "Action", "sts:AssumeRole", "Principal", "*"), Trust, false, "lets anyone"},
+		{"a trust policy open to every AWS principal", stmt("Effect", "Allow", "Action", "sts:AssumeRole", "Principal", map[string]any{"AWS": []any{"arn:aws:iam::111122223333:root", "*"}}), Trust, false, "lets anyone"},
+		{"a trust policy open to everyone with a condition", stmt("Effect", "Allow", "Action", "sts:AssumeRole", "Principal", "*", "Condition", map[string]any{"StringEquals": map[string]any{"aws:PrincipalOrgID": "o-a1b2c3"}}), Trust, false, ""},
+		{"a trust policy open to everyone allowed", stmt("Effect", "Allow", "Action", "sts:AssumeRole", "Principal", "*"), Trust, true, ""},
+		{"a trust policy allowing another action", stmt("Effect", "Allow", "Action", []any{"sts:AssumeRole", "s3:GetObject"}, "Principal", map[string]any{"Service": "ec2.amazonaws.com"}), Trust, false, "a trust policy allows only"},
+		{"a trust policy allowing a session tag", stmt("Effect", "Allow", "Action", []any{"sts:AssumeRole", "sts:TagSession"}, "Principal", map[string]any{"Service": "ec2.amazonaws.com"}), Trust, false, ""},
+		{"* on NotResource", stmt("Effect", "Allow", "Action", "*", "NotResource", "arn:aws:s3:::b"), Identity, false, "allows every action on every resource"},
+		{"* on arn:*", stmt("Effect", "Allow", "Action", "*", "Resource", "arn:*"), Identity, false, "allows every action on every resource"},
+		{"*:* on arn:aws:*:*:*:*", stmt("Effect", "Allow", "Action", "*:*", "Resource", []any{"arn:aws:*:*:*:*"}), Identity, false, "allows every action on every resource"},
+		{"NotAction on *", stmt("Effect", "Allow", "NotAction", "iam:*", "Resource", "*"), Identity, false, "allows every action but those listed"},
+		{"NotAction on one bucket", stmt("Effect", "Allow", "NotAction", "iam:*", "Resource", "arn:aws:s3:::b/*"), Identity, false, ""},
+		{"* on every object of a bucket", stmt("Effect", "Allow", "Action", "*", "Resource", "arn:aws:s3:::b/*"), Identity, false, ""},
 		{"a bad condition", stmt("Effect", "Allow", "Action", "s3:GetObject", "Resource", "*", "Condition", "x"), Identity, false, "want a mapping of condition operators"},
 	}
 	for _, c := range cases {
@@ -120,4 +134,35 @@ func FuzzCheck(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestActionErrorsPointAtTheirOwnListItem(t *testing.T) {
+	src := elevator.Source{File: "p.json", Positions: map[string]elevator.Pos{}}
+	doc := map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{"Effect": "Allow", "Action": []any{int64(7), "s3:Nope"}, "Resource": "*"}}}
+	errs := Check(doc, src, "", Identity, false)
+	var paths []string
+	for _, e := range errs {
+		paths = append(paths, e.Path+": "+e.Message)
+	}
+	got := strings.Join(paths, "\n")
+	if !strings.Contains(got, "Statement[0].Action[0]: want a string") || !strings.Contains(got, `Statement[0].Action[1]: s3 has no action matching "Nope"`) {
+		t.Errorf("problems:\n%s\nwant Action[0] not a string and Action[1] unknown", got)
+	}
+}
+
+func TestNumbersAndAccountRootsCompareAsIAMReturnsThem(t *testing.T) {
+	mine := map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{"Effect": "Allow", "Action": "sts:AssumeRole",
+		"Principal": map[string]any{"AWS": "111122223333"},
+		"Condition": map[string]any{"StringEquals": map[string]any{"aws:PrincipalAccount": int64(111122223333)}, "NumericLessThan": map[string]any{"s3:max-keys": "10"}}}}}
+	theirs, err := Decode(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Condition":{"StringEquals":{"aws:PrincipalAccount":111122223333},"NumericLessThan":{"s3:max-keys":10}}}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Canonical(theirs) != Canonical(mine) {
+		t.Errorf("canonical forms differ:\n%s\n%s", Canonical(theirs), Canonical(mine))
+	}
+	other, _ := Decode(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"AWS":"arn:aws:iam::444455556666:root"},"Condition":{"StringEquals":{"aws:PrincipalAccount":111122223333},"NumericLessThan":{"s3:max-keys":10}}}]}`)
+	if Canonical(other) == Canonical(mine) {
+		t.Error("principals of different accounts compare equal")
+	}
 }
