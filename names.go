@@ -158,3 +158,14 @@ var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 // IsRegionName reports whether name has the form of an AWS region name. It
 // does not say whether the region exists.
 func IsRegionName(name string) bool { return regionPattern.MatchString(name) }
+
+// IAM kept in files (`elevator iam`): paths its files may not own.
+const (
+	// IAMElevatorPath is the IAM path every orbit's own roles and
+	// policies are under (OrbitPath): /elevator/.
+	IAMElevatorPath = "/elevator/"
+)
+
+// IAMReservedPaths are the IAM paths AWS keeps for its own roles: service-
+// linked roles, IAM Identity Center's, and those its console creates.
+var IAMReservedPaths = []string{"/aws-service-role/", "/aws-reserved/", "/service-role/"}

@@ -421,6 +421,7 @@ const (
 	MaxUserInlineSize  = 2048  // all inline policies of a user together
 	MaxGroupInlineSize = 5120  // of a group
 	MaxRoleInlineSize  = 10240 // of a role
+	MaxTrustSize       = 2048  // a role's trust policy (IAM's default quota)
 )
 
 // Decode reads a document as IAM returns it: URL-encoded JSON (or plain

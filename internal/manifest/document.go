@@ -60,13 +60,16 @@ type document struct {
 	nodes  int
 	// keys lists each mapping's keys in file order, by field path.
 	keys map[string][]string
+	// numbers holds the text of each number as written, by field path:
+	// 012345678901 is the number 12345678901 once read.
+	numbers map[string]string
 }
 
 // parseDocument parses a file of one YAML document. A file over MaxBytes,
 // syntax errors, a second document, duplicate keys, non-string keys and
 // merge keys are reported as field errors.
 func parseDocument(file string, data []byte) *document {
-	d := &document{source: elevator.Source{File: file, Positions: map[string]elevator.Pos{}}, keys: map[string][]string{}}
+	d := &document{source: elevator.Source{File: file, Positions: map[string]elevator.Pos{}}, keys: map[string][]string{}, numbers: map[string]string{}}
 	if len(data) > MaxBytes {
 		d.errs = append(d.errs, tooLarge(file))
 		return d
@@ -177,7 +180,12 @@ func (d *document) convert(n *yaml.Node, path string, depth int) any {
 		}
 		return s
 	case yaml.ScalarNode:
-		return scalar(n)
+		v := scalar(n)
+		switch v.(type) {
+		case int64, float64:
+			d.numbers[path] = n.Value
+		}
+		return v
 	default:
 		d.errorf(n, path, "unexpected YAML node")
 		return nil

@@ -36,6 +36,53 @@ const (
 // each with file:line:column (an EINVALID error), or an EINVALID error
 // for a file that cannot be read.
 func ReadIAM(paths []string) (*elevator.IAMFile, error) {
+	files, err := iamFiles(paths)
+	if err != nil {
+		return nil, err
+	}
+	return readIAM(files, false)
+}
+
+// ReadIAMUsers reads IAM files as ReadIAM does, for what concerns users
+// only (`elevator iam keys`): policies and policy files are neither read
+// nor checked, so a problem in one never stands in the way of
+// deactivating a key.
+func ReadIAMUsers(paths []string) (*elevator.IAMFile, error) {
+	files, err := iamFiles(paths)
+	if err != nil {
+		return nil, err
+	}
+	return readIAM(files, true)
+}
+
+func readIAM(files []string, usersOnly bool) (*elevator.IAMFile, error) {
+	m := newIAMMerger()
+	m.usersOnly = usersOnly
+	for _, f := range files {
+		data, err := ReadFile(f)
+		if err != nil {
+			if elevator.ErrorCode(err) == elevator.EINVALID {
+				return nil, err
+			}
+			return nil, elevator.Errorf(elevator.EINVALID, "read IAM file: %w", err)
+		}
+		m.add(f, data, readSibling)
+	}
+	return m.finish()
+}
+
+// ParseIAM parses and checks one IAM file whose policy files, if any, are
+// read by readFile (given the path relative to the file's directory,
+// joined to it). It returns elevator.FieldErrors as ReadIAM does.
+func ParseIAM(file string, data []byte, readFile func(string) ([]byte, error)) (*elevator.IAMFile, error) {
+	m := newIAMMerger()
+	m.add(file, data, readFile)
+	return m.finish()
+}
+
+// iamFiles lists the files of paths: each a file, or a directory whose
+// *.yml and *.yaml files are taken in name order.
+func iamFiles(paths []string) ([]string, error) {
 	if len(paths) == 0 {
 		return nil, elevator.Errorf(elevator.EINVALID, "no IAM file given; pass -f iam.yml (or a directory of them)")
 	}
@@ -60,27 +107,7 @@ func ReadIAM(paths []string) (*elevator.IAMFile, error) {
 		sort.Strings(found)
 		files = append(files, found...)
 	}
-	m := newIAMMerger()
-	for _, f := range files {
-		data, err := ReadFile(f)
-		if err != nil {
-			if elevator.ErrorCode(err) == elevator.EINVALID {
-				return nil, err
-			}
-			return nil, elevator.Errorf(elevator.EINVALID, "read IAM file: %w", err)
-		}
-		m.add(f, data, readSibling)
-	}
-	return m.finish()
-}
-
-// ParseIAM parses and checks one IAM file whose policy files, if any, are
-// read by readFile (given the path relative to the file's directory,
-// joined to it). It returns elevator.FieldErrors as ReadIAM does.
-func ParseIAM(file string, data []byte, readFile func(string) ([]byte, error)) (*elevator.IAMFile, error) {
-	m := newIAMMerger()
-	m.add(file, data, readFile)
-	return m.finish()
+	return files, nil
 }
 
 func readSibling(path string) ([]byte, error) { return ReadFile(path) }
@@ -101,6 +128,11 @@ type iamMerger struct {
 	// where each setting and name was first written
 	pathAt, accountAt, adminAt *elevator.FieldError
 	firstAt                    map[string]elevator.IAMAt
+	// foldAt is firstAt by kind and name in lower case: IAM names are
+	// unique regardless of case.
+	foldAt map[string]elevator.IAMAt
+	// usersOnly leaves policy documents unread and unchecked.
+	usersOnly bool
 	// refs are names to resolve once every file is read; arnRefs the
 	// ARNs attached, checked against the path.
 	refs, arnRefs []iamRef
@@ -113,7 +145,7 @@ type iamRef struct {
 }
 
 func newIAMMerger() *iamMerger {
-	return &iamMerger{out: &elevator.IAMFile{}, firstAt: map[string]elevator.IAMAt{}}
+	return &iamMerger{out: &elevator.IAMFile{}, firstAt: map[string]elevator.IAMAt{}, foldAt: map[string]elevator.IAMAt{}}
 }
 
 func (m *iamMerger) add(file string, data []byte, readFile func(string) ([]byte, error)) {
@@ -152,6 +184,9 @@ func (m *iamMerger) add(file string, data []byte, readFile func(string) ([]byte,
 	path := str(root["path"])
 	if setting("path", &m.pathAt, path, func() bool { return path == m.out.Path }) {
 		m.out.Path = path
+		if msg := ownedPathProblem(path); msg != "" {
+			errorf("path", path, "%s", msg)
+		}
 	}
 	acct := obj(root["account"])
 	account := elevator.Account{ID: str(acct["id"]), Role: str(acct["role"]), ExternalID: str(acct["external_id"]), Path: "account"}
@@ -182,8 +217,9 @@ func (m *iamMerger) add(file string, data []byte, readFile func(string) ([]byte,
 		switch {
 		case hasDoc && hasFile:
 			errorf(at+".file", name, "a policy has document or file, not both")
+		case m.usersOnly:
 		case hasDoc:
-			pol.Document = p["document"]
+			pol.Document = numbersAsText(p["document"], at+".document", d.numbers)
 			m.docs = append(m.docs, iamDoc{pol.Document, src, at + ".document", iampolicy.Identity})
 		case hasFile:
 			full := filepath.Join(dir, name)
@@ -197,7 +233,7 @@ func (m *iamMerger) add(file string, data []byte, readFile func(string) ([]byte,
 				m.errs = append(m.errs, pd.errs...)
 				continue
 			}
-			pol.Document = pd.value
+			pol.Document = numbersAsText(pd.value, "", pd.numbers)
 			m.docs = append(m.docs, iamDoc{pol.Document, pd.source, "", iampolicy.Identity})
 		default:
 			errorf(at, nil, "missing the policy: give document (the policy inline) or file (a JSON file next to this one)")
@@ -212,7 +248,7 @@ func (m *iamMerger) add(file string, data []byte, readFile func(string) ([]byte,
 			continue
 		}
 		grp.Policies = m.attached(g["policies"], src, at+".policies")
-		grp.Inline = m.inline(g["inline"], src, at+".inline")
+		grp.Inline = m.inline(g["inline"], d, at+".inline")
 		m.out.Groups = append(m.out.Groups, grp)
 	}
 	for i, v := range list(root["users"]) {
@@ -228,13 +264,13 @@ func (m *iamMerger) add(file string, data []byte, readFile func(string) ([]byte,
 			m.refs = append(m.refs, iamRef{elevator.IAMKindGroup, name, src, fmt.Sprintf("%s.groups[%d]", at, j)})
 		}
 		user.Policies = m.attached(u["policies"], src, at+".policies")
-		user.Inline = m.inline(u["inline"], src, at+".inline")
+		user.Inline = m.inline(u["inline"], d, at+".inline")
 		m.out.Users = append(m.out.Users, user)
 	}
 	for i, v := range list(root["roles"]) {
 		at := fmt.Sprintf("roles[%d]", i)
 		r := obj(v)
-		role := elevator.IAMRole{Name: str(r["name"]), Description: str(r["description"]), Trust: r["trust"], At: elevator.IAMAt{File: idx, Path: at}}
+		role := elevator.IAMRole{Name: str(r["name"]), Description: str(r["description"]), Trust: numbersAsText(r["trust"], at+".trust", d.numbers), At: elevator.IAMAt{File: idx, Path: at}}
 		if !m.unique(elevator.IAMKindRole, role.Name, src, at, role.At) {
 			continue
 		}
@@ -251,21 +287,21 @@ func (m *iamMerger) add(file string, data []byte, readFile func(string) ([]byte,
 			}
 		}
 		role.Policies = m.attached(r["policies"], src, at+".policies")
-		role.Inline = m.inline(r["inline"], src, at+".inline")
+		role.Inline = m.inline(r["inline"], d, at+".inline")
 		m.out.Roles = append(m.out.Roles, role)
 	}
 }
 
 // unique records where kind name is written, and reports a second one.
 func (m *iamMerger) unique(kind, name string, src elevator.Source, at string, where elevator.IAMAt) bool {
-	key := kind + "/" + name
-	if first, dup := m.firstAt[key]; dup {
+	if first, dup := m.foldAt[kind+"/"+strings.ToLower(name)]; dup {
 		fs := m.out.Sources[first.File]
 		p := fs.At(first.Path + ".name")
-		m.errs = append(m.errs, src.Errorf(at+".name", name, "a second %s of this name (the first is at %s:%d:%d); IAM names are unique in an account", kind, fs.File, p.Line, p.Column))
+		m.errs = append(m.errs, src.Errorf(at+".name", name, "a second %s of this name (the first is at %s:%d:%d); IAM names are unique in an account, upper and lower case alike", kind, fs.File, p.Line, p.Column))
 		return false
 	}
-	m.firstAt[key] = where
+	m.foldAt[kind+"/"+strings.ToLower(name)] = where
+	m.firstAt[kind+"/"+name] = where
 	return true
 }
 
@@ -284,15 +320,61 @@ func (m *iamMerger) attached(v any, src elevator.Source, at string) []string {
 	return out
 }
 
-func (m *iamMerger) inline(v any, src elevator.Source, at string) map[string]any {
+func (m *iamMerger) inline(v any, d *document, at string) map[string]any {
 	in := obj(v)
 	if len(in) == 0 {
 		return nil
 	}
+	out := make(map[string]any, len(in))
 	for name, doc := range in {
-		m.docs = append(m.docs, iamDoc{doc, src, at + "." + name, iampolicy.Identity})
+		out[name] = numbersAsText(doc, at+"."+name, d.numbers)
+		m.docs = append(m.docs, iamDoc{out[name], d.source, at + "." + name, iampolicy.Identity})
 	}
-	return in
+	return out
+}
+
+// numbersAsText returns the policy document v, found at path at, with
+// each number replaced by its text as written (numbers holds it by
+// path): IAM compares condition values as text, and an account id such
+// as 012345678901 read as a number would lose its leading zero.
+func numbersAsText(v any, at string, numbers map[string]string) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = numbersAsText(e, childPath(at, k), numbers)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = numbersAsText(e, fmt.Sprintf("%s[%d]", at, i), numbers)
+		}
+		return out
+	case int64, float64:
+		if text, ok := numbers[at]; ok {
+			return text
+		}
+	}
+	return v
+}
+
+// ownedPathProblem says why the files may not own path: it holds, or is
+// under, Elevator's own roles or the paths AWS keeps for its own.
+func ownedPathProblem(path string) string {
+	for _, r := range append([]string{elevator.IAMElevatorPath}, elevator.IAMReservedPaths...) {
+		whose := "AWS's own roles"
+		if r == elevator.IAMElevatorPath {
+			whose = "Elevator's orbits' roles and policies"
+		}
+		switch {
+		case strings.HasPrefix(path, r):
+			return fmt.Sprintf("is under %s, which holds %s: the files would take them for theirs; choose a path of its own, such as /elevator-iam/", r, whose)
+		case strings.HasPrefix(r, path):
+			return fmt.Sprintf("holds %s, which holds %s: the files would take them for theirs and delete them; choose a path of its own, such as /elevator-iam/", r, whose)
+		}
+	}
+	return ""
 }
 
 func (m *iamMerger) finish() (*elevator.IAMFile, error) {
@@ -314,10 +396,12 @@ func (m *iamMerger) finish() (*elevator.IAMFile, error) {
 			m.errs = append(m.errs, r.src.Errorf(r.at, r.name, "no %s of this name; want %s", r.kind, what))
 		}
 	}
-	for _, d := range m.docs {
-		m.errs = append(m.errs, iampolicy.Check(d.value, d.src, d.at, d.kind, m.out.AllowAdmin)...)
+	if !m.usersOnly {
+		for _, d := range m.docs {
+			m.errs = append(m.errs, iampolicy.Check(d.value, d.src, d.at, d.kind, m.out.AllowAdmin)...)
+		}
+		m.checkSizes()
 	}
-	m.checkSizes()
 	if len(m.errs) > 0 {
 		return nil, m.errs.Sorted()
 	}
@@ -350,6 +434,9 @@ func (m *iamMerger) checkSizes() {
 	}
 	for _, r := range m.out.Roles {
 		inline(r.At, elevator.IAMKindRole, r.Inline, iampolicy.MaxRoleInlineSize)
+		if n := iampolicy.Size(r.Trust); n > iampolicy.MaxTrustSize {
+			m.errs = append(m.errs, src(r.At).Errorf(r.At.Path+".trust", nil, "the trust policy is %d characters (white space left out); IAM takes at most %d unless the account's quota was raised: name fewer principals", n, iampolicy.MaxTrustSize))
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/iampolicy"
 )
 
 const goodIAM = `path: /elevator-iam/
@@ -116,6 +117,18 @@ func TestParseIAMReportsEachProblemAtItsPosition(t *testing.T) {
 			`iam.yml:11:11: policies[1].name: "from-file": the policy is 6`},
 		{"a user's inline policies over IAM's limit", strings.Replace(goodIAM, "    policies: [from-file]\n", "    policies: [from-file]\n    inline:\n      big: {Version: \"2012-10-17\", Statement: [{Effect: Allow, Action: s3:GetObject, Resource: \"arn:aws:s3:::"+strings.Repeat("b", 2100)+"\"}]}\n", 1), nil,
 			`iam.yml:22:5: users[0].inline: the user's inline policies are 2`},
+		{"the path of Elevator's own roles", strings.Replace(goodIAM, "path: /elevator-iam/", "path: /elevator/", 1), nil,
+			`iam.yml:1:7: path: "/elevator/": is under /elevator/, which holds Elevator's orbits' roles`},
+		{"a path under an orbit's", strings.Replace(goodIAM, "path: /elevator-iam/", "path: "+elevator.OrbitPath("prod"), 1), nil,
+			`iam.yml:1:7: path: "/elevator/prod/": is under /elevator/`},
+		{"a path under AWS's service roles", strings.Replace(goodIAM, "path: /elevator-iam/", "path: /aws-service-role/x/", 1), nil,
+			`iam.yml:1:7: path: "/aws-service-role/x/": is under /aws-service-role/, which holds AWS's own roles`},
+		{"a path of the console's service roles", strings.Replace(goodIAM, "path: /elevator-iam/", "path: /service-role/", 1), nil,
+			`iam.yml:1:7: path: "/service-role/": is under /service-role/`},
+		{"a name twice in two cases", strings.Replace(goodIAM, "  - name: ci\n", "  - name: CI\n    trust: {Version: \"2012-10-17\", Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: sts:AssumeRole}]}\n  - name: ci\n", 1), nil,
+			`iam.yml:25:11: roles[1].name: "ci": a second role of this name (the first is at iam/iam.yml:23:11); IAM names are unique in an account, upper and lower case alike`},
+		{"a trust policy over IAM's limit", strings.Replace(goodIAM, "Principal: {Service: ec2.amazonaws.com}", "Principal: {Service: ["+strings.Repeat("ec2.amazonaws.com, ", 110)+"ec2.amazonaws.com]}", 1), nil,
+			`iam.yml:26:5: roles[0].trust: the trust policy is 2`},
 		{"an unknown field", strings.Replace(goodIAM, "path:", "paths:", 1), nil,
 			`iam.yml:1:1: paths: unknown field "paths"`},
 	}
@@ -181,7 +194,48 @@ func TestReadIAMMergesTheFilesOfADirectory(t *testing.T) {
 	}
 }
 
+func TestParseIAMKeepsNumbersOfPoliciesAsWritten(t *testing.T) {
+	yml := strings.Replace(goodIAM, "          Principal: {Service: ec2.amazonaws.com}\n", "          Principal: {AWS: 012345678901}\n          Condition: {StringEquals: {aws:PrincipalAccount: 012345678901}, NumericLessThan: {s3:max-keys: 1.50}}\n", 1)
+	f, err := ParseIAM("iam/iam.yml", []byte(yml), readFrom(map[string]string{"iam/policies/from-file.json": fromFileJSON}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := iampolicy.Encode(f.Roles[0].Trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"Principal":{"AWS":"012345678901"}`, `"aws:PrincipalAccount":"012345678901"`, `"s3:max-keys":"1.50"`} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("trust sent to IAM: %s; want %s", doc, want)
+		}
+	}
+}
+
+func TestReadIAMUsersReadsNoPolicy(t *testing.T) {
+	dir := t.TempDir()
+	// An unknown action and a missing policy file: plan refuses them,
+	// keys reads the users all the same.
+	bad := strings.Replace(goodIAM, "logs:DescribeLogGroups", "logs:Nope", 1)
+	if err := os.WriteFile(filepath.Join(dir, "iam.yml"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadIAM([]string{dir}); err == nil {
+		t.Fatal("ReadIAM accepted an unknown action and a missing policy file")
+	}
+	f, err := ReadIAMUsers([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Users) != 1 || f.Users[0].Name != "alice" || f.Path != "/elevator-iam/" {
+		t.Errorf("users %+v under %s; want alice under /elevator-iam/", f.Users, f.Path)
+	}
+}
+
+// FuzzParseIAM: any file parses without a panic, to a file or field
+// errors; each document of an accepted file encodes to JSON and decodes
+// (as IAM returns it) to the same canonical form.
 func FuzzParseIAM(f *testing.F) {
+	f.Add([]byte(strings.Replace(goodIAM, "          Principal: {Service: ec2.amazonaws.com}\n", "          Principal: {AWS: 012345678901}\n          Condition: {NumericEquals: {aws:MultiFactorAuthAge: [3600, 1.5e3, 0x10]}, Bool: {aws:SecureTransport: true}}\n", 1)))
 	f.Add([]byte(goodIAM))
 	f.Add([]byte(fromFileJSON))
 	f.Add([]byte("path: /x/\nroles: [{name: r, trust: {Statement: {Principal: {AWS: [1, {}]}, Condition: []}}}]\n"))
@@ -195,6 +249,37 @@ func FuzzParseIAM(f *testing.F) {
 			var fe elevator.FieldErrors
 			if !errors.As(err, &fe) {
 				t.Fatalf("err = %v (%T); want field errors", err, err)
+			}
+			return
+		}
+		var docs []any
+		for _, p := range file.Policies {
+			docs = append(docs, p.Document)
+		}
+		for _, r := range file.Roles {
+			docs = append(docs, r.Trust)
+			for _, d := range r.Inline {
+				docs = append(docs, d)
+			}
+		}
+		for _, g := range file.Groups {
+			for _, d := range g.Inline {
+				docs = append(docs, d)
+			}
+		}
+		for _, u := range file.Users {
+			for _, d := range u.Inline {
+				docs = append(docs, d)
+			}
+		}
+		for _, doc := range docs {
+			enc, err := iampolicy.Encode(doc)
+			if err != nil {
+				t.Fatalf("encode an accepted document: %v", err)
+			}
+			back, err := iampolicy.Decode(enc)
+			if err != nil || iampolicy.Canonical(back) != iampolicy.Canonical(doc) {
+				t.Fatalf("round trip of %s: %v\n%s\n%s", enc, err, iampolicy.Canonical(back), iampolicy.Canonical(doc))
 			}
 		}
 	})
