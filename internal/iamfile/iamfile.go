@@ -27,6 +27,8 @@ type Account interface {
 	GroupMembers(ctx context.Context, group string) ([]string, error)
 	InstanceProfilesOf(ctx context.Context, role string) ([]string, error)
 	AccessKeys(ctx context.Context, user string) ([]iam.AccessKey, error)
+	UserCredentials(ctx context.Context, user string) ([]string, error)
+	ServiceCredentials(ctx context.Context, user string) ([]string, error)
 
 	CreatePolicy(ctx context.Context, name, path, description, document string) (string, error)
 	SetPolicyDocument(ctx context.Context, arn, document string) error
@@ -124,12 +126,14 @@ func MakePlan(ctx context.Context, acct Account, in Input) (*Plan, error) {
 	}
 	p := &Plan{Path: f.Path, Account: in.AccountID, Changes: []Change{}}
 	policyARN := map[string]string{}
+	// IAM names are unique regardless of case: the account's objects
+	// are found by their names in lower case.
 	havePolicy := map[string]iam.ManagedPolicy{}
 	for _, mp := range inv.Policies {
-		havePolicy[mp.Name] = mp
+		havePolicy[strings.ToLower(mp.Name)] = mp
 	}
 	for _, pol := range f.Policies {
-		if mp, ok := havePolicy[pol.Name]; ok {
+		if mp, ok := havePolicy[strings.ToLower(pol.Name)]; ok {
 			policyARN[pol.Name] = mp.ARN
 		} else {
 			policyARN[pol.Name] = fmt.Sprintf("arn:%s:iam::%s:policy%s%s", in.Partition, in.AccountID, f.Path, pol.Name)
@@ -154,7 +158,11 @@ func MakePlan(ctx context.Context, acct Account, in Input) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		mp, ok := havePolicy[pol.Name]
+		mp, ok := havePolicy[strings.ToLower(pol.Name)]
+		if ok && mp.Name != pol.Name {
+			p.caseBlocker(elevator.IAMKindPolicy, pol.Name, mp.Name)
+			continue
+		}
 		if !ok {
 			if err := p.checkFree(ctx, acct, elevator.IAMKindPolicy, pol.Name); err != nil {
 				return nil, err
@@ -188,7 +196,7 @@ func MakePlan(ctx context.Context, acct Account, in Input) (*Plan, error) {
 	have := map[string]iam.Entity{}
 	for _, list := range [][]iam.Entity{inv.Groups, inv.Users, inv.Roles} {
 		for _, e := range list {
-			have[e.Kind+"/"+e.Name] = e
+			have[e.Kind+"/"+strings.ToLower(e.Name)] = e
 		}
 	}
 	// A user's membership of a group outside the path is the other
@@ -216,7 +224,11 @@ func MakePlan(ctx context.Context, acct Account, in Input) (*Plan, error) {
 	}
 	var attachLater []later
 	for _, w := range wants {
-		got, ok := have[w.kind+"/"+w.name]
+		got, ok := have[w.kind+"/"+strings.ToLower(w.name)]
+		if ok && got.Name != w.name {
+			p.caseBlocker(w.kind, w.name, got.Name)
+			continue
+		}
 		if !ok {
 			if err := p.checkFree(ctx, acct, w.kind, w.name); err != nil {
 				return nil, err
@@ -348,22 +360,26 @@ func MakePlan(ctx context.Context, acct Account, in Input) (*Plan, error) {
 	// Phase 3: deletions, users and roles before groups, policies last.
 	wanted := map[string]bool{}
 	for _, w := range wants {
-		wanted[w.kind+"/"+w.name] = true
+		wanted[w.kind+"/"+strings.ToLower(w.name)] = true
 	}
 	deleted := map[string]bool{}
 	for _, list := range [][]iam.Entity{inv.Users, inv.Roles, inv.Groups} {
 		for _, e := range list {
-			if wanted[e.Kind+"/"+e.Name] {
+			if wanted[e.Kind+"/"+strings.ToLower(e.Name)] {
 				continue
 			}
 			deleted[e.Kind+"/"+e.Name] = true
-			if err := p.deleteEntity(ctx, acct, e); err != nil {
+			if err := p.deleteEntity(ctx, acct, e, ownedGroup); err != nil {
 				return nil, err
 			}
 		}
 	}
+	wantedPolicy := map[string]bool{}
+	for _, pol := range f.Policies {
+		wantedPolicy[strings.ToLower(pol.Name)] = true
+	}
 	for _, mp := range inv.Policies {
-		if _, ok := policyARN[mp.Name]; ok {
+		if wantedPolicy[strings.ToLower(mp.Name)] {
 			continue
 		}
 		users, err := acct.PolicyUsers(ctx, mp.ARN)
@@ -388,7 +404,7 @@ func MakePlan(ctx context.Context, acct Account, in Input) (*Plan, error) {
 
 // deleteEntity plans the deletion of a group, user or role under the path
 // that the files do not name: what it holds first, then itself.
-func (p *Plan) deleteEntity(ctx context.Context, acct Account, e iam.Entity) error {
+func (p *Plan) deleteEntity(ctx context.Context, acct Account, e iam.Entity, ownedGroup map[string]bool) error {
 	i := p.change(OpDelete, e.Kind, e.Name)
 	kind, name := e.Kind, e.Name
 	switch kind {
@@ -400,8 +416,26 @@ func (p *Plan) deleteEntity(ctx context.Context, acct Account, e iam.Entity) err
 		if len(keys) > 0 {
 			p.Blockers = append(p.Blockers, fmt.Sprintf("user %s is to be deleted (it is under %s and not in the files), but has %d access key(s), which Elevator never deletes: delete them by hand (aws iam delete-access-key --user-name %s --access-key-id ...) or add the user to the files", name, p.Path, len(keys), name))
 		}
+		// IAM refuses to delete a user that holds any of these, and
+		// Elevator deletes none: refused before anything is changed.
+		creds, err := acct.UserCredentials(ctx, name)
+		if err != nil {
+			return err
+		}
+		service, err := acct.ServiceCredentials(ctx, name)
+		if err != nil {
+			return err
+		}
+		if creds = append(creds, service...); len(creds) > 0 {
+			p.Blockers = append(p.Blockers, fmt.Sprintf("user %s is to be deleted (it is under %s and not in the files), but holds %s, which Elevator never deletes (IAM refuses to delete a user holding them): remove them by hand or add the user to the files", name, p.Path, strings.Join(creds, ", ")))
+		}
 		for _, g := range e.Groups {
 			g := g
+			if ownedGroup[g] {
+				p.detail(i, "leave group "+g)
+			} else {
+				p.detail(i, "leave group "+g+" (outside path)")
+			}
 			p.add(i, "leave group "+g, func(ctx context.Context, a Account) error { return a.RemoveFromGroup(ctx, name, g) })
 		}
 		p.add(i, "delete login profile", func(ctx context.Context, a Account) error { return a.DeleteLoginProfile(ctx, name) })
@@ -456,14 +490,25 @@ func (p *Plan) checkFree(ctx context.Context, acct Account, kind, name string) e
 				return err
 			}
 		}
-		path, found = p.policyPaths[name]
+		path, found = p.policyPaths[strings.ToLower(name)]
 	} else if path, found, err = acct.PathOf(ctx, kind, name); err != nil {
 		return err
 	}
-	if found {
+	switch {
+	case found && strings.HasPrefix(path, p.Path):
+		// Under the path but not read with it: the same name in
+		// another case, as IAM finds it.
+		p.Blockers = append(p.Blockers, fmt.Sprintf("%s %s is in the files, but the account has a %s of that name, in another case, under %s: IAM names ignore case, and a name cannot change case; write it as the account does", kind, name, kind, p.Path))
+	case found:
 		p.Blockers = append(p.Blockers, fmt.Sprintf("%s %s is in the files, but the account has a %s of that name at path %s, outside %s, which Elevator does not touch (IAM names are unique in an account): rename it in the files", kind, name, kind, path, p.Path))
 	}
 	return nil
+}
+
+// caseBlocker refuses a name of the files that the account has in
+// another case: IAM takes them for one name, and cannot change its case.
+func (p *Plan) caseBlocker(kind, name, have string) {
+	p.Blockers = append(p.Blockers, fmt.Sprintf("%s %s is in the files, but the account has it as %s under %s: IAM names ignore case, and a name cannot change case; write %s in the files (or delete it by hand first)", kind, name, have, p.Path, have))
 }
 
 func (p *Plan) change(op, kind, name string) int {

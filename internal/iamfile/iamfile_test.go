@@ -64,7 +64,21 @@ func parse(t testing.TB, yml string) *elevator.IAMFile {
 	return f
 }
 
-func plan(t *testing.T, acct *iam.Client, id string, f *elevator.IAMFile) *Plan {
+// motoAccount is the adapter over moto, with a fake for the one call
+// moto 5.2 does not serve: ListServiceSpecificCredentials. The fake
+// returns serviceCreds[user].
+type motoAccount struct {
+	*iam.Client
+	serviceCreds map[string][]string
+}
+
+func (m *motoAccount) ServiceCredentials(_ context.Context, user string) ([]string, error) {
+	return m.serviceCreds[user], nil
+}
+
+func newAccount(cfg aws.Config) *motoAccount { return &motoAccount{Client: iam.New(cfg)} }
+
+func plan(t *testing.T, acct Account, id string, f *elevator.IAMFile) *Plan {
 	t.Helper()
 	p, err := MakePlan(context.Background(), acct, Input{File: f, AccountID: id, Partition: "aws"})
 	if err != nil {
@@ -73,7 +87,7 @@ func plan(t *testing.T, acct *iam.Client, id string, f *elevator.IAMFile) *Plan 
 	return p
 }
 
-func apply(t *testing.T, acct *iam.Client, p *Plan) Result {
+func apply(t *testing.T, acct Account, p *Plan) Result {
 	t.Helper()
 	r, err := Apply(context.Background(), acct, p, nil)
 	if err != nil {
@@ -89,7 +103,7 @@ func TestApplyTwiceChangesNothingTheSecondTimeAndLeavesWhatIsOutsideThePath(t *t
 	cfg := emulatortest.Config(t, "us-east-1")
 	id := emulatortest.AccountID(cfg)
 	sdk := iamsdk.NewFromConfig(cfg)
-	acct := iam.New(cfg)
+	acct := newAccount(cfg)
 	// A role outside the owned path, with an inline and an attached policy.
 	if _, err := sdk.CreateRole(ctx, &iamsdk.CreateRoleInput{RoleName: aws.String("outside"), Path: aws.String("/"), AssumeRolePolicyDocument: aws.String(outsideTrust)}); err != nil {
 		t.Fatal(err)
@@ -185,7 +199,7 @@ func TestPlanUpdatesAndDeletesWhatTheFilesNoLongerSay(t *testing.T) {
 	cfg := emulatortest.Config(t, "us-east-1")
 	id := emulatortest.AccountID(cfg)
 	sdk := iamsdk.NewFromConfig(cfg)
-	acct := iam.New(cfg)
+	acct := newAccount(cfg)
 	apply(t, acct, plan(t, acct, id, parse(t, files)))
 
 	// Six document changes: the policy reaches IAM's five versions and
@@ -250,7 +264,7 @@ func TestPlanRefusesWhatItMustNotTouch(t *testing.T) {
 	cfg := emulatortest.Config(t, "us-east-1")
 	id := emulatortest.AccountID(cfg)
 	sdk := iamsdk.NewFromConfig(cfg)
-	acct := iam.New(cfg)
+	acct := newAccount(cfg)
 	// ci exists outside the path; a user under the path has an access key;
 	// a role under the path that the files do not name is in an instance
 	// profile.
@@ -300,6 +314,19 @@ func TestDocumentsFromIAMCompareCanonically(t *testing.T) {
 	if iampolicy.Canonical(other) == iampolicy.Canonical(mine) {
 		t.Error("an Allow and a Deny have the same canonical form")
 	}
+
+	// A trust policy from the files, numbers and a bare account id as
+	// written, and as IAM returns it: a number as a JSON number, the
+	// account as its root's ARN.
+	f := parse(t, "path: /elevator-iam/\nroles:\n  - name: r\n    trust: {Version: \"2012-10-17\", Statement: [{Effect: Allow, Action: sts:AssumeRole, Principal: {AWS: 111122223333}, Condition: {StringEquals: {aws:PrincipalAccount: 111122223333}, NumericLessThan: {aws:MultiFactorAuthAge: 3600}}}]}\n")
+	trust := f.Roles[0].Trust
+	fromIAM, err := iampolicy.Decode(url.PathEscape(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole","Condition":{"NumericLessThan":{"aws:MultiFactorAuthAge":3600},"StringEquals":{"aws:PrincipalAccount":111122223333}}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if iampolicy.Canonical(fromIAM) != iampolicy.Canonical(trust) {
+		t.Errorf("canonical forms differ:\n%s\n%s", iampolicy.Canonical(fromIAM), iampolicy.Canonical(trust))
+	}
 }
 
 func TestAUsersGroupOutsideThePathIsLeftAlone(t *testing.T) {
@@ -307,7 +334,7 @@ func TestAUsersGroupOutsideThePathIsLeftAlone(t *testing.T) {
 	cfg := emulatortest.Config(t, "us-east-1")
 	id := emulatortest.AccountID(cfg)
 	sdk := iamsdk.NewFromConfig(cfg)
-	acct := iam.New(cfg)
+	acct := newAccount(cfg)
 	f := parse(t, files)
 	apply(t, acct, plan(t, acct, id, f))
 	if _, err := sdk.CreateGroup(ctx, &iamsdk.CreateGroupInput{GroupName: aws.String("auditors"), Path: aws.String("/")}); err != nil {
@@ -328,7 +355,7 @@ func TestAUsersGroupOutsideThePathIsLeftAlone(t *testing.T) {
 // failingAccount is a fault-injecting fake over the real adapter (moto
 // cannot be made to fail one call): AddToGroup fails once.
 type failingAccount struct {
-	*iam.Client
+	*motoAccount
 	failed bool
 }
 
@@ -337,18 +364,18 @@ func (f *failingAccount) AddToGroup(ctx context.Context, user, group string) err
 		f.failed = true
 		return elevator.Errorf(elevator.EAWS, "add user %s to group %s: injected failure", user, group)
 	}
-	return f.Client.AddToGroup(ctx, user, group)
+	return f.motoAccount.AddToGroup(ctx, user, group)
 }
 
 func TestApplyStopsAtAFailureAndTheNextApplyFinishes(t *testing.T) {
 	ctx := context.Background()
 	cfg := emulatortest.Config(t, "us-east-1")
 	id := emulatortest.AccountID(cfg)
-	acct := iam.New(cfg)
+	acct := newAccount(cfg)
 	f := parse(t, files)
 	p := plan(t, acct, id, f)
 	var calls []string
-	r, err := Apply(ctx, &failingAccount{Client: acct}, p, func(c Change, what string) { calls = append(calls, c.Name+": "+what) })
+	r, err := Apply(ctx, &failingAccount{motoAccount: acct}, p, func(c Change, what string) { calls = append(calls, c.Name+": "+what) })
 	if elevator.ErrorCode(err) != elevator.EAWS || r.Failed == nil || r.Failed.Name != "alice" {
 		t.Fatalf("apply: %v, failed %+v; want alice's join to fail", err, r.Failed)
 	}
@@ -368,5 +395,84 @@ func TestApplyStopsAtAFailureAndTheNextApplyFinishes(t *testing.T) {
 	apply(t, acct, rest)
 	if again := plan(t, acct, id, f); !again.Empty() {
 		t.Errorf("plan after the second apply:\n%s", changes(again))
+	}
+}
+
+func TestPlanRefusesToDeleteAUserHoldingCredentials(t *testing.T) {
+	ctx := context.Background()
+	cfg := emulatortest.Config(t, "us-east-1")
+	id := emulatortest.AccountID(cfg)
+	sdk := iamsdk.NewFromConfig(cfg)
+	acct := newAccount(cfg)
+	for _, u := range []string{"dave", "erin", "frank"} {
+		if _, err := sdk.CreateUser(ctx, &iamsdk.CreateUserInput{UserName: aws.String(u), Path: aws.String("/elevator-iam/")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// dave has an MFA device and an SSH key (moto serves both); erin a
+	// service-specific credential (from the fake: moto has none); frank
+	// nothing, and a group outside the path.
+	mfa, err := sdk.CreateVirtualMFADevice(ctx, &iamsdk.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String("dave-phone")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sdk.EnableMFADevice(ctx, &iamsdk.EnableMFADeviceInput{UserName: aws.String("dave"), SerialNumber: mfa.VirtualMFADevice.SerialNumber, AuthenticationCode1: aws.String("123456"), AuthenticationCode2: aws.String("654321")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sdk.UploadSSHPublicKey(ctx, &iamsdk.UploadSSHPublicKeyInput{UserName: aws.String("dave"), SSHPublicKeyBody: aws.String(sshKey)}); err != nil {
+		t.Fatal(err)
+	}
+	acct.serviceCreds = map[string][]string{"erin": {"service-specific credential ACCA0000000000000001 (codecommit.amazonaws.com)"}}
+	if _, err := sdk.CreateGroup(ctx, &iamsdk.CreateGroupInput{GroupName: aws.String("auditors"), Path: aws.String("/")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sdk.AddUserToGroup(ctx, &iamsdk.AddUserToGroupInput{GroupName: aws.String("auditors"), UserName: aws.String("frank")}); err != nil {
+		t.Fatal(err)
+	}
+	p := plan(t, acct, id, parse(t, files))
+	got := strings.Join(p.Blockers, "\n")
+	for _, want := range []string{"user dave is to be deleted", "MFA device " + aws.ToString(mfa.VirtualMFADevice.SerialNumber), "SSH public key ", "user erin is to be deleted", "service-specific credential ACCA0000000000000001"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("blockers:\n%s\nwant %q", got, want)
+		}
+	}
+	if strings.Contains(got, "frank") {
+		t.Errorf("frank holds nothing, yet:\n%s", got)
+	}
+	if !strings.Contains(changes(p), "delete user frank: leave group auditors (outside path)") {
+		t.Errorf("plan:\n%s\nwant frank's deletion to say it leaves auditors, outside the path", changes(p))
+	}
+	if _, err := Apply(ctx, acct, p, nil); elevator.ErrorCode(err) != elevator.ECONFLICT {
+		t.Fatalf("apply: %v; want ECONFLICT", err)
+	}
+	for _, u := range []string{"dave", "erin", "frank"} {
+		if _, err := sdk.GetUser(ctx, &iamsdk.GetUserInput{UserName: aws.String(u)}); err != nil {
+			t.Errorf("user %s: %v; want it left as it was", u, err)
+		}
+	}
+}
+
+// sshKey is an SSH public key for moto to hold (not used to log in).
+const sshKey = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7vbqajDhA3ZfSe+mGPyqFqlzmsQxK9H0JSlzf5M2xWDL2kQ5bPzBJ6zTTr1z9yAwhOK7dFyGGsybXzu4UcEe5fzCRbhFvu5Jz+g2NLUH/XXJfnRBUK+RS3v2RkWQSfiE3xJAw+9eUdbp4LvUDeHbCVNkKy6s+gCaIuHnMRAHYYZbOvTj3nmhQsqA/YGiw1SLZp6J5BmJdOzi1uF7kaL5J1DHuqYDbIdAkdBPFx3hXy8PW7SJhNz3gYaUnLUOkLDAcKxB4HHNqw+kpvq/Rn0mOW9bq+5lBBYc4oTw0Cy9+S/Iq5KoEi5a+pKL9GhtAw3T2lsbOXdhbPjZRo2EZtwxrh elevator-test"
+
+func TestANameInTheFilesInAnotherCaseIsTheAccountsOwn(t *testing.T) {
+	ctx := context.Background()
+	cfg := emulatortest.Config(t, "us-east-1")
+	id := emulatortest.AccountID(cfg)
+	sdk := iamsdk.NewFromConfig(cfg)
+	acct := newAccount(cfg)
+	// The account has Bob under the path; the files say bob. IAM takes
+	// them for one user: neither created nor deleted, but refused.
+	if _, err := sdk.CreateUser(ctx, &iamsdk.CreateUserInput{UserName: aws.String("Bob"), Path: aws.String("/elevator-iam/")}); err != nil {
+		t.Fatal(err)
+	}
+	p := plan(t, acct, id, parse(t, files))
+	if got := strings.Join(p.Blockers, "\n"); !strings.Contains(got, "user bob is in the files, but the account has it as Bob") {
+		t.Errorf("blockers:\n%s\nwant bob refused as the account's Bob", got)
+	}
+	for _, c := range p.Changes {
+		if strings.EqualFold(c.Name, "bob") {
+			t.Errorf("plan changes %s", c)
+		}
 	}
 }

@@ -63,6 +63,10 @@ type filesAPI interface {
 	ListAccessKeys(context.Context, *iamsdk.ListAccessKeysInput, ...func(*iamsdk.Options)) (*iamsdk.ListAccessKeysOutput, error)
 	GetAccessKeyLastUsed(context.Context, *iamsdk.GetAccessKeyLastUsedInput, ...func(*iamsdk.Options)) (*iamsdk.GetAccessKeyLastUsedOutput, error)
 	UpdateAccessKey(context.Context, *iamsdk.UpdateAccessKeyInput, ...func(*iamsdk.Options)) (*iamsdk.UpdateAccessKeyOutput, error)
+	ListMFADevices(context.Context, *iamsdk.ListMFADevicesInput, ...func(*iamsdk.Options)) (*iamsdk.ListMFADevicesOutput, error)
+	ListSigningCertificates(context.Context, *iamsdk.ListSigningCertificatesInput, ...func(*iamsdk.Options)) (*iamsdk.ListSigningCertificatesOutput, error)
+	ListSSHPublicKeys(context.Context, *iamsdk.ListSSHPublicKeysInput, ...func(*iamsdk.Options)) (*iamsdk.ListSSHPublicKeysOutput, error)
+	ListServiceSpecificCredentials(context.Context, *iamsdk.ListServiceSpecificCredentialsInput, ...func(*iamsdk.Options)) (*iamsdk.ListServiceSpecificCredentialsOutput, error)
 
 	GetRole(context.Context, *iamsdk.GetRoleInput, ...func(*iamsdk.Options)) (*iamsdk.GetRoleOutput, error)
 	CreateRole(context.Context, *iamsdk.CreateRoleInput, ...func(*iamsdk.Options)) (*iamsdk.CreateRoleOutput, error)
@@ -405,7 +409,7 @@ func (c *Client) PathOf(ctx context.Context, kind, name string) (string, bool, e
 		if err != nil {
 			return "", false, err
 		}
-		path, ok := paths[name]
+		path, ok := paths[strings.ToLower(name)]
 		return path, ok, nil
 	default:
 		return "", false, fmt.Errorf("iam: unknown kind %q", kind)
@@ -421,7 +425,8 @@ func (c *Client) PathOf(ctx context.Context, kind, name string) (string, bool, e
 }
 
 // PolicyPaths returns the path of every customer managed policy of the
-// account, by name (a policy is found by its ARN, which holds its path,
+// account, by name in lower case (IAM names are unique regardless of
+// case; a policy is found by its ARN, which holds its path,
 // so they are all listed).
 func (c *Client) PolicyPaths(ctx context.Context) (map[string]string, error) {
 	out := map[string]string{}
@@ -432,7 +437,7 @@ func (c *Client) PolicyPaths(ctx context.Context) (map[string]string, error) {
 			return nil, c.fail("list policies", "policies", "", err)
 		}
 		for _, p := range page.Policies {
-			out[aws.ToString(p.PolicyName)] = aws.ToString(p.Path)
+			out[strings.ToLower(aws.ToString(p.PolicyName))] = aws.ToString(p.Path)
 		}
 	}
 	return out, nil
@@ -752,4 +757,77 @@ func (c *Client) AccessKeys(ctx context.Context, user string) ([]AccessKey, erro
 func (c *Client) DeactivateKey(ctx context.Context, user, id string) error {
 	_, err := c.files.UpdateAccessKey(ctx, &iamsdk.UpdateAccessKeyInput{UserName: &user, AccessKeyId: &id, Status: iamtypes.StatusTypeInactive})
 	return c.fail("deactivate access key "+id+" of user "+user, "access key", id, err)
+}
+
+// UserCredentials returns what user holds, besides access keys and
+// service-specific credentials, that IAM's DeleteUser refuses to delete:
+// its MFA devices, signing certificates and SSH public keys, each as
+// "MFA device SERIAL", "signing certificate ID" or "SSH public key ID".
+func (c *Client) UserCredentials(ctx context.Context, user string) ([]string, error) {
+	var out []string
+	mfa := iamsdk.NewListMFADevicesPaginator(c.files, &iamsdk.ListMFADevicesInput{UserName: &user})
+	for mfa.HasMorePages() {
+		page, err := mfa.NextPage(ctx)
+		if err != nil {
+			return nil, c.fail("list MFA devices of user "+user, elevator.IAMKindUser, user, err)
+		}
+		for _, d := range page.MFADevices {
+			out = append(out, "MFA device "+aws.ToString(d.SerialNumber))
+		}
+	}
+	certs := iamsdk.NewListSigningCertificatesPaginator(c.files, &iamsdk.ListSigningCertificatesInput{UserName: &user})
+	for certs.HasMorePages() {
+		page, err := certs.NextPage(ctx)
+		if err != nil {
+			return nil, c.fail("list signing certificates of user "+user, elevator.IAMKindUser, user, err)
+		}
+		for _, cert := range page.Certificates {
+			out = append(out, "signing certificate "+aws.ToString(cert.CertificateId))
+		}
+	}
+	keys := iamsdk.NewListSSHPublicKeysPaginator(c.files, &iamsdk.ListSSHPublicKeysInput{UserName: &user})
+	for keys.HasMorePages() {
+		page, err := keys.NextPage(ctx)
+		if err != nil {
+			return nil, c.fail("list SSH public keys of user "+user, elevator.IAMKindUser, user, err)
+		}
+		for _, k := range page.SSHPublicKeys {
+			out = append(out, "SSH public key "+aws.ToString(k.SSHPublicKeyId))
+		}
+	}
+	return out, nil
+}
+
+// ServiceCredentials returns user's service-specific credentials (for
+// CodeCommit, Keyspaces and the like), which IAM's DeleteUser refuses to
+// delete, each as "service-specific credential ID (SERVICE)".
+func (c *Client) ServiceCredentials(ctx context.Context, user string) ([]string, error) {
+	out, err := c.files.ListServiceSpecificCredentials(ctx, &iamsdk.ListServiceSpecificCredentialsInput{UserName: &user})
+	if err != nil {
+		return nil, c.fail("list service-specific credentials of user "+user, elevator.IAMKindUser, user, err)
+	}
+	var creds []string
+	for _, cr := range out.ServiceSpecificCredentials {
+		creds = append(creds, "service-specific credential "+aws.ToString(cr.ServiceSpecificCredentialId)+" ("+aws.ToString(cr.ServiceName)+")")
+	}
+	return creds, nil
+}
+
+// UsersUnder returns the names of the users whose path starts with path,
+// reading nothing else.
+func (c *Client) UsersUnder(ctx context.Context, path string) ([]string, error) {
+	var out []string
+	up := iamsdk.NewListUsersPaginator(c.files, &iamsdk.ListUsersInput{PathPrefix: aws.String(path)})
+	for up.HasMorePages() {
+		page, err := up.NextPage(ctx)
+		if err != nil {
+			return nil, c.fail("list users", "users on path", path, err)
+		}
+		for _, u := range page.Users {
+			if under(u.Path, path) {
+				out = append(out, aws.ToString(u.UserName))
+			}
+		}
+	}
+	return out, nil
 }
