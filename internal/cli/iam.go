@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,6 +34,10 @@ type iamOptions struct {
 	orbitName string
 	orbitFile string
 
+	// usersOnly reads the files' users and path only (keys): a problem
+	// in a policy never stands in the way of deactivating a key.
+	usersOnly bool
+
 	file    *elevator.IAMFile
 	orbit   *elevator.Orbit
 	configs *awsConfigs
@@ -51,8 +56,12 @@ func (o *iamOptions) validate() error {
 	if len(o.files) == 0 {
 		return elevator.Errorf(elevator.EINVALID, "-f is required: an IAM file such as iam.yml, or a directory of them")
 	}
+	read := manifest.ReadIAM
+	if o.usersOnly {
+		read = manifest.ReadIAMUsers
+	}
 	var err error
-	if o.file, err = manifest.ReadIAM(o.files); err != nil {
+	if o.file, err = read(o.files); err != nil {
 		return err
 	}
 	account := o.file.Account
@@ -260,9 +269,7 @@ orbit's audit log. Access keys are never created.`,
 				if applyErr != nil {
 					entry.Outcome = "failed"
 				}
-				if err := audit(ctx, entry); err != nil && applyErr == nil {
-					applyErr = fmt.Errorf("the changes were made, but the audit entry was not written: %w", err)
-				}
+				applyErr = writeAudit(ctx, audit, entry, applyErr, "the changes were made")
 			}
 			if err := o.printPlan(p, &res); err != nil {
 				return err
@@ -275,6 +282,28 @@ orbit's audit log. Access keys are never created.`,
 	}
 	o.addFlags(c)
 	return c
+}
+
+// auditTimeout bounds the writing of an audit entry once the command's
+// context is gone.
+const auditTimeout = 30 * time.Second
+
+// writeAudit writes entry even when ctx was cancelled (Ctrl-C part way
+// through an apply still leaves its entry), and returns err joined with
+// the audit's failure, if any: a lost entry is always reported. done says
+// what happened, for when err is nil.
+func writeAudit(ctx context.Context, audit func(context.Context, elevator.AuditEntry) error, entry elevator.AuditEntry, err error, done string) error {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
+	aerr := audit(actx, entry)
+	switch {
+	case aerr == nil:
+		return err
+	case err == nil:
+		return fmt.Errorf("%s, but the audit entry was not written: %w", done, aerr)
+	default:
+		return errors.Join(err, fmt.Errorf("the audit entry was not written either: %w", aerr))
+	}
 }
 
 func boolInt(b bool) int {
@@ -381,7 +410,7 @@ type keyJSON struct {
 }
 
 func newIAMKeysCmd(g *globals) *cobra.Command {
-	o := &iamOptions{globals: g}
+	o := &iamOptions{globals: g, usersOnly: true}
 	var olderThan string
 	var deactivate []string
 	var deactivateOlder bool
@@ -422,13 +451,13 @@ orbit's audit log with --orbit.`,
 			if err != nil {
 				return err
 			}
-			inv, err := client.Owned(ctx, o.file.Path)
+			users, err := client.UsersUnder(ctx, o.file.Path)
 			if err != nil {
 				return err
 			}
 			owned := map[string]bool{}
-			for _, u := range inv.Users {
-				owned[u.Name] = true
+			for _, u := range users {
+				owned[u] = true
 			}
 			now := time.Now()
 			var keys []keyJSON
@@ -489,9 +518,7 @@ orbit's audit log with --orbit.`,
 				if failed != nil {
 					entry.Outcome = "partly deactivated"
 				}
-				if err := audit(ctx, entry); err != nil && failed == nil {
-					failed = fmt.Errorf("the keys were deactivated, but the audit entry was not written: %w", err)
-				}
+				failed = writeAudit(ctx, audit, entry, failed, "the keys were deactivated")
 			}
 			for _, k := range all {
 				if olderThan != "" && now.Sub(k.Created) <= age && !done[k.ID] {

@@ -208,6 +208,20 @@ func TestIAMKeysListsAndDeactivatesAndAuditsInTheOrbit(t *testing.T) {
 	if r := elevator(t, "", "iam", "keys", "-f", file, "--deactivate", "not-a-key"); r.code != 2 {
 		t.Errorf("--deactivate not-a-key: exit %d; want 2\n%s", r.code, r.stderr)
 	}
+	// A well-formed id that is no key of the files' users: refused, and
+	// the other key named with it is left active.
+	if r := elevator(t, "", "iam", "keys", "-f", file, "--deactivate", ids[1]+",AKIAIOSFODNN7EXAMPLE"); r.code != 2 || !strings.Contains(r.stderr, "AKIAIOSFODNN7EXAMPLE: not a key of a user of the files") {
+		t.Errorf("--deactivate of a key of no user of the files: exit %d; want 2\n%s", r.code, r.stderr)
+	}
+	// keys reads no policy: one the plan would refuse does not stand in
+	// the way.
+	broken := iamFiles(t, iamFile, strings.Replace(readLogs, "logs:GetLogEvents", "logs:Nope", 1))
+	if r := elevator(t, "", "iam", "plan", "-f", broken); r.code != 2 {
+		t.Errorf("plan with an unknown action: exit %d; want 2\n%s", r.code, r.stderr)
+	}
+	if r := elevator(t, "", "iam", "keys", "-f", broken); r.code != 0 || !strings.Contains(r.stdout, ids[0]) {
+		t.Errorf("keys with a policy plan refuses: exit %d; want alice's keys\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	off := elevator(t, "", "iam", "keys", "-f", file, "--orbit", orbit, "--orbit-file", orbitFile, "--deactivate", ids[0])
 	mustSucceed(t, off)
 	if !strings.Contains(off.stdout, ids[0]) || !strings.Contains(off.stdout, "deactivated now") {
