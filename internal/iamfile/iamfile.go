@@ -24,6 +24,7 @@ type Account interface {
 	PathOf(ctx context.Context, kind, name string) (string, bool, error)
 	PolicyPaths(ctx context.Context) (map[string]string, error)
 	PolicyUsers(ctx context.Context, arn string) ([]string, error)
+	PolicyBoundaryUsers(ctx context.Context, arn string) ([]string, error)
 	GroupMembers(ctx context.Context, group string) ([]string, error)
 	InstanceProfilesOf(ctx context.Context, role string) ([]string, error)
 	AccessKeys(ctx context.Context, user string) ([]iam.AccessKey, error)
@@ -393,6 +394,15 @@ func MakePlan(ctx context.Context, acct Account, in Input) (*Plan, error) {
 			}
 			if !deleted[u] && !kept {
 				p.Blockers = append(p.Blockers, fmt.Sprintf("policy %s is to be deleted (it is under %s and not in the files), but %s, outside the path, uses it: detach it there first, or add the policy to the files", mp.Name, f.Path, u))
+			}
+		}
+		bounded, err := acct.PolicyBoundaryUsers(ctx, mp.ARN)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range bounded {
+			if !deleted[u] {
+				p.Blockers = append(p.Blockers, fmt.Sprintf("policy %s is to be deleted (it is under %s and not in the files), but it is the permissions boundary of %s, which IAM refuses to delete it from under: remove the boundary first (aws iam delete-%s-permissions-boundary), or add the policy to the files", mp.Name, f.Path, u, strings.SplitN(u, "/", 2)[0]))
 			}
 		}
 		i := p.change(OpDelete, elevator.IAMKindPolicy, mp.Name)

@@ -64,12 +64,19 @@ func parse(t testing.TB, yml string) *elevator.IAMFile {
 	return f
 }
 
-// motoAccount is the adapter over moto, with a fake for the one call
-// moto 5.2 does not serve: ListServiceSpecificCredentials. The fake
-// returns serviceCreds[user].
+// motoAccount is the adapter over moto, with fakes for what moto 5.2
+// does not serve: ListServiceSpecificCredentials (the fake returns
+// serviceCreds[user]), and ListEntitiesForPolicy's PolicyUsageFilter,
+// which moto ignores, answering with the policy's attachments (the fake
+// returns boundaries[arn]).
 type motoAccount struct {
 	*iam.Client
 	serviceCreds map[string][]string
+	boundaries   map[string][]string
+}
+
+func (m *motoAccount) PolicyBoundaryUsers(_ context.Context, arn string) ([]string, error) {
+	return m.boundaries[arn], nil
 }
 
 func (m *motoAccount) ServiceCredentials(_ context.Context, user string) ([]string, error) {
@@ -474,5 +481,41 @@ func TestANameInTheFilesInAnotherCaseIsTheAccountsOwn(t *testing.T) {
 		if strings.EqualFold(c.Name, "bob") {
 			t.Errorf("plan changes %s", c)
 		}
+	}
+}
+
+func TestPlanRefusesToDeleteAPolicyThatIsAPermissionsBoundary(t *testing.T) {
+	ctx := context.Background()
+	cfg := emulatortest.Config(t, "us-east-1")
+	id := emulatortest.AccountID(cfg)
+	sdk := iamsdk.NewFromConfig(cfg)
+	acct := newAccount(cfg)
+	f := parse(t, files)
+	apply(t, acct, plan(t, acct, id, f))
+	// guard is under the path and not in the files: to be deleted. The
+	// role ci, kept, has it as its boundary (from the fake: moto keeps
+	// no boundary use).
+	guard, err := sdk.CreatePolicy(ctx, &iamsdk.CreatePolicyInput{PolicyName: aws.String("guard"), Path: aws.String("/elevator-iam/"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(guard.Policy.Arn)
+	acct.boundaries = map[string][]string{arn: {"role/ci"}}
+	p := plan(t, acct, id, f)
+	if got := strings.Join(p.Blockers, "\n"); !strings.Contains(got, "policy guard is to be deleted") || !strings.Contains(got, "permissions boundary of role/ci") {
+		t.Errorf("blockers:\n%s\nwant guard refused as ci's boundary", got)
+	}
+	if _, err := Apply(ctx, acct, p, nil); elevator.ErrorCode(err) != elevator.ECONFLICT {
+		t.Fatalf("apply: %v; want ECONFLICT", err)
+	}
+	if _, err := sdk.GetPolicy(ctx, &iamsdk.GetPolicyInput{PolicyArn: &arn}); err != nil {
+		t.Errorf("guard: %v; want it left", err)
+	}
+	// Once the boundary is gone, guard goes.
+	acct.boundaries = nil
+	apply(t, acct, plan(t, acct, id, f))
+	if _, err := sdk.GetPolicy(ctx, &iamsdk.GetPolicyInput{PolicyArn: &arn}); err == nil {
+		t.Error("guard is still there")
 	}
 }

@@ -507,8 +507,19 @@ func (c *Client) PolicyVersions(ctx context.Context, arn string) (int, error) {
 // PolicyUsers returns the groups, users and roles the policy arn is
 // attached to, as kind/name.
 func (c *Client) PolicyUsers(ctx context.Context, arn string) ([]string, error) {
+	return c.policyEntities(ctx, arn, iamtypes.PolicyUsageTypePermissionsPolicy)
+}
+
+// PolicyBoundaryUsers returns the users and roles whose permissions
+// boundary is the policy arn, as kind/name: IAM refuses to delete a
+// policy in that use.
+func (c *Client) PolicyBoundaryUsers(ctx context.Context, arn string) ([]string, error) {
+	return c.policyEntities(ctx, arn, iamtypes.PolicyUsageTypePermissionsBoundary)
+}
+
+func (c *Client) policyEntities(ctx context.Context, arn string, use iamtypes.PolicyUsageType) ([]string, error) {
 	var out []string
-	p := iamsdk.NewListEntitiesForPolicyPaginator(c.files, &iamsdk.ListEntitiesForPolicyInput{PolicyArn: &arn})
+	p := iamsdk.NewListEntitiesForPolicyPaginator(c.files, &iamsdk.ListEntitiesForPolicyInput{PolicyArn: &arn, PolicyUsageFilter: use})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
