@@ -84,3 +84,123 @@ func (c *Client) RunShell(ctx context.Context, instance string, lines []string, 
 		}
 	}
 }
+
+// runAPI lists the operations of a command sent to many instances.
+type runAPI interface {
+	commandAPI
+	CancelCommand(context.Context, *ssmsdk.CancelCommandInput, ...func(*ssmsdk.Options)) (*ssmsdk.CancelCommandOutput, error)
+}
+
+// MaxInstancesPerCommand is the most instance ids one SendCommand takes.
+const MaxInstancesPerCommand = 50
+
+// Command is a document to run on instances with its parameters.
+// Delivery bounds how long Run Command may wait to deliver it to an
+// instance (at least 30 seconds); how long it may run is the document's
+// business (AWS-RunShellScript's executionTimeout parameter).
+type Command struct {
+	Document   string
+	Parameters map[string][]string
+	Instances  []string
+	Delivery   time.Duration
+	Comment    string
+}
+
+// Invocation is how a command sent to one instance stands. Done is false
+// while Run Command has not ended it (Pending, InProgress, Delayed, or
+// not yet known to it); then Status says how it ended (Success, Failed,
+// TimedOut, Cancelled, Undeliverable, Terminated, ...) and ResponseCode
+// is what the document's last step exited with (-1 when it did not run).
+// Start and End are when it ran on the instance, as Run Command says
+// (zero when it does not).
+type Invocation struct {
+	Status, StatusDetails string
+	Done                  bool
+	ResponseCode          int
+	Stdout, Stderr        string
+	StdoutCut, StderrCut  bool
+	Start, End            time.Time
+}
+
+// Send sends a command to up to MaxInstancesPerCommand instances and
+// returns its id. Failures are EAWS errors (EINVALID when Run Command
+// refuses the document or its parameters).
+func (c *Client) Send(ctx context.Context, cmd Command) (string, error) {
+	api, ok := c.api.(commandAPI)
+	if !ok {
+		return "", errors.New("ssm: client cannot run commands")
+	}
+	op := awserr.Op{Doing: "send command " + cmd.Document, Region: c.region, Kind: "SSM document", Name: cmd.Document}
+	secs := max(int32(cmd.Delivery/time.Second), 30)
+	in := &ssmsdk.SendCommandInput{
+		DocumentName:   aws.String(cmd.Document),
+		InstanceIds:    cmd.Instances,
+		Parameters:     cmd.Parameters,
+		TimeoutSeconds: aws.Int32(secs),
+	}
+	if cmd.Comment != "" {
+		in.Comment = aws.String(cmd.Comment)
+	}
+	out, err := api.SendCommand(ctx, in)
+	if err != nil {
+		return "", sendCodes.Translate(op, err)
+	}
+	return aws.ToString(out.Command.CommandId), nil
+}
+
+// sendCodes are SendCommand's answers that mean the request was wrong.
+var sendCodes = awserr.Codes{
+	NotFound: []awserr.Match{{Code: "InvalidDocument"}},
+	Invalid:  []awserr.Match{{Code: "InvalidParameters"}, {Code: "InvalidDocumentVersion"}, {Code: "InvalidInstanceId"}},
+}
+
+// CommandInvocation returns how command id stands on instance. An
+// invocation Run Command does not know yet is not Done.
+func (c *Client) CommandInvocation(ctx context.Context, id, instance string) (Invocation, error) {
+	api, ok := c.api.(commandAPI)
+	if !ok {
+		return Invocation{}, errors.New("ssm: client cannot run commands")
+	}
+	out, err := api.GetCommandInvocation(ctx, &ssmsdk.GetCommandInvocationInput{CommandId: aws.String(id), InstanceId: aws.String(instance)})
+	if awserr.Code(err) == "InvocationDoesNotExist" {
+		return Invocation{Status: string(ssmtypes.CommandInvocationStatusPending)}, nil
+	}
+	if err != nil {
+		return Invocation{}, codes.Translate(awserr.Op{Doing: "get command " + id + " on " + instance, Region: c.region, Kind: "instance", Name: instance}, err)
+	}
+	inv := Invocation{Status: string(out.Status), StatusDetails: aws.ToString(out.StatusDetails), ResponseCode: int(out.ResponseCode)}
+	switch out.Status {
+	case ssmtypes.CommandInvocationStatusPending, ssmtypes.CommandInvocationStatusInProgress, ssmtypes.CommandInvocationStatusDelayed, ssmtypes.CommandInvocationStatusCancelling:
+		return inv, nil
+	}
+	inv.Done = true
+	inv.Stdout, inv.Stderr = aws.ToString(out.StandardOutputContent), aws.ToString(out.StandardErrorContent)
+	inv.StdoutCut, inv.StderrCut = utf8.RuneCountInString(inv.Stdout) >= MaxOutput, utf8.RuneCountInString(inv.Stderr) >= MaxOutput
+	inv.Start, inv.End = runTime(aws.ToString(out.ExecutionStartDateTime)), runTime(aws.ToString(out.ExecutionEndDateTime))
+	return inv, nil
+}
+
+// runTime reads a time GetCommandInvocation gives as a string: RFC 3339
+// from AWS, or without a zone (UTC) from some emulators. It is zero when
+// unreadable.
+func runTime(s string) time.Time {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
+}
+
+// CancelCommand asks Run Command to stop command id on every instance it
+// still runs on. Failures are EAWS errors.
+func (c *Client) CancelCommand(ctx context.Context, id string) error {
+	api, ok := c.api.(runAPI)
+	if !ok {
+		return errors.New("ssm: client cannot cancel commands")
+	}
+	if _, err := api.CancelCommand(ctx, &ssmsdk.CancelCommandInput{CommandId: aws.String(id)}); err != nil {
+		return codes.Translate(awserr.Op{Doing: "cancel command " + id, Region: c.region, Kind: "command", Name: id}, err)
+	}
+	return nil
+}
