@@ -47,6 +47,8 @@ type Request struct {
 	Document   string              `json:"document"`
 	Parameters map[string][]string `json:"parameters,omitempty"`
 	Timeout    time.Duration       `json:"-"`
+	// Comment is shown with the command in Run Command's history.
+	Comment string `json:"-"`
 }
 
 // Shell is the request that runs line with ShellDocument for at most
@@ -463,4 +465,24 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// sizeUnits are the units ParseSize reads.
+var sizeUnits = map[string]int{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20}
+
+// sizePattern is a size: a whole number and an optional unit.
+var sizePattern = regexp.MustCompile(`^([0-9]{1,9})\s*(B|KiB|MiB)?$`)
+
+// ParseSize reads a byte count such as 4096, 4KiB or 1MiB. It returns an
+// EINVALID error for anything else, and for more than 1 MiB.
+func ParseSize(flag, s string) (int, error) {
+	m := sizePattern.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, elevator.Errorf(elevator.EINVALID, "%s %q: want a size in bytes, such as 4096, 4KiB or 1MiB", flag, s)
+	}
+	n, _ := strconv.Atoi(m[1]) // nine digits at most: it fits
+	if n > (1<<20)/sizeUnits[m[2]] {
+		return 0, elevator.Errorf(elevator.EINVALID, "%s %s: want at most 1MiB (Run Command keeps 24,000 characters of each stream)", flag, s)
+	}
+	return n * sizeUnits[m[2]], nil
 }
