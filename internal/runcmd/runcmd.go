@@ -377,9 +377,11 @@ func Cap(s string, n int) (string, bool) {
 }
 
 // Pick returns n of targets (all of them when n is 0 or more than there
-// are), spread over regions and zones: targets are ordered by region (in
-// the order regions lists them), zone and instance id, and taken one per
-// (region, zone) in turn. The choice depends only on the targets.
+// are), spread over regions, then zones: within a region, targets are
+// taken one per zone in turn (zones and instances in name order), and the
+// regions (in the order regions lists them) take turns. The choice
+// depends only on the targets; it is returned in region, zone and
+// instance order.
 func Pick(targets []Target, regions []string, n int) []Target {
 	sorted := slices.Clone(targets)
 	slices.SortFunc(sorted, func(a, b Target) int {
@@ -389,26 +391,50 @@ func Pick(targets []Target, regions []string, n int) []Target {
 	if n <= 0 || n >= len(sorted) {
 		return sorted
 	}
-	type zone struct{ region, az string }
-	var zones []zone
-	byZone := map[zone][]Target{}
+	// Each region's targets in the order it gives them: one per zone in turn.
+	var order []string
+	turns := map[string][]Target{}
+	byZone := map[[2]string][]Target{}
+	zones := map[string][][2]string{}
 	for _, t := range sorted {
-		z := zone{t.Region, t.AZ}
+		z := [2]string{t.Region, t.AZ}
 		if _, ok := byZone[z]; !ok {
-			zones = append(zones, z)
+			zones[t.Region] = append(zones[t.Region], z)
+		}
+		if !slices.Contains(order, t.Region) {
+			order = append(order, t.Region)
 		}
 		byZone[z] = append(byZone[z], t)
 	}
+	for _, r := range order {
+		for round := 0; len(turns[r]) < countIn(sorted, r); round++ {
+			for _, z := range zones[r] {
+				if round < len(byZone[z]) {
+					turns[r] = append(turns[r], byZone[z][round])
+				}
+			}
+		}
+	}
 	var out []Target
-	for round := 0; len(out) < n; round++ {
-		for _, z := range zones {
-			if round < len(byZone[z]) && len(out) < n {
-				out = append(out, byZone[z][round])
+	for i := 0; len(out) < n; i++ {
+		for _, r := range order {
+			if i < len(turns[r]) && len(out) < n {
+				out = append(out, turns[r][i])
 			}
 		}
 	}
 	slices.SortFunc(out, func(a, b Target) int { return cmp.Compare(slices.Index(sorted, a), slices.Index(sorted, b)) })
 	return out
+}
+
+func countIn(ts []Target, region string) int {
+	n := 0
+	for _, t := range ts {
+		if t.Region == region {
+			n++
+		}
+	}
+	return n
 }
 
 func regionIndex(regions []string, r string) int {

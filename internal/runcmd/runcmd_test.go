@@ -246,8 +246,8 @@ func TestPickSpreadsOverRegionsAndZonesTheSameWayEveryTime(t *testing.T) {
 		want []string
 	}{
 		{"all, in region, zone and id order", 0, []string{"i-e1", "i-e3", "i-e2", "i-w1", "i-w2"}},
-		{"one per zone first", 3, []string{"i-e1", "i-e2", "i-w1"}},
-		{"then a second from each zone", 4, []string{"i-e1", "i-e3", "i-e2", "i-w1"}},
+		{"regions take turns, each one zone after another", 3, []string{"i-e1", "i-e2", "i-w1"}},
+		{"one per region, then each region's next zone", 4, []string{"i-e1", "i-e2", "i-w1", "i-w2"}},
 		{"more than there are is all", 9, []string{"i-e1", "i-e3", "i-e2", "i-w1", "i-w2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,220 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
+	"github.com/elevatorhq/elevator/internal/progress"
+	"github.com/elevatorhq/elevator/internal/runcmd"
+)
+
+// scriptedRunCommand is a fake behind runcmd.Commands, the interface the
+// SSM adapter is wired to: moto's Run Command ends every invocation at
+// once with Success and exit 0, so a failing, slow or cancelled instance
+// is shown here. Each instance ends after its number of looks.
+type scriptedRunCommand struct {
+	ends      map[string]int // instance -> looks before it ends
+	results   map[string]runcmd.Invocation
+	looks     map[string]int
+	cancelled int
+	onLook    func()
+}
+
+func (s *scriptedRunCommand) Send(context.Context, runcmd.Request, []string) (string, error) {
+	return "cmd-1", nil
+}
+
+func (s *scriptedRunCommand) Invocation(_ context.Context, _, instance string) (runcmd.Invocation, error) {
+	if s.onLook != nil {
+		s.onLook()
+	}
+	s.looks[instance]++
+	after, ok := s.ends[instance]
+	if !ok || s.looks[instance] <= after {
+		return runcmd.Invocation{Status: "InProgress"}, nil
+	}
+	inv := s.results[instance]
+	inv.Done = true
+	return inv, nil
+}
+
+func (s *scriptedRunCommand) Cancel(context.Context, string) error { s.cancelled++; return nil }
+
+// execWorld is world()'s orbit with service web of release 2 also in
+// eu-west-1 (two InService instances in two zones of us-east-1, one in
+// eu-west-1), and a Run Command per region where i-0000000b is slow,
+// i-0000000d fails and i-0000000e succeeds at once.
+func execWorld(t *testing.T, json bool) (*execRun, *bytes.Buffer, *bytes.Buffer, *[]elevator.AuditEntry, map[string]*scriptedRunCommand) {
+	t.Helper()
+	w := world()
+	w.records[1].Regions = append(w.records[1].Regions, elevator.ReleaseRegionRecord{Region: "eu-west-1", Services: []elevator.ReleaseServiceRecord{{Service: "web", Group: "web-2-eu"}}})
+	w.groups["web-2"] = autoscaling.Group{Name: "web-2", Instances: []autoscaling.Instance{
+		{ID: "i-0000000a", AZ: "us-east-1a", LifecycleState: autoscaling.Pending},
+		{ID: "i-0000000b", AZ: "us-east-1a", LifecycleState: autoscaling.InService, HealthStatus: autoscaling.Healthy},
+		{ID: "i-0000000d", AZ: "us-east-1b", LifecycleState: autoscaling.InService, HealthStatus: autoscaling.Healthy},
+	}}
+	w.groups["web-2-eu"] = autoscaling.Group{Name: "web-2-eu", Instances: []autoscaling.Instance{{ID: "i-0000000e", AZ: "eu-west-1a", LifecycleState: autoscaling.InService, HealthStatus: autoscaling.Healthy}}}
+	east := &scriptedRunCommand{looks: map[string]int{},
+		ends: map[string]int{"i-0000000b": 3, "i-0000000d": 1},
+		results: map[string]runcmd.Invocation{
+			"i-0000000b": {Status: "Success", Stdout: "slow " + strings.Repeat("x", 100) + "\n"},
+			"i-0000000d": {Status: "Failed", ExitCode: 3, Stdout: "checking\n", Stderr: "disk full\n"},
+		}}
+	west := &scriptedRunCommand{looks: map[string]int{}, ends: map[string]int{"i-0000000e": 0}, results: map[string]runcmd.Invocation{"i-0000000e": {Status: "Success", Stdout: "up 3 days\n"}}}
+	var stdout, stderr bytes.Buffer
+	output := "text"
+	if json {
+		output = "json"
+	}
+	g := &globals{stdout: &stdout, stderr: &stderr, output: output}
+	var audits []elevator.AuditEntry
+	x := &execRun{g: g, orbit: "prod", app: "shop", service: "web",
+		lookup: execLookup{orbit: "prod", app: "shop", service: "web", regions: []string{"us-east-1", "eu-west-1"}, releases: w,
+			groups: func(context.Context, string) (groupReader, error) { return w, nil }},
+		runner: &runcmd.Runner{Regions: map[string]runcmd.Commands{"us-east-1": east, "eu-west-1": west}, Poll: time.Millisecond, MaxOutput: 40, Grace: time.Minute},
+		progress: progress.Plain(&stderr), by: "arn:aws:iam::111122223333:user/alice", now: func() time.Time { return time.Unix(1e9, 0) },
+		audit: func(_ context.Context, e elevator.AuditEntry) error { audits = append(audits, e); return nil },
+	}
+	return x, &stdout, &stderr, &audits, map[string]*scriptedRunCommand{"us-east-1": east, "eu-west-1": west}
+}
+
+func TestExecStreamsEachInstanceAndFailsWhenOneFailed(t *testing.T) {
+	x, stdout, stderr, audits, _ := execWorld(t, false)
+	err := x.run(context.Background(), runcmd.Shell("df -h /", time.Minute))
+	if ExitCode(err) != ExitFailed || !strings.Contains(err.Error(), "the command failed on 1 of 3 instances: i-0000000d (Failed, exit 3)") {
+		t.Fatalf("err = %v (exit %d), want exit %d naming the failed instance", err, ExitCode(err), ExitFailed)
+	}
+	out := stdout.String()
+	// Results come in the order the instances finish: the slow one last.
+	order := []string{"eu-west-1 i-0000000e (eu-west-1a): Success, exit 0", "us-east-1 i-0000000d (us-east-1b): Failed, exit 3", "us-east-1 i-0000000b (us-east-1a): Success, exit 0"}
+	at := -1
+	for _, line := range order {
+		i := strings.Index(out, line)
+		if i <= at {
+			t.Fatalf("%q is missing or out of finishing order in\n%s", line, out)
+		}
+		at = i
+	}
+	for _, want := range []string{"  checking\n  stderr: disk full\n", "  up 3 days\n", "  slow "+strings.Repeat("x", 35)+"\n  … cut (output capped at 40 bytes)\n",
+		"shop web (release 2): 2 of 3 instances succeeded, 1 failed\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "i-0000000a") {
+		t.Errorf("the Pending instance was run on:\n%s", out)
+	}
+	// Progress on stderr: the instances still running, per region.
+	for _, want := range []string{"running \"df -h /\" on 3 instances of shop web (release 2)", "us-east-1      2 instances still running", "us-east-1      1 instances still running"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if len(*audits) != 1 {
+		t.Fatalf("audit entries: %+v", *audits)
+	}
+	a := (*audits)[0]
+	if a.Action != elevator.AuditExec || a.App != "shop" || a.Orbit != "prod" || a.ReleaseID != "2" || a.Outcome != "failed" || a.By != "arn:aws:iam::111122223333:user/alice" ||
+		a.Detail != "service web: AWS-RunShellScript on 3 instances, 1 failed: df -h /" {
+		t.Errorf("audit entry %+v", a)
+	}
+}
+
+func TestExecJSONIsTheWholeReportAtTheEnd(t *testing.T) {
+	x, stdout, _, _, _ := execWorld(t, true)
+	err := x.run(context.Background(), runcmd.Shell("df -h /", time.Minute))
+	if ExitCode(err) != ExitFailed {
+		t.Fatalf("exit %d (%v)", ExitCode(err), err)
+	}
+	var rep struct {
+		Release, Document, Command string
+		Failed                     int
+		Instances                  []struct {
+			Region, Instance, AZ, Status, Stdout, Stderr string
+			ExitCode                                     int  `json:"exit_code"`
+			StdoutCut                                    bool `json:"stdout_cut"`
+		}
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	if rep.Release != "2" || rep.Document != "AWS-RunShellScript" || rep.Command != "df -h /" || rep.Failed != 1 || len(rep.Instances) != 3 {
+		t.Fatalf("report %+v", rep)
+	}
+	got := strings.Join([]string{rep.Instances[0].Instance, rep.Instances[1].Instance, rep.Instances[2].Instance}, " ")
+	if got != "i-0000000b i-0000000d i-0000000e" {
+		t.Errorf("instances in %s, want region, zone and id order", got)
+	}
+	if d := rep.Instances[1]; d.Status != "Failed" || d.ExitCode != 3 || d.Stderr != "disk full\n" || d.AZ != "us-east-1b" {
+		t.Errorf("failed instance %+v", d)
+	}
+	if !rep.Instances[0].StdoutCut || len(rep.Instances[0].Stdout) != 40 {
+		t.Errorf("slow instance's stdout %q not capped at 40", rep.Instances[0].Stdout)
+	}
+}
+
+func TestExecOnSomeInstancesSpreadsThemOverZonesAndRegions(t *testing.T) {
+	x, stdout, _, _, _ := execWorld(t, false)
+	x.count = 2
+	_ = x.run(context.Background(), runcmd.Shell("true", time.Minute))
+	// One of us-east-1a, then eu-west-1a: us-east-1b is the third zone.
+	if out := stdout.String(); !strings.Contains(out, "i-0000000b") || !strings.Contains(out, "i-0000000e") || strings.Contains(out, "i-0000000d") || !strings.Contains(out, "2 of 2 instances succeeded") {
+		t.Errorf("--instances 2:\n%s", out)
+	}
+}
+
+func TestExecInterruptedCancelsAndIsAudited(t *testing.T) {
+	x, stdout, _, audits, cmds := execWorld(t, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	east := cmds["us-east-1"]
+	east.onLook = func() {
+		if east.looks["i-0000000b"] == 2 {
+			cancel()
+		}
+	}
+	err := x.run(ctx, runcmd.Shell("sleep 600", time.Hour))
+	if ExitCode(err) != ExitInterrupted {
+		t.Fatalf("exit %d (%v), want %d", ExitCode(err), err, ExitInterrupted)
+	}
+	if east.cancelled != 1 || cmds["eu-west-1"].cancelled != 1 {
+		t.Errorf("CancelCommand calls: us-east-1 %d, eu-west-1 %d", east.cancelled, cmds["eu-west-1"].cancelled)
+	}
+	if !strings.Contains(stdout.String(), "i-0000000b (us-east-1a): Cancelled, exit -1") {
+		t.Errorf("the cancelled instance is not reported:\n%s", stdout)
+	}
+	if len(*audits) != 1 || (*audits)[0].Outcome != "interrupted" {
+		t.Errorf("audit %+v", *audits)
+	}
+}
+
+func TestExecFindsNothingToRunOn(t *testing.T) {
+	for _, tc := range []struct {
+		name, service string
+		regions       []string
+		code, message string
+	}{
+		{"a service the release does not run is bad input", "api", []string{"us-east-1"}, elevator.EINVALID, "--service api: the current release of shop in orbit prod (2) runs no such service (its services: web)"},
+		{"a service without InService instances in the region is not found", "web", []string{"eu-west-1"}, elevator.ENOTFOUND, "eu-west-1: group web-2-eu has 0 InService of 1 (i-0000000e Pending/)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x, _, _, audits, cmds := execWorld(t, false)
+			w := x.lookup.releases.(*fakeWorld)
+			w.groups["web-2-eu"] = autoscaling.Group{Name: "web-2-eu", Instances: []autoscaling.Instance{{ID: "i-0000000e", LifecycleState: autoscaling.Pending}}}
+			x.lookup.service, x.lookup.regions = tc.service, tc.regions
+			err := x.run(context.Background(), runcmd.Shell("true", time.Minute))
+			if elevator.ErrorCode(err) != tc.code || !strings.Contains(err.Error(), tc.message) {
+				t.Errorf("err = %v, want %s with %q", err, tc.code, tc.message)
+			}
+			if len(*audits) != 0 || len(cmds["us-east-1"].looks)+len(cmds["eu-west-1"].looks) != 0 {
+				t.Errorf("something ran: audits %v", *audits)
+			}
+		})
+	}
+}
