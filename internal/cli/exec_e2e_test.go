@@ -1,0 +1,178 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ssmsdk "github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	domain "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/cli"
+	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
+	"github.com/elevatorhq/elevator/internal/release/awsrelease"
+)
+
+// execReport is the part of `elevator exec -o json` the tests read.
+type execReport struct {
+	Release, Document, Command string
+	Parameters                 map[string][]string
+	Failed                     int
+	Instances                  []struct {
+		Region, Instance, AZ, Status string
+		CommandID                    string `json:"command_id"`
+		ExitCode                     int    `json:"exit_code"`
+	}
+}
+
+// TestExecRunsOnTheCurrentReleasesInstancesOnMoto releases an app into
+// an orbit of two regions on moto and runs a shell command and a document
+// on its web instances: moto answers Run Command (every invocation ends
+// at once, Success, exit 0, no output), so the test checks the results
+// per instance, what moto was sent, --region and --instances, and the
+// audit entries read back from the orbit's audit log.
+func TestExecRunsOnTheCurrentReleasesInstancesOnMoto(t *testing.T) {
+	acct, orbit, flags := releasable(t)
+	o := []string{"--orbit", orbit, "--orbit-file", flags[5], "--app", "shop", "--poll-interval", "100ms",
+		"--endpoint-url", emulatortest.Endpoint()} // before the -- that ends the flags
+	exec := func(args ...string) result {
+		t.Helper()
+		return elevator(t, "", append(append([]string{"exec"}, o...), args...)...)
+	}
+	if r := exec("--service", "web", "--", "uptime"); r.code != cli.ExitNotFound || !strings.Contains(r.stderr, "app shop has no successful release in orbit "+orbit+": nothing of it runs to run a command on") {
+		t.Errorf("exec before any release: exit %d\n%s", r.code, r.stderr)
+	}
+	mustSucceed(t, elevator(t, "", append([]string{"deploy", "--version", "1.0.0"}, flags...)...))
+	started := time.Now().Add(-time.Minute)
+
+	text := exec("--service", "web", "--", "uptime")
+	mustSucceed(t, text)
+	if n := strings.Count(text.stdout, ": Success, exit 0, "); n < 2 || !strings.Contains(text.stdout, "us-east-1 i-") || !strings.Contains(text.stdout, "eu-west-1 i-") ||
+		!strings.Contains(text.stdout, "instances succeeded, 0 failed") {
+		t.Errorf("exec text:\n%s", text.stdout)
+	}
+
+	js := exec("--service", "web", "-o", "json", "--", "uptime")
+	mustSucceed(t, js)
+	var rep execReport
+	if err := json.Unmarshal([]byte(js.stdout), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, js.stdout)
+	}
+	regions := map[string][]string{}
+	for _, i := range rep.Instances {
+		if i.Status != "Success" || i.ExitCode != 0 || !strings.HasPrefix(i.Instance, "i-") || i.CommandID == "" {
+			t.Errorf("instance result %+v", i)
+		}
+		regions[i.Region] = append(regions[i.Region], i.Instance)
+	}
+	if rep.Document != "AWS-RunShellScript" || rep.Command != "uptime" || rep.Failed != 0 || len(regions["us-east-1"]) == 0 || len(regions["eu-west-1"]) == 0 || rep.Release == "" {
+		t.Fatalf("exec -o json: %+v", rep)
+	}
+	// What moto was sent in us-east-1: the shell line with its timeout,
+	// to the instances reported there. (moto 5.2.5 adds every instance
+	// of the region to a command sent without Targets, the worker's too,
+	// so the web instances are checked to be among them.)
+	sent, err := ssmsdk.NewFromConfig(acct.Config("us-east-1")).ListCommands(context.Background(), &ssmsdk.ListCommandsInput{CommandId: aws.String(rep.Instances[0].CommandID)})
+	if err != nil || len(sent.Commands) != 1 {
+		t.Fatalf("ListCommands: %v", err)
+	}
+	c := sent.Commands[0]
+	if aws.ToString(c.DocumentName) != "AWS-RunShellScript" || !slices.Equal(c.Parameters["commands"], []string{"uptime"}) || !slices.Equal(c.Parameters["executionTimeout"], []string{"600"}) ||
+		slices.ContainsFunc(regions["us-east-1"], func(id string) bool { return !slices.Contains(c.InstanceIds, id) }) {
+		t.Errorf("moto was sent %s %v to %v, want the shell line to %v", aws.ToString(c.DocumentName), c.Parameters, c.InstanceIds, regions["us-east-1"])
+	}
+
+	one := exec("--service", "worker", "--region", "eu-west-1", "--instances", "1", "-o", "json", "--document", "AWS-RunPatchBaseline", "--parameters", "Operation=Scan")
+	mustSucceed(t, one)
+	var rep1 execReport
+	if err := json.Unmarshal([]byte(one.stdout), &rep1); err != nil {
+		t.Fatalf("%v\n%s", err, one.stdout)
+	}
+	if len(rep1.Instances) != 1 || rep1.Instances[0].Region != "eu-west-1" || rep1.Document != "AWS-RunPatchBaseline" || !slices.Equal(rep1.Parameters["Operation"], []string{"Scan"}) {
+		t.Errorf("exec --region eu-west-1 --instances 1 --document: %+v", rep1)
+	}
+
+	// A service the release does not run is bad input, and sends nothing.
+	if r := exec("--service", "api", "--", "uptime"); r.code != cli.ExitInvalid || !strings.Contains(r.stderr, "runs no such service (its services: ") {
+		t.Errorf("exec --service api: exit %d\n%s", r.code, r.stderr)
+	}
+
+	backend, err := awsrelease.New(awsrelease.Config{Orbit: orbit, AWS: []aws.Config{acct.Config("us-east-1")}, Bucket: domain.StateBucketName(acct.ID, "us-east-1", orbit)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := backend.Store.AuditLog(context.Background(), started)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var execs []domain.AuditEntry
+	for _, e := range entries {
+		if e.Action == domain.AuditExec {
+			execs = append(execs, e)
+		}
+	}
+	if len(execs) != 3 {
+		t.Fatalf("audit has %d exec entries, want one per run (3): %+v", len(execs), execs)
+	}
+	for _, e := range execs {
+		if e.App != "shop" || e.Orbit != orbit || e.ReleaseID != rep.Release || e.Outcome != "succeeded" || e.By == "" || !strings.Contains(e.Detail, ", 0 failed") {
+			t.Errorf("audit entry %+v", e)
+		}
+	}
+	if !slices.ContainsFunc(execs, func(e domain.AuditEntry) bool { return strings.HasSuffix(e.Detail, "AWS-RunShellScript on "+strconv.Itoa(len(rep.Instances))+" instances, 0 failed: uptime") }) ||
+		!slices.ContainsFunc(execs, func(e domain.AuditEntry) bool { return strings.Contains(e.Detail, "service worker: AWS-RunPatchBaseline on 1 instances") }) {
+		t.Errorf("audit details: %+v", execs)
+	}
+}
+
+// TestExecBadInputIsRefusedBeforeAnyCall runs exec with bad flags against
+// an endpoint that counts the requests it gets: each is exit 2 with a
+// clear message, and none reaches AWS.
+func TestExecBadInputIsRefusedBeforeAnyCall(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1); w.WriteHeader(500) }))
+	defer srv.Close()
+	file, name := manifest(t, "regions:\n  us-east-1: {}\n")
+	base := []string{"exec", "--orbit", name, "--orbit-file", file, "--app", "shop", "--service", "web", "--endpoint-url", srv.URL}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		message string
+	}{
+		{"no command and no document", nil, "nothing to run: give a command after --"},
+		{"both a command and a document", []string{"--document", "AWS-RunPatchBaseline", "--", "uptime"}, "both say what to run; give one"},
+		{"a parameter without =", []string{"--document", "AWS-RunPatchBaseline", "--parameters", "Operation"}, `--parameters "Operation": want NAME=VALUE`},
+		{"parameters without a document", []string{"--parameters", "a=b", "--", "uptime"}, "--parameters are a document's"},
+		{"zero instances", []string{"--instances", "0", "--", "uptime"}, `--instances "0": want all, or how many`},
+		{"negative instances", []string{"--instances", "-1", "--", "uptime"}, `--instances "-1"`},
+		{"garbage instances", []string{"--instances", "some", "--", "uptime"}, `--instances "some"`},
+		{"a zero timeout", []string{"--timeout", "0s", "--", "uptime"}, "--timeout 0s: want a positive duration"},
+		{"a bad output cap", []string{"--max-output", "4k", "--", "uptime"}, `--max-output "4k": want a size in bytes`},
+		{"a bad document name", []string{"--document", "a b"}, `--document "a b": want an SSM document's name`},
+		{"a region outside the orbit", []string{"--region", "eu-west-1", "--", "uptime"}, "--region eu-west-1: orbit " + name + " is not in that region"},
+		{"a command without --", []string{"uptime"}, "give the command to run after --"},
+		{"a bad app name", []string{"--app", "Shop!", "--", "uptime"}, "--app"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, srv.URL, "", append(slices.Clone(base), tc.args...)...)
+			if r.code != cli.ExitInvalid || !strings.Contains(r.stderr, tc.message) {
+				t.Errorf("exit %d, want %d with %q:\n%s", r.code, cli.ExitInvalid, tc.message, r.stderr)
+			}
+		})
+	}
+	noService := run(t, srv.URL, "", "exec", "--orbit", name, "--orbit-file", file, "--app", "shop", "--endpoint-url", srv.URL, "--", "uptime")
+	if noService.code != cli.ExitInvalid || !strings.Contains(noService.stderr, "--service is required") {
+		t.Errorf("no --service: exit %d\n%s", noService.code, noService.stderr)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("bad input made %d calls to AWS, want none", n)
+	}
+}
