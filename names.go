@@ -158,3 +158,10 @@ var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 // IsRegionName reports whether name has the form of an AWS region name. It
 // does not say whether the region exists.
 func IsRegionName(name string) bool { return regionPattern.MatchString(name) }
+
+// Run Command (elevator exec, the release gates' ssm tests).
+const (
+	// ShellDocument is the SSM document that runs shell lines on Linux
+	// instances; its executionTimeout parameter bounds how long they run.
+	ShellDocument = "AWS-RunShellScript"
+)

@@ -127,8 +127,12 @@ func TestExecRunsOnTheCurrentReleasesInstancesOnMoto(t *testing.T) {
 			t.Errorf("audit entry %+v", e)
 		}
 	}
-	if !slices.ContainsFunc(execs, func(e domain.AuditEntry) bool { return strings.HasSuffix(e.Detail, "AWS-RunShellScript on "+strconv.Itoa(len(rep.Instances))+" instances, 0 failed: uptime") }) ||
-		!slices.ContainsFunc(execs, func(e domain.AuditEntry) bool { return strings.Contains(e.Detail, "service worker: AWS-RunPatchBaseline on 1 instances") }) {
+	if !slices.ContainsFunc(execs, func(e domain.AuditEntry) bool {
+		return strings.HasSuffix(e.Detail, "AWS-RunShellScript on "+strconv.Itoa(len(rep.Instances))+" instances, 0 failed: uptime")
+	}) ||
+		!slices.ContainsFunc(execs, func(e domain.AuditEntry) bool {
+			return strings.Contains(e.Detail, "service worker: AWS-RunPatchBaseline on 1 instances")
+		}) {
 		t.Errorf("audit details: %+v", execs)
 	}
 }

@@ -77,7 +77,7 @@ func execWorld(t *testing.T, json bool) (*execRun, *bytes.Buffer, *bytes.Buffer,
 	x := &execRun{g: g, orbit: "prod", app: "shop", service: "web",
 		lookup: execLookup{orbit: "prod", app: "shop", service: "web", regions: []string{"us-east-1", "eu-west-1"}, releases: w,
 			groups: func(context.Context, string) (groupReader, error) { return w, nil }},
-		runner: &runcmd.Runner{Regions: map[string]runcmd.Commands{"us-east-1": east, "eu-west-1": west}, Poll: time.Millisecond, MaxOutput: 40, Grace: time.Minute},
+		runner:   &runcmd.Runner{Regions: map[string]runcmd.Commands{"us-east-1": east, "eu-west-1": west}, Poll: time.Millisecond, MaxOutput: 40, Grace: time.Minute},
 		progress: progress.Plain(&stderr), by: "arn:aws:iam::111122223333:user/alice", now: func() time.Time { return time.Unix(1e9, 0) },
 		audit: func(_ context.Context, e elevator.AuditEntry) error { audits = append(audits, e); return nil },
 	}
@@ -101,7 +101,7 @@ func TestExecStreamsEachInstanceAndFailsWhenOneFailed(t *testing.T) {
 		}
 		at = i
 	}
-	for _, want := range []string{"  checking\n  stderr: disk full\n", "  up 3 days\n", "  slow "+strings.Repeat("x", 35)+"\n  … cut (output capped at 40 bytes)\n",
+	for _, want := range []string{"  checking\n  stderr: disk full\n", "  up 3 days\n", "  slow " + strings.Repeat("x", 35) + "\n  … cut (output capped at 40 bytes)\n",
 		"shop web (release 2): 2 of 3 instances succeeded, 1 failed\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)

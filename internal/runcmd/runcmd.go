@@ -19,9 +19,6 @@ import (
 	elevator "github.com/elevatorhq/elevator"
 )
 
-// ShellDocument is the SSM document that runs shell lines on Linux.
-const ShellDocument = "AWS-RunShellScript"
-
 // MaxPerSend is the most instances one SendCommand names.
 const MaxPerSend = 50
 
@@ -43,7 +40,7 @@ type Target struct {
 // how long Run Command may take to deliver it and, for the shell
 // document, how long it runs (executionTimeout).
 type Request struct {
-	Command    string              `json:"command,omitempty"` // the shell line, for ShellDocument
+	Command    string              `json:"command,omitempty"` // the shell line, for elevator.ShellDocument
 	Document   string              `json:"document"`
 	Parameters map[string][]string `json:"parameters,omitempty"`
 	Timeout    time.Duration       `json:"-"`
@@ -51,11 +48,11 @@ type Request struct {
 	Comment string `json:"-"`
 }
 
-// Shell is the request that runs line with ShellDocument for at most
+// Shell is the request that runs line with elevator.ShellDocument for at most
 // timeout.
 func Shell(line string, timeout time.Duration) Request {
 	secs := max(int(timeout/time.Second), 1)
-	return Request{Command: line, Document: ShellDocument, Timeout: timeout,
+	return Request{Command: line, Document: elevator.ShellDocument, Timeout: timeout,
 		Parameters: map[string][]string{"commands": {line}, "executionTimeout": {strconv.Itoa(secs)}}}
 }
 

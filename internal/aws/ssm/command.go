@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ssmsdk "github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/awserr"
 )
 
@@ -49,7 +50,7 @@ func (c *Client) RunShell(ctx context.Context, instance string, lines []string, 
 	// past its test's timeout is stopped on the instance too.
 	secs := max(int32(timeout/time.Second), 1)
 	out, err := api.SendCommand(ctx, &ssmsdk.SendCommandInput{
-		DocumentName:   aws.String("AWS-RunShellScript"),
+		DocumentName:   aws.String(elevator.ShellDocument),
 		InstanceIds:    []string{instance},
 		Parameters:     map[string][]string{"commands": lines, "executionTimeout": {strconv.Itoa(int(secs))}},
 		TimeoutSeconds: aws.Int32(max(secs, 30)),
