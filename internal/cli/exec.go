@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -254,9 +255,9 @@ func (x *execRun) run(ctx context.Context, req runcmd.Request) error {
 			printExecResult(x.g.stdout, r, x.runner.MaxOutput, multiRegion)
 		}
 	}
-	x.runner.Running = func(region string, n int) {
-		if n > 0 {
-			x.progress.Note(region, fmt.Sprintf("%d instances still running", n))
+	x.runner.Running = func(region string, ids []string) {
+		if len(ids) > 0 {
+			x.progress.Note(region, fmt.Sprintf("%d still running: %s", len(ids), strings.Join(firstOf(ids, 5), " ")))
 		}
 	}
 	rep, runErr := x.runner.Run(ctx, req, targets)
@@ -342,6 +343,14 @@ func printExecResult(w io.Writer, r runcmd.Result, capped int, region bool) {
 // printExecSummary says how many instances succeeded and failed.
 func printExecSummary(w io.Writer, out execReport, sent int) {
 	fmt.Fprintf(w, "%s %s (release %s): %d of %d instances succeeded, %d failed\n", out.App, out.Service, out.Release, len(out.Instances)-out.Failed, sent, out.Failed)
+}
+
+// firstOf returns the first n of ss, then "and N more" when there are more.
+func firstOf(ss []string, n int) []string {
+	if len(ss) <= n {
+		return ss
+	}
+	return append(slices.Clone(ss[:n]), fmt.Sprintf("and %d more", len(ss)-n))
 }
 
 func truncate(s string, n int) string {

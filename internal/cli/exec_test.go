@@ -111,7 +111,7 @@ func TestExecStreamsEachInstanceAndFailsWhenOneFailed(t *testing.T) {
 		t.Errorf("the Pending instance was run on:\n%s", out)
 	}
 	// Progress on stderr: the instances still running, per region.
-	for _, want := range []string{"running \"df -h /\" on 3 instances of shop web (release 2)", "us-east-1      2 instances still running", "us-east-1      1 instances still running"} {
+	for _, want := range []string{"running \"df -h /\" on 3 instances of shop web (release 2)", "us-east-1      2 still running: i-0000000b i-0000000d", "us-east-1      1 still running: i-0000000b"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}

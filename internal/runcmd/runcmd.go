@@ -117,10 +117,11 @@ type Runner struct {
 	// waits for Run Command to end an invocation before cancelling it.
 	Grace time.Duration
 	// Finished is called with each instance's result as it finishes, and
-	// Running with the number of instances still running in a region
-	// whenever it changes; both from the goroutine that called Run.
+	// Running with the instances still running in a region (in target
+	// order) whenever their number changes; both from the goroutine that
+	// called Run.
 	Finished func(Result)
-	Running  func(region string, running int)
+	Running  func(region string, running []string)
 	// Now and Sleep are the clock (time.Now and a timer by default).
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -289,14 +290,14 @@ func (r *Runner) running(now, before []*pending) {
 	if r.Running == nil {
 		return
 	}
-	count := func(ps []*pending) map[string]int {
-		m := map[string]int{}
+	ids := func(ps []*pending) map[string][]string {
+		m := map[string][]string{}
 		for _, p := range ps {
-			m[p.Region]++
+			m[p.Region] = append(m[p.Region], p.Instance)
 		}
 		return m
 	}
-	n, b := count(now), count(before)
+	n, b := ids(now), ids(before)
 	regions := make([]string, 0, len(b)+len(n))
 	for reg := range b {
 		regions = append(regions, reg)
@@ -306,7 +307,7 @@ func (r *Runner) running(now, before []*pending) {
 	}
 	slices.Sort(regions)
 	for _, reg := range slices.Compact(regions) {
-		if before == nil || n[reg] != b[reg] {
+		if before == nil || len(n[reg]) != len(b[reg]) {
 			r.Running(reg, n[reg])
 		}
 	}

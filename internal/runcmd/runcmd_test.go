@@ -98,9 +98,9 @@ func TestResultsArriveAsEachInstanceFinishesAndAFailureIsCounted(t *testing.T) {
 	c := &clock{t: time.Unix(0, 0)}
 	r := newRunner(map[string]Commands{"us-east-1": f}, c)
 	var order []string
-	var running []int
+	var running []string
 	r.Finished = func(res Result) { order = append(order, fmt.Sprintf("%s@%s", res.Instance, res.Duration)) }
-	r.Running = func(region string, n int) { running = append(running, n) }
+	r.Running = func(region string, ids []string) { running = append(running, strings.Join(ids, " ")) }
 	rep, err := r.Run(context.Background(), Shell("uptime", time.Minute), targetsIn("us-east-1", "i-slow", "i-fast", "i-bad"))
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +108,7 @@ func TestResultsArriveAsEachInstanceFinishesAndAFailureIsCounted(t *testing.T) {
 	if want := []string{"i-fast@0s", "i-bad@1s", "i-slow@3s"}; !slices.Equal(order, want) {
 		t.Errorf("finished in the order %v, want %v (each as it ends)", order, want)
 	}
-	if want := []int{3, 2, 1, 0}; !slices.Equal(running, want) {
+	if want := []string{"i-slow i-fast i-bad", "i-slow i-bad", "i-slow", ""}; !slices.Equal(running, want) {
 		t.Errorf("still running was reported as %v, want %v", running, want)
 	}
 	if rep.Failed != 1 || len(rep.Instances) != 3 {
