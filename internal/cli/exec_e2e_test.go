@@ -1,10 +1,14 @@
 package cli_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -100,6 +104,23 @@ func TestExecRunsOnTheCurrentReleasesInstancesOnMoto(t *testing.T) {
 		t.Errorf("exec --region eu-west-1 --instances 1 --document: %+v", rep1)
 	}
 
+	// Through a fault-injecting proxy (moto cannot fail a command): the
+	// eu-west-1 instance fails, the us-east-1 one runs for three looks.
+	east, west := regions["us-east-1"][0], regions["eu-west-1"][0]
+	proxy := faultyRunCommand(t, west, east)
+	failed := elevator(t, "", "exec", "--orbit", orbit, "--orbit-file", flags[5], "--app", "shop", "--poll-interval", "100ms",
+		"--endpoint-url", proxy, "--service", "web", "--", "uptime")
+	if failed.code != cli.ExitFailed || !strings.Contains(failed.stderr, "the command failed on 1 of "+strconv.Itoa(len(rep.Instances))+" instances: "+west+" (Failed, exit 1)") {
+		t.Errorf("exec with a failing instance: exit %d, want %d\n%s", failed.code, cli.ExitFailed, failed.stderr)
+	}
+	fail, slow := strings.Index(failed.stdout, "eu-west-1 "+west+" (eu-west-1a): Failed, exit 1"), strings.Index(failed.stdout, "us-east-1 "+east+" (us-east-1a): Success, exit 0")
+	if fail < 0 || slow < fail || !strings.Contains(failed.stdout, "  stderr: injected failure\n") {
+		t.Errorf("exec with a failing instance and a slow one: want the failure (first to end) before the slow one, with its stderr:\n%s", failed.stdout)
+	}
+	if !strings.Contains(failed.stderr, "1 still running: "+east) {
+		t.Errorf("no progress for the slow instance on stderr:\n%s", failed.stderr)
+	}
+
 	// A service the release does not run is bad input, and sends nothing.
 	if r := exec("--service", "api", "--", "uptime"); r.code != cli.ExitInvalid || !strings.Contains(r.stderr, "runs no such service (its services: ") {
 		t.Errorf("exec --service api: exit %d\n%s", r.code, r.stderr)
@@ -119,8 +140,13 @@ func TestExecRunsOnTheCurrentReleasesInstancesOnMoto(t *testing.T) {
 			execs = append(execs, e)
 		}
 	}
-	if len(execs) != 3 {
-		t.Fatalf("audit has %d exec entries, want one per run (3): %+v", len(execs), execs)
+	if len(execs) != 4 {
+		t.Fatalf("audit has %d exec entries, want one per run (4): %+v", len(execs), execs)
+	}
+	if n := slices.IndexFunc(execs, func(e domain.AuditEntry) bool { return e.Outcome == "failed" }); n < 0 || !strings.Contains(execs[n].Detail, ", 1 failed: uptime") {
+		t.Errorf("no audit entry of the failed run: %+v", execs)
+	} else {
+		execs = slices.Delete(execs, n, n+1)
 	}
 	for _, e := range execs {
 		if e.App != "shop" || e.Orbit != orbit || e.ReleaseID != rep.Release || e.Outcome != "succeeded" || e.By == "" || !strings.Contains(e.Detail, ", 0 failed") {
@@ -179,4 +205,48 @@ func TestExecBadInputIsRefusedBeforeAnyCall(t *testing.T) {
 	if n := calls.Load(); n != 0 {
 		t.Errorf("bad input made %d calls to AWS, want none", n)
 	}
+}
+
+// faultyRunCommand starts a fault-injecting proxy in front of moto, whose
+// Run Command ends every invocation at once with Success and exit 0: it
+// answers GetCommandInvocation for instance fail as Failed, exit 1, with
+// a line on stderr, keeps instance slow InProgress for its first three
+// looks, and passes everything else through. It returns the proxy's URL.
+func faultyRunCommand(t *testing.T, fail, slow string) string {
+	t.Helper()
+	u, err := url.Parse(emulatortest.Endpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	var slowLooks atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".GetCommandInvocation") {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var in struct{ InstanceId string }
+		_ = json.Unmarshal(body, &in)
+		rec := httptest.NewRecorder()
+		rp.ServeHTTP(rec, r)
+		var out map[string]any
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &out) != nil {
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+			return
+		}
+		switch {
+		case in.InstanceId == fail:
+			out["Status"], out["StatusDetails"], out["ResponseCode"], out["StandardErrorContent"] = "Failed", "Failed", 1, "injected failure\n"
+		case in.InstanceId == slow && slowLooks.Add(1) <= 3:
+			out["Status"], out["StatusDetails"] = "InProgress", "InProgress"
+		}
+		b, _ := json.Marshal(out)
+		w.Header().Set("Content-Type", rec.Header().Get("Content-Type"))
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
