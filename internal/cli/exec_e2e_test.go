@@ -107,9 +107,9 @@ func TestExecRunsOnTheCurrentReleasesInstancesOnMoto(t *testing.T) {
 	// Through a fault-injecting proxy (moto cannot fail a command): the
 	// eu-west-1 instance fails, the us-east-1 one runs for three looks.
 	east, west := regions["us-east-1"][0], regions["eu-west-1"][0]
-	proxy := faultyRunCommand(t, west, east)
+	proxy := startFaultyRunCommand(t, &faultyRunCommand{fail: west, slow: east, slowLooks: 3})
 	failed := elevator(t, "", "exec", "--orbit", orbit, "--orbit-file", flags[5], "--app", "shop", "--poll-interval", "100ms",
-		"--endpoint-url", proxy, "--service", "web", "--", "uptime")
+		"--endpoint-url", proxy.url, "--service", "web", "--", "uptime")
 	if failed.code != cli.ExitFailed || !strings.Contains(failed.stderr, "the command failed on 1 of "+strconv.Itoa(len(rep.Instances))+" instances: "+west+" (Failed, exit 1)") {
 		t.Errorf("exec with a failing instance: exit %d, want %d\n%s", failed.code, cli.ExitFailed, failed.stderr)
 	}
@@ -119,6 +119,24 @@ func TestExecRunsOnTheCurrentReleasesInstancesOnMoto(t *testing.T) {
 	}
 	if !strings.Contains(failed.stderr, "1 still running: "+east) {
 		t.Errorf("no progress for the slow instance on stderr:\n%s", failed.stderr)
+	}
+
+	// Ctrl-C while the us-east-1 instance runs: the command is cancelled
+	// in each region, the results so far printed, exit 130.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	interrupt := startFaultyRunCommand(t, &faultyRunCommand{slow: east, slowLooks: 1000})
+	interrupt.onSlow = func() {
+		if interrupt.looks.Load() == 3 {
+			cancel()
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	code := cli.Run(ctx, []string{"exec", "--orbit", orbit, "--orbit-file", flags[5], "--app", "shop", "--poll-interval", "100ms",
+		"--endpoint-url", interrupt.url, "--service", "web", "--", "sleep", "600"}, strings.NewReader(""), &stdout, &stderr)
+	if code != cli.ExitInterrupted || interrupt.cancels.Load() != 2 || !strings.Contains(stdout.String(), east+" (us-east-1a): Cancelled, exit -1") ||
+		!strings.Contains(stdout.String(), west+" (eu-west-1a): Success, exit 0") || !strings.Contains(stderr.String(), "interrupted; cancelled 2 commands") {
+		t.Errorf("exec interrupted: exit %d (want %d), CancelCommand calls %d (want 2)\nstdout:\n%s\nstderr:\n%s", code, cli.ExitInterrupted, interrupt.cancels.Load(), stdout.String(), stderr.String())
 	}
 
 	// A service the release does not run is bad input, and sends nothing.
@@ -140,8 +158,13 @@ func TestExecRunsOnTheCurrentReleasesInstancesOnMoto(t *testing.T) {
 			execs = append(execs, e)
 		}
 	}
-	if len(execs) != 4 {
-		t.Fatalf("audit has %d exec entries, want one per run (4): %+v", len(execs), execs)
+	if len(execs) != 5 {
+		t.Fatalf("audit has %d exec entries, want one per run (5): %+v", len(execs), execs)
+	}
+	if n := slices.IndexFunc(execs, func(e domain.AuditEntry) bool { return e.Outcome == "interrupted" }); n < 0 || !strings.Contains(execs[n].Detail, ": sleep 600") {
+		t.Errorf("no audit entry of the interrupted run: %+v", execs)
+	} else {
+		execs = slices.Delete(execs, n, n+1)
 	}
 	if n := slices.IndexFunc(execs, func(e domain.AuditEntry) bool { return e.Outcome == "failed" }); n < 0 || !strings.Contains(execs[n].Detail, ", 1 failed: uptime") {
 		t.Errorf("no audit entry of the failed run: %+v", execs)
@@ -207,21 +230,38 @@ func TestExecBadInputIsRefusedBeforeAnyCall(t *testing.T) {
 	}
 }
 
-// faultyRunCommand starts a fault-injecting proxy in front of moto, whose
-// Run Command ends every invocation at once with Success and exit 0: it
-// answers GetCommandInvocation for instance fail as Failed, exit 1, with
-// a line on stderr, keeps instance slow InProgress for its first three
-// looks, and passes everything else through. It returns the proxy's URL.
-func faultyRunCommand(t *testing.T, fail, slow string) string {
+// faultyRunCommand is a fault-injecting proxy in front of moto, whose
+// Run Command ends every invocation at once with Success and exit 0, and
+// answers CancelCommand with a 500: it answers GetCommandInvocation for
+// instance fail as Failed, exit 1, with a line on stderr, keeps instance
+// slow InProgress for its first slowLooks looks (calling onSlow at each),
+// answers CancelCommand itself, counting the calls, and passes everything
+// else through.
+type faultyRunCommand struct {
+	url        string
+	fail, slow string
+	slowLooks  int32
+	onSlow     func()
+	looks      atomic.Int32
+	cancels    atomic.Int32
+}
+
+func startFaultyRunCommand(t *testing.T, f *faultyRunCommand) *faultyRunCommand {
 	t.Helper()
 	u, err := url.Parse(emulatortest.Endpoint())
 	if err != nil {
 		t.Fatal(err)
 	}
 	rp := httputil.NewSingleHostReverseProxy(u)
-	var slowLooks atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".GetCommandInvocation") {
+		target := r.Header.Get("X-Amz-Target")
+		if strings.HasSuffix(target, ".CancelCommand") {
+			f.cancels.Add(1)
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			_, _ = w.Write([]byte("{}"))
+			return
+		}
+		if !strings.HasSuffix(target, ".GetCommandInvocation") {
 			rp.ServeHTTP(w, r)
 			return
 		}
@@ -238,15 +278,19 @@ func faultyRunCommand(t *testing.T, fail, slow string) string {
 			return
 		}
 		switch {
-		case in.InstanceId == fail:
+		case in.InstanceId == f.fail:
 			out["Status"], out["StatusDetails"], out["ResponseCode"], out["StandardErrorContent"] = "Failed", "Failed", 1, "injected failure\n"
-		case in.InstanceId == slow && slowLooks.Add(1) <= 3:
+		case in.InstanceId == f.slow && f.looks.Add(1) <= f.slowLooks:
 			out["Status"], out["StatusDetails"] = "InProgress", "InProgress"
+			if f.onSlow != nil {
+				f.onSlow()
+			}
 		}
 		b, _ := json.Marshal(out)
 		w.Header().Set("Content-Type", rec.Header().Get("Content-Type"))
 		_, _ = w.Write(b)
 	}))
 	t.Cleanup(srv.Close)
-	return srv.URL
+	f.url = srv.URL
+	return f
 }
