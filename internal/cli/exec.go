@@ -396,9 +396,9 @@ gives a document's parameter; give K again for a list of values.
 The exit status is 0 when the command succeeded everywhere, 6 when it failed,
 timed out or could not be delivered on any instance, 130 when interrupted
 (the command is cancelled where it still runs). Each run is written to the
-orbit's audit log. The instances need a running SSM agent (3.3.40.0 or
-later, which takes commands over ssmmessages: the instance role Elevator
-compiles allows that channel, not ec2messages). See docs/operations.md.`,
+orbit's audit log. The instances need a running SSM agent that takes
+commands over the ssmmessages channel: the instance role Elevator compiles
+allows that channel, not the older ec2messages one. See docs/operations.md.`,
 		Example: `  elevator exec --orbit production --app shop --service web -- uptime
   elevator exec --orbit production --app shop --service web --instances 2 -- 'journalctl -u elevator-web -n 20'
   elevator exec --orbit production --app shop --service worker --document AWS-RunPatchBaseline --parameters Operation=Scan`,
