@@ -262,6 +262,9 @@ func (x *execRun) run(ctx context.Context, req runcmd.Request) error {
 	}
 	rep, runErr := x.runner.Run(ctx, req, targets)
 	x.progress.Done()
+	if runErr != nil && len(rep.Instances) == 0 {
+		return runErr // nothing was sent
+	}
 	out := execReport{Orbit: x.orbit, App: x.app, Service: x.service, Release: release, Report: rep}
 	outcome := "succeeded"
 	switch {

@@ -170,7 +170,10 @@ func (r *Runner) Run(ctx context.Context, req Request, targets []Target) (*Repor
 		id, err := cmds.Send(ctx, req, ids)
 		if err != nil {
 			if len(sent) == 0 || ctx.Err() != nil {
-				return rep, r.stop(ctx, sent, err)
+				err = r.stop(ctx, sent, err)
+				r.abandon(rep, waiting, finish, ctx.Err() != nil)
+				sortResults(rep.Instances, targets)
+				return rep, err
 			}
 			for _, t := range batch {
 				finish(Result{Target: t, Status: StatusNotSent, Detail: err.Error(), ExitCode: -1})

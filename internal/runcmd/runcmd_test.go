@@ -344,3 +344,35 @@ func FuzzParseSize(f *testing.F) {
 		}
 	})
 }
+
+// interruptedSend is a Run Command whose second Send is interrupted.
+type interruptedSend struct {
+	*fakeRunCommand
+	cancel context.CancelFunc
+}
+
+func (f *interruptedSend) Send(ctx context.Context, req Request, instances []string) (string, error) {
+	if len(f.sent) == 1 {
+		f.cancel()
+		return "", ctx.Err()
+	}
+	return f.fakeRunCommand.Send(ctx, req, instances)
+}
+
+func TestInterruptedWhileSendingCancelsWhatWasSentAndReportsIt(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := &interruptedSend{fakeRunCommand: newFake(nil), cancel: cancel}
+	var ids []string
+	for i := range 60 {
+		ids = append(ids, fmt.Sprintf("i-%02d", i))
+	}
+	rep, err := newRunner(map[string]Commands{"r": f}, &clock{}).Run(ctx, Shell("x", time.Minute), targetsIn("r", ids...))
+	if elevator.ErrorCode(err) != elevator.EINTERRUPTED || !slices.Equal(f.cancelled, []string{"cmd-1"}) {
+		t.Fatalf("err %v, cancelled %v", err, f.cancelled)
+	}
+	// The first 50 were sent, and are reported cancelled; the other 10 never were.
+	if len(rep.Instances) != 50 || rep.Failed != 50 || rep.Instances[0].Status != StatusCancelled {
+		t.Errorf("report: %d instances, %d failed", len(rep.Instances), rep.Failed)
+	}
+}
