@@ -367,10 +367,10 @@ func sortResults(rs []Result, targets []Target) {
 // Cap returns s cut to at most n bytes (on a character boundary) and
 // whether it cut anything; n <= 0 keeps nothing.
 func Cap(s string, n int) (string, bool) {
+	n = max(n, 0)
 	if len(s) <= n {
 		return s, false
 	}
-	n = max(n, 0)
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}

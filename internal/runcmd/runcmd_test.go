@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	elevator "github.com/elevatorhq/elevator"
 )
@@ -375,4 +376,18 @@ func TestInterruptedWhileSendingCancelsWhatWasSentAndReportsIt(t *testing.T) {
 	if len(rep.Instances) != 50 || rep.Failed != 50 || rep.Instances[0].Status != StatusCancelled {
 		t.Errorf("report: %d instances, %d failed", len(rep.Instances), rep.Failed)
 	}
+}
+
+func FuzzCap(f *testing.F) {
+	f.Add("héllo wörld", 3)
+	f.Add("", 0)
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		got, cut := Cap(s, n)
+		if !strings.HasPrefix(s, got) || cut != (got != s) || (cut && len(got) > max(n, 0)) {
+			t.Fatalf("Cap(%q, %d) = %q, %v", s, n, got, cut)
+		}
+		if utf8.ValidString(s) && !utf8.ValidString(got) {
+			t.Fatalf("Cap(%q, %d) = %q broke a character", s, n, got)
+		}
+	})
 }
