@@ -14,6 +14,7 @@ import (
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
@@ -367,17 +368,42 @@ func truncate(s string, n int) string {
 // ssmCommands is Run Command in one region, for the runner.
 type ssmCommands struct{ c *ssm.Client }
 
+func (s ssmCommands) Managed(ctx context.Context, instances []string) (map[string]string, error) {
+	return s.c.ManagedNodes(ctx, instances)
+}
+
 func (s ssmCommands) Send(ctx context.Context, req runcmd.Request, instances []string) (string, error) {
 	return s.c.Send(ctx, ssm.Command{Document: req.Document, Parameters: req.Parameters, Instances: instances, Delivery: req.Timeout, Comment: req.Comment})
 }
 
-func (s ssmCommands) Invocation(ctx context.Context, id, instance string) (runcmd.Invocation, error) {
-	inv, err := s.c.CommandInvocation(ctx, id, instance)
-	return runcmd.Invocation{Done: inv.Done, Status: inv.Status, Detail: inv.StatusDetails, ExitCode: inv.ResponseCode,
-		Stdout: inv.Stdout, Stderr: inv.Stderr, StdoutCut: inv.StdoutCut, StderrCut: inv.StderrCut, Start: inv.Start, End: inv.End}, err
+func (s ssmCommands) Invocations(ctx context.Context, id string) ([]runcmd.Invocation, error) {
+	invs, err := s.c.Invocations(ctx, id)
+	if err != nil {
+		return nil, permanentRead(err)
+	}
+	out := make([]runcmd.Invocation, len(invs))
+	for i, inv := range invs {
+		out[i] = runcmd.Invocation{Instance: inv.Instance, Done: inv.Done, Status: inv.Status, Detail: inv.StatusDetails, ExitCode: inv.ResponseCode,
+			Stdout: inv.Stdout, Stderr: inv.Stderr, StdoutCut: inv.StdoutCut, StderrCut: inv.StderrCut, Start: inv.Start, End: inv.End}
+	}
+	return out, nil
 }
 
-func (s ssmCommands) Cancel(ctx context.Context, id string) error { return s.c.CancelCommand(ctx, id) }
+func (s ssmCommands) Cancel(ctx context.Context, id string, instances []string) error {
+	return s.c.CancelCommand(ctx, id, instances...)
+}
+
+// permanentRead marks a failure to read a command's invocations that
+// asking again will not change: access denied, bad credentials, a
+// command or request Run Command refuses. Throttling, 5xx and network
+// failures are looked at again at the next poll.
+func permanentRead(err error) error {
+	if errors.Is(err, awserr.ErrAccessDenied) || errors.Is(err, awserr.ErrCredentials) || elevator.ErrorCode(err) == elevator.EINVALID || elevator.ErrorCode(err) == elevator.ENOTFOUND ||
+		awserr.Code(err) == "InvalidCommandId" {
+		return runcmd.Permanent(err)
+	}
+	return err
+}
 
 func newExecCmd(g *globals) *cobra.Command {
 	o := &execOpts{env: &orbitEnv{globals: g, allRegions: true}}

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,35 +19,72 @@ import (
 
 // scriptedRunCommand is a fake behind runcmd.Commands, the interface the
 // SSM adapter is wired to: moto's Run Command ends every invocation at
-// once with Success and exit 0, so a failing, slow or cancelled instance
-// is shown here. Each instance ends after its number of looks.
+// once with Success and exit 0, and lacks ListCommandInvocations and
+// DescribeInstanceInformation, so a failing, slow or cancelled instance
+// is shown here. Each instance ends after its number of looks. It
+// records what it was sent and what it cancelled.
 type scriptedRunCommand struct {
+	mu        sync.Mutex
 	ends      map[string]int // instance -> looks before it ends
 	results   map[string]runcmd.Invocation
 	looks     map[string]int
-	cancelled int
+	sent      []string // "document: instance instance"
+	sentIDs   [][]string
+	cancelled []string // "command: instance instance"
 	onLook    func()
 }
 
-func (s *scriptedRunCommand) Send(context.Context, runcmd.Request, []string) (string, error) {
-	return "cmd-1", nil
+func (s *scriptedRunCommand) Managed(_ context.Context, instances []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, i := range instances {
+		out[i] = "Online"
+	}
+	return out, nil
 }
 
-func (s *scriptedRunCommand) Invocation(_ context.Context, _, instance string) (runcmd.Invocation, error) {
+func (s *scriptedRunCommand) Send(_ context.Context, req runcmd.Request, instances []string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent = append(s.sent, req.Document+": "+strings.Join(instances, " "))
+	s.sentIDs = append(s.sentIDs, instances)
+	return fmt.Sprintf("cmd-%d", len(s.sent)), nil
+}
+
+func (s *scriptedRunCommand) Invocations(_ context.Context, id string) ([]runcmd.Invocation, error) {
 	if s.onLook != nil {
 		s.onLook()
 	}
-	s.looks[instance]++
-	after, ok := s.ends[instance]
-	if !ok || s.looks[instance] <= after {
-		return runcmd.Invocation{Status: "InProgress"}, nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int
+	fmt.Sscanf(id, "cmd-%d", &n)
+	var out []runcmd.Invocation
+	for _, instance := range s.sentIDs[n-1] {
+		s.looks[instance]++
+		after, ok := s.ends[instance]
+		if !ok || s.looks[instance] <= after {
+			out = append(out, runcmd.Invocation{Instance: instance, Status: "InProgress"})
+			continue
+		}
+		inv := s.results[instance]
+		inv.Instance, inv.Done = instance, true
+		out = append(out, inv)
 	}
-	inv := s.results[instance]
-	inv.Done = true
-	return inv, nil
+	return out, nil
 }
 
-func (s *scriptedRunCommand) Cancel(context.Context, string) error { s.cancelled++; return nil }
+func (s *scriptedRunCommand) Cancel(_ context.Context, id string, instances []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cancelled = append(s.cancelled, id+": "+strings.Join(instances, " "))
+	return nil
+}
+
+func (s *scriptedRunCommand) lookCount(instance string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.looks[instance]
+}
 
 // execWorld is world()'s orbit with service web of release 2 also in
 // eu-west-1 (two InService instances in two zones of us-east-1, one in
@@ -174,8 +214,9 @@ func TestExecInterruptedCancelsAndIsAudited(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	east := cmds["us-east-1"]
+	east.ends["i-0000000b"] = 100 // still running when interrupted
 	east.onLook = func() {
-		if east.looks["i-0000000b"] == 2 {
+		if east.lookCount("i-0000000b") == 2 {
 			cancel()
 		}
 	}
@@ -183,8 +224,10 @@ func TestExecInterruptedCancelsAndIsAudited(t *testing.T) {
 	if ExitCode(err) != ExitInterrupted {
 		t.Fatalf("exit %d (%v), want %d", ExitCode(err), err, ExitInterrupted)
 	}
-	if east.cancelled != 1 || cmds["eu-west-1"].cancelled != 1 {
-		t.Errorf("CancelCommand calls: us-east-1 %d, eu-west-1 %d", east.cancelled, cmds["eu-west-1"].cancelled)
+	// Only where it still runs: i-0000000d (us-east-1) and i-0000000e
+	// (eu-west-1) ended before the interruption.
+	if !slices.Equal(east.cancelled, []string{"cmd-1: i-0000000b"}) || len(cmds["eu-west-1"].cancelled) != 0 {
+		t.Errorf("CancelCommand calls: us-east-1 %v, eu-west-1 %v", east.cancelled, cmds["eu-west-1"].cancelled)
 	}
 	if !strings.Contains(stdout.String(), "i-0000000b (us-east-1a): Cancelled, exit -1") {
 		t.Errorf("the cancelled instance is not reported:\n%s", stdout)

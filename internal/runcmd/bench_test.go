@@ -10,8 +10,8 @@ import (
 // BenchmarkRunOverThreeRegions runs a command on 600 instances in three
 // regions (a fake Run Command; instance k ends after k%10 looks) and
 // reports the Run Command calls a run makes: one Send per 50 instances
-// of a region, one GetCommandInvocation per instance still running at
-// each look.
+// of a region, one ListCommandInvocations per command still running at
+// each look (the instances' looks are counted).
 func BenchmarkRunOverThreeRegions(b *testing.B) {
 	var sends, looks int
 	for b.Loop() {

@@ -8,6 +8,7 @@ package runcmd
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -24,9 +25,10 @@ const MaxPerSend = 50
 
 // Statuses of an instance's result that Run Command does not give.
 const (
-	StatusNotSent   = "NotSent"   // Run Command refused the command for this instance's batch
-	StatusNoAnswer  = "NoAnswer"  // Run Command did not end it before the wait was over; it was cancelled
-	StatusCancelled = "Cancelled" // the run was interrupted and the command cancelled
+	StatusNotManaged = "NotManaged" // not a managed node online in Systems Manager: nothing was sent to it
+	StatusNotSent    = "NotSent"    // Run Command refused the command for this instance's batch
+	StatusNoAnswer   = "NoAnswer"   // the runner stopped waiting before Run Command ended it (see the result's Detail)
+	StatusCancelled  = "Cancelled"  // the run was interrupted and the command cancelled
 )
 
 // Target is an instance to run on.
@@ -38,7 +40,10 @@ type Target struct {
 
 // Request is what runs: a document with its parameters. Timeout bounds
 // how long Run Command may take to deliver it and, for the shell
-// document, how long it runs (executionTimeout).
+// document, how long it runs (executionTimeout); any other document's
+// own timeouts bound how long it runs, and the runner waits for it for
+// the delivery, Timeout and the grace, then stops waiting without
+// cancelling it.
 type Request struct {
 	Command    string              `json:"command,omitempty"` // the shell line, for elevator.ShellDocument
 	Document   string              `json:"document"`
@@ -56,8 +61,13 @@ func Shell(line string, timeout time.Duration) Request {
 		Parameters: map[string][]string{"commands": {line}, "executionTimeout": {strconv.Itoa(secs)}}}
 }
 
+// shell reports whether the request runs the shell document, whose run
+// the runner bounds and so may cancel when it is over.
+func (req Request) shell() bool { return req.Document == elevator.ShellDocument }
+
 // Invocation is how a command stands on one instance (see Commands).
 type Invocation struct {
+	Instance             string
 	Done                 bool
 	Status, Detail       string
 	ExitCode             int
@@ -68,14 +78,32 @@ type Invocation struct {
 
 // Commands is Run Command in one region.
 type Commands interface {
+	// Managed returns the Systems Manager ping status (Online, ...) of
+	// those of instances registered as managed nodes.
+	Managed(ctx context.Context, instances []string) (map[string]string, error)
 	// Send sends req to instances (at most MaxPerSend) and returns the
 	// command's id.
 	Send(ctx context.Context, req Request, instances []string) (string, error)
-	// Invocation says how command id stands on instance; an invocation
-	// Run Command does not know yet is not Done.
-	Invocation(ctx context.Context, id, instance string) (Invocation, error)
-	// Cancel stops command id wherever it still runs.
-	Cancel(ctx context.Context, id string) error
+	// Invocations says how command id stands on each instance Run
+	// Command has an invocation for; an instance it does not name is not
+	// known yet, so not Done.
+	Invocations(ctx context.Context, id string) ([]Invocation, error)
+	// Cancel stops command id on instances.
+	Cancel(ctx context.Context, id string, instances []string) error
+}
+
+// Permanent marks err, from Commands, as one asking again will not
+// change (access denied, say): the runner stops waiting rather than
+// looking again.
+func Permanent(err error) error { return permanentError{err} }
+
+type permanentError struct{ error }
+
+func (e permanentError) Unwrap() error { return e.error }
+
+func isPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
 }
 
 // Result is how the command ended on one instance. Stdout and Stderr are
@@ -109,17 +137,18 @@ type Report struct {
 // Runner runs requests. Regions maps each region to its Run Command.
 type Runner struct {
 	Regions map[string]Commands
-	// Poll is the time between two looks at the instances still running.
+	// Poll is the time between two looks at the instances still running
+	// (doubled after each failed look, up to MaxBackoff).
 	Poll time.Duration
 	// MaxOutput caps each of an instance's output streams, in bytes.
 	MaxOutput int
 	// Grace is how long past delivery and the timeout the runner still
-	// waits for Run Command to end an invocation before cancelling it.
+	// waits for Run Command to end an invocation.
 	Grace time.Duration
 	// Finished is called with each instance's result as it finishes, and
 	// Running with the instances still running in a region (in target
-	// order) whenever their number changes; both from the goroutine that
-	// called Run.
+	// order) whenever their number changes, down to none; both from the
+	// goroutine that called Run.
 	Finished func(Result)
 	Running  func(region string, running []string)
 	// Now and Sleep are the clock (time.Now and a timer by default).
@@ -127,148 +156,408 @@ type Runner struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
+const (
+	// MaxBackoff is the longest wait between two looks after failed ones.
+	MaxBackoff = 30 * time.Second
+	// callTimeout bounds a call made after an interruption (a last
+	// look, a cancel) and a send, which finishes even when interrupted
+	// so that the command it creates is known and can be cancelled.
+	callTimeout = 30 * time.Second
+)
+
 // pending is an instance whose command has not ended yet.
 type pending struct {
 	Target
-	cmds    Commands
-	id      string
-	sentAt  time.Time
-	waitEnd time.Time
+	id         string
+	sentAt     time.Time
+	waitEnd    time.Time
+	lastStatus string
 }
 
-// Run sends req to every target (in batches of MaxPerSend per region),
-// then polls each until it finishes. It returns the report, whose Failed
-// counts the instances where the command did not succeed. When ctx ends
-// first, it cancels the command where it still runs and returns the
-// report so far with an EINTERRUPTED error; a failure to send before
-// anything was sent, or to read an invocation, is returned with the
-// report so far (the commands sent are cancelled).
+// event is what a region's poller tells Run: a result, the instances
+// still running, or that it is done (with why it stopped early, and the
+// commands it cancelled).
+type event struct {
+	region    string
+	result    *Result
+	running   []string
+	isRunning bool
+	done      bool
+	err       error
+	cancelled int
+	notCancel []string
+}
+
+// Run checks which targets are managed nodes online, sends req to those
+// (in batches of MaxPerSend per region), then polls each region's
+// commands, one poller per region, until every instance finishes. It
+// returns the report, whose Failed counts the instances where the
+// command did not succeed. A batch Run Command refuses is NotSent and
+// the others go on. When ctx ends first, each region looks once more,
+// cancels its commands where they still run and the report so far is
+// returned with an EINTERRUPTED error. A region whose results cannot be
+// read (a permanent error: access denied) stops waiting without
+// cancelling anything, and the error is returned with the report.
 func (r *Runner) Run(ctx context.Context, req Request, targets []Target) (*Report, error) {
-	now, sleep := r.clock()
 	rep := &Report{Request: req}
-	var waiting []*pending
-	var sent []sentCommand
-	finish := func(res Result) {
-		rep.Instances = append(rep.Instances, res)
-		if !res.OK() {
-			rep.Failed++
+	byRegion := map[string][]Target{}
+	var regions []string
+	for _, t := range targets {
+		if _, ok := byRegion[t.Region]; !ok {
+			regions = append(regions, t.Region)
 		}
-		if r.Finished != nil {
-			r.Finished(res)
+		byRegion[t.Region] = append(byRegion[t.Region], t)
+	}
+	events := make(chan event)
+	for _, reg := range regions {
+		go r.region(ctx, req, reg, byRegion[reg], events)
+	}
+	var errs, notCancelled []string
+	var firstErr error
+	cancelled := 0
+	for left := len(regions); left > 0; {
+		ev := <-events
+		switch {
+		case ev.result != nil:
+			rep.Instances = append(rep.Instances, *ev.result)
+			if !ev.result.OK() {
+				rep.Failed++
+			}
+			if r.Finished != nil {
+				r.Finished(*ev.result)
+			}
+		case ev.isRunning:
+			if r.Running != nil {
+				r.Running(ev.region, ev.running)
+			}
+		case ev.done:
+			left--
+			cancelled += ev.cancelled
+			notCancelled = append(notCancelled, ev.notCancel...)
+			if ev.err != nil {
+				firstErr = cmp.Or(firstErr, ev.err)
+				errs = append(errs, ev.err.Error())
+			}
 		}
 	}
-	delivery := max(req.Timeout, 30*time.Second)
-	for _, batch := range batches(targets) {
-		cmds := r.Regions[batch[0].Region]
-		if cmds == nil {
-			return rep, elevator.Errorf(elevator.EINTERNAL, "no Run Command for region %s", batch[0].Region)
+	sortResults(rep.Instances, targets)
+	if ctx.Err() != nil {
+		note := ""
+		if cancelled > 0 {
+			note = fmt.Sprintf("; cancelled %d commands", cancelled)
+		}
+		if len(notCancelled) > 0 {
+			note += "; could not cancel " + strings.Join(notCancelled, ", ")
+		}
+		return rep, elevator.Errorf(elevator.EINTERRUPTED, "interrupted%s", note)
+	}
+	switch len(errs) {
+	case 0:
+		return rep, nil
+	case 1:
+		return rep, firstErr
+	}
+	return rep, fmt.Errorf("%w (and in other regions: %s)", firstErr, strings.Join(errs[1:], "; "))
+}
+
+// regionRun is one region's part of a run.
+type regionRun struct {
+	r       *Runner
+	req     Request
+	region  string
+	cmds    Commands
+	out     chan<- event
+	now     func() time.Time
+	waiting []*pending
+}
+
+func (g *regionRun) finish(res Result) { g.out <- event{region: g.region, result: &res} }
+
+func (g *regionRun) running() {
+	ids := make([]string, len(g.waiting))
+	for i, p := range g.waiting {
+		ids[i] = p.Instance
+	}
+	g.out <- event{region: g.region, running: ids, isRunning: true}
+}
+
+// region runs req on a region's targets and reports on out, ending with
+// a done event.
+func (r *Runner) region(ctx context.Context, req Request, region string, targets []Target, out chan<- event) {
+	now, sleep := r.clock()
+	g := &regionRun{r: r, req: req, region: region, cmds: r.Regions[region], out: out, now: now}
+	done := event{region: region, done: true}
+	defer func() { out <- done }()
+	if g.cmds == nil {
+		for _, t := range targets {
+			g.finish(Result{Target: t, Status: StatusNotSent, ExitCode: -1, Detail: "no Run Command for region " + region})
+		}
+		done.err = elevator.Errorf(elevator.EINTERNAL, "no Run Command for region %s", region)
+		return
+	}
+	sendable, err := g.managed(ctx, targets)
+	if err != nil {
+		done.err = err
+		return
+	}
+	var sendErr error
+	sent := 0
+	for batch := range slices.Chunk(sendable, MaxPerSend) {
+		if ctx.Err() != nil {
+			for _, t := range batch {
+				g.finish(Result{Target: t, Status: StatusCancelled, ExitCode: -1, Detail: "interrupted before it was sent"})
+			}
+			continue
 		}
 		ids := make([]string, len(batch))
 		for i, t := range batch {
 			ids[i] = t.Instance
 		}
-		id, err := cmds.Send(ctx, req, ids)
+		// A send runs to its end even when interrupted, so that the
+		// command it creates is known, and cancelled below.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+		id, err := g.cmds.Send(sctx, req, ids)
+		cancel()
 		if err != nil {
-			if len(sent) == 0 || ctx.Err() != nil {
-				err = r.stop(ctx, sent, err)
-				r.abandon(rep, waiting, finish, ctx.Err() != nil)
-				sortResults(rep.Instances, targets)
-				return rep, err
-			}
+			sendErr = cmp.Or(sendErr, err)
 			for _, t := range batch {
-				finish(Result{Target: t, Status: StatusNotSent, Detail: err.Error(), ExitCode: -1})
+				g.finish(Result{Target: t, Status: StatusNotSent, Detail: err.Error(), ExitCode: -1})
 			}
 			continue
 		}
-		sent = append(sent, sentCommand{batch[0].Region, cmds, id})
+		sent++
 		at := now()
+		waitEnd := at.Add(max(req.Timeout, 30*time.Second) + req.Timeout + r.Grace)
 		for _, t := range batch {
-			waiting = append(waiting, &pending{Target: t, cmds: cmds, id: id, sentAt: at, waitEnd: at.Add(delivery + req.Timeout + r.Grace)})
+			g.waiting = append(g.waiting, &pending{Target: t, id: id, sentAt: at, waitEnd: waitEnd})
 		}
 	}
-	r.running(waiting, nil)
-	for len(waiting) > 0 {
-		before := slices.Clone(waiting)
-		var still []*pending
-		for i, p := range waiting {
-			inv, err := p.cmds.Invocation(ctx, p.id, p.Instance)
-			if err != nil {
-				err = r.stop(ctx, sent, err)
-				r.abandon(rep, append(still, waiting[i:]...), finish, ctx.Err() != nil)
-				sortResults(rep.Instances, targets)
-				return rep, err
-			}
-			t := now()
-			switch {
-			case inv.Done:
-				finish(r.result(p, inv, t))
-			case !t.Before(p.waitEnd):
-				_ = p.cmds.Cancel(context.WithoutCancel(ctx), p.id)
-				finish(Result{Target: p.Target, CommandID: p.id, Status: StatusNoAnswer, ExitCode: -1, Duration: t.Sub(p.sentAt), Seconds: t.Sub(p.sentAt).Seconds(),
-					Detail: fmt.Sprintf("Run Command had not ended it %s after it was sent (last status %s); cancelled", t.Sub(p.sentAt).Round(time.Second), inv.Status)})
-			default:
-				still = append(still, p)
-			}
+	if sent == 0 && sendErr != nil {
+		done.err = sendErr
+		return
+	}
+	g.running()
+	failures := 0
+	var lastErr error
+	for len(g.waiting) > 0 {
+		if ctx.Err() != nil {
+			done.cancelled, done.notCancel = g.interrupted(ctx)
+			return
 		}
-		waiting = still
-		r.running(waiting, before)
-		if len(waiting) == 0 {
+		before := len(g.waiting)
+		err := g.look(ctx)
+		switch {
+		case ctx.Err() != nil:
+			continue
+		case err != nil && isPermanent(err):
+			for _, p := range g.waiting {
+				g.finish(g.noAnswer(p, fmt.Sprintf("could not read its result (%v); stopped waiting, the command was not cancelled and may still run", err)))
+			}
+			g.waiting = nil
+			done.err = fmt.Errorf("%w; stopped waiting in %s without cancelling the commands", err, region)
+		case err != nil:
+			failures++
+			lastErr = err
+		default:
+			failures = 0
+		}
+		g.expire(ctx, lastErr)
+		if len(g.waiting) != before {
+			g.running()
+		}
+		if len(g.waiting) == 0 {
 			break
 		}
-		if err := sleep(ctx, r.Poll); err != nil {
-			err = r.stop(ctx, sent, err)
-			r.abandon(rep, waiting, finish, true)
-			sortResults(rep.Instances, targets)
-			return rep, err
+		wait := r.Poll
+		for i := 0; i < failures && wait < MaxBackoff; i++ {
+			wait *= 2
+		}
+		_ = sleep(ctx, min(wait, max(MaxBackoff, r.Poll))) // an interruption is seen at the loop's top
+	}
+}
+
+// managed reports the targets that are not managed nodes online, and
+// returns the others.
+func (g *regionRun) managed(ctx context.Context, targets []Target) ([]Target, error) {
+	ids := make([]string, len(targets))
+	for i, t := range targets {
+		ids[i] = t.Instance
+	}
+	ping, err := g.cmds.Managed(ctx, ids)
+	if err != nil {
+		status, detail := StatusNotSent, "could not check it is a managed node: "+err.Error()
+		if ctx.Err() != nil {
+			status, detail = StatusCancelled, "interrupted before it was sent"
+		}
+		for _, t := range targets {
+			g.finish(Result{Target: t, Status: status, ExitCode: -1, Detail: detail})
+		}
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var ok []Target
+	for _, t := range targets {
+		switch s := ping[t.Instance]; s {
+		case "Online":
+			ok = append(ok, t)
+		case "":
+			g.finish(Result{Target: t, Status: StatusNotManaged, ExitCode: -1, Detail: "not registered with Systems Manager (is its SSM agent running, may its role reach Systems Manager?); nothing sent"})
+		default:
+			g.finish(Result{Target: t, Status: StatusNotManaged, ExitCode: -1, Detail: "its SSM agent is " + s + ", not Online; nothing sent"})
 		}
 	}
-	sortResults(rep.Instances, targets)
-	return rep, nil
+	return ok, nil
 }
 
-// sentCommand is a command sent to a batch of a region's instances.
-type sentCommand struct {
-	region string
-	cmds   Commands
-	id     string
-}
-
-// stop cancels every command sent, and says why the run stopped: the
-// user interrupted it, or err.
-func (r *Runner) stop(ctx context.Context, sent []sentCommand, err error) error {
-	var failed []string
-	for _, s := range sent {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		if cerr := s.cmds.Cancel(cctx, s.id); cerr != nil {
-			failed = append(failed, fmt.Sprintf("%s in %s: %v", s.id, s.region, cerr))
+// look reads each command still running once and finishes the
+// instances it ended. It goes on past a command that cannot be read,
+// and returns the first error.
+func (g *regionRun) look(ctx context.Context) error {
+	var firstErr error
+	for _, id := range g.commands() {
+		invs, err := g.cmds.Invocations(ctx, id)
+		if err != nil {
+			if isPermanent(err) || ctx.Err() != nil {
+				return err
+			}
+			firstErr = cmp.Or(firstErr, err)
+			continue
 		}
+		g.take(id, invs)
+	}
+	return firstErr
+}
+
+// take finishes the instances of command id that invs says ended.
+func (g *regionRun) take(id string, invs []Invocation) {
+	byInstance := map[string]Invocation{}
+	for _, inv := range invs {
+		byInstance[inv.Instance] = inv
+	}
+	t := g.now()
+	var still []*pending
+	for _, p := range g.waiting {
+		if inv, ok := byInstance[p.Instance]; ok && p.id == id && inv.Done {
+			g.finish(g.r.result(p, inv, t))
+			continue
+		}
+		if p.id == id {
+			p.lastStatus = cmp.Or(byInstance[p.Instance].Status, p.lastStatus)
+		}
+		still = append(still, p)
+	}
+	g.waiting = still
+}
+
+// commands returns the ids of the commands still running, in the order
+// they were sent.
+func (g *regionRun) commands() []string {
+	var ids []string
+	for _, p := range g.waiting {
+		if !slices.Contains(ids, p.id) {
+			ids = append(ids, p.id)
+		}
+	}
+	return ids
+}
+
+// expire stops waiting for the instances past their wait: the shell
+// document's command is cancelled on them (one CancelCommand per
+// command, naming them), another document's is left to run (its own
+// timeouts bound it).
+func (g *regionRun) expire(ctx context.Context, lastErr error) {
+	t := g.now()
+	over := map[string][]*pending{}
+	var still []*pending
+	for _, p := range g.waiting {
+		if t.Before(p.waitEnd) {
+			still = append(still, p)
+		} else {
+			over[p.id] = append(over[p.id], p)
+		}
+	}
+	if len(over) == 0 {
+		return
+	}
+	g.waiting = still
+	for id, ps := range over {
+		note := "stopped waiting; a document's own timeouts bound it, so it was not cancelled and may still run"
+		if g.req.shell() {
+			ids := make([]string, len(ps))
+			for i, p := range ps {
+				ids[i] = p.Instance
+			}
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+			err := g.cmds.Cancel(cctx, id, ids)
+			cancel()
+			note = "cancelled"
+			if err != nil {
+				note = "could not cancel it: " + err.Error()
+			}
+		}
+		for _, p := range ps {
+			why := fmt.Sprintf("Run Command had not ended it %s after it was sent (last status %s)", t.Sub(p.sentAt).Round(time.Second), cmp.Or(p.lastStatus, "unknown"))
+			if lastErr != nil {
+				why += fmt.Sprintf("; the last look failed: %v", lastErr)
+			}
+			g.finish(g.noAnswer(p, why+"; "+note))
+		}
+	}
+}
+
+func (g *regionRun) noAnswer(p *pending, detail string) Result {
+	d := g.now().Sub(p.sentAt)
+	return Result{Target: p.Target, CommandID: p.id, Status: StatusNoAnswer, ExitCode: -1, Duration: d, Seconds: d.Round(time.Millisecond).Seconds(), Detail: detail}
+}
+
+// interrupted looks once more at the commands still running (so that
+// an instance that ended is reported as it ended), cancels them on the
+// instances where they still run, and reports those instances
+// Cancelled. It returns how many commands it cancelled and the ones it
+// could not.
+func (g *regionRun) interrupted(ctx context.Context) (int, []string) {
+	after := context.WithoutCancel(ctx)
+	for _, id := range g.commands() {
+		lctx, cancel := context.WithTimeout(after, callTimeout)
+		invs, err := g.cmds.Invocations(lctx, id)
 		cancel()
-	}
-	note := ""
-	if len(sent) > 0 {
-		note = fmt.Sprintf("; cancelled %d commands", len(sent)-len(failed))
-		if len(failed) > 0 {
-			note += "; could not cancel " + strings.Join(failed, ", ")
+		if err == nil {
+			g.take(id, invs)
 		}
 	}
-	if ctx.Err() != nil {
-		return elevator.Errorf(elevator.EINTERRUPTED, "interrupted%s", note)
+	cancelled := 0
+	var failed []string
+	for _, id := range g.commands() {
+		var ps []*pending
+		for _, p := range g.waiting {
+			if p.id == id {
+				ps = append(ps, p)
+			}
+		}
+		ids := make([]string, len(ps))
+		for i, p := range ps {
+			ids[i] = p.Instance
+		}
+		cctx, cancel := context.WithTimeout(after, callTimeout)
+		err := g.cmds.Cancel(cctx, id, ids)
+		cancel()
+		detail := "interrupted; the command was cancelled on it"
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%s in %s: %v", id, g.region, err))
+			detail = "interrupted; could not cancel the command: " + err.Error()
+		} else {
+			cancelled++
+		}
+		t := g.now()
+		for _, p := range ps {
+			d := t.Sub(p.sentAt)
+			g.finish(Result{Target: p.Target, CommandID: p.id, Status: StatusCancelled, ExitCode: -1, Duration: d, Seconds: d.Round(time.Millisecond).Seconds(), Detail: detail})
+		}
 	}
-	if note != "" {
-		return fmt.Errorf("%w%s", err, note)
-	}
-	return err
-}
-
-// abandon gives the instances still waiting a result when the run stops.
-func (r *Runner) abandon(rep *Report, waiting []*pending, finish func(Result), interrupted bool) {
-	status := StatusCancelled
-	if !interrupted {
-		status = StatusNoAnswer
-	}
-	for _, p := range waiting {
-		finish(Result{Target: p.Target, CommandID: p.id, Status: status, ExitCode: -1})
-	}
+	g.waiting = nil
+	return cancelled, failed
 }
 
 // result is an ended invocation's result, its output capped.
@@ -285,35 +574,6 @@ func (r *Runner) result(p *pending, inv Invocation, seen time.Time) Result {
 	res.Stderr, cut = Cap(inv.Stderr, r.MaxOutput)
 	res.StderrCut = cut || inv.StderrCut
 	return res
-}
-
-// running reports the regions whose count of instances still running
-// changed from before to now (all of now's when before is nil).
-func (r *Runner) running(now, before []*pending) {
-	if r.Running == nil {
-		return
-	}
-	ids := func(ps []*pending) map[string][]string {
-		m := map[string][]string{}
-		for _, p := range ps {
-			m[p.Region] = append(m[p.Region], p.Instance)
-		}
-		return m
-	}
-	n, b := ids(now), ids(before)
-	regions := make([]string, 0, len(b)+len(n))
-	for reg := range b {
-		regions = append(regions, reg)
-	}
-	for reg := range n {
-		regions = append(regions, reg)
-	}
-	slices.Sort(regions)
-	for _, reg := range slices.Compact(regions) {
-		if before == nil || len(n[reg]) != len(b[reg]) {
-			r.Running(reg, n[reg])
-		}
-	}
 }
 
 func (r *Runner) clock() (func() time.Time, func(context.Context, time.Duration) error) {
@@ -334,25 +594,6 @@ func (r *Runner) clock() (func() time.Time, func(context.Context, time.Duration)
 		}
 	}
 	return now, sleep
-}
-
-// batches splits targets into per-region groups of at most MaxPerSend.
-func batches(targets []Target) [][]Target {
-	var out [][]Target
-	byRegion := map[string][]Target{}
-	var regions []string
-	for _, t := range targets {
-		if _, ok := byRegion[t.Region]; !ok {
-			regions = append(regions, t.Region)
-		}
-		byRegion[t.Region] = append(byRegion[t.Region], t)
-	}
-	for _, reg := range regions {
-		for ts := range slices.Chunk(byRegion[reg], MaxPerSend) {
-			out = append(out, ts)
-		}
-	}
-	return out
 }
 
 // sortResults puts results in the targets' order.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -15,17 +16,23 @@ import (
 
 // fakeRunCommand is Run Command in memory, a fake behind Commands:
 // moto's Run Command ends every invocation at once with Success and exit
-// 0, and answers neither CancelCommand nor a failing command. Here each
-// instance ends after its number of looks with its invocation; an
-// instance without a plan never ends.
+// 0, and answers neither ListCommandInvocations, DescribeInstanceInformation,
+// CancelCommand nor a failing command. Here each instance ends after its
+// number of looks with its invocation; an instance without a plan never
+// ends. Every instance is an Online managed node unless ping says
+// otherwise ("" = not registered).
 type fakeRunCommand struct {
+	mu        sync.Mutex
 	plans     map[string]plan // by instance
-	sent      [][]string      // the instances of each Send
+	ping      map[string]string
+	sent      [][]string // the instances of each Send
 	looks     map[string]int
-	cancelled []string
+	cancelled []string // "command: instance instance"
 	sendErr   error
+	sendErrAt map[int]error // by Send number (1, 2, ...)
+	lookErrs  []error       // the first looks' errors, in turn
 	// onLook is called at each look, before it is answered.
-	onLook func(instance string)
+	onLook func(id string)
 }
 
 type plan struct {
@@ -37,44 +44,94 @@ func newFake(plans map[string]plan) *fakeRunCommand {
 	return &fakeRunCommand{plans: plans, looks: map[string]int{}}
 }
 
+func (f *fakeRunCommand) Managed(_ context.Context, instances []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, i := range instances {
+		s, ok := f.ping[i]
+		if !ok {
+			s = "Online"
+		}
+		if s != "" {
+			out[i] = s
+		}
+	}
+	return out, nil
+}
+
 func (f *fakeRunCommand) Send(_ context.Context, req Request, instances []string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.sendErr != nil {
 		return "", f.sendErr
+	}
+	if err := f.sendErrAt[len(f.sent)+1]; err != nil {
+		f.sent = append(f.sent, nil)
+		return "", err
 	}
 	f.sent = append(f.sent, instances)
 	return fmt.Sprintf("cmd-%d", len(f.sent)), nil
 }
 
-func (f *fakeRunCommand) Invocation(_ context.Context, id, instance string) (Invocation, error) {
+func (f *fakeRunCommand) Invocations(_ context.Context, id string) ([]Invocation, error) {
 	if f.onLook != nil {
-		f.onLook(instance)
+		f.onLook(id)
 	}
-	f.looks[instance]++
-	p, ok := f.plans[instance]
-	if !ok || f.looks[instance] <= p.after {
-		return Invocation{Status: "InProgress"}, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.lookErrs) > 0 {
+		err := f.lookErrs[0]
+		f.lookErrs = f.lookErrs[1:]
+		return nil, err
 	}
-	inv := p.inv
-	inv.Done = true
-	return inv, nil
+	var n int
+	fmt.Sscanf(id, "cmd-%d", &n)
+	var out []Invocation
+	for _, instance := range f.sent[n-1] {
+		f.looks[instance]++
+		p, ok := f.plans[instance]
+		if !ok || f.looks[instance] <= p.after {
+			out = append(out, Invocation{Instance: instance, Status: "InProgress"})
+			continue
+		}
+		inv := p.inv
+		inv.Instance, inv.Done = instance, true
+		out = append(out, inv)
+	}
+	return out, nil
 }
 
-func (f *fakeRunCommand) Cancel(_ context.Context, id string) error {
-	f.cancelled = append(f.cancelled, id)
+func (f *fakeRunCommand) Cancel(_ context.Context, id string, instances []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cancelled = append(f.cancelled, id+": "+strings.Join(instances, " "))
 	return nil
+}
+
+func (f *fakeRunCommand) lookCount(instance string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.looks[instance]
 }
 
 func ok(out string) Invocation { return Invocation{Status: "Success", Stdout: out} }
 
-// clock is a fake clock whose Sleep moves it on.
-type clock struct{ t time.Time }
+// clock is a fake clock whose Sleep moves it on (each region's poller
+// moves it; the tests that read times run one region).
+type clock struct {
+	mu     sync.Mutex
+	t      time.Time
+	sleeps []time.Duration
+}
 
-func (c *clock) now() time.Time { return c.t }
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) sleep(ctx context.Context, d time.Duration) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+	c.sleeps = append(c.sleeps, d)
 	return nil
 }
 
@@ -175,65 +232,136 @@ func TestOutputIsCappedOnACharacterBoundary(t *testing.T) {
 	}
 }
 
-func TestInterruptingCancelsEveryCommandSent(t *testing.T) {
-	east, west := newFake(map[string]plan{"i-1": {inv: ok("done")}}), newFake(nil)
+func TestInterruptingLooksOnceMoreThenCancelsWhereItStillRuns(t *testing.T) {
+	east := newFake(map[string]plan{"i-1": {inv: ok("done")}})
+	west := newFake(map[string]plan{"i-3": {after: 2, inv: ok("just ended")}}) // i-2 never ends
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	west.onLook = func(string) {
-		if west.looks["i-2"] == 2 {
-			cancel() // Ctrl-C while i-2 still runs
+		if west.lookCount("i-2") == 2 {
+			for east.lookCount("i-1") == 0 { // the regions' pollers run at once: let east's end first
+				time.Sleep(time.Millisecond)
+			}
+			cancel() // Ctrl-C while i-2 and i-3 still run; i-3 ends by the last look
 		}
 	}
-	rep, err := newRunner(map[string]Commands{"east": east, "west": west}, &clock{}).Run(ctx, Shell("sleep 600", time.Hour), append(targetsIn("east", "i-1"), targetsIn("west", "i-2")...))
-	if elevator.ErrorCode(err) != elevator.EINTERRUPTED {
-		t.Fatalf("err = %v, want interrupted", err)
+	rep, err := newRunner(map[string]Commands{"east": east, "west": west}, &clock{}).Run(ctx, Shell("sleep 600", time.Hour), append(targetsIn("east", "i-1"), targetsIn("west", "i-2", "i-3")...))
+	if elevator.ErrorCode(err) != elevator.EINTERRUPTED || !strings.Contains(err.Error(), "interrupted; cancelled 1 commands") {
+		t.Fatalf("err = %v, want interrupted, one command cancelled", err)
 	}
-	if !slices.Equal(east.cancelled, []string{"cmd-1"}) || !slices.Equal(west.cancelled, []string{"cmd-1"}) {
-		t.Errorf("cancelled east %v west %v, want each region's command", east.cancelled, west.cancelled)
+	if len(east.cancelled) != 0 || !slices.Equal(west.cancelled, []string{"cmd-1: i-2"}) {
+		t.Errorf("cancelled east %v west %v, want only west's command, on the instance still running", east.cancelled, west.cancelled)
 	}
-	if len(rep.Instances) != 2 || rep.Instances[0].Status != "Success" || rep.Instances[1].Status != StatusCancelled || rep.Failed != 1 {
-		t.Errorf("report after the interruption: %+v", rep.Instances)
+	got := []string{}
+	for _, r := range rep.Instances {
+		got = append(got, r.Instance+" "+r.Status)
+	}
+	if !slices.Equal(got, []string{"i-1 Success", "i-2 Cancelled", "i-3 Success"}) || rep.Failed != 1 || !strings.Contains(rep.Instances[1].Detail, "interrupted; the command was cancelled on it") {
+		t.Errorf("report after the interruption: %v %+v", got, rep.Instances)
 	}
 }
 
-func TestAnInstanceRunCommandNeverEndsIsCancelledAfterTheWait(t *testing.T) {
-	f := newFake(nil) // i-1 stays InProgress
+func TestAShellCommandRunCommandNeverEndsIsCancelledOnceAfterTheWait(t *testing.T) {
+	f := newFake(nil) // i-1 and i-2 stay InProgress
 	c := &clock{t: time.Unix(0, 0)}
-	rep, err := newRunner(map[string]Commands{"r": f}, c).Run(context.Background(), Shell("x", time.Minute), targetsIn("r", "i-1"))
+	rep, err := newRunner(map[string]Commands{"r": f}, c).Run(context.Background(), Shell("x", time.Minute), targetsIn("r", "i-1", "i-2"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := rep.Instances[0]
-	// Delivery (60s, at least 30s) + timeout (60s) + grace (60s).
-	if res.Status != StatusNoAnswer || res.Duration != 3*time.Minute || rep.Failed != 1 || !slices.Equal(f.cancelled, []string{"cmd-1"}) {
+	// Delivery (60s, at least 30s) + timeout (60s) + grace (60s); one
+	// CancelCommand for the command, naming its instances.
+	if res.Status != StatusNoAnswer || res.Duration != 3*time.Minute || rep.Failed != 2 || !slices.Equal(f.cancelled, []string{"cmd-1: i-1 i-2"}) ||
+		!strings.Contains(res.Detail, "last status InProgress); cancelled") {
 		t.Errorf("result %+v, cancelled %v", res, f.cancelled)
 	}
 }
 
-func TestASendRefusedBeforeAnythingWasSentIsTheRunsError(t *testing.T) {
+func TestADocumentPastTheWaitIsNotCancelled(t *testing.T) {
+	f := newFake(nil)
+	rep, err := newRunner(map[string]Commands{"r": f}, &clock{t: time.Unix(0, 0)}).Run(context.Background(),
+		Request{Document: "AWS-RunPatchBaseline", Parameters: map[string][]string{"Operation": {"Install"}}, Timeout: time.Minute}, targetsIn("r", "i-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := rep.Instances[0]; res.Status != StatusNoAnswer || len(f.cancelled) != 0 || !strings.Contains(res.Detail, "was not cancelled and may still run") {
+		t.Errorf("result %+v, cancelled %v: a document's run is bounded by the document, not cancelled", res, f.cancelled)
+	}
+}
+
+func TestASendRefusedEverywhereIsTheRunsError(t *testing.T) {
 	f := newFake(nil)
 	f.sendErr = elevator.Errorf(elevator.ENOTFOUND, "SSM document Nope not found")
 	rep, err := newRunner(map[string]Commands{"r": f}, &clock{}).Run(context.Background(), Request{Document: "Nope"}, targetsIn("r", "i-1"))
-	if elevator.ErrorCode(err) != elevator.ENOTFOUND || len(rep.Instances) != 0 {
+	if elevator.ErrorCode(err) != elevator.ENOTFOUND || len(rep.Instances) != 1 || rep.Instances[0].Status != StatusNotSent {
 		t.Errorf("Run = %+v, %v", rep, err)
 	}
 }
 
-func TestAnInvocationThatCannotBeReadStopsTheRunAndCancels(t *testing.T) {
-	f := &failingLook{fakeRunCommand: newFake(nil)}
+func TestABatchRunCommandRefusesDoesNotStopTheOthers(t *testing.T) {
+	f := newFake(map[string]plan{})
+	var ids []string
+	for i := range 120 {
+		ids = append(ids, fmt.Sprintf("i-%03d", i))
+		f.plans[ids[i]] = plan{inv: ok("")}
+	}
+	// The first batch is refused, as SendCommand refuses a whole batch
+	// with InvalidInstanceId for one instance it does not manage.
+	f.sendErrAt = map[int]error{1: elevator.Errorf(elevator.EAWS, "send command: InvalidInstanceId")}
+	rep, err := newRunner(map[string]Commands{"r": f}, &clock{}).Run(context.Background(), Shell("x", time.Minute), targetsIn("r", ids...))
+	if err != nil {
+		t.Fatalf("Run: %v (a refused batch is its instances' result, not the run's error)", err)
+	}
+	if rep.Failed != 50 || rep.Instances[0].Status != StatusNotSent || !strings.Contains(rep.Instances[0].Detail, "InvalidInstanceId") || rep.Instances[50].Status != "Success" || len(f.sent) != 3 {
+		t.Errorf("failed %d, first %+v, 51st %+v, sends %d", rep.Failed, rep.Instances[0], rep.Instances[50], len(f.sent))
+	}
+}
+
+func TestInstancesNotOnlineInSystemsManagerAreNotSentTo(t *testing.T) {
+	f := newFake(map[string]plan{"i-1": {inv: ok("")}})
+	f.ping = map[string]string{"i-2": "", "i-3": "ConnectionLost"}
+	rep, err := newRunner(map[string]Commands{"r": f}, &clock{}).Run(context.Background(), Shell("x", time.Minute), targetsIn("r", "i-1", "i-2", "i-3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.sent) != 1 || !slices.Equal(f.sent[0], []string{"i-1"}) {
+		t.Errorf("sent %v, want only the Online i-1", f.sent)
+	}
+	if r := rep.Instances[1]; r.Status != StatusNotManaged || !strings.Contains(r.Detail, "not registered with Systems Manager") {
+		t.Errorf("unregistered: %+v", r)
+	}
+	if r := rep.Instances[2]; r.Status != StatusNotManaged || !strings.Contains(r.Detail, "ConnectionLost") || rep.Failed != 2 {
+		t.Errorf("connection lost: %+v (failed %d)", r, rep.Failed)
+	}
+}
+
+func TestAThrottledLookIsTriedAgainLaterWithBackoff(t *testing.T) {
+	f := newFake(map[string]plan{"i-1": {inv: ok("fine\n")}, "i-2": {inv: ok("fine\n")}})
+	throttled := elevator.Errorf(elevator.EAWS, "list invocations: ThrottlingException: Rate exceeded")
+	f.lookErrs = []error{throttled, throttled, throttled}
+	c := &clock{t: time.Unix(0, 0)}
+	rep, err := newRunner(map[string]Commands{"r": f}, c).Run(context.Background(), Shell("x", time.Minute), targetsIn("r", "i-1", "i-2"))
+	if err != nil || rep.Failed != 0 || len(f.cancelled) != 0 {
+		t.Fatalf("Run = %+v, %v, cancelled %v: a throttled look must only be tried again", rep, err, f.cancelled)
+	}
+	if want := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second}; !slices.Equal(c.sleeps, want) {
+		t.Errorf("waits between looks %v, want %v (doubled after each failed look)", c.sleeps, want)
+	}
+}
+
+func TestADeniedLookStopsWaitingWithoutCancelling(t *testing.T) {
+	f := newFake(nil)
+	f.lookErrs = []error{Permanent(errDenied)}
 	rep, err := newRunner(map[string]Commands{"r": f}, &clock{}).Run(context.Background(), Shell("x", time.Minute), targetsIn("r", "i-1", "i-2"))
-	if !errors.Is(err, errDenied) || !slices.Equal(f.cancelled, []string{"cmd-1"}) || len(rep.Instances) != 2 || rep.Failed != 2 {
-		t.Errorf("Run = %+v, %v; cancelled %v", rep, err, f.cancelled)
+	if !errors.Is(err, errDenied) || !strings.Contains(err.Error(), "without cancelling") || len(f.cancelled) != 0 || len(rep.Instances) != 2 || rep.Failed != 2 {
+		t.Fatalf("Run = %+v, %v; cancelled %v", rep, err, f.cancelled)
+	}
+	if r := rep.Instances[0]; r.Status != StatusNoAnswer || !strings.Contains(r.Detail, "the command was not cancelled and may still run") {
+		t.Errorf("result %+v", r)
 	}
 }
 
 var errDenied = errors.New("access denied")
-
-type failingLook struct{ *fakeRunCommand }
-
-func (f *failingLook) Invocation(context.Context, string, string) (Invocation, error) {
-	return Invocation{}, errDenied
-}
 
 func TestPickSpreadsOverRegionsAndZonesTheSameWayEveryTime(t *testing.T) {
 	targets := []Target{
@@ -346,21 +474,11 @@ func FuzzParseSize(f *testing.F) {
 	})
 }
 
-// interruptedSend is a Run Command whose second Send is interrupted.
-type interruptedSend struct {
-	*fakeRunCommand
-	cancel context.CancelFunc
-}
-
-func (f *interruptedSend) Send(ctx context.Context, req Request, instances []string) (string, error) {
-	if len(f.sent) == 1 {
-		f.cancel()
-		return "", ctx.Err()
-	}
-	return f.fakeRunCommand.Send(ctx, req, instances)
-}
-
-func TestInterruptedWhileSendingCancelsWhatWasSentAndReportsIt(t *testing.T) {
+// TestCtrlCDuringASendLetsItFinishThenCancelsTheCommand: interrupted
+// while the first SendCommand is on its way, the send still finishes
+// (its context ignores the interruption), so the command it created is
+// known and cancelled; the second batch is never sent.
+func TestCtrlCDuringASendLetsItFinishThenCancelsTheCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	f := &interruptedSend{fakeRunCommand: newFake(nil), cancel: cancel}
@@ -369,13 +487,28 @@ func TestInterruptedWhileSendingCancelsWhatWasSentAndReportsIt(t *testing.T) {
 		ids = append(ids, fmt.Sprintf("i-%02d", i))
 	}
 	rep, err := newRunner(map[string]Commands{"r": f}, &clock{}).Run(ctx, Shell("x", time.Minute), targetsIn("r", ids...))
-	if elevator.ErrorCode(err) != elevator.EINTERRUPTED || !slices.Equal(f.cancelled, []string{"cmd-1"}) {
-		t.Fatalf("err %v, cancelled %v", err, f.cancelled)
+	if elevator.ErrorCode(err) != elevator.EINTERRUPTED || !slices.Equal(f.cancelled, []string{"cmd-1: " + strings.Join(ids[:50], " ")}) || len(f.sent) != 1 {
+		t.Fatalf("err %v, cancelled %v, sends %d", err, f.cancelled, len(f.sent))
 	}
-	// The first 50 were sent, and are reported cancelled; the other 10 never were.
-	if len(rep.Instances) != 50 || rep.Failed != 50 || rep.Instances[0].Status != StatusCancelled {
-		t.Errorf("report: %d instances, %d failed", len(rep.Instances), rep.Failed)
+	if len(rep.Instances) != 60 || rep.Failed != 60 || rep.Instances[0].Status != StatusCancelled || rep.Instances[0].CommandID != "cmd-1" ||
+		rep.Instances[59].Detail != "interrupted before it was sent" {
+		t.Errorf("report: %d instances, %d failed: %+v", len(rep.Instances), rep.Failed, rep.Instances[0])
 	}
+}
+
+// interruptedSend is a Run Command interrupted (Ctrl-C) during its first
+// Send, which fails if its context ends.
+type interruptedSend struct {
+	*fakeRunCommand
+	cancel context.CancelFunc
+}
+
+func (f *interruptedSend) Send(ctx context.Context, req Request, instances []string) (string, error) {
+	f.cancel()
+	if ctx.Err() != nil {
+		return "", ctx.Err()
+	}
+	return f.fakeRunCommand.Send(ctx, req, instances)
 }
 
 func FuzzCap(f *testing.F) {

@@ -3,7 +3,10 @@ package ssm
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -89,7 +92,9 @@ func (c *Client) RunShell(ctx context.Context, instance string, lines []string, 
 // runAPI lists the operations of a command sent to many instances.
 type runAPI interface {
 	commandAPI
+	ListCommandInvocations(context.Context, *ssmsdk.ListCommandInvocationsInput, ...func(*ssmsdk.Options)) (*ssmsdk.ListCommandInvocationsOutput, error)
 	CancelCommand(context.Context, *ssmsdk.CancelCommandInput, ...func(*ssmsdk.Options)) (*ssmsdk.CancelCommandOutput, error)
+	DescribeInstanceInformation(context.Context, *ssmsdk.DescribeInstanceInformationInput, ...func(*ssmsdk.Options)) (*ssmsdk.DescribeInstanceInformationOutput, error)
 }
 
 // MaxInstancesPerCommand is the most instance ids one SendCommand takes.
@@ -108,13 +113,16 @@ type Command struct {
 }
 
 // Invocation is how a command sent to one instance stands. Done is false
-// while Run Command has not ended it (Pending, InProgress, Delayed, or
-// not yet known to it); then Status says how it ended (Success, Failed,
-// TimedOut, Cancelled, Undeliverable, Terminated, ...) and ResponseCode
-// is what the document's last step exited with (-1 when it did not run).
-// Start and End are when it ran on the instance, as Run Command says
-// (zero when it does not).
+// while Run Command has not ended it (Pending, InProgress, Delayed,
+// Cancelling); then Status says how it ended (Success, Failed, TimedOut,
+// Cancelled) and StatusDetails why (DeliveryTimedOut, Undeliverable,
+// Terminated, ...). ResponseCode is what the first failed step exited
+// with, else the last step (-1 when none ran). Stdout and Stderr are the
+// steps' output, each step's under a "[step NAME]" line when the
+// document has several. Start and End are when its steps ran, as Run
+// Command says (zero when it does not).
 type Invocation struct {
+	Instance              string
 	Status, StatusDetails string
 	Done                  bool
 	ResponseCode          int
@@ -124,20 +132,26 @@ type Invocation struct {
 }
 
 // Send sends a command to up to MaxInstancesPerCommand instances and
-// returns its id. Failures are EAWS errors (EINVALID when Run Command
-// refuses the document or its parameters).
+// returns its id. It is delivered to all of them at once, and to the
+// others when it fails on some (MaxErrors 100%). Failures are EAWS
+// errors (EINVALID when Run Command refuses the document's parameters,
+// ENOTFOUND for an unknown document); an instance id Run Command does
+// not manage (InvalidInstanceId) is EAWS: the instances, not the
+// request, are at fault.
 func (c *Client) Send(ctx context.Context, cmd Command) (string, error) {
 	api, ok := c.api.(commandAPI)
 	if !ok {
 		return "", errors.New("ssm: client cannot run commands")
 	}
 	op := awserr.Op{Doing: "send command " + cmd.Document, Region: c.region, Kind: "SSM document", Name: cmd.Document}
-	secs := max(int32(cmd.Delivery/time.Second), 30)
+	secs := int32(min(max(cmd.Delivery/time.Second, 30), MaxTimeout/time.Second))
 	in := &ssmsdk.SendCommandInput{
 		DocumentName:   aws.String(cmd.Document),
 		InstanceIds:    cmd.Instances,
 		Parameters:     cmd.Parameters,
 		TimeoutSeconds: aws.Int32(secs),
+		MaxConcurrency: aws.String(strconv.Itoa(max(len(cmd.Instances), 1))),
+		MaxErrors:      aws.String("100%"),
 	}
 	if cmd.Comment != "" {
 		in.Comment = aws.String(cmd.Comment)
@@ -149,13 +163,141 @@ func (c *Client) Send(ctx context.Context, cmd Command) (string, error) {
 	return aws.ToString(out.Command.CommandId), nil
 }
 
+// MaxTimeout is the longest a Run Command timeout may be (48 hours):
+// both TimeoutSeconds and AWS-RunShellScript's executionTimeout.
+const MaxTimeout = 48 * time.Hour
+
 // sendCodes are SendCommand's answers that mean the request was wrong.
 var sendCodes = awserr.Codes{
 	NotFound: []awserr.Match{{Code: "InvalidDocument"}},
-	Invalid:  []awserr.Match{{Code: "InvalidParameters"}, {Code: "InvalidDocumentVersion"}, {Code: "InvalidInstanceId"}},
+	Invalid:  []awserr.Match{{Code: "InvalidParameters"}, {Code: "InvalidDocumentVersion"}},
 }
 
-// CommandInvocation returns how command id stands on instance. An
+// ManagedNodes returns the Systems Manager ping status (Online,
+// ConnectionLost, Inactive) of those of instances registered as managed
+// nodes; an instance it does not name is not registered.
+func (c *Client) ManagedNodes(ctx context.Context, instances []string) (map[string]string, error) {
+	api, ok := c.api.(runAPI)
+	if !ok {
+		return nil, errors.New("ssm: client cannot describe managed nodes")
+	}
+	out := map[string]string{}
+	for ids := range slices.Chunk(instances, MaxInstancesPerCommand) {
+		in := &ssmsdk.DescribeInstanceInformationInput{Filters: []ssmtypes.InstanceInformationStringFilter{{Key: aws.String("InstanceIds"), Values: ids}}}
+		for {
+			page, err := api.DescribeInstanceInformation(ctx, in)
+			if err != nil {
+				return nil, codes.Translate(awserr.Op{Doing: "describe managed nodes", Region: c.region}, err)
+			}
+			for _, i := range page.InstanceInformationList {
+				out[aws.ToString(i.InstanceId)] = string(i.PingStatus)
+			}
+			if aws.ToString(page.NextToken) == "" {
+				break
+			}
+			in.NextToken = page.NextToken
+		}
+	}
+	return out, nil
+}
+
+// Invocations returns how command id stands on each instance Run Command
+// has an invocation for (one ListCommandInvocations with each step's
+// status), with the full output of those that ended (one
+// GetCommandInvocation per step that printed anything: the list keeps
+// 2,500 characters of a step's output).
+func (c *Client) Invocations(ctx context.Context, id string) ([]Invocation, error) {
+	api, ok := c.api.(runAPI)
+	if !ok {
+		return nil, errors.New("ssm: client cannot run commands")
+	}
+	op := awserr.Op{Doing: "list invocations of command " + id, Region: c.region, Kind: "command", Name: id}
+	var out []Invocation
+	in := &ssmsdk.ListCommandInvocationsInput{CommandId: aws.String(id), Details: true}
+	for {
+		page, err := api.ListCommandInvocations(ctx, in)
+		if err != nil {
+			return nil, codes.Translate(op, err)
+		}
+		for _, ci := range page.CommandInvocations {
+			inv, err := c.invocation(ctx, api, id, ci)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, inv)
+		}
+		if aws.ToString(page.NextToken) == "" {
+			return out, nil
+		}
+		in.NextToken = page.NextToken
+	}
+}
+
+// listOutputMax is the most of a step's output ListCommandInvocations gives.
+const listOutputMax = 2500
+
+// invocation reads one instance's invocation, with its steps' output
+// when it ended.
+func (c *Client) invocation(ctx context.Context, api runAPI, id string, ci ssmtypes.CommandInvocation) (Invocation, error) {
+	inv := Invocation{Instance: aws.ToString(ci.InstanceId), Status: string(ci.Status), StatusDetails: aws.ToString(ci.StatusDetails), ResponseCode: -1}
+	switch ci.Status {
+	case ssmtypes.CommandInvocationStatusPending, ssmtypes.CommandInvocationStatusInProgress, ssmtypes.CommandInvocationStatusDelayed, ssmtypes.CommandInvocationStatusCancelling:
+		return inv, nil
+	}
+	inv.Done = true
+	steps := len(ci.CommandPlugins) > 1
+	failed := false
+	var stdout, stderr strings.Builder
+	for _, p := range ci.CommandPlugins {
+		name := aws.ToString(p.Name)
+		if p.ResponseStartDateTime != nil && (inv.Start.IsZero() || p.ResponseStartDateTime.Before(inv.Start)) {
+			inv.Start = p.ResponseStartDateTime.UTC()
+		}
+		if p.ResponseFinishDateTime != nil && p.ResponseFinishDateTime.After(inv.End) {
+			inv.End = p.ResponseFinishDateTime.UTC()
+		}
+		if !failed && p.Status != ssmtypes.CommandPluginStatusPending {
+			inv.ResponseCode = int(p.ResponseCode)
+			failed = p.Status != ssmtypes.CommandPluginStatusSuccess
+		}
+		var so, se string
+		var soCut, seCut bool
+		if aws.ToString(p.Output) != "" {
+			full, err := api.GetCommandInvocation(ctx, &ssmsdk.GetCommandInvocationInput{CommandId: aws.String(id), InstanceId: ci.InstanceId, PluginName: p.Name})
+			switch {
+			case err == nil:
+				so, se = aws.ToString(full.StandardOutputContent), aws.ToString(full.StandardErrorContent)
+				soCut, seCut = utf8.RuneCountInString(so) >= MaxOutput, utf8.RuneCountInString(se) >= MaxOutput
+			case awserr.Code(err) == "InvocationDoesNotExist":
+				// The list's output, stdout and stderr together.
+				so = aws.ToString(p.Output)
+				soCut = utf8.RuneCountInString(so) >= listOutputMax
+			default:
+				return Invocation{}, codes.Translate(awserr.Op{Doing: "get step " + name + " of command " + id + " on " + inv.Instance, Region: c.region, Kind: "instance", Name: inv.Instance}, err)
+			}
+		}
+		if steps {
+			fmt.Fprintf(&stdout, "[step %s: %s, exit %d]\n", name, p.Status, p.ResponseCode)
+			if se != "" {
+				fmt.Fprintf(&stderr, "[step %s]\n", name)
+			}
+		}
+		stdout.WriteString(so)
+		stderr.WriteString(se)
+		if steps && so != "" && !strings.HasSuffix(so, "\n") {
+			stdout.WriteString("\n")
+		}
+		if steps && se != "" && !strings.HasSuffix(se, "\n") {
+			stderr.WriteString("\n")
+		}
+		inv.StdoutCut, inv.StderrCut = inv.StdoutCut || soCut, inv.StderrCut || seCut
+	}
+	inv.Stdout, inv.Stderr = stdout.String(), stderr.String()
+	return inv, nil
+}
+
+// CommandInvocation returns how command id stands on instance, for a
+// document of one step (a document of several needs Invocations). An
 // invocation Run Command does not know yet is not Done.
 func (c *Client) CommandInvocation(ctx context.Context, id, instance string) (Invocation, error) {
 	api, ok := c.api.(commandAPI)
@@ -164,12 +306,12 @@ func (c *Client) CommandInvocation(ctx context.Context, id, instance string) (In
 	}
 	out, err := api.GetCommandInvocation(ctx, &ssmsdk.GetCommandInvocationInput{CommandId: aws.String(id), InstanceId: aws.String(instance)})
 	if awserr.Code(err) == "InvocationDoesNotExist" {
-		return Invocation{Status: string(ssmtypes.CommandInvocationStatusPending)}, nil
+		return Invocation{Instance: instance, Status: string(ssmtypes.CommandInvocationStatusPending)}, nil
 	}
 	if err != nil {
 		return Invocation{}, codes.Translate(awserr.Op{Doing: "get command " + id + " on " + instance, Region: c.region, Kind: "instance", Name: instance}, err)
 	}
-	inv := Invocation{Status: string(out.Status), StatusDetails: aws.ToString(out.StatusDetails), ResponseCode: int(out.ResponseCode)}
+	inv := Invocation{Instance: instance, Status: string(out.Status), StatusDetails: aws.ToString(out.StatusDetails), ResponseCode: int(out.ResponseCode)}
 	switch out.Status {
 	case ssmtypes.CommandInvocationStatusPending, ssmtypes.CommandInvocationStatusInProgress, ssmtypes.CommandInvocationStatusDelayed, ssmtypes.CommandInvocationStatusCancelling:
 		return inv, nil
@@ -193,14 +335,15 @@ func runTime(s string) time.Time {
 	return time.Time{}
 }
 
-// CancelCommand asks Run Command to stop command id on every instance it
-// still runs on. Failures are EAWS errors.
-func (c *Client) CancelCommand(ctx context.Context, id string) error {
+// CancelCommand asks Run Command to stop command id on instances (on
+// every instance it still runs on when none is given). Failures are
+// EAWS errors.
+func (c *Client) CancelCommand(ctx context.Context, id string, instances ...string) error {
 	api, ok := c.api.(runAPI)
 	if !ok {
 		return errors.New("ssm: client cannot cancel commands")
 	}
-	if _, err := api.CancelCommand(ctx, &ssmsdk.CancelCommandInput{CommandId: aws.String(id)}); err != nil {
+	if _, err := api.CancelCommand(ctx, &ssmsdk.CancelCommandInput{CommandId: aws.String(id), InstanceIds: instances}); err != nil {
 		return codes.Translate(awserr.Op{Doing: "cancel command " + id, Region: c.region, Kind: "command", Name: id}, err)
 	}
 	return nil
