@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elevator "github.com/elevatorhq/elevator"
@@ -71,8 +72,8 @@ func (o *execOpts) validate() error {
 	if o.count, err = parseInstanceCount(o.instances); err != nil {
 		return err
 	}
-	if o.timeout <= 0 {
-		return elevator.Errorf(elevator.EINVALID, "--timeout %s: want a positive duration, such as 10m", o.timeout)
+	if o.timeout < time.Second || o.timeout > ssm.MaxTimeout {
+		return elevator.Errorf(elevator.EINVALID, "--timeout %s: want 1s to 48h (Run Command's longest timeout), such as 10m", o.timeout)
 	}
 	if o.outputCap, err = runcmd.ParseSize("--max-output", o.maxOutput); err != nil {
 		return err
@@ -129,7 +130,7 @@ func checkDocumentName(name string) error {
 		ok = ok && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.')
 	}
 	if !ok {
-		return elevator.Errorf(elevator.EINVALID, "--document %q: want an SSM document's name (3 to 128 letters, digits, _ - .), such as AWS-RunPatchBaseline, or its ARN", name)
+		return elevator.Errorf(elevator.EINVALID, "--document %q: want an SSM document's name (3 to 128 letters, digits, _ - .), such as AWS-RunShellScript, or its ARN", name)
 	}
 	return nil
 }
@@ -249,6 +250,19 @@ func (x *execRun) run(ctx context.Context, req runcmd.Request) error {
 		what = strconv.Quote(truncate(req.Command, 80))
 	}
 	x.progress.Note(targets[0].Region, fmt.Sprintf("running %s on %d instances of %s %s (release %s)", what, len(targets), x.app, x.service, release))
+	what = fmt.Sprintf("service %s: %s on %d instances", x.service, req.Document, len(targets))
+	command := ""
+	if req.Command != "" {
+		command = ": " + truncate(req.Command, auditCommandMax)
+	} else if len(req.Parameters) > 0 {
+		command = ": " + truncate(fmt.Sprint(req.Parameters), auditCommandMax)
+	}
+	// The run is in the audit log before anything is sent: a run that
+	// cannot be audited is not run.
+	if err := x.writeAudit(ctx, elevator.AuditEntry{At: x.now(), By: x.by, Action: elevator.AuditExec, App: x.app, Orbit: x.orbit,
+		ReleaseID: release, Outcome: "started", Detail: what + command}); err != nil {
+		return fmt.Errorf("write the audit entry before sending the command (nothing was sent): %w", err)
+	}
 	multiRegion := len(x.lookup.regions) > 1
 	x.runner.Finished = func(r runcmd.Result) {
 		if !x.g.json() {
@@ -257,15 +271,14 @@ func (x *execRun) run(ctx context.Context, req runcmd.Request) error {
 		}
 	}
 	x.runner.Running = func(region string, ids []string) {
-		if len(ids) > 0 {
-			x.progress.Note(region, fmt.Sprintf("%d still running: %s", len(ids), strings.Join(firstOf(ids, 5), " ")))
+		if len(ids) == 0 {
+			x.progress.Note(region, "none still running")
+			return
 		}
+		x.progress.Note(region, fmt.Sprintf("%d still running: %s", len(ids), strings.Join(firstOf(ids, 5), " ")))
 	}
 	rep, runErr := x.runner.Run(ctx, req, targets)
 	x.progress.Done()
-	if runErr != nil && len(rep.Instances) == 0 {
-		return runErr // nothing was sent
-	}
 	out := execReport{Orbit: x.orbit, App: x.app, Service: x.service, Release: release, Report: rep}
 	outcome := "succeeded"
 	switch {
@@ -276,14 +289,8 @@ func (x *execRun) run(ctx context.Context, req runcmd.Request) error {
 	case rep.Failed > 0:
 		outcome = "failed"
 	}
-	detail := fmt.Sprintf("service %s: %s on %d instances, %d failed", x.service, req.Document, len(targets), rep.Failed)
-	if req.Command != "" {
-		detail += ": " + truncate(req.Command, auditCommandMax)
-	} else if len(req.Parameters) > 0 {
-		detail += ": " + truncate(fmt.Sprint(req.Parameters), auditCommandMax)
-	}
-	auditErr := x.audit(context.WithoutCancel(ctx), elevator.AuditEntry{At: x.now(), By: x.by, Action: elevator.AuditExec, App: x.app, Orbit: x.orbit,
-		ReleaseID: release, Outcome: outcome, Detail: detail})
+	auditErr := x.writeAudit(context.WithoutCancel(ctx), elevator.AuditEntry{At: x.now(), By: x.by, Action: elevator.AuditExec, App: x.app, Orbit: x.orbit,
+		ReleaseID: release, Outcome: outcome, Detail: fmt.Sprintf("%s, %d failed%s", what, rep.Failed, command)})
 	if x.g.json() {
 		if err := x.g.printJSON(out); err != nil {
 			return err
@@ -314,6 +321,16 @@ func (x *execRun) run(ctx context.Context, req runcmd.Request) error {
 	return err
 }
 
+// auditTimeout bounds writing an audit entry.
+const auditTimeout = 30 * time.Second
+
+// writeAudit writes e to the orbit's audit log, in auditTimeout at most.
+func (x *execRun) writeAudit(ctx context.Context, e elevator.AuditEntry) error {
+	ctx, cancel := context.WithTimeout(ctx, auditTimeout)
+	defer cancel()
+	return x.audit(ctx, e)
+}
+
 // printExecResult prints one instance's result: a line saying how it
 // ended, then its output, indented.
 func printExecResult(w io.Writer, r runcmd.Result, capped int, region bool) {
@@ -330,7 +347,7 @@ func printExecResult(w io.Writer, r runcmd.Result, capped int, region bool) {
 	}
 	fmt.Fprintln(w, line)
 	stream := func(prefix, s string, cut bool) {
-		s = strings.TrimRight(s, "\n")
+		s = strings.TrimRight(printable(s), "\n")
 		if s != "" {
 			for _, l := range strings.Split(s, "\n") {
 				fmt.Fprintf(w, "  %s%s\n", prefix, l)
@@ -342,6 +359,19 @@ func printExecResult(w io.Writer, r runcmd.Result, capped int, region bool) {
 	}
 	stream("", r.Stdout, r.StdoutCut)
 	stream("stderr: ", r.Stderr, r.StderrCut)
+}
+
+// printable returns s without the control characters an instance's
+// output could use to move the terminal's cursor or change its colours:
+// all but tab and newline (a carriage return too, so a progress bar's
+// last state is what shows).
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || !unicode.IsControl(r) {
+			return r
+		}
+		return -1
+	}, s)
 }
 
 // printExecSummary says how many instances succeeded and failed.
@@ -424,13 +454,17 @@ gives a document's parameter; give K again for a list of values.
 
 The exit status is 0 when the command succeeded everywhere, 6 when it failed,
 timed out or could not be delivered on any instance, 130 when interrupted
-(the command is cancelled where it still runs). Each run is written to the
-orbit's audit log. The instances need a running SSM agent that takes
-commands over the ssmmessages channel: the instance role Elevator compiles
-allows that channel, not the older ec2messages one. See docs/operations.md.`,
+(the command is cancelled where it still runs). A --document's run is
+bounded by the document's own timeouts: exec waits for it for --timeout
+(twice, with delivery) and a minute, then stops waiting without cancelling
+it. Each run is written to the orbit's audit log when it starts and when it
+ends. The instances need a running SSM agent registered with Systems
+Manager (Online); the instance role Elevator compiles lets it take commands
+(ssmmessages and ec2messages). A document that calls AWS from the instance
+needs those grants in the role too. See docs/operations.md.`,
 		Example: `  elevator exec --orbit production --app shop --service web -- uptime
   elevator exec --orbit production --app shop --service web --instances 2 -- 'journalctl -u elevator-web -n 20'
-  elevator exec --orbit production --app shop --service worker --document AWS-RunPatchBaseline --parameters Operation=Scan`,
+  elevator exec --orbit production --app shop --service worker --document AWS-RunShellScript --parameters commands='df -h /' --parameters executionTimeout=60`,
 		Args: cobra.ArbitraryArgs,
 	}
 	c.RunE = func(cmd *cobra.Command, args []string) error {
@@ -445,7 +479,7 @@ allows that channel, not the older ec2messages one. See docs/operations.md.`,
 	f.StringVar(&o.app, "app", "", "the app (required)")
 	f.StringVar(&o.service, "service", "", "the service whose instances run the command (required)")
 	f.StringVar(&o.instances, "instances", "all", "how many of the service's instances: all, or a count")
-	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long the command may run on an instance (and wait to be delivered)")
+	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long the command may wait to be delivered and run on an instance (1s to 48h; a --document's own timeouts bound its run, exec waits as long)")
 	f.StringVar(&o.maxOutput, "max-output", "4KiB", "the most of each instance's stdout and stderr to show, such as 4096, 4KiB, 1MiB")
 	f.StringVar(&o.document, "document", "", "run this SSM document instead of a shell command")
 	f.StringArrayVar(&o.parameters, "parameters", nil, "a parameter of --document, NAME=VALUE (repeat it; the same NAME again adds a value)")

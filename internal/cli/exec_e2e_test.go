@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,8 +47,11 @@ type execReport struct {
 // audit entries read back from the orbit's audit log.
 func TestExecRunsOnTheCurrentReleasesInstancesOnMoto(t *testing.T) {
 	acct, orbit, flags := releasable(t)
+	// moto lacks DescribeInstanceInformation and ListCommandInvocations:
+	// the proxy answers them, injecting no fault.
+	plain := startFaultyRunCommand(t, &faultyRunCommand{})
 	o := []string{"--orbit", orbit, "--orbit-file", flags[5], "--app", "shop", "--poll-interval", "100ms",
-		"--endpoint-url", emulatortest.Endpoint()} // before the -- that ends the flags
+		"--endpoint-url", plain.url} // before the -- that ends the flags
 	exec := func(args ...string) result {
 		t.Helper()
 		return elevator(t, "", append(append([]string{"exec"}, o...), args...)...)
@@ -94,13 +99,13 @@ func TestExecRunsOnTheCurrentReleasesInstancesOnMoto(t *testing.T) {
 		t.Errorf("moto was sent %s %v to %v, want the shell line to %v", aws.ToString(c.DocumentName), c.Parameters, c.InstanceIds, regions["us-east-1"])
 	}
 
-	one := exec("--service", "worker", "--region", "eu-west-1", "--instances", "1", "-o", "json", "--document", "AWS-RunPatchBaseline", "--parameters", "Operation=Scan")
+	one := exec("--service", "worker", "--region", "eu-west-1", "--instances", "1", "-o", "json", "--document", "AWS-RunShellScript", "--parameters", "commands=df -h /")
 	mustSucceed(t, one)
 	var rep1 execReport
 	if err := json.Unmarshal([]byte(one.stdout), &rep1); err != nil {
 		t.Fatalf("%v\n%s", err, one.stdout)
 	}
-	if len(rep1.Instances) != 1 || rep1.Instances[0].Region != "eu-west-1" || rep1.Document != "AWS-RunPatchBaseline" || !slices.Equal(rep1.Parameters["Operation"], []string{"Scan"}) {
+	if len(rep1.Instances) != 1 || rep1.Instances[0].Region != "eu-west-1" || rep1.Document != "AWS-RunShellScript" || !slices.Equal(rep1.Parameters["commands"], []string{"df -h /"}) {
 		t.Errorf("exec --region eu-west-1 --instances 1 --document: %+v", rep1)
 	}
 
@@ -122,7 +127,7 @@ func TestExecRunsOnTheCurrentReleasesInstancesOnMoto(t *testing.T) {
 	}
 
 	// Ctrl-C while the us-east-1 instance runs: the command is cancelled
-	// in each region, the results so far printed, exit 130.
+	// where it still runs (us-east-1), the results so far printed, exit 130.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	interrupt := startFaultyRunCommand(t, &faultyRunCommand{slow: east, slowLooks: 1000})
@@ -134,9 +139,9 @@ func TestExecRunsOnTheCurrentReleasesInstancesOnMoto(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := cli.Run(ctx, []string{"exec", "--orbit", orbit, "--orbit-file", flags[5], "--app", "shop", "--poll-interval", "100ms",
 		"--endpoint-url", interrupt.url, "--service", "web", "--", "sleep", "600"}, strings.NewReader(""), &stdout, &stderr)
-	if code != cli.ExitInterrupted || interrupt.cancels.Load() != 2 || !strings.Contains(stdout.String(), east+" (us-east-1a): Cancelled, exit -1") ||
-		!strings.Contains(stdout.String(), west+" (eu-west-1a): Success, exit 0") || !strings.Contains(stderr.String(), "interrupted; cancelled 2 commands") {
-		t.Errorf("exec interrupted: exit %d (want %d), CancelCommand calls %d (want 2)\nstdout:\n%s\nstderr:\n%s", code, cli.ExitInterrupted, interrupt.cancels.Load(), stdout.String(), stderr.String())
+	if code != cli.ExitInterrupted || interrupt.cancels.Load() != 1 || !strings.Contains(stdout.String(), east+" (us-east-1a): Cancelled, exit -1") ||
+		!strings.Contains(stdout.String(), west+" (eu-west-1a): Success, exit 0") || !strings.Contains(stderr.String(), "interrupted; cancelled 1 commands") {
+		t.Errorf("exec interrupted: exit %d (want %d), CancelCommand calls %d (want 1)\nstdout:\n%s\nstderr:\n%s", code, cli.ExitInterrupted, interrupt.cancels.Load(), stdout.String(), stderr.String())
 	}
 
 	// A service the release does not run is bad input, and sends nothing.
@@ -153,13 +158,17 @@ func TestExecRunsOnTheCurrentReleasesInstancesOnMoto(t *testing.T) {
 		t.Fatal(err)
 	}
 	var execs []domain.AuditEntry
+	starts := 0
 	for _, e := range entries {
-		if e.Action == domain.AuditExec {
+		switch {
+		case e.Action == domain.AuditExec && e.Outcome == "started":
+			starts++
+		case e.Action == domain.AuditExec:
 			execs = append(execs, e)
 		}
 	}
-	if len(execs) != 5 {
-		t.Fatalf("audit has %d exec entries, want one per run (5): %+v", len(execs), execs)
+	if len(execs) != 5 || starts != 5 {
+		t.Fatalf("audit has %d exec outcomes and %d starts, want two per run (5 runs): %+v", len(execs), starts, execs)
 	}
 	if n := slices.IndexFunc(execs, func(e domain.AuditEntry) bool { return e.Outcome == "interrupted" }); n < 0 || !strings.Contains(execs[n].Detail, ": sleep 600") {
 		t.Errorf("no audit entry of the interrupted run: %+v", execs)
@@ -180,7 +189,7 @@ func TestExecRunsOnTheCurrentReleasesInstancesOnMoto(t *testing.T) {
 		return strings.HasSuffix(e.Detail, "AWS-RunShellScript on "+strconv.Itoa(len(rep.Instances))+" instances, 0 failed: uptime")
 	}) ||
 		!slices.ContainsFunc(execs, func(e domain.AuditEntry) bool {
-			return strings.Contains(e.Detail, "service worker: AWS-RunPatchBaseline on 1 instances")
+			return strings.Contains(e.Detail, "service worker: AWS-RunShellScript on 1 instances")
 		}) {
 		t.Errorf("audit details: %+v", execs)
 	}
@@ -201,13 +210,15 @@ func TestExecBadInputIsRefusedBeforeAnyCall(t *testing.T) {
 		message string
 	}{
 		{"no command and no document", nil, "nothing to run: give a command after --"},
-		{"both a command and a document", []string{"--document", "AWS-RunPatchBaseline", "--", "uptime"}, "both say what to run; give one"},
+		{"both a command and a document", []string{"--document", "AWS-RunShellScript", "--", "uptime"}, "both say what to run; give one"},
 		{"a parameter without =", []string{"--document", "AWS-RunPatchBaseline", "--parameters", "Operation"}, `--parameters "Operation": want NAME=VALUE`},
 		{"parameters without a document", []string{"--parameters", "a=b", "--", "uptime"}, "--parameters are a document's"},
 		{"zero instances", []string{"--instances", "0", "--", "uptime"}, `--instances "0": want all, or how many`},
 		{"negative instances", []string{"--instances", "-1", "--", "uptime"}, `--instances "-1"`},
 		{"garbage instances", []string{"--instances", "some", "--", "uptime"}, `--instances "some"`},
-		{"a zero timeout", []string{"--timeout", "0s", "--", "uptime"}, "--timeout 0s: want a positive duration"},
+		{"a zero timeout", []string{"--timeout", "0s", "--", "uptime"}, "--timeout 0s: want 1s to 48h"},
+		{"a timeout past Run Command's longest", []string{"--timeout", "49h", "--", "uptime"}, "--timeout 49h0m0s: want 1s to 48h"},
+		{"a timeout that would overflow", []string{"--timeout", "2000000h", "--", "uptime"}, "want 1s to 48h"},
 		{"a bad output cap", []string{"--max-output", "4k", "--", "uptime"}, `--max-output "4k": want a size in bytes`},
 		{"a bad document name", []string{"--document", "a b"}, `--document "a b": want an SSM document's name`},
 		{"a region outside the orbit", []string{"--region", "eu-west-1", "--", "uptime"}, "--region eu-west-1: orbit " + name + " is not in that region"},
@@ -230,13 +241,17 @@ func TestExecBadInputIsRefusedBeforeAnyCall(t *testing.T) {
 	}
 }
 
-// faultyRunCommand is a fault-injecting proxy in front of moto, whose
-// Run Command ends every invocation at once with Success and exit 0, and
-// answers CancelCommand with a 500: it answers GetCommandInvocation for
-// instance fail as Failed, exit 1, with a line on stderr, keeps instance
-// slow InProgress for its first slowLooks looks (calling onSlow at each),
-// answers CancelCommand itself, counting the calls, and passes everything
-// else through.
+// faultyRunCommand is a fault-injecting proxy in front of moto 5.2.5,
+// whose Run Command ends every invocation at once with Success and exit
+// 0, and which answers DescribeInstanceInformation, ListCommandInvocations
+// and CancelCommand with a 500. The proxy answers those itself: every
+// instance asked about is an Online managed node; a command's invocations
+// are moto's GetCommandInvocation for each instance the command was sent
+// to (as the proxy saw it pass), as one step. It injects faults into
+// both reads: instance fail Failed, exit 1, with a line on stderr;
+// instance slow InProgress for its first slowLooks looks (calling onSlow
+// at each). It counts CancelCommand calls, and passes everything else
+// through.
 type faultyRunCommand struct {
 	url        string
 	fail, slow string
@@ -244,6 +259,8 @@ type faultyRunCommand struct {
 	onSlow     func()
 	looks      atomic.Int32
 	cancels    atomic.Int32
+	mu         sync.Mutex
+	commands   map[string][]string // command id -> instances sent to
 }
 
 func startFaultyRunCommand(t *testing.T, f *faultyRunCommand) *faultyRunCommand {
@@ -252,43 +269,106 @@ func startFaultyRunCommand(t *testing.T, f *faultyRunCommand) *faultyRunCommand 
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.commands = map[string][]string{}
 	rp := httputil.NewSingleHostReverseProxy(u)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		target := r.Header.Get("X-Amz-Target")
-		if strings.HasSuffix(target, ".CancelCommand") {
-			f.cancels.Add(1)
-			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-			_, _ = w.Write([]byte("{}"))
-			return
-		}
-		if !strings.HasSuffix(target, ".GetCommandInvocation") {
-			rp.ServeHTTP(w, r)
-			return
-		}
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		var in struct{ InstanceId string }
-		_ = json.Unmarshal(body, &in)
+	// call sends r to moto as op with body, and returns its answer.
+	call := func(r *http.Request, op string, body []byte) (int, map[string]any) {
+		req := r.Clone(r.Context())
+		req.Header.Set("X-Amz-Target", "AmazonSSM."+op)
+		req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 		rec := httptest.NewRecorder()
-		rp.ServeHTTP(rec, r)
+		rp.ServeHTTP(rec, req)
 		var out map[string]any
 		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &out) != nil {
-			w.WriteHeader(rec.Code)
-			_, _ = w.Write(rec.Body.Bytes())
-			return
+			return rec.Code, nil
 		}
+		return rec.Code, out
+	}
+	// inject changes an invocation of instance as the faults say.
+	inject := func(instance string, out map[string]any) {
 		switch {
-		case in.InstanceId == f.fail:
+		case instance == f.fail:
 			out["Status"], out["StatusDetails"], out["ResponseCode"], out["StandardErrorContent"] = "Failed", "Failed", 1, "injected failure\n"
-		case in.InstanceId == f.slow && f.looks.Add(1) <= f.slowLooks:
+		case instance == f.slow && f.looks.Add(1) <= f.slowLooks:
 			out["Status"], out["StatusDetails"] = "InProgress", "InProgress"
 			if f.onSlow != nil {
 				f.onSlow()
 			}
 		}
-		b, _ := json.Marshal(out)
-		w.Header().Set("Content-Type", rec.Header().Get("Content-Type"))
+	}
+	answer := func(w http.ResponseWriter, v any) {
+		b, _ := json.Marshal(v)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		_, _ = w.Write(b)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := r.Header.Get("X-Amz-Target")
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var in struct {
+			InstanceId, CommandId string
+			InstanceIds           []string
+			Filters               []struct {
+				Key    string
+				Values []string
+			}
+		}
+		_ = json.Unmarshal(body, &in)
+		switch {
+		case strings.HasSuffix(target, ".CancelCommand"):
+			f.cancels.Add(1)
+			answer(w, map[string]any{})
+		case strings.HasSuffix(target, ".DescribeInstanceInformation"):
+			var list []map[string]any
+			for _, fl := range in.Filters {
+				for _, id := range fl.Values {
+					list = append(list, map[string]any{"InstanceId": id, "PingStatus": "Online"})
+				}
+			}
+			answer(w, map[string]any{"InstanceInformationList": list})
+		case strings.HasSuffix(target, ".SendCommand"):
+			code, out := call(r, "SendCommand", body)
+			if out == nil {
+				w.WriteHeader(code)
+				return
+			}
+			if c, ok := out["Command"].(map[string]any); ok {
+				f.mu.Lock()
+				f.commands[c["CommandId"].(string)] = in.InstanceIds
+				f.mu.Unlock()
+			}
+			answer(w, out)
+		case strings.HasSuffix(target, ".ListCommandInvocations"):
+			f.mu.Lock()
+			instances := f.commands[in.CommandId]
+			f.mu.Unlock()
+			var list []map[string]any
+			for _, id := range instances {
+				b, _ := json.Marshal(map[string]string{"CommandId": in.CommandId, "InstanceId": id})
+				code, out := call(r, "GetCommandInvocation", b)
+				if out == nil {
+					w.WriteHeader(code)
+					return
+				}
+				inject(id, out)
+				list = append(list, map[string]any{"CommandId": in.CommandId, "InstanceId": id, "Status": out["Status"], "StatusDetails": out["StatusDetails"],
+					"CommandPlugins": []map[string]any{{"Name": out["PluginName"], "Status": out["Status"], "ResponseCode": out["ResponseCode"],
+						"Output": fmt.Sprint(out["StandardOutputContent"], out["StandardErrorContent"])}}})
+			}
+			answer(w, map[string]any{"CommandInvocations": list})
+		case strings.HasSuffix(target, ".GetCommandInvocation"):
+			code, out := call(r, "GetCommandInvocation", body)
+			if out == nil {
+				w.WriteHeader(code)
+				return
+			}
+			if in.InstanceId == f.fail {
+				inject(in.InstanceId, out) // the step's full output; the slow one was counted in the list
+			}
+			answer(w, out)
+		default:
+			rp.ServeHTTP(w, r)
+		}
 	}))
 	t.Cleanup(srv.Close)
 	f.url = srv.URL

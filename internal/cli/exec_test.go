@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -156,10 +157,10 @@ func TestExecStreamsEachInstanceAndFailsWhenOneFailed(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
 	}
-	if len(*audits) != 1 {
-		t.Fatalf("audit entries: %+v", *audits)
+	if len(*audits) != 2 || (*audits)[0].Outcome != "started" || (*audits)[0].Detail != "service web: AWS-RunShellScript on 3 instances: df -h /" {
+		t.Fatalf("audit entries: %+v, want the start, then the outcome", *audits)
 	}
-	a := (*audits)[0]
+	a := (*audits)[1]
 	if a.Action != elevator.AuditExec || a.App != "shop" || a.Orbit != "prod" || a.ReleaseID != "2" || a.Outcome != "failed" || a.By != "arn:aws:iam::111122223333:user/alice" ||
 		a.Detail != "service web: AWS-RunShellScript on 3 instances, 1 failed: df -h /" {
 		t.Errorf("audit entry %+v", a)
@@ -232,7 +233,7 @@ func TestExecInterruptedCancelsAndIsAudited(t *testing.T) {
 	if !strings.Contains(stdout.String(), "i-0000000b (us-east-1a): Cancelled, exit -1") {
 		t.Errorf("the cancelled instance is not reported:\n%s", stdout)
 	}
-	if len(*audits) != 1 || (*audits)[0].Outcome != "interrupted" {
+	if len(*audits) != 2 || (*audits)[1].Outcome != "interrupted" {
 		t.Errorf("audit %+v", *audits)
 	}
 }
@@ -259,5 +260,33 @@ func TestExecFindsNothingToRunOn(t *testing.T) {
 				t.Errorf("something ran: audits %v", *audits)
 			}
 		})
+	}
+}
+
+func TestExecSendsNothingWhenTheStartCannotBeAudited(t *testing.T) {
+	x, _, _, _, cmds := execWorld(t, false)
+	x.audit = func(context.Context, elevator.AuditEntry) error { return errors.New("s3 PutObject: AccessDenied") }
+	err := x.run(context.Background(), runcmd.Shell("reboot", time.Minute))
+	if err == nil || !strings.Contains(err.Error(), "write the audit entry before sending the command (nothing was sent)") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(cmds["us-east-1"].sent) + len(cmds["eu-west-1"].sent); n != 0 {
+		t.Errorf("%d commands sent though the run could not be audited", n)
+	}
+}
+
+func TestExecSendsTheRequestAndShowsOutputWithoutControlCharacters(t *testing.T) {
+	x, stdout, stderr, _, cmds := execWorld(t, false)
+	cmds["eu-west-1"].results["i-0000000e"] = runcmd.Invocation{Status: "Success", Stdout: "\x1b]0;owned\x07\x1b[2Jclean\tline\r\n"}
+	_ = x.run(context.Background(), runcmd.Shell("uptime", time.Minute))
+	if !slices.Equal(cmds["us-east-1"].sent, []string{"AWS-RunShellScript: i-0000000b i-0000000d"}) || !slices.Equal(cmds["eu-west-1"].sent, []string{"AWS-RunShellScript: i-0000000e"}) {
+		t.Errorf("sent us-east-1 %v, eu-west-1 %v", cmds["us-east-1"].sent, cmds["eu-west-1"].sent)
+	}
+	if out := stdout.String(); !strings.Contains(out, "  ]0;owned[2Jclean\tline\n") || strings.ContainsAny(out, "\x1b\x07\r") {
+		t.Errorf("control characters reach the terminal:\n%q", out)
+	}
+	// A region whose instances all ended says so.
+	if !strings.Contains(stderr.String(), "eu-west-1      none still running") {
+		t.Errorf("stderr:\n%s", stderr)
 	}
 }
