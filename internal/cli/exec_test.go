@@ -14,6 +14,7 @@ import (
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
 	"github.com/elevatorhq/elevator/internal/progress"
 	"github.com/elevatorhq/elevator/internal/runcmd"
 )
@@ -288,5 +289,16 @@ func TestExecSendsTheRequestAndShowsOutputWithoutControlCharacters(t *testing.T)
 	// A region whose instances all ended says so.
 	if !strings.Contains(stderr.String(), "eu-west-1      none still running") {
 		t.Errorf("stderr:\n%s", stderr)
+	}
+}
+
+func TestExecStopsReadingOnlyOnFailuresAskingAgainWillNotChange(t *testing.T) {
+	denied := elevator.Errorf(elevator.EAWS, "list invocations: %w: %w", awserr.ErrAccessDenied, errors.New("AccessDeniedException"))
+	throttled := elevator.Errorf(elevator.EAWS, "list invocations: %w: %w", awserr.ErrThrottled, errors.New("ThrottlingException"))
+	server := elevator.Errorf(elevator.EAWS, "list invocations: StatusCode: 500")
+	// Wrapped as permanent, the runner stops waiting (without cancelling);
+	// otherwise it looks again at the next poll.
+	if !runcmd.IsPermanent(permanentRead(denied)) || runcmd.IsPermanent(permanentRead(throttled)) || runcmd.IsPermanent(permanentRead(server)) {
+		t.Error("access denied must stop the reads; throttling and a 500 must not")
 	}
 }

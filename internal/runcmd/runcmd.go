@@ -101,7 +101,8 @@ type permanentError struct{ error }
 
 func (e permanentError) Unwrap() error { return e.error }
 
-func isPermanent(err error) bool {
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool {
 	var p permanentError
 	return errors.As(err, &p)
 }
@@ -349,7 +350,7 @@ func (r *Runner) region(ctx context.Context, req Request, region string, targets
 		switch {
 		case ctx.Err() != nil:
 			continue
-		case err != nil && isPermanent(err):
+		case err != nil && IsPermanent(err):
 			for _, p := range g.waiting {
 				g.finish(g.noAnswer(p, fmt.Sprintf("could not read its result (%v); stopped waiting, the command was not cancelled and may still run", err)))
 			}
@@ -419,7 +420,7 @@ func (g *regionRun) look(ctx context.Context) error {
 	for _, id := range g.commands() {
 		invs, err := g.cmds.Invocations(ctx, id)
 		if err != nil {
-			if isPermanent(err) || ctx.Err() != nil {
+			if IsPermanent(err) || ctx.Err() != nil {
 				return err
 			}
 			firstErr = cmp.Or(firstErr, err)

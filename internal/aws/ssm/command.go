@@ -89,11 +89,17 @@ func (c *Client) RunShell(ctx context.Context, instance string, lines []string, 
 	}
 }
 
-// runAPI lists the operations of a command sent to many instances.
+// runAPI lists the operations that read a command sent to many instances.
 type runAPI interface {
 	commandAPI
 	ListCommandInvocations(context.Context, *ssmsdk.ListCommandInvocationsInput, ...func(*ssmsdk.Options)) (*ssmsdk.ListCommandInvocationsOutput, error)
+}
+
+type cancelAPI interface {
 	CancelCommand(context.Context, *ssmsdk.CancelCommandInput, ...func(*ssmsdk.Options)) (*ssmsdk.CancelCommandOutput, error)
+}
+
+type nodesAPI interface {
 	DescribeInstanceInformation(context.Context, *ssmsdk.DescribeInstanceInformationInput, ...func(*ssmsdk.Options)) (*ssmsdk.DescribeInstanceInformationOutput, error)
 }
 
@@ -177,7 +183,7 @@ var sendCodes = awserr.Codes{
 // ConnectionLost, Inactive) of those of instances registered as managed
 // nodes; an instance it does not name is not registered.
 func (c *Client) ManagedNodes(ctx context.Context, instances []string) (map[string]string, error) {
-	api, ok := c.api.(runAPI)
+	api, ok := c.api.(nodesAPI)
 	if !ok {
 		return nil, errors.New("ssm: client cannot describe managed nodes")
 	}
@@ -339,7 +345,7 @@ func runTime(s string) time.Time {
 // every instance it still runs on when none is given). Failures are
 // EAWS errors.
 func (c *Client) CancelCommand(ctx context.Context, id string, instances ...string) error {
-	api, ok := c.api.(runAPI)
+	api, ok := c.api.(cancelAPI)
 	if !ok {
 		return errors.New("ssm: client cannot cancel commands")
 	}
