@@ -31,6 +31,7 @@ type fakeRunCommand struct {
 	sendErr   error
 	sendErrAt map[int]error // by Send number (1, 2, ...)
 	lookErrs  []error       // the first looks' errors, in turn
+	lists     int           // Invocations calls
 	// onLook is called at each look, before it is answered.
 	onLook func(id string)
 }
@@ -78,6 +79,7 @@ func (f *fakeRunCommand) Invocations(_ context.Context, id string) ([]Invocation
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.lists++
 	if len(f.lookErrs) > 0 {
 		err := f.lookErrs[0]
 		f.lookErrs = f.lookErrs[1:]
