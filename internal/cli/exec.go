@@ -236,7 +236,9 @@ type execReport struct {
 }
 
 // run finds the instances, runs req on them, prints each result as it
-// finishes (or the whole report with --output json), and audits the run.
+// finishes (or the whole report with --output json), and audits the run
+// (an entry before anything is sent, none sent when it cannot be written,
+// and one with the outcome).
 // It returns an EFAILED error when the command did not succeed on every
 // instance, EINTERRUPTED when interrupted (the command is cancelled).
 func (x *execRun) run(ctx context.Context, req runcmd.Request) error {
