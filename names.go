@@ -169,3 +169,10 @@ const (
 // IAMReservedPaths are the IAM paths AWS keeps for its own roles: service-
 // linked roles, IAM Identity Center's, and those its console creates.
 var IAMReservedPaths = []string{"/aws-service-role/", "/aws-reserved/", "/service-role/"}
+
+// Run Command (elevator exec, the release gates' ssm tests).
+const (
+	// ShellDocument is the SSM document that runs shell lines on Linux
+	// instances; its executionTimeout parameter bounds how long they run.
+	ShellDocument = "AWS-RunShellScript"
+)

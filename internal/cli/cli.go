@@ -220,6 +220,7 @@ command to try Elevator without an AWS account.`,
 		newDeployCmd(g), newReleaseCmd(g), newPipelineCmd(g), newHaltCmd(g), newRollbackCmd(g), newUnlockCmd(g), newImageCmd(g), newGCCmd(g),
 		newAccessCmd(g), newLogsCmd(g), newSSHCmd(g), newAgentCmd(g))
 	root.AddCommand(newIAMCmd(g))
+	root.AddCommand(newExecCmd(g))
 	return root
 }
 

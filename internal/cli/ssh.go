@@ -85,33 +85,13 @@ type sshTarget struct {
 // find looks up the current release's instance of the service and, unless
 // ssm, the orbit's bastion in the region.
 func (l sshLookup) find(ctx context.Context, ssm bool) (*sshTarget, error) {
-	recs, err := l.releases.Releases(ctx, l.app, 50)
+	cur, err := currentRelease(ctx, l.releases, l.app, l.orbit, "log in to")
 	if err != nil {
 		return nil, err
 	}
-	var cur *elevator.ReleaseRecord
-	for _, r := range recs {
-		if r.State == elevator.StateSuccess {
-			cur = r
-			break
-		}
-	}
-	if cur == nil {
-		return nil, elevator.Errorf(elevator.ENOTFOUND, "app %s has no successful release in orbit %s: nothing of it runs to log in to (release it with `elevator deploy`)", l.app, l.orbit)
-	}
 	t := &sshTarget{Release: cur.ID, Region: l.region, Service: l.service, Via: "ssh"}
 	var services []string
-	for _, r := range cur.Regions {
-		if r.Region != l.region {
-			continue
-		}
-		for _, s := range r.Services {
-			services = append(services, s.Service)
-			if s.Service == l.service {
-				t.Group = s.Group
-			}
-		}
-	}
+	t.Group, services = serviceGroup(cur, l.region, l.service)
 	if t.Group == "" {
 		return nil, elevator.Errorf(elevator.ENOTFOUND, "the current release of %s in orbit %s (%s) has no service %s in %s (its services there: %s)", l.app, l.orbit, cur.ID, l.service, l.region, orNone(services))
 	}
@@ -150,6 +130,40 @@ func (l sshLookup) find(ctx context.Context, ssm bool) (*sshTarget, error) {
 	}
 	t.Bastion = bastion
 	return t, nil
+}
+
+// currentRelease returns the app's current release in the orbit: its
+// newest successful one. It returns an ENOTFOUND error, saying there is
+// nothing to act on (to "log in to", to "run a command on"), when there
+// is none.
+func currentRelease(ctx context.Context, releases releaseLister, app, orbit, act string) (*elevator.ReleaseRecord, error) {
+	recs, err := releases.Releases(ctx, app, 50)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if r.State == elevator.StateSuccess {
+			return r, nil
+		}
+	}
+	return nil, elevator.Errorf(elevator.ENOTFOUND, "app %s has no successful release in orbit %s: nothing of it runs to %s (release it with `elevator deploy`)", app, orbit, act)
+}
+
+// serviceGroup returns the group of service that release rec runs in
+// region ("" when it runs none there), and every service it runs there.
+func serviceGroup(rec *elevator.ReleaseRecord, region, service string) (group string, services []string) {
+	for _, r := range rec.Regions {
+		if r.Region != region {
+			continue
+		}
+		for _, s := range r.Services {
+			services = append(services, s.Service)
+			if s.Service == service {
+				group = s.Group
+			}
+		}
+	}
+	return group, services
 }
 
 // bastion finds a bastion of the orbit in the region with a public

@@ -469,6 +469,16 @@ var SessionManagerActions = []any{
 	"ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
 }
 
+// RunCommandActions are the actions of the ec2messages channel, which an
+// SSM agent that cannot take commands over ssmmessages receives Run
+// Command's commands through (`elevator exec`, the release gates' ssm
+// tests), as in AWS's AmazonSSMManagedInstanceCore. None takes a
+// resource.
+var RunCommandActions = []any{
+	"ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage", "ec2messages:FailMessage",
+	"ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply",
+}
+
 // agentStatements are what the Elevator agent on a service's instances
 // needs (see policy).
 func agentStatements(orbit, appName, appStack string, s *elevator.Service) []any {
@@ -518,7 +528,9 @@ func agentStatements(orbit, appName, appStack string, s *elevator.Service) []any
 				})
 		}
 	}
-	return append(statements, Props{"Sid": "SessionManager", "Effect": "Allow", "Action": SessionManagerActions, "Resource": "*"})
+	return append(statements,
+		Props{"Sid": "SessionManager", "Effect": "Allow", "Action": SessionManagerActions, "Resource": "*"},
+		Props{"Sid": "RunCommand", "Effect": "Allow", "Action": RunCommandActions, "Resource": "*"})
 }
 
 // ecrPullActions are what pulling an image from an ECR repository takes.

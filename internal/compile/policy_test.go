@@ -18,7 +18,7 @@ import (
 // tables, Session Manager, and ECR pulls only for an image in ECR.
 func TestInstanceRoleGrantsOnlyNamedResources(t *testing.T) {
 	withoutResource := map[string]bool{"ecr:GetAuthorizationToken": true, "cloudwatch:PutMetricData": true}
-	for _, a := range SessionManagerActions {
+	for _, a := range append(slices.Clone(SessionManagerActions), RunCommandActions...) {
 		withoutResource[a.(string)] = true
 	}
 	shapes := []struct {
@@ -99,10 +99,15 @@ services:
 						t.Errorf("%s: statement %s puts metrics in any namespace", s.Region, sid)
 					}
 				}
-				for _, sid := range []string{"AgentBuilds", "AppStack", "SSHAccess", "SessionManager", "OwnLogs"} {
+				for _, sid := range []string{"AgentBuilds", "AppStack", "SSHAccess", "SessionManager", "RunCommand", "OwnLogs"} {
 					if _, ok := sids[sid]; !ok {
 						t.Errorf("%s: no statement %s", s.Region, sid)
 					}
+				}
+				// An SSM agent that cannot use ssmmessages takes Run
+				// Command's commands over ec2messages (AmazonSSMManagedInstanceCore's six).
+				if got := fmt.Sprint(sids["RunCommand"]["Action"]); got != "[ec2messages:AcknowledgeMessage ec2messages:DeleteMessage ec2messages:FailMessage ec2messages:GetEndpoint ec2messages:GetMessages ec2messages:SendReply]" {
+					t.Errorf("%s: RunCommand allows %s", s.Region, got)
 				}
 				if want := "arn:${AWS::Partition}:s3:::${StateBucket}/agent/*"; fmt.Sprint(sids["AgentBuilds"]["Resource"]) != fmt.Sprint(Sub(want)) {
 					t.Errorf("%s: the agent's builds are %v, want %s", s.Region, sids["AgentBuilds"]["Resource"], want)

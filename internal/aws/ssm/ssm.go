@@ -1,4 +1,5 @@
-// Package ssm is Elevator's adapter for AWS Systems Manager Parameter Store.
+// Package ssm is Elevator's adapter for AWS Systems Manager Parameter Store
+// and Run Command.
 // Errors it returns are *elevator.Error, translated by awserr: ENOTFOUND
 // wrapping an *awserr.NotFoundError for a missing parameter, and the codes
 // awserr gives every service (EINTERRUPTED when the context was cancelled,
