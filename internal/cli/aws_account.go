@@ -84,8 +84,8 @@ func (c *awsConfigs) assumeRoleError(caller string, err error) error {
 
 // where names the account section in messages.
 func (c *awsConfigs) where() string {
-	if c.account.Path == "" {
-		return "the account section"
+	if c.account.Path == "" || c.account.Path == "account" {
+		return "the manifest's account section"
 	}
 	return c.account.Path
 }

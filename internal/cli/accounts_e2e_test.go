@@ -1,0 +1,194 @@
+package cli_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	iamsdk "github.com/aws/aws-sdk-go-v2/service/iam"
+
+	domain "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/cli"
+	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
+)
+
+// otherAccount is a second account in the package's emulator, with a role
+// Elevator may assume from the test's own account (moto's AssumeRole does
+// not read trust policies: the role is there as an account would have it).
+// It returns the account's id and a config that reads it back.
+func otherAccount(t *testing.T, from *emulatortest.Account) (id string, cfg aws.Config) {
+	t.Helper()
+	cfg = emulatortest.Config(t, "us-east-1")
+	id = emulatortest.AccountID(cfg)
+	trust := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::%s:root"},"Action":"sts:AssumeRole"}]}`, from.ID)
+	if _, err := iamsdk.NewFromConfig(cfg).CreateRole(context.Background(), &iamsdk.CreateRoleInput{
+		RoleName: aws.String("elevator"), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+		t.Fatal(err)
+	}
+	return id, cfg
+}
+
+// orbitIn reports whether account cfg has orbit name's stack in its
+// region, and how many VPCs tagged with the orbit.
+func orbitIn(t *testing.T, cfg aws.Config, name string) (stack bool, vpcs int) {
+	t.Helper()
+	ctx := context.Background()
+	out, err := cfn.NewFromConfig(cfg).DescribeStacks(ctx, &cfn.DescribeStacksInput{StackName: aws.String("elevator-orbit-" + name)})
+	stack = err == nil && len(out.Stacks) == 1 && out.Stacks[0].StackStatus != "DELETE_COMPLETE"
+	v, err := ec2sdk.NewFromConfig(cfg).DescribeVpcs(ctx, &ec2sdk.DescribeVpcsInput{Filters: []ec2types.Filter{{Name: aws.String("tag:" + domain.TagOrbit), Values: []string{name}}}})
+	if err != nil {
+		t.Fatalf("describe vpcs: %v", err)
+	}
+	return stack, len(v.Vpcs)
+}
+
+// An orbit in account B, used with account A's credentials, assumes its
+// role and acts in B: the stack and VPC are in B, none in A.
+func TestOrbitInAnotherAccountAssumesItsRole(t *testing.T) {
+	a := inAccount(t)
+	b, bcfg := otherAccount(t, a)
+	file, name := manifest(t, fmt.Sprintf("regions:\n  us-east-1: {cidr: 10.61.0.0/16}\nnetwork: {nat: none}\naccount:\n  id: %q\n  role: arn:aws:iam::%s:role/elevator\n", b, b))
+
+	r := elevator(t, "", "orbit", "up", "-f", file)
+	mustSucceed(t, r)
+	if stack, vpcs := orbitIn(t, bcfg, name); !stack || vpcs != 1 {
+		t.Errorf("account B (%s): stack %v, %d VPCs of the orbit; want the stack and 1 VPC", b, stack, vpcs)
+	}
+	if stack, vpcs := orbitIn(t, a.Config("us-east-1"), name); stack || vpcs != 0 {
+		t.Errorf("account A (%s, the caller's): stack %v, %d VPCs of the orbit; want none", a.ID, stack, vpcs)
+	}
+
+	// Read back through Elevator too: status in B, as B.
+	st := elevator(t, "", "orbit", "status", "-f", file, "--output", "json")
+	mustSucceed(t, st)
+	if !strings.Contains(st.stdout, name) {
+		t.Errorf("status:\n%s", st.stdout)
+	}
+}
+
+// A wrong account is refused before any change, exit 2.
+func TestOrbitWithCredentialsForAnotherAccountIsRefused(t *testing.T) {
+	a := inAccount(t)
+	wrongCfg := emulatortest.Config(t, "us-east-1")
+	wrong := emulatortest.AccountID(wrongCfg)
+	file, name := manifest(t, fmt.Sprintf("regions:\n  us-east-1: {cidr: 10.62.0.0/16}\nnetwork: {nat: none}\naccount: {id: %q}\n", wrong))
+	for _, args := range [][]string{
+		{"orbit", "up", "-f", file},
+		{"orbit", "plan", "-f", file},
+		{"orbit", "up", "-f", file, "--output", "json"},
+	} {
+		r := elevator(t, "", args...)
+		t.Logf("%v: exit %d, stderr:\n%s", args, r.code, r.stderr)
+		if r.code != cli.ExitInvalid {
+			t.Errorf("%v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, r.code, cli.ExitInvalid, r.stdout, r.stderr)
+		}
+		want := fmt.Sprintf("orbit %s lives in %s, your credentials are for %s", name, wrong, a.ID)
+		out := r.stderr // --output json: the error is the answer, on stdout
+		if slices.Contains(args, "json") {
+			out = r.stdout
+			if !strings.Contains(out, `"code": "invalid"`) && !strings.Contains(out, `"code":"invalid"`) {
+				t.Errorf("%v: stdout\n%s\nwant the error as JSON with code invalid", args, out)
+			}
+		}
+		if !strings.Contains(out, want) {
+			t.Errorf("%v: output\n%s\nwant %q", args, out, want)
+		}
+	}
+	for _, cfg := range []aws.Config{a.Config("us-east-1"), wrongCfg} {
+		if stack, vpcs := orbitIn(t, cfg, name); stack || vpcs != 0 {
+			t.Errorf("account %s: stack %v, %d VPCs of the orbit; want nothing made", emulatortest.AccountID(cfg), stack, vpcs)
+		}
+	}
+}
+
+// denyAssumeRole is a fault-injecting proxy in front of the emulator: it
+// refuses every sts:AssumeRole as AWS does when the role's trust policy
+// does not allow the caller (moto never refuses one), and passes every
+// other call on. It counts the calls that are not STS's.
+func denyAssumeRole(t *testing.T) (endpoint string, others *atomic.Int32) {
+	t.Helper()
+	target, err := url.Parse(emulatortest.Endpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	others = &atomic.Int32{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
+		form, _ := url.ParseQuery(string(body))
+		switch {
+		case form.Get("Action") == "AssumeRole":
+			w.Header().Set("Content-Type", "text/xml")
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code>`+
+				`<Message>User is not authorized to perform: sts:AssumeRole on resource</Message></Error><RequestId>1</RequestId></ErrorResponse>`)
+			return
+		case form.Get("Action") == "GetCallerIdentity":
+		default:
+			others.Add(1)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, others
+}
+
+// A role that refuses the caller: a clear error naming the role and the
+// caller, and no call but STS's.
+func TestOrbitWhoseRoleRefusesTheCaller(t *testing.T) {
+	a := inAccount(t)
+	b, bcfg := otherAccount(t, a)
+	role := "arn:aws:iam::" + b + ":role/elevator"
+	file, name := manifest(t, fmt.Sprintf("regions:\n  us-east-1: {cidr: 10.63.0.0/16}\nnetwork: {nat: none}\naccount: {id: %q, role: %q}\n", b, role))
+	endpoint, others := denyAssumeRole(t)
+	r := run(t, endpoint, "", "orbit", "up", "-f", file)
+	t.Logf("orbit up: exit %d, stderr:\n%s", r.code, r.stderr)
+	if r.code != cli.ExitAWS {
+		t.Errorf("exit %d, want %d\nstderr:\n%s", r.code, cli.ExitAWS, r.stderr)
+	}
+	for _, want := range []string{"orbit " + name + ": ", "arn:aws:iam::" + a.ID + ":user/", "may not assume role " + role, "trust policy", "AccessDenied"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr\n%s\nwant %q", r.stderr, want)
+		}
+	}
+	if n := others.Load(); n != 0 {
+		t.Errorf("%d calls besides STS's went through", n)
+	}
+	if stack, vpcs := orbitIn(t, bcfg, name); stack || vpcs != 0 {
+		t.Errorf("account B: stack %v, %d VPCs; want nothing made", stack, vpcs)
+	}
+}
+
+// Bad account sections: file:line:col, exit 2, nothing made.
+func TestOrbitBadAccountSection(t *testing.T) {
+	a := inAccount(t)
+	for _, tt := range []struct{ section, want string }{
+		{"account: {id: \"1234\"}\n", `orbit.yml:5:15: account.id: "1234": `},
+		{"account: {id: \"111122223333\", role: \"arn:aws:iam::444455556666:role/elevator\"}\n", `orbit.yml:5:37: account.role: "arn:aws:iam::444455556666:role/elevator": is a role of account 444455556666, not of account.id 111122223333`},
+		{"account: {role: \"arn:aws:iam::111122223333:role/e\", external_id: \"no spaces\"}\n", `orbit.yml:5:66: account.external_id: "no spaces": `},
+	} {
+		file, name := manifest(t, "regions:\n  us-east-1: {cidr: 10.64.0.0/16}\nnetwork: {nat: none}\n"+tt.section)
+		for _, verb := range []string{"validate", "up"} {
+			r := elevator(t, "", "orbit", verb, "-f", file)
+			if r.code != cli.ExitInvalid || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("%s with %s: exit %d, stderr:\n%s\nwant exit %d and %q", verb, strings.TrimSpace(tt.section), r.code, r.stderr, cli.ExitInvalid, tt.want)
+			}
+		}
+		if stack, vpcs := orbitIn(t, a.Config("us-east-1"), name); stack || vpcs != 0 {
+			t.Errorf("stack %v, %d VPCs; want nothing made", stack, vpcs)
+		}
+	}
+}
