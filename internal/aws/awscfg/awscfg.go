@@ -90,6 +90,11 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 	if o.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(o.Profile))
 	}
+	if o.Endpoint != "" {
+		// Also for the calls that resolve credentials (a profile's role,
+		// an SSO session), which are made while loading.
+		opts = append(opts, config.WithBaseEndpoint(o.Endpoint))
+	}
 	if o.MFAToken != nil {
 		opts = append(opts, config.WithAssumeRoleCredentialOptions(func(ar *stscreds.AssumeRoleOptions) {
 			ar.TokenProvider = o.MFAToken
