@@ -8,12 +8,16 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -190,5 +194,50 @@ func TestOrbitBadAccountSection(t *testing.T) {
 		if stack, vpcs := orbitIn(t, a.Config("us-east-1"), name); stack || vpcs != 0 {
 			t.Errorf("stack %v, %d VPCs; want nothing made", stack, vpcs)
 		}
+	}
+}
+
+// A pipeline across two accounts: its first orbit is in the caller's
+// account, its second in account B through B's role. Each orbit acts
+// through its own configs: the second stage's release and the app's
+// groups are in B, none in A.
+func TestAPipelineReleasesIntoAnOrbitOfAnotherAccount(t *testing.T) {
+	a := inAccount(t)
+	b, bcfg := otherAccount(t, a)
+	firstFile, first := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n")
+	secondFile, second := manifest(t, fmt.Sprintf("regions:\n  us-east-1: {}\nnetwork: {nat: none}\naccount:\n  id: %q\n  role: arn:aws:iam::%s:role/elevator\n", b, b))
+	appFile := filepath.Join(t.TempDir(), "app.yml")
+	body := releaseApp + fmt.Sprintf("pipeline:\n  stages:\n    - orbit: %s\n    - orbit: %s\n      auto: true\n", first, second)
+	if err := os.WriteFile(appFile, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range [][2]string{{first, firstFile}, {second, secondFile}} {
+		mustSucceed(t, elevator(t, "", "orbit", "up", "-f", o[1]))
+		flags := []string{"-f", appFile, "--orbit", o[0], "--orbit-file", o[1]}
+		mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
+		mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
+	}
+	r := elevator(t, "", "pipeline", "start", "--version", "1.0.0", "--poll-interval", "100ms", "-f", appFile,
+		"--orbit-file", firstFile, "--orbit-file", secondFile, "--output", "json")
+	e := execution(t, r)
+	if e.states() != "Succeeded Succeeded Succeeded" || e.Stages[1].Releases[second] == "" {
+		t.Fatalf("pipeline: %s %+v\nstderr:\n%s", e.states(), e.Stages, r.stderr)
+	}
+	groupsOf := func(cfg aws.Config, orbit string) int {
+		out, err := autoscaling.NewFromConfig(cfg).DescribeAutoScalingGroups(context.Background(), &autoscaling.DescribeAutoScalingGroupsInput{
+			Filters: []astypes.Filter{{Name: aws.String("tag:" + domain.TagOrbit), Values: []string{orbit}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(out.AutoScalingGroups)
+	}
+	if n := groupsOf(bcfg, second); n == 0 {
+		t.Errorf("account B has no groups of orbit %s: the second stage did not release there", second)
+	}
+	if n := groupsOf(a.Config("us-east-1"), second); n != 0 {
+		t.Errorf("account A has %d groups of orbit %s, which lives in B", n, second)
+	}
+	if n := groupsOf(a.Config("us-east-1"), first); n == 0 {
+		t.Errorf("account A has no groups of orbit %s: the first stage did not release there", first)
 	}
 }
