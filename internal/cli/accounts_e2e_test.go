@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	iamsdk "github.com/aws/aws-sdk-go-v2/service/iam"
@@ -240,4 +242,89 @@ func TestAPipelineReleasesIntoAnOrbitOfAnotherAccount(t *testing.T) {
 	if n := groupsOf(a.Config("us-east-1"), first); n == 0 {
 		t.Errorf("account A has no groups of orbit %s: the first stage did not release there", first)
 	}
+}
+
+// TestADeployerReleasesIntoAnOrbitOfAnotherAccount: the first orbit's
+// deployer (its own process, with account A's credentials) drives a
+// pipeline whose second orbit lives in account B: it assumes B's role to
+// submit the stage's release there, and B's deployer (with B's own
+// credentials, assuming no role in its own orbit) runs it in B.
+func TestADeployerReleasesIntoAnOrbitOfAnotherAccount(t *testing.T) {
+	a := inAccount(t)
+	b, bcfg := otherAccount(t, a)
+	ctx := context.Background()
+	api := iamsdk.NewFromConfig(bcfg)
+	if _, err := api.CreateUser(ctx, &iamsdk.CreateUserInput{UserName: aws.String("deployer")}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := api.CreateAccessKey(ctx, &iamsdk.CreateAccessKeyInput{UserName: aws.String("deployer")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstAddr, secondAddr := freeAddr(t), freeAddr(t)
+	first, firstName := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n")
+	// The first orbit's deployer releases into the second for a starter
+	// who may deploy there: the starter's own ARN, in account A.
+	starter := fmt.Sprintf("access:\n  - {role: deployer, principals: [\"arn:aws:iam::%s:user/elevator-test\"], apps: [shop]}\n", a.ID)
+	second, secondName := manifest(t, fmt.Sprintf("regions:\n  us-east-1: {}\nnetwork: {nat: none}\ndeployer: http://%s\naccount:\n  id: %q\n  role: arn:aws:iam::%s:role/elevator\n", secondAddr, b, b)+starter)
+	appFile := filepath.Join(t.TempDir(), "app.yml")
+	body := releaseApp + fmt.Sprintf("pipeline:\n  stages:\n    - orbit: %s\n    - {orbit: %s, auto: true}\n", firstName, secondName)
+	if err := os.WriteFile(appFile, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range [][2]string{{first, firstName}, {second, secondName}} {
+		mustSucceed(t, elevator(t, "", "orbit", "up", "-f", o[0]))
+		flags := []string{"-f", appFile, "--orbit", o[1], "--orbit-file", o[0]}
+		mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
+		mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
+	}
+	url, dep := pipelineDeployer(t, firstName, first, firstAddr, emulatortest.Endpoint())
+	// B's deployer runs with B's credentials, as it would in B.
+	id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	os.Setenv("AWS_ACCESS_KEY_ID", aws.ToString(key.AccessKey.AccessKeyId))
+	os.Setenv("AWS_SECRET_ACCESS_KEY", aws.ToString(key.AccessKey.SecretAccessKey))
+	_, dep2 := pipelineDeployer(t, secondName, second, secondAddr, emulatortest.Endpoint())
+	os.Setenv("AWS_ACCESS_KEY_ID", id)
+	os.Setenv("AWS_SECRET_ACCESS_KEY", secret)
+
+	pflags := []string{"-f", appFile, "--orbit-file", first, "--orbit-file", second, "--output", "json"}
+	r := elevator(t, "", append([]string{"pipeline", "start", "--version", "1.0.0", "--deployer", url, "--watch", "--watch-interval", "200ms"}, pflags...)...)
+	mustSucceed(t, r)
+	lines := watchLines(t, r)
+	if len(lines) == 0 {
+		t.Fatalf("pipeline start --watch printed no change:\n%s%s", r.stdout, r.stderr)
+	}
+	exec := lines[0].Pipeline
+	w := elevator(t, "", append([]string{"pipeline", "watch", exec, "--watch-interval", "200ms"}, pflags...)...)
+	mustSucceed(t, w)
+	e := execution(t, elevator(t, "", append([]string{"pipeline", "status", exec}, pflags...)...))
+	rel, rel2 := e.Stages[0].Releases[firstName], e.Stages[1].Releases[secondName]
+	if got := e.states(); got != "Succeeded Succeeded Succeeded" || rel == "" || rel2 == "" {
+		t.Fatalf("after the deployers: %s %+v\nwatch: %s", got, e.Stages, moves(watchLines(t, w)))
+	}
+	if !dep.drove(t, rel) || !dep2.drove(t, rel2) {
+		t.Errorf("the first orbit's deployer drove %s: %v; the second's (in B) drove %s: %v", rel, dep.drove(t, rel), rel2, dep2.drove(t, rel2))
+	}
+	// The second stage's release was submitted into B's state bucket, and
+	// its record is in B's releases table: nothing of orbit B is in A.
+	if stack, vpcs := orbitIn(t, a.Config("us-east-1"), secondName); stack || vpcs != 0 {
+		t.Errorf("account A holds orbit %s's stack %v or %d VPCs", secondName, stack, vpcs)
+	}
+	out, err := dynamodb.NewFromConfig(bcfg).Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(domain.ReleasesTableName(secondName))})
+	if err != nil {
+		t.Fatalf("B's releases table: %v", err)
+	}
+	found := false
+	for _, item := range out.Items {
+		for _, v := range item {
+			if s, ok := v.(*ddbtypes.AttributeValueMemberS); ok && strings.Contains(s.Value, rel2) {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Errorf("B's releases table (%d items) has no record of %s", len(out.Items), rel2)
+	}
+	dep.alive(t)
+	dep2.alive(t)
 }
