@@ -65,7 +65,7 @@ func orbitIn(t *testing.T, cfg aws.Config, name string) (stack bool, vpcs int) {
 func TestOrbitInAnotherAccountAssumesItsRole(t *testing.T) {
 	a := inAccount(t)
 	b, bcfg := otherAccount(t, a)
-	file, name := manifest(t, fmt.Sprintf("regions:\n  us-east-1: {cidr: 10.61.0.0/16}\nnetwork: {nat: none}\naccount:\n  id: %q\n  role: arn:aws:iam::%s:role/elevator\n", b, b))
+	file, name := manifest(t, fmt.Sprintf("regions:\n  us-east-1: {cidr: 10.61.0.0/16}\n  eu-west-1: {cidr: 10.62.0.0/16}\nnetwork: {nat: none}\naccount:\n  id: %q\n  role: arn:aws:iam::%s:role/elevator\n", b, b))
 
 	r := elevator(t, "", "orbit", "up", "-f", file)
 	mustSucceed(t, r)
@@ -76,7 +76,17 @@ func TestOrbitInAnotherAccountAssumesItsRole(t *testing.T) {
 		t.Errorf("account A (%s, the caller's): stack %v, %d VPCs of the orbit; want none", a.ID, stack, vpcs)
 	}
 
-	// Read back through Elevator too: status in B, as B.
+	// The role is assumed once per command, before its first call in any
+	// of the orbit's regions, and the account checked once.
+	endpoint, assumes, identities, others := stsProxy(t, false)
+	plan := run(t, endpoint, "", "orbit", "plan", "-f", file)
+	mustSucceed(t, plan)
+	t.Logf("figure: orbit plan of a two-region orbit through its role: %d AssumeRole, %d GetCallerIdentity, %d other calls", assumes.Load(), identities.Load(), others.Load())
+	if assumes.Load() != 1 || identities.Load() != 2 || others.Load() == 0 {
+		t.Errorf("orbit plan: %d AssumeRole and %d GetCallerIdentity calls; want 1 and 2 (the caller, then the role's session)", assumes.Load(), identities.Load())
+	}
+
+		// Read back through Elevator too: status in B, as B.
 	st := elevator(t, "", "orbit", "status", "-f", file, "--output", "json")
 	mustSucceed(t, st)
 	if !strings.Contains(st.stdout, name) {
@@ -119,37 +129,42 @@ func TestOrbitWithCredentialsForAnotherAccountIsRefused(t *testing.T) {
 	}
 }
 
-// denyAssumeRole is a fault-injecting proxy in front of the emulator: it
-// refuses every sts:AssumeRole as AWS does when the role's trust policy
-// does not allow the caller (moto never refuses one), and passes every
-// other call on. It counts the calls that are not STS's.
-func denyAssumeRole(t *testing.T) (endpoint string, others *atomic.Int32) {
+// stsProxy is a proxy in front of the emulator that counts STS's
+// AssumeRole and GetCallerIdentity calls and the calls to other services;
+// with deny, it is a fault-injecting proxy that refuses every AssumeRole
+// as AWS does when the role's trust policy does not allow the caller
+// (moto never refuses one).
+func stsProxy(t *testing.T, deny bool) (endpoint string, assumes, identities, others *atomic.Int32) {
 	t.Helper()
 	target, err := url.Parse(emulatortest.Endpoint())
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := httputil.NewSingleHostReverseProxy(target)
-	others = &atomic.Int32{}
+	assumes, identities, others = &atomic.Int32{}, &atomic.Int32{}, &atomic.Int32{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(strings.NewReader(string(body)))
 		form, _ := url.ParseQuery(string(body))
-		switch {
-		case form.Get("Action") == "AssumeRole":
-			w.Header().Set("Content-Type", "text/xml")
-			w.WriteHeader(http.StatusForbidden)
-			fmt.Fprint(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code>`+
-				`<Message>User is not authorized to perform: sts:AssumeRole on resource</Message></Error><RequestId>1</RequestId></ErrorResponse>`)
-			return
-		case form.Get("Action") == "GetCallerIdentity":
+		switch form.Get("Action") {
+		case "AssumeRole":
+			assumes.Add(1)
+			if deny {
+				w.Header().Set("Content-Type", "text/xml")
+				w.WriteHeader(http.StatusForbidden)
+				fmt.Fprint(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code>`+
+					`<Message>User is not authorized to perform: sts:AssumeRole on resource</Message></Error><RequestId>1</RequestId></ErrorResponse>`)
+				return
+			}
+		case "GetCallerIdentity":
+			identities.Add(1)
 		default:
 			others.Add(1)
 		}
 		proxy.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	return srv.URL, others
+	return srv.URL, assumes, identities, others
 }
 
 // A role that refuses the caller: a clear error naming the role and the
@@ -159,7 +174,7 @@ func TestOrbitWhoseRoleRefusesTheCaller(t *testing.T) {
 	b, bcfg := otherAccount(t, a)
 	role := "arn:aws:iam::" + b + ":role/elevator"
 	file, name := manifest(t, fmt.Sprintf("regions:\n  us-east-1: {cidr: 10.63.0.0/16}\nnetwork: {nat: none}\naccount: {id: %q, role: %q}\n", b, role))
-	endpoint, others := denyAssumeRole(t)
+	endpoint, _, _, others := stsProxy(t, true)
 	r := run(t, endpoint, "", "orbit", "up", "-f", file)
 	t.Logf("orbit up: exit %d, stderr:\n%s", r.code, r.stderr)
 	if r.code != cli.ExitAWS {
