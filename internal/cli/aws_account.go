@@ -26,6 +26,9 @@ func (c *awsConfigs) enter(ctx context.Context, cfg aws.Config) error {
 		c.creds = cfg.Credentials
 		return nil
 	}
+	if err := c.account.Check(); err != nil {
+		return err // an account no manifest checked (a caller's own literal)
+	}
 	creds := cfg.Credentials
 	var caller sts.Identity
 	if role := c.account.Role; role != "" {
