@@ -86,7 +86,7 @@ func TestOrbitInAnotherAccountAssumesItsRole(t *testing.T) {
 		t.Errorf("orbit plan: %d AssumeRole and %d GetCallerIdentity calls; want 1 and 2 (the caller, then the role's session)", assumes.Load(), identities.Load())
 	}
 
-		// Read back through Elevator too: status in B, as B.
+	// Read back through Elevator too: status in B, as B.
 	st := elevator(t, "", "orbit", "status", "-f", file, "--output", "json")
 	mustSucceed(t, st)
 	if !strings.Contains(st.stdout, name) {
