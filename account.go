@@ -18,6 +18,11 @@ var (
 	externalIDPattern = regexp.MustCompile(`^[A-Za-z0-9+=,.@:/_-]+$`)
 )
 
+// RoleSessionPrefix starts the name of every session Elevator opens with
+// an orbit's role: elevator-<caller>. A trust policy may require it
+// (sts:RoleSessionName).
+const RoleSessionPrefix = "elevator-"
+
 // Forms of an account section's fields, as messages state what is allowed.
 const (
 	AccountIDForm  = "a 12-digit AWS account id, such as 111122223333"

@@ -106,14 +106,14 @@ func sessionName(callerARN string) string {
 		name = name[i+1:] // the root user's ARN ends in :root
 	}
 	name = sessionNameUnsafe.ReplaceAllString(name, "-")
-	if !strings.HasPrefix(name, "elevator-") {
-		name = "elevator-" + name
+	if !strings.HasPrefix(name, elevator.RoleSessionPrefix) {
+		name = elevator.RoleSessionPrefix + name
 	}
 	if len(name) > 64 {
 		name = name[:64]
 	}
 	if len(name) < 2 {
-		name = "elevator"
+		name = elevator.RoleSessionPrefix + "caller"
 	}
 	return name
 }
