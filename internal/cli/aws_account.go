@@ -112,9 +112,6 @@ func sessionName(callerARN string) string {
 	if len(name) > 64 {
 		name = name[:64]
 	}
-	if len(name) < 2 {
-		name = elevator.RoleSessionPrefix + "caller"
-	}
 	return name
 }
 
