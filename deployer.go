@@ -63,10 +63,15 @@ const (
 	// OrbitPolicySubmitter is what submits releases (CI): put
 	// submissions, read records and the audit log.
 	OrbitPolicySubmitter OrbitPolicy = "submitter"
+	// OrbitPolicyAccounts is what a deployer that serves orbits in other
+	// accounts needs besides: assume the roles their account sections
+	// name (any role of another account; the role's trust policy decides
+	// who may, see docs/accounts.md).
+	OrbitPolicyAccounts OrbitPolicy = "accounts"
 )
 
 // OrbitPolicies lists the orbit's managed policies.
-var OrbitPolicies = []OrbitPolicy{OrbitPolicyDeployer, OrbitPolicySubmitter}
+var OrbitPolicies = []OrbitPolicy{OrbitPolicyDeployer, OrbitPolicySubmitter, OrbitPolicyAccounts}
 
 // OrbitPolicyName is the name of an orbit's managed policy:
 // elevator-<orbit>-<policy>, under the path OrbitPath(orbit). The name is

@@ -57,7 +57,7 @@ func (e *orbitEnv) validate() error {
 	if e.orbit.Name != e.orbitName {
 		return elevator.Errorf(elevator.EINVALID, "--orbit %s, but %s describes orbit %s", e.orbitName, file, e.orbit.Name)
 	}
-	e.configs = newAWSConfigs(e.globals)
+	e.configs = orbitConfigs(e.globals, e.orbit)
 	return nil
 }
 

@@ -96,7 +96,7 @@ func (o *appOpts) validate() error {
 	if o.app, err = readApp(o.file, o.orbitName); err != nil {
 		return err
 	}
-	o.configs = newAWSConfigs(o.globals)
+	o.configs = orbitConfigs(o.globals, o.orbit)
 	o.progress = progress.New(o.stderr)
 	return o.validateChangeSet()
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/awscfg"
+	"github.com/elevatorhq/elevator/internal/aws/sts"
 	"github.com/elevatorhq/elevator/internal/emulator"
 )
 
@@ -21,8 +22,16 @@ type awsConfigs struct {
 	byRegion map[string]aws.Config
 	// apiOptions are added to every config's middleware stacks.
 	apiOptions []func(*middleware.Stack) error
-	// account is where the configs act (see accountConfigs).
+	// account is where the configs act (see accountConfigs), and subject
+	// names it in messages ("orbit production").
 	account elevator.Account
+	subject string
+	// creds are the credentials every region's config signs with, found
+	// (and the account checked) by the first For: one MFA code, one
+	// AssumeRole, whatever the number of regions.
+	creds aws.CredentialsProvider
+	// identity is who the configs act as, once an account was checked.
+	identity *sts.Identity
 }
 
 func newAWSConfigs(g *globals) *awsConfigs {
@@ -62,18 +71,26 @@ func (c *awsConfigs) For(ctx context.Context, region string) (aws.Config, error)
 		return aws.Config{}, err
 	}
 	o.Region = region
+	if o.MFAToken == nil {
+		o.MFAToken = c.mfaToken
+	}
 	cfg, err := awscfg.Load(ctx, o)
 	if err != nil {
 		return aws.Config{}, err
 	}
 	cfg.APIOptions = append(cfg.APIOptions, c.apiOptions...)
-	if len(c.byRegion) == 0 {
+	if c.creds == nil {
 		// Find out once, before any call, whether there are credentials
-		// at all: the SDK's own error names every provider it tried.
+		// at all (the SDK's own error names every provider it tried),
+		// and whether they act in the account.
 		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 			return aws.Config{}, elevator.Errorf(elevator.EINVALID, "no usable AWS credentials (set AWS_PROFILE or pass --profile, configure them with `aws configure` or `aws sso login`, or try Elevator locally with `elevator local up` and --local): %w", err)
 		}
+		if err := c.enter(ctx, cfg); err != nil {
+			return aws.Config{}, err
+		}
 	}
+	cfg.Credentials = c.creds
 	c.byRegion[region] = cfg
 	return cfg, nil
 }
@@ -85,7 +102,9 @@ func (c *awsConfigs) emulated() bool { return c.g.local }
 // orbitConfigs returns the configs every command for orbit uses: the
 // caller's credentials, in the orbit's account (see accountConfigs).
 func orbitConfigs(g *globals, orbit *elevator.Orbit) *awsConfigs {
-	return accountConfigs(g, orbit.Account)
+	c := accountConfigs(g, orbit.Account)
+	c.subject = "orbit " + orbit.Name
+	return c
 }
 
 // accountConfigs returns configs that act in account a: they assume its
@@ -94,5 +113,6 @@ func orbitConfigs(g *globals, orbit *elevator.Orbit) *awsConfigs {
 func accountConfigs(g *globals, a elevator.Account) *awsConfigs {
 	c := newAWSConfigs(g)
 	c.account = a
+	c.subject = "account " + a.Want()
 	return c
 }

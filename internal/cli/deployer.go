@@ -127,6 +127,7 @@ func (o *deployerOptions) execute(ctx context.Context) error {
 	// configs before any client is built.
 	metrics := api.NewMetrics()
 	e.apiOptions = append(e.apiOptions, metrics.AWSMiddleware)
+	e.asDeployer = true
 	if err := e.connect(ctx); err != nil {
 		return err
 	}

@@ -93,7 +93,7 @@ machine images the manifest selects).`,
 			if err := validate(args); err != nil {
 				return err
 			}
-			configs := newAWSConfigs(g)
+			configs := orbitConfigs(g, o)
 			var allowed []map[string]string
 			for i, r := range o.Regions {
 				if container != nil && r.Name != container.Region {

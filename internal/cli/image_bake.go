@@ -185,7 +185,7 @@ func readImage(file string) (*elevator.ImageManifest, error) {
 // and its audit log in the orbit's home region, and stores the agent's
 // builds in the bucket for the builder.
 func (b *imageBakeCmd) connect(ctx context.Context) error {
-	b.configs = newAWSConfigs(b.globals)
+	b.configs = orbitConfigs(b.globals, b.orbit)
 	cfg, err := b.configs.For(ctx, b.region)
 	if err != nil {
 		return err

@@ -82,7 +82,7 @@ func (o *imageInventory) validate(allRegions bool) error {
 	if o.orbit.Name != o.orbitName {
 		return elevator.Errorf(elevator.EINVALID, "--orbit %s, but %s describes orbit %s", o.orbitName, path, o.orbit.Name)
 	}
-	o.configs = newAWSConfigs(o.globals)
+	o.configs = orbitConfigs(o.globals, o.orbit)
 	o.progress = progress.New(o.stderr)
 	return nil
 }

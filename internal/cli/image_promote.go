@@ -71,7 +71,7 @@ func (e *imageStagesEnv) validate() error {
 // connect asks who the caller is and where the orbit keeps its audit log,
 // and returns the orbit's image stages on its EC2 clients.
 func (e *imageStagesEnv) connect(ctx context.Context, out *progress.Printer) (*image.Stages, error) {
-	configs := newAWSConfigs(e.g)
+	configs := orbitConfigs(e.g, e.orbit)
 	var cfgs []aws.Config
 	clients := map[string]image.Regional{}
 	for _, r := range e.orbit.Regions {

@@ -157,7 +157,7 @@ func (o *orbitOpts) validate() error {
 		return err
 	}
 	o.orbit = orb
-	o.configs = newAWSConfigs(o.globals)
+	o.configs = orbitConfigs(o.globals, o.orbit)
 	o.progress = progress.New(o.stderr)
 	return nil
 }

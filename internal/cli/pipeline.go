@@ -114,7 +114,7 @@ func (p *pipelineEnv) validate() error {
 // releases table of the first stage's orbit, in its home region.
 func (p *pipelineEnv) connect(ctx context.Context) error {
 	first := p.orbits[p.app.Pipeline.Stages[0].Orbits[0]]
-	configs := newAWSConfigs(p.globals)
+	configs := orbitConfigs(p.globals, first)
 	var cfgs []aws.Config
 	for _, r := range first.Regions {
 		cfg, err := configs.For(ctx, r.Name)

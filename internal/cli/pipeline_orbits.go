@@ -18,9 +18,10 @@ import (
 // deployedOrbits reads the pipeline's orbits as `orbit up` last applied
 // them (pipeline.DeployedOrbits): the settings it stored in the state
 // bucket of each orbit's home region (elevator.OrbitSettingsKey). The
-// caller's orbit manifest only says where to look: the home region, and
-// through it the orbit stack's state bucket, which must be the one
-// Elevator names for the caller's account, that region and that orbit.
+// caller's orbit manifest only says where to look: the account (each
+// orbit is read through its own configs), the home region, and through it
+// the orbit stack's state bucket, which must be the one Elevator names for
+// that account, that region and that orbit.
 type deployedOrbits struct {
 	p *pipelineEnv
 	orbitCache
@@ -36,9 +37,14 @@ func (d *deployedOrbits) read(ctx context.Context, name string) (*elevator.Orbit
 		return nil, fmt.Errorf("orbit %s: no manifest says where it is: %w", name, pipeline.ErrNotDeployed)
 	}
 	region := manifest.Regions[0].Name
-	cfg, err := newAWSConfigs(d.p.globals).For(ctx, region)
+	configs := orbitConfigs(d.p.globals, manifest)
+	cfg, err := configs.For(ctx, region)
 	if err != nil {
 		return nil, err
+	}
+	account := configs.accountID() // the orbit's, checked
+	if account == "" {
+		account = accountOf(d.p.caller) // the caller's credentials as they are
 	}
 	outputs, err := (&apply.Engine{Stacks: cloudformation.New(cfg)}).OrbitOutputs(ctx, manifest)
 	if elevator.ErrorCode(err) == elevator.ENOTFOUND {
@@ -48,7 +54,7 @@ func (d *deployedOrbits) read(ctx context.Context, name string) (*elevator.Orbit
 		return nil, err
 	}
 	bucket := outputs[compile.StateBucketOutput]
-	if want := elevator.StateBucketName(accountOf(d.p.caller), region, name); bucket != want {
+	if want := elevator.StateBucketName(account, region, name); bucket != want {
 		return nil, fmt.Errorf("orbit %s: the orbit stack in %s names state bucket %q, not %s: %w", name, region, bucket, want, pipeline.ErrNotDeployed)
 	}
 	return orbitSettingsIn(ctx, s3.New(cfg), bucket, name)

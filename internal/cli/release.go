@@ -65,6 +65,10 @@ type releaseEnv struct {
 	// apiOptions are added to every AWS config connect makes, before any
 	// client is built from it (the deployer's metrics middleware).
 	apiOptions []func(*middleware.Stack) error
+	// asDeployer says the process is the orbit's deployer, which runs in
+	// the orbit's account with its own role: its configs check the account
+	// but assume no role (other orbits' configs assume theirs).
+	asDeployer bool
 }
 
 func (e *releaseEnv) addFlags(c *cobra.Command) {
@@ -135,7 +139,10 @@ func (e *releaseEnv) validate() error {
 // command that looks the orbit up, asks who the caller is and where the
 // orbit keeps its releases).
 func (e *releaseEnv) connect(ctx context.Context) error {
-	e.configs = newAWSConfigs(e.globals)
+	e.configs = orbitConfigs(e.globals, e.orbit)
+	if e.asDeployer {
+		e.configs.account = elevator.Account{ID: e.orbit.Account.Want(), Path: e.orbit.Account.Path}
+	}
 	e.configs.apiOptions = e.apiOptions
 	var cfgs []aws.Config
 	for _, r := range e.orbit.Regions {

@@ -151,6 +151,9 @@ func TestAServiceRoleGetsOnlyTheOrbitPoliciesItNames(t *testing.T) {
 		{"both", "    orbit_policies: [submitter, deployer]\n",
 			[]string{"arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/elevator/staging/elevator-staging-submitter",
 				"arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/elevator/staging/elevator-staging-deployer"}},
+		{"a deployer serving other accounts", "    orbit_policies: [deployer, accounts]\n",
+			[]string{"arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/elevator/staging/elevator-staging-deployer",
+				"arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/elevator/staging/elevator-staging-accounts"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,7 +175,7 @@ func TestAServiceRoleGetsOnlyTheOrbitPoliciesItNames(t *testing.T) {
 				// The names are the ones the orbit stack gives its policies.
 				for _, a := range got {
 					name := a[strings.LastIndex(a, "/")+1:]
-					if name != elevator.OrbitPolicyName(o.Name, elevator.OrbitPolicyDeployer) && name != elevator.OrbitPolicyName(o.Name, elevator.OrbitPolicySubmitter) {
+					if !slices.ContainsFunc(elevator.OrbitPolicies, func(p elevator.OrbitPolicy) bool { return name == elevator.OrbitPolicyName(o.Name, p) }) {
 						t.Errorf("%s: %s is not a policy of orbit %s", s.Region, a, o.Name)
 					}
 				}
@@ -187,7 +190,7 @@ func TestAServiceRoleGetsOnlyTheOrbitPoliciesItNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for id, p := range map[string]elevator.OrbitPolicy{idDeployerPolicy: elevator.OrbitPolicyDeployer, idSubmitterPolicy: elevator.OrbitPolicySubmitter} {
+	for id, p := range map[string]elevator.OrbitPolicy{idDeployerPolicy: elevator.OrbitPolicyDeployer, idSubmitterPolicy: elevator.OrbitPolicySubmitter, idAccountsPolicy: elevator.OrbitPolicyAccounts} {
 		props := stacks[0].Template.Resources[id].Properties
 		if props["Path"] != elevator.OrbitPath(o.Name) || props["ManagedPolicyName"] != elevator.OrbitPolicyName(o.Name, p) {
 			t.Errorf("orbit policy %s is %v under %v", id, props["ManagedPolicyName"], props["Path"])
@@ -270,6 +273,45 @@ services:
 		}
 		if _, ok := s.Template.Outputs["CronRepository"]; ok {
 			t.Errorf("%s: cron, whose image is elsewhere, has a repository output", s.Region)
+		}
+	}
+}
+
+// TestTheAccountsPolicyAssumesOnlyOtherAccountsRoles: the policy a deployer
+// serving orbits in other accounts is given allows sts:AssumeRole and
+// nothing else, on every role but those of the orbit's own account (where
+// a role trusting the account's root would otherwise be open to it).
+func TestTheAccountsPolicyAssumesOnlyOtherAccountsRoles(t *testing.T) {
+	o := loadAppOrbit(t, "staging")
+	rf := map[string]RegionFacts{}
+	for _, r := range o.Regions {
+		rf[r.Name] = RegionFacts{AZs: zones(r.Name, 3), BastionAMI: "ami-0123456789abcdef0", HostedZoneID: "Z0123456789ABCDEFGHIJ", Agent: fakeAgentBuilds()}
+	}
+	stacks, err := OrbitStacks(o, rf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range stacks {
+		res, ok := s.Template.Resources[idAccountsPolicy]
+		if i > 0 {
+			if ok {
+				t.Errorf("%s, not the home region, has the accounts policy", s.Region)
+			}
+			continue
+		}
+		if !ok {
+			t.Fatalf("home region %s has no accounts policy", s.Region)
+		}
+		stmts := res.Properties["PolicyDocument"].(Props)["Statement"].([]any)
+		if len(stmts) != 1 {
+			t.Fatalf("statements %v, want one", stmts)
+		}
+		st := stmts[0].(Props)
+		if st["Effect"] != "Allow" || fmt.Sprint(list(st["Action"])) != "[sts:AssumeRole]" || st["Resource"] != nil {
+			t.Errorf("statement %v: want Allow of sts:AssumeRole only, with NotResource", st)
+		}
+		if got := fmt.Sprint(list(st["NotResource"])); got != "[map[Fn::Sub:arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*]]" {
+			t.Errorf("NotResource %s: want the roles of the orbit's own account", got)
 		}
 	}
 }

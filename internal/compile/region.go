@@ -174,6 +174,7 @@ func (b *regionBuilder) build() {
 	b.state()
 	if b.home() {
 		b.submissions()
+		b.accounts()
 		b.builderAccess()
 		b.bakeIdentity()
 	}

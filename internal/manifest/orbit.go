@@ -155,7 +155,52 @@ func (b *orbitBuilder) build() *elevator.Orbit {
 	o.Builders = b.builders(b.root["builders"])
 	o.SelfApproval = obj(b.root["pipelines"])["self_approval"] == true
 	o.Images = b.images(obj(b.root["images"]))
+	o.Account = b.account(b.root["account"])
 	return o
+}
+
+// account reads the account section. The schema checks each field's form;
+// the domain's checks run again here, and the role must be in the account
+// id names.
+func (b *orbitBuilder) account(v any) elevator.Account {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return elevator.Account{} // absent, or the schema has said what is wrong
+	}
+	a := elevator.Account{Path: "account"}
+	if s, ok := m["id"].(string); ok {
+		if !elevator.IsAccountID(s) {
+			b.errorf("account.id", s, "want %s", elevator.AccountIDForm)
+		} else {
+			a.ID = s
+		}
+	}
+	if s, ok := m["role"].(string); ok {
+		if !elevator.IsRoleARN(s) {
+			b.errorf("account.role", s, "want %s", elevator.RoleARNForm)
+		} else {
+			a.Role = s
+		}
+	}
+	if s, ok := m["external_id"].(string); ok {
+		switch {
+		case !elevator.IsExternalID(s):
+			b.errorf("account.external_id", s, "want %s", elevator.ExternalIDForm)
+		case m["role"] == nil:
+			b.errorf("account.external_id", s, "only used to assume a role; want account.role too")
+		default:
+			a.ExternalID = s
+		}
+	}
+	_, hasID := m["id"]
+	_, hasRole := m["role"]
+	if !hasID && !hasRole && len(m) > 0 {
+		b.errorf("account", nil, "want id, role or both, such as {id: \"111122223333\", role: arn:aws:iam::111122223333:role/elevator}")
+	}
+	if a.ID != "" && a.Role != "" && a.RoleAccount() != a.ID {
+		b.errorf("account.role", a.Role, "is a role of account %s, not of account.id %s; want a role of account %s", a.RoleAccount(), a.ID, a.ID)
+	}
+	return a
 }
 
 // images reads the images section. The schema checks each name's form

@@ -122,7 +122,7 @@ func TestParseOrbitRejects(t *testing.T) {
 		{"a missing name and regions", "protect: true\n",
 			[]string{`orbit.yml:1:1: missing required field "name"`, `orbit.yml:1:1: missing required field "regions"`}},
 		{"an unknown top-level key", "name: a\nregions: {us-east-1: {}}\ncolour: red\n",
-			[]string{`orbit.yml:3:1: colour: unknown field "colour"; allowed here: access, bastion, builders, deployer, domain, images, name, network, notifications, pipelines, protect, regions`}},
+			[]string{`orbit.yml:3:1: colour: unknown field "colour"; allowed here: access, account, bastion, builders, deployer, domain, images, name, network, notifications, pipelines, protect, regions`}},
 		{"an unknown key in a region", "name: a\nregions:\n  us-east-1:\n    cidrs: 10.0.0.0/16\n",
 			[]string{`orbit.yml:4:5: regions.us-east-1.cidrs: unknown field "cidrs"; allowed here: azs, bastion, cidr, nat, tiers`}},
 		{"an upper-case name", "name: Prod\nregions: {us-east-1: {}}\n",
@@ -285,6 +285,7 @@ func FuzzParseOrbit(f *testing.F) {
 	f.Add([]byte("name: a\nregions: {us-east-1: }\nnotifications: {critical: {slack: {ssm: /s}, pagerduty: {secretsmanager: p}}, info: {slack: {}}}\n"))
 	f.Add([]byte("name: a\nregions: {us-east-1: }\npipelines: {self_approval: true}\n"))
 	f.Add([]byte("name: a\nregions: {us-east-1: }\nimages: {stages: [a, b], min_stage: b, kms_key: alias/k, share: {accounts: [\"111122223333\"]}}\n"))
+	f.Add([]byte("name: a\nregions: {us-east-1: }\naccount: {id: \"111122223333\", role: \"arn:aws:iam::111122223333:role/p/e\", external_id: ab}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		o, err := ParseOrbit("fuzz.yml", data)
 		if err != nil {
@@ -295,6 +296,9 @@ func FuzzParseOrbit(f *testing.F) {
 		}
 		if o.Name == "" || len(o.Regions) == 0 {
 			t.Fatalf("accepted an orbit without a name or regions: %+v", o)
+		}
+		if err := o.Account.Check(); err != nil {
+			t.Fatalf("accepted an account the domain refuses: %v", err)
 		}
 		for _, r := range o.Regions {
 			if len(r.Tiers) == 0 {

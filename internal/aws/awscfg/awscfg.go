@@ -15,6 +15,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 
@@ -55,6 +56,10 @@ type Options struct {
 	SecretAccessKey string
 	SessionToken    string
 
+	// MFAToken, when set, gives the code of an MFA device when a profile
+	// that assumes a role names one (mfa_serial): the SDK asks it each
+	// time it assumes the profile's role. nil = such a profile fails.
+	MFAToken func() (string, error)
 	// AttemptTimeout and CallTimeout replace the package's defaults when
 	// set (tests shorten them).
 	AttemptTimeout, CallTimeout time.Duration
@@ -84,6 +89,16 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 	}
 	if o.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(o.Profile))
+	}
+	if o.Endpoint != "" {
+		// Also for the calls that resolve credentials (a profile's role,
+		// an SSO session), which are made while loading.
+		opts = append(opts, config.WithBaseEndpoint(o.Endpoint))
+	}
+	if o.MFAToken != nil {
+		opts = append(opts, config.WithAssumeRoleCredentialOptions(func(ar *stscreds.AssumeRoleOptions) {
+			ar.TokenProvider = o.MFAToken
+		}))
 	}
 	if o.AccessKeyID != "" {
 		opts = append(opts, config.WithCredentialsProvider(

@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	stssdk "github.com/aws/aws-sdk-go-v2/service/sts"
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
+	"github.com/elevatorhq/elevator/internal/aws/sts"
+)
+
+// enter makes c.creds from cfg's, the caller's own credentials (the
+// profile or the SDK's chain: keys, an SSO session, a profile's role with
+// its MFA code): as they are for the zero Account; else through
+// AssumeRole of the account's role, when it names one, checked with
+// sts:GetCallerIdentity to be for the account. Nothing else is called
+// before: a refusal changes nothing.
+func (c *awsConfigs) enter(ctx context.Context, cfg aws.Config) error {
+	if c.account.IsZero() {
+		c.creds = cfg.Credentials
+		return nil
+	}
+	if err := c.account.Check(); err != nil {
+		return err // an account no manifest checked (a caller's own literal)
+	}
+	creds := cfg.Credentials
+	var caller sts.Identity
+	if role := c.account.Role; role != "" {
+		var err error
+		if caller, err = sts.New(cfg).CallerIdentity(ctx); err != nil {
+			return err
+		}
+		creds = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stssdk.NewFromConfig(cfg), role, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = sessionName(caller.ARN)
+			if c.account.ExternalID != "" {
+				o.ExternalID = aws.String(c.account.ExternalID)
+			}
+		}))
+		if _, err := creds.Retrieve(ctx); err != nil {
+			return c.assumeRoleError(caller.ARN, err)
+		}
+	}
+	final := cfg.Copy()
+	final.Credentials = creds
+	id, err := sts.New(final).CallerIdentity(ctx)
+	if err != nil {
+		return err
+	}
+	if want := c.account.Want(); want != "" && id.Account != want {
+		return c.wrongAccount(id, caller.ARN)
+	}
+	c.creds, c.identity = creds, &id
+	return nil
+}
+
+// wrongAccount is the refusal to act with credentials for another account.
+func (c *awsConfigs) wrongAccount(id sts.Identity, caller string) error {
+	want := c.account.Want()
+	if c.account.Role != "" {
+		return elevator.Errorf(elevator.EINVALID, "%s lives in %s, but role %s, assumed as %s, gives credentials for %s (%s): name a role of account %s in %s",
+			c.subject, want, c.account.Role, caller, id.Account, id.ARN, want, c.where())
+	}
+	return elevator.Errorf(elevator.EINVALID, "%s lives in %s, your credentials are for %s (%s): use credentials for account %s (--profile or AWS_PROFILE), or name a role to assume there in %s (docs/accounts.md)",
+		c.subject, want, id.Account, id.ARN, want, c.where())
+}
+
+// assumeRoleError says which role the caller could not assume and how to
+// let it. A refusal stays an access denial (awserr.ErrAccessDenied), as
+// a pipeline stage's wait for access needs.
+func (c *awsConfigs) assumeRoleError(caller string, err error) error {
+	err = awserr.Codes{}.Translate(awserr.Op{Doing: "assume role " + c.account.Role}, err)
+	hint := "the role's trust policy must allow " + caller + " to call sts:AssumeRole"
+	if c.account.ExternalID != "" {
+		hint += " with the external id of " + c.where()
+	}
+	if strings.Contains(caller, ":assumed-role/") || strings.Contains(caller, ":user/") {
+		hint += ", and the caller's own IAM policies must allow sts:AssumeRole on it"
+	}
+	return elevator.Errorf(elevator.ErrorCode(err), "%s: %s may not assume role %s (%s; docs/accounts.md): %w", c.subject, caller, c.account.Role, hint, err)
+}
+
+// where names the account section in messages.
+func (c *awsConfigs) where() string {
+	if c.account.Path == "" || c.account.Path == "account" {
+		return "the manifest's account section"
+	}
+	return c.account.Path
+}
+
+// sessionNameUnsafe is what a role session name may not hold.
+var sessionNameUnsafe = regexp.MustCompile(`[^A-Za-z0-9+=,.@_-]+`)
+
+// sessionName is the name of the role session a caller gets: elevator-
+// and the caller's own name (an IAM user's, or the session name of an SSO
+// or CI role's session), so that CloudTrail and Elevator's audit, which
+// see the role, still see who it is.
+func sessionName(callerARN string) string {
+	name := callerARN[strings.LastIndex(callerARN, "/")+1:]
+	if i := strings.LastIndex(name, ":"); i >= 0 {
+		name = name[i+1:] // the root user's ARN ends in :root
+	}
+	name = sessionNameUnsafe.ReplaceAllString(name, "-")
+	if !strings.HasPrefix(name, elevator.RoleSessionPrefix) {
+		name = elevator.RoleSessionPrefix + name
+	}
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return name
+}
+
+// mfaToken asks the caller for the code of the MFA device their profile
+// names (mfa_serial) when it assumes its role: on stderr, so that
+// --output json stays clean, and read from stdin. The configs share their
+// credentials across regions, so it is asked once per command.
+func (c *awsConfigs) mfaToken() (string, error) {
+	if c.g.stdin == nil {
+		return "", elevator.Errorf(elevator.EINVALID, "the AWS profile asks for an MFA code, and there is no input to read it from")
+	}
+	fmt.Fprint(c.g.stderr, "MFA code: ")
+	code, err := readLine(c.g.stdin)
+	if err != nil && code == "" {
+		return "", elevator.Errorf(elevator.EINVALID, "the AWS profile asks for an MFA code: %v", err)
+	}
+	return strings.TrimSpace(code), nil
+}
+
+// readLine reads up to a newline a byte at a time, so that what follows
+// stays in r for the command (a confirmation).
+func readLine(r io.Reader) (string, error) {
+	var b strings.Builder
+	buf := make([]byte, 1)
+	for {
+		n, err := r.Read(buf)
+		if n == 1 {
+			if buf[0] == '\n' {
+				return b.String(), nil
+			}
+			b.WriteByte(buf[0])
+		}
+		if err != nil {
+			return b.String(), err
+		}
+	}
+}
+
+// accountID returns the account the configs act in, as checked by
+// GetCallerIdentity, or "" when they were made for the zero Account (or
+// For was not called yet).
+func (c *awsConfigs) accountID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.identity == nil {
+		return ""
+	}
+	return c.identity.Account
+}

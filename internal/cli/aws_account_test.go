@@ -1,0 +1,215 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	elevator "github.com/elevatorhq/elevator"
+)
+
+// fakeIdentity is a fake of STS and of the SSO portal, which moto does not
+// serve as a real account would: it records what AssumeRole was asked
+// (the MFA serial and code, the session name, the external id), answers
+// GetCallerIdentity for the access key that signed the call, and hands
+// out role credentials for an SSO session's bearer token.
+type fakeIdentity struct {
+	mu      sync.Mutex
+	assumes []map[string]string
+	sso     []string // bearer tokens shown to GetRoleCredentials
+	// identities: the ARN GetCallerIdentity answers, by access key.
+	identities map[string]string
+}
+
+var signedBy = regexp.MustCompile(`Credential=([A-Z0-9]+)/`)
+
+func (f *fakeIdentity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.URL.Path == "/federation/credentials" {
+		f.sso = append(f.sso, r.Header.Get("X-Amz-Sso_bearer_token"))
+		fmt.Fprint(w, `{"roleCredentials":{"accessKeyId":"ASIASSO","secretAccessKey":"s","sessionToken":"t","expiration":4102444800000}}`)
+		return
+	}
+	_ = r.ParseForm()
+	w.Header().Set("Content-Type", "text/xml")
+	key := ""
+	if m := signedBy.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+		key = m[1]
+	}
+	switch r.Form.Get("Action") {
+	case "AssumeRole":
+		call := map[string]string{"by": key}
+		for _, k := range []string{"RoleArn", "RoleSessionName", "SerialNumber", "TokenCode", "ExternalId"} {
+			call[k] = r.Form.Get(k)
+		}
+		f.assumes = append(f.assumes, call)
+		role := r.Form.Get("RoleArn")
+		newKey := fmt.Sprintf("ASIAROLE%d", len(f.assumes))
+		account := strings.Split(role, ":")[4]
+		f.identities[newKey] = "arn:aws:sts::" + account + ":assumed-role/" + role[strings.LastIndex(role, "/")+1:] + "/" + r.Form.Get("RoleSessionName")
+		fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>`+
+			`<AccessKeyId>%s</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken><Expiration>2100-01-01T00:00:00Z</Expiration>`+
+			`</Credentials><AssumedRoleUser><Arn>%s</Arn><AssumedRoleId>AROA:x</AssumedRoleId></AssumedRoleUser></AssumeRoleResult>`+
+			`<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></AssumeRoleResponse>`, newKey, f.identities[newKey])
+	case "GetCallerIdentity":
+		arn, ok := f.identities[key]
+		if !ok {
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>unknown key</Message></Error><RequestId>1</RequestId></ErrorResponse>`)
+			return
+		}
+		fmt.Fprintf(w, `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>`+
+			`<Arn>%s</Arn><UserId>AIDA</UserId><Account>%s</Account></GetCallerIdentityResult>`+
+			`<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetCallerIdentityResponse>`, arn, strings.Split(arn, ":")[4])
+	default:
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>not faked</Message></Error><RequestId>1</RequestId></ErrorResponse>`)
+	}
+}
+
+// awsFiles writes the shared config and credentials files, and a home
+// for the SSO token cache, and points the SDK at them.
+func awsFiles(t *testing.T, config, credentials string) (home string) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range map[string]string{"config": config, "credentials": credentials} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION"} {
+		t.Setenv(k, "") // restored when the test ends
+		os.Unsetenv(k)  // unset, not empty: an empty AWS_ENDPOINT_URL still counts for the SDK
+	}
+	home = filepath.Join(dir, "home")
+	t.Setenv("HOME", home)
+	return home
+}
+
+// A profile that assumes a role with an MFA device (mfa_serial) asks for
+// the code once, on stderr, however many regions the command works in; the
+// orbit's role is then assumed over the profile's session, named after it,
+// with the orbit's external id. The fake STS (fakeIdentity) stands for
+// AWS, which moto cannot: it does not check or record MFA codes.
+func TestAnMFAProfileAsksForItsCodeOnceAndAssumesTheOrbitsRole(t *testing.T) {
+	awsFiles(t, `[profile ops]
+role_arn = arn:aws:iam::222222222222:role/ops
+source_profile = base
+mfa_serial = arn:aws:iam::111111111111:mfa/alice
+role_session_name = alice
+region = us-east-1
+`, `[base]
+aws_access_key_id = AKIDBASE
+aws_secret_access_key = s
+`)
+	fake := &fakeIdentity{identities: map[string]string{"AKIDBASE": "arn:aws:iam::111111111111:user/alice"}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	var stderr bytes.Buffer
+	g := &globals{profile: "ops", endpoint: srv.URL, stdin: strings.NewReader("123456\nyes\n"), stderr: &stderr, stdout: &bytes.Buffer{}}
+	orbit := &elevator.Orbit{Name: "production", Account: elevator.Account{ID: "333333333333", Role: "arn:aws:iam::333333333333:role/elevator", ExternalID: "ci-7f3a", Path: "account"}}
+	c := orbitConfigs(g, orbit)
+	ctx := context.Background()
+	for _, region := range []string{"us-east-1", "eu-west-1", "us-west-2"} {
+		cfg, err := c.For(ctx, region)
+		if err != nil {
+			t.Fatalf("%s: %v", region, err)
+		}
+		creds, err := cfg.Credentials.Retrieve(ctx)
+		if err != nil || creds.AccessKeyID != "ASIAROLE2" {
+			t.Errorf("%s: credentials %q, %v; want the orbit role's (ASIAROLE2)", region, creds.AccessKeyID, err)
+		}
+	}
+	if n := strings.Count(stderr.String(), "MFA code"); n != 1 {
+		t.Errorf("asked for the MFA code %d times; want once:\n%s", n, stderr.String())
+	}
+	if len(fake.assumes) != 2 {
+		t.Fatalf("AssumeRole calls: %v; want the profile's, then the orbit's", fake.assumes)
+	}
+	profile, orb := fake.assumes[0], fake.assumes[1]
+	if profile["RoleArn"] != "arn:aws:iam::222222222222:role/ops" || profile["SerialNumber"] != "arn:aws:iam::111111111111:mfa/alice" || profile["TokenCode"] != "123456" || profile["by"] != "AKIDBASE" {
+		t.Errorf("the profile's AssumeRole: %v; want role ops with the MFA device and code 123456, signed with the base keys", profile)
+	}
+	if orb["RoleArn"] != orbit.Account.Role || orb["RoleSessionName"] != "elevator-alice" || orb["ExternalId"] != "ci-7f3a" || orb["by"] != "ASIAROLE1" || orb["TokenCode"] != "" {
+		t.Errorf("the orbit's AssumeRole: %v; want its role, session elevator-alice, its external id, signed with the profile's session", orb)
+	}
+	if got := c.accountID(); got != "333333333333" {
+		t.Errorf("account checked: %q", got)
+	}
+	// What the command reads next from stdin is still there.
+	if rest, _ := readLine(g.stdin); rest != "yes" {
+		t.Errorf("stdin after the MFA code: %q; want the rest untouched", rest)
+	}
+}
+
+// An SSO profile's credentials come from the SDK's chain as they always
+// have: the cached token of its session is shown to the SSO portal, and
+// the orbit's role is assumed over the role credentials it gives. The
+// fake portal (fakeIdentity) stands for IAM Identity Center: this shows
+// the wiring, not a real sign-in (`aws sso login` writes the cache).
+func TestAnSSOProfileAssumesTheOrbitsRoleOverItsSession(t *testing.T) {
+	home := awsFiles(t, `[profile dev]
+sso_session = corp
+sso_account_id = 111111111111
+sso_role_name = Admin
+region = us-east-1
+
+[sso-session corp]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us-east-1
+`, "")
+	sum := sha1.Sum([]byte("corp"))
+	cache := filepath.Join(home, ".aws", "sso", "cache", hex.EncodeToString(sum[:])+".json")
+	if err := os.MkdirAll(filepath.Dir(cache), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cache, []byte(`{"accessToken":"sso-token","expiresAt":"2100-01-01T00:00:00Z","region":"us-east-1","startUrl":"https://corp.awsapps.com/start"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fake := &fakeIdentity{identities: map[string]string{"ASIASSO": "arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Admin_0123/alice@example.com"}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	g := &globals{profile: "dev", endpoint: srv.URL, stdin: strings.NewReader(""), stderr: &bytes.Buffer{}, stdout: &bytes.Buffer{}}
+	c := orbitConfigs(g, &elevator.Orbit{Name: "production", Account: elevator.Account{Role: "arn:aws:iam::333333333333:role/elevator"}})
+	if _, err := c.For(context.Background(), "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	if len(fake.sso) != 1 || fake.sso[0] != "sso-token" {
+		t.Errorf("SSO portal calls with tokens %v; want one with the cached token", fake.sso)
+	}
+	if len(fake.assumes) != 1 || fake.assumes[0]["by"] != "ASIASSO" || fake.assumes[0]["RoleSessionName"] != "elevator-alice@example.com" {
+		t.Errorf("AssumeRole calls: %v; want the orbit's role over the SSO session, named after its user", fake.assumes)
+	}
+	if got := c.accountID(); got != "333333333333" {
+		t.Errorf("account checked: %q; want the role's", got)
+	}
+}
+
+func TestSessionName(t *testing.T) {
+	for arn, want := range map[string]string{
+		"arn:aws:iam::111111111111:user/alice":                                   "elevator-alice",
+		"arn:aws:iam::111111111111:user/ops/bob":                                 "elevator-bob",
+		"arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Admin_1/a@ex.com": "elevator-a@ex.com",
+		"arn:aws:sts::111111111111:assumed-role/deployer/elevator-carol":         "elevator-carol",
+		"arn:aws:iam::111111111111:root":                                         "elevator-root",
+		"arn:aws:sts::111111111111:assumed-role/ci/GitHub Actions #12":           "elevator-GitHub-Actions-12",
+		"arn:aws:sts::111111111111:assumed-role/ci/" + strings.Repeat("x", 64):   "elevator-" + strings.Repeat("x", 55),
+	} {
+		if got := sessionName(arn); got != want {
+			t.Errorf("sessionName(%q) = %q, want %q", arn, got, want)
+		}
+	}
+}
