@@ -158,3 +158,17 @@ var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 // IsRegionName reports whether name has the form of an AWS region name. It
 // does not say whether the region exists.
 func IsRegionName(name string) bool { return regionPattern.MatchString(name) }
+
+// Chaos (`elevator chaos`, docs/operations.md#chaos).
+const (
+	// TagChaos is on the groups of a release whose app's manifest says
+	// `chaos: false`, with the value ChaosOptOut: `elevator chaos` leaves
+	// those groups alone. A group without it may lose instances.
+	TagChaos    = "elevator:chaos"
+	ChaosOptOut = "false"
+	// ChaosOutageKey is the object, in the home region's state bucket,
+	// that records a zone taken away by `elevator chaos --az` (the groups
+	// and their subnets before), from when the first group loses a subnet
+	// until every group has them back; `elevator chaos restore` reads it.
+	ChaosOutageKey = "chaos/outage.json"
+)
