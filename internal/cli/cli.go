@@ -219,6 +219,7 @@ command to try Elevator without an AWS account.`,
 	root.AddCommand(newVersionCmd(g), newLocalCmd(g), newOrbitCmd(g), newAppCmd(g), newSchemaCmd(g), newDeployerCmd(g), newDashboardCmd(g),
 		newDeployCmd(g), newReleaseCmd(g), newPipelineCmd(g), newHaltCmd(g), newRollbackCmd(g), newUnlockCmd(g), newImageCmd(g), newGCCmd(g),
 		newAccessCmd(g), newLogsCmd(g), newSSHCmd(g), newAgentCmd(g))
+	root.AddCommand(newChaosCmd(g))
 	return root
 }
 

@@ -1,0 +1,635 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/apply"
+	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
+	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
+	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/s3"
+	"github.com/elevatorhq/elevator/internal/aws/sts"
+	"github.com/elevatorhq/elevator/internal/chaos"
+	"github.com/elevatorhq/elevator/internal/compile"
+	"github.com/elevatorhq/elevator/internal/progress"
+	"github.com/elevatorhq/elevator/internal/release"
+	"github.com/elevatorhq/elevator/internal/release/awsrelease"
+	"github.com/spf13/cobra"
+)
+
+// chaosLease is the lease of the app locks a chaos run holds; a run that
+// holds them longer (a zone outage) renews them every third of it.
+const chaosLease = 2 * time.Minute
+
+// zonePattern is the form of an availability zone's name: its region's
+// and a letter, such as us-east-1a.
+var zonePattern = regexp.MustCompile(`^([a-z]{2}(-[a-z]+)+-[0-9]+)([a-z])$`)
+
+// chaosOptions are the flags of `elevator chaos`.
+type chaosOptions struct {
+	orbitEnv
+	app                       string
+	level                     float64
+	retainage                 int
+	includeLast, dryRun       bool
+	seed                      uint64
+	seedGiven                 bool
+	lockWait, testWait        time.Duration
+	thenTest                  bool
+	zone                      string
+	outage                    time.Duration
+	zoneRegion                string
+	levelGiven, outageGiven   bool
+	retainageGiven, lastGiven bool
+}
+
+// validate checks every flag and reads the orbit's manifest; it calls
+// nothing, so bad input changes nothing and exits 2.
+func (o *chaosOptions) validate() error {
+	if err := o.orbitEnv.validate(); err != nil {
+		return err
+	}
+	if err := checkAppService(o.app, "", false); err != nil {
+		return err
+	}
+	if o.lockWait < 0 {
+		return elevator.Errorf(elevator.EINVALID, "--lock-wait %s: want how long to wait for a release of the app to end, 0s or more", o.lockWait)
+	}
+	if o.testWait <= 0 {
+		return elevator.Errorf(elevator.EINVALID, "--test-wait %s: want how long to wait for the replacements before the tests, more than 0s", o.testWait)
+	}
+	if o.region != "" && o.orbit.Region(o.region) == nil {
+		return elevator.Errorf(elevator.EINVALID, "--region %s: orbit %s is not in that region; its regions are %s", o.region, o.orbit.Name, strings.Join(regionNames(o.orbit), ", "))
+	}
+	if o.outageGiven && o.zone == "" {
+		return elevator.Errorf(elevator.EINVALID, "--for %s needs --az: it is how long a zone stays lost", o.outage)
+	}
+	if o.zone != "" {
+		return o.validateZone()
+	}
+	if !o.levelGiven {
+		return elevator.Errorf(elevator.EINVALID, "--level is required: the fraction of the eligible instances to terminate, such as 0.1 (or --az ZONE --for DURATION to lose a zone)")
+	}
+	if err := o.policy().Check(); err != nil {
+		return elevator.Errorf(elevator.EINVALID, "%w", err)
+	}
+	return nil
+}
+
+func (o *chaosOptions) validateZone() error {
+	m := zonePattern.FindStringSubmatch(o.zone)
+	if m == nil {
+		return elevator.Errorf(elevator.EINVALID, "--az %q: want an availability zone of one of the orbit's regions, such as %sa", o.zone, o.orbit.Regions[0].Name)
+	}
+	o.zoneRegion = m[1]
+	if o.orbit.Region(o.zoneRegion) == nil {
+		return elevator.Errorf(elevator.EINVALID, "--az %s: a zone of %s, where orbit %s is not; its regions are %s", o.zone, o.zoneRegion, o.orbit.Name, strings.Join(regionNames(o.orbit), ", "))
+	}
+	if o.region != "" && o.region != o.zoneRegion {
+		return elevator.Errorf(elevator.EINVALID, "--region %s and --az %s: the zone is in %s", o.region, o.zone, o.zoneRegion)
+	}
+	if !o.outageGiven {
+		return elevator.Errorf(elevator.EINVALID, "--az %s needs --for: how long the zone stays lost, such as 10m", o.zone)
+	}
+	if o.outage < time.Second || o.outage > 24*time.Hour {
+		return elevator.Errorf(elevator.EINVALID, "--for %s: want 1s to 24h", o.outage)
+	}
+	for flag, given := range map[string]bool{"--level": o.levelGiven, "--retainage": o.retainageGiven, "--include-last": o.lastGiven, "--seed": o.seedGiven} {
+		if given {
+			return elevator.Errorf(elevator.EINVALID, "%s and --az: losing a zone takes every instance in it; give one", flag)
+		}
+	}
+	return nil
+}
+
+func (o *chaosOptions) policy() chaos.Policy {
+	return chaos.Policy{Level: o.level, Retainage: o.retainage, IncludeLast: o.includeLast, Seed: o.seed}
+}
+
+// chaosRun is what a run acts with, found once its flags are valid.
+type chaosRun struct {
+	*chaosOptions
+	by, runID string
+	home      aws.Config
+	bucket    string
+	backend   *awsrelease.Backend
+	objects   *s3.Client
+	progress  *progress.Printer
+	now       func() time.Time
+	sleep     func(context.Context, time.Duration) error
+	// groups and instances of each region.
+	groups    map[string]*autoscaling.Client
+	instances map[string]*ec2.Client
+	cfgs      map[string]aws.Config
+	// current is each app's current release: its last successful one.
+	current map[string]*elevator.ReleaseRecord
+}
+
+// regions are the regions the run looks in: --region's, the zone's, or
+// every region of the orbit.
+func (r *chaosRun) regions() []string {
+	switch {
+	case r.zoneRegion != "":
+		return []string{r.zoneRegion}
+	case r.region != "":
+		return []string{r.region}
+	}
+	return regionNames(r.orbit)
+}
+
+func (o *chaosOptions) start(ctx context.Context) (*chaosRun, error) {
+	o.configs = orbitConfigs(o.globals, o.orbit)
+	r := &chaosRun{chaosOptions: o, progress: progress.New(o.stderr), now: time.Now, sleep: sleepCtx,
+		groups: map[string]*autoscaling.Client{}, instances: map[string]*ec2.Client{}, cfgs: map[string]aws.Config{}, current: map[string]*elevator.ReleaseRecord{}}
+	var err error
+	if r.home, err = o.configs.For(ctx, o.orbit.Regions[0].Name); err != nil {
+		return nil, err
+	}
+	outputs, err := (&apply.Engine{Stacks: cloudformation.New(r.home)}).OrbitOutputs(ctx, o.orbit)
+	if err != nil {
+		return nil, err
+	}
+	r.bucket = outputs[compile.StateBucketOutput]
+	if r.backend, err = awsrelease.New(awsrelease.Config{Orbit: o.orbit.Name, AWS: []aws.Config{r.home}, Bucket: r.bucket}); err != nil {
+		return nil, err
+	}
+	r.objects = s3.New(r.home)
+	id, err := sts.New(r.home).CallerIdentity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.by = id.ARN
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	r.runID = "chaos-" + time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+	for _, name := range r.regions() {
+		cfg, err := o.configs.For(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		r.cfgs[name], r.groups[name], r.instances[name] = cfg, autoscaling.New(cfg), ec2.New(cfg)
+	}
+	return r, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// findGroups returns the groups of the current release of each app of
+// the orbit (or --app) in the run's regions: groups found by the orbit's
+// (and app's) tag, kept when their release is the app's last successful
+// one. Groups of other releases (one under way, or old ones going) are
+// not the app's serving groups and are left alone.
+func (r *chaosRun) findGroups(ctx context.Context) ([]chaos.Group, error) {
+	var out []chaos.Group
+	for _, region := range r.regions() {
+		tags := map[string]string{elevator.TagOrbit: r.orbit.Name}
+		if r.app != "" {
+			tags[elevator.TagApp] = r.app
+		}
+		r.progress.Note(region, "looking for the groups of the current releases")
+		found, err := r.groups[region].Groups(ctx, tags)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range found {
+			app, rel := g.Tags[elevator.TagApp], g.Tags[elevator.TagRelease]
+			if app == "" || rel == "" || g.Deleting() {
+				continue // the bastion, or a group on its way out
+			}
+			cur, err := r.currentRelease(ctx, app)
+			if err != nil {
+				return nil, err
+			}
+			if cur == nil || cur.ID != rel {
+				continue
+			}
+			cg := chaos.Group{Region: region, Name: g.Name, App: app, Service: g.Tags[elevator.TagService], ReleaseID: rel,
+				OptOut: g.Tags[elevator.TagChaos] == elevator.ChaosOptOut, InService: []chaos.Instance{}, Subnets: g.SubnetIDs}
+			for _, in := range g.InService() {
+				cg.InService = append(cg.InService, chaos.Instance{ID: in.ID, AZ: in.AZ})
+			}
+			out = append(out, cg)
+		}
+	}
+	if r.app != "" {
+		if cur, err := r.currentRelease(ctx, r.app); err != nil {
+			return nil, err
+		} else if cur == nil {
+			return nil, elevator.Errorf(elevator.ENOTFOUND, "app %s has no successful release in orbit %s: nothing of it runs", r.app, r.orbit.Name)
+		}
+	}
+	return out, nil
+}
+
+// currentRelease is the app's last successful release, or nil.
+func (r *chaosRun) currentRelease(ctx context.Context, app string) (*elevator.ReleaseRecord, error) {
+	if cur, ok := r.current[app]; ok {
+		return cur, nil
+	}
+	recs, err := r.backend.Store.Releases(ctx, app, 50)
+	if err != nil {
+		return nil, err
+	}
+	var cur *elevator.ReleaseRecord
+	for _, rec := range recs {
+		if rec.State == elevator.StateSuccess {
+			cur = rec
+			break
+		}
+	}
+	r.current[app] = cur
+	return cur, nil
+}
+
+// lock takes the app's release lock in the orbit, waiting up to
+// --lock-wait while someone else (a release) holds it; then it refuses
+// with an ECONFLICT error naming the holder.
+func (r *chaosRun) lock(ctx context.Context, app string) (release.Lock, error) {
+	deadline := r.now().Add(r.lockWait)
+	for {
+		now := r.now()
+		want := release.Lock{App: app, Orbit: r.orbit.Name, ReleaseID: r.runID, Owner: r.runID, Holder: "elevator chaos by " + r.by,
+			Since: now, Expires: now.Add(chaosLease)}
+		_, err := r.backend.Locker.Acquire(ctx, want, now)
+		var held *release.LockHeldError
+		if !errors.As(err, &held) {
+			return want, err
+		}
+		left := deadline.Sub(r.now())
+		if left <= 0 {
+			waited := "did not wait (--lock-wait 0s)"
+			if r.lockWait > 0 {
+				waited = "waited " + r.lockWait.String() + " (--lock-wait)"
+			}
+			return release.Lock{}, elevator.Errorf(elevator.ECONFLICT, "%v: %s; chaos never runs during a release of the app", held, waited)
+		}
+		r.progress.Note(r.orbit.Regions[0].Name, fmt.Sprintf("%s is locked by %s of %s; waiting up to %s", app, held.Lock.ReleaseID, held.Lock.Holder, left.Round(time.Second)))
+		if err := r.sleep(ctx, min(2*time.Second, left)); err != nil {
+			return release.Lock{}, err
+		}
+	}
+}
+
+// lockAll takes the locks of apps in order, all or none: when one is
+// refused, those taken are given back.
+func (r *chaosRun) lockAll(ctx context.Context, apps []string) ([]release.Lock, error) {
+	var locks []release.Lock
+	for _, app := range apps {
+		l, err := r.lock(ctx, app)
+		if err != nil {
+			r.unlockAll(locks)
+			return nil, err
+		}
+		locks = append(locks, l)
+	}
+	return locks, nil
+}
+
+// unlockAll gives the locks back, even after the command's context ended.
+func (r *chaosRun) unlockAll(locks []release.Lock) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, l := range locks {
+		if err := r.backend.Locker.Release(ctx, l); err != nil {
+			fmt.Fprintf(r.stderr, "elevator: give back the lock of %s: %v (it ends with its lease, %s)\n", l.App, err, l.Expires.Format(time.RFC3339))
+		}
+	}
+}
+
+// audit writes an entry per app, naming its instances.
+func (r *chaosRun) audit(ctx context.Context, app, outcome, detail string) error {
+	return r.backend.Store.Audit(ctx, elevator.AuditEntry{At: r.now().UTC(), By: r.by, Action: elevator.AuditChaos, App: app, Orbit: r.orbit.Name,
+		Outcome: outcome, Detail: detail})
+}
+
+// termination is one instance a run terminated, or failed to.
+type termination struct {
+	Region   string `json:"region"`
+	Group    string `json:"group"`
+	App      string `json:"app"`
+	Instance string `json:"instance"`
+	AZ       string `json:"az,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// terminate terminates instances of a group, each replaced by the group.
+func (r *chaosRun) terminate(ctx context.Context, g chaos.Group, ins []chaos.Instance) []termination {
+	var out []termination
+	for _, in := range ins {
+		t := termination{Region: g.Region, Group: g.Name, App: g.App, Instance: in.ID, AZ: in.AZ}
+		if err := r.groups[g.Region].TerminateInstance(ctx, g.Name, in.ID); err != nil {
+			t.Error = err.Error()
+			r.progress.Note(g.Region, fmt.Sprintf("%s: %s not terminated: %v", g.Name, in.ID, err))
+		} else {
+			r.progress.Note(g.Region, fmt.Sprintf("%s: terminated %s (%s)", g.Name, in.ID, in.AZ))
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// stillInService keeps, of the chosen instances, those still InService in
+// their group: the inventory is read again once the locks are held.
+func (r *chaosRun) stillInService(ctx context.Context, g chaos.Group, chosen []chaos.Instance) ([]chaos.Instance, error) {
+	now, err := r.groups[g.Region].Group(ctx, g.Name)
+	if errors.Is(err, autoscaling.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var keep []chaos.Instance
+	for _, c := range chosen {
+		if slices.ContainsFunc(now.InService(), func(i autoscaling.Instance) bool { return i.ID == c.ID }) {
+			keep = append(keep, c)
+		}
+	}
+	return keep, nil
+}
+
+// chaosJSON is what `elevator chaos -o json` prints.
+type chaosJSON struct {
+	Orbit      string        `json:"orbit"`
+	App        string        `json:"app,omitempty"`
+	DryRun     bool          `json:"dry_run"`
+	Level      float64       `json:"level"`
+	Retainage  int           `json:"retainage"`
+	Plan       chaos.Plan    `json:"plan"`
+	Terminated []termination `json:"terminated"`
+	Tests      []chaosTest   `json:"tests,omitempty"`
+}
+
+func newChaosCmd(g *globals) *cobra.Command {
+	o := &chaosOptions{orbitEnv: orbitEnv{globals: g, allRegions: true}}
+	c := &cobra.Command{
+		Use:   "chaos",
+		Short: "Terminate instances of an orbit's apps on purpose, keeping each group's retainage, or lose a zone for a while",
+		Long: `Terminate, at random, --level (a fraction, 0 < level <= 1) of the eligible
+instances of the current releases of the orbit's apps (or --app), in every
+region of the orbit or --region, as Asiaq's disco_chaos did. Eligible are
+the InService, healthy instances of the groups of each app's last
+successful release; an app whose manifest says chaos: false is skipped.
+level x eligible is rounded to the nearest instance (halves up), and at
+least one is taken. No group loses more than count - max(ceil(retainage%
+x count), 1) instances: --retainage percent of it stays, and its last
+instance too unless --include-last. Each group replaces what it loses
+(its desired capacity stays). --seed makes the choice reproducible; the
+seed used is printed.
+
+Chaos never runs during a release of the same app: it takes each app's
+release lock while it terminates, waiting up to --lock-wait for a
+release to end, then refuses (exit 3), naming the release, having
+terminated nothing. Every run is audited, per app.
+
+--az ZONE --for DURATION loses a zone: every group of the current
+releases with a subnet in it (in the zone's region) stops launching there
+(its subnets there are taken out of the group), loses its instances there,
+and gets its subnets back after DURATION, or at Ctrl-C. The apps' locks
+are held the whole time, so no release runs meanwhile. The subnets are
+recorded first in the orbit's state bucket: after a crash,
+'elevator chaos restore --orbit O' puts them back.
+
+--then-test waits for the replacements to be InService (up to --test-wait),
+then runs the integration tests of each affected app's current release;
+the command exits 6 when one fails.
+
+--dry-run prints what would be terminated and why each group is skipped
+or limited, and changes nothing; without --yes, chaos prints the same and
+asks for the orbit's name first.`,
+		Example: `  elevator chaos --orbit staging --level 0.1 --retainage 33 --dry-run
+  elevator chaos --orbit staging --app shop --level 0.5 --seed 42 --yes --then-test
+  elevator chaos --orbit staging --az us-east-1a --for 10m --yes`,
+		Args: noArgs,
+	}
+	c.RunE = func(cmd *cobra.Command, _ []string) error {
+		f := cmd.Flags()
+		o.levelGiven, o.retainageGiven, o.lastGiven = f.Changed("level"), f.Changed("retainage"), f.Changed("include-last")
+		o.seedGiven, o.outageGiven = f.Changed("seed"), f.Changed("for")
+		if err := o.validate(); err != nil {
+			return err
+		}
+		if !o.seedGiven {
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			o.seed = binary.BigEndian.Uint64(b[:]) >> 1 // printable as a positive int64 too
+		}
+		ctx := cmd.Context()
+		r, err := o.start(ctx)
+		if err != nil {
+			return err
+		}
+		if o.zone != "" {
+			return r.loseZone(ctx)
+		}
+		return r.chaos(ctx)
+	}
+	o.addFlags(c)
+	f := c.Flags()
+	f.StringVar(&o.app, "app", "", "only this app's instances (default: every app of the orbit)")
+	f.Float64Var(&o.level, "level", 0, "the fraction of the eligible instances to terminate, greater than 0 and at most 1 (required without --az)")
+	f.IntVar(&o.retainage, "retainage", 33, "the percentage of each group's InService instances that stays, 0 to 100")
+	f.BoolVar(&o.includeLast, "include-last", false, "let a group lose its last instance (with a retainage that allows it)")
+	f.Uint64Var(&o.seed, "seed", 0, "the seed of the random choice, to repeat a run's choice (default: a new one, printed)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print what would be terminated and why groups are skipped or limited; change nothing")
+	f.DurationVar(&o.lockWait, "lock-wait", 0, "how long to wait for a release of an app to end before refusing")
+	f.BoolVar(&o.thenTest, "then-test", false, "afterwards, wait for the replacements, then run the integration tests of each affected app's current release")
+	f.DurationVar(&o.testWait, "test-wait", 10*time.Minute, "with --then-test, how long to wait for the groups to be back to their desired InService instances")
+	f.StringVar(&o.zone, "az", "", "lose this availability zone (such as us-east-1a) for --for: no launches there, its instances terminated")
+	f.DurationVar(&o.outage, "for", 0, "with --az, how long the zone stays lost (1s to 24h), such as 10m")
+	c.AddCommand(newChaosRestoreCmd(g))
+	return c
+}
+
+// chaos runs a level-and-retainage run.
+func (r *chaosRun) chaos(ctx context.Context) error {
+	groups, err := r.findGroups(ctx)
+	if err != nil {
+		return err
+	}
+	plan := chaos.Select(groups, r.policy())
+	r.progress.Done()
+	out := chaosJSON{Orbit: r.orbit.Name, App: r.app, DryRun: true, Level: r.level, Retainage: r.retainage, Plan: plan, Terminated: []termination{}}
+	if r.dryRun || plan.Total == 0 {
+		if plan.Total == 0 {
+			out.DryRun = r.dryRun
+		}
+		return r.printChaos(out)
+	}
+	apps := plan.Apps()
+	var tests map[string]*elevator.Release
+	if r.thenTest {
+		if tests, err = r.testsOf(ctx, apps); err != nil {
+			return err
+		}
+	}
+	if !r.yes {
+		var b strings.Builder
+		printPlan(&b, plan, true)
+		if err := confirm(r.globals, fmt.Sprintf("This terminates %d instances of orbit %s (their groups replace them):\n%s", plan.Total, r.orbit.Name,
+			strings.TrimRight(b.String(), "\n")), r.orbit.Name, "orbit"); err != nil {
+			return err
+		}
+	}
+	locks, err := r.lockAll(ctx, apps)
+	if err != nil {
+		return err
+	}
+	out.DryRun = false
+	var failed int
+	func() {
+		defer r.unlockAll(locks)
+		for _, ch := range plan.Choices {
+			if len(ch.Terminate) == 0 {
+				continue
+			}
+			live, err := r.stillInService(ctx, ch.Group, ch.Terminate)
+			if err != nil {
+				out.Terminated = append(out.Terminated, termination{Region: ch.Group.Region, Group: ch.Group.Name, App: ch.Group.App, Error: err.Error()})
+				failed++
+				continue
+			}
+			done := r.terminate(ctx, ch.Group, live)
+			out.Terminated = append(out.Terminated, done...)
+		}
+	}()
+	r.progress.Done()
+	byApp := map[string][]string{}
+	for _, t := range out.Terminated {
+		if t.Error != "" {
+			failed++
+			continue
+		}
+		byApp[t.App] = append(byApp[t.App], t.Instance+" ("+t.Group+")")
+	}
+	for _, app := range apps {
+		detail := fmt.Sprintf("terminated %d: %s; level %g, retainage %d%%, seed %d", len(byApp[app]), strings.Join(byApp[app], ", "), r.level, r.retainage, plan.Seed)
+		if err := r.audit(ctx, app, "terminated", detail); err != nil {
+			return err
+		}
+	}
+	if r.thenTest && failed == 0 {
+		out.Tests, err = r.runTests(ctx, tests, groupsOf(plan))
+		if err != nil {
+			return err
+		}
+	}
+	if perr := r.printChaos(out); perr != nil {
+		return perr
+	}
+	if failed > 0 {
+		return r.reportedIfJSON(elevator.Errorf(elevator.EAWS, "%d instances were not terminated (see above)", failed))
+	}
+	return r.reportedIfJSON(testsFailed(out.Tests))
+}
+
+// reportedIfJSON keeps an error's message out of stdout when the JSON
+// answer is printed already: only its exit code is left to give.
+func (r *chaosRun) reportedIfJSON(err error) error {
+	if err != nil && r.json() {
+		return reported{err}
+	}
+	return err
+}
+
+// groupsOf are the groups that lose instances in a plan.
+func groupsOf(p chaos.Plan) []chaos.Group {
+	var gs []chaos.Group
+	for _, c := range p.Choices {
+		if len(c.Terminate) > 0 {
+			gs = append(gs, c.Group)
+		}
+	}
+	return gs
+}
+
+func (r *chaosRun) printChaos(out chaosJSON) error {
+	if r.json() {
+		return r.printJSON(out)
+	}
+	w := r.stdout
+	if len(out.Plan.Choices) == 0 {
+		fmt.Fprintf(w, "no groups of a current release of %s in orbit %s's regions (%s)\n", orAll(r.app), r.orbit.Name, strings.Join(r.regions(), ", "))
+		return nil
+	}
+	fmt.Fprintf(w, "level %g of %d eligible instances: %d asked, %d allowed by retainage %d%%; seed %d\n",
+		out.Level, out.Plan.Eligible, out.Plan.Target, out.Plan.Total, out.Retainage, out.Plan.Seed)
+	if out.DryRun || len(out.Terminated) == 0 {
+		printPlan(w, out.Plan, false)
+		if out.DryRun {
+			fmt.Fprintln(w, "dry run: nothing was terminated")
+		} else {
+			fmt.Fprintln(w, "nothing to terminate")
+		}
+		return nil
+	}
+	for _, t := range out.Terminated {
+		if t.Error != "" {
+			fmt.Fprintf(w, "not terminated  %s  %s  %s: %s\n", t.Region, t.Group, t.Instance, t.Error)
+		} else {
+			fmt.Fprintf(w, "terminated      %s  %s  %s (%s)\n", t.Region, t.Group, t.Instance, t.AZ)
+		}
+	}
+	printTests(w, out.Tests)
+	return nil
+}
+
+func orAll(app string) string {
+	if app == "" {
+		return "any app"
+	}
+	return "app " + app
+}
+
+// printPlan writes a line per group: what it loses, or why it loses
+// nothing or no more (only the groups that lose some, when losingOnly).
+func printPlan(w io.Writer, p chaos.Plan, losingOnly bool) {
+	for _, c := range p.Choices {
+		if losingOnly && len(c.Terminate) == 0 {
+			continue
+		}
+		var ids []string
+		for _, in := range c.Terminate {
+			ids = append(ids, in.ID)
+		}
+		line := fmt.Sprintf("%s  %s (%s/%s): %d in service", c.Group.Region, c.Group.Name, c.Group.App, c.Group.Service, c.Eligible)
+		if len(ids) > 0 {
+			line += ", terminate " + strings.Join(ids, " ")
+		}
+		if c.Why != "" {
+			line += "; " + c.Why
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// sortedApps returns the keys of m, sorted.
+func sortedApps[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,194 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/chaos"
+	"github.com/elevatorhq/elevator/internal/release"
+	"github.com/elevatorhq/elevator/internal/release/awsrelease"
+)
+
+// chaosTest is the result of one integration test after a chaos run.
+type chaosTest struct {
+	App     string `json:"app"`
+	Release string `json:"release"`
+	Region  string `json:"region"`
+	Name    string `json:"name"`
+	Passed  bool   `json:"passed"`
+	Output  string `json:"output,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// testsOf reads the document of each app's current release and returns
+// it; an app whose current release has no integration tests is refused
+// (EINVALID) before anything changes: --then-test would prove nothing.
+func (r *chaosRun) testsOf(ctx context.Context, apps []string) (map[string]*elevator.Release, error) {
+	docs := map[string]*elevator.Release{}
+	for _, app := range apps {
+		cur, err := r.currentRelease(ctx, app)
+		if err != nil {
+			return nil, err
+		}
+		if cur == nil {
+			continue
+		}
+		body, _, err := r.backend.Store.Release(ctx, cur.ID)
+		if err != nil {
+			return nil, fmt.Errorf("read release %s of %s: %w", cur.ID, app, err)
+		}
+		doc, err := elevator.ParseRelease(body)
+		if err != nil {
+			return nil, fmt.Errorf("read release %s of %s: %w", cur.ID, app, err)
+		}
+		if doc.Tests == nil || len(doc.Tests.Integration) == 0 {
+			return nil, elevator.Errorf(elevator.EINVALID, "--then-test: release %s, the current one of %s in orbit %s, has no integration tests (tests.integration in its manifest); nothing was terminated", cur.ID, app, r.orbit.Name)
+		}
+		docs[app] = doc
+	}
+	return docs, nil
+}
+
+// waitReplaced waits, up to --test-wait, until every group has at least
+// its desired capacity InService and healthy again.
+func (r *chaosRun) waitReplaced(ctx context.Context, groups []chaos.Group) error {
+	deadline := r.now().Add(r.testWait)
+	for _, g := range groups {
+		for {
+			now, err := r.groups[g.Region].Group(ctx, g.Name)
+			if err != nil {
+				return err
+			}
+			in := len(now.InService())
+			if in >= now.Desired {
+				r.progress.Note(g.Region, fmt.Sprintf("%s: %d of %d InService again", g.Name, in, now.Desired))
+				break
+			}
+			if !r.now().Before(deadline) {
+				return elevator.Errorf(elevator.EFAILED, "--then-test: group %s in %s has %d of its %d instances InService after %s (--test-wait); the tests did not run", g.Name, g.Region, in, now.Desired, r.testWait)
+			}
+			r.progress.Note(g.Region, fmt.Sprintf("%s: %d of %d InService, waiting for the replacements", g.Name, in, now.Desired))
+			if err := r.sleep(ctx, min(5*r.pollUnit(), deadline.Sub(r.now()))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// runTests waits for the replacements, then runs the integration tests of
+// each app's current release in each region where its groups lost
+// instances, as the release engine runs them after a cut-over: against
+// the service's URL, with the release's facts as environment; ssm tests
+// on an InService instance of the service.
+func (r *chaosRun) runTests(ctx context.Context, docs map[string]*elevator.Release, groups []chaos.Group) ([]chaosTest, error) {
+	if err := r.waitReplaced(ctx, groups); err != nil {
+		return nil, err
+	}
+	regions := map[string]map[string]bool{} // app -> regions
+	for _, g := range groups {
+		if regions[g.App] == nil {
+			regions[g.App] = map[string]bool{}
+		}
+		regions[g.App][g.Region] = true
+	}
+	var out []chaosTest
+	for _, app := range sortedApps(docs) {
+		doc := docs[app]
+		for _, region := range sortedApps(regions[app]) {
+			instances := map[string][]string{}
+			var all []string
+			found, err := r.groups[region].Groups(ctx, map[string]string{elevator.TagOrbit: doc.Orbit, elevator.TagApp: app, elevator.TagRelease: doc.ID})
+			if err != nil {
+				return nil, err
+			}
+			for _, g := range found {
+				for _, in := range g.InService() {
+					instances[g.Tags[elevator.TagService]] = append(instances[g.Tags[elevator.TagService]], in.ID)
+					all = append(all, in.ID)
+				}
+			}
+			sort.Strings(all)
+			for _, t := range doc.Tests.Integration {
+				r.progress.Note(region, fmt.Sprintf("%s: integration test %s", app, t.Name))
+				res := chaosTest{App: app, Release: doc.ID, Region: region, Name: t.Name}
+				env := release.TestEnv{Instances: all, Facts: map[string]string{"RELEASE_ID": doc.ID, "APP": app, "ORBIT": doc.Orbit, "VERSION": doc.Version,
+					"REGION": region, "PHASE": elevator.PhaseIntegration, "INSTANCES": strings.Join(all, ",")}}
+				for _, s := range doc.Services {
+					if pl := s.Placement(region); pl != nil && env.URL == "" {
+						env.URL = pl.ServiceURL
+						if t.Target == elevator.TargetTestListener {
+							env.URL = pl.TestURL
+						}
+					}
+				}
+				env.Facts["TEST_URL"] = env.URL
+				if t.Kind == elevator.TestSSM {
+					svc := t.Service
+					if svc == "" {
+						svc = doc.Services[0].Name
+					}
+					ids := instances[svc]
+					if len(ids) == 0 {
+						res.Error = "no instance of " + svc + " in service"
+					} else {
+						cr, err := awsrelease.NewCloud(r.cfgs[region]).RunCommand(ctx, ids[0], t.Command, t.Timeout())
+						res.Passed, res.Output = err == nil && cr.OK, elevator.CapOutput("on "+ids[0]+": "+cr.Stdout+cr.Stderr)
+						if err != nil {
+							res.Error = err.Error()
+						} else if !cr.OK {
+							res.Error = "command " + cr.Status
+						}
+					}
+				} else {
+					o := release.LocalTester{}.Test(ctx, t, env)
+					res.Passed, res.Output, res.Error = o.Passed, elevator.CapOutput(o.Output), o.Error
+				}
+				out = append(out, res)
+			}
+		}
+	}
+	r.progress.Done()
+	return out, nil
+}
+
+// pollUnit is a second, or a tenth of one against the local emulator.
+func (r *chaosRun) pollUnit() time.Duration {
+	if r.configs.emulated() {
+		return time.Second / 10
+	}
+	return time.Second
+}
+
+func printTests(w io.Writer, tests []chaosTest) {
+	for _, t := range tests {
+		verdict := "passed"
+		if !t.Passed {
+			verdict = "FAILED"
+		}
+		fmt.Fprintf(w, "test %-6s  %s  %s  %s (release %s)", verdict, t.Region, t.App, t.Name, t.Release)
+		if t.Error != "" {
+			fmt.Fprintf(w, ": %s", t.Error)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// testsFailed is an EFAILED error (exit 6) when a test failed.
+func testsFailed(tests []chaosTest) error {
+	var failed []string
+	for _, t := range tests {
+		if !t.Passed {
+			failed = append(failed, t.App+" "+t.Name+" in "+t.Region)
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return elevator.Errorf(elevator.EFAILED, "after chaos, %d integration tests failed: %s", len(failed), strings.Join(failed, ", "))
+}

@@ -1,0 +1,391 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
+	"github.com/elevatorhq/elevator/internal/aws/s3"
+	"github.com/elevatorhq/elevator/internal/chaos"
+	"github.com/elevatorhq/elevator/internal/release"
+	"github.com/spf13/cobra"
+)
+
+// zoneJSON is what `elevator chaos --az -o json` prints.
+type zoneJSON struct {
+	Orbit      string             `json:"orbit"`
+	Region     string             `json:"region"`
+	Zone       string             `json:"zone"`
+	For        string             `json:"for"`
+	DryRun     bool               `json:"dry_run"`
+	Groups     []chaos.ZoneChoice `json:"groups"`
+	Terminated []termination      `json:"terminated"`
+	Restored   []string           `json:"restored"`
+	Early      bool               `json:"restored_early,omitempty"`
+	Tests      []chaosTest        `json:"tests,omitempty"`
+}
+
+// recordedOutage returns the outage recorded in the orbit's state bucket,
+// or nil.
+func (r *chaosRun) recordedOutage(ctx context.Context) (*chaos.Outage, error) {
+	body, _, err := r.objects.Get(ctx, r.bucket, elevator.ChaosOutageKey)
+	if errors.Is(err, s3.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var o chaos.Outage
+	if err := json.Unmarshal(body, &o); err != nil {
+		return nil, fmt.Errorf("read s3://%s/%s: %w", r.bucket, elevator.ChaosOutageKey, err)
+	}
+	if err := o.Check(); err != nil {
+		return nil, fmt.Errorf("s3://%s/%s: %w", r.bucket, elevator.ChaosOutageKey, err)
+	}
+	return &o, nil
+}
+
+func outageHeld(o *chaos.Outage) error {
+	return elevator.Errorf(elevator.ECONFLICT, "orbit %s has a zone outage recorded (%s, by %s, from %s until %s): it is under way, or its run ended before putting the subnets back; run `elevator chaos restore --orbit %s` once it is not running",
+		o.Orbit, o.Zone, o.By, o.Start.Format(time.RFC3339), o.Until.Format(time.RFC3339), o.Orbit)
+}
+
+// loseZone takes the zone away from the groups of the current releases
+// in its region for --for, then gives it back.
+func (r *chaosRun) loseZone(ctx context.Context) error {
+	if prev, err := r.recordedOutage(ctx); err != nil {
+		return err
+	} else if prev != nil {
+		return outageHeld(prev)
+	}
+	region := r.zoneRegion
+	zones, err := r.instances[region].AvailabilityZones(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(zones, r.zone) {
+		return elevator.Errorf(elevator.EINVALID, "--az %s: not a zone of %s for this account; its zones are %s", r.zone, region, strings.Join(zones, ", "))
+	}
+	groups, err := r.findGroups(ctx)
+	if err != nil {
+		return err
+	}
+	var subnets []string
+	for _, g := range groups {
+		subnets = append(subnets, g.Subnets...)
+	}
+	zoneOf := map[string]string{}
+	if len(subnets) > 0 {
+		found, err := r.instances[region].SubnetsByID(ctx, slices.Compact(slices.Sorted(slices.Values(subnets))))
+		if err != nil {
+			return err
+		}
+		for _, s := range found {
+			zoneOf[s.ID] = s.AZ
+		}
+	}
+	for i := range groups {
+		groups[i].SubnetZones = zoneOf
+	}
+	choices := chaos.LoseZone(groups, r.zone)
+	r.progress.Done()
+	out := zoneJSON{Orbit: r.orbit.Name, Region: region, Zone: r.zone, For: r.outage.String(), DryRun: true, Groups: choices,
+		Terminated: []termination{}, Restored: []string{}}
+	var affected []chaos.ZoneChoice
+	appSet := map[string]bool{}
+	for _, c := range choices {
+		if c.Affected() {
+			affected = append(affected, c)
+			appSet[c.Group.App] = true
+		}
+	}
+	if r.dryRun || len(affected) == 0 {
+		out.DryRun = r.dryRun
+		return r.printZone(out)
+	}
+	apps := sortedApps(appSet)
+	var tests map[string]*elevator.Release
+	if r.thenTest {
+		if tests, err = r.testsOf(ctx, apps); err != nil {
+			return err
+		}
+	}
+	if !r.yes {
+		var b strings.Builder
+		printZoneChoices(&b, affected)
+		if err := confirm(r.globals, fmt.Sprintf("This takes zone %s away from %d groups of orbit %s for %s (no launches there; their instances there terminated), then gives it back:\n%s",
+			r.zone, len(affected), r.orbit.Name, r.outage, strings.TrimRight(b.String(), "\n")), r.orbit.Name, "orbit"); err != nil {
+			return err
+		}
+	}
+	locks, err := r.lockAll(ctx, apps)
+	if err != nil {
+		return err
+	}
+	out.DryRun = false
+	// The locks are held, renewed, for the whole outage: no release of
+	// these apps starts until the zone is back.
+	waitCtx, stopWait := context.WithCancel(ctx)
+	renewed := r.renew(waitCtx, locks, stopWait)
+	defer func() {
+		stopWait()
+		renewed.Wait()
+		r.unlockAll(locks)
+	}()
+	rec := chaos.NewOutage(r.orbit.Name, region, r.zone, r.by, r.now(), r.outage, affected)
+	body, _ := json.MarshalIndent(rec, "", "  ")
+	put, err := r.objects.PutIfAbsent(ctx, r.bucket, elevator.ChaosOutageKey, "application/json", body)
+	if err != nil {
+		return err
+	}
+	if !put {
+		if prev, err := r.recordedOutage(ctx); err == nil && prev != nil {
+			return outageHeld(prev)
+		}
+		return elevator.Errorf(elevator.ECONFLICT, "another zone outage of orbit %s was recorded just now; nothing was changed", r.orbit.Name)
+	}
+	r.progress.Note(region, fmt.Sprintf("recorded the subnets of %d groups in s3://%s/%s", len(affected), r.bucket, elevator.ChaosOutageKey))
+	var failed error
+	for _, c := range affected {
+		if err := r.groups[region].SetSubnets(ctx, c.Group.Name, c.Kept); err != nil {
+			failed = err
+			break
+		}
+		r.progress.Note(region, fmt.Sprintf("%s: launches only in %s now", c.Group.Name, strings.Join(c.Kept, ", ")))
+		out.Terminated = append(out.Terminated, r.terminate(ctx, c.Group, c.Terminate)...)
+	}
+	byApp := map[string][]string{}
+	for _, t := range out.Terminated {
+		if t.Error == "" {
+			byApp[t.App] = append(byApp[t.App], t.Instance+" ("+t.Group+")")
+		}
+	}
+	for _, app := range apps {
+		detail := fmt.Sprintf("zone %s lost for %s: terminated %d: %s", r.zone, r.outage, len(byApp[app]), strings.Join(byApp[app], ", "))
+		if err := r.audit(ctx, app, "zone-lost", detail); err != nil && failed == nil {
+			failed = err
+		}
+	}
+	if failed == nil {
+		out.Early = r.waitOutage(waitCtx, region, rec.Until)
+	}
+	restored, rerr := r.restore(rec)
+	out.Restored = restored
+	r.progress.Done()
+	if rerr != nil {
+		_ = r.printZone(out)
+		return fmt.Errorf("%w; the record stays in s3://%s/%s: run `elevator chaos restore --orbit %s`", rerr, r.bucket, elevator.ChaosOutageKey, r.orbit.Name)
+	}
+	if failed != nil {
+		_ = r.printZone(out)
+		return fmt.Errorf("losing zone %s: %w (the subnets were put back)", r.zone, failed)
+	}
+	if ctx.Err() != nil {
+		_ = r.printZone(out)
+		return elevator.Errorf(elevator.EINTERRUPTED, "interrupted: zone %s given back early", r.zone)
+	}
+	if r.thenTest {
+		var groups []chaos.Group
+		for _, c := range affected {
+			groups = append(groups, c.Group)
+		}
+		if out.Tests, err = r.runTests(ctx, tests, groups); err != nil {
+			_ = r.printZone(out)
+			return err
+		}
+	}
+	if err := r.printZone(out); err != nil {
+		return err
+	}
+	return r.reportedIfJSON(testsFailed(out.Tests))
+}
+
+// renew renews the locks every third of their lease until ctx ends; a
+// lock it cannot renew (broken by an operator) ends the outage early.
+func (r *chaosRun) renew(ctx context.Context, locks []release.Lock, lost func()) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			if err := r.sleep(ctx, chaosLease/3); err != nil {
+				return
+			}
+			for i := range locks {
+				locks[i].Expires = r.now().Add(chaosLease)
+				if err := r.backend.Locker.Renew(ctx, locks[i]); err != nil && ctx.Err() == nil {
+					fmt.Fprintf(r.stderr, "elevator: renew the lock of %s: %v; giving the zone back now\n", locks[i].App, err)
+					lost()
+					return
+				}
+			}
+		}
+	}()
+	return &wg
+}
+
+// waitOutage waits until the outage's end, showing how long is left; it
+// reports whether it ended early (Ctrl-C, or a lock lost).
+func (r *chaosRun) waitOutage(ctx context.Context, region string, until time.Time) bool {
+	for {
+		left := until.Sub(r.now())
+		if left <= 0 {
+			return false
+		}
+		r.progress.Note(region, fmt.Sprintf("zone %s lost: %s left (Ctrl-C gives it back now)", r.zone, left.Round(time.Second)))
+		if err := r.sleep(ctx, min(left, 10*r.pollUnit())); err != nil {
+			return true
+		}
+	}
+}
+
+// restore gives every group of the record its subnets back, and deletes
+// the record once all have them. It runs even after the command's
+// context ended (Ctrl-C), with a context of its own.
+func (r *chaosRun) restore(rec chaos.Outage) ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cl, ok := r.groups[rec.Region]
+	if !ok {
+		cfg, err := r.configs.For(ctx, rec.Region)
+		if err != nil {
+			return nil, err
+		}
+		cl = autoscaling.New(cfg)
+	}
+	restored := []string{}
+	var errs []error
+	for _, g := range rec.Groups {
+		err := cl.SetSubnets(ctx, g.Name, g.Subnets)
+		switch {
+		case errors.Is(err, autoscaling.ErrNotFound):
+			r.progress.Note(rec.Region, fmt.Sprintf("%s: gone (deleted by a release since), nothing to put back", g.Name))
+		case err != nil:
+			errs = append(errs, err)
+		default:
+			restored = append(restored, g.Name)
+			r.progress.Note(rec.Region, fmt.Sprintf("%s: launches in %s again", g.Name, strings.Join(g.Subnets, ", ")))
+		}
+	}
+	if len(errs) > 0 {
+		return restored, elevator.Errorf(elevator.EAWS, "put the subnets back: %w", errors.Join(errs...))
+	}
+	if err := r.objects.Delete(ctx, r.bucket, elevator.ChaosOutageKey); err != nil {
+		return restored, err
+	}
+	apps := map[string]bool{}
+	for _, g := range rec.Groups {
+		apps[g.App] = true
+	}
+	for _, app := range sortedApps(apps) {
+		if err := r.audit(ctx, app, "zone-restored", fmt.Sprintf("zone %s given back to %s", rec.Zone, strings.Join(restored, ", "))); err != nil {
+			return restored, err
+		}
+	}
+	return restored, nil
+}
+
+func (r *chaosRun) printZone(out zoneJSON) error {
+	if r.json() {
+		return r.printJSON(out)
+	}
+	w := r.stdout
+	if len(out.Groups) == 0 {
+		fmt.Fprintf(w, "no groups of a current release of %s in orbit %s's region %s\n", orAll(r.app), r.orbit.Name, out.Region)
+		return nil
+	}
+	printZoneChoices(w, out.Groups)
+	if out.DryRun {
+		fmt.Fprintln(w, "dry run: nothing was changed")
+		return nil
+	}
+	for _, t := range out.Terminated {
+		if t.Error != "" {
+			fmt.Fprintf(w, "not terminated  %s  %s  %s: %s\n", t.Region, t.Group, t.Instance, t.Error)
+		} else {
+			fmt.Fprintf(w, "terminated      %s  %s  %s (%s)\n", t.Region, t.Group, t.Instance, t.AZ)
+		}
+	}
+	if len(out.Restored) > 0 {
+		when := "after " + out.For
+		if out.Early {
+			when = "early"
+		}
+		fmt.Fprintf(w, "zone %s given back %s to %s\n", out.Zone, when, strings.Join(out.Restored, ", "))
+	}
+	printTests(w, out.Tests)
+	return nil
+}
+
+func printZoneChoices(w interface{ Write([]byte) (int, error) }, cs []chaos.ZoneChoice) {
+	for _, c := range cs {
+		line := fmt.Sprintf("%s  %s (%s/%s)", c.Group.Region, c.Group.Name, c.Group.App, c.Group.Service)
+		if c.Affected() {
+			var ids []string
+			for _, in := range c.Terminate {
+				ids = append(ids, in.ID)
+			}
+			line += fmt.Sprintf(": without subnets %s", strings.Join(c.Removed, " "))
+			if len(ids) > 0 {
+				line += ", terminate " + strings.Join(ids, " ")
+			}
+		} else {
+			line += ": " + c.Why
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+func newChaosRestoreCmd(g *globals) *cobra.Command {
+	o := &chaosOptions{orbitEnv: orbitEnv{globals: g, allRegions: true}}
+	c := &cobra.Command{
+		Use:   "restore",
+		Short: "Give back the zone a chaos run took away and did not give back (it crashed)",
+		Long: `Read the zone outage recorded in the orbit's state bucket by
+'elevator chaos --az', put every group's subnets back as they were, and
+delete the record. A group deleted since (by a release) is skipped. With
+no outage recorded, there is nothing to do. Run it only once the chaos
+run is no longer running. Audited.`,
+		Args: noArgs,
+	}
+	c.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := o.orbitEnv.validate(); err != nil {
+			return err
+		}
+		ctx := cmd.Context()
+		r, err := o.start(ctx)
+		if err != nil {
+			return err
+		}
+		rec, err := r.recordedOutage(ctx)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			if g.json() {
+				return g.printJSON(map[string]any{"orbit": o.orbit.Name, "restored": []string{}})
+			}
+			fmt.Fprintf(g.stdout, "no zone outage recorded for orbit %s: nothing to restore\n", o.orbit.Name)
+			return nil
+		}
+		restored, err := r.restore(*rec)
+		r.progress.Done()
+		if err != nil {
+			return err
+		}
+		if g.json() {
+			return g.printJSON(map[string]any{"orbit": o.orbit.Name, "zone": rec.Zone, "region": rec.Region, "restored": restored})
+		}
+		fmt.Fprintf(g.stdout, "zone %s given back to %d groups: %s\n", rec.Zone, len(restored), strings.Join(restored, ", "))
+		return nil
+	}
+	o.addFlags(c)
+	return c
+}
