@@ -420,3 +420,94 @@ func TestChaosRefusesBadFlagsBeforeAnyCall(t *testing.T) {
 		}
 	}
 }
+
+// TestChaosSkipsAnAppThatOptsOut releases an app whose manifest says
+// chaos: false: its groups carry the tag, and chaos, even at level 1
+// with no retainage, terminates none of them and says why.
+func TestChaosSkipsAnAppThatOptsOut(t *testing.T) {
+	acct, orbit, o := chaosReleased(t, chaosApp+"chaos: false\n")
+	groups := shopGroups(t, acct, orbit)
+	all := append(instanceIDs(groups["web"]), instanceIDs(groups["worker"])...)
+	for svc, g := range groups {
+		tagged := slices.ContainsFunc(g.Tags, func(tag astypes.TagDescription) bool {
+			return aws.ToString(tag.Key) == domain.TagChaos && aws.ToString(tag.Value) == domain.ChaosOptOut
+		})
+		if !tagged {
+			t.Errorf("group of %s does not carry %s=%s", svc, domain.TagChaos, domain.ChaosOptOut)
+		}
+	}
+	r := elevator(t, "", append([]string{"chaos", "--level", "1", "--retainage", "0", "--include-last", "--yes"}, o...)...)
+	if r.code != 0 || strings.Count(r.stdout, "skipped: the app opts out (chaos: false in its manifest)") != 2 || !strings.Contains(r.stdout, "nothing to terminate") {
+		t.Errorf("chaos of an app that opts out: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if live := liveInstances(t, acct, all); len(live) != 7 {
+		t.Errorf("%d of 7 instances live", len(live))
+	}
+}
+
+// TestChaosThenTestRunsTheIntegrationTestsOnceTheGroupsAreWhole releases
+// an app with an integration test (a command, as the release engine runs
+// it) that records the instances it is given and fails when a file
+// exists: after chaos it runs against the replacements and passes; with
+// the file it fails, and chaos exits 6. An app without integration tests
+// is refused before anything is terminated.
+func TestChaosThenTestRunsTheIntegrationTestsOnceTheGroupsAreWhole(t *testing.T) {
+	dir := t.TempDir()
+	seen, fail := filepath.Join(dir, "instances"), filepath.Join(dir, "fail")
+	app := chaosApp + "tests:\n  integration:\n    - {name: recover, kind: command, command: [sh, -c, 'echo \"$ELEVATOR_PHASE $ELEVATOR_INSTANCES\" > " + seen + "; test ! -e " + fail + "']}\n"
+	acct, orbit, o := chaosReleased(t, app)
+	args := append([]string{"chaos", "--level", "0.5", "--retainage", "0", "--yes", "--then-test", "-o", "json"}, o...)
+	r := elevator(t, "", args...)
+	mustSucceed(t, r)
+	var out struct {
+		Terminated []struct{ Instance string }
+		Tests      []struct {
+			Name   string
+			Passed bool
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if len(out.Terminated) != 4 || len(out.Tests) != 1 || out.Tests[0].Name != "recover" || !out.Tests[0].Passed {
+		t.Fatalf("chaos --then-test: %s", r.stdout)
+	}
+	got, err := os.ReadFile(seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := shopGroups(t, acct, orbit)
+	now := append(instanceIDs(groups["web"]), instanceIDs(groups["worker"])...)
+	slices.Sort(now)
+	if want := "integration " + strings.Join(now, ",") + "\n"; string(got) != want {
+		t.Errorf("the test was given %q, want the groups' instances now %q", got, want)
+	}
+	for _, x := range out.Terminated {
+		if strings.Contains(string(got), x.Instance) {
+			t.Errorf("the test was given %s, which chaos terminated", x.Instance)
+		}
+	}
+
+	if err := os.WriteFile(fail, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	failed := elevator(t, "", args...)
+	if failed.code != cli.ExitFailed || !strings.Contains(failed.stdout, `"passed": false`) {
+		t.Errorf("a failing test after chaos: exit %d\n%s%s", failed.code, failed.stdout, failed.stderr)
+	}
+}
+
+// TestChaosThenTestRefusesAnAppWithoutIntegrationTests: --then-test would
+// prove nothing, so nothing is terminated.
+func TestChaosThenTestRefusesAnAppWithoutIntegrationTests(t *testing.T) {
+	acct, orbit, o := chaosReleased(t, chaosApp)
+	groups := shopGroups(t, acct, orbit)
+	all := append(instanceIDs(groups["web"]), instanceIDs(groups["worker"])...)
+	r := elevator(t, "", append([]string{"chaos", "--level", "1", "--yes", "--then-test"}, o...)...)
+	if r.code != cli.ExitInvalid || !strings.Contains(r.stderr, "has no integration tests") {
+		t.Errorf("exit %d\n%s", r.code, r.stderr)
+	}
+	if live := liveInstances(t, acct, all); len(live) != 7 {
+		t.Errorf("%d of 7 instances live", len(live))
+	}
+}
