@@ -345,7 +345,33 @@ func TestChaosLosesAZoneAndGivesItBack(t *testing.T) {
 		}
 	}
 
+	// Ctrl-C (the command's context cancelled) gives the zone back early.
+	ctx, cancel := context.WithCancel(context.Background())
+	interrupted := make(chan int)
+	go func() {
+		var stdout, stderr strings.Builder
+		interrupted <- cli.Run(ctx, append([]string{"chaos", "--az", zone, "--for", "10m", "--yes", "--endpoint-url", emulatortest.Endpoint()}, o...), strings.NewReader(""), &stdout, &stderr)
+	}()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if aws.ToString(shopGroups(t, acct, orbit)["web"].VPCZoneIdentifier) != webSubnets {
+			break
+		}
+	}
+	cancel()
+	select {
+	case code := <-interrupted:
+		if code != cli.ExitInterrupted {
+			t.Errorf("interrupted outage: exit %d, want %d", code, cli.ExitInterrupted)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("an interrupted outage did not end within 30s")
+	}
+	if s := aws.ToString(shopGroups(t, acct, orbit)["web"].VPCZoneIdentifier); s != webSubnets || outageRecord(t, acct, orbit) != nil {
+		t.Errorf("after Ctrl-C web launches into %q (want %q back), record %+v", s, webSubnets, outageRecord(t, acct, orbit))
+	}
+
 	// A run that crashed left its record and the groups without a subnet.
+	after = shopGroups(t, acct, orbit)
 	g := after["worker"]
 	subnets := strings.Split(aws.ToString(g.VPCZoneIdentifier), ",")
 	rec := chaos.Outage{Orbit: orbit, Region: "us-east-1", Zone: zone, By: "test", Start: time.Now(), Until: time.Now().Add(time.Minute),
