@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -34,9 +33,15 @@ import (
 // holds them longer (a zone outage) renews them every third of it.
 const chaosLease = 2 * time.Minute
 
-// zonePattern is the form of an availability zone's name: its region's
-// and a letter, such as us-east-1a.
-var zonePattern = regexp.MustCompile(`^([a-z]{2}(-[a-z]+)+-[0-9]+)([a-z])$`)
+// zoneRegion returns the region of an availability zone's name: the
+// zone is its region's name and a letter, such as us-east-1a.
+func zoneRegion(zone string) (string, bool) {
+	if len(zone) < 2 || zone[len(zone)-1] < 'a' || zone[len(zone)-1] > 'z' {
+		return "", false
+	}
+	region := zone[:len(zone)-1]
+	return region, elevator.IsRegionName(region)
+}
 
 // chaosOptions are the flags of `elevator chaos`.
 type chaosOptions struct {
@@ -90,11 +95,11 @@ func (o *chaosOptions) validate() error {
 }
 
 func (o *chaosOptions) validateZone() error {
-	m := zonePattern.FindStringSubmatch(o.zone)
-	if m == nil {
+	region, ok := zoneRegion(o.zone)
+	if !ok {
 		return elevator.Errorf(elevator.EINVALID, "--az %q: want an availability zone of one of the orbit's regions, such as %sa", o.zone, o.orbit.Regions[0].Name)
 	}
-	o.zoneRegion = m[1]
+	o.zoneRegion = region
 	if o.orbit.Region(o.zoneRegion) == nil {
 		return elevator.Errorf(elevator.EINVALID, "--az %s: a zone of %s, where orbit %s is not; its regions are %s", o.zone, o.zoneRegion, o.orbit.Name, strings.Join(regionNames(o.orbit), ", "))
 	}
