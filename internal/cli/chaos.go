@@ -502,24 +502,36 @@ func (r *chaosRun) chaos(ctx context.Context) error {
 		return err
 	}
 	out.DryRun = false
-	var failed int
 	func() {
 		defer r.unlockAll(locks)
+		// With the locks held, the plan is checked against AWS again: an
+		// app released since the plan keeps its new groups, and a chosen
+		// instance no longer InService is left alone.
+		for _, app := range apps {
+			delete(r.current, app)
+		}
 		for _, ch := range plan.Choices {
 			if len(ch.Terminate) == 0 {
 				continue
 			}
-			live, err := r.stillInService(ctx, ch.Group, ch.Terminate)
-			if err != nil {
-				out.Terminated = append(out.Terminated, termination{Region: ch.Group.Region, Group: ch.Group.Name, App: ch.Group.App, Error: err.Error()})
-				failed++
+			cur, err := r.currentRelease(ctx, ch.Group.App)
+			if err == nil && (cur == nil || cur.ID != ch.Group.ReleaseID) {
+				r.progress.Note(ch.Group.Region, fmt.Sprintf("%s: %s was released since the plan; its group is left alone", ch.Group.Name, ch.Group.App))
 				continue
 			}
-			done := r.terminate(ctx, ch.Group, live)
-			out.Terminated = append(out.Terminated, done...)
+			var live []chaos.Instance
+			if err == nil {
+				live, err = r.stillInService(ctx, ch.Group, ch.Terminate)
+			}
+			if err != nil {
+				out.Terminated = append(out.Terminated, termination{Region: ch.Group.Region, Group: ch.Group.Name, App: ch.Group.App, Error: err.Error()})
+				continue
+			}
+			out.Terminated = append(out.Terminated, r.terminate(ctx, ch.Group, live)...)
 		}
 	}()
 	r.progress.Done()
+	var failed int
 	byApp := map[string][]string{}
 	for _, t := range out.Terminated {
 		if t.Error != "" {

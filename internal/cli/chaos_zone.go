@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -324,7 +325,7 @@ func (r *chaosRun) printZone(out zoneJSON) error {
 	return nil
 }
 
-func printZoneChoices(w interface{ Write([]byte) (int, error) }, cs []chaos.ZoneChoice) {
+func printZoneChoices(w io.Writer, cs []chaos.ZoneChoice) {
 	for _, c := range cs {
 		line := fmt.Sprintf("%s  %s (%s/%s)", c.Group.Region, c.Group.Name, c.Group.App, c.Group.Service)
 		if c.Affected() {
