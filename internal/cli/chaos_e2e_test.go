@@ -357,6 +357,12 @@ func TestChaosLosesAZoneAndGivesItBack(t *testing.T) {
 			break
 		}
 	}
+	// The apps' locks are held for the whole outage: a release is refused.
+	appFile := filepath.Join(filepath.Dir(o[3]), "app.yml")
+	deploy := elevator(t, "", "deploy", "--version", "1.0.1", "-f", appFile, "--orbit", orbit, "--orbit-file", o[3])
+	if deploy.code != cli.ExitConflict || !strings.Contains(deploy.stdout+deploy.stderr, "elevator chaos by ") {
+		t.Errorf("a release during the outage: exit %d, want 3 naming the chaos run\n%s%s", deploy.code, deploy.stdout, deploy.stderr)
+	}
 	cancel()
 	select {
 	case code := <-interrupted:
