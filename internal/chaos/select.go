@@ -36,6 +36,11 @@ type Group struct {
 	// Others (pending, terminating, unhealthy) are neither chosen nor
 	// counted towards what the group keeps.
 	InService []Instance `json:"in_service"`
+	// Desired is the group's desired capacity: the retainage is a share of
+	// it, so that a degraded group (fewer InService than desired) keeps
+	// what it has rather than losing more. Zero means unknown: the
+	// InService count stands in for it.
+	Desired int `json:"desired,omitempty"`
 	// Subnets are its subnets (VPCZoneIdentifier), and SubnetZones the
 	// zone of each: only a zone outage reads them.
 	Subnets     []string          `json:"subnets,omitempty"`
@@ -94,7 +99,9 @@ func Target(level float64, n int) int {
 type Choice struct {
 	Group Group `json:"group"`
 	// Eligible is how many instances of the group are InService; Keep
-	// how many of them must stay; Limit how many may go (Eligible-Keep).
+	// how many must stay (retainage of the desired capacity, at least one
+	// unless --include-last); Limit how many may go: Eligible-Keep, never
+	// below 0.
 	Eligible int `json:"eligible"`
 	Keep     int `json:"keep"`
 	Limit    int `json:"limit"`
@@ -140,16 +147,26 @@ func Select(groups []Group, p Policy) Plan {
 		case c.Eligible == 0:
 			c.Why = "skipped: no InService, healthy instance"
 		default:
-			c.Keep = Keep(c.Eligible, p.Retainage, p.IncludeLast)
-			c.Limit = c.Eligible - c.Keep
+			// The retainage is a share of the desired capacity: a group
+			// already short of it loses only what exceeds that share.
+			size := c.Eligible
+			if g.Desired > 0 {
+				size = g.Desired
+			}
+			c.Keep = Keep(size, p.Retainage, p.IncludeLast)
+			c.Limit = max(0, c.Eligible-c.Keep)
 			plan.Eligible += c.Eligible
+			of := fmt.Sprintf("%d", size)
+			if size != c.Eligible {
+				of = fmt.Sprintf("%d desired (%d in service)", size, c.Eligible)
+			}
 			switch {
 			case c.Limit == 0 && c.Eligible == 1 && !p.IncludeLast:
 				c.Why = "skipped: its last instance stays (--include-last to take it)"
 			case c.Limit == 0:
-				c.Why = fmt.Sprintf("skipped: retainage %d%% of %d keeps all %d", p.Retainage, c.Eligible, c.Keep)
+				c.Why = fmt.Sprintf("skipped: retainage %d%% of %s keeps %d", p.Retainage, of, c.Keep)
 			case c.Keep > 0:
-				c.Why = fmt.Sprintf("at most %d: retainage %d%% of %d keeps %d", c.Limit, p.Retainage, c.Eligible, c.Keep)
+				c.Why = fmt.Sprintf("at most %d: retainage %d%% of %s keeps %d", c.Limit, p.Retainage, of, c.Keep)
 			}
 			ids := append([]Instance(nil), g.InService...)
 			sort.Slice(ids, func(a, b int) bool { return ids[a].ID < ids[b].ID })

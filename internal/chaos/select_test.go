@@ -59,6 +59,8 @@ func TestTargetRoundsToTheNearestInstanceAndTakesAtLeastOne(t *testing.T) {
 	}
 }
 
+func degraded(g Group, desired int) Group { g.Desired = desired; return g }
+
 func TestSelect(t *testing.T) {
 	for _, c := range []struct {
 		name   string
@@ -68,6 +70,24 @@ func TestSelect(t *testing.T) {
 		per    map[string]int    // group -> instances terminated
 		why    map[string]string // group -> part of its Why
 	}{
+		{
+			name: "a degraded group keeps the retainage of its desired capacity, not of what is left",
+			// a wants 10 and has 5 InService: 50% of 10 is 5, so none of
+			// them goes (of the 5 alone, 50% would let 2 go).
+			groups: []Group{degraded(group("us-east-1", "a", "shop", 5), 10), degraded(group("us-east-1", "b", "shop", 4), 4)},
+			policy: Policy{Level: 1, Retainage: 50},
+			total:  2,
+			per:    map[string]int{"a": 0, "b": 2},
+			why:    map[string]string{"a": "skipped: retainage 50% of 10 desired (5 in service) keeps 5", "b": "at most 2: retainage 50% of 4 keeps 2"},
+		},
+		{
+			name:   "a group far below its desired capacity loses nothing",
+			groups: []Group{degraded(group("us-east-1", "a", "shop", 2), 9)},
+			policy: Policy{Level: 1, Retainage: 33},
+			total:  0,
+			per:    map[string]int{"a": 0},
+			why:    map[string]string{"a": "skipped: retainage 33% of 9 desired (2 in service) keeps 3"},
+		},
 		{
 			name:   "level is a fraction of every eligible instance, retainage limits each group",
 			groups: []Group{group("us-east-1", "a", "shop", 3), group("us-east-1", "b", "shop", 4)},
@@ -119,7 +139,7 @@ func TestSelect(t *testing.T) {
 			policy: Policy{Level: 1, Retainage: 100},
 			total:  0,
 			per:    map[string]int{"a": 0},
-			why:    map[string]string{"a": "retainage 100% of 3 keeps all 3"},
+			why:    map[string]string{"a": "retainage 100% of 3 keeps 3"},
 		},
 		{
 			name: "groups of several apps and regions are chosen from together",
@@ -139,7 +159,7 @@ func TestSelect(t *testing.T) {
 			for _, ch := range p.Choices {
 				g := ch.Group.Name
 				sum += len(ch.Terminate)
-				if len(ch.Terminate) > ch.Limit || ch.Eligible-len(ch.Terminate) < ch.Keep {
+				if len(ch.Terminate) > ch.Limit || (len(ch.Terminate) > 0 && ch.Eligible-len(ch.Terminate) < ch.Keep) {
 					t.Errorf("group %s loses %d of %d, keeping fewer than %d", g, len(ch.Terminate), ch.Eligible, ch.Keep)
 				}
 				if want, ok := c.per[g]; ok && len(ch.Terminate) != want {

@@ -231,7 +231,7 @@ func (r *chaosRun) findGroups(ctx context.Context) ([]chaos.Group, error) {
 				continue
 			}
 			cg := chaos.Group{Region: region, Name: g.Name, App: app, Service: g.Tags[elevator.TagService], ReleaseID: rel,
-				OptOut: g.Tags[elevator.TagChaos] == elevator.ChaosOptOut, InService: []chaos.Instance{}, Subnets: g.SubnetIDs}
+				OptOut: g.Tags[elevator.TagChaos] == elevator.ChaosOptOut, InService: []chaos.Instance{}, Subnets: g.SubnetIDs, Desired: g.Desired}
 			for _, in := range g.InService() {
 				cg.InService = append(cg.InService, chaos.Instance{ID: in.ID, AZ: in.AZ})
 			}
