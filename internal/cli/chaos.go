@@ -139,6 +139,9 @@ type chaosRun struct {
 	groups    map[string]*autoscaling.Client
 	instances map[string]*ec2.Client
 	cfgs      map[string]aws.Config
+	// tester runs the http and command tests of --then-test
+	// (release.LocalTester when nil).
+	tester release.Tester
 	// current is each app's current release: its last successful one.
 	current map[string]*elevator.ReleaseRecord
 }

@@ -485,8 +485,15 @@ func TestChaosSkipsAnAppThatOptsOut(t *testing.T) {
 // is refused before anything is terminated.
 func TestChaosThenTestRunsTheIntegrationTestsOnceTheGroupsAreWhole(t *testing.T) {
 	dir := t.TempDir()
-	seen, fail := filepath.Join(dir, "instances"), filepath.Join(dir, "fail")
-	app := chaosApp + "tests:\n  integration:\n    - {name: recover, kind: command, command: [sh, -c, 'echo \"$ELEVATOR_PHASE $ELEVATOR_INSTANCES\" > " + seen + "; test ! -e " + fail + "']}\n"
+	seen, fail, secret := filepath.Join(dir, "instances"), filepath.Join(dir, "fail"), filepath.Join(dir, "secret")
+	// A secret of the environment elevator runs in, which the test prints:
+	// the output shown holds it redacted, as a release's record does.
+	const token = "chaos-e2e-token-0f9a8b7c"
+	t.Setenv("CHAOS_E2E_API_TOKEN", token)
+	if err := os.WriteFile(secret, []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	app := chaosApp + "tests:\n  integration:\n    - {name: recover, kind: command, command: [sh, -c, 'echo \"$ELEVATOR_PHASE $ELEVATOR_INSTANCES\" > " + seen + "; cat " + secret + "; test ! -e " + fail + "']}\n"
 	acct, orbit, o := chaosReleased(t, app)
 	args := append([]string{"chaos", "--level", "0.5", "--retainage", "0", "--yes", "--then-test", "-o", "json"}, o...)
 	r := elevator(t, "", args...)
@@ -504,6 +511,9 @@ func TestChaosThenTestRunsTheIntegrationTestsOnceTheGroupsAreWhole(t *testing.T)
 	if len(out.Terminated) != 4 || len(out.Tests) != 1 || out.Tests[0].Name != "recover" || !out.Tests[0].Passed {
 		t.Fatalf("chaos --then-test: %s", r.stdout)
 	}
+	if strings.Contains(r.stdout, token) || !strings.Contains(r.stdout, "recover") {
+		t.Errorf("the test's output shows a secret value of the environment:\n%s", r.stdout)
+	}
 	got, err := os.ReadFile(seen)
 	if err != nil {
 		t.Fatal(err)
@@ -511,7 +521,10 @@ func TestChaosThenTestRunsTheIntegrationTestsOnceTheGroupsAreWhole(t *testing.T)
 	groups := shopGroups(t, acct, orbit)
 	now := append(instanceIDs(groups["web"]), instanceIDs(groups["worker"])...)
 	slices.Sort(now)
-	if want := "integration " + strings.Join(now, ",") + "\n"; string(got) != want {
+	phase, ids, _ := strings.Cut(strings.TrimSpace(string(got)), " ")
+	given := strings.Split(ids, ",")
+	slices.Sort(given)
+	if want := "integration " + strings.Join(now, ","); phase+" "+strings.Join(given, ",") != want {
 		t.Errorf("the test was given %q, want the groups' instances now %q", got, want)
 	}
 	for _, x := range out.Terminated {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"time"
 
@@ -101,55 +100,13 @@ func (r *chaosRun) runTests(ctx context.Context, docs map[string]*elevator.Relea
 	for _, app := range sortedApps(docs) {
 		doc := docs[app]
 		for _, region := range sortedApps(regions[app]) {
-			instances := map[string][]string{}
-			var all []string
-			found, err := r.groups[region].Groups(ctx, map[string]string{elevator.TagOrbit: doc.Orbit, elevator.TagApp: app, elevator.TagRelease: doc.ID})
-			if err != nil {
-				return nil, err
-			}
-			for _, g := range found {
-				for _, in := range g.InService() {
-					instances[g.Tags[elevator.TagService]] = append(instances[g.Tags[elevator.TagService]], in.ID)
-					all = append(all, in.ID)
-				}
-			}
-			sort.Strings(all)
+			cl := awsrelease.NewCloud(r.cfgs[region])
 			for _, t := range doc.Tests.Integration {
 				r.progress.Note(region, fmt.Sprintf("%s: integration test %s", app, t.Name))
-				res := chaosTest{App: app, Release: doc.ID, Region: region, Name: t.Name}
-				env := release.TestEnv{Instances: all, Facts: map[string]string{"RELEASE_ID": doc.ID, "APP": app, "ORBIT": doc.Orbit, "VERSION": doc.Version,
-					"REGION": region, "PHASE": elevator.PhaseIntegration, "INSTANCES": strings.Join(all, ",")}}
-				for _, s := range doc.Services {
-					if pl := s.Placement(region); pl != nil && env.URL == "" {
-						env.URL = pl.ServiceURL
-						if t.Target == elevator.TargetTestListener {
-							env.URL = pl.TestURL
-						}
-					}
-				}
-				env.Facts["TEST_URL"] = env.URL
-				if t.Kind == elevator.TestSSM {
-					svc := t.Service
-					if svc == "" {
-						svc = doc.Services[0].Name
-					}
-					ids := instances[svc]
-					if len(ids) == 0 {
-						res.Error = "no instance of " + svc + " in service"
-					} else {
-						cr, err := awsrelease.NewCloud(r.cfgs[region]).RunCommand(ctx, ids[0], t.Command, t.Timeout())
-						res.Passed, res.Output = err == nil && cr.OK, elevator.CapOutput("on "+ids[0]+": "+cr.Stdout+cr.Stderr)
-						if err != nil {
-							res.Error = err.Error()
-						} else if !cr.OK {
-							res.Error = "command " + cr.Status
-						}
-					}
-				} else {
-					o := release.LocalTester{}.Test(ctx, t, env)
-					res.Passed, res.Output, res.Error = o.Passed, elevator.CapOutput(o.Output), o.Error
-				}
-				out = append(out, res)
+				// The engine's own runner: the same environment, and the
+				// same secret values taken out of what it prints.
+				o := release.RunTest(ctx, cl, r.tester, doc, elevator.PhaseIntegration, t, region)
+				out = append(out, chaosTest{App: app, Release: doc.ID, Region: region, Name: t.Name, Passed: o.Passed, Output: o.Output, Error: o.Error})
 			}
 		}
 	}
