@@ -2,6 +2,7 @@ package elevator
 
 import (
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -171,4 +172,12 @@ const (
 	// and their subnets before), from when the first group loses a subnet
 	// until every group has them back; `elevator chaos restore` reads it.
 	ChaosOutageKey = "chaos/outage.json"
+	// ChaosRunPrefix begins the id of a chaos run, which a chaos run puts
+	// in the ReleaseID (and Owner) of the app locks it holds: a lock whose
+	// ReleaseID has it names no release.
+	ChaosRunPrefix = "chaos-"
 )
+
+// IsChaosRun reports whether a lock's ReleaseID is a chaos run's id
+// rather than a release's.
+func IsChaosRun(id string) bool { return strings.HasPrefix(id, ChaosRunPrefix) }

@@ -139,6 +139,10 @@ type chaosRun struct {
 	groups    map[string]*autoscaling.Client
 	instances map[string]*ec2.Client
 	cfgs      map[string]aws.Config
+	// locker holds the apps' release locks (r.backend.Locker; a fake in
+	// tests), renewed every renewEvery (a third of the lease).
+	locker     chaosLocker
+	renewEvery time.Duration
 	// tester runs the http and command tests of --then-test
 	// (release.LocalTester when nil).
 	tester release.Tester
@@ -160,7 +164,7 @@ func (r *chaosRun) regions() []string {
 
 func (o *chaosOptions) start(ctx context.Context) (*chaosRun, error) {
 	o.configs = orbitConfigs(o.globals, o.orbit)
-	r := &chaosRun{chaosOptions: o, progress: progress.New(o.stderr), now: time.Now, sleep: sleepCtx,
+	r := &chaosRun{chaosOptions: o, progress: progress.New(o.stderr), now: time.Now, sleep: sleepCtx, renewEvery: chaosLease / 3,
 		groups: map[string]*autoscaling.Client{}, instances: map[string]*ec2.Client{}, cfgs: map[string]aws.Config{}, current: map[string]*elevator.ReleaseRecord{}}
 	var err error
 	if r.home, err = o.configs.For(ctx, o.orbit.Regions[0].Name); err != nil {
@@ -175,6 +179,7 @@ func (o *chaosOptions) start(ctx context.Context) (*chaosRun, error) {
 		return nil, err
 	}
 	r.objects = s3.New(r.home)
+	r.locker = r.backend.Locker
 	id, err := sts.New(r.home).CallerIdentity(ctx)
 	if err != nil {
 		return nil, err
@@ -182,7 +187,7 @@ func (o *chaosOptions) start(ctx context.Context) (*chaosRun, error) {
 	r.by = id.ARN
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	r.runID = "chaos-" + time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+	r.runID = elevator.ChaosRunPrefix + time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
 	for _, name := range r.regions() {
 		cfg, err := o.configs.For(ctx, name)
 		if err != nil {
@@ -269,61 +274,6 @@ func (r *chaosRun) currentRelease(ctx context.Context, app string) (*elevator.Re
 	}
 	r.current[app] = cur
 	return cur, nil
-}
-
-// lock takes the app's release lock in the orbit, waiting up to
-// --lock-wait while someone else (a release) holds it; then it refuses
-// with an ECONFLICT error naming the holder.
-func (r *chaosRun) lock(ctx context.Context, app string) (release.Lock, error) {
-	deadline := r.now().Add(r.lockWait)
-	for {
-		now := r.now()
-		want := release.Lock{App: app, Orbit: r.orbit.Name, ReleaseID: r.runID, Owner: r.runID, Holder: "elevator chaos by " + r.by,
-			Since: now, Expires: now.Add(chaosLease)}
-		_, err := r.backend.Locker.Acquire(ctx, want, now)
-		var held *release.LockHeldError
-		if !errors.As(err, &held) {
-			return want, err
-		}
-		left := deadline.Sub(r.now())
-		if left <= 0 {
-			waited := "did not wait (--lock-wait 0s)"
-			if r.lockWait > 0 {
-				waited = "waited " + r.lockWait.String() + " (--lock-wait)"
-			}
-			return release.Lock{}, elevator.Errorf(elevator.ECONFLICT, "%v: %s; chaos never runs during a release of the app", held, waited)
-		}
-		r.progress.Note(r.orbit.Regions[0].Name, fmt.Sprintf("%s is locked by %s of %s; waiting up to %s", app, held.Lock.ReleaseID, held.Lock.Holder, left.Round(time.Second)))
-		if err := r.sleep(ctx, min(2*time.Second, left)); err != nil {
-			return release.Lock{}, err
-		}
-	}
-}
-
-// lockAll takes the locks of apps in order, all or none: when one is
-// refused, those taken are given back.
-func (r *chaosRun) lockAll(ctx context.Context, apps []string) ([]release.Lock, error) {
-	var locks []release.Lock
-	for _, app := range apps {
-		l, err := r.lock(ctx, app)
-		if err != nil {
-			r.unlockAll(locks)
-			return nil, err
-		}
-		locks = append(locks, l)
-	}
-	return locks, nil
-}
-
-// unlockAll gives the locks back, even after the command's context ended.
-func (r *chaosRun) unlockAll(locks []release.Lock) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for _, l := range locks {
-		if err := r.backend.Locker.Release(ctx, l); err != nil {
-			fmt.Fprintf(r.stderr, "elevator: give back the lock of %s: %v (it ends with its lease, %s)\n", l.App, err, l.Expires.Format(time.RFC3339))
-		}
-	}
 }
 
 // audit writes an entry per app, naming its instances.
@@ -500,13 +450,17 @@ func (r *chaosRun) chaos(ctx context.Context) error {
 			return err
 		}
 	}
-	locks, err := r.lockAll(ctx, apps)
-	if err != nil {
+	// The locks are renewed from the first one taken until they are given
+	// back: waiting for the next app's, or terminating, never lets one
+	// expire (an expired lock is free for a release to take).
+	locks := r.holdLocks(nil)
+	if err := r.lockAll(ctx, locks, apps); err != nil {
+		locks.close()
 		return err
 	}
 	out.DryRun = false
 	func() {
-		defer r.unlockAll(locks)
+		defer locks.close()
 		// With the locks held, the plan is checked against AWS again: an
 		// app released since the plan keeps its new groups, and a chosen
 		// instance no longer InService is left alone.
@@ -515,6 +469,10 @@ func (r *chaosRun) chaos(ctx context.Context) error {
 		}
 		for _, ch := range plan.Choices {
 			if len(ch.Terminate) == 0 {
+				continue
+			}
+			if err := locks.lost(); err != nil {
+				out.Terminated = append(out.Terminated, termination{Region: ch.Group.Region, Group: ch.Group.Name, App: ch.Group.App, Error: err.Error()})
 				continue
 			}
 			cur, err := r.currentRelease(ctx, ch.Group.App)

@@ -8,14 +8,12 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/s3"
 	"github.com/elevatorhq/elevator/internal/chaos"
-	"github.com/elevatorhq/elevator/internal/release"
 	"github.com/spf13/cobra"
 )
 
@@ -126,20 +124,20 @@ func (r *chaosRun) loseZone(ctx context.Context) error {
 			return err
 		}
 	}
-	locks, err := r.lockAll(ctx, apps)
-	if err != nil {
+	// The locks are held, renewed, from the first one taken until the
+	// zone is back (renewed with a context of their own, so Ctrl-C does
+	// not stop them while the subnets are put back): no release of these
+	// apps starts meanwhile. A lock lost ends the outage early.
+	waitCtx, stopWait := context.WithCancel(ctx)
+	locks := r.holdLocks(stopWait)
+	defer func() {
+		stopWait()
+		locks.close()
+	}()
+	if err := r.lockAll(ctx, locks, apps); err != nil {
 		return err
 	}
 	out.DryRun = false
-	// The locks are held, renewed, for the whole outage: no release of
-	// these apps starts until the zone is back.
-	waitCtx, stopWait := context.WithCancel(ctx)
-	renewed := r.renew(waitCtx, locks, stopWait)
-	defer func() {
-		stopWait()
-		renewed.Wait()
-		r.unlockAll(locks)
-	}()
 	rec := chaos.NewOutage(r.orbit.Name, region, r.zone, r.by, r.now(), r.outage, affected)
 	body, _ := json.MarshalIndent(rec, "", "  ")
 	put, err := r.objects.PutIfAbsent(ctx, r.bucket, elevator.ChaosOutageKey, "application/json", body)
@@ -188,6 +186,10 @@ func (r *chaosRun) loseZone(ctx context.Context) error {
 		_ = r.printZone(out)
 		return fmt.Errorf("losing zone %s: %w (the subnets were put back)", r.zone, failed)
 	}
+	if lerr := locks.lost(); lerr != nil {
+		_ = r.printZone(out)
+		return elevator.Errorf(elevator.ECONFLICT, "lock lost; zone %s given back early: %w", r.zone, lerr)
+	}
 	if ctx.Err() != nil {
 		_ = r.printZone(out)
 		return elevator.Errorf(elevator.EINTERRUPTED, "interrupted: zone %s given back early", r.zone)
@@ -206,30 +208,6 @@ func (r *chaosRun) loseZone(ctx context.Context) error {
 		return err
 	}
 	return r.reportedIfJSON(testsFailed(out.Tests))
-}
-
-// renew renews the locks every third of their lease until ctx ends; a
-// lock it cannot renew (broken by an operator) ends the outage early.
-func (r *chaosRun) renew(ctx context.Context, locks []release.Lock, lost func()) *sync.WaitGroup {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			if err := r.sleep(ctx, chaosLease/3); err != nil {
-				return
-			}
-			for i := range locks {
-				locks[i].Expires = r.now().Add(chaosLease)
-				if err := r.backend.Locker.Renew(ctx, locks[i]); err != nil && ctx.Err() == nil {
-					fmt.Fprintf(r.stderr, "elevator: renew the lock of %s: %v; giving the zone back now\n", locks[i].App, err)
-					lost()
-					return
-				}
-			}
-		}
-	}()
-	return &wg
 }
 
 // waitOutage waits until the outage's end, showing how long is left; it
