@@ -282,6 +282,23 @@ func (r *chaosRun) audit(ctx context.Context, app, outcome, detail string) error
 		Outcome: outcome, Detail: detail})
 }
 
+// auditApps writes every app's entry (entry gives its outcome and
+// detail), with a context of its own: the run acted whether or not its
+// command was interrupted since, and one entry that fails does not keep
+// the others from being written. It returns the failures joined.
+func (r *chaosRun) auditApps(apps []string, entry func(app string) (outcome, detail string)) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var errs []error
+	for _, app := range apps {
+		outcome, detail := entry(app)
+		if err := r.audit(ctx, app, outcome, detail); err != nil {
+			errs = append(errs, fmt.Errorf("audit the chaos run for %s: %w", app, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // termination is one instance a run terminated, or failed to.
 type termination struct {
 	Region   string `json:"region"`
@@ -337,6 +354,8 @@ type chaosJSON struct {
 	Plan       chaos.Plan    `json:"plan"`
 	Terminated []termination `json:"terminated"`
 	Tests      []chaosTest   `json:"tests,omitempty"`
+	// Skipped says why --then-test did not run the tests.
+	Skipped string `json:"tests_skipped,omitempty"`
 }
 
 func newChaosCmd(g *globals) *cobra.Command {
@@ -456,7 +475,10 @@ func (r *chaosRun) chaos(ctx context.Context) error {
 	locks := r.holdLocks(nil)
 	if err := r.lockAll(ctx, locks, apps); err != nil {
 		locks.close()
-		return err
+		aerr := r.auditApps(apps, func(string) (string, string) {
+			return "refused", fmt.Sprintf("terminated nothing: %v", err)
+		})
+		return errors.Join(err, aerr)
 	}
 	out.DryRun = false
 	func() {
@@ -493,33 +515,50 @@ func (r *chaosRun) chaos(ctx context.Context) error {
 	}()
 	r.progress.Done()
 	var failed int
-	byApp := map[string][]string{}
+	byApp, failedOf := map[string][]string{}, map[string][]string{}
 	for _, t := range out.Terminated {
 		if t.Error != "" {
 			failed++
+			failedOf[t.App] = append(failedOf[t.App], orDash(t.Instance)+" ("+t.Group+"): "+t.Error)
 			continue
 		}
 		byApp[t.App] = append(byApp[t.App], t.Instance+" ("+t.Group+")")
 	}
-	for _, app := range apps {
+	auditErr := r.auditApps(apps, func(app string) (string, string) {
+		outcome := "terminated"
 		detail := fmt.Sprintf("terminated %d: %s; level %g, retainage %d%%, seed %d", len(byApp[app]), strings.Join(byApp[app], ", "), r.level, r.retainage, plan.Seed)
-		if err := r.audit(ctx, app, "terminated", detail); err != nil {
-			return err
+		if len(failedOf[app]) > 0 {
+			outcome = "partly-failed"
+			detail += fmt.Sprintf("; not terminated %d: %s", len(failedOf[app]), strings.Join(failedOf[app], "; "))
 		}
+		return outcome, detail
+	})
+	var errs []error
+	if failed > 0 {
+		errs = append(errs, elevator.Errorf(elevator.EAWS, "%d instances were not terminated (see above)", failed))
+	}
+	if auditErr != nil {
+		errs = append(errs, auditErr)
 	}
 	if r.thenTest && failed == 0 {
-		out.Tests, err = r.runTests(ctx, tests, groupsOf(plan))
-		if err != nil {
-			return err
-		}
+		var terr error
+		out.Tests, terr = r.runTests(ctx, tests, groupsOf(out))
+		errs = append(errs, terr)
+	} else if r.thenTest {
+		out.Skipped = "the integration tests did not run: some instances were not terminated"
 	}
 	if perr := r.printChaos(out); perr != nil {
 		return perr
 	}
-	if failed > 0 {
-		return r.reportedIfJSON(elevator.Errorf(elevator.EAWS, "%d instances were not terminated (see above)", failed))
+	errs = append(errs, testsFailed(out.Tests))
+	return r.reportedIfJSON(errors.Join(errs...))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
 	}
-	return r.reportedIfJSON(testsFailed(out.Tests))
+	return s
 }
 
 // reportedIfJSON keeps an error's message out of stdout when the JSON
@@ -531,11 +570,19 @@ func (r *chaosRun) reportedIfJSON(err error) error {
 	return err
 }
 
-// groupsOf are the groups that lose instances in a plan.
-func groupsOf(p chaos.Plan) []chaos.Group {
+// groupsOf are the groups that lost instances in a run: those left
+// alone under the lock (released since, or no chosen instance InService
+// any more) are not waited for, as they may be gone.
+func groupsOf(out chaosJSON) []chaos.Group {
+	lost := map[string]bool{}
+	for _, t := range out.Terminated {
+		if t.Error == "" && t.Instance != "" {
+			lost[t.Region+"/"+t.Group] = true
+		}
+	}
 	var gs []chaos.Group
-	for _, c := range p.Choices {
-		if len(c.Terminate) > 0 {
+	for _, c := range out.Plan.Choices {
+		if lost[c.Group.Region+"/"+c.Group.Name] {
 			gs = append(gs, c.Group)
 		}
 	}
@@ -570,6 +617,9 @@ func (r *chaosRun) printChaos(out chaosJSON) error {
 		}
 	}
 	printTests(w, out.Tests)
+	if out.Skipped != "" {
+		fmt.Fprintln(w, out.Skipped)
+	}
 	return nil
 }
 

@@ -266,8 +266,8 @@ func TestChaosWaitsForTheAppsLockThenRefuses(t *testing.T) {
 	if live := liveInstances(t, acct, all); len(live) != 7 {
 		t.Errorf("%d of 7 instances live after a refused run", len(live))
 	}
-	if e := auditOf(t, acct, orbit); len(e) != 0 {
-		t.Errorf("a refused run was audited as terminating: %+v", e)
+	if e := auditOf(t, acct, orbit); len(e) != 1 || e[0].Outcome != "refused" || !strings.Contains(e[0].Detail, "terminated nothing") {
+		t.Errorf("a refused run is audited once, as refused, terminating nothing: %+v", e)
 	}
 	if l, err := chaosBackend(t, acct, orbit).Locker.Get(context.Background(), "shop", orbit); err != nil || l.ReleaseID != held.ReleaseID {
 		t.Errorf("the release's lock is not as it was: %+v %v", l, err)

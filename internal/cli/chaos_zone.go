@@ -29,6 +29,7 @@ type zoneJSON struct {
 	Restored   []string           `json:"restored"`
 	Early      bool               `json:"restored_early,omitempty"`
 	Tests      []chaosTest        `json:"tests,omitempty"`
+	Skipped    string             `json:"tests_skipped,omitempty"`
 }
 
 // recordedOutage returns the outage recorded in the orbit's state bucket,
@@ -160,39 +161,59 @@ func (r *chaosRun) loseZone(ctx context.Context) error {
 		r.progress.Note(region, fmt.Sprintf("%s: launches only in %s now", c.Group.Name, strings.Join(c.Kept, ", ")))
 		out.Terminated = append(out.Terminated, r.terminate(ctx, c.Group, c.Terminate)...)
 	}
-	byApp := map[string][]string{}
+	byApp, failedOf := map[string][]string{}, map[string][]string{}
+	var notTerminated int
 	for _, t := range out.Terminated {
 		if t.Error == "" {
 			byApp[t.App] = append(byApp[t.App], t.Instance+" ("+t.Group+")")
+		} else {
+			notTerminated++
+			failedOf[t.App] = append(failedOf[t.App], t.Instance+" ("+t.Group+"): "+t.Error)
 		}
 	}
-	for _, app := range apps {
+	// Audited whatever happens next: the zone is away now.
+	auditErr := r.auditApps(apps, func(app string) (string, string) {
+		outcome := "zone-lost"
 		detail := fmt.Sprintf("zone %s lost for %s: terminated %d: %s", r.zone, r.outage, len(byApp[app]), strings.Join(byApp[app], ", "))
-		if err := r.audit(ctx, app, "zone-lost", detail); err != nil && failed == nil {
-			failed = err
+		if len(failedOf[app]) > 0 || failed != nil {
+			outcome = "zone-lost-partly"
+			detail += fmt.Sprintf("; not terminated %d: %s", len(failedOf[app]), strings.Join(failedOf[app], "; "))
+			if failed != nil {
+				detail += fmt.Sprintf("; stopped: %v", failed)
+			}
 		}
-	}
+		return outcome, detail
+	})
 	if failed == nil {
 		out.Early = r.waitOutage(waitCtx, region, rec.Until)
 	}
 	restored, rerr := r.restore(rec)
 	out.Restored = restored
 	r.progress.Done()
-	if rerr != nil {
-		_ = r.printZone(out)
-		return fmt.Errorf("%w; the record stays in s3://%s/%s: run `elevator chaos restore --orbit %s`", rerr, r.bucket, elevator.ChaosOutageKey, r.orbit.Name)
-	}
-	if failed != nil {
-		_ = r.printZone(out)
-		return fmt.Errorf("losing zone %s: %w (the subnets were put back)", r.zone, failed)
+	var errs []error
+	switch {
+	case rerr != nil:
+		errs = append(errs, fmt.Errorf("%w; the record stays in s3://%s/%s: run `elevator chaos restore --orbit %s`", rerr, r.bucket, elevator.ChaosOutageKey, r.orbit.Name))
+	case failed != nil:
+		errs = append(errs, fmt.Errorf("losing zone %s: %w (the subnets were put back)", r.zone, failed))
 	}
 	if lerr := locks.lost(); lerr != nil {
-		_ = r.printZone(out)
-		return elevator.Errorf(elevator.ECONFLICT, "lock lost; zone %s given back early: %w", r.zone, lerr)
+		errs = append(errs, elevator.Errorf(elevator.ECONFLICT, "lock lost; zone %s given back early: %w", r.zone, lerr))
+	} else if ctx.Err() != nil {
+		errs = append(errs, elevator.Errorf(elevator.EINTERRUPTED, "interrupted: zone %s given back early", r.zone))
 	}
-	if ctx.Err() != nil {
+	if notTerminated > 0 {
+		errs = append(errs, elevator.Errorf(elevator.EAWS, "%d instances in zone %s were not terminated (see above)", notTerminated, r.zone))
+	}
+	if auditErr != nil {
+		errs = append(errs, auditErr)
+	}
+	if len(errs) > 0 {
+		if r.thenTest {
+			out.Skipped = "the integration tests did not run (see the errors)"
+		}
 		_ = r.printZone(out)
-		return elevator.Errorf(elevator.EINTERRUPTED, "interrupted: zone %s given back early", r.zone)
+		return r.reportedIfJSON(errors.Join(errs...))
 	}
 	if r.thenTest {
 		var groups []chaos.Group
@@ -201,7 +222,7 @@ func (r *chaosRun) loseZone(ctx context.Context) error {
 		}
 		if out.Tests, err = r.runTests(ctx, tests, groups); err != nil {
 			_ = r.printZone(out)
-			return err
+			return r.reportedIfJSON(err)
 		}
 	}
 	if err := r.printZone(out); err != nil {
@@ -300,6 +321,9 @@ func (r *chaosRun) printZone(out zoneJSON) error {
 		fmt.Fprintf(w, "zone %s given back %s to %s\n", out.Zone, when, strings.Join(out.Restored, ", "))
 	}
 	printTests(w, out.Tests)
+	if out.Skipped != "" {
+		fmt.Fprintln(w, out.Skipped)
+	}
 	return nil
 }
 
