@@ -13,6 +13,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 )
 
 // Instance is an instance of a group that chaos may terminate.
@@ -208,4 +209,39 @@ func (p Plan) Apps() []string {
 	}
 	sort.Strings(apps)
 	return apps
+}
+
+// Recheck is what a group chosen to lose instances loses once its app's
+// lock is held, from g as read again then: of chosen, those still
+// InService, and no more than its limit on that fresh inventory (the
+// retainage of its desired capacity now). Another run, or the group's
+// own scaling, since the plan never takes the group below its retainage.
+// Why says what was left out, or is "".
+func Recheck(g Group, chosen []Instance, p Policy) (terminate []Instance, why string) {
+	in := map[string]bool{}
+	for _, i := range g.InService {
+		in[i.ID] = true
+	}
+	var gone []string
+	for _, c := range chosen {
+		if in[c.ID] {
+			terminate = append(terminate, c)
+		} else {
+			gone = append(gone, c.ID)
+		}
+	}
+	size := len(g.InService)
+	if g.Desired > 0 {
+		size = g.Desired
+	}
+	limit := max(0, len(g.InService)-Keep(size, p.Retainage, p.IncludeLast))
+	var notes []string
+	if len(gone) > 0 {
+		notes = append(notes, fmt.Sprintf("no longer InService: %v", gone))
+	}
+	if len(terminate) > limit {
+		notes = append(notes, fmt.Sprintf("%d of the %d chosen may go now: retainage %d%% of %d, %d InService", limit, len(terminate), p.Retainage, size, len(g.InService)))
+		terminate = terminate[:limit]
+	}
+	return terminate, strings.Join(notes, "; ")
 }

@@ -288,3 +288,26 @@ func TestLosingAZoneTakesItsSubnetsAndInstancesFromEveryGroupThatCanLoseThem(t *
 }
 
 var testTime = time.Date(2026, 11, 30, 4, 0, 0, 0, time.UTC)
+
+func TestRecheckKeepsTheRetainageOfTheGroupAsItIsNow(t *testing.T) {
+	chosen := []Instance{{ID: "a-0"}, {ID: "a-1"}}
+	for _, c := range []struct {
+		name string
+		now  Group
+		want int
+		why  string
+	}{
+		{"unchanged", degraded(group("us-east-1", "a", "shop", 4), 4), 2, ""},
+		// Another run took a-2 and a-3 meanwhile: 2 left of 4 desired,
+		// retainage 50% keeps 2, so none of the chosen may go.
+		{"another run took two", degraded(Group{Region: "us-east-1", Name: "a", InService: []Instance{{ID: "a-0"}, {ID: "a-1"}}}, 4), 0, "0 of the 2 chosen may go now"},
+		{"one chosen is gone", degraded(Group{Region: "us-east-1", Name: "a", InService: []Instance{{ID: "a-1"}, {ID: "a-2"}, {ID: "a-3"}, {ID: "a-4"}}}, 4), 1, "no longer InService: [a-0]"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, why := Recheck(c.now, chosen, Policy{Level: 1, Retainage: 50})
+			if len(got) != c.want || !strings.Contains(why, c.why) {
+				t.Errorf("Recheck = %v, %q; want %d, %q", got, why, c.want, c.why)
+			}
+		})
+	}
+}

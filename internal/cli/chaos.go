@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -325,21 +324,27 @@ func (r *chaosRun) terminate(ctx context.Context, g chaos.Group, ins []chaos.Ins
 	return out
 }
 
-// stillInService keeps, of the chosen instances, those still InService in
-// their group: the inventory is read again once the locks are held.
-func (r *chaosRun) stillInService(ctx context.Context, g chaos.Group, chosen []chaos.Instance) ([]chaos.Instance, error) {
+// underLock is what a group loses once its app's lock is held: its
+// inventory read again, the chosen instances still InService, no more
+// than its retainage allows now (chaos.Recheck). An instance already
+// gone leaves the group alone: nil.
+func (r *chaosRun) underLock(ctx context.Context, g chaos.Group, chosen []chaos.Instance) ([]chaos.Instance, error) {
 	now, err := r.groups[g.Region].Group(ctx, g.Name)
 	if errors.Is(err, autoscaling.ErrNotFound) {
+		r.progress.Note(g.Region, fmt.Sprintf("%s: gone since the plan; left alone", g.Name))
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var keep []chaos.Instance
-	for _, c := range chosen {
-		if slices.ContainsFunc(now.InService(), func(i autoscaling.Instance) bool { return i.ID == c.ID }) {
-			keep = append(keep, c)
-		}
+	fresh := g
+	fresh.Desired, fresh.InService = now.Desired, nil
+	for _, in := range now.InService() {
+		fresh.InService = append(fresh.InService, chaos.Instance{ID: in.ID, AZ: in.AZ})
+	}
+	keep, why := chaos.Recheck(fresh, chosen, r.policy())
+	if why != "" {
+		r.progress.Note(g.Region, fmt.Sprintf("%s: %s", g.Name, why))
 	}
 	return keep, nil
 }
@@ -504,7 +509,7 @@ func (r *chaosRun) chaos(ctx context.Context) error {
 			}
 			var live []chaos.Instance
 			if err == nil {
-				live, err = r.stillInService(ctx, ch.Group, ch.Terminate)
+				live, err = r.underLock(ctx, ch.Group, ch.Terminate)
 			}
 			if err != nil {
 				out.Terminated = append(out.Terminated, termination{Region: ch.Group.Region, Group: ch.Group.Name, App: ch.Group.App, Error: err.Error()})
