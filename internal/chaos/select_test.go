@@ -311,3 +311,21 @@ func TestRecheckKeepsTheRetainageOfTheGroupAsItIsNow(t *testing.T) {
 		})
 	}
 }
+
+func TestZoneChangesNamesTheGroupsAffectedDifferently(t *testing.T) {
+	g := func(name string, subnets ...string) Group {
+		x := group("us-east-1", name, "shop", 2)
+		x.Subnets, x.SubnetZones = subnets, map[string]string{"s-a": "us-east-1a", "s-b": "us-east-1b", "s-c": "us-east-1a"}
+		return x
+	}
+	plan := LoseZone([]Group{g("web", "s-a", "s-b"), g("worker", "s-b")}, "us-east-1a")
+	if d := ZoneChanges(plan, LoseZone([]Group{g("worker", "s-b"), g("web", "s-a", "s-b")}, "us-east-1a")); d != "" {
+		t.Errorf("the same groups read again: %q, want no change", d)
+	}
+	// Released since: web's new group, in other subnets; worker now in the zone.
+	again := LoseZone([]Group{g("web2", "s-a", "s-b"), g("worker", "s-c", "s-b"), g("web", "s-a", "s-c", "s-b")}, "us-east-1a")
+	want := "us-east-1/web would lose subnets s-a,s-c, not s-a; us-east-1/web2 is affected now; us-east-1/worker is affected now"
+	if d := ZoneChanges(plan, again); d != want {
+		t.Errorf("ZoneChanges = %q\nwant          %q", d, want)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -68,6 +69,40 @@ func LoseZone(groups []Group, zone string) []ZoneChoice {
 		out = append(out, c)
 	}
 	return out
+}
+
+// ZoneChanges says how the groups a zone outage affects differ between
+// two reads (the plan shown, and the groups read again under the apps'
+// locks): a group affected in one and not the other, or losing other
+// subnets; "" when they are the same. Instances are not compared: the
+// later read's are the ones terminated.
+func ZoneChanges(before, after []ZoneChoice) string {
+	key := func(cs []ZoneChoice) map[string]string {
+		m := map[string]string{}
+		for _, c := range cs {
+			if c.Affected() {
+				m[c.Group.Region+"/"+c.Group.Name] = strings.Join(c.Removed, ",")
+			}
+		}
+		return m
+	}
+	b, a := key(before), key(after)
+	var diffs []string
+	for g, removed := range b {
+		switch now, ok := a[g]; {
+		case !ok:
+			diffs = append(diffs, g+" is no longer affected")
+		case now != removed:
+			diffs = append(diffs, fmt.Sprintf("%s would lose subnets %s, not %s", g, now, removed))
+		}
+	}
+	for g := range a {
+		if _, ok := b[g]; !ok {
+			diffs = append(diffs, g+" is affected now")
+		}
+	}
+	sort.Strings(diffs)
+	return strings.Join(diffs, "; ")
 }
 
 // Outage is the record of a zone taken away, written to the orbit's state

@@ -73,28 +73,10 @@ func (r *chaosRun) loseZone(ctx context.Context) error {
 	if !slices.Contains(zones, r.zone) {
 		return elevator.Errorf(elevator.EINVALID, "--az %s: not a zone of %s for this account; its zones are %s", r.zone, region, strings.Join(zones, ", "))
 	}
-	groups, err := r.findGroups(ctx)
+	choices, err := r.zonePlan(ctx)
 	if err != nil {
 		return err
 	}
-	var subnets []string
-	for _, g := range groups {
-		subnets = append(subnets, g.Subnets...)
-	}
-	zoneOf := map[string]string{}
-	if len(subnets) > 0 {
-		found, err := r.instances[region].SubnetsByID(ctx, slices.Compact(slices.Sorted(slices.Values(subnets))))
-		if err != nil {
-			return err
-		}
-		for _, s := range found {
-			zoneOf[s.ID] = s.AZ
-		}
-	}
-	for i := range groups {
-		groups[i].SubnetZones = zoneOf
-	}
-	choices := chaos.LoseZone(groups, r.zone)
 	r.progress.Done()
 	out := zoneJSON{Orbit: r.orbit.Name, Region: region, Zone: r.zone, For: r.outage.String(), DryRun: true, Groups: choices,
 		Terminated: []termination{}, Restored: []string{}}
@@ -136,7 +118,29 @@ func (r *chaosRun) loseZone(ctx context.Context) error {
 		locks.close()
 	}()
 	if err := r.lockAll(ctx, locks, apps); err != nil {
+		aerr := r.auditApps(apps, func(string) (string, string) {
+			return "refused", fmt.Sprintf("zone %s not taken away: %v", r.zone, err)
+		})
+		return errors.Join(err, aerr)
+	}
+	// With the locks held, the groups are read again: a release since the
+	// plan shown changes the groups, and the run refuses rather than act
+	// on others than those shown. The record is written from this read.
+	for _, app := range apps {
+		delete(r.current, app)
+	}
+	fresh, err := r.zonePlan(ctx)
+	if err != nil {
 		return err
+	}
+	if d := chaos.ZoneChanges(choices, fresh); d != "" {
+		return elevator.Errorf(elevator.ECONFLICT, "the groups of orbit %s in %s changed since the plan (%s): a release ran meanwhile; nothing was changed, run chaos again", r.orbit.Name, region, d)
+	}
+	out.Groups, affected = fresh, nil
+	for _, c := range fresh {
+		if c.Affected() {
+			affected = append(affected, c)
+		}
 	}
 	out.DryRun = false
 	rec := chaos.NewOutage(r.orbit.Name, region, r.zone, r.by, r.now(), r.outage, affected)
@@ -229,6 +233,35 @@ func (r *chaosRun) loseZone(ctx context.Context) error {
 		return err
 	}
 	return r.reportedIfJSON(testsFailed(out.Tests))
+}
+
+// zonePlan reads the groups of the current releases in the zone's region,
+// the zones of their subnets, and decides what losing the zone does to
+// each.
+func (r *chaosRun) zonePlan(ctx context.Context) ([]chaos.ZoneChoice, error) {
+	region := r.zoneRegion
+	groups, err := r.findGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var subnets []string
+	for _, g := range groups {
+		subnets = append(subnets, g.Subnets...)
+	}
+	zoneOf := map[string]string{}
+	if len(subnets) > 0 {
+		found, err := r.instances[region].SubnetsByID(ctx, slices.Compact(slices.Sorted(slices.Values(subnets))))
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range found {
+			zoneOf[s.ID] = s.AZ
+		}
+	}
+	for i := range groups {
+		groups[i].SubnetZones = zoneOf
+	}
+	return chaos.LoseZone(groups, r.zone), nil
 }
 
 // waitOutage waits until the outage's end, showing how long is left; it
