@@ -3,6 +3,7 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	domain "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/chaos"
@@ -404,14 +406,19 @@ func TestChaosLosesAZoneAndGivesItBack(t *testing.T) {
 	}
 }
 
-// outageRecord reads the orbit's outage record, or nil.
+// outageRecord reads the orbit's outage record, or nil when there is
+// none; any other error fails the test.
 func outageRecord(t *testing.T, acct *emulatortest.Account, orbit string) *chaos.Outage {
 	t.Helper()
 	cfg := acct.Config("us-east-1")
 	out, err := s3sdk.NewFromConfig(cfg).GetObject(context.Background(), &s3sdk.GetObjectInput{
 		Bucket: aws.String(domain.StateBucketName(emulatortest.AccountID(cfg), "us-east-1", orbit)), Key: aws.String(domain.ChaosOutageKey)})
-	if err != nil {
+	var missing *s3types.NoSuchKey
+	if errors.As(err, &missing) {
 		return nil
+	}
+	if err != nil {
+		t.Fatalf("read the outage record: %v", err)
 	}
 	defer out.Body.Close()
 	var o chaos.Outage
