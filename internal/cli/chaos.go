@@ -145,6 +145,8 @@ type chaosRun struct {
 	// tester runs the http and command tests of --then-test
 	// (release.LocalTester when nil).
 	tester release.Tester
+	// terminateFake, in tests, terminates instead of Auto Scaling.
+	terminateFake func(ctx context.Context, region, group, id string) error
 	// current is each app's current release: its last successful one.
 	current map[string]*elevator.ReleaseRecord
 }
@@ -306,17 +308,36 @@ type termination struct {
 	Instance string `json:"instance"`
 	AZ       string `json:"az,omitempty"`
 	Error    string `json:"error,omitempty"`
+	// Note says the instance was gone already (nothing left to do).
+	Note string `json:"note,omitempty"`
 }
 
-// terminate terminates instances of a group, each replaced by the group.
+// terminateInstance terminates an instance of a group in a region, the
+// group replacing it (a fake in tests).
+func (r *chaosRun) terminateInstance(ctx context.Context, region, group, id string) error {
+	if r.terminateFake != nil {
+		return r.terminateFake(ctx, region, group, id)
+	}
+	return r.groups[region].TerminateInstance(ctx, group, id)
+}
+
+// terminate terminates instances of a group, each replaced by the group;
+// an instance already gone counts as terminated, with a note.
 func (r *chaosRun) terminate(ctx context.Context, g chaos.Group, ins []chaos.Instance) []termination {
 	var out []termination
 	for _, in := range ins {
 		t := termination{Region: g.Region, Group: g.Name, App: g.App, Instance: in.ID, AZ: in.AZ}
-		if err := r.groups[g.Region].TerminateInstance(ctx, g.Name, in.ID); err != nil {
+		err := r.terminateInstance(ctx, g.Region, g.Name, in.ID)
+		switch {
+		case elevator.ErrorCode(err) == elevator.ENOTFOUND:
+			// Gone or going already (terminated since it was read): what
+			// was asked is done.
+			t.Note = "already gone: " + err.Error()
+			r.progress.Note(g.Region, fmt.Sprintf("%s: %s already gone", g.Name, in.ID))
+		case err != nil:
 			t.Error = err.Error()
 			r.progress.Note(g.Region, fmt.Sprintf("%s: %s not terminated: %v", g.Name, in.ID, err))
-		} else {
+		default:
 			r.progress.Note(g.Region, fmt.Sprintf("%s: terminated %s (%s)", g.Name, in.ID, in.AZ))
 		}
 		out = append(out, t)
@@ -618,7 +639,11 @@ func (r *chaosRun) printChaos(out chaosJSON) error {
 		if t.Error != "" {
 			fmt.Fprintf(w, "not terminated  %s  %s  %s: %s\n", t.Region, t.Group, t.Instance, t.Error)
 		} else {
-			fmt.Fprintf(w, "terminated      %s  %s  %s (%s)\n", t.Region, t.Group, t.Instance, t.AZ)
+			fmt.Fprintf(w, "terminated      %s  %s  %s (%s)", t.Region, t.Group, t.Instance, t.AZ)
+			if t.Note != "" {
+				fmt.Fprintf(w, "; %s", t.Note)
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	printTests(w, out.Tests)

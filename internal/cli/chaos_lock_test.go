@@ -10,6 +10,7 @@ import (
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/chaos"
 	"github.com/elevatorhq/elevator/internal/progress"
 	"github.com/elevatorhq/elevator/internal/release"
 )
@@ -201,5 +202,27 @@ func TestChaosLockRenewalsRetryAndStopOnlyWhenLost(t *testing.T) {
 	locker2.mu.Unlock()
 	if err := locks2.renewDue(context.Background(), true); elevator.ErrorCode(err) != elevator.ECONFLICT {
 		t.Errorf("renewal failing %d times = %v, want the lock counted lost", renewTries, err)
+	}
+}
+
+// TestChaosCountsAnInstanceAlreadyGoneAsTerminated: Auto Scaling answers
+// not found for an instance terminated since it was read (a fake
+// terminates: moto cannot be made to race); that is done, with a note,
+// not a failure.
+func TestChaosCountsAnInstanceAlreadyGoneAsTerminated(t *testing.T) {
+	r, _, _ := fakeChaosRun(t, 0)
+	r.terminateFake = func(_ context.Context, region, group, id string) error {
+		switch id {
+		case "i-gone":
+			return elevator.Errorf(elevator.ENOTFOUND, "terminate instance %s of auto scaling group %s in %s: instance not found", id, group, region)
+		case "i-denied":
+			return elevator.Errorf(elevator.EAWS, "terminate instance %s: AccessDenied", id)
+		}
+		return nil
+	}
+	g := chaos.Group{Region: "us-east-1", Name: "shop-web", App: "shop"}
+	got := r.terminate(context.Background(), g, []chaos.Instance{{ID: "i-live"}, {ID: "i-gone"}, {ID: "i-denied"}})
+	if len(got) != 3 || got[0].Error != "" || got[1].Error != "" || !strings.Contains(got[1].Note, "already gone") || got[2].Error == "" {
+		t.Errorf("terminations = %+v; want i-gone done with a note, only i-denied failed", got)
 	}
 }

@@ -343,7 +343,11 @@ func (r *chaosRun) printZone(out zoneJSON) error {
 		if t.Error != "" {
 			fmt.Fprintf(w, "not terminated  %s  %s  %s: %s\n", t.Region, t.Group, t.Instance, t.Error)
 		} else {
-			fmt.Fprintf(w, "terminated      %s  %s  %s (%s)\n", t.Region, t.Group, t.Instance, t.AZ)
+			fmt.Fprintf(w, "terminated      %s  %s  %s (%s)", t.Region, t.Group, t.Instance, t.AZ)
+			if t.Note != "" {
+				fmt.Fprintf(w, "; %s", t.Note)
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	if len(out.Restored) > 0 {
