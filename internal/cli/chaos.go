@@ -147,6 +147,7 @@ type chaosRun struct {
 	tester release.Tester
 	// terminateFake, in tests, terminates instead of Auto Scaling.
 	terminateFake func(ctx context.Context, region, group, id string) error
+	describeFake  func(ctx context.Context, region, name string) (autoscaling.Group, error)
 	// current is each app's current release: its last successful one.
 	current map[string]*elevator.ReleaseRecord
 }
@@ -568,7 +569,7 @@ func (r *chaosRun) chaos(ctx context.Context) error {
 	}
 	if r.thenTest && failed == 0 {
 		var terr error
-		out.Tests, terr = r.runTests(ctx, tests, groupsOf(out))
+		out.Tests, terr = r.runTests(ctx, tests, groupsOf(out), out.Terminated)
 		errs = append(errs, terr)
 	} else if r.thenTest {
 		out.Skipped = "the integration tests did not run: some instances were not terminated"

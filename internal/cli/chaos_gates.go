@@ -8,6 +8,7 @@ import (
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/chaos"
 	"github.com/elevatorhq/elevator/internal/release"
 	"github.com/elevatorhq/elevator/internal/release/awsrelease"
@@ -54,24 +55,36 @@ func (r *chaosRun) testsOf(ctx context.Context, apps []string) (map[string]*elev
 }
 
 // waitReplaced waits, up to --test-wait, until every group has at least
-// its desired capacity InService and healthy again.
-func (r *chaosRun) waitReplaced(ctx context.Context, groups []chaos.Group) error {
+// its desired capacity InService and healthy again, and none of the
+// instances terminated (gone) is in it any more: Auto Scaling's answers
+// lag, and a group counting an instance on its way out is not whole.
+func (r *chaosRun) waitReplaced(ctx context.Context, groups []chaos.Group, gone map[string]bool) error {
 	deadline := r.now().Add(r.testWait)
 	for _, g := range groups {
 		for {
-			now, err := r.groups[g.Region].Group(ctx, g.Name)
+			now, err := r.describeGroup(ctx, g.Region, g.Name)
 			if err != nil {
 				return err
 			}
 			in := len(now.InService())
-			if in >= now.Desired {
+			var left []string
+			for _, i := range now.Instances {
+				if gone[i.ID] {
+					left = append(left, i.ID)
+				}
+			}
+			if in >= now.Desired && len(left) == 0 {
 				r.progress.Note(g.Region, fmt.Sprintf("%s: %d of %d InService again", g.Name, in, now.Desired))
 				break
 			}
-			if !r.now().Before(deadline) {
-				return elevator.Errorf(elevator.EFAILED, "--then-test: group %s in %s has %d of its %d instances InService after %s (--test-wait); the tests did not run", g.Name, g.Region, in, now.Desired, r.testWait)
+			state := fmt.Sprintf("%d of %d InService", in, now.Desired)
+			if len(left) > 0 {
+				state += ", terminated " + strings.Join(left, " ") + " still in it"
 			}
-			r.progress.Note(g.Region, fmt.Sprintf("%s: %d of %d InService, waiting for the replacements", g.Name, in, now.Desired))
+			if !r.now().Before(deadline) {
+				return elevator.Errorf(elevator.EFAILED, "--then-test: group %s in %s has %s after %s (--test-wait); the tests did not run", g.Name, g.Region, state, r.testWait)
+			}
+			r.progress.Note(g.Region, fmt.Sprintf("%s: %s, waiting for the replacements", g.Name, state))
 			if err := r.sleep(ctx, min(5*r.pollUnit(), deadline.Sub(r.now()))); err != nil {
 				return err
 			}
@@ -80,13 +93,27 @@ func (r *chaosRun) waitReplaced(ctx context.Context, groups []chaos.Group) error
 	return nil
 }
 
+// describeGroup reads a group (a fake in tests).
+func (r *chaosRun) describeGroup(ctx context.Context, region, name string) (autoscaling.Group, error) {
+	if r.describeFake != nil {
+		return r.describeFake(ctx, region, name)
+	}
+	return r.groups[region].Group(ctx, name)
+}
+
 // runTests waits for the replacements, then runs the integration tests of
 // each app's current release in each region where its groups lost
 // instances, as the release engine runs them after a cut-over: against
 // the service's URL, with the release's facts as environment; ssm tests
 // on an InService instance of the service.
-func (r *chaosRun) runTests(ctx context.Context, docs map[string]*elevator.Release, groups []chaos.Group) ([]chaosTest, error) {
-	if err := r.waitReplaced(ctx, groups); err != nil {
+func (r *chaosRun) runTests(ctx context.Context, docs map[string]*elevator.Release, groups []chaos.Group, terminated []termination) ([]chaosTest, error) {
+	gone := map[string]bool{}
+	for _, t := range terminated {
+		if t.Error == "" && t.Instance != "" {
+			gone[t.Instance] = true
+		}
+	}
+	if err := r.waitReplaced(ctx, groups, gone); err != nil {
 		return nil, err
 	}
 	regions := map[string]map[string]bool{} // app -> regions

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/chaos"
 	"github.com/elevatorhq/elevator/internal/progress"
 	"github.com/elevatorhq/elevator/internal/release"
@@ -224,5 +225,29 @@ func TestChaosCountsAnInstanceAlreadyGoneAsTerminated(t *testing.T) {
 	got := r.terminate(context.Background(), g, []chaos.Instance{{ID: "i-live"}, {ID: "i-gone"}, {ID: "i-denied"}})
 	if len(got) != 3 || got[0].Error != "" || got[1].Error != "" || !strings.Contains(got[1].Note, "already gone") || got[2].Error == "" {
 		t.Errorf("terminations = %+v; want i-gone done with a note, only i-denied failed", got)
+	}
+}
+
+// TestChaosWaitsUntilNoTerminatedInstanceIsLeftInTheGroup: Auto Scaling's
+// answers lag (a fake answers, as moto's do not): a group reading its
+// desired capacity InService while it still lists a terminated instance
+// is waited for.
+func TestChaosWaitsUntilNoTerminatedInstanceIsLeftInTheGroup(t *testing.T) {
+	r, _, _ := fakeChaosRun(t, 0)
+	r.testWait = time.Minute
+	in := func(id string) autoscaling.Instance {
+		return autoscaling.Instance{ID: id, LifecycleState: autoscaling.InService, HealthStatus: autoscaling.Healthy}
+	}
+	reads := 0
+	r.describeFake = func(_ context.Context, _, name string) (autoscaling.Group, error) {
+		reads++
+		if reads == 1 { // the terminated i-old is still listed, InService
+			return autoscaling.Group{Name: name, Desired: 2, Instances: []autoscaling.Instance{in("i-old"), in("i-keep")}}, nil
+		}
+		return autoscaling.Group{Name: name, Desired: 2, Instances: []autoscaling.Instance{in("i-new"), in("i-keep")}}, nil
+	}
+	err := r.waitReplaced(context.Background(), []chaos.Group{{Region: "us-east-1", Name: "shop-web"}}, map[string]bool{"i-old": true})
+	if err != nil || reads != 2 {
+		t.Errorf("waitReplaced = %v after %d reads; want it to wait for i-old to leave the group (2 reads)", err, reads)
 	}
 }

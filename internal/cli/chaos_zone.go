@@ -224,7 +224,7 @@ func (r *chaosRun) loseZone(ctx context.Context) error {
 		for _, c := range affected {
 			groups = append(groups, c.Group)
 		}
-		if out.Tests, err = r.runTests(ctx, tests, groups); err != nil {
+		if out.Tests, err = r.runTests(ctx, tests, groups, out.Terminated); err != nil {
 			_ = r.printZone(out)
 			return r.reportedIfJSON(err)
 		}
