@@ -397,7 +397,19 @@ func TestChaosLosesAZoneAndGivesItBack(t *testing.T) {
 	if again.code != cli.ExitConflict || !strings.Contains(again.stderr, "chaos restore --orbit "+orbit) {
 		t.Errorf("a new outage while one is recorded: exit %d\n%s", again.code, again.stderr)
 	}
-	mustSucceed(t, elevator(t, "", append([]string{"chaos", "restore"}, o...)...))
+	// While a chaos run holds the app's lock, restore refuses: that run
+	// gives the zone back itself.
+	now := time.Now()
+	live := release.Lock{App: "shop", Orbit: orbit, ReleaseID: domain.ChaosRunPrefix + "20261130-050000-0a1b2c3d", Holder: "elevator chaos by test", Since: now, Expires: now.Add(2 * time.Minute)}
+	live.Owner = live.ReleaseID
+	if _, err := chaosBackend(t, acct, orbit).Locker.Acquire(context.Background(), live, now); err != nil {
+		t.Fatal(err)
+	}
+	busy := elevator(t, "", append([]string{"chaos", "restore"}, o...)...)
+	if busy.code != cli.ExitConflict || !strings.Contains(busy.stderr, "--force") || outageRecord(t, acct, orbit) == nil {
+		t.Errorf("restore during a live chaos run: exit %d\n%s", busy.code, busy.stderr)
+	}
+	mustSucceed(t, elevator(t, "", append([]string{"chaos", "restore", "--force"}, o...)...))
 	if s := aws.ToString(shopGroups(t, acct, orbit)["worker"].VPCZoneIdentifier); s != strings.Join(subnets, ",") {
 		t.Errorf("after restore worker launches into %q, want %q", s, strings.Join(subnets, ","))
 	}

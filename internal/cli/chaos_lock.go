@@ -17,6 +17,7 @@ type chaosLocker interface {
 	Acquire(ctx context.Context, want release.Lock, now time.Time) (release.Lock, error)
 	Renew(ctx context.Context, l release.Lock) error
 	Release(ctx context.Context, l release.Lock) error
+	Get(ctx context.Context, app, orbit string) (release.Lock, error)
 }
 
 // renewTries is how many times a lock's renewal is tried, a pause apart,

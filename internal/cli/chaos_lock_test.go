@@ -78,6 +78,16 @@ func (f *fakeChaosLocker) Release(_ context.Context, l release.Lock) error {
 	return nil
 }
 
+func (f *fakeChaosLocker) Get(_ context.Context, app, _ string) (release.Lock, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, ok := f.locks[app]
+	if !ok {
+		return release.Lock{}, release.ErrNotFound
+	}
+	return l, nil
+}
+
 // watchExpiry notes each chaos lock whose lease ended while still held.
 func (f *fakeChaosLocker) watchExpiry() {
 	f.mu.Lock()

@@ -14,6 +14,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/s3"
 	"github.com/elevatorhq/elevator/internal/chaos"
+	"github.com/elevatorhq/elevator/internal/release"
 	"github.com/spf13/cobra"
 )
 
@@ -296,7 +297,16 @@ func (r *chaosRun) restore(rec chaos.Outage) ([]string, error) {
 	restored := []string{}
 	var errs []error
 	for _, g := range rec.Groups {
-		err := cl.SetSubnets(ctx, g.Name, g.Subnets)
+		// A group being deleted (a release replaced it) takes no update:
+		// it is read first, and left to go.
+		cur, err := cl.Group(ctx, g.Name)
+		if err == nil && cur.Deleting() {
+			r.progress.Note(rec.Region, fmt.Sprintf("%s: being deleted (by a release since), nothing to put back", g.Name))
+			continue
+		}
+		if err == nil {
+			err = cl.SetSubnets(ctx, g.Name, g.Subnets)
+		}
 		switch {
 		case errors.Is(err, autoscaling.ErrNotFound):
 			r.progress.Note(rec.Region, fmt.Sprintf("%s: gone (deleted by a release since), nothing to put back", g.Name))
@@ -390,11 +400,13 @@ func newChaosRestoreCmd(g *globals) *cobra.Command {
 		Short: "Give back the zone a chaos run took away and did not give back (it crashed)",
 		Long: `Read the zone outage recorded in the orbit's state bucket by
 'elevator chaos --az', put every group's subnets back as they were, and
-delete the record. A group deleted since (by a release) is skipped. With
-no outage recorded, there is nothing to do. Run it only once the chaos
-run is no longer running. Audited.`,
+delete the record. A group deleted since (by a release), or being
+deleted, is skipped. With no outage recorded, there is nothing to do.
+While a chaos run holds one of the apps' locks (its lease unexpired), it
+is still running and restore refuses (exit 3) unless --force. Audited.`,
 		Args: noArgs,
 	}
+	var force bool
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := o.orbitEnv.validate(); err != nil {
 			return err
@@ -407,6 +419,11 @@ run is no longer running. Audited.`,
 		rec, err := r.recordedOutage(ctx)
 		if err != nil {
 			return err
+		}
+		if rec != nil && !force {
+			if err := r.liveRun(ctx, *rec); err != nil {
+				return err
+			}
 		}
 		if rec == nil {
 			if g.json() {
@@ -427,5 +444,31 @@ run is no longer running. Audited.`,
 		return nil
 	}
 	o.addFlags(c)
+	c.Flags().BoolVar(&force, "force", false, "restore even while a chaos run holds the apps' locks (one that no longer runs, and whose lease has not ended yet)")
 	return c
+}
+
+// liveRun is an ECONFLICT error when a chaos run may still be keeping the
+// zone away: a lock of one of the record's apps held, lease unexpired, by
+// a chaos run. That run gives the zone back itself.
+func (r *chaosRun) liveRun(ctx context.Context, rec chaos.Outage) error {
+	seen := map[string]bool{}
+	for _, g := range rec.Groups {
+		if seen[g.App] {
+			continue
+		}
+		seen[g.App] = true
+		l, err := r.locker.Get(ctx, g.App, r.orbit.Name)
+		if errors.Is(err, release.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if elevator.IsChaosRun(l.ReleaseID) && r.now().Before(l.Expires) {
+			return elevator.Errorf(elevator.ECONFLICT, "a chaos run (%s, %s) holds the lock of %s in orbit %s until %s: it is still running and gives zone %s back itself; --force to restore anyway",
+				l.ReleaseID, l.Holder, g.App, r.orbit.Name, l.Expires.Format(time.RFC3339), rec.Zone)
+		}
+	}
+	return nil
 }
