@@ -182,6 +182,11 @@ func (o *chaosOptions) start(ctx context.Context) (*chaosRun, error) {
 	}
 	r.objects = s3.New(r.home)
 	r.locker = r.backend.Locker
+	if o.configs.emulated() || o.endpoint != "" {
+		// Against an emulator (--local, --endpoint-url), a lost lock is
+		// found within seconds.
+		r.renewEvery = time.Second
+	}
 	id, err := sts.New(r.home).CallerIdentity(ctx)
 	if err != nil {
 		return nil, err

@@ -378,6 +378,34 @@ func TestChaosLosesAZoneAndGivesItBack(t *testing.T) {
 		t.Errorf("after Ctrl-C web launches into %q (want %q back), record %+v", s, webSubnets, outageRecord(t, acct, orbit))
 	}
 
+	// A lock lost during the outage (broken, as `elevator unlock` does)
+	// gives the zone back early, and the run exits 3 saying so.
+	lost := make(chan result)
+	go func() {
+		var stdout, stderr strings.Builder
+		code := cli.Run(context.Background(), append([]string{"chaos", "--az", zone, "--for", "10m", "--yes", "--endpoint-url", emulatortest.Endpoint()}, o...), strings.NewReader(""), &stdout, &stderr)
+		lost <- result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+	}()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if aws.ToString(shopGroups(t, acct, orbit)["web"].VPCZoneIdentifier) != webSubnets {
+			break
+		}
+	}
+	if _, err := chaosBackend(t, acct, orbit).Locker.Break(context.Background(), "shop", orbit); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-lost:
+		if r.code != cli.ExitConflict || !strings.Contains(r.stderr, "lock lost; zone "+zone+" given back early") {
+			t.Errorf("an outage whose lock was broken: exit %d, want %d\n%s", r.code, cli.ExitConflict, r.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("an outage whose lock was broken did not end within 30s")
+	}
+	if s := aws.ToString(shopGroups(t, acct, orbit)["web"].VPCZoneIdentifier); s != webSubnets || outageRecord(t, acct, orbit) != nil {
+		t.Errorf("after the lock was lost web launches into %q (want %q back), record %+v", s, webSubnets, outageRecord(t, acct, orbit))
+	}
+
 	// A run that crashed left its record and the groups without a subnet.
 	after = shopGroups(t, acct, orbit)
 	g := after["worker"]
