@@ -261,3 +261,32 @@ func TestChaosWaitsUntilNoTerminatedInstanceIsLeftInTheGroup(t *testing.T) {
 		t.Errorf("waitReplaced = %v after %d reads; want it to wait for i-old to leave the group (2 reads)", err, reads)
 	}
 }
+
+// TestChaosKeepsRenewingAfterCtrlC: the locks are renewed with a context
+// of their own, so that after Ctrl-C (the command's context cancelled)
+// they stay held while the zone is given back, until close.
+func TestChaosKeepsRenewingAfterCtrlC(t *testing.T) {
+	r, locker, _ := fakeChaosRun(t, 0)
+	r.renewEvery = 4 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	locks := r.holdLocks(nil)
+	if err := r.lockAll(ctx, locks, []string{"api"}); err != nil {
+		t.Fatal(err)
+	}
+	cancel() // Ctrl-C
+	_ = r.sleep(context.Background(), time.Minute)
+	renewed := func() bool {
+		locker.mu.Lock()
+		defer locker.mu.Unlock()
+		return locker.locks["api"].Expires.Sub(r.now()) > time.Minute
+	}
+	for deadline := time.Now().Add(10 * time.Second); !renewed() && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	}
+	if !renewed() {
+		t.Errorf("the lock was not renewed after Ctrl-C: it expires at %s, now %s", locker.locks["api"].Expires, r.now())
+	}
+	locks.close()
+	if _, held := locker.locks["api"]; held {
+		t.Error("close did not give the lock back")
+	}
+}
