@@ -290,3 +290,43 @@ func TestChaosKeepsRenewingAfterCtrlC(t *testing.T) {
 		t.Error("close did not give the lock back")
 	}
 }
+
+// fakeSubnetSetter is a fake of a region's groups: moto deletes a group at
+// once, so it cannot show one "Delete in progress", which refuses updates.
+type fakeSubnetSetter struct {
+	groups map[string]autoscaling.Group
+	set    []string
+}
+
+func (f *fakeSubnetSetter) Group(_ context.Context, name string) (autoscaling.Group, error) {
+	g, ok := f.groups[name]
+	if !ok {
+		return autoscaling.Group{}, elevator.Errorf(elevator.ENOTFOUND, "auto scaling group %s: %w", name, autoscaling.ErrNotFound)
+	}
+	return g, nil
+}
+
+func (f *fakeSubnetSetter) SetSubnets(_ context.Context, name string, _ []string) error {
+	if f.groups[name].Deleting() {
+		return elevator.Errorf(elevator.EAWS, "ScalingActivityInProgress: group %s is being deleted", name)
+	}
+	f.set = append(f.set, name)
+	return nil
+}
+
+func TestChaosRestoreSkipsAGroupBeingDeleted(t *testing.T) {
+	r, _, _ := fakeChaosRun(t, 0)
+	cl := &fakeSubnetSetter{groups: map[string]autoscaling.Group{
+		"shop-web-1": {Name: "shop-web-1", Status: "Delete in progress"},
+		"shop-web-2": {Name: "shop-web-2"},
+	}}
+	rec := chaos.Outage{Region: "us-east-1", Zone: "us-east-1a", Groups: []chaos.OutageGroup{
+		{Name: "shop-web-1", App: "shop", Subnets: []string{"s-a", "s-b"}},
+		{Name: "shop-web-2", App: "shop", Subnets: []string{"s-a", "s-b"}},
+		{Name: "shop-web-0", App: "shop", Subnets: []string{"s-a", "s-b"}}, // gone
+	}}
+	restored, errs := r.putSubnetsBack(context.Background(), cl, rec)
+	if len(errs) != 0 || len(restored) != 1 || restored[0] != "shop-web-2" || len(cl.set) != 1 {
+		t.Errorf("restored %v, errors %v, set %v; want only shop-web-2, no error", restored, errs, cl.set)
+	}
+}

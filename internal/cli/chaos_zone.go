@@ -294,11 +294,39 @@ func (r *chaosRun) restore(rec chaos.Outage) ([]string, error) {
 		}
 		cl = autoscaling.New(cfg)
 	}
+	restored, errs := r.putSubnetsBack(ctx, cl, rec)
+	if len(errs) > 0 {
+		return restored, elevator.Errorf(elevator.EAWS, "put the subnets back: %w", errors.Join(errs...))
+	}
+	if err := r.objects.Delete(ctx, r.bucket, elevator.ChaosOutageKey); err != nil {
+		return restored, err
+	}
+	apps := map[string]bool{}
+	for _, g := range rec.Groups {
+		apps[g.App] = true
+	}
+	for _, app := range sortedApps(apps) {
+		if err := r.audit(ctx, app, "zone-restored", fmt.Sprintf("zone %s given back to %s", rec.Zone, strings.Join(restored, ", "))); err != nil {
+			return restored, err
+		}
+	}
+	return restored, nil
+}
+
+// subnetSetter is what restoring does to a region's groups: the region's
+// autoscaling.Client, or a fake in tests.
+type subnetSetter interface {
+	Group(ctx context.Context, name string) (autoscaling.Group, error)
+	SetSubnets(ctx context.Context, group string, subnets []string) error
+}
+
+// putSubnetsBack gives each group of the record its subnets back, and
+// returns those it did; a group gone, or being deleted (a release
+// replaced it, and AWS refuses updates to it), is skipped.
+func (r *chaosRun) putSubnetsBack(ctx context.Context, cl subnetSetter, rec chaos.Outage) ([]string, []error) {
 	restored := []string{}
 	var errs []error
 	for _, g := range rec.Groups {
-		// A group being deleted (a release replaced it) takes no update:
-		// it is read first, and left to go.
 		cur, err := cl.Group(ctx, g.Name)
 		if err == nil && cur.Deleting() {
 			r.progress.Note(rec.Region, fmt.Sprintf("%s: being deleted (by a release since), nothing to put back", g.Name))
@@ -317,22 +345,7 @@ func (r *chaosRun) restore(rec chaos.Outage) ([]string, error) {
 			r.progress.Note(rec.Region, fmt.Sprintf("%s: launches in %s again", g.Name, strings.Join(g.Subnets, ", ")))
 		}
 	}
-	if len(errs) > 0 {
-		return restored, elevator.Errorf(elevator.EAWS, "put the subnets back: %w", errors.Join(errs...))
-	}
-	if err := r.objects.Delete(ctx, r.bucket, elevator.ChaosOutageKey); err != nil {
-		return restored, err
-	}
-	apps := map[string]bool{}
-	for _, g := range rec.Groups {
-		apps[g.App] = true
-	}
-	for _, app := range sortedApps(apps) {
-		if err := r.audit(ctx, app, "zone-restored", fmt.Sprintf("zone %s given back to %s", rec.Zone, strings.Join(restored, ", "))); err != nil {
-			return restored, err
-		}
-	}
-	return restored, nil
+	return restored, errs
 }
 
 func (r *chaosRun) printZone(out zoneJSON) error {
