@@ -30,6 +30,10 @@ type App struct {
 	// the manifest has no pipeline section. Orbit overrides cannot
 	// change it.
 	Pipeline *Pipeline
+	// ChaosOptOut is the manifest's `chaos: false` (for the orbit, when
+	// an override says so): `elevator chaos` never terminates the app's
+	// instances. Its releases' groups carry TagChaos.
+	ChaosOptOut bool
 	// Overrides lists the orbits the manifest has overrides for, in
 	// manifest order, whether merged in or not.
 	Overrides []string

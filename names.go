@@ -2,6 +2,7 @@ package elevator
 
 import (
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -176,3 +177,25 @@ const (
 	// instances; its executionTimeout parameter bounds how long they run.
 	ShellDocument = "AWS-RunShellScript"
 )
+
+// Chaos (`elevator chaos`, docs/operations.md#chaos).
+const (
+	// TagChaos is on the groups of a release whose app's manifest says
+	// `chaos: false`, with the value ChaosOptOut: `elevator chaos` leaves
+	// those groups alone. A group without it may lose instances.
+	TagChaos    = "elevator:chaos"
+	ChaosOptOut = "false"
+	// ChaosOutageKey is the object, in the home region's state bucket,
+	// that records a zone taken away by `elevator chaos --az` (the groups
+	// and their subnets before), from when the first group loses a subnet
+	// until every group has them back; `elevator chaos restore` reads it.
+	ChaosOutageKey = "chaos/outage.json"
+	// ChaosRunPrefix begins the id of a chaos run, which a chaos run puts
+	// in the ReleaseID (and Owner) of the app locks it holds: a lock whose
+	// ReleaseID has it names no release.
+	ChaosRunPrefix = "chaos-"
+)
+
+// IsChaosRun reports whether a lock's ReleaseID is a chaos run's id
+// rather than a release's.
+func IsChaosRun(id string) bool { return strings.HasPrefix(id, ChaosRunPrefix) }

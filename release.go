@@ -44,6 +44,9 @@ type Release struct {
 	// Images is the stage the orbit needs the release's images at; nil
 	// for an orbit that takes any (see ReleaseImages).
 	Images *ReleaseImages `json:"images,omitempty"`
+	// ChaosOptOut is the app's `chaos: false`: the release's groups carry
+	// TagChaos with ChaosOptOut, and `elevator chaos` leaves them alone.
+	ChaosOptOut bool `json:"chaos_opt_out,omitempty"`
 }
 
 // ReleaseService is what a release puts in place for one service: one new

@@ -221,6 +221,7 @@ command to try Elevator without an AWS account.`,
 		newAccessCmd(g), newLogsCmd(g), newSSHCmd(g), newAgentCmd(g))
 	root.AddCommand(newIAMCmd(g))
 	root.AddCommand(newExecCmd(g))
+	root.AddCommand(newChaosCmd(g))
 	return root
 }
 

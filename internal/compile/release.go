@@ -78,6 +78,7 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 		Sequential:     req.Sequential,
 		TimeoutSeconds: int(elevator.DefaultReleaseTimeout / time.Second),
 		Images:         o.ReleaseImages(),
+		ChaosOptOut:    a.ChaosOptOut,
 	}
 	if a.ReleaseTimeout > 0 {
 		rel.TimeoutSeconds = int(a.ReleaseTimeout / time.Second)

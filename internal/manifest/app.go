@@ -162,6 +162,7 @@ func (b *appBuilder) build(orbit string) *elevator.App {
 		Orbit:     orbit,
 		Overrides: slices.Clone(b.d.keys["orbits"]),
 	}
+	a.ChaosOptOut = b.root["chaos"] == false
 	a.ReleaseTimeout = b.duration("release.timeout", obj(b.root["release"])["timeout"], elevator.DefaultReleaseTimeout, time.Minute, 24*time.Hour)
 	a.Env = b.env("env", b.root["env"])
 	a.Secrets = b.secrets()

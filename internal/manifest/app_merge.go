@@ -8,7 +8,7 @@ import (
 )
 
 // overridable lists the top-level fields an orbit's override may change.
-var overridable = []string{"env", "secrets", "services", "data", "release"}
+var overridable = []string{"env", "secrets", "services", "data", "release", "chaos"}
 
 // mergeOverride merges the override of orbit (orbits.<orbit>) into the
 // document's base value root, in place. Mappings merge field by field, the

@@ -980,6 +980,31 @@ func TestHaltCurrentFindsTheRunningReleaseByItsLock(t *testing.T) {
 	w.assertOnly(only(oldGroup))
 }
 
+// TestHaltCurrentAndRollBackInGatesSayTheLockIsChaoss: a chaos run puts
+// its run id in the lock's ReleaseID; it is no release to halt (a fake
+// locker holds the chaos run's lock).
+func TestHaltCurrentAndRollBackInGatesSayTheLockIsChaoss(t *testing.T) {
+	w := newWorld(t)
+	e := w.engine("engine-1")
+	now := w.clock.Now()
+	run := elevator.ChaosRunPrefix + "20261130-050000-0a1b2c3d"
+	if _, err := w.locker.Acquire(context.Background(), Lock{App: app, Orbit: orbit, ReleaseID: run, Owner: run, Holder: "elevator chaos by dave", Since: now, Expires: now.Add(time.Minute)}, now); err != nil {
+		t.Fatal(err)
+	}
+	for name, call := range map[string]func() (string, error){
+		"HaltCurrent":     func() (string, error) { return e.HaltCurrent(context.Background(), app, orbit, "erin", "stop") },
+		"RollBackInGates": func() (string, error) { return e.RollBackInGates(context.Background(), app, orbit, "erin", "stop") },
+	} {
+		id, err := call()
+		if id != "" || elevator.ErrorCode(err) != elevator.ECONFLICT || !strings.Contains(err.Error(), "held by elevator chaos") || !strings.Contains(err.Error(), "elevator unlock") {
+			t.Errorf("%s = %q, %v; want a conflict naming elevator chaos and elevator unlock", name, id, err)
+		}
+	}
+	if h, _ := w.store.Halt(context.Background(), run); h != nil {
+		t.Errorf("a halt was stored for the chaos run's id: %+v", h)
+	}
+}
+
 func TestTheEngineStopsWhenItsLockIsBroken(t *testing.T) {
 	w := newWorld(t)
 	e := w.engine("engine-1")

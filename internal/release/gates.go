@@ -458,8 +458,24 @@ func (r *Release) addResult(x elevator.ReleaseTestResult) {
 // test runs one try of a test in a region and returns its result, its
 // output capped and without secret values.
 func (e *Engine) test(ctx context.Context, r *Release, phase string, t elevator.ReleaseTest, region string) elevator.ReleaseTestResult {
-	doc := r.Doc
 	start := e.now()
+	out := RunTest(ctx, e.cloud(r, region), e.c.Tester, r.Doc, phase, t, region)
+	res := elevator.ReleaseTestResult{Phase: phase, Name: t.Name, Region: region, Round: r.Rec.TestRound, Passed: out.Passed,
+		At: start, Seconds: e.now().Sub(start).Seconds(), Output: out.Output, Error: out.Error}
+	if len(res.Error) > 512 {
+		res.Error = res.Error[:512] + "..."
+	}
+	return res
+}
+
+// RunTest runs one try of a test of a release (its document doc) in a
+// region, with cl the region's cloud and tester the runner of http and
+// command tests (LocalTester when nil): against the service's URL (or
+// its test listener), with the release's facts as environment; an ssm
+// test on an InService instance of the release's service. Its Output is
+// capped and, like Error, holds no secret value. The engine runs its
+// gates with it, and so does `elevator chaos --then-test`.
+func RunTest(ctx context.Context, cl Cloud, tester Tester, doc *elevator.Release, phase string, t elevator.ReleaseTest, region string) TestOutcome {
 	env := TestEnv{Facts: map[string]string{"RELEASE_ID": doc.ID, "APP": doc.App, "ORBIT": doc.Orbit, "VERSION": doc.Version,
 		"REGION": region, "PHASE": phase}}
 	target := t.Target
@@ -470,7 +486,6 @@ func (e *Engine) test(ctx context.Context, r *Release, phase string, t elevator.
 	}
 	var instances map[string][]string // service -> instance ids in service
 	var out TestOutcome
-	cl := e.cloud(r, region)
 	groups, gerr := cl.Groups(ctx, GroupFilter{App: doc.App, Orbit: doc.Orbit, ReleaseID: doc.ID})
 	if gerr == nil {
 		instances = map[string][]string{}
@@ -518,20 +533,13 @@ func (e *Engine) test(ctx context.Context, r *Release, phase string, t elevator.
 			}
 		}
 	default:
-		tester := e.c.Tester
 		if tester == nil {
 			tester = LocalTester{}
 		}
 		out = tester.Test(ctx, t, env)
 	}
 	secrets := secretsOf(t, os.Environ())
-	res := elevator.ReleaseTestResult{Phase: phase, Name: t.Name, Region: region, Round: r.Rec.TestRound, Passed: out.Passed,
-		At: start, Seconds: e.now().Sub(start).Seconds(),
-		Output: elevator.CapOutput(redacted(out, secrets)), Error: elevator.Redact(out.Error, secrets)}
-	if len(res.Error) > 512 {
-		res.Error = res.Error[:512] + "..."
-	}
-	return res
+	return TestOutcome{Passed: out.Passed, Output: elevator.CapOutput(redacted(out, secrets)), Error: elevator.Redact(out.Error, secrets)}
 }
 
 // redacted is a test's output without secret values, before it is

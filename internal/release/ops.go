@@ -50,7 +50,21 @@ func (e *Engine) HaltCurrent(ctx context.Context, app, orbit, by, reason string)
 	if err != nil {
 		return "", fmt.Errorf("read the lock of %s in %s: %w", app, orbit, err)
 	}
+	if err := heldByChaos(l); err != nil {
+		return "", err
+	}
 	return l.ReleaseID, e.Halt(ctx, l.ReleaseID, by, reason)
+}
+
+// heldByChaos is an ECONFLICT error when the lock is held by `elevator
+// chaos` (its ReleaseID is the run's id, not a release's): there is no
+// release to halt.
+func heldByChaos(l Lock) error {
+	if !elevator.IsChaosRun(l.ReleaseID) {
+		return nil
+	}
+	return elevator.Errorf(elevator.ECONFLICT, "the lock of %s in %s is held by elevator chaos (run %s, %s, until %s), not by a release: there is none to halt; it is given back when the run ends, or see elevator unlock",
+		l.App, l.Orbit, l.ReleaseID, l.Holder, l.Expires.Format(time.RFC3339))
 }
 
 // Unlock breaks the lock of an app in an orbit, whoever holds it, and
@@ -160,6 +174,9 @@ func (e *Engine) RollBackInGates(ctx context.Context, app, orbit, by, reason str
 	}
 	if err != nil {
 		return "", fmt.Errorf("read the lock of %s in %s: %w", app, orbit, err)
+	}
+	if err := heldByChaos(l); err != nil {
+		return "", err
 	}
 	rec, err := e.Status(ctx, l.ReleaseID)
 	if err != nil || !InGates(rec.State) {

@@ -319,9 +319,20 @@ func (e *Engine) spec(r *Release, s *elevator.ReleaseService, region string, st 
 		HealthCheckELB:   len(pl.TargetGroups) > 0,
 		HealthCheckGrace: grace,
 		Hooks:            s.Hooks,
-		Tags: map[string]string{elevator.TagApp: doc.App, elevator.TagOrbit: doc.Orbit, elevator.TagService: s.Name,
-			elevator.TagRelease: doc.ID, elevator.TagManagedBy: elevator.ManagedBy},
+		Tags:             groupTags(doc, s.Name),
 	}
+}
+
+// groupTags are the tags of a release's group of a service: which orbit,
+// app, service and release it is, and, for an app that opts out of chaos,
+// elevator.TagChaos.
+func groupTags(doc *elevator.Release, service string) map[string]string {
+	tags := map[string]string{elevator.TagApp: doc.App, elevator.TagOrbit: doc.Orbit, elevator.TagService: service,
+		elevator.TagRelease: doc.ID, elevator.TagManagedBy: elevator.ManagedBy}
+	if doc.ChaosOptOut {
+		tags[elevator.TagChaos] = elevator.ChaosOptOut
+	}
+	return tags
 }
 
 // deploy makes a launch template and a group per service in each region

@@ -56,6 +56,7 @@ type api interface {
 	PutLifecycleHook(context.Context, *autoscalingsdk.PutLifecycleHookInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.PutLifecycleHookOutput, error)
 	DescribeLifecycleHooks(context.Context, *autoscalingsdk.DescribeLifecycleHooksInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.DescribeLifecycleHooksOutput, error)
 	inventoryAPI // what groups launch, for image inventories (inventory.go)
+	chaosAPI     // terminating instances on purpose (chaos.go)
 }
 
 // Client talks to Auto Scaling in one region.
