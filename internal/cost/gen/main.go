@@ -1,0 +1,382 @@
+// Command gen writes internal/cost's price table, prices_gen.go, from
+// AWS's public Price List bulk offer files (on-demand terms) and, for what
+// they do not give, from the ec2instances.info data shipped by the Go
+// module github.com/cristim/ec2-instances-info (itself made from the same
+// price list). It is run by hand through `go generate ./internal/cost`
+// (see docs/cost.md) and its output is committed.
+//
+//	go run ./internal/cost/gen -offers DIR|URL [-ec2info DIR] [-date YYYY-MM-DD] -out FILE
+//
+// -offers reads <code>.json (the bulk offer file of offer code <code>:
+// AmazonEC2, AWSELB, AmazonRDS, AmazonElastiCache) from a directory, or
+// <URL>/offers/v1.0/aws/<code>/current/index.json; a missing file is
+// skipped with a note. -ec2info reads instances.json, rds-instances.json
+// and elasticache-instances.json from the module's data directory, or
+// from module@version, which is downloaded.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// families are the instance families whose types the table keeps: the
+// ones Elevator's manifests name in examples and docs, and their
+// neighbours. Everything else is left out to keep the table small.
+var families = []string{
+	"t3", "t3a", "t4g", "m5", "m6i", "m6g", "m7i", "m7g", "c5", "c6i", "c6g", "c7i", "c7g", "r5", "r6i", "r6g", "r7i", "r7g",
+}
+
+// engines maps the price list's database engine names to Elevator's.
+var engines = map[string]string{"PostgreSQL": "postgres", "MySQL": "mysql", "Aurora PostgreSQL": "aurora-postgresql", "Aurora MySQL": "aurora-mysql"}
+
+// prices is the table being built: region -> key -> USD per unit.
+type prices map[string]map[string]float64
+
+func (p prices) set(region, key string, usd float64) {
+	if !regionCode.MatchString(region) {
+		return
+	}
+	if p[region] == nil {
+		p[region] = map[string]float64{}
+	}
+	p[region][key] = usd
+}
+
+// sizes are the sizes the table keeps, up to 4xlarge: larger ones are
+// rare enough behind Elevator's services that a smaller table wins.
+var sizes = []string{"nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge"}
+
+// regionCode matches AWS regions (us-east-1, us-gov-west-1), not Local
+// Zones or Wavelength Zones (us-east-1-bos-1), where Elevator runs nothing.
+var regionCode = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
+
+// keep reports whether an instance type (t3.micro, db.t3.micro,
+// cache.t3.micro) is of a family and size the table keeps.
+func keep(typ string) bool {
+	typ = strings.TrimPrefix(strings.TrimPrefix(typ, "db."), "cache.")
+	family, size, ok := strings.Cut(typ, ".")
+	return ok && slices.Contains(families, family) && slices.Contains(sizes, size)
+}
+
+// offer is the part of an AWS bulk offer file the table needs.
+type offer struct {
+	OfferCode       string `json:"offerCode"`
+	PublicationDate string `json:"publicationDate"`
+	Products        map[string]struct {
+		SKU           string            `json:"sku"`
+		ProductFamily string            `json:"productFamily"`
+		Attributes    map[string]string `json:"attributes"`
+	} `json:"products"`
+	Terms struct {
+		OnDemand map[string]map[string]struct {
+			PriceDimensions map[string]struct {
+				Unit         string            `json:"unit"`
+				PricePerUnit map[string]string `json:"pricePerUnit"`
+			} `json:"priceDimensions"`
+		} `json:"OnDemand"`
+	} `json:"terms"`
+}
+
+// onDemand returns a SKU's on-demand price in USD per unit, the first
+// non-zero dimension (on-demand terms have one).
+func (o *offer) onDemand(sku string) (float64, string, bool) {
+	for _, term := range o.Terms.OnDemand[sku] {
+		for _, d := range term.PriceDimensions {
+			v, err := strconv.ParseFloat(d.PricePerUnit["USD"], 64)
+			if err == nil && v > 0 {
+				return v, d.Unit, true
+			}
+		}
+	}
+	return 0, "", false
+}
+
+// readOffers adds what the offer files give to p and returns the newest
+// publication date among them.
+func readOffers(src string, p prices, notes io.Writer) (string, error) {
+	date := ""
+	for _, code := range []string{"AmazonEC2", "AWSELB", "AmazonRDS", "AmazonElastiCache"} {
+		o, err := loadOffer(src, code)
+		if os.IsNotExist(err) {
+			fmt.Fprintf(notes, "no %s offer file in %s; skipped\n", code, src)
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if d := dateOf(o.PublicationDate); d > date {
+			date = d
+		}
+		addOffer(o, code, p)
+	}
+	return date, nil
+}
+
+func loadOffer(src, code string) (*offer, error) {
+	var r io.ReadCloser
+	if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
+		resp, err := http.Get(strings.TrimSuffix(src, "/") + "/offers/v1.0/aws/" + code + "/current/index.json")
+		if err != nil {
+			return nil, fmt.Errorf("fetch %s offer file: %w", code, err)
+		}
+		if resp.StatusCode == http.StatusNotFound {
+			resp.Body.Close()
+			return nil, os.ErrNotExist
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return nil, fmt.Errorf("fetch %s offer file: %s", code, resp.Status)
+		}
+		r = resp.Body
+	} else {
+		f, err := os.Open(filepath.Join(src, code+".json"))
+		if err != nil {
+			return nil, err
+		}
+		r = f
+	}
+	defer r.Close()
+	o := &offer{}
+	if err := json.NewDecoder(r).Decode(o); err != nil {
+		return nil, fmt.Errorf("read %s offer file: %w", code, err)
+	}
+	return o, nil
+}
+
+func dateOf(ts string) string {
+	t, err := time.Parse(time.RFC3339, ts)
+	if err != nil {
+		return ""
+	}
+	return t.UTC().Format(time.DateOnly)
+}
+
+// addOffer keeps the on-demand prices of what Elevator creates: Linux,
+// shared-tenancy instances; NAT gateway hours; gp3 and gp2 storage;
+// Application and Network Load Balancer hours; single- and multi-AZ RDS
+// instances of the engines Elevator supports; Redis cache nodes.
+func addOffer(o *offer, code string, p prices) {
+	for sku, prod := range o.Products {
+		a := prod.Attributes
+		region := a["regionCode"]
+		if region == "" {
+			continue
+		}
+		usd, unit, ok := o.onDemand(sku)
+		if !ok {
+			continue
+		}
+		key := ""
+		switch {
+		case code == "AmazonEC2" && prod.ProductFamily == "Compute Instance":
+			if a["operatingSystem"] == "Linux" && a["tenancy"] == "Shared" && a["preInstalledSw"] == "NA" &&
+				a["capacitystatus"] == "Used" && unit == "Hrs" && keep(a["instanceType"]) {
+				key = "ec2:" + a["instanceType"]
+			}
+		case code == "AmazonEC2" && prod.ProductFamily == "NAT Gateway":
+			if ut := a["usagetype"]; strings.HasSuffix(ut, "NatGateway-Hours") && !strings.Contains(ut, "Regional") {
+				key = "nat:hour"
+			}
+		case code == "AmazonEC2" && prod.ProductFamily == "Storage":
+			if v := a["volumeApiName"]; (v == "gp3" || v == "gp2") && unit == "GB-Mo" {
+				key = "ebs:" + v
+			}
+		case code == "AWSELB" && prod.ProductFamily == "Load Balancer-Application":
+			if strings.HasSuffix(a["usagetype"], "LoadBalancerUsage") {
+				key = "alb:hour"
+			}
+		case code == "AWSELB" && prod.ProductFamily == "Load Balancer-Network":
+			if strings.HasSuffix(a["usagetype"], "LoadBalancerUsage") {
+				key = "nlb:hour"
+			}
+		case code == "AmazonRDS" && prod.ProductFamily == "Database Instance":
+			engine := engines[a["databaseEngine"]]
+			deploy := map[string]string{"Single-AZ": "single", "Multi-AZ": "multi"}[a["deploymentOption"]]
+			if engine != "" && deploy != "" && unit == "Hrs" && keep(a["instanceType"]) {
+				key = "rds:" + engine + ":" + deploy + ":" + a["instanceType"]
+			}
+		case code == "AmazonRDS" && prod.ProductFamily == "Database Storage":
+			if a["volumeType"] == "General Purpose-GP3" && a["deploymentOption"] == "Single-AZ" && unit == "GB-Mo" &&
+				(a["databaseEngine"] == "PostgreSQL" || a["databaseEngine"] == "Any" || a["databaseEngine"] == "") {
+				key = "rds:storage:gp3"
+			}
+		case code == "AmazonElastiCache" && prod.ProductFamily == "Cache Instance":
+			if a["cacheEngine"] == "Redis" && unit == "Hrs" && keep(a["instanceType"]) {
+				key = "cache:redis:" + a["instanceType"]
+			}
+		}
+		if key != "" {
+			p.set(region, key, usd)
+		}
+	}
+}
+
+// ec2info is one entry of the ec2instances.info data: an instance type
+// and its prices per region, per operating system or engine.
+type ec2info struct {
+	InstanceType string                                `json:"instance_type"`
+	Pricing      map[string]map[string]json.RawMessage `json:"pricing"`
+}
+
+// readEC2Info adds to p what the ec2instances.info data gives and p does
+// not have yet: Linux on-demand instances, single-AZ RDS PostgreSQL and
+// MySQL instances, Redis cache nodes.
+func readEC2Info(dir string, p prices) error {
+	files := []struct{ file, os, key string }{
+		{"instances.json", "linux", "ec2:%s"},
+		{"rds-instances.json", "PostgreSQL", "rds:postgres:single:%s"},
+		{"rds-instances.json", "MySQL", "rds:mysql:single:%s"},
+		{"elasticache-instances.json", "Redis", "cache:redis:%s"},
+	}
+	loaded := map[string][]ec2info{}
+	for _, f := range files {
+		list, ok := loaded[f.file]
+		if !ok {
+			data, err := os.ReadFile(filepath.Join(dir, f.file))
+			if err != nil {
+				return err
+			}
+			if err := json.Unmarshal(data, &list); err != nil {
+				return fmt.Errorf("read %s: %w", f.file, err)
+			}
+			loaded[f.file] = list
+		}
+		for _, it := range list {
+			if !keep(it.InstanceType) {
+				continue
+			}
+			key := fmt.Sprintf(f.key, it.InstanceType)
+			for region, byOS := range it.Pricing {
+				raw, ok := byOS[f.os]
+				if !ok {
+					continue
+				}
+				var od struct {
+					OnDemand json.RawMessage `json:"ondemand"`
+				}
+				if json.Unmarshal(raw, &od) != nil || len(od.OnDemand) == 0 {
+					continue
+				}
+				usd, err := strconv.ParseFloat(strings.Trim(string(od.OnDemand), `"`), 64)
+				if err != nil || usd <= 0 {
+					continue
+				}
+				if _, have := p[region][key]; !have {
+					p.set(region, key, usd)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// ec2InfoDir returns the data directory -ec2info names: a directory, or
+// module@version of github.com/cristim/ec2-instances-info, which the go
+// command downloads into its module cache (pinned by the version given).
+func ec2InfoDir(info string) (string, error) {
+	if !strings.HasPrefix(info, "github.com/") {
+		return info, nil
+	}
+	out, err := exec.Command("go", "mod", "download", "-json", info).Output()
+	if err != nil {
+		return "", fmt.Errorf("go mod download %s: %w", info, err)
+	}
+	var mod struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
+		return "", fmt.Errorf("go mod download %s: %s", info, mod.Error)
+	}
+	return filepath.Join(mod.Dir, "data"), nil
+}
+
+// write writes the table as Go source.
+func write(w io.Writer, p prices, date, source string) error {
+	var b strings.Builder
+	b.WriteString("// Code generated by internal/cost/gen; DO NOT EDIT.\n\npackage cost\n\n")
+	fmt.Fprintf(&b, "// pricesDate is the date of the prices below; pricesSource says where\n// they come from.\nconst (\n\tpricesDate   = %q\n\tpricesSource = %q\n)\n\n", date, source)
+	b.WriteString("// prices are on-demand list prices in USD, per region: per hour for\n// instances, nodes, NAT gateways and load balancers, per GB-month for storage.\nvar prices = map[string]map[string]float64{\n")
+	regions := make([]string, 0, len(p))
+	for r := range p {
+		regions = append(regions, r)
+	}
+	slices.Sort(regions)
+	for _, r := range regions {
+		fmt.Fprintf(&b, "\t%q: {\n", r)
+		keys := make([]string, 0, len(p[r]))
+		for k := range p[r] {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, "\t\t%q: %s,\n", k, strconv.FormatFloat(p[r][k], 'g', -1, 64))
+		}
+		b.WriteString("\t},\n")
+	}
+	b.WriteString("}\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func main() {
+	offers := flag.String("offers", "", "directory of AWS bulk offer files (<code>.json), or the price list's base URL")
+	info := flag.String("ec2info", "", "data directory of github.com/cristim/ec2-instances-info, for what the offer files do not give")
+	date := flag.String("date", "", "the prices' date, YYYY-MM-DD (default: the offer files' publication date)")
+	source := flag.String("source", "", "where the prices come from, as docs/cost.md should say it")
+	out := flag.String("out", "prices_gen.go", "the file to write")
+	flag.Parse()
+	if err := run(*offers, *info, *date, *source, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(offers, info, date, source, out string) error {
+	if offers == "" && info == "" {
+		return fmt.Errorf("give -offers, -ec2info or both")
+	}
+	p := prices{}
+	if offers != "" {
+		d, err := readOffers(offers, p, os.Stderr)
+		if err != nil {
+			return err
+		}
+		if date == "" {
+			date = d
+		}
+	}
+	if info != "" {
+		dir, err := ec2InfoDir(info)
+		if err != nil {
+			return err
+		}
+		if err := readEC2Info(dir, p); err != nil {
+			return err
+		}
+	}
+	if _, err := time.Parse(time.DateOnly, date); err != nil {
+		return fmt.Errorf("-date %q: give the prices' date as YYYY-MM-DD", date)
+	}
+	if len(p) == 0 {
+		return fmt.Errorf("no prices found")
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	if err := write(f, p, date, source); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The files under testdata/offers are AWS bulk offer files in exactly
+// the price list's format, trimmed to a few products each, with products
+// the table must leave out next to each one it keeps (Windows, dedicated
+// tenancy, capacity reservations, SQL Server, a family Elevator does not
+// use, NAT data processed, LCUs, Oracle, Memcached, a product with no
+// on-demand term).
+func TestOffersGiveWhatElevatorCreatesAndNothingElse(t *testing.T) {
+	p := prices{}
+	date, err := readOffers("testdata/offers", p, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if date != "2026-11-01" {
+		t.Errorf("date = %q, want the offer files' publication date 2026-11-01", date)
+	}
+	want := map[string]map[string]float64{
+		"us-east-1": {
+			"ec2:t3.micro":                    0.0104,
+			"nat:hour":                        0.045,
+			"ebs:gp3":                         0.08,
+			"ebs:gp2":                         0.10,
+			"alb:hour":                        0.0225,
+			"nlb:hour":                        0.0225,
+			"rds:postgres:single:db.t3.micro": 0.018,
+			"rds:postgres:multi:db.t3.micro":  0.036,
+			"rds:storage:gp3":                 0.115,
+			"cache:redis:cache.t3.micro":      0.017,
+		},
+		"us-west-2": {
+			"ec2:t3.micro": 0.0104,
+			"ec2:m5.large": 0.096,
+		},
+	}
+	for region, keys := range want {
+		for k, v := range keys {
+			if got, ok := p[region][k]; !ok || got != v {
+				t.Errorf("%s %s = %v (present %v), want %v", region, k, got, ok, v)
+			}
+		}
+		if len(p[region]) != len(keys) {
+			t.Errorf("%s has %d prices, want %d: %v", region, len(p[region]), len(keys), p[region])
+		}
+	}
+	if len(p) != len(want) {
+		t.Errorf("regions = %d, want %d", len(p), len(want))
+	}
+}
+
+func TestOffersAreReadFromAPriceListURLToo(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code, ok := strings.CutPrefix(r.URL.Path, "/offers/v1.0/aws/")
+		code, ok2 := strings.CutSuffix(code, "/current/index.json")
+		if !ok || !ok2 {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeFile(w, r, filepath.Join("testdata/offers", code+".json"))
+	}))
+	defer srv.Close()
+	p := prices{}
+	if _, err := readOffers(srv.URL, p, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if p["us-east-1"]["nat:hour"] != 0.045 || p["us-east-1"]["alb:hour"] != 0.0225 {
+		t.Errorf("prices read over HTTP: %v", p["us-east-1"])
+	}
+}
+
+// testdata/ec2info holds entries of github.com/cristim/ec2-instances-info's
+// data files, trimmed to three types and two regions.
+func TestEC2InfoFillsWhatTheOffersDidNotGive(t *testing.T) {
+	p := prices{}
+	p.set("us-east-1", "ec2:t3.micro", 0.5) // from offer files: kept
+	if err := readEC2Info("testdata/ec2info", p); err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		region, key string
+		want        float64
+	}{
+		{"us-east-1", "ec2:t3.micro", 0.5},
+		{"eu-west-1", "ec2:t3.micro", 0.0114},
+		{"us-east-1", "ec2:m5.large", 0.096},
+		{"eu-west-1", "rds:postgres:single:db.t3.micro", 0.02},
+		{"eu-west-1", "rds:mysql:single:db.t3.micro", 0.018},
+		{"us-east-1", "cache:redis:cache.t3.micro", 0.017},
+	}
+	for _, c := range checks {
+		if got := p[c.region][c.key]; got != c.want {
+			t.Errorf("%s %s = %v, want %v", c.region, c.key, got, c.want)
+		}
+	}
+	if _, ok := p["us-east-1"]["ec2:x2iedn.xlarge"]; ok {
+		t.Error("x2iedn is not a family the table keeps")
+	}
+}
+
+func TestRunWritesGoSourceWithTheDate(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "prices_gen.go")
+	if err := run("testdata/offers", "", "", "sample", out); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`pricesDate   = "2026-11-01"`, `"nat:hour": 0.045,`, `"us-west-2": {`, "package cost"} {
+		if !strings.Contains(string(src), want) {
+			t.Errorf("generated source lacks %s:\n%s", want, src)
+		}
+	}
+	if err := run("testdata/offers", "", "last week", "", out); err == nil {
+		t.Error("a date that is not YYYY-MM-DD was taken")
+	}
+	if err := run("", "", "", "", out); err == nil {
+		t.Error("no source was taken")
+	}
+}

@@ -1,0 +1,41 @@
+package cost
+
+//go:generate go run ./gen -ec2info github.com/cristim/ec2-instances-info@v0.0.0-20250528091325-32acf84f42eb -date 2025-05-28 -source "ec2instances.info data (made from AWS's Price List) shipped by the Go module github.com/cristim/ec2-instances-info v0.0.0-20250528091325-32acf84f42eb" -out prices_gen.go
+
+// Table is a price table: on-demand list prices in USD per region, of
+// what Elevator creates. Keys name the thing and its unit:
+//
+//	ec2:<instance type>                      per instance-hour (Linux, shared tenancy)
+//	ebs:gp3, ebs:gp2                         per GB-month
+//	nat:hour                                 per NAT gateway-hour
+//	alb:hour, nlb:hour                       per load balancer-hour
+//	rds:<engine>:single|multi:<class>        per DB instance-hour
+//	rds:storage:gp3                          per GB-month (single-AZ)
+//	cache:redis:<node type>                  per node-hour
+type Table struct {
+	// Date is the date of the prices, YYYY-MM-DD; Source says where they
+	// come from.
+	Date, Source string
+	prices       map[string]map[string]float64
+}
+
+// Prices is the table shipped inside Elevator, made by `go generate
+// ./internal/cost` (docs/cost.md).
+func Prices() *Table {
+	return &Table{Date: pricesDate, Source: pricesSource, prices: prices}
+}
+
+// NewTable makes a table of the given prices, region -> key -> USD.
+func NewTable(date, source string, p map[string]map[string]float64) *Table {
+	return &Table{Date: date, Source: source, prices: p}
+}
+
+// Price returns the price of key in region, and false when the table has
+// none.
+func (t *Table) Price(region, key string) (float64, bool) {
+	v, ok := t.prices[region][key]
+	return v, ok
+}
+
+// HasRegion reports whether the table has any price for region.
+func (t *Table) HasRegion(region string) bool { return len(t.prices[region]) > 0 }
