@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"go/format"
 	"io"
 	"net/http"
 	"os"
@@ -324,7 +325,11 @@ func write(w io.Writer, p prices, date, source string) error {
 		b.WriteString("\t},\n")
 	}
 	b.WriteString("}\n")
-	_, err := io.WriteString(w, b.String())
+	src, err := format.Source([]byte(b.String()))
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(src)
 	return err
 }
 

@@ -1,0 +1,360 @@
+// Package cost estimates what an orbit or an app costs a month at AWS's
+// on-demand list prices, from a price table shipped inside Elevator
+// (prices_gen.go), and what a plan adds to or removes from that.
+//
+// What is counted comes from the CloudFormation templates Elevator
+// compiles (NAT gateways, load balancers, the bastion's Auto Scaling
+// Group, RDS instances and their storage, ElastiCache nodes) and from
+// the services' Auto Scaling Groups a release makes. It imports no AWS
+// SDK: callers read deployed templates and releases and pass them in.
+package cost
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	elevator "github.com/elevatorhq/elevator"
+)
+
+// HoursPerMonth is how many hours a month has in every estimate, as in
+// AWS's own pricing pages.
+const HoursPerMonth = 730
+
+// Currency is the currency of every price and estimate.
+const Currency = "USD"
+
+// Units prices are given per.
+const (
+	PerHour    = "hour"
+	PerGBMonth = "GB-month"
+)
+
+// Item is something that costs, counted in one region: Count instances,
+// nodes, gateways or load balancers priced per hour, or Count GiB priced
+// per GB-month.
+type Item struct {
+	Region string
+	What   string // what a reader is shown, such as "NAT gateway" or "service web t3.small"
+	Key    string // the price table's key (see Table)
+	Unit   string // PerHour or PerGBMonth
+	Count  float64
+}
+
+// Line is one item of an estimate with its price.
+type Line struct {
+	// Change is "add" or "remove".
+	Change string  `json:"change"`
+	Region string  `json:"region"`
+	What   string  `json:"what"`
+	Count  float64 `json:"count"`
+	Unit   string  `json:"unit"`
+	// UnitPrice is the list price per Unit; Priced is false when the
+	// table has none, and then UnitPrice and Monthly are 0.
+	UnitPrice float64 `json:"unit_price"`
+	Monthly   float64 `json:"monthly"`
+	Priced    bool    `json:"priced"`
+}
+
+// Totals are monthly amounts, before and after the change.
+type Totals struct {
+	Before float64 `json:"before"`
+	After  float64 `json:"after"`
+	Change float64 `json:"change"`
+}
+
+// Estimate is what a plan adds to and removes from the monthly bill.
+type Estimate struct {
+	Currency      string `json:"currency"`
+	PricesDate    string `json:"prices_date"`
+	PricesSource  string `json:"prices_source"`
+	HoursPerMonth int    `json:"hours_per_month"`
+	// Lines are what is added and removed, by region then what.
+	Lines  []Line `json:"lines"`
+	Totals Totals `json:"totals"`
+	// Unpriced says what has no price in the table (a region or an item):
+	// it is counted in Lines but not in Totals.
+	Unpriced []string `json:"unpriced,omitempty"`
+	// Notes say what is not included and how things were counted.
+	Notes []string `json:"notes"`
+}
+
+// notIncluded are the costs that depend on use, which a plan cannot know.
+var notIncluded = []string{
+	"not included: data processed by NAT gateways, load balancer capacity units (LCUs), data transfer, requests, instances' root volumes (sized by their image), snapshots and backups, Aurora storage and I/O, DynamoDB, S3, CloudWatch, SNS, Route 53, public IPv4 addresses",
+	"services are counted at their minimum capacity (scaling.min): scaling policies and scheduled actions may run more",
+	"a multi-AZ RDS instance is counted as two instances (primary and standby) and twice its storage",
+	"prices are on-demand list prices (Linux, shared tenancy); savings plans, reserved instances, credits and taxes are not applied",
+}
+
+// key identifies items that are the same thing in the same region.
+type key struct{ region, what, price, unit string }
+
+func sum(items []Item) map[key]float64 {
+	m := map[key]float64{}
+	for _, it := range items {
+		m[key{it.Region, it.What, it.Key, it.Unit}] += it.Count
+	}
+	return m
+}
+
+// Estimate prices before (what is deployed; nil when nothing is) and
+// after (what the plan leaves) and returns what changes.
+func (t *Table) Estimate(before, after []Item) *Estimate {
+	e := &Estimate{Currency: Currency, PricesDate: t.Date, PricesSource: t.Source, HoursPerMonth: HoursPerMonth, Lines: []Line{}, Notes: notIncluded}
+	unpriced := map[string]bool{}
+	monthly := func(k key, count float64) (float64, float64, bool) {
+		if !t.HasRegion(k.region) {
+			unpriced[fmt.Sprintf("%s: the price table has no prices for this region", k.region)] = true
+			return 0, 0, false
+		}
+		p, ok := t.Price(k.region, k.price)
+		if !ok {
+			unpriced[fmt.Sprintf("%s: %s: no price in the table", k.region, k.what)] = true
+			return 0, 0, false
+		}
+		if k.unit == PerHour {
+			return p, p * HoursPerMonth * count, true
+		}
+		return p, p * count, true
+	}
+	b, a := sum(before), sum(after)
+	for k, n := range b {
+		_, m, _ := monthly(k, n)
+		e.Totals.Before += m
+	}
+	for k, n := range a {
+		_, m, _ := monthly(k, n)
+		e.Totals.After += m
+	}
+	keys := make([]key, 0, len(a)+len(b))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		delta := a[k] - b[k]
+		if delta == 0 {
+			continue
+		}
+		l := Line{Change: "add", Region: k.region, What: k.what, Count: delta, Unit: k.unit}
+		if delta < 0 {
+			l.Change, l.Count = "remove", -delta
+		}
+		l.UnitPrice, l.Monthly, l.Priced = monthly(k, l.Count)
+		e.Lines = append(e.Lines, l)
+	}
+	slices.SortFunc(e.Lines, func(x, y Line) int {
+		return cmp.Or(cmp.Compare(x.Region, y.Region), cmp.Compare(x.What, y.What), cmp.Compare(x.Change, y.Change))
+	})
+	for u := range unpriced {
+		e.Unpriced = append(e.Unpriced, u)
+	}
+	slices.Sort(e.Unpriced)
+	e.Totals.Before, e.Totals.After = cents(e.Totals.Before), cents(e.Totals.After)
+	e.Totals.Change = cents(e.Totals.After - e.Totals.Before)
+	for i := range e.Lines {
+		e.Lines[i].Monthly = cents(e.Lines[i].Monthly)
+	}
+	return e
+}
+
+// cents rounds an amount to the cent, so that the lines a reader adds up
+// give the totals shown.
+func cents(v float64) float64 {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', 2, 64), 64)
+	return r
+}
+
+// Services returns the instances of an app's services in each of the
+// orbit's regions, at their minimum capacity.
+func Services(a *elevator.App, regions []string) []Item {
+	var items []Item
+	for _, r := range regions {
+		for _, s := range a.Services {
+			items = append(items, serviceItem(r, s.Name, s.InstanceType, s.Scaling.Min))
+		}
+	}
+	return items
+}
+
+// ReleaseServices returns the instances a release runs: each service's
+// minimum capacity in each region it places the service in.
+func ReleaseServices(rel *elevator.Release) []Item {
+	var items []Item
+	for _, s := range rel.Services {
+		for _, p := range s.Placements {
+			items = append(items, serviceItem(p.Region, s.Name, s.InstanceType, s.Capacity.Min))
+		}
+	}
+	return items
+}
+
+func serviceItem(region, service, instanceType string, count int) Item {
+	return Item{Region: region, What: fmt.Sprintf("service %s: %s instances", service, instanceType), Key: "ec2:" + instanceType, Unit: PerHour, Count: float64(count)}
+}
+
+// template is the part of a CloudFormation template the estimate reads.
+type template struct {
+	Resources map[string]struct {
+		Type       string
+		Properties map[string]any
+	}
+}
+
+// Template returns what costs in a CloudFormation template Elevator
+// compiled (JSON), deployed in region. A value given by a parameter or a
+// function, which only CloudFormation resolves, is skipped: the
+// templates Elevator writes give counts, types and sizes literally. It
+// returns an error only for a body that is not a JSON template.
+func Template(region string, body []byte) ([]Item, error) {
+	var t template
+	if err := json.Unmarshal(body, &t); err != nil {
+		return nil, fmt.Errorf("read the template in %s: %w", region, err)
+	}
+	ids := make([]string, 0, len(t.Resources))
+	for id := range t.Resources {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var items []Item
+	add := func(what, key, unit string, count float64) {
+		if count > 0 {
+			items = append(items, Item{Region: region, What: what, Key: key, Unit: unit, Count: count})
+		}
+	}
+	for _, id := range ids {
+		res := t.Resources[id]
+		p := res.Properties
+		switch res.Type {
+		case "AWS::EC2::NatGateway":
+			add("NAT gateway", "nat:hour", PerHour, 1)
+		case "AWS::ElasticLoadBalancingV2::LoadBalancer":
+			switch typ, _ := str(p["Type"]); typ {
+			case "network":
+				add("Network Load Balancer", "nlb:hour", PerHour, 1)
+			case "", "application":
+				add("Application Load Balancer", "alb:hour", PerHour, 1)
+			}
+		case "AWS::AutoScaling::AutoScalingGroup":
+			n, ok := num(p["DesiredCapacity"])
+			if !ok {
+				n, _ = num(p["MinSize"])
+			}
+			lt := launchTemplate(t, p["LaunchTemplate"])
+			typ, ok := str(lt["InstanceType"])
+			if !ok {
+				continue
+			}
+			name := strings.ToLower(strings.TrimPrefix(id, "AutoScalingGroup"))
+			add(fmt.Sprintf("%s: %s instances", name, typ), "ec2:"+typ, PerHour, n)
+			for _, m := range list(lt["BlockDeviceMappings"]) {
+				ebs, _ := m.(map[string]any)["Ebs"].(map[string]any)
+				size, _ := num(ebs["VolumeSize"])
+				vt, ok := str(ebs["VolumeType"])
+				if !ok {
+					vt = "gp3"
+				}
+				add(fmt.Sprintf("%s: %s volumes", name, vt), "ebs:"+vt, PerGBMonth, size*n)
+			}
+		case "AWS::RDS::DBInstance":
+			class, ok := str(p["DBInstanceClass"])
+			engine, _ := str(p["Engine"])
+			if !ok || engine == "" {
+				continue
+			}
+			n, what := 1.0, fmt.Sprintf("RDS %s %s", engine, class)
+			if multi, _ := str(p["MultiAZ"]); multi == "true" {
+				n, what = 2, what+" (multi-AZ: primary and standby)"
+			}
+			add(what, "rds:"+engine+":single:"+class, PerHour, n)
+			if size, ok := num(p["AllocatedStorage"]); ok {
+				st, ok := str(p["StorageType"])
+				if !ok {
+					st = "gp2"
+				}
+				add(fmt.Sprintf("RDS %s storage", st), "rds:storage:"+st, PerGBMonth, size*n)
+			}
+		case "AWS::ElastiCache::ReplicationGroup":
+			typ, ok := str(p["CacheNodeType"])
+			if !ok {
+				continue
+			}
+			n, ok := num(p["NumCacheClusters"])
+			if !ok {
+				groups, ok := num(p["NumNodeGroups"])
+				if !ok {
+					groups = 1
+				}
+				replicas, _ := num(p["ReplicasPerNodeGroup"])
+				n = groups * (replicas + 1)
+			}
+			add("ElastiCache Redis "+typ+" nodes", "cache:redis:"+typ, PerHour, n)
+		case "AWS::ElastiCache::CacheCluster":
+			typ, ok := str(p["CacheNodeType"])
+			if engine, _ := str(p["Engine"]); !ok || (engine != "redis" && engine != "valkey") {
+				continue
+			}
+			n, ok := num(p["NumCacheNodes"])
+			if !ok {
+				n = 1
+			}
+			add("ElastiCache Redis "+typ+" nodes", "cache:redis:"+typ, PerHour, n)
+		}
+	}
+	return items, nil
+}
+
+// launchTemplate returns the LaunchTemplateData of the launch template an
+// Auto Scaling Group's LaunchTemplate property refers to, in the same
+// template; nil when it refers to anything else.
+func launchTemplate(t template, ref any) map[string]any {
+	spec, _ := ref.(map[string]any)
+	for _, field := range []string{"LaunchTemplateId", "LaunchTemplateName"} {
+		v, _ := spec[field].(map[string]any)
+		id, _ := v["Ref"].(string)
+		if id == "" {
+			continue
+		}
+		if res, ok := t.Resources[id]; ok && res.Type == "AWS::EC2::LaunchTemplate" {
+			data, _ := res.Properties["LaunchTemplateData"].(map[string]any)
+			return data
+		}
+	}
+	return nil
+}
+
+// str returns a literal value as a string: strings, numbers and booleans.
+func str(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, v != ""
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	case bool:
+		return strconv.FormatBool(v), true
+	}
+	return "", false
+}
+
+// num returns a literal number, written as a number or a string.
+func num(v any) (float64, bool) {
+	s, ok := str(v)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	return n, err == nil && n >= 0
+}
+
+func list(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
