@@ -147,14 +147,17 @@ func (o *appOpts) plan(ctx context.Context) error {
 		return err
 	}
 	plans, err := svc.Plan(ctx, o.app, o.orbit)
-	o.progress.Done()
 	if err != nil {
+		o.progress.Done()
 		return err
 	}
+	est, costErr := o.appCost(ctx)
+	o.progress.Done()
 	if o.json() {
-		return o.printJSON(map[string]any{"app": o.app.Name, "orbit": o.orbit.Name, "plans": plans})
+		return o.printJSON(map[string]any{"app": o.app.Name, "orbit": o.orbit.Name, "plans": plans, "cost": costJSON(est, costErr)})
 	}
 	printPlans(o.stdout, plans)
+	o.printCost(est, costErr)
 	return nil
 }
 

@@ -355,10 +355,15 @@ in each region's state bucket when they are not there yet.`,
 			return err
 		}
 		if dryRun {
+			est, costErr := e.releaseCost(ctx, rel)
 			if e.json() {
-				return e.printJSON(rel)
+				return e.printJSON(struct {
+					*elevator.Release
+					Cost any `json:"cost"`
+				}{rel, costJSON(est, costErr)})
 			}
 			printRelease(e.stdout, rel)
+			e.printCost(est, costErr)
 			return nil
 		}
 		if e.remote() {

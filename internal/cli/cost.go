@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
+	"github.com/elevatorhq/elevator/internal/compile"
+	"github.com/elevatorhq/elevator/internal/cost"
+	"github.com/elevatorhq/elevator/internal/orbit"
+	"github.com/elevatorhq/elevator/internal/release/awsrelease"
+)
+
+// deployedTemplate returns the template of a stack as deployed in
+// region, and false when the stack does not exist yet (or exists only
+// to hold a change set that made it, never executed).
+func deployedTemplate(ctx context.Context, configs *awsConfigs, region, name string) (string, bool, error) {
+	cfg, err := configs.For(ctx, region)
+	if err != nil {
+		return "", false, err
+	}
+	stacks := cloudformation.New(cfg)
+	st, err := stacks.Describe(ctx, name)
+	if errors.Is(err, cloudformation.ErrStackNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if st.Status == "REVIEW_IN_PROGRESS" {
+		return "", false, nil
+	}
+	body, err := stacks.Template(ctx, name)
+	return body, err == nil, err
+}
+
+// stacksCost estimates what applying compiled stacks adds and removes:
+// before is what each stack's deployed template has, after what the
+// compiled one has. running are items no stack makes (an app's services'
+// instances): they count after, and before too where the stack exists.
+func stacksCost(ctx context.Context, configs *awsConfigs, stacks []compile.Stack, running func(region string) []cost.Item) (*cost.Estimate, error) {
+	var before, after []cost.Item
+	for _, st := range stacks {
+		items, err := cost.Template(st.Region, st.Body)
+		if err != nil {
+			return nil, err
+		}
+		after = append(after, items...)
+		body, deployed, err := deployedTemplate(ctx, configs, st.Region, st.Name)
+		if err != nil {
+			return nil, fmt.Errorf("read the deployed stack %s in %s: %w", st.Name, st.Region, err)
+		}
+		var extra []cost.Item
+		if running != nil {
+			extra = running(st.Region)
+		}
+		after = append(after, extra...)
+		if !deployed {
+			continue
+		}
+		items, err = cost.Template(st.Region, []byte(body))
+		if err != nil {
+			return nil, err
+		}
+		before = append(append(before, items...), extra...)
+	}
+	return cost.Prices().Estimate(before, after), nil
+}
+
+// orbitCost estimates what `orbit up` adds to and removes from the
+// monthly bill of the orbit's stacks.
+func (o *orbitOpts) orbitCost(ctx context.Context, svc *orbit.Service) (*cost.Estimate, error) {
+	stacks, err := svc.Compile(ctx, o.orbit)
+	if err != nil {
+		return nil, err
+	}
+	return stacksCost(ctx, o.configs, stacks, nil)
+}
+
+// appCost estimates what `app up` adds and removes. The services'
+// instances are made by releases, not by `app up`: they are counted at
+// their minimum capacity, as a change only where the app is not up yet.
+func (o *appOpts) appCost(ctx context.Context) (*cost.Estimate, error) {
+	svc, err := o.service(ctx)
+	if err != nil {
+		return nil, err
+	}
+	facts, err := svc.Facts(ctx, o.app, o.orbit)
+	if err != nil {
+		return nil, err
+	}
+	stacks, err := compile.AppStacks(o.app, o.orbit, facts)
+	if err != nil {
+		return nil, err
+	}
+	var mine []compile.Stack
+	for _, st := range stacks {
+		if o.region == "" || st.Region == o.region {
+			mine = append(mine, st)
+		}
+	}
+	return stacksCost(ctx, o.configs, mine, func(region string) []cost.Item { return cost.Services(o.app, []string{region}) })
+}
+
+// releaseCost estimates what a release changes in the services'
+// instances: before is the app's newest successful release in the orbit
+// (nothing when there is none, or through a deployer, which keeps them).
+func (e *releaseEnv) releaseCost(ctx context.Context, rel *elevator.Release) (*cost.Estimate, error) {
+	var before []cost.Item
+	if e.backend != nil {
+		prev, err := lastSuccess(ctx, e.backend.Store, rel.App)
+		if err != nil {
+			return nil, err
+		}
+		if prev != nil {
+			before = cost.ReleaseServices(prev)
+		}
+	}
+	return cost.Prices().Estimate(before, cost.ReleaseServices(rel)), nil
+}
+
+// lastSuccess returns the newest release of app that ended in Success,
+// or nil.
+func lastSuccess(ctx context.Context, store *awsrelease.Store, app string) (*elevator.Release, error) {
+	recs, err := store.Releases(ctx, app, 50)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if r.State != elevator.StateSuccess {
+			continue
+		}
+		body, _, err := store.Release(ctx, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		return elevator.ParseRelease(body)
+	}
+	return nil, nil
+}
+
+// printCost writes an estimate after a plan, or says on stderr why there
+// is none: the estimate never fails the plan it follows.
+func (g *globals) printCost(est *cost.Estimate, err error) {
+	if err != nil {
+		fmt.Fprintf(g.stderr, "no cost estimate: %v\n", err)
+		return
+	}
+	fmt.Fprintln(g.stdout)
+	est.WriteText(g.stdout)
+}
+
+// costJSON is the cost object of a plan's JSON answer: the estimate, or
+// why there is none.
+func costJSON(est *cost.Estimate, err error) any {
+	if err != nil {
+		return map[string]string{"error": err.Error()}
+	}
+	return est
+}

@@ -1,0 +1,62 @@
+package cost
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteText writes the estimate for a reader, after a plan:
+//
+//	Estimated monthly cost (on-demand list prices of 2025-05-28, USD; an estimate):
+//	  + us-east-1  NAT gateway  3 × $0.045/hour  $98.55
+//	  +$98.55/month (from $0.00 to $98.55)
+func (e *Estimate) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Estimated monthly cost (on-demand list prices of %s, %s; an estimate):\n", e.PricesDate, e.Currency)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	for _, l := range e.Lines {
+		sign := "+"
+		if l.Change == "remove" {
+			sign = "-"
+		}
+		price, monthly := "no price", "?"
+		if l.Priced {
+			price = fmt.Sprintf("$%s/%s", strconv.FormatFloat(l.UnitPrice, 'f', -1, 64), l.Unit)
+			monthly = money(l.Monthly, sign == "-")
+		}
+		fmt.Fprintf(tw, "  %s %s\t  %s\t  %s × %s\t  %s\t\n", sign, l.Region, l.What, strconv.FormatFloat(l.Count, 'f', -1, 64), price, monthly)
+	}
+	tw.Flush()
+	if len(e.Lines) == 0 {
+		fmt.Fprintf(&b, "  no change: %s/month\n", money(e.Totals.After, false))
+	} else {
+		change := money(e.Totals.Change, e.Totals.Change < 0)
+		if e.Totals.Change >= 0 {
+			change = "+" + change
+		}
+		fmt.Fprintf(&b, "  %s/month (from %s to %s)\n", change, money(e.Totals.Before, false), money(e.Totals.After, false))
+	}
+	for _, u := range e.Unpriced {
+		fmt.Fprintf(&b, "  not priced: %s\n", u)
+	}
+	for _, n := range e.Notes {
+		fmt.Fprintf(&b, "  %s\n", n)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// money writes an amount in dollars and cents, negative when minus.
+func money(v float64, minus bool) string {
+	if v < 0 {
+		v = -v
+	}
+	s := "$" + strconv.FormatFloat(v, 'f', 2, 64)
+	if minus {
+		return "-" + s
+	}
+	return s
+}
