@@ -13,6 +13,10 @@ import (
 	"github.com/elevatorhq/elevator/internal/release/awsrelease"
 )
 
+// priceTable is the price table estimates use: the one shipped inside
+// Elevator (tests set another).
+var priceTable = cost.Prices
+
 // deployedTemplate returns the template of a stack as deployed in
 // region, and false when the stack does not exist yet (or exists only
 // to hold a change set that made it, never executed).
@@ -66,7 +70,7 @@ func stacksCost(ctx context.Context, configs *awsConfigs, stacks []compile.Stack
 		}
 		before = append(append(before, items...), extra...)
 	}
-	return cost.Prices().Estimate(before, after), nil
+	return priceTable().Estimate(before, after), nil
 }
 
 // orbitCost estimates what `orbit up` adds to and removes from the
@@ -118,7 +122,7 @@ func (e *releaseEnv) releaseCost(ctx context.Context, rel *elevator.Release) (*c
 			before = cost.ReleaseServices(prev)
 		}
 	}
-	return cost.Prices().Estimate(before, cost.ReleaseServices(rel)), nil
+	return priceTable().Estimate(before, cost.ReleaseServices(rel)), nil
 }
 
 // lastSuccess returns the newest release of app that ended in Success,

@@ -1,0 +1,97 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/elevatorhq/elevator/internal/cli"
+	"github.com/elevatorhq/elevator/internal/cost"
+)
+
+// costPrices are list prices for the test: the NAT gateway's comes from
+// the generator's sample offer file (internal/cost/gen/testdata/offers),
+// since the table shipped in Elevator may lack it (docs/cost.md).
+var costPrices = cost.NewTable("2026-11-01", "test", map[string]map[string]float64{
+	"us-east-1": {"nat:hour": 0.045, "ec2:t3.micro": 0.0104},
+})
+
+// An orbit up with a NAT gateway per zone in three zones, then planned
+// with a single one: the plan's estimate removes two NAT gateways and says
+// what that saves, read against the orbit's deployed stack on moto.
+func TestOrbitPlanShowsTheSavingOfASingleNATGateway(t *testing.T) {
+	inAccount(t)
+	cli.UsePrices(t, costPrices)
+	body := "regions:\n  us-east-1:\n    cidr: 10.41.0.0/16\n    azs: [us-east-1a, us-east-1b, us-east-1c]\nnetwork: {nat: %s}\n"
+	file, _ := manifest(t, strings.Replace(body, "%s", "per-az", 1))
+
+	first := elevator(t, "", "orbit", "plan", "-f", file)
+	mustSucceed(t, first)
+	for _, want := range []string{
+		"Estimated monthly cost (on-demand list prices of 2026-11-01, USD; an estimate):",
+		"+ us-east-1  NAT gateway  3 × $0.045/hour  $98.55",
+		"+$98.55/month (from $0.00 to $98.55)",
+		"not included: data processed by NAT gateways",
+	} {
+		if !strings.Contains(squeeze(first.stdout), want) {
+			t.Errorf("plan of a new per-az orbit lacks %q:\n%s", want, first.stdout)
+		}
+	}
+	mustSucceed(t, elevator(t, "", "orbit", "up", "-f", file))
+
+	again := elevator(t, "", "orbit", "plan", "-f", file)
+	mustSucceed(t, again)
+	if !strings.Contains(again.stdout, "no change: $98.55/month") {
+		t.Errorf("plan of the orbit as it is:\n%s", again.stdout)
+	}
+
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte(strings.Replace(string(data), "nat: per-az", "nat: single", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	single := elevator(t, "", "orbit", "plan", "-f", file)
+	mustSucceed(t, single)
+	for _, want := range []string{"- us-east-1  NAT gateway  2 × $0.045/hour  -$65.70", "-$65.70/month (from $98.55 to $32.85)"} {
+		if !strings.Contains(squeeze(single.stdout), want) {
+			t.Errorf("plan with nat: single lacks %q:\n%s", want, single.stdout)
+		}
+	}
+
+	t.Logf("plan with nat: single:\n%s", single.stdout)
+	js := elevator(t, "", "orbit", "plan", "-f", file, "--output", "json")
+	mustSucceed(t, js)
+	var doc struct {
+		Cost cost.Estimate `json:"cost"`
+	}
+	if err := json.Unmarshal([]byte(js.stdout), &doc); err != nil {
+		t.Fatalf("plan --output json: %v\n%s", err, js.stdout)
+	}
+	c := doc.Cost
+	if c.Currency != "USD" || c.PricesDate != "2026-11-01" || len(c.Notes) == 0 {
+		t.Errorf("cost object %+v", c)
+	}
+	if len(c.Lines) != 1 || c.Lines[0].Change != "remove" || c.Lines[0].What != "NAT gateway" || c.Lines[0].Count != 2 || c.Totals.Change != -65.7 {
+		t.Errorf("cost lines %+v totals %+v, want 2 NAT gateways removed, -65.70", c.Lines, c.Totals)
+	}
+}
+
+// squeeze turns runs of spaces into two, so that the table's alignment
+// does not matter to the test.
+func squeeze(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		fields := strings.Split(l, "  ")
+		var kept []string
+		for _, f := range fields {
+			if f = strings.TrimSpace(f); f != "" {
+				kept = append(kept, f)
+			}
+		}
+		lines[i] = strings.Join(kept, "  ")
+	}
+	return strings.Join(lines, "\n")
+}
