@@ -122,7 +122,11 @@ func (e *releaseEnv) releaseCost(ctx context.Context, rel *elevator.Release) (*c
 			before = cost.ReleaseServices(prev)
 		}
 	}
-	return priceTable().Estimate(before, cost.ReleaseServices(rel)), nil
+	est := priceTable().Estimate(before, cost.ReleaseServices(rel))
+	if e.backend == nil {
+		est.Notes = append(est.Notes, "through a deployer the app's current release is not read: the estimate counts this release's instances as added")
+	}
+	return est, nil
 }
 
 // lastSuccess returns the newest release of app that ended in Success,

@@ -7,10 +7,11 @@
 //
 //	go run ./internal/cost/gen -offers DIR|URL [-ec2info DIR] [-date YYYY-MM-DD] -out FILE
 //
-// -offers reads <code>.json (the bulk offer file of offer code <code>:
-// AmazonEC2, AWSELB, AmazonRDS, AmazonElastiCache) from a directory, or
-// <URL>/offers/v1.0/aws/<code>/current/index.json; a missing file is
-// skipped with a note. -ec2info reads instances.json, rds-instances.json
+// -offers reads the bulk offer files of offer codes AmazonEC2, AWSELB,
+// AmazonRDS and AmazonElastiCache: from a directory, <code>.json and
+// <code>/*.json (regional offer files); from a URL, the regional offer
+// files <URL>/offers/v1.0/aws/<code>/current/region_index.json lists. A
+// code with no file is skipped with a note. -ec2info reads instances.json, rds-instances.json
 // and elasticache-instances.json from the module's data directory, or
 // from module@version, which is downloaded.
 package main
@@ -109,49 +110,104 @@ func (o *offer) onDemand(sku string) (float64, string, bool) {
 func readOffers(src string, p prices, notes io.Writer) (string, error) {
 	date := ""
 	for _, code := range []string{"AmazonEC2", "AWSELB", "AmazonRDS", "AmazonElastiCache"} {
-		o, err := loadOffer(src, code)
-		if os.IsNotExist(err) {
-			fmt.Fprintf(notes, "no %s offer file in %s; skipped\n", code, src)
-			continue
-		}
+		files, err := offerFiles(src, code)
 		if err != nil {
 			return "", err
 		}
-		if d := dateOf(o.PublicationDate); d > date {
-			date = d
+		if len(files) == 0 {
+			fmt.Fprintf(notes, "no %s offer file in %s; skipped\n", code, src)
+			continue
 		}
-		addOffer(o, code, p)
+		for _, f := range files {
+			o, err := loadOffer(f)
+			if err != nil {
+				return "", fmt.Errorf("read %s offer file %s: %w", code, f, err)
+			}
+			if d := dateOf(o.PublicationDate); d > date {
+				date = d
+			}
+			addOffer(o, code, p)
+		}
 	}
 	return date, nil
 }
 
-func loadOffer(src, code string) (*offer, error) {
-	var r io.ReadCloser
-	if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
-		resp, err := http.Get(strings.TrimSuffix(src, "/") + "/offers/v1.0/aws/" + code + "/current/index.json")
-		if err != nil {
-			return nil, fmt.Errorf("fetch %s offer file: %w", code, err)
+func isURL(src string) bool {
+	return strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://")
+}
+
+// offerFiles lists the offer files of code in src. In a directory they are
+// <code>.json, the whole offer, and <code>/*.json, offer files of single
+// regions (the same format). At a URL they are the regional offer files
+// the offer's region index lists, as AWS advises: the whole EC2 offer is
+// too big to read at once.
+func offerFiles(src, code string) ([]string, error) {
+	if !isURL(src) {
+		var files []string
+		whole := filepath.Join(src, code+".json")
+		if _, err := os.Stat(whole); err == nil {
+			files = append(files, whole)
 		}
-		if resp.StatusCode == http.StatusNotFound {
-			resp.Body.Close()
-			return nil, os.ErrNotExist
+		regional, err := filepath.Glob(filepath.Join(src, code, "*.json"))
+		return append(files, regional...), err
+	}
+	base := strings.TrimSuffix(src, "/")
+	r, err := open(base + "/offers/v1.0/aws/" + code + "/current/region_index.json")
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var index struct {
+		Regions map[string]struct {
+			RegionCode        string `json:"regionCode"`
+			CurrentVersionURL string `json:"currentVersionUrl"`
+		} `json:"regions"`
+	}
+	if err := json.NewDecoder(r).Decode(&index); err != nil {
+		return nil, fmt.Errorf("read the %s region index: %w", code, err)
+	}
+	var files []string
+	for region, ref := range index.Regions {
+		if regionCode.MatchString(region) && ref.CurrentVersionURL != "" {
+			files = append(files, base+ref.CurrentVersionURL)
 		}
-		if resp.StatusCode != http.StatusOK {
-			resp.Body.Close()
-			return nil, fmt.Errorf("fetch %s offer file: %s", code, resp.Status)
-		}
-		r = resp.Body
-	} else {
-		f, err := os.Open(filepath.Join(src, code+".json"))
-		if err != nil {
-			return nil, err
-		}
-		r = f
+	}
+	slices.Sort(files)
+	return files, nil
+}
+
+// open opens a file or fetches a URL; a missing one is os.ErrNotExist.
+func open(name string) (io.ReadCloser, error) {
+	if !isURL(name) {
+		return os.Open(name)
+	}
+	resp, err := http.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		resp.Body.Close()
+		return nil, os.ErrNotExist
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("fetch %s: %s", name, resp.Status)
+	}
+	return resp.Body, nil
+}
+
+func loadOffer(name string) (*offer, error) {
+	r, err := open(name)
+	if err != nil {
+		return nil, err
 	}
 	defer r.Close()
 	o := &offer{}
 	if err := json.NewDecoder(r).Decode(o); err != nil {
-		return nil, fmt.Errorf("read %s offer file: %w", code, err)
+		return nil, err
 	}
 	return o, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -42,6 +43,10 @@ func TestOffersGiveWhatElevatorCreatesAndNothingElse(t *testing.T) {
 			"ec2:t3.micro": 0.0104,
 			"ec2:m5.large": 0.096,
 		},
+		// from AmazonEC2/us-east-2.json, a regional offer file
+		"us-east-2": {
+			"nat:hour": 0.045,
+		},
 	}
 	for region, keys := range want {
 		for k, v := range keys {
@@ -58,23 +63,41 @@ func TestOffersGiveWhatElevatorCreatesAndNothingElse(t *testing.T) {
 	}
 }
 
+// At a URL the generator reads each offer's region index and the
+// regional offer files it lists, and skips Local Zones.
 func TestOffersAreReadFromAPriceListURLToo(t *testing.T) {
+	var fetched []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		code, ok := strings.CutPrefix(r.URL.Path, "/offers/v1.0/aws/")
-		code, ok2 := strings.CutSuffix(code, "/current/index.json")
-		if !ok || !ok2 {
+		fetched = append(fetched, r.URL.Path)
+		rest, ok := strings.CutPrefix(r.URL.Path, "/offers/v1.0/aws/")
+		if !ok {
 			http.NotFound(w, r)
 			return
 		}
-		http.ServeFile(w, r, filepath.Join("testdata/offers", code+".json"))
+		code, file, _ := strings.Cut(rest, "/")
+		switch file {
+		case "current/region_index.json":
+			fmt.Fprintf(w, `{"formatVersion":"v1.0","publicationDate":"2026-11-01T00:00:00Z","regions":{
+				"us-east-1":{"regionCode":"us-east-1","currentVersionUrl":"/offers/v1.0/aws/%[1]s/20261101000000/us-east-1/index.json"},
+				"us-east-1-bos-1":{"regionCode":"us-east-1-bos-1","currentVersionUrl":"/offers/v1.0/aws/%[1]s/20261101000000/us-east-1-bos-1/index.json"}}}`, code)
+		case "20261101000000/us-east-1/index.json":
+			http.ServeFile(w, r, filepath.Join("testdata/offers", code+".json"))
+		default:
+			http.NotFound(w, r)
+		}
 	}))
 	defer srv.Close()
 	p := prices{}
 	if _, err := readOffers(srv.URL, p, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if p["us-east-1"]["nat:hour"] != 0.045 || p["us-east-1"]["alb:hour"] != 0.0225 {
+	if p["us-east-1"]["nat:hour"] != 0.045 || p["us-east-1"]["alb:hour"] != 0.0225 || p["us-east-1"]["cache:redis:cache.t3.micro"] != 0.017 {
 		t.Errorf("prices read over HTTP: %v", p["us-east-1"])
+	}
+	for _, f := range fetched {
+		if strings.Contains(f, "bos-1") {
+			t.Errorf("fetched a Local Zone's offer file %s", f)
+		}
 	}
 }
 
