@@ -26,11 +26,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	elevator "github.com/elevatorhq/elevator"
 )
 
 // families are the instance families whose types the table keeps: the
@@ -47,7 +48,9 @@ var engines = map[string]string{"PostgreSQL": "postgres", "MySQL": "mysql", "Aur
 type prices map[string]map[string]float64
 
 func (p prices) set(region, key string, usd float64) {
-	if !regionCode.MatchString(region) {
+	// AWS regions only, not Local Zones or Wavelength Zones
+	// (us-east-1-bos-1), where Elevator runs nothing.
+	if !elevator.IsRegionName(region) {
 		return
 	}
 	if p[region] == nil {
@@ -59,10 +62,6 @@ func (p prices) set(region, key string, usd float64) {
 // sizes are the sizes the table keeps, up to 4xlarge: larger ones are
 // rare enough behind Elevator's services that a smaller table wins.
 var sizes = []string{"nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge"}
-
-// regionCode matches AWS regions (us-east-1, us-gov-west-1), not Local
-// Zones or Wavelength Zones (us-east-1-bos-1), where Elevator runs nothing.
-var regionCode = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
 
 // keep reports whether an instance type (t3.micro, db.t3.micro,
 // cache.t3.micro) is of a family and size the table keeps.
@@ -171,7 +170,7 @@ func offerFiles(src, code string) ([]string, error) {
 	}
 	var files []string
 	for region, ref := range index.Regions {
-		if regionCode.MatchString(region) && ref.CurrentVersionURL != "" {
+		if elevator.IsRegionName(region) && ref.CurrentVersionURL != "" {
 			files = append(files, base+ref.CurrentVersionURL)
 		}
 	}
