@@ -3,6 +3,7 @@ package cli_test
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -94,4 +95,86 @@ func squeeze(s string) string {
 		lines[i] = strings.Join(kept, "  ")
 	}
 	return strings.Join(lines, "\n")
+}
+
+const costApp = `name: shop
+services:
+  web:
+    runtime: {docker: {image: ghcr.io/acme/shop, ports: ["8080:8080"]}}
+    instance_type: t3.micro
+    port: 8080
+    load_balancer: {type: public, health_check: {path: /health}}
+    scaling: {min: 1, max: 3}
+  worker:
+    runtime: {docker: {image: ghcr.io/acme/worker}}
+    instance_type: t3.micro
+`
+
+// An app's plan counts its load balancer and, while it is not up, its
+// services' instances; once up, its plan changes nothing. A release's dry
+// run counts what it changes against the last successful release, read
+// from the orbit's release records on moto.
+func TestAppPlanAndDeployDryRunEstimateTheirChange(t *testing.T) {
+	inAccount(t)
+	cli.UsePrices(t, cost.NewTable("2026-11-01", "test", map[string]map[string]float64{
+		"us-east-1": {"alb:hour": 0.0225, "ec2:t3.micro": 0.0104},
+	}))
+	orbitFile, orbit := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n")
+	appFile := filepath.Join(filepath.Dir(orbitFile), "app.yml")
+	if err := os.WriteFile(appFile, []byte(costApp), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustSucceed(t, elevator(t, "", "orbit", "up", "-f", orbitFile))
+	flags := []string{"-f", appFile, "--orbit", orbit, "--orbit-file", orbitFile}
+
+	plan := elevator(t, "", append([]string{"app", "plan"}, flags...)...)
+	mustSucceed(t, plan)
+	for _, want := range []string{
+		"+ us-east-1  Application Load Balancer  1 × $0.0225/hour  $16.43",
+		"+ us-east-1  service web: t3.micro instances  1 × $0.0104/hour  $7.59",
+		"+ us-east-1  service worker: t3.micro instances  1 × $0.0104/hour  $7.59",
+		"+$31.61/month (from $0.00 to $31.61)",
+	} {
+		if !strings.Contains(squeeze(plan.stdout), want) {
+			t.Errorf("app plan of a new app lacks %q:\n%s", want, plan.stdout)
+		}
+	}
+	mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
+	again := elevator(t, "", append([]string{"app", "plan"}, flags...)...)
+	mustSucceed(t, again)
+	if !strings.Contains(again.stdout, "no change: $31.61/month") {
+		t.Errorf("app plan of the app as it is:\n%s", again.stdout)
+	}
+	mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
+
+	dry := elevator(t, "", append([]string{"deploy", "--version", "1.0.0", "--dry-run"}, flags...)...)
+	mustSucceed(t, dry)
+	if want := "+$15.18/month (from $0.00 to $15.18)"; !strings.Contains(dry.stdout, want) {
+		t.Errorf("first release's dry run lacks %q:\n%s", want, dry.stdout)
+	}
+	mustSucceed(t, elevator(t, "", append([]string{"deploy", "--version", "1.0.0"}, flags...)...))
+
+	if err := os.WriteFile(appFile, []byte(strings.Replace(costApp, "min: 1, max: 3", "min: 3, max: 3", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	js := elevator(t, "", append([]string{"deploy", "--version", "1.0.1", "--dry-run", "--output", "json"}, flags...)...)
+	mustSucceed(t, js)
+	var doc struct {
+		ID   string        `json:"id"`
+		Cost cost.Estimate `json:"cost"`
+	}
+	if err := json.Unmarshal([]byte(js.stdout), &doc); err != nil {
+		t.Fatalf("deploy --dry-run --output json: %v\n%s", err, js.stdout)
+	}
+	if doc.ID == "" {
+		t.Error("the dry run's JSON lost the release document's fields")
+	}
+	c := doc.Cost
+	// 2 web instances: 2 × 0.0104 × 730 = 15.184 before; 4 of them after,
+	// 30.368; each total is rounded to the cent, and the line is their
+	// difference.
+	if len(c.Lines) != 1 || c.Lines[0].What != "service web: t3.micro instances" || c.Lines[0].Change != "add" || c.Lines[0].Count != 2 ||
+		c.Totals.Before != 15.18 || c.Totals.After != 30.37 || c.Totals.Change != 15.19 || c.Lines[0].Monthly != 15.19 {
+		t.Errorf("second release's estimate %+v, want 2 more web instances over the first release's 15.18", c)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -121,14 +122,17 @@ func (t *Table) Estimate(before, after []Item) *Estimate {
 		}
 		return p, p * count, true
 	}
+	// Every key's monthly amount is rounded to the cent before and after,
+	// and a line's amount is the difference of those, so that the lines
+	// a reader adds up give the totals shown.
 	b, a := sum(before), sum(after)
 	for k, n := range b {
 		_, m, _ := monthly(k, n)
-		e.Totals.Before += m
+		e.Totals.Before += cents(m)
 	}
 	for k, n := range a {
 		_, m, _ := monthly(k, n)
-		e.Totals.After += m
+		e.Totals.After += cents(m)
 	}
 	keys := make([]key, 0, len(a)+len(b))
 	for k := range a {
@@ -148,7 +152,12 @@ func (t *Table) Estimate(before, after []Item) *Estimate {
 		if delta < 0 {
 			l.Change, l.Count = "remove", -delta
 		}
-		l.UnitPrice, l.Monthly, l.Priced = monthly(k, l.Count)
+		price, was, _ := monthly(k, b[k])
+		_, is, priced := monthly(k, a[k])
+		l.UnitPrice, l.Priced = price, priced
+		if priced {
+			l.Monthly = cents(math.Abs(cents(is) - cents(was)))
+		}
 		e.Lines = append(e.Lines, l)
 	}
 	slices.SortFunc(e.Lines, func(x, y Line) int {
@@ -160,9 +169,6 @@ func (t *Table) Estimate(before, after []Item) *Estimate {
 	slices.Sort(e.Unpriced)
 	e.Totals.Before, e.Totals.After = cents(e.Totals.Before), cents(e.Totals.After)
 	e.Totals.Change = cents(e.Totals.After - e.Totals.Before)
-	for i := range e.Lines {
-		e.Lines[i].Monthly = cents(e.Lines[i].Monthly)
-	}
 	return e
 }
 
