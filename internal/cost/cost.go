@@ -262,7 +262,8 @@ func Template(region string, body []byte) ([]Item, error) {
 			name := strings.ToLower(strings.TrimPrefix(id, "AutoScalingGroup"))
 			add(fmt.Sprintf("%s: %s instances", name, typ), "ec2:"+typ, PerHour, n)
 			for _, m := range list(lt["BlockDeviceMappings"]) {
-				ebs, _ := m.(map[string]any)["Ebs"].(map[string]any)
+				mapping, _ := m.(map[string]any)
+				ebs, _ := mapping["Ebs"].(map[string]any)
 				size, _ := num(ebs["VolumeSize"])
 				vt, ok := str(ebs["VolumeType"])
 				if !ok {

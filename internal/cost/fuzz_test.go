@@ -1,0 +1,35 @@
+package cost_test
+
+import (
+	"testing"
+
+	"github.com/elevatorhq/elevator/internal/cost"
+)
+
+// FuzzTemplate reads any template body: it errors or returns items, each
+// with a region, a price key, a unit and a count that is not negative,
+// and never panics.
+func FuzzTemplate(f *testing.F) {
+	for _, seed := range []string{
+		`{"Resources":{"N":{"Type":"AWS::EC2::NatGateway"}}}`,
+		`{"Resources":{"G":{"Type":"AWS::AutoScaling::AutoScalingGroup","Properties":{"MinSize":"2","LaunchTemplate":{"LaunchTemplateId":{"Ref":"L"}}}},"L":{"Type":"AWS::EC2::LaunchTemplate","Properties":{"LaunchTemplateData":{"InstanceType":"t3.micro","BlockDeviceMappings":[{"Ebs":{"VolumeSize":8}},5,null]}}}}}`,
+		`{"Resources":{"D":{"Type":"AWS::RDS::DBInstance","Properties":{"DBInstanceClass":"db.t3.micro","Engine":"mysql","MultiAZ":"true","AllocatedStorage":-5}}}}`,
+		`{"Resources":{"C":{"Type":"AWS::ElastiCache::ReplicationGroup","Properties":{"CacheNodeType":"cache.t3.micro","NumNodeGroups":2,"ReplicasPerNodeGroup":1}}}}`,
+		`{"Resources":{"G":{"Type":"AWS::AutoScaling::AutoScalingGroup","Properties":{"LaunchTemplate":"L"}}}}`,
+		`{"Resources":null}`, `[]`, `{`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		items, err := cost.Template("us-east-1", body)
+		if err != nil {
+			return
+		}
+		for _, it := range items {
+			if it.Region != "us-east-1" || it.Key == "" || (it.Unit != cost.PerHour && it.Unit != cost.PerGBMonth) || !(it.Count > 0) {
+				t.Fatalf("item %+v from %s", it, body)
+			}
+		}
+		cost.Prices().Estimate(nil, items)
+	})
+}
