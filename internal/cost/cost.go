@@ -208,11 +208,29 @@ func serviceItem(region, service, instanceType string, count int) Item {
 }
 
 // template is the part of a CloudFormation template the estimate reads.
+// Properties are decoded only for the resource types that cost: the
+// templates are mostly policies, subnets and user data.
 type template struct {
 	Resources map[string]struct {
 		Type       string
-		Properties map[string]any
+		Properties json.RawMessage
 	}
+}
+
+// costs are the resource types whose properties the estimate reads.
+var costs = map[string]bool{
+	"AWS::EC2::NatGateway": true, "AWS::ElasticLoadBalancingV2::LoadBalancer": true, "AWS::AutoScaling::AutoScalingGroup": true,
+	"AWS::RDS::DBInstance": true, "AWS::ElastiCache::ReplicationGroup": true, "AWS::ElastiCache::CacheCluster": true,
+}
+
+// properties decodes a resource's properties; nil when they are not an
+// object.
+func properties(raw json.RawMessage) map[string]any {
+	var p map[string]any
+	if len(raw) > 0 && json.Unmarshal(raw, &p) != nil {
+		return nil
+	}
+	return p
 }
 
 // Template returns what costs in a CloudFormation template Elevator
@@ -238,7 +256,10 @@ func Template(region string, body []byte) ([]Item, error) {
 	}
 	for _, id := range ids {
 		res := t.Resources[id]
-		p := res.Properties
+		if !costs[res.Type] {
+			continue
+		}
+		p := properties(res.Properties)
 		switch res.Type {
 		case "AWS::EC2::NatGateway":
 			add("NAT gateway", "nat:hour", PerHour, 1)
@@ -331,7 +352,7 @@ func launchTemplate(t template, ref any) map[string]any {
 			continue
 		}
 		if res, ok := t.Resources[id]; ok && res.Type == "AWS::EC2::LaunchTemplate" {
-			data, _ := res.Properties["LaunchTemplateData"].(map[string]any)
+			data, _ := properties(res.Properties)["LaunchTemplateData"].(map[string]any)
 			return data
 		}
 	}

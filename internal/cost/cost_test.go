@@ -288,6 +288,11 @@ func BenchmarkEstimateExampleOrbit(b *testing.B) {
 	perAZ := orbitStacks(b, exampleOrbit(b, elevator.NATPerAZ), 3)
 	single := orbitStacks(b, exampleOrbit(b, elevator.NATSingle), 3)
 	table := cost.Prices()
+	var size int64
+	for i := range perAZ {
+		size += int64(len(perAZ[i].Body) + len(single[i].Body))
+	}
+	b.SetBytes(size) // the four templates read per estimate
 	b.ReportAllocs()
 	for b.Loop() {
 		var before, after []cost.Item
@@ -296,6 +301,19 @@ func BenchmarkEstimateExampleOrbit(b *testing.B) {
 			y, _ := cost.Template(single[i].Region, single[i].Body)
 			before, after = append(before, x...), append(after, y...)
 		}
+		table.Estimate(before, after)
+	}
+}
+
+// BenchmarkPriceItems is the pricing alone, once the templates are read.
+func BenchmarkPriceItems(b *testing.B) {
+	before := items(b, orbitStacks(b, exampleOrbit(b, elevator.NATPerAZ), 3))
+	after := items(b, orbitStacks(b, exampleOrbit(b, elevator.NATSingle), 3))
+	a, _ := exampleApp(b)
+	after = append(after, cost.Services(a, []string{"us-east-1", "us-west-2"})...)
+	table := cost.Prices()
+	b.ReportAllocs()
+	for b.Loop() {
 		table.Estimate(before, after)
 	}
 }
