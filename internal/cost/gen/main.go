@@ -221,8 +221,9 @@ func dateOf(ts string) string {
 
 // addOffer keeps the on-demand prices of what Elevator creates: Linux,
 // shared-tenancy instances; NAT gateway hours; gp3 and gp2 storage;
-// Application and Network Load Balancer hours; single- and multi-AZ RDS
-// instances of the engines Elevator supports; Redis cache nodes.
+// Application and Network Load Balancer hours; single-AZ RDS instances of
+// the engines Elevator supports and their gp3 and gp2 storage; Redis
+// cache nodes.
 func addOffer(o *offer, code string, p prices) {
 	for sku, prod := range o.Products {
 		a := prod.Attributes
@@ -258,15 +259,17 @@ func addOffer(o *offer, code string, p prices) {
 				key = "nlb:hour"
 			}
 		case code == "AmazonRDS" && prod.ProductFamily == "Database Instance":
+			// Single-AZ only: the estimate counts a multi-AZ instance as
+			// two (docs/cost.md).
 			engine := engines[a["databaseEngine"]]
-			deploy := map[string]string{"Single-AZ": "single", "Multi-AZ": "multi"}[a["deploymentOption"]]
-			if engine != "" && deploy != "" && unit == "Hrs" && keep(a["instanceType"]) {
-				key = "rds:" + engine + ":" + deploy + ":" + a["instanceType"]
+			if engine != "" && a["deploymentOption"] == "Single-AZ" && unit == "Hrs" && keep(a["instanceType"]) {
+				key = "rds:" + engine + ":single:" + a["instanceType"]
 			}
 		case code == "AmazonRDS" && prod.ProductFamily == "Database Storage":
-			if a["volumeType"] == "General Purpose-GP3" && a["deploymentOption"] == "Single-AZ" && unit == "GB-Mo" &&
+			vt := map[string]string{"General Purpose-GP3": "gp3", "General Purpose": "gp2"}[a["volumeType"]]
+			if vt != "" && a["deploymentOption"] == "Single-AZ" && unit == "GB-Mo" &&
 				(a["databaseEngine"] == "PostgreSQL" || a["databaseEngine"] == "Any" || a["databaseEngine"] == "") {
-				key = "rds:storage:gp3"
+				key = "rds:storage:" + vt
 			}
 		case code == "AmazonElastiCache" && prod.ProductFamily == "Cache Instance":
 			if a["cacheEngine"] == "Redis" && unit == "Hrs" && keep(a["instanceType"]) {

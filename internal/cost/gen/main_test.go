@@ -15,8 +15,8 @@ import (
 // the price list's format, trimmed to a few products each, with products
 // the table must leave out next to each one it keeps (Windows, dedicated
 // tenancy, capacity reservations, SQL Server, a family Elevator does not
-// use, NAT data processed, LCUs, Oracle, Memcached, a product with no
-// on-demand term).
+// use, NAT data processed, LCUs, Oracle, multi-AZ RDS, Memcached, a
+// product with no on-demand term).
 func TestOffersGiveWhatElevatorCreatesAndNothingElse(t *testing.T) {
 	p := prices{}
 	date, err := readOffers("testdata/offers", p, io.Discard)
@@ -35,7 +35,6 @@ func TestOffersGiveWhatElevatorCreatesAndNothingElse(t *testing.T) {
 			"alb:hour":                        0.0225,
 			"nlb:hour":                        0.0225,
 			"rds:postgres:single:db.t3.micro": 0.018,
-			"rds:postgres:multi:db.t3.micro":  0.036,
 			"rds:storage:gp3":                 0.115,
 			"cache:redis:cache.t3.micro":      0.017,
 		},
