@@ -9,8 +9,8 @@ package cost
 //	ebs:gp3, ebs:gp2                         per GB-month
 //	nat:hour                                 per NAT gateway-hour
 //	alb:hour, nlb:hour                       per load balancer-hour
-//	rds:<engine>:single|multi:<class>        per DB instance-hour
-//	rds:storage:gp3                          per GB-month (single-AZ)
+//	rds:<engine>:single:<class>              per DB instance-hour (single-AZ)
+//	rds:storage:gp3, rds:storage:gp2         per GB-month (single-AZ)
 //	cache:redis:<node type>                  per node-hour
 type Table struct {
 	// Date is the date of the prices, YYYY-MM-DD; Source says where they
