@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
+	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/compile"
 	"github.com/elevatorhq/elevator/internal/cost"
 	"github.com/elevatorhq/elevator/internal/orbit"
@@ -17,27 +19,57 @@ import (
 // Elevator (tests set another).
 var priceTable = cost.Prices
 
-// deployedTemplate returns the template of a stack as deployed in
-// region, and false when the stack does not exist yet (or exists only
+// deployedStack returns a stack as deployed in region, its template and
+// parameters, and false when the stack does not exist yet (or exists only
 // to hold a change set that made it, never executed).
-func deployedTemplate(ctx context.Context, configs *awsConfigs, region, name string) (string, bool, error) {
+func deployedStack(ctx context.Context, configs *awsConfigs, region, name string) (cost.Stack, bool, error) {
 	cfg, err := configs.For(ctx, region)
 	if err != nil {
-		return "", false, err
+		return cost.Stack{}, false, err
 	}
 	stacks := cloudformation.New(cfg)
 	st, err := stacks.Describe(ctx, name)
 	if errors.Is(err, cloudformation.ErrStackNotFound) {
-		return "", false, nil
+		return cost.Stack{}, false, nil
 	}
 	if err != nil {
-		return "", false, err
+		return cost.Stack{}, false, err
 	}
 	if st.Status == "REVIEW_IN_PROGRESS" {
-		return "", false, nil
+		return cost.Stack{}, false, nil
 	}
 	body, err := stacks.Template(ctx, name)
-	return body, err == nil, err
+	if err != nil {
+		return cost.Stack{}, false, err
+	}
+	return cost.Stack{Region: region, Body: []byte(body), Parameters: st.Parameters}, true, nil
+}
+
+// imageVolumes reads images' root volumes with DescribeImages, once per
+// image and region. An image that cannot be read is left out of the
+// estimate (its volumes are not counted), which its notes say.
+func imageVolumes(ctx context.Context, configs *awsConfigs) cost.Images {
+	var mu sync.Mutex
+	type found struct {
+		v  cost.Volume
+		ok bool
+	}
+	seen := map[[2]string]found{}
+	return func(region, image string) (cost.Volume, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if f, ok := seen[[2]string{region, image}]; ok {
+			return f.v, f.ok
+		}
+		var f found
+		if cfg, err := configs.For(ctx, region); err == nil {
+			if img, err := ec2.New(cfg).Image(ctx, image); err == nil {
+				f = found{cost.Volume{GiB: float64(img.RootVolumeGiB), Type: img.RootVolumeType}, true}
+			}
+		}
+		seen[[2]string{region, image}] = f
+		return f.v, f.ok
+	}
 }
 
 // stacksCost estimates what applying compiled stacks adds and removes:
@@ -45,14 +77,15 @@ func deployedTemplate(ctx context.Context, configs *awsConfigs, region, name str
 // compiled one has. running are items no stack makes (an app's services'
 // instances): they count after, and before too where the stack exists.
 func stacksCost(ctx context.Context, configs *awsConfigs, stacks []compile.Stack, running func(region string) []cost.Item) (*cost.Estimate, error) {
+	images := imageVolumes(ctx, configs)
 	var before, after []cost.Item
 	for _, st := range stacks {
-		items, err := cost.Template(st.Region, st.Body)
+		items, err := cost.Template(cost.Stack{Region: st.Region, Body: st.Body, Parameters: st.Parameters}, images)
 		if err != nil {
 			return nil, err
 		}
 		after = append(after, items...)
-		body, deployed, err := deployedTemplate(ctx, configs, st.Region, st.Name)
+		deployed, ok, err := deployedStack(ctx, configs, st.Region, st.Name)
 		if err != nil {
 			return nil, fmt.Errorf("read the deployed stack %s in %s: %w", st.Name, st.Region, err)
 		}
@@ -61,10 +94,10 @@ func stacksCost(ctx context.Context, configs *awsConfigs, stacks []compile.Stack
 			extra = running(st.Region)
 		}
 		after = append(after, extra...)
-		if !deployed {
+		if !ok {
 			continue
 		}
-		items, err = cost.Template(st.Region, []byte(body))
+		items, err = cost.Template(deployed, images)
 		if err != nil {
 			return nil, err
 		}
@@ -112,6 +145,7 @@ func (o *appOpts) appCost(ctx context.Context) (*cost.Estimate, error) {
 // instances: before is the app's newest successful release in the orbit
 // (nothing when there is none, or through a deployer, which keeps them).
 func (e *releaseEnv) releaseCost(ctx context.Context, rel *elevator.Release) (*cost.Estimate, error) {
+	images := imageVolumes(ctx, e.configs)
 	var before []cost.Item
 	if e.backend != nil {
 		prev, err := lastSuccess(ctx, e.backend.Store, rel.App)
@@ -119,10 +153,10 @@ func (e *releaseEnv) releaseCost(ctx context.Context, rel *elevator.Release) (*c
 			return nil, err
 		}
 		if prev != nil {
-			before = cost.ReleaseServices(prev)
+			before = cost.ReleaseServices(prev, images)
 		}
 	}
-	est := priceTable().Estimate(before, cost.ReleaseServices(rel))
+	est := priceTable().Estimate(before, cost.ReleaseServices(rel, images))
 	if e.backend == nil {
 		est.Notes = append(est.Notes, "through a deployer the app's current release is not read: the estimate counts this release's instances as added")
 	}

@@ -172,9 +172,15 @@ func TestAppPlanAndDeployDryRunEstimateTheirChange(t *testing.T) {
 	c := doc.Cost
 	// 2 web instances: 2 × 0.0104 × 730 = 15.184 before; 4 of them after,
 	// 30.368; each total is rounded to the cent, and the line is their
-	// difference.
-	if len(c.Lines) != 1 || c.Lines[0].What != "service web: t3.micro instances" || c.Lines[0].Change != "add" || c.Lines[0].Count != 2 ||
-		c.Totals.Before != 15.18 || c.Totals.After != 30.37 || c.Totals.Change != 15.19 || c.Lines[0].Monthly != 15.19 {
-		t.Errorf("second release's estimate %+v, want 2 more web instances over the first release's 15.18", c)
+	// difference. Their root volumes are what moto's image says (15 GiB
+	// of standard EBS), which the test's table has no price for.
+	if len(c.Lines) != 2 || c.Totals.Before != 15.18 || c.Totals.After != 30.37 || c.Totals.Change != 15.19 {
+		t.Fatalf("second release's estimate %+v, want 2 more web instances and their volumes over the first release's 15.18", c)
+	}
+	if l := c.Lines[1]; l.What != "service web: t3.micro instances" || l.Change != "add" || l.Count != 2 || l.Monthly != 15.19 {
+		t.Errorf("instances line %+v", l)
+	}
+	if l := c.Lines[0]; l.What != "service web: standard volumes" || l.Change != "add" || l.Count != 30 || l.Unit != cost.PerGBMonth || l.Priced {
+		t.Errorf("volumes line %+v, want 2 × 15 GB, not priced", l)
 	}
 }

@@ -85,7 +85,8 @@ type Estimate struct {
 
 // notIncluded are the costs that depend on use, which a plan cannot know.
 var notIncluded = []string{
-	"not included: data processed by NAT gateways, load balancer capacity units (LCUs), data transfer, requests, instances' root volumes (sized by their image), snapshots and backups, Aurora storage and I/O, DynamoDB, S3, CloudWatch, SNS, Route 53, public IPv4 addresses",
+	"not included: data processed by NAT gateways, load balancer capacity units (LCUs), data transfer, requests, snapshots and backups, Aurora storage and I/O, DynamoDB, S3, CloudWatch, SNS, Route 53, public IPv4 addresses",
+	"instances' root volumes are counted as their image gives them where the image is known: the bastion's, and services' in deploy --dry-run",
 	"services are counted at their minimum capacity (scaling.min): scaling policies and scheduled actions may run more",
 	"a multi-AZ RDS instance is counted as two instances (primary and standby) and twice its storage",
 	"prices are on-demand list prices (Linux, shared tenancy); savings plans, reserved instances, credits and taxes are not applied",
@@ -192,15 +193,54 @@ func Services(a *elevator.App, regions []string) []Item {
 }
 
 // ReleaseServices returns the instances a release runs: each service's
-// minimum capacity in each region it places the service in.
-func ReleaseServices(rel *elevator.Release) []Item {
+// minimum capacity in each region it places the service in, and their
+// root volumes as their image gives them (images may be nil: none
+// counted).
+func ReleaseServices(rel *elevator.Release, images Images) []Item {
 	var items []Item
 	for _, s := range rel.Services {
 		for _, p := range s.Placements {
 			items = append(items, serviceItem(p.Region, s.Name, s.InstanceType, s.Capacity.Min))
+			if v, ok := rootVolume(images, p.Region, p.Image); ok {
+				items = append(items, v.item(p.Region, "service "+s.Name, float64(s.Capacity.Min)))
+			}
 		}
 	}
 	return items
+}
+
+// Volume is an image's root volume: what an instance launched from it
+// boots from unless its launch template says otherwise.
+type Volume struct {
+	GiB  float64
+	Type string // gp3, gp2, ...; "" is gp2, EBS's default
+}
+
+// Images returns the root volume of an image in a region, and false when
+// it is not known.
+type Images func(region, image string) (Volume, bool)
+
+func rootVolume(images Images, region, image string) (Volume, bool) {
+	if images == nil || image == "" {
+		return Volume{}, false
+	}
+	v, ok := images(region, image)
+	if v.Type == "" {
+		v.Type = "gp2"
+	}
+	return v, ok && v.GiB > 0
+}
+
+// item is count instances' worth of the volume.
+func (v Volume) item(region, owner string, count float64) Item {
+	return Item{Region: region, What: fmt.Sprintf("%s: %s volumes", owner, v.Type), Key: "ebs:" + v.Type, Unit: PerGBMonth, Count: v.GiB * count}
+}
+
+// Stack is a CloudFormation template and the values of its parameters.
+type Stack struct {
+	Region     string
+	Body       []byte
+	Parameters map[string]string
 }
 
 func serviceItem(region, service, instanceType string, count int) Item {
@@ -233,14 +273,17 @@ func properties(raw json.RawMessage) map[string]any {
 	return p
 }
 
-// Template returns what costs in a CloudFormation template Elevator
-// compiled (JSON), deployed in region. A value given by a parameter or a
-// function, which only CloudFormation resolves, is skipped: the
-// templates Elevator writes give counts, types and sizes literally. It
-// returns an error only for a body that is not a JSON template.
-func Template(region string, body []byte) ([]Item, error) {
+// Template returns what costs in a stack's CloudFormation template
+// Elevator compiled (JSON). A count, type or size given by a function,
+// which only CloudFormation resolves, is skipped: the templates Elevator
+// writes give them literally. An Auto Scaling Group's launch template's
+// image (a literal or a parameter) gives its instances' root volumes,
+// through images, unless the launch template sizes them; images may be
+// nil. It returns an error only for a body that is not a JSON template.
+func Template(st Stack, images Images) ([]Item, error) {
+	region := st.Region
 	var t template
-	if err := json.Unmarshal(body, &t); err != nil {
+	if err := json.Unmarshal(st.Body, &t); err != nil {
 		return nil, fmt.Errorf("read the template in %s: %w", region, err)
 	}
 	ids := make([]string, 0, len(t.Resources))
@@ -282,6 +325,16 @@ func Template(region string, body []byte) ([]Item, error) {
 			}
 			name := strings.ToLower(strings.TrimPrefix(id, "AutoScalingGroup"))
 			add(fmt.Sprintf("%s: %s instances", name, typ), "ec2:"+typ, PerHour, n)
+			if len(list(lt["BlockDeviceMappings"])) == 0 {
+				image, _ := str(lt["ImageId"])
+				if ref, ok := lt["ImageId"].(map[string]any); ok {
+					param, _ := ref["Ref"].(string)
+					image = st.Parameters[param]
+				}
+				if v, ok := rootVolume(images, region, image); ok && n > 0 {
+					items = append(items, v.item(region, name, n))
+				}
+			}
 			for _, m := range list(lt["BlockDeviceMappings"]) {
 				mapping, _ := m.(map[string]any)
 				ebs, _ := mapping["Ebs"].(map[string]any)

@@ -68,12 +68,18 @@ func agentBuilds() map[string]elevator.AgentBuild {
 	return builds
 }
 
+// testImages says the bastion's image (orbitStacks) boots from 8 GiB of
+// gp3, as Amazon Linux's does.
+func testImages(region, image string) (cost.Volume, bool) {
+	return cost.Volume{GiB: 8, Type: "gp3"}, image == "ami-0123456789abcdef0"
+}
+
 // items returns what costs in compiled stacks.
 func items(t testing.TB, stacks []compile.Stack) []cost.Item {
 	t.Helper()
 	var all []cost.Item
 	for _, st := range stacks {
-		it, err := cost.Template(st.Region, st.Body)
+		it, err := cost.Template(cost.Stack{Region: st.Region, Body: st.Body, Parameters: st.Parameters}, testImages)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,13 +255,19 @@ func TestTemplateCountsDataStoresAndLaunchTemplateVolumes(t *testing.T) {
 	 "Nlb":{"Type":"AWS::ElasticLoadBalancingV2::LoadBalancer","Properties":{"Type":"network"}},
 	 "AutoScalingGroupWorker":{"Type":"AWS::AutoScaling::AutoScalingGroup","Properties":{"MinSize":"2","LaunchTemplate":{"LaunchTemplateId":{"Ref":"Lt"},"Version":"1"}}},
 	 "Lt":{"Type":"AWS::EC2::LaunchTemplate","Properties":{"LaunchTemplateData":{"InstanceType":"m6i.large","BlockDeviceMappings":[{"DeviceName":"/dev/xvda","Ebs":{"VolumeSize":20}}]}}},
-	 "Sized":{"Type":"AWS::AutoScaling::AutoScalingGroup","Properties":{"MinSize":{"Ref":"Min"},"LaunchTemplate":{"LaunchTemplateId":{"Ref":"Elsewhere"}}}}
+	 "Sized":{"Type":"AWS::AutoScaling::AutoScalingGroup","Properties":{"MinSize":{"Ref":"Min"},"LaunchTemplate":{"LaunchTemplateId":{"Ref":"Elsewhere"}}}},
+	 "AutoScalingGroupBastion":{"Type":"AWS::AutoScaling::AutoScalingGroup","Properties":{"DesiredCapacity":3,"MinSize":"1","LaunchTemplate":{"LaunchTemplateName":{"Ref":"BastionLt"}}}},
+	 "BastionLt":{"Type":"AWS::EC2::LaunchTemplate","Properties":{"LaunchTemplateData":{"InstanceType":"t4g.nano","ImageId":{"Ref":"Ami"}}}}
 	}}`
-	got, err := cost.Template("eu-west-1", []byte(body))
+	got, err := cost.Template(cost.Stack{Region: "eu-west-1", Body: []byte(body), Parameters: map[string]string{"Ami": "ami-1"}}, func(region, image string) (cost.Volume, bool) {
+		return cost.Volume{GiB: 30}, region == "eu-west-1" && image == "ami-1"
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []cost.Item{
+		{Region: "eu-west-1", What: "bastion: t4g.nano instances", Key: "ec2:t4g.nano", Unit: cost.PerHour, Count: 3},
+		{Region: "eu-west-1", What: "bastion: gp2 volumes", Key: "ebs:gp2", Unit: cost.PerGBMonth, Count: 90},
 		{Region: "eu-west-1", What: "worker: m6i.large instances", Key: "ec2:m6i.large", Unit: cost.PerHour, Count: 2},
 		{Region: "eu-west-1", What: "worker: gp3 volumes", Key: "ebs:gp3", Unit: cost.PerGBMonth, Count: 40},
 		{Region: "eu-west-1", What: "ElastiCache Redis cache.t4g.small nodes", Key: "cache:redis:cache.t4g.small", Unit: cost.PerHour, Count: 2},
@@ -266,7 +278,7 @@ func TestTemplateCountsDataStoresAndLaunchTemplateVolumes(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("items\n got %+v\nwant %+v", got, want)
 	}
-	if _, err := cost.Template("eu-west-1", []byte("Resources: [")); err == nil {
+	if _, err := cost.Template(cost.Stack{Region: "eu-west-1", Body: []byte("Resources: [")}, nil); err == nil {
 		t.Error("a body that is not JSON was taken")
 	}
 }
@@ -297,8 +309,8 @@ func BenchmarkEstimateExampleOrbit(b *testing.B) {
 	for b.Loop() {
 		var before, after []cost.Item
 		for i := range perAZ {
-			x, _ := cost.Template(perAZ[i].Region, perAZ[i].Body)
-			y, _ := cost.Template(single[i].Region, single[i].Body)
+			x, _ := cost.Template(cost.Stack{Region: perAZ[i].Region, Body: perAZ[i].Body, Parameters: perAZ[i].Parameters}, testImages)
+			y, _ := cost.Template(cost.Stack{Region: single[i].Region, Body: single[i].Body, Parameters: single[i].Parameters}, testImages)
 			before, after = append(before, x...), append(after, y...)
 		}
 		table.Estimate(before, after)

@@ -21,7 +21,7 @@ func FuzzTemplate(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		items, err := cost.Template("us-east-1", body)
+		items, err := cost.Template(cost.Stack{Region: "us-east-1", Body: body, Parameters: map[string]string{"L": "ami-1"}}, func(string, string) (cost.Volume, bool) { return cost.Volume{GiB: 8}, true })
 		if err != nil {
 			return
 		}

@@ -27,7 +27,11 @@ func (e *Estimate) WriteText(w io.Writer) error {
 			price = fmt.Sprintf("$%s/%s", strconv.FormatFloat(l.UnitPrice, 'f', -1, 64), l.Unit)
 			monthly = money(l.Monthly, sign == "-")
 		}
-		fmt.Fprintf(tw, "  %s %s\t  %s\t  %s × %s\t  %s\t\n", sign, l.Region, l.What, strconv.FormatFloat(l.Count, 'f', -1, 64), price, monthly)
+		count := strconv.FormatFloat(l.Count, 'f', -1, 64)
+		if l.Unit == PerGBMonth {
+			count += " GB"
+		}
+		fmt.Fprintf(tw, "  %s %s\t  %s\t  %s × %s\t  %s\t\n", sign, l.Region, l.What, count, price, monthly)
 	}
 	tw.Flush()
 	if len(e.Lines) == 0 {
