@@ -31,7 +31,7 @@ func (e *Estimate) WriteText(w io.Writer) error {
 		if l.Unit == PerGBMonth {
 			count += " GB"
 		}
-		fmt.Fprintf(tw, "  %s %s\t  %s\t  %s × %s\t  %s\t\n", sign, l.Region, l.What, count, price, monthly)
+		fmt.Fprintf(tw, "  %s %s\t  %s\t  %s × %s\t  %s\n", sign, l.Region, l.What, count, price, monthly)
 	}
 	tw.Flush()
 	if len(e.Lines) == 0 {
