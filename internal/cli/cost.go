@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
@@ -143,24 +145,53 @@ func (o *appOpts) appCost(ctx context.Context) (*cost.Estimate, error) {
 
 // releaseCost estimates what a release changes in the services'
 // instances: before is the app's newest successful release in the orbit
-// (nothing when there is none, or through a deployer, which keeps them).
+// (nothing when there is none). Through a deployer the caller may not be
+// allowed to read the orbit's release records: then before is nothing
+// and a note says why.
 func (e *releaseEnv) releaseCost(ctx context.Context, rel *elevator.Release) (*cost.Estimate, error) {
 	images := imageVolumes(ctx, e.configs)
 	var before []cost.Item
-	if e.backend != nil {
-		prev, err := lastSuccess(ctx, e.backend.Store, rel.App)
-		if err != nil {
-			return nil, err
-		}
-		if prev != nil {
+	var note string
+	store, err := e.releaseStore(ctx)
+	if err == nil {
+		var prev *elevator.Release
+		if prev, err = lastSuccess(ctx, store, rel.App); prev != nil {
 			before = cost.ReleaseServices(prev, images)
 		}
 	}
+	if err != nil {
+		if !e.remote() {
+			return nil, err
+		}
+		note = fmt.Sprintf("the app's current release could not be read (%v): the estimate counts this release's instances as added", err)
+	}
 	est := priceTable().Estimate(before, cost.ReleaseServices(rel, images))
-	if e.backend == nil {
-		est.Notes = append(est.Notes, "through a deployer the app's current release is not read: the estimate counts this release's instances as added")
+	if note != "" {
+		est.Notes = append(est.Notes, note)
 	}
 	return est, nil
+}
+
+// releaseStore is where the orbit keeps its release records: the
+// engine's, or, through a deployer, one opened for reading them.
+func (e *releaseEnv) releaseStore(ctx context.Context) (*awsrelease.Store, error) {
+	if e.backend != nil {
+		return e.backend.Store, nil
+	}
+	var cfgs []aws.Config
+	for _, r := range e.orbit.Regions {
+		cfg, err := e.configs.For(ctx, r.Name)
+		if err != nil {
+			return nil, err
+		}
+		cfgs = append(cfgs, cfg)
+	}
+	bucket := e.orbitOutputs[cfgs[0].Region][compile.StateBucketOutput]
+	b, err := awsrelease.New(awsrelease.Config{Orbit: e.orbit.Name, AWS: cfgs, Bucket: bucket})
+	if err != nil {
+		return nil, err
+	}
+	return b.Store, nil
 }
 
 // lastSuccess returns the newest release of app that ended in Success,
