@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	domain "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/cli"
 	"github.com/elevatorhq/elevator/internal/cost"
 )
@@ -115,7 +116,7 @@ services:
 // run counts what it changes against the last successful release, read
 // from the orbit's release records on moto.
 func TestAppPlanAndDeployDryRunEstimateTheirChange(t *testing.T) {
-	inAccount(t)
+	acct := inAccount(t)
 	cli.UsePrices(t, cost.NewTable("2026-11-01", "test", map[string]map[string]float64{
 		"us-east-1": {"alb:hour": 0.0225, "ec2:t3.micro": 0.0104},
 	}))
@@ -183,4 +184,19 @@ func TestAppPlanAndDeployDryRunEstimateTheirChange(t *testing.T) {
 	if l := c.Lines[0]; l.What != "service web: standard volumes" || l.Change != "add" || l.Count != 30 || l.Unit != cost.PerGBMonth || l.Priced {
 		t.Errorf("volumes line %+v, want 2 × 15 GB, not priced", l)
 	}
+
+	t.Run("through a deployer the dry run reads the last release itself", func(t *testing.T) {
+		url := deployerFor(t, orbit, newFakeDeployer(), domain.AccessRule{Role: domain.RoleDeployer, Principals: []string{userARN(acct)}})
+		r := elevator(t, "", append([]string{"deploy", "--version", "1.0.1", "--dry-run", "--deployer", url, "--output", "json"}, flags...)...)
+		mustSucceed(t, r)
+		var remote struct {
+			Cost cost.Estimate `json:"cost"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &remote); err != nil {
+			t.Fatalf("%v\n%s", err, r.stdout)
+		}
+		if remote.Cost.Totals != c.Totals || len(remote.Cost.Notes) != len(c.Notes) {
+			t.Errorf("through a deployer: %+v, want what the in-process dry run said: %+v", remote.Cost, c)
+		}
+	})
 }
