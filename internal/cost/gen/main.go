@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -243,7 +244,9 @@ func addOffer(o *offer, code string, p prices) {
 				key = "ec2:" + a["instanceType"]
 			}
 		case code == "AmazonEC2" && prod.ProductFamily == "NAT Gateway":
-			if ut := a["usagetype"]; strings.HasSuffix(ut, "NatGateway-Hours") && !strings.Contains(ut, "Regional") {
+			// The classic NAT gateway's hours, not the Regional NAT gateway's
+			// nor provisioned bandwidth's.
+			if usage(a["usagetype"], "NatGateway-Hours") {
 				key = "nat:hour"
 			}
 		case code == "AmazonEC2" && prod.ProductFamily == "Storage":
@@ -251,11 +254,11 @@ func addOffer(o *offer, code string, p prices) {
 				key = "ebs:" + v
 			}
 		case code == "AWSELB" && prod.ProductFamily == "Load Balancer-Application":
-			if strings.HasSuffix(a["usagetype"], "LoadBalancerUsage") {
+			if usage(a["usagetype"], "LoadBalancerUsage") {
 				key = "alb:hour"
 			}
 		case code == "AWSELB" && prod.ProductFamily == "Load Balancer-Network":
-			if strings.HasSuffix(a["usagetype"], "LoadBalancerUsage") {
+			if usage(a["usagetype"], "LoadBalancerUsage") {
 				key = "nlb:hour"
 			}
 		case code == "AmazonRDS" && prod.ProductFamily == "Database Instance":
@@ -281,6 +284,15 @@ func addOffer(o *offer, code string, p prices) {
 		}
 	}
 }
+
+// usage reports whether a usage type is name, with or without the
+// region's prefix (NatGateway-Hours in us-east-1, USW2-NatGateway-Hours).
+func usage(usagetype, name string) bool {
+	prefix, ok := strings.CutSuffix(usagetype, name)
+	return ok && (prefix == "" || usagePrefix.MatchString(prefix))
+}
+
+var usagePrefix = regexp.MustCompile(`^[A-Z]{2,4}[0-9]?-$`)
 
 // ec2info is one entry of the ec2instances.info data: an instance type
 // and its prices per region, per operating system or engine.

@@ -15,8 +15,8 @@ import (
 // the price list's format, trimmed to a few products each, with products
 // the table must leave out next to each one it keeps (Windows, dedicated
 // tenancy, capacity reservations, SQL Server, a family Elevator does not
-// use, NAT data processed, LCUs, Oracle, multi-AZ RDS, Memcached, a
-// product with no on-demand term).
+// use, NAT data processed, a Regional NAT gateway, LCUs, Oracle, multi-AZ
+// RDS, Memcached, a product with no on-demand term).
 func TestOffersGiveWhatElevatorCreatesAndNothingElse(t *testing.T) {
 	p := prices{}
 	date, err := readOffers("testdata/offers", p, io.Discard)
