@@ -39,7 +39,7 @@ const (
 // per GB-month.
 type Item struct {
 	Region string
-	What   string // what a reader is shown, such as "NAT gateway" or "service web t3.small"
+	What   string // what a reader is shown, such as "NAT gateway" or "service web: t3.small instances"
 	Key    string // the price table's key (see Table)
 	Unit   string // PerHour or PerGBMonth
 	Count  float64
@@ -106,7 +106,7 @@ func sum(items []Item) map[key]float64 {
 // Estimate prices before (what is deployed; nil when nothing is) and
 // after (what the plan leaves) and returns what changes.
 func (t *Table) Estimate(before, after []Item) *Estimate {
-	e := &Estimate{Currency: Currency, PricesDate: t.Date, PricesSource: t.Source, HoursPerMonth: HoursPerMonth, Lines: []Line{}, Notes: notIncluded}
+	e := &Estimate{Currency: Currency, PricesDate: t.Date, PricesSource: t.Source, HoursPerMonth: HoursPerMonth, Lines: []Line{}, Notes: slices.Clone(notIncluded)}
 	unpriced := map[string]bool{}
 	monthly := func(k key, count float64) (float64, float64, bool) {
 		if !t.HasRegion(k.region) {
