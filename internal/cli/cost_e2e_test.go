@@ -146,6 +146,14 @@ func TestAppPlanAndDeployDryRunEstimateTheirChange(t *testing.T) {
 	if !strings.Contains(again.stdout, "no change: $31.61/month") {
 		t.Errorf("app plan of the app as it is:\n%s", again.stdout)
 	}
+	kept := elevator(t, "", append([]string{"app", "plan", "--keep", "--output", "json"}, flags...)...)
+	mustSucceed(t, kept)
+	var keptDoc struct {
+		Cost cost.Estimate `json:"cost"`
+	}
+	if err := json.Unmarshal([]byte(kept.stdout), &keptDoc); err != nil || len(keptDoc.Cost.Lines) != 0 || keptDoc.Cost.Totals.After != 31.61 {
+		t.Errorf("app plan --keep --output json: %v, cost %+v\n%s", err, keptDoc.Cost, kept.stdout)
+	}
 	mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
 
 	dry := elevator(t, "", append([]string{"deploy", "--version", "1.0.0", "--dry-run"}, flags...)...)
