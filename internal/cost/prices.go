@@ -1,6 +1,6 @@
 package cost
 
-//go:generate go run ./gen -ec2info github.com/cristim/ec2-instances-info@v0.0.0-20250528091325-32acf84f42eb -date 2025-05-28 -source "ec2instances.info data (made from AWS's Price List) shipped by the Go module github.com/cristim/ec2-instances-info v0.0.0-20250528091325-32acf84f42eb" -out prices_gen.go
+//go:generate go run ./gen -ec2info github.com/cristim/ec2-instances-info@v0.0.0-20250528091325-32acf84f42eb -out prices_gen.go
 
 // Table is a price table: on-demand list prices in USD per region, of
 // what Elevator creates. Keys name the thing and its unit:

@@ -5,7 +5,7 @@
 // price list). It is run by hand through `go generate ./internal/cost`
 // (see docs/cost.md) and its output is committed.
 //
-//	go run ./internal/cost/gen -offers DIR|URL [-ec2info DIR] [-date YYYY-MM-DD] -out FILE
+//	go run ./internal/cost/gen [-offers DIR|URL] [-ec2info DIR|MODULE@VERSION [-ec2info-date YYYY-MM-DD]] -out FILE
 //
 // -offers reads the bulk offer files of offer codes AmazonEC2, AWSELB,
 // AmazonRDS and AmazonElastiCache: from a directory, <code>.json and
@@ -105,10 +105,13 @@ func (o *offer) onDemand(sku string) (float64, string, bool) {
 	return 0, "", false
 }
 
-// readOffers adds what the offer files give to p and returns the newest
-// publication date among them.
+// readOffers adds what the offer files give to p and returns the oldest
+// publication date among them. Two products that give one key different
+// prices (a product the filters below do not tell apart) are an error:
+// the table would otherwise hold whichever came last.
 func readOffers(src string, p prices, notes io.Writer) (string, error) {
 	date := ""
+	seen := map[string]string{} // region and key -> the SKU that gave its price
 	for _, code := range []string{"AmazonEC2", "AWSELB", "AmazonRDS", "AmazonElastiCache"} {
 		files, err := offerFiles(src, code)
 		if err != nil {
@@ -123,10 +126,12 @@ func readOffers(src string, p prices, notes io.Writer) (string, error) {
 			if err != nil {
 				return "", fmt.Errorf("read %s offer file %s: %w", code, f, err)
 			}
-			if d := dateOf(o.PublicationDate); d > date {
+			if d := dateOf(o.PublicationDate); d != "" && (date == "" || d < date) {
 				date = d
 			}
-			addOffer(o, code, p)
+			if err := addOffer(o, code, p, seen); err != nil {
+				return "", fmt.Errorf("%s offer file %s: %w", code, f, err)
+			}
 		}
 	}
 	return date, nil
@@ -224,12 +229,21 @@ func dateOf(ts string) string {
 // shared-tenancy instances; NAT gateway hours; gp3 and gp2 storage;
 // Application and Network Load Balancer hours; single-AZ RDS instances of
 // the engines Elevator supports and their gp3 and gp2 storage; Redis
-// cache nodes.
-func addOffer(o *offer, code string, p prices) {
-	for sku, prod := range o.Products {
+// cache nodes. Aurora's I/O-Optimized instances (usage types
+// ...IOOptimized...) are left out: the standard configuration is priced.
+// seen records which SKU gave each region's key, to find conflicts.
+func addOffer(o *offer, code string, p prices, seen map[string]string) error {
+	skus := make([]string, 0, len(o.Products))
+	for sku := range o.Products {
+		skus = append(skus, sku)
+	}
+	slices.Sort(skus)
+	var conflicts []string
+	for _, sku := range skus {
+		prod := o.Products[sku]
 		a := prod.Attributes
 		region := a["regionCode"]
-		if region == "" {
+		if !elevator.IsRegionName(region) {
 			continue
 		}
 		usd, unit, ok := o.onDemand(sku)
@@ -265,7 +279,8 @@ func addOffer(o *offer, code string, p prices) {
 			// Single-AZ only: the estimate counts a multi-AZ instance as
 			// two (docs/cost.md).
 			engine := engines[a["databaseEngine"]]
-			if engine != "" && a["deploymentOption"] == "Single-AZ" && unit == "Hrs" && keep(a["instanceType"]) {
+			if engine != "" && a["deploymentOption"] == "Single-AZ" && unit == "Hrs" && keep(a["instanceType"]) &&
+				!strings.Contains(a["usagetype"], "IOOptimized") {
 				key = "rds:" + engine + ":single:" + a["instanceType"]
 			}
 		case code == "AmazonRDS" && prod.ProductFamily == "Database Storage":
@@ -279,10 +294,20 @@ func addOffer(o *offer, code string, p prices) {
 				key = "cache:redis:" + a["instanceType"]
 			}
 		}
-		if key != "" {
-			p.set(region, key, usd)
+		if key == "" {
+			continue
 		}
+		if other, ok := seen[region+" "+key]; ok && p[region][key] != usd {
+			conflicts = append(conflicts, fmt.Sprintf("%s %s: SKU %s gives %v, SKU %s gives %v", region, key, other, p[region][key], sku, usd))
+			continue
+		}
+		seen[region+" "+key] = sku
+		p.set(region, key, usd)
 	}
+	if len(conflicts) > 0 {
+		return fmt.Errorf("products that give one price different values (refine the filters): %s", strings.Join(conflicts, "; "))
+	}
+	return nil
 }
 
 // usage reports whether a usage type is name, with or without the
@@ -302,9 +327,9 @@ type ec2info struct {
 }
 
 // readEC2Info adds to p what the ec2instances.info data gives and p does
-// not have yet: Linux on-demand instances, single-AZ RDS PostgreSQL and
-// MySQL instances, Redis cache nodes.
-func readEC2Info(dir string, p prices) error {
+// not have yet: Linux on-demand instances, single-AZ RDS PostgreSQL,
+// MySQL and Aurora instances (see aurora), Redis cache nodes.
+func readEC2Info(dir string, p prices, notes io.Writer) error {
 	files := []struct{ file, os, key string }{
 		{"instances.json", "linux", "ec2:%s"},
 		{"rds-instances.json", "PostgreSQL", "rds:postgres:single:%s"},
@@ -312,17 +337,30 @@ func readEC2Info(dir string, p prices) error {
 		{"elasticache-instances.json", "Redis", "cache:redis:%s"},
 	}
 	loaded := map[string][]ec2info{}
+	load := func(file string) ([]ec2info, error) {
+		if list, ok := loaded[file]; ok {
+			return list, nil
+		}
+		var list []ec2info
+		data, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(data, &list); err != nil {
+			return nil, fmt.Errorf("read %s: %w", file, err)
+		}
+		loaded[file] = list
+		return list, nil
+	}
+	fill := func(region, key string, usd float64) {
+		if _, have := p[region][key]; !have {
+			p.set(region, key, usd)
+		}
+	}
 	for _, f := range files {
-		list, ok := loaded[f.file]
-		if !ok {
-			data, err := os.ReadFile(filepath.Join(dir, f.file))
-			if err != nil {
-				return err
-			}
-			if err := json.Unmarshal(data, &list); err != nil {
-				return fmt.Errorf("read %s: %w", f.file, err)
-			}
-			loaded[f.file] = list
+		list, err := load(f.file)
+		if err != nil {
+			return err
 		}
 		for _, it := range list {
 			if !keep(it.InstanceType) {
@@ -330,45 +368,87 @@ func readEC2Info(dir string, p prices) error {
 			}
 			key := fmt.Sprintf(f.key, it.InstanceType)
 			for region, byOS := range it.Pricing {
-				raw, ok := byOS[f.os]
-				if !ok {
-					continue
-				}
-				var od struct {
-					OnDemand json.RawMessage `json:"ondemand"`
-				}
-				if json.Unmarshal(raw, &od) != nil || len(od.OnDemand) == 0 {
-					continue
-				}
-				usd, err := strconv.ParseFloat(strings.Trim(string(od.OnDemand), `"`), 64)
-				if err != nil || usd <= 0 {
-					continue
-				}
-				if _, have := p[region][key]; !have {
-					p.set(region, key, usd)
+				if usd, ok := onDemandOf(byOS, f.os); ok {
+					fill(region, key, usd)
 				}
 			}
 		}
 	}
+	list, err := load("rds-instances.json")
+	if err != nil {
+		return err
+	}
+	left := 0
+	for _, it := range list {
+		if !keep(it.InstanceType) {
+			continue
+		}
+		for region, byOS := range it.Pricing {
+			pg, okPG := onDemandOf(byOS, "Aurora PostgreSQL")
+			my, okMy := onDemandOf(byOS, "Aurora MySQL")
+			if !okPG || !okMy {
+				continue
+			}
+			if pg != my {
+				left++
+				continue
+			}
+			fill(region, "rds:aurora-postgresql:single:"+it.InstanceType, pg)
+			fill(region, "rds:aurora-mysql:single:"+it.InstanceType, my)
+		}
+	}
+	if left > 0 {
+		fmt.Fprintf(notes, "ec2info: left out the Aurora prices of %d class and region pairs whose Aurora PostgreSQL and Aurora MySQL prices differ\n", left)
+	}
 	return nil
 }
 
-// ec2InfoDir returns the data directory -ec2info names: a directory, or
-// module@version of github.com/cristim/ec2-instances-info, which the go
-// command downloads into its module cache (pinned by the version given).
-func ec2InfoDir(info string) (string, error) {
+// aurora: the ec2instances.info data gives each Aurora engine one
+// on-demand price per class and region, and for many pairs one engine's
+// is the I/O-Optimized configuration's (about 1.3 times the other's)
+// with nothing saying which. Aurora's standard prices are kept only
+// where both engines' agree; the others are left out (no price), never
+// guessed.
+
+// onDemandOf returns the on-demand price an ec2instances.info pricing
+// entry gives for an operating system or engine.
+func onDemandOf(byOS map[string]json.RawMessage, name string) (float64, bool) {
+	raw, ok := byOS[name]
+	if !ok {
+		return 0, false
+	}
+	var od struct {
+		OnDemand json.RawMessage `json:"ondemand"`
+	}
+	if json.Unmarshal(raw, &od) != nil || len(od.OnDemand) == 0 {
+		return 0, false
+	}
+	usd, err := strconv.ParseFloat(strings.Trim(string(od.OnDemand), `"`), 64)
+	return usd, err == nil && usd > 0
+}
+
+// ec2InfoDir returns the data directory -ec2info names and the date of
+// its data: a directory (date ""), or module@version of
+// github.com/cristim/ec2-instances-info, which the go command downloads
+// into its module cache (pinned by the version given), dated by the
+// version's commit time.
+func ec2InfoDir(info string) (dir, date string, err error) {
 	if !strings.HasPrefix(info, "github.com/") {
-		return info, nil
+		return info, "", nil
 	}
 	out, err := exec.Command("go", "mod", "download", "-json", info).Output()
 	if err != nil {
-		return "", fmt.Errorf("go mod download %s: %w", info, err)
+		return "", "", fmt.Errorf("go mod download %s: %w", info, err)
 	}
-	var mod struct{ Dir, Error string }
+	var mod struct{ Dir, Info, Error string }
 	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
-		return "", fmt.Errorf("go mod download %s: %s", info, mod.Error)
+		return "", "", fmt.Errorf("go mod download %s: %s", info, mod.Error)
 	}
-	return filepath.Join(mod.Dir, "data"), nil
+	var v struct{ Time time.Time }
+	if data, err := os.ReadFile(mod.Info); err == nil && json.Unmarshal(data, &v) == nil && !v.Time.IsZero() {
+		date = v.Time.UTC().Format(time.DateOnly)
+	}
+	return filepath.Join(mod.Dir, "data"), date, nil
 }
 
 // write writes the table as Go source.
@@ -405,42 +485,59 @@ func write(w io.Writer, p prices, date, source string) error {
 
 func main() {
 	offers := flag.String("offers", "", "directory of AWS bulk offer files (<code>.json), or the price list's base URL")
-	info := flag.String("ec2info", "", "data directory of github.com/cristim/ec2-instances-info, for what the offer files do not give")
-	date := flag.String("date", "", "the prices' date, YYYY-MM-DD (default: the offer files' publication date)")
-	source := flag.String("source", "", "where the prices come from, as docs/cost.md should say it")
+	info := flag.String("ec2info", "", "data directory of github.com/cristim/ec2-instances-info, or module@version, for what the offer files do not give")
+	date := flag.String("ec2info-date", "", "the date of the -ec2info data when it is a directory, YYYY-MM-DD")
 	out := flag.String("out", "prices_gen.go", "the file to write")
 	flag.Parse()
-	if err := run(*offers, *info, *date, *source, *out); err != nil {
+	if err := run(*offers, *info, *date, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(offers, info, date, source, out string) error {
+// run writes the table. Its source names each source read with its
+// date; its date is the oldest of those, so that no price is shown as
+// newer than it is.
+func run(offers, info, infoDate, out string) error {
 	if offers == "" && info == "" {
 		return fmt.Errorf("give -offers, -ec2info or both")
 	}
 	p := prices{}
+	var dates, sources []string
 	if offers != "" {
 		d, err := readOffers(offers, p, os.Stderr)
 		if err != nil {
 			return err
 		}
-		if date == "" {
-			date = d
+		if d == "" {
+			return fmt.Errorf("-offers %s: no offer file gives a publicationDate", offers)
 		}
+		dates = append(dates, d)
+		sources = append(sources, fmt.Sprintf("AWS Price List bulk offer files published %s", d))
 	}
 	if info != "" {
-		dir, err := ec2InfoDir(info)
+		dir, d, err := ec2InfoDir(info)
 		if err != nil {
 			return err
 		}
-		if err := readEC2Info(dir, p); err != nil {
+		if d == "" {
+			d = infoDate
+		}
+		if _, err := time.Parse(time.DateOnly, d); err != nil {
+			return fmt.Errorf("-ec2info-date %q: give the date of the data in %s as YYYY-MM-DD", d, info)
+		}
+		if err := readEC2Info(dir, p, os.Stderr); err != nil {
 			return err
 		}
-	}
-	if _, err := time.Parse(time.DateOnly, date); err != nil {
-		return fmt.Errorf("-date %q: give the prices' date as YYYY-MM-DD", date)
+		dates = append(dates, d)
+		what := "ec2instances.info data (made from AWS's Price List) of " + d + " in " + dir
+		if strings.HasPrefix(info, "github.com/") {
+			what = "ec2instances.info data (made from AWS's Price List) of " + d + " shipped by the Go module " + strings.Replace(info, "@", " ", 1)
+		}
+		if offers != "" {
+			what += ", for what the offer files did not give"
+		}
+		sources = append(sources, what)
 	}
 	if len(p) == 0 {
 		return fmt.Errorf("no prices found")
@@ -449,7 +546,7 @@ func run(offers, info, date, source, out string) error {
 	if err != nil {
 		return err
 	}
-	if err := write(f, p, date, source); err != nil {
+	if err := write(f, p, slices.Min(dates), strings.Join(sources, "; ")); err != nil {
 		f.Close()
 		return err
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,7 +18,7 @@ import (
 // the table must leave out next to each one it keeps (Windows, dedicated
 // tenancy, capacity reservations, SQL Server, a family Elevator does not
 // use, NAT data processed, a Regional NAT gateway, LCUs, Oracle, multi-AZ
-// RDS, Memcached, a product with no on-demand term).
+// RDS, Aurora I/O-Optimized, Memcached, a product with no on-demand term).
 func TestOffersGiveWhatElevatorCreatesAndNothingElse(t *testing.T) {
 	p := prices{}
 	date, err := readOffers("testdata/offers", p, io.Discard)
@@ -35,8 +37,12 @@ func TestOffersGiveWhatElevatorCreatesAndNothingElse(t *testing.T) {
 			"alb:hour":                        0.0225,
 			"nlb:hour":                        0.0225,
 			"rds:postgres:single:db.t3.micro": 0.018,
-			"rds:storage:gp3":                 0.115,
-			"cache:redis:cache.t3.micro":      0.017,
+			// the standard Aurora instance, not the I/O-Optimized one
+			// (usage type InstanceUsageIOOptimized:db.r6g.large, $0.338),
+			// which the same filters would otherwise take for the same key
+			"rds:aurora-postgresql:single:db.r6g.large": 0.26,
+			"rds:storage:gp3":            0.115,
+			"cache:redis:cache.t3.micro": 0.017,
 		},
 		"us-west-2": {
 			"ec2:t3.micro": 0.0104,
@@ -105,7 +111,8 @@ func TestOffersAreReadFromAPriceListURLToo(t *testing.T) {
 func TestEC2InfoFillsWhatTheOffersDidNotGive(t *testing.T) {
 	p := prices{}
 	p.set("us-east-1", "ec2:t3.micro", 0.5) // from offer files: kept
-	if err := readEC2Info("testdata/ec2info", p); err != nil {
+	var notes strings.Builder
+	if err := readEC2Info("testdata/ec2info", p, &notes); err != nil {
 		t.Fatal(err)
 	}
 	checks := []struct {
@@ -118,6 +125,8 @@ func TestEC2InfoFillsWhatTheOffersDidNotGive(t *testing.T) {
 		{"eu-west-1", "rds:postgres:single:db.t3.micro", 0.02},
 		{"eu-west-1", "rds:mysql:single:db.t3.micro", 0.018},
 		{"us-east-1", "cache:redis:cache.t3.micro", 0.017},
+		{"us-east-1", "rds:aurora-postgresql:single:db.r6g.large", 0.26},
+		{"us-east-1", "rds:aurora-mysql:single:db.r6g.large", 0.26},
 	}
 	for _, c := range checks {
 		if got := p[c.region][c.key]; got != c.want {
@@ -127,26 +136,107 @@ func TestEC2InfoFillsWhatTheOffersDidNotGive(t *testing.T) {
 	if _, ok := p["us-east-1"]["ec2:x2iedn.xlarge"]; ok {
 		t.Error("x2iedn is not a family the table keeps")
 	}
+	// In eu-west-1 the data gives Aurora MySQL $0.372 and Aurora
+	// PostgreSQL $0.286 for db.r6g.large (one of them the I/O-Optimized
+	// price): neither is kept, and the generator says so.
+	for _, k := range []string{"rds:aurora-postgresql:single:db.r6g.large", "rds:aurora-mysql:single:db.r6g.large"} {
+		if v, ok := p["eu-west-1"][k]; ok {
+			t.Errorf("eu-west-1 %s = %v, want no price where the Aurora engines disagree", k, v)
+		}
+	}
+	if !strings.Contains(notes.String(), "left out the Aurora prices of 1 class") {
+		t.Errorf("notes = %q, want the Aurora prices left out", notes.String())
+	}
+}
+
+// Two products that pass the same filters with different prices are an
+// error, not whichever the map gave last.
+func TestOffersWithTwoPricesForOneKeyFail(t *testing.T) {
+	dir := t.TempDir()
+	body, err := os.ReadFile("testdata/offers/AWSELB.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o map[string]any
+	if err := json.Unmarshal(body, &o); err != nil {
+		t.Fatal(err)
+	}
+	products := o["products"].(map[string]any)
+	terms := o["terms"].(map[string]any)["OnDemand"].(map[string]any)
+	var alb string
+	for sku, p := range products {
+		if p.(map[string]any)["productFamily"] == "Load Balancer-Application" &&
+			p.(map[string]any)["attributes"].(map[string]any)["usagetype"] == "LoadBalancerUsage" {
+			alb = sku
+		}
+	}
+	if alb == "" {
+		t.Fatal("no ALB hour in the sample")
+	}
+	// a copy of the ALB hour under another SKU, at another price
+	copyOf := func(v any) any {
+		b, _ := json.Marshal(v)
+		var c any
+		json.Unmarshal(bytes.ReplaceAll(b, []byte(alb), []byte("ZZZZZZZZZZZZZZZZ")), &c)
+		return c
+	}
+	products["ZZZZZZZZZZZZZZZZ"] = copyOf(products[alb])
+	term := copyOf(terms[alb])
+	b, _ := json.Marshal(term)
+	json.Unmarshal(bytes.ReplaceAll(b, []byte(`"0.0225000000"`), []byte(`"0.0300000000"`)), &term)
+	terms["ZZZZZZZZZZZZZZZZ"] = term
+	body, _ = json.Marshal(o)
+	if !bytes.Contains(body, []byte(`"0.0300000000"`)) {
+		t.Fatal("the copy's price was not changed; the sample's ALB price is not 0.0225000000")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "AWSELB.json"), body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = readOffers(dir, prices{}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "us-east-1 alb:hour") {
+		t.Fatalf("err = %v, want the conflicting ALB hour named", err)
+	}
 }
 
 func TestRunWritesGoSourceWithTheDate(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "prices_gen.go")
-	if err := run("testdata/offers", "", "", "sample", out); err != nil {
+	if err := run("testdata/offers", "", "", out); err != nil {
 		t.Fatal(err)
 	}
 	src, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`pricesDate   = "2026-11-01"`, `"nat:hour":`, `"us-west-2": {`, "package cost"} {
+	for _, want := range []string{`pricesDate   = "2026-11-01"`, `"nat:hour":`, `"us-west-2": {`, "package cost", "AWS Price List bulk offer files published 2026-11-01"} {
 		if !strings.Contains(string(src), want) {
 			t.Errorf("generated source lacks %s:\n%s", want, src)
 		}
 	}
-	if err := run("testdata/offers", "", "last week", "", out); err == nil {
+	if err := run("", "testdata/ec2info", "last week", out); err == nil {
 		t.Error("a date that is not YYYY-MM-DD was taken")
 	}
-	if err := run("", "", "", "", out); err == nil {
+	if err := run("", "testdata/ec2info", "", out); err == nil {
+		t.Error("ec2info data in a directory was taken with no date")
+	}
+	if err := run("", "", "", out); err == nil {
 		t.Error("no source was taken")
+	}
+}
+
+// Offer files and ec2instances.info data together: the source names
+// both, each with its date, and the table's date is the older one.
+func TestRunNamesBothSourcesAndShowsTheOlderDate(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "prices_gen.go")
+	if err := run("testdata/offers", "testdata/ec2info", "2025-05-28", out); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`pricesDate   = "2025-05-28"`, "offer files published 2026-11-01", "ec2instances.info data (made from AWS's Price List) of 2025-05-28"} {
+		if !strings.Contains(string(src), want) {
+			t.Errorf("generated source lacks %s:\n%s", want, src[:min(len(src), 600)])
+		}
 	}
 }
