@@ -48,8 +48,8 @@ func deployedStack(ctx context.Context, configs *awsConfigs, region, name string
 }
 
 // imageVolumes reads images' root volumes with DescribeImages, once per
-// image and region. An image that cannot be read is left out of the
-// estimate (its volumes are not counted), which its notes say.
+// image and region. An image that cannot be read leaves its volumes
+// uncounted, which the estimate names with what has no price.
 func imageVolumes(ctx context.Context, configs *awsConfigs) cost.Images {
 	var mu sync.Mutex
 	type found struct {
@@ -66,7 +66,7 @@ func imageVolumes(ctx context.Context, configs *awsConfigs) cost.Images {
 		var f found
 		if cfg, err := configs.For(ctx, region); err == nil {
 			if img, err := ec2.New(cfg).Image(ctx, image); err == nil {
-				f = found{cost.Volume{GiB: float64(img.RootVolumeGiB), Type: img.RootVolumeType}, true}
+				f = found{cost.Volume{GiB: float64(img.RootVolumeGiB), Type: img.RootVolumeType, Device: img.RootDevice}, true}
 			}
 		}
 		seen[[2]string{region, image}] = f
@@ -76,9 +76,10 @@ func imageVolumes(ctx context.Context, configs *awsConfigs) cost.Images {
 
 // stacksCost estimates what applying compiled stacks adds and removes:
 // before is what each stack's deployed template has, after what the
-// compiled one has. running are items no stack makes (an app's services'
-// instances): they count after, and before too where the stack exists.
-func stacksCost(ctx context.Context, configs *awsConfigs, stacks []compile.Stack, running func(region string) []cost.Item) (*cost.Estimate, error) {
+// compiled one has. running and ran are items no stack makes (an app's
+// services' instances): running count after, ran before where the stack
+// exists. Either may be nil.
+func stacksCost(ctx context.Context, configs *awsConfigs, stacks []compile.Stack, running, ran func(region string) []cost.Item) (*cost.Estimate, error) {
 	images := imageVolumes(ctx, configs)
 	var before, after []cost.Item
 	for _, st := range stacks {
@@ -91,11 +92,9 @@ func stacksCost(ctx context.Context, configs *awsConfigs, stacks []compile.Stack
 		if err != nil {
 			return nil, fmt.Errorf("read the deployed stack %s in %s: %w", st.Name, st.Region, err)
 		}
-		var extra []cost.Item
 		if running != nil {
-			extra = running(st.Region)
+			after = append(after, running(st.Region)...)
 		}
-		after = append(after, extra...)
 		if !ok {
 			continue
 		}
@@ -103,7 +102,10 @@ func stacksCost(ctx context.Context, configs *awsConfigs, stacks []compile.Stack
 		if err != nil {
 			return nil, err
 		}
-		before = append(append(before, items...), extra...)
+		before = append(before, items...)
+		if ran != nil {
+			before = append(before, ran(st.Region)...)
+		}
 	}
 	return priceTable().Estimate(before, after), nil
 }
@@ -115,12 +117,14 @@ func (o *orbitOpts) orbitCost(ctx context.Context, svc *orbit.Service) (*cost.Es
 	if err != nil {
 		return nil, err
 	}
-	return stacksCost(ctx, o.configs, stacks, nil)
+	return stacksCost(ctx, o.configs, stacks, nil, nil)
 }
 
 // appCost estimates what `app up` adds and removes. The services'
-// instances are made by releases, not by `app up`: they are counted at
-// their minimum capacity, as a change only where the app is not up yet.
+// instances are made by releases, not by `app up`: after counts them at
+// the manifest's minimum capacity, before as the app's last successful
+// release in the orbit runs them (nothing where there is none). Where
+// that release cannot be read, before leaves them out and a note says so.
 func (o *appOpts) appCost(ctx context.Context) (*cost.Estimate, error) {
 	svc, err := o.service(ctx)
 	if err != nil {
@@ -140,7 +144,53 @@ func (o *appOpts) appCost(ctx context.Context) (*cost.Estimate, error) {
 			mine = append(mine, st)
 		}
 	}
-	return stacksCost(ctx, o.configs, mine, func(region string) []cost.Item { return cost.Services(o.app, []string{region}) })
+	var ran []cost.Item
+	note := ""
+	prev, err := o.lastRelease(ctx, facts)
+	switch {
+	case err != nil:
+		note = fmt.Sprintf("the app's last successful release could not be read (%v): before leaves out its services' instances", err)
+	case prev != nil:
+		ran = cost.ReleaseServices(prev, nil)
+	}
+	est, err := stacksCost(ctx, o.configs, mine,
+		func(region string) []cost.Item { return cost.Services(o.app, []string{region}) },
+		func(region string) []cost.Item {
+			var in []cost.Item
+			for _, it := range ran {
+				if it.Region == region {
+					in = append(in, it)
+				}
+			}
+			return in
+		})
+	if est != nil && note != "" {
+		est.Notes = append(est.Notes, note)
+	}
+	return est, err
+}
+
+// lastRelease returns the app's newest successful release in the orbit,
+// read from the orbit's release records (its state bucket is one of the
+// orbit's facts), or nil when there is none.
+func (o *appOpts) lastRelease(ctx context.Context, facts map[string]compile.AppFacts) (*elevator.Release, error) {
+	var cfgs []aws.Config
+	for _, r := range o.orbit.Regions {
+		cfg, err := o.configs.For(ctx, r.Name)
+		if err != nil {
+			return nil, err
+		}
+		cfgs = append(cfgs, cfg)
+	}
+	bucket := facts[o.orbit.Regions[0].Name].Orbit[compile.StateBucketOutput]
+	if bucket == "" {
+		return nil, fmt.Errorf("the orbit's state bucket is not known")
+	}
+	b, err := awsrelease.New(awsrelease.Config{Orbit: o.orbit.Name, AWS: cfgs, Bucket: bucket})
+	if err != nil {
+		return nil, err
+	}
+	return lastSuccess(ctx, b.Store, o.app.Name)
 }
 
 // releaseCost estimates what a release changes in the services'
@@ -194,24 +244,41 @@ func (e *releaseEnv) releaseStore(ctx context.Context) (*awsrelease.Store, error
 	return b.Store, nil
 }
 
+// releasePages is what lastSuccess reads: pages of an app's release
+// records, newest first, and release documents (awsrelease.Store).
+type releasePages interface {
+	Page(ctx context.Context, app string, limit int, before string) ([]*elevator.ReleaseRecord, string, error)
+	Release(ctx context.Context, id string) ([]byte, string, error)
+}
+
+// releasePage is how many records lastSuccess reads at a time.
+const releasePage = 50
+
 // lastSuccess returns the newest release of app that ended in Success,
-// or nil.
-func lastSuccess(ctx context.Context, store *awsrelease.Store, app string) (*elevator.Release, error) {
-	recs, err := store.Releases(ctx, app, 50)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range recs {
-		if r.State != elevator.StateSuccess {
-			continue
-		}
-		body, _, err := store.Release(ctx, r.ID)
+// or nil when none did: it reads the app's records a page at a time,
+// newest first, until one succeeded or there are no more.
+func lastSuccess(ctx context.Context, store releasePages, app string) (*elevator.Release, error) {
+	before := ""
+	for {
+		recs, next, err := store.Page(ctx, app, releasePage, before)
 		if err != nil {
 			return nil, err
 		}
-		return elevator.ParseRelease(body)
+		for _, r := range recs {
+			if r.State != elevator.StateSuccess {
+				continue
+			}
+			body, _, err := store.Release(ctx, r.ID)
+			if err != nil {
+				return nil, err
+			}
+			return elevator.ParseRelease(body)
+		}
+		if next == "" {
+			return nil, nil
+		}
+		before = next
 	}
-	return nil, nil
 }
 
 // printCost writes an estimate after a plan, or says on stderr why there

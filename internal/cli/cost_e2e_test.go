@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -24,9 +25,36 @@ var costPrices = cost.NewTable("2026-11-01", "test", map[string]map[string]float
 // what that saves, read against the orbit's deployed stack on moto.
 func TestOrbitPlanShowsTheSavingOfASingleNATGateway(t *testing.T) {
 	inAccount(t)
-	cli.UsePrices(t, costPrices)
 	body := "regions:\n  us-east-1:\n    cidr: 10.41.0.0/16\n    azs: [us-east-1a, us-east-1b, us-east-1c]\nnetwork: {nat: %s}\n"
 	file, _ := manifest(t, strings.Replace(body, "%s", "per-az", 1))
+
+	// With the table shipped in Elevator, which has no NAT gateway price
+	// (docs/cost.md), the plan lists them and its totals say they leave
+	// them out.
+	shipped := elevator(t, "", "orbit", "plan", "-f", file)
+	mustSucceed(t, shipped)
+	for _, want := range []string{
+		"+ us-east-1  NAT gateway  3 × no price  ?",
+		"+$0.00/month (from $0.00 to $0.00) (excluding 1 item with no price: NAT gateway)",
+		"not priced: us-east-1: NAT gateway: no price in the table",
+	} {
+		if !strings.Contains(squeeze(shipped.stdout), want) {
+			t.Errorf("plan with the shipped table lacks %q:\n%s", want, shipped.stdout)
+		}
+	}
+	shippedJSON := elevator(t, "", "orbit", "plan", "-f", file, "--output", "json")
+	mustSucceed(t, shippedJSON)
+	var shippedDoc struct {
+		Cost cost.Estimate `json:"cost"`
+	}
+	if err := json.Unmarshal([]byte(shippedJSON.stdout), &shippedDoc); err != nil {
+		t.Fatal(err)
+	}
+	if tot := shippedDoc.Cost.Totals; tot.Complete || tot.Unpriced != 1 || shippedDoc.Cost.PricesDate != cost.Prices().Date {
+		t.Errorf("shipped table's totals %+v, date %s: want incomplete, 1 left out, the table's date", tot, shippedDoc.Cost.PricesDate)
+	}
+
+	cli.UsePrices(t, costPrices)
 
 	first := elevator(t, "", "orbit", "plan", "-f", file)
 	mustSucceed(t, first)
@@ -141,18 +169,11 @@ func TestAppPlanAndDeployDryRunEstimateTheirChange(t *testing.T) {
 		}
 	}
 	mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
+	// up, with no release yet: before has its load balancer, no instance
 	again := elevator(t, "", append([]string{"app", "plan"}, flags...)...)
 	mustSucceed(t, again)
-	if !strings.Contains(again.stdout, "no change: $31.61/month") {
-		t.Errorf("app plan of the app as it is:\n%s", again.stdout)
-	}
-	kept := elevator(t, "", append([]string{"app", "plan", "--keep", "--output", "json"}, flags...)...)
-	mustSucceed(t, kept)
-	var keptDoc struct {
-		Cost cost.Estimate `json:"cost"`
-	}
-	if err := json.Unmarshal([]byte(kept.stdout), &keptDoc); err != nil || len(keptDoc.Cost.Lines) != 0 || keptDoc.Cost.Totals.After != 31.61 {
-		t.Errorf("app plan --keep --output json: %v, cost %+v\n%s", err, keptDoc.Cost, kept.stdout)
+	if want := "+$15.18/month (from $16.43 to $31.61)"; !strings.Contains(again.stdout, want) || strings.Contains(again.stdout, "Load Balancer") {
+		t.Errorf("app plan of the app up with no release lacks %q or shows its load balancer as a change:\n%s", want, again.stdout)
 	}
 	mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
 
@@ -163,8 +184,26 @@ func TestAppPlanAndDeployDryRunEstimateTheirChange(t *testing.T) {
 	}
 	mustSucceed(t, elevator(t, "", append([]string{"deploy", "--version", "1.0.0"}, flags...)...))
 
+	// released: before counts the release's instances, and nothing changes
+	kept := elevator(t, "", append([]string{"app", "plan", "--keep", "--output", "json"}, flags...)...)
+	mustSucceed(t, kept)
+	var keptDoc struct {
+		Cost cost.Estimate `json:"cost"`
+	}
+	if err := json.Unmarshal([]byte(kept.stdout), &keptDoc); err != nil || len(keptDoc.Cost.Lines) != 0 || keptDoc.Cost.Totals.After != 31.61 {
+		t.Errorf("app plan --keep --output json: %v, cost %+v\n%s", err, keptDoc.Cost, kept.stdout)
+	}
+
 	if err := os.WriteFile(appFile, []byte(strings.Replace(costApp, "min: 1, max: 3", "min: 3, max: 3", 1)), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	// before is the last release's web at 1, not the changed manifest's 3
+	grown := elevator(t, "", append([]string{"app", "plan"}, flags...)...)
+	mustSucceed(t, grown)
+	for _, want := range []string{"+ us-east-1  service web: t3.micro instances  2 × $0.0104/hour  $15.19", "+$15.19/month (from $31.61 to $46.80)"} {
+		if !strings.Contains(squeeze(grown.stdout), want) {
+			t.Errorf("app plan with web's minimum raised lacks %q:\n%s", want, grown.stdout)
+		}
 	}
 	js := elevator(t, "", append([]string{"deploy", "--version", "1.0.1", "--dry-run", "--output", "json"}, flags...)...)
 	mustSucceed(t, js)
@@ -179,9 +218,10 @@ func TestAppPlanAndDeployDryRunEstimateTheirChange(t *testing.T) {
 		t.Error("the dry run's JSON lost the release document's fields")
 	}
 	c := doc.Cost
-	// 2 web instances: 2 × 0.0104 × 730 = 15.184 before; 4 of them after,
-	// 30.368; each total is rounded to the cent, and the line is their
-	// difference. Their root volumes are what moto's image says (15 GiB
+	// before, the first release: web 1 + worker 1 = 2 instances,
+	// 2 × 0.0104 × 730 = 15.184; after, web 3 + worker 1 = 4 of them,
+	// 30.368; each total is rounded to the cent, and the line (2 more web
+	// instances) is their difference. Their root volumes are what moto's image says (15 GiB
 	// of standard EBS), which the test's table has no price for.
 	if len(c.Lines) != 2 || c.Totals.Before != 15.18 || c.Totals.After != 30.37 || c.Totals.Change != 15.19 {
 		t.Fatalf("second release's estimate %+v, want 2 more web instances and their volumes over the first release's 15.18", c)
@@ -203,7 +243,7 @@ func TestAppPlanAndDeployDryRunEstimateTheirChange(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &remote); err != nil {
 			t.Fatalf("%v\n%s", err, r.stdout)
 		}
-		if remote.Cost.Totals != c.Totals || len(remote.Cost.Notes) != len(c.Notes) {
+		if !reflect.DeepEqual(remote.Cost.Totals, c.Totals) || len(remote.Cost.Notes) != len(c.Notes) {
 			t.Errorf("through a deployer: %+v, want what the in-process dry run said: %+v", remote.Cost, c)
 		}
 	})

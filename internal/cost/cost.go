@@ -43,6 +43,13 @@ type Item struct {
 	Key    string // the price table's key (see Table)
 	Unit   string // PerHour or PerGBMonth
 	Count  float64
+	// Note, when set, is said with the estimate's notes: how the item was
+	// counted.
+	Note string
+	// Uncounted marks something that costs but could not be counted (Note
+	// says why): it has no Key or Count, is named with what has no price,
+	// and the totals say they leave it out.
+	Uncounted bool
 }
 
 // Line is one item of an estimate with its price.
@@ -65,6 +72,12 @@ type Totals struct {
 	Before float64 `json:"before"`
 	After  float64 `json:"after"`
 	Change float64 `json:"change"`
+	// Complete is false when something that costs has no price or could
+	// not be counted: Unpriced of them are left out of the amounts, the
+	// ones Excluded names.
+	Complete bool     `json:"complete"`
+	Unpriced int      `json:"unpriced"`
+	Excluded []string `json:"excluded,omitempty"`
 }
 
 // Estimate is what a plan adds to and removes from the monthly bill.
@@ -83,14 +96,20 @@ type Estimate struct {
 	Notes []string `json:"notes"`
 }
 
-// notIncluded are the costs that depend on use, which a plan cannot know.
+// notIncluded are the costs that depend on use, which a plan cannot know,
+// or that the estimate does not count; every estimate says them.
 var notIncluded = []string{
-	"not included: data processed by NAT gateways, load balancer capacity units (LCUs), data transfer, requests, snapshots and backups, Aurora storage and I/O, DynamoDB, S3, CloudWatch, SNS, Route 53, public IPv4 addresses",
-	"instances' root volumes are counted as their image gives them where the image is known: the bastion's, and services' in deploy --dry-run",
-	"services are counted at their minimum capacity (scaling.min): scaling policies and scheduled actions may run more",
-	"a multi-AZ RDS instance is counted as two instances (primary and standby) and twice its storage",
+	"not included: data processed by NAT gateways, load balancer capacity units (LCUs), data transfer, requests, snapshots and backups, Aurora storage and I/O, DynamoDB, S3, CloudWatch metrics, alarms and Logs, SNS, SQS, Lambda, Secrets Manager, KMS keys and requests, ECR storage, Route 53, public IPv4 addresses",
 	"prices are on-demand list prices (Linux, shared tenancy); savings plans, reserved instances, credits and taxes are not applied",
 }
+
+// Notes items carry, said only where such an item is counted.
+const (
+	noteRootVolumes = "instances' root volumes are counted as their image gives them, unless the launch template sizes them"
+	noteMultiAZ     = "a multi-AZ RDS instance is counted as two instances (primary and standby) and twice its storage"
+	noteServices    = "services are counted at their minimum capacity (scaling.min): scaling policies and scheduled actions may run more"
+	noteRelease     = "a release's services are counted at their minimum capacity (capacity.min): the groups they replace may run more, and so may scaling policies and scheduled actions"
+)
 
 // key identifies items that are the same thing in the same region.
 type key struct{ region, what, price, unit string }
@@ -98,7 +117,9 @@ type key struct{ region, what, price, unit string }
 func sum(items []Item) map[key]float64 {
 	m := map[key]float64{}
 	for _, it := range items {
-		m[key{it.Region, it.What, it.Key, it.Unit}] += it.Count
+		if !it.Uncounted {
+			m[key{it.Region, it.What, it.Key, it.Unit}] += it.Count
+		}
 	}
 	return m
 }
@@ -108,14 +129,28 @@ func sum(items []Item) map[key]float64 {
 func (t *Table) Estimate(before, after []Item) *Estimate {
 	e := &Estimate{Currency: Currency, PricesDate: t.Date, PricesSource: t.Source, HoursPerMonth: HoursPerMonth, Lines: []Line{}, Notes: slices.Clone(notIncluded)}
 	unpriced := map[string]bool{}
+	excluded := map[key]bool{} // what the totals leave out, once each
+	notes := map[string]bool{}
+	for _, it := range slices.Concat(before, after) {
+		if it.Note != "" && !it.Uncounted && !notes[it.Note] {
+			notes[it.Note] = true
+			e.Notes = append(e.Notes, it.Note)
+		}
+		if it.Uncounted {
+			unpriced[fmt.Sprintf("%s: %s: %s", it.Region, it.What, it.Note)] = true
+			excluded[key{region: it.Region, what: it.What}] = true
+		}
+	}
 	monthly := func(k key, count float64) (float64, float64, bool) {
 		if !t.HasRegion(k.region) {
 			unpriced[fmt.Sprintf("%s: the price table has no prices for this region", k.region)] = true
+			excluded[k] = true
 			return 0, 0, false
 		}
 		p, ok := t.Price(k.region, k.price)
 		if !ok {
 			unpriced[fmt.Sprintf("%s: %s: no price in the table", k.region, k.what)] = true
+			excluded[k] = true
 			return 0, 0, false
 		}
 		if k.unit == PerHour {
@@ -170,6 +205,16 @@ func (t *Table) Estimate(before, after []Item) *Estimate {
 	slices.Sort(e.Unpriced)
 	e.Totals.Before, e.Totals.After = cents(e.Totals.Before), cents(e.Totals.After)
 	e.Totals.Change = cents(e.Totals.After - e.Totals.Before)
+	e.Totals.Unpriced = len(excluded)
+	e.Totals.Complete = len(excluded) == 0
+	whats := map[string]bool{}
+	for k := range excluded {
+		if !whats[k.what] {
+			whats[k.what] = true
+			e.Totals.Excluded = append(e.Totals.Excluded, k.what)
+		}
+	}
+	slices.Sort(e.Totals.Excluded)
 	return e
 }
 
@@ -186,7 +231,9 @@ func Services(a *elevator.App, regions []string) []Item {
 	var items []Item
 	for _, r := range regions {
 		for _, s := range a.Services {
-			items = append(items, serviceItem(r, s.Name, s.InstanceType, s.Scaling.Min))
+			it := serviceItem(r, s.Name, s.InstanceType, s.Scaling.Min)
+			it.Note = noteServices
+			items = append(items, it)
 		}
 	}
 	return items
@@ -195,18 +242,33 @@ func Services(a *elevator.App, regions []string) []Item {
 // ReleaseServices returns the instances a release runs: each service's
 // minimum capacity in each region it places the service in, and their
 // root volumes as their image gives them (images may be nil: none
-// counted).
+// counted). An image images cannot read leaves its volumes uncounted,
+// which the estimate says.
 func ReleaseServices(rel *elevator.Release, images Images) []Item {
 	var items []Item
 	for _, s := range rel.Services {
 		for _, p := range s.Placements {
-			items = append(items, serviceItem(p.Region, s.Name, s.InstanceType, s.Capacity.Min))
+			it := serviceItem(p.Region, s.Name, s.InstanceType, s.Capacity.Min)
+			it.Note = noteRelease
+			items = append(items, it)
+			if images == nil || p.Image == "" || s.Capacity.Min == 0 {
+				continue
+			}
 			if v, ok := rootVolume(images, p.Region, p.Image); ok {
 				items = append(items, v.item(p.Region, "service "+s.Name, float64(s.Capacity.Min)))
+			} else {
+				items = append(items, unreadableImage(p.Region, "service "+s.Name, p.Image))
 			}
 		}
 	}
 	return items
+}
+
+// unreadableImage is the root volumes of an owner's instances whose image
+// could not be read.
+func unreadableImage(region, owner, image string) Item {
+	return Item{Region: region, What: owner + ": root volumes", Uncounted: true,
+		Note: fmt.Sprintf("the image %s could not be read (DescribeImages): its root volume is not counted", image)}
 }
 
 // Volume is an image's root volume: what an instance launched from it
@@ -214,6 +276,9 @@ func ReleaseServices(rel *elevator.Release, images Images) []Item {
 type Volume struct {
 	GiB  float64
 	Type string // gp3, gp2, ...; "" is gp2, EBS's default
+	// Device is the root device's name (/dev/xvda): a launch template's
+	// mapping of that device replaces what it gives.
+	Device string
 }
 
 // Images returns the root volume of an image in a region, and false when
@@ -233,7 +298,7 @@ func rootVolume(images Images, region, image string) (Volume, bool) {
 
 // item is count instances' worth of the volume.
 func (v Volume) item(region, owner string, count float64) Item {
-	return Item{Region: region, What: fmt.Sprintf("%s: %s volumes", owner, v.Type), Key: "ebs:" + v.Type, Unit: PerGBMonth, Count: v.GiB * count}
+	return Item{Region: region, What: fmt.Sprintf("%s: %s volumes", owner, v.Type), Key: "ebs:" + v.Type, Unit: PerGBMonth, Count: v.GiB * count, Note: noteRootVolumes}
 }
 
 // Stack is a CloudFormation template and the values of its parameters.
@@ -292,11 +357,12 @@ func Template(st Stack, images Images) ([]Item, error) {
 	}
 	slices.Sort(ids)
 	var items []Item
-	add := func(what, key, unit string, count float64) {
+	addNoted := func(what, key, unit string, count float64, note string) {
 		if count > 0 {
-			items = append(items, Item{Region: region, What: what, Key: key, Unit: unit, Count: count})
+			items = append(items, Item{Region: region, What: what, Key: key, Unit: unit, Count: count, Note: note})
 		}
 	}
+	add := func(what, key, unit string, count float64) { addNoted(what, key, unit, count, "") }
 	for _, id := range ids {
 		res := t.Resources[id]
 		if !costs[res.Type] {
@@ -314,48 +380,43 @@ func Template(st Stack, images Images) ([]Item, error) {
 				add("Application Load Balancer", "alb:hour", PerHour, 1)
 			}
 		case "AWS::AutoScaling::AutoScalingGroup":
-			n, ok := num(p["DesiredCapacity"])
-			if !ok {
-				n, _ = num(p["MinSize"])
-			}
 			lt := launchTemplate(t, p["LaunchTemplate"])
 			typ, ok := str(lt["InstanceType"])
 			if !ok {
 				continue
 			}
 			name := strings.ToLower(strings.TrimPrefix(id, "AutoScalingGroup"))
-			add(fmt.Sprintf("%s: %s instances", name, typ), "ec2:"+typ, PerHour, n)
-			if len(list(lt["BlockDeviceMappings"])) == 0 {
-				image, _ := str(lt["ImageId"])
-				if ref, ok := lt["ImageId"].(map[string]any); ok {
-					param, _ := ref["Ref"].(string)
-					image = st.Parameters[param]
+			what := fmt.Sprintf("%s: %s instances", name, typ)
+			n, ok := num(p["DesiredCapacity"])
+			note := ""
+			if !ok {
+				// A desired capacity given by a function (Fn::If, Ref)
+				// only CloudFormation resolves: the minimum size stands in.
+				min, minOK := num(p["MinSize"])
+				switch {
+				case !minOK && p["MinSize"] != nil:
+					items = append(items, Item{Region: region, What: what, Uncounted: true,
+						Note: "its desired capacity and minimum size are given by functions CloudFormation resolves: not counted"})
+					continue
+				case p["DesiredCapacity"] != nil:
+					note = fmt.Sprintf("%s: %s: its desired capacity is given by a function CloudFormation resolves: counted at its minimum size, %s",
+						region, name, strconv.FormatFloat(min, 'f', -1, 64))
 				}
-				if v, ok := rootVolume(images, region, image); ok && n > 0 {
-					items = append(items, v.item(region, name, n))
-				}
+				n = min
 			}
-			for _, m := range list(lt["BlockDeviceMappings"]) {
-				mapping, _ := m.(map[string]any)
-				ebs, _ := mapping["Ebs"].(map[string]any)
-				size, _ := num(ebs["VolumeSize"])
-				vt, ok := str(ebs["VolumeType"])
-				if !ok {
-					vt = "gp3"
-				}
-				add(fmt.Sprintf("%s: %s volumes", name, vt), "ebs:"+vt, PerGBMonth, size*n)
-			}
+			addNoted(what, "ec2:"+typ, PerHour, n, note)
+			items = append(items, volumes(st, lt, images, name, n)...)
 		case "AWS::RDS::DBInstance":
 			class, ok := str(p["DBInstanceClass"])
 			engine, _ := str(p["Engine"])
 			if !ok || engine == "" {
 				continue
 			}
-			n, what := 1.0, fmt.Sprintf("RDS %s %s", engine, class)
+			n, what, note := 1.0, fmt.Sprintf("RDS %s %s", engine, class), ""
 			if multi, _ := str(p["MultiAZ"]); multi == "true" {
-				n, what = 2, what+" (multi-AZ: primary and standby)"
+				n, what, note = 2, what+" (multi-AZ: primary and standby)", noteMultiAZ
 			}
-			add(what, "rds:"+engine+":single:"+class, PerHour, n)
+			addNoted(what, "rds:"+engine+":single:"+class, PerHour, n, note)
 			if size, ok := num(p["AllocatedStorage"]); ok {
 				st, ok := str(p["StorageType"])
 				if !ok {
@@ -391,6 +452,63 @@ func Template(st Stack, images Images) ([]Item, error) {
 		}
 	}
 	return items, nil
+}
+
+// volumes returns the EBS volumes of n instances of a launch template:
+// its block device mappings, and the root volume of its image (a literal
+// or a parameter) unless a mapping replaces it. A mapping of the root
+// device without a size or a type takes the image's; another mapping
+// without a type is gp2, EBS's default.
+func volumes(st Stack, lt map[string]any, images Images, owner string, n float64) []Item {
+	if n <= 0 {
+		return nil
+	}
+	image, _ := str(lt["ImageId"])
+	if ref, ok := lt["ImageId"].(map[string]any); ok {
+		param, _ := ref["Ref"].(string)
+		image = st.Parameters[param]
+	}
+	var items []Item
+	root, rootOK := rootVolume(images, st.Region, image)
+	if !rootOK && images != nil && image != "" {
+		items = append(items, unreadableImage(st.Region, owner, image))
+	}
+	rootMapped := false
+	for _, m := range list(lt["BlockDeviceMappings"]) {
+		mapping, _ := m.(map[string]any)
+		ebs, ok := mapping["Ebs"].(map[string]any)
+		if !ok {
+			continue // an instance store volume, or NoDevice
+		}
+		device, _ := str(mapping["DeviceName"])
+		size, sized := num(ebs["VolumeSize"])
+		vt, typed := str(ebs["VolumeType"])
+		if rootOK && device == root.Device {
+			rootMapped = true
+			if !sized {
+				size, sized = root.GiB, true
+			}
+			if !typed {
+				vt, typed = root.Type, true
+			}
+		}
+		if !typed {
+			vt = "gp2"
+		}
+		what := fmt.Sprintf("%s: %s volumes", owner, vt)
+		if !sized {
+			items = append(items, Item{Region: st.Region, What: what, Uncounted: true,
+				Note: fmt.Sprintf("the volume %s has no size in the launch template and its image's is not known: not counted", device)})
+			continue
+		}
+		if size*n > 0 {
+			items = append(items, Item{Region: st.Region, What: what, Key: "ebs:" + vt, Unit: PerGBMonth, Count: size * n})
+		}
+	}
+	if rootOK && !rootMapped {
+		items = append(items, root.item(st.Region, owner, n))
+	}
+	return items
 }
 
 // launchTemplate returns the LaunchTemplateData of the launch template an

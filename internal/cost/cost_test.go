@@ -267,11 +267,13 @@ func TestTemplateCountsDataStoresAndLaunchTemplateVolumes(t *testing.T) {
 	}
 	want := []cost.Item{
 		{Region: "eu-west-1", What: "bastion: t4g.nano instances", Key: "ec2:t4g.nano", Unit: cost.PerHour, Count: 3},
-		{Region: "eu-west-1", What: "bastion: gp2 volumes", Key: "ebs:gp2", Unit: cost.PerGBMonth, Count: 90},
+		{Region: "eu-west-1", What: "bastion: gp2 volumes", Key: "ebs:gp2", Unit: cost.PerGBMonth, Count: 90, Note: "instances' root volumes are counted as their image gives them, unless the launch template sizes them"},
 		{Region: "eu-west-1", What: "worker: m6i.large instances", Key: "ec2:m6i.large", Unit: cost.PerHour, Count: 2},
-		{Region: "eu-west-1", What: "worker: gp3 volumes", Key: "ebs:gp3", Unit: cost.PerGBMonth, Count: 40},
+		// no type and no image to take it from: EBS's default, gp2
+		{Region: "eu-west-1", What: "worker: gp2 volumes", Key: "ebs:gp2", Unit: cost.PerGBMonth, Count: 40},
 		{Region: "eu-west-1", What: "ElastiCache Redis cache.t4g.small nodes", Key: "cache:redis:cache.t4g.small", Unit: cost.PerHour, Count: 2},
-		{Region: "eu-west-1", What: "RDS postgres db.t4g.medium (multi-AZ: primary and standby)", Key: "rds:postgres:single:db.t4g.medium", Unit: cost.PerHour, Count: 2},
+		{Region: "eu-west-1", What: "RDS postgres db.t4g.medium (multi-AZ: primary and standby)", Key: "rds:postgres:single:db.t4g.medium", Unit: cost.PerHour, Count: 2,
+			Note: "a multi-AZ RDS instance is counted as two instances (primary and standby) and twice its storage"},
 		{Region: "eu-west-1", What: "RDS gp3 storage", Key: "rds:storage:gp3", Unit: cost.PerGBMonth, Count: 100},
 		{Region: "eu-west-1", What: "Network Load Balancer", Key: "nlb:hour", Unit: cost.PerHour, Count: 1},
 	}

@@ -34,14 +34,22 @@ func (e *Estimate) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "  %s %s\t  %s\t  %s × %s\t  %s\n", sign, l.Region, l.What, count, price, monthly)
 	}
 	tw.Flush()
+	partial := ""
+	if !e.Totals.Complete && e.Totals.Unpriced > 0 {
+		items := "items"
+		if e.Totals.Unpriced == 1 {
+			items = "item"
+		}
+		partial = fmt.Sprintf(" (excluding %d %s with no price: %s)", e.Totals.Unpriced, items, strings.Join(e.Totals.Excluded, ", "))
+	}
 	if len(e.Lines) == 0 {
-		fmt.Fprintf(&b, "  no change: %s/month\n", money(e.Totals.After, false))
+		fmt.Fprintf(&b, "  no change: %s/month%s\n", money(e.Totals.After, false), partial)
 	} else {
 		change := money(e.Totals.Change, e.Totals.Change < 0)
 		if e.Totals.Change >= 0 {
 			change = "+" + change
 		}
-		fmt.Fprintf(&b, "  %s/month (from %s to %s)\n", change, money(e.Totals.Before, false), money(e.Totals.After, false))
+		fmt.Fprintf(&b, "  %s/month (from %s to %s)%s\n", change, money(e.Totals.Before, false), money(e.Totals.After, false), partial)
 	}
 	for _, u := range e.Unpriced {
 		fmt.Fprintf(&b, "  not priced: %s\n", u)

@@ -33,6 +33,8 @@ type Image struct {
 	// template says otherwise; 0 and "" when the image does not say.
 	RootVolumeGiB  int
 	RootVolumeType string
+	// RootDevice is the root device's name (/dev/xvda).
+	RootDevice string
 }
 
 // Image returns the image with id. It returns an ENOTFOUND error wrapping
@@ -62,6 +64,7 @@ func image(img ec2types.Image) Image {
 		Tags:       tagMap(img.Tags),
 		Public:     aws.ToBool(img.Public),
 		Snapshots:  imageSnapshots(img),
+		RootDevice: aws.ToString(img.RootDeviceName),
 	}
 	for _, m := range img.BlockDeviceMappings {
 		if m.Ebs != nil && aws.ToString(m.DeviceName) == aws.ToString(img.RootDeviceName) {
