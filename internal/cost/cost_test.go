@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -117,10 +118,30 @@ func exampleApp(t testing.TB) (*elevator.App, []compile.Stack) {
 	return a, stacks
 }
 
+// goldenFiles are the golden files the tests compared, for
+// TestMain to flag the ones none of them did.
+var goldenFiles = map[string]bool{}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 && flag.Lookup("test.run").Value.String() == "" {
+		files, _ := filepath.Glob(filepath.Join("testdata", "*.golden.*"))
+		for _, f := range files {
+			if !goldenFiles[f] {
+				fmt.Fprintf(os.Stderr, "%s is compared by no test: remove it\n", f)
+				code = 1
+			}
+		}
+	}
+	os.Exit(code)
+}
+
 // golden compares got with testdata/name, or rewrites it with -update.
+// JSON goldens are compared as values, text ones byte for byte.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
+	goldenFiles[path] = true
 	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
@@ -131,7 +152,18 @@ func golden(t *testing.T, name string, got []byte) {
 	if err != nil {
 		t.Fatalf("%v (run go test ./internal/cost -update)", err)
 	}
-	if !bytes.Equal(got, want) {
+	same := bytes.Equal(got, want)
+	if strings.HasSuffix(name, ".json") {
+		var g, w any
+		if err := json.Unmarshal(want, &w); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatal(err)
+		}
+		same = reflect.DeepEqual(g, w)
+	}
+	if !same {
 		t.Errorf("%s differs (go test ./internal/cost -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
