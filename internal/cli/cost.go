@@ -9,11 +9,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/compile"
 	"github.com/elevatorhq/elevator/internal/cost"
 	"github.com/elevatorhq/elevator/internal/orbit"
+	"github.com/elevatorhq/elevator/internal/release"
 	"github.com/elevatorhq/elevator/internal/release/awsrelease"
 )
 
@@ -202,11 +204,20 @@ func (e *releaseEnv) releaseCost(ctx context.Context, rel *elevator.Release) (*c
 	images := imageVolumes(ctx, e.configs)
 	var before []cost.Item
 	var note string
+	after := cost.ReleaseServices(rel, images)
 	store, err := e.releaseStore(ctx)
 	if err == nil {
 		var prev *elevator.Release
 		if prev, err = lastSuccess(ctx, store, rel.App); prev != nil {
-			before = cost.ReleaseServices(prev, images)
+			running := e.runningDesired(ctx, prev)
+			before = cost.ReleaseServicesAt(prev, images, func(region, service string, _ elevator.ReleaseCapacity) (int, bool) {
+				n, ok := running[[2]string{region, service}]
+				return n, ok
+			})
+			after = cost.ReleaseServicesAt(rel, images, func(region, service string, c elevator.ReleaseCapacity) (int, bool) {
+				n, ok := running[[2]string{region, service}]
+				return release.Desired(c, []int{n}), ok
+			})
 		}
 	}
 	if err != nil {
@@ -215,11 +226,31 @@ func (e *releaseEnv) releaseCost(ctx context.Context, rel *elevator.Release) (*c
 		}
 		note = fmt.Sprintf("the app's current release could not be read (%v): the estimate counts this release's instances as added", err)
 	}
-	est := priceTable().Estimate(before, cost.ReleaseServices(rel, images))
+	est := priceTable().Estimate(before, after)
 	if note != "" {
 		est.Notes = append(est.Notes, note)
 	}
 	return est, nil
+}
+
+// runningDesired reads the desired capacity of the groups a release made,
+// by region and service: one DescribeAutoScalingGroups per group. A group
+// that cannot be read (gone, or the caller may not read it) is left out,
+// and its service is counted at its minimum.
+func (e *releaseEnv) runningDesired(ctx context.Context, rel *elevator.Release) map[[2]string]int {
+	running := map[[2]string]int{}
+	for _, s := range rel.Services {
+		for _, p := range s.Placements {
+			cfg, err := e.configs.For(ctx, p.Region)
+			if err != nil {
+				continue
+			}
+			if g, err := autoscaling.New(cfg).Group(ctx, release.GroupName(rel, s.Name)); err == nil {
+				running[[2]string{p.Region, s.Name}] = g.Desired
+			}
+		}
+	}
+	return running
 }
 
 // releaseStore is where the orbit keeps its release records: the

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	domain "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/cli"
 	"github.com/elevatorhq/elevator/internal/cost"
 )
@@ -247,4 +249,22 @@ func TestAppPlanAndDeployDryRunEstimateTheirChange(t *testing.T) {
 			t.Errorf("through a deployer: %+v, want what the in-process dry run said: %+v", remote.Cost, c)
 		}
 	})
+
+	// web's group scaled out to 2: the dry run counts it as it runs (2,
+	// carried over into the new group and raised to its minimum, 3), not at
+	// the last release's minimum, 1
+	groups, err := autoscaling.New(acct.Config("us-east-1")).Groups(context.Background(), map[string]string{domain.TagApp: "shop", domain.TagService: "web"})
+	if err != nil || len(groups) != 1 {
+		t.Fatalf("web's groups: %v, %v", groups, err)
+	}
+	if err := autoscaling.New(acct.Config("us-east-1")).SetCapacity(context.Background(), groups[0].Name, autoscaling.Capacity{Min: 1, Max: 3, Desired: 2}); err != nil {
+		t.Fatal(err)
+	}
+	scaled := elevator(t, "", append([]string{"deploy", "--version", "1.0.1", "--dry-run"}, flags...)...)
+	mustSucceed(t, scaled)
+	for _, want := range []string{"+ us-east-1  service web: t3.micro instances  1 × $0.0104/hour  $7.60", "+$7.60/month (from $22.77 to $30.37)", "running groups' desired capacity"} {
+		if !strings.Contains(squeeze(scaled.stdout), want) {
+			t.Errorf("dry run with web scaled out lacks %q:\n%s", want, scaled.stdout)
+		}
+	}
 }

@@ -108,7 +108,8 @@ const (
 	noteRootVolumes = "instances' root volumes are counted as their image gives them, unless the launch template sizes them"
 	noteMultiAZ     = "a multi-AZ RDS instance is counted as two instances (primary and standby) and twice its storage"
 	noteServices    = "services are counted at their minimum capacity (scaling.min): scaling policies and scheduled actions may run more"
-	noteRelease     = "a release's services are counted at their minimum capacity (capacity.min): the groups they replace may run more, and so may scaling policies and scheduled actions"
+	noteRelease     = "a release's services are counted at their minimum capacity (capacity.min) where their running groups' desired capacity is not known: those groups may run more, and so may scaling policies and scheduled actions"
+	noteRunning     = "services are counted at their running groups' desired capacity, as a release carries it over (bounded by capacity.min and max)"
 )
 
 // key identifies items that are the same thing in the same region.
@@ -245,17 +246,34 @@ func Services(a *elevator.App, regions []string) []Item {
 // counted). An image images cannot read leaves its volumes uncounted,
 // which the estimate says.
 func ReleaseServices(rel *elevator.Release, images Images) []Item {
+	return ReleaseServicesAt(rel, images, nil)
+}
+
+// Counts returns how many instances a release's service runs in a region
+// (its group's desired capacity, read back), and false when that is not
+// known.
+type Counts func(region, service string, c elevator.ReleaseCapacity) (int, bool)
+
+// ReleaseServicesAt is ReleaseServices with each service counted as
+// counts says where it knows (counts may be nil), else at its minimum.
+func ReleaseServicesAt(rel *elevator.Release, images Images, counts Counts) []Item {
 	var items []Item
 	for _, s := range rel.Services {
 		for _, p := range s.Placements {
-			it := serviceItem(p.Region, s.Name, s.InstanceType, s.Capacity.Min)
-			it.Note = noteRelease
+			n, note := s.Capacity.Min, noteRelease
+			if counts != nil {
+				if c, ok := counts(p.Region, s.Name, s.Capacity); ok {
+					n, note = c, noteRunning
+				}
+			}
+			it := serviceItem(p.Region, s.Name, s.InstanceType, n)
+			it.Note = note
 			items = append(items, it)
-			if images == nil || p.Image == "" || s.Capacity.Min == 0 {
+			if images == nil || p.Image == "" || n == 0 {
 				continue
 			}
 			if v, ok := rootVolume(images, p.Region, p.Image); ok {
-				items = append(items, v.item(p.Region, "service "+s.Name, float64(s.Capacity.Min)))
+				items = append(items, v.item(p.Region, "service "+s.Name, float64(n)))
 			} else {
 				items = append(items, unreadableImage(p.Region, "service "+s.Name, p.Image))
 			}
