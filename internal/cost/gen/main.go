@@ -26,24 +26,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/cost"
 )
-
-// families are the instance families whose types the table keeps: the
-// ones Elevator's manifests name in examples and docs, and their
-// neighbours. Everything else is left out to keep the table small.
-var families = []string{
-	"t3", "t3a", "t4g", "m5", "m6i", "m6g", "m7i", "m7g", "c5", "c6i", "c6g", "c7i", "c7g", "r5", "r6i", "r6g", "r7i", "r7g",
-}
-
-// engines maps the price list's database engine names to Elevator's.
-var engines = map[string]string{"PostgreSQL": "postgres", "MySQL": "mysql", "Aurora PostgreSQL": "aurora-postgresql", "Aurora MySQL": "aurora-mysql"}
 
 // prices is the table being built: region -> key -> USD per unit.
 type prices map[string]map[string]float64
@@ -58,51 +48,6 @@ func (p prices) set(region, key string, usd float64) {
 		p[region] = map[string]float64{}
 	}
 	p[region][key] = usd
-}
-
-// sizes are the sizes the table keeps, up to 4xlarge: larger ones are
-// rare enough behind Elevator's services that a smaller table wins.
-var sizes = []string{"nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge"}
-
-// keep reports whether an instance type (t3.micro, db.t3.micro,
-// cache.t3.micro) is of a family and size the table keeps.
-func keep(typ string) bool {
-	typ = strings.TrimPrefix(strings.TrimPrefix(typ, "db."), "cache.")
-	family, size, ok := strings.Cut(typ, ".")
-	return ok && slices.Contains(families, family) && slices.Contains(sizes, size)
-}
-
-// offer is the part of an AWS bulk offer file the table needs.
-type offer struct {
-	OfferCode       string `json:"offerCode"`
-	PublicationDate string `json:"publicationDate"`
-	Products        map[string]struct {
-		SKU           string            `json:"sku"`
-		ProductFamily string            `json:"productFamily"`
-		Attributes    map[string]string `json:"attributes"`
-	} `json:"products"`
-	Terms struct {
-		OnDemand map[string]map[string]struct {
-			PriceDimensions map[string]struct {
-				Unit         string            `json:"unit"`
-				PricePerUnit map[string]string `json:"pricePerUnit"`
-			} `json:"priceDimensions"`
-		} `json:"OnDemand"`
-	} `json:"terms"`
-}
-
-// onDemand returns a SKU's on-demand price in USD per unit, the first
-// non-zero dimension (on-demand terms have one).
-func (o *offer) onDemand(sku string) (float64, string, bool) {
-	for _, term := range o.Terms.OnDemand[sku] {
-		for _, d := range term.PriceDimensions {
-			v, err := strconv.ParseFloat(d.PricePerUnit["USD"], 64)
-			if err == nil && v > 0 {
-				return v, d.Unit, true
-			}
-		}
-	}
-	return 0, "", false
 }
 
 // readOffers adds what the offer files give to p and returns the oldest
@@ -126,7 +71,7 @@ func readOffers(src string, p prices, notes io.Writer) (string, error) {
 			if err != nil {
 				return "", fmt.Errorf("read %s offer file %s: %w", code, f, err)
 			}
-			if d := dateOf(o.PublicationDate); d != "" && (date == "" || d < date) {
+			if d := cost.DateOf(o.PublicationDate); d != "" && (date == "" || d < date) {
 				date = d
 			}
 			if err := addOffer(o, code, p, seen); err != nil {
@@ -204,120 +149,36 @@ func open(name string) (io.ReadCloser, error) {
 	return resp.Body, nil
 }
 
-func loadOffer(name string) (*offer, error) {
+func loadOffer(name string) (*cost.Offer, error) {
 	r, err := open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	o := &offer{}
+	o := &cost.Offer{}
 	if err := json.NewDecoder(r).Decode(o); err != nil {
 		return nil, err
 	}
 	return o, nil
 }
 
-func dateOf(ts string) string {
-	t, err := time.Parse(time.RFC3339, ts)
-	if err != nil {
-		return ""
-	}
-	return t.UTC().Format(time.DateOnly)
-}
-
-// addOffer keeps the on-demand prices of what Elevator creates: Linux,
-// shared-tenancy instances; NAT gateway hours; gp3 and gp2 storage;
-// Application and Network Load Balancer hours; single-AZ RDS instances of
-// the engines Elevator supports and their gp3 and gp2 storage; Redis
-// cache nodes. Aurora's I/O-Optimized instances (usage types
-// ...IOOptimized...) are left out: the standard configuration is priced.
+// addOffer keeps the prices cost.OfferPrices finds in an offer of code.
 // seen records which SKU gave each region's key, to find conflicts.
-func addOffer(o *offer, code string, p prices, seen map[string]string) error {
-	skus := make([]string, 0, len(o.Products))
-	for sku := range o.Products {
-		skus = append(skus, sku)
-	}
-	slices.Sort(skus)
+func addOffer(o *cost.Offer, code string, p prices, seen map[string]string) error {
 	var conflicts []string
-	for _, sku := range skus {
-		prod := o.Products[sku]
-		a := prod.Attributes
-		region := a["regionCode"]
-		if !elevator.IsRegionName(region) {
+	for _, op := range o.OfferPrices(code) {
+		if other, ok := seen[op.Region+" "+op.Key]; ok && p[op.Region][op.Key] != op.USD {
+			conflicts = append(conflicts, fmt.Sprintf("%s %s: SKU %s gives %v, SKU %s gives %v", op.Region, op.Key, other, p[op.Region][op.Key], op.SKU, op.USD))
 			continue
 		}
-		usd, unit, ok := o.onDemand(sku)
-		if !ok {
-			continue
-		}
-		key := ""
-		switch {
-		case code == "AmazonEC2" && prod.ProductFamily == "Compute Instance":
-			if a["operatingSystem"] == "Linux" && a["tenancy"] == "Shared" && a["preInstalledSw"] == "NA" &&
-				a["capacitystatus"] == "Used" && unit == "Hrs" && keep(a["instanceType"]) {
-				key = "ec2:" + a["instanceType"]
-			}
-		case code == "AmazonEC2" && prod.ProductFamily == "NAT Gateway":
-			// The classic NAT gateway's hours, not the Regional NAT gateway's
-			// nor provisioned bandwidth's.
-			if usage(a["usagetype"], "NatGateway-Hours") {
-				key = "nat:hour"
-			}
-		case code == "AmazonEC2" && prod.ProductFamily == "Storage":
-			if v := a["volumeApiName"]; (v == "gp3" || v == "gp2") && unit == "GB-Mo" {
-				key = "ebs:" + v
-			}
-		case code == "AWSELB" && prod.ProductFamily == "Load Balancer-Application":
-			if usage(a["usagetype"], "LoadBalancerUsage") {
-				key = "alb:hour"
-			}
-		case code == "AWSELB" && prod.ProductFamily == "Load Balancer-Network":
-			if usage(a["usagetype"], "LoadBalancerUsage") {
-				key = "nlb:hour"
-			}
-		case code == "AmazonRDS" && prod.ProductFamily == "Database Instance":
-			// Single-AZ only: the estimate counts a multi-AZ instance as
-			// two (docs/cost.md).
-			engine := engines[a["databaseEngine"]]
-			if engine != "" && a["deploymentOption"] == "Single-AZ" && unit == "Hrs" && keep(a["instanceType"]) &&
-				!strings.Contains(a["usagetype"], "IOOptimized") {
-				key = "rds:" + engine + ":single:" + a["instanceType"]
-			}
-		case code == "AmazonRDS" && prod.ProductFamily == "Database Storage":
-			vt := map[string]string{"General Purpose-GP3": "gp3", "General Purpose": "gp2"}[a["volumeType"]]
-			if vt != "" && a["deploymentOption"] == "Single-AZ" && unit == "GB-Mo" &&
-				(a["databaseEngine"] == "PostgreSQL" || a["databaseEngine"] == "Any" || a["databaseEngine"] == "") {
-				key = "rds:storage:" + vt
-			}
-		case code == "AmazonElastiCache" && prod.ProductFamily == "Cache Instance":
-			if a["cacheEngine"] == "Redis" && unit == "Hrs" && keep(a["instanceType"]) {
-				key = "cache:redis:" + a["instanceType"]
-			}
-		}
-		if key == "" {
-			continue
-		}
-		if other, ok := seen[region+" "+key]; ok && p[region][key] != usd {
-			conflicts = append(conflicts, fmt.Sprintf("%s %s: SKU %s gives %v, SKU %s gives %v", region, key, other, p[region][key], sku, usd))
-			continue
-		}
-		seen[region+" "+key] = sku
-		p.set(region, key, usd)
+		seen[op.Region+" "+op.Key] = op.SKU
+		p.set(op.Region, op.Key, op.USD)
 	}
 	if len(conflicts) > 0 {
 		return fmt.Errorf("products that give one price different values (refine the filters): %s", strings.Join(conflicts, "; "))
 	}
 	return nil
 }
-
-// usage reports whether a usage type is name, with or without the
-// region's prefix (NatGateway-Hours in us-east-1, USW2-NatGateway-Hours).
-func usage(usagetype, name string) bool {
-	prefix, ok := strings.CutSuffix(usagetype, name)
-	return ok && (prefix == "" || usagePrefix.MatchString(prefix))
-}
-
-var usagePrefix = regexp.MustCompile(`^[A-Z]{2,4}[0-9]?-$`)
 
 // ec2info is one entry of the ec2instances.info data: an instance type
 // and its prices per region, per operating system or engine.
@@ -363,7 +224,7 @@ func readEC2Info(dir string, p prices, notes io.Writer) error {
 			return err
 		}
 		for _, it := range list {
-			if !keep(it.InstanceType) {
+			if !cost.Keep(it.InstanceType) {
 				continue
 			}
 			key := fmt.Sprintf(f.key, it.InstanceType)
@@ -380,7 +241,7 @@ func readEC2Info(dir string, p prices, notes io.Writer) error {
 	}
 	left := 0
 	for _, it := range list {
-		if !keep(it.InstanceType) {
+		if !cost.Keep(it.InstanceType) {
 			continue
 		}
 		for region, byOS := range it.Pricing {
