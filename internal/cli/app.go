@@ -62,6 +62,9 @@ else orbits/NAME.yml, NAME.orbit.yml or orbit.yml.`,
 		c.Flags().StringVar(&o.orbitName, "orbit", "", "the orbit to work in (required)")
 		c.Flags().StringVar(&o.orbitFile, "orbit-file", "", "the orbit's manifest (default: see above)")
 		addChangeSetFlags(use, c, o)
+		if use == "plan" {
+			addPriceLookupFlag(c, g)
+		}
 		if use == "down" {
 			c.Flags().BoolVar(&o.deleteData, "delete-data", false, "also delete the app's data stores (databases keep a final snapshot)")
 		}

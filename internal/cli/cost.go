@@ -109,7 +109,7 @@ func stacksCost(ctx context.Context, configs *awsConfigs, stacks []compile.Stack
 			before = append(before, ran(st.Region)...)
 		}
 	}
-	return priceTable().Estimate(before, after), nil
+	return pricesFor(ctx, configs, before, after).Estimate(before, after), nil
 }
 
 // orbitCost estimates what `orbit up` adds to and removes from the
@@ -226,7 +226,7 @@ func (e *releaseEnv) releaseCost(ctx context.Context, rel *elevator.Release) (*c
 		}
 		note = fmt.Sprintf("the app's current release could not be read (%v): the estimate counts this release's instances as added", err)
 	}
-	est := priceTable().Estimate(before, after)
+	est := pricesFor(ctx, e.configs, before, after).Estimate(before, after)
 	if note != "" {
 		est.Notes = append(est.Notes, note)
 	}

@@ -141,6 +141,9 @@ bastion runs the agent, so an orbit with a bastion needs it built.`,
 	}, func(use string, c *cobra.Command) *orbitOpts {
 		o := &orbitOpts{globals: g}
 		c.Flags().StringVarP(&o.file, "file", "f", "orbit.yml", "the orbit manifest")
+		if use == "plan" {
+			addPriceLookupFlag(c, g)
+		}
 		o.waitFlags.add(c)
 		return o
 	})

@@ -65,6 +65,9 @@ type Line struct {
 	UnitPrice float64 `json:"unit_price"`
 	Monthly   float64 `json:"monthly"`
 	Priced    bool    `json:"priced"`
+	// Source says where the price comes from: SourceTable, or
+	// SourcePriceList (AWS's Price List Query API, of PriceListDate).
+	Source string `json:"source,omitempty"`
 }
 
 // Totals are monthly amounts, before and after the change.
@@ -86,6 +89,9 @@ type Estimate struct {
 	PricesDate    string `json:"prices_date"`
 	PricesSource  string `json:"prices_source"`
 	HoursPerMonth int    `json:"hours_per_month"`
+	// PriceListDate is the date of the prices asked of AWS's Price List
+	// Query API (the oldest of them), when a line has one.
+	PriceListDate string `json:"price_list_date,omitempty"`
 	// Lines are what is added and removed, by region then what.
 	Lines  []Line `json:"lines"`
 	Totals Totals `json:"totals"`
@@ -148,7 +154,7 @@ func (t *Table) Estimate(before, after []Item) *Estimate {
 			excluded[k] = true
 			return 0, 0, false
 		}
-		p, ok := t.Price(k.region, k.price)
+		p, _, ok := t.price(k.region, k.price)
 		if !ok {
 			unpriced[fmt.Sprintf("%s: %s: no price in the table", k.region, k.what)] = true
 			excluded[k] = true
@@ -193,6 +199,12 @@ func (t *Table) Estimate(before, after []Item) *Estimate {
 		_, is, priced := monthly(k, a[k])
 		l.UnitPrice, l.Priced = price, priced
 		if priced {
+			_, l.Source, _ = t.price(k.region, k.price)
+			if l.Source == SourcePriceList {
+				if d := t.looked[k.region][k.price].Date; e.PriceListDate == "" || (d != "" && d < e.PriceListDate) {
+					e.PriceListDate = d
+				}
+			}
 			l.Monthly = cents(math.Abs(cents(is) - cents(was)))
 		}
 		e.Lines = append(e.Lines, l)
@@ -200,6 +212,7 @@ func (t *Table) Estimate(before, after []Item) *Estimate {
 	slices.SortFunc(e.Lines, func(x, y Line) int {
 		return cmp.Or(cmp.Compare(x.Region, y.Region), cmp.Compare(x.What, y.What), cmp.Compare(x.Change, y.Change))
 	})
+	e.Notes = append(e.Notes, t.notes...)
 	for u := range unpriced {
 		e.Unpriced = append(e.Unpriced, u)
 	}

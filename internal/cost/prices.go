@@ -17,6 +17,10 @@ type Table struct {
 	// come from.
 	Date, Source string
 	prices       map[string]map[string]float64
+	// looked are prices AWS's Price List Query API gave for what prices
+	// lacks (see LookUp), and notes say what could not be looked up.
+	looked map[string]map[string]Looked
+	notes  []string
 }
 
 // Prices is the table shipped inside Elevator, made by `go generate
@@ -33,9 +37,23 @@ func NewTable(date, source string, p map[string]map[string]float64) *Table {
 // Price returns the price of key in region, and false when the table has
 // none.
 func (t *Table) Price(region, key string) (float64, bool) {
-	v, ok := t.prices[region][key]
+	v, _, ok := t.price(region, key)
 	return v, ok
 }
 
+// price returns the price of key in region and where it comes from
+// (SourceTable or SourcePriceList).
+func (t *Table) price(region, key string) (float64, string, bool) {
+	if v, ok := t.prices[region][key]; ok {
+		return v, SourceTable, true
+	}
+	if l, ok := t.looked[region][key]; ok {
+		return l.USD, SourcePriceList, true
+	}
+	return 0, "", false
+}
+
 // HasRegion reports whether the table has any price for region.
-func (t *Table) HasRegion(region string) bool { return len(t.prices[region]) > 0 }
+func (t *Table) HasRegion(region string) bool {
+	return len(t.prices[region]) > 0 || len(t.looked[region]) > 0
+}

@@ -25,6 +25,9 @@ func (e *Estimate) WriteText(w io.Writer) error {
 		price, monthly := "no price", "?"
 		if l.Priced {
 			price = fmt.Sprintf("$%s/%s", strconv.FormatFloat(l.UnitPrice, 'f', -1, 64), l.Unit)
+			if l.Source == SourcePriceList {
+				price += " (Price List API)"
+			}
 			monthly = money(l.Monthly, sign == "-")
 		}
 		count := strconv.FormatFloat(l.Count, 'f', -1, 64)
@@ -50,6 +53,9 @@ func (e *Estimate) WriteText(w io.Writer) error {
 			change = "+" + change
 		}
 		fmt.Fprintf(&b, "  %s/month (from %s to %s)%s\n", change, money(e.Totals.Before, false), money(e.Totals.After, false), partial)
+	}
+	if e.PriceListDate != "" {
+		fmt.Fprintf(&b, "  prices marked (Price List API) were asked of AWS's Price List Query API, prices of %s, not the shipped table of %s\n", e.PriceListDate, e.PricesDate)
 	}
 	for _, u := range e.Unpriced {
 		fmt.Fprintf(&b, "  not priced: %s\n", u)
