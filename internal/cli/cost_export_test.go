@@ -13,3 +13,13 @@ func UsePrices(t testing.TB, table *cost.Table) {
 	priceTable = func() *cost.Table { return table }
 	t.Cleanup(func() { priceTable = old })
 }
+
+// UsePriceList makes estimates ask the Price List Query API at endpoint
+// (a fake), even against the emulator, and keep its answers in cache,
+// until the test ends.
+func UsePriceList(t testing.TB, endpoint, cache string) {
+	oldEndpoint, oldCache := priceListEndpoint, priceCachePath
+	priceListEndpoint = endpoint
+	priceCachePath = func() (string, error) { return cache, nil }
+	t.Cleanup(func() { priceListEndpoint, priceCachePath = oldEndpoint, oldCache })
+}
