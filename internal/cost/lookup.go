@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -137,7 +138,11 @@ func (t *Table) LookUp(ctx context.Context, l Lookup, items ...[]Item) *Table {
 		defer cancel()
 	}
 	changed := false
+	// failed is why asking stopped: a denial or the time bound, after
+	// which nothing more is asked; errs are the other failures, each of
+	// which leaves one price out.
 	var failed error
+	var errs []string
 	for _, p := range missing {
 		region, key := p[0], p[1]
 		ck := key + " " + region
@@ -150,7 +155,11 @@ func (t *Table) LookUp(ctx context.Context, l Lookup, items ...[]Item) *Table {
 		}
 		got, err := l.Fetch(ctx, region, key)
 		if err != nil {
-			failed = err
+			if errors.Is(err, ErrDenied) || ctx.Err() != nil {
+				failed = err
+			} else {
+				errs = append(errs, err.Error())
+			}
 			continue
 		}
 		got.Fetched = now()
@@ -162,7 +171,10 @@ func (t *Table) LookUp(ctx context.Context, l Lookup, items ...[]Item) *Table {
 	case errors.Is(failed, ErrDenied):
 		out.notes = append(out.notes, "pricing:GetProducts denied: grant it to price NAT gateways, load balancers and volumes")
 	case failed != nil:
-		out.notes = append(out.notes, fmt.Sprintf("AWS's Price List Query API could not be asked (%v): what the table has no price for stays without one", failed))
+		errs = append(errs, failed.Error())
+	}
+	if len(errs) > 0 {
+		out.notes = append(out.notes, fmt.Sprintf("AWS's Price List Query API could not be asked (%s): what the table has no price for stays without one", strings.Join(errs, "; ")))
 	}
 	if changed && l.Cache != "" {
 		for k, c := range cache.Prices {

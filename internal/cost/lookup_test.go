@@ -80,7 +80,7 @@ func TestLookUpFailuresLeaveNoPrice(t *testing.T) {
 		calls int
 	}{
 		{fmt.Errorf("%w: not authorized", cost.ErrDenied), "pricing:GetProducts denied: grant it to price NAT gateways, load balancers and volumes", 1},
-		{errors.New("connection refused"), "AWS's Price List Query API could not be asked (connection refused)", 1},
+		{errors.New("connection refused"), "AWS's Price List Query API could not be asked (connection refused; connection refused)", 2},
 	} {
 		calls := 0
 		e := table.LookUp(context.Background(), cost.Lookup{Fetch: fakeFetch(&calls, 0, tc.err), CacheFor: cost.DefaultCacheFor}, natItems).Estimate(nil, natItems)
@@ -90,6 +90,26 @@ func TestLookUpFailuresLeaveNoPrice(t *testing.T) {
 		if !strings.Contains(strings.Join(e.Notes, "\n"), tc.note) {
 			t.Errorf("%v: notes %q lack %q", tc.err, e.Notes, tc.note)
 		}
+	}
+}
+
+// The questions of one estimate are bounded in time: a Price List API
+// that never answers (a fake that waits for the bound) is asked once,
+// and the note says it timed out.
+func TestLookUpIsBounded(t *testing.T) {
+	calls := 0
+	hang := func(ctx context.Context, region, key string) (cost.Looked, error) {
+		calls++
+		<-ctx.Done()
+		return cost.Looked{}, ctx.Err()
+	}
+	table := cost.NewTable("2025-05-28", "test", nil)
+	e := table.LookUp(context.Background(), cost.Lookup{Fetch: hang, Timeout: 50 * time.Millisecond, CacheFor: cost.DefaultCacheFor}, natItems).Estimate(nil, natItems)
+	if calls != 1 || e.Totals.Complete {
+		t.Errorf("%d calls, totals %+v", calls, e.Totals)
+	}
+	if !strings.Contains(strings.Join(e.Notes, "\n"), "could not be asked (context deadline exceeded)") {
+		t.Errorf("notes %q", e.Notes)
 	}
 }
 
