@@ -6,18 +6,12 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/pricing"
-	"github.com/aws/aws-sdk-go-v2/service/pricing/types"
-	"github.com/aws/smithy-go"
 	"github.com/spf13/cobra"
 
+	"github.com/elevatorhq/elevator/internal/aws/awserr"
+	"github.com/elevatorhq/elevator/internal/aws/pricing"
 	"github.com/elevatorhq/elevator/internal/cost"
 )
-
-// priceListRegion is where estimates ask AWS's Price List Query API: it
-// answers in us-east-1 (and eu-central-1, ap-south-1) for every region.
-const priceListRegion = "us-east-1"
 
 // priceListEndpoint, when set, is where estimates ask the Price List
 // Query API instead of AWS, even against an emulator (tests set a fake);
@@ -54,8 +48,8 @@ func pricesFor(ctx context.Context, configs *awsConfigs, before, after []cost.It
 	return t.LookUp(ctx, cost.Lookup{
 		Fetch:    priceListFetch(configs),
 		Cache:    cache,
-		CacheFor: cost.DefaultCacheFor,
-		Timeout:  cost.DefaultTimeout,
+		CacheFor: cost.LookupCacheFor,
+		Timeout:  cost.LookupTimeout,
 	}, before, after)
 }
 
@@ -89,54 +83,42 @@ func priceListFetch(configs *awsConfigs) cost.Fetch {
 			return cost.Looked{}, fmt.Errorf("no Price List question for %s", key)
 		}
 		if client == nil {
-			cfg, err := configs.For(ctx, priceListRegion)
+			cfg, err := configs.For(ctx, pricing.Region)
 			if err != nil {
 				return cost.Looked{}, err
 			}
-			client = pricing.NewFromConfig(cfg, func(o *pricing.Options) {
-				o.Region = priceListRegion
-				if priceListEndpoint != "" {
-					o.BaseEndpoint = aws.String(priceListEndpoint)
-				}
-			})
+			client = pricing.New(cfg, priceListEndpoint)
 		}
-		in := &pricing.GetProductsInput{
-			ServiceCode:   aws.String(q.service),
-			FormatVersion: aws.String("aws_v1"),
-			Filters:       []types.Filter{{Type: types.FilterTypeTermMatch, Field: aws.String("regionCode"), Value: aws.String(region)}},
-		}
+		filters := map[string]string{"regionCode": region}
 		for f, v := range q.filters {
-			in.Filters = append(in.Filters, types.Filter{Type: types.FilterTypeTermMatch, Field: aws.String(f), Value: aws.String(v)})
+			filters[f] = v
+		}
+		entries, err := client.Products(ctx, q.service, filters)
+		if errors.Is(err, awserr.ErrAccessDenied) {
+			return cost.Looked{}, fmt.Errorf("%w: %v", cost.ErrDenied, err)
+		}
+		if err != nil {
+			return cost.Looked{}, fmt.Errorf("%s in %s: %w", key, region, err)
 		}
 		var found *cost.OfferPrice
 		date := ""
-		for p := pricing.NewGetProductsPaginator(client, in); p.HasMorePages(); {
-			page, err := p.NextPage(ctx)
-			var ae smithy.APIError
-			if errors.As(err, &ae) && ae.ErrorCode() == "AccessDeniedException" {
-				return cost.Looked{}, fmt.Errorf("%w: %s", cost.ErrDenied, ae.ErrorMessage())
-			}
+		for _, entry := range entries {
+			o, err := cost.ParsePriceListItem([]byte(entry))
 			if err != nil {
 				return cost.Looked{}, fmt.Errorf("pricing:GetProducts %s in %s: %w", key, region, err)
 			}
-			for _, entry := range page.PriceList {
-				o, err := cost.ParsePriceListItem([]byte(entry))
-				if err != nil {
-					return cost.Looked{}, fmt.Errorf("pricing:GetProducts %s in %s: %w", key, region, err)
+			for _, op := range o.OfferPrices(q.service) {
+				if op.Key != key || op.Region != region {
+					continue
 				}
-				for _, op := range o.OfferPrices(q.service) {
-					if op.Key != key || op.Region != region {
-						continue
-					}
-					if found != nil && found.USD != op.USD {
-						return cost.Looked{}, fmt.Errorf("pricing:GetProducts %s in %s: SKU %s gives %v, SKU %s gives %v", key, region, found.SKU, found.USD, op.SKU, op.USD)
-					}
-					found = &op
-					if d := cost.DateOf(o.PublicationDate); d != "" {
-						date = d
-					} else if date == "" {
-						date = op.Effective
-					}
+				if found != nil && found.USD != op.USD {
+					return cost.Looked{}, fmt.Errorf("pricing:GetProducts %s in %s: SKU %s gives %v, SKU %s gives %v", key, region, found.SKU, found.USD, op.SKU, op.USD)
+				}
+				found = &op
+				if d := cost.DateOf(o.PublicationDate); d != "" {
+					date = d
+				} else if date == "" {
+					date = op.Effective
 				}
 			}
 		}

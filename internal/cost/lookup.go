@@ -52,11 +52,11 @@ type Lookup struct {
 	Now     func() time.Time
 }
 
-// DefaultCacheFor is how long a cached price is used, and DefaultTimeout
+// LookupCacheFor is how long a cached price is used, and LookupTimeout
 // how long an estimate waits for the Price List Query API in all.
 const (
-	DefaultCacheFor = 30 * 24 * time.Hour
-	DefaultTimeout  = 10 * time.Second
+	LookupCacheFor = 30 * 24 * time.Hour
+	LookupTimeout  = 10 * time.Second
 )
 
 // CachePath is the per-user cache of prices the Price List Query API

@@ -39,7 +39,7 @@ func TestLookUpAsksWhatTheTableLacksAndCaches(t *testing.T) {
 	cache := filepath.Join(t.TempDir(), "elevator", "prices.json")
 	now := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 	calls := 0
-	l := cost.Lookup{Fetch: fakeFetch(&calls, 0.045, nil), Cache: cache, CacheFor: cost.DefaultCacheFor, Now: func() time.Time { return now }}
+	l := cost.Lookup{Fetch: fakeFetch(&calls, 0.045, nil), Cache: cache, CacheFor: cost.LookupCacheFor, Now: func() time.Time { return now }}
 
 	e := table.LookUp(context.Background(), l, natItems).Estimate(nil, natItems)
 	if calls != 2 {
@@ -83,7 +83,7 @@ func TestLookUpFailuresLeaveNoPrice(t *testing.T) {
 		{errors.New("connection refused"), "AWS's Price List Query API could not be asked (connection refused; connection refused)", 2},
 	} {
 		calls := 0
-		e := table.LookUp(context.Background(), cost.Lookup{Fetch: fakeFetch(&calls, 0, tc.err), CacheFor: cost.DefaultCacheFor}, natItems).Estimate(nil, natItems)
+		e := table.LookUp(context.Background(), cost.Lookup{Fetch: fakeFetch(&calls, 0, tc.err), CacheFor: cost.LookupCacheFor}, natItems).Estimate(nil, natItems)
 		if calls != tc.calls || e.Totals.Complete || e.Totals.Unpriced != 2 {
 			t.Errorf("%v: %d calls, totals %+v", tc.err, calls, e.Totals)
 		}
@@ -104,7 +104,7 @@ func TestLookUpIsBounded(t *testing.T) {
 		return cost.Looked{}, ctx.Err()
 	}
 	table := cost.NewTable("2025-05-28", "test", nil)
-	e := table.LookUp(context.Background(), cost.Lookup{Fetch: hang, Timeout: 50 * time.Millisecond, CacheFor: cost.DefaultCacheFor}, natItems).Estimate(nil, natItems)
+	e := table.LookUp(context.Background(), cost.Lookup{Fetch: hang, Timeout: 50 * time.Millisecond, CacheFor: cost.LookupCacheFor}, natItems).Estimate(nil, natItems)
 	if calls != 1 || e.Totals.Complete {
 		t.Errorf("%d calls, totals %+v", calls, e.Totals)
 	}
@@ -119,7 +119,7 @@ func TestLookUpCorruptCache(t *testing.T) {
 	os.WriteFile(cache, []byte("\x00not json"), 0o600)
 	calls := 0
 	table := cost.NewTable("2025-05-28", "test", nil)
-	e := table.LookUp(context.Background(), cost.Lookup{Fetch: fakeFetch(&calls, 0.045, nil), Cache: cache, CacheFor: cost.DefaultCacheFor}, natItems[:1]).Estimate(nil, natItems[:1])
+	e := table.LookUp(context.Background(), cost.Lookup{Fetch: fakeFetch(&calls, 0.045, nil), Cache: cache, CacheFor: cost.LookupCacheFor}, natItems[:1]).Estimate(nil, natItems[:1])
 	if calls != 1 || !e.Totals.Complete {
 		t.Errorf("%d calls, totals %+v", calls, e.Totals)
 	}
