@@ -1,6 +1,7 @@
 package cost_test
 
 import (
+	"math"
 	"testing"
 
 	"github.com/elevatorhq/elevator/internal/cost"
@@ -37,5 +38,35 @@ func FuzzTemplate(f *testing.F) {
 			}
 		}
 		cost.Prices().Estimate(nil, items)
+	})
+}
+
+// FuzzParsePriceListItem reads any GetProducts PriceList entry: it
+// errors or returns an offer of one product whose prices are positive,
+// keyed, in an AWS region, and never panics.
+func FuzzParsePriceListItem(f *testing.F) {
+	for _, seed := range []string{
+		`{"product":{"productFamily":"NAT Gateway","attributes":{"regionCode":"us-east-1","usagetype":"NatGateway-Hours"},"sku":"S"},"serviceCode":"AmazonEC2","terms":{"OnDemand":{"S.T":{"priceDimensions":{"S.T.D":{"unit":"Hrs","pricePerUnit":{"USD":"0.045"}}},"effectiveDate":"2026-10-01T00:00:00Z"}}},"publicationDate":"2026-11-02T18:20:44Z"}`,
+		`{"product":{"productFamily":"Storage","attributes":{"regionCode":"eu-west-1","volumeApiName":"gp3"},"sku":"S"},"terms":{"OnDemand":{"S.T":{"priceDimensions":{"S.T.D":{"unit":"GB-Mo","pricePerUnit":{"USD":"-1"}}}}}}}`,
+		`{"product":{"productFamily":"NAT Gateway","attributes":{"regionCode":"us-east-1","usagetype":"NatGateway-Hours"},"sku":"S"},"terms":{"OnDemand":{"S.T":{"priceDimensions":{"S.T.D":{"unit":"Hrs","pricePerUnit":{"USD":"Inf"}}}}}}}`,
+		`{"product":{"sku":"S"},"terms":{"OnDemand":null}}`, `{"product":{"sku":""}}`, `null`, `{`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, entry string) {
+		o, err := cost.ParsePriceListItem([]byte(entry))
+		if err != nil {
+			return
+		}
+		if len(o.Products) != 1 {
+			t.Fatalf("%d products", len(o.Products))
+		}
+		for _, code := range []string{"AmazonEC2", "AWSELB", "AmazonRDS", "AmazonElastiCache"} {
+			for _, p := range o.OfferPrices(code) {
+				if !(p.USD > 0) || math.IsInf(p.USD, 1) || p.Key == "" || p.Region == "" {
+					t.Fatalf("price %+v", p)
+				}
+			}
+		}
 	})
 }

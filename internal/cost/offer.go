@@ -3,6 +3,7 @@ package cost
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -98,7 +99,7 @@ func (o *Offer) OnDemand(sku string) (usd float64, unit, effective string, ok bo
 	for _, term := range o.Terms.OnDemand[sku] {
 		for _, d := range term.PriceDimensions {
 			v, err := strconv.ParseFloat(d.PricePerUnit["USD"], 64)
-			if err == nil && v > 0 {
+			if err == nil && v > 0 && !math.IsInf(v, 1) {
 				return v, d.Unit, DateOf(term.EffectiveDate), true
 			}
 		}
