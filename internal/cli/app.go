@@ -62,6 +62,9 @@ else orbits/NAME.yml, NAME.orbit.yml or orbit.yml.`,
 		c.Flags().StringVar(&o.orbitName, "orbit", "", "the orbit to work in (required)")
 		c.Flags().StringVar(&o.orbitFile, "orbit-file", "", "the orbit's manifest (default: see above)")
 		addChangeSetFlags(use, c, o)
+		if use == "plan" {
+			addPriceLookupFlag(c, g)
+		}
 		if use == "down" {
 			c.Flags().BoolVar(&o.deleteData, "delete-data", false, "also delete the app's data stores (databases keep a final snapshot)")
 		}
@@ -147,14 +150,17 @@ func (o *appOpts) plan(ctx context.Context) error {
 		return err
 	}
 	plans, err := svc.Plan(ctx, o.app, o.orbit)
-	o.progress.Done()
 	if err != nil {
+		o.progress.Done()
 		return err
 	}
+	est, costErr := o.appCost(ctx)
+	o.progress.Done()
 	if o.json() {
-		return o.printJSON(map[string]any{"app": o.app.Name, "orbit": o.orbit.Name, "plans": plans})
+		return o.printJSON(map[string]any{"app": o.app.Name, "orbit": o.orbit.Name, "plans": plans, "cost": costJSON(est, costErr)})
 	}
 	printPlans(o.stdout, plans)
+	o.printCost(est, costErr)
 	return nil
 }
 

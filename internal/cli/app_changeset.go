@@ -109,13 +109,15 @@ func (o *appOpts) planKept(ctx context.Context) error {
 		return err
 	}
 	plans, err := svc.PlanKept(ctx, o.app, o.orbit)
-	o.progress.Done()
 	if err != nil {
+		o.progress.Done()
 		return err
 	}
+	est, costErr := o.appCost(ctx)
+	o.progress.Done()
 	plans = slices.DeleteFunc(plans, func(p *apply.Plan) bool { return p == nil })
 	if o.json() {
-		return o.printJSON(map[string]any{"app": o.app.Name, "orbit": o.orbit.Name, "plans": plans})
+		return o.printJSON(map[string]any{"app": o.app.Name, "orbit": o.orbit.Name, "plans": plans, "cost": costJSON(est, costErr)})
 	}
 	printPlans(o.stdout, plans)
 	for _, p := range plans {
@@ -123,5 +125,6 @@ func (o *appOpts) planKept(ctx context.Context) error {
 			fmt.Fprintf(o.stdout, "%s  %s  change set kept: %s\n    apply it with: elevator app up -f %s --orbit %s --change-set %s\n", p.Region, p.Stack, p.Kept(), o.file, o.orbit.Name, p.Kept())
 		}
 	}
+	o.printCost(est, costErr)
 	return nil
 }

@@ -75,6 +75,8 @@ type globals struct {
 	// deployer is --deployer; deployerEnv is $ELEVATOR_DEPLOYER (see
 	// elevator.Deployer for which one wins).
 	deployer, deployerEnv string
+	// noPriceLookup is --no-price-lookup of the commands that estimate (cost_pricelist.go).
+	noPriceLookup bool
 
 	stdin          io.Reader
 	stdout, stderr io.Writer

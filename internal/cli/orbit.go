@@ -141,6 +141,9 @@ bastion runs the agent, so an orbit with a bastion needs it built.`,
 	}, func(use string, c *cobra.Command) *orbitOpts {
 		o := &orbitOpts{globals: g}
 		c.Flags().StringVarP(&o.file, "file", "f", "orbit.yml", "the orbit manifest")
+		if use == "plan" {
+			addPriceLookupFlag(c, g)
+		}
 		o.waitFlags.add(c)
 		return o
 	})
@@ -205,14 +208,17 @@ func (o *orbitOpts) plan(ctx context.Context) error {
 		return err
 	}
 	plans, err := svc.Plan(ctx, o.orbit)
-	o.progress.Done()
 	if err != nil {
+		o.progress.Done()
 		return err
 	}
+	est, costErr := o.orbitCost(ctx, svc)
+	o.progress.Done()
 	if o.json() {
-		return o.printJSON(map[string]any{"orbit": o.orbit.Name, "plans": plans})
+		return o.printJSON(map[string]any{"orbit": o.orbit.Name, "plans": plans, "cost": costJSON(est, costErr)})
 	}
 	printPlans(o.stdout, plans)
+	o.printCost(est, costErr)
 	return nil
 }
 

@@ -362,10 +362,15 @@ in each region's state bucket when they are not there yet.`,
 			return err
 		}
 		if dryRun {
+			est, costErr := e.releaseCost(ctx, rel)
 			if e.json() {
-				return e.printJSON(rel)
+				return e.printJSON(struct {
+					*elevator.Release
+					Cost any `json:"cost"`
+				}{rel, costJSON(est, costErr)})
 			}
 			printRelease(e.stdout, rel)
+			e.printCost(est, costErr)
 			return nil
 		}
 		if e.remote() {
@@ -386,6 +391,7 @@ in each region's state bucket when they are not there yet.`,
 	c.Flags().StringVarP(&file, "file", "f", "app.yml", "the app manifest")
 	c.Flags().StringVar(&version, "version", "", "the version to release, an OCI image tag such as 1.4.2 (required)")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the release and the resources it resolved; change nothing")
+	addPriceLookupFlag(c, g)
 	c.Flags().BoolVar(&sequential, "regions-in-sequence", false, "release one region at a time, in the orbit's order")
 	c.Flags().BoolVar(&wait, "wait", false, "through a deployer, follow the release until it ends (without one, deploy always does)")
 	e.addFlags(c)

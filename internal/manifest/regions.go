@@ -77,3 +77,13 @@ func zoneInRegion(zone, region string) bool {
 	}
 	return rest[0] == '-'
 }
+
+// KnownRegions returns the AWS regions Elevator accepts, sorted.
+func KnownRegions() []string {
+	out := make([]string, 0, len(knownRegions))
+	for r := range knownRegions {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -28,6 +28,13 @@ type Image struct {
 	// (EnableImageDeprecation); zero when not. Unlike tags, every account
 	// the image is shared with sees it.
 	Deprecated time.Time
+	// RootVolumeGiB and RootVolumeType are the size and type of the EBS
+	// volume an instance of the image boots from, unless its launch
+	// template says otherwise; 0 and "" when the image does not say.
+	RootVolumeGiB  int
+	RootVolumeType string
+	// RootDevice is the root device's name (/dev/xvda).
+	RootDevice string
 }
 
 // Image returns the image with id. It returns an ENOTFOUND error wrapping
@@ -47,7 +54,7 @@ func (c *Client) Image(ctx context.Context, id string) (Image, error) {
 func image(img ec2types.Image) Image {
 	created, _ := time.Parse(time.RFC3339, aws.ToString(img.CreationDate))
 	deprecated, _ := time.Parse(time.RFC3339, aws.ToString(img.DeprecationTime))
-	return Image{
+	out := Image{
 		Deprecated: deprecated,
 		ID:         aws.ToString(img.ImageId),
 		Name:       aws.ToString(img.Name),
@@ -57,7 +64,14 @@ func image(img ec2types.Image) Image {
 		Tags:       tagMap(img.Tags),
 		Public:     aws.ToBool(img.Public),
 		Snapshots:  imageSnapshots(img),
+		RootDevice: aws.ToString(img.RootDeviceName),
 	}
+	for _, m := range img.BlockDeviceMappings {
+		if m.Ebs != nil && aws.ToString(m.DeviceName) == aws.ToString(img.RootDeviceName) {
+			out.RootVolumeGiB, out.RootVolumeType = int(aws.ToInt32(m.Ebs.VolumeSize)), string(m.Ebs.VolumeType)
+		}
+	}
+	return out
 }
 
 // imageSnapshots lists the EBS snapshots of an image's block devices.
