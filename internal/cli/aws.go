@@ -8,9 +8,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go/middleware"
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/awscfg"
+	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
+	"github.com/elevatorhq/elevator/internal/compile"
 	"github.com/elevatorhq/elevator/internal/emulator"
+	"github.com/elevatorhq/elevator/internal/release/awsrelease"
 )
 
 // awsConfigs builds one aws.Config per region from the global flags, and
@@ -115,4 +119,15 @@ func accountConfigs(g *globals, a elevator.Account) *awsConfigs {
 	c.account = a
 	c.subject = "account " + a.Want()
 	return c
+}
+
+// homeBackend connects to where orbit keeps its releases, locks and audit
+// log: the state of its home region, found through the home stack's
+// outputs, with cfg (the home region's config).
+func homeBackend(ctx context.Context, cfg aws.Config, orbit *elevator.Orbit) (*awsrelease.Backend, error) {
+	outputs, err := (&apply.Engine{Stacks: cloudformation.New(cfg)}).OrbitOutputs(ctx, orbit)
+	if err != nil {
+		return nil, err
+	}
+	return awsrelease.New(awsrelease.Config{Orbit: orbit.Name, AWS: []aws.Config{cfg}, Bucket: outputs[compile.StateBucketOutput]})
 }

@@ -11,17 +11,12 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	elevator "github.com/elevatorhq/elevator"
-	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/awserr"
-	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
-	"github.com/elevatorhq/elevator/internal/compile"
 	"github.com/elevatorhq/elevator/internal/progress"
-	"github.com/elevatorhq/elevator/internal/release/awsrelease"
 	"github.com/elevatorhq/elevator/internal/runcmd"
 	"github.com/spf13/cobra"
 )
@@ -495,11 +490,7 @@ func (o *execOpts) execute(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	outputs, err := (&apply.Engine{Stacks: cloudformation.New(home)}).OrbitOutputs(ctx, e.orbit)
-	if err != nil {
-		return err
-	}
-	backend, err := awsrelease.New(awsrelease.Config{Orbit: e.orbit.Name, AWS: []aws.Config{home}, Bucket: outputs[compile.StateBucketOutput]})
+	backend, err := homeBackend(ctx, home, e.orbit)
 	if err != nil {
 		return err
 	}

@@ -13,16 +13,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elevator "github.com/elevatorhq/elevator"
-	"github.com/elevatorhq/elevator/internal/apply"
-	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/iam"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
-	"github.com/elevatorhq/elevator/internal/compile"
 	"github.com/elevatorhq/elevator/internal/iamfile"
 	"github.com/elevatorhq/elevator/internal/image"
 	"github.com/elevatorhq/elevator/internal/manifest"
 	"github.com/elevatorhq/elevator/internal/progress"
-	"github.com/elevatorhq/elevator/internal/release/awsrelease"
 	"github.com/spf13/cobra"
 )
 
@@ -119,11 +115,7 @@ func (o *iamOptions) auditor(ctx context.Context, cfg aws.Config) (func(context.
 	if o.orbit == nil {
 		return nil, nil
 	}
-	outputs, err := (&apply.Engine{Stacks: cloudformation.New(cfg)}).OrbitOutputs(ctx, o.orbit)
-	if err != nil {
-		return nil, err
-	}
-	backend, err := awsrelease.New(awsrelease.Config{Orbit: o.orbit.Name, AWS: []aws.Config{cfg}, Bucket: outputs[compile.StateBucketOutput]})
+	backend, err := homeBackend(ctx, cfg, o.orbit)
 	if err != nil {
 		return nil, err
 	}

@@ -8,18 +8,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	elevator "github.com/elevatorhq/elevator"
-	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
-	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
-	"github.com/elevatorhq/elevator/internal/compile"
 	"github.com/elevatorhq/elevator/internal/image"
 	"github.com/elevatorhq/elevator/internal/progress"
-	"github.com/elevatorhq/elevator/internal/release/awsrelease"
 	"github.com/spf13/cobra"
 )
 
@@ -161,11 +156,7 @@ what would go and why each other image stays, and changes nothing; without
 			if err != nil {
 				return err
 			}
-			outputs, err := (&apply.Engine{Stacks: cloudformation.New(cfg)}).OrbitOutputs(ctx, o.orbit)
-			if err != nil {
-				return err
-			}
-			backend, err := awsrelease.New(awsrelease.Config{Orbit: o.orbit.Name, AWS: []aws.Config{cfg}, Bucket: outputs[compile.StateBucketOutput]})
+			backend, err := homeBackend(ctx, cfg, o.orbit)
 			if err != nil {
 				return err
 			}

@@ -11,14 +11,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	elevator "github.com/elevatorhq/elevator"
-	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
-	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
-	"github.com/elevatorhq/elevator/internal/compile"
-	"github.com/elevatorhq/elevator/internal/release/awsrelease"
 	"github.com/spf13/cobra"
 )
 
@@ -298,11 +293,7 @@ Your key must have been granted first: elevator access grant --orbit O --user US
 		if err != nil {
 			return err
 		}
-		outputs, err := (&apply.Engine{Stacks: cloudformation.New(home)}).OrbitOutputs(ctx, e.orbit)
-		if err != nil {
-			return err
-		}
-		backend, err := awsrelease.New(awsrelease.Config{Orbit: e.orbit.Name, AWS: []aws.Config{home}, Bucket: outputs[compile.StateBucketOutput]})
+		backend, err := homeBackend(ctx, home, e.orbit)
 		if err != nil {
 			return err
 		}
