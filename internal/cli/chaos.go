@@ -641,17 +641,7 @@ func (r *chaosRun) printChaos(out chaosJSON) error {
 		}
 		return nil
 	}
-	for _, t := range out.Terminated {
-		if t.Error != "" {
-			fmt.Fprintf(w, "not terminated  %s  %s  %s: %s\n", t.Region, t.Group, t.Instance, t.Error)
-		} else {
-			fmt.Fprintf(w, "terminated      %s  %s  %s (%s)", t.Region, t.Group, t.Instance, t.AZ)
-			if t.Note != "" {
-				fmt.Fprintf(w, "; %s", t.Note)
-			}
-			fmt.Fprintln(w)
-		}
-	}
+	printTerminated(w, out.Terminated)
 	printTests(w, out.Tests)
 	if out.Skipped != "" {
 		fmt.Fprintln(w, out.Skipped)
@@ -696,4 +686,20 @@ func sortedApps[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// printTerminated says, line by line, which instances went and which
+// could not.
+func printTerminated(w io.Writer, ts []termination) {
+	for _, t := range ts {
+		if t.Error != "" {
+			fmt.Fprintf(w, "not terminated  %s  %s  %s: %s\n", t.Region, t.Group, t.Instance, t.Error)
+			continue
+		}
+		fmt.Fprintf(w, "terminated      %s  %s  %s (%s)", t.Region, t.Group, t.Instance, t.AZ)
+		if t.Note != "" {
+			fmt.Fprintf(w, "; %s", t.Note)
+		}
+		fmt.Fprintln(w)
+	}
 }

@@ -362,17 +362,7 @@ func (r *chaosRun) printZone(out zoneJSON) error {
 		fmt.Fprintln(w, "dry run: nothing was changed")
 		return nil
 	}
-	for _, t := range out.Terminated {
-		if t.Error != "" {
-			fmt.Fprintf(w, "not terminated  %s  %s  %s: %s\n", t.Region, t.Group, t.Instance, t.Error)
-		} else {
-			fmt.Fprintf(w, "terminated      %s  %s  %s (%s)", t.Region, t.Group, t.Instance, t.AZ)
-			if t.Note != "" {
-				fmt.Fprintf(w, "; %s", t.Note)
-			}
-			fmt.Fprintln(w)
-		}
-	}
+	printTerminated(w, out.Terminated)
 	if len(out.Restored) > 0 {
 		when := "after " + out.For
 		if out.Early {
