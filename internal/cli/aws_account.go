@@ -6,11 +6,13 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	stssdk "github.com/aws/aws-sdk-go-v2/service/sts"
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awscfg"
 	"github.com/elevatorhq/elevator/internal/aws/awserr"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
 )
@@ -115,11 +117,56 @@ func sessionName(callerARN string) string {
 	return name
 }
 
+// callerCredentials keeps the caller's own credentials (the profile's or
+// the SDK chain's) for a command, one per profile and endpoint, so that
+// every configs of the command (one per orbit of a pipeline, each region)
+// signs with them: a profile's role is assumed, and its MFA code asked,
+// once, and again only when its session (awscfg.ProfileRoleDuration)
+// ends.
+type callerCredentials struct {
+	mu    sync.Mutex
+	byKey map[string]aws.CredentialsProvider
+	// mfaAsked says an MFA code was asked for, so that a failure to get
+	// credentials is told as the MFA's.
+	mfaAsked bool
+}
+
+// get returns the credentials kept for o's profile and endpoint, keeping
+// loaded when there are none yet.
+func (cc *callerCredentials) get(o awscfg.Options, loaded aws.CredentialsProvider) aws.CredentialsProvider {
+	key := strings.Join([]string{o.Profile, o.Endpoint, o.AccessKeyID}, "\x00")
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if p, ok := cc.byKey[key]; ok {
+		return p
+	}
+	if cc.byKey == nil {
+		cc.byKey = map[string]aws.CredentialsProvider{}
+	}
+	cc.byKey[key] = loaded
+	return loaded
+}
+
+// noCredentials is the error of credentials that could not be had.
+func (cc *callerCredentials) noCredentials(err error) error {
+	cc.mu.Lock()
+	mfa := cc.mfaAsked
+	cc.mu.Unlock()
+	if mfa {
+		return elevator.Errorf(elevator.EINVALID, "the AWS profile's role was not assumed with the MFA code given (a wrong or used code, or the profile's mfa_serial is not your device; run the command again for a new code): %w", err)
+	}
+	return elevator.Errorf(elevator.EINVALID, "no usable AWS credentials (set AWS_PROFILE or pass --profile, configure them with `aws configure` or `aws sso login`, or try Elevator locally with `elevator local up` and --local): %w", err)
+}
+
 // mfaToken asks the caller for the code of the MFA device their profile
 // names (mfa_serial) when it assumes its role: on stderr, so that
-// --output json stays clean, and read from stdin. The configs share their
-// credentials across regions, so it is asked once per command.
+// --output json stays clean, and read from stdin. The command's configs
+// share the caller's credentials (callerCredentials), so it is asked once
+// per profile role session (awscfg.ProfileRoleDuration).
 func (c *awsConfigs) mfaToken() (string, error) {
+	c.g.callers.mu.Lock()
+	c.g.callers.mfaAsked = true
+	c.g.callers.mu.Unlock()
 	if c.g.stdin == nil {
 		return "", elevator.Errorf(elevator.EINVALID, "the AWS profile asks for an MFA code, and there is no input to read it from")
 	}

@@ -50,7 +50,7 @@ func (f *fakeIdentity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Form.Get("Action") {
 	case "AssumeRole":
 		call := map[string]string{"by": key}
-		for _, k := range []string{"RoleArn", "RoleSessionName", "SerialNumber", "TokenCode", "ExternalId"} {
+		for _, k := range []string{"RoleArn", "RoleSessionName", "SerialNumber", "TokenCode", "ExternalId", "DurationSeconds", "SourceIdentity"} {
 			call[k] = r.Form.Get(k)
 		}
 		f.assumes = append(f.assumes, call)
@@ -133,6 +133,16 @@ aws_secret_access_key = s
 			t.Errorf("%s: credentials %q, %v; want the orbit role's (ASIAROLE2)", region, creds.AccessKeyID, err)
 		}
 	}
+	// Another orbit of the same command (a pipeline's next stage), in the
+	// caller's own account, signs with the same profile session: no new
+	// code, no new AssumeRole of the profile's role.
+	other, err := orbitConfigs(g, &elevator.Orbit{Name: "staging"}).For(ctx, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if creds, err := other.Credentials.Retrieve(ctx); err != nil || creds.AccessKeyID != "ASIAROLE1" {
+		t.Errorf("orbit staging's credentials %q, %v; want the profile's session (ASIAROLE1)", creds.AccessKeyID, err)
+	}
 	if n := strings.Count(stderr.String(), "MFA code"); n != 1 {
 		t.Errorf("asked for the MFA code %d times; want once:\n%s", n, stderr.String())
 	}
@@ -142,6 +152,11 @@ aws_secret_access_key = s
 	profile, orb := fake.assumes[0], fake.assumes[1]
 	if profile["RoleArn"] != "arn:aws:iam::222222222222:role/ops" || profile["SerialNumber"] != "arn:aws:iam::111111111111:mfa/alice" || profile["TokenCode"] != "123456" || profile["by"] != "AKIDBASE" {
 		t.Errorf("the profile's AssumeRole: %v; want role ops with the MFA device and code 123456, signed with the base keys", profile)
+	}
+	// The profile's session lasts an hour (the SDK's default, 15 minutes,
+	// would ask for a code again in a long command).
+	if profile["DurationSeconds"] != "3600" {
+		t.Errorf("the profile's role session: %ss; want 3600", profile["DurationSeconds"])
 	}
 	if orb["RoleArn"] != orbit.Account.Role || orb["RoleSessionName"] != "elevator-alice" || orb["ExternalId"] != "ci-7f3a" || orb["by"] != "ASIAROLE1" || orb["TokenCode"] != "" {
 		t.Errorf("the orbit's AssumeRole: %v; want its role, session elevator-alice, its external id, signed with the profile's session", orb)
@@ -211,5 +226,27 @@ func TestSessionName(t *testing.T) {
 		if got := sessionName(arn); got != want {
 			t.Errorf("sessionName(%q) = %q, want %q", arn, got, want)
 		}
+	}
+}
+
+// An MFA code that cannot be had (no input) is told as the MFA's, not as
+// missing credentials. The fake STS (fakeIdentity) stands for AWS.
+func TestAnMFAProfileWithoutACodeSaysSo(t *testing.T) {
+	awsFiles(t, `[profile ops]
+role_arn = arn:aws:iam::222222222222:role/ops
+source_profile = base
+mfa_serial = arn:aws:iam::111111111111:mfa/alice
+region = us-east-1
+`, `[base]
+aws_access_key_id = AKIDBASE
+aws_secret_access_key = s
+`)
+	fake := &fakeIdentity{identities: map[string]string{"AKIDBASE": "arn:aws:iam::111111111111:user/alice"}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	g := &globals{profile: "ops", endpoint: srv.URL, stdin: strings.NewReader(""), stderr: &bytes.Buffer{}, stdout: &bytes.Buffer{}}
+	_, err := orbitConfigs(g, &elevator.Orbit{Name: "production"}).For(context.Background(), "us-east-1")
+	if elevator.ErrorCode(err) != elevator.EINVALID || !strings.Contains(err.Error(), "MFA code") || strings.Contains(err.Error(), "no usable AWS credentials") {
+		t.Errorf("error %v; want EINVALID about the MFA code", err)
 	}
 }
