@@ -343,3 +343,61 @@ func TestADeployerReleasesIntoAnOrbitOfAnotherAccount(t *testing.T) {
 	dep.alive(t)
 	dep2.alive(t)
 }
+
+// TestADeployerReachesAnOrbitOfItsOwnAccountWithItsOwnRole: the second
+// orbit of a pipeline lives in the deployer's own account and its account
+// section names a role there (for people and CI). The first orbit's
+// deployer reaches it with its own role and assumes none: it runs behind
+// a fault-injecting proxy (stsProxy with deny) that refuses every
+// AssumeRole, as the role's trust policy would refuse the deployer, and
+// the pipeline still goes through.
+func TestADeployerReachesAnOrbitOfItsOwnAccountWithItsOwnRole(t *testing.T) {
+	a := inAccount(t)
+	trust := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::%s:root"},"Action":"sts:AssumeRole"}]}`, a.ID)
+	if _, err := iamsdk.NewFromConfig(a.Config("us-east-1")).CreateRole(context.Background(), &iamsdk.CreateRoleInput{
+		RoleName: aws.String("people"), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+		t.Fatal(err)
+	}
+	firstAddr, secondAddr := freeAddr(t), freeAddr(t)
+	first, firstName := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n")
+	starter := fmt.Sprintf("access:\n  - {role: deployer, principals: [\"arn:aws:iam::%s:user/elevator-test\"], apps: [shop]}\n", a.ID)
+	second, secondName := manifest(t, fmt.Sprintf("regions:\n  us-east-1: {}\nnetwork: {nat: none}\ndeployer: http://%s\naccount:\n  id: %q\n  role: arn:aws:iam::%s:role/people\n", secondAddr, a.ID, a.ID)+starter)
+	appFile := filepath.Join(t.TempDir(), "app.yml")
+	body := releaseApp + fmt.Sprintf("pipeline:\n  stages:\n    - orbit: %s\n    - {orbit: %s, auto: true}\n", firstName, secondName)
+	if err := os.WriteFile(appFile, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range [][2]string{{first, firstName}, {second, secondName}} {
+		mustSucceed(t, elevator(t, "", "orbit", "up", "-f", o[0]))
+		flags := []string{"-f", appFile, "--orbit", o[1], "--orbit-file", o[0]}
+		mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
+		mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
+	}
+	endpoint, assumes, _, _ := stsProxy(t, true)
+	url, dep := pipelineDeployer(t, firstName, first, firstAddr, endpoint)
+	_, dep2 := pipelineDeployer(t, secondName, second, secondAddr, endpoint)
+
+	pflags := []string{"-f", appFile, "--orbit-file", first, "--orbit-file", second, "--output", "json"}
+	r := elevator(t, "", append([]string{"pipeline", "start", "--version", "1.0.0", "--deployer", url, "--watch", "--watch-interval", "200ms"}, pflags...)...)
+	mustSucceed(t, r)
+	lines := watchLines(t, r)
+	if len(lines) == 0 {
+		t.Fatalf("pipeline start --watch printed no change:\n%s%s", r.stdout, r.stderr)
+	}
+	exec := lines[0].Pipeline
+	w := elevator(t, "", append([]string{"pipeline", "watch", exec, "--watch-interval", "200ms"}, pflags...)...)
+	mustSucceed(t, w)
+	e := execution(t, elevator(t, "", append([]string{"pipeline", "status", exec}, pflags...)...))
+	rel2 := e.Stages[1].Releases[secondName]
+	if got := e.states(); got != "Succeeded Succeeded Succeeded" || rel2 == "" {
+		t.Fatalf("after the deployers: %s %+v\nwatch: %s", got, e.Stages, moves(watchLines(t, w)))
+	}
+	if !dep2.drove(t, rel2) {
+		t.Errorf("the second orbit's deployer did not drive %s", rel2)
+	}
+	if n := assumes.Load(); n != 0 {
+		t.Errorf("the deployers asked for %d AssumeRole; want none in their own account", n)
+	}
+	dep.alive(t)
+	dep2.alive(t)
+}

@@ -210,8 +210,21 @@ func (r *stageReleaser) target(ctx context.Context, orbitName string) (env *rele
 		return nil, false, &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf("orbit %s has no deployer (its manifest's deployer:) to take the stage's release from the deployer of orbit %s; "+
 			"`elevator pipeline resume` from a machine with access to orbit %s goes on", orbitName, mine, orbitName)}
 	}
+	// An orbit of the deployer's own account is reached with the
+	// deployer's own role, whatever role its account section names for
+	// people and CI; an orbit of another account only through a role.
+	mineAt := r.dp.env.configs.accountID()
+	if mineAt == "" {
+		mineAt = accountOf(r.dp.env.caller)
+	}
+	want := o.Account.Want()
+	sameAccount := want == "" || want == mineAt
+	if !sameAccount && o.Account.Role == "" {
+		return nil, false, &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf("orbit %s lives in account %s and the deployer of orbit %s in %s: name a role in orbit %s's account section for the deployer to assume there (docs/accounts.md); "+
+			"or `elevator pipeline resume` from a machine with access to orbit %s goes on", orbitName, want, mine, mineAt, orbitName, orbitName)}
+	}
 	e := &releaseEnv{globals: r.dp.env.globals, orbitName: orbitName, orbit: o, pollInterval: r.dp.env.pollInterval, lease: r.dp.env.lease,
-		lookups: true, inProcess: true, apiOptions: r.dp.env.apiOptions}
+		lookups: true, inProcess: true, apiOptions: r.dp.env.apiOptions, asDeployer: sameAccount}
 	if err := e.connect(ctx); err != nil {
 		return nil, false, r.denied(orbitName, "read its orbit stack and its releases", err)
 	}
