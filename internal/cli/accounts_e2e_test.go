@@ -401,3 +401,39 @@ func TestADeployerReachesAnOrbitOfItsOwnAccountWithItsOwnRole(t *testing.T) {
 	dep.alive(t)
 	dep2.alive(t)
 }
+
+// TestAPipelineFromAnotherAccountFindsAnOrbitOfTheCallersOwn: the first
+// stage's orbit lives in account B (through its role), the second has no
+// account section (the caller's credentials, account A). A decision in
+// the second orbit (an approval) reads its settings as deployed from its
+// state bucket in A, where it is, not in the account of the first orbit's
+// role session.
+func TestAPipelineFromAnotherAccountFindsAnOrbitOfTheCallersOwn(t *testing.T) {
+	a := inAccount(t)
+	b, _ := otherAccount(t, a)
+	firstFile, first := manifest(t, fmt.Sprintf("regions:\n  us-east-1: {}\nnetwork: {nat: none}\naccount:\n  id: %q\n  role: arn:aws:iam::%s:role/elevator\n", b, b))
+	// The pipeline's caller is the first orbit's: the role's session in B.
+	caller := "arn:aws:sts::" + b + ":assumed-role/elevator/elevator-test"
+	secondFile, second := manifest(t, fmt.Sprintf("regions:\n  us-east-1: {}\nnetwork: {nat: none}\npipelines:\n  self_approval: true\naccess:\n  - {role: approver, principals: [%q]}\n", caller))
+	appFile := filepath.Join(t.TempDir(), "app.yml")
+	body := releaseApp + fmt.Sprintf("pipeline:\n  stages:\n    - orbit: %s\n    - orbit: %s\n      auto: true\n      approval: {roles: [approver]}\n", first, second)
+	if err := os.WriteFile(appFile, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range [][2]string{{first, firstFile}, {second, secondFile}} {
+		mustSucceed(t, elevator(t, "", "orbit", "up", "-f", o[1]))
+		flags := []string{"-f", appFile, "--orbit", o[0], "--orbit-file", o[1]}
+		mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
+		mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
+	}
+	pflags := []string{"-f", appFile, "--orbit-file", firstFile, "--orbit-file", secondFile, "--output", "json"}
+	e := execution(t, elevator(t, "", append([]string{"pipeline", "start", "--version", "1.0.0", "--poll-interval", "100ms"}, pflags...)...))
+	if w := e.Stages[1].WaitingFor; len(w) != 1 || w[0] != domain.WaitApproval || e.Reviews[second] == "" {
+		t.Fatalf("stage 2 waits for %v, reviews %v", w, e.Reviews)
+	}
+	r := elevator(t, "", append([]string{"pipeline", "approve", e.ID, "--stage", second, "--review", e.Reviews[second], "--reason", "ok"}, pflags...)...)
+	t.Logf("approve: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	if r.code != 0 {
+		t.Errorf("the approval of stage %s: exit %d; want it approved with the settings orbit up recorded in account A:\n%s%s", second, r.code, r.stdout, r.stderr)
+	}
+}
