@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -38,14 +39,26 @@ func (c *awsConfigs) enter(ctx context.Context, cfg aws.Config) error {
 		if caller, err = sts.New(cfg).CallerIdentity(ctx); err != nil {
 			return err
 		}
-		creds = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stssdk.NewFromConfig(cfg), role, func(o *stscreds.AssumeRoleOptions) {
+		assume := stscreds.NewAssumeRoleProvider(stssdk.NewFromConfig(cfg), role, func(o *stscreds.AssumeRoleOptions) {
 			o.RoleSessionName = sessionName(caller.ARN)
 			if c.account.ExternalID != "" {
 				o.ExternalID = aws.String(c.account.ExternalID)
 			}
-		}))
+		})
+		// A renewal's refusal reads like the first's.
+		callerARN := caller.ARN
+		renewed := aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+			creds, err := assume.Retrieve(ctx)
+			if err != nil {
+				return creds, c.assumeRoleError(callerARN, err)
+			}
+			return creds, nil
+		})
+		creds = aws.NewCredentialsCache(renewed, func(o *aws.CredentialsCacheOptions) {
+			o.ExpiryWindow, o.ExpiryWindowJitterFrac = roleExpiryWindow, 0.5
+		})
 		if _, err := creds.Retrieve(ctx); err != nil {
-			return c.assumeRoleError(caller.ARN, err)
+			return err
 		}
 	}
 	final := cfg.Copy()
@@ -60,6 +73,12 @@ func (c *awsConfigs) enter(ctx context.Context, cfg aws.Config) error {
 	c.creds, c.identity = creds, &id
 	return nil
 }
+
+// roleExpiryWindow is how long before an orbit role's session ends its
+// credentials are renewed (less up to half of it, at random, so that the
+// replicas of a deployer do not renew together): a call signed just
+// before the end does not fail as it is made.
+const roleExpiryWindow = 3 * time.Minute
 
 // wrongAccount is the refusal to act with credentials for another account.
 func (c *awsConfigs) wrongAccount(id sts.Identity, caller string) error {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	elevator "github.com/elevatorhq/elevator"
 )
@@ -29,6 +30,9 @@ type fakeIdentity struct {
 	sso     []string // bearer tokens shown to GetRoleCredentials
 	// identities: the ARN GetCallerIdentity answers, by access key.
 	identities map[string]string
+	// expires, when set, is when the role credentials it hands out end
+	// (else in 2100).
+	expires time.Time
 }
 
 var signedBy = regexp.MustCompile(`Credential=([A-Z0-9]+)/`)
@@ -57,11 +61,15 @@ func (f *fakeIdentity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		role := r.Form.Get("RoleArn")
 		newKey := fmt.Sprintf("ASIAROLE%d", len(f.assumes))
 		account := strings.Split(role, ":")[4]
+		expires := "2100-01-01T00:00:00Z"
+		if !f.expires.IsZero() {
+			expires = f.expires.UTC().Format(time.RFC3339)
+		}
 		f.identities[newKey] = "arn:aws:sts::" + account + ":assumed-role/" + role[strings.LastIndex(role, "/")+1:] + "/" + r.Form.Get("RoleSessionName")
 		fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>`+
-			`<AccessKeyId>%s</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken><Expiration>2100-01-01T00:00:00Z</Expiration>`+
+			`<AccessKeyId>%s</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken><Expiration>%s</Expiration>`+
 			`</Credentials><AssumedRoleUser><Arn>%s</Arn><AssumedRoleId>AROA:x</AssumedRoleId></AssumedRoleUser></AssumeRoleResult>`+
-			`<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></AssumeRoleResponse>`, newKey, f.identities[newKey])
+			`<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></AssumeRoleResponse>`, newKey, expires, f.identities[newKey])
 	case "GetCallerIdentity":
 		arn, ok := f.identities[key]
 		if !ok {
@@ -248,5 +256,32 @@ aws_secret_access_key = s
 	_, err := orbitConfigs(g, &elevator.Orbit{Name: "production"}).For(context.Background(), "us-east-1")
 	if elevator.ErrorCode(err) != elevator.EINVALID || !strings.Contains(err.Error(), "MFA code") || strings.Contains(err.Error(), "no usable AWS credentials") {
 		t.Errorf("error %v; want EINVALID about the MFA code", err)
+	}
+}
+
+// An orbit role's credentials that end within the renewal window
+// (roleExpiryWindow) are renewed before a call is signed with them: the
+// fake STS (fakeIdentity) hands out role sessions that end in a minute,
+// which AWS does not (15 minutes at least), so that each Retrieve is
+// inside the window.
+func TestAnOrbitRoleSessionAboutToEndIsRenewed(t *testing.T) {
+	awsFiles(t, "", "[default]\naws_access_key_id = AKIDBASE\naws_secret_access_key = s\n")
+	fake := &fakeIdentity{identities: map[string]string{"AKIDBASE": "arn:aws:iam::111111111111:user/alice"}, expires: time.Now().Add(time.Minute)}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	g := &globals{endpoint: srv.URL, stdin: strings.NewReader(""), stderr: &bytes.Buffer{}, stdout: &bytes.Buffer{}}
+	orbit := &elevator.Orbit{Name: "production", Account: elevator.Account{Role: "arn:aws:iam::333333333333:role/elevator", Path: "account"}}
+	ctx := context.Background()
+	cfg, err := orbitConfigs(g, orbit).For(ctx, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if len(fake.assumes) != 3 {
+		t.Errorf("AssumeRole calls: %d; want 3 (each use: the first, the account check's, the test's; a cache without the window keeps the first)", len(fake.assumes))
 	}
 }
