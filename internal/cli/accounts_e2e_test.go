@@ -94,18 +94,20 @@ func TestOrbitInAnotherAccountAssumesItsRole(t *testing.T) {
 	}
 }
 
-// A wrong account is refused before any change, exit 2.
+// A wrong account is refused before any change, exit 2: behind a proxy
+// that counts the calls (stsProxy), no call but STS's goes out.
 func TestOrbitWithCredentialsForAnotherAccountIsRefused(t *testing.T) {
 	a := inAccount(t)
 	wrongCfg := emulatortest.Config(t, "us-east-1")
 	wrong := emulatortest.AccountID(wrongCfg)
 	file, name := manifest(t, fmt.Sprintf("regions:\n  us-east-1: {cidr: 10.62.0.0/16}\nnetwork: {nat: none}\naccount: {id: %q}\n", wrong))
+	endpoint, _, identities, others := stsProxy(t, false)
 	for _, args := range [][]string{
 		{"orbit", "up", "-f", file},
 		{"orbit", "plan", "-f", file},
 		{"orbit", "up", "-f", file, "--output", "json"},
 	} {
-		r := elevator(t, "", args...)
+		r := run(t, endpoint, "", args...)
 		t.Logf("%v: exit %d, stderr:\n%s", args, r.code, r.stderr)
 		if r.code != cli.ExitInvalid {
 			t.Errorf("%v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, r.code, cli.ExitInvalid, r.stdout, r.stderr)
@@ -121,6 +123,9 @@ func TestOrbitWithCredentialsForAnotherAccountIsRefused(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("%v: output\n%s\nwant %q", args, out, want)
 		}
+	}
+	if n := others.Load(); n != 0 || identities.Load() == 0 {
+		t.Errorf("%d calls besides STS's went out (and %d GetCallerIdentity); want none but the account checks", n, identities.Load())
 	}
 	for _, cfg := range []aws.Config{a.Config("us-east-1"), wrongCfg} {
 		if stack, vpcs := orbitIn(t, cfg, name); stack || vpcs != 0 {

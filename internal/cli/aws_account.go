@@ -96,6 +96,9 @@ func (c *awsConfigs) wrongAccount(id sts.Identity, caller string) error {
 // a pipeline stage's wait for access needs.
 func (c *awsConfigs) assumeRoleError(caller string, err error) error {
 	err = awserr.Codes{}.Translate(awserr.Op{Doing: "assume role " + c.account.Role}, err)
+	if strings.HasSuffix(caller, ":root") {
+		return elevator.Errorf(elevator.ErrorCode(err), "%s: %s is an account's root user, which AWS never lets assume a role: use an IAM user's, an SSO session's or a role's credentials to assume %s (docs/accounts.md): %w", c.subject, caller, c.account.Role, err)
+	}
 	hint := "the role's trust policy must allow " + caller + " to call sts:AssumeRole"
 	if c.account.ExternalID != "" {
 		hint += " with the external id of " + c.where()

@@ -285,3 +285,19 @@ func TestAnOrbitRoleSessionAboutToEndIsRenewed(t *testing.T) {
 		t.Errorf("AssumeRole calls: %d; want 3 (each use: the first, the account check's, the test's; a cache without the window keeps the first)", len(fake.assumes))
 	}
 }
+
+// The root user's refusal says the root user cannot assume roles, not
+// that the trust policy should allow it; anyone else's names the trust
+// policy. (The refusal is made here: moto never refuses an AssumeRole.)
+func TestAssumeRoleErrorOfTheRootUser(t *testing.T) {
+	c := &awsConfigs{account: elevator.Account{Role: "arn:aws:iam::333333333333:role/elevator"}, subject: "orbit production"}
+	refused := fmt.Errorf("operation error STS: AssumeRole, AccessDenied: Roles may not be assumed by root accounts")
+	root := c.assumeRoleError("arn:aws:iam::111111111111:root", refused).Error()
+	if !strings.Contains(root, "root user, which AWS never lets assume a role") || strings.Contains(root, "trust policy") {
+		t.Errorf("root: %s", root)
+	}
+	user := c.assumeRoleError("arn:aws:iam::111111111111:user/alice", refused).Error()
+	if !strings.Contains(user, "trust policy must allow arn:aws:iam::111111111111:user/alice") {
+		t.Errorf("user: %s", user)
+	}
+}
