@@ -35,11 +35,16 @@ func (c *awsConfigs) enter(ctx context.Context, cfg aws.Config) error {
 	creds := cfg.Credentials
 	var caller sts.Identity
 	if role := c.account.Role; role != "" {
+		// The caller's own STS calls go to a region of the partition that
+		// no account opts in to, not to the orbit's, which the caller's
+		// account may not have enabled.
+		callerCfg := cfg.Copy()
+		callerCfg.Region = elevator.PartitionHome(cfg.Region)
 		var err error
-		if caller, err = sts.New(cfg).CallerIdentity(ctx); err != nil {
+		if caller, err = sts.New(callerCfg).CallerIdentity(ctx); err != nil {
 			return err
 		}
-		assume := stscreds.NewAssumeRoleProvider(stssdk.NewFromConfig(cfg), role, func(o *stscreds.AssumeRoleOptions) {
+		assume := stscreds.NewAssumeRoleProvider(stssdk.NewFromConfig(callerCfg), role, func(o *stscreds.AssumeRoleOptions) {
 			o.RoleSessionName = sessionName(caller.ARN)
 			if c.account.ExternalID != "" {
 				o.ExternalID = aws.String(c.account.ExternalID)

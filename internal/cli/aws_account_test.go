@@ -35,7 +35,10 @@ type fakeIdentity struct {
 	expires time.Time
 }
 
-var signedBy = regexp.MustCompile(`Credential=([A-Z0-9]+)/`)
+var (
+	signedBy  = regexp.MustCompile(`Credential=([A-Z0-9]+)/`)
+	signedFor = regexp.MustCompile(`Credential=[A-Z0-9]+/[0-9]+/([a-z0-9-]+)/`)
+)
 
 func (f *fakeIdentity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
@@ -54,6 +57,9 @@ func (f *fakeIdentity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Form.Get("Action") {
 	case "AssumeRole":
 		call := map[string]string{"by": key}
+		if m := signedFor.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+			call["region"] = m[1]
+		}
 		for _, k := range []string{"RoleArn", "RoleSessionName", "SerialNumber", "TokenCode", "ExternalId", "DurationSeconds", "SourceIdentity"} {
 			call[k] = r.Form.Get(k)
 		}
@@ -299,5 +305,26 @@ func TestAssumeRoleErrorOfTheRootUser(t *testing.T) {
 	user := c.assumeRoleError("arn:aws:iam::111111111111:user/alice", refused).Error()
 	if !strings.Contains(user, "trust policy must allow arn:aws:iam::111111111111:user/alice") {
 		t.Errorf("user: %s", user)
+	}
+}
+
+// The caller's AssumeRole of an orbit whose first region is opt-in
+// (ap-east-1, which the caller's account may not have enabled) is signed
+// for and sent to us-east-1, which no account opts in to. The fake STS
+// (fakeIdentity) reads the region from the request's signature.
+func TestTheCallersSTSCallsGoToThePartitionsHome(t *testing.T) {
+	awsFiles(t, "", "[default]\naws_access_key_id = AKIDBASE\naws_secret_access_key = s\n")
+	fake := &fakeIdentity{identities: map[string]string{"AKIDBASE": "arn:aws:iam::111111111111:user/alice"}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	g := &globals{endpoint: srv.URL, stdin: strings.NewReader(""), stderr: &bytes.Buffer{}, stdout: &bytes.Buffer{}}
+	orbit := &elevator.Orbit{Name: "hk", Account: elevator.Account{Role: "arn:aws:iam::333333333333:role/elevator", Path: "account"}}
+	if _, err := orbitConfigs(g, orbit).For(context.Background(), "ap-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if len(fake.assumes) != 1 || fake.assumes[0]["region"] != "us-east-1" {
+		t.Errorf("AssumeRole calls %v; want one, signed for us-east-1", fake.assumes)
 	}
 }
