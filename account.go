@@ -90,3 +90,40 @@ func (a Account) String() string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// RegionPartition is the AWS partition of a region: aws, aws-cn,
+// aws-us-gov, aws-iso or aws-iso-b.
+func RegionPartition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	case strings.HasPrefix(region, "us-iso-"):
+		return "aws-iso"
+	case strings.HasPrefix(region, "us-isob-"):
+		return "aws-iso-b"
+	}
+	return "aws"
+}
+
+// partitionHomes is a region of each partition that every account has
+// enabled (none is opt-in): where a caller's own STS calls go.
+var partitionHomes = map[string]string{
+	"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1",
+	"aws-iso": "us-iso-east-1", "aws-iso-b": "us-isob-east-1",
+}
+
+// PartitionHome returns a region of region's partition that no account
+// has to opt in to: the caller's own STS calls go there, as an orbit's
+// region may be one the caller's account has not enabled.
+func PartitionHome(region string) string { return partitionHomes[RegionPartition(region)] }
+
+// RolePartition returns the partition in the ARN of a's role, or "".
+func (a Account) RolePartition() string {
+	m := roleARNPattern.FindStringSubmatch(a.Role)
+	if m == nil {
+		return ""
+	}
+	return "aws" + m[1]
+}

@@ -65,13 +65,24 @@ const (
 	OrbitPolicySubmitter OrbitPolicy = "submitter"
 	// OrbitPolicyAccounts is what a deployer that serves orbits in other
 	// accounts needs besides: assume the roles their account sections
-	// name (any role of another account; the role's trust policy decides
-	// who may, see docs/accounts.md).
+	// name, which must be under AccountsRolePath (the role's trust policy
+	// decides who may, see docs/accounts.md). It is no managed policy of
+	// the orbit stack but a statement the app stack adds to the service's
+	// role.
 	OrbitPolicyAccounts OrbitPolicy = "accounts"
 )
 
-// OrbitPolicies lists the orbit's managed policies.
+// AccountsRolePath is the IAM path of the roles a deployer given the
+// orbit policy accounts may assume: the roles that orbits in other
+// accounts name in their account sections for deployers to use.
+const AccountsRolePath = "/elevator-accounts/"
+
+// OrbitPolicies lists the orbit policies a service may be given: the
+// orbit stack's managed policies, and accounts.
 var OrbitPolicies = []OrbitPolicy{OrbitPolicyDeployer, OrbitPolicySubmitter, OrbitPolicyAccounts}
+
+// IsManaged reports whether the orbit stack has p as a managed policy.
+func (p OrbitPolicy) IsManaged() bool { return p != OrbitPolicyAccounts }
 
 // OrbitPolicyName is the name of an orbit's managed policy:
 // elevator-<orbit>-<policy>, under the path OrbitPath(orbit). The name is

@@ -94,18 +94,20 @@ func TestOrbitInAnotherAccountAssumesItsRole(t *testing.T) {
 	}
 }
 
-// A wrong account is refused before any change, exit 2.
+// A wrong account is refused before any change, exit 2: behind a proxy
+// that counts the calls (stsProxy), no call but STS's goes out.
 func TestOrbitWithCredentialsForAnotherAccountIsRefused(t *testing.T) {
 	a := inAccount(t)
 	wrongCfg := emulatortest.Config(t, "us-east-1")
 	wrong := emulatortest.AccountID(wrongCfg)
 	file, name := manifest(t, fmt.Sprintf("regions:\n  us-east-1: {cidr: 10.62.0.0/16}\nnetwork: {nat: none}\naccount: {id: %q}\n", wrong))
+	endpoint, _, identities, others := stsProxy(t, false)
 	for _, args := range [][]string{
 		{"orbit", "up", "-f", file},
 		{"orbit", "plan", "-f", file},
 		{"orbit", "up", "-f", file, "--output", "json"},
 	} {
-		r := elevator(t, "", args...)
+		r := run(t, endpoint, "", args...)
 		t.Logf("%v: exit %d, stderr:\n%s", args, r.code, r.stderr)
 		if r.code != cli.ExitInvalid {
 			t.Errorf("%v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, r.code, cli.ExitInvalid, r.stdout, r.stderr)
@@ -121,6 +123,9 @@ func TestOrbitWithCredentialsForAnotherAccountIsRefused(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("%v: output\n%s\nwant %q", args, out, want)
 		}
+	}
+	if n := others.Load(); n != 0 || identities.Load() == 0 {
+		t.Errorf("%d calls besides STS's went out (and %d GetCallerIdentity); want none but the account checks", n, identities.Load())
 	}
 	for _, cfg := range []aws.Config{a.Config("us-east-1"), wrongCfg} {
 		if stack, vpcs := orbitIn(t, cfg, name); stack || vpcs != 0 {
@@ -342,4 +347,98 @@ func TestADeployerReleasesIntoAnOrbitOfAnotherAccount(t *testing.T) {
 	}
 	dep.alive(t)
 	dep2.alive(t)
+}
+
+// TestADeployerReachesAnOrbitOfItsOwnAccountWithItsOwnRole: the second
+// orbit of a pipeline lives in the deployer's own account and its account
+// section names a role there (for people and CI). The first orbit's
+// deployer reaches it with its own role and assumes none: it runs behind
+// a fault-injecting proxy (stsProxy with deny) that refuses every
+// AssumeRole, as the role's trust policy would refuse the deployer, and
+// the pipeline still goes through.
+func TestADeployerReachesAnOrbitOfItsOwnAccountWithItsOwnRole(t *testing.T) {
+	a := inAccount(t)
+	trust := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::%s:root"},"Action":"sts:AssumeRole"}]}`, a.ID)
+	if _, err := iamsdk.NewFromConfig(a.Config("us-east-1")).CreateRole(context.Background(), &iamsdk.CreateRoleInput{
+		RoleName: aws.String("people"), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+		t.Fatal(err)
+	}
+	firstAddr, secondAddr := freeAddr(t), freeAddr(t)
+	first, firstName := manifest(t, "regions:\n  us-east-1: {}\nnetwork: {nat: none}\n")
+	starter := fmt.Sprintf("access:\n  - {role: deployer, principals: [\"arn:aws:iam::%s:user/elevator-test\"], apps: [shop]}\n", a.ID)
+	second, secondName := manifest(t, fmt.Sprintf("regions:\n  us-east-1: {}\nnetwork: {nat: none}\ndeployer: http://%s\naccount:\n  id: %q\n  role: arn:aws:iam::%s:role/people\n", secondAddr, a.ID, a.ID)+starter)
+	appFile := filepath.Join(t.TempDir(), "app.yml")
+	body := releaseApp + fmt.Sprintf("pipeline:\n  stages:\n    - orbit: %s\n    - {orbit: %s, auto: true}\n", firstName, secondName)
+	if err := os.WriteFile(appFile, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range [][2]string{{first, firstName}, {second, secondName}} {
+		mustSucceed(t, elevator(t, "", "orbit", "up", "-f", o[0]))
+		flags := []string{"-f", appFile, "--orbit", o[1], "--orbit-file", o[0]}
+		mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
+		mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
+	}
+	endpoint, assumes, _, _ := stsProxy(t, true)
+	url, dep := pipelineDeployer(t, firstName, first, firstAddr, endpoint)
+	_, dep2 := pipelineDeployer(t, secondName, second, secondAddr, endpoint)
+
+	pflags := []string{"-f", appFile, "--orbit-file", first, "--orbit-file", second, "--output", "json"}
+	r := elevator(t, "", append([]string{"pipeline", "start", "--version", "1.0.0", "--deployer", url, "--watch", "--watch-interval", "200ms"}, pflags...)...)
+	mustSucceed(t, r)
+	lines := watchLines(t, r)
+	if len(lines) == 0 {
+		t.Fatalf("pipeline start --watch printed no change:\n%s%s", r.stdout, r.stderr)
+	}
+	exec := lines[0].Pipeline
+	w := elevator(t, "", append([]string{"pipeline", "watch", exec, "--watch-interval", "200ms"}, pflags...)...)
+	mustSucceed(t, w)
+	e := execution(t, elevator(t, "", append([]string{"pipeline", "status", exec}, pflags...)...))
+	rel2 := e.Stages[1].Releases[secondName]
+	if got := e.states(); got != "Succeeded Succeeded Succeeded" || rel2 == "" {
+		t.Fatalf("after the deployers: %s %+v\nwatch: %s", got, e.Stages, moves(watchLines(t, w)))
+	}
+	if !dep2.drove(t, rel2) {
+		t.Errorf("the second orbit's deployer did not drive %s", rel2)
+	}
+	if n := assumes.Load(); n != 0 {
+		t.Errorf("the deployers asked for %d AssumeRole; want none in their own account", n)
+	}
+	dep.alive(t)
+	dep2.alive(t)
+}
+
+// TestAPipelineFromAnotherAccountFindsAnOrbitOfTheCallersOwn: the first
+// stage's orbit lives in account B (through its role), the second has no
+// account section (the caller's credentials, account A). A decision in
+// the second orbit (an approval) reads its settings as deployed from its
+// state bucket in A, where it is, not in the account of the first orbit's
+// role session.
+func TestAPipelineFromAnotherAccountFindsAnOrbitOfTheCallersOwn(t *testing.T) {
+	a := inAccount(t)
+	b, _ := otherAccount(t, a)
+	firstFile, first := manifest(t, fmt.Sprintf("regions:\n  us-east-1: {}\nnetwork: {nat: none}\naccount:\n  id: %q\n  role: arn:aws:iam::%s:role/elevator\n", b, b))
+	// The pipeline's caller is the first orbit's: the role's session in B.
+	caller := "arn:aws:sts::" + b + ":assumed-role/elevator/elevator-test"
+	secondFile, second := manifest(t, fmt.Sprintf("regions:\n  us-east-1: {}\nnetwork: {nat: none}\npipelines:\n  self_approval: true\naccess:\n  - {role: approver, principals: [%q]}\n", caller))
+	appFile := filepath.Join(t.TempDir(), "app.yml")
+	body := releaseApp + fmt.Sprintf("pipeline:\n  stages:\n    - orbit: %s\n    - orbit: %s\n      auto: true\n      approval: {roles: [approver]}\n", first, second)
+	if err := os.WriteFile(appFile, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range [][2]string{{first, firstFile}, {second, secondFile}} {
+		mustSucceed(t, elevator(t, "", "orbit", "up", "-f", o[1]))
+		flags := []string{"-f", appFile, "--orbit", o[0], "--orbit-file", o[1]}
+		mustSucceed(t, elevator(t, "", append([]string{"app", "up"}, flags...)...))
+		mustSucceed(t, elevator(t, "", append([]string{"image", "allow"}, flags...)...))
+	}
+	pflags := []string{"-f", appFile, "--orbit-file", firstFile, "--orbit-file", secondFile, "--output", "json"}
+	e := execution(t, elevator(t, "", append([]string{"pipeline", "start", "--version", "1.0.0", "--poll-interval", "100ms"}, pflags...)...))
+	if w := e.Stages[1].WaitingFor; len(w) != 1 || w[0] != domain.WaitApproval || e.Reviews[second] == "" {
+		t.Fatalf("stage 2 waits for %v, reviews %v", w, e.Reviews)
+	}
+	r := elevator(t, "", append([]string{"pipeline", "approve", e.ID, "--stage", second, "--review", e.Reviews[second], "--reason", "ok"}, pflags...)...)
+	t.Logf("approve: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	if r.code != 0 {
+		t.Errorf("the approval of stage %s: exit %d; want it approved with the settings orbit up recorded in account A:\n%s%s", second, r.code, r.stdout, r.stderr)
+	}
 }

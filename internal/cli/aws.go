@@ -83,12 +83,15 @@ func (c *awsConfigs) For(ctx context.Context, region string) (aws.Config, error)
 		return aws.Config{}, err
 	}
 	cfg.APIOptions = append(cfg.APIOptions, c.apiOptions...)
+	// The caller's own credentials are loaded once per command, whatever
+	// the number of configs (one per orbit of a pipeline): one MFA code.
+	cfg.Credentials = c.g.callers.get(o, cfg.Credentials)
 	if c.creds == nil {
 		// Find out once, before any call, whether there are credentials
 		// at all (the SDK's own error names every provider it tried),
 		// and whether they act in the account.
 		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-			return aws.Config{}, elevator.Errorf(elevator.EINVALID, "no usable AWS credentials (set AWS_PROFILE or pass --profile, configure them with `aws configure` or `aws sso login`, or try Elevator locally with `elevator local up` and --local): %w", err)
+			return aws.Config{}, c.g.callers.noCredentials(err)
 		}
 		if err := c.enter(ctx, cfg); err != nil {
 			return aws.Config{}, err

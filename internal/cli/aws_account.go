@@ -6,11 +6,14 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	stssdk "github.com/aws/aws-sdk-go-v2/service/sts"
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/awscfg"
 	"github.com/elevatorhq/elevator/internal/aws/awserr"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
 )
@@ -32,18 +35,35 @@ func (c *awsConfigs) enter(ctx context.Context, cfg aws.Config) error {
 	creds := cfg.Credentials
 	var caller sts.Identity
 	if role := c.account.Role; role != "" {
+		// The caller's own STS calls go to a region of the partition that
+		// no account opts in to, not to the orbit's, which the caller's
+		// account may not have enabled.
+		callerCfg := cfg.Copy()
+		callerCfg.Region = elevator.PartitionHome(cfg.Region)
 		var err error
-		if caller, err = sts.New(cfg).CallerIdentity(ctx); err != nil {
+		if caller, err = sts.New(callerCfg).CallerIdentity(ctx); err != nil {
 			return err
 		}
-		creds = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stssdk.NewFromConfig(cfg), role, func(o *stscreds.AssumeRoleOptions) {
+		assume := stscreds.NewAssumeRoleProvider(stssdk.NewFromConfig(callerCfg), role, func(o *stscreds.AssumeRoleOptions) {
 			o.RoleSessionName = sessionName(caller.ARN)
 			if c.account.ExternalID != "" {
 				o.ExternalID = aws.String(c.account.ExternalID)
 			}
-		}))
+		})
+		// A renewal's refusal reads like the first's.
+		callerARN := caller.ARN
+		renewed := aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+			creds, err := assume.Retrieve(ctx)
+			if err != nil {
+				return creds, c.assumeRoleError(callerARN, err)
+			}
+			return creds, nil
+		})
+		creds = aws.NewCredentialsCache(renewed, func(o *aws.CredentialsCacheOptions) {
+			o.ExpiryWindow, o.ExpiryWindowJitterFrac = roleExpiryWindow, 0.5
+		})
 		if _, err := creds.Retrieve(ctx); err != nil {
-			return c.assumeRoleError(caller.ARN, err)
+			return err
 		}
 	}
 	final := cfg.Copy()
@@ -58,6 +78,12 @@ func (c *awsConfigs) enter(ctx context.Context, cfg aws.Config) error {
 	c.creds, c.identity = creds, &id
 	return nil
 }
+
+// roleExpiryWindow is how long before an orbit role's session ends its
+// credentials are renewed (less up to half of it, at random, so that the
+// replicas of a deployer do not renew together): a call signed just
+// before the end does not fail as it is made.
+const roleExpiryWindow = 3 * time.Minute
 
 // wrongAccount is the refusal to act with credentials for another account.
 func (c *awsConfigs) wrongAccount(id sts.Identity, caller string) error {
@@ -75,6 +101,9 @@ func (c *awsConfigs) wrongAccount(id sts.Identity, caller string) error {
 // a pipeline stage's wait for access needs.
 func (c *awsConfigs) assumeRoleError(caller string, err error) error {
 	err = awserr.Codes{}.Translate(awserr.Op{Doing: "assume role " + c.account.Role}, err)
+	if strings.HasSuffix(caller, ":root") {
+		return elevator.Errorf(elevator.ErrorCode(err), "%s: %s is an account's root user, which AWS never lets assume a role: use an IAM user's, an SSO session's or a role's credentials to assume %s (docs/accounts.md): %w", c.subject, caller, c.account.Role, err)
+	}
 	hint := "the role's trust policy must allow " + caller + " to call sts:AssumeRole"
 	if c.account.ExternalID != "" {
 		hint += " with the external id of " + c.where()
@@ -115,11 +144,56 @@ func sessionName(callerARN string) string {
 	return name
 }
 
+// callerCredentials keeps the caller's own credentials (the profile's or
+// the SDK chain's) for a command, one per profile and endpoint, so that
+// every configs of the command (one per orbit of a pipeline, each region)
+// signs with them: a profile's role is assumed, and its MFA code asked,
+// once, and again only when its session (awscfg.ProfileRoleDuration)
+// ends.
+type callerCredentials struct {
+	mu    sync.Mutex
+	byKey map[string]aws.CredentialsProvider
+	// mfaAsked says an MFA code was asked for, so that a failure to get
+	// credentials is told as the MFA's.
+	mfaAsked bool
+}
+
+// get returns the credentials kept for o's profile and endpoint, keeping
+// loaded when there are none yet.
+func (cc *callerCredentials) get(o awscfg.Options, loaded aws.CredentialsProvider) aws.CredentialsProvider {
+	key := strings.Join([]string{o.Profile, o.Endpoint, o.AccessKeyID}, "\x00")
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if p, ok := cc.byKey[key]; ok {
+		return p
+	}
+	if cc.byKey == nil {
+		cc.byKey = map[string]aws.CredentialsProvider{}
+	}
+	cc.byKey[key] = loaded
+	return loaded
+}
+
+// noCredentials is the error of credentials that could not be had.
+func (cc *callerCredentials) noCredentials(err error) error {
+	cc.mu.Lock()
+	mfa := cc.mfaAsked
+	cc.mu.Unlock()
+	if mfa {
+		return elevator.Errorf(elevator.EINVALID, "the AWS profile's role was not assumed with the MFA code given (a wrong or used code, or the profile's mfa_serial is not your device; run the command again for a new code): %w", err)
+	}
+	return elevator.Errorf(elevator.EINVALID, "no usable AWS credentials (set AWS_PROFILE or pass --profile, configure them with `aws configure` or `aws sso login`, or try Elevator locally with `elevator local up` and --local): %w", err)
+}
+
 // mfaToken asks the caller for the code of the MFA device their profile
 // names (mfa_serial) when it assumes its role: on stderr, so that
-// --output json stays clean, and read from stdin. The configs share their
-// credentials across regions, so it is asked once per command.
+// --output json stays clean, and read from stdin. The command's configs
+// share the caller's credentials (callerCredentials), so it is asked once
+// per profile role session (awscfg.ProfileRoleDuration).
 func (c *awsConfigs) mfaToken() (string, error) {
+	c.g.callers.mu.Lock()
+	c.g.callers.mfaAsked = true
+	c.g.callers.mu.Unlock()
 	if c.g.stdin == nil {
 		return "", elevator.Errorf(elevator.EINVALID, "the AWS profile asks for an MFA code, and there is no input to read it from")
 	}

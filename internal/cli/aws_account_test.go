@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	elevator "github.com/elevatorhq/elevator"
 )
@@ -29,9 +30,15 @@ type fakeIdentity struct {
 	sso     []string // bearer tokens shown to GetRoleCredentials
 	// identities: the ARN GetCallerIdentity answers, by access key.
 	identities map[string]string
+	// expires, when set, is when the role credentials it hands out end
+	// (else in 2100).
+	expires time.Time
 }
 
-var signedBy = regexp.MustCompile(`Credential=([A-Z0-9]+)/`)
+var (
+	signedBy  = regexp.MustCompile(`Credential=([A-Z0-9]+)/`)
+	signedFor = regexp.MustCompile(`Credential=[A-Z0-9]+/[0-9]+/([a-z0-9-]+)/`)
+)
 
 func (f *fakeIdentity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
@@ -50,18 +57,25 @@ func (f *fakeIdentity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Form.Get("Action") {
 	case "AssumeRole":
 		call := map[string]string{"by": key}
-		for _, k := range []string{"RoleArn", "RoleSessionName", "SerialNumber", "TokenCode", "ExternalId"} {
+		if m := signedFor.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+			call["region"] = m[1]
+		}
+		for _, k := range []string{"RoleArn", "RoleSessionName", "SerialNumber", "TokenCode", "ExternalId", "DurationSeconds", "SourceIdentity"} {
 			call[k] = r.Form.Get(k)
 		}
 		f.assumes = append(f.assumes, call)
 		role := r.Form.Get("RoleArn")
 		newKey := fmt.Sprintf("ASIAROLE%d", len(f.assumes))
 		account := strings.Split(role, ":")[4]
+		expires := "2100-01-01T00:00:00Z"
+		if !f.expires.IsZero() {
+			expires = f.expires.UTC().Format(time.RFC3339)
+		}
 		f.identities[newKey] = "arn:aws:sts::" + account + ":assumed-role/" + role[strings.LastIndex(role, "/")+1:] + "/" + r.Form.Get("RoleSessionName")
 		fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>`+
-			`<AccessKeyId>%s</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken><Expiration>2100-01-01T00:00:00Z</Expiration>`+
+			`<AccessKeyId>%s</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken><Expiration>%s</Expiration>`+
 			`</Credentials><AssumedRoleUser><Arn>%s</Arn><AssumedRoleId>AROA:x</AssumedRoleId></AssumedRoleUser></AssumeRoleResult>`+
-			`<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></AssumeRoleResponse>`, newKey, f.identities[newKey])
+			`<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></AssumeRoleResponse>`, newKey, expires, f.identities[newKey])
 	case "GetCallerIdentity":
 		arn, ok := f.identities[key]
 		if !ok {
@@ -133,6 +147,16 @@ aws_secret_access_key = s
 			t.Errorf("%s: credentials %q, %v; want the orbit role's (ASIAROLE2)", region, creds.AccessKeyID, err)
 		}
 	}
+	// Another orbit of the same command (a pipeline's next stage), in the
+	// caller's own account, signs with the same profile session: no new
+	// code, no new AssumeRole of the profile's role.
+	other, err := orbitConfigs(g, &elevator.Orbit{Name: "staging"}).For(ctx, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if creds, err := other.Credentials.Retrieve(ctx); err != nil || creds.AccessKeyID != "ASIAROLE1" {
+		t.Errorf("orbit staging's credentials %q, %v; want the profile's session (ASIAROLE1)", creds.AccessKeyID, err)
+	}
 	if n := strings.Count(stderr.String(), "MFA code"); n != 1 {
 		t.Errorf("asked for the MFA code %d times; want once:\n%s", n, stderr.String())
 	}
@@ -142,6 +166,11 @@ aws_secret_access_key = s
 	profile, orb := fake.assumes[0], fake.assumes[1]
 	if profile["RoleArn"] != "arn:aws:iam::222222222222:role/ops" || profile["SerialNumber"] != "arn:aws:iam::111111111111:mfa/alice" || profile["TokenCode"] != "123456" || profile["by"] != "AKIDBASE" {
 		t.Errorf("the profile's AssumeRole: %v; want role ops with the MFA device and code 123456, signed with the base keys", profile)
+	}
+	// The profile's session lasts an hour (the SDK's default, 15 minutes,
+	// would ask for a code again in a long command).
+	if profile["DurationSeconds"] != "3600" {
+		t.Errorf("the profile's role session: %ss; want 3600", profile["DurationSeconds"])
 	}
 	if orb["RoleArn"] != orbit.Account.Role || orb["RoleSessionName"] != "elevator-alice" || orb["ExternalId"] != "ci-7f3a" || orb["by"] != "ASIAROLE1" || orb["TokenCode"] != "" {
 		t.Errorf("the orbit's AssumeRole: %v; want its role, session elevator-alice, its external id, signed with the profile's session", orb)
@@ -211,5 +240,91 @@ func TestSessionName(t *testing.T) {
 		if got := sessionName(arn); got != want {
 			t.Errorf("sessionName(%q) = %q, want %q", arn, got, want)
 		}
+	}
+}
+
+// An MFA code that cannot be had (no input) is told as the MFA's, not as
+// missing credentials. The fake STS (fakeIdentity) stands for AWS.
+func TestAnMFAProfileWithoutACodeSaysSo(t *testing.T) {
+	awsFiles(t, `[profile ops]
+role_arn = arn:aws:iam::222222222222:role/ops
+source_profile = base
+mfa_serial = arn:aws:iam::111111111111:mfa/alice
+region = us-east-1
+`, `[base]
+aws_access_key_id = AKIDBASE
+aws_secret_access_key = s
+`)
+	fake := &fakeIdentity{identities: map[string]string{"AKIDBASE": "arn:aws:iam::111111111111:user/alice"}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	g := &globals{profile: "ops", endpoint: srv.URL, stdin: strings.NewReader(""), stderr: &bytes.Buffer{}, stdout: &bytes.Buffer{}}
+	_, err := orbitConfigs(g, &elevator.Orbit{Name: "production"}).For(context.Background(), "us-east-1")
+	if elevator.ErrorCode(err) != elevator.EINVALID || !strings.Contains(err.Error(), "MFA code") || strings.Contains(err.Error(), "no usable AWS credentials") {
+		t.Errorf("error %v; want EINVALID about the MFA code", err)
+	}
+}
+
+// An orbit role's credentials that end within the renewal window
+// (roleExpiryWindow) are renewed before a call is signed with them: the
+// fake STS (fakeIdentity) hands out role sessions that end in a minute,
+// which AWS does not (15 minutes at least), so that each Retrieve is
+// inside the window.
+func TestAnOrbitRoleSessionAboutToEndIsRenewed(t *testing.T) {
+	awsFiles(t, "", "[default]\naws_access_key_id = AKIDBASE\naws_secret_access_key = s\n")
+	fake := &fakeIdentity{identities: map[string]string{"AKIDBASE": "arn:aws:iam::111111111111:user/alice"}, expires: time.Now().Add(time.Minute)}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	g := &globals{endpoint: srv.URL, stdin: strings.NewReader(""), stderr: &bytes.Buffer{}, stdout: &bytes.Buffer{}}
+	orbit := &elevator.Orbit{Name: "production", Account: elevator.Account{Role: "arn:aws:iam::333333333333:role/elevator", Path: "account"}}
+	ctx := context.Background()
+	cfg, err := orbitConfigs(g, orbit).For(ctx, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if len(fake.assumes) != 3 {
+		t.Errorf("AssumeRole calls: %d; want 3 (each use: the first, the account check's, the test's; a cache without the window keeps the first)", len(fake.assumes))
+	}
+}
+
+// The root user's refusal says the root user cannot assume roles, not
+// that the trust policy should allow it; anyone else's names the trust
+// policy. (The refusal is made here: moto never refuses an AssumeRole.)
+func TestAssumeRoleErrorOfTheRootUser(t *testing.T) {
+	c := &awsConfigs{account: elevator.Account{Role: "arn:aws:iam::333333333333:role/elevator"}, subject: "orbit production"}
+	refused := fmt.Errorf("operation error STS: AssumeRole, AccessDenied: Roles may not be assumed by root accounts")
+	root := c.assumeRoleError("arn:aws:iam::111111111111:root", refused).Error()
+	if !strings.Contains(root, "root user, which AWS never lets assume a role") || strings.Contains(root, "trust policy") {
+		t.Errorf("root: %s", root)
+	}
+	user := c.assumeRoleError("arn:aws:iam::111111111111:user/alice", refused).Error()
+	if !strings.Contains(user, "trust policy must allow arn:aws:iam::111111111111:user/alice") {
+		t.Errorf("user: %s", user)
+	}
+}
+
+// The caller's AssumeRole of an orbit whose first region is opt-in
+// (ap-east-1, which the caller's account may not have enabled) is signed
+// for and sent to us-east-1, which no account opts in to. The fake STS
+// (fakeIdentity) reads the region from the request's signature.
+func TestTheCallersSTSCallsGoToThePartitionsHome(t *testing.T) {
+	awsFiles(t, "", "[default]\naws_access_key_id = AKIDBASE\naws_secret_access_key = s\n")
+	fake := &fakeIdentity{identities: map[string]string{"AKIDBASE": "arn:aws:iam::111111111111:user/alice"}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	g := &globals{endpoint: srv.URL, stdin: strings.NewReader(""), stderr: &bytes.Buffer{}, stdout: &bytes.Buffer{}}
+	orbit := &elevator.Orbit{Name: "hk", Account: elevator.Account{Role: "arn:aws:iam::333333333333:role/elevator", Path: "account"}}
+	if _, err := orbitConfigs(g, orbit).For(context.Background(), "ap-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if len(fake.assumes) != 1 || fake.assumes[0]["region"] != "us-east-1" {
+		t.Errorf("AssumeRole calls %v; want one, signed for us-east-1", fake.assumes)
 	}
 }

@@ -80,6 +80,8 @@ type globals struct {
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
+
+	callers callerCredentials // the caller's own credentials (aws_account.go)
 }
 
 func (g *globals) validate() error {

@@ -43,6 +43,25 @@ type deployerPipelines struct {
 	agentOnce sync.Once
 	agent     *orbit.AgentFiles
 	agentErr  error
+
+	// connected are the other orbits the deployer reached, kept across
+	// executions and ticks (one AssumeRole and account check per orbit and
+	// account section, not per tick): by connectedKey.
+	connectedMu sync.Mutex
+	connected   map[string]*releaseEnv
+	// connect connects another orbit's env; nil = (*releaseEnv).connect
+	// (tests count it with a fake).
+	connect func(ctx context.Context, e *releaseEnv) error
+}
+
+// connectedKey names an orbit as the deployer connects to it: its name,
+// its account section and its regions, as the pinned manifest says.
+func connectedKey(o *elevator.Orbit) string {
+	key := o.Name + "\x00" + o.Account.ID + "\x00" + o.Account.Role + "\x00" + o.Account.ExternalID
+	for _, r := range o.Regions {
+		key += "\x00" + r.Name
+	}
+	return key
 }
 
 // pipelinesOptions makes the deployer's Pipelines option over its orbit's
@@ -210,9 +229,21 @@ func (r *stageReleaser) target(ctx context.Context, orbitName string) (env *rele
 		return nil, false, &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf("orbit %s has no deployer (its manifest's deployer:) to take the stage's release from the deployer of orbit %s; "+
 			"`elevator pipeline resume` from a machine with access to orbit %s goes on", orbitName, mine, orbitName)}
 	}
-	e := &releaseEnv{globals: r.dp.env.globals, orbitName: orbitName, orbit: o, pollInterval: r.dp.env.pollInterval, lease: r.dp.env.lease,
-		lookups: true, inProcess: true, apiOptions: r.dp.env.apiOptions}
-	if err := e.connect(ctx); err != nil {
+	// An orbit of the deployer's own account is reached with the
+	// deployer's own role, whatever role its account section names for
+	// people and CI; an orbit of another account only through a role.
+	mineAt := r.dp.env.configs.accountID()
+	if mineAt == "" {
+		mineAt = accountOf(r.dp.env.caller)
+	}
+	want := o.Account.Want()
+	sameAccount := want == "" || want == mineAt
+	if !sameAccount && o.Account.Role == "" {
+		return nil, false, &pipeline.BlockedError{Orbit: orbitName, Reason: fmt.Sprintf("orbit %s lives in account %s and the deployer of orbit %s in %s: name a role in orbit %s's account section for the deployer to assume there (docs/accounts.md); "+
+			"or `elevator pipeline resume` from a machine with access to orbit %s goes on", orbitName, want, mine, mineAt, orbitName, orbitName)}
+	}
+	e, err := r.dp.connectOther(ctx, o, sameAccount)
+	if err != nil {
 		return nil, false, r.denied(orbitName, "read its orbit stack and its releases", err)
 	}
 	if r.others == nil {
@@ -433,4 +464,30 @@ func (r *stageReleaser) Notify(ctx context.Context, orbitName, subject, message 
 		return err
 	}
 	return e.notifyInfo(ctx, subject, message)
+}
+
+// connectOther returns another orbit's env, connected, as the deployer
+// connected it before with the same account section and regions, or
+// connects it now.
+func (dp *deployerPipelines) connectOther(ctx context.Context, o *elevator.Orbit, sameAccount bool) (*releaseEnv, error) {
+	key := connectedKey(o)
+	dp.connectedMu.Lock()
+	defer dp.connectedMu.Unlock()
+	if e := dp.connected[key]; e != nil {
+		return e, nil
+	}
+	e := &releaseEnv{globals: dp.env.globals, orbitName: o.Name, orbit: o, pollInterval: dp.env.pollInterval, lease: dp.env.lease,
+		lookups: true, inProcess: true, apiOptions: dp.env.apiOptions, asDeployer: sameAccount}
+	connect := dp.connect
+	if connect == nil {
+		connect = func(ctx context.Context, e *releaseEnv) error { return e.connect(ctx) }
+	}
+	if err := connect(ctx, e); err != nil {
+		return nil, err
+	}
+	if dp.connected == nil {
+		dp.connected = map[string]*releaseEnv{}
+	}
+	dp.connected[key] = e
+	return e, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/s3"
+	"github.com/elevatorhq/elevator/internal/aws/sts"
 	"github.com/elevatorhq/elevator/internal/compile"
 	"github.com/elevatorhq/elevator/internal/pipeline"
 )
@@ -44,7 +45,14 @@ func (d *deployedOrbits) read(ctx context.Context, name string) (*elevator.Orbit
 	}
 	account := configs.accountID() // the orbit's, checked
 	if account == "" {
-		account = accountOf(d.p.caller) // the caller's credentials as they are
+		// The zero Account: the caller's credentials as they are, asked
+		// with this orbit's config (never another orbit's caller, who
+		// may be a role's session in another account).
+		id, err := sts.New(cfg).CallerIdentity(ctx)
+		if err != nil {
+			return nil, err
+		}
+		account = id.Account
 	}
 	outputs, err := (&apply.Engine{Stacks: cloudformation.New(cfg)}).OrbitOutputs(ctx, manifest)
 	if elevator.ErrorCode(err) == elevator.ENOTFOUND {

@@ -65,9 +65,10 @@ type releaseEnv struct {
 	// apiOptions are added to every AWS config connect makes, before any
 	// client is built from it (the deployer's metrics middleware).
 	apiOptions []func(*middleware.Stack) error
-	// asDeployer says the process is the orbit's deployer, which runs in
-	// the orbit's account with its own role: its configs check the account
-	// but assume no role (other orbits' configs assume theirs).
+	// asDeployer says the process is a deployer in the orbit's account,
+	// with its own role (the orbit's own deployer, or another orbit's of
+	// the same account): its configs check the account but assume no role
+	// (orbits of other accounts' configs assume theirs).
 	asDeployer bool
 }
 

@@ -1,31 +1,32 @@
 package compile
 
-import elevator "github.com/elevatorhq/elevator"
+import (
+	"slices"
 
-const idAccountsPolicy = "ManagedPolicyAccounts"
+	elevator "github.com/elevatorhq/elevator"
+)
 
-// accounts adds the managed policy a deployer that serves orbits in other
-// accounts is given besides the deployer policy (orbit_policies:
-// [deployer, accounts]): assume their roles. Which roles those are, the
-// orbits' account sections say, which this stack does not know, so it
-// allows any role of another account: the role's trust policy, in the
-// account that owns it, is what decides (docs/accounts.md). It never
-// allows a role of the orbit's own account, where the deployer acts with
-// its own role: a trust policy that trusts the whole account (its root)
-// would otherwise hand the deployer that role's rights.
+// accountsStatement is what a service given the orbit policy accounts
+// (orbit_policies: [deployer, accounts]), a deployer serving orbits in
+// other accounts, adds to its role's own inline policy: assume the roles
+// those orbits' account sections name. Which roles those are this stack
+// does not know, so it allows the roles under the path Elevator keeps for
+// them (elevator.AccountsRolePath) in any account: the role's trust
+// policy, in the account that owns it, is what decides (docs/accounts.md).
+// A role of any other path, such as an orbit's own roles under
+// /elevator/<orbit>/, stays out of reach.
 //
-// The policy is one statement without a description and the stack has no
-// output of it, so that the home region's template of six zones with a
-// bastion stays under CloudFormation's size limit
-// (TestAHomeRegionOfSixZonesWithABastionFits): its name is fixed
-// (elevator.OrbitPolicyName), as app stacks name it. Allow with
-// NotResource allows sts:AssumeRole on every role but the account's own.
-func (b *regionBuilder) accounts() {
-	b.t.add(idAccountsPolicy, Resource{Type: "AWS::IAM::ManagedPolicy", Properties: Props{
-		"ManagedPolicyName": elevator.OrbitPolicyName(b.o.Name, elevator.OrbitPolicyAccounts),
-		"Path":              elevator.OrbitPath(b.o.Name),
-		"PolicyDocument": Props{"Version": "2012-10-17", "Statement": []any{
-			Props{"Effect": "Allow", "Action": "sts:AssumeRole", "NotResource": Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*")},
-		}},
-	}})
+// It is compiled into the app stack, not the orbit stack, whose home
+// region's template is near CloudFormation's size limit
+// (TestAHomeRegionOfSixZonesWithABastionFits).
+func accountsStatement(s *elevator.Service) (Props, bool) {
+	if !slices.Contains(s.OrbitPolicies, elevator.OrbitPolicyAccounts) {
+		return nil, false
+	}
+	return Props{
+		"Sid":      "OtherAccountsRoles",
+		"Effect":   "Allow",
+		"Action":   "sts:AssumeRole",
+		"Resource": Sub("arn:${AWS::Partition}:iam::*:role" + elevator.AccountsRolePath + "*"),
+	}, true
 }

@@ -409,16 +409,4 @@ func (b *appBuilder) dnsName(svc string) string {
 
 // partition is the AWS partition of a region, so that outputs can spell
 // ARNs out of literals and Refs.
-func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	case strings.HasPrefix(region, "us-iso-"):
-		return "aws-iso"
-	case strings.HasPrefix(region, "us-isob-"):
-		return "aws-iso-b"
-	}
-	return "aws"
-}
+func partition(region string) string { return elevator.RegionPartition(region) }

@@ -301,6 +301,9 @@ func (b *appBuilder) identity(s *elevator.Service) {
 	// region needs the first region's outputs.
 	var managed []any
 	for _, p := range s.OrbitPolicies {
+		if !p.IsManaged() {
+			continue // a statement of the role's own policy (accountsStatement)
+		}
 		managed = append(managed, Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:policy"+elevator.OrbitPath(b.o.Name)+elevator.OrbitPolicyName(b.o.Name, p)))
 	}
 	if len(managed) > 0 {
@@ -376,6 +379,9 @@ func (b *appBuilder) policy(s *elevator.Service) []any {
 	}
 
 	statements = append(statements, agentStatements(b.o.Name, b.a.Name, b.a.StackName(b.o.Name), s)...)
+	if st, ok := accountsStatement(s); ok {
+		statements = append(statements, st)
+	}
 
 	if len(b.a.Data.Tables) > 0 {
 		var tables []any

@@ -174,7 +174,6 @@ func (b *regionBuilder) build() {
 	b.state()
 	if b.home() {
 		b.submissions()
-		b.accounts()
 		b.builderAccess()
 		b.bakeIdentity()
 	}

@@ -155,14 +155,14 @@ func (b *orbitBuilder) build() *elevator.Orbit {
 	o.Builders = b.builders(b.root["builders"])
 	o.SelfApproval = obj(b.root["pipelines"])["self_approval"] == true
 	o.Images = b.images(obj(b.root["images"]))
-	o.Account = b.account(b.root["account"])
+	o.Account = b.account(b.root["account"], o.Regions)
 	return o
 }
 
 // account reads the account section. The schema checks each field's form;
 // the domain's checks run again here, and the role must be in the account
 // id names.
-func (b *orbitBuilder) account(v any) elevator.Account {
+func (b *orbitBuilder) account(v any, regions []elevator.Region) elevator.Account {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return elevator.Account{} // absent, or the schema has said what is wrong
@@ -199,6 +199,11 @@ func (b *orbitBuilder) account(v any) elevator.Account {
 	}
 	if a.ID != "" && a.Role != "" && a.RoleAccount() != a.ID {
 		b.errorf("account.role", a.Role, "is a role of account %s, not of account.id %s; want a role of account %s", a.RoleAccount(), a.ID, a.ID)
+	}
+	if a.Role != "" && len(regions) > 0 {
+		if want := elevator.RegionPartition(regions[0].Name); a.RolePartition() != want {
+			b.errorf("account.role", a.Role, "is a role of partition %s, and the orbit's regions are in %s; want arn:%s:iam::...", a.RolePartition(), want, want)
+		}
 	}
 	return a
 }

@@ -43,6 +43,8 @@ func TestParseOrbitBadAccount(t *testing.T) {
 			[]string{`orbit.yml:3:17: account.role: "arn:aws:iam::111122223333:user/bob": `}},
 		{"a role with a wildcard", "account: {role: \"arn:aws:iam::111122223333:role/*\"}\n",
 			[]string{`orbit.yml:3:17: account.role: `}},
+		{"a role of another partition", "account: {role: \"arn:aws-cn:iam::111122223333:role/e\"}\n",
+			[]string{`orbit.yml:3:17: account.role: "arn:aws-cn:iam::111122223333:role/e": is a role of partition aws-cn, and the orbit's regions are in aws`}},
 		{"a role of another account", "account:\n  id: \"111122223333\"\n  role: arn:aws:iam::444455556666:role/elevator\n",
 			[]string{`orbit.yml:5:9: account.role: "arn:aws:iam::444455556666:role/elevator": is a role of account 444455556666, not of account.id 111122223333`}},
 		{"an external id too short", "account: {role: \"arn:aws:iam::111122223333:role/e\", external_id: \"x\"}\n",

@@ -95,11 +95,7 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 		// an SSO session), which are made while loading.
 		opts = append(opts, config.WithBaseEndpoint(o.Endpoint))
 	}
-	if o.MFAToken != nil {
-		opts = append(opts, config.WithAssumeRoleCredentialOptions(func(ar *stscreds.AssumeRoleOptions) {
-			ar.TokenProvider = o.MFAToken
-		}))
-	}
+	opts = append(opts, config.WithAssumeRoleCredentialOptions(o.assumeRoleOptions))
 	if o.AccessKeyID != "" {
 		opts = append(opts, config.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, o.SessionToken)))
@@ -153,5 +149,23 @@ func callDeadline(d time.Duration) func(*middleware.Stack) error {
 				defer cancel()
 				return next.HandleInitialize(ctx, in)
 			}), middleware.After)
+	}
+}
+
+// ProfileRoleDuration is how long a profile's role session lasts when the
+// profile does not say (duration_seconds), as the AWS CLI has it: the
+// SDK's own default, 15 minutes, would ask an MFA profile for its code
+// again, or fail, in the middle of a long command.
+const ProfileRoleDuration = time.Hour
+
+// assumeRoleOptions is how the SDK assumes a profile's role (role_arn):
+// for ProfileRoleDuration unless the profile says, and with the MFA code
+// MFAToken gives.
+func (o Options) assumeRoleOptions(ar *stscreds.AssumeRoleOptions) {
+	if ar.Duration == 0 {
+		ar.Duration = ProfileRoleDuration
+	}
+	if o.MFAToken != nil {
+		ar.TokenProvider = o.MFAToken
 	}
 }
