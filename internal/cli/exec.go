@@ -63,6 +63,11 @@ func (o *execOpts) validate() error {
 	if r := o.env.region; r != "" && o.env.orbit.Region(r) == nil {
 		return elevator.Errorf(elevator.EINVALID, "--region %s: orbit %s is not in that region; its regions are %s", r, o.env.orbit.Name, strings.Join(regionNames(o.env.orbit), ", "))
 	}
+	if o.env.globals.local {
+		// moto answers SendCommand but has neither DescribeInstanceInformation
+		// nor ListCommandInvocations: say so rather than fail on its 500s.
+		return elevator.Errorf(elevator.EINVALID, "exec needs Systems Manager's Run Command, which the local emulator does not have (no DescribeInstanceInformation, no ListCommandInvocations); run it against AWS")
+	}
 	var err error
 	if o.count, err = parseInstanceCount(o.instances); err != nil {
 		return err

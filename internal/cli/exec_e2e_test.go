@@ -236,6 +236,10 @@ func TestExecBadInputIsRefusedBeforeAnyCall(t *testing.T) {
 	if noService.code != cli.ExitInvalid || !strings.Contains(noService.stderr, "--service is required") {
 		t.Errorf("no --service: exit %d\n%s", noService.code, noService.stderr)
 	}
+	var stdout, stderr bytes.Buffer
+	if code := cli.Run(context.Background(), []string{"exec", "--orbit", name, "--orbit-file", file, "--app", "shop", "--service", "web", "--local", "--", "uptime"}, strings.NewReader(""), &stdout, &stderr); code != cli.ExitInvalid || !strings.Contains(stderr.String(), "the local emulator does not have") {
+		t.Errorf("--local: exit %d, want %d saying the emulator has no Run Command:\n%s", code, cli.ExitInvalid, stderr.String())
+	}
 	if n := calls.Load(); n != 0 {
 		t.Errorf("bad input made %d calls to AWS, want none", n)
 	}
