@@ -525,7 +525,9 @@ func (r *chaosRun) chaos(ctx context.Context) error {
 			if len(ch.Terminate) == 0 {
 				continue
 			}
-			if err := locks.lost(); err != nil {
+			// A conditional write of every lock right before the group's
+			// instances go: a lock broken since stops the run here.
+			if err := locks.renewDue(ctx, true); err != nil {
 				out.Terminated = append(out.Terminated, termination{Region: ch.Group.Region, Group: ch.Group.Name, App: ch.Group.App, Error: err.Error()})
 				continue
 			}
@@ -566,6 +568,9 @@ func (r *chaosRun) chaos(ctx context.Context) error {
 		return outcome, detail
 	})
 	var errs []error
+	if lerr := locks.lost(); lerr != nil {
+		errs = append(errs, lerr) // first: ECONFLICT is the exit code
+	}
 	if failed > 0 {
 		errs = append(errs, elevator.Errorf(elevator.EAWS, "%d instances were not terminated (see above)", failed))
 	}

@@ -149,6 +149,16 @@ func (r *chaosRun) lock(ctx context.Context, h *chaosLocks, app string) (release
 		now := r.now()
 		want := release.Lock{App: app, Orbit: r.orbit.Name, ReleaseID: r.runID, Owner: r.runID, Holder: "elevator chaos by " + r.by,
 			Since: now, Expires: now.Add(chaosLease)}
+		// An expired lock a release left is refused before anything is
+		// written; giveBack covers the lock left between this read and
+		// the write.
+		if cur, err := r.locker.Get(ctx, app, r.orbit.Name); err == nil && cur.Expires.Before(now) {
+			if err := r.unfinishedRelease(ctx, app, cur); err != nil {
+				return release.Lock{}, err
+			}
+		} else if err != nil && !errors.Is(err, release.ErrNotFound) {
+			return release.Lock{}, err
+		}
 		prev, err := r.locker.Acquire(ctx, want, now)
 		var held *release.LockHeldError
 		if err == nil {
@@ -211,14 +221,17 @@ func (r *chaosRun) unfinishedRelease(ctx context.Context, app string, prev relea
 func (r *chaosRun) giveBack(mine, prev release.Lock) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := r.locker.Release(ctx, mine); err != nil {
-		fmt.Fprintf(r.stderr, "elevator: give back the lock of %s: %v\n", mine.App, err)
-		return
-	}
 	if prev.ReleaseID == "" {
+		if err := r.locker.Release(ctx, mine); err != nil {
+			fmt.Fprintf(r.stderr, "elevator: give back the lock of %s: %v\n", mine.App, err)
+		}
 		return
 	}
-	if _, err := r.locker.Acquire(ctx, prev, r.now()); err != nil {
+	// In one conditional write, never deleting first: the app is never
+	// without a lock, which a resuming engine would take for one broken
+	// while no engine ran its release. As of just after this run's lease,
+	// the lock in place is free to replace only if it is still this run's.
+	if _, err := r.locker.Acquire(ctx, prev, mine.Expires.Add(time.Nanosecond)); err != nil {
 		fmt.Fprintf(r.stderr, "elevator: put back the lock of %s of release %s: %v\n", prev.App, prev.ReleaseID, err)
 	}
 }

@@ -159,6 +159,12 @@ func (r *chaosRun) loseZone(ctx context.Context) error {
 	r.progress.Note(region, fmt.Sprintf("recorded the subnets of %d groups in s3://%s/%s", len(affected), r.bucket, elevator.ChaosOutageKey))
 	var failed error
 	for _, c := range affected {
+		// Each group is changed only with every lock still held: a lock
+		// broken since (elevator unlock) stops the run here.
+		if err := locks.renewDue(ctx, true); err != nil {
+			failed = err
+			break
+		}
 		if err := r.groups[region].SetSubnets(ctx, c.Group.Name, c.Kept); err != nil {
 			failed = err
 			break
