@@ -2,6 +2,9 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,13 +58,20 @@ type deployerPipelines struct {
 }
 
 // connectedKey names an orbit as the deployer connects to it: its name,
-// its account section and its regions, as the pinned manifest says.
+// its account section and its regions, and a digest of all the pinned
+// manifest says, so that an env connected for one version of the manifest
+// never builds releases from another.
 func connectedKey(o *elevator.Orbit) string {
 	key := o.Name + "\x00" + o.Account.ID + "\x00" + o.Account.Role + "\x00" + o.Account.ExternalID
 	for _, r := range o.Regions {
 		key += "\x00" + r.Name
 	}
-	return key
+	doc, err := json.Marshal(o)
+	if err != nil {
+		doc = []byte(time.Now().String()) // never the same: connect again
+	}
+	sum := sha256.Sum256(doc)
+	return key + "\x00" + hex.EncodeToString(sum[:])
 }
 
 // pipelinesOptions makes the deployer's Pipelines option over its orbit's

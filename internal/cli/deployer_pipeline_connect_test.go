@@ -28,19 +28,23 @@ func TestADeployerConnectsToAnotherOrbitOncePerAccountSection(t *testing.T) {
 			return nil
 		},
 	}
-	pinned := func(role string) *elevator.PipelineSources {
-		return &elevator.PipelineSources{Orbits: []elevator.ManifestSource{{File: "prod.yml", Text: "name: prod\nregions:\n  us-east-1: {}\ndeployer: http://10.0.0.1:8080\naccount:\n  role: " + role + "\n"}}}
+	pinned := func(role, deployer string) *elevator.PipelineSources {
+		return &elevator.PipelineSources{Orbits: []elevator.ManifestSource{{File: "prod.yml", Text: "name: prod\nregions:\n  us-east-1: {}\ndeployer: " + deployer + "\naccount:\n  role: " + role + "\n"}}}
 	}
 	ctx := context.Background()
-	for i, role := range []string{"arn:aws:iam::222222222222:role/elevator-accounts/a", "arn:aws:iam::222222222222:role/elevator-accounts/a", "arn:aws:iam::222222222222:role/elevator-accounts/b"} {
-		r := &stageReleaser{dp: dp, src: pinned(role)}
+	a, b := "arn:aws:iam::222222222222:role/elevator-accounts/a", "arn:aws:iam::222222222222:role/elevator-accounts/b"
+	for i, tick := range []struct{ role, deployer string }{
+		{a, "http://10.0.0.1:8080"}, {a, "http://10.0.0.1:8080"}, {b, "http://10.0.0.1:8080"},
+		{b, "http://10.0.0.2:8080"}, // the same account section, another manifest
+	} {
+		r := &stageReleaser{dp: dp, src: pinned(tick.role, tick.deployer)}
 		e, own, err := r.target(ctx, "prod")
-		if err != nil || own || e.orbit.Account.Role != role {
+		if err != nil || own || e.orbit.Account.Role != tick.role || e.orbit.Deployer != tick.deployer {
 			t.Fatalf("tick %d: %v, own %v, err %v", i, e, own, err)
 		}
 	}
-	if connects != 2 {
-		t.Errorf("%d connections; want 2 (role a once for both ticks, then role b)", connects)
+	if connects != 3 {
+		t.Errorf("%d connections; want 3 (role a once for both ticks, then role b, then role b with a changed manifest)", connects)
 	}
 }
 
