@@ -85,7 +85,18 @@ func (c *awsConfigs) For(ctx context.Context, region string) (aws.Config, error)
 	cfg.APIOptions = append(cfg.APIOptions, c.apiOptions...)
 	// The caller's own credentials are loaded once per command, whatever
 	// the number of configs (one per orbit of a pipeline): one MFA code.
-	cfg.Credentials = c.g.callers.get(o, cfg.Credentials)
+	// A profile's own role is assumed through STS of the partition's home
+	// region: the orbit's region may be an opt-in region the caller's
+	// account has not enabled.
+	loaded := cfg.Credentials
+	if home := elevator.PartitionHome(region); home != "" && home != region {
+		ho := o
+		ho.Region = home
+		if hc, err := awscfg.Load(ctx, ho); err == nil {
+			loaded = hc.Credentials
+		}
+	}
+	cfg.Credentials = c.g.callers.get(o, loaded)
 	if c.creds == nil {
 		// Find out once, before any call, whether there are credentials
 		// at all (the SDK's own error names every provider it tried),

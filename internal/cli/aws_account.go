@@ -68,6 +68,11 @@ func (c *awsConfigs) enter(ctx context.Context, cfg aws.Config) error {
 	}
 	final := cfg.Copy()
 	final.Credentials = creds
+	// Asked where the credentials are surely valid, so that a caller of
+	// another account hears that, not of a region it has not enabled.
+	if home := elevator.PartitionHome(cfg.Region); home != "" {
+		final.Region = home
+	}
 	id, err := sts.New(final).CallerIdentity(ctx)
 	if err != nil {
 		return err

@@ -28,6 +28,8 @@ type fakeIdentity struct {
 	mu      sync.Mutex
 	assumes []map[string]string
 	sso     []string // bearer tokens shown to GetRoleCredentials
+	// identityRegions: the region each GetCallerIdentity was signed for.
+	identityRegions []string
 	// identities: the ARN GetCallerIdentity answers, by access key.
 	identities map[string]string
 	// expires, when set, is when the role credentials it hands out end
@@ -77,6 +79,9 @@ func (f *fakeIdentity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			`</Credentials><AssumedRoleUser><Arn>%s</Arn><AssumedRoleId>AROA:x</AssumedRoleId></AssumedRoleUser></AssumeRoleResult>`+
 			`<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></AssumeRoleResponse>`, newKey, expires, f.identities[newKey])
 	case "GetCallerIdentity":
+		if m := signedFor.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+			f.identityRegions = append(f.identityRegions, m[1])
+		}
 		arn, ok := f.identities[key]
 		if !ok {
 			w.WriteHeader(http.StatusForbidden)
@@ -313,18 +318,26 @@ func TestAssumeRoleErrorOfTheRootUser(t *testing.T) {
 // for and sent to us-east-1, which no account opts in to. The fake STS
 // (fakeIdentity) reads the region from the request's signature.
 func TestTheCallersSTSCallsGoToThePartitionsHome(t *testing.T) {
-	awsFiles(t, "", "[default]\naws_access_key_id = AKIDBASE\naws_secret_access_key = s\n")
+	// The profile assumes a role of its own first (the caller's), then the
+	// orbit's role is assumed: both, and the identity checks, in us-east-1.
+	awsFiles(t, "[profile ops]\nrole_arn = arn:aws:iam::111111111111:role/ops\nsource_profile = base\n", "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = s\n")
 	fake := &fakeIdentity{identities: map[string]string{"AKIDBASE": "arn:aws:iam::111111111111:user/alice"}}
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	g := &globals{endpoint: srv.URL, stdin: strings.NewReader(""), stderr: &bytes.Buffer{}, stdout: &bytes.Buffer{}}
+	g := &globals{endpoint: srv.URL, profile: "ops", stdin: strings.NewReader(""), stderr: &bytes.Buffer{}, stdout: &bytes.Buffer{}}
 	orbit := &elevator.Orbit{Name: "hk", Account: elevator.Account{Role: "arn:aws:iam::333333333333:role/elevator", Path: "account"}}
 	if _, err := orbitConfigs(g, orbit).For(context.Background(), "ap-east-1"); err != nil {
 		t.Fatal(err)
 	}
 	fake.mu.Lock()
 	defer fake.mu.Unlock()
-	if len(fake.assumes) != 1 || fake.assumes[0]["region"] != "us-east-1" {
-		t.Errorf("AssumeRole calls %v; want one, signed for us-east-1", fake.assumes)
+	if len(fake.assumes) != 2 || fake.assumes[0]["region"] != "us-east-1" || fake.assumes[1]["region"] != "us-east-1" {
+		t.Errorf("AssumeRole calls %v; want two (the profile's role, then the orbit's), signed for us-east-1", fake.assumes)
+	}
+	for _, r := range fake.identityRegions {
+		if r != "us-east-1" {
+			t.Errorf("GetCallerIdentity signed for %v; want us-east-1 only", fake.identityRegions)
+			break
+		}
 	}
 }
