@@ -1,6 +1,7 @@
 package elevator
 
 import (
+	"context"
 	"math/rand/v2"
 	"time"
 )
@@ -22,6 +23,18 @@ func (SystemClock) Now() time.Time { return time.Now() }
 
 // After waits for d.
 func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Sleep waits for d, or until ctx ends, and then returns ctx's error.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
 
 // Jitter is Elevator's one jitter policy: a wait of d becomes a random time
 // between half of d and d, so that regions, engines and processes polling

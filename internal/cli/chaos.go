@@ -166,7 +166,7 @@ func (r *chaosRun) regions() []string {
 
 func (o *chaosOptions) start(ctx context.Context) (*chaosRun, error) {
 	o.configs = orbitConfigs(o.globals, o.orbit)
-	r := &chaosRun{chaosOptions: o, progress: progress.New(o.stderr), now: time.Now, sleep: sleepCtx, renewEvery: chaosLease / 3,
+	r := &chaosRun{chaosOptions: o, progress: progress.New(o.stderr), now: time.Now, sleep: elevator.Sleep, renewEvery: chaosLease / 3,
 		groups: map[string]*autoscaling.Client{}, instances: map[string]*ec2.Client{}, cfgs: map[string]aws.Config{}, current: map[string]*elevator.ReleaseRecord{}}
 	var err error
 	if r.home, err = o.configs.For(ctx, o.orbit.Regions[0].Name); err != nil {
@@ -203,17 +203,6 @@ func (o *chaosOptions) start(ctx context.Context) (*chaosRun, error) {
 		r.cfgs[name], r.groups[name], r.instances[name] = cfg, autoscaling.New(cfg), ec2.New(cfg)
 	}
 	return r, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // findGroups returns the groups of the current release of each app of

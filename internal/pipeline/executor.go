@@ -99,16 +99,7 @@ func (x *Executor) defaults() {
 		x.Now = time.Now
 	}
 	if x.Sleep == nil {
-		x.Sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
+		x.Sleep = elevator.Sleep
 	}
 	if x.Log == nil {
 		x.Log = slog.New(slog.DiscardHandler)

@@ -583,16 +583,7 @@ func (r *Runner) clock() (func() time.Time, func(context.Context, time.Duration)
 		now = time.Now
 	}
 	if sleep == nil {
-		sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
+		sleep = elevator.Sleep
 	}
 	return now, sleep
 }

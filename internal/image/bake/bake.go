@@ -176,23 +176,12 @@ func New(c Config) *Engine {
 		c.Now = time.Now
 	}
 	if c.Sleep == nil {
-		c.Sleep = sleep
+		c.Sleep = elevator.Sleep
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Engine{c}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Outcome is what a step asks of the engine: go to Next, or, when Next is
@@ -447,7 +436,7 @@ func (e *Engine) interrupted(ctx context.Context, r *Record) error {
 	own, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
 	cleaner := *e
-	cleaner.Sleep = sleep // the caller's sleep may be bound to the cancelled context
+	cleaner.Sleep = elevator.Sleep // the caller's sleep may be bound to the cancelled context
 	if r.State == StateTagging || r.State == StateTerminating {
 		// The image is made: finish the bake rather than destroy it.
 		// Tagging is a few idempotent calls and Terminating one, so
