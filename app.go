@@ -2,6 +2,7 @@ package elevator
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -73,11 +74,87 @@ type Service struct {
 	Path string // field path in the manifest, such as "services.web"
 }
 
-// Runtime is how a service's instances run it: Docker containers or raw
-// systemd units. Exactly one of Docker and Units is set.
+// Runtime is how a service runs: Docker containers or raw systemd units on
+// the instances of its Auto Scaling Groups, or tasks of an ECS service.
+// Exactly one of Docker, Units and ECS is set.
 type Runtime struct {
 	Docker *Docker
 	Units  map[string]string // unit file name -> contents
+	// ECS runs the service as ECS services (one per release per region)
+	// in the orbit's cluster, on Fargate or on the orbit's EC2 capacity,
+	// instead of Auto Scaling Groups: the service has no instance type,
+	// image (AMI) or lifecycle hooks.
+	ECS *ECS
+}
+
+// ECS capacities: where an ECS service's tasks run.
+const (
+	ECSFargate     = "fargate"      // Fargate
+	ECSFargateSpot = "fargate_spot" // Fargate Spot: cheaper, may be stopped with two minutes' notice
+	ECSEC2         = "ec2"          // the orbit's EC2 capacity provider (the orbit manifest's ecs.ec2)
+)
+
+// ECS is a service that runs as an ECS service: one container per task,
+// in the awsvpc network mode (each task has its own address in the
+// orbit's private tier, and load balancers reach it by IP), its logs in
+// the app's log group.
+type ECS struct {
+	// Image is the repository without a tag; a release adds :VERSION. ""
+	// when the service runs from its own repository (Repository), as
+	// for Docker.
+	Image      string
+	Repository *Repository
+	// CPU is in CPU units (1024 = one vCPU) and Memory in MiB: on
+	// Fargate one of the combinations Fargate allows (see FargateSizes).
+	CPU, Memory int
+	Ports       []ECSPort
+	Command     []string          // nil: the image's command
+	Env         map[string]string // the container's own, over Service.Env
+	Capacity    string            // ECSFargate, ECSFargateSpot or ECSEC2
+	Path        string            // field path, such as "services.web.runtime.ecs"
+}
+
+// ECSPort is a port the container listens on. In the awsvpc network mode
+// the host port is the container port.
+type ECSPort struct {
+	Container int
+	Protocol  string // "tcp" or "udp"
+}
+
+// FargateSizes lists, for each CPU value Fargate takes (in CPU units),
+// the memory sizes (MiB) it takes with it: from the lowest to the highest,
+// in steps of Step.
+var FargateSizes = []FargateSize{
+	{CPU: 256, Memory: []int{512, 1024, 2048}},
+	{CPU: 512, MinMemory: 1024, MaxMemory: 4096, Step: 1024},
+	{CPU: 1024, MinMemory: 2048, MaxMemory: 8192, Step: 1024},
+	{CPU: 2048, MinMemory: 4096, MaxMemory: 16384, Step: 1024},
+	{CPU: 4096, MinMemory: 8192, MaxMemory: 30720, Step: 1024},
+	{CPU: 8192, MinMemory: 16384, MaxMemory: 61440, Step: 4096},
+	{CPU: 16384, MinMemory: 32768, MaxMemory: 122880, Step: 8192},
+}
+
+// FargateSize is the memory Fargate takes with one CPU value: the sizes
+// listed in Memory, or MinMemory to MaxMemory in steps of Step.
+type FargateSize struct {
+	CPU                        int
+	Memory                     []int
+	MinMemory, MaxMemory, Step int
+}
+
+// FargateAllows reports whether Fargate runs a task of cpu units and
+// memory MiB.
+func FargateAllows(cpu, memory int) bool {
+	for _, s := range FargateSizes {
+		if s.CPU != cpu {
+			continue
+		}
+		if len(s.Memory) > 0 {
+			return slices.Contains(s.Memory, memory)
+		}
+		return memory >= s.MinMemory && memory <= s.MaxMemory && (memory-s.MinMemory)%s.Step == 0
+	}
+	return false
 }
 
 // Docker runs one container per instance as a systemd unit.

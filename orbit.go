@@ -48,8 +48,45 @@ type Orbit struct {
 	// command for the orbit assumes there; the zero Account means the
 	// caller's credentials, whatever account they are for.
 	Account Account
-	Source  Source
+	// ECS is the manifest's ecs section: an ECS cluster in every region
+	// (in its own stack, ECSStackName) for the apps whose services run on
+	// ECS, and optionally EC2 capacity for them; nil when the orbit has
+	// none.
+	ECS    *OrbitECS
+	Source Source
 }
+
+// OrbitECS is an orbit's ECS cluster settings. The cluster always offers
+// Fargate and Fargate Spot; EC2 adds an Auto Scaling Group of
+// ECS-optimized instances in the private tier as a capacity provider with
+// managed scaling.
+type OrbitECS struct {
+	EC2  *ECSCapacity // nil: Fargate only
+	Path string
+}
+
+// ECSCapacity is the EC2 capacity of an orbit's cluster in each region:
+// an Auto Scaling Group of Min to Max instances of InstanceType, from the
+// ECS-optimized Amazon Linux 2023 image unless AMI says otherwise, that
+// ECS managed scaling keeps at TargetCapacity percent of use.
+type ECSCapacity struct {
+	InstanceType   string
+	Min, Max       int
+	TargetCapacity int // 1 to 100
+	AMI            AMISelector
+	Path           string
+}
+
+// ECSStackName is the stack that holds an orbit's ECS cluster (and its
+// EC2 capacity) in each region.
+func (o *Orbit) ECSStackName() string { return o.StackName() + "-ecs" }
+
+// ECSClusterName is the name of an orbit's ECS cluster in each region.
+func ECSClusterName(orbit string) string { return "elevator-" + orbit }
+
+// ECSCapacityProviderName is the name of the EC2 capacity provider of an
+// orbit's cluster in a region.
+func ECSCapacityProviderName(orbit string) string { return "elevator-" + orbit + "-ec2" }
 
 // Account names an AWS account and how to act in it. Every command for an
 // orbit with an Account assumes Role (when set) and refuses to act when

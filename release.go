@@ -69,6 +69,39 @@ type ReleaseService struct {
 	HealthCheckGraceSeconds int `json:"health_check_grace_seconds,omitempty"`
 	// Placements has one entry per region of the release.
 	Placements []ReleasePlacement `json:"placements"`
+	// ECS is set when the service runs as ECS services instead of Auto
+	// Scaling Groups: InstanceType, UserData and Hooks are then empty,
+	// and each placement says the cluster, roles and log group and, in
+	// Image, the container image with the release's version.
+	ECS *ReleaseECS `json:"ecs,omitempty"`
+}
+
+// ReleaseECS is the task a release's ECS service runs: one container,
+// named after the service, in the awsvpc network mode.
+type ReleaseECS struct {
+	Capacity string        `json:"capacity"` // ECSFargate, ECSFargateSpot or ECSEC2
+	CPU      int           `json:"cpu"`      // CPU units
+	Memory   int           `json:"memory"`   // MiB
+	Ports    []ReleasePort `json:"ports,omitempty"`
+	Command  []string      `json:"command,omitempty"`
+	// Env is the container's plain environment, the same in every
+	// region; a placement adds its own (Env) over it.
+	Env map[string]string `json:"env,omitempty"`
+}
+
+// ReleasePort is a port an ECS container listens on; the first one takes
+// the load balancer's traffic.
+type ReleasePort struct {
+	Container int    `json:"container"`
+	Protocol  string `json:"protocol"` // tcp or udp
+}
+
+// ReleaseSecret is a secret an ECS container gets as an environment
+// variable: ECS reads it from ValueFrom (a Secrets Manager secret or SSM
+// parameter ARN) when the task starts; the value is never in the release.
+type ReleaseSecret struct {
+	Name      string `json:"name"`       // the environment variable
+	ValueFrom string `json:"value_from"` // an ARN
 }
 
 // ReleasePlacement is where a service's instances run in one region and
@@ -104,6 +137,24 @@ type ReleasePlacement struct {
 	// Events is the ARN of the orbit's topic in the region that hears of
 	// the release's events, such as "green is ready"; "" for none.
 	Events string `json:"events,omitempty"`
+
+	// The fields of an ECS service's placement (ReleaseService.ECS);
+	// Image is then the container image with the release's version, and
+	// there is no InstanceProfile.
+
+	// Cluster is the orbit's ECS cluster in the region (ECSClusterName).
+	Cluster string `json:"cluster,omitempty"`
+	// TaskRole is the ARN of the role the service's containers act as;
+	// ExecutionRole the ARN of the role ECS pulls the image and reads
+	// the secrets with; LogGroup the CloudWatch Logs group of the
+	// containers' output.
+	TaskRole      string `json:"task_role,omitempty"`
+	ExecutionRole string `json:"execution_role,omitempty"`
+	LogGroup      string `json:"log_group,omitempty"`
+	// Env is the environment of the region (data stores' endpoints),
+	// over ReleaseECS.Env; Secrets the secrets, by reference.
+	Env     map[string]string `json:"env,omitempty"`
+	Secrets []ReleaseSecret   `json:"secrets,omitempty"`
 }
 
 // ReleaseAlarm is a CloudWatch alarm on a group's average CPU (the alarms
@@ -708,7 +759,10 @@ type ReleaseRegionRecord struct {
 // region.
 type ReleaseServiceRecord struct {
 	Service string `json:"service"`
-	Group   string `json:"group"`   // the new Auto Scaling Group
+	Group   string `json:"group"` // the new Auto Scaling Group, or ECS service
+	// Cluster is the ECS cluster of the new group when it is an ECS
+	// service; "" for an Auto Scaling Group.
+	Cluster string `json:"cluster,omitempty"`
 	Desired int    `json:"desired"` // the desired capacity, carried over or min
 	// CarriedFrom names the running group whose desired capacity was kept.
 	CarriedFrom string             `json:"carried_from,omitempty"`
@@ -730,6 +784,7 @@ type ReleaseServiceRecord struct {
 // ReleaseOldGroup is a group that served the service before the release.
 type ReleaseOldGroup struct {
 	Name         string   `json:"name"`
+	Cluster      string   `json:"cluster,omitempty"` // its ECS cluster when it is an ECS service
 	Desired      int      `json:"desired"`
 	TargetGroups []string `json:"target_groups,omitempty"`
 	Detached     bool     `json:"detached,omitempty"` // taken out of its target groups by this release

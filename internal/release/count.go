@@ -144,12 +144,12 @@ func (c countingCloud) CreateGroup(ctx context.Context, spec GroupSpec, token st
 	return c.c.CreateGroup(ctx, spec, token)
 }
 
-func (c countingCloud) SetCapacity(ctx context.Context, group string, cp Capacity) error {
+func (c countingCloud) SetCapacity(ctx context.Context, group GroupRef, cp Capacity) error {
 	c.n("SetCapacity")
 	return c.c.SetCapacity(ctx, group, cp)
 }
 
-func (c countingCloud) PutScaling(ctx context.Context, group string, s Scaling) error {
+func (c countingCloud) PutScaling(ctx context.Context, group GroupRef, s Scaling) error {
 	c.n("PutScaling")
 	return c.c.PutScaling(ctx, group, s)
 }
@@ -159,17 +159,17 @@ func (c countingCloud) Targets(ctx context.Context, tg string) ([]Target, error)
 	return c.c.Targets(ctx, tg)
 }
 
-func (c countingCloud) AttachTargetGroups(ctx context.Context, group string, tgs []string) error {
+func (c countingCloud) AttachTargetGroups(ctx context.Context, group GroupRef, tgs []string) error {
 	c.n("AttachTargetGroups")
 	return c.c.AttachTargetGroups(ctx, group, tgs)
 }
 
-func (c countingCloud) DetachTargetGroups(ctx context.Context, group string, tgs []string) error {
+func (c countingCloud) DetachTargetGroups(ctx context.Context, group GroupRef, tgs []string) error {
 	c.n("DetachTargetGroups")
 	return c.c.DetachTargetGroups(ctx, group, tgs)
 }
 
-func (c countingCloud) DeleteGroup(ctx context.Context, group string) error {
+func (c countingCloud) DeleteGroup(ctx context.Context, group GroupRef) error {
 	c.n("DeleteGroup")
 	return c.c.DeleteGroup(ctx, group)
 }

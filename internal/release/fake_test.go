@@ -754,7 +754,8 @@ func (f *fakeCloud) CreateGroup(ctx context.Context, spec GroupSpec, token strin
 	return nil
 }
 
-func (f *fakeCloud) SetCapacity(ctx context.Context, group string, c Capacity) error {
+func (f *fakeCloud) SetCapacity(ctx context.Context, ref GroupRef, c Capacity) error {
+	group := ref.Name
 	if err := f.enter(ctx, "SetCapacity"); err != nil {
 		return err
 	}
@@ -771,7 +772,8 @@ func (f *fakeCloud) SetCapacity(ctx context.Context, group string, c Capacity) e
 	return nil
 }
 
-func (f *fakeCloud) PutScaling(ctx context.Context, group string, s Scaling) error {
+func (f *fakeCloud) PutScaling(ctx context.Context, ref GroupRef, s Scaling) error {
+	group := ref.Name
 	if err := f.enter(ctx, "PutScaling"); err != nil {
 		return err
 	}
@@ -827,7 +829,8 @@ func (f *fakeCloud) Targets(ctx context.Context, tg string) ([]Target, error) {
 	return out, nil
 }
 
-func (f *fakeCloud) AttachTargetGroups(ctx context.Context, group string, tgs []string) error {
+func (f *fakeCloud) AttachTargetGroups(ctx context.Context, ref GroupRef, tgs []string) error {
+	group := ref.Name
 	if err := f.enter(ctx, "AttachTargetGroups"); err != nil {
 		return err
 	}
@@ -852,7 +855,8 @@ func (f *fakeCloud) AttachTargetGroups(ctx context.Context, group string, tgs []
 	return nil
 }
 
-func (f *fakeCloud) DetachTargetGroups(ctx context.Context, group string, tgs []string) error {
+func (f *fakeCloud) DetachTargetGroups(ctx context.Context, ref GroupRef, tgs []string) error {
+	group := ref.Name
 	if err := f.enter(ctx, "DetachTargetGroups"); err != nil {
 		return err
 	}
@@ -872,7 +876,8 @@ func (f *fakeCloud) DetachTargetGroups(ctx context.Context, group string, tgs []
 	return nil
 }
 
-func (f *fakeCloud) DeleteGroup(ctx context.Context, group string) error {
+func (f *fakeCloud) DeleteGroup(ctx context.Context, ref GroupRef) error {
+	group := ref.Name
 	if err := f.enter(ctx, "DeleteGroup"); err != nil {
 		return err
 	}

@@ -139,35 +139,35 @@ func (f fencedCloud) CreateGroup(ctx context.Context, spec GroupSpec, token stri
 	return f.c.CreateGroup(ctx, spec, token)
 }
 
-func (f fencedCloud) SetCapacity(ctx context.Context, group string, cp Capacity) error {
+func (f fencedCloud) SetCapacity(ctx context.Context, group GroupRef, cp Capacity) error {
 	if err := f.e.checkFence(ctx, f.r); err != nil {
 		return err
 	}
 	return f.c.SetCapacity(ctx, group, cp)
 }
 
-func (f fencedCloud) PutScaling(ctx context.Context, group string, s Scaling) error {
+func (f fencedCloud) PutScaling(ctx context.Context, group GroupRef, s Scaling) error {
 	if err := f.e.checkFence(ctx, f.r); err != nil {
 		return err
 	}
 	return f.c.PutScaling(ctx, group, s)
 }
 
-func (f fencedCloud) AttachTargetGroups(ctx context.Context, group string, tgs []string) error {
+func (f fencedCloud) AttachTargetGroups(ctx context.Context, group GroupRef, tgs []string) error {
 	if err := f.e.checkFence(ctx, f.r); err != nil {
 		return err
 	}
 	return f.c.AttachTargetGroups(ctx, group, tgs)
 }
 
-func (f fencedCloud) DetachTargetGroups(ctx context.Context, group string, tgs []string) error {
+func (f fencedCloud) DetachTargetGroups(ctx context.Context, group GroupRef, tgs []string) error {
 	if err := f.e.checkFence(ctx, f.r); err != nil {
 		return err
 	}
 	return f.c.DetachTargetGroups(ctx, group, tgs)
 }
 
-func (f fencedCloud) DeleteGroup(ctx context.Context, group string) error {
+func (f fencedCloud) DeleteGroup(ctx context.Context, group GroupRef) error {
 	if err := f.e.checkFence(ctx, f.r); err != nil {
 		return err
 	}

@@ -267,7 +267,7 @@ func (e *Engine) rollBack(ctx context.Context, r *Release) (Outcome, error) {
 				if !old.Detached {
 					continue
 				}
-				err := cl.AttachTargetGroups(ctx, old.Name, old.TargetGroups)
+				err := cl.AttachTargetGroups(ctx, oldRef(old), old.TargetGroups)
 				switch {
 				case errors.Is(err, ErrNotFound):
 					old.Detached = false
@@ -578,7 +578,7 @@ func (e *Engine) dropTestTargetGroups(ctx context.Context, r *Release, cl Cloud,
 		}
 		name := TestTargetGroupName(r.Rec.ID, sr.Service)
 		if g, ok := byName(groups, sr.Group); ok && sr.TestTargetGroup != "" && slices.Contains(g.TargetGroups, sr.TestTargetGroup) {
-			if err := cl.DetachTargetGroups(ctx, sr.Group, []string{sr.TestTargetGroup}); err != nil && !errors.Is(err, ErrNotFound) {
+			if err := cl.DetachTargetGroups(ctx, newRef(sr), []string{sr.TestTargetGroup}); err != nil && !errors.Is(err, ErrNotFound) {
 				errs = append(errs, fmt.Errorf("detach group %s from test target group: %w", sr.Group, err))
 			}
 		}

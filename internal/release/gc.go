@@ -16,8 +16,9 @@ import (
 // up), or a launch template or alarm whose group is gone.
 type Orphan struct {
 	Region    string                `json:"region"`
-	Kind      string                `json:"kind"` // "group", "launch template" or "alarm"
+	Kind      string                `json:"kind"` // "group", "launch template", "task definition" or "alarm"
 	Name      string                `json:"name"`
+	Cluster   string                `json:"cluster,omitempty"` // a group's ECS cluster, when it is an ECS service
 	App       string                `json:"app"`
 	ReleaseID string                `json:"release_id,omitempty"` // "" for an alarm whose release is not known
 	Ended     elevator.ReleaseState `json:"release_state,omitempty"`
@@ -190,8 +191,8 @@ func (c *gcApp) find(ctx context.Context, cl Cloud) ([]Orphan, error) {
 		return nil, fmt.Errorf("find launch templates and alarms of %s in %s: %w", c.app, c.orbit, err)
 	}
 	var out []Orphan
-	orphan := func(kind, name, id string, rec *elevator.ReleaseRecord) {
-		o := Orphan{Region: cl.Region(), Kind: kind, Name: name, App: c.app, ReleaseID: id}
+	orphan := func(kind, name, cluster, id string, rec *elevator.ReleaseRecord) {
+		o := Orphan{Region: cl.Region(), Kind: kind, Name: name, Cluster: cluster, App: c.app, ReleaseID: id}
 		if rec != nil {
 			o.Ended = rec.State
 		}
@@ -205,7 +206,7 @@ func (c *gcApp) find(ctx context.Context, cl Cloud) ([]Orphan, error) {
 		if rec == nil || g.Deleting || slices.Contains(rec.Path, elevator.StateCleanUpSuccess) || detached(rec, cl.Region()) {
 			continue // not ended, going already, or it may serve
 		}
-		orphan(KindGroup, g.Name, g.ReleaseID(), rec)
+		orphan(KindGroup, g.Name, g.Cluster, g.ReleaseID(), rec)
 	}
 	templates := map[string]string{} // group name -> release, from launch templates
 	for _, x := range remains {
@@ -231,7 +232,7 @@ func (c *gcApp) find(ctx context.Context, cl Cloud) ([]Orphan, error) {
 		if rec == nil && (x.Kind != RemainAlarm || id != "") {
 			continue // not ended, or not known to have
 		}
-		orphan(string(x.Kind), x.Name, id, rec)
+		orphan(string(x.Kind), x.Name, "", id, rec)
 	}
 	return out, nil
 }
@@ -258,7 +259,7 @@ func detached(rec *elevator.ReleaseRecord, region string) bool {
 // remove deletes an orphan.
 func (c *gcApp) remove(ctx context.Context, cl Cloud, o Orphan) error {
 	if o.Kind == KindGroup {
-		return cl.DeleteGroup(ctx, o.Name)
+		return cl.DeleteGroup(ctx, GroupRef{Name: o.Name, Cluster: o.Cluster})
 	}
 	err := cl.DeleteRemain(ctx, Remain{Kind: RemainKind(o.Kind), Name: o.Name, App: o.App, ReleaseID: o.ReleaseID})
 	if errors.Is(err, ErrNotFound) {

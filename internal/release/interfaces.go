@@ -143,18 +143,49 @@ type GroupFilter struct {
 	App, Orbit, Service, ReleaseID string
 }
 
-// Group is an Auto Scaling Group made by a release.
+// Group is an Auto Scaling Group made by a release, or an ECS service
+// (Cluster set): the engine releases both the same way. An ECS service's
+// tasks are its Instances, its desired count its Capacity.Desired (Min
+// and Max are its scalable target's, or the desired count when it has
+// none).
 type Group struct {
 	Name         string
+	Cluster      string // the ECS cluster of an ECS service; "" for an Auto Scaling Group
 	Tags         map[string]string
 	Capacity     Capacity
 	TargetGroups []string // ARNs the group is attached to
 	Instances    []Instance
 	Deleting     bool // deletion started; the group is going away
+	// Failed says why ECS gave up the service's deployment (its circuit
+	// breaker tripped: tasks kept failing to start or to become
+	// healthy); "" while it has not. Always "" for an Auto Scaling Group.
+	Failed string
 }
 
 // ReleaseID is the id of the release that made the group.
 func (g Group) ReleaseID() string { return g.Tags[elevator.TagRelease] }
+
+// Ref is how the Cloud's methods name the group.
+func (g Group) Ref() GroupRef { return GroupRef{Name: g.Name, Cluster: g.Cluster} }
+
+// GroupRef names a group for the Cloud: an Auto Scaling Group by its
+// name, or an ECS service by its name and cluster.
+type GroupRef struct {
+	Name    string
+	Cluster string // "" for an Auto Scaling Group
+}
+
+// ECS reports whether the group is an ECS service.
+func (g GroupRef) ECS() bool { return g.Cluster != "" }
+
+// String names the group for messages: "web-1234" or "ECS service
+// web-1234 of cluster elevator-prod".
+func (g GroupRef) String() string {
+	if g.ECS() {
+		return "ECS service " + g.Name + " of cluster " + g.Cluster
+	}
+	return g.Name
+}
 
 // Capacity is the size of a group.
 type Capacity struct {
@@ -170,11 +201,28 @@ const (
 	LifecycleGone      = "Terminated"
 )
 
-// Instance is an instance of a group.
+// Instance is an instance of a group, or a task of an ECS service. A
+// task's Lifecycle is Pending until it runs (PROVISIONING, PENDING,
+// ACTIVATING), InService while it runs, Terminating while it stops and
+// Terminated once stopped: an ECS service's stopped tasks count as
+// terminations. Healthy is its container health check's status (true
+// when the container has none).
 type Instance struct {
 	ID        string
 	Lifecycle string // Pending, InService, Terminating, Terminating:Wait, Terminated, ...
 	Healthy   bool   // the group's health status is Healthy
+	// Target is the id the instance has in target groups when it is not
+	// ID: a task's private IP address (awsvpc tasks register by IP).
+	Target string
+}
+
+// TargetID is the id the instance has in its target groups: Target, or
+// ID.
+func (in Instance) TargetID() string {
+	if in.Target != "" {
+		return in.Target
+	}
+	return in.ID
 }
 
 // Target health states of an ELBv2 target.
@@ -186,9 +234,10 @@ const (
 	TargetUnused    = "unused"
 )
 
-// Target is an instance registered with a target group.
+// Target is an instance (or, for ECS tasks, an IP address) registered
+// with a target group.
 type Target struct {
-	InstanceID string
+	InstanceID string // an instance id, or an IP address (see Instance.TargetID)
 	State      string // healthy, initial, unhealthy, draining, unused, unavailable
 }
 
@@ -217,10 +266,43 @@ type GroupSpec struct {
 	Absent bool
 	// The launch template always requires IMDSv2 (HttpTokens required,
 	// hop limit 1); there is no field to turn that off.
+
+	// ECS, when set, makes an ECS service instead: a task definition
+	// (family Name) and a service called Name in ECS.Cluster, of
+	// Capacity.Desired tasks in Subnets with SecurityGroups (no public
+	// address), registered with TargetGroups by IP, with HealthCheckGrace
+	// and Tags (propagated to its tasks), its deployment circuit breaker
+	// on without rollback. ImageID, InstanceType, UserData,
+	// InstanceProfile, HealthCheckELB and Hooks are then unused.
+	ECS *ECSSpec
+}
+
+// ECSSpec is the task of an ECS service a release makes: one container,
+// named Container, running Image.
+type ECSSpec struct {
+	Cluster   string
+	Container string // the container's name: the service's
+	Image     string // with its tag
+	CPU       int    // CPU units
+	Memory    int    // MiB
+	Ports     []elevator.ReleasePort
+	Command   []string
+	// Env is the container's whole environment, the release's variables
+	// (ELEVATOR_RELEASE_ID and the others of elevator.UserDataVars)
+	// included; Secrets are read by ECS when a task starts.
+	Env           map[string]string
+	Secrets       []elevator.ReleaseSecret
+	Capacity      string // elevator.ECSFargate, ECSFargateSpot or ECSEC2
+	TaskRole      string // ARN
+	ExecutionRole string // ARN
+	LogGroup      string // the awslogs driver's group; the stream prefix is the service's name
 }
 
 // Scaling is what PutScaling puts on a group.
 type Scaling struct {
+	// Min and Max bound an ECS service's desired count (its scalable
+	// target); an Auto Scaling Group has its own (SetCapacity).
+	Min, Max int
 	Policies []elevator.ReleasePolicy
 	Schedule []elevator.ReleaseSchedule
 	Alarms   []elevator.ReleaseAlarm // on the group's average CPU
@@ -256,24 +338,28 @@ type Cloud interface {
 	CreateGroup(ctx context.Context, spec GroupSpec, token string) error
 	// SetCapacity sets a group's size. Setting the same size again is
 	// harmless.
-	SetCapacity(ctx context.Context, group string, c Capacity) error
+	SetCapacity(ctx context.Context, group GroupRef, c Capacity) error
 	// PutScaling puts scaling policies (with the CloudWatch alarms of step
 	// policies) and scheduled actions on a group, named after the group
-	// and their index, so that putting them again replaces them.
-	PutScaling(ctx context.Context, group string, s Scaling) error
+	// and their index, so that putting them again replaces them. For an
+	// ECS service they are Application Auto Scaling's, on a scalable
+	// target of its desired count between s.Min and s.Max.
+	PutScaling(ctx context.Context, group GroupRef, s Scaling) error
 	// Targets returns the targets registered with a target group and their
 	// health. Read-only.
 	Targets(ctx context.Context, targetGroup string) ([]Target, error)
 	// AttachTargetGroups attaches a group to target groups; attaching an
 	// attached group is harmless.
-	AttachTargetGroups(ctx context.Context, group string, targetGroups []string) error
+	AttachTargetGroups(ctx context.Context, group GroupRef, targetGroups []string) error
 	// DetachTargetGroups detaches a group from target groups (its targets
 	// then drain); detaching a detached group is harmless.
-	DetachTargetGroups(ctx context.Context, group string, targetGroups []string) error
+	DetachTargetGroups(ctx context.Context, group GroupRef, targetGroups []string) error
 	// DeleteGroup starts deleting a group with its instances, its launch
 	// template, its scaling policies and their alarms, and its scheduled
-	// actions. A group already gone, or being deleted, is nil.
-	DeleteGroup(ctx context.Context, group string) error
+	// actions; an ECS service with its tasks (scaled to zero first), its
+	// task definition, its scalable target, policies and alarms. A group
+	// already gone, or being deleted, is nil.
+	DeleteGroup(ctx context.Context, group GroupRef) error
 	// Remains returns what releases made besides their groups, which
 	// outlives a group that was never made or went away without
 	// DeleteGroup: launch templates found by tag (f.App, f.Orbit and
@@ -337,10 +423,13 @@ type RemainKind string
 const (
 	RemainLaunchTemplate RemainKind = "launch template"
 	RemainAlarm          RemainKind = "alarm"
+	// RemainTaskDefinition is a revision of an ECS service's task
+	// definition, named family:revision.
+	RemainTaskDefinition RemainKind = "task definition"
 )
 
-// Remain is a launch template or alarm a release made for one of its
-// groups.
+// Remain is a launch template, task definition or alarm a release made
+// for one of its groups.
 type Remain struct {
 	Kind RemainKind
 	Name string

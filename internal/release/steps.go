@@ -95,6 +95,16 @@ func service(rr *elevator.ReleaseRegionRecord, name string) *elevator.ReleaseSer
 	return nil
 }
 
+// newRef names a service's new group in a region.
+func newRef(sr *elevator.ReleaseServiceRecord) GroupRef {
+	return GroupRef{Name: sr.Group, Cluster: sr.Cluster}
+}
+
+// oldRef names an old group of a service.
+func oldRef(old *elevator.ReleaseOldGroup) GroupRef {
+	return GroupRef{Name: old.Name, Cluster: old.Cluster}
+}
+
 func byName(groups []Group, name string) (Group, bool) {
 	for _, g := range groups {
 		if g.Name == name {
@@ -201,7 +211,11 @@ func (e *Engine) validate(ctx context.Context, r *Release) (Outcome, error) {
 		for _, reg := range rel.Regions {
 			rr := elevator.ReleaseRegionRecord{Region: reg}
 			for _, s := range rel.Services {
-				rr.Services = append(rr.Services, elevator.ReleaseServiceRecord{Service: s.Name, Group: GroupName(rel, s.Name)})
+				sr := elevator.ReleaseServiceRecord{Service: s.Name, Group: GroupName(rel, s.Name)}
+				if pl := s.Placement(reg); s.ECS != nil && pl != nil {
+					sr.Cluster = pl.Cluster
+				}
+				rr.Services = append(rr.Services, sr)
 			}
 			r.Rec.Regions = append(r.Rec.Regions, rr)
 		}
@@ -287,7 +301,7 @@ func carryOver(doc *elevator.Release, rr *elevator.ReleaseRegionRecord, groups [
 			if g.Tags[elevator.TagService] != s.Name || g.ReleaseID() == doc.ID || g.Deleting {
 				continue
 			}
-			sr.Old = append(sr.Old, elevator.ReleaseOldGroup{Name: g.Name, Desired: g.Capacity.Desired, TargetGroups: g.TargetGroups})
+			sr.Old = append(sr.Old, elevator.ReleaseOldGroup{Name: g.Name, Cluster: g.Cluster, Desired: g.Capacity.Desired, TargetGroups: g.TargetGroups})
 			if len(running) == 0 || g.Capacity.Desired > slices.Max(running) {
 				sr.CarriedFrom = g.Name
 			}
@@ -470,7 +484,7 @@ func (e *Engine) scaleUp(ctx context.Context, r *Release) (Outcome, error) {
 			s := &doc.Services[i]
 			sr := service(rr, s.Name)
 			st := stepOf(s, sr.Desired, next)
-			if err := cl.SetCapacity(ctx, sr.Group, Capacity{Min: st.Launch, Max: max(s.Capacity.Max, st.Launch), Desired: st.Launch}); err != nil {
+			if err := cl.SetCapacity(ctx, newRef(sr), Capacity{Min: st.Launch, Max: max(s.Capacity.Max, st.Launch), Desired: st.Launch}); err != nil {
 				return fmt.Errorf("grow group %s to %d: %w", sr.Group, st.Launch, err)
 			}
 			sr.Health.Launch, sr.Health.Needed = st.Launch, st.Healthy
@@ -514,12 +528,12 @@ func (e *Engine) cutOver(ctx context.Context, r *Release) (Outcome, error) {
 			sr := service(rr, s.Name)
 			if !sr.Scaled {
 				c := Capacity{Min: s.Capacity.Min, Max: s.Capacity.Max, Desired: sr.Desired}
-				if err := cl.SetCapacity(ctx, sr.Group, c); err != nil {
+				if err := cl.SetCapacity(ctx, newRef(sr), c); err != nil {
 					return fmt.Errorf("size group %s: %w", sr.Group, err)
 				}
 				alarms := s.Placement(rr.Region).Alarms
 				if len(s.Policies)+len(s.Schedule)+len(alarms) > 0 {
-					if err := cl.PutScaling(ctx, sr.Group, Scaling{Policies: s.Policies, Schedule: s.Schedule, Alarms: alarms}); err != nil {
+					if err := cl.PutScaling(ctx, newRef(sr), Scaling{Policies: s.Policies, Schedule: s.Schedule, Alarms: alarms}); err != nil {
 						return fmt.Errorf("put scaling on group %s: %w", sr.Group, err)
 					}
 				}
@@ -531,7 +545,7 @@ func (e *Engine) cutOver(ctx context.Context, r *Release) (Outcome, error) {
 					continue
 				}
 				if !old.Detached {
-					err := cl.DetachTargetGroups(ctx, old.Name, old.TargetGroups)
+					err := cl.DetachTargetGroups(ctx, oldRef(old), old.TargetGroups)
 					if err != nil && !errors.Is(err, ErrNotFound) {
 						return fmt.Errorf("detach group %s from its target groups: %w", old.Name, err)
 					}
@@ -608,7 +622,7 @@ func (e *Engine) attachTested(ctx context.Context, r *Release, cl Cloud, rr *ele
 			continue
 		}
 		tgs := s.Placement(rr.Region).TargetGroups
-		if err := cl.AttachTargetGroups(ctx, sr.Group, tgs); err != nil {
+		if err := cl.AttachTargetGroups(ctx, newRef(sr), tgs); err != nil {
 			return false, fmt.Errorf("attach group %s to its target groups: %w", sr.Group, err)
 		}
 		groups, err := cl.Groups(ctx, GroupFilter{App: doc.App, Orbit: doc.Orbit, ReleaseID: doc.ID})
@@ -633,7 +647,7 @@ func (e *Engine) attachTested(ctx context.Context, r *Release, cl Cloud, rr *ele
 			ready = false
 			continue
 		}
-		if err := cl.DetachTargetGroups(ctx, sr.Group, []string{sr.TestTargetGroup}); err != nil {
+		if err := cl.DetachTargetGroups(ctx, newRef(sr), []string{sr.TestTargetGroup}); err != nil {
 			return false, fmt.Errorf("detach group %s from its test target group: %w", sr.Group, err)
 		}
 		sr.Attached = true
@@ -686,7 +700,7 @@ func (e *Engine) cleanUpSuccess(ctx context.Context, r *Release) (Outcome, error
 			if g.Deleting {
 				continue
 			}
-			if err := cl.DeleteGroup(ctx, name); err != nil && !errors.Is(err, ErrNotFound) {
+			if err := cl.DeleteGroup(ctx, g.Ref()); err != nil && !errors.Is(err, ErrNotFound) {
 				errs = append(errs, fmt.Errorf("delete group %s: %w", name, err))
 			}
 		}
@@ -734,7 +748,7 @@ func (e *Engine) cleanUpFailure(ctx context.Context, r *Release) (Outcome, error
 			for j := range rr.Services[i].Old {
 				old := &rr.Services[i].Old[j]
 				if old.Detached {
-					err := cl.AttachTargetGroups(ctx, old.Name, old.TargetGroups)
+					err := cl.AttachTargetGroups(ctx, oldRef(old), old.TargetGroups)
 					switch {
 					case errors.Is(err, ErrNotFound):
 						old.Detached = false
@@ -795,7 +809,7 @@ func (e *Engine) cleanUpFailure(ctx context.Context, r *Release) (Outcome, error
 			if g.Deleting {
 				continue
 			}
-			if err := cl.DeleteGroup(ctx, g.Name); err != nil && !errors.Is(err, ErrNotFound) {
+			if err := cl.DeleteGroup(ctx, g.Ref()); err != nil && !errors.Is(err, ErrNotFound) {
 				errs = append(errs, fmt.Errorf("delete group %s: %w", g.Name, err))
 			}
 		}

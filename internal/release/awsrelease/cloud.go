@@ -425,13 +425,15 @@ func notFound(err error) error {
 
 // SetCapacity sets a group's size; release.ErrNotFound for a missing
 // group.
-func (c *Cloud) SetCapacity(ctx context.Context, group string, cp release.Capacity) error {
+func (c *Cloud) SetCapacity(ctx context.Context, ref release.GroupRef, cp release.Capacity) error {
+	group := ref.Name
 	return notFound(c.groups.SetCapacity(ctx, group, autoscaling.Capacity{Min: cp.Min, Max: cp.Max, Desired: cp.Desired}))
 }
 
 // AttachTargetGroups attaches a group to target groups; release.ErrNotFound
 // for a missing group. Attaching an attached group is nil.
-func (c *Cloud) AttachTargetGroups(ctx context.Context, group string, targetGroups []string) error {
+func (c *Cloud) AttachTargetGroups(ctx context.Context, ref release.GroupRef, targetGroups []string) error {
+	group := ref.Name
 	err := c.groups.AttachTargetGroups(ctx, group, targetGroups)
 	return c.settle(ctx, group, err, func(attached []string) bool {
 		for _, tg := range targetGroups {
@@ -447,7 +449,8 @@ func (c *Cloud) AttachTargetGroups(ctx context.Context, group string, targetGrou
 // release.ErrNotFound for a missing group. Detaching a detached group is
 // nil. (moto 5.2.5 refuses to detach a group again, with InvalidTarget;
 // so may a retry whose first answer was lost.)
-func (c *Cloud) DetachTargetGroups(ctx context.Context, group string, targetGroups []string) error {
+func (c *Cloud) DetachTargetGroups(ctx context.Context, ref release.GroupRef, targetGroups []string) error {
+	group := ref.Name
 	err := c.groups.DetachTargetGroups(ctx, group, targetGroups)
 	return c.settle(ctx, group, err, func(attached []string) bool {
 		for _, tg := range targetGroups {
@@ -513,7 +516,8 @@ const defaultPeriods = 3
 // PutScaling puts a group's scaling policies, with a CloudWatch alarm on
 // the group's average CPU for each step policy, the service's CPU alarms
 // (which notify topics), and its scheduled actions (cron in UTC). It returns EINVALID for a policy type it does not know.
-func (c *Cloud) PutScaling(ctx context.Context, group string, s release.Scaling) error {
+func (c *Cloud) PutScaling(ctx context.Context, ref release.GroupRef, s release.Scaling) error {
+	group := ref.Name
 	for i, p := range s.Policies {
 		name := policyName(group, i)
 		var err error
@@ -587,7 +591,8 @@ func (c *Cloud) putStepPolicy(ctx context.Context, group, name string, p elevato
 // scheduled actions and hooks with it). The group goes last: while it
 // exists the engine calls DeleteGroup again after a failure, so nothing
 // is left behind once it is gone. A group already gone is nil.
-func (c *Cloud) DeleteGroup(ctx context.Context, group string) error {
+func (c *Cloud) DeleteGroup(ctx context.Context, ref release.GroupRef) error {
+	group := ref.Name
 	alarms, err := c.alarms.Alarms(ctx, alarmPrefix(group))
 	if err != nil {
 		return err

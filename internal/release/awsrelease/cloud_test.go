@@ -98,7 +98,7 @@ func TestCreateGroupCompletesWhatAnEarlierTryLeftAndRefusesAnotherReleasesName(t
 	}
 
 	for try := 1; try <= 2; try++ {
-		if err := c.DeleteGroup(ctx, spec("r1").Name); err != nil {
+		if err := c.DeleteGroup(ctx, release.GroupRef{Name: spec("r1").Name}); err != nil {
 			t.Fatalf("delete, try %d: %v", try, err)
 		}
 	}
@@ -109,9 +109,9 @@ func TestCreateGroupCompletesWhatAnEarlierTryLeftAndRefusesAnotherReleasesName(t
 		t.Errorf("launch templates after delete: %v", lts)
 	}
 	for _, op := range []func() error{
-		func() error { return c.SetCapacity(ctx, "no-such-group", release.Capacity{Max: 1}) },
-		func() error { return c.AttachTargetGroups(ctx, "no-such-group", []string{"arn:tg"}) },
-		func() error { return c.DetachTargetGroups(ctx, "no-such-group", []string{"arn:tg"}) },
+		func() error { return c.SetCapacity(ctx, release.GroupRef{Name: "no-such-group"}, release.Capacity{Max: 1}) },
+		func() error { return c.AttachTargetGroups(ctx, release.GroupRef{Name: "no-such-group"}, []string{"arn:tg"}) },
+		func() error { return c.DetachTargetGroups(ctx, release.GroupRef{Name: "no-such-group"}, []string{"arn:tg"}) },
 	} {
 		if err := op(); !errors.Is(err, release.ErrNotFound) {
 			t.Errorf("a missing group: %v, want ErrNotFound", err)
