@@ -109,9 +109,15 @@ func TestCreateGroupCompletesWhatAnEarlierTryLeftAndRefusesAnotherReleasesName(t
 		t.Errorf("launch templates after delete: %v", lts)
 	}
 	for _, op := range []func() error{
-		func() error { return c.SetCapacity(ctx, release.GroupRef{Name: "no-such-group"}, release.Capacity{Max: 1}) },
-		func() error { return c.AttachTargetGroups(ctx, release.GroupRef{Name: "no-such-group"}, []string{"arn:tg"}) },
-		func() error { return c.DetachTargetGroups(ctx, release.GroupRef{Name: "no-such-group"}, []string{"arn:tg"}) },
+		func() error {
+			return c.SetCapacity(ctx, release.GroupRef{Name: "no-such-group"}, release.Capacity{Max: 1})
+		},
+		func() error {
+			return c.AttachTargetGroups(ctx, release.GroupRef{Name: "no-such-group"}, []string{"arn:tg"})
+		},
+		func() error {
+			return c.DetachTargetGroups(ctx, release.GroupRef{Name: "no-such-group"}, []string{"arn:tg"})
+		},
 	} {
 		if err := op(); !errors.Is(err, release.ErrNotFound) {
 			t.Errorf("a missing group: %v, want ErrNotFound", err)
