@@ -570,7 +570,7 @@ func TestACutOverThatFailsPutsTheOldGroupsBack(t *testing.T) {
 			}
 			for _, want := range []string{
 				"us-east-1: Auto Scaling group " + oldGroup + " detached from its target groups " + tg("us-east-1"),
-				leftover("us-east-1", GroupName(rel, "web"), "new; kept serving while an old group is out of its target groups"),
+				w.leftover("us-east-1", GroupName(rel, "web"), "new; kept serving while an old group is out of its target groups"),
 			} {
 				if !slices.Contains(rec.Leftovers, want) {
 					t.Errorf("leftovers %q, want %q", rec.Leftovers, want)

@@ -208,9 +208,9 @@ func (c *gcApp) find(ctx context.Context, cl Cloud) ([]Orphan, error) {
 		}
 		orphan(KindGroup, g.Name, g.Cluster, g.ReleaseID(), rec)
 	}
-	templates := map[string]string{} // group name -> release, from launch templates
+	templates := map[string]string{} // group name -> release, from launch templates and task definitions
 	for _, x := range remains {
-		if x.Kind == RemainLaunchTemplate {
+		if x.Kind == RemainLaunchTemplate || x.Kind == RemainTaskDefinition {
 			templates[x.Group] = x.ReleaseID
 		}
 	}
