@@ -547,7 +547,7 @@ func (s *ReleaseService) check(r *Release, at string, bad func(string, ...any)) 
 	if !namePattern.MatchString(s.Name) {
 		bad("%s.name %q: want 1 to 20 lowercase letters, digits or '-', starting with a letter", at, s.Name)
 	}
-	if s.InstanceType == "" {
+	if s.InstanceType == "" && s.ECS == nil {
 		bad("%s.instance_type: missing", at)
 	}
 	s.checkUserData(r, at, bad)
