@@ -740,6 +740,7 @@ func (f *fakeCloud) Groups(ctx context.Context, filter GroupFilter) ([]Group, er
 	if err := f.enter(ctx, "Groups"); err != nil {
 		return nil, err
 	}
+	defer f.after("Groups")
 	if filter.Orbit == "" {
 		f.t.Errorf("Groups(%+v) lists groups without filtering by orbit", filter)
 	}
@@ -1288,7 +1289,7 @@ func (f *fakeCloud) registerTaskDefinition(spec GroupSpec) error {
 	return nil
 }
 
-// stopTasks stops n running tasks (or terminates n instances) of a group
+// stopTasks stops n tasks (or terminates n instances) of a group
 // now, as a crash of their container (or an instance failure) would; the
 // group replaces them.
 func (f *fakeCloud) stopTasks(group string, n int) {
@@ -1297,7 +1298,7 @@ func (f *fakeCloud) stopTasks(group string, n int) {
 	f.settle()
 	now := f.clock.Now()
 	for _, in := range f.groups[group].instances {
-		if n > 0 && f.lifecycle(in, now) == LifecycleInService {
+		if lc := f.lifecycle(in, now); n > 0 && !terminating(lc) {
 			in.scaledIn = now.Add(-time.Minute) // gone at once
 			n--
 		}

@@ -923,7 +923,10 @@ func (e *Engine) sweep(ctx context.Context, r *Release, cl Cloud, groups []Group
 }
 
 // serving reports whether every in-service instance of the old groups is
-// healthy in each of their target groups again.
+// healthy in each of their target groups again. An old ECS service was
+// scaled to zero when it left its target groups (see
+// Cloud.DetachTargetGroups): it serves again once as many tasks as it
+// had (old.Desired) are healthy there.
 func (e *Engine) serving(ctx context.Context, cl Cloud, groups []Group, olds []*elevator.ReleaseOldGroup) (bool, error) {
 	for _, old := range olds {
 		g, ok := byName(groups, old.Name)
@@ -939,10 +942,17 @@ func (e *Engine) serving(ctx context.Context, cl Cloud, groups []Group, olds []*
 			for _, t := range targets {
 				healthy[t.InstanceID] = t.State == TargetHealthy
 			}
+			n := 0
 			for _, in := range g.Instances {
 				if in.Lifecycle == LifecycleInService && in.Healthy && !healthy[in.TargetID()] {
 					return false, nil
 				}
+				if in.Lifecycle == LifecycleInService && in.Healthy {
+					n++
+				}
+			}
+			if g.Cluster != "" && n < old.Desired {
+				return false, nil
 			}
 		}
 	}
