@@ -520,9 +520,9 @@ func TestCleanupThatKeepsFailingEndsDirtyAndSaysWhatIsLeft(t *testing.T) {
 				path(V, L, VR, D, CH, CUF, U, FD),
 				func(rel *elevator.Release) string {
 					if r == onECS {
-					return "us-east-1: ECS service " + GroupName(rel, "web") + " of cluster elevator-prod (new; with its tasks, task definition, scaling policies and alarms)"
-				}
-				return "us-east-1: Auto Scaling group " + GroupName(rel, "web") + " (new; with its instances, launch template, scaling policies and alarms)"
+						return "us-east-1: ECS service " + GroupName(rel, "web") + " of cluster elevator-prod (new; with its tasks, task definition, scaling policies and alarms)"
+					}
+					return "us-east-1: Auto Scaling group " + GroupName(rel, "web") + " (new; with its instances, launch template, scaling policies and alarms)"
 				},
 				func(rel *elevator.Release) []string { return []string{oldGroup, GroupName(rel, "web")} }},
 			{"the old group of a successful release cannot be deleted",
@@ -530,9 +530,9 @@ func TestCleanupThatKeepsFailingEndsDirtyAndSaysWhatIsLeft(t *testing.T) {
 				path(V, L, VR, D, CH, CO, CUS, U, FD),
 				func(*elevator.Release) string {
 					if r == onECS {
-					return "us-east-1: ECS service " + oldGroup + " of cluster elevator-prod (old; with its tasks, task definition, scaling policies and alarms)"
-				}
-				return "us-east-1: Auto Scaling group " + oldGroup + " (old; with its instances, launch template, scaling policies and alarms)"
+						return "us-east-1: ECS service " + oldGroup + " of cluster elevator-prod (old; with its tasks, task definition, scaling policies and alarms)"
+					}
+					return "us-east-1: Auto Scaling group " + oldGroup + " (old; with its instances, launch template, scaling policies and alarms)"
 				},
 				func(rel *elevator.Release) []string { return []string{oldGroup, GroupName(rel, "web")} }},
 		}
@@ -1323,42 +1323,48 @@ func TestStartRunsWhatItSubmitsWithoutReadingItBack(t *testing.T) {
 // template is gone too, though no group leads to it. (On moto:
 // TestAReleaseKilledBetweenATemplateAndItsGroupAndOvertakenLeavesNothingTagged
 // in awsrelease.)
-func TestAReleaseKilledBetweenATemplateAndItsGroupLeavesNothingWhenRolledBack(t *testing.T) {
-	w := newWorld(t)
-	dead := w.release()
-	c := w.clouds["us-east-1"]
-	ctx, crash := context.WithCancel(context.Background())
-	defer crash()
-	c.hook = func(op string) {
-		if op == "CreateLaunchTemplate" {
-			crash()
+func TestAReleaseKilledBetweenATemplateOrATaskDefinitionAndItsGroupLeavesNothingWhenRolledBack(t *testing.T) {
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r)
+		dead := w.release()
+		c := w.clouds["us-east-1"]
+		ctx, crash := context.WithCancel(context.Background())
+		defer crash()
+		c.hook = func(op string) {
+			if op == w.beforeGroup() {
+				crash()
+			}
 		}
-	}
-	e1 := w.engine("engine-1")
-	if rec, err := e1.Run(ctx, dead.ID, w.submit(e1, dead)); !errors.Is(err, context.Canceled) || rec.State != D {
-		t.Fatalf("Run = %v in %s, want the engine to die in Deploy", err, rec.State)
-	}
-	c.hook = nil
-	if got := c.remains(); !slices.Equal(got, []string{"launch template " + GroupName(dead, "web")}) {
-		t.Fatalf("after the crash: %v, want the dead release's launch template", got)
-	}
-	w.clock.Advance(lease + time.Second)
-	next := w.release(func(r *elevator.Release) { r.Version = "1.5.0" })
-	assertPath(t, w.run(w.engine("engine-2"), next), happyPath)
+		e1 := w.engine("engine-1")
+		if rec, err := e1.Run(ctx, dead.ID, w.submit(e1, dead)); !errors.Is(err, context.Canceled) || rec.State != D {
+			t.Fatalf("Run = %v in %s, want the engine to die in Deploy", err, rec.State)
+		}
+		c.hook = nil
+		want := []string{w.made(GroupName(dead, "web"))}
+		if r == onECS {
+			want = append([]string{w.made(oldGroup)}, want...) // the serving service's
+		}
+		if got := c.remains(); !slices.Equal(got, want) {
+			t.Fatalf("after the crash: %v, want the dead release's launch template or task definition %v", got, want)
+		}
+		w.clock.Advance(lease + time.Second)
+		next := w.release(func(r *elevator.Release) { r.Version = "1.5.0" })
+		assertPath(t, w.run(w.engine("engine-2"), next), happyPath)
 
-	rec, err := w.engine("engine-3").Resume(context.Background(), dead.ID, "carol")
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertPath(t, rec, path(V, L, VR, D, CUF, U, FC))
-	assertFailure(t, rec, elevator.FailureLockLost)
-	if len(rec.Leftovers) > 0 {
-		t.Errorf("leftovers %v", rec.Leftovers)
-	}
-	w.assertOnly(only(GroupName(next, "web")))
-	if got, want := c.remains(), []string{"launch template " + GroupName(next, "web")}; !slices.Equal(got, want) {
-		t.Errorf("launch templates and alarms: %v, want only the serving release's %v", got, want)
-	}
+		rec, err := w.engine("engine-3").Resume(context.Background(), dead.ID, "carol")
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertPath(t, rec, path(V, L, VR, D, CUF, U, FC))
+		assertFailure(t, rec, elevator.FailureLockLost)
+		if len(rec.Leftovers) > 0 {
+			t.Errorf("leftovers %v", rec.Leftovers)
+		}
+		w.assertOnly(only(GroupName(next, "web")))
+		if got, want := c.remains(), []string{w.made(GroupName(next, "web"))}; !slices.Equal(got, want) {
+			t.Errorf("launch templates and alarms: %v, want only the serving release's %v", got, want)
+		}
+	})
 }
 
 // TestAStoreThatStaysUnreachableStopsTheEngineWhereTheReleaseWas: the

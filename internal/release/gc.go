@@ -40,7 +40,8 @@ func Among(shown []Orphan) func(Orphan) bool {
 	}
 }
 
-// KindGroup is the Kind of an Orphan that is an Auto Scaling group.
+// KindGroup is the Kind of an Orphan that is an Auto Scaling group or an
+// ECS service (its Cluster set).
 const KindGroup = "group"
 
 // GC finds what ended releases of an orbit left behind in every

@@ -112,6 +112,41 @@ func (w *world) leftover(region, name, what string) string {
 	return leftover(region, w.ref(name), what)
 }
 
+// beforeGroup is the operation CreateGroup calls before it makes a group
+// of the world: the launch template's, or the task definition's.
+func (w *world) beforeGroup() string {
+	if w.rt == onECS {
+		return "RegisterTaskDefinition"
+	}
+	return "CreateLaunchTemplate"
+}
+
+// made is what CreateGroup makes first for a group of the world, as the
+// fake's remains lists it: its launch template, or its task definition's
+// first revision.
+func (w *world) made(group string) string {
+	if w.rt == onECS {
+		return "task definition " + group + ":1"
+	}
+	return "launch template " + group
+}
+
+// plant puts what CreateGroup makes first for a group into c, as a
+// release whose group never came, or went, would leave it, and returns
+// how remains lists it.
+func (w *world) plant(c *fakeCloud, group string, tags map[string]string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if w.rt == onECS {
+		c.revisions[group]++
+		name := fmt.Sprintf("%s:%d", group, c.revisions[group])
+		c.taskDefs[name] = tags
+		return "task definition " + name
+	}
+	c.templates[group] = tags
+	return "launch template " + group
+}
+
 // noun is how messages name a group of the world.
 func (w *world) noun(name string) string { return groupNoun(w.ref(name)) }
 
