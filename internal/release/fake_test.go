@@ -534,22 +534,22 @@ type fakeTestTG struct {
 }
 
 type fakeGroup struct {
-	name      string
-	cluster   string // an ECS service's; its instances are tasks with IPs
-	created   time.Time
+	name    string
+	cluster string // an ECS service's; its instances are tasks with IPs
+	created time.Time
 	// detachedDesired is the desired count an ECS service had when a
 	// detach from all its target groups scaled it to zero (the
 	// adapter's elevator.TagDetachedDesired); 0 when it was not.
 	detachedDesired int
-	tags      map[string]string
-	capacity  Capacity
-	tgs       []string
-	detached  map[string]time.Time // target group -> when the group left it
-	attached  map[string]time.Time // target group -> when the group was attached to it
-	deleting  time.Time
-	scaling   Scaling
-	instances []*fakeInstance
-	isNew     bool // made by CreateGroup
+	tags            map[string]string
+	capacity        Capacity
+	tgs             []string
+	detached        map[string]time.Time // target group -> when the group left it
+	attached        map[string]time.Time // target group -> when the group was attached to it
+	deleting        time.Time
+	scaling         Scaling
+	instances       []*fakeInstance
+	isNew           bool // made by CreateGroup
 }
 
 type fakeInstance struct {

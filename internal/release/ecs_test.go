@@ -1,0 +1,309 @@
+package release
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/elevatorhq/elevator"
+)
+
+// The tests of this file are about what only ECS services have; every
+// path the group tests cover runs for ECS services as well (see runtimes
+// in world_test.go). They run in the fake cloud: the emulator runs no
+// tasks, registers none in target groups and has no circuit breaker.
+
+func TestAnECSReleaseMakesItsServiceFromTheRelease(t *testing.T) {
+	w := newWorldOn(t, onECS)
+	rel := w.release(func(r *elevator.Release) { r.Services[0].HealthCheckGraceSeconds = 90 })
+	rec := w.run(w.engine("engine-1"), rel)
+	assertPath(t, rec, happyPath)
+	newGroup := GroupName(rel, "web")
+	w.assertOnly(only(newGroup))
+	w.assertServing(newGroup)
+
+	c := w.clouds["us-east-1"]
+	spec := c.created[0]
+	if spec.ImageID != "" || spec.InstanceType != "" || spec.UserData != "" || spec.InstanceProfile != "" || spec.HealthCheckELB || len(spec.Hooks) > 0 {
+		t.Errorf("created %+v, want nothing of a launch template", spec)
+	}
+	if spec.Name != newGroup || !slices.Equal(spec.Subnets, []string{"subnet-a", "subnet-b"}) || !slices.Equal(spec.SecurityGroups, []string{sg("web")}) ||
+		!slices.Equal(spec.TargetGroups, []string{tg("us-east-1")}) || spec.HealthCheckGrace != 90*time.Second ||
+		!maps.Equal(spec.Tags, groupTags(rel, "web")) || spec.Capacity != (Capacity{Min: 2, Max: 4, Desired: 2}) {
+		t.Errorf("created %+v", spec)
+	}
+	want := ECSSpec{Cluster: "elevator-prod", Container: "web", Image: "public.ecr.aws/nginx/nginx:1.4.2", CPU: 256, Memory: 512,
+		Ports: []elevator.ReleasePort{{Container: 8080, Protocol: "tcp"}}, Command: []string{"bin/server", "--port", "8080"},
+		Env: map[string]string{"LOG_LEVEL": "info", "DATABASE_HOST": "db.us-east-1.example", "DATABASE_PORT": "5432",
+			"ELEVATOR_RELEASE_ID": rel.ID, "ELEVATOR_APP": "shop", "ELEVATOR_ORBIT": "prod", "ELEVATOR_SERVICE": "web",
+			"ELEVATOR_REGION": "us-east-1", "ELEVATOR_VERSION": "1.4.2"},
+		Secrets:       []elevator.ReleaseSecret{{Name: "DATABASE_PASSWORD", ValueFrom: "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop-db:password::"}},
+		Capacity:      elevator.ECSFargate,
+		TaskRole:      "arn:aws:iam::123456789012:role/elevator/prod/shop/web/task",
+		ExecutionRole: "arn:aws:iam::123456789012:role/elevator/prod/shop/web/execution",
+		LogGroup:      "/elevator/prod/shop"}
+	if got := spec.ECS; got == nil || got.Cluster != want.Cluster || got.Container != want.Container || got.Image != want.Image ||
+		got.CPU != want.CPU || got.Memory != want.Memory || !slices.Equal(got.Ports, want.Ports) || !slices.Equal(got.Command, want.Command) ||
+		!maps.Equal(got.Env, want.Env) || !slices.Equal(got.Secrets, want.Secrets) || got.Capacity != want.Capacity ||
+		got.TaskRole != want.TaskRole || got.ExecutionRole != want.ExecutionRole || got.LogGroup != want.LogGroup {
+		t.Errorf("task\n got %+v\nwant %+v", got, &want)
+	}
+
+	// The service record names the cluster; the scalable target is the
+	// service's capacity bounds.
+	if sr := rec.Regions[0].Services[0]; sr.Cluster != cluster || len(sr.Old) != 1 || sr.Old[0].Cluster != cluster {
+		t.Errorf("service record %+v, want the new and old services' cluster", sr)
+	}
+	if _, scaling, _ := c.group(newGroup); scaling.Min != 1 || scaling.Max != 4 || len(scaling.Policies) != 1 || len(scaling.Schedule) != 1 {
+		t.Errorf("scaling %+v, want a scalable target between min 1 and max 4 with the policy and schedule", scaling)
+	}
+	// The old service left its target group by going to zero tasks,
+	// drained, and went with its task definition.
+	if got := c.capacities[oldGroup]; len(got) == 0 || got[len(got)-1].Desired != 0 {
+		t.Errorf("old service's capacities %v, want it scaled to zero when detached", got)
+	}
+	if got, want := c.remains(), []string{"task definition " + newGroup + ":1"}; !slices.Equal(got, want) {
+		t.Errorf("remains %v, want only the new service's task definition %v", got, want)
+	}
+	// Tasks are targets by IP.
+	g, _, _ := c.group(newGroup)
+	for _, in := range g.Instances {
+		if !strings.HasPrefix(in.TargetID(), "10.0.") || in.TargetID() == in.ID {
+			t.Errorf("task %+v, want it a target by its IP", in)
+		}
+	}
+}
+
+func TestTheReleasesVariablesOverrideTheContainersEnvironment(t *testing.T) {
+	w := newWorldOn(t, onECS)
+	rel := w.release(func(r *elevator.Release) {
+		r.Services[0].ECS.Env["ELEVATOR_VERSION"] = "spoofed"
+		r.Services[0].ECS.Env["DATABASE_PORT"] = "1"
+		r.Services[0].ECS.Capacity = ""
+	})
+	e := w.engine("engine-1")
+	r := &Release{Doc: rel}
+	spec := e.spec(r, &rel.Services[0], "us-east-1", CapacityStep{Launch: 1, Healthy: 1})
+	if got := spec.ECS.Env; got["ELEVATOR_VERSION"] != "1.4.2" || got["DATABASE_PORT"] != "5432" || got["LOG_LEVEL"] != "info" {
+		t.Errorf("env %v, want the release's variables over the placement's over the service's", got)
+	}
+	if spec.ECS.Capacity != elevator.ECSFargate {
+		t.Errorf("capacity %q, want Fargate when the release names none", spec.ECS.Capacity)
+	}
+	// The spec holds its own copies: the document is left as it was.
+	spec.ECS.Ports[0].Container = 1
+	spec.ECS.Env["LOG_LEVEL"] = "debug"
+	if rel.Services[0].ECS.Ports[0].Container != 8080 || rel.Services[0].ECS.Env["LOG_LEVEL"] != "info" {
+		t.Error("changing the spec changed the release")
+	}
+}
+
+func TestATrippedCircuitBreakerEndsTheReleaseClean(t *testing.T) {
+	w := newWorldOn(t, onECS, "us-east-1", "eu-west-1")
+	w.clouds["eu-west-1"].breaker = "tasks failed to start: CannotPullContainerError"
+	rel := w.release()
+	rec := w.run(w.engine("engine-1"), rel)
+	assertPath(t, rec, rolledBack)
+	assertFailure(t, rec, elevator.FailureUnhealthy)
+	for _, want := range []string{"eu-west-1: ", "ECS gave up the deployment of ECS service " + GroupName(rel, "web") + " of cluster elevator-prod", "CannotPullContainerError"} {
+		if !strings.Contains(rec.Error, want) {
+			t.Errorf("error %q, want it to say %q", rec.Error, want)
+		}
+	}
+	// It failed at the first look after the breaker tripped, not at the
+	// timeout.
+	if waited := rec.Visits[slices.Index(rec.Path, CUF)].Sub(rec.Visits[slices.Index(rec.Path, CH)]); waited > w.clouds["eu-west-1"].boot+poll {
+		t.Errorf("failed %s after CheckHealthy began, want within a poll of the breaker tripping", waited)
+	}
+	w.assertOnly(only(oldGroup))
+	w.assertServing(oldGroup)
+	for _, reg := range w.regions {
+		if got, want := w.clouds[reg].remains(), []string{"task definition " + oldGroup + ":1"}; !slices.Equal(got, want) {
+			t.Errorf("%s: remains %v, want only the old service's %v", reg, got, want)
+		}
+	}
+}
+
+// TestStoppedTasksCountAgainstMaxTerms: while the new group boots, one of
+// its tasks (instances) stops, then, a minute and a half later, another.
+// An Auto Scaling group forgets a terminated instance: never more than
+// one terminating at once, below max_terms 2. An ECS service lists its
+// stopped tasks: the second makes two, and the release ends clean.
+func TestStoppedTasksCountAgainstMaxTerms(t *testing.T) {
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r)
+		c := w.clouds["us-east-1"]
+		c.boot = 5 * time.Minute
+		rel := w.release(func(r *elevator.Release) { r.Services[0].Capacity.MaxTerms = 2 })
+		looks, stops := 0, 0
+		c.hook = func(op string) {
+			if op != "Groups" {
+				return
+			}
+			looks++
+			if looks == 3 || looks == 21 {
+				c.stopTasks(GroupName(rel, "web"), 1)
+				stops++
+			}
+		}
+		rec := w.run(w.engine("engine-1"), rel)
+		c.hook = nil
+		if stops != 2 {
+			t.Fatalf("%d tasks stopped while the release waited for health, want 2", stops)
+		}
+		if r == onASG {
+			assertPath(t, rec, happyPath)
+			return
+		}
+		assertPath(t, rec, rolledBack)
+		assertFailure(t, rec, elevator.FailureTerminating)
+		if want := terms(r, 2, GroupName(rel, "web")) + ", max_terms 2"; !strings.Contains(rec.Error, want) {
+			t.Errorf("error %q, want it to say %q", rec.Error, want)
+		}
+		w.assertOnly(only(oldGroup))
+		w.assertServing(oldGroup)
+	})
+}
+
+// TestAMixedReleaseRunsAGroupAndAnECSServiceTogether: app shop's web runs
+// on an Auto Scaling Group and its api as an ECS service, in two regions.
+// One release makes both in both regions; when the ECS service's
+// deployment fails in one region, the release rolls back both services in
+// both regions.
+func TestAMixedReleaseRunsAGroupAndAnECSServiceTogether(t *testing.T) {
+	regions := []string{"us-east-1", "eu-west-1"}
+	mixed := func(w *world) func(*elevator.Release) {
+		return func(r *elevator.Release) {
+			api := r.Services[0]
+			api.Name, api.Policies, api.Schedule = "api", nil, nil
+			api.Placements = slices.Clone(api.Placements)
+			for i := range api.Placements {
+				api.Placements[i].SecurityGroups = []string{sg("api")}
+				api.Placements[i].TargetGroups = []string{tgAPI(api.Placements[i].Region)}
+			}
+			onECSService(r, &api)
+			r.Services = append(r.Services, api)
+		}
+	}
+	for _, tt := range []struct {
+		name  string
+		setup func(*world)
+		path  []State
+	}{
+		{"both serve in both regions", func(*world) {}, happyPath},
+		{"a failed deployment of the ECS service in one region rolls back everything", func(w *world) {
+			w.clouds["eu-west-1"].breaker = "tasks failed their health checks"
+		}, rolledBack},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorldOn(t, onASG, regions...)
+			for _, reg := range regions {
+				c := w.clouds[reg]
+				c.addResource(Resource{Kind: KindSecurityGroup, ID: sg("api"), Tags: map[string]string{elevator.TagOrbit: orbit, elevator.TagApp: app, elevator.TagService: "api"}})
+				c.addResource(Resource{Kind: KindTargetGroup, ID: tgAPI(reg), Tags: map[string]string{elevator.TagOrbit: orbit, elevator.TagApp: app, elevator.TagService: "api"}})
+			}
+			tt.setup(w)
+			rel := w.release(mixed(w))
+			rec := w.run(w.engine("engine-1"), rel)
+			assertPath(t, rec, tt.path)
+			web, api := GroupName(rel, "web"), GroupName(rel, "api")
+			if tt.path[len(tt.path)-1] == FC {
+				assertFailure(t, rec, elevator.FailureUnhealthy)
+				if !strings.Contains(rec.Error, "eu-west-1: ECS gave up the deployment of ECS service "+api) {
+					t.Errorf("error %q", rec.Error)
+				}
+				w.assertOnly(only(oldGroup))
+				w.assertServing(oldGroup)
+				for _, reg := range regions {
+					if got := w.clouds[reg].remains(); len(got) > 0 {
+						t.Errorf("%s: left %v", reg, got)
+					}
+				}
+				return
+			}
+			w.assertOnly(only(web, api))
+			w.assertServing(web)
+			for _, reg := range regions {
+				c := w.clouds[reg]
+				made := map[string]bool{}
+				for _, spec := range c.created {
+					made[spec.Name] = spec.ECS != nil
+				}
+				if len(made) != 2 || made[web] || !made[api] {
+					t.Errorf("%s: made %v, want web's group and api's ECS service", reg, made)
+				}
+				g, _, _ := c.group(api)
+				if g.Cluster != cluster || c.healthyIn(tgAPI(reg)) != 1 {
+					t.Errorf("%s: api %+v with %d healthy targets, want an ECS service serving its one task", reg, g, c.healthyIn(tgAPI(reg)))
+				}
+				if got, want := c.remains(), []string{"launch template " + web, "task definition " + api + ":1"}; !slices.Equal(got, want) {
+					t.Errorf("%s: remains %v, want %v", reg, got, want)
+				}
+			}
+			for _, rr := range rec.Regions {
+				for _, sr := range rr.Services {
+					if want := map[string]string{"web": "", "api": cluster}[sr.Service]; sr.Cluster != want {
+						t.Errorf("%s/%s: cluster %q in the record, want %q", rr.Region, sr.Service, sr.Cluster, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+func tgAPI(region string) string {
+	return "arn:aws:elasticloadbalancing:" + region + ":123456789012:targetgroup/shop-prod-api/0123456789abcdef"
+}
+
+func TestAnECSServiceUsesNoMachineImageNorInstanceProfile(t *testing.T) {
+	w := newWorldOn(t, onECS)
+	rel := w.release(func(r *elevator.Release) { r.Services[0].Placements[0].InstanceProfile = "admin" })
+	kinds := func(us []use) []string {
+		var out []string
+		for _, u := range us {
+			out = append(out, string(u.kind)+" "+u.id)
+		}
+		return out
+	}
+	want := []string{"subnet subnet-a", "subnet subnet-b", "security group sg-web", "target group " + tg("us-east-1")}
+	if got := kinds(collect(rel, "us-east-1", w.clock.Now())); !slices.Equal(got, want) {
+		t.Errorf("collect = %q, want %q", got, want)
+	}
+	repo := elevator.AppRepositoryName(orbit, app, "web")
+	rel.Services[0].Placements[0].Repository = repo
+	want = append(want, "container image "+repo+":1.4.2")
+	if got := kinds(collect(rel, "us-east-1", w.clock.Now())); !slices.Equal(got, want) {
+		t.Errorf("collect = %q, want %q", got, want)
+	}
+
+	// A pushed, allowed image releases; the same unpushed fails clean.
+	c := w.clouds["us-east-1"]
+	onRepo := func(r *elevator.Release) {
+		r.Services[0].Placements[0].Repository = repo
+		r.Services[0].Placements[0].Image = "<registry>/" + repo + ":1.4.2"
+	}
+	rec := w.run(w.engine("engine-1"), w.release(onRepo))
+	assertPath(t, rec, path(V, L, VR, U, FC))
+	if !strings.Contains(rec.Error, "container image "+repo+":1.4.2 does not exist") {
+		t.Errorf("error %q", rec.Error)
+	}
+	c.addResource(Resource{Kind: KindContainerImage, ID: repo + ":1.4.2"})
+	c.allowImage(orbit, app, repo+":1.4.2")
+	assertPath(t, w.run(w.engine("engine-1"), w.release(onRepo)), happyPath)
+}
+
+func TestAnSSMTestOfAnECSServiceSaysWhyItCannotRun(t *testing.T) {
+	w := newWorldOn(t, onECS)
+	rel := w.release()
+	test := elevator.ReleaseTest{Name: "uptime", Kind: elevator.TestSSM, Command: []string{"uptime"}}
+	out := RunTest(context.Background(), w.clouds["us-east-1"], nil, rel, elevator.PhaseSmoke, test, "us-east-1")
+	if out.Passed || !strings.Contains(out.Error, "service web runs as ECS tasks") {
+		t.Errorf("outcome %+v, want a failure saying why", out)
+	}
+	if n := w.clouds["us-east-1"].count("RunCommand"); n != 0 {
+		t.Errorf("RunCommand called %d times", n)
+	}
+}
