@@ -90,29 +90,31 @@ func TestAMinimalReleaseNeedsNoLoadBalancer(t *testing.T) {
 }
 
 func TestHealthIsSeenWithinOnePollIntervalAndNothingSleepsLonger(t *testing.T) {
-	for _, boot := range []time.Duration{3 * time.Second, 47 * time.Second, 5 * time.Minute} {
-		t.Run(fmt.Sprintf("instances that boot in %s", boot), func(t *testing.T) {
-			w := newWorld(t)
-			w.clouds["us-east-1"].boot = boot
-			e := w.engine("engine-1")
-			rel := w.release(w.minimal)
-			rec := w.run(e, rel)
-			assertPath(t, rec, happyPath)
+	runtimes(t, func(t *testing.T, r rt) {
+		for _, boot := range []time.Duration{3 * time.Second, 47 * time.Second, 5 * time.Minute} {
+			t.Run(fmt.Sprintf("instances that boot in %s", boot), func(t *testing.T) {
+				w := newWorldOn(t, r)
+				w.clouds["us-east-1"].boot = boot
+				e := w.engine("engine-1")
+				rel := w.release(w.minimal)
+				rec := w.run(e, rel)
+				assertPath(t, rec, happyPath)
 
-			deployed := rec.Visits[slices.Index(rec.Path, D)]
-			healthyAt := deployed.Add(boot)
-			cutOver := rec.Visits[slices.Index(rec.Path, CO)]
-			if lag := cutOver.Sub(healthyAt); lag < 0 || lag > poll {
-				t.Errorf("cut-over %s after health became observable, want within one poll interval (%s)", lag, poll)
-			}
-			if total := rec.EndedAt.Sub(rec.Visits[0]); total > boot+poll {
-				t.Errorf("release took %s of simulated time, want at most %s", total, boot+poll)
-			}
-			if w.clock.longest > poll {
-				t.Errorf("longest wait %s, want at most the poll interval %s", w.clock.longest, poll)
-			}
-		})
-	}
+				deployed := rec.Visits[slices.Index(rec.Path, D)]
+				healthyAt := deployed.Add(boot)
+				cutOver := rec.Visits[slices.Index(rec.Path, CO)]
+				if lag := cutOver.Sub(healthyAt); lag < 0 || lag > poll {
+					t.Errorf("cut-over %s after health became observable, want within one poll interval (%s)", lag, poll)
+				}
+				if total := rec.EndedAt.Sub(rec.Visits[0]); total > boot+poll {
+					t.Errorf("release took %s of simulated time, want at most %s", total, boot+poll)
+				}
+				if w.clock.longest > poll {
+					t.Errorf("longest wait %s, want at most the poll interval %s", w.clock.longest, poll)
+				}
+			})
+		}
+	})
 }
 
 func TestTheDesiredCapacityOfTheRunningGroupIsCarriedOver(t *testing.T) {
@@ -1079,21 +1081,23 @@ func TestTheEngineStopsWhenItsLockIsBroken(t *testing.T) {
 }
 
 func TestStoreFailuresAreRetried(t *testing.T) {
-	w := newWorld(t)
-	e := w.engine("engine-1")
-	rel := w.release()
-	sum := w.submit(e, rel)
-	w.store.failNext("PutRecord", 2, errThrottled)
-	// Failed halt reads and steps count as attempts of their state alike:
-	// fewer than the engine's four.
-	w.store.failNext("Halt", 2, errThrottled)
-	w.locker.failNext("Acquire", 1, errThrottled)
-	rec, err := e.Run(context.Background(), rel.ID, sum)
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertPath(t, rec, happyPath)
-	w.assertOnly(only(GroupName(rel, "web")))
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r)
+		e := w.engine("engine-1")
+		rel := w.release()
+		sum := w.submit(e, rel)
+		w.store.failNext("PutRecord", 2, errThrottled)
+		// Failed halt reads and steps count as attempts of their state alike:
+		// fewer than the engine's four.
+		w.store.failNext("Halt", 2, errThrottled)
+		w.locker.failNext("Acquire", 1, errThrottled)
+		rec, err := e.Run(context.Background(), rel.ID, sum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertPath(t, rec, happyPath)
+		w.assertOnly(only(GroupName(rel, "web")))
+	})
 }
 
 func TestTransitionsListsEveryStateThatIsNotAnEnd(t *testing.T) {
@@ -1431,16 +1435,18 @@ func TestAStoreThatStaysUnreachableStopsTheEngineWhereTheReleaseWas(t *testing.T
 // backoff each) is given up once the state has lasted the release's
 // timeout, and the release rolls back.
 func TestNoStateRetriesPastTheReleaseTimeout(t *testing.T) {
-	w := newWorld(t)
-	e := w.engine("engine-1", func(c *Config) { c.MaxAttempts = 100 })
-	rel := w.release()
-	w.clouds["us-east-1"].failAlways("CreateGroup", errThrottled)
-	rec := w.run(e, rel)
-	assertPath(t, rec, path(V, L, VR, D, CUF, U, FC))
-	in := rec.Visits[4].Sub(rec.Visits[3]) // from Deploy to CleanUpFailure
-	if most := rel.Timeout() + 8*poll; in > most {
-		t.Errorf("Deploy lasted %s, want the release's timeout %s and one backoff at most", in, rel.Timeout())
-	}
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r)
+		e := w.engine("engine-1", func(c *Config) { c.MaxAttempts = 100 })
+		rel := w.release()
+		w.clouds["us-east-1"].failAlways("CreateGroup", errThrottled)
+		rec := w.run(e, rel)
+		assertPath(t, rec, path(V, L, VR, D, CUF, U, FC))
+		in := rec.Visits[4].Sub(rec.Visits[3]) // from Deploy to CleanUpFailure
+		if most := rel.Timeout() + 8*poll; in > most {
+			t.Errorf("Deploy lasted %s, want the release's timeout %s and one backoff at most", in, rel.Timeout())
+		}
+	})
 }
 
 // TestACleanupThatGivesUpWithoutNamingWhatIsLeftIsNotClean: after cut-over
