@@ -78,7 +78,7 @@ func TestParseOrbitRejectsABadECSSection(t *testing.T) {
 		{"volumes are not a field", "ecs:\n  ec2: {max: 2, volumes: [a]}\n",
 			[]string{`orbit.yml:4:17: ecs.ec2.volumes: unknown field "volumes"; allowed here: ami, instance_type, max, min, target_capacity`}},
 		{"a list", "ecs: [fargate]\n",
-			[]string{`orbit.yml:3:6: ecs: \"[...]\": is a list; want null or object (an ECS cluster in every region (in the orbit's own ECS stack) for the services of apps that run on ECS (runtime.ecs), such as ecs: {} for Fargate and Fargate Spot only; ec2 adds EC2 capacity for services with capacity: ec2)`}},
+			[]string{`orbit.yml:3:6: ecs: "[...]": is a list; want null or object (an ECS cluster in every region (in the orbit's own ECS stack) for the services of apps that run on ECS (runtime.ecs), such as ecs: {} for Fargate and Fargate Spot only; ec2 adds EC2 capacity for services with capacity: ec2)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
