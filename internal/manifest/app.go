@@ -561,7 +561,70 @@ func (b *appBuilder) ecs(path string, m map[string]any) *elevator.ECS {
 	for _, v := range list(m["command"]) {
 		e.Command = append(e.Command, str(v))
 	}
+	_, cpuOK := m["cpu"].(int64)
+	_, memoryOK := m["memory"].(int64)
+	if cpuOK && memoryOK { // else missing, or faulted by the schema
+		b.checkTaskSize(path, e)
+	}
 	return e
+}
+
+// MinECSCPU and MinECSMemory are the smallest task an ECS service on EC2
+// capacity may ask for: ECS's own lower bounds for a task's CPU units and
+// a container's memory (MiB).
+const (
+	MinECSCPU    = 128
+	MinECSMemory = 6
+)
+
+// checkTaskSize checks an ECS task's cpu and memory against its capacity:
+// on Fargate a combination FargateSizes lists, on EC2 ECS's lower bounds.
+func (b *appBuilder) checkTaskSize(path string, e *elevator.ECS) {
+	if e.Capacity == elevator.ECSEC2 {
+		if e.CPU < MinECSCPU {
+			b.errorf(path+".cpu", e.CPU, "is too small; on ec2 capacity a task takes at least %d CPU units (1024 = one vCPU)", MinECSCPU)
+		}
+		if e.Memory < MinECSMemory {
+			b.errorf(path+".memory", e.Memory, "is too small; on ec2 capacity a task takes at least %d MiB", MinECSMemory)
+		}
+		return
+	}
+	if elevator.FargateAllows(e.CPU, e.Memory) {
+		return
+	}
+	var cpus []string
+	for _, size := range elevator.FargateSizes {
+		cpus = append(cpus, strconv.Itoa(size.CPU))
+		if size.CPU == e.CPU {
+			b.errorf(path+".memory", e.Memory, "is not a memory size %s takes with cpu %d; want %s MiB", capacityName(e.Capacity), e.CPU, fargateMemory(size))
+			return
+		}
+	}
+	b.errorf(path+".cpu", e.CPU, "is not a CPU size %s takes; want one of %s CPU units (1024 = one vCPU), or capacity: ec2", capacityName(e.Capacity), strings.Join(cpus, ", "))
+}
+
+// capacityName names an ECS capacity in messages.
+func capacityName(capacity string) string {
+	if capacity == elevator.ECSFargateSpot {
+		return "Fargate Spot"
+	}
+	return "Fargate"
+}
+
+// fargateMemory describes the memory sizes of a FargateSize, such as
+// "512, 1024 or 2048" or "1024 to 4096 in steps of 1024".
+func fargateMemory(size elevator.FargateSize) string {
+	if len(size.Memory) == 0 {
+		return fmt.Sprintf("%d to %d in steps of %d", size.MinMemory, size.MaxMemory, size.Step)
+	}
+	var m []string
+	for _, n := range size.Memory {
+		m = append(m, strconv.Itoa(n))
+	}
+	if len(m) == 1 {
+		return m[0]
+	}
+	return strings.Join(m[:len(m)-1], ", ") + " or " + m[len(m)-1]
 }
 
 // ecsPort reads one of an ecs runtime's ports: a container port, an
