@@ -681,10 +681,23 @@ func (s *ReleaseService) check(r *Release, at string, bad func(string, ...any)) 
 // envNamePattern is the form of an environment variable's name.
 var envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// secretARNPattern is the form of an ECS secret's valueFrom: the ARN of a
-// Secrets Manager secret (optionally with :json-key:version-stage:version-id)
-// or of an SSM parameter.
-var secretARNPattern = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:(secretsmanager|ssm):[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:(secret:|parameter/)[^\s]+$`)
+// isSecretARN reports whether s is what an ECS secret's valueFrom takes
+// from Elevator: the ARN of a Secrets Manager secret (optionally with
+// :json-key:version-stage:version-id) or of an SSM parameter.
+func isSecretARN(s string) bool {
+	f := strings.SplitN(s, ":", 6)
+	if len(f) != 6 || f[0] != "arn" || !slices.Contains([]string{"aws", "aws-cn", "aws-us-gov"}, f[1]) ||
+		!IsRegionName(f[3]) || !accountIDPattern.MatchString(f[4]) || strings.ContainsAny(s, " \t\n") {
+		return false
+	}
+	switch f[2] {
+	case "secretsmanager":
+		return strings.HasPrefix(f[5], "secret:") && len(f[5]) > len("secret:")
+	case "ssm":
+		return strings.HasPrefix(f[5], "parameter/") && len(f[5]) > len("parameter/")
+	}
+	return false
+}
 
 // checkECS checks the fields of a service that runs as ECS services: no
 // instance type, user data or lifecycle hooks, and a task ECS can run.
@@ -758,7 +771,7 @@ func (pl *ReleasePlacement) checkECS(at string, bad func(string, ...any)) {
 			bad("%s.name %q: listed twice", sat, sec.Name)
 		}
 		names[sec.Name] = true
-		if !secretARNPattern.MatchString(sec.ValueFrom) {
+		if !isSecretARN(sec.ValueFrom) {
 			bad("%s.value_from: want the ARN of a Secrets Manager secret or SSM parameter", sat)
 		}
 	}
