@@ -211,3 +211,39 @@ func TestParseAppRejectsBadECSServices(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckECSOrbitNamesTheOrbitFieldToAdd(t *testing.T) {
+	a, err := ParseApp("app.yml", []byte(ecsApp), "")
+	if err != nil {
+		t.Fatalf("ParseApp: %v", err)
+	}
+	orbit := func(ecs string) *elevator.Orbit {
+		o, err := ParseOrbit("orbit.yml", []byte(ecsOrbitHead+ecs))
+		if err != nil {
+			t.Fatalf("ParseOrbit: %v", err)
+		}
+		return o
+	}
+	if err := CheckECSOrbit(a, orbit("ecs: {ec2: {max: 2}}\n")); err != nil {
+		t.Errorf("an orbit with a cluster and EC2 capacity: %v, want nil", err)
+	}
+	err = CheckECSOrbit(a, orbit(""))
+	want := `app.yml:10:7: services.web.runtime.ecs: service web runs on ECS, but orbit prod has no ECS cluster; add an ecs section to the orbit's manifest, such as ecs: {} (Fargate) or ecs: {ec2: {instance_type: m7g.large, max: 4}}, and run elevator orbit up
+app.yml:19:7: services.worker.runtime.ecs: service worker runs on ECS, but orbit prod has no ECS cluster; add an ecs section to the orbit's manifest, such as ecs: {} (Fargate) or ecs: {ec2: {instance_type: m7g.large, max: 4}}, and run elevator orbit up
+app.yml:27:12: services.api.runtime.ecs: service api runs on ECS, but orbit prod has no ECS cluster; add an ecs section to the orbit's manifest, such as ecs: {} (Fargate) or ecs: {ec2: {instance_type: m7g.large, max: 4}}, and run elevator orbit up`
+	if err == nil || err.Error() != want {
+		t.Errorf("an orbit without ecs:\n%v\nwant:\n%s", err, want)
+	}
+	err = CheckECSOrbit(a, orbit("ecs: {}\n"))
+	want = `app.yml:23:19: services.worker.runtime.ecs.capacity: "ec2": orbit prod's cluster has no EC2 capacity; add ecs.ec2 to the orbit's manifest, such as ec2: {instance_type: m7g.large, max: 4}, or use capacity fargate or fargate_spot`
+	if err == nil || err.Error() != want {
+		t.Errorf("an orbit with Fargate only:\n%v\nwant:\n%s", err, want)
+	}
+	docker, err := ParseApp("app.yml", []byte("name: shop\nservices: {web: {runtime: {docker: {image: x}}}}\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckECSOrbit(docker, orbit("")); err != nil {
+		t.Errorf("an app without ECS services in an orbit without ecs: %v, want nil", err)
+	}
+}
