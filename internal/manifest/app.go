@@ -305,11 +305,29 @@ func (b *appBuilder) testList(path string, items []any, a *elevator.App) []eleva
 				}
 			} else if x.Service != "" && a.Service(x.Service) == nil {
 				b.errorf(tp+".service", x.Service, "no such service; the app's services are %s", strings.Join(serviceNames(a), ", "))
+			} else if on := ssmTestService(a, x.Service); on != nil && on.Runtime.ECS != nil {
+				field, why := tp+".service", ""
+				if x.Service == "" {
+					field, why = tp+".kind", " (without service, the app's first)"
+				}
+				b.errorf(field, nil, "an ssm test runs on an instance of its service%s, and %s runs on ECS, which has none; name a service that runs on instances, or use kind: http or command", why, on.Name)
 			}
 		}
 		out = append(out, x)
 	}
 	return out
+}
+
+// ssmTestService is the service whose instance runs an ssm test that
+// names service: that one, or the app's first when "".
+func ssmTestService(a *elevator.App, service string) *elevator.Service {
+	if service == "" {
+		if len(a.Services) == 0 {
+			return nil
+		}
+		return &a.Services[0]
+	}
+	return a.Service(service)
 }
 
 func serviceNames(a *elevator.App) []string {

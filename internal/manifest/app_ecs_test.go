@@ -247,3 +247,27 @@ app.yml:27:12: services.api.runtime.ecs: service api runs on ECS, but orbit prod
 		t.Errorf("an app without ECS services in an orbit without ecs: %v, want nil", err)
 	}
 }
+
+func TestParseAppRefusesAnSSMTestOnAnECSService(t *testing.T) {
+	const app = "name: shop\nservices:\n  api:\n    runtime: {ecs: {image: x, cpu: 256, memory: 512}}\n  web:\n    runtime: {docker: {image: x}}\n"
+	tests := []struct {
+		name, tests, want string
+	}{
+		{"naming the ECS service", "tests:\n  smoke:\n    - {name: db, kind: ssm, service: api, command: [echo]}\n",
+			`app.yml:9:38: tests.smoke[0].service: an ssm test runs on an instance of its service, and api runs on ECS, which has none; name a service that runs on instances, or use kind: http or command`},
+		{"on the first service, by default", "tests:\n  integration:\n    - {name: db, kind: ssm, command: [echo]}\n",
+			`app.yml:9:24: tests.integration[0].kind: an ssm test runs on an instance of its service (without service, the app's first), and api runs on ECS, which has none; name a service that runs on instances, or use kind: http or command`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseApp("app.yml", []byte(app+tt.tests), "")
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("ParseApp: %v\nwant: %s", err, tt.want)
+			}
+		})
+	}
+	ok := app + "tests:\n  smoke:\n    - {name: db, kind: ssm, service: web, command: [echo]}\n"
+	if _, err := ParseApp("app.yml", []byte(ok), ""); err != nil {
+		t.Errorf("an ssm test on the Docker service: %v, want it accepted", err)
+	}
+}
