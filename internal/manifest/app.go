@@ -433,6 +433,15 @@ func (b *appBuilder) service(name string, m map[string]any, appEnv map[string]st
 		}
 	}
 	s.LoadBalancer = b.loadBalancer(path, &s, obj(m["load_balancer"]))
+	if e := s.Runtime.ECS; e != nil && s.LoadBalancer.Type != elevator.LoadBalancerNone && s.Port != 0 &&
+		slices.Contains(e.Ports, elevator.ECSPort{Container: s.Port, Protocol: "udp"}) &&
+		!slices.Contains(e.Ports, elevator.ECSPort{Container: s.Port, Protocol: "tcp"}) {
+		field := path + ".port"
+		if _, given := m["port"]; !given {
+			field = path + ".runtime.ecs.ports[0]"
+		}
+		b.errorf(field, nil, "port %d is udp only, and the load balancer reaches the service over tcp; give port a tcp container port, such as %d/tcp in runtime.ecs.ports", s.Port, s.Port)
+	}
 	for i, r := range list(m["firewall"]) {
 		s.Firewall = append(s.Firewall, b.firewallRule(fmt.Sprintf("%s.firewall[%d]", path, i), obj(r)))
 	}
