@@ -125,6 +125,19 @@ func TestParseAppOverrideSwitchesARuntimeToECS(t *testing.T) {
 	if r := a.Services[0].Runtime; r.Docker != nil || r.ECS == nil || r.ECS.Image != "y" {
 		t.Errorf("runtime in prod %+v, want ecs only", r)
 	}
+	if s := a.Services[0]; s.InstanceType != "" || s.Port != 0 {
+		t.Errorf("service in prod has instance type %q and port %d, want none", s.InstanceType, s.Port)
+	}
+
+	src = "name: shop\nservices:\n  web:\n    runtime: {ecs: {image: y, cpu: 256, memory: 512, ports: [\"8080\"]}}\n" +
+		"orbits:\n  prod:\n    services:\n      web: {instance_type: t3.small, runtime: {units: {web.service: x}}}\n"
+	a, err = ParseApp("app.yml", []byte(src), "prod")
+	if err != nil {
+		t.Fatalf("ParseApp: %v", err)
+	}
+	if s := a.Services[0]; s.Runtime.ECS != nil || s.Runtime.Units == nil || s.InstanceType != "t3.small" || s.Port != 0 {
+		t.Errorf("service in prod: runtime %+v, instance type %q, port %d; want units on t3.small and no port", s.Runtime, s.InstanceType, s.Port)
+	}
 }
 
 // TestParseAppRejectsBadECSServices holds one bad ecs service per row; each
