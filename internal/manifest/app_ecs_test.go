@@ -3,6 +3,7 @@ package manifest
 import (
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -286,5 +287,19 @@ func TestParseAppRefusesAnSSMTestOnAnECSService(t *testing.T) {
 	ok := app + "tests:\n  smoke:\n    - {name: db, kind: ssm, service: web, command: [echo]}\n"
 	if _, err := ParseApp("app.yml", []byte(ok), ""); err != nil {
 		t.Errorf("an ssm test on the Docker service: %v, want it accepted", err)
+	}
+}
+
+// TestTheSchemaListsTheCPUSizesFargateTakes: the schema's description of
+// cpu, which editors show, names the CPU values of elevator.FargateSizes.
+func TestTheSchemaListsTheCPUSizesFargateTakes(t *testing.T) {
+	var cpus []string
+	for _, s := range elevator.FargateSizes {
+		cpus = append(cpus, strconv.Itoa(s.CPU))
+	}
+	rule := appSchema.property(appSchema.lookup("https://github.com/elevatorhq/elevator/schemas/app.schema.json#/$defs/ecs"), "cpu")
+	want := "on Fargate one of " + strings.Join(cpus, ", ") + " with"
+	if d, _ := rule["description"].(string); !strings.Contains(d, want) {
+		t.Errorf("the schema describes cpu as %q; want it to say %q", d, want)
 	}
 }
