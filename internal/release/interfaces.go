@@ -160,6 +160,12 @@ type Group struct {
 	// breaker tripped: tasks kept failing to start or to become
 	// healthy); "" while it has not. Always "" for an Auto Scaling Group.
 	Failed string
+	// Settling says why an ECS service's deployment is not steady yet,
+	// such as "deployment IN_PROGRESS: 2 of 3 tasks running" or "2
+	// deployments" (a change of its load balancers, or of its task,
+	// starts new tasks and then stops the old ones); "" when it is
+	// steady. Always "" for an Auto Scaling Group.
+	Settling string
 }
 
 // ReleaseID is the id of the release that made the group.
@@ -352,7 +358,10 @@ type Cloud interface {
 	// attached group is harmless.
 	AttachTargetGroups(ctx context.Context, group GroupRef, targetGroups []string) error
 	// DetachTargetGroups detaches a group from target groups (its targets
-	// then drain); detaching a detached group is harmless.
+	// then drain); detaching a detached group is harmless. An ECS service
+	// detached from all its target groups is scaled to zero, its scaling
+	// suspended, and Groups lists it with no TargetGroups until
+	// AttachTargetGroups gives it back its tasks and resumes its scaling.
 	DetachTargetGroups(ctx context.Context, group GroupRef, targetGroups []string) error
 	// DeleteGroup starts deleting a group with its instances, its launch
 	// template, its scaling policies and their alarms, and its scheduled
@@ -367,6 +376,8 @@ type Cloud interface {
 	// which starts with their group's (see GroupName). f.Orbit is
 	// required, and f.App for alarms. Read-only.
 	Remains(ctx context.Context, f GroupFilter) ([]Remain, error)
+	// An ECS service's task definitions are found by tag, as launch
+	// templates are.
 	// DeleteRemain deletes what Remains found. A launch template already
 	// gone is nil; an alarm already gone may be an error, and Remains no
 	// longer lists it.
