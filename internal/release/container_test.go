@@ -21,7 +21,11 @@ func TestAReleaseRunsOnlyATagItsRepositoryHasAndTheOrbitAllows(t *testing.T) {
 		image := repo + ":1.4.2"
 		onRepository := func(r *elevator.Release) {
 			for i := range r.Services[0].Placements {
-				r.Services[0].Placements[i].Repository = repo
+				pl := &r.Services[0].Placements[i]
+				pl.Repository = repo
+				if r.Services[0].ECS != nil {
+					pl.Image = ecrRegistry(pl.Region) + "/" + image
+				}
 			}
 		}
 		push := func(c *fakeCloud, id string) { c.addResource(Resource{Kind: KindContainerImage, ID: id}) }

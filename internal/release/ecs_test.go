@@ -44,7 +44,7 @@ func TestAnECSReleaseMakesItsServiceFromTheRelease(t *testing.T) {
 		Capacity:      elevator.ECSFargate,
 		TaskRole:      "arn:aws:iam::123456789012:role/elevator/prod/shop/web/task",
 		ExecutionRole: "arn:aws:iam::123456789012:role/elevator/prod/shop/web/execution",
-		LogGroup:      "/elevator/prod/shop"}
+		LogGroup:      "/elevator/prod/shop/web"}
 	if got := spec.ECS; got == nil || got.Cluster != want.Cluster || got.Container != want.Container || got.Image != want.Image ||
 		got.CPU != want.CPU || got.Memory != want.Memory || !slices.Equal(got.Ports, want.Ports) || !slices.Equal(got.Command, want.Command) ||
 		!maps.Equal(got.Env, want.Env) || !slices.Equal(got.Secrets, want.Secrets) || got.Capacity != want.Capacity ||
@@ -283,7 +283,7 @@ func TestAnECSServiceUsesNoMachineImageNorInstanceProfile(t *testing.T) {
 	c := w.clouds["us-east-1"]
 	onRepo := func(r *elevator.Release) {
 		r.Services[0].Placements[0].Repository = repo
-		r.Services[0].Placements[0].Image = "<registry>/" + repo + ":1.4.2"
+		r.Services[0].Placements[0].Image = ecrRegistry("us-east-1") + "/" + repo + ":1.4.2"
 	}
 	rec := w.run(w.engine("engine-1"), w.release(onRepo))
 	assertPath(t, rec, path(V, L, VR, U, FC))
@@ -305,5 +305,83 @@ func TestAnSSMTestOfAnECSServiceSaysWhyItCannotRun(t *testing.T) {
 	}
 	if n := w.clouds["us-east-1"].count("RunCommand"); n != 0 {
 		t.Errorf("RunCommand called %d times", n)
+	}
+}
+
+// TestAnECSServiceRunsOnlyWithWhatIsItsOwn: the deployer may pass every
+// role under the orbit's IAM path, so the engine refuses, before it makes
+// anything, an ECS service that would run in another cluster, as another
+// service's or app's task or execution role, log to another app's group,
+// or run another image than the one checked in its repository.
+func TestAnECSServiceRunsOnlyWithWhatIsItsOwn(t *testing.T) {
+	repo := elevator.AppRepositoryName(orbit, app, "web")
+	tests := []struct {
+		name   string
+		change func(pl *elevator.ReleasePlacement)
+		want   string // "" when authorized
+	}{
+		{"the app stack's roles, log group and the orbit's cluster", func(*elevator.ReleasePlacement) {}, ""},
+		{"a role in a China partition on the path", func(pl *elevator.ReleasePlacement) {
+			pl.TaskRole = "arn:aws-cn:iam::123456789012:role/elevator/prod/shop/web/task"
+		}, ""},
+		{"another orbit's cluster", func(pl *elevator.ReleasePlacement) { pl.Cluster = "elevator-test" },
+			`service web: cluster "elevator-test" is not authorized: want the orbit's, elevator-prod`},
+		{"another app's task role", func(pl *elevator.ReleasePlacement) {
+			pl.TaskRole = "arn:aws:iam::123456789012:role/elevator/prod/blog/web/task"
+		}, `service web: task role "arn:aws:iam::123456789012:role/elevator/prod/blog/web/task" is not authorized: want a role on path /elevator/prod/shop/web/`},
+		{"another service's execution role", func(pl *elevator.ReleasePlacement) {
+			pl.ExecutionRole = "arn:aws:iam::123456789012:role/elevator/prod/shop/worker/execution"
+		}, `service web: execution role "arn:aws:iam::123456789012:role/elevator/prod/shop/worker/execution" is not authorized`},
+		{"a role below the service's path", func(pl *elevator.ReleasePlacement) {
+			pl.TaskRole = "arn:aws:iam::123456789012:role/elevator/prod/shop/web/x/task"
+		}, `service web: task role "arn:aws:iam::123456789012:role/elevator/prod/shop/web/x/task" is not authorized`},
+		{"a role of no path", func(pl *elevator.ReleasePlacement) { pl.TaskRole = "arn:aws:iam::123456789012:role/admin" },
+			`task role "arn:aws:iam::123456789012:role/admin" is not authorized`},
+		{"an instance profile's ARN for a role", func(pl *elevator.ReleasePlacement) {
+			pl.ExecutionRole = "arn:aws:iam::123456789012:instance-profile/elevator/prod/shop/web/execution"
+		}, `execution role "arn:aws:iam::123456789012:instance-profile/elevator/prod/shop/web/execution" is not authorized`},
+		{"no execution role", func(pl *elevator.ReleasePlacement) { pl.ExecutionRole = "" }, `execution role "" is not authorized`},
+		{"another app's log group", func(pl *elevator.ReleasePlacement) { pl.LogGroup = "/elevator/prod/blog/web" },
+			`service web: log group "/elevator/prod/blog/web" is not authorized: want one under /elevator/prod/shop/`},
+		{"a log group named like the app's prefix", func(pl *elevator.ReleasePlacement) { pl.LogGroup = "/elevator/prod/shopping/web" },
+			`log group "/elevator/prod/shopping/web" is not authorized`},
+		{"the repository's image at the version", func(pl *elevator.ReleasePlacement) {
+			pl.Repository, pl.Image = repo, ecrRegistry("us-east-1")+"/"+repo+":1.4.2"
+		}, ""},
+		{"a public image while the repository's is checked", func(pl *elevator.ReleasePlacement) {
+			pl.Repository, pl.Image = repo, "public.ecr.aws/nginx/nginx:1.4.2"
+		}, `service web: image "public.ecr.aws/nginx/nginx:1.4.2" is not authorized: want prod/shop/web:1.4.2 in the ECR registry of us-east-1`},
+		{"the repository's image at another tag", func(pl *elevator.ReleasePlacement) {
+			pl.Repository, pl.Image = repo, ecrRegistry("us-east-1")+"/"+repo+":1.4.1"
+		}, `image "123456789012.dkr.ecr.us-east-1.amazonaws.com/prod/shop/web:1.4.1" is not authorized`},
+		{"the repository's image in another region's registry", func(pl *elevator.ReleasePlacement) {
+			pl.Repository, pl.Image = repo, ecrRegistry("eu-west-1")+"/"+repo+":1.4.2"
+		}, `image "123456789012.dkr.ecr.eu-west-1.amazonaws.com/prod/shop/web:1.4.2" is not authorized`},
+		{"another repository's image", func(pl *elevator.ReleasePlacement) {
+			pl.Repository, pl.Image = repo, ecrRegistry("us-east-1")+"/prod/blog/web:1.4.2"
+		}, `is not authorized: want prod/shop/web:1.4.2`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorldOn(t, onECS)
+			rel := w.release(func(r *elevator.Release) { tt.change(&r.Services[0].Placements[0]) })
+			got := strings.Join(authorizeECS(rel, "us-east-1"), "\n")
+			if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
+				t.Fatalf("authorizeECS = %q, want %q", got, tt.want)
+			}
+			if tt.want == "" || rel.Check() != nil {
+				return // the document's own check refuses it first
+			}
+			w.clouds["us-east-1"].addResource(Resource{Kind: KindContainerImage, ID: repo + ":1.4.2"})
+			w.clouds["us-east-1"].allowImage(orbit, app, repo+":1.4.2")
+			rec := w.run(w.engine("engine-1"), rel)
+			assertPath(t, rec, path(V, L, VR, U, FC))
+			if rec.Failure != elevator.FailureUnusableResources || !strings.Contains(rec.Error, "us-east-1: service web: ") || !strings.Contains(rec.Error, tt.want) {
+				t.Errorf("failure %q, error %q", rec.Failure, rec.Error)
+			}
+			if n := w.clouds["us-east-1"].count("CreateGroup"); n != 0 {
+				t.Errorf("CreateGroup called %d times", n)
+			}
+		})
 	}
 }

@@ -264,7 +264,7 @@ func (e *Engine) validateResources(ctx context.Context, r *Release) (Outcome, er
 		if err != nil {
 			return err
 		}
-		for _, p := range authorize(uses, found) {
+		for _, p := range append(authorize(uses, found), authorizeECS(doc, rr.Region)...) {
 			problems.add("%s: %s", rr.Region, p)
 		}
 		groups, err := cl.Groups(ctx, GroupFilter{App: doc.App, Orbit: doc.Orbit})

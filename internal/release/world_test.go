@@ -207,12 +207,18 @@ func onECSService(rel *elevator.Release, s *elevator.ReleaseService) {
 		pl.Image = "public.ecr.aws/nginx/nginx:" + rel.Version
 		pl.InstanceProfile = ""
 		pl.Cluster = cluster
-		pl.TaskRole = "arn:aws:iam::123456789012:role/elevator/prod/shop/" + s.Name + "/task"
-		pl.ExecutionRole = "arn:aws:iam::123456789012:role/elevator/prod/shop/" + s.Name + "/execution"
-		pl.LogGroup = "/elevator/prod/shop"
+		ecsOf(pl, s.Name)
 		pl.Env = map[string]string{"DATABASE_HOST": "db." + pl.Region + ".example", "DATABASE_PORT": "5432"}
 		pl.Secrets = []elevator.ReleaseSecret{{Name: "DATABASE_PASSWORD", ValueFrom: "arn:aws:secretsmanager:" + pl.Region + ":123456789012:secret:shop-db:password::"}}
 	}
+}
+
+// ecsOf gives an ECS placement the task role, execution role and log
+// group the app stack makes for service.
+func ecsOf(pl *elevator.ReleasePlacement, service string) {
+	pl.TaskRole = "arn:aws:iam::123456789012:role" + elevator.IAMPath(orbit, app, service) + "task"
+	pl.ExecutionRole = "arn:aws:iam::123456789012:role" + elevator.IAMPath(orbit, app, service) + "execution"
+	pl.LogGroup = elevator.AppPath(orbit, app) + service
 }
 
 // minimal makes a release one service without a load balancer, in a
@@ -225,6 +231,9 @@ func (w *world) minimal(rel *elevator.Release) {
 		s.Placements[i].TargetGroups = nil
 		s.Placements[i].SecurityGroups = []string{sg("worker")}
 		s.Placements[i].InstanceProfile = ""
+		if s.ECS != nil {
+			ecsOf(&s.Placements[i], s.Name)
+		}
 	}
 }
 
@@ -374,3 +383,7 @@ func assertFailure(t *testing.T, rec *elevator.ReleaseRecord, why error) {
 		t.Errorf("Err() = %v (failure %q), want it to wrap %q", err, rec.Failure, why)
 	}
 }
+
+// ecrRegistry is the host of the world's account's ECR registry in a
+// region.
+func ecrRegistry(region string) string { return "123456789012.dkr.ecr." + region + ".amazonaws.com" }
