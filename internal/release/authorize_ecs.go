@@ -62,3 +62,40 @@ func authorizeECS(doc *elevator.Release, region string) []string {
 	}
 	return problems
 }
+
+// releaseVars are the variables of the release every container of an
+// ECS service gets, over its own environment (as user data has them, see
+// elevator.UserDataVars).
+func releaseVars(doc *elevator.Release, service, region string) map[string]string {
+	return map[string]string{"ELEVATOR_RELEASE_ID": doc.ID, "ELEVATOR_APP": doc.App, "ELEVATOR_ORBIT": doc.Orbit,
+		"ELEVATOR_SERVICE": service, "ELEVATOR_REGION": region, "ELEVATOR_VERSION": doc.Version}
+}
+
+// checkECS returns what ECS would refuse in doc only once the release
+// has run for a while, one line per problem, for Validate to refuse it
+// before anything is locked or made: a secret named as an environment
+// variable of its container (ECS refuses the task definition at Deploy).
+// (An ssm test of an ECS service, which could fail only after the whole
+// rollout, is refused by the document's own check, which Validate runs.)
+func checkECS(doc *elevator.Release) []string {
+	var problems []string
+	for _, s := range doc.Services {
+		if s.ECS == nil {
+			continue
+		}
+		for _, pl := range s.Placements {
+			env := map[string]bool{}
+			for _, m := range []map[string]string{s.ECS.Env, pl.Env, releaseVars(doc, s.Name, pl.Region)} {
+				for k := range m {
+					env[k] = true
+				}
+			}
+			for _, sec := range pl.Secrets {
+				if env[sec.Name] {
+					problems = append(problems, fmt.Sprintf("service %s in %s: %s is both a secret and an environment variable; ECS refuses a name used for both", s.Name, pl.Region, sec.Name))
+				}
+			}
+		}
+	}
+	return problems
+}

@@ -385,3 +385,80 @@ func TestAnECSServiceRunsOnlyWithWhatIsItsOwn(t *testing.T) {
 		})
 	}
 }
+
+// TestWhatECSWouldRefuseLateIsRefusedBeforeTheLock: a secret named as an
+// environment variable of its container (the release's own variables
+// included), which ECS refuses at RegisterTaskDefinition, and an ssm test
+// of an ECS service, which could run only after the whole rollout, are
+// refused before the lock, naming each: the first fails the release
+// invalid at Validate, the second is refused by the document's own check
+// (at Submit, and at Validate for a document stored otherwise).
+func TestWhatECSWouldRefuseLateIsRefusedBeforeTheLock(t *testing.T) {
+	withTestListener := func(r *elevator.Release) {
+		for i := range r.Services[0].Placements {
+			r.Services[0].Placements[i].TestListener = "arn:listener/test"
+		}
+	}
+	secret := func(name string) func(*elevator.Release) {
+		return func(r *elevator.Release) {
+			pl := &r.Services[0].Placements[0]
+			pl.Secrets = append(pl.Secrets, elevator.ReleaseSecret{Name: name, ValueFrom: "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop-x"})
+		}
+	}
+	ssm := func(service string) func(*elevator.Release) {
+		return func(r *elevator.Release) {
+			withTestListener(r)
+			r.Tests = &elevator.ReleaseTests{Smoke: []elevator.ReleaseTest{{Name: "uptime", Kind: elevator.TestSSM, Command: []string{"uptime"}, Service: service}}}
+		}
+	}
+	tests := []struct {
+		name   string
+		change func(*elevator.Release)
+		want   []string // nil: it releases
+		submit bool     // refused by Submit already
+	}{
+		{"a secret of its own name", secret("API_KEY"), nil, false},
+		{"a secret named as a variable of the service", secret("LOG_LEVEL"),
+			[]string{"service web in us-east-1: LOG_LEVEL is both a secret and an environment variable; ECS refuses a name used for both"}, false},
+		{"a secret named as a variable of the region", secret("DATABASE_PORT"), []string{"DATABASE_PORT is both a secret and an environment variable"}, false},
+		{"a secret named as a variable of the release", secret("ELEVATOR_VERSION"), []string{"ELEVATOR_VERSION is both a secret and an environment variable"}, false},
+		{"an ssm test of the first service", ssm(""),
+			[]string{"tests.smoke[0].service: an ssm test runs on an instance of its service (without service, the first), and web runs on ECS"}, true},
+		{"an ssm test naming the service", ssm("web"), []string{"tests.smoke[0].service: an ssm test runs on an instance"}, true},
+		{"two secrets", func(r *elevator.Release) { secret("LOG_LEVEL")(r); secret("ELEVATOR_APP")(r) },
+			[]string{"LOG_LEVEL is both a secret", "ELEVATOR_APP is both a secret"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorldOn(t, onECS)
+			rel := w.release(tt.change)
+			e := w.engine("engine-1")
+			if tt.submit {
+				// The document's own check, which Validate runs too,
+				// refuses it: Submit does not store it.
+				_, err := e.Submit(context.Background(), rel)
+				if err == nil || !strings.Contains(err.Error(), tt.want[0]) {
+					t.Fatalf("Submit: %v, want it to say %q", err, tt.want[0])
+				}
+				return
+			}
+			rec := w.run(e, rel)
+			if tt.want == nil {
+				assertPath(t, rec, happyPath)
+				return
+			}
+			assertPath(t, rec, path(V, FC))
+			if rec.Failure != elevator.FailureInvalid {
+				t.Errorf("failure %q, want %q", rec.Failure, elevator.FailureInvalid)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(rec.Error, want) {
+					t.Errorf("error %q, want it to say %q", rec.Error, want)
+				}
+			}
+			if n := w.locker.count("Acquire"); n != 0 {
+				t.Errorf("Acquire called %d times", n)
+			}
+		})
+	}
+}

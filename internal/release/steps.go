@@ -193,6 +193,9 @@ func (e *Engine) validate(ctx context.Context, r *Release) (Outcome, error) {
 			}
 		}
 	}
+	if p := checkECS(rel); len(p) > 0 {
+		return Outcome{}, fail(elevator.FailureInvalid, "%s", strings.Join(p, "; "))
+	}
 	now := e.now()
 	if age := now.Sub(rel.CreatedAt); age > e.c.MaxAge {
 		return Outcome{}, fail(elevator.FailureInvalid, "created_at %s is %s old; releases older than %s are refused (replay protection): make a new release",
@@ -358,10 +361,7 @@ func ecsSpec(doc *elevator.Release, s *elevator.ReleaseService, pl *elevator.Rel
 	env := map[string]string{}
 	maps.Copy(env, s.ECS.Env)
 	maps.Copy(env, pl.Env)
-	for k, v := range map[string]string{"RELEASE_ID": doc.ID, "APP": doc.App, "ORBIT": doc.Orbit, "SERVICE": s.Name,
-		"REGION": pl.Region, "VERSION": doc.Version} {
-		env["ELEVATOR_"+k] = v
-	}
+	maps.Copy(env, releaseVars(doc, s.Name, pl.Region))
 	spec := &ECSSpec{
 		Cluster:       pl.Cluster,
 		Container:     s.Name,
