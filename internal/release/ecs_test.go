@@ -204,6 +204,7 @@ func TestAMixedReleaseRunsAGroupAndAnECSServiceTogether(t *testing.T) {
 				c := w.clouds[reg]
 				c.addResource(Resource{Kind: KindSecurityGroup, ID: sg("api"), Tags: map[string]string{elevator.TagOrbit: orbit, elevator.TagApp: app, elevator.TagService: "api"}})
 				c.addResource(Resource{Kind: KindTargetGroup, ID: tgAPI(reg), Tags: map[string]string{elevator.TagOrbit: orbit, elevator.TagApp: app, elevator.TagService: "api"}})
+				c.setTargetType(tgAPI(reg), targetTypeIP)
 			}
 			tt.setup(w)
 			rel := w.release(mixed(w))
@@ -460,5 +461,29 @@ func TestWhatECSWouldRefuseLateIsRefusedBeforeTheLock(t *testing.T) {
 				t.Errorf("Acquire called %d times", n)
 			}
 		})
+	}
+}
+
+// TestAnECSServiceRegistersOnlyInIPTargetGroups: the fake refuses, as ECS
+// does, an ECS service on a target group of type instance (its awsvpc
+// tasks register by IP), so the gates' tests on ECS services show that
+// the test target group is made like production's, type included.
+func TestAnECSServiceRegistersOnlyInIPTargetGroups(t *testing.T) {
+	w := newWorldOn(t, onECS)
+	c := w.clouds["us-east-1"]
+	c.setTargetType(tg("us-east-1"), targetTypeInstance)
+	rec := w.run(w.engine("engine-1"), w.release())
+	if rec.State != FC || !strings.Contains(rec.Error, "has target type instance, which is incompatible with the awsvpc network mode") {
+		t.Errorf("state %s, error %q, want FailureClean saying why", rec.State, rec.Error)
+	}
+	w.assertOnly(only(oldGroup))
+
+	c.setTargetType(tg("us-east-1"), targetTypeIP)
+	arn, err := c.CreateTestTargetGroup(context.Background(), "shop-prod-web-test", tg("us-east-1"), map[string]string{elevator.TagRelease: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.targetType(arn); got != targetTypeIP {
+		t.Errorf("test target group made like an ip one has target type %s", got)
 	}
 }

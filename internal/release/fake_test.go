@@ -523,6 +523,9 @@ type fakeCloud struct {
 	// commandOutput, when set, is what a successful command answers.
 	commandOutput *CommandResult
 	published     []string
+	// targetTypes are the target types of target groups that are not
+	// instance (see targetType).
+	targetTypes map[string]string
 	// attachments lists every attach of a group to target groups,
 	// creation included, as "group -> target group".
 	attachments []string
@@ -531,6 +534,40 @@ type fakeCloud struct {
 type fakeTestTG struct {
 	arn  string
 	tags map[string]string
+}
+
+// Target types of target groups, as ELB names them: an ECS service's
+// tasks (awsvpc network mode) register only in ip target groups.
+const (
+	targetTypeInstance = "instance"
+	targetTypeIP       = "ip"
+)
+
+// targetType is the target type of a target group: instance unless the
+// test set another (setTargetType) or it was made like an ip one.
+func (f *fakeCloud) targetType(tg string) string {
+	if t, ok := f.targetTypes[tg]; ok {
+		return t
+	}
+	return targetTypeInstance
+}
+
+// setTargetType sets the target type of a target group.
+func (f *fakeCloud) setTargetType(tg, t string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.targetTypes[tg] = t
+}
+
+// refuseForECS is ECS's refusal of a load balancer whose target group
+// an awsvpc task cannot register in.
+func (f *fakeCloud) refuseForECS(service string, tgs []string) error {
+	for _, tg := range tgs {
+		if t := f.targetType(tg); t != targetTypeIP {
+			return elevator.Errorf(elevator.EINVALID, "InvalidParameterException: service %s: the target group %s has target type %s, which is incompatible with the awsvpc network mode", service, tg, t)
+		}
+	}
+	return nil
 }
 
 type fakeGroup struct {
@@ -562,15 +599,16 @@ type fakeInstance struct {
 
 func newFakeCloud(t *testing.T, region string, clock *fakeClock) *fakeCloud {
 	return &fakeCloud{t: t, region: region, clock: clock,
-		resources:  map[ResourceKind]map[string]Resource{},
-		groups:     map[string]*fakeGroup{},
-		tokens:     map[string]string{},
-		capacities: map[string][]Capacity{},
-		templates:  map[string]map[string]string{},
-		taskDefs:   map[string]map[string]string{},
-		revisions:  map[string]int{},
-		alarms:     map[string]string{},
-		testTGs:    map[string]fakeTestTG{}, listeners: map[string]string{}, alarmStates: map[string]string{}, commandOK: true,
+		resources:   map[ResourceKind]map[string]Resource{},
+		groups:      map[string]*fakeGroup{},
+		tokens:      map[string]string{},
+		capacities:  map[string][]Capacity{},
+		templates:   map[string]map[string]string{},
+		taskDefs:    map[string]map[string]string{},
+		revisions:   map[string]int{},
+		alarms:      map[string]string{},
+		targetTypes: map[string]string{},
+		testTGs:     map[string]fakeTestTG{}, listeners: map[string]string{}, alarmStates: map[string]string{}, commandOK: true,
 		boot: 40 * time.Second, drain: 20 * time.Second, deleteTime: 30 * time.Second}
 }
 
@@ -823,6 +861,11 @@ func (f *fakeCloud) CreateGroup(ctx context.Context, spec GroupSpec, token strin
 		}
 		return nil
 	}
+	if cluster != "" {
+		if err := f.refuseForECS(spec.Name, spec.TargetGroups); err != nil {
+			return err
+		}
+	}
 	f.created = append(f.created, spec)
 	for _, tg := range spec.TargetGroups {
 		f.attachments = append(f.attachments, spec.Name+" -> "+tg)
@@ -927,6 +970,11 @@ func (f *fakeCloud) AttachTargetGroups(ctx context.Context, ref GroupRef, tgs []
 	g, ok := f.lookup(ref)
 	if !ok || !g.deleting.IsZero() {
 		return ErrNotFound
+	}
+	if g.cluster != "" {
+		if err := f.refuseForECS(group, tgs); err != nil {
+			return err
+		}
 	}
 	if g.detachedDesired > 0 {
 		// An ECS service a detach scaled to zero gets its tasks back.
@@ -1140,6 +1188,9 @@ func (f *fakeCloud) CreateTestTargetGroup(ctx context.Context, name, like string
 	}
 	arn := "arn:aws:elasticloadbalancing:" + f.region + ":123456789012:targetgroup/" + name + "/feedfeedfeedfeed"
 	f.testTGs[name] = fakeTestTG{arn: arn, tags: tags}
+	if t, ok := f.targetTypes[like]; ok {
+		f.targetTypes[arn] = t // made like like, its target type too
+	}
 	return arn, nil
 }
 

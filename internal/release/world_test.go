@@ -90,6 +90,9 @@ func newWorldOn(t *testing.T, r rt, regions ...string) *world {
 		c.addResource(Resource{Kind: KindTargetGroup, ID: tg(reg), Tags: map[string]string{elevator.TagOrbit: orbit, elevator.TagApp: app, elevator.TagService: "web"}})
 		c.addResource(Resource{Kind: KindTargetGroup, ID: "arn:tg-untagged", Tags: map[string]string{}})
 		c.addResource(Resource{Kind: KindInstanceProfile, ID: "admin", Path: "/"})
+		if r == onECS {
+			c.targetTypes[tg(reg)] = targetTypeIP // the app stack's, for an ECS service
+		}
 		c.addRunningService(oldGroup, w.cluster(), map[string]string{elevator.TagApp: app, elevator.TagOrbit: orbit, elevator.TagService: "web", elevator.TagRelease: oldID}, 2, []string{tg(reg)})
 	}
 	return w
