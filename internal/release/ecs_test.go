@@ -487,3 +487,83 @@ func TestAnECSServiceRegistersOnlyInIPTargetGroups(t *testing.T) {
 		t.Errorf("test target group made like an ip one has target type %s", got)
 	}
 }
+
+// TestCheckHealthyWaitsUntilAnECSDeploymentIsSteady: a new ECS service
+// whose tasks are healthy but whose deployment ECS has not found steady
+// yet (it may still give it up, and then stop launching) is waited for,
+// within the release's timeout.
+func TestCheckHealthyWaitsUntilAnECSDeploymentIsSteady(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		steady time.Duration
+		path   []State
+	}{
+		{"steady three minutes after its creation", 3 * time.Minute, happyPath},
+		{"never steady within the timeout", time.Hour, rolledBack},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorldOn(t, onECS)
+			w.clouds["us-east-1"].steadyAfter = tt.steady
+			rec := w.run(w.engine("engine-1"), w.release())
+			assertPath(t, rec, tt.path)
+			if tt.path[len(tt.path)-1] == FC {
+				assertFailure(t, rec, elevator.FailureUnhealthy)
+				if !strings.Contains(rec.Error, "not steady yet: deployment IN_PROGRESS: 2 of 2 tasks running, not steady yet") {
+					t.Errorf("error %q, want it to say the deployment is not steady", rec.Error)
+				}
+				w.assertOnly(only(oldGroup))
+				return
+			}
+			if waited := rec.Visits[slices.Index(rec.Path, CO)].Sub(rec.Visits[slices.Index(rec.Path, D)]); waited < tt.steady {
+				t.Errorf("cut over %s after Deploy, before the deployment was steady (%s)", waited, tt.steady)
+			}
+		})
+	}
+}
+
+// TestAnECSServiceJoinsProductionOnceItsRedeploymentIsSteady: attaching a
+// smoke-tested ECS service to production and detaching it from its test
+// target group each make ECS redeploy its tasks (new tasks, new IPs, then
+// the old ones stop). The old service leaves production only once the new
+// one's deployment is steady; a redeployment ECS gives up fails the
+// release, which puts the old service back.
+func TestAnECSServiceJoinsProductionOnceItsRedeploymentIsSteady(t *testing.T) {
+	t.Run("steady", func(t *testing.T) {
+		w := newWorldOn(t, onECS)
+		c := w.clouds["us-east-1"]
+		rel := w.release(gated)
+		var bad []string
+		c.hook = func(op string) {
+			if op != "DetachTargetGroups" {
+				return
+			}
+			old, _, _ := c.group(oldGroup)
+			g, _, _ := c.group(GroupName(rel, "web"))
+			if len(old.TargetGroups) == 0 && g.Settling != "" {
+				bad = append(bad, g.Settling)
+			}
+		}
+		rec := w.run(w.gatedEngine("engine-1", &fakeTester{}), rel)
+		assertPath(t, rec, gatedPath)
+		if len(bad) > 0 {
+			t.Errorf("the old service left production while the new one was settling: %q", bad)
+		}
+		if c.redeploys < 2 {
+			t.Errorf("%d redeployments, want one at the attach and one at the detach", c.redeploys)
+		}
+		w.assertServing(GroupName(rel, "web"))
+	})
+	t.Run("given up", func(t *testing.T) {
+		w := newWorldOn(t, onECS)
+		c := w.clouds["us-east-1"]
+		c.redeployBreaker = "tasks failed their ELB health checks"
+		rel := w.release(gated)
+		rec := w.run(w.gatedEngine("engine-1", &fakeTester{}), rel)
+		if rec.State != FC || !strings.Contains(rec.Error, "ECS gave up the deployment of ECS service "+GroupName(rel, "web")+" of cluster elevator-prod (its circuit breaker tripped): tasks failed their ELB health checks") {
+			t.Fatalf("path %v, error %q, want FailureClean saying ECS gave up", rec.Path, rec.Error)
+		}
+		assertFailure(t, rec, elevator.FailureUnhealthy)
+		w.assertOnly(only(oldGroup))
+		w.assertServing(oldGroup)
+	})
+}

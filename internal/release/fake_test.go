@@ -506,6 +506,16 @@ type fakeCloud struct {
 	// deregisters its family's.
 	taskDefs  map[string]map[string]string
 	revisions map[string]int
+	// steadyAfter is how long an ECS service's deployment stays
+	// IN_PROGRESS after it started even when all its tasks run (ECS
+	// waits for steady state); 0: steady once they run.
+	steadyAfter time.Duration
+	// redeployBreaker, when set, is why ECS gives up every redeployment
+	// of a new ECS service (see redeploy).
+	redeployBreaker string
+	// redeploys counts the redeployments of ECS services a change of
+	// their load balancers started.
+	redeploys int
 	// breaker, when set, is why ECS gives up the deployment of every new
 	// ECS service once its first tasks have had time to boot: its
 	// circuit breaker trips (Group.Failed).
@@ -585,7 +595,15 @@ type fakeGroup struct {
 	attached        map[string]time.Time // target group -> when the group was attached to it
 	deleting        time.Time
 	scaling         Scaling
-	instances       []*fakeInstance
+	// detachedAll: an ECS service a detach from all its target groups
+	// scaled to zero; its scaling is suspended (schedules do not scale it)
+	// and Groups lists it with no target groups until an attach.
+	detachedAll bool
+	// deployedAt is when an ECS service's last deployment started (its
+	// creation, or a change of its load balancers).
+	deployedAt time.Time
+	failed     string // why ECS gave up its redeployment
+	instances  []*fakeInstance
 	isNew           bool // made by CreateGroup
 }
 
@@ -594,7 +612,12 @@ type fakeInstance struct {
 	ip       string // a task's private IPv4 address; "" for an instance
 	launched time.Time
 	doomed   bool
-	scaledIn time.Time // when the group let it go; zero while it belongs
+	// unhealthy: its container's health check fails while it runs.
+	unhealthy bool
+	scaledIn time.Time // when the group let it go (or lets it go, when replaced); zero while it belongs
+	// replaced: a redeployment of its ECS service replaces it; it stops
+	// at scaledIn, once the new tasks have had time to boot.
+	replaced bool
 }
 
 func newFakeCloud(t *testing.T, region string, clock *fakeClock) *fakeCloud {
@@ -687,13 +710,13 @@ func (f *fakeCloud) settle() {
 			return f.lifecycle(in, now) == LifecycleGone && (g.cluster == "" || !now.Before(f.goneAt(in).Add(time.Hour)))
 		})
 		for _, in := range g.instances {
-			if lc := f.lifecycle(in, now); !terminating(lc) {
+			if lc := f.lifecycle(in, now); in.scaledIn.IsZero() && !terminating(lc) {
 				live++
 			}
 		}
 		for ; live > g.capacity.Desired; live-- {
 			for i := len(g.instances) - 1; i >= 0; i-- {
-				if in := g.instances[i]; !terminating(f.lifecycle(in, now)) {
+				if in := g.instances[i]; in.scaledIn.IsZero() && !terminating(f.lifecycle(in, now)) {
 					in.scaledIn = now
 					break
 				}
@@ -722,7 +745,7 @@ func (f *fakeCloud) lifecycle(in *fakeInstance, now time.Time) string {
 	switch {
 	case !in.scaledIn.IsZero() && !now.Before(in.scaledIn.Add(time.Minute)):
 		return LifecycleGone
-	case !in.scaledIn.IsZero():
+	case !in.scaledIn.IsZero() && !now.Before(in.scaledIn):
 		return LifecycleTerminate
 	case in.doomed && !now.Before(in.launched.Add(f.boot/2+time.Minute)):
 		return LifecycleGone
@@ -806,12 +829,35 @@ func (f *fakeCloud) Groups(ctx context.Context, filter GroupFilter) ([]Group, er
 
 func (f *fakeCloud) view(g *fakeGroup, now time.Time) Group {
 	v := Group{Name: g.name, Cluster: g.cluster, Tags: g.tags, Capacity: g.capacity, TargetGroups: slices.Clone(g.tgs), Deleting: !g.deleting.IsZero()}
+	if g.detachedAll {
+		v.TargetGroups = nil // see Cloud.DetachTargetGroups
+	}
+	running, replacing := 0, 0
 	for _, in := range g.instances {
 		lc := f.lifecycle(in, now)
-		v.Instances = append(v.Instances, Instance{ID: in.id, Lifecycle: lc, Healthy: lc == LifecycleInService, Target: in.ip})
+		v.Instances = append(v.Instances, Instance{ID: in.id, Lifecycle: lc, Healthy: lc == LifecycleInService && !in.unhealthy, Target: in.ip})
+		switch {
+		case in.replaced && lc != LifecycleGone:
+			replacing++
+		case !in.replaced && in.scaledIn.IsZero() && lc == LifecycleInService:
+			running++
+		}
+	}
+	if g.cluster != "" && g.deleting.IsZero() {
+		switch {
+		case replacing > 0:
+			v.Settling = fmt.Sprintf("2 deployments: the new one has %d of %d tasks running", running, g.capacity.Desired)
+		case running < g.capacity.Desired:
+			v.Settling = fmt.Sprintf("deployment IN_PROGRESS: %d of %d tasks running", running, g.capacity.Desired)
+		case now.Before(g.deployedAt.Add(f.steadyAfter)):
+			v.Settling = fmt.Sprintf("deployment IN_PROGRESS: %d of %d tasks running, not steady yet", running, g.capacity.Desired)
+		}
 	}
 	if g.cluster != "" && g.isNew && f.breaker != "" && !now.Before(g.created.Add(f.boot)) {
 		v.Failed = f.breaker
+	}
+	if g.failed != "" && !now.Before(g.deployedAt.Add(f.boot)) {
+		v.Failed = g.failed
 	}
 	return v
 }
@@ -871,7 +917,7 @@ func (f *fakeCloud) CreateGroup(ctx context.Context, spec GroupSpec, token strin
 		f.attachments = append(f.attachments, spec.Name+" -> "+tg)
 	}
 	f.groups[spec.Name] = &fakeGroup{name: spec.Name, cluster: cluster, tags: spec.Tags, capacity: spec.Capacity, tgs: slices.Clone(spec.TargetGroups),
-		detached: map[string]time.Time{}, isNew: true, created: f.clock.Now()}
+		detached: map[string]time.Time{}, isNew: true, created: f.clock.Now(), deployedAt: f.clock.Now()}
 	f.capacities[spec.Name] = append(f.capacities[spec.Name], spec.Capacity)
 	f.settle()
 	return nil
@@ -944,7 +990,7 @@ func (f *fakeCloud) Targets(ctx context.Context, tg string) ([]Target, error) {
 			case lc == LifecyclePending || lc == LifecycleGone:
 			case attached && terminating(lc):
 				out = append(out, Target{id, TargetDraining})
-			case attached && g.isNew && f.neverHealthy:
+			case attached && (in.unhealthy || g.isNew && f.neverHealthy):
 				out = append(out, Target{id, TargetUnhealthy})
 			case attached && now.Before(g.attached[tg].Add(f.warmup)):
 				out = append(out, Target{id, TargetInitial})
@@ -976,11 +1022,14 @@ func (f *fakeCloud) AttachTargetGroups(ctx context.Context, ref GroupRef, tgs []
 			return err
 		}
 	}
-	if g.detachedDesired > 0 {
-		// An ECS service a detach scaled to zero gets its tasks back.
-		g.capacity.Desired, g.detachedDesired = g.detachedDesired, 0
+	if g.detachedAll {
+		// An ECS service a detach scaled to zero gets its tasks back,
+		// and its scaling resumes.
+		g.capacity.Desired, g.detachedDesired, g.detachedAll = g.detachedDesired, 0, false
 		f.capacities[group] = append(f.capacities[group], g.capacity)
 		f.settle()
+	} else if g.cluster != "" && slices.ContainsFunc(tgs, func(tg string) bool { return !slices.Contains(g.tgs, tg) }) {
+		f.redeploy(g)
 	}
 	for _, tg := range tgs {
 		if !slices.Contains(g.tgs, tg) {
@@ -1010,11 +1059,14 @@ func (f *fakeCloud) DetachTargetGroups(ctx context.Context, ref GroupRef, tgs []
 	}
 	if g.cluster != "" && len(g.tgs) > 0 && !slices.ContainsFunc(g.tgs, func(tg string) bool { return !slices.Contains(tgs, tg) }) {
 		// An ECS service leaving all its load balancers is scaled to
-		// zero, its desired count kept: ECS drains each task.
-		g.detachedDesired = g.capacity.Desired
+		// zero, its desired count kept, its scaling suspended: ECS
+		// drains each task.
+		g.detachedDesired, g.detachedAll = g.capacity.Desired, true
 		g.capacity.Desired = 0
 		f.capacities[group] = append(f.capacities[group], g.capacity)
 		f.settle()
+	} else if g.cluster != "" && slices.ContainsFunc(tgs, func(tg string) bool { return slices.Contains(g.tgs, tg) }) {
+		f.redeploy(g)
 	}
 	for _, tg := range tgs {
 		if slices.Contains(g.tgs, tg) {
@@ -1355,4 +1407,58 @@ func (f *fakeCloud) stopTasks(group string, n int) {
 		}
 	}
 	f.settle()
+}
+
+// redeploy starts a new deployment of an ECS service whose load
+// balancers change, as ECS does: it starts new tasks (with new IPs) and
+// stops the old ones once the new ones have had time to boot. The
+// service is Settling meanwhile.
+func (f *fakeCloud) redeploy(g *fakeGroup) {
+	now := f.clock.Now()
+	f.redeploys++
+	g.deployedAt = now
+	if g.isNew && f.redeployBreaker != "" {
+		g.failed = f.redeployBreaker
+	}
+	for _, in := range g.instances {
+		if in.scaledIn.IsZero() && !terminating(f.lifecycle(in, now)) {
+			in.replaced, in.scaledIn = true, now.Add(f.boot)
+		}
+	}
+	f.settle()
+}
+
+// fireSchedules runs the scheduled actions of every group whose scaling
+// is not suspended, as their cron would: each sets its desired capacity
+// (an ECS service's within its scalable target's bounds).
+func (f *fakeCloud) fireSchedules() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, g := range f.groups {
+		if g.detachedAll || !g.deleting.IsZero() {
+			continue
+		}
+		for _, sc := range g.scaling.Schedule {
+			g.capacity.Desired = sc.Desired
+			if g.cluster != "" {
+				g.capacity.Desired = min(max(sc.Desired, g.scaling.Min), g.scaling.Max)
+			}
+			f.capacities[g.name] = append(f.capacities[g.name], g.capacity)
+		}
+	}
+	f.settle()
+}
+
+// sickTasks makes n running tasks (or instances) of a group fail their
+// container's health check, while they keep running.
+func (f *fakeCloud) sickTasks(group string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.settle()
+	for _, in := range f.groups[group].instances {
+		if n > 0 && in.scaledIn.IsZero() && !in.unhealthy {
+			in.unhealthy = true
+			n--
+		}
+	}
 }

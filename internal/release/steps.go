@@ -466,8 +466,8 @@ func (e *Engine) checkHealthy(ctx context.Context, r *Release) (Outcome, error) 
 			if !ok || g.Deleting {
 				return fail(elevator.FailureConflict, "group %s disappeared", newRef(sr))
 			}
-			if g.Failed != "" {
-				return fail(elevator.FailureUnhealthy, "ECS gave up the deployment of %s (its circuit breaker tripped): %s", g.Ref(), g.Failed)
+			if err := failed(g); err != nil {
+				return err
 			}
 			h := elevator.ReleaseGroupHealth{Launch: st.Launch, Needed: st.Healthy, ObservedAt: now}
 			var ready []string // target ids
@@ -509,8 +509,13 @@ func (e *Engine) checkHealthy(ctx context.Context, r *Release) (Outcome, error) 
 			}
 			h.Healthy = len(ready)
 			sr.Health = h
-			if h.Healthy < h.Needed {
+			switch {
+			case h.Healthy < h.Needed:
 				waiting.add("%s/%s: %d of %d needed healthy (%d in service, %d launching)", rr.Region, s.Name, h.Healthy, h.Needed, h.InService, h.Launch)
+			case g.Settling != "":
+				// Healthy enough, but ECS may still give the deployment
+				// up (and then stop launching): wait until it is steady.
+				waiting.add("%s/%s: %s not steady yet: %s", rr.Region, s.Name, groupNoun(g.Ref()), g.Settling)
 			}
 		}
 		return nil
@@ -619,6 +624,13 @@ func (e *Engine) cutOver(ctx context.Context, r *Release) (Outcome, error) {
 		if err != nil {
 			return fmt.Errorf("find groups of %s in %s: %w", doc.App, doc.Orbit, err)
 		}
+		for _, g := range groups {
+			if g.ReleaseID() == doc.ID {
+				if err := failed(g); err != nil {
+					return err
+				}
+			}
+		}
 		for tg, names := range oldTGs {
 			old := map[string]bool{}
 			for _, g := range groups {
@@ -679,13 +691,19 @@ func (e *Engine) attachTested(ctx context.Context, r *Release, cl Cloud, rr *ele
 		}
 		tgs := s.Placement(rr.Region).TargetGroups
 		if err := cl.AttachTargetGroups(ctx, newRef(sr), tgs); err != nil {
-			return false, fmt.Errorf("attach group %s to its target groups: %w", newRef(sr), err)
+			return false, fmt.Errorf("attach %s to its target groups: %w", groupNoun(newRef(sr)), err)
 		}
-		groups, err := cl.Groups(ctx, GroupFilter{App: doc.App, Orbit: doc.Orbit, ReleaseID: doc.ID})
+		// An ECS service redeploys its tasks when its load balancers
+		// change: it serves once that deployment is steady.
+		g, err := newGroup(ctx, cl, doc, sr)
 		if err != nil {
-			return false, fmt.Errorf("find groups of release %s: %w", doc.ID, err)
+			return false, err
 		}
-		g, _ := byName(groups, sr.Group)
+		if g.Settling != "" {
+			joining.add("%s/%s: %s not steady yet: %s", rr.Region, s.Name, groupNoun(g.Ref()), g.Settling)
+			ready = false
+			continue
+		}
 		healthy := 0
 		for _, tg := range tgs {
 			targets, err := cl.Targets(ctx, tg)
@@ -704,11 +722,43 @@ func (e *Engine) attachTested(ctx context.Context, r *Release, cl Cloud, rr *ele
 			continue
 		}
 		if err := cl.DetachTargetGroups(ctx, newRef(sr), []string{sr.TestTargetGroup}); err != nil {
-			return false, fmt.Errorf("detach group %s from its test target group: %w", newRef(sr), err)
+			return false, fmt.Errorf("detach %s from its test target group: %w", groupNoun(newRef(sr)), err)
+		}
+		if g, err = newGroup(ctx, cl, doc, sr); err != nil {
+			return false, err
+		}
+		if g.Settling != "" {
+			joining.add("%s/%s: %s not steady yet: %s", rr.Region, s.Name, groupNoun(g.Ref()), g.Settling)
+			ready = false
+			continue
 		}
 		sr.Attached = true
 	}
 	return ready, nil
+}
+
+// newGroup reads the new group of a service in a region; a new ECS
+// service whose deployment ECS gave up fails the release
+// (FailureUnhealthy, so that cleanup undoes it).
+func newGroup(ctx context.Context, cl Cloud, doc *elevator.Release, sr *elevator.ReleaseServiceRecord) (Group, error) {
+	groups, err := cl.Groups(ctx, GroupFilter{App: doc.App, Orbit: doc.Orbit, ReleaseID: doc.ID})
+	if err != nil {
+		return Group{}, fmt.Errorf("find groups of release %s: %w", doc.ID, err)
+	}
+	g, ok := byName(groups, sr.Group)
+	if !ok || g.Deleting {
+		return Group{}, fail(elevator.FailureConflict, "%s disappeared", groupNoun(newRef(sr)))
+	}
+	return g, failed(g)
+}
+
+// failed is the failure of a new group whose deployment ECS gave up (its
+// circuit breaker tripped); nil otherwise.
+func failed(g Group) error {
+	if g.Failed != "" {
+		return fail(elevator.FailureUnhealthy, "ECS gave up the deployment of %s (its circuit breaker tripped): %s", g.Ref(), g.Failed)
+	}
+	return nil
 }
 
 // leftover names a group cleanup leaves behind, with what goes with it:
