@@ -567,3 +567,75 @@ func TestAnECSServiceJoinsProductionOnceItsRedeploymentIsSteady(t *testing.T) {
 		w.assertServing(oldGroup)
 	})
 }
+
+// TestADetachedECSServiceStaysOutOfProduction: an old ECS service that a
+// cut-over detached (scaled to zero) and that cleanup could not delete
+// (FailureDirty) has its scaling suspended, so that its scheduled actions
+// do not bring old tasks back into production, and is listed with no
+// target groups, so that a later release neither takes it for a serving
+// group nor puts it back when it fails.
+func TestADetachedECSServiceStaysOutOfProduction(t *testing.T) {
+	ctx := context.Background()
+	w := newWorldOn(t, onECS)
+	c := w.clouds["us-east-1"]
+	old := w.ref(oldGroup)
+	if err := c.PutScaling(ctx, old, Scaling{Min: 1, Max: 4, Schedule: []elevator.ReleaseSchedule{{Desired: 3, Cron: "0 8 * * *"}}}); err != nil {
+		t.Fatal(err)
+	}
+	c.failAlways("DeleteGroup", errThrottled)
+	first := w.release()
+	rec := w.run(w.engine("engine-1"), first)
+	if rec.State != FD {
+		t.Fatalf("state %s, want FailureDirty (path %v, error %s)", rec.State, rec.Path, rec.Error)
+	}
+	c.clearFaults("DeleteGroup")
+
+	c.fireSchedules()
+	g, _, _ := c.group(oldGroup)
+	if g.Capacity.Desired != 0 || len(g.TargetGroups) != 0 {
+		t.Fatalf("detached old service after its schedule: desired %d, target groups %v; want 0 and none", g.Capacity.Desired, g.TargetGroups)
+	}
+	for _, in := range g.Instances {
+		if in.Lifecycle != LifecycleGone && !terminating(in.Lifecycle) {
+			t.Errorf("detached old service runs task %s (%s)", in.ID, in.Lifecycle)
+		}
+	}
+
+	// A later release that fails puts back the service that served (the
+	// first release's), not the detached one.
+	second := w.release(gated)
+	tester := &fakeTester{fail: func(t elevator.ReleaseTest, _ int) string {
+		if t.Name == "checkout" {
+			return "500"
+		}
+		return ""
+	}}
+	rec = w.run(w.gatedEngine("engine-1", tester), second)
+	if rec.State != FC || !slices.Contains(rec.Path, CO) {
+		t.Fatalf("path %v, want FailureClean after CutOver (error %s)", rec.Path, rec.Error)
+	}
+	for _, sr := range rec.Regions[0].Services {
+		for _, o := range sr.Old {
+			if o.Name == oldGroup && len(o.TargetGroups) > 0 {
+				t.Errorf("the detached service was taken as serving in %v", o.TargetGroups)
+			}
+		}
+	}
+	if got := c.attachedTo(oldGroup); len(got) != 0 {
+		t.Errorf("detached old service attached to %v since it was detached", got)
+	}
+	g, _, _ = c.group(oldGroup)
+	if g.Capacity.Desired != 0 || len(g.TargetGroups) != 0 {
+		t.Errorf("detached old service after the failed release: desired %d, target groups %v", g.Capacity.Desired, g.TargetGroups)
+	}
+	w.assertServing(GroupName(first, "web"))
+
+	// Attach gives it back its tasks and its scaling.
+	if err := c.AttachTargetGroups(ctx, old, []string{tg("us-east-1")}); err != nil {
+		t.Fatal(err)
+	}
+	c.fireSchedules()
+	if g, _, _ = c.group(oldGroup); g.Capacity.Desired != 3 || !slices.Equal(g.TargetGroups, []string{tg("us-east-1")}) {
+		t.Errorf("attached old service: desired %d, target groups %v; want its schedule's 3 in the web target group", g.Capacity.Desired, g.TargetGroups)
+	}
+}

@@ -597,14 +597,15 @@ type fakeGroup struct {
 	scaling         Scaling
 	// detachedAll: an ECS service a detach from all its target groups
 	// scaled to zero; its scaling is suspended (schedules do not scale it)
-	// and Groups lists it with no target groups until an attach.
+	// and, its target groups taken out of tgs, Groups lists it with none
+	// until an attach (see Cloud.DetachTargetGroups).
 	detachedAll bool
 	// deployedAt is when an ECS service's last deployment started (its
 	// creation, or a change of its load balancers).
 	deployedAt time.Time
 	failed     string // why ECS gave up its redeployment
 	instances  []*fakeInstance
-	isNew           bool // made by CreateGroup
+	isNew      bool // made by CreateGroup
 }
 
 type fakeInstance struct {
@@ -614,7 +615,7 @@ type fakeInstance struct {
 	doomed   bool
 	// unhealthy: its container's health check fails while it runs.
 	unhealthy bool
-	scaledIn time.Time // when the group let it go (or lets it go, when replaced); zero while it belongs
+	scaledIn  time.Time // when the group let it go (or lets it go, when replaced); zero while it belongs
 	// replaced: a redeployment of its ECS service replaces it; it stops
 	// at scaledIn, once the new tasks have had time to boot.
 	replaced bool
@@ -829,9 +830,6 @@ func (f *fakeCloud) Groups(ctx context.Context, filter GroupFilter) ([]Group, er
 
 func (f *fakeCloud) view(g *fakeGroup, now time.Time) Group {
 	v := Group{Name: g.name, Cluster: g.cluster, Tags: g.tags, Capacity: g.capacity, TargetGroups: slices.Clone(g.tgs), Deleting: !g.deleting.IsZero()}
-	if g.detachedAll {
-		v.TargetGroups = nil // see Cloud.DetachTargetGroups
-	}
 	running, replacing := 0, 0
 	for _, in := range g.instances {
 		lc := f.lifecycle(in, now)
