@@ -639,3 +639,42 @@ func TestADetachedECSServiceStaysOutOfProduction(t *testing.T) {
 		t.Errorf("attached old service: desired %d, target groups %v; want its schedule's 3 in the web target group", g.Capacity.Desired, g.TargetGroups)
 	}
 }
+
+// TestAStoppedTasksIPIsNotTakenForALiveTarget: ECS lists a stopped task
+// for an hour, and AWS may give its private IP to a new task. A new task
+// of the release on the IP of a stopped task of the old service is not
+// taken for an old target still draining: the cut-over does not wait for
+// it.
+func TestAStoppedTasksIPIsNotTakenForALiveTarget(t *testing.T) {
+	w := newWorldOn(t, onECS)
+	c := w.clouds["us-east-1"]
+	c.stopTasks(oldGroup, 1)
+	g, _, _ := c.group(oldGroup)
+	var stopped string
+	for _, in := range g.Instances {
+		if in.Lifecycle == LifecycleGone {
+			stopped = in.Target
+		}
+	}
+	if stopped == "" {
+		t.Fatal("no stopped task listed")
+	}
+	c.mu.Lock()
+	c.reuseIPs = []string{stopped}
+	c.mu.Unlock()
+	rel := w.release()
+	rec := w.run(w.engine("engine-1"), rel)
+	assertPath(t, rec, happyPath)
+	n, _, _ := c.group(GroupName(rel, "web"))
+	if !slices.ContainsFunc(n.Instances, func(in Instance) bool { return in.Target == stopped }) {
+		t.Fatalf("no new task on %s: %+v", stopped, n.Instances)
+	}
+	if cut := rec.Visits[slices.Index(rec.Path, CUS)].Sub(rec.Visits[slices.Index(rec.Path, CO)]); cut >= rel.Timeout() {
+		t.Errorf("cut-over took %s (the timeout), waiting for %s", cut, stopped)
+	}
+	for _, n := range rec.Notes {
+		if strings.Contains(n, "still draining") {
+			t.Errorf("note %q", n)
+		}
+	}
+}

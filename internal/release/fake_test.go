@@ -510,6 +510,9 @@ type fakeCloud struct {
 	// IN_PROGRESS after it started even when all its tasks run (ECS
 	// waits for steady state); 0: steady once they run.
 	steadyAfter time.Duration
+	// reuseIPs are private IPs AWS hands to the next tasks launched, as
+	// it may reuse a stopped task's.
+	reuseIPs []string
 	// redeployBreaker, when set, is why ECS gives up every redeployment
 	// of a new ECS service (see redeploy).
 	redeployBreaker string
@@ -675,8 +678,12 @@ func (f *fakeCloud) addRunningService(name, cluster string, tags map[string]stri
 func (f *fakeCloud) launch(g *fakeGroup, at time.Time) *fakeInstance {
 	f.seq++
 	if g.cluster != "" {
+		ip := fmt.Sprintf("10.0.%d.%d", f.seq/250, f.seq%250+1)
+		if len(f.reuseIPs) > 0 {
+			ip, f.reuseIPs = f.reuseIPs[0], f.reuseIPs[1:]
+		}
 		return &fakeInstance{id: fmt.Sprintf("arn:aws:ecs:%s:123456789012:task/%s/%032x", f.region, g.cluster, f.seq),
-			ip: fmt.Sprintf("10.0.%d.%d", f.seq/250, f.seq%250+1), launched: at}
+			ip: ip, launched: at}
 	}
 	return &fakeInstance{id: fmt.Sprintf("i-%s-%03d", f.region, f.seq), launched: at}
 }

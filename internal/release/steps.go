@@ -636,7 +636,10 @@ func (e *Engine) cutOver(ctx context.Context, r *Release) (Outcome, error) {
 			for _, g := range groups {
 				if slices.Contains(names, g.Name) {
 					for _, in := range g.Instances {
-						old[in.TargetID()] = true
+						// A stopped task's IP may be a new task's now.
+						if in.Lifecycle != LifecycleGone {
+							old[in.TargetID()] = true
+						}
 					}
 				}
 			}
@@ -711,7 +714,9 @@ func (e *Engine) attachTested(ctx context.Context, r *Release, cl Cloud, rr *ele
 				return false, fmt.Errorf("target health of %s: %w", tg, err)
 			}
 			for _, t := range targets {
-				if t.State == TargetHealthy && slices.ContainsFunc(g.Instances, func(in Instance) bool { return in.TargetID() == t.InstanceID }) {
+				if t.State == TargetHealthy && slices.ContainsFunc(g.Instances, func(in Instance) bool {
+					return in.Lifecycle != LifecycleGone && in.TargetID() == t.InstanceID
+				}) {
 					healthy++
 				}
 			}
