@@ -65,6 +65,10 @@ func TestAnECSReleaseMakesItsServiceFromTheRelease(t *testing.T) {
 	if got := c.capacities[oldGroup]; len(got) == 0 || got[len(got)-1].Desired != 0 {
 		t.Errorf("old service's capacities %v, want it scaled to zero when detached", got)
 	}
+	cutOver, cleanUp := rec.Visits[slices.Index(rec.Path, CO)], rec.Visits[slices.Index(rec.Path, CUS)]
+	if d := cleanUp.Sub(cutOver); d < c.drain || d > c.drain+poll {
+		t.Errorf("old service deleted %s after it left its target group, want after its tasks drained (%s) within a poll", d, c.drain)
+	}
 	if got, want := c.remains(), []string{"task definition " + newGroup + ":1"}; !slices.Equal(got, want) {
 		t.Errorf("remains %v, want only the new service's task definition %v", got, want)
 	}
