@@ -132,23 +132,27 @@ func TestATrippedCircuitBreakerEndsTheReleaseClean(t *testing.T) {
 }
 
 // TestStoppedTasksCountAgainstMaxTerms: while the new group boots, one of
-// its tasks (instances) stops, then, a minute and a half later, another.
-// An Auto Scaling group forgets a terminated instance: never more than
-// one terminating at once, below max_terms 2. An ECS service lists its
-// stopped tasks: the second makes two, and the release ends clean.
+// its tasks (instances) stops half a minute after it was made, then,
+// two minutes after it was made, another; each is gone at once. An Auto
+// Scaling group does not list a terminated instance: it never has one
+// terminating, below max_terms 2. An ECS service lists its stopped
+// tasks: the second makes two, and the release ends clean.
 func TestStoppedTasksCountAgainstMaxTerms(t *testing.T) {
 	runtimes(t, func(t *testing.T, r rt) {
 		w := newWorldOn(t, r)
 		c := w.clouds["us-east-1"]
 		c.boot = 5 * time.Minute
 		rel := w.release(func(r *elevator.Release) { r.Services[0].Capacity.MaxTerms = 2 })
-		looks, stops := 0, 0
+		var made time.Time
+		stops := 0
 		c.hook = func(op string) {
-			if op != "Groups" {
-				return
-			}
-			looks++
-			if looks == 3 || looks == 21 {
+			now := c.clock.Now()
+			switch {
+			case op == "CreateGroup":
+				made = now
+			case op != "Groups" || made.IsZero():
+			case stops == 0 && !now.Before(made.Add(30*time.Second)),
+				stops == 1 && !now.Before(made.Add(2*time.Minute)):
 				c.stopTasks(GroupName(rel, "web"), 1)
 				stops++
 			}
@@ -681,4 +685,27 @@ func TestAStoppedTasksIPIsNotTakenForALiveTarget(t *testing.T) {
 			t.Errorf("note %q", n)
 		}
 	}
+}
+
+// TestARunningTaskWhoseContainerIsUnhealthyIsNotHealthy: tasks that run
+// and are healthy in their target group, but whose container's health
+// check fails (Instance.Healthy false), do not make the new service
+// healthy: the release times out and ends clean.
+func TestARunningTaskWhoseContainerIsUnhealthyIsNotHealthy(t *testing.T) {
+	w := newWorldOn(t, onECS)
+	c := w.clouds["us-east-1"]
+	rel := w.release()
+	c.hook = func(op string) {
+		if op == "Groups" {
+			c.sickTasks(GroupName(rel, "web"), 2)
+		}
+	}
+	rec := w.run(w.engine("engine-1"), rel)
+	c.hook = nil
+	assertPath(t, rec, rolledBack)
+	assertFailure(t, rec, elevator.FailureUnhealthy)
+	if !strings.Contains(rec.Error, "us-east-1/web: 0 of 2 needed healthy (0 in service, 2 launching)") {
+		t.Errorf("error %q", rec.Error)
+	}
+	w.assertServing(oldGroup)
 }

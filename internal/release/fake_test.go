@@ -995,7 +995,7 @@ func (f *fakeCloud) Targets(ctx context.Context, tg string) ([]Target, error) {
 			case lc == LifecyclePending || lc == LifecycleGone:
 			case attached && terminating(lc):
 				out = append(out, Target{id, TargetDraining})
-			case attached && (in.unhealthy || g.isNew && f.neverHealthy):
+			case attached && g.isNew && f.neverHealthy:
 				out = append(out, Target{id, TargetUnhealthy})
 			case attached && now.Before(g.attached[tg].Add(f.warmup)):
 				out = append(out, Target{id, TargetInitial})
@@ -1455,12 +1455,17 @@ func (f *fakeCloud) fireSchedules() {
 }
 
 // sickTasks makes n running tasks (or instances) of a group fail their
-// container's health check, while they keep running.
+// container's health check, while they keep running and their target
+// group's health check passes.
 func (f *fakeCloud) sickTasks(group string, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.settle()
-	for _, in := range f.groups[group].instances {
+	g, ok := f.groups[group]
+	if !ok {
+		return
+	}
+	for _, in := range g.instances {
 		if n > 0 && in.scaledIn.IsZero() && !in.unhealthy {
 			in.unhealthy = true
 			n--
