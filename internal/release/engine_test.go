@@ -368,7 +368,7 @@ func terms(r rt, n int, group string) string {
 	if r == onECS {
 		return fmt.Sprintf("%d task(s) of ECS service %s of cluster %s stopping or stopped", n, group, cluster)
 	}
-	return fmt.Sprintf("%d instance(s) of group %s terminating", n, group)
+	return fmt.Sprintf("%d instance(s) of Auto Scaling group %s terminating", n, group)
 }
 
 func TestUnhealthyReleasesRollBack(t *testing.T) {

@@ -271,9 +271,9 @@ func (e *Engine) rollBack(ctx context.Context, r *Release) (Outcome, error) {
 				switch {
 				case errors.Is(err, ErrNotFound):
 					old.Detached = false
-					r.note("%s: old group %s is gone; nothing to put back", rr.Region, oldRef(old))
+					r.note("%s: old %s is gone; nothing to put back", rr.Region, groupNoun(oldRef(old)))
 				case err != nil:
-					errs = append(errs, fmt.Errorf("attach group %s to its target groups again: %w", oldRef(old), err))
+					errs = append(errs, fmt.Errorf("attach %s to its target groups again: %w", groupNoun(oldRef(old)), err))
 				default:
 					old.Detached, old.Reattached = false, true
 				}
@@ -581,7 +581,7 @@ func (e *Engine) dropTestTargetGroups(ctx context.Context, r *Release, cl Cloud,
 		name := TestTargetGroupName(r.Rec.ID, sr.Service)
 		if g, ok := byName(groups, sr.Group); ok && sr.TestTargetGroup != "" && slices.Contains(g.TargetGroups, sr.TestTargetGroup) {
 			if err := cl.DetachTargetGroups(ctx, newRef(sr), []string{sr.TestTargetGroup}); err != nil && !errors.Is(err, ErrNotFound) {
-				errs = append(errs, fmt.Errorf("detach group %s from test target group: %w", newRef(sr), err))
+				errs = append(errs, fmt.Errorf("detach %s from test target group: %w", groupNoun(newRef(sr)), err))
 			}
 		}
 		if err := cl.DeleteTestTargetGroup(ctx, name); err != nil && !errors.Is(err, ErrNotFound) {

@@ -189,7 +189,7 @@ func (c *gcApp) find(ctx context.Context, cl Cloud) ([]Orphan, error) {
 	}
 	remains, err := cl.Remains(ctx, GroupFilter{App: c.app, Orbit: c.orbit})
 	if err != nil {
-		return nil, fmt.Errorf("find launch templates and alarms of %s in %s: %w", c.app, c.orbit, err)
+		return nil, fmt.Errorf("find launch templates, task definitions and alarms of %s in %s: %w", c.app, c.orbit, err)
 	}
 	var out []Orphan
 	orphan := func(kind, name, cluster, id string, rec *elevator.ReleaseRecord) {

@@ -283,6 +283,16 @@ type GroupSpec struct {
 	ECS *ECSSpec
 }
 
+// Ref is how the Cloud's methods name the group spec makes: an ECS
+// service in spec.ECS.Cluster when spec.ECS is set, else an Auto Scaling
+// Group.
+func (spec GroupSpec) Ref() GroupRef {
+	if spec.ECS != nil {
+		return GroupRef{Name: spec.Name, Cluster: spec.ECS.Cluster}
+	}
+	return GroupRef{Name: spec.Name}
+}
+
 // ECSSpec is the task of an ECS service a release makes: one container,
 // named Container, running Image.
 type ECSSpec struct {
@@ -371,13 +381,11 @@ type Cloud interface {
 	DeleteGroup(ctx context.Context, group GroupRef) error
 	// Remains returns what releases made besides their groups, which
 	// outlives a group that was never made or went away without
-	// DeleteGroup: launch templates found by tag (f.App, f.Orbit and
-	// f.ReleaseID when set), and CloudWatch alarms found by their name,
+	// DeleteGroup: launch templates and ECS task definitions found by tag
+	// (f.App, f.Orbit and f.ReleaseID when set), and CloudWatch alarms found by their name,
 	// which starts with their group's (see GroupName). f.Orbit is
 	// required, and f.App for alarms. Read-only.
 	Remains(ctx context.Context, f GroupFilter) ([]Remain, error)
-	// An ECS service's task definitions are found by tag, as launch
-	// templates are.
 	// DeleteRemain deletes what Remains found. A launch template already
 	// gone is nil; an alarm already gone may be an error, and Remains no
 	// longer lists it.

@@ -25,8 +25,9 @@ const cleanupWait = 15 * time.Minute
 // release gives none.
 const defaultGrace = 300 * time.Second
 
-// GroupName is the name of the Auto Scaling Group (and launch template) a
-// release makes for a service: <app>-<orbit>-<service>-<short release id>.
+// GroupName is the name of the Auto Scaling Group (and launch template),
+// or of the ECS service (and task definition family), a release makes
+// for a service: <app>-<orbit>-<service>-<short release id>.
 func GroupName(rel *elevator.Release, service string) string {
 	return rel.App + "-" + rel.Orbit + "-" + service + "-" + rel.ShortID()
 }
@@ -276,9 +277,9 @@ func (e *Engine) validateResources(ctx context.Context, r *Release) (Outcome, er
 		}
 		for _, g := range groups {
 			if g.ReleaseID() == doc.ID {
-				problems.add("%s: group %s already carries release id %s", rr.Region, g.Ref(), doc.ID)
+				problems.add("%s: %s already carries release id %s", rr.Region, groupNoun(g.Ref()), doc.ID)
 			} else if doc.Service(g.Tags[elevator.TagService]) == nil && !g.Deleting {
-				r.note("%s: group %s of service %q, which this release does not have, keeps running", rr.Region, g.Ref(), g.Tags[elevator.TagService])
+				r.note("%s: %s of service %q, which this release does not have, keeps running", rr.Region, groupNoun(g.Ref()), g.Tags[elevator.TagService])
 			}
 		}
 		carryOver(doc, rr, groups)
@@ -418,7 +419,7 @@ func (e *Engine) deploy(ctx context.Context, r *Release) (Outcome, error) {
 			}
 			if g, ok := byName(groups, sr.Group); ok {
 				if g.Deleting {
-					return fail(elevator.FailureConflict, "group %s is being deleted by someone else", g.Ref())
+					return fail(elevator.FailureConflict, "%s is being deleted by someone else", groupNoun(g.Ref()))
 				}
 				continue
 			}
@@ -429,7 +430,7 @@ func (e *Engine) deploy(ctx context.Context, r *Release) (Outcome, error) {
 				spec.TargetGroups = []string{testTG}
 			}
 			if err := cl.CreateGroup(ctx, spec, token(doc.ID, elevator.StateDeploy, rr.Region, s.Name)); err != nil {
-				return fmt.Errorf("create group %s: %w", GroupRef{Name: spec.Name, Cluster: ecsCluster(spec)}, err)
+				return fmt.Errorf("create %s: %w", groupNoun(spec.Ref()), err)
 			}
 		}
 		return nil
@@ -464,7 +465,7 @@ func (e *Engine) checkHealthy(ctx context.Context, r *Release) (Outcome, error) 
 			st := stepOf(s, sr.Desired, r.Rec.Step)
 			g, ok := byName(groups, sr.Group)
 			if !ok || g.Deleting {
-				return fail(elevator.FailureConflict, "group %s disappeared", newRef(sr))
+				return fail(elevator.FailureConflict, "%s disappeared", groupNoun(newRef(sr)))
 			}
 			if err := failed(g); err != nil {
 				return err
@@ -484,9 +485,9 @@ func (e *Engine) checkHealthy(ctx context.Context, r *Release) (Outcome, error) 
 			h.InService = len(ready)
 			if limit := max(1, s.Capacity.MaxTerms); h.Terminating >= limit {
 				sr.Health = h
-				what := "instance(s) of group " + g.Name + " terminating"
-				if g.Cluster != "" {
-					what = "task(s) of " + g.Ref().String() + " stopping or stopped"
+				what := "instance(s) of " + groupNoun(g.Ref()) + " terminating"
+				if g.Ref().ECS() {
+					what = "task(s) of " + groupNoun(g.Ref()) + " stopping or stopped"
 				}
 				return fail(elevator.FailureTerminating, "%d %s, max_terms %d: halting the release", h.Terminating, what, s.Capacity.MaxTerms)
 			}
@@ -545,7 +546,7 @@ func (e *Engine) scaleUp(ctx context.Context, r *Release) (Outcome, error) {
 			sr := service(rr, s.Name)
 			st := stepOf(s, sr.Desired, next)
 			if err := cl.SetCapacity(ctx, newRef(sr), Capacity{Min: st.Launch, Max: max(s.Capacity.Max, st.Launch), Desired: st.Launch}); err != nil {
-				return fmt.Errorf("grow group %s to %d: %w", newRef(sr), st.Launch, err)
+				return fmt.Errorf("grow %s to %d: %w", groupNoun(newRef(sr)), st.Launch, err)
 			}
 			sr.Health.Launch, sr.Health.Needed = st.Launch, st.Healthy
 		}
@@ -589,13 +590,13 @@ func (e *Engine) cutOver(ctx context.Context, r *Release) (Outcome, error) {
 			if !sr.Scaled {
 				c := Capacity{Min: s.Capacity.Min, Max: s.Capacity.Max, Desired: sr.Desired}
 				if err := cl.SetCapacity(ctx, newRef(sr), c); err != nil {
-					return fmt.Errorf("size group %s: %w", newRef(sr), err)
+					return fmt.Errorf("size %s: %w", groupNoun(newRef(sr)), err)
 				}
 				alarms := s.Placement(rr.Region).Alarms
 				if len(s.Policies)+len(s.Schedule)+len(alarms) > 0 {
 					sc := Scaling{Min: s.Capacity.Min, Max: s.Capacity.Max, Policies: s.Policies, Schedule: s.Schedule, Alarms: alarms}
 					if err := cl.PutScaling(ctx, newRef(sr), sc); err != nil {
-						return fmt.Errorf("put scaling on group %s: %w", newRef(sr), err)
+						return fmt.Errorf("put scaling on %s: %w", groupNoun(newRef(sr)), err)
 					}
 				}
 				sr.Scaled = true
@@ -608,7 +609,7 @@ func (e *Engine) cutOver(ctx context.Context, r *Release) (Outcome, error) {
 				if !old.Detached {
 					err := cl.DetachTargetGroups(ctx, oldRef(old), old.TargetGroups)
 					if err != nil && !errors.Is(err, ErrNotFound) {
-						return fmt.Errorf("detach group %s from its target groups: %w", oldRef(old), err)
+						return fmt.Errorf("detach %s from its target groups: %w", groupNoun(oldRef(old)), err)
 					}
 					old.Detached = true
 				}
@@ -770,10 +771,11 @@ func failed(g Group) error {
 // "us-east-1: Auto Scaling group NAME (new; with its instances, ...)" or
 // "us-east-1: ECS service NAME of cluster C (new; with its tasks, ...)".
 func leftover(region string, group GroupRef, what string) string {
+	with := "instances, launch template"
 	if group.ECS() {
-		return fmt.Sprintf("%s: %s (%s; with its tasks, task definition, scaling policies and alarms)", region, group, what)
+		with = "tasks, task definition"
 	}
-	return fmt.Sprintf("%s: Auto Scaling group %s (%s; with its instances, launch template, scaling policies and alarms)", region, group.Name, what)
+	return fmt.Sprintf("%s: %s (%s; with its %s, scaling policies and alarms)", region, groupNoun(group), what, with)
 }
 
 // groupNoun names a group for messages about it as it is: "Auto Scaling
@@ -827,7 +829,7 @@ func (e *Engine) cleanUpSuccess(ctx context.Context, r *Release) (Outcome, error
 				continue
 			}
 			if err := cl.DeleteGroup(ctx, g.Ref()); err != nil && !errors.Is(err, ErrNotFound) {
-				errs = append(errs, fmt.Errorf("delete group %s: %w", g.Ref(), err))
+				errs = append(errs, fmt.Errorf("delete %s: %w", groupNoun(g.Ref()), err))
 			}
 		}
 		return errors.Join(errs...)
@@ -860,7 +862,8 @@ func (e *Engine) cleanedUp(r *Release, left []string, err error) (Outcome, error
 // of their target groups go back in (and it waits until they serve again),
 // then the groups carrying the release's id are deleted (found by tag, so
 // that a group made just before a crash is found too), with the launch
-// templates and alarms of the release that no group holds (see sweep),
+// templates, task definitions and alarms of the release that no group
+// holds (see sweep),
 // and it waits until they are gone.
 func (e *Engine) cleanUpFailure(ctx context.Context, r *Release) (Outcome, error) {
 	doc := r.Doc
@@ -878,9 +881,9 @@ func (e *Engine) cleanUpFailure(ctx context.Context, r *Release) (Outcome, error
 					switch {
 					case errors.Is(err, ErrNotFound):
 						old.Detached = false
-						r.note("%s: old group %s is gone; nothing to put back", rr.Region, oldRef(old))
+						r.note("%s: old %s is gone; nothing to put back", rr.Region, groupNoun(oldRef(old)))
 					case err != nil:
-						errs = append(errs, fmt.Errorf("attach group %s to its target groups again: %w", oldRef(old), err))
+						errs = append(errs, fmt.Errorf("attach %s to its target groups again: %w", groupNoun(oldRef(old)), err))
 						left.add("%s: %s detached from its target groups %s", rr.Region, groupNoun(oldRef(old)), strings.Join(old.TargetGroups, ", "))
 						continue
 					default:
@@ -936,7 +939,7 @@ func (e *Engine) cleanUpFailure(ctx context.Context, r *Release) (Outcome, error
 				continue
 			}
 			if err := cl.DeleteGroup(ctx, g.Ref()); err != nil && !errors.Is(err, ErrNotFound) {
-				errs = append(errs, fmt.Errorf("delete group %s: %w", g.Ref(), err))
+				errs = append(errs, fmt.Errorf("delete %s: %w", groupNoun(g.Ref()), err))
 			}
 		}
 		if err := e.sweep(ctx, r, cl, groups, &left); err != nil {
@@ -954,8 +957,8 @@ func (e *Engine) cleanUpFailure(ctx context.Context, r *Release) (Outcome, error
 }
 
 // sweep deletes what the release made in a region besides groups and
-// that no group of it holds any more: launch templates and alarms, found
-// by the release's tags and names (not through its groups, which a crash
+// that no group of it holds any more: launch templates, ECS task
+// definitions and alarms, found by the release's tags and names (not through its groups, which a crash
 // between a launch template and its group never made). What is still
 // there is added to left. It names the release by its record, not its
 // document.
@@ -1041,13 +1044,4 @@ func ending(r *Release) State {
 		return elevator.StateFailureClean
 	}
 	return elevator.StateSuccess
-}
-
-// ecsCluster is the cluster of the ECS service a spec makes; "" for an
-// Auto Scaling Group.
-func ecsCluster(spec GroupSpec) string {
-	if spec.ECS != nil {
-		return spec.ECS.Cluster
-	}
-	return ""
 }
