@@ -27,6 +27,10 @@ func (b *appBuilder) service(s *elevator.Service) {
 	if b.svcID[s.Name] == "" {
 		return // reported by checkServiceNames
 	}
+	if s.Runtime.ECS != nil {
+		b.ecsService(s)
+		return
+	}
 	b.serviceSecurityGroup(s)
 	b.identity(s)
 	b.logGroup(s)
@@ -296,17 +300,7 @@ func (b *appBuilder) identity(s *elevator.Service) {
 		}},
 		"Tags": b.tags(b.resourceName(s.Name), s.Name),
 	}
-	// The orbit's managed policies the manifest gives the service, by
-	// ARN: their names are fixed (elevator.OrbitPolicyName), so no
-	// region needs the first region's outputs.
-	var managed []any
-	for _, p := range s.OrbitPolicies {
-		if !p.IsManaged() {
-			continue // a statement of the role's own policy (accountsStatement)
-		}
-		managed = append(managed, Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:policy"+elevator.OrbitPath(b.o.Name)+elevator.OrbitPolicyName(b.o.Name, p)))
-	}
-	if len(managed) > 0 {
+	if managed := b.orbitManagedPolicies(s); len(managed) > 0 {
 		props["ManagedPolicyArns"] = managed
 	}
 	b.add(role, s.Path, Resource{Type: "AWS::IAM::Role", Properties: props})
@@ -642,5 +636,5 @@ func (b *appBuilder) logGroup(s *elevator.Service) {
 		"RetentionInDays": logRetentionDays,
 		"Tags":            b.tags("", s.Name),
 	}})
-	b.output(svc+"LogGroup", s.Path, "Log group of service "+s.Name, Ref(id))
+	b.output(ServiceOutput(s.Name, OutputLogGroup), s.Path, "Log group of service "+s.Name, Ref(id))
 }
