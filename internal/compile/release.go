@@ -57,7 +57,14 @@ type ReleaseRequest struct {
 // deploy` writes down and hands to the release engine. Each service runs in the
 // orbit's private tier with its own security group, instance profile and,
 // when it has a load balancer, target group, all from the app stack's
-// outputs. It returns an EINVALID error when the version is empty, a
+// outputs. An ECS service runs instead in the orbit's cluster
+// (elevator.ECSClusterName) as its task (ReleaseService.ECS) says, with
+// its image at the release's version, its task role, execution role and
+// log group from the app stack, the data stores' addresses as its
+// placements' Env, and the app's secrets, the database's password with
+// them, by ARN. It returns elevator.FieldErrors naming the orbit manifest
+// field to add for an ECS service the orbit has no cluster (ecs) or EC2
+// capacity (ecs.ec2) for. It returns an EINVALID error when the version is empty, a
 // runtime cannot be rendered (see UserData) or a service's user data, its placeholders
 // filled, is more than EC2 takes (elevator.MaxUserData), and an ENOTFOUND error naming what is
 // missing when a region lacks an output or an image (the app is not up
@@ -86,6 +93,17 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 	for _, r := range o.Regions {
 		rel.Regions = append(rel.Regions, r.Name)
 	}
+	var orbitLacks elevator.FieldErrors
+	for i := range a.Services {
+		if svc := &a.Services[i]; svc.Runtime.ECS != nil {
+			if msg := OrbitRunsECS(o, svc); msg != "" {
+				orbitLacks = append(orbitLacks, a.Source.Errorf(svc.Runtime.ECS.Path, nil, "%s", msg))
+			}
+		}
+	}
+	if len(orbitLacks) > 0 {
+		return nil, orbitLacks
+	}
 	var missing []string
 	for i := range a.Services {
 		svc := &a.Services[i]
@@ -93,12 +111,13 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 		if err != nil {
 			return nil, err
 		}
-		userData, err := UserData(svc, a, o, req.Agent)
-		if err != nil {
+		rs := releaseService(svc)
+		if svc.Runtime.ECS != nil {
+			rs.ECS = ecsTask(svc)
+			rs.InstanceType, rs.Hooks = "", nil
+		} else if rs.UserData, err = UserData(svc, a, o, req.Agent); err != nil {
 			return nil, err
 		}
-		rs := releaseService(svc)
-		rs.UserData = userData
 		for ri := range o.Regions {
 			r := &o.Regions[ri]
 			f := facts[r.Name]
@@ -110,7 +129,9 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 				return v
 			}
 			p := elevator.ReleasePlacement{Region: r.Name}
-			p.Image = need(f.Images, svc.Name, "the image of service "+svc.Name)
+			if svc.Runtime.ECS == nil {
+				p.Image = need(f.Images, svc.Name, "the image of service "+svc.Name)
+			}
 			if tier, key, ok := ServiceTier(o, r); ok {
 				if subnets := need(f.Orbit, key, "the orbit's output "+key); subnets != "" {
 					p.Subnets = strings.Split(subnets, ",")
@@ -124,7 +145,14 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 			if sg := need(f.App, ServiceOutput(svc.Name, "SecurityGroup"), "the security group of service "+svc.Name); sg != "" {
 				p.SecurityGroups = []string{sg}
 			}
-			p.InstanceProfile = need(f.App, ServiceOutput(svc.Name, "InstanceProfile"), "the instance profile of service "+svc.Name)
+			if svc.Runtime.ECS != nil {
+				err := ecsPlacement(&p, svc, a, o, r, req.Version, f.App, func(key, what string) string { return need(f.App, key, what) })
+				if err != nil {
+					return nil, err
+				}
+			} else {
+				p.InstanceProfile = need(f.App, ServiceOutput(svc.Name, "InstanceProfile"), "the instance profile of service "+svc.Name)
+			}
 			if d := svc.Runtime.Docker; d != nil && d.Repository != nil {
 				p.Repository = elevator.AppRepositoryName(o.Name, a.Name, svc.Name)
 			}

@@ -1,0 +1,210 @@
+package compile
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	elevator "github.com/elevatorhq/elevator"
+)
+
+// mixedExample is the example app with web as an ECS service on Fargate
+// from its own repository (built in Go) and worker on Auto Scaling Groups
+// as it is, with secrets from both stores, a database and a table, in the
+// example orbit (us-east-1 and us-west-2) with an ECS cluster.
+func mixedExample(t *testing.T) (*elevator.App, *elevator.Orbit) {
+	t.Helper()
+	a, o := releaseExample(t)
+	o.ECS = &elevator.OrbitECS{Path: "ecs"}
+	web := a.Service("web")
+	web.InstanceType, web.LifecycleHooks = "", nil
+	web.Runtime = elevator.Runtime{ECS: &elevator.ECS{
+		Repository: &elevator.Repository{KeepUntagged: 10},
+		CPU:        512, Memory: 1024,
+		Ports:    []elevator.ECSPort{{Container: 8080, Protocol: "tcp"}, {Container: 9000, Protocol: "udp"}},
+		Command:  []string{"bin/server"},
+		Env:      map[string]string{"PORT": "8080", "LOG_LEVEL": "warn"},
+		Capacity: elevator.ECSFargateSpot, Path: "services.web.runtime.ecs",
+	}}
+	a.Secrets = []elevator.Secret{
+		{Name: "STRIPE_KEY", SecretsManager: "shop/stripe"},
+		{Name: "SIGNING_KEY", SSMParameter: "/shop/signing-key"},
+		{Name: "PARTNER_KEY", SecretsManager: "arn:aws:secretsmanager:us-east-1:210987654321:secret:partner-AbCdEf"},
+	}
+	a.Data.Database = &elevator.Database{Engine: "postgres", Class: "db.t4g.medium", Storage: 20}
+	a.Data.Tables = []elevator.Table{{Name: "line-items", HashKey: elevator.Key{Name: "id", Type: "S"}, OnDemand: true}}
+	return a, o
+}
+
+// mixedFacts are releaseFactsFor with the outputs of web as an ECS
+// service and of the data stores.
+func mixedFacts(regions ...string) map[string]ReleaseFacts {
+	f := releaseFactsFor(regions...)
+	for _, r := range regions {
+		delete(f[r].App, "WebInstanceProfile")
+		delete(f[r].Images, "web")
+		for k, v := range map[string]string{
+			"WebTaskRole":      "arn:aws:iam::123456789012:role/elevator/demo/shop/web/TaskRoleWeb-1",
+			"WebExecutionRole": "arn:aws:iam::123456789012:role/elevator/demo/shop/web/ExecutionRoleWeb-1",
+			"WebLogGroup":      "/elevator/demo/shop/web",
+			"WebRepository":    "123456789012.dkr.ecr." + r + ".amazonaws.com/demo/shop/web",
+			"RedisEndpoint":    "redis." + r + ".example", "RedisPort": "6379",
+			"DatabaseEndpoint": "db." + r + ".example", "DatabasePort": "5432",
+			"DatabaseSecret": "arn:aws:secretsmanager:" + r + ":123456789012:secret:DatabaseSecret-Xy12Zw",
+		} {
+			f[r].App[k] = v
+		}
+	}
+	return f
+}
+
+func mixedRequest(a *elevator.App, o *elevator.Orbit) ReleaseRequest {
+	return ReleaseRequest{Agent: fakeAgentBuilds(), App: a, Orbit: o, Version: "1.4.2", ID: "20261123-150000-0badcafe",
+		CreatedAt: time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC), CreatedBy: "arn:aws:iam::1:user/ada"}
+}
+
+func TestReleaseDocumentPlacesAnECSServiceAndAGroupInEveryRegion(t *testing.T) {
+	a, o := mixedExample(t)
+	rel, err := ReleaseDocument(mixedRequest(a, o), mixedFacts("us-east-1", "us-west-2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, worker := rel.Service("web"), rel.Service("worker")
+	wantTask := &elevator.ReleaseECS{
+		Capacity: elevator.ECSFargateSpot, CPU: 512, Memory: 1024,
+		Ports:   []elevator.ReleasePort{{Container: 8080, Protocol: "tcp"}, {Container: 9000, Protocol: "udp"}},
+		Command: []string{"bin/server"},
+		Env:     map[string]string{"LOG_LEVEL": "warn", "PORT": "8080"}, // the container's LOG_LEVEL over the app's
+	}
+	if !reflect.DeepEqual(web.ECS, wantTask) {
+		t.Errorf("web's task\n got %+v\nwant %+v", web.ECS, wantTask)
+	}
+	if web.InstanceType != "" || web.UserData != "" || len(web.Hooks) != 0 {
+		t.Errorf("web has instance settings: type %q, %d bytes of user data, hooks %v", web.InstanceType, len(web.UserData), web.Hooks)
+	}
+	if web.Capacity.Min != 1 || web.Capacity.Max != 2 || web.Capacity.Strategy != elevator.StrategyCanary || len(web.Policies) != 2 {
+		t.Errorf("web's capacity and policies are not the manifest's: %+v %+v", web.Capacity, web.Policies)
+	}
+	if worker.ECS != nil || worker.InstanceType == "" || worker.UserData == "" || len(worker.Hooks) != 1 {
+		t.Errorf("worker is not a group: ecs %v, type %q, hooks %v", worker.ECS, worker.InstanceType, worker.Hooks)
+	}
+	for _, r := range rel.Regions {
+		p := web.Placement(r)
+		want := elevator.ReleasePlacement{
+			Region:         r,
+			Image:          "123456789012.dkr.ecr." + r + ".amazonaws.com/demo/shop/web:1.4.2",
+			Repository:     "demo/shop/web",
+			Subnets:        []string{"subnet-" + r + "-a", "subnet-" + r + "-b"},
+			SecurityGroups: []string{"sg-web-" + r},
+			TargetGroups:   []string{"arn:tg/web/" + r},
+			Cluster:        "elevator-demo",
+			TaskRole:       "arn:aws:iam::123456789012:role/elevator/demo/shop/web/TaskRoleWeb-1",
+			ExecutionRole:  "arn:aws:iam::123456789012:role/elevator/demo/shop/web/ExecutionRoleWeb-1",
+			LogGroup:       "/elevator/demo/shop/web",
+			Env: map[string]string{
+				"REDIS_URL":        "rediss://redis." + r + ".example:6379",
+				"TABLE_LINE_ITEMS": "shop-line-items-demo",
+				"DATABASE_HOST":    "db." + r + ".example",
+				"DATABASE_PORT":    "5432",
+				"DATABASE_NAME":    "postgres",
+				"DATABASE_USER":    "elevator",
+			},
+			Secrets: []elevator.ReleaseSecret{
+				{Name: "STRIPE_KEY", ValueFrom: "arn:aws:secretsmanager:" + r + ":123456789012:secret:shop/stripe"},
+				{Name: "SIGNING_KEY", ValueFrom: "arn:aws:ssm:" + r + ":123456789012:parameter/shop/signing-key"},
+				{Name: "PARTNER_KEY", ValueFrom: "arn:aws:secretsmanager:us-east-1:210987654321:secret:partner-AbCdEf"},
+				{Name: "DATABASE_PASSWORD", ValueFrom: "arn:aws:secretsmanager:" + r + ":123456789012:secret:DatabaseSecret-Xy12Zw:password::"},
+			},
+		}
+		// Alarms, events and the service URL are as for any service.
+		want.Alarms, want.Events, want.ServiceURL = p.Alarms, p.Events, p.ServiceURL
+		if len(p.Alarms) != 1 {
+			t.Errorf("web in %s: alarms %v, want its cpu alarm", r, p.Alarms)
+		}
+		if !reflect.DeepEqual(*p, want) {
+			t.Errorf("web in %s\n got %+v\nwant %+v", r, *p, want)
+		}
+		wp := worker.Placement(r)
+		if wp.Image != "ami-worker" || wp.InstanceProfile != "profile-worker" || wp.Cluster != "" || wp.TaskRole != "" || wp.Env != nil || wp.Secrets != nil {
+			t.Errorf("worker in %s is not placed as a group: %+v", r, *wp)
+		}
+	}
+	if strings.Contains(rel.Service("worker").UserData, "DATABASE_PASSWORD") {
+		t.Errorf("worker's user data has the ECS database variables")
+	}
+}
+
+func TestReleaseDocumentOfAnECSServiceRunsAnImageAtTheVersion(t *testing.T) {
+	a, o := mixedExample(t)
+	a.Service("web").Runtime.ECS.Repository, a.Service("web").Runtime.ECS.Image = nil, "public.ecr.aws/nginx/nginx"
+	f := mixedFacts("us-east-1", "us-west-2")
+	for _, r := range []string{"us-east-1", "us-west-2"} {
+		delete(f[r].App, "WebRepository")
+	}
+	rel, err := ReleaseDocument(mixedRequest(a, o), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rel.Regions {
+		if p := rel.Service("web").Placement(r); p.Image != "public.ecr.aws/nginx/nginx:1.4.2" || p.Repository != "" {
+			t.Errorf("web in %s: image %q, repository %q", r, p.Image, p.Repository)
+		}
+	}
+}
+
+func TestReleaseDocumentOfAnECSServiceSaysWhatIsMissing(t *testing.T) {
+	a, o := mixedExample(t)
+	f := mixedFacts("us-east-1", "us-west-2")
+	delete(f["us-west-2"].App, "WebTaskRole")
+	delete(f["us-west-2"].App, "WebLogGroup")
+	delete(f["us-east-1"].App, "WebRepository")
+	_, err := ReleaseDocument(mixedRequest(a, o), f)
+	if elevator.ErrorCode(err) != elevator.ENOTFOUND {
+		t.Fatalf("error %v, want ENOTFOUND", err)
+	}
+	for _, w := range []string{"the repository of service web in us-east-1", "the task role of service web in us-west-2", "the log group of service web in us-west-2", "elevator app up"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not say %q: %v", w, err)
+		}
+	}
+
+	f = mixedFacts("us-east-1", "us-west-2")
+	f["us-east-1"].App["WebRepository"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/other"
+	if _, err := ReleaseDocument(mixedRequest(a, o), f); elevator.ErrorCode(err) != elevator.EINTERNAL {
+		t.Errorf("another repository's URI: %v, want EINTERNAL", err)
+	}
+	f = mixedFacts("us-east-1", "us-west-2")
+	f["us-east-1"].App["WebTaskRole"] = "TaskRoleWeb-1"
+	if _, err := ReleaseDocument(mixedRequest(a, o), f); elevator.ErrorCode(err) != elevator.EINTERNAL {
+		t.Errorf("a task role that is no ARN: %v, want EINTERNAL", err)
+	}
+}
+
+func TestReleaseDocumentOfAnECSServiceNeedsTheOrbitsCluster(t *testing.T) {
+	tests := []struct {
+		name     string
+		capacity string
+		orbit    *elevator.OrbitECS
+		want     string
+	}{
+		{"an orbit without ecs", elevator.ECSFargate, nil, "service web runs on ECS and orbit demo has no ECS cluster: add `ecs: {}`"},
+		{"capacity ec2 in an orbit without ecs.ec2", elevator.ECSEC2, &elevator.OrbitECS{}, "service web runs on the orbit's EC2 capacity (capacity: ec2) and orbit demo has none: add `ecs.ec2`"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, o := mixedExample(t)
+			a.Service("web").Runtime.ECS.Capacity, o.ECS = tt.capacity, tt.orbit
+			_, err := ReleaseDocument(mixedRequest(a, o), mixedFacts("us-east-1", "us-west-2"))
+			if elevator.ErrorCode(err) != elevator.EINVALID || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "services.web.runtime.ecs") {
+				t.Errorf("error %v (%s), want EINVALID at services.web.runtime.ecs saying %q", err, elevator.ErrorCode(err), tt.want)
+			}
+		})
+	}
+	a, o := mixedExample(t)
+	a.Service("web").Runtime.ECS.Capacity, o.ECS = elevator.ECSEC2, &elevator.OrbitECS{EC2: &elevator.ECSCapacity{InstanceType: "m7g.large", Max: 2}}
+	rel, err := ReleaseDocument(mixedRequest(a, o), mixedFacts("us-east-1", "us-west-2"))
+	if err != nil || rel.Service("web").ECS.Capacity != elevator.ECSEC2 {
+		t.Errorf("capacity ec2 in an orbit with ecs.ec2: %v", err)
+	}
+}
