@@ -122,7 +122,7 @@ func TestParseOrbitRejects(t *testing.T) {
 		{"a missing name and regions", "protect: true\n",
 			[]string{`orbit.yml:1:1: missing required field "name"`, `orbit.yml:1:1: missing required field "regions"`}},
 		{"an unknown top-level key", "name: a\nregions: {us-east-1: {}}\ncolour: red\n",
-			[]string{`orbit.yml:3:1: colour: unknown field "colour"; allowed here: access, account, bastion, builders, deployer, domain, images, name, network, notifications, pipelines, protect, regions`}},
+			[]string{`orbit.yml:3:1: colour: unknown field "colour"; allowed here: access, account, bastion, builders, deployer, domain, ecs, images, name, network, notifications, pipelines, protect, regions`}},
 		{"an unknown key in a region", "name: a\nregions:\n  us-east-1:\n    cidrs: 10.0.0.0/16\n",
 			[]string{`orbit.yml:4:5: regions.us-east-1.cidrs: unknown field "cidrs"; allowed here: azs, bastion, cidr, nat, tiers`}},
 		{"an upper-case name", "name: Prod\nregions: {us-east-1: {}}\n",
