@@ -32,7 +32,9 @@ func TestECSServicesAreListedAsNotIncluded(t *testing.T) {
 			if !slices.Contains(e.Totals.Excluded, "service web: ECS tasks") || e.Totals.Complete {
 				t.Errorf("totals %+v, want the ECS service excluded", e.Totals)
 			}
-			if !slices.ContainsFunc(e.Unpriced, func(s string) bool { return strings.Contains(s, "service web: ECS tasks") && strings.Contains(s, "not included") }) {
+			if !slices.ContainsFunc(e.Unpriced, func(s string) bool {
+				return strings.Contains(s, "service web: ECS tasks") && strings.Contains(s, "not included")
+			}) {
 				t.Errorf("unpriced %q, want service web's tasks not included", e.Unpriced)
 			}
 			if l := line(e, "add", "us-east-1", "service worker: t3.micro instances"); l == nil || !l.Priced || l.Monthly == 0 {
