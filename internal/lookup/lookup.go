@@ -1,7 +1,7 @@
 // Package lookup finds, in AWS, the facts that building a release
 // document needs (see compile.ReleaseDocument): in every region of the
-// orbit, the orbit's and the app's stack outputs and each service's image.
-// It only reads.
+// orbit, the orbit's and the app's stack outputs and each service's image
+// (the AMI of its instances; an ECS service has none). It only reads.
 package lookup
 
 import (
@@ -49,6 +49,9 @@ func ReleaseFacts(ctx context.Context, a *elevator.App, o *elevator.Orbit, clien
 		}
 		images := map[string]string{}
 		for _, svc := range a.Services {
+			if svc.Runtime.ECS != nil {
+				continue // tasks run a container image, no AMI
+			}
 			id, err := svc.AMI.Resolve(ctx, c.Images)
 			if err != nil {
 				if elevator.ErrorCode(err) == elevator.ENOTFOUND {
