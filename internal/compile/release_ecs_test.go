@@ -208,3 +208,71 @@ func TestReleaseDocumentOfAnECSServiceNeedsTheOrbitsCluster(t *testing.T) {
 		t.Errorf("capacity ec2 in an orbit with ecs.ec2: %v", err)
 	}
 }
+
+// TestReleaseDocumentReadsTheOutputsTheECSAppStackMakes builds the release
+// of the containers golden case from its app stack's outputs, resolved as
+// apply.Outputs does on the emulator (physical ids made up; the
+// repository's is its name, and the outputs only CloudFormation resolves
+// are stand-ins): the release finds every output it needs.
+func TestReleaseDocumentReadsTheOutputsTheECSAppStackMakes(t *testing.T) {
+	var c compiledAppCase
+	for _, cc := range compileAppCases(t) {
+		if cc.name == "containers" {
+			c = cc
+		}
+	}
+	if c.a == nil {
+		t.Fatal("no golden case containers")
+	}
+	facts := map[string]ReleaseFacts{}
+	for _, s := range c.stacks {
+		refs := map[string]string{}
+		for k, v := range s.Parameters {
+			refs[k] = v
+		}
+		for id := range s.Template.Resources {
+			refs[id] = "id-of-" + id
+		}
+		refs[RepositoryResource("web")] = elevator.AppRepositoryName(c.o.Name, c.a.Name, "web")
+		refs["DatabaseSecret"] = "arn:aws:secretsmanager:" + s.Region + ":" + testAccount + ":secret:id-of-DatabaseSecret-AbCdEf"
+		app := map[string]string{}
+		for key, out := range s.Template.Outputs {
+			if v, ok := resolveOutput(out.Value, refs); ok {
+				app[key] = v
+			} else {
+				app[key] = "stand-in-" + key
+			}
+		}
+		facts[s.Region] = ReleaseFacts{Orbit: c.facts[s.Region].Orbit, App: app}
+	}
+	req := mixedRequest(c.a, c.o)
+	rel, err := ReleaseDocument(req, facts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rel.Regions {
+		web, worker := rel.Service("web").Placement(r), rel.Service("worker").Placement(r)
+		if want := RepositoryHost(testAccount, r) + "/staging/depot/web:1.4.2"; web.Image != want {
+			t.Errorf("web's image %s, want %s", web.Image, want)
+		}
+		if worker.Image != "public.ecr.aws/acme/depot-worker:1.4.2" || rel.Service("worker").ECS.Capacity != elevator.ECSEC2 {
+			t.Errorf("worker's image %s, capacity %s", worker.Image, rel.Service("worker").ECS.Capacity)
+		}
+		if want := "arn:aws:iam::" + testAccount + ":role/elevator/staging/depot/web/id-of-TaskRoleWeb"; web.TaskRole != want {
+			t.Errorf("web's task role %s, want %s", web.TaskRole, want)
+		}
+		if web.LogGroup != "id-of-LogGroupWeb" || len(web.TargetGroups) != 1 || len(worker.TargetGroups) != 0 || len(web.SecurityGroups) != 1 {
+			t.Errorf("web's placement %+v", *web)
+		}
+		wantSecrets := []elevator.ReleaseSecret{
+			{Name: "API_TOKEN", ValueFrom: "arn:aws:secretsmanager:" + r + ":" + testAccount + ":secret:depot/api-token"},
+			{Name: "DATABASE_PASSWORD", ValueFrom: "arn:aws:secretsmanager:" + r + ":" + testAccount + ":secret:id-of-DatabaseSecret-AbCdEf:password::"},
+		}
+		if !reflect.DeepEqual(worker.Secrets, wantSecrets) {
+			t.Errorf("worker's secrets\n got %v\nwant %v", worker.Secrets, wantSecrets)
+		}
+		if web.Env["REDIS_URL"] != "rediss://stand-in-RedisEndpoint:6379" || web.Env["DATABASE_PORT"] != "5432" {
+			t.Errorf("web's env %v", web.Env)
+		}
+	}
+}
