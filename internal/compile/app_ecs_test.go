@@ -2,8 +2,10 @@ package compile
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/manifest"
@@ -272,5 +274,60 @@ func TestECSServiceNeedsTheOrbitsCluster(t *testing.T) {
 				at += i + len(w)
 			}
 		})
+	}
+}
+
+// TestECSRolesGrantOnlyNamedResources checks every statement of the ECS
+// services' roles, in the unit test's app and in the containers golden
+// case: no action has a wildcard, and only the actions that take no
+// resource are on "*" (the task role has no such statement unless the
+// service has custom alarms; then a namespace condition limits it).
+func TestECSRolesGrantOnlyNamedResources(t *testing.T) {
+	withoutResource := map[string]bool{"ecr:GetAuthorizationToken": true, "cloudwatch:PutMetricData": true}
+	a, o := ecsTestApp(t)
+	a.Service("worker").Runtime.ECS.Image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme/worker"
+	a.Service("worker").Alarms = []elevator.Alarm{{Metric: elevator.MetricCustom, Namespace: "Shop", MetricName: "QueueDepth", Statistic: "Maximum", Comparison: ">", Threshold: 100, Period: 60 * time.Second, Evaluations: 1, Severity: elevator.SeverityWarning}}
+	stacks := []Stack{compileECSTestApp(t, a, o)}
+	for _, c := range compileAppCases(t) {
+		if c.name == "containers" {
+			stacks = append(stacks, c.stacks...)
+		}
+	}
+	if len(stacks) != 2 {
+		t.Fatalf("%d stacks, want the unit test's and the containers golden case's", len(stacks))
+	}
+	roles := 0
+	for _, s := range stacks {
+		for id, r := range s.Template.Resources {
+			if r.Type != "AWS::IAM::Role" {
+				continue
+			}
+			roles++
+			for _, st := range r.Properties["Policies"].([]any)[0].(Props)["PolicyDocument"].(Props)["Statement"].([]any) {
+				st := st.(Props)
+				actions, resources := list(st["Action"]), list(st["Resource"])
+				for _, act := range actions {
+					if strings.Contains(act, "*") {
+						t.Errorf("%s: statement %s allows the actions %s", id, st["Sid"], act)
+					}
+					if slices.Contains(resources, "*") && !withoutResource[act] {
+						t.Errorf("%s: statement %s allows %s on every resource", id, st["Sid"], act)
+					}
+					if act == "cloudwatch:PutMetricData" && st["Condition"] == nil {
+						t.Errorf("%s: statement %s puts metrics in any namespace", id, st["Sid"])
+					}
+				}
+			}
+		}
+	}
+	if roles != 8 {
+		t.Errorf("%d roles checked, want 2 services x 2 roles x 2 stacks", roles)
+	}
+	got := roleStatements(t, stacks[0], "ExecutionRoleWorker")["ECRPull"]["Resource"]
+	if want := "arn:aws:ecr:us-east-1:123456789012:repository/acme/worker"; got != want {
+		t.Errorf("worker pulls from %v, want the repository its image names, %s", got, want)
+	}
+	if _, ok := roleStatements(t, stacks[0], "TaskRoleWorker")["CustomMetrics"]; !ok {
+		t.Errorf("worker's task role cannot put its custom alarm's metric")
 	}
 }
