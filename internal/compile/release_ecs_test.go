@@ -13,7 +13,7 @@ import (
 // from its own repository (built in Go) and worker on Auto Scaling Groups
 // as it is, with secrets from both stores, a database and a table, in the
 // example orbit (us-east-1 and us-west-2) with an ECS cluster.
-func mixedExample(t *testing.T) (*elevator.App, *elevator.Orbit) {
+func mixedExample(t testing.TB) (*elevator.App, *elevator.Orbit) {
 	t.Helper()
 	a, o := releaseExample(t)
 	o.ECS = &elevator.OrbitECS{Path: "ecs"}
@@ -273,6 +273,30 @@ func TestReleaseDocumentReadsTheOutputsTheECSAppStackMakes(t *testing.T) {
 		}
 		if web.Env["REDIS_URL"] != "rediss://stand-in-RedisEndpoint:6379" || web.Env["DATABASE_PORT"] != "5432" {
 			t.Errorf("web's env %v", web.Env)
+		}
+	}
+}
+
+// BenchmarkECSAppStackAndRelease compiles the containers golden app (two
+// ECS services, a secret, Redis and a database) into its orbit's region,
+// and builds the release of the mixed example app (one ECS service, one
+// group) in two regions, per operation.
+func BenchmarkECSAppStackAndRelease(b *testing.B) {
+	a, err := loadApp("containers", "staging")
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := loadAppOrbit(b, "containers")
+	facts := orbitAppFacts(b, o, nil)
+	ma, mo := mixedExample(b)
+	req, rf := mixedRequest(ma, mo), mixedFacts("us-east-1", "us-west-2")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := AppStacks(a, o, facts); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ReleaseDocument(req, rf); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
