@@ -133,6 +133,9 @@ func TestReleaseDocumentPlacesAnECSServiceAndAGroupInEveryRegion(t *testing.T) {
 	if strings.Contains(rel.Service("worker").UserData, "DATABASE_PASSWORD") {
 		t.Errorf("worker's user data has the ECS database variables")
 	}
+	if err := rel.Check(); err != nil {
+		t.Errorf("the built release fails its own checks: %v", err)
+	}
 }
 
 func TestReleaseDocumentOfAnECSServiceRunsAnImageAtTheVersion(t *testing.T) {
@@ -274,6 +277,9 @@ func TestReleaseDocumentReadsTheOutputsTheECSAppStackMakes(t *testing.T) {
 		if web.Env["REDIS_URL"] != "rediss://stand-in-RedisEndpoint:6379" || web.Env["DATABASE_PORT"] != "5432" {
 			t.Errorf("web's env %v", web.Env)
 		}
+	}
+	if err := rel.Check(); err != nil {
+		t.Errorf("the built release fails its own checks: %v", err)
 	}
 }
 
