@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/manifest"
 )
 
 // AppFacts are what the apply step looked up in AWS for one region of the
@@ -211,6 +212,7 @@ func (b *appBuilder) build() {
 		b.missing = append(b.missing, "the account id") // instance profile ARNs
 	}
 	b.checkServiceNames()
+	b.checkOrbitECS()
 	b.databaseSecretRef()
 	for i := range b.a.Services {
 		b.service(&b.a.Services[i])
@@ -226,6 +228,16 @@ func (b *appBuilder) build() {
 
 func (b *appBuilder) errorf(path string, value any, format string, args ...any) {
 	b.errs = append(b.errs, b.a.Source.Errorf(path, value, format, args...))
+}
+
+// checkOrbitECS reports the app's ECS services the orbit has no cluster,
+// or no EC2 capacity, for (manifest.CheckECSOrbit): what to add is in the
+// orbit manifest.
+func (b *appBuilder) checkOrbitECS() {
+	var fe elevator.FieldErrors
+	if err := manifest.CheckECSOrbit(b.a, b.o); errors.As(err, &fe) {
+		b.errs = append(b.errs, fe...)
+	}
 }
 
 // checkServiceNames reports services whose names give no logical ID, or

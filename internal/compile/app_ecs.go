@@ -25,42 +25,10 @@ const (
 // instance profile, the two roles of its tasks. Its target group, made
 // with the load balancers, takes tasks by IP.
 func (b *appBuilder) ecsService(s *elevator.Service) {
-	b.checkOrbitECS(s)
 	b.serviceSecurityGroup(s)
 	b.ecsRoles(s)
 	b.logGroup(s)
 	b.repository(s)
-}
-
-// checkOrbitECS reports an ECS service the orbit has no cluster, or no
-// EC2 capacity, for: what to add is in the orbit manifest.
-func (b *appBuilder) checkOrbitECS(s *elevator.Service) {
-	e := s.Runtime.ECS
-	if err := OrbitRunsECS(b.o, s); err != "" {
-		b.errorf(e.Path, nil, "%s", err)
-	}
-}
-
-// OrbitRunsECS returns "" when orbit o can run ECS service s (s has
-// Runtime.ECS), else what the orbit manifest lacks, naming the field to
-// add: an ecs section for any ECS service, and ecs.ec2 for one on EC2
-// capacity.
-func OrbitRunsECS(o *elevator.Orbit, s *elevator.Service) string {
-	e := s.Runtime.ECS
-	switch {
-	case o.ECS == nil:
-		return "service " + s.Name + " runs on ECS and orbit " + o.Name + " has no ECS cluster: add `ecs: {}` (or `ecs: {ec2: ...}`) to the orbit manifest" + orbitFile(o)
-	case e.Capacity == elevator.ECSEC2 && o.ECS.EC2 == nil:
-		return "service " + s.Name + " runs on the orbit's EC2 capacity (capacity: ec2) and orbit " + o.Name + " has none: add `ecs.ec2` (instance_type, max) to the orbit manifest" + orbitFile(o) + ", or use capacity fargate"
-	}
-	return ""
-}
-
-func orbitFile(o *elevator.Orbit) string {
-	if o.Source.File == "" {
-		return ""
-	}
-	return " " + o.Source.File
 }
 
 // ecsTrust is the trust policy of a role ECS tasks assume; condition, when

@@ -74,7 +74,7 @@ func compileECSTestApp(t *testing.T, a *elevator.App, o *elevator.Orbit) Stack {
 	return stacks[0]
 }
 
-// statements returns a role's inline policy statements by Sid.
+// roleStatements returns a role's inline policy statements by Sid.
 func roleStatements(t *testing.T, s Stack, id string) map[string]Props {
 	t.Helper()
 	r, ok := s.Template.Resources[id]
@@ -160,7 +160,7 @@ func TestECSTaskRoleIsTheInstanceRoleWithoutWhatOnlyAnInstanceNeeds(t *testing.T
 	got := roleStatements(t, s, "TaskRoleWeb")
 	wantSids := []string{"OwnStateObjects", "ListOwnStateObjects", "AppSettings", "AppTables"}
 	if len(got) != len(wantSids) {
-		t.Errorf("task role statements %v, want exactly %v", keys(got), wantSids)
+		t.Errorf("task role statements %v, want exactly %v", sids(got), wantSids)
 	}
 	for _, sid := range wantSids {
 		if !reflect.DeepEqual(got[sid], instance[sid]) {
@@ -178,8 +178,9 @@ func TestECSTaskRoleIsTheInstanceRoleWithoutWhatOnlyAnInstanceNeeds(t *testing.T
 	if !reflect.DeepEqual(r.Properties["AssumeRolePolicyDocument"], wantTrust) {
 		t.Errorf("task role trust\n got %v\nwant %v", r.Properties["AssumeRolePolicyDocument"], wantTrust)
 	}
-	if managed, _ := r.Properties["ManagedPolicyArns"].([]any); len(managed) != 1 {
-		t.Errorf("task role managed policies %v, want the orbit's deployer policy", r.Properties["ManagedPolicyArns"])
+	wantManaged := []any{Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/elevator/staging/elevator-staging-deployer")}
+	if managed := r.Properties["ManagedPolicyArns"]; !reflect.DeepEqual(managed, wantManaged) {
+		t.Errorf("task role managed policies\n got %v\nwant the orbit's deployer policy %v", managed, wantManaged)
 	}
 	for _, id := range []string{"TaskRoleWeb", "ExecutionRoleWeb", "TaskRoleWorker", "ExecutionRoleWorker"} {
 		if p := s.Template.Resources[id].Properties["Path"]; p != elevator.IAMPath("staging", "shop", strings.TrimPrefix(strings.TrimPrefix(strings.ToLower(id), "taskrole"), "executionrole")) {
@@ -188,7 +189,8 @@ func TestECSTaskRoleIsTheInstanceRoleWithoutWhatOnlyAnInstanceNeeds(t *testing.T
 	}
 }
 
-func keys(m map[string]Props) []string {
+// sids are the Sids of statements by Sid.
+func sids(m map[string]Props) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)
@@ -248,12 +250,12 @@ func TestECSServiceNeedsTheOrbitsCluster(t *testing.T) {
 		{
 			name:  "an orbit without ecs",
 			orbit: func(*elevator.OrbitECS) *elevator.OrbitECS { return nil },
-			want:  []string{"services.web.runtime.ecs", "service web runs on ECS and orbit staging has no ECS cluster: add `ecs: {}`"},
+			want:  []string{"services.web.runtime.ecs", "service web runs on ECS, but orbit staging has no ECS cluster; add an ecs section to the orbit's manifest"},
 		},
 		{
 			name:  "capacity ec2 in an orbit without ecs.ec2",
 			orbit: func(e *elevator.OrbitECS) *elevator.OrbitECS { e.EC2 = nil; return e },
-			want:  []string{"services.worker.runtime.ecs", "service worker runs on the orbit's EC2 capacity (capacity: ec2) and orbit staging has none: add `ecs.ec2`"},
+			want:  []string{"services.worker.runtime.ecs", "orbit staging's cluster has no EC2 capacity; add ecs.ec2 to the orbit's manifest"},
 		},
 	}
 	for _, tt := range tests {

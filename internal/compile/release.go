@@ -11,6 +11,7 @@ import (
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/manifest"
 )
 
 // ServiceOutput is the key of one of a service's outputs in its app's
@@ -93,16 +94,8 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 	for _, r := range o.Regions {
 		rel.Regions = append(rel.Regions, r.Name)
 	}
-	var orbitLacks elevator.FieldErrors
-	for i := range a.Services {
-		if svc := &a.Services[i]; svc.Runtime.ECS != nil {
-			if msg := OrbitRunsECS(o, svc); msg != "" {
-				orbitLacks = append(orbitLacks, a.Source.Errorf(svc.Runtime.ECS.Path, nil, "%s", msg))
-			}
-		}
-	}
-	if len(orbitLacks) > 0 {
-		return nil, orbitLacks
+	if err := manifest.CheckECSOrbit(a, o); err != nil {
+		return nil, err
 	}
 	var missing []string
 	for i := range a.Services {
@@ -146,7 +139,7 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 				p.SecurityGroups = []string{sg}
 			}
 			if svc.Runtime.ECS != nil {
-				err := ecsPlacement(&p, svc, a, o, r, req.Version, f.App, func(key, what string) string { return need(f.App, key, what) })
+				err := ecsPlacement(&p, svc, a, o, r, req.Version, func(key, what string) string { return need(f.App, key, what) })
 				if err != nil {
 					return nil, err
 				}
@@ -207,10 +200,8 @@ func withOwnImage(svc *elevator.Service, a *elevator.App, o *elevator.Orbit, fac
 			missing("the repository of service " + svc.Name + " in " + r.Name)
 			continue
 		}
-		repo, ok := ParseECRImage(uri)
-		if !ok || repo.Region != r.Name || repo.Name != name {
-			return nil, elevator.Errorf(elevator.EINTERNAL, "app %s in orbit %s, region %s: output %s is %q, not the URI of repository %s there",
-				a.Name, o.Name, r.Name, RepositoryOutput(svc.Name), uri, name)
+		if err := repositoryURI(uri, r.Name, name, a, o, svc); err != nil {
+			return nil, err
 		}
 		img := strings.Replace(uri, ".dkr.ecr."+r.Name+".", ".dkr.ecr.{{REGION}}.", 1)
 		switch {
@@ -225,6 +216,17 @@ func withOwnImage(svc *elevator.Service, a *elevator.App, o *elevator.Orbit, fac
 	docker.Image = image
 	own.Runtime.Docker = &docker
 	return &own, nil
+}
+
+// repositoryURI returns nil when uri, the app stack's output
+// RepositoryOutput(svc.Name) in region, is the URI of repository name
+// there, else an EINTERNAL error naming the output.
+func repositoryURI(uri, region, name string, a *elevator.App, o *elevator.Orbit, svc *elevator.Service) error {
+	if repo, ok := ParseECRImage(uri); ok && repo.Region == region && repo.Name == name {
+		return nil
+	}
+	return elevator.Errorf(elevator.EINTERNAL, "app %s in orbit %s, region %s: output %s is %q, not the URI of repository %s there",
+		a.Name, o.Name, region, RepositoryOutput(svc.Name), uri, name)
 }
 
 // releaseService carries a service's capacity, scaling and hooks over from

@@ -57,16 +57,14 @@ func ecsTask(svc *elevator.Service) *elevator.ReleaseECS {
 // stores' addresses (Env) and the app's secrets as ARNs (Secrets). need
 // reads an output and reports it missing when it is not there. It returns
 // an EINTERNAL error when the stack's outputs are not what it makes.
-func ecsPlacement(p *elevator.ReleasePlacement, svc *elevator.Service, a *elevator.App, o *elevator.Orbit, r *elevator.Region, version string, app map[string]string, need func(key, what string) string) error {
+func ecsPlacement(p *elevator.ReleasePlacement, svc *elevator.Service, a *elevator.App, o *elevator.Orbit, r *elevator.Region, version string, need func(key, what string) string) error {
 	e := svc.Runtime.ECS
 	p.Cluster = elevator.ECSClusterName(o.Name)
 	if e.Repository != nil {
 		name := elevator.AppRepositoryName(o.Name, a.Name, svc.Name)
 		if uri := need(RepositoryOutput(svc.Name), "the repository of service "+svc.Name); uri != "" {
-			repo, ok := ParseECRImage(uri)
-			if !ok || repo.Region != r.Name || repo.Name != name {
-				return elevator.Errorf(elevator.EINTERNAL, "app %s in orbit %s, region %s: output %s is %q, not the URI of repository %s there",
-					a.Name, o.Name, r.Name, RepositoryOutput(svc.Name), uri, name)
+			if err := repositoryURI(uri, r.Name, name, a, o, svc); err != nil {
+				return err
 			}
 			p.Image = uri + ":" + version
 		}

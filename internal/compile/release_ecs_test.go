@@ -189,18 +189,18 @@ func TestReleaseDocumentOfAnECSServiceNeedsTheOrbitsCluster(t *testing.T) {
 		name     string
 		capacity string
 		orbit    *elevator.OrbitECS
-		want     string
+		at, want string
 	}{
-		{"an orbit without ecs", elevator.ECSFargate, nil, "service web runs on ECS and orbit demo has no ECS cluster: add `ecs: {}`"},
-		{"capacity ec2 in an orbit without ecs.ec2", elevator.ECSEC2, &elevator.OrbitECS{}, "service web runs on the orbit's EC2 capacity (capacity: ec2) and orbit demo has none: add `ecs.ec2`"},
+		{"an orbit without ecs", elevator.ECSFargate, nil, "services.web.runtime.ecs", "service web runs on ECS, but orbit demo has no ECS cluster; add an ecs section to the orbit's manifest"},
+		{"capacity ec2 in an orbit without ecs.ec2", elevator.ECSEC2, &elevator.OrbitECS{}, "services.web.runtime.ecs", "orbit demo's cluster has no EC2 capacity; add ecs.ec2 to the orbit's manifest"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a, o := mixedExample(t)
 			a.Service("web").Runtime.ECS.Capacity, o.ECS = tt.capacity, tt.orbit
 			_, err := ReleaseDocument(mixedRequest(a, o), mixedFacts("us-east-1", "us-west-2"))
-			if elevator.ErrorCode(err) != elevator.EINVALID || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "services.web.runtime.ecs") {
-				t.Errorf("error %v (%s), want EINVALID at services.web.runtime.ecs saying %q", err, elevator.ErrorCode(err), tt.want)
+			if elevator.ErrorCode(err) != elevator.EINVALID || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.at) {
+				t.Errorf("error %v (%s), want EINVALID at %s saying %q", err, elevator.ErrorCode(err), tt.at, tt.want)
 			}
 		})
 	}
