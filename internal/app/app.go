@@ -159,8 +159,8 @@ func (s *Service) Facts(ctx context.Context, a *elevator.App, o *elevator.Orbit)
 // repository the stack lacks.
 func keptRepositories(ctx context.Context, c Clients, a *elevator.App, o *elevator.Orbit) (map[string]bool, error) {
 	var own []string
-	for _, s := range a.Services {
-		if d := s.Runtime.Docker; d != nil && d.Repository != nil {
+	for i := range a.Services {
+		if s := &a.Services[i]; compile.OwnRepository(s) != nil {
 			own = append(own, s.Name)
 		}
 	}
@@ -372,8 +372,8 @@ func (s *Service) Down(ctx context.Context, a *elevator.App, o *elevator.Orbit, 
 		if err != nil {
 			return fmt.Errorf("delete app %s in %s: %w", a.Name, regions[i].name, err)
 		}
-		for _, svc := range a.Services {
-			if d := svc.Runtime.Docker; d != nil && d.Repository != nil && s.Progress != nil {
+		for j := range a.Services {
+			if svc := &a.Services[j]; compile.OwnRepository(svc) != nil && s.Progress != nil {
 				s.Progress.Note(regions[i].name, "kept ECR repository "+elevator.AppRepositoryName(o.Name, a.Name, svc.Name)+
 					" and its images: the next `app up` takes it back; `aws ecr delete-repository --force` deletes it")
 			}

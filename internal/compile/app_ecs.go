@@ -138,9 +138,10 @@ func (b *appBuilder) ecsExecutionPolicy(s *elevator.Service) []any {
 	return statements
 }
 
-// ownRepository is the settings of service s's own ECR repository, or nil
-// when it runs from an image named in its manifest (or has no image).
-func ownRepository(s *elevator.Service) *elevator.Repository {
+// OwnRepository is the settings of service s's own ECR repository
+// (elevator.AppRepositoryName), a Docker or an ECS service's, or nil when
+// it runs from an image named in its manifest (or has no image).
+func OwnRepository(s *elevator.Service) *elevator.Repository {
 	switch {
 	case s.Runtime.Docker != nil:
 		return s.Runtime.Docker.Repository

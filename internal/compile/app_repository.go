@@ -44,7 +44,7 @@ func RepositoryHost(account, region string) string {
 // not declared again, which CloudFormation would refuse as a name taken:
 // the stack only outputs its URI, and the repository keeps its settings.
 func (b *appBuilder) repository(s *elevator.Service) {
-	repo := ownRepository(s)
+	repo := OwnRepository(s)
 	if repo == nil || b.svcID[s.Name] == "" {
 		return
 	}
