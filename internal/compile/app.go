@@ -232,12 +232,13 @@ func (b *appBuilder) errorf(path string, value any, format string, args ...any) 
 
 // checkOrbitECS reports the app's ECS services the orbit has no cluster,
 // or no EC2 capacity, for (manifest.CheckECSOrbit): what to add is in the
-// orbit manifest.
+// orbit manifest; and the secrets ECS cannot give them (checkECSSecrets).
 func (b *appBuilder) checkOrbitECS() {
 	var fe elevator.FieldErrors
 	if err := manifest.CheckECSOrbit(b.a, b.o); errors.As(err, &fe) {
 		b.errs = append(b.errs, fe...)
 	}
+	b.errs = append(b.errs, checkECSSecrets(b.a)...)
 }
 
 // checkServiceNames reports services whose names give no logical ID, or

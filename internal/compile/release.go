@@ -97,6 +97,9 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 	if err := manifest.CheckECSOrbit(a, o); err != nil {
 		return nil, err
 	}
+	if errs := checkECSSecrets(a); len(errs) > 0 {
+		return nil, errs.Sorted()
+	}
 	var missing []string
 	for i := range a.Services {
 		svc := &a.Services[i]

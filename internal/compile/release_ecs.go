@@ -5,6 +5,7 @@
 package compile
 
 import (
+	"regexp"
 	"strings"
 
 	elevator "github.com/elevatorhq/elevator"
@@ -142,3 +143,64 @@ func arnAccount(arn string) string {
 	}
 	return parts[4]
 }
+
+// checkECSSecrets reports, for an app with ECS services, each secret ECS
+// could not put in their containers as it is: one named like a variable
+// the container's environment has already (a data store's, an
+// ELEVATOR_* one, or an env key of an ECS service or its container),
+// which would give one name twice, and one given by a name that ends in
+// "-" and six letters or digits: ECS passes a secret's ARN, and Secrets
+// Manager reads such an ARN as a complete one, whose last six characters
+// are the suffix it adds, and finds no secret.
+func checkECSSecrets(a *elevator.App) elevator.FieldErrors {
+	var ecs []*elevator.Service
+	for i := range a.Services {
+		if a.Services[i].Runtime.ECS != nil {
+			ecs = append(ecs, &a.Services[i])
+		}
+	}
+	if len(ecs) == 0 {
+		return nil
+	}
+	taken := map[string]string{
+		envRedisURL:         "the Redis address",
+		envDatabaseHost:     "the database's host",
+		envDatabasePort:     "the database's port",
+		envDatabaseName:     "the database's name",
+		envDatabaseUser:     "the database's user",
+		envDatabasePassword: "the database's password",
+	}
+	for _, t := range a.Data.Tables {
+		taken[TableEnv(t.Name)] = "table " + t.Name
+	}
+	for _, s := range ecs {
+		for k := range s.Env {
+			taken[k] = "an env key of service " + s.Name
+		}
+		for k := range s.Runtime.ECS.Env {
+			taken[k] = "an env key of service " + s.Name + "'s container (runtime.ecs.env)"
+		}
+	}
+	var errs elevator.FieldErrors
+	for _, s := range a.Secrets {
+		at := s.Path + "#key"
+		if _, ok := a.Source.Positions[at]; !ok {
+			at = s.Path
+		}
+		switch what, ok := taken[s.Name]; {
+		case strings.HasPrefix(s.Name, "ELEVATOR_"):
+			errs = append(errs, a.Source.Errorf(at, s.Name, "ELEVATOR_* names are Elevator's own variables in the containers of ECS services; name the secret otherwise"))
+		case ok:
+			errs = append(errs, a.Source.Errorf(at, s.Name, "is already a variable of the containers of ECS services: %s; name the secret otherwise", what))
+		}
+		if id := s.SecretsManager; id != "" && !strings.HasPrefix(id, "arn:") && secretSuffix.MatchString(id) {
+			at := s.Path + ".secretsmanager"
+			errs = append(errs, a.Source.Errorf(at, id, "ends like the 6-character suffix Secrets Manager adds to an ARN, so ECS (service %s) would not find the secret by this name; give the secret's full ARN instead", ecs[0].Name))
+		}
+	}
+	return errs
+}
+
+// secretSuffix matches a secret name that, in an ARN, Secrets Manager
+// reads as a complete ARN: "-" and six letters or digits at the end.
+var secretSuffix = regexp.MustCompile(`-[A-Za-z0-9]{6}$`)

@@ -306,3 +306,54 @@ func BenchmarkECSAppStackAndRelease(b *testing.B) {
 		}
 	}
 }
+
+// TestECSAppRefusesSecretsTheContainersCannotTake: in an app with an ECS
+// service, a secret named like a variable the containers have already
+// (a data store's, ELEVATOR_*, an env key) and a Secrets Manager name
+// that ends like the suffix of an ARN are refused at the secret, by the
+// release document and by the app stack alike. The same secrets in an
+// app without ECS services are not refused.
+func TestECSAppRefusesSecretsTheContainersCannotTake(t *testing.T) {
+	tests := []struct {
+		name   string
+		secret elevator.Secret
+		want   string
+	}{
+		{"the database's password", elevator.Secret{Name: "DATABASE_PASSWORD", SSMParameter: "/shop/db"}, `secrets.DATABASE_PASSWORD: "DATABASE_PASSWORD": is already a variable of the containers of ECS services: the database's password`},
+		{"the database's host", elevator.Secret{Name: "DATABASE_HOST", SSMParameter: "/shop/db"}, `"DATABASE_HOST": is already a variable of the containers of ECS services: the database's host`},
+		{"the Redis address", elevator.Secret{Name: "REDIS_URL", SSMParameter: "/shop/redis"}, `"REDIS_URL": is already a variable of the containers of ECS services: the Redis address`},
+		{"a table", elevator.Secret{Name: "TABLE_LINE_ITEMS", SSMParameter: "/shop/t"}, `"TABLE_LINE_ITEMS": is already a variable of the containers of ECS services: table line-items`},
+		{"an Elevator variable", elevator.Secret{Name: "ELEVATOR_VERSION", SSMParameter: "/shop/v"}, `"ELEVATOR_VERSION": ELEVATOR_* names are Elevator's own variables`},
+		{"a container env key", elevator.Secret{Name: "LOG_LEVEL", SSMParameter: "/shop/l"}, `"LOG_LEVEL": is already a variable of the containers of ECS services: an env key of service web's container (runtime.ecs.env)`},
+		{"a service env key", elevator.Secret{Name: "MODE", SSMParameter: "/shop/m"}, `"MODE": is already a variable of the containers of ECS services: an env key of service web`},
+		{"a name like an ARN's suffix", elevator.Secret{Name: "DB_MASTER", SecretsManager: "shop/db-master"}, `secrets.DB_MASTER.secretsmanager: "shop/db-master": ends like the 6-character suffix Secrets Manager adds to an ARN`},
+		{"another name like an ARN's suffix", elevator.Secret{Name: "STRIPE", SecretsManager: "stripe-apikey"}, `"stripe-apikey": ends like the 6-character suffix`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, o := mixedExample(t)
+			a.Service("web").Env = map[string]string{"MODE": "web"}
+			tt.secret.Path = "secrets." + tt.secret.Name
+			a.Secrets = append(a.Secrets, tt.secret)
+			_, err := ReleaseDocument(mixedRequest(a, o), mixedFacts("us-east-1", "us-west-2"))
+			if elevator.ErrorCode(err) != elevator.EINVALID || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("release document: %v (%s), want EINVALID saying %q", err, elevator.ErrorCode(err), tt.want)
+			}
+			if _, err := AppStacks(a, o, orbitAppFacts(t, o, nil)); elevator.ErrorCode(err) != elevator.EINVALID || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("app stack: %v (%s), want EINVALID saying %q", err, elevator.ErrorCode(err), tt.want)
+			}
+
+			a.Service("web").Runtime = elevator.Runtime{Docker: &elevator.Docker{Image: "ghcr.io/acme/web"}}
+			if errs := checkECSSecrets(a); len(errs) > 0 {
+				t.Errorf("an app without ECS services: %v", errs)
+			}
+		})
+	}
+	a, o := mixedExample(t)
+	if errs := checkECSSecrets(a); len(errs) > 0 {
+		t.Errorf("the example's own secrets: %v", errs)
+	}
+	if _, err := ReleaseDocument(mixedRequest(a, o), mixedFacts("us-east-1", "us-west-2")); err != nil {
+		t.Errorf("the example: %v", err)
+	}
+}
