@@ -36,7 +36,7 @@ func (b *appBuilder) ecsService(s *elevator.Service) {
 func ecsTrust(condition Props) Props {
 	st := Props{
 		"Effect":    "Allow",
-		"Principal": Props{"Service": "ecs-tasks.amazonaws.com"},
+		"Principal": Props{"Service": ecsTasksPrincipal},
 		"Action":    "sts:AssumeRole",
 	}
 	if condition != nil {

@@ -158,7 +158,11 @@ func TestECSTaskRoleIsTheInstanceRoleWithoutWhatOnlyAnInstanceNeeds(t *testing.T
 	instance := roleStatements(t, compileECSTestApp(t, &asg, o), "RoleWeb")
 
 	got := roleStatements(t, s, "TaskRoleWeb")
-	wantSids := []string{"OwnStateObjects", "ListOwnStateObjects", "AppSettings", "AppTables"}
+	// With the deployer policy in an orbit with ECS, the release engine's
+	// ECS statements (TestDeployerRoleReleasesTheOrbitsECSServices) too.
+	wantSids := []string{"OwnStateObjects", "ListOwnStateObjects", "AppSettings", "AppTables",
+		"ECSServices", "ECSTasks", "ECSListInCluster", "ECSRegisterTaskDefinitions", "ECSTaskDefinitions",
+		"ECSReadTaskDefinitions", "PassTaskRoles", "ServiceScaling", "ServiceScalingReads", "ECSServiceLinkedRoles"}
 	if len(got) != len(wantSids) {
 		t.Errorf("task role statements %v, want exactly %v", sids(got), wantSids)
 	}

@@ -384,6 +384,7 @@ func (b *appBuilder) rolePolicy(s *elevator.Service, instance bool) []any {
 	if st, ok := accountsStatement(s); ok {
 		statements = append(statements, st)
 	}
+	statements = append(statements, ecsDeployerStatements(b.o, s)...)
 
 	if len(b.a.Data.Tables) > 0 {
 		var tables []any
