@@ -50,7 +50,11 @@ const (
 //     orbit's; and ServiceScalingReads, its reads, which take no resource;
 //   - ECSServiceLinkedRoles: iam:CreateServiceLinkedRole, only for the
 //     service-linked roles of ECS and of Application Auto Scaling for ECS,
-//     which the first service or scalable target of an account needs.
+//     which the first service or scalable target of an account needs;
+//   - SecretARNs: secretsmanager:DescribeSecret, a secret's metadata (never
+//     its value), on the account's secrets: compiling a release finds the
+//     full ARN of each secret an app names (internal/lookup), and which
+//     secrets the orbit's apps name this stack does not know.
 //
 // The alarms of the services' step policies and target tracking are named
 // after their groups, which the deployer policy's GroupAlarms covers.
@@ -99,5 +103,7 @@ func ecsDeployerStatements(o *elevator.Orbit, s *elevator.Service) []any {
 				iam("/aws-service-role/" + ecsScalingService + "/AWSServiceRoleForApplicationAutoScaling_ECSService"),
 			},
 			"Condition": Props{"StringEquals": Props{"iam:AWSServiceName": []any{ecsPrincipal, ecsScalingService}}}},
+		Props{"Sid": "SecretARNs", "Effect": "Allow", "Action": "secretsmanager:DescribeSecret",
+			"Resource": Sub("arn:${AWS::Partition}:secretsmanager:*:${AWS::AccountId}:secret:*")},
 	}
 }

@@ -54,6 +54,8 @@ func TestDeployerRoleReleasesTheOrbitsECSServices(t *testing.T) {
 				arn("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService"),
 			},
 			"Condition": Props{"StringEquals": Props{"iam:AWSServiceName": []any{"ecs.amazonaws.com", "ecs.application-autoscaling.amazonaws.com"}}}},
+		"SecretARNs": {"Sid": "SecretARNs", "Effect": "Allow", "Action": "secretsmanager:DescribeSecret",
+			"Resource": arn("arn:${AWS::Partition}:secretsmanager:*:${AWS::AccountId}:secret:*")},
 	}
 	for sid, w := range want {
 		if !reflect.DeepEqual(got[sid], w) {

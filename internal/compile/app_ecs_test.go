@@ -162,7 +162,7 @@ func TestECSTaskRoleIsTheInstanceRoleWithoutWhatOnlyAnInstanceNeeds(t *testing.T
 	// ECS statements (TestDeployerRoleReleasesTheOrbitsECSServices) too.
 	wantSids := []string{"OwnStateObjects", "ListOwnStateObjects", "AppSettings", "AppTables",
 		"ECSServices", "ECSTasks", "ECSListInCluster", "ECSRegisterTaskDefinitions", "ECSTaskDefinitions",
-		"ECSReadTaskDefinitions", "PassTaskRoles", "ServiceScaling", "ServiceScalingReads", "ECSServiceLinkedRoles"}
+		"ECSReadTaskDefinitions", "PassTaskRoles", "ServiceScaling", "ServiceScalingReads", "ECSServiceLinkedRoles", "SecretARNs"}
 	if len(got) != len(wantSids) {
 		t.Errorf("task role statements %v, want exactly %v", sids(got), wantSids)
 	}

@@ -7,6 +7,7 @@ package compile
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,11 @@ type ReleaseFacts struct {
 	Orbit  map[string]string // the orbit stack's outputs
 	App    map[string]string // the app stack's outputs
 	Images map[string]string // service name -> image id
+	// SecretARNs are the full ARNs of the Secrets Manager secrets of an
+	// app with ECS services, by the name or ARN the app manifest gives
+	// (and the database's secret by the name the app stack outputs where
+	// it outputs no ARN): ECS takes a secret by its full ARN.
+	SecretARNs map[string]string
 }
 
 // ReleaseRequest says which release document to build.
@@ -142,7 +148,7 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 				p.SecurityGroups = []string{sg}
 			}
 			if svc.Runtime.ECS != nil {
-				err := ecsPlacement(&p, svc, a, o, r, req.Version, func(key, what string) string { return need(f.App, key, what) })
+				err := ecsPlacement(&p, svc, a, o, r, req.Version, f, need)
 				if err != nil {
 					return nil, err
 				}
@@ -174,6 +180,10 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 	}
 	rel.Tests = releaseTests(a.Tests)
 	if len(missing) > 0 {
+		// Each ECS service reads the data stores' outputs and secrets:
+		// name each missing once.
+		seen := map[string]bool{}
+		missing = slices.DeleteFunc(missing, func(m string) bool { dup := seen[m]; seen[m] = true; return dup })
 		return nil, elevator.Errorf(elevator.ENOTFOUND, "app %s is not ready for a release in orbit %s: no %s; run `elevator app up` first", a.Name, o.Name, strings.Join(missing, ", no "))
 	}
 	if err := rel.CheckUserData(); err != nil {

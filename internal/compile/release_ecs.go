@@ -5,7 +5,6 @@
 package compile
 
 import (
-	"regexp"
 	"strings"
 
 	elevator "github.com/elevatorhq/elevator"
@@ -55,11 +54,22 @@ func ecsTask(svc *elevator.Service) *elevator.ReleaseECS {
 // ecsPlacement fills the ECS fields of an ECS service's placement p in
 // region r from the app stack's outputs: the image with the release's
 // version, the orbit's cluster, the task's roles and log group, the data
-// stores' addresses (Env) and the app's secrets as ARNs (Secrets). need
-// reads an output and reports it missing when it is not there. It returns
-// an EINTERNAL error when the stack's outputs are not what it makes.
-func ecsPlacement(p *elevator.ReleasePlacement, svc *elevator.Service, a *elevator.App, o *elevator.Orbit, r *elevator.Region, version string, need func(key, what string) string) error {
+// stores' addresses (Env) and the app's secrets as full ARNs (Secrets),
+// Secrets Manager's from f.SecretARNs. need reads a fact and reports it
+// missing when it is not there. It returns an EINTERNAL error when the
+// stack's outputs are not what it makes.
+func ecsPlacement(p *elevator.ReleasePlacement, svc *elevator.Service, a *elevator.App, o *elevator.Orbit, r *elevator.Region, version string, f ReleaseFacts, needIn func(m map[string]string, key, what string) string) error {
 	e := svc.Runtime.ECS
+	need := func(key, what string) string { return needIn(f.App, key, what) }
+	// A secret's full ARN, with the suffix Secrets Manager added to its
+	// name, as internal/lookup found it: ECS reads a partial ARN whose
+	// name ends in "-" and six characters as a full one.
+	secretARN := func(id string) string {
+		if strings.HasPrefix(id, "arn:") {
+			return id
+		}
+		return needIn(f.SecretARNs, id, "ARN of secret "+id)
+	}
 	p.Cluster = elevator.ECSClusterName(o.Name)
 	if e.Repository != nil {
 		name := elevator.AppRepositoryName(o.Name, a.Name, svc.Name)
@@ -92,12 +102,12 @@ func ecsPlacement(p *elevator.ReleasePlacement, svc *elevator.Service, a *elevat
 	for _, s := range a.Secrets {
 		var from string
 		switch {
-		case strings.HasPrefix(s.SSMParameter, "arn:"), strings.HasPrefix(s.SecretsManager, "arn:"):
-			from = s.SSMParameter + s.SecretsManager
+		case strings.HasPrefix(s.SSMParameter, "arn:"):
+			from = s.SSMParameter
 		case s.SSMParameter != "":
 			from = arn("ssm", "parameter/"+strings.TrimPrefix(s.SSMParameter, "/"))
 		default:
-			from = arn("secretsmanager", "secret:"+s.SecretsManager)
+			from = secretARN(s.SecretsManager)
 		}
 		p.Secrets = append(p.Secrets, elevator.ReleaseSecret{Name: s.Name, ValueFrom: from})
 	}
@@ -122,9 +132,7 @@ func ecsPlacement(p *elevator.ReleasePlacement, svc *elevator.Service, a *elevat
 		// The output is the secret's ARN where the stack made it, and
 		// its name where it is a global database's replica.
 		if secret := need(elevator.AppOutputDatabaseSecret, "the database's secret"); secret != "" {
-			if !strings.HasPrefix(secret, "arn:") {
-				secret = arn("secretsmanager", "secret:"+secret)
-			}
+			secret = secretARN(secret)
 			p.Secrets = append(p.Secrets, elevator.ReleaseSecret{Name: envDatabasePassword, ValueFrom: secret + ":password::"})
 		}
 	}
@@ -144,14 +152,10 @@ func arnAccount(arn string) string {
 	return parts[4]
 }
 
-// checkECSSecrets reports, for an app with ECS services, each secret ECS
-// could not put in their containers as it is: one named like a variable
-// the container's environment has already (a data store's, an
-// ELEVATOR_* one, or an env key of an ECS service or its container),
-// which would give one name twice, and one given by a name that ends in
-// "-" and six letters or digits: ECS passes a secret's ARN, and Secrets
-// Manager reads such an ARN as a complete one, whose last six characters
-// are the suffix it adds, and finds no secret.
+// checkECSSecrets reports, for an app with ECS services, each secret
+// named like a variable the containers' environment has already (a data
+// store's, an ELEVATOR_* one, or an env key of an ECS service or its
+// container): ECS would get one name twice.
 func checkECSSecrets(a *elevator.App) elevator.FieldErrors {
 	var ecs []*elevator.Service
 	for i := range a.Services {
@@ -193,14 +197,6 @@ func checkECSSecrets(a *elevator.App) elevator.FieldErrors {
 		case ok:
 			errs = append(errs, a.Source.Errorf(at, s.Name, "is already a variable of the containers of ECS services: %s; name the secret otherwise", what))
 		}
-		if id := s.SecretsManager; id != "" && !strings.HasPrefix(id, "arn:") && secretSuffix.MatchString(id) {
-			at := s.Path + ".secretsmanager"
-			errs = append(errs, a.Source.Errorf(at, id, "ends like the 6-character suffix Secrets Manager adds to an ARN, so ECS (service %s) would not find the secret by this name; give the secret's full ARN instead", ecs[0].Name))
-		}
 	}
 	return errs
 }
-
-// secretSuffix matches a secret name that, in an ARN, Secrets Manager
-// reads as a complete ARN: "-" and six letters or digits at the end.
-var secretSuffix = regexp.MustCompile(`-[A-Za-z0-9]{6}$`)

@@ -56,6 +56,12 @@ func mixedFacts(regions ...string) map[string]ReleaseFacts {
 			f[r].App[k] = v
 		}
 	}
+	for _, r := range regions {
+		rf := f[r]
+		// internal/lookup finds the full ARN, with Secrets Manager's suffix.
+		rf.SecretARNs = map[string]string{"shop/stripe": "arn:aws:secretsmanager:" + r + ":123456789012:secret:shop/stripe-Qw12Er"}
+		f[r] = rf
+	}
 	return f
 }
 
@@ -111,7 +117,7 @@ func TestReleaseDocumentPlacesAnECSServiceAndAGroupInEveryRegion(t *testing.T) {
 				"DATABASE_USER":    "elevator",
 			},
 			Secrets: []elevator.ReleaseSecret{
-				{Name: "STRIPE_KEY", ValueFrom: "arn:aws:secretsmanager:" + r + ":123456789012:secret:shop/stripe"},
+				{Name: "STRIPE_KEY", ValueFrom: "arn:aws:secretsmanager:" + r + ":123456789012:secret:shop/stripe-Qw12Er"},
 				{Name: "SIGNING_KEY", ValueFrom: "arn:aws:ssm:" + r + ":123456789012:parameter/shop/signing-key"},
 				{Name: "PARTNER_KEY", ValueFrom: "arn:aws:secretsmanager:us-east-1:210987654321:secret:partner-AbCdEf"},
 				{Name: "DATABASE_PASSWORD", ValueFrom: "arn:aws:secretsmanager:" + r + ":123456789012:secret:DatabaseSecret-Xy12Zw:password::"},
@@ -246,7 +252,8 @@ func TestReleaseDocumentReadsTheOutputsTheECSAppStackMakes(t *testing.T) {
 				app[key] = "stand-in-" + key
 			}
 		}
-		facts[s.Region] = ReleaseFacts{Orbit: c.facts[s.Region].Orbit, App: app}
+		facts[s.Region] = ReleaseFacts{Orbit: c.facts[s.Region].Orbit, App: app,
+			SecretARNs: map[string]string{"depot/api-token": "arn:aws:secretsmanager:" + s.Region + ":" + testAccount + ":secret:depot/api-token-Zx98Cv"}}
 	}
 	req := mixedRequest(c.a, c.o)
 	rel, err := ReleaseDocument(req, facts)
@@ -268,7 +275,7 @@ func TestReleaseDocumentReadsTheOutputsTheECSAppStackMakes(t *testing.T) {
 			t.Errorf("web's placement %+v", *web)
 		}
 		wantSecrets := []elevator.ReleaseSecret{
-			{Name: "API_TOKEN", ValueFrom: "arn:aws:secretsmanager:" + r + ":" + testAccount + ":secret:depot/api-token"},
+			{Name: "API_TOKEN", ValueFrom: "arn:aws:secretsmanager:" + r + ":" + testAccount + ":secret:depot/api-token-Zx98Cv"},
 			{Name: "DATABASE_PASSWORD", ValueFrom: "arn:aws:secretsmanager:" + r + ":" + testAccount + ":secret:id-of-DatabaseSecret-AbCdEf:password::"},
 		}
 		if !reflect.DeepEqual(worker.Secrets, wantSecrets) {
@@ -309,9 +316,8 @@ func BenchmarkECSAppStackAndRelease(b *testing.B) {
 
 // TestECSAppRefusesSecretsTheContainersCannotTake: in an app with an ECS
 // service, a secret named like a variable the containers have already
-// (a data store's, ELEVATOR_*, an env key) and a Secrets Manager name
-// that ends like the suffix of an ARN are refused at the secret, by the
-// release document and by the app stack alike. The same secrets in an
+// (a data store's, ELEVATOR_*, an env key) is refused at the secret, by
+// the release document and by the app stack alike. The same secrets in an
 // app without ECS services are not refused.
 func TestECSAppRefusesSecretsTheContainersCannotTake(t *testing.T) {
 	tests := []struct {
@@ -326,8 +332,6 @@ func TestECSAppRefusesSecretsTheContainersCannotTake(t *testing.T) {
 		{"an Elevator variable", elevator.Secret{Name: "ELEVATOR_VERSION", SSMParameter: "/shop/v"}, `"ELEVATOR_VERSION": ELEVATOR_* names are Elevator's own variables`},
 		{"a container env key", elevator.Secret{Name: "LOG_LEVEL", SSMParameter: "/shop/l"}, `"LOG_LEVEL": is already a variable of the containers of ECS services: an env key of service web's container (runtime.ecs.env)`},
 		{"a service env key", elevator.Secret{Name: "MODE", SSMParameter: "/shop/m"}, `"MODE": is already a variable of the containers of ECS services: an env key of service web`},
-		{"a name like an ARN's suffix", elevator.Secret{Name: "DB_MASTER", SecretsManager: "shop/db-master"}, `secrets.DB_MASTER.secretsmanager: "shop/db-master": ends like the 6-character suffix Secrets Manager adds to an ARN`},
-		{"another name like an ARN's suffix", elevator.Secret{Name: "STRIPE", SecretsManager: "stripe-apikey"}, `"stripe-apikey": ends like the 6-character suffix`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -355,5 +359,53 @@ func TestECSAppRefusesSecretsTheContainersCannotTake(t *testing.T) {
 	}
 	if _, err := ReleaseDocument(mixedRequest(a, o), mixedFacts("us-east-1", "us-west-2")); err != nil {
 		t.Errorf("the example: %v", err)
+	}
+}
+
+// TestECSSecretsAreTheirFullARNs: ECS reads a secret by its full ARN, and
+// Secrets Manager takes a partial ARN whose name ends in "-" and six
+// characters (shop/db-master, stripe-apikey) for a full one and finds
+// nothing. So the release document gives each Secrets Manager secret, and
+// a global database's secret the app stack outputs by name, the full ARN
+// internal/lookup found, never one built from the name; without it the
+// release is not built.
+func TestECSSecretsAreTheirFullARNs(t *testing.T) {
+	a, o := mixedExample(t)
+	a.Secrets = append(a.Secrets,
+		elevator.Secret{Name: "DB_MASTER", SecretsManager: "shop/db-master", Path: "secrets.DB_MASTER"},
+		elevator.Secret{Name: "STRIPE", SecretsManager: "stripe-apikey", Path: "secrets.STRIPE"})
+	f := mixedFacts("us-east-1", "us-west-2")
+	for r, rf := range f {
+		rf.SecretARNs["shop/db-master"] = "arn:aws:secretsmanager:" + r + ":123456789012:secret:shop/db-master-AAbb11"
+		rf.SecretARNs["stripe-apikey"] = "arn:aws:secretsmanager:" + r + ":123456789012:secret:stripe-apikey-CCdd22"
+		rf.SecretARNs["global-db-secret"] = "arn:aws:secretsmanager:" + r + ":123456789012:secret:global-db-secret-EEff33"
+		rf.App["DatabaseSecret"] = "global-db-secret" // a replica's stack outputs the secret's name
+	}
+	rel, err := ReleaseDocument(mixedRequest(a, o), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rel.Regions {
+		got := map[string]string{}
+		for _, s := range rel.Service("web").Placement(r).Secrets {
+			got[s.Name] = s.ValueFrom
+		}
+		want := map[string]string{
+			"STRIPE_KEY":        "arn:aws:secretsmanager:" + r + ":123456789012:secret:shop/stripe-Qw12Er",
+			"SIGNING_KEY":       "arn:aws:ssm:" + r + ":123456789012:parameter/shop/signing-key",
+			"PARTNER_KEY":       "arn:aws:secretsmanager:us-east-1:210987654321:secret:partner-AbCdEf",
+			"DB_MASTER":         "arn:aws:secretsmanager:" + r + ":123456789012:secret:shop/db-master-AAbb11",
+			"STRIPE":            "arn:aws:secretsmanager:" + r + ":123456789012:secret:stripe-apikey-CCdd22",
+			"DATABASE_PASSWORD": "arn:aws:secretsmanager:" + r + ":123456789012:secret:global-db-secret-EEff33:password::",
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: secrets\n got %v\nwant %v", r, got, want)
+		}
+	}
+
+	delete(f["us-west-2"].SecretARNs, "shop/db-master")
+	_, err = ReleaseDocument(mixedRequest(a, o), f)
+	if elevator.ErrorCode(err) != elevator.ENOTFOUND || !strings.Contains(err.Error(), "ARN of secret shop/db-master in us-west-2") {
+		t.Errorf("without the secret's ARN in us-west-2: %v, want ENOTFOUND naming it", err)
 	}
 }
