@@ -33,6 +33,10 @@ type AppFacts struct {
 	// the app's stack: kept by an earlier stack of the app when it was
 	// deleted. The stack takes them as they are instead of making them.
 	KeptRepositories map[string]bool
+	// InStack has the logical IDs of the resources of the app's stack in
+	// the region as it is now (none before the first `app up`): what
+	// shows a service moving between instances and ECS.
+	InStack map[string]bool
 }
 
 // Orbit outputs an app stack takes as parameters, by the output's key. An
@@ -239,6 +243,9 @@ func (b *appBuilder) checkOrbitECS() {
 		b.errs = append(b.errs, fe...)
 	}
 	b.errs = append(b.errs, checkECSSecrets(b.a)...)
+	for i := range b.a.Services {
+		b.checkRuntimeSwitch(&b.a.Services[i])
+	}
 }
 
 // checkServiceNames reports services whose names give no logical ID, or

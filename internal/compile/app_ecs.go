@@ -150,3 +150,32 @@ func OwnRepository(s *elevator.Service) *elevator.Repository {
 	}
 	return nil
 }
+
+// checkRuntimeSwitch reports service s when the app's stack runs it on
+// instances (it has the service's instance profile) and the manifest
+// moves it to ECS, or the other way round (the stack has its task role).
+// One update would delete the instance role and profile under the
+// running groups, or the task roles under the running tasks, and replace
+// the target group (its TargetType changes), leaving the load balancer
+// an empty group until the next release.
+func (b *appBuilder) checkRuntimeSwitch(s *elevator.Service) {
+	svc := b.svcID[s.Name]
+	if svc == "" {
+		return // reported by checkServiceNames
+	}
+	var from, to string
+	switch {
+	case s.Runtime.ECS != nil && b.f.InStack[idInstanceProf+svc]:
+		from, to = "on instances", "to ECS (runtime.ecs)"
+	case s.Runtime.ECS == nil && b.f.InStack[idTaskRole+svc]:
+		from, to = "on ECS", "to instances"
+	default:
+		return
+	}
+	at := s.Path + ".runtime"
+	if _, ok := b.a.Source.Positions[at]; !ok {
+		at = s.Path
+	}
+	b.errorf(at, nil, "service %s runs %s in the app's stack, and the manifest moves it %s: one `app up` would take its roles from under what runs now and leave its load balancer an empty target group; "+
+		"add the new runtime as a service of another name, deploy it and move the traffic to it, then remove service %s (docs/ecs.md, \"Moving a live service to ECS\")", s.Name, from, to, s.Name)
+}

@@ -337,3 +337,62 @@ func TestECSRolesGrantOnlyNamedResources(t *testing.T) {
 		t.Errorf("worker's task role cannot put its custom alarm's metric")
 	}
 }
+
+// TestAServiceDoesNotMoveBetweenInstancesAndECSInOneUpdate: compiled
+// over its own earlier stack (the facts' InStack), a service that ran on
+// instances and now says runtime.ecs is refused at its runtime, naming
+// the two steps, and so is one that ran on ECS and now runs on instances;
+// a stack that runs each service as the manifest says is not refused.
+func TestAServiceDoesNotMoveBetweenInstancesAndECSInOneUpdate(t *testing.T) {
+	a, o := ecsTestApp(t)
+	asg := *a
+	asg.Services = append([]elevator.Service(nil), a.Services...)
+	asg.Services[0].Runtime = elevator.Runtime{Docker: &elevator.Docker{Image: "ghcr.io/acme/web", Ports: []string{"8080:8080"}}}
+
+	over := func(earlier *elevator.App) map[string]AppFacts {
+		facts := orbitAppFacts(t, o, nil)
+		for _, s := range compileStacks(t, earlier, o) {
+			f := facts[s.Region]
+			f.InStack = map[string]bool{}
+			for id := range s.Template.Resources {
+				f.InStack[id] = true
+			}
+			facts[s.Region] = f
+		}
+		return facts
+	}
+	tests := []struct {
+		name       string
+		earlier, a *elevator.App
+		want       string
+	}{
+		{"instances to ECS", &asg, a, "service web runs on instances in the app's stack, and the manifest moves it to ECS (runtime.ecs)"},
+		{"ECS to instances", a, &asg, "service web runs on ECS in the app's stack, and the manifest moves it to instances"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := AppStacks(tt.a, o, over(tt.earlier))
+			if elevator.ErrorCode(err) != elevator.EINVALID || !strings.Contains(err.Error(), "services.web") ||
+				!strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "add the new runtime as a service of another name") {
+				t.Errorf("error %v (%s), want EINVALID at services.web saying %q and the two steps", err, elevator.ErrorCode(err), tt.want)
+			}
+			if strings.Contains(err.Error(), "service worker") {
+				t.Errorf("worker, which stays on ECS, is refused: %v", err)
+			}
+		})
+	}
+	for name, same := range map[string]*elevator.App{"web on ECS": a, "web on instances": &asg} {
+		if _, err := AppStacks(same, o, over(same)); err != nil {
+			t.Errorf("%s over its own stack: %v", name, err)
+		}
+	}
+}
+
+func compileStacks(t *testing.T, a *elevator.App, o *elevator.Orbit) []Stack {
+	t.Helper()
+	stacks, err := AppStacks(a, o, orbitAppFacts(t, o, nil))
+	if err != nil {
+		t.Fatalf("compile %s: %v", a.Name, err)
+	}
+	return stacks
+}
