@@ -30,7 +30,7 @@ func TestDeployerRoleReleasesTheOrbitsECSServices(t *testing.T) {
 		"ECSListInCluster": {"Sid": "ECSListInCluster", "Effect": "Allow", "Action": []any{"ecs:ListTasks", "ecs:ListServices"}, "Resource": "*",
 			"Condition": Props{"ArnLike": Props{"ecs:cluster": arn("arn:${AWS::Partition}:ecs:*:${AWS::AccountId}:cluster/elevator-staging")}}},
 		"ECSRegisterTaskDefinitions": {"Sid": "ECSRegisterTaskDefinitions", "Effect": "Allow", "Action": "ecs:RegisterTaskDefinition", "Resource": "*",
-			"Condition": Props{"StringEquals": Props{"aws:RequestTag/elevator:orbit": "staging"}}},
+			"Condition": Props{"StringEquals": Props{"aws:RequestTag/" + elevator.TagOrbit: "staging"}}},
 		"ECSTaskDefinitions": {"Sid": "ECSTaskDefinitions", "Effect": "Allow",
 			"Action":   []any{"ecs:DeleteTaskDefinitions", "ecs:TagResource", "ecs:UntagResource"},
 			"Resource": arn("arn:${AWS::Partition}:ecs:*:${AWS::AccountId}:task-definition/*-staging-*:*")},
