@@ -138,42 +138,53 @@ func (s *Service) Facts(ctx context.Context, a *elevator.App, o *elevator.Orbit)
 				}
 			}
 		}
-		kept, err := keptRepositories(ctx, r.clients, a, o)
+		inStack, err := stackResources(ctx, r.clients, a, o)
+		if err != nil {
+			return err
+		}
+		kept, err := keptRepositories(ctx, r.clients, a, o, inStack)
 		if err != nil {
 			return err
 		}
 		mu.Lock()
-		facts[r.name] = compile.AppFacts{Orbit: outputs, ServiceSecurityGroups: groups, AccountID: id.Account, KeptRepositories: kept}
+		facts[r.name] = compile.AppFacts{Orbit: outputs, ServiceSecurityGroups: groups, AccountID: id.Account, KeptRepositories: kept, InStack: inStack}
 		mu.Unlock()
 		return nil
 	})
 	return facts, err
 }
 
+// stackResources returns the logical IDs of the resources in a's stack
+// in the clients' region (none when there is no stack yet): one
+// ListStackResources.
+func stackResources(ctx context.Context, c Clients, a *elevator.App, o *elevator.Orbit) (map[string]bool, error) {
+	res, err := c.Stacks.Resources(ctx, a.StackName(o.Name))
+	if err != nil && !errors.Is(err, cloudformation.ErrStackNotFound) {
+		return nil, err
+	}
+	inStack := make(map[string]bool, len(res))
+	for _, r := range res {
+		inStack[r.LogicalID] = true
+	}
+	return inStack, nil
+}
+
 // keptRepositories returns the names of a's own repositories in the
-// clients' region that exist but are not in the app's stack: kept when an
-// earlier stack of the app was deleted (the stack keeps its repositories,
-// see compile's repository). The app stack takes them as they are; making
-// them again would fail on the name. It looks only when the stack lacks a
-// repository: one ListStackResources, then one DescribeRepositories per
-// repository the stack lacks.
-func keptRepositories(ctx context.Context, c Clients, a *elevator.App, o *elevator.Orbit) (map[string]bool, error) {
+// clients' region that exist but are not in the app's stack (whose
+// resources are inStack): kept when an earlier stack of the app was
+// deleted (the stack keeps its repositories, see compile's repository).
+// The app stack takes them as they are; making them again would fail on
+// the name. It looks only when the stack lacks a repository: one
+// DescribeRepositories per repository the stack lacks.
+func keptRepositories(ctx context.Context, c Clients, a *elevator.App, o *elevator.Orbit, inStack map[string]bool) (map[string]bool, error) {
 	var own []string
-	for _, s := range a.Services {
-		if d := s.Runtime.Docker; d != nil && d.Repository != nil {
+	for i := range a.Services {
+		if s := &a.Services[i]; compile.OwnRepository(s) != nil {
 			own = append(own, s.Name)
 		}
 	}
 	if len(own) == 0 || c.Registry == nil {
 		return nil, nil
-	}
-	inStack := map[string]bool{}
-	res, err := c.Stacks.Resources(ctx, a.StackName(o.Name))
-	if err != nil && !errors.Is(err, cloudformation.ErrStackNotFound) {
-		return nil, err
-	}
-	for _, r := range res {
-		inStack[r.LogicalID] = true
 	}
 	kept := map[string]bool{}
 	for _, svc := range own {
@@ -372,8 +383,8 @@ func (s *Service) Down(ctx context.Context, a *elevator.App, o *elevator.Orbit, 
 		if err != nil {
 			return fmt.Errorf("delete app %s in %s: %w", a.Name, regions[i].name, err)
 		}
-		for _, svc := range a.Services {
-			if d := svc.Runtime.Docker; d != nil && d.Repository != nil && s.Progress != nil {
+		for j := range a.Services {
+			if svc := &a.Services[j]; compile.OwnRepository(svc) != nil && s.Progress != nil {
 				s.Progress.Note(regions[i].name, "kept ECR repository "+elevator.AppRepositoryName(o.Name, a.Name, svc.Name)+
 					" and its images: the next `app up` takes it back; `aws ecr delete-repository --force` deletes it")
 			}

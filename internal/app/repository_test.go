@@ -2,7 +2,8 @@ package app
 
 // Own ECR repositories on moto: `app up` makes them as the manifest asks,
 // the instance role pulls from exactly its own, `app down` keeps them with
-// their images, and the next `app up` takes them back.
+// their images, and the next `app up` takes them back: a Docker service's
+// and an ECS service's alike.
 
 import (
 	"context"
@@ -30,10 +31,12 @@ services:
     runtime: {docker: {}}
   cron:
     runtime: {docker: {image: ghcr.io/acme/cron}}
+  api:
+    runtime: {ecs: {cpu: 256, memory: 512, repository: {keep_untagged: 3}}}
 `
 
 func TestAppUpMakesOwnRepositoriesAndDownKeepsThem(t *testing.T) {
-	w := newWorld(t, "name: prod\nregions:\n  eu-west-1: {}\nnetwork: {nat: none}\n")
+	w := newWorld(t, "name: prod\nregions:\n  eu-west-1: {}\nnetwork: {nat: none}\necs: {}\n")
 	a := w.app(t, store)
 	ctx := context.Background()
 	cfg := w.cfg("eu-west-1")
@@ -43,12 +46,12 @@ func TestAppUpMakesOwnRepositoriesAndDownKeepsThem(t *testing.T) {
 		t.Fatalf("app up: %v", err)
 	}
 
-	out, err := registry.DescribeRepositories(ctx, &ecrsdk.DescribeRepositoriesInput{RepositoryNames: []string{"prod/store/web", "prod/store/worker"}})
+	out, err := registry.DescribeRepositories(ctx, &ecrsdk.DescribeRepositoriesInput{RepositoryNames: []string{"prod/store/web", "prod/store/worker", "prod/store/api"}})
 	if err != nil {
 		t.Fatalf("the own repositories: %v", err)
 	}
-	if len(out.Repositories) != 2 {
-		t.Fatalf("repositories %+v, want web's and worker's", out.Repositories)
+	if len(out.Repositories) != 3 {
+		t.Fatalf("repositories %+v, want web's, worker's and api's", out.Repositories)
 	}
 	for _, r := range out.Repositories {
 		name := aws.ToString(r.RepositoryName)
@@ -92,7 +95,7 @@ func TestAppUpMakesOwnRepositoriesAndDownKeepsThem(t *testing.T) {
 	if err := json.Unmarshal([]byte(aws.ToString(tmpl.TemplateBody)), &body); err != nil {
 		t.Fatalf("the stack's template: %v", err)
 	}
-	for id, want := range map[string]int{"RepositoryWeb": 5, "RepositoryWorker": elevator.DefaultKeepUntagged} {
+	for id, want := range map[string]int{"RepositoryWeb": 5, "RepositoryWorker": elevator.DefaultKeepUntagged, "RepositoryApi": 3} {
 		r := body.Resources[id]
 		if r.Type != "AWS::ECR::Repository" || !r.Properties.ImageScanningConfiguration.ScanOnPush || r.DeletionPolicy != "Retain" {
 			t.Errorf("%s: %+v, want a repository scanned on push and kept", id, r)
@@ -139,6 +142,7 @@ func TestAppUpMakesOwnRepositoriesAndDownKeepsThem(t *testing.T) {
 
 	// Down keeps the repositories and their images; up takes them back.
 	ecrtest.Push(t, cfg, "prod/store/web", "1.0.0")
+	ecrtest.Push(t, cfg, "prod/store/api", "1.0.0")
 	if _, err := w.apps.Down(ctx, a, w.orbit, false); err != nil {
 		t.Fatalf("app down: %v", err)
 	}
@@ -148,8 +152,10 @@ func TestAppUpMakesOwnRepositoriesAndDownKeepsThem(t *testing.T) {
 	if _, err := w.apps.Up(ctx, a, w.orbit); err != nil {
 		t.Fatalf("app up after app down: %v", err)
 	}
-	if got := w.outputs(t, a, "eu-west-1")["WebRepository"]; got != account+".dkr.ecr.eu-west-1.amazonaws.com/prod/store/web" {
-		t.Errorf("WebRepository after the second up = %q", got)
+	for key, repo := range map[string]string{"WebRepository": "prod/store/web", "ApiRepository": "prod/store/api"} {
+		if got := w.outputs(t, a, "eu-west-1")[key]; got != account+".dkr.ecr.eu-west-1.amazonaws.com/"+repo {
+			t.Errorf("%s after the second up = %q", key, got)
+		}
 	}
 	tmpl, err = cfnsdk.NewFromConfig(cfg).GetTemplate(ctx, &cfnsdk.GetTemplateInput{StackName: aws.String(a.StackName(w.orbit.Name))})
 	if err != nil {

@@ -53,12 +53,13 @@ func checkContainerRef(ref containerRef, o *elevator.Orbit, region string) error
 	return elevator.CheckVersion(ref.Tag)
 }
 
-// ownRepositories are the repositories of the services of a that run from
-// their own (elevator.AppRepositoryName), in manifest order.
+// ownRepositories are the repositories of the services of a, Docker or
+// ECS, that run from their own (elevator.AppRepositoryName), in manifest
+// order.
 func ownRepositories(a *elevator.App, orbit string) []string {
 	var repos []string
-	for _, s := range a.Services {
-		if d := s.Runtime.Docker; d != nil && d.Repository != nil {
+	for i := range a.Services {
+		if s := &a.Services[i]; compile.OwnRepository(s) != nil {
 			repos = append(repos, elevator.AppRepositoryName(orbit, a.Name, s.Name))
 		}
 	}

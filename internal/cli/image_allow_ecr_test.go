@@ -1,6 +1,28 @@
 package cli
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+
+	elevator "github.com/elevatorhq/elevator"
+)
+
+// TestOwnRepositoriesAreDockerAndECSServices: `image allow -f --version`
+// allows the tag in the own repository of every service that has one, an
+// ECS service's as a Docker service's, and in no other.
+func TestOwnRepositoriesAreDockerAndECSServices(t *testing.T) {
+	a := &elevator.App{Name: "shop", Services: []elevator.Service{
+		{Name: "web", Runtime: elevator.Runtime{Docker: &elevator.Docker{Repository: &elevator.Repository{KeepUntagged: 10}}}},
+		{Name: "cron", Runtime: elevator.Runtime{Docker: &elevator.Docker{Image: "ghcr.io/acme/cron"}}},
+		{Name: "api", Runtime: elevator.Runtime{ECS: &elevator.ECS{CPU: 256, Memory: 512, Repository: &elevator.Repository{KeepUntagged: 3}}}},
+		{Name: "proxy", Runtime: elevator.Runtime{ECS: &elevator.ECS{CPU: 256, Memory: 512, Image: "public.ecr.aws/nginx/nginx"}}},
+		{Name: "legacy"},
+	}}
+	want := []string{"prod/shop/web", "prod/shop/api"}
+	if got := ownRepositories(a, "prod"); !reflect.DeepEqual(got, want) {
+		t.Errorf("ownRepositories = %v, want %v", got, want)
+	}
+}
 
 func TestParseContainerRefReadsOnlyAnECRImageWithATag(t *testing.T) {
 	tests := []struct {

@@ -19,6 +19,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/aws/s3"
+	"github.com/elevatorhq/elevator/internal/aws/secretsmanager"
 	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/aws/sts"
 	"github.com/elevatorhq/elevator/internal/compile"
@@ -408,7 +409,7 @@ func (e *releaseEnv) lookupClients(ctx context.Context) func(region string) (loo
 			return lookup.Clients{}, err
 		}
 		return lookup.Clients{Stacks: cloudformation.New(cfg), Images: elevator.ImageSources{Images: ec2.New(cfg), Parameters: ssm.New(cfg)},
-			OrbitOutputs: e.orbitOutputs[region]}, nil
+			Secrets: secretsmanager.New(cfg), OrbitOutputs: e.orbitOutputs[region]}, nil
 	}
 }
 

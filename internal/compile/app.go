@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/manifest"
 )
 
 // AppFacts are what the apply step looked up in AWS for one region of the
@@ -32,6 +33,10 @@ type AppFacts struct {
 	// the app's stack: kept by an earlier stack of the app when it was
 	// deleted. The stack takes them as they are instead of making them.
 	KeptRepositories map[string]bool
+	// InStack has the logical IDs of the resources of the app's stack in
+	// the region as it is now (none before the first `app up`): what
+	// shows a service moving between instances and ECS.
+	InStack map[string]bool
 }
 
 // Orbit outputs an app stack takes as parameters, by the output's key. An
@@ -211,6 +216,7 @@ func (b *appBuilder) build() {
 		b.missing = append(b.missing, "the account id") // instance profile ARNs
 	}
 	b.checkServiceNames()
+	b.checkOrbitECS()
 	b.databaseSecretRef()
 	for i := range b.a.Services {
 		b.service(&b.a.Services[i])
@@ -226,6 +232,20 @@ func (b *appBuilder) build() {
 
 func (b *appBuilder) errorf(path string, value any, format string, args ...any) {
 	b.errs = append(b.errs, b.a.Source.Errorf(path, value, format, args...))
+}
+
+// checkOrbitECS reports the app's ECS services the orbit has no cluster,
+// or no EC2 capacity, for (manifest.CheckECSOrbit): what to add is in the
+// orbit manifest; and the secrets ECS cannot give them (checkECSSecrets).
+func (b *appBuilder) checkOrbitECS() {
+	var fe elevator.FieldErrors
+	if err := manifest.CheckECSOrbit(b.a, b.o); errors.As(err, &fe) {
+		b.errs = append(b.errs, fe...)
+	}
+	b.errs = append(b.errs, checkECSSecrets(b.a)...)
+	for i := range b.a.Services {
+		b.checkRuntimeSwitch(&b.a.Services[i])
+	}
 }
 
 // checkServiceNames reports services whose names give no logical ID, or

@@ -47,6 +47,9 @@ var appGoldenCases = []appGoldenCase{
 	{name: "overrides-production", app: "overrides", orbit: "production"},
 	{name: "gated", app: "gated", orbit: "staging"},
 	{name: "own-repository", app: "own-repository", orbit: "staging"},
+	// ECS services: web on Fargate behind a public load balancer, a
+	// worker on the orbit's EC2 capacity.
+	{name: "containers", app: "containers", orbit: "containers"},
 }
 
 // loadApp builds a golden case's app as it is in orbit. It is the one place

@@ -391,7 +391,7 @@ func (b *appBuilder) targetGroup(s *elevator.Service) {
 	props := Props{
 		"Port":                s.Port,
 		"Protocol":            "HTTP",
-		"TargetType":          "instance",
+		"TargetType":          targetType(s),
 		"VpcId":               b.vpc(),
 		"HealthCheckEnabled":  true,
 		"HealthCheckProtocol": "HTTP",
@@ -445,6 +445,16 @@ func (b *appBuilder) targetGroup(s *elevator.Service) {
 	props["TargetGroupAttributes"] = attrs
 	b.add(id, s.Path, Resource{Type: "AWS::ElasticLoadBalancingV2::TargetGroup", Properties: props})
 	b.output(svc+"TargetGroup", s.Path, "ARN of the target group of service "+s.Name, Ref(id))
+}
+
+// targetType is how a service's target group takes its targets: by
+// instance for an Auto Scaling Group; by IP for an ECS service, whose
+// tasks each have their own address (the awsvpc network mode).
+func targetType(s *elevator.Service) string {
+	if s.Runtime.ECS != nil {
+		return "ip"
+	}
+	return "instance"
 }
 
 func attr(key, value string) Props { return Props{"Key": key, "Value": value} }

@@ -44,28 +44,28 @@ func RepositoryHost(account, region string) string {
 // not declared again, which CloudFormation would refuse as a name taken:
 // the stack only outputs its URI, and the repository keeps its settings.
 func (b *appBuilder) repository(s *elevator.Service) {
-	d := s.Runtime.Docker
-	if d == nil || d.Repository == nil || b.svcID[s.Name] == "" {
+	repo := OwnRepository(s)
+	if repo == nil || b.svcID[s.Name] == "" {
 		return
 	}
 	name := elevator.AppRepositoryName(b.o.Name, b.a.Name, s.Name)
 	host := RepositoryHost(b.f.AccountID, b.r.Name)
 	if b.f.KeptRepositories[name] {
-		b.output(RepositoryOutput(s.Name), d.Repository.Path, "ECR repository of service "+s.Name+" (kept from an earlier stack)", host+"/"+name)
+		b.output(RepositoryOutput(s.Name), repo.Path, "ECR repository of service "+s.Name+" (kept from an earlier stack)", host+"/"+name)
 		return
 	}
 	id := RepositoryResource(s.Name)
-	b.add(id, d.Repository.Path, Resource{Type: "AWS::ECR::Repository", DeletionPolicy: "Retain", UpdateReplacePolicy: "Retain", Properties: Props{
+	b.add(id, repo.Path, Resource{Type: "AWS::ECR::Repository", DeletionPolicy: "Retain", UpdateReplacePolicy: "Retain", Properties: Props{
 		"RepositoryName":             name,
 		"ImageScanningConfiguration": Props{"ScanOnPush": true},
 		"ImageTagMutability":         "IMMUTABLE",
-		"LifecyclePolicy":            Props{"LifecyclePolicyText": lifecyclePolicy(d.Repository.KeepUntagged)},
+		"LifecyclePolicy":            Props{"LifecyclePolicyText": lifecyclePolicy(repo.KeepUntagged)},
 		"Tags":                       b.tags("", s.Name),
 	}})
 	// The URI is joined from the repository's Ref (its name) rather than
 	// read with Fn::GetAtt, so that it can be resolved from the stack's
 	// resources (see apply.Outputs).
-	b.output(RepositoryOutput(s.Name), d.Repository.Path, "ECR repository of service "+s.Name, Join("", []any{host + "/", Ref(id)}))
+	b.output(RepositoryOutput(s.Name), repo.Path, "ECR repository of service "+s.Name, Join("", []any{host + "/", Ref(id)}))
 }
 
 // lifecyclePolicy is the ECR lifecycle policy that expires untagged

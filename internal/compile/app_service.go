@@ -27,6 +27,10 @@ func (b *appBuilder) service(s *elevator.Service) {
 	if b.svcID[s.Name] == "" {
 		return // reported by checkServiceNames
 	}
+	if s.Runtime.ECS != nil {
+		b.ecsService(s)
+		return
+	}
 	b.serviceSecurityGroup(s)
 	b.identity(s)
 	b.logGroup(s)
@@ -296,17 +300,7 @@ func (b *appBuilder) identity(s *elevator.Service) {
 		}},
 		"Tags": b.tags(b.resourceName(s.Name), s.Name),
 	}
-	// The orbit's managed policies the manifest gives the service, by
-	// ARN: their names are fixed (elevator.OrbitPolicyName), so no
-	// region needs the first region's outputs.
-	var managed []any
-	for _, p := range s.OrbitPolicies {
-		if !p.IsManaged() {
-			continue // a statement of the role's own policy (accountsStatement)
-		}
-		managed = append(managed, Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:policy"+elevator.OrbitPath(b.o.Name)+elevator.OrbitPolicyName(b.o.Name, p)))
-	}
-	if len(managed) > 0 {
+	if managed := b.orbitManagedPolicies(s); len(managed) > 0 {
 		props["ManagedPolicyArns"] = managed
 	}
 	b.add(role, s.Path, Resource{Type: "AWS::IAM::Role", Properties: props})
@@ -341,12 +335,19 @@ func (b *appBuilder) identity(s *elevator.Service) {
 //   - cloudwatch:PutMetricData, limited by a cloudwatch:namespace
 //     condition to the custom namespaces of the service's alarms.
 func (b *appBuilder) policy(s *elevator.Service) []any {
+	return b.rolePolicy(s, true)
+}
+
+// rolePolicy is the policy of a service's role: policy's statements for
+// an instance, or, when instance is false, those of an ECS task's role:
+// the same less what only an instance does. The agent's statements go
+// (there is no agent in a task), and so do its own logs and the secrets:
+// ECS writes a task's output and reads its secrets with the task
+// execution role (see ecsExecutionPolicy).
+func (b *appBuilder) rolePolicy(s *elevator.Service, instance bool) []any {
 	o, a := b.o.Name, b.a.Name
 	b.param(factStateBucket, "String", "The orbit's state bucket", factStateBucket)
 	prefix := "apps/" + a + "/" + s.Name + "/"
-	arn := func(service, resource string) any {
-		return Sub("arn:${AWS::Partition}:" + service + ":${AWS::Region}:${AWS::AccountId}:" + resource)
-	}
 	statements := []any{
 		Props{
 			"Sid":      "OwnStateObjects",
@@ -366,28 +367,30 @@ func (b *appBuilder) policy(s *elevator.Service) []any {
 			"Effect": "Allow",
 			"Action": []any{"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"},
 			"Resource": []any{
-				arn("ssm", "parameter"+strings.TrimSuffix(elevator.AppPath(o, a), "/")),
-				arn("ssm", "parameter"+elevator.AppPath(o, a)+"*"),
+				regionARN("ssm", "parameter"+strings.TrimSuffix(elevator.AppPath(o, a), "/")),
+				regionARN("ssm", "parameter"+elevator.AppPath(o, a)+"*"),
 			},
 		},
-		Props{
+	}
+	if instance {
+		statements = append(statements, Props{
 			"Sid":      "OwnLogs",
 			"Effect":   "Allow",
 			"Action":   []any{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"},
-			"Resource": arn("logs", "log-group:"+LogGroupName(o, a, s.Name)+":*"),
-		},
+			"Resource": regionARN("logs", "log-group:"+LogGroupName(o, a, s.Name)+":*"),
+		})
+		statements = append(statements, agentStatements(b.o.Name, b.a.Name, b.a.StackName(b.o.Name), s)...)
 	}
-
-	statements = append(statements, agentStatements(b.o.Name, b.a.Name, b.a.StackName(b.o.Name), s)...)
 	if st, ok := accountsStatement(s); ok {
 		statements = append(statements, st)
 	}
+	statements = append(statements, ecsDeployerStatements(b.o, s)...)
 
 	if len(b.a.Data.Tables) > 0 {
 		var tables []any
 		for _, t := range b.a.Data.Tables {
 			name := TableName(o, a, t.Name)
-			tables = append(tables, arn("dynamodb", "table/"+name), arn("dynamodb", "table/"+name+"/index/*"))
+			tables = append(tables, regionARN("dynamodb", "table/"+name), regionARN("dynamodb", "table/"+name+"/index/*"))
 		}
 		statements = append(statements, Props{
 			"Sid":    "AppTables",
@@ -401,46 +404,24 @@ func (b *appBuilder) policy(s *elevator.Service) []any {
 		})
 	}
 
-	var parameters, secrets []any
-	seen := map[string]bool{}
-	for _, sec := range b.a.Secrets {
-		switch {
-		case (sec.SSMParameter == "") == (sec.SecretsManager == ""):
-			b.errorf(sec.Path, nil, "secret %s needs exactly one of an SSM parameter and a Secrets Manager secret", sec.Name)
-		case sec.SSMParameter != "" && !seen["ssm:"+sec.SSMParameter]:
-			seen["ssm:"+sec.SSMParameter] = true
-			if strings.HasPrefix(sec.SSMParameter, "arn:") {
-				parameters = append(parameters, sec.SSMParameter)
-			} else {
-				parameters = append(parameters, arn("ssm", "parameter/"+strings.TrimPrefix(sec.SSMParameter, "/")))
-			}
-		case sec.SecretsManager != "" && !seen["sm:"+sec.SecretsManager]:
-			seen["sm:"+sec.SecretsManager] = true
-			secrets = append(secrets, secretARNs(sec.SecretsManager)...)
+	if instance {
+		parameters, secrets := b.secretResources()
+		if len(parameters) > 0 {
+			statements = append(statements, Props{
+				"Sid":      "SecretParameters",
+				"Effect":   "Allow",
+				"Action":   []any{"ssm:GetParameter", "ssm:GetParameters"},
+				"Resource": parameters,
+			})
 		}
-	}
-	if b.dbSecret != nil {
-		if name, ok := b.dbSecret.(string); ok {
-			secrets = append(secrets, secretARNs(name)...)
-		} else {
-			secrets = append(secrets, b.dbSecret)
+		if len(secrets) > 0 {
+			statements = append(statements, Props{
+				"Sid":      "Secrets",
+				"Effect":   "Allow",
+				"Action":   []any{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},
+				"Resource": secrets,
+			})
 		}
-	}
-	if len(parameters) > 0 {
-		statements = append(statements, Props{
-			"Sid":      "SecretParameters",
-			"Effect":   "Allow",
-			"Action":   []any{"ssm:GetParameter", "ssm:GetParameters"},
-			"Resource": parameters,
-		})
-	}
-	if len(secrets) > 0 {
-		statements = append(statements, Props{
-			"Sid":      "Secrets",
-			"Effect":   "Allow",
-			"Action":   []any{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},
-			"Resource": secrets,
-		})
 	}
 
 	var namespaces []any
@@ -463,6 +444,43 @@ func (b *appBuilder) policy(s *elevator.Service) []any {
 		})
 	}
 	return statements
+}
+
+// regionARN is the ARN of a resource of service in the stack's partition,
+// region and account.
+func regionARN(service, resource string) any {
+	return Sub("arn:${AWS::Partition}:" + service + ":${AWS::Region}:${AWS::AccountId}:" + resource)
+}
+
+// secretResources are the ARNs of the app's secrets: its SSM parameters,
+// and its Secrets Manager secrets with the database's master secret. It
+// reports a secret that names neither store or both.
+func (b *appBuilder) secretResources() (parameters, secrets []any) {
+	seen := map[string]bool{}
+	for _, sec := range b.a.Secrets {
+		switch {
+		case (sec.SSMParameter == "") == (sec.SecretsManager == ""):
+			b.errorf(sec.Path, nil, "secret %s needs exactly one of an SSM parameter and a Secrets Manager secret", sec.Name)
+		case sec.SSMParameter != "" && !seen["ssm:"+sec.SSMParameter]:
+			seen["ssm:"+sec.SSMParameter] = true
+			if strings.HasPrefix(sec.SSMParameter, "arn:") {
+				parameters = append(parameters, sec.SSMParameter)
+			} else {
+				parameters = append(parameters, regionARN("ssm", "parameter/"+strings.TrimPrefix(sec.SSMParameter, "/")))
+			}
+		case sec.SecretsManager != "" && !seen["sm:"+sec.SecretsManager]:
+			seen["sm:"+sec.SecretsManager] = true
+			secrets = append(secrets, secretARNs(sec.SecretsManager)...)
+		}
+	}
+	if b.dbSecret != nil {
+		if name, ok := b.dbSecret.(string); ok {
+			secrets = append(secrets, secretARNs(name)...)
+		} else {
+			secrets = append(secrets, b.dbSecret)
+		}
+	}
+	return parameters, secrets
 }
 
 // SessionManagerActions are the actions Session Manager needs of an
@@ -512,31 +530,38 @@ func agentStatements(orbit, appName, appStack string, s *elevator.Service) []any
 		},
 	}
 	if d := s.Runtime.Docker; d != nil {
-		// The service pulls from its own repository in the region
-		// (exactly that one: not the app's other services'), or from the
-		// ECR repository its image names.
-		var pull any
-		if d.Repository != nil {
-			pull = Sub("arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/" + elevator.AppRepositoryName(orbit, appName, s.Name))
-		} else if repo, ok := ParseECRImage(d.Image); ok {
-			pull = repo.ARN()
-		}
-		if pull != nil {
-			// GetAuthorizationToken takes no resource: the token it
-			// gives is good for the pulls granted below.
-			statements = append(statements,
-				Props{"Sid": "ECRLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
-				Props{
-					"Sid":      "ECRPull",
-					"Effect":   "Allow",
-					"Action":   ecrPullActions,
-					"Resource": pull,
-				})
-		}
+		statements = append(statements, ecrPullStatements(orbit, appName, s.Name, d.Image, d.Repository != nil)...)
 	}
 	return append(statements,
 		Props{"Sid": "SessionManager", "Effect": "Allow", "Action": SessionManagerActions, "Resource": "*"},
 		Props{"Sid": "RunCommand", "Effect": "Allow", "Action": RunCommandActions, "Resource": "*"})
+}
+
+// ecrPullStatements let a service pull its image: from its own
+// repository in the region when own (exactly that one: not the app's
+// other services'), or from the ECR repository image names. They are
+// none for an image outside ECR.
+func ecrPullStatements(orbit, appName, service, image string, own bool) []any {
+	var pull any
+	if own {
+		pull = Sub("arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/" + elevator.AppRepositoryName(orbit, appName, service))
+	} else if repo, ok := ParseECRImage(image); ok {
+		pull = repo.ARN()
+	}
+	if pull == nil {
+		return nil
+	}
+	// GetAuthorizationToken takes no resource: the token it gives is
+	// good for the pulls granted below.
+	return []any{
+		Props{"Sid": "ECRLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+		Props{
+			"Sid":      "ECRPull",
+			"Effect":   "Allow",
+			"Action":   ecrPullActions,
+			"Resource": pull,
+		},
+	}
 }
 
 // ecrPullActions are what pulling an image from an ECR repository takes.
@@ -612,5 +637,5 @@ func (b *appBuilder) logGroup(s *elevator.Service) {
 		"RetentionInDays": logRetentionDays,
 		"Tags":            b.tags("", s.Name),
 	}})
-	b.output(svc+"LogGroup", s.Path, "Log group of service "+s.Name, Ref(id))
+	b.output(ServiceOutput(s.Name, OutputLogGroup), s.Path, "Log group of service "+s.Name, Ref(id))
 }

@@ -512,6 +512,11 @@ func TestAppIAMPaths(t *testing.T) {
 			want := map[string]string{}
 			for _, svc := range c.a.Services {
 				path := elevator.IAMPath(c.o.Name, c.a.Name, svc.Name)
+				if svc.Runtime.ECS != nil {
+					want["TaskRole"+camel(svc.Name)] = path
+					want["ExecutionRole"+camel(svc.Name)] = path
+					continue
+				}
 				want["Role"+camel(svc.Name)] = path
 				want["InstanceProfile"+camel(svc.Name)] = path
 			}
@@ -606,6 +611,9 @@ func TestAppOutputs(t *testing.T) {
 			}
 			for _, svc := range c.a.Services {
 				keys := []string{"SecurityGroup", "Role", "InstanceProfile", "InstanceProfileArn", "LogGroup"}
+				if svc.Runtime.ECS != nil {
+					keys = []string{"SecurityGroup", OutputTaskRole, OutputExecutionRole, OutputLogGroup}
+				}
 				if svc.LoadBalancer.Type != elevator.LoadBalancerNone {
 					keys = append(keys, "TargetGroup", "Endpoint")
 				}

@@ -7,10 +7,12 @@ package compile
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/manifest"
 )
 
 // ServiceOutput is the key of one of a service's outputs in its app's
@@ -36,6 +38,11 @@ type ReleaseFacts struct {
 	Orbit  map[string]string // the orbit stack's outputs
 	App    map[string]string // the app stack's outputs
 	Images map[string]string // service name -> image id
+	// SecretARNs are the full ARNs of the Secrets Manager secrets of an
+	// app with ECS services, by the name or ARN the app manifest gives
+	// (and the database's secret by the name the app stack outputs where
+	// it outputs no ARN): ECS takes a secret by its full ARN.
+	SecretARNs map[string]string
 }
 
 // ReleaseRequest says which release document to build.
@@ -57,7 +64,14 @@ type ReleaseRequest struct {
 // deploy` writes down and hands to the release engine. Each service runs in the
 // orbit's private tier with its own security group, instance profile and,
 // when it has a load balancer, target group, all from the app stack's
-// outputs. It returns an EINVALID error when the version is empty, a
+// outputs. An ECS service runs instead in the orbit's cluster
+// (elevator.ECSClusterName) as its task (ReleaseService.ECS) says, with
+// its image at the release's version, its task role, execution role and
+// log group from the app stack, the data stores' addresses as its
+// placements' Env, and the app's secrets, the database's password with
+// them, by ARN. It returns elevator.FieldErrors naming the orbit manifest
+// field to add for an ECS service the orbit has no cluster (ecs) or EC2
+// capacity (ecs.ec2) for. It returns an EINVALID error when the version is empty, a
 // runtime cannot be rendered (see UserData) or a service's user data, its placeholders
 // filled, is more than EC2 takes (elevator.MaxUserData), and an ENOTFOUND error naming what is
 // missing when a region lacks an output or an image (the app is not up
@@ -86,6 +100,12 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 	for _, r := range o.Regions {
 		rel.Regions = append(rel.Regions, r.Name)
 	}
+	if err := manifest.CheckECSOrbit(a, o); err != nil {
+		return nil, err
+	}
+	if errs := checkECSSecrets(a); len(errs) > 0 {
+		return nil, errs.Sorted()
+	}
 	var missing []string
 	for i := range a.Services {
 		svc := &a.Services[i]
@@ -93,12 +113,13 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 		if err != nil {
 			return nil, err
 		}
-		userData, err := UserData(svc, a, o, req.Agent)
-		if err != nil {
+		rs := releaseService(svc)
+		if svc.Runtime.ECS != nil {
+			rs.ECS = ecsTask(svc)
+			rs.InstanceType, rs.Hooks = "", nil
+		} else if rs.UserData, err = UserData(svc, a, o, req.Agent); err != nil {
 			return nil, err
 		}
-		rs := releaseService(svc)
-		rs.UserData = userData
 		for ri := range o.Regions {
 			r := &o.Regions[ri]
 			f := facts[r.Name]
@@ -110,7 +131,9 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 				return v
 			}
 			p := elevator.ReleasePlacement{Region: r.Name}
-			p.Image = need(f.Images, svc.Name, "the image of service "+svc.Name)
+			if svc.Runtime.ECS == nil {
+				p.Image = need(f.Images, svc.Name, "the image of service "+svc.Name)
+			}
 			if tier, key, ok := ServiceTier(o, r); ok {
 				if subnets := need(f.Orbit, key, "the orbit's output "+key); subnets != "" {
 					p.Subnets = strings.Split(subnets, ",")
@@ -124,7 +147,14 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 			if sg := need(f.App, ServiceOutput(svc.Name, "SecurityGroup"), "the security group of service "+svc.Name); sg != "" {
 				p.SecurityGroups = []string{sg}
 			}
-			p.InstanceProfile = need(f.App, ServiceOutput(svc.Name, "InstanceProfile"), "the instance profile of service "+svc.Name)
+			if svc.Runtime.ECS != nil {
+				err := ecsPlacement(&p, svc, a, o, r, req.Version, f, need)
+				if err != nil {
+					return nil, err
+				}
+			} else {
+				p.InstanceProfile = need(f.App, ServiceOutput(svc.Name, "InstanceProfile"), "the instance profile of service "+svc.Name)
+			}
 			if d := svc.Runtime.Docker; d != nil && d.Repository != nil {
 				p.Repository = elevator.AppRepositoryName(o.Name, a.Name, svc.Name)
 			}
@@ -150,6 +180,10 @@ func ReleaseDocument(req ReleaseRequest, facts map[string]ReleaseFacts) (*elevat
 	}
 	rel.Tests = releaseTests(a.Tests)
 	if len(missing) > 0 {
+		// Each ECS service reads the data stores' outputs and secrets:
+		// name each missing once.
+		seen := map[string]bool{}
+		missing = slices.DeleteFunc(missing, func(m string) bool { dup := seen[m]; seen[m] = true; return dup })
 		return nil, elevator.Errorf(elevator.ENOTFOUND, "app %s is not ready for a release in orbit %s: no %s; run `elevator app up` first", a.Name, o.Name, strings.Join(missing, ", no "))
 	}
 	if err := rel.CheckUserData(); err != nil {
@@ -179,10 +213,8 @@ func withOwnImage(svc *elevator.Service, a *elevator.App, o *elevator.Orbit, fac
 			missing("the repository of service " + svc.Name + " in " + r.Name)
 			continue
 		}
-		repo, ok := ParseECRImage(uri)
-		if !ok || repo.Region != r.Name || repo.Name != name {
-			return nil, elevator.Errorf(elevator.EINTERNAL, "app %s in orbit %s, region %s: output %s is %q, not the URI of repository %s there",
-				a.Name, o.Name, r.Name, RepositoryOutput(svc.Name), uri, name)
+		if err := repositoryURI(uri, r.Name, name, a, o, svc); err != nil {
+			return nil, err
 		}
 		img := strings.Replace(uri, ".dkr.ecr."+r.Name+".", ".dkr.ecr.{{REGION}}.", 1)
 		switch {
@@ -197,6 +229,17 @@ func withOwnImage(svc *elevator.Service, a *elevator.App, o *elevator.Orbit, fac
 	docker.Image = image
 	own.Runtime.Docker = &docker
 	return &own, nil
+}
+
+// repositoryURI returns nil when uri, the app stack's output
+// RepositoryOutput(svc.Name) in region, is the URI of repository name
+// there, else an EINTERNAL error naming the output.
+func repositoryURI(uri, region, name string, a *elevator.App, o *elevator.Orbit, svc *elevator.Service) error {
+	if repo, ok := ParseECRImage(uri); ok && repo.Region == region && repo.Name == name {
+		return nil
+	}
+	return elevator.Errorf(elevator.EINTERNAL, "app %s in orbit %s, region %s: output %s is %q, not the URI of repository %s there",
+		a.Name, o.Name, region, RepositoryOutput(svc.Name), uri, name)
 }
 
 // releaseService carries a service's capacity, scaling and hooks over from

@@ -10,7 +10,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/manifest"
 )
 
-func releaseExample(t *testing.T) (*elevator.App, *elevator.Orbit) {
+func releaseExample(t testing.TB) (*elevator.App, *elevator.Orbit) {
 	t.Helper()
 	od, _ := os.ReadFile("../../examples/orbit.yml")
 	o, err := manifest.ParseOrbit("orbit.yml", od)

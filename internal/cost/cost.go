@@ -245,6 +245,10 @@ func Services(a *elevator.App, regions []string) []Item {
 	var items []Item
 	for _, r := range regions {
 		for _, s := range a.Services {
+			if s.Runtime.ECS != nil {
+				items = append(items, ecsServiceItem(r, s.Name))
+				continue
+			}
 			it := serviceItem(r, s.Name, s.InstanceType, s.Scaling.Min)
 			it.Note = noteServices
 			items = append(items, it)
@@ -273,6 +277,10 @@ func ReleaseServicesAt(rel *elevator.Release, images Images, counts Counts) []It
 	var items []Item
 	for _, s := range rel.Services {
 		for _, p := range s.Placements {
+			if s.ECS != nil {
+				items = append(items, ecsServiceItem(p.Region, s.Name))
+				continue
+			}
 			n, note := s.Capacity.Min, noteRelease
 			if counts != nil {
 				if c, ok := counts(p.Region, s.Name, s.Capacity); ok {
@@ -293,6 +301,14 @@ func ReleaseServicesAt(rel *elevator.Release, images Images, counts Counts) []It
 		}
 	}
 	return items
+}
+
+// ecsServiceItem is the tasks of an ECS service, which the estimate does
+// not price (Fargate's vCPU and memory hours, or the orbit's EC2 capacity,
+// which its own stack counts): the estimate says they are not included.
+func ecsServiceItem(region, service string) Item {
+	return Item{Region: region, What: "service " + service + ": ECS tasks", Uncounted: true,
+		Note: "ECS tasks are not priced: not included"}
 }
 
 // unreadableImage is the root volumes of an owner's instances whose image

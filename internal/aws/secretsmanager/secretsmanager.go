@@ -1,5 +1,5 @@
 // Package secretsmanager is Elevator's adapter for AWS Secrets Manager: it
-// reads a secret's current value. Errors it returns are *elevator.Error,
+// reads a secret's current value, and finds a secret's full ARN. Errors it returns are *elevator.Error,
 // translated by awserr: ENOTFOUND wrapping an *awserr.NotFoundError and
 // ErrNotFound for a missing secret, EINVALID for a secret that holds no
 // string, and the codes awserr gives every service (EINTERRUPTED when the
@@ -28,6 +28,7 @@ var codes = awserr.Codes{
 
 type api interface {
 	GetSecretValue(context.Context, *smsdk.GetSecretValueInput, ...func(*smsdk.Options)) (*smsdk.GetSecretValueOutput, error)
+	DescribeSecret(context.Context, *smsdk.DescribeSecretInput, ...func(*smsdk.Options)) (*smsdk.DescribeSecretOutput, error)
 }
 
 // Client talks to Secrets Manager in one region.
@@ -52,4 +53,20 @@ func (c *Client) SecretString(ctx context.Context, id string) (string, error) {
 		return "", elevator.Errorf(elevator.EINVALID, "secret %s in %s holds no string (binary secrets are not supported)", id, c.region)
 	}
 	return *out.SecretString, nil
+}
+
+// SecretARN returns the full ARN of the secret id (its name or ARN), with
+// the 6-character suffix Secrets Manager added to its name: what ECS
+// takes as a secret's valueFrom. It reads the secret's metadata only
+// (DescribeSecret), never its value. It returns an ENOTFOUND error
+// wrapping ErrNotFound when there is no such secret.
+func (c *Client) SecretARN(ctx context.Context, id string) (string, error) {
+	out, err := c.api.DescribeSecret(ctx, &smsdk.DescribeSecretInput{SecretId: aws.String(id)})
+	if err != nil {
+		return "", codes.Translate(awserr.Op{Doing: "describe secret " + id, Region: c.region, Kind: "secret", Name: id}, err)
+	}
+	if out.ARN == nil {
+		return "", elevator.Errorf(elevator.EAWS, "describe secret %s in %s: Secrets Manager gave no ARN", id, c.region)
+	}
+	return *out.ARN, nil
 }
