@@ -163,8 +163,13 @@ func TestECSTaskRoleIsTheInstanceRoleWithoutWhatOnlyAnInstanceNeeds(t *testing.T
 	wantSids := []string{"OwnStateObjects", "ListOwnStateObjects", "AppSettings", "AppTables",
 		"ECSServices", "ECSTasks", "ECSListInCluster", "ECSRegisterTaskDefinitions", "ECSTaskDefinitions",
 		"ECSReadTaskDefinitions", "PassTaskRoles", "ServiceScaling", "ServiceScalingReads", "ECSServiceLinkedRoles", "SecretARNs"}
-	if len(got) != len(wantSids) {
-		t.Errorf("task role statements %v, want exactly %v", sids(got), wantSids)
+	if len(got) != len(wantSids)+1 {
+		t.Errorf("task role statements %v, want exactly %v and ECSExec", sids(got), wantSids)
+	}
+	// ECS Exec's channels, which only a task opens as its role.
+	wantExec := []any{"ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"}
+	if exec, ok := got["ECSExec"]; !ok || !reflect.DeepEqual(exec["Action"], wantExec) || exec["Resource"] != "*" {
+		t.Errorf("task role statement ECSExec %v, want %v on *", got["ECSExec"], wantExec)
 	}
 	for _, sid := range wantSids {
 		if !reflect.DeepEqual(got[sid], instance[sid]) {
@@ -289,7 +294,9 @@ func TestECSServiceNeedsTheOrbitsCluster(t *testing.T) {
 // resource are on "*" (the task role has no such statement unless the
 // service has custom alarms; then a namespace condition limits it).
 func TestECSRolesGrantOnlyNamedResources(t *testing.T) {
-	withoutResource := map[string]bool{"ecr:GetAuthorizationToken": true, "cloudwatch:PutMetricData": true}
+	withoutResource := map[string]bool{"ecr:GetAuthorizationToken": true, "cloudwatch:PutMetricData": true,
+		"ssmmessages:CreateControlChannel": true, "ssmmessages:CreateDataChannel": true,
+		"ssmmessages:OpenControlChannel": true, "ssmmessages:OpenDataChannel": true}
 	a, o := ecsTestApp(t)
 	a.Service("worker").Runtime.ECS.Image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme/worker"
 	a.Service("worker").Alarms = []elevator.Alarm{{Metric: elevator.MetricCustom, Namespace: "Shop", MetricName: "QueueDepth", Statistic: "Maximum", Comparison: ">", Threshold: 100, Period: 60 * time.Second, Evaluations: 1, Severity: elevator.SeverityWarning}}

@@ -385,6 +385,20 @@ func (b *appBuilder) rolePolicy(s *elevator.Service, instance bool) []any {
 		statements = append(statements, st)
 	}
 	statements = append(statements, ecsDeployerStatements(b.o, s)...)
+	if !instance {
+		// ECS Exec (aws ecs execute-command): the SSM agent in the task
+		// opens its channels as the task role. These actions take no
+		// narrower resource.
+		statements = append(statements, Props{
+			"Sid":    "ECSExec",
+			"Effect": "Allow",
+			"Action": []any{
+				"ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+				"ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+			},
+			"Resource": "*",
+		})
+	}
 
 	if len(b.a.Data.Tables) > 0 {
 		var tables []any
