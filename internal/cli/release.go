@@ -269,7 +269,11 @@ func (e *releaseEnv) observe(rec elevator.ReleaseRecord) {
 	for _, r := range rec.Regions {
 		for _, s := range r.Services {
 			if s.Group != "" {
-				health = append(health, fmt.Sprintf("%s/%s %d/%d healthy", r.Region, s.Service, s.Health.Healthy, s.Health.Needed))
+				what := "healthy"
+				if s.Cluster != "" {
+					what = "tasks healthy"
+				}
+				health = append(health, fmt.Sprintf("%s/%s %d/%d %s", r.Region, s.Service, s.Health.Healthy, s.Health.Needed, what))
 			}
 		}
 	}

@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	elevator "github.com/elevatorhq/elevator"
+)
+
+// TestDeployProgressCountsAnECSServicesTasks follows a mixed release
+// through CheckHealthy: the Auto Scaling Group's line counts healthy
+// instances, the ECS service's healthy tasks.
+func TestDeployProgressCountsAnECSServicesTasks(t *testing.T) {
+	var stderr bytes.Buffer
+	e := &releaseEnv{globals: &globals{stderr: &stderr}}
+	rec := *mixed
+	rec.State = elevator.StateCheckHealthy
+	e.observe(rec)
+	line := stderr.String()
+	for _, want := range []string{"us-east-1/api 3/3 tasks healthy", "us-east-1/web 2/2 healthy", "eu-west-1/api 2/2 tasks healthy"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("progress line %q does not say %q", line, want)
+		}
+	}
+	if strings.Contains(line, "us-east-1/web 2/2 tasks") {
+		t.Errorf("progress line %q counts an Auto Scaling Group's instances as tasks", line)
+	}
+}
+
+// TestTheRecordsJSONNamesAnECSServicesCluster prints a mixed release's
+// record as JSON, as `release status -o json` does: its ECS services and
+// their old services carry their cluster, its Auto Scaling Groups none,
+// and the fields groups had are all there.
+func TestTheRecordsJSONNamesAnECSServicesCluster(t *testing.T) {
+	var stdout bytes.Buffer
+	e := &releaseEnv{globals: &globals{stdout: &stdout, output: "json"}}
+	if err := e.finish(mixed); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Regions []struct {
+			Region   string `json:"region"`
+			Services []map[string]json.RawMessage
+		} `json:"regions"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	if len(got.Regions) != 2 || len(got.Regions[0].Services) != 3 {
+		t.Fatalf("regions and services: %s", stdout.String())
+	}
+	api, web := got.Regions[0].Services[0], got.Regions[0].Services[1]
+	if string(api["cluster"]) != `"elevator-production"` || string(api["group"]) != `"shop-production-api-ec5ec5ec"` {
+		t.Errorf("api: cluster %s, group %s", api["cluster"], api["group"])
+	}
+	var old []map[string]any
+	if err := json.Unmarshal(api["old"], &old); err != nil || len(old) != 1 || old[0]["cluster"] != "elevator-production" {
+		t.Errorf("api's old services: %s (%v)", api["old"], err)
+	}
+	if _, ok := web["cluster"]; ok {
+		t.Errorf("web, an Auto Scaling Group, has a cluster: %s", web["cluster"])
+	}
+	for _, k := range []string{"service", "group", "desired", "health"} {
+		if _, ok := api[k]; !ok {
+			t.Errorf("api has no %q", k)
+		}
+	}
+}
