@@ -147,12 +147,12 @@ func (s *dashboardSource) Groups(ctx context.Context) ([]dashboard.Group, error)
 				continue // the orbit's own groups, such as its bastions
 			}
 			dg := dashboard.Group{Region: c.Region(), App: g.Tags[elevator.TagApp], Service: g.Tags[elevator.TagService],
-				ReleaseID: g.ReleaseID(), Name: g.Name, Desired: g.Capacity.Desired, Deleting: g.Deleting,
+				ReleaseID: g.ReleaseID(), Name: g.Name, Cluster: g.Cluster, Desired: g.Capacity.Desired, Deleting: g.Deleting,
 				Serving: !g.Deleting && (len(g.TargetGroups) > 0 || !balanced[g.Tags[elevator.TagApp]+"/"+g.Tags[elevator.TagService]])}
 			for _, i := range g.Instances {
 				di := dashboard.Instance{ID: i.ID, Lifecycle: i.Lifecycle, Healthy: i.Healthy, Targets: map[string]string{}}
 				for _, tg := range g.TargetGroups {
-					st := targets[tg][i.ID]
+					st := targets[tg][i.TargetID()] // a task is registered by its IP
 					if st == "" {
 						st = "unregistered"
 					}

@@ -48,6 +48,9 @@ type Group struct {
 	Region, App, Service string
 	ReleaseID            string // the release that made it
 	Name                 string
+	// Cluster is the ECS cluster of an ECS service, whose Instances are
+	// its tasks; "" for an Auto Scaling Group.
+	Cluster string
 	Desired              int
 	Deleting             bool
 	// Serving says whether the group is attached to its service's
@@ -56,11 +59,12 @@ type Group struct {
 	Instances []Instance
 }
 
-// Instance is an instance of a group and its health.
+// Instance is an instance of a group, or a task of an ECS service, and
+// its health.
 type Instance struct {
 	ID        string
 	Lifecycle string // Pending, InService, Terminating, ...
-	Healthy   bool   // the group's health check
+	Healthy   bool   // the group's health check, or the task's container health check
 	// Targets is the instance's health in each target group of its
 	// group (healthy, initial, unhealthy, draining, ...), by ARN.
 	Targets map[string]string
