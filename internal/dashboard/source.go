@@ -50,9 +50,9 @@ type Group struct {
 	Name                 string
 	// Cluster is the ECS cluster of an ECS service, whose Instances are
 	// its tasks; "" for an Auto Scaling Group.
-	Cluster string
-	Desired              int
-	Deleting             bool
+	Cluster  string
+	Desired  int
+	Deleting bool
 	// Serving says whether the group is attached to its service's
 	// target groups (or the service has none).
 	Serving   bool
