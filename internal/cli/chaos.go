@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -377,6 +378,42 @@ type chaosJSON struct {
 	Tests      []chaosTest   `json:"tests,omitempty"`
 	// Skipped says why --then-test did not run the tests.
 	Skipped string `json:"tests_skipped,omitempty"`
+	// SkippedECS are the ECS services of the current releases looked at:
+	// chaos terminates instances of Auto Scaling Groups only.
+	SkippedECS []chaosSkippedECS `json:"skipped_ecs,omitempty"`
+}
+
+// chaosSkippedECS is an ECS service chaos left alone.
+type chaosSkippedECS struct {
+	Region  string `json:"region"`
+	App     string `json:"app"`
+	Service string `json:"service"`
+	Name    string `json:"name"`
+	Cluster string `json:"cluster"`
+}
+
+// skippedECS lists the ECS services of the current releases in current
+// (an app's nil when it has none) that run in regions, by app, then in
+// the order of the record's regions and services.
+func skippedECS(current map[string]*elevator.ReleaseRecord, regions []string) []chaosSkippedECS {
+	var out []chaosSkippedECS
+	for _, app := range sortedApps(current) {
+		rec := current[app]
+		if rec == nil {
+			continue
+		}
+		for _, reg := range rec.Regions {
+			if !slices.Contains(regions, reg.Region) {
+				continue
+			}
+			for _, s := range reg.Services {
+				if s.Cluster != "" {
+					out = append(out, chaosSkippedECS{Region: reg.Region, App: app, Service: s.Service, Name: s.Group, Cluster: s.Cluster})
+				}
+			}
+		}
+	}
+	return out
 }
 
 func newChaosCmd(g *globals) *cobra.Command {
@@ -412,6 +449,9 @@ recorded first in the orbit's state bucket: after a crash,
 --then-test waits for the replacements to be InService (up to --test-wait),
 then runs the integration tests of each affected app's current release;
 the command exits 6 when one fails.
+
+ECS services (docs/ecs.md) have tasks, not instances: chaos leaves them
+alone and names those of the current releases it skipped.
 
 --dry-run prints what would be terminated and why each group is skipped
 or limited, and changes nothing; without --yes, chaos prints the same and
@@ -468,7 +508,8 @@ func (r *chaosRun) chaos(ctx context.Context) error {
 	}
 	plan := chaos.Select(groups, r.policy())
 	r.progress.Done()
-	out := chaosJSON{Orbit: r.orbit.Name, App: r.app, DryRun: true, Level: r.level, Retainage: r.retainage, Plan: plan, Terminated: []termination{}}
+	out := chaosJSON{Orbit: r.orbit.Name, App: r.app, DryRun: true, Level: r.level, Retainage: r.retainage, Plan: plan, Terminated: []termination{},
+		SkippedECS: skippedECS(r.current, r.regions())}
 	if r.dryRun || plan.Total == 0 {
 		if plan.Total == 0 {
 			out.DryRun = r.dryRun
@@ -620,6 +661,9 @@ func (r *chaosRun) printChaos(out chaosJSON) error {
 		return r.printJSON(out)
 	}
 	w := r.stdout
+	for _, x := range out.SkippedECS {
+		fmt.Fprintf(w, "%s  %s (%s/%s): skipped, chaos terminates instances of Auto Scaling Groups only\n", x.Region, groupName(x.Name, x.Cluster), x.App, x.Service)
+	}
 	if len(out.Plan.Choices) == 0 {
 		fmt.Fprintf(w, "no groups of a current release of %s in orbit %s's regions (%s)\n", orAll(r.app), r.orbit.Name, strings.Join(r.regions(), ", "))
 		return nil
