@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/release"
 )
 
 // TestDeployProgressCountsAnECSServicesTasks follows a mixed release
@@ -66,5 +67,23 @@ func TestTheRecordsJSONNamesAnECSServicesCluster(t *testing.T) {
 		if _, ok := api[k]; !ok {
 			t.Errorf("api has no %q", k)
 		}
+	}
+}
+
+// TestGCNamesAnECSServiceByItsCluster prints what gc found: a group by
+// its kind and name, an ECS service by its cluster, a task definition by
+// family:revision.
+func TestGCNamesAnECSServiceByItsCluster(t *testing.T) {
+	var w bytes.Buffer
+	printOrphans(&w, []release.Orphan{
+		{Region: "us-east-1", Kind: release.KindGroup, Name: "shop-production-web-0badcafe", App: "shop", ReleaseID: "20261123-121500-0badcafe", Ended: elevator.StateFailureDirty},
+		{Region: "us-east-1", Kind: release.KindGroup, Name: "shop-production-api-0badcafe", Cluster: "elevator-production", App: "shop", ReleaseID: "20261123-121500-0badcafe", Ended: elevator.StateFailureDirty, Removed: true},
+		{Region: "us-east-1", Kind: string(release.RemainTaskDefinition), Name: "shop-production-api-0badcafe:1", App: "shop", ReleaseID: "20261123-121500-0badcafe", Ended: elevator.StateFailureDirty},
+	})
+	want := "us-east-1  group shop-production-web-0badcafe  release 20261123-121500-0badcafe (FailureDirty)  would remove\n" +
+		"us-east-1  ECS service shop-production-api-0badcafe (cluster elevator-production)  release 20261123-121500-0badcafe (FailureDirty)  removed\n" +
+		"us-east-1  task definition shop-production-api-0badcafe:1  release 20261123-121500-0badcafe (FailureDirty)  would remove\n"
+	if w.String() != want {
+		t.Errorf("gc printed\n%s\nwant\n%s", w.String(), want)
 	}
 }
