@@ -10,9 +10,6 @@ import (
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
-	"github.com/elevatorhq/elevator/internal/apply"
-	"github.com/elevatorhq/elevator/internal/aws/awserr"
-	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/cloudwatchlogs"
 	"github.com/elevatorhq/elevator/internal/compile"
 	"github.com/spf13/cobra"
@@ -59,8 +56,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 		Use:   "logs",
 		Short: "Print an app's logs from CloudWatch Logs, every service and instance interleaved by time",
 		Long: `Print the events of the app's log groups (one per service, ` + elevator.AppPath("<orbit>", "<app>") + `<service>,
-one stream per instance; an ECS service's is the one its app stack names,
-one stream per task), in every region of the orbit (or --region), in time
+one stream per instance, or per task of an ECS service), in every region of the orbit (or --region), in time
 order, each line prefixed with its service and instance. --follow keeps
 printing new events until interrupted. With --output json, each event is one
 JSON object on a line of its own.`,
@@ -128,80 +124,30 @@ JSON object on a line of its own.`,
 // logSources finds the log groups to read: the service's, or every
 // service's of the app, in each region.
 func (e *orbitEnv) logSources(ctx context.Context, app, service string) ([]logSource, error) {
-	a := &elevator.App{Name: app}
-	return findLogSources(ctx, e.orbit, app, service, func(ctx context.Context, region string) (logReader, map[string]string, error) {
-		cfg, err := e.configs.For(ctx, region)
-		if err != nil {
-			return nil, nil, err
-		}
-		out, err := (&apply.Engine{Stacks: cloudformation.New(cfg)}).Outputs(ctx, a.StackName(e.orbit.Name))
-		if errors.Is(err, cloudformation.ErrStackNotFound) || errors.Is(err, awserr.ErrAccessDenied) {
-			// The log groups are found by name: the app stack only
-			// says where a service's is when it is not the usual
-			// name (an ECS service's).
-			out, err = nil, nil
-		}
-		return cloudwatchlogs.New(cfg), out, err
-	})
-}
-
-// findLogSources finds the log groups to read in each region of o, with
-// the log reader and the app stack's outputs (nil when it has none) that
-// region gives. A service's log group is the one its stack's
-// <Service>LogGroup output names (an ECS service's may differ from the
-// usual name), else compile.LogGroupName; without a service, every log
-// group named after the app (prefix) and every log group the stack's
-// outputs name.
-func findLogSources(ctx context.Context, o *elevator.Orbit, app, service string, region func(ctx context.Context, region string) (logReader, map[string]string, error)) ([]logSource, error) {
-	prefix := elevator.AppPath(o.Name, app)
+	prefix := elevator.AppPath(e.orbit.Name, app)
 	var sources []logSource
-	for _, r := range o.Regions {
-		client, out, err := region(ctx, r.Name)
+	for _, r := range e.orbit.Regions {
+		cfg, err := e.configs.For(ctx, r.Name)
 		if err != nil {
 			return nil, err
 		}
+		client := cloudwatchlogs.New(cfg)
 		if service != "" {
-			group := out[compile.ServiceOutput(service, "LogGroup")]
-			if group == "" {
-				group = compile.LogGroupName(o.Name, app, service)
-			}
-			sources = append(sources, logSource{region: r.Name, service: service, group: group, logs: client})
+			sources = append(sources, logSource{region: r.Name, service: service, group: compile.LogGroupName(e.orbit.Name, app, service), logs: client})
 			continue
 		}
 		groups, err := client.Groups(ctx, prefix)
 		if err != nil {
 			return nil, err
 		}
-		listed := map[string]bool{}
 		for _, grp := range groups {
 			if svc := strings.TrimPrefix(grp, prefix); svc != "" && !strings.Contains(svc, "/") {
 				sources = append(sources, logSource{region: r.Name, service: svc, group: grp, logs: client})
-				listed[grp] = true
 			}
-		}
-		keys := make([]string, 0, len(out))
-		for k := range out {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			name, ok := strings.CutSuffix(k, "LogGroup")
-			grp := out[k]
-			if !ok || name == "" || grp == "" || listed[grp] {
-				continue
-			}
-			// The service's name is in its log group's, under the
-			// app's path; else the output's name says it.
-			svc, _, _ := strings.Cut(strings.TrimPrefix(grp, prefix), "/")
-			if !strings.HasPrefix(grp, prefix) || svc == "" {
-				svc = strings.ToLower(name)
-			}
-			sources = append(sources, logSource{region: r.Name, service: svc, group: grp, logs: client})
-			listed[grp] = true
 		}
 	}
 	if len(sources) == 0 {
-		return nil, elevator.Errorf(elevator.ENOTFOUND, "app %s has no log groups (%s*) in orbit %s in %s: is it up (`elevator app up`)?", app, prefix, o.Name, strings.Join(regionNames(o), ", "))
+		return nil, elevator.Errorf(elevator.ENOTFOUND, "app %s has no log groups (%s*) in orbit %s in %s: is it up (`elevator app up`)?", app, prefix, e.orbit.Name, strings.Join(regionNames(e.orbit), ", "))
 	}
 	return sources, nil
 }
