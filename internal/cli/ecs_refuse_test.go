@@ -42,7 +42,7 @@ func TestExecRefusesAnECSServiceAndSaysToUseECSExec(t *testing.T) {
 	if ExitCode(err) != ExitInvalid {
 		t.Errorf("exit %d, want %d: %v", ExitCode(err), ExitInvalid, err)
 	}
-	for _, want := range []string{"as ECS service web-2 in cluster elevator-prod (us-east-1, release 2)", "no instances to run a command on",
+	for _, want := range []string{"as ECS service web-2 in cluster elevator-prod (us-east-1, release 2)", "ECS tasks are not instances; exec cannot reach them",
 		"aws ecs list-tasks --region us-east-1 --cluster elevator-prod --service-name web-2", ecsExec} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not say %q", err, want)
@@ -54,14 +54,27 @@ func TestExecRefusesAnECSServiceAndSaysToUseECSExec(t *testing.T) {
 }
 
 func TestExecStillRunsOnAServiceOfGroupsWhenAnotherServiceIsOnECS(t *testing.T) {
-	x, _, _, _, _ := execWorld(t, false)
+	x, _, _, audits, cmds := execWorld(t, false)
 	w := x.lookup.releases.(*fakeWorld)
-	w.records[1].Regions[0].Services = append(w.records[1].Regions[0].Services, elevator.ReleaseServiceRecord{Service: "api", Group: "api-2", Cluster: "elevator-prod"})
-	if err := refuseECS(w.records[1], x.lookup.regions, "shop", "web", "exec"); err != nil {
-		t.Errorf("web runs on Auto Scaling Groups, refused: %v", err)
+	for i := range w.records[1].Regions {
+		r := &w.records[1].Regions[i]
+		r.Services = append(r.Services, elevator.ReleaseServiceRecord{Service: "api", Group: "api-2-" + r.Region, Cluster: "elevator-prod"})
 	}
-	if err := refuseECS(w.records[1], []string{"eu-west-1"}, "shop", "api", "exec"); err != nil {
-		t.Errorf("api runs on ECS in us-east-1 only, refused in eu-west-1: %v", err)
+	err := x.run(context.Background(), runcmd.Shell("uptime", time.Minute))
+	if ExitCode(err) == ExitInvalid {
+		t.Fatalf("web runs on Auto Scaling Groups, refused because api is on ECS: %v", err)
+	}
+	east, west := strings.Join(cmds["us-east-1"].sent, ";"), strings.Join(cmds["eu-west-1"].sent, ";")
+	for _, want := range []string{"i-0000000b", "i-0000000d"} {
+		if !strings.Contains(east, want) {
+			t.Errorf("us-east-1: sent %q, not to web's %s", east, want)
+		}
+	}
+	if !strings.Contains(west, "i-0000000e") {
+		t.Errorf("eu-west-1: sent %q, not to web's i-0000000e", west)
+	}
+	if len(*audits) != 2 || !strings.HasPrefix((*audits)[0].Detail, "service web: ") {
+		t.Errorf("audit entries: %+v, want web's start, then the outcome", *audits)
 	}
 	if err := refuseECS(w.records[1], x.lookup.regions, "shop", "api", "exec"); elevator.ErrorCode(err) != elevator.EINVALID {
 		t.Errorf("api on ECS: %v, want invalid", err)
@@ -77,7 +90,7 @@ func TestSSHRefusesAnECSServiceAndSaysToUseECSExec(t *testing.T) {
 		if ExitCode(err) != ExitInvalid {
 			t.Errorf("ssm %v: exit %d, want %d: %v", ssm, ExitCode(err), ExitInvalid, err)
 		}
-		for _, want := range []string{"ECS service web-2 in cluster elevator-prod", "no instances to log in to", ecsExec} {
+		for _, want := range []string{"ECS service web-2 in cluster elevator-prod", "ECS tasks are not instances; ssh cannot reach them", ecsExec} {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("ssm %v: error %v does not say %q", ssm, err, want)
 			}

@@ -148,10 +148,10 @@ func currentRelease(ctx context.Context, releases releaseLister, app, orbit, act
 }
 
 // refuseECS returns an EINVALID error when release rec runs service as
-// an ECS service in one of regions: its tasks are not instances that
-// exec or ssh can reach (no SSM agent, no SSH server, no user of
-// Elevator's), so the error says how to reach a task with ECS Exec
-// instead. It returns nil for a service of Auto Scaling Groups.
+// an ECS service in one of regions: ECS tasks are not instances (no SSM
+// agent, no SSH server, no user of Elevator's), so the error says how to
+// reach a task with ECS Exec instead, which Elevator's ECS services have
+// enabled. It returns nil for a service of Auto Scaling Groups.
 func refuseECS(rec *elevator.ReleaseRecord, regions []string, app, service, command string) error {
 	for _, r := range rec.Regions {
 		if !slices.Contains(regions, r.Region) {
@@ -161,14 +161,12 @@ func refuseECS(rec *elevator.ReleaseRecord, regions []string, app, service, comm
 			if s.Service != service || s.Cluster == "" {
 				continue
 			}
-			act := "run a command on (exec sends SSM Run Command to instances)"
-			if command == "ssh" {
-				act = "log in to (ssh reaches instances through the bastion or Session Manager)"
-			}
-			return elevator.Errorf(elevator.EINVALID, "--service %s: %s runs it on ECS, as ECS service %s in cluster %s (%s, release %s), whose tasks are no instances to %s; "+
-				"use ECS Exec instead: aws ecs list-tasks --region %s --cluster %s --service-name %s, then "+
+			return elevator.Errorf(elevator.EINVALID, "--service %s: %s runs it on ECS, as ECS service %s in cluster %s (%s, release %s); "+
+				"ECS tasks are not instances; %s cannot reach them. "+
+				"Use ECS Exec instead (enabled on Elevator's ECS services; it needs ecs:ExecuteCommand and the Session Manager plugin): "+
+				"aws ecs list-tasks --region %s --cluster %s --service-name %s, then "+
 				"aws ecs execute-command --region %s --cluster %s --task TASK --container %s --interactive --command /bin/sh (see docs/ecs.md)",
-				service, app, s.Group, s.Cluster, r.Region, rec.ID, act,
+				service, app, s.Group, s.Cluster, r.Region, rec.ID, command,
 				r.Region, s.Cluster, s.Group, r.Region, s.Cluster, service)
 		}
 	}
