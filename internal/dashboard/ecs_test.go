@@ -16,9 +16,9 @@ func TestAnECSServiceShowsItsClusterAndTasks(t *testing.T) {
 	e := newEnv(t)
 	e.src.mu.Lock()
 	e.src.groups = append(e.src.groups, Group{Region: "us-east-1", App: "shop", Service: "api", ReleaseID: releaseID(1), Name: "shop-api-1",
-		Cluster: "elevator-demo", Desired: 2, Serving: true, Instances: []Instance{
-			{ID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", Lifecycle: "InService", Healthy: true, Targets: map[string]string{"tg-api": "healthy"}},
-			{ID: "1a2b3c4d5e6f70819203a4b5c6d7e8f9", Lifecycle: "Pending", Targets: map[string]string{"tg-api": "unregistered"}}}})
+		Cluster: "elevator-demo", Desired: 2, Serving: true, Stopped: 3, Instances: []Instance{
+			{ID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", Lifecycle: "InService", Healthy: true, Health: "UNKNOWN", Targets: map[string]string{"tg-api": "healthy"}},
+			{ID: "1a2b3c4d5e6f70819203a4b5c6d7e8f9", Lifecycle: "Pending", Healthy: true, Health: "UNKNOWN", Targets: map[string]string{"tg-api": "unregistered"}}}})
 	rec := e.src.recs[releaseID(1)]
 	rec.Regions[0].Services = append(rec.Regions[0].Services, elevator.ReleaseServiceRecord{Service: "api", Group: "shop-api-1", Cluster: "elevator-demo", Desired: 2,
 		Health: elevator.ReleaseGroupHealth{Launch: 2, Needed: 2, InService: 1, Healthy: 1, Terminating: 3}})
@@ -35,10 +35,10 @@ func TestAnECSServiceShowsItsClusterAndTasks(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // the summary is read again every Poll
 	}
 	for _, want := range []string{
-		"api: ECS service shop-api-1 (cluster elevator-demo, serving)", "1/2 ready",
+		"api: ECS service shop-api-1 (cluster elevator-demo, serving)", "1/2 ready, 3 stopped",
 		`<th scope="col">Task</th>`, `<th scope="col">Container health</th>`,
-		"<td>0f1e2d3c4b5a69788796a5b4c3d2e1f0</td><td>InService</td><td>Healthy</td>",
-		"<td>1a2b3c4d5e6f70819203a4b5c6d7e8f9</td><td>Pending</td><td>Unhealthy</td>",
+		"<td>0f1e2d3c4b5a69788796a5b4c3d2e1f0</td><td>InService</td><td>UNKNOWN</td>",
+		"<td>1a2b3c4d5e6f70819203a4b5c6d7e8f9</td><td>Pending</td><td>UNKNOWN</td>",
 		"web: group shop-web-1 (serving)", `<th scope="col">Instance</th>`,
 	} {
 		if !strings.Contains(page, want) {
