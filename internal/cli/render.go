@@ -239,7 +239,7 @@ func printRecord(w io.Writer, r *elevator.ReleaseRecord) {
 		for _, s := range reg.Services {
 			var old []string
 			for _, o := range s.Old {
-				old = append(old, oldGroupName(o, s.Cluster))
+				old = append(old, groupName(o.Name, o.Cluster))
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\treplaced: %s\n", reg.Region, s.Service, groupName(s.Group, s.Cluster), healthLine(s), orNone(old))
 		}
@@ -291,29 +291,17 @@ func groupName(name, cluster string) string {
 	return "ECS service " + name + " (cluster " + cluster + ")"
 }
 
-// oldGroupName names a group a release replaces: by its name alone when
-// it is of the same kind and cluster as the new group (cluster), else as
-// groupName does.
-func oldGroupName(o elevator.ReleaseOldGroup, cluster string) string {
-	if o.Cluster == cluster {
-		return o.Name
-	}
-	if o.Cluster == "" {
-		return "group " + o.Name
-	}
-	return groupName(o.Name, o.Cluster)
-}
-
 // healthLine is a new group's last look at its health: for an Auto
 // Scaling Group the healthy instances against those needed; for an ECS
-// service its tasks: running, healthy against needed, and stopped (which
-// count against max_terms).
+// service its tasks: in service (running, container not UNHEALTHY),
+// healthy against needed, and stopping or stopped (which count against
+// max_terms).
 func healthLine(s elevator.ReleaseServiceRecord) string {
 	h := s.Health
 	if s.Cluster == "" {
 		return fmt.Sprintf("%d/%d healthy", h.Healthy, h.Needed)
 	}
-	return fmt.Sprintf("tasks: %d running, %d/%d healthy, %d stopped", h.InService, h.Healthy, h.Needed, h.Terminating)
+	return fmt.Sprintf("tasks: %d in service, %d/%d healthy, %d stopping or stopped", h.InService, h.Healthy, h.Needed, h.Terminating)
 }
 
 func orNone(s []string) string {

@@ -93,9 +93,8 @@ var (
 		},
 	}
 	// mixed released an app with an Auto Scaling Group service (web) and
-	// an ECS service (api) in two regions; api's old ECS service in
-	// eu-west-1 is in another cluster, and worker moved from an Auto
-	// Scaling Group to ECS under a new name.
+	// two ECS services (api in two regions, jobs in one), each replacing
+	// the previous release's of the same runtime, in the orbit's cluster.
 	mixed = &elevator.ReleaseRecord{
 		ID: "20261123-125000-ec5ec5ec", App: "shop", Orbit: "production", Revision: 12, State: elevator.StateSuccess,
 		Path: []elevator.ReleaseState{elevator.StateValidate, elevator.StateLock, elevator.StateValidateResources, elevator.StateDeploy,
@@ -110,12 +109,12 @@ var (
 					Old: []elevator.ReleaseOldGroup{{Name: "shop-production-web-ba4eba4e", Desired: 2}}},
 				{Service: "jobs", Group: "shop-production-jobs-ec5ec5ec", Cluster: "elevator-production", Desired: 1,
 					Health: elevator.ReleaseGroupHealth{Launch: 1, Needed: 1, InService: 1, Healthy: 1},
-					Old:    []elevator.ReleaseOldGroup{{Name: "shop-production-jobs-ba4eba4e", Desired: 1}}},
+					Old:    []elevator.ReleaseOldGroup{{Name: "shop-production-jobs-ba4eba4e", Cluster: "elevator-production", Desired: 1}}},
 			}},
 			{Region: "eu-west-1", Services: []elevator.ReleaseServiceRecord{
 				{Service: "api", Group: "shop-production-api-ec5ec5ec", Cluster: "elevator-production", Desired: 2,
 					Health: elevator.ReleaseGroupHealth{Launch: 2, Needed: 2, InService: 2, Healthy: 2},
-					Old:    []elevator.ReleaseOldGroup{{Name: "shop-production-api-ba4eba4e", Cluster: "elevator-staging", Desired: 2}}},
+					Old:    []elevator.ReleaseOldGroup{{Name: "shop-production-api-ba4eba4e", Cluster: "elevator-production", Desired: 2}}},
 				{Service: "web", Group: "shop-production-web-ec5ec5ec", Desired: 1, Health: elevator.ReleaseGroupHealth{Launch: 1, Needed: 1, InService: 1, Healthy: 1}},
 			}},
 		},

@@ -50,7 +50,7 @@ func TestAnECSServiceShowsItsClusterAndTasks(t *testing.T) {
 	}
 
 	_, page = body(t, c, e.url+"/releases/"+releaseID(1))
-	for _, want := range []string{"<td>ECS service shop-api-1 (cluster elevator-demo)</td><td>1 / 2</td><td>1</td><td>3</td>", "<td>shop-web-", "(tasks: stopped)"} {
+	for _, want := range []string{"<td>ECS service shop-api-1 (cluster elevator-demo)</td><td>1 / 2</td><td>1</td><td>3</td>", "<td>shop-web-", "(tasks: stopping or stopped)"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the release page does not show %q:\n%s", want, page)
 		}
