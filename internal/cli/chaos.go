@@ -149,8 +149,22 @@ type chaosRun struct {
 	// terminateFake, in tests, terminates instead of Auto Scaling.
 	terminateFake func(ctx context.Context, region, group, id string) error
 	describeFake  func(ctx context.Context, region, name string) (autoscaling.Group, error)
+	// services lists each region's groups and ECS services (a
+	// release.Cloud): chaos reads it for the apps whose current release
+	// runs ECS services, to name those it leaves alone.
+	services map[string]groupLister
+	// groupsFake and releasesFake, in tests, list Auto Scaling Groups
+	// and an app's releases instead of AWS.
+	groupsFake   func(ctx context.Context, region string, tags map[string]string) ([]autoscaling.Group, error)
+	releasesFake func(ctx context.Context, app string) ([]*elevator.ReleaseRecord, error)
 	// current is each app's current release: its last successful one.
 	current map[string]*elevator.ReleaseRecord
+}
+
+// groupLister lists the groups and ECS services of releases in a region
+// (release.Cloud's Groups).
+type groupLister interface {
+	Groups(ctx context.Context, f release.GroupFilter) ([]release.Group, error)
 }
 
 // regions are the regions the run looks in: --region's, the zone's, or
@@ -168,7 +182,8 @@ func (r *chaosRun) regions() []string {
 func (o *chaosOptions) start(ctx context.Context) (*chaosRun, error) {
 	o.configs = orbitConfigs(o.globals, o.orbit)
 	r := &chaosRun{chaosOptions: o, progress: progress.New(o.stderr), now: time.Now, sleep: elevator.Sleep, renewEvery: chaosLease / 3,
-		groups: map[string]*autoscaling.Client{}, instances: map[string]*ec2.Client{}, cfgs: map[string]aws.Config{}, current: map[string]*elevator.ReleaseRecord{}}
+		groups: map[string]*autoscaling.Client{}, instances: map[string]*ec2.Client{}, cfgs: map[string]aws.Config{}, services: map[string]groupLister{},
+		current: map[string]*elevator.ReleaseRecord{}}
 	var err error
 	if r.home, err = o.configs.For(ctx, o.orbit.Regions[0].Name); err != nil {
 		return nil, err
@@ -202,6 +217,7 @@ func (o *chaosOptions) start(ctx context.Context) (*chaosRun, error) {
 			return nil, err
 		}
 		r.cfgs[name], r.groups[name], r.instances[name] = cfg, autoscaling.New(cfg), ec2.New(cfg)
+		r.services[name] = awsrelease.NewCloud(cfg)
 	}
 	return r, nil
 }
@@ -219,8 +235,11 @@ func (r *chaosRun) findGroups(ctx context.Context) ([]chaos.Group, error) {
 			tags[elevator.TagApp] = r.app
 		}
 		r.progress.Note(region, "looking for the groups of the current releases")
-		found, err := r.groups[region].Groups(ctx, tags)
+		found, err := r.listGroups(ctx, region, tags)
 		if err != nil {
+			return nil, err
+		}
+		if err := r.findECSApps(ctx, region); err != nil {
 			return nil, err
 		}
 		for _, g := range found {
@@ -253,12 +272,49 @@ func (r *chaosRun) findGroups(ctx context.Context) ([]chaos.Group, error) {
 	return out, nil
 }
 
+// listGroups lists the Auto Scaling Groups of region with tags.
+func (r *chaosRun) listGroups(ctx context.Context, region string, tags map[string]string) ([]autoscaling.Group, error) {
+	if r.groupsFake != nil {
+		return r.groupsFake(ctx, region, tags)
+	}
+	return r.groups[region].Groups(ctx, tags)
+}
+
+// findECSApps reads the current release of each app (or --app) that has
+// ECS services in region, so that the run can name the ECS services of
+// the current releases it leaves alone (skippedECS), also for an app
+// that runs only on ECS and so has no group findGroups keeps.
+func (r *chaosRun) findECSApps(ctx context.Context, region string) error {
+	l := r.services[region]
+	if l == nil {
+		return nil
+	}
+	found, err := l.Groups(ctx, release.GroupFilter{Orbit: r.orbit.Name, App: r.app})
+	if err != nil {
+		return err
+	}
+	for _, g := range found {
+		if app := g.Tags[elevator.TagApp]; g.Cluster != "" && app != "" {
+			if _, err := r.currentRelease(ctx, app); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // currentRelease is the app's last successful release, or nil.
 func (r *chaosRun) currentRelease(ctx context.Context, app string) (*elevator.ReleaseRecord, error) {
 	if cur, ok := r.current[app]; ok {
 		return cur, nil
 	}
-	recs, err := r.backend.Store.Releases(ctx, app, 50)
+	var recs []*elevator.ReleaseRecord
+	var err error
+	if r.releasesFake != nil {
+		recs, err = r.releasesFake(ctx, app)
+	} else {
+		recs, err = r.backend.Store.Releases(ctx, app, 50)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -393,8 +449,8 @@ type chaosSkippedECS struct {
 }
 
 // skippedECS lists the ECS services of the current releases in current
-// (an app's nil when it has none) that run in regions, by app, then in
-// the order of the record's regions and services.
+// that run in regions, by app, then in the order of the record's regions
+// and services. An app without a successful release is nil in current.
 func skippedECS(current map[string]*elevator.ReleaseRecord, regions []string) []chaosSkippedECS {
 	var out []chaosSkippedECS
 	for _, app := range sortedApps(current) {

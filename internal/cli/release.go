@@ -331,9 +331,10 @@ func newDeployCmd(g *globals) *cobra.Command {
 the orbit), write it down with its checksum, and drive it through the release
 engine: lock, validate resources, deploy new Auto Scaling Groups (a new ECS
 service for a service on ECS, docs/ecs.md), wait until they are healthy
-behind their load balancers, cut over, retire the old groups. Every release ends Success, FailureClean (exit 6) or FailureDirty
-(exit 7); a release refused because another release of the app holds the
-lock changes nothing and exits 3. If this command dies, 'elevator release
+behind their load balancers, cut over, retire the old groups. Every release
+ends Success, FailureClean (exit 6) or FailureDirty (exit 7); a release
+refused because another release of the app holds the lock changes nothing
+and exits 3. If this command dies, 'elevator release
 resume ID' continues.
 
 The instances run the Elevator agent: before the release starts, deploy
