@@ -205,6 +205,7 @@ func TestHumanOutputMatchesGoldenFiles(t *testing.T) {
 		{"release_status_ecs_and_groups", func(w *bytes.Buffer) { printRecord(w, mixed) }},
 		{"release_status_ecs_circuit_breaker", func(w *bytes.Buffer) { printRecord(w, tripped) }},
 		{"deploy_dry_run_ecs", func(w *bytes.Buffer) { printRelease(w, ecsRelease()) }},
+		{"deploy_dry_run_ecs_cost", func(w *bytes.Buffer) { writeEstimate(w, ecsReleaseEstimate(new([]string))) }},
 		{"release_list", func(w *bytes.Buffer) {
 			printReleases(w, []*elevator.ReleaseRecord{refused, running, halted, succeeded})
 		}},
