@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -148,8 +149,22 @@ type chaosRun struct {
 	// terminateFake, in tests, terminates instead of Auto Scaling.
 	terminateFake func(ctx context.Context, region, group, id string) error
 	describeFake  func(ctx context.Context, region, name string) (autoscaling.Group, error)
+	// services lists each region's groups and ECS services (a
+	// release.Cloud): chaos reads it for the apps whose current release
+	// runs ECS services, to name those it leaves alone.
+	services map[string]groupLister
+	// groupsFake and releasesFake, in tests, list Auto Scaling Groups
+	// and an app's releases instead of AWS.
+	groupsFake   func(ctx context.Context, region string, tags map[string]string) ([]autoscaling.Group, error)
+	releasesFake func(ctx context.Context, app string) ([]*elevator.ReleaseRecord, error)
 	// current is each app's current release: its last successful one.
 	current map[string]*elevator.ReleaseRecord
+}
+
+// groupLister lists the groups and ECS services of releases in a region
+// (release.Cloud's Groups).
+type groupLister interface {
+	Groups(ctx context.Context, f release.GroupFilter) ([]release.Group, error)
 }
 
 // regions are the regions the run looks in: --region's, the zone's, or
@@ -167,7 +182,8 @@ func (r *chaosRun) regions() []string {
 func (o *chaosOptions) start(ctx context.Context) (*chaosRun, error) {
 	o.configs = orbitConfigs(o.globals, o.orbit)
 	r := &chaosRun{chaosOptions: o, progress: progress.New(o.stderr), now: time.Now, sleep: elevator.Sleep, renewEvery: chaosLease / 3,
-		groups: map[string]*autoscaling.Client{}, instances: map[string]*ec2.Client{}, cfgs: map[string]aws.Config{}, current: map[string]*elevator.ReleaseRecord{}}
+		groups: map[string]*autoscaling.Client{}, instances: map[string]*ec2.Client{}, cfgs: map[string]aws.Config{}, services: map[string]groupLister{},
+		current: map[string]*elevator.ReleaseRecord{}}
 	var err error
 	if r.home, err = o.configs.For(ctx, o.orbit.Regions[0].Name); err != nil {
 		return nil, err
@@ -201,6 +217,7 @@ func (o *chaosOptions) start(ctx context.Context) (*chaosRun, error) {
 			return nil, err
 		}
 		r.cfgs[name], r.groups[name], r.instances[name] = cfg, autoscaling.New(cfg), ec2.New(cfg)
+		r.services[name] = awsrelease.NewCloud(cfg)
 	}
 	return r, nil
 }
@@ -218,8 +235,11 @@ func (r *chaosRun) findGroups(ctx context.Context) ([]chaos.Group, error) {
 			tags[elevator.TagApp] = r.app
 		}
 		r.progress.Note(region, "looking for the groups of the current releases")
-		found, err := r.groups[region].Groups(ctx, tags)
+		found, err := r.listGroups(ctx, region, tags)
 		if err != nil {
+			return nil, err
+		}
+		if err := r.findECSApps(ctx, region); err != nil {
 			return nil, err
 		}
 		for _, g := range found {
@@ -252,12 +272,49 @@ func (r *chaosRun) findGroups(ctx context.Context) ([]chaos.Group, error) {
 	return out, nil
 }
 
+// listGroups lists the Auto Scaling Groups of region with tags.
+func (r *chaosRun) listGroups(ctx context.Context, region string, tags map[string]string) ([]autoscaling.Group, error) {
+	if r.groupsFake != nil {
+		return r.groupsFake(ctx, region, tags)
+	}
+	return r.groups[region].Groups(ctx, tags)
+}
+
+// findECSApps reads the current release of each app (or --app) that has
+// ECS services in region, so that the run can name the ECS services of
+// the current releases it leaves alone (skippedECS), also for an app
+// that runs only on ECS and so has no group findGroups keeps.
+func (r *chaosRun) findECSApps(ctx context.Context, region string) error {
+	l := r.services[region]
+	if l == nil {
+		return nil
+	}
+	found, err := l.Groups(ctx, release.GroupFilter{Orbit: r.orbit.Name, App: r.app})
+	if err != nil {
+		return err
+	}
+	for _, g := range found {
+		if app := g.Tags[elevator.TagApp]; g.Cluster != "" && app != "" {
+			if _, err := r.currentRelease(ctx, app); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // currentRelease is the app's last successful release, or nil.
 func (r *chaosRun) currentRelease(ctx context.Context, app string) (*elevator.ReleaseRecord, error) {
 	if cur, ok := r.current[app]; ok {
 		return cur, nil
 	}
-	recs, err := r.backend.Store.Releases(ctx, app, 50)
+	var recs []*elevator.ReleaseRecord
+	var err error
+	if r.releasesFake != nil {
+		recs, err = r.releasesFake(ctx, app)
+	} else {
+		recs, err = r.backend.Store.Releases(ctx, app, 50)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -377,6 +434,42 @@ type chaosJSON struct {
 	Tests      []chaosTest   `json:"tests,omitempty"`
 	// Skipped says why --then-test did not run the tests.
 	Skipped string `json:"tests_skipped,omitempty"`
+	// SkippedECS are the ECS services of the current releases looked at:
+	// chaos terminates instances of Auto Scaling Groups only.
+	SkippedECS []chaosSkippedECS `json:"skipped_ecs,omitempty"`
+}
+
+// chaosSkippedECS is an ECS service chaos left alone.
+type chaosSkippedECS struct {
+	Region  string `json:"region"`
+	App     string `json:"app"`
+	Service string `json:"service"`
+	Name    string `json:"name"`
+	Cluster string `json:"cluster"`
+}
+
+// skippedECS lists the ECS services of the current releases in current
+// that run in regions, by app, then in the order of the record's regions
+// and services. An app without a successful release is nil in current.
+func skippedECS(current map[string]*elevator.ReleaseRecord, regions []string) []chaosSkippedECS {
+	var out []chaosSkippedECS
+	for _, app := range sortedApps(current) {
+		rec := current[app]
+		if rec == nil {
+			continue
+		}
+		for _, reg := range rec.Regions {
+			if !slices.Contains(regions, reg.Region) {
+				continue
+			}
+			for _, s := range reg.Services {
+				if s.Cluster != "" {
+					out = append(out, chaosSkippedECS{Region: reg.Region, App: app, Service: s.Service, Name: s.Group, Cluster: s.Cluster})
+				}
+			}
+		}
+	}
+	return out
 }
 
 func newChaosCmd(g *globals) *cobra.Command {
@@ -412,6 +505,9 @@ recorded first in the orbit's state bucket: after a crash,
 --then-test waits for the replacements to be InService (up to --test-wait),
 then runs the integration tests of each affected app's current release;
 the command exits 6 when one fails.
+
+ECS services (docs/ecs.md) have tasks, not instances: chaos leaves them
+alone and names those of the current releases it skipped.
 
 --dry-run prints what would be terminated and why each group is skipped
 or limited, and changes nothing; without --yes, chaos prints the same and
@@ -468,7 +564,8 @@ func (r *chaosRun) chaos(ctx context.Context) error {
 	}
 	plan := chaos.Select(groups, r.policy())
 	r.progress.Done()
-	out := chaosJSON{Orbit: r.orbit.Name, App: r.app, DryRun: true, Level: r.level, Retainage: r.retainage, Plan: plan, Terminated: []termination{}}
+	out := chaosJSON{Orbit: r.orbit.Name, App: r.app, DryRun: true, Level: r.level, Retainage: r.retainage, Plan: plan, Terminated: []termination{},
+		SkippedECS: skippedECS(r.current, r.regions())}
 	if r.dryRun || plan.Total == 0 {
 		if plan.Total == 0 {
 			out.DryRun = r.dryRun
@@ -620,6 +717,9 @@ func (r *chaosRun) printChaos(out chaosJSON) error {
 		return r.printJSON(out)
 	}
 	w := r.stdout
+	for _, x := range out.SkippedECS {
+		fmt.Fprintf(w, "%s  %s (%s/%s): skipped, chaos terminates instances of Auto Scaling Groups only\n", x.Region, groupName(x.Name, x.Cluster), x.App, x.Service)
+	}
 	if len(out.Plan.Choices) == 0 {
 		fmt.Fprintf(w, "no groups of a current release of %s in orbit %s's regions (%s)\n", orAll(r.app), r.orbit.Name, strings.Join(r.regions(), ", "))
 		return nil

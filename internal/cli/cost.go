@@ -153,10 +153,11 @@ func (o *appOpts) appCost(ctx context.Context) (*cost.Estimate, error) {
 	case err != nil:
 		note = fmt.Sprintf("the app's last successful release could not be read (%v): before leaves out its services' instances", err)
 	case prev != nil:
+		prev, _ = withoutECS(prev)
 		ran = cost.ReleaseServices(prev, nil)
 	}
 	est, err := stacksCost(ctx, o.configs, mine,
-		func(region string) []cost.Item { return cost.Services(o.app, []string{region}) },
+		func(region string) []cost.Item { return appServiceItems(o.app, region) },
 		func(region string) []cost.Item {
 			var in []cost.Item
 			for _, it := range ran {
@@ -202,23 +203,17 @@ func (o *appOpts) lastRelease(ctx context.Context, facts map[string]compile.AppF
 // and a note says why.
 func (e *releaseEnv) releaseCost(ctx context.Context, rel *elevator.Release) (*cost.Estimate, error) {
 	images := imageVolumes(ctx, e.configs)
-	var before []cost.Item
+	var before, after []cost.Item
 	var note string
-	after := cost.ReleaseServices(rel, images)
 	store, err := e.releaseStore(ctx)
 	if err == nil {
 		var prev *elevator.Release
 		if prev, err = lastSuccess(ctx, store, rel.App); prev != nil {
-			running := e.runningDesired(ctx, prev)
-			before = cost.ReleaseServicesAt(prev, images, func(region, service string, _ elevator.ReleaseCapacity) (int, bool) {
-				n, ok := running[[2]string{region, service}]
-				return n, ok
-			})
-			after = cost.ReleaseServicesAt(rel, images, func(region, service string, c elevator.ReleaseCapacity) (int, bool) {
-				n, ok := running[[2]string{region, service}]
-				return release.Desired(c, []int{n}), ok
-			})
+			before, after = releaseItems(prev, rel, images, e.runningDesired(ctx, prev))
 		}
+	}
+	if before == nil && after == nil {
+		_, after = releaseItems(nil, rel, images, nil)
 	}
 	if err != nil {
 		if !e.remote() {
@@ -233,13 +228,82 @@ func (e *releaseEnv) releaseCost(ctx context.Context, rel *elevator.Release) (*c
 	return est, nil
 }
 
+// releaseItems are the instances of release prev (nil when there is
+// none), counted at running (the desired capacity of its groups, by
+// region and service; nil when not known), and those of rel, which
+// carries that capacity over. ECS services are left out of both: their
+// tasks are not instances, and an uncounted item of rel's says so.
+func releaseItems(prev, rel *elevator.Release, images cost.Images, running map[[2]string]int) (before, after []cost.Item) {
+	rel, ecs := withoutECS(rel)
+	if prev == nil {
+		return nil, append(cost.ReleaseServices(rel, images), ecs...)
+	}
+	prev, _ = withoutECS(prev)
+	before = cost.ReleaseServicesAt(prev, images, func(region, service string, _ elevator.ReleaseCapacity) (int, bool) {
+		n, ok := running[[2]string{region, service}]
+		return n, ok
+	})
+	after = cost.ReleaseServicesAt(rel, images, func(region, service string, c elevator.ReleaseCapacity) (int, bool) {
+		n, ok := running[[2]string{region, service}]
+		return release.Desired(c, []int{n}), ok
+	})
+	return before, append(after, ecs...)
+}
+
+// notEstimatedECS is why an ECS service's tasks have no price: they are
+// not instances of an instance type (Fargate is priced by vCPU and GB
+// hours, EC2 capacity is the orbit's).
+const notEstimatedECS = "ECS tasks, not estimated"
+
+// withoutECS returns rel without its ECS services (a copy when it has
+// some), and an uncounted item for each of them in each region.
+func withoutECS(rel *elevator.Release) (*elevator.Release, []cost.Item) {
+	var keep []elevator.ReleaseService
+	var ecs []cost.Item
+	for _, s := range rel.Services {
+		if s.ECS == nil {
+			keep = append(keep, s)
+			continue
+		}
+		for _, p := range s.Placements {
+			ecs = append(ecs, cost.Item{Region: p.Region, What: "service " + s.Name, Uncounted: true, Note: notEstimatedECS})
+		}
+	}
+	if ecs == nil {
+		return rel, nil
+	}
+	c := *rel
+	c.Services = keep
+	return &c, ecs
+}
+
+// appServiceItems are the instances of app a's services in region, at
+// their minimum capacity; an ECS service is an uncounted item.
+func appServiceItems(a *elevator.App, region string) []cost.Item {
+	c := *a
+	c.Services = nil
+	var ecs []cost.Item
+	for _, s := range a.Services {
+		if s.Runtime.ECS != nil {
+			ecs = append(ecs, cost.Item{Region: region, What: "service " + s.Name, Uncounted: true, Note: notEstimatedECS})
+			continue
+		}
+		c.Services = append(c.Services, s)
+	}
+	return append(cost.Services(&c, []string{region}), ecs...)
+}
+
 // runningDesired reads the desired capacity of the groups a release made,
 // by region and service: one DescribeAutoScalingGroups per group. A group
 // that cannot be read (gone, or the caller may not read it) is left out,
-// and its service is counted at its minimum.
+// and its service is counted at its minimum. ECS services are not read:
+// the estimate leaves them out.
 func (e *releaseEnv) runningDesired(ctx context.Context, rel *elevator.Release) map[[2]string]int {
 	running := map[[2]string]int{}
 	for _, s := range rel.Services {
+		if s.ECS != nil {
+			continue
+		}
 		for _, p := range s.Placements {
 			cfg, err := e.configs.For(ctx, p.Region)
 			if err != nil {

@@ -147,12 +147,21 @@ func (s *dashboardSource) Groups(ctx context.Context) ([]dashboard.Group, error)
 				continue // the orbit's own groups, such as its bastions
 			}
 			dg := dashboard.Group{Region: c.Region(), App: g.Tags[elevator.TagApp], Service: g.Tags[elevator.TagService],
-				ReleaseID: g.ReleaseID(), Name: g.Name, Desired: g.Capacity.Desired, Deleting: g.Deleting,
+				ReleaseID: g.ReleaseID(), Name: g.Name, Cluster: g.Cluster, Desired: g.Capacity.Desired, Deleting: g.Deleting,
 				Serving: !g.Deleting && (len(g.TargetGroups) > 0 || !balanced[g.Tags[elevator.TagApp]+"/"+g.Tags[elevator.TagService]])}
 			for _, i := range g.Instances {
+				if g.Cluster != "" && i.Lifecycle == release.LifecycleGone {
+					// ECS lists a stopped task for about an hour,
+					// with an address a new task may have since.
+					dg.Stopped++
+					continue
+				}
 				di := dashboard.Instance{ID: i.ID, Lifecycle: i.Lifecycle, Healthy: i.Healthy, Targets: map[string]string{}}
+				if g.Cluster != "" {
+					di.Health = containerHealth(i)
+				}
 				for _, tg := range g.TargetGroups {
-					st := targets[tg][i.ID]
+					st := targets[tg][i.TargetID()] // a task is registered by its IP
 					if st == "" {
 						st = "unregistered"
 					}
@@ -164,6 +173,19 @@ func (s *dashboardSource) Groups(ctx context.Context) ([]dashboard.Group, error)
 		}
 	}
 	return out, nil
+}
+
+// containerHealth is the container health status ECS reports for task i:
+// UNHEALTHY when the task is not Healthy, else UNKNOWN. Elevator's task
+// definitions have no container health check (ECS ignores an image's
+// HEALTHCHECK), so ECS never reports HEALTHY for their tasks, and UNKNOWN
+// counts as healthy: a task is ready once running and healthy in its
+// target groups.
+func containerHealth(i release.Instance) string {
+	if !i.Healthy {
+		return "UNHEALTHY"
+	}
+	return "UNKNOWN"
 }
 
 func (s *dashboardSource) Page(ctx context.Context, app string, limit int, before string) ([]*elevator.ReleaseRecord, string, error) {

@@ -153,6 +153,9 @@ func (l execLookup) targets(ctx context.Context) (string, []runcmd.Target, error
 	if err != nil {
 		return "", nil, err
 	}
+	if err := refuseECS(cur, l.regions, l.app, l.service, "exec"); err != nil {
+		return "", nil, err
+	}
 	var targets []runcmd.Target
 	var found, all []string
 	for _, region := range l.regions {
@@ -460,7 +463,10 @@ it. Each run is written to the orbit's audit log when it starts and when it
 ends. The instances need a running SSM agent registered with Systems
 Manager (Online); the instance role Elevator compiles lets it take commands
 (ssmmessages and ec2messages). A document that calls AWS from the instance
-needs those grants in the role too. See docs/operations.md.`,
+needs those grants in the role too. See docs/operations.md.
+
+A service that runs on ECS has tasks, not instances: exec refuses it (exit
+2) and says how to reach a task with ECS Exec (aws ecs execute-command).`,
 		Example: `  elevator exec --orbit production --app shop --service web -- uptime
   elevator exec --orbit production --app shop --service web --instances 2 -- 'journalctl -u elevator-web -n 20'
   elevator exec --orbit production --app shop --service worker --document AWS-RunShellScript --parameters commands='df -h /' --parameters executionTimeout=60`,

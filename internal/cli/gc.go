@@ -86,6 +86,10 @@ func printOrphans(w io.Writer, found []release.Orphan) {
 		case o.Error != "":
 			done = "not removed: " + o.Error
 		}
-		fmt.Fprintf(w, "%s  %s %s  %s  %s\n", o.Region, o.Kind, o.Name, whose, done)
+		what := o.Kind + " " + o.Name
+		if o.Kind == release.KindGroup && o.Cluster != "" {
+			what = groupName(o.Name, o.Cluster)
+		}
+		fmt.Fprintf(w, "%s  %s  %s  %s\n", o.Region, what, whose, done)
 	}
 }

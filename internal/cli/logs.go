@@ -56,7 +56,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 		Use:   "logs",
 		Short: "Print an app's logs from CloudWatch Logs, every service and instance interleaved by time",
 		Long: `Print the events of the app's log groups (one per service, ` + elevator.AppPath("<orbit>", "<app>") + `<service>,
-one stream per instance), in every region of the orbit (or --region), in time
+one stream per instance, or per task of an ECS service), in every region of the orbit (or --region), in time
 order, each line prefixed with its service and instance. --follow keeps
 printing new events until interrupted. With --output json, each event is one
 JSON object on a line of its own.`,

@@ -270,7 +270,11 @@ func (e *releaseEnv) observe(rec elevator.ReleaseRecord) {
 	for _, r := range rec.Regions {
 		for _, s := range r.Services {
 			if s.Group != "" {
-				health = append(health, fmt.Sprintf("%s/%s %d/%d healthy", r.Region, s.Service, s.Health.Healthy, s.Health.Needed))
+				what := "healthy"
+				if s.Cluster != "" {
+					what = "tasks healthy"
+				}
+				health = append(health, fmt.Sprintf("%s/%s %d/%d %s", r.Region, s.Service, s.Health.Healthy, s.Health.Needed, what))
 			}
 		}
 	}
@@ -323,14 +327,15 @@ func newDeployCmd(g *globals) *cobra.Command {
 	var agent *orbit.AgentFiles
 	c := &cobra.Command{
 		Use:   "deploy",
-		Short: "Release a version of an app into an orbit: new Auto Scaling Groups, healthy, then the old ones retired",
+		Short: "Release a version of an app into an orbit: new Auto Scaling Groups (or ECS services), healthy, then the old ones retired",
 		Long: `Build a release of the app (its manifest, the version, its infrastructure in
 the orbit), write it down with its checksum, and drive it through the release
-engine: lock, validate resources, deploy new Auto Scaling Groups, wait until
-they are healthy behind their load balancers, cut over, retire the old
-groups. Every release ends Success, FailureClean (exit 6) or FailureDirty
-(exit 7); a release refused because another release of the app holds the
-lock changes nothing and exits 3. If this command dies, 'elevator release
+engine: lock, validate resources, deploy new Auto Scaling Groups (a new ECS
+service for a service on ECS, docs/ecs.md), wait until they are healthy
+behind their load balancers, cut over, retire the old groups. Every release
+ends Success, FailureClean (exit 6) or FailureDirty (exit 7); a release
+refused because another release of the app holds the lock changes nothing
+and exits 3. If this command dies, 'elevator release
 resume ID' continues.
 
 The instances run the Elevator agent: before the release starts, deploy

@@ -239,9 +239,9 @@ func printRecord(w io.Writer, r *elevator.ReleaseRecord) {
 		for _, s := range reg.Services {
 			var old []string
 			for _, o := range s.Old {
-				old = append(old, o.Name)
+				old = append(old, groupName(o.Name, o.Cluster))
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d/%d healthy\treplaced: %s\n", reg.Region, s.Service, s.Group, s.Health.Healthy, s.Health.Needed, orNone(old))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\treplaced: %s\n", reg.Region, s.Service, groupName(s.Group, s.Cluster), healthLine(s), orNone(old))
 		}
 	}
 	tw.Flush()
@@ -282,6 +282,28 @@ func printRecord(w io.Writer, r *elevator.ReleaseRecord) {
 	}
 }
 
+// groupName names a release's group in text: an Auto Scaling Group by
+// its name, an ECS service as "ECS service NAME (cluster C)".
+func groupName(name, cluster string) string {
+	if cluster == "" || name == "" {
+		return name
+	}
+	return "ECS service " + name + " (cluster " + cluster + ")"
+}
+
+// healthLine is a new group's last look at its health: for an Auto
+// Scaling Group the healthy instances against those needed; for an ECS
+// service its tasks: in service (running, container not UNHEALTHY),
+// healthy against needed, and stopping or stopped (which count against
+// max_terms).
+func healthLine(s elevator.ReleaseServiceRecord) string {
+	h := s.Health
+	if s.Cluster == "" {
+		return fmt.Sprintf("%d/%d healthy", h.Healthy, h.Needed)
+	}
+	return fmt.Sprintf("tasks: %d in service, %d/%d healthy, %d stopping or stopped", h.InService, h.Healthy, h.Needed, h.Terminating)
+}
+
 func orNone(s []string) string {
 	if len(s) == 0 {
 		return "none"
@@ -296,6 +318,20 @@ func printRelease(w io.Writer, r *elevator.Release) {
 	fmt.Fprintf(w, "  regions: %s (sequential: %v), timeout %s\n", strings.Join(r.Regions, ", "), r.Sequential, r.Timeout())
 	for _, s := range r.Services {
 		c := s.Capacity
+		if s.ECS != nil {
+			x := s.ECS
+			fmt.Fprintf(w, "  service %s: ECS on %s, %d CPU units, %d MiB, %d..%d tasks, strategy %s, spread %.2f, max_terms %d (stopped tasks count)\n",
+				s.Name, x.Capacity, x.CPU, x.Memory, c.Min, c.Max, orDefault(c.Strategy, elevator.StrategyAllAtOnce), c.Spread, c.MaxTerms)
+			for _, p := range s.Placements {
+				var secrets []string
+				for _, sec := range p.Secrets {
+					secrets = append(secrets, sec.Name)
+				}
+				fmt.Fprintf(w, "    %s: cluster %s, image %s, subnets %s, security groups %s, target groups %s, log group %s, secrets %s\n",
+					p.Region, p.Cluster, p.Image, strings.Join(p.Subnets, ","), orNone(p.SecurityGroups), orNone(p.TargetGroups), orDefault(p.LogGroup, "none"), orNone(secrets))
+			}
+			continue
+		}
 		fmt.Fprintf(w, "  service %s: %s, %d..%d instances, strategy %s, spread %.2f, max_terms %d\n", s.Name, s.InstanceType, c.Min, c.Max, orDefault(c.Strategy, elevator.StrategyAllAtOnce), c.Spread, c.MaxTerms)
 		for _, p := range s.Placements {
 			fmt.Fprintf(w, "    %s: image %s, subnets %s, security groups %s, target groups %s, instance profile %s\n",

@@ -92,6 +92,50 @@ var (
 			}},
 		},
 	}
+	// mixed released an app with an Auto Scaling Group service (web) and
+	// two ECS services (api in two regions, jobs in one), each replacing
+	// the previous release's of the same runtime, in the orbit's cluster.
+	mixed = &elevator.ReleaseRecord{
+		ID: "20261123-125000-ec5ec5ec", App: "shop", Orbit: "production", Revision: 12, State: elevator.StateSuccess,
+		Path: []elevator.ReleaseState{elevator.StateValidate, elevator.StateLock, elevator.StateValidateResources, elevator.StateDeploy,
+			elevator.StateCheckHealthy, elevator.StateCutOver, elevator.StateCleanUpSuccess, elevator.StateUnlock, elevator.StateSuccess},
+		SubmittedAt: at(50, 0), UpdatedAt: at(53, 40), EndedAt: at(53, 40),
+		Regions: []elevator.ReleaseRegionRecord{
+			{Region: "us-east-1", Services: []elevator.ReleaseServiceRecord{
+				{Service: "api", Group: "shop-production-api-ec5ec5ec", Cluster: "elevator-production", Desired: 3,
+					Health: elevator.ReleaseGroupHealth{Launch: 3, Needed: 3, InService: 3, Healthy: 3, Terminating: 1},
+					Old:    []elevator.ReleaseOldGroup{{Name: "shop-production-api-ba4eba4e", Cluster: "elevator-production", Desired: 3}}},
+				{Service: "web", Group: "shop-production-web-ec5ec5ec", Desired: 2, Health: elevator.ReleaseGroupHealth{Launch: 2, Needed: 2, InService: 2, Healthy: 2},
+					Old: []elevator.ReleaseOldGroup{{Name: "shop-production-web-ba4eba4e", Desired: 2}}},
+				{Service: "jobs", Group: "shop-production-jobs-ec5ec5ec", Cluster: "elevator-production", Desired: 1,
+					Health: elevator.ReleaseGroupHealth{Launch: 1, Needed: 1, InService: 1, Healthy: 1},
+					Old:    []elevator.ReleaseOldGroup{{Name: "shop-production-jobs-ba4eba4e", Cluster: "elevator-production", Desired: 1}}},
+			}},
+			{Region: "eu-west-1", Services: []elevator.ReleaseServiceRecord{
+				{Service: "api", Group: "shop-production-api-ec5ec5ec", Cluster: "elevator-production", Desired: 2,
+					Health: elevator.ReleaseGroupHealth{Launch: 2, Needed: 2, InService: 2, Healthy: 2},
+					Old:    []elevator.ReleaseOldGroup{{Name: "shop-production-api-ba4eba4e", Cluster: "elevator-production", Desired: 2}}},
+				{Service: "web", Group: "shop-production-web-ec5ec5ec", Desired: 1, Health: elevator.ReleaseGroupHealth{Launch: 1, Needed: 1, InService: 1, Healthy: 1}},
+			}},
+		},
+		Calls: map[string]int{"Cloud.Groups us-east-1": 5, "Cloud.Groups eu-west-1": 5, "Store.PutRecord": 9},
+	}
+	// tripped is an ECS release whose deployment circuit breaker gave up:
+	// tasks kept stopping, and the release cleaned up.
+	tripped = &elevator.ReleaseRecord{
+		ID: "20261123-130000-0ddba11e", App: "shop", Orbit: "production", Revision: 8, State: elevator.StateFailureClean,
+		Path: []elevator.ReleaseState{elevator.StateValidate, elevator.StateLock, elevator.StateValidateResources, elevator.StateDeploy,
+			elevator.StateCheckHealthy, elevator.StateCleanUpFailure, elevator.StateUnlock, elevator.StateFailureClean},
+		SubmittedAt: at(0, 0).Add(time.Hour), UpdatedAt: at(6, 0).Add(time.Hour), EndedAt: at(6, 0).Add(time.Hour), Failed: true, Failure: elevator.FailureUnhealthy,
+		Error: "CheckHealthy: us-east-1: ECS service shop-production-api-0ddba11e of cluster elevator-production failed its deployment: tasks failed to start",
+		Regions: []elevator.ReleaseRegionRecord{
+			{Region: "us-east-1", Services: []elevator.ReleaseServiceRecord{
+				{Service: "api", Group: "shop-production-api-0ddba11e", Cluster: "elevator-production", Desired: 3,
+					Health: elevator.ReleaseGroupHealth{Launch: 3, Needed: 3, InService: 1, Healthy: 0, Terminating: 4},
+					Old:    []elevator.ReleaseOldGroup{{Name: "shop-production-api-ec5ec5ec", Cluster: "elevator-production", Desired: 3, Detached: false}}},
+			}},
+		},
+	}
 	refused = &elevator.ReleaseRecord{
 		ID: "20261123-123001-0000beef", App: "shop", Orbit: "production", Revision: 4, State: elevator.StateFailureClean,
 		Path:        []elevator.ReleaseState{elevator.StateValidate, elevator.StateLock, elevator.StateFailureClean},
@@ -130,6 +174,24 @@ func appPlans() []*apply.Plan {
 	}
 }
 
+// ecsRelease is the document `deploy --dry-run` shows for an app with
+// an ECS service on Fargate and an Auto Scaling Group service.
+func ecsRelease() *elevator.Release {
+	return &elevator.Release{ID: "20261123-125000-ec5ec5ec", App: "shop", Orbit: "production", Version: "1.4.2", CreatedBy: "arn:aws:iam::123456789012:user/alice",
+		Regions: []string{"us-east-1"}, TimeoutSeconds: 1800,
+		Services: []elevator.ReleaseService{
+			{Name: "api", Capacity: elevator.ReleaseCapacity{Min: 2, Max: 10, Strategy: elevator.StrategyCanary, MaxTerms: 3},
+				ECS: &elevator.ReleaseECS{Capacity: elevator.ECSFargate, CPU: 512, Memory: 1024, Ports: []elevator.ReleasePort{{Container: 8080, Protocol: "tcp"}}},
+				Placements: []elevator.ReleasePlacement{{Region: "us-east-1", Cluster: "elevator-production", Image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop-api:1.4.2",
+					Subnets: []string{"subnet-0a", "subnet-0b"}, SecurityGroups: []string{"sg-0api"}, TargetGroups: []string{"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-api/0123"},
+					LogGroup: "/elevator/production/shop/api", TaskRole: "arn:aws:iam::123456789012:role/shop-api-task", ExecutionRole: "arn:aws:iam::123456789012:role/shop-api-execution",
+					Secrets: []elevator.ReleaseSecret{{Name: "DATABASE_PASSWORD", ValueFrom: "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop-db-AbCdEf:password::"}}}}},
+			{Name: "web", InstanceType: "t4g.small", Capacity: elevator.ReleaseCapacity{Min: 2, Max: 4},
+				Placements: []elevator.ReleasePlacement{{Region: "us-east-1", Image: "ami-0123456789abcdef0", Subnets: []string{"subnet-0a", "subnet-0b"},
+					SecurityGroups: []string{"sg-0web"}, InstanceProfile: "shop-web"}}},
+		}}
+}
+
 func TestHumanOutputMatchesGoldenFiles(t *testing.T) {
 	tests := []struct {
 		golden string
@@ -140,6 +202,10 @@ func TestHumanOutputMatchesGoldenFiles(t *testing.T) {
 		{"release_status_running", func(w *bytes.Buffer) { printRecord(w, running) }},
 		{"release_status_refused", func(w *bytes.Buffer) { printRecord(w, refused) }},
 		{"release_status_rolled_back_in_bake", func(w *bytes.Buffer) { printRecord(w, baked) }},
+		{"release_status_ecs_and_groups", func(w *bytes.Buffer) { printRecord(w, mixed) }},
+		{"release_status_ecs_circuit_breaker", func(w *bytes.Buffer) { printRecord(w, tripped) }},
+		{"deploy_dry_run_ecs", func(w *bytes.Buffer) { printRelease(w, ecsRelease()) }},
+		{"deploy_dry_run_ecs_cost", func(w *bytes.Buffer) { writeEstimate(w, ecsReleaseEstimate(new([]string))) }},
 		{"release_list", func(w *bytes.Buffer) {
 			printReleases(w, []*elevator.ReleaseRecord{refused, running, halted, succeeded})
 		}},

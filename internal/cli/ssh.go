@@ -84,6 +84,9 @@ func (l sshLookup) find(ctx context.Context, ssm bool) (*sshTarget, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseECS(cur, []string{l.region}, l.app, l.service, "ssh"); err != nil {
+		return nil, err
+	}
 	t := &sshTarget{Release: cur.ID, Region: l.region, Service: l.service, Via: "ssh"}
 	var services []string
 	t.Group, services = serviceGroup(cur, l.region, l.service)
@@ -142,6 +145,32 @@ func currentRelease(ctx context.Context, releases releaseLister, app, orbit, act
 		}
 	}
 	return nil, elevator.Errorf(elevator.ENOTFOUND, "app %s has no successful release in orbit %s: nothing of it runs to %s (release it with `elevator deploy`)", app, orbit, act)
+}
+
+// refuseECS returns an EINVALID error when release rec runs service as
+// an ECS service in one of regions: ECS tasks are not instances (no SSM
+// agent, no SSH server, no user of Elevator's), so the error says how to
+// reach a task with ECS Exec instead, which Elevator's ECS services have
+// enabled. It returns nil for a service of Auto Scaling Groups.
+func refuseECS(rec *elevator.ReleaseRecord, regions []string, app, service, command string) error {
+	for _, r := range rec.Regions {
+		if !slices.Contains(regions, r.Region) {
+			continue
+		}
+		for _, s := range r.Services {
+			if s.Service != service || s.Cluster == "" {
+				continue
+			}
+			return elevator.Errorf(elevator.EINVALID, "--service %s: %s runs it on ECS, as ECS service %s in cluster %s (%s, release %s); "+
+				"ECS tasks are not instances; %s cannot reach them. "+
+				"Use ECS Exec instead (enabled on Elevator's ECS services; it needs ecs:ExecuteCommand and the Session Manager plugin): "+
+				"aws ecs list-tasks --region %s --cluster %s --service-name %s, then "+
+				"aws ecs execute-command --region %s --cluster %s --task TASK --container %s --interactive --command /bin/sh (see docs/ecs.md)",
+				service, app, s.Group, s.Cluster, r.Region, rec.ID, command,
+				r.Region, s.Cluster, s.Group, r.Region, s.Cluster, service)
+		}
+	}
+	return nil
 }
 
 // serviceGroup returns the group of service that release rec runs in
@@ -244,7 +273,10 @@ no key: the AWS CLI with its Session Manager plugin, and ssm:StartSession).
 $` + SSHEnv + ` and $` + AWSCLIEnv + ` name other programs to run. With --output json,
 nothing runs: the target and the command are printed, for a script to run.
 
-Your key must have been granted first: elevator access grant --orbit O --user USER --key FILE.`,
+Your key must have been granted first: elevator access grant --orbit O --user USER --key FILE.
+
+A service that runs on ECS has tasks, not instances: ssh refuses it (exit 2)
+and says how to reach a task with ECS Exec (aws ecs execute-command).`,
 		Example: `  elevator ssh --orbit production --app shop --service web
   elevator ssh --orbit production --app shop --service web -- journalctl -u elevator-web -n 50
   elevator ssh --orbit production --app shop --service web --ssm`,

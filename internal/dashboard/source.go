@@ -43,24 +43,35 @@ type Source interface {
 	Audit(ctx context.Context, e elevator.AuditEntry) error
 }
 
-// Group is an Auto Scaling group of an app's service in one region.
+// Group is an Auto Scaling group, or an ECS service, of an app's service
+// in one region.
 type Group struct {
 	Region, App, Service string
 	ReleaseID            string // the release that made it
 	Name                 string
-	Desired              int
-	Deleting             bool
+	// Cluster is the ECS cluster of an ECS service, whose Instances are
+	// its tasks; "" for an Auto Scaling Group.
+	Cluster  string
+	Desired  int
+	Deleting bool
 	// Serving says whether the group is attached to its service's
 	// target groups (or the service has none).
 	Serving   bool
 	Instances []Instance
+	// Stopped counts an ECS service's stopped tasks, which ECS lists for
+	// about an hour and Instances leaves out.
+	Stopped int
 }
 
-// Instance is an instance of a group and its health.
+// Instance is an instance of a group, or a task of an ECS service, and
+// its health.
 type Instance struct {
 	ID        string
 	Lifecycle string // Pending, InService, Terminating, ...
-	Healthy   bool   // the group's health check
+	Healthy   bool   // the group's health check, or the task's container health (not UNHEALTHY)
+	// Health is a task's container health status as ECS reports it
+	// (UNKNOWN, HEALTHY, UNHEALTHY); "" for an instance.
+	Health string
 	// Targets is the instance's health in each target group of its
 	// group (healthy, initial, unhealthy, draining, ...), by ARN.
 	Targets map[string]string
