@@ -199,3 +199,8 @@ const (
 // IsChaosRun reports whether a lock's ReleaseID is a chaos run's id
 // rather than a release's.
 func IsChaosRun(id string) bool { return strings.HasPrefix(id, ChaosRunPrefix) }
+
+// ECSInstanceIAMPath is the IAM path of the role and instance profile of
+// an orbit's ECS container instances (its cluster's EC2 capacity):
+// /elevator/<orbit>/ecs/. Each region's ECS stack makes its own pair on it.
+func ECSInstanceIAMPath(orbit string) string { return OrbitPath(orbit) + "ecs/" }
