@@ -11,6 +11,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/apply"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/ecs"
 	"github.com/elevatorhq/elevator/internal/aws/iam"
 	"github.com/elevatorhq/elevator/internal/aws/route53"
 	"github.com/elevatorhq/elevator/internal/aws/s3"
@@ -177,7 +178,7 @@ func (o *orbitOpts) service(ctx context.Context) (*orbit.Service, error) {
 			if err != nil {
 				return orbit.Clients{}, err
 			}
-			return orbit.Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), Parameters: ssm.New(cfg), Objects: s3.New(cfg)}, nil
+			return orbit.Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), Parameters: ssm.New(cfg), Objects: s3.New(cfg), Clusters: ecs.NewClusters(cfg)}, nil
 		},
 		Zones:    route53.New(global),
 		Roles:    iam.New(global),

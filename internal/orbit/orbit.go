@@ -51,6 +51,9 @@ type Clients struct {
 	// Objects is needed when a severity has Slack (notify.go); without
 	// it, up stores no agent build (agent.go).
 	Objects Objects
+	// Clusters is needed to remove an ECS stack (ecs.go) and to show
+	// the orbit's cluster in status.
+	Clusters Clusters
 }
 
 // Roles lists IAM roles (a global service).
@@ -217,12 +220,23 @@ func (s *Service) targets(stacks []compile.Stack) (targets []apply.Target, clien
 }
 
 // Plan previews what `up` would change in every region: the orbit's stacks,
-// then the notifications stacks (see notify.go) where there are any. The
-// change sets it makes to find out are deleted again.
+// then the notifications stacks (see notify.go) and the ECS stacks (see
+// ecs.go) where there are any. The change sets it makes to find out are
+// deleted again. It refuses as Up does when the manifest drops the ecs
+// section while the cluster has services.
 func (s *Service) Plan(ctx context.Context, o *elevator.Orbit) ([]*apply.Plan, error) {
 	stacks, err := s.Compile(ctx, o)
 	if err != nil {
 		return nil, err
+	}
+	images, err := s.ecsImages(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if o.ECS == nil {
+		if err := s.checkClusterEmpty(ctx, o, "removing the ecs section"); err != nil {
+			return nil, err
+		}
 	}
 	targets, _, err := s.targets(stacks)
 	if err != nil {
@@ -233,7 +247,12 @@ func (s *Service) Plan(ctx context.Context, o *elevator.Orbit) ([]*apply.Plan, e
 		return plans, err
 	}
 	notes, err := s.planNotifications(ctx, o)
-	return append(plans, notes...), err
+	plans = append(plans, notes...)
+	if err != nil {
+		return plans, err
+	}
+	clusters, err := s.planECS(ctx, o, images)
+	return append(plans, clusters...), err
 }
 
 // UpResult is what `up` did in each region.
@@ -241,9 +260,12 @@ type UpResult = apply.Applied
 
 // Up applies the orbit in every region at once: its stack, then the
 // agent's builds into its state bucket (see agent.go), then its
-// notifications stack (see notify.go). A stack with no changes is left
-// alone. An orbit with a bastion needs the agent built (ENOTFOUND when it
-// is not); another stores it when it is.
+// notifications stack (see notify.go), then its ECS stack (see ecs.go).
+// A stack with no changes is left alone. An orbit with a bastion needs the
+// agent built (ENOTFOUND when it is not); another stores it when it is.
+// When the manifest drops the ecs section while the cluster of a region
+// has services, Up changes nothing and returns an ECONFLICT error naming
+// them.
 func (s *Service) Up(ctx context.Context, o *elevator.Orbit) (*UpResult, error) {
 	agent, err := orbitAgent(o)
 	if err != nil {
@@ -257,11 +279,20 @@ func (s *Service) Up(ctx context.Context, o *elevator.Orbit) (*UpResult, error) 
 	if err != nil {
 		return nil, err
 	}
+	images, err := s.ecsImages(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if o.ECS == nil {
+		if err := s.checkClusterEmpty(ctx, o, "removing the ecs section"); err != nil {
+			return nil, err
+		}
+	}
 	targets, clients, err := s.targets(stacks)
 	if err != nil {
 		return nil, err
 	}
-	notes := newNotificationsOutcome(o)
+	notes, clusters := newStackOutcome(o), newStackOutcome(o)
 	res, err := apply.UpAll(ctx, targets, func(ctx context.Context, i int, r *apply.Result) error {
 		if err := s.protect(ctx, o, clients[i], stacks[i].Name, r); err != nil {
 			return err
@@ -276,9 +307,15 @@ func (s *Service) Up(ctx context.Context, o *elevator.Orbit) (*UpResult, error) 
 		}
 		var nerr error
 		notes.plans[i], notes.results[i], nerr = s.upNotifications(ctx, o, &o.Regions[i], clients[i], code)
+		if nerr != nil {
+			return nerr
+		}
+		region := &o.Regions[i]
+		clusters.plans[i], clusters.results[i], nerr = s.upECS(ctx, o, region, clients[i], images[region.Name])
 		return nerr
 	})
 	notes.appendTo(res)
+	clusters.appendTo(res)
 	return res, err
 }
 
@@ -378,10 +415,11 @@ func (s *Service) protect(ctx context.Context, o *elevator.Orbit, c Clients, sta
 	return nil
 }
 
-// Down deletes the orbit's notifications stack (see notify.go), then its
-// stack, in every region. It refuses, with an ECONFLICT error, while the
-// manifest or any region's stack says the orbit is protected. Confirming
-// with the user is the caller's job.
+// Down deletes the orbit's ECS stack (see ecs.go) and notifications stack
+// (see notify.go), then its stack, in every region. It refuses, with an
+// ECONFLICT error, while the manifest or any region's stack says the orbit
+// is protected, or while the orbit's ECS cluster of any region has
+// services. Confirming with the user is the caller's job.
 func (s *Service) Down(ctx context.Context, o *elevator.Orbit) ([]*apply.Result, error) {
 	if o.Protect {
 		pos := o.Source.At("protect")
@@ -411,13 +449,22 @@ func (s *Service) Down(ctx context.Context, o *elevator.Orbit) ([]*apply.Result,
 		sort.Strings(protected)
 		return nil, elevator.Errorf(elevator.ECONFLICT, "orbit %s has termination protection on in %v; run `elevator orbit up` with protect: false first", o.Name, protected)
 	}
+	if err := s.checkClusterEmpty(ctx, o, "`elevator orbit down`"); err != nil {
+		return nil, err
+	}
 	results := make([]*apply.Result, len(o.Regions))
 	notes := make([]*apply.Result, len(o.Regions))
+	clusters := make([]*apply.Result, len(o.Regions))
 	index := map[string]int{}
 	for i, r := range o.Regions {
 		index[r.Name] = i
 	}
 	err = s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
+		cluster, err := s.downECS(ctx, o, c)
+		clusters[index[r.Name]] = cluster
+		if err != nil {
+			return err
+		}
 		note, err := s.downNotifications(ctx, o, c)
 		notes[index[r.Name]] = note
 		if err != nil {
@@ -430,9 +477,9 @@ func (s *Service) Down(ctx context.Context, o *elevator.Orbit) ([]*apply.Result,
 		results[index[r.Name]] = res
 		return err
 	})
-	for _, note := range notes {
-		if note != nil {
-			results = append(results, note)
+	for _, extra := range append(clusters, notes...) {
+		if extra != nil {
+			results = append(results, extra)
 		}
 	}
 	return results, err
@@ -469,6 +516,9 @@ type RegionStatus struct {
 	Subnets     []SubnetStatus    `json:"subnets"`
 	NATGateways []string          `json:"nat_gateways"`
 	Outputs     map[string]string `json:"outputs,omitempty"`
+	// ECS is the orbit's ECS cluster (see ecs.go), when the orbit has one
+	// or its stack is still there.
+	ECS *ECSStatus `json:"ecs,omitempty"`
 }
 
 // VPCStatus is the orbit's VPC in a region.
@@ -486,8 +536,8 @@ type SubnetStatus struct {
 }
 
 // Status reads the orbit back from AWS in every region: its stack, its VPC,
-// subnets by tier and zone, and NAT gateways. A region without the stack
-// has Status NOT_FOUND.
+// subnets by tier and zone, NAT gateways, and its ECS cluster. A region
+// without the stack has Status NOT_FOUND.
 func (s *Service) Status(ctx context.Context, o *elevator.Orbit) ([]RegionStatus, error) {
 	out := make([]RegionStatus, len(o.Regions))
 	index := map[string]int{}
@@ -536,7 +586,8 @@ func regionStatus(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c 
 		}
 		break
 	}
-	return rs, nil
+	rs.ECS, err = ecsStatus(ctx, o, r, c)
+	return rs, err
 }
 
 // Outputs returns the outputs of the orbit's stack in every region, by

@@ -1,0 +1,347 @@
+package orbit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"unicode"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/apply"
+	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
+	"github.com/elevatorhq/elevator/internal/aws/ecs"
+	"github.com/elevatorhq/elevator/internal/compile"
+)
+
+// An orbit with an ecs section has an ECS stack per region (see
+// compile.ECSStack): the cluster the apps' ECS services run in, and its
+// EC2 capacity when the manifest asks for it. It is applied after the
+// orbit's stack, whose outputs (the VPC, the private tier's subnets) it
+// takes as parameters, and deleted before it. The container instances'
+// image is resolved before anything changes, as the bastion's is.
+//
+// CloudFormation cannot delete a cluster that still has services, so
+// removing the ecs section, or `orbit down`, is refused while an app's
+// ECS service is in the cluster of any region: nothing is changed, in no
+// region, and the error names the services.
+
+// Clusters is what an orbit needs of ECS in one region.
+type Clusters interface {
+	// Cluster describes a cluster; ENOTFOUND when there is none.
+	Cluster(ctx context.Context, name string) (ecs.ClusterSummary, error)
+	// ServiceARNs lists the services of a cluster; ENOTFOUND when there
+	// is no cluster.
+	ServiceARNs(ctx context.Context, cluster string) ([]string, error)
+}
+
+// The SSM parameters AWS keeps pointing at the newest ECS-optimized
+// Amazon Linux 2023 image, for x86_64 and arm64 instance types: the
+// container instances' image when the manifest names none.
+const (
+	ecsImageParameter       = elevator.AWSParameterPrefix + "ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+	ecsArmImageParameter    = elevator.AWSParameterPrefix + "ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id"
+	ecsStatusNotFound       = "NOT_FOUND"
+	ecsServicesListedAtMost = 5
+)
+
+// ecsImage is the selector of the container instances' image: the
+// manifest's, or else the ECS-optimized image for the instance type's
+// architecture.
+func ecsImage(c *elevator.ECSCapacity) elevator.AMISelector {
+	if a := c.AMI; a.ID != "" || a.SSMParameter != "" || a.Name != "" {
+		return c.AMI
+	}
+	if armInstanceType(c.InstanceType) {
+		return elevator.AMISelector{SSMParameter: ecsArmImageParameter}
+	}
+	return elevator.AMISelector{SSMParameter: ecsImageParameter}
+}
+
+// armInstanceType reports whether an instance type is Graviton (arm64):
+// its family has a g after the generation (m7g, c6gn, t4g, g5g) or is a1.
+func armInstanceType(t string) bool {
+	family, _, _ := strings.Cut(t, ".")
+	if family == "a1" {
+		return true
+	}
+	i := strings.IndexFunc(family, unicode.IsDigit)
+	return i > 0 && strings.ContainsRune(family[i:], 'g')
+}
+
+// ecsImages resolves the container instances' image in every region of
+// an orbit with EC2 capacity, by region; nil when it has none. An image
+// that cannot be found is an elevator.FieldError at the manifest's
+// ecs.ec2.ami.
+func (s *Service) ecsImages(ctx context.Context, o *elevator.Orbit) (map[string]string, error) {
+	if o.ECS == nil || o.ECS.EC2 == nil {
+		return nil, nil
+	}
+	sel := ecsImage(o.ECS.EC2)
+	var mu sync.Mutex
+	images := map[string]string{}
+	err := s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
+		ami, err := sel.Resolve(ctx, elevator.ImageSources{Images: c.Network, Parameters: c.Parameters})
+		if err != nil {
+			if elevator.ErrorCode(err) == elevator.ENOTFOUND {
+				return elevator.FieldErrors{o.Source.Errorf(fieldPath(o.ECS.EC2.Path, "ami"), nil, "in %s: %v", r.Name, err)}
+			}
+			return err
+		}
+		mu.Lock()
+		images[r.Name] = ami
+		mu.Unlock()
+		return nil
+	})
+	return images, err
+}
+
+// fieldPath joins a manifest path and a field under it.
+func fieldPath(path, field string) string {
+	if path == "" {
+		return "ecs.ec2." + field
+	}
+	return path + "." + field
+}
+
+// ecsFacts reads what the ECS stack needs from the orbit stack's outputs
+// in one region. ok is false when the orbit stack does not exist yet (a
+// plan before the first up) or does not have the outputs yet.
+func (s *Service) ecsFacts(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c Clients, ami string) (f compile.ECSFacts, ok bool, err error) {
+	f.AMI = ami
+	if o.ECS.EC2 == nil {
+		return f, true, nil // a Fargate-only cluster needs nothing of the orbit stack
+	}
+	outputs, err := s.engine(c).Outputs(ctx, o.StackName())
+	if errors.Is(err, cloudformation.ErrStackNotFound) {
+		return f, false, nil
+	}
+	if err != nil {
+		return f, false, err
+	}
+	f.VPC = outputs["VpcId"]
+	if _, key, found := compile.ServiceTier(o, r); found {
+		f.Subnets = outputs[key]
+	}
+	return f, f.VPC != "" && f.Subnets != "", nil
+}
+
+// ecsStackExists reports whether the ECS stack is in a region.
+func ecsStackExists(ctx context.Context, o *elevator.Orbit, c Clients) (bool, error) {
+	_, err := c.Stacks.Describe(ctx, o.ECSStackName())
+	if errors.Is(err, cloudformation.ErrStackNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// clusterServices lists the names of the services in the orbit's cluster
+// of a region, none when there is no cluster.
+func clusterServices(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c Clients) ([]string, error) {
+	cluster := elevator.ECSClusterName(o.Name)
+	if c.Clusters == nil {
+		return nil, elevator.Errorf(elevator.EINTERNAL, "list the services of ECS cluster %s in %s: no ECS client", cluster, r.Name)
+	}
+	arns, err := c.Clusters.ServiceARNs(ctx, cluster)
+	if elevator.ErrorCode(err) == elevator.ENOTFOUND {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(arns))
+	for i, arn := range arns {
+		names[i] = arn[strings.LastIndex(arn, "/")+1:]
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// checkClusterEmpty refuses, with an ECONFLICT error, to delete the ECS
+// stack of any region where the orbit's cluster still has services; why
+// says what would delete it. Regions without the stack are not asked.
+func (s *Service) checkClusterEmpty(ctx context.Context, o *elevator.Orbit, why string) error {
+	var mu sync.Mutex
+	busy := map[string][]string{}
+	err := s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
+		exists, err := ecsStackExists(ctx, o, c)
+		if err != nil || !exists {
+			return err
+		}
+		names, err := clusterServices(ctx, o, r, c)
+		if err != nil || len(names) == 0 {
+			return err
+		}
+		mu.Lock()
+		busy[r.Name] = names
+		mu.Unlock()
+		return nil
+	})
+	if err != nil || len(busy) == 0 {
+		return err
+	}
+	var where []string
+	for _, r := range o.Regions {
+		names := busy[r.Name]
+		if len(names) == 0 {
+			continue
+		}
+		shown := strings.Join(names[:min(len(names), ecsServicesListedAtMost)], ", ")
+		if len(names) > ecsServicesListedAtMost {
+			shown += fmt.Sprintf(" and %d more", len(names)-ecsServicesListedAtMost)
+		}
+		where = append(where, fmt.Sprintf("%s: %d service(s) (%s)", r.Name, len(names), shown))
+	}
+	return elevator.Errorf(elevator.ECONFLICT, "%s would delete the ECS cluster %s, which still runs the services of apps in %s; take those apps off ECS (or `elevator app down` them) first, then run it again",
+		why, elevator.ECSClusterName(o.Name), strings.Join(where, "; "))
+}
+
+// planECS previews the ECS stack in every region: a change set when the
+// orbit stack is there to give it parameters, else the resources it would
+// add; and its removal when it exists and is no longer wanted. Regions
+// with nothing to do have no plan. images are the container instances'
+// images by region (see ecsImages).
+func (s *Service) planECS(ctx context.Context, o *elevator.Orbit, images map[string]string) ([]*apply.Plan, error) {
+	plans := make([]*apply.Plan, len(o.Regions))
+	err := s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
+		i := regionIndex(o, r.Name)
+		if !compile.HasECSStack(o) {
+			p, err := stackRemovalPlan(ctx, c, o.ECSStackName())
+			plans[i] = p
+			return err
+		}
+		f, ready, err := s.ecsFacts(ctx, o, r, c, images[r.Name])
+		if err != nil {
+			return err
+		}
+		if !ready {
+			placeholder := "(from " + o.StackName() + ")"
+			st, err := compile.ECSStack(o, r, compile.ECSFacts{VPC: placeholder, Subnets: placeholder, AMI: f.AMI})
+			plans[i] = stackAdditionPlan(st)
+			return err
+		}
+		st, err := compile.ECSStack(o, r, f)
+		if err != nil {
+			return err
+		}
+		e := s.engine(c)
+		p, err := e.Plan(ctx, spec(st))
+		if err != nil {
+			return err
+		}
+		plans[i] = p
+		return e.Discard(ctx, p)
+	})
+	return nonNilPlans(plans), err
+}
+
+// upECS brings one region's ECS stack in line with o, once the orbit's
+// stack there is up, or deletes it when o has no ecs section any more
+// (Up checked first that its cluster has no services). It returns nil
+// plan and result when there was nothing to do.
+func (s *Service) upECS(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c Clients, ami string) (*apply.Plan, *apply.Result, error) {
+	e := s.engine(c)
+	name := o.ECSStackName()
+	if !compile.HasECSStack(o) {
+		p, err := stackRemovalPlan(ctx, c, name)
+		if p == nil || err != nil {
+			return nil, nil, err
+		}
+		s.Progress.Note(r.Name, name+": the orbit has no ecs section; deleting the stack and its cluster")
+		res, err := e.Delete(ctx, name)
+		if res != nil {
+			res.Changes = len(p.Changes)
+		}
+		return p, res, err
+	}
+	f, ready, err := s.ecsFacts(ctx, o, r, c, ami)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ready {
+		return nil, nil, elevator.Errorf(elevator.EINTERNAL, "apply %s in %s: the orbit stack %s has no VPC or private subnets outputs", name, r.Name, o.StackName())
+	}
+	st, err := compile.ECSStack(o, r, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := e.Plan(ctx, spec(st))
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.NoChanges {
+		s.Progress.Note(r.Name, name+": no changes")
+	} else {
+		s.Progress.Note(r.Name, fmt.Sprintf("%s: applying %d change(s)", name, len(p.Changes)))
+	}
+	res, err := e.Execute(ctx, p)
+	if err != nil {
+		_ = e.Discard(context.WithoutCancel(ctx), p)
+	}
+	return p, res, err
+}
+
+// downECS deletes one region's ECS stack. It returns nil when there was
+// none.
+func (s *Service) downECS(ctx context.Context, o *elevator.Orbit, c Clients) (*apply.Result, error) {
+	res, err := s.engine(c).Delete(ctx, o.ECSStackName())
+	if err != nil {
+		return res, err
+	}
+	if res == nil || !res.Changed {
+		return nil, nil
+	}
+	return res, nil
+}
+
+// ECSStatus is the orbit's ECS cluster in a region, read back from AWS.
+type ECSStatus struct {
+	Stack       string `json:"stack"`
+	StackStatus string `json:"stack_status"`
+	Cluster     string `json:"cluster"`
+	// ClusterStatus is ECS's (ACTIVE, PROVISIONING, ...), or NOT_FOUND.
+	ClusterStatus     string   `json:"cluster_status"`
+	CapacityProviders []string `json:"capacity_providers"`
+	// ContainerInstances counts the EC2 instances registered with the
+	// cluster; nil when the cluster has no EC2 capacity.
+	ContainerInstances *int `json:"container_instances,omitempty"`
+	Services           int  `json:"services"`
+	RunningTasks       int  `json:"running_tasks"`
+	PendingTasks       int  `json:"pending_tasks"`
+}
+
+// ecsStatus reads the orbit's cluster in a region, or returns nil when the
+// orbit has no ecs section and no ECS stack is left there.
+func ecsStatus(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c Clients) (*ECSStatus, error) {
+	es := &ECSStatus{Stack: o.ECSStackName(), StackStatus: ecsStatusNotFound, Cluster: elevator.ECSClusterName(o.Name), ClusterStatus: ecsStatusNotFound, CapacityProviders: []string{}}
+	st, err := c.Stacks.Describe(ctx, es.Stack)
+	switch {
+	case err == nil:
+		es.StackStatus = string(st.Status)
+	case !errors.Is(err, cloudformation.ErrStackNotFound):
+		return nil, err
+	case o.ECS == nil:
+		return nil, nil
+	}
+	if c.Clusters == nil {
+		return es, nil
+	}
+	cl, err := c.Clusters.Cluster(ctx, es.Cluster)
+	if elevator.ErrorCode(err) == elevator.ENOTFOUND {
+		return es, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	es.ClusterStatus = cl.Status
+	es.CapacityProviders = cl.CapacityProviders
+	es.Services, es.RunningTasks, es.PendingTasks = cl.ActiveServices, cl.RunningTasks, cl.PendingTasks
+	if (o.ECS != nil && o.ECS.EC2 != nil) || slices.Contains(cl.CapacityProviders, elevator.ECSCapacityProviderName(o.Name)) {
+		n := cl.RegisteredInstances
+		es.ContainerInstances = &n
+	}
+	return es, nil
+}
