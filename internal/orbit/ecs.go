@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"unicode"
@@ -33,9 +32,9 @@ import (
 type Clusters interface {
 	// Cluster describes a cluster; ENOTFOUND when there is none.
 	Cluster(ctx context.Context, name string) (ecs.ClusterSummary, error)
-	// ServiceARNs lists the services of a cluster; ENOTFOUND when there
-	// is no cluster.
-	ServiceARNs(ctx context.Context, cluster string) ([]string, error)
+	// ServiceNames lists the services of a cluster that keep it from
+	// being deleted, sorted; ENOTFOUND when there is no cluster.
+	ServiceNames(ctx context.Context, cluster string) ([]string, error)
 }
 
 // The SSM parameters AWS keeps pointing at the newest ECS-optimized
@@ -145,19 +144,11 @@ func clusterServices(ctx context.Context, o *elevator.Orbit, r *elevator.Region,
 	if c.Clusters == nil {
 		return nil, elevator.Errorf(elevator.EINTERNAL, "list the services of ECS cluster %s in %s: no ECS client", cluster, r.Name)
 	}
-	arns, err := c.Clusters.ServiceARNs(ctx, cluster)
+	names, err := c.Clusters.ServiceNames(ctx, cluster)
 	if elevator.ErrorCode(err) == elevator.ENOTFOUND {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, len(arns))
-	for i, arn := range arns {
-		names[i] = arn[strings.LastIndex(arn, "/")+1:]
-	}
-	sort.Strings(names)
-	return names, nil
+	return names, err
 }
 
 // checkClusterEmpty refuses, with an ECONFLICT error, to delete the ECS

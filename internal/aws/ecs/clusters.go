@@ -29,7 +29,12 @@ var clusterCodes = awserr.Codes{
 type clustersAPI interface {
 	DescribeClusters(context.Context, *ecssdk.DescribeClustersInput, ...func(*ecssdk.Options)) (*ecssdk.DescribeClustersOutput, error)
 	ListServices(context.Context, *ecssdk.ListServicesInput, ...func(*ecssdk.Options)) (*ecssdk.ListServicesOutput, error)
+	DescribeServices(context.Context, *ecssdk.DescribeServicesInput, ...func(*ecssdk.Options)) (*ecssdk.DescribeServicesOutput, error)
 }
+
+// describeServicesAtMost is how many services one DescribeServices call
+// takes.
+const describeServicesAtMost = 10
 
 // Clusters reads ECS clusters in one region: what an orbit needs of the
 // cluster its stack makes.
@@ -90,10 +95,12 @@ func (c *Clusters) Cluster(ctx context.Context, name string) (ClusterSummary, er
 	return ClusterSummary{}, awserr.NotFound(op.Kind, name, c.region, ErrClusterNotFound)
 }
 
-// ServiceARNs lists the ARNs of the services in cluster (those ECS still
-// lists: active or draining). It returns an ENOTFOUND error wrapping
-// ErrClusterNotFound when there is no such cluster.
-func (c *Clusters) ServiceARNs(ctx context.Context, cluster string) ([]string, error) {
+// ServiceNames lists the names of the services in cluster that keep it
+// from being deleted: active or draining, not those deleted (INACTIVE),
+// which ECS may still list for a while. They are sorted. It returns an
+// ENOTFOUND error wrapping ErrClusterNotFound when there is no such
+// cluster.
+func (c *Clusters) ServiceNames(ctx context.Context, cluster string) ([]string, error) {
 	op := awserr.Op{Doing: "list the services of ECS cluster " + cluster, Region: c.region, Kind: "ECS cluster", Name: cluster}
 	var arns []string
 	p := ecssdk.NewListServicesPaginator(c.api, &ecssdk.ListServicesInput{Cluster: aws.String(cluster)})
@@ -104,5 +111,19 @@ func (c *Clusters) ServiceARNs(ctx context.Context, cluster string) ([]string, e
 		}
 		arns = append(arns, out.ServiceArns...)
 	}
-	return arns, nil
+	names := []string{}
+	for start := 0; start < len(arns); start += describeServicesAtMost {
+		batch := arns[start:min(start+describeServicesAtMost, len(arns))]
+		out, err := c.api.DescribeServices(ctx, &ecssdk.DescribeServicesInput{Cluster: aws.String(cluster), Services: batch})
+		if err != nil {
+			return nil, clusterCodes.Translate(awserr.Op{Doing: "describe the services of ECS cluster " + cluster, Region: c.region, Kind: "ECS cluster", Name: cluster}, err)
+		}
+		for _, s := range out.Services {
+			if aws.ToString(s.Status) != "INACTIVE" {
+				names = append(names, aws.ToString(s.ServiceName))
+			}
+		}
+	}
+	sort.Strings(names)
+	return names, nil
 }
