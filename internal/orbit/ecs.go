@@ -336,3 +336,32 @@ func ecsStatus(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c Cli
 	}
 	return es, nil
 }
+
+// ECSStacks compiles the ECS stack of every region of o, in region order,
+// for estimates: the container instances' image resolved, and the orbit
+// stack's outputs where it is up, else placeholders. It returns none for
+// an orbit without an ecs section.
+func (s *Service) ECSStacks(ctx context.Context, o *elevator.Orbit) ([]compile.Stack, error) {
+	if !compile.HasECSStack(o) {
+		return nil, nil
+	}
+	images, err := s.ecsImages(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	stacks := make([]compile.Stack, len(o.Regions))
+	err = s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
+		f, ready, err := s.ecsFacts(ctx, o, r, c, images[r.Name])
+		if err != nil {
+			return err
+		}
+		if !ready {
+			placeholder := "(from " + o.StackName() + ")"
+			f.VPC, f.Subnets = placeholder, placeholder
+		}
+		st, err := compile.ECSStack(o, r, f)
+		stacks[regionIndex(o, r.Name)] = st
+		return err
+	})
+	return stacks, err
+}

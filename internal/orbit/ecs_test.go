@@ -28,6 +28,7 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ecs"
 	"github.com/elevatorhq/elevator/internal/compile"
+	"github.com/elevatorhq/elevator/internal/cost"
 )
 
 // ecsService is service(t) with an ECS client in every region.
@@ -290,6 +291,35 @@ func TestTheDefaultImageFollowsTheInstanceArchitecture(t *testing.T) {
 	own := elevator.AMISelector{ID: "ami-0123456789abcdef0"}
 	if sel := ecsImage(&elevator.ECSCapacity{InstanceType: "m7g.large", AMI: own}); !slices.Equal([]string{sel.ID}, []string{own.ID}) || sel.SSMParameter != "" {
 		t.Errorf("the manifest's image was replaced: %+v", sel)
+	}
+}
+
+// TestTheECSStacksCostTheirContainerInstances: the plan's estimate counts
+// the EC2 capacity at its minimum size (the desired count is ECS managed
+// scaling's), before the orbit stack is up as after.
+func TestTheECSStacksCostTheirContainerInstances(t *testing.T) {
+	svc, _ := ecsService(t)
+	o := withECS(t, ecsOrbit, &elevator.OrbitECS{EC2: &elevator.ECSCapacity{InstanceType: "m7g.large", Min: 2, Max: 5}})
+	stacks, err := svc.ECSStacks(context.Background(), o)
+	if err != nil || len(stacks) != 1 {
+		t.Fatalf("%d stacks, %v", len(stacks), err)
+	}
+	items, err := cost.Template(cost.Stack{Region: stacks[0].Region, Body: stacks[0].Body, Parameters: stacks[0].Parameters}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, it := range items {
+		if it.Key == "ec2:m7g.large" {
+			found = it.Count == 2
+		}
+	}
+	if !found {
+		t.Errorf("items %+v: want 2 m7g.large instances", items)
+	}
+	none, err := svc.ECSStacks(context.Background(), parse(t, ecsOrbit))
+	if err != nil || len(none) != 0 {
+		t.Errorf("an orbit without ecs: %d stacks, %v", len(none), err)
 	}
 }
 
