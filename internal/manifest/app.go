@@ -179,6 +179,9 @@ func (b *appBuilder) build(orbit string) *elevator.App {
 		if s.Runtime.Docker != nil {
 			b.checkNotSecret(s.Path+".runtime.docker.env", s.Runtime.Docker.Env, secretNames)
 		}
+		if s.Runtime.ECS != nil {
+			b.checkNotSecret(s.Path+".runtime.ecs.env", s.Runtime.ECS.Env, secretNames)
+		}
 		a.Services = append(a.Services, s)
 	}
 	b.checkSources(a)
@@ -396,6 +399,9 @@ func (b *appBuilder) service(name string, m map[string]any, appEnv map[string]st
 		}
 		maps.Copy(s.Env, own)
 	}
+	if e := s.Runtime.ECS; e != nil {
+		b.ecsService(path, m, &s, e)
+	}
 	if d := s.Runtime.Docker; d != nil && s.Port != 0 && len(d.Ports) > 0 {
 		var hostPorts []string
 		found := false
@@ -430,7 +436,7 @@ func (b *appBuilder) runtime(path string, m map[string]any) elevator.Runtime {
 	var r elevator.Runtime
 	v, ok := m["runtime"]
 	if !ok {
-		b.errorf(path, nil, "missing required field %q (how the service runs: docker or units)", "runtime")
+		b.errorf(path, nil, "missing required field %q (how the service runs: docker, units or ecs)", "runtime")
 		return r
 	}
 	rm, isMap := v.(map[string]any)
@@ -438,14 +444,23 @@ func (b *appBuilder) runtime(path string, m map[string]any) elevator.Runtime {
 		return r // faulted by the schema
 	}
 	path += ".runtime"
+	var given []string
+	for _, k := range []string{"docker", "units", "ecs"} {
+		if _, ok := rm[k]; ok {
+			given = append(given, k)
+		}
+	}
+	if len(given) != 1 {
+		has := "none"
+		if len(given) > 1 {
+			has = strings.Join(given, " and ")
+		}
+		b.errorf(path, nil, "give exactly one of docker (a container on instances), units (systemd units) or ecs (an ECS service); this has %s", has)
+	}
 	_, docker := rm["docker"]
 	_, units := rm["units"]
-	if docker == units {
-		has := "neither"
-		if docker {
-			has = "both"
-		}
-		b.errorf(path, nil, "give exactly one of docker (a container) or units (systemd units); this has %s", has)
+	if v, ok := rm["ecs"]; ok {
+		r.ECS = b.ecs(path+".ecs", obj(v))
 	}
 	if docker {
 		r.Docker = b.docker(path+".docker", obj(rm["docker"]))
