@@ -15,16 +15,6 @@ import (
 // golden files: TestGolden leaves those files to TestECSGolden.
 const ecsGoldenPrefix = "ecs-"
 
-// ecsSections are the ecs sections of the ECS golden cases, by case name,
-// for the manifests that do not say it themselves.
-var ecsSections = map[string]*elevator.OrbitECS{
-	"ecs-fargate": {},
-	"ecs-ec2": {EC2: &elevator.ECSCapacity{
-		InstanceType: "m7g.large", Min: 0, Max: 10, TargetCapacity: 90,
-		AMI: elevator.AMISelector{SSMParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id"},
-	}},
-}
-
 // ecsCase is one testdata/ecs/<name>.orbit.yml, compiled into the ECS
 // stack of every region. Its golden templates are
 // testdata/<name>.<region>.golden.yml, next to the orbit stacks' so that
@@ -65,9 +55,6 @@ func ecsCases(t *testing.T) []ecsCase {
 		c := ecsCase{name: strings.TrimSuffix(filepath.Base(file), ".orbit.yml"), orbit: o, facts: map[string]ECSFacts{}}
 		if !strings.HasPrefix(c.name, ecsGoldenPrefix) {
 			t.Fatalf("%s: an ECS case's name must start with %q", file, ecsGoldenPrefix)
-		}
-		if o.ECS == nil {
-			o.ECS = ecsSections[c.name]
 		}
 		if o.ECS == nil {
 			t.Fatalf("%s has no ecs section", file)

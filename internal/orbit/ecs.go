@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unicode"
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/apply"
@@ -37,39 +36,10 @@ type Clusters interface {
 	ServiceNames(ctx context.Context, cluster string) ([]string, error)
 }
 
-// The SSM parameters AWS keeps pointing at the newest ECS-optimized
-// Amazon Linux 2023 image, for x86_64 and arm64 instance types: the
-// container instances' image when the manifest names none.
 const (
-	ecsImageParameter       = elevator.AWSParameterPrefix + "ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
-	ecsArmImageParameter    = elevator.AWSParameterPrefix + "ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id"
 	ecsStatusNotFound       = "NOT_FOUND"
 	ecsServicesListedAtMost = 5
 )
-
-// ecsImage is the selector of the container instances' image: the
-// manifest's, or else the ECS-optimized image for the instance type's
-// architecture.
-func ecsImage(c *elevator.ECSCapacity) elevator.AMISelector {
-	if a := c.AMI; a.ID != "" || a.SSMParameter != "" || a.Name != "" {
-		return c.AMI
-	}
-	if armInstanceType(c.InstanceType) {
-		return elevator.AMISelector{SSMParameter: ecsArmImageParameter}
-	}
-	return elevator.AMISelector{SSMParameter: ecsImageParameter}
-}
-
-// armInstanceType reports whether an instance type is Graviton (arm64):
-// its family has a g after the generation (m7g, c6gn, t4g, g5g) or is a1.
-func armInstanceType(t string) bool {
-	family, _, _ := strings.Cut(t, ".")
-	if family == "a1" {
-		return true
-	}
-	i := strings.IndexFunc(family, unicode.IsDigit)
-	return i > 0 && strings.ContainsRune(family[i:], 'g')
-}
 
 // ecsImages resolves the container instances' image in every region of
 // an orbit with EC2 capacity, by region; nil when it has none. An image
@@ -79,7 +49,11 @@ func (s *Service) ecsImages(ctx context.Context, o *elevator.Orbit) (map[string]
 	if o.ECS == nil || o.ECS.EC2 == nil {
 		return nil, nil
 	}
-	sel := ecsImage(o.ECS.EC2)
+	sel := o.ECS.EC2.AMI
+	if sel.ID == "" && sel.SSMParameter == "" && sel.Name == "" {
+		// The manifest gives the ECS-optimized image by default.
+		return nil, elevator.Errorf(elevator.EINTERNAL, "resolve the container instances' image of orbit %s: ecs.ec2.ami is not set", o.Name)
+	}
 	var mu sync.Mutex
 	images := map[string]string{}
 	err := s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {

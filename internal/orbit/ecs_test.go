@@ -43,14 +43,6 @@ func ecsService(t *testing.T) (*Service, func(region string) aws.Config) {
 	return svc, cfgFor
 }
 
-// withECS parses an orbit manifest and gives it an ecs section.
-func withECS(t *testing.T, src string, section *elevator.OrbitECS) *elevator.Orbit {
-	t.Helper()
-	o := parse(t, src)
-	o.ECS = section
-	return o
-}
-
 // describeCluster returns the orbit's cluster as ECS has it, or nil when
 // ECS has none (or only an INACTIVE one).
 func describeCluster(t *testing.T, cfg aws.Config, o *elevator.Orbit) *ecstypes.Cluster {
@@ -69,11 +61,17 @@ func describeCluster(t *testing.T, cfg aws.Config, o *elevator.Orbit) *ecstypes.
 
 const ecsOrbit = "name: boxes\nregions:\n  eu-west-1: {}\nnetwork: {nat: none}\n"
 
+// withECS is ecsOrbit with an ecs section.
+func withECS(t *testing.T, section string) *elevator.Orbit {
+	t.Helper()
+	return parse(t, ecsOrbit+"ecs: "+section+"\n")
+}
+
 func TestUpMakesTheECSClusterWithItsEC2CapacityAndDownRemovesIt(t *testing.T) {
 	svc, cfgFor := ecsService(t)
 	cfg := cfgFor("eu-west-1")
 	ctx := context.Background()
-	o := withECS(t, ecsOrbit, &elevator.OrbitECS{EC2: &elevator.ECSCapacity{InstanceType: "c7i.large", Min: 1, Max: 3, TargetCapacity: 80}})
+	o := withECS(t, "{ec2: {instance_type: c7i.large, min: 1, max: 3, target_capacity: 80}}")
 
 	plans, err := svc.Plan(ctx, o)
 	if err != nil {
@@ -190,7 +188,7 @@ func TestRemovingTheECSSectionIsRefusedWhileAnAppsServicesRunThere(t *testing.T)
 	svc, cfgFor := ecsService(t)
 	cfg := cfgFor("eu-west-1")
 	ctx := context.Background()
-	fargate := withECS(t, ecsOrbit, &elevator.OrbitECS{})
+	fargate := withECS(t, "{}")
 	res, err := svc.Up(ctx, fargate)
 	if err != nil {
 		t.Fatal(err)
@@ -253,11 +251,11 @@ func TestRemovingTheECSSectionIsRefusedWhileAnAppsServicesRunThere(t *testing.T)
 func TestAContainerInstanceImageThatCannotBeFoundChangesNothing(t *testing.T) {
 	svc, cfgFor := ecsService(t)
 	ctx := context.Background()
-	o := withECS(t, ecsOrbit, &elevator.OrbitECS{EC2: &elevator.ECSCapacity{InstanceType: "m7g.large", Max: 2, Path: "ecs.ec2", AMI: elevator.AMISelector{SSMParameter: "/elevator/images/none"}}})
+	o := withECS(t, "{ec2: {instance_type: m7g.large, max: 2, ami: {ssm: /elevator/images/none}}}")
 	_, err := svc.Up(ctx, o)
 	var fe elevator.FieldErrors
-	if !errors.As(err, &fe) || len(fe) != 1 || fe[0].Path != "ecs.ec2.ami" || !strings.Contains(fe[0].Message, "/elevator/images/none") {
-		t.Fatalf("got %v, want a field error at ecs.ec2.ami", err)
+	if !errors.As(err, &fe) || len(fe) != 1 || fe[0].Path != "ecs.ec2.ami" || !strings.Contains(err.Error(), "orbit.yml:5:") || !strings.Contains(fe[0].Message, "/elevator/images/none") {
+		t.Fatalf("got %v, want a field error at ecs.ec2.ami (orbit.yml:5)", err)
 	}
 	if _, err := cloudformation.New(cfgFor("eu-west-1")).Describe(ctx, o.StackName()); !errors.Is(err, cloudformation.ErrStackNotFound) {
 		t.Errorf("the orbit stack was made before the image was checked: %v", err)
@@ -267,7 +265,7 @@ func TestAContainerInstanceImageThatCannotBeFoundChangesNothing(t *testing.T) {
 func TestTheDefaultContainerInstanceImageComesFromSSM(t *testing.T) {
 	svc, _ := ecsService(t)
 	for _, typ := range []string{"m7g.large", "c7i.large"} {
-		o := withECS(t, ecsOrbit, &elevator.OrbitECS{EC2: &elevator.ECSCapacity{InstanceType: typ, Max: 2}})
+		o := withECS(t, "{ec2: {instance_type: "+typ+", max: 2}}")
 		images, err := svc.ecsImages(context.Background(), o)
 		if err != nil {
 			t.Fatalf("%s: %v", typ, err)
@@ -278,28 +276,12 @@ func TestTheDefaultContainerInstanceImageComesFromSSM(t *testing.T) {
 	}
 }
 
-func TestTheDefaultImageFollowsTheInstanceArchitecture(t *testing.T) {
-	for typ, arm := range map[string]bool{
-		"m7g.large": true, "c6gn.xlarge": true, "t4g.nano": true, "g5g.xlarge": true, "a1.medium": true, "r8gd.large": true,
-		"m7i.large": false, "c5.xlarge": false, "g5.xlarge": false, "t3.micro": false, "p5.48xlarge": false, "m7a.large": false,
-	} {
-		sel := ecsImage(&elevator.ECSCapacity{InstanceType: typ})
-		if got := strings.Contains(sel.SSMParameter, "/arm64/"); got != arm {
-			t.Errorf("%s: image parameter %s, want arm64 %v", typ, sel.SSMParameter, arm)
-		}
-	}
-	own := elevator.AMISelector{ID: "ami-0123456789abcdef0"}
-	if sel := ecsImage(&elevator.ECSCapacity{InstanceType: "m7g.large", AMI: own}); !slices.Equal([]string{sel.ID}, []string{own.ID}) || sel.SSMParameter != "" {
-		t.Errorf("the manifest's image was replaced: %+v", sel)
-	}
-}
-
 // TestTheECSStacksCostTheirContainerInstances: the plan's estimate counts
 // the EC2 capacity at its minimum size (the desired count is ECS managed
 // scaling's), before the orbit stack is up as after.
 func TestTheECSStacksCostTheirContainerInstances(t *testing.T) {
 	svc, _ := ecsService(t)
-	o := withECS(t, ecsOrbit, &elevator.OrbitECS{EC2: &elevator.ECSCapacity{InstanceType: "m7g.large", Min: 2, Max: 5}})
+	o := withECS(t, "{ec2: {instance_type: m7g.large, min: 2, max: 5}}")
 	stacks, err := svc.ECSStacks(context.Background(), o)
 	if err != nil || len(stacks) != 1 {
 		t.Fatalf("%d stacks, %v", len(stacks), err)
