@@ -214,7 +214,7 @@ func TestECSCapacityOfEC2(t *testing.T) {
 		t.Errorf("launch template data %v", data)
 	}
 	role := res[idECSInstanceRole].Properties
-	if role["Path"] != "/elevator/shop/ecs/" || res[idECSInstanceProfile].Properties["Path"] != "/elevator/shop/ecs/" {
+	if role["Path"] != elevator.ECSInstanceIAMPath("shop") || res[idECSInstanceProfile].Properties["Path"] != elevator.ECSInstanceIAMPath("shop") {
 		t.Errorf("role path %v, profile path %v: want the orbit's ECS path", role["Path"], res[idECSInstanceProfile].Properties["Path"])
 	}
 	if _, named := role["RoleName"]; named {
