@@ -31,9 +31,9 @@ import (
 type Clusters interface {
 	// Cluster describes a cluster; ENOTFOUND when there is none.
 	Cluster(ctx context.Context, name string) (ecs.ClusterSummary, error)
-	// ServiceNames lists the services of a cluster that keep it from
-	// being deleted, sorted; ENOTFOUND when there is no cluster.
-	ServiceNames(ctx context.Context, cluster string) ([]string, error)
+	// Services lists the services of a cluster that keep it from being
+	// deleted, sorted by name; ENOTFOUND when there is no cluster.
+	Services(ctx context.Context, cluster string) ([]ecs.ServiceSummary, error)
 }
 
 const (
@@ -111,24 +111,52 @@ func ecsStackExists(ctx context.Context, o *elevator.Orbit, c Clients) (bool, er
 	return err == nil, err
 }
 
-// clusterServices lists the names of the services in the orbit's cluster
-// of a region, none when there is no cluster.
-func clusterServices(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c Clients) ([]string, error) {
+// clusterServices lists the services in the orbit's cluster of a region,
+// none when there is no cluster.
+func clusterServices(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c Clients) ([]ecs.ServiceSummary, error) {
 	cluster := elevator.ECSClusterName(o.Name)
 	if c.Clusters == nil {
 		return nil, elevator.Errorf(elevator.EINTERNAL, "list the services of ECS cluster %s in %s: no ECS client", cluster, r.Name)
 	}
-	names, err := c.Clusters.ServiceNames(ctx, cluster)
+	services, err := c.Clusters.Services(ctx, cluster)
 	if elevator.ErrorCode(err) == elevator.ENOTFOUND {
 		return nil, nil
 	}
-	return names, err
+	return services, err
 }
 
 // checkClusterEmpty refuses, with an ECONFLICT error, to delete the ECS
 // stack of any region where the orbit's cluster still has services; why
 // says what would delete it. Regions without the stack are not asked.
 func (s *Service) checkClusterEmpty(ctx context.Context, o *elevator.Orbit, why string) error {
+	busy, err := s.servicesUsing(ctx, o, func(ecs.ServiceSummary) bool { return true })
+	if err != nil || len(busy) == 0 {
+		return err
+	}
+	return elevator.Errorf(elevator.ECONFLICT, "%s would delete the ECS cluster %s, which still runs the services of apps in %s; take those apps off ECS (or `elevator app down` them) first, then run it again",
+		why, elevator.ECSClusterName(o.Name), busyRegions(o, busy))
+}
+
+// checkCapacityUnused refuses, with an ECONFLICT error, an orbit whose
+// manifest has ecs without ec2 while a service of its cluster in any
+// region runs on the EC2 capacity provider the ECS stack would delete.
+func (s *Service) checkCapacityUnused(ctx context.Context, o *elevator.Orbit) error {
+	if o.ECS == nil || o.ECS.EC2 != nil {
+		return nil
+	}
+	provider := elevator.ECSCapacityProviderName(o.Name)
+	busy, err := s.servicesUsing(ctx, o, func(svc ecs.ServiceSummary) bool { return slices.Contains(svc.CapacityProviders, provider) })
+	if err != nil || len(busy) == 0 {
+		return err
+	}
+	return elevator.Errorf(elevator.ECONFLICT, "removing ecs.ec2 would delete the capacity provider %s, which services of apps run on in %s; move them to capacity fargate (or `elevator app down` them) first, then run it again",
+		provider, busyRegions(o, busy))
+}
+
+// servicesUsing lists, by region, the names of the services of the
+// orbit's cluster for which use is true, in the regions where the ECS
+// stack is.
+func (s *Service) servicesUsing(ctx context.Context, o *elevator.Orbit, use func(ecs.ServiceSummary) bool) (map[string][]string, error) {
 	var mu sync.Mutex
 	busy := map[string][]string{}
 	err := s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
@@ -136,18 +164,25 @@ func (s *Service) checkClusterEmpty(ctx context.Context, o *elevator.Orbit, why 
 		if err != nil || !exists {
 			return err
 		}
-		names, err := clusterServices(ctx, o, r, c)
-		if err != nil || len(names) == 0 {
+		services, err := clusterServices(ctx, o, r, c)
+		if err != nil {
 			return err
 		}
-		mu.Lock()
-		busy[r.Name] = names
-		mu.Unlock()
+		for _, svc := range services {
+			if use(svc) {
+				mu.Lock()
+				busy[r.Name] = append(busy[r.Name], svc.Name)
+				mu.Unlock()
+			}
+		}
 		return nil
 	})
-	if err != nil || len(busy) == 0 {
-		return err
-	}
+	return busy, err
+}
+
+// busyRegions says which services are in the way in each region, in the
+// orbit's order of regions.
+func busyRegions(o *elevator.Orbit, busy map[string][]string) string {
 	var where []string
 	for _, r := range o.Regions {
 		names := busy[r.Name]
@@ -160,8 +195,7 @@ func (s *Service) checkClusterEmpty(ctx context.Context, o *elevator.Orbit, why 
 		}
 		where = append(where, fmt.Sprintf("%s: %d service(s) (%s)", r.Name, len(names), shown))
 	}
-	return elevator.Errorf(elevator.ECONFLICT, "%s would delete the ECS cluster %s, which still runs the services of apps in %s; take those apps off ECS (or `elevator app down` them) first, then run it again",
-		why, elevator.ECSClusterName(o.Name), strings.Join(where, "; "))
+	return strings.Join(where, "; ")
 }
 
 // planECS previews the ECS stack in every region: a change set when the
@@ -338,4 +372,14 @@ func (s *Service) ECSStacks(ctx context.Context, o *elevator.Orbit) ([]compile.S
 		return err
 	})
 	return stacks, err
+}
+
+// checkECSRemovals refuses what the manifest's ecs section would have the
+// ECS stack delete while services use it: the cluster when the section is
+// gone, the EC2 capacity provider when ec2 is.
+func (s *Service) checkECSRemovals(ctx context.Context, o *elevator.Orbit) error {
+	if o.ECS == nil {
+		return s.checkClusterEmpty(ctx, o, "removing the ecs section")
+	}
+	return s.checkCapacityUnused(ctx, o)
 }

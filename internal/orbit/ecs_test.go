@@ -157,9 +157,9 @@ func TestUpMakesTheECSClusterWithItsEC2CapacityAndDownRemovesIt(t *testing.T) {
 	}
 }
 
-// runService puts a Fargate service in the orbit's cluster, as an ECS
-// release would.
-func runService(t *testing.T, cfg aws.Config, o *elevator.Orbit, name string) {
+// runService puts a service in the orbit's cluster, as an ECS release
+// would: on Fargate, or on the capacity providers given.
+func runService(t *testing.T, cfg aws.Config, o *elevator.Orbit, name string, providers ...string) {
 	t.Helper()
 	ctx := context.Background()
 	client := ecssdk.NewFromConfig(cfg)
@@ -174,12 +174,16 @@ func runService(t *testing.T, cfg aws.Config, o *elevator.Orbit, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.CreateService(ctx, &ecssdk.CreateServiceInput{
+	in := &ecssdk.CreateServiceInput{
 		Cluster:        aws.String(elevator.ECSClusterName(o.Name)),
 		ServiceName:    aws.String(name),
 		TaskDefinition: td.TaskDefinition.TaskDefinitionArn,
 		DesiredCount:   aws.Int32(1),
-	}); err != nil {
+	}
+	for _, p := range providers {
+		in.CapacityProviderStrategy = append(in.CapacityProviderStrategy, ecstypes.CapacityProviderStrategyItem{CapacityProvider: aws.String(p), Weight: 1})
+	}
+	if _, err := client.CreateService(ctx, in); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -245,6 +249,75 @@ func TestRemovingTheECSSectionIsRefusedWhileAnAppsServicesRunThere(t *testing.T)
 	status, err := svc.Status(ctx, without)
 	if err != nil || status[0].ECS != nil {
 		t.Errorf("status of an orbit without ECS shows %s, %v", toJSON(t, status), err)
+	}
+}
+
+// strategies stands in for ECS's capacity provider strategies, which moto
+// drops from CreateService (its DescribeServices answers none): it is the
+// orbit's Clusters on moto, with the strategy given here for the named
+// services, as ECS would answer.
+type strategies struct {
+	Clusters
+	providers map[string][]string // service name -> capacity providers
+}
+
+func (s strategies) Services(ctx context.Context, cluster string) ([]ecs.ServiceSummary, error) {
+	services, err := s.Clusters.Services(ctx, cluster)
+	for i := range services {
+		if p, ok := s.providers[services[i].Name]; ok {
+			services[i].CapacityProviders = p
+		}
+	}
+	return services, err
+}
+
+func TestRemovingTheEC2CapacityIsRefusedWhileAServiceRunsOnIt(t *testing.T) {
+	svc, cfgFor := ecsService(t)
+	cfg := cfgFor("eu-west-1")
+	ctx := context.Background()
+	withEC2 := withECS(t, "{ec2: {instance_type: t4g.small, max: 2}}")
+	onEC2 := map[string][]string{"shop-worker-r1": {elevator.ECSCapacityProviderName(withEC2.Name)}}
+	clients := svc.Clients
+	svc.Clients = func(region string) (Clients, error) {
+		c, err := clients(region)
+		c.Clusters = strategies{Clusters: c.Clusters, providers: onEC2}
+		return c, err
+	}
+	if _, err := svc.Up(ctx, withEC2); err != nil {
+		t.Fatal(err)
+	}
+	runService(t, cfg, withEC2, "shop-web-r1")
+	runService(t, cfg, withEC2, "shop-worker-r1", elevator.ECSCapacityProviderName(withEC2.Name))
+
+	fargate := withECS(t, "{}")
+	for what, run := range map[string]func() error{
+		"plan": func() error { _, err := svc.Plan(ctx, fargate); return err },
+		"up":   func() error { _, err := svc.Up(ctx, fargate); return err },
+	} {
+		err := run()
+		if elevator.ErrorCode(err) != elevator.ECONFLICT || !strings.Contains(err.Error(), "capacity provider elevator-boxes-ec2, which services of apps run on in eu-west-1: 1 service(s) (shop-worker-r1)") {
+			t.Errorf("%s with a service on EC2: %v, want ECONFLICT naming it (and not the Fargate one)", what, err)
+		}
+	}
+	tmpl, err := cloudformation.New(cfg).Template(ctx, withEC2.ECSStackName())
+	if err != nil || !strings.Contains(tmpl, "AutoScalingGroupContainerInstance") {
+		t.Errorf("the ECS stack lost its EC2 capacity: %v", err)
+	}
+
+	// With the EC2 service gone, the Fargate one may stay and the plan
+	// takes the EC2 capacity away. (moto fails to execute that change
+	// set: it trips on the parameters the new template no longer
+	// declares, and answers InvalidGroup.NotFound for the security group
+	// it removes; the update itself is CloudFormation's to make.)
+	if _, err := ecssdk.NewFromConfig(cfg).DeleteService(ctx, &ecssdk.DeleteServiceInput{Cluster: aws.String(elevator.ECSClusterName(withEC2.Name)), Service: aws.String("shop-worker-r1"), Force: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	plans, err := svc.Plan(ctx, fargate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plans) != 2 || !hasChange(plans[1], "Remove", "AutoScalingGroupContainerInstance") || !hasChange(plans[1], "Remove", "CapacityProvider") || hasChange(plans[1], "Remove", "Cluster") {
+		t.Errorf("plan does not take the EC2 capacity, and only it, away: %s", toJSON(t, plans))
 	}
 }
 

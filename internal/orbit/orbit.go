@@ -233,10 +233,8 @@ func (s *Service) Plan(ctx context.Context, o *elevator.Orbit) ([]*apply.Plan, e
 	if err != nil {
 		return nil, err
 	}
-	if o.ECS == nil {
-		if err := s.checkClusterEmpty(ctx, o, "removing the ecs section"); err != nil {
-			return nil, err
-		}
+	if err := s.checkECSRemovals(ctx, o); err != nil {
+		return nil, err
 	}
 	targets, _, err := s.targets(stacks)
 	if err != nil {
@@ -283,10 +281,8 @@ func (s *Service) Up(ctx context.Context, o *elevator.Orbit) (*UpResult, error) 
 	if err != nil {
 		return nil, err
 	}
-	if o.ECS == nil {
-		if err := s.checkClusterEmpty(ctx, o, "removing the ecs section"); err != nil {
-			return nil, err
-		}
+	if err := s.checkECSRemovals(ctx, o); err != nil {
+		return nil, err
 	}
 	targets, clients, err := s.targets(stacks)
 	if err != nil {

@@ -95,12 +95,20 @@ func (c *Clusters) Cluster(ctx context.Context, name string) (ClusterSummary, er
 	return ClusterSummary{}, awserr.NotFound(op.Kind, name, c.region, ErrClusterNotFound)
 }
 
-// ServiceNames lists the names of the services in cluster that keep it
-// from being deleted: active or draining, not those deleted (INACTIVE),
-// which ECS may still list for a while. They are sorted. It returns an
-// ENOTFOUND error wrapping ErrClusterNotFound when there is no such
-// cluster.
-func (c *Clusters) ServiceNames(ctx context.Context, cluster string) ([]string, error) {
+// ServiceSummary is a service of a cluster as ECS describes it.
+type ServiceSummary struct {
+	Name   string
+	Status string // ACTIVE or DRAINING
+	// CapacityProviders are the providers of the service's capacity
+	// provider strategy, in its order.
+	CapacityProviders []string
+}
+
+// Services lists the services in cluster that keep it from being deleted:
+// active or draining, not those deleted (INACTIVE), which ECS may still
+// list for a while. They are sorted by name. It returns an ENOTFOUND
+// error wrapping ErrClusterNotFound when there is no such cluster.
+func (c *Clusters) Services(ctx context.Context, cluster string) ([]ServiceSummary, error) {
 	op := awserr.Op{Doing: "list the services of ECS cluster " + cluster, Region: c.region, Kind: "ECS cluster", Name: cluster}
 	var arns []string
 	p := ecssdk.NewListServicesPaginator(c.api, &ecssdk.ListServicesInput{Cluster: aws.String(cluster)})
@@ -111,7 +119,7 @@ func (c *Clusters) ServiceNames(ctx context.Context, cluster string) ([]string, 
 		}
 		arns = append(arns, out.ServiceArns...)
 	}
-	names := []string{}
+	services := []ServiceSummary{}
 	for start := 0; start < len(arns); start += describeServicesAtMost {
 		batch := arns[start:min(start+describeServicesAtMost, len(arns))]
 		out, err := c.api.DescribeServices(ctx, &ecssdk.DescribeServicesInput{Cluster: aws.String(cluster), Services: batch})
@@ -119,11 +127,16 @@ func (c *Clusters) ServiceNames(ctx context.Context, cluster string) ([]string, 
 			return nil, clusterCodes.Translate(awserr.Op{Doing: "describe the services of ECS cluster " + cluster, Region: c.region, Kind: "ECS cluster", Name: cluster}, err)
 		}
 		for _, s := range out.Services {
-			if aws.ToString(s.Status) != "INACTIVE" {
-				names = append(names, aws.ToString(s.ServiceName))
+			if aws.ToString(s.Status) == "INACTIVE" {
+				continue
 			}
+			sum := ServiceSummary{Name: aws.ToString(s.ServiceName), Status: aws.ToString(s.Status), CapacityProviders: []string{}}
+			for _, item := range s.CapacityProviderStrategy {
+				sum.CapacityProviders = append(sum.CapacityProviders, aws.ToString(item.CapacityProvider))
+			}
+			services = append(services, sum)
 		}
 	}
-	sort.Strings(names)
-	return names, nil
+	sort.Slice(services, func(i, j int) bool { return services[i].Name < services[j].Name })
+	return services, nil
 }

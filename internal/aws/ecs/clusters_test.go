@@ -89,7 +89,7 @@ func TestAClusterThatIsMissingOrDeletedIsNotFound(t *testing.T) {
 			t.Errorf("%s: %v, want ENOTFOUND wrapping ErrClusterNotFound", name, err)
 		}
 	}
-	_, err := c.ServiceNames(context.Background(), "nothing")
+	_, err := c.Services(context.Background(), "nothing")
 	if elevator.ErrorCode(err) != elevator.ENOTFOUND || !errors.Is(err, ErrClusterNotFound) {
 		t.Errorf("services of a missing cluster: %v, want ENOTFOUND wrapping ErrClusterNotFound", err)
 	}
@@ -113,7 +113,7 @@ func TestClusterSaysWhatItHolds(t *testing.T) {
 	}
 }
 
-func TestServiceNamesReadsEveryPageAndLeavesDeletedServicesOut(t *testing.T) {
+func TestServicesReadsEveryPageAndLeavesDeletedServicesOut(t *testing.T) {
 	f, c := newClustersFake()
 	f.clusters["elevator-prod"] = ecstypes.Cluster{ClusterName: aws.String("elevator-prod"), Status: aws.String("ACTIVE")}
 	var want []string
@@ -133,12 +133,20 @@ func TestServiceNamesReadsEveryPageAndLeavesDeletedServicesOut(t *testing.T) {
 		}
 		f.services["elevator-prod"] = append(f.services["elevator-prod"], ecstypes.Service{
 			ServiceName: aws.String(name), Status: aws.String(status),
-			ServiceArn: aws.String("arn:aws:ecs:eu-west-1:123456789012:service/elevator-prod/" + name),
+			ServiceArn:               aws.String("arn:aws:ecs:eu-west-1:123456789012:service/elevator-prod/" + name),
+			CapacityProviderStrategy: []ecstypes.CapacityProviderStrategyItem{{CapacityProvider: aws.String("provider-for-" + name)}},
 		})
 	}
-	got, err := c.ServiceNames(context.Background(), "elevator-prod")
+	services, err := c.Services(context.Background(), "elevator-prod")
 	if err != nil {
 		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range services {
+		got = append(got, s.Name)
+		if want := []string{"provider-for-" + s.Name}; !slices.Equal(s.CapacityProviders, want) {
+			t.Errorf("%s: capacity providers %v, want %v", s.Name, s.CapacityProviders, want)
+		}
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
