@@ -80,6 +80,7 @@ func TestECSGolden(t *testing.T) {
 				checkGolden(t, goldenPath(c.name, s.Region), s)
 				checkBody(t, s)
 				checkParameters(t, s)
+				t.Logf("%s in %s: %d resources, %d bytes of the %d CloudFormation takes inline", s.Name, s.Region, len(s.Template.Resources), len(s.Body), MaxBodyBytes)
 			}
 		})
 	}
