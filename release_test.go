@@ -390,3 +390,32 @@ func TestReleaseCheckRefusesBadECSFields(t *testing.T) {
 		})
 	}
 }
+
+func TestReleaseCheckRefusesAnSSMTestOnAnECSService(t *testing.T) {
+	for _, tt := range []struct {
+		service, want string
+	}{
+		{"api", `tests.smoke[0].service: an ssm test runs on an instance of its service (without service, the first), and api runs on ECS`},
+		{"", ""}, // the first service, web, runs on instances
+	} {
+		r := ecsRelease()
+		r.Tests = &ReleaseTests{Smoke: []ReleaseTest{{Name: "db", Kind: TestSSM, Service: tt.service, Command: []string{"true"}}}}
+		err := r.Check()
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("service %q: Check() = %v, want nil", tt.service, err)
+			}
+			continue
+		}
+		if err == nil || !strings.HasSuffix(err.Error(), "\n  "+tt.want) || strings.Count(err.Error(), "\n  ") != 1 {
+			t.Errorf("service %q: Check() = %v, want only %q", tt.service, err, tt.want)
+		}
+	}
+	r := ecsRelease()
+	r.Services[0], r.Services[1] = r.Services[1], r.Services[0]
+	r.Tests = &ReleaseTests{Smoke: []ReleaseTest{{Name: "db", Kind: TestSSM, Command: []string{"true"}}}}
+	want := `tests.smoke[0].service: an ssm test runs on an instance of its service (without service, the first), and api runs on ECS`
+	if err := r.Check(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("an ssm test without service when the first runs on ECS: Check() = %v, want %q", err, want)
+	}
+}

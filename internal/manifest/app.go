@@ -305,11 +305,29 @@ func (b *appBuilder) testList(path string, items []any, a *elevator.App) []eleva
 				}
 			} else if x.Service != "" && a.Service(x.Service) == nil {
 				b.errorf(tp+".service", x.Service, "no such service; the app's services are %s", strings.Join(serviceNames(a), ", "))
+			} else if on := ssmTestService(a, x.Service); on != nil && on.Runtime.ECS != nil {
+				field, why := tp+".service", ""
+				if x.Service == "" {
+					field, why = tp+".kind", " (without service, the app's first)"
+				}
+				b.errorf(field, nil, "an ssm test runs on an instance of its service%s, and %s runs on ECS, which has none; name a service that runs on instances, or use kind: http or command", why, on.Name)
 			}
 		}
 		out = append(out, x)
 	}
 	return out
+}
+
+// ssmTestService is the service whose instance runs an ssm test that
+// names service: that one, or the app's first when "".
+func ssmTestService(a *elevator.App, service string) *elevator.Service {
+	if service == "" {
+		if len(a.Services) == 0 {
+			return nil
+		}
+		return &a.Services[0]
+	}
+	return a.Service(service)
 }
 
 func serviceNames(a *elevator.App) []string {
@@ -415,6 +433,15 @@ func (b *appBuilder) service(name string, m map[string]any, appEnv map[string]st
 		}
 	}
 	s.LoadBalancer = b.loadBalancer(path, &s, obj(m["load_balancer"]))
+	if e := s.Runtime.ECS; e != nil && s.LoadBalancer.Type != elevator.LoadBalancerNone && s.Port != 0 &&
+		slices.Contains(e.Ports, elevator.ECSPort{Container: s.Port, Protocol: "udp"}) &&
+		!slices.Contains(e.Ports, elevator.ECSPort{Container: s.Port, Protocol: "tcp"}) {
+		field := path + ".port"
+		if _, given := m["port"]; !given {
+			field = path + ".runtime.ecs.ports[0]"
+		}
+		b.errorf(field, nil, "port %d is udp only, and the load balancer reaches the service over tcp; give port a tcp container port, such as %d/tcp in runtime.ecs.ports", s.Port, s.Port)
+	}
 	for i, r := range list(m["firewall"]) {
 		s.Firewall = append(s.Firewall, b.firewallRule(fmt.Sprintf("%s.firewall[%d]", path, i), obj(r)))
 	}

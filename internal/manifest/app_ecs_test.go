@@ -3,6 +3,7 @@ package manifest
 import (
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -125,6 +126,19 @@ func TestParseAppOverrideSwitchesARuntimeToECS(t *testing.T) {
 	if r := a.Services[0].Runtime; r.Docker != nil || r.ECS == nil || r.ECS.Image != "y" {
 		t.Errorf("runtime in prod %+v, want ecs only", r)
 	}
+	if s := a.Services[0]; s.InstanceType != "" || s.Port != 0 {
+		t.Errorf("service in prod has instance type %q and port %d, want none", s.InstanceType, s.Port)
+	}
+
+	src = "name: shop\nservices:\n  web:\n    runtime: {ecs: {image: y, cpu: 256, memory: 512, ports: [\"8080\"]}}\n" +
+		"orbits:\n  prod:\n    services:\n      web: {instance_type: t3.small, runtime: {units: {web.service: x}}}\n"
+	a, err = ParseApp("app.yml", []byte(src), "prod")
+	if err != nil {
+		t.Fatalf("ParseApp: %v", err)
+	}
+	if s := a.Services[0]; s.Runtime.ECS != nil || s.Runtime.Units == nil || s.InstanceType != "t3.small" || s.Port != 0 {
+		t.Errorf("service in prod: runtime %+v, instance type %q, port %d; want units on t3.small and no port", s.Runtime, s.InstanceType, s.Port)
+	}
 }
 
 // TestParseAppRejectsBadECSServices holds one bad ecs service per row; each
@@ -180,6 +194,10 @@ func TestParseAppRejectsBadECSServices(t *testing.T) {
 			[]string{`app.yml:4:11: services.web.port: 80: is not a port of runtime.ecs.ports, which lists none; add it there, such as ports: ["80"]`}},
 		{"a load balancer without ports", head + "    load_balancer: {type: public}\n    runtime: {ecs: {image: x, cpu: 256, memory: 512}}\n",
 			[]string{`app.yml:3:3: services.web: missing required field "port" (a service behind a load balancer needs the port it listens on, such as 8080)`}},
+		{"a udp port behind a load balancer", head + "    load_balancer: {type: public}\n    runtime: {ecs: {image: x, cpu: 256, memory: 512, ports: [\"53/udp\", \"8080\"]}}\n",
+			[]string{`app.yml:5:62: services.web.runtime.ecs.ports[0]: port 53 is udp only, and the load balancer reaches the service over tcp; give port a tcp container port, such as 53/tcp in runtime.ecs.ports`}},
+		{"a udp port given behind a load balancer", head + "    port: 53\n    load_balancer: {type: public}\n    runtime: {ecs: {image: x, cpu: 256, memory: 512, ports: [\"8080\", \"53/udp\"]}}\n",
+			[]string{`app.yml:4:11: services.web.port: port 53 is udp only, and the load balancer reaches the service over tcp; give port a tcp container port, such as 53/tcp in runtime.ecs.ports`}},
 		{"volumes", ecs + "        cpu: 256\n        memory: 512\n        volumes: [\"/data:/data\"]\n",
 			[]string{`app.yml:9:9: services.web.runtime.ecs.volumes: unknown field "volumes"; allowed here: capacity, command, cpu, env, image, memory, ports, repository`}},
 		{"an image with a tag", head + "    runtime: {ecs: {image: \"nginx:1.27\", cpu: 256, memory: 512}}\n",
@@ -245,5 +263,43 @@ app.yml:27:12: services.api.runtime.ecs: service api runs on ECS, but orbit prod
 	}
 	if err := CheckECSOrbit(docker, orbit("")); err != nil {
 		t.Errorf("an app without ECS services in an orbit without ecs: %v, want nil", err)
+	}
+}
+
+func TestParseAppRefusesAnSSMTestOnAnECSService(t *testing.T) {
+	const app = "name: shop\nservices:\n  api:\n    runtime: {ecs: {image: x, cpu: 256, memory: 512}}\n  web:\n    runtime: {docker: {image: x}}\n"
+	tests := []struct {
+		name, tests, want string
+	}{
+		{"naming the ECS service", "tests:\n  smoke:\n    - {name: db, kind: ssm, service: api, command: [echo]}\n",
+			`app.yml:9:38: tests.smoke[0].service: an ssm test runs on an instance of its service, and api runs on ECS, which has none; name a service that runs on instances, or use kind: http or command`},
+		{"on the first service, by default", "tests:\n  integration:\n    - {name: db, kind: ssm, command: [echo]}\n",
+			`app.yml:9:24: tests.integration[0].kind: an ssm test runs on an instance of its service (without service, the app's first), and api runs on ECS, which has none; name a service that runs on instances, or use kind: http or command`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseApp("app.yml", []byte(app+tt.tests), "")
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("ParseApp: %v\nwant: %s", err, tt.want)
+			}
+		})
+	}
+	ok := app + "tests:\n  smoke:\n    - {name: db, kind: ssm, service: web, command: [echo]}\n"
+	if _, err := ParseApp("app.yml", []byte(ok), ""); err != nil {
+		t.Errorf("an ssm test on the Docker service: %v, want it accepted", err)
+	}
+}
+
+// TestTheSchemaListsTheCPUSizesFargateTakes: the schema's description of
+// cpu, which editors show, names the CPU values of elevator.FargateSizes.
+func TestTheSchemaListsTheCPUSizesFargateTakes(t *testing.T) {
+	var cpus []string
+	for _, s := range elevator.FargateSizes {
+		cpus = append(cpus, strconv.Itoa(s.CPU))
+	}
+	rule := appSchema.property(appSchema.lookup("https://github.com/elevatorhq/elevator/schemas/app.schema.json#/$defs/ecs"), "cpu")
+	want := "on Fargate one of " + strings.Join(cpus, ", ") + " with"
+	if d, _ := rule["description"].(string); !strings.Contains(d, want) {
+		t.Errorf("the schema describes cpu as %q; want it to say %q", d, want)
 	}
 }

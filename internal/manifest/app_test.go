@@ -1007,4 +1007,7 @@ func checkECSInvariants(t *testing.T, s elevator.Service, e *elevator.ECS) {
 	if !found {
 		t.Fatalf("service %s has port %d, not one of its container ports %+v", s.Name, s.Port, e.Ports)
 	}
+	if s.LoadBalancer.Type != elevator.LoadBalancerNone && !slices.Contains(e.Ports, elevator.ECSPort{Container: s.Port, Protocol: "tcp"}) {
+		t.Fatalf("service %s behind a load balancer has port %d, not a tcp port of %+v", s.Name, s.Port, e.Ports)
+	}
 }
