@@ -275,16 +275,19 @@ func (o *orbitOpts) outputs(ctx context.Context) error {
 
 func (o *orbitOpts) down(ctx context.Context) error {
 	if !o.yes {
-		if o.orbit.Protect {
-			// Refuse before asking: the answer would not matter.
-			svc, err := o.service(ctx)
-			if err != nil {
-				return err
-			}
-			_, err = svc.Down(ctx, o.orbit)
+		// Refuse before asking (a protected orbit, an ECS cluster that
+		// still has services): the answer would not matter.
+		svc, err := o.service(ctx)
+		if err != nil {
+			return err
+		}
+		if err := svc.CheckDown(ctx, o.orbit); err != nil {
 			return err
 		}
 		what := fmt.Sprintf("This deletes orbit %s in %s: its VPCs, NAT gateways, bastions, topics, bucket and tables.", o.orbit.Name, strings.Join(regionNames(o.orbit), ", "))
+		if o.orbit.ECS != nil {
+			what = fmt.Sprintf("This deletes orbit %s in %s: its ECS clusters, VPCs, NAT gateways, bastions, topics, bucket and tables.", o.orbit.Name, strings.Join(regionNames(o.orbit), ", "))
+		}
 		if err := confirm(o.globals, what, o.orbit.Name, "orbit"); err != nil {
 			return err
 		}

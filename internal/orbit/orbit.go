@@ -411,15 +411,14 @@ func (s *Service) protect(ctx context.Context, o *elevator.Orbit, c Clients, sta
 	return nil
 }
 
-// Down deletes the orbit's ECS stack (see ecs.go) and notifications stack
-// (see notify.go), then its stack, in every region. It refuses, with an
-// ECONFLICT error, while the manifest or any region's stack says the orbit
+// CheckDown says whether Down would refuse, changing nothing: an
+// ECONFLICT error while the manifest or any region's stack says the orbit
 // is protected, or while the orbit's ECS cluster of any region has
-// services. Confirming with the user is the caller's job.
-func (s *Service) Down(ctx context.Context, o *elevator.Orbit) ([]*apply.Result, error) {
+// services. Callers ask it before asking the user to confirm.
+func (s *Service) CheckDown(ctx context.Context, o *elevator.Orbit) error {
 	if o.Protect {
 		pos := o.Source.At("protect")
-		return nil, elevator.Errorf(elevator.ECONFLICT, "orbit %s is protected (protect: true at %s:%d:%d); set protect: false, run `elevator orbit up`, then down", o.Name, o.Source.File, pos.Line, pos.Column)
+		return elevator.Errorf(elevator.ECONFLICT, "orbit %s is protected (protect: true at %s:%d:%d); set protect: false, run `elevator orbit up`, then down", o.Name, o.Source.File, pos.Line, pos.Column)
 	}
 	var mu sync.Mutex
 	var protected []string
@@ -439,13 +438,22 @@ func (s *Service) Down(ctx context.Context, o *elevator.Orbit) ([]*apply.Result,
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(protected) > 0 {
 		sort.Strings(protected)
-		return nil, elevator.Errorf(elevator.ECONFLICT, "orbit %s has termination protection on in %v; run `elevator orbit up` with protect: false first", o.Name, protected)
+		return elevator.Errorf(elevator.ECONFLICT, "orbit %s has termination protection on in %v; run `elevator orbit up` with protect: false first", o.Name, protected)
 	}
-	if err := s.checkClusterEmpty(ctx, o, "`elevator orbit down`"); err != nil {
+	return s.checkClusterEmpty(ctx, o, "`elevator orbit down`")
+}
+
+// Down deletes the orbit's ECS stack (see ecs.go) and notifications stack
+// (see notify.go), then its stack, in every region. It refuses, with an
+// ECONFLICT error, while the manifest or any region's stack says the orbit
+// is protected, or while the orbit's ECS cluster of any region has
+// services. Confirming with the user is the caller's job.
+func (s *Service) Down(ctx context.Context, o *elevator.Orbit) ([]*apply.Result, error) {
+	if err := s.CheckDown(ctx, o); err != nil {
 		return nil, err
 	}
 	results := make([]*apply.Result, len(o.Regions))
@@ -455,7 +463,7 @@ func (s *Service) Down(ctx context.Context, o *elevator.Orbit) ([]*apply.Result,
 	for i, r := range o.Regions {
 		index[r.Name] = i
 	}
-	err = s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
+	err := s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
 		cluster, err := s.downECS(ctx, o, c)
 		clusters[index[r.Name]] = cluster
 		if err != nil {
