@@ -383,3 +383,30 @@ func (s *Service) checkECSRemovals(ctx context.Context, o *elevator.Orbit) error
 	}
 	return s.checkCapacityUnused(ctx, o)
 }
+
+// checkECSStacks compiles o's ECS stack of every region with placeholders
+// for the orbit stack's outputs, so that what the manifest gets wrong
+// there (EC2 capacity in a region with no tier for it) is refused before
+// anything changes. It returns the field errors of every region.
+func checkECSStacks(o *elevator.Orbit, images map[string]string) error {
+	if !compile.HasECSStack(o) {
+		return nil
+	}
+	var errs elevator.FieldErrors
+	for i := range o.Regions {
+		r := &o.Regions[i]
+		placeholder := "(from " + o.StackName() + ")"
+		_, err := compile.ECSStack(o, r, compile.ECSFacts{VPC: placeholder, Subnets: placeholder, AMI: images[r.Name]})
+		var fe elevator.FieldErrors
+		switch {
+		case errors.As(err, &fe):
+			errs = append(errs, fe...)
+		case err != nil:
+			return err
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}

@@ -335,6 +335,25 @@ func TestAContainerInstanceImageThatCannotBeFoundChangesNothing(t *testing.T) {
 	}
 }
 
+func TestEC2CapacityWithoutATierForItChangesNothing(t *testing.T) {
+	svc, cfgFor := ecsService(t)
+	ctx := context.Background()
+	o := parse(t, "name: edge\nregions:\n  eu-west-1: {}\nnetwork:\n  nat: none\n  tiers: [{name: edge, access: public}]\necs:\n  ec2: {instance_type: m7g.large, max: 2}\n")
+	for what, run := range map[string]func() error{
+		"plan": func() error { _, err := svc.Plan(ctx, o); return err },
+		"up":   func() error { _, err := svc.Up(ctx, o); return err },
+	} {
+		err := run()
+		var fe elevator.FieldErrors
+		if !errors.As(err, &fe) || len(fe) != 1 || fe[0].Path != "ecs.ec2" || !strings.Contains(err.Error(), "orbit.yml:8:8: ecs.ec2: EC2 capacity runs in the private tier") {
+			t.Errorf("%s: %v, want one field error at ecs.ec2 (orbit.yml:8:8)", what, err)
+		}
+	}
+	if _, err := cloudformation.New(cfgFor("eu-west-1")).Describe(ctx, o.StackName()); !errors.Is(err, cloudformation.ErrStackNotFound) {
+		t.Errorf("the orbit stack was made before the ECS stack was checked: %v", err)
+	}
+}
+
 func TestTheDefaultContainerInstanceImageComesFromSSM(t *testing.T) {
 	svc, _ := ecsService(t)
 	for _, typ := range []string{"m7g.large", "c7i.large"} {

@@ -233,6 +233,9 @@ func (s *Service) Plan(ctx context.Context, o *elevator.Orbit) ([]*apply.Plan, e
 	if err != nil {
 		return nil, err
 	}
+	if err := checkECSStacks(o, images); err != nil {
+		return nil, err
+	}
 	if err := s.checkECSRemovals(ctx, o); err != nil {
 		return nil, err
 	}
@@ -279,6 +282,9 @@ func (s *Service) Up(ctx context.Context, o *elevator.Orbit) (*UpResult, error) 
 	}
 	images, err := s.ecsImages(ctx, o)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkECSStacks(o, images); err != nil {
 		return nil, err
 	}
 	if err := s.checkECSRemovals(ctx, o); err != nil {
