@@ -511,7 +511,7 @@ func (c *Client) UpdateService(ctx context.Context, cluster, name string, u Upda
 func (c *Client) DeleteService(ctx context.Context, cluster, name string) error {
 	_, err := c.api.DeleteService(ctx, &ecssdk.DeleteServiceInput{Cluster: aws.String(cluster), Service: aws.String(name), Force: aws.Bool(true)})
 	err = c.fail("delete ECS service "+name+" of cluster "+cluster, "ECS service", name+" of cluster "+cluster, err)
-	if errors.Is(err, ErrServiceNotFound) || errors.Is(err, errServiceNotActive) {
+	if errors.Is(err, ErrServiceNotFound) {
 		return nil
 	}
 	return err
@@ -648,19 +648,14 @@ func loadBalancers(lbs []LoadBalancer) []ecstypes.LoadBalancer {
 	return out
 }
 
-// errServiceNotActive: AWS's answer to a change of a deleted service.
-var errServiceNotActive = errors.New("ECS service is not active")
-
 var codes = awserr.Codes{
 	NotFound: []awserr.Match{
 		{Code: "ServiceNotFoundException", Err: ErrServiceNotFound},
+		{Code: "ServiceNotActiveException", Err: ErrServiceNotFound}, // deleted
 		{Code: "ClusterNotFoundException", Err: ErrClusterNotFound},
 		{Code: "ClientException", Message: "unable to describe task definition", Err: ErrTaskDefinitionNotFound},
 		{Code: "ClientException", Message: "task definition does not exist", Err: ErrTaskDefinitionNotFound},
 		{Code: "ClientException", Message: "revision is missing", Err: ErrTaskDefinitionNotFound},
-	},
-	Conflict: []awserr.Match{
-		{Code: "ServiceNotActiveException", Err: errServiceNotActive},
 	},
 	Invalid: []awserr.Match{
 		{Code: "ClientException"},

@@ -447,6 +447,11 @@ func notFound(err error) error {
 // release.ErrNotFound for a missing group.
 func (c *Cloud) SetCapacity(ctx context.Context, ref release.GroupRef, cp release.Capacity) error {
 	if ref.ECS() {
+		// Looked up first: AWS refuses to update a deleted service, moto
+		// updates it.
+		if _, err := c.service(ctx, ref); err != nil {
+			return err
+		}
 		return c.setDesired(ctx, ref, cp.Desired, nil)
 	}
 	group := ref.Name
