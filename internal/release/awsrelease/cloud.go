@@ -285,17 +285,26 @@ func (c *Cloud) Groups(ctx context.Context, f release.GroupFilter) ([]release.Gr
 	if f.ReleaseID != "" {
 		tags[elevator.TagRelease] = f.ReleaseID
 	}
+	// The ECS services are looked up alongside: an app's release waits
+	// for neither lookup's time twice.
+	var services []release.Group
+	var serr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		services, serr = c.ecsGroups(ctx, f)
+	}()
 	found, err := c.groups.Groups(ctx, tags)
+	<-done
 	if err != nil {
 		return nil, err
 	}
-	out := make([]release.Group, 0, len(found))
+	if serr != nil {
+		return nil, serr
+	}
+	out := make([]release.Group, 0, len(found)+len(services))
 	for _, g := range found {
 		out = append(out, group(g))
-	}
-	services, err := c.ecsGroups(ctx, f)
-	if err != nil {
-		return nil, err
 	}
 	return append(out, services...), nil
 }
