@@ -24,6 +24,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,7 +63,7 @@ func (w *ecsWorld) release(version string) *elevator.Release {
 				Region: w.region, Image: "public.ecr.aws/nginx/nginx:" + version,
 				Subnets: w.privateSubnets(w.region)[:2], SecurityGroups: []string{w.sg}, TargetGroups: []string{w.tg},
 				Cluster: w.cluster, TaskRole: "arn:aws:iam::" + w.accountID() + ":role/shop-rel-web-task",
-				ExecutionRole: "arn:aws:iam::" + w.accountID() + ":role/shop-rel-web-exec", LogGroup: "/elevator/" + orbitName + "/shop",
+				ExecutionRole: "arn:aws:iam::" + w.accountID() + ":role/shop-rel-web-exec", LogGroup: strings.TrimSuffix(elevator.AppPath(orbitName, "shop"), "/"),
 			}},
 		}},
 	}

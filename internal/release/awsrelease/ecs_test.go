@@ -315,7 +315,7 @@ func (w *ecsWorld) spec(releaseID, short string, targetGroups ...string) release
 			Env:      map[string]string{"ELEVATOR_RELEASE_ID": releaseID, "ELEVATOR_APP": "shop", "LOG_LEVEL": "info"},
 			Secrets:  []elevator.ReleaseSecret{{Name: "DATABASE_PASSWORD", ValueFrom: "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf:password::"}},
 			Capacity: elevator.ECSFargate, TaskRole: "arn:aws:iam::000000000000:role/shop-web-task",
-			ExecutionRole: "arn:aws:iam::000000000000:role/shop-web-exec", LogGroup: "/elevator/" + orbitName + "/shop",
+			ExecutionRole: "arn:aws:iam::000000000000:role/shop-web-exec", LogGroup: strings.TrimSuffix(elevator.AppPath(orbitName, "shop"), "/"),
 		},
 	}
 }
@@ -420,7 +420,7 @@ func TestAnECSReleaseMakesItsServiceAndTheNextReplacesAndDeletesIt(t *testing.T)
 	if aws.ToString(cd.Name) != "web" || aws.ToString(cd.Image) != "public.ecr.aws/nginx/nginx:aaaa" || td.TaskDefinition.NetworkMode != ecstypes.NetworkModeAwsvpc ||
 		!slices.Equal(env, []string{"ELEVATOR_APP=shop", "ELEVATOR_RELEASE_ID=20261130-071500000-aaaa", "LOG_LEVEL=info"}) ||
 		len(cd.Secrets) != 1 || aws.ToString(cd.Secrets[0].ValueFrom) != first.ECS.Secrets[0].ValueFrom ||
-		cd.LogConfiguration == nil || cd.LogConfiguration.Options["awslogs-group"] != "/elevator/rel/shop" || cd.LogConfiguration.Options["awslogs-stream-prefix"] != "web" {
+		cd.LogConfiguration == nil || cd.LogConfiguration.Options["awslogs-group"] != first.ECS.LogGroup || cd.LogConfiguration.Options["awslogs-stream-prefix"] != "web" {
 		t.Errorf("container %+v", cd)
 	}
 
@@ -577,4 +577,58 @@ func tag(tags []ecstypes.Tag, key string) string {
 		}
 	}
 	return ""
+}
+
+// The engine's release of an ECS service, end to end on moto (through
+// ecsProxy): the first release makes the service in the app's target
+// group, the second replaces it, deleting the first service and its task
+// definition. A build whose release documents cannot have ECS services
+// yet (Check wants an instance type) skips, saying so.
+func TestTheEngineReleasesAnECSServiceAndTheNextReplacesIt(t *testing.T) {
+	w := newECSWorld(t)
+	ctx := context.Background()
+	c := w.cfg(w.region)
+	c.HTTPClient = w.proxy
+	e := w.engine(w.backend(c), "ecs")
+	first := w.release("1")
+	if err := first.Check(); err != nil && strings.Contains(err.Error(), "instance_type") {
+		t.Skipf("release documents of this build cannot have ECS services: %v", err)
+	}
+	if rec := w.run(t, e, first); rec.State != elevator.StateSuccess {
+		t.Fatalf("first release: %s (%s)", rec.State, rec.Error)
+	}
+	name := release.GroupName(first, "web")
+	svc := w.describe(t, name)
+	if aws.ToString(svc.Status) != "ACTIVE" || len(svc.LoadBalancers) != 1 || aws.ToString(svc.LoadBalancers[0].TargetGroupArn) != w.tg ||
+		aws.ToInt32(svc.LoadBalancers[0].ContainerPort) != 8080 || tag(svc.Tags, elevator.TagRelease) != first.ID {
+		t.Errorf("first service %+v", svc)
+	}
+	td, err := ecssdk.NewFromConfig(w.cfg(w.region)).DescribeTaskDefinition(ctx, &ecssdk.DescribeTaskDefinitionInput{TaskDefinition: svc.TaskDefinition})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cd := td.TaskDefinition.ContainerDefinitions[0]
+	env := map[string]string{}
+	for _, kv := range cd.Environment {
+		env[aws.ToString(kv.Name)] = aws.ToString(kv.Value)
+	}
+	if aws.ToString(cd.Image) != "public.ecr.aws/nginx/nginx:1" || env["ELEVATOR_RELEASE_ID"] != first.ID || env["LOG_LEVEL"] != "info" ||
+		cd.LogConfiguration == nil || cd.LogConfiguration.Options["awslogs-group"] != strings.TrimSuffix(elevator.AppPath(orbitName, "shop"), "/") {
+		t.Errorf("container %+v, environment %v", cd, env)
+	}
+
+	second := w.release("2")
+	if rec := w.run(t, e, second); rec.State != elevator.StateSuccess {
+		t.Fatalf("second release: %s (%s)", rec.State, rec.Error)
+	}
+	if svc := w.describe(t, name); aws.ToString(svc.Status) != "INACTIVE" {
+		t.Errorf("first service %s after the second release, want INACTIVE", aws.ToString(svc.Status))
+	}
+	if revs := w.activeRevisions(t, name); len(revs) != 0 {
+		t.Errorf("first task definition still ACTIVE: %v", revs)
+	}
+	next := w.describe(t, release.GroupName(second, "web"))
+	if aws.ToString(next.Status) != "ACTIVE" || len(next.LoadBalancers) != 1 || aws.ToString(next.LoadBalancers[0].TargetGroupArn) != w.tg {
+		t.Errorf("second service %+v", next)
+	}
 }
