@@ -54,10 +54,14 @@ type ecsProxy struct {
 
 	mu     sync.Mutex
 	failed map[string]string // service -> the reason its deployment failed
+	// tasks, when set for a service, are its tasks' last statuses, in
+	// place of desired-count RUNNING ones; a status ending in
+	// "/UNHEALTHY" makes the task's health UNHEALTHY.
+	tasks map[string][]string
 }
 
 func newECSProxy(cfg aws.Config, cluster string) *ecsProxy {
-	return &ecsProxy{next: http.DefaultClient, ecs: ecssdk.NewFromConfig(cfg), cluster: cluster, failed: map[string]string{}}
+	return &ecsProxy{next: http.DefaultClient, ecs: ecssdk.NewFromConfig(cfg), cluster: cluster, failed: map[string]string{}, tasks: map[string][]string{}}
 }
 
 // fail makes the proxy say the service's primary deployment FAILED.
@@ -120,10 +124,30 @@ func taskIP(service string, i int) string {
 	return fmt.Sprintf("10.%d.%d.%d", 100+h.Sum32()%50, h.Sum32()>>8%250, i+1)
 }
 
+// setTasks makes the proxy answer with tasks of these last statuses for
+// the service.
+func (p *ecsProxy) setTasks(service string, statuses ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tasks[service] = statuses
+}
+
 func (p *ecsProxy) listTasks(r *http.Request, in map[string]any) (*http.Response, error) {
 	name, _ := in["serviceName"].(string)
 	arns := []string{}
-	if st, _ := in["desiredStatus"].(string); st != "STOPPED" {
+	st, _ := in["desiredStatus"].(string)
+	p.mu.Lock()
+	statuses, set := p.tasks[name]
+	p.mu.Unlock()
+	if set {
+		for i, s := range statuses {
+			if (st == "STOPPED") == strings.HasPrefix(s, "STOPPED") {
+				arns = append(arns, fmt.Sprintf("arn:aws:ecs:us-east-1:000000000000:task/%s/%s.%d", p.cluster, name, i))
+			}
+		}
+		return jsonAnswer(r, map[string]any{"taskArns": arns})
+	}
+	if st != "STOPPED" {
 		services, err := p.services(r.Context())
 		if err != nil {
 			return nil, err
@@ -148,8 +172,17 @@ func (p *ecsProxy) describeTasks(r *http.Request, in map[string]any) (*http.Resp
 		id := arn[strings.LastIndexByte(arn, '/')+1:]
 		dot := strings.LastIndexByte(id, '.')
 		i, _ := strconv.Atoi(id[dot+1:])
+		status, health := "RUNNING", "HEALTHY"
+		p.mu.Lock()
+		if statuses, ok := p.tasks[id[:dot]]; ok && i < len(statuses) {
+			status, health, _ = strings.Cut(statuses[i], "/")
+			if health == "" {
+				health = "HEALTHY"
+			}
+		}
+		p.mu.Unlock()
 		tasks = append(tasks, map[string]any{
-			"taskArn": arn, "lastStatus": "RUNNING", "desiredStatus": "RUNNING", "healthStatus": "HEALTHY",
+			"taskArn": arn, "lastStatus": status, "desiredStatus": "RUNNING", "healthStatus": health,
 			"attachments": []any{map[string]any{"type": "ElasticNetworkInterface", "status": "ATTACHED", "details": []any{
 				map[string]any{"name": "privateIPv4Address", "value": taskIP(id[:dot], i)},
 			}}},
@@ -630,5 +663,32 @@ func TestTheEngineReleasesAnECSServiceAndTheNextReplacesIt(t *testing.T) {
 	next := w.describe(t, release.GroupName(second, "web"))
 	if aws.ToString(next.Status) != "ACTIVE" || len(next.LoadBalancers) != 1 || aws.ToString(next.LoadBalancers[0].TargetGroupArn) != w.tg {
 		t.Errorf("second service %+v", next)
+	}
+}
+
+func TestAServicesTasksAreInstancesByTheirLifecycleWithStoppedOnesTerminated(t *testing.T) {
+	w := newECSWorld(t)
+	spec := w.spec("20261130-071500000-gggg", "gggg", w.tg)
+	if err := w.cloud.CreateGroup(context.Background(), spec, "token-gggg"); err != nil {
+		t.Fatal(err)
+	}
+	statuses := []string{"PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "RUNNING/UNHEALTHY", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED", "STOPPED"}
+	w.proxy.setTasks(spec.Name, statuses...)
+	g := w.groups(t)[spec.Name]
+	var got []string
+	for _, in := range g.Instances {
+		got = append(got, fmt.Sprintf("%s:%v", in.Lifecycle, in.Healthy))
+	}
+	want := []string{"Pending:true", "Pending:true", "Pending:true", "InService:true", "InService:false",
+		"Terminating:true", "Terminating:true", "Terminating:true", "Terminated:true", "Terminated:true"}
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("instances %v, want %v", got, want)
+	}
+	for _, in := range g.Instances {
+		if in.Target == "" || in.TargetID() != in.Target || in.ID == in.Target {
+			t.Errorf("task %+v: want its address as its target", in)
+		}
 	}
 }
