@@ -306,9 +306,12 @@ func newECSWorld(t testing.TB) *ecsWorld {
 		t.Fatal(err)
 	}
 	vpc := w.outputs[w.region]["VpcId"]
+	// Tagged for the app's web service, as its app stack makes them:
+	// releases use only what is.
+	tags := map[string]string{elevator.TagOrbit: orbitName, elevator.TagApp: "shop", elevator.TagService: "web"}
 	sg, err := ec2sdk.NewFromConfig(cfg).CreateSecurityGroup(ctx, &ec2sdk.CreateSecurityGroupInput{
 		GroupName: aws.String("shop-rel-web"), Description: aws.String("web"), VpcId: aws.String(vpc),
-		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSecurityGroup, Tags: ec2Tags(map[string]string{elevator.TagApp: "shop"})}}})
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSecurityGroup, Tags: ec2Tags(tags)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +320,7 @@ func newECSWorld(t testing.TB) *ecsWorld {
 	for i, p := range []*string{&w.tg, &w.test} {
 		tg, err := elb.CreateTargetGroup(ctx, &elbv2sdk.CreateTargetGroupInput{
 			Name: aws.String(fmt.Sprintf("shop-web-%d", i)), Protocol: elbv2types.ProtocolEnumHttp, Port: aws.Int32(8080),
-			VpcId: aws.String(vpc), TargetType: elbv2types.TargetTypeEnumIp, HealthCheckPath: aws.String("/health")})
+			VpcId: aws.String(vpc), TargetType: elbv2types.TargetTypeEnumIp, HealthCheckPath: aws.String("/health"), Tags: elbTags(tags)})
 		if err != nil {
 			t.Fatal(err)
 		}
