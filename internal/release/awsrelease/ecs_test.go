@@ -148,11 +148,11 @@ func (p *ecsProxy) listTasks(r *http.Request, in map[string]any) (*http.Response
 		return jsonAnswer(r, map[string]any{"taskArns": arns})
 	}
 	if st != "STOPPED" {
-		services, err := p.services(r.Context())
+		d, err := p.ecs.DescribeServices(r.Context(), &ecssdk.DescribeServicesInput{Cluster: aws.String(p.cluster), Services: []string{name}})
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range services {
+		for _, s := range d.Services {
 			if aws.ToString(s.ServiceName) != name || aws.ToString(s.Status) == "INACTIVE" {
 				continue
 			}
