@@ -178,6 +178,16 @@ const (
 	ShellDocument = "AWS-RunShellScript"
 )
 
+// ECS services a release detaches (docs/ecs.md).
+const (
+	// TagDetachedDesired is on an ECS service that a release detached
+	// from all its target groups at cut-over, with the desired count it
+	// had (a decimal number): detaching scales the service to 0 (ECS
+	// deregisters and drains its tasks), and attaching it again after a
+	// failure gives it that count back.
+	TagDetachedDesired = "elevator:detached-desired"
+)
+
 // Chaos (`elevator chaos`, docs/operations.md#chaos).
 const (
 	// TagChaos is on the groups of a release whose app's manifest says
