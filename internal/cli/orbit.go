@@ -178,7 +178,7 @@ func (o *orbitOpts) service(ctx context.Context) (*orbit.Service, error) {
 			if err != nil {
 				return orbit.Clients{}, err
 			}
-			return orbit.Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), Parameters: ssm.New(cfg), Objects: s3.New(cfg), Clusters: ecs.NewClusters(cfg)}, nil
+			return orbit.Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), Parameters: ssm.New(cfg), Objects: s3.New(cfg), Clusters: ecs.New(cfg)}, nil
 		},
 		Zones:    route53.New(global),
 		Roles:    iam.New(global),

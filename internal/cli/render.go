@@ -131,7 +131,7 @@ func printECSStatus(w io.Writer, e *orbit.ECSStatus) {
 		return
 	}
 	fmt.Fprintf(w, "  ECS cluster %s  %s  (stack %s %s)\n", e.Cluster, e.ClusterStatus, e.Stack, e.StackStatus)
-	if e.ClusterStatus == "NOT_FOUND" {
+	if e.ClusterStatus == orbit.StatusNotFound {
 		return
 	}
 	providers := "none"

@@ -31,15 +31,16 @@ import (
 type Clusters interface {
 	// Cluster describes a cluster; ENOTFOUND when there is none.
 	Cluster(ctx context.Context, name string) (ecs.ClusterSummary, error)
-	// Services lists the services of a cluster that keep it from being
-	// deleted, sorted by name; ENOTFOUND when there is no cluster.
-	Services(ctx context.Context, cluster string) ([]ecs.ServiceSummary, error)
+	// ClusterServices lists the services of a cluster that keep it from
+	// being deleted, sorted by name; ENOTFOUND when there is no cluster.
+	ClusterServices(ctx context.Context, cluster string) ([]ecs.Service, error)
 }
 
-const (
-	ecsStatusNotFound       = "NOT_FOUND"
-	ecsServicesListedAtMost = 5
-)
+// StatusNotFound is the status of a stack or an ECS cluster that is not
+// there.
+const StatusNotFound = "NOT_FOUND"
+
+const ecsServicesListedAtMost = 5
 
 // ecsImages resolves the container instances' image in every region of
 // an orbit with EC2 capacity, by region; nil when it has none. An image
@@ -113,12 +114,12 @@ func ecsStackExists(ctx context.Context, o *elevator.Orbit, c Clients) (bool, er
 
 // clusterServices lists the services in the orbit's cluster of a region,
 // none when there is no cluster.
-func clusterServices(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c Clients) ([]ecs.ServiceSummary, error) {
+func clusterServices(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c Clients) ([]ecs.Service, error) {
 	cluster := elevator.ECSClusterName(o.Name)
 	if c.Clusters == nil {
 		return nil, elevator.Errorf(elevator.EINTERNAL, "list the services of ECS cluster %s in %s: no ECS client", cluster, r.Name)
 	}
-	services, err := c.Clusters.Services(ctx, cluster)
+	services, err := c.Clusters.ClusterServices(ctx, cluster)
 	if elevator.ErrorCode(err) == elevator.ENOTFOUND {
 		return nil, nil
 	}
@@ -129,7 +130,7 @@ func clusterServices(ctx context.Context, o *elevator.Orbit, r *elevator.Region,
 // stack of any region where the orbit's cluster still has services; why
 // says what would delete it. Regions without the stack are not asked.
 func (s *Service) checkClusterEmpty(ctx context.Context, o *elevator.Orbit, why string) error {
-	busy, err := s.servicesUsing(ctx, o, func(ecs.ServiceSummary) bool { return true })
+	busy, err := s.servicesUsing(ctx, o, func(ecs.Service) bool { return true })
 	if err != nil || len(busy) == 0 {
 		return err
 	}
@@ -145,7 +146,7 @@ func (s *Service) checkCapacityUnused(ctx context.Context, o *elevator.Orbit) er
 		return nil
 	}
 	provider := elevator.ECSCapacityProviderName(o.Name)
-	busy, err := s.servicesUsing(ctx, o, func(svc ecs.ServiceSummary) bool { return slices.Contains(svc.CapacityProviders, provider) })
+	busy, err := s.servicesUsing(ctx, o, func(svc ecs.Service) bool { return slices.Contains(svc.CapacityProviders, provider) })
 	if err != nil || len(busy) == 0 {
 		return err
 	}
@@ -156,7 +157,7 @@ func (s *Service) checkCapacityUnused(ctx context.Context, o *elevator.Orbit) er
 // servicesUsing lists, by region, the names of the services of the
 // orbit's cluster for which use is true, in the regions where the ECS
 // stack is.
-func (s *Service) servicesUsing(ctx context.Context, o *elevator.Orbit, use func(ecs.ServiceSummary) bool) (map[string][]string, error) {
+func (s *Service) servicesUsing(ctx context.Context, o *elevator.Orbit, use func(ecs.Service) bool) (map[string][]string, error) {
 	var mu sync.Mutex
 	busy := map[string][]string{}
 	err := s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
@@ -315,7 +316,7 @@ type ECSStatus struct {
 // ecsStatus reads the orbit's cluster in a region, or returns nil when the
 // orbit has no ecs section and no ECS stack is left there.
 func ecsStatus(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c Clients) (*ECSStatus, error) {
-	es := &ECSStatus{Stack: o.ECSStackName(), StackStatus: ecsStatusNotFound, Cluster: elevator.ECSClusterName(o.Name), ClusterStatus: ecsStatusNotFound, CapacityProviders: []string{}}
+	es := &ECSStatus{Stack: o.ECSStackName(), StackStatus: StatusNotFound, Cluster: elevator.ECSClusterName(o.Name), ClusterStatus: StatusNotFound, CapacityProviders: []string{}}
 	st, err := c.Stacks.Describe(ctx, es.Stack)
 	switch {
 	case err == nil:

@@ -37,7 +37,7 @@ func ecsService(t *testing.T) (*Service, func(region string) aws.Config) {
 	clients := svc.Clients
 	svc.Clients = func(region string) (Clients, error) {
 		c, err := clients(region)
-		c.Clusters = ecs.NewClusters(cfgFor(region))
+		c.Clusters = ecs.New(cfgFor(region))
 		return c, err
 	}
 	return svc, cfgFor
@@ -261,8 +261,8 @@ type strategies struct {
 	providers map[string][]string // service name -> capacity providers
 }
 
-func (s strategies) Services(ctx context.Context, cluster string) ([]ecs.ServiceSummary, error) {
-	services, err := s.Clusters.Services(ctx, cluster)
+func (s strategies) ClusterServices(ctx context.Context, cluster string) ([]ecs.Service, error) {
+	services, err := s.Clusters.ClusterServices(ctx, cluster)
 	for i := range services {
 		if p, ok := s.providers[services[i].Name]; ok {
 			services[i].CapacityProviders = p

@@ -563,7 +563,7 @@ func (s *Service) Status(ctx context.Context, o *elevator.Orbit) ([]RegionStatus
 }
 
 func regionStatus(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c Clients) (RegionStatus, error) {
-	rs := RegionStatus{Region: r.Name, Stack: o.StackName(), Status: "NOT_FOUND", Subnets: []SubnetStatus{}, NATGateways: []string{}}
+	rs := RegionStatus{Region: r.Name, Stack: o.StackName(), Status: StatusNotFound, Subnets: []SubnetStatus{}, NATGateways: []string{}}
 	st, err := c.Stacks.Describe(ctx, o.StackName())
 	switch {
 	case err == nil:

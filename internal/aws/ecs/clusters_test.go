@@ -1,9 +1,9 @@
 package ecs
 
-// Clusters against a fake ECS API that behaves: it keeps clusters and
+// Client.Cluster and Client.ClusterServices against a fake ECS API that behaves: it keeps clusters and
 // services, pages ListServices as ECS does, takes at most 10 services per
 // DescribeServices, and answers as ECS for a missing cluster. The orbit
-// package's tests run Clusters against moto.
+// package's tests run them against moto.
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 )
 
 type fakeClustersAPI struct {
+	api // what the clusters' reads do not call
 	clusters map[string]ecstypes.Cluster
 	services map[string][]ecstypes.Service // by cluster
 	calls    map[string]int
@@ -75,9 +76,9 @@ func (f *fakeClustersAPI) DescribeServices(_ context.Context, in *ecssdk.Describ
 	return out, nil
 }
 
-func newClustersFake() (*fakeClustersAPI, *Clusters) {
+func newClustersFake() (*fakeClustersAPI, *Client) {
 	f := &fakeClustersAPI{clusters: map[string]ecstypes.Cluster{}, services: map[string][]ecstypes.Service{}, calls: map[string]int{}}
-	return f, &Clusters{api: f, region: "eu-west-1"}
+	return f, &Client{api: f, region: "eu-west-1"}
 }
 
 func TestAClusterThatIsMissingOrDeletedIsNotFound(t *testing.T) {
@@ -89,7 +90,7 @@ func TestAClusterThatIsMissingOrDeletedIsNotFound(t *testing.T) {
 			t.Errorf("%s: %v, want ENOTFOUND wrapping ErrClusterNotFound", name, err)
 		}
 	}
-	_, err := c.Services(context.Background(), "nothing")
+	_, err := c.ClusterServices(context.Background(), "nothing")
 	if elevator.ErrorCode(err) != elevator.ENOTFOUND || !errors.Is(err, ErrClusterNotFound) {
 		t.Errorf("services of a missing cluster: %v, want ENOTFOUND wrapping ErrClusterNotFound", err)
 	}
@@ -137,7 +138,7 @@ func TestServicesReadsEveryPageAndLeavesDeletedServicesOut(t *testing.T) {
 			CapacityProviderStrategy: []ecstypes.CapacityProviderStrategyItem{{CapacityProvider: aws.String("provider-for-" + name)}},
 		})
 	}
-	services, err := c.Services(context.Background(), "elevator-prod")
+	services, err := c.ClusterServices(context.Background(), "elevator-prod")
 	if err != nil {
 		t.Fatal(err)
 	}

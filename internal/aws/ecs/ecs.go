@@ -55,6 +55,7 @@ type api interface {
 	DeleteTaskDefinitions(context.Context, *ecssdk.DeleteTaskDefinitionsInput, ...func(*ecssdk.Options)) (*ecssdk.DeleteTaskDefinitionsOutput, error)
 	CreateService(context.Context, *ecssdk.CreateServiceInput, ...func(*ecssdk.Options)) (*ecssdk.CreateServiceOutput, error)
 	DescribeServices(context.Context, *ecssdk.DescribeServicesInput, ...func(*ecssdk.Options)) (*ecssdk.DescribeServicesOutput, error)
+	DescribeClusters(context.Context, *ecssdk.DescribeClustersInput, ...func(*ecssdk.Options)) (*ecssdk.DescribeClustersOutput, error)
 	ListServices(context.Context, *ecssdk.ListServicesInput, ...func(*ecssdk.Options)) (*ecssdk.ListServicesOutput, error)
 	UpdateService(context.Context, *ecssdk.UpdateServiceInput, ...func(*ecssdk.Options)) (*ecssdk.UpdateServiceOutput, error)
 	DeleteService(context.Context, *ecssdk.DeleteServiceInput, ...func(*ecssdk.Options)) (*ecssdk.DeleteServiceOutput, error)
@@ -300,8 +301,8 @@ func taskDefinition(td *ecstypes.TaskDefinition, tg []ecstypes.Tag) TaskDefiniti
 
 // Capacity provider strategies' providers.
 const (
-	ProviderFargate     = "FARGATE"
-	ProviderFargateSpot = "FARGATE_SPOT"
+	ProviderFargate     = elevator.ECSProviderFargate
+	ProviderFargateSpot = elevator.ECSProviderFargateSpot
 )
 
 // LoadBalancer registers a service's container port with a target group.
@@ -349,7 +350,10 @@ type Service struct {
 	TaskDefinition     string
 	LoadBalancers      []LoadBalancer
 	Deployments        []Deployment
-	Tags               map[string]string
+	// CapacityProviders are the providers of the service's capacity
+	// provider strategy, in its order.
+	CapacityProviders []string
+	Tags              map[string]string
 }
 
 // The statuses of a service.
@@ -628,6 +632,9 @@ func service(s *ecstypes.Service) Service {
 		out.LoadBalancers = append(out.LoadBalancers, LoadBalancer{
 			TargetGroupARN: aws.ToString(lb.TargetGroupArn), Container: aws.ToString(lb.ContainerName), Port: int(aws.ToInt32(lb.ContainerPort)),
 		})
+	}
+	for _, item := range s.CapacityProviderStrategy {
+		out.CapacityProviders = append(out.CapacityProviders, aws.ToString(item.CapacityProvider))
 	}
 	for _, d := range s.Deployments {
 		out.Deployments = append(out.Deployments, Deployment{
