@@ -47,17 +47,6 @@ const (
 	ECSGroupOutput = "ContainerInstanceAutoScalingGroup"
 )
 
-// The capacity providers AWS gives every cluster, which Elevator's
-// capacities fargate and fargate_spot use.
-const (
-	ECSProviderFargate     = "FARGATE"
-	ECSProviderFargateSpot = "FARGATE_SPOT"
-)
-
-// defaultECSTargetCapacity is the percentage of use ECS managed scaling
-// keeps the EC2 capacity at when the orbit says nothing.
-const defaultECSTargetCapacity = 100
-
 // ECSFacts are what the apply step found for one region's ECS stack: the
 // orbit stack's outputs and the container instances' image. Only an orbit
 // with EC2 capacity needs any of them.
@@ -75,17 +64,6 @@ type ECSFacts struct {
 
 // HasECSStack reports whether o has an ECS stack.
 func HasECSStack(o *elevator.Orbit) bool { return o.ECS != nil }
-
-// ECSProviders lists the capacity providers of o's cluster, in the order
-// the stack associates them: Fargate, Fargate Spot, and the EC2 capacity
-// provider when o has EC2 capacity.
-func ECSProviders(o *elevator.Orbit) []string {
-	providers := []string{ECSProviderFargate, ECSProviderFargateSpot}
-	if o.ECS != nil && o.ECS.EC2 != nil {
-		providers = append(providers, elevator.ECSCapacityProviderName(o.Name))
-	}
-	return providers
-}
 
 // ECSStack compiles orbit o's ECS stack in region r, given what f says of
 // the orbit stack there: the cluster named elevator.ECSClusterName, with
@@ -155,10 +133,36 @@ func (b *ecsBuilder) check() elevator.FieldErrors {
 	if c == nil {
 		return nil
 	}
-	if _, _, ok := ServiceTier(b.o, b.r); !ok {
+	tier, _, ok := ServiceTier(b.o, b.r)
+	if !ok {
 		return elevator.FieldErrors{b.o.Source.Errorf(c.Path, nil, "EC2 capacity runs in the %s tier, or else in the first private or isolated tier, and %s has none; add a tier named %s", elevator.TierPrivate, b.r.Name, elevator.TierPrivate)}
 	}
+	// The orbit makes no VPC endpoints: an instance reaches ECS, ECR and
+	// SSM only through NAT.
+	why := ""
+	switch {
+	case tierAccess(b.r, tier) == elevator.AccessIsolated:
+		why = fmt.Sprintf("its tier %s in %s is isolated (no route out of the VPC)", tier, b.r.Name)
+	case b.r.NAT == elevator.NATNone:
+		why = fmt.Sprintf("%s has nat: none, so its tier %s has no route out", b.r.Name, tier)
+	}
+	if why != "" {
+		return elevator.FieldErrors{b.o.Source.Errorf(c.Path, nil, "EC2 capacity needs a way out for its container instances to reach ECS (and ECR and SSM), and %s; give the region NAT (nat: single or per-az) and a private tier, or use Fargate only (ecs: {})", why)}
+	}
 	return nil
+}
+
+// tierAccess is the access of region r's tier named name.
+func tierAccess(r *elevator.Region, name string) elevator.TierAccess {
+	for _, t := range r.Tiers {
+		if t.Name == name {
+			if t.Access == "" {
+				return elevator.AccessPrivate
+			}
+			return t.Access
+		}
+	}
+	return ""
 }
 
 func (b *ecsBuilder) checkFacts() error {
@@ -191,7 +195,7 @@ func (b *ecsBuilder) build() {
 		"ClusterSettings": []any{Props{"Name": "containerInsights", "Value": "enabled"}},
 		"Tags":            b.tags(""),
 	}})
-	providers := []any{ECSProviderFargate, ECSProviderFargateSpot}
+	providers := []any{elevator.ECSProviderFargate, elevator.ECSProviderFargateSpot}
 	if o.ECS.EC2 != nil {
 		b.ec2Capacity()
 		providers = append(providers, Ref(idECSCapacityProvider))
@@ -202,7 +206,7 @@ func (b *ecsBuilder) build() {
 		"Cluster":           Ref(idECSCluster),
 		"CapacityProviders": providers,
 		"DefaultCapacityProviderStrategy": []any{
-			Props{"CapacityProvider": ECSProviderFargate, "Weight": 1},
+			Props{"CapacityProvider": elevator.ECSProviderFargate, "Weight": 1},
 		},
 	}})
 	b.output(ECSClusterOutput, "The orbit's ECS cluster", Ref(idECSCluster))
@@ -218,7 +222,6 @@ func (b *ecsBuilder) build() {
 func (b *ecsBuilder) ec2Capacity() {
 	o, c := b.o, b.o.ECS.EC2
 	name := elevator.ECSCapacityProviderName(o.Name)
-	cluster := elevator.ECSClusterName(o.Name)
 	_, subnetsOutput, _ := ServiceTier(o, b.r)
 	b.param(paramECSVPC, "AWS::EC2::VPC::Id", "The orbit's VPC (the orbit stack's VpcId output)", b.f.VPC)
 	b.param(paramECSSubnets, "List<AWS::EC2::Subnet::Id>", "Subnets of the orbit's private tier, in zone order (the orbit stack's "+subnetsOutput+" output)", b.f.Subnets)
@@ -255,7 +258,11 @@ func (b *ecsBuilder) ec2Capacity() {
 			"ImageId":            Ref(paramECSAMI),
 			"InstanceType":       c.InstanceType,
 			"IamInstanceProfile": Props{"Arn": GetAtt(idECSInstanceProfile, "Arn")},
-			"UserData":           Props{"Fn::Base64": ecsUserData(cluster)},
+			// ${Cluster} makes the instances depend on the cluster:
+			// CloudFormation deletes them (the group, then its launch
+			// template) before it, as a cluster with container
+			// instances registered cannot be deleted.
+			"UserData": Props{"Fn::Base64": Sub(ecsUserData)},
 			"MetadataOptions": Props{
 				"HttpTokens":   "required",
 				"HttpEndpoint": "enabled",
@@ -277,11 +284,15 @@ func (b *ecsBuilder) ec2Capacity() {
 	// launch template. Its desired capacity is ECS managed scaling's to
 	// set, so the stack leaves it alone; instances are protected from
 	// scale-in so that managed termination protection keeps an instance
-	// while it runs tasks.
+	// while it runs tasks (deleting the capacity lifts that first: see
+	// internal/orbit's drain). ECS tags the group AmazonECSManaged and
+	// needs the tag kept: the stack declares it, so that an update of the
+	// group's tags does not remove it.
 	var tags []any
 	for _, tag := range b.tags(name) {
 		tags = append(tags, Props{"Key": tag.Key, "Value": tag.Value, "PropagateAtLaunch": false})
 	}
+	tags = append(tags, Props{"Key": elevator.TagAmazonECSManaged, "Value": "", "PropagateAtLaunch": true})
 	b.t.add(idECSGroup, Resource{Type: "AWS::AutoScaling::AutoScalingGroup", Properties: Props{
 		"MinSize":                          strconv.Itoa(c.Min),
 		"MaxSize":                          strconv.Itoa(c.Max),
@@ -295,7 +306,7 @@ func (b *ecsBuilder) ec2Capacity() {
 	}})
 	target := c.TargetCapacity
 	if target == 0 {
-		target = defaultECSTargetCapacity
+		target = elevator.DefaultECSTargetCapacity
 	}
 	b.t.add(idECSCapacityProvider, Resource{Type: "AWS::ECS::CapacityProvider", Properties: Props{
 		"Name": name,
@@ -313,16 +324,15 @@ func (b *ecsBuilder) ec2Capacity() {
 	b.output(ECSGroupOutput, "Auto Scaling Group of the cluster's container instances", Ref(idECSGroup))
 }
 
-// ecsUserData is the container instances' boot script: it tells the ECS
-// agent of the ECS-optimized image which cluster to join, and to keep
-// awsvpc tasks away from the instance's metadata.
-func ecsUserData(cluster string) string {
-	return "#!/bin/bash\n" +
-		"cat >> /etc/ecs/ecs.config <<'EOF'\n" +
-		"ECS_CLUSTER=" + cluster + "\n" +
-		"ECS_AWSVPC_BLOCK_IMDS=true\n" +
-		"EOF\n"
-}
+// ecsUserData is the container instances' boot script, for Fn::Sub: it
+// tells the ECS agent of the ECS-optimized image which cluster to join
+// (the stack's, by reference), and to keep awsvpc tasks away from the
+// instance's metadata.
+const ecsUserData = "#!/bin/bash\n" +
+	"cat >> /etc/ecs/ecs.config <<'EOF'\n" +
+	"ECS_CLUSTER=${" + idECSCluster + "}\n" +
+	"ECS_AWSVPC_BLOCK_IMDS=true\n" +
+	"EOF\n"
 
 // param declares a parameter with its value.
 func (b *ecsBuilder) param(name, typ, description, value string) {
