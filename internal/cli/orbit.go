@@ -9,6 +9,7 @@ import (
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/apply"
+	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/aws/ecs"
@@ -178,7 +179,7 @@ func (o *orbitOpts) service(ctx context.Context) (*orbit.Service, error) {
 			if err != nil {
 				return orbit.Clients{}, err
 			}
-			return orbit.Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), Parameters: ssm.New(cfg), Objects: s3.New(cfg), Clusters: ecs.New(cfg)}, nil
+			return orbit.Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), Parameters: ssm.New(cfg), Objects: s3.New(cfg), Clusters: ecs.New(cfg), Groups: autoscaling.New(cfg)}, nil
 		},
 		Zones:    route53.New(global),
 		Roles:    iam.New(global),

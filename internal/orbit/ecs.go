@@ -250,6 +250,9 @@ func (s *Service) upECS(ctx context.Context, o *elevator.Orbit, r *elevator.Regi
 		if p == nil || err != nil {
 			return nil, nil, err
 		}
+		if err := s.drainECSCapacity(ctx, o, r, c); err != nil {
+			return p, nil, err
+		}
 		s.Progress.Note(r.Name, name+": the orbit has no ecs section; deleting the stack and its cluster")
 		res, err := e.Delete(ctx, name)
 		if res != nil {
@@ -272,6 +275,13 @@ func (s *Service) upECS(ctx context.Context, o *elevator.Orbit, r *elevator.Regi
 	if err != nil {
 		return nil, nil, err
 	}
+	if !p.NoChanges && o.ECS.EC2 == nil {
+		// The update drops the EC2 capacity when the stack has some.
+		if err := s.drainECSCapacity(ctx, o, r, c); err != nil {
+			_ = e.Discard(context.WithoutCancel(ctx), p)
+			return p, nil, err
+		}
+	}
 	if p.NoChanges {
 		s.Progress.Note(r.Name, name+": no changes")
 	} else {
@@ -284,9 +294,12 @@ func (s *Service) upECS(ctx context.Context, o *elevator.Orbit, r *elevator.Regi
 	return p, res, err
 }
 
-// downECS deletes one region's ECS stack. It returns nil when there was
-// none.
-func (s *Service) downECS(ctx context.Context, o *elevator.Orbit, c Clients) (*apply.Result, error) {
+// downECS deletes one region's ECS stack, its EC2 capacity drained
+// first. It returns nil when there was none.
+func (s *Service) downECS(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c Clients) (*apply.Result, error) {
+	if err := s.drainECSCapacity(ctx, o, r, c); err != nil {
+		return nil, err
+	}
 	res, err := s.engine(c).Delete(ctx, o.ECSStackName())
 	if err != nil {
 		return res, err

@@ -25,6 +25,7 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ecs"
 	"github.com/elevatorhq/elevator/internal/compile"
@@ -38,6 +39,7 @@ func ecsService(t *testing.T) (*Service, func(region string) aws.Config) {
 	svc.Clients = func(region string) (Clients, error) {
 		c, err := clients(region)
 		c.Clusters = ecs.New(cfgFor(region))
+		c.Groups = autoscaling.New(cfgFor(region))
 		return c, err
 	}
 	return svc, cfgFor
@@ -59,7 +61,8 @@ func describeCluster(t *testing.T, cfg aws.Config, o *elevator.Orbit) *ecstypes.
 	return nil
 }
 
-const ecsOrbit = "name: boxes\nregions:\n  eu-west-1: {}\nnetwork: {nat: none}\n"
+// ecsOrbit has one NAT gateway: EC2 capacity needs a way out.
+const ecsOrbit = "name: boxes\nregions:\n  eu-west-1: {}\nnetwork: {nat: single}\n"
 
 // withECS is ecsOrbit with an ecs section.
 func withECS(t *testing.T, section string) *elevator.Orbit {

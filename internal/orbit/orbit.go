@@ -54,6 +54,9 @@ type Clients struct {
 	// Clusters is needed to remove an ECS stack (ecs.go) and to show
 	// the orbit's cluster in status.
 	Clusters Clusters
+	// Groups is needed to remove an ECS stack's EC2 capacity
+	// (ecs_drain.go).
+	Groups Groups
 }
 
 // Roles lists IAM roles (a global service).
@@ -470,7 +473,7 @@ func (s *Service) Down(ctx context.Context, o *elevator.Orbit) ([]*apply.Result,
 		index[r.Name] = i
 	}
 	err := s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
-		cluster, err := s.downECS(ctx, o, c)
+		cluster, err := s.downECS(ctx, o, r, c)
 		clusters[index[r.Name]] = cluster
 		if err != nil {
 			return err

@@ -21,7 +21,7 @@ import (
 )
 
 type fakeClustersAPI struct {
-	api // what the clusters' reads do not call
+	api      // what the clusters' reads do not call
 	clusters map[string]ecstypes.Cluster
 	services map[string][]ecstypes.Service // by cluster
 	calls    map[string]int
