@@ -28,8 +28,10 @@ import (
 	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ecs"
+	"github.com/elevatorhq/elevator/internal/aws/ssm"
 	"github.com/elevatorhq/elevator/internal/compile"
 	"github.com/elevatorhq/elevator/internal/cost"
+	"github.com/elevatorhq/elevator/internal/manifest"
 )
 
 // ecsService is service(t) with an ECS client in every region.
@@ -358,15 +360,31 @@ func TestEC2CapacityWithoutATierForItChangesNothing(t *testing.T) {
 }
 
 func TestTheDefaultContainerInstanceImageComesFromSSM(t *testing.T) {
-	svc, _ := ecsService(t)
-	for _, typ := range []string{"m7g.large", "c7i.large"} {
+	svc, cfgFor := ecsService(t)
+	ctx := context.Background()
+	params := ssm.New(cfgFor("eu-west-1"))
+	// Each instance type's image is its architecture's parameter's value,
+	// read from moto here; the two must differ for the test to tell them
+	// apart.
+	want := map[string]string{}
+	for typ, sel := range map[string]elevator.AMISelector{"m7g.large": manifest.DefaultECSARM64AMI, "c7i.large": manifest.DefaultECSAMI} {
+		v, err := params.Parameter(ctx, sel.SSMParameter)
+		if err != nil {
+			t.Fatalf("%s: %v", sel.SSMParameter, err)
+		}
+		want[typ] = v
+	}
+	if want["m7g.large"] == want["c7i.large"] || !strings.HasPrefix(want["m7g.large"], "ami-") {
+		t.Fatalf("moto's ECS-optimized image parameters are %v: the test cannot tell arm64 from x86_64", want)
+	}
+	for typ, ami := range want {
 		o := withECS(t, "{ec2: {instance_type: "+typ+", max: 2}}")
-		images, err := svc.ecsImages(context.Background(), o)
+		images, err := svc.ecsImages(ctx, o)
 		if err != nil {
 			t.Fatalf("%s: %v", typ, err)
 		}
-		if ami := images["eu-west-1"]; !strings.HasPrefix(ami, "ami-") {
-			t.Errorf("%s: image %q", typ, ami)
+		if got := images["eu-west-1"]; got != ami {
+			t.Errorf("%s: image %q, want %q, its architecture's parameter's", typ, got, ami)
 		}
 	}
 }
