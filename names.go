@@ -214,3 +214,8 @@ func IsChaosRun(id string) bool { return strings.HasPrefix(id, ChaosRunPrefix) }
 // an orbit's ECS container instances (its cluster's EC2 capacity):
 // /elevator/<orbit>/ecs/. Each region's ECS stack makes its own pair on it.
 func ECSInstanceIAMPath(orbit string) string { return OrbitPath(orbit) + "ecs/" }
+
+// ReservedAppNames are the names an app may not take: an app's IAM path
+// is AppPath(orbit, app), and the orbit's own roles live on these
+// (BakeIAMPath, ECSInstanceIAMPath).
+var ReservedAppNames = []string{"bake", "ecs"}
