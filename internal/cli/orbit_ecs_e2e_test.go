@@ -21,7 +21,7 @@ import (
 
 func TestOrbitUpStatusAndDownOfTheECSCluster(t *testing.T) {
 	acct := inAccount(t)
-	file, name := manifest(t, "regions:\n  eu-north-1: {}\nnetwork: {nat: none}\necs:\n  ec2: {instance_type: t4g.small, max: 2}\n")
+	file, name := manifest(t, "regions:\n  eu-north-1: {}\nnetwork: {nat: single}\necs:\n  ec2: {instance_type: t4g.small, max: 2}\n")
 	up := elevator(t, "", "orbit", "up", "-f", file)
 	mustSucceed(t, up)
 	stack := "elevator-orbit-" + name + "-ecs"
