@@ -178,6 +178,16 @@ const (
 	ShellDocument = "AWS-RunShellScript"
 )
 
+// ECS services a release detaches (docs/ecs.md).
+const (
+	// TagDetachedDesired is on an ECS service that a release detached
+	// from all its target groups at cut-over, with the desired count it
+	// had (a decimal number): detaching scales the service to 0 (ECS
+	// deregisters and drains its tasks), and attaching it again after a
+	// failure gives it that count back.
+	TagDetachedDesired = "elevator:detached-desired"
+)
+
 // Chaos (`elevator chaos`, docs/operations.md#chaos).
 const (
 	// TagChaos is on the groups of a release whose app's manifest says
@@ -199,3 +209,13 @@ const (
 // IsChaosRun reports whether a lock's ReleaseID is a chaos run's id
 // rather than a release's.
 func IsChaosRun(id string) bool { return strings.HasPrefix(id, ChaosRunPrefix) }
+
+// ECSInstanceIAMPath is the IAM path of the role and instance profile of
+// an orbit's ECS container instances (its cluster's EC2 capacity):
+// /elevator/<orbit>/ecs/. Each region's ECS stack makes its own pair on it.
+func ECSInstanceIAMPath(orbit string) string { return OrbitPath(orbit) + "ecs/" }
+
+// ReservedAppNames are the names an app may not take: an app's IAM path
+// is AppPath(orbit, app), and the orbit's own roles live on these
+// (BakeIAMPath, ECSInstanceIAMPath).
+var ReservedAppNames = []string{"bake", "ecs"}

@@ -69,3 +69,9 @@ func TestIsRegionNameTakesEveryPartitionsForm(t *testing.T) {
 		}
 	}
 }
+
+func TestECSInstanceIAMPathIsUnderTheOrbitsPath(t *testing.T) {
+	if got := ECSInstanceIAMPath("prod"); got != "/elevator/prod/ecs/" {
+		t.Errorf("ECSInstanceIAMPath(prod) = %q", got)
+	}
+}

@@ -88,6 +88,21 @@ func ECSClusterName(orbit string) string { return "elevator-" + orbit }
 // orbit's cluster in a region.
 func ECSCapacityProviderName(orbit string) string { return "elevator-" + orbit + "-ec2" }
 
+// The capacity providers AWS gives every ECS cluster, which the
+// capacities ECSFargate and ECSFargateSpot run on.
+const (
+	ECSProviderFargate     = "FARGATE"
+	ECSProviderFargateSpot = "FARGATE_SPOT"
+)
+
+// DefaultECSTargetCapacity is the percent of use ECS managed scaling keeps
+// an orbit's EC2 capacity at when the manifest does not say.
+const DefaultECSTargetCapacity = 100
+
+// TagAmazonECSManaged is the tag ECS puts on the Auto Scaling Group of a
+// capacity provider with managed scaling, and needs kept there.
+const TagAmazonECSManaged = "AmazonECSManaged"
+
 // Account names an AWS account and how to act in it. Every command for an
 // orbit with an Account assumes Role (when set) and refuses to act when
 // the credentials it ends up with are for another account than ID.

@@ -113,12 +113,18 @@ func stacksCost(ctx context.Context, configs *awsConfigs, stacks []compile.Stack
 }
 
 // orbitCost estimates what `orbit up` adds to and removes from the
-// monthly bill of the orbit's stacks.
+// monthly bill of the orbit's stacks, its ECS stacks' container instances
+// included.
 func (o *orbitOpts) orbitCost(ctx context.Context, svc *orbit.Service) (*cost.Estimate, error) {
 	stacks, err := svc.Compile(ctx, o.orbit)
 	if err != nil {
 		return nil, err
 	}
+	clusters, err := svc.ECSStacks(ctx, o.orbit)
+	if err != nil {
+		return nil, err
+	}
+	stacks = append(stacks, clusters...)
 	return stacksCost(ctx, o.configs, stacks, nil, nil)
 }
 

@@ -9,8 +9,10 @@ import (
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/apply"
+	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/cloudformation"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
+	"github.com/elevatorhq/elevator/internal/aws/ecs"
 	"github.com/elevatorhq/elevator/internal/aws/iam"
 	"github.com/elevatorhq/elevator/internal/aws/route53"
 	"github.com/elevatorhq/elevator/internal/aws/s3"
@@ -177,7 +179,7 @@ func (o *orbitOpts) service(ctx context.Context) (*orbit.Service, error) {
 			if err != nil {
 				return orbit.Clients{}, err
 			}
-			return orbit.Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), Parameters: ssm.New(cfg), Objects: s3.New(cfg)}, nil
+			return orbit.Clients{Stacks: cloudformation.New(cfg), Network: ec2.New(cfg), Parameters: ssm.New(cfg), Objects: s3.New(cfg), Clusters: ecs.New(cfg), Groups: autoscaling.New(cfg)}, nil
 		},
 		Zones:    route53.New(global),
 		Roles:    iam.New(global),
@@ -274,16 +276,19 @@ func (o *orbitOpts) outputs(ctx context.Context) error {
 
 func (o *orbitOpts) down(ctx context.Context) error {
 	if !o.yes {
-		if o.orbit.Protect {
-			// Refuse before asking: the answer would not matter.
-			svc, err := o.service(ctx)
-			if err != nil {
-				return err
-			}
-			_, err = svc.Down(ctx, o.orbit)
+		// Refuse before asking (a protected orbit, an ECS cluster that
+		// still has services): the answer would not matter.
+		svc, err := o.service(ctx)
+		if err != nil {
+			return err
+		}
+		if err := svc.CheckDown(ctx, o.orbit); err != nil {
 			return err
 		}
 		what := fmt.Sprintf("This deletes orbit %s in %s: its VPCs, NAT gateways, bastions, topics, bucket and tables.", o.orbit.Name, strings.Join(regionNames(o.orbit), ", "))
+		if o.orbit.ECS != nil {
+			what = fmt.Sprintf("This deletes orbit %s in %s: its ECS clusters, VPCs, NAT gateways, bastions, topics, bucket and tables.", o.orbit.Name, strings.Join(regionNames(o.orbit), ", "))
+		}
 		if err := confirm(o.globals, what, o.orbit.Name, "orbit"); err != nil {
 			return err
 		}

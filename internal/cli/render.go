@@ -121,7 +121,28 @@ func printStatus(w io.Writer, o *elevator.Orbit, regions []orbit.RegionStatus) {
 			nats = strings.Join(r.NATGateways, ", ")
 		}
 		fmt.Fprintf(w, "  NAT gateways (%d): %s\n", len(r.NATGateways), nats)
+		printECSStatus(w, r.ECS)
 	}
+}
+
+// printECSStatus writes the orbit's ECS cluster in a region, if it has one.
+func printECSStatus(w io.Writer, e *orbit.ECSStatus) {
+	if e == nil {
+		return
+	}
+	fmt.Fprintf(w, "  ECS cluster %s  %s  (stack %s %s)\n", e.Cluster, e.ClusterStatus, e.Stack, e.StackStatus)
+	if e.ClusterStatus == orbit.StatusNotFound {
+		return
+	}
+	providers := "none"
+	if len(e.CapacityProviders) > 0 {
+		providers = strings.Join(e.CapacityProviders, ", ")
+	}
+	fmt.Fprintf(w, "    capacity providers: %s\n", providers)
+	if e.ContainerInstances != nil {
+		fmt.Fprintf(w, "    container instances: %d registered\n", *e.ContainerInstances)
+	}
+	fmt.Fprintf(w, "    services: %d  tasks: %d running, %d pending\n", e.Services, e.RunningTasks, e.PendingTasks)
 }
 
 func tierOrder(o *elevator.Orbit, region string) map[string]int {

@@ -170,8 +170,8 @@ func TestGolden(t *testing.T) {
 	// A golden file no case writes any more is stale.
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.golden.yml"))
 	for _, f := range files {
-		if base := filepath.Base(f); want[f] || strings.HasPrefix(base, appGoldenPrefix) || strings.HasPrefix(base, notifyGoldenPrefix) {
-			continue // app and notifications golden files are their own tests'
+		if base := filepath.Base(f); want[f] || strings.HasPrefix(base, appGoldenPrefix) || strings.HasPrefix(base, notifyGoldenPrefix) || strings.HasPrefix(base, ecsGoldenPrefix) {
+			continue // app, notifications and ECS golden files are their own tests'
 		}
 		if *update {
 			if err := os.Remove(f); err != nil {

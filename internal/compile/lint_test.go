@@ -65,6 +65,11 @@ func TestGoldenTemplatesPassCfnLint(t *testing.T) {
 	for _, c := range notifyCases(t) {
 		send(goldenPath(c.name, c.stack.Region), c.stack)
 	}
+	for _, c := range ecsCases(t) {
+		for _, s := range c.stacks {
+			send(goldenPath(c.name, s.Region), s)
+		}
+	}
 	goldenFiles, err := filepath.Glob(filepath.Join("testdata", "*.golden.yml"))
 	if err != nil || len(goldenFiles) != len(files) {
 		t.Fatalf("%d bodies for %d golden files: every golden case must be linted (%v)", len(files), len(goldenFiles), err)

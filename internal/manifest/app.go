@@ -88,6 +88,9 @@ func ParseApp(file string, data []byte, orbit string) (*elevator.App, error) {
 	}
 	b := &appBuilder{orbitBuilder: &orbitBuilder{d: d, root: root}}
 	b.checkOverrides()
+	if name, _ := root["name"].(string); slices.Contains(elevator.ReservedAppNames, name) {
+		b.errorf("name", name, "reserved: the orbit's own roles use the IAM path of an app named %s; any other name (none of %s)", name, strings.Join(elevator.ReservedAppNames, ", "))
+	}
 	mergeOverride(d, root, orbit)
 	a := b.build(orbit)
 	d.errs = append(d.errs[:schemaErrs], withoutFaulted(faulted, d.errs[schemaErrs:])...)

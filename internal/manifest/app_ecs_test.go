@@ -303,3 +303,16 @@ func TestTheSchemaListsTheCPUSizesFargateTakes(t *testing.T) {
 		t.Errorf("the schema describes cpu as %q; want it to say %q", d, want)
 	}
 }
+
+func TestAppNamesTheOrbitUsesAreReserved(t *testing.T) {
+	for _, name := range []string{"ecs", "bake"} {
+		src := "name: " + name + "\nservices:\n  web:\n    runtime: {docker: {image: x}}\n"
+		_, err := ParseApp("app.yml", []byte(src), "")
+		if err == nil || !strings.Contains(err.Error(), "app.yml:1:7: name:") || !strings.Contains(err.Error(), "reserved") {
+			t.Errorf("%s: %v, want app.yml:1:7: name: ... reserved", name, err)
+		}
+	}
+	if _, err := ParseApp("app.yml", []byte("name: ecs-web\nservices:\n  web:\n    runtime: {docker: {image: x}}\n"), ""); err != nil {
+		t.Errorf("ecs-web: %v", err)
+	}
+}

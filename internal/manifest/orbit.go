@@ -31,7 +31,7 @@ var (
 	DefaultECSARM64AMI = elevator.AMISelector{SSMParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id"}
 	// DefaultECSTargetCapacity is the percent of an orbit's EC2 capacity
 	// ECS managed scaling keeps in use.
-	DefaultECSTargetCapacity = 100
+	DefaultECSTargetCapacity = elevator.DefaultECSTargetCapacity
 )
 
 // ParseOrbit parses and validates an orbit manifest. file names the manifest

@@ -289,7 +289,12 @@ func (s *Service) downNotifications(ctx context.Context, o *elevator.Orbit, c Cl
 // removalPlan lists what deleting the notifications stack removes, read
 // from its template, or returns nil when there is no such stack.
 func removalPlan(ctx context.Context, o *elevator.Orbit, c Clients) (*apply.Plan, error) {
-	name := compile.NotificationsStackName(o)
+	return stackRemovalPlan(ctx, c, compile.NotificationsStackName(o))
+}
+
+// stackRemovalPlan lists what deleting the stack name removes, read from
+// its template, or returns nil when there is no such stack.
+func stackRemovalPlan(ctx context.Context, c Clients, name string) (*apply.Plan, error) {
 	body, err := c.Stacks.Template(ctx, name)
 	if errors.Is(err, cloudformation.ErrStackNotFound) {
 		return nil, nil
@@ -326,12 +331,17 @@ func additionPlan(o *elevator.Orbit, r *elevator.Region) (*apply.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &apply.Plan{Region: r.Name, Stack: st.Name, Create: true, Changes: []cloudformation.Change{}}
+	return stackAdditionPlan(st), nil
+}
+
+// stackAdditionPlan lists what creating st adds.
+func stackAdditionPlan(st compile.Stack) *apply.Plan {
+	p := &apply.Plan{Region: st.Region, Stack: st.Name, Create: true, Changes: []cloudformation.Change{}}
 	for id, res := range st.Template.Resources {
 		p.Changes = append(p.Changes, cloudformation.Change{Action: "Add", LogicalID: id, Type: res.Type})
 	}
 	sortChanges(p.Changes)
-	return p, nil
+	return p
 }
 
 func sortChanges(changes []cloudformation.Change) {
@@ -357,20 +367,20 @@ func nonNilPlans(plans []*apply.Plan) []*apply.Plan {
 	return out
 }
 
-// notificationsOutcome holds what upNotifications did in each region, by
+// stackOutcome holds what upNotifications or upECS did in each region, by
 // region index, for Up to report after the orbit stacks.
-type notificationsOutcome struct {
+type stackOutcome struct {
 	plans   []*apply.Plan
 	results []*apply.Result
 }
 
-func newNotificationsOutcome(o *elevator.Orbit) *notificationsOutcome {
-	return &notificationsOutcome{plans: make([]*apply.Plan, len(o.Regions)), results: make([]*apply.Result, len(o.Regions))}
+func newStackOutcome(o *elevator.Orbit) *stackOutcome {
+	return &stackOutcome{plans: make([]*apply.Plan, len(o.Regions)), results: make([]*apply.Result, len(o.Regions))}
 }
 
 // appendTo adds the regions that had something to do to res, in region
 // order, each plan with its result.
-func (n *notificationsOutcome) appendTo(res *UpResult) {
+func (n *stackOutcome) appendTo(res *UpResult) {
 	for i, p := range n.plans {
 		if p != nil {
 			res.Plans = append(res.Plans, p)

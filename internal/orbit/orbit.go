@@ -51,6 +51,12 @@ type Clients struct {
 	// Objects is needed when a severity has Slack (notify.go); without
 	// it, up stores no agent build (agent.go).
 	Objects Objects
+	// Clusters is needed to remove an ECS stack (ecs.go) and to show
+	// the orbit's cluster in status.
+	Clusters Clusters
+	// Groups is needed to remove an ECS stack's EC2 capacity
+	// (ecs_drain.go).
+	Groups Groups
 }
 
 // Roles lists IAM roles (a global service).
@@ -217,11 +223,23 @@ func (s *Service) targets(stacks []compile.Stack) (targets []apply.Target, clien
 }
 
 // Plan previews what `up` would change in every region: the orbit's stacks,
-// then the notifications stacks (see notify.go) where there are any. The
-// change sets it makes to find out are deleted again.
+// then the notifications stacks (see notify.go) and the ECS stacks (see
+// ecs.go) where there are any. The change sets it makes to find out are
+// deleted again. It refuses as Up does when the manifest drops the ecs
+// section while the cluster has services.
 func (s *Service) Plan(ctx context.Context, o *elevator.Orbit) ([]*apply.Plan, error) {
 	stacks, err := s.Compile(ctx, o)
 	if err != nil {
+		return nil, err
+	}
+	images, err := s.ecsImages(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkECSStacks(o, images); err != nil {
+		return nil, err
+	}
+	if err := s.checkECSRemovals(ctx, o); err != nil {
 		return nil, err
 	}
 	targets, _, err := s.targets(stacks)
@@ -233,7 +251,12 @@ func (s *Service) Plan(ctx context.Context, o *elevator.Orbit) ([]*apply.Plan, e
 		return plans, err
 	}
 	notes, err := s.planNotifications(ctx, o)
-	return append(plans, notes...), err
+	plans = append(plans, notes...)
+	if err != nil {
+		return plans, err
+	}
+	clusters, err := s.planECS(ctx, o, images)
+	return append(plans, clusters...), err
 }
 
 // UpResult is what `up` did in each region.
@@ -241,9 +264,12 @@ type UpResult = apply.Applied
 
 // Up applies the orbit in every region at once: its stack, then the
 // agent's builds into its state bucket (see agent.go), then its
-// notifications stack (see notify.go). A stack with no changes is left
-// alone. An orbit with a bastion needs the agent built (ENOTFOUND when it
-// is not); another stores it when it is.
+// notifications stack (see notify.go), then its ECS stack (see ecs.go).
+// A stack with no changes is left alone. An orbit with a bastion needs the
+// agent built (ENOTFOUND when it is not); another stores it when it is.
+// When the manifest drops the ecs section while the cluster of a region
+// has services, Up changes nothing and returns an ECONFLICT error naming
+// them.
 func (s *Service) Up(ctx context.Context, o *elevator.Orbit) (*UpResult, error) {
 	agent, err := orbitAgent(o)
 	if err != nil {
@@ -257,11 +283,21 @@ func (s *Service) Up(ctx context.Context, o *elevator.Orbit) (*UpResult, error) 
 	if err != nil {
 		return nil, err
 	}
+	images, err := s.ecsImages(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkECSStacks(o, images); err != nil {
+		return nil, err
+	}
+	if err := s.checkECSRemovals(ctx, o); err != nil {
+		return nil, err
+	}
 	targets, clients, err := s.targets(stacks)
 	if err != nil {
 		return nil, err
 	}
-	notes := newNotificationsOutcome(o)
+	notes, clusters := newStackOutcome(o), newStackOutcome(o)
 	res, err := apply.UpAll(ctx, targets, func(ctx context.Context, i int, r *apply.Result) error {
 		if err := s.protect(ctx, o, clients[i], stacks[i].Name, r); err != nil {
 			return err
@@ -276,9 +312,15 @@ func (s *Service) Up(ctx context.Context, o *elevator.Orbit) (*UpResult, error) 
 		}
 		var nerr error
 		notes.plans[i], notes.results[i], nerr = s.upNotifications(ctx, o, &o.Regions[i], clients[i], code)
+		if nerr != nil {
+			return nerr
+		}
+		region := &o.Regions[i]
+		clusters.plans[i], clusters.results[i], nerr = s.upECS(ctx, o, region, clients[i], images[region.Name])
 		return nerr
 	})
 	notes.appendTo(res)
+	clusters.appendTo(res)
 	return res, err
 }
 
@@ -378,14 +420,14 @@ func (s *Service) protect(ctx context.Context, o *elevator.Orbit, c Clients, sta
 	return nil
 }
 
-// Down deletes the orbit's notifications stack (see notify.go), then its
-// stack, in every region. It refuses, with an ECONFLICT error, while the
-// manifest or any region's stack says the orbit is protected. Confirming
-// with the user is the caller's job.
-func (s *Service) Down(ctx context.Context, o *elevator.Orbit) ([]*apply.Result, error) {
+// CheckDown says whether Down would refuse, changing nothing: an
+// ECONFLICT error while the manifest or any region's stack says the orbit
+// is protected, or while the orbit's ECS cluster of any region has
+// services. Callers ask it before asking the user to confirm.
+func (s *Service) CheckDown(ctx context.Context, o *elevator.Orbit) error {
 	if o.Protect {
 		pos := o.Source.At("protect")
-		return nil, elevator.Errorf(elevator.ECONFLICT, "orbit %s is protected (protect: true at %s:%d:%d); set protect: false, run `elevator orbit up`, then down", o.Name, o.Source.File, pos.Line, pos.Column)
+		return elevator.Errorf(elevator.ECONFLICT, "orbit %s is protected (protect: true at %s:%d:%d); set protect: false, run `elevator orbit up`, then down", o.Name, o.Source.File, pos.Line, pos.Column)
 	}
 	var mu sync.Mutex
 	var protected []string
@@ -405,19 +447,37 @@ func (s *Service) Down(ctx context.Context, o *elevator.Orbit) ([]*apply.Result,
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(protected) > 0 {
 		sort.Strings(protected)
-		return nil, elevator.Errorf(elevator.ECONFLICT, "orbit %s has termination protection on in %v; run `elevator orbit up` with protect: false first", o.Name, protected)
+		return elevator.Errorf(elevator.ECONFLICT, "orbit %s has termination protection on in %v; run `elevator orbit up` with protect: false first", o.Name, protected)
+	}
+	return s.checkClusterEmpty(ctx, o, "`elevator orbit down`")
+}
+
+// Down deletes the orbit's ECS stack (see ecs.go) and notifications stack
+// (see notify.go), then its stack, in every region. It refuses, with an
+// ECONFLICT error, while the manifest or any region's stack says the orbit
+// is protected, or while the orbit's ECS cluster of any region has
+// services. Confirming with the user is the caller's job.
+func (s *Service) Down(ctx context.Context, o *elevator.Orbit) ([]*apply.Result, error) {
+	if err := s.CheckDown(ctx, o); err != nil {
+		return nil, err
 	}
 	results := make([]*apply.Result, len(o.Regions))
 	notes := make([]*apply.Result, len(o.Regions))
+	clusters := make([]*apply.Result, len(o.Regions))
 	index := map[string]int{}
 	for i, r := range o.Regions {
 		index[r.Name] = i
 	}
-	err = s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
+	err := s.eachRegion(ctx, o, func(ctx context.Context, r *elevator.Region, c Clients) error {
+		cluster, err := s.downECS(ctx, o, r, c)
+		clusters[index[r.Name]] = cluster
+		if err != nil {
+			return err
+		}
 		note, err := s.downNotifications(ctx, o, c)
 		notes[index[r.Name]] = note
 		if err != nil {
@@ -430,9 +490,9 @@ func (s *Service) Down(ctx context.Context, o *elevator.Orbit) ([]*apply.Result,
 		results[index[r.Name]] = res
 		return err
 	})
-	for _, note := range notes {
-		if note != nil {
-			results = append(results, note)
+	for _, extra := range append(clusters, notes...) {
+		if extra != nil {
+			results = append(results, extra)
 		}
 	}
 	return results, err
@@ -469,6 +529,9 @@ type RegionStatus struct {
 	Subnets     []SubnetStatus    `json:"subnets"`
 	NATGateways []string          `json:"nat_gateways"`
 	Outputs     map[string]string `json:"outputs,omitempty"`
+	// ECS is the orbit's ECS cluster (see ecs.go), when the orbit has one
+	// or its stack is still there.
+	ECS *ECSStatus `json:"ecs,omitempty"`
 }
 
 // VPCStatus is the orbit's VPC in a region.
@@ -486,8 +549,8 @@ type SubnetStatus struct {
 }
 
 // Status reads the orbit back from AWS in every region: its stack, its VPC,
-// subnets by tier and zone, and NAT gateways. A region without the stack
-// has Status NOT_FOUND.
+// subnets by tier and zone, NAT gateways, and its ECS cluster. A region
+// without the stack has Status NOT_FOUND.
 func (s *Service) Status(ctx context.Context, o *elevator.Orbit) ([]RegionStatus, error) {
 	out := make([]RegionStatus, len(o.Regions))
 	index := map[string]int{}
@@ -503,7 +566,7 @@ func (s *Service) Status(ctx context.Context, o *elevator.Orbit) ([]RegionStatus
 }
 
 func regionStatus(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c Clients) (RegionStatus, error) {
-	rs := RegionStatus{Region: r.Name, Stack: o.StackName(), Status: "NOT_FOUND", Subnets: []SubnetStatus{}, NATGateways: []string{}}
+	rs := RegionStatus{Region: r.Name, Stack: o.StackName(), Status: StatusNotFound, Subnets: []SubnetStatus{}, NATGateways: []string{}}
 	st, err := c.Stacks.Describe(ctx, o.StackName())
 	switch {
 	case err == nil:
@@ -536,7 +599,8 @@ func regionStatus(ctx context.Context, o *elevator.Orbit, r *elevator.Region, c 
 		}
 		break
 	}
-	return rs, nil
+	rs.ECS, err = ecsStatus(ctx, o, r, c)
+	return rs, err
 }
 
 // Outputs returns the outputs of the orbit's stack in every region, by

@@ -55,8 +55,9 @@ type api interface {
 	PutScheduledUpdateGroupAction(context.Context, *autoscalingsdk.PutScheduledUpdateGroupActionInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.PutScheduledUpdateGroupActionOutput, error)
 	PutLifecycleHook(context.Context, *autoscalingsdk.PutLifecycleHookInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.PutLifecycleHookOutput, error)
 	DescribeLifecycleHooks(context.Context, *autoscalingsdk.DescribeLifecycleHooksInput, ...func(*autoscalingsdk.Options)) (*autoscalingsdk.DescribeLifecycleHooksOutput, error)
-	inventoryAPI // what groups launch, for image inventories (inventory.go)
-	chaosAPI     // terminating instances on purpose (chaos.go)
+	inventoryAPI  // what groups launch, for image inventories (inventory.go)
+	chaosAPI      // terminating instances on purpose (chaos.go)
+	protectionAPI // scale-in protection (protection.go)
 }
 
 // Client talks to Auto Scaling in one region.

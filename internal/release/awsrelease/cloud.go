@@ -14,11 +14,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 
 	elevator "github.com/elevatorhq/elevator"
+	aas "github.com/elevatorhq/elevator/internal/aws/applicationautoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/autoscaling"
 	"github.com/elevatorhq/elevator/internal/aws/cloudwatch"
 	"github.com/elevatorhq/elevator/internal/aws/dynamodb"
 	"github.com/elevatorhq/elevator/internal/aws/ec2"
 	"github.com/elevatorhq/elevator/internal/aws/ecr"
+	"github.com/elevatorhq/elevator/internal/aws/ecs"
 	"github.com/elevatorhq/elevator/internal/aws/elbv2"
 	"github.com/elevatorhq/elevator/internal/aws/iam"
 	"github.com/elevatorhq/elevator/internal/aws/sns"
@@ -98,6 +100,10 @@ type Cloud struct {
 	items   image.Items // the orbit's image allow list
 	ecr     registryAPI
 
+	ecs       servicesAPI    // ECS services, their task definitions and tasks (ecs.go)
+	ecsCreate serviceCreator // creates services, on the create retryer
+	scaling   scalingAPI     // ECS services' Application Auto Scaling
+
 	testGroups  testGroupsAPI
 	alarmStates alarmStatesAPI
 	commands    commandsAPI
@@ -122,6 +128,9 @@ func NewCloud(cfg aws.Config) *Cloud {
 		alarms:      cw,
 		items:       dynamodb.New(cfg),
 		ecr:         ecr.New(cfg),
+		ecs:         ecs.New(cfg),
+		ecsCreate:   ecs.New(create),
+		scaling:     aas.New(cfg),
 		testGroups:  lb,
 		alarmStates: cw,
 		commands:    ssm.New(cfg),
@@ -257,9 +266,11 @@ func (c *Cloud) AllowedImages(ctx context.Context, orbit, app string, images []s
 	return out, nil
 }
 
-// Groups returns the groups whose tags match every non-empty field of f,
-// found with one tag-filtered DescribeAutoScalingGroups (a page per 50
-// groups). It returns EINVALID when f has no orbit.
+// Groups returns the groups whose tags match every non-empty field of f:
+// the Auto Scaling groups found with one tag-filtered
+// DescribeAutoScalingGroups (a page per 50 groups), then the ECS services
+// of the orbit's cluster (see ecsGroups). It returns EINVALID when f has
+// no orbit.
 func (c *Cloud) Groups(ctx context.Context, f release.GroupFilter) ([]release.Group, error) {
 	if f.Orbit == "" {
 		return nil, elevator.Errorf(elevator.EINVALID, "find groups in %s: an orbit is required", c.region)
@@ -274,15 +285,28 @@ func (c *Cloud) Groups(ctx context.Context, f release.GroupFilter) ([]release.Gr
 	if f.ReleaseID != "" {
 		tags[elevator.TagRelease] = f.ReleaseID
 	}
+	// The ECS services are looked up alongside: an app's release waits
+	// for neither lookup's time twice.
+	var services []release.Group
+	var serr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		services, serr = c.ecsGroups(ctx, f)
+	}()
 	found, err := c.groups.Groups(ctx, tags)
+	<-done
 	if err != nil {
 		return nil, err
 	}
-	out := make([]release.Group, 0, len(found))
+	if serr != nil {
+		return nil, serr
+	}
+	out := make([]release.Group, 0, len(found)+len(services))
 	for _, g := range found {
 		out = append(out, group(g))
 	}
-	return out, nil
+	return append(out, services...), nil
 }
 
 func group(g autoscaling.Group) release.Group {
@@ -312,7 +336,12 @@ const metadataHops = 1
 // an earlier try, and what is missing is completed; one of another release
 // is an EINVALID error, which the engine does not retry. Other errors are
 // the adapters' (EAWS), and safe to retry.
+//
+// A spec with ECS makes an ECS service instead (see createService).
 func (c *Cloud) CreateGroup(ctx context.Context, spec release.GroupSpec, token string) error {
+	if spec.ECS != nil {
+		return c.createService(ctx, spec, token)
+	}
 	rel := spec.Tags[elevator.TagRelease]
 	lt, err := c.compute.CreateLaunchTemplate(ctx, ec2.LaunchTemplateInput{
 		Name:             spec.Name,
@@ -417,15 +446,23 @@ func hasHook(hooks []autoscaling.LifecycleHook, name string) bool {
 // notFound turns the adapters' "no such group" into release.ErrNotFound,
 // keeping their message.
 func notFound(err error) error {
-	if errors.Is(err, autoscaling.ErrNotFound) {
+	if errors.Is(err, autoscaling.ErrNotFound) || errors.Is(err, ecs.ErrServiceNotFound) || errors.Is(err, ecs.ErrClusterNotFound) {
 		return engineNotFound{err}
 	}
 	return err
 }
 
-// SetCapacity sets a group's size; release.ErrNotFound for a missing
-// group.
+// SetCapacity sets a group's size (an ECS service's desired count);
+// release.ErrNotFound for a missing group.
 func (c *Cloud) SetCapacity(ctx context.Context, ref release.GroupRef, cp release.Capacity) error {
+	if ref.ECS() {
+		// Looked up first: AWS refuses to update a deleted service, moto
+		// updates it.
+		if _, err := c.service(ctx, ref); err != nil {
+			return err
+		}
+		return c.setDesired(ctx, ref, cp.Desired, nil)
+	}
 	group := ref.Name
 	return notFound(c.groups.SetCapacity(ctx, group, autoscaling.Capacity{Min: cp.Min, Max: cp.Max, Desired: cp.Desired}))
 }
@@ -433,6 +470,9 @@ func (c *Cloud) SetCapacity(ctx context.Context, ref release.GroupRef, cp releas
 // AttachTargetGroups attaches a group to target groups; release.ErrNotFound
 // for a missing group. Attaching an attached group is nil.
 func (c *Cloud) AttachTargetGroups(ctx context.Context, ref release.GroupRef, targetGroups []string) error {
+	if ref.ECS() {
+		return c.attachService(ctx, ref, targetGroups)
+	}
 	group := ref.Name
 	err := c.groups.AttachTargetGroups(ctx, group, targetGroups)
 	return c.settle(ctx, group, err, func(attached []string) bool {
@@ -450,6 +490,9 @@ func (c *Cloud) AttachTargetGroups(ctx context.Context, ref release.GroupRef, ta
 // nil. (moto 5.2.5 refuses to detach a group again, with InvalidTarget;
 // so may a retry whose first answer was lost.)
 func (c *Cloud) DetachTargetGroups(ctx context.Context, ref release.GroupRef, targetGroups []string) error {
+	if ref.ECS() {
+		return c.detachService(ctx, ref, targetGroups)
+	}
 	group := ref.Name
 	err := c.groups.DetachTargetGroups(ctx, group, targetGroups)
 	return c.settle(ctx, group, err, func(attached []string) bool {
@@ -517,6 +560,9 @@ const defaultPeriods = 3
 // the group's average CPU for each step policy, the service's CPU alarms
 // (which notify topics), and its scheduled actions (cron in UTC). It returns EINVALID for a policy type it does not know.
 func (c *Cloud) PutScaling(ctx context.Context, ref release.GroupRef, s release.Scaling) error {
+	if ref.ECS() {
+		return c.putServiceScaling(ctx, ref, s)
+	}
 	group := ref.Name
 	for i, p := range s.Policies {
 		name := policyName(group, i)
@@ -592,19 +638,12 @@ func (c *Cloud) putStepPolicy(ctx context.Context, group, name string, p elevato
 // exists the engine calls DeleteGroup again after a failure, so nothing
 // is left behind once it is gone. A group already gone is nil.
 func (c *Cloud) DeleteGroup(ctx context.Context, ref release.GroupRef) error {
-	group := ref.Name
-	alarms, err := c.alarms.Alarms(ctx, alarmPrefix(group))
-	if err != nil {
-		return err
+	if ref.ECS() {
+		return c.deleteService(ctx, ref)
 	}
-	if len(alarms) > 0 {
-		names := make([]string, len(alarms))
-		for i, a := range alarms {
-			names[i] = a.Name
-		}
-		if err := c.alarms.DeleteAlarms(ctx, names); err != nil {
-			return err
-		}
+	group := ref.Name
+	if err := c.deleteAlarms(ctx, group); err != nil {
+		return err
 	}
 	if err := c.compute.DeleteLaunchTemplate(ctx, group); err != nil {
 		return err
@@ -614,7 +653,9 @@ func (c *Cloud) DeleteGroup(ctx context.Context, ref release.GroupRef) error {
 
 // Remains returns the launch templates carrying f's tags and, when f names
 // an app, the alarms named after the app's groups in f's orbit (of f's
-// release only, when f has one: its short id is in the group's name). It
+// release only, when f has one: its short id is in the group's name) and
+// the ACTIVE task definition revisions of the app's ECS services in the
+// orbit carrying f's tags. It
 // returns EINVALID when f has no orbit, and the adapters' errors (EAWS).
 func (c *Cloud) Remains(ctx context.Context, f release.GroupFilter) ([]release.Remain, error) {
 	if f.Orbit == "" {
@@ -637,6 +678,11 @@ func (c *Cloud) Remains(ctx context.Context, f release.GroupFilter) ([]release.R
 	if f.App == "" {
 		return out, nil
 	}
+	tds, err := c.taskDefinitionRemains(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, tds...)
 	// Alarms carry no tags to filter by: they are named after their group
 	// (see alarmPrefix), <app>-<orbit>-<service>-<short id>-policy-...
 	prefix := f.App + "-" + f.Orbit + "-"
@@ -667,8 +713,8 @@ func (c *Cloud) Remains(ctx context.Context, f release.GroupFilter) ([]release.R
 	return out, nil
 }
 
-// DeleteRemain deletes a launch template or an alarm; one already gone is
-// nil. It returns EINVALID for another kind, and the adapters' errors
+// DeleteRemain deletes a launch template, an alarm or a task definition
+// revision (deregistered, then deleted); one already gone is nil. It returns EINVALID for another kind, and the adapters' errors
 // (EAWS).
 func (c *Cloud) DeleteRemain(ctx context.Context, r release.Remain) error {
 	switch r.Kind {
@@ -676,6 +722,8 @@ func (c *Cloud) DeleteRemain(ctx context.Context, r release.Remain) error {
 		return c.compute.DeleteLaunchTemplate(ctx, r.Name)
 	case release.RemainAlarm:
 		return c.alarms.DeleteAlarms(ctx, []string{r.Name})
+	case release.RemainTaskDefinition:
+		return c.deleteTaskDefinition(ctx, r.Name)
 	}
 	return elevator.Errorf(elevator.EINVALID, "delete %s in %s: not something a release makes", r, c.region)
 }

@@ -1,0 +1,703 @@
+package awsrelease
+
+// ECS services released through the Cloud on moto, read back with the
+// SDK. moto keeps ECS services, task definitions, load balancer settings
+// and Application Auto Scaling targets, but it starts no task for a
+// service, never registers one in a target group and never fails a
+// deployment (moto/ecs/models.py). So the Cloud talks to moto through
+// ecsProxy, a fault-injecting proxy in front of moto (an HTTP client the
+// SDK sends through) that answers ListTasks and DescribeTasks with the
+// running tasks a service of that desired count would have, each with a
+// private address, DescribeTargetHealth of the target groups of ECS
+// services with those addresses healthy, and can mark a service's
+// deployment FAILED in DescribeServices. Everything else goes to moto
+// unchanged.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	aassdk "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
+	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	ecssdk "github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	elbv2sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/aws/cloudwatch"
+	"github.com/elevatorhq/elevator/internal/release"
+)
+
+// ecsProxy is the fault-injecting proxy in front of moto described above.
+type ecsProxy struct {
+	next    aws.HTTPClient
+	ecs     *ecssdk.Client // straight to moto
+	cluster string
+
+	mu     sync.Mutex
+	failed map[string]string // service -> the reason its deployment failed
+	// tasks, when set for a service, are its tasks' last statuses, in
+	// place of desired-count RUNNING ones; a status ending in
+	// "/UNHEALTHY" makes the task's health UNHEALTHY.
+	tasks map[string][]string
+}
+
+func newECSProxy(cfg aws.Config, cluster string) *ecsProxy {
+	return &ecsProxy{next: http.DefaultClient, ecs: ecssdk.NewFromConfig(cfg), cluster: cluster, failed: map[string]string{}, tasks: map[string][]string{}}
+}
+
+// fail makes the proxy say the service's primary deployment FAILED.
+func (p *ecsProxy) fail(service, reason string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failed[service] = reason
+}
+
+func (p *ecsProxy) Do(r *http.Request) (*http.Response, error) {
+	switch op := operation(r); op {
+	case "ListTasks", "DescribeTasks":
+		var in map[string]any
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(body, &in); err != nil {
+			return nil, err
+		}
+		if op == "ListTasks" {
+			return p.listTasks(r, in)
+		}
+		return p.describeTasks(r, in)
+	case "DescribeTargetHealth":
+		return p.targetHealth(r)
+	case "DescribeServices":
+		resp, err := p.next.Do(r)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return resp, err
+		}
+		return p.failDeployments(resp)
+	}
+	return p.next.Do(r)
+}
+
+// services is what moto has of the cluster's services.
+func (p *ecsProxy) services(ctx context.Context) ([]ecstypes.Service, error) {
+	list, err := p.ecs.ListServices(ctx, &ecssdk.ListServicesInput{Cluster: aws.String(p.cluster)})
+	if err != nil || len(list.ServiceArns) == 0 {
+		return nil, err
+	}
+	var out []ecstypes.Service
+	for arns := list.ServiceArns; len(arns) > 0; {
+		n := min(10, len(arns))
+		d, err := p.ecs.DescribeServices(ctx, &ecssdk.DescribeServicesInput{Cluster: aws.String(p.cluster), Services: arns[:n]})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d.Services...)
+		arns = arns[n:]
+	}
+	return out, nil
+}
+
+// taskIP is the private address of a service's i-th task.
+func taskIP(service string, i int) string {
+	h := fnv.New32a()
+	h.Write([]byte(service))
+	return fmt.Sprintf("10.%d.%d.%d", 100+h.Sum32()%50, h.Sum32()>>8%250, i+1)
+}
+
+// setTasks makes the proxy answer with tasks of these last statuses for
+// the service.
+func (p *ecsProxy) setTasks(service string, statuses ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tasks[service] = statuses
+}
+
+func (p *ecsProxy) listTasks(r *http.Request, in map[string]any) (*http.Response, error) {
+	name, _ := in["serviceName"].(string)
+	arns := []string{}
+	st, _ := in["desiredStatus"].(string)
+	p.mu.Lock()
+	statuses, set := p.tasks[name]
+	p.mu.Unlock()
+	if set {
+		for i, s := range statuses {
+			if (st == "STOPPED") == strings.HasPrefix(s, "STOPPED") {
+				arns = append(arns, fmt.Sprintf("arn:aws:ecs:us-east-1:000000000000:task/%s/%s.%d", p.cluster, name, i))
+			}
+		}
+		return jsonAnswer(r, map[string]any{"taskArns": arns})
+	}
+	if st != "STOPPED" {
+		d, err := p.ecs.DescribeServices(r.Context(), &ecssdk.DescribeServicesInput{Cluster: aws.String(p.cluster), Services: []string{name}})
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range d.Services {
+			if aws.ToString(s.ServiceName) != name || aws.ToString(s.Status) == "INACTIVE" {
+				continue
+			}
+			for i := range int(s.DesiredCount) {
+				arns = append(arns, fmt.Sprintf("arn:aws:ecs:us-east-1:000000000000:task/%s/%s.%d", p.cluster, name, i))
+			}
+		}
+	}
+	return jsonAnswer(r, map[string]any{"taskArns": arns})
+}
+
+func (p *ecsProxy) describeTasks(r *http.Request, in map[string]any) (*http.Response, error) {
+	var tasks []map[string]any
+	list, _ := in["tasks"].([]any)
+	for _, a := range list {
+		arn, _ := a.(string)
+		id := arn[strings.LastIndexByte(arn, '/')+1:]
+		dot := strings.LastIndexByte(id, '.')
+		i, _ := strconv.Atoi(id[dot+1:])
+		status, health := "RUNNING", "HEALTHY"
+		p.mu.Lock()
+		if statuses, ok := p.tasks[id[:dot]]; ok && i < len(statuses) {
+			status, health, _ = strings.Cut(statuses[i], "/")
+			if health == "" {
+				health = "HEALTHY"
+			}
+		}
+		p.mu.Unlock()
+		tasks = append(tasks, map[string]any{
+			"taskArn": arn, "lastStatus": status, "desiredStatus": "RUNNING", "healthStatus": health,
+			"attachments": []any{map[string]any{"type": "ElasticNetworkInterface", "status": "ATTACHED", "details": []any{
+				map[string]any{"name": "privateIPv4Address", "value": taskIP(id[:dot], i)},
+			}}},
+		})
+	}
+	return jsonAnswer(r, map[string]any{"tasks": tasks, "failures": []any{}})
+}
+
+func (p *ecsProxy) targetHealth(r *http.Request) (*http.Response, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, err
+	}
+	tg := form.Get("TargetGroupArn")
+	services, err := p.services(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	var ips []string
+	ours := false
+	for _, s := range services {
+		for _, lb := range s.LoadBalancers {
+			if aws.ToString(lb.TargetGroupArn) != tg {
+				continue
+			}
+			ours = true
+			if aws.ToString(s.Status) == "INACTIVE" {
+				continue
+			}
+			for i := range int(s.DesiredCount) {
+				ips = append(ips, taskIP(aws.ToString(s.ServiceName), i))
+			}
+		}
+	}
+	if !ours {
+		return p.next.Do(r)
+	}
+	var b strings.Builder
+	b.WriteString(`<DescribeTargetHealthResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"><DescribeTargetHealthResult><TargetHealthDescriptions>`)
+	for _, ip := range ips {
+		fmt.Fprintf(&b, `<member><Target><Id>%s</Id><Port>8080</Port></Target><TargetHealth><State>healthy</State></TargetHealth></member>`, ip)
+	}
+	b.WriteString(`</TargetHealthDescriptions></DescribeTargetHealthResult><ResponseMetadata><RequestId>proxy</RequestId></ResponseMetadata></DescribeTargetHealthResponse>`)
+	return answer(r, "text/xml", []byte(b.String())), nil
+}
+
+func (p *ecsProxy) failDeployments(resp *http.Response) (*http.Response, error) {
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	services, _ := out["services"].([]any)
+	for _, s := range services {
+		m, _ := s.(map[string]any)
+		reason, ok := p.failed[fmt.Sprint(m["serviceName"])]
+		deps, _ := m["deployments"].([]any)
+		if !ok || len(deps) == 0 {
+			continue
+		}
+		d, _ := deps[0].(map[string]any)
+		d["rolloutState"], d["rolloutStateReason"] = "FAILED", reason
+	}
+	p.mu.Unlock()
+	if body, err = json.Marshal(out); err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+func jsonAnswer(r *http.Request, v any) (*http.Response, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return answer(r, "application/x-amz-json-1.1", body), nil
+}
+
+func answer(r *http.Request, contentType string, body []byte) *http.Response {
+	return &http.Response{
+		StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:        http.Header{"Content-Type": []string{contentType}, "X-Amzn-Requestid": []string{"proxy"}},
+		Body:          io.NopCloser(bytes.NewReader(body)),
+		ContentLength: int64(len(body)), Request: r,
+	}
+}
+
+// ecsWorld is one region of a world with the orbit's ECS cluster, an app's
+// web service (a security group and a target group of TargetType ip, and a
+// second for tests) and a Cloud that reaches moto through an ecsProxy.
+type ecsWorld struct {
+	*world
+	region       string
+	cluster      string
+	sg, tg, test string
+	proxy        *ecsProxy
+	cloud        *Cloud
+}
+
+func newECSWorld(t testing.TB) *ecsWorld {
+	t.Helper()
+	w := &ecsWorld{world: newWorld(t, "us-east-1"), region: "us-east-1", cluster: elevator.ECSClusterName(orbitName)}
+	ctx := context.Background()
+	cfg := w.cfg(w.region)
+	// The orbit's cluster, as its ECS stack makes it.
+	if _, err := ecssdk.NewFromConfig(cfg).CreateCluster(ctx, &ecssdk.CreateClusterInput{ClusterName: aws.String(w.cluster),
+		CapacityProviders: []string{"FARGATE", "FARGATE_SPOT"}}); err != nil {
+		t.Fatal(err)
+	}
+	vpc := w.outputs[w.region]["VpcId"]
+	// Tagged for the app's web service, as its app stack makes them:
+	// releases use only what is.
+	tags := map[string]string{elevator.TagOrbit: orbitName, elevator.TagApp: "shop", elevator.TagService: "web"}
+	sg, err := ec2sdk.NewFromConfig(cfg).CreateSecurityGroup(ctx, &ec2sdk.CreateSecurityGroupInput{
+		GroupName: aws.String("shop-rel-web"), Description: aws.String("web"), VpcId: aws.String(vpc),
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSecurityGroup, Tags: ec2Tags(tags)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.sg = aws.ToString(sg.GroupId)
+	elb := elbv2sdk.NewFromConfig(cfg)
+	for i, p := range []*string{&w.tg, &w.test} {
+		tg, err := elb.CreateTargetGroup(ctx, &elbv2sdk.CreateTargetGroupInput{
+			Name: aws.String(fmt.Sprintf("shop-web-%d", i)), Protocol: elbv2types.ProtocolEnumHttp, Port: aws.Int32(8080),
+			VpcId: aws.String(vpc), TargetType: elbv2types.TargetTypeEnumIp, HealthCheckPath: aws.String("/health"), Tags: elbTags(tags)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		*p = aws.ToString(tg.TargetGroups[0].TargetGroupArn)
+	}
+	w.proxy = newECSProxy(cfg, w.cluster)
+	via := cfg.Copy()
+	via.HTTPClient = w.proxy
+	w.cloud = NewCloud(via)
+	return w
+}
+
+// spec is the web service's group of a release, as the engine builds it.
+func (w *ecsWorld) spec(releaseID, short string, targetGroups ...string) release.GroupSpec {
+	return release.GroupSpec{
+		Name:             "shop-" + orbitName + "-web-" + short,
+		Subnets:          w.privateSubnets(w.region)[:2],
+		SecurityGroups:   []string{w.sg},
+		TargetGroups:     targetGroups,
+		Capacity:         release.Capacity{Min: 2, Max: 4, Desired: 2},
+		HealthCheckGrace: 45 * time.Second,
+		Tags: map[string]string{elevator.TagOrbit: orbitName, elevator.TagApp: "shop", elevator.TagService: "web",
+			elevator.TagRelease: releaseID, elevator.TagManagedBy: "elevator"},
+		ECS: &release.ECSSpec{
+			Cluster: w.cluster, Container: "web", Image: "public.ecr.aws/nginx/nginx:" + short,
+			CPU: 512, Memory: 1024, Ports: []elevator.ReleasePort{{Container: 8080, Protocol: "tcp"}},
+			Command:  []string{"nginx", "-g", "daemon off;"},
+			Env:      map[string]string{"ELEVATOR_RELEASE_ID": releaseID, "ELEVATOR_APP": "shop", "LOG_LEVEL": "info"},
+			Secrets:  []elevator.ReleaseSecret{{Name: "DATABASE_PASSWORD", ValueFrom: "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf:password::"}},
+			Capacity: elevator.ECSFargate, TaskRole: "arn:aws:iam::000000000000:role/shop-web-task",
+			ExecutionRole: "arn:aws:iam::000000000000:role/shop-web-exec", LogGroup: strings.TrimSuffix(elevator.AppPath(orbitName, "shop"), "/"),
+		},
+	}
+}
+
+func (w *ecsWorld) groups(t *testing.T) map[string]release.Group {
+	t.Helper()
+	gs, err := w.cloud.Groups(context.Background(), release.GroupFilter{App: "shop", Orbit: orbitName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]release.Group{}
+	for _, g := range gs {
+		m[g.Name] = g
+	}
+	return m
+}
+
+func (w *ecsWorld) describe(t *testing.T, name string) ecstypes.Service {
+	t.Helper()
+	out, err := ecssdk.NewFromConfig(w.cfg(w.region)).DescribeServices(context.Background(), &ecssdk.DescribeServicesInput{
+		Cluster: aws.String(w.cluster), Services: []string{name}, Include: []ecstypes.ServiceField{ecstypes.ServiceFieldTags}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Services) != 1 {
+		t.Fatalf("service %s: %+v", name, out)
+	}
+	return out.Services[0]
+}
+
+func (w *ecsWorld) activeRevisions(t *testing.T, family string) []string {
+	t.Helper()
+	out, err := ecssdk.NewFromConfig(w.cfg(w.region)).ListTaskDefinitions(context.Background(), &ecssdk.ListTaskDefinitionsInput{FamilyPrefix: aws.String(family)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.TaskDefinitionArns
+}
+
+func healthyTargets(t *testing.T, c *Cloud, tg string) []string {
+	t.Helper()
+	targets, err := c.Targets(context.Background(), tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, x := range targets {
+		if x.State == release.TargetHealthy {
+			ids = append(ids, x.InstanceID)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func targetIDs(g release.Group) []string {
+	var ids []string
+	for _, in := range g.Instances {
+		if in.Lifecycle == release.LifecycleInService && in.Healthy {
+			ids = append(ids, in.TargetID())
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func TestAnECSReleaseMakesItsServiceAndTheNextReplacesAndDeletesIt(t *testing.T) {
+	w := newECSWorld(t)
+	ctx := context.Background()
+	c := w.cloud
+
+	// Release 1: its service, made twice (a retried step) with one
+	// revision of its task definition.
+	first := w.spec("20261130-071500000-aaaa", "aaaa", w.tg)
+	old := release.GroupRef{Name: first.Name, Cluster: w.cluster}
+	for range 2 {
+		if err := c.CreateGroup(ctx, first, "token-aaaa"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if revs := w.activeRevisions(t, first.Name); len(revs) != 1 {
+		t.Errorf("task definition revisions %v, want one", revs)
+	}
+	svc := w.describe(t, first.Name)
+	if len(svc.LoadBalancers) != 1 || aws.ToString(svc.LoadBalancers[0].TargetGroupArn) != w.tg ||
+		aws.ToString(svc.LoadBalancers[0].ContainerName) != "web" || aws.ToInt32(svc.LoadBalancers[0].ContainerPort) != 8080 {
+		t.Errorf("load balancers %+v", svc.LoadBalancers)
+	}
+	if svc.DesiredCount != 2 || svc.PropagateTags != ecstypes.PropagateTagsService || svc.NetworkConfiguration == nil ||
+		!slices.Equal(svc.NetworkConfiguration.AwsvpcConfiguration.Subnets, first.Subnets) {
+		t.Errorf("service %+v", svc)
+	}
+	td, err := ecssdk.NewFromConfig(w.cfg(w.region)).DescribeTaskDefinition(ctx, &ecssdk.DescribeTaskDefinitionInput{TaskDefinition: svc.TaskDefinition})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cd := td.TaskDefinition.ContainerDefinitions[0]
+	var env []string
+	for _, kv := range cd.Environment {
+		env = append(env, aws.ToString(kv.Name)+"="+aws.ToString(kv.Value))
+	}
+	if aws.ToString(cd.Name) != "web" || aws.ToString(cd.Image) != "public.ecr.aws/nginx/nginx:aaaa" || td.TaskDefinition.NetworkMode != ecstypes.NetworkModeAwsvpc ||
+		!slices.Equal(env, []string{"ELEVATOR_APP=shop", "ELEVATOR_RELEASE_ID=20261130-071500000-aaaa", "LOG_LEVEL=info"}) ||
+		len(cd.Secrets) != 1 || aws.ToString(cd.Secrets[0].ValueFrom) != first.ECS.Secrets[0].ValueFrom ||
+		cd.LogConfiguration == nil || cd.LogConfiguration.Options["awslogs-group"] != first.ECS.LogGroup || cd.LogConfiguration.Options["awslogs-stream-prefix"] != "web" {
+		t.Errorf("container %+v", cd)
+	}
+
+	// Its tasks are instances, registered in its target group by address.
+	g := w.groups(t)[first.Name]
+	if g.Cluster != w.cluster || g.Capacity.Desired != 2 || !slices.Equal(g.TargetGroups, []string{w.tg}) || g.ReleaseID() != first.Tags[elevator.TagRelease] {
+		t.Fatalf("group %+v", g)
+	}
+	if ids := targetIDs(g); len(ids) != 2 || !slices.Equal(ids, healthyTargets(t, c, w.tg)) {
+		t.Errorf("tasks %v, healthy targets %v", ids, healthyTargets(t, c, w.tg))
+	}
+
+	// Scaling: target, policies (with the step policy's alarm on the
+	// service's CPU) and a schedule.
+	sc := release.Scaling{Min: 2, Max: 6,
+		Policies: []elevator.ReleasePolicy{{Type: elevator.PolicyCPUTarget, Target: 60}, {Type: elevator.PolicyCPUScaleUp, Threshold: 80, Adjustment: 2}},
+		Schedule: []elevator.ReleaseSchedule{{Desired: 4, Cron: "0 8 * * 1-5"}},
+	}
+	if err := c.PutScaling(ctx, old, sc); err != nil {
+		t.Fatal(err)
+	}
+	asc := aassdk.NewFromConfig(w.cfg(w.region))
+	tgts, err := asc.DescribeScalableTargets(ctx, &aassdk.DescribeScalableTargetsInput{ServiceNamespace: aastypes.ServiceNamespaceEcs})
+	if err != nil || len(tgts.ScalableTargets) != 1 || aws.ToString(tgts.ScalableTargets[0].ResourceId) != "service/"+w.cluster+"/"+first.Name ||
+		aws.ToInt32(tgts.ScalableTargets[0].MinCapacity) != 2 || aws.ToInt32(tgts.ScalableTargets[0].MaxCapacity) != 6 {
+		t.Errorf("scalable targets %+v, %v", tgts, err)
+	}
+	alarms, err := cloudwatch.New(w.cfg(w.region)).Alarms(ctx, first.Name)
+	if err != nil || len(alarms) != 1 || alarms[0].Namespace != "AWS/ECS" || alarms[0].Dimensions["ServiceName"] != first.Name ||
+		alarms[0].Dimensions["ClusterName"] != w.cluster || len(alarms[0].Actions) != 1 {
+		t.Errorf("alarms %+v, %v", alarms, err)
+	}
+	if g := w.groups(t)[first.Name]; g.Capacity.Min != 2 || g.Capacity.Max != 6 {
+		t.Errorf("capacity after scaling %+v", g.Capacity)
+	}
+
+	// Release 2: a new service in the test target group first, then in
+	// the app's; it leaves the test target group.
+	second := w.spec("20261130-072000000-bbbb", "bbbb", w.tg, w.test)
+	next := release.GroupRef{Name: second.Name, Cluster: w.cluster}
+	second.Absent = true
+	if err := c.CreateGroup(ctx, second, "token-bbbb"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DetachTargetGroups(ctx, next, []string{w.test}); err != nil {
+		t.Fatal(err)
+	}
+	if g := w.groups(t)[second.Name]; !slices.Equal(g.TargetGroups, []string{w.tg}) || g.Capacity.Desired != 2 {
+		t.Errorf("new service after leaving the test target group %+v", g)
+	}
+
+	// Cut-over: the old service leaves all its target groups, scaled to
+	// 0 with its count recorded; a failure's cleanup would attach it
+	// again with that count (shown here), the success deletes it.
+	if err := c.DetachTargetGroups(ctx, old, []string{w.tg}); err != nil {
+		t.Fatal(err)
+	}
+	if svc := w.describe(t, first.Name); svc.DesiredCount != 0 || tag(svc.Tags, elevator.TagDetachedDesired) != "2" {
+		t.Errorf("detached old service: desired %d, tags %v", svc.DesiredCount, svc.Tags)
+	}
+	if g := w.groups(t)[first.Name]; len(g.Instances) != 0 {
+		t.Errorf("old service still has tasks %+v", g.Instances)
+	}
+	if err := c.DetachTargetGroups(ctx, old, []string{w.tg}); err != nil { // again: harmless
+		t.Fatal(err)
+	}
+	if err := c.AttachTargetGroups(ctx, old, []string{w.tg}); err != nil {
+		t.Fatal(err)
+	}
+	if svc := w.describe(t, first.Name); svc.DesiredCount != 2 || tag(svc.Tags, elevator.TagDetachedDesired) != "" {
+		t.Errorf("attached again: desired %d, tags %v", svc.DesiredCount, svc.Tags)
+	}
+	if err := c.DetachTargetGroups(ctx, old, []string{w.tg}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := c.DeleteGroup(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if svc := w.describe(t, first.Name); aws.ToString(svc.Status) != "INACTIVE" {
+		t.Errorf("old service %s, want INACTIVE", aws.ToString(svc.Status))
+	}
+	if revs := w.activeRevisions(t, first.Name); len(revs) != 0 {
+		t.Errorf("old task definition still ACTIVE: %v", revs)
+	}
+	if tgts, _ := asc.DescribeScalableTargets(ctx, &aassdk.DescribeScalableTargetsInput{ServiceNamespace: aastypes.ServiceNamespaceEcs}); len(tgts.ScalableTargets) != 0 {
+		t.Errorf("scalable targets left %+v", tgts.ScalableTargets)
+	}
+	if alarms, err := cloudwatch.New(w.cfg(w.region)).Alarms(ctx, first.Name); err != nil || len(alarms) != 0 {
+		t.Errorf("alarms left %+v, %v", alarms, err)
+	}
+	gs := w.groups(t)
+	if len(gs) != 1 || !slices.Equal(targetIDs(gs[second.Name]), healthyTargets(t, c, w.tg)) {
+		t.Errorf("groups after the cut-over %+v; healthy %v", gs, healthyTargets(t, c, w.tg))
+	}
+	if err := c.SetCapacity(ctx, old, release.Capacity{Desired: 1}); !errors.Is(err, release.ErrNotFound) {
+		t.Errorf("sizing a deleted service: %v", err)
+	}
+}
+
+func TestAnECSServiceWhoseDeploymentFailedSaysWhy(t *testing.T) {
+	w := newECSWorld(t)
+	ctx := context.Background()
+	spec := w.spec("20261130-071500000-cccc", "cccc", w.tg)
+	if err := w.cloud.CreateGroup(ctx, spec, "token-cccc"); err != nil {
+		t.Fatal(err)
+	}
+	if g := w.groups(t)[spec.Name]; g.Failed != "" {
+		t.Fatalf("failed before the proxy says so: %q", g.Failed)
+	}
+	w.proxy.fail(spec.Name, "ECS deployment circuit breaker: tasks failed to start.")
+	if g := w.groups(t)[spec.Name]; g.Failed != "ECS deployment circuit breaker: tasks failed to start." {
+		t.Errorf("Failed %q", g.Failed)
+	}
+	// An orbit without a cluster in the region: refused, not retried.
+	nowhere := w.spec("20261130-071500000-hhhh", "hhhh", w.tg)
+	nowhere.ECS.Cluster = elevator.ECSClusterName("elsewhere")
+	if err := w.cloud.CreateGroup(ctx, nowhere, "token-hhhh"); elevator.ErrorCode(err) != elevator.EINVALID || !strings.Contains(err.Error(), "ecs:") {
+		t.Errorf("creating in a missing cluster: %v", err)
+	}
+	// A service of that name from another release is not taken for this
+	// release's.
+	other := w.spec("20261130-071600000-dddd", "cccc", w.tg)
+	if err := w.cloud.CreateGroup(ctx, other, "token-dddd"); elevator.ErrorCode(err) != elevator.EINVALID {
+		t.Errorf("creating over another release's service: %v", err)
+	}
+}
+
+func TestTaskDefinitionsLeftByAReleaseAreRemainsAndDeleted(t *testing.T) {
+	w := newECSWorld(t)
+	ctx := context.Background()
+	spec := w.spec("20261130-071500000-eeee", "eeee")
+	if _, err := w.cloud.taskDefinition(ctx, spec); err != nil { // a release that stopped before its service
+		t.Fatal(err)
+	}
+	f := release.GroupFilter{App: "shop", Orbit: orbitName}
+	rs, err := w.cloud.Remains(ctx, f)
+	if err != nil || len(rs) != 1 || rs[0].Kind != release.RemainTaskDefinition || rs[0].Name != spec.Name+":1" || rs[0].ReleaseID != spec.Tags[elevator.TagRelease] {
+		t.Fatalf("remains %+v, %v", rs, err)
+	}
+	if rs, _ := w.cloud.Remains(ctx, release.GroupFilter{App: "shop", Orbit: orbitName, ReleaseID: "20261130-071500000-ffff"}); len(rs) != 0 {
+		t.Errorf("remains of another release %+v", rs)
+	}
+	if err := w.cloud.DeleteRemain(ctx, rs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if rs, _ := w.cloud.Remains(ctx, f); len(rs) != 0 {
+		t.Errorf("remains after delete %+v", rs)
+	}
+	if err := w.cloud.DeleteRemain(ctx, rs[0]); err != nil {
+		t.Errorf("deleting it again: %v", err)
+	}
+}
+
+func tag(tags []ecstypes.Tag, key string) string {
+	for _, t := range tags {
+		if aws.ToString(t.Key) == key {
+			return aws.ToString(t.Value)
+		}
+	}
+	return ""
+}
+
+// The engine's release of an ECS service, end to end on moto (through
+// ecsProxy): the first release makes the service in the app's target
+// group, the second replaces it, deleting the first service and its task
+// definition. A build whose release documents cannot have ECS services
+// yet (Check wants an instance type) skips, saying so.
+func TestTheEngineReleasesAnECSServiceAndTheNextReplacesIt(t *testing.T) {
+	w := newECSWorld(t)
+	ctx := context.Background()
+	c := w.cfg(w.region)
+	c.HTTPClient = w.proxy
+	e := w.engine(w.backend(c), "ecs")
+	first := w.release("1")
+	if err := first.Check(); err != nil && strings.Contains(err.Error(), "instance_type") {
+		t.Skipf("release documents of this build cannot have ECS services: %v", err)
+	}
+	if rec := w.run(t, e, first); rec.State != elevator.StateSuccess {
+		t.Fatalf("first release: %s (%s)", rec.State, rec.Error)
+	}
+	name := release.GroupName(first, "web")
+	svc := w.describe(t, name)
+	if aws.ToString(svc.Status) != "ACTIVE" || len(svc.LoadBalancers) != 1 || aws.ToString(svc.LoadBalancers[0].TargetGroupArn) != w.tg ||
+		aws.ToInt32(svc.LoadBalancers[0].ContainerPort) != 8080 || tag(svc.Tags, elevator.TagRelease) != first.ID {
+		t.Errorf("first service %+v", svc)
+	}
+	td, err := ecssdk.NewFromConfig(w.cfg(w.region)).DescribeTaskDefinition(ctx, &ecssdk.DescribeTaskDefinitionInput{TaskDefinition: svc.TaskDefinition})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cd := td.TaskDefinition.ContainerDefinitions[0]
+	env := map[string]string{}
+	for _, kv := range cd.Environment {
+		env[aws.ToString(kv.Name)] = aws.ToString(kv.Value)
+	}
+	if aws.ToString(cd.Image) != "public.ecr.aws/nginx/nginx:1" || env["ELEVATOR_RELEASE_ID"] != first.ID || env["LOG_LEVEL"] != "info" ||
+		cd.LogConfiguration == nil || cd.LogConfiguration.Options["awslogs-group"] != strings.TrimSuffix(elevator.AppPath(orbitName, "shop"), "/") {
+		t.Errorf("container %+v, environment %v", cd, env)
+	}
+
+	second := w.release("2")
+	if rec := w.run(t, e, second); rec.State != elevator.StateSuccess {
+		t.Fatalf("second release: %s (%s)", rec.State, rec.Error)
+	}
+	if svc := w.describe(t, name); aws.ToString(svc.Status) != "INACTIVE" {
+		t.Errorf("first service %s after the second release, want INACTIVE", aws.ToString(svc.Status))
+	}
+	if revs := w.activeRevisions(t, name); len(revs) != 0 {
+		t.Errorf("first task definition still ACTIVE: %v", revs)
+	}
+	next := w.describe(t, release.GroupName(second, "web"))
+	if aws.ToString(next.Status) != "ACTIVE" || len(next.LoadBalancers) != 1 || aws.ToString(next.LoadBalancers[0].TargetGroupArn) != w.tg {
+		t.Errorf("second service %+v", next)
+	}
+}
+
+func TestAServicesTasksAreInstancesByTheirLifecycleWithStoppedOnesTerminated(t *testing.T) {
+	w := newECSWorld(t)
+	spec := w.spec("20261130-071500000-gggg", "gggg", w.tg)
+	if err := w.cloud.CreateGroup(context.Background(), spec, "token-gggg"); err != nil {
+		t.Fatal(err)
+	}
+	statuses := []string{"PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "RUNNING/UNHEALTHY", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED", "STOPPED"}
+	w.proxy.setTasks(spec.Name, statuses...)
+	g := w.groups(t)[spec.Name]
+	var got []string
+	for _, in := range g.Instances {
+		got = append(got, fmt.Sprintf("%s:%v", in.Lifecycle, in.Healthy))
+	}
+	want := []string{"Pending:true", "Pending:true", "Pending:true", "InService:true", "InService:false",
+		"Terminating:true", "Terminating:true", "Terminating:true", "Terminated:true", "Terminated:true"}
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("instances %v, want %v", got, want)
+	}
+	for _, in := range g.Instances {
+		if in.Target == "" || in.TargetID() != in.Target || in.ID == in.Target {
+			t.Errorf("task %+v: want its address as its target", in)
+		}
+	}
+}
