@@ -351,3 +351,20 @@ func TestTasksAreListedRunningAndStoppedWithTheirPrivateAddress(t *testing.T) {
 		t.Errorf("tasks of a missing service: %v, %v", tasks, err)
 	}
 }
+
+func TestOnlyThePrimaryDeploymentsFailureFailsAService(t *testing.T) {
+	for _, c := range []struct {
+		deps []Deployment
+		want string
+	}{
+		{nil, ""},
+		{[]Deployment{{Status: "PRIMARY", RolloutState: "IN_PROGRESS"}}, ""},
+		{[]Deployment{{Status: "PRIMARY", RolloutState: "COMPLETED"}, {Status: "ACTIVE", RolloutState: "FAILED", Reason: "old"}}, ""},
+		{[]Deployment{{Status: "PRIMARY", RolloutState: "FAILED", Reason: "tasks failed to start"}}, "tasks failed to start"},
+		{[]Deployment{{Status: "ACTIVE", RolloutState: "COMPLETED"}, {Status: "PRIMARY", RolloutState: "FAILED"}}, "the deployment failed"},
+	} {
+		if got := (Service{Deployments: c.deps}).Failed(); got != c.want {
+			t.Errorf("Failed() of %+v = %q, want %q", c.deps, got, c.want)
+		}
+	}
+}

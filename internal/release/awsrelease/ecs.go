@@ -199,6 +199,16 @@ func capacityProvider(capacity, orbit string) (string, error) {
 // it), and creates its service unless one of that name exists with
 // spec's release.
 func (c *Cloud) createService(ctx context.Context, spec release.GroupSpec, token string) error {
+	err := c.createServiceIn(ctx, spec, token)
+	if errors.Is(err, ecs.ErrClusterNotFound) {
+		// Retrying cannot help: the orbit has no cluster in the region.
+		return elevator.Errorf(elevator.EINVALID, "create ECS service %s in %s: the orbit has no ECS cluster %s there (its manifest needs an `ecs:` section, then `orbit up`): %w",
+			spec.Name, c.region, spec.ECS.Cluster, err)
+	}
+	return err
+}
+
+func (c *Cloud) createServiceIn(ctx context.Context, spec release.GroupSpec, token string) error {
 	e := spec.ECS
 	rel := spec.Tags[elevator.TagRelease]
 	what := fmt.Sprintf("create ECS service %s of cluster %s in %s", spec.Name, e.Cluster, c.region)

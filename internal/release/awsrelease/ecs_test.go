@@ -572,6 +572,12 @@ func TestAnECSServiceWhoseDeploymentFailedSaysWhy(t *testing.T) {
 	if g := w.groups(t)[spec.Name]; g.Failed != "ECS deployment circuit breaker: tasks failed to start." {
 		t.Errorf("Failed %q", g.Failed)
 	}
+	// An orbit without a cluster in the region: refused, not retried.
+	nowhere := w.spec("20261130-071500000-hhhh", "hhhh", w.tg)
+	nowhere.ECS.Cluster = elevator.ECSClusterName("elsewhere")
+	if err := w.cloud.CreateGroup(ctx, nowhere, "token-hhhh"); elevator.ErrorCode(err) != elevator.EINVALID || !strings.Contains(err.Error(), "ecs:") {
+		t.Errorf("creating in a missing cluster: %v", err)
+	}
 	// A service of that name from another release is not taken for this
 	// release's.
 	other := w.spec("20261130-071600000-dddd", "cccc", w.tg)
