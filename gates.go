@@ -251,8 +251,16 @@ func (x ReleaseTest) check(r *Release, phase, at string, bad func(string, ...any
 		if len(x.Command) == 0 || strings.TrimSpace(x.Command[0]) == "" {
 			bad("%s.command: a %s test needs a command", at, x.Kind)
 		}
-		if x.Kind == TestSSM && x.Service != "" && r.Service(x.Service) == nil {
-			bad("%s.service %q: not a service of the release", at, x.Service)
+		if x.Kind == TestSSM {
+			on := r.Service(x.Service)
+			if x.Service == "" && len(r.Services) > 0 {
+				on = &r.Services[0]
+			}
+			if x.Service != "" && on == nil {
+				bad("%s.service %q: not a service of the release", at, x.Service)
+			} else if on != nil && on.ECS != nil {
+				bad("%s.service: an ssm test runs on an instance of its service (without service, the first), and %s runs on ECS", at, on.Name)
+			}
 		}
 	default:
 		bad("%s.kind %q: want %s, %s or %s", at, x.Kind, TestHTTP, TestCommand, TestSSM)

@@ -547,7 +547,9 @@ func (s *ReleaseService) check(r *Release, at string, bad func(string, ...any)) 
 	if !namePattern.MatchString(s.Name) {
 		bad("%s.name %q: want 1 to 20 lowercase letters, digits or '-', starting with a letter", at, s.Name)
 	}
-	if s.InstanceType == "" {
+	if s.ECS != nil {
+		s.checkECS(at, bad)
+	} else if s.InstanceType == "" {
 		bad("%s.instance_type: missing", at)
 	}
 	s.checkUserData(r, at, bad)
@@ -642,6 +644,21 @@ func (s *ReleaseService) check(r *Release, at string, bad func(string, ...any)) 
 		if len(pl.Subnets) == 0 {
 			bad("%s.subnets: want at least one", pat)
 		}
+		if s.ECS != nil {
+			pl.checkECS(pat, bad)
+		} else {
+			for _, f := range []struct {
+				name string
+				set  bool
+			}{
+				{"cluster", pl.Cluster != ""}, {"task_role", pl.TaskRole != ""}, {"execution_role", pl.ExecutionRole != ""},
+				{"log_group", pl.LogGroup != ""}, {"env", len(pl.Env) > 0}, {"secrets", len(pl.Secrets) > 0},
+			} {
+				if f.set {
+					bad("%s.%s: only the placement of an ECS service (ecs set) has one", pat, f.name)
+				}
+			}
+		}
 		names := map[string]bool{}
 		for j, a := range pl.Alarms {
 			aat := fmt.Sprintf("%s.alarms[%d]", pat, j)
@@ -657,6 +674,105 @@ func (s *ReleaseService) check(r *Release, at string, bad func(string, ...any)) 
 	for _, reg := range r.Regions {
 		if s.Placement(reg) == nil {
 			bad("%s.placements: no placement in region %s", at, reg)
+		}
+	}
+}
+
+// envNamePattern is the form of an environment variable's name.
+var envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// isSecretARN reports whether s is what an ECS secret's valueFrom takes
+// from Elevator: the ARN of a Secrets Manager secret (optionally with
+// :json-key:version-stage:version-id) or of an SSM parameter.
+func isSecretARN(s string) bool {
+	f := strings.SplitN(s, ":", 6)
+	if len(f) != 6 || f[0] != "arn" || !slices.Contains([]string{"aws", "aws-cn", "aws-us-gov"}, f[1]) ||
+		!IsRegionName(f[3]) || !accountIDPattern.MatchString(f[4]) || strings.ContainsAny(s, " \t\n") {
+		return false
+	}
+	switch f[2] {
+	case "secretsmanager":
+		return strings.HasPrefix(f[5], "secret:") && len(f[5]) > len("secret:")
+	case "ssm":
+		return strings.HasPrefix(f[5], "parameter/") && len(f[5]) > len("parameter/")
+	}
+	return false
+}
+
+// checkECS checks the fields of a service that runs as ECS services: no
+// instance type, user data or lifecycle hooks, and a task ECS can run.
+func (s *ReleaseService) checkECS(at string, bad func(string, ...any)) {
+	if s.InstanceType != "" {
+		bad("%s.instance_type %q: an ECS service has none", at, s.InstanceType)
+	}
+	if s.UserData != "" {
+		bad("%s.user_data: an ECS service has none", at)
+	}
+	if len(s.Hooks) > 0 {
+		bad("%s.lifecycle_hooks: an ECS service has none", at)
+	}
+	e := s.ECS
+	switch e.Capacity {
+	case ECSFargate, ECSFargateSpot:
+		if e.CPU > 0 && e.Memory > 0 && !FargateAllows(e.CPU, e.Memory) {
+			bad("%s.ecs: cpu %d with memory %d: not a size Fargate takes (see FargateSizes)", at, e.CPU, e.Memory)
+		}
+	case ECSEC2:
+	default:
+		bad("%s.ecs.capacity %q: want %s, %s or %s", at, e.Capacity, ECSFargate, ECSFargateSpot, ECSEC2)
+	}
+	if e.CPU <= 0 {
+		bad("%s.ecs.cpu %d: want CPU units above 0", at, e.CPU)
+	}
+	if e.Memory <= 0 {
+		bad("%s.ecs.memory %d: want MiB above 0", at, e.Memory)
+	}
+	seen := map[ReleasePort]bool{}
+	for i, p := range e.Ports {
+		if p.Container < 1 || p.Container > 65535 || (p.Protocol != "tcp" && p.Protocol != "udp") {
+			bad("%s.ecs.ports[%d] %d/%s: want a port from 1 to 65535, tcp or udp", at, i, p.Container, p.Protocol)
+		}
+		if seen[p] {
+			bad("%s.ecs.ports[%d] %d/%s: listed twice", at, i, p.Container, p.Protocol)
+		}
+		seen[p] = true
+	}
+}
+
+// checkECS checks the fields of an ECS service's placement: the cluster,
+// the roles, the log group and the secrets' references.
+func (pl *ReleasePlacement) checkECS(at string, bad func(string, ...any)) {
+	if pl.Cluster == "" {
+		bad("%s.cluster: missing", at)
+	}
+	if !IsRoleARN(pl.TaskRole) {
+		bad("%s.task_role %q: want a role ARN", at, pl.TaskRole)
+	}
+	if !IsRoleARN(pl.ExecutionRole) {
+		bad("%s.execution_role %q: want a role ARN", at, pl.ExecutionRole)
+	}
+	if pl.LogGroup == "" {
+		bad("%s.log_group: missing", at)
+	}
+	if pl.InstanceProfile != "" {
+		bad("%s.instance_profile %q: an ECS service has none (its tasks act as task_role)", at, pl.InstanceProfile)
+	}
+	for name := range pl.Env {
+		if !envNamePattern.MatchString(name) {
+			bad("%s.env %q: not an environment variable name", at, name)
+		}
+	}
+	names := map[string]bool{}
+	for i, sec := range pl.Secrets {
+		sat := fmt.Sprintf("%s.secrets[%d]", at, i)
+		if !envNamePattern.MatchString(sec.Name) {
+			bad("%s.name %q: want an environment variable name (letters, digits and '_', not starting with a digit)", sat, sec.Name)
+		} else if names[sec.Name] {
+			bad("%s.name %q: listed twice", sat, sec.Name)
+		}
+		names[sec.Name] = true
+		if !isSecretARN(sec.ValueFrom) {
+			bad("%s.value_from: want the ARN of a Secrets Manager secret or SSM parameter", sat)
 		}
 	}
 }

@@ -265,3 +265,157 @@ func TestReleaseIDTimeIsWhenTheIdWasMade(t *testing.T) {
 		}
 	}
 }
+
+// ecsRelease is a valid release of two services: web on Auto Scaling
+// Groups and api on ECS (Fargate), both in one region.
+func ecsRelease() *Release {
+	return &Release{
+		ID: "20261123-120000-9f86d081", CreatedAt: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), CreatedBy: "arn:aws:iam::123456789012:user/ann",
+		App: "shop", Orbit: "prod", Version: "1.4.2", Regions: []string{"us-east-1"}, TimeoutSeconds: 3600,
+		Services: []ReleaseService{
+			{
+				Name: "web", InstanceType: "t3.small", UserData: "#!/bin/sh\n",
+				Capacity:   ReleaseCapacity{Min: 1, Max: 2},
+				Placements: []ReleasePlacement{{Region: "us-east-1", Image: "ami-0abcdef1234567890", Subnets: []string{"subnet-1"}, InstanceProfile: "shop-web"}},
+			},
+			{
+				Name: "api", Capacity: ReleaseCapacity{Min: 2, Max: 4},
+				ECS: &ReleaseECS{Capacity: ECSFargate, CPU: 512, Memory: 1024,
+					Ports: []ReleasePort{{Container: 8080, Protocol: "tcp"}, {Container: 9000, Protocol: "udp"}}, Env: map[string]string{"LOG_LEVEL": "info"}},
+				Placements: []ReleasePlacement{{
+					Region: "us-east-1", Image: "public.ecr.aws/nginx/nginx:1.4.2", Subnets: []string{"subnet-1"},
+					Cluster: ECSClusterName("prod"), TaskRole: "arn:aws:iam::123456789012:role/shop-prod-api-task",
+					ExecutionRole: "arn:aws:iam::123456789012:role/elevator/shop-prod-api-execution", LogGroup: "/elevator/prod/shop",
+					Env: map[string]string{"DATABASE_HOST": "db.example"},
+					Secrets: []ReleaseSecret{
+						{Name: "DATABASE_PASSWORD", ValueFrom: "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop-db-AbCdEf:password::"},
+						{Name: "TOKEN", ValueFrom: "arn:aws:ssm:us-east-1:123456789012:parameter/shop/token"},
+					},
+				}},
+			},
+		},
+	}
+}
+
+func TestReleaseCheckTakesAnECSService(t *testing.T) {
+	r := ecsRelease()
+	if err := r.Check(); err != nil {
+		t.Fatalf("Check() = %v, want nil", err)
+	}
+	for _, capacity := range []string{ECSFargateSpot, ECSEC2} {
+		r.Services[1].ECS.Capacity = capacity
+		if err := r.Check(); err != nil {
+			t.Errorf("Check() with capacity %s = %v, want nil", capacity, err)
+		}
+	}
+	r.Services[1].ECS.CPU, r.Services[1].ECS.Memory = 300, 700 // no Fargate size, but EC2 takes it
+	if err := r.Check(); err != nil {
+		t.Errorf("Check() of cpu 300, memory 700 on ec2 = %v, want nil", err)
+	}
+}
+
+// TestReleaseCheckRefusesBadECSFields breaks one field of a valid release
+// per row; Check must name it, and say nothing else.
+func TestReleaseCheckRefusesBadECSFields(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(web, api *ReleaseService)
+		want   []string
+	}{
+		{"an instance type, user data and hooks", func(_, api *ReleaseService) {
+			api.InstanceType, api.UserData = "t3.micro", "#!/bin/sh\n"
+			api.Hooks = []ReleaseHook{{Name: "drain", Transition: HookTerminating}}
+		}, []string{`services[1].instance_type "t3.micro": an ECS service has none`, `services[1].user_data: an ECS service has none`, `services[1].lifecycle_hooks: an ECS service has none`}},
+		{"an unknown capacity", func(_, api *ReleaseService) { api.ECS.Capacity = "lambda" },
+			[]string{`services[1].ecs.capacity "lambda": want fargate, fargate_spot or ec2`}},
+		{"a size Fargate does not take", func(_, api *ReleaseService) { api.ECS.Memory = 512 },
+			[]string{`services[1].ecs: cpu 512 with memory 512: not a size Fargate takes (see FargateSizes)`}},
+		{"a size Fargate Spot does not take", func(_, api *ReleaseService) { api.ECS.Capacity, api.ECS.CPU = ECSFargateSpot, 384 },
+			[]string{`services[1].ecs: cpu 384 with memory 1024: not a size Fargate takes (see FargateSizes)`}},
+		{"no cpu or memory", func(_, api *ReleaseService) { api.ECS.CPU, api.ECS.Memory, api.ECS.Capacity = 0, -1, ECSEC2 },
+			[]string{`services[1].ecs.cpu 0: want CPU units above 0`, `services[1].ecs.memory -1: want MiB above 0`}},
+		{"bad ports", func(_, api *ReleaseService) {
+			api.ECS.Ports = []ReleasePort{{Container: 0, Protocol: "tcp"}, {Container: 8080, Protocol: "sctp"}, {Container: 70000, Protocol: "udp"}, {Container: 9000, Protocol: "udp"}}
+		}, []string{`services[1].ecs.ports[0] 0/tcp: want a port from 1 to 65535, tcp or udp`, `services[1].ecs.ports[1] 8080/sctp: want a port from 1 to 65535, tcp or udp`,
+			`services[1].ecs.ports[2] 70000/udp: want a port from 1 to 65535, tcp or udp`}},
+		{"a port twice", func(_, api *ReleaseService) {
+			api.ECS.Ports = append(api.ECS.Ports, ReleasePort{Container: 8080, Protocol: "tcp"})
+		},
+			[]string{`services[1].ecs.ports[2] 8080/tcp: listed twice`}},
+		{"a placement without cluster, roles, log group or image", func(_, api *ReleaseService) {
+			p := &api.Placements[0]
+			p.Cluster, p.TaskRole, p.ExecutionRole, p.LogGroup, p.Image = "", "", "shop-prod-api-execution", "", ""
+		}, []string{`services[1].placements[0].image: missing`, `services[1].placements[0].cluster: missing`, `services[1].placements[0].task_role "": want a role ARN`,
+			`services[1].placements[0].execution_role "shop-prod-api-execution": want a role ARN`, `services[1].placements[0].log_group: missing`}},
+		{"an instance profile", func(_, api *ReleaseService) { api.Placements[0].InstanceProfile = "shop-api" },
+			[]string{`services[1].placements[0].instance_profile "shop-api": an ECS service has none (its tasks act as task_role)`}},
+		{"bad secrets and env", func(_, api *ReleaseService) {
+			p := &api.Placements[0]
+			p.Env["1BAD"] = "x"
+			p.Secrets = append(p.Secrets,
+				ReleaseSecret{Name: "DB-PASSWORD", ValueFrom: "arn:aws:secretsmanager:us-east-1:123456789012:secret:x"},
+				ReleaseSecret{Name: "TOKEN", ValueFrom: "arn:aws:ssm:us-east-1:123456789012:parameter/shop/token"},
+				ReleaseSecret{Name: "PLAIN", ValueFrom: "hunter2"},
+				ReleaseSecret{Name: "S3", ValueFrom: "arn:aws:s3:::bucket/key"})
+		}, []string{`services[1].placements[0].env "1BAD": not an environment variable name`,
+			`services[1].placements[0].secrets[2].name "DB-PASSWORD": want an environment variable name (letters, digits and '_', not starting with a digit)`,
+			`services[1].placements[0].secrets[3].name "TOKEN": listed twice`,
+			`services[1].placements[0].secrets[4].value_from: want the ARN of a Secrets Manager secret or SSM parameter`,
+			`services[1].placements[0].secrets[5].value_from: want the ARN of a Secrets Manager secret or SSM parameter`}},
+		{"ECS placement fields on an Auto Scaling Group service", func(web, _ *ReleaseService) {
+			p := &web.Placements[0]
+			p.Cluster, p.TaskRole, p.ExecutionRole, p.LogGroup = "elevator-prod", "arn:aws:iam::123456789012:role/a", "arn:aws:iam::123456789012:role/b", "/x"
+			p.Env, p.Secrets = map[string]string{"A": "b"}, []ReleaseSecret{{Name: "B", ValueFrom: "arn:aws:ssm:us-east-1:123456789012:parameter/b"}}
+		}, []string{`services[0].placements[0].cluster: only the placement of an ECS service (ecs set) has one`,
+			`services[0].placements[0].task_role: only the placement of an ECS service (ecs set) has one`,
+			`services[0].placements[0].execution_role: only the placement of an ECS service (ecs set) has one`,
+			`services[0].placements[0].log_group: only the placement of an ECS service (ecs set) has one`,
+			`services[0].placements[0].env: only the placement of an ECS service (ecs set) has one`,
+			`services[0].placements[0].secrets: only the placement of an ECS service (ecs set) has one`}},
+		{"an Auto Scaling Group service without an instance type", func(web, _ *ReleaseService) { web.InstanceType = "" },
+			[]string{`services[0].instance_type: missing`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ecsRelease()
+			tt.mutate(&r.Services[0], &r.Services[1])
+			err := r.Check()
+			if ErrorCode(err) != EINVALID {
+				t.Fatalf("Check() = %v, want EINVALID", err)
+			}
+			want := "release 20261123-120000-9f86d081 is invalid:\n  " + strings.Join(tt.want, "\n  ")
+			if err.Error() != want {
+				t.Errorf("Check():\n%v\nwant:\n%s", err, want)
+			}
+		})
+	}
+}
+
+func TestReleaseCheckRefusesAnSSMTestOnAnECSService(t *testing.T) {
+	for _, tt := range []struct {
+		service, want string
+	}{
+		{"api", `tests.smoke[0].service: an ssm test runs on an instance of its service (without service, the first), and api runs on ECS`},
+		{"", ""}, // the first service, web, runs on instances
+	} {
+		r := ecsRelease()
+		r.Tests = &ReleaseTests{Smoke: []ReleaseTest{{Name: "db", Kind: TestSSM, Service: tt.service, Command: []string{"true"}}}}
+		err := r.Check()
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("service %q: Check() = %v, want nil", tt.service, err)
+			}
+			continue
+		}
+		if err == nil || !strings.HasSuffix(err.Error(), "\n  "+tt.want) || strings.Count(err.Error(), "\n  ") != 1 {
+			t.Errorf("service %q: Check() = %v, want only %q", tt.service, err, tt.want)
+		}
+	}
+	r := ecsRelease()
+	r.Services[0], r.Services[1] = r.Services[1], r.Services[0]
+	r.Tests = &ReleaseTests{Smoke: []ReleaseTest{{Name: "db", Kind: TestSSM, Command: []string{"true"}}}}
+	want := `tests.smoke[0].service: an ssm test runs on an instance of its service (without service, the first), and api runs on ECS`
+	if err := r.Check(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("an ssm test without service when the first runs on ECS: Check() = %v, want %q", err, want)
+	}
+}

@@ -179,6 +179,9 @@ func (b *appBuilder) build(orbit string) *elevator.App {
 		if s.Runtime.Docker != nil {
 			b.checkNotSecret(s.Path+".runtime.docker.env", s.Runtime.Docker.Env, secretNames)
 		}
+		if s.Runtime.ECS != nil {
+			b.checkNotSecret(s.Path+".runtime.ecs.env", s.Runtime.ECS.Env, secretNames)
+		}
 		a.Services = append(a.Services, s)
 	}
 	b.checkSources(a)
@@ -302,11 +305,29 @@ func (b *appBuilder) testList(path string, items []any, a *elevator.App) []eleva
 				}
 			} else if x.Service != "" && a.Service(x.Service) == nil {
 				b.errorf(tp+".service", x.Service, "no such service; the app's services are %s", strings.Join(serviceNames(a), ", "))
+			} else if on := ssmTestService(a, x.Service); on != nil && on.Runtime.ECS != nil {
+				field, why := tp+".service", ""
+				if x.Service == "" {
+					field, why = tp+".kind", " (without service, the app's first)"
+				}
+				b.errorf(field, nil, "an ssm test runs on an instance of its service%s, and %s runs on ECS, which has none; name a service that runs on instances, or use kind: http or command", why, on.Name)
 			}
 		}
 		out = append(out, x)
 	}
 	return out
+}
+
+// ssmTestService is the service whose instance runs an ssm test that
+// names service: that one, or the app's first when "".
+func ssmTestService(a *elevator.App, service string) *elevator.Service {
+	if service == "" {
+		if len(a.Services) == 0 {
+			return nil
+		}
+		return &a.Services[0]
+	}
+	return a.Service(service)
 }
 
 func serviceNames(a *elevator.App) []string {
@@ -396,6 +417,9 @@ func (b *appBuilder) service(name string, m map[string]any, appEnv map[string]st
 		}
 		maps.Copy(s.Env, own)
 	}
+	if e := s.Runtime.ECS; e != nil {
+		b.ecsService(path, m, &s, e)
+	}
 	if d := s.Runtime.Docker; d != nil && s.Port != 0 && len(d.Ports) > 0 {
 		var hostPorts []string
 		found := false
@@ -409,6 +433,15 @@ func (b *appBuilder) service(name string, m map[string]any, appEnv map[string]st
 		}
 	}
 	s.LoadBalancer = b.loadBalancer(path, &s, obj(m["load_balancer"]))
+	if e := s.Runtime.ECS; e != nil && s.LoadBalancer.Type != elevator.LoadBalancerNone && s.Port != 0 &&
+		slices.Contains(e.Ports, elevator.ECSPort{Container: s.Port, Protocol: "udp"}) &&
+		!slices.Contains(e.Ports, elevator.ECSPort{Container: s.Port, Protocol: "tcp"}) {
+		field := path + ".port"
+		if _, given := m["port"]; !given {
+			field = path + ".runtime.ecs.ports[0]"
+		}
+		b.errorf(field, nil, "port %d is udp only, and the load balancer reaches the service over tcp; give port a tcp container port, such as %d/tcp in runtime.ecs.ports", s.Port, s.Port)
+	}
 	for i, r := range list(m["firewall"]) {
 		s.Firewall = append(s.Firewall, b.firewallRule(fmt.Sprintf("%s.firewall[%d]", path, i), obj(r)))
 	}
@@ -430,7 +463,7 @@ func (b *appBuilder) runtime(path string, m map[string]any) elevator.Runtime {
 	var r elevator.Runtime
 	v, ok := m["runtime"]
 	if !ok {
-		b.errorf(path, nil, "missing required field %q (how the service runs: docker or units)", "runtime")
+		b.errorf(path, nil, "missing required field %q (how the service runs: docker, units or ecs)", "runtime")
 		return r
 	}
 	rm, isMap := v.(map[string]any)
@@ -438,14 +471,23 @@ func (b *appBuilder) runtime(path string, m map[string]any) elevator.Runtime {
 		return r // faulted by the schema
 	}
 	path += ".runtime"
+	var given []string
+	for _, k := range []string{"docker", "units", "ecs"} {
+		if _, ok := rm[k]; ok {
+			given = append(given, k)
+		}
+	}
+	if len(given) != 1 {
+		has := "none"
+		if len(given) > 1 {
+			has = strings.Join(given, " and ")
+		}
+		b.errorf(path, nil, "give exactly one of docker (a container on instances), units (systemd units) or ecs (an ECS service); this has %s", has)
+	}
 	_, docker := rm["docker"]
 	_, units := rm["units"]
-	if docker == units {
-		has := "neither"
-		if docker {
-			has = "both"
-		}
-		b.errorf(path, nil, "give exactly one of docker (a container) or units (systemd units); this has %s", has)
+	if v, ok := rm["ecs"]; ok {
+		r.ECS = b.ecs(path+".ecs", obj(v))
 	}
 	if docker {
 		r.Docker = b.docker(path+".docker", obj(rm["docker"]))

@@ -92,11 +92,14 @@ func choice(parent, key string, om map[string]any) (whole bool, drop []string) {
 	case service && key == "load_balancer" && om["type"] == string(elevator.LoadBalancerNone):
 		return true, nil // off: the base's listeners and routes go too
 	case service && key == "runtime":
-		if _, ok := om["docker"]; ok {
-			drop = append(drop, "units")
-		}
-		if _, ok := om["units"]; ok {
-			drop = append(drop, "docker")
+		for _, k := range []string{"docker", "units", "ecs"} {
+			if _, ok := om[k]; ok {
+				for _, other := range []string{"docker", "units", "ecs"} {
+					if other != k {
+						drop = append(drop, other)
+					}
+				}
+			}
 		}
 		return false, drop
 	case service && key == "release" && om["strategy"] != nil && om["strategy"] != elevator.StrategyPercent:

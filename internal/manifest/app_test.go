@@ -582,11 +582,11 @@ func TestParseAppRejects(t *testing.T) {
 		{"an unknown field in a service", web + "    instance: t3.small\n",
 			[]string{`app.yml:5:5: services.web.instance: unknown field "instance"; allowed here: alarms, ami, env, firewall, instance_type, lifecycle_hooks, load_balancer, orbit_policies, port, release, runtime, scaling`}},
 		{"a service without a runtime", "name: shop\nservices:\n  web:\n    instance_type: t3.small\n",
-			[]string{`app.yml:3:3: services.web: missing required field "runtime" (how the service runs: docker or units)`}},
+			[]string{`app.yml:3:3: services.web: missing required field "runtime" (how the service runs: docker, units or ecs)`}},
 		{"a runtime with both docker and units", "name: shop\nservices:\n  web:\n    runtime:\n      docker: {image: x}\n      units: {web.service: x}\n",
-			[]string{`app.yml:4:5: services.web.runtime: give exactly one of docker (a container) or units (systemd units); this has both`}},
+			[]string{`app.yml:4:5: services.web.runtime: give exactly one of docker (a container on instances), units (systemd units) or ecs (an ECS service); this has docker and units`}},
 		{"a runtime with neither docker nor units", "name: shop\nservices:\n  web:\n    runtime: {}\n",
-			[]string{`app.yml:4:14: services.web.runtime: give exactly one of docker (a container) or units (systemd units); this has neither`}},
+			[]string{`app.yml:4:14: services.web.runtime: give exactly one of docker (a container on instances), units (systemd units) or ecs (an ECS service); this has none`}},
 		{"a repository beside an image", "name: shop\nservices:\n  web:\n    runtime: {docker: {image: x, repository: {keep_untagged: 5}}}\n",
 			[]string{`app.yml:4:34: services.web.runtime.docker.repository: only a service without image has its own repository; remove image to run from the app's ECR repository, or repository to keep x`}},
 		{"a repository that keeps no untagged image", "name: shop\nservices:\n  web:\n    runtime: {docker: {repository: {keep_untagged: 0}}}\n",
@@ -859,6 +859,11 @@ func FuzzParseApp(f *testing.F) {
 	f.Add([]byte("a: &a [*a]\n"), "")
 	f.Add([]byte("name: a\nservices: {w: {runtime: {docker: {repository: {keep_untagged: 3}}}}, v: {runtime: {docker: {}}}}\norbits: {p: {services: {w: {runtime: {docker: {image: x}}}}}}\n"), "p")
 	f.Add([]byte(gatedApp), "")
+	f.Add([]byte(ecsApp), "prod")
+	f.Add([]byte(ecsApp), "")
+	f.Add([]byte("name: a\nservices: {w: {port: 80, runtime: {ecs: {cpu: 256, memory: 512, ports: [\"80:80/udp\", 81, \"8080:\"]}}}}\n"), "")
+	f.Add([]byte("name: a\nservices: {w: {runtime: {ecs: {image: x, cpu: 128, memory: 6, capacity: ec2}}}}\norbits: {p: {services: {w: {runtime: {ecs: {capacity: fargate}}}}}}\n"), "p")
+	f.Add([]byte("name: a\nservices: {w: {runtime: {docker: {image: x}}}}\norbits: {p: {services: {w: {runtime: {ecs: {cpu: 4096, memory: 30720}}}}}}\n"), "p")
 	f.Add([]byte(pipelineApp), "production")
 	f.Fuzz(func(t *testing.T, data []byte, orbit string) {
 		a, err := ParseApp("fuzz.yml", data, orbit)
@@ -872,8 +877,11 @@ func FuzzParseApp(f *testing.F) {
 			t.Fatalf("accepted an app without a name or services: %+v", a)
 		}
 		for _, s := range a.Services {
-			if (s.Runtime.Docker == nil) == (s.Runtime.Units == nil) {
+			if boolCount(s.Runtime.Docker != nil, s.Runtime.Units != nil, s.Runtime.ECS != nil) != 1 {
 				t.Fatalf("service %s has not exactly one runtime: %+v", s.Name, s.Runtime)
+			}
+			if e := s.Runtime.ECS; e != nil {
+				checkECSInvariants(t, s, e)
 			}
 			if d := s.Runtime.Docker; d != nil && (d.Image == "") != (d.Repository != nil) {
 				t.Fatalf("service %s has image %q and repository %+v: want exactly one", s.Name, d.Image, d.Repository)
@@ -954,5 +962,52 @@ orbits:
 				}
 			}
 		})
+	}
+}
+
+func boolCount(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+// checkECSInvariants fails when an accepted ECS service is one ECS
+// would refuse or the release engine cannot place.
+func checkECSInvariants(t *testing.T, s elevator.Service, e *elevator.ECS) {
+	t.Helper()
+	if (e.Image == "") != (e.Repository != nil) {
+		t.Fatalf("service %s has image %q and repository %+v: want exactly one", s.Name, e.Image, e.Repository)
+	}
+	if s.InstanceType != "" || len(s.LifecycleHooks) > 0 {
+		t.Fatalf("ECS service %s has instance type %q and hooks %v", s.Name, s.InstanceType, s.LifecycleHooks)
+	}
+	switch e.Capacity {
+	case elevator.ECSFargate, elevator.ECSFargateSpot:
+		if !elevator.FargateAllows(e.CPU, e.Memory) {
+			t.Fatalf("service %s runs cpu %d, memory %d on %s", s.Name, e.CPU, e.Memory, e.Capacity)
+		}
+	case elevator.ECSEC2:
+		if e.CPU < MinECSCPU || e.Memory < MinECSMemory {
+			t.Fatalf("service %s runs cpu %d, memory %d on ec2", s.Name, e.CPU, e.Memory)
+		}
+	default:
+		t.Fatalf("service %s has capacity %q", s.Name, e.Capacity)
+	}
+	found := s.Port == 0 && len(e.Ports) == 0
+	for _, p := range e.Ports {
+		if p.Container < 1 || p.Container > 65535 || (p.Protocol != "tcp" && p.Protocol != "udp") {
+			t.Fatalf("service %s has port %+v", s.Name, p)
+		}
+		found = found || p.Container == s.Port
+	}
+	if !found {
+		t.Fatalf("service %s has port %d, not one of its container ports %+v", s.Name, s.Port, e.Ports)
+	}
+	if s.LoadBalancer.Type != elevator.LoadBalancerNone && !slices.Contains(e.Ports, elevator.ECSPort{Container: s.Port, Protocol: "tcp"}) {
+		t.Fatalf("service %s behind a load balancer has port %d, not a tcp port of %+v", s.Name, s.Port, e.Ports)
 	}
 }

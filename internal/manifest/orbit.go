@@ -23,6 +23,15 @@ var (
 	// Amazon Linux 2023 image.
 	DefaultBastionAMI = elevator.AMISelector{SSMParameter: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"}
 	DefaultTiers      = []string{elevator.TierPublic, elevator.TierPrivate, elevator.TierData}
+	// DefaultECSAMI and DefaultECSARM64AMI are the SSM parameters AWS keeps
+	// pointing at the newest ECS-optimized Amazon Linux 2023 images: the
+	// EC2 capacity of an orbit's cluster runs the arm64 one on Graviton
+	// instance types.
+	DefaultECSAMI      = elevator.AMISelector{SSMParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"}
+	DefaultECSARM64AMI = elevator.AMISelector{SSMParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id"}
+	// DefaultECSTargetCapacity is the percent of an orbit's EC2 capacity
+	// ECS managed scaling keeps in use.
+	DefaultECSTargetCapacity = 100
 )
 
 // ParseOrbit parses and validates an orbit manifest. file names the manifest
@@ -156,7 +165,56 @@ func (b *orbitBuilder) build() *elevator.Orbit {
 	o.SelfApproval = obj(b.root["pipelines"])["self_approval"] == true
 	o.Images = b.images(obj(b.root["images"]))
 	o.Account = b.account(b.root["account"], o.Regions)
+	if v, ok := b.root["ecs"]; ok {
+		o.ECS = b.ecs("ecs", obj(v))
+	}
 	return o
+}
+
+// ecs reads the ecs section: the orbit's cluster, and its EC2 capacity
+// when the section has ec2.
+func (b *orbitBuilder) ecs(path string, m map[string]any) *elevator.OrbitECS {
+	e := &elevator.OrbitECS{Path: path}
+	v, ok := m["ec2"]
+	if !ok {
+		return e
+	}
+	path += ".ec2"
+	c := obj(v)
+	e.EC2 = &elevator.ECSCapacity{
+		InstanceType:   strOr(c["instance_type"], DefaultInstanceType),
+		Min:            intOr(c["min"], 0),
+		Max:            intOr(c["max"], 0),
+		TargetCapacity: intOr(c["target_capacity"], DefaultECSTargetCapacity),
+		AMI:            DefaultECSAMI,
+		Path:           path,
+	}
+	if arm64InstanceType(e.EC2.InstanceType) {
+		e.EC2.AMI = DefaultECSARM64AMI
+	}
+	if a, ok := c["ami"]; ok {
+		e.EC2.AMI = b.ami(path+".ami", obj(a))
+	}
+	if _, ok := c["max"]; ok && e.EC2.Min > e.EC2.Max {
+		b.errorf(path+".min", e.EC2.Min, "is more than max (%d); want min <= max", e.EC2.Max)
+	}
+	return e
+}
+
+// arm64InstanceType reports whether instances of the EC2 instance type
+// have Graviton (arm64) processors: a family with a g after its
+// generation, such as m7g, c6gn, t4g or im4gn, and a1.
+func arm64InstanceType(t string) bool {
+	family, _, _ := strings.Cut(t, ".")
+	if family == "a1" {
+		return true
+	}
+	i := strings.IndexAny(family, "0123456789")
+	if i < 0 {
+		return false
+	}
+	rest := strings.TrimLeft(family[i:], "0123456789")
+	return strings.HasPrefix(rest, "g")
 }
 
 // account reads the account section. The schema checks each field's form;

@@ -122,7 +122,7 @@ func TestParseOrbitRejects(t *testing.T) {
 		{"a missing name and regions", "protect: true\n",
 			[]string{`orbit.yml:1:1: missing required field "name"`, `orbit.yml:1:1: missing required field "regions"`}},
 		{"an unknown top-level key", "name: a\nregions: {us-east-1: {}}\ncolour: red\n",
-			[]string{`orbit.yml:3:1: colour: unknown field "colour"; allowed here: access, account, bastion, builders, deployer, domain, images, name, network, notifications, pipelines, protect, regions`}},
+			[]string{`orbit.yml:3:1: colour: unknown field "colour"; allowed here: access, account, bastion, builders, deployer, domain, ecs, images, name, network, notifications, pipelines, protect, regions`}},
 		{"an unknown key in a region", "name: a\nregions:\n  us-east-1:\n    cidrs: 10.0.0.0/16\n",
 			[]string{`orbit.yml:4:5: regions.us-east-1.cidrs: unknown field "cidrs"; allowed here: azs, bastion, cidr, nat, tiers`}},
 		{"an upper-case name", "name: Prod\nregions: {us-east-1: {}}\n",
@@ -286,6 +286,10 @@ func FuzzParseOrbit(f *testing.F) {
 	f.Add([]byte("name: a\nregions: {us-east-1: }\npipelines: {self_approval: true}\n"))
 	f.Add([]byte("name: a\nregions: {us-east-1: }\nimages: {stages: [a, b], min_stage: b, kms_key: alias/k, share: {accounts: [\"111122223333\"]}}\n"))
 	f.Add([]byte("name: a\nregions: {us-east-1: }\naccount: {id: \"111122223333\", role: \"arn:aws:iam::111122223333:role/p/e\", external_id: ab}\n"))
+	f.Add([]byte("name: a\nregions: {us-east-1: }\necs: {}\n"))
+	f.Add([]byte("name: a\nregions: {us-east-1: }\necs:\n"))
+	f.Add([]byte("name: a\nregions: {us-east-1: }\necs: {ec2: {instance_type: m7g.large, min: 1, max: 10, target_capacity: 80}}\n"))
+	f.Add([]byte("name: a\nregions: {us-east-1: }\necs: {ec2: {min: 3, max: 2, ami: {name: \"x-*\", owners: [amazon]}}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		o, err := ParseOrbit("fuzz.yml", data)
 		if err != nil {
@@ -303,6 +307,15 @@ func FuzzParseOrbit(f *testing.F) {
 		for _, r := range o.Regions {
 			if len(r.Tiers) == 0 {
 				t.Fatalf("region %s has no tiers", r.Name)
+			}
+		}
+		if e := o.ECS; e != nil && e.EC2 != nil {
+			c := e.EC2
+			if c.Min < 0 || c.Max < 1 || c.Min > c.Max || c.TargetCapacity < 1 || c.TargetCapacity > 100 || c.InstanceType == "" {
+				t.Fatalf("accepted ECS capacity %+v", c)
+			}
+			if n := boolCount(c.AMI.ID != "", c.AMI.SSMParameter != "", c.AMI.Name != ""); n != 1 {
+				t.Fatalf("ECS capacity image %+v has %d selectors", c.AMI, n)
 			}
 		}
 	})

@@ -34,7 +34,11 @@ type scope struct {
 }
 
 // collect lists the resources the services of doc use in region, service
-// by service, in the order their placements name them.
+// by service, in the order their placements name them. An ECS service
+// uses no machine image and no instance profile (its roles are the app
+// stack's); like a Docker service, it uses the container image of its own
+// repository when it runs from one. A public image (no repository) is
+// not checked, as for Docker.
 func collect(doc *elevator.Release, region string, now time.Time) []use {
 	var us []use
 	for _, s := range doc.Services {
@@ -51,11 +55,16 @@ func collect(doc *elevator.Release, region string, now time.Time) []use {
 				us = append(us, use{kind: k, id: id, service: s.Name, scope: sc})
 			}
 		}
-		add(KindImage, pl.Image)
+		if s.ECS == nil {
+			// An ECS service's placement names a container image, and
+			// no machine image: its tasks run on Fargate or on the
+			// orbit's capacity, whose image the orbit chose.
+			add(KindImage, pl.Image)
+		}
 		add(KindSubnet, pl.Subnets...)
 		add(KindSecurityGroup, pl.SecurityGroups...)
 		add(KindTargetGroup, pl.TargetGroups...)
-		if pl.InstanceProfile != "" {
+		if pl.InstanceProfile != "" && s.ECS == nil {
 			add(KindInstanceProfile, pl.InstanceProfile)
 		}
 		if pl.Repository != "" {

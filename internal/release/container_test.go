@@ -15,68 +15,74 @@ import (
 // release fails clean at ValidateResources, saying which repository and
 // tag and what to run.
 func TestAReleaseRunsOnlyATagItsRepositoryHasAndTheOrbitAllows(t *testing.T) {
-	regions := []string{"us-east-1", "eu-west-1"}
-	repo := elevator.AppRepositoryName(orbit, app, "web")
-	image := repo + ":1.4.2"
-	onRepository := func(r *elevator.Release) {
-		for i := range r.Services[0].Placements {
-			r.Services[0].Placements[i].Repository = repo
+	runtimes(t, func(t *testing.T, r rt) {
+		regions := []string{"us-east-1", "eu-west-1"}
+		repo := elevator.AppRepositoryName(orbit, app, "web")
+		image := repo + ":1.4.2"
+		onRepository := func(r *elevator.Release) {
+			for i := range r.Services[0].Placements {
+				pl := &r.Services[0].Placements[i]
+				pl.Repository = repo
+				if r.Services[0].ECS != nil {
+					pl.Image = ecrRegistry(pl.Region) + "/" + image
+				}
+			}
 		}
-	}
-	push := func(c *fakeCloud, id string) { c.addResource(Resource{Kind: KindContainerImage, ID: id}) }
-	tests := []struct {
-		name  string
-		setup func(c *fakeCloud)
-		want  []string // nil for Success, else what the refusal says
-	}{
-		{"the tag is pushed and allowed in every region", func(c *fakeCloud) {
-			push(c, image)
-			c.allowImage(orbit, app, image)
-		}, nil},
-		{"the tag is not pushed", func(c *fakeCloud) {
-			push(c, repo+":1.4.1")
-			c.allowImage(orbit, app, image)
-		}, []string{"us-east-1: service web: container image " + image + " does not exist: repository " + repo + " has no image tagged 1.4.2",
-			"docker push <registry>/" + image, "elevator image allow --orbit prod --app shop"}},
-		{"the tag is pushed but not allowed", func(c *fakeCloud) {
-			push(c, image)
-			c.allowImage(orbit, app, repo+":1.4.1")
-			c.allowImage("test", app, image)
-			c.allowImage(orbit, "blog", image)
-		}, []string{"us-east-1: service web: container image " + image + " is not authorized: want an entry for shop in " + elevator.ImagesTableName(orbit),
-			"`elevator image allow <registry>/" + image + " --orbit prod --app shop`"}},
-		{"the tag is pushed and allowed in one region only", func(c *fakeCloud) {
-			push(c, image)
-			if c.region == "us-east-1" {
+		push := func(c *fakeCloud, id string) { c.addResource(Resource{Kind: KindContainerImage, ID: id}) }
+		tests := []struct {
+			name  string
+			setup func(c *fakeCloud)
+			want  []string // nil for Success, else what the refusal says
+		}{
+			{"the tag is pushed and allowed in every region", func(c *fakeCloud) {
+				push(c, image)
 				c.allowImage(orbit, app, image)
-			}
-		}, []string{"eu-west-1: service web: container image " + image + " is not authorized"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t, regions...)
-			for _, c := range w.clouds {
-				tt.setup(c)
-			}
-			rec := w.run(w.engine("engine-1"), w.release(onRepository))
-			if tt.want == nil {
-				if rec.State != elevator.StateSuccess {
-					t.Errorf("release of a pushed, allowed tag: %s (%s)", rec.State, rec.Error)
+			}, nil},
+			{"the tag is not pushed", func(c *fakeCloud) {
+				push(c, repo+":1.4.1")
+				c.allowImage(orbit, app, image)
+			}, []string{"us-east-1: service web: container image " + image + " does not exist: repository " + repo + " has no image tagged 1.4.2",
+				"docker push <registry>/" + image, "elevator image allow --orbit prod --app shop"}},
+			{"the tag is pushed but not allowed", func(c *fakeCloud) {
+				push(c, image)
+				c.allowImage(orbit, app, repo+":1.4.1")
+				c.allowImage("test", app, image)
+				c.allowImage(orbit, "blog", image)
+			}, []string{"us-east-1: service web: container image " + image + " is not authorized: want an entry for shop in " + elevator.ImagesTableName(orbit),
+				"`elevator image allow <registry>/" + image + " --orbit prod --app shop`"}},
+			{"the tag is pushed and allowed in one region only", func(c *fakeCloud) {
+				push(c, image)
+				if c.region == "us-east-1" {
+					c.allowImage(orbit, app, image)
 				}
-				return
-			}
-			assertPath(t, rec, path(V, L, VR, U, FC))
-			assertFailure(t, rec, elevator.FailureUnusableResources)
-			for _, want := range tt.want {
-				if !strings.Contains(rec.Error, want) {
-					t.Errorf("error %q, want it to say %q", rec.Error, want)
+			}, []string{"eu-west-1: service web: container image " + image + " is not authorized"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				w := newWorldOn(t, r, regions...)
+				for _, c := range w.clouds {
+					tt.setup(c)
 				}
-			}
-			if tt.name == "the tag is pushed and allowed in one region only" && strings.Contains(rec.Error, "us-east-1:") {
-				t.Errorf("error %q names us-east-1, where the list has the tag", rec.Error)
-			}
-		})
-	}
+				rec := w.run(w.engine("engine-1"), w.release(onRepository))
+				if tt.want == nil {
+					if rec.State != elevator.StateSuccess {
+						t.Errorf("release of a pushed, allowed tag: %s (%s)", rec.State, rec.Error)
+					}
+					return
+				}
+				assertPath(t, rec, path(V, L, VR, U, FC))
+				assertFailure(t, rec, elevator.FailureUnusableResources)
+				for _, want := range tt.want {
+					if !strings.Contains(rec.Error, want) {
+						t.Errorf("error %q, want it to say %q", rec.Error, want)
+					}
+				}
+				if tt.name == "the tag is pushed and allowed in one region only" && strings.Contains(rec.Error, "us-east-1:") {
+					t.Errorf("error %q names us-east-1, where the list has the tag", rec.Error)
+				}
+			})
+		}
+	})
 }
 
 // TestAServiceWithoutARepositoryChecksNoContainerImage: a service whose

@@ -69,106 +69,114 @@ func TestAHealthyReleaseReplacesTheOldGroup(t *testing.T) {
 }
 
 func TestAMinimalReleaseNeedsNoLoadBalancer(t *testing.T) {
-	w := newWorld(t)
-	e := w.engine("engine-1")
-	rel := w.release(w.minimal)
-	rec := w.run(e, rel)
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r)
+		e := w.engine("engine-1")
+		rel := w.release(w.minimal)
+		rec := w.run(e, rel)
 
-	assertPath(t, rec, happyPath)
-	w.assertOnly(only(oldGroup, GroupName(rel, "worker")))
-	c := w.clouds["us-east-1"]
-	for _, op := range []string{"Targets", "DetachTargetGroups", "DeleteGroup", "PutScaling"} {
-		if n := c.count(op); n != 0 {
-			t.Errorf("%s called %d times for a service without load balancer or old group", op, n)
+		assertPath(t, rec, happyPath)
+		w.assertOnly(only(oldGroup, GroupName(rel, "worker")))
+		c := w.clouds["us-east-1"]
+		for _, op := range []string{"Targets", "DetachTargetGroups", "DeleteGroup", "PutScaling"} {
+			if n := c.count(op); n != 0 {
+				t.Errorf("%s called %d times for a service without load balancer or old group", op, n)
+			}
 		}
-	}
-	if spec := c.created[0]; spec.HealthCheckELB || spec.Capacity.Desired != 1 {
-		t.Errorf("created %+v, want EC2 health checks and min capacity", spec)
-	}
+		if spec := c.created[0]; spec.HealthCheckELB || spec.Capacity.Desired != 1 {
+			t.Errorf("created %+v, want EC2 health checks and min capacity", spec)
+		}
+	})
 }
 
 func TestHealthIsSeenWithinOnePollIntervalAndNothingSleepsLonger(t *testing.T) {
-	for _, boot := range []time.Duration{3 * time.Second, 47 * time.Second, 5 * time.Minute} {
-		t.Run(fmt.Sprintf("instances that boot in %s", boot), func(t *testing.T) {
-			w := newWorld(t)
-			w.clouds["us-east-1"].boot = boot
-			e := w.engine("engine-1")
-			rel := w.release(w.minimal)
-			rec := w.run(e, rel)
-			assertPath(t, rec, happyPath)
+	runtimes(t, func(t *testing.T, r rt) {
+		for _, boot := range []time.Duration{3 * time.Second, 47 * time.Second, 5 * time.Minute} {
+			t.Run(fmt.Sprintf("instances that boot in %s", boot), func(t *testing.T) {
+				w := newWorldOn(t, r)
+				w.clouds["us-east-1"].boot = boot
+				e := w.engine("engine-1")
+				rel := w.release(w.minimal)
+				rec := w.run(e, rel)
+				assertPath(t, rec, happyPath)
 
-			deployed := rec.Visits[slices.Index(rec.Path, D)]
-			healthyAt := deployed.Add(boot)
-			cutOver := rec.Visits[slices.Index(rec.Path, CO)]
-			if lag := cutOver.Sub(healthyAt); lag < 0 || lag > poll {
-				t.Errorf("cut-over %s after health became observable, want within one poll interval (%s)", lag, poll)
-			}
-			if total := rec.EndedAt.Sub(rec.Visits[0]); total > boot+poll {
-				t.Errorf("release took %s of simulated time, want at most %s", total, boot+poll)
-			}
-			if w.clock.longest > poll {
-				t.Errorf("longest wait %s, want at most the poll interval %s", w.clock.longest, poll)
-			}
-		})
-	}
+				deployed := rec.Visits[slices.Index(rec.Path, D)]
+				healthyAt := deployed.Add(boot)
+				cutOver := rec.Visits[slices.Index(rec.Path, CO)]
+				if lag := cutOver.Sub(healthyAt); lag < 0 || lag > poll {
+					t.Errorf("cut-over %s after health became observable, want within one poll interval (%s)", lag, poll)
+				}
+				if total := rec.EndedAt.Sub(rec.Visits[0]); total > boot+poll {
+					t.Errorf("release took %s of simulated time, want at most %s", total, boot+poll)
+				}
+				if w.clock.longest > poll {
+					t.Errorf("longest wait %s, want at most the poll interval %s", w.clock.longest, poll)
+				}
+			})
+		}
+	})
 }
 
 func TestTheDesiredCapacityOfTheRunningGroupIsCarriedOver(t *testing.T) {
-	w := newWorld(t)
-	c := w.clouds["us-east-1"]
-	c.addRunningGroup("shop-prod-web-11111111", map[string]string{elevator.TagApp: app, elevator.TagOrbit: orbit, elevator.TagService: "web", elevator.TagRelease: "20261102-000000-11111111"}, 3, []string{tg("us-east-1")})
-	e := w.engine("engine-1")
-	rel := w.release(func(r *elevator.Release) {
-		r.Services[0].Capacity = elevator.ReleaseCapacity{Min: 1, Max: 6, Spread: 0.34, MaxTerms: 1}
-	})
-	rec := w.run(e, rel)
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r)
+		c := w.clouds["us-east-1"]
+		c.addRunningService("shop-prod-web-11111111", w.cluster(), map[string]string{elevator.TagApp: app, elevator.TagOrbit: orbit, elevator.TagService: "web", elevator.TagRelease: "20261102-000000-11111111"}, 3, []string{tg("us-east-1")})
+		e := w.engine("engine-1")
+		rel := w.release(func(r *elevator.Release) {
+			r.Services[0].Capacity = elevator.ReleaseCapacity{Min: 1, Max: 6, Spread: 0.34, MaxTerms: 1}
+		})
+		rec := w.run(e, rel)
 
-	assertPath(t, rec, happyPath)
-	sr := rec.Regions[0].Services[0]
-	if sr.Desired != 3 || sr.CarriedFrom != "shop-prod-web-11111111" || len(sr.Old) != 2 {
-		t.Errorf("service record %+v, want desired 3 carried from the larger running group, two old groups", sr)
-	}
-	newGroup := GroupName(rel, "web")
-	want := []Capacity{{Min: 5, Max: 6, Desired: 5}, {Min: 1, Max: 6, Desired: 3}}
-	if got := c.capacities[newGroup]; !slices.Equal(got, want) {
-		t.Errorf("capacities of the new group = %v, want launch 3 x 1.34 -> 5, then desired 3", got)
-	}
-	w.assertOnly(only(newGroup))
+		assertPath(t, rec, happyPath)
+		sr := rec.Regions[0].Services[0]
+		if sr.Desired != 3 || sr.CarriedFrom != "shop-prod-web-11111111" || len(sr.Old) != 2 {
+			t.Errorf("service record %+v, want desired 3 carried from the larger running group, two old groups", sr)
+		}
+		newGroup := GroupName(rel, "web")
+		want := []Capacity{{Min: 5, Max: 6, Desired: 5}, {Min: 1, Max: 6, Desired: 3}}
+		if got := c.capacities[newGroup]; !slices.Equal(got, want) {
+			t.Errorf("capacities of the new group = %v, want launch 3 x 1.34 -> 5, then desired 3", got)
+		}
+		w.assertOnly(only(newGroup))
+	})
 }
 
 func TestReleasesGrowThroughTheirStrategySteps(t *testing.T) {
-	tests := []struct {
-		name     string
-		capacity elevator.ReleaseCapacity
-		path     []State
-		sizes    []int // desired capacities the new group is given, in order
-	}{
-		{"all at once launches everything and waits once",
-			elevator.ReleaseCapacity{Min: 1, Max: 8}, happyPath, []int{2, 2}},
-		{"a canary launches one instance, then everything",
-			elevator.ReleaseCapacity{Min: 1, Max: 8, Strategy: elevator.StrategyCanary},
-			path(V, L, VR, D, CH, SU, CH, CO, CUS, U, OK), []int{1, 2, 2}},
-		{"percent steps grow the group step by step",
-			elevator.ReleaseCapacity{Min: 4, Max: 8, Strategy: elevator.StrategyPercent, Steps: []int{25, 50, 100}},
-			path(V, L, VR, D, CH, SU, CH, SU, CH, CO, CUS, U, OK), []int{1, 2, 4, 4}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t)
-			e := w.engine("engine-1")
-			rel := w.release(func(r *elevator.Release) { r.Services[0].Capacity, r.Services[0].Schedule = tt.capacity, nil })
-			rec := w.run(e, rel)
-			assertPath(t, rec, tt.path)
-			var sizes []int
-			for _, c := range w.clouds["us-east-1"].capacities[GroupName(rel, "web")] {
-				sizes = append(sizes, c.Desired)
-			}
-			if !slices.Equal(sizes, tt.sizes) {
-				t.Errorf("sizes = %v, want %v", sizes, tt.sizes)
-			}
-			w.assertOnly(only(GroupName(rel, "web")))
-		})
-	}
+	runtimes(t, func(t *testing.T, r rt) {
+		tests := []struct {
+			name     string
+			capacity elevator.ReleaseCapacity
+			path     []State
+			sizes    []int // desired capacities the new group is given, in order
+		}{
+			{"all at once launches everything and waits once",
+				elevator.ReleaseCapacity{Min: 1, Max: 8}, happyPath, []int{2, 2}},
+			{"a canary launches one instance, then everything",
+				elevator.ReleaseCapacity{Min: 1, Max: 8, Strategy: elevator.StrategyCanary},
+				path(V, L, VR, D, CH, SU, CH, CO, CUS, U, OK), []int{1, 2, 2}},
+			{"percent steps grow the group step by step",
+				elevator.ReleaseCapacity{Min: 4, Max: 8, Strategy: elevator.StrategyPercent, Steps: []int{25, 50, 100}},
+				path(V, L, VR, D, CH, SU, CH, SU, CH, CO, CUS, U, OK), []int{1, 2, 4, 4}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				w := newWorldOn(t, r)
+				e := w.engine("engine-1")
+				rel := w.release(func(r *elevator.Release) { r.Services[0].Capacity, r.Services[0].Schedule = tt.capacity, nil })
+				rec := w.run(e, rel)
+				assertPath(t, rec, tt.path)
+				var sizes []int
+				for _, c := range w.clouds["us-east-1"].capacities[GroupName(rel, "web")] {
+					sizes = append(sizes, c.Desired)
+				}
+				if !slices.Equal(sizes, tt.sizes) {
+					t.Errorf("sizes = %v, want %v", sizes, tt.sizes)
+				}
+				w.assertOnly(only(GroupName(rel, "web")))
+			})
+		}
+	})
 }
 
 func TestAReleaseThatIsNotTheStoredOneIsRefused(t *testing.T) {
@@ -264,47 +272,49 @@ func TestALockHeldByAnotherReleaseEndsTheReleaseClean(t *testing.T) {
 }
 
 func TestALeaseThatExpiredIsTakenOverAndTheDeadReleaseRollsBackOnResume(t *testing.T) {
-	w := newWorld(t)
-	dead := w.release()
-	ctx, crash := context.WithCancel(context.Background())
-	w.store.afterPut = func(rec elevator.ReleaseRecord) {
-		if rec.ID == dead.ID && rec.State == CH {
-			crash()
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r)
+		dead := w.release()
+		ctx, crash := context.WithCancel(context.Background())
+		w.store.afterPut = func(rec elevator.ReleaseRecord) {
+			if rec.ID == dead.ID && rec.State == CH {
+				crash()
+			}
 		}
-	}
-	e1 := w.engine("engine-1")
-	if _, err := e1.Run(ctx, dead.ID, w.submit(e1, dead)); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Run = %v, want the engine to die", err)
-	}
-	w.store.afterPut = nil
-	w.clock.Advance(lease + time.Second)
+		e1 := w.engine("engine-1")
+		if _, err := e1.Run(ctx, dead.ID, w.submit(e1, dead)); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run = %v, want the engine to die", err)
+		}
+		w.store.afterPut = nil
+		w.clock.Advance(lease + time.Second)
 
-	e2 := w.engine("engine-2")
-	next := w.release(func(r *elevator.Release) { r.Version = "1.5.0" })
-	rec := w.run(e2, next)
-	assertPath(t, rec, happyPath)
-	if !slices.ContainsFunc(rec.Notes, func(n string) bool {
-		return strings.Contains(n, "took over the lock of release "+dead.ID) && strings.Contains(n, "engine-1")
-	}) {
-		t.Errorf("notes %v do not tell the takeover", rec.Notes)
-	}
-	if sr := rec.Regions[0].Services[0]; len(sr.Old) != 2 {
-		t.Errorf("old groups %+v, want the earlier release's and the dead release's", sr.Old)
-	}
-	w.assertOnly(only(GroupName(next, "web")))
+		e2 := w.engine("engine-2")
+		next := w.release(func(r *elevator.Release) { r.Version = "1.5.0" })
+		rec := w.run(e2, next)
+		assertPath(t, rec, happyPath)
+		if !slices.ContainsFunc(rec.Notes, func(n string) bool {
+			return strings.Contains(n, "took over the lock of release "+dead.ID) && strings.Contains(n, "engine-1")
+		}) {
+			t.Errorf("notes %v do not tell the takeover", rec.Notes)
+		}
+		if sr := rec.Regions[0].Services[0]; len(sr.Old) != 2 {
+			t.Errorf("old groups %+v, want the earlier release's and the dead release's", sr.Old)
+		}
+		w.assertOnly(only(GroupName(next, "web")))
 
-	e3 := w.engine("engine-3")
-	rec, err := e3.Resume(context.Background(), dead.ID, "carol")
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertPath(t, rec, path(V, L, VR, D, CH, CUF, U, FC))
-	if !strings.Contains(rec.Error, "the lock was broken") {
-		t.Errorf("error %q", rec.Error)
-	}
-	assertFailure(t, rec, elevator.FailureLockLost)
-	w.assertOnly(only(GroupName(next, "web")))
-	w.assertServing(GroupName(next, "web"))
+		e3 := w.engine("engine-3")
+		rec, err := e3.Resume(context.Background(), dead.ID, "carol")
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertPath(t, rec, path(V, L, VR, D, CH, CUF, U, FC))
+		if !strings.Contains(rec.Error, "the lock was broken") {
+			t.Errorf("error %q", rec.Error)
+		}
+		assertFailure(t, rec, elevator.FailureLockLost)
+		w.assertOnly(only(GroupName(next, "web")))
+		w.assertServing(GroupName(next, "web"))
+	})
 }
 
 func TestResourcesMustBeTaggedForTheRelease(t *testing.T) {
@@ -352,94 +362,107 @@ func TestAGroupAlreadyCarryingTheReleaseIDIsRefused(t *testing.T) {
 	assertFailure(t, rec, elevator.FailureUnusableResources)
 }
 
+// terms is how CheckHealthy counts n terminating instances of a group, or
+// n stopping or stopped tasks of an ECS service.
+func terms(r rt, n int, group string) string {
+	if r == onECS {
+		return fmt.Sprintf("%d task(s) of ECS service %s of cluster %s stopping or stopped", n, group, cluster)
+	}
+	return fmt.Sprintf("%d instance(s) of Auto Scaling group %s terminating", n, group)
+}
+
 func TestUnhealthyReleasesRollBack(t *testing.T) {
-	tests := []struct {
-		name     string
-		setup    func(*fakeCloud)
-		maxTerms int
-		path     []State
-		want     string
-		why      error
-	}{
-		{"targets that never become healthy time out", func(c *fakeCloud) { c.neverHealthy = true }, 0, rolledBack, "not healthy after 10m0s: us-east-1/web: 0 of 2 needed healthy", elevator.FailureUnhealthy},
-		{"a terminating instance halts the release when max_terms is 0", func(c *fakeCloud) { c.doomed = 1 }, 0, rolledBack, "1 instance(s) of group shop-prod-web-a0000001 terminating, max_terms 0", elevator.FailureTerminating},
-		{"two terminating instances halt the release at max_terms 2", func(c *fakeCloud) { c.doomed = 2 }, 2, rolledBack, "2 instance(s)", elevator.FailureTerminating},
-		{"one terminating instance below max_terms 2 is replaced", func(c *fakeCloud) { c.doomed = 1 }, 2, happyPath, "", nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t)
-			tt.setup(w.clouds["us-east-1"])
-			e := w.engine("engine-1")
-			rel := w.release(func(r *elevator.Release) { r.Services[0].Capacity.MaxTerms = tt.maxTerms })
-			rec := w.run(e, rel)
-			assertPath(t, rec, tt.path)
-			if !strings.Contains(rec.Error, tt.want) {
-				t.Errorf("error %q, want it to say %q", rec.Error, tt.want)
-			}
-			assertFailure(t, rec, tt.why)
-			if tt.path[len(tt.path)-1] == OK {
-				w.assertOnly(only(GroupName(rel, "web")))
-				return
-			}
-			w.assertOnly(only(oldGroup))
-			w.assertServing(oldGroup)
-			if strings.Contains(tt.name, "time out") {
-				waited := rec.Visits[slices.Index(rec.Path, CUF)].Sub(rec.Visits[slices.Index(rec.Path, CH)])
-				if waited < rel.Timeout() || waited > rel.Timeout()+poll {
-					t.Errorf("waited %s for health, want the timeout %s within a poll", waited, rel.Timeout())
+	runtimes(t, func(t *testing.T, r rt) {
+		tests := []struct {
+			name     string
+			setup    func(*fakeCloud)
+			maxTerms int
+			path     []State
+			want     string
+			why      error
+		}{
+			{"targets that never become healthy time out", func(c *fakeCloud) { c.neverHealthy = true }, 0, rolledBack, "not healthy after 10m0s: us-east-1/web: 0 of 2 needed healthy", elevator.FailureUnhealthy},
+			{"a terminating instance halts the release when max_terms is 0", func(c *fakeCloud) { c.doomed = 1 }, 0, rolledBack, terms(r, 1, "shop-prod-web-a0000001") + ", max_terms 0", elevator.FailureTerminating},
+			{"two terminating instances halt the release at max_terms 2", func(c *fakeCloud) { c.doomed = 2 }, 2, rolledBack, terms(r, 2, "shop-prod-web-a0000001"), elevator.FailureTerminating},
+			{"one terminating instance below max_terms 2 is replaced", func(c *fakeCloud) { c.doomed = 1 }, 2, happyPath, "", nil},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				w := newWorldOn(t, r)
+				tt.setup(w.clouds["us-east-1"])
+				e := w.engine("engine-1")
+				rel := w.release(func(r *elevator.Release) { r.Services[0].Capacity.MaxTerms = tt.maxTerms })
+				rec := w.run(e, rel)
+				assertPath(t, rec, tt.path)
+				if !strings.Contains(rec.Error, tt.want) {
+					t.Errorf("error %q, want it to say %q", rec.Error, tt.want)
 				}
-				// The lease (a minute) was renewed all along: at least
-				// every half lease.
-				if n, least := rec.Calls["Locker.Renew"], int(rel.Timeout()/(lease/2)); n < least {
-					t.Errorf("lease renewed %d times in %s, want at least %d", n, rel.Timeout(), least)
+				assertFailure(t, rec, tt.why)
+				if tt.path[len(tt.path)-1] == OK {
+					w.assertOnly(only(GroupName(rel, "web")))
+					return
 				}
-			}
-		})
-	}
+				w.assertOnly(only(oldGroup))
+				w.assertServing(oldGroup)
+				if strings.Contains(tt.name, "time out") {
+					waited := rec.Visits[slices.Index(rec.Path, CUF)].Sub(rec.Visits[slices.Index(rec.Path, CH)])
+					if waited < rel.Timeout() || waited > rel.Timeout()+poll {
+						t.Errorf("waited %s for health, want the timeout %s within a poll", waited, rel.Timeout())
+					}
+					// The lease (a minute) was renewed all along: at least
+					// every half lease.
+					if n, least := rec.Calls["Locker.Renew"], int(rel.Timeout()/(lease/2)); n < least {
+						t.Errorf("lease renewed %d times in %s, want at least %d", n, rel.Timeout(), least)
+					}
+				}
+			})
+		}
+	})
 }
 
 func TestAHaltStopsTheReleaseAtItsNextLook(t *testing.T) {
-	tests := []struct {
-		name string
-		at   State         // the halt is written when the release enters this state
-		age  time.Duration // how old the halt is when written
-		path []State
-	}{
-		{"a halt while waiting for health rolls back", CH, 0, rolledBack},
-		{"an hour-old halt still counts", CH, time.Hour, rolledBack},
-		// Written just after a transition's record, a halt is met by the
-		// next record write (which it refuses), before any change after it.
-		{"a halt before the lock ends the release before it changes anything", L, 0, path(V, L, VR, U, FC)},
-		{"a halt after cut-over began lets the release finish", CO, 0, happyPath},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t)
-			e := w.engine("engine-1")
-			rel := w.release()
-			w.store.afterPut = func(rec elevator.ReleaseRecord) {
-				if rec.State == tt.at && rec.ID == rel.ID {
-					_ = w.store.PutHalt(context.Background(), rel.ID, elevator.ReleaseHalt{By: "dave", At: w.clock.Now().Add(-tt.age), Reason: "bad metrics"})
+	runtimes(t, func(t *testing.T, r rt) {
+		tests := []struct {
+			name string
+			at   State         // the halt is written when the release enters this state
+			age  time.Duration // how old the halt is when written
+			path []State
+		}{
+			{"a halt while waiting for health rolls back", CH, 0, rolledBack},
+			{"an hour-old halt still counts", CH, time.Hour, rolledBack},
+			// Written just after a transition's record, a halt is met by the
+			// next record write (which it refuses), before any change after it.
+			{"a halt before the lock ends the release before it changes anything", L, 0, path(V, L, VR, U, FC)},
+			{"a halt after cut-over began lets the release finish", CO, 0, happyPath},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				w := newWorldOn(t, r)
+				e := w.engine("engine-1")
+				rel := w.release()
+				w.store.afterPut = func(rec elevator.ReleaseRecord) {
+					if rec.State == tt.at && rec.ID == rel.ID {
+						_ = w.store.PutHalt(context.Background(), rel.ID, elevator.ReleaseHalt{By: "dave", At: w.clock.Now().Add(-tt.age), Reason: "bad metrics"})
+					}
 				}
-			}
-			rec := w.run(e, rel)
-			assertPath(t, rec, tt.path)
-			if rec.Halt == nil || rec.Halt.By != "dave" {
-				t.Errorf("halt not recorded: %+v", rec.Halt)
-			}
-			if tt.path[len(tt.path)-1] == FC {
-				if !strings.Contains(rec.Error, "halted by dave") || !strings.Contains(rec.Error, "bad metrics") {
-					t.Errorf("error %q does not give the halt's reason", rec.Error)
+				rec := w.run(e, rel)
+				assertPath(t, rec, tt.path)
+				if rec.Halt == nil || rec.Halt.By != "dave" {
+					t.Errorf("halt not recorded: %+v", rec.Halt)
 				}
-				assertFailure(t, rec, elevator.FailureHalted)
-				w.assertOnly(only(oldGroup))
-				w.assertServing(oldGroup)
-			} else if !slices.ContainsFunc(rec.Notes, func(n string) bool { return strings.Contains(n, "after cut-over began") }) {
-				t.Errorf("notes %v do not mention the late halt", rec.Notes)
-			}
-		})
-	}
+				if tt.path[len(tt.path)-1] == FC {
+					if !strings.Contains(rec.Error, "halted by dave") || !strings.Contains(rec.Error, "bad metrics") {
+						t.Errorf("error %q does not give the halt's reason", rec.Error)
+					}
+					assertFailure(t, rec, elevator.FailureHalted)
+					w.assertOnly(only(oldGroup))
+					w.assertServing(oldGroup)
+				} else if !slices.ContainsFunc(rec.Notes, func(n string) bool { return strings.Contains(n, "after cut-over began") }) {
+					t.Errorf("notes %v do not mention the late halt", rec.Notes)
+				}
+			})
+		}
+	})
 }
 
 func TestHaltIsAuditedAndRefusedForEndedReleases(t *testing.T) {
@@ -466,155 +489,171 @@ func TestHaltIsAuditedAndRefusedForEndedReleases(t *testing.T) {
 }
 
 func TestDetachingThatFailsIsRetriedUntilItWorks(t *testing.T) {
-	w := newWorld(t)
-	c := w.clouds["us-east-1"]
-	c.failNext("DetachTargetGroups", 3, errThrottled)
-	e := w.engine("engine-1")
-	rel := w.release()
-	rec := w.run(e, rel)
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r)
+		c := w.clouds["us-east-1"]
+		c.failNext("DetachTargetGroups", 3, errThrottled)
+		e := w.engine("engine-1")
+		rel := w.release()
+		rec := w.run(e, rel)
 
-	assertPath(t, rec, happyPath)
-	if n := c.count("DetachTargetGroups"); n != 4 {
-		t.Errorf("DetachTargetGroups called %d times, want 4", n)
-	}
-	if n := c.count("SetCapacity"); n != 1 {
-		t.Errorf("SetCapacity called %d times, want once: retries must not redo what worked", n)
-	}
-	w.assertOnly(only(GroupName(rel, "web")))
+		assertPath(t, rec, happyPath)
+		if n := c.count("DetachTargetGroups"); n != 4 {
+			t.Errorf("DetachTargetGroups called %d times, want 4", n)
+		}
+		if n := c.count("SetCapacity"); n != 1 {
+			t.Errorf("SetCapacity called %d times, want once: retries must not redo what worked", n)
+		}
+		w.assertOnly(only(GroupName(rel, "web")))
+	})
 }
 
 func TestCleanupThatKeepsFailingEndsDirtyAndSaysWhatIsLeft(t *testing.T) {
-	tests := []struct {
-		name  string
-		setup func(*fakeCloud)
-		path  []State
-		left  func(rel *elevator.Release) string
-		exist func(rel *elevator.Release) []string
-	}{
-		{"the new group of a failed release cannot be deleted",
-			func(c *fakeCloud) { c.neverHealthy = true; c.failAlways("DeleteGroup", errThrottled) },
-			path(V, L, VR, D, CH, CUF, U, FD),
-			func(rel *elevator.Release) string {
-				return "us-east-1: Auto Scaling group " + GroupName(rel, "web") + " (new; with its instances, launch template, scaling policies and alarms)"
-			},
-			func(rel *elevator.Release) []string { return []string{oldGroup, GroupName(rel, "web")} }},
-		{"the old group of a successful release cannot be deleted",
-			func(c *fakeCloud) { c.failAlways("DeleteGroup", errThrottled) },
-			path(V, L, VR, D, CH, CO, CUS, U, FD),
-			func(*elevator.Release) string {
-				return "us-east-1: Auto Scaling group " + oldGroup + " (old; with its instances, launch template, scaling policies and alarms)"
-			},
-			func(rel *elevator.Release) []string { return []string{oldGroup, GroupName(rel, "web")} }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t)
-			tt.setup(w.clouds["us-east-1"])
-			e := w.engine("engine-1")
-			rel := w.release()
-			rec := w.run(e, rel)
-			assertPath(t, rec, tt.path)
-			if !slices.Contains(rec.Leftovers, tt.left(rel)) {
-				t.Errorf("leftovers %q, want %q", rec.Leftovers, tt.left(rel))
-			}
-			if !strings.Contains(rec.Error, "gave up after 4 attempts") {
-				t.Errorf("error %q", rec.Error)
-			}
-			assertFailure(t, rec, elevator.FailureLeftBehind)
-			a := w.store.audits()
-			if last := a[len(a)-1]; last.Outcome != "FailureDirty" || !strings.Contains(last.Detail, tt.left(rel)) {
-				t.Errorf("audit %+v does not say what was left", last)
-			}
-			w.assertOnly(only(tt.exist(rel)...))
-		})
-	}
+	runtimes(t, func(t *testing.T, r rt) {
+		tests := []struct {
+			name  string
+			setup func(*fakeCloud)
+			path  []State
+			left  func(rel *elevator.Release) string
+			exist func(rel *elevator.Release) []string
+		}{
+			{"the new group of a failed release cannot be deleted",
+				func(c *fakeCloud) { c.neverHealthy = true; c.failAlways("DeleteGroup", errThrottled) },
+				path(V, L, VR, D, CH, CUF, U, FD),
+				func(rel *elevator.Release) string {
+					if r == onECS {
+						return "us-east-1: ECS service " + GroupName(rel, "web") + " of cluster elevator-prod (new; with its tasks, task definition, scaling policies and alarms)"
+					}
+					return "us-east-1: Auto Scaling group " + GroupName(rel, "web") + " (new; with its instances, launch template, scaling policies and alarms)"
+				},
+				func(rel *elevator.Release) []string { return []string{oldGroup, GroupName(rel, "web")} }},
+			{"the old group of a successful release cannot be deleted",
+				func(c *fakeCloud) { c.failAlways("DeleteGroup", errThrottled) },
+				path(V, L, VR, D, CH, CO, CUS, U, FD),
+				func(*elevator.Release) string {
+					if r == onECS {
+						return "us-east-1: ECS service " + oldGroup + " of cluster elevator-prod (old; with its tasks, task definition, scaling policies and alarms)"
+					}
+					return "us-east-1: Auto Scaling group " + oldGroup + " (old; with its instances, launch template, scaling policies and alarms)"
+				},
+				func(rel *elevator.Release) []string { return []string{oldGroup, GroupName(rel, "web")} }},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				w := newWorldOn(t, r)
+				tt.setup(w.clouds["us-east-1"])
+				e := w.engine("engine-1")
+				rel := w.release()
+				rec := w.run(e, rel)
+				assertPath(t, rec, tt.path)
+				if !slices.Contains(rec.Leftovers, tt.left(rel)) {
+					t.Errorf("leftovers %q, want %q", rec.Leftovers, tt.left(rel))
+				}
+				if !strings.Contains(rec.Error, "gave up after 4 attempts") {
+					t.Errorf("error %q", rec.Error)
+				}
+				assertFailure(t, rec, elevator.FailureLeftBehind)
+				a := w.store.audits()
+				if last := a[len(a)-1]; last.Outcome != "FailureDirty" || !strings.Contains(last.Detail, tt.left(rel)) {
+					t.Errorf("audit %+v does not say what was left", last)
+				}
+				w.assertOnly(only(tt.exist(rel)...))
+			})
+		}
+	})
 }
 
 func TestACutOverThatFailsPutsTheOldGroupsBack(t *testing.T) {
-	tests := []struct {
-		name   string
-		attach int // failures of AttachTargetGroups
-		path   []State
-	}{
-		{"the old group serves again and the new one goes", 0, path(V, L, VR, D, CH, CO, CUF, U, FC)},
-		{"putting the old group back is retried", 2, path(V, L, VR, D, CH, CO, CUF, U, FC)},
-		{"an old group that cannot be put back is named", 99, path(V, L, VR, D, CH, CO, CUF, U, FD)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t)
-			c := w.clouds["us-east-1"]
-			c.failNext("AttachTargetGroups", tt.attach, errThrottled)
-			// Cut-over fails after the old group left its target group:
-			// target health cannot be read until it is back.
-			c.hook = func(op string) {
-				switch op {
-				case "DetachTargetGroups":
-					c.failAlways("Targets", elevator.Errorf(elevator.EINVALID, "AccessDenied: elasticloadbalancing:DescribeTargetHealth"))
-				case "AttachTargetGroups":
-					c.clearFaults("Targets")
+	runtimes(t, func(t *testing.T, r rt) {
+		tests := []struct {
+			name   string
+			attach int // failures of AttachTargetGroups
+			path   []State
+		}{
+			{"the old group serves again and the new one goes", 0, path(V, L, VR, D, CH, CO, CUF, U, FC)},
+			{"putting the old group back is retried", 2, path(V, L, VR, D, CH, CO, CUF, U, FC)},
+			{"an old group that cannot be put back is named", 99, path(V, L, VR, D, CH, CO, CUF, U, FD)},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				w := newWorldOn(t, r)
+				c := w.clouds["us-east-1"]
+				c.failNext("AttachTargetGroups", tt.attach, errThrottled)
+				// Cut-over fails after the old group left its target group:
+				// target health cannot be read until it is back.
+				c.hook = func(op string) {
+					switch op {
+					case "DetachTargetGroups":
+						c.failAlways("Targets", elevator.Errorf(elevator.EINVALID, "AccessDenied: elasticloadbalancing:DescribeTargetHealth"))
+					case "AttachTargetGroups":
+						c.clearFaults("Targets")
+					}
 				}
-			}
-			e := w.engine("engine-1")
-			rel := w.release()
-			rec := w.run(e, rel)
-			assertPath(t, rec, tt.path)
-			if !strings.Contains(rec.Error, "AccessDenied") {
-				t.Errorf("error %q", rec.Error)
-			}
-			assertFailure(t, rec, elevator.FailureStep)
-			if tt.attach < 99 {
-				w.assertOnly(only(oldGroup))
-				w.assertServing(oldGroup)
-				return
-			}
-			for _, want := range []string{
-				"us-east-1: Auto Scaling group " + oldGroup + " detached from its target groups " + tg("us-east-1"),
-				leftover("us-east-1", GroupName(rel, "web"), "new; kept serving while an old group is out of its target groups"),
-			} {
-				if !slices.Contains(rec.Leftovers, want) {
-					t.Errorf("leftovers %q, want %q", rec.Leftovers, want)
+				e := w.engine("engine-1")
+				rel := w.release()
+				rec := w.run(e, rel)
+				assertPath(t, rec, tt.path)
+				if !strings.Contains(rec.Error, "AccessDenied") {
+					t.Errorf("error %q", rec.Error)
 				}
-			}
-			w.assertOnly(only(oldGroup, GroupName(rel, "web")))
-		})
-	}
+				assertFailure(t, rec, elevator.FailureStep)
+				if tt.attach < 99 {
+					w.assertOnly(only(oldGroup))
+					w.assertServing(oldGroup)
+					return
+				}
+				for _, want := range []string{
+					"us-east-1: " + w.noun(oldGroup) + " detached from its target groups " + tg("us-east-1"),
+					w.leftover("us-east-1", GroupName(rel, "web"), "new; kept serving while an old group is out of its target groups"),
+				} {
+					if !slices.Contains(rec.Leftovers, want) {
+						t.Errorf("leftovers %q, want %q", rec.Leftovers, want)
+					}
+				}
+				w.assertOnly(only(oldGroup, GroupName(rel, "web")))
+			})
+		}
+	})
 }
 
 func TestAFailureInOneRegionRollsBackEveryRegion(t *testing.T) {
-	tests := []struct {
-		name       string
-		sequential bool
-		path       []State
-	}{
-		{"regions in parallel", false, rolledBack},
-		{"one region at a time, after the first was cut over", true, path(V, L, VR, D, CH, CO, D, CH, CUF, U, FC)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t, "us-east-1", "eu-west-1")
-			w.clouds["eu-west-1"].neverHealthy = true
-			e := w.engine("engine-1")
-			rel := w.release(func(r *elevator.Release) { r.Sequential = tt.sequential })
-			rec := w.run(e, rel)
-			assertPath(t, rec, tt.path)
-			if !strings.Contains(rec.Error, "eu-west-1/web: 0 of 2 needed healthy") {
-				t.Errorf("error %q", rec.Error)
-			}
-			w.assertOnly(only(oldGroup))
-			w.assertServing(oldGroup)
-		})
-	}
+	runtimes(t, func(t *testing.T, r rt) {
+		tests := []struct {
+			name       string
+			sequential bool
+			path       []State
+		}{
+			{"regions in parallel", false, rolledBack},
+			{"one region at a time, after the first was cut over", true, path(V, L, VR, D, CH, CO, D, CH, CUF, U, FC)},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				w := newWorldOn(t, r, "us-east-1", "eu-west-1")
+				w.clouds["eu-west-1"].neverHealthy = true
+				e := w.engine("engine-1")
+				rel := w.release(func(r *elevator.Release) { r.Sequential = tt.sequential })
+				rec := w.run(e, rel)
+				assertPath(t, rec, tt.path)
+				if !strings.Contains(rec.Error, "eu-west-1/web: 0 of 2 needed healthy") {
+					t.Errorf("error %q", rec.Error)
+				}
+				w.assertOnly(only(oldGroup))
+				w.assertServing(oldGroup)
+			})
+		}
+	})
 }
 
 func TestSequentialRegionsGoOneAfterTheOther(t *testing.T) {
-	w := newWorld(t, "us-east-1", "eu-west-1")
-	e := w.engine("engine-1")
-	rel := w.release(func(r *elevator.Release) { r.Sequential = true })
-	rec := w.run(e, rel)
-	assertPath(t, rec, path(V, L, VR, D, CH, CO, D, CH, CO, CUS, U, OK))
-	w.assertOnly(only(GroupName(rel, "web")))
-	w.assertServing(GroupName(rel, "web"))
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r, "us-east-1", "eu-west-1")
+		e := w.engine("engine-1")
+		rel := w.release(func(r *elevator.Release) { r.Sequential = true })
+		rec := w.run(e, rel)
+		assertPath(t, rec, path(V, L, VR, D, CH, CO, D, CH, CO, CUS, U, OK))
+		w.assertOnly(only(GroupName(rel, "web")))
+		w.assertServing(GroupName(rel, "web"))
+	})
 }
 
 // crashScenarios are releases whose engine is killed right after it
@@ -634,103 +673,107 @@ var crashScenarios = []struct {
 }
 
 func TestAReleaseResumesAfterItsEngineDiesInAnyState(t *testing.T) {
-	for _, sc := range crashScenarios {
-		for i, state := range sc.path {
-			t.Run(fmt.Sprintf("%s, dead after storing %s (#%d)", sc.name, state, i+1), func(t *testing.T) {
-				regions := []string{"us-east-1"}
-				if strings.Contains(sc.name, "two regions") {
-					regions = append(regions, "eu-west-1")
-				}
-				w := newWorld(t, regions...)
+	runtimes(t, func(t *testing.T, r rt) {
+		for _, sc := range crashScenarios {
+			for i, state := range sc.path {
+				t.Run(fmt.Sprintf("%s, dead after storing %s (#%d)", sc.name, state, i+1), func(t *testing.T) {
+					regions := []string{"us-east-1"}
+					if strings.Contains(sc.name, "two regions") {
+						regions = append(regions, "eu-west-1")
+					}
+					w := newWorldOn(t, r, regions...)
+					rel := w.release()
+					sc.setup(w, rel)
+					ctx, crash := context.WithCancel(context.Background())
+					defer crash()
+					w.store.afterPut = func(rec elevator.ReleaseRecord) {
+						if len(rec.Path) == i+1 {
+							crash()
+						}
+					}
+					e1 := w.engine("engine-1")
+					rec, err := e1.Run(ctx, rel.ID, w.submit(e1, rel))
+					w.store.afterPut = nil
+					if i == len(sc.path)-1 {
+						if err != nil || !rec.State.Ended() {
+							t.Fatalf("dying after the end: %v, %s", err, rec.State)
+						}
+					} else if !errors.Is(err, context.Canceled) {
+						t.Fatalf("Run = %v in %s, want the engine to die", err, rec.State)
+					}
+
+					e2 := w.engine("engine-2")
+					if _, err := e2.Resume(context.Background(), rel.ID, "ops"); table[state].locked && elevator.ErrorCode(err) != elevator.ECONFLICT {
+						t.Fatalf("resume while the dead engine's lease lasts: %v, want a conflict", err)
+					}
+					w.clock.Advance(lease + time.Second)
+					rec, err = e2.Resume(context.Background(), rel.ID, "ops")
+					if err != nil {
+						t.Fatalf("Resume: %v", err)
+					}
+					assertPath(t, rec, sc.path)
+					if sc.path[len(sc.path)-1] == OK {
+						w.assertOnly(only(GroupName(rel, "web")))
+						w.assertServing(GroupName(rel, "web"))
+					} else {
+						w.assertOnly(only(oldGroup))
+						w.assertServing(oldGroup)
+					}
+					for _, reg := range regions {
+						if n := len(w.clouds[reg].created); n != 1 {
+							t.Errorf("%s: %d groups created, want 1", reg, n)
+						}
+					}
+				})
+			}
+		}
+	})
+}
+
+func TestAReleaseResumesAfterItsEngineDiesBetweenTwoCalls(t *testing.T) {
+	runtimes(t, func(t *testing.T, r rt) {
+		// The engine dies right after the n-th change it makes in AWS, before
+		// it stores what it did.
+		mutations := []string{"RegisterTaskDefinition", "CreateGroup", "SetCapacity", "PutScaling", "DetachTargetGroups", "AttachTargetGroups", "DeleteGroup"}
+		for _, sc := range crashScenarios[:3] {
+			for n := 1; ; n++ {
+				w := newWorldOn(t, r)
 				rel := w.release()
 				sc.setup(w, rel)
+				c := w.clouds["us-east-1"]
 				ctx, crash := context.WithCancel(context.Background())
-				defer crash()
-				w.store.afterPut = func(rec elevator.ReleaseRecord) {
-					if len(rec.Path) == i+1 {
-						crash()
+				seen := 0
+				c.hook = func(op string) {
+					if slices.Contains(mutations, op) {
+						if seen++; seen == n {
+							crash()
+						}
 					}
 				}
 				e1 := w.engine("engine-1")
 				rec, err := e1.Run(ctx, rel.ID, w.submit(e1, rel))
-				w.store.afterPut = nil
-				if i == len(sc.path)-1 {
-					if err != nil || !rec.State.Ended() {
-						t.Fatalf("dying after the end: %v, %s", err, rec.State)
+				crash()
+				c.hook = nil
+				if err == nil {
+					break // fewer than n changes: every one was covered
+				}
+				t.Run(fmt.Sprintf("%s, dead after change %d in %s", sc.name, n, rec.State), func(t *testing.T) {
+					w.clock.Advance(lease + time.Second)
+					rec, err := w.engine("engine-2").Resume(context.Background(), rel.ID, "ops")
+					if err != nil {
+						t.Fatalf("Resume: %v", err)
 					}
-				} else if !errors.Is(err, context.Canceled) {
-					t.Fatalf("Run = %v in %s, want the engine to die", err, rec.State)
-				}
-
-				e2 := w.engine("engine-2")
-				if _, err := e2.Resume(context.Background(), rel.ID, "ops"); table[state].locked && elevator.ErrorCode(err) != elevator.ECONFLICT {
-					t.Fatalf("resume while the dead engine's lease lasts: %v, want a conflict", err)
-				}
-				w.clock.Advance(lease + time.Second)
-				rec, err = e2.Resume(context.Background(), rel.ID, "ops")
-				if err != nil {
-					t.Fatalf("Resume: %v", err)
-				}
-				assertPath(t, rec, sc.path)
-				if sc.path[len(sc.path)-1] == OK {
-					w.assertOnly(only(GroupName(rel, "web")))
-					w.assertServing(GroupName(rel, "web"))
-				} else {
-					w.assertOnly(only(oldGroup))
-					w.assertServing(oldGroup)
-				}
-				for _, reg := range regions {
-					if n := len(w.clouds[reg].created); n != 1 {
-						t.Errorf("%s: %d groups created, want 1", reg, n)
+					assertPath(t, rec, sc.path)
+					if sc.path[len(sc.path)-1] == OK {
+						w.assertOnly(only(GroupName(rel, "web")))
+					} else {
+						w.assertOnly(only(oldGroup))
+						w.assertServing(oldGroup)
 					}
-				}
-			})
-		}
-	}
-}
-
-func TestAReleaseResumesAfterItsEngineDiesBetweenTwoCalls(t *testing.T) {
-	// The engine dies right after the n-th change it makes in AWS, before
-	// it stores what it did.
-	mutations := []string{"CreateGroup", "SetCapacity", "PutScaling", "DetachTargetGroups", "AttachTargetGroups", "DeleteGroup"}
-	for _, sc := range crashScenarios[:3] {
-		for n := 1; ; n++ {
-			w := newWorld(t)
-			rel := w.release()
-			sc.setup(w, rel)
-			c := w.clouds["us-east-1"]
-			ctx, crash := context.WithCancel(context.Background())
-			seen := 0
-			c.hook = func(op string) {
-				if slices.Contains(mutations, op) {
-					if seen++; seen == n {
-						crash()
-					}
-				}
+				})
 			}
-			e1 := w.engine("engine-1")
-			rec, err := e1.Run(ctx, rel.ID, w.submit(e1, rel))
-			crash()
-			c.hook = nil
-			if err == nil {
-				break // fewer than n changes: every one was covered
-			}
-			t.Run(fmt.Sprintf("%s, dead after change %d in %s", sc.name, n, rec.State), func(t *testing.T) {
-				w.clock.Advance(lease + time.Second)
-				rec, err := w.engine("engine-2").Resume(context.Background(), rel.ID, "ops")
-				if err != nil {
-					t.Fatalf("Resume: %v", err)
-				}
-				assertPath(t, rec, sc.path)
-				if sc.path[len(sc.path)-1] == OK {
-					w.assertOnly(only(GroupName(rel, "web")))
-				} else {
-					w.assertOnly(only(oldGroup))
-					w.assertServing(oldGroup)
-				}
-			})
 		}
-	}
+	})
 }
 
 func TestTwoReleasesOfOneAppAtOnceLetExactlyOneProceed(t *testing.T) {
@@ -791,57 +834,59 @@ func TestTwoReleasesOfOneAppAtOnceLetExactlyOneProceed(t *testing.T) {
 }
 
 func TestTwoEnginesResumingOneReleaseAtOnceLetExactlyOneProceed(t *testing.T) {
-	for _, state := range []State{V, L, CH, CUS} {
-		t.Run("dead in "+string(state), func(t *testing.T) {
-			w := newWorld(t)
-			rel := w.release()
-			ctx, crash := context.WithCancel(context.Background())
-			defer crash()
-			w.store.afterPut = func(rec elevator.ReleaseRecord) {
-				if rec.State == state && len(rec.Path) > 0 {
-					crash()
+	runtimes(t, func(t *testing.T, r rt) {
+		for _, state := range []State{V, L, CH, CUS} {
+			t.Run("dead in "+string(state), func(t *testing.T) {
+				w := newWorldOn(t, r)
+				rel := w.release()
+				ctx, crash := context.WithCancel(context.Background())
+				defer crash()
+				w.store.afterPut = func(rec elevator.ReleaseRecord) {
+					if rec.State == state && len(rec.Path) > 0 {
+						crash()
+					}
 				}
-			}
-			e1 := w.engine("engine-1")
-			if _, err := e1.Run(ctx, rel.ID, w.submit(e1, rel)); !errors.Is(err, context.Canceled) {
-				t.Fatal(err)
-			}
-			w.store.afterPut = nil
-			w.clock.Advance(lease + time.Second)
+				e1 := w.engine("engine-1")
+				if _, err := e1.Run(ctx, rel.ID, w.submit(e1, rel)); !errors.Is(err, context.Canceled) {
+					t.Fatal(err)
+				}
+				w.store.afterPut = nil
+				w.clock.Advance(lease + time.Second)
 
-			errs := make([]error, 2)
-			recs := make([]*elevator.ReleaseRecord, 2)
-			var start, wg sync.WaitGroup
-			start.Add(1)
-			for i := range 2 {
-				e := w.engine(fmt.Sprintf("engine-%d", i+2))
-				wg.Go(func() {
-					start.Wait()
-					recs[i], errs[i] = e.Resume(context.Background(), rel.ID, "ops")
-				})
-			}
-			start.Done()
-			wg.Wait()
-			succeeded := 0
-			for i := range 2 {
-				switch {
-				case errs[i] == nil:
-					succeeded++
-				case elevator.ErrorCode(errs[i]) != elevator.ECONFLICT:
-					t.Errorf("engine %d: %v, want success or a conflict", i+2, errs[i])
+				errs := make([]error, 2)
+				recs := make([]*elevator.ReleaseRecord, 2)
+				var start, wg sync.WaitGroup
+				start.Add(1)
+				for i := range 2 {
+					e := w.engine(fmt.Sprintf("engine-%d", i+2))
+					wg.Go(func() {
+						start.Wait()
+						recs[i], errs[i] = e.Resume(context.Background(), rel.ID, "ops")
+					})
 				}
-			}
-			final, _ := w.store.Record(context.Background(), rel.ID)
-			assertPath(t, final, happyPath)
-			if succeeded < 1 {
-				t.Errorf("no engine finished the release: %v", errs)
-			}
-			w.assertOnly(only(GroupName(rel, "web")))
-			if n := len(w.clouds["us-east-1"].created); n != 1 {
-				t.Errorf("%d groups created, want 1", n)
-			}
-		})
-	}
+				start.Done()
+				wg.Wait()
+				succeeded := 0
+				for i := range 2 {
+					switch {
+					case errs[i] == nil:
+						succeeded++
+					case elevator.ErrorCode(errs[i]) != elevator.ECONFLICT:
+						t.Errorf("engine %d: %v, want success or a conflict", i+2, errs[i])
+					}
+				}
+				final, _ := w.store.Record(context.Background(), rel.ID)
+				assertPath(t, final, happyPath)
+				if succeeded < 1 {
+					t.Errorf("no engine finished the release: %v", errs)
+				}
+				w.assertOnly(only(GroupName(rel, "web")))
+				if n := len(w.clouds["us-east-1"].created); n != 1 {
+					t.Errorf("%d groups created, want 1", n)
+				}
+			})
+		}
+	})
 }
 
 func TestRunRefusesAStartedReleaseAndResumeAnUnstartedOne(t *testing.T) {
@@ -873,46 +918,52 @@ func TestRunRefusesAStartedReleaseAndResumeAnUnstartedOne(t *testing.T) {
 }
 
 func TestRollbackReleasesAnEarlierReleasesContentAgain(t *testing.T) {
-	w := newWorld(t)
-	e := w.engine("engine-1")
-	first := w.release()
-	assertPath(t, w.run(e, first), happyPath)
-	w.clock.Advance(time.Hour)
-	second := w.release(func(r *elevator.Release) { r.Version = "2.0.0" })
-	assertPath(t, w.run(e, second), happyPath)
-	w.clock.Advance(time.Hour)
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r)
+		e := w.engine("engine-1")
+		first := w.release()
+		assertPath(t, w.run(e, first), happyPath)
+		w.clock.Advance(time.Hour)
+		second := w.release(func(r *elevator.Release) { r.Version = "2.0.0" })
+		assertPath(t, w.run(e, second), happyPath)
+		w.clock.Advance(time.Hour)
 
-	back, err := e.Rollback(context.Background(), first.ID, "erin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if back.ID == first.ID || back.RollbackOf != first.ID || back.Version != "1.4.2" || back.CreatedBy != "erin" || !back.CreatedAt.Equal(w.clock.Now()) {
-		t.Errorf("rollback release %+v", back)
-	}
-	sum, _ := back.Checksum()
-	rec, err := e.Run(context.Background(), back.ID, sum)
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertPath(t, rec, happyPath)
-	w.assertOnly(only(GroupName(back, "web")))
-	c := w.clouds["us-east-1"]
-	if ud := c.created[len(c.created)-1].UserData; !strings.Contains(ud, "1.4.2 "+back.ID) {
-		t.Errorf("user data %q, want the first version with the new release id", ud)
-	}
-	var actions []string
-	for _, a := range w.store.audits() {
-		actions = append(actions, a.Action+":"+a.Outcome)
-	}
-	if !slices.Contains(actions, "rollback:submitted") {
-		t.Errorf("audit %v has no rollback", actions)
-	}
+		back, err := e.Rollback(context.Background(), first.ID, "erin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.ID == first.ID || back.RollbackOf != first.ID || back.Version != "1.4.2" || back.CreatedBy != "erin" || !back.CreatedAt.Equal(w.clock.Now()) {
+			t.Errorf("rollback release %+v", back)
+		}
+		sum, _ := back.Checksum()
+		rec, err := e.Run(context.Background(), back.ID, sum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertPath(t, rec, happyPath)
+		w.assertOnly(only(GroupName(back, "web")))
+		c := w.clouds["us-east-1"]
+		if spec := c.created[len(c.created)-1]; r == onECS {
+			if spec.ECS.Image != "public.ecr.aws/nginx/nginx:1.4.2" || spec.ECS.Env["ELEVATOR_RELEASE_ID"] != back.ID || spec.ECS.Env["ELEVATOR_VERSION"] != "1.4.2" {
+				t.Errorf("task %+v, want the first version with the new release id", spec.ECS)
+			}
+		} else if !strings.Contains(spec.UserData, "1.4.2 "+back.ID) {
+			t.Errorf("user data %q, want the first version with the new release id", spec.UserData)
+		}
+		var actions []string
+		for _, a := range w.store.audits() {
+			actions = append(actions, a.Action+":"+a.Outcome)
+		}
+		if !slices.Contains(actions, "rollback:submitted") {
+			t.Errorf("audit %v has no rollback", actions)
+		}
 
-	failed := w.release(func(r *elevator.Release) { r.Services[0].Placements[0].Image = "ami-untagged" })
-	w.run(e, failed)
-	if _, err := e.Rollback(context.Background(), failed.ID, "erin"); elevator.ErrorCode(err) != elevator.EINVALID {
-		t.Errorf("rolling back to a failed release: %v", err)
-	}
+		failed := w.release(func(r *elevator.Release) { r.Services[0].Placements[0].SecurityGroups = []string{"sg-other"} })
+		w.run(e, failed)
+		if _, err := e.Rollback(context.Background(), failed.ID, "erin"); elevator.ErrorCode(err) != elevator.EINVALID {
+			t.Errorf("rolling back to a failed release: %v", err)
+		}
+	})
 }
 
 func TestUnlockBreaksAStuckLockAndAuditsIt(t *testing.T) {
@@ -1030,21 +1081,23 @@ func TestTheEngineStopsWhenItsLockIsBroken(t *testing.T) {
 }
 
 func TestStoreFailuresAreRetried(t *testing.T) {
-	w := newWorld(t)
-	e := w.engine("engine-1")
-	rel := w.release()
-	sum := w.submit(e, rel)
-	w.store.failNext("PutRecord", 2, errThrottled)
-	// Failed halt reads and steps count as attempts of their state alike:
-	// fewer than the engine's four.
-	w.store.failNext("Halt", 2, errThrottled)
-	w.locker.failNext("Acquire", 1, errThrottled)
-	rec, err := e.Run(context.Background(), rel.ID, sum)
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertPath(t, rec, happyPath)
-	w.assertOnly(only(GroupName(rel, "web")))
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r)
+		e := w.engine("engine-1")
+		rel := w.release()
+		sum := w.submit(e, rel)
+		w.store.failNext("PutRecord", 2, errThrottled)
+		// Failed halt reads and steps count as attempts of their state alike:
+		// fewer than the engine's four.
+		w.store.failNext("Halt", 2, errThrottled)
+		w.locker.failNext("Acquire", 1, errThrottled)
+		rec, err := e.Run(context.Background(), rel.ID, sum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertPath(t, rec, happyPath)
+		w.assertOnly(only(GroupName(rel, "web")))
+	})
 }
 
 func TestTransitionsListsEveryStateThatIsNotAnEnd(t *testing.T) {
@@ -1274,42 +1327,48 @@ func TestStartRunsWhatItSubmitsWithoutReadingItBack(t *testing.T) {
 // template is gone too, though no group leads to it. (On moto:
 // TestAReleaseKilledBetweenATemplateAndItsGroupAndOvertakenLeavesNothingTagged
 // in awsrelease.)
-func TestAReleaseKilledBetweenATemplateAndItsGroupLeavesNothingWhenRolledBack(t *testing.T) {
-	w := newWorld(t)
-	dead := w.release()
-	c := w.clouds["us-east-1"]
-	ctx, crash := context.WithCancel(context.Background())
-	defer crash()
-	c.hook = func(op string) {
-		if op == "CreateLaunchTemplate" {
-			crash()
+func TestAReleaseKilledBetweenATemplateOrATaskDefinitionAndItsGroupLeavesNothingWhenRolledBack(t *testing.T) {
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r)
+		dead := w.release()
+		c := w.clouds["us-east-1"]
+		ctx, crash := context.WithCancel(context.Background())
+		defer crash()
+		c.hook = func(op string) {
+			if op == w.beforeGroup() {
+				crash()
+			}
 		}
-	}
-	e1 := w.engine("engine-1")
-	if rec, err := e1.Run(ctx, dead.ID, w.submit(e1, dead)); !errors.Is(err, context.Canceled) || rec.State != D {
-		t.Fatalf("Run = %v in %s, want the engine to die in Deploy", err, rec.State)
-	}
-	c.hook = nil
-	if got := c.remains(); !slices.Equal(got, []string{"launch template " + GroupName(dead, "web")}) {
-		t.Fatalf("after the crash: %v, want the dead release's launch template", got)
-	}
-	w.clock.Advance(lease + time.Second)
-	next := w.release(func(r *elevator.Release) { r.Version = "1.5.0" })
-	assertPath(t, w.run(w.engine("engine-2"), next), happyPath)
+		e1 := w.engine("engine-1")
+		if rec, err := e1.Run(ctx, dead.ID, w.submit(e1, dead)); !errors.Is(err, context.Canceled) || rec.State != D {
+			t.Fatalf("Run = %v in %s, want the engine to die in Deploy", err, rec.State)
+		}
+		c.hook = nil
+		want := []string{w.made(GroupName(dead, "web"))}
+		if r == onECS {
+			want = append([]string{w.made(oldGroup)}, want...) // the serving service's
+		}
+		if got := c.remains(); !slices.Equal(got, want) {
+			t.Fatalf("after the crash: %v, want the dead release's launch template or task definition %v", got, want)
+		}
+		w.clock.Advance(lease + time.Second)
+		next := w.release(func(r *elevator.Release) { r.Version = "1.5.0" })
+		assertPath(t, w.run(w.engine("engine-2"), next), happyPath)
 
-	rec, err := w.engine("engine-3").Resume(context.Background(), dead.ID, "carol")
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertPath(t, rec, path(V, L, VR, D, CUF, U, FC))
-	assertFailure(t, rec, elevator.FailureLockLost)
-	if len(rec.Leftovers) > 0 {
-		t.Errorf("leftovers %v", rec.Leftovers)
-	}
-	w.assertOnly(only(GroupName(next, "web")))
-	if got, want := c.remains(), []string{"launch template " + GroupName(next, "web")}; !slices.Equal(got, want) {
-		t.Errorf("launch templates and alarms: %v, want only the serving release's %v", got, want)
-	}
+		rec, err := w.engine("engine-3").Resume(context.Background(), dead.ID, "carol")
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertPath(t, rec, path(V, L, VR, D, CUF, U, FC))
+		assertFailure(t, rec, elevator.FailureLockLost)
+		if len(rec.Leftovers) > 0 {
+			t.Errorf("leftovers %v", rec.Leftovers)
+		}
+		w.assertOnly(only(GroupName(next, "web")))
+		if got, want := c.remains(), []string{w.made(GroupName(next, "web"))}; !slices.Equal(got, want) {
+			t.Errorf("launch templates and alarms: %v, want only the serving release's %v", got, want)
+		}
+	})
 }
 
 // TestAStoreThatStaysUnreachableStopsTheEngineWhereTheReleaseWas: the
@@ -1376,16 +1435,18 @@ func TestAStoreThatStaysUnreachableStopsTheEngineWhereTheReleaseWas(t *testing.T
 // backoff each) is given up once the state has lasted the release's
 // timeout, and the release rolls back.
 func TestNoStateRetriesPastTheReleaseTimeout(t *testing.T) {
-	w := newWorld(t)
-	e := w.engine("engine-1", func(c *Config) { c.MaxAttempts = 100 })
-	rel := w.release()
-	w.clouds["us-east-1"].failAlways("CreateGroup", errThrottled)
-	rec := w.run(e, rel)
-	assertPath(t, rec, path(V, L, VR, D, CUF, U, FC))
-	in := rec.Visits[4].Sub(rec.Visits[3]) // from Deploy to CleanUpFailure
-	if most := rel.Timeout() + 8*poll; in > most {
-		t.Errorf("Deploy lasted %s, want the release's timeout %s and one backoff at most", in, rel.Timeout())
-	}
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r)
+		e := w.engine("engine-1", func(c *Config) { c.MaxAttempts = 100 })
+		rel := w.release()
+		w.clouds["us-east-1"].failAlways("CreateGroup", errThrottled)
+		rec := w.run(e, rel)
+		assertPath(t, rec, path(V, L, VR, D, CUF, U, FC))
+		in := rec.Visits[4].Sub(rec.Visits[3]) // from Deploy to CleanUpFailure
+		if most := rel.Timeout() + 8*poll; in > most {
+			t.Errorf("Deploy lasted %s, want the release's timeout %s and one backoff at most", in, rel.Timeout())
+		}
+	})
 }
 
 // TestACleanupThatGivesUpWithoutNamingWhatIsLeftIsNotClean: after cut-over

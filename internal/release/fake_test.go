@@ -499,6 +499,30 @@ type fakeCloud struct {
 	// between), DeleteGroup deletes them before the group.
 	templates map[string]map[string]string
 	alarms    map[string]string
+	// taskDefs are the task definitions of ECS services by
+	// family:revision, with their tags; revisions counts each family's.
+	// CreateGroup of an ECS service registers one before its service
+	// (the hook sees "RegisterTaskDefinition" in between), DeleteGroup
+	// deregisters its family's.
+	taskDefs  map[string]map[string]string
+	revisions map[string]int
+	// steadyAfter is how long an ECS service's deployment stays
+	// IN_PROGRESS after it started even when all its tasks run (ECS
+	// waits for steady state); 0: steady once they run.
+	steadyAfter time.Duration
+	// reuseIPs are private IPs AWS hands to the next tasks launched, as
+	// it may reuse a stopped task's.
+	reuseIPs []string
+	// redeployBreaker, when set, is why ECS gives up every redeployment
+	// of a new ECS service (see redeploy).
+	redeployBreaker string
+	// redeploys counts the redeployments of ECS services a change of
+	// their load balancers started.
+	redeploys int
+	// breaker, when set, is why ECS gives up the deployment of every new
+	// ECS service once its first tasks have had time to boot: its
+	// circuit breaker trips (Group.Failed).
+	breaker string
 
 	// The gates: test target groups by name (ARN and tags), where each
 	// listener forwards ("" for the fixed answer), the watched alarms'
@@ -512,6 +536,9 @@ type fakeCloud struct {
 	// commandOutput, when set, is what a successful command answers.
 	commandOutput *CommandResult
 	published     []string
+	// targetTypes are the target types of target groups that are not
+	// instance (see targetType).
+	targetTypes map[string]string
 	// attachments lists every attach of a group to target groups,
 	// creation included, as "group -> target group".
 	attachments []string
@@ -522,35 +549,93 @@ type fakeTestTG struct {
 	tags map[string]string
 }
 
+// Target types of target groups, as ELB names them: an ECS service's
+// tasks (awsvpc network mode) register only in ip target groups.
+const (
+	targetTypeInstance = "instance"
+	targetTypeIP       = "ip"
+)
+
+// targetType is the target type of a target group: instance unless the
+// test set another (setTargetType) or it was made like an ip one.
+func (f *fakeCloud) targetType(tg string) string {
+	if t, ok := f.targetTypes[tg]; ok {
+		return t
+	}
+	return targetTypeInstance
+}
+
+// setTargetType sets the target type of a target group.
+func (f *fakeCloud) setTargetType(tg, t string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.targetTypes[tg] = t
+}
+
+// refuseForECS is ECS's refusal of a load balancer whose target group
+// an awsvpc task cannot register in.
+func (f *fakeCloud) refuseForECS(service string, tgs []string) error {
+	for _, tg := range tgs {
+		if t := f.targetType(tg); t != targetTypeIP {
+			return elevator.Errorf(elevator.EINVALID, "InvalidParameterException: service %s: the target group %s has target type %s, which is incompatible with the awsvpc network mode", service, tg, t)
+		}
+	}
+	return nil
+}
+
 type fakeGroup struct {
-	name      string
-	tags      map[string]string
-	capacity  Capacity
-	tgs       []string
-	detached  map[string]time.Time // target group -> when the group left it
-	attached  map[string]time.Time // target group -> when the group was attached to it
-	deleting  time.Time
-	scaling   Scaling
-	instances []*fakeInstance
-	isNew     bool // made by CreateGroup
+	name    string
+	cluster string // an ECS service's; its instances are tasks with IPs
+	created time.Time
+	// detachedDesired is the desired count an ECS service had when a
+	// detach from all its target groups scaled it to zero (the
+	// adapter's elevator.TagDetachedDesired); 0 when it was not.
+	detachedDesired int
+	tags            map[string]string
+	capacity        Capacity
+	tgs             []string
+	detached        map[string]time.Time // target group -> when the group left it
+	attached        map[string]time.Time // target group -> when the group was attached to it
+	deleting        time.Time
+	scaling         Scaling
+	// detachedAll: an ECS service a detach from all its target groups
+	// scaled to zero; its scaling is suspended (schedules do not scale it)
+	// and, its target groups taken out of tgs, Groups lists it with none
+	// until an attach (see Cloud.DetachTargetGroups).
+	detachedAll bool
+	// deployedAt is when an ECS service's last deployment started (its
+	// creation, or a change of its load balancers).
+	deployedAt time.Time
+	failed     string // why ECS gave up its redeployment
+	instances  []*fakeInstance
+	isNew      bool // made by CreateGroup
 }
 
 type fakeInstance struct {
 	id       string
+	ip       string // a task's private IPv4 address; "" for an instance
 	launched time.Time
 	doomed   bool
-	scaledIn time.Time // when the group let it go; zero while it belongs
+	// unhealthy: its container's health check fails while it runs.
+	unhealthy bool
+	scaledIn  time.Time // when the group let it go (or lets it go, when replaced); zero while it belongs
+	// replaced: a redeployment of its ECS service replaces it; it stops
+	// at scaledIn, once the new tasks have had time to boot.
+	replaced bool
 }
 
 func newFakeCloud(t *testing.T, region string, clock *fakeClock) *fakeCloud {
 	return &fakeCloud{t: t, region: region, clock: clock,
-		resources:  map[ResourceKind]map[string]Resource{},
-		groups:     map[string]*fakeGroup{},
-		tokens:     map[string]string{},
-		capacities: map[string][]Capacity{},
-		templates:  map[string]map[string]string{},
-		alarms:     map[string]string{},
-		testTGs:    map[string]fakeTestTG{}, listeners: map[string]string{}, alarmStates: map[string]string{}, commandOK: true,
+		resources:   map[ResourceKind]map[string]Resource{},
+		groups:      map[string]*fakeGroup{},
+		tokens:      map[string]string{},
+		capacities:  map[string][]Capacity{},
+		templates:   map[string]map[string]string{},
+		taskDefs:    map[string]map[string]string{},
+		revisions:   map[string]int{},
+		alarms:      map[string]string{},
+		targetTypes: map[string]string{},
+		testTGs:     map[string]fakeTestTG{}, listeners: map[string]string{}, alarmStates: map[string]string{}, commandOK: true,
 		boot: 40 * time.Second, drain: 20 * time.Second, deleteTime: 30 * time.Second}
 }
 
@@ -567,14 +652,52 @@ func (f *fakeCloud) addResource(r Resource) {
 
 // addRunningGroup makes a group that has served for a day, all healthy.
 func (f *fakeCloud) addRunningGroup(name string, tags map[string]string, desired int, tgs []string) {
+	f.addRunningService(name, "", tags, desired, tgs)
+}
+
+// addRunningService makes an ECS service of cluster (or, when cluster is
+// "", a group) that has served for a day, all healthy, with its task
+// definition.
+func (f *fakeCloud) addRunningService(name, cluster string, tags map[string]string, desired int, tgs []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	g := &fakeGroup{name: name, tags: tags, capacity: Capacity{Min: 1, Max: 10, Desired: desired}, tgs: tgs, detached: map[string]time.Time{}}
+	g := &fakeGroup{name: name, cluster: cluster, tags: tags, capacity: Capacity{Min: 1, Max: 10, Desired: desired}, tgs: tgs, detached: map[string]time.Time{},
+		created: f.clock.Now().Add(-24 * time.Hour)}
 	for range desired {
-		f.seq++
-		g.instances = append(g.instances, &fakeInstance{id: fmt.Sprintf("i-%s-%03d", f.region, f.seq), launched: f.clock.Now().Add(-24 * time.Hour)})
+		g.instances = append(g.instances, f.launch(g, f.clock.Now().Add(-24*time.Hour)))
 	}
 	f.groups[name] = g
+	if cluster != "" {
+		f.revisions[name]++
+		f.taskDefs[fmt.Sprintf("%s:%d", name, f.revisions[name])] = tags
+	}
+}
+
+// launch makes an instance of g, or a task with its IP when g is an ECS
+// service.
+func (f *fakeCloud) launch(g *fakeGroup, at time.Time) *fakeInstance {
+	f.seq++
+	if g.cluster != "" {
+		ip := fmt.Sprintf("10.0.%d.%d", f.seq/250, f.seq%250+1)
+		if len(f.reuseIPs) > 0 {
+			ip, f.reuseIPs = f.reuseIPs[0], f.reuseIPs[1:]
+		}
+		return &fakeInstance{id: fmt.Sprintf("arn:aws:ecs:%s:123456789012:task/%s/%032x", f.region, g.cluster, f.seq),
+			ip: ip, launched: at}
+	}
+	return &fakeInstance{id: fmt.Sprintf("i-%s-%03d", f.region, f.seq), launched: at}
+}
+
+// lookup finds the group ref names, and reports a ref that names an ECS
+// service without its cluster (or a group with one) as the test's error:
+// AWS would not find it.
+func (f *fakeCloud) lookup(ref GroupRef) (*fakeGroup, bool) {
+	g, ok := f.groups[ref.Name]
+	if ok && g.cluster != ref.Cluster {
+		f.t.Errorf("%s: the engine names group %s as %q, but it is %q", f.region, ref.Name, ref, GroupRef{Name: g.name, Cluster: g.cluster})
+		return nil, false
+	}
+	return g, ok
 }
 
 // settle brings groups up to date with the clock: launches what their
@@ -591,24 +714,24 @@ func (f *fakeCloud) settle() {
 		}
 		live := 0
 		g.instances = slices.DeleteFunc(g.instances, func(in *fakeInstance) bool {
-			return f.lifecycle(in, now) == LifecycleGone
+			// An ECS service lists its stopped tasks for an hour.
+			return f.lifecycle(in, now) == LifecycleGone && (g.cluster == "" || !now.Before(f.goneAt(in).Add(time.Hour)))
 		})
 		for _, in := range g.instances {
-			if lc := f.lifecycle(in, now); !terminating(lc) {
+			if lc := f.lifecycle(in, now); in.scaledIn.IsZero() && !terminating(lc) {
 				live++
 			}
 		}
 		for ; live > g.capacity.Desired; live-- {
 			for i := len(g.instances) - 1; i >= 0; i-- {
-				if in := g.instances[i]; !terminating(f.lifecycle(in, now)) {
+				if in := g.instances[i]; in.scaledIn.IsZero() && !terminating(f.lifecycle(in, now)) {
 					in.scaledIn = now
 					break
 				}
 			}
 		}
 		for ; live < g.capacity.Desired; live++ {
-			f.seq++
-			in := &fakeInstance{id: fmt.Sprintf("i-%s-%03d", f.region, f.seq), launched: now}
+			in := f.launch(g, now)
 			if g.isNew && f.doomed > 0 {
 				f.doomed--
 				in.doomed = true
@@ -618,11 +741,19 @@ func (f *fakeCloud) settle() {
 	}
 }
 
+// goneAt is when an instance that is gone went.
+func (f *fakeCloud) goneAt(in *fakeInstance) time.Time {
+	if !in.scaledIn.IsZero() {
+		return in.scaledIn.Add(time.Minute)
+	}
+	return in.launched.Add(f.boot/2 + time.Minute)
+}
+
 func (f *fakeCloud) lifecycle(in *fakeInstance, now time.Time) string {
 	switch {
 	case !in.scaledIn.IsZero() && !now.Before(in.scaledIn.Add(time.Minute)):
 		return LifecycleGone
-	case !in.scaledIn.IsZero():
+	case !in.scaledIn.IsZero() && !now.Before(in.scaledIn):
 		return LifecycleTerminate
 	case in.doomed && !now.Before(in.launched.Add(f.boot/2+time.Minute)):
 		return LifecycleGone
@@ -678,6 +809,7 @@ func (f *fakeCloud) Groups(ctx context.Context, filter GroupFilter) ([]Group, er
 	if err := f.enter(ctx, "Groups"); err != nil {
 		return nil, err
 	}
+	defer f.after("Groups")
 	if filter.Orbit == "" {
 		f.t.Errorf("Groups(%+v) lists groups without filtering by orbit", filter)
 	}
@@ -704,10 +836,33 @@ func (f *fakeCloud) Groups(ctx context.Context, filter GroupFilter) ([]Group, er
 }
 
 func (f *fakeCloud) view(g *fakeGroup, now time.Time) Group {
-	v := Group{Name: g.name, Tags: g.tags, Capacity: g.capacity, TargetGroups: slices.Clone(g.tgs), Deleting: !g.deleting.IsZero()}
+	v := Group{Name: g.name, Cluster: g.cluster, Tags: g.tags, Capacity: g.capacity, TargetGroups: slices.Clone(g.tgs), Deleting: !g.deleting.IsZero()}
+	running, replacing := 0, 0
 	for _, in := range g.instances {
 		lc := f.lifecycle(in, now)
-		v.Instances = append(v.Instances, Instance{ID: in.id, Lifecycle: lc, Healthy: lc == LifecycleInService})
+		v.Instances = append(v.Instances, Instance{ID: in.id, Lifecycle: lc, Healthy: lc == LifecycleInService && !in.unhealthy, Target: in.ip})
+		switch {
+		case in.replaced && lc != LifecycleGone:
+			replacing++
+		case !in.replaced && in.scaledIn.IsZero() && lc == LifecycleInService:
+			running++
+		}
+	}
+	if g.cluster != "" && g.deleting.IsZero() {
+		switch {
+		case replacing > 0:
+			v.Settling = fmt.Sprintf("2 deployments: the new one has %d of %d tasks running", running, g.capacity.Desired)
+		case running < g.capacity.Desired:
+			v.Settling = fmt.Sprintf("deployment IN_PROGRESS: %d of %d tasks running", running, g.capacity.Desired)
+		case now.Before(g.deployedAt.Add(f.steadyAfter)):
+			v.Settling = fmt.Sprintf("deployment IN_PROGRESS: %d of %d tasks running, not steady yet", running, g.capacity.Desired)
+		}
+	}
+	if g.cluster != "" && g.isNew && f.breaker != "" && !now.Before(g.created.Add(f.boot)) {
+		v.Failed = f.breaker
+	}
+	if g.failed != "" && !now.Before(g.deployedAt.Add(f.boot)) {
+		v.Failed = g.failed
 	}
 	return v
 }
@@ -717,14 +872,21 @@ func (f *fakeCloud) CreateGroup(ctx context.Context, spec GroupSpec, token strin
 		return err
 	}
 	defer f.after("CreateGroup")
-	f.mu.Lock()
-	if tags, ok := f.templates[spec.Name]; ok && tags[elevator.TagRelease] != spec.Tags[elevator.TagRelease] {
+	if spec.ECS != nil {
+		if err := f.registerTaskDefinition(spec); err != nil {
+			return err
+		}
+		f.after("RegisterTaskDefinition")
+	} else {
+		f.mu.Lock()
+		if tags, ok := f.templates[spec.Name]; ok && tags[elevator.TagRelease] != spec.Tags[elevator.TagRelease] {
+			f.mu.Unlock()
+			return elevator.Errorf(elevator.EINVALID, "AlreadyExists: launch template %s exists", spec.Name)
+		}
+		f.templates[spec.Name] = spec.Tags
 		f.mu.Unlock()
-		return elevator.Errorf(elevator.EINVALID, "AlreadyExists: launch template %s exists", spec.Name)
+		f.after("CreateLaunchTemplate")
 	}
-	f.templates[spec.Name] = spec.Tags
-	f.mu.Unlock()
-	f.after("CreateLaunchTemplate")
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -734,7 +896,14 @@ func (f *fakeCloud) CreateGroup(ctx context.Context, spec GroupSpec, token strin
 		f.t.Errorf("token %s used for %s and %s", token, name, spec.Name)
 	}
 	f.tokens[token] = spec.Name
+	cluster := ""
+	if spec.ECS != nil {
+		cluster = spec.ECS.Cluster
+	}
 	if g, ok := f.groups[spec.Name]; ok {
+		if g.cluster != cluster {
+			return elevator.Errorf(elevator.EINVALID, "AlreadyExists: %s exists as %q", spec.Name, GroupRef{Name: g.name, Cluster: g.cluster})
+		}
 		if spec.Absent {
 			f.t.Errorf("CreateGroup of %s says the caller found no such group, but it exists", spec.Name)
 		}
@@ -743,12 +912,17 @@ func (f *fakeCloud) CreateGroup(ctx context.Context, spec GroupSpec, token strin
 		}
 		return nil
 	}
+	if cluster != "" {
+		if err := f.refuseForECS(spec.Name, spec.TargetGroups); err != nil {
+			return err
+		}
+	}
 	f.created = append(f.created, spec)
 	for _, tg := range spec.TargetGroups {
 		f.attachments = append(f.attachments, spec.Name+" -> "+tg)
 	}
-	f.groups[spec.Name] = &fakeGroup{name: spec.Name, tags: spec.Tags, capacity: spec.Capacity, tgs: slices.Clone(spec.TargetGroups),
-		detached: map[string]time.Time{}, isNew: true}
+	f.groups[spec.Name] = &fakeGroup{name: spec.Name, cluster: cluster, tags: spec.Tags, capacity: spec.Capacity, tgs: slices.Clone(spec.TargetGroups),
+		detached: map[string]time.Time{}, isNew: true, created: f.clock.Now(), deployedAt: f.clock.Now()}
 	f.capacities[spec.Name] = append(f.capacities[spec.Name], spec.Capacity)
 	f.settle()
 	return nil
@@ -762,7 +936,7 @@ func (f *fakeCloud) SetCapacity(ctx context.Context, ref GroupRef, c Capacity) e
 	defer f.after("SetCapacity")
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	g, ok := f.groups[group]
+	g, ok := f.lookup(ref)
 	if !ok {
 		return ErrNotFound
 	}
@@ -780,9 +954,12 @@ func (f *fakeCloud) PutScaling(ctx context.Context, ref GroupRef, s Scaling) err
 	defer f.after("PutScaling")
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	g, ok := f.groups[group]
+	g, ok := f.lookup(ref)
 	if !ok {
 		return ErrNotFound
+	}
+	if g.cluster != "" && (s.Min > s.Max || s.Max < 1) {
+		return elevator.Errorf(elevator.EINVALID, "ValidationException: scalable target of %s between %d and %d", group, s.Min, s.Max)
 	}
 	g.scaling = s
 	for i, p := range s.Policies {
@@ -810,18 +987,22 @@ func (f *fakeCloud) Targets(ctx context.Context, tg string) ([]Target, error) {
 		left, wasIn := g.detached[tg]
 		for _, in := range g.instances {
 			lc := f.lifecycle(in, now)
+			id := in.id
+			if g.cluster != "" {
+				id = in.ip // tasks register by IP
+			}
 			switch {
 			case lc == LifecyclePending || lc == LifecycleGone:
 			case attached && terminating(lc):
-				out = append(out, Target{in.id, TargetDraining})
+				out = append(out, Target{id, TargetDraining})
 			case attached && g.isNew && f.neverHealthy:
-				out = append(out, Target{in.id, TargetUnhealthy})
+				out = append(out, Target{id, TargetUnhealthy})
 			case attached && now.Before(g.attached[tg].Add(f.warmup)):
-				out = append(out, Target{in.id, TargetInitial})
+				out = append(out, Target{id, TargetInitial})
 			case attached:
-				out = append(out, Target{in.id, TargetHealthy})
+				out = append(out, Target{id, TargetHealthy})
 			case wasIn && now.Before(left.Add(f.drain)):
-				out = append(out, Target{in.id, TargetDraining})
+				out = append(out, Target{id, TargetDraining})
 			}
 		}
 	}
@@ -837,9 +1018,23 @@ func (f *fakeCloud) AttachTargetGroups(ctx context.Context, ref GroupRef, tgs []
 	defer f.after("AttachTargetGroups")
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	g, ok := f.groups[group]
+	g, ok := f.lookup(ref)
 	if !ok || !g.deleting.IsZero() {
 		return ErrNotFound
+	}
+	if g.cluster != "" {
+		if err := f.refuseForECS(group, tgs); err != nil {
+			return err
+		}
+	}
+	if g.detachedAll {
+		// An ECS service a detach scaled to zero gets its tasks back,
+		// and its scaling resumes.
+		g.capacity.Desired, g.detachedDesired, g.detachedAll = g.detachedDesired, 0, false
+		f.capacities[group] = append(f.capacities[group], g.capacity)
+		f.settle()
+	} else if g.cluster != "" && slices.ContainsFunc(tgs, func(tg string) bool { return !slices.Contains(g.tgs, tg) }) {
+		f.redeploy(g)
 	}
 	for _, tg := range tgs {
 		if !slices.Contains(g.tgs, tg) {
@@ -863,9 +1058,20 @@ func (f *fakeCloud) DetachTargetGroups(ctx context.Context, ref GroupRef, tgs []
 	defer f.after("DetachTargetGroups")
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	g, ok := f.groups[group]
+	g, ok := f.lookup(ref)
 	if !ok {
 		return ErrNotFound
+	}
+	if g.cluster != "" && len(g.tgs) > 0 && !slices.ContainsFunc(g.tgs, func(tg string) bool { return !slices.Contains(tgs, tg) }) {
+		// An ECS service leaving all its load balancers is scaled to
+		// zero, its desired count kept, its scaling suspended: ECS
+		// drains each task.
+		g.detachedDesired, g.detachedAll = g.capacity.Desired, true
+		g.capacity.Desired = 0
+		f.capacities[group] = append(f.capacities[group], g.capacity)
+		f.settle()
+	} else if g.cluster != "" && slices.ContainsFunc(tgs, func(tg string) bool { return slices.Contains(g.tgs, tg) }) {
+		f.redeploy(g)
 	}
 	for _, tg := range tgs {
 		if slices.Contains(g.tgs, tg) {
@@ -890,7 +1096,12 @@ func (f *fakeCloud) DeleteGroup(ctx context.Context, ref GroupRef) error {
 		}
 	}
 	delete(f.templates, group)
-	g, ok := f.groups[group]
+	for name := range f.taskDefs {
+		if family, _, _ := strings.Cut(name, ":"); family == group && ref.ECS() {
+			delete(f.taskDefs, name)
+		}
+	}
+	g, ok := f.lookup(ref)
 	if !ok {
 		return nil
 	}
@@ -924,6 +1135,12 @@ func (f *fakeCloud) Remains(ctx context.Context, filter GroupFilter) ([]Remain, 
 			out = append(out, Remain{Kind: RemainLaunchTemplate, Name: name, Group: name, App: tags[elevator.TagApp], ReleaseID: tags[elevator.TagRelease]})
 		}
 	}
+	for name, tags := range f.taskDefs {
+		if matches(tags) {
+			family, _, _ := strings.Cut(name, ":")
+			out = append(out, Remain{Kind: RemainTaskDefinition, Name: name, Group: family, App: tags[elevator.TagApp], ReleaseID: tags[elevator.TagRelease]})
+		}
+	}
 	for name, group := range f.alarms {
 		// As in AWS, alarms are found by name: their group's.
 		if filter.App != "" && strings.HasPrefix(group, filter.App+"-"+filter.Orbit+"-") &&
@@ -945,6 +1162,8 @@ func (f *fakeCloud) DeleteRemain(ctx context.Context, r Remain) error {
 	switch r.Kind {
 	case RemainLaunchTemplate:
 		delete(f.templates, r.Name)
+	case RemainTaskDefinition:
+		delete(f.taskDefs, r.Name)
 	case RemainAlarm:
 		delete(f.alarms, r.Name)
 	}
@@ -961,6 +1180,9 @@ func (f *fakeCloud) remains() []string {
 	}
 	for name := range f.alarms {
 		out = append(out, "alarm "+name)
+	}
+	for name := range f.taskDefs {
+		out = append(out, "task definition "+name)
 	}
 	sort.Strings(out)
 	return out
@@ -1023,6 +1245,9 @@ func (f *fakeCloud) CreateTestTargetGroup(ctx context.Context, name, like string
 	}
 	arn := "arn:aws:elasticloadbalancing:" + f.region + ":123456789012:targetgroup/" + name + "/feedfeedfeedfeed"
 	f.testTGs[name] = fakeTestTG{arn: arn, tags: tags}
+	if t, ok := f.targetTypes[like]; ok {
+		f.targetTypes[arn] = t // made like like, its target type too
+	}
 	return arn, nil
 }
 
@@ -1150,4 +1375,100 @@ func (f *fakeCloud) attachedTo(group string) []string {
 		}
 	}
 	return out
+}
+
+// registerTaskDefinition registers the next revision of spec's family,
+// as ECS does at each call; a family another release registered is
+// refused, as a launch template of another release is.
+func (f *fakeCloud) registerTaskDefinition(spec GroupSpec) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e := spec.ECS
+	if e.Cluster == "" || e.Container == "" || e.Image == "" || e.CPU <= 0 || e.Memory <= 0 {
+		return elevator.Errorf(elevator.EINVALID, "ClientException: task definition %s: cluster %q, container %q, image %q, cpu %d, memory %d", spec.Name, e.Cluster, e.Container, e.Image, e.CPU, e.Memory)
+	}
+	for name, tags := range f.taskDefs {
+		if family, _, _ := strings.Cut(name, ":"); family == spec.Name && tags[elevator.TagRelease] != spec.Tags[elevator.TagRelease] {
+			return elevator.Errorf(elevator.EINVALID, "task definition family %s belongs to release %s", spec.Name, tags[elevator.TagRelease])
+		}
+	}
+	f.revisions[spec.Name]++
+	f.taskDefs[fmt.Sprintf("%s:%d", spec.Name, f.revisions[spec.Name])] = spec.Tags
+	return nil
+}
+
+// stopTasks stops n tasks (or terminates n instances) of a group
+// now, as a crash of their container (or an instance failure) would; the
+// group replaces them.
+func (f *fakeCloud) stopTasks(group string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.settle()
+	now := f.clock.Now()
+	for _, in := range f.groups[group].instances {
+		if lc := f.lifecycle(in, now); n > 0 && !terminating(lc) {
+			in.scaledIn = now.Add(-time.Minute) // gone at once
+			n--
+		}
+	}
+	f.settle()
+}
+
+// redeploy starts a new deployment of an ECS service whose load
+// balancers change, as ECS does: it starts new tasks (with new IPs) and
+// stops the old ones once the new ones have had time to boot. The
+// service is Settling meanwhile.
+func (f *fakeCloud) redeploy(g *fakeGroup) {
+	now := f.clock.Now()
+	f.redeploys++
+	g.deployedAt = now
+	if g.isNew && f.redeployBreaker != "" {
+		g.failed = f.redeployBreaker
+	}
+	for _, in := range g.instances {
+		if in.scaledIn.IsZero() && !terminating(f.lifecycle(in, now)) {
+			in.replaced, in.scaledIn = true, now.Add(f.boot)
+		}
+	}
+	f.settle()
+}
+
+// fireSchedules runs the scheduled actions of every group whose scaling
+// is not suspended, as their cron would: each sets its desired capacity
+// (an ECS service's within its scalable target's bounds).
+func (f *fakeCloud) fireSchedules() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, g := range f.groups {
+		if g.detachedAll || !g.deleting.IsZero() {
+			continue
+		}
+		for _, sc := range g.scaling.Schedule {
+			g.capacity.Desired = sc.Desired
+			if g.cluster != "" {
+				g.capacity.Desired = min(max(sc.Desired, g.scaling.Min), g.scaling.Max)
+			}
+			f.capacities[g.name] = append(f.capacities[g.name], g.capacity)
+		}
+	}
+	f.settle()
+}
+
+// sickTasks makes n running tasks (or instances) of a group fail their
+// container's health check, while they keep running and their target
+// group's health check passes.
+func (f *fakeCloud) sickTasks(group string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.settle()
+	g, ok := f.groups[group]
+	if !ok {
+		return
+	}
+	for _, in := range g.instances {
+		if n > 0 && in.scaledIn.IsZero() && !in.unhealthy {
+			in.unhealthy = true
+			n--
+		}
+	}
 }

@@ -271,9 +271,9 @@ func (e *Engine) rollBack(ctx context.Context, r *Release) (Outcome, error) {
 				switch {
 				case errors.Is(err, ErrNotFound):
 					old.Detached = false
-					r.note("%s: old group %s is gone; nothing to put back", rr.Region, old.Name)
+					r.note("%s: old %s is gone; nothing to put back", rr.Region, groupNoun(oldRef(old)))
 				case err != nil:
-					errs = append(errs, fmt.Errorf("attach group %s to its target groups again: %w", old.Name, err))
+					errs = append(errs, fmt.Errorf("attach %s to its target groups again: %w", groupNoun(oldRef(old)), err))
 				default:
 					old.Detached, old.Reattached = false, true
 				}
@@ -517,7 +517,9 @@ func RunTest(ctx context.Context, cl Cloud, tester Tester, doc *elevator.Release
 		if svc == "" {
 			svc = doc.Services[0].Name
 		}
-		if ids := instances[svc]; len(ids) == 0 {
+		if ds := doc.Service(svc); ds != nil && ds.ECS != nil {
+			out = TestOutcome{Error: fmt.Sprintf("service %s runs as ECS tasks, which SSM Run Command cannot reach: an ssm test needs instances (use an http or command test)", svc)}
+		} else if ids := instances[svc]; len(ids) == 0 {
 			out = TestOutcome{Error: fmt.Sprintf("no new instance of %s in service", svc)}
 		} else {
 			res, err := cl.RunCommand(ctx, ids[0], t.Command, t.Timeout())
@@ -579,7 +581,7 @@ func (e *Engine) dropTestTargetGroups(ctx context.Context, r *Release, cl Cloud,
 		name := TestTargetGroupName(r.Rec.ID, sr.Service)
 		if g, ok := byName(groups, sr.Group); ok && sr.TestTargetGroup != "" && slices.Contains(g.TargetGroups, sr.TestTargetGroup) {
 			if err := cl.DetachTargetGroups(ctx, newRef(sr), []string{sr.TestTargetGroup}); err != nil && !errors.Is(err, ErrNotFound) {
-				errs = append(errs, fmt.Errorf("detach group %s from test target group: %w", sr.Group, err))
+				errs = append(errs, fmt.Errorf("detach %s from test target group: %w", groupNoun(newRef(sr)), err))
 			}
 		}
 		if err := cl.DeleteTestTargetGroup(ctx, name); err != nil && !errors.Is(err, ErrNotFound) {

@@ -107,90 +107,94 @@ func (w *world) assertNoTestTargetGroup() {
 }
 
 func TestSmokeTestsPassOnTheTestListenerBeforeProductionSeesTheNewGroups(t *testing.T) {
-	w := newWorld(t, "us-east-1", "eu-west-1")
-	tester := &fakeTester{}
-	rel := w.release(gated)
-	// While the smoke tests run, the test listener forwards to the test
-	// target group, which the new group is in, and production is not.
-	var during []string
-	w.store.afterPut = func(rec elevator.ReleaseRecord) {
-		if rec.State != ST {
-			return
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r, "us-east-1", "eu-west-1")
+		tester := &fakeTester{}
+		rel := w.release(gated)
+		// While the smoke tests run, the test listener forwards to the test
+		// target group, which the new group is in, and production is not.
+		var during []string
+		w.store.afterPut = func(rec elevator.ReleaseRecord) {
+			if rec.State != ST {
+				return
+			}
+			for _, reg := range w.regions {
+				c := w.clouds[reg]
+				g, _, _ := c.group(GroupName(rel, "web"))
+				c.mu.Lock()
+				during = append(during, fmt.Sprintf("%s listener->%s group in %v", reg, c.listeners[listener(reg)], g.TargetGroups))
+				c.mu.Unlock()
+			}
 		}
-		for _, reg := range w.regions {
-			c := w.clouds[reg]
-			g, _, _ := c.group(GroupName(rel, "web"))
-			c.mu.Lock()
-			during = append(during, fmt.Sprintf("%s listener->%s group in %v", reg, c.listeners[listener(reg)], g.TargetGroups))
-			c.mu.Unlock()
+		rec := w.run(w.gatedEngine("engine-1", tester), rel)
+		assertPath(t, rec, gatedPath)
+		for i, reg := range w.regions {
+			want := fmt.Sprintf("%s listener->%s group in [%s]", reg, testTG(reg, rel), testTG(reg, rel))
+			if !slices.Contains(during, want) {
+				t.Errorf("during smoke tests: %q, want %q", during, want)
+			}
+			// Attached to the test target group at creation, to production at cut-over.
+			if got := w.clouds[reg].attachedTo(GroupName(rel, "web")); !slices.Equal(got, []string{testTG(reg, rel), tg(reg)}) {
+				t.Errorf("%s: new group attached to %v, want the test target group, then production", reg, got)
+			}
+			if pub := w.clouds[reg].published; len(pub) != 1 || !strings.Contains(pub[0], `"event":"green_ready"`) || !strings.HasPrefix(pub[0], topic(reg)) {
+				t.Errorf("%s: published %q, want one green_ready event to the orbit's topic", reg, pub)
+			}
+			if rec.Regions[i].GreenReadyAt.IsZero() {
+				t.Errorf("%s: green is ready not in the record", reg)
+			}
 		}
-	}
-	rec := w.run(w.gatedEngine("engine-1", tester), rel)
-	assertPath(t, rec, gatedPath)
-	for i, reg := range w.regions {
-		want := fmt.Sprintf("%s listener->%s group in [%s]", reg, testTG(reg, rel), testTG(reg, rel))
-		if !slices.Contains(during, want) {
-			t.Errorf("during smoke tests: %q, want %q", during, want)
+		// Smoke tests on each region's test listener, integration tests on the service.
+		got := tester.ran()
+		slices.Sort(got)
+		want := []string{"checkout https://shop.example.com", "checkout https://shop.example.com",
+			"health http://shop-prod.eu-west-1.elb.test:8443", "health http://shop-prod.us-east-1.elb.test:8443"}
+		if !slices.Equal(got, want) {
+			t.Errorf("tests run: %q, want %q", got, want)
 		}
-		// Attached to the test target group at creation, to production at cut-over.
-		if got := w.clouds[reg].attachedTo(GroupName(rel, "web")); !slices.Equal(got, []string{testTG(reg, rel), tg(reg)}) {
-			t.Errorf("%s: new group attached to %v, want the test target group, then production", reg, got)
+		if len(rec.Tests) != 4 || !rec.Tests[0].Passed {
+			t.Errorf("record's tests: %+v", rec.Tests)
 		}
-		if pub := w.clouds[reg].published; len(pub) != 1 || !strings.Contains(pub[0], `"event":"green_ready"`) || !strings.HasPrefix(pub[0], topic(reg)) {
-			t.Errorf("%s: published %q, want one green_ready event to the orbit's topic", reg, pub)
+		if len(rec.Alarms) != 2 || rec.Alarms[0].To != elevator.AlarmMissing {
+			t.Errorf("alarm changes %+v, want the first look in each region", rec.Alarms)
 		}
-		if rec.Regions[i].GreenReadyAt.IsZero() {
-			t.Errorf("%s: green is ready not in the record", reg)
+		// The bake lasted its minute.
+		if bake := rec.Visits[slices.Index(rec.Path, CUS)].Sub(rec.Visits[slices.Index(rec.Path, BK)]); bake < time.Minute {
+			t.Errorf("bake lasted %s, want a minute", bake)
 		}
-	}
-	// Smoke tests on each region's test listener, integration tests on the service.
-	got := tester.ran()
-	slices.Sort(got)
-	want := []string{"checkout https://shop.example.com", "checkout https://shop.example.com",
-		"health http://shop-prod.eu-west-1.elb.test:8443", "health http://shop-prod.us-east-1.elb.test:8443"}
-	if !slices.Equal(got, want) {
-		t.Errorf("tests run: %q, want %q", got, want)
-	}
-	if len(rec.Tests) != 4 || !rec.Tests[0].Passed {
-		t.Errorf("record's tests: %+v", rec.Tests)
-	}
-	if len(rec.Alarms) != 2 || rec.Alarms[0].To != elevator.AlarmMissing {
-		t.Errorf("alarm changes %+v, want the first look in each region", rec.Alarms)
-	}
-	// The bake lasted its minute.
-	if bake := rec.Visits[slices.Index(rec.Path, CUS)].Sub(rec.Visits[slices.Index(rec.Path, BK)]); bake < time.Minute {
-		t.Errorf("bake lasted %s, want a minute", bake)
-	}
-	w.assertOnly(only(GroupName(rel, "web")))
-	w.assertServing(GroupName(rel, "web"))
-	w.assertNoTestTargetGroup()
+		w.assertOnly(only(GroupName(rel, "web")))
+		w.assertServing(GroupName(rel, "web"))
+		w.assertNoTestTargetGroup()
+	})
 }
 
 func TestAFailedSmokeTestEndsCleanAndProductionNeverSawTheNewGroups(t *testing.T) {
-	w := newWorld(t)
-	tester := &fakeTester{fail: func(t elevator.ReleaseTest, _ int) string {
-		if t.Name == "health" {
-			return "GET /health -> 500\ndatabase unreachable"
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r)
+		tester := &fakeTester{fail: func(t elevator.ReleaseTest, _ int) string {
+			if t.Name == "health" {
+				return "GET /health -> 500\ndatabase unreachable"
+			}
+			return ""
+		}}
+		rel := w.release(gated)
+		rec := w.run(w.gatedEngine("engine-1", tester), rel)
+		assertPath(t, rec, path(V, L, VR, D, CH, ST, CUF, U, FC))
+		assertFailure(t, rec, elevator.FailureTest)
+		if !strings.Contains(rec.Error, "health in us-east-1: status 500") {
+			t.Errorf("error %q does not name the test", rec.Error)
 		}
-		return ""
-	}}
-	rel := w.release(gated)
-	rec := w.run(w.gatedEngine("engine-1", tester), rel)
-	assertPath(t, rec, path(V, L, VR, D, CH, ST, CUF, U, FC))
-	assertFailure(t, rec, elevator.FailureTest)
-	if !strings.Contains(rec.Error, "health in us-east-1: status 500") {
-		t.Errorf("error %q does not name the test", rec.Error)
-	}
-	if len(rec.Tests) != 1 || !strings.Contains(rec.Tests[0].Output, "database unreachable") {
-		t.Errorf("record's tests %+v, want the failed try with its output", rec.Tests)
-	}
-	// Production target groups never saw the new group.
-	if got := w.clouds["us-east-1"].attachedTo(GroupName(rel, "web")); !slices.Equal(got, []string{testTG("us-east-1", rel)}) {
-		t.Errorf("new group attached to %v, want the test target group only", got)
-	}
-	w.assertOnly(only(oldGroup))
-	w.assertServing(oldGroup)
-	w.assertNoTestTargetGroup()
+		if len(rec.Tests) != 1 || !strings.Contains(rec.Tests[0].Output, "database unreachable") {
+			t.Errorf("record's tests %+v, want the failed try with its output", rec.Tests)
+		}
+		// Production target groups never saw the new group.
+		if got := w.clouds["us-east-1"].attachedTo(GroupName(rel, "web")); !slices.Equal(got, []string{testTG("us-east-1", rel)}) {
+			t.Errorf("new group attached to %v, want the test target group only", got)
+		}
+		w.assertOnly(only(oldGroup))
+		w.assertServing(oldGroup)
+		w.assertNoTestTargetGroup()
+	})
 }
 
 func TestAFailingTestIsTriedItsRetriesAPollApart(t *testing.T) {
@@ -234,62 +238,66 @@ func (w *world) oldBackAt(region string) *time.Time {
 }
 
 func TestAFailedIntegrationTestPutsTheOldGroupsBackAtOnce(t *testing.T) {
-	w := newWorld(t)
-	tester := &fakeTester{fail: func(t elevator.ReleaseTest, _ int) string {
-		if t.Name == "checkout" {
-			return "payment provider said no"
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r)
+		tester := &fakeTester{fail: func(t elevator.ReleaseTest, _ int) string {
+			if t.Name == "checkout" {
+				return "payment provider said no"
+			}
+			return ""
+		}}
+		rel := w.release(gated)
+		back := w.oldBackAt("us-east-1")
+		rec := w.run(w.gatedEngine("engine-1", tester), rel)
+		assertPath(t, rec, path(V, L, VR, D, CH, ST, CO, IT, RB, CUF, U, FC))
+		assertFailure(t, rec, elevator.FailureTest)
+		if failedAt := rec.Visits[slices.Index(rec.Path, RB)]; back.IsZero() || back.Sub(failedAt) != 0 {
+			t.Errorf("old group back at %v, RollBack entered at %v: want at once", *back, failedAt)
 		}
-		return ""
-	}}
-	rel := w.release(gated)
-	back := w.oldBackAt("us-east-1")
-	rec := w.run(w.gatedEngine("engine-1", tester), rel)
-	assertPath(t, rec, path(V, L, VR, D, CH, ST, CO, IT, RB, CUF, U, FC))
-	assertFailure(t, rec, elevator.FailureTest)
-	if failedAt := rec.Visits[slices.Index(rec.Path, RB)]; back.IsZero() || back.Sub(failedAt) != 0 {
-		t.Errorf("old group back at %v, RollBack entered at %v: want at once", *back, failedAt)
-	}
-	w.assertOnly(only(oldGroup))
-	w.assertServing(oldGroup)
-	w.assertNoTestTargetGroup()
+		w.assertOnly(only(oldGroup))
+		w.assertServing(oldGroup)
+		w.assertNoTestTargetGroup()
+	})
 }
 
 func TestAnAlarmDuringTheBakeRollsBackWithinOnePoll(t *testing.T) {
-	w := newWorld(t)
-	rel := w.release(gated)
-	c := w.clouds["us-east-1"]
-	c.setAlarm(watched, elevator.AlarmOK)
-	var alarmAt time.Time
-	w.store.afterPut = func(rec elevator.ReleaseRecord) {
-		if rec.State == BK && alarmAt.IsZero() {
-			// Some time into the bake, between two looks, the alarm goes
-			// off.
-			alarmAt = w.clock.Now().Add(7 * time.Second)
-			c.setAlarmAt(watched, elevator.AlarmAlarm, alarmAt)
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r)
+		rel := w.release(gated)
+		c := w.clouds["us-east-1"]
+		c.setAlarm(watched, elevator.AlarmOK)
+		var alarmAt time.Time
+		w.store.afterPut = func(rec elevator.ReleaseRecord) {
+			if rec.State == BK && alarmAt.IsZero() {
+				// Some time into the bake, between two looks, the alarm goes
+				// off.
+				alarmAt = w.clock.Now().Add(7 * time.Second)
+				c.setAlarmAt(watched, elevator.AlarmAlarm, alarmAt)
+			}
 		}
-	}
-	back := w.oldBackAt("us-east-1")
-	rec := w.run(w.gatedEngine("engine-1", &fakeTester{}), rel)
-	assertPath(t, rec, path(V, L, VR, D, CH, ST, CO, IT, BK, RB, CUF, U, FC))
-	assertFailure(t, rec, elevator.FailureAlarm)
-	if !strings.Contains(rec.Error, "alarm "+watched+" in us-east-1 is ALARM") {
-		t.Errorf("error %q does not name the alarm", rec.Error)
-	}
-	var changes []string
-	for _, a := range rec.Alarms {
-		changes = append(changes, a.From+"->"+a.To)
-	}
-	if !slices.Equal(changes, []string{"->OK", "OK->ALARM"}) {
-		t.Errorf("alarm changes %v, want ->OK, OK->ALARM", changes)
-	}
-	took := back.Sub(alarmAt)
-	t.Logf("alarm to old group serving again: %s (poll %s)", took, poll)
-	if back.IsZero() || took > poll {
-		t.Errorf("old group back %s after the alarm, want within one poll (%s)", took, poll)
-	}
-	w.assertOnly(only(oldGroup))
-	w.assertServing(oldGroup)
-	w.assertNoTestTargetGroup()
+		back := w.oldBackAt("us-east-1")
+		rec := w.run(w.gatedEngine("engine-1", &fakeTester{}), rel)
+		assertPath(t, rec, path(V, L, VR, D, CH, ST, CO, IT, BK, RB, CUF, U, FC))
+		assertFailure(t, rec, elevator.FailureAlarm)
+		if !strings.Contains(rec.Error, "alarm "+watched+" in us-east-1 is ALARM") {
+			t.Errorf("error %q does not name the alarm", rec.Error)
+		}
+		var changes []string
+		for _, a := range rec.Alarms {
+			changes = append(changes, a.From+"->"+a.To)
+		}
+		if !slices.Equal(changes, []string{"->OK", "OK->ALARM"}) {
+			t.Errorf("alarm changes %v, want ->OK, OK->ALARM", changes)
+		}
+		took := back.Sub(alarmAt)
+		t.Logf("alarm to old group serving again: %s (poll %s)", took, poll)
+		if back.IsZero() || took > poll {
+			t.Errorf("old group back %s after the alarm, want within one poll (%s)", took, poll)
+		}
+		w.assertOnly(only(oldGroup))
+		w.assertServing(oldGroup)
+		w.assertNoTestTargetGroup()
+	})
 }
 
 func TestWhatMissingAlarmDataMeansIsTheReleasesSetting(t *testing.T) {
@@ -315,119 +323,125 @@ func TestWhatMissingAlarmDataMeansIsTheReleasesSetting(t *testing.T) {
 }
 
 func TestAHaltInEachGateIsObeyed(t *testing.T) {
-	for _, tt := range []struct {
-		at   State
-		path []State
-	}{
-		{ST, path(V, L, VR, D, CH, ST, CUF, U, FC)},
-		// Met by the write that leaves IntegrationTest, as any halt
-		// written just after a transition's record.
-		{IT, path(V, L, VR, D, CH, ST, CO, IT, BK, RB, CUF, U, FC)},
-		{BK, path(V, L, VR, D, CH, ST, CO, IT, BK, RB, CUF, U, FC)},
-	} {
-		t.Run("halted in "+string(tt.at), func(t *testing.T) {
-			w := newWorld(t)
-			rel := w.release(gated)
-			w.store.afterPut = func(rec elevator.ReleaseRecord) {
-				if rec.State == tt.at {
-					_ = w.store.PutHalt(context.Background(), rel.ID, elevator.ReleaseHalt{By: "dave", At: w.clock.Now(), Reason: "rollback"})
+	runtimes(t, func(t *testing.T, r rt) {
+		for _, tt := range []struct {
+			at   State
+			path []State
+		}{
+			{ST, path(V, L, VR, D, CH, ST, CUF, U, FC)},
+			// Met by the write that leaves IntegrationTest, as any halt
+			// written just after a transition's record.
+			{IT, path(V, L, VR, D, CH, ST, CO, IT, BK, RB, CUF, U, FC)},
+			{BK, path(V, L, VR, D, CH, ST, CO, IT, BK, RB, CUF, U, FC)},
+		} {
+			t.Run("halted in "+string(tt.at), func(t *testing.T) {
+				w := newWorldOn(t, r)
+				rel := w.release(gated)
+				w.store.afterPut = func(rec elevator.ReleaseRecord) {
+					if rec.State == tt.at {
+						_ = w.store.PutHalt(context.Background(), rel.ID, elevator.ReleaseHalt{By: "dave", At: w.clock.Now(), Reason: "rollback"})
+					}
 				}
-			}
-			rec := w.run(w.gatedEngine("engine-1", &fakeTester{}), rel)
-			assertPath(t, rec, tt.path)
-			assertFailure(t, rec, elevator.FailureHalted)
-			w.assertOnly(only(oldGroup))
-			w.assertServing(oldGroup)
-			w.assertNoTestTargetGroup()
-		})
-	}
+				rec := w.run(w.gatedEngine("engine-1", &fakeTester{}), rel)
+				assertPath(t, rec, tt.path)
+				assertFailure(t, rec, elevator.FailureHalted)
+				w.assertOnly(only(oldGroup))
+				w.assertServing(oldGroup)
+				w.assertNoTestTargetGroup()
+			})
+		}
+	})
 }
 
 func TestAGatedReleaseResumesAfterItsEngineDiesInEachNewState(t *testing.T) {
-	failing := &fakeTester{fail: func(t elevator.ReleaseTest, _ int) string {
-		if t.Name == "checkout" {
-			return "no"
-		}
-		return ""
-	}}
-	for _, tt := range []struct {
-		name   string
-		tester *fakeTester
-		path   []State
-	}{
-		{"a passing release", &fakeTester{}, gatedPath},
-		{"a release rolled back", failing, path(V, L, VR, D, CH, ST, CO, IT, RB, CUF, U, FC)},
-	} {
-		for i, state := range tt.path {
-			if !slices.Contains([]State{ST, IT, BK, RB}, state) {
-				continue
+	runtimes(t, func(t *testing.T, r rt) {
+		failing := &fakeTester{fail: func(t elevator.ReleaseTest, _ int) string {
+			if t.Name == "checkout" {
+				return "no"
 			}
-			t.Run(fmt.Sprintf("%s, dead after storing %s", tt.name, state), func(t *testing.T) {
-				w := newWorld(t)
-				rel := w.release(gated)
-				ctx, crash := context.WithCancel(context.Background())
-				defer crash()
-				w.store.afterPut = func(rec elevator.ReleaseRecord) {
-					if len(rec.Path) == i+1 {
-						crash()
+			return ""
+		}}
+		for _, tt := range []struct {
+			name   string
+			tester *fakeTester
+			path   []State
+		}{
+			{"a passing release", &fakeTester{}, gatedPath},
+			{"a release rolled back", failing, path(V, L, VR, D, CH, ST, CO, IT, RB, CUF, U, FC)},
+		} {
+			for i, state := range tt.path {
+				if !slices.Contains([]State{ST, IT, BK, RB}, state) {
+					continue
+				}
+				t.Run(fmt.Sprintf("%s, dead after storing %s", tt.name, state), func(t *testing.T) {
+					w := newWorldOn(t, r)
+					rel := w.release(gated)
+					ctx, crash := context.WithCancel(context.Background())
+					defer crash()
+					w.store.afterPut = func(rec elevator.ReleaseRecord) {
+						if len(rec.Path) == i+1 {
+							crash()
+						}
 					}
-				}
-				e1 := w.gatedEngine("engine-1", tt.tester)
-				if _, err := e1.Run(ctx, rel.ID, w.submit(e1, rel)); !errors.Is(err, context.Canceled) {
-					t.Fatalf("Run = %v, want the engine to die", err)
-				}
-				w.store.afterPut = nil
-				e2 := w.gatedEngine("engine-2", tt.tester)
-				if _, err := e2.Resume(context.Background(), rel.ID, "ops"); elevator.ErrorCode(err) != elevator.ECONFLICT {
-					t.Fatalf("resume while the dead engine's lease lasts: %v, want a conflict", err)
-				}
-				w.clock.Advance(lease + time.Second)
-				rec, err := e2.Resume(context.Background(), rel.ID, "ops")
-				if err != nil {
-					t.Fatalf("Resume: %v", err)
-				}
-				assertPath(t, rec, tt.path)
-				if tt.path[len(tt.path)-1] == OK {
-					w.assertOnly(only(GroupName(rel, "web")))
-					w.assertServing(GroupName(rel, "web"))
-				} else {
-					w.assertOnly(only(oldGroup))
-					w.assertServing(oldGroup)
-				}
-				w.assertNoTestTargetGroup()
-				if n := len(w.clouds["us-east-1"].created); n != 1 {
-					t.Errorf("%d groups created, want 1", n)
-				}
-			})
+					e1 := w.gatedEngine("engine-1", tt.tester)
+					if _, err := e1.Run(ctx, rel.ID, w.submit(e1, rel)); !errors.Is(err, context.Canceled) {
+						t.Fatalf("Run = %v, want the engine to die", err)
+					}
+					w.store.afterPut = nil
+					e2 := w.gatedEngine("engine-2", tt.tester)
+					if _, err := e2.Resume(context.Background(), rel.ID, "ops"); elevator.ErrorCode(err) != elevator.ECONFLICT {
+						t.Fatalf("resume while the dead engine's lease lasts: %v, want a conflict", err)
+					}
+					w.clock.Advance(lease + time.Second)
+					rec, err := e2.Resume(context.Background(), rel.ID, "ops")
+					if err != nil {
+						t.Fatalf("Resume: %v", err)
+					}
+					assertPath(t, rec, tt.path)
+					if tt.path[len(tt.path)-1] == OK {
+						w.assertOnly(only(GroupName(rel, "web")))
+						w.assertServing(GroupName(rel, "web"))
+					} else {
+						w.assertOnly(only(oldGroup))
+						w.assertServing(oldGroup)
+					}
+					w.assertNoTestTargetGroup()
+					if n := len(w.clouds["us-east-1"].created); n != 1 {
+						t.Errorf("%d groups created, want 1", n)
+					}
+				})
+			}
 		}
-	}
+	})
 }
 
 func TestATestTargetGroupMadeJustBeforeACrashIsDeleted(t *testing.T) {
-	w := newWorld(t)
-	rel := w.release(gated)
-	ctx, crash := context.WithCancel(context.Background())
-	defer crash()
-	c := w.clouds["us-east-1"]
-	c.hook = func(op string) {
-		if op == "CreateTestTargetGroup" {
-			crash()
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r)
+		rel := w.release(gated)
+		ctx, crash := context.WithCancel(context.Background())
+		defer crash()
+		c := w.clouds["us-east-1"]
+		c.hook = func(op string) {
+			if op == "CreateTestTargetGroup" {
+				crash()
+			}
 		}
-	}
-	e1 := w.gatedEngine("engine-1", &fakeTester{})
-	if _, err := e1.Run(ctx, rel.ID, w.submit(e1, rel)); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Run = %v, want the engine to die", err)
-	}
-	c.hook = nil
-	_ = w.store.PutHalt(context.Background(), rel.ID, elevator.ReleaseHalt{By: "dave", At: w.clock.Now(), Reason: "stop"})
-	w.clock.Advance(lease + time.Second)
-	rec, err := w.gatedEngine("engine-2", &fakeTester{}).Resume(context.Background(), rel.ID, "ops")
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertPath(t, rec, path(V, L, VR, D, CUF, U, FC))
-	w.assertOnly(only(oldGroup))
-	w.assertNoTestTargetGroup()
+		e1 := w.gatedEngine("engine-1", &fakeTester{})
+		if _, err := e1.Run(ctx, rel.ID, w.submit(e1, rel)); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run = %v, want the engine to die", err)
+		}
+		c.hook = nil
+		_ = w.store.PutHalt(context.Background(), rel.ID, elevator.ReleaseHalt{By: "dave", At: w.clock.Now(), Reason: "stop"})
+		w.clock.Advance(lease + time.Second)
+		rec, err := w.gatedEngine("engine-2", &fakeTester{}).Resume(context.Background(), rel.ID, "ops")
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertPath(t, rec, path(V, L, VR, D, CUF, U, FC))
+		w.assertOnly(only(oldGroup))
+		w.assertNoTestTargetGroup()
+	})
 }
 
 func TestRetryTestsRunsAFailedTestAgainWithoutAbortingTheRelease(t *testing.T) {
@@ -602,72 +616,76 @@ func TestRetryTestsIsRefusedUnlessFailedTestsWait(t *testing.T) {
 }
 
 func TestARollbackDuringTheBakeHaltsTheReleaseAndPutsTheOldGroupsBack(t *testing.T) {
-	w := newWorld(t)
-	e := w.gatedEngine("engine-1", &fakeTester{})
-	rel := w.release(gated)
-	var id string
-	var err error
-	w.store.afterPut = func(rec elevator.ReleaseRecord) {
-		switch {
-		case rec.State == CH && id == "":
-			// Not at its gates yet: a rollback is a new release.
-			if got, gerr := e.RollBackInGates(context.Background(), app, orbit, "erin", "bad numbers"); got != "" || gerr != nil {
-				t.Errorf("RollBackInGates in CheckHealthy = %q, %v; want nothing done", got, gerr)
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r)
+		e := w.gatedEngine("engine-1", &fakeTester{})
+		rel := w.release(gated)
+		var id string
+		var err error
+		w.store.afterPut = func(rec elevator.ReleaseRecord) {
+			switch {
+			case rec.State == CH && id == "":
+				// Not at its gates yet: a rollback is a new release.
+				if got, gerr := e.RollBackInGates(context.Background(), app, orbit, "erin", "bad numbers"); got != "" || gerr != nil {
+					t.Errorf("RollBackInGates in CheckHealthy = %q, %v; want nothing done", got, gerr)
+				}
+			case rec.State == BK && id == "":
+				id, err = e.RollBackInGates(context.Background(), app, orbit, "erin", "bad numbers")
 			}
-		case rec.State == BK && id == "":
-			id, err = e.RollBackInGates(context.Background(), app, orbit, "erin", "bad numbers")
 		}
-	}
-	rec := w.run(e, rel)
-	if err != nil || id != rel.ID {
-		t.Fatalf("RollBackInGates = %q, %v; want the release", id, err)
-	}
-	assertPath(t, rec, path(V, L, VR, D, CH, ST, CO, IT, BK, RB, CUF, U, FC))
-	assertFailure(t, rec, elevator.FailureHalted)
-	w.assertOnly(only(oldGroup))
-	w.assertServing(oldGroup)
+		rec := w.run(e, rel)
+		if err != nil || id != rel.ID {
+			t.Fatalf("RollBackInGates = %q, %v; want the release", id, err)
+		}
+		assertPath(t, rec, path(V, L, VR, D, CH, ST, CO, IT, BK, RB, CUF, U, FC))
+		assertFailure(t, rec, elevator.FailureHalted)
+		w.assertOnly(only(oldGroup))
+		w.assertServing(oldGroup)
+	})
 }
 
 // TestALockLostAtAGateTurnsTheReleaseBack kills the engine in each gate,
 // breaks the lock, and resumes: the gates move the release forward, so it
 // turns back by their failure transitions, old groups serving.
 func TestALockLostAtAGateTurnsTheReleaseBack(t *testing.T) {
-	for _, tt := range []struct {
-		at   State
-		path []State
-	}{
-		{ST, path(V, L, VR, D, CH, ST, CUF, U, FC)},
-		{IT, path(V, L, VR, D, CH, ST, CO, IT, RB, CUF, U, FC)},
-		{BK, path(V, L, VR, D, CH, ST, CO, IT, BK, RB, CUF, U, FC)},
-	} {
-		t.Run("dead in "+string(tt.at), func(t *testing.T) {
-			w := newWorld(t)
-			rel := w.release(gated)
-			ctx, crash := context.WithCancel(context.Background())
-			defer crash()
-			w.store.afterPut = func(rec elevator.ReleaseRecord) {
-				if rec.State == tt.at {
-					crash()
+	runtimes(t, func(t *testing.T, r rt) {
+		for _, tt := range []struct {
+			at   State
+			path []State
+		}{
+			{ST, path(V, L, VR, D, CH, ST, CUF, U, FC)},
+			{IT, path(V, L, VR, D, CH, ST, CO, IT, RB, CUF, U, FC)},
+			{BK, path(V, L, VR, D, CH, ST, CO, IT, BK, RB, CUF, U, FC)},
+		} {
+			t.Run("dead in "+string(tt.at), func(t *testing.T) {
+				w := newWorldOn(t, r)
+				rel := w.release(gated)
+				ctx, crash := context.WithCancel(context.Background())
+				defer crash()
+				w.store.afterPut = func(rec elevator.ReleaseRecord) {
+					if rec.State == tt.at {
+						crash()
+					}
 				}
-			}
-			e1 := w.gatedEngine("engine-1", &fakeTester{})
-			if _, err := e1.Run(ctx, rel.ID, w.submit(e1, rel)); !errors.Is(err, context.Canceled) {
-				t.Fatalf("Run = %v, want the engine to die", err)
-			}
-			w.store.afterPut = nil
-			_, _ = w.locker.Break(context.Background(), app, orbit)
-			w.clock.Advance(lease + time.Second)
-			rec, err := w.gatedEngine("engine-2", &fakeTester{}).Resume(context.Background(), rel.ID, "ops")
-			if err != nil {
-				t.Fatal(err)
-			}
-			assertPath(t, rec, tt.path)
-			assertFailure(t, rec, elevator.FailureLockLost)
-			w.assertOnly(only(oldGroup))
-			w.assertServing(oldGroup)
-			w.assertNoTestTargetGroup()
-		})
-	}
+				e1 := w.gatedEngine("engine-1", &fakeTester{})
+				if _, err := e1.Run(ctx, rel.ID, w.submit(e1, rel)); !errors.Is(err, context.Canceled) {
+					t.Fatalf("Run = %v, want the engine to die", err)
+				}
+				w.store.afterPut = nil
+				_, _ = w.locker.Break(context.Background(), app, orbit)
+				w.clock.Advance(lease + time.Second)
+				rec, err := w.gatedEngine("engine-2", &fakeTester{}).Resume(context.Background(), rel.ID, "ops")
+				if err != nil {
+					t.Fatal(err)
+				}
+				assertPath(t, rec, tt.path)
+				assertFailure(t, rec, elevator.FailureLockLost)
+				w.assertOnly(only(oldGroup))
+				w.assertServing(oldGroup)
+				w.assertNoTestTargetGroup()
+			})
+		}
+	})
 }
 
 func TestAnAlarmChangeIsStoredWhenItIsSeenNotAtTheNextTransition(t *testing.T) {
@@ -699,29 +717,31 @@ func TestAnAlarmChangeIsStoredWhenItIsSeenNotAtTheNextTransition(t *testing.T) {
 // cloud, the web target group must have a healthy target: the new groups
 // leave only once the old ones serve again.
 func TestARollBackNeverLeavesTheTargetGroupWithoutAHealthyTarget(t *testing.T) {
-	w := newWorld(t)
-	c := w.clouds["us-east-1"]
-	c.warmup = 15 * time.Second
-	var empty []string
-	c.hook = func(op string) {
-		if n := c.healthyIn(tg("us-east-1")); n == 0 {
-			empty = append(empty, op)
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r)
+		c := w.clouds["us-east-1"]
+		c.warmup = 15 * time.Second
+		var empty []string
+		c.hook = func(op string) {
+			if n := c.healthyIn(tg("us-east-1")); n == 0 {
+				empty = append(empty, op)
+			}
 		}
-	}
-	tester := &fakeTester{fail: func(t elevator.ReleaseTest, _ int) string {
-		if t.Name == "checkout" {
-			return "payment provider said no"
+		tester := &fakeTester{fail: func(t elevator.ReleaseTest, _ int) string {
+			if t.Name == "checkout" {
+				return "payment provider said no"
+			}
+			return ""
+		}}
+		rel := w.release(gated)
+		rec := w.run(w.gatedEngine("engine-1", tester), rel)
+		assertPath(t, rec, path(V, L, VR, D, CH, ST, CO, IT, RB, CUF, U, FC))
+		if len(empty) > 0 {
+			t.Errorf("the target group had no healthy target after %v", empty)
 		}
-		return ""
-	}}
-	rel := w.release(gated)
-	rec := w.run(w.gatedEngine("engine-1", tester), rel)
-	assertPath(t, rec, path(V, L, VR, D, CH, ST, CO, IT, RB, CUF, U, FC))
-	if len(empty) > 0 {
-		t.Errorf("the target group had no healthy target after %v", empty)
-	}
-	w.assertOnly(only(oldGroup))
-	w.assertServing(oldGroup)
+		w.assertOnly(only(oldGroup))
+		w.assertServing(oldGroup)
+	})
 }
 
 // tgNamePattern is ELBv2's rule for target group names: 1 to 32

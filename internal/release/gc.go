@@ -40,7 +40,8 @@ func Among(shown []Orphan) func(Orphan) bool {
 	}
 }
 
-// KindGroup is the Kind of an Orphan that is an Auto Scaling group.
+// KindGroup is the Kind of an Orphan that is an Auto Scaling group or an
+// ECS service (its Cluster set).
 const KindGroup = "group"
 
 // GC finds what ended releases of an orbit left behind in every
@@ -188,7 +189,7 @@ func (c *gcApp) find(ctx context.Context, cl Cloud) ([]Orphan, error) {
 	}
 	remains, err := cl.Remains(ctx, GroupFilter{App: c.app, Orbit: c.orbit})
 	if err != nil {
-		return nil, fmt.Errorf("find launch templates and alarms of %s in %s: %w", c.app, c.orbit, err)
+		return nil, fmt.Errorf("find launch templates, task definitions and alarms of %s in %s: %w", c.app, c.orbit, err)
 	}
 	var out []Orphan
 	orphan := func(kind, name, cluster, id string, rec *elevator.ReleaseRecord) {
@@ -208,9 +209,9 @@ func (c *gcApp) find(ctx context.Context, cl Cloud) ([]Orphan, error) {
 		}
 		orphan(KindGroup, g.Name, g.Cluster, g.ReleaseID(), rec)
 	}
-	templates := map[string]string{} // group name -> release, from launch templates
+	templates := map[string]string{} // group name -> release, from launch templates and task definitions
 	for _, x := range remains {
-		if x.Kind == RemainLaunchTemplate {
+		if x.Kind == RemainLaunchTemplate || x.Kind == RemainTaskDefinition {
 			templates[x.Group] = x.ReleaseID
 		}
 	}

@@ -160,6 +160,12 @@ type Group struct {
 	// breaker tripped: tasks kept failing to start or to become
 	// healthy); "" while it has not. Always "" for an Auto Scaling Group.
 	Failed string
+	// Settling says why an ECS service's deployment is not steady yet,
+	// such as "deployment IN_PROGRESS: 2 of 3 tasks running" or "2
+	// deployments" (a change of its load balancers, or of its task,
+	// starts new tasks and then stops the old ones); "" when it is
+	// steady. Always "" for an Auto Scaling Group.
+	Settling string
 }
 
 // ReleaseID is the id of the release that made the group.
@@ -277,6 +283,16 @@ type GroupSpec struct {
 	ECS *ECSSpec
 }
 
+// Ref is how the Cloud's methods name the group spec makes: an ECS
+// service in spec.ECS.Cluster when spec.ECS is set, else an Auto Scaling
+// Group.
+func (spec GroupSpec) Ref() GroupRef {
+	if spec.ECS != nil {
+		return GroupRef{Name: spec.Name, Cluster: spec.ECS.Cluster}
+	}
+	return GroupRef{Name: spec.Name}
+}
+
 // ECSSpec is the task of an ECS service a release makes: one container,
 // named Container, running Image.
 type ECSSpec struct {
@@ -352,7 +368,10 @@ type Cloud interface {
 	// attached group is harmless.
 	AttachTargetGroups(ctx context.Context, group GroupRef, targetGroups []string) error
 	// DetachTargetGroups detaches a group from target groups (its targets
-	// then drain); detaching a detached group is harmless.
+	// then drain); detaching a detached group is harmless. An ECS service
+	// detached from all its target groups is scaled to zero, its scaling
+	// suspended, and Groups lists it with no TargetGroups until
+	// AttachTargetGroups gives it back its tasks and resumes its scaling.
 	DetachTargetGroups(ctx context.Context, group GroupRef, targetGroups []string) error
 	// DeleteGroup starts deleting a group with its instances, its launch
 	// template, its scaling policies and their alarms, and its scheduled
@@ -362,8 +381,8 @@ type Cloud interface {
 	DeleteGroup(ctx context.Context, group GroupRef) error
 	// Remains returns what releases made besides their groups, which
 	// outlives a group that was never made or went away without
-	// DeleteGroup: launch templates found by tag (f.App, f.Orbit and
-	// f.ReleaseID when set), and CloudWatch alarms found by their name,
+	// DeleteGroup: launch templates and ECS task definitions found by tag
+	// (f.App, f.Orbit and f.ReleaseID when set), and CloudWatch alarms found by their name,
 	// which starts with their group's (see GroupName). f.Orbit is
 	// required, and f.App for alarms. Read-only.
 	Remains(ctx context.Context, f GroupFilter) ([]Remain, error)

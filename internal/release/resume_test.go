@@ -32,54 +32,58 @@ func (w *world) killedAfterStoring(rel *elevator.Release, state State) {
 // it held the lock, runs newer releases of the app to Success, and resumes
 // the first: it must not put its older version back over theirs.
 func TestAResumedReleaseThatANewerOneOvertookEndsClean(t *testing.T) {
-	for _, state := range []State{V, L} {
-		t.Run("dead in "+string(state), func(t *testing.T) {
-			w := newWorld(t)
-			old := w.release()
-			w.killedAfterStoring(old, state)
+	runtimes(t, func(t *testing.T, r rt) {
+		for _, state := range []State{V, L} {
+			t.Run("dead in "+string(state), func(t *testing.T) {
+				w := newWorldOn(t, r)
+				old := w.release()
+				w.killedAfterStoring(old, state)
 
-			var last *elevator.Release
-			for i := range 3 {
-				w.clock.Advance(time.Minute)
-				last = w.release(func(r *elevator.Release) { r.Version = "2.0." + string(rune('0'+i)) })
-				assertPath(t, w.run(w.engine("engine-2"), last), happyPath)
-			}
+				var last *elevator.Release
+				for i := range 3 {
+					w.clock.Advance(time.Minute)
+					last = w.release(func(r *elevator.Release) { r.Version = "2.0." + string(rune('0'+i)) })
+					assertPath(t, w.run(w.engine("engine-2"), last), happyPath)
+				}
 
-			rec, err := w.engine("engine-3").Resume(context.Background(), old.ID, "ops")
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := path(V, FC)
-			if state == L {
-				want = path(V, L, FC)
-			}
-			assertPath(t, rec, want)
-			assertFailure(t, rec, elevator.FailureSuperseded)
-			if !strings.Contains(rec.Error, "made after this one, took the lock") {
-				t.Errorf("error %q does not say why", rec.Error)
-			}
-			w.assertOnly(only(GroupName(last, "web")))
-			w.assertServing(GroupName(last, "web"))
-		})
-	}
+				rec, err := w.engine("engine-3").Resume(context.Background(), old.ID, "ops")
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := path(V, FC)
+				if state == L {
+					want = path(V, L, FC)
+				}
+				assertPath(t, rec, want)
+				assertFailure(t, rec, elevator.FailureSuperseded)
+				if !strings.Contains(rec.Error, "made after this one, took the lock") {
+					t.Errorf("error %q does not say why", rec.Error)
+				}
+				w.assertOnly(only(GroupName(last, "web")))
+				w.assertServing(GroupName(last, "web"))
+			})
+		}
+	})
 }
 
 // TestAResumedReleaseThatNoNewerOneOvertookGoesOn is the other side: a
 // release that only older releases passed while it was stopped goes on.
 func TestAResumedReleaseThatNoNewerOneOvertookGoesOn(t *testing.T) {
-	w := newWorld(t)
-	earlier := w.release() // made first, run after the other died
-	w.clock.Advance(time.Second)
-	rel := w.release(func(r *elevator.Release) { r.Version = "2.0.0" })
-	w.killedAfterStoring(rel, L)
-	assertPath(t, w.run(w.engine("engine-2"), earlier), happyPath)
+	runtimes(t, func(t *testing.T, r rt) {
+		w := newWorldOn(t, r)
+		earlier := w.release() // made first, run after the other died
+		w.clock.Advance(time.Second)
+		rel := w.release(func(r *elevator.Release) { r.Version = "2.0.0" })
+		w.killedAfterStoring(rel, L)
+		assertPath(t, w.run(w.engine("engine-2"), earlier), happyPath)
 
-	rec, err := w.engine("engine-3").Resume(context.Background(), rel.ID, "ops")
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertPath(t, rec, path(V, L, VR, D, CH, CO, CUS, U, OK))
-	w.assertOnly(only(GroupName(rel, "web")))
+		rec, err := w.engine("engine-3").Resume(context.Background(), rel.ID, "ops")
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertPath(t, rec, path(V, L, VR, D, CH, CO, CUS, U, OK))
+		w.assertOnly(only(GroupName(rel, "web")))
+	})
 }
 
 // TestAResumedReleaseMadeAMillisecondAfterTheOneThatPassedItGoesOn is the

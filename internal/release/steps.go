@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -24,8 +25,9 @@ const cleanupWait = 15 * time.Minute
 // release gives none.
 const defaultGrace = 300 * time.Second
 
-// GroupName is the name of the Auto Scaling Group (and launch template) a
-// release makes for a service: <app>-<orbit>-<service>-<short release id>.
+// GroupName is the name of the Auto Scaling Group (and launch template),
+// or of the ECS service (and task definition family), a release makes
+// for a service: <app>-<orbit>-<service>-<short release id>.
 func GroupName(rel *elevator.Release, service string) string {
 	return rel.App + "-" + rel.Orbit + "-" + service + "-" + rel.ShortID()
 }
@@ -192,6 +194,9 @@ func (e *Engine) validate(ctx context.Context, r *Release) (Outcome, error) {
 			}
 		}
 	}
+	if p := checkECS(rel); len(p) > 0 {
+		return Outcome{}, fail(elevator.FailureInvalid, "%s", strings.Join(p, "; "))
+	}
 	now := e.now()
 	if age := now.Sub(rel.CreatedAt); age > e.c.MaxAge {
 		return Outcome{}, fail(elevator.FailureInvalid, "created_at %s is %s old; releases older than %s are refused (replay protection): make a new release",
@@ -263,7 +268,7 @@ func (e *Engine) validateResources(ctx context.Context, r *Release) (Outcome, er
 		if err != nil {
 			return err
 		}
-		for _, p := range authorize(uses, found) {
+		for _, p := range append(authorize(uses, found), authorizeECS(doc, rr.Region)...) {
 			problems.add("%s: %s", rr.Region, p)
 		}
 		groups, err := cl.Groups(ctx, GroupFilter{App: doc.App, Orbit: doc.Orbit})
@@ -272,9 +277,9 @@ func (e *Engine) validateResources(ctx context.Context, r *Release) (Outcome, er
 		}
 		for _, g := range groups {
 			if g.ReleaseID() == doc.ID {
-				problems.add("%s: group %s already carries release id %s", rr.Region, g.Name, doc.ID)
+				problems.add("%s: %s already carries release id %s", rr.Region, groupNoun(g.Ref()), doc.ID)
 			} else if doc.Service(g.Tags[elevator.TagService]) == nil && !g.Deleting {
-				r.note("%s: group %s of service %q, which this release does not have, keeps running", rr.Region, g.Name, g.Tags[elevator.TagService])
+				r.note("%s: %s of service %q, which this release does not have, keeps running", rr.Region, groupNoun(g.Ref()), g.Tags[elevator.TagService])
 			}
 		}
 		carryOver(doc, rr, groups)
@@ -319,6 +324,18 @@ func (e *Engine) spec(r *Release, s *elevator.ReleaseService, region string, st 
 	if grace == 0 {
 		grace = defaultGrace
 	}
+	if s.ECS != nil {
+		return GroupSpec{
+			Name:             GroupName(doc, s.Name),
+			SecurityGroups:   pl.SecurityGroups,
+			Subnets:          pl.Subnets,
+			TargetGroups:     pl.TargetGroups,
+			Capacity:         Capacity{Min: st.Launch, Max: max(s.Capacity.Max, st.Launch), Desired: st.Launch},
+			HealthCheckGrace: grace,
+			Tags:             groupTags(doc, s.Name),
+			ECS:              ecsSpec(doc, s, pl),
+		}
+	}
 	return GroupSpec{
 		Name:         GroupName(doc, s.Name),
 		ImageID:      pl.Image,
@@ -335,6 +352,36 @@ func (e *Engine) spec(r *Release, s *elevator.ReleaseService, region string, st 
 		Hooks:            s.Hooks,
 		Tags:             groupTags(doc, s.Name),
 	}
+}
+
+// ecsSpec is the task of a service's ECS service in a placement: its
+// container named after the service, running the placement's image, with
+// the service's environment, the placement's over it, and the release's
+// variables over both (as user data has them, see elevator.UserDataVars).
+func ecsSpec(doc *elevator.Release, s *elevator.ReleaseService, pl *elevator.ReleasePlacement) *ECSSpec {
+	env := map[string]string{}
+	maps.Copy(env, s.ECS.Env)
+	maps.Copy(env, pl.Env)
+	maps.Copy(env, releaseVars(doc, s.Name, pl.Region))
+	spec := &ECSSpec{
+		Cluster:       pl.Cluster,
+		Container:     s.Name,
+		Image:         pl.Image,
+		CPU:           s.ECS.CPU,
+		Memory:        s.ECS.Memory,
+		Ports:         slices.Clone(s.ECS.Ports),
+		Command:       slices.Clone(s.ECS.Command),
+		Env:           env,
+		Secrets:       slices.Clone(pl.Secrets),
+		Capacity:      s.ECS.Capacity,
+		TaskRole:      pl.TaskRole,
+		ExecutionRole: pl.ExecutionRole,
+		LogGroup:      pl.LogGroup,
+	}
+	if spec.Capacity == "" {
+		spec.Capacity = elevator.ECSFargate
+	}
+	return spec
 }
 
 // groupTags are the tags of a release's group of a service: which orbit,
@@ -372,7 +419,7 @@ func (e *Engine) deploy(ctx context.Context, r *Release) (Outcome, error) {
 			}
 			if g, ok := byName(groups, sr.Group); ok {
 				if g.Deleting {
-					return fail(elevator.FailureConflict, "group %s is being deleted by someone else", g.Name)
+					return fail(elevator.FailureConflict, "%s is being deleted by someone else", groupNoun(g.Ref()))
 				}
 				continue
 			}
@@ -383,7 +430,7 @@ func (e *Engine) deploy(ctx context.Context, r *Release) (Outcome, error) {
 				spec.TargetGroups = []string{testTG}
 			}
 			if err := cl.CreateGroup(ctx, spec, token(doc.ID, elevator.StateDeploy, rr.Region, s.Name)); err != nil {
-				return fmt.Errorf("create group %s: %w", spec.Name, err)
+				return fmt.Errorf("create %s: %w", groupNoun(spec.Ref()), err)
 			}
 		}
 		return nil
@@ -418,22 +465,31 @@ func (e *Engine) checkHealthy(ctx context.Context, r *Release) (Outcome, error) 
 			st := stepOf(s, sr.Desired, r.Rec.Step)
 			g, ok := byName(groups, sr.Group)
 			if !ok || g.Deleting {
-				return fail(elevator.FailureConflict, "group %s disappeared", sr.Group)
+				return fail(elevator.FailureConflict, "%s disappeared", groupNoun(newRef(sr)))
+			}
+			if err := failed(g); err != nil {
+				return err
 			}
 			h := elevator.ReleaseGroupHealth{Launch: st.Launch, Needed: st.Healthy, ObservedAt: now}
-			var ready []string
+			var ready []string // target ids
 			for _, in := range g.Instances {
 				switch {
 				case terminating(in.Lifecycle):
+					// Terminated too: an ECS service lists its stopped
+					// tasks, and each one counts.
 					h.Terminating++
 				case in.Lifecycle == LifecycleInService && in.Healthy:
-					ready = append(ready, in.ID)
+					ready = append(ready, in.TargetID())
 				}
 			}
 			h.InService = len(ready)
 			if limit := max(1, s.Capacity.MaxTerms); h.Terminating >= limit {
 				sr.Health = h
-				return fail(elevator.FailureTerminating, "%d instance(s) of group %s terminating, max_terms %d: halting the release", h.Terminating, g.Name, s.Capacity.MaxTerms)
+				what := "instance(s) of " + groupNoun(g.Ref()) + " terminating"
+				if g.Ref().ECS() {
+					what = "task(s) of " + groupNoun(g.Ref()) + " stopping or stopped"
+				}
+				return fail(elevator.FailureTerminating, "%d %s, max_terms %d: halting the release", h.Terminating, what, s.Capacity.MaxTerms)
 			}
 			for _, tg := range healthTargetGroups(s, sr, rr.Region) {
 				set, ok := healthyIn[tg]
@@ -454,8 +510,13 @@ func (e *Engine) checkHealthy(ctx context.Context, r *Release) (Outcome, error) 
 			}
 			h.Healthy = len(ready)
 			sr.Health = h
-			if h.Healthy < h.Needed {
+			switch {
+			case h.Healthy < h.Needed:
 				waiting.add("%s/%s: %d of %d needed healthy (%d in service, %d launching)", rr.Region, s.Name, h.Healthy, h.Needed, h.InService, h.Launch)
+			case g.Settling != "":
+				// Healthy enough, but ECS may still give the deployment
+				// up (and then stop launching): wait until it is steady.
+				waiting.add("%s/%s: %s not steady yet: %s", rr.Region, s.Name, groupNoun(g.Ref()), g.Settling)
 			}
 		}
 		return nil
@@ -485,7 +546,7 @@ func (e *Engine) scaleUp(ctx context.Context, r *Release) (Outcome, error) {
 			sr := service(rr, s.Name)
 			st := stepOf(s, sr.Desired, next)
 			if err := cl.SetCapacity(ctx, newRef(sr), Capacity{Min: st.Launch, Max: max(s.Capacity.Max, st.Launch), Desired: st.Launch}); err != nil {
-				return fmt.Errorf("grow group %s to %d: %w", sr.Group, st.Launch, err)
+				return fmt.Errorf("grow %s to %d: %w", groupNoun(newRef(sr)), st.Launch, err)
 			}
 			sr.Health.Launch, sr.Health.Needed = st.Launch, st.Healthy
 		}
@@ -529,12 +590,13 @@ func (e *Engine) cutOver(ctx context.Context, r *Release) (Outcome, error) {
 			if !sr.Scaled {
 				c := Capacity{Min: s.Capacity.Min, Max: s.Capacity.Max, Desired: sr.Desired}
 				if err := cl.SetCapacity(ctx, newRef(sr), c); err != nil {
-					return fmt.Errorf("size group %s: %w", sr.Group, err)
+					return fmt.Errorf("size %s: %w", groupNoun(newRef(sr)), err)
 				}
 				alarms := s.Placement(rr.Region).Alarms
 				if len(s.Policies)+len(s.Schedule)+len(alarms) > 0 {
-					if err := cl.PutScaling(ctx, newRef(sr), Scaling{Policies: s.Policies, Schedule: s.Schedule, Alarms: alarms}); err != nil {
-						return fmt.Errorf("put scaling on group %s: %w", sr.Group, err)
+					sc := Scaling{Min: s.Capacity.Min, Max: s.Capacity.Max, Policies: s.Policies, Schedule: s.Schedule, Alarms: alarms}
+					if err := cl.PutScaling(ctx, newRef(sr), sc); err != nil {
+						return fmt.Errorf("put scaling on %s: %w", groupNoun(newRef(sr)), err)
 					}
 				}
 				sr.Scaled = true
@@ -547,7 +609,7 @@ func (e *Engine) cutOver(ctx context.Context, r *Release) (Outcome, error) {
 				if !old.Detached {
 					err := cl.DetachTargetGroups(ctx, oldRef(old), old.TargetGroups)
 					if err != nil && !errors.Is(err, ErrNotFound) {
-						return fmt.Errorf("detach group %s from its target groups: %w", old.Name, err)
+						return fmt.Errorf("detach %s from its target groups: %w", groupNoun(oldRef(old)), err)
 					}
 					old.Detached = true
 				}
@@ -563,12 +625,22 @@ func (e *Engine) cutOver(ctx context.Context, r *Release) (Outcome, error) {
 		if err != nil {
 			return fmt.Errorf("find groups of %s in %s: %w", doc.App, doc.Orbit, err)
 		}
+		for _, g := range groups {
+			if g.ReleaseID() == doc.ID {
+				if err := failed(g); err != nil {
+					return err
+				}
+			}
+		}
 		for tg, names := range oldTGs {
 			old := map[string]bool{}
 			for _, g := range groups {
 				if slices.Contains(names, g.Name) {
 					for _, in := range g.Instances {
-						old[in.ID] = true
+						// A stopped task's IP may be a new task's now.
+						if in.Lifecycle != LifecycleGone {
+							old[in.TargetID()] = true
+						}
 					}
 				}
 			}
@@ -623,13 +695,19 @@ func (e *Engine) attachTested(ctx context.Context, r *Release, cl Cloud, rr *ele
 		}
 		tgs := s.Placement(rr.Region).TargetGroups
 		if err := cl.AttachTargetGroups(ctx, newRef(sr), tgs); err != nil {
-			return false, fmt.Errorf("attach group %s to its target groups: %w", sr.Group, err)
+			return false, fmt.Errorf("attach %s to its target groups: %w", groupNoun(newRef(sr)), err)
 		}
-		groups, err := cl.Groups(ctx, GroupFilter{App: doc.App, Orbit: doc.Orbit, ReleaseID: doc.ID})
+		// An ECS service redeploys its tasks when its load balancers
+		// change: it serves once that deployment is steady.
+		g, err := newGroup(ctx, cl, doc, sr)
 		if err != nil {
-			return false, fmt.Errorf("find groups of release %s: %w", doc.ID, err)
+			return false, err
 		}
-		g, _ := byName(groups, sr.Group)
+		if g.Settling != "" {
+			joining.add("%s/%s: %s not steady yet: %s", rr.Region, s.Name, groupNoun(g.Ref()), g.Settling)
+			ready = false
+			continue
+		}
 		healthy := 0
 		for _, tg := range tgs {
 			targets, err := cl.Targets(ctx, tg)
@@ -637,7 +715,9 @@ func (e *Engine) attachTested(ctx context.Context, r *Release, cl Cloud, rr *ele
 				return false, fmt.Errorf("target health of %s: %w", tg, err)
 			}
 			for _, t := range targets {
-				if t.State == TargetHealthy && slices.ContainsFunc(g.Instances, func(in Instance) bool { return in.ID == t.InstanceID }) {
+				if t.State == TargetHealthy && slices.ContainsFunc(g.Instances, func(in Instance) bool {
+					return in.Lifecycle != LifecycleGone && in.TargetID() == t.InstanceID
+				}) {
 					healthy++
 				}
 			}
@@ -648,15 +728,63 @@ func (e *Engine) attachTested(ctx context.Context, r *Release, cl Cloud, rr *ele
 			continue
 		}
 		if err := cl.DetachTargetGroups(ctx, newRef(sr), []string{sr.TestTargetGroup}); err != nil {
-			return false, fmt.Errorf("detach group %s from its test target group: %w", sr.Group, err)
+			return false, fmt.Errorf("detach %s from its test target group: %w", groupNoun(newRef(sr)), err)
+		}
+		if g, err = newGroup(ctx, cl, doc, sr); err != nil {
+			return false, err
+		}
+		if g.Settling != "" {
+			joining.add("%s/%s: %s not steady yet: %s", rr.Region, s.Name, groupNoun(g.Ref()), g.Settling)
+			ready = false
+			continue
 		}
 		sr.Attached = true
 	}
 	return ready, nil
 }
 
-func leftover(region, group, what string) string {
-	return fmt.Sprintf("%s: Auto Scaling group %s (%s; with its instances, launch template, scaling policies and alarms)", region, group, what)
+// newGroup reads the new group of a service in a region; a new ECS
+// service whose deployment ECS gave up fails the release
+// (FailureUnhealthy, so that cleanup undoes it).
+func newGroup(ctx context.Context, cl Cloud, doc *elevator.Release, sr *elevator.ReleaseServiceRecord) (Group, error) {
+	groups, err := cl.Groups(ctx, GroupFilter{App: doc.App, Orbit: doc.Orbit, ReleaseID: doc.ID})
+	if err != nil {
+		return Group{}, fmt.Errorf("find groups of release %s: %w", doc.ID, err)
+	}
+	g, ok := byName(groups, sr.Group)
+	if !ok || g.Deleting {
+		return Group{}, fail(elevator.FailureConflict, "%s disappeared", groupNoun(newRef(sr)))
+	}
+	return g, failed(g)
+}
+
+// failed is the failure of a new group whose deployment ECS gave up (its
+// circuit breaker tripped); nil otherwise.
+func failed(g Group) error {
+	if g.Failed != "" {
+		return fail(elevator.FailureUnhealthy, "ECS gave up the deployment of %s (its circuit breaker tripped): %s", g.Ref(), g.Failed)
+	}
+	return nil
+}
+
+// leftover names a group cleanup leaves behind, with what goes with it:
+// "us-east-1: Auto Scaling group NAME (new; with its instances, ...)" or
+// "us-east-1: ECS service NAME of cluster C (new; with its tasks, ...)".
+func leftover(region string, group GroupRef, what string) string {
+	with := "instances, launch template"
+	if group.ECS() {
+		with = "tasks, task definition"
+	}
+	return fmt.Sprintf("%s: %s (%s; with its %s, scaling policies and alarms)", region, groupNoun(group), what, with)
+}
+
+// groupNoun names a group for messages about it as it is: "Auto Scaling
+// group NAME" or "ECS service NAME of cluster C".
+func groupNoun(g GroupRef) string {
+	if g.ECS() {
+		return g.String()
+	}
+	return "Auto Scaling group " + g.Name
 }
 
 // cleanupBound is how long cleanup waits for groups to go away.
@@ -669,10 +797,10 @@ func (e *Engine) cleanUpSuccess(ctx context.Context, r *Release) (Outcome, error
 	doc := r.Doc
 	var left collector
 	err := e.each(ctx, r, doc.Regions, func(ctx context.Context, cl Cloud, rr *elevator.ReleaseRegionRecord) error {
-		var olds []string
+		var olds []GroupRef
 		for _, sr := range rr.Services {
-			for _, old := range sr.Old {
-				olds = append(olds, old.Name)
+			for i := range sr.Old {
+				olds = append(olds, oldRef(&sr.Old[i]))
 			}
 		}
 		if doc.Tests != nil && len(doc.Tests.Smoke) > 0 {
@@ -685,23 +813,23 @@ func (e *Engine) cleanUpSuccess(ctx context.Context, r *Release) (Outcome, error
 		}
 		groups, err := cl.Groups(ctx, GroupFilter{App: doc.App, Orbit: doc.Orbit})
 		if err != nil {
-			for _, name := range olds {
-				left.add("%s", leftover(rr.Region, name, "old"))
+			for _, ref := range olds {
+				left.add("%s", leftover(rr.Region, ref, "old"))
 			}
 			return fmt.Errorf("find groups of %s in %s: %w", doc.App, doc.Orbit, err)
 		}
 		var errs []error
-		for _, name := range olds {
-			g, ok := byName(groups, name)
+		for _, ref := range olds {
+			g, ok := byName(groups, ref.Name)
 			if !ok {
 				continue
 			}
-			left.add("%s", leftover(rr.Region, name, "old"))
+			left.add("%s", leftover(rr.Region, g.Ref(), "old"))
 			if g.Deleting {
 				continue
 			}
 			if err := cl.DeleteGroup(ctx, g.Ref()); err != nil && !errors.Is(err, ErrNotFound) {
-				errs = append(errs, fmt.Errorf("delete group %s: %w", name, err))
+				errs = append(errs, fmt.Errorf("delete %s: %w", groupNoun(g.Ref()), err))
 			}
 		}
 		return errors.Join(errs...)
@@ -734,7 +862,8 @@ func (e *Engine) cleanedUp(r *Release, left []string, err error) (Outcome, error
 // of their target groups go back in (and it waits until they serve again),
 // then the groups carrying the release's id are deleted (found by tag, so
 // that a group made just before a crash is found too), with the launch
-// templates and alarms of the release that no group holds (see sweep),
+// templates, task definitions and alarms of the release that no group
+// holds (see sweep),
 // and it waits until they are gone.
 func (e *Engine) cleanUpFailure(ctx context.Context, r *Release) (Outcome, error) {
 	doc := r.Doc
@@ -752,10 +881,10 @@ func (e *Engine) cleanUpFailure(ctx context.Context, r *Release) (Outcome, error
 					switch {
 					case errors.Is(err, ErrNotFound):
 						old.Detached = false
-						r.note("%s: old group %s is gone; nothing to put back", rr.Region, old.Name)
+						r.note("%s: old %s is gone; nothing to put back", rr.Region, groupNoun(oldRef(old)))
 					case err != nil:
-						errs = append(errs, fmt.Errorf("attach group %s to its target groups again: %w", old.Name, err))
-						left.add("%s: Auto Scaling group %s detached from its target groups %s", rr.Region, old.Name, strings.Join(old.TargetGroups, ", "))
+						errs = append(errs, fmt.Errorf("attach %s to its target groups again: %w", groupNoun(oldRef(old)), err))
+						left.add("%s: %s detached from its target groups %s", rr.Region, groupNoun(oldRef(old)), strings.Join(old.TargetGroups, ", "))
 						continue
 					default:
 						old.Detached, old.Reattached = false, true
@@ -769,14 +898,14 @@ func (e *Engine) cleanUpFailure(ctx context.Context, r *Release) (Outcome, error
 		if len(errs) > 0 {
 			// The new groups are all that serves: they stay.
 			for _, sr := range rr.Services {
-				left.add("%s", leftover(rr.Region, sr.Group, "new; kept serving while an old group is out of its target groups"))
+				left.add("%s", leftover(rr.Region, newRef(&sr), "new; kept serving while an old group is out of its target groups"))
 			}
 			return errors.Join(errs...)
 		}
 		groups, err := cl.Groups(ctx, GroupFilter{App: doc.App, Orbit: doc.Orbit})
 		if err != nil {
 			for _, sr := range rr.Services {
-				left.add("%s", leftover(rr.Region, sr.Group, "new"))
+				left.add("%s", leftover(rr.Region, newRef(&sr), "new"))
 			}
 			return fmt.Errorf("find groups of %s in %s: %w", doc.App, doc.Orbit, err)
 		}
@@ -789,7 +918,7 @@ func (e *Engine) cleanUpFailure(ctx context.Context, r *Release) (Outcome, error
 				waiting.add("%s", rr.Region)
 				for _, g := range groups {
 					if g.ReleaseID() == doc.ID {
-						left.add("%s", leftover(rr.Region, g.Name, "new"))
+						left.add("%s", leftover(rr.Region, g.Ref(), "new"))
 					}
 				}
 				return nil
@@ -805,12 +934,12 @@ func (e *Engine) cleanUpFailure(ctx context.Context, r *Release) (Outcome, error
 			if g.ReleaseID() != doc.ID {
 				continue
 			}
-			left.add("%s", leftover(rr.Region, g.Name, "new"))
+			left.add("%s", leftover(rr.Region, g.Ref(), "new"))
 			if g.Deleting {
 				continue
 			}
 			if err := cl.DeleteGroup(ctx, g.Ref()); err != nil && !errors.Is(err, ErrNotFound) {
-				errs = append(errs, fmt.Errorf("delete group %s: %w", g.Name, err))
+				errs = append(errs, fmt.Errorf("delete %s: %w", groupNoun(g.Ref()), err))
 			}
 		}
 		if err := e.sweep(ctx, r, cl, groups, &left); err != nil {
@@ -828,8 +957,8 @@ func (e *Engine) cleanUpFailure(ctx context.Context, r *Release) (Outcome, error
 }
 
 // sweep deletes what the release made in a region besides groups and
-// that no group of it holds any more: launch templates and alarms, found
-// by the release's tags and names (not through its groups, which a crash
+// that no group of it holds any more: launch templates, ECS task
+// definitions and alarms, found by the release's tags and names (not through its groups, which a crash
 // between a launch template and its group never made). What is still
 // there is added to left. It names the release by its record, not its
 // document.
@@ -852,7 +981,10 @@ func (e *Engine) sweep(ctx context.Context, r *Release, cl Cloud, groups []Group
 }
 
 // serving reports whether every in-service instance of the old groups is
-// healthy in each of their target groups again.
+// healthy in each of their target groups again. An old ECS service was
+// scaled to zero when it left its target groups (see
+// Cloud.DetachTargetGroups): it serves again once as many tasks as it
+// had (old.Desired) are healthy there.
 func (e *Engine) serving(ctx context.Context, cl Cloud, groups []Group, olds []*elevator.ReleaseOldGroup) (bool, error) {
 	for _, old := range olds {
 		g, ok := byName(groups, old.Name)
@@ -868,10 +1000,17 @@ func (e *Engine) serving(ctx context.Context, cl Cloud, groups []Group, olds []*
 			for _, t := range targets {
 				healthy[t.InstanceID] = t.State == TargetHealthy
 			}
+			n := 0
 			for _, in := range g.Instances {
-				if in.Lifecycle == LifecycleInService && in.Healthy && !healthy[in.ID] {
+				if in.Lifecycle == LifecycleInService && in.Healthy && !healthy[in.TargetID()] {
 					return false, nil
 				}
+				if in.Lifecycle == LifecycleInService && in.Healthy {
+					n++
+				}
+			}
+			if g.Cluster != "" && n < old.Desired {
+				return false, nil
 			}
 		}
 	}

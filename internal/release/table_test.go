@@ -171,7 +171,7 @@ func TestAPermanentCleanupErrorGivesUpAtOnce(t *testing.T) {
 	if n := c.count("DeleteGroup"); n != 1 {
 		t.Errorf("DeleteGroup tried %d times, want once: retrying cannot fix a refusal", n)
 	}
-	if !slices.Contains(rec.Leftovers, leftover("us-east-1", oldGroup, "old")) || !strings.Contains(rec.Error, "gave up after 1 attempt:") {
+	if !slices.Contains(rec.Leftovers, w.leftover("us-east-1", oldGroup, "old")) || !strings.Contains(rec.Error, "gave up after 1 attempt:") {
 		t.Errorf("leftovers %q, error %q", rec.Leftovers, rec.Error)
 	}
 }

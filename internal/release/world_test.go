@@ -15,9 +15,11 @@ import (
 
 // world is an orbit "prod" in fake AWS, where app "shop" has a service
 // "web" behind a target group in every region, served by a group of an
-// earlier release with two instances.
+// earlier release with two instances: an Auto Scaling Group, or, in a
+// world on ECS, an ECS service with two tasks in the orbit's cluster.
 type world struct {
 	t       *testing.T
+	rt      rt // how the world's services run
 	clock   *fakeClock
 	store   *fakeStore
 	locker  *fakeLocker
@@ -35,12 +37,39 @@ const (
 	lease    = time.Minute
 )
 
+// rt is how a world's services run: on Auto Scaling Groups or as ECS
+// services.
+type rt string
+
+const (
+	onASG rt = "on Auto Scaling Groups"
+	onECS rt = "on ECS"
+)
+
+// runtimes runs fn for a world of each runtime, as subtests named after
+// it: the engine releases both the same way.
+func runtimes(t *testing.T, fn func(t *testing.T, rt rt)) {
+	for _, r := range []rt{onASG, onECS} {
+		t.Run(string(r), func(t *testing.T) { fn(t, r) })
+	}
+}
+
+// cluster is the orbit's ECS cluster.
+var cluster = elevator.ECSClusterName(orbit)
+
 func newWorld(t *testing.T, regions ...string) *world {
+	t.Helper()
+	return newWorldOn(t, onASG, regions...)
+}
+
+// newWorldOn is newWorld whose services (the old group of web, and what
+// w.release makes) run on r.
+func newWorldOn(t *testing.T, r rt, regions ...string) *world {
 	t.Helper()
 	if len(regions) == 0 {
 		regions = []string{"us-east-1"}
 	}
-	w := &world{t: t, clock: newFakeClock(), store: newFakeStore(), locker: newFakeLocker(), clouds: map[string]*fakeCloud{}, regions: regions}
+	w := &world{t: t, rt: r, clock: newFakeClock(), store: newFakeStore(), locker: newFakeLocker(), clouds: map[string]*fakeCloud{}, regions: regions}
 	w.store.locks = w.locker
 	for _, reg := range regions {
 		c := newFakeCloud(t, reg, w.clock)
@@ -61,10 +90,68 @@ func newWorld(t *testing.T, regions ...string) *world {
 		c.addResource(Resource{Kind: KindTargetGroup, ID: tg(reg), Tags: map[string]string{elevator.TagOrbit: orbit, elevator.TagApp: app, elevator.TagService: "web"}})
 		c.addResource(Resource{Kind: KindTargetGroup, ID: "arn:tg-untagged", Tags: map[string]string{}})
 		c.addResource(Resource{Kind: KindInstanceProfile, ID: "admin", Path: "/"})
-		c.addRunningGroup(oldGroup, map[string]string{elevator.TagApp: app, elevator.TagOrbit: orbit, elevator.TagService: "web", elevator.TagRelease: oldID}, 2, []string{tg(reg)})
+		if r == onECS {
+			c.targetTypes[tg(reg)] = targetTypeIP // the app stack's, for an ECS service
+		}
+		c.addRunningService(oldGroup, w.cluster(), map[string]string{elevator.TagApp: app, elevator.TagOrbit: orbit, elevator.TagService: "web", elevator.TagRelease: oldID}, 2, []string{tg(reg)})
 	}
 	return w
 }
+
+// cluster is the cluster of the world's groups: "" on Auto Scaling
+// Groups.
+func (w *world) cluster() string {
+	if w.rt == onECS {
+		return cluster
+	}
+	return ""
+}
+
+// ref names a group of the world.
+func (w *world) ref(name string) GroupRef { return GroupRef{Name: name, Cluster: w.cluster()} }
+
+// leftover is how cleanup names a group of the world it leaves.
+func (w *world) leftover(region, name, what string) string {
+	return leftover(region, w.ref(name), what)
+}
+
+// beforeGroup is the operation CreateGroup calls before it makes a group
+// of the world: the launch template's, or the task definition's.
+func (w *world) beforeGroup() string {
+	if w.rt == onECS {
+		return "RegisterTaskDefinition"
+	}
+	return "CreateLaunchTemplate"
+}
+
+// made is what CreateGroup makes first for a group of the world, as the
+// fake's remains lists it: its launch template, or its task definition's
+// first revision.
+func (w *world) made(group string) string {
+	if w.rt == onECS {
+		return "task definition " + group + ":1"
+	}
+	return "launch template " + group
+}
+
+// plant puts what CreateGroup makes first for a group into c, as a
+// release whose group never came, or went, would leave it, and returns
+// how remains lists it.
+func (w *world) plant(c *fakeCloud, group string, tags map[string]string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if w.rt == onECS {
+		c.revisions[group]++
+		name := fmt.Sprintf("%s:%d", group, c.revisions[group])
+		c.taskDefs[name] = tags
+		return "task definition " + name
+	}
+	c.templates[group] = tags
+	return "launch template " + group
+}
+
+// noun is how messages name a group of the world.
+func (w *world) noun(name string) string { return groupNoun(w.ref(name)) }
 
 func ami(region string) string { return "ami-" + strings.ReplaceAll(region, "-", "") }
 func sg(service string) string { return "sg-" + service }
@@ -100,10 +187,41 @@ func (w *world) release(change ...func(*elevator.Release)) *elevator.Release {
 			Region: reg, Image: ami(reg), Subnets: []string{"subnet-a", "subnet-b"},
 			SecurityGroups: []string{sg("web")}, TargetGroups: []string{tg(reg)}, InstanceProfile: "shop-prod-web"})
 	}
+	if w.rt == onECS {
+		onECSService(rel, &rel.Services[0])
+	}
 	for _, c := range change {
 		c(rel)
 	}
 	return rel
+}
+
+// onECSService makes s of rel an ECS service on Fargate: no instance
+// type, user data or instance profile; a public container image of the
+// release's version; the orbit's cluster, the app stack's roles and log
+// group; environment, a database's endpoint and password by reference.
+func onECSService(rel *elevator.Release, s *elevator.ReleaseService) {
+	s.InstanceType, s.UserData, s.Hooks = "", "", nil
+	s.ECS = &elevator.ReleaseECS{Capacity: elevator.ECSFargate, CPU: 256, Memory: 512,
+		Ports: []elevator.ReleasePort{{Container: 8080, Protocol: "tcp"}}, Command: []string{"bin/server", "--port", "8080"},
+		Env: map[string]string{"LOG_LEVEL": "info", "DATABASE_HOST": "localhost"}}
+	for i := range s.Placements {
+		pl := &s.Placements[i]
+		pl.Image = "public.ecr.aws/nginx/nginx:" + rel.Version
+		pl.InstanceProfile = ""
+		pl.Cluster = cluster
+		ecsOf(pl, s.Name)
+		pl.Env = map[string]string{"DATABASE_HOST": "db." + pl.Region + ".example", "DATABASE_PORT": "5432"}
+		pl.Secrets = []elevator.ReleaseSecret{{Name: "DATABASE_PASSWORD", ValueFrom: "arn:aws:secretsmanager:" + pl.Region + ":123456789012:secret:shop-db:password::"}}
+	}
+}
+
+// ecsOf gives an ECS placement the task role, execution role and log
+// group the app stack makes for service.
+func ecsOf(pl *elevator.ReleasePlacement, service string) {
+	pl.TaskRole = "arn:aws:iam::123456789012:role" + elevator.IAMPath(orbit, app, service) + "task"
+	pl.ExecutionRole = "arn:aws:iam::123456789012:role" + elevator.IAMPath(orbit, app, service) + "execution"
+	pl.LogGroup = elevator.AppPath(orbit, app) + service
 }
 
 // minimal makes a release one service without a load balancer, in a
@@ -116,6 +234,9 @@ func (w *world) minimal(rel *elevator.Release) {
 		s.Placements[i].TargetGroups = nil
 		s.Placements[i].SecurityGroups = []string{sg("worker")}
 		s.Placements[i].InstanceProfile = ""
+		if s.ECS != nil {
+			ecsOf(&s.Placements[i], s.Name)
+		}
 	}
 }
 
@@ -235,7 +356,7 @@ func (w *world) assertServing(group string) {
 		healthy := 0
 		for _, tt := range targets {
 			for _, in := range g.Instances {
-				if tt.InstanceID == in.ID && tt.State == TargetHealthy {
+				if tt.InstanceID == in.TargetID() && tt.State == TargetHealthy {
 					healthy++
 				}
 			}
@@ -265,3 +386,7 @@ func assertFailure(t *testing.T, rec *elevator.ReleaseRecord, why error) {
 		t.Errorf("Err() = %v (failure %q), want it to wrap %q", err, rec.Failure, why)
 	}
 }
+
+// ecrRegistry is the host of the world's account's ECR registry in a
+// region.
+func ecrRegistry(region string) string { return "123456789012.dkr.ecr." + region + ".amazonaws.com" }
