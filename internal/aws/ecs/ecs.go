@@ -18,6 +18,7 @@ package ecs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -336,6 +337,7 @@ type Deployment struct {
 	Status       string // PRIMARY, ACTIVE, INACTIVE
 	RolloutState string // IN_PROGRESS, COMPLETED, FAILED
 	Reason       string
+	Desired      int // tasks it is to run
 	Running      int
 	Failed       int // tasks that failed to start
 }
@@ -369,6 +371,29 @@ func (s Service) Failed() string {
 			}
 			return d.Reason
 		}
+	}
+	return ""
+}
+
+// Settling says why the service's deployments are not steady, or "":
+// with more than one deployment (a change of its task or load balancers
+// starts new tasks, then stops the old ones) "2 deployments: PRIMARY
+// IN_PROGRESS, 1 of 3 tasks running", the primary deployment's rollout
+// state and tasks; with one IN_PROGRESS "deployment IN_PROGRESS: 2 of 3
+// tasks running".
+func (s Service) Settling() string {
+	switch {
+	case len(s.Deployments) > 1:
+		what := fmt.Sprintf("%d deployments", len(s.Deployments))
+		for _, d := range s.Deployments {
+			if d.Status == "PRIMARY" {
+				return fmt.Sprintf("%s: PRIMARY %s, %d of %d tasks running", what, d.RolloutState, d.Running, d.Desired)
+			}
+		}
+		return what
+	case len(s.Deployments) == 1 && s.Deployments[0].RolloutState == string(ecstypes.DeploymentRolloutStateInProgress):
+		d := s.Deployments[0]
+		return fmt.Sprintf("deployment IN_PROGRESS: %d of %d tasks running", d.Running, d.Desired)
 	}
 	return ""
 }
@@ -632,7 +657,7 @@ func service(s *ecstypes.Service) Service {
 	for _, d := range s.Deployments {
 		out.Deployments = append(out.Deployments, Deployment{
 			ID: aws.ToString(d.Id), Status: aws.ToString(d.Status), RolloutState: string(d.RolloutState),
-			Reason: aws.ToString(d.RolloutStateReason), Running: int(d.RunningCount), Failed: int(d.FailedTasks),
+			Reason: aws.ToString(d.RolloutStateReason), Desired: int(d.DesiredCount), Running: int(d.RunningCount), Failed: int(d.FailedTasks),
 		})
 	}
 	return out

@@ -218,6 +218,10 @@ func TestAServiceIsCreatedDescribedChangedAndDeleted(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got.TargetGroups(), []string{tg}) || got.Tags[elevator.TagRelease] != "r1" || got.Failed() != "" {
 		t.Errorf("described %+v, %v", got, err)
 	}
+	// moto starts no task: its one deployment stays IN_PROGRESS.
+	if want := "deployment IN_PROGRESS: 0 of 2 tasks running"; got.Settling() != want {
+		t.Errorf("Settling() %q with deployments %+v, want %q", got.Settling(), got.Deployments, want)
+	}
 	arns, err := f.c.ServiceARNs(ctx, f.cluster)
 	if err != nil || len(arns) != 1 || !strings.HasSuffix(arns[0], "/shop-prod-web-abcd") {
 		t.Errorf("service ARNs %v, %v", arns, err)
@@ -365,6 +369,26 @@ func TestOnlyThePrimaryDeploymentsFailureFailsAService(t *testing.T) {
 	} {
 		if got := (Service{Deployments: c.deps}).Failed(); got != c.want {
 			t.Errorf("Failed() of %+v = %q, want %q", c.deps, got, c.want)
+		}
+	}
+}
+
+func TestAServiceSettlesWhileItHasTwoDeploymentsOrOneInProgress(t *testing.T) {
+	for _, c := range []struct {
+		deps []Deployment
+		want string
+	}{
+		{nil, ""},
+		{[]Deployment{{Status: "PRIMARY", RolloutState: "COMPLETED", Running: 3, Desired: 3}}, ""},
+		{[]Deployment{{Status: "PRIMARY", RolloutState: "FAILED", Running: 0, Desired: 3}}, ""},
+		{[]Deployment{{Status: "PRIMARY", RolloutState: "IN_PROGRESS", Running: 2, Desired: 3}}, "deployment IN_PROGRESS: 2 of 3 tasks running"},
+		{[]Deployment{{Status: "ACTIVE", RolloutState: "COMPLETED", Running: 3, Desired: 3}, {Status: "PRIMARY", RolloutState: "IN_PROGRESS", Running: 1, Desired: 3}},
+			"2 deployments: PRIMARY IN_PROGRESS, 1 of 3 tasks running"},
+		{[]Deployment{{Status: "PRIMARY", RolloutState: "COMPLETED", Running: 3, Desired: 3}, {Status: "ACTIVE", RolloutState: "COMPLETED", Running: 1, Desired: 0}},
+			"2 deployments: PRIMARY COMPLETED, 3 of 3 tasks running"},
+	} {
+		if got := (Service{Deployments: c.deps}).Settling(); got != c.want {
+			t.Errorf("Settling() of %+v = %q, want %q", c.deps, got, c.want)
 		}
 	}
 }

@@ -66,7 +66,10 @@ type scalingAPI interface {
 // cluster of the orbit's apps only), DescribeServices of those named like
 // f's groups (ten per call), DescribeScalableTargets of those (fifty per
 // call), and ListTasks and DescribeTasks per service. A missing cluster
-// has none; deleted (INACTIVE) services are gone.
+// has none; deleted (INACTIVE) services are gone. A service's Failed is
+// its primary deployment's reason when ECS gave it up, and its Settling
+// why its deployments are not steady (two of them, or one in progress;
+// "" while it is being deleted).
 func (c *Cloud) ecsGroups(ctx context.Context, f release.GroupFilter) ([]release.Group, error) {
 	cluster := elevator.ECSClusterName(f.Orbit)
 	arns, err := c.ecs.ServiceARNs(ctx, cluster)
@@ -130,6 +133,9 @@ func (c *Cloud) ecsGroups(ctx context.Context, f release.GroupFilter) ([]release
 			TargetGroups: s.TargetGroups(),
 			Deleting:     s.Status == ecs.StatusDraining,
 			Failed:       s.Failed(),
+		}
+		if !g.Deleting {
+			g.Settling = s.Settling()
 		}
 		if t, ok := targets[ids[i]]; ok {
 			g.Capacity.Min, g.Capacity.Max = t.Min, t.Max
