@@ -481,6 +481,26 @@ func (w *ecsWorld) activeRevisions(t *testing.T, family string) []string {
 	return out.TaskDefinitionArns
 }
 
+// wantScaling reads a service's scalable target back with the SDK: its
+// bounds and whether its dynamic scaling in and out and scheduled scaling
+// are all suspended (suspended) or none is.
+func (w *ecsWorld) wantScaling(t *testing.T, service string, min, max int32, suspended bool) {
+	t.Helper()
+	out, err := aassdk.NewFromConfig(w.cfg(w.region)).DescribeScalableTargets(context.Background(), &aassdk.DescribeScalableTargetsInput{
+		ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceIds: []string{"service/" + w.cluster + "/" + service}})
+	if err != nil || len(out.ScalableTargets) != 1 {
+		t.Fatalf("scalable target of %s: %+v, %v", service, out, err)
+	}
+	tg := out.ScalableTargets[0]
+	st := tg.SuspendedState
+	if aws.ToInt32(tg.MinCapacity) != min || aws.ToInt32(tg.MaxCapacity) != max || st == nil ||
+		aws.ToBool(st.DynamicScalingInSuspended) != suspended || aws.ToBool(st.DynamicScalingOutSuspended) != suspended ||
+		aws.ToBool(st.ScheduledScalingSuspended) != suspended {
+		t.Errorf("scalable target of %s: min %d, max %d, suspended state %+v; want %d, %d, all %v",
+			service, aws.ToInt32(tg.MinCapacity), aws.ToInt32(tg.MaxCapacity), st, min, max, suspended)
+	}
+}
+
 func healthyTargets(t *testing.T, c *Cloud, tg string) []string {
 	t.Helper()
 	targets, err := c.Targets(context.Background(), tg)
@@ -607,17 +627,27 @@ func TestAnECSReleaseMakesItsServiceAndTheNextReplacesAndDeletesIt(t *testing.T)
 	if svc := w.describe(t, first.Name); svc.DesiredCount != 0 || tag(svc.Tags, elevator.TagDetachedDesired) != "2" {
 		t.Errorf("detached old service: desired %d, tags %v", svc.DesiredCount, svc.Tags)
 	}
-	if g := w.groups(t)[first.Name]; len(g.Instances) != 0 {
-		t.Errorf("old service still has tasks %+v", g.Instances)
+	// Its scaling is suspended, its bounds kept: its policies and
+	// schedule cannot bring tasks back.
+	w.wantScaling(t, first.Name, 2, 6, true)
+	if g := w.groups(t)[first.Name]; len(g.Instances) != 0 || len(g.TargetGroups) != 0 {
+		t.Errorf("old service still has tasks %+v or target groups %v", g.Instances, g.TargetGroups)
 	}
 	if err := c.DetachTargetGroups(ctx, old, []string{w.tg}); err != nil { // again: harmless
 		t.Fatal(err)
+	}
+	if svc := w.describe(t, first.Name); svc.DesiredCount != 0 || tag(svc.Tags, elevator.TagDetachedDesired) != "2" {
+		t.Errorf("detached twice: desired %d, tags %v", svc.DesiredCount, svc.Tags)
 	}
 	if err := c.AttachTargetGroups(ctx, old, []string{w.tg}); err != nil {
 		t.Fatal(err)
 	}
 	if svc := w.describe(t, first.Name); svc.DesiredCount != 2 || tag(svc.Tags, elevator.TagDetachedDesired) != "" {
 		t.Errorf("attached again: desired %d, tags %v", svc.DesiredCount, svc.Tags)
+	}
+	w.wantScaling(t, first.Name, 2, 6, false)
+	if g := w.groups(t)[first.Name]; !slices.Equal(g.TargetGroups, []string{w.tg}) || len(targetIDs(g)) != 2 {
+		t.Errorf("attached again: group %+v", g)
 	}
 	if err := c.DetachTargetGroups(ctx, old, []string{w.tg}); err != nil {
 		t.Fatal(err)
@@ -832,5 +862,34 @@ func TestAnECSServiceSettlesWhileItsDeploymentIsNotSteady(t *testing.T) {
 	if g := w.groups(t)[spec.Name]; g.Failed != "ECS deployment circuit breaker: tasks failed to start." ||
 		g.Settling != "2 deployments: PRIMARY FAILED, 0 of 2 tasks running" {
 		t.Errorf("failed: %q, settling %q", g.Failed, g.Settling)
+	}
+}
+
+func TestAnECSServiceWithoutAScalableTargetIsDetachedToZeroAndAttachedBack(t *testing.T) {
+	w := newECSWorld(t)
+	ctx := context.Background()
+	spec := w.spec("20261130-071500000-jjjj", "jjjj", w.tg)
+	ref := spec.Ref()
+	if err := w.cloud.CreateGroup(ctx, spec, "token-jjjj"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.cloud.DetachTargetGroups(ctx, ref, []string{w.tg}); err != nil {
+		t.Fatal(err)
+	}
+	if svc := w.describe(t, spec.Name); svc.DesiredCount != 0 || tag(svc.Tags, elevator.TagDetachedDesired) != "2" {
+		t.Errorf("detached: desired %d, tags %v", svc.DesiredCount, svc.Tags)
+	}
+	if g := w.groups(t)[spec.Name]; len(g.TargetGroups) != 0 {
+		t.Errorf("detached: target groups %v", g.TargetGroups)
+	}
+	if err := w.cloud.AttachTargetGroups(ctx, ref, []string{w.tg}); err != nil {
+		t.Fatal(err)
+	}
+	if svc := w.describe(t, spec.Name); svc.DesiredCount != 2 || tag(svc.Tags, elevator.TagDetachedDesired) != "" {
+		t.Errorf("attached: desired %d, tags %v", svc.DesiredCount, svc.Tags)
+	}
+	out, err := aassdk.NewFromConfig(w.cfg(w.region)).DescribeScalableTargets(ctx, &aassdk.DescribeScalableTargetsInput{ServiceNamespace: aastypes.ServiceNamespaceEcs})
+	if err != nil || len(out.ScalableTargets) != 0 {
+		t.Errorf("a scalable target was made: %+v, %v", out, err)
 	}
 }
