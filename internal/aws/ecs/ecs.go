@@ -349,6 +349,7 @@ type Service struct {
 	Desired            int
 	Running, Pending   int
 	TaskDefinition     string
+	ExecuteCommand     bool // ECS Exec is on
 	LoadBalancers      []LoadBalancer
 	Deployments        []Deployment
 	Tags               map[string]string
@@ -412,7 +413,9 @@ func (s Service) TargetGroups() []string {
 // CreateService creates a service. Its deployment circuit breaker is on
 // without rollback (whoever created it decides what to do with a failed
 // deployment), its tags are propagated to its tasks, and ECS adds its
-// own. AWS answers a repeated create with the same token with the
+// own. ECS Exec is on (enableExecuteCommand): a task role allowed the
+// ssmmessages channel actions can be reached with `aws ecs
+// execute-command`. AWS answers a repeated create with the same token with the
 // service it made; a create of a name in use by another token is
 // EINVALID.
 func (c *Client) CreateService(ctx context.Context, in ServiceInput) (Service, error) {
@@ -439,6 +442,7 @@ func (c *Client) CreateService(ctx context.Context, in ServiceInput) (Service, e
 		Tags:                 tags(in.Tags),
 		PropagateTags:        ecstypes.PropagateTagsService,
 		EnableECSManagedTags: true,
+		EnableExecuteCommand: true,
 	}
 	if len(in.LoadBalancers) > 0 && in.HealthCheckGrace > 0 {
 		req.HealthCheckGracePeriodSeconds = aws.Int32(int32(in.HealthCheckGrace / time.Second))
@@ -644,6 +648,7 @@ func service(s *ecstypes.Service) Service {
 		Running:        int(s.RunningCount),
 		Pending:        int(s.PendingCount),
 		TaskDefinition: aws.ToString(s.TaskDefinition),
+		ExecuteCommand: s.EnableExecuteCommand,
 		Tags:           tagMap(s.Tags),
 	}
 	if i := strings.LastIndexByte(out.Cluster, '/'); i >= 0 {

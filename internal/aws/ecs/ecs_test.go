@@ -189,6 +189,10 @@ func TestAServiceIsCreatedDescribedChangedAndDeleted(t *testing.T) {
 	}
 	tg := "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/shop-web/0123456789abcdef"
 	tags := map[string]string{elevator.TagApp: "shop", elevator.TagRelease: "r1"}
+	// moto drops enableExecuteCommand (its services never have it), so
+	// the test reads it from the request the adapter sent.
+	sent := &sentCreates{api: f.c.api}
+	f.c.api = sent
 	s, err := f.c.CreateService(ctx, ServiceInput{
 		Cluster: f.cluster, Name: "shop-prod-web-abcd", TaskDefinition: td.ARN, Desired: 2,
 		CapacityProvider: ProviderFargate, Subnets: f.subnets, SecurityGroups: []string{f.sg},
@@ -200,6 +204,9 @@ func TestAServiceIsCreatedDescribedChangedAndDeleted(t *testing.T) {
 	}
 	if s.Name != "shop-prod-web-abcd" || s.Desired != 2 || s.Cluster != f.cluster {
 		t.Errorf("created %+v", s)
+	}
+	if len(sent.creates) != 1 || !sent.creates[0].EnableExecuteCommand {
+		t.Errorf("CreateService sent %+v, want ECS Exec on", sent.creates)
 	}
 	out, err := f.api.DescribeServices(ctx, &ecssdk.DescribeServicesInput{Cluster: aws.String(f.cluster), Services: []string{"shop-prod-web-abcd"}, Include: []ecstypes.ServiceField{ecstypes.ServiceFieldTags}})
 	if err != nil || len(out.Services) != 1 {
@@ -268,6 +275,18 @@ func TestAServiceIsCreatedDescribedChangedAndDeleted(t *testing.T) {
 	if _, err := f.c.Service(ctx, f.cluster, s.Name); !errors.Is(err, ErrServiceNotFound) {
 		t.Errorf("a deleted service: %v", err)
 	}
+}
+
+// sentCreates passes calls to moto and keeps the CreateService
+// requests sent.
+type sentCreates struct {
+	api
+	creates []*ecssdk.CreateServiceInput
+}
+
+func (s *sentCreates) CreateService(ctx context.Context, in *ecssdk.CreateServiceInput, opts ...func(*ecssdk.Options)) (*ecssdk.CreateServiceOutput, error) {
+	s.creates = append(s.creates, in)
+	return s.api.CreateService(ctx, in, opts...)
 }
 
 // fakeTasks answers ListTasks and DescribeTasks for the adapter, in
