@@ -70,6 +70,10 @@ func ServiceTarget(cluster, service string) string { return "service/" + cluster
 type Target struct {
 	ResourceID string
 	Min, Max   int
+	// Suspended, as ScalableTargets reads it, is whether the target's
+	// dynamic scaling in and out and its scheduled actions are all
+	// suspended (see Suspend). RegisterScalableTarget leaves it as it is.
+	Suspended bool
 }
 
 // RegisterScalableTarget registers (or updates) the scalable target of an
@@ -97,12 +101,37 @@ func (c *Client) ScalableTargets(ctx context.Context, resourceIDs []string) (map
 			}
 			for _, t := range page.ScalableTargets {
 				id := aws.ToString(t.ResourceId)
-				out[id] = Target{ResourceID: id, Min: int(aws.ToInt32(t.MinCapacity)), Max: int(aws.ToInt32(t.MaxCapacity))}
+				out[id] = Target{ResourceID: id, Min: int(aws.ToInt32(t.MinCapacity)), Max: int(aws.ToInt32(t.MaxCapacity)), Suspended: suspended(t.SuspendedState)}
 			}
 		}
 		resourceIDs = resourceIDs[n:]
 	}
 	return out, nil
+}
+
+// Suspend suspends (or, with suspended false, resumes) a registered
+// scalable target's dynamic scaling in and out and its scheduled
+// actions, leaving its bounds, policies and actions as they are: while
+// suspended, nothing but its owner changes the service's desired count.
+// Register the target first: AWS refuses to register one without bounds.
+func (c *Client) Suspend(ctx context.Context, resourceID string, suspended bool) error {
+	_, err := c.api.RegisterScalableTarget(ctx, &aassdk.RegisterScalableTargetInput{
+		ServiceNamespace: namespace, ScalableDimension: dimension, ResourceId: aws.String(resourceID),
+		SuspendedState: &aastypes.SuspendedState{
+			DynamicScalingInSuspended:  aws.Bool(suspended),
+			DynamicScalingOutSuspended: aws.Bool(suspended),
+			ScheduledScalingSuspended:  aws.Bool(suspended),
+		},
+	})
+	doing := "resume scaling of " + resourceID
+	if suspended {
+		doing = "suspend scaling of " + resourceID
+	}
+	return c.fail(doing, resourceID, err)
+}
+
+func suspended(s *aastypes.SuspendedState) bool {
+	return s != nil && aws.ToBool(s.DynamicScalingInSuspended) && aws.ToBool(s.DynamicScalingOutSuspended) && aws.ToBool(s.ScheduledScalingSuspended)
 }
 
 // describeTargetsMax is how many resource ids DescribeScalableTargets

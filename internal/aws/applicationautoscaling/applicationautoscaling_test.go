@@ -51,6 +51,30 @@ func TestAServicesScalableTargetPoliciesAndActionsArePutFoundAndDeleted(t *testi
 	if got, err := c.ScalableTarget(ctx, id); err != nil || got != (Target{ResourceID: id, Min: 2, Max: 6}) {
 		t.Errorf("target %+v, %v", got, err)
 	}
+	// Suspended and resumed: the three flags, read back with the SDK,
+	// and the bounds kept, also by a register that does not name them.
+	for _, suspend := range []bool{true, false} {
+		if err := c.Suspend(ctx, id, suspend); err != nil {
+			t.Fatal(err)
+		}
+		if suspend {
+			if err := c.RegisterScalableTarget(ctx, Target{ResourceID: id, Min: 2, Max: 6}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out, err := api.DescribeScalableTargets(ctx, &aassdk.DescribeScalableTargetsInput{ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceIds: []string{id}})
+		if err != nil || len(out.ScalableTargets) != 1 {
+			t.Fatalf("%+v, %v", out, err)
+		}
+		st := out.ScalableTargets[0].SuspendedState
+		if st == nil || aws.ToBool(st.DynamicScalingInSuspended) != suspend || aws.ToBool(st.DynamicScalingOutSuspended) != suspend ||
+			aws.ToBool(st.ScheduledScalingSuspended) != suspend {
+			t.Errorf("suspended %v: state %+v", suspend, st)
+		}
+		if got, err := c.ScalableTarget(ctx, id); err != nil || got != (Target{ResourceID: id, Min: 2, Max: 6, Suspended: suspend}) {
+			t.Errorf("suspended %v: target %+v, %v", suspend, got, err)
+		}
+	}
 
 	if _, err := c.PutTargetTrackingPolicy(ctx, id, TargetTrackingPolicy{Name: "web-1-policy-0", Target: 55}); err != nil {
 		t.Fatal(err)

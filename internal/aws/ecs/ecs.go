@@ -18,6 +18,7 @@ package ecs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -337,6 +338,7 @@ type Deployment struct {
 	Status       string // PRIMARY, ACTIVE, INACTIVE
 	RolloutState string // IN_PROGRESS, COMPLETED, FAILED
 	Reason       string
+	Desired      int // tasks it is to run
 	Running      int
 	Failed       int // tasks that failed to start
 }
@@ -348,6 +350,7 @@ type Service struct {
 	Desired            int
 	Running, Pending   int
 	TaskDefinition     string
+	ExecuteCommand     bool // ECS Exec is on
 	LoadBalancers      []LoadBalancer
 	Deployments        []Deployment
 	// CapacityProviders are the providers of the service's capacity
@@ -377,6 +380,29 @@ func (s Service) Failed() string {
 	return ""
 }
 
+// Settling says why the service's deployments are not steady, or "":
+// with more than one deployment (a change of its task or load balancers
+// starts new tasks, then stops the old ones) "2 deployments: PRIMARY
+// IN_PROGRESS, 1 of 3 tasks running", the primary deployment's rollout
+// state and tasks; with one IN_PROGRESS "deployment IN_PROGRESS: 2 of 3
+// tasks running".
+func (s Service) Settling() string {
+	switch {
+	case len(s.Deployments) > 1:
+		what := fmt.Sprintf("%d deployments", len(s.Deployments))
+		for _, d := range s.Deployments {
+			if d.Status == "PRIMARY" {
+				return fmt.Sprintf("%s: PRIMARY %s, %d of %d tasks running", what, d.RolloutState, d.Running, d.Desired)
+			}
+		}
+		return what
+	case len(s.Deployments) == 1 && s.Deployments[0].RolloutState == string(ecstypes.DeploymentRolloutStateInProgress):
+		d := s.Deployments[0]
+		return fmt.Sprintf("deployment IN_PROGRESS: %d of %d tasks running", d.Running, d.Desired)
+	}
+	return ""
+}
+
 // TargetGroups lists the ARNs of the service's target groups.
 func (s Service) TargetGroups() []string {
 	var out []string
@@ -391,7 +417,9 @@ func (s Service) TargetGroups() []string {
 // CreateService creates a service. Its deployment circuit breaker is on
 // without rollback (whoever created it decides what to do with a failed
 // deployment), its tags are propagated to its tasks, and ECS adds its
-// own. AWS answers a repeated create with the same token with the
+// own. ECS Exec is on (enableExecuteCommand): a task role allowed the
+// ssmmessages channel actions can be reached with `aws ecs
+// execute-command`. AWS answers a repeated create with the same token with the
 // service it made; a create of a name in use by another token is
 // EINVALID.
 func (c *Client) CreateService(ctx context.Context, in ServiceInput) (Service, error) {
@@ -418,6 +446,7 @@ func (c *Client) CreateService(ctx context.Context, in ServiceInput) (Service, e
 		Tags:                 tags(in.Tags),
 		PropagateTags:        ecstypes.PropagateTagsService,
 		EnableECSManagedTags: true,
+		EnableExecuteCommand: true,
 	}
 	if len(in.LoadBalancers) > 0 && in.HealthCheckGrace > 0 {
 		req.HealthCheckGracePeriodSeconds = aws.Int32(int32(in.HealthCheckGrace / time.Second))
@@ -623,6 +652,7 @@ func service(s *ecstypes.Service) Service {
 		Running:        int(s.RunningCount),
 		Pending:        int(s.PendingCount),
 		TaskDefinition: aws.ToString(s.TaskDefinition),
+		ExecuteCommand: s.EnableExecuteCommand,
 		Tags:           tagMap(s.Tags),
 	}
 	if i := strings.LastIndexByte(out.Cluster, '/'); i >= 0 {
@@ -639,7 +669,7 @@ func service(s *ecstypes.Service) Service {
 	for _, d := range s.Deployments {
 		out.Deployments = append(out.Deployments, Deployment{
 			ID: aws.ToString(d.Id), Status: aws.ToString(d.Status), RolloutState: string(d.RolloutState),
-			Reason: aws.ToString(d.RolloutStateReason), Running: int(d.RunningCount), Failed: int(d.FailedTasks),
+			Reason: aws.ToString(d.RolloutStateReason), Desired: int(d.DesiredCount), Running: int(d.RunningCount), Failed: int(d.FailedTasks),
 		})
 	}
 	return out

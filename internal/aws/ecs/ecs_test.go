@@ -189,6 +189,10 @@ func TestAServiceIsCreatedDescribedChangedAndDeleted(t *testing.T) {
 	}
 	tg := "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/shop-web/0123456789abcdef"
 	tags := map[string]string{elevator.TagApp: "shop", elevator.TagRelease: "r1"}
+	// moto drops enableExecuteCommand (its services never have it), so
+	// the test reads it from the request the adapter sent.
+	sent := &sentCreates{api: f.c.api}
+	f.c.api = sent
 	s, err := f.c.CreateService(ctx, ServiceInput{
 		Cluster: f.cluster, Name: "shop-prod-web-abcd", TaskDefinition: td.ARN, Desired: 2,
 		CapacityProvider: ProviderFargate, Subnets: f.subnets, SecurityGroups: []string{f.sg},
@@ -200,6 +204,9 @@ func TestAServiceIsCreatedDescribedChangedAndDeleted(t *testing.T) {
 	}
 	if s.Name != "shop-prod-web-abcd" || s.Desired != 2 || s.Cluster != f.cluster {
 		t.Errorf("created %+v", s)
+	}
+	if len(sent.creates) != 1 || !sent.creates[0].EnableExecuteCommand {
+		t.Errorf("CreateService sent %+v, want ECS Exec on", sent.creates)
 	}
 	out, err := f.api.DescribeServices(ctx, &ecssdk.DescribeServicesInput{Cluster: aws.String(f.cluster), Services: []string{"shop-prod-web-abcd"}, Include: []ecstypes.ServiceField{ecstypes.ServiceFieldTags}})
 	if err != nil || len(out.Services) != 1 {
@@ -217,6 +224,10 @@ func TestAServiceIsCreatedDescribedChangedAndDeleted(t *testing.T) {
 	got, err := f.c.Service(ctx, f.cluster, "shop-prod-web-abcd")
 	if err != nil || !reflect.DeepEqual(got.TargetGroups(), []string{tg}) || got.Tags[elevator.TagRelease] != "r1" || got.Failed() != "" {
 		t.Errorf("described %+v, %v", got, err)
+	}
+	// moto starts no task: its one deployment stays IN_PROGRESS.
+	if want := "deployment IN_PROGRESS: 0 of 2 tasks running"; got.Settling() != want {
+		t.Errorf("Settling() %q with deployments %+v, want %q", got.Settling(), got.Deployments, want)
 	}
 	arns, err := f.c.ServiceARNs(ctx, f.cluster)
 	if err != nil || len(arns) != 1 || !strings.HasSuffix(arns[0], "/shop-prod-web-abcd") {
@@ -264,6 +275,18 @@ func TestAServiceIsCreatedDescribedChangedAndDeleted(t *testing.T) {
 	if _, err := f.c.Service(ctx, f.cluster, s.Name); !errors.Is(err, ErrServiceNotFound) {
 		t.Errorf("a deleted service: %v", err)
 	}
+}
+
+// sentCreates passes calls to moto and keeps the CreateService
+// requests sent.
+type sentCreates struct {
+	api
+	creates []*ecssdk.CreateServiceInput
+}
+
+func (s *sentCreates) CreateService(ctx context.Context, in *ecssdk.CreateServiceInput, opts ...func(*ecssdk.Options)) (*ecssdk.CreateServiceOutput, error) {
+	s.creates = append(s.creates, in)
+	return s.api.CreateService(ctx, in, opts...)
 }
 
 // fakeTasks answers ListTasks and DescribeTasks for the adapter, in
@@ -365,6 +388,26 @@ func TestOnlyThePrimaryDeploymentsFailureFailsAService(t *testing.T) {
 	} {
 		if got := (Service{Deployments: c.deps}).Failed(); got != c.want {
 			t.Errorf("Failed() of %+v = %q, want %q", c.deps, got, c.want)
+		}
+	}
+}
+
+func TestAServiceSettlesWhileItHasTwoDeploymentsOrOneInProgress(t *testing.T) {
+	for _, c := range []struct {
+		deps []Deployment
+		want string
+	}{
+		{nil, ""},
+		{[]Deployment{{Status: "PRIMARY", RolloutState: "COMPLETED", Running: 3, Desired: 3}}, ""},
+		{[]Deployment{{Status: "PRIMARY", RolloutState: "FAILED", Running: 0, Desired: 3}}, ""},
+		{[]Deployment{{Status: "PRIMARY", RolloutState: "IN_PROGRESS", Running: 2, Desired: 3}}, "deployment IN_PROGRESS: 2 of 3 tasks running"},
+		{[]Deployment{{Status: "ACTIVE", RolloutState: "COMPLETED", Running: 3, Desired: 3}, {Status: "PRIMARY", RolloutState: "IN_PROGRESS", Running: 1, Desired: 3}},
+			"2 deployments: PRIMARY IN_PROGRESS, 1 of 3 tasks running"},
+		{[]Deployment{{Status: "PRIMARY", RolloutState: "COMPLETED", Running: 3, Desired: 3}, {Status: "ACTIVE", RolloutState: "COMPLETED", Running: 1, Desired: 0}},
+			"2 deployments: PRIMARY COMPLETED, 3 of 3 tasks running"},
+	} {
+		if got := (Service{Deployments: c.deps}).Settling(); got != c.want {
+			t.Errorf("Settling() of %+v = %q, want %q", c.deps, got, c.want)
 		}
 	}
 }

@@ -217,3 +217,41 @@ func TestTargetGroupsComeWithLoadBalancersAndTags(t *testing.T) {
 		})
 	}
 }
+
+func TestATargetGroupIsCreatedLikeAnotherWithItsTargetType(t *testing.T) {
+	c, f := newFixture(t, "eu-west-1")
+	ctx := context.Background()
+	// An ECS service's target group: its tasks register by address.
+	out, err := f.elb.CreateTargetGroup(ctx, &elbv2sdk.CreateTargetGroupInput{
+		Name: aws.String("shop-api"), Port: aws.Int32(9000), Protocol: elbv2types.ProtocolEnumHttp, VpcId: aws.String(f.vpc),
+		HealthCheckPath: aws.String("/ready"), TargetType: elbv2types.TargetTypeEnumIp,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c0 := range []struct {
+		like, name, want string
+	}{
+		{aws.ToString(out.TargetGroups[0].TargetGroupArn), "shop-api-test", "ip"},
+		{f.tg, "shop-web-test", "instance"},
+	} {
+		likes, err := c.TargetGroups(ctx, []string{c0.like})
+		if err != nil || len(likes) != 1 {
+			t.Fatalf("target group %s: %+v, %v", c0.like, likes, err)
+		}
+		tags := map[string]string{elevator.TagApp: "shop", elevator.TagRelease: "r1"}
+		made, err := c.CreateTargetGroupLike(ctx, c0.name, likes[0], tags)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.elb.DescribeTargetGroups(ctx, &elbv2sdk.DescribeTargetGroupsInput{TargetGroupArns: []string{made.ARN}})
+		if err != nil || len(got.TargetGroups) != 1 {
+			t.Fatalf("%+v, %v", got, err)
+		}
+		g := got.TargetGroups[0]
+		if string(g.TargetType) != c0.want || made.TargetType != c0.want || aws.ToInt32(g.Port) != int32(likes[0].Port) ||
+			aws.ToString(g.HealthCheckPath) != likes[0].HealthCheckPath || aws.ToString(g.VpcId) != f.vpc {
+			t.Errorf("made like %s: %+v (returned %+v), want target type %s", likes[0].Name, g, made, c0.want)
+		}
+	}
+}

@@ -46,9 +46,10 @@ func (c *Client) TargetGroupNamed(ctx context.Context, name string) (TargetGroup
 	return groups[0], nil
 }
 
-// CreateTargetGroupLike makes an instance target group called name in
-// like's VPC, with like's protocol, port and health check path, tagged
-// with tags, and returns it. It returns ECONFLICT when a target group of
+// CreateTargetGroupLike makes a target group called name in like's VPC,
+// with like's target type (ip for an ECS service's, whose tasks register
+// by address; instance when like does not say), protocol, port and
+// health check path, tagged with tags, and returns it. It returns ECONFLICT when a target group of
 // that name exists (AWS returns an existing one with the same settings
 // without an error, as moto does; the caller compares tags).
 func (c *Client) CreateTargetGroupLike(ctx context.Context, name string, like TargetGroup, tags map[string]string) (TargetGroup, error) {
@@ -56,12 +57,16 @@ func (c *Client) CreateTargetGroupLike(ctx context.Context, name string, like Ta
 	if !ok {
 		return TargetGroup{}, errors.New("elbv2: client cannot change target groups")
 	}
+	targetType := like.TargetType
+	if targetType == "" {
+		targetType = string(elbv2types.TargetTypeEnumInstance)
+	}
 	in := &elbv2sdk.CreateTargetGroupInput{
 		Name:       aws.String(name),
 		Protocol:   elbv2types.ProtocolEnum(like.Protocol),
 		Port:       aws.Int32(int32(like.Port)),
 		VpcId:      aws.String(like.VPCID),
-		TargetType: elbv2types.TargetTypeEnumInstance,
+		TargetType: elbv2types.TargetTypeEnum(targetType),
 	}
 	if like.HealthCheckPath != "" {
 		in.HealthCheckPath = aws.String(like.HealthCheckPath)
@@ -82,7 +87,7 @@ func (c *Client) CreateTargetGroupLike(ctx context.Context, name string, like Ta
 		return TargetGroup{}, errors.New("elbv2: CreateTargetGroup returned no target group")
 	}
 	return TargetGroup{ARN: aws.ToString(out.TargetGroups[0].TargetGroupArn), Name: name, Port: like.Port, Protocol: like.Protocol,
-		TargetType: "instance", VPCID: like.VPCID, HealthCheckPath: like.HealthCheckPath, Tags: tags}, nil
+		TargetType: targetType, VPCID: like.VPCID, HealthCheckPath: like.HealthCheckPath, Tags: tags}, nil
 }
 
 // DeleteTargetGroup deletes a target group; one already gone is nil. It

@@ -14,17 +14,10 @@ package awsrelease
 // calls, the lookups it makes of moto itself do not. On moto instances
 // and tasks are healthy at once, so the time is the engine's and moto's,
 // not EC2's or ECS's.
-//
-// The ECS half needs an engine that releases ECS services (builds
-// GroupSpec.ECS, authorizes container images, matches tasks to targets
-// by address); with an engine that does not, its first release fails,
-// and the benchmark says so and skips.
 
 import (
-	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -62,8 +55,12 @@ func (w *ecsWorld) release(version string) *elevator.Release {
 			Placements: []elevator.ReleasePlacement{{
 				Region: w.region, Image: "public.ecr.aws/nginx/nginx:" + version,
 				Subnets: w.privateSubnets(w.region)[:2], SecurityGroups: []string{w.sg}, TargetGroups: []string{w.tg},
-				Cluster: w.cluster, TaskRole: "arn:aws:iam::" + w.accountID() + ":role/shop-rel-web-task",
-				ExecutionRole: "arn:aws:iam::" + w.accountID() + ":role/shop-rel-web-exec", LogGroup: strings.TrimSuffix(elevator.AppPath(orbitName, "shop"), "/"),
+				// The roles and log group the app stack makes: under the
+				// service's IAM path and the app's path (ValidateResources).
+				Cluster:       w.cluster,
+				TaskRole:      "arn:aws:iam::" + w.accountID() + ":role" + elevator.IAMPath(orbitName, "shop", "web") + "shop-rel-web-task",
+				ExecutionRole: "arn:aws:iam::" + w.accountID() + ":role" + elevator.IAMPath(orbitName, "shop", "web") + "shop-rel-web-exec",
+				LogGroup:      elevator.AppPath(orbitName, "shop") + "web",
 			}},
 		}},
 	}
@@ -80,23 +77,7 @@ func benchOneService(b *testing.B, w *world, proxy *ecsProxy, release func(versi
 	c := w.cfg(w.regions[0])
 	c.HTTPClient = counter
 	e := w.engine(w.backend(c), "bench")
-	first := release("0")
-	if proxy != nil {
-		// An engine that does not release ECS services refuses the
-		// document or fails the release: say which, and skip.
-		ctx := context.Background()
-		if _, err := e.Submit(ctx, first); err != nil {
-			b.Skipf("the engine of this build does not release ECS services: %v", err)
-		}
-		sum, err := first.Checksum()
-		if err != nil {
-			b.Fatal(err)
-		}
-		rec, err := e.Run(ctx, first.ID, sum)
-		if err != nil || rec.State != elevator.StateSuccess {
-			b.Skipf("the engine of this build does not release ECS services: the first release ended %v (%v)", rec, err)
-		}
-	} else if rec := w.run(b, e, first); rec.State != elevator.StateSuccess {
+	if rec := w.run(b, e, release("0")); rec.State != elevator.StateSuccess {
 		b.Fatalf("first release: %s (%s)", rec.State, rec.Error)
 	}
 	counter.reset()

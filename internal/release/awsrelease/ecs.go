@@ -51,6 +51,7 @@ type serviceCreator interface {
 type scalingAPI interface {
 	RegisterScalableTarget(ctx context.Context, t aas.Target) error
 	ScalableTargets(ctx context.Context, resourceIDs []string) (map[string]aas.Target, error)
+	Suspend(ctx context.Context, resourceID string, suspended bool) error
 	DeregisterScalableTarget(ctx context.Context, resourceID string) error
 	PutTargetTrackingPolicy(ctx context.Context, resourceID string, p aas.TargetTrackingPolicy) (string, error)
 	PutStepPolicy(ctx context.Context, resourceID string, p aas.StepPolicy) (string, error)
@@ -66,7 +67,10 @@ type scalingAPI interface {
 // cluster of the orbit's apps only), DescribeServices of those named like
 // f's groups (ten per call), DescribeScalableTargets of those (fifty per
 // call), and ListTasks and DescribeTasks per service. A missing cluster
-// has none; deleted (INACTIVE) services are gone.
+// has none; deleted (INACTIVE) services are gone. A service's Failed is
+// its primary deployment's reason when ECS gave it up, and its Settling
+// why its deployments are not steady (two of them, or one in progress;
+// "" while it is being deleted).
 func (c *Cloud) ecsGroups(ctx context.Context, f release.GroupFilter) ([]release.Group, error) {
 	cluster := elevator.ECSClusterName(f.Orbit)
 	arns, err := c.ecs.ServiceARNs(ctx, cluster)
@@ -123,13 +127,20 @@ func (c *Cloud) ecsGroups(ctx context.Context, f release.GroupFilter) ([]release
 			return nil, err
 		}
 		g := release.Group{
-			Name:         s.Name,
-			Cluster:      cluster,
-			Tags:         s.Tags,
-			Capacity:     release.Capacity{Min: s.Desired, Max: s.Desired, Desired: s.Desired},
-			TargetGroups: s.TargetGroups(),
-			Deleting:     s.Status == ecs.StatusDraining,
-			Failed:       s.Failed(),
+			Name:     s.Name,
+			Cluster:  cluster,
+			Tags:     s.Tags,
+			Capacity: release.Capacity{Min: s.Desired, Max: s.Desired, Desired: s.Desired},
+			Deleting: s.Status == ecs.StatusDraining,
+			Failed:   s.Failed(),
+		}
+		if _, detached := s.Tags[elevator.TagDetachedDesired]; !detached {
+			// A service detached from all its target groups keeps them
+			// as its load balancers, scaled to 0 (see detachService).
+			g.TargetGroups = s.TargetGroups()
+		}
+		if !g.Deleting {
+			g.Settling = s.Settling()
 		}
 		if t, ok := targets[ids[i]]; ok {
 			g.Capacity.Min, g.Capacity.Max = t.Min, t.Max
@@ -307,6 +318,21 @@ func (c *Cloud) setDesired(ctx context.Context, ref release.GroupRef, desired in
 	return notFound(err)
 }
 
+// suspendScaling suspends (or resumes) the dynamic and scheduled scaling
+// of a service's scalable target; a service without one has nothing to
+// suspend.
+func (c *Cloud) suspendScaling(ctx context.Context, ref release.GroupRef, suspend bool) error {
+	id := aas.ServiceTarget(ref.Cluster, ref.Name)
+	targets, err := c.scaling.ScalableTargets(ctx, []string{id})
+	if err != nil {
+		return err
+	}
+	if t, ok := targets[id]; !ok || suspend && t.Suspended {
+		return nil
+	}
+	return notFound(c.scaling.Suspend(ctx, id, suspend))
+}
+
 // service returns a live service, or release.ErrNotFound.
 func (c *Cloud) service(ctx context.Context, ref release.GroupRef) (ecs.Service, error) {
 	s, err := c.ecs.Service(ctx, ref.Cluster, ref.Name)
@@ -362,6 +388,10 @@ func (c *Cloud) attachService(ctx context.Context, ref release.GroupRef, targetG
 		if err := c.setDesired(ctx, ref, n, update); err != nil {
 			return err
 		}
+		if err := c.suspendScaling(ctx, ref, false); err != nil {
+			return err
+		}
+		// The tag goes last: until then, a retry does it all again.
 		return notFound(c.ecs.UntagResource(ctx, s.ARN, []string{elevator.TagDetachedDesired}))
 	case len(missing) > 0:
 		_, err := c.ecs.UpdateService(ctx, ref.Cluster, ref.Name, ecs.Update{LoadBalancers: &lbs})
@@ -372,8 +402,11 @@ func (c *Cloud) attachService(ctx context.Context, ref release.GroupRef, targetG
 
 // detachService detaches a service from target groups. Detaching it from
 // all of them (an old service at cut-over) records its desired count in
-// its TagDetachedDesired tag and scales it to 0: ECS deregisters and
-// drains each task. Detaching only some updates its load balancers.
+// its TagDetachedDesired tag, suspends its scalable target's scaling (its
+// policies and schedules would bring tasks back) and scales it to 0: ECS
+// deregisters and drains each task. Its load balancers stay as they are,
+// for attachService to give it its tasks back; Groups lists it with none.
+// Detaching only some updates its load balancers.
 func (c *Cloud) detachService(ctx context.Context, ref release.GroupRef, targetGroups []string) error {
 	s, err := c.service(ctx, ref)
 	if err != nil {
@@ -392,10 +425,18 @@ func (c *Cloud) detachService(ctx context.Context, ref release.GroupRef, targetG
 				return notFound(err)
 			}
 		}
+		if err := c.suspendScaling(ctx, ref, true); err != nil {
+			return err
+		}
 		if s.Desired == 0 {
 			return nil
 		}
-		return c.setDesired(ctx, ref, 0, nil)
+		// Not setDesired: with its scaling suspended, nothing moves the
+		// count back within the target's bounds, which stay those the
+		// service is attached again with.
+		zero := 0
+		_, err := c.ecs.UpdateService(ctx, ref.Cluster, ref.Name, ecs.Update{Desired: &zero})
+		return notFound(err)
 	}
 	if len(keep) == len(s.LoadBalancers) {
 		return nil // attached to none of them

@@ -8,10 +8,14 @@ package awsrelease
 // ecsProxy, a fault-injecting proxy in front of moto (an HTTP client the
 // SDK sends through) that answers ListTasks and DescribeTasks with the
 // running tasks a service of that desired count would have, each with a
-// private address, DescribeTargetHealth of the target groups of ECS
-// services with those addresses healthy, and can mark a service's
-// deployment FAILED in DescribeServices. Everything else goes to moto
-// unchanged.
+// private address, and DescribeTargetHealth of the target groups of ECS
+// services with those addresses healthy. In DescribeServices it makes a
+// service's one deployment (moto's never changes: IN_PROGRESS with no
+// task running, its desired count the one the service was created with)
+// COMPLETED with the service's desired count running, as an ECS
+// deployment whose tasks all run; and it can mark a service's deployment
+// FAILED, or answer with deployments that are not steady yet (settle).
+// Everything else goes to moto unchanged.
 
 import (
 	"bytes"
@@ -58,10 +62,56 @@ type ecsProxy struct {
 	// place of desired-count RUNNING ones; a status ending in
 	// "/UNHEALTHY" makes the task's health UNHEALTHY.
 	tasks map[string][]string
+	// settling, when set for a service, are the deployments
+	// DescribeServices answers with, for as many answers as left says.
+	settling map[string]*settling
+	// events are the settling answers given ("settling <service>") and the
+	// UpdateService calls passed on ("update <service>[ desired=<n>]"),
+	// in order.
+	events []string
+}
+
+// settling is how a service's deployments look for a number of answers.
+type settling struct {
+	left        int
+	deployments []proxyDeployment
+	answered    int // answers given with them
+}
+
+// proxyDeployment is a deployment of a service as the proxy tells it.
+type proxyDeployment struct {
+	Status, Rollout  string
+	Running, Desired int
 }
 
 func newECSProxy(cfg aws.Config, cluster string) *ecsProxy {
-	return &ecsProxy{next: http.DefaultClient, ecs: ecssdk.NewFromConfig(cfg), cluster: cluster, failed: map[string]string{}, tasks: map[string][]string{}}
+	return &ecsProxy{next: http.DefaultClient, ecs: ecssdk.NewFromConfig(cfg), cluster: cluster, failed: map[string]string{}, tasks: map[string][]string{}, settling: map[string]*settling{}}
+}
+
+// settle makes the proxy answer the next n DescribeServices of the
+// service with these deployments, then as a steady service again.
+func (p *ecsProxy) settle(service string, n int, deployments ...proxyDeployment) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.settling[service] = &settling{left: n, deployments: deployments}
+}
+
+// settled returns how many answers the service's settle call was given
+// and how many it has left.
+func (p *ecsProxy) settled(service string) (answered, left int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s := p.settling[service]; s != nil {
+		return s.answered, s.left
+	}
+	return 0, 0
+}
+
+// log returns the proxy's events so far.
+func (p *ecsProxy) log() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.events)
 }
 
 // fail makes the proxy say the service's primary deployment FAILED.
@@ -88,12 +138,32 @@ func (p *ecsProxy) Do(r *http.Request) (*http.Response, error) {
 		return p.describeTasks(r, in)
 	case "DescribeTargetHealth":
 		return p.targetHealth(r)
+	case "UpdateService":
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var in struct {
+			Service      string `json:"service"`
+			DesiredCount *int   `json:"desiredCount"`
+		}
+		if err := json.Unmarshal(body, &in); err != nil {
+			return nil, err
+		}
+		event := "update " + in.Service
+		if in.DesiredCount != nil {
+			event += fmt.Sprintf(" desired=%d", *in.DesiredCount)
+		}
+		p.mu.Lock()
+		p.events = append(p.events, event)
+		p.mu.Unlock()
 	case "DescribeServices":
 		resp, err := p.next.Do(r)
 		if err != nil || resp.StatusCode != http.StatusOK {
 			return resp, err
 		}
-		return p.failDeployments(resp)
+		return p.deployments(resp)
 	}
 	return p.next.Do(r)
 }
@@ -234,7 +304,7 @@ func (p *ecsProxy) targetHealth(r *http.Request) (*http.Response, error) {
 	return answer(r, "text/xml", []byte(b.String())), nil
 }
 
-func (p *ecsProxy) failDeployments(resp *http.Response) (*http.Response, error) {
+func (p *ecsProxy) deployments(resp *http.Response) (*http.Response, error) {
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil {
@@ -248,13 +318,33 @@ func (p *ecsProxy) failDeployments(resp *http.Response) (*http.Response, error) 
 	services, _ := out["services"].([]any)
 	for _, s := range services {
 		m, _ := s.(map[string]any)
-		reason, ok := p.failed[fmt.Sprint(m["serviceName"])]
+		name := fmt.Sprint(m["serviceName"])
 		deps, _ := m["deployments"].([]any)
-		if !ok || len(deps) == 0 {
+		if len(deps) == 0 {
 			continue
 		}
 		d, _ := deps[0].(map[string]any)
-		d["rolloutState"], d["rolloutStateReason"] = "FAILED", reason
+		desired := m["desiredCount"]
+		d["desiredCount"], d["runningCount"], d["pendingCount"], d["rolloutState"] = desired, desired, 0, "COMPLETED"
+		d["rolloutStateReason"] = fmt.Sprintf("ECS deployment %v completed.", d["id"])
+		if st := p.settling[name]; st != nil && st.left > 0 {
+			st.left--
+			st.answered++
+			p.events = append(p.events, "settling "+name)
+			deps = nil
+			for i, x := range st.deployments {
+				deps = append(deps, map[string]any{"id": fmt.Sprintf("ecs-svc/%d", i), "status": x.Status, "rolloutState": x.Rollout,
+					"runningCount": x.Running, "desiredCount": x.Desired, "taskDefinition": m["taskDefinition"]})
+			}
+			m["deployments"] = deps
+		}
+		if reason, ok := p.failed[name]; ok {
+			for _, x := range deps {
+				if d, _ := x.(map[string]any); d["status"] == "PRIMARY" {
+					d["rolloutState"], d["rolloutStateReason"] = "FAILED", reason
+				}
+			}
+		}
 	}
 	p.mu.Unlock()
 	if body, err = json.Marshal(out); err != nil {
@@ -391,6 +481,26 @@ func (w *ecsWorld) activeRevisions(t *testing.T, family string) []string {
 	return out.TaskDefinitionArns
 }
 
+// wantScaling reads a service's scalable target back with the SDK: its
+// bounds and whether its dynamic scaling in and out and scheduled scaling
+// are all suspended (suspended) or none is.
+func (w *ecsWorld) wantScaling(t *testing.T, service string, min, max int32, suspended bool) {
+	t.Helper()
+	out, err := aassdk.NewFromConfig(w.cfg(w.region)).DescribeScalableTargets(context.Background(), &aassdk.DescribeScalableTargetsInput{
+		ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceIds: []string{"service/" + w.cluster + "/" + service}})
+	if err != nil || len(out.ScalableTargets) != 1 {
+		t.Fatalf("scalable target of %s: %+v, %v", service, out, err)
+	}
+	tg := out.ScalableTargets[0]
+	st := tg.SuspendedState
+	if aws.ToInt32(tg.MinCapacity) != min || aws.ToInt32(tg.MaxCapacity) != max || st == nil ||
+		aws.ToBool(st.DynamicScalingInSuspended) != suspended || aws.ToBool(st.DynamicScalingOutSuspended) != suspended ||
+		aws.ToBool(st.ScheduledScalingSuspended) != suspended {
+		t.Errorf("scalable target of %s: min %d, max %d, suspended state %+v; want %d, %d, all %v",
+			service, aws.ToInt32(tg.MinCapacity), aws.ToInt32(tg.MaxCapacity), st, min, max, suspended)
+	}
+}
+
 func healthyTargets(t *testing.T, c *Cloud, tg string) []string {
 	t.Helper()
 	targets, err := c.Targets(context.Background(), tg)
@@ -517,17 +627,27 @@ func TestAnECSReleaseMakesItsServiceAndTheNextReplacesAndDeletesIt(t *testing.T)
 	if svc := w.describe(t, first.Name); svc.DesiredCount != 0 || tag(svc.Tags, elevator.TagDetachedDesired) != "2" {
 		t.Errorf("detached old service: desired %d, tags %v", svc.DesiredCount, svc.Tags)
 	}
-	if g := w.groups(t)[first.Name]; len(g.Instances) != 0 {
-		t.Errorf("old service still has tasks %+v", g.Instances)
+	// Its scaling is suspended, its bounds kept: its policies and
+	// schedule cannot bring tasks back.
+	w.wantScaling(t, first.Name, 2, 6, true)
+	if g := w.groups(t)[first.Name]; len(g.Instances) != 0 || len(g.TargetGroups) != 0 {
+		t.Errorf("old service still has tasks %+v or target groups %v", g.Instances, g.TargetGroups)
 	}
 	if err := c.DetachTargetGroups(ctx, old, []string{w.tg}); err != nil { // again: harmless
 		t.Fatal(err)
+	}
+	if svc := w.describe(t, first.Name); svc.DesiredCount != 0 || tag(svc.Tags, elevator.TagDetachedDesired) != "2" {
+		t.Errorf("detached twice: desired %d, tags %v", svc.DesiredCount, svc.Tags)
 	}
 	if err := c.AttachTargetGroups(ctx, old, []string{w.tg}); err != nil {
 		t.Fatal(err)
 	}
 	if svc := w.describe(t, first.Name); svc.DesiredCount != 2 || tag(svc.Tags, elevator.TagDetachedDesired) != "" {
 		t.Errorf("attached again: desired %d, tags %v", svc.DesiredCount, svc.Tags)
+	}
+	w.wantScaling(t, first.Name, 2, 6, false)
+	if g := w.groups(t)[first.Name]; !slices.Equal(g.TargetGroups, []string{w.tg}) || len(targetIDs(g)) != 2 {
+		t.Errorf("attached again: group %+v", g)
 	}
 	if err := c.DetachTargetGroups(ctx, old, []string{w.tg}); err != nil {
 		t.Fatal(err)
@@ -624,8 +744,7 @@ func tag(tags []ecstypes.Tag, key string) string {
 // The engine's release of an ECS service, end to end on moto (through
 // ecsProxy): the first release makes the service in the app's target
 // group, the second replaces it, deleting the first service and its task
-// definition. A build whose release documents cannot have ECS services
-// yet (Check wants an instance type) skips, saying so.
+// definition.
 func TestTheEngineReleasesAnECSServiceAndTheNextReplacesIt(t *testing.T) {
 	w := newECSWorld(t)
 	ctx := context.Background()
@@ -633,9 +752,6 @@ func TestTheEngineReleasesAnECSServiceAndTheNextReplacesIt(t *testing.T) {
 	c.HTTPClient = w.proxy
 	e := w.engine(w.backend(c), "ecs")
 	first := w.release("1")
-	if err := first.Check(); err != nil && strings.Contains(err.Error(), "instance_type") {
-		t.Skipf("release documents of this build cannot have ECS services: %v", err)
-	}
 	if rec := w.run(t, e, first); rec.State != elevator.StateSuccess {
 		t.Fatalf("first release: %s (%s)", rec.State, rec.Error)
 	}
@@ -655,13 +771,26 @@ func TestTheEngineReleasesAnECSServiceAndTheNextReplacesIt(t *testing.T) {
 		env[aws.ToString(kv.Name)] = aws.ToString(kv.Value)
 	}
 	if aws.ToString(cd.Image) != "public.ecr.aws/nginx/nginx:1" || env["ELEVATOR_RELEASE_ID"] != first.ID || env["LOG_LEVEL"] != "info" ||
-		cd.LogConfiguration == nil || cd.LogConfiguration.Options["awslogs-group"] != strings.TrimSuffix(elevator.AppPath(orbitName, "shop"), "/") {
+		cd.LogConfiguration == nil || cd.LogConfiguration.Options["awslogs-group"] != elevator.AppPath(orbitName, "shop")+"web" {
 		t.Errorf("container %+v, environment %v", cd, env)
 	}
 
+	// The second service's deployment is not steady for its first three
+	// looks (the proxy says so): the engine waits for it, and cuts over
+	// (scales the first service to 0) only once it is.
 	second := w.release("2")
+	next := release.GroupName(second, "web")
+	w.proxy.settle(next, 3, proxyDeployment{Status: "PRIMARY", Rollout: "IN_PROGRESS", Running: 0, Desired: 1})
 	if rec := w.run(t, e, second); rec.State != elevator.StateSuccess {
 		t.Fatalf("second release: %s (%s)", rec.State, rec.Error)
+	}
+	if answered, left := w.proxy.settled(next); answered != 3 || left != 0 {
+		t.Errorf("settling answers given %d, left %d; want 3 and 0", answered, left)
+	}
+	log := w.proxy.log()
+	cut := slices.Index(log, "update "+name+" desired=0")
+	if cut < 0 || slices.Contains(log[cut:], "settling "+next) {
+		t.Errorf("cut over while the new service was settling, or never: %q", log)
 	}
 	if svc := w.describe(t, name); aws.ToString(svc.Status) != "INACTIVE" {
 		t.Errorf("first service %s after the second release, want INACTIVE", aws.ToString(svc.Status))
@@ -669,9 +798,9 @@ func TestTheEngineReleasesAnECSServiceAndTheNextReplacesIt(t *testing.T) {
 	if revs := w.activeRevisions(t, name); len(revs) != 0 {
 		t.Errorf("first task definition still ACTIVE: %v", revs)
 	}
-	next := w.describe(t, release.GroupName(second, "web"))
-	if aws.ToString(next.Status) != "ACTIVE" || len(next.LoadBalancers) != 1 || aws.ToString(next.LoadBalancers[0].TargetGroupArn) != w.tg {
-		t.Errorf("second service %+v", next)
+	svc = w.describe(t, next)
+	if aws.ToString(svc.Status) != "ACTIVE" || len(svc.LoadBalancers) != 1 || aws.ToString(svc.LoadBalancers[0].TargetGroupArn) != w.tg {
+		t.Errorf("second service %+v", svc)
 	}
 }
 
@@ -699,5 +828,68 @@ func TestAServicesTasksAreInstancesByTheirLifecycleWithStoppedOnesTerminated(t *
 		if in.Target == "" || in.TargetID() != in.Target || in.ID == in.Target {
 			t.Errorf("task %+v: want its address as its target", in)
 		}
+	}
+}
+
+func TestAnECSServiceSettlesWhileItsDeploymentIsNotSteady(t *testing.T) {
+	w := newECSWorld(t)
+	spec := w.spec("20261130-071500000-iiii", "iiii", w.tg)
+	if err := w.cloud.CreateGroup(context.Background(), spec, "token-iiii"); err != nil {
+		t.Fatal(err)
+	}
+	if g := w.groups(t)[spec.Name]; g.Settling != "" || g.Failed != "" {
+		t.Fatalf("a steady service: settling %q, failed %q", g.Settling, g.Failed)
+	}
+	w.proxy.settle(spec.Name, 1,
+		proxyDeployment{Status: "PRIMARY", Rollout: "IN_PROGRESS", Running: 1, Desired: 3},
+		proxyDeployment{Status: "ACTIVE", Rollout: "COMPLETED", Running: 2, Desired: 2})
+	if g := w.groups(t)[spec.Name]; g.Settling != "2 deployments: PRIMARY IN_PROGRESS, 1 of 3 tasks running" {
+		t.Errorf("two deployments: settling %q", g.Settling)
+	}
+	w.proxy.settle(spec.Name, 1, proxyDeployment{Status: "PRIMARY", Rollout: "IN_PROGRESS", Running: 2, Desired: 3})
+	if g := w.groups(t)[spec.Name]; g.Settling != "deployment IN_PROGRESS: 2 of 3 tasks running" {
+		t.Errorf("one deployment in progress: settling %q", g.Settling)
+	}
+	if g := w.groups(t)[spec.Name]; g.Settling != "" {
+		t.Errorf("steady again: settling %q", g.Settling)
+	}
+	// A failed primary deployment fails the service whether or not
+	// another deployment is left.
+	w.proxy.fail(spec.Name, "ECS deployment circuit breaker: tasks failed to start.")
+	w.proxy.settle(spec.Name, 1,
+		proxyDeployment{Status: "ACTIVE", Rollout: "COMPLETED", Running: 2, Desired: 2},
+		proxyDeployment{Status: "PRIMARY", Rollout: "IN_PROGRESS", Running: 0, Desired: 2})
+	if g := w.groups(t)[spec.Name]; g.Failed != "ECS deployment circuit breaker: tasks failed to start." ||
+		g.Settling != "2 deployments: PRIMARY FAILED, 0 of 2 tasks running" {
+		t.Errorf("failed: %q, settling %q", g.Failed, g.Settling)
+	}
+}
+
+func TestAnECSServiceWithoutAScalableTargetIsDetachedToZeroAndAttachedBack(t *testing.T) {
+	w := newECSWorld(t)
+	ctx := context.Background()
+	spec := w.spec("20261130-071500000-jjjj", "jjjj", w.tg)
+	ref := spec.Ref()
+	if err := w.cloud.CreateGroup(ctx, spec, "token-jjjj"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.cloud.DetachTargetGroups(ctx, ref, []string{w.tg}); err != nil {
+		t.Fatal(err)
+	}
+	if svc := w.describe(t, spec.Name); svc.DesiredCount != 0 || tag(svc.Tags, elevator.TagDetachedDesired) != "2" {
+		t.Errorf("detached: desired %d, tags %v", svc.DesiredCount, svc.Tags)
+	}
+	if g := w.groups(t)[spec.Name]; len(g.TargetGroups) != 0 {
+		t.Errorf("detached: target groups %v", g.TargetGroups)
+	}
+	if err := w.cloud.AttachTargetGroups(ctx, ref, []string{w.tg}); err != nil {
+		t.Fatal(err)
+	}
+	if svc := w.describe(t, spec.Name); svc.DesiredCount != 2 || tag(svc.Tags, elevator.TagDetachedDesired) != "" {
+		t.Errorf("attached: desired %d, tags %v", svc.DesiredCount, svc.Tags)
+	}
+	out, err := aassdk.NewFromConfig(w.cfg(w.region)).DescribeScalableTargets(ctx, &aassdk.DescribeScalableTargetsInput{ServiceNamespace: aastypes.ServiceNamespaceEcs})
+	if err != nil || len(out.ScalableTargets) != 0 {
+		t.Errorf("a scalable target was made: %+v, %v", out, err)
 	}
 }
