@@ -143,5 +143,5 @@ func homeBackend(ctx context.Context, cfg aws.Config, orbit *elevator.Orbit) (*a
 	if err != nil {
 		return nil, err
 	}
-	return awsrelease.New(awsrelease.Config{Orbit: orbit.Name, AWS: []aws.Config{cfg}, Bucket: outputs[compile.StateBucketOutput]})
+	return awsrelease.New(awsrelease.Config{Orbit: orbit.Name, AWS: []aws.Config{cfg}, Bucket: outputs[compile.StateBucketOutput], ECS: orbit.ECS != nil})
 }

@@ -193,7 +193,7 @@ func (o *chaosOptions) start(ctx context.Context) (*chaosRun, error) {
 		return nil, err
 	}
 	r.bucket = outputs[compile.StateBucketOutput]
-	if r.backend, err = awsrelease.New(awsrelease.Config{Orbit: o.orbit.Name, AWS: []aws.Config{r.home}, Bucket: r.bucket}); err != nil {
+	if r.backend, err = awsrelease.New(awsrelease.Config{Orbit: o.orbit.Name, AWS: []aws.Config{r.home}, Bucket: r.bucket, ECS: o.orbit.ECS != nil}); err != nil {
 		return nil, err
 	}
 	r.objects = s3.New(r.home)
@@ -217,7 +217,7 @@ func (o *chaosOptions) start(ctx context.Context) (*chaosRun, error) {
 			return nil, err
 		}
 		r.cfgs[name], r.groups[name], r.instances[name] = cfg, autoscaling.New(cfg), ec2.New(cfg)
-		r.services[name] = awsrelease.NewCloud(cfg)
+		r.services[name] = awsrelease.NewCloud(cfg).WithECS(o.orbit.ECS != nil)
 	}
 	return r, nil
 }

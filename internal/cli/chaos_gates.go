@@ -127,7 +127,7 @@ func (r *chaosRun) runTests(ctx context.Context, docs map[string]*elevator.Relea
 	for _, app := range sortedApps(docs) {
 		doc := docs[app]
 		for _, region := range sortedApps(regions[app]) {
-			cl := awsrelease.NewCloud(r.cfgs[region])
+			cl := awsrelease.NewCloud(r.cfgs[region]).WithECS(r.orbit.ECS != nil)
 			for _, t := range doc.Tests.Integration {
 				r.progress.Note(region, fmt.Sprintf("%s: integration test %s", app, t.Name))
 				// The engine's own runner: the same environment, and the

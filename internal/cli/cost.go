@@ -195,7 +195,7 @@ func (o *appOpts) lastRelease(ctx context.Context, facts map[string]compile.AppF
 	if bucket == "" {
 		return nil, fmt.Errorf("the orbit's state bucket is not known")
 	}
-	b, err := awsrelease.New(awsrelease.Config{Orbit: o.orbit.Name, AWS: cfgs, Bucket: bucket})
+	b, err := awsrelease.New(awsrelease.Config{Orbit: o.orbit.Name, AWS: cfgs, Bucket: bucket, ECS: o.orbit.ECS != nil})
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +338,7 @@ func (e *releaseEnv) releaseStore(ctx context.Context) (*awsrelease.Store, error
 		cfgs = append(cfgs, cfg)
 	}
 	bucket := e.orbitOutputs[cfgs[0].Region][compile.StateBucketOutput]
-	b, err := awsrelease.New(awsrelease.Config{Orbit: e.orbit.Name, AWS: cfgs, Bucket: bucket})
+	b, err := awsrelease.New(awsrelease.Config{Orbit: e.orbit.Name, AWS: cfgs, Bucket: bucket, ECS: e.orbit.ECS != nil})
 	if err != nil {
 		return nil, err
 	}

@@ -214,7 +214,7 @@ func (b *imageBakeCmd) connect(ctx context.Context) error {
 		}
 		homeBucket = out[compile.StateBucketOutput]
 	}
-	backend, err := awsrelease.New(awsrelease.Config{Orbit: b.orbit.Name, AWS: []aws.Config{home}, Bucket: homeBucket})
+	backend, err := awsrelease.New(awsrelease.Config{Orbit: b.orbit.Name, AWS: []aws.Config{home}, Bucket: homeBucket, ECS: b.orbit.ECS != nil})
 	if err != nil {
 		return err
 	}

@@ -90,7 +90,7 @@ func (e *imageStagesEnv) connect(ctx context.Context, out *progress.Printer) (*i
 	if err != nil {
 		return nil, err
 	}
-	backend, err := awsrelease.New(awsrelease.Config{Orbit: e.orbit.Name, AWS: cfgs, Bucket: outputs[compile.StateBucketOutput]})
+	backend, err := awsrelease.New(awsrelease.Config{Orbit: e.orbit.Name, AWS: cfgs, Bucket: outputs[compile.StateBucketOutput], ECS: e.orbit.ECS != nil})
 	if err != nil {
 		return nil, err
 	}

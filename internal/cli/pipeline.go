@@ -132,7 +132,7 @@ func (p *pipelineEnv) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	backend, err := awsrelease.New(awsrelease.Config{Orbit: first.Name, AWS: cfgs, Bucket: outputs[compile.StateBucketOutput]})
+	backend, err := awsrelease.New(awsrelease.Config{Orbit: first.Name, AWS: cfgs, Bucket: outputs[compile.StateBucketOutput], ECS: first.ECS != nil})
 	if err != nil {
 		return err
 	}

@@ -172,7 +172,7 @@ func (e *releaseEnv) connect(ctx context.Context) error {
 	if e.remote() {
 		return nil
 	}
-	if e.backend, err = awsrelease.New(awsrelease.Config{Orbit: e.orbit.Name, AWS: cfgs, Bucket: outputs[compile.StateBucketOutput]}); err != nil {
+	if e.backend, err = awsrelease.New(awsrelease.Config{Orbit: e.orbit.Name, AWS: cfgs, Bucket: outputs[compile.StateBucketOutput], ECS: e.orbit.ECS != nil}); err != nil {
 		return err
 	}
 	cfg := e.backend.EngineConfig(owner())

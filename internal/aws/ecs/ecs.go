@@ -213,14 +213,15 @@ func (c *Client) TaskDefinitionARNs(ctx context.Context, family, status string) 
 }
 
 // Families returns the task definition families whose names start with
-// prefix and that have an ACTIVE revision.
+// prefix (every family when it is ""), with ACTIVE or INACTIVE revisions
+// (AWS lists INACTIVE ones while it keeps them).
 func (c *Client) Families(ctx context.Context, prefix string) ([]string, error) {
-	if prefix == "" {
-		return nil, elevator.Errorf(elevator.EINVALID, "list task definition families in %s: no prefix to find them by", c.region)
-	}
 	var out []string
-	p := ecssdk.NewListTaskDefinitionFamiliesPaginator(c.api, &ecssdk.ListTaskDefinitionFamiliesInput{
-		FamilyPrefix: aws.String(prefix), Status: ecstypes.TaskDefinitionFamilyStatusActive})
+	in := &ecssdk.ListTaskDefinitionFamiliesInput{Status: ecstypes.TaskDefinitionFamilyStatusAll}
+	if prefix != "" {
+		in.FamilyPrefix = aws.String(prefix)
+	}
+	p := ecssdk.NewListTaskDefinitionFamiliesPaginator(c.api, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

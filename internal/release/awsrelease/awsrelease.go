@@ -45,6 +45,11 @@ type Config struct {
 	// Now is the time source of audit entries without a time; time.Now
 	// when nil.
 	Now func() time.Time
+	// ECS says the orbit has an ECS cluster (its manifest's `ecs:`
+	// section: Orbit.ECS != nil). Without one the deployer has no ECS
+	// permissions, so the Clouds look up no ECS service or task
+	// definition (see Cloud.WithECS).
+	ECS bool
 }
 
 // Backend is the Store, the Locker and the Clouds the engine needs for an
@@ -85,7 +90,7 @@ func New(c Config) (*Backend, error) {
 			return nil, elevator.Errorf(elevator.EINVALID, "release backend of orbit %s: region %q is empty or given twice", c.Orbit, cfg.Region)
 		}
 		seen[cfg.Region] = true
-		b.Clouds = append(b.Clouds, NewCloud(cfg))
+		b.Clouds = append(b.Clouds, NewCloud(cfg).WithECS(c.ECS))
 	}
 	return b, nil
 }

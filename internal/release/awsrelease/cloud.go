@@ -109,11 +109,24 @@ type Cloud struct {
 	commands    commandsAPI
 	topics      topicsAPI
 	owner       imageOwner
+
+	// hasECS says the orbit has an ECS cluster: without one, Groups,
+	// Remains and gc make no ECS call (the deployer may not).
+	hasECS bool
 }
 
 var _ release.Cloud = (*Cloud)(nil)
 
-// NewCloud returns the Cloud of cfg's region.
+// WithECS says whether the orbit has an ECS cluster (Orbit.ECS != nil)
+// and returns c. A Cloud of an orbit without one (the default) makes no
+// ECS or task definition call to find groups or what releases left.
+func (c *Cloud) WithECS(has bool) *Cloud {
+	c.hasECS = has
+	return c
+}
+
+// NewCloud returns the Cloud of cfg's region, of an orbit without an ECS
+// cluster until WithECS says otherwise.
 func NewCloud(cfg aws.Config) *Cloud {
 	create := cfg.Copy()
 	create.Retryer = createRetryer
@@ -275,24 +288,17 @@ func (c *Cloud) Groups(ctx context.Context, f release.GroupFilter) ([]release.Gr
 	if f.Orbit == "" {
 		return nil, elevator.Errorf(elevator.EINVALID, "find groups in %s: an orbit is required", c.region)
 	}
-	tags := map[string]string{elevator.TagOrbit: f.Orbit}
-	if f.App != "" {
-		tags[elevator.TagApp] = f.App
-	}
-	if f.Service != "" {
-		tags[elevator.TagService] = f.Service
-	}
-	if f.ReleaseID != "" {
-		tags[elevator.TagRelease] = f.ReleaseID
-	}
-	// The ECS services are looked up alongside: an app's release waits
-	// for neither lookup's time twice.
+	tags := filterTags(f)
+	// The ECS services are looked up concurrently with
+	// DescribeAutoScalingGroups, when the orbit has a cluster.
 	var services []release.Group
 	var serr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		services, serr = c.ecsGroups(ctx, f)
+		if c.hasECS {
+			services, serr = c.ecsGroups(ctx, f)
+		}
 	}()
 	found, err := c.groups.Groups(ctx, tags)
 	<-done
@@ -651,23 +657,18 @@ func (c *Cloud) DeleteGroup(ctx context.Context, ref release.GroupRef) error {
 	return c.groups.DeleteGroup(ctx, group, true)
 }
 
-// Remains returns the launch templates carrying f's tags and, when f names
-// an app, the alarms named after the app's groups in f's orbit (of f's
-// release only, when f has one: its short id is in the group's name) and
-// the ACTIVE task definition revisions of the app's ECS services in the
-// orbit carrying f's tags. It
+// Remains returns the launch templates carrying f's tags; when the orbit
+// has an ECS cluster, the task definition revisions (ACTIVE and INACTIVE)
+// of its ECS services carrying f's tags (of every app when f names none);
+// and, when f names an app, the alarms named after the app's groups in
+// f's orbit (of f's release only, when f has one: its short id is in the
+// group's name). It
 // returns EINVALID when f has no orbit, and the adapters' errors (EAWS).
 func (c *Cloud) Remains(ctx context.Context, f release.GroupFilter) ([]release.Remain, error) {
 	if f.Orbit == "" {
 		return nil, elevator.Errorf(elevator.EINVALID, "find what releases left in %s: an orbit is required", c.region)
 	}
-	tags := map[string]string{elevator.TagOrbit: f.Orbit}
-	for k, v := range map[string]string{elevator.TagApp: f.App, elevator.TagService: f.Service, elevator.TagRelease: f.ReleaseID} {
-		if v != "" {
-			tags[k] = v
-		}
-	}
-	lts, err := c.compute.LaunchTemplates(ctx, tags)
+	lts, err := c.compute.LaunchTemplates(ctx, filterTags(f))
 	if err != nil {
 		return nil, err
 	}
@@ -675,27 +676,32 @@ func (c *Cloud) Remains(ctx context.Context, f release.GroupFilter) ([]release.R
 	for _, lt := range lts {
 		out = append(out, release.Remain{Kind: release.RemainLaunchTemplate, Name: lt.Name, Group: lt.Name, App: lt.Tags[elevator.TagApp], ReleaseID: lt.Tags[elevator.TagRelease]})
 	}
+	// Task definition families and alarms are named after their group,
+	// <app>-<orbit>-<service>-<short id>[-policy-...] (see alarmPrefix).
+	prefix, short := "", ""
+	if f.App != "" {
+		prefix = f.App + "-" + f.Orbit + "-"
+		if f.Service != "" {
+			prefix += f.Service + "-"
+		}
+	}
+	if i := strings.LastIndexByte(f.ReleaseID, '-'); i >= 0 {
+		short = f.ReleaseID[i+1:]
+	}
+	if c.hasECS {
+		tds, err := c.taskDefinitionRemains(ctx, f, prefix, short)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, tds...)
+	}
 	if f.App == "" {
 		return out, nil
 	}
-	tds, err := c.taskDefinitionRemains(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	out = append(out, tds...)
-	// Alarms carry no tags to filter by: they are named after their group
-	// (see alarmPrefix), <app>-<orbit>-<service>-<short id>-policy-...
-	prefix := f.App + "-" + f.Orbit + "-"
-	if f.Service != "" {
-		prefix += f.Service + "-"
-	}
+	// Alarms carry no tags to filter by.
 	alarms, err := c.alarms.Alarms(ctx, prefix)
 	if err != nil {
 		return nil, err
-	}
-	short := ""
-	if i := strings.LastIndexByte(f.ReleaseID, '-'); i >= 0 {
-		short = f.ReleaseID[i+1:]
 	}
 	for _, a := range alarms {
 		group, _, ok := strings.Cut(a.Name, policyInfix)

@@ -189,3 +189,63 @@ func TestRemainsFindsAReleasesTemplatesByTagAndAlarmsByName(t *testing.T) {
 		t.Errorf("remains without an orbit: %v, want EINVALID", err)
 	}
 }
+
+// deniedServices is a fake servicesAPI that answers every ECS call
+// AccessDenied, as AWS does for a deployer without ECS permissions (moto
+// enforces no IAM, so only a fake shows it). Calls it does not list panic
+// through the nil embedded interface.
+type deniedServices struct {
+	servicesAPI
+	calls int
+}
+
+func (d *deniedServices) denied(op string) error {
+	d.calls++
+	return elevator.Errorf(elevator.EAWS, "%s: AccessDeniedException: not authorized to perform ecs:%s", op, op)
+}
+func (d *deniedServices) ServiceARNs(context.Context, string) ([]string, error) {
+	return nil, d.denied("ListServices")
+}
+func (d *deniedServices) Families(context.Context, string) ([]string, error) {
+	return nil, d.denied("ListTaskDefinitionFamilies")
+}
+func (d *deniedServices) TaskDefinitionARNs(context.Context, string, string) ([]string, error) {
+	return nil, d.denied("ListTaskDefinitions")
+}
+
+func TestWithoutAnECSClusterGroupsAndRemainsMakeNoECSCall(t *testing.T) {
+	w := newWorld(t, "us-east-1")
+	a := w.newApp("shop", []string{"worker"})
+	ctx := context.Background()
+	wk := a.res["us-east-1"]["worker"]
+	spec := release.GroupSpec{
+		Name: "shop-rel-worker-0000000b", ImageID: w.images["us-east-1"], InstanceType: "t3.micro",
+		UserData: "#!/bin/sh\n", InstanceProfile: wk.Profile, SecurityGroups: []string{wk.SG},
+		Subnets: w.privateSubnets("us-east-1")[:2], Capacity: release.Capacity{Min: 1, Max: 1, Desired: 1},
+		Tags: map[string]string{elevator.TagApp: "shop", elevator.TagOrbit: orbitName, elevator.TagService: "worker", elevator.TagRelease: "r1"},
+	}
+	denied := &deniedServices{}
+	c := NewCloud(w.cfg("us-east-1")) // an orbit without `ecs:`
+	c.ecs = denied
+	if err := c.CreateGroup(ctx, spec, "0123456789abcdef0123456789abcdef"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []release.GroupFilter{{App: "shop", Orbit: orbitName}, {Orbit: orbitName}} {
+		groups, err := c.Groups(ctx, f)
+		if err != nil || len(groups) != 1 || groups[0].Name != spec.Name {
+			t.Errorf("groups %+v: %+v, %v; want the ASG alone", f, groups, err)
+		}
+		remains, err := c.Remains(ctx, f)
+		if err != nil || len(remains) != 1 || remains[0].Kind != release.RemainLaunchTemplate {
+			t.Errorf("remains %+v: %+v, %v; want its launch template", f, remains, err)
+		}
+	}
+	if denied.calls != 0 {
+		t.Errorf("%d ECS calls, want none", denied.calls)
+	}
+	// The same Cloud of an orbit with a cluster asks ECS, and says so.
+	c.WithECS(true)
+	if _, err := c.Groups(ctx, release.GroupFilter{App: "shop", Orbit: orbitName}); err == nil || denied.calls == 0 {
+		t.Errorf("with a cluster: %v after %d ECS calls, want the denial", err, denied.calls)
+	}
+}

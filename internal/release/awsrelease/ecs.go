@@ -585,22 +585,22 @@ func (c *Cloud) deleteService(ctx context.Context, ref release.GroupRef) error {
 	return c.ecs.DeleteService(ctx, ref.Cluster, ref.Name)
 }
 
-// deleteTaskDefinitions deregisters the ACTIVE revisions of a family and
-// deletes them.
+// deleteTaskDefinitions deletes a family's revisions, ACTIVE and INACTIVE
+// ones (left by a step stopped between deregistering and deleting), each
+// deleted right after it is deregistered.
 func (c *Cloud) deleteTaskDefinitions(ctx context.Context, family string) error {
-	arns, err := c.ecs.TaskDefinitionARNs(ctx, family, "ACTIVE")
-	if err != nil {
-		return err
-	}
-	for _, arn := range arns {
-		if err := c.ecs.DeregisterTaskDefinition(ctx, arn); err != nil {
+	for _, status := range []string{"ACTIVE", "INACTIVE"} {
+		arns, err := c.ecs.TaskDefinitionARNs(ctx, family, status)
+		if err != nil {
 			return err
 		}
+		for _, arn := range arns {
+			if err := c.deleteTaskDefinition(ctx, arn); err != nil {
+				return err
+			}
+		}
 	}
-	if len(arns) == 0 {
-		return nil
-	}
-	return c.ecs.DeleteTaskDefinitions(ctx, arns)
+	return nil
 }
 
 // deleteAlarms deletes the alarms named after a group.
@@ -616,31 +616,28 @@ func (c *Cloud) deleteAlarms(ctx context.Context, group string) error {
 	return c.alarms.DeleteAlarms(ctx, names)
 }
 
-// taskDefinitionRemains returns the ACTIVE task definition revisions of
-// f's app in f's orbit (families <app>-<orbit>-..., named like groups)
-// whose tags match f.
-func (c *Cloud) taskDefinitionRemains(ctx context.Context, f release.GroupFilter) ([]release.Remain, error) {
-	prefix := f.App + "-" + f.Orbit + "-"
-	if f.Service != "" {
-		prefix += f.Service + "-"
-	}
+// taskDefinitionRemains returns the task definition revisions, ACTIVE and
+// INACTIVE, of f's app in f's orbit (families <app>-<orbit>-..., named
+// like groups; of every app in the orbit when f names none) whose tags
+// match f.
+func (c *Cloud) taskDefinitionRemains(ctx context.Context, f release.GroupFilter, prefix, short string) ([]release.Remain, error) {
 	families, err := c.ecs.Families(ctx, prefix)
 	if err != nil {
 		return nil, err
 	}
-	short := ""
-	if i := strings.LastIndexByte(f.ReleaseID, '-'); i >= 0 {
-		short = f.ReleaseID[i+1:]
-	}
 	want := filterTags(f)
 	var out []release.Remain
 	for _, fam := range families {
-		if short != "" && !strings.HasSuffix(fam, "-"+short) {
+		if short != "" && !strings.HasSuffix(fam, "-"+short) || f.App == "" && !strings.Contains(fam, "-"+f.Orbit+"-") {
 			continue
 		}
-		arns, err := c.ecs.TaskDefinitionARNs(ctx, fam, "ACTIVE")
-		if err != nil {
-			return nil, err
+		var arns []string
+		for _, status := range []string{"ACTIVE", "INACTIVE"} {
+			a, err := c.ecs.TaskDefinitionARNs(ctx, fam, status)
+			if err != nil {
+				return nil, err
+			}
+			arns = append(arns, a...)
 		}
 		for _, arn := range arns {
 			td, err := c.ecs.TaskDefinition(ctx, arn)

@@ -82,7 +82,7 @@ func newECSWorld(t testing.TB) *ecsWorld {
 	w.proxy = ecsproxy.New(emulatortest.Endpoint(), cfg.Credentials)
 	via := cfg.Copy()
 	via.HTTPClient = w.proxy
-	w.cloud = NewCloud(via)
+	w.cloud = NewCloud(via).WithECS(true)
 	return w
 }
 

@@ -298,7 +298,8 @@ func (w *world) backend(cfgs ...aws.Config) *Backend {
 			cfgs = append(cfgs, w.cfg(r))
 		}
 	}
-	b, err := New(Config{Orbit: orbitName, AWS: cfgs, Bucket: w.outputs[w.regions[0]]["StateBucket"]})
+	// ECS: the ECS worlds have a cluster; in the others its lookups find none.
+	b, err := New(Config{Orbit: orbitName, AWS: cfgs, Bucket: w.outputs[w.regions[0]]["StateBucket"], ECS: true})
 	if err != nil {
 		w.t.Fatal(err)
 	}
