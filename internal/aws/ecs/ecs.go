@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -408,7 +409,7 @@ func (s Service) Settling() string {
 func (s Service) TargetGroups() []string {
 	var out []string
 	for _, lb := range s.LoadBalancers {
-		if !contains(out, lb.TargetGroupARN) {
+		if !slices.Contains(out, lb.TargetGroupARN) {
 			out = append(out, lb.TargetGroupARN)
 		}
 	}
@@ -582,7 +583,7 @@ func (c *Client) Tasks(ctx context.Context, cluster, service string) ([]Task, er
 				return nil, err
 			}
 			for _, a := range out.TaskArns {
-				if !contains(arns, a) {
+				if !slices.Contains(arns, a) {
 					arns = append(arns, a)
 				}
 			}
@@ -732,15 +733,6 @@ func optional(s string) *string {
 		return nil
 	}
 	return aws.String(s)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -370,6 +370,14 @@ func (c *Cloud) attachService(ctx context.Context, ref release.GroupRef, targetG
 			}
 			container, port = td.Container, td.Ports[0].Container
 		}
+		// Every load balancer change is a new ECS deployment (new tasks,
+		// then the old ones stopped). A new service attached to its test
+		// target groups alone gets the final list at once, the test ones
+		// replaced, so that leaving them later changes nothing.
+		if len(lbs) > 0 && !slices.ContainsFunc(lbs, func(lb ecs.LoadBalancer) bool { return !isTestTargetGroup(s, lb.TargetGroupARN) }) &&
+			!slices.ContainsFunc(missing, func(tg string) bool { return isTestTargetGroup(s, tg) }) {
+			lbs = nil
+		}
 		for _, tg := range missing {
 			lbs = append(lbs, ecs.LoadBalancer{TargetGroupARN: tg, Container: container, Port: port})
 		}
@@ -400,8 +408,23 @@ func (c *Cloud) attachService(ctx context.Context, ref release.GroupRef, targetG
 	return nil
 }
 
+// isTestTargetGroup says whether a target group (an ARN) is the test target
+// group the engine makes for the service's release
+// (release.TestTargetGroupName of its release and service tags).
+func isTestTargetGroup(s ecs.Service, arn string) bool {
+	name := arn
+	if i := strings.Index(arn, ":targetgroup/"); i >= 0 {
+		name = arn[i+len(":targetgroup/"):]
+		name, _, _ = strings.Cut(name, "/")
+	}
+	rel, svc := s.Tags[elevator.TagRelease], s.Tags[elevator.TagService]
+	return rel != "" && svc != "" && name == release.TestTargetGroupName(rel, svc)
+}
+
 // detachService detaches a service from target groups. Detaching it from
-// all of them (an old service at cut-over) records its desired count in
+// test target groups only (see isTestTargetGroup) updates its load
+// balancers, whatever is left. Detaching it from all of its production
+// ones (an old service at cut-over) records its desired count in
 // its TagDetachedDesired tag, suspends its scalable target's scaling (its
 // policies and schedules would bring tasks back) and scales it to 0: ECS
 // deregisters and drains each task. Its load balancers stay as they are,
@@ -418,7 +441,8 @@ func (c *Cloud) detachService(ctx context.Context, ref release.GroupRef, targetG
 			keep = append(keep, lb)
 		}
 	}
-	if len(s.LoadBalancers) > 0 && len(keep) == 0 {
+	testOnly := !slices.ContainsFunc(targetGroups, func(tg string) bool { return !isTestTargetGroup(s, tg) })
+	if len(s.LoadBalancers) > 0 && len(keep) == 0 && !testOnly {
 		if _, ok := s.Tags[elevator.TagDetachedDesired]; !ok {
 			err := c.ecs.TagResource(ctx, s.ARN, map[string]string{elevator.TagDetachedDesired: strconv.Itoa(s.Desired)})
 			if err != nil {

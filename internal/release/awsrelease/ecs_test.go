@@ -556,3 +556,76 @@ func TestAnECSServiceWithoutAScalableTargetIsDetachedToZeroAndAttachedBack(t *te
 		t.Errorf("a scalable target was made: %+v, %v", out, err)
 	}
 }
+
+// testTargetGroup makes the test target group the engine makes for the
+// web service of a release (named release.TestTargetGroupName).
+func (w *ecsWorld) testTargetGroup(t *testing.T, releaseID string) string {
+	t.Helper()
+	out, err := elbv2sdk.NewFromConfig(w.cfg(w.region)).CreateTargetGroup(context.Background(), &elbv2sdk.CreateTargetGroupInput{
+		Name: aws.String(release.TestTargetGroupName(releaseID, "web")), Protocol: elbv2types.ProtocolEnumHttp, Port: aws.Int32(8080),
+		VpcId: aws.String(w.outputs[w.region]["VpcId"]), TargetType: elbv2types.TargetTypeEnumIp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.TargetGroups[0].TargetGroupArn)
+}
+
+// A new service on its test target group alone that is attached to the
+// production one gets one load balancer change (one ECS deployment: the
+// proxy gives its tasks new addresses), its test target group replaced;
+// leaving the test target group afterwards changes nothing.
+func TestAttachingProductionToAServiceOnItsTestTargetGroupIsOneDeployment(t *testing.T) {
+	w := newECSWorld(t)
+	ctx := context.Background()
+	id := "20261130-071500000-kkkk"
+	test := w.testTargetGroup(t, id)
+	spec := w.spec(id, "kkkk", test)
+	ref := spec.Ref()
+	if err := w.cloud.CreateGroup(ctx, spec, "token-kkkk"); err != nil {
+		t.Fatal(err)
+	}
+	before := targetIDs(w.groups(t)[spec.Name])
+	if err := w.cloud.AttachTargetGroups(ctx, ref, []string{w.tg}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.cloud.DetachTargetGroups(ctx, ref, []string{test}); err != nil {
+		t.Fatal(err)
+	}
+	svc := w.describe(t, spec.Name)
+	if len(svc.LoadBalancers) != 1 || aws.ToString(svc.LoadBalancers[0].TargetGroupArn) != w.tg || svc.DesiredCount != 2 {
+		t.Errorf("load balancers %+v, desired %d; want the production target group alone, 2 tasks", svc.LoadBalancers, svc.DesiredCount)
+	}
+	var updates []string
+	for _, e := range w.proxy.Log() {
+		if strings.HasPrefix(e, "update ") {
+			updates = append(updates, e)
+		}
+	}
+	if want := []string{"update " + spec.Name + " loadBalancers=1"}; !slices.Equal(updates, want) {
+		t.Errorf("updates %q, want %q", updates, want)
+	}
+	if after := targetIDs(w.groups(t)[spec.Name]); len(after) != 2 || slices.Equal(after, before) {
+		t.Errorf("tasks after the change %v, before %v: want new ones", after, before)
+	}
+}
+
+// The engine's leftover-service cleanup detaches a new service from its
+// test target group, its only one: that is a load balancer update, never
+// a scale to zero (the test target group is deleted next).
+func TestDetachingAServiceFromItsOnlyTestTargetGroupRemovesItsLoadBalancer(t *testing.T) {
+	w := newECSWorld(t)
+	ctx := context.Background()
+	id := "20261130-071500000-llll"
+	test := w.testTargetGroup(t, id)
+	spec := w.spec(id, "llll", test)
+	if err := w.cloud.CreateGroup(ctx, spec, "token-llll"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.cloud.DetachTargetGroups(ctx, spec.Ref(), []string{test}); err != nil {
+		t.Fatal(err)
+	}
+	svc := w.describe(t, spec.Name)
+	if len(svc.LoadBalancers) != 0 || svc.DesiredCount != 2 || tag(svc.Tags, elevator.TagDetachedDesired) != "" {
+		t.Errorf("load balancers %+v, desired %d, tags %v; want none, 2, no detached tag", svc.LoadBalancers, svc.DesiredCount, svc.Tags)
+	}
+}
