@@ -264,12 +264,16 @@ func (c *Client) DeletePolicy(ctx context.Context, resourceID, name string) erro
 // cron, in UTC. Application Auto Scaling's actions set bounds, not the
 // count: the action sets the target's Min to Desired (the count rises to
 // it at once, and policies lower it no further) and its Max to Max, or
-// Desired when that is more.
+// Desired when that is more. With Pin, it sets both Min and Max to
+// Desired: without a scale-in policy, only a Max below the count lowers
+// it, so a target with no policies is pinned to the count as an Auto
+// Scaling group's desired capacity is.
 type ScheduledAction struct {
 	Name    string
 	Cron    string // minute hour day-of-month month day-of-week, as Elevator's manifests write it
 	Desired int
-	Max     int // the scalable target's max, kept
+	Max     int  // the scalable target's max, kept
+	Pin     bool // Min = Max = Desired (a target without scaling policies)
 }
 
 // PutScheduledAction puts (or replaces) a scheduled action; its cron is
@@ -281,7 +285,10 @@ func (c *Client) PutScheduledAction(ctx context.Context, resourceID string, a Sc
 		return elevator.Errorf(elevator.EINVALID, "put scheduled action %s on %s in %s: %w", a.Name, resourceID, c.region, err)
 	}
 	action := &aastypes.ScalableTargetAction{MinCapacity: aws.Int32(int32(a.Desired))}
-	if a.Max > 0 {
+	switch {
+	case a.Pin:
+		action.MaxCapacity = aws.Int32(int32(a.Desired))
+	case a.Max > 0:
 		action.MaxCapacity = aws.Int32(int32(max(a.Max, a.Desired)))
 	}
 	_, err = c.api.PutScheduledAction(ctx, &aassdk.PutScheduledActionInput{

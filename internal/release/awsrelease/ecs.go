@@ -538,8 +538,12 @@ func (c *Cloud) putServiceScaling(ctx context.Context, ref release.GroupRef, s r
 			return notFound(err)
 		}
 	}
+	// Without policies a schedule pins the count (min = max = its count),
+	// as an Auto Scaling group's scheduled desired capacity does; with
+	// them it sets the minimum and the policies scale above it.
 	for i, sc := range s.Schedule {
-		err := c.scaling.PutScheduledAction(ctx, id, aas.ScheduledAction{Name: scheduleName(group, i), Cron: sc.Cron, Desired: sc.Desired, Max: s.Max})
+		err := c.scaling.PutScheduledAction(ctx, id, aas.ScheduledAction{Name: scheduleName(group, i), Cron: sc.Cron, Desired: sc.Desired, Max: s.Max,
+			Pin: len(s.Policies) == 0})
 		if err != nil {
 			return notFound(err)
 		}

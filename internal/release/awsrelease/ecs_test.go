@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -627,5 +628,33 @@ func TestDetachingAServiceFromItsOnlyTestTargetGroupRemovesItsLoadBalancer(t *te
 	svc := w.describe(t, spec.Name)
 	if len(svc.LoadBalancers) != 0 || svc.DesiredCount != 2 || tag(svc.Tags, elevator.TagDetachedDesired) != "" {
 		t.Errorf("load balancers %+v, desired %d, tags %v; want none, 2, no detached tag", svc.LoadBalancers, svc.DesiredCount, svc.Tags)
+	}
+}
+
+// A schedule-only service (no policies) has its count pinned by each
+// scheduled action, min = max = the schedule's count, so that a schedule
+// lowering the count lowers it (Application Auto Scaling scales in only
+// below a new max). moto keeps the actions as put.
+func TestAScheduleOnlyServicesActionsPinItsCount(t *testing.T) {
+	w := newECSWorld(t)
+	ctx := context.Background()
+	spec := w.spec("20261130-071500000-mmmm", "mmmm", w.tg)
+	if err := w.cloud.CreateGroup(ctx, spec, "token-mmmm"); err != nil {
+		t.Fatal(err)
+	}
+	sc := release.Scaling{Min: 2, Max: 10, Schedule: []elevator.ReleaseSchedule{{Desired: 10, Cron: "0 8 * * *"}, {Desired: 2, Cron: "0 20 * * *"}}}
+	if err := w.cloud.PutScaling(ctx, spec.Ref(), sc); err != nil {
+		t.Fatal(err)
+	}
+	out, err := aassdk.NewFromConfig(w.cfg(w.region)).DescribeScheduledActions(ctx, &aassdk.DescribeScheduledActionsInput{ServiceNamespace: aastypes.ServiceNamespaceEcs})
+	if err != nil || len(out.ScheduledActions) != 2 {
+		t.Fatalf("scheduled actions %+v, %v", out, err)
+	}
+	got := map[string][2]int32{}
+	for _, a := range out.ScheduledActions {
+		got[aws.ToString(a.Schedule)] = [2]int32{aws.ToInt32(a.ScalableTargetAction.MinCapacity), aws.ToInt32(a.ScalableTargetAction.MaxCapacity)}
+	}
+	if want := map[string][2]int32{"cron(0 8 * * ? *)": {10, 10}, "cron(0 20 * * ? *)": {2, 2}}; !maps.Equal(got, want) {
+		t.Errorf("actions (min, max) %v, want %v", got, want)
 	}
 }
