@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/elevatorhq/elevator"
+	aas "github.com/elevatorhq/elevator/internal/aws/applicationautoscaling"
 )
 
 // An ECS service's placement names, besides the resources collect lists,
@@ -82,6 +83,14 @@ func checkECS(doc *elevator.Release) []string {
 	for _, s := range doc.Services {
 		if s.ECS == nil {
 			continue
+		}
+		// Application Auto Scaling's cron cannot restrict both day
+		// fields: refused here, before anything changes, not when the
+		// service is already live.
+		for _, sc := range s.Schedule {
+			if _, err := aas.Cron(sc.Cron); err != nil {
+				problems = append(problems, fmt.Sprintf("service %s: schedule %q: %v", s.Name, sc.Cron, err))
+			}
 		}
 		for _, pl := range s.Placements {
 			env := map[string]bool{}

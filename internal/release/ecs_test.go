@@ -397,7 +397,8 @@ func TestAnECSServiceRunsOnlyWithWhatIsItsOwn(t *testing.T) {
 
 // TestWhatECSWouldRefuseLateIsRefusedBeforeTheLock: a secret named as an
 // environment variable of its container (the release's own variables
-// included), which ECS refuses at RegisterTaskDefinition, and an ssm test
+// included), which ECS refuses at RegisterTaskDefinition, a schedule
+// whose cron Application Auto Scaling cannot take, and an ssm test
 // of an ECS service, which could run only after the whole rollout, are
 // refused before the lock, naming each: the first fails the release
 // invalid at Validate, the second is refused by the document's own check
@@ -436,6 +437,9 @@ func TestWhatECSWouldRefuseLateIsRefusedBeforeTheLock(t *testing.T) {
 		{"an ssm test naming the service", ssm("web"), []string{"tests.smoke[0].service: an ssm test runs on an instance"}, true},
 		{"two secrets", func(r *elevator.Release) { secret("LOG_LEVEL")(r); secret("ELEVATOR_APP")(r) },
 			[]string{"LOG_LEVEL is both a secret", "ELEVATOR_APP is both a secret"}, false},
+		{"a schedule restricting both day fields, which Application Auto Scaling refuses", func(r *elevator.Release) {
+			r.Services[0].Schedule = []elevator.ReleaseSchedule{{Desired: 2, Cron: "0 8 1 * 1"}}
+		}, []string{`service web: schedule "0 8 1 * 1"`, "restrict only one"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -348,6 +348,15 @@ func Cron(five string) (string, error) {
 	if dow == "?" {
 		dow = "*"
 	}
+	// Every field in its range (minute 0-59, hour 0-23, day 1-31, month
+	// 1-12 or JAN-DEC); weekdays checks the day of the week (0-7 or
+	// SUN-SAT, FRI-SUN included).
+	if err := elevator.CheckCron(strings.Join([]string{f[0], f[1], dom, f[3], "*"}, " ")); err != nil {
+		return "", err
+	}
+	// AWS's step form starts from a value: */n is 0/n for minutes and
+	// hours, 1/n for days of the month and months.
+	f[0], f[1], dom, f[3] = stepFrom(f[0], "0"), stepFrom(f[1], "0"), stepFrom(dom, "1"), stepFrom(f[3], "1")
 	if dow != "*" {
 		var err error
 		if dow, err = weekdays(dow); err != nil {
@@ -363,6 +372,17 @@ func Cron(five string) (string, error) {
 		return "", fmt.Errorf("cron %q: AWS cannot run on days that match the day of the month or the day of the week; restrict only one of them", five)
 	}
 	return fmt.Sprintf("cron(%s %s %s %s %s *)", f[0], f[1], dom, strings.ToUpper(f[3]), dow), nil
+}
+
+// stepFrom rewrites each */n item of a cron field as from/n.
+func stepFrom(field, from string) string {
+	items := strings.Split(field, ",")
+	for i, it := range items {
+		if n, ok := strings.CutPrefix(it, "*/"); ok {
+			items[i] = from + "/" + n
+		}
+	}
+	return strings.Join(items, ",")
 }
 
 var dayNames = []string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}

@@ -154,7 +154,15 @@ func TestAServicesScalableTargetPoliciesAndActionsArePutFoundAndDeleted(t *testi
 func TestCronConvertsFiveFieldsToAWSsSixWithOneDayFieldAsked(t *testing.T) {
 	for _, c := range []struct{ in, want, err string }{
 		{in: "0 8 * * *", want: "cron(0 8 * * ? *)"},
-		{in: "*/15 * * * *", want: "cron(*/15 * * * ? *)"},
+		{in: "*/15 * * * *", want: "cron(0/15 * * * ? *)"},
+		{in: "0 */6 */2 */3 *", want: "cron(0 0/6 1/2 1/3 ? *)"},
+		{in: "5,*/20 8 * * *", want: "cron(5,0/20 8 * * ? *)"},
+		{in: "61 8 * * *", err: "minute"},
+		{in: "0 24 * * *", err: "hour"},
+		{in: "0 8 32 * *", err: "day of month"},
+		{in: "0 8 0 * *", err: "day of month"},
+		{in: "0 8 * 13 *", err: "month"},
+		{in: "0 8 * * 9", err: "want 0-7"},
 		{in: "0 8 * * 1-5", want: "cron(0 8 ? * MON,TUE,WED,THU,FRI *)"},
 		{in: "0 8 * * 0", want: "cron(0 8 ? * SUN *)"},
 		{in: "0 8 * * 7", want: "cron(0 8 ? * SUN *)"},
