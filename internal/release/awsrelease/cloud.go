@@ -570,34 +570,18 @@ func (c *Cloud) PutScaling(ctx context.Context, ref release.GroupRef, s release.
 		return c.putServiceScaling(ctx, ref, s)
 	}
 	group := ref.Name
-	for i, p := range s.Policies {
-		name := policyName(group, i)
-		var err error
-		switch p.Type {
-		case elevator.PolicyCPUTarget:
-			_, err = c.groups.PutTargetTrackingPolicy(ctx, group, autoscaling.TargetTrackingPolicy{Name: name, Target: p.Target})
-		case elevator.PolicyCPUScaleUp, elevator.PolicyCPUScaleDown:
-			err = c.putStepPolicy(ctx, group, name, p)
-		default:
-			err = elevator.Errorf(elevator.EINVALID, "scaling policy %d of group %s: unknown type %q", i, group, p.Type)
-		}
-		if err != nil {
-			return notFound(err)
-		}
-	}
-	for i, a := range s.Alarms {
-		err := c.alarms.PutAlarm(ctx, cloudwatch.Alarm{
-			Name:        alarmName(group, i),
-			Description: fmt.Sprintf("%s: %s, average CPU at %v%% or more (Elevator)", group, a.Name, a.Threshold),
-			Namespace:   "AWS/EC2", Metric: "CPUUtilization",
-			Dimensions: map[string]string{"AutoScalingGroupName": group},
-			Period:     time.Duration(a.PeriodSeconds) * time.Second, EvaluationPeriods: a.Evaluations,
-			Threshold: a.Threshold, Comparison: cloudwatch.GreaterThanOrEqual,
-			Actions: a.Actions, OKActions: a.Actions,
+	cpu := cpuMetric{Namespace: "AWS/EC2", Dimensions: map[string]string{"AutoScalingGroupName": group}}
+	err := c.putPolicies(ctx, ref, s, cpu,
+		func(name string, target float64) error {
+			_, err := c.groups.PutTargetTrackingPolicy(ctx, group, autoscaling.TargetTrackingPolicy{Name: name, Target: target})
+			return err
+		},
+		func(name string, p elevator.ReleasePolicy, lower, upper float64) (string, error) {
+			return c.groups.PutStepPolicy(ctx, group, autoscaling.StepPolicy{Name: name,
+				Steps: []autoscaling.Step{{Lower: lower, Upper: upper, Adjustment: p.Adjustment}}, Warmup: time.Duration(p.CooldownSeconds) * time.Second})
 		})
-		if err != nil {
-			return notFound(err)
-		}
+	if err != nil {
+		return err
 	}
 	for i, sc := range s.Schedule {
 		desired := sc.Desired
@@ -608,34 +592,67 @@ func (c *Cloud) PutScaling(ctx context.Context, ref release.GroupRef, s release.
 	return nil
 }
 
-// putStepPolicy puts a step policy that changes the capacity by the
-// policy's adjustment, and the alarm that invokes it when the group's
-// average CPU is above (scale up) or below (scale down) the threshold.
-func (c *Cloud) putStepPolicy(ctx context.Context, group, name string, p elevator.ReleasePolicy) error {
-	step := autoscaling.Step{Lower: 0, Upper: math.Inf(1), Adjustment: p.Adjustment}
-	cmp := cloudwatch.GreaterThan
-	if p.Type == elevator.PolicyCPUScaleDown {
-		step = autoscaling.Step{Lower: math.Inf(-1), Upper: 0, Adjustment: p.Adjustment}
-		cmp = cloudwatch.LessThan
+// cpuMetric is the CPUUtilization metric of a group's alarms: AWS/EC2
+// by AutoScalingGroupName, or AWS/ECS by ClusterName and ServiceName.
+type cpuMetric struct {
+	Namespace  string
+	Dimensions map[string]string
+}
+
+// putPolicies puts s's policies, with target to put a target tracking one
+// and step a step policy (one step between lower and upper, returning its
+// ARN) and the alarm that invokes it when the CPU is above (scale up) or
+// below (scale down) the threshold; then s's alarms on the CPU.
+func (c *Cloud) putPolicies(ctx context.Context, ref release.GroupRef, s release.Scaling, cpu cpuMetric,
+	target func(name string, target float64) error,
+	step func(name string, p elevator.ReleasePolicy, lower, upper float64) (string, error)) error {
+	group := ref.Name
+	for i, p := range s.Policies {
+		name := policyName(group, i)
+		var err error
+		switch p.Type {
+		case elevator.PolicyCPUTarget:
+			err = target(name, p.Target)
+		case elevator.PolicyCPUScaleUp, elevator.PolicyCPUScaleDown:
+			lower, upper, cmp := 0.0, math.Inf(1), cloudwatch.GreaterThan
+			if p.Type == elevator.PolicyCPUScaleDown {
+				lower, upper, cmp = math.Inf(-1), 0, cloudwatch.LessThan
+			}
+			var arn string
+			if arn, err = step(name, p, lower, upper); err == nil {
+				periods := p.Periods
+				if periods <= 0 {
+					periods = defaultPeriods
+				}
+				err = c.alarms.PutAlarm(ctx, cloudwatch.Alarm{
+					Name:        name,
+					Description: fmt.Sprintf("%s: %s at %v%% CPU (Elevator)", group, p.Type, p.Threshold),
+					Namespace:   cpu.Namespace, Metric: "CPUUtilization", Dimensions: cpu.Dimensions,
+					Period: time.Minute, EvaluationPeriods: periods,
+					Threshold: p.Threshold, Comparison: cmp, Actions: []string{arn},
+				})
+			}
+		default:
+			err = elevator.Errorf(elevator.EINVALID, "scaling policy %d of %s: unknown type %q", i, ref, p.Type)
+		}
+		if err != nil {
+			return notFound(err)
+		}
 	}
-	arn, err := c.groups.PutStepPolicy(ctx, group, autoscaling.StepPolicy{Name: name, Steps: []autoscaling.Step{step},
-		Warmup: time.Duration(p.CooldownSeconds) * time.Second})
-	if err != nil {
-		return err
+	for i, a := range s.Alarms {
+		err := c.alarms.PutAlarm(ctx, cloudwatch.Alarm{
+			Name:        alarmName(group, i),
+			Description: fmt.Sprintf("%s: %s, average CPU at %v%% or more (Elevator)", group, a.Name, a.Threshold),
+			Namespace:   cpu.Namespace, Metric: "CPUUtilization", Dimensions: cpu.Dimensions,
+			Period: time.Duration(a.PeriodSeconds) * time.Second, EvaluationPeriods: a.Evaluations,
+			Threshold: a.Threshold, Comparison: cloudwatch.GreaterThanOrEqual,
+			Actions: a.Actions, OKActions: a.Actions,
+		})
+		if err != nil {
+			return notFound(err)
+		}
 	}
-	periods := p.Periods
-	if periods <= 0 {
-		periods = defaultPeriods
-	}
-	return c.alarms.PutAlarm(ctx, cloudwatch.Alarm{
-		Name:        name,
-		Description: fmt.Sprintf("%s: %s at %v%% CPU (Elevator)", group, p.Type, p.Threshold),
-		Namespace:   "AWS/EC2", Metric: "CPUUtilization",
-		Dimensions: map[string]string{"AutoScalingGroupName": group},
-		Period:     time.Minute, EvaluationPeriods: periods,
-		Threshold: p.Threshold, Comparison: cmp,
-		Actions: []string{arn},
-	})
+	return nil
 }
 
 // DeleteGroup deletes a group's step policy alarms and its launch

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,7 +16,6 @@ import (
 
 	elevator "github.com/elevatorhq/elevator"
 	aas "github.com/elevatorhq/elevator/internal/aws/applicationautoscaling"
-	"github.com/elevatorhq/elevator/internal/aws/cloudwatch"
 	"github.com/elevatorhq/elevator/internal/aws/ecs"
 	"github.com/elevatorhq/elevator/internal/release"
 )
@@ -205,12 +203,10 @@ func capacityProvider(capacity, orbit string) (string, error) {
 	return "", fmt.Errorf("unknown ECS capacity %q (want %s, %s or %s)", capacity, elevator.ECSFargate, elevator.ECSFargateSpot, elevator.ECSEC2)
 }
 
-// createService registers spec's task definition, unless an ACTIVE
-// revision of its family carries spec's release (an earlier try made
-// it), and creates its service unless one of that name exists with
-// spec's release.
+// createService is registerAndCreateService, with a missing cluster
+// said as the orbit's (EINVALID: retrying cannot help).
 func (c *Cloud) createService(ctx context.Context, spec release.GroupSpec, token string) error {
-	err := c.createServiceIn(ctx, spec, token)
+	err := c.registerAndCreateService(ctx, spec, token)
 	if errors.Is(err, ecs.ErrClusterNotFound) {
 		// Retrying cannot help: the orbit has no cluster in the region.
 		return elevator.Errorf(elevator.EINVALID, "create ECS service %s in %s: the orbit has no ECS cluster %s there (its manifest needs an `ecs:` section, then `orbit up`): %w",
@@ -219,7 +215,11 @@ func (c *Cloud) createService(ctx context.Context, spec release.GroupSpec, token
 	return err
 }
 
-func (c *Cloud) createServiceIn(ctx context.Context, spec release.GroupSpec, token string) error {
+// registerAndCreateService registers spec's task definition, unless an
+// ACTIVE revision of its family carries spec's release (an earlier try
+// made it), and creates its service unless one of that name exists with
+// spec's release.
+func (c *Cloud) registerAndCreateService(ctx context.Context, spec release.GroupSpec, token string) error {
 	e := spec.ECS
 	rel := spec.Tags[elevator.TagRelease]
 	what := fmt.Sprintf("create ECS service %s of cluster %s in %s", spec.Name, e.Cluster, c.region)
@@ -481,7 +481,6 @@ func (c *Cloud) putServiceScaling(ctx context.Context, ref release.GroupRef, s r
 		return nil
 	}
 	id := aas.ServiceTarget(ref.Cluster, ref.Name)
-	dims := map[string]string{"ClusterName": ref.Cluster, "ServiceName": ref.Name}
 	if len(s.Policies) > 0 || len(s.Schedule) > 0 || s.Max > 0 {
 		if s.Max < s.Min || s.Max < 1 {
 			return elevator.Errorf(elevator.EINVALID, "scaling of %s in %s: max %d must be at least 1 and min %d", ref, c.region, s.Max, s.Min)
@@ -490,53 +489,18 @@ func (c *Cloud) putServiceScaling(ctx context.Context, ref release.GroupRef, s r
 			return notFound(err)
 		}
 	}
-	for i, p := range s.Policies {
-		name := policyName(group, i)
-		var err error
-		switch p.Type {
-		case elevator.PolicyCPUTarget:
-			_, err = c.scaling.PutTargetTrackingPolicy(ctx, id, aas.TargetTrackingPolicy{Name: name, Target: p.Target})
-		case elevator.PolicyCPUScaleUp, elevator.PolicyCPUScaleDown:
-			step := aas.Step{Lower: 0, Upper: math.Inf(1), Adjustment: p.Adjustment}
-			cmp := cloudwatch.GreaterThan
-			if p.Type == elevator.PolicyCPUScaleDown {
-				step = aas.Step{Lower: math.Inf(-1), Upper: 0, Adjustment: p.Adjustment}
-				cmp = cloudwatch.LessThan
-			}
-			var arn string
-			arn, err = c.scaling.PutStepPolicy(ctx, id, aas.StepPolicy{Name: name, Steps: []aas.Step{step}, Cooldown: time.Duration(p.CooldownSeconds) * time.Second})
-			if err == nil {
-				periods := p.Periods
-				if periods <= 0 {
-					periods = defaultPeriods
-				}
-				err = c.alarms.PutAlarm(ctx, cloudwatch.Alarm{
-					Name:        name,
-					Description: fmt.Sprintf("%s: %s at %v%% CPU (Elevator)", group, p.Type, p.Threshold),
-					Namespace:   "AWS/ECS", Metric: "CPUUtilization", Dimensions: dims,
-					Period: time.Minute, EvaluationPeriods: periods,
-					Threshold: p.Threshold, Comparison: cmp, Actions: []string{arn},
-				})
-			}
-		default:
-			err = elevator.Errorf(elevator.EINVALID, "scaling policy %d of %s: unknown type %q", i, ref, p.Type)
-		}
-		if err != nil {
-			return notFound(err)
-		}
-	}
-	for i, a := range s.Alarms {
-		err := c.alarms.PutAlarm(ctx, cloudwatch.Alarm{
-			Name:        alarmName(group, i),
-			Description: fmt.Sprintf("%s: %s, average CPU at %v%% or more (Elevator)", group, a.Name, a.Threshold),
-			Namespace:   "AWS/ECS", Metric: "CPUUtilization", Dimensions: dims,
-			Period: time.Duration(a.PeriodSeconds) * time.Second, EvaluationPeriods: a.Evaluations,
-			Threshold: a.Threshold, Comparison: cloudwatch.GreaterThanOrEqual,
-			Actions: a.Actions, OKActions: a.Actions,
+	cpu := cpuMetric{Namespace: "AWS/ECS", Dimensions: map[string]string{"ClusterName": ref.Cluster, "ServiceName": ref.Name}}
+	err := c.putPolicies(ctx, ref, s, cpu,
+		func(name string, target float64) error {
+			_, err := c.scaling.PutTargetTrackingPolicy(ctx, id, aas.TargetTrackingPolicy{Name: name, Target: target})
+			return err
+		},
+		func(name string, p elevator.ReleasePolicy, lower, upper float64) (string, error) {
+			return c.scaling.PutStepPolicy(ctx, id, aas.StepPolicy{Name: name,
+				Steps: []aas.Step{{Lower: lower, Upper: upper, Adjustment: p.Adjustment}}, Cooldown: time.Duration(p.CooldownSeconds) * time.Second})
 		})
-		if err != nil {
-			return notFound(err)
-		}
+	if err != nil {
+		return err
 	}
 	// Without policies a schedule pins the count (min = max = its count),
 	// as an Auto Scaling group's scheduled desired capacity does; with
