@@ -235,6 +235,10 @@ func TestAnECSReleaseMakesItsServiceAndTheNextReplacesAndDeletesIt(t *testing.T)
 	}
 
 	// Its tasks are instances, registered in its target group by address.
+	// The tasks and the healthy targets both come from ecsproxy, from the
+	// same desired count and addresses: this checks that the Cloud reads
+	// them (ListTasks, DescribeTasks, DescribeTargetHealth), not that ECS
+	// registers tasks.
 	g := w.groups(t)[first.Name]
 	if g.Cluster != w.cluster || g.Capacity.Desired != 2 || !slices.Equal(g.TargetGroups, []string{w.tg}) || g.ReleaseID() != first.Tags[elevator.TagRelease] {
 		t.Fatalf("group %+v", g)
@@ -333,6 +337,8 @@ func TestAnECSReleaseMakesItsServiceAndTheNextReplacesAndDeletesIt(t *testing.T)
 	if alarms, err := cloudwatch.New(w.cfg(w.region)).Alarms(ctx, first.Name); err != nil || len(alarms) != 0 {
 		t.Errorf("alarms left %+v, %v", alarms, err)
 	}
+	// Tasks and healthy targets both come from ecsproxy: this checks
+	// the Cloud's reading of them only.
 	gs := w.groups(t)
 	if len(gs) != 1 || !slices.Equal(targetIDs(gs[second.Name]), healthyTargets(t, c, w.tg)) {
 		t.Errorf("groups after the cut-over %+v; healthy %v", gs, healthyTargets(t, c, w.tg))
