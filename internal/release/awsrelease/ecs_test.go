@@ -412,7 +412,7 @@ func tag(tags []ecstypes.Tag, key string) string {
 }
 
 // The engine's release of an ECS service, end to end on moto (through
-// ecsProxy): the first release makes the service in the app's target
+// ecsproxy): the first release makes the service in the app's target
 // group, the second replaces it, deleting the first service and its task
 // definition.
 func TestTheEngineReleasesAnECSServiceAndTheNextReplacesIt(t *testing.T) {
