@@ -8,7 +8,7 @@ package awsrelease
 //	go test ./internal/release/awsrelease -run XXX -bench ECSRelease -benchtime 3x
 //
 // Each measured release replaces the one before it (a first release runs
-// before the clock starts). The ECS releases reach moto through ecsProxy
+// before the clock starts). The ECS releases reach moto through ecsproxy
 // (ecs_test.go), the proxy in front of moto that answers for the tasks
 // moto never starts and their target health: its answers count as HTTP
 // calls, the lookups it makes of moto itself do not. On moto instances
@@ -22,6 +22,7 @@ import (
 	"time"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/emulator/ecsproxy"
 )
 
 func BenchmarkECSRelease(b *testing.B) {
@@ -69,7 +70,7 @@ func (w *ecsWorld) release(version string) *elevator.Release {
 // benchOneService runs a first release, then b.N releases that each
 // replace the one before, and reports their time and calls. With a proxy,
 // the SDK's calls go through it.
-func benchOneService(b *testing.B, w *world, proxy *ecsProxy, release func(version string) *elevator.Release) {
+func benchOneService(b *testing.B, w *world, proxy *ecsproxy.Proxy, release func(version string) *elevator.Release) {
 	counter := newCountingClient()
 	if proxy != nil {
 		counter.next = proxy

@@ -5,33 +5,17 @@ package awsrelease
 // and Application Auto Scaling targets, but it starts no task for a
 // service, never registers one in a target group and never fails a
 // deployment (moto/ecs/models.py). So the Cloud talks to moto through
-// ecsProxy, a fault-injecting proxy in front of moto (an HTTP client the
-// SDK sends through) that answers ListTasks and DescribeTasks with the
-// running tasks a service of that desired count would have, each with a
-// private address, and DescribeTargetHealth of the target groups of ECS
-// services with those addresses healthy. In DescribeServices it makes a
-// service's one deployment (moto's never changes: IN_PROGRESS with no
-// task running, its desired count the one the service was created with)
-// COMPLETED with the service's desired count running, as an ECS
-// deployment whose tasks all run; and it can mark a service's deployment
-// FAILED, or answer with deployments that are not steady yet (settle).
-// Everything else goes to moto unchanged.
+// ecsproxy, a fault-injecting proxy in front of moto (an HTTP client the
+// SDK sends through) that answers for tasks, target health and
+// deployments (see its package comment).
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"io"
-	"net/http"
-	"net/url"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,341 +31,20 @@ import (
 
 	elevator "github.com/elevatorhq/elevator"
 	"github.com/elevatorhq/elevator/internal/aws/cloudwatch"
+	"github.com/elevatorhq/elevator/internal/emulator/ecsproxy"
+	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
 	"github.com/elevatorhq/elevator/internal/release"
 )
 
-// ecsProxy is the fault-injecting proxy in front of moto described above.
-type ecsProxy struct {
-	next    aws.HTTPClient
-	ecs     *ecssdk.Client // straight to moto
-	cluster string
-
-	mu     sync.Mutex
-	failed map[string]string // service -> the reason its deployment failed
-	// tasks, when set for a service, are its tasks' last statuses, in
-	// place of desired-count RUNNING ones; a status ending in
-	// "/UNHEALTHY" makes the task's health UNHEALTHY.
-	tasks map[string][]string
-	// settling, when set for a service, are the deployments
-	// DescribeServices answers with, for as many answers as left says.
-	settling map[string]*settling
-	// events are the settling answers given ("settling <service>") and the
-	// UpdateService calls passed on ("update <service>[ desired=<n>]"),
-	// in order.
-	events []string
-}
-
-// settling is how a service's deployments look for a number of answers.
-type settling struct {
-	left        int
-	deployments []proxyDeployment
-	answered    int // answers given with them
-}
-
-// proxyDeployment is a deployment of a service as the proxy tells it.
-type proxyDeployment struct {
-	Status, Rollout  string
-	Running, Desired int
-}
-
-func newECSProxy(cfg aws.Config, cluster string) *ecsProxy {
-	return &ecsProxy{next: http.DefaultClient, ecs: ecssdk.NewFromConfig(cfg), cluster: cluster, failed: map[string]string{}, tasks: map[string][]string{}, settling: map[string]*settling{}}
-}
-
-// settle makes the proxy answer the next n DescribeServices of the
-// service with these deployments, then as a steady service again.
-func (p *ecsProxy) settle(service string, n int, deployments ...proxyDeployment) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.settling[service] = &settling{left: n, deployments: deployments}
-}
-
-// settled returns how many answers the service's settle call was given
-// and how many it has left.
-func (p *ecsProxy) settled(service string) (answered, left int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if s := p.settling[service]; s != nil {
-		return s.answered, s.left
-	}
-	return 0, 0
-}
-
-// log returns the proxy's events so far.
-func (p *ecsProxy) log() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.events)
-}
-
-// fail makes the proxy say the service's primary deployment FAILED.
-func (p *ecsProxy) fail(service, reason string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.failed[service] = reason
-}
-
-func (p *ecsProxy) Do(r *http.Request) (*http.Response, error) {
-	switch op := operation(r); op {
-	case "ListTasks", "DescribeTasks":
-		var in map[string]any
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal(body, &in); err != nil {
-			return nil, err
-		}
-		if op == "ListTasks" {
-			return p.listTasks(r, in)
-		}
-		return p.describeTasks(r, in)
-	case "DescribeTargetHealth":
-		return p.targetHealth(r)
-	case "UpdateService":
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		var in struct {
-			Service      string `json:"service"`
-			DesiredCount *int   `json:"desiredCount"`
-		}
-		if err := json.Unmarshal(body, &in); err != nil {
-			return nil, err
-		}
-		event := "update " + in.Service
-		if in.DesiredCount != nil {
-			event += fmt.Sprintf(" desired=%d", *in.DesiredCount)
-		}
-		p.mu.Lock()
-		p.events = append(p.events, event)
-		p.mu.Unlock()
-	case "DescribeServices":
-		resp, err := p.next.Do(r)
-		if err != nil || resp.StatusCode != http.StatusOK {
-			return resp, err
-		}
-		return p.deployments(resp)
-	}
-	return p.next.Do(r)
-}
-
-// services is what moto has of the cluster's services.
-func (p *ecsProxy) services(ctx context.Context) ([]ecstypes.Service, error) {
-	list, err := p.ecs.ListServices(ctx, &ecssdk.ListServicesInput{Cluster: aws.String(p.cluster)})
-	if err != nil || len(list.ServiceArns) == 0 {
-		return nil, err
-	}
-	var out []ecstypes.Service
-	for arns := list.ServiceArns; len(arns) > 0; {
-		n := min(10, len(arns))
-		d, err := p.ecs.DescribeServices(ctx, &ecssdk.DescribeServicesInput{Cluster: aws.String(p.cluster), Services: arns[:n]})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d.Services...)
-		arns = arns[n:]
-	}
-	return out, nil
-}
-
-// taskIP is the private address of a service's i-th task.
-func taskIP(service string, i int) string {
-	h := fnv.New32a()
-	h.Write([]byte(service))
-	return fmt.Sprintf("10.%d.%d.%d", 100+h.Sum32()%50, h.Sum32()>>8%250, i+1)
-}
-
-// setTasks makes the proxy answer with tasks of these last statuses for
-// the service.
-func (p *ecsProxy) setTasks(service string, statuses ...string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.tasks[service] = statuses
-}
-
-func (p *ecsProxy) listTasks(r *http.Request, in map[string]any) (*http.Response, error) {
-	name, _ := in["serviceName"].(string)
-	arns := []string{}
-	st, _ := in["desiredStatus"].(string)
-	p.mu.Lock()
-	statuses, set := p.tasks[name]
-	p.mu.Unlock()
-	if set {
-		for i, s := range statuses {
-			if (st == "STOPPED") == strings.HasPrefix(s, "STOPPED") {
-				arns = append(arns, fmt.Sprintf("arn:aws:ecs:us-east-1:000000000000:task/%s/%s.%d", p.cluster, name, i))
-			}
-		}
-		return jsonAnswer(r, map[string]any{"taskArns": arns})
-	}
-	if st != "STOPPED" {
-		d, err := p.ecs.DescribeServices(r.Context(), &ecssdk.DescribeServicesInput{Cluster: aws.String(p.cluster), Services: []string{name}})
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range d.Services {
-			if aws.ToString(s.ServiceName) != name || aws.ToString(s.Status) == "INACTIVE" {
-				continue
-			}
-			for i := range int(s.DesiredCount) {
-				arns = append(arns, fmt.Sprintf("arn:aws:ecs:us-east-1:000000000000:task/%s/%s.%d", p.cluster, name, i))
-			}
-		}
-	}
-	return jsonAnswer(r, map[string]any{"taskArns": arns})
-}
-
-func (p *ecsProxy) describeTasks(r *http.Request, in map[string]any) (*http.Response, error) {
-	var tasks []map[string]any
-	list, _ := in["tasks"].([]any)
-	for _, a := range list {
-		arn, _ := a.(string)
-		id := arn[strings.LastIndexByte(arn, '/')+1:]
-		dot := strings.LastIndexByte(id, '.')
-		i, _ := strconv.Atoi(id[dot+1:])
-		status, health := "RUNNING", "HEALTHY"
-		p.mu.Lock()
-		if statuses, ok := p.tasks[id[:dot]]; ok && i < len(statuses) {
-			status, health, _ = strings.Cut(statuses[i], "/")
-			if health == "" {
-				health = "HEALTHY"
-			}
-		}
-		p.mu.Unlock()
-		tasks = append(tasks, map[string]any{
-			"taskArn": arn, "lastStatus": status, "desiredStatus": "RUNNING", "healthStatus": health,
-			"attachments": []any{map[string]any{"type": "ElasticNetworkInterface", "status": "ATTACHED", "details": []any{
-				map[string]any{"name": "privateIPv4Address", "value": taskIP(id[:dot], i)},
-			}}},
-		})
-	}
-	return jsonAnswer(r, map[string]any{"tasks": tasks, "failures": []any{}})
-}
-
-func (p *ecsProxy) targetHealth(r *http.Request) (*http.Response, error) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return nil, err
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, err
-	}
-	tg := form.Get("TargetGroupArn")
-	services, err := p.services(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	var ips []string
-	ours := false
-	for _, s := range services {
-		for _, lb := range s.LoadBalancers {
-			if aws.ToString(lb.TargetGroupArn) != tg {
-				continue
-			}
-			ours = true
-			if aws.ToString(s.Status) == "INACTIVE" {
-				continue
-			}
-			for i := range int(s.DesiredCount) {
-				ips = append(ips, taskIP(aws.ToString(s.ServiceName), i))
-			}
-		}
-	}
-	if !ours {
-		return p.next.Do(r)
-	}
-	var b strings.Builder
-	b.WriteString(`<DescribeTargetHealthResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"><DescribeTargetHealthResult><TargetHealthDescriptions>`)
-	for _, ip := range ips {
-		fmt.Fprintf(&b, `<member><Target><Id>%s</Id><Port>8080</Port></Target><TargetHealth><State>healthy</State></TargetHealth></member>`, ip)
-	}
-	b.WriteString(`</TargetHealthDescriptions></DescribeTargetHealthResult><ResponseMetadata><RequestId>proxy</RequestId></ResponseMetadata></DescribeTargetHealthResponse>`)
-	return answer(r, "text/xml", []byte(b.String())), nil
-}
-
-func (p *ecsProxy) deployments(resp *http.Response) (*http.Response, error) {
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	var out map[string]any
-	if err := json.Unmarshal(body, &out); err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	services, _ := out["services"].([]any)
-	for _, s := range services {
-		m, _ := s.(map[string]any)
-		name := fmt.Sprint(m["serviceName"])
-		deps, _ := m["deployments"].([]any)
-		if len(deps) == 0 {
-			continue
-		}
-		d, _ := deps[0].(map[string]any)
-		desired := m["desiredCount"]
-		d["desiredCount"], d["runningCount"], d["pendingCount"], d["rolloutState"] = desired, desired, 0, "COMPLETED"
-		d["rolloutStateReason"] = fmt.Sprintf("ECS deployment %v completed.", d["id"])
-		if st := p.settling[name]; st != nil && st.left > 0 {
-			st.left--
-			st.answered++
-			p.events = append(p.events, "settling "+name)
-			deps = nil
-			for i, x := range st.deployments {
-				deps = append(deps, map[string]any{"id": fmt.Sprintf("ecs-svc/%d", i), "status": x.Status, "rolloutState": x.Rollout,
-					"runningCount": x.Running, "desiredCount": x.Desired, "taskDefinition": m["taskDefinition"]})
-			}
-			m["deployments"] = deps
-		}
-		if reason, ok := p.failed[name]; ok {
-			for _, x := range deps {
-				if d, _ := x.(map[string]any); d["status"] == "PRIMARY" {
-					d["rolloutState"], d["rolloutStateReason"] = "FAILED", reason
-				}
-			}
-		}
-	}
-	p.mu.Unlock()
-	if body, err = json.Marshal(out); err != nil {
-		return nil, err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	resp.ContentLength = int64(len(body))
-	resp.Header.Del("Content-Length")
-	return resp, nil
-}
-
-func jsonAnswer(r *http.Request, v any) (*http.Response, error) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return answer(r, "application/x-amz-json-1.1", body), nil
-}
-
-func answer(r *http.Request, contentType string, body []byte) *http.Response {
-	return &http.Response{
-		StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header:        http.Header{"Content-Type": []string{contentType}, "X-Amzn-Requestid": []string{"proxy"}},
-		Body:          io.NopCloser(bytes.NewReader(body)),
-		ContentLength: int64(len(body)), Request: r,
-	}
-}
-
 // ecsWorld is one region of a world with the orbit's ECS cluster, an app's
 // web service (a security group and a target group of TargetType ip, and a
-// second for tests) and a Cloud that reaches moto through an ecsProxy.
+// second for tests) and a Cloud that reaches moto through an ecsproxy.Proxy.
 type ecsWorld struct {
 	*world
 	region       string
 	cluster      string
 	sg, tg, test string
-	proxy        *ecsProxy
+	proxy        *ecsproxy.Proxy
 	cloud        *Cloud
 }
 
@@ -416,7 +79,7 @@ func newECSWorld(t testing.TB) *ecsWorld {
 		}
 		*p = aws.ToString(tg.TargetGroups[0].TargetGroupArn)
 	}
-	w.proxy = newECSProxy(cfg, w.cluster)
+	w.proxy = ecsproxy.New(emulatortest.Endpoint(), cfg.Credentials)
 	via := cfg.Copy()
 	via.HTTPClient = w.proxy
 	w.cloud = NewCloud(via)
@@ -688,7 +351,7 @@ func TestAnECSServiceWhoseDeploymentFailedSaysWhy(t *testing.T) {
 	if g := w.groups(t)[spec.Name]; g.Failed != "" {
 		t.Fatalf("failed before the proxy says so: %q", g.Failed)
 	}
-	w.proxy.fail(spec.Name, "ECS deployment circuit breaker: tasks failed to start.")
+	w.proxy.Fail(spec.Name, "ECS deployment circuit breaker: tasks failed to start.")
 	if g := w.groups(t)[spec.Name]; g.Failed != "ECS deployment circuit breaker: tasks failed to start." {
 		t.Errorf("Failed %q", g.Failed)
 	}
@@ -780,14 +443,14 @@ func TestTheEngineReleasesAnECSServiceAndTheNextReplacesIt(t *testing.T) {
 	// (scales the first service to 0) only once it is.
 	second := w.release("2")
 	next := release.GroupName(second, "web")
-	w.proxy.settle(next, 3, proxyDeployment{Status: "PRIMARY", Rollout: "IN_PROGRESS", Running: 0, Desired: 1})
+	w.proxy.Settle(next, 3, ecsproxy.Deployment{Status: "PRIMARY", Rollout: "IN_PROGRESS", Running: 0, Desired: 1})
 	if rec := w.run(t, e, second); rec.State != elevator.StateSuccess {
 		t.Fatalf("second release: %s (%s)", rec.State, rec.Error)
 	}
-	if answered, left := w.proxy.settled(next); answered != 3 || left != 0 {
+	if answered, left := w.proxy.Settled(next); answered != 3 || left != 0 {
 		t.Errorf("settling answers given %d, left %d; want 3 and 0", answered, left)
 	}
-	log := w.proxy.log()
+	log := w.proxy.Log()
 	cut := slices.Index(log, "update "+name+" desired=0")
 	if cut < 0 || slices.Contains(log[cut:], "settling "+next) {
 		t.Errorf("cut over while the new service was settling, or never: %q", log)
@@ -811,7 +474,7 @@ func TestAServicesTasksAreInstancesByTheirLifecycleWithStoppedOnesTerminated(t *
 		t.Fatal(err)
 	}
 	statuses := []string{"PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "RUNNING/UNHEALTHY", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED", "STOPPED"}
-	w.proxy.setTasks(spec.Name, statuses...)
+	w.proxy.SetTasks(spec.Name, statuses...)
 	g := w.groups(t)[spec.Name]
 	var got []string
 	for _, in := range g.Instances {
@@ -840,13 +503,13 @@ func TestAnECSServiceSettlesWhileItsDeploymentIsNotSteady(t *testing.T) {
 	if g := w.groups(t)[spec.Name]; g.Settling != "" || g.Failed != "" {
 		t.Fatalf("a steady service: settling %q, failed %q", g.Settling, g.Failed)
 	}
-	w.proxy.settle(spec.Name, 1,
-		proxyDeployment{Status: "PRIMARY", Rollout: "IN_PROGRESS", Running: 1, Desired: 3},
-		proxyDeployment{Status: "ACTIVE", Rollout: "COMPLETED", Running: 2, Desired: 2})
+	w.proxy.Settle(spec.Name, 1,
+		ecsproxy.Deployment{Status: "PRIMARY", Rollout: "IN_PROGRESS", Running: 1, Desired: 3},
+		ecsproxy.Deployment{Status: "ACTIVE", Rollout: "COMPLETED", Running: 2, Desired: 2})
 	if g := w.groups(t)[spec.Name]; g.Settling != "2 deployments: PRIMARY IN_PROGRESS, 1 of 3 tasks running" {
 		t.Errorf("two deployments: settling %q", g.Settling)
 	}
-	w.proxy.settle(spec.Name, 1, proxyDeployment{Status: "PRIMARY", Rollout: "IN_PROGRESS", Running: 2, Desired: 3})
+	w.proxy.Settle(spec.Name, 1, ecsproxy.Deployment{Status: "PRIMARY", Rollout: "IN_PROGRESS", Running: 2, Desired: 3})
 	if g := w.groups(t)[spec.Name]; g.Settling != "deployment IN_PROGRESS: 2 of 3 tasks running" {
 		t.Errorf("one deployment in progress: settling %q", g.Settling)
 	}
@@ -855,10 +518,10 @@ func TestAnECSServiceSettlesWhileItsDeploymentIsNotSteady(t *testing.T) {
 	}
 	// A failed primary deployment fails the service whether or not
 	// another deployment is left.
-	w.proxy.fail(spec.Name, "ECS deployment circuit breaker: tasks failed to start.")
-	w.proxy.settle(spec.Name, 1,
-		proxyDeployment{Status: "ACTIVE", Rollout: "COMPLETED", Running: 2, Desired: 2},
-		proxyDeployment{Status: "PRIMARY", Rollout: "IN_PROGRESS", Running: 0, Desired: 2})
+	w.proxy.Fail(spec.Name, "ECS deployment circuit breaker: tasks failed to start.")
+	w.proxy.Settle(spec.Name, 1,
+		ecsproxy.Deployment{Status: "ACTIVE", Rollout: "COMPLETED", Running: 2, Desired: 2},
+		ecsproxy.Deployment{Status: "PRIMARY", Rollout: "IN_PROGRESS", Running: 0, Desired: 2})
 	if g := w.groups(t)[spec.Name]; g.Failed != "ECS deployment circuit breaker: tasks failed to start." ||
 		g.Settling != "2 deployments: PRIMARY FAILED, 0 of 2 tasks running" {
 		t.Errorf("failed: %q, settling %q", g.Failed, g.Settling)
