@@ -17,16 +17,19 @@ package cli_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	ecssdk "github.com/aws/aws-sdk-go-v2/service/ecs"
 	elbv2sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
 	domain "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/emulator/ecsproxy"
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
 )
 
@@ -44,27 +47,29 @@ services:
 // pull their images through its NAT gateway.
 const mixedOrbit = "regions:\n  us-east-1: {}\n  eu-west-1: {}\nnetwork: {nat: single}\necs: {}\n"
 
-// mixedReleasable brings up the mixed app's orbit and app through the
-// command line at endpoint, allows its images, and returns the flags that
-// name them.
-func mixedReleasable(t *testing.T, endpoint, app string) (acct *emulatortest.Account, orbit string, flags []string) {
+// mixedReleasable brings up the app's orbit and app through the command
+// line, in an account of the test's own, with its AWS calls going through
+// an ECS proxy (see ecsEndpoint); it allows the app's images, and returns
+// the proxy's address and the flags that name orbit and app.
+func mixedReleasable(t *testing.T, app string) (acct *emulatortest.Account, endpoint, orbit string, flags []string) {
 	t.Helper()
 	acct = inAccount(t)
+	endpoint = ecsEndpoint(t, acct)
 	orbitFile, orbit := manifest(t, mixedOrbit)
 	appFile := filepath.Join(filepath.Dir(orbitFile), "app.yml")
 	if err := os.WriteFile(appFile, []byte(app), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	mustSucceed(t, run(t, endpoint, "", "orbit", "up", "-f", orbitFile))
+	t.Log("orbit up")
 	flags = []string{"-f", appFile, "--orbit", orbit, "--orbit-file", orbitFile}
 	mustSucceed(t, run(t, endpoint, "", append([]string{"app", "up", "--poll-interval", "100ms"}, flags...)...))
 	mustSucceed(t, run(t, endpoint, "", append([]string{"image", "allow"}, flags...)...))
-	return acct, orbit, flags
+	return acct, endpoint, orbit, flags
 }
 
 func TestAMixedAppReleasesBothKindsInOneReleaseInEveryRegion(t *testing.T) {
-	endpoint := ecsEndpoint(t)
-	acct, orbit, flags := mixedReleasable(t, endpoint, mixedApp)
+	acct, endpoint, orbit, flags := mixedReleasable(t, mixedApp)
 	deploy := func(version string, extra ...string) result {
 		t.Helper()
 		r := run(t, endpoint, "", append(append([]string{"deploy", "--version", version, "--poll-interval", "100ms"}, extra...), flags...)...)
@@ -143,8 +148,12 @@ func TestAMixedAppReleasesBothKindsInOneReleaseInEveryRegion(t *testing.T) {
 	lockIsFree(t, orbit, flags)
 }
 
-// ecsEndpoint is where the test's command line sends its AWS calls.
-func ecsEndpoint(t *testing.T) string {
+// ecsEndpoint starts an ecsproxy.Proxy in front of the package's moto,
+// reaching it as acct, and returns its address for the command line's
+// --endpoint-url. The server stops when the test ends.
+func ecsEndpoint(t *testing.T, acct *emulatortest.Account) string {
 	t.Helper()
-	return emulatortest.Endpoint()
+	srv := httptest.NewServer(ecsproxy.New(emulatortest.Endpoint(), credentials.NewStaticCredentialsProvider(acct.AccessKeyID, acct.SecretAccessKey, "")))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
