@@ -61,7 +61,6 @@ func mixedReleasable(t *testing.T, app string) (acct *emulatortest.Account, endp
 		t.Fatal(err)
 	}
 	mustSucceed(t, run(t, endpoint, "", "orbit", "up", "-f", orbitFile))
-	t.Log("orbit up")
 	flags = []string{"-f", appFile, "--orbit", orbit, "--orbit-file", orbitFile}
 	mustSucceed(t, run(t, endpoint, "", append([]string{"app", "up", "--poll-interval", "100ms"}, flags...)...))
 	mustSucceed(t, run(t, endpoint, "", append([]string{"image", "allow"}, flags...)...))
@@ -138,7 +137,7 @@ func TestAMixedAppReleasesBothKindsInOneReleaseInEveryRegion(t *testing.T) {
 		t.Errorf("second record (json) does not say Success replacing %s:\n%s", firstID, second.stdout)
 	}
 
-	status := run(t, endpoint, "", "release", "status", secondID, "--app", "shop", "--orbit", orbit, "--orbit-file", flags[5])
+	status := run(t, endpoint, "", "release", "status", secondID, "--orbit", orbit, "--orbit-file", flags[5])
 	mustSucceed(t, status)
 	for _, want := range []string{"ECS service " + name("web", secondID) + " (cluster " + cluster + ")", name("worker", secondID), "us-east-1", "eu-west-1", "Success"} {
 		if !strings.Contains(status.stdout, want) {
