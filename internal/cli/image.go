@@ -141,6 +141,9 @@ machine images the manifest selects).`,
 				if a != nil {
 					ids = nil
 					for _, svc := range a.Services {
+						if svc.Runtime.ECS != nil {
+							continue // its tasks run a container image: no machine image to allow
+						}
 						id, err := svc.AMI.Resolve(ctx, elevator.ImageSources{Images: ec2.New(cfg), Parameters: ssm.New(cfg)})
 						if err != nil {
 							return err
