@@ -17,17 +17,13 @@ package cli_test
 // are the engine's polling and the requests' round trips, not AWS's.
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/elevatorhq/elevator/internal/cli"
 	"github.com/elevatorhq/elevator/internal/emulator/ecsproxy"
 	"github.com/elevatorhq/elevator/internal/emulator/emulatortest"
 	"github.com/elevatorhq/elevator/internal/orbit/orbittest"
@@ -66,51 +62,6 @@ func benchMixedDeployCalls(b *testing.B, app string) {
 	b.Cleanup(ecs.Close)
 	counter := startCountingProxy(b, ecs.URL)
 
-	dir := b.TempDir()
 	orbit := fmt.Sprintf("mixed-%d", time.Now().UnixNano()%1e6)
-	orbitFile := filepath.Join(dir, "orbit.yml")
-	appFile := filepath.Join(dir, "app.yml")
-	write := func(path, body string) {
-		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
-	write(orbitFile, "name: "+orbit+"\n"+mixedOrbit)
-	write(appFile, app)
-	run := func(args ...string) {
-		b.Helper()
-		args = append(args, "--endpoint-url", counter.url)
-		var stdout, stderr strings.Builder
-		if code := cli.Run(context.Background(), args, strings.NewReader(""), &stdout, &stderr); code != 0 {
-			b.Fatalf("elevator %s: exit %d\n%s%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
-		}
-	}
-	flags := []string{"-f", appFile, "--orbit", orbit, "--orbit-file", orbitFile}
-	run("orbit", "up", "-f", orbitFile, "--poll-interval", "100ms")
-	run(append([]string{"app", "up", "--poll-interval", "100ms"}, flags...)...)
-	run(append([]string{"image", "allow"}, flags...)...)
-
-	// Each iteration releases a new app of its own: its first release, then
-	// a second that replaces the first's.
-	for i := range b.N {
-		if i > 0 {
-			b.StopTimer()
-			write(appFile, strings.Replace(app, "name: shop", fmt.Sprintf("name: shop%d", i), 1))
-			run(append([]string{"app", "up", "--poll-interval", "100ms"}, flags...)...)
-			run(append([]string{"image", "allow"}, flags...)...)
-			b.StartTimer()
-		}
-		for _, which := range []string{"first", "second"} {
-			counter.reset()
-			start := time.Now()
-			run(append([]string{"deploy", "--version", fmt.Sprintf("1.0.%d-%s", i, which), "--poll-interval", "100ms", "-o", "json"}, flags...)...)
-			took := time.Since(start)
-			total, ops := counter.counts()
-			b.ReportMetric(float64(total), which+"-requests")
-			b.ReportMetric(took.Seconds(), which+"-s")
-			if i == 0 {
-				b.Logf("%s release: %d requests in %s: %s", which, total, took.Round(time.Millisecond), ops)
-			}
-		}
-	}
+	measureDeploys(b, counter, orbit, mixedOrbit, app, "")
 }

@@ -203,19 +203,7 @@ func TestAppGolden(t *testing.T) {
 			}
 		})
 	}
-	files, _ := filepath.Glob(filepath.Join("testdata", appGoldenPrefix+"*.golden.yml"))
-	for _, f := range files {
-		if want[f] {
-			continue
-		}
-		if *update {
-			if err := os.Remove(f); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		t.Errorf("%s is stale: no app golden case compiles to it (run with -update to remove it)", f)
-	}
+	checkStale(t, appGoldenPrefix, want, "app golden case")
 }
 
 // TestAppGoldenStacks checks what the golden templates do not show: the

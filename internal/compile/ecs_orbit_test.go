@@ -2,8 +2,6 @@ package compile
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -39,21 +37,10 @@ func ecsFacts(region string) ECSFacts {
 
 func ecsCases(t *testing.T) []ecsCase {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "ecs", "*.orbit.yml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no testdata/ecs/*.orbit.yml: %v", err)
-	}
 	var cases []ecsCase
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		o, err := loadOrbit(file, data)
-		if err != nil {
-			t.Fatalf("load %s:\n%v", file, err)
-		}
-		c := ecsCase{name: strings.TrimSuffix(filepath.Base(file), ".orbit.yml"), orbit: o, facts: map[string]ECSFacts{}}
+	for _, oc := range orbitCases(t, "ecs") {
+		file, o := oc.file, oc.orbit
+		c := ecsCase{name: oc.name, orbit: o, facts: map[string]ECSFacts{}}
 		if !strings.HasPrefix(c.name, ecsGoldenPrefix) {
 			t.Fatalf("%s: an ECS case's name must start with %q", file, ecsGoldenPrefix)
 		}
@@ -90,19 +77,7 @@ func TestECSGolden(t *testing.T) {
 	}
 	// A golden file no case writes any more (a region or a case dropped)
 	// is stale.
-	files, _ := filepath.Glob(filepath.Join("testdata", ecsGoldenPrefix+"*.golden.yml"))
-	for _, f := range files {
-		if want[f] {
-			continue
-		}
-		if *update {
-			if err := os.Remove(f); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		t.Errorf("%s is stale: no ECS golden case compiles to it (run with -update to remove it)", f)
-	}
+	checkStale(t, ecsGoldenPrefix, want, "ECS golden case")
 }
 
 // TestECSStacksTakeTheirValuesAsParameters checks what the golden

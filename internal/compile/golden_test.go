@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -23,6 +24,58 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden.yml from what
 // place that knows how: the rest of the harness only sees the Orbit.
 func loadOrbit(file string, data []byte) (*elevator.Orbit, error) {
 	return manifest.ParseOrbit(file, data)
+}
+
+// orbitCase is one <dir>/<name>.orbit.yml of testdata, loaded.
+type orbitCase struct {
+	file, name string
+	orbit      *elevator.Orbit
+}
+
+// orbitCases loads every testdata/<dir>/*.orbit.yml ("" for testdata
+// itself), failing t when there is none or one does not load.
+func orbitCases(t testing.TB, dir string) []orbitCase {
+	t.Helper()
+	pattern := filepath.Join("testdata", dir, "*.orbit.yml")
+	files, err := filepath.Glob(pattern)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no %s: %v", pattern, err)
+	}
+	var cases []orbitCase
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := loadOrbit(file, data)
+		if err != nil {
+			t.Fatalf("load %s:\n%v", file, err)
+		}
+		cases = append(cases, orbitCase{file: file, name: strings.TrimSuffix(filepath.Base(file), ".orbit.yml"), orbit: o})
+	}
+	return cases
+}
+
+// checkStale reports as stale, or removes with -update, each
+// testdata/<prefix>*.golden.yml that is not in want and whose name starts
+// with none of others (the prefixes of other tests' golden files). what
+// names the cases in the message.
+func checkStale(t *testing.T, prefix string, want map[string]bool, what string, others ...string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join("testdata", prefix+"*.golden.yml"))
+	for _, f := range files {
+		base := filepath.Base(f)
+		if want[f] || slices.ContainsFunc(others, func(p string) bool { return strings.HasPrefix(base, p) }) {
+			continue
+		}
+		if *update {
+			if err := os.Remove(f); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		t.Errorf("%s is stale: no %s compiles to it (run with -update to remove it)", f, what)
+	}
 }
 
 // goldenFacts are the facts "looked up in AWS" for each golden case, by case
@@ -60,25 +113,13 @@ type goldenCase struct {
 
 func goldenCases(t testing.TB) []goldenCase {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "*.orbit.yml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no testdata/*.orbit.yml: %v", err)
-	}
 	var cases []goldenCase
-	for _, file := range files {
-		data, err := os.ReadFile(file)
+	for _, oc := range orbitCases(t, "") {
+		c := goldenCase{name: oc.name, orbit: oc.orbit, facts: factsFor(oc.name, oc.orbit)}
+		var err error
+		c.stacks, err = OrbitStacks(oc.orbit, c.facts)
 		if err != nil {
-			t.Fatal(err)
-		}
-		o, err := loadOrbit(file, data)
-		if err != nil {
-			t.Fatalf("load %s:\n%v", file, err)
-		}
-		name := strings.TrimSuffix(filepath.Base(file), ".orbit.yml")
-		c := goldenCase{name: name, orbit: o, facts: factsFor(name, o)}
-		c.stacks, err = OrbitStacks(o, c.facts)
-		if err != nil {
-			t.Fatalf("compile %s:\n%v", file, err)
+			t.Fatalf("compile %s:\n%v", oc.file, err)
 		}
 		cases = append(cases, c)
 	}
@@ -167,20 +208,9 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
-	// A golden file no case writes any more is stale.
-	files, _ := filepath.Glob(filepath.Join("testdata", "*.golden.yml"))
-	for _, f := range files {
-		if base := filepath.Base(f); want[f] || strings.HasPrefix(base, appGoldenPrefix) || strings.HasPrefix(base, notifyGoldenPrefix) || strings.HasPrefix(base, ecsGoldenPrefix) {
-			continue // app, notifications and ECS golden files are their own tests'
-		}
-		if *update {
-			if err := os.Remove(f); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		t.Errorf("%s is stale: no golden case compiles to it (run with -update to remove it)", f)
-	}
+	// A golden file no case writes any more is stale; app, notifications
+	// and ECS golden files are their own tests'.
+	checkStale(t, "", want, "golden case", appGoldenPrefix, notifyGoldenPrefix, ecsGoldenPrefix)
 }
 
 // yamlDiff compares two YAML (or JSON) documents by value, and describes

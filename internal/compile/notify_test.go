@@ -1,8 +1,6 @@
 package compile
 
 import (
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -41,25 +39,15 @@ func notifyFacts(o *elevator.Orbit, region string) NotificationsFacts {
 
 func notifyCases(t *testing.T) []notifyCase {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "notify", "*.orbit.yml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no testdata/notify/*.orbit.yml: %v", err)
-	}
 	var cases []notifyCase
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		o, err := loadOrbit(file, data)
-		if err != nil {
-			t.Fatalf("load %s:\n%v", file, err)
-		}
+	for _, oc := range orbitCases(t, "notify") {
+		file, o := oc.file, oc.orbit
 		r := &o.Regions[0]
-		c := notifyCase{name: strings.TrimSuffix(filepath.Base(file), ".orbit.yml"), orbit: o, facts: notifyFacts(o, r.Name)}
+		c := notifyCase{name: oc.name, orbit: o, facts: notifyFacts(o, r.Name)}
 		if !strings.HasPrefix(c.name, notifyGoldenPrefix) {
 			t.Fatalf("%s: a notifications case's name must start with %q", file, notifyGoldenPrefix)
 		}
+		var err error
 		if c.stack, err = NotificationsStack(o, r, c.facts); err != nil {
 			t.Fatalf("compile %s: %v", file, err)
 		}

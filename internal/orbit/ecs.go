@@ -227,13 +227,9 @@ func (s *Service) planECS(ctx context.Context, o *elevator.Orbit, images map[str
 		if err != nil {
 			return err
 		}
-		e := s.engine(c)
-		p, err := e.Plan(ctx, spec(st))
-		if err != nil {
-			return err
-		}
+		p, err := previewStack(ctx, s.engine(c), st)
 		plans[i] = p
-		return e.Discard(ctx, p)
+		return err
 	})
 	return nonNilPlans(plans), err
 }
@@ -254,10 +250,7 @@ func (s *Service) upECS(ctx context.Context, o *elevator.Orbit, r *elevator.Regi
 			return p, nil, err
 		}
 		s.Progress.Note(r.Name, name+": the orbit has no ecs section; deleting the stack and its cluster")
-		res, err := e.Delete(ctx, name)
-		if res != nil {
-			res.Changes = len(p.Changes)
-		}
+		res, err := deleteStack(ctx, e, name, p)
 		return p, res, err
 	}
 	f, ready, err := s.ecsFacts(ctx, o, r, c, ami)
@@ -282,15 +275,7 @@ func (s *Service) upECS(ctx context.Context, o *elevator.Orbit, r *elevator.Regi
 			return p, nil, err
 		}
 	}
-	if p.NoChanges {
-		s.Progress.Note(r.Name, name+": no changes")
-	} else {
-		s.Progress.Note(r.Name, fmt.Sprintf("%s: applying %d change(s)", name, len(p.Changes)))
-	}
-	res, err := e.Execute(ctx, p)
-	if err != nil {
-		_ = e.Discard(context.WithoutCancel(ctx), p)
-	}
+	res, err := s.executePlan(ctx, e, r.Name, name, p)
 	return p, res, err
 }
 

@@ -182,13 +182,9 @@ func (s *Service) planNotifications(ctx context.Context, o *elevator.Orbit) ([]*
 		if err != nil {
 			return err
 		}
-		e := s.engine(c)
-		p, err := e.Plan(ctx, spec(st))
-		if err != nil {
-			return err
-		}
+		p, err := previewStack(ctx, s.engine(c), st)
 		plans[i] = p
-		return e.Discard(ctx, p)
+		return err
 	})
 	return nonNilPlans(plans), err
 }
@@ -207,10 +203,7 @@ func (s *Service) upNotifications(ctx context.Context, o *elevator.Orbit, r *ele
 			return nil, nil, err
 		}
 		s.Progress.Note(r.Name, name+": no severity has pagerduty or slack; deleting the stack")
-		res, err := e.Delete(ctx, name)
-		if res != nil {
-			res.Changes = len(p.Changes)
-		}
+		res, err := deleteStack(ctx, e, name, p)
 		return p, res, err
 	}
 	f, ready, err := s.notificationsFacts(ctx, o, c, code)
@@ -242,15 +235,7 @@ func (s *Service) upNotifications(ctx context.Context, o *elevator.Orbit, r *ele
 	if err != nil {
 		return nil, nil, err
 	}
-	if p.NoChanges {
-		s.Progress.Note(r.Name, name+": no changes")
-	} else {
-		s.Progress.Note(r.Name, fmt.Sprintf("%s: applying %d change(s)", name, len(p.Changes)))
-	}
-	res, err := e.Execute(ctx, p)
-	if err != nil {
-		_ = e.Discard(context.WithoutCancel(ctx), p)
-	}
+	res, err := s.executePlan(ctx, e, r.Name, name, p)
 	return p, res, err
 }
 
@@ -332,6 +317,43 @@ func additionPlan(o *elevator.Orbit, r *elevator.Region) (*apply.Plan, error) {
 		return nil, err
 	}
 	return stackAdditionPlan(st), nil
+}
+
+// previewStack makes and discards a change set for st, returning the plan
+// it showed. It returns a nil plan when the change set could not be made,
+// and the plan with the error when it could not be discarded.
+func previewStack(ctx context.Context, e *apply.Engine, st compile.Stack) (*apply.Plan, error) {
+	p, err := e.Plan(ctx, spec(st))
+	if err != nil {
+		return nil, err
+	}
+	return p, e.Discard(ctx, p)
+}
+
+// deleteStack deletes the stack name, whose removal plan is p, and counts
+// p's changes in the result.
+func deleteStack(ctx context.Context, e *apply.Engine, name string, p *apply.Plan) (*apply.Result, error) {
+	res, err := e.Delete(ctx, name)
+	if res != nil {
+		res.Changes = len(p.Changes)
+	}
+	return res, err
+}
+
+// executePlan applies the change set p of the stack name in region,
+// saying how many changes it makes, and discards the change set when
+// applying it fails.
+func (s *Service) executePlan(ctx context.Context, e *apply.Engine, region, name string, p *apply.Plan) (*apply.Result, error) {
+	if p.NoChanges {
+		s.Progress.Note(region, name+": no changes")
+	} else {
+		s.Progress.Note(region, fmt.Sprintf("%s: applying %d change(s)", name, len(p.Changes)))
+	}
+	res, err := e.Execute(ctx, p)
+	if err != nil {
+		_ = e.Discard(context.WithoutCancel(ctx), p)
+	}
+	return res, err
 }
 
 // stackAdditionPlan lists what creating st adds.

@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -153,7 +154,7 @@ func (c *Client) RegisterTaskDefinition(ctx context.Context, in TaskDefinitionIn
 			ContainerPort: aws.Int32(int32(p.Container)), HostPort: aws.Int32(int32(p.Container)), Protocol: proto,
 		})
 	}
-	for _, k := range sortedKeys(in.Env) {
+	for _, k := range slices.Sorted(maps.Keys(in.Env)) {
 		cd.Environment = append(cd.Environment, ecstypes.KeyValuePair{Name: aws.String(k), Value: aws.String(in.Env[k])})
 	}
 	for _, s := range in.Secrets {
@@ -711,7 +712,7 @@ func (c *Client) fail(doing, kind, name string, err error) error {
 
 func tags(m map[string]string) []ecstypes.Tag {
 	var out []ecstypes.Tag
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, ecstypes.Tag{Key: aws.String(k), Value: aws.String(m[k])})
 	}
 	return out
@@ -733,13 +734,4 @@ func optional(s string) *string {
 		return nil
 	}
 	return aws.String(s)
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

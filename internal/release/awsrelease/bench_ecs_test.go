@@ -17,6 +17,7 @@ package awsrelease
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -78,39 +79,11 @@ func benchOneService(b *testing.B, w *world, proxy *ecsproxy.Proxy, release func
 	c := w.cfg(w.regions[0])
 	c.HTTPClient = counter
 	e := w.engine(w.backend(c), "bench")
-	if rec := w.run(b, e, release("0")); rec.State != elevator.StateSuccess {
-		b.Fatalf("first release: %s (%s)", rec.State, rec.Error)
-	}
-	counter.reset()
-	engineCalls := 0
-	b.ResetTimer()
-	start := time.Now()
-	for i := range b.N {
-		rec := w.run(b, e, release(fmt.Sprint(i+1)))
-		if rec.State != elevator.StateSuccess {
-			b.Fatalf("release %d: %s (%s)", i+1, rec.State, rec.Error)
-		}
-		for _, n := range rec.Calls {
-			engineCalls += n
-		}
-	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	ops := counter.reset()
-	total := 0
-	var names []string
-	for op, n := range ops {
-		total += n
-		names = append(names, op)
-	}
-	slices.Sort(names)
+	f := measureReleases(b, w, e, counter, func(i int) *elevator.Release { return release(fmt.Sprint(i)) })
 	n := float64(b.N)
-	b.ReportMetric(elapsed.Seconds()/n, "s/op")
-	b.ReportMetric(float64(engineCalls)/n, "calls/op")
-	b.ReportMetric(float64(total)/n, "http/op")
 	var by []string
-	for _, op := range names {
-		by = append(by, fmt.Sprintf("%s=%.1f", op, float64(ops[op])/n))
+	for _, op := range slices.Sorted(maps.Keys(f.ops)) {
+		by = append(by, fmt.Sprintf("%s=%.1f", op, float64(f.ops[op])/n))
 	}
-	b.Logf("per release: %.2f s, %.0f engine calls, %.0f HTTP calls: %v", elapsed.Seconds()/n, float64(engineCalls)/n, float64(total)/n, by)
+	b.Logf("per release: %.2f s, %.0f engine calls, %.0f HTTP calls: %v", f.elapsed.Seconds()/n, float64(f.engineCalls)/n, float64(f.http)/n, by)
 }

@@ -28,6 +28,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	elevator "github.com/elevatorhq/elevator"
+	"github.com/elevatorhq/elevator/internal/release"
 )
 
 var benchRegions = []string{"us-east-1", "eu-west-1", "ap-southeast-2"}
@@ -65,35 +66,54 @@ func benchRelease(b *testing.B, services int, regions []string, unrelated int) {
 		cfgs = append(cfgs, c)
 	}
 	e := w.engine(w.backend(cfgs...), "bench")
-	if rec := w.run(b, e, w.release(a, "0")); rec.State != elevator.StateSuccess {
+	f := measureReleases(b, w, e, counter, func(i int) *elevator.Release { return w.release(a, fmt.Sprint(i)) })
+	b.ReportMetric(float64(f.ops["DescribeAutoScalingGroups"])/float64(b.N), "describe-asg/op")
+	b.Logf("HTTP calls by operation over %d release(s): %v", b.N, f.ops)
+}
+
+// releaseFigures are what b.N measured releases took: wall time, the
+// engine's calls of its interfaces, and the SDK's HTTP calls, in all and
+// by operation.
+type releaseFigures struct {
+	elapsed     time.Duration
+	engineCalls int
+	http        int
+	ops         map[string]int
+}
+
+// measureReleases runs release(0) with e, then release(1) to release(b.N)
+// on the clock, each replacing the one before, failing b when one does not
+// succeed. It reports s/op, calls/op and http/op, the HTTP calls counted
+// by counter, and returns the figures.
+func measureReleases(b *testing.B, w *world, e *release.Engine, counter *countingClient, rel func(i int) *elevator.Release) releaseFigures {
+	b.Helper()
+	if rec := w.run(b, e, rel(0)); rec.State != elevator.StateSuccess {
 		b.Fatalf("first release: %s (%s)", rec.State, rec.Error)
 	}
 	counter.reset()
-	engineCalls := 0
+	var f releaseFigures
 	b.ResetTimer()
 	start := time.Now()
 	for i := range b.N {
-		rec := w.run(b, e, w.release(a, fmt.Sprint(i+1)))
+		rec := w.run(b, e, rel(i+1))
 		if rec.State != elevator.StateSuccess {
 			b.Fatalf("release %d: %s (%s)", i+1, rec.State, rec.Error)
 		}
 		for _, n := range rec.Calls {
-			engineCalls += n
+			f.engineCalls += n
 		}
 	}
-	elapsed := time.Since(start)
+	f.elapsed = time.Since(start)
 	b.StopTimer()
-	ops := counter.reset()
-	total := 0
-	for _, n := range ops {
-		total += n
+	f.ops = counter.reset()
+	for _, n := range f.ops {
+		f.http += n
 	}
 	n := float64(b.N)
-	b.ReportMetric(elapsed.Seconds()/n, "s/op")
-	b.ReportMetric(float64(engineCalls)/n, "calls/op")
-	b.ReportMetric(float64(total)/n, "http/op")
-	b.ReportMetric(float64(ops["DescribeAutoScalingGroups"])/n, "describe-asg/op")
-	b.Logf("HTTP calls by operation over %d release(s): %v", b.N, ops)
+	b.ReportMetric(f.elapsed.Seconds()/n, "s/op")
+	b.ReportMetric(float64(f.engineCalls)/n, "calls/op")
+	b.ReportMetric(float64(f.http)/n, "http/op")
+	return f
 }
 
 // unrelatedGroups makes n groups of another app in region, with no
