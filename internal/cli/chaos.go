@@ -150,8 +150,9 @@ type chaosRun struct {
 	terminateFake func(ctx context.Context, region, group, id string) error
 	describeFake  func(ctx context.Context, region, name string) (autoscaling.Group, error)
 	// services lists each region's groups and ECS services (a
-	// release.Cloud): chaos reads it for the apps whose current release
-	// runs ECS services, to name those it leaves alone.
+	// release.Cloud), in an orbit with an ECS cluster: chaos reads it for
+	// the apps whose current release runs ECS services, to name those it
+	// leaves alone.
 	services map[string]groupLister
 	// groupsFake and releasesFake, in tests, list Auto Scaling Groups
 	// and an app's releases instead of AWS.
@@ -217,7 +218,11 @@ func (o *chaosOptions) start(ctx context.Context) (*chaosRun, error) {
 			return nil, err
 		}
 		r.cfgs[name], r.groups[name], r.instances[name] = cfg, autoscaling.New(cfg), ec2.New(cfg)
-		r.services[name] = awsrelease.NewCloud(cfg).WithECS(o.orbit.ECS != nil)
+		if o.orbit.ECS != nil {
+			// Only an orbit with a cluster runs ECS services: elsewhere
+			// there is nothing to name, and no second listing of groups.
+			r.services[name] = awsrelease.NewCloud(cfg).WithECS(true)
+		}
 	}
 	return r, nil
 }
